@@ -1,0 +1,76 @@
+import type { GroupPartial, KeyValue, MomentPartial } from './partial.js';
+
+/** Correctly rounded enough for release: num/den as a double, computed from exact integers. */
+export function ratioToNumber(num: bigint, den: bigint): number {
+  if (den === 0n) throw new RangeError('ratioToNumber: denominator is zero');
+  if (den < 0n) {
+    num = -num;
+    den = -den;
+  }
+  const q = num / den;
+  const r = num - q * den;
+  // Integer part exactly, fractional part with ~2^-64 relative precision: enough for a double.
+  const frac = Number((r << 64n) / den) / 2 ** 64;
+  return Number(q) + frac;
+}
+
+export interface MomentStats {
+  n: number;
+  sum: number;
+  mean: number | null;
+  /** Sample variance (n − 1 denominator); null below two values. */
+  variance: number | null;
+}
+
+/** Exact sum, mean and sample variance from grid-integer sufficient statistics. */
+export function momentStats(m: MomentPartial): MomentStats {
+  const scale = 1n << BigInt(m.scaleBits);
+  const n = m.n;
+  const sum = ratioToNumber(m.sum, scale);
+  const mean = n > 0n ? ratioToNumber(m.sum, n * scale) : null;
+  // var = (n Σv² − (Σv)²) / (n (n − 1) scale²), numerator exact in integers.
+  const variance = n > 1n ? ratioToNumber(n * m.sumSq - m.sum * m.sum, n * (n - 1n) * scale * scale) : null;
+  return { n: Number(n), sum, mean, variance };
+}
+
+export interface ReleasedGroup {
+  key: KeyValue[];
+  values: Record<string, number | (number | null)[] | null>;
+}
+
+export type ExactMeasureSpec =
+  | { fn: 'count'; field: string }
+  | { fn: 'sum' | 'mean' | 'variance'; field: string }
+  | { fn: 'histogram'; field: string };
+
+/** Turns combined partials into released values (mode `none`: exact). Suppressed groups are returned apart. */
+export function finalizeExact(
+  groups: readonly GroupPartial[],
+  measures: readonly ExactMeasureSpec[],
+): { rows: ReleasedGroup[]; suppressed: { key: KeyValue[]; suppressedBy: string[] }[] } {
+  const rows: ReleasedGroup[] = [];
+  const suppressed: { key: KeyValue[]; suppressedBy: string[] }[] = [];
+  for (const g of groups) {
+    if (g.suppressedBy.length > 0) {
+      suppressed.push({ key: g.key, suppressedBy: [...g.suppressedBy].sort() });
+      continue;
+    }
+    const values: ReleasedGroup['values'] = {};
+    measures.forEach((spec, i) => {
+      const m = g.measures[i];
+      if (!m) throw new TypeError(`group ${JSON.stringify(g.key)}: missing measure ${i}`);
+      if (spec.fn === 'count') {
+        values[spec.field] = Number(g.count);
+      } else if (spec.fn === 'histogram') {
+        if (m.kind !== 'histogram') throw new TypeError(`measure ${i}: expected a histogram partial`);
+        values[spec.field] = m.bins.map((b) => (b === null ? null : Number(b)));
+      } else {
+        if (m.kind !== 'moments') throw new TypeError(`measure ${i}: expected a moments partial`);
+        const s = momentStats(m);
+        values[spec.field] = spec.fn === 'sum' ? s.sum : spec.fn === 'mean' ? s.mean : s.variance;
+      }
+    });
+    rows.push({ key: g.key, values });
+  }
+  return { rows, suppressed };
+}

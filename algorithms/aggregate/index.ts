@@ -1,0 +1,3 @@
+export * from './partial.js';
+export * from './finalize.js';
+export * from './fixed-point.js';

@@ -1,0 +1,2 @@
+export * from './rng.js';
+export * as aggregate from './aggregate/index.js';

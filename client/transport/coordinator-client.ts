@@ -1,0 +1,113 @@
+import * as grpc from '@grpc/grpc-js';
+import { clientCredentials } from '../../common/transport/credentials.js';
+import { clientChannelOptions, fedmeshV1 } from '../../common/transport/proto.js';
+import { fromGrpcError } from '../../common/transport/status-map.js';
+import type { TlsMaterial } from '../../common/tls.js';
+import type { AgentInfoView, JobEventView, JobStateName, JobView } from '../types.js';
+
+interface WireJob {
+  jobId: string;
+  state: string;
+  kind: string;
+  researcher: string;
+  createdAtMs: string;
+  finishedAtMs: string;
+  agentsAsked: string[];
+  agentsAnswered: string[];
+  agentsMissing: string[];
+  resultJson: string;
+  error: { code: string; message: string; field: string } | null;
+  specJson: string;
+}
+
+const STATES: Record<string, JobStateName> = {
+  JOB_STATE_QUEUED: 'queued',
+  JOB_STATE_RUNNING: 'running',
+  JOB_STATE_SUCCEEDED: 'succeeded',
+  JOB_STATE_FAILED: 'failed',
+};
+
+function jobFromWire(w: WireJob): JobView {
+  return {
+    jobId: w.jobId,
+    state: STATES[w.state] ?? 'unknown',
+    kind: w.kind,
+    researcher: w.researcher,
+    createdAtMs: Number(w.createdAtMs),
+    finishedAtMs: Number(w.finishedAtMs),
+    agents: { asked: w.agentsAsked ?? [], answered: w.agentsAnswered ?? [], missing: w.agentsMissing ?? [] },
+    result: w.resultJson ? (JSON.parse(w.resultJson) as JobView['result']) : undefined,
+    error: w.error && w.error.code ? w.error : undefined,
+    spec: w.specJson ? (JSON.parse(w.specJson) as unknown) : undefined,
+  };
+}
+
+export interface CoordinatorClientOptions {
+  address: string;
+  tls: TlsMaterial | undefined;
+  /** Per-call deadline for unary calls. @default 30000 */
+  callTimeoutMs?: number;
+}
+
+/** The researcher's gRPC client. gRPC errors become FedmeshErrors here and nowhere else. */
+export class CoordinatorClient {
+  private readonly client: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+  private readonly timeoutMs: number;
+
+  constructor(options: CoordinatorClientOptions) {
+    const Ctor = fedmeshV1().Coordinator!;
+    this.client = new Ctor(options.address, clientCredentials(options.tls), clientChannelOptions(options.address, options.tls !== undefined)) as never;
+    this.timeoutMs = options.callTimeoutMs ?? 30_000;
+  }
+
+  private call<Res>(method: string, req: unknown): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      const fn = this.client[method]!.bind(this.client);
+      fn(req, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
+    });
+  }
+
+  async submitJob(spec: unknown): Promise<JobView> {
+    const specJson = typeof spec === 'string' ? spec : JSON.stringify(spec);
+    return jobFromWire(await this.call<WireJob>('submitJob', { specJson }));
+  }
+
+  async getJob(jobId: string): Promise<JobView> {
+    return jobFromWire(await this.call<WireJob>('getJob', { jobId }));
+  }
+
+  async listJobs(limit = 50): Promise<JobView[]> {
+    const r = await this.call<{ jobs: WireJob[] }>('listJobs', { limit });
+    return r.jobs.map(jobFromWire);
+  }
+
+  async listAgents(): Promise<AgentInfoView[]> {
+    const r = await this.call<{ agents: (Omit<AgentInfoView, 'connectedSinceMs' | 'lastHeartbeatMs'> & { connectedSinceMs: string; lastHeartbeatMs: string })[] }>('listAgents', {});
+    return r.agents.map((a) => ({ ...a, connectedSinceMs: Number(a.connectedSinceMs), lastHeartbeatMs: Number(a.lastHeartbeatMs) }));
+  }
+
+  /** Follows a job's events until it finishes; resolves with the final status. */
+  watchJob(jobId: string, onEvent?: (e: JobEventView) => void): Promise<JobView> {
+    return new Promise<JobView>((resolve, reject) => {
+      const stream = (this.client.watchJob as (req: unknown) => grpc.ClientReadableStream<Record<string, unknown>>).call(this.client, { jobId });
+      let final: JobView | undefined;
+      stream.on('data', (w: { jobId: string; type: string; agent: string; message: string; atMs: string; status: WireJob | null }) => {
+        const e: JobEventView = { jobId: w.jobId, type: w.type, agent: w.agent, message: w.message, atMs: Number(w.atMs), status: w.status ? jobFromWire(w.status) : undefined };
+        if (e.status) final = e.status;
+        onEvent?.(e);
+      });
+      stream.on('error', (err) => reject(fromGrpcError(err)));
+      stream.on('end', () => (final ? resolve(final) : this.getJob(jobId).then(resolve, reject)));
+    });
+  }
+
+  /** Submits and waits for the final state. */
+  async run(spec: unknown, onEvent?: (e: JobEventView) => void): Promise<JobView> {
+    const submitted = await this.submitJob(spec);
+    return this.watchJob(submitted.jobId, onEvent);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,41 @@
+/** What a researcher's client sees of a job: domain types, no gRPC. */
+export type JobStateName = 'queued' | 'running' | 'succeeded' | 'failed' | 'unknown';
+
+export interface JobView {
+  jobId: string;
+  state: JobStateName;
+  kind: string;
+  researcher: string;
+  createdAtMs: number;
+  finishedAtMs: number;
+  agents: { asked: string[]; answered: string[]; missing: string[] };
+  result: {
+    columns: string[];
+    rows: Record<string, unknown>[];
+    suppressed: { group: Record<string, unknown>; suppressedBy: string[] }[];
+    privacy: Record<string, unknown>;
+    notes: string[];
+    agentErrors: Record<string, { code: string; message: string }>;
+  } | undefined;
+  error: { code: string; message: string; field: string } | undefined;
+  spec: unknown;
+}
+
+export interface JobEventView {
+  jobId: string;
+  type: string;
+  agent: string;
+  message: string;
+  atMs: number;
+  status: JobView | undefined;
+}
+
+export interface AgentInfoView {
+  name: string;
+  domain: string;
+  connected: boolean;
+  connectedSinceMs: number;
+  lastHeartbeatMs: number;
+  version: string;
+  products: { name: string; columns: { name: string; type: string }[]; privacyUnit: string; description: string }[];
+}

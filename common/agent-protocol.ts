@@ -1,0 +1,33 @@
+/** Domain types of the agent link (what travels on the agent's bidirectional stream), transport-free. */
+export interface ProductDescriptor {
+  name: string;
+  columns: { name: string; type: string }[];
+  privacyUnit: string;
+  description: string;
+  metadata: Record<string, unknown>;
+}
+
+export interface AgentRegistration {
+  name: string;
+  domain: string;
+  products: ProductDescriptor[];
+  version: string;
+  policy: { minCellSize: number; allowModes: string[]; allowKinds: string[] };
+}
+
+export interface AgentTask {
+  taskId: string;
+  jobId: string;
+  kind: string;
+  specJson: string;
+  deadlineMs: number;
+  round: number;
+  researcher: string;
+  payload: Uint8Array;
+}
+
+export type AgentTaskReply =
+  | { ok: true; taskId: string; arrow: Uint8Array; meta: Record<string, unknown> }
+  | { ok: false; taskId: string; error: { code: string; message: string; field: string } };
+
+export const FEDMESH_VERSION = '0.1.0';

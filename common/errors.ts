@@ -1,0 +1,53 @@
+/**
+ * One error model for fedmesh. Every expected failure is a FedmeshError with a stable `code`; transports map
+ * codes to wire statuses in one table each (see `common/transport/status-map.ts`). Unknown errors become
+ * INTERNAL with no details, so nothing about the data leaks through an error message.
+ */
+export type FedmeshErrorCode =
+  | 'INVALID_JOB'
+  | 'INVALID_ARGUMENT'
+  | 'NOT_FOUND'
+  | 'POLICY_DENIED'
+  | 'UNAUTHENTICATED'
+  | 'BUDGET_EXHAUSTED'
+  | 'AGENT_UNAVAILABLE'
+  | 'QUORUM_NOT_MET'
+  | 'ROUND_TIMEOUT'
+  | 'ALREADY_EXISTS'
+  | 'FAILED_PRECONDITION'
+  | 'CANCELLED'
+  | 'INTERNAL';
+
+const RETRYABLE: ReadonlySet<FedmeshErrorCode> = new Set(['AGENT_UNAVAILABLE', 'ROUND_TIMEOUT', 'QUORUM_NOT_MET']);
+
+export interface FedmeshErrorOptions {
+  cause?: unknown;
+  /** The field or option at fault, e.g. `measures[1].bounds`. */
+  field?: string;
+  details?: Readonly<Record<string, unknown>>;
+}
+
+export class FedmeshError extends Error {
+  readonly code: FedmeshErrorCode;
+  readonly retryable: boolean;
+  readonly field: string | undefined;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: FedmeshErrorCode, message: string, options: FedmeshErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'FedmeshError';
+    this.code = code;
+    this.retryable = RETRYABLE.has(code);
+    this.field = options.field;
+    this.details = Object.freeze({ ...(options.details ?? {}) });
+  }
+}
+
+export function isFedmeshError(e: unknown): e is FedmeshError {
+  return e instanceof FedmeshError;
+}
+
+/** Shorthand for an invalid job spec naming the field at fault. */
+export function invalidJob(field: string, message: string): FedmeshError {
+  return new FedmeshError('INVALID_JOB', `${field}: ${message}`, { field });
+}

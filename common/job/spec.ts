@@ -1,0 +1,75 @@
+/**
+ * Domain types of a job spec. These, not generated protobuf types, are what the coordinator, the agents and
+ * the client pass around; transport code converts at the edge.
+ */
+export type Scalar = string | number | boolean;
+
+export const FILTER_OPS = ['=', '!=', '<', '<=', '>', '>=', 'in', 'between', 'is null', 'is not null'] as const;
+export type FilterOp = (typeof FILTER_OPS)[number];
+
+export interface Filter {
+  column: string;
+  op: FilterOp;
+  /** A scalar for comparisons, a non-empty list for `in`, `[lo, hi]` for `between`, absent for null tests. */
+  value?: Scalar | Scalar[];
+}
+
+export interface CountMeasure {
+  fn: 'count';
+}
+export interface BoundedMeasure {
+  fn: 'sum' | 'mean' | 'variance';
+  column: string;
+  /** Declared value bounds: values are clamped to them, and DP sensitivity is derived from them. */
+  bounds: [number, number];
+}
+export interface HistogramMeasure {
+  fn: 'histogram';
+  column: string;
+  /** Public, strictly increasing bin edges e0 < e1 < … < ek: k bins [e_i, e_{i+1}), the last one closed. */
+  bins: number[];
+}
+export type Measure = CountMeasure | BoundedMeasure | HistogramMeasure;
+
+export const PRIVACY_MODES = ['none', 'central-dp', 'local-dp', 'distributed-dp'] as const;
+export type PrivacyMode = (typeof PRIVACY_MODES)[number];
+
+export const SECURE_MODES = ['secagg', 'he'] as const;
+export type SecureMode = (typeof SECURE_MODES)[number];
+
+export interface PrivacySpec {
+  mode: PrivacyMode;
+  epsilon?: number;
+  delta?: number;
+  rho?: number;
+}
+
+interface JobCommon {
+  /** Agents that must answer for the job to succeed. @default every agent asked */
+  quorum?: number;
+  /** Per-job deadline. @default 30000 */
+  timeoutMs?: number;
+  /** Restrict the job to these agents. @default every connected agent serving the product */
+  agents?: string[];
+  privacy: PrivacySpec;
+  secure?: SecureMode;
+}
+
+export interface AggregateJob extends JobCommon {
+  kind: 'aggregate';
+  product: string;
+  where: Filter[];
+  groupBy: string[];
+  measures: Measure[];
+}
+
+export type JobSpec = AggregateJob;
+export type JobKind = JobSpec['kind'];
+
+export const DEFAULT_JOB_TIMEOUT_MS = 30_000;
+export const MAX_JOB_TIMEOUT_MS = 15 * 60_000;
+
+/** The field name a measure's result carries in a released row: `count`, `sum_<col>`, `mean_<col>`, ... */
+export function measureField(m: Measure): string {
+  return m.fn === 'count' ? 'count' : `${m.fn}_${m.column}`;
+}

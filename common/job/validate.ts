@@ -1,0 +1,233 @@
+import { invalidJob } from '../errors.js';
+import {
+  DEFAULT_JOB_TIMEOUT_MS,
+  FILTER_OPS,
+  MAX_JOB_TIMEOUT_MS,
+  PRIVACY_MODES,
+  SECURE_MODES,
+  measureField,
+  type AggregateJob,
+  type Filter,
+  type FilterOp,
+  type JobSpec,
+  type Measure,
+  type PrivacySpec,
+  type Scalar,
+} from './spec.js';
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const MAX_GROUP_BY = 8;
+const MAX_MEASURES = 32;
+const MAX_FILTERS = 32;
+const MAX_BINS = 1000;
+const MAX_IN_VALUES = 1000;
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function onlyKeys(o: Obj, allowed: readonly string[], path: string): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) throw invalidJob(path ? `${path}.${k}` : k, `unknown field (allowed: ${allowed.join(', ')})`);
+  }
+}
+
+function identifier(v: unknown, field: string): string {
+  if (typeof v !== 'string' || !IDENT.test(v)) {
+    throw invalidJob(field, `must be an identifier (letters, digits, _; not starting with a digit), got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function finite(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidJob(field, `must be a finite number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function scalar(v: unknown, field: string): Scalar {
+  if (typeof v === 'string') {
+    if (v.length > 1000) throw invalidJob(field, 'string values are limited to 1000 characters');
+    return v;
+  }
+  if (typeof v === 'boolean') return v;
+  return finite(v, field);
+}
+
+function parseFilter(v: unknown, field: string): Filter {
+  if (!isObj(v)) throw invalidJob(field, 'must be an object {column, op, value}');
+  onlyKeys(v, ['column', 'op', 'value'], field);
+  const column = identifier(v.column, `${field}.column`);
+  if (typeof v.op !== 'string' || !(FILTER_OPS as readonly string[]).includes(v.op.toLowerCase())) {
+    throw invalidJob(`${field}.op`, `must be one of ${FILTER_OPS.join(', ')}; got ${JSON.stringify(v.op)}`);
+  }
+  const op = v.op.toLowerCase() as FilterOp;
+  if (op === 'is null' || op === 'is not null') {
+    if (v.value !== undefined) throw invalidJob(`${field}.value`, `must be absent for '${op}'`);
+    return { column, op };
+  }
+  if (op === 'in') {
+    if (!Array.isArray(v.value) || v.value.length === 0) throw invalidJob(`${field}.value`, "must be a non-empty list for 'in'");
+    if (v.value.length > MAX_IN_VALUES) throw invalidJob(`${field}.value`, `at most ${MAX_IN_VALUES} values for 'in'`);
+    return { column, op, value: v.value.map((x, i) => scalar(x, `${field}.value[${i}]`)) };
+  }
+  if (op === 'between') {
+    if (!Array.isArray(v.value) || v.value.length !== 2) throw invalidJob(`${field}.value`, "must be [low, high] for 'between'");
+    const lo = scalar(v.value[0], `${field}.value[0]`);
+    const hi = scalar(v.value[1], `${field}.value[1]`);
+    if (typeof lo === 'number' && typeof hi === 'number' && lo > hi) {
+      throw invalidJob(`${field}.value`, `low ${lo} is above high ${hi}`);
+    }
+    return { column, op, value: [lo, hi] };
+  }
+  if (v.value === undefined || Array.isArray(v.value)) throw invalidJob(`${field}.value`, `must be a single value for '${op}'`);
+  return { column, op, value: scalar(v.value, `${field}.value`) };
+}
+
+function parseBounds(v: unknown, field: string): [number, number] {
+  if (!Array.isArray(v) || v.length !== 2) throw invalidJob(field, 'must be [lower, upper] (declared bounds are required)');
+  const lo = finite(v[0], `${field}[0]`);
+  const hi = finite(v[1], `${field}[1]`);
+  if (!(lo < hi)) throw invalidJob(field, `lower bound ${lo} must be below upper bound ${hi}`);
+  return [lo, hi];
+}
+
+function parseMeasure(v: unknown, field: string): Measure {
+  if (!isObj(v)) throw invalidJob(field, 'must be an object such as {"fn":"count"}');
+  const fn = v.fn;
+  switch (fn) {
+    case 'count':
+      onlyKeys(v, ['fn'], field);
+      return { fn };
+    case 'sum':
+    case 'mean':
+    case 'variance':
+      onlyKeys(v, ['fn', 'column', 'bounds'], field);
+      return { fn, column: identifier(v.column, `${field}.column`), bounds: parseBounds(v.bounds, `${field}.bounds`) };
+    case 'histogram': {
+      onlyKeys(v, ['fn', 'column', 'bins'], field);
+      const column = identifier(v.column, `${field}.column`);
+      if (!Array.isArray(v.bins) || v.bins.length < 2) throw invalidJob(`${field}.bins`, 'must list at least two bin edges');
+      if (v.bins.length > MAX_BINS + 1) throw invalidJob(`${field}.bins`, `at most ${MAX_BINS} bins`);
+      const bins = v.bins.map((b, i) => finite(b, `${field}.bins[${i}]`));
+      for (let i = 1; i < bins.length; i++) {
+        if (!(bins[i]! > bins[i - 1]!)) throw invalidJob(`${field}.bins`, `edges must be strictly increasing (edge ${i} is ${bins[i]} after ${bins[i - 1]})`);
+      }
+      return { fn, column, bins };
+    }
+    default:
+      throw invalidJob(`${field}.fn`, `must be one of count, sum, mean, variance, histogram; got ${JSON.stringify(fn)}`);
+  }
+}
+
+export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
+  if (v === undefined) return { mode: 'central-dp' };
+  if (!isObj(v)) throw invalidJob(field, 'must be an object such as {"mode":"central-dp","epsilon":1}');
+  onlyKeys(v, ['mode', 'epsilon', 'delta', 'rho'], field);
+  const mode = v.mode ?? 'central-dp';
+  if (typeof mode !== 'string' || !(PRIVACY_MODES as readonly string[]).includes(mode)) {
+    throw invalidJob(`${field}.mode`, `must be one of ${PRIVACY_MODES.join(', ')}; got ${JSON.stringify(mode)}`);
+  }
+  const out: PrivacySpec = { mode: mode as PrivacySpec['mode'] };
+  if (v.epsilon !== undefined) {
+    const e = finite(v.epsilon, `${field}.epsilon`);
+    if (!(e > 0)) throw invalidJob(`${field}.epsilon`, `must be > 0, got ${e}`);
+    out.epsilon = e;
+  }
+  if (v.delta !== undefined) {
+    const d = finite(v.delta, `${field}.delta`);
+    if (!(d >= 0 && d < 1)) throw invalidJob(`${field}.delta`, `must be in [0, 1), got ${d}`);
+    out.delta = d;
+  }
+  if (v.rho !== undefined) {
+    const r = finite(v.rho, `${field}.rho`);
+    if (!(r > 0)) throw invalidJob(`${field}.rho`, `must be > 0, got ${r}`);
+    out.rho = r;
+  }
+  if (out.mode === 'none') {
+    if (out.epsilon !== undefined || out.delta !== undefined || out.rho !== undefined) {
+      throw invalidJob(field, "mode 'none' takes no epsilon, delta or rho");
+    }
+  } else if (out.rho !== undefined && (out.epsilon !== undefined || out.delta !== undefined)) {
+    throw invalidJob(field, 'give either rho or epsilon (with optional delta), not both');
+  }
+  return out;
+}
+
+/**
+ * Parses and validates a job spec given as JSON text or a parsed value. Structural checks only; whether the
+ * product and columns exist is checked against the catalog by the coordinator and again by each agent.
+ * @throws FedmeshError INVALID_JOB naming the field at fault
+ */
+export function parseJobSpec(input: unknown): JobSpec {
+  let v = input;
+  if (typeof input === 'string') {
+    try {
+      v = JSON.parse(input);
+    } catch (e) {
+      throw invalidJob('spec', `malformed JSON: ${(e as Error).message}`);
+    }
+  }
+  if (!isObj(v)) throw invalidJob('spec', 'must be a JSON object');
+  if (v.kind !== 'aggregate') throw invalidJob('kind', `must be one of aggregate; got ${JSON.stringify(v.kind)}`);
+  return parseAggregate(v);
+}
+
+function parseAggregate(v: Obj): AggregateJob {
+  onlyKeys(v, ['kind', 'product', 'where', 'groupBy', 'measures', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents'], '');
+  const product = identifier(v.product, 'product');
+  const whereRaw = v.where ?? [];
+  if (!Array.isArray(whereRaw)) throw invalidJob('where', 'must be a list of filters');
+  if (whereRaw.length > MAX_FILTERS) throw invalidJob('where', `at most ${MAX_FILTERS} filters`);
+  const where = whereRaw.map((f, i) => parseFilter(f, `where[${i}]`));
+  const groupRaw = v.groupBy ?? [];
+  if (!Array.isArray(groupRaw)) throw invalidJob('groupBy', 'must be a list of column names');
+  if (groupRaw.length > MAX_GROUP_BY) throw invalidJob('groupBy', `at most ${MAX_GROUP_BY} columns`);
+  const groupBy = groupRaw.map((g, i) => identifier(g, `groupBy[${i}]`));
+  if (new Set(groupBy).size !== groupBy.length) throw invalidJob('groupBy', 'lists a column twice');
+  if (!Array.isArray(v.measures) || v.measures.length === 0) throw invalidJob('measures', 'must be a non-empty list');
+  if (v.measures.length > MAX_MEASURES) throw invalidJob('measures', `at most ${MAX_MEASURES} measures`);
+  const measures = v.measures.map((m, i) => parseMeasure(m, `measures[${i}]`));
+  const seen = new Map<string, number>();
+  measures.forEach((m, i) => {
+    const name = measureField(m);
+    if (seen.has(name)) throw invalidJob(`measures[${i}]`, `duplicates measures[${seen.get(name)}] (${name})`);
+    if (groupBy.includes(name)) throw invalidJob(`measures[${i}]`, `result field ${name} clashes with a groupBy column`);
+    seen.set(name, i);
+  });
+  const job: AggregateJob = { kind: 'aggregate', product, where, groupBy, measures, privacy: parsePrivacy(v.privacy) };
+  Object.assign(job, parseCommon(v));
+  return job;
+}
+
+function parseCommon(v: Obj): Partial<AggregateJob> {
+  const out: Partial<AggregateJob> = {};
+  if (v.secure !== undefined) {
+    if (typeof v.secure !== 'string' || !(SECURE_MODES as readonly string[]).includes(v.secure)) {
+      throw invalidJob('secure', `must be one of ${SECURE_MODES.join(', ')}; got ${JSON.stringify(v.secure)}`);
+    }
+    out.secure = v.secure as AggregateJob['secure'];
+  }
+  if (v.quorum !== undefined) {
+    if (!Number.isInteger(v.quorum) || (v.quorum as number) < 1) throw invalidJob('quorum', `must be an integer >= 1, got ${JSON.stringify(v.quorum)}`);
+    out.quorum = v.quorum as number;
+  }
+  if (v.timeoutMs !== undefined) {
+    const t = v.timeoutMs;
+    if (!Number.isInteger(t) || (t as number) < 100 || (t as number) > MAX_JOB_TIMEOUT_MS) {
+      throw invalidJob('timeoutMs', `must be an integer between 100 and ${MAX_JOB_TIMEOUT_MS}, got ${JSON.stringify(t)}`);
+    }
+    out.timeoutMs = t as number;
+  } else {
+    out.timeoutMs = DEFAULT_JOB_TIMEOUT_MS;
+  }
+  if (v.agents !== undefined) {
+    if (!Array.isArray(v.agents) || v.agents.length === 0) throw invalidJob('agents', 'must be a non-empty list of agent names');
+    out.agents = v.agents.map((a, i) => {
+      if (typeof a !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(a)) throw invalidJob(`agents[${i}]`, `not a valid agent name: ${JSON.stringify(a)}`);
+      return a;
+    });
+  }
+  return out;
+}

@@ -1,0 +1,61 @@
+import * as grpc from '@grpc/grpc-js';
+import { FedmeshError, isFedmeshError, type FedmeshErrorCode } from '../errors.js';
+
+/** The one table mapping fedmesh error codes to gRPC status codes (and back, for clients). */
+const TO_GRPC: Record<FedmeshErrorCode, grpc.status> = {
+  INVALID_JOB: grpc.status.INVALID_ARGUMENT,
+  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  NOT_FOUND: grpc.status.NOT_FOUND,
+  POLICY_DENIED: grpc.status.PERMISSION_DENIED,
+  UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
+  BUDGET_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
+  AGENT_UNAVAILABLE: grpc.status.UNAVAILABLE,
+  QUORUM_NOT_MET: grpc.status.UNAVAILABLE,
+  ROUND_TIMEOUT: grpc.status.DEADLINE_EXCEEDED,
+  ALREADY_EXISTS: grpc.status.ALREADY_EXISTS,
+  FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
+  CANCELLED: grpc.status.CANCELLED,
+  INTERNAL: grpc.status.INTERNAL,
+};
+
+const FROM_GRPC: Partial<Record<grpc.status, FedmeshErrorCode>> = {
+  [grpc.status.INVALID_ARGUMENT]: 'INVALID_ARGUMENT',
+  [grpc.status.NOT_FOUND]: 'NOT_FOUND',
+  [grpc.status.PERMISSION_DENIED]: 'POLICY_DENIED',
+  [grpc.status.UNAUTHENTICATED]: 'UNAUTHENTICATED',
+  [grpc.status.RESOURCE_EXHAUSTED]: 'BUDGET_EXHAUSTED',
+  [grpc.status.UNAVAILABLE]: 'AGENT_UNAVAILABLE',
+  [grpc.status.DEADLINE_EXCEEDED]: 'ROUND_TIMEOUT',
+  [grpc.status.ALREADY_EXISTS]: 'ALREADY_EXISTS',
+  [grpc.status.FAILED_PRECONDITION]: 'FAILED_PRECONDITION',
+  [grpc.status.CANCELLED]: 'CANCELLED',
+};
+
+export interface GrpcServiceError {
+  code: grpc.status;
+  details: string;
+  metadata?: grpc.Metadata;
+}
+
+/** Converts any thrown value into a gRPC error. Unknown errors become INTERNAL with no details. */
+export function toGrpcError(e: unknown): GrpcServiceError {
+  if (isFedmeshError(e)) {
+    const metadata = new grpc.Metadata();
+    metadata.set('fedmesh-code', e.code);
+    if (e.field) metadata.set('fedmesh-field', e.field);
+    return { code: TO_GRPC[e.code], details: e.message, metadata };
+  }
+  return { code: grpc.status.INTERNAL, details: 'internal error' };
+}
+
+/** Converts a gRPC error seen by a client into a FedmeshError (the one boundary where this happens). */
+export function fromGrpcError(e: unknown): FedmeshError {
+  const err = e as Partial<grpc.ServiceError>;
+  if (typeof err.code !== 'number') return new FedmeshError('INTERNAL', (e as Error)?.message ?? String(e), { cause: e });
+  const meta = err.metadata?.get('fedmesh-code')[0];
+  const field = err.metadata?.get('fedmesh-field')[0];
+  const code = (typeof meta === 'string' ? (meta as FedmeshErrorCode) : undefined) ?? FROM_GRPC[err.code] ?? 'INTERNAL';
+  let message = err.details ?? err.message ?? 'unknown error';
+  if (err.code === grpc.status.UNAVAILABLE && !meta) message = `coordinator unreachable or TLS handshake refused: ${message}`;
+  return new FedmeshError(code, message, { cause: e, ...(typeof field === 'string' ? { field } : {}) });
+}

@@ -1,0 +1,139 @@
+import type { AgentRegistration, AgentTask, ProductDescriptor } from '../common/agent-protocol.js';
+
+export interface AgentView {
+  name: string;
+  domain: string;
+  connected: boolean;
+  connectedSinceMs: number;
+  lastHeartbeatMs: number;
+  products: ProductDescriptor[];
+  version: string;
+  policy: AgentRegistration['policy'];
+}
+
+interface Session extends AgentView {
+  sessionId: number;
+  send: (task: AgentTask) => void;
+  close: () => void;
+}
+
+export interface RegistryOptions {
+  /** Interval agents are asked to send heartbeats at. @default 2000 */
+  heartbeatIntervalMs: number;
+  /** An agent silent for this long is considered gone and its stream closed. @default 3 × heartbeat */
+  livenessTimeoutMs: number;
+}
+
+/**
+ * The agents the coordinator knows: live sessions keyed by certificate identity, plus the last known state of
+ * agents that went away (shown as disconnected). One live session per identity: a reconnect replaces the old one.
+ */
+export class AgentRegistry {
+  private readonly sessions = new Map<string, Session>();
+  private readonly known = new Map<string, AgentView>();
+  private readonly disconnectListeners: ((name: string) => void)[] = [];
+  private readonly connectListeners: ((name: string) => void)[] = [];
+  private nextSession = 1;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(readonly options: RegistryOptions) {
+    this.sweeper = setInterval(() => this.sweep(), Math.max(100, Math.floor(options.heartbeatIntervalMs / 2)));
+    this.sweeper.unref();
+  }
+
+  onDisconnect(fn: (name: string) => void): void {
+    this.disconnectListeners.push(fn);
+  }
+  onConnect(fn: (name: string) => void): void {
+    this.connectListeners.push(fn);
+  }
+
+  /** Attaches a newly registered stream; returns its session id. */
+  attach(name: string, reg: AgentRegistration, send: (task: AgentTask) => void, close: () => void): number {
+    const old = this.sessions.get(name);
+    if (old) this.detach(name, old.sessionId);
+    const now = Date.now();
+    const s: Session = {
+      name,
+      domain: reg.domain || name,
+      connected: true,
+      connectedSinceMs: now,
+      lastHeartbeatMs: now,
+      products: reg.products,
+      version: reg.version,
+      policy: reg.policy,
+      sessionId: this.nextSession++,
+      send,
+      close,
+    };
+    this.sessions.set(name, s);
+    this.known.set(name, this.view(s));
+    for (const l of this.connectListeners) l(name);
+    return s.sessionId;
+  }
+
+  heartbeat(name: string, sessionId: number): void {
+    const s = this.sessions.get(name);
+    if (s && s.sessionId === sessionId) s.lastHeartbeatMs = Date.now();
+  }
+
+  /** Removes a session if it is still the current one for `name`. */
+  detach(name: string, sessionId: number): void {
+    const s = this.sessions.get(name);
+    if (!s || s.sessionId !== sessionId) return;
+    this.sessions.delete(name);
+    this.known.set(name, { ...this.view(s), connected: false });
+    try {
+      s.close();
+    } catch {
+      // stream already gone
+    }
+    for (const l of this.disconnectListeners) l(name);
+  }
+
+  isCurrent(name: string, sessionId: number): boolean {
+    return this.sessions.get(name)?.sessionId === sessionId;
+  }
+
+  send(name: string, task: AgentTask): boolean {
+    const s = this.sessions.get(name);
+    if (!s) return false;
+    s.send(task);
+    return true;
+  }
+
+  connected(): AgentView[] {
+    return [...this.sessions.values()].map((s) => this.view(s));
+  }
+
+  list(): AgentView[] {
+    const out = new Map(this.known);
+    for (const s of this.sessions.values()) out.set(s.name, this.view(s));
+    return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private view(s: Session): AgentView {
+    return {
+      name: s.name,
+      domain: s.domain,
+      connected: true,
+      connectedSinceMs: s.connectedSinceMs,
+      lastHeartbeatMs: s.lastHeartbeatMs,
+      products: s.products,
+      version: s.version,
+      policy: s.policy,
+    };
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const s of [...this.sessions.values()]) {
+      if (now - s.lastHeartbeatMs > this.options.livenessTimeoutMs) this.detach(s.name, s.sessionId);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const s of [...this.sessions.values()]) this.detach(s.name, s.sessionId);
+  }
+}

@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import type { AgentRegistration, AgentTaskReply } from '../common/agent-protocol.js';
+import { FedmeshError, isFedmeshError } from '../common/errors.js';
+import { parseJobSpec } from '../common/job/validate.js';
+import type { AgentTask } from '../common/agent-protocol.js';
+import { AgentRegistry, type AgentView } from './agent-registry.js';
+import { Dispatcher } from './dispatcher.js';
+import { JobStore } from './job-store.js';
+import { isTerminal, type JobEventRecord, type JobRecord } from './job-record.js';
+import { admitAggregate, combineAggregate } from './jobs/aggregate-job.js';
+
+export interface CoordinatorOptions {
+  stateDir: string;
+  /** @default 2000 */
+  heartbeatIntervalMs?: number;
+  /** @default 3 × heartbeatIntervalMs */
+  livenessTimeoutMs?: number;
+  log?: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface CompiledCoordinatorOptions {
+  readonly stateDir: string;
+  readonly heartbeatIntervalMs: number;
+  readonly livenessTimeoutMs: number;
+}
+
+/** @throws RangeError naming the option */
+export function compileCoordinatorOptions(o: CoordinatorOptions): CompiledCoordinatorOptions {
+  if (!o.stateDir) throw new RangeError('options.stateDir is required');
+  const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 2000;
+  if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 50) throw new RangeError('options.heartbeatIntervalMs must be an integer >= 50');
+  const livenessTimeoutMs = o.livenessTimeoutMs ?? 3 * heartbeatIntervalMs;
+  if (!Number.isInteger(livenessTimeoutMs) || livenessTimeoutMs <= heartbeatIntervalMs) throw new RangeError('options.livenessTimeoutMs must be an integer above heartbeatIntervalMs');
+  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs });
+}
+
+type Listener = (e: JobEventRecord, job: JobRecord | undefined) => void;
+
+/**
+ * The coordinator's domain core, free of gRPC: admits jobs, dispatches tasks, combines, releases and records.
+ * Transport code calls into it; it never sees a gRPC status.
+ */
+export class Coordinator {
+  readonly registry: AgentRegistry;
+  private readonly dispatcher: Dispatcher;
+  private readonly live = new Map<string, JobRecord>();
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly running = new Set<Promise<void>>();
+  private readonly log: (event: string, fields?: Record<string, unknown>) => void;
+
+  private constructor(
+    readonly options: CompiledCoordinatorOptions,
+    private readonly store: JobStore,
+    log: CoordinatorOptions['log'],
+  ) {
+    this.log = log ?? (() => undefined);
+    this.registry = new AgentRegistry({ heartbeatIntervalMs: options.heartbeatIntervalMs, livenessTimeoutMs: options.livenessTimeoutMs });
+    this.dispatcher = new Dispatcher(this.registry);
+    this.registry.onConnect((name) => this.log('agent-connected', { agent: name }));
+    this.registry.onDisconnect((name) => this.log('agent-disconnected', { agent: name }));
+  }
+
+  static async create(options: CoordinatorOptions): Promise<Coordinator> {
+    const compiled = compileCoordinatorOptions(options);
+    const store = await JobStore.open(compiled.stateDir);
+    const interrupted = await store.failInterrupted(Date.now());
+    const c = new Coordinator(compiled, store, options.log);
+    if (interrupted > 0) c.log('jobs-interrupted', { count: interrupted });
+    return c;
+  }
+
+  // ---- agent link (called by transport) ----
+
+  agentAttached(identity: string, reg: AgentRegistration, send: (t: AgentTask) => void, close: () => void): number {
+    return this.registry.attach(identity, reg, send, close);
+  }
+  agentHeartbeat(identity: string, session: number): void {
+    this.registry.heartbeat(identity, session);
+  }
+  agentDetached(identity: string, session: number): void {
+    this.registry.detach(identity, session);
+  }
+  agentReply(identity: string, session: number, reply: AgentTaskReply): void {
+    if (!this.registry.isCurrent(identity, session)) return;
+    if (!this.dispatcher.deliver(identity, reply)) this.log('stray-reply', { agent: identity, taskId: reply.taskId });
+  }
+
+  // ---- researcher API ----
+
+  listAgents(): AgentView[] {
+    return this.registry.list();
+  }
+
+  /**
+   * Validates and admits a job, stores it, and runs it in the background.
+   * @throws FedmeshError INVALID_JOB / POLICY_DENIED before anything is stored
+   */
+  async submitJob(researcher: string, specJson: string): Promise<JobRecord> {
+    const spec = parseJobSpec(specJson);
+    if (spec.privacy.mode !== 'none') {
+      throw new FedmeshError('FAILED_PRECONDITION', `privacy.mode: ${spec.privacy.mode} is not available in this build yet; use mode none where agent policy allows it`, { field: 'privacy.mode' });
+    }
+    if (spec.secure) throw new FedmeshError('FAILED_PRECONDITION', `secure: ${spec.secure} is not available in this build yet`, { field: 'secure' });
+    const agents = admitAggregate(spec, this.registry.connected());
+    const job: JobRecord = {
+      id: randomUUID(),
+      kind: spec.kind,
+      researcher,
+      spec,
+      state: 'running',
+      createdAtMs: Date.now(),
+      finishedAtMs: undefined,
+      agentsAsked: agents.map((a) => a.name).sort(),
+      agentsAnswered: [],
+      agentsMissing: [],
+      result: undefined,
+      error: undefined,
+    };
+    await this.store.insert(job);
+    this.live.set(job.id, job);
+    this.emit({ jobId: job.id, type: 'admitted', atMs: Date.now(), message: `${agents.length} agents` }, job);
+    const p = this.execute(job, agents).finally(() => this.running.delete(p));
+    this.running.add(p);
+    return { ...job };
+  }
+
+  private async execute(job: JobRecord, agents: AgentView[]): Promise<void> {
+    const spec = job.spec;
+    const deadlineMs = job.createdAtMs + (spec.timeoutMs ?? 30_000);
+    const specJson = JSON.stringify(spec);
+    this.emit({ jobId: job.id, type: 'dispatched', atMs: Date.now() }, job);
+    try {
+      const outcomes = await Promise.all(
+        agents.map(async (a) => {
+          const o = await this.dispatcher.dispatch(a.name, { jobId: job.id, kind: spec.kind, specJson, deadlineMs, round: 0, researcher: job.researcher, payload: new Uint8Array() });
+          this.emit({ jobId: job.id, type: o.ok ? 'agent-answered' : 'agent-failed', agent: a.name, atMs: Date.now(), ...(o.ok ? {} : { message: `${o.error.code}: ${o.error.message}` }) }, job);
+          return o;
+        }),
+      );
+      const combined = combineAggregate(spec, agents, outcomes);
+      job.agentsAnswered = combined.answered;
+      job.agentsMissing = combined.missing;
+      job.result = combined.result;
+      job.state = 'succeeded';
+      this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
+    } catch (e) {
+      const err = isFedmeshError(e) ? e : new FedmeshError('INTERNAL', 'internal error while running the job');
+      if (!isFedmeshError(e)) this.log('job-internal-error', { jobId: job.id, error: String(e) });
+      const details = err.details as { answered?: string[]; missing?: string[] };
+      job.agentsAnswered = details.answered ?? [];
+      job.agentsMissing = details.missing ?? job.agentsAsked;
+      job.state = 'failed';
+      job.error = { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
+    }
+    job.finishedAtMs = Date.now();
+    try {
+      await this.store.update(job);
+    } catch (e) {
+      this.log('job-store-error', { jobId: job.id, error: String(e) });
+    }
+    this.live.delete(job.id);
+    this.emit({ jobId: job.id, type: 'finished', atMs: job.finishedAtMs, message: job.state }, job);
+    this.listeners.delete(job.id);
+  }
+
+  async getJob(id: string): Promise<JobRecord> {
+    const live = this.live.get(id);
+    if (live) return { ...live };
+    const stored = await this.store.get(id);
+    if (!stored) throw new FedmeshError('NOT_FOUND', `job ${id} not found`, { field: 'job_id' });
+    return stored;
+  }
+
+  async listJobs(limit = 50): Promise<JobRecord[]> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new FedmeshError('INVALID_ARGUMENT', 'limit must be an integer between 1 and 1000', { field: 'limit' });
+    return this.store.list(limit);
+  }
+
+  /**
+   * Subscribes to a job's events. If the job already finished, the final event is delivered at once.
+   * @returns an unsubscribe function
+   */
+  async watchJob(id: string, listener: Listener): Promise<() => void> {
+    const job = await this.getJob(id);
+    if (isTerminal(job.state)) {
+      listener({ jobId: id, type: 'finished', atMs: job.finishedAtMs ?? Date.now(), message: job.state }, job);
+      return () => undefined;
+    }
+    let set = this.listeners.get(id);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(id, set);
+    }
+    set.add(listener);
+    if (!this.live.has(id)) {
+      // Finished between the lookup and the subscription: deliver the final state now.
+      set.delete(listener);
+      const done = await this.getJob(id);
+      listener({ jobId: id, type: 'finished', atMs: done.finishedAtMs ?? Date.now(), message: done.state }, done);
+      return () => undefined;
+    }
+    return () => set.delete(listener);
+  }
+
+  private emit(e: JobEventRecord, job: JobRecord): void {
+    for (const l of this.listeners.get(e.jobId) ?? []) {
+      try {
+        l(e, e.type === 'finished' ? { ...job } : undefined);
+      } catch (err) {
+        this.log('listener-error', { error: String(err) });
+      }
+    }
+  }
+
+  /** Waits for running jobs to settle (bounded), then closes the registry and the store. */
+  async close(): Promise<void> {
+    this.dispatcher.close();
+    await Promise.allSettled([...this.running]);
+    this.registry.close();
+    this.store.close();
+  }
+}

@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import type { AgentTask, AgentTaskReply } from '../common/agent-protocol.js';
+import type { AgentRegistry } from './agent-registry.js';
+
+export type TaskOutcome =
+  | { ok: true; agent: string; arrow: Uint8Array; meta: Record<string, unknown> }
+  | { ok: false; agent: string; error: { code: string; message: string; field?: string } };
+
+interface Pending {
+  agent: string;
+  resolve: (o: TaskOutcome) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Sends tasks down agents' streams and matches replies to them. A reply is accepted only from the agent the task
+ * was sent to; a task whose agent disconnects or misses the deadline resolves as a failure at once.
+ */
+export class Dispatcher {
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(private readonly registry: AgentRegistry) {
+    registry.onDisconnect((name) => {
+      for (const [id, p] of this.pending) {
+        if (p.agent === name) this.finish(id, { ok: false, agent: name, error: { code: 'AGENT_UNAVAILABLE', message: `agent ${name} disconnected before answering` } });
+      }
+    });
+  }
+
+  dispatch(agent: string, task: Omit<AgentTask, 'taskId'>): Promise<TaskOutcome> {
+    const taskId = randomUUID();
+    return new Promise<TaskOutcome>((resolve) => {
+      const wait = Math.max(0, task.deadlineMs - Date.now());
+      const timer = setTimeout(
+        () => this.finish(taskId, { ok: false, agent, error: { code: 'ROUND_TIMEOUT', message: `agent ${agent} did not answer within the job deadline` } }),
+        wait,
+      );
+      this.pending.set(taskId, { agent, resolve, timer });
+      if (!this.registry.send(agent, { ...task, taskId })) {
+        this.finish(taskId, { ok: false, agent, error: { code: 'AGENT_UNAVAILABLE', message: `agent ${agent} is not connected` } });
+      }
+    });
+  }
+
+  /** Called by the transport with a reply from `agent`. Replies to unknown tasks or from the wrong agent are dropped. */
+  deliver(agent: string, reply: AgentTaskReply): boolean {
+    const p = this.pending.get(reply.taskId);
+    if (!p || p.agent !== agent) return false;
+    this.finish(reply.taskId, reply.ok ? { ok: true, agent, arrow: reply.arrow, meta: reply.meta } : { ok: false, agent, error: reply.error });
+    return true;
+  }
+
+  private finish(taskId: string, outcome: TaskOutcome): void {
+    const p = this.pending.get(taskId);
+    if (!p) return;
+    this.pending.delete(taskId);
+    clearTimeout(p.timer);
+    p.resolve(outcome);
+  }
+
+  close(): void {
+    for (const [id, p] of this.pending) this.finish(id, { ok: false, agent: p.agent, error: { code: 'CANCELLED', message: 'coordinator shutting down' } });
+  }
+}

@@ -1,0 +1,3 @@
+export { Coordinator, compileCoordinatorOptions, type CoordinatorOptions } from './coordinator.js';
+export { startCoordinatorServer, type CoordinatorServerOptions, type RunningServer } from './transport/grpc-server.js';
+export type { JobRecord, JobResult } from './job-record.js';

@@ -1,0 +1,47 @@
+import type { JobSpec } from '../common/job/spec.js';
+
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface JobErrorInfo {
+  code: string;
+  message: string;
+  field?: string;
+}
+
+export interface JobResult {
+  /** Names of the group columns, then the measure fields, in order. */
+  columns: string[];
+  rows: Record<string, unknown>[];
+  /** Groups withheld because an agent found them below its minimum cell size (never reported as zero). */
+  suppressed: { group: Record<string, unknown>; suppressedBy: string[] }[];
+  privacy: Record<string, unknown>;
+  notes: string[];
+  agentErrors: Record<string, JobErrorInfo>;
+}
+
+export interface JobRecord {
+  id: string;
+  kind: string;
+  researcher: string;
+  spec: JobSpec;
+  state: JobState;
+  createdAtMs: number;
+  finishedAtMs: number | undefined;
+  agentsAsked: string[];
+  agentsAnswered: string[];
+  agentsMissing: string[];
+  result: JobResult | undefined;
+  error: JobErrorInfo | undefined;
+}
+
+export interface JobEventRecord {
+  jobId: string;
+  type: 'admitted' | 'dispatched' | 'agent-answered' | 'agent-failed' | 'combined' | 'finished';
+  agent?: string;
+  message?: string;
+  atMs: number;
+}
+
+export function isTerminal(state: JobState): boolean {
+  return state === 'succeeded' || state === 'failed';
+}

@@ -1,0 +1,97 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { parseJobSpec } from '../common/job/validate.js';
+import { Mutex } from '../common/mutex.js';
+import type { JobRecord } from './job-record.js';
+
+/**
+ * Jobs (spec, status, result, which agents answered) in a DuckDB file in the coordinator's state folder.
+ * Every write is one statement (atomic); a job is stored only after it passed validation and admission.
+ */
+export class JobStore {
+  private readonly mutex = new Mutex();
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+  ) {}
+
+  static async open(stateDir: string): Promise<JobStore> {
+    mkdirSync(stateDir, { recursive: true });
+    const instance = await DuckDBInstance.create(join(stateDir, 'coordinator.duckdb'));
+    const conn = await instance.connect();
+    await conn.run(`CREATE TABLE IF NOT EXISTS jobs (
+      id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, researcher VARCHAR NOT NULL, spec_json VARCHAR NOT NULL,
+      state VARCHAR NOT NULL, created_at_ms BIGINT NOT NULL, finished_at_ms BIGINT,
+      agents_asked VARCHAR NOT NULL, agents_answered VARCHAR NOT NULL, agents_missing VARCHAR NOT NULL,
+      result_json VARCHAR, error_json VARCHAR)`);
+    return new JobStore(instance, conn);
+  }
+
+  /** Jobs that were running when the coordinator stopped cannot resume: mark them failed, with the reason. */
+  async failInterrupted(nowMs: number): Promise<number> {
+    return this.mutex.run(async () => {
+      const r = await this.conn.runAndReadAll(
+        `UPDATE jobs SET state = 'failed', finished_at_ms = $1, error_json = $2 WHERE state IN ('queued', 'running') RETURNING id`,
+        [nowMs, JSON.stringify({ code: 'INTERNAL', message: 'the coordinator restarted while this job was running' })],
+      );
+      return r.getRows().length;
+    });
+  }
+
+  async insert(job: JobRecord): Promise<void> {
+    await this.mutex.run(() =>
+      this.conn.run(`INSERT INTO jobs VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, NULL, NULL)`, [
+        job.id, job.kind, job.researcher, JSON.stringify(job.spec), job.state, job.createdAtMs,
+        JSON.stringify(job.agentsAsked), JSON.stringify(job.agentsAnswered), JSON.stringify(job.agentsMissing),
+      ]),
+    );
+  }
+
+  async update(job: JobRecord): Promise<void> {
+    await this.mutex.run(() =>
+      this.conn.run(
+        `UPDATE jobs SET state = $2, finished_at_ms = $3, agents_asked = $4, agents_answered = $5, agents_missing = $6, result_json = $7, error_json = $8 WHERE id = $1`,
+        [
+          job.id, job.state, job.finishedAtMs ?? null, JSON.stringify(job.agentsAsked), JSON.stringify(job.agentsAnswered),
+          JSON.stringify(job.agentsMissing), job.result ? JSON.stringify(job.result) : null, job.error ? JSON.stringify(job.error) : null,
+        ],
+      ),
+    );
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    const rows = await this.mutex.run(async () => (await this.conn.runAndReadAll(`SELECT * FROM jobs WHERE id = $1`, [id])).getRowObjectsJS());
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
+  async list(limit: number): Promise<JobRecord[]> {
+    const rows = await this.mutex.run(async () =>
+      (await this.conn.runAndReadAll(`SELECT * FROM jobs ORDER BY created_at_ms DESC, id DESC LIMIT $1`, [limit])).getRowObjectsJS(),
+    );
+    return rows.map(fromRow);
+  }
+
+  close(): void {
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+function fromRow(r: Record<string, unknown>): JobRecord {
+  return {
+    id: String(r.id),
+    kind: String(r.kind),
+    researcher: String(r.researcher),
+    spec: parseJobSpec(String(r.spec_json)),
+    state: String(r.state) as JobRecord['state'],
+    createdAtMs: Number(r.created_at_ms),
+    finishedAtMs: r.finished_at_ms === null ? undefined : Number(r.finished_at_ms),
+    agentsAsked: JSON.parse(String(r.agents_asked)) as string[],
+    agentsAnswered: JSON.parse(String(r.agents_answered)) as string[],
+    agentsMissing: JSON.parse(String(r.agents_missing)) as string[],
+    result: r.result_json === null ? undefined : (JSON.parse(String(r.result_json)) as JobRecord['result']),
+    error: r.error_json === null ? undefined : (JSON.parse(String(r.error_json)) as JobRecord['error']),
+  };
+}

@@ -1,0 +1,128 @@
+import { Table, tableToIPC, tableFromJSON } from 'apache-arrow';
+import type { AgentRegistration, AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
+import type { AgentView } from '../agent-registry.js';
+import type { JobEventRecord, JobRecord } from '../job-record.js';
+
+/** Conversions between the coordinator's domain types and proto-loader wire objects (one place). */
+export interface WireRegister {
+  name: string;
+  domain: string;
+  version: string;
+  policyJson: string;
+  products: { name: string; columns: { name: string; type: string }[]; privacyUnit: string; description: string; metadataJson: string }[];
+}
+
+const STATE: Record<JobRecord['state'], string> = {
+  queued: 'JOB_STATE_QUEUED',
+  running: 'JOB_STATE_RUNNING',
+  succeeded: 'JOB_STATE_SUCCEEDED',
+  failed: 'JOB_STATE_FAILED',
+};
+
+function parseJsonObject(text: string, what: string): Record<string, unknown> {
+  if (!text) return {};
+  const v: unknown = JSON.parse(text);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError(`${what} must be a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+export function registrationFromWire(w: WireRegister): AgentRegistration {
+  const policy = parseJsonObject(w.policyJson, 'register.policy_json');
+  const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
+  const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  return {
+    name: w.name,
+    domain: w.domain,
+    version: w.version,
+    policy: { minCellSize: num(policy.minCellSize, 10), allowModes: strs(policy.allowModes), allowKinds: strs(policy.allowKinds) },
+    products: (w.products ?? []).map((p) => ({
+      name: p.name,
+      columns: (p.columns ?? []).map((c) => ({ name: c.name, type: c.type })),
+      privacyUnit: p.privacyUnit,
+      description: p.description,
+      metadata: parseJsonObject(p.metadataJson, `products[${p.name}].metadata_json`),
+    })),
+  };
+}
+
+export function taskToWire(t: AgentTask): Record<string, unknown> {
+  return {
+    task: {
+      taskId: t.taskId,
+      jobId: t.jobId,
+      kind: t.kind,
+      specJson: t.specJson,
+      deadlineUnixMs: String(t.deadlineMs),
+      round: t.round,
+      researcher: t.researcher,
+      payload: Buffer.from(t.payload),
+    },
+  };
+}
+
+export function replyFromWire(msg: { result?: { taskId: string; arrowIpc: Buffer; metaJson: string }; failure?: { taskId: string; error?: { code: string; message: string; field: string } } }): AgentTaskReply | undefined {
+  if (msg.result) {
+    let meta: Record<string, unknown> = {};
+    try {
+      meta = parseJsonObject(msg.result.metaJson, 'result.meta_json');
+    } catch {
+      meta = {};
+    }
+    return { ok: true, taskId: msg.result.taskId, arrow: new Uint8Array(msg.result.arrowIpc), meta };
+  }
+  if (msg.failure) {
+    const e = msg.failure.error ?? { code: 'INTERNAL', message: 'agent failed', field: '' };
+    return { ok: false, taskId: msg.failure.taskId, error: { code: e.code || 'INTERNAL', message: e.message, field: e.field } };
+  }
+  return undefined;
+}
+
+/** The released rows as an Arrow IPC stream (JSON-friendly values; nested histograms as JSON text). */
+function resultArrow(job: JobRecord): Buffer {
+  const r = job.result;
+  if (!r || r.rows.length === 0) return Buffer.alloc(0);
+  const rows = r.rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Array.isArray(v) ? JSON.stringify(v) : v])));
+  const t: Table = tableFromJSON(rows);
+  return Buffer.from(tableToIPC(t, 'stream'));
+}
+
+export function jobToWire(job: JobRecord, withArrow = true): Record<string, unknown> {
+  return {
+    jobId: job.id,
+    state: STATE[job.state],
+    kind: job.kind,
+    researcher: job.researcher,
+    createdAtMs: String(job.createdAtMs),
+    finishedAtMs: String(job.finishedAtMs ?? 0),
+    agentsAsked: job.agentsAsked,
+    agentsAnswered: job.agentsAnswered,
+    agentsMissing: job.agentsMissing,
+    resultJson: job.result ? JSON.stringify(job.result) : '',
+    resultArrow: withArrow ? resultArrow(job) : Buffer.alloc(0),
+    error: job.error ? { code: job.error.code, message: job.error.message, field: job.error.field ?? '' } : null,
+    specJson: JSON.stringify(job.spec),
+  };
+}
+
+export function eventToWire(e: JobEventRecord, job: JobRecord | undefined): Record<string, unknown> {
+  return {
+    jobId: e.jobId,
+    type: e.type,
+    agent: e.agent ?? '',
+    message: e.message ?? '',
+    atMs: String(e.atMs),
+    status: job ? jobToWire(job) : null,
+  };
+}
+
+export function agentToWire(a: AgentView): Record<string, unknown> {
+  return {
+    name: a.name,
+    domain: a.domain,
+    connected: a.connected,
+    connectedSinceMs: String(a.connectedSinceMs),
+    lastHeartbeatMs: String(a.lastHeartbeatMs),
+    version: a.version,
+    products: a.products.map((p) => ({ name: p.name, columns: p.columns, privacyUnit: p.privacyUnit, description: p.description, metadataJson: JSON.stringify(p.metadata) })),
+  };
+}

@@ -1,0 +1,128 @@
+import { existsSync, statSync } from 'node:fs';
+import { FEDMESH_VERSION, type AgentRegistration, type AgentTask, type AgentTaskReply } from '../common/agent-protocol.js';
+import { FedmeshError, isFedmeshError } from '../common/errors.js';
+import { parseJobSpec } from '../common/job/validate.js';
+import type { TlsMaterial } from '../common/tls.js';
+import { openAgentDatabase, type AgentDatabase } from './data/database.js';
+import { ingestTabularFolder, type IngestReport } from './data/ingest.js';
+import { listProducts, type ProductInfo } from './data/products.js';
+import { runAggregate } from './jobs/aggregate.js';
+import { compileAgentPolicy, enforcePolicy, type AgentPolicyOptions, type CompiledAgentPolicy } from './policy.js';
+import { AgentLink } from './transport/link.js';
+
+export interface AgentOptions {
+  /** The agent's name; under mTLS it must match its certificate. */
+  name: string;
+  /** The domain (hospital, department) it serves. @default name */
+  domain?: string;
+  dataDir: string;
+  stateDir: string;
+  /** HOST:PORT of the coordinator. */
+  coordinator: string;
+  /** Omit only with `insecure`: loopback development without TLS. */
+  tls?: TlsMaterial;
+  insecure?: boolean;
+  policy?: AgentPolicyOptions;
+  log?: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+export class Agent {
+  private products: ProductInfo[] = [];
+  private link: AgentLink | undefined;
+  readonly policy: CompiledAgentPolicy;
+  lastIngest: IngestReport | undefined;
+
+  private constructor(
+    private readonly options: AgentOptions,
+    private readonly db: AgentDatabase,
+    private readonly log: (event: string, fields?: Record<string, unknown>) => void,
+  ) {
+    this.policy = compileAgentPolicy(options.policy);
+  }
+
+  /** Opens the agent's DuckDB, ingests its data folder and returns a ready (not yet connected) agent. */
+  static async create(options: AgentOptions): Promise<Agent> {
+    if (!options.tls && !options.insecure) throw new RangeError('options.tls is required unless options.insecure is set');
+    if (!existsSync(options.dataDir) || !statSync(options.dataDir).isDirectory()) {
+      throw new RangeError(`options.dataDir: ${options.dataDir} is not a folder`);
+    }
+    const log = options.log ?? (() => undefined);
+    const db = await openAgentDatabase(options.stateDir);
+    const agent = new Agent(options, db, log);
+    try {
+      await agent.refresh();
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+    return agent;
+  }
+
+  /** Re-ingests the data folder (files that changed only) and refreshes the product list. */
+  async refresh(): Promise<IngestReport> {
+    const report = await this.db.withConnection(async (conn) => {
+      const r = await ingestTabularFolder(conn, this.options.dataDir);
+      this.products = await listProducts(conn);
+      return r;
+    });
+    for (const f of report.files) {
+      if (f.action === 'failed') this.log('ingest-failed', { file: f.file, error: f.error });
+      else if (f.action === 'loaded') this.log('ingested', { product: f.product, file: f.file });
+    }
+    this.lastIngest = report;
+    return report;
+  }
+
+  listProducts(): readonly ProductInfo[] {
+    return this.products;
+  }
+
+  registration(): AgentRegistration {
+    return {
+      name: this.options.name,
+      domain: this.options.domain ?? this.options.name,
+      version: FEDMESH_VERSION,
+      policy: { minCellSize: this.policy.minCellSize, allowModes: [...this.policy.allowModes], allowKinds: [...this.policy.allowKinds] },
+      products: this.products.map((p) => ({ name: p.name, columns: p.columns, privacyUnit: p.privacyUnit ?? '', description: p.description, metadata: {} })),
+    };
+  }
+
+  /** Runs one task under this domain's policy. Never throws: failures become typed replies. */
+  async handleTask(task: AgentTask): Promise<AgentTaskReply> {
+    const started = Date.now();
+    try {
+      if (task.deadlineMs && Date.now() > task.deadlineMs) throw new FedmeshError('ROUND_TIMEOUT', 'task arrived after its deadline');
+      const job = parseJobSpec(task.specJson);
+      enforcePolicy(this.policy, job.kind, job.privacy.mode);
+      const product = this.products.find((p) => p.name === job.product);
+      if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
+      const out = await this.db.withConnection((conn) => runAggregate(conn, job, product, this.policy));
+      this.log('task-done', { jobId: task.jobId, taskId: task.taskId, ms: Date.now() - started });
+      return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta };
+    } catch (e) {
+      const err = isFedmeshError(e) ? e : new FedmeshError('INTERNAL', 'internal error at the agent');
+      this.log('task-failed', { jobId: task.jobId, taskId: task.taskId, code: err.code, message: err.message, ...(isFedmeshError(e) ? {} : { cause: String(e) }) });
+      return { ok: false, taskId: task.taskId, error: { code: err.code, message: err.message, field: err.field ?? '' } };
+    }
+  }
+
+  /** Dials the coordinator and keeps the link up until `stop()`. */
+  start(): AgentLink {
+    if (this.link) return this.link;
+    this.link = new AgentLink({
+      coordinator: this.options.coordinator,
+      tls: this.options.tls,
+      registration: () => this.registration(),
+      onTask: (t) => this.handleTask(t),
+      log: this.log,
+    });
+    this.link.start();
+    return this.link;
+  }
+
+  async stop(): Promise<void> {
+    this.link?.stop();
+    this.link = undefined;
+    this.db.close();
+  }
+}

@@ -1,0 +1,39 @@
+import { FedmeshError } from '../common/errors.js';
+import { PRIVACY_MODES, type PrivacyMode } from '../common/job/spec.js';
+
+/** A domain's own rules, enforced at the agent whatever the coordinator says. */
+export interface AgentPolicyOptions {
+  /** Groups (and histogram bins) with fewer rows are suppressed in mode `none`. @default 10 */
+  minCellSize?: number;
+  /** Privacy modes this domain accepts. @default every DP mode, not `none` */
+  allowModes?: PrivacyMode[];
+  /** Job kinds this domain accepts. @default ['aggregate'] */
+  allowKinds?: string[];
+}
+
+export interface CompiledAgentPolicy {
+  readonly minCellSize: number;
+  readonly allowModes: readonly PrivacyMode[];
+  readonly allowKinds: readonly string[];
+}
+
+export const DEFAULT_ALLOWED_MODES: readonly PrivacyMode[] = ['central-dp', 'local-dp', 'distributed-dp'];
+
+/** @throws RangeError naming the option */
+export function compileAgentPolicy(o: AgentPolicyOptions = {}): CompiledAgentPolicy {
+  const minCellSize = o.minCellSize ?? 10;
+  if (!Number.isInteger(minCellSize) || minCellSize < 1) throw new RangeError(`options.minCellSize must be a positive integer, got ${minCellSize}`);
+  const allowModes = o.allowModes ?? [...DEFAULT_ALLOWED_MODES];
+  for (const m of allowModes) {
+    if (!(PRIVACY_MODES as readonly string[]).includes(m)) throw new RangeError(`options.allowModes: unknown privacy mode ${JSON.stringify(m)} (known: ${PRIVACY_MODES.join(', ')})`);
+  }
+  if (allowModes.length === 0) throw new RangeError('options.allowModes must allow at least one mode');
+  return Object.freeze({ minCellSize, allowModes: Object.freeze([...allowModes]), allowKinds: Object.freeze([...(o.allowKinds ?? ['aggregate'])]) });
+}
+
+export function enforcePolicy(policy: CompiledAgentPolicy, kind: string, mode: PrivacyMode): void {
+  if (!policy.allowKinds.includes(kind)) throw new FedmeshError('POLICY_DENIED', `this domain does not accept ${kind} jobs`);
+  if (!policy.allowModes.includes(mode)) {
+    throw new FedmeshError('POLICY_DENIED', `privacy mode ${mode} is not allowed by this domain (allowed: ${policy.allowModes.join(', ')})`, { field: 'privacy.mode' });
+  }
+}

@@ -1,0 +1,132 @@
+import * as grpc from '@grpc/grpc-js';
+import type { AgentRegistration, AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
+import { clientCredentials } from '../../common/transport/credentials.js';
+import { clientChannelOptions, fedmeshV1 } from '../../common/transport/proto.js';
+import type { TlsMaterial } from '../../common/tls.js';
+
+export interface LinkOptions {
+  coordinator: string;
+  tls: TlsMaterial | undefined;
+  registration: () => AgentRegistration;
+  onTask: (task: AgentTask) => Promise<AgentTaskReply>;
+  log: (event: string, fields?: Record<string, unknown>) => void;
+  /** @default 100 */
+  initialBackoffMs?: number;
+  /** @default 5000 */
+  maxBackoffMs?: number;
+}
+
+interface WireMessage {
+  body?: string;
+  registered?: { agentId: string; heartbeatIntervalMs: number };
+  task?: { taskId: string; jobId: string; kind: string; specJson: string; deadlineUnixMs: string; round: number; researcher: string; payload: Buffer };
+  cancel?: { taskId: string };
+}
+
+/**
+ * The agent's side of the link: it dials OUT to the coordinator and keeps one bidirectional stream, over which
+ * it registers, sends heartbeats, receives tasks and returns results. When the stream breaks it reconnects with
+ * exponential backoff, so a coordinator restart heals by itself.
+ */
+export class AgentLink {
+  private client: grpc.Client | undefined;
+  private call: grpc.ClientDuplexStream<unknown, WireMessage> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private backoffMs: number;
+  private stopped = false;
+  private registeredListeners: ((agentId: string) => void)[] = [];
+  agentId: string | undefined;
+
+  constructor(private readonly options: LinkOptions) {
+    this.backoffMs = options.initialBackoffMs ?? 100;
+  }
+
+  start(): void {
+    const Ctor = fedmeshV1().AgentLink!;
+    this.client = new Ctor(this.options.coordinator, clientCredentials(this.options.tls), clientChannelOptions(this.options.coordinator, this.options.tls !== undefined));
+    this.connect();
+  }
+
+  onRegistered(fn: (agentId: string) => void): void {
+    this.registeredListeners.push(fn);
+  }
+
+  private connect(): void {
+    if (this.stopped || !this.client) return;
+    const call = (this.client as unknown as { connect: () => grpc.ClientDuplexStream<unknown, WireMessage> }).connect();
+    this.call = call;
+    const reg = this.options.registration();
+    call.write({
+      register: {
+        name: reg.name,
+        domain: reg.domain,
+        version: reg.version,
+        policyJson: JSON.stringify(reg.policy),
+        products: reg.products.map((p) => ({ name: p.name, columns: p.columns, privacyUnit: p.privacyUnit, description: p.description, metadataJson: JSON.stringify(p.metadata) })),
+      },
+    });
+    call.on('data', (msg: WireMessage) => this.onMessage(call, msg));
+    call.on('error', (e: grpc.ServiceError) => {
+      this.options.log('link-error', { code: e.code, message: e.details });
+    });
+    call.on('close', () => this.onBroken(call));
+    call.on('end', () => this.onBroken(call));
+  }
+
+  private onMessage(call: grpc.ClientDuplexStream<unknown, WireMessage>, msg: WireMessage): void {
+    if (msg.registered) {
+      this.backoffMs = this.options.initialBackoffMs ?? 100;
+      this.agentId = msg.registered.agentId;
+      this.options.log('registered', { agentId: msg.registered.agentId });
+      clearInterval(this.heartbeat);
+      const every = Math.max(200, msg.registered.heartbeatIntervalMs || 2000);
+      this.heartbeat = setInterval(() => {
+        if (this.call === call) call.write({ heartbeat: { sentAtMs: String(Date.now()) } });
+      }, every);
+      this.heartbeat.unref();
+      for (const l of this.registeredListeners) l(msg.registered.agentId);
+      return;
+    }
+    if (msg.task) {
+      const t = msg.task;
+      const task: AgentTask = {
+        taskId: t.taskId,
+        jobId: t.jobId,
+        kind: t.kind,
+        specJson: t.specJson,
+        deadlineMs: Number(t.deadlineUnixMs),
+        round: t.round,
+        researcher: t.researcher,
+        payload: new Uint8Array(t.payload ?? []),
+      };
+      void this.options.onTask(task).then((reply) => {
+        if (this.call !== call) return;
+        if (reply.ok) call.write({ result: { taskId: reply.taskId, arrowIpc: Buffer.from(reply.arrow), metaJson: JSON.stringify(reply.meta) } });
+        else call.write({ failure: { taskId: reply.taskId, error: reply.error } });
+      });
+    }
+  }
+
+  private onBroken(call: grpc.ClientDuplexStream<unknown, WireMessage>): void {
+    if (this.call !== call) return;
+    this.call = undefined;
+    clearInterval(this.heartbeat);
+    if (this.stopped) return;
+    const wait = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 5000);
+    this.options.log('reconnecting', { inMs: wait });
+    this.retry = setTimeout(() => this.connect(), wait);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.heartbeat);
+    clearTimeout(this.retry);
+    const call = this.call;
+    this.call = undefined;
+    call?.end();
+    call?.cancel();
+    this.client?.close();
+  }
+}

@@ -1,0 +1,88 @@
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeDevCertificates } from '../../client/certs.js';
+import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { loadTlsMaterial } from '../../common/tls.js';
+import { Coordinator, startCoordinatorServer, type RunningServer } from '../../coordinator/index.js';
+import { Agent, type AgentPolicyOptions } from '../../node-agent/index.js';
+
+export interface TestMesh {
+  dir: string;
+  tlsDir: string;
+  coordinator: Coordinator;
+  server: RunningServer;
+  agents: Map<string, Agent>;
+  client: CoordinatorClient;
+  startAgent(name: string, dataDir: string, policy?: AgentPolicyOptions): Promise<Agent>;
+  stopAgent(name: string): Promise<void>;
+  waitForAgents(n: number, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+let certCache: Promise<string> | undefined;
+
+/** One set of development certificates per test file (openssl is slowish). */
+export function sharedCerts(agentNames: string[]): Promise<string> {
+  certCache ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fedmesh-certs-'));
+    await makeDevCertificates({ outDir: dir, agents: agentNames, researchers: ['researcher', 'alice'] });
+    return dir;
+  })();
+  return certCache;
+}
+
+export async function startMesh(opts: { agentNames: string[]; insecure?: boolean; heartbeatIntervalMs?: number }): Promise<TestMesh> {
+  const dir = await mkdtemp(join(tmpdir(), 'fedmesh-mesh-'));
+  const tlsDir = await sharedCerts(['a1', 'a2', 'a3', 'a4', 'rogue', ...opts.agentNames]);
+  const insecure = opts.insecure === true;
+  const coordinator = await Coordinator.create({ stateDir: join(dir, 'coordinator'), heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 500 });
+  const server = await startCoordinatorServer(coordinator, { listen: '127.0.0.1:0', tls: insecure ? undefined : loadTlsMaterial(tlsDir, 'coordinator'), insecure });
+  const client = new CoordinatorClient({ address: `127.0.0.1:${server.port}`, tls: insecure ? undefined : loadTlsMaterial(tlsDir, 'researcher', 'researcher') });
+  const agents = new Map<string, Agent>();
+  const mesh: TestMesh = {
+    dir,
+    tlsDir,
+    coordinator,
+    server,
+    agents,
+    client,
+    async startAgent(name, dataDir, policy) {
+      await mkdir(join(dir, 'agents', name), { recursive: true });
+      const agent = await Agent.create({
+        name,
+        dataDir,
+        stateDir: join(dir, 'agents', name),
+        coordinator: `127.0.0.1:${server.port}`,
+        ...(insecure ? { insecure: true } : { tls: loadTlsMaterial(tlsDir, 'agent', name) }),
+        policy: policy ?? { allowModes: ['none', 'central-dp', 'local-dp', 'distributed-dp'] },
+      });
+      agents.set(name, agent);
+      agent.start();
+      return agent;
+    },
+    async stopAgent(name) {
+      await agents.get(name)?.stop();
+      agents.delete(name);
+    },
+    async waitForAgents(n, timeoutMs = 10_000) {
+      const until = Date.now() + timeoutMs;
+      await new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (coordinator.registry.connected().length >= n) return resolve();
+          if (Date.now() > until) return reject(new Error(`only ${coordinator.registry.connected().length} of ${n} agents connected`));
+          setTimeout(check, 20);
+        };
+        check();
+      });
+    },
+    async close() {
+      client.close();
+      for (const a of agents.values()) await a.stop();
+      await coordinator.close();
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return mesh;
+}

@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+// Slow statistical tests of the privacy samplers and mechanisms (`npm run test:stat`); CI runs them too.
+export default defineConfig({
+  test: {
+    include: ['**/*.stat.test.ts'],
+    exclude: ['node_modules/**', 'dist/**'],
+    testTimeout: 300_000,
+    pool: 'forks',
+  },
+});
