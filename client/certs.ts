@@ -24,8 +24,8 @@ async function openssl(args: string[]): Promise<void> {
     await run('openssl', args, { maxBuffer: 1 << 20 });
   } catch (e) {
     const err = e as { code?: string; stderr?: string };
-    if (err.code === 'ENOENT') throw new Error('fedmesh certs needs the openssl command (apt-get install openssl)');
-    throw new Error(`openssl ${args[0]} failed: ${err.stderr ?? String(e)}`);
+    if (err.code === 'ENOENT') throw new Error('fedmesh certs needs the openssl command (apt-get install openssl)', { cause: e });
+    throw new Error(`openssl ${args[0]} failed: ${err.stderr ?? String(e)}`, { cause: e });
   }
 }
 

@@ -57,5 +57,5 @@ export function fromGrpcError(e: unknown): FedmeshError {
   const code = (typeof meta === 'string' ? (meta as FedmeshErrorCode) : undefined) ?? FROM_GRPC[err.code] ?? 'INTERNAL';
   let message = err.details ?? err.message ?? 'unknown error';
   if (err.code === grpc.status.UNAVAILABLE && !meta) message = `coordinator unreachable or TLS handshake refused: ${message}`;
-  return new FedmeshError(code, message, { cause: e, ...(typeof field === 'string' ? { field } : {}) });
+  return new FedmeshError(code, message, { cause: e, details: { grpcStatus: grpc.status[err.code] }, ...(typeof field === 'string' ? { field } : {}) });
 }

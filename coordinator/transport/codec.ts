@@ -1,4 +1,5 @@
-import { Table, tableToIPC, tableFromJSON } from 'apache-arrow';
+import type { Table} from 'apache-arrow';
+import { tableToIPC, tableFromJSON } from 'apache-arrow';
 import type { AgentRegistration, AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import type { AgentView } from '../agent-registry.js';
 import type { JobEventRecord, JobRecord } from '../job-record.js';
@@ -62,7 +63,7 @@ export function taskToWire(t: AgentTask): Record<string, unknown> {
 
 export function replyFromWire(msg: { result?: { taskId: string; arrowIpc: Buffer; metaJson: string }; failure?: { taskId: string; error?: { code: string; message: string; field: string } } }): AgentTaskReply | undefined {
   if (msg.result) {
-    let meta: Record<string, unknown> = {};
+    let meta: Record<string, unknown>;
     try {
       meta = parseJsonObject(msg.result.metaJson, 'result.meta_json');
     } catch {

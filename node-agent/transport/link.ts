@@ -1,4 +1,4 @@
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { AgentRegistration, AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import { clientCredentials } from '../../common/transport/credentials.js';
 import { clientChannelOptions, fedmeshV1 } from '../../common/transport/proto.js';

@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { isFedmeshError } from '../common/errors.js';
+import { FEDMESH_VERSION } from '../common/agent-protocol.js';
+import { makeDevCertificates } from './certs.js';
+import { runDemo } from './commands/demo.js';
+import { runAgents, runJobs, runQuery } from './commands/researcher.js';
+import { runAgent, runCoordinator } from './commands/servers.js';
+import { synthesize } from './synth/index.js';
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+let exitCode = 0;
+/** Wraps an action that returns an exit code; the entry point exits with it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function exit<A extends any[]>(fn: (...args: A) => Promise<number>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    exitCode = await fn(...args);
+  };
+}
+
+function connection(cmd: Command, withName = true): Command {
+  cmd.option('--coordinator <host:port>', 'coordinator address').option('--tls-dir <dir>', 'folder made by `fedmesh certs`');
+  if (withName) cmd.option('--name <name>', 'researcher certificate to use', 'researcher');
+  return cmd.option('--insecure', 'plaintext, no authentication: loopback development only');
+}
+
+const logFormat = new Option('--log-format <format>', 'log lines on stderr').choices(['pretty', 'json', 'silent']).default('pretty');
+
+function buildProgram(): Command {
+  const program = new Command('fedmesh')
+    .description('Privacy-preserving federated analytics for healthcare data meshes')
+    .version(FEDMESH_VERSION)
+    .showHelpAfterError();
+
+  program
+    .command('coordinator')
+    .description('run the coordinator (agents dial in over mTLS; researchers submit jobs)')
+    .requiredOption('--listen <host:port>', 'address to listen on; port 0 lets the OS choose')
+    .requiredOption('--state <dir>', 'state folder (DuckDB job store)')
+    .option('--tls-dir <dir>', 'folder made by `fedmesh certs`')
+    .option('--insecure', 'plaintext, no authentication: loopback development only')
+    .option('--heartbeat-ms <ms>', 'agent heartbeat interval')
+    .addOption(logFormat)
+    .action(exit((opts) => runCoordinator(opts)));
+
+  program
+    .command('agent')
+    .description("run a domain agent over a data folder; it dials out to the coordinator")
+    .requiredOption('--coordinator <host:port>', 'coordinator address')
+    .requiredOption('--name <name>', 'agent name (must match its certificate)')
+    .requiredOption('--data <dir>', 'folder of CSV / Parquet files; each becomes a data product')
+    .requiredOption('--state <dir>', 'state folder (the agent DuckDB database)')
+    .option('--tls-dir <dir>', 'folder made by `fedmesh certs`')
+    .option('--insecure', 'plaintext, no authentication: loopback development only')
+    .option('--domain <domain>', 'domain the agent serves (default: its name)')
+    .option('--min-cell-size <n>', 'suppress groups with fewer rows in mode none', '10')
+    .option('--allow-modes <modes>', 'privacy modes this domain accepts (comma-separated)', 'central-dp,local-dp,distributed-dp')
+    .addOption(logFormat)
+    .action(exit((opts) => runAgent(opts)));
+
+  connection(
+    program
+      .command('query')
+      .description('submit a job (JOB.json or flags), follow its progress, print the result')
+      .argument('[job]', 'job spec as a JSON file')
+      .option('--product <name>', 'data product')
+      .option('--count', 'count rows')
+      .option('--sum <col:lo:hi>', 'bounded sum (repeatable)', collect)
+      .option('--mean <col:lo:hi>', 'bounded mean (repeatable)', collect)
+      .option('--variance <col:lo:hi>', 'bounded variance (repeatable)', collect)
+      .option('--histogram <col:e0,e1,...>', 'histogram over public bin edges (repeatable)', collect)
+      .option('--group-by <cols>', 'comma-separated group columns')
+      .option('--where <expr>', "filter, e.g. 'year_of_birth>=1950' (repeatable, ANDed)", collect)
+      .option('--privacy <mode>', 'none | central-dp | local-dp | distributed-dp')
+      .option('--epsilon <e>', 'privacy budget ε')
+      .option('--delta <d>', 'privacy budget δ')
+      .option('--rho <r>', 'zCDP budget ρ')
+      .option('--secure <mode>', 'secagg | he')
+      .option('--quorum <n>', 'agents that must answer')
+      .option('--timeout-ms <ms>', 'job deadline')
+      .option('--agents <names>', 'comma-separated agents to ask')
+      .option('--json', 'print one JSON object'),
+  ).action(exit((file: string | undefined, opts) => runQuery(file, opts)));
+
+  connection(program.command('agents').description('list agents and their data products').option('--json', 'print JSON')).action(exit((opts) => runAgents(opts)));
+  connection(program.command('jobs').description('list recent jobs').option('--json', 'print JSON').option('--limit <n>', 'how many', '50')).action(exit((opts) => runJobs(opts)));
+
+  program
+    .command('certs')
+    .description('make a development CA and mTLS certificates')
+    .requiredOption('--out <dir>', 'output folder')
+    .requiredOption('--agents <names>', 'comma-separated agent names')
+    .option('--researchers <names>', 'comma-separated researcher names', 'researcher')
+    .option('--hosts <names>', 'extra DNS names for the coordinator certificate', 'localhost')
+    .action(exit(async (opts: { out: string; agents: string; researchers: string; hosts: string }) => {
+      const split = (s: string): string[] => s.split(',').map((x) => x.trim()).filter(Boolean);
+      const made = await makeDevCertificates({ outDir: opts.out, agents: split(opts.agents), researchers: split(opts.researchers), coordinatorHosts: split(opts.hosts) });
+      process.stdout.write(`wrote ${made.join(', ')} (and keys) to ${opts.out}\n`);
+      return 0;
+    }));
+
+  program
+    .command('synth')
+    .description('write synthetic OMOP CDM sites (DIR/site-1 … site-N)')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--sites <n>', 'number of sites', '3')
+    .option('--persons <n>', 'persons per site', '1000')
+    .option('--seed <s>', 'seed (same seed, same files)', '1')
+    .addOption(new Option('--format <format>', 'file format').choices(['csv', 'parquet']).default('csv'))
+    .action(exit(async (opts: { out: string; sites: string; persons: string; seed: string; format: 'csv' | 'parquet' }) => {
+      const r = await synthesize({ outDir: opts.out, sites: Number(opts.sites), persons: Number(opts.persons), seed: Number(opts.seed), format: opts.format });
+      for (const s of r.sites) process.stdout.write(`${s.dir}: ${Object.entries(s.tables).map(([t, n]) => `${t}=${n}`).join(' ')}\n`);
+      process.stdout.write(`${r.totalRows} rows in ${r.elapsedMs} ms (${Math.round(r.rowsPerSecond).toLocaleString('en-US')} rows/s)\n`);
+      return 0;
+    }));
+
+  program
+    .command('demo')
+    .description('synthesise sites, start a coordinator and agents, run example jobs, shut down')
+    .option('--sites <n>', 'number of sites', '3')
+    .option('--persons <n>', 'persons per site', '5000')
+    .option('--seed <s>', 'seed', '42')
+    .option('--keep', 'keep the temporary folder')
+    .action(exit((opts) => runDemo(opts)));
+
+  return program;
+}
+
+async function main(): Promise<void> {
+  let code: number;
+  try {
+    await buildProgram().parseAsync(process.argv);
+    code = exitCode;
+  } catch (e) {
+    if (isFedmeshError(e)) process.stderr.write(`error: ${e.code}: ${e.message}\n`);
+    else process.stderr.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
+    code = isFedmeshError(e) || e instanceof RangeError || e instanceof TypeError ? 2 : 1;
+  }
+  process.exit(code);
+}
+
+void main();

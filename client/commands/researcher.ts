@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import { FedmeshError } from '../../common/errors.js';
+import { applyCommonFlags, jobFromFlags, type QueryFlags } from '../job-from-flags.js';
+import { jobToJson, renderAgents, renderJob, renderJobs } from '../format/render.js';
+import { createProgress } from '../format/spinner.js';
+import { researcherClient, type ConnectionFlags } from './common.js';
+
+export interface OutputFlags {
+  json?: boolean;
+}
+
+const out = (s: string): void => {
+  process.stdout.write(s + '\n');
+};
+
+async function readJobFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new RangeError(`cannot read job file ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new FedmeshError('INVALID_JOB', `${path}: malformed JSON: ${(e as Error).message}`, { field: 'spec' });
+  }
+}
+
+/** `fedmesh query`: submit a job (file or flags), follow it, print the result. Exit 1 if it failed. */
+export async function runQuery(file: string | undefined, flags: QueryFlags & ConnectionFlags & OutputFlags): Promise<number> {
+  const spec = file ? await readJobFile(file) : jobFromFlags(flags);
+  if (file) applyCommonFlags(spec, flags);
+  const client = researcherClient(flags);
+  const progress = createProgress(!flags.json && process.stderr.isTTY === true);
+  try {
+    progress.update('submitting…');
+    const submitted = await client.submitJob(spec);
+    let answered = 0;
+    const total = submitted.agents.asked.length;
+    progress.update(`job ${submitted.jobId.slice(0, 8)}: waiting for ${total} agents`);
+    const job = await client.watchJob(submitted.jobId, (e) => {
+      if (e.type === 'agent-answered' || e.type === 'agent-failed') {
+        answered++;
+        progress.update(`job ${submitted.jobId.slice(0, 8)}: ${answered}/${total} agents replied`);
+      }
+    });
+    progress.stop();
+    out(flags.json ? JSON.stringify(jobToJson(job)) : renderJob(job, process.stdout.isTTY === true));
+    return job.state === 'succeeded' ? 0 : 1;
+  } finally {
+    progress.stop();
+    client.close();
+  }
+}
+
+export async function runAgents(flags: ConnectionFlags & OutputFlags): Promise<number> {
+  const client = researcherClient(flags);
+  try {
+    const agents = await client.listAgents();
+    out(flags.json ? JSON.stringify({ agents }) : renderAgents(agents, process.stdout.isTTY === true));
+    return 0;
+  } finally {
+    client.close();
+  }
+}
+
+export async function runJobs(flags: ConnectionFlags & OutputFlags & { limit?: string }): Promise<number> {
+  const client = researcherClient(flags);
+  try {
+    const jobs = await client.listJobs(flags.limit ? Number(flags.limit) : 50);
+    out(flags.json ? JSON.stringify({ jobs: jobs.map((j) => ({ jobId: j.jobId, kind: j.kind, status: j.state, researcher: j.researcher, createdAtMs: j.createdAtMs, finishedAtMs: j.finishedAtMs, agents: j.agents, error: j.error })) }) : renderJobs(jobs, process.stdout.isTTY === true));
+    return 0;
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,107 @@
+import type { Scalar } from '../common/job/spec.js';
+
+/** Options of `fedmesh query` that build a job without a JSON file. */
+export interface QueryFlags {
+  product?: string;
+  count?: boolean;
+  sum?: string[];
+  mean?: string[];
+  variance?: string[];
+  histogram?: string[];
+  groupBy?: string;
+  where?: string[];
+  privacy?: string;
+  epsilon?: string;
+  delta?: string;
+  rho?: string;
+  secure?: string;
+  quorum?: string;
+  timeoutMs?: string;
+  agents?: string;
+}
+
+function parseValue(raw: string): Scalar {
+  const t = raw.trim();
+  if (/^'.*'$|^".*"$/.test(t)) return t.slice(1, -1);
+  if (t === 'true') return true;
+  if (t === 'false') return false;
+  if (t !== '' && Number.isFinite(Number(t))) return Number(t);
+  return t;
+}
+
+/**
+ * Parses one `--where` expression: `col>=1950`, `col = 'F'`, `col != 3`, `col in (1, 2)`,
+ * `col between 1 and 5`, `col is null`, `col is not null`.
+ * @throws RangeError naming the expression
+ */
+export function parseWhere(expr: string): { column: string; op: string; value?: Scalar | Scalar[] } {
+  const e = expr.trim();
+  let m = /^([A-Za-z_]\w*)\s+is\s+(not\s+)?null$/i.exec(e);
+  if (m) return { column: m[1]!, op: m[2] ? 'is not null' : 'is null' };
+  m = /^([A-Za-z_]\w*)\s+in\s*\((.*)\)$/i.exec(e);
+  if (m) return { column: m[1]!, op: 'in', value: m[2]!.split(',').map(parseValue) };
+  m = /^([A-Za-z_]\w*)\s+between\s+(.+?)\s+and\s+(.+)$/i.exec(e);
+  if (m) return { column: m[1]!, op: 'between', value: [parseValue(m[2]!), parseValue(m[3]!)] };
+  m = /^([A-Za-z_]\w*)\s*(>=|<=|!=|<>|=|<|>)\s*(.+)$/.exec(e);
+  if (m) return { column: m[1]!, op: m[2] === '<>' ? '!=' : m[2]!, value: parseValue(m[3]!) };
+  throw new RangeError(`--where: cannot parse ${JSON.stringify(expr)} (try 'year_of_birth>=1950', "gender in (8507, 8532)", 'x between 1 and 5', 'x is null')`);
+}
+
+function bounded(fn: string, spec: string): Record<string, unknown> {
+  const parts = spec.split(':');
+  if (parts.length !== 3) throw new RangeError(`--${fn}: expected COLUMN:LOWER:UPPER, got ${JSON.stringify(spec)}`);
+  return { fn, column: parts[0], bounds: [Number(parts[1]), Number(parts[2])] };
+}
+
+function num(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new RangeError(`--${name}: not a number: ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Builds a job spec object from CLI flags; the coordinator validates it like any other. */
+export function jobFromFlags(f: QueryFlags): Record<string, unknown> {
+  if (!f.product) throw new RangeError('give a JOB.json file or --product with at least one measure');
+  const measures: Record<string, unknown>[] = [];
+  if (f.count) measures.push({ fn: 'count' });
+  for (const s of f.sum ?? []) measures.push(bounded('sum', s));
+  for (const s of f.mean ?? []) measures.push(bounded('mean', s));
+  for (const s of f.variance ?? []) measures.push(bounded('variance', s));
+  for (const s of f.histogram ?? []) {
+    const [column, edges] = s.split(':');
+    if (!column || !edges) throw new RangeError(`--histogram: expected COLUMN:E0,E1,...; got ${JSON.stringify(s)}`);
+    measures.push({ fn: 'histogram', column, bins: edges.split(',').map(Number) });
+  }
+  if (measures.length === 0) throw new RangeError('no measure given: use --count, --sum, --mean, --variance or --histogram');
+  const job: Record<string, unknown> = {
+    kind: 'aggregate',
+    product: f.product,
+    where: (f.where ?? []).map(parseWhere),
+    groupBy: f.groupBy ? f.groupBy.split(',').map((s) => s.trim()).filter(Boolean) : [],
+    measures,
+  };
+  applyCommonFlags(job, f);
+  return job;
+}
+
+/** Privacy and execution flags override the same fields of a JSON job. */
+export function applyCommonFlags(job: Record<string, unknown>, f: QueryFlags): void {
+  if (f.privacy || f.epsilon || f.delta || f.rho) {
+    const privacy: Record<string, unknown> = { ...((job.privacy as Record<string, unknown> | undefined) ?? {}) };
+    if (f.privacy) privacy.mode = f.privacy;
+    const eps = num('epsilon', f.epsilon);
+    const delta = num('delta', f.delta);
+    const rho = num('rho', f.rho);
+    if (eps !== undefined) privacy.epsilon = eps;
+    if (delta !== undefined) privacy.delta = delta;
+    if (rho !== undefined) privacy.rho = rho;
+    job.privacy = privacy;
+  }
+  if (f.secure) job.secure = f.secure;
+  const quorum = num('quorum', f.quorum);
+  if (quorum !== undefined) job.quorum = quorum;
+  const timeoutMs = num('timeout-ms', f.timeoutMs);
+  if (timeoutMs !== undefined) job.timeoutMs = timeoutMs;
+  if (f.agents) job.agents = f.agents.split(',').map((s) => s.trim());
+}

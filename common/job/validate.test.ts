@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { FedmeshError } from '../errors.js';
+import { parseJobSpec } from './validate.js';
+
+const base = { kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'none' } };
+
+function rejects(spec: unknown, field: string, message: RegExp): void {
+  try {
+    parseJobSpec(spec);
+  } catch (e) {
+    expect(e).toBeInstanceOf(FedmeshError);
+    const err = e as FedmeshError;
+    expect(err.code).toBe('INVALID_JOB');
+    expect(err.field).toBe(field);
+    expect(err.message).toMatch(message);
+    return;
+  }
+  throw new Error(`expected ${JSON.stringify(spec)} to be rejected`);
+}
+
+describe('job spec validation', () => {
+  it('accepts the documented example and fills defaults', () => {
+    const job = parseJobSpec({
+      kind: 'aggregate',
+      product: 'person',
+      where: [{ column: 'year_of_birth', op: '>=', value: 1950 }],
+      groupBy: ['gender_concept_id'],
+      measures: [{ fn: 'count' }, { fn: 'mean', column: 'year_of_birth', bounds: [1900, 2030] }],
+      privacy: { mode: 'none' },
+    });
+    expect(job.timeoutMs).toBe(30_000);
+    expect(job.measures).toHaveLength(2);
+  });
+
+  it('defaults to central-dp when no privacy is named', () => {
+    expect(parseJobSpec({ ...base, privacy: undefined }).privacy.mode).toBe('central-dp');
+  });
+
+  it('names the field for each kind of mistake', () => {
+    rejects('{"kind":', 'spec', /malformed JSON/);
+    rejects([], 'spec', /JSON object/);
+    rejects({ ...base, kind: 'train' }, 'kind', /aggregate/);
+    rejects({ ...base, product: 'drop table x' }, 'product', /identifier/);
+    rejects({ ...base, measures: [] }, 'measures', /non-empty/);
+    rejects({ ...base, measures: [{ fn: 'median', column: 'x' }] }, 'measures[0].fn', /one of/);
+    rejects({ ...base, measures: [{ fn: 'mean', column: 'x', bounds: [10, 1] }] }, 'measures[0].bounds', /lower bound 10 must be below upper bound 1/);
+    rejects({ ...base, measures: [{ fn: 'mean', column: 'x' }] }, 'measures[0].bounds', /bounds are required/);
+    rejects({ ...base, measures: [{ fn: 'sum', column: 'x', bounds: [0, 'a'] }] }, 'measures[0].bounds[1]', /finite number/);
+    rejects({ ...base, measures: [{ fn: 'histogram', column: 'x', bins: [] }] }, 'measures[0].bins', /at least two/);
+    rejects({ ...base, measures: [{ fn: 'histogram', column: 'x', bins: [1, 1] }] }, 'measures[0].bins', /strictly increasing/);
+    rejects({ ...base, measures: [{ fn: 'count' }, { fn: 'count' }] }, 'measures[1]', /duplicates/);
+    rejects({ ...base, where: [{ column: 'x', op: 'like', value: 'a%' }] }, 'where[0].op', /one of/);
+    rejects({ ...base, where: [{ column: 'x', op: 'in', value: [] }] }, 'where[0].value', /non-empty list/);
+    rejects({ ...base, where: [{ column: 'x', op: 'between', value: [5, 1] }] }, 'where[0].value', /low 5 is above high 1/);
+    rejects({ ...base, where: [{ column: 'x', op: 'is null', value: 1 }] }, 'where[0].value', /absent/);
+    rejects({ ...base, where: [{ column: 'x', op: '=', value: { a: 1 } }] }, 'where[0].value', /finite number/);
+    rejects({ ...base, groupBy: ['a', 'a'] }, 'groupBy', /twice/);
+    rejects({ ...base, privacy: { mode: 'open' } }, 'privacy.mode', /one of/);
+    rejects({ ...base, privacy: { mode: 'central-dp', epsilon: -1 } }, 'privacy.epsilon', /> 0/);
+    rejects({ ...base, privacy: { mode: 'none', epsilon: 1 } }, 'privacy', /takes no epsilon/);
+    rejects({ ...base, quorum: 0 }, 'quorum', />= 1/);
+    rejects({ ...base, timeoutMs: 5 }, 'timeoutMs', /between/);
+    rejects({ ...base, secure: 'tls' }, 'secure', /secagg, he/);
+    rejects({ ...base, extra: 1 }, 'extra', /unknown field/);
+  });
+});

@@ -1,0 +1,53 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makePersons, writePersonCsv } from '../helpers/person-data.js';
+import { startMesh, type TestMesh } from '../helpers/mesh.js';
+
+describe('agents that are down or die mid-job', () => {
+  let mesh: TestMesh;
+  const job = { kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'none' }, timeoutMs: 5000 };
+
+  beforeAll(async () => {
+    mesh = await startMesh({ agentNames: ['a1', 'a2', 'a3'] });
+    for (const i of [1, 2, 3]) {
+      const dir = join(mesh.dir, 'data', `s${i}`);
+      await writePersonCsv(dir, makePersons(100 * i, i, i * 1000));
+      await mesh.startAgent(`a${i}`, dir);
+    }
+    await mesh.waitForAgents(3);
+  });
+  afterAll(async () => mesh?.close());
+
+  it('an agent that dies mid-job is reported missing; with quorum 2 the job succeeds on the others', async () => {
+    const a3 = mesh.agents.get('a3')!;
+    // Make a3 hang on its next task, then kill its link while the job waits for it.
+    const original = a3.handleTask.bind(a3);
+    let release: () => void = () => undefined;
+    a3.handleTask = (t) => new Promise((resolve) => (release = () => resolve(original(t))));
+    const submitted = await mesh.client.submitJob({ ...job, quorum: 2 });
+    const done = mesh.client.watchJob(submitted.jobId);
+    await new Promise((r) => setTimeout(r, 100));
+    await mesh.stopAgent('a3');
+    release();
+    const final = await done;
+    expect(final.state).toBe('succeeded');
+    expect(final.agents.answered).toEqual(['a1', 'a2']);
+    expect(final.agents.missing).toEqual(['a3']);
+    expect(final.result!.rows[0]!.count).toBe(300);
+    expect(final.result!.agentErrors.a3!.code).toBe('AGENT_UNAVAILABLE');
+  });
+
+  it('with the default quorum (all agents) a missing agent fails the job and says who answered', async () => {
+    const dir = join(mesh.dir, 'data', 's3');
+    await mesh.startAgent('a3', dir);
+    await mesh.waitForAgents(3);
+    const a2 = mesh.agents.get('a2')!;
+    a2.handleTask = () => new Promise(() => undefined); // never answers
+    const final = await mesh.client.run({ ...job, timeoutMs: 500 });
+    expect(final.state).toBe('failed');
+    expect(final.error!.code).toBe('QUORUM_NOT_MET');
+    expect(final.agents.answered).toEqual(['a1', 'a3']);
+    expect(final.agents.missing).toEqual(['a2']);
+    expect(final.error!.message).toMatch(/a2: agent a2 did not answer within the job deadline/);
+  });
+});
