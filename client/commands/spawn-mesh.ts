@@ -18,8 +18,8 @@ export interface ManagedProcess {
   exited: Promise<number | null>;
 }
 
-export function startProcess(name: string, args: string[]): ManagedProcess {
-  const { cmd, args: base } = cliCommand();
+export function startProcess(name: string, args: string[], cli: { cmd: string; args: string[] } = cliCommand()): ManagedProcess {
+  const { cmd, args: base } = cli;
   const child = spawn(cmd, [...base, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {

@@ -6,9 +6,12 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProcess, stopAll, waitForLine, type ManagedProcess } from '../../client/commands/spawn-mesh.js';
+import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { loadTlsMaterial } from '../../common/tls.js';
 
 const run = promisify(execFile);
 const CLI = resolve(import.meta.dirname, '../../dist/client/cli.js');
+const BUILT = { cmd: process.execPath, args: [CLI] };
 
 async function fedmesh(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -33,20 +36,26 @@ describe('the fedmesh CLI end to end (separate processes, mTLS)', () => {
     expect((await fedmesh(['certs', '--out', tls, '--agents', 'h1,h2', '--researchers', 'alice'])).code).toBe(0);
     const synth = await fedmesh(['synth', '--out', join(dir, 'data'), '--sites', '2', '--persons', '400', '--seed', '7']);
     expect(synth.code, synth.stderr).toBe(0);
-    const coord = startProcess('coordinator', ['coordinator', '--listen', '127.0.0.1:0', '--state', join(dir, 'coord'), '--tls-dir', tls, '--log-format', 'silent']);
+    const coord = startProcess('coordinator', ['coordinator', '--listen', '127.0.0.1:0', '--state', join(dir, 'coord'), '--tls-dir', tls, '--log-format', 'silent'], BUILT);
     procs.push(coord);
     address = (await waitForLine(coord, /listening on (\S+)/, 20_000))[1]!;
     for (const [i, name] of ['h1', 'h2'].entries()) {
-      procs.push(startProcess(name, ['agent', '--coordinator', address, '--name', name, '--data', join(dir, 'data', `site-${i + 1}`), '--state', join(dir, name), '--tls-dir', tls, '--allow-modes', 'none,central-dp', '--log-format', 'silent']));
+      procs.push(startProcess(name, ['agent', '--coordinator', address, '--name', name, '--data', join(dir, 'data', `site-${i + 1}`), '--state', join(dir, name), '--tls-dir', tls, '--allow-modes', 'none,central-dp', '--log-format', 'silent'], BUILT));
     }
     conn = ['--coordinator', address, '--tls-dir', tls, '--name', 'alice'];
-    for (let i = 0; i < 200; i++) {
-      const r = await fedmesh(['agents', '--json', ...conn]);
-      if (r.code === 0 && (JSON.parse(r.stdout) as { agents: { connected: boolean }[] }).agents.filter((a) => a.connected).length === 2) return;
-      await new Promise((res) => setTimeout(res, 100));
+    const client = new CoordinatorClient({ address, tls: loadTlsMaterial(tls, 'researcher', 'alice') });
+    try {
+      const until = Date.now() + 60_000;
+      while ((await client.listAgents()).filter((a) => a.connected).length < 2) {
+        const dead = procs.find((p) => p.child.exitCode !== null);
+        if (dead) throw new Error(`${dead.name} exited: ${dead.stderr()}`);
+        if (Date.now() > until) throw new Error('agents did not connect within 60 s');
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    } finally {
+      client.close();
     }
-    throw new Error('agents did not connect');
-  });
+  }, 120_000);
   afterAll(async () => {
     await stopAll(procs);
     procs = [];
