@@ -1,0 +1,17 @@
+/**
+ * Cohorts: definitions (OHDSI Circe JSON or the native fedmesh spec) compiled to DuckDB SQL over OMOP CDM tables.
+ *
+ * ```ts
+ * const ir = parseCirce(JSON.parse(text));          // or parseNativeCohort(spec)
+ * const { persons, entries, attrition, table } = await runCohort(conn, ir, { targetTable: 'job_42_cohort' });
+ * ```
+ */
+export { parseCirce, MAX_INCLUSION_RULES } from './circe-parse.js';
+export { parseNativeCohort } from './native-parse.js';
+export type { NativeDomain } from './native-parse.js';
+export { compileCohort } from './compile.js';
+export type { CompileCohortOptions, CompiledCohort, CompiledStatement } from './compile.js';
+export { runCohort } from './run.js';
+export type { AttritionRow, CohortRunResult } from './run.js';
+export { CRITERION_DOMAINS } from './ir.js';
+export type * from './ir.js';
