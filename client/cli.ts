@@ -107,7 +107,7 @@ function buildProgram(): Command {
     .option('--sites <n>', 'number of sites', '3')
     .option('--persons <n>', 'persons per site', '1000')
     .option('--seed <s>', 'seed (same seed, same files)', '1')
-    .addOption(new Option('--format <format>', 'file format').choices(['csv', 'parquet']).default('csv'))
+    .addOption(new Option('--format <format>', 'file format').choices(['csv', 'parquet']).default('parquet'))
     .action(exit(async (opts: { out: string; sites: string; persons: string; seed: string; format: 'csv' | 'parquet' }) => {
       const r = await synthesize({ outDir: opts.out, sites: Number(opts.sites), persons: Number(opts.persons), seed: Number(opts.seed), format: opts.format });
       for (const s of r.sites) process.stdout.write(`${s.dir}: ${Object.entries(s.tables).map(([t, n]) => `${t}=${n}`).join(' ')}\n`);
