@@ -11,6 +11,8 @@ export interface CertsOptions {
   agents: string[];
   /** @default ['researcher'] */
   researchers?: string[];
+  /** Administrators (may set budgets). @default ['admin'] */
+  admins?: string[];
   /** Extra DNS names for the coordinator certificate. @default ['localhost'] */
   coordinatorHosts?: string[];
   /** @default 825 */
@@ -53,7 +55,8 @@ async function issue(dir: string, role: Role, name: string, sans: string[], days
 export async function makeDevCertificates(options: CertsOptions): Promise<string[]> {
   const researchers = options.researchers && options.researchers.length > 0 ? options.researchers : ['researcher'];
   const days = options.days ?? 825;
-  for (const n of [...options.agents, ...researchers]) {
+  const admins = options.admins ?? ['admin'];
+  for (const n of [...options.agents, ...researchers, ...admins]) {
     if (!NAME.test(n)) throw new RangeError(`certificate names must be letters, digits, _ . - (got ${JSON.stringify(n)})`);
   }
   if (options.agents.length === 0) throw new RangeError('--agents must name at least one agent');
@@ -74,6 +77,10 @@ export async function makeDevCertificates(options: CertsOptions): Promise<string
   for (const r of researchers) {
     await issue(dir, 'researcher', r, [], days);
     made.push(`${certBaseName('researcher', r)}.crt`);
+  }
+  for (const a of admins) {
+    await issue(dir, 'admin', a, [], days);
+    made.push(`${certBaseName('admin', a)}.crt`);
   }
   await rm(join(dir, 'ca.srl'), { force: true });
   return made;

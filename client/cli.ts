@@ -4,7 +4,7 @@ import { isFedmeshError } from '../common/errors.js';
 import { FEDMESH_VERSION } from '../common/agent-protocol.js';
 import { makeDevCertificates } from './certs.js';
 import { runDemo } from './commands/demo.js';
-import { runAgents, runJobs, runQuery } from './commands/researcher.js';
+import { runAgents, runBudget, runBudgetSet, runJobs, runQuery } from './commands/researcher.js';
 import { runAgent, runCoordinator } from './commands/servers.js';
 import { synthesize } from './synth/index.js';
 
@@ -41,6 +41,8 @@ function buildProgram(): Command {
     .option('--tls-dir <dir>', 'folder made by `fedmesh certs`')
     .option('--insecure', 'plaintext, no authentication: loopback development only')
     .option('--heartbeat-ms <ms>', 'agent heartbeat interval')
+    .option('--default-epsilon <e>', 'budget ε per researcher × product where none is set', '3')
+    .option('--default-delta <d>', 'budget δ per researcher × product where none is set', '1e-6')
     .addOption(logFormat)
     .action(exit((opts) => runCoordinator(opts)));
 
@@ -56,6 +58,8 @@ function buildProgram(): Command {
     .option('--domain <domain>', 'domain the agent serves (default: its name)')
     .option('--min-cell-size <n>', 'suppress groups with fewer rows in mode none', '10')
     .option('--allow-modes <modes>', 'privacy modes this domain accepts (comma-separated)', 'central-dp,local-dp,distributed-dp')
+    .option('--budget-cap-epsilon <e>', "this domain's cap on ε spent per researcher", '10')
+    .option('--budget-cap-delta <d>', "this domain's cap on δ per researcher", '1e-5')
     .addOption(logFormat)
     .action(exit((opts) => runAgent(opts)));
 
@@ -86,16 +90,39 @@ function buildProgram(): Command {
   connection(program.command('agents').description('list agents and their data products').option('--json', 'print JSON')).action(exit((opts) => runAgents(opts)));
   connection(program.command('jobs').description('list recent jobs').option('--json', 'print JSON').option('--limit <n>', 'how many', '50')).action(exit((opts) => runJobs(opts)));
 
+  const budget = connection(
+    program
+      .command('budget')
+      .description('show privacy budgets and spend (your own; everyone\'s with --admin)')
+      .option('--json', 'print JSON')
+      .option('--researcher <id>', 'one researcher (administrators)')
+      .option('--admin', 'use an administrator certificate (--name defaults to admin)'),
+  ).action(exit((opts) => runBudget({ ...opts, ...(opts.admin && opts.name === 'researcher' ? { name: 'admin' } : {}) })));
+  connection(
+    budget
+      .command('set')
+      .description('administrators: set a researcher\'s (ε, δ) budget on a data product')
+      .requiredOption('--researcher <id>', 'researcher (certificate name)')
+      .requiredOption('--product <name>', 'data product')
+      .requiredOption('--epsilon <e>', 'total ε')
+      .option('--delta <d>', 'total δ', '1e-6')
+      .option('--json', 'print JSON'),
+    false,
+  )
+    .option('--name <name>', 'administrator certificate to use', 'admin')
+    .action(exit((opts) => runBudgetSet(opts)));
+
   program
     .command('certs')
     .description('make a development CA and mTLS certificates')
     .requiredOption('--out <dir>', 'output folder')
     .requiredOption('--agents <names>', 'comma-separated agent names')
     .option('--researchers <names>', 'comma-separated researcher names', 'researcher')
+    .option('--admins <names>', 'comma-separated administrator names (may set budgets)', 'admin')
     .option('--hosts <names>', 'extra DNS names for the coordinator certificate', 'localhost')
-    .action(exit(async (opts: { out: string; agents: string; researchers: string; hosts: string }) => {
+    .action(exit(async (opts: { out: string; agents: string; researchers: string; admins: string; hosts: string }) => {
       const split = (s: string): string[] => s.split(',').map((x) => x.trim()).filter(Boolean);
-      const made = await makeDevCertificates({ outDir: opts.out, agents: split(opts.agents), researchers: split(opts.researchers), coordinatorHosts: split(opts.hosts) });
+      const made = await makeDevCertificates({ outDir: opts.out, agents: split(opts.agents), researchers: split(opts.researchers), admins: split(opts.admins), coordinatorHosts: split(opts.hosts) });
       process.stdout.write(`wrote ${made.join(', ')} (and keys) to ${opts.out}\n`);
       return 0;
     }));

@@ -39,3 +39,23 @@ export interface AgentInfoView {
   version: string;
   products: { name: string; columns: { name: string; type: string }[]; privacyUnit: string; description: string }[];
 }
+
+export interface BudgetEntryView {
+  researcher: string;
+  product: string;
+  budgetEpsilon: number;
+  budgetDelta: number;
+  explicit: boolean;
+  spentRho: number;
+  spentEpsilon: number;
+  spentDelta: number;
+  remainingEpsilon: number;
+  jobs: number;
+  reserved: number;
+}
+
+export interface BudgetReportView {
+  entries: BudgetEntryView[];
+  defaultEpsilon: number;
+  defaultDelta: number;
+}

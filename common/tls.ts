@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FedmeshError } from './errors.js';
 
-export type Role = 'coordinator' | 'agent' | 'researcher';
+export type Role = 'coordinator' | 'agent' | 'researcher' | 'admin';
 
 export interface TlsMaterial {
   ca: Buffer;

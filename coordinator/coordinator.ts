@@ -7,7 +7,12 @@ import { AgentRegistry, type AgentView } from './agent-registry.js';
 import { Dispatcher } from './dispatcher.js';
 import { JobStore } from './job-store.js';
 import { isTerminal, type JobEventRecord, type JobRecord } from './job-record.js';
-import { admitAggregate, combineAggregate } from './jobs/aggregate-job.js';
+import { admitAggregate, combineAggregate, privacyPlanFor } from './jobs/aggregate-job.js';
+import { Ledger, type BudgetEntry } from './ledger.js';
+import type { EpsilonDeltaBudget } from '../common/job/budget.js';
+import { createCryptoRng } from '../common/crypto-rng.js';
+import { createBufferedRng } from '../algorithms/dp/index.js';
+import type { Rng } from '../algorithms/rng.js';
 
 export interface CoordinatorOptions {
   stateDir: string;
@@ -15,6 +20,8 @@ export interface CoordinatorOptions {
   heartbeatIntervalMs?: number;
   /** @default 3 × heartbeatIntervalMs */
   livenessTimeoutMs?: number;
+  /** Budget per researcher × product where none was set. @default { epsilon: 3, delta: 1e-6 } */
+  defaultBudget?: EpsilonDeltaBudget;
   log?: (event: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -22,6 +29,7 @@ export interface CompiledCoordinatorOptions {
   readonly stateDir: string;
   readonly heartbeatIntervalMs: number;
   readonly livenessTimeoutMs: number;
+  readonly defaultBudget: Readonly<EpsilonDeltaBudget>;
 }
 
 /** @throws RangeError naming the option */
@@ -31,7 +39,8 @@ export function compileCoordinatorOptions(o: CoordinatorOptions): CompiledCoordi
   if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 50) throw new RangeError('options.heartbeatIntervalMs must be an integer >= 50');
   const livenessTimeoutMs = o.livenessTimeoutMs ?? 3 * heartbeatIntervalMs;
   if (!Number.isInteger(livenessTimeoutMs) || livenessTimeoutMs <= heartbeatIntervalMs) throw new RangeError('options.livenessTimeoutMs must be an integer above heartbeatIntervalMs');
-  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs });
+  const defaultBudget = Object.freeze({ ...(o.defaultBudget ?? { epsilon: 3, delta: 1e-6 }) });
+  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget });
 }
 
 type Listener = (e: JobEventRecord, job: JobRecord | undefined) => void;
@@ -47,10 +56,12 @@ export class Coordinator {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly running = new Set<Promise<void>>();
   private readonly log: (event: string, fields?: Record<string, unknown>) => void;
+  private readonly rng: Rng = createBufferedRng(createCryptoRng());
 
   private constructor(
     readonly options: CompiledCoordinatorOptions,
     private readonly store: JobStore,
+    readonly ledger: Ledger,
     log: CoordinatorOptions['log'],
   ) {
     this.log = log ?? (() => undefined);
@@ -63,8 +74,15 @@ export class Coordinator {
   static async create(options: CoordinatorOptions): Promise<Coordinator> {
     const compiled = compileCoordinatorOptions(options);
     const store = await JobStore.open(compiled.stateDir);
+    let ledger: Ledger;
+    try {
+      ledger = await Ledger.open(store, compiled.defaultBudget);
+    } catch (e) {
+      store.close();
+      throw e;
+    }
     const interrupted = await store.failInterrupted(Date.now());
-    const c = new Coordinator(compiled, store, options.log);
+    const c = new Coordinator(compiled, store, ledger, options.log);
     if (interrupted > 0) c.log('jobs-interrupted', { count: interrupted });
     return c;
   }
@@ -97,11 +115,13 @@ export class Coordinator {
    */
   async submitJob(researcher: string, specJson: string): Promise<JobRecord> {
     const spec = parseJobSpec(specJson);
-    if (spec.privacy.mode !== 'none') {
-      throw new FedmeshError('FAILED_PRECONDITION', `privacy.mode: ${spec.privacy.mode} is not available in this build yet; use mode none where agent policy allows it`, { field: 'privacy.mode' });
+    if (spec.privacy.mode === 'distributed-dp') {
+      throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation, which is not wired into jobs yet; use central-dp or local-dp', { field: 'privacy.mode' });
     }
-    if (spec.secure) throw new FedmeshError('FAILED_PRECONDITION', `secure: ${spec.secure} is not available in this build yet`, { field: 'secure' });
+    if (spec.secure) throw new FedmeshError('FAILED_PRECONDITION', `secure: ${spec.secure} is not wired into jobs yet`, { field: 'secure' });
     const agents = admitAggregate(spec, this.registry.connected());
+    // Plan the privacy from public information now, so a bad budget or grouping fails before anything is stored.
+    const plan = privacyPlanFor(spec, agents[0]!);
     const job: JobRecord = {
       id: randomUUID(),
       kind: spec.kind,
@@ -116,7 +136,7 @@ export class Coordinator {
       result: undefined,
       error: undefined,
     };
-    await this.store.insert(job);
+    await this.ledger.admit(job, spec.product, plan.dp?.cost);
     this.live.set(job.id, job);
     this.emit({ jobId: job.id, type: 'admitted', atMs: Date.now(), message: `${agents.length} agents` }, job);
     const p = this.execute(job, agents).finally(() => this.running.delete(p));
@@ -137,7 +157,7 @@ export class Coordinator {
           return o;
         }),
       );
-      const combined = combineAggregate(spec, agents, outcomes);
+      const combined = combineAggregate(spec, agents, outcomes, this.rng);
       job.agentsAnswered = combined.answered;
       job.agentsMissing = combined.missing;
       job.result = combined.result;
@@ -154,6 +174,8 @@ export class Coordinator {
     }
     job.finishedAtMs = Date.now();
     try {
+      // Work that touched data is never refunded: the reservation is spent whether the job succeeded or not.
+      await this.ledger.commit(job.id);
       await this.store.update(job);
     } catch (e) {
       this.log('job-store-error', { jobId: job.id, error: String(e) });
@@ -161,6 +183,18 @@ export class Coordinator {
     this.live.delete(job.id);
     this.emit({ jobId: job.id, type: 'finished', atMs: job.finishedAtMs, message: job.state }, job);
     this.listeners.delete(job.id);
+  }
+
+  /** Budgets and spend; researchers see their own, administrators everyone's. */
+  async budgetReport(caller: string, isAdmin: boolean, researcher?: string): Promise<BudgetEntry[]> {
+    if (!isAdmin && researcher && researcher !== caller) throw new FedmeshError('POLICY_DENIED', 'researchers can only see their own budget');
+    return this.ledger.report(isAdmin ? researcher || undefined : caller);
+  }
+
+  async setBudget(caller: string, isAdmin: boolean, researcher: string, product: string, budget: EpsilonDeltaBudget): Promise<BudgetEntry> {
+    if (!isAdmin) throw new FedmeshError('POLICY_DENIED', 'only an administrator certificate may set budgets');
+    this.log('budget-set', { by: caller, researcher, product, epsilon: budget.epsilon, delta: budget.delta });
+    return this.ledger.setBudget(researcher, product, budget, caller);
   }
 
   async getJob(id: string): Promise<JobRecord> {

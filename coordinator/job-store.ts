@@ -17,6 +17,26 @@ export class JobStore {
     private readonly conn: DuckDBConnection,
   ) {}
 
+  /** Runs `fn` in one DuckDB transaction, serialised with every other statement on the store. */
+  transaction<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.mutex.run(async () => {
+      await this.conn.run('BEGIN TRANSACTION');
+      try {
+        const out = await fn(this.conn);
+        await this.conn.run('COMMIT');
+        return out;
+      } catch (e) {
+        await this.conn.run('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+
+  /** Runs `fn` on the store's connection, serialised (no transaction). */
+  withConnection<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.mutex.run(() => fn(this.conn));
+  }
+
   static async open(stateDir: string): Promise<JobStore> {
     mkdirSync(stateDir, { recursive: true });
     const instance = await DuckDBInstance.create(join(stateDir, 'coordinator.duckdb'));
@@ -41,12 +61,7 @@ export class JobStore {
   }
 
   async insert(job: JobRecord): Promise<void> {
-    await this.mutex.run(() =>
-      this.conn.run(`INSERT INTO jobs VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, NULL, NULL)`, [
-        job.id, job.kind, job.researcher, JSON.stringify(job.spec), job.state, job.createdAtMs,
-        JSON.stringify(job.agentsAsked), JSON.stringify(job.agentsAnswered), JSON.stringify(job.agentsMissing),
-      ]),
-    );
+    await this.mutex.run(() => insertJob(this.conn, job));
   }
 
   async update(job: JobRecord): Promise<void> {
@@ -94,4 +109,12 @@ function fromRow(r: Record<string, unknown>): JobRecord {
     result: r.result_json === null ? undefined : (JSON.parse(String(r.result_json)) as JobRecord['result']),
     error: r.error_json === null ? undefined : (JSON.parse(String(r.error_json)) as JobRecord['error']),
   };
+}
+
+/** Inserts a job row on a connection (used inside the admission transaction). */
+export async function insertJob(conn: DuckDBConnection, job: JobRecord): Promise<void> {
+  await conn.run(`INSERT INTO jobs VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, NULL, NULL)`, [
+    job.id, job.kind, job.researcher, JSON.stringify(job.spec), job.state, job.createdAtMs,
+    JSON.stringify(job.agentsAsked), JSON.stringify(job.agentsAnswered), JSON.stringify(job.agentsMissing),
+  ]);
 }

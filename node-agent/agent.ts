@@ -7,6 +7,12 @@ import { openAgentDatabase, type AgentDatabase } from './data/database.js';
 import { ingestTabularFolder, type IngestReport } from './data/ingest.js';
 import { listProducts, type ProductInfo } from './data/products.js';
 import { runAggregate } from './jobs/aggregate.js';
+import { AgentLedger } from './ledger.js';
+import { planAggregatePrivacy } from '../common/job/privacy-plan.js';
+import { createCryptoRng } from '../common/crypto-rng.js';
+import { createBufferedRng } from '../algorithms/dp/index.js';
+import type { Rng } from '../algorithms/rng.js';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { compileAgentPolicy, enforcePolicy, type AgentPolicyOptions, type CompiledAgentPolicy } from './policy.js';
 import { AgentLink } from './transport/link.js';
 
@@ -31,6 +37,9 @@ export class Agent {
   private link: AgentLink | undefined;
   readonly policy: CompiledAgentPolicy;
   lastIngest: IngestReport | undefined;
+  private ledger: AgentLedger | undefined;
+  private ledgerConn: DuckDBConnection | undefined;
+  private readonly rng: Rng = createBufferedRng(createCryptoRng());
 
   private constructor(
     private readonly options: AgentOptions,
@@ -38,6 +47,12 @@ export class Agent {
     private readonly log: (event: string, fields?: Record<string, unknown>) => void,
   ) {
     this.policy = compileAgentPolicy(options.policy);
+  }
+
+  /** This domain's own privacy ledger (cap per researcher). */
+  get privacyLedger(): AgentLedger {
+    if (!this.ledger) throw new Error('agent not initialised');
+    return this.ledger;
   }
 
   /** Opens the agent's DuckDB, ingests its data folder and returns a ready (not yet connected) agent. */
@@ -50,8 +65,11 @@ export class Agent {
     const db = await openAgentDatabase(options.stateDir);
     const agent = new Agent(options, db, log);
     try {
+      agent.ledgerConn = await db.instance.connect();
+      agent.ledger = await AgentLedger.open(agent.ledgerConn, agent.policy.budgetCap);
       await agent.refresh();
     } catch (e) {
+      agent.ledgerConn?.closeSync();
       db.close();
       throw e;
     }
@@ -94,9 +112,16 @@ export class Agent {
       if (task.deadlineMs && Date.now() > task.deadlineMs) throw new FedmeshError('ROUND_TIMEOUT', 'task arrived after its deadline');
       const job = parseJobSpec(task.specJson);
       enforcePolicy(this.policy, job.kind, job.privacy.mode);
+      if (job.privacy.mode === 'distributed-dp' || job.secure) {
+        throw new FedmeshError('FAILED_PRECONDITION', 'distributed-dp and secure aggregation are not wired into this agent yet', { field: job.secure ? 'secure' : 'privacy.mode' });
+      }
       const product = this.products.find((p) => p.name === job.product);
       if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
-      const out = await this.db.withConnection((conn) => runAggregate(conn, job, product, this.policy));
+      const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';
+      const privacy = planAggregatePrivacy(job, typeOf);
+      // The domain charges its own ledger before touching data: durable, once per job, never refunded.
+      if (privacy.dp) await this.privacyLedger.charge(task.jobId, task.researcher, privacy.dp.cost);
+      const out = await this.db.withConnection((conn) => runAggregate({ conn, job, product, policy: this.policy, privacy, salt: this.privacyLedger.salt, rng: this.rng }));
       this.log('task-done', { jobId: task.jobId, taskId: task.taskId, ms: Date.now() - started });
       return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta };
     } catch (e) {
@@ -123,6 +148,8 @@ export class Agent {
   async stop(): Promise<void> {
     this.link?.stop();
     this.link = undefined;
+    this.ledgerConn?.closeSync();
+    this.ledgerConn = undefined;
     this.db.close();
   }
 }

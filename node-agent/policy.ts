@@ -1,5 +1,6 @@
 import { FedmeshError } from '../common/errors.js';
 import { PRIVACY_MODES, type PrivacyMode } from '../common/job/spec.js';
+import { validateBudget, type EpsilonDeltaBudget } from '../common/job/budget.js';
 
 /** A domain's own rules, enforced at the agent whatever the coordinator says. */
 export interface AgentPolicyOptions {
@@ -9,12 +10,15 @@ export interface AgentPolicyOptions {
   allowModes?: PrivacyMode[];
   /** Job kinds this domain accepts. @default ['aggregate'] */
   allowKinds?: string[];
+  /** This domain's cap on the privacy spent per researcher, over all its products. @default { epsilon: 10, delta: 1e-5 } */
+  budgetCap?: EpsilonDeltaBudget;
 }
 
 export interface CompiledAgentPolicy {
   readonly minCellSize: number;
   readonly allowModes: readonly PrivacyMode[];
   readonly allowKinds: readonly string[];
+  readonly budgetCap: Readonly<EpsilonDeltaBudget>;
 }
 
 export const DEFAULT_ALLOWED_MODES: readonly PrivacyMode[] = ['central-dp', 'local-dp', 'distributed-dp'];
@@ -28,7 +32,9 @@ export function compileAgentPolicy(o: AgentPolicyOptions = {}): CompiledAgentPol
     if (!(PRIVACY_MODES as readonly string[]).includes(m)) throw new RangeError(`options.allowModes: unknown privacy mode ${JSON.stringify(m)} (known: ${PRIVACY_MODES.join(', ')})`);
   }
   if (allowModes.length === 0) throw new RangeError('options.allowModes must allow at least one mode');
-  return Object.freeze({ minCellSize, allowModes: Object.freeze([...allowModes]), allowKinds: Object.freeze([...(o.allowKinds ?? ['aggregate'])]) });
+  const budgetCap = o.budgetCap ?? { epsilon: 10, delta: 1e-5 };
+  validateBudget(budgetCap, 'options.budgetCap');
+  return Object.freeze({ minCellSize, allowModes: Object.freeze([...allowModes]), allowKinds: Object.freeze([...(o.allowKinds ?? ['aggregate'])]), budgetCap: Object.freeze({ ...budgetCap }) });
 }
 
 export function enforcePolicy(policy: CompiledAgentPolicy, kind: string, mode: PrivacyMode): void {

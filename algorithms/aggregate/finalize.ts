@@ -24,12 +24,14 @@ export interface MomentStats {
 
 /** Exact sum, mean and sample variance from grid-integer sufficient statistics. */
 export function momentStats(m: MomentPartial): MomentStats {
+  if (m.scaleBits < 0 || m.sqScaleBits < 0) throw new RangeError('momentStats: exact statistics use non-negative grid scales');
   const scale = 1n << BigInt(m.scaleBits);
+  const sqScale = 1n << BigInt(m.sqScaleBits);
   const n = m.n;
   const sum = ratioToNumber(m.sum, scale);
   const mean = n > 0n ? ratioToNumber(m.sum, n * scale) : null;
-  // var = (n Σv² − (Σv)²) / (n (n − 1) scale²), numerator exact in integers.
-  const variance = n > 1n ? ratioToNumber(n * m.sumSq - m.sum * m.sum, n * (n - 1n) * scale * scale) : null;
+  // var = (n Σq/sqScale − (Σv/scale)²) / (n (n − 1)), over one common denominator so the numerator is exact.
+  const variance = n > 1n ? ratioToNumber(n * m.sumSq * scale * scale - m.sum * m.sum * sqScale, n * (n - 1n) * sqScale * scale * scale) : null;
   return { n: Number(n), sum, mean, variance };
 }
 

@@ -18,16 +18,16 @@ function localPartial(agent: string, rows: Row[]): AgentPartial {
   for (const r of rows) {
     let g = groups.get(r.g);
     if (!g) {
-      g = { key: [r.g], count: 0n, measures: [{ kind: 'moments', n: 0n, sum: 0n, sumSq: 0n, scaleBits: SCALE }, { kind: 'histogram', bins: [0n, 0n, 0n] }, { kind: 'count' }], suppressedBy: [] };
+      g = { key: [r.g], count: 0n, measures: [{ kind: 'moments', n: 0n, sum: 0n, sumSq: 0n, scaleBits: SCALE, sqScaleBits: 2 * SCALE }, { kind: 'histogram', bins: [0n, 0n, 0n] }, { kind: 'count' }], suppressedBy: [] };
       groups.set(r.g, g);
     }
     g.count += 1n;
     if (r.x !== null) {
-      const v = BigInt(Math.round(Math.min(Math.max(r.x, LO), HI) * 2 ** SCALE));
+      const c = Math.min(Math.max(r.x, LO), HI);
       const m = g.measures[0] as { n: bigint; sum: bigint; sumSq: bigint };
       m.n += 1n;
-      m.sum += v;
-      m.sumSq += v * v;
+      m.sum += BigInt(Math.round(c * 2 ** SCALE));
+      m.sumSq += BigInt(Math.round(c * c * 2 ** (2 * SCALE)));
       const h = g.measures[1] as { bins: bigint[] };
       const b = r.x < 0 ? 0 : r.x < 50 ? 1 : 2;
       h.bins[b]! += 1n;
@@ -72,8 +72,8 @@ describe('combine algebra of aggregate partials', () => {
 
   it('partials at different grid scales are rescaled exactly before adding', () => {
     const key: KeyValue[] = [];
-    const a: AgentPartial = { agent: 'a', groups: [{ key, count: 2n, measures: [{ kind: 'moments', n: 2n, sum: 3n, sumSq: 5n, scaleBits: 0 }], suppressedBy: [] }] };
-    const b: AgentPartial = { agent: 'b', groups: [{ key, count: 1n, measures: [{ kind: 'moments', n: 1n, sum: 4n * 65536n, sumSq: 16n * 65536n * 65536n, scaleBits: 16 }], suppressedBy: [] }] };
+    const a: AgentPartial = { agent: 'a', groups: [{ key, count: 2n, measures: [{ kind: 'moments', n: 2n, sum: 3n, sumSq: 5n, scaleBits: 0, sqScaleBits: 0 }], suppressedBy: [] }] };
+    const b: AgentPartial = { agent: 'b', groups: [{ key, count: 1n, measures: [{ kind: 'moments', n: 1n, sum: 4n * 65536n, sumSq: 16n * 65536n * 65536n, scaleBits: 16, sqScaleBits: 32 }], suppressedBy: [] }] };
     const [g] = combinePartials([a, b]);
     const s = momentStats(g!.measures[0] as never);
     expect(s.sum).toBe(7);

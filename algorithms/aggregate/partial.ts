@@ -13,9 +13,11 @@ export interface MomentPartial {
   n: bigint;
   /** Σ v where v = round(clamp(x) · 2^scaleBits). */
   sum: bigint;
-  /** Σ v². */
+  /** Σ q where q = round(c² · 2^sqScaleBits), c the clamped (and, in DP plans, centred) value. */
   sumSq: bigint;
   scaleBits: number;
+  /** Grid of the squares. @default 2 × scaleBits */
+  sqScaleBits: number;
 }
 
 export interface HistogramPartial {
@@ -49,12 +51,12 @@ export function keyId(key: readonly KeyValue[]): string {
   return JSON.stringify(key);
 }
 
-function rescale(m: MomentPartial, scaleBits: number): MomentPartial {
+function rescale(m: MomentPartial, scaleBits: number, sqScaleBits: number): MomentPartial {
   const d = scaleBits - m.scaleBits;
-  if (d < 0) throw new RangeError(`rescale: cannot lower scale from ${m.scaleBits} to ${scaleBits}`);
-  if (d === 0) return m;
-  const f = 1n << BigInt(d);
-  return { kind: 'moments', n: m.n, sum: m.sum * f, sumSq: m.sumSq * f * f, scaleBits };
+  const dq = sqScaleBits - m.sqScaleBits;
+  if (d < 0 || dq < 0) throw new RangeError(`rescale: cannot lower the grid scale`);
+  if (d === 0 && dq === 0) return m;
+  return { kind: 'moments', n: m.n, sum: m.sum << BigInt(d), sumSq: m.sumSq << BigInt(dq), scaleBits, sqScaleBits };
 }
 
 function addMeasure(a: MeasurePartial, b: MeasurePartial, index: number): MeasurePartial {
@@ -62,9 +64,10 @@ function addMeasure(a: MeasurePartial, b: MeasurePartial, index: number): Measur
   if (a.kind === 'count') return a;
   if (a.kind === 'moments' && b.kind === 'moments') {
     const s = Math.max(a.scaleBits, b.scaleBits);
-    const x = rescale(a, s);
-    const y = rescale(b, s);
-    return { kind: 'moments', n: x.n + y.n, sum: x.sum + y.sum, sumSq: x.sumSq + y.sumSq, scaleBits: s };
+    const q = Math.max(a.sqScaleBits, b.sqScaleBits);
+    const x = rescale(a, s, q);
+    const y = rescale(b, s, q);
+    return { kind: 'moments', n: x.n + y.n, sum: x.sum + y.sum, sumSq: x.sumSq + y.sumSq, scaleBits: s, sqScaleBits: q };
   }
   if (a.kind === 'histogram' && b.kind === 'histogram') {
     if (a.bins.length !== b.bins.length) throw new TypeError(`measures[${index}]: histogram bin counts differ (${a.bins.length} vs ${b.bins.length})`);

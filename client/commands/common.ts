@@ -21,9 +21,9 @@ export function tlsFor(flags: ConnectionFlags, role: Role, name?: string): TlsMa
   return loadTlsMaterial(flags.tlsDir, role, name);
 }
 
-export function researcherClient(flags: ConnectionFlags): CoordinatorClient {
+export function researcherClient(flags: ConnectionFlags, role: 'researcher' | 'admin' = 'researcher'): CoordinatorClient {
   if (!flags.coordinator) throw new RangeError('--coordinator HOST:PORT is required');
-  const tls = tlsFor(flags, 'researcher', flags.name ?? 'researcher');
+  const tls = tlsFor(flags, role, flags.name ?? role);
   return new CoordinatorClient({ address: flags.coordinator, tls });
 }
 

@@ -50,6 +50,16 @@ export function demoJobs(): DemoJob[] {
       spec: { kind: 'aggregate', product: 'person', where: [{ column: 'year_of_birth', op: 'between', value: [1930, 1934] }], groupBy: ['year_of_birth'], measures: [{ fn: 'count' }], privacy: { mode: 'none' } },
     },
     {
+      title: 'Central DP (the default mode): persons by sex, ε = 1, δ = 1e-6',
+      explain: 'exact partials of contribution-bounded rows go to the coordinator, which adds discrete Gaussian noise once; every value carries its std',
+      spec: { kind: 'aggregate', product: 'person', groupBy: ['gender_concept_id'], groupKeys: { gender_concept_id: [8507, 8532] }, measures: [{ fn: 'count' }, { fn: 'mean', column: 'year_of_birth', bounds: [1900, 2030] }], privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 } },
+    },
+    {
+      title: 'Local DP: mean HbA1c with noise added at each agent (ρ = 0.05)',
+      explain: 'each agent noises its own statistics before they leave; at most 5 measurements per person count',
+      spec: { kind: 'aggregate', product: 'measurement', where: [{ column: 'measurement_concept_id', op: '=', value: 3004410 }], measures: [{ fn: 'mean', column: 'value_as_number', bounds: [3, 15] }], privacy: { mode: 'local-dp', rho: 0.05, maxRowsPerPerson: 5 } },
+    },
+    {
       title: 'A bad job is refused with a message naming the field',
       explain: 'bounds reversed',
       spec: { kind: 'aggregate', product: 'person', measures: [{ fn: 'mean', column: 'year_of_birth', bounds: [2030, 1900] }], privacy: { mode: 'none' } },
@@ -120,6 +130,9 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
         if (!j.title.startsWith('A bad job')) failures++;
       }
     }
+    const budget = await client.getBudget();
+    say('privacy spent by this researcher (fedmesh budget):');
+    for (const e of budget.entries) say(`  ${e.product}: ε spent ${e.spentEpsilon.toFixed(3)} of ${e.budgetEpsilon} (δ ${e.budgetDelta}), ${e.jobs} DP job(s)`);
     say(`demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s${failures ? `, ${failures} job(s) failed` : ''}`);
     return failures === 0 ? 0 : 1;
   } finally {

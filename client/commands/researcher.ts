@@ -77,3 +77,44 @@ export async function runJobs(flags: ConnectionFlags & OutputFlags & { limit?: s
     client.close();
   }
 }
+
+function fmt(n: number): string {
+  return Number.isFinite(n) ? (Math.round(n * 1e4) / 1e4).toString() : '∞';
+}
+
+/** `fedmesh budget`: budgets and spend per researcher × product. */
+export async function runBudget(flags: ConnectionFlags & OutputFlags & { researcher?: string; admin?: boolean }): Promise<number> {
+  const client = researcherClient(flags, flags.admin ? 'admin' : 'researcher');
+  try {
+    const report = await client.getBudget(flags.researcher);
+    if (flags.json) {
+      out(JSON.stringify(report));
+      return 0;
+    }
+    const lines = [`default budget per researcher × product: ε=${report.defaultEpsilon}, δ=${report.defaultDelta}`];
+    if (report.entries.length === 0) lines.push('(nothing spent yet)');
+    for (const e of report.entries) {
+      lines.push(`${e.researcher} × ${e.product}: budget ε=${e.budgetEpsilon} δ=${e.budgetDelta}${e.explicit ? '' : ' (default)'}; spent ε=${fmt(e.spentEpsilon)} (ρ=${fmt(e.spentRho)}) in ${e.jobs} job(s); remaining ε=${fmt(e.remainingEpsilon)}`);
+    }
+    out(lines.join('\n'));
+    return 0;
+  } finally {
+    client.close();
+  }
+}
+
+/** `fedmesh budget set`: an administrator sets one researcher's budget on one product. */
+export async function runBudgetSet(flags: ConnectionFlags & OutputFlags & { researcher: string; product: string; epsilon: string; delta?: string }): Promise<number> {
+  const epsilon = Number(flags.epsilon);
+  const delta = flags.delta === undefined ? 1e-6 : Number(flags.delta);
+  if (!Number.isFinite(epsilon)) throw new RangeError(`--epsilon: not a number: ${JSON.stringify(flags.epsilon)}`);
+  if (!Number.isFinite(delta)) throw new RangeError(`--delta: not a number: ${JSON.stringify(flags.delta)}`);
+  const client = researcherClient({ ...flags, name: flags.name === 'researcher' || !flags.name ? 'admin' : flags.name }, 'admin');
+  try {
+    const e = await client.setBudget(flags.researcher, flags.product, epsilon, delta);
+    out(flags.json ? JSON.stringify(e) : `budget of ${e.researcher} on ${e.product}: ε=${e.budgetEpsilon} δ=${e.budgetDelta}; spent ε=${fmt(e.spentEpsilon)}; remaining ε=${fmt(e.remainingEpsilon)}`);
+    return 0;
+  } finally {
+    client.close();
+  }
+}

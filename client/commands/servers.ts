@@ -8,6 +8,8 @@ export interface CoordinatorFlags extends ConnectionFlags {
   listen: string;
   state: string;
   heartbeatMs?: string;
+  defaultEpsilon?: string;
+  defaultDelta?: string;
   logFormat?: 'pretty' | 'json' | 'silent';
 }
 
@@ -15,7 +17,12 @@ export interface CoordinatorFlags extends ConnectionFlags {
 export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   const log = createLogger('coordinator', { format: flags.logFormat ?? 'pretty' });
   const tls = tlsFor(flags, 'coordinator');
-  const coordinator = await Coordinator.create({ stateDir: flags.state, log, ...(flags.heartbeatMs ? { heartbeatIntervalMs: Number(flags.heartbeatMs) } : {}) });
+  const coordinator = await Coordinator.create({
+    stateDir: flags.state,
+    log,
+    ...(flags.heartbeatMs ? { heartbeatIntervalMs: Number(flags.heartbeatMs) } : {}),
+    defaultBudget: { epsilon: Number(flags.defaultEpsilon ?? 3), delta: Number(flags.defaultDelta ?? 1e-6) },
+  });
   let server;
   try {
     server = await startCoordinatorServer(coordinator, { listen: flags.listen, tls, insecure: flags.insecure === true });
@@ -37,6 +44,8 @@ export interface AgentFlags extends ConnectionFlags {
   domain?: string;
   minCellSize?: string;
   allowModes?: string;
+  budgetCapEpsilon?: string;
+  budgetCapDelta?: string;
   logFormat?: 'pretty' | 'json' | 'silent';
 }
 
@@ -65,6 +74,7 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
     policy: {
       ...(minCellSize !== undefined ? { minCellSize } : {}),
       ...(flags.allowModes ? { allowModes: parseModes(flags.allowModes) } : {}),
+      budgetCap: { epsilon: Number(flags.budgetCapEpsilon ?? 10), delta: Number(flags.budgetCapDelta ?? 1e-5) },
     },
     log,
   });

@@ -47,7 +47,7 @@ export function renderJob(job: JobView, color: boolean): string {
     lines.push(`suppressed: ${Object.entries(s.group).map(([k, v]) => `${k}=${cell(v)}`).join(', ') || '(all rows)'} — below the minimum cell size at ${s.suppressedBy.join(', ')}`);
   }
   for (const [agent, e] of Object.entries(r.agentErrors)) lines.push(`agent ${agent} did not answer: ${e.code}: ${e.message}`);
-  lines.push(`privacy: ${JSON.stringify(r.privacy)}`);
+  lines.push(privacyLine(r.privacy));
   return lines.join('\n');
 }
 
@@ -65,4 +65,13 @@ export function renderJobs(jobs: JobView[], color: boolean): string {
     t.push([j.jobId, j.kind, j.state, j.researcher, new Date(j.createdAtMs).toISOString(), `${j.agents.answered.length}/${j.agents.asked.length}`]);
   }
   return t.toString();
+}
+
+function privacyLine(p: Record<string, unknown>): string {
+  if (p.mode === 'none') return `privacy: none (exact; minimum cell size ${Object.values((p.minCellSize as Record<string, number>) ?? {}).join('/') || '?'})`;
+  const spent = (p.spent ?? {}) as { rho?: number; epsilon?: number | null; delta?: number };
+  const parts = [`privacy: ${String(p.mode)}`, `spent ε=${spent.epsilon === null || spent.epsilon === undefined ? '∞' : spent.epsilon.toFixed(4)} δ=${spent.delta ?? 0} (ρ=${(spent.rho ?? 0).toPrecision(4)})`, `≤ ${String(p.maxRowsPerPerson)} row(s)/person`];
+  const mech = (p.mechanisms as { field: string; noise?: { distribution: string; std: number }; sum?: { distribution: string } }[] | undefined) ?? [];
+  for (const m of mech) parts.push(`${m.field}: ${(m.noise ?? m.sum)?.distribution ?? 'noise'}`);
+  return parts.join('; ');
 }

@@ -3,7 +3,7 @@ import { clientCredentials } from '../../common/transport/credentials.js';
 import { clientChannelOptions, fedmeshV1 } from '../../common/transport/proto.js';
 import { fromGrpcError } from '../../common/transport/status-map.js';
 import type { TlsMaterial } from '../../common/tls.js';
-import type { AgentInfoView, JobEventView, JobStateName, JobView } from '../types.js';
+import type { AgentInfoView, BudgetEntryView, BudgetReportView, JobEventView, JobStateName, JobView } from '../types.js';
 
 interface WireJob {
   jobId: string;
@@ -84,6 +84,14 @@ export class CoordinatorClient {
   async listAgents(): Promise<AgentInfoView[]> {
     const r = await this.call<{ agents: (Omit<AgentInfoView, 'connectedSinceMs' | 'lastHeartbeatMs'> & { connectedSinceMs: string; lastHeartbeatMs: string })[] }>('listAgents', {});
     return r.agents.map((a) => ({ ...a, connectedSinceMs: Number(a.connectedSinceMs), lastHeartbeatMs: Number(a.lastHeartbeatMs) }));
+  }
+
+  async getBudget(researcher?: string): Promise<BudgetReportView> {
+    return this.call<BudgetReportView>('getBudget', { researcher: researcher ?? '' });
+  }
+
+  async setBudget(researcher: string, product: string, epsilon: number, delta: number): Promise<BudgetEntryView> {
+    return this.call<BudgetEntryView>('setBudget', { researcher, product, epsilon, delta });
   }
 
   /** Follows a job's events until it finishes; resolves with the final status. */

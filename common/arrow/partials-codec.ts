@@ -4,7 +4,7 @@ import { FedmeshError } from '../errors.js';
 import { int128Vector, readInt128Vector } from './decimal.js';
 
 /** Layout of the measures in an agent's partial, known to both sides from the job spec. */
-export type PartialLayout = ({ kind: 'count' } | { kind: 'moments'; scaleBits: number } | { kind: 'histogram'; bins: number })[];
+export type PartialLayout = readonly ({ kind: 'count' } | { kind: 'moments'; scaleBits: number; sqScaleBits: number } | { kind: 'histogram'; bins: number })[];
 
 function keyVector(values: KeyValue[]): Vector {
   const nonNull = values.filter((v) => v !== null);
@@ -90,7 +90,7 @@ export function decodePartials(bytes: Uint8Array, agent: string, keyCount: numbe
       if (l.kind === 'count') return { kind: 'count' };
       if (l.kind === 'moments') {
         const m = c as { n: BigInt64Array; sum: bigint[]; sumSq: bigint[] };
-        return { kind: 'moments', n: m.n[r]!, sum: m.sum[r]!, sumSq: m.sumSq[r]!, scaleBits: l.scaleBits };
+        return { kind: 'moments', n: m.n[r]!, sum: m.sum[r]!, sumSq: m.sumSq[r]!, scaleBits: l.scaleBits, sqScaleBits: l.sqScaleBits };
       }
       const h = c as { bins: Vector[] };
       return { kind: 'histogram', bins: h.bins.map((v) => (v.get(r) as bigint | null) ?? null) };

@@ -37,12 +37,23 @@ export type PrivacyMode = (typeof PRIVACY_MODES)[number];
 export const SECURE_MODES = ['secagg', 'he'] as const;
 export type SecureMode = (typeof SECURE_MODES)[number];
 
+/**
+ * The privacy of one job. In the DP modes the budget is given as ε alone (pure ε-DP, discrete Laplace), ε with δ
+ * (discrete Gaussian calibrated to the ρ that converts to (ε, δ)), or ρ (zCDP, discrete Gaussian).
+ */
 export interface PrivacySpec {
   mode: PrivacyMode;
   epsilon?: number;
   delta?: number;
   rho?: number;
+  /** Contribution bound: rows one privacy unit (person) may contribute to the query, chosen at the agent by a keyed hash. @default 1 */
+  maxRowsPerPerson?: number;
 }
+
+/** Budget used when a DP job names none. */
+export const DEFAULT_JOB_EPSILON = 1;
+export const DEFAULT_JOB_DELTA = 1e-6;
+export const MAX_ROWS_PER_PERSON = 100;
 
 interface JobCommon {
   /** Agents that must answer for the job to succeed. @default every agent asked */
@@ -60,6 +71,8 @@ export interface AggregateJob extends JobCommon {
   product: string;
   where: Filter[];
   groupBy: string[];
+  /** Public group keys: one list of values per groupBy column. Every combination is released (noisy zeros too). */
+  groupKeys?: Record<string, Scalar[]>;
   measures: Measure[];
 }
 

@@ -1,6 +1,9 @@
 import { invalidJob } from '../errors.js';
 import {
+  DEFAULT_JOB_DELTA,
+  DEFAULT_JOB_EPSILON,
   DEFAULT_JOB_TIMEOUT_MS,
+  MAX_ROWS_PER_PERSON,
   FILTER_OPS,
   MAX_JOB_TIMEOUT_MS,
   PRIVACY_MODES,
@@ -124,7 +127,7 @@ function parseMeasure(v: unknown, field: string): Measure {
 export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
   if (v === undefined) return { mode: 'central-dp' };
   if (!isObj(v)) throw invalidJob(field, 'must be an object such as {"mode":"central-dp","epsilon":1}');
-  onlyKeys(v, ['mode', 'epsilon', 'delta', 'rho'], field);
+  onlyKeys(v, ['mode', 'epsilon', 'delta', 'rho', 'maxRowsPerPerson'], field);
   const mode = v.mode ?? 'central-dp';
   if (typeof mode !== 'string' || !(PRIVACY_MODES as readonly string[]).includes(mode)) {
     throw invalidJob(`${field}.mode`, `must be one of ${PRIVACY_MODES.join(', ')}; got ${JSON.stringify(mode)}`);
@@ -145,12 +148,23 @@ export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
     if (!(r > 0)) throw invalidJob(`${field}.rho`, `must be > 0, got ${r}`);
     out.rho = r;
   }
+  if (v.maxRowsPerPerson !== undefined) {
+    const k = v.maxRowsPerPerson;
+    if (!Number.isInteger(k) || (k as number) < 1 || (k as number) > MAX_ROWS_PER_PERSON) {
+      throw invalidJob(`${field}.maxRowsPerPerson`, `must be an integer between 1 and ${MAX_ROWS_PER_PERSON}, got ${JSON.stringify(k)}`);
+    }
+    out.maxRowsPerPerson = k as number;
+  }
   if (out.mode === 'none') {
     if (out.epsilon !== undefined || out.delta !== undefined || out.rho !== undefined) {
       throw invalidJob(field, "mode 'none' takes no epsilon, delta or rho");
     }
   } else if (out.rho !== undefined && (out.epsilon !== undefined || out.delta !== undefined)) {
     throw invalidJob(field, 'give either rho or epsilon (with optional delta), not both');
+  } else if (out.epsilon === undefined && out.rho === undefined) {
+    if (out.delta !== undefined) throw invalidJob(`${field}.epsilon`, 'is required when delta is given');
+    out.epsilon = DEFAULT_JOB_EPSILON;
+    out.delta = DEFAULT_JOB_DELTA;
   }
   return out;
 }
@@ -175,7 +189,7 @@ export function parseJobSpec(input: unknown): JobSpec {
 }
 
 function parseAggregate(v: Obj): AggregateJob {
-  onlyKeys(v, ['kind', 'product', 'where', 'groupBy', 'measures', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents'], '');
+  onlyKeys(v, ['kind', 'product', 'where', 'groupBy', 'groupKeys', 'measures', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents'], '');
   const product = identifier(v.product, 'product');
   const whereRaw = v.where ?? [];
   if (!Array.isArray(whereRaw)) throw invalidJob('where', 'must be a list of filters');
@@ -197,6 +211,7 @@ function parseAggregate(v: Obj): AggregateJob {
     seen.set(name, i);
   });
   const job: AggregateJob = { kind: 'aggregate', product, where, groupBy, measures, privacy: parsePrivacy(v.privacy) };
+  if (v.groupKeys !== undefined) job.groupKeys = parseGroupKeys(v.groupKeys, groupBy);
   Object.assign(job, parseCommon(v));
   return job;
 }
@@ -228,6 +243,27 @@ function parseCommon(v: Obj): Partial<AggregateJob> {
       if (typeof a !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(a)) throw invalidJob(`agents[${i}]`, `not a valid agent name: ${JSON.stringify(a)}`);
       return a;
     });
+  }
+  return out;
+}
+
+const MAX_PUBLIC_GROUPS = 10_000;
+
+function parseGroupKeys(v: unknown, groupBy: readonly string[]): Record<string, Scalar[]> {
+  if (!isObj(v)) throw invalidJob('groupKeys', 'must be an object mapping each groupBy column to its list of public values');
+  const out: Record<string, Scalar[]> = {};
+  let combos = 1;
+  for (const col of Object.keys(v)) {
+    if (!groupBy.includes(col)) throw invalidJob(`groupKeys.${col}`, 'is not a groupBy column');
+  }
+  for (const col of groupBy) {
+    const list = v[col];
+    if (!Array.isArray(list) || list.length === 0) throw invalidJob(`groupKeys.${col}`, 'must be a non-empty list of public values');
+    const values = list.map((x, i) => scalar(x, `groupKeys.${col}[${i}]`));
+    if (new Set(values.map((x) => JSON.stringify(x))).size !== values.length) throw invalidJob(`groupKeys.${col}`, 'lists a value twice');
+    combos *= values.length;
+    if (combos > MAX_PUBLIC_GROUPS) throw invalidJob('groupKeys', `at most ${MAX_PUBLIC_GROUPS} group combinations`);
+    out[col] = values;
   }
   return out;
 }

@@ -1,8 +1,12 @@
-import { combinePartials, finalizeExact, scaleBitsFor, type AgentPartial } from '../../algorithms/aggregate/index.js';
-import { decodePartials, type PartialLayout } from '../../common/arrow/partials-codec.js';
+import { combinePartials, finalizeExact, type AgentPartial } from '../../algorithms/aggregate/index.js';
+import { epsilonAtDelta } from '../../algorithms/dp/index.js';
+import type { Rng } from '../../algorithms/rng.js';
+import { decodePartials } from '../../common/arrow/partials-codec.js';
+import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../../common/job/privacy-plan.js';
+import { releaseCentral, releaseLocal } from './aggregate-release.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { checkAggregateAgainstSchema } from '../../common/job/schema-check.js';
-import { measureField, type AggregateJob } from '../../common/job/spec.js';
+import { DEFAULT_JOB_DELTA, measureField, type AggregateJob } from '../../common/job/spec.js';
 import type { AgentView } from '../agent-registry.js';
 import type { TaskOutcome } from '../dispatcher.js';
 import type { JobErrorInfo, JobResult } from '../job-record.js';
@@ -45,14 +49,10 @@ export function admitAggregate(job: AggregateJob, connected: readonly AgentView[
   return candidates;
 }
 
-export function layoutFor(job: AggregateJob, agent: AgentView): PartialLayout {
+/** The privacy plan of a job as one agent will compute it (from that agent's column types). */
+export function privacyPlanFor(job: AggregateJob, agent: AgentView): AggregatePrivacyPlan {
   const product = agent.products.find((p) => p.name === job.product)!;
-  return job.measures.map((m) => {
-    if (m.fn === 'count') return { kind: 'count' };
-    if (m.fn === 'histogram') return { kind: 'histogram', bins: m.bins.length - 1 };
-    const col = product.columns.find((c) => c.name === m.column)!;
-    return { kind: 'moments', scaleBits: scaleBitsFor(col.type, m.bounds) };
-  });
+  return planAggregatePrivacy(job, (c) => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR');
 }
 
 export interface CombinedAggregate {
@@ -67,7 +67,7 @@ export interface CombinedAggregate {
  * suppressed at the source). The DP modes plug in at the release step.
  * @throws FedmeshError QUORUM_NOT_MET when fewer agents answered than the quorum
  */
-export function combineAggregate(job: AggregateJob, agents: readonly AgentView[], outcomes: readonly TaskOutcome[]): CombinedAggregate {
+export function combineAggregate(job: AggregateJob, agents: readonly AgentView[], outcomes: readonly TaskOutcome[], rng: Rng): CombinedAggregate {
   const agentErrors: Record<string, JobErrorInfo> = {};
   const partials: AgentPartial[] = [];
   for (const o of outcomes) {
@@ -77,7 +77,7 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
     }
     const agent = agents.find((a) => a.name === o.agent)!;
     try {
-      partials.push({ agent: o.agent, groups: decodePartials(o.arrow, o.agent, job.groupBy.length, layoutFor(job, agent)) });
+      partials.push({ agent: o.agent, groups: decodePartials(o.arrow, o.agent, job.groupBy.length, privacyPlanFor(job, agent).layout) });
     } catch (e) {
       agentErrors[o.agent] = { code: 'INVALID_ARGUMENT', message: (e as Error).message };
     }
@@ -92,22 +92,51 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
     });
   }
   const combined = combinePartials(partials);
-  const measures = job.measures.map((m) => ({ fn: m.fn, field: measureField(m) }));
-  const released = finalizeExact(combined, measures);
   const groupObj = (key: readonly unknown[]): Record<string, unknown> => Object.fromEntries(job.groupBy.map((g, i) => [g, key[i] ?? null]));
-  const minCells = Object.fromEntries(agents.filter((a) => answered.includes(a.name)).map((a) => [a.name, a.policy.minCellSize]));
+  const fields = job.measures.map((m) => measureField(m));
+  const base = { answered, missing, agentErrors };
+  if (job.privacy.mode === 'none') {
+    const released = finalizeExact(combined, job.measures.map((m, i) => ({ fn: m.fn, field: fields[i]! })));
+    const minCells = Object.fromEntries(agents.filter((a) => answered.includes(a.name)).map((a) => [a.name, a.policy.minCellSize]));
+    return {
+      ...base,
+      result: {
+        columns: [...job.groupBy, ...fields],
+        rows: released.rows.map((r) => ({ ...groupObj(r.key), ...r.values })),
+        suppressed: released.suppressed.map((s) => ({ group: groupObj(s.key), suppressedBy: s.suppressedBy })),
+        privacy: { mode: 'none', minCellSize: minCells, exact: true },
+        notes: [
+          "mode none: exact aggregates; groups and histogram bins below an agent's minimum cell size are suppressed at that agent and reported as suppressed, never as zero",
+          ...job.measures.filter((m) => m.fn !== 'count' && m.fn !== 'histogram').map((m) => `${measureField(m)}: values clamped to the declared bounds [${(m as { bounds: number[] }).bounds.join(', ')}]`),
+        ],
+        agentErrors,
+      },
+    };
+  }
+  const plan = privacyPlanFor(job, agents.find((a) => answered.includes(a.name))!);
+  const released = job.privacy.mode === 'local-dp' ? releaseLocal(job, plan, combined, answered.length) : releaseCentral(job, plan, combined, rng);
+  const cost = plan.dp!.cost;
+  // ε is stated at the job's δ; a ρ-only job is stated at the default δ (the ledger converts at each budget's own δ).
+  const delta = job.privacy.delta && job.privacy.delta > 0 ? job.privacy.delta : Number.isFinite(cost.epsilon) ? undefined : DEFAULT_JOB_DELTA;
   return {
-    answered,
-    missing,
-    agentErrors,
+    ...base,
     result: {
-      columns: [...job.groupBy, ...measures.map((m) => m.field)],
+      columns: [...job.groupBy, ...fields.flatMap((f) => [f, `${f}_std`])],
       rows: released.rows.map((r) => ({ ...groupObj(r.key), ...r.values })),
-      suppressed: released.suppressed.map((s) => ({ group: groupObj(s.key), suppressedBy: s.suppressedBy.map((a) => (a === 'self' ? '?' : a)) })),
-      privacy: { mode: 'none', minCellSize: minCells, exact: true },
+      suppressed: [],
+      privacy: {
+        mode: job.privacy.mode,
+        requested: plan.dp!.requested,
+        spent: { rho: cost.rho, epsilon: Number.isFinite(cost.epsilon) ? cost.epsilon : delta ? epsilonAtDelta(cost, delta) : null, delta: delta ?? cost.delta },
+        maxRowsPerPerson: plan.maxRowsPerPerson,
+        budgetSplit: plan.dp!.budgetSplit,
+        mechanisms: released.mechanisms,
+        ...(released.selection ? { partitionSelection: released.selection } : {}),
+      },
       notes: [
-        'mode none: exact aggregates; groups and histogram bins below an agent\'s minimum cell size are suppressed at that agent and reported as suppressed, never as zero',
-        ...job.measures.filter((m) => m.fn !== 'count' && m.fn !== 'histogram').map((m) => `${measureField(m)}: values clamped to the declared bounds [${(m as { bounds: number[] }).bounds.join(', ')}]`),
+        `${job.privacy.mode}: every value carries <name>_std (noise standard deviation) and <name>_ci95 (95% interval from the known noise)`,
+        `each person contributes at most ${plan.maxRowsPerPerson} row(s), chosen at the agent by a keyed hash; values clamped to the declared bounds and snapped to a power-of-two grid before integer noise`,
+        ...released.notes,
       ],
       agentErrors,
     },

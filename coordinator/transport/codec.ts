@@ -2,6 +2,7 @@ import type { Table} from 'apache-arrow';
 import { tableToIPC, tableFromJSON } from 'apache-arrow';
 import type { AgentRegistration, AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import type { AgentView } from '../agent-registry.js';
+import type { BudgetEntry } from '../ledger.js';
 import type { JobEventRecord, JobRecord } from '../job-record.js';
 
 /** Conversions between the coordinator's domain types and proto-loader wire objects (one place). */
@@ -125,5 +126,21 @@ export function agentToWire(a: AgentView): Record<string, unknown> {
     lastHeartbeatMs: String(a.lastHeartbeatMs),
     version: a.version,
     products: a.products.map((p) => ({ name: p.name, columns: p.columns, privacyUnit: p.privacyUnit, description: p.description, metadataJson: JSON.stringify(p.metadata) })),
+  };
+}
+
+export function budgetEntryToWire(e: BudgetEntry): Record<string, unknown> {
+  return {
+    researcher: e.researcher,
+    product: e.product,
+    budgetEpsilon: e.budget.epsilon,
+    budgetDelta: e.budget.delta,
+    explicit: e.explicit,
+    spentRho: e.spent.rho,
+    spentEpsilon: e.spent.epsilonAtBudgetDelta,
+    spentDelta: e.spent.delta,
+    remainingEpsilon: e.remainingEpsilon,
+    jobs: e.jobs,
+    reserved: e.reserved,
   };
 }

@@ -5,7 +5,7 @@ import { fedmeshV1, SERVER_OPTIONS } from '../../common/transport/proto.js';
 import { toGrpcError } from '../../common/transport/status-map.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { Coordinator } from '../coordinator.js';
-import { agentToWire, eventToWire, jobToWire, registrationFromWire, replyFromWire, taskToWire, type WireRegister } from './codec.js';
+import { agentToWire, budgetEntryToWire, eventToWire, jobToWire, registrationFromWire, replyFromWire, taskToWire, type WireRegister } from './codec.js';
 
 export interface CoordinatorServerOptions {
   /** HOST:PORT; port 0 lets the OS choose. */
@@ -34,25 +34,35 @@ function splitHostPort(listen: string): { host: string; port: number } {
 
 type AnyCall = { getAuthContext?: () => unknown };
 
-function researcherOf(call: AnyCall, insecure: boolean): string {
-  if (insecure) return 'insecure-dev';
-  const id = peerIdentity(call as never);
-  if (!id.name || id.role !== 'researcher') {
-    throw new FedmeshError('UNAUTHENTICATED', 'a researcher client certificate is required for this call');
-  }
-  return id.name;
+interface Caller {
+  name: string;
+  isAdmin: boolean;
 }
 
-function unary<Req, Res>(insecure: boolean, fn: (researcher: string, req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+/** Researchers (and administrators) are known by their client certificate: CN = name, OU = role. */
+function callerOf(call: AnyCall, insecure: boolean): Caller {
+  if (insecure) return { name: 'insecure-dev', isAdmin: false };
+  const id = peerIdentity(call as never);
+  if (!id.name || (id.role !== 'researcher' && id.role !== 'admin')) {
+    throw new FedmeshError('UNAUTHENTICATED', 'a researcher or administrator client certificate is required for this call');
+  }
+  return { name: id.name, isAdmin: id.role === 'admin' };
+}
+
+function researcherOf(call: AnyCall, insecure: boolean): string {
+  return callerOf(call, insecure).name;
+}
+
+function unary<Req, Res>(insecure: boolean, fn: (caller: Caller, req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    let researcher: string;
+    let caller: Caller;
     try {
-      researcher = researcherOf(call as AnyCall, insecure);
+      caller = callerOf(call as AnyCall, insecure);
     } catch (e) {
       callback(toGrpcError(e) as grpc.ServiceError);
       return;
     }
-    fn(researcher, call.request).then(
+    fn(caller, call.request).then(
       (res) => callback(null, res),
       (e: unknown) => callback(toGrpcError(e) as grpc.ServiceError),
     );
@@ -69,7 +79,18 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
   const server = new grpc.Server(SERVER_OPTIONS);
 
   server.addService(v1.Coordinator!.service, {
-    submitJob: unary<{ specJson: string }, unknown>(insecure, async (researcher, req) => jobToWire(await coordinator.submitJob(researcher, req.specJson))),
+    submitJob: unary<{ specJson: string }, unknown>(insecure, async (caller, req) => {
+      if (caller.isAdmin) throw new FedmeshError('POLICY_DENIED', 'administrator certificates cannot submit jobs; use a researcher certificate');
+      return jobToWire(await coordinator.submitJob(caller.name, req.specJson));
+    }),
+    getBudget: unary<{ researcher: string }, unknown>(insecure, async (caller, req) => ({
+      entries: (await coordinator.budgetReport(caller.name, caller.isAdmin, req.researcher || undefined)).map(budgetEntryToWire),
+      defaultEpsilon: coordinator.options.defaultBudget.epsilon,
+      defaultDelta: coordinator.options.defaultBudget.delta,
+    })),
+    setBudget: unary<{ researcher: string; product: string; epsilon: number; delta: number }, unknown>(insecure, async (caller, req) =>
+      budgetEntryToWire(await coordinator.setBudget(caller.name, caller.isAdmin, req.researcher, req.product, { epsilon: req.epsilon, delta: req.delta })),
+    ),
     getJob: unary<{ jobId: string }, unknown>(insecure, async (_r, req) => jobToWire(await coordinator.getJob(req.jobId))),
     listJobs: unary<{ limit: number }, unknown>(insecure, async (_r, req) => ({ jobs: (await coordinator.listJobs(req.limit || 50)).map((j) => jobToWire(j, false)) })),
     listAgents: unary<unknown, unknown>(insecure, async () => ({ agents: coordinator.listAgents().map(agentToWire) })),

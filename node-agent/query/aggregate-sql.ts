@@ -1,6 +1,6 @@
-import { isIntegerType, scaleBitsFor } from '../../algorithms/aggregate/index.js';
-import type { PartialLayout } from '../../common/arrow/partials-codec.js';
+import { isIntegerType } from '../../algorithms/aggregate/index.js';
 import { checkAggregateAgainstSchema, findColumn } from '../../common/job/schema-check.js';
+import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../../common/job/privacy-plan.js';
 import type { AggregateJob, Filter, Scalar } from '../../common/job/spec.js';
 import type { ProductInfo } from '../data/products.js';
 import { quoteIdent } from '../data/database.js';
@@ -9,18 +9,25 @@ export interface AggregatePlan {
   sql: string;
   params: (string | number | boolean)[];
   keyCount: number;
-  layout: PartialLayout;
+  layout: AgentMeasureLayout[];
+  /** Whether contribution bounding per privacy unit was applied. */
+  bounded: boolean;
+}
+
+export interface PlanOptions {
+  /** Agent-secret salt for the keyed hash that picks which k rows of a person count (not "first k"). */
+  salt: string;
 }
 
 /**
- * Builds the agent-side SQL of an `aggregate` job: exact sufficient statistics per group, every value from
- * the job bound as a parameter. Identifiers come only from the agent's own schema (validated here); nothing
- * from outside becomes SQL text.
+ * Builds the agent-side SQL of an `aggregate` job: exact sufficient statistics per group, on the grids of the
+ * privacy plan, every value bound as a parameter. Identifiers come only from the agent's own schema (validated
+ * here); nothing from outside becomes SQL text. In the DP modes each privacy unit contributes at most k rows,
+ * chosen by a keyed hash of the row, and rows without a privacy unit are left out.
  * @throws FedmeshError INVALID_JOB naming the field (unknown column, wrong type)
  */
-export function planAggregate(job: AggregateJob, product: ProductInfo): AggregatePlan {
+export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: AggregatePrivacyPlan, options: PlanOptions): AggregatePlan {
   checkAggregateAgainstSchema(job, product);
-  const column = (p: ProductInfo, name: string, field: string) => findColumn(p, name, field);
   const params: (string | number | boolean)[] = [];
   const p = (v: string | number | boolean, castTo?: string): string => {
     params.push(v);
@@ -28,8 +35,7 @@ export function planAggregate(job: AggregateJob, product: ProductInfo): Aggregat
   };
   const where: string[] = [];
   job.where.forEach((f: Filter, i) => {
-    const field = `where[${i}]`;
-    const col = column(product, f.column, `${field}.column`);
+    const col = findColumn(product, f.column, `where[${i}].column`);
     const type = col.type.toUpperCase();
     const c = quoteIdent(col.name);
     switch (f.op) {
@@ -39,64 +45,65 @@ export function planAggregate(job: AggregateJob, product: ProductInfo): Aggregat
       case 'is not null':
         where.push(`${c} IS NOT NULL`);
         return;
-      case 'in': {
-        const vals = f.value as Scalar[];
-        where.push(`${c} IN (${vals.map((v) => p(v, type)).join(', ')})`);
+      case 'in':
+        where.push(`${c} IN (${(f.value as Scalar[]).map((v) => p(v, type)).join(', ')})`);
         return;
-      }
       case 'between': {
         const [lo, hi] = f.value as [Scalar, Scalar];
         where.push(`${c} BETWEEN ${p(lo, type)} AND ${p(hi, type)}`);
         return;
       }
-      default: {
-        const v = f.value as Scalar;
-        const op = f.op === '!=' ? '<>' : f.op;
-        where.push(`${c} ${op} ${p(v, type)}`);
-      }
+      default:
+        where.push(`${c} ${f.op === '!=' ? '<>' : f.op} ${p(f.value as Scalar, type)}`);
     }
   });
 
   const inner: string[] = [];
   const keys: string[] = [];
   job.groupBy.forEach((g, i) => {
-    const col = column(product, g, `groupBy[${i}]`);
+    const col = findColumn(product, g, `groupBy[${i}]`);
     const t = col.type.toUpperCase();
     const expr = isIntegerType(t) && t !== 'BOOLEAN' ? `${quoteIdent(col.name)}::BIGINT` : t === 'BOOLEAN' || t === 'DOUBLE' ? quoteIdent(col.name) : `CAST(${quoteIdent(col.name)} AS VARCHAR)`;
     inner.push(`${expr} AS k${i}`);
     keys.push(`k${i}`);
+    const publicKeys = job.groupKeys?.[g];
+    if (publicKeys) where.push(`${quoteIdent(col.name)} IN (${publicKeys.map((v) => p(v, t === 'DATE' || t === 'TIMESTAMP' ? t : t === 'VARCHAR' ? 'VARCHAR' : t)).join(', ')})`);
   });
 
   const outer: string[] = [...keys, 'count(*)::BIGINT AS count'];
-  const layout: PartialLayout = [];
-  job.measures.forEach((m, i) => {
-    const field = `measures[${i}]`;
-    if (m.fn === 'count') {
-      layout.push({ kind: 'count' });
-      return;
-    }
-    const col = column(product, m.column, `${field}.column`);
-    const c = `${quoteIdent(col.name)}::DOUBLE`;
-    if (m.fn === 'histogram') {
+  privacy.layout.forEach((l, i) => {
+    const m = job.measures[i]!;
+    if (l.kind === 'count' || m.fn === 'count') return;
+    const c = `${quoteIdent(m.column)}::DOUBLE`;
+    if (l.kind === 'histogram' && m.fn === 'histogram') {
       inner.push(`${c} AS m${i}`);
-      const bins = m.bins;
-      for (let b = 0; b < bins.length - 1; b++) {
-        const last = b === bins.length - 2;
-        outer.push(`count(*) FILTER (WHERE m${i} >= ${p(bins[b]!, 'DOUBLE')} AND m${i} ${last ? '<=' : '<'} ${p(bins[b + 1]!, 'DOUBLE')})::BIGINT AS m${i}_b${b}`);
+      for (let b = 0; b < m.bins.length - 1; b++) {
+        const last = b === m.bins.length - 2;
+        outer.push(`count(*) FILTER (WHERE m${i} >= ${p(m.bins[b]!, 'DOUBLE')} AND m${i} ${last ? '<=' : '<'} ${p(m.bins[b + 1]!, 'DOUBLE')})::BIGINT AS m${i}_b${b}`);
       }
-      layout.push({ kind: 'histogram', bins: bins.length - 1 });
       return;
     }
-    const scaleBits = scaleBitsFor(col.type, m.bounds);
-    const clamped = `least(greatest(${c}, ${p(m.bounds[0], 'DOUBLE')}), ${p(m.bounds[1], 'DOUBLE')})`;
-    inner.push(`round(${clamped} * ${p(2 ** scaleBits, 'DOUBLE')})::HUGEINT AS m${i}`);
-    outer.push(`count(m${i})::BIGINT AS m${i}_n`, `coalesce(sum(m${i}), 0)::HUGEINT AS m${i}_sum`, `coalesce(sum(m${i} * m${i}), 0)::HUGEINT AS m${i}_sumsq`);
-    layout.push({ kind: 'moments', scaleBits });
+    if (l.kind !== 'moments') return;
+    const centred = `(least(greatest(${c}, ${p(l.lower, 'DOUBLE')}), ${p(l.upper, 'DOUBLE')}) - ${p(l.center, 'DOUBLE')})`;
+    inner.push(`${centred} AS c${i}`);
+    const halfSq = l.center === 0 ? Math.max(l.lower * l.lower, l.upper * l.upper) : ((l.upper - l.lower) / 2) ** 2;
+    outer.push(
+      `count(c${i})::BIGINT AS m${i}_n`,
+      `coalesce(sum(round(c${i} * ${p(2 ** l.scaleBits, 'DOUBLE')})::HUGEINT), 0)::HUGEINT AS m${i}_sum`,
+      l.squares ? `coalesce(sum(round(least(c${i} * c${i}, ${p(halfSq, 'DOUBLE')}) * ${p(2 ** l.sqScaleBits, 'DOUBLE')})::HUGEINT), 0)::HUGEINT AS m${i}_sumsq` : `0::HUGEINT AS m${i}_sumsq`,
+    );
   });
 
+  const dpMode = privacy.mode !== 'none';
+  const unit = product.privacyUnit;
+  let qualify = '';
+  if (dpMode && unit) {
+    where.push(`${quoteIdent(unit)} IS NOT NULL`);
+    qualify = ` QUALIFY row_number() OVER (PARTITION BY ${quoteIdent(unit)} ORDER BY hash(rowid, ${p(options.salt, 'VARCHAR')})) <= ${p(privacy.maxRowsPerPerson, 'BIGINT')}`;
+  }
   const innerSelect = inner.length > 0 ? inner.join(', ') : '1 AS one';
   const whereSql = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
   const groupSql = keys.length > 0 ? ` GROUP BY ${keys.join(', ')} ORDER BY ${keys.join(', ')}` : '';
-  const sql = `SELECT ${outer.join(', ')} FROM (SELECT ${innerSelect} FROM ${quoteIdent(product.name)}${whereSql}) AS t${groupSql}`;
-  return { sql, params, keyCount: keys.length, layout };
+  const sql = `SELECT ${outer.join(', ')} FROM (SELECT ${innerSelect} FROM ${quoteIdent(product.name)}${whereSql}${qualify}) AS t${groupSql}`;
+  return { sql, params, keyCount: keys.length, layout: privacy.layout, bounded: dpMode && unit !== undefined };
 }

@@ -1,0 +1,150 @@
+import { REAL_SCALE_BITS, isIntegerType } from '../../algorithms/aggregate/index.js';
+import * as dp from '../../algorithms/dp/index.js';
+import { FedmeshError, invalidJob } from '../errors.js';
+import type { AggregateJob, Measure, PrivacySpec } from './spec.js';
+
+/**
+ * What an agent computes for one measure. Moments are sums of clamped values (centred at `center`) snapped to
+ * the grid 2^-scaleBits, and of their squares snapped to 2^-sqScaleBits. Negative scale bits mean a grid coarser
+ * than 1 (large noise). Both sides derive this from the public job spec and the column types alone.
+ */
+export type AgentMeasureLayout =
+  | { kind: 'count' }
+  | { kind: 'moments'; lower: number; upper: number; center: number; scaleBits: number; sqScaleBits: number; squares: boolean }
+  | { kind: 'histogram'; bins: number };
+
+export type MeasureNoisePlan =
+  | { fn: 'count'; noise: dp.CalibratedNoise }
+  | { fn: 'sum'; plan: dp.BoundedSumPlan }
+  | { fn: 'mean' | 'variance'; plan: dp.MeanVariancePlan }
+  | { fn: 'histogram'; noise: dp.CalibratedNoise };
+
+export interface AggregatePrivacyPlan {
+  mode: PrivacySpec['mode'];
+  /** Rows per privacy unit after contribution bounding (DP modes). */
+  maxRowsPerPerson: number;
+  layout: AgentMeasureLayout[];
+  /** Present in the DP modes. */
+  dp?: {
+    budget: dp.DpBudget;
+    /** The (ε, δ) the budget was derived from, as the researcher gave it. */
+    requested: { epsilon?: number; delta?: number; rho?: number };
+    measures: MeasureNoisePlan[];
+    /** DP partition selection when groups are data-dependent (central-dp, groupBy without groupKeys). */
+    selection?: { budget: dp.DpBudget & { delta: number } };
+    /** Total cost of the job: charged once, up front. */
+    cost: dp.PrivacyCost;
+    budgetSplit: string;
+  };
+}
+
+/** The DP budget of a job: ρ (Gaussian), ε with δ > 0 (Gaussian at the ρ that converts to (ε, δ)), or ε alone (Laplace). */
+export function jobBudget(p: PrivacySpec): dp.DpBudget {
+  if (p.rho !== undefined) return { rho: p.rho };
+  if (p.epsilon === undefined) throw invalidJob('privacy.epsilon', 'a DP mode needs epsilon or rho');
+  if (p.delta !== undefined && p.delta > 0) return { rho: dp.rhoForEpsilonDelta(p.epsilon, p.delta) };
+  return { epsilon: p.epsilon };
+}
+
+function momentsLayoutNone(m: Measure & { bounds: [number, number] }, type: string): AgentMeasureLayout {
+  const s = isIntegerType(type) && Number.isInteger(m.bounds[0]) && Number.isInteger(m.bounds[1]) ? 0 : REAL_SCALE_BITS;
+  return { kind: 'moments', lower: m.bounds[0], upper: m.bounds[1], center: 0, scaleBits: s, sqScaleBits: 2 * s, squares: m.fn === 'variance' || m.fn === 'mean' || m.fn === 'sum' };
+}
+
+/**
+ * Plans the privacy of an aggregate job from public information only (spec and column types): the agents'
+ * layout (grids, centring), the noise of every measure and the job's total cost. Agents and the coordinator call
+ * it independently and get the same plan.
+ *
+ * Budget split: equal shares between the measures (and partition selection, when used); within a mean or variance
+ * the shares of the DP core apply (count/sum, or count/sum/sum of squares). Per measure, the noise covers the whole
+ * vector over groups: a person contributes at most k rows in total, so each measure's L1 and L2 sensitivity over all
+ * groups is k × (per-row bound), whatever the number of groups.
+ * @throws FedmeshError INVALID_JOB naming the field
+ */
+export function planAggregatePrivacy(job: AggregateJob, columnType: (column: string) => string): AggregatePrivacyPlan {
+  const p = job.privacy;
+  const k = p.maxRowsPerPerson ?? 1;
+  if (p.mode === 'none') {
+    return {
+      mode: 'none',
+      maxRowsPerPerson: k,
+      layout: job.measures.map((m) => (m.fn === 'count' ? { kind: 'count' } : m.fn === 'histogram' ? { kind: 'histogram', bins: m.bins.length - 1 } : momentsLayoutNone(m, columnType(m.column)))),
+    };
+  }
+  const needsSelection = job.groupBy.length > 0 && !job.groupKeys;
+  if (needsSelection && p.mode !== 'central-dp') {
+    throw invalidJob('groupKeys', `mode ${p.mode} with groupBy needs public groupKeys (one list of values per groupBy column)`);
+  }
+  if (needsSelection) {
+    if (!(p.delta !== undefined && p.delta > 0)) {
+      throw invalidJob('privacy.delta', 'groupBy without public groupKeys uses DP partition selection, which needs delta > 0 (or give groupKeys)');
+    }
+    if (k !== 1) throw invalidJob('privacy.maxRowsPerPerson', 'DP partition selection needs maxRowsPerPerson 1 (or give public groupKeys)');
+  }
+  // With partition selection, half of δ pays for the selection and half for the zCDP → (ε, δ) conversion.
+  const budget = needsSelection && p.rho === undefined ? jobBudget({ ...p, delta: p.delta! / 2 }) : jobBudget(p);
+  const parts = job.measures.length + (needsSelection ? 1 : 0);
+  let shares: dp.DpBudget[];
+  try {
+    shares = dp.splitBudget(budget, Array.from({ length: parts }, () => 1));
+  } catch (e) {
+    throw invalidJob('privacy', (e as Error).message);
+  }
+  const layout: AgentMeasureLayout[] = [];
+  const measures: MeasureNoisePlan[] = job.measures.map((m, i) => {
+    const share = shares[i]!;
+    const field = `measures[${i}]`;
+    try {
+      if (m.fn === 'count') {
+        layout.push({ kind: 'count' });
+        return { fn: 'count', noise: dp.calibrateNoise(share, { l1: BigInt(k), l2Squared: BigInt(k * k) }) };
+      }
+      if (m.fn === 'histogram') {
+        layout.push({ kind: 'histogram', bins: m.bins.length - 1 });
+        return { fn: 'histogram', noise: dp.calibrateNoise(share, { l1: BigInt(k), l2Squared: BigInt(k * k) }) };
+      }
+      const [lower, upper] = m.bounds;
+      if (m.fn === 'sum') {
+        const plan = dp.planBoundedSum({ lower, upper, maxRowsPerPerson: k, budget: share });
+        layout.push({ kind: 'moments', lower, upper, center: 0, scaleBits: -plan.grid.exponent, sqScaleBits: 0, squares: false });
+        return { fn: 'sum', plan };
+      }
+      const plan = dp.planMeanVariance({ lower, upper, maxRowsPerPerson: k, budget: share, statistic: m.fn === 'mean' ? 'mean' : 'mean-variance' });
+      layout.push({
+        kind: 'moments',
+        lower,
+        upper,
+        center: plan.center,
+        scaleBits: -plan.sumGrid.exponent,
+        sqScaleBits: plan.sumSquaresGrid ? -plan.sumSquaresGrid.exponent : 0,
+        squares: plan.sumSquaresGrid !== undefined,
+      });
+      return { fn: m.fn, plan };
+    } catch (e) {
+      if (e instanceof FedmeshError) throw e;
+      throw invalidJob(field, (e as Error).message);
+    }
+  });
+  const costs = measures.map((m) => (m.fn === 'count' || m.fn === 'histogram' ? m.noise.cost : m.fn === 'sum' ? m.plan.noise.cost : m.plan.cost));
+  let selection: { budget: dp.DpBudget & { delta: number } } | undefined;
+  if (needsSelection) {
+    const share = shares[parts - 1]!;
+    selection = { budget: { ...share, delta: p.delta! / 2 } as dp.DpBudget & { delta: number } };
+    // Worst case: the selection's δₐ is at most the δ it was asked for.
+    costs.push(share.rho !== undefined ? dp.approximateZcdpCost(share.rho, Infinity, p.delta! / 2) : dp.approximateZcdpCost((share.epsilon * share.epsilon) / 2, share.epsilon, p.delta! / 2));
+  }
+  return {
+    mode: p.mode,
+    maxRowsPerPerson: k,
+    layout,
+    dp: {
+      budget,
+      requested: { ...(p.epsilon !== undefined ? { epsilon: p.epsilon } : {}), ...(p.delta !== undefined ? { delta: p.delta } : {}), ...(p.rho !== undefined ? { rho: p.rho } : {}) },
+      measures,
+      ...(selection ? { selection } : {}),
+      cost: dp.addCosts(...costs),
+      budgetSplit: `equal shares over ${parts} release(s): ${[...job.measures.map((m) => m.fn), ...(needsSelection ? ['partition selection'] : [])].join(', ')}`,
+    },
+  };
+}

@@ -1,0 +1,154 @@
+import { keyId, type GroupPartial, type KeyValue, type MomentPartial } from '../../algorithms/aggregate/index.js';
+import * as dp from '../../algorithms/dp/index.js';
+import type { Rng } from '../../algorithms/rng.js';
+import { publicGroupCombos } from '../../common/job/group-keys.js';
+import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../../common/job/privacy-plan.js';
+import { measureField, type AggregateJob } from '../../common/job/spec.js';
+
+export interface ReleasedRows {
+  rows: { key: KeyValue[]; values: Record<string, unknown> }[];
+  mechanisms: Record<string, unknown>[];
+  notes: string[];
+  /** Partition selection details, when groups were data-dependent. */
+  selection?: Record<string, unknown>;
+}
+
+const Z = 1.959963984540054;
+
+function emptyGroup(key: KeyValue[], layout: readonly AgentMeasureLayout[]): GroupPartial {
+  return {
+    key,
+    count: 0n,
+    measures: layout.map((l) =>
+      l.kind === 'moments' ? { kind: 'moments', n: 0n, sum: 0n, sumSq: 0n, scaleBits: l.scaleBits, sqScaleBits: l.sqScaleBits } : l.kind === 'histogram' ? { kind: 'histogram', bins: Array<bigint>(l.bins).fill(0n) } : { kind: 'count' },
+    ),
+    suppressedBy: [],
+  };
+}
+
+function mechanismInfo(job: AggregateJob, plan: AggregatePrivacyPlan): Record<string, unknown>[] {
+  return plan.dp!.measures.map((m, i) => {
+    const field = measureField(job.measures[i]!);
+    if (m.fn === 'count' || m.fn === 'histogram') return { field, noise: m.noise.info, rho: m.noise.cost.rho };
+    if (m.fn === 'sum') return { field, noise: m.plan.noise.info, grid: m.plan.grid.size, rho: m.plan.noise.cost.rho };
+    return {
+      field,
+      count: m.plan.countNoise.info,
+      sum: { ...m.plan.sumNoise.info, grid: m.plan.sumGrid.size },
+      ...(m.plan.sumSquaresNoise ? { sumSquares: { ...m.plan.sumSquaresNoise.info, grid: m.plan.sumSquaresGrid!.size } } : {}),
+      budgetSplit: m.plan.split,
+      rho: m.plan.cost.rho,
+    };
+  });
+}
+
+/** The groups to release: public combinations, the only group, or DP partition selection over observed groups. */
+function releasedGroups(job: AggregateJob, plan: AggregatePrivacyPlan, groups: readonly GroupPartial[], rng: Rng): { groups: GroupPartial[]; selection?: Record<string, unknown> } {
+  const byKey = new Map(groups.map((g) => [keyId(g.key), g]));
+  const combos = publicGroupCombos(job);
+  if (combos) return { groups: combos.map((k) => byKey.get(keyId(k)) ?? emptyGroup(k, plan.layout)) };
+  const sel = plan.dp!.selection!;
+  const out = dp.selectPartitions({ partitions: groups.map((g) => ({ key: keyId(g.key), count: g.count })), maxPartitionsPerPerson: 1, budget: sel.budget }, rng);
+  const kept = new Set(out.kept.map((k) => k.key));
+  return {
+    groups: groups.filter((g) => kept.has(keyId(g.key))),
+    selection: { threshold: out.threshold, noise: out.noise, cost: out.cost, kept: out.kept.length, postProcessing: out.postProcessing },
+  };
+}
+
+/**
+ * central-dp: the coordinator adds noise once, to the exact combined statistics, with the job's plan. Every value
+ * comes with `<field>_std` and `<field>_ci95`.
+ */
+export function releaseCentral(job: AggregateJob, plan: AggregatePrivacyPlan, combined: readonly GroupPartial[], rngIn: Rng): ReleasedRows {
+  const rng = dp.asBufferedRng(rngIn);
+  const { groups, selection } = releasedGroups(job, plan, combined, rng);
+  const notes = new Set<string>();
+  const rows = groups.map((g) => {
+    const values: Record<string, unknown> = {};
+    plan.dp!.measures.forEach((mp, i) => {
+      const field = measureField(job.measures[i]!);
+      const m = g.measures[i]!;
+      if (mp.fn === 'count') {
+        const noisy = Number(g.count + mp.noise.sample(rng));
+        const h = mp.noise.ci95HalfWidth;
+        Object.assign(values, { [field]: noisy, [`${field}_std`]: mp.noise.info.std, [`${field}_ci95`]: [noisy - h, noisy + h] });
+      } else if (mp.fn === 'histogram' && m.kind === 'histogram') {
+        const h = mp.noise.ci95HalfWidth;
+        const bins = m.bins.map((b) => Number((b ?? 0n) + mp.noise.sample(rng)));
+        Object.assign(values, { [field]: bins, [`${field}_std`]: mp.noise.info.std, [`${field}_ci95`]: bins.map((b) => [b - h, b + h]) });
+      } else if (mp.fn === 'sum' && m.kind === 'moments') {
+        const r = dp.releaseBoundedSum(mp.plan, m.sum, rng);
+        r.postProcessing.forEach((n) => notes.add(`${field}: ${n}`));
+        Object.assign(values, { [field]: r.value, [`${field}_std`]: r.std, [`${field}_ci95`]: r.ci95 });
+      } else if ((mp.fn === 'mean' || mp.fn === 'variance') && m.kind === 'moments') {
+        const r = dp.releaseMeanVariance(mp.plan, { count: m.n, sum: m.sum, ...(mp.plan.sumSquaresGrid ? { sumSquares: m.sumSq } : {}) }, rng);
+        const rel = mp.fn === 'mean' ? r.mean : r.variance!;
+        rel.postProcessing.forEach((n) => notes.add(`${field}: ${n}`));
+        Object.assign(values, { [field]: rel.value, [`${field}_std`]: rel.std, [`${field}_ci95`]: rel.ci95 });
+      }
+    });
+    return { key: g.key, values };
+  });
+  return { rows, mechanisms: mechanismInfo(job, plan), notes: [...notes], ...(selection ? { selection } : {}) };
+}
+
+/**
+ * local-dp: each agent already added the full noise, so the sum of n agents' statistics carries n independent
+ * noise draws (std × √n). Post-processing here only; intervals use the normal approximation of that sum.
+ */
+export function releaseLocal(job: AggregateJob, plan: AggregatePrivacyPlan, combined: readonly GroupPartial[], agents: number): ReleasedRows {
+  const combos = publicGroupCombos(job)!;
+  const byKey = new Map(combined.map((g) => [keyId(g.key), g]));
+  const root = Math.sqrt(agents);
+  const ci = (v: number, sd: number): [number, number] => [v - Z * sd, v + Z * sd];
+  const rows = combos.map((key) => {
+    const g = byKey.get(keyId(key)) ?? emptyGroup(key, plan.layout);
+    const values: Record<string, unknown> = {};
+    plan.dp!.measures.forEach((mp, i) => {
+      const field = measureField(job.measures[i]!);
+      const m = g.measures[i]!;
+      if (mp.fn === 'count') {
+        const v = Number(g.count);
+        const sd = mp.noise.info.std * root;
+        Object.assign(values, { [field]: v, [`${field}_std`]: sd, [`${field}_ci95`]: ci(v, sd) });
+      } else if (mp.fn === 'histogram' && m.kind === 'histogram') {
+        const sd = mp.noise.info.std * root;
+        const bins = m.bins.map((b) => Number(b ?? 0n));
+        Object.assign(values, { [field]: bins, [`${field}_std`]: sd, [`${field}_ci95`]: bins.map((b) => ci(b, sd)) });
+      } else if (mp.fn === 'sum' && m.kind === 'moments') {
+        const v = dp.fromGrid(m.sum, mp.plan.grid);
+        const sd = mp.plan.noise.info.std * mp.plan.grid.size * root;
+        Object.assign(values, { [field]: v, [`${field}_std`]: sd, [`${field}_ci95`]: ci(v, sd) });
+      } else if ((mp.fn === 'mean' || mp.fn === 'variance') && m.kind === 'moments') {
+        Object.assign(values, meanVarianceFromNoisy(field, mp.fn, mp.plan, m, root));
+      }
+    });
+    return { key, values };
+  });
+  return {
+    rows,
+    mechanisms: mechanismInfo(job, plan),
+    notes: [`local-dp: each of ${agents} agents added the full noise; std = per-agent std × √${agents}; 95% intervals from the normal approximation`, 'means and variances: noisy count floored at 1, clamped to the bounds; std by the delta method'],
+  };
+}
+
+function meanVarianceFromNoisy(field: string, fn: 'mean' | 'variance', plan: dp.MeanVariancePlan, m: MomentPartial, root: number): Record<string, unknown> {
+  const c = Math.max(1, Number(m.n));
+  const sdC = plan.countNoise.info.std * root;
+  const sum = dp.fromGrid(m.sum, plan.sumGrid);
+  const sdS = plan.sumNoise.info.std * plan.sumGrid.size * root;
+  const mu = sum / c;
+  if (fn === 'mean') {
+    const v = Math.min(plan.upper, Math.max(plan.lower, plan.center + mu));
+    const sd = Math.sqrt(sdS * sdS + mu * mu * sdC * sdC) / c;
+    return { [field]: v, [`${field}_std`]: sd, [`${field}_ci95`]: [Math.max(plan.lower, v - Z * sd), Math.min(plan.upper, v + Z * sd)] };
+  }
+  const h2 = plan.halfWidth * plan.halfWidth;
+  const sq = dp.fromGrid(m.sumSq, plan.sumSquaresGrid!);
+  const sdQ = plan.sumSquaresNoise!.info.std * plan.sumSquaresGrid!.size * root;
+  const v = Math.min(h2, Math.max(0, sq / c - mu * mu));
+  const dC = -sq / (c * c) + (2 * sum * sum) / (c * c * c);
+  const sd = Math.sqrt((sdQ / c) ** 2 + ((2 * mu * sdS) / c) ** 2 + (dC * sdC) ** 2);
+  return { [field]: v, [`${field}_std`]: sd, [`${field}_ci95`]: [Math.max(0, v - Z * sd), Math.min(h2, v + Z * sd)] };
+}

@@ -1,0 +1,123 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FedmeshError } from '../../common/errors.js';
+import { loadTlsMaterial } from '../../common/tls.js';
+import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { makePersons, writePersonCsv } from '../helpers/person-data.js';
+import { startMesh, type TestMesh } from '../helpers/mesh.js';
+
+/** Differentially private aggregate jobs end to end: noise, stated std, budgets reserved durably and atomically. */
+describe('DP aggregate jobs', () => {
+  let mesh: TestMesh;
+  let admin: CoordinatorClient;
+  const sizes = [400, 300, 300];
+  const persons = sizes.flatMap((n, i) => makePersons(n, 100 + i, (i + 1) * 100_000));
+
+  beforeAll(async () => {
+    mesh = await startMesh({ agentNames: ['a1', 'a2', 'a3'] });
+    let at = 0;
+    for (const [i, n] of sizes.entries()) {
+      const dir = join(mesh.dir, 'data', `s${i}`);
+      await writePersonCsv(dir, persons.slice(at, at + n));
+      at += n;
+      await mesh.startAgent(`a${i + 1}`, dir, { allowModes: ['none', 'central-dp', 'local-dp'], budgetCap: { epsilon: 1000, delta: 1e-3 } });
+    }
+    await mesh.waitForAgents(3);
+    admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
+    await admin.setBudget('researcher', 'person', 1000, 1e-3);
+  });
+  afterAll(async () => {
+    admin?.close();
+    await mesh?.close();
+  });
+
+  it('central-dp (the default mode) releases noisy values with their std and 95% interval, close to the truth', async () => {
+    const job = await mesh.client.run({
+      kind: 'aggregate',
+      product: 'person',
+      groupBy: ['gender_concept_id'],
+      groupKeys: { gender_concept_id: [8507, 8532] },
+      measures: [{ fn: 'count' }, { fn: 'mean', column: 'year_of_birth', bounds: [1900, 2030] }, { fn: 'histogram', column: 'year_of_birth', bins: [1930, 1970, 2010] }],
+      privacy: { epsilon: 3, delta: 1e-6 },
+    });
+    expect(job.error).toBeUndefined();
+    const privacy = job.result!.privacy as { mode: string; spent: { rho: number; epsilon: number } };
+    expect(privacy.mode).toBe('central-dp');
+    expect(privacy.spent.epsilon).toBeLessThanOrEqual(3 + 1e-9);
+    for (const g of [8507, 8532]) {
+      const truth = persons.filter((p) => p.gender_concept_id === g);
+      const row = job.result!.rows.find((r) => r.gender_concept_id === g)!;
+      const std = row.count_std as number;
+      expect(std).toBeGreaterThan(0.5);
+      // Tolerance: 6 standard deviations of the stated noise (fails with probability < 1e-8 per value).
+      expect(Math.abs((row.count as number) - truth.length)).toBeLessThan(6 * std);
+      const [lo, hi] = row.count_ci95 as [number, number];
+      expect(lo).toBeLessThan(row.count as number);
+      expect(hi).toBeGreaterThan(row.count as number);
+      const meanTruth = truth.reduce((s, p) => s + p.year_of_birth, 0) / truth.length;
+      expect(Math.abs((row.mean_year_of_birth as number) - meanTruth)).toBeLessThan(6 * (row.mean_year_of_birth_std as number) + 1e-9);
+      expect((row.histogram_year_of_birth as number[]).length).toBe(2);
+      expect(row.histogram_year_of_birth_std).toBeGreaterThan(0);
+    }
+  });
+
+  it('the released values are noisy: two identical jobs differ (negative control for "no noise")', async () => {
+    const spec = { kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 0.5 } };
+    const values = new Set<number>();
+    for (let i = 0; i < 4; i++) values.add((await mesh.client.run(spec)).result!.rows[0]!.count as number);
+    expect(values.size).toBeGreaterThan(1);
+  });
+
+  it('local-dp: each agent noises its own statistics; std grows by √(agents)', async () => {
+    const job = await mesh.client.run({ kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'local-dp', rho: 0.5 } });
+    expect(job.error).toBeUndefined();
+    const row = job.result!.rows[0]!;
+    // σ² = 1/(2ρ) = 1 per agent (rounded up to 20 bits), three agents: std ≈ √3.
+    expect(row.count_std as number).toBeCloseTo(Math.sqrt(3), 2);
+    expect(Math.abs((row.count as number) - persons.length)).toBeLessThan(6 * (row.count_std as number));
+  });
+
+  it('group-by on data-dependent keys uses DP partition selection and needs delta', async () => {
+    const err = await mesh.client.submitJob({ kind: 'aggregate', product: 'person', groupBy: ['gender_concept_id'], measures: [{ fn: 'count' }], privacy: { epsilon: 1 } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FedmeshError);
+    expect((err as FedmeshError).message).toMatch(/privacy\.delta: groupBy without public groupKeys uses DP partition selection/);
+    const job = await mesh.client.run({ kind: 'aggregate', product: 'person', groupBy: ['gender_concept_id'], measures: [{ fn: 'count' }], privacy: { epsilon: 2, delta: 1e-6 } });
+    expect(job.state).toBe('succeeded');
+    const sel = (job.result!.privacy as { partitionSelection: { threshold: number; kept: number } }).partitionSelection;
+    expect(sel.threshold).toBeGreaterThan(1);
+    expect(sel.kept).toBe(2); // both genders have hundreds of persons, far above any threshold
+  });
+
+  it('100 concurrent jobs against a budget that fits 10 admit at most 10, and the ledger says so', async () => {
+    await admin.setBudget('alice', 'person', 10 * 0.3 * (1 + 1e-9), 1e-6);
+    const alice = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'researcher', 'alice') });
+    try {
+      // Pure ε-DP jobs (discrete Laplace) compose additively: ε = 0.3 each, ten fit in 3.0.
+      const spec = { kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 0.3 } };
+      const results = await Promise.allSettled(Array.from({ length: 100 }, () => alice.submitJob(spec)));
+      const admitted = results.filter((r) => r.status === 'fulfilled');
+      const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(admitted.length).toBe(10);
+      expect(refused.every((r) => (r.reason as FedmeshError).code === 'BUDGET_EXHAUSTED')).toBe(true);
+      expect((refused[0]!.reason as FedmeshError).details.grpcStatus).toBe('RESOURCE_EXHAUSTED');
+      expect((refused[0]!.reason as FedmeshError).message).toMatch(/privacy budget exhausted for researcher alice on product person/);
+      await Promise.all(admitted.map((r) => alice.watchJob((r as PromiseFulfilledResult<{ jobId: string }>).value.jobId)));
+      const report = await alice.getBudget();
+      const e = report.entries.find((x) => x.product === 'person')!;
+      expect(e.jobs).toBe(10);
+      expect(e.reserved).toBe(0);
+      expect(e.spentEpsilon).toBeLessThanOrEqual(e.budgetEpsilon);
+    } finally {
+      alice.close();
+    }
+  });
+
+  it('only administrators set budgets; researchers see only their own', async () => {
+    const err = await mesh.client.setBudget('researcher', 'person', 99, 1e-6).catch((e: unknown) => e);
+    expect((err as FedmeshError).code).toBe('POLICY_DENIED');
+    const other = await mesh.client.getBudget('alice').catch((e: unknown) => e);
+    expect((other as FedmeshError).code).toBe('POLICY_DENIED');
+    const all = await admin.getBudget();
+    expect(all.entries.map((e) => e.researcher)).toEqual(expect.arrayContaining(['alice', 'researcher']));
+  });
+});
