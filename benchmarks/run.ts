@@ -1,0 +1,222 @@
+/**
+ * The benchmark entry point: `node dist/benchmarks/run.js [suite ...] [--quick] [--out DIR]` (`npm run bench`
+ * runs every suite at full size). Each suite writes one JSON file (`<out>/<suite>.json`, default
+ * `benchmarks/results/`) stating the machine, the commit and its ratios to baselines measured in the same run;
+ * a summary table goes to stdout. `--quick` runs small smoke sizes and writes to a temporary folder unless
+ * `--out` is given, so quick figures never overwrite real ones.
+ *
+ * Exit status: 0 when every selected suite ran (a missed target is a finding, printed, not a crash); 1 when a
+ * suite failed; 2 for bad arguments.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { runAggregateBenchmark } from './aggregate.js';
+import { runDpBenchmarks } from './dp.js';
+import { commitInfo, defaultResultsDir, machineInfo, ratio, startResult, writeResult, type Ratio, type SuiteReport } from './harness.js';
+import { runHeBenchmarks } from './he.js';
+import { runLatencyBenchmark } from './latency.js';
+import { runSecAggBenchmarks } from './secagg.js';
+
+interface Suite {
+  name: string;
+  what: string;
+  /** Undefined when the suite has no smoke size: `--quick` then leaves it out unless it is named. */
+  quick?: () => Promise<SuiteReport>;
+  full: () => Promise<SuiteReport>;
+  /** One line of absolute figures for the summary. */
+  headline: (r: SuiteReport) => string;
+}
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json => (typeof v === 'object' && v !== null ? (v as Json) : {});
+const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
+
+/** secagg returns plain figures: its ratio is bytes sent per agent over the plaintext bytes (issue 4: ≤ 2). */
+function secaggReport(r: Json): SuiteReport {
+  const ratios: Record<string, Ratio> = {};
+  const sent = num(obj(r.bytesSentPerAgent).mean);
+  const plain = num(r.plaintextBytesPerAgent);
+  if (sent > 0 && plain > 0) ratios.bytesOverPlaintext = ratio(sent, plain, { numerator: 'secagg bytes sent per agent (mean)', denominator: 'plaintext bytes per agent', target: 2 });
+  const dropped = obj(r.withDropouts);
+  const coord = num(r.coordinatorMs);
+  const coordDrop = num(dropped.coordinatorMs);
+  if (coord > 0 && coordDrop > 0) ratios.coordinatorWithDropoutsOverWithout = ratio(coordDrop, coord, { numerator: 'coordinator ms with n − t dropouts', denominator: 'coordinator ms, no dropout' });
+  return { results: r, ratios };
+}
+
+/** he returns its ratios as plain numbers; the framework-over-raw one has the target of issue 4 (≤ 1.2). */
+function heReport(r: Json): SuiteReport {
+  const { ratios: raw, ...results } = r;
+  const ratios: Record<string, Ratio> = {};
+  for (const [k, v] of Object.entries(obj(raw))) {
+    if (typeof v !== 'number') continue;
+    ratios[k] = { value: v, numerator: k.split('Over')[0] ?? k, denominator: k.split('Over')[1] ?? '', ...(k === 'frameworkOverRaw' ? { target: 1.2, met: v <= 1.2 } : {}) };
+  }
+  return { results, ratios };
+}
+
+/** dp reports accuracy next to theory: its ratios are empirical RMSE over the mechanism's theoretical RMSE. */
+function dpReport(r: Json): SuiteReport {
+  const ratios: Record<string, Ratio> = {};
+  for (const row of Array.isArray(r.accuracy) ? (r.accuracy as unknown[]) : []) {
+    const o = obj(row);
+    const emp = num(obj(o.empirical).rmse);
+    const theory = num(obj(o.theoretical).rmse);
+    if (!(emp >= 0) || !(theory > 0)) continue;
+    const stat = String(o.statistic ?? '?').split(' ')[0];
+    const noise = String(o.noise ?? '').includes('laplace') ? 'laplace' : 'gaussian';
+    ratios[`rmseOverTheory.${stat}.${noise}.eps${String(o.epsilon)}`] = ratio(emp, theory, { numerator: 'empirical RMSE', denominator: 'theoretical RMSE' });
+  }
+  return { results: r, ratios };
+}
+
+const MAX_TABLE_RATIOS = 6;
+const fmt = (x: unknown): string => (typeof x === 'number' ? (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3)) : String(x));
+
+const SUITES: Suite[] = [
+  {
+    name: 'aggregate',
+    what: 'issue 2 #12a: grouped count + mean, 10 M rows, 4 agents over mTLS vs one DuckDB',
+    quick: () => runAggregateBenchmark({ rows: 40_000, warmup: 1, iterations: 3 }),
+    full: () => runAggregateBenchmark(),
+    headline: (r) => {
+      const x = r.results;
+      return `federated p50 ${fmt(obj(x.federated).p50Ms)} ms, single DuckDB p50 ${fmt(obj(x.single).p50Ms)} ms over ${fmt(x.rows)} rows; exact match: ${String(x.exactMatch)}`;
+    },
+  },
+  {
+    name: 'latency',
+    what: 'issue 2 #12b: small count job across 4 agents over mTLS, end to end',
+    quick: () => runLatencyBenchmark({ warmup: 3, iterations: 20 }),
+    full: () => runLatencyBenchmark(),
+    headline: (r) => {
+      const c = obj(r.results.countJob);
+      return `count job p50 ${fmt(c.p50Ms)} ms, p95 ${fmt(c.p95Ms)} ms; listAgents p50 ${fmt(obj(r.results.listAgentsRoundTrip).p50Ms)} ms`;
+    },
+  },
+  {
+    name: 'secagg',
+    what: 'issue 4 #7: secure aggregation round, 10 agents × 100,000 elements (in process)',
+    quick: async () => secaggReport(await runSecAggBenchmarks({ agents: 4, length: 1000 })),
+    full: async () => secaggReport(await runSecAggBenchmarks()),
+    headline: (r) => `bytes/agent ${fmt(obj(r.results.bytesSentPerAgent).mean)}, coordinator ${fmt(r.results.coordinatorMs)} ms, exact: ${String(r.results.exactSum)}`,
+  },
+  {
+    name: 'dp',
+    what: 'issue 3 #8: exact sampler throughput and accuracy against epsilon',
+    full: async () => dpReport(await runDpBenchmarks()),
+    headline: (r) => `${Array.isArray(r.results.accuracy) ? r.results.accuracy.length : 0} accuracy rows in ${fmt(r.results.durationSeconds)} s`,
+  },
+  {
+    name: 'he',
+    what: 'issue 4 #7: BFV via node-seal, 10 agents × 100,000 elements, framework vs raw',
+    quick: async () => heReport(await runHeBenchmarks({ agents: 3, length: 1000 })),
+    full: async () => heReport(await runHeBenchmarks()),
+    headline: (r) => `raw encrypt ${fmt(obj(r.results.raw).encryptMs)} ms, end to end ${fmt(obj(r.results.framework).endToEndMs)} ms, exact: ${String(r.results.exact)}`,
+  },
+  // Cohort benchmark (issue 5 #8: two inclusion rules over 1 M persons, 4 agents vs one DuckDB; Kaplan–Meier):
+  // add its suite here once benchmarks/cohort.ts exists.
+];
+
+interface Args {
+  suites: Suite[];
+  quick: boolean;
+  outDir: string | undefined;
+  help: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const names: string[] = [];
+  let quick = false;
+  let outDir: string | undefined;
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') quick = true;
+    else if (a === '--help' || a === '-h') help = true;
+    else if (a === '--out') {
+      outDir = argv[++i];
+      if (!outDir) throw new RangeError('--out needs a folder');
+    } else if (a.startsWith('--')) throw new RangeError(`unknown option ${a}`);
+    else names.push(a);
+  }
+  for (const n of names) {
+    if (!SUITES.some((s) => s.name === n)) throw new RangeError(`unknown suite ${JSON.stringify(n)} (known: ${SUITES.map((s) => s.name).join(', ')})`);
+  }
+  const picked = names.length > 0 ? SUITES.filter((s) => names.includes(s.name)) : quick ? SUITES.filter((s) => s.quick !== undefined) : SUITES;
+  return { suites: picked, quick, outDir, help };
+}
+
+const USAGE = `usage: node dist/benchmarks/run.js [suite ...] [--quick] [--out DIR]
+  suites (default: all): ${SUITES.map((s) => s.name).join(', ')}
+  --quick   small smoke sizes (suites without one, e.g. dp, are left out unless named, then run in full);
+            results go to a temporary folder unless --out is given
+  --out DIR folder for the result JSON files (default: benchmarks/results/)`;
+
+function pad(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const outDir = args.outDir ?? (args.quick ? mkdtempSync(join(tmpdir(), 'fedmesh-bench-quick-')) : defaultResultsDir());
+  const m = machineInfo();
+  const c = commitInfo();
+  console.log(`fedmesh benchmarks${args.quick ? ' (quick)' : ''}: ${args.suites.map((s) => s.name).join(', ')}`);
+  console.log(`machine: ${m.cpuCount} × ${m.cpuModel}, ${(m.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${m.node} ${m.platform}/${m.arch}`);
+  console.log(`commit: ${c.sha ?? 'unknown'}${c.dirty ? ` (dirty: ${c.changedPaths} paths)` : ''}\nresults: ${outDir}\n`);
+
+  const table: string[][] = [['suite', 'ratio', 'value', 'target', '']];
+  const lines: string[] = [];
+  let failed = 0;
+  for (const suite of args.suites) {
+    // With --quick a suite without a smoke size is in the list only when named: it then runs in full.
+    const run = args.quick ? (suite.quick ?? suite.full) : suite.full;
+    console.log(`▶ ${suite.name}: ${suite.what}`);
+    const envelope = startResult(suite.name);
+    const t0 = performance.now();
+    try {
+      const report = await run();
+      const path = await writeResult(suite.name, { ...report, startedAt: envelope.startedAt, loadAverageAtStart: envelope.loadAverageAtStart }, { dir: outDir });
+      const secs = ((performance.now() - t0) / 1000).toFixed(1);
+      lines.push(`${suite.name} (${secs} s, load ${envelope.loadAverageAtStart} at start): ${suite.headline(report)} → ${path}`);
+      const entries = Object.entries(report.ratios);
+      // A long list (dp: one per statistic and ε) is summarised; the file holds every entry.
+      const shown = entries.length > MAX_TABLE_RATIOS ? entries.filter(([, r]) => r.target !== undefined) : entries;
+      for (const [k, r] of shown) {
+        table.push([suite.name, k, fmt(r.value), r.target === undefined ? '' : `≤ ${r.target}`, r.met === undefined ? '' : r.met ? 'met' : 'MISSED']);
+      }
+      if (shown.length < entries.length) {
+        const values = entries.map(([, r]) => r.value);
+        table.push([suite.name, `${entries.length - shown.length} more ratios`, `${fmt(Math.min(...values))} … ${fmt(Math.max(...values))}`, '', '']);
+      }
+    } catch (e) {
+      failed++;
+      lines.push(`${suite.name}: FAILED after ${((performance.now() - t0) / 1000).toFixed(1)} s: ${(e as Error).stack ?? String(e)}`);
+    }
+  }
+  console.log(`\n${lines.join('\n')}\n\n${pad(table)}`);
+  if (args.quick) console.log('\n(quick sizes: smoke figures only, not comparable with full runs)');
+  return failed > 0 ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
