@@ -4,7 +4,8 @@ import { isFedmeshError } from '../common/errors.js';
 import { FEDMESH_VERSION } from '../common/agent-protocol.js';
 import { makeDevCertificates } from './certs.js';
 import { runDemo } from './commands/demo.js';
-import { runAgents, runBudget, runBudgetSet, runJobs, runQuery } from './commands/researcher.js';
+import { runAgents, runBudget, runBudgetSet, runCatalog, runJobs, runQuery } from './commands/researcher.js';
+import { runCellCommand } from './commands/cohort-commands.js';
 import { runAgent, runCoordinator } from './commands/servers.js';
 import { synthesize } from './synth/index.js';
 
@@ -86,6 +87,33 @@ function buildProgram(): Command {
       .option('--agents <names>', 'comma-separated agents to ask')
       .option('--json', 'print one JSON object'),
   ).action(exit((file: string | undefined, opts) => runQuery(file, opts)));
+
+  const privacyOptions = (cmd: Command): Command =>
+    cmd
+      .option('--privacy <mode>', 'none | central-dp | local-dp | distributed-dp')
+      .option('--epsilon <e>', 'privacy budget ε')
+      .option('--delta <d>', 'privacy budget δ')
+      .option('--rho <r>', 'zCDP budget ρ')
+      .option('--secure <mode>', 'secagg | he')
+      .option('--quorum <n>', 'agents that must answer')
+      .option('--timeout-ms <ms>', 'job deadline')
+      .option('--agents <names>', 'comma-separated agents to ask')
+      .option('--json', 'print one JSON object');
+  connection(privacyOptions(program.command('cohort').description('count a cohort (OHDSI Circe JSON or native spec) across the mesh: persons, entries, age, gender, agent, attrition').argument('<file>', 'cohort definition or cohort job JSON'))).action(
+    exit((file: string, opts) => runCellCommand('cohort', file, opts)),
+  );
+  connection(
+    privacyOptions(program.command('characterize').description("a cohort's age, gender and prevalence of public condition/drug concepts").argument('<file>', 'cohort definition or characterize job JSON'))
+      .option('--conditions <ids>', 'comma-separated condition concept ids')
+      .option('--drugs <ids>', 'comma-separated drug concept ids'),
+  ).action(exit((file: string, opts) => runCellCommand('characterize', file, opts)));
+  connection(privacyOptions(program.command('survival').description('Kaplan–Meier from cohort entry to an outcome, Greenwood bands, median, log-rank').argument('<spec>', 'survival job JSON')).option('--plot <file.svg>', 'write the curves as SVG')).action(
+    exit((file: string, opts) => runCellCommand('survival', file, opts)),
+  );
+  connection(privacyOptions(program.command('contingency').description('r × c table of persons over public levels, with a chi-square test').argument('<spec>', 'contingency job JSON'))).action(
+    exit((file: string, opts) => runCellCommand('contingency', file, opts)),
+  );
+  connection(program.command('catalog').description('the mesh-wide data catalog: products, where they live, their schemas').option('--json', 'print JSON')).action(exit((opts) => runCatalog(opts)));
 
   connection(program.command('agents').description('list agents and their data products').option('--json', 'print JSON')).action(exit((opts) => runAgents(opts)));
   connection(program.command('jobs').description('list recent jobs').option('--json', 'print JSON').option('--limit <n>', 'how many', '50')).action(exit((opts) => runJobs(opts)));

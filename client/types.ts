@@ -14,6 +14,7 @@ export interface JobView {
     rows: Record<string, unknown>[];
     suppressed: { group: Record<string, unknown>; suppressedBy: string[] }[];
     privacy: Record<string, unknown>;
+    summary?: Record<string, unknown>;
     notes: string[];
     agentErrors: Record<string, { code: string; message: string }>;
   } | undefined;

@@ -9,6 +9,7 @@ import { JobStore } from './job-store.js';
 import { isTerminal, type JobEventRecord, type JobRecord } from './job-record.js';
 import { admitAggregate, combineAggregate, privacyPlanFor } from './jobs/aggregate-job.js';
 import { Ledger, type BudgetEntry } from './ledger.js';
+import { admitCellJob, cellJobCost, combineCellJob } from './jobs/cell-job.js';
 import type { EpsilonDeltaBudget } from '../common/job/budget.js';
 import { createCryptoRng } from '../common/crypto-rng.js';
 import { createBufferedRng } from '../algorithms/dp/index.js';
@@ -119,9 +120,12 @@ export class Coordinator {
       throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation, which is not wired into jobs yet; use central-dp or local-dp', { field: 'privacy.mode' });
     }
     if (spec.secure) throw new FedmeshError('FAILED_PRECONDITION', `secure: ${spec.secure} is not wired into jobs yet`, { field: 'secure' });
-    const agents = admitAggregate(spec, this.registry.connected());
+    const connected = this.registry.connected();
+    const agents = spec.kind === 'aggregate' ? admitAggregate(spec, connected) : admitCellJob(spec, connected);
     // Plan the privacy from public information now, so a bad budget or grouping fails before anything is stored.
-    const plan = privacyPlanFor(spec, agents[0]!);
+    const cost = spec.kind === 'aggregate' ? privacyPlanFor(spec, agents[0]!).dp?.cost : cellJobCost(spec);
+    // Cohort-level jobs are charged to the budget of the population they count: the OMOP person table.
+    const budgetProduct = spec.kind === 'aggregate' || spec.kind === 'contingency' ? spec.product : 'person';
     const job: JobRecord = {
       id: randomUUID(),
       kind: spec.kind,
@@ -136,7 +140,7 @@ export class Coordinator {
       result: undefined,
       error: undefined,
     };
-    await this.ledger.admit(job, spec.product, plan.dp?.cost);
+    await this.ledger.admit(job, budgetProduct, cost);
     this.live.set(job.id, job);
     this.emit({ jobId: job.id, type: 'admitted', atMs: Date.now(), message: `${agents.length} agents` }, job);
     const p = this.execute(job, agents).finally(() => this.running.delete(p));
@@ -157,7 +161,7 @@ export class Coordinator {
           return o;
         }),
       );
-      const combined = combineAggregate(spec, agents, outcomes, this.rng);
+      const combined = spec.kind === 'aggregate' ? combineAggregate(spec, agents, outcomes, this.rng) : combineCellJob(spec, agents, outcomes, this.rng);
       job.agentsAnswered = combined.answered;
       job.agentsMissing = combined.missing;
       job.result = combined.result;

@@ -15,6 +15,8 @@ export interface JobResult {
   /** Groups withheld because an agent found them below its minimum cell size (never reported as zero). */
   suppressed: { group: Record<string, unknown>; suppressedBy: string[] }[];
   privacy: Record<string, unknown>;
+  /** Kind-specific released structure (cohort breakdowns, survival curves, contingency tables). */
+  summary?: Record<string, unknown>;
   notes: string[];
   agentErrors: Record<string, JobErrorInfo>;
 }

@@ -4,9 +4,13 @@ import { FedmeshError, isFedmeshError } from '../common/errors.js';
 import { parseJobSpec } from '../common/job/validate.js';
 import type { TlsMaterial } from '../common/tls.js';
 import { openAgentDatabase, type AgentDatabase } from './data/database.js';
-import { ingestTabularFolder, type IngestReport } from './data/ingest.js';
+import { ingestDataFolder, type FolderIngestReport } from './data/ingest-folder.js';
 import { listProducts, type ProductInfo } from './data/products.js';
 import { runAggregate } from './jobs/aggregate.js';
+import { runCellJob } from './jobs/cell-jobs.js';
+import { cellBlocks } from '../common/job/cohort-jobs.js';
+import { planCellPrivacy } from '../common/job/cell-privacy.js';
+import { parseCohortDefinition } from '../common/cohort/index.js';
 import { AgentLedger } from './ledger.js';
 import { planAggregatePrivacy } from '../common/job/privacy-plan.js';
 import { createCryptoRng } from '../common/crypto-rng.js';
@@ -36,7 +40,7 @@ export class Agent {
   private products: ProductInfo[] = [];
   private link: AgentLink | undefined;
   readonly policy: CompiledAgentPolicy;
-  lastIngest: IngestReport | undefined;
+  lastIngest: FolderIngestReport | undefined;
   private ledger: AgentLedger | undefined;
   private ledgerConn: DuckDBConnection | undefined;
   private readonly rng: Rng = createBufferedRng(createCryptoRng());
@@ -77,12 +81,16 @@ export class Agent {
   }
 
   /** Re-ingests the data folder (files that changed only) and refreshes the product list. */
-  async refresh(): Promise<IngestReport> {
+  async refresh(): Promise<FolderIngestReport> {
     const report = await this.db.withConnection(async (conn) => {
-      const r = await ingestTabularFolder(conn, this.options.dataDir);
+      const r = await ingestDataFolder(conn, this.options.dataDir);
       this.products = await listProducts(conn);
       return r;
     });
+    for (const f of report.formats) {
+      if (f.action === 'failed') this.log('ingest-failed', { format: f.kind, error: f.error });
+      else if (f.action === 'loaded') this.log('ingested', { format: f.kind, products: f.products, warnings: f.warnings });
+    }
     for (const f of report.files) {
       if (f.action === 'failed') this.log('ingest-failed', { file: f.file, error: f.error });
       else if (f.action === 'loaded') this.log('ingested', { product: f.product, file: f.file });
@@ -115,13 +123,21 @@ export class Agent {
       if (job.privacy.mode === 'distributed-dp' || job.secure) {
         throw new FedmeshError('FAILED_PRECONDITION', 'distributed-dp and secure aggregation are not wired into this agent yet', { field: job.secure ? 'secure' : 'privacy.mode' });
       }
-      const product = this.products.find((p) => p.name === job.product);
-      if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
-      const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';
-      const privacy = planAggregatePrivacy(job, typeOf);
-      // The domain charges its own ledger before touching data: durable, once per job, never refunded.
-      if (privacy.dp) await this.privacyLedger.charge(task.jobId, task.researcher, privacy.dp.cost);
-      const out = await this.db.withConnection((conn) => runAggregate({ conn, job, product, policy: this.policy, privacy, salt: this.privacyLedger.salt, rng: this.rng }));
+      let out: { arrow: Uint8Array; meta: Record<string, unknown> };
+      if (job.kind === 'aggregate') {
+        const product = this.products.find((p) => p.name === job.product);
+        if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
+        const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';
+        const privacy = planAggregatePrivacy(job, typeOf);
+        // The domain charges its own ledger before touching data: durable, once per job, never refunded.
+        if (privacy.dp) await this.privacyLedger.charge(task.jobId, task.researcher, privacy.dp.cost);
+        out = await this.db.withConnection((conn) => runAggregate({ conn, job, product, policy: this.policy, privacy, salt: this.privacyLedger.salt, rng: this.rng }));
+      } else {
+        const blocks = cellBlocks(job, job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : []);
+        const privacy = planCellPrivacy(job, blocks);
+        if (privacy.cost) await this.privacyLedger.charge(task.jobId, task.researcher, privacy.cost);
+        out = await this.db.withConnection((conn) => runCellJob({ conn, job, taskId: task.taskId, policy: this.policy, rng: this.rng }));
+      }
       this.log('task-done', { jobId: task.jobId, taskId: task.taskId, ms: Date.now() - started });
       return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta };
     } catch (e) {

@@ -8,7 +8,7 @@ export interface AgentPolicyOptions {
   minCellSize?: number;
   /** Privacy modes this domain accepts. @default every DP mode, not `none` */
   allowModes?: PrivacyMode[];
-  /** Job kinds this domain accepts. @default ['aggregate'] */
+  /** Job kinds this domain accepts. @default every kind: aggregate, cohort, characterize, survival, contingency */
   allowKinds?: string[];
   /** This domain's cap on the privacy spent per researcher, over all its products. @default { epsilon: 10, delta: 1e-5 } */
   budgetCap?: EpsilonDeltaBudget;
@@ -34,7 +34,7 @@ export function compileAgentPolicy(o: AgentPolicyOptions = {}): CompiledAgentPol
   if (allowModes.length === 0) throw new RangeError('options.allowModes must allow at least one mode');
   const budgetCap = o.budgetCap ?? { epsilon: 10, delta: 1e-5 };
   validateBudget(budgetCap, 'options.budgetCap');
-  return Object.freeze({ minCellSize, allowModes: Object.freeze([...allowModes]), allowKinds: Object.freeze([...(o.allowKinds ?? ['aggregate'])]), budgetCap: Object.freeze({ ...budgetCap }) });
+  return Object.freeze({ minCellSize, allowModes: Object.freeze([...allowModes]), allowKinds: Object.freeze([...(o.allowKinds ?? ['aggregate', 'cohort', 'characterize', 'survival', 'contingency'])]), budgetCap: Object.freeze({ ...budgetCap }) });
 }
 
 export function enforcePolicy(policy: CompiledAgentPolicy, kind: string, mode: PrivacyMode): void {

@@ -118,3 +118,25 @@ export async function runBudgetSet(flags: ConnectionFlags & OutputFlags & { rese
     client.close();
   }
 }
+
+/** `fedmesh catalog`: every data product in the mesh, the agents serving it and its schema. */
+export async function runCatalog(flags: ConnectionFlags & OutputFlags): Promise<number> {
+  const client = researcherClient(flags);
+  try {
+    const agents = await client.listAgents();
+    const byProduct = new Map<string, { name: string; agents: string[]; privacyUnit: string; description: string; columns: { name: string; type: string }[] }>();
+    for (const a of agents.filter((x) => x.connected)) {
+      for (const p of a.products) {
+        const e = byProduct.get(p.name) ?? { name: p.name, agents: [], privacyUnit: p.privacyUnit, description: p.description, columns: p.columns };
+        e.agents.push(a.name);
+        byProduct.set(p.name, e);
+      }
+    }
+    const products = [...byProduct.values()].sort((x, y) => x.name.localeCompare(y.name));
+    if (flags.json) out(JSON.stringify({ products }));
+    else for (const p of products) out(`${p.name}  [${p.agents.join(', ')}]  privacy unit: ${p.privacyUnit || '—'}\n  ${p.columns.map((c) => `${c.name}:${c.type}`).join(', ')}`);
+    return 0;
+  } finally {
+    client.close();
+  }
+}

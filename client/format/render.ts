@@ -23,6 +23,7 @@ export function jobToJson(job: JobView): Record<string, unknown> {
     privacy: job.result?.privacy ?? {},
     notes: job.result?.notes ?? [],
     agentErrors: job.result?.agentErrors ?? {},
+    ...(job.result?.summary ?? {}),
     ...(job.error ? { error: job.error } : {}),
   };
 }
@@ -36,7 +37,9 @@ export function renderJob(job: JobView, color: boolean): string {
   }
   const r = job.result;
   if (!r) return lines.join('\n');
-  if (r.rows.length > 0) {
+  if (r.summary && job.kind !== 'aggregate') {
+    lines.push(renderSummary(job.kind, r.summary, color));
+  } else if (r.rows.length > 0) {
     const t = table(r.columns, color);
     for (const row of r.rows) t.push(r.columns.map((c) => cell(row[c])));
     lines.push(t.toString());
@@ -74,4 +77,46 @@ function privacyLine(p: Record<string, unknown>): string {
   const mech = (p.mechanisms as { field: string; noise?: { distribution: string; std: number }; sum?: { distribution: string } }[] | undefined) ?? [];
   for (const m of mech) parts.push(`${m.field}: ${(m.noise ?? m.sum)?.distribution ?? 'noise'}`);
   return parts.join('; ');
+}
+
+function small(head: string[], rows: unknown[][], color: boolean): string {
+  const t = table(head, color);
+  for (const r of rows) t.push(r.map(cell));
+  return t.toString();
+}
+
+function withStd(v: unknown, std: unknown): string {
+  return std === undefined ? cell(v) : `${cell(v)} ± ${cell(std)}`;
+}
+
+/** Readable output of cohort-level jobs. */
+export function renderSummary(kind: string, s: Record<string, unknown>, color: boolean): string {
+  const out: string[] = [];
+  if (kind === 'cohort' || kind === 'characterize') {
+    out.push(`persons: ${withStd(s.count, s.count_std)}${s.entries !== undefined ? `   entries: ${cell(s.entries)}` : ''}`);
+    const attr = s.attrition as { rule: string; persons: unknown; persons_std?: unknown }[] | undefined;
+    if (attr) out.push('attrition', small(['inclusion rule', 'persons remaining'], attr.map((a) => [a.rule, withStd(a.persons, a.persons_std)]), color));
+    const bands = s.byAgeBand as { band: string; count: unknown; count_std?: unknown }[];
+    out.push('by age band at index', small(['age', 'persons'], bands.map((b) => [b.band, withStd(b.count, b.count_std)]), color));
+    const genders = s.byGender as { gender: string; count: unknown; count_std?: unknown }[];
+    out.push('by gender', small(['gender', 'persons'], genders.map((g) => [g.gender, withStd(g.count, g.count_std)]), color));
+    const agents = s.byAgent as { agent: string; persons: unknown }[] | undefined;
+    if (agents) out.push('by agent', small(['agent', 'persons'], agents.map((a) => [a.agent, a.persons]), color));
+    for (const key of ['conditions', 'drugs'] as const) {
+      const list = s[key] as { concept_id: number; persons: unknown; persons_std?: unknown; prevalence: unknown }[] | undefined;
+      if (list?.length) out.push(key, small(['concept_id', 'persons', 'prevalence'], list.map((c) => [c.concept_id, withStd(c.persons, c.persons_std), c.prevalence]), color));
+    }
+  } else if (kind === 'survival') {
+    const curves = s.curves as { label: string; atRisk: number[]; median: { estimate: unknown; lower: unknown; upper: unknown } }[];
+    out.push(small(['stratum', 'persons', 'median (days)', '95% CI'], curves.map((c) => [c.label, c.atRisk[0], c.median.estimate, `${cell(c.median.lower)} – ${cell(c.median.upper)}`]), color));
+    const lr = s.logRank as { statistic: unknown; df: unknown; pValue: unknown } | undefined;
+    if (lr) out.push(`log-rank: χ² = ${cell(lr.statistic)} on ${cell(lr.df)} df, p = ${cell(lr.pValue)}`);
+  } else if (kind === 'contingency') {
+    const t = s.table as unknown[][];
+    const cols = (s.colLevels as unknown[]).map(String);
+    out.push(small(['', ...cols], (s.rowLevels as unknown[]).map((r, i) => [r, ...(t[i] ?? [])]), color));
+    const chi = s.chiSquare as { statistic: unknown; df: unknown; pValue: unknown } | undefined;
+    if (chi) out.push(`chi-square test of independence: X² = ${cell(chi.statistic)} on ${cell(chi.df)} df, p = ${cell(chi.pValue)}`);
+  }
+  return out.join('\n');
 }

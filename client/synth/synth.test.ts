@@ -99,7 +99,7 @@ describe('files', () => {
     await synthesize({ ...opts, outDir: join(root, `${format}-b`), seed: SEED });
     await synthesize({ ...opts, outDir: join(root, `${format}-c`), seed: SEED + 1 });
     const [fa, fb, fc] = await Promise.all(['a', 'b', 'c'].map((s) => filesOf(join(root, `${format}-${s}`))));
-    const expected = ['site-1', 'site-2'].flatMap((s) => OMOP_TABLES.map((t) => `${s}/${t}.${format}`)).sort();
+    const expected = ['site-1', 'site-2'].flatMap((s) => [...OMOP_TABLES, 'concept', 'concept_ancestor'].map((t) => `${s}/${t}.${format}`)).sort();
     expect([...(fa as Map<string, Buffer>).keys()]).toEqual(expected);
     for (const [name, bytes] of fa as Map<string, Buffer>) expect(bytes.equals((fb as Map<string, Buffer>).get(name) as Buffer), name).toBe(true);
     const personA = (fa as Map<string, Buffer>).get(`site-1/person.${format}`) as Buffer;

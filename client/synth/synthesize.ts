@@ -3,6 +3,7 @@
  * with `COPY (SELECT … ORDER BY <key>) TO …`, so files are byte-identical for the same options whatever the
  * thread scheduling.
  */
+import { writeVocabulary } from './vocabulary.js';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -69,6 +70,7 @@ export async function synthesize(options: SynthOptions): Promise<SynthReport> {
           for (const table of OMOP_TABLES) {
             tables[table] = await copyTable(conn, site, table, join(dir, `${table}.${opts.format}`), opts.format);
           }
+          Object.assign(tables, await writeVocabulary(conn, dir, opts.format));
           sites.push({ name, dir, profile: site.profile, tables });
         } finally {
           await conn.run(`DROP SCHEMA IF EXISTS ${sqlIdentifier(schema, 'schema')} CASCADE`);

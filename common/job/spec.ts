@@ -2,6 +2,8 @@
  * Domain types of a job spec. These, not generated protobuf types, are what the coordinator, the agents and
  * the client pass around; transport code converts at the edge.
  */
+import type { CellJobBody } from './cohort-jobs.js';
+
 export type Scalar = string | number | boolean;
 
 export const FILTER_OPS = ['=', '!=', '<', '<=', '>', '>=', 'in', 'between', 'is null', 'is not null'] as const;
@@ -55,7 +57,7 @@ export const DEFAULT_JOB_EPSILON = 1;
 export const DEFAULT_JOB_DELTA = 1e-6;
 export const MAX_ROWS_PER_PERSON = 100;
 
-interface JobCommon {
+export interface JobCommon {
   /** Agents that must answer for the job to succeed. @default every agent asked */
   quorum?: number;
   /** Per-job deadline. @default 30000 */
@@ -76,7 +78,10 @@ export interface AggregateJob extends JobCommon {
   measures: Measure[];
 }
 
-export type JobSpec = AggregateJob;
+/** Cohort, characterisation, survival and contingency jobs: counts of persons in public cells. */
+export type CellJob = CellJobBody & JobCommon;
+
+export type JobSpec = AggregateJob | CellJob;
 export type JobKind = JobSpec['kind'];
 
 export const DEFAULT_JOB_TIMEOUT_MS = 30_000;

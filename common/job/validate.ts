@@ -1,4 +1,5 @@
 import { invalidJob } from '../errors.js';
+import { parseCellJobBody } from './cohort-jobs.js';
 import {
   DEFAULT_JOB_DELTA,
   DEFAULT_JOB_EPSILON,
@@ -10,6 +11,7 @@ import {
   SECURE_MODES,
   measureField,
   type AggregateJob,
+  type CellJob,
   type Filter,
   type FilterOp,
   type JobSpec,
@@ -184,8 +186,26 @@ export function parseJobSpec(input: unknown): JobSpec {
     }
   }
   if (!isObj(v)) throw invalidJob('spec', 'must be a JSON object');
-  if (v.kind !== 'aggregate') throw invalidJob('kind', `must be one of aggregate; got ${JSON.stringify(v.kind)}`);
-  return parseAggregate(v);
+  if (v.kind === 'aggregate') return parseAggregate(v);
+  const common = ['kind', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents'];
+  const specific: Record<string, string[]> = {
+    cohort: ['definition', 'ageBands'],
+    characterize: ['definition', 'ageBands', 'conditionConcepts', 'drugConcepts', 'windowDays'],
+    survival: ['target', 'outcome', 'timeGrid', 'strata'],
+    contingency: ['product', 'rowColumn', 'colColumn', 'rowLevels', 'colLevels', 'where'],
+  };
+  const own = typeof v.kind === 'string' ? specific[v.kind] : undefined;
+  if (own) onlyKeys(v, [...common, ...own], '');
+  const body = parseCellJobBody(v, (w) => {
+    if (!Array.isArray(w)) throw invalidJob('where', 'must be a list of filters');
+    return w.map((f, i) => parseFilter(f, `where[${i}]`));
+  });
+  const job: CellJob = { ...body, privacy: parsePrivacy(v.privacy) } as CellJob;
+  if (job.privacy.maxRowsPerPerson !== undefined && job.privacy.maxRowsPerPerson !== 1) {
+    throw invalidJob('privacy.maxRowsPerPerson', `${body.kind} jobs count each person once; maxRowsPerPerson must be 1`);
+  }
+  Object.assign(job, parseCommon(v));
+  return job;
 }
 
 function parseAggregate(v: Obj): AggregateJob {
@@ -218,6 +238,7 @@ function parseAggregate(v: Obj): AggregateJob {
 
 function parseCommon(v: Obj): Partial<AggregateJob> {
   const out: Partial<AggregateJob> = {};
+  // (also used for cohort-level jobs: only the JobCommon fields are set)
   if (v.secure !== undefined) {
     if (typeof v.secure !== 'string' || !(SECURE_MODES as readonly string[]).includes(v.secure)) {
       throw invalidJob('secure', `must be one of ${SECURE_MODES.join(', ')}; got ${JSON.stringify(v.secure)}`);

@@ -5,7 +5,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';
 import { compileCohort } from './compile.js';
 import type { CompileCohortOptions, CompiledCohort } from './compile.js';
-import type { CohortIR } from './ir.js';
+import type { CohortIR } from '../../common/cohort/ir.js';
 
 export interface AttritionRow {
   /** The inclusion rule's name as given in the definition. */

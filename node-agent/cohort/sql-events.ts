@@ -15,7 +15,7 @@ import type {
   CriterionIR,
   DemographicCriterionIR,
   WindowIR,
-} from './ir.js';
+} from '../../common/cohort/ir.js';
 import { addDays, dateRangeClause, intList, intLit, numericRangeClause } from './sql-literals.js';
 
 interface DomainSpec {

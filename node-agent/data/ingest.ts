@@ -40,9 +40,9 @@ async function ensureBookkeeping(conn: DuckDBConnection): Promise<void> {
  * DuckDB reads the files itself; a file is loaded again only when its size or modification time changed.
  * Each file loads in its own transaction: a broken file is reported and the product keeps its previous data.
  */
-export async function ingestTabularFolder(conn: DuckDBConnection, dataDir: string): Promise<IngestReport> {
+export async function ingestTabularFolder(conn: DuckDBConnection, dataDir: string, only?: readonly string[]): Promise<IngestReport> {
   await ensureBookkeeping(conn);
-  const entries = (await readdir(dataDir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+  const entries = only ? [...only].sort() : (await readdir(dataDir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
   const files: IngestedFile[] = [];
   const seen = new Set<string>();
   for (const name of entries) {

@@ -22,7 +22,7 @@
  * }
  * ```
  */
-import { invalidJob } from '../../common/errors.js';
+import { invalidJob } from '../errors.js';
 import type {
   CohortIR,
   ConceptSetIR,

@@ -6,7 +6,7 @@
  * AdditionalCriteria; InclusionRules; CensoringCriteria; CensorWindow; CollapseSettings (ERA + EraPad);
  * EndStrategy DateOffset and CustomEra. Anything else is refused with INVALID_JOB naming the construct.
  */
-import { FedmeshError } from '../../common/errors.js';
+import { FedmeshError } from '../errors.js';
 import { isEmptyGroup, parseCriterion, parseGroup } from './circe-criteria.js';
 import type { CodesetRegistry } from './circe-criteria.js';
 import type { CohortIR, ConceptSetIR, ConceptSetItemIR, EndStrategyIR, LimitType } from './ir.js';

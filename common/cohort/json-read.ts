@@ -2,7 +2,7 @@
  * Small readers for untrusted JSON. Each takes the path of the value (for the error message) and a context that
  * builds the error, so the Circe and native front-ends share the checks but word their errors their own way.
  */
-import type { FedmeshError } from '../../common/errors.js';
+import type { FedmeshError } from '../errors.js';
 import type { CalendarDate, NumericRangeIR, RangeOp } from './ir.js';
 
 export interface ParseContext {

@@ -1,0 +1,77 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { FedmeshError } from '../../common/errors.js';
+import { applyCommonFlags, type QueryFlags } from '../job-from-flags.js';
+import { jobToJson, renderJob } from '../format/render.js';
+import { createProgress } from '../format/spinner.js';
+import { renderSurvivalSvg } from '../plot/index.js';
+import type { JobView } from '../types.js';
+import { researcherClient, type ConnectionFlags } from './common.js';
+
+export interface CohortFlags extends QueryFlags, ConnectionFlags {
+  json?: boolean;
+  plot?: string;
+  conditions?: string;
+  drugs?: string;
+}
+
+async function readJson(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new RangeError(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new FedmeshError('INVALID_JOB', `${path}: malformed JSON: ${(e as Error).message}`, { field: 'spec' });
+  }
+}
+
+const ids = (s: string | undefined): number[] | undefined => (s ? s.split(',').map((x) => Number(x.trim())) : undefined);
+
+/** Builds the job of `fedmesh cohort|characterize|survival|contingency FILE.json`: a whole job, or (cohort kinds) a bare definition. */
+export async function cellJobFromFile(kind: 'cohort' | 'characterize' | 'survival' | 'contingency', file: string, flags: CohortFlags): Promise<Record<string, unknown>> {
+  const v = await readJson(file);
+  let job: Record<string, unknown>;
+  if (v.kind !== undefined) {
+    if (v.kind !== kind) throw new FedmeshError('INVALID_JOB', `${file}: kind is ${JSON.stringify(v.kind)}, expected ${kind}`, { field: 'kind' });
+    job = v;
+  } else if (kind === 'cohort' || kind === 'characterize') {
+    job = { kind, definition: v };
+  } else {
+    job = { kind, ...v };
+  }
+  if (kind === 'characterize') {
+    const c = ids(flags.conditions);
+    const d = ids(flags.drugs);
+    if (c) job.conditionConcepts = c;
+    if (d) job.drugConcepts = d;
+  }
+  applyCommonFlags(job, flags);
+  return job;
+}
+
+export async function runCellCommand(kind: 'cohort' | 'characterize' | 'survival' | 'contingency', file: string, flags: CohortFlags): Promise<number> {
+  const spec = await cellJobFromFile(kind, file, flags);
+  const client = researcherClient(flags);
+  const progress = createProgress(!flags.json && process.stderr.isTTY === true);
+  let job: JobView;
+  try {
+    progress.update(`submitting ${kind} job…`);
+    job = await client.run(spec, (e) => progress.update(`${kind} job: ${e.type}${e.agent ? ` (${e.agent})` : ''}`));
+  } finally {
+    progress.stop();
+    client.close();
+  }
+  if (kind === 'survival' && flags.plot && job.result?.summary) {
+    const curves = (job.result.summary.curves as { label: string; times: number[]; survival: number[]; lower: number[]; upper: number[] }[]) ?? [];
+    const svg = renderSurvivalSvg(curves, { title: `Kaplan–Meier (${String(job.result.privacy.mode)})`, xLabel: 'days since cohort entry' });
+    await writeFile(flags.plot, svg);
+    if (!flags.json) process.stderr.write(`wrote ${flags.plot}\n`);
+  }
+  process.stdout.write((flags.json ? JSON.stringify(jobToJson(job)) : renderJob(job, process.stdout.isTTY === true)) + '\n');
+  return job.state === 'succeeded' ? 0 : 1;
+}

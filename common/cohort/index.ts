@@ -1,0 +1,21 @@
+import { invalidJob } from '../errors.js';
+import { parseCirce } from './circe-parse.js';
+import type { CohortIR } from './ir.js';
+import { parseNativeCohort } from './native-parse.js';
+
+export { parseCirce } from './circe-parse.js';
+export { parseNativeCohort } from './native-parse.js';
+export type { CohortIR } from './ir.js';
+
+/**
+ * Parses a cohort definition: OHDSI Circe JSON (as ATLAS exports it: has `PrimaryCriteria` or `ConceptSets`) or the
+ * native fedmesh spec (has `entry`). Pure: the coordinator validates with it, each agent compiles the result.
+ * @throws FedmeshError INVALID_JOB naming the construct or field
+ */
+export function parseCohortDefinition(json: unknown, field = 'definition'): CohortIR {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw invalidJob(field, 'must be a cohort definition object (Circe JSON or the native spec)');
+  const o = json as Record<string, unknown>;
+  if ('PrimaryCriteria' in o || 'ConceptSets' in o) return parseCirce(o);
+  if ('entry' in o) return parseNativeCohort(o);
+  throw invalidJob(field, 'is neither OHDSI Circe JSON (PrimaryCriteria, ConceptSets) nor a native cohort spec (entry)');
+}

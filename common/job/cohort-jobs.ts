@@ -1,0 +1,211 @@
+import { parseCohortDefinition, type CohortIR } from '../cohort/index.js';
+import { invalidJob } from '../errors.js';
+import type { Filter, Scalar } from './spec.js';
+
+/** Cohort-level jobs. Their agents return counts of persons in public cells, which add up exactly across agents. */
+export interface CohortJob {
+  kind: 'cohort';
+  definition: unknown;
+  ageBands: number[];
+}
+export interface CharacterizeJob {
+  kind: 'characterize';
+  definition: unknown;
+  ageBands: number[];
+  conditionConcepts: number[];
+  drugConcepts: number[];
+  windowDays: [number, number];
+}
+export type SurvivalOutcomeSpec = { definition: unknown } | { domain: 'condition' | 'drug' | 'procedure' | 'measurement' | 'death'; conceptIds: number[]; includeDescendants?: boolean };
+export interface SurvivalJob {
+  kind: 'survival';
+  target: unknown;
+  outcome: SurvivalOutcomeSpec;
+  timeGrid: { binDays: number; maxDays: number };
+  strata: 'gender' | 'none';
+}
+export interface ContingencyJob {
+  kind: 'contingency';
+  product: string;
+  rowColumn: string;
+  colColumn: string;
+  rowLevels: Scalar[];
+  colLevels: Scalar[];
+  where: Filter[];
+}
+export type CellJobBody = CohortJob | CharacterizeJob | SurvivalJob | ContingencyJob;
+
+export const DEFAULT_AGE_BANDS = [0, 18, 30, 40, 50, 60, 70, 80, 200];
+export const GENDER_LEVELS = [8507, 8532, 0] as const;
+export const GENDER_LABELS: Record<number, string> = { 8507: 'male', 8532: 'female', 0: 'other' };
+export const SURVIVAL_STRATA = { gender: ['male', 'female', 'other'], none: ['all'] } as const;
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function intList(v: unknown, field: string, max: number): number[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw invalidJob(field, 'must be a list of concept ids');
+  if (v.length > max) throw invalidJob(field, `at most ${max} values`);
+  return v.map((x, i) => {
+    if (!Number.isSafeInteger(x) || (x as number) < 0) throw invalidJob(`${field}[${i}]`, `must be a non-negative integer, got ${JSON.stringify(x)}`);
+    return x as number;
+  });
+}
+
+function ageBands(v: unknown, field: string): number[] {
+  if (v === undefined) return DEFAULT_AGE_BANDS;
+  const b = intList(v, field, 30);
+  if (b.length < 2) throw invalidJob(field, 'needs at least two edges');
+  for (let i = 1; i < b.length; i++) if (!(b[i]! > b[i - 1]!)) throw invalidJob(field, 'edges must be strictly increasing');
+  return b;
+}
+
+function definition(v: unknown, field: string): CohortIR {
+  return parseCohortDefinition(v, field);
+}
+
+function scalarList(v: unknown, field: string): Scalar[] {
+  if (!Array.isArray(v) || v.length === 0) throw invalidJob(field, 'must be a non-empty list of public levels');
+  if (v.length > 100) throw invalidJob(field, 'at most 100 levels');
+  const out = v.map((x, i) => {
+    if (typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x))) return x;
+    throw invalidJob(`${field}[${i}]`, `must be a string, number or boolean, got ${JSON.stringify(x)}`);
+  });
+  if (new Set(out.map((x) => JSON.stringify(x))).size !== out.length) throw invalidJob(field, 'lists a level twice');
+  return out;
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+function ident(v: unknown, field: string): string {
+  if (typeof v !== 'string' || !IDENT.test(v)) throw invalidJob(field, `must be an identifier, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * Parses the kind-specific part of a cohort-level job (the common part is parsed by `parseJobSpec`).
+ * @throws FedmeshError INVALID_JOB naming the field
+ */
+export function parseCellJobBody(v: Obj, parseWhere: (x: unknown) => Filter[]): CellJobBody {
+  switch (v.kind) {
+    case 'cohort':
+      definition(v.definition, 'definition');
+      return { kind: 'cohort', definition: v.definition, ageBands: ageBands(v.ageBands, 'ageBands') };
+    case 'characterize': {
+      definition(v.definition, 'definition');
+      const windowDays = v.windowDays === undefined ? [-365, 0] : v.windowDays;
+      if (!Array.isArray(windowDays) || windowDays.length !== 2 || !windowDays.every((x) => Number.isSafeInteger(x)) || windowDays[0] > windowDays[1]) {
+        throw invalidJob('windowDays', 'must be [startDays, endDays] relative to index, start ≤ end');
+      }
+      const conditionConcepts = intList(v.conditionConcepts, 'conditionConcepts', 200);
+      const drugConcepts = intList(v.drugConcepts, 'drugConcepts', 200);
+      if (conditionConcepts.length + drugConcepts.length === 0) throw invalidJob('conditionConcepts', 'give conditionConcepts and/or drugConcepts (public concept lists)');
+      return { kind: 'characterize', definition: v.definition, ageBands: ageBands(v.ageBands, 'ageBands'), conditionConcepts, drugConcepts, windowDays: windowDays as [number, number] };
+    }
+    case 'survival': {
+      definition(v.target, 'target');
+      if (!isObj(v.outcome)) throw invalidJob('outcome', 'must be {"definition": cohort} or {"domain": ..., "conceptIds": [...]}');
+      let outcome: SurvivalOutcomeSpec;
+      if ('definition' in v.outcome) {
+        definition(v.outcome.definition, 'outcome.definition');
+        outcome = { definition: v.outcome.definition };
+      } else {
+        const domain = v.outcome.domain;
+        if (!['condition', 'drug', 'procedure', 'measurement', 'death'].includes(domain as string)) throw invalidJob('outcome.domain', 'must be condition, drug, procedure, measurement or death');
+        const conceptIds = intList(v.outcome.conceptIds, 'outcome.conceptIds', 500);
+        if (conceptIds.length === 0 && domain !== 'death') throw invalidJob('outcome.conceptIds', 'must list at least one concept');
+        outcome = { domain: domain as 'condition', conceptIds, includeDescendants: v.outcome.includeDescendants !== false };
+      }
+      const g = v.timeGrid;
+      if (!isObj(g) || !Number.isSafeInteger(g.binDays) || !Number.isSafeInteger(g.maxDays) || (g.binDays as number) < 1 || (g.maxDays as number) < (g.binDays as number) || (g.maxDays as number) / (g.binDays as number) > 400) {
+        throw invalidJob('timeGrid', 'must be {binDays ≥ 1, maxDays ≥ binDays} with at most 400 bins');
+      }
+      const strata = v.strata ?? 'none';
+      if (strata !== 'gender' && strata !== 'none') throw invalidJob('strata', "must be 'gender' or 'none'");
+      return { kind: 'survival', target: v.target, outcome, timeGrid: { binDays: g.binDays as number, maxDays: g.maxDays as number }, strata };
+    }
+    case 'contingency':
+      return {
+        kind: 'contingency',
+        product: ident(v.product, 'product'),
+        rowColumn: ident(v.rowColumn, 'rowColumn'),
+        colColumn: ident(v.colColumn, 'colColumn'),
+        rowLevels: scalarList(v.rowLevels, 'rowLevels'),
+        colLevels: scalarList(v.colLevels, 'colLevels'),
+        where: parseWhere(v.where ?? []),
+      };
+    default:
+      throw invalidJob('kind', `must be one of aggregate, cohort, characterize, survival, contingency; got ${JSON.stringify(v.kind)}`);
+  }
+}
+
+/** A group of public cells released together; l1/l2Sq: how much one person can change the block. */
+export interface CellBlock {
+  name: string;
+  cells: string[];
+  l1: number;
+  l2Sq: number;
+  /** Released in the DP modes (false: exact-only statistics such as entries, which one person can change unboundedly). */
+  dpSafe: boolean;
+}
+
+export function ageBandLabelsFor(edges: readonly number[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < edges.length; i++) out.push(`${edges[i]}-${edges[i + 1]! - 1}`);
+  return [...out, 'unknown'];
+}
+
+export function survivalTimes(binDays: number, maxDays: number): number[] {
+  const t = [0];
+  for (let d = binDays; d < maxDays; d += binDays) t.push(d);
+  if (t[t.length - 1] !== maxDays) t.push(maxDays);
+  return t;
+}
+
+/**
+ * The public cells of a cohort-level job and the sensitivity of each block, from the spec alone (every person is
+ * one privacy unit; the agents count distinct persons).
+ */
+export function cellBlocks(job: CellJobBody, ruleNames: readonly string[] = []): CellBlock[] {
+  switch (job.kind) {
+    case 'cohort': {
+      const bands = ageBandLabelsFor(job.ageBands);
+      return [
+        { name: 'persons', cells: ['persons'], l1: 1, l2Sq: 1, dpSafe: true },
+        { name: 'entries', cells: ['entries'], l1: Infinity, l2Sq: Infinity, dpSafe: false },
+        { name: 'byAgeBand', cells: bands.map((b) => `age:${b}`), l1: 1, l2Sq: 1, dpSafe: true },
+        { name: 'byGender', cells: GENDER_LEVELS.map((g) => `gender:${g}`), l1: 1, l2Sq: 1, dpSafe: true },
+        { name: 'attrition', cells: ['qualified', ...ruleNames.map((_, i) => `rule:${i}`)], l1: ruleNames.length + 1, l2Sq: ruleNames.length + 1, dpSafe: true },
+      ];
+    }
+    case 'characterize': {
+      const bands = ageBandLabelsFor(job.ageBands);
+      return [
+        { name: 'persons', cells: ['persons'], l1: 1, l2Sq: 1, dpSafe: true },
+        { name: 'byAgeBand', cells: bands.map((b) => `age:${b}`), l1: 1, l2Sq: 1, dpSafe: true },
+        { name: 'byGender', cells: GENDER_LEVELS.map((g) => `gender:${g}`), l1: 1, l2Sq: 1, dpSafe: true },
+        ...(job.conditionConcepts.length ? [{ name: 'conditions', cells: job.conditionConcepts.map((c) => `condition:${c}`), l1: job.conditionConcepts.length, l2Sq: job.conditionConcepts.length, dpSafe: true }] : []),
+        ...(job.drugConcepts.length ? [{ name: 'drugs', cells: job.drugConcepts.map((c) => `drug:${c}`), l1: job.drugConcepts.length, l2Sq: job.drugConcepts.length, dpSafe: true }] : []),
+      ];
+    }
+    case 'survival': {
+      const strata = SURVIVAL_STRATA[job.strata];
+      const bins = survivalTimes(job.timeGrid.binDays, job.timeGrid.maxDays).length;
+      // A person is in one stratum (N) and ends in exactly one event-or-censoring cell; at-risk is derived.
+      return [
+        { name: 'initialAtRisk', cells: strata.map((s) => `n:${s}`), l1: 1, l2Sq: 1, dpSafe: true },
+        { name: 'endpoints', cells: strata.flatMap((s) => Array.from({ length: bins }, (_, i) => [`e:${s}:${i}`, `c:${s}:${i}`]).flat()), l1: 1, l2Sq: 1, dpSafe: true },
+      ];
+    }
+    case 'contingency':
+      return [
+        {
+          name: 'table',
+          cells: [...job.rowLevels.flatMap((_, r) => job.colLevels.map((_, c) => `cell:${r}:${c}`)), 'outside', 'ambiguous'],
+          l1: 1,
+          l2Sq: 1,
+          dpSafe: true,
+        },
+      ];
+  }
+}

@@ -1,0 +1,121 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { asBufferedRng } from '../../algorithms/dp/index.js';
+import type { Rng } from '../../algorithms/rng.js';
+import { encodeCells, type CellCounts } from '../../common/arrow/cells-codec.js';
+import { parseCohortDefinition } from '../../common/cohort/index.js';
+import { FedmeshError } from '../../common/errors.js';
+import { cellBlocks, survivalTimes, type CellJobBody } from '../../common/job/cohort-jobs.js';
+import { planCellPrivacy } from '../../common/job/cell-privacy.js';
+import type { CellJob } from '../../common/job/spec.js';
+import { characterizeCohort, contingencyCounts, survivalCounts } from '../analytics/index.js';
+import { runCohort } from '../cohort/index.js';
+import type { CompiledAgentPolicy } from '../policy.js';
+
+export interface CellJobContext {
+  conn: DuckDBConnection;
+  job: CellJob;
+  taskId: string;
+  policy: CompiledAgentPolicy;
+  rng: Rng;
+}
+
+function tableName(taskId: string, suffix: string): string {
+  return `fedmesh_job_${taskId.replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}_${suffix}`;
+}
+
+async function computeCells(conn: DuckDBConnection, job: CellJobBody, taskId: string): Promise<Map<string, bigint>> {
+  const cells = new Map<string, bigint>();
+  const dropTables: string[] = [];
+  try {
+    if (job.kind === 'cohort' || job.kind === 'characterize') {
+      const ir = parseCohortDefinition(job.definition);
+      const target = tableName(taskId, 'c');
+      dropTables.push(target);
+      const run = await runCohort(conn, ir, { targetTable: target });
+      const ch = await characterizeCohort(conn, target, {
+        ageBands: job.ageBands,
+        ...(job.kind === 'characterize' ? { conditionConcepts: job.conditionConcepts, drugConcepts: job.drugConcepts, windowDays: job.windowDays } : {}),
+      });
+      cells.set('persons', ch.persons);
+      ch.byAgeBand.forEach((b) => cells.set(`age:${b.band}`, b.persons));
+      ch.byGender.forEach((g) => cells.set(`gender:${g.gender_concept_id}`, g.persons));
+      if (job.kind === 'cohort') {
+        cells.set('entries', ch.entries);
+        cells.set('qualified', BigInt(run.qualified.persons));
+        run.attrition.forEach((a, i) => cells.set(`rule:${i}`, BigInt(a.persons)));
+      } else {
+        ch.conditions.forEach((c) => cells.set(`condition:${c.concept_id}`, c.persons));
+        ch.drugs.forEach((c) => cells.set(`drug:${c.concept_id}`, c.persons));
+      }
+      return cells;
+    }
+    if (job.kind === 'survival') {
+      const target = tableName(taskId, 't');
+      dropTables.push(target);
+      await runCohort(conn, parseCohortDefinition(job.target, 'target'), { targetTable: target });
+      let outcome: Parameters<typeof survivalCounts>[1]['outcome'];
+      if ('definition' in job.outcome) {
+        const o = tableName(taskId, 'o');
+        dropTables.push(o);
+        await runCohort(conn, parseCohortDefinition(job.outcome.definition, 'outcome.definition'), { targetTable: o });
+        outcome = { table: o };
+      } else {
+        outcome = { domain: job.outcome.domain, conceptIds: job.outcome.conceptIds, includeDescendants: job.outcome.includeDescendants !== false };
+      }
+      const s = await survivalCounts(conn, { targetTable: target, outcome, timeGrid: job.timeGrid, strata: job.strata === 'gender' ? 'gender' : undefined });
+      const times = survivalTimes(job.timeGrid.binDays, job.timeGrid.maxDays);
+      for (const st of s.strata) {
+        if (st.times.length !== times.length || st.times.some((t, i) => t !== times[i])) throw new FedmeshError('INTERNAL', 'survival time grid mismatch');
+        cells.set(`n:${st.label}`, st.atRisk[0] ?? 0n);
+        st.events.forEach((e, i) => cells.set(`e:${st.label}:${i}`, e));
+        st.censored.forEach((c, i) => cells.set(`c:${st.label}:${i}`, c));
+      }
+      return cells;
+    }
+    const t = await contingencyCounts(conn, {
+      table: job.product,
+      rowColumn: job.rowColumn,
+      colColumn: job.colColumn,
+      rowLevels: job.rowLevels as (string | number)[],
+      colLevels: job.colLevels as (string | number)[],
+      where: job.where as never,
+    });
+    t.counts.forEach((row, r) => row.forEach((v, c) => cells.set(`cell:${r}:${c}`, v)));
+    cells.set('outside', t.outside);
+    cells.set('ambiguous', t.ambiguous);
+    return cells;
+  } finally {
+    for (const d of dropTables) await conn.run(`DROP TABLE IF EXISTS "${d}"`).catch(() => undefined);
+  }
+}
+
+/**
+ * Runs a cohort-level job (cohort, characterize, survival, contingency) on this agent: counts of distinct persons in
+ * the job's public cells. Mode none: cells below the minimum cell size are withheld here. central-dp: exact counts
+ * for the coordinator to noise. local-dp: each cell noised here with the job's plan.
+ */
+export async function runCellJob(ctx: CellJobContext): Promise<{ arrow: Uint8Array; meta: Record<string, unknown> }> {
+  const { job } = ctx;
+  const ruleNames = job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : [];
+  const blocks = cellBlocks(job, ruleNames);
+  const values = await computeCells(ctx.conn, job, ctx.taskId);
+  const out: CellCounts = { values: new Map(), suppressed: new Set() };
+  const privacy = planCellPrivacy(job, blocks);
+  const rng = asBufferedRng(ctx.rng);
+  const k = BigInt(ctx.policy.minCellSize);
+  for (const [bi, b] of blocks.entries()) {
+    if (job.privacy.mode !== 'none' && !b.dpSafe) continue;
+    for (const cell of b.cells) {
+      const v = values.get(cell) ?? 0n;
+      if (job.privacy.mode === 'none') {
+        out.values.set(cell, v > 0n && v < k ? 0n : v);
+        if (v > 0n && v < k) out.suppressed.add(cell);
+      } else if (job.privacy.mode === 'local-dp') {
+        out.values.set(cell, v + privacy.blocks[bi]!.noise!.sample(rng));
+      } else {
+        out.values.set(cell, v);
+      }
+    }
+  }
+  return { arrow: encodeCells(out), meta: { cells: out.values.size, suppressed: out.suppressed.size } };
+}
