@@ -38,7 +38,7 @@ export interface AgentInfoView {
   connectedSinceMs: number;
   lastHeartbeatMs: number;
   version: string;
-  products: { name: string; columns: { name: string; type: string }[]; privacyUnit: string; description: string }[];
+  products: { name: string; columns: { name: string; type: string }[]; privacyUnit: string; description: string; metadata: Record<string, unknown> }[];
 }
 
 export interface BudgetEntryView {

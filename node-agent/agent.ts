@@ -6,6 +6,7 @@ import type { TlsMaterial } from '../common/tls.js';
 import { openAgentDatabase, type AgentDatabase } from './data/database.js';
 import { ingestDataFolder, type FolderIngestReport } from './data/ingest-folder.js';
 import { listProducts, type ProductInfo } from './data/products.js';
+import { computeQualityMetrics, describeProducts, loadManifest } from './data/catalog/index.js';
 import { runAggregate } from './jobs/aggregate.js';
 import { runCellJob } from './jobs/cell-jobs.js';
 import { cellBlocks } from '../common/job/cohort-jobs.js';
@@ -44,6 +45,7 @@ export class Agent {
   private ledger: AgentLedger | undefined;
   private ledgerConn: DuckDBConnection | undefined;
   private readonly rng: Rng = createBufferedRng(createCryptoRng());
+  private readonly descriptions = new Map<string, { description: string; privacyUnit: string | undefined; metadata: Record<string, unknown> }>();
 
   private constructor(
     private readonly options: AgentOptions,
@@ -85,6 +87,7 @@ export class Agent {
     const report = await this.db.withConnection(async (conn) => {
       const r = await ingestDataFolder(conn, this.options.dataDir);
       this.products = await listProducts(conn);
+      await this.describe(conn, r);
       return r;
     });
     for (const f of report.formats) {
@@ -99,6 +102,29 @@ export class Agent {
     return report;
   }
 
+  /**
+   * Builds the catalog entries this agent publishes: manifest (fedmesh.products.json) over OMOP/FHIR defaults, and
+   * quality metrics coarsened so that no exact small number leaves the domain.
+   */
+  private async describe(conn: DuckDBConnection, ingest: FolderIngestReport): Promise<void> {
+    const schema = this.products.map((p) => ({ name: p.name, columns: p.columns }));
+    const { manifest, issues } = await loadManifest(this.options.dataDir, schema);
+    for (const i of issues) this.log('manifest-issue', { message: i.message });
+    const conceptMapping = Object.assign({}, ...ingest.formats.map((f) => f.conceptMapping ?? {})) as Record<string, 'mapped' | 'source-only' | 'partial'>;
+    const described = describeProducts(schema, manifest, { defaultOwner: this.options.domain ?? this.options.name, conceptMapping });
+    this.descriptions.clear();
+    for (const d of described) {
+      let quality: unknown;
+      try {
+        quality = await computeQualityMetrics(conn, d, { minCellSize: this.policy.minCellSize });
+      } catch (e) {
+        quality = { error: (e as Error).message };
+      }
+      const { name: _n, columns, privacyUnit: _u, description: _d, ...rest } = d;
+      this.descriptions.set(d.name, { description: d.description, privacyUnit: d.privacyUnit, metadata: { ...rest, semanticTypes: Object.fromEntries(columns.map((c) => [c.name, c.semanticType])), quality } });
+    }
+  }
+
   listProducts(): readonly ProductInfo[] {
     return this.products;
   }
@@ -109,7 +135,10 @@ export class Agent {
       domain: this.options.domain ?? this.options.name,
       version: FEDMESH_VERSION,
       policy: { minCellSize: this.policy.minCellSize, allowModes: [...this.policy.allowModes], allowKinds: [...this.policy.allowKinds] },
-      products: this.products.map((p) => ({ name: p.name, columns: p.columns, privacyUnit: p.privacyUnit ?? '', description: p.description, metadata: {} })),
+      products: this.products.map((p) => {
+        const d = this.descriptions.get(p.name);
+        return { name: p.name, columns: p.columns, privacyUnit: d?.privacyUnit ?? p.privacyUnit ?? '', description: d?.description ?? p.description, metadata: d?.metadata ?? {} };
+      }),
     };
   }
 

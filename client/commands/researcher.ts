@@ -124,17 +124,23 @@ export async function runCatalog(flags: ConnectionFlags & OutputFlags): Promise<
   const client = researcherClient(flags);
   try {
     const agents = await client.listAgents();
-    const byProduct = new Map<string, { name: string; agents: string[]; privacyUnit: string; description: string; columns: { name: string; type: string }[] }>();
+    const byProduct = new Map<string, { name: string; agents: string[]; privacyUnit: string; description: string; columns: { name: string; type: string }[]; perAgent: Record<string, unknown> }>();
     for (const a of agents.filter((x) => x.connected)) {
       for (const p of a.products) {
-        const e = byProduct.get(p.name) ?? { name: p.name, agents: [], privacyUnit: p.privacyUnit, description: p.description, columns: p.columns };
+        const e = byProduct.get(p.name) ?? { name: p.name, agents: [], privacyUnit: p.privacyUnit, description: p.description, columns: p.columns, perAgent: {} };
         e.agents.push(a.name);
+        e.perAgent[a.name] = p.metadata ?? {};
         byProduct.set(p.name, e);
       }
     }
     const products = [...byProduct.values()].sort((x, y) => x.name.localeCompare(y.name));
     if (flags.json) out(JSON.stringify({ products }));
-    else for (const p of products) out(`${p.name}  [${p.agents.join(', ')}]  privacy unit: ${p.privacyUnit || '—'}\n  ${p.columns.map((c) => `${c.name}:${c.type}`).join(', ')}`);
+    else
+      for (const p of products) {
+        const meta = Object.values(p.perAgent)[0] as { sensitivity?: string; owner?: string; quality?: { rowCount?: unknown } } | undefined;
+        const rows = Object.entries(p.perAgent).map(([a, m]) => `${a}: ${String((m as { quality?: { rowCount?: unknown } }).quality?.rowCount ?? '?')}`).join(', ');
+        out(`${p.name} — ${p.description}\n  agents: ${p.agents.join(', ')}; privacy unit: ${p.privacyUnit || '—'}; sensitivity: ${meta?.sensitivity ?? '?'}; rows (coarsened): ${rows}\n  columns: ${p.columns.map((c) => `${c.name}:${c.type}`).join(', ')}`);
+      }
     return 0;
   } finally {
     client.close();

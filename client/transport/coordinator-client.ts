@@ -82,8 +82,14 @@ export class CoordinatorClient {
   }
 
   async listAgents(): Promise<AgentInfoView[]> {
-    const r = await this.call<{ agents: (Omit<AgentInfoView, 'connectedSinceMs' | 'lastHeartbeatMs'> & { connectedSinceMs: string; lastHeartbeatMs: string })[] }>('listAgents', {});
-    return r.agents.map((a) => ({ ...a, connectedSinceMs: Number(a.connectedSinceMs), lastHeartbeatMs: Number(a.lastHeartbeatMs) }));
+    type WireProduct = Omit<AgentInfoView['products'][number], 'metadata'> & { metadataJson: string };
+    const r = await this.call<{ agents: (Omit<AgentInfoView, 'connectedSinceMs' | 'lastHeartbeatMs' | 'products'> & { connectedSinceMs: string; lastHeartbeatMs: string; products: WireProduct[] })[] }>('listAgents', {});
+    return r.agents.map((a) => ({
+      ...a,
+      connectedSinceMs: Number(a.connectedSinceMs),
+      lastHeartbeatMs: Number(a.lastHeartbeatMs),
+      products: a.products.map(({ metadataJson, ...p }) => ({ ...p, metadata: metadataJson ? (JSON.parse(metadataJson) as Record<string, unknown>) : {} })),
+    }));
   }
 
   async getBudget(researcher?: string): Promise<BudgetReportView> {

@@ -119,6 +119,18 @@ describe('the fedmesh CLI end to end (separate processes, mTLS)', () => {
     expect(jobs.jobs.every((j) => j.researcher === 'alice')).toBe(true);
   });
 
+  it('catalog lists each product with the agents serving it, its privacy unit, sensitivity and coarsened quality', async () => {
+    const r = await fedmesh(['catalog', '--json', ...conn]);
+    expect(r.code, r.stderr).toBe(0);
+    const cat = JSON.parse(r.stdout) as { products: { name: string; agents: string[]; privacyUnit: string; perAgent: Record<string, { sensitivity: string; quality: { rowCount: unknown } }> }[] };
+    const person = cat.products.find((p) => p.name === 'person')!;
+    expect(person.agents).toEqual(['h1', 'h2']);
+    expect(person.privacyUnit).toBe('person_id');
+    expect(person.perAgent.h1!.sensitivity).toBe('sensitive');
+    // 400 persons per site, reported rounded to two significant figures, never as an exact small number.
+    expect(person.perAgent.h1!.quality.rowCount).toBe(400);
+  });
+
   it('a client without a certificate is refused', async () => {
     const r = await fedmesh(['agents', '--coordinator', address, '--insecure']);
     expect(r.code).not.toBe(0);
