@@ -76,6 +76,8 @@ function buildProgram(): Command {
       .option('--variance <col:lo:hi>', 'bounded variance (repeatable)', collect)
       .option('--histogram <col:e0,e1,...>', 'histogram over public bin edges (repeatable)', collect)
       .option('--group-by <cols>', 'comma-separated group columns')
+      .option('--group-keys <col=v1,v2>', 'public group keys of a groupBy column (repeatable; DP modes)', collect)
+      .option('--max-rows-per-person <k>', 'contribution bound per person in the DP modes (default 1)')
       .option('--where <expr>', "filter, e.g. 'year_of_birth>=1950' (repeatable, ANDed)", collect)
       .option('--privacy <mode>', 'none | central-dp | local-dp | distributed-dp')
       .option('--epsilon <e>', 'privacy budget ε')

@@ -9,6 +9,8 @@ export interface QueryFlags {
   variance?: string[];
   histogram?: string[];
   groupBy?: string;
+  groupKeys?: string[];
+  maxRowsPerPerson?: string;
   where?: string[];
   privacy?: string;
   epsilon?: string;
@@ -81,13 +83,22 @@ export function jobFromFlags(f: QueryFlags): Record<string, unknown> {
     groupBy: f.groupBy ? f.groupBy.split(',').map((s) => s.trim()).filter(Boolean) : [],
     measures,
   };
+  if (f.groupKeys?.length) {
+    const keys: Record<string, Scalar[]> = {};
+    for (const g of f.groupKeys) {
+      const m = /^([A-Za-z_]\w*)=(.+)$/.exec(g.trim());
+      if (!m) throw new RangeError(`--group-keys: expected COLUMN=V1,V2,...; got ${JSON.stringify(g)}`);
+      keys[m[1]!] = m[2]!.split(',').map(parseValue);
+    }
+    job.groupKeys = keys;
+  }
   applyCommonFlags(job, f);
   return job;
 }
 
 /** Privacy and execution flags override the same fields of a JSON job. */
 export function applyCommonFlags(job: Record<string, unknown>, f: QueryFlags): void {
-  if (f.privacy || f.epsilon || f.delta || f.rho) {
+  if (f.privacy || f.epsilon || f.delta || f.rho || f.maxRowsPerPerson) {
     const privacy: Record<string, unknown> = { ...((job.privacy as Record<string, unknown> | undefined) ?? {}) };
     if (f.privacy) privacy.mode = f.privacy;
     const eps = num('epsilon', f.epsilon);
@@ -96,6 +107,8 @@ export function applyCommonFlags(job: Record<string, unknown>, f: QueryFlags): v
     if (eps !== undefined) privacy.epsilon = eps;
     if (delta !== undefined) privacy.delta = delta;
     if (rho !== undefined) privacy.rho = rho;
+    const k = num('max-rows-per-person', f.maxRowsPerPerson);
+    if (k !== undefined) privacy.maxRowsPerPerson = k;
     job.privacy = privacy;
   }
   if (f.secure) job.secure = f.secure;
