@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runAggregateBenchmark } from './aggregate.js';
+import { runCohortBenchmark } from './cohort.js';
 import { runDpBenchmarks } from './dp.js';
 import { commitInfo, defaultResultsDir, machineInfo, ratio, startResult, writeResult, type Ratio, type SuiteReport } from './harness.js';
 import { runHeBenchmarks } from './he.js';
@@ -116,8 +117,13 @@ const SUITES: Suite[] = [
     full: async () => heReport(await runHeBenchmarks()),
     headline: (r) => `raw encrypt ${fmt(obj(r.results.raw).encryptMs)} ms, end to end ${fmt(obj(r.results.framework).endToEndMs)} ms, exact: ${String(r.results.exact)}`,
   },
-  // Cohort benchmark (issue 5 #8: two inclusion rules over 1 M persons, 4 agents vs one DuckDB; Kaplan–Meier):
-  // add its suite here once benchmarks/cohort.ts exists.
+  {
+    name: 'cohort',
+    what: 'issue 5 #8: cohort with two inclusion rules over 1 M persons, 4 agents vs one DuckDB; Kaplan–Meier end to end',
+    quick: () => runCohortBenchmark({ persons: 4000, iterations: 2 }),
+    full: () => runCohortBenchmark(),
+    headline: (r) => `federated p50 ${fmt(obj(r.results.federated).p50Ms)} ms, single DuckDB p50 ${fmt(obj(r.results.single).p50Ms)} ms; KM job p50 ${fmt(obj(obj(r.results.kaplanMeier).federatedEndToEnd).p50Ms)} ms; exact: ${String(r.results.exactMatch)}`,
+  },
 ];
 
 interface Args {
