@@ -75,6 +75,7 @@ function buildProgram(): Command {
       .option('--mean <col:lo:hi>', 'bounded mean (repeatable)', collect)
       .option('--variance <col:lo:hi>', 'bounded variance (repeatable)', collect)
       .option('--histogram <col:e0,e1,...>', 'histogram over public bin edges (repeatable)', collect)
+      .option('--quantile <col:lo:hi:q1,q2>', 'quantiles over a public grid of 101 candidates in [lo, hi] (repeatable)', collect)
       .option('--group-by <cols>', 'comma-separated group columns')
       .option('--group-keys <col=v1,v2>', 'public group keys of a groupBy column (repeatable; DP modes)', collect)
       .option('--max-rows-per-person <k>', 'contribution bound per person in the DP modes (default 1)')

@@ -8,6 +8,7 @@ export interface QueryFlags {
   mean?: string[];
   variance?: string[];
   histogram?: string[];
+  quantile?: string[];
   groupBy?: string;
   groupKeys?: string[];
   maxRowsPerPerson?: string;
@@ -75,7 +76,12 @@ export function jobFromFlags(f: QueryFlags): Record<string, unknown> {
     if (!column || !edges) throw new RangeError(`--histogram: expected COLUMN:E0,E1,...; got ${JSON.stringify(s)}`);
     measures.push({ fn: 'histogram', column, bins: edges.split(',').map(Number) });
   }
-  if (measures.length === 0) throw new RangeError('no measure given: use --count, --sum, --mean, --variance or --histogram');
+  for (const s of f.quantile ?? []) {
+    const parts = s.split(':');
+    if (parts.length !== 4) throw new RangeError(`--quantile: expected COLUMN:LOWER:UPPER:Q1,Q2,...; got ${JSON.stringify(s)}`);
+    measures.push({ fn: 'quantile', column: parts[0], bounds: [Number(parts[1]), Number(parts[2])], quantiles: parts[3]!.split(',').map(Number) });
+  }
+  if (measures.length === 0) throw new RangeError('no measure given: use --count, --sum, --mean, --variance, --histogram or --quantile');
   const job: Record<string, unknown> = {
     kind: 'aggregate',
     product: f.product,

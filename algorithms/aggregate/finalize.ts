@@ -43,7 +43,8 @@ export interface ReleasedGroup {
 export type ExactMeasureSpec =
   | { fn: 'count'; field: string }
   | { fn: 'sum' | 'mean' | 'variance'; field: string }
-  | { fn: 'histogram'; field: string };
+  | { fn: 'histogram'; field: string }
+  | { fn: 'quantile'; field: string; quantiles: readonly number[]; candidates: readonly number[] };
 
 /** Turns combined partials into released values (mode `none`: exact). Suppressed groups are returned apart. */
 export function finalizeExact(
@@ -63,6 +64,9 @@ export function finalizeExact(
       if (!m) throw new TypeError(`group ${JSON.stringify(g.key)}: missing measure ${i}`);
       if (spec.fn === 'count') {
         values[spec.field] = Number(g.count);
+      } else if (spec.fn === 'quantile') {
+        if (m.kind !== 'histogram') throw new TypeError(`measure ${i}: expected bucket counts`);
+        values[spec.field] = exactQuantiles(m.bins.map((b) => b ?? 0n), spec.candidates, spec.quantiles);
       } else if (spec.fn === 'histogram') {
         if (m.kind !== 'histogram') throw new TypeError(`measure ${i}: expected a histogram partial`);
         values[spec.field] = m.bins.map((b) => (b === null ? null : Number(b)));
@@ -75,4 +79,31 @@ export function finalizeExact(
     rows.push({ key: g.key, values });
   }
   return { rows, suppressed };
+}
+
+/**
+ * Exact quantiles at the resolution of the public candidates: for each q, the candidate c_j whose rank
+ * #{x < c_j} is closest to q·n (ties to the smaller candidate) — the same utility the DP mechanism uses.
+ */
+export function exactQuantiles(buckets: readonly bigint[], candidates: readonly number[], quantiles: readonly number[]): (number | null)[] {
+  const n = buckets.reduce((a, b) => a + b, 0n);
+  if (n === 0n) return quantiles.map(() => null);
+  const ranks: bigint[] = [];
+  let acc = 0n;
+  for (let j = 0; j < candidates.length; j++) {
+    acc += buckets[j]!;
+    ranks.push(acc);
+  }
+  return quantiles.map((q) => {
+    let best = 0;
+    let bestD = Infinity;
+    ranks.forEach((r, j) => {
+      const d = Math.abs(Number(r) - q * Number(n));
+      if (d < bestD) {
+        bestD = d;
+        best = j;
+      }
+    });
+    return candidates[best]!;
+  });
 }

@@ -1,7 +1,7 @@
 import { REAL_SCALE_BITS, isIntegerType } from '../../algorithms/aggregate/index.js';
 import * as dp from '../../algorithms/dp/index.js';
 import { FedmeshError, invalidJob } from '../errors.js';
-import type { AggregateJob, Measure, PrivacySpec } from './spec.js';
+import type { AggregateJob, Measure, PrivacySpec, QuantileMeasure } from './spec.js';
 
 /**
  * What an agent computes for one measure. Moments are sums of clamped values (centred at `center`) snapped to
@@ -11,13 +11,20 @@ import type { AggregateJob, Measure, PrivacySpec } from './spec.js';
 export type AgentMeasureLayout =
   | { kind: 'count' }
   | { kind: 'moments'; lower: number; upper: number; center: number; scaleBits: number; sqScaleBits: number; squares: boolean }
-  | { kind: 'histogram'; bins: number };
+  | { kind: 'histogram'; bins: number; buckets?: { candidates: number[]; lower: number; upper: number } };
 
 export type MeasureNoisePlan =
   | { fn: 'count'; noise: dp.CalibratedNoise }
   | { fn: 'sum'; plan: dp.BoundedSumPlan }
   | { fn: 'mean' | 'variance'; plan: dp.MeanVariancePlan }
-  | { fn: 'histogram'; noise: dp.CalibratedNoise };
+  | { fn: 'histogram'; noise: dp.CalibratedNoise }
+  | { fn: 'quantile'; budget: dp.DpBudget; candidates: number[]; cost: dp.PrivacyCost };
+
+/** Bucket layout of a quantile measure: counts below, between and above the public candidates (clamped values). */
+export function quantileLayout(m: QuantileMeasure): AgentMeasureLayout {
+  const candidates = dp.quantileCandidates(m.bounds[0], m.bounds[1], m.candidates ?? 101);
+  return { kind: 'histogram', bins: candidates.length + 1, buckets: { candidates, lower: m.bounds[0], upper: m.bounds[1] } };
+}
 
 export interface AggregatePrivacyPlan {
   mode: PrivacySpec['mode'];
@@ -69,7 +76,9 @@ export function planAggregatePrivacy(job: AggregateJob, columnType: (column: str
     return {
       mode: 'none',
       maxRowsPerPerson: k,
-      layout: job.measures.map((m) => (m.fn === 'count' ? { kind: 'count' } : m.fn === 'histogram' ? { kind: 'histogram', bins: m.bins.length - 1 } : momentsLayoutNone(m, columnType(m.column)))),
+      layout: job.measures.map((m) =>
+        m.fn === 'count' ? { kind: 'count' } : m.fn === 'histogram' ? { kind: 'histogram', bins: m.bins.length - 1 } : m.fn === 'quantile' ? quantileLayout(m) : momentsLayoutNone(m, columnType(m.column)),
+      ),
     };
   }
   const needsSelection = job.groupBy.length > 0 && !job.groupKeys;
@@ -100,6 +109,14 @@ export function planAggregatePrivacy(job: AggregateJob, columnType: (column: str
         layout.push({ kind: 'count' });
         return { fn: 'count', noise: dp.calibrateNoise(share, { l1: BigInt(k), l2Squared: BigInt(k * k) }) };
       }
+      if (m.fn === 'quantile') {
+        // Permute-and-flip picks a candidate from exact bucket counts: it needs the combined counts, so central-dp only.
+        if (p.mode !== 'central-dp') throw invalidJob(`${field}.fn`, `quantile needs mode central-dp (or none); ${p.mode} is not supported for quantiles`);
+        const l = quantileLayout(m);
+        layout.push(l);
+        const cost: dp.PrivacyCost = share.rho !== undefined ? { rho: share.rho, epsilon: Infinity, delta: 0 } : { rho: (share.epsilon * share.epsilon) / 2, epsilon: share.epsilon, delta: 0 };
+        return { fn: 'quantile', budget: share, candidates: l.kind === 'histogram' ? l.buckets!.candidates : [], cost };
+      }
       if (m.fn === 'histogram') {
         layout.push({ kind: 'histogram', bins: m.bins.length - 1 });
         return { fn: 'histogram', noise: dp.calibrateNoise(share, { l1: BigInt(k), l2Squared: BigInt(k * k) }) };
@@ -126,7 +143,7 @@ export function planAggregatePrivacy(job: AggregateJob, columnType: (column: str
       throw invalidJob(field, (e as Error).message);
     }
   });
-  const costs = measures.map((m) => (m.fn === 'count' || m.fn === 'histogram' ? m.noise.cost : m.fn === 'sum' ? m.plan.noise.cost : m.plan.cost));
+  const costs = measures.map((m) => (m.fn === 'count' || m.fn === 'histogram' ? m.noise.cost : m.fn === 'quantile' ? m.cost : m.fn === 'sum' ? m.plan.noise.cost : m.plan.cost));
   let selection: { budget: dp.DpBudget & { delta: number } } | undefined;
   if (needsSelection) {
     const share = shares[parts - 1]!;

@@ -31,7 +31,17 @@ export interface HistogramMeasure {
   /** Public, strictly increasing bin edges e0 < e1 < … < ek: k bins [e_i, e_{i+1}), the last one closed. */
   bins: number[];
 }
-export type Measure = CountMeasure | BoundedMeasure | HistogramMeasure;
+export interface QuantileMeasure {
+  fn: 'quantile';
+  column: string;
+  /** Declared bounds: values are clamped to them; the public candidate grid spans them. */
+  bounds: [number, number];
+  /** Quantiles in [0, 1], e.g. [0.25, 0.5, 0.75]. */
+  quantiles: number[];
+  /** Number of evenly spaced public candidates over the bounds (the answer's resolution). @default 101 */
+  candidates?: number;
+}
+export type Measure = CountMeasure | BoundedMeasure | HistogramMeasure | QuantileMeasure;
 
 export const PRIVACY_MODES = ['none', 'central-dp', 'local-dp', 'distributed-dp'] as const;
 export type PrivacyMode = (typeof PRIVACY_MODES)[number];

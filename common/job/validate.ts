@@ -121,8 +121,25 @@ function parseMeasure(v: unknown, field: string): Measure {
       }
       return { fn, column, bins };
     }
+    case 'quantile': {
+      onlyKeys(v, ['fn', 'column', 'bounds', 'quantiles', 'candidates'], field);
+      const column = identifier(v.column, `${field}.column`);
+      const bounds = parseBounds(v.bounds, `${field}.bounds`);
+      if (!Array.isArray(v.quantiles) || v.quantiles.length === 0 || v.quantiles.length > 20) throw invalidJob(`${field}.quantiles`, 'must list 1 to 20 quantiles in [0, 1]');
+      const quantiles = v.quantiles.map((q, i) => {
+        const x = finite(q, `${field}.quantiles[${i}]`);
+        if (!(x >= 0 && x <= 1)) throw invalidJob(`${field}.quantiles[${i}]`, `must be in [0, 1], got ${x}`);
+        return x;
+      });
+      const out: Measure = { fn, column, bounds, quantiles };
+      if (v.candidates !== undefined) {
+        if (!Number.isInteger(v.candidates) || (v.candidates as number) < 2 || (v.candidates as number) > 1001) throw invalidJob(`${field}.candidates`, 'must be an integer between 2 and 1001');
+        out.candidates = v.candidates as number;
+      }
+      return out;
+    }
     default:
-      throw invalidJob(`${field}.fn`, `must be one of count, sum, mean, variance, histogram; got ${JSON.stringify(fn)}`);
+      throw invalidJob(`${field}.fn`, `must be one of count, sum, mean, variance, histogram, quantile; got ${JSON.stringify(fn)}`);
   }
 }
 

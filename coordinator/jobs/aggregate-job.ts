@@ -1,5 +1,5 @@
 import { combinePartials, finalizeExact, type AgentPartial } from '../../algorithms/aggregate/index.js';
-import { epsilonAtDelta } from '../../algorithms/dp/index.js';
+import { epsilonAtDelta, quantileCandidates } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
 import { decodePartials } from '../../common/arrow/partials-codec.js';
 import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../../common/job/privacy-plan.js';
@@ -96,7 +96,10 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
   const fields = job.measures.map((m) => measureField(m));
   const base = { answered, missing, agentErrors };
   if (job.privacy.mode === 'none') {
-    const released = finalizeExact(combined, job.measures.map((m, i) => ({ fn: m.fn, field: fields[i]! })));
+    const released = finalizeExact(
+      combined,
+      job.measures.map((m, i) => (m.fn === 'quantile' ? { fn: 'quantile', field: fields[i]!, quantiles: m.quantiles, candidates: quantileCandidates(m.bounds[0], m.bounds[1], m.candidates ?? 101) } : { fn: m.fn, field: fields[i]! })),
+    );
     const minCells = Object.fromEntries(agents.filter((a) => answered.includes(a.name)).map((a) => [a.name, a.policy.minCellSize]));
     return {
       ...base,

@@ -30,6 +30,7 @@ function mechanismInfo(job: AggregateJob, plan: AggregatePrivacyPlan): Record<st
   return plan.dp!.measures.map((m, i) => {
     const field = measureField(job.measures[i]!);
     if (m.fn === 'count' || m.fn === 'histogram') return { field, noise: m.noise.info, rho: m.noise.cost.rho };
+    if (m.fn === 'quantile') return { field, mechanism: 'permute-and-flip (exact exponential mechanism) over public candidates', candidates: m.candidates.length, rho: m.cost.rho };
     if (m.fn === 'sum') return { field, noise: m.plan.noise.info, grid: m.plan.grid.size, rho: m.plan.noise.cost.rho };
     return {
       field,
@@ -73,6 +74,11 @@ export function releaseCentral(job: AggregateJob, plan: AggregatePrivacyPlan, co
         const noisy = Number(g.count + mp.noise.sample(rng));
         const h = mp.noise.ci95HalfWidth;
         Object.assign(values, { [field]: noisy, [`${field}_std`]: mp.noise.info.std, [`${field}_ci95`]: [noisy - h, noisy + h] });
+      } else if (mp.fn === 'quantile' && m.kind === 'histogram') {
+        const spec = job.measures[i] as { quantiles: number[] };
+        const q = dp.releaseQuantiles({ candidates: mp.candidates, bucketCounts: m.bins.map((b) => b ?? 0n), quantiles: spec.quantiles, maxRowsPerPerson: plan.maxRowsPerPerson, budget: mp.budget }, rng);
+        Object.assign(values, { [field]: q.results.map((r) => r.value), [`${field}_rankErrorBound95`]: q.results.map((r) => r.rankErrorBound95) });
+        notes.add(`${field}: quantiles chosen by permute-and-flip among ${mp.candidates.length} public candidates; no noise std exists for a selection, so <name>_rankErrorBound95 bounds the rank error with 95% probability`);
       } else if (mp.fn === 'histogram' && m.kind === 'histogram') {
         const h = mp.noise.ci95HalfWidth;
         const bins = m.bins.map((b) => Number((b ?? 0n) + mp.noise.sample(rng)));

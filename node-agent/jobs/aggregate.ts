@@ -107,7 +107,8 @@ export async function runAggregate(ctx: AggregateContext): Promise<AggregateOutc
       }
       const bins = Array.from({ length: l.bins }, (_, b) => {
         const v = BigInt(r[`m${i}_b${b}`] as bigint);
-        if (suppress && v > 0n && v < k) {
+        // Quantile buckets go to the coordinator only (it releases one candidate value, never the counts).
+        if (suppress && !l.buckets && v > 0n && v < k) {
           suppressedBins++;
           return null;
         }

@@ -75,6 +75,16 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     const m = job.measures[i]!;
     if (l.kind === 'count' || m.fn === 'count') return;
     const c = `${quoteIdent(m.column)}::DOUBLE`;
+    if (l.kind === 'histogram' && m.fn === 'quantile' && l.buckets) {
+      // Bucket 0: x < c0; bucket j: c_{j-1} ≤ x < c_j; last: x ≥ c_last (values clamped to the bounds first).
+      inner.push(`least(greatest(${c}, ${p(l.buckets.lower, 'DOUBLE')}), ${p(l.buckets.upper, 'DOUBLE')}) AS m${i}`);
+      const cs = l.buckets.candidates;
+      for (let b = 0; b <= cs.length; b++) {
+        const cond = b === 0 ? `m${i} < ${p(cs[0]!, 'DOUBLE')}` : b === cs.length ? `m${i} >= ${p(cs[b - 1]!, 'DOUBLE')}` : `m${i} >= ${p(cs[b - 1]!, 'DOUBLE')} AND m${i} < ${p(cs[b]!, 'DOUBLE')}`;
+        outer.push(`count(*) FILTER (WHERE ${cond})::BIGINT AS m${i}_b${b}`);
+      }
+      return;
+    }
     if (l.kind === 'histogram' && m.fn === 'histogram') {
       inner.push(`${c} AS m${i}`);
       for (let b = 0; b < m.bins.length - 1; b++) {

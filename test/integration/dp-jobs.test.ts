@@ -61,6 +61,25 @@ describe('DP aggregate jobs', () => {
     }
   });
 
+  it('quantiles: exact at the grid resolution in mode none, chosen by permute-and-flip under central-dp', async () => {
+    const measure = { fn: 'quantile', column: 'year_of_birth', bounds: [1930, 2010], quantiles: [0.25, 0.5, 0.75], candidates: 81 };
+    const exact = await mesh.client.run({ kind: 'aggregate', product: 'person', measures: [measure], privacy: { mode: 'none' } });
+    expect(exact.error).toBeUndefined();
+    const sorted = persons.map((p) => p.year_of_birth).sort((a, b) => a - b);
+    const truth = [0.25, 0.5, 0.75].map((q) => sorted[Math.floor(q * sorted.length)]!);
+    const got = exact.result!.rows[0]!.quantile_year_of_birth as number[];
+    // Candidates are whole years here (81 over 1930..2010): the exact answer is within one year of the order statistic.
+    got.forEach((v, i) => expect(Math.abs(v - truth[i]!)).toBeLessThanOrEqual(1));
+    const noisy = await mesh.client.run({ kind: 'aggregate', product: 'person', measures: [measure], privacy: { epsilon: 2 } });
+    expect(noisy.error).toBeUndefined();
+    const dpv = noisy.result!.rows[0]!.quantile_year_of_birth as number[];
+    const bounds = noisy.result!.rows[0]!.quantile_year_of_birth_rankErrorBound95 as number[];
+    // Tolerance: the stated 95% rank-error bound, converted to years via the data's density (1000 persons over 80 years), ×3.
+    dpv.forEach((v, i) => expect(Math.abs(v - truth[i]!)).toBeLessThanOrEqual(3 * (bounds[i]! / (persons.length / 80)) + 1));
+    const local = await mesh.client.submitJob({ kind: 'aggregate', product: 'person', measures: [measure], privacy: { mode: 'local-dp', epsilon: 1 } }).catch((e: unknown) => e);
+    expect((local as Error).message).toMatch(/measures\[0\]\.fn: quantile needs mode central-dp/);
+  });
+
   it('the released values are noisy: two identical jobs differ (negative control for "no noise")', async () => {
     const spec = { kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 0.5 } };
     const values = new Set<number>();
