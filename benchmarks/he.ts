@@ -56,7 +56,7 @@ function median(xs: readonly number[]): number {
 const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
 
 /** Direct node-seal calls for one vector: what the framework wraps. Returns the bytes it would upload. */
-async function rawEncrypt(plan: HePlan, publicKey: Uint8Array, values: BigInt64Array): Promise<() => number> {
+export async function rawEncrypt(plan: HePlan, publicKey: Uint8Array, values: BigInt64Array): Promise<() => number> {
   const sc = await getSealContext(plan); // the same cached context the framework uses; not timed
   const { seal, context, encoder, evaluator } = sc;
   const pk = seal.PublicKey();

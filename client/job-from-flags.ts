@@ -18,6 +18,9 @@ export interface QueryFlags {
   delta?: string;
   rho?: string;
   secure?: string;
+  secureThreshold?: string;
+  secureMaxRows?: string;
+  tolerated?: string;
   quorum?: string;
   timeoutMs?: string;
   agents?: string;
@@ -104,7 +107,7 @@ export function jobFromFlags(f: QueryFlags): Record<string, unknown> {
 
 /** Privacy and execution flags override the same fields of a JSON job. */
 export function applyCommonFlags(job: Record<string, unknown>, f: QueryFlags): void {
-  if (f.privacy || f.epsilon || f.delta || f.rho || f.maxRowsPerPerson) {
+  if (f.privacy || f.epsilon || f.delta || f.rho || f.maxRowsPerPerson || f.tolerated) {
     const privacy: Record<string, unknown> = { ...((job.privacy as Record<string, unknown> | undefined) ?? {}) };
     if (f.privacy) privacy.mode = f.privacy;
     const eps = num('epsilon', f.epsilon);
@@ -115,9 +118,15 @@ export function applyCommonFlags(job: Record<string, unknown>, f: QueryFlags): v
     if (rho !== undefined) privacy.rho = rho;
     const k = num('max-rows-per-person', f.maxRowsPerPerson);
     if (k !== undefined) privacy.maxRowsPerPerson = k;
+    const tolerated = num('tolerated', f.tolerated);
+    if (tolerated !== undefined) privacy.tolerated = tolerated;
     job.privacy = privacy;
   }
   if (f.secure) job.secure = f.secure;
+  const threshold = num('secure-threshold', f.secureThreshold);
+  if (threshold !== undefined) job.secureThreshold = threshold;
+  const maxRows = num('secure-max-rows', f.secureMaxRows);
+  if (maxRows !== undefined) job.secureMaxRows = maxRows;
   const quorum = num('quorum', f.quorum);
   if (quorum !== undefined) job.quorum = quorum;
   const timeoutMs = num('timeout-ms', f.timeoutMs);

@@ -20,6 +20,8 @@ export interface JobView {
   } | undefined;
   error: { code: string; message: string; field: string } | undefined;
   spec: unknown;
+  /** HE jobs: the aggregate ciphertexts for this client to decrypt (absent otherwise). */
+  resultCiphertexts?: Uint8Array;
 }
 
 export interface JobEventView {

@@ -1,4 +1,5 @@
 /** Domain types of the agent link (what travels on the agent's bidirectional stream), transport-free. */
+import type { IdentityAttestation } from './secure/identity-attestation.js';
 export interface ProductDescriptor {
   name: string;
   columns: { name: string; type: string }[];
@@ -13,6 +14,8 @@ export interface AgentRegistration {
   products: ProductDescriptor[];
   version: string;
   policy: { minCellSize: number; allowModes: string[]; allowKinds: string[] };
+  /** The agent's long-term Ed25519 identity key, signed with its mTLS certificate key (absent without TLS). */
+  identity?: IdentityAttestation;
 }
 
 export interface AgentTask {
@@ -27,7 +30,7 @@ export interface AgentTask {
 }
 
 export type AgentTaskReply =
-  | { ok: true; taskId: string; arrow: Uint8Array; meta: Record<string, unknown> }
+  | { ok: true; taskId: string; arrow: Uint8Array; meta: Record<string, unknown>; /** Protocol message of secure rounds (SecAgg message, HE ciphertexts). */ payload?: Uint8Array }
   | { ok: false; taskId: string; error: { code: string; message: string; field: string } };
 
 export const FEDMESH_VERSION = '0.1.0';

@@ -9,6 +9,8 @@ export interface AgentView {
   products: ProductDescriptor[];
   version: string;
   policy: AgentRegistration['policy'];
+  /** The agent's certificate-signed identity key, relayed (never verified as trusted) to peers in secure jobs. */
+  identity?: AgentRegistration['identity'];
 }
 
 interface Session extends AgentView {
@@ -62,6 +64,7 @@ export class AgentRegistry {
       products: reg.products,
       version: reg.version,
       policy: reg.policy,
+      ...(reg.identity ? { identity: reg.identity } : {}),
       sessionId: this.nextSession++,
       send,
       close,
@@ -122,6 +125,7 @@ export class AgentRegistry {
       products: s.products,
       version: s.version,
       policy: s.policy,
+      ...(s.identity ? { identity: s.identity } : {}),
     };
   }
 

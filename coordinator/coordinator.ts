@@ -14,6 +14,12 @@ import type { EpsilonDeltaBudget } from '../common/job/budget.js';
 import { createCryptoRng } from '../common/crypto-rng.js';
 import { createBufferedRng } from '../algorithms/dp/index.js';
 import type { Rng } from '../algorithms/rng.js';
+// The coordinator's only door into HE: adding and screening ciphertexts, never keys or decryption.
+import { createHePool, type HePool } from '../common/he/coordinator.js';
+import { admitSecure, type SecureAdmission } from './secure/admit-secure.js';
+import { runHeJob } from './secure/he-job.js';
+import { runSecAggJob } from './secure/secagg-job.js';
+import type { SecureRunContext } from './secure/secure-run.js';
 
 export interface CoordinatorOptions {
   stateDir: string;
@@ -58,6 +64,8 @@ export class Coordinator {
   private readonly running = new Set<Promise<void>>();
   private readonly log: (event: string, fields?: Record<string, unknown>) => void;
   private readonly rng: Rng = createBufferedRng(createCryptoRng());
+  /** HE jobs add ciphertexts in worker threads; made on first use. */
+  private hePool: HePool | undefined;
 
   private constructor(
     readonly options: CompiledCoordinatorOptions,
@@ -116,14 +124,16 @@ export class Coordinator {
    */
   async submitJob(researcher: string, specJson: string): Promise<JobRecord> {
     const spec = parseJobSpec(specJson);
-    if (spec.privacy.mode === 'distributed-dp') {
-      throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation, which is not wired into jobs yet; use central-dp or local-dp', { field: 'privacy.mode' });
+    if (spec.privacy.mode === 'distributed-dp' && !spec.secure) {
+      throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation: add "secure": "secagg" (or "he"), or use central-dp or local-dp', { field: 'privacy.mode' });
     }
-    if (spec.secure) throw new FedmeshError('FAILED_PRECONDITION', `secure: ${spec.secure} is not wired into jobs yet`, { field: 'secure' });
+    if (spec.secure && spec.kind !== 'aggregate') throw new FedmeshError('FAILED_PRECONDITION', `secure: secure aggregation is wired into aggregate jobs only, not ${spec.kind}`, { field: 'secure' });
     const connected = this.registry.connected();
     const agents = spec.kind === 'aggregate' ? admitAggregate(spec, connected) : admitCellJob(spec, connected);
+    // Secure jobs: public layout, threshold and (distributed-dp) the charge for n − tolerated honest noise shares.
+    const secure = spec.kind === 'aggregate' && spec.secure ? admitSecure(spec, agents) : undefined;
     // Plan the privacy from public information now, so a bad budget or grouping fails before anything is stored.
-    const cost = spec.kind === 'aggregate' ? privacyPlanFor(spec, agents[0]!).dp?.cost : cellJobCost(spec);
+    const cost = secure ? secure.cost : spec.kind === 'aggregate' ? privacyPlanFor(spec, agents[0]!).dp?.cost : cellJobCost(spec);
     // Cohort-level jobs are charged to the budget of the population they count: the OMOP person table.
     const budgetProduct = spec.kind === 'aggregate' || spec.kind === 'contingency' ? spec.product : 'person';
     const job: JobRecord = {
@@ -143,30 +153,48 @@ export class Coordinator {
     await this.ledger.admit(job, budgetProduct, cost);
     this.live.set(job.id, job);
     this.emit({ jobId: job.id, type: 'admitted', atMs: Date.now(), message: `${agents.length} agents` }, job);
-    const p = this.execute(job, agents).finally(() => this.running.delete(p));
+    const p = this.execute(job, agents, secure).finally(() => this.running.delete(p));
     this.running.add(p);
     return { ...job };
   }
 
-  private async execute(job: JobRecord, agents: AgentView[]): Promise<void> {
+  private async execute(job: JobRecord, agents: AgentView[], secure?: SecureAdmission): Promise<void> {
     const spec = job.spec;
     const deadlineMs = job.createdAtMs + (spec.timeoutMs ?? 30_000);
     const specJson = JSON.stringify(spec);
     this.emit({ jobId: job.id, type: 'dispatched', atMs: Date.now() }, job);
     try {
-      const outcomes = await Promise.all(
-        agents.map(async (a) => {
-          const o = await this.dispatcher.dispatch(a.name, { jobId: job.id, kind: spec.kind, specJson, deadlineMs, round: 0, researcher: job.researcher, payload: new Uint8Array() });
-          this.emit({ jobId: job.id, type: o.ok ? 'agent-answered' : 'agent-failed', agent: a.name, atMs: Date.now(), ...(o.ok ? {} : { message: `${o.error.code}: ${o.error.message}` }) }, job);
-          return o;
-        }),
-      );
-      const combined = spec.kind === 'aggregate' ? combineAggregate(spec, agents, outcomes, this.rng) : combineCellJob(spec, agents, outcomes, this.rng);
-      job.agentsAnswered = combined.answered;
-      job.agentsMissing = combined.missing;
-      job.result = combined.result;
-      job.state = 'succeeded';
-      this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
+      if (secure && spec.kind === 'aggregate') {
+        const ctx: SecureRunContext = {
+          job,
+          spec,
+          admission: secure,
+          dispatcher: this.dispatcher,
+          jobDeadlineMs: deadlineMs,
+          emit: (type, agent, message) => this.emit({ jobId: job.id, type, agent, atMs: Date.now(), ...(message ? { message } : {}) }, job),
+        };
+        const out = spec.secure === 'he' ? await runHeJob(ctx, () => (this.hePool ??= createHePool())) : await runSecAggJob(ctx);
+        job.agentsAnswered = out.answered;
+        job.agentsMissing = out.missing;
+        job.result = out.result;
+        if (out.resultCiphertexts) job.resultCiphertexts = out.resultCiphertexts;
+        job.state = 'succeeded';
+        this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
+      } else {
+        const outcomes = await Promise.all(
+          agents.map(async (a) => {
+            const o = await this.dispatcher.dispatch(a.name, { jobId: job.id, kind: spec.kind, specJson, deadlineMs, round: 0, researcher: job.researcher, payload: new Uint8Array() });
+            this.emit({ jobId: job.id, type: o.ok ? 'agent-answered' : 'agent-failed', agent: a.name, atMs: Date.now(), ...(o.ok ? {} : { message: `${o.error.code}: ${o.error.message}` }) }, job);
+            return o;
+          }),
+        );
+        const combined = spec.kind === 'aggregate' ? combineAggregate(spec, agents, outcomes, this.rng) : combineCellJob(spec, agents, outcomes, this.rng);
+        job.agentsAnswered = combined.answered;
+        job.agentsMissing = combined.missing;
+        job.result = combined.result;
+        job.state = 'succeeded';
+        this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
+      }
     } catch (e) {
       const err = isFedmeshError(e) ? e : new FedmeshError('INTERNAL', 'internal error while running the job');
       if (!isFedmeshError(e)) this.log('job-internal-error', { jobId: job.id, error: String(e) });
@@ -254,6 +282,8 @@ export class Coordinator {
   async close(): Promise<void> {
     this.dispatcher.close();
     await Promise.allSettled([...this.running]);
+    await this.hePool?.destroy();
+    this.hePool = undefined;
     this.registry.close();
     this.store.close();
   }

@@ -3,7 +3,7 @@ import type { AgentTask, AgentTaskReply } from '../common/agent-protocol.js';
 import type { AgentRegistry } from './agent-registry.js';
 
 export type TaskOutcome =
-  | { ok: true; agent: string; arrow: Uint8Array; meta: Record<string, unknown> }
+  | { ok: true; agent: string; arrow: Uint8Array; meta: Record<string, unknown>; payload?: Uint8Array }
   | { ok: false; agent: string; error: { code: string; message: string; field?: string } };
 
 interface Pending {
@@ -46,7 +46,7 @@ export class Dispatcher {
   deliver(agent: string, reply: AgentTaskReply): boolean {
     const p = this.pending.get(reply.taskId);
     if (!p || p.agent !== agent) return false;
-    this.finish(reply.taskId, reply.ok ? { ok: true, agent, arrow: reply.arrow, meta: reply.meta } : { ok: false, agent, error: reply.error });
+    this.finish(reply.taskId, reply.ok ? { ok: true, agent, arrow: reply.arrow, meta: reply.meta, ...(reply.payload ? { payload: reply.payload } : {}) } : { ok: false, agent, error: reply.error });
     return true;
   }
 

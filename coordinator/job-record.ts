@@ -34,6 +34,8 @@ export interface JobRecord {
   agentsMissing: string[];
   result: JobResult | undefined;
   error: JobErrorInfo | undefined;
+  /** HE jobs: the aggregate ciphertexts (back to back) for the researcher's client to decrypt. */
+  resultCiphertexts?: Uint8Array;
 }
 
 export interface JobEventRecord {

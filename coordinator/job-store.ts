@@ -46,6 +46,8 @@ export class JobStore {
       state VARCHAR NOT NULL, created_at_ms BIGINT NOT NULL, finished_at_ms BIGINT,
       agents_asked VARCHAR NOT NULL, agents_answered VARCHAR NOT NULL, agents_missing VARCHAR NOT NULL,
       result_json VARCHAR, error_json VARCHAR)`);
+    // HE jobs keep their aggregate ciphertexts (base64) for the researcher's client to fetch and decrypt.
+    await conn.run('ALTER TABLE jobs ADD COLUMN IF NOT EXISTS result_ciphertexts VARCHAR');
     return new JobStore(instance, conn);
   }
 
@@ -67,10 +69,11 @@ export class JobStore {
   async update(job: JobRecord): Promise<void> {
     await this.mutex.run(() =>
       this.conn.run(
-        `UPDATE jobs SET state = $2, finished_at_ms = $3, agents_asked = $4, agents_answered = $5, agents_missing = $6, result_json = $7, error_json = $8 WHERE id = $1`,
+        `UPDATE jobs SET state = $2, finished_at_ms = $3, agents_asked = $4, agents_answered = $5, agents_missing = $6, result_json = $7, error_json = $8, result_ciphertexts = $9 WHERE id = $1`,
         [
           job.id, job.state, job.finishedAtMs ?? null, JSON.stringify(job.agentsAsked), JSON.stringify(job.agentsAnswered),
           JSON.stringify(job.agentsMissing), job.result ? JSON.stringify(job.result) : null, job.error ? JSON.stringify(job.error) : null,
+          job.resultCiphertexts ? Buffer.from(job.resultCiphertexts).toString('base64') : null,
         ],
       ),
     );
@@ -108,12 +111,13 @@ function fromRow(r: Record<string, unknown>): JobRecord {
     agentsMissing: JSON.parse(String(r.agents_missing)) as string[],
     result: r.result_json === null ? undefined : (JSON.parse(String(r.result_json)) as JobRecord['result']),
     error: r.error_json === null ? undefined : (JSON.parse(String(r.error_json)) as JobRecord['error']),
+    ...(typeof r.result_ciphertexts === 'string' ? { resultCiphertexts: new Uint8Array(Buffer.from(r.result_ciphertexts, 'base64')) } : {}),
   };
 }
 
 /** Inserts a job row on a connection (used inside the admission transaction). */
 export async function insertJob(conn: DuckDBConnection, job: JobRecord): Promise<void> {
-  await conn.run(`INSERT INTO jobs VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, NULL, NULL)`, [
+  await conn.run(`INSERT INTO jobs (id, kind, researcher, spec_json, state, created_at_ms, agents_asked, agents_answered, agents_missing) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
     job.id, job.kind, job.researcher, JSON.stringify(job.spec), job.state, job.createdAtMs,
     JSON.stringify(job.agentsAsked), JSON.stringify(job.agentsAnswered), JSON.stringify(job.agentsMissing),
   ]);

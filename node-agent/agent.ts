@@ -20,6 +20,10 @@ import type { Rng } from '../algorithms/rng.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { compileAgentPolicy, enforcePolicy, type AgentPolicyOptions, type CompiledAgentPolicy } from './policy.js';
 import { AgentLink } from './transport/link.js';
+import type { IdentityKeyPair } from '../common/crypto/index.js';
+import { createAttestation, type IdentityAttestation } from '../common/secure/identity-attestation.js';
+import { loadOrCreateIdentityKey } from './secure/identity-store.js';
+import { SecureTaskRunner } from './secure/secure-tasks.js';
 
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
@@ -45,6 +49,9 @@ export class Agent {
   private ledger: AgentLedger | undefined;
   private ledgerConn: DuckDBConnection | undefined;
   private readonly rng: Rng = createBufferedRng(createCryptoRng());
+  private readonly identity: IdentityKeyPair;
+  private identityAttestation: IdentityAttestation | undefined;
+  private readonly secure: SecureTaskRunner;
   private readonly descriptions = new Map<string, { description: string; privacyUnit: string | undefined; metadata: Record<string, unknown> }>();
 
   private constructor(
@@ -53,6 +60,26 @@ export class Agent {
     private readonly log: (event: string, fields?: Record<string, unknown>) => void,
   ) {
     this.policy = compileAgentPolicy(options.policy);
+    this.identity = loadOrCreateIdentityKey(options.stateDir);
+    this.secure = new SecureTaskRunner({
+      name: options.name,
+      tls: options.tls,
+      identity: this.identity,
+      products: () => this.products,
+      withConnection: (fn) => this.db.withConnection(fn),
+      charge: (jobId, researcher, cost) => this.privacyLedger.charge(jobId, researcher, cost),
+      salt: () => this.privacyLedger.salt,
+      rng: this.rng,
+      log,
+    });
+  }
+
+  /** The identity key signed with this agent's mTLS key, for peers to verify and pin (none without TLS). */
+  private attestation(): IdentityAttestation | undefined {
+    const tls = this.options.tls;
+    if (!tls) return undefined;
+    this.identityAttestation ??= createAttestation(this.options.name, this.identity.publicKey, tls);
+    return this.identityAttestation;
   }
 
   /** This domain's own privacy ledger (cap per researcher). */
@@ -135,6 +162,7 @@ export class Agent {
       domain: this.options.domain ?? this.options.name,
       version: FEDMESH_VERSION,
       policy: { minCellSize: this.policy.minCellSize, allowModes: [...this.policy.allowModes], allowKinds: [...this.policy.allowKinds] },
+      ...(this.attestation() ? { identity: this.attestation()! } : {}),
       products: this.products.map((p) => {
         const d = this.descriptions.get(p.name);
         return { name: p.name, columns: p.columns, privacyUnit: d?.privacyUnit ?? p.privacyUnit ?? '', description: d?.description ?? p.description, metadata: d?.metadata ?? {} };
@@ -149,11 +177,14 @@ export class Agent {
       if (task.deadlineMs && Date.now() > task.deadlineMs) throw new FedmeshError('ROUND_TIMEOUT', 'task arrived after its deadline');
       const job = parseJobSpec(task.specJson);
       enforcePolicy(this.policy, job.kind, job.privacy.mode);
-      if (job.privacy.mode === 'distributed-dp' || job.secure) {
-        throw new FedmeshError('FAILED_PRECONDITION', 'distributed-dp and secure aggregation are not wired into this agent yet', { field: job.secure ? 'secure' : 'privacy.mode' });
+      if (job.privacy.mode === 'distributed-dp' && !job.secure) {
+        throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation (secure: secagg or he)', { field: 'privacy.mode' });
       }
-      let out: { arrow: Uint8Array; meta: Record<string, unknown> };
-      if (job.kind === 'aggregate') {
+      let out: { arrow: Uint8Array; meta: Record<string, unknown>; payload?: Uint8Array };
+      if (job.secure) {
+        if (job.kind !== 'aggregate') throw new FedmeshError('FAILED_PRECONDITION', `secure: secure aggregation is wired into aggregate jobs only, not ${job.kind}`, { field: 'secure' });
+        out = await this.secure.handle(task, job);
+      } else if (job.kind === 'aggregate') {
         const product = this.products.find((p) => p.name === job.product);
         if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
         const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';
@@ -168,7 +199,7 @@ export class Agent {
         out = await this.db.withConnection((conn) => runCellJob({ conn, job, taskId: task.taskId, policy: this.policy, rng: this.rng }));
       }
       this.log('task-done', { jobId: task.jobId, taskId: task.taskId, ms: Date.now() - started });
-      return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta };
+      return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta, ...(out.payload ? { payload: out.payload } : {}) };
     } catch (e) {
       const err = isFedmeshError(e) ? e : new FedmeshError('INTERNAL', 'internal error at the agent');
       this.log('task-failed', { jobId: task.jobId, taskId: task.taskId, code: err.code, message: err.message, ...(isFedmeshError(e) ? {} : { cause: String(e) }) });
@@ -193,6 +224,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.link?.stop();
     this.link = undefined;
+    await this.secure.stop();
     this.ledgerConn?.closeSync();
     this.ledgerConn = undefined;
     this.db.close();

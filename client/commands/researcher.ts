@@ -30,23 +30,27 @@ async function readJobFile(path: string): Promise<Record<string, unknown>> {
 }
 
 /** `fedmesh query`: submit a job (file or flags), follow it, print the result. Exit 1 if it failed. */
-export async function runQuery(file: string | undefined, flags: QueryFlags & ConnectionFlags & OutputFlags): Promise<number> {
-  const spec = file ? await readJobFile(file) : jobFromFlags(flags);
+export async function runQuery(file: string | undefined, flags: QueryFlags & ConnectionFlags & OutputFlags & { keyDir?: string }): Promise<number> {
+  let spec = file ? await readJobFile(file) : jobFromFlags(flags);
   if (file) applyCommonFlags(spec, flags);
   const client = researcherClient(flags);
   const progress = createProgress(!flags.json && process.stderr.isTTY === true);
   try {
+    // HE: the client makes or loads the key pair and sends only the public key; it decrypts the result below.
+    const he = spec.secure === 'he' ? await client.prepareHe(spec, flags.keyDir ? { keyDir: flags.keyDir } : {}) : undefined;
+    if (he) spec = he.spec;
     progress.update('submitting…');
     const submitted = await client.submitJob(spec);
     let answered = 0;
     const total = submitted.agents.asked.length;
     progress.update(`job ${submitted.jobId.slice(0, 8)}: waiting for ${total} agents`);
-    const job = await client.watchJob(submitted.jobId, (e) => {
+    const watched = await client.watchJob(submitted.jobId, (e) => {
       if (e.type === 'agent-answered' || e.type === 'agent-failed') {
         answered++;
         progress.update(`job ${submitted.jobId.slice(0, 8)}: ${answered}/${total} agents replied`);
       }
     });
+    const job = he ? await client.finalizeHe(watched, he) : watched;
     progress.stop();
     out(flags.json ? JSON.stringify(jobToJson(job)) : renderJob(job, process.stdout.isTTY === true));
     return job.state === 'succeeded' ? 0 : 1;

@@ -4,6 +4,11 @@ import { clientChannelOptions, fedmeshV1 } from '../../common/transport/proto.js
 import { fromGrpcError } from '../../common/transport/status-map.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { AgentInfoView, BudgetEntryView, BudgetReportView, JobEventView, JobStateName, JobView } from '../types.js';
+import { finalizeHeJob, prepareHeJob, type HeJobOptions, type PreparedHeJob } from '../secure/he-client.js';
+
+function isHeSpec(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && (v as Record<string, unknown>).secure === 'he';
+}
 
 interface WireJob {
   jobId: string;
@@ -18,6 +23,7 @@ interface WireJob {
   resultJson: string;
   error: { code: string; message: string; field: string } | null;
   specJson: string;
+  resultCiphertexts?: Buffer;
 }
 
 const STATES: Record<string, JobStateName> = {
@@ -39,6 +45,7 @@ function jobFromWire(w: WireJob): JobView {
     result: w.resultJson ? (JSON.parse(w.resultJson) as JobView['result']) : undefined,
     error: w.error && w.error.code ? w.error : undefined,
     spec: w.specJson ? (JSON.parse(w.specJson) as unknown) : undefined,
+    ...(w.resultCiphertexts && w.resultCiphertexts.length > 0 ? { resultCiphertexts: new Uint8Array(w.resultCiphertexts.buffer, w.resultCiphertexts.byteOffset, w.resultCiphertexts.byteLength) } : {}),
   };
 }
 
@@ -115,10 +122,30 @@ export class CoordinatorClient {
     });
   }
 
-  /** Submits and waits for the final state. */
-  async run(spec: unknown, onEvent?: (e: JobEventView) => void): Promise<JobView> {
+  /**
+   * Submits and waits for the final state. An HE job (`secure: 'he'`) is prepared here first — participants fixed,
+   * BFV plan chosen, key pair loaded or made in the key folder, public key put into the spec — and its aggregate
+   * ciphertexts are decrypted here after the job: the secret key never leaves this process.
+   */
+  async run(spec: unknown, onEvent?: (e: JobEventView) => void, options: HeJobOptions = {}): Promise<JobView> {
+    const parsed = typeof spec === 'string' ? (JSON.parse(spec) as unknown) : spec;
+    if (isHeSpec(parsed)) {
+      const prepared = await this.prepareHe(parsed, options);
+      const submitted = await this.submitJob(prepared.spec);
+      return finalizeHeJob(await this.watchJob(submitted.jobId, onEvent), prepared);
+    }
     const submitted = await this.submitJob(spec);
     return this.watchJob(submitted.jobId, onEvent);
+  }
+
+  /** HE jobs: fixes participants and BFV plan and loads or makes the key pair (see client/secure/he-client.ts). */
+  async prepareHe(spec: Record<string, unknown>, options: HeJobOptions = {}): Promise<PreparedHeJob> {
+    return prepareHeJob(spec, await this.listAgents(), options);
+  }
+
+  /** HE jobs: decrypts the aggregate ciphertexts and releases the values. */
+  finalizeHe(job: JobView, prepared: PreparedHeJob): Promise<JobView> {
+    return finalizeHeJob(job, prepared);
   }
 
   close(): void {

@@ -2,6 +2,7 @@
  * Domain types of a job spec. These, not generated protobuf types, are what the coordinator, the agents and
  * the client pass around; transport code converts at the edge.
  */
+import type { HePlanJson } from '../../algorithms/he/index.js';
 import type { CellJobBody } from './cohort-jobs.js';
 
 export type Scalar = string | number | boolean;
@@ -60,6 +61,11 @@ export interface PrivacySpec {
   rho?: number;
   /** Contribution bound: rows one privacy unit (person) may contribute to the query, chosen at the agent by a keyed hash. @default 1 */
   maxRowsPerPerson?: number;
+  /**
+   * distributed-dp: agents that may drop out or collude with the coordinator while the noise guarantee holds; the
+   * ledger charges the guarantee of the remaining n − tolerated shares. @default ⌊(n − 1)/3⌋
+   */
+  tolerated?: number;
 }
 
 /** Budget used when a DP job names none. */
@@ -86,6 +92,19 @@ export interface AggregateJob extends JobCommon {
   /** Public group keys: one list of values per groupBy column. Every combination is released (noisy zeros too). */
   groupKeys?: Record<string, Scalar[]>;
   measures: Measure[];
+  /** Secure jobs: Shamir threshold t of SecAgg (n/2 < t ≤ n) and the fewest contributors a secure job accepts. @default ⌊n/2⌋ + 1 */
+  secureThreshold?: number;
+  /** Secure jobs: public cap on the rows one agent contributes; it bounds the secure sum against overflow. @default 2^24 */
+  secureMaxRows?: number;
+  /** HE jobs: the BFV plan and the researcher's public key (base64), made by the researcher's client. */
+  he?: HeJobKey;
+}
+
+/** The public half of an HE job, as it travels in the spec. */
+export interface HeJobKey {
+  plan: HePlanJson;
+  /** The serialised BFV public key, base64. */
+  publicKey: string;
 }
 
 /** Cohort, characterisation, survival and contingency jobs: counts of persons in public cells. */

@@ -146,7 +146,7 @@ function parseMeasure(v: unknown, field: string): Measure {
 export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
   if (v === undefined) return { mode: 'central-dp' };
   if (!isObj(v)) throw invalidJob(field, 'must be an object such as {"mode":"central-dp","epsilon":1}');
-  onlyKeys(v, ['mode', 'epsilon', 'delta', 'rho', 'maxRowsPerPerson'], field);
+  onlyKeys(v, ['mode', 'epsilon', 'delta', 'rho', 'maxRowsPerPerson', 'tolerated'], field);
   const mode = v.mode ?? 'central-dp';
   if (typeof mode !== 'string' || !(PRIVACY_MODES as readonly string[]).includes(mode)) {
     throw invalidJob(`${field}.mode`, `must be one of ${PRIVACY_MODES.join(', ')}; got ${JSON.stringify(mode)}`);
@@ -173,6 +173,11 @@ export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
       throw invalidJob(`${field}.maxRowsPerPerson`, `must be an integer between 1 and ${MAX_ROWS_PER_PERSON}, got ${JSON.stringify(k)}`);
     }
     out.maxRowsPerPerson = k as number;
+  }
+  if (v.tolerated !== undefined) {
+    if (!Number.isInteger(v.tolerated) || (v.tolerated as number) < 0) throw invalidJob(`${field}.tolerated`, `must be an integer >= 0, got ${JSON.stringify(v.tolerated)}`);
+    if (mode !== 'distributed-dp') throw invalidJob(`${field}.tolerated`, 'applies to mode distributed-dp only');
+    out.tolerated = v.tolerated as number;
   }
   if (out.mode === 'none') {
     if (out.epsilon !== undefined || out.delta !== undefined || out.rho !== undefined) {
@@ -226,7 +231,7 @@ export function parseJobSpec(input: unknown): JobSpec {
 }
 
 function parseAggregate(v: Obj): AggregateJob {
-  onlyKeys(v, ['kind', 'product', 'where', 'groupBy', 'groupKeys', 'measures', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents'], '');
+  onlyKeys(v, ['kind', 'product', 'where', 'groupBy', 'groupKeys', 'measures', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents', 'secureThreshold', 'secureMaxRows', 'he'], '');
   const product = identifier(v.product, 'product');
   const whereRaw = v.where ?? [];
   if (!Array.isArray(whereRaw)) throw invalidJob('where', 'must be a list of filters');
@@ -250,7 +255,36 @@ function parseAggregate(v: Obj): AggregateJob {
   const job: AggregateJob = { kind: 'aggregate', product, where, groupBy, measures, privacy: parsePrivacy(v.privacy) };
   if (v.groupKeys !== undefined) job.groupKeys = parseGroupKeys(v.groupKeys, groupBy);
   Object.assign(job, parseCommon(v));
+  parseSecureFields(v, job);
   return job;
+}
+
+const MAX_HE_PUBLIC_KEY_BASE64 = 8 * 1024 * 1024;
+
+/** Fields of secure aggregate jobs; their meaning is checked against the mesh at admission. */
+function parseSecureFields(v: Obj, job: AggregateJob): void {
+  const needsSecure = (f: string): void => {
+    if (!job.secure) throw invalidJob(f, 'applies to secure jobs only (set secure to secagg or he)');
+  };
+  if (v.secureThreshold !== undefined) {
+    needsSecure('secureThreshold');
+    if (!Number.isInteger(v.secureThreshold) || (v.secureThreshold as number) < 2) throw invalidJob('secureThreshold', `must be an integer >= 2, got ${JSON.stringify(v.secureThreshold)}`);
+    job.secureThreshold = v.secureThreshold as number;
+  }
+  if (v.secureMaxRows !== undefined) {
+    needsSecure('secureMaxRows');
+    if (!Number.isSafeInteger(v.secureMaxRows) || (v.secureMaxRows as number) < 1) throw invalidJob('secureMaxRows', `must be a positive integer, got ${JSON.stringify(v.secureMaxRows)}`);
+    job.secureMaxRows = v.secureMaxRows as number;
+  }
+  if (v.he !== undefined) {
+    if (job.secure !== 'he') throw invalidJob('he', "applies to secure 'he' jobs only");
+    if (!isObj(v.he)) throw invalidJob('he', 'must be an object {plan, publicKey}');
+    onlyKeys(v.he, ['plan', 'publicKey'], 'he');
+    if (!isObj(v.he.plan)) throw invalidJob('he.plan', 'must be an object (the BFV plan)');
+    const pk = v.he.publicKey;
+    if (typeof pk !== 'string' || pk.length === 0 || pk.length > MAX_HE_PUBLIC_KEY_BASE64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(pk)) throw invalidJob('he.publicKey', 'must be the serialised public key in base64');
+    job.he = { plan: v.he.plan as unknown as NonNullable<AggregateJob['he']>['plan'], publicKey: pk };
+  }
 }
 
 function parseCommon(v: Obj): Partial<AggregateJob> {

@@ -12,6 +12,9 @@ export interface WireRegister {
   version: string;
   policyJson: string;
   products: { name: string; columns: { name: string; type: string }[]; privacyUnit: string; description: string; metadataJson: string }[];
+  identityPublicKey?: Buffer;
+  identitySignature?: Buffer;
+  certificatePem?: string;
 }
 
 const STATE: Record<JobRecord['state'], string> = {
@@ -37,6 +40,9 @@ export function registrationFromWire(w: WireRegister): AgentRegistration {
     domain: w.domain,
     version: w.version,
     policy: { minCellSize: num(policy.minCellSize, 10), allowModes: strs(policy.allowModes), allowKinds: strs(policy.allowKinds) },
+    ...(w.identityPublicKey && w.identityPublicKey.length > 0 && w.certificatePem
+      ? { identity: { identityPublicKey: new Uint8Array(w.identityPublicKey), signature: new Uint8Array(w.identitySignature ?? []), certificatePem: w.certificatePem } }
+      : {}),
     products: (w.products ?? []).map((p) => ({
       name: p.name,
       columns: (p.columns ?? []).map((c) => ({ name: c.name, type: c.type })),
@@ -62,7 +68,7 @@ export function taskToWire(t: AgentTask): Record<string, unknown> {
   };
 }
 
-export function replyFromWire(msg: { result?: { taskId: string; arrowIpc: Buffer; metaJson: string }; failure?: { taskId: string; error?: { code: string; message: string; field: string } } }): AgentTaskReply | undefined {
+export function replyFromWire(msg: { result?: { taskId: string; arrowIpc: Buffer; metaJson: string; payload?: Buffer }; failure?: { taskId: string; error?: { code: string; message: string; field: string } } }): AgentTaskReply | undefined {
   if (msg.result) {
     let meta: Record<string, unknown>;
     try {
@@ -70,7 +76,8 @@ export function replyFromWire(msg: { result?: { taskId: string; arrowIpc: Buffer
     } catch {
       meta = {};
     }
-    return { ok: true, taskId: msg.result.taskId, arrow: new Uint8Array(msg.result.arrowIpc), meta };
+    const payload = msg.result.payload;
+    return { ok: true, taskId: msg.result.taskId, arrow: new Uint8Array(msg.result.arrowIpc), meta, ...(payload && payload.length > 0 ? { payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength) } : {}) };
   }
   if (msg.failure) {
     const e = msg.failure.error ?? { code: 'INTERNAL', message: 'agent failed', field: '' };
@@ -103,6 +110,7 @@ export function jobToWire(job: JobRecord, withArrow = true): Record<string, unkn
     resultArrow: withArrow ? resultArrow(job) : Buffer.alloc(0),
     error: job.error ? { code: job.error.code, message: job.error.message, field: job.error.field ?? '' } : null,
     specJson: JSON.stringify(job.spec),
+    resultCiphertexts: withArrow && job.resultCiphertexts ? Buffer.from(job.resultCiphertexts.buffer, job.resultCiphertexts.byteOffset, job.resultCiphertexts.byteLength) : Buffer.alloc(0),
   };
 }
 

@@ -64,6 +64,9 @@ export class AgentLink {
         version: reg.version,
         policyJson: JSON.stringify(reg.policy),
         products: reg.products.map((p) => ({ name: p.name, columns: p.columns, privacyUnit: p.privacyUnit, description: p.description, metadataJson: JSON.stringify(p.metadata) })),
+        ...(reg.identity
+          ? { identityPublicKey: Buffer.from(reg.identity.identityPublicKey), identitySignature: Buffer.from(reg.identity.signature), certificatePem: reg.identity.certificatePem }
+          : {}),
       },
     });
     call.on('data', (msg: WireMessage) => this.onMessage(call, msg));
@@ -102,7 +105,7 @@ export class AgentLink {
       };
       void this.options.onTask(task).then((reply) => {
         if (this.call !== call) return;
-        if (reply.ok) call.write({ result: { taskId: reply.taskId, arrowIpc: Buffer.from(reply.arrow), metaJson: JSON.stringify(reply.meta) } });
+        if (reply.ok) call.write({ result: { taskId: reply.taskId, arrowIpc: Buffer.from(reply.arrow), metaJson: JSON.stringify(reply.meta), payload: reply.payload ? Buffer.from(reply.payload.buffer, reply.payload.byteOffset, reply.payload.byteLength) : Buffer.alloc(0) } });
         else call.write({ failure: { taskId: reply.taskId, error: reply.error } });
       });
     }

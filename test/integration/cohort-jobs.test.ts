@@ -90,10 +90,15 @@ describe('cohort, survival, characterisation and contingency jobs on synthetic O
     const exact = await mesh.client.run({ ...spec, privacy: { mode: 'none' } });
     const noisy = await mesh.client.run({ ...spec, privacy: { mode: 'central-dp', epsilon: 5, delta: 1e-6 } });
     expect(noisy.error).toBeUndefined();
-    const e = (exact.result!.summary!.curves as { survival: number[] }[])[0]!.survival;
+    const ec = (exact.result!.summary!.curves as { survival: number[]; atRisk: number[] }[])[0]!;
     const n = (noisy.result!.summary!.curves as { survival: number[] }[])[0]!.survival;
-    // Tolerance 0.15 in survival probability with a few hundred persons and ε = 5 (noise std ≈ 1 person per cell).
-    n.forEach((v, i) => expect(Math.abs(v - e[i]!)).toBeLessThan(0.15));
+    // Noise std ≈ 1.6 persons per released cell at ε = 5 (two blocks); at-risk is derived by cumulative sums, so its
+    // error grows like √(2i). Where at least 100 persons are at risk the survival error stays well under 0.1 (> 4σ).
+    const checked = ec.atRisk.map((r, i) => (r >= 100 ? i : -1)).filter((i) => i >= 0);
+    expect(checked.length).toBeGreaterThan(3);
+    for (const i of checked) expect(Math.abs(n[i]! - ec.survival[i]!)).toBeLessThan(0.1);
+    // Negative control: the noisy curve is not the exact one (noise was added somewhere).
+    expect(n).not.toEqual(ec.survival);
   });
 
   it('characterisation over public concept lists adds up across agents', async () => {

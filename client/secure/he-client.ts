@@ -1,0 +1,128 @@
+/**
+ * The researcher's side of HE jobs. Before submitting, the client fixes the participants and the public vector
+ * layout, chooses BFV parameters that hold the sum, and makes (or loads) a key pair in a local key folder (secret key
+ * mode 0600); the spec then carries the plan and the PUBLIC key only. After the job, it decrypts the aggregate
+ * ciphertexts the coordinator returned and releases the values itself (exact in mode none, with the noise of the
+ * agents' shares in distributed-dp).
+ */
+import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { hePlanToJson, selectHeParameters, type HePlan } from '../../algorithms/he/index.js';
+import { FedmeshError } from '../../common/errors.js';
+import { decryptVector, generateHeKeyPair, loadHeKeyFolder, saveHeKeyFolder, type HeKeyPair } from '../../common/he/index.js';
+import { parseJobSpec } from '../../common/job/validate.js';
+import type { AggregateJob } from '../../common/job/spec.js';
+import { decodeSecureSum, heLimbRing, planSecureAggregate, releaseSecureAggregate, type SecureJobPlan } from '../../common/secure/index.js';
+import type { AgentInfoView, JobView } from '../types.js';
+
+/** Digit sizes tried for HE slots; the one with the fewest ciphertext bytes wins. */
+const DIGIT_BITS = [8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 36, 40];
+
+export interface PreparedHeJob {
+  spec: Record<string, unknown>;
+  keyPair: HeKeyPair;
+  keyDir: string;
+  secure: SecureJobPlan;
+}
+
+export interface HeJobOptions {
+  /** Folder of the key pair. @default ~/.fedmesh/keys/<plan hash> */
+  keyDir?: string;
+}
+
+/** The default key folder of a plan: one key pair per distinct plan, reused across jobs with the same plan. */
+export function defaultHeKeyDir(plan: HePlan): string {
+  const hash = createHash('sha256').update(JSON.stringify(hePlanToJson(plan))).digest('hex').slice(0, 16);
+  return join(homedir(), '.fedmesh', 'keys', hash);
+}
+
+/** Chooses the digit size and BFV plan with the smallest upload for this job's layout. */
+function choosePlan(job: AggregateJob, typeOf: (c: string) => string, agents: number): { plan: HePlan; secure: SecureJobPlan } {
+  let best: { plan: HePlan; secure: SecureJobPlan; bytes: number } | undefined;
+  let lastError: unknown;
+  for (const b of DIGIT_BITS) {
+    let secure: SecureJobPlan;
+    try {
+      secure = planSecureAggregate(job, typeOf, agents, heLimbRing(b));
+    } catch (e) {
+      lastError = e;
+      continue;
+    }
+    let plan: HePlan;
+    try {
+      plan = selectHeParameters({ vectorLength: secure.layout.vectorLength, valueBounds: { min: 0n, max: (1n << BigInt(b)) - 1n }, agents });
+    } catch (e) {
+      lastError = e;
+      continue;
+    }
+    const bytes = plan.ciphertextCount * plan.ciphertextByteSize;
+    if (!best || bytes < best.bytes) best = { plan, secure, bytes };
+  }
+  if (!best) throw lastError instanceof FedmeshError ? lastError : new FedmeshError('INVALID_JOB', `no BFV parameters hold this job's secure sum: ${(lastError as Error)?.message ?? 'unknown'}`);
+  return best;
+}
+
+/**
+ * Prepares an HE job: fixes the participants (spec.agents), plans the vector and BFV parameters, loads or makes the
+ * key pair, and puts the plan and public key into the spec.
+ * @throws FedmeshError INVALID_JOB when no connected agent serves the product, or the sum cannot be held
+ */
+export async function prepareHeJob(specIn: Record<string, unknown>, agents: readonly AgentInfoView[], options: HeJobOptions = {}): Promise<PreparedHeJob> {
+  const spec: Record<string, unknown> = { ...specIn };
+  delete spec.he;
+  const serving = agents.filter((a) => a.connected && a.products.some((p) => p.name === spec.product));
+  const wanted = Array.isArray(spec.agents) ? (spec.agents as string[]) : undefined;
+  const names = (wanted ?? serving.map((a) => a.name)).slice().sort();
+  const first = serving.find((a) => names.includes(a.name));
+  if (!first) throw new FedmeshError('INVALID_JOB', `product: no connected agent serves product ${String(spec.product)}`, { field: 'product' });
+  spec.agents = names;
+  const job = parseJobSpec(spec);
+  if (job.kind !== 'aggregate') throw new FedmeshError('INVALID_JOB', 'secure: he is wired into aggregate jobs only', { field: 'secure' });
+  const product = first.products.find((p) => p.name === job.product)!;
+  const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';
+  const { plan, secure } = choosePlan(job, typeOf, names.length);
+  const keyDir = options.keyDir ?? defaultHeKeyDir(plan);
+  let keyPair: HeKeyPair;
+  try {
+    keyPair = await loadHeKeyFolder(keyDir);
+    if (JSON.stringify(hePlanToJson(keyPair.plan)) !== JSON.stringify(hePlanToJson(plan))) {
+      throw new FedmeshError('FAILED_PRECONDITION', `HE key folder ${keyDir} holds a key for a different plan; use another --key-dir`);
+    }
+  } catch (e) {
+    if (!(e instanceof FedmeshError && e.code === 'NOT_FOUND')) throw e;
+    keyPair = await generateHeKeyPair(plan);
+    await saveHeKeyFolder(keyDir, keyPair);
+  }
+  spec.he = { plan: hePlanToJson(plan), publicKey: Buffer.from(keyPair.publicKey).toString('base64') };
+  return { spec, keyPair, keyDir, secure };
+}
+
+/**
+ * Decrypts the aggregate ciphertexts of a finished HE job and fills in the released rows.
+ * @throws FedmeshError FAILED_PRECONDITION when the job carries no ciphertexts or they do not decrypt
+ */
+export async function finalizeHeJob(job: JobView, prepared: PreparedHeJob): Promise<JobView> {
+  if (job.state !== 'succeeded' || !job.result) return job;
+  const bytes = job.resultCiphertexts;
+  const plan = prepared.keyPair.plan;
+  if (!bytes || bytes.length !== plan.ciphertextCount * plan.ciphertextByteSize) {
+    throw new FedmeshError('FAILED_PRECONDITION', `job ${job.jobId}: expected ${plan.ciphertextCount} aggregate ciphertexts from the coordinator`);
+  }
+  const cts = Array.from({ length: plan.ciphertextCount }, (_, i) => bytes.subarray(i * plan.ciphertextByteSize, (i + 1) * plan.ciphertextByteSize));
+  const sums = await decryptVector(plan, prepared.keyPair.secretKey, cts);
+  const info = (job.result.summary?.he ?? {}) as { contributors?: number; minCellSize?: number };
+  const sp = prepared.secure;
+  const totals = decodeSecureSum(sp.layout, sp.plan, sums);
+  const spec = parseJobSpec(job.spec ?? prepared.spec) as AggregateJob;
+  const release = releaseSecureAggregate({ job: spec, plan: sp.plan, layout: sp.layout, totals, contributors: info.contributors ?? sp.layout.agents, minCellSize: info.minCellSize ?? 1, ...(sp.noise ? { noise: sp.noise } : {}) });
+  return {
+    ...job,
+    result: {
+      ...job.result,
+      ...release,
+      privacy: { ...release.privacy, keyId: prepared.keyPair.keyId, decryptedBy: 'researcher client' },
+      notes: [...release.notes, ...job.result.notes, `decrypted in this client with the secret key in ${prepared.keyDir}`],
+    },
+  };
+}

@@ -1,0 +1,9 @@
+/** Secure aggregation wired into jobs: the public vector layout, limb codec, distributed noise, release, identity attestation. */
+export * from './limbs.js';
+export * from './vector-layout.js';
+export * from './distributed-noise.js';
+export * from './secure-release.js';
+export * from './secure-job.js';
+export * from './envelope.js';
+export * from './identity-attestation.js';
+export * from './secagg-wire.js';

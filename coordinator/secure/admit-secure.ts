@@ -1,0 +1,58 @@
+import type { PrivacyCost } from '../../algorithms/dp/index.js';
+import { parseHePlan, type HePlan } from '../../algorithms/he/index.js';
+import { FedmeshError, invalidJob } from '../../common/errors.js';
+import type { AggregateJob } from '../../common/job/spec.js';
+import { checkHePlanFits, heRingForPlan, planSecureAggregate, secAggLimbRing, type SecureJobPlan } from '../../common/secure/index.js';
+import type { AgentView } from '../agent-registry.js';
+
+export interface SecureAdmission {
+  /** Participants in the agreed (name) order. */
+  agents: AgentView[];
+  plan: SecureJobPlan;
+  /** What the ledger reserves: the distributed-dp charge for n − tolerated honest shares; undefined in mode none. */
+  cost: PrivacyCost | undefined;
+  hePlan?: HePlan;
+}
+
+/**
+ * Admission of a secure aggregate job: public layout, threshold, ring and (distributed-dp) noise plan, all from
+ * public information, before anything is stored or charged.
+ * @throws FedmeshError INVALID_JOB naming the field, FAILED_PRECONDITION when the mesh cannot run it securely
+ */
+export function admitSecure(spec: AggregateJob, candidates: readonly AgentView[]): SecureAdmission {
+  const agents = [...candidates].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const product = agents[0]!.products.find((p) => p.name === spec.product)!;
+  const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';
+  const n = agents.length;
+  let hePlan: HePlan | undefined;
+  if (spec.secure === 'he') {
+    if (!spec.he) throw invalidJob('he', "an HE job carries the researcher's BFV plan and public key: submit it with the fedmesh client (it makes the key pair)");
+    try {
+      hePlan = parseHePlan(spec.he.plan);
+    } catch (e) {
+      throw invalidJob('he.plan', (e as Error).message);
+    }
+  }
+  const plan = planSecureAggregate(spec, typeOf, n, hePlan ? heRingForPlan(hePlan) : secAggLimbRing(n));
+  if (hePlan) {
+    checkHePlanFits(hePlan, plan.layout, n);
+    if (Buffer.from(spec.he!.publicKey, 'base64').length !== hePlan.publicKeyByteSize) throw invalidJob('he.publicKey', `must be ${hePlan.publicKeyByteSize} bytes for this plan`);
+  }
+  const unattested = agents.filter((a) => !a.identity);
+  if (unattested.length > 0) {
+    throw new FedmeshError(
+      'FAILED_PRECONDITION',
+      `secure: ${spec.secure} needs every agent's identity key vouched for by its mTLS certificate; ${unattested.map((a) => a.name).join(', ')} registered without one (is the mesh running --insecure? secure jobs are refused without mTLS)`,
+      { field: 'secure' },
+    );
+  }
+  return { agents, plan, cost: plan.noise?.cost, ...(hePlan ? { hePlan } : {}) };
+}
+
+/** Deadline of one protocol round: its share of the job time left (the first round, which runs the query, gets two shares). */
+export function roundDeadline(jobDeadlineMs: number, weights: readonly number[], index: number): number {
+  const now = Date.now();
+  const left = Math.max(0, jobDeadlineMs - now);
+  const rest = weights.slice(index).reduce((a, b) => a + b, 0);
+  return Math.min(jobDeadlineMs, now + Math.ceil((left * weights[index]!) / rest));
+}

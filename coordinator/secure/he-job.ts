@@ -1,0 +1,54 @@
+/**
+ * The coordinator's side of an HE aggregate job: each agent encrypts its vector under the researcher's public key;
+ * the coordinator screens every ciphertext (exact size, uncompressed header), adds them homomorphically in its
+ * piscina pool and returns ONLY the aggregate ciphertexts. It never holds a secret key: it imports nothing but
+ * common/he/coordinator.js, and releases no values — the researcher's client decrypts and releases.
+ */
+import { performance } from 'node:perf_hooks';
+import type { HePool } from '../../common/he/coordinator.js';
+import { FedmeshError } from '../../common/errors.js';
+import { measureField } from '../../common/job/spec.js';
+import type { JobErrorInfo } from '../job-record.js';
+import { askRound, describeErrors, minCellSizeOf, type SecureOutcome, type SecureRunContext } from './secure-run.js';
+
+export async function runHeJob(ctx: SecureRunContext, pool: () => HePool): Promise<SecureOutcome> {
+  const { admission, spec } = ctx;
+  const plan = admission.hePlan!;
+  const sp = admission.plan;
+  const ids = admission.agents.map((a) => a.name);
+  const errors: Record<string, JobErrorInfo> = {};
+  const contributions = new Map<string, Uint8Array[]>();
+  const size = plan.ciphertextByteSize;
+  await askRound(ctx, 1, ctx.jobDeadlineMs, ids, () => new Uint8Array(), (agent, payload) => {
+    if (payload.length !== plan.ciphertextCount * size) throw new FedmeshError('INVALID_ARGUMENT', `sent ${payload.length} bytes, expected ${plan.ciphertextCount} ciphertexts of ${size} bytes`);
+    contributions.set(agent, Array.from({ length: plan.ciphertextCount }, (_, i) => payload.subarray(i * size, (i + 1) * size)));
+  }, errors);
+  const contributors = ids.filter((id) => contributions.has(id));
+  const missing = ids.filter((id) => !contributions.has(id));
+  if (contributors.length < sp.requiredContributors) {
+    throw new FedmeshError('QUORUM_NOT_MET', `${contributors.length} of ${ids.length} agents contributed; the job needs ${sp.requiredContributors}${describeErrors(errors)}`, {
+      details: { answered: contributors, missing, agentErrors: errors },
+    });
+  }
+  const t0 = performance.now();
+  const sums = await pool().add(plan, contributors.map((a) => contributions.get(a)!));
+  const coordinatorMs = Math.round((performance.now() - t0) * 1000) / 1000;
+  const resultCiphertexts = new Uint8Array(sums.length * size);
+  sums.forEach((c, i) => resultCiphertexts.set(c, i * size));
+  for (const a of contributors) ctx.emit('agent-answered', a);
+  const fields = spec.measures.map((m) => measureField(m));
+  return {
+    answered: contributors,
+    missing,
+    resultCiphertexts,
+    result: {
+      columns: [...spec.groupBy, ...(sp.noise ? fields.flatMap((f) => [f, `${f}_std`]) : fields)],
+      rows: [],
+      suppressed: [],
+      privacy: { mode: spec.privacy.mode, secure: 'he', sealed: true, ...(sp.noise ? { spent: { rho: sp.noise.cost.rho } } : {}) },
+      summary: { secure: { coordinatorMs, vectorLength: sp.layout.vectorLength }, he: { contributors: contributors.length, minCellSize: minCellSizeOf(ctx, contributors), ciphertextCount: plan.ciphertextCount, ciphertextByteSize: size } },
+      notes: ['he: the coordinator added the encrypted contributions and returns only the aggregate ciphertexts; the researcher client decrypts them with its secret key and releases the values'],
+      agentErrors: errors,
+    },
+  };
+}

@@ -1,0 +1,226 @@
+/**
+ * The agent's side of secure aggregate jobs. SecAgg: four tasks per job (round 1 AdvertiseKeys … round 4 Unmasking)
+ * drive a `SecAggClient` kept in memory per job until the job's deadline; HE: one task that encrypts the vector under
+ * the researcher's public key in the piscina pool. In both, the statistics are computed, noised (distributed-dp) and
+ * checked against their public overflow bounds BEFORE anything is masked or encrypted.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { GroupPartial } from '../../algorithms/aggregate/index.js';
+import * as dp from '../../algorithms/dp/index.js';
+import { parseHePlan, type HePlan } from '../../algorithms/he/index.js';
+import type { Rng } from '../../algorithms/rng.js';
+import {
+  SecAggClient,
+  type AdvertisedKeysBroadcast,
+  type SecAggParticipant,
+  type ShareKeysRelay,
+  type UnmaskRequest,
+} from '../../algorithms/secagg/index.js';
+import type { AgentTask } from '../../common/agent-protocol.js';
+import { createNodeSecAggCrypto, secAggErrorToFedmesh, type IdentityKeyPair } from '../../common/crypto/index.js';
+import { FedmeshError, invalidJob } from '../../common/errors.js';
+import { createHePool, type HePool } from '../../common/he/index.js';
+import type { PrivacyCost } from '../../algorithms/dp/index.js';
+import type { AggregateJob } from '../../common/job/spec.js';
+import {
+  SECAGG_ROUNDS,
+  checkHePlanFits,
+  decodeEnvelope,
+  encodeEnvelope,
+  encodeSecureVector,
+  heRingForPlan,
+  planSecureAggregate,
+  secAggLimbRing,
+  verifyAttestation,
+  type SecAggRoundStart,
+  type SecureJobPlan,
+  type StatisticSlot,
+} from '../../common/secure/index.js';
+import type { TlsMaterial } from '../../common/tls.js';
+import type { ProductInfo } from '../data/products.js';
+import { secureStatistics } from './secure-statistics.js';
+
+export interface SecureTaskDeps {
+  name: string;
+  tls: TlsMaterial | undefined;
+  identity: IdentityKeyPair;
+  products: () => readonly ProductInfo[];
+  withConnection: <T>(fn: (conn: DuckDBConnection) => Promise<T>) => Promise<T>;
+  charge: (jobId: string, researcher: string, cost: PrivacyCost) => Promise<void>;
+  salt: () => string;
+  rng: Rng;
+  log: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface SecureTaskOutput {
+  arrow: Uint8Array;
+  meta: Record<string, unknown>;
+  payload: Uint8Array;
+}
+
+interface Session {
+  client: SecAggClient;
+  vector: Uint32Array;
+  requiredContributors: number;
+  timer: NodeJS.Timeout;
+}
+
+/** Extra time a session outlives its job deadline, for a late round that is already on the wire. */
+const SESSION_GRACE_MS = 5_000;
+
+export class SecureTaskRunner {
+  private readonly sessions = new Map<string, Session>();
+  private readonly crypto = createNodeSecAggCrypto();
+  private pool: HePool | undefined;
+
+  constructor(private readonly deps: SecureTaskDeps) {}
+
+  /** Runs one round of a secure job. @throws FedmeshError; the session of a failed SecAgg round is dropped */
+  async handle(task: AgentTask, job: AggregateJob): Promise<SecureTaskOutput> {
+    if (!this.deps.tls) {
+      throw new FedmeshError('FAILED_PRECONDITION', 'secure aggregation needs mTLS: this agent runs --insecure, so it has no certificate to vouch for its identity key', { field: 'secure' });
+    }
+    try {
+      if (job.secure === 'he') return await this.encryptHe(task, job);
+      return await this.secAggRound(task, job);
+    } catch (e) {
+      this.drop(task.jobId);
+      throw secAggErrorToFedmesh(e);
+    }
+  }
+
+  private product(job: AggregateJob): { product: ProductInfo; typeOf: (c: string) => string } {
+    const product = this.deps.products().find((p) => p.name === job.product);
+    if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
+    return { product, typeOf: (c) => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR' };
+  }
+
+  /** Statistics → (+ noise share) → overflow check → limbs. Charges this domain's ledger first in distributed-dp. */
+  private async vector(task: AgentTask, job: AggregateJob, sp: SecureJobPlan, product: ProductInfo, asBigInt: boolean): Promise<Uint32Array | BigInt64Array> {
+    if (sp.noise) await this.deps.charge(task.jobId, task.researcher, sp.noise.cost);
+    const groups: GroupPartial[] = await this.deps.withConnection((conn) => secureStatistics(conn, job, product, sp.plan, this.deps.salt()));
+    const rng = dp.asBufferedRng(this.deps.rng);
+    const samplers = new Map<StatisticSlot, dp.DiscreteGaussianSampler>();
+    const noise = sp.noise
+      ? (s: StatisticSlot): bigint => {
+          let sampler = samplers.get(s);
+          if (!sampler) {
+            sampler = dp.createDiscreteGaussianSampler(s.shareSigma2!);
+            samplers.set(s, sampler);
+          }
+          return sampler.sample(rng);
+        }
+      : undefined;
+    return encodeSecureVector(sp.layout, groups, noise, asBigInt);
+  }
+
+  private async secAggRound(task: AgentTask, job: AggregateJob): Promise<SecureTaskOutput> {
+    const meta = { round: task.round, secure: 'secagg' };
+    switch (task.round) {
+      case SECAGG_ROUNDS.advertise: {
+        const start = decodeEnvelope(task.payload, 'round 1 payload') as SecAggRoundStart;
+        if (!Array.isArray(start?.participants) || typeof start.roundId !== 'string' || !start.roundId.startsWith(`${task.jobId}/`)) {
+          throw new FedmeshError('INVALID_ARGUMENT', 'round 1 payload: not a SecAgg round start for this job');
+        }
+        // Pin every participant's identity key only after checking its certificate chain, CN and signature ourselves.
+        const participants: SecAggParticipant[] = start.participants.map((p) => ({ id: String(p.id), identityPublicKey: verifyAttestation(String(p.id), p.attestation, this.deps.tls!.ca) }));
+        const me = participants.find((p) => p.id === this.deps.name);
+        if (!me || Buffer.compare(Buffer.from(me.identityPublicKey), Buffer.from(this.deps.identity.publicKey)) !== 0) {
+          throw new FedmeshError('UNAUTHENTICATED', "refusing the round: this agent's own identity key is missing or altered in the participant list");
+        }
+        const { product, typeOf } = this.product(job);
+        const n = participants.length;
+        const sp = planSecureAggregate(job, typeOf, n, secAggLimbRing(n));
+        if (start.threshold !== sp.threshold) {
+          throw new FedmeshError('FAILED_PRECONDITION', `refusing the round: the coordinator asked for threshold ${start.threshold}, the job implies ${sp.threshold}`, { field: 'secureThreshold' });
+        }
+        const vector = (await this.vector(task, job, sp, product, false)) as Uint32Array;
+        const client = new SecAggClient({
+          config: { roundId: start.roundId, threshold: sp.threshold, vectorLength: sp.layout.vectorLength, participants },
+          clientId: this.deps.name,
+          identityPrivateKey: this.deps.identity.privateKey,
+          crypto: this.crypto,
+          rng: this.deps.rng,
+        });
+        const message = client.advertiseKeys();
+        this.drop(task.jobId);
+        const expiresInMs = Math.max(1_000, Math.min(Number(start.jobDeadlineMs) || 0, Date.now() + 16 * 60_000) - Date.now() + SESSION_GRACE_MS);
+        const timer = setTimeout(() => {
+          this.deps.log('secure-session-expired', { jobId: task.jobId });
+          this.drop(task.jobId);
+        }, expiresInMs);
+        timer.unref();
+        this.sessions.set(task.jobId, { client, vector, requiredContributors: sp.requiredContributors, timer });
+        return { arrow: new Uint8Array(), meta: { ...meta, vectorLength: sp.layout.vectorLength }, payload: encodeEnvelope(message) };
+      }
+      case SECAGG_ROUNDS.share: {
+        const s = this.session(task);
+        return { arrow: new Uint8Array(), meta, payload: encodeEnvelope(s.client.shareKeys(decodeEnvelope(task.payload, 'round 2 payload') as AdvertisedKeysBroadcast)) };
+      }
+      case SECAGG_ROUNDS.mask: {
+        const s = this.session(task);
+        const message = s.client.maskInput(decodeEnvelope(task.payload, 'round 3 payload') as ShareKeysRelay, s.vector);
+        s.vector.fill(0);
+        return { arrow: new Uint8Array(), meta, payload: encodeEnvelope(message) };
+      }
+      case SECAGG_ROUNDS.unmask: {
+        const s = this.session(task);
+        const request = decodeEnvelope(task.payload, 'round 4 payload') as UnmaskRequest;
+        if (!Array.isArray(request?.survivorIds) || request.survivorIds.length < s.requiredContributors) {
+          throw new FedmeshError('QUORUM_NOT_MET', `refusing to unmask: ${Array.isArray(request?.survivorIds) ? request.survivorIds.length : 0} survivors, the job's guarantee needs at least ${s.requiredContributors}`);
+        }
+        const message = s.client.unmask(request);
+        this.drop(task.jobId);
+        return { arrow: new Uint8Array(), meta, payload: encodeEnvelope(message) };
+      }
+      default:
+        throw new FedmeshError('INVALID_ARGUMENT', `secagg: unknown round ${task.round}`);
+    }
+  }
+
+  private session(task: AgentTask): Session {
+    const s = this.sessions.get(task.jobId);
+    if (!s) throw new FedmeshError('FAILED_PRECONDITION', `secagg round ${task.round}: this agent holds no protocol state for job ${task.jobId} (expired, or round 1 never ran here)`);
+    return s;
+  }
+
+  private async encryptHe(task: AgentTask, job: AggregateJob): Promise<SecureTaskOutput> {
+    if (task.round !== 1) throw new FedmeshError('INVALID_ARGUMENT', `he: unknown round ${task.round}`);
+    if (!job.he) throw invalidJob('he', 'an HE job must carry the plan and the public key (made by the researcher client)');
+    let plan: HePlan;
+    try {
+      plan = parseHePlan(job.he.plan);
+    } catch (e) {
+      throw invalidJob('he.plan', (e as Error).message);
+    }
+    const { product, typeOf } = this.product(job);
+    const sp = planSecureAggregate(job, typeOf, plan.maxAgents, heRingForPlan(plan));
+    checkHePlanFits(plan, sp.layout, plan.maxAgents);
+    const publicKey = new Uint8Array(Buffer.from(job.he.publicKey, 'base64'));
+    if (publicKey.length !== plan.publicKeyByteSize) throw invalidJob('he.publicKey', `is ${publicKey.length} bytes, the plan's public keys are ${plan.publicKeyByteSize}`);
+    const vector = (await this.vector(task, job, sp, product, true)) as BigInt64Array;
+    this.pool ??= createHePool();
+    const started = Date.now();
+    const cts = await this.pool.encrypt(plan, publicKey, vector);
+    const payload = new Uint8Array(cts.length * plan.ciphertextByteSize);
+    cts.forEach((c, i) => payload.set(c, i * plan.ciphertextByteSize));
+    return { arrow: new Uint8Array(), meta: { round: 1, secure: 'he', ciphertexts: cts.length, encryptMs: Date.now() - started }, payload };
+  }
+
+  private drop(jobId: string): void {
+    const s = this.sessions.get(jobId);
+    if (!s) return;
+    clearTimeout(s.timer);
+    s.vector.fill(0);
+    s.client.abort();
+    this.sessions.delete(jobId);
+  }
+
+  async stop(): Promise<void> {
+    for (const id of [...this.sessions.keys()]) this.drop(id);
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.destroy();
+  }
+}
+

@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FedmeshError } from '../../common/errors.js';
+import { makePersons, writePersonCsv } from '../helpers/person-data.js';
+import { startMesh, type TestMesh } from '../helpers/mesh.js';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Every project file reachable from `entry` through relative imports. */
+function importClosure(entry: string): string[] {
+  const seen = new Set<string>();
+  const stack = [entry];
+  while (stack.length > 0) {
+    const file = stack.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const source = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:])\/\/.*$/gm, '$1');
+    for (const m of source.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) stack.push(resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts')));
+  }
+  return [...seen].map((f) => relative(REPO, f));
+}
+
+describe('secure jobs that must be refused', () => {
+  let mesh: TestMesh;
+  const job = { kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'none' }, secure: 'secagg' };
+
+  beforeAll(async () => {
+    mesh = await startMesh({ agentNames: ['a1', 'a2', 'a3'], insecure: true });
+    for (const i of [1, 2, 3]) {
+      const dir = join(mesh.dir, 'data', `s${i}`);
+      await writePersonCsv(dir, makePersons(50, i, i * 1000));
+      await mesh.startAgent(`a${i}`, dir, { allowModes: ['none', 'central-dp', 'distributed-dp'] });
+    }
+    await mesh.waitForAgents(3);
+  });
+  afterAll(async () => mesh?.close());
+
+  it('a mesh running --insecure refuses secure jobs with a clear message', async () => {
+    const secagg = (await mesh.client.submitJob(job).catch((e: unknown) => e)) as FedmeshError;
+    // HE through the client, which makes a key pair first (in a throwaway folder).
+    const he = (await mesh.client.run({ ...job, secure: 'he' }, undefined, { keyDir: join(mesh.dir, 'keys') }).catch((e: unknown) => e)) as FedmeshError;
+    for (const err of [secagg, he]) {
+      expect(err.code).toBe('FAILED_PRECONDITION');
+      expect(err.message).toMatch(/needs every agent's identity key vouched for by its mTLS certificate.*secure jobs are refused without mTLS/);
+    }
+  });
+
+  it('secure jobs need public group keys, a secure-capable mode and a sane threshold', async () => {
+    const refuse = async (spec: Record<string, unknown>): Promise<string> => ((await mesh.client.submitJob(spec).catch((e: unknown) => e)) as Error).message;
+    expect(await refuse({ ...job, groupBy: ['gender_concept_id'] })).toMatch(/groupKeys: secure aggregation needs a fixed public layout/);
+    expect(await refuse({ ...job, privacy: { mode: 'central-dp', epsilon: 1 } })).toMatch(/secure aggregation supports modes none and distributed-dp/);
+    expect(await refuse({ ...job, secureThreshold: 1 })).toMatch(/secureThreshold/);
+    expect(await refuse({ ...job, secure: undefined, secureMaxRows: 5 })).toMatch(/secureMaxRows: applies to secure jobs only/);
+    expect(await refuse({ ...job, privacy: { mode: 'distributed-dp', epsilon: 1, delta: 0 } })).toMatch(/distributed-dp adds discrete Gaussian shares/);
+  });
+
+  it("the coordinator's code cannot reach HE key generation or decryption", () => {
+    const closure = importClosure(join(REPO, 'coordinator', 'index.ts'));
+    expect(closure).toContain('coordinator/secure/he-job.ts');
+    expect(closure.filter((f) => /common\/he\/(keys|decrypt|index)\.ts$/.test(f) || f.startsWith('client/') || f.startsWith('node-agent/'))).toEqual([]);
+  });
+});
