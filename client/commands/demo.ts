@@ -60,6 +60,16 @@ export function demoJobs(): DemoJob[] {
       spec: { kind: 'aggregate', product: 'measurement', where: [{ column: 'measurement_concept_id', op: '=', value: 3004410 }], measures: [{ fn: 'mean', column: 'value_as_number', bounds: [3, 15] }], privacy: { mode: 'local-dp', rho: 0.05, maxRowsPerPerson: 5 } },
     },
     {
+      title: 'Secure aggregation (SecAgg): the coordinator sees only the masked total',
+      explain: 'pairwise masks cancel in the sum; exact counts by sex, equal to the plaintext job',
+      spec: { kind: 'aggregate', product: 'person', groupBy: ['gender_concept_id'], groupKeys: { gender_concept_id: [8507, 8532] }, measures: [{ fn: 'count' }], privacy: { mode: 'none' }, secure: 'secagg' },
+    },
+    {
+      title: 'Distributed DP over SecAgg: each agent adds a noise share, only the noisy sum is unmasked (ρ = 0.05)',
+      explain: 'discrete Gaussian shares sized so the total noise holds even if one agent drops out or colludes',
+      spec: { kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }, { fn: 'mean', column: 'year_of_birth', bounds: [1900, 2030] }], privacy: { mode: 'distributed-dp', rho: 0.05 }, secure: 'secagg' },
+    },
+    {
       title: 'A bad job is refused with a message naming the field',
       explain: 'bounds reversed',
       spec: { kind: 'aggregate', product: 'person', measures: [{ fn: 'mean', column: 'year_of_birth', bounds: [2030, 1900] }], privacy: { mode: 'none' } },
