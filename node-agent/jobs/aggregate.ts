@@ -9,7 +9,7 @@ import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../../common/job/
 import type { AggregateJob } from '../../common/job/spec.js';
 import type { ProductInfo } from '../data/products.js';
 import type { CompiledAgentPolicy } from '../policy.js';
-import { planAggregate } from '../query/aggregate-sql.js';
+import { planAggregate, readBins } from '../query/aggregate-sql.js';
 
 export interface AggregateOutcome {
   arrow: Uint8Array;
@@ -105,8 +105,8 @@ export async function runAggregate(ctx: AggregateContext): Promise<AggregateOutc
       if (l.kind === 'moments') {
         return { kind: 'moments', n: BigInt(r[`m${i}_n`] as bigint), sum: BigInt(r[`m${i}_sum`] as bigint), sumSq: BigInt(r[`m${i}_sumsq`] as bigint), scaleBits: l.scaleBits, sqScaleBits: l.sqScaleBits };
       }
-      const bins = Array.from({ length: l.bins }, (_, b) => {
-        const v = BigInt(r[`m${i}_b${b}`] as bigint);
+      const raw = readBins(r, i, l.bins);
+      const bins = raw.map((v) => {
         // Quantile buckets go to the coordinator only (it releases one candidate value, never the counts).
         if (suppress && !l.buckets && v > 0n && v < k) {
           suppressedBins++;

@@ -75,22 +75,32 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     const m = job.measures[i]!;
     if (l.kind === 'count' || m.fn === 'count') return;
     const c = `${quoteIdent(m.column)}::DOUBLE`;
+    // Histograms and quantile buckets: each row's bin index by a balanced comparison tree (O(log bins) per row),
+    // then one DuckDB histogram() aggregate per group (a map bin → count): O(rows), whatever the number of bins.
     if (l.kind === 'histogram' && m.fn === 'quantile' && l.buckets) {
       // Bucket 0: x < c0; bucket j: c_{j-1} ≤ x < c_j; last: x ≥ c_last (values clamped to the bounds first).
-      inner.push(`least(greatest(${c}, ${p(l.buckets.lower, 'DOUBLE')}), ${p(l.buckets.upper, 'DOUBLE')}) AS m${i}`);
-      const cs = l.buckets.candidates;
-      for (let b = 0; b <= cs.length; b++) {
-        const cond = b === 0 ? `m${i} < ${p(cs[0]!, 'DOUBLE')}` : b === cs.length ? `m${i} >= ${p(cs[b - 1]!, 'DOUBLE')}` : `m${i} >= ${p(cs[b - 1]!, 'DOUBLE')} AND m${i} < ${p(cs[b]!, 'DOUBLE')}`;
-        outer.push(`count(*) FILTER (WHERE ${cond})::BIGINT AS m${i}_b${b}`);
-      }
+      const x = `least(greatest(${c}, ${p(l.buckets.lower, 'DOUBLE')}), ${p(l.buckets.upper, 'DOUBLE')})`;
+      const cs = l.buckets.candidates.map((v) => p(v, 'DOUBLE'));
+      const tree = (lo: number, hi: number): string => {
+        if (lo === hi) return String(lo);
+        const mid = (lo + hi + 1) >> 1;
+        return `CASE WHEN m${i} < ${cs[mid - 1]} THEN ${tree(lo, mid - 1)} ELSE ${tree(mid, hi)} END`;
+      };
+      inner.push(`${x} AS m${i}`);
+      outer.push(`histogram(CASE WHEN m${i} IS NULL THEN NULL ELSE ${tree(0, cs.length)} END) AS m${i}_hist`);
       return;
     }
     if (l.kind === 'histogram' && m.fn === 'histogram') {
+      // Bins [e_b, e_{b+1}), the last one closed; values outside the edges (or NULL) are not counted.
+      const e = m.bins.map((v) => p(v, 'DOUBLE'));
+      const k = m.bins.length - 1;
+      const tree = (lo: number, hi: number): string => {
+        if (hi - lo === 1) return String(lo);
+        const mid = (lo + hi) >> 1;
+        return `CASE WHEN m${i} < ${e[mid]} THEN ${tree(lo, mid)} ELSE ${tree(mid, hi)} END`;
+      };
       inner.push(`${c} AS m${i}`);
-      for (let b = 0; b < m.bins.length - 1; b++) {
-        const last = b === m.bins.length - 2;
-        outer.push(`count(*) FILTER (WHERE m${i} >= ${p(m.bins[b]!, 'DOUBLE')} AND m${i} ${last ? '<=' : '<'} ${p(m.bins[b + 1]!, 'DOUBLE')})::BIGINT AS m${i}_b${b}`);
-      }
+      outer.push(`histogram(CASE WHEN m${i} IS NULL OR m${i} < ${e[0]} OR m${i} > ${e[k]} THEN NULL ELSE ${tree(0, k)} END) AS m${i}_hist`);
       return;
     }
     if (l.kind !== 'moments') return;
@@ -116,4 +126,16 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
   const groupSql = keys.length > 0 ? ` GROUP BY ${keys.join(', ')} ORDER BY ${keys.join(', ')}` : '';
   const sql = `SELECT ${outer.join(', ')} FROM (SELECT ${innerSelect} FROM ${quoteIdent(product.name)}${whereSql}${qualify}) AS t${groupSql}`;
   return { sql, params, keyCount: keys.length, layout: privacy.layout, bounded: dpMode && unit !== undefined };
+}
+
+/** The bin counts of histogram/quantile measure `i` from a result row (DuckDB returns histogram() as key/value pairs). */
+export function readBins(row: Record<string, unknown>, i: number, bins: number): bigint[] {
+  const out = Array.from({ length: bins }, () => 0n);
+  const map = row[`m${i}_hist`] as { key: unknown; value: unknown }[] | null | undefined;
+  for (const e of map ?? []) {
+    const b = Number(e.key);
+    if (!Number.isInteger(b) || b < 0 || b >= bins) throw new RangeError(`measure ${i}: bin ${String(e.key)} outside 0..${bins - 1}`);
+    out[b] = BigInt(e.value as bigint);
+  }
+  return out;
 }

@@ -4,7 +4,7 @@ import { FedmeshError } from '../../common/errors.js';
 import type { AggregatePrivacyPlan } from '../../common/job/privacy-plan.js';
 import type { AggregateJob } from '../../common/job/spec.js';
 import type { ProductInfo } from '../data/products.js';
-import { planAggregate } from '../query/aggregate-sql.js';
+import { planAggregate, readBins } from '../query/aggregate-sql.js';
 
 function jsKey(v: unknown): KeyValue {
   if (v === null || v === undefined) return null;
@@ -33,7 +33,7 @@ export async function secureStatistics(conn: DuckDBConnection, job: AggregateJob
       if (l.kind === 'moments') {
         return { kind: 'moments', n: BigInt(r[`m${i}_n`] as bigint), sum: BigInt(r[`m${i}_sum`] as bigint), sumSq: BigInt(r[`m${i}_sumsq`] as bigint), scaleBits: l.scaleBits, sqScaleBits: l.sqScaleBits };
       }
-      return { kind: 'histogram', bins: Array.from({ length: l.bins }, (_, b) => BigInt(r[`m${i}_b${b}`] as bigint)) };
+      return { kind: 'histogram', bins: readBins(r, i, l.bins) };
     });
     return { key, count: BigInt(r.count as bigint), measures, suppressedBy: [] };
   });

@@ -19,6 +19,36 @@ describe('aggregate job across three agents over mTLS', () => {
   });
   afterAll(async () => mesh?.close());
 
+  it('histogram bins equal the pooled counts: [e_i, e_i+1), the last bin closed, values outside not counted', async () => {
+    const edges = [1935, 1950, 1960, 1961, 1990, 2009];
+    const job = await mesh.client.run({ kind: 'aggregate', product: 'person', groupBy: ['gender_concept_id'], measures: [{ fn: 'histogram', column: 'year_of_birth', bins: edges }, { fn: 'histogram', column: 'bmi', bins: [18, 25, 30, 38] }], privacy: { mode: 'none' } });
+    expect(job.error).toBeUndefined();
+    const bin = (x: number | null, e: number[]): number => {
+      if (x === null || x < e[0]! || x > e[e.length - 1]!) return -1;
+      for (let b = 0; b < e.length - 1; b++) if (x < e[b + 1]! || b === e.length - 2) return b;
+      return -1;
+    };
+    const count = (vals: (number | null)[], e: number[]): number[] => {
+      const out = Array<number>(e.length - 1).fill(0);
+      for (const v of vals) {
+        const b = bin(v, e);
+        if (b >= 0) out[b]!++;
+      }
+      return out;
+    };
+    for (const g of [8507, 8532]) {
+      // Pooled counts, except that a bin is withheld when any one agent has 1–9 rows in it (its minimum cell size).
+      const expectHist = (pick: (p: PersonRow) => number | null, e: number[]): (number | null)[] => {
+        const perSite = sites.map((s) => count(s.filter((p) => p.gender_concept_id === g).map(pick), e));
+        return count(pooled.filter((p) => p.gender_concept_id === g).map(pick), e).map((c, b) => (perSite.some((s) => s[b]! > 0 && s[b]! < 10) ? null : c));
+      };
+      const row = job.result!.rows.find((r) => r.gender_concept_id === g)!;
+      expect(row.histogram_year_of_birth).toEqual(expectHist((p) => p.year_of_birth, edges));
+      expect(row.histogram_bmi).toEqual(expectHist((p) => p.bmi, [18, 25, 30, 38]));
+      expect((row.histogram_year_of_birth as (number | null)[]).some((v) => v !== null && v > 0)).toBe(true);
+    }
+  });
+
   it('grouped count and mean equal the pooled answer exactly', async () => {
     const job = await mesh.client.run({
       kind: 'aggregate',
