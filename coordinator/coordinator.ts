@@ -127,11 +127,10 @@ export class Coordinator {
     if (spec.privacy.mode === 'distributed-dp' && !spec.secure) {
       throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation: add "secure": "secagg" (or "he"), or use central-dp or local-dp', { field: 'privacy.mode' });
     }
-    if (spec.secure && spec.kind !== 'aggregate') throw new FedmeshError('FAILED_PRECONDITION', `secure: secure aggregation is wired into aggregate jobs only, not ${spec.kind}`, { field: 'secure' });
     const connected = this.registry.connected();
     const agents = spec.kind === 'aggregate' ? admitAggregate(spec, connected) : admitCellJob(spec, connected);
-    // Secure jobs: public layout, threshold and (distributed-dp) the charge for n − tolerated honest noise shares.
-    const secure = spec.kind === 'aggregate' && spec.secure ? admitSecure(spec, agents) : undefined;
+    // Secure jobs (aggregate and cohort-level): public layout, threshold and (distributed-dp) the charge for n − tolerated honest noise shares.
+    const secure = spec.secure ? admitSecure(spec, agents) : undefined;
     // Plan the privacy from public information now, so a bad budget or grouping fails before anything is stored.
     const cost = secure ? secure.cost : spec.kind === 'aggregate' ? privacyPlanFor(spec, agents[0]!).dp?.cost : cellJobCost(spec);
     // Cohort-level jobs are charged to the budget of the population they count: the OMOP person table.
@@ -164,7 +163,7 @@ export class Coordinator {
     const specJson = JSON.stringify(spec);
     this.emit({ jobId: job.id, type: 'dispatched', atMs: Date.now() }, job);
     try {
-      if (secure && spec.kind === 'aggregate') {
+      if (secure) {
         const ctx: SecureRunContext = {
           job,
           spec,

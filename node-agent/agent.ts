@@ -182,7 +182,6 @@ export class Agent {
       }
       let out: { arrow: Uint8Array; meta: Record<string, unknown>; payload?: Uint8Array };
       if (job.secure) {
-        if (job.kind !== 'aggregate') throw new FedmeshError('FAILED_PRECONDITION', `secure: secure aggregation is wired into aggregate jobs only, not ${job.kind}`, { field: 'secure' });
         out = await this.secure.handle(task, job);
       } else if (job.kind === 'aggregate') {
         const product = this.products.find((p) => p.name === job.product);

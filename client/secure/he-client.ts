@@ -12,8 +12,20 @@ import { hePlanToJson, selectHeParameters, type HePlan } from '../../algorithms/
 import { FedmeshError } from '../../common/errors.js';
 import { decryptVector, generateHeKeyPair, loadHeKeyFolder, saveHeKeyFolder, type HeKeyPair } from '../../common/he/index.js';
 import { parseJobSpec } from '../../common/job/validate.js';
-import type { AggregateJob } from '../../common/job/spec.js';
-import { decodeSecureSum, heLimbRing, planSecureAggregate, releaseSecureAggregate, type SecureJobPlan } from '../../common/secure/index.js';
+import { ruleNamesFor } from '../../common/job/cohort-jobs.js';
+import type { AggregateJob, CellJob, JobSpec } from '../../common/job/spec.js';
+import {
+  decodeSecureCells,
+  decodeSecureSum,
+  heLimbRing,
+  planSecureAggregate,
+  planSecureCells,
+  releaseSecureAggregate,
+  releaseSecureCells,
+  type LimbRing,
+  type SecureCellPlan,
+  type SecureJobPlan,
+} from '../../common/secure/index.js';
 import type { AgentInfoView, JobView } from '../types.js';
 
 /** Digit sizes tried for HE slots; the one with the fewest ciphertext bytes wins. */
@@ -23,8 +35,16 @@ export interface PreparedHeJob {
   spec: Record<string, unknown>;
   keyPair: HeKeyPair;
   keyDir: string;
-  secure: SecureJobPlan;
+  /** Aggregate jobs: the statistics vector. */
+  secure?: SecureJobPlan;
+  /** Cohort-level jobs: the cell vector. */
+  cells?: SecureCellPlan;
 }
+
+type Planned = { secure: SecureJobPlan; vectorLength: number } | { cells: SecureCellPlan; vectorLength: number };
+
+/** Tables every cohort-level job except contingency reads at the agents. */
+const OMOP_CORE = ['person', 'observation_period'];
 
 export interface HeJobOptions {
   /** Folder of the key pair. @default ~/.fedmesh/keys/<plan hash> */
@@ -38,26 +58,26 @@ export function defaultHeKeyDir(plan: HePlan): string {
 }
 
 /** Chooses the digit size and BFV plan with the smallest upload for this job's layout. */
-function choosePlan(job: AggregateJob, typeOf: (c: string) => string, agents: number): { plan: HePlan; secure: SecureJobPlan } {
-  let best: { plan: HePlan; secure: SecureJobPlan; bytes: number } | undefined;
+function choosePlan(planFor: (ring: LimbRing) => Planned, agents: number): { plan: HePlan; planned: Planned } {
+  let best: { plan: HePlan; planned: Planned; bytes: number } | undefined;
   let lastError: unknown;
   for (const b of DIGIT_BITS) {
-    let secure: SecureJobPlan;
+    let planned: Planned;
     try {
-      secure = planSecureAggregate(job, typeOf, agents, heLimbRing(b));
+      planned = planFor(heLimbRing(b));
     } catch (e) {
       lastError = e;
       continue;
     }
     let plan: HePlan;
     try {
-      plan = selectHeParameters({ vectorLength: secure.layout.vectorLength, valueBounds: { min: 0n, max: (1n << BigInt(b)) - 1n }, agents });
+      plan = selectHeParameters({ vectorLength: planned.vectorLength, valueBounds: { min: 0n, max: (1n << BigInt(b)) - 1n }, agents });
     } catch (e) {
       lastError = e;
       continue;
     }
     const bytes = plan.ciphertextCount * plan.ciphertextByteSize;
-    if (!best || bytes < best.bytes) best = { plan, secure, bytes };
+    if (!best || bytes < best.bytes) best = { plan, planned, bytes };
   }
   if (!best) throw lastError instanceof FedmeshError ? lastError : new FedmeshError('INVALID_JOB', `no BFV parameters hold this job's secure sum: ${(lastError as Error)?.message ?? 'unknown'}`);
   return best;
@@ -71,17 +91,30 @@ function choosePlan(job: AggregateJob, typeOf: (c: string) => string, agents: nu
 export async function prepareHeJob(specIn: Record<string, unknown>, agents: readonly AgentInfoView[], options: HeJobOptions = {}): Promise<PreparedHeJob> {
   const spec: Record<string, unknown> = { ...specIn };
   delete spec.he;
-  const serving = agents.filter((a) => a.connected && a.products.some((p) => p.name === spec.product));
+  const needs = spec.kind === 'aggregate' || spec.kind === 'contingency' ? [String(spec.product)] : OMOP_CORE;
+  const serving = agents.filter((a) => a.connected && needs.every((n) => a.products.some((p) => p.name === n)));
   const wanted = Array.isArray(spec.agents) ? (spec.agents as string[]) : undefined;
   const names = (wanted ?? serving.map((a) => a.name)).slice().sort();
   const first = serving.find((a) => names.includes(a.name));
-  if (!first) throw new FedmeshError('INVALID_JOB', `product: no connected agent serves product ${String(spec.product)}`, { field: 'product' });
+  if (!first) throw new FedmeshError('INVALID_JOB', `product: no connected agent serves ${needs.join(', ')}`, { field: 'product' });
   spec.agents = names;
-  const job = parseJobSpec(spec);
-  if (job.kind !== 'aggregate') throw new FedmeshError('INVALID_JOB', 'secure: he is wired into aggregate jobs only', { field: 'secure' });
-  const product = first.products.find((p) => p.name === job.product)!;
-  const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';
-  const { plan, secure } = choosePlan(job, typeOf, names.length);
+  const job: JobSpec = parseJobSpec(spec);
+  let planFor: (ring: LimbRing) => Planned;
+  if (job.kind === 'aggregate') {
+    const product = first.products.find((p) => p.name === job.product)!;
+    const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';
+    planFor = (ring) => {
+      const secure = planSecureAggregate(job, typeOf, names.length, ring);
+      return { secure, vectorLength: secure.layout.vectorLength };
+    };
+  } else {
+    const ruleNames = ruleNamesFor(job);
+    planFor = (ring) => {
+      const cells = planSecureCells(job, ruleNames, names.length, ring);
+      return { cells, vectorLength: cells.vectorLength };
+    };
+  }
+  const { plan, planned } = choosePlan(planFor, names.length);
   const keyDir = options.keyDir ?? defaultHeKeyDir(plan);
   let keyPair: HeKeyPair;
   try {
@@ -95,7 +128,7 @@ export async function prepareHeJob(specIn: Record<string, unknown>, agents: read
     await saveHeKeyFolder(keyDir, keyPair);
   }
   spec.he = { plan: hePlanToJson(plan), publicKey: Buffer.from(keyPair.publicKey).toString('base64') };
-  return { spec, keyPair, keyDir, secure };
+  return { spec, keyPair, keyDir, ...('secure' in planned ? { secure: planned.secure } : { cells: planned.cells }) };
 }
 
 /**
@@ -112,7 +145,22 @@ export async function finalizeHeJob(job: JobView, prepared: PreparedHeJob): Prom
   const cts = Array.from({ length: plan.ciphertextCount }, (_, i) => bytes.subarray(i * plan.ciphertextByteSize, (i + 1) * plan.ciphertextByteSize));
   const sums = await decryptVector(plan, prepared.keyPair.secretKey, cts);
   const info = (job.result.summary?.he ?? {}) as { contributors?: number; minCellSize?: number };
-  const sp = prepared.secure;
+  if (prepared.cells) {
+    const cells = prepared.cells;
+    const spec = parseJobSpec(job.spec ?? prepared.spec) as CellJob;
+    const release = releaseSecureCells(spec, cells, decodeSecureCells(cells, sums), info.contributors ?? cells.agents, info.minCellSize ?? 1);
+    return {
+      ...job,
+      result: {
+        ...job.result,
+        ...release,
+        summary: { ...release.summary, ...(job.result.summary ?? {}) },
+        privacy: { ...release.privacy, keyId: prepared.keyPair.keyId, decryptedBy: 'researcher client' },
+        notes: [...release.notes, ...job.result.notes, `decrypted in this client with the secret key in ${prepared.keyDir}`],
+      },
+    };
+  }
+  const sp = prepared.secure!;
   const totals = decodeSecureSum(sp.layout, sp.plan, sums);
   const spec = parseJobSpec(job.spec ?? prepared.spec) as AggregateJob;
   const release = releaseSecureAggregate({ job: spec, plan: sp.plan, layout: sp.layout, totals, contributors: info.contributors ?? sp.layout.agents, minCellSize: info.minCellSize ?? 1, ...(sp.noise ? { noise: sp.noise } : {}) });

@@ -209,3 +209,8 @@ export function cellBlocks(job: CellJobBody, ruleNames: readonly string[] = []):
       ];
   }
 }
+
+/** The inclusion rule names of a cohort job (their attrition cells); none for the other kinds. */
+export function ruleNamesFor(job: CellJobBody): string[] {
+  return job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : [];
+}

@@ -82,6 +82,12 @@ export interface JobCommon {
   agents?: string[];
   privacy: PrivacySpec;
   secure?: SecureMode;
+  /** Secure jobs: Shamir threshold t of SecAgg (n/2 < t ≤ n) and the fewest contributors a secure job accepts. @default ⌊n/2⌋ + 1 */
+  secureThreshold?: number;
+  /** Secure jobs: public cap on the rows (cohort-level jobs: persons) one agent contributes; it bounds the secure sum against overflow. @default 2^24 */
+  secureMaxRows?: number;
+  /** HE jobs: the BFV plan and the researcher's public key (base64), made by the researcher's client. */
+  he?: HeJobKey;
 }
 
 export interface AggregateJob extends JobCommon {
@@ -92,12 +98,6 @@ export interface AggregateJob extends JobCommon {
   /** Public group keys: one list of values per groupBy column. Every combination is released (noisy zeros too). */
   groupKeys?: Record<string, Scalar[]>;
   measures: Measure[];
-  /** Secure jobs: Shamir threshold t of SecAgg (n/2 < t ≤ n) and the fewest contributors a secure job accepts. @default ⌊n/2⌋ + 1 */
-  secureThreshold?: number;
-  /** Secure jobs: public cap on the rows one agent contributes; it bounds the secure sum against overflow. @default 2^24 */
-  secureMaxRows?: number;
-  /** HE jobs: the BFV plan and the researcher's public key (base64), made by the researcher's client. */
-  he?: HeJobKey;
 }
 
 /** The public half of an HE job, as it travels in the spec. */

@@ -14,6 +14,7 @@ import {
   type CellJob,
   type Filter,
   type FilterOp,
+  type JobCommon,
   type JobSpec,
   type Measure,
   type PrivacySpec,
@@ -209,7 +210,7 @@ export function parseJobSpec(input: unknown): JobSpec {
   }
   if (!isObj(v)) throw invalidJob('spec', 'must be a JSON object');
   if (v.kind === 'aggregate') return parseAggregate(v);
-  const common = ['kind', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents'];
+  const common = ['kind', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents', 'secureThreshold', 'secureMaxRows', 'he'];
   const specific: Record<string, string[]> = {
     cohort: ['definition', 'ageBands'],
     characterize: ['definition', 'ageBands', 'conditionConcepts', 'drugConcepts', 'windowDays'],
@@ -227,6 +228,7 @@ export function parseJobSpec(input: unknown): JobSpec {
     throw invalidJob('privacy.maxRowsPerPerson', `${body.kind} jobs count each person once; maxRowsPerPerson must be 1`);
   }
   Object.assign(job, parseCommon(v));
+  parseSecureFields(v, job);
   return job;
 }
 
@@ -261,8 +263,8 @@ function parseAggregate(v: Obj): AggregateJob {
 
 const MAX_HE_PUBLIC_KEY_BASE64 = 8 * 1024 * 1024;
 
-/** Fields of secure aggregate jobs; their meaning is checked against the mesh at admission. */
-function parseSecureFields(v: Obj, job: AggregateJob): void {
+/** Fields of secure jobs (aggregate and cohort-level); their meaning is checked against the mesh at admission. */
+function parseSecureFields(v: Obj, job: JobCommon): void {
   const needsSecure = (f: string): void => {
     if (!job.secure) throw invalidJob(f, 'applies to secure jobs only (set secure to secagg or he)');
   };

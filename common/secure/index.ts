@@ -7,3 +7,4 @@ export * from './secure-job.js';
 export * from './envelope.js';
 export * from './identity-attestation.js';
 export * from './secagg-wire.js';
+export * from './cell-layout.js';

@@ -6,7 +6,7 @@
 import type { HePlan } from '../../algorithms/he/index.js';
 import { FedmeshError, invalidJob } from '../errors.js';
 import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../job/privacy-plan.js';
-import type { AggregateJob } from '../job/spec.js';
+import type { AggregateJob, JobCommon } from '../job/spec.js';
 import { planSecureNoise, type SecureNoisePlan } from './distributed-noise.js';
 import { heLimbRing, type LimbRing } from './limbs.js';
 import { secureVectorLayout, type SecureVectorLayout } from './vector-layout.js';
@@ -25,7 +25,7 @@ export interface SecureJobPlan {
 }
 
 /** t = secureThreshold, or ⌊n/2⌋ + 1. @throws FedmeshError INVALID_JOB unless n/2 < t ≤ n */
-export function secureThreshold(job: AggregateJob, agents: number): number {
+export function secureThreshold(job: Pick<JobCommon, 'secureThreshold'>, agents: number): number {
   const t = job.secureThreshold ?? Math.floor(agents / 2) + 1;
   if (!(t > agents / 2 && t <= agents)) throw invalidJob('secureThreshold', `must satisfy n/2 < t <= n for n = ${agents} agents, got ${t}`);
   return t;
@@ -56,7 +56,7 @@ export function heRingForPlan(plan: HePlan): LimbRing {
 }
 
 /** @throws FedmeshError INVALID_JOB when the researcher's plan does not fit the job's layout or its agents */
-export function checkHePlanFits(plan: HePlan, layout: SecureVectorLayout, agents: number): void {
+export function checkHePlanFits(plan: HePlan, layout: { readonly vectorLength: number }, agents: number): void {
   if (plan.maxAgents !== agents) throw invalidJob('he.plan.maxAgents', `the HE plan was made for ${plan.maxAgents} agents, but ${agents} take part; let the client plan again`);
   if (plan.vectorLength !== layout.vectorLength) throw invalidJob('he.plan.vectorLength', `the HE plan is for vectors of ${plan.vectorLength} slots, this job's layout has ${layout.vectorLength}`);
 }

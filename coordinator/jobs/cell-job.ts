@@ -1,12 +1,11 @@
 import * as dp from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
-import { chiSquareIndependence } from '../../algorithms/stats/index.js';
-import { kaplanMeier, logRankTest, type StratumCounts } from '../../algorithms/survival/index.js';
 import { decodeCells, type CellCounts } from '../../common/arrow/cells-codec.js';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { planCellPrivacy } from '../../common/job/cell-privacy.js';
-import { ageBandLabelsFor, cellBlocks, GENDER_LABELS, GENDER_LEVELS, SURVIVAL_STRATA, survivalTimes, type CellBlock } from '../../common/job/cohort-jobs.js';
+import { cellBlocks } from '../../common/job/cohort-jobs.js';
+import { summariseCells, type ReleasedCell } from '../../common/job/cell-summary.js';
 import { checkAggregateAgainstSchema } from '../../common/job/schema-check.js';
 import { DEFAULT_JOB_DELTA, type CellJob } from '../../common/job/spec.js';
 import type { AgentView } from '../agent-registry.js';
@@ -56,11 +55,6 @@ export function cellJobCost(job: CellJob): dp.PrivacyCost | undefined {
   return planCellPrivacy(job, cellBlocks(job, ruleNamesOf(job))).cost;
 }
 
-interface Released {
-  value: number | null;
-  std: number;
-}
-
 /** Combines per-agent cell counts and releases them by the job's mode; then builds the kind's summary. */
 export function combineCellJob(job: CellJob, agents: readonly AgentView[], outcomes: readonly TaskOutcome[], rngIn: Rng): CombinedAggregate {
   const ruleNames = ruleNamesOf(job);
@@ -89,7 +83,7 @@ export function combineCellJob(job: CellJob, agents: readonly AgentView[], outco
   }
   const rng = dp.asBufferedRng(rngIn);
   const root = Math.sqrt(answered.length);
-  const cell = new Map<string, Released>();
+  const cell = new Map<string, ReleasedCell>();
   const suppressed: { group: Record<string, unknown>; suppressedBy: string[] }[] = [];
   for (const [bi, b] of blocks.entries()) {
     if (job.privacy.mode !== 'none' && !b.dpSafe) continue;
@@ -113,7 +107,7 @@ export function combineCellJob(job: CellJob, agents: readonly AgentView[], outco
     job.privacy.mode === 'central-dp' || !blocks.some((b) => b.cells.includes('persons'))
       ? undefined
       : parts.map((p) => ({ agent: p.agent, persons: p.cells.suppressed.has('persons') ? null : Number(p.cells.values.get('persons') ?? 0n) }));
-  const summary = summarise(job, blocks, cell, ruleNames, byAgent);
+  const summary = summariseCells(job, cell, ruleNames, byAgent);
   const cost = plan.cost;
   const delta = job.privacy.delta && job.privacy.delta > 0 ? job.privacy.delta : DEFAULT_JOB_DELTA;
   const result: JobResult = {
@@ -139,57 +133,4 @@ export function combineCellJob(job: CellJob, agents: readonly AgentView[], outco
     agentErrors,
   };
   return { answered, missing, agentErrors, result };
-}
-
-function summarise(job: CellJob, blocks: readonly CellBlock[], cell: Map<string, Released>, ruleNames: readonly string[], byAgent: { agent: string; persons: number | null }[] | undefined): { columns: string[]; rows: Record<string, unknown>[]; summary: Record<string, unknown>; notes: string[] } {
-  const v = (n: string): number | null => cell.get(n)?.value ?? null;
-  const sd = (n: string): number => cell.get(n)?.std ?? 0;
-  const withStd = (o: Record<string, unknown>, name: string, field: string): Record<string, unknown> => (job.privacy.mode === 'none' ? o : { ...o, [`${field}_std`]: sd(name) });
-  void blocks;
-  if (job.kind === 'cohort' || job.kind === 'characterize') {
-    const bands = ageBandLabelsFor(job.ageBands).map((b) => withStd({ band: b, count: v(`age:${b}`) }, `age:${b}`, 'count'));
-    const genders = GENDER_LEVELS.map((g) => withStd({ gender_concept_id: g, gender: GENDER_LABELS[g], count: v(`gender:${g}`) }, `gender:${g}`, 'count'));
-    const summary: Record<string, unknown> = { count: v('persons'), ...(job.privacy.mode === 'none' ? {} : { count_std: sd('persons') }), byAgeBand: bands, byGender: genders };
-    if (byAgent) summary.byAgent = byAgent;
-    if (job.kind === 'cohort') {
-      if (job.privacy.mode === 'none') summary.entries = v('entries');
-      summary.attrition = [withStd({ rule: '(qualifying events)', persons: v('qualified') }, 'qualified', 'persons'), ...ruleNames.map((r, i) => withStd({ rule: r, persons: v(`rule:${i}`) }, `rule:${i}`, 'persons'))];
-    } else {
-      const persons = v('persons');
-      const prev = (n: number | null): number | null => (n === null || persons === null || persons <= 0 ? null : Math.min(1, Math.max(0, n / persons)));
-      summary.conditions = job.conditionConcepts.map((c) => withStd({ concept_id: c, persons: v(`condition:${c}`), prevalence: prev(v(`condition:${c}`)) }, `condition:${c}`, 'persons'));
-      summary.drugs = job.drugConcepts.map((c) => withStd({ concept_id: c, persons: v(`drug:${c}`), prevalence: prev(v(`drug:${c}`)) }, `drug:${c}`, 'persons'));
-    }
-    const rows = [{ count: v('persons'), ...(job.privacy.mode === 'none' ? { entries: v('entries') } : { count_std: sd('persons') }) }];
-    return { columns: Object.keys(rows[0]!), rows, summary, notes: job.privacy.mode === 'none' ? [] : ['prevalence = noisy persons with the concept / noisy cohort persons, clamped to [0, 1]'] };
-  }
-  if (job.kind === 'survival') {
-    const times = survivalTimes(job.timeGrid.binDays, job.timeGrid.maxDays);
-    const strata: StratumCounts[] = SURVIVAL_STRATA[job.strata].map((s) => ({
-      label: s,
-      times,
-      events: times.map((_, i) => v(`e:${s}:${i}`) ?? 0),
-      censored: times.map((_, i) => v(`c:${s}:${i}`) ?? 0),
-      initialAtRisk: Math.max(0, v(`n:${s}`) ?? 0),
-    }));
-    const kept = strata.filter((s) => (s.initialAtRisk ?? 0) > 0);
-    const curves = kept.map((s) => kaplanMeier(s));
-    const logRank = kept.length >= 2 ? logRankTest(kept) : undefined;
-    const rows = curves.map((c) => ({ stratum: c.label, persons: kept.find((s) => s.label === c.label)!.initialAtRisk, median: c.median.estimate, medianLower: c.median.lower, medianUpper: c.median.upper }));
-    return {
-      columns: ['stratum', 'persons', 'median', 'medianLower', 'medianUpper'],
-      rows,
-      summary: { curves: curves.map((c) => ({ label: c.label, times: c.times, atRisk: c.atRisk, events: c.events, censored: c.censored, survival: c.survival, lower: c.lower, upper: c.upper, stdErr: c.stdErr, median: c.median })), ...(logRank ? { logRank: { statistic: logRank.statistic, df: logRank.df, pValue: logRank.pValue, observed: logRank.observed, expected: logRank.expected } } : {}) },
-      notes: [...new Set(curves.flatMap((c) => c.notes))],
-    };
-  }
-  const table = job.rowLevels.map((_, r) => job.colLevels.map((_, c) => v(`cell:${r}:${c}`)));
-  const chi = table.some((row) => row.some((x) => x === null)) ? undefined : chiSquareIndependence(table as number[][]);
-  const rows = job.rowLevels.map((lvl, r) => ({ [job.rowColumn]: lvl, ...Object.fromEntries(job.colLevels.map((c, ci) => [String(c), table[r]![ci]])) }));
-  return {
-    columns: [job.rowColumn, ...job.colLevels.map(String)],
-    rows,
-    summary: { table, rowLevels: job.rowLevels, colLevels: job.colLevels, outside: v('outside'), ambiguous: v('ambiguous'), ...(job.privacy.mode === 'none' ? {} : { cell_std: sd('cell:0:0') }), ...(chi ? { chiSquare: { statistic: chi.statistic, df: chi.df, pValue: chi.pValue, lowExpectedWarning: chi.lowExpectedWarning, notes: chi.notes } } : {}) },
-    notes: chi ? [] : ['chi-square not computed: a cell was suppressed'],
-  };
 }

@@ -1,28 +1,43 @@
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import { parseHePlan, type HePlan } from '../../algorithms/he/index.js';
 import { FedmeshError, invalidJob } from '../../common/errors.js';
-import type { AggregateJob } from '../../common/job/spec.js';
-import { checkHePlanFits, heRingForPlan, planSecureAggregate, secAggLimbRing, type SecureJobPlan } from '../../common/secure/index.js';
+import { ruleNamesFor } from '../../common/job/cohort-jobs.js';
+import type { AggregateJob, CellJob, JobSpec } from '../../common/job/spec.js';
+import {
+  checkHePlanFits,
+  heRingForPlan,
+  planSecureAggregate,
+  planSecureCells,
+  secAggLimbRing,
+  type LimbRing,
+  type SecureCellPlan,
+  type SecureJobPlan,
+} from '../../common/secure/index.js';
 import type { AgentView } from '../agent-registry.js';
 
 export interface SecureAdmission {
   /** Participants in the agreed (name) order. */
   agents: AgentView[];
-  plan: SecureJobPlan;
+  /** Aggregate jobs: the vector of statistics per public group. */
+  plan?: SecureJobPlan;
+  /** Cohort-level jobs: the vector of public cells. */
+  cells?: SecureCellPlan;
+  vectorLength: number;
+  /** Shamir threshold t (SecAgg) and the fewest contributors of any secure job. */
+  threshold: number;
+  requiredContributors: number;
   /** What the ledger reserves: the distributed-dp charge for n − tolerated honest shares; undefined in mode none. */
   cost: PrivacyCost | undefined;
   hePlan?: HePlan;
 }
 
 /**
- * Admission of a secure aggregate job: public layout, threshold, ring and (distributed-dp) noise plan, all from
- * public information, before anything is stored or charged.
+ * Admission of a secure job (aggregate or cohort-level): public layout, threshold, ring and (distributed-dp) noise
+ * plan, all from public information, before anything is stored or charged.
  * @throws FedmeshError INVALID_JOB naming the field, FAILED_PRECONDITION when the mesh cannot run it securely
  */
-export function admitSecure(spec: AggregateJob, candidates: readonly AgentView[]): SecureAdmission {
+export function admitSecure(spec: JobSpec, candidates: readonly AgentView[]): SecureAdmission {
   const agents = [...candidates].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const product = agents[0]!.products.find((p) => p.name === spec.product)!;
-  const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';
   const n = agents.length;
   let hePlan: HePlan | undefined;
   if (spec.secure === 'he') {
@@ -33,10 +48,19 @@ export function admitSecure(spec: AggregateJob, candidates: readonly AgentView[]
       throw invalidJob('he.plan', (e as Error).message);
     }
   }
-  const plan = planSecureAggregate(spec, typeOf, n, hePlan ? heRingForPlan(hePlan) : secAggLimbRing(n));
+  const ring: LimbRing = hePlan ? heRingForPlan(hePlan) : secAggLimbRing(n);
+  let admission: SecureAdmission;
+  if (spec.kind === 'aggregate') {
+    const plan = planAggregateFor(spec, agents, n, ring);
+    admission = { agents, plan, vectorLength: plan.layout.vectorLength, threshold: plan.threshold, requiredContributors: plan.requiredContributors, cost: plan.noise?.cost };
+  } else {
+    const cells = planSecureCells(spec as CellJob, ruleNamesFor(spec), n, ring);
+    admission = { agents, cells, vectorLength: cells.vectorLength, threshold: cells.threshold, requiredContributors: cells.requiredContributors, cost: cells.noise?.cost };
+  }
   if (hePlan) {
-    checkHePlanFits(hePlan, plan.layout, n);
+    checkHePlanFits(hePlan, admission, n);
     if (Buffer.from(spec.he!.publicKey, 'base64').length !== hePlan.publicKeyByteSize) throw invalidJob('he.publicKey', `must be ${hePlan.publicKeyByteSize} bytes for this plan`);
+    admission.hePlan = hePlan;
   }
   const unattested = agents.filter((a) => !a.identity);
   if (unattested.length > 0) {
@@ -46,7 +70,13 @@ export function admitSecure(spec: AggregateJob, candidates: readonly AgentView[]
       { field: 'secure' },
     );
   }
-  return { agents, plan, cost: plan.noise?.cost, ...(hePlan ? { hePlan } : {}) };
+  return admission;
+}
+
+function planAggregateFor(spec: AggregateJob, agents: readonly AgentView[], n: number, ring: LimbRing): SecureJobPlan {
+  const product = agents[0]!.products.find((p) => p.name === spec.product)!;
+  const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';
+  return planSecureAggregate(spec, typeOf, n, ring);
 }
 
 /** Deadline of one protocol round: its share of the job time left (the first round, which runs the query, gets two shares). */

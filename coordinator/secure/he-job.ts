@@ -14,7 +14,7 @@ import { askRound, describeErrors, minCellSizeOf, type SecureOutcome, type Secur
 export async function runHeJob(ctx: SecureRunContext, pool: () => HePool): Promise<SecureOutcome> {
   const { admission, spec } = ctx;
   const plan = admission.hePlan!;
-  const sp = admission.plan;
+  const sp = admission;
   const ids = admission.agents.map((a) => a.name);
   const errors: Record<string, JobErrorInfo> = {};
   const contributions = new Map<string, Uint8Array[]>();
@@ -36,17 +36,22 @@ export async function runHeJob(ctx: SecureRunContext, pool: () => HePool): Promi
   const resultCiphertexts = new Uint8Array(sums.length * size);
   sums.forEach((c, i) => resultCiphertexts.set(c, i * size));
   for (const a of contributors) ctx.emit('agent-answered', a);
-  const fields = spec.measures.map((m) => measureField(m));
+  const noise = sp.plan?.noise ?? sp.cells?.noise;
+  let columns: string[] = [];
+  if (spec.kind === 'aggregate') {
+    const fields = spec.measures.map((m) => measureField(m));
+    columns = [...spec.groupBy, ...(noise ? fields.flatMap((f) => [f, `${f}_std`]) : fields)];
+  }
   return {
     answered: contributors,
     missing,
     resultCiphertexts,
     result: {
-      columns: [...spec.groupBy, ...(sp.noise ? fields.flatMap((f) => [f, `${f}_std`]) : fields)],
+      columns,
       rows: [],
       suppressed: [],
-      privacy: { mode: spec.privacy.mode, secure: 'he', sealed: true, ...(sp.noise ? { spent: { rho: sp.noise.cost.rho } } : {}) },
-      summary: { secure: { coordinatorMs, vectorLength: sp.layout.vectorLength }, he: { contributors: contributors.length, minCellSize: minCellSizeOf(ctx, contributors), ciphertextCount: plan.ciphertextCount, ciphertextByteSize: size } },
+      privacy: { mode: spec.privacy.mode, secure: 'he', sealed: true, ...(noise ? { spent: { rho: noise.cost.rho } } : {}) },
+      summary: { secure: { coordinatorMs, vectorLength: sp.vectorLength }, he: { contributors: contributors.length, minCellSize: minCellSizeOf(ctx, contributors), ciphertextCount: plan.ciphertextCount, ciphertextByteSize: size } },
       notes: ['he: the coordinator added the encrypted contributions and returns only the aggregate ciphertexts; the researcher client decrypts them with its secret key and releases the values'],
       agentErrors: errors,
     },

@@ -17,7 +17,8 @@ import {
 } from '../../algorithms/secagg/index.js';
 import { createNodeSecAggCrypto, secAggErrorToFedmesh } from '../../common/crypto/index.js';
 import { FedmeshError } from '../../common/errors.js';
-import { SECAGG_ROUNDS, decodeEnvelope, decodeSecureSum, encodeEnvelope, releaseSecureAggregate, type SecAggRoundStart } from '../../common/secure/index.js';
+import type { AggregateJob, CellJob } from '../../common/job/spec.js';
+import { SECAGG_ROUNDS, decodeEnvelope, decodeSecureCells, decodeSecureSum, encodeEnvelope, releaseSecureAggregate, releaseSecureCells, type SecAggRoundStart } from '../../common/secure/index.js';
 import type { JobErrorInfo } from '../job-record.js';
 import { roundDeadline } from './admit-secure.js';
 import { askRound, describeErrors, minCellSizeOf, type SecureOutcome, type SecureRunContext } from './secure-run.js';
@@ -34,11 +35,11 @@ function fromAgent<T extends { clientId: string }>(agent: string, payload: Uint8
 
 export async function runSecAggJob(ctx: SecureRunContext): Promise<SecureOutcome> {
   const { admission, jobDeadlineMs } = ctx;
-  const sp = admission.plan;
+  const sp = admission;
   const ids = admission.agents.map((a) => a.name);
   const roundId = `${ctx.job.id}/secagg`;
   const server = new SecAggServer({
-    config: { roundId, threshold: sp.threshold, vectorLength: sp.layout.vectorLength, participants: admission.agents.map((a) => ({ id: a.name, identityPublicKey: a.identity!.identityPublicKey })) },
+    config: { roundId, threshold: sp.threshold, vectorLength: sp.vectorLength, participants: admission.agents.map((a) => ({ id: a.name, identityPublicKey: a.identity!.identityPublicKey })) },
     crypto,
   });
   const errors: Record<string, JobErrorInfo> = {};
@@ -90,8 +91,18 @@ export async function runSecAggJob(ctx: SecureRunContext): Promise<SecureOutcome
     });
   }
   for (const a of contributors) ctx.emit('agent-answered', a);
-  const totals = timed(() => decodeSecureSum(sp.layout, sp.plan, result.sum));
-  const release = timed(() => releaseSecureAggregate({ job: ctx.spec, plan: sp.plan, layout: sp.layout, totals, contributors: contributors.length, minCellSize: minCellSizeOf(ctx, contributors), ...(sp.noise ? { noise: sp.noise } : {}) }));
+  const minCellSize = minCellSizeOf(ctx, contributors);
+  const secureInfo = (): { coordinatorMs: number; vectorLength: number } => ({ coordinatorMs: Math.round(coordinatorMs * 1000) / 1000, vectorLength: sp.vectorLength });
+  if (sp.cells) {
+    const cells = sp.cells;
+    const spec = ctx.spec as CellJob;
+    const release = timed(() => releaseSecureCells(spec, cells, decodeSecureCells(cells, result.sum), contributors.length, minCellSize));
+    release.privacy.threshold = sp.threshold;
+    return { answered: contributors, missing, result: { ...release, summary: { ...release.summary, secure: secureInfo() }, agentErrors: errors } };
+  }
+  const ap = sp.plan!;
+  const totals = timed(() => decodeSecureSum(ap.layout, ap.plan, result.sum));
+  const release = timed(() => releaseSecureAggregate({ job: ctx.spec as AggregateJob, plan: ap.plan, layout: ap.layout, totals, contributors: contributors.length, minCellSize, ...(ap.noise ? { noise: ap.noise } : {}) }));
   release.privacy.threshold = sp.threshold;
-  return { answered: contributors, missing, result: { ...release, summary: { secure: { coordinatorMs: Math.round(coordinatorMs * 1000) / 1000, vectorLength: sp.layout.vectorLength } }, agentErrors: errors } };
+  return { answered: contributors, missing, result: { ...release, summary: { secure: secureInfo() }, agentErrors: errors } };
 }

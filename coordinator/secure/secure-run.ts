@@ -1,11 +1,11 @@
-import type { AggregateJob } from '../../common/job/spec.js';
+import type { JobSpec } from '../../common/job/spec.js';
 import type { Dispatcher, TaskOutcome } from '../dispatcher.js';
 import type { JobErrorInfo, JobRecord, JobResult } from '../job-record.js';
 import type { SecureAdmission } from './admit-secure.js';
 
 export interface SecureRunContext {
   job: JobRecord;
-  spec: AggregateJob;
+  spec: JobSpec;
   admission: SecureAdmission;
   dispatcher: Dispatcher;
   jobDeadlineMs: number;

@@ -23,7 +23,12 @@ function tableName(taskId: string, suffix: string): string {
   return `fedmesh_job_${taskId.replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}_${suffix}`;
 }
 
-async function computeCells(conn: DuckDBConnection, job: CellJobBody, taskId: string): Promise<Map<string, bigint>> {
+/**
+ * Exact counts of distinct persons in the job's public cells on this agent, with no suppression or noise: used by
+ * `runCellJob` (plaintext modes) and by secure jobs (which mask or encrypt them). Scratch tables are named after
+ * `taskId` and dropped afterwards.
+ */
+export async function computeCells(conn: DuckDBConnection, job: CellJobBody, taskId: string): Promise<Map<string, bigint>> {
   const cells = new Map<string, bigint>();
   const dropTables: string[] = [];
   try {

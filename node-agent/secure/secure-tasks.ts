@@ -1,5 +1,6 @@
 /**
- * The agent's side of secure aggregate jobs. SecAgg: four tasks per job (round 1 AdvertiseKeys … round 4 Unmasking)
+ * The agent's side of secure jobs (aggregate, and the cohort-level kinds, whose vector is the job's public cells
+ * counted by the same `computeCells` as the plaintext path). SecAgg: four tasks per job (round 1 AdvertiseKeys … round 4 Unmasking)
  * drive a `SecAggClient` kept in memory per job until the job's deadline; HE: one task that encrypts the vector under
  * the researcher's public key in the piscina pool. In both, the statistics are computed, noised (distributed-dp) and
  * checked against their public overflow bounds BEFORE anything is masked or encrypted.
@@ -21,23 +22,29 @@ import { createNodeSecAggCrypto, secAggErrorToFedmesh, type IdentityKeyPair } fr
 import { FedmeshError, invalidJob } from '../../common/errors.js';
 import { createHePool, type HePool } from '../../common/he/index.js';
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
-import type { AggregateJob } from '../../common/job/spec.js';
+import { ruleNamesFor } from '../../common/job/cohort-jobs.js';
+import type { AggregateJob, CellJob, JobSpec } from '../../common/job/spec.js';
 import {
   SECAGG_ROUNDS,
   checkHePlanFits,
   decodeEnvelope,
   encodeEnvelope,
+  encodeSecureCells,
   encodeSecureVector,
   heRingForPlan,
   planSecureAggregate,
+  planSecureCells,
   secAggLimbRing,
   verifyAttestation,
+  type LimbRing,
   type SecAggRoundStart,
+  type SecureCellPlan,
   type SecureJobPlan,
   type StatisticSlot,
 } from '../../common/secure/index.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { ProductInfo } from '../data/products.js';
+import { computeCells } from '../jobs/cell-jobs.js';
 import { secureStatistics } from './secure-statistics.js';
 
 export interface SecureTaskDeps {
@@ -65,6 +72,14 @@ interface Session {
   timer: NodeJS.Timeout;
 }
 
+/** A secure job's public shape for this agent, and how to compute this agent's vector. */
+interface Planned {
+  vectorLength: number;
+  threshold: number;
+  requiredContributors: number;
+  vector: (asBigInt: boolean) => Promise<Uint32Array | BigInt64Array>;
+}
+
 /** Extra time a session outlives its job deadline, for a late round that is already on the wire. */
 const SESSION_GRACE_MS = 5_000;
 
@@ -76,7 +91,7 @@ export class SecureTaskRunner {
   constructor(private readonly deps: SecureTaskDeps) {}
 
   /** Runs one round of a secure job. @throws FedmeshError; the session of a failed SecAgg round is dropped */
-  async handle(task: AgentTask, job: AggregateJob): Promise<SecureTaskOutput> {
+  async handle(task: AgentTask, job: JobSpec): Promise<SecureTaskOutput> {
     if (!this.deps.tls) {
       throw new FedmeshError('FAILED_PRECONDITION', 'secure aggregation needs mTLS: this agent runs --insecure, so it has no certificate to vouch for its identity key', { field: 'secure' });
     }
@@ -93,6 +108,30 @@ export class SecureTaskRunner {
     const product = this.deps.products().find((p) => p.name === job.product);
     if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
     return { product, typeOf: (c) => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR' };
+  }
+
+  /**
+   * The job's public plan for n participants on this ring — derived here from the spec alone, as the coordinator
+   * does — and a function computing this agent's vector (statistics or cells → noise share → overflow check → limbs).
+   */
+  private planVector(task: AgentTask, job: JobSpec, n: number, ring: LimbRing): Planned {
+    if (job.kind === 'aggregate') {
+      const { product, typeOf } = this.product(job);
+      const sp = planSecureAggregate(job, typeOf, n, ring);
+      return { vectorLength: sp.layout.vectorLength, threshold: sp.threshold, requiredContributors: sp.requiredContributors, vector: (asBigInt) => this.vector(task, job, sp, product, asBigInt) };
+    }
+    const cp = planSecureCells(job, ruleNamesFor(job), n, ring);
+    return { vectorLength: cp.vectorLength, threshold: cp.threshold, requiredContributors: cp.requiredContributors, vector: (asBigInt) => this.cellVector(task, job, cp, asBigInt) };
+  }
+
+  /** Cells (exactly as runCellJob counts them) → (+ a noise share per block) → overflow check → limbs. Charges first in distributed-dp. */
+  private async cellVector(task: AgentTask, job: CellJob, cp: SecureCellPlan, asBigInt: boolean): Promise<Uint32Array | BigInt64Array> {
+    if (cp.noise) await this.deps.charge(task.jobId, task.researcher, cp.noise.cost);
+    const values = await this.deps.withConnection((conn) => computeCells(conn, job, task.taskId));
+    const rng = dp.asBufferedRng(this.deps.rng);
+    const noise = cp.noise;
+    const samplers = noise ? noise.blocks.map((b) => dp.createDiscreteGaussianSampler(b.plan.shareSigma2)) : [];
+    return encodeSecureCells(cp, values, noise ? (block) => samplers[block]!.sample(rng) : undefined, asBigInt);
   }
 
   /** Statistics → (+ noise share) → overflow check → limbs. Charges this domain's ledger first in distributed-dp. */
@@ -114,7 +153,7 @@ export class SecureTaskRunner {
     return encodeSecureVector(sp.layout, groups, noise, asBigInt);
   }
 
-  private async secAggRound(task: AgentTask, job: AggregateJob): Promise<SecureTaskOutput> {
+  private async secAggRound(task: AgentTask, job: JobSpec): Promise<SecureTaskOutput> {
     const meta = { round: task.round, secure: 'secagg' };
     switch (task.round) {
       case SECAGG_ROUNDS.advertise: {
@@ -128,15 +167,14 @@ export class SecureTaskRunner {
         if (!me || Buffer.compare(Buffer.from(me.identityPublicKey), Buffer.from(this.deps.identity.publicKey)) !== 0) {
           throw new FedmeshError('UNAUTHENTICATED', "refusing the round: this agent's own identity key is missing or altered in the participant list");
         }
-        const { product, typeOf } = this.product(job);
         const n = participants.length;
-        const sp = planSecureAggregate(job, typeOf, n, secAggLimbRing(n));
+        const sp = this.planVector(task, job, n, secAggLimbRing(n));
         if (start.threshold !== sp.threshold) {
           throw new FedmeshError('FAILED_PRECONDITION', `refusing the round: the coordinator asked for threshold ${start.threshold}, the job implies ${sp.threshold}`, { field: 'secureThreshold' });
         }
-        const vector = (await this.vector(task, job, sp, product, false)) as Uint32Array;
+        const vector = (await sp.vector(false)) as Uint32Array;
         const client = new SecAggClient({
-          config: { roundId: start.roundId, threshold: sp.threshold, vectorLength: sp.layout.vectorLength, participants },
+          config: { roundId: start.roundId, threshold: sp.threshold, vectorLength: sp.vectorLength, participants },
           clientId: this.deps.name,
           identityPrivateKey: this.deps.identity.privateKey,
           crypto: this.crypto,
@@ -151,7 +189,7 @@ export class SecureTaskRunner {
         }, expiresInMs);
         timer.unref();
         this.sessions.set(task.jobId, { client, vector, requiredContributors: sp.requiredContributors, timer });
-        return { arrow: new Uint8Array(), meta: { ...meta, vectorLength: sp.layout.vectorLength }, payload: encodeEnvelope(message) };
+        return { arrow: new Uint8Array(), meta: { ...meta, vectorLength: sp.vectorLength }, payload: encodeEnvelope(message) };
       }
       case SECAGG_ROUNDS.share: {
         const s = this.session(task);
@@ -184,7 +222,7 @@ export class SecureTaskRunner {
     return s;
   }
 
-  private async encryptHe(task: AgentTask, job: AggregateJob): Promise<SecureTaskOutput> {
+  private async encryptHe(task: AgentTask, job: JobSpec): Promise<SecureTaskOutput> {
     if (task.round !== 1) throw new FedmeshError('INVALID_ARGUMENT', `he: unknown round ${task.round}`);
     if (!job.he) throw invalidJob('he', 'an HE job must carry the plan and the public key (made by the researcher client)');
     let plan: HePlan;
@@ -193,12 +231,11 @@ export class SecureTaskRunner {
     } catch (e) {
       throw invalidJob('he.plan', (e as Error).message);
     }
-    const { product, typeOf } = this.product(job);
-    const sp = planSecureAggregate(job, typeOf, plan.maxAgents, heRingForPlan(plan));
-    checkHePlanFits(plan, sp.layout, plan.maxAgents);
+    const sp = this.planVector(task, job, plan.maxAgents, heRingForPlan(plan));
+    checkHePlanFits(plan, sp, plan.maxAgents);
     const publicKey = new Uint8Array(Buffer.from(job.he.publicKey, 'base64'));
     if (publicKey.length !== plan.publicKeyByteSize) throw invalidJob('he.publicKey', `is ${publicKey.length} bytes, the plan's public keys are ${plan.publicKeyByteSize}`);
-    const vector = (await this.vector(task, job, sp, product, true)) as BigInt64Array;
+    const vector = (await sp.vector(true)) as BigInt64Array;
     this.pool ??= createHePool();
     const started = Date.now();
     const cts = await this.pool.encrypt(plan, publicKey, vector);

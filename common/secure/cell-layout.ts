@@ -1,0 +1,220 @@
+/**
+ * Secure aggregation of cohort-level jobs (cohort, characterize, survival, contingency). The public vector is the
+ * job's cell list in `cellBlocks` order — every block in mode none, the DP-safe blocks in distributed-dp — one
+ * statistic per cell (a count of distinct persons, `entries` in mode none), written as limbs (limbs.ts) with the
+ * public per-agent bound [−tail, secureMaxRows + tail]. Agents, the coordinator and the researcher's client derive
+ * the same plan from the spec, the rule names, n and the ring — never from data. The release (shared by the
+ * coordinator for SecAgg and the client for HE) feeds the summed cells to the same summary code as the plaintext job.
+ */
+import * as dp from '../../algorithms/dp/index.js';
+import { FedmeshError, invalidJob } from '../errors.js';
+import { planCellPrivacy, type CellPrivacyPlan } from '../job/cell-privacy.js';
+import { summariseCells, type CellSummary, type ReleasedCell } from '../job/cell-summary.js';
+import { cellBlocks, type CellBlock } from '../job/cohort-jobs.js';
+import { DEFAULT_JOB_DELTA, type CellJob } from '../job/spec.js';
+import { defaultTolerated } from './distributed-noise.js';
+import { limbsFor, MAX_LIMBS, readLimbs, writeLimbs, type LimbRing } from './limbs.js';
+import { MIN_SECURE_AGENTS, secureThreshold } from './secure-job.js';
+import { DEFAULT_SECURE_MAX_ROWS, NOISE_TAIL_SIGMAS } from './vector-layout.js';
+
+const Z = 1.959963984540054;
+
+export interface SecureCellSlot {
+  readonly cell: string;
+  /** Index into SecureCellPlan.blocks. */
+  readonly block: number;
+  /** Public per-agent bounds (noise tail included). */
+  readonly lo: bigint;
+  readonly hi: bigint;
+  readonly limbs: number;
+  readonly offset: number;
+}
+
+export interface SecureCellBlockNoise {
+  readonly plan: dp.DistributedNoisePlan;
+  readonly central: dp.CalibratedNoise;
+}
+
+export interface SecureCellNoisePlan {
+  readonly agents: number;
+  readonly tolerated: number;
+  readonly minHonestShares: number;
+  /** Per block of SecureCellPlan.blocks. */
+  readonly blocks: readonly SecureCellBlockNoise[];
+  /** Per block the larger of the KLS bound with n − tolerated shares and the central cost, summed. */
+  readonly cost: dp.PrivacyCost;
+}
+
+export interface SecureCellPlan {
+  readonly ring: LimbRing;
+  readonly agents: number;
+  readonly maxRowsPerAgent: number;
+  readonly ruleNames: readonly string[];
+  /** The blocks in the vector, in cellBlocks order. */
+  readonly blocks: readonly CellBlock[];
+  readonly central: CellPrivacyPlan;
+  readonly noise: SecureCellNoisePlan | undefined;
+  readonly slots: readonly SecureCellSlot[];
+  readonly vectorLength: number;
+  readonly threshold: number;
+  readonly requiredContributors: number;
+}
+
+/**
+ * Plans the secure vector of a cohort-level job.
+ * @throws FedmeshError INVALID_JOB naming the field; FAILED_PRECONDITION below MIN_SECURE_AGENTS agents
+ */
+export function planSecureCells(job: CellJob, ruleNames: readonly string[], agents: number, ring: LimbRing): SecureCellPlan {
+  if (agents < MIN_SECURE_AGENTS) {
+    throw new FedmeshError('FAILED_PRECONDITION', `secure aggregation needs at least ${MIN_SECURE_AGENTS} agents (with two, the sum reveals the other's input); ${agents} serve this job`, { field: 'agents' });
+  }
+  const mode = job.privacy.mode;
+  if (mode !== 'none' && mode !== 'distributed-dp') throw invalidJob('privacy.mode', `secure aggregation supports modes none and distributed-dp, not ${mode}`);
+  const all = cellBlocks(job, ruleNames);
+  const central = planCellPrivacy(job, all);
+  const kept = all.map((block, i) => ({ block, noise: central.blocks[i]!.noise })).filter((b) => mode === 'none' || b.block.dpSafe);
+  let noise: SecureCellNoisePlan | undefined;
+  if (mode === 'distributed-dp') {
+    const tolerated = job.privacy.tolerated ?? defaultTolerated(agents);
+    if (!Number.isInteger(tolerated) || tolerated < 0 || tolerated >= agents) {
+      throw invalidJob('privacy.tolerated', `must be an integer in [0, ${agents - 1}] for ${agents} agents, got ${tolerated}`);
+    }
+    const costs: dp.PrivacyCost[] = [];
+    const blocks = kept.map(({ block, noise: c }): SecureCellBlockNoise => {
+      if (!c || c.info.distribution !== 'discrete-gaussian') {
+        throw invalidJob('privacy', `distributed-dp adds discrete Gaussian shares: give delta > 0 or rho (a pure-epsilon budget selects Laplace noise) (block ${block.name})`);
+      }
+      let p: dp.DistributedNoisePlan;
+      try {
+        p = dp.planDistributedNoise({ agents, tolerated, l2Sensitivity: c.info.sensitivity, dimension: block.cells.length, rho: c.cost.rho });
+      } catch (e) {
+        throw invalidJob('privacy', `block ${block.name}: ${(e as Error).message}`);
+      }
+      costs.push({ rho: Math.max(p.rho, c.cost.rho), epsilon: Infinity, delta: 0 });
+      return { plan: p, central: c };
+    });
+    noise = { agents, tolerated, minHonestShares: agents - tolerated, blocks, cost: dp.addCosts(...costs) };
+  }
+  const cap = job.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS;
+  const slots: SecureCellSlot[] = [];
+  let offset = 0;
+  kept.forEach(({ block }, bi) => {
+    const share = noise?.blocks[bi];
+    const tail = share ? BigInt(Math.ceil(NOISE_TAIL_SIGMAS * Math.sqrt(share.plan.shareSigma2Value))) : 0n;
+    const lo = -tail;
+    const hi = BigInt(cap) + tail;
+    const limbs = limbsFor(ring, lo, hi, agents);
+    if (limbs === undefined) {
+      throw invalidJob('secureMaxRows', `block ${block.name}: the secure sum of ${agents} agents with up to ${cap} persons each spans [${BigInt(agents) * lo}, ${BigInt(agents) * hi}], more than ${MAX_LIMBS} limbs of the ${ring.kind} ring hold; lower secureMaxRows`);
+    }
+    for (const cell of block.cells) {
+      slots.push({ cell, block: bi, lo, hi, limbs, offset });
+      offset += limbs;
+    }
+  });
+  if (offset === 0) throw invalidJob('kind', 'nothing to aggregate');
+  const threshold = secureThreshold(job, agents);
+  if (job.quorum !== undefined && job.quorum > agents) throw invalidJob('quorum', `${job.quorum} agents required but only ${agents} take part`);
+  const requiredContributors = Math.max(threshold, job.quorum ?? 0, noise ? noise.minHonestShares : 0);
+  return Object.freeze({ ring, agents, maxRowsPerAgent: cap, ruleNames: [...ruleNames], blocks: kept.map((b) => b.block), central, noise, slots, vectorLength: offset, threshold, requiredContributors });
+}
+
+/**
+ * One agent's vector: each cell (plus its block's noise share in distributed-dp), checked against its public
+ * per-agent bound BEFORE anything is masked or encrypted, then written as limbs.
+ * @throws FedmeshError INVALID_JOB (field secureMaxRows) when a value could make the secure sum wrap
+ */
+export function encodeSecureCells(plan: SecureCellPlan, values: ReadonlyMap<string, bigint>, noise: ((block: number) => bigint) | undefined, asBigInt: boolean): Uint32Array | BigInt64Array {
+  const out = asBigInt ? new BigInt64Array(plan.vectorLength) : new Uint32Array(plan.vectorLength);
+  for (const s of plan.slots) {
+    const x = (values.get(s.cell) ?? 0n) + (noise && plan.noise ? noise(s.block) : 0n);
+    if (x < s.lo || x > s.hi) {
+      out.fill(asBigInt ? (0n as never) : (0 as never));
+      throw new FedmeshError(
+        'INVALID_JOB',
+        `cell ${s.cell}: this agent's value is outside the public per-agent bound [${s.lo}, ${s.hi}] (secureMaxRows ${plan.maxRowsPerAgent} persons) that keeps the secure sum of ${plan.agents} agents from overflowing its ${s.limbs} limb(s); refusing before masking or encryption (raise secureMaxRows)`,
+        { field: 'secureMaxRows' },
+      );
+    }
+    writeLimbs(plan.ring, s.limbs, x, out as never, s.offset, asBigInt);
+  }
+  return out;
+}
+
+/** Reads the summed cells back from the summed limbs. */
+export function decodeSecureCells(plan: SecureCellPlan, sums: ArrayLike<number | bigint>): Map<string, bigint> {
+  if (sums.length !== plan.vectorLength) throw new FedmeshError('INVALID_ARGUMENT', `secure sum has ${sums.length} elements, the layout ${plan.vectorLength}`);
+  const n = BigInt(plan.agents);
+  return new Map(plan.slots.map((s) => [s.cell, readLimbs(plan.ring, s.limbs, sums, s.offset, n * s.lo)]));
+}
+
+export interface SecureCellRelease extends CellSummary {
+  suppressed: { group: Record<string, unknown>; suppressedBy: string[] }[];
+  privacy: Record<string, unknown>;
+}
+
+/**
+ * Releases the summed cells of a secure cohort-level job through the same summary as the plaintext job. Mode none:
+ * exact totals, cells with 0 < total < minCellSize suppressed (per-agent suppression is impossible inside a secure
+ * sum). distributed-dp: the totals carry the contributors' shares; each cell's std is that of the summed shares.
+ */
+export function releaseSecureCells(job: CellJob, plan: SecureCellPlan, totals: ReadonlyMap<string, bigint>, contributors: number, minCellSize: number): SecureCellRelease {
+  const k = BigInt(minCellSize);
+  const cells = new Map<string, ReleasedCell>();
+  const suppressed: SecureCellRelease['suppressed'] = [];
+  const ring = `${plan.ring.kind}: ${plan.ring.digitBits}-bit digits`;
+  plan.blocks.forEach((block, bi) => {
+    const share = plan.noise?.blocks[bi];
+    const std = share ? Math.sqrt(contributors * dp.noiseDistribution.discreteGaussianVariance(share.plan.shareSigma2Value)) : 0;
+    for (const cell of block.cells) {
+      const v = totals.get(cell) ?? 0n;
+      if (!share && v > 0n && v < k) {
+        suppressed.push({ group: { cell }, suppressedBy: ['minCellSize'] });
+        cells.set(cell, { value: null, std: 0 });
+      } else cells.set(cell, { value: Number(v), std });
+    }
+  });
+  const summary = summariseCells(job, cells, plan.ruleNames, undefined);
+  if (!plan.noise) {
+    return {
+      ...summary,
+      suppressed,
+      privacy: { mode: 'none', secure: job.secure, exact: true, minCellSize, contributors, secureMaxRows: plan.maxRowsPerAgent, ring },
+      notes: [
+        `mode none with secure aggregation (${job.secure}): exact counts of distinct persons; no agent's counts were visible to the coordinator`,
+        `the minimum cell size (${minCellSize}, the largest among the contributing agents) is applied to the released totals, not per agent: per-agent suppression is impossible inside secure aggregation`,
+        ...summary.notes,
+      ],
+    };
+  }
+  const noise = plan.noise;
+  const delta = job.privacy.delta && job.privacy.delta > 0 ? job.privacy.delta : DEFAULT_JOB_DELTA;
+  // Cell values carry <name>_std from the summary; add a normal-approximation interval to the headline count.
+  const persons = cells.get('persons');
+  if (persons && persons.value !== null) summary.summary.count_ci95 = [Math.max(0, persons.value - Z * persons.std), persons.value + Z * persons.std];
+  return {
+    ...summary,
+    suppressed,
+    privacy: {
+      mode: 'distributed-dp',
+      secure: job.secure,
+      spent: { rho: noise.cost.rho, epsilon: dp.epsilonAtDelta(noise.cost, delta), delta },
+      agents: noise.agents,
+      tolerated: noise.tolerated,
+      minHonestShares: noise.minHonestShares,
+      contributors,
+      budgetSplit: plan.central.budgetSplit,
+      mechanisms: plan.blocks.map((b, bi) => {
+        const sh = noise.blocks[bi]!;
+        return { block: b.name, sensitivity: { l1: b.l1, l2: Math.sqrt(b.l2Sq) }, distribution: 'discrete-gaussian', shareSigma2: sh.plan.shareSigma2Value, shareStd: Math.sqrt(sh.plan.shareSigma2Value), totalStd: Math.sqrt(contributors * dp.noiseDistribution.discreteGaussianVariance(sh.plan.shareSigma2Value)), rho: Math.max(sh.plan.rho, sh.central.cost.rho) };
+      }),
+      secureMaxRows: plan.maxRowsPerAgent,
+      ring,
+    },
+    notes: [
+      `distributed-dp with ${job.secure}: each of ${contributors} contributing agents added a discrete Gaussian share per block before ${job.secure === 'he' ? 'encrypting' : 'masking'}; only the noisy sum was ever decoded. <name>_std is the std of the summed shares; entries (not person-bounded) are not released`,
+      `privacy charged for ${noise.minHonestShares} honest shares (n = ${noise.agents}, tolerating ${noise.tolerated} dropped or colluding agents; Kairouz, Liu & Steinke 2021), never less than the central cost of the same budget`,
+      ...summary.notes,
+    ],
+  };
+}
