@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { FedmeshError } from '../../common/errors.js';
 import { applyCommonFlags, type QueryFlags } from '../job-from-flags.js';
 import { jobToJson, renderJob } from '../format/render.js';
@@ -6,6 +6,7 @@ import { createProgress } from '../format/spinner.js';
 import { renderSurvivalSvg } from '../plot/index.js';
 import type { JobView } from '../types.js';
 import { researcherClient, type ConnectionFlags } from './common.js';
+import { readJobFile } from './researcher.js';
 
 export interface CohortFlags extends QueryFlags, ConnectionFlags {
   json?: boolean;
@@ -14,27 +15,11 @@ export interface CohortFlags extends QueryFlags, ConnectionFlags {
   drugs?: string;
 }
 
-async function readJson(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new RangeError(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  try {
-    const v: unknown = JSON.parse(text);
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as Record<string, unknown>;
-  } catch (e) {
-    throw new FedmeshError('INVALID_JOB', `${path}: malformed JSON: ${(e as Error).message}`, { field: 'spec' });
-  }
-}
-
 const ids = (s: string | undefined): number[] | undefined => (s ? s.split(',').map((x) => Number(x.trim())) : undefined);
 
 /** Builds the job of `fedmesh cohort|characterize|survival|contingency FILE.json`: a whole job, or (cohort kinds) a bare definition. */
 export async function cellJobFromFile(kind: 'cohort' | 'characterize' | 'survival' | 'contingency', file: string, flags: CohortFlags): Promise<Record<string, unknown>> {
-  const v = await readJson(file);
+  const v = await readJobFile(file);
   let job: Record<string, unknown>;
   if (v.kind !== undefined) {
     if (v.kind !== kind) throw new FedmeshError('INVALID_JOB', `${file}: kind is ${JSON.stringify(v.kind)}, expected ${kind}`, { field: 'kind' });

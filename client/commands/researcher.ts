@@ -13,7 +13,8 @@ const out = (s: string): void => {
   process.stdout.write(s + '\n');
 };
 
-async function readJobFile(path: string): Promise<Record<string, unknown>> {
+/** Reads a JSON object from a file; a clear error names the file for unreadable or malformed input. */
+export async function readJobFile(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -7,9 +7,10 @@
  * histogram bins with a total count below it, are suppressed. distributed-dp: the totals already carry the sum of the
  * contributors' noise shares; values are post-processed only, each with its noise std and a 95% interval.
  */
-import { finalizeExact, type GroupPartial, type KeyValue, type MomentPartial } from '../../algorithms/aggregate/index.js';
+import { finalizeExact, type GroupPartial, type KeyValue } from '../../algorithms/aggregate/index.js';
 import * as dp from '../../algorithms/dp/index.js';
 import type { AggregatePrivacyPlan } from '../job/privacy-plan.js';
+import { noisyMoments } from '../job/noisy-moments.js';
 import { DEFAULT_JOB_DELTA, measureField, type AggregateJob } from '../job/spec.js';
 import type { NoisyStatistic, SecureNoisePlan } from './distributed-noise.js';
 import type { SecureVectorLayout } from './vector-layout.js';
@@ -155,24 +156,4 @@ function releaseDistributed({ job, plan, totals, contributors, noise, layout }: 
       ...notes,
     ],
   };
-}
-
-function noisyMoments(field: string, fn: 'mean' | 'variance', plan: dp.MeanVariancePlan, m: MomentPartial, sd: { count: number; sum: number; sumSq: number }): Record<string, unknown> {
-  const c = Math.max(1, Number(m.n));
-  const sdC = sd.count;
-  const sum = dp.fromGrid(m.sum, plan.sumGrid);
-  const sdS = sd.sum * plan.sumGrid.size;
-  const mu = sum / c;
-  if (fn === 'mean') {
-    const v = Math.min(plan.upper, Math.max(plan.lower, plan.center + mu));
-    const s = Math.sqrt(sdS * sdS + mu * mu * sdC * sdC) / c;
-    return { [field]: v, [`${field}_std`]: s, [`${field}_ci95`]: [Math.max(plan.lower, v - Z * s), Math.min(plan.upper, v + Z * s)] };
-  }
-  const h2 = plan.halfWidth * plan.halfWidth;
-  const sq = dp.fromGrid(m.sumSq, plan.sumSquaresGrid!);
-  const sdQ = sd.sumSq * plan.sumSquaresGrid!.size;
-  const v = Math.min(h2, Math.max(0, sq / c - mu * mu));
-  const dC = -sq / (c * c) + (2 * sum * sum) / (c * c * c);
-  const s = Math.sqrt((sdQ / c) ** 2 + ((2 * mu * sdS) / c) ** 2 + (dC * sdC) ** 2);
-  return { [field]: v, [`${field}_std`]: s, [`${field}_ci95`]: [Math.max(0, v - Z * s), Math.min(h2, v + Z * s)] };
 }

@@ -1,9 +1,10 @@
-import { keyId, type GroupPartial, type KeyValue, type MomentPartial } from '../../algorithms/aggregate/index.js';
+import { keyId, type GroupPartial, type KeyValue } from '../../algorithms/aggregate/index.js';
 import * as dp from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
 import { publicGroupCombos } from '../../common/job/group-keys.js';
 import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../../common/job/privacy-plan.js';
 import { measureField, type AggregateJob } from '../../common/job/spec.js';
+import { noisyMoments } from '../../common/job/noisy-moments.js';
 
 export interface ReleasedRows {
   rows: { key: KeyValue[]; values: Record<string, unknown> }[];
@@ -127,7 +128,7 @@ export function releaseLocal(job: AggregateJob, plan: AggregatePrivacyPlan, comb
         const sd = mp.plan.noise.info.std * mp.plan.grid.size * root;
         Object.assign(values, { [field]: v, [`${field}_std`]: sd, [`${field}_ci95`]: ci(v, sd) });
       } else if ((mp.fn === 'mean' || mp.fn === 'variance') && m.kind === 'moments') {
-        Object.assign(values, meanVarianceFromNoisy(field, mp.fn, mp.plan, m, root));
+        Object.assign(values, noisyMoments(field, mp.fn, mp.plan, m, { count: mp.plan.countNoise.info.std * root, sum: mp.plan.sumNoise.info.std * root, sumSq: (mp.plan.sumSquaresNoise?.info.std ?? 0) * root }));
       }
     });
     return { key, values };
@@ -137,24 +138,4 @@ export function releaseLocal(job: AggregateJob, plan: AggregatePrivacyPlan, comb
     mechanisms: mechanismInfo(job, plan),
     notes: [`local-dp: each of ${agents} agents added the full noise; std = per-agent std × √${agents}; 95% intervals from the normal approximation`, 'means and variances: noisy count floored at 1, clamped to the bounds; std by the delta method'],
   };
-}
-
-function meanVarianceFromNoisy(field: string, fn: 'mean' | 'variance', plan: dp.MeanVariancePlan, m: MomentPartial, root: number): Record<string, unknown> {
-  const c = Math.max(1, Number(m.n));
-  const sdC = plan.countNoise.info.std * root;
-  const sum = dp.fromGrid(m.sum, plan.sumGrid);
-  const sdS = plan.sumNoise.info.std * plan.sumGrid.size * root;
-  const mu = sum / c;
-  if (fn === 'mean') {
-    const v = Math.min(plan.upper, Math.max(plan.lower, plan.center + mu));
-    const sd = Math.sqrt(sdS * sdS + mu * mu * sdC * sdC) / c;
-    return { [field]: v, [`${field}_std`]: sd, [`${field}_ci95`]: [Math.max(plan.lower, v - Z * sd), Math.min(plan.upper, v + Z * sd)] };
-  }
-  const h2 = plan.halfWidth * plan.halfWidth;
-  const sq = dp.fromGrid(m.sumSq, plan.sumSquaresGrid!);
-  const sdQ = plan.sumSquaresNoise!.info.std * plan.sumSquaresGrid!.size * root;
-  const v = Math.min(h2, Math.max(0, sq / c - mu * mu));
-  const dC = -sq / (c * c) + (2 * sum * sum) / (c * c * c);
-  const sd = Math.sqrt((sdQ / c) ** 2 + ((2 * mu * sdS) / c) ** 2 + (dC * sdC) ** 2);
-  return { [field]: v, [`${field}_std`]: sd, [`${field}_ci95`]: [Math.max(0, v - Z * sd), Math.min(h2, v + Z * sd)] };
 }
