@@ -47,6 +47,14 @@ export interface AgentPartial {
   groups: GroupPartial[];
 }
 
+/** A group-key value as read from DuckDB or Arrow: integers as numbers when safe, else text. */
+export function toKeyValue(v: unknown): KeyValue {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
+  return String(v);
+}
+
 export function keyId(key: readonly KeyValue[]): string {
   return JSON.stringify(key);
 }

@@ -1,61 +1,9 @@
 /**
- * Statistics helpers for TESTS: χ² goodness of fit with a p-value from the regularised incomplete gamma function
- * (Numerical Recipes style series / continued fraction, written here), and binning of integer samples by the
- * quantiles of a reference CDF.
+ * Statistics helpers for TESTS: χ² goodness of fit (p-value from `algorithms/stats`), and binning of integer samples
+ * by the quantiles of a reference CDF.
  */
 
-function logGamma(x: number): number {
-  // Lanczos approximation (g = 7, n = 9), accurate to ~1e-15 for x > 0.
-  const c = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
-  ];
-  if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
-  x -= 1;
-  let a = c[0]!;
-  const t = x + 7.5;
-  for (let i = 1; i < 9; i++) a += c[i]! / (x + i);
-  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
-/** Regularised upper incomplete gamma Q(a, x). */
-export function gammaQ(a: number, x: number): number {
-  if (x <= 0) return 1;
-  const lg = logGamma(a);
-  if (x < a + 1) {
-    let sum = 1 / a;
-    let term = sum;
-    for (let n = 1; n < 10_000; n++) {
-      term *= x / (a + n);
-      sum += term;
-      if (Math.abs(term) < Math.abs(sum) * 1e-16) break;
-    }
-    return 1 - sum * Math.exp(-x + a * Math.log(x) - lg);
-  }
-  const tiny = 1e-300;
-  let b = x + 1 - a;
-  let c = 1 / tiny;
-  let d = 1 / b;
-  let h = d;
-  for (let i = 1; i < 10_000; i++) {
-    const an = -i * (i - a);
-    b += 2;
-    d = an * d + b;
-    if (Math.abs(d) < tiny) d = tiny;
-    c = b + an / c;
-    if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d;
-    const del = d * c;
-    h *= del;
-    if (Math.abs(del - 1) < 1e-16) break;
-  }
-  return Math.exp(-x + a * Math.log(x) - lg) * h;
-}
-
-/** Survival function of the χ² distribution with df degrees of freedom. */
-export function chiSquareSurvival(stat: number, df: number): number {
-  return gammaQ(df / 2, stat / 2);
-}
+import { chiSquareSf } from '../stats/index.js';
 
 export interface ChiSquareResult {
   statistic: number;
@@ -90,7 +38,7 @@ export function chiSquareFromEdges(samples: Float64Array | number[], edges: numb
     const diff = counts[i]! - expected;
     stat += (diff * diff) / expected;
   }
-  return { statistic: stat, df: edges.length, pValue: chiSquareSurvival(stat, edges.length), bins: edges.length + 1 };
+  return { statistic: stat, df: edges.length, pValue: chiSquareSf(stat, edges.length), bins: edges.length + 1 };
 }
 
 /**

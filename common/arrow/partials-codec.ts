@@ -1,5 +1,5 @@
 import { Bool, Float64, Int64, Table, Utf8, tableFromIPC, tableToIPC, vectorFromArray, type Vector } from 'apache-arrow';
-import type { GroupPartial, KeyValue, MeasurePartial } from '../../algorithms/aggregate/index.js';
+import { toKeyValue, type GroupPartial, type KeyValue, type MeasurePartial } from '../../algorithms/aggregate/index.js';
 import { FedmeshError } from '../errors.js';
 import { int128Vector, readInt128Vector } from './decimal.js';
 
@@ -48,12 +48,6 @@ function child(t: Table, name: string): Vector {
   return c;
 }
 
-function toKey(v: unknown): KeyValue {
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
-  return String(v);
-}
 
 /**
  * Decodes an agent's Arrow partial, checking it against the layout the job implies.
@@ -96,7 +90,7 @@ export function decodePartials(bytes: Uint8Array, agent: string, keyCount: numbe
       return { kind: 'histogram', bins: h.bins.map((v) => (v.get(r) as bigint | null) ?? null) };
     });
     out.push({
-      key: keys.map((k) => toKey(k[r])),
+      key: keys.map((k) => toKeyValue(k[r])),
       count: counts[r]!,
       measures,
       suppressedBy: supp[r] ? [agent] : [],

@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { keyId, type GroupPartial, type KeyValue, type MeasurePartial } from '../../algorithms/aggregate/index.js';
+import { keyId, type GroupPartial, type MeasurePartial } from '../../algorithms/aggregate/index.js';
 import { asBufferedRng } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
 import { encodePartials } from '../../common/arrow/partials-codec.js';
@@ -9,21 +9,13 @@ import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../../common/job/
 import type { AggregateJob } from '../../common/job/spec.js';
 import type { ProductInfo } from '../data/products.js';
 import type { CompiledAgentPolicy } from '../policy.js';
-import { planAggregate, readBins } from '../query/aggregate-sql.js';
+import { queryGroupStatistics } from '../query/group-statistics.js';
 
 export interface AggregateOutcome {
   arrow: Uint8Array;
   meta: Record<string, unknown>;
 }
 
-const MAX_GROUPS = 10_000;
-
-function jsKey(v: unknown): KeyValue {
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
-  return String(v);
-}
 
 function emptyMeasures(layout: readonly AgentMeasureLayout[]): MeasurePartial[] {
   return layout.map((l) =>
@@ -79,45 +71,37 @@ export interface AggregateContext {
  */
 export async function runAggregate(ctx: AggregateContext): Promise<AggregateOutcome> {
   const { conn, job, product, policy, privacy } = ctx;
-  const plan = planAggregate(job, product, privacy, { salt: ctx.salt });
-  let rows: Record<string, unknown>[];
-  try {
-    const reader = await conn.runAndReadAll(plan.sql, plan.params);
-    rows = reader.getRowObjectsJS() as Record<string, unknown>[];
-  } catch (e) {
-    throw new FedmeshError('INVALID_JOB', `the query could not run on product ${product.name}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
-  }
-  if (rows.length > MAX_GROUPS) throw new FedmeshError('POLICY_DENIED', `groupBy yields more than ${MAX_GROUPS} groups; coarsen the grouping`, { field: 'groupBy' });
+  const exact = await queryGroupStatistics(conn, job, product, privacy, ctx.salt);
+  const plan = exact.plan;
   const suppress = privacy.mode === 'none';
   const k = BigInt(policy.minCellSize);
   let suppressedGroups = 0;
   let suppressedBins = 0;
-  let groups: GroupPartial[] = rows.map((r) => {
-    const count = BigInt(r.count as bigint);
-    const key = Array.from({ length: plan.keyCount }, (_, i) => jsKey(r[`k${i}`]));
-    if (suppress && count < k) {
-      suppressedGroups++;
-      const measures = emptyMeasures(plan.layout).map((m) => (m.kind === 'histogram' ? { ...m, bins: m.bins.map(() => null) } : m));
-      return { key, count: 0n, measures, suppressedBy: ['self'] };
-    }
-    const measures: MeasurePartial[] = plan.layout.map((l, i) => {
-      if (l.kind === 'count') return { kind: 'count' };
-      if (l.kind === 'moments') {
-        return { kind: 'moments', n: BigInt(r[`m${i}_n`] as bigint), sum: BigInt(r[`m${i}_sum`] as bigint), sumSq: BigInt(r[`m${i}_sumsq`] as bigint), scaleBits: l.scaleBits, sqScaleBits: l.sqScaleBits };
-      }
-      const raw = readBins(r, i, l.bins);
-      const bins = raw.map((v) => {
-        // Quantile buckets go to the coordinator only (it releases one candidate value, never the counts).
-        if (suppress && !l.buckets && v > 0n && v < k) {
-          suppressedBins++;
-          return null;
+  let groups: GroupPartial[] = !suppress
+    ? exact.groups
+    : exact.groups.map((g) => {
+        if (g.count < k) {
+          suppressedGroups++;
+          const measures = emptyMeasures(plan.layout).map((m) => (m.kind === 'histogram' ? { ...m, bins: m.bins.map(() => null) } : m));
+          return { key: g.key, count: 0n, measures, suppressedBy: ['self'] };
         }
-        return v;
+        const measures = g.measures.map((m, i): MeasurePartial => {
+          const l = plan.layout[i]!;
+          // Quantile buckets go to the coordinator only (it releases one candidate value, never the counts).
+          if (m.kind !== 'histogram' || l.kind !== 'histogram' || l.buckets) return m;
+          return {
+            kind: 'histogram',
+            bins: m.bins.map((v) => {
+              if (v !== null && v > 0n && v < k) {
+                suppressedBins++;
+                return null;
+              }
+              return v;
+            }),
+          };
+        });
+        return { ...g, measures };
       });
-      return { kind: 'histogram', bins };
-    });
-    return { key, count, measures, suppressedBy: [] };
-  });
   if (privacy.mode === 'local-dp') groups = addLocalNoise(job, privacy, groups, asBufferedRng(ctx.rng));
   else if (privacy.mode !== 'none') {
     // Public group keys: send exactly the public combinations (zeros included), nothing data-dependent.
