@@ -51,3 +51,20 @@ export function isFedmeshError(e: unknown): e is FedmeshError {
 export function invalidJob(field: string, message: string): FedmeshError {
   return new FedmeshError('INVALID_JOB', `${field}: ${message}`, { field });
 }
+
+/** Longest echo of a caller's value in an error message; more would let one request make a status too big to send. */
+export const MAX_ECHO_CHARS = 80;
+
+/**
+ * A caller's value quoted for an error message, cut to `max` characters with the full length stated, so an echoed
+ * input can neither blow up a status nor carry much data back.
+ */
+export function quote(v: unknown, max = MAX_ECHO_CHARS): string {
+  let s: string;
+  try {
+    s = typeof v === 'bigint' ? `${v}n` : (JSON.stringify(v) ?? String(v));
+  } catch {
+    s = Object.prototype.toString.call(v);
+  }
+  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`;
+}

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FedmeshError } from './errors.js';
+import { FedmeshError, quote } from './errors.js';
 
 export type Role = 'coordinator' | 'agent' | 'researcher' | 'admin';
 
@@ -25,7 +25,7 @@ export function certBaseName(role: Role, name?: string): string {
  */
 export function loadTlsMaterial(dir: string, role: Role, name?: string): TlsMaterial {
   if (role !== 'coordinator' && (!name || !NAME.test(name))) {
-    throw new FedmeshError('INVALID_ARGUMENT', `--name must be given for a ${role} (letters, digits, _ . -), got ${JSON.stringify(name)}`, { field: 'name' });
+    throw new FedmeshError('INVALID_ARGUMENT', `--name must be given for a ${role} (letters, digits, _ . -), got ${quote(name)}`, { field: 'name' });
   }
   const base = certBaseName(role, name);
   const files = { ca: join(dir, 'ca.crt'), cert: join(dir, `${base}.crt`), key: join(dir, `${base}.key`) };

@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { PrivacyCost } from '../algorithms/dp/index.js';
-import { FedmeshError } from '../common/errors.js';
+import { FedmeshError, quote } from '../common/errors.js';
 import { epsilonSpent, fitsBudget, validateBudget, type EpsilonDeltaBudget } from '../common/job/budget.js';
 import { insertJob, type JobStore } from './job-store.js';
 import type { JobRecord } from './job-record.js';
@@ -93,7 +93,7 @@ export class Ledger {
       throw new FedmeshError('INVALID_ARGUMENT', (e as Error).message, { field: 'budget' });
     }
     for (const [f, v] of [['researcher', researcher], ['product', product]] as const) {
-      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(v)) throw new FedmeshError('INVALID_ARGUMENT', `${f} is not a valid name: ${JSON.stringify(v)}`, { field: f });
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(v)) throw new FedmeshError('INVALID_ARGUMENT', `${f} is not a valid name: ${quote(v)}`, { field: f });
     }
     await this.store.withConnection((conn) =>
       conn.run(`INSERT OR REPLACE INTO budgets VALUES ($1, $2, $3, $4, $5, $6)`, [researcher, product, budget.epsilon, budget.delta, setBy, Date.now()]),

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { FedmeshError } from '../../common/errors.js';
+import { FedmeshError, quote } from '../../common/errors.js';
 import { applyCommonFlags, type QueryFlags } from '../job-from-flags.js';
 import { jobToJson, renderJob } from '../format/render.js';
 import { createProgress } from '../format/spinner.js';
@@ -22,7 +22,7 @@ export async function cellJobFromFile(kind: 'cohort' | 'characterize' | 'surviva
   const v = await readJobFile(file);
   let job: Record<string, unknown>;
   if (v.kind !== undefined) {
-    if (v.kind !== kind) throw new FedmeshError('INVALID_JOB', `${file}: kind is ${JSON.stringify(v.kind)}, expected ${kind}`, { field: 'kind' });
+    if (v.kind !== kind) throw new FedmeshError('INVALID_JOB', `${file}: kind is ${quote(v.kind)}, expected ${kind}`, { field: 'kind' });
     job = v;
   } else if (kind === 'cohort' || kind === 'characterize') {
     job = { kind, definition: v };

@@ -1,5 +1,5 @@
 import { Bool, Int64, Table, Utf8, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
-import { FedmeshError } from '../errors.js';
+import { FedmeshError, quote } from '../errors.js';
 
 /** One agent's counts of persons in named public cells; `suppressed` marks cells withheld below the minimum cell size. */
 export interface CellCounts {
@@ -34,7 +34,7 @@ export function decodeCells(bytes: Uint8Array, agent: string, expected: Readonly
   const out: CellCounts = { values: new Map(), suppressed: new Set() };
   for (let i = 0; i < t.numRows; i++) {
     const n = String(names.get(i));
-    if (!expected.has(n)) throw new FedmeshError('INVALID_ARGUMENT', `agent ${agent} sent an unexpected cell ${JSON.stringify(n)}`);
+    if (!expected.has(n)) throw new FedmeshError('INVALID_ARGUMENT', `agent ${agent} sent an unexpected cell ${quote(n)}`);
     out.values.set(n, BigInt(values.get(i) as bigint));
     if (supp.get(i)) out.suppressed.add(n);
   }

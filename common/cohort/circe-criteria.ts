@@ -17,6 +17,7 @@ import type {
 } from './ir.js';
 import { CRITERION_DOMAINS } from './ir.js';
 import type { JsonObject, ParseContext } from './json-read.js';
+import { quote } from '../errors.js';
 import {
   expectArray,
   expectObject,
@@ -232,7 +233,7 @@ function parseCorrelated(
   if (!isAbsent(occ['CountColumn'])) {
     const cc = occ['CountColumn'];
     const mapped = typeof cc === 'string' ? COUNT_COLUMNS[cc] : undefined;
-    if (!mapped) throw ctx.unsupported(`${path}.Occurrence.CountColumn`, `value ${JSON.stringify(cc)}`);
+    if (!mapped) throw ctx.unsupported(`${path}.Occurrence.CountColumn`, `value ${quote(cc)}`);
     distinctColumn = mapped;
   }
   const ir: { -readonly [K in keyof CorrelatedCriterionIR]: CorrelatedCriterionIR[K] } = {

@@ -6,7 +6,7 @@
  * AdditionalCriteria; InclusionRules; CensoringCriteria; CensorWindow; CollapseSettings (ERA + EraPad);
  * EndStrategy DateOffset and CustomEra. Anything else is refused with INVALID_JOB naming the construct.
  */
-import { FedmeshError } from '../errors.js';
+import { FedmeshError, quote } from '../errors.js';
 import { isEmptyGroup, parseCriterion, parseGroup } from './circe-criteria.js';
 import type { CodesetRegistry } from './circe-criteria.js';
 import type { CohortIR, ConceptSetIR, ConceptSetItemIR, EndStrategyIR, LimitType } from './ir.js';
@@ -217,7 +217,7 @@ function parseCollapse(ctx: ParseContext, v: unknown): number {
   const o = expectObject(ctx, v, 'CollapseSettings');
   rejectUnknownKeys(ctx, o, 'CollapseSettings', ['CollapseType', 'EraPad']);
   if (!isAbsent(o['CollapseType']) && o['CollapseType'] !== 'ERA') {
-    throw ctx.unsupported('CollapseSettings.CollapseType', `value ${JSON.stringify(o['CollapseType'])}`);
+    throw ctx.unsupported('CollapseSettings.CollapseType', `value ${quote(o['CollapseType'])}`);
   }
   return isAbsent(o['EraPad']) ? 0 : readDays(ctx, o['EraPad'], 'CollapseSettings.EraPad', 0);
 }

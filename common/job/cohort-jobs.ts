@@ -1,5 +1,5 @@
 import { parseCohortDefinition, type CohortIR } from '../cohort/index.js';
-import { invalidJob } from '../errors.js';
+import { invalidJob, quote } from '../errors.js';
 import type { Filter, Scalar } from './spec.js';
 
 /** Cohort-level jobs. Their agents return counts of persons in public cells, which add up exactly across agents. */
@@ -48,7 +48,7 @@ function intList(v: unknown, field: string, max: number): number[] {
   if (!Array.isArray(v)) throw invalidJob(field, 'must be a list of concept ids');
   if (v.length > max) throw invalidJob(field, `at most ${max} values`);
   return v.map((x, i) => {
-    if (!Number.isSafeInteger(x) || (x as number) < 0) throw invalidJob(`${field}[${i}]`, `must be a non-negative integer, got ${JSON.stringify(x)}`);
+    if (!Number.isSafeInteger(x) || (x as number) < 0) throw invalidJob(`${field}[${i}]`, `must be a non-negative integer, got ${quote(x)}`);
     return x as number;
   });
 }
@@ -70,7 +70,7 @@ function scalarList(v: unknown, field: string): Scalar[] {
   if (v.length > 100) throw invalidJob(field, 'at most 100 levels');
   const out = v.map((x, i) => {
     if (typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x))) return x;
-    throw invalidJob(`${field}[${i}]`, `must be a string, number or boolean, got ${JSON.stringify(x)}`);
+    throw invalidJob(`${field}[${i}]`, `must be a string, number or boolean, got ${quote(x)}`);
   });
   if (new Set(out.map((x) => JSON.stringify(x))).size !== out.length) throw invalidJob(field, 'lists a level twice');
   return out;
@@ -78,7 +78,7 @@ function scalarList(v: unknown, field: string): Scalar[] {
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 function ident(v: unknown, field: string): string {
-  if (typeof v !== 'string' || !IDENT.test(v)) throw invalidJob(field, `must be an identifier, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !IDENT.test(v)) throw invalidJob(field, `must be an identifier, got ${quote(v)}`);
   return v;
 }
 
@@ -135,7 +135,7 @@ export function parseCellJobBody(v: Obj, parseWhere: (x: unknown) => Filter[]): 
         where: parseWhere(v.where ?? []),
       };
     default:
-      throw invalidJob('kind', `must be one of aggregate, cohort, characterize, survival, contingency; got ${JSON.stringify(v.kind)}`);
+      throw invalidJob('kind', `must be one of aggregate, cohort, characterize, survival, contingency; got ${quote(v.kind)}`);
   }
 }
 

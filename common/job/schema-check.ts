@@ -1,5 +1,5 @@
 import { isNumericType } from '../../algorithms/aggregate/index.js';
-import { FedmeshError, invalidJob } from '../errors.js';
+import { FedmeshError, invalidJob, quote } from '../errors.js';
 import type { AggregateJob, Scalar } from './spec.js';
 
 export interface SchemaColumn {
@@ -28,15 +28,15 @@ export function findColumn(product: SchemaProduct, name: string, field: string):
 function checkValue(col: SchemaColumn, v: Scalar, field: string): void {
   const t = col.type.toUpperCase();
   if (t === 'BOOLEAN') {
-    if (typeof v !== 'boolean') throw invalidJob(field, `column ${col.name} is BOOLEAN: expected true or false, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'boolean') throw invalidJob(field, `column ${col.name} is BOOLEAN: expected true or false, got ${quote(v)}`);
   } else if (isNumericType(t)) {
-    if (typeof v !== 'number') throw invalidJob(field, `column ${col.name} is ${col.type}: expected a number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number') throw invalidJob(field, `column ${col.name} is ${col.type}: expected a number, got ${quote(v)}`);
   } else if (t === 'DATE' || t === 'TIMESTAMP') {
     if (typeof v !== 'string' || !ISO_DATE.test(v) || Number.isNaN(Date.parse(v))) {
-      throw invalidJob(field, `column ${col.name} is ${col.type}: expected an ISO date string, got ${JSON.stringify(v)}`);
+      throw invalidJob(field, `column ${col.name} is ${col.type}: expected an ISO date string, got ${quote(v)}`);
     }
   } else if (typeof v !== 'string') {
-    throw invalidJob(field, `column ${col.name} is ${col.type}: expected a string, got ${JSON.stringify(v)}`);
+    throw invalidJob(field, `column ${col.name} is ${col.type}: expected a string, got ${quote(v)}`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { invalidJob } from '../errors.js';
+import { invalidJob, quote } from '../errors.js';
 import { parseCellJobBody } from './cohort-jobs.js';
 import {
   DEFAULT_JOB_DELTA,
@@ -42,13 +42,13 @@ function onlyKeys(o: Obj, allowed: readonly string[], path: string): void {
 
 function identifier(v: unknown, field: string): string {
   if (typeof v !== 'string' || !IDENT.test(v)) {
-    throw invalidJob(field, `must be an identifier (letters, digits, _; not starting with a digit), got ${JSON.stringify(v)}`);
+    throw invalidJob(field, `must be an identifier (letters, digits, _; not starting with a digit), got ${quote(v)}`);
   }
   return v;
 }
 
 function finite(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidJob(field, `must be a finite number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidJob(field, `must be a finite number, got ${quote(v)}`);
   return v;
 }
 
@@ -66,7 +66,7 @@ function parseFilter(v: unknown, field: string): Filter {
   onlyKeys(v, ['column', 'op', 'value'], field);
   const column = identifier(v.column, `${field}.column`);
   if (typeof v.op !== 'string' || !(FILTER_OPS as readonly string[]).includes(v.op.toLowerCase())) {
-    throw invalidJob(`${field}.op`, `must be one of ${FILTER_OPS.join(', ')}; got ${JSON.stringify(v.op)}`);
+    throw invalidJob(`${field}.op`, `must be one of ${FILTER_OPS.join(', ')}; got ${quote(v.op)}`);
   }
   const op = v.op.toLowerCase() as FilterOp;
   if (op === 'is null' || op === 'is not null') {
@@ -140,7 +140,7 @@ function parseMeasure(v: unknown, field: string): Measure {
       return out;
     }
     default:
-      throw invalidJob(`${field}.fn`, `must be one of count, sum, mean, variance, histogram, quantile; got ${JSON.stringify(fn)}`);
+      throw invalidJob(`${field}.fn`, `must be one of count, sum, mean, variance, histogram, quantile; got ${quote(fn)}`);
   }
 }
 
@@ -150,7 +150,7 @@ export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
   onlyKeys(v, ['mode', 'epsilon', 'delta', 'rho', 'maxRowsPerPerson', 'tolerated'], field);
   const mode = v.mode ?? 'central-dp';
   if (typeof mode !== 'string' || !(PRIVACY_MODES as readonly string[]).includes(mode)) {
-    throw invalidJob(`${field}.mode`, `must be one of ${PRIVACY_MODES.join(', ')}; got ${JSON.stringify(mode)}`);
+    throw invalidJob(`${field}.mode`, `must be one of ${PRIVACY_MODES.join(', ')}; got ${quote(mode)}`);
   }
   const out: PrivacySpec = { mode: mode as PrivacySpec['mode'] };
   if (v.epsilon !== undefined) {
@@ -171,12 +171,12 @@ export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
   if (v.maxRowsPerPerson !== undefined) {
     const k = v.maxRowsPerPerson;
     if (!Number.isInteger(k) || (k as number) < 1 || (k as number) > MAX_ROWS_PER_PERSON) {
-      throw invalidJob(`${field}.maxRowsPerPerson`, `must be an integer between 1 and ${MAX_ROWS_PER_PERSON}, got ${JSON.stringify(k)}`);
+      throw invalidJob(`${field}.maxRowsPerPerson`, `must be an integer between 1 and ${MAX_ROWS_PER_PERSON}, got ${quote(k)}`);
     }
     out.maxRowsPerPerson = k as number;
   }
   if (v.tolerated !== undefined) {
-    if (!Number.isInteger(v.tolerated) || (v.tolerated as number) < 0) throw invalidJob(`${field}.tolerated`, `must be an integer >= 0, got ${JSON.stringify(v.tolerated)}`);
+    if (!Number.isInteger(v.tolerated) || (v.tolerated as number) < 0) throw invalidJob(`${field}.tolerated`, `must be an integer >= 0, got ${quote(v.tolerated)}`);
     if (mode !== 'distributed-dp') throw invalidJob(`${field}.tolerated`, 'applies to mode distributed-dp only');
     out.tolerated = v.tolerated as number;
   }
@@ -270,12 +270,12 @@ function parseSecureFields(v: Obj, job: JobCommon): void {
   };
   if (v.secureThreshold !== undefined) {
     needsSecure('secureThreshold');
-    if (!Number.isInteger(v.secureThreshold) || (v.secureThreshold as number) < 2) throw invalidJob('secureThreshold', `must be an integer >= 2, got ${JSON.stringify(v.secureThreshold)}`);
+    if (!Number.isInteger(v.secureThreshold) || (v.secureThreshold as number) < 2) throw invalidJob('secureThreshold', `must be an integer >= 2, got ${quote(v.secureThreshold)}`);
     job.secureThreshold = v.secureThreshold as number;
   }
   if (v.secureMaxRows !== undefined) {
     needsSecure('secureMaxRows');
-    if (!Number.isSafeInteger(v.secureMaxRows) || (v.secureMaxRows as number) < 1) throw invalidJob('secureMaxRows', `must be a positive integer, got ${JSON.stringify(v.secureMaxRows)}`);
+    if (!Number.isSafeInteger(v.secureMaxRows) || (v.secureMaxRows as number) < 1) throw invalidJob('secureMaxRows', `must be a positive integer, got ${quote(v.secureMaxRows)}`);
     job.secureMaxRows = v.secureMaxRows as number;
   }
   if (v.he !== undefined) {
@@ -294,18 +294,18 @@ function parseCommon(v: Obj): Partial<AggregateJob> {
   // (also used for cohort-level jobs: only the JobCommon fields are set)
   if (v.secure !== undefined) {
     if (typeof v.secure !== 'string' || !(SECURE_MODES as readonly string[]).includes(v.secure)) {
-      throw invalidJob('secure', `must be one of ${SECURE_MODES.join(', ')}; got ${JSON.stringify(v.secure)}`);
+      throw invalidJob('secure', `must be one of ${SECURE_MODES.join(', ')}; got ${quote(v.secure)}`);
     }
     out.secure = v.secure as AggregateJob['secure'];
   }
   if (v.quorum !== undefined) {
-    if (!Number.isInteger(v.quorum) || (v.quorum as number) < 1) throw invalidJob('quorum', `must be an integer >= 1, got ${JSON.stringify(v.quorum)}`);
+    if (!Number.isInteger(v.quorum) || (v.quorum as number) < 1) throw invalidJob('quorum', `must be an integer >= 1, got ${quote(v.quorum)}`);
     out.quorum = v.quorum as number;
   }
   if (v.timeoutMs !== undefined) {
     const t = v.timeoutMs;
     if (!Number.isInteger(t) || (t as number) < 100 || (t as number) > MAX_JOB_TIMEOUT_MS) {
-      throw invalidJob('timeoutMs', `must be an integer between 100 and ${MAX_JOB_TIMEOUT_MS}, got ${JSON.stringify(t)}`);
+      throw invalidJob('timeoutMs', `must be an integer between 100 and ${MAX_JOB_TIMEOUT_MS}, got ${quote(t)}`);
     }
     out.timeoutMs = t as number;
   } else {
@@ -314,7 +314,7 @@ function parseCommon(v: Obj): Partial<AggregateJob> {
   if (v.agents !== undefined) {
     if (!Array.isArray(v.agents) || v.agents.length === 0) throw invalidJob('agents', 'must be a non-empty list of agent names');
     out.agents = v.agents.map((a, i) => {
-      if (typeof a !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(a)) throw invalidJob(`agents[${i}]`, `not a valid agent name: ${JSON.stringify(a)}`);
+      if (typeof a !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(a)) throw invalidJob(`agents[${i}]`, `not a valid agent name: ${quote(a)}`);
       return a;
     });
   }

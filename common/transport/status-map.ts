@@ -37,13 +37,20 @@ export interface GrpcServiceError {
   metadata?: grpc.Metadata;
 }
 
+/** Longest status message sent; a status is a header, and an overlong one kills the caller's channel. */
+export const MAX_STATUS_MESSAGE_CHARS = 2048;
+
+function capMessage(m: string): string {
+  return m.length <= MAX_STATUS_MESSAGE_CHARS ? m : `${m.slice(0, MAX_STATUS_MESSAGE_CHARS)}… (message cut at ${MAX_STATUS_MESSAGE_CHARS} characters)`;
+}
+
 /** Converts any thrown value into a gRPC error. Unknown errors become INTERNAL with no details. */
 export function toGrpcError(e: unknown): GrpcServiceError {
   if (isFedmeshError(e)) {
     const metadata = new grpc.Metadata();
     metadata.set('fedmesh-code', e.code);
     if (e.field) metadata.set('fedmesh-field', e.field);
-    return { code: TO_GRPC[e.code], details: e.message, metadata };
+    return { code: TO_GRPC[e.code], details: capMessage(e.message), metadata };
   }
   return { code: grpc.status.INTERNAL, details: 'internal error' };
 }

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { FedmeshError } from '../../common/errors.js';
+import { FedmeshError, quote } from '../../common/errors.js';
 import { peerIdentity, serverCredentials } from '../../common/transport/credentials.js';
 import { fedmeshV1, SERVER_OPTIONS } from '../../common/transport/proto.js';
 import { toGrpcError } from '../../common/transport/status-map.js';
@@ -26,7 +26,7 @@ const REGISTER_TIMEOUT_MS = 10_000;
 
 function splitHostPort(listen: string): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(listen);
-  if (!m) throw new RangeError(`--listen must be HOST:PORT, got ${JSON.stringify(listen)}`);
+  if (!m) throw new RangeError(`--listen must be HOST:PORT, got ${quote(listen)}`);
   const port = Number(m[2]);
   if (port > 65535) throw new RangeError(`--listen port out of range: ${port}`);
   return { host: m[1]!, port };
@@ -137,7 +137,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
           if (session === undefined) {
             if (!msg.register) throw new FedmeshError('FAILED_PRECONDITION', 'the first message on the agent link must be register');
             const reg = registrationFromWire(msg.register as WireRegister);
-            if (!/^[A-Za-z0-9_.-]{1,64}$/.test(reg.name)) throw new FedmeshError('INVALID_ARGUMENT', `register.name is not a valid agent name: ${JSON.stringify(reg.name)}`);
+            if (!/^[A-Za-z0-9_.-]{1,64}$/.test(reg.name)) throw new FedmeshError('INVALID_ARGUMENT', `register.name is not a valid agent name: ${quote(reg.name)}`);
             if (!insecure && reg.name !== peer.name) {
               throw new FedmeshError('POLICY_DENIED', `agent claims name ${reg.name} but its certificate is issued to ${peer.name}`);
             }

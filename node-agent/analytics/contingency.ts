@@ -4,7 +4,7 @@
  * and filter values are bound parameters, compared in the column's type.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { invalidJob } from '../../common/errors.js';
+import { invalidJob, quote } from '../../common/errors.js';
 import { guardDuckDb, requireColumn, requireCohortTable, requireOmopTable, requireTable, toBigInt } from './schema.js';
 import type { ResolvedColumn, ResolvedTable } from './schema.js';
 import { Params } from './sql-params.js';
@@ -114,7 +114,7 @@ function checkLevels(levels: unknown, field: string): readonly Level[] {
   const seen = new Set<Level>();
   levels.forEach((v: unknown, i) => {
     if (typeof v !== 'string' && typeof v !== 'number') throw invalidJob(`${field}[${i}]`, 'must be a string or a number');
-    if (seen.has(v)) throw invalidJob(`${field}[${i}]`, `duplicate level ${JSON.stringify(v)}`);
+    if (seen.has(v)) throw invalidJob(`${field}[${i}]`, `duplicate level ${quote(v)}`);
     seen.add(v);
   });
   return levels as Level[];
