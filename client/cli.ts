@@ -42,6 +42,7 @@ function buildProgram(): Command {
     .option('--tls-dir <dir>', 'folder made by `fedmesh certs`')
     .option('--insecure', 'plaintext, no authentication: loopback development only')
     .option('--heartbeat-ms <ms>', 'agent heartbeat interval')
+    .option('--agent-grace-ms <ms>', 'how long a disconnected agent stays listed (without products) before it is forgotten', '600000')
     .option('--default-epsilon <e>', 'budget ε per researcher × product where none is set', '3')
     .option('--default-delta <d>', 'budget δ per researcher × product where none is set', '1e-6')
     .addOption(logFormat)

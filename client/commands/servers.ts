@@ -8,6 +8,7 @@ export interface CoordinatorFlags extends ConnectionFlags {
   listen: string;
   state: string;
   heartbeatMs?: string;
+  agentGraceMs?: string;
   defaultEpsilon?: string;
   defaultDelta?: string;
   logFormat?: 'pretty' | 'json' | 'silent';
@@ -21,6 +22,7 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     stateDir: flags.state,
     log,
     ...(flags.heartbeatMs ? { heartbeatIntervalMs: Number(flags.heartbeatMs) } : {}),
+    ...(flags.agentGraceMs ? { disconnectedAgentGraceMs: Number(flags.agentGraceMs) } : {}),
     defaultBudget: { epsilon: Number(flags.defaultEpsilon ?? 3), delta: Number(flags.defaultDelta ?? 1e-6) },
   });
   let server;
