@@ -66,6 +66,14 @@ describe('status mapping, server to client and back', () => {
     expect(fromGrpcError(received(grpc.status.UNAVAILABLE, 'x', lying)).code).toBe('COORDINATOR_UNAVAILABLE');
   });
 
+  it('a field that is not ASCII (a caller\'s column name) still makes a status, never a throw that leaves the call hanging', () => {
+    const sent = toGrpcError(new FedmeshError('INVALID_JOB', 'bad', { field: `groupKeys.länge×${'z'.repeat(1000)}` }));
+    expect(sent.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const field = String(sent.metadata!.get('fedmesh-field')[0]);
+    expect(field.startsWith('groupKeys.l?nge?zzz')).toBe(true);
+    expect(field.length).toBeLessThanOrEqual(260);
+  });
+
   it('non-gRPC errors become INTERNAL on the client', () => {
     expect(fromGrpcError(new Error('boom')).code).toBe('INTERNAL');
   });

@@ -59,12 +59,24 @@ function capMessage(m: string): string {
   return m.length <= MAX_STATUS_MESSAGE_CHARS ? m : `${m.slice(0, MAX_STATUS_MESSAGE_CHARS)}… (message cut at ${MAX_STATUS_MESSAGE_CHARS} characters)`;
 }
 
-/** Converts any thrown value into a gRPC error. Unknown errors become INTERNAL with no details. */
+/** Longest field name sent as metadata. */
+const MAX_FIELD_METADATA_CHARS = 256;
+
+/**
+ * A field name as an ASCII metadata value: grpc-js throws on anything else, and a throw while building the status
+ * would leave the call unanswered until the caller's deadline (a field can carry a caller's column name).
+ */
+function metadataValue(v: string): string {
+  const ascii = v.replace(/[^\x20-\x7e]/g, '?');
+  return ascii.length <= MAX_FIELD_METADATA_CHARS ? ascii : `${ascii.slice(0, MAX_FIELD_METADATA_CHARS)}...`;
+}
+
+/** Converts any thrown value into a gRPC error. Unknown errors become INTERNAL with no details. Never throws. */
 export function toGrpcError(e: unknown): GrpcServiceError {
   if (isFedmeshError(e)) {
     const metadata = new grpc.Metadata();
     metadata.set('fedmesh-code', e.code);
-    if (e.field) metadata.set('fedmesh-field', e.field);
+    if (e.field) metadata.set('fedmesh-field', metadataValue(e.field));
     return { code: TO_GRPC[e.code], details: capMessage(e.message), metadata };
   }
   return { code: grpc.status.INTERNAL, details: 'internal error' };

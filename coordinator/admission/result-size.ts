@@ -34,8 +34,10 @@ export interface ResultSizeEstimate {
   readonly values: number;
   /** The largest reply one agent can send for this job, in bytes of Arrow data. */
   readonly agentReplyBytes: number;
-  /** The spec field that drives the size, named in a refusal. */
+  /** The spec field that drives the size, named in a refusal (an ASCII field path). */
   readonly field: string;
+  /** What the refusal message names: the field, with the widest measure when it multiplies the groups. */
+  readonly what: string;
 }
 
 /** Numbers a measure adds to each released group: value, std and a two-ended interval per released number. */
@@ -83,17 +85,17 @@ function estimateAggregate(job: AggregateJob, agents: number): ResultSizeEstimat
   const groups = job.groupBy.length === 0 ? 1 : keyed ? publicGroups : groupsPerAgent * Math.max(1, agents);
   const valuesPerGroup = job.groupBy.length + job.measures.reduce((s, m) => s + releasedValues(m), 0);
   const rowBytes = job.groupBy.reduce((s, col) => s + keyBytes(job.groupKeys?.[col]), 0) + 8 + 1 + job.measures.reduce((s, m) => s + replyBytes(m), 0);
-  let field = job.groupBy.length > 0 ? (keyed ? 'groupKeys' : 'groupBy') : 'measures';
   const widest = job.measures.reduce((best, m, i) => (releasedValues(m) > releasedValues(job.measures[best]!) ? i : best), 0);
-  if (releasedValues(job.measures[widest]!) > 4) field = `${field} × measures[${widest}]`;
-  return { groups, valuesPerGroup, values: groups * valuesPerGroup, agentReplyBytes: groupsPerAgent * rowBytes, field };
+  const field = job.groupBy.length > 0 ? (keyed ? 'groupKeys' : 'groupBy') : `measures[${widest}]`;
+  const what = job.groupBy.length > 0 && releasedValues(job.measures[widest]!) > 4 ? `${field} × measures[${widest}]` : field;
+  return { groups, valuesPerGroup, values: groups * valuesPerGroup, agentReplyBytes: groupsPerAgent * rowBytes, field, what };
 }
 
 function estimateCells(job: CellJob): ResultSizeEstimate {
   const cells = cellBlocks(job, ruleNamesFor(job)).reduce((s, b) => s + b.cells.length, 0);
   // Each cell: name (~24 bytes of UTF-8), an Int64 count and a suppressed flag.
   const field = job.kind === 'survival' ? 'timeGrid' : job.kind === 'contingency' ? 'rowLevels × colLevels' : job.kind === 'characterize' ? 'conditionConcepts' : 'definition';
-  return { groups: 1, valuesPerGroup: 4 * cells, values: 4 * cells, agentReplyBytes: cells * (24 + 8 + 1), field };
+  return { groups: 1, valuesPerGroup: 4 * cells, values: 4 * cells, agentReplyBytes: cells * (24 + 8 + 1), field, what: field };
 }
 
 /** Estimates from the spec alone (never from data) how big a job's result and each agent's reply can be. */
@@ -112,14 +114,14 @@ export function checkResultSize(job: JobSpec, agents: number): ResultSizeEstimat
   if (e.values > MAX_RESULT_VALUES) {
     throw new FedmeshError(
       'RESOURCE_EXHAUSTED',
-      `${e.field}: the result could hold ${e.values.toLocaleString('en-US')} numbers (${e.groups.toLocaleString('en-US')} groups × ${e.valuesPerGroup} each), over the limit of ${MAX_RESULT_VALUES.toLocaleString('en-US')}${hint}; ask for fewer groups or bins`,
+      `${e.what}: the result could hold ${e.values.toLocaleString('en-US')} numbers (${e.groups.toLocaleString('en-US')} groups × ${e.valuesPerGroup} each), over the limit of ${MAX_RESULT_VALUES.toLocaleString('en-US')}${hint}; ask for fewer groups or bins`,
       { field: e.field, details: { limit: MAX_RESULT_VALUES, estimate: e.values } },
     );
   }
   if (e.agentReplyBytes > MAX_AGENT_REPLY_BYTES) {
     throw new FedmeshError(
       'RESOURCE_EXHAUSTED',
-      `${e.field}: each agent's reply could be ${e.agentReplyBytes.toLocaleString('en-US')} bytes, over the limit of ${MAX_AGENT_REPLY_BYTES.toLocaleString('en-US')}${hint}; ask for fewer groups, bins or quantile candidates`,
+      `${e.what}: each agent's reply could be ${e.agentReplyBytes.toLocaleString('en-US')} bytes, over the limit of ${MAX_AGENT_REPLY_BYTES.toLocaleString('en-US')}${hint}; ask for fewer groups, bins or quantile candidates`,
       { field: e.field, details: { limit: MAX_AGENT_REPLY_BYTES, estimate: e.agentReplyBytes } },
     );
   }
