@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../../client/types.js';
 import { FedmeshError } from '../../common/errors.js';
