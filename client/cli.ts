@@ -32,7 +32,10 @@ function buildProgram(): Command {
   const program = new Command('fedmesh')
     .description('Privacy-preserving federated analytics for healthcare data meshes')
     .version(FEDMESH_VERSION)
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Positional options all the way down: commander hands a parent the options after its subcommand unless every
+    // ancestor stops parsing at the subcommand (see `budget` below).
+    .enablePositionalOptions();
 
   program
     .command('coordinator')

@@ -32,9 +32,14 @@ export function connectRawAgent(address: string, tlsDir: string, name: string, p
   const client = new Ctor(address, clientCredentials(tls), clientChannelOptions(address, true)) as unknown as grpc.Client & { connect(): grpc.ClientDuplexStream<unknown, { registered?: { agentId: string } }> };
   const call = client.connect();
   let error: FedmeshError | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
   const registered = new Promise<{ agentId: string }>((resolve, reject) => {
     call.on('data', (m) => {
-      if (m.registered) resolve(m.registered);
+      if (!m.registered) return;
+      // Stay alive like a real agent, at a pace well inside any test's liveness timeout.
+      heartbeat = setInterval(() => call.write({ heartbeat: { sentAtMs: String(Date.now()) } }), 100);
+      heartbeat.unref();
+      resolve(m.registered);
     });
     call.on('error', (e) => {
       error = fromGrpcError(e);
@@ -43,12 +48,18 @@ export function connectRawAgent(address: string, tlsDir: string, name: string, p
     call.on('end', () => reject(new Error('stream ended before registration')));
   });
   registered.catch(() => undefined);
-  const closed = new Promise<FedmeshError | undefined>((resolve) => call.on('close', () => resolve(error)));
+  const closed = new Promise<FedmeshError | undefined>((resolve) =>
+    call.on('close', () => {
+      clearInterval(heartbeat);
+      resolve(error);
+    }),
+  );
   call.write({ register: { name, domain: name, version: 'raw', policyJson: JSON.stringify({ minCellSize: 10, allowModes: ['none'], allowKinds: [] }), products, ...extra } });
   return {
     registered,
     closed,
     close() {
+      clearInterval(heartbeat);
       call.cancel();
       client.close();
     },
