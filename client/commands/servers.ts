@@ -1,4 +1,5 @@
 import { Coordinator, startCoordinatorServer } from '../../coordinator/index.js';
+import { quote } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
 import { PRIVACY_MODES, type PrivacyMode } from '../../common/job/spec.js';
 import { Agent } from '../../node-agent/index.js';
@@ -54,7 +55,7 @@ export interface AgentFlags extends ConnectionFlags {
 export function parseModes(list: string): PrivacyMode[] {
   const modes = list.split(',').map((s) => s.trim()).filter(Boolean);
   for (const m of modes) {
-    if (!(PRIVACY_MODES as readonly string[]).includes(m)) throw new RangeError(`--allow-modes: unknown mode ${JSON.stringify(m)} (known: ${PRIVACY_MODES.join(', ')})`);
+    if (!(PRIVACY_MODES as readonly string[]).includes(m)) throw new RangeError(`--allow-modes: unknown mode ${quote(m)} (known: ${PRIVACY_MODES.join(', ')})`);
   }
   return modes as PrivacyMode[];
 }

@@ -69,6 +69,13 @@ export function taskToWire(t: AgentTask): Record<string, unknown> {
   };
 }
 
+/** Longest error message kept from an agent's TaskFailure. */
+export const MAX_AGENT_ERROR_CHARS = 1000;
+
+function cut(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`;
+}
+
 export function replyFromWire(msg: { result?: { taskId: string; arrowIpc: Buffer; metaJson: string; payload?: Buffer }; failure?: { taskId: string; error?: { code: string; message: string; field: string } } }): AgentTaskReply | undefined {
   if (msg.result) {
     let meta: Record<string, unknown>;
@@ -82,7 +89,8 @@ export function replyFromWire(msg: { result?: { taskId: string; arrowIpc: Buffer
   }
   if (msg.failure) {
     const e = msg.failure.error ?? { code: 'INTERNAL', message: 'agent failed', field: '' };
-    return { ok: false, taskId: msg.failure.taskId, error: { code: e.code || 'INTERNAL', message: e.message, field: e.field } };
+    // An agent's error text is stored with the job and shown to the researcher: cut it like any echoed input.
+    return { ok: false, taskId: msg.failure.taskId, error: { code: cut(e.code || 'INTERNAL', 64), message: cut(e.message ?? '', MAX_AGENT_ERROR_CHARS), field: cut(e.field ?? '', 256) } };
   }
   return undefined;
 }

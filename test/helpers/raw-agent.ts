@@ -26,15 +26,22 @@ export interface RawAgent {
  * Connects to the coordinator's agent link as a (possibly hostile) agent holding `name`'s agent certificate and
  * sends one hand-made Register message over the real mTLS stream — no Agent class, no ingest.
  */
-export function connectRawAgent(address: string, tlsDir: string, name: string, products: RawProduct[], extra: Record<string, unknown> = {}): RawAgent {
+/** A task as it arrives on the wire, and what the fake agent answers (a `result` or `failure` body), if anything. */
+export type RawTaskHandler = (task: { taskId: string; jobId: string; kind: string; specJson: string }) => Record<string, unknown> | undefined;
+
+export function connectRawAgent(address: string, tlsDir: string, name: string, products: RawProduct[], extra: Record<string, unknown> = {}, onTask?: RawTaskHandler): RawAgent {
   const tls = loadTlsMaterial(tlsDir, 'agent', name);
   const Ctor = fedmeshV1().AgentLink!;
   const client = new Ctor(address, clientCredentials(tls), clientChannelOptions(address, true)) as unknown as grpc.Client & { connect(): grpc.ClientDuplexStream<unknown, { registered?: { agentId: string } }> };
-  const call = client.connect();
+  const call = client.connect() as unknown as grpc.ClientDuplexStream<unknown, { registered?: { agentId: string }; task?: Parameters<RawTaskHandler>[0] }>;
   let error: FedmeshError | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   const registered = new Promise<{ agentId: string }>((resolve, reject) => {
     call.on('data', (m) => {
+      if (m.task && onTask) {
+        const reply = onTask(m.task);
+        if (reply) call.write(reply);
+      }
       if (!m.registered) return;
       // Stay alive like a real agent, at a pace well inside any test's liveness timeout.
       heartbeat = setInterval(() => call.write({ heartbeat: { sentAtMs: String(Date.now()) } }), 100);
