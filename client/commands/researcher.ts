@@ -76,7 +76,7 @@ export async function runJobs(flags: ConnectionFlags & OutputFlags & { limit?: s
   const client = researcherClient(flags);
   try {
     const jobs = await client.listJobs(flags.limit ? Number(flags.limit) : 50);
-    out(flags.json ? JSON.stringify({ jobs: jobs.map((j) => ({ jobId: j.jobId, kind: j.kind, status: j.state, researcher: j.researcher, createdAtMs: j.createdAtMs, finishedAtMs: j.finishedAtMs, agents: j.agents, error: j.error })) }) : renderJobs(jobs, process.stdout.isTTY === true));
+    out(flags.json ? JSON.stringify({ jobs: jobs.map((j) => ({ jobId: j.jobId, kind: j.kind, status: j.state, researcher: j.researcher, createdAtMs: j.createdAtMs, finishedAtMs: j.finishedAtMs, agents: j.agents, error: j.error, spec: j.spec })) }) : renderJobs(jobs, process.stdout.isTTY === true));
     return 0;
   } finally {
     client.close();
