@@ -32,7 +32,10 @@ function buildProgram(): Command {
   const program = new Command('fedmesh')
     .description('Privacy-preserving federated analytics for healthcare data meshes')
     .version(FEDMESH_VERSION)
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Positional options all the way down: commander hands a parent the options after its subcommand unless every
+    // ancestor stops parsing at the subcommand (see `budget` below).
+    .enablePositionalOptions();
 
   program
     .command('coordinator')
@@ -42,6 +45,7 @@ function buildProgram(): Command {
     .option('--tls-dir <dir>', 'folder made by `fedmesh certs`')
     .option('--insecure', 'plaintext, no authentication: loopback development only')
     .option('--heartbeat-ms <ms>', 'agent heartbeat interval')
+    .option('--agent-grace-ms <ms>', 'how long a disconnected agent stays listed (without products) before it is forgotten', '600000')
     .option('--default-epsilon <e>', 'budget ε per researcher × product where none is set', '3')
     .option('--default-delta <d>', 'budget δ per researcher × product where none is set', '1e-6')
     .addOption(logFormat)
@@ -131,7 +135,10 @@ function buildProgram(): Command {
       .description('show privacy budgets and spend (your own; everyone\'s with --admin)')
       .option('--json', 'print JSON')
       .option('--researcher <id>', 'one researcher (administrators)')
-      .option('--admin', 'use an administrator certificate (--name defaults to admin)'),
+      .option('--admin', 'use an administrator certificate (--name defaults to admin)')
+      // `budget set --researcher alice` must give --researcher to `set`, not to `budget` (STYLE.md lesson 7):
+      // with positional options, what follows a subcommand belongs to the subcommand.
+      .enablePositionalOptions(),
   ).action(exit((opts) => runBudget({ ...opts, ...(opts.admin && opts.name === 'researcher' ? { name: 'admin' } : {}) })));
   connection(
     budget
@@ -189,6 +196,21 @@ function buildProgram(): Command {
   return program;
 }
 
+/** Resolves once everything written to `stream` so far has been handed to the OS (a pipe is async in Node). */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) return resolve();
+    stream.write('', () => resolve());
+  });
+}
+
+/** A handle left open (a timer, a socket) must not hang the CLI: give up this long after output has drained. */
+const EXIT_GRACE_MS = 5000;
+
+/**
+ * Sets `process.exitCode` and lets Node end by itself: `process.exit()` right after a large write cuts stdout to a
+ * pipe at 64 KiB (STYLE.md lesson 6). Only once stdout and stderr have drained does a fallback timer force the exit.
+ */
 async function main(): Promise<void> {
   let code: number;
   try {
@@ -199,7 +221,9 @@ async function main(): Promise<void> {
     else process.stderr.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
     code = isFedmeshError(e) || e instanceof RangeError || e instanceof TypeError ? 2 : 1;
   }
-  process.exit(code);
+  process.exitCode = code;
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
 }
 
 void main();

@@ -22,6 +22,10 @@ export interface JobView {
   spec: unknown;
   /** HE jobs: the aggregate ciphertexts for this client to decrypt (absent otherwise). */
   resultCiphertexts?: Uint8Array;
+  /** The coordinator left the result out (a ListJobs summary, or too large to inline); `getJob` fetches it. */
+  resultOmitted?: boolean;
+  /** `spec` is a summary ({ kind, product, privacyMode, secure }), as ListJobs returns it. */
+  specSummarised?: boolean;
 }
 
 export interface JobEventView {

@@ -16,9 +16,15 @@ export type FedmeshErrorCode =
   | 'ALREADY_EXISTS'
   | 'FAILED_PRECONDITION'
   | 'CANCELLED'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  /** A limit the server states (result size, registration size) — never a privacy budget. */
+  | 'RESOURCE_EXHAUSTED'
+  /** The transport refused a message over its size limit (seen by the side that sent or received it). */
+  | 'MESSAGE_TOO_LARGE'
+  /** The client could not reach the coordinator, or the TLS handshake was refused. */
+  | 'COORDINATOR_UNAVAILABLE';
 
-const RETRYABLE: ReadonlySet<FedmeshErrorCode> = new Set(['AGENT_UNAVAILABLE', 'ROUND_TIMEOUT', 'QUORUM_NOT_MET']);
+const RETRYABLE: ReadonlySet<FedmeshErrorCode> = new Set(['AGENT_UNAVAILABLE', 'ROUND_TIMEOUT', 'QUORUM_NOT_MET', 'COORDINATOR_UNAVAILABLE']);
 
 export interface FedmeshErrorOptions {
   cause?: unknown;

@@ -24,22 +24,34 @@ export interface RegistryOptions {
   heartbeatIntervalMs: number;
   /** An agent silent for this long is considered gone and its stream closed. @default 3 × heartbeat */
   livenessTimeoutMs: number;
+  /**
+   * How long a disconnected agent stays listed (as disconnected, without products) before it is forgotten.
+   * @default 600000 (10 minutes)
+   */
+  disconnectedGraceMs?: number;
 }
 
+/** @see RegistryOptions.disconnectedGraceMs */
+export const DEFAULT_DISCONNECTED_GRACE_MS = 10 * 60_000;
+
 /**
- * The agents the coordinator knows: live sessions keyed by certificate identity, plus the last known state of
- * agents that went away (shown as disconnected). One live session per identity: a reconnect replaces the old one.
+ * The agents the coordinator knows: live sessions keyed by certificate identity, plus agents that went away, shown
+ * as disconnected for a grace period and then forgotten. One live session per identity: a reconnect replaces the
+ * old one. A disconnected agent's products are dropped at once: the catalog is only what connected agents serve,
+ * and the registry's memory is bounded by the connected agents' (size-limited) registrations.
  */
 export class AgentRegistry {
   private readonly sessions = new Map<string, Session>();
-  private readonly known = new Map<string, AgentView>();
+  /** Disconnected agents (no products), with when they went away. */
+  private readonly known = new Map<string, AgentView & { disconnectedAtMs: number }>();
   private readonly disconnectListeners: ((name: string) => void)[] = [];
   private readonly connectListeners: ((name: string) => void)[] = [];
   private nextSession = 1;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(readonly options: RegistryOptions) {
-    this.sweeper = setInterval(() => this.sweep(), Math.max(100, Math.floor(options.heartbeatIntervalMs / 2)));
+    const grace = options.disconnectedGraceMs ?? DEFAULT_DISCONNECTED_GRACE_MS;
+    this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.floor(Math.min(options.heartbeatIntervalMs, grace) / 2)));
     this.sweeper.unref();
   }
 
@@ -70,7 +82,7 @@ export class AgentRegistry {
       close,
     };
     this.sessions.set(name, s);
-    this.known.set(name, this.view(s));
+    this.known.delete(name);
     for (const l of this.connectListeners) l(name);
     return s.sessionId;
   }
@@ -85,7 +97,7 @@ export class AgentRegistry {
     const s = this.sessions.get(name);
     if (!s || s.sessionId !== sessionId) return;
     this.sessions.delete(name);
-    this.known.set(name, { ...this.view(s), connected: false });
+    this.known.set(name, { ...this.view(s), connected: false, products: [], disconnectedAtMs: Date.now() });
     try {
       s.close();
     } catch {
@@ -110,7 +122,8 @@ export class AgentRegistry {
   }
 
   list(): AgentView[] {
-    const out = new Map(this.known);
+    const out = new Map<string, AgentView>();
+    for (const [name, { disconnectedAtMs: _, ...view }] of this.known) out.set(name, view);
     for (const s of this.sessions.values()) out.set(s.name, this.view(s));
     return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -134,6 +147,8 @@ export class AgentRegistry {
     for (const s of [...this.sessions.values()]) {
       if (now - s.lastHeartbeatMs > this.options.livenessTimeoutMs) this.detach(s.name, s.sessionId);
     }
+    const grace = this.options.disconnectedGraceMs ?? DEFAULT_DISCONNECTED_GRACE_MS;
+    for (const [name, k] of [...this.known]) if (now - k.disconnectedAtMs > grace) this.known.delete(name);
   }
 
   close(): void {

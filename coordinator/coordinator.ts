@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentRegistration, AgentTaskReply } from '../common/agent-protocol.js';
-import { FedmeshError, isFedmeshError } from '../common/errors.js';
+import { FedmeshError, isFedmeshError, quote } from '../common/errors.js';
 import { parseJobSpec } from '../common/job/validate.js';
 import type { AgentTask } from '../common/agent-protocol.js';
-import { AgentRegistry, type AgentView } from './agent-registry.js';
+import { AgentRegistry, DEFAULT_DISCONNECTED_GRACE_MS, type AgentView } from './agent-registry.js';
 import { Dispatcher } from './dispatcher.js';
 import { JobStore } from './job-store.js';
 import { isTerminal, type JobEventRecord, type JobRecord } from './job-record.js';
@@ -20,6 +20,9 @@ import { admitSecure, type SecureAdmission } from './secure/admit-secure.js';
 import { runHeJob } from './secure/he-job.js';
 import { runSecAggJob } from './secure/secagg-job.js';
 import type { SecureRunContext } from './secure/secure-run.js';
+import { canSeeJobOf, type Principal } from './principal.js';
+import { checkResultSize } from './admission/result-size.js';
+import type { JobSummary } from './job-summary.js';
 
 export interface CoordinatorOptions {
   stateDir: string;
@@ -30,6 +33,8 @@ export interface CoordinatorOptions {
   /** Budget per researcher × product where none was set. @default { epsilon: 3, delta: 1e-6 } */
   defaultBudget?: EpsilonDeltaBudget;
   log?: (event: string, fields?: Record<string, unknown>) => void;
+  /** How long a disconnected agent stays listed (without products) before it is forgotten. @default 600000 */
+  disconnectedAgentGraceMs?: number;
 }
 
 export interface CompiledCoordinatorOptions {
@@ -37,6 +42,7 @@ export interface CompiledCoordinatorOptions {
   readonly heartbeatIntervalMs: number;
   readonly livenessTimeoutMs: number;
   readonly defaultBudget: Readonly<EpsilonDeltaBudget>;
+  readonly disconnectedAgentGraceMs: number;
 }
 
 /** @throws RangeError naming the option */
@@ -47,10 +53,15 @@ export function compileCoordinatorOptions(o: CoordinatorOptions): CompiledCoordi
   const livenessTimeoutMs = o.livenessTimeoutMs ?? 3 * heartbeatIntervalMs;
   if (!Number.isInteger(livenessTimeoutMs) || livenessTimeoutMs <= heartbeatIntervalMs) throw new RangeError('options.livenessTimeoutMs must be an integer above heartbeatIntervalMs');
   const defaultBudget = Object.freeze({ ...(o.defaultBudget ?? { epsilon: 3, delta: 1e-6 }) });
-  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget });
+  const disconnectedAgentGraceMs = o.disconnectedAgentGraceMs ?? DEFAULT_DISCONNECTED_GRACE_MS;
+  if (!Number.isInteger(disconnectedAgentGraceMs) || disconnectedAgentGraceMs < 0) throw new RangeError('options.disconnectedAgentGraceMs must be a non-negative integer');
+  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget, disconnectedAgentGraceMs });
 }
 
 type Listener = (e: JobEventRecord, job: JobRecord | undefined) => void;
+
+/** Job ids are UUIDs; anything much longer is not one of ours and is not looked up. */
+const MAX_JOB_ID_CHARS = 128;
 
 /**
  * The coordinator's domain core, free of gRPC: admits jobs, dispatches tasks, combines, releases and records.
@@ -62,7 +73,8 @@ export class Coordinator {
   private readonly live = new Map<string, JobRecord>();
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly running = new Set<Promise<void>>();
-  private readonly log: (event: string, fields?: Record<string, unknown>) => void;
+  /** The coordinator's log (the `log` option); transports log refused calls and internal errors here too. */
+  readonly log: (event: string, fields?: Record<string, unknown>) => void;
   private readonly rng: Rng = createBufferedRng(createCryptoRng());
   /** HE jobs add ciphertexts in worker threads; made on first use. */
   private hePool: HePool | undefined;
@@ -74,7 +86,7 @@ export class Coordinator {
     log: CoordinatorOptions['log'],
   ) {
     this.log = log ?? (() => undefined);
-    this.registry = new AgentRegistry({ heartbeatIntervalMs: options.heartbeatIntervalMs, livenessTimeoutMs: options.livenessTimeoutMs });
+    this.registry = new AgentRegistry({ heartbeatIntervalMs: options.heartbeatIntervalMs, livenessTimeoutMs: options.livenessTimeoutMs, disconnectedGraceMs: options.disconnectedAgentGraceMs });
     this.dispatcher = new Dispatcher(this.registry);
     this.registry.onConnect((name) => this.log('agent-connected', { agent: name }));
     this.registry.onDisconnect((name) => this.log('agent-disconnected', { agent: name }));
@@ -120,7 +132,7 @@ export class Coordinator {
 
   /**
    * Validates and admits a job, stores it, and runs it in the background.
-   * @throws FedmeshError INVALID_JOB / POLICY_DENIED before anything is stored
+   * @throws FedmeshError INVALID_JOB / POLICY_DENIED / RESOURCE_EXHAUSTED (result size) before anything is stored
    */
   async submitJob(researcher: string, specJson: string): Promise<JobRecord> {
     const spec = parseJobSpec(specJson);
@@ -129,6 +141,8 @@ export class Coordinator {
     }
     const connected = this.registry.connected();
     const agents = spec.kind === 'aggregate' ? admitAggregate(spec, connected) : admitCellJob(spec, connected);
+    // A result too big to store, send or fetch is refused now, before anything is charged or stored.
+    checkResultSize(spec, agents.length);
     // Secure jobs (aggregate and cohort-level): public layout, threshold and (distributed-dp) the charge for n − tolerated honest noise shares.
     const secure = spec.secure ? admitSecure(spec, agents) : undefined;
     // Plan the privacy from public information now, so a bad budget or grouping fails before anything is stored.
@@ -228,25 +242,33 @@ export class Coordinator {
     return this.ledger.setBudget(researcher, product, budget, caller);
   }
 
-  async getJob(id: string): Promise<JobRecord> {
+  /**
+   * One job, if `caller` may see it: researchers see their own, administrators all. Another researcher's job is
+   * NOT_FOUND with the very message of an id that does not exist, so ids cannot be probed.
+   * @throws FedmeshError NOT_FOUND
+   */
+  async getJob(caller: Principal, id: string): Promise<JobRecord> {
+    const notFound = new FedmeshError('NOT_FOUND', `job ${quote(id)} not found`, { field: 'job_id' });
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_JOB_ID_CHARS) throw notFound;
     const live = this.live.get(id);
-    if (live) return { ...live };
-    const stored = await this.store.get(id);
-    if (!stored) throw new FedmeshError('NOT_FOUND', `job ${id} not found`, { field: 'job_id' });
-    return stored;
+    const job = live ? { ...live } : await this.store.get(id);
+    if (!job || !canSeeJobOf(caller, job.researcher)) throw notFound;
+    return job;
   }
 
-  async listJobs(limit = 50): Promise<JobRecord[]> {
+  /** The newest jobs `caller` may see, as summaries (no results, spec summarised). */
+  async listJobs(caller: Principal, limit = 50): Promise<JobSummary[]> {
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new FedmeshError('INVALID_ARGUMENT', 'limit must be an integer between 1 and 1000', { field: 'limit' });
-    return this.store.list(limit);
+    return this.store.listSummaries(limit, caller.isAdmin ? undefined : caller.name);
   }
 
   /**
-   * Subscribes to a job's events. If the job already finished, the final event is delivered at once.
+   * Subscribes to a job's events, if `caller` may see the job (else NOT_FOUND, as getJob). If the job already
+   * finished, the final event is delivered at once.
    * @returns an unsubscribe function
    */
-  async watchJob(id: string, listener: Listener): Promise<() => void> {
-    const job = await this.getJob(id);
+  async watchJob(caller: Principal, id: string, listener: Listener): Promise<() => void> {
+    const job = await this.getJob(caller, id);
     if (isTerminal(job.state)) {
       listener({ jobId: id, type: 'finished', atMs: job.finishedAtMs ?? Date.now(), message: job.state }, job);
       return () => undefined;
@@ -260,7 +282,7 @@ export class Coordinator {
     if (!this.live.has(id)) {
       // Finished between the lookup and the subscription: deliver the final state now.
       set.delete(listener);
-      const done = await this.getJob(id);
+      const done = await this.getJob(caller, id);
       listener({ jobId: id, type: 'finished', atMs: done.finishedAtMs ?? Date.now(), message: done.state }, done);
       return () => undefined;
     }

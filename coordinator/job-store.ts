@@ -4,6 +4,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { parseJobSpec } from '../common/job/validate.js';
 import { Mutex } from '../common/mutex.js';
 import type { JobRecord } from './job-record.js';
+import type { JobSummary } from './job-summary.js';
 
 /**
  * Jobs (spec, status, result, which agents answered) in a DuckDB file in the coordinator's state folder.
@@ -89,6 +90,44 @@ export class JobStore {
       (await this.conn.runAndReadAll(`SELECT * FROM jobs ORDER BY created_at_ms DESC, id DESC LIMIT $1`, [limit])).getRowObjectsJS(),
     );
     return rows.map(fromRow);
+  }
+
+  /**
+   * The newest jobs as summaries, optionally only one researcher's. Reads neither results nor whole specs: the
+   * few spec facts come out of the stored JSON in SQL, so listing stays small however large the jobs were.
+   */
+  async listSummaries(limit: number, researcher: string | undefined): Promise<JobSummary[]> {
+    const rows = await this.mutex.run(async () =>
+      (
+        await this.conn.runAndReadAll(
+          `SELECT id, kind, researcher, state, created_at_ms, finished_at_ms, agents_asked, agents_answered, agents_missing, error_json,
+             json_extract_string(spec_json, '$.product') AS product, json_extract_string(spec_json, '$.privacy.mode') AS privacy_mode,
+             json_extract_string(spec_json, '$.secure') AS secure
+           FROM jobs WHERE ($2::VARCHAR IS NULL OR researcher = $2) ORDER BY created_at_ms DESC, id DESC LIMIT $1`,
+          [limit, researcher ?? null],
+        )
+      ).getRowObjectsJS(),
+    );
+    const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+    return rows.map((r) => {
+      const kind = String(r.kind);
+      const product = str(r.product);
+      const privacyMode = str(r.privacy_mode);
+      const secure = str(r.secure);
+      return {
+        id: String(r.id),
+        kind,
+        researcher: String(r.researcher),
+        state: String(r.state) as JobSummary['state'],
+        createdAtMs: Number(r.created_at_ms),
+        finishedAtMs: r.finished_at_ms === null ? undefined : Number(r.finished_at_ms),
+        agentsAsked: JSON.parse(String(r.agents_asked)) as string[],
+        agentsAnswered: JSON.parse(String(r.agents_answered)) as string[],
+        agentsMissing: JSON.parse(String(r.agents_missing)) as string[],
+        error: r.error_json === null ? undefined : (JSON.parse(String(r.error_json)) as JobSummary['error']),
+        spec: { kind, ...(product ? { product } : {}), ...(privacyMode ? { privacyMode } : {}), ...(secure ? { secure } : {}) },
+      };
+    });
   }
 
   close(): void {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { FedmeshError } from '../../common/errors.js';
+import { FedmeshError, quote } from '../../common/errors.js';
 import { applyCommonFlags, jobFromFlags, type QueryFlags } from '../job-from-flags.js';
 import { jobToJson, renderAgents, renderJob, renderJobs } from '../format/render.js';
 import { createProgress } from '../format/spinner.js';
@@ -19,14 +19,14 @@ export async function readJobFile(path: string): Promise<Record<string, unknown>
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    throw new RangeError(`cannot read job file ${path}: ${(e as Error).message}`, { cause: e });
+    throw new RangeError(`cannot read job file ${quote(path, 200)}: ${quote((e as Error).message, 200)}`, { cause: e });
   }
   try {
     const v: unknown = JSON.parse(text);
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
     return v as Record<string, unknown>;
   } catch (e) {
-    throw new FedmeshError('INVALID_JOB', `${path}: malformed JSON: ${(e as Error).message}`, { field: 'spec' });
+    throw new FedmeshError('INVALID_JOB', `${quote(path, 200)}: malformed JSON: ${quote((e as Error).message, 200)}`, { field: 'spec' });
   }
 }
 
@@ -76,7 +76,7 @@ export async function runJobs(flags: ConnectionFlags & OutputFlags & { limit?: s
   const client = researcherClient(flags);
   try {
     const jobs = await client.listJobs(flags.limit ? Number(flags.limit) : 50);
-    out(flags.json ? JSON.stringify({ jobs: jobs.map((j) => ({ jobId: j.jobId, kind: j.kind, status: j.state, researcher: j.researcher, createdAtMs: j.createdAtMs, finishedAtMs: j.finishedAtMs, agents: j.agents, error: j.error })) }) : renderJobs(jobs, process.stdout.isTTY === true));
+    out(flags.json ? JSON.stringify({ jobs: jobs.map((j) => ({ jobId: j.jobId, kind: j.kind, status: j.state, researcher: j.researcher, createdAtMs: j.createdAtMs, finishedAtMs: j.finishedAtMs, agents: j.agents, error: j.error, spec: j.spec })) }) : renderJobs(jobs, process.stdout.isTTY === true));
     return 0;
   } finally {
     client.close();
@@ -112,8 +112,8 @@ export async function runBudget(flags: ConnectionFlags & OutputFlags & { researc
 export async function runBudgetSet(flags: ConnectionFlags & OutputFlags & { researcher: string; product: string; epsilon: string; delta?: string }): Promise<number> {
   const epsilon = Number(flags.epsilon);
   const delta = flags.delta === undefined ? 1e-6 : Number(flags.delta);
-  if (!Number.isFinite(epsilon)) throw new RangeError(`--epsilon: not a number: ${JSON.stringify(flags.epsilon)}`);
-  if (!Number.isFinite(delta)) throw new RangeError(`--delta: not a number: ${JSON.stringify(flags.delta)}`);
+  if (!Number.isFinite(epsilon)) throw new RangeError(`--epsilon: not a number: ${quote(flags.epsilon)}`);
+  if (!Number.isFinite(delta)) throw new RangeError(`--delta: not a number: ${quote(flags.delta)}`);
   const client = researcherClient({ ...flags, name: flags.name === 'researcher' || !flags.name ? 'admin' : flags.name }, 'admin');
   try {
     const e = await client.setBudget(flags.researcher, flags.product, epsilon, delta);

@@ -1,4 +1,5 @@
 import { Coordinator, startCoordinatorServer } from '../../coordinator/index.js';
+import { quote } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
 import { PRIVACY_MODES, type PrivacyMode } from '../../common/job/spec.js';
 import { Agent } from '../../node-agent/index.js';
@@ -8,6 +9,7 @@ export interface CoordinatorFlags extends ConnectionFlags {
   listen: string;
   state: string;
   heartbeatMs?: string;
+  agentGraceMs?: string;
   defaultEpsilon?: string;
   defaultDelta?: string;
   logFormat?: 'pretty' | 'json' | 'silent';
@@ -21,6 +23,7 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     stateDir: flags.state,
     log,
     ...(flags.heartbeatMs ? { heartbeatIntervalMs: Number(flags.heartbeatMs) } : {}),
+    ...(flags.agentGraceMs ? { disconnectedAgentGraceMs: Number(flags.agentGraceMs) } : {}),
     defaultBudget: { epsilon: Number(flags.defaultEpsilon ?? 3), delta: Number(flags.defaultDelta ?? 1e-6) },
   });
   let server;
@@ -52,7 +55,7 @@ export interface AgentFlags extends ConnectionFlags {
 export function parseModes(list: string): PrivacyMode[] {
   const modes = list.split(',').map((s) => s.trim()).filter(Boolean);
   for (const m of modes) {
-    if (!(PRIVACY_MODES as readonly string[]).includes(m)) throw new RangeError(`--allow-modes: unknown mode ${JSON.stringify(m)} (known: ${PRIVACY_MODES.join(', ')})`);
+    if (!(PRIVACY_MODES as readonly string[]).includes(m)) throw new RangeError(`--allow-modes: unknown mode ${quote(m)} (known: ${PRIVACY_MODES.join(', ')})`);
   }
   return modes as PrivacyMode[];
 }

@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { clientCredentials } from '../../common/transport/credentials.js';
 import { clientChannelOptions, fedmeshV1 } from '../../common/transport/proto.js';
+import { FedmeshError } from '../../common/errors.js';
 import { fromGrpcError } from '../../common/transport/status-map.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { AgentInfoView, BudgetEntryView, BudgetReportView, JobEventView, JobStateName, JobView } from '../types.js';
@@ -24,7 +25,19 @@ interface WireJob {
   error: { code: string; message: string; field: string } | null;
   specJson: string;
   resultCiphertexts?: Buffer;
+  resultOmitted?: boolean;
+  specSummarised?: boolean;
 }
+
+interface WireChunk {
+  part: string;
+  offset: string;
+  data: Buffer;
+  partBytes: string;
+}
+
+/** Largest result part this client accepts from GetJobResult; above the coordinator's own admission limit. */
+const MAX_RESULT_PART_BYTES = 256 * 1024 * 1024;
 
 const STATES: Record<string, JobStateName> = {
   JOB_STATE_QUEUED: 'queued',
@@ -46,6 +59,8 @@ function jobFromWire(w: WireJob): JobView {
     error: w.error && w.error.code ? w.error : undefined,
     spec: w.specJson ? (JSON.parse(w.specJson) as unknown) : undefined,
     ...(w.resultCiphertexts && w.resultCiphertexts.length > 0 ? { resultCiphertexts: new Uint8Array(w.resultCiphertexts.buffer, w.resultCiphertexts.byteOffset, w.resultCiphertexts.byteLength) } : {}),
+    ...(w.resultOmitted ? { resultOmitted: true } : {}),
+    ...(w.specSummarised ? { specSummarised: true } : {}),
   };
 }
 
@@ -79,10 +94,60 @@ export class CoordinatorClient {
     return jobFromWire(await this.call<WireJob>('submitJob', { specJson }));
   }
 
+  /** A job with its whole result: inline when small, else fetched in chunks with GetJobResult. */
   async getJob(jobId: string): Promise<JobView> {
-    return jobFromWire(await this.call<WireJob>('getJob', { jobId }));
+    return this.withResult(jobFromWire(await this.call<WireJob>('getJob', { jobId })));
   }
 
+  private async withResult(job: JobView): Promise<JobView> {
+    if (!job.resultOmitted) return job;
+    const parts = await this.getJobResult(job.jobId, ['RESULT_PART_JSON', 'RESULT_PART_CIPHERTEXTS']);
+    const json = parts.get('RESULT_PART_JSON');
+    const ct = parts.get('RESULT_PART_CIPHERTEXTS');
+    const { resultOmitted: _, ...rest } = job;
+    return {
+      ...rest,
+      result: json && json.length > 0 ? (JSON.parse(json.toString('utf8')) as JobView['result']) : undefined,
+      ...(ct && ct.length > 0 ? { resultCiphertexts: new Uint8Array(ct.buffer, ct.byteOffset, ct.byteLength) } : {}),
+    };
+  }
+
+  /**
+   * Streams a succeeded job's result parts (GetJobResult) and checks each arrived whole, in order.
+   * @returns part name (RESULT_PART_JSON / _ARROW / _CIPHERTEXTS) → bytes
+   */
+  getJobResult(jobId: string, parts: string[] = []): Promise<Map<string, Buffer>> {
+    return new Promise((resolve, reject) => {
+      const stream = (this.client.getJobResult as (req: unknown, opts: unknown) => grpc.ClientReadableStream<WireChunk>).call(this.client, { jobId, parts }, { deadline: Date.now() + 10 * this.timeoutMs });
+      const got = new Map<string, { total: number; chunks: Buffer[]; bytes: number }>();
+      let bad: Error | undefined;
+      stream.on('data', (c: WireChunk) => {
+        if (bad) return;
+        const total = Number(c.partBytes);
+        const p = got.get(c.part) ?? { total, chunks: [], bytes: 0 };
+        if (!Number.isSafeInteger(total) || total < 0 || total > MAX_RESULT_PART_BYTES || total !== p.total || Number(c.offset) !== p.bytes || p.bytes + c.data.length > total) {
+          bad = new FedmeshError('INTERNAL', `result part ${c.part} of job ${jobId} arrived out of order or over its stated size`);
+          stream.cancel();
+          return;
+        }
+        p.chunks.push(c.data);
+        p.bytes += c.data.length;
+        got.set(c.part, p);
+      });
+      stream.on('error', (err) => reject(bad ?? fromGrpcError(err)));
+      stream.on('end', () => {
+        if (bad) return reject(bad);
+        const out = new Map<string, Buffer>();
+        for (const [part, p] of got) {
+          if (p.bytes !== p.total) return reject(new FedmeshError('INTERNAL', `result part ${part} of job ${jobId} ended after ${p.bytes} of ${p.total} bytes`));
+          out.set(part, Buffer.concat(p.chunks, p.total));
+        }
+        resolve(out);
+      });
+    });
+  }
+
+  /** The newest jobs the caller may see, as summaries (no result; `spec` holds kind, product, privacyMode, secure). */
   async listJobs(limit = 50): Promise<JobView[]> {
     const r = await this.call<{ jobs: WireJob[] }>('listJobs', { limit });
     return r.jobs.map(jobFromWire);
@@ -118,7 +183,7 @@ export class CoordinatorClient {
         onEvent?.(e);
       });
       stream.on('error', (err) => reject(fromGrpcError(err)));
-      stream.on('end', () => (final ? resolve(final) : this.getJob(jobId).then(resolve, reject)));
+      stream.on('end', () => (final ? this.withResult(final).then(resolve, reject) : this.getJob(jobId).then(resolve, reject)));
     });
   }
 

@@ -16,7 +16,7 @@ import {
   type UnmaskResponse,
 } from '../../algorithms/secagg/index.js';
 import { createNodeSecAggCrypto, secAggErrorToFedmesh } from '../../common/crypto/index.js';
-import { FedmeshError } from '../../common/errors.js';
+import { FedmeshError, quote } from '../../common/errors.js';
 import type { AggregateJob, CellJob } from '../../common/job/spec.js';
 import { SECAGG_ROUNDS, decodeEnvelope, decodeSecureCells, decodeSecureSum, encodeEnvelope, releaseSecureAggregate, releaseSecureCells, type SecAggRoundStart } from '../../common/secure/index.js';
 import type { JobErrorInfo } from '../job-record.js';
@@ -29,7 +29,7 @@ const crypto = createNodeSecAggCrypto();
 function fromAgent<T extends { clientId: string }>(agent: string, payload: Uint8Array, what: string): T {
   const msg = decodeEnvelope(payload, what) as T;
   // The transport knows who sent it (mTLS); a message claiming another sender is refused.
-  if (msg?.clientId !== agent) throw new FedmeshError('INVALID_ARGUMENT', `${what} claims to come from '${String(msg?.clientId)}'`);
+  if (msg?.clientId !== agent) throw new FedmeshError('INVALID_ARGUMENT', `${what} claims to come from ${quote(msg?.clientId)}`);
   return msg;
 }
 

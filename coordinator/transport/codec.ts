@@ -4,6 +4,7 @@ import type { AgentRegistration, AgentTask, AgentTaskReply } from '../../common/
 import type { AgentView } from '../agent-registry.js';
 import type { BudgetEntry } from '../ledger.js';
 import type { JobEventRecord, JobRecord } from '../job-record.js';
+import type { JobSummary } from '../job-summary.js';
 
 /** Conversions between the coordinator's domain types and proto-loader wire objects (one place). */
 export interface WireRegister {
@@ -68,6 +69,13 @@ export function taskToWire(t: AgentTask): Record<string, unknown> {
   };
 }
 
+/** Longest error message kept from an agent's TaskFailure. */
+export const MAX_AGENT_ERROR_CHARS = 1000;
+
+function cut(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`;
+}
+
 export function replyFromWire(msg: { result?: { taskId: string; arrowIpc: Buffer; metaJson: string; payload?: Buffer }; failure?: { taskId: string; error?: { code: string; message: string; field: string } } }): AgentTaskReply | undefined {
   if (msg.result) {
     let meta: Record<string, unknown>;
@@ -81,7 +89,8 @@ export function replyFromWire(msg: { result?: { taskId: string; arrowIpc: Buffer
   }
   if (msg.failure) {
     const e = msg.failure.error ?? { code: 'INTERNAL', message: 'agent failed', field: '' };
-    return { ok: false, taskId: msg.failure.taskId, error: { code: e.code || 'INTERNAL', message: e.message, field: e.field } };
+    // An agent's error text is stored with the job and shown to the researcher: cut it like any echoed input.
+    return { ok: false, taskId: msg.failure.taskId, error: { code: cut(e.code || 'INTERNAL', 64), message: cut(e.message ?? '', MAX_AGENT_ERROR_CHARS), field: cut(e.field ?? '', 256) } };
   }
   return undefined;
 }
@@ -95,7 +104,33 @@ function resultArrow(job: JobRecord): Buffer {
   return Buffer.from(tableToIPC(t, 'stream'));
 }
 
-export function jobToWire(job: JobRecord, withArrow = true): Record<string, unknown> {
+/**
+ * Largest result (JSON + Arrow + ciphertexts) sent inline in a JobStatus: 4 MiB, the default receive limit of most
+ * gRPC clients. Larger results are fetched with GetJobResult in chunks of RESULT_CHUNK_BYTES.
+ */
+export const MAX_INLINE_RESULT_BYTES = 4 * 1024 * 1024;
+/** Size of one GetJobResult chunk. */
+export const RESULT_CHUNK_BYTES = 1024 * 1024;
+
+export type ResultPartName = 'RESULT_PART_JSON' | 'RESULT_PART_ARROW' | 'RESULT_PART_CIPHERTEXTS';
+export const RESULT_PARTS: readonly ResultPartName[] = ['RESULT_PART_JSON', 'RESULT_PART_ARROW', 'RESULT_PART_CIPHERTEXTS'];
+
+/** One part of a job's result as bytes (empty when the job has none). */
+export function resultPart(job: JobRecord, part: ResultPartName): Buffer {
+  if (part === 'RESULT_PART_JSON') return job.result ? Buffer.from(JSON.stringify(job.result)) : Buffer.alloc(0);
+  if (part === 'RESULT_PART_ARROW') return resultArrow(job);
+  const c = job.resultCiphertexts;
+  return c ? Buffer.from(c.buffer, c.byteOffset, c.byteLength) : Buffer.alloc(0);
+}
+
+/** A job's full status; the result inline only when it fits MAX_INLINE_RESULT_BYTES (else `resultOmitted`). */
+export function jobToWire(job: JobRecord): Record<string, unknown> {
+  const json = resultPart(job, 'RESULT_PART_JSON');
+  const ciphertexts = resultPart(job, 'RESULT_PART_CIPHERTEXTS');
+  let inline = json.length + ciphertexts.length <= MAX_INLINE_RESULT_BYTES;
+  // Arrow is built only when the result may still go inline: building it for a 30 MB result just to drop it is waste.
+  const arrow = inline ? resultArrow(job) : Buffer.alloc(0);
+  inline &&= json.length + arrow.length + ciphertexts.length <= MAX_INLINE_RESULT_BYTES;
   return {
     jobId: job.id,
     state: STATE[job.state],
@@ -106,11 +141,35 @@ export function jobToWire(job: JobRecord, withArrow = true): Record<string, unkn
     agentsAsked: job.agentsAsked,
     agentsAnswered: job.agentsAnswered,
     agentsMissing: job.agentsMissing,
-    resultJson: job.result ? JSON.stringify(job.result) : '',
-    resultArrow: withArrow ? resultArrow(job) : Buffer.alloc(0),
+    resultJson: inline ? json.toString('utf8') : '',
+    resultArrow: inline ? arrow : Buffer.alloc(0),
     error: job.error ? { code: job.error.code, message: job.error.message, field: job.error.field ?? '' } : null,
     specJson: JSON.stringify(job.spec),
-    resultCiphertexts: withArrow && job.resultCiphertexts ? Buffer.from(job.resultCiphertexts.buffer, job.resultCiphertexts.byteOffset, job.resultCiphertexts.byteLength) : Buffer.alloc(0),
+    resultCiphertexts: inline ? ciphertexts : Buffer.alloc(0),
+    resultOmitted: !inline && (json.length > 0 || ciphertexts.length > 0),
+    specSummarised: false,
+  };
+}
+
+/** A ListJobs row: status and the spec's headline, never the result. */
+export function jobSummaryToWire(s: JobSummary): Record<string, unknown> {
+  return {
+    jobId: s.id,
+    state: STATE[s.state],
+    kind: s.kind,
+    researcher: s.researcher,
+    createdAtMs: String(s.createdAtMs),
+    finishedAtMs: String(s.finishedAtMs ?? 0),
+    agentsAsked: s.agentsAsked,
+    agentsAnswered: s.agentsAnswered,
+    agentsMissing: s.agentsMissing,
+    resultJson: '',
+    resultArrow: Buffer.alloc(0),
+    error: s.error ? { code: s.error.code, message: s.error.message, field: s.error.field ?? '' } : null,
+    specJson: JSON.stringify(s.spec),
+    resultCiphertexts: Buffer.alloc(0),
+    resultOmitted: s.state === 'succeeded',
+    specSummarised: true,
   };
 }
 

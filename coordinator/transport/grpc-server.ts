@@ -5,7 +5,12 @@ import { fedmeshV1, SERVER_OPTIONS } from '../../common/transport/proto.js';
 import { toGrpcError } from '../../common/transport/status-map.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { Coordinator } from '../coordinator.js';
-import { agentToWire, budgetEntryToWire, eventToWire, jobToWire, registrationFromWire, replyFromWire, taskToWire, type WireRegister } from './codec.js';
+import type { Principal } from '../principal.js';
+import { checkRegistrationSize } from '../registration-limits.js';
+import {
+  agentToWire, budgetEntryToWire, eventToWire, jobSummaryToWire, jobToWire, registrationFromWire, replyFromWire, resultPart, RESULT_CHUNK_BYTES, RESULT_PARTS, taskToWire,
+  type ResultPartName, type WireRegister,
+} from './codec.js';
 
 export interface CoordinatorServerOptions {
   /** HOST:PORT; port 0 lets the OS choose. */
@@ -33,39 +38,85 @@ function splitHostPort(listen: string): { host: string; port: number } {
 }
 
 type AnyCall = { getAuthContext?: () => unknown };
-
-interface Caller {
-  name: string;
-  isAdmin: boolean;
-}
+type Log = (event: string, fields?: Record<string, unknown>) => void;
 
 /** Researchers (and administrators) are known by their client certificate: CN = name, OU = role. */
-function callerOf(call: AnyCall, insecure: boolean): Caller {
+function callerOf(call: AnyCall, insecure: boolean): Principal {
   if (insecure) return { name: 'insecure-dev', isAdmin: false };
   const id = peerIdentity(call as never);
   if (!id.name || (id.role !== 'researcher' && id.role !== 'admin')) {
-    throw new FedmeshError('UNAUTHENTICATED', 'a researcher or administrator client certificate is required for this call');
+    throw new FedmeshError('UNAUTHENTICATED', 'a researcher or administrator client certificate is required for this call', { details: { role: id.role ?? 'none' } });
   }
   return { name: id.name, isAdmin: id.role === 'admin' };
 }
 
-function researcherOf(call: AnyCall, insecure: boolean): string {
-  return callerOf(call, insecure).name;
+/**
+ * Maps a failure to its status and logs what the operator must see: refused callers and internal errors, with
+ * their cause (error class and a cut message, never a data value: messages echo input only through quote()).
+ */
+function failure(log: Log, method: string, caller: string | undefined, e: unknown): grpc.ServiceError {
+  const status = toGrpcError(e);
+  if (status.code === grpc.status.INTERNAL) {
+    log('internal-error', { method, ...(caller ? { caller } : {}), error: e instanceof Error ? e.name : typeof e, cause: quote(e instanceof Error ? e.message : String(e), 300) });
+  } else if (status.code === grpc.status.UNAUTHENTICATED) {
+    log('call-refused', { method, reason: status.details, role: (e as FedmeshError).details?.role ?? 'none' });
+  }
+  return status as grpc.ServiceError;
 }
 
-function unary<Req, Res>(insecure: boolean, fn: (caller: Caller, req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+function unary<Req, Res>(log: Log, method: string, insecure: boolean, fn: (caller: Principal, req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    let caller: Caller;
+    let caller: Principal;
     try {
       caller = callerOf(call as AnyCall, insecure);
     } catch (e) {
-      callback(toGrpcError(e) as grpc.ServiceError);
+      callback(failure(log, method, undefined, e));
       return;
     }
     fn(caller, call.request).then(
       (res) => callback(null, res),
-      (e: unknown) => callback(toGrpcError(e) as grpc.ServiceError),
+      (e: unknown) => callback(failure(log, method, caller.name, e)),
     );
+  };
+}
+
+/** Writes to a server stream, waiting for 'drain' when grpc-js's buffer is full (so a large result is not queued whole). */
+function write(call: grpc.ServerWritableStream<unknown, unknown>, msg: unknown): Promise<void> {
+  if (call.write(msg)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      call.off('drain', done);
+      call.off('cancelled', gone);
+      resolve();
+    };
+    const gone = (): void => {
+      call.off('drain', done);
+      reject(new FedmeshError('CANCELLED', 'the caller went away'));
+    };
+    call.once('drain', done);
+    call.once('cancelled', gone);
+  });
+}
+
+/**
+ * Logs TLS handshakes the server refuses (no client certificate, another CA, plaintext). grpc-js does not surface
+ * them, so we listen on the HTTP/2 server it creates; `createHttp2Server` is internal to grpc-js 1.14 (pinned), and
+ * test/integration/server-logging.test.ts fails if that changes.
+ */
+function logRefusedHandshakes(server: grpc.Server, log: Log): void {
+  const inner = server as unknown as { createHttp2Server?: (creds: unknown) => { on(ev: string, fn: (...a: unknown[]) => void): void } };
+  const create = inner.createHttp2Server;
+  if (typeof create !== 'function') {
+    log('tls-refusal-logging-unavailable', { reason: 'grpc-js internals changed' });
+    return;
+  }
+  inner.createHttp2Server = (creds: unknown) => {
+    const h = create.call(server, creds);
+    h.on('tlsClientError', (err: unknown, socket: unknown) => {
+      const e = err as { code?: string; message?: string };
+      log('tls-handshake-refused', { remote: (socket as { remoteAddress?: string } | undefined)?.remoteAddress ?? '?', reason: e.code ?? quote(e.message ?? String(err), 200) });
+    });
+    return h;
   };
 }
 
@@ -77,34 +128,58 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
   if (!insecure && !options.tls) throw new RangeError('TLS material is required unless --insecure');
   const v1 = fedmeshV1();
   const server = new grpc.Server(SERVER_OPTIONS);
+  const log: Log = coordinator.log;
+  logRefusedHandshakes(server, log);
 
   server.addService(v1.Coordinator!.service, {
-    submitJob: unary<{ specJson: string }, unknown>(insecure, async (caller, req) => {
+    submitJob: unary<{ specJson: string }, unknown>(log, 'SubmitJob', insecure, async (caller, req) => {
       if (caller.isAdmin) throw new FedmeshError('POLICY_DENIED', 'administrator certificates cannot submit jobs; use a researcher certificate');
       return jobToWire(await coordinator.submitJob(caller.name, req.specJson));
     }),
-    getBudget: unary<{ researcher: string }, unknown>(insecure, async (caller, req) => ({
+    getBudget: unary<{ researcher: string }, unknown>(log, 'GetBudget', insecure, async (caller, req) => ({
       entries: (await coordinator.budgetReport(caller.name, caller.isAdmin, req.researcher || undefined)).map(budgetEntryToWire),
       defaultEpsilon: coordinator.options.defaultBudget.epsilon,
       defaultDelta: coordinator.options.defaultBudget.delta,
     })),
-    setBudget: unary<{ researcher: string; product: string; epsilon: number; delta: number }, unknown>(insecure, async (caller, req) =>
+    setBudget: unary<{ researcher: string; product: string; epsilon: number; delta: number }, unknown>(log, 'SetBudget', insecure, async (caller, req) =>
       budgetEntryToWire(await coordinator.setBudget(caller.name, caller.isAdmin, req.researcher, req.product, { epsilon: req.epsilon, delta: req.delta })),
     ),
-    getJob: unary<{ jobId: string }, unknown>(insecure, async (_r, req) => jobToWire(await coordinator.getJob(req.jobId))),
-    listJobs: unary<{ limit: number }, unknown>(insecure, async (_r, req) => ({ jobs: (await coordinator.listJobs(req.limit || 50)).map((j) => jobToWire(j, false)) })),
-    listAgents: unary<unknown, unknown>(insecure, async () => ({ agents: coordinator.listAgents().map(agentToWire) })),
+    getJob: unary<{ jobId: string }, unknown>(log, 'GetJob', insecure, async (caller, req) => jobToWire(await coordinator.getJob(caller, req.jobId))),
+    listJobs: unary<{ limit: number }, unknown>(log, 'ListJobs', insecure, async (caller, req) => ({ jobs: (await coordinator.listJobs(caller, req.limit || 50)).map(jobSummaryToWire) })),
+    listAgents: unary<unknown, unknown>(log, 'ListAgents', insecure, async () => ({ agents: coordinator.listAgents().map(agentToWire) })),
+    getJobResult: (call: grpc.ServerWritableStream<{ jobId: string; parts: string[] }, unknown>) => {
+      let caller: Principal | undefined;
+      const run = async (): Promise<void> => {
+        caller = callerOf(call as AnyCall, insecure);
+        const job = await coordinator.getJob(caller, call.request.jobId);
+        if (job.state !== 'succeeded') throw new FedmeshError('FAILED_PRECONDITION', `job ${job.id} has no result: it is ${job.state}`, { field: 'job_id' });
+        const asked = (call.request.parts ?? []).filter((p): p is ResultPartName => (RESULT_PARTS as readonly string[]).includes(p));
+        for (const part of asked.length > 0 ? asked : RESULT_PARTS) {
+          const bytes = resultPart(job, part);
+          const total = String(bytes.length);
+          if (bytes.length === 0) await write(call, { part, offset: '0', data: Buffer.alloc(0), partBytes: total });
+          for (let off = 0; off < bytes.length; off += RESULT_CHUNK_BYTES) {
+            await write(call, { part, offset: String(off), data: bytes.subarray(off, off + RESULT_CHUNK_BYTES), partBytes: total });
+          }
+        }
+        call.end();
+      };
+      run().catch((e: unknown) => {
+        if (!call.cancelled) call.emit('error', failure(log, 'GetJobResult', caller?.name, e));
+      });
+    },
     watchJob: (call: grpc.ServerWritableStream<{ jobId: string }, unknown>) => {
+      let caller: Principal;
       try {
-        researcherOf(call as AnyCall, insecure);
+        caller = callerOf(call as AnyCall, insecure);
       } catch (e) {
-        call.emit('error', toGrpcError(e));
+        call.emit('error', failure(log, 'WatchJob', undefined, e));
         return;
       }
       let unsubscribe: (() => void) | undefined;
       call.on('cancelled', () => unsubscribe?.());
       coordinator
-        .watchJob(call.request.jobId, (e, job) => {
+        .watchJob(caller, call.request.jobId, (e, job) => {
           call.write(eventToWire(e, job));
           if (e.type === 'finished') call.end();
         })
@@ -112,7 +187,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
           (u) => {
             unsubscribe = u;
           },
-          (e: unknown) => call.emit('error', toGrpcError(e)),
+          (e: unknown) => call.emit('error', failure(log, 'WatchJob', caller.name, e)),
         );
     },
   });
@@ -126,6 +201,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
         call.emit('error', toGrpcError(e));
       };
       if (!insecure && (!peer.name || peer.role !== 'agent')) {
+        log('call-refused', { method: 'AgentLink.Connect', reason: 'not an agent certificate', role: peer.role ?? 'none' });
         fail(new FedmeshError('UNAUTHENTICATED', 'an agent client certificate is required on the agent link'));
         return;
       }
@@ -136,6 +212,8 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
         try {
           if (session === undefined) {
             if (!msg.register) throw new FedmeshError('FAILED_PRECONDITION', 'the first message on the agent link must be register');
+            // Sizes first, before any metadata JSON is parsed or anything is kept.
+            checkRegistrationSize(msg.register as WireRegister);
             const reg = registrationFromWire(msg.register as WireRegister);
             if (!/^[A-Za-z0-9_.-]{1,64}$/.test(reg.name)) throw new FedmeshError('INVALID_ARGUMENT', `register.name is not a valid agent name: ${quote(reg.name)}`);
             if (!insecure && reg.name !== peer.name) {
@@ -157,7 +235,9 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             coordinator.agentReply(identity!, session, reply);
           }
         } catch (e) {
-          fail(e instanceof FedmeshError ? e : new FedmeshError('INVALID_ARGUMENT', `malformed agent message: ${(e as Error).message}`));
+          const err = e instanceof FedmeshError ? e : new FedmeshError('INVALID_ARGUMENT', `malformed agent message: ${quote((e as Error).message, 200)}`);
+          log('agent-link-refused', { agent: identity ?? peer.name ?? '?', code: err.code, reason: quote(err.message, 300) });
+          fail(err);
           if (identity !== undefined && session !== undefined) coordinator.agentDetached(identity, session);
         }
       });

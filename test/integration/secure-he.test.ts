@@ -79,7 +79,7 @@ describe('secure aggregation (he) in aggregate jobs', () => {
     expect(byGender(secure.result!.rows)).toEqual(byGender(plain.result!.rows));
     expect(secure.result!.privacy).toMatchObject({ mode: 'none', secure: 'he', exact: true, decryptedBy: 'researcher client' });
     // What the coordinator itself holds: ciphertexts, no rows.
-    const stored = await mesh.coordinator.getJob(secure.jobId);
+    const stored = await mesh.coordinator.getJob({ name: 'admin', isAdmin: true }, secure.jobId);
     expect(stored.result!.rows).toEqual([]);
     expect(stored.resultCiphertexts!.length).toBeGreaterThan(0);
   });
@@ -106,9 +106,9 @@ describe('secure aggregation (he) in aggregate jobs', () => {
     expect(needles(secrets[0]!).every((n) => typeof n === 'string' || contains(keyFile, n))).toBe(true);
     const haystacks: (Buffer | string)[] = filesUnder(join(mesh.dir, 'coordinator')).map((f) => readFileSync(f));
     haystacks.push(logLines.join('\n'));
-    const jobs = await mesh.coordinator.listJobs(100);
+    const jobs = await mesh.coordinator.listJobs({ name: 'admin', isAdmin: true }, 100);
     for (const j of jobs) {
-      const full = await mesh.coordinator.getJob(j.id);
+      const full = await mesh.coordinator.getJob({ name: 'admin', isAdmin: true }, j.id);
       haystacks.push(JSON.stringify(full), Buffer.from(full.resultCiphertexts ?? new Uint8Array()), JSON.stringify(full.spec));
     }
     expect(haystacks.length).toBeGreaterThan(3);

@@ -25,7 +25,7 @@ describe('mutual TLS', () => {
 
   it('a client without a certificate is refused', async () => {
     const c = new CoordinatorClient({ address, tls: undefined, callTimeoutMs: 5000 });
-    await expect(c.listAgents()).rejects.toMatchObject({ code: 'AGENT_UNAVAILABLE' });
+    await expect(c.listAgents()).rejects.toMatchObject({ code: 'COORDINATOR_UNAVAILABLE' });
     c.close();
   });
 

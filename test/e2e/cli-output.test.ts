@@ -1,0 +1,86 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { loadTlsMaterial } from '../../common/tls.js';
+import { connectRawAgent, manyProducts, type RawAgent } from '../helpers/raw-agent.js';
+import { startMesh, type TestMesh } from '../helpers/mesh.js';
+
+const run = promisify(execFile);
+const CLI = resolve(import.meta.dirname, '../../dist/client/cli.js');
+
+/** Runs the built CLI with stdout and stderr piped to this process, as `fedmesh … | jq` would. */
+async function fedmesh(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [CLI, ...args], { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** Issue 8, items 15 and 16: documented command lines work as written; piped --json output is never cut. */
+describe('the CLI against a real coordinator (mTLS)', () => {
+  let mesh: TestMesh;
+  let conn: string[];
+  let fake: RawAgent;
+
+  beforeAll(async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
+    mesh = await startMesh({ agentNames: ['a1'] });
+    conn = ['--coordinator', `127.0.0.1:${mesh.server.port}`, '--tls-dir', mesh.tlsDir];
+    // One agent serving 500 products with ~4 KB of metadata each: `agents --json` is ~2.2 MB, 35 times a pipe's 64 KiB,
+    // so a process that exits before stdout drains is cut every time.
+    fake = connectRawAgent(`127.0.0.1:${mesh.server.port}`, mesh.tlsDir, 'a1', manyProducts(500, 6, 4000));
+    await fake.registered;
+  }, 60_000);
+  afterAll(async () => {
+    fake?.close();
+    await mesh?.close();
+  });
+
+  it('`fedmesh agents --json` piped: the whole JSON arrives and parses (item 16)', async () => {
+    const r = await fedmesh(['agents', '--json', ...conn, '--name', 'alice']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(30 * 65_536);
+    const out = JSON.parse(r.stdout) as { agents: { name: string; products: unknown[] }[] };
+    expect(out.agents.map((a) => [a.name, a.products.length])).toEqual([['a1', 500]]);
+  });
+
+  it('`fedmesh catalog --json` piped: the same', async () => {
+    const r = await fedmesh(['catalog', '--json', ...conn]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(30 * 65_536);
+    expect((JSON.parse(r.stdout) as { products: unknown[] }).products).toHaveLength(500);
+  });
+
+  it("the README's `fedmesh budget set --researcher alice --product person --epsilon 5 --delta 1e-6 … --name admin` works as written (item 15)", async () => {
+    const r = await fedmesh(['budget', 'set', '--researcher', 'alice', '--product', 'person', '--epsilon', '5', '--delta', '1e-6', ...conn, '--name', 'admin']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/budget of alice on person: ε=5 δ=0\.000001/);
+    const admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
+    try {
+      const alice = (await admin.getBudget('alice')).entries.find((e) => e.product === 'person')!;
+      expect(alice).toMatchObject({ budgetEpsilon: 5, budgetDelta: 1e-6, explicit: true });
+    } finally {
+      admin.close();
+    }
+  });
+
+  it('the options of `budget` itself still work: `fedmesh budget … --name alice` and `budget --admin --researcher alice --json`', async () => {
+    const mine = await fedmesh(['budget', ...conn, '--name', 'alice']);
+    expect(mine.code, mine.stderr).toBe(0);
+    expect(mine.stdout).toMatch(/alice × person: budget ε=5/);
+    const admin = await fedmesh(['budget', '--admin', '--researcher', 'alice', '--json', ...conn]);
+    expect(admin.code, admin.stderr).toBe(0);
+    expect((JSON.parse(admin.stdout) as { entries: { researcher: string }[] }).entries.every((e) => e.researcher === 'alice')).toBe(true);
+  });
+
+  it('a refused command still exits non-zero with its message (exit codes survive the drain)', async () => {
+    const r = await fedmesh(['budget', 'set', '--researcher', 'alice', '--product', 'person', '--epsilon', '5', ...conn, '--name', 'alice']);
+    expect(r.code).not.toBe(0);
+  });
+});
