@@ -66,7 +66,11 @@ describe('coordinator state: crash recovery, integrity refusals, --check-state, 
     const p = startProcess('coordinator', coordinatorArgs(state), BUILT);
     procs.push(p);
     let stdout = '';
-    p.child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      // Serving a bad state is the defect: stop at once rather than wait.
+      if (/listening/.test(stdout)) p.child.kill('SIGKILL');
+    });
     const killer = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
     const code = await p.exited;
     clearTimeout(killer);
