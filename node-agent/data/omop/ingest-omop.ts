@@ -12,6 +12,7 @@ import {
 import { formatIssue, type FormatIngestReport, type IngestIssue } from './report.js';
 import { sqlIdent, sqlString } from './sql.js';
 import { detectOmopVersion, readCsvHeader, resolveOmopTable, tableFileKind, type TableFileKind } from './table-files.js';
+import { describeReadError } from '../read-error.js';
 
 export interface OmopIngestOptions {
   /** CDM version to validate against. @default detected from version-specific columns, else '5.4' */
@@ -81,13 +82,14 @@ export function createTableSql(table: string, version: OmopVersion): string {
   return `CREATE OR REPLACE TABLE ${sqlIdent(table)} (${cols})`;
 }
 
-/** Keep DuckDB's own words about a read failure but drop any quoted file content, and find the line it names. */
+/**
+ * DuckDB's own words about a read failure, without the file content it quotes, and the CSV line it names (a
+ * Parquet file has no lines: its issue names the file, and value problems name the row).
+ */
 function readFailure(file: string, err: unknown): IngestIssue {
-  const raw = err instanceof Error ? err.message : String(err);
-  const lineMatch = /line:?\s*(\d+)/i.exec(raw);
-  const first = (raw.split('\n')[0] ?? '').replace(/^[A-Za-z ]*Error:\s*/, '').slice(0, 200);
-  const issue: IngestIssue = { file, message: `could not be read: ${first}` };
-  if (lineMatch !== null) issue.line = Number(lineMatch[1]);
+  const { line, message } = describeReadError(err);
+  const issue: IngestIssue = { file, message: `could not be read: ${message.replace(/^[A-Za-z ]*Error:\s*/, '')}` };
+  if (line !== undefined && tableFileKind(file) === 'csv') issue.line = line;
   return issue;
 }
 
