@@ -60,7 +60,7 @@ export async function writeHead(path: string, head: ChainHead): Promise<void> {
   try {
     await fh.chmod(PRIVATE_FILE_MODE);
     await fh.writeFile(`${JSON.stringify({ version: 1, seq: head.seq, hash: head.hash })}\n`);
-    await fh.sync();
+    await fh.datasync();
   } catch (e) {
     await fh.close();
     await rm(tmp, { force: true });
