@@ -153,6 +153,7 @@ describe('an OMOP CDM in Parquet: a damaged file refuses the whole set, the repa
       const f = broken.report.formats[0]!;
       expect(f).toMatchObject({ kind: 'omop', action: 'failed' });
       expect(f.error).toMatch(/person\.parquet: could not be read/);
+      expect(f.error).toMatch(/refused \(1 problem\)/);
       // No CDM file became a plain table; every table keeps its CDM schema and rows.
       expect(broken.report.files).toEqual([]);
       expect(broken.schemas).toEqual(cdmSchemas);

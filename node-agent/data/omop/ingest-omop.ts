@@ -11,7 +11,7 @@ import {
 } from './cdm-spec.js';
 import { formatIssue, type FormatIngestReport, type IngestIssue } from './report.js';
 import { sqlIdent, sqlString } from './sql.js';
-import { detectOmopVersion, readCsvHeader, resolveOmopTable, tableFileKind, type TableFileKind } from './table-files.js';
+import { detectOmopVersion, readCsvHeader, resolveOmopTable, tableFileKind, tableStem, type TableFileKind } from './table-files.js';
 import { describeReadError } from '../read-error.js';
 
 export interface OmopIngestOptions {
@@ -121,7 +121,7 @@ async function plan(conn: DuckDBConnection, files: readonly string[], errors: In
     }
     const table = resolveOmopTable(file, header);
     if (table === undefined) {
-      errors.push({ file, line: 1, message: 'not recognised as an OMOP CDM table (by file name or header)' });
+      errors.push({ file, ...(kind === 'csv' ? { line: 1 } : {}), message: 'not recognised as an OMOP CDM table (by file name or header)' });
       continue;
     }
     planned.push({ file, kind, table, header, delimiter, positions: new Map() });
@@ -234,8 +234,10 @@ export async function ingestOmop(
   const badHeaders = checkHeaders(planned, version, errors, warnings);
   const tables = [...new Set(planned.map((p) => p.table))].sort();
   const where = files.length > 0 ? path.dirname(files[0] as string) : '(no files)';
+  // A required table whose file is there but failed above is already reported by name: no second, vaguer error.
+  const failedTables = new Set(files.filter((f) => !planned.some((p) => p.file === f)).map(tableStem));
   for (const t of REQUIRED_TABLES) {
-    if (!tables.includes(t)) errors.push({ file: where, message: `required OMOP table ${t} is missing` });
+    if (!tables.includes(t) && !failedTables.has(t)) errors.push({ file: where, message: `required OMOP table ${t} is missing` });
   }
 
   // Values are checked even when headers or tables are wrong, so that one run lists every problem.
