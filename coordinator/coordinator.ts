@@ -308,6 +308,7 @@ export class Coordinator {
     await this.hePool?.destroy();
     this.hePool = undefined;
     this.registry.close();
+    await this.ledger.flush().catch((e: unknown) => this.log('ledger-head-write-failed', { error: String(e) }));
     this.store.close();
   }
 }

@@ -7,6 +7,7 @@ import type { JobRecord } from './job-record.js';
 import { appendEvents, createChainTable, GENESIS_HASH, type LedgerEvent } from './state/ledger-chain.js';
 import { readHead, writeHead, type ChainHead } from './state/state-head.js';
 import { stateRefused } from './state/state-error.js';
+import { Mutex } from '../common/mutex.js';
 import { inspectState } from './state/verify-state.js';
 
 export interface LedgerOpenOptions {
@@ -36,16 +37,24 @@ export interface BudgetEntry {
  * reservations atomic, so concurrent jobs cannot overspend.
  *
  * Every change is also appended to a hash chain in the same transaction, and the chain's head is written to a
- * separately fsynced file after each commit: at start the chain must verify, replay to the tables and reach the
- * head, or the coordinator refuses to start (a lost write-ahead log would otherwise silently refund charges).
+ * separately fsynced file: at start the chain must verify, replay to the tables and reach the head, or the
+ * coordinator refuses to start (a lost write-ahead log would otherwise silently refund charges). Reservations and
+ * budget changes are anchored before the call returns (before any agent computes); a commit's head write is
+ * deferred, off the job's completion path: losing a commit costs nothing, as a restart commits every reservation.
  */
 export class Ledger {
+  private readonly headWrites = new Mutex();
+  private writtenSeq: number;
+
   private constructor(
     private readonly store: JobStore,
     readonly defaultBudget: EpsilonDeltaBudget,
     private readonly headFile: string,
     private head: ChainHead,
-  ) {}
+    private readonly log: (event: string, fields?: Record<string, unknown>) => void,
+  ) {
+    this.writtenSeq = head.seq;
+  }
 
   /**
    * Verifies the whole state (see `state/verify-state.ts`), builds the chain once for a state from before it, and
@@ -75,7 +84,7 @@ export class Ledger {
       await writeHead(options.headFile, head);
       log('ledger-head-advanced', { seq: head.seq });
     }
-    const ledger = new Ledger(store, defaultBudget, options.headFile, head);
+    const ledger = new Ledger(store, defaultBudget, options.headFile, head, log);
     // Reservations of jobs interrupted by a restart stay spent: their agents may have released data.
     await ledger.chained(async (conn) => {
       const rows = (await conn.runAndReadAll(`UPDATE charges SET state = 'committed' WHERE state = 'reserved' RETURNING job_id`)).getRowObjectsJS();
@@ -86,9 +95,10 @@ export class Ledger {
 
   /**
    * Runs `fn` in one store transaction, appends the ledger events it returns to the chain in the same transaction,
-   * and after the commit makes the new head current and writes it durably.
+   * and after the commit makes the new head current and writes it durably: before returning (`anchor: 'now'`), or
+   * soon after (`'deferred'`).
    */
-  private async chained<T>(fn: (conn: DuckDBConnection) => Promise<{ value: T; events: LedgerEvent[] }>): Promise<T> {
+  private async chained<T>(fn: (conn: DuckDBConnection) => Promise<{ value: T; events: LedgerEvent[] }>, anchor: 'now' | 'deferred' = 'now'): Promise<T> {
     let next: ChainHead | undefined;
     return this.store.transaction(
       async (conn) => {
@@ -99,9 +109,27 @@ export class Ledger {
       async () => {
         if (next === undefined) return;
         this.head = next;
-        await writeHead(this.headFile, next);
+        if (anchor === 'now') await this.writeCurrentHead();
+        else {
+          this.writeCurrentHead().catch((e: unknown) => this.log('ledger-head-write-failed', { error: String(e) }));
+        }
       },
     );
+  }
+
+  /** Writes the newest head, serialised; a queued write that a later one already covered is skipped. */
+  private writeCurrentHead(): Promise<void> {
+    return this.headWrites.run(async () => {
+      const head = this.head;
+      if (head.seq <= this.writtenSeq) return;
+      await writeHead(this.headFile, head);
+      this.writtenSeq = head.seq;
+    });
+  }
+
+  /** Waits until the newest head is on disk (at shutdown). */
+  flush(): Promise<void> {
+    return this.writeCurrentHead();
   }
 
   private async budgetOf(conn: DuckDBConnection, researcher: string, product: string): Promise<{ budget: EpsilonDeltaBudget; explicit: boolean }> {
@@ -155,7 +183,7 @@ export class Ledger {
     await this.chained(async (conn) => {
       const rows = (await conn.runAndReadAll(`UPDATE charges SET state = 'committed' WHERE job_id = $1 AND state = 'reserved' RETURNING job_id`, [jobId])).getRows();
       return { value: undefined, events: rows.length > 0 ? [{ op: 'commit', job: jobId }] : [] };
-    });
+    }, 'deferred');
   }
 
   async setBudget(researcher: string, product: string, budget: EpsilonDeltaBudget, setBy: string): Promise<BudgetEntry> {

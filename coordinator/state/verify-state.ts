@@ -26,7 +26,10 @@ export interface StateReport {
     firstBad?: { seq: number; problem: string };
   };
   head: ChainHead | undefined;
-  /** The chain holds one entry past the head file: a crash between a commit and the head write. Safe to advance. */
+  /**
+   * The chain goes on past the head file (a crash between a commit and its head write, or a commit whose head write
+   * was deferred). The chain reaches the head, so nothing was lost: safe to advance.
+   */
   headBehind: boolean;
   problems: string[];
 }
@@ -93,9 +96,8 @@ export async function inspectState(conn: DuckDBConnection, headRead: HeadRead): 
     const { seq, hash } = headRead.head;
     const n = rows.length;
     if (seq > n) report.problems.push(`the ledger chain ends at entry ${n} but the head file says ${seq}: ${seq - n} ledger entr${seq - n === 1 ? 'y was' : 'ies were'} lost (truncated write-ahead log?)`);
-    else if (seq < n - 1) report.problems.push(`the head file is at entry ${seq} but the ledger chain has ${n} entries: the head file is stale or was edited`);
     else if (hashes[seq] !== hash) report.problems.push(`the head file's hash does not match ledger chain entry ${seq}: the head file or the chain was altered`);
-    else report.headBehind = seq === n - 1;
+    else report.headBehind = seq < n;
   }
 
   if (report.chain.ok) {
