@@ -40,8 +40,9 @@ function buildProgram(): Command {
   program
     .command('coordinator')
     .description('run the coordinator (agents dial in over mTLS; researchers submit jobs)')
-    .requiredOption('--listen <host:port>', 'address to listen on; port 0 lets the OS choose')
-    .requiredOption('--state <dir>', 'state folder (DuckDB job store)')
+    .option('--listen <host:port>', 'address to listen on; port 0 lets the OS choose (required unless --check-state)')
+    .requiredOption('--state <dir>', 'state folder (DuckDB job store, privacy ledger and its head file)')
+    .option('--check-state', 'verify the state folder (tables, ledger chain, head file), report, exit 0 if sound or 1; does not start')
     .option('--tls-dir <dir>', 'folder made by `fedmesh certs`')
     .option('--insecure', 'plaintext, no authentication: loopback development only')
     .option('--heartbeat-ms <ms>', 'agent heartbeat interval')

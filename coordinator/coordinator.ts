@@ -5,7 +5,7 @@ import { parseJobSpec } from '../common/job/validate.js';
 import type { AgentTask } from '../common/agent-protocol.js';
 import { AgentRegistry, DEFAULT_DISCONNECTED_GRACE_MS, type AgentView } from './agent-registry.js';
 import { Dispatcher } from './dispatcher.js';
-import { JobStore } from './job-store.js';
+import { JOB_STORE_FILE, JobStore } from './job-store.js';
 import { isTerminal, type JobEventRecord, type JobRecord } from './job-record.js';
 import { admitAggregate, combineAggregate, privacyPlanFor } from './jobs/aggregate-job.js';
 import { Ledger, type BudgetEntry } from './ledger.js';
@@ -23,6 +23,11 @@ import type { SecureRunContext } from './secure/secure-run.js';
 import { canSeeJobOf, type Principal } from './principal.js';
 import { checkResultSize } from './admission/result-size.js';
 import type { JobSummary } from './job-summary.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensurePrivateDir, restrictFiles } from '../common/private-state.js';
+import { headPath, readHead } from './state/state-head.js';
+import { stateRefused } from './state/state-error.js';
 
 export interface CoordinatorOptions {
   stateDir: string;
@@ -92,16 +97,35 @@ export class Coordinator {
     this.registry.onDisconnect((name) => this.log('agent-disconnected', { agent: name }));
   }
 
+  /**
+   * Opens (or creates) the state folder, verifies it in full and starts the domain core.
+   * @throws FedmeshError FAILED_PRECONDITION when the state cannot be opened or fails its integrity check
+   */
   static async create(options: CoordinatorOptions): Promise<Coordinator> {
     const compiled = compileCoordinatorOptions(options);
-    const store = await JobStore.open(compiled.stateDir);
+    const log = options.log ?? (() => undefined);
+    const dir = compiled.stateDir;
+    const dbFile = join(dir, JOB_STORE_FILE);
+    const headFile = headPath(dir);
+    if (ensurePrivateDir(dir)) log('state-mode-tightened', { path: dir, mode: '0700' });
+    const head = readHead(headFile);
+    // A missing database next to a head file is lost state, not a fresh start.
+    if (!existsSync(dbFile) && head.ok) throw stateRefused(dir, [`${dbFile} is missing but the head file is at ledger entry ${head.head.seq}`]);
+    let store: JobStore;
+    try {
+      store = await JobStore.open(dir);
+    } catch (e) {
+      throw stateRefused(dir, [`${dbFile} cannot be opened: ${((e as Error).message.split('\n')[0] ?? '').slice(0, 300)}`]);
+    }
     let ledger: Ledger;
     try {
-      ledger = await Ledger.open(store, compiled.defaultBudget);
+      ledger = await Ledger.open(store, compiled.defaultBudget, { stateDir: dir, headFile, log });
     } catch (e) {
       store.close();
-      throw e;
+      if (isFedmeshError(e) || e instanceof RangeError) throw e;
+      throw stateRefused(dir, [`the state database cannot be used: ${((e as Error).message.split('\n')[0] ?? '').slice(0, 300)}`]);
     }
+    for (const f of restrictFiles([dbFile, `${dbFile}.wal`, headFile])) log('state-mode-tightened', { path: f, mode: '0600' });
     const interrupted = await store.failInterrupted(Date.now());
     const c = new Coordinator(compiled, store, ledger, options.log);
     if (interrupted > 0) c.log('jobs-interrupted', { count: interrupted });
@@ -306,6 +330,7 @@ export class Coordinator {
     await this.hePool?.destroy();
     this.hePool = undefined;
     this.registry.close();
+    await this.ledger.flush().catch((e: unknown) => this.log('ledger-head-write-failed', { error: String(e) }));
     this.store.close();
   }
 }

@@ -6,6 +6,9 @@ import { Mutex } from '../common/mutex.js';
 import type { JobRecord } from './job-record.js';
 import type { JobSummary } from './job-summary.js';
 
+/** The job store's database file in the state folder (it also holds the privacy ledger). */
+export const JOB_STORE_FILE = 'coordinator.duckdb';
+
 /**
  * Jobs (spec, status, result, which agents answered) in a DuckDB file in the coordinator's state folder.
  * Every write is one statement (atomic); a job is stored only after it passed validation and admission.
@@ -18,18 +21,24 @@ export class JobStore {
     private readonly conn: DuckDBConnection,
   ) {}
 
-  /** Runs `fn` in one DuckDB transaction, serialised with every other statement on the store. */
-  transaction<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in one DuckDB transaction, serialised with every other statement on the store. `afterCommit` runs
+   * once the transaction committed, still inside the serialisation (the ledger writes its head file there, so
+   * head files are written in commit order).
+   */
+  transaction<T>(fn: (conn: DuckDBConnection) => Promise<T>, afterCommit?: () => Promise<void>): Promise<T> {
     return this.mutex.run(async () => {
+      let out: T;
       await this.conn.run('BEGIN TRANSACTION');
       try {
-        const out = await fn(this.conn);
+        out = await fn(this.conn);
         await this.conn.run('COMMIT');
-        return out;
       } catch (e) {
         await this.conn.run('ROLLBACK').catch(() => undefined);
         throw e;
       }
+      await afterCommit?.();
+      return out;
     });
   }
 
@@ -40,7 +49,7 @@ export class JobStore {
 
   static async open(stateDir: string): Promise<JobStore> {
     mkdirSync(stateDir, { recursive: true });
-    const instance = await DuckDBInstance.create(join(stateDir, 'coordinator.duckdb'));
+    const instance = await DuckDBInstance.create(join(stateDir, JOB_STORE_FILE));
     const conn = await instance.connect();
     await conn.run(`CREATE TABLE IF NOT EXISTS jobs (
       id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, researcher VARCHAR NOT NULL, spec_json VARCHAR NOT NULL,

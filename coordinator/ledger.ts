@@ -4,6 +4,19 @@ import { FedmeshError, quote } from '../common/errors.js';
 import { epsilonSpent, fitsBudget, validateBudget, type EpsilonDeltaBudget } from '../common/job/budget.js';
 import { insertJob, type JobStore } from './job-store.js';
 import type { JobRecord } from './job-record.js';
+import { appendEvents, createChainTable, GENESIS_HASH, type LedgerEvent } from './state/ledger-chain.js';
+import { readHead, writeHead, type ChainHead } from './state/state-head.js';
+import { stateRefused } from './state/state-error.js';
+import { Mutex } from '../common/mutex.js';
+import { inspectState } from './state/verify-state.js';
+
+export interface LedgerOpenOptions {
+  /** The state folder (named in refusals). */
+  stateDir: string;
+  /** The head file the chain must reach (see `state/state-head.ts`). */
+  headFile: string;
+  log?: (event: string, fields?: Record<string, unknown>) => void;
+}
 
 export interface BudgetEntry {
   researcher: string;
@@ -22,22 +35,101 @@ export interface BudgetEntry {
  * reserved in the same transaction that stores the job, before any agent computes; it is committed at release and
  * never refunded once reserved (agents may have touched data). The store's single connection and transaction make
  * reservations atomic, so concurrent jobs cannot overspend.
+ *
+ * Every change is also appended to a hash chain in the same transaction, and the chain's head is written to a
+ * separately fsynced file: at start the chain must verify, replay to the tables and reach the head, or the
+ * coordinator refuses to start (a lost write-ahead log would otherwise silently refund charges). Reservations and
+ * budget changes are anchored before the call returns (before any agent computes); a commit's head write is
+ * deferred, off the job's completion path: losing a commit costs nothing, as a restart commits every reservation.
  */
 export class Ledger {
+  private readonly headWrites = new Mutex();
+  private writtenSeq: number;
+
   private constructor(
     private readonly store: JobStore,
     readonly defaultBudget: EpsilonDeltaBudget,
-  ) {}
+    private readonly headFile: string,
+    private head: ChainHead,
+    private readonly log: (event: string, fields?: Record<string, unknown>) => void,
+  ) {
+    this.writtenSeq = head.seq;
+  }
 
-  static async open(store: JobStore, defaultBudget: EpsilonDeltaBudget): Promise<Ledger> {
+  /**
+   * Verifies the whole state (see `state/verify-state.ts`), builds the chain once for a state from before it, and
+   * marks reservations interrupted by a restart as spent.
+   * @throws FedmeshError FAILED_PRECONDITION listing every integrity problem; nothing is changed
+   */
+  static async open(store: JobStore, defaultBudget: EpsilonDeltaBudget, options: LedgerOpenOptions): Promise<Ledger> {
     validateBudget(defaultBudget, 'options.defaultBudget');
+    const log = options.log ?? (() => undefined);
     await store.withConnection(async (conn) => {
       await conn.run(`CREATE TABLE IF NOT EXISTS budgets (researcher VARCHAR NOT NULL, product VARCHAR NOT NULL, epsilon DOUBLE NOT NULL, delta DOUBLE NOT NULL, set_by VARCHAR NOT NULL, set_at_ms BIGINT NOT NULL, PRIMARY KEY (researcher, product))`);
       await conn.run(`CREATE TABLE IF NOT EXISTS charges (job_id VARCHAR PRIMARY KEY, researcher VARCHAR NOT NULL, product VARCHAR NOT NULL, rho DOUBLE NOT NULL, epsilon DOUBLE, delta DOUBLE NOT NULL, state VARCHAR NOT NULL, at_ms BIGINT NOT NULL)`);
-      // Reservations of jobs interrupted by a restart stay spent: their agents may have released data.
-      await conn.run(`UPDATE charges SET state = 'committed' WHERE state = 'reserved'`);
     });
-    return new Ledger(store, defaultBudget);
+    const report = await store.withConnection((conn) => inspectState(conn, readHead(options.headFile)));
+    if (report.problems.length > 0) throw stateRefused(options.stateDir, report.problems);
+    let head = report.chain.tail;
+    if (!report.chain.present) {
+      // A state from before the chain (or a fresh one): chain what the tables hold, once.
+      head = await store.transaction(async (conn) => {
+        await createChainTable(conn);
+        return appendEvents(conn, { seq: 0, hash: GENESIS_HASH }, await legacyEvents(conn));
+      });
+      await writeHead(options.headFile, head);
+      if (head.seq > 0) log('ledger-chain-built', { entries: head.seq, charges: report.tables.charges ?? 0, budgets: report.tables.budgets ?? 0 });
+    } else if (report.headBehind) {
+      // The coordinator stopped between a commit and its head write: the chain verified, so the head catches up.
+      await writeHead(options.headFile, head);
+      log('ledger-head-advanced', { seq: head.seq });
+    }
+    const ledger = new Ledger(store, defaultBudget, options.headFile, head, log);
+    // Reservations of jobs interrupted by a restart stay spent: their agents may have released data.
+    await ledger.chained(async (conn) => {
+      const rows = (await conn.runAndReadAll(`UPDATE charges SET state = 'committed' WHERE state = 'reserved' RETURNING job_id`)).getRowObjectsJS();
+      return { value: undefined, events: rows.map((r) => String(r.job_id)).sort().map((job): LedgerEvent => ({ op: 'commit', job })) };
+    });
+    return ledger;
+  }
+
+  /**
+   * Runs `fn` in one store transaction, appends the ledger events it returns to the chain in the same transaction,
+   * and after the commit makes the new head current and writes it durably: before returning (`anchor: 'now'`), or
+   * soon after (`'deferred'`).
+   */
+  private async chained<T>(fn: (conn: DuckDBConnection) => Promise<{ value: T; events: LedgerEvent[] }>, anchor: 'now' | 'deferred' = 'now'): Promise<T> {
+    let next: ChainHead | undefined;
+    return this.store.transaction(
+      async (conn) => {
+        const { value, events } = await fn(conn);
+        next = events.length > 0 ? await appendEvents(conn, this.head, events) : undefined;
+        return value;
+      },
+      async () => {
+        if (next === undefined) return;
+        this.head = next;
+        if (anchor === 'now') await this.writeCurrentHead();
+        else {
+          this.writeCurrentHead().catch((e: unknown) => this.log('ledger-head-write-failed', { error: String(e) }));
+        }
+      },
+    );
+  }
+
+  /** Writes the newest head, serialised; a queued write that a later one already covered is skipped. */
+  private writeCurrentHead(): Promise<void> {
+    return this.headWrites.run(async () => {
+      const head = this.head;
+      if (head.seq <= this.writtenSeq) return;
+      await writeHead(this.headFile, head);
+      this.writtenSeq = head.seq;
+    });
+  }
+
+  /** Waits until the newest head is on disk (at shutdown). */
+  flush(): Promise<void> {
+    return this.writeCurrentHead();
   }
 
   private async budgetOf(conn: DuckDBConnection, researcher: string, product: string): Promise<{ budget: EpsilonDeltaBudget; explicit: boolean }> {
@@ -63,7 +155,8 @@ export class Ledger {
    * @throws FedmeshError BUDGET_EXHAUSTED, and nothing is stored
    */
   async admit(job: JobRecord, product: string, cost: PrivacyCost | undefined): Promise<void> {
-    await this.store.transaction(async (conn) => {
+    await this.chained(async (conn) => {
+      const events: LedgerEvent[] = [];
       if (cost) {
         const { budget } = await this.budgetOf(conn, job.researcher, product);
         const { cost: spent } = await this.spentOf(conn, job.researcher, product);
@@ -75,15 +168,22 @@ export class Ledger {
             { field: 'privacy' },
           );
         }
-        await conn.run(`INSERT INTO charges VALUES ($1, $2, $3, $4, $5, $6, 'reserved', $7)`, [job.id, job.researcher, product, cost.rho, Number.isFinite(cost.epsilon) ? cost.epsilon : null, cost.delta, Date.now()]);
+        const epsilon = Number.isFinite(cost.epsilon) ? cost.epsilon : null;
+        const atMs = Date.now();
+        await conn.run(`INSERT INTO charges VALUES ($1, $2, $3, $4, $5, $6, 'reserved', $7)`, [job.id, job.researcher, product, cost.rho, epsilon, cost.delta, atMs]);
+        events.push({ op: 'reserve', job: job.id, researcher: job.researcher, product, rho: cost.rho, epsilon, delta: cost.delta, atMs });
       }
       await insertJob(conn, job);
+      return { value: undefined, events };
     });
   }
 
   /** Marks a job's reservation as spent (at release, and also when the job failed after dispatch). */
   async commit(jobId: string): Promise<void> {
-    await this.store.withConnection((conn) => conn.run(`UPDATE charges SET state = 'committed' WHERE job_id = $1`, [jobId]));
+    await this.chained(async (conn) => {
+      const rows = (await conn.runAndReadAll(`UPDATE charges SET state = 'committed' WHERE job_id = $1 AND state = 'reserved' RETURNING job_id`, [jobId])).getRows();
+      return { value: undefined, events: rows.length > 0 ? [{ op: 'commit', job: jobId }] : [] };
+    }, 'deferred');
   }
 
   async setBudget(researcher: string, product: string, budget: EpsilonDeltaBudget, setBy: string): Promise<BudgetEntry> {
@@ -95,9 +195,11 @@ export class Ledger {
     for (const [f, v] of [['researcher', researcher], ['product', product]] as const) {
       if (!/^[A-Za-z0-9_.-]{1,64}$/.test(v)) throw new FedmeshError('INVALID_ARGUMENT', `${f} is not a valid name: ${quote(v)}`, { field: f });
     }
-    await this.store.withConnection((conn) =>
-      conn.run(`INSERT OR REPLACE INTO budgets VALUES ($1, $2, $3, $4, $5, $6)`, [researcher, product, budget.epsilon, budget.delta, setBy, Date.now()]),
-    );
+    await this.chained(async (conn) => {
+      const atMs = Date.now();
+      await conn.run(`INSERT OR REPLACE INTO budgets VALUES ($1, $2, $3, $4, $5, $6)`, [researcher, product, budget.epsilon, budget.delta, setBy, atMs]);
+      return { value: undefined, events: [{ op: 'budget', researcher, product, epsilon: budget.epsilon, delta: budget.delta, setBy, atMs }] };
+    });
     const [entry] = await this.report(researcher, product);
     return entry!;
   }
@@ -133,4 +235,23 @@ export class Ledger {
       return out;
     });
   }
+}
+
+/** The events that rebuild a pre-chain ledger's tables: budgets and reservations in time order, then commits. */
+async function legacyEvents(conn: DuckDBConnection): Promise<LedgerEvent[]> {
+  const events: Array<{ atMs: number; key: string; event: LedgerEvent }> = [];
+  for (const b of (await conn.runAndReadAll(`SELECT * FROM budgets`)).getRowObjectsJS()) {
+    const e: LedgerEvent = { op: 'budget', researcher: String(b.researcher), product: String(b.product), epsilon: Number(b.epsilon), delta: Number(b.delta), setBy: String(b.set_by), atMs: Number(b.set_at_ms) };
+    events.push({ atMs: e.atMs, key: `b${e.researcher}\0${e.product}`, event: e });
+  }
+  const commits: LedgerEvent[] = [];
+  for (const c of (await conn.runAndReadAll(`SELECT * FROM charges`)).getRowObjectsJS()) {
+    const job = String(c.job_id);
+    const atMs = Number(c.at_ms);
+    events.push({ atMs, key: `c${job}`, event: { op: 'reserve', job, researcher: String(c.researcher), product: String(c.product), rho: Number(c.rho), epsilon: c.epsilon === null ? null : Number(c.epsilon), delta: Number(c.delta), atMs } });
+    if (String(c.state) === 'committed') commits.push({ op: 'commit', job });
+  }
+  events.sort((a, b) => a.atMs - b.atMs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  commits.sort((a, b) => ((a as { job: string }).job < (b as { job: string }).job ? -1 : 1));
+  return [...events.map((e) => e.event), ...commits];
 }

@@ -1,4 +1,4 @@
-import { Coordinator, startCoordinatorServer } from '../../coordinator/index.js';
+import { checkCoordinatorState, Coordinator, startCoordinatorServer } from '../../coordinator/index.js';
 import { quote } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
 import { PRIVACY_MODES, type PrivacyMode } from '../../common/job/spec.js';
@@ -6,8 +6,9 @@ import { Agent } from '../../node-agent/index.js';
 import { tlsFor, untilSignal, type ConnectionFlags } from './common.js';
 
 export interface CoordinatorFlags extends ConnectionFlags {
-  listen: string;
+  listen?: string;
   state: string;
+  checkState?: boolean;
   heartbeatMs?: string;
   agentGraceMs?: string;
   defaultEpsilon?: string;
@@ -17,6 +18,14 @@ export interface CoordinatorFlags extends ConnectionFlags {
 
 /** `fedmesh coordinator`: serves until SIGINT/SIGTERM, then shuts down cleanly. */
 export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
+  // Everything the server writes (database, write-ahead log, head file) is for its owner only.
+  process.umask(0o077);
+  if (flags.checkState) {
+    const check = await checkCoordinatorState(flags.state);
+    process.stdout.write(`${check.lines.join('\n')}\n`);
+    return check.ok ? 0 : 1;
+  }
+  if (!flags.listen) throw new RangeError('--listen <host:port> is required (unless --check-state)');
   const log = createLogger('coordinator', { format: flags.logFormat ?? 'pretty' });
   const tls = tlsFor(flags, 'coordinator');
   const coordinator = await Coordinator.create({
@@ -62,6 +71,8 @@ export function parseModes(list: string): PrivacyMode[] {
 
 /** `fedmesh agent`: ingests its data folder, dials the coordinator and serves until a signal. */
 export async function runAgent(flags: AgentFlags): Promise<number> {
+  // The agent's database holds patient data and its salt: files it creates are for its owner only.
+  process.umask(0o077);
   if (!flags.name) throw new RangeError('--name is required for an agent');
   if (!flags.coordinator) throw new RangeError('--coordinator HOST:PORT is required');
   const log = createLogger(`agent:${flags.name}`, { format: flags.logFormat ?? 'pretty' });

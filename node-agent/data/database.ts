@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { ensurePrivateDir, restrictFiles } from '../../common/private-state.js';
 
 /** The agent's DuckDB database file in its state folder. */
 export interface AgentDatabase {
@@ -11,10 +11,15 @@ export interface AgentDatabase {
   close(): void;
 }
 
+/**
+ * Opens the agent's database. It holds patient data and the agent's secret salt, so the state folder is made (or
+ * tightened to) 0700 and the database files 0600.
+ */
 export async function openAgentDatabase(stateDir: string): Promise<AgentDatabase> {
-  mkdirSync(stateDir, { recursive: true });
+  ensurePrivateDir(stateDir);
   const path = join(stateDir, 'agent.duckdb');
   const instance = await DuckDBInstance.create(path);
+  restrictFiles([path, `${path}.wal`]);
   return {
     instance,
     path,

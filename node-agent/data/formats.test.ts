@@ -41,7 +41,7 @@ describe('detectFormats', () => {
 
     const formats = await detectFormats(dir);
     expect(formats).toEqual([
-      { kind: 'omop', files: [person, op, visits].sort(), version: '5.3' },
+      { kind: 'omop', files: [person, op, visits].sort(), version: '5.3', tables: { [person]: 'person', [op]: 'observation_period', [visits]: 'visit_occurrence' } },
       { kind: 'fhir-bundle', files: [bundle] },
       { kind: 'fhir-ndjson', files: [nd] },
       { kind: 'tabular', files: [cost, labs, lonelyConcept].sort() },

@@ -7,7 +7,8 @@ import { open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { sqlString } from './omop/sql.js';
-import { detectOmopVersion, readCsvHeader, resolveOmopTable, tableFileKind } from './omop/table-files.js';
+import { omopTableAnyVersion } from './omop/cdm-spec.js';
+import { detectOmopVersion, readCsvHeader, resolveOmopTable, tableFileKind, tableStem } from './omop/table-files.js';
 
 export { ingestOmop, type OmopIngestOptions, type OmopIngestReport } from './omop/ingest-omop.js';
 export { ingestFhir, type FhirIngestOptions, type FhirIngestReport } from './fhir/ingest-fhir.js';
@@ -15,7 +16,7 @@ export type { IngestIssue, FormatIngestReport } from './omop/report.js';
 export type { ConceptMappingState } from './fhir/to-omop.js';
 
 export type DetectedFormat =
-  | { kind: 'omop'; files: string[]; version: '5.3' | '5.4' }
+  | { kind: 'omop'; files: string[]; version: '5.3' | '5.4'; /** CDM table per file. */ tables: Record<string, string> }
   | { kind: 'fhir-bundle'; files: string[] }
   | { kind: 'fhir-ndjson'; files: string[] }
   | { kind: 'tabular'; files: string[] };
@@ -55,17 +56,29 @@ async function headerOf(file: string, kind: 'csv' | 'parquet', getConn: () => Pr
   return reader.getRowObjectsJS().map((r) => String(r['column_name']));
 }
 
+export interface DetectOptions {
+  /**
+   * Files of the OMOP set the agent last loaded (absolute path → CDM table). Such a file stays in the OMOP set even
+   * when its header is unreadable or no longer recognised today, so that the set is refused as a whole (and its
+   * previous version kept) instead of the file drifting into a plain table. @default none
+   */
+  knownOmopFiles?: ReadonlyMap<string, string>;
+}
+
 /**
  * Find the formats in `dataDir` (and its sub-folders, four levels deep; dot-folders skipped):
- * - `omop`: per folder, the CSV/Parquet files recognised as CDM tables (by file name, any case, or by a header
- *   holding a table's required columns), when the folder has a `person` or `observation_period` table;
- *   the version from version-specific columns (@default '5.4');
+ * - `omop`: per folder, the CSV/Parquet files that are CDM tables, when the folder has both a `person` and an
+ *   `observation_period` table (a lone `person.csv` is an ordinary table). A file is a CDM table by a header holding
+ *   a table's required columns, or, whatever its content, by its name (any case) or by having been in the OMOP set
+ *   last loaded (`options.knownOmopFiles`): recognition must not depend on whether a file happens to be readable
+ *   this time, or a damaged `person` file would turn the whole CDM into plain tables.
+ *   The version from version-specific columns (@default '5.4');
  * - `fhir-bundle`: `*.json` files holding a FHIR resource (a Bundle or a single resource);
  * - `fhir-ndjson`: `*.ndjson` files whose first line is a FHIR resource;
  * - `tabular`: every other CSV/Parquet file (including CDM tables fedmesh does not describe, e.g. `cost`).
  * JSON and NDJSON files that are not FHIR (a manifest, say) are not listed. Files within a group are sorted.
  */
-export async function detectFormats(dataDir: string): Promise<DetectedFormat[]> {
+export async function detectFormats(dataDir: string, options: DetectOptions = {}): Promise<DetectedFormat[]> {
   const files: string[] = [];
   await listFiles(path.resolve(dataDir), 0, files);
   files.sort();
@@ -94,14 +107,16 @@ export async function detectFormats(dataDir: string): Promise<DetectedFormat[]> 
       }
       const kind = tableFileKind(file);
       if (kind === undefined) continue;
-      let columns: string[];
+      let columns: string[] = [];
+      let table: string | undefined;
       try {
         columns = await headerOf(file, kind, getConn);
+        table = resolveOmopTable(file, columns);
       } catch {
-        tabular.push(file); // unreadable here; the plain ingest reports it
-        continue;
+        // Unreadable here: the ingest of whichever set it belongs to reports it.
       }
-      const table = resolveOmopTable(file, columns);
+      const stem = tableStem(file);
+      table ??= options.knownOmopFiles?.get(file) ?? (omopTableAnyVersion(stem) !== undefined ? stem : undefined);
       if (table === undefined) {
         tabular.push(file);
         continue;
@@ -117,8 +132,8 @@ export async function detectFormats(dataDir: string): Promise<DetectedFormat[]> 
   }
   const out: DetectedFormat[] = [];
   for (const [, list] of [...omopByDir.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
-    if (list.some((f) => f.table === 'person' || f.table === 'observation_period')) {
-      out.push({ kind: 'omop', files: list.map((f) => f.file), version: detectOmopVersion(list) });
+    if (list.some((f) => f.table === 'person') && list.some((f) => f.table === 'observation_period')) {
+      out.push({ kind: 'omop', files: list.map((f) => f.file), version: detectOmopVersion(list), tables: Object.fromEntries(list.map((f) => [f.file, f.table])) });
     } else {
       tabular.push(...list.map((f) => f.file));
     }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { basename, relative } from 'node:path';
+import { relative } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { detectFormats, ingestFhir, ingestOmop } from './formats.js';
 import { ingestTabularFolder, type IngestedFile } from './ingest.js';
@@ -14,6 +14,10 @@ export interface FolderIngestReport {
 }
 
 const FINGERPRINTS = `${INTERNAL_PREFIX}format_ingest`;
+/** The products each format set last loaded: plain files may neither replace nor drop them. */
+const FORMAT_PRODUCTS = `${INTERNAL_PREFIX}format_products`;
+/** The files of the OMOP set last loaded, so that their recognition does not depend on today's readability. */
+const FORMAT_FILES = `${INTERNAL_PREFIX}format_files`;
 
 async function fingerprint(files: readonly string[]): Promise<string> {
   const h = createHash('sha256');
@@ -27,32 +31,54 @@ async function fingerprint(files: readonly string[]): Promise<string> {
 /**
  * Ingests an agent's data folder by format: OMOP CDM tables (validated against the CDM, one transaction), FHIR R4
  * bundles and Bulk NDJSON (flattened and mapped to OMOP-shaped tables), and any other CSV/Parquet file as a product
- * of its own. Each group is loaded again only when one of its files changed; a failed group keeps the data it had.
+ * of its own. Each group is loaded again only when one of its files changed (or a product it loaded is missing);
+ * a failed group keeps the data it had. Which files form the OMOP set is remembered from the last successful load,
+ * and the products of a format set are never replaced or dropped by the plain-file ingest.
  */
 export async function ingestDataFolder(conn: DuckDBConnection, dataDir: string): Promise<FolderIngestReport> {
   await conn.run(`CREATE TABLE IF NOT EXISTS ${FINGERPRINTS} (kind VARCHAR PRIMARY KEY, fingerprint VARCHAR NOT NULL)`);
-  const detected = await detectFormats(dataDir);
+  await conn.run(`CREATE TABLE IF NOT EXISTS ${FORMAT_PRODUCTS} (product VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL)`);
+  await conn.run(`CREATE TABLE IF NOT EXISTS ${FORMAT_FILES} (file VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, tbl VARCHAR NOT NULL)`);
+  const knownFiles = (await conn.runAndReadAll(`SELECT file, tbl FROM ${FORMAT_FILES} WHERE kind = 'omop'`)).getRowObjectsJS();
+  const detected = await detectFormats(dataDir, { knownOmopFiles: new Map(knownFiles.map((r) => [String(r.file), String(r.tbl)])) });
   const formats: FolderIngestReport['formats'] = [];
   const known = async (kind: string, fp: string): Promise<boolean> => {
     const r = await conn.runAndReadAll(`SELECT fingerprint FROM ${FINGERPRINTS} WHERE kind = $1`, [kind]);
-    return r.getRowObjectsJS()[0]?.fingerprint === fp;
+    if (r.getRowObjectsJS()[0]?.fingerprint !== fp) return false;
+    // Unchanged files, but a product they made is gone (dropped by an older agent), or an older agent did not
+    // record which products the set owns: load them again.
+    const owned = await conn.runAndReadAll(
+      `SELECT count(*)::INTEGER AS n, count(*) FILTER (WHERE p.product NOT IN
+         (SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_catalog = current_database()))::INTEGER AS missing
+         FROM ${FORMAT_PRODUCTS} p WHERE p.kind = $1`,
+      [kind],
+    );
+    const row = owned.getRowObjectsJS()[0];
+    return Number(row?.n ?? 0) > 0 && Number(row?.missing ?? 0) === 0;
   };
-  const remember = (kind: string, fp: string): Promise<void> => conn.run(`INSERT OR REPLACE INTO ${FINGERPRINTS} VALUES ($1, $2)`, [kind, fp]).then(() => undefined);
+  const remember = async (kind: string, fp: string, products: readonly string[], files: ReadonlyArray<{ file: string; table: string }>): Promise<void> => {
+    await conn.run('BEGIN TRANSACTION');
+    try {
+      await conn.run(`INSERT OR REPLACE INTO ${FINGERPRINTS} VALUES ($1, $2)`, [kind, fp]);
+      await conn.run(`DELETE FROM ${FORMAT_PRODUCTS} WHERE kind = $1`, [kind]);
+      for (const p of products) await conn.run(`INSERT OR REPLACE INTO ${FORMAT_PRODUCTS} VALUES ($1, $2)`, [p, kind]);
+      await conn.run(`DELETE FROM ${FORMAT_FILES} WHERE kind = $1`, [kind]);
+      for (const f of files) await conn.run(`INSERT OR REPLACE INTO ${FORMAT_FILES} VALUES ($1, $2, $3)`, [f.file, kind, f.table]);
+      await conn.run('COMMIT');
+    } catch (e) {
+      await conn.run('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  };
 
-  let omop = detected.find((d) => d.kind === 'omop');
-  const extraTabular: string[] = [];
-  // A CDM needs both person and observation_period; a lone person.csv is an ordinary table, not an OMOP folder.
-  if (omop && !['person', 'observation_period'].every((t) => omop!.files.some((f) => basename(f).toLowerCase().replace(/\.(csv|parquet|tsv)$/, '').endsWith(t)))) {
-    extraTabular.push(...omop.files);
-    omop = undefined;
-  }
+  const omop = detected.find((d) => d.kind === 'omop');
   if (omop) {
     const fp = await fingerprint(omop.files);
     if (await known('omop', fp)) formats.push({ kind: 'omop', action: 'unchanged' });
     else {
       try {
         const r = await ingestOmop(conn, omop.files);
-        await remember('omop', fp);
+        await remember('omop', fp, r.products, omop.files.map((file) => ({ file, table: omop.tables[file] ?? '' })));
         formats.push({ kind: `omop ${omop.version}`, action: 'loaded', products: r.products, warnings: r.issues.length });
       } catch (e) {
         formats.push({ kind: 'omop', action: 'failed', error: (e as Error).message });
@@ -68,14 +94,16 @@ export async function ingestDataFolder(conn: DuckDBConnection, dataDir: string):
       try {
         // With an OMOP folder present, the FHIR data stays in its flat fhir_* tables (no OMOP mapping on top).
         const r = await ingestFhir(conn, bundles, ndjson, { mapToOmop: !omop });
-        await remember('fhir', fp);
+        await remember('fhir', fp, r.products, []);
         formats.push({ kind: 'fhir', action: 'loaded', products: r.products, warnings: r.issues.length, conceptMapping: r.conceptMapping });
       } catch (e) {
         formats.push({ kind: 'fhir', action: 'failed', error: (e as Error).message });
       }
     }
   }
-  const tabular = [...(detected.find((d) => d.kind === 'tabular')?.files ?? []), ...extraTabular];
-  const r = await ingestTabularFolder(conn, dataDir, tabular.map((f) => relative(dataDir, f)));
+  const owned = (await conn.runAndReadAll(`SELECT product, kind FROM ${FORMAT_PRODUCTS}`)).getRowObjectsJS();
+  const reserved = new Map(owned.map((r) => [String(r.product), String(r.kind).toUpperCase()]));
+  const tabular = detected.find((d) => d.kind === 'tabular')?.files ?? [];
+  const r = await ingestTabularFolder(conn, dataDir, tabular.map((f) => relative(dataDir, f)), { reserved });
   return { files: r.files, removed: r.removed, formats };
 }

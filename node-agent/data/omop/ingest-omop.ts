@@ -11,7 +11,8 @@ import {
 } from './cdm-spec.js';
 import { formatIssue, type FormatIngestReport, type IngestIssue } from './report.js';
 import { sqlIdent, sqlString } from './sql.js';
-import { detectOmopVersion, readCsvHeader, resolveOmopTable, tableFileKind, type TableFileKind } from './table-files.js';
+import { detectOmopVersion, readCsvHeader, resolveOmopTable, tableFileKind, tableStem, type TableFileKind } from './table-files.js';
+import { describeReadError } from '../read-error.js';
 
 export interface OmopIngestOptions {
   /** CDM version to validate against. @default detected from version-specific columns, else '5.4' */
@@ -81,13 +82,14 @@ export function createTableSql(table: string, version: OmopVersion): string {
   return `CREATE OR REPLACE TABLE ${sqlIdent(table)} (${cols})`;
 }
 
-/** Keep DuckDB's own words about a read failure but drop any quoted file content, and find the line it names. */
+/**
+ * DuckDB's own words about a read failure, without the file content it quotes, and the CSV line it names (a
+ * Parquet file has no lines: its issue names the file, and value problems name the row).
+ */
 function readFailure(file: string, err: unknown): IngestIssue {
-  const raw = err instanceof Error ? err.message : String(err);
-  const lineMatch = /line:?\s*(\d+)/i.exec(raw);
-  const first = (raw.split('\n')[0] ?? '').replace(/^[A-Za-z ]*Error:\s*/, '').slice(0, 200);
-  const issue: IngestIssue = { file, message: `could not be read: ${first}` };
-  if (lineMatch !== null) issue.line = Number(lineMatch[1]);
+  const { line, message } = describeReadError(err);
+  const issue: IngestIssue = { file, message: `could not be read: ${message.replace(/^[A-Za-z ]*Error:\s*/, '')}` };
+  if (line !== undefined && tableFileKind(file) === 'csv') issue.line = line;
   return issue;
 }
 
@@ -119,7 +121,7 @@ async function plan(conn: DuckDBConnection, files: readonly string[], errors: In
     }
     const table = resolveOmopTable(file, header);
     if (table === undefined) {
-      errors.push({ file, line: 1, message: 'not recognised as an OMOP CDM table (by file name or header)' });
+      errors.push({ file, ...(kind === 'csv' ? { line: 1 } : {}), message: 'not recognised as an OMOP CDM table (by file name or header)' });
       continue;
     }
     planned.push({ file, kind, table, header, delimiter, positions: new Map() });
@@ -232,8 +234,10 @@ export async function ingestOmop(
   const badHeaders = checkHeaders(planned, version, errors, warnings);
   const tables = [...new Set(planned.map((p) => p.table))].sort();
   const where = files.length > 0 ? path.dirname(files[0] as string) : '(no files)';
+  // A required table whose file is there but failed above is already reported by name: no second, vaguer error.
+  const failedTables = new Set(files.filter((f) => !planned.some((p) => p.file === f)).map(tableStem));
   for (const t of REQUIRED_TABLES) {
-    if (!tables.includes(t)) errors.push({ file: where, message: `required OMOP table ${t} is missing` });
+    if (!tables.includes(t) && !failedTables.has(t)) errors.push({ file: where, message: `required OMOP table ${t} is missing` });
   }
 
   // Values are checked even when headers or tables are wrong, so that one run lists every problem.

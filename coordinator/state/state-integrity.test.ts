@@ -1,0 +1,196 @@
+/**
+ * Issue 8 item 13, in process: what the start-up check makes of an edited ledger, a state from before the chain,
+ * a head one entry behind (a crash between commit and head write), and loose file modes.
+ */
+import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseJobSpec } from '../../common/job/validate.js';
+import { Coordinator } from '../coordinator.js';
+import type { JobRecord } from '../job-record.js';
+import { checkCoordinatorState } from './check-state.js';
+
+const SPEC = parseJobSpec({ kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 0.5 } });
+
+function jobRecord(id: string): JobRecord {
+  return { id, kind: 'aggregate', researcher: 'alice', spec: SPEC, state: 'succeeded', createdAtMs: 1, finishedAtMs: 2, agentsAsked: [], agentsAnswered: [], agentsMissing: [], result: undefined, error: undefined };
+}
+
+async function sql(state: string, statements: string[]): Promise<void> {
+  const instance = await DuckDBInstance.create(join(state, 'coordinator.duckdb'));
+  const conn = await instance.connect();
+  try {
+    for (const s of statements) await conn.run(s);
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
+describe('coordinator state integrity at start', () => {
+  let dir: string;
+  let state: string;
+  let events: Array<{ event: string; fields: Record<string, unknown> | undefined }>;
+  const log = (event: string, fields?: Record<string, unknown>): void => {
+    events.push({ event, fields });
+  };
+
+  /** A state with two committed charges, one open reservation (committed at the next start) and a budget. */
+  async function seed(): Promise<void> {
+    const c = await Coordinator.create({ stateDir: state, log });
+    await c.setBudget('admin', true, 'alice', 'person', { epsilon: 5, delta: 1e-6 });
+    for (const id of ['job-1', 'job-2', 'job-3']) await c.ledger.admit(jobRecord(id), 'person', { rho: 0.125, epsilon: 0.5, delta: 0 });
+    await c.ledger.commit('job-1');
+    await c.ledger.commit('job-2');
+    await c.close();
+  }
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fedmesh-integrity-'));
+    state = join(dir, 'state');
+    events = [];
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a sound state starts again and reports its chain', async () => {
+    await seed();
+    const c = await Coordinator.create({ stateDir: state, log });
+    const [entry] = await c.ledger.report('alice', 'person');
+    expect(entry!.jobs).toBe(3);
+    expect(entry!.reserved).toBe(0);
+    await c.close();
+    const check = await checkCoordinatorState(state);
+    expect(check.problems).toEqual([]);
+    // budget, 3 reservations, 2 commits, 1 commit at the first restart.
+    expect(check.report!.chain).toMatchObject({ present: true, ok: true, entries: 7 });
+  });
+
+  it.each([
+    ['a charge made cheaper', `UPDATE charges SET rho = rho / 2 WHERE job_id = 'job-2'`, /charge of job job-2 differs from the ledger chain/],
+    ['a charge deleted', `DELETE FROM charges WHERE job_id = 'job-1'`, /charge of job job-1 is in the ledger chain but missing from the charges table/],
+    ['a budget raised', `UPDATE budgets SET epsilon = 50`, /budget of alice on person differs from the ledger chain/],
+    ['a chain entry rewritten', `UPDATE ledger_chain SET entry = replace(entry, '0.125', '0.0625') WHERE seq = 2`, /ledger chain entry 2: hash does not match/],
+    ['the chain tail dropped with the rows it covers', `DELETE FROM ledger_chain WHERE seq >= 6`, /ledger chain ends at entry 5 but the head file says 7/],
+    ['a job removed from the job store', `DELETE FROM jobs WHERE id = 'job-3'`, /charge of job job-3 has no job in the job store/],
+  ])('refuses to start after %s', async (_what, statement, message) => {
+    await seed();
+    await Coordinator.create({ stateDir: state, log }).then((c) => c.close());
+    await sql(state, [statement]);
+    const err = await Coordinator.create({ stateDir: state, log }).then(
+      async (c) => {
+        await c.close();
+        return undefined;
+      },
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(err?.code).toBe('FAILED_PRECONDITION');
+    expect(err?.message).toMatch(/refusing to start/);
+    expect(err?.message).toMatch(message);
+    const check = await checkCoordinatorState(state);
+    expect(check.ok).toBe(false);
+    expect(check.problems.join('\n')).toMatch(message);
+  });
+
+  it('refuses to start whichever block of the database file is damaged (each table is read in full at start)', async () => {
+    await seed();
+    await Coordinator.create({ stateDir: state, log }).then((c) => c.close());
+    const clean = join(dir, 'clean');
+    cpSync(state, clean, { recursive: true });
+    expect(existsSync(join(clean, 'coordinator.duckdb.wal'))).toBe(false);
+    // The blocks that hold table data (a file also has free blocks from earlier checkpoints: damage there is harmless).
+    const used = new Map<number, number>();
+    {
+      const instance = await DuckDBInstance.create(join(clean, 'coordinator.duckdb'), { access_mode: 'READ_ONLY' });
+      const conn = await instance.connect();
+      for (const t of ['jobs', 'budgets', 'charges', 'ledger_chain']) {
+        const rows = (await conn.runAndReadAll(`SELECT block_id, min(block_offset) AS o FROM pragma_storage_info('${t}') WHERE persistent AND block_id >= 0 GROUP BY 1`)).getRowObjectsJS();
+        for (const r of rows) used.set(Number(r.block_id), Number(r.o));
+      }
+      conn.closeSync();
+      instance.closeSync();
+    }
+    // Three 4 KiB file headers, then 256 KiB blocks (8-byte checksum first): damage one block at a time.
+    const blocks = [...used.entries()].sort((a, b) => a[0] - b[0]).map(([id, o]) => 12_288 + id * 262_144 + 8 + o);
+    expect(blocks.length).toBeGreaterThan(1);
+    const outcomes: string[] = [];
+    for (const [i, off] of blocks.entries()) {
+      const copy = join(dir, `damaged-${i}`);
+      cpSync(clean, copy, { recursive: true });
+      const fd = openSync(join(copy, 'coordinator.duckdb'), 'r+');
+      writeSync(fd, Buffer.alloc(64, 0xab), 0, 64, off);
+      closeSync(fd);
+      const err = await Coordinator.create({ stateDir: copy, log }).then(
+        async (c) => {
+          await c.close();
+          return undefined;
+        },
+        (e: unknown) => e as { code: string; message: string },
+      );
+      outcomes.push(err ? `${err.code} ${/Corrupt database file/.test(err.message) ? 'corrupt' : err.message}` : 'started');
+    }
+    expect(outcomes).toEqual(blocks.map(() => 'FAILED_PRECONDITION corrupt'));
+  });
+
+  it('builds the chain once for a state from before it, and logs it', async () => {
+    await seed();
+    // What an older coordinator left: the same tables, no chain, no head file.
+    await sql(state, ['DROP TABLE ledger_chain']);
+    rmSync(join(state, 'ledger-head.json'));
+    const before = await checkCoordinatorState(state);
+    expect(before.ok).toBe(true);
+    expect(before.report!.chain.present).toBe(false);
+
+    events = [];
+    const c = await Coordinator.create({ stateDir: state, log });
+    const [entry] = await c.ledger.report('alice', 'person');
+    expect(entry).toMatchObject({ jobs: 3, reserved: 0, budget: { epsilon: 5, delta: 1e-6 } });
+    await c.close();
+    expect(events.filter((e) => e.event === 'ledger-chain-built')).toEqual([{ event: 'ledger-chain-built', fields: { entries: 6, charges: 3, budgets: 1 } }]);
+    expect((await checkCoordinatorState(state)).ok).toBe(true);
+
+    events = [];
+    await Coordinator.create({ stateDir: state, log }).then((x) => x.close());
+    expect(events.some((e) => e.event === 'ledger-chain-built')).toBe(false);
+  });
+
+  it('a head file behind the chain (crash between commit and head write, deferred commit writes) is advanced, not refused', async () => {
+    await seed();
+    const headFile = join(state, 'ledger-head.json');
+    const c = await Coordinator.create({ stateDir: state, log });
+    await c.setBudget('admin', true, 'bob', 'person', { epsilon: 1, delta: 1e-6 });
+    await c.close();
+    // 7 entries after the seed and the restart's commit of job-3, then the budget of bob.
+    expect(JSON.parse(readFileSync(headFile, 'utf8'))).toMatchObject({ seq: 8 });
+    // Roll the head back by two entries: the chain still reaches it, so nothing was lost.
+    const instance = await DuckDBInstance.create(join(state, 'coordinator.duckdb'));
+    const conn = await instance.connect();
+    const prev = (await conn.runAndReadAll('SELECT hash FROM ledger_chain WHERE seq = 6')).getRowObjectsJS()[0]!.hash;
+    conn.closeSync();
+    instance.closeSync();
+    writeFileSync(headFile, JSON.stringify({ version: 1, seq: 6, hash: prev }));
+    events = [];
+    const c3 = await Coordinator.create({ stateDir: state, log });
+    await c3.close();
+    expect(events.filter((e) => e.event === 'ledger-head-advanced')).toEqual([{ event: 'ledger-head-advanced', fields: { seq: 8 } }]);
+    expect(JSON.parse(readFileSync(headFile, 'utf8'))).toMatchObject({ seq: 8 });
+  });
+
+  it('tightens a loose state folder and files to 0700 / 0600 and says so', async () => {
+    mkdirSync(state, { mode: 0o755 });
+    chmodSync(state, 0o755);
+    await seed();
+    for (const f of ['coordinator.duckdb', 'ledger-head.json']) chmodSync(join(state, f), 0o644);
+    chmodSync(state, 0o755);
+    events = [];
+    const c = await Coordinator.create({ stateDir: state, log });
+    await c.close();
+    expect(statSync(state).mode & 0o777).toBe(0o700);
+    for (const f of ['coordinator.duckdb', 'ledger-head.json']) expect(statSync(join(state, f)).mode & 0o777).toBe(0o600);
+    expect(events.filter((e) => e.event === 'state-mode-tightened').map((e) => e.fields!.mode).sort()).toEqual(['0600', '0600', '0700']);
+  });
+});

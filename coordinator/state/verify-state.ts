@@ -1,0 +1,155 @@
+/**
+ * The coordinator's start-up integrity check, also behind `fedmesh coordinator --check-state`: read every state
+ * table in full (DuckDB verifies block checksums only when a block is read), verify the ledger's hash chain, make
+ * it reach the head file, replay it against the `charges` and `budgets` tables, and check that every charge
+ * belongs to a stored job. Read-only: it reports, the caller decides.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { CHAIN_TABLE, GENESIS_HASH, budgetKey, chainHash, parseEntry, replay, type LedgerEvent, type ReplayedLedger } from './ledger-chain.js';
+import type { ChainHead, HeadRead } from './state-head.js';
+
+/** Tables the coordinator keeps; each is read in full at start. */
+export const STATE_TABLES = ['jobs', 'budgets', 'charges', CHAIN_TABLE] as const;
+/** Problems listed per kind before the rest is summarised (a state with 10⁵ bad rows must not make a 10⁵-line message). */
+const MAX_LISTED = 3;
+
+export interface StateReport {
+  /** Rows per state table that exists. */
+  tables: Record<string, number>;
+  chain: {
+    /** False for a state written before the chain existed (it is built at the next start). */
+    present: boolean;
+    entries: number;
+    /** The last verified entry (where new entries continue). */
+    tail: ChainHead;
+    ok: boolean;
+    firstBad?: { seq: number; problem: string };
+  };
+  head: ChainHead | undefined;
+  /**
+   * The chain goes on past the head file (a crash between a commit and its head write, or a commit whose head write
+   * was deferred). The chain reaches the head, so nothing was lost: safe to advance.
+   */
+  headBehind: boolean;
+  problems: string[];
+}
+
+function firstLine(e: unknown): string {
+  return ((e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '').slice(0, 300);
+}
+
+async function existingTables(conn: DuckDBConnection): Promise<Set<string>> {
+  const r = await conn.runAndReadAll(`SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database()`);
+  return new Set(r.getRowObjectsJS().map((x) => String(x.table_name)));
+}
+
+/** Inspects an open state database against its head file (see module comment). Never writes. */
+export async function inspectState(conn: DuckDBConnection, headRead: HeadRead): Promise<StateReport> {
+  const report: StateReport = { tables: {}, chain: { present: false, entries: 0, tail: { seq: 0, hash: GENESIS_HASH }, ok: true }, head: headRead.ok ? headRead.head : undefined, headBehind: false, problems: [] };
+  let tables: Set<string>;
+  try {
+    tables = await existingTables(conn);
+    for (const t of STATE_TABLES) {
+      if (!tables.has(t)) continue;
+      // Hashing every column forces every block of the table to be read and its checksum verified.
+      const r = await conn.runAndReadAll(`SELECT count(*) AS n, bit_xor(hash(COLUMNS(*))) FROM ${t}`);
+      report.tables[t] = Number(r.getRowObjectsJS()[0]?.n ?? 0);
+    }
+  } catch (e) {
+    report.problems.push(`the state database cannot be read: ${firstLine(e)}`);
+    return report;
+  }
+
+  if (!tables.has(CHAIN_TABLE)) {
+    if (headRead.ok) report.problems.push(`the database has no ledger chain but the head file is at entry ${headRead.head.seq}: the database is older than its head (lost write-ahead log or replaced file)`);
+    return report;
+  }
+  report.chain.present = true;
+
+  const rows = (await conn.runAndReadAll(`SELECT seq, entry, hash FROM ${CHAIN_TABLE} ORDER BY seq`)).getRowObjectsJS();
+  report.chain.entries = rows.length;
+  const events: Array<{ seq: number; event: LedgerEvent }> = [];
+  const hashes: string[] = [GENESIS_HASH];
+  let prev = GENESIS_HASH;
+  for (const [i, r] of rows.entries()) {
+    const seq = Number(r.seq);
+    const entry = String(r.entry);
+    const event = parseEntry(entry);
+    let problem: string | undefined;
+    if (seq !== i + 1) problem = `expected entry ${i + 1}, found ${seq} (entries missing)`;
+    else if (chainHash(prev, entry) !== String(r.hash)) problem = 'hash does not match the previous hash and the entry (edited or reordered)';
+    else if (event === undefined) problem = 'entry is not a canonical ledger event';
+    if (problem !== undefined) {
+      report.chain.ok = false;
+      report.chain.firstBad = { seq: i + 1, problem };
+      report.problems.push(`ledger chain entry ${i + 1}: ${problem}`);
+      break;
+    }
+    prev = String(r.hash);
+    hashes.push(prev);
+    report.chain.tail = { seq, hash: prev };
+    events.push({ seq, event: event! });
+  }
+
+  if (!headRead.ok) report.problems.push(headRead.problem);
+  else if (report.chain.ok) {
+    const { seq, hash } = headRead.head;
+    const n = rows.length;
+    if (seq > n) report.problems.push(`the ledger chain ends at entry ${n} but the head file says ${seq}: ${seq - n} ledger entr${seq - n === 1 ? 'y was' : 'ies were'} lost (truncated write-ahead log?)`);
+    else if (hashes[seq] !== hash) report.problems.push(`the head file's hash does not match ledger chain entry ${seq}: the head file or the chain was altered`);
+    else report.headBehind = seq < n;
+  }
+
+  if (report.chain.ok) {
+    const replayed = replay(events);
+    if (!replayed.ok) {
+      report.chain.ok = false;
+      report.chain.firstBad = { seq: replayed.seq, problem: replayed.problem };
+      report.problems.push(`ledger chain entry ${replayed.seq}: ${replayed.problem}`);
+    } else {
+      report.problems.push(...(await compareLedger(conn, tables, replayed.ledger)));
+    }
+  }
+  if (tables.has('charges') && tables.has('jobs')) {
+    const orphans = (await conn.runAndReadAll(`SELECT c.job_id FROM charges c ANTI JOIN jobs j ON j.id = c.job_id ORDER BY c.job_id LIMIT ${MAX_LISTED}`)).getRowObjectsJS();
+    for (const o of orphans) report.problems.push(`charge of job ${String(o.job_id)} has no job in the job store`);
+  }
+  return report;
+}
+
+async function compareLedger(conn: DuckDBConnection, tables: Set<string>, expected: ReplayedLedger): Promise<string[]> {
+  const out: string[] = [];
+  const note = (m: string): void => {
+    if (out.length < MAX_LISTED) out.push(m);
+    else if (out.length === MAX_LISTED) out.push('… (more ledger mismatches not listed)');
+  };
+  const charges = tables.has('charges') ? (await conn.runAndReadAll(`SELECT * FROM charges ORDER BY job_id`)).getRowObjectsJS() : [];
+  const seen = new Set<string>();
+  for (const c of charges) {
+    const job = String(c.job_id);
+    seen.add(job);
+    const x = expected.charges.get(job);
+    if (!x) {
+      note(`charge of job ${job} is not in the ledger chain`);
+      continue;
+    }
+    const eps = c.epsilon === null ? null : Number(c.epsilon);
+    if (String(c.researcher) !== x.researcher || String(c.product) !== x.product || Number(c.rho) !== x.rho || eps !== x.epsilon
+      || Number(c.delta) !== x.delta || String(c.state) !== x.state || Number(c.at_ms) !== x.atMs) {
+      note(`charge of job ${job} differs from the ledger chain`);
+    }
+  }
+  for (const job of expected.charges.keys()) if (!seen.has(job)) note(`charge of job ${job} is in the ledger chain but missing from the charges table`);
+  const budgets = tables.has('budgets') ? (await conn.runAndReadAll(`SELECT * FROM budgets ORDER BY researcher, product`)).getRowObjectsJS() : [];
+  const seenBudgets = new Set<string>();
+  for (const b of budgets) {
+    const key = budgetKey(String(b.researcher), String(b.product));
+    seenBudgets.add(key);
+    const x = expected.budgets.get(key);
+    if (!x || Number(b.epsilon) !== x.epsilon || Number(b.delta) !== x.delta || String(b.set_by) !== x.setBy || Number(b.set_at_ms) !== x.atMs) {
+      note(`budget of ${String(b.researcher)} on ${String(b.product)} ${x ? 'differs from' : 'is not in'} the ledger chain`);
+    }
+  }
+  for (const [key, x] of expected.budgets) if (!seenBudgets.has(key)) note(`budget of ${x.researcher} on ${x.product} is in the ledger chain but missing from the budgets table`);
+  return out;
+}
