@@ -1,4 +1,5 @@
 import { invalidJob, quote } from '../errors.js';
+import { checkSpecShape } from '../cohort/definition-limits.js';
 import { parseCellJobBody } from './cohort-jobs.js';
 import { PRIVACY_LIMITS, inRange, rangeMessage } from './privacy-limits.js';
 import {
@@ -210,6 +211,8 @@ export function parseJobSpec(input: unknown): JobSpec {
     }
   }
   if (!isObj(v)) throw invalidJob('spec', 'must be a JSON object');
+  // Depth and size first: the parsers below recurse, and a 2,000-deep definition overflowed the stack (INTERNAL).
+  checkSpecShape(v);
   if (v.kind === 'aggregate') return parseAggregate(v);
   const common = ['kind', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents', 'secureThreshold', 'secureMaxRows', 'he'];
   const specific: Record<string, string[]> = {
