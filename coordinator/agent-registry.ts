@@ -17,6 +17,8 @@ interface Session extends AgentView {
   sessionId: number;
   send: (task: AgentTask) => void;
   close: () => void;
+  /** Sends CancelTask down the stream (absent for transports that cannot). */
+  cancel?: (taskId: string) => void;
 }
 
 export interface RegistryOptions {
@@ -63,7 +65,7 @@ export class AgentRegistry {
   }
 
   /** Attaches a newly registered stream; returns its session id. */
-  attach(name: string, reg: AgentRegistration, send: (task: AgentTask) => void, close: () => void): number {
+  attach(name: string, reg: AgentRegistration, send: (task: AgentTask) => void, close: () => void, cancel?: (taskId: string) => void): number {
     const old = this.sessions.get(name);
     if (old) this.detach(name, old.sessionId);
     const now = Date.now();
@@ -80,6 +82,7 @@ export class AgentRegistry {
       sessionId: this.nextSession++,
       send,
       close,
+      ...(cancel ? { cancel } : {}),
     };
     this.sessions.set(name, s);
     this.known.delete(name);
@@ -115,6 +118,15 @@ export class AgentRegistry {
     if (!s) return false;
     s.send(task);
     return true;
+  }
+
+  /** Asks `name` to stop working on a task (best effort: the agent may already have answered or be gone). */
+  cancel(name: string, taskId: string): void {
+    try {
+      this.sessions.get(name)?.cancel?.(taskId);
+    } catch {
+      // stream already gone: nothing left to cancel
+    }
   }
 
   connected(): AgentView[] {

@@ -134,8 +134,8 @@ export class Coordinator {
 
   // ---- agent link (called by transport) ----
 
-  agentAttached(identity: string, reg: AgentRegistration, send: (t: AgentTask) => void, close: () => void): number {
-    return this.registry.attach(identity, reg, send, close);
+  agentAttached(identity: string, reg: AgentRegistration, send: (t: AgentTask) => void, close: () => void, cancel?: (taskId: string) => void): number {
+    return this.registry.attach(identity, reg, send, close, cancel);
   }
   agentHeartbeat(identity: string, session: number): void {
     this.registry.heartbeat(identity, session);
@@ -240,6 +240,8 @@ export class Coordinator {
       job.agentsMissing = details.missing ?? job.agentsAsked;
       job.state = 'failed';
       job.error = { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
+      // Agents still working on a failed job are told to stop, so no core stays busy for nothing.
+      this.dispatcher.cancelJob(job.id);
     }
     job.finishedAtMs = Date.now();
     try {

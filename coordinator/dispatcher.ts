@@ -8,6 +8,7 @@ export type TaskOutcome =
 
 interface Pending {
   agent: string;
+  jobId: string;
   resolve: (o: TaskOutcome) => void;
   timer: NodeJS.Timeout;
 }
@@ -31,11 +32,12 @@ export class Dispatcher {
     const taskId = randomUUID();
     return new Promise<TaskOutcome>((resolve) => {
       const wait = Math.max(0, task.deadlineMs - Date.now());
-      const timer = setTimeout(
-        () => this.finish(taskId, { ok: false, agent, error: { code: 'ROUND_TIMEOUT', message: `agent ${agent} did not answer within the job deadline` } }),
-        wait,
-      );
-      this.pending.set(taskId, { agent, resolve, timer });
+      const timer = setTimeout(() => {
+        this.finish(taskId, { ok: false, agent, error: { code: 'ROUND_TIMEOUT', message: `agent ${agent} did not answer within the job deadline` } });
+        // Past the deadline the answer is useless: the agent interrupts its query and frees the connection.
+        this.registry.cancel(agent, taskId);
+      }, wait);
+      this.pending.set(taskId, { agent, jobId: task.jobId, resolve, timer });
       if (!this.registry.send(agent, { ...task, taskId })) {
         this.finish(taskId, { ok: false, agent, error: { code: 'AGENT_UNAVAILABLE', message: `agent ${agent} is not connected` } });
       }
@@ -48,6 +50,18 @@ export class Dispatcher {
     if (!p || p.agent !== agent) return false;
     this.finish(reply.taskId, reply.ok ? { ok: true, agent, arrow: reply.arrow, meta: reply.meta, ...(reply.payload ? { payload: reply.payload } : {}) } : { ok: false, agent, error: reply.error });
     return true;
+  }
+
+  /**
+   * Resolves every task of a job still pending as CANCELLED and sends CancelTask to its agent; later replies to
+   * them are dropped (unknown task ids).
+   */
+  cancelJob(jobId: string): void {
+    for (const [id, p] of [...this.pending]) {
+      if (p.jobId !== jobId) continue;
+      this.finish(id, { ok: false, agent: p.agent, error: { code: 'CANCELLED', message: `task of job ${jobId} cancelled` } });
+      this.registry.cancel(p.agent, id);
+    }
   }
 
   private finish(taskId: string, outcome: TaskOutcome): void {

@@ -14,6 +14,7 @@ import { planCellPrivacy } from '../common/job/cell-privacy.js';
 import { parseCohortDefinition } from '../common/cohort/index.js';
 import { AgentLedger } from './ledger.js';
 import { planAggregatePrivacy } from '../common/job/privacy-plan.js';
+import { TaskCancellation } from './task-cancellation.js';
 import { createCryptoRng } from '../common/crypto-rng.js';
 import { createBufferedRng } from '../algorithms/dp/index.js';
 import type { Rng } from '../algorithms/rng.js';
@@ -52,6 +53,8 @@ export class Agent {
   private readonly identity: IdentityKeyPair;
   private identityAttestation: IdentityAttestation | undefined;
   private readonly secure: SecureTaskRunner;
+  /** Running tasks, interrupted at their deadline or on CancelTask. */
+  readonly cancellation = new TaskCancellation();
   private readonly descriptions = new Map<string, { description: string; privacyUnit: string | undefined; metadata: Record<string, unknown> }>();
 
   private constructor(
@@ -173,6 +176,7 @@ export class Agent {
   /** Runs one task under this domain's policy. Never throws: failures become typed replies. */
   async handleTask(task: AgentTask): Promise<AgentTaskReply> {
     const started = Date.now();
+    const scope = this.cancellation.begin(task.taskId, task.deadlineMs);
     try {
       if (task.deadlineMs && Date.now() > task.deadlineMs) throw new FedmeshError('ROUND_TIMEOUT', 'task arrived after its deadline');
       const job = parseJobSpec(task.specJson);
@@ -190,19 +194,26 @@ export class Agent {
         const privacy = planAggregatePrivacy(job, typeOf);
         // The domain charges its own ledger before touching data: durable, once per job, never refunded.
         if (privacy.dp) await this.privacyLedger.charge(task.jobId, task.researcher, privacy.dp.cost);
-        out = await this.db.withConnection((conn) => runAggregate({ conn, job, product, policy: this.policy, privacy, salt: this.privacyLedger.salt, rng: this.rng }));
+        out = await this.db.withConnection((conn) => scope.using(conn, () => runAggregate({ conn, job, product, policy: this.policy, privacy, salt: this.privacyLedger.salt, rng: this.rng })));
       } else {
         const blocks = cellBlocks(job, job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : []);
         const privacy = planCellPrivacy(job, blocks);
         if (privacy.cost) await this.privacyLedger.charge(task.jobId, task.researcher, privacy.cost);
-        out = await this.db.withConnection((conn) => runCellJob({ conn, job, taskId: task.taskId, policy: this.policy, rng: this.rng }));
+        out = await this.db.withConnection((conn) => scope.using(conn, () => runCellJob({ conn, job, taskId: task.taskId, policy: this.policy, rng: this.rng })));
       }
       this.log('task-done', { jobId: task.jobId, taskId: task.taskId, ms: Date.now() - started });
       return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta, ...(out.payload ? { payload: out.payload } : {}) };
     } catch (e) {
+      if (scope.signal.aborted) {
+        // Cancelled (deadline or CancelTask): the coordinator has stopped waiting and drops this reply.
+        this.log('task-cancelled', { jobId: task.jobId, taskId: task.taskId, ms: Date.now() - started });
+        return { ok: false, taskId: task.taskId, error: { code: 'CANCELLED', message: 'task cancelled', field: '' } };
+      }
       const err = isFedmeshError(e) ? e : new FedmeshError('INTERNAL', 'internal error at the agent');
       this.log('task-failed', { jobId: task.jobId, taskId: task.taskId, code: err.code, message: err.message, ...(isFedmeshError(e) ? {} : { cause: String(e) }) });
       return { ok: false, taskId: task.taskId, error: { code: err.code, message: err.message, field: err.field ?? '' } };
+    } finally {
+      scope.end();
     }
   }
 
@@ -214,6 +225,7 @@ export class Agent {
       tls: this.options.tls,
       registration: () => this.registration(),
       onTask: (t) => this.handleTask(t),
+      onCancel: (taskId) => this.cancellation.cancel(taskId),
       log: this.log,
     });
     this.link.start();

@@ -1,5 +1,6 @@
 import { Bool, Int64, Table, Utf8, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
 import { FedmeshError, quote } from '../errors.js';
+import { checkIpcStream, IpcRejection, type IpcExpectation } from './ipc-guard.js';
 
 /** One agent's counts of persons in named public cells; `suppressed` marks cells withheld below the minimum cell size. */
 export interface CellCounts {
@@ -19,13 +20,33 @@ export function encodeCells(c: CellCounts): Uint8Array {
   );
 }
 
-/** @throws FedmeshError INVALID_ARGUMENT when the bytes are not a cell table or name unexpected cells */
+/** The exact cell table a job allows: at most one row per expected cell, names no longer than theirs. */
+export function cellsExpectation(expected: ReadonlySet<string>): IpcExpectation {
+  let nameBytes = 0;
+  for (const n of expected) nameBytes += Buffer.byteLength(n, 'utf8');
+  return {
+    columns: [
+      { name: 'name', type: 'utf8' },
+      { name: 'value', type: 'int64' },
+      { name: 'suppressed', type: 'bool' },
+    ],
+    maxRows: expected.size,
+    maxBytes: (1 << 16) + expected.size * (4 + 8 + 3) + nameBytes,
+  };
+}
+
+/**
+ * Decodes an agent's cell counts after `checkIpcStream` has checked the stream against the cells the job expects.
+ * @throws FedmeshError INVALID_ARGUMENT naming the agent when the bytes are not a cell table or name unexpected cells
+ */
 export function decodeCells(bytes: Uint8Array, agent: string, expected: ReadonlySet<string>): CellCounts {
   let t: Table;
   try {
+    checkIpcStream(bytes, cellsExpectation(expected));
     t = tableFromIPC(bytes);
   } catch (e) {
-    throw new FedmeshError('INVALID_ARGUMENT', `agent ${agent} sent an unreadable Arrow result`, { cause: e });
+    const why = e instanceof IpcRejection ? `: ${e.message}` : '';
+    throw new FedmeshError('INVALID_ARGUMENT', `agent ${agent} sent an Arrow result that does not match the job's plan${why}`, { cause: e });
   }
   const names = t.getChild('name');
   const values = t.getChild('value');
@@ -35,6 +56,7 @@ export function decodeCells(bytes: Uint8Array, agent: string, expected: Readonly
   for (let i = 0; i < t.numRows; i++) {
     const n = String(names.get(i));
     if (!expected.has(n)) throw new FedmeshError('INVALID_ARGUMENT', `agent ${agent} sent an unexpected cell ${quote(n)}`);
+    if (out.values.has(n)) throw new FedmeshError('INVALID_ARGUMENT', `agent ${agent} sent cell ${quote(n)} twice`);
     out.values.set(n, BigInt(values.get(i) as bigint));
     if (supp.get(i)) out.suppressed.add(n);
   }

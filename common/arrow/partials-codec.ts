@@ -2,6 +2,7 @@ import { Bool, Float64, Int64, Table, Utf8, tableFromIPC, tableToIPC, vectorFrom
 import { toKeyValue, type GroupPartial, type KeyValue, type MeasurePartial } from '../../algorithms/aggregate/index.js';
 import { FedmeshError } from '../errors.js';
 import { int128Vector, readInt128Vector } from './decimal.js';
+import { checkIpcStream, IpcRejection, type IpcExpectation } from './ipc-guard.js';
 
 /** Layout of the measures in an agent's partial, known to both sides from the job spec. */
 export type PartialLayout = readonly ({ kind: 'count' } | { kind: 'moments'; scaleBits: number; sqScaleBits: number } | { kind: 'histogram'; bins: number })[];
@@ -50,15 +51,53 @@ function child(t: Table, name: string): Vector {
 
 
 /**
- * Decodes an agent's Arrow partial, checking it against the layout the job implies.
- * @throws FedmeshError INVALID_ARGUMENT when the bytes are not the expected table
+ * Most groups one agent may return when the groups are data-dependent (groupBy without public groupKeys). It bounds
+ * what the coordinator decodes from one reply; agents release far fewer (their disclosure limit).
  */
-export function decodePartials(bytes: Uint8Array, agent: string, keyCount: number, layout: PartialLayout): GroupPartial[] {
+export const MAX_PARTIAL_GROUPS = 100_000;
+/** Bound on the bytes of one string group key, for the reply's size limit (keys are column values cast to text). */
+export const MAX_KEY_BYTES = 4096;
+
+/**
+ * The most rows an agent's partial may have: one without groupBy, the public combinations with groupKeys (agents
+ * send exactly those), else MAX_PARTIAL_GROUPS.
+ */
+export function maxPartialRows(groupBy: readonly string[], groupKeys?: Readonly<Record<string, readonly unknown[]>>): number {
+  if (groupBy.length === 0) return 1;
+  if (!groupKeys) return MAX_PARTIAL_GROUPS;
+  let n = 1;
+  for (const g of groupBy) n = Math.min(MAX_PARTIAL_GROUPS, n * (groupKeys[g]?.length ?? MAX_PARTIAL_GROUPS));
+  return n;
+}
+
+/** The exact table an agent's partial must be, derived from the public plan alone. */
+export function partialsExpectation(keyCount: number, layout: PartialLayout, maxRows: number): IpcExpectation {
+  const columns: { name: string; type: IpcExpectation['columns'][number]['type'] }[] = [];
+  for (let k = 0; k < keyCount; k++) columns.push({ name: `k${k}`, type: 'key' });
+  columns.push({ name: 'count', type: 'int64' }, { name: 'suppressed', type: 'bool' });
+  layout.forEach((l, i) => {
+    if (l.kind === 'moments') columns.push({ name: `m${i}_n`, type: 'int64' }, { name: `m${i}_sum`, type: 'decimal128' }, { name: `m${i}_sumsq`, type: 'decimal128' });
+    else if (l.kind === 'histogram') for (let b = 0; b < l.bins; b++) columns.push({ name: `m${i}_b${b}`, type: 'int64' });
+  });
+  // Per row: the widest value of each column plus its validity bit; string keys up to MAX_KEY_BYTES plus an offset.
+  const rowBytes = columns.reduce((s, c) => s + 1 + (c.type === 'decimal128' ? 16 : c.type === 'bool' ? 1 : c.type === 'key' ? 8 + 4 + MAX_KEY_BYTES : 8), 0);
+  return { columns, maxRows, maxBytes: (1 << 20) + maxRows * rowBytes };
+}
+
+/**
+ * Decodes an agent's Arrow partial, after checking its framing, schema and batch headers against the layout the
+ * job implies and the rows it allows (`checkIpcStream`): a reply that claims more than it carries is refused
+ * before apache-arrow allocates anything for it.
+ * @throws FedmeshError INVALID_ARGUMENT naming the agent when the bytes are not the expected table
+ */
+export function decodePartials(bytes: Uint8Array, agent: string, keyCount: number, layout: PartialLayout, maxRows = MAX_PARTIAL_GROUPS): GroupPartial[] {
   let t: Table;
   try {
+    checkIpcStream(bytes, partialsExpectation(keyCount, layout, maxRows));
     t = tableFromIPC(bytes);
   } catch (e) {
-    throw new FedmeshError('INVALID_ARGUMENT', `agent ${agent} sent an unreadable Arrow result`, { cause: e });
+    const why = e instanceof IpcRejection ? `: ${e.message}` : '';
+    throw new FedmeshError('INVALID_ARGUMENT', `agent ${agent} sent an Arrow result that does not match the job's plan${why}`, { cause: e });
   }
   const n = t.numRows;
   const keys = Array.from({ length: keyCount }, (_, k) => child(t, `k${k}`).toArray() as ArrayLike<unknown>);

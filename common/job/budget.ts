@@ -1,4 +1,5 @@
 import * as dp from '../../algorithms/dp/index.js';
+import { PRIVACY_LIMITS, inRange, rangeMessage } from './privacy-limits.js';
 
 /** A budget as administrators state it: (ε, δ)-DP over everything a researcher may learn from a product. */
 export interface EpsilonDeltaBudget {
@@ -21,7 +22,13 @@ export function epsilonSpent(cost: dp.PrivacyCost, delta: number): number {
   return dp.epsilonAtDelta(cost, delta);
 }
 
+/**
+ * Checks a budget against PRIVACY_LIMITS (budgetEpsilon, budgetDelta): the ledger's SetBudget, the coordinator's
+ * default budget and each agent's cap per researcher all pass through here.
+ * @throws RangeError naming `${field}.epsilon` or `${field}.delta`
+ */
 export function validateBudget(b: EpsilonDeltaBudget, field: string): void {
-  if (!(b.epsilon > 0) || !Number.isFinite(b.epsilon)) throw new RangeError(`${field}.epsilon must be a finite number > 0, got ${b.epsilon}`);
-  if (!(b.delta > 0 && b.delta < 1)) throw new RangeError(`${field}.delta must be in (0, 1), got ${b.delta}`);
+  if (b === null || typeof b !== 'object') throw new RangeError(`${field} must be an object {epsilon, delta}`);
+  if (!inRange(b.epsilon, PRIVACY_LIMITS.budgetEpsilon)) throw new RangeError(`${field}.epsilon ${rangeMessage(PRIVACY_LIMITS.budgetEpsilon, b.epsilon)}`);
+  if (!inRange(b.delta, PRIVACY_LIMITS.budgetDelta)) throw new RangeError(`${field}.delta ${rangeMessage(PRIVACY_LIMITS.budgetDelta, b.delta)}`);
 }

@@ -29,8 +29,13 @@ export function planCellPrivacy(job: CellJob, blocks: readonly CellBlock[]): Cel
   let j = 0;
   const out = blocks.map((block) => {
     if (!block.dpSafe) return { block };
-    const noise = dp.calibrateNoise(shares[j++]!, { l1: BigInt(block.l1), l2Squared: BigInt(block.l2Sq) });
-    return { block, noise };
+    try {
+      const noise = dp.calibrateNoise(shares[j++]!, { l1: BigInt(block.l1), l2Squared: BigInt(block.l2Sq) });
+      return { block, noise };
+    } catch (e) {
+      // A RangeError here is a refusal of the job's parameters, not a server fault: never INTERNAL.
+      throw invalidJob('privacy', (e as Error).message);
+    }
   });
   return {
     blocks: out,

@@ -56,7 +56,7 @@ describe('job spec validation', () => {
     rejects({ ...base, where: [{ column: 'x', op: '=', value: { a: 1 } }] }, 'where[0].value', /finite number/);
     rejects({ ...base, groupBy: ['a', 'a'] }, 'groupBy', /twice/);
     rejects({ ...base, privacy: { mode: 'open' } }, 'privacy.mode', /one of/);
-    rejects({ ...base, privacy: { mode: 'central-dp', epsilon: -1 } }, 'privacy.epsilon', /> 0/);
+    rejects({ ...base, privacy: { mode: 'central-dp', epsilon: -1 } }, 'privacy.epsilon', /in \[0.001, 100\]/);
     rejects({ ...base, privacy: { mode: 'none', epsilon: 1 } }, 'privacy', /takes no epsilon/);
     rejects({ ...base, quorum: 0 }, 'quorum', />= 1/);
     rejects({ ...base, timeoutMs: 5 }, 'timeoutMs', /between/);

@@ -1,5 +1,7 @@
 import { invalidJob, quote } from '../errors.js';
+import { checkSpecShape } from '../cohort/definition-limits.js';
 import { parseCellJobBody } from './cohort-jobs.js';
+import { PRIVACY_LIMITS, inRange, rangeMessage } from './privacy-limits.js';
 import {
   DEFAULT_JOB_DELTA,
   DEFAULT_JOB_EPSILON,
@@ -155,17 +157,17 @@ export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
   const out: PrivacySpec = { mode: mode as PrivacySpec['mode'] };
   if (v.epsilon !== undefined) {
     const e = finite(v.epsilon, `${field}.epsilon`);
-    if (!(e > 0)) throw invalidJob(`${field}.epsilon`, `must be > 0, got ${e}`);
+    if (!inRange(e, PRIVACY_LIMITS.jobEpsilon)) throw invalidJob(`${field}.epsilon`, rangeMessage(PRIVACY_LIMITS.jobEpsilon, e));
     out.epsilon = e;
   }
   if (v.delta !== undefined) {
     const d = finite(v.delta, `${field}.delta`);
-    if (!(d >= 0 && d < 1)) throw invalidJob(`${field}.delta`, `must be in [0, 1), got ${d}`);
+    if (d !== 0 && !inRange(d, PRIVACY_LIMITS.jobDelta)) throw invalidJob(`${field}.delta`, rangeMessage(PRIVACY_LIMITS.jobDelta, d, ' or 0'));
     out.delta = d;
   }
   if (v.rho !== undefined) {
     const r = finite(v.rho, `${field}.rho`);
-    if (!(r > 0)) throw invalidJob(`${field}.rho`, `must be > 0, got ${r}`);
+    if (!inRange(r, PRIVACY_LIMITS.jobRho)) throw invalidJob(`${field}.rho`, rangeMessage(PRIVACY_LIMITS.jobRho, r));
     out.rho = r;
   }
   if (v.maxRowsPerPerson !== undefined) {
@@ -209,6 +211,8 @@ export function parseJobSpec(input: unknown): JobSpec {
     }
   }
   if (!isObj(v)) throw invalidJob('spec', 'must be a JSON object');
+  // Depth and size first: the parsers below recurse, and a 2,000-deep definition overflowed the stack (INTERNAL).
+  checkSpecShape(v);
   if (v.kind === 'aggregate') return parseAggregate(v);
   const common = ['kind', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents', 'secureThreshold', 'secureMaxRows', 'he'];
   const specific: Record<string, string[]> = {

@@ -1,7 +1,7 @@
 import { combinePartials, finalizeExact, type AgentPartial } from '../../algorithms/aggregate/index.js';
 import { epsilonAtDelta, quantileCandidates } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
-import { decodePartials } from '../../common/arrow/partials-codec.js';
+import { decodePartials, maxPartialRows } from '../../common/arrow/partials-codec.js';
 import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../../common/job/privacy-plan.js';
 import { releaseCentral, releaseLocal } from './aggregate-release.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
@@ -77,7 +77,7 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
     }
     const agent = agents.find((a) => a.name === o.agent)!;
     try {
-      partials.push({ agent: o.agent, groups: decodePartials(o.arrow, o.agent, job.groupBy.length, privacyPlanFor(job, agent).layout) });
+      partials.push({ agent: o.agent, groups: decodePartials(o.arrow, o.agent, job.groupBy.length, privacyPlanFor(job, agent).layout, maxPartialRows(job.groupBy, job.groupKeys)) });
     } catch (e) {
       agentErrors[o.agent] = { code: 'INVALID_ARGUMENT', message: (e as Error).message };
     }

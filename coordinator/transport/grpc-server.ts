@@ -221,7 +221,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             }
             identity = insecure ? reg.name : peer.name!;
             clearTimeout(regTimer);
-            session = coordinator.agentAttached(identity, reg, (t) => call.write(taskToWire(t)), () => call.end());
+            session = coordinator.agentAttached(identity, reg, (t) => call.write(taskToWire(t)), () => call.end(), (taskId) => call.write({ cancel: { taskId } }));
             call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs } });
             return;
           }

@@ -57,17 +57,21 @@ export function compileCohort(ir: CohortIR, opts: CompileCohortOptions = {}): Co
     inclusion: quoteIdent(`${target}__inclusion`),
     included: quoteIdent(`${target}__included`),
   };
-  const w: WorkTables = { codesets: names.codesets };
+  // Each statement gets its own list of materialised group CTEs (see WorkTables.ctes): SQL linear in the definition.
+  const stmt = (build: (w: WorkTables) => string): string => {
+    const w: WorkTables = { codesets: names.codesets, ctes: [] };
+    return withCtes(w.ctes!, build(w));
+  };
   const statements: CompiledStatement[] = [
     { sql: `CREATE OR REPLACE TEMP TABLE ${names.codesets} AS\n${codesetsSql(ir.conceptSets)}` },
-    { sql: `CREATE OR REPLACE TEMP TABLE ${names.qualified} AS\n${qualifiedSql(ir, w)}` },
-    { sql: `CREATE OR REPLACE TEMP TABLE ${names.inclusion} AS\n${inclusionSql(ir, names.qualified, w)}` },
+    { sql: `CREATE OR REPLACE TEMP TABLE ${names.qualified} AS\n${qualifiedSql(ir, { codesets: names.codesets, ctes: [] })}` },
+    { sql: `CREATE OR REPLACE TEMP TABLE ${names.inclusion} AS\n${stmt((w) => inclusionSql(ir, names.qualified, w))}` },
     {
       sql:
         `CREATE OR REPLACE TEMP TABLE ${names.included} AS\n` +
         includedSql(ir.inclusionRules.length, ir.expressionLimit, names.qualified, names.inclusion),
     },
-    { sql: `CREATE OR REPLACE TABLE ${quoteIdent(target)} AS\n${finalSql(ir, names.included, w)}` },
+    { sql: `CREATE OR REPLACE TABLE ${quoteIdent(target)} AS\n${stmt((w) => finalSql(ir, names.included, w))}` },
   ];
   return {
     statements,
@@ -168,13 +172,24 @@ function primaryEventsSql(ir: CohortIR, w: WorkTables): string {
   );
 }
 
+/** Prefixes a query with CTEs; a query that has its own WITH list keeps it, after them. */
+function withCtes(ctes: readonly string[], query: string): string {
+  if (ctes.length === 0) return query;
+  const rest = query.startsWith('WITH ') ? `,\n${query.slice(5)}` : `\n${query}`;
+  return `WITH ${ctes.join(',\n')}${rest}`;
+}
+
 function qualifiedSql(ir: CohortIR, w: WorkTables): string {
+  // Group CTEs of the primary criteria come before primary_events; those of AdditionalCriteria read it, so after.
+  const primary = primaryEventsSql(ir, w);
+  const before = w.ctes ? w.ctes.splice(0) : [];
   const ac = ir.additionalCriteria
     ? `\n  JOIN (${groupSql(ir.additionalCriteria, 'primary_events', w)}) AC ` +
       `ON AC.person_id = pe.person_id AND AC.event_id = pe.event_id`
     : '';
+  const after = w.ctes ? w.ctes.splice(0) : [];
   return (
-    `WITH primary_events AS (\n${primaryEventsSql(ir, w)}\n)\n` +
+    `WITH ${[...before, `primary_events AS (\n${primary}\n)`, ...after].join(',\n')}\n` +
     `SELECT event_id, person_id, start_date, end_date, op_start_date, op_end_date, visit_occurrence_id\nFROM (\n` +
     `  SELECT pe.*, row_number() OVER (PARTITION BY pe.person_id ORDER BY pe.start_date ${sortDir(ir.qualifiedLimit)}, ` +
     `pe.event_id) AS ordinal\n  FROM primary_events pe${ac}\n) QE` +

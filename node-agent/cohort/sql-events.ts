@@ -132,6 +132,12 @@ export const DOMAIN_SPECS: Record<CriterionDomain, DomainSpec> = {
 /** Names of the working tables a compiled cohort uses (all chosen by the compiler). */
 export interface WorkTables {
   readonly codesets: string;
+  /**
+   * When present, nested criteria groups are emitted here as `name AS MATERIALIZED (...)` CTEs (in dependency
+   * order) and referenced by name, so each group is planned and evaluated once. Inlined, DuckDB's planner time
+   * doubled with every nesting level (0.2 s at depth 10, 24 s at depth 18); the caller prefixes the statement with them.
+   */
+  readonly ctes?: string[];
 }
 
 /** The OMOP tables a criterion reads, for the pre-flight check. */
@@ -268,7 +274,13 @@ export function groupSql(g: CriteriaGroupIR, events: string, w: WorkTables): str
   const members = [
     ...g.criteria.map((cc) => correlatedSql(cc, events, w)),
     ...g.demographics.map((dc) => demographicSql(dc, events)),
-    ...g.groups.map((sub) => groupSql(sub, events, w)),
+    ...g.groups.map((sub) => {
+      const inner = groupSql(sub, events, w);
+      if (!w.ctes) return inner;
+      const name = `fedmesh_group_${w.ctes.length}`;
+      w.ctes.push(`${name} AS MATERIALIZED (\n${inner}\n)`);
+      return `SELECT person_id, event_id FROM ${name}`;
+    }),
   ];
   if (members.length === 0) return `SELECT E.person_id, E.event_id FROM ${events} E`;
   let having: string;

@@ -9,6 +9,8 @@ export interface LinkOptions {
   tls: TlsMaterial | undefined;
   registration: () => AgentRegistration;
   onTask: (task: AgentTask) => Promise<AgentTaskReply>;
+  /** CancelTask from the coordinator: stop the task's work (its reply, if any, is ignored there). */
+  onCancel?: (taskId: string) => void;
   log: (event: string, fields?: Record<string, unknown>) => void;
   /** @default 100 */
   initialBackoffMs?: number;
@@ -89,6 +91,10 @@ export class AgentLink {
       }, every);
       this.heartbeat.unref();
       for (const l of this.registeredListeners) l(msg.registered.agentId);
+      return;
+    }
+    if (msg.cancel) {
+      this.options.onCancel?.(msg.cancel.taskId);
       return;
     }
     if (msg.task) {

@@ -20,11 +20,11 @@ describe('secure aggregation in cohort-level jobs', () => {
   beforeAll(async () => {
     mesh = await startMesh({ agentNames: sites });
     const synth = await synthesize({ outDir: join(mesh.dir, 'synth'), sites: 3, persons: 600, seed: 11, format: 'parquet' });
-    const policy = { allowModes: ['none' as const, 'central-dp' as const, 'distributed-dp' as const], minCellSize: 1, budgetCap: { epsilon: 1e6, delta: 0.5 } };
+    const policy = { allowModes: ['none' as const, 'central-dp' as const, 'distributed-dp' as const], minCellSize: 1, budgetCap: { epsilon: 1e4, delta: 1e-3 } };
     for (const [i, s] of synth.sites.entries()) await mesh.startAgent(sites[i]!, s.dir, policy);
     await mesh.waitForAgents(3, 60_000);
     const admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
-    await admin.setBudget('researcher', 'person', 1e6, 0.5);
+    await admin.setBudget('researcher', 'person', 1e4, 1e-3);
     admin.close();
   }, 120_000);
   afterAll(async () => mesh?.close());

@@ -59,11 +59,11 @@ describe('secure aggregation (he) in aggregate jobs', () => {
     for (const [i, n] of names.entries()) {
       const dir = join(mesh.dir, 'data', n);
       await writePersonCsv(dir, persons[i]!);
-      await mesh.startAgent(n, dir, { allowModes: ['none', 'distributed-dp'], minCellSize: 5, budgetCap: { epsilon: 1e6, delta: 0.5 } });
+      await mesh.startAgent(n, dir, { allowModes: ['none', 'distributed-dp'], minCellSize: 5, budgetCap: { epsilon: 1e4, delta: 1e-3 } });
     }
     await mesh.waitForAgents(3);
     admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
-    await admin.setBudget('researcher', 'person', 1e6, 0.5);
+    await admin.setBudget('researcher', 'person', 1e4, 1e-3);
   });
   afterAll(async () => {
     admin?.close();

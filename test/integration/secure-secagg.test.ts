@@ -17,7 +17,7 @@ describe('secure aggregation (secagg) in aggregate jobs', () => {
   const sizes = [220, 180, 160, 140];
   const persons: PersonRow[][] = sizes.map((n, i) => makePersons(n, 40 + i, (i + 1) * 100_000));
   const dirs: string[] = [];
-  const policy = { allowModes: ['none', 'central-dp', 'local-dp', 'distributed-dp'] as const, minCellSize: 5, budgetCap: { epsilon: 1e6, delta: 0.5 } };
+  const policy = { allowModes: ['none', 'central-dp', 'local-dp', 'distributed-dp'] as const, minCellSize: 5, budgetCap: { epsilon: 1e4, delta: 1e-3 } };
 
   const job = {
     kind: 'aggregate',
@@ -64,7 +64,7 @@ describe('secure aggregation (secagg) in aggregate jobs', () => {
     }
     await mesh.waitForAgents(4);
     admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
-    await admin.setBudget('researcher', 'person', 1e6, 0.5);
+    await admin.setBudget('researcher', 'person', 1e4, 1e-3);
   });
   afterAll(async () => {
     admin?.close();

@@ -1,3 +1,4 @@
+import { smallestIntegerSatisfying } from './integer-search.js';
 import { normalCdf, normalTail, Z_975 } from './special-functions.js';
 
 /**
@@ -54,10 +55,9 @@ export function discreteLaplaceFourthMoment(t: number): number {
 export function discreteLaplaceCi95HalfWidth(t: number): number {
   const { r } = laplaceR(t);
   const over = (m: number): number => (2 * Math.exp(-(m + 1) / t)) / (1 + r);
-  let m = Math.max(0, Math.ceil(t * Math.log(40 / (1 + r)) - 1));
-  while (m > 0 && over(m - 1) <= 0.05) m--;
-  while (over(m) > 0.05) m++;
-  return m;
+  const guess = t * Math.log(40 / (1 + r)) - 1;
+  // Bounded search (≤ MAX_INTEGER_SEARCH_STEPS evaluations): a ±1 loop from a float guess never ends above 2^53.
+  return smallestIntegerSatisfying((m) => over(m) <= 0.05, 0, Number.isFinite(guess) ? guess : 0);
 }
 
 function gaussTerms(sigma2: number, fn: (x: number, w: number) => number): { z: number; s: number } {

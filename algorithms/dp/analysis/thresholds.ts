@@ -1,4 +1,5 @@
 import { discreteGaussianTailBound, discreteLaplaceTail } from './noise-distribution.js';
+import { smallestIntegerSatisfying } from './integer-search.js';
 import { normalTailInverse } from './special-functions.js';
 
 /**
@@ -9,18 +10,19 @@ import { normalTailInverse } from './special-functions.js';
  * k · P(Z ≥ τ − 1) ≤ δ, which is the δ of approximate zCDP charged by the mechanism.
  */
 
-function checkArgs(k: number, delta: number): void {
+function checkArgs(k: number, delta: number, noise: number, name: string): void {
+  if (!(noise > 0) || !Number.isFinite(noise)) throw new RangeError(`${name} must be a finite number > 0, got ${noise}`);
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`maxPartitionsPerPerson must be an integer >= 1, got ${k}`);
   if (!(delta > 0 && delta < 1)) throw new RangeError(`delta must be in (0, 1), got ${delta}`);
 }
 
 /** Smallest integer τ ≥ 2 with k · P(DLap(t) ≥ τ − 1) ≤ δ (exact tail r^m/(1+r)). Also returns the achieved δ. */
 export function laplacePartitionThreshold(scale: number, k: number, delta: number): { threshold: number; delta: number } {
-  checkArgs(k, delta);
+  checkArgs(k, delta, scale, 'scale');
   const r = Math.exp(-1 / scale);
-  let m = Math.max(1, Math.ceil(scale * Math.log(k / (delta * (1 + r)))));
-  while (m > 1 && k * discreteLaplaceTail(scale, m - 1) <= delta) m--;
-  while (k * discreteLaplaceTail(scale, m) > delta) m++;
+  const guess = scale * Math.log(k / (delta * (1 + r)));
+  // Bounded search (≤ MAX_INTEGER_SEARCH_STEPS tail evaluations), not ±1 steps from a float guess.
+  const m = smallestIntegerSatisfying((x) => k * discreteLaplaceTail(scale, x) <= delta, 1, Number.isFinite(guess) ? guess : 1);
   return { threshold: m + 1, delta: k * discreteLaplaceTail(scale, m) };
 }
 
@@ -29,11 +31,11 @@ export function laplacePartitionThreshold(scale: number, k: number, delta: numbe
  * bound of `discreteGaussianTailBound`. Also returns the bound on δ achieved.
  */
 export function gaussianPartitionThreshold(sigma2: number, k: number, delta: number): { threshold: number; delta: number } {
-  checkArgs(k, delta);
+  checkArgs(k, delta, sigma2, 'sigma2');
   const sigma = Math.sqrt(sigma2);
-  let m = Math.max(1, Math.ceil(1 + sigma * normalTailInverse(delta / k)));
-  while (m > 1 && k * discreteGaussianTailBound(sigma2, m - 1) <= delta) m--;
-  while (k * discreteGaussianTailBound(sigma2, m) > delta) m++;
+  const guess = 1 + sigma * normalTailInverse(delta / k);
+  // Bounded search (≤ MAX_INTEGER_SEARCH_STEPS tail evaluations), not ±1 steps from a float guess.
+  const m = smallestIntegerSatisfying((x) => k * discreteGaussianTailBound(sigma2, x) <= delta, 1, Number.isFinite(guess) ? guess : 1);
   return { threshold: m + 1, delta: k * discreteGaussianTailBound(sigma2, m) };
 }
 

@@ -44,8 +44,10 @@ export function checkBudget(budget: DpBudget, name = 'budget'): void {
 /**
  * Calibrates integer noise: discrete Gaussian with σ² ≥ Δ₂²/(2ρ), or discrete Laplace with scale t ≥ Δ₁/ε, both
  * rounded up to NOISE_PARAMETER_BITS significant bits. The cost reported is that of the rounded (larger) noise,
- * so it never exceeds the budget.
- * @throws RangeError if a sensitivity is not ≥ 1 grid unit
+ * so it never exceeds the budget. Terminates in bounded time for every double budget: exact rational steps are
+ * linear in the ≤ 2,100 bits of a double's expansion and `isqrt` takes ≤ 15 Newton steps; the 95% interval is a
+ * bounded search (see `smallestIntegerSatisfying`).
+ * @throws RangeError if a sensitivity is not ≥ 1 grid unit, or the noise parameter would exceed the double range
  */
 export function calibrateNoise(budget: DpBudget, sensitivity: { l1: bigint; l2Squared: bigint }, name = 'budget'): CalibratedNoise {
   checkBudget(budget, name);
@@ -55,6 +57,8 @@ export function calibrateNoise(budget: DpBudget, sensitivity: { l1: bigint; l2Sq
     const target = div(rational(sensitivity.l2Squared), rational(2n * rho.num, rho.den));
     const sigma2 = roundUpToSignificantBits(target, NOISE_PARAMETER_BITS);
     const s2 = toNumber(sigma2);
+    // Past the double range nothing downstream (intervals, reports) is meaningful: refuse rather than overflow.
+    if (!Number.isFinite(s2)) throw new RangeError(`${name}.rho is too small: the noise variance exceeds the double range`);
     const l2Sq = Number(sensitivity.l2Squared);
     const rhoActual = Math.min(budget.rho, (l2Sq / (2 * s2)) * ONE_PLUS_ULPS);
     const sampler = createDiscreteGaussianSampler(sigma2);
@@ -71,6 +75,7 @@ export function calibrateNoise(budget: DpBudget, sensitivity: { l1: bigint; l2Sq
   const target = div(rational(sensitivity.l1), eps);
   const scale = roundUpToSignificantBits(target, NOISE_PARAMETER_BITS);
   const t = toNumber(scale);
+  if (!Number.isFinite(t)) throw new RangeError(`${name}.epsilon is too small: the noise scale exceeds the double range`);
   const l1 = Number(sensitivity.l1);
   const epsActual = Math.min(budget.epsilon, (l1 / t) * ONE_PLUS_ULPS);
   const sampler = createDiscreteLaplaceSampler(scale);
