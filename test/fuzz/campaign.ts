@@ -66,6 +66,8 @@ export interface CampaignReport {
 }
 
 const TRUNC = 600;
+/** After the run, ListAgents and a count job must succeed within this (agents may still be draining fuzz jobs). */
+export const HEALTH_BOUND_MS = 60_000;
 /** The pseudo status detail of a job that ended with error code INTERNAL (for known-failure gates). */
 export const JOB_INTERNAL = 'job ended with error code INTERNAL';
 const cut = (s: string, max = TRUNC): string => (s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`);
@@ -308,7 +310,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     log(`AgentLink: ${agentCounts.sent} messages in ${sessions} sessions — ${JSON.stringify(agentCounts.byStatus)}`);
 
     if (!fatal) {
-      const health = await healthProbe(mesh, 20_000);
+      const health = await healthProbe(mesh, HEALTH_BOUND_MS);
       if (health) fail({ target: 'mesh', kind: 'health', detail: health, input: 'health probe after the campaign: ListAgents, then a count job on h1,h2' });
       report.rssAfterMiB = mesh.coordinatorRssMiB();
       const growth = report.rssAfterMiB - report.rssBeforeMiB;
