@@ -10,6 +10,7 @@ import type { CellJob } from '../../common/job/spec.js';
 import { characterizeCohort, contingencyCounts, survivalCounts } from '../analytics/index.js';
 import { runCohort } from '../cohort/index.js';
 import type { CompiledAgentPolicy } from '../policy.js';
+import { personHashSql, type ReleasedCells } from '../disclosure/released-cells.js';
 
 export interface CellJobContext {
   conn: DuckDBConnection;
@@ -17,6 +18,17 @@ export interface CellJobContext {
   taskId: string;
   policy: CompiledAgentPolicy;
   rng: Rng;
+  /** The product's privacy-unit column (contingency jobs): persons are counted on it. */
+  personColumn?: string;
+  /** Mode none: who asks, for the differencing guard on the cohort's persons. */
+  release?: { researcher: string; jobId: string; cells: ReleasedCells; salt: string };
+}
+
+export interface ComputeCellsOptions {
+  /** The product's privacy-unit column (contingency jobs). @default person_id or subject_id, whichever it has */
+  personColumn?: string;
+  /** Runs on the job's cohort table (cohort, characterize: the cohort; survival: the target) before it is dropped. */
+  onCohort?: (table: string) => Promise<void>;
 }
 
 function tableName(taskId: string, suffix: string): string {
@@ -28,7 +40,7 @@ function tableName(taskId: string, suffix: string): string {
  * `runCellJob` (plaintext modes) and by secure jobs (which mask or encrypt them). Scratch tables are named after
  * `taskId` and dropped afterwards.
  */
-export async function computeCells(conn: DuckDBConnection, job: CellJobBody, taskId: string): Promise<Map<string, bigint>> {
+export async function computeCells(conn: DuckDBConnection, job: CellJobBody, taskId: string, options: ComputeCellsOptions = {}): Promise<Map<string, bigint>> {
   const cells = new Map<string, bigint>();
   const dropTables: string[] = [];
   try {
@@ -42,6 +54,7 @@ export async function computeCells(conn: DuckDBConnection, job: CellJobBody, tas
         ...(job.kind === 'characterize' ? { conditionConcepts: job.conditionConcepts, drugConcepts: job.drugConcepts, windowDays: job.windowDays } : {}),
       });
       cells.set('persons', ch.persons);
+      await options.onCohort?.(target);
       ch.byAgeBand.forEach((b) => cells.set(`age:${b.band}`, b.persons));
       ch.byGender.forEach((g) => cells.set(`gender:${g.gender_concept_id}`, g.persons));
       if (job.kind === 'cohort') {
@@ -58,6 +71,7 @@ export async function computeCells(conn: DuckDBConnection, job: CellJobBody, tas
       const target = tableName(taskId, 't');
       dropTables.push(target);
       await runCohort(conn, parseCohortDefinition(job.target, 'target'), { targetTable: target });
+      await options.onCohort?.(target);
       let outcome: Parameters<typeof survivalCounts>[1]['outcome'];
       if ('definition' in job.outcome) {
         const o = tableName(taskId, 'o');
@@ -84,6 +98,7 @@ export async function computeCells(conn: DuckDBConnection, job: CellJobBody, tas
       rowLevels: job.rowLevels as (string | number)[],
       colLevels: job.colLevels as (string | number)[],
       where: job.where as never,
+      ...(options.personColumn ? { personColumn: options.personColumn } : {}),
     });
     t.counts.forEach((row, r) => row.forEach((v, c) => cells.set(`cell:${r}:${c}`, v)));
     cells.set('outside', t.outside);
@@ -91,6 +106,25 @@ export async function computeCells(conn: DuckDBConnection, job: CellJobBody, tas
     return cells;
   } finally {
     for (const d of dropTables) await conn.run(`DROP TABLE IF EXISTS "${d}"`).catch(() => undefined);
+  }
+}
+
+/**
+ * The differencing guard on the persons of a cohort released in mode none (the `persons` cell of cohort and
+ * characterize jobs, the target cohort of survival jobs): refused when it differs from a cohort or cell released to
+ * the same researcher earlier by 1 … k − 1 persons (`age >= X` vs `age > X` in an inclusion rule). Cohorts below
+ * k persons are withheld anyway and not remembered.
+ */
+async function guardCohort(conn: DuckDBConnection, cohort: string, release: NonNullable<CellJobContext['release']>, policy: CompiledAgentPolicy): Promise<void> {
+  const cand = `${cohort}_cells`;
+  await conn.run(
+    `CREATE TEMP TABLE "${cand}" AS WITH d AS (SELECT DISTINCT 'cohort' AS cell, ${personHashSql('subject_id', '$1')} AS h FROM "${cohort}" WHERE subject_id IS NOT NULL) SELECT cell, h FROM d WHERE (SELECT count(*) FROM d) >= $2`,
+    [release.salt, policy.minCellSize],
+  );
+  try {
+    await release.cells.checkAndRecord(conn, { researcher: release.researcher, jobId: release.jobId, candidates: cand, minCellSize: policy.minCellSize, maxRememberedPersons: policy.maxRememberedPersons });
+  } finally {
+    await conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
   }
 }
 
@@ -103,11 +137,18 @@ export async function runCellJob(ctx: CellJobContext): Promise<{ arrow: Uint8Arr
   const { job } = ctx;
   const ruleNames = job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : [];
   const blocks = cellBlocks(job, ruleNames);
-  const values = await computeCells(ctx.conn, job, ctx.taskId);
+  const k = BigInt(ctx.policy.minCellSize);
+  const release = ctx.release;
+  const values = await computeCells(ctx.conn, job, ctx.taskId, {
+    ...(ctx.personColumn ? { personColumn: ctx.personColumn } : {}),
+    ...(job.privacy.mode === 'none' && release ? { onCohort: (table: string) => guardCohort(ctx.conn, table, release, ctx.policy) } : {}),
+  });
   const out: CellCounts = { values: new Map(), suppressed: new Set() };
   const privacy = planCellPrivacy(job, blocks);
   const rng = asBufferedRng(ctx.rng);
-  const k = BigInt(ctx.policy.minCellSize);
+  // Entries are rows, not persons: a small cohort's entry count would tell what its withheld person count hides.
+  const persons = values.get('persons');
+  if (job.privacy.mode === 'none' && persons !== undefined && persons < k && values.has('entries')) values.set('entries', persons);
   for (const [bi, b] of blocks.entries()) {
     if (job.privacy.mode !== 'none' && !b.dpSafe) continue;
     for (const cell of b.cells) {
