@@ -6,11 +6,24 @@ import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../../common/jo
 import { releaseCentral, releaseLocal } from './aggregate-release.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { checkAggregateAgainstSchema } from '../../common/job/schema-check.js';
-import { DEFAULT_JOB_DELTA, measureField, type AggregateJob } from '../../common/job/spec.js';
+import { checkGroupable } from '../../common/job/groupable.js';
+import { DEFAULT_JOB_DELTA, measureField, type AggregateJob, type JobSpec } from '../../common/job/spec.js';
+import type { ProductDescriptor } from '../../common/agent-protocol.js';
 import type { AgentView } from '../agent-registry.js';
 import type { TaskOutcome } from '../dispatcher.js';
 import { aggregateReplyMismatch, refuseMismatch } from './reply-check.js';
 import type { JobErrorInfo, JobResult, MissingAgent } from '../job-record.js';
+
+/**
+ * The agent enforces its manifest; admission already leaves out agents that publish no privacy unit for the
+ * product (they would refuse), so that the researcher learns why at submission.
+ * @throws FedmeshError FAILED_PRECONDITION naming the product and how its unit is declared
+ */
+export function checkPrivacyUnit(job: JobSpec, product: ProductDescriptor): void {
+  if (product.privacyUnit) return;
+  if (job.privacy.mode === 'none' && product.metadata.sensitivity === 'public') return;
+  throw new FedmeshError('FAILED_PRECONDITION', `product: ${product.name} has no known privacy unit, so no per-person bound or cell size can be enforced; its domain declares it in the agent's fedmesh.products.json ({"products": {"${product.name}": {"privacyUnit": "<column>"}}})`, { field: 'product' });
+}
 
 /** The agents a job will ask, and the connected ones left out with the reason. */
 export interface Admitted {
@@ -68,6 +81,9 @@ export function admitAggregate(job: AggregateJob, connected: readonly AgentView[
   const check = (a: AgentView): void => {
     const product = a.products.find((p) => p.name === job.product)!;
     checkAggregateAgainstSchema(job, { name: product.name, columns: product.columns, privacyUnit: product.privacyUnit || undefined });
+    checkPrivacyUnit(job, product);
+    const semantic = product.metadata.semanticTypes as Record<string, unknown> | undefined;
+    checkGroupable(job, product.name, (c) => (semantic && Object.hasOwn(semantic, c) && typeof semantic[c] === 'string' ? semantic[c] : undefined));
   };
   // Agents named in the job must serve it: the researcher asked for them.
   if (job.agents) {

@@ -11,7 +11,7 @@ import { DEFAULT_JOB_DELTA, type CellJob } from '../../common/job/spec.js';
 import type { AgentView } from '../agent-registry.js';
 import type { TaskOutcome } from '../dispatcher.js';
 import type { JobErrorInfo, JobResult } from '../job-record.js';
-import { splitServeable, type Admitted, type CombinedAggregate } from './aggregate-job.js';
+import { checkPrivacyUnit, splitServeable, type Admitted, type CombinedAggregate } from './aggregate-job.js';
 
 const OMOP_CORE = ['person', 'observation_period'];
 
@@ -42,6 +42,7 @@ export function admitCellJob(job: CellJob, connected: readonly AgentView[]): Adm
         if (!p.columns.some((c) => c.name === col)) throw new FedmeshError('INVALID_JOB', `${field}: unknown column ${col} in product ${job.product}`, { field });
       }
       checkAggregateAgainstSchema({ kind: 'aggregate', product: job.product, where: job.where, groupBy: [], measures: [{ fn: 'count' }], privacy: job.privacy }, { name: p.name, columns: p.columns });
+      checkPrivacyUnit(job, p);
     };
   } else {
     candidates = connected.filter((a) => OMOP_CORE.every((t) => a.products.some((p) => p.name === t)));

@@ -4,6 +4,7 @@
  * the one source of truth, checked here before any job touches the product — not merely shown in the catalog.
  */
 import { FedmeshError, invalidJob, quote } from '../../common/errors.js';
+import { checkGroupable } from '../../common/job/groupable.js';
 import type { AggregateJob, JobSpec, PrivacyMode } from '../../common/job/spec.js';
 import type { SemanticType, SensitivityLevel } from '../data/catalog/index.js';
 
@@ -19,9 +20,6 @@ export interface ProductRules {
   semanticTypes: Readonly<Record<string, SemanticType>>;
   sensitivity: SensitivityLevel;
 }
-
-/** Semantic types whose values single out rows or persons: never a data-dependent group key. */
-export const NON_GROUPABLE: ReadonlySet<SemanticType> = new Set(['identifier', 'reference', 'datetime', 'text']);
 
 /** The catalog's name for a job kind. */
 export function catalogKind(kind: string): string {
@@ -70,10 +68,5 @@ function checkAggregate(product: string, rules: ProductRules, job: AggregateJob)
       throw invalidJob(`measures[${i}].bounds`, `${quote([lo, hi])} must lie within the bounds [${declared[0]}, ${declared[1]}] declared for column ${m.column} of product ${product}`);
     }
   });
-  job.groupBy.forEach((g, i) => {
-    const t = Object.hasOwn(rules.semanticTypes, g) ? rules.semanticTypes[g] : undefined;
-    if (t && NON_GROUPABLE.has(t) && !job.groupKeys?.[g]) {
-      throw new FedmeshError('POLICY_DENIED', `groupBy[${i}]: column ${g} of product ${product} is ${t === 'identifier' || t === 'reference' ? 'an' : 'a'} ${t} column; its values single out rows or persons, so it can be grouped on only with public groupKeys`, { field: `groupBy[${i}]` });
-    }
-  });
+  checkGroupable(job, product, (c) => (Object.hasOwn(rules.semanticTypes, c) ? rules.semanticTypes[c] : undefined));
 }
