@@ -25,6 +25,9 @@ export function checkPrivacyUnit(job: JobSpec, product: ProductDescriptor): void
   throw new FedmeshError('FAILED_PRECONDITION', `product: ${product.name} has no known privacy unit, so no per-person bound or cell size can be enforced; its domain declares it in the agent's fedmesh.products.json ({"products": {"${product.name}": {"privacyUnit": "<column>"}}})`, { field: 'product' });
 }
 
+/** Longest reason kept for an agent left out at admission. */
+const MAX_REASON_CHARS = 300;
+
 /** The agents a job will ask, and the connected ones left out with the reason. */
 export interface Admitted {
   agents: AgentView[];
@@ -48,7 +51,9 @@ export function splitServeable(candidates: readonly AgentView[], check: (a: Agen
     } catch (e) {
       if (!isFedmeshError(e)) throw e;
       first ??= e;
-      excluded.push({ agent: a.name, reason: `${e.code}: ${e.message}` });
+      // A hostile registration (thousands of columns) must not blow up the result through the reason's echo.
+      const reason = `${e.code}: ${e.message}`;
+      excluded.push({ agent: a.name, reason: reason.length <= MAX_REASON_CHARS ? reason : `${reason.slice(0, MAX_REASON_CHARS)}… (cut)` });
     }
   }
   if (agents.length === 0 && first) {
