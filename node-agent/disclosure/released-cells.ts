@@ -15,8 +15,11 @@
  * can raise the limit, or clear a researcher's memory deliberately (`forget`).
  *
  * Scope: cells from earlier jobs of the same researcher at this agent, across products (units are compared by
- * value, so `person_id` in person and condition_occurrence match). Cells of one job are not compared with each
- * other (bins of a group, inclusion-rule attrition are nested by design).
+ * value, so `person_id` in person and condition_occurrence match). Guarded cells: aggregate groups and histogram
+ * bins, contingency cells (with `outside` and `ambiguous`), and the cohort of cohort / characterize / survival jobs.
+ * Not yet guarded: the breakdowns of a cohort (age bands, gender, attrition, concept and survival cells) and secure
+ * (masked or encrypted) mode-none jobs, where the agent never learns what is released. Cells of one job are not
+ * compared with each other (bins of a group and inclusion-rule attrition are nested by design).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';

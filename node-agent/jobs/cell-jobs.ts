@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { asBufferedRng } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
@@ -29,6 +30,8 @@ export interface ComputeCellsOptions {
   personColumn?: string;
   /** Runs on the job's cohort table (cohort, characterize: the cohort; survival: the target) before it is dropped. */
   onCohort?: (table: string) => Promise<void>;
+  /** Contingency: materialise the person set of every cell as temp table `table` (see `contingencyCounts`). */
+  personSets?: { table: string; salt: string };
 }
 
 function tableName(taskId: string, suffix: string): string {
@@ -99,6 +102,7 @@ export async function computeCells(conn: DuckDBConnection, job: CellJobBody, tas
       colLevels: job.colLevels as (string | number)[],
       where: job.where as never,
       ...(options.personColumn ? { personColumn: options.personColumn } : {}),
+      ...(options.personSets ? { personSets: { ...options.personSets, hashSql: personHashSql } } : {}),
     });
     t.counts.forEach((row, r) => row.forEach((v, c) => cells.set(`cell:${r}:${c}`, v)));
     cells.set('outside', t.outside);
@@ -115,6 +119,17 @@ export async function computeCells(conn: DuckDBConnection, job: CellJobBody, tas
  * the same researcher earlier by 1 … k − 1 persons (`age >= X` vs `age > X` in an inclusion rule). Cohorts below
  * k persons are withheld anyway and not remembered.
  */
+/** The differencing guard on the cells of a contingency table released in mode none (cells of at least k persons). */
+async function guardCells(conn: DuckDBConnection, sets: string, release: NonNullable<CellJobContext['release']>, policy: CompiledAgentPolicy): Promise<void> {
+  const cand = `${sets}_cells`;
+  await conn.run(`CREATE TEMP TABLE "${cand}" AS SELECT DISTINCT cell, h FROM "${sets}" WHERE cell IN (SELECT cell FROM "${sets}" GROUP BY cell HAVING count(DISTINCT h) >= $1)`, [policy.minCellSize]);
+  try {
+    await release.cells.checkAndRecord(conn, { researcher: release.researcher, jobId: release.jobId, candidates: cand, minCellSize: policy.minCellSize, maxRememberedPersons: policy.maxRememberedPersons });
+  } finally {
+    await conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
+  }
+}
+
 async function guardCohort(conn: DuckDBConnection, cohort: string, release: NonNullable<CellJobContext['release']>, policy: CompiledAgentPolicy): Promise<void> {
   const cand = `${cohort}_cells`;
   await conn.run(
@@ -139,10 +154,19 @@ export async function runCellJob(ctx: CellJobContext): Promise<{ arrow: Uint8Arr
   const blocks = cellBlocks(job, ruleNames);
   const k = BigInt(ctx.policy.minCellSize);
   const release = ctx.release;
-  const values = await computeCells(ctx.conn, job, ctx.taskId, {
-    ...(ctx.personColumn ? { personColumn: ctx.personColumn } : {}),
-    ...(job.privacy.mode === 'none' && release ? { onCohort: (table: string) => guardCohort(ctx.conn, table, release, ctx.policy) } : {}),
-  });
+  const guard = job.privacy.mode === 'none' && release !== undefined;
+  const sets = guard && job.kind === 'contingency' ? { table: `${tableName(ctx.taskId, 'sets')}_${randomBytes(4).toString('hex')}`, salt: release.salt } : undefined;
+  let values: Map<string, bigint>;
+  try {
+    values = await computeCells(ctx.conn, job, ctx.taskId, {
+      ...(ctx.personColumn ? { personColumn: ctx.personColumn } : {}),
+      ...(guard ? { onCohort: (table: string) => guardCohort(ctx.conn, table, release, ctx.policy) } : {}),
+      ...(sets ? { personSets: sets } : {}),
+    });
+    if (sets && release) await guardCells(ctx.conn, sets.table, release, ctx.policy);
+  } finally {
+    if (sets) await ctx.conn.run(`DROP TABLE IF EXISTS "${sets.table}"`).catch(() => undefined);
+  }
   const out: CellCounts = { values: new Map(), suppressed: new Set() };
   const privacy = planCellPrivacy(job, blocks);
   const rng = asBufferedRng(ctx.rng);

@@ -63,6 +63,16 @@ describe('differencing in mode none (issue 8 item 3)', () => {
     expect(b.result!.rows).toEqual([{ count: 49 }]);
   });
 
+  it('contingency variant: the same table over a filter moved by one person is refused', async () => {
+    const table = (op: string): unknown => ({ kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'gender_concept_id', rowLevels: [8507, 8532], colLevels: [8507, 8532], where: [{ column: 'year_of_birth', op, value: 1970 }], privacy: { mode: 'none' }, agents: ['a1'] });
+    const first = await mesh.client.run(table('>='));
+    expect(first.error).toBeUndefined();
+    expect(first.result!.summary!.table).toEqual([[26, 0], [0, 25]]);
+    const second = await mesh.client.run(table('>'));
+    expect(second.state).toBe('failed');
+    expect(second.error!.message).toMatch(/a1: differencing guard \(mode none\)/);
+  });
+
   describe('cohort variant: an inclusion rule moved by one year', () => {
     const definition = (minAge: number): unknown => ({
       name: 'type 2 diabetes',
