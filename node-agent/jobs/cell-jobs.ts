@@ -187,5 +187,26 @@ export async function runCellJob(ctx: CellJobContext): Promise<{ arrow: Uint8Arr
       }
     }
   }
+  if (job.privacy.mode === 'none' && job.kind === 'cohort') withholdNestedDifferences(out, ['qualified', ...ruleNames.map((_, i) => `rule:${i}`), 'persons'], k);
   return { arrow: encodeCells(out), meta: { cells: out.values.size, suppressed: out.suppressed.size } };
+}
+
+/**
+ * Differencing inside one cohort job: the attrition cells are nested person sets (qualified ⊇ after rule 0 ⊇ after
+ * rule 1 … ⊇ the cohort), so two released neighbours that differ by 1 … k − 1 persons disclose the persons one rule
+ * removed. Such a cell is withheld (complementary suppression), and the next one is compared with the last cell
+ * actually released.
+ */
+function withholdNestedDifferences(out: CellCounts, chain: readonly string[], k: bigint): void {
+  let last: bigint | undefined;
+  for (const cell of chain) {
+    if (!out.values.has(cell) || out.suppressed.has(cell)) continue;
+    const v = out.values.get(cell)!;
+    if (last !== undefined && last - v > 0n && last - v < k) {
+      out.values.set(cell, 0n);
+      out.suppressed.add(cell);
+      continue;
+    }
+    last = v;
+  }
 }

@@ -5,6 +5,8 @@ import { decodeCells } from '../../common/arrow/cells-codec.js';
 import { cellBlocks, ruleNamesFor } from '../../common/job/cohort-jobs.js';
 import { parseJobSpec } from '../../common/job/validate.js';
 import type { CellJob } from '../../common/job/spec.js';
+import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { loadTlsMaterial } from '../../common/tls.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { writeCsvFromSql } from '../helpers/sql-data.js';
 
@@ -117,6 +119,18 @@ describe('differencing in mode none (issue 8 item 3)', () => {
       expect(y).toBeDefined();
       const third = await mesh.client.run({ kind: 'cohort', definition: definition(y!), privacy: { mode: 'none' }, agents: ['c1'] });
       expect(third.error).toBeUndefined();
+      // Within one job: rules "age X+" then "age X+1+" make attrition steps that differ by 1 … k − 1 persons; the
+      // second step (and the cohort, the same persons) are withheld, the first is shown. Another researcher, so that
+      // the memory of the jobs above does not refuse it first.
+      const alice = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'researcher', 'alice') });
+      const two = { ...(definition(x!) as Record<string, unknown>), inclusionRules: [{ name: 'age X+', type: 'age', min: x! }, { name: 'age X+1+', type: 'age', min: x! + 1 }] };
+      const nested = await alice.run({ kind: 'cohort', definition: two, privacy: { mode: 'none' }, agents: ['c1'] });
+      alice.close();
+      expect(nested.error).toBeUndefined();
+      const attrition = nested.result!.summary!.attrition as { rule: string; persons: number | null }[];
+      expect(attrition[1]!.persons).toBe(Number(sizes.get(x!)));
+      expect(attrition[2]!.persons).toBeNull();
+      expect(nested.result!.summary!.count).toBeNull();
     }, 120_000);
   });
 });
