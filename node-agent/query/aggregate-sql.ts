@@ -15,6 +15,9 @@ export interface AggregatePlan {
   /** The sufficient statistics per group over the temp table `{t}`; `persons` = distinct privacy units. */
   statsSql: (table: string) => string;
   statsParams: (string | number | boolean)[];
+  /** The same statistics in one statement without a temp table (when nothing else reads the rows: the DP modes). */
+  inlineSql: string;
+  inlineParams: (string | number | boolean)[];
   /** Histogram measures whose bins are released as counts (not quantile buckets): their measure indexes. */
   histogramMeasures: number[];
   keyCount: number;
@@ -53,7 +56,12 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     return castTo ? `CAST($${list.length} AS ${castTo})` : `$${list.length}`;
   };
   const p = param(rowsParams);
-  const po = param(statsParams);
+  // Statistics placeholders are numbered when the statement is composed (after the row parameters, or from 1).
+  const po = (v: string | number | boolean, castTo: string): string => {
+    statsParams.push(v);
+    return `CAST($@${statsParams.length}@ AS ${castTo})`;
+  };
+  const numberStats = (sql: string, offset: number): string => sql.replace(/\$@(\d+)@/g, (_, n: string) => `$${Number(n) + offset}`);
   const where: string[] = [];
   job.where.forEach((f: Filter, i) => {
     const col = findColumn(product, f.column, `where[${i}].column`);
@@ -150,7 +158,7 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     qualify = ` QUALIFY row_number() OVER (PARTITION BY ${quoteIdent(unit)} ORDER BY hash(rowid, ${p(options.salt, 'VARCHAR')})) <= ${p(privacy.maxRowsPerPerson, 'BIGINT')}`;
   }
   // Persons, not rows: the cell size of a group in mode none is its number of distinct privacy units.
-  if (unit) outer.push('count(DISTINCT u)::BIGINT AS persons');
+  if (unit && !dpMode) outer.push('count(DISTINCT u)::BIGINT AS persons');
   outer.push(`${groupLabelSql(keys.length)} AS cell`);
   const innerSelect = inner.length > 0 ? inner.join(', ') : '1 AS one';
   const whereSql = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
@@ -160,8 +168,10 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
   return {
     rowsSql: (table) => `CREATE TEMP TABLE ${quoteIdent(table)} AS ${withBins}`,
     rowsParams,
-    statsSql: (table) => `SELECT ${outer.join(', ')} FROM ${quoteIdent(table)}${groupSql}`,
+    statsSql: (table) => numberStats(`SELECT ${outer.join(', ')} FROM ${quoteIdent(table)}${groupSql}`, 0),
     statsParams,
+    inlineSql: numberStats(`SELECT ${outer.join(', ')} FROM (${withBins}) AS t${groupSql}`, rowsParams.length),
+    inlineParams: [...rowsParams, ...statsParams],
     histogramMeasures,
     keyCount: keys.length,
     layout: privacy.layout,

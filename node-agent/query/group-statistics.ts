@@ -13,7 +13,7 @@ const MAX_GROUPS = 10_000;
 export interface GroupCell {
   /** The group's cell label (JSON of its key values), the same text SQL computes from the key columns. */
   label: string;
-  /** Distinct privacy units in the group; undefined when the product has no privacy unit. */
+  /** Distinct privacy units in the group (mode none); undefined in the DP modes or without a privacy unit. */
   persons: bigint | undefined;
   /** Per measure index: distinct privacy units per released histogram bin (histogram measures only). */
   binPersons: Map<number, bigint[]>;
@@ -47,20 +47,24 @@ async function readRows(conn: DuckDBConnection, sql: string, params: (string | n
 /**
  * Runs an aggregate job's parameterised SQL and returns the EXACT statistics per group (contribution-bounded in the
  * DP modes), before any suppression or noise, with the distinct persons per group (and per bin on request). Both
- * the plaintext and the secure paths start here. The job's rows are materialised in a temp table that is dropped
- * before returning.
+ * the plaintext and the secure paths start here. For mode none's disclosure control the job's rows are materialised
+ * in a temp table (dropped before returning); otherwise one statement computes the statistics.
  * @throws FedmeshError INVALID_JOB when the query fails; POLICY_DENIED for too many groups
  */
 export async function queryGroupStatistics(conn: DuckDBConnection, job: AggregateJob, product: ProductInfo, privacy: AggregatePrivacyPlan, salt: string, options: GroupStatisticsOptions = {}): Promise<GroupStatistics> {
   const plan = planAggregate(job, product, privacy, { salt });
+  // Materialise the rows only when something besides the statistics reads them (mode none's disclosure control).
+  const materialise = options.binPersons === true || options.inspect !== undefined;
   const table = `fedmesh_rows_${randomBytes(8).toString('hex')}`;
   try {
-    try {
-      await conn.run(plan.rowsSql(table), plan.rowsParams);
-    } catch (e) {
-      throw new FedmeshError('INVALID_JOB', `the query could not run on product ${product.name}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+    if (materialise) {
+      try {
+        await conn.run(plan.rowsSql(table), plan.rowsParams);
+      } catch (e) {
+        throw new FedmeshError('INVALID_JOB', `the query could not run on product ${product.name}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+      }
     }
-    const rows = await readRows(conn, plan.statsSql(table), plan.statsParams, product.name);
+    const rows = materialise ? await readRows(conn, plan.statsSql(table), plan.statsParams, product.name) : await readRows(conn, plan.inlineSql, plan.inlineParams, product.name);
     if (rows.length > MAX_GROUPS) throw new FedmeshError('POLICY_DENIED', `groupBy yields more than ${MAX_GROUPS} groups; coarsen the grouping`, { field: 'groupBy' });
     const groups: GroupPartial[] = [];
     const cells: GroupCell[] = [];
@@ -75,7 +79,7 @@ export async function queryGroupStatistics(conn: DuckDBConnection, job: Aggregat
         return { kind: 'histogram', bins: readBins(r, i, l.bins) };
       });
       groups.push({ key, count: BigInt(r.count as bigint), measures, suppressedBy: [] });
-      const cell: GroupCell = { label: String(r.cell), persons: plan.hasUnit ? BigInt(r.persons as bigint) : undefined, binPersons: new Map() };
+      const cell: GroupCell = { label: String(r.cell), persons: r.persons === undefined || r.persons === null ? undefined : BigInt(r.persons as bigint), binPersons: new Map() };
       cells.push(cell);
       byLabel.set(cell.label, cell);
     }
@@ -97,6 +101,6 @@ export async function queryGroupStatistics(conn: DuckDBConnection, job: Aggregat
     if (options.inspect) await options.inspect(table, stats);
     return stats;
   } finally {
-    await conn.run(`DROP TABLE IF EXISTS "${table}"`).catch(() => undefined);
+    if (materialise) await conn.run(`DROP TABLE IF EXISTS "${table}"`).catch(() => undefined);
   }
 }
