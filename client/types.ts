@@ -17,6 +17,8 @@ export interface JobView {
     summary?: Record<string, unknown>;
     notes: string[];
     agentErrors: Record<string, { code: string; message: string }>;
+    /** Agents left out at admission (their registered schema cannot serve the job), with the reason. */
+    agentsMissing?: { agent: string; reason: string }[];
   } | undefined;
   error: { code: string; message: string; field: string } | undefined;
   spec: unknown;

@@ -6,7 +6,7 @@ import type { AgentTask } from '../common/agent-protocol.js';
 import { AgentRegistry, DEFAULT_DISCONNECTED_GRACE_MS, type AgentView } from './agent-registry.js';
 import { Dispatcher } from './dispatcher.js';
 import { JOB_STORE_FILE, JobStore } from './job-store.js';
-import { isTerminal, type JobEventRecord, type JobRecord } from './job-record.js';
+import { isTerminal, type JobEventRecord, type JobRecord, type MissingAgent } from './job-record.js';
 import { admitAggregate, combineAggregate, privacyPlanFor } from './jobs/aggregate-job.js';
 import { Ledger, type BudgetEntry } from './ledger.js';
 import { admitCellJob, cellJobCost, combineCellJob } from './jobs/cell-job.js';
@@ -164,7 +164,8 @@ export class Coordinator {
       throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation: add "secure": "secagg" (or "he"), or use central-dp or local-dp', { field: 'privacy.mode' });
     }
     const connected = this.registry.connected();
-    const agents = spec.kind === 'aggregate' ? admitAggregate(spec, connected) : admitCellJob(spec, connected);
+    // Agents whose registered schema cannot serve the job are left out (reported with the reason), not fatal.
+    const { agents, excluded } = spec.kind === 'aggregate' ? admitAggregate(spec, connected) : admitCellJob(spec, connected);
     // A result too big to store, send or fetch is refused now, before anything is charged or stored.
     checkResultSize(spec, agents.length);
     // Secure jobs (aggregate and cohort-level): public layout, threshold and (distributed-dp) the charge for n − tolerated honest noise shares.
@@ -183,19 +184,19 @@ export class Coordinator {
       finishedAtMs: undefined,
       agentsAsked: agents.map((a) => a.name).sort(),
       agentsAnswered: [],
-      agentsMissing: [],
+      agentsMissing: excluded.map((x) => x.agent).sort(),
       result: undefined,
       error: undefined,
     };
     await this.ledger.admit(job, budgetProduct, cost);
     this.live.set(job.id, job);
     this.emit({ jobId: job.id, type: 'admitted', atMs: Date.now(), message: `${agents.length} agents` }, job);
-    const p = this.execute(job, agents, secure).finally(() => this.running.delete(p));
+    const p = this.execute(job, agents, secure, excluded).finally(() => this.running.delete(p));
     this.running.add(p);
     return { ...job };
   }
 
-  private async execute(job: JobRecord, agents: AgentView[], secure?: SecureAdmission): Promise<void> {
+  private async execute(job: JobRecord, agents: AgentView[], secure: SecureAdmission | undefined, excluded: readonly MissingAgent[]): Promise<void> {
     const spec = job.spec;
     const deadlineMs = job.createdAtMs + (spec.timeoutMs ?? 30_000);
     const specJson = JSON.stringify(spec);
@@ -212,8 +213,8 @@ export class Coordinator {
         };
         const out = spec.secure === 'he' ? await runHeJob(ctx, () => (this.hePool ??= createHePool())) : await runSecAggJob(ctx);
         job.agentsAnswered = out.answered;
-        job.agentsMissing = out.missing;
-        job.result = out.result;
+        job.agentsMissing = [...out.missing, ...excluded.map((x) => x.agent)].sort();
+        job.result = excluded.length > 0 ? { ...out.result, agentsMissing: [...excluded] } : out.result;
         if (out.resultCiphertexts) job.resultCiphertexts = out.resultCiphertexts;
         job.state = 'succeeded';
         this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
@@ -227,8 +228,8 @@ export class Coordinator {
         );
         const combined = spec.kind === 'aggregate' ? combineAggregate(spec, agents, outcomes, this.rng) : combineCellJob(spec, agents, outcomes, this.rng);
         job.agentsAnswered = combined.answered;
-        job.agentsMissing = combined.missing;
-        job.result = combined.result;
+        job.agentsMissing = [...combined.missing, ...excluded.map((x) => x.agent)].sort();
+        job.result = excluded.length > 0 ? { ...combined.result, agentsMissing: [...excluded, ...(combined.result.agentsMissing ?? [])] } : combined.result;
         job.state = 'succeeded';
         this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
       }
@@ -237,7 +238,7 @@ export class Coordinator {
       if (!isFedmeshError(e)) this.log('job-internal-error', { jobId: job.id, error: String(e) });
       const details = err.details as { answered?: string[]; missing?: string[] };
       job.agentsAnswered = details.answered ?? [];
-      job.agentsMissing = details.missing ?? job.agentsAsked;
+      job.agentsMissing = [...(details.missing ?? job.agentsAsked), ...excluded.map((x) => x.agent)].sort();
       job.state = 'failed';
       job.error = { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
       // Agents still working on a failed job are told to stop, so no core stays busy for nothing.

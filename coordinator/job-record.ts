@@ -8,6 +8,12 @@ export interface JobErrorInfo {
   field?: string;
 }
 
+/** An agent that was not asked, or did not count, and why (never data: schema or policy reasons only). */
+export interface MissingAgent {
+  agent: string;
+  reason: string;
+}
+
 export interface JobResult {
   /** Names of the group columns, then the measure fields, in order. */
   columns: string[];
@@ -19,6 +25,8 @@ export interface JobResult {
   summary?: Record<string, unknown>;
   notes: string[];
   agentErrors: Record<string, JobErrorInfo>;
+  /** Agents left out at admission because their registered schema cannot serve the job, with the reason. */
+  agentsMissing?: MissingAgent[];
 }
 
 export interface JobRecord {

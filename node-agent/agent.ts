@@ -25,6 +25,9 @@ import type { IdentityKeyPair } from '../common/crypto/index.js';
 import { createAttestation, type IdentityAttestation } from '../common/secure/identity-attestation.js';
 import { loadOrCreateIdentityKey } from './secure/identity-store.js';
 import { SecureTaskRunner } from './secure/secure-tasks.js';
+import { enforceProductRules, type ProductRules } from './disclosure/product-rules.js';
+import { ReleasedCells } from './disclosure/released-cells.js';
+import type { JobSpec } from '../common/job/spec.js';
 
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
@@ -48,6 +51,8 @@ export class Agent {
   readonly policy: CompiledAgentPolicy;
   lastIngest: FolderIngestReport | undefined;
   private ledger: AgentLedger | undefined;
+  /** Person sets of the cells released in mode none, per researcher: the differencing guard. */
+  private releasedCells: ReleasedCells | undefined;
   private ledgerConn: DuckDBConnection | undefined;
   private readonly rng: Rng = createBufferedRng(createCryptoRng());
   private readonly identity: IdentityKeyPair;
@@ -56,6 +61,8 @@ export class Agent {
   /** Running tasks, interrupted at their deadline or on CancelTask. */
   readonly cancellation = new TaskCancellation();
   private readonly descriptions = new Map<string, { description: string; privacyUnit: string | undefined; metadata: Record<string, unknown> }>();
+  /** The published rules of each product (manifest over defaults), enforced on every task. */
+  private readonly rules = new Map<string, ProductRules>();
 
   private constructor(
     private readonly options: AgentOptions,
@@ -103,6 +110,7 @@ export class Agent {
     try {
       agent.ledgerConn = await db.instance.connect();
       agent.ledger = await AgentLedger.open(agent.ledgerConn, agent.policy.budgetCap);
+      agent.releasedCells = await ReleasedCells.open(agent.ledgerConn);
       await agent.refresh();
     } catch (e) {
       agent.ledgerConn?.closeSync();
@@ -143,7 +151,19 @@ export class Agent {
     const conceptMapping = Object.assign({}, ...ingest.formats.map((f) => f.conceptMapping ?? {})) as Record<string, 'mapped' | 'source-only' | 'partial'>;
     const described = describeProducts(schema, manifest, { defaultOwner: this.options.domain ?? this.options.name, conceptMapping });
     this.descriptions.clear();
+    this.rules.clear();
     for (const d of described) {
+      this.rules.set(d.name, {
+        privacyUnit: d.privacyUnit,
+        allowedJobKinds: d.allowedJobKinds,
+        allowedPrivacyModes: d.allowedPrivacyModes,
+        bounds: d.bounds,
+        semanticTypes: Object.fromEntries(d.columns.map((c) => [c.name, c.semanticType])),
+        sensitivity: d.sensitivity,
+      });
+      // One source of truth: contribution bounding and cell sizes use the unit the catalog publishes.
+      const product = this.products.find((p) => p.name === d.name);
+      if (product) product.privacyUnit = d.privacyUnit;
       let quality: unknown;
       try {
         quality = await computeQualityMetrics(conn, d, { minCellSize: this.policy.minCellSize });
@@ -181,6 +201,7 @@ export class Agent {
       if (task.deadlineMs && Date.now() > task.deadlineMs) throw new FedmeshError('ROUND_TIMEOUT', 'task arrived after its deadline');
       const job = parseJobSpec(task.specJson);
       enforcePolicy(this.policy, job.kind, job.privacy.mode);
+      this.enforceManifest(job);
       if (job.privacy.mode === 'distributed-dp' && !job.secure) {
         throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation (secure: secagg or he)', { field: 'privacy.mode' });
       }
@@ -194,12 +215,15 @@ export class Agent {
         const privacy = planAggregatePrivacy(job, typeOf);
         // The domain charges its own ledger before touching data: durable, once per job, never refunded.
         if (privacy.dp) await this.privacyLedger.charge(task.jobId, task.researcher, privacy.dp.cost);
-        out = await this.db.withConnection((conn) => scope.using(conn, () => runAggregate({ conn, job, product, policy: this.policy, privacy, salt: this.privacyLedger.salt, rng: this.rng })));
+        const release = { researcher: task.researcher, jobId: task.jobId, cells: this.releasedCells! };
+        out = await this.db.withConnection((conn) => scope.using(conn, () => runAggregate({ conn, job, product, policy: this.policy, privacy, salt: this.privacyLedger.salt, rng: this.rng, release })));
       } else {
         const blocks = cellBlocks(job, job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : []);
         const privacy = planCellPrivacy(job, blocks);
         if (privacy.cost) await this.privacyLedger.charge(task.jobId, task.researcher, privacy.cost);
-        out = await this.db.withConnection((conn) => scope.using(conn, () => runCellJob({ conn, job, taskId: task.taskId, policy: this.policy, rng: this.rng })));
+        const unit = job.kind === 'contingency' ? this.products.find((p) => p.name === job.product)?.privacyUnit : undefined;
+        const release = { researcher: task.researcher, jobId: task.jobId, cells: this.releasedCells!, salt: this.privacyLedger.salt };
+        out = await this.db.withConnection((conn) => scope.using(conn, () => runCellJob({ conn, job, taskId: task.taskId, policy: this.policy, rng: this.rng, ...(unit ? { personColumn: unit } : {}), release })));
       }
       this.log('task-done', { jobId: task.jobId, taskId: task.taskId, ms: Date.now() - started });
       return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta, ...(out.payload ? { payload: out.payload } : {}) };
@@ -214,6 +238,22 @@ export class Agent {
       return { ok: false, taskId: task.taskId, error: { code: err.code, message: err.message, field: err.field ?? '' } };
     } finally {
       scope.end();
+    }
+  }
+
+  /**
+   * The product's manifest, enforced before computing. Cohort-level kinds (cohort, characterize, survival) count
+   * distinct OMOP `person_id`s, so they are gated on the `person` product, whose unit must be `person_id`.
+   * @throws FedmeshError POLICY_DENIED, FAILED_PRECONDITION, INVALID_JOB naming the product and the field
+   */
+  private enforceManifest(job: JobSpec): void {
+    const name = job.kind === 'aggregate' || job.kind === 'contingency' ? job.product : 'person';
+    if (!this.products.some((p) => p.name === name)) return; // the kind's own check names the missing product
+    const rules = this.rules.get(name);
+    if (!rules) throw new FedmeshError('FAILED_PRECONDITION', `product ${name} has no published description at this agent yet`, { field: 'product' });
+    enforceProductRules(name, rules, job);
+    if (name === 'person' && job.kind !== 'aggregate' && job.kind !== 'contingency' && rules.privacyUnit !== 'person_id') {
+      throw new FedmeshError('FAILED_PRECONDITION', `${job.kind} jobs count distinct OMOP person_id, but product person declares privacy unit ${rules.privacyUnit ?? '(none)'}`, { field: 'kind' });
     }
   }
 

@@ -4,7 +4,7 @@ import { validateBudget, type EpsilonDeltaBudget } from '../common/job/budget.js
 
 /** A domain's own rules, enforced at the agent whatever the coordinator says. */
 export interface AgentPolicyOptions {
-  /** Groups (and histogram bins) with fewer rows are suppressed in mode `none`. @default 10 */
+  /** Groups (and histogram bins, cohort cells) with fewer distinct persons are withheld in mode `none`. @default 10 */
   minCellSize?: number;
   /** Privacy modes this domain accepts. @default every DP mode, not `none` */
   allowModes?: PrivacyMode[];
@@ -12,6 +12,16 @@ export interface AgentPolicyOptions {
   allowKinds?: string[];
   /** This domain's cap on the privacy spent per researcher, over all its products. @default { epsilon: 10, delta: 1e-5 } */
   budgetCap?: EpsilonDeltaBudget;
+  /**
+   * Most groups one job may release from this agent in mode `none` (DataSHIELD's `nfilter.levels.max`); a job
+   * whose result would have more is refused. @default 1000
+   */
+  maxGroups?: number;
+  /**
+   * Most (released cell, person) pairs this agent remembers per researcher for the mode-`none` differencing guard;
+   * a release that would go beyond is refused (never evicted: forgetting would reopen differencing). @default 2000000
+   */
+  maxRememberedPersons?: number;
 }
 
 export interface CompiledAgentPolicy {
@@ -19,6 +29,8 @@ export interface CompiledAgentPolicy {
   readonly allowModes: readonly PrivacyMode[];
   readonly allowKinds: readonly string[];
   readonly budgetCap: Readonly<EpsilonDeltaBudget>;
+  readonly maxGroups: number;
+  readonly maxRememberedPersons: number;
 }
 
 export const DEFAULT_ALLOWED_MODES: readonly PrivacyMode[] = ['central-dp', 'local-dp', 'distributed-dp'];
@@ -34,7 +46,11 @@ export function compileAgentPolicy(o: AgentPolicyOptions = {}): CompiledAgentPol
   if (allowModes.length === 0) throw new RangeError('options.allowModes must allow at least one mode');
   const budgetCap = o.budgetCap ?? { epsilon: 10, delta: 1e-5 };
   validateBudget(budgetCap, 'options.budgetCap');
-  return Object.freeze({ minCellSize, allowModes: Object.freeze([...allowModes]), allowKinds: Object.freeze([...(o.allowKinds ?? ['aggregate', 'cohort', 'characterize', 'survival', 'contingency'])]), budgetCap: Object.freeze({ ...budgetCap }) });
+  const maxGroups = o.maxGroups ?? 1000;
+  if (!Number.isInteger(maxGroups) || maxGroups < 1) throw new RangeError(`options.maxGroups must be a positive integer, got ${maxGroups}`);
+  const maxRememberedPersons = o.maxRememberedPersons ?? 2_000_000;
+  if (!Number.isInteger(maxRememberedPersons) || maxRememberedPersons < 1) throw new RangeError(`options.maxRememberedPersons must be a positive integer, got ${maxRememberedPersons}`);
+  return Object.freeze({ maxGroups, maxRememberedPersons, minCellSize, allowModes: Object.freeze([...allowModes]), allowKinds: Object.freeze([...(o.allowKinds ?? ['aggregate', 'cohort', 'characterize', 'survival', 'contingency'])]), budgetCap: Object.freeze({ ...budgetCap }) });
 }
 
 export function enforcePolicy(policy: CompiledAgentPolicy, kind: string, mode: PrivacyMode): void {

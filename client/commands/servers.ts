@@ -55,6 +55,7 @@ export interface AgentFlags extends ConnectionFlags {
   state: string;
   domain?: string;
   minCellSize?: string;
+  maxGroups?: string;
   allowModes?: string;
   budgetCapEpsilon?: string;
   budgetCapDelta?: string;
@@ -87,6 +88,7 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
     ...(tls ? { tls } : { insecure: true }),
     policy: {
       ...(minCellSize !== undefined ? { minCellSize } : {}),
+      ...(flags.maxGroups !== undefined ? { maxGroups: Number(flags.maxGroups) } : {}),
       ...(flags.allowModes ? { allowModes: parseModes(flags.allowModes) } : {}),
       budgetCap: { epsilon: Number(flags.budgetCapEpsilon ?? 10), delta: Number(flags.budgetCapDelta ?? 1e-5) },
     },

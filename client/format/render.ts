@@ -23,6 +23,7 @@ export function jobToJson(job: JobView): Record<string, unknown> {
     privacy: job.result?.privacy ?? {},
     notes: job.result?.notes ?? [],
     agentErrors: job.result?.agentErrors ?? {},
+    ...(job.result?.agentsMissing ? { agentsMissing: job.result.agentsMissing } : {}),
     ...(job.result?.summary ?? {}),
     ...(job.error ? { error: job.error } : {}),
   };
@@ -49,7 +50,10 @@ export function renderJob(job: JobView, color: boolean): string {
   for (const s of r.suppressed) {
     lines.push(`suppressed: ${Object.entries(s.group).map(([k, v]) => `${k}=${cell(v)}`).join(', ') || '(all rows)'} — below the minimum cell size at ${s.suppressedBy.join(', ')}`);
   }
+  const withheld = Object.entries((r.privacy.withheldGroups ?? {}) as Record<string, number>).filter(([, n]) => n > 0);
+  if (withheld.length > 0) lines.push(`withheld below the minimum cell size (keys never leave the agent): ${withheld.map(([a, n]) => `${a} ${n} group(s)`).join(', ')}`);
   for (const [agent, e] of Object.entries(r.agentErrors)) lines.push(`agent ${agent} did not answer: ${e.code}: ${e.message}`);
+  for (const m of r.agentsMissing ?? []) lines.push(`agent ${m.agent} left out: ${m.reason}`);
   lines.push(privacyLine(r.privacy));
   return lines.join('\n');
 }

@@ -6,17 +6,70 @@ import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../../common/jo
 import { releaseCentral, releaseLocal } from './aggregate-release.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { checkAggregateAgainstSchema } from '../../common/job/schema-check.js';
-import { DEFAULT_JOB_DELTA, measureField, type AggregateJob } from '../../common/job/spec.js';
+import { checkGroupable } from '../../common/job/groupable.js';
+import { DEFAULT_JOB_DELTA, measureField, type AggregateJob, type JobSpec } from '../../common/job/spec.js';
+import type { ProductDescriptor } from '../../common/agent-protocol.js';
 import type { AgentView } from '../agent-registry.js';
 import type { TaskOutcome } from '../dispatcher.js';
-import type { JobErrorInfo, JobResult } from '../job-record.js';
+import { aggregateReplyMismatch, refuseMismatch } from './reply-check.js';
+import type { JobErrorInfo, JobResult, MissingAgent } from '../job-record.js';
+
+/**
+ * The agent enforces its manifest; admission already leaves out agents that publish no privacy unit for the
+ * product (they would refuse), so that the researcher learns why at submission.
+ * @throws FedmeshError FAILED_PRECONDITION naming the product and how its unit is declared
+ */
+export function checkPrivacyUnit(job: JobSpec, product: ProductDescriptor): void {
+  if (product.privacyUnit) return;
+  if (job.privacy.mode === 'none' && product.metadata.sensitivity === 'public') return;
+  throw new FedmeshError('FAILED_PRECONDITION', `product: ${product.name} has no known privacy unit, so no per-person bound or cell size can be enforced; its domain declares it in the agent's fedmesh.products.json ({"products": {"${product.name}": {"privacyUnit": "<column>"}}})`, { field: 'product' });
+}
+
+/** Longest reason kept for an agent left out at admission. */
+const MAX_REASON_CHARS = 300;
+
+/** The agents a job will ask, and the connected ones left out with the reason. */
+export interface Admitted {
+  agents: AgentView[];
+  excluded: MissingAgent[];
+}
+
+/**
+ * Splits candidate agents into those whose registered schema can serve the job and those that cannot (missing
+ * columns, wrong types): one agent that registers a stripped product must not make the job fail for everyone. If
+ * none can serve it, the job is refused with the first agent's error (its code and field), naming every agent.
+ * @throws FedmeshError from `check` when no candidate passes
+ */
+export function splitServeable(candidates: readonly AgentView[], check: (a: AgentView) => void): Admitted {
+  const agents: AgentView[] = [];
+  const excluded: MissingAgent[] = [];
+  let first: FedmeshError | undefined;
+  for (const a of candidates) {
+    try {
+      check(a);
+      agents.push(a);
+    } catch (e) {
+      if (!isFedmeshError(e)) throw e;
+      first ??= e;
+      // A hostile registration (thousands of columns) must not blow up the result through the reason's echo.
+      const reason = `${e.code}: ${e.message}`;
+      excluded.push({ agent: a.name, reason: reason.length <= MAX_REASON_CHARS ? reason : `${reason.slice(0, MAX_REASON_CHARS)}… (cut)` });
+    }
+  }
+  if (agents.length === 0 && first) {
+    const why = excluded.length === 1 ? ` (at agent ${excluded[0]!.agent})` : ` (no agent can serve it: ${excluded.map((x) => `${x.agent}: ${x.reason}`).join('; ')})`;
+    throw new FedmeshError(first.code, `${first.message}${why}`, { ...(first.field ? { field: first.field } : {}) });
+  }
+  return { agents, excluded };
+}
 
 /**
  * Admission of an aggregate job against the live catalog: which agents will be asked, and whether the product
- * and columns exist with the right types at each of them.
+ * and columns exist with the right types at each of them. Agents whose schema cannot serve the job are left out
+ * and reported; agents the job names explicitly must serve it.
  * @throws FedmeshError INVALID_JOB naming the field, POLICY_DENIED when no agent allows the mode
  */
-export function admitAggregate(job: AggregateJob, connected: readonly AgentView[]): AgentView[] {
+export function admitAggregate(job: AggregateJob, connected: readonly AgentView[]): Admitted {
   let candidates = connected.filter((a) => a.products.some((p) => p.name === job.product));
   if (job.agents) {
     for (const [i, name] of job.agents.entries()) {
@@ -30,15 +83,26 @@ export function admitAggregate(job: AggregateJob, connected: readonly AgentView[
     const known = [...new Set(connected.flatMap((a) => a.products.map((p) => p.name)))].sort();
     throw new FedmeshError('INVALID_JOB', `product: no connected agent serves product ${job.product} (known products: ${known.join(', ') || 'none'})`, { field: 'product' });
   }
-  for (const a of candidates) {
+  const check = (a: AgentView): void => {
     const product = a.products.find((p) => p.name === job.product)!;
-    try {
-      checkAggregateAgainstSchema(job, { name: product.name, columns: product.columns, privacyUnit: product.privacyUnit || undefined });
-    } catch (e) {
-      if (isFedmeshError(e)) throw new FedmeshError(e.code, `${e.message} (at agent ${a.name})`, { ...(e.field ? { field: e.field } : {}) });
-      throw e;
+    checkAggregateAgainstSchema(job, { name: product.name, columns: product.columns, privacyUnit: product.privacyUnit || undefined });
+    checkPrivacyUnit(job, product);
+    const semantic = product.metadata.semanticTypes as Record<string, unknown> | undefined;
+    checkGroupable(job, product.name, (c) => (semantic && Object.hasOwn(semantic, c) && typeof semantic[c] === 'string' ? semantic[c] : undefined));
+  };
+  // Agents named in the job must serve it: the researcher asked for them.
+  if (job.agents) {
+    for (const a of candidates) {
+      try {
+        check(a);
+      } catch (e) {
+        if (isFedmeshError(e)) throw new FedmeshError(e.code, `${e.message} (at agent ${a.name})`, { ...(e.field ? { field: e.field } : {}) });
+        throw e;
+      }
     }
   }
+  const admitted = splitServeable(candidates, check);
+  candidates = admitted.agents;
   const allowing = candidates.filter((a) => a.policy.allowModes.includes(job.privacy.mode));
   if (allowing.length === 0) {
     throw new FedmeshError('POLICY_DENIED', `privacy.mode: no agent serving ${job.product} allows mode ${job.privacy.mode}`, { field: 'privacy.mode' });
@@ -46,7 +110,7 @@ export function admitAggregate(job: AggregateJob, connected: readonly AgentView[
   if (job.quorum !== undefined && job.quorum > candidates.length) {
     throw new FedmeshError('INVALID_JOB', `quorum: ${job.quorum} agents required but only ${candidates.length} serve ${job.product}`, { field: 'quorum' });
   }
-  return candidates;
+  return admitted;
 }
 
 /** The privacy plan of a job as one agent will compute it (from that agent's column types). */
@@ -91,6 +155,12 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
       details: { answered, missing, agentErrors },
     });
   }
+  for (const o of outcomes) {
+    if (!o.ok || !answered.includes(o.agent)) continue;
+    const agent = agents.find((a) => a.name === o.agent)!;
+    const why = aggregateReplyMismatch(job, privacyPlanFor(job, agent), agent, o.meta);
+    if (why) throw refuseMismatch(o.agent, why, { answered, missing });
+  }
   const combined = combinePartials(partials);
   const groupObj = (key: readonly unknown[]): Record<string, unknown> => Object.fromEntries(job.groupBy.map((g, i) => [g, key[i] ?? null]));
   const fields = job.measures.map((m) => measureField(m));
@@ -101,15 +171,18 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
       job.measures.map((m, i) => (m.fn === 'quantile' ? { fn: 'quantile', field: fields[i]!, quantiles: m.quantiles, candidates: quantileCandidates(m.bounds[0], m.bounds[1], m.candidates ?? 101) } : { fn: m.fn, field: fields[i]! })),
     );
     const minCells = Object.fromEntries(agents.filter((a) => answered.includes(a.name)).map((a) => [a.name, a.policy.minCellSize]));
+    // Only how many groups each agent withheld; the key of a withheld group is data and is never listed.
+    const withheldGroups: Record<string, number> = {};
+    for (const o of outcomes) if (o.ok && answered.includes(o.agent)) withheldGroups[o.agent] = typeof o.meta.withheldGroups === 'number' ? o.meta.withheldGroups : 0;
     return {
       ...base,
       result: {
         columns: [...job.groupBy, ...fields],
         rows: released.rows.map((r) => ({ ...groupObj(r.key), ...r.values })),
-        suppressed: released.suppressed.map((s) => ({ group: groupObj(s.key), suppressedBy: s.suppressedBy })),
-        privacy: { mode: 'none', minCellSize: minCells, exact: true },
+        suppressed: [],
+        privacy: { mode: 'none', minCellSize: minCells, cellSize: 'distinct persons', withheldGroups, exact: true },
         notes: [
-          "mode none: exact aggregates; groups and histogram bins below an agent's minimum cell size are suppressed at that agent and reported as suppressed, never as zero",
+          "mode none: exact aggregates. A group or histogram bin is released by an agent only if it holds at least that agent's minimum cell size of distinct persons; smaller groups are withheld entirely (privacy.withheldGroups counts them per agent, their keys never leave the agent), so a group's values sum only the agents where it met the minimum; small bins are null, never zero",
           ...job.measures.filter((m) => m.fn !== 'count' && m.fn !== 'histogram').map((m) => `${measureField(m)}: values clamped to the declared bounds [${(m as { bounds: number[] }).bounds.join(', ')}]`),
         ],
         agentErrors,

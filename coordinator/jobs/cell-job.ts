@@ -11,7 +11,7 @@ import { DEFAULT_JOB_DELTA, type CellJob } from '../../common/job/spec.js';
 import type { AgentView } from '../agent-registry.js';
 import type { TaskOutcome } from '../dispatcher.js';
 import type { JobErrorInfo, JobResult } from '../job-record.js';
-import type { CombinedAggregate } from './aggregate-job.js';
+import { checkPrivacyUnit, splitServeable, type Admitted, type CombinedAggregate } from './aggregate-job.js';
 
 const OMOP_CORE = ['person', 'observation_period'];
 
@@ -19,36 +19,64 @@ export function ruleNamesOf(job: CellJob): string[] {
   return job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : [];
 }
 
-/** Which agents run a cohort-level job, checked against the live catalog. @throws FedmeshError naming the field */
-export function admitCellJob(job: CellJob, connected: readonly AgentView[]): AgentView[] {
+/** Columns cohort-level SQL reads from the OMOP core tables; an agent registering them without these cannot serve. */
+const OMOP_CORE_COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  person: ['person_id', 'gender_concept_id', 'year_of_birth'],
+  observation_period: ['person_id', 'observation_period_start_date', 'observation_period_end_date'],
+};
+
+/**
+ * Which agents run a cohort-level job, checked against the live catalog. Agents whose registered schema cannot
+ * serve it (missing tables or columns, wrong types) are left out and reported, unless the job names them.
+ * @throws FedmeshError naming the field
+ */
+export function admitCellJob(job: CellJob, connected: readonly AgentView[]): Admitted {
   let candidates: AgentView[];
+  let check: (a: AgentView) => void;
   if (job.kind === 'contingency') {
     candidates = connected.filter((a) => a.products.some((p) => p.name === job.product));
     if (candidates.length === 0) throw new FedmeshError('INVALID_JOB', `product: no connected agent serves product ${job.product}`, { field: 'product' });
-    for (const a of candidates) {
+    check = (a) => {
       const p = a.products.find((x) => x.name === job.product)!;
       for (const [field, col] of [['rowColumn', job.rowColumn], ['colColumn', job.colColumn]] as const) {
-        if (!p.columns.some((c) => c.name === col)) throw new FedmeshError('INVALID_JOB', `${field}: unknown column ${col} in product ${job.product} (at agent ${a.name})`, { field });
+        if (!p.columns.some((c) => c.name === col)) throw new FedmeshError('INVALID_JOB', `${field}: unknown column ${col} in product ${job.product}`, { field });
       }
       checkAggregateAgainstSchema({ kind: 'aggregate', product: job.product, where: job.where, groupBy: [], measures: [{ fn: 'count' }], privacy: job.privacy }, { name: p.name, columns: p.columns });
-    }
+      checkPrivacyUnit(job, p);
+    };
   } else {
     candidates = connected.filter((a) => OMOP_CORE.every((t) => a.products.some((p) => p.name === t)));
     if (candidates.length === 0) throw new FedmeshError('INVALID_JOB', `kind: no connected agent has OMOP CDM tables (${OMOP_CORE.join(', ')}) for a ${job.kind} job`, { field: 'kind' });
+    check = (a) => {
+      for (const [table, cols] of Object.entries(OMOP_CORE_COLUMNS)) {
+        const p = a.products.find((x) => x.name === table)!;
+        const lacking = cols.filter((c) => !p.columns.some((x) => x.name === c));
+        if (lacking.length > 0) throw new FedmeshError('INVALID_JOB', `kind: OMOP table ${table} lacks ${lacking.join(', ')}, which a ${job.kind} job reads`, { field: 'kind' });
+      }
+    };
   }
   if (job.agents) {
     for (const [i, name] of job.agents.entries()) {
-      if (!candidates.some((a) => a.name === name)) throw new FedmeshError('INVALID_JOB', `agents[${i}]: agent ${name} is not connected or cannot run this job`, { field: `agents[${i}]` });
+      const a = candidates.find((x) => x.name === name);
+      if (!a) throw new FedmeshError('INVALID_JOB', `agents[${i}]: agent ${name} is not connected or cannot run this job`, { field: `agents[${i}]` });
+      try {
+        check(a);
+      } catch (e) {
+        if (isFedmeshError(e)) throw new FedmeshError(e.code, `${e.message} (at agent ${a.name})`, { ...(e.field ? { field: e.field } : {}) });
+        throw e;
+      }
     }
     candidates = candidates.filter((a) => job.agents!.includes(a.name));
   }
+  const admitted = splitServeable(candidates, check);
+  candidates = admitted.agents;
   if (!candidates.some((a) => a.policy.allowModes.includes(job.privacy.mode))) {
     throw new FedmeshError('POLICY_DENIED', `privacy.mode: no eligible agent allows mode ${job.privacy.mode}`, { field: 'privacy.mode' });
   }
   if (job.quorum !== undefined && job.quorum > candidates.length) {
     throw new FedmeshError('INVALID_JOB', `quorum: ${job.quorum} agents required but only ${candidates.length} can run this job`, { field: 'quorum' });
   }
-  return candidates;
+  return admitted;
 }
 
 export function cellJobCost(job: CellJob): dp.PrivacyCost | undefined {

@@ -36,6 +36,12 @@ export interface ContingencyOptions {
    * @default the first of `person_id`, `subject_id` the table has
    */
   personColumn?: string;
+  /**
+   * Also materialise each person's place as temp table `table` (cell VARCHAR, h UBIGINT): cells named
+   * `cell:<r>:<c>`, `outside`, `ambiguous` as in the released counts, persons as keyed hashes (`hashSql` of the
+   * person column and a `$n` placeholder of `salt`). For the mode-none differencing guard; the caller drops it.
+   */
+  personSets?: { table: string; salt: string; hashSql: (personExpr: string, saltParam: string) => string };
 }
 
 /**
@@ -224,7 +230,23 @@ export async function contingencyCounts(conn: DuckDBConnection, opts: Contingenc
   const c = levelCase(colCol, colLevels, 'opts.colLevels', params);
   const where = [`${person.sql} IS NOT NULL`, ...filterSql(table, opts.where, params)];
   const relation = `SELECT ${person.sql} AS pid, ${r} AS r, ${c} AS c FROM ${table.sql} WHERE ${where.map((w) => `(${w})`).join(' AND ')}`;
-  return guardDuckDb('contingency counts', () => countCells(conn, relation, params, rowLevels.length, colLevels.length));
+  const counts = await guardDuckDb('contingency counts', () => countCells(conn, relation, params, rowLevels.length, colLevels.length));
+  const sets = opts.personSets;
+  if (sets) {
+    const cols = colLevels.length;
+    const salt = params.add(sets.salt, 'VARCHAR');
+    await guardDuckDb('contingency person sets', () =>
+      conn.run(
+        `CREATE TEMP TABLE "${sets.table.replace(/"/g, '')}" AS WITH cells AS (
+            SELECT pid, CASE WHEN r IS NULL OR c IS NULL THEN -1 ELSE r * ${cols} + c END AS place FROM (${relation}) x),
+          per_person AS (SELECT pid, min(place) AS place, COUNT(DISTINCT place) AS places FROM cells GROUP BY pid)
+          SELECT CASE WHEN places > 1 THEN 'ambiguous' WHEN place = -1 THEN 'outside' ELSE 'cell:' || (place // ${cols}) || ':' || (place % ${cols}) END AS cell,
+                 ${sets.hashSql('pid', salt)} AS h FROM per_person`,
+        params.values,
+      ),
+    );
+  }
+  return counts;
 }
 
 export interface CohortAttributeOptions {

@@ -8,7 +8,10 @@ export interface ColumnInfo {
 export interface ProductInfo {
   name: string;
   columns: ColumnInfo[];
-  /** The column identifying the privacy unit (person), when the product has one. */
+  /**
+   * The column identifying the privacy unit (person), when the product has one. A name guess here; the agent
+   * replaces it with the unit its catalog publishes (manifest over defaults), which is what jobs enforce.
+   */
   privacyUnit: string | undefined;
   description: string;
   source: string;

@@ -9,7 +9,9 @@ import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../../common/job/
 import type { AggregateJob } from '../../common/job/spec.js';
 import type { ProductInfo } from '../data/products.js';
 import type { CompiledAgentPolicy } from '../policy.js';
-import { queryGroupStatistics } from '../query/group-statistics.js';
+import { queryGroupStatistics, type GroupStatistics } from '../query/group-statistics.js';
+import { groupLabelSql } from '../query/aggregate-sql.js';
+import { personHashSql, type ReleasedCells } from '../disclosure/released-cells.js';
 
 export interface AggregateOutcome {
   arrow: Uint8Array;
@@ -62,46 +64,108 @@ export interface AggregateContext {
   privacy: AggregatePrivacyPlan;
   salt: string;
   rng: Rng;
+  /** Mode none: who asks, for the differencing guard (absent: no guard, e.g. in unit tests of the statistics). */
+  release?: { researcher: string; jobId: string; cells: ReleasedCells };
+}
+
+/** What mode none releases from this agent, decided on the exact statistics. */
+interface ExactRelease {
+  groups: GroupPartial[];
+  withheldGroups: number;
+  suppressedBins: number;
 }
 
 /**
- * Runs an `aggregate` job on this agent's data. Mode none: exact statistics with groups and bins below the
- * minimum cell size suppressed here, at the source (their statistics never leave the agent). central-dp: exact
- * statistics of contribution-bounded rows, for the coordinator to noise. local-dp: statistics noised here.
+ * Mode none disclosure control at the source. The cell size of a group or histogram bin is its number of distinct
+ * privacy units (persons), not rows. A group below the minimum cell size is withheld entirely: its key never leaves
+ * the agent, only the number of groups withheld does. A bin below it is sent as null (its edges are public). More
+ * released groups than the domain's `maxGroups` refuses the job — a data-dependent refusal, which itself tells the
+ * researcher that many groups exist; acceptable in mode none, whose result is exact anyway.
+ */
+function decideExactRelease(stats: GroupStatistics, policy: CompiledAgentPolicy): ExactRelease {
+  const k = BigInt(policy.minCellSize);
+  const plan = stats.plan;
+  let withheldGroups = 0;
+  let suppressedBins = 0;
+  const groups: GroupPartial[] = [];
+  stats.groups.forEach((g, gi) => {
+    const cell = stats.cells[gi]!;
+    // Products without a privacy unit reach mode none only as public reference data: rows are the cell size.
+    if ((cell.persons ?? g.count) < k) {
+      withheldGroups++;
+      return;
+    }
+    const measures = g.measures.map((m, i): MeasurePartial => {
+      const l = plan.layout[i]!;
+      // Quantile buckets go to the coordinator only (it releases one candidate value, never the counts).
+      if (m.kind !== 'histogram' || l.kind !== 'histogram' || l.buckets) return m;
+      const persons = cell.binPersons.get(i);
+      return {
+        kind: 'histogram',
+        bins: m.bins.map((v, b) => {
+          const size = persons ? persons[b]! : (v ?? 0n);
+          if (v !== null && v > 0n && size < k) {
+            suppressedBins++;
+            return null;
+          }
+          return v;
+        }),
+      };
+    });
+    groups.push({ ...g, measures });
+  });
+  if (groups.length > policy.maxGroups) {
+    throw new FedmeshError('POLICY_DENIED', `groupBy: this job would release more than ${policy.maxGroups} groups from this agent (its disclosure limit on levels); coarsen the grouping or filter`, { field: 'groupBy' });
+  }
+  return { groups, withheldGroups, suppressedBins };
+}
+
+/**
+ * The person sets of the cells mode none is about to release (groups and bins of at least k persons), as a temp
+ * table for the differencing guard; the same rule as `decideExactRelease`, on the same materialised rows.
+ */
+async function candidateCells(conn: DuckDBConnection, rows: string, stats: GroupStatistics, salt: string, k: number): Promise<string> {
+  const table = `${rows}_cells`;
+  const label = groupLabelSql(stats.plan.keyCount);
+  const h = personHashSql('u', '$1');
+  const parts = [`SELECT ${label} AS cell, ${h} AS h FROM "${rows}" WHERE u IS NOT NULL`];
+  for (const i of stats.plan.histogramMeasures) parts.push(`SELECT ${label} || '#m${i}b' || CAST(b${i} AS VARCHAR), ${h} FROM "${rows}" WHERE u IS NOT NULL AND b${i} IS NOT NULL`);
+  await conn.run(
+    `CREATE TEMP TABLE "${table}" AS WITH d AS (SELECT DISTINCT cell, h FROM (${parts.join(' UNION ALL ')})) SELECT cell, h FROM d WHERE cell IN (SELECT cell FROM d GROUP BY cell HAVING count(*) >= $2)`,
+    [salt, k],
+  );
+  return table;
+}
+
+/**
+ * Runs an `aggregate` job on this agent's data. Mode none: exact statistics of the groups and bins that meet the
+ * minimum cell size in persons, after the differencing guard; nothing else leaves. central-dp: exact statistics of
+ * contribution-bounded rows, for the coordinator to noise. local-dp: statistics noised here.
  */
 export async function runAggregate(ctx: AggregateContext): Promise<AggregateOutcome> {
   const { conn, job, product, policy, privacy } = ctx;
-  const exact = await queryGroupStatistics(conn, job, product, privacy, ctx.salt);
-  const plan = exact.plan;
   const suppress = privacy.mode === 'none';
-  const k = BigInt(policy.minCellSize);
-  let suppressedGroups = 0;
-  let suppressedBins = 0;
-  let groups: GroupPartial[] = !suppress
-    ? exact.groups
-    : exact.groups.map((g) => {
-        if (g.count < k) {
-          suppressedGroups++;
-          const measures = emptyMeasures(plan.layout).map((m) => (m.kind === 'histogram' ? { ...m, bins: m.bins.map(() => null) } : m));
-          return { key: g.key, count: 0n, measures, suppressedBy: ['self'] };
+  let exactRelease: ExactRelease | undefined;
+  const exact = await queryGroupStatistics(conn, job, product, privacy, ctx.salt, {
+    binPersons: suppress,
+    ...(suppress
+      ? {
+          inspect: async (rows, stats) => {
+            exactRelease = decideExactRelease(stats, policy);
+            const release = ctx.release;
+            if (!release || !stats.plan.hasUnit || exactRelease.groups.length === 0) return;
+            const cand = await candidateCells(conn, rows, stats, ctx.salt, policy.minCellSize);
+            try {
+              await release.cells.checkAndRecord(conn, { researcher: release.researcher, jobId: release.jobId, candidates: cand, minCellSize: policy.minCellSize, maxRememberedPersons: policy.maxRememberedPersons });
+            } finally {
+              await conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
+            }
+          },
         }
-        const measures = g.measures.map((m, i): MeasurePartial => {
-          const l = plan.layout[i]!;
-          // Quantile buckets go to the coordinator only (it releases one candidate value, never the counts).
-          if (m.kind !== 'histogram' || l.kind !== 'histogram' || l.buckets) return m;
-          return {
-            kind: 'histogram',
-            bins: m.bins.map((v) => {
-              if (v !== null && v > 0n && v < k) {
-                suppressedBins++;
-                return null;
-              }
-              return v;
-            }),
-          };
-        });
-        return { ...g, measures };
-      });
+      : {}),
+  });
+  const plan = exact.plan;
+  let groups: GroupPartial[] = exactRelease ? exactRelease.groups : exact.groups;
   if (privacy.mode === 'local-dp') groups = addLocalNoise(job, privacy, groups, asBufferedRng(ctx.rng));
   else if (privacy.mode !== 'none') {
     // Public group keys: send exactly the public combinations (zeros included), nothing data-dependent.
@@ -113,6 +177,14 @@ export async function runAggregate(ctx: AggregateContext): Promise<AggregateOutc
   }
   return {
     arrow: encodePartials(groups, plan.keyCount, plan.layout),
-    meta: { groups: groups.length, suppressedGroups, suppressedBins, minCellSize: suppress ? policy.minCellSize : null, contributionBounded: plan.bounded, maxRowsPerPerson: privacy.maxRowsPerPerson },
+    meta: {
+      groups: groups.length,
+      withheldGroups: exactRelease?.withheldGroups ?? 0,
+      suppressedBins: exactRelease?.suppressedBins ?? 0,
+      minCellSize: suppress ? policy.minCellSize : null,
+      cellSize: suppress ? (plan.hasUnit ? 'persons' : 'rows') : null,
+      contributionBounded: plan.bounded,
+      maxRowsPerPerson: privacy.maxRowsPerPerson,
+    },
   };
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { asBufferedRng } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
@@ -10,6 +11,7 @@ import type { CellJob } from '../../common/job/spec.js';
 import { characterizeCohort, contingencyCounts, survivalCounts } from '../analytics/index.js';
 import { runCohort } from '../cohort/index.js';
 import type { CompiledAgentPolicy } from '../policy.js';
+import { personHashSql, type ReleasedCells } from '../disclosure/released-cells.js';
 
 export interface CellJobContext {
   conn: DuckDBConnection;
@@ -17,6 +19,19 @@ export interface CellJobContext {
   taskId: string;
   policy: CompiledAgentPolicy;
   rng: Rng;
+  /** The product's privacy-unit column (contingency jobs): persons are counted on it. */
+  personColumn?: string;
+  /** Mode none: who asks, for the differencing guard on the cohort's persons. */
+  release?: { researcher: string; jobId: string; cells: ReleasedCells; salt: string };
+}
+
+export interface ComputeCellsOptions {
+  /** The product's privacy-unit column (contingency jobs). @default person_id or subject_id, whichever it has */
+  personColumn?: string;
+  /** Runs on the job's cohort table (cohort, characterize: the cohort; survival: the target) before it is dropped. */
+  onCohort?: (table: string) => Promise<void>;
+  /** Contingency: materialise the person set of every cell as temp table `table` (see `contingencyCounts`). */
+  personSets?: { table: string; salt: string };
 }
 
 function tableName(taskId: string, suffix: string): string {
@@ -28,7 +43,7 @@ function tableName(taskId: string, suffix: string): string {
  * `runCellJob` (plaintext modes) and by secure jobs (which mask or encrypt them). Scratch tables are named after
  * `taskId` and dropped afterwards.
  */
-export async function computeCells(conn: DuckDBConnection, job: CellJobBody, taskId: string): Promise<Map<string, bigint>> {
+export async function computeCells(conn: DuckDBConnection, job: CellJobBody, taskId: string, options: ComputeCellsOptions = {}): Promise<Map<string, bigint>> {
   const cells = new Map<string, bigint>();
   const dropTables: string[] = [];
   try {
@@ -42,6 +57,7 @@ export async function computeCells(conn: DuckDBConnection, job: CellJobBody, tas
         ...(job.kind === 'characterize' ? { conditionConcepts: job.conditionConcepts, drugConcepts: job.drugConcepts, windowDays: job.windowDays } : {}),
       });
       cells.set('persons', ch.persons);
+      await options.onCohort?.(target);
       ch.byAgeBand.forEach((b) => cells.set(`age:${b.band}`, b.persons));
       ch.byGender.forEach((g) => cells.set(`gender:${g.gender_concept_id}`, g.persons));
       if (job.kind === 'cohort') {
@@ -58,6 +74,7 @@ export async function computeCells(conn: DuckDBConnection, job: CellJobBody, tas
       const target = tableName(taskId, 't');
       dropTables.push(target);
       await runCohort(conn, parseCohortDefinition(job.target, 'target'), { targetTable: target });
+      await options.onCohort?.(target);
       let outcome: Parameters<typeof survivalCounts>[1]['outcome'];
       if ('definition' in job.outcome) {
         const o = tableName(taskId, 'o');
@@ -84,6 +101,8 @@ export async function computeCells(conn: DuckDBConnection, job: CellJobBody, tas
       rowLevels: job.rowLevels as (string | number)[],
       colLevels: job.colLevels as (string | number)[],
       where: job.where as never,
+      ...(options.personColumn ? { personColumn: options.personColumn } : {}),
+      ...(options.personSets ? { personSets: { ...options.personSets, hashSql: personHashSql } } : {}),
     });
     t.counts.forEach((row, r) => row.forEach((v, c) => cells.set(`cell:${r}:${c}`, v)));
     cells.set('outside', t.outside);
@@ -91,6 +110,36 @@ export async function computeCells(conn: DuckDBConnection, job: CellJobBody, tas
     return cells;
   } finally {
     for (const d of dropTables) await conn.run(`DROP TABLE IF EXISTS "${d}"`).catch(() => undefined);
+  }
+}
+
+/**
+ * The differencing guard on the persons of a cohort released in mode none (the `persons` cell of cohort and
+ * characterize jobs, the target cohort of survival jobs): refused when it differs from a cohort or cell released to
+ * the same researcher earlier by 1 … k − 1 persons (`age >= X` vs `age > X` in an inclusion rule). Cohorts below
+ * k persons are withheld anyway and not remembered.
+ */
+/** The differencing guard on the cells of a contingency table released in mode none (cells of at least k persons). */
+async function guardCells(conn: DuckDBConnection, sets: string, release: NonNullable<CellJobContext['release']>, policy: CompiledAgentPolicy): Promise<void> {
+  const cand = `${sets}_cells`;
+  await conn.run(`CREATE TEMP TABLE "${cand}" AS SELECT DISTINCT cell, h FROM "${sets}" WHERE cell IN (SELECT cell FROM "${sets}" GROUP BY cell HAVING count(DISTINCT h) >= $1)`, [policy.minCellSize]);
+  try {
+    await release.cells.checkAndRecord(conn, { researcher: release.researcher, jobId: release.jobId, candidates: cand, minCellSize: policy.minCellSize, maxRememberedPersons: policy.maxRememberedPersons });
+  } finally {
+    await conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
+  }
+}
+
+async function guardCohort(conn: DuckDBConnection, cohort: string, release: NonNullable<CellJobContext['release']>, policy: CompiledAgentPolicy): Promise<void> {
+  const cand = `${cohort}_cells`;
+  await conn.run(
+    `CREATE TEMP TABLE "${cand}" AS WITH d AS (SELECT DISTINCT 'cohort' AS cell, ${personHashSql('subject_id', '$1')} AS h FROM "${cohort}" WHERE subject_id IS NOT NULL) SELECT cell, h FROM d WHERE (SELECT count(*) FROM d) >= $2`,
+    [release.salt, policy.minCellSize],
+  );
+  try {
+    await release.cells.checkAndRecord(conn, { researcher: release.researcher, jobId: release.jobId, candidates: cand, minCellSize: policy.minCellSize, maxRememberedPersons: policy.maxRememberedPersons });
+  } finally {
+    await conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
   }
 }
 
@@ -103,11 +152,27 @@ export async function runCellJob(ctx: CellJobContext): Promise<{ arrow: Uint8Arr
   const { job } = ctx;
   const ruleNames = job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : [];
   const blocks = cellBlocks(job, ruleNames);
-  const values = await computeCells(ctx.conn, job, ctx.taskId);
+  const k = BigInt(ctx.policy.minCellSize);
+  const release = ctx.release;
+  const guard = job.privacy.mode === 'none' && release !== undefined;
+  const sets = guard && job.kind === 'contingency' ? { table: `${tableName(ctx.taskId, 'sets')}_${randomBytes(4).toString('hex')}`, salt: release.salt } : undefined;
+  let values: Map<string, bigint>;
+  try {
+    values = await computeCells(ctx.conn, job, ctx.taskId, {
+      ...(ctx.personColumn ? { personColumn: ctx.personColumn } : {}),
+      ...(guard ? { onCohort: (table: string) => guardCohort(ctx.conn, table, release, ctx.policy) } : {}),
+      ...(sets ? { personSets: sets } : {}),
+    });
+    if (sets && release) await guardCells(ctx.conn, sets.table, release, ctx.policy);
+  } finally {
+    if (sets) await ctx.conn.run(`DROP TABLE IF EXISTS "${sets.table}"`).catch(() => undefined);
+  }
   const out: CellCounts = { values: new Map(), suppressed: new Set() };
   const privacy = planCellPrivacy(job, blocks);
   const rng = asBufferedRng(ctx.rng);
-  const k = BigInt(ctx.policy.minCellSize);
+  // Entries are rows, not persons: a small cohort's entry count would tell what its withheld person count hides.
+  const persons = values.get('persons');
+  if (job.privacy.mode === 'none' && persons !== undefined && persons < k && values.has('entries')) values.set('entries', persons);
   for (const [bi, b] of blocks.entries()) {
     if (job.privacy.mode !== 'none' && !b.dpSafe) continue;
     for (const cell of b.cells) {
@@ -122,5 +187,26 @@ export async function runCellJob(ctx: CellJobContext): Promise<{ arrow: Uint8Arr
       }
     }
   }
+  if (job.privacy.mode === 'none' && job.kind === 'cohort') withholdNestedDifferences(out, ['qualified', ...ruleNames.map((_, i) => `rule:${i}`), 'persons'], k);
   return { arrow: encodeCells(out), meta: { cells: out.values.size, suppressed: out.suppressed.size } };
+}
+
+/**
+ * Differencing inside one cohort job: the attrition cells are nested person sets (qualified ⊇ after rule 0 ⊇ after
+ * rule 1 … ⊇ the cohort), so two released neighbours that differ by 1 … k − 1 persons disclose the persons one rule
+ * removed. Such a cell is withheld (complementary suppression), and the next one is compared with the last cell
+ * actually released.
+ */
+function withholdNestedDifferences(out: CellCounts, chain: readonly string[], k: bigint): void {
+  let last: bigint | undefined;
+  for (const cell of chain) {
+    if (!out.values.has(cell) || out.suppressed.has(cell)) continue;
+    const v = out.values.get(cell)!;
+    if (last !== undefined && last - v > 0n && last - v < k) {
+      out.values.set(cell, 0n);
+      out.suppressed.add(cell);
+      continue;
+    }
+    last = v;
+  }
 }

@@ -6,12 +6,26 @@ import type { ProductInfo } from '../data/products.js';
 import { quoteIdent } from '../data/database.js';
 
 export interface AggregatePlan {
-  sql: string;
-  params: (string | number | boolean)[];
+  /**
+   * Materialises the job's rows (after filters and contribution bounding) as a temp table `{t}`: group keys `k<i>`,
+   * measure inputs `m<i>`/`c<i>`, bin indexes `b<i>`, and `u` = the privacy unit when the product has one.
+   */
+  rowsSql: (table: string) => string;
+  rowsParams: (string | number | boolean)[];
+  /** The sufficient statistics per group over the temp table `{t}`; `persons` = distinct privacy units. */
+  statsSql: (table: string) => string;
+  statsParams: (string | number | boolean)[];
+  /** The same statistics in one statement without a temp table (when nothing else reads the rows: the DP modes). */
+  inlineSql: string;
+  inlineParams: (string | number | boolean)[];
+  /** Histogram measures whose bins are released as counts (not quantile buckets): their measure indexes. */
+  histogramMeasures: number[];
   keyCount: number;
   layout: AgentMeasureLayout[];
   /** Whether contribution bounding per privacy unit was applied. */
   bounded: boolean;
+  /** Whether rows carry the privacy unit `u` (and `persons` is counted). */
+  hasUnit: boolean;
 }
 
 export interface PlanOptions {
@@ -19,20 +33,35 @@ export interface PlanOptions {
   salt: string;
 }
 
+/** SQL of a group's cell label from its key columns: the same text for the same key, on every query of a job. */
+export function groupLabelSql(keyCount: number): string {
+  return keyCount === 0 ? `'[]'` : `to_json([${Array.from({ length: keyCount }, (_, i) => `k${i}::VARCHAR`).join(', ')}])::VARCHAR`;
+}
+
 /**
  * Builds the agent-side SQL of an `aggregate` job: exact sufficient statistics per group, on the grids of the
  * privacy plan, every value bound as a parameter. Identifiers come only from the agent's own schema (validated
  * here); nothing from outside becomes SQL text. In the DP modes each privacy unit contributes at most k rows,
- * chosen by a keyed hash of the row, and rows without a privacy unit are left out.
+ * chosen by a keyed hash of the row, and rows without a privacy unit are left out. The rows are materialised once
+ * (`rowsSql`) so that the statistics, the distinct persons per cell and the person sets of released cells all
+ * come from the same rows.
  * @throws FedmeshError INVALID_JOB naming the field (unknown column, wrong type)
  */
 export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: AggregatePrivacyPlan, options: PlanOptions): AggregatePlan {
   checkAggregateAgainstSchema(job, product);
-  const params: (string | number | boolean)[] = [];
-  const p = (v: string | number | boolean, castTo?: string): string => {
-    params.push(v);
-    return castTo ? `CAST($${params.length} AS ${castTo})` : `$${params.length}`;
+  const rowsParams: (string | number | boolean)[] = [];
+  const statsParams: (string | number | boolean)[] = [];
+  const param = (list: (string | number | boolean)[]) => (v: string | number | boolean, castTo?: string): string => {
+    list.push(v);
+    return castTo ? `CAST($${list.length} AS ${castTo})` : `$${list.length}`;
   };
+  const p = param(rowsParams);
+  // Statistics placeholders are numbered when the statement is composed (after the row parameters, or from 1).
+  const po = (v: string | number | boolean, castTo: string): string => {
+    statsParams.push(v);
+    return `CAST($@${statsParams.length}@ AS ${castTo})`;
+  };
+  const numberStats = (sql: string, offset: number): string => sql.replace(/\$@(\d+)@/g, (_, n: string) => `$${Number(n) + offset}`);
   const where: string[] = [];
   job.where.forEach((f: Filter, i) => {
     const col = findColumn(product, f.column, `where[${i}].column`);
@@ -59,6 +88,8 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
   });
 
   const inner: string[] = [];
+  /** Bin indexes, computed on the inner columns in a second projection. */
+  const bins: string[] = [];
   const keys: string[] = [];
   job.groupBy.forEach((g, i) => {
     const col = findColumn(product, g, `groupBy[${i}]`);
@@ -71,6 +102,7 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
   });
 
   const outer: string[] = [...keys, 'count(*)::BIGINT AS count'];
+  const histogramMeasures: number[] = [];
   privacy.layout.forEach((l, i) => {
     const m = job.measures[i]!;
     if (l.kind === 'count' || m.fn === 'count') return;
@@ -87,7 +119,8 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
         return `CASE WHEN m${i} < ${cs[mid - 1]} THEN ${tree(lo, mid - 1)} ELSE ${tree(mid, hi)} END`;
       };
       inner.push(`${x} AS m${i}`);
-      outer.push(`histogram(CASE WHEN m${i} IS NULL THEN NULL ELSE ${tree(0, cs.length)} END) AS m${i}_hist`);
+      bins.push(`CASE WHEN m${i} IS NULL THEN NULL ELSE ${tree(0, cs.length)} END AS b${i}`);
+      outer.push(`histogram(b${i}) AS m${i}_hist`);
       return;
     }
     if (l.kind === 'histogram' && m.fn === 'histogram') {
@@ -100,7 +133,9 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
         return `CASE WHEN m${i} < ${e[mid]} THEN ${tree(lo, mid)} ELSE ${tree(mid, hi)} END`;
       };
       inner.push(`${c} AS m${i}`);
-      outer.push(`histogram(CASE WHEN m${i} IS NULL OR m${i} < ${e[0]} OR m${i} > ${e[k]} THEN NULL ELSE ${tree(0, k)} END) AS m${i}_hist`);
+      bins.push(`CASE WHEN m${i} IS NULL OR m${i} < ${e[0]} OR m${i} > ${e[k]} THEN NULL ELSE ${tree(0, k)} END AS b${i}`);
+      outer.push(`histogram(b${i}) AS m${i}_hist`);
+      histogramMeasures.push(i);
       return;
     }
     if (l.kind !== 'moments') return;
@@ -109,23 +144,40 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     const halfSq = l.center === 0 ? Math.max(l.lower * l.lower, l.upper * l.upper) : ((l.upper - l.lower) / 2) ** 2;
     outer.push(
       `count(c${i})::BIGINT AS m${i}_n`,
-      `coalesce(sum(round(c${i} * ${p(2 ** l.scaleBits, 'DOUBLE')})::HUGEINT), 0)::HUGEINT AS m${i}_sum`,
-      l.squares ? `coalesce(sum(round(least(c${i} * c${i}, ${p(halfSq, 'DOUBLE')}) * ${p(2 ** l.sqScaleBits, 'DOUBLE')})::HUGEINT), 0)::HUGEINT AS m${i}_sumsq` : `0::HUGEINT AS m${i}_sumsq`,
+      `coalesce(sum(round(c${i} * ${po(2 ** l.scaleBits, 'DOUBLE')})::HUGEINT), 0)::HUGEINT AS m${i}_sum`,
+      l.squares ? `coalesce(sum(round(least(c${i} * c${i}, ${po(halfSq, 'DOUBLE')}) * ${po(2 ** l.sqScaleBits, 'DOUBLE')})::HUGEINT), 0)::HUGEINT AS m${i}_sumsq` : `0::HUGEINT AS m${i}_sumsq`,
     );
   });
 
   const dpMode = privacy.mode !== 'none';
   const unit = product.privacyUnit;
   let qualify = '';
+  if (unit) inner.push(`${quoteIdent(unit)} AS u`);
   if (dpMode && unit) {
     where.push(`${quoteIdent(unit)} IS NOT NULL`);
     qualify = ` QUALIFY row_number() OVER (PARTITION BY ${quoteIdent(unit)} ORDER BY hash(rowid, ${p(options.salt, 'VARCHAR')})) <= ${p(privacy.maxRowsPerPerson, 'BIGINT')}`;
   }
+  // Persons, not rows: the cell size of a group in mode none is its number of distinct privacy units.
+  if (unit && !dpMode) outer.push('count(DISTINCT u)::BIGINT AS persons');
+  outer.push(`${groupLabelSql(keys.length)} AS cell`);
   const innerSelect = inner.length > 0 ? inner.join(', ') : '1 AS one';
   const whereSql = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
   const groupSql = keys.length > 0 ? ` GROUP BY ${keys.join(', ')} ORDER BY ${keys.join(', ')}` : '';
-  const sql = `SELECT ${outer.join(', ')} FROM (SELECT ${innerSelect} FROM ${quoteIdent(product.name)}${whereSql}${qualify}) AS t${groupSql}`;
-  return { sql, params, keyCount: keys.length, layout: privacy.layout, bounded: dpMode && unit !== undefined };
+  const rowsSelect = `SELECT ${innerSelect} FROM ${quoteIdent(product.name)}${whereSql}${qualify}`;
+  const withBins = bins.length > 0 ? `SELECT *, ${bins.join(', ')} FROM (${rowsSelect}) AS r` : rowsSelect;
+  return {
+    rowsSql: (table) => `CREATE TEMP TABLE ${quoteIdent(table)} AS ${withBins}`,
+    rowsParams,
+    statsSql: (table) => numberStats(`SELECT ${outer.join(', ')} FROM ${quoteIdent(table)}${groupSql}`, 0),
+    statsParams,
+    inlineSql: numberStats(`SELECT ${outer.join(', ')} FROM (${withBins}) AS t${groupSql}`, rowsParams.length),
+    inlineParams: [...rowsParams, ...statsParams],
+    histogramMeasures,
+    keyCount: keys.length,
+    layout: privacy.layout,
+    bounded: dpMode && unit !== undefined,
+    hasUnit: unit !== undefined,
+  };
 }
 
 /** The bin counts of histogram/quantile measure `i` from a result row (DuckDB returns histogram() as key/value pairs). */

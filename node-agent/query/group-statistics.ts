@@ -1,37 +1,106 @@
+import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { toKeyValue, type GroupPartial, type MeasurePartial } from '../../algorithms/aggregate/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { AggregatePrivacyPlan } from '../../common/job/privacy-plan.js';
 import type { AggregateJob } from '../../common/job/spec.js';
 import type { ProductInfo } from '../data/products.js';
-import { planAggregate, readBins, type AggregatePlan } from './aggregate-sql.js';
+import { groupLabelSql, planAggregate, readBins, type AggregatePlan } from './aggregate-sql.js';
 
 const MAX_GROUPS = 10_000;
 
+/** What the agent knows about each group beyond its statistics: never sent, used for disclosure control. */
+export interface GroupCell {
+  /** The group's cell label (JSON of its key values), the same text SQL computes from the key columns. */
+  label: string;
+  /** Distinct privacy units in the group (mode none); undefined in the DP modes or without a privacy unit. */
+  persons: bigint | undefined;
+  /** Per measure index: distinct privacy units per released histogram bin (histogram measures only). */
+  binPersons: Map<number, bigint[]>;
+}
+
+export interface GroupStatistics {
+  plan: AggregatePlan;
+  groups: GroupPartial[];
+  /** Parallel to `groups`. */
+  cells: GroupCell[];
+}
+
+export interface GroupStatisticsOptions {
+  /** Count distinct persons per histogram bin too (mode none: a bin's cell size is its number of persons). */
+  binPersons?: boolean;
+  /**
+   * Runs while the job's materialised rows still exist as temp table `table` (columns k<i>, b<i>, u), e.g. to
+   * check and record the person sets of the cells about to be released. May throw to refuse the job.
+   */
+  inspect?: (table: string, stats: GroupStatistics) => Promise<void>;
+}
+
+async function readRows(conn: DuckDBConnection, sql: string, params: (string | number | boolean)[], product: string): Promise<Record<string, unknown>[]> {
+  try {
+    return (await conn.runAndReadAll(sql, params)).getRowObjectsJS() as Record<string, unknown>[];
+  } catch (e) {
+    throw new FedmeshError('INVALID_JOB', `the query could not run on product ${product}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+  }
+}
+
 /**
  * Runs an aggregate job's parameterised SQL and returns the EXACT statistics per group (contribution-bounded in the
- * DP modes), before any suppression or noise. Both the plaintext and the secure paths start here.
+ * DP modes), before any suppression or noise, with the distinct persons per group (and per bin on request). Both
+ * the plaintext and the secure paths start here. For mode none's disclosure control the job's rows are materialised
+ * in a temp table (dropped before returning); otherwise one statement computes the statistics.
  * @throws FedmeshError INVALID_JOB when the query fails; POLICY_DENIED for too many groups
  */
-export async function queryGroupStatistics(conn: DuckDBConnection, job: AggregateJob, product: ProductInfo, privacy: AggregatePrivacyPlan, salt: string): Promise<{ plan: AggregatePlan; groups: GroupPartial[] }> {
+export async function queryGroupStatistics(conn: DuckDBConnection, job: AggregateJob, product: ProductInfo, privacy: AggregatePrivacyPlan, salt: string, options: GroupStatisticsOptions = {}): Promise<GroupStatistics> {
   const plan = planAggregate(job, product, privacy, { salt });
-  let rows: Record<string, unknown>[];
+  // Materialise the rows only when something besides the statistics reads them (mode none's disclosure control).
+  const materialise = options.binPersons === true || options.inspect !== undefined;
+  const table = `fedmesh_rows_${randomBytes(8).toString('hex')}`;
   try {
-    rows = (await conn.runAndReadAll(plan.sql, plan.params)).getRowObjectsJS() as Record<string, unknown>[];
-  } catch (e) {
-    throw new FedmeshError('INVALID_JOB', `the query could not run on product ${product.name}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
-  }
-  if (rows.length > MAX_GROUPS) throw new FedmeshError('POLICY_DENIED', `groupBy yields more than ${MAX_GROUPS} groups; coarsen the grouping`, { field: 'groupBy' });
-  const groups = rows.map((r): GroupPartial => {
-    const key = Array.from({ length: plan.keyCount }, (_, i) => toKeyValue(r[`k${i}`]));
-    const measures: MeasurePartial[] = plan.layout.map((l, i) => {
-      if (l.kind === 'count') return { kind: 'count' };
-      if (l.kind === 'moments') {
-        return { kind: 'moments', n: BigInt(r[`m${i}_n`] as bigint), sum: BigInt(r[`m${i}_sum`] as bigint), sumSq: BigInt(r[`m${i}_sumsq`] as bigint), scaleBits: l.scaleBits, sqScaleBits: l.sqScaleBits };
+    if (materialise) {
+      try {
+        await conn.run(plan.rowsSql(table), plan.rowsParams);
+      } catch (e) {
+        throw new FedmeshError('INVALID_JOB', `the query could not run on product ${product.name}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
       }
-      return { kind: 'histogram', bins: readBins(r, i, l.bins) };
-    });
-    return { key, count: BigInt(r.count as bigint), measures, suppressedBy: [] };
-  });
-  return { plan, groups };
+    }
+    const rows = materialise ? await readRows(conn, plan.statsSql(table), plan.statsParams, product.name) : await readRows(conn, plan.inlineSql, plan.inlineParams, product.name);
+    if (rows.length > MAX_GROUPS) throw new FedmeshError('POLICY_DENIED', `groupBy yields more than ${MAX_GROUPS} groups; coarsen the grouping`, { field: 'groupBy' });
+    const groups: GroupPartial[] = [];
+    const cells: GroupCell[] = [];
+    const byLabel = new Map<string, GroupCell>();
+    for (const r of rows) {
+      const key = Array.from({ length: plan.keyCount }, (_, i) => toKeyValue(r[`k${i}`]));
+      const measures: MeasurePartial[] = plan.layout.map((l, i) => {
+        if (l.kind === 'count') return { kind: 'count' };
+        if (l.kind === 'moments') {
+          return { kind: 'moments', n: BigInt(r[`m${i}_n`] as bigint), sum: BigInt(r[`m${i}_sum`] as bigint), sumSq: BigInt(r[`m${i}_sumsq`] as bigint), scaleBits: l.scaleBits, sqScaleBits: l.sqScaleBits };
+        }
+        return { kind: 'histogram', bins: readBins(r, i, l.bins) };
+      });
+      groups.push({ key, count: BigInt(r.count as bigint), measures, suppressedBy: [] });
+      const cell: GroupCell = { label: String(r.cell), persons: r.persons === undefined || r.persons === null ? undefined : BigInt(r.persons as bigint), binPersons: new Map() };
+      cells.push(cell);
+      byLabel.set(cell.label, cell);
+    }
+    if (options.binPersons && plan.hasUnit) {
+      for (const i of plan.histogramMeasures) {
+        const l = plan.layout[i]!;
+        if (l.kind !== 'histogram') continue;
+        for (const c of cells) c.binPersons.set(i, Array.from({ length: l.bins }, () => 0n));
+        const label = groupLabelSql(plan.keyCount);
+        const binRows = await readRows(conn, `SELECT ${label} AS cell, b${i} AS bin, count(DISTINCT u)::BIGINT AS persons FROM "${table}" WHERE b${i} IS NOT NULL GROUP BY ALL`, [], product.name);
+        for (const b of binRows) {
+          const bin = Number(b.bin);
+          const arr = byLabel.get(String(b.cell))?.binPersons.get(i);
+          if (arr && Number.isInteger(bin) && bin >= 0 && bin < arr.length) arr[bin] = BigInt(b.persons as bigint);
+        }
+      }
+    }
+    const stats: GroupStatistics = { plan, groups, cells };
+    if (options.inspect) await options.inspect(table, stats);
+    return stats;
+  } finally {
+    if (materialise) await conn.run(`DROP TABLE IF EXISTS "${table}"`).catch(() => undefined);
+  }
 }

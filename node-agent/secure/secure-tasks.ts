@@ -127,7 +127,8 @@ export class SecureTaskRunner {
   /** Cells (exactly as runCellJob counts them) → (+ a noise share per block) → overflow check → limbs. Charges first in distributed-dp. */
   private async cellVector(task: AgentTask, job: CellJob, cp: SecureCellPlan, asBigInt: boolean): Promise<Uint32Array | BigInt64Array> {
     if (cp.noise) await this.deps.charge(task.jobId, task.researcher, cp.noise.cost);
-    const values = await this.deps.withConnection((conn) => computeCells(conn, job, task.taskId));
+    const unit = job.kind === 'contingency' ? this.deps.products().find((p) => p.name === job.product)?.privacyUnit : undefined;
+    const values = await this.deps.withConnection((conn) => computeCells(conn, job, task.taskId, unit ? { personColumn: unit } : {}));
     const rng = dp.asBufferedRng(this.deps.rng);
     const noise = cp.noise;
     const samplers = noise ? noise.blocks.map((b) => dp.createDiscreteGaussianSampler(b.plan.shareSigma2)) : [];

@@ -71,7 +71,7 @@ describe('describeProducts defaults', () => {
     expect(person.allowedPrivacyModes).toBeUndefined();
     expect(semantic(person)).toMatchObject({
       person_id: 'identifier', gender_concept_id: 'concept_id', year_of_birth: 'quantity', birth_datetime: 'datetime',
-      location_id: 'reference', person_source_value: 'code', gender_source_concept_id: 'concept_id',
+      location_id: 'reference', person_source_value: 'identifier', gender_source_concept_id: 'concept_id',
     });
     const drugs = byName(all, 'drug_exposure');
     expect(drugs.bounds).toEqual({ days_supply: [0, 365], quantity: [0, 1000], refills: [0, 20] });

@@ -33,6 +33,8 @@ const CATEGORY_NAMES = new Set([
   'standard_concept', 'invalid_reason', 'domain_id', 'vocabulary_id', 'concept_class_id', 'relationship_id',
   'is_hierarchical', 'defines_ancestry', 'reverse_relationship_id', 'route_code', 'value_unit', 'value_unit_code',
 ]);
+/** Source-value columns that hold a person's or provider's own key. */
+const PERSON_KEYS = new Set(['person_source_value', 'provider_source_value']);
 const TEXT_NAMES = new Set(['value_string', 'value_as_string', 'stop_reason', 'sig', 'dosage_text', 'source_file']);
 
 export interface InferenceContext {
@@ -58,6 +60,8 @@ export function inferSemanticType(column: string, type: string, ctx: InferenceCo
     return 'quantity';
   }
   if (name === 'id') return 'identifier';
+  // OMOP: "an (encrypted) key derived from the person identifier in the source data" — a person key, not a code.
+  if (PERSON_KEYS.has(name)) return 'identifier';
   if (name.endsWith('_id') && !CATEGORY_NAMES.has(name)) return 'reference';
   if (CATEGORY_NAMES.has(name) || name.endsWith('_system')) return 'category';
   if (TEXT_NAMES.has(name) || name.endsWith('_display') || name.endsWith('_text') || name.endsWith('_name')) return 'text';

@@ -1,0 +1,29 @@
+import { FedmeshError, quote } from '../../common/errors.js';
+import type { AggregatePrivacyPlan } from '../../common/job/privacy-plan.js';
+import type { AggregateJob } from '../../common/job/spec.js';
+import type { AgentView } from '../agent-registry.js';
+
+/**
+ * What an agent says it did must be what the job's plan assumed, or the result is not released: noise calibrated to
+ * "each person contributes at most k rows" protects nobody if the agent did not bound contributions, and a mode
+ * `none` release is only as safe as the cell size the agent applied. The agent's report (`meta`) is checked here
+ * for every answering agent; a mismatch fails the job naming the agent.
+ * @returns undefined when the report matches, else the reason
+ */
+export function aggregateReplyMismatch(job: AggregateJob, plan: AggregatePrivacyPlan, agent: AgentView, meta: Readonly<Record<string, unknown>>): string | undefined {
+  if (job.privacy.mode === 'none') {
+    const product = agent.products.find((p) => p.name === job.product);
+    const expected = product?.privacyUnit ? 'persons' : 'rows';
+    if (meta.cellSize !== expected) return `it applied the minimum cell size to ${quote(meta.cellSize ?? 'an unreported unit')}, not to ${expected}`;
+    if (meta.minCellSize !== agent.policy.minCellSize) return `it reported minimum cell size ${quote(meta.minCellSize)}, not the ${agent.policy.minCellSize} it registered`;
+    return undefined;
+  }
+  if (meta.contributionBounded !== true) return `it reported contributionBounded ${quote(meta.contributionBounded)}, but the plan bounds each person's contribution`;
+  if (meta.maxRowsPerPerson !== plan.maxRowsPerPerson) return `it reported maxRowsPerPerson ${quote(meta.maxRowsPerPerson)}, but the plan assumes ${plan.maxRowsPerPerson}`;
+  return undefined;
+}
+
+/** @throws FedmeshError FAILED_PRECONDITION naming the agent, with the answered/missing details a failed job keeps */
+export function refuseMismatch(agent: string, reason: string, details: { answered: string[]; missing: string[] }): FedmeshError {
+  return new FedmeshError('FAILED_PRECONDITION', `result not released: agent ${agent} did not compute what the plan assumed (${reason})`, { details });
+}

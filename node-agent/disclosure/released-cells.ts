@@ -1,0 +1,108 @@
+/**
+ * The differencing guard of mode `none`. Two exact counts whose person sets differ by one person (`age >= X` and
+ * `age > X`) reveal that person, though each count alone is above the minimum cell size. So the agent remembers, per
+ * researcher, the person set of every cell it released in mode `none` — as keyed 64-bit hashes of privacy-unit
+ * values (MD5 of agent salt ‖ unit, upper half: stable across DuckDB versions, useless outside this agent) — and
+ * refuses a new cell whose person set differs from a remembered one by between 1 and k − 1 persons (symmetric
+ * difference, k = the agent's minimum cell size). Identical sets (difference 0) are allowed and not stored twice.
+ *
+ * Exact sizes come from DuckDB joins: |A Δ B| = |A| + |B| − 2|A ∩ B|, with |A ∩ B| from a hash join of the
+ * candidate's hashes with the remembered ones. Cells that share nobody differ by |A| + |B| ≥ 2k, so only pairs with
+ * a common person need to be looked at.
+ *
+ * Bounded: at most `maxRememberedPersons` (cell, person) pairs per researcher. A release that would go beyond is
+ * refused, never evicted — forgetting a cell would reopen exactly the differencing this guard closes. The domain
+ * can raise the limit, or clear a researcher's memory deliberately (`forget`).
+ *
+ * Scope: cells from earlier jobs of the same researcher at this agent, across products (units are compared by
+ * value, so `person_id` in person and condition_occurrence match). Guarded cells: aggregate groups and histogram
+ * bins, contingency cells (with `outside` and `ambiguous`), and the cohort of cohort / characterize / survival jobs.
+ * Not yet guarded: the breakdowns of a cohort (age bands, gender, attrition, concept and survival cells) and secure
+ * (masked or encrypted) mode-none jobs, where the agent never learns what is released. Cells of one job are not
+ * compared with each other (bins of a group and inclusion-rule attrition are nested by design).
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { FedmeshError } from '../../common/errors.js';
+import { Mutex } from '../../common/mutex.js';
+
+const CELLS = '_fedmesh_released_cell';
+const PERSONS = '_fedmesh_released_person';
+
+/** SQL of the keyed 64-bit hash of a privacy-unit value; `saltParam` is the placeholder of the agent's salt. */
+export function personHashSql(unitExpr: string, saltParam: string): string {
+  return `(md5_number(${saltParam} || CAST(${unitExpr} AS VARCHAR)) >> 64)::UBIGINT`;
+}
+
+export interface ReleaseCheck {
+  researcher: string;
+  jobId: string;
+  /** Temp table (cell VARCHAR, h UBIGINT), distinct rows: the person sets of the cells about to be released. */
+  candidates: string;
+  minCellSize: number;
+  maxRememberedPersons: number;
+}
+
+export class ReleasedCells {
+  private readonly mutex = new Mutex();
+
+  private constructor() {}
+
+  /** Creates the agent's tables if needed. */
+  static async open(conn: DuckDBConnection): Promise<ReleasedCells> {
+    await conn.run(`CREATE SEQUENCE IF NOT EXISTS ${CELLS}_seq`);
+    await conn.run(`CREATE TABLE IF NOT EXISTS ${CELLS} (id BIGINT PRIMARY KEY, researcher VARCHAR NOT NULL, job_id VARCHAR NOT NULL, cell VARCHAR NOT NULL, persons BIGINT NOT NULL, released_at_ms BIGINT NOT NULL)`);
+    await conn.run(`CREATE TABLE IF NOT EXISTS ${PERSONS} (researcher VARCHAR NOT NULL, cell_id BIGINT NOT NULL, h UBIGINT NOT NULL)`);
+    return new ReleasedCells();
+  }
+
+  /**
+   * Refuses the release if any candidate cell differs from a remembered cell of the same researcher by 1 … k − 1
+   * persons; otherwise remembers the candidates (those not identical to a remembered cell). Atomic per agent.
+   * @throws FedmeshError POLICY_DENIED naming the rule (differencing, or the memory bound)
+   */
+  async checkAndRecord(conn: DuckDBConnection, c: ReleaseCheck): Promise<{ cells: number; persons: number }> {
+    return this.mutex.run(async () => {
+      const cand = `"${c.candidates.replace(/"/g, '')}"`;
+      const sizes = `(SELECT cell, count(*)::BIGINT AS n FROM ${cand} GROUP BY cell)`;
+      const overlaps = `(SELECT x.cell, p.cell_id, count(*)::BIGINT AS i FROM ${cand} x JOIN ${PERSONS} p ON p.h = x.h AND p.researcher = $1 GROUP BY ALL)`;
+      const pairs = `SELECT s.cell, o.id AS old_id, o.job_id AS old_job, s.n + o.persons - 2 * v.i AS diff FROM ${overlaps} v JOIN ${sizes} s ON s.cell = v.cell JOIN ${CELLS} o ON o.id = v.cell_id`;
+      const bad = (await conn.runAndReadAll(`SELECT cell, old_job FROM (${pairs}) WHERE diff BETWEEN 1 AND $2 - 1 LIMIT 1`, [c.researcher, c.minCellSize])).getRowObjectsJS();
+      if (bad.length > 0) {
+        throw new FedmeshError(
+          'POLICY_DENIED',
+          `differencing guard (mode none): a cell of this job counts a set of persons that differs from a cell released to you earlier (job ${String(bad[0]!.old_job)}) by between 1 and ${c.minCellSize - 1} persons; releasing both would disclose those persons. Use a DP privacy mode, or a query whose persons differ by at least ${c.minCellSize}`,
+          { field: 'privacy.mode' },
+        );
+      }
+      const news = (await conn.runAndReadAll(`SELECT s.cell, s.n FROM ${sizes} s WHERE NOT EXISTS (SELECT 1 FROM (${pairs}) q WHERE q.cell = s.cell AND q.diff = 0)`, [c.researcher])).getRowObjectsJS();
+      if (news.length === 0) return { cells: 0, persons: 0 };
+      const adding = news.reduce((a, r) => a + Number(r.n), 0);
+      const held = Number((await conn.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${PERSONS} WHERE researcher = $1`, [c.researcher])).getRowObjectsJS()[0]!.n);
+      if (held + adding > c.maxRememberedPersons) {
+        throw new FedmeshError('POLICY_DENIED', `differencing guard (mode none): this agent remembers at most ${c.maxRememberedPersons} released (cell, person) pairs per researcher and will not forget any, so it releases no more exact cells to you; use a DP privacy mode`, { field: 'privacy.mode' });
+      }
+      await conn.run('BEGIN TRANSACTION');
+      try {
+        const now = Date.now();
+        for (const r of news) {
+          const id = Number((await conn.runAndReadAll(`SELECT nextval('${CELLS}_seq')::BIGINT AS id`)).getRowObjectsJS()[0]!.id);
+          await conn.run(`INSERT INTO ${CELLS} VALUES ($1, $2, $3, $4, $5, $6)`, [id, c.researcher, c.jobId, String(r.cell), Number(r.n), now]);
+          await conn.run(`INSERT INTO ${PERSONS} SELECT $1, $2, h FROM ${cand} WHERE cell = $3`, [c.researcher, id, String(r.cell)]);
+        }
+        await conn.run('COMMIT');
+      } catch (e) {
+        await conn.run('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+      return { cells: news.length, persons: adding };
+    });
+  }
+
+  /** Drops everything remembered about a researcher (a deliberate act of the domain, e.g. after a data refresh). */
+  async forget(conn: DuckDBConnection, researcher: string): Promise<void> {
+    await this.mutex.run(async () => {
+      await conn.run(`DELETE FROM ${PERSONS} WHERE researcher = $1`, [researcher]);
+      await conn.run(`DELETE FROM ${CELLS} WHERE researcher = $1`, [researcher]);
+    });
+  }
+}

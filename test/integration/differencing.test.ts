@@ -1,0 +1,136 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { synthesize } from '../../client/synth/index.js';
+import { decodeCells } from '../../common/arrow/cells-codec.js';
+import { cellBlocks, ruleNamesFor } from '../../common/job/cohort-jobs.js';
+import { parseJobSpec } from '../../common/job/validate.js';
+import type { CellJob } from '../../common/job/spec.js';
+import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { loadTlsMaterial } from '../../common/tls.js';
+import { startMesh, type TestMesh } from '../helpers/mesh.js';
+import { writeCsvFromSql } from '../helpers/sql-data.js';
+
+/**
+ * Issue 8 item 3: two exact counts whose person sets differ by one person reveal that person. The agent remembers
+ * the person sets of the cells it released in mode none, per researcher, and refuses a cell that differs from one
+ * of them by 1 … k − 1 persons (k = 10 here). Over gRPC/mTLS with a real agent.
+ */
+describe('differencing in mode none (issue 8 item 3)', () => {
+  let mesh: TestMesh;
+
+  beforeAll(async () => {
+    mesh = await startMesh({ agentNames: ['a1', 'c1'] });
+    // 100 persons: 1–49 born 1940–1959, person 50 alone in 1970, 51–100 born 1980–1999.
+    const dir = join(mesh.dir, 'data', 'persons');
+    await writeCsvFromSql(dir, 'person', `
+      SELECT i AS person_id, CASE WHEN i % 2 = 0 THEN 8507 ELSE 8532 END AS gender_concept_id,
+             CASE WHEN i < 50 THEN 1940 + i % 20 WHEN i = 50 THEN 1970 ELSE 1980 + i % 20 END AS year_of_birth
+        FROM range(1, 101) t(i)`);
+    await mesh.startAgent('a1', dir);
+    const synth = await synthesize({ outDir: join(mesh.dir, 'synth'), sites: 1, persons: 800, seed: 11, format: 'parquet' });
+    await mesh.startAgent('c1', synth.sites[0]!.dir);
+    await mesh.waitForAgents(2, 60_000);
+  }, 120_000);
+  afterAll(async () => mesh?.close());
+
+  const count = (where: unknown[]): unknown => ({ kind: 'aggregate', product: 'person', where, measures: [{ fn: 'count' }], privacy: { mode: 'none' }, agents: ['a1'] });
+
+  it('age >= X then age > X: the second count, one person fewer, is refused with PERMISSION_DENIED naming the rule', async () => {
+    const first = await mesh.client.run(count([{ column: 'year_of_birth', op: '>=', value: 1970 }]));
+    expect(first.error).toBeUndefined();
+    expect(first.result!.rows).toEqual([{ count: 51 }]);
+    const second = await mesh.client.run(count([{ column: 'year_of_birth', op: '>', value: 1970 }]));
+    expect(second.state).toBe('failed');
+    expect(second.result).toBeUndefined();
+    expect(second.error!.message).toMatch(/a1: differencing guard \(mode none\)/);
+    expect(second.error!.message).not.toMatch(/\b50\b/);
+    // The agent's own code: POLICY_DENIED (gRPC PERMISSION_DENIED).
+    const direct = await mesh.agents.get('a1')!.handleTask({ taskId: 'd1', jobId: 'd1', kind: 'aggregate', specJson: JSON.stringify(count([{ column: 'year_of_birth', op: '>', value: 1970 }])), deadlineMs: Date.now() + 10_000, round: 0, researcher: 'researcher', payload: new Uint8Array() });
+    expect(!direct.ok && direct.error.code).toBe('POLICY_DENIED');
+  });
+
+  it('the same count again is allowed (identical person set), and another researcher has a memory of their own', async () => {
+    const again = await mesh.client.run(count([{ column: 'year_of_birth', op: '>=', value: 1970 }]));
+    expect(again.error).toBeUndefined();
+    const other = await mesh.agents.get('a1')!.handleTask({ taskId: 'o1', jobId: 'o1', kind: 'aggregate', specJson: JSON.stringify(count([{ column: 'year_of_birth', op: '>', value: 1970 }])), deadlineMs: Date.now() + 10_000, round: 0, researcher: 'someone-else', payload: new Uint8Array() });
+    expect(other.ok).toBe(true);
+  });
+
+  it('negative control: counts whose person sets differ by at least k both pass', async () => {
+    const a = await mesh.client.run(count([{ column: 'year_of_birth', op: '<', value: 1950 }]));
+    const b = await mesh.client.run(count([{ column: 'year_of_birth', op: '<', value: 1960 }]));
+    expect(a.error).toBeUndefined();
+    expect(b.error).toBeUndefined();
+    expect(a.result!.rows).toEqual([{ count: 29 }]);
+    expect(b.result!.rows).toEqual([{ count: 49 }]);
+  });
+
+  it('contingency variant: the same table over a filter moved by one person is refused', async () => {
+    const table = (op: string): unknown => ({ kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'gender_concept_id', rowLevels: [8507, 8532], colLevels: [8507, 8532], where: [{ column: 'year_of_birth', op, value: 1970 }], privacy: { mode: 'none' }, agents: ['a1'] });
+    const first = await mesh.client.run(table('>='));
+    expect(first.error).toBeUndefined();
+    expect(first.result!.summary!.table).toEqual([[26, 0], [0, 25]]);
+    const second = await mesh.client.run(table('>'));
+    expect(second.state).toBe('failed');
+    expect(second.error!.message).toMatch(/a1: differencing guard \(mode none\)/);
+  });
+
+  describe('cohort variant: an inclusion rule moved by one year', () => {
+    const definition = (minAge: number): unknown => ({
+      name: 'type 2 diabetes',
+      entry: { domain: 'condition', concepts: { include: [{ conceptId: 201826 }] }, occurrence: 'first' },
+      observation: { priorDays: 0, postDays: 0 },
+      inclusionRules: [{ name: `age ${minAge}+`, type: 'age', min: minAge }],
+    });
+    /** The cohort size at the agent, asked directly as a throwaway researcher (each probe has its own memory). */
+    const probe = async (minAge: number): Promise<bigint> => {
+      const raw = { kind: 'cohort', definition: definition(minAge), privacy: { mode: 'none' } };
+      const spec = parseJobSpec(JSON.stringify(raw)) as CellJob;
+      const reply = await mesh.agents.get('c1')!.handleTask({ taskId: `p${minAge}`, jobId: `p${minAge}`, kind: 'cohort', specJson: JSON.stringify(raw), deadlineMs: Date.now() + 30_000, round: 0, researcher: `probe-${minAge}`, payload: new Uint8Array() });
+      if (!reply.ok) throw new Error(reply.error.message);
+      return decodeCells(reply.arrow, 'c1', new Set(cellBlocks(spec, ruleNamesFor(spec)).flatMap((b) => b.cells))).values.get('persons') ?? 0n;
+    };
+
+    it('min age X then X + 1, one to nine persons fewer: refused; a rule moved by ≥ k persons passes', async () => {
+      const sizes = new Map<number, bigint>();
+      const size = async (age: number): Promise<bigint> => {
+        if (!sizes.has(age)) sizes.set(age, await probe(age));
+        return sizes.get(age)!;
+      };
+      let x: number | undefined;
+      for (let age = 40; age < 90 && x === undefined; age++) {
+        const d = (await size(age)) - (await size(age + 1));
+        if (sizes.get(age + 1)! >= 10n && d >= 1n && d <= 9n) x = age;
+      }
+      expect(x, `cohort sizes by minimum age: ${[...sizes].join(' ')}`).toBeDefined();
+      const first = await mesh.client.run({ kind: 'cohort', definition: definition(x!), privacy: { mode: 'none' }, agents: ['c1'] });
+      expect(first.error).toBeUndefined();
+      expect(BigInt(first.result!.summary!.count as number)).toBe(sizes.get(x!));
+      const second = await mesh.client.run({ kind: 'cohort', definition: definition(x! + 1), privacy: { mode: 'none' }, agents: ['c1'] });
+      expect(second.state).toBe('failed');
+      expect(second.error!.message).toMatch(/c1: differencing guard \(mode none\)/);
+      // Negative control: the youngest minimum age whose cohort is at least k persons smaller still passes.
+      let y: number | undefined;
+      for (let age = x! + 2; age < 100 && y === undefined; age++) {
+        const n = await size(age);
+        if (n < 10n) break;
+        if (sizes.get(x!)! - n >= 10n) y = age;
+      }
+      expect(y).toBeDefined();
+      const third = await mesh.client.run({ kind: 'cohort', definition: definition(y!), privacy: { mode: 'none' }, agents: ['c1'] });
+      expect(third.error).toBeUndefined();
+      // Within one job: rules "age X+" then "age X+1+" make attrition steps that differ by 1 … k − 1 persons; the
+      // second step (and the cohort, the same persons) are withheld, the first is shown. Another researcher, so that
+      // the memory of the jobs above does not refuse it first.
+      const alice = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'researcher', 'alice') });
+      const two = { ...(definition(x!) as Record<string, unknown>), inclusionRules: [{ name: 'age X+', type: 'age', min: x! }, { name: 'age X+1+', type: 'age', min: x! + 1 }] };
+      const nested = await alice.run({ kind: 'cohort', definition: two, privacy: { mode: 'none' }, agents: ['c1'] });
+      alice.close();
+      expect(nested.error).toBeUndefined();
+      const attrition = nested.result!.summary!.attrition as { rule: string; persons: number | null }[];
+      expect(attrition[1]!.persons).toBe(Number(sizes.get(x!)));
+      expect(attrition[2]!.persons).toBeNull();
+      expect(nested.result!.summary!.count).toBeNull();
+    }, 120_000);
+  });
+});
