@@ -56,12 +56,25 @@ export class TaskCancellation {
     clearTimeout(r.timer);
     this.running.delete(taskId);
     r.controller.abort(new Error(`task ${taskId} cancelled`));
-    for (const c of r.conns) {
-      try {
-        c.interrupt();
-      } catch {
-        // connection already closed
+    // interrupt() stops only the statement running now; a task that issues several statements would start the next
+    // one. Keep interrupting until every connection the task holds is given back (bounded by the task's own code
+    // reaching its finally, which each interrupted statement brings closer).
+    const interruptAll = (): void => {
+      for (const c of r.conns) {
+        try {
+          c.interrupt();
+        } catch {
+          // The connection closed meanwhile: nothing left to stop.
+        }
       }
+    };
+    interruptAll();
+    if (r.conns.size > 0) {
+      const again = setInterval(() => {
+        if (r.conns.size === 0) clearInterval(again);
+        else interruptAll();
+      }, 20);
+      again.unref();
     }
     return true;
   }

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { FedmeshError, quote } from '../../common/errors.js';
 import { peerIdentity, serverCredentials } from '../../common/transport/credentials.js';
 import { fedmeshV1, SERVER_OPTIONS } from '../../common/transport/proto.js';
+import { isUndecodable, withTolerantDeserializers } from './undecodable.js';
 import { toGrpcError } from '../../common/transport/status-map.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { Coordinator } from '../coordinator.js';
@@ -64,6 +65,10 @@ function failure(log: Log, method: string, caller: string | undefined, e: unknow
   return status as grpc.ServiceError;
 }
 
+function undecodable(method: string): FedmeshError {
+  return new FedmeshError('INVALID_ARGUMENT', `the request is not a valid ${method} protobuf message`);
+}
+
 function unary<Req, Res>(log: Log, method: string, insecure: boolean, fn: (caller: Principal, req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     let caller: Principal;
@@ -71,6 +76,10 @@ function unary<Req, Res>(log: Log, method: string, insecure: boolean, fn: (calle
       caller = callerOf(call as AnyCall, insecure);
     } catch (e) {
       callback(failure(log, method, undefined, e));
+      return;
+    }
+    if (isUndecodable(call.request)) {
+      callback(failure(log, method, caller.name, undecodable(method)));
       return;
     }
     fn(caller, call.request).then(
@@ -131,7 +140,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
   const log: Log = coordinator.log;
   logRefusedHandshakes(server, log);
 
-  server.addService(v1.Coordinator!.service, {
+  server.addService(withTolerantDeserializers(v1.Coordinator!.service), {
     submitJob: unary<{ specJson: string }, unknown>(log, 'SubmitJob', insecure, async (caller, req) => {
       if (caller.isAdmin) throw new FedmeshError('POLICY_DENIED', 'administrator certificates cannot submit jobs; use a researcher certificate');
       return jobToWire(await coordinator.submitJob(caller.name, req.specJson));
@@ -151,6 +160,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
       let caller: Principal | undefined;
       const run = async (): Promise<void> => {
         caller = callerOf(call as AnyCall, insecure);
+        if (isUndecodable(call.request)) throw undecodable('GetJobResult');
         const job = await coordinator.getJob(caller, call.request.jobId);
         if (job.state !== 'succeeded') throw new FedmeshError('FAILED_PRECONDITION', `job ${job.id} has no result: it is ${job.state}`, { field: 'job_id' });
         const asked = (call.request.parts ?? []).filter((p): p is ResultPartName => (RESULT_PARTS as readonly string[]).includes(p));
@@ -176,6 +186,10 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
         call.emit('error', failure(log, 'WatchJob', undefined, e));
         return;
       }
+      if (isUndecodable(call.request)) {
+        call.emit('error', failure(log, 'WatchJob', caller.name, undecodable('WatchJob')));
+        return;
+      }
       let unsubscribe: (() => void) | undefined;
       call.on('cancelled', () => unsubscribe?.());
       coordinator
@@ -192,7 +206,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
     },
   });
 
-  server.addService(v1.AgentLink!.service, {
+  server.addService(withTolerantDeserializers(v1.AgentLink!.service), {
     connect: (call: grpc.ServerDuplexStream<Record<string, unknown>, unknown>) => {
       const peer = peerIdentity(call as never);
       let identity: string | undefined;
@@ -210,6 +224,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
       }, REGISTER_TIMEOUT_MS);
       call.on('data', (msg: Record<string, unknown>) => {
         try {
+          if (isUndecodable(msg)) throw undecodable('AgentLink.Connect');
           if (session === undefined) {
             if (!msg.register) throw new FedmeshError('FAILED_PRECONDITION', 'the first message on the agent link must be register');
             // Sizes first, before any metadata JSON is parsed or anything is kept.

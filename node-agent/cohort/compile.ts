@@ -71,7 +71,7 @@ export function compileCohort(ir: CohortIR, opts: CompileCohortOptions = {}): Co
         `CREATE OR REPLACE TEMP TABLE ${names.included} AS\n` +
         includedSql(ir.inclusionRules.length, ir.expressionLimit, names.qualified, names.inclusion),
     },
-    { sql: `CREATE OR REPLACE TABLE ${quoteIdent(target)} AS\n${stmt((w) => finalSql(ir, names.included, w))}` },
+    { sql: `CREATE OR REPLACE TEMP TABLE ${quoteIdent(target)} AS\n${stmt((w) => finalSql(ir, names.included, w))}` },
   ];
   return {
     statements,

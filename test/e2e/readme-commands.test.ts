@@ -38,9 +38,7 @@ const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const SHARED_CIRCE = resolve(ROOT, '../shared/data/cohorts/circe');
 
 /** Documented commands that fail today, with the issue-8 item that fixes them. Emptied by the lead after merging. */
-const KNOWN_FAILING: { prefix: string; item: string; why: string }[] = [
-  { prefix: 'fedmesh budget set --researcher', item: '15', why: "the parent `budget` command swallows --researcher (required option '--researcher <id>' not specified)" },
-];
+const KNOWN_FAILING: { prefix: string; item: string; why: string }[] = [];
 
 const SERVER = /^fedmesh (coordinator|agent) /;
 const RESEARCHER_COMMANDS = /^fedmesh (query|cohort|characterize|survival|contingency|catalog|agents|jobs|budget)\b/;

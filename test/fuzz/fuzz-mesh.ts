@@ -60,7 +60,7 @@ export async function startFuzzMesh(options: { persons?: number } = {}): Promise
     // A restarted coordinator gets a new port; agents of the previous run are stopped first, so they never dial a stale one.
     mesh.address = (await waitForLine(coordinator, /listening on (\S+)/, 30_000))[1]!;
     mesh.agents = REAL_AGENTS.map((name, i) =>
-      startProcess(name, ['agent', '--coordinator', mesh.address, '--name', name, '--data', join(dir, 'data', `site-${i + 1}`), '--state', join(dir, name), '--tls-dir', tlsDir, '--allow-modes', 'none,central-dp,local-dp,distributed-dp', '--min-cell-size', '5', '--budget-cap-epsilon', '1000000', '--budget-cap-delta', '0.01', '--log-format', 'silent'], BUILT),
+      startProcess(name, ['agent', '--coordinator', mesh.address, '--name', name, '--data', join(dir, 'data', `site-${i + 1}`), '--state', join(dir, name), '--tls-dir', tlsDir, '--allow-modes', 'none,central-dp,local-dp,distributed-dp', '--min-cell-size', '5', '--budget-cap-epsilon', '10000', '--budget-cap-delta', '0.001', '--log-format', 'silent'], BUILT),
     );
     await waitForAgents(mesh, REAL_AGENTS.length, 60_000);
   };
