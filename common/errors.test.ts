@@ -27,6 +27,15 @@ describe('toGrpcError', () => {
     const e = toGrpcError(new FedmeshError('INVALID_JOB', 'y'.repeat(200_000)));
     expect(e.details.length).toBeLessThanOrEqual(MAX_STATUS_MESSAGE_CHARS + 60);
   });
+  it('never hands grpc-js a message encodeURI throws on (a lone surrogate crashed the coordinator)', () => {
+    const lone = toGrpcError(new FedmeshError('INVALID_JOB', `where[0].\uD800x: unknown key`));
+    expect(() => encodeURI(lone.details)).not.toThrow();
+    // A cut that falls inside a surrogate pair leaves no half behind either.
+    const split = toGrpcError(new FedmeshError('INVALID_JOB', `${'a'.repeat(MAX_STATUS_MESSAGE_CHARS - 1)}\u{1F600}`));
+    expect(() => encodeURI(split.details)).not.toThrow();
+    // A well-formed pair is kept.
+    expect(toGrpcError(new FedmeshError('INVALID_JOB', 'ok \u{1F600}')).details).toBe('ok \u{1F600}');
+  });
   it('turns unknown errors into INTERNAL with no details', () => {
     const e = toGrpcError(new Error('secret row value 42'));
     expect(e.details).toBe('internal error');

@@ -56,7 +56,10 @@ export interface GrpcServiceError {
 export const MAX_STATUS_MESSAGE_CHARS = 2048;
 
 function capMessage(m: string): string {
-  return m.length <= MAX_STATUS_MESSAGE_CHARS ? m : `${m.slice(0, MAX_STATUS_MESSAGE_CHARS)}… (message cut at ${MAX_STATUS_MESSAGE_CHARS} characters)`;
+  const cut = m.length <= MAX_STATUS_MESSAGE_CHARS ? m : `${m.slice(0, MAX_STATUS_MESSAGE_CHARS)}… (message cut at ${MAX_STATUS_MESSAGE_CHARS} characters)`;
+  // grpc-js sends the message through encodeURI, which throws on a lone surrogate (an echoed input, or a pair the cut
+  // split) — an exception that escapes into the event loop and kills the server.
+  return cut.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
 /** Longest field name sent as metadata. */
