@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FedmeshError } from '../errors.js';
-import { parseJobSpec } from './validate.js';
+import { MAX_SPEC_JSON_CHARS, parseJobSpec } from './validate.js';
 
 const base = { kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'none' } };
 
@@ -62,5 +62,12 @@ describe('job spec validation', () => {
     rejects({ ...base, timeoutMs: 5 }, 'timeoutMs', /between/);
     rejects({ ...base, secure: 'tls' }, 'secure', /secagg, he/);
     rejects({ ...base, extra: 1 }, 'extra', /unknown field/);
+  });
+});
+
+describe('parseJobSpec on raw text', () => {
+  it('refuses a spec over the size limit before parsing it', () => {
+    const huge = JSON.stringify({ ...base, pad: 'x'.repeat(MAX_SPEC_JSON_CHARS) });
+    expect(() => parseJobSpec(huge)).toThrow(expect.objectContaining({ code: 'RESOURCE_EXHAUSTED', field: 'spec' }));
   });
 });

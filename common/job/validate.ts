@@ -1,4 +1,4 @@
-import { invalidJob, quote } from '../errors.js';
+import { FedmeshError, invalidJob, quote } from '../errors.js';
 import { checkSpecShape } from '../cohort/definition-limits.js';
 import { parseCellJobBody } from './cohort-jobs.js';
 import { PRIVACY_LIMITS, inRange, rangeMessage } from './privacy-limits.js';
@@ -201,9 +201,14 @@ export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
  * product and columns exist is checked against the catalog by the coordinator and again by each agent.
  * @throws FedmeshError INVALID_JOB naming the field at fault
  */
+/** Longest job spec accepted, in UTF-16 characters (the largest real Circe definitions are tens of kilobytes). */
+export const MAX_SPEC_JSON_CHARS = 4 * 1024 * 1024;
+
 export function parseJobSpec(input: unknown): JobSpec {
   let v = input;
   if (typeof input === 'string') {
+    // Size before parsing: JSON.parse of tens of megabytes blocks the coordinator's event loop for every caller.
+    if (input.length > MAX_SPEC_JSON_CHARS) throw new FedmeshError('RESOURCE_EXHAUSTED', `spec: ${input.length} characters, over the limit of ${MAX_SPEC_JSON_CHARS}`, { field: 'spec' });
     try {
       v = JSON.parse(input);
     } catch (e) {
