@@ -44,7 +44,7 @@ describe('cohort definition limits (issue 8 #6a)', () => {
   it('a 3,000-criterion group is refused naming its CriteriaList', () => {
     const err = refusal(() => parseCohortDefinition(nestedCirce(1, 3000)));
     expect(err.field).toBe('definition.InclusionRules[0].expression.CriteriaList');
-    expect(err.message).toMatch(/more than 500 criteria/);
+    expect(err.message).toMatch(/more than 200 criteria/);
   });
 
   it('any JSON nested past the spec limit is refused before a recursive parser sees it', () => {

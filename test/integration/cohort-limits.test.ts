@@ -13,7 +13,7 @@ describe('oversized cohort definitions are INVALID_ARGUMENT at submission (issue
 
   it.each([
     ['groups nested 2,000 deep (was INTERNAL)', nestedCirce(2000), /Groups: criteria groups are nested deeper than 8/],
-    ['a 3,000-criterion group', nestedCirce(1, 3000), /CriteriaList: the definition has more than 500 criteria/],
+    ['a 3,000-criterion group', nestedCirce(1, 3000), /CriteriaList: the definition has more than 200 criteria/],
   ])('%s', async (_name, definition, message) => {
     const err = await mesh.client.submitJob({ kind: 'cohort', definition, privacy: { mode: 'none' } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FedmeshError);

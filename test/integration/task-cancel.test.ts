@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesize } from '../../client/synth/index.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { nestedCirce } from '../helpers/nested-cohort.js';
+import { COHORT_LIMITS } from '../../common/cohort/definition-limits.js';
 
 /** CPU time (µs, all threads, DuckDB's included) this process used over the next `ms` milliseconds. */
 async function cpuOver(ms: number): Promise<number> {
@@ -13,12 +14,14 @@ async function cpuOver(ms: number): Promise<number> {
 }
 
 /**
- * Issue 8 #6c: when a job's deadline passes, the coordinator sends CancelTask and the agent interrupts DuckDB. The
- * agent runs in this process, so `process.cpuUsage()` covers its DuckDB threads; the job is a legitimate but heavy
- * cohort (400 criteria, inside the admission limits) that runs for many seconds uncancelled (≈ 15 s for 300
- * criteria on 2,700 persons).
+ * Issue 8 #6c, end to end: when a job's deadline passes, the coordinator sends CancelTask (and the agent's own
+ * deadline timer fires): the agent cancels the task's scope, which interrupts its DuckDB connection. That interrupting
+ * frees the CPU within a second is shown in node-agent/task-cancellation.test.ts on a long-running statement; here,
+ * over the real transport, a legitimate cohort at the criteria limit (200; DuckDB plans it in ~0.5 s, and planning
+ * cannot be interrupted, which is why the limit is what it is) misses a 300 ms deadline, and the agent must cancel
+ * exactly that task and go idle.
  */
-describe('a cancelled task frees the agent’s CPU within a second (issue 8 #6)', () => {
+describe('a job past its deadline is cancelled at the agent (issue 8 #6)', () => {
   let mesh: TestMesh;
   beforeAll(async () => {
     mesh = await startMesh({ agentNames: ['a1'] });
@@ -28,9 +31,17 @@ describe('a cancelled task frees the agent’s CPU within a second (issue 8 #6)'
   }, 120_000);
   afterAll(async () => mesh?.close());
 
-  it('the job fails at its deadline and the agent is idle within 1 s after', async () => {
-    const definition = nestedCirce(1, 400);
-    const job = await mesh.client.run({ kind: 'cohort', definition, privacy: { mode: 'none' }, timeoutMs: 1500 });
+  it('the job fails at its deadline, the agent cancels that task, and its CPU is idle soon after', async () => {
+    const agent = mesh.agents.get('a1')!;
+    const cancelled: string[] = [];
+    const cancel = agent.cancellation.cancel.bind(agent.cancellation);
+    agent.cancellation.cancel = (taskId: string): boolean => {
+      const known = cancel(taskId);
+      if (known) cancelled.push(taskId);
+      return known;
+    };
+    const definition = nestedCirce(1, COHORT_LIMITS.maxCriteria - 1);
+    const job = await mesh.client.run({ kind: 'cohort', definition, privacy: { mode: 'none' }, timeoutMs: 300 });
     expect(job.state).toBe('failed');
     const failedAt = Date.now();
     // Bounded polling: 100 ms windows until one uses under 20 % of a core, for at most 5 s.
@@ -41,8 +52,10 @@ describe('a cancelled task frees the agent’s CPU within a second (issue 8 #6)'
         break;
       }
     }
+    expect(cancelled, 'the agent never cancelled the task').toHaveLength(1);
     expect(idleAt, 'the agent never went idle').toBeDefined();
-    expect(idleAt! - failedAt).toBeLessThan(1_000 + 100);
-    expect(mesh.agents.get('a1')!.cancellation.size).toBe(0);
+    // One second, plus the uninterruptible planning of a definition at the criteria limit.
+    expect(idleAt! - failedAt).toBeLessThan(2_000);
+    expect(agent.cancellation.size).toBe(0);
   });
 });
