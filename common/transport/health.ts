@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation, service as healthService } from 'grpc-health-check';
+import { shutdownServer } from './shutdown.js';
 
 export type ServingStatus = 'SERVING' | 'NOT_SERVING';
 
@@ -48,17 +49,7 @@ export async function startHealthServer(listen: string, health: HealthReporter):
   return {
     port,
     address: `${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 2000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      }),
+    close: () => shutdownServer(server),
   };
 }
 

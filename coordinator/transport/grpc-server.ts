@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthReporter } from '../../common/transport/health.js';
+import { shutdownServer } from '../../common/transport/shutdown.js';
 import { FedmeshError, quote } from '../../common/errors.js';
 import { peerIdentity, serverCredentials } from '../../common/transport/credentials.js';
 import { fedmeshV1, SERVER_OPTIONS } from '../../common/transport/proto.js';
@@ -286,17 +287,9 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
     port,
     address: `${host}:${port}`,
     health,
-    close: () =>
-      new Promise<void>((resolve) => {
-        health.set('NOT_SERVING');
-        const t = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 2000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      }),
+    close: () => {
+      health.set('NOT_SERVING');
+      return shutdownServer(server);
+    },
   };
 }

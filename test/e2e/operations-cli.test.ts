@@ -1,25 +1,10 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProcess, stopAll, waitForLine, type ManagedProcess } from '../../client/commands/spawn-mesh.js';
-
-const run = promisify(execFile);
-const CLI = resolve(import.meta.dirname, '../../dist/client/cli.js');
-const BUILT = { cmd: process.execPath, args: [CLI] };
-
-async function fedmesh(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], { timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+import { BUILT, CLI, fedmesh } from '../helpers/fedmesh-cli.js';
 
 /** Polls until `fedmesh health` prints `want` (bounded). */
 async function healthBecomes(address: string, want: string, timeoutMs = 30_000): Promise<void> {
