@@ -133,6 +133,14 @@ describe('operations: logs, metrics, health', () => {
     expect((await fetch(metrics.url.replace('/metrics', '/other'))).status).toBe(404);
     expect((await fetch(metrics.url, { method: 'POST', body: 'x' })).status).toBe(405);
     expect(metrics.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    // Each agent did two aggregate tasks, both ok, and reports a clean ingest and a live link.
+    for (const agent of agents) {
+      const a = parseMetrics(await agent.metrics.registry.metrics());
+      expect(a.get('fedmesh_agent_tasks_total{kind="aggregate",outcome="ok"}')).toBe(2);
+      expect(a.get('fedmesh_agent_task_duration_seconds_count{kind="aggregate",outcome="ok"}')).toBe(2);
+      expect(a.get('fedmesh_agent_ingest_ok')).toBe(1);
+      expect(a.get('fedmesh_agent_connected')).toBe(1);
+    }
   });
 
   it('the coordinator answers the gRPC health service over mTLS, and on a plaintext probe port; NOT_SERVING once it closes', async () => {
