@@ -6,7 +6,7 @@ import { makeDevCertificates } from './certs.js';
 import { runDemo } from './commands/demo.js';
 import { runAgents, runBudget, runBudgetSet, runCatalog, runJobs, runQuery } from './commands/researcher.js';
 import { runCellCommand } from './commands/cohort-commands.js';
-import { runAgent, runCoordinator } from './commands/servers.js';
+import { runAgent, runCoordinator, runHealth } from './commands/servers.js';
 import { synthesize } from './synth/index.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -26,7 +26,17 @@ function connection(cmd: Command, withName = true): Command {
   return cmd.option('--insecure', 'plaintext, no authentication: loopback development only');
 }
 
-const logFormat = new Option('--log-format <format>', 'log lines on stderr').choices(['pretty', 'json', 'silent']).default('pretty');
+const logFormat = new Option('--log-format <format>', 'log lines on stderr (json: one pino object a line)').choices(['pretty', 'json', 'silent']).default('pretty');
+
+/** Logging, metrics and health options shared by the two servers. */
+function operations(cmd: Command): Command {
+  return cmd
+    .addOption(logFormat)
+    .addOption(new Option('--log-level <level>', 'lowest level logged').choices(['debug', 'info', 'warn', 'error', 'silent']).default('info').env('FEDMESH_LOG_LEVEL'))
+    .option('--metrics-port <port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (off unless given; 0 lets the OS choose)')
+    .option('--metrics-host <host>', 'address for the metrics endpoint (it has no authentication: keep it private)', '127.0.0.1')
+    .option('--health-listen <host:port>', 'also serve the gRPC health service in plaintext here, for probes without a client certificate (off unless given)');
+}
 
 function buildProgram(): Command {
   const program = new Command('fedmesh')
@@ -37,7 +47,7 @@ function buildProgram(): Command {
     // ancestor stops parsing at the subcommand (see `budget` below).
     .enablePositionalOptions();
 
-  program
+  const coordinator = program
     .command('coordinator')
     .description('run the coordinator (agents dial in over mTLS; researchers submit jobs)')
     .option('--listen <host:port>', 'address to listen on; port 0 lets the OS choose (required unless --check-state)')
@@ -48,11 +58,10 @@ function buildProgram(): Command {
     .option('--heartbeat-ms <ms>', 'agent heartbeat interval')
     .option('--agent-grace-ms <ms>', 'how long a disconnected agent stays listed (without products) before it is forgotten', '600000')
     .option('--default-epsilon <e>', 'budget ε per researcher × product where none is set', '3')
-    .option('--default-delta <d>', 'budget δ per researcher × product where none is set', '1e-6')
-    .addOption(logFormat)
-    .action(exit((opts) => runCoordinator(opts)));
+    .option('--default-delta <d>', 'budget δ per researcher × product where none is set', '1e-6');
+  operations(coordinator).action(exit((opts) => runCoordinator(opts)));
 
-  program
+  const agent = program
     .command('agent')
     .description("run a domain agent over a data folder; it dials out to the coordinator")
     .requiredOption('--coordinator <host:port>', 'coordinator address')
@@ -66,9 +75,16 @@ function buildProgram(): Command {
     .option('--max-groups <n>', 'in mode none, refuse a job that would release more groups than this from the agent', '1000')
     .option('--allow-modes <modes>', 'privacy modes this domain accepts (comma-separated)', 'central-dp,local-dp,distributed-dp')
     .option('--budget-cap-epsilon <e>', "this domain's cap on ε spent per researcher", '10')
-    .option('--budget-cap-delta <d>', "this domain's cap on δ per researcher", '1e-5')
-    .addOption(logFormat)
-    .action(exit((opts) => runAgent(opts)));
+    .option('--budget-cap-delta <d>', "this domain's cap on δ per researcher", '1e-5');
+  operations(agent).action(exit((opts) => runAgent(opts)));
+
+  program
+    .command('health')
+    .description('ask a gRPC health service (a server started with --health-listen); exit 0 if SERVING, else 1')
+    .argument('<host:port>', 'address of the health listener')
+    .option('--service <name>', "service to ask about ('' = the whole server)", '')
+    .option('--timeout-ms <ms>', 'give up after this long', '3000')
+    .action(exit((address: string, opts: { service: string; timeoutMs: string }) => runHealth(address, opts)));
 
   connection(
     program

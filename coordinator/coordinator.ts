@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AgentRegistration, AgentTaskReply } from '../common/agent-protocol.js';
 import { FedmeshError, isFedmeshError, quote } from '../common/errors.js';
 import { parseJobSpec } from '../common/job/validate.js';
+import type { JobSpec } from '../common/job/spec.js';
 import type { AgentTask } from '../common/agent-protocol.js';
 import { AgentRegistry, DEFAULT_DISCONNECTED_GRACE_MS, type AgentView } from './agent-registry.js';
 import { Dispatcher } from './dispatcher.js';
@@ -28,6 +29,8 @@ import { join } from 'node:path';
 import { ensurePrivateDir, restrictFiles } from '../common/private-state.js';
 import { headPath, readHead } from './state/state-head.js';
 import { stateRefused } from './state/state-error.js';
+import { CoordinatorMetrics } from './metrics.js';
+import { chargedEpsilon, jobLogFields } from './job-log.js';
 
 export interface CoordinatorOptions {
   stateDir: string;
@@ -38,6 +41,8 @@ export interface CoordinatorOptions {
   /** Budget per researcher × product where none was set. @default { epsilon: 3, delta: 1e-6 } */
   defaultBudget?: EpsilonDeltaBudget;
   log?: (event: string, fields?: Record<string, unknown>) => void;
+  /** Also export Node process metrics (CPU, heap, event loop) with the job metrics. @default true */
+  processMetrics?: boolean;
   /** How long a disconnected agent stays listed (without products) before it is forgotten. @default 600000 */
   disconnectedAgentGraceMs?: number;
 }
@@ -81,6 +86,8 @@ export class Coordinator {
   /** The coordinator's log (the `log` option); transports log refused calls and internal errors here too. */
   readonly log: (event: string, fields?: Record<string, unknown>) => void;
   private readonly rng: Rng = createBufferedRng(createCryptoRng());
+  /** Prometheus metrics (jobs, latency, rounds, ε spent, agents live); served by `startMetricsServer`. */
+  readonly metrics: CoordinatorMetrics;
   /** HE jobs add ciphertexts in worker threads; made on first use. */
   private hePool: HePool | undefined;
 
@@ -89,10 +96,12 @@ export class Coordinator {
     private readonly store: JobStore,
     readonly ledger: Ledger,
     log: CoordinatorOptions['log'],
+    processMetrics: boolean,
   ) {
     this.log = log ?? (() => undefined);
     this.registry = new AgentRegistry({ heartbeatIntervalMs: options.heartbeatIntervalMs, livenessTimeoutMs: options.livenessTimeoutMs, disconnectedGraceMs: options.disconnectedAgentGraceMs });
-    this.dispatcher = new Dispatcher(this.registry);
+    this.metrics = new CoordinatorMetrics(() => this.registry.connected().length, { processMetrics });
+    this.dispatcher = new Dispatcher(this.registry, (task) => this.metrics.taskDispatched(task.jobId, task.round, task.kind));
     this.registry.onConnect((name) => this.log('agent-connected', { agent: name }));
     this.registry.onDisconnect((name) => this.log('agent-disconnected', { agent: name }));
   }
@@ -127,7 +136,7 @@ export class Coordinator {
     }
     for (const f of restrictFiles([dbFile, `${dbFile}.wal`, headFile])) log('state-mode-tightened', { path: f, mode: '0600' });
     const interrupted = await store.failInterrupted(Date.now());
-    const c = new Coordinator(compiled, store, ledger, options.log);
+    const c = new Coordinator(compiled, store, ledger, options.log, options.processMetrics !== false);
     if (interrupted > 0) c.log('jobs-interrupted', { count: interrupted });
     return c;
   }
@@ -159,7 +168,20 @@ export class Coordinator {
    * @throws FedmeshError INVALID_JOB / POLICY_DENIED / RESOURCE_EXHAUSTED (result size) before anything is stored
    */
   async submitJob(researcher: string, specJson: string): Promise<JobRecord> {
-    const spec = parseJobSpec(specJson);
+    let spec: JobSpec | undefined;
+    try {
+      spec = parseJobSpec(specJson);
+      return await this.admit(researcher, spec);
+    } catch (e) {
+      // The code and field only: a refusal's message may quote what the researcher typed.
+      const err = isFedmeshError(e) ? e : undefined;
+      this.log('job-rejected', { researcher, kind: spec?.kind ?? 'unparsed', privacyMode: spec?.privacy.mode ?? 'unparsed', code: err?.code ?? 'INTERNAL', ...(err?.field ? { field: err.field } : {}) });
+      this.metrics.jobRejected(spec?.kind ?? 'unparsed', spec?.privacy.mode ?? 'unparsed');
+      throw e;
+    }
+  }
+
+  private async admit(researcher: string, spec: JobSpec): Promise<JobRecord> {
     if (spec.privacy.mode === 'distributed-dp' && !spec.secure) {
       throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation: add "secure": "secagg" (or "he"), or use central-dp or local-dp', { field: 'privacy.mode' });
     }
@@ -189,14 +211,17 @@ export class Coordinator {
       error: undefined,
     };
     await this.ledger.admit(job, budgetProduct, cost);
+    const epsilon = chargedEpsilon(cost, this.options.defaultBudget.delta);
+    this.log('job-admitted', { ...jobLogFields(job.id, researcher, spec, epsilon), agents: agents.length });
+    this.metrics.jobAdmitted(job.id, spec.kind, spec.privacy.mode, cost ? { ...cost, epsilon } : undefined);
     this.live.set(job.id, job);
     this.emit({ jobId: job.id, type: 'admitted', atMs: Date.now(), message: `${agents.length} agents` }, job);
-    const p = this.execute(job, agents, secure, excluded).finally(() => this.running.delete(p));
+    const p = this.execute(job, agents, secure, excluded, epsilon).finally(() => this.running.delete(p));
     this.running.add(p);
     return { ...job };
   }
 
-  private async execute(job: JobRecord, agents: AgentView[], secure: SecureAdmission | undefined, excluded: readonly MissingAgent[]): Promise<void> {
+  private async execute(job: JobRecord, agents: AgentView[], secure: SecureAdmission | undefined, excluded: readonly MissingAgent[], epsilon: number): Promise<void> {
     const spec = job.spec;
     const deadlineMs = job.createdAtMs + (spec.timeoutMs ?? 30_000);
     const specJson = JSON.stringify(spec);
@@ -253,6 +278,16 @@ export class Coordinator {
       this.log('job-store-error', { jobId: job.id, error: String(e) });
     }
     this.live.delete(job.id);
+    const outcome = job.state === 'succeeded' ? 'succeeded' : 'failed';
+    const ms = job.finishedAtMs - job.createdAtMs;
+    this.log(outcome === 'succeeded' ? 'job-succeeded' : 'job-failed', {
+      ...jobLogFields(job.id, job.researcher, spec, epsilon),
+      ms,
+      answered: job.agentsAnswered.length,
+      missing: job.agentsMissing.length,
+      ...(job.error ? { code: job.error.code } : {}),
+    });
+    this.metrics.jobFinished(job.id, spec.kind, spec.privacy.mode, outcome, ms / 1000);
     this.emit({ jobId: job.id, type: 'finished', atMs: job.finishedAtMs, message: job.state }, job);
     this.listeners.delete(job.id);
   }

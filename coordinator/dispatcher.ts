@@ -20,7 +20,11 @@ interface Pending {
 export class Dispatcher {
   private readonly pending = new Map<string, Pending>();
 
-  constructor(private readonly registry: AgentRegistry) {
+  /** @param onDispatch told of every task sent (for metrics); it must not throw */
+  constructor(
+    private readonly registry: AgentRegistry,
+    private readonly onDispatch: (task: Omit<AgentTask, 'taskId'>) => void = () => undefined,
+  ) {
     registry.onDisconnect((name) => {
       for (const [id, p] of this.pending) {
         if (p.agent === name) this.finish(id, { ok: false, agent: name, error: { code: 'AGENT_UNAVAILABLE', message: `agent ${name} disconnected before answering` } });
@@ -38,6 +42,7 @@ export class Dispatcher {
         this.registry.cancel(agent, taskId);
       }, wait);
       this.pending.set(taskId, { agent, jobId: task.jobId, resolve, timer });
+      this.onDispatch(task);
       if (!this.registry.send(agent, { ...task, taskId })) {
         this.finish(taskId, { ok: false, agent, error: { code: 'AGENT_UNAVAILABLE', message: `agent ${agent} is not connected` } });
       }

@@ -6,6 +6,7 @@ import type { TlsMaterial } from '../common/tls.js';
 import { openAgentDatabase, type AgentDatabase } from './data/database.js';
 import { ingestDataFolder, type FolderIngestReport } from './data/ingest-folder.js';
 import { listProducts, type ProductInfo } from './data/products.js';
+import { AgentMetrics } from './metrics.js';
 import { computeQualityMetrics, describeProducts, loadManifest } from './data/catalog/index.js';
 import { runAggregate } from './jobs/aggregate.js';
 import { runCellJob } from './jobs/cell-jobs.js';
@@ -43,6 +44,15 @@ export interface AgentOptions {
   insecure?: boolean;
   policy?: AgentPolicyOptions;
   log?: (event: string, fields?: Record<string, unknown>) => void;
+  /** Also export Node process metrics (CPU, heap, event loop) with the task metrics. @default true */
+  processMetrics?: boolean;
+}
+
+/** Whether an agent can do its work: SERVING only with a clean last ingest and a registered link. */
+export interface AgentHealth {
+  serving: boolean;
+  /** Why not serving (empty when serving): counts and states, never file contents. */
+  reasons: string[];
 }
 
 export class Agent {
@@ -63,6 +73,9 @@ export class Agent {
   private readonly descriptions = new Map<string, { description: string; privacyUnit: string | undefined; metadata: Record<string, unknown> }>();
   /** The published rules of each product (manifest over defaults), enforced on every task. */
   private readonly rules = new Map<string, ProductRules>();
+  /** Prometheus metrics (tasks, latency, ingest and link state); served by `startMetricsServer`. */
+  readonly metrics: AgentMetrics;
+  private readonly healthListeners: ((h: AgentHealth) => void)[] = [];
 
   private constructor(
     private readonly options: AgentOptions,
@@ -70,6 +83,7 @@ export class Agent {
     private readonly log: (event: string, fields?: Record<string, unknown>) => void,
   ) {
     this.policy = compileAgentPolicy(options.policy);
+    this.metrics = new AgentMetrics(() => ({ ingestOk: this.failedIngests() === 0, connected: this.link?.isRegistered() === true, products: this.products.length }), { processMetrics: options.processMetrics !== false });
     this.identity = loadOrCreateIdentityKey(options.stateDir);
     this.secure = new SecureTaskRunner({
       name: options.name,
@@ -137,6 +151,7 @@ export class Agent {
       else if (f.action === 'loaded') this.log('ingested', { product: f.product, file: f.file });
     }
     this.lastIngest = report;
+    this.healthChanged();
     return report;
   }
 
@@ -193,13 +208,49 @@ export class Agent {
     };
   }
 
+  /** Files or formats that failed in the last ingest. */
+  private failedIngests(): number {
+    const r = this.lastIngest;
+    if (!r) return 1;
+    return r.files.filter((f) => f.action === 'failed').length + r.formats.filter((f) => f.action === 'failed').length;
+  }
+
+  /** SERVING needs a clean last ingest (a half-loaded domain would answer with part of its data) and a live link. */
+  health(): AgentHealth {
+    const reasons: string[] = [];
+    const failed = this.failedIngests();
+    if (failed > 0) reasons.push(this.lastIngest ? `ingest failed for ${failed} file(s) or format(s)` : 'not ingested yet');
+    if (this.link?.isRegistered() !== true) reasons.push('not registered with the coordinator');
+    return { serving: reasons.length === 0, reasons };
+  }
+
+  /** Told whenever the health may have changed (after an ingest, on registration, when the link breaks). */
+  onHealthChange(fn: (h: AgentHealth) => void): void {
+    this.healthListeners.push(fn);
+    fn(this.health());
+  }
+
+  private healthChanged(): void {
+    const h = this.health();
+    for (const l of this.healthListeners) l(h);
+  }
+
   /** Runs one task under this domain's policy. Never throws: failures become typed replies. */
   async handleTask(task: AgentTask): Promise<AgentTaskReply> {
     const started = Date.now();
     const scope = this.cancellation.begin(task.taskId, task.deadlineMs);
+    // What a task line may say: ids, the researcher, the public job kind and privacy parameters; never spec values.
+    let about: Record<string, unknown> = { jobId: task.jobId, taskId: task.taskId, researcher: task.researcher, kind: task.kind, round: task.round };
+    const done = (outcome: string, fields: Record<string, unknown> = {}): void => {
+      const ms = Date.now() - started;
+      this.metrics.taskDone(about.kind as string, outcome, ms / 1000);
+      this.log(outcome === 'ok' ? 'task-done' : outcome === 'cancelled' ? 'task-cancelled' : 'task-failed', { ...about, ms, ...fields });
+    };
     try {
       if (task.deadlineMs && Date.now() > task.deadlineMs) throw new FedmeshError('ROUND_TIMEOUT', 'task arrived after its deadline');
       const job = parseJobSpec(task.specJson);
+      about = { ...about, kind: job.kind, privacyMode: job.privacy.mode, epsilon: job.privacy.epsilon ?? 0, ...(job.secure ? { secure: job.secure } : {}) };
+      this.log('task-started', about);
       enforcePolicy(this.policy, job.kind, job.privacy.mode);
       this.enforceManifest(job);
       if (job.privacy.mode === 'distributed-dp' && !job.secure) {
@@ -225,16 +276,17 @@ export class Agent {
         const release = { researcher: task.researcher, jobId: task.jobId, cells: this.releasedCells!, salt: this.privacyLedger.salt };
         out = await this.db.withConnection((conn) => scope.using(conn, () => runCellJob({ conn, job, taskId: task.taskId, policy: this.policy, rng: this.rng, ...(unit ? { personColumn: unit } : {}), release })));
       }
-      this.log('task-done', { jobId: task.jobId, taskId: task.taskId, ms: Date.now() - started });
+      done('ok');
       return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta, ...(out.payload ? { payload: out.payload } : {}) };
     } catch (e) {
       if (scope.signal.aborted) {
         // Cancelled (deadline or CancelTask): the coordinator has stopped waiting and drops this reply.
-        this.log('task-cancelled', { jobId: task.jobId, taskId: task.taskId, ms: Date.now() - started });
+        done('cancelled');
         return { ok: false, taskId: task.taskId, error: { code: 'CANCELLED', message: 'task cancelled', field: '' } };
       }
       const err = isFedmeshError(e) ? e : new FedmeshError('INTERNAL', 'internal error at the agent');
-      this.log('task-failed', { jobId: task.jobId, taskId: task.taskId, code: err.code, message: err.message, ...(isFedmeshError(e) ? {} : { cause: String(e) }) });
+      // An unexpected error's message may quote a data value (DuckDB conversion errors do): log its class only.
+      done(err.code, { code: err.code, message: err.message, ...(isFedmeshError(e) ? {} : { cause: e instanceof Error ? e.name : typeof e }) });
       return { ok: false, taskId: task.taskId, error: { code: err.code, message: err.message, field: err.field ?? '' } };
     } finally {
       scope.end();
@@ -268,6 +320,8 @@ export class Agent {
       onCancel: (taskId) => this.cancellation.cancel(taskId),
       log: this.log,
     });
+    this.link.onRegistered(() => this.healthChanged());
+    this.link.onBroken(() => this.healthChanged());
     this.link.start();
     return this.link;
   }
@@ -275,6 +329,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.link?.stop();
     this.link = undefined;
+    this.healthChanged();
     await this.secure.stop();
     this.ledgerConn?.closeSync();
     this.ledgerConn = undefined;

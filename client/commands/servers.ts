@@ -1,11 +1,81 @@
-import { checkCoordinatorState, Coordinator, startCoordinatorServer } from '../../coordinator/index.js';
+import { checkCoordinatorState, Coordinator, COORDINATOR_HEALTH_SERVICE, startCoordinatorServer } from '../../coordinator/index.js';
 import { quote } from '../../common/errors.js';
-import { createLogger } from '../../common/logger.js';
+import { createLogger, parseLogLevel, type LogFn, type LogFormat } from '../../common/logger.js';
+import { parseMetricsPort, startMetricsServer, type RunningMetricsServer } from '../../common/ops/metrics-server.js';
+import { checkHealth, HealthReporter, startHealthServer, type RunningHealthServer } from '../../common/transport/health.js';
+import type { Registry } from 'prom-client';
 import { PRIVACY_MODES, type PrivacyMode } from '../../common/job/spec.js';
-import { Agent } from '../../node-agent/index.js';
+import { Agent, AGENT_HEALTH_SERVICE } from '../../node-agent/index.js';
 import { tlsFor, untilSignal, type ConnectionFlags } from './common.js';
 
-export interface CoordinatorFlags extends ConnectionFlags {
+/** `--log-*`, `--metrics-*` and `--health-listen`, shared by both servers. */
+export interface OperationsFlags {
+  logFormat?: LogFormat;
+  logLevel?: string;
+  metricsPort?: string;
+  metricsHost?: string;
+  healthListen?: string;
+}
+
+/** Validates the operations flags before anything starts, so a typo fails at once with the option's name. */
+function compileOperations(flags: OperationsFlags, component: string): { log: LogFn; metricsPort: number | undefined } {
+  const level = parseLogLevel(flags.logLevel ?? 'info');
+  const metricsPort = flags.metricsPort === undefined ? undefined : parseMetricsPort(flags.metricsPort);
+  if (flags.healthListen !== undefined && !/^[^\s]+:\d{1,5}$/.test(flags.healthListen)) throw new RangeError('--health-listen must be HOST:PORT');
+  return { log: createLogger(component, { format: flags.logFormat ?? 'pretty', level }), metricsPort };
+}
+
+/** Starts the optional metrics endpoint and health listener; `stop` closes what was started. */
+async function startOperations(flags: OperationsFlags, metricsPort: number | undefined, registry: Registry, health: HealthReporter, log: LogFn): Promise<{ stop(): Promise<void> }> {
+  let metrics: RunningMetricsServer | undefined;
+  let probe: RunningHealthServer | undefined;
+  try {
+    if (metricsPort !== undefined) {
+      metrics = await startMetricsServer({ registry, port: metricsPort, host: flags.metricsHost ?? '127.0.0.1' });
+      log('metrics-listening', { url: metrics.url });
+      process.stdout.write(`metrics on ${metrics.url}\n`);
+    }
+    if (flags.healthListen !== undefined) {
+      probe = await startHealthServer(flags.healthListen, health);
+      log('health-listening', { address: probe.address });
+      process.stdout.write(`health on ${probe.address}\n`);
+    }
+  } catch (e) {
+    await metrics?.close();
+    throw e;
+  }
+  return {
+    async stop() {
+      await probe?.close();
+      await metrics?.close();
+    },
+  };
+}
+
+/** Keeps `health` in step with the agent: SERVING only with a clean ingest and a registered link; changes are logged. */
+export function reportAgentHealth(agent: Agent, health: HealthReporter, log: LogFn): void {
+  agent.onHealthChange((h) => {
+    const status = h.serving ? 'SERVING' : 'NOT_SERVING';
+    if (status !== health.status) log('health-changed', { status, reasons: h.reasons });
+    health.set(status);
+  });
+}
+
+/** `fedmesh health HOST:PORT`: 0 when the service answers SERVING, 1 otherwise (and prints the status). */
+export async function runHealth(address: string, opts: { service?: string; timeoutMs?: string }): Promise<number> {
+  const timeoutMs = Number(opts.timeoutMs ?? 3000);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) throw new RangeError('--timeout-ms must be an integer between 1 and 60000');
+  try {
+    const status = await checkHealth(address, { service: opts.service ?? '', timeoutMs });
+    process.stdout.write(`${status}\n`);
+    return status === 'SERVING' ? 0 : 1;
+  } catch (e) {
+    process.stdout.write(`UNREACHABLE (${quote((e as Error).message, 200)})\n`);
+    return 1;
+  }
+}
+
+export interface CoordinatorFlags extends ConnectionFlags, OperationsFlags {
   listen?: string;
   state: string;
   checkState?: boolean;
@@ -13,7 +83,6 @@ export interface CoordinatorFlags extends ConnectionFlags {
   agentGraceMs?: string;
   defaultEpsilon?: string;
   defaultDelta?: string;
-  logFormat?: 'pretty' | 'json' | 'silent';
 }
 
 /** `fedmesh coordinator`: serves until SIGINT/SIGTERM, then shuts down cleanly. */
@@ -26,7 +95,7 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     return check.ok ? 0 : 1;
   }
   if (!flags.listen) throw new RangeError('--listen <host:port> is required (unless --check-state)');
-  const log = createLogger('coordinator', { format: flags.logFormat ?? 'pretty' });
+  const { log, metricsPort } = compileOperations(flags, 'coordinator');
   const tls = tlsFor(flags, 'coordinator');
   const coordinator = await Coordinator.create({
     stateDir: flags.state,
@@ -35,22 +104,28 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     ...(flags.agentGraceMs ? { disconnectedAgentGraceMs: Number(flags.agentGraceMs) } : {}),
     defaultBudget: { epsilon: Number(flags.defaultEpsilon ?? 3), delta: Number(flags.defaultDelta ?? 1e-6) },
   });
+  const health = new HealthReporter(COORDINATOR_HEALTH_SERVICE);
   let server;
+  let ops;
   try {
-    server = await startCoordinatorServer(coordinator, { listen: flags.listen, tls, insecure: flags.insecure === true });
+    server = await startCoordinatorServer(coordinator, { listen: flags.listen, tls, insecure: flags.insecure === true, health });
+    ops = await startOperations(flags, metricsPort, coordinator.metrics.registry, health, log);
   } catch (e) {
+    await server?.close();
     await coordinator.close();
     throw e;
   }
   process.stdout.write(`fedmesh coordinator listening on ${server.address}${tls ? ' (mTLS)' : ' (INSECURE)'}\n`);
   const sig = await untilSignal();
   log('shutting-down', { signal: sig });
+  health.set('NOT_SERVING');
   await coordinator.close();
   await server.close();
+  await ops.stop();
   return 0;
 }
 
-export interface AgentFlags extends ConnectionFlags {
+export interface AgentFlags extends ConnectionFlags, OperationsFlags {
   data: string;
   state: string;
   domain?: string;
@@ -59,7 +134,6 @@ export interface AgentFlags extends ConnectionFlags {
   allowModes?: string;
   budgetCapEpsilon?: string;
   budgetCapDelta?: string;
-  logFormat?: 'pretty' | 'json' | 'silent';
 }
 
 export function parseModes(list: string): PrivacyMode[] {
@@ -76,7 +150,7 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
   process.umask(0o077);
   if (!flags.name) throw new RangeError('--name is required for an agent');
   if (!flags.coordinator) throw new RangeError('--coordinator HOST:PORT is required');
-  const log = createLogger(`agent:${flags.name}`, { format: flags.logFormat ?? 'pretty' });
+  const { log, metricsPort } = compileOperations(flags, `agent:${flags.name}`);
   const tls = tlsFor(flags, 'agent', flags.name);
   const minCellSize = flags.minCellSize === undefined ? undefined : Number(flags.minCellSize);
   const agent = await Agent.create({
@@ -95,9 +169,19 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
     log,
   });
   log('products', { names: agent.listProducts().map((p) => p.name) });
+  const health = new HealthReporter(AGENT_HEALTH_SERVICE);
+  let ops;
+  try {
+    ops = await startOperations(flags, metricsPort, agent.metrics.registry, health, log);
+  } catch (e) {
+    await agent.stop();
+    throw e;
+  }
+  reportAgentHealth(agent, health, log);
   agent.start();
   const sig = await untilSignal();
   log('shutting-down', { signal: sig });
   await agent.stop();
+  await ops.stop();
   return 0;
 }

@@ -1,4 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
+import { HealthReporter } from '../../common/transport/health.js';
+import { shutdownServer } from '../../common/transport/shutdown.js';
 import { FedmeshError, quote } from '../../common/errors.js';
 import { peerIdentity, serverCredentials } from '../../common/transport/credentials.js';
 import { fedmeshV1, SERVER_OPTIONS } from '../../common/transport/proto.js';
@@ -19,13 +21,20 @@ export interface CoordinatorServerOptions {
   tls: TlsMaterial | undefined;
   /** Plaintext, for loopback development only. */
   insecure?: boolean;
+  /** The health service to serve on this port (and, if the caller wishes, on a plaintext probe port). @default a new one */
+  health?: HealthReporter;
 }
 
 export interface RunningServer {
   port: number;
   address: string;
+  /** SERVING once bound, NOT_SERVING from the start of `close()`. */
+  health: HealthReporter;
   close(): Promise<void>;
 }
+
+/** The name under which the coordinator reports health (besides the overall ''). */
+export const COORDINATOR_HEALTH_SERVICE = 'fedmesh.v1.Coordinator';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/;
 const REGISTER_TIMEOUT_MS = 10_000;
@@ -139,6 +148,8 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
   const server = new grpc.Server(SERVER_OPTIONS);
   const log: Log = coordinator.log;
   logRefusedHandshakes(server, log);
+  const health = options.health ?? new HealthReporter(COORDINATOR_HEALTH_SERVICE);
+  health.addToServer(server);
 
   server.addService(withTolerantDeserializers(v1.Coordinator!.service), {
     submitJob: unary<{ specJson: string }, unknown>(log, 'SubmitJob', insecure, async (caller, req) => {
@@ -271,19 +282,14 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.listen, creds, (err, p) => (err ? reject(err) : resolve(p)));
   });
+  health.set('SERVING');
   return {
     port,
     address: `${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 2000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      }),
+    health,
+    close: () => {
+      health.set('NOT_SERVING');
+      return shutdownServer(server);
+    },
   };
 }

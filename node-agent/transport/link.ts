@@ -38,6 +38,8 @@ export class AgentLink {
   private backoffMs: number;
   private stopped = false;
   private registeredListeners: ((agentId: string) => void)[] = [];
+  private brokenListeners: (() => void)[] = [];
+  private linked = false;
   agentId: string | undefined;
 
   constructor(private readonly options: LinkOptions) {
@@ -52,6 +54,16 @@ export class AgentLink {
 
   onRegistered(fn: (agentId: string) => void): void {
     this.registeredListeners.push(fn);
+  }
+
+  /** Told when a registered link breaks (it reconnects by itself). */
+  onBroken(fn: () => void): void {
+    this.brokenListeners.push(fn);
+  }
+
+  /** Whether the coordinator has accepted this agent's registration on the current stream. */
+  isRegistered(): boolean {
+    return this.linked;
   }
 
   private connect(): void {
@@ -75,14 +87,15 @@ export class AgentLink {
     call.on('error', (e: grpc.ServiceError) => {
       this.options.log('link-error', { code: e.code, message: e.details });
     });
-    call.on('close', () => this.onBroken(call));
-    call.on('end', () => this.onBroken(call));
+    call.on('close', () => this.streamBroken(call));
+    call.on('end', () => this.streamBroken(call));
   }
 
   private onMessage(call: grpc.ClientDuplexStream<unknown, WireMessage>, msg: WireMessage): void {
     if (msg.registered) {
       this.backoffMs = this.options.initialBackoffMs ?? 100;
       this.agentId = msg.registered.agentId;
+      this.linked = true;
       this.options.log('registered', { agentId: msg.registered.agentId });
       clearInterval(this.heartbeat);
       const every = Math.max(200, msg.registered.heartbeatIntervalMs || 2000);
@@ -117,9 +130,13 @@ export class AgentLink {
     }
   }
 
-  private onBroken(call: grpc.ClientDuplexStream<unknown, WireMessage>): void {
+  private streamBroken(call: grpc.ClientDuplexStream<unknown, WireMessage>): void {
     if (this.call !== call) return;
     this.call = undefined;
+    if (this.linked) {
+      this.linked = false;
+      for (const l of this.brokenListeners) l();
+    }
     clearInterval(this.heartbeat);
     if (this.stopped) return;
     const wait = this.backoffMs;
@@ -130,6 +147,7 @@ export class AgentLink {
 
   stop(): void {
     this.stopped = true;
+    this.linked = false;
     clearInterval(this.heartbeat);
     clearTimeout(this.retry);
     const call = this.call;

@@ -1,0 +1,30 @@
+import type { PrivacyCost } from '../algorithms/dp/index.js';
+import { epsilonSpent } from '../common/job/budget.js';
+import type { JobSpec } from '../common/job/spec.js';
+
+/**
+ * The ε a job's reservation amounts to, for logs and metrics: its direct ε when it has one, else its zCDP cost
+ * converted at `delta` (the coordinator's default budget δ). 0 in mode none.
+ */
+export function chargedEpsilon(cost: PrivacyCost | undefined, delta: number): number {
+  if (!cost) return 0;
+  if (Number.isFinite(cost.epsilon)) return cost.epsilon;
+  const e = epsilonSpent(cost, delta);
+  return Number.isFinite(e) ? e : 0;
+}
+
+/**
+ * The only job fields a log line carries: identifiers and public privacy parameters. Never the spec's filters,
+ * columns, concept sets or any value the researcher typed beyond these.
+ */
+export function jobLogFields(jobId: string, researcher: string, spec: Pick<JobSpec, 'kind' | 'privacy'> & { secure?: string }, epsilon: number): Record<string, unknown> {
+  return {
+    jobId,
+    researcher,
+    kind: spec.kind,
+    privacyMode: spec.privacy.mode,
+    epsilon,
+    ...(spec.privacy.delta !== undefined ? { delta: spec.privacy.delta } : {}),
+    ...(spec.secure ? { secure: spec.secure } : {}),
+  };
+}
