@@ -16,6 +16,13 @@ export interface ReleasedRows {
 
 const Z = 1.959963984540054;
 
+/**
+ * In the DP modes the number of missing values is itself a statistic. It is not released with budget of its own:
+ * `<field>_n` is the noisy count of values present that the mean/variance mechanism already draws (and pays for),
+ * so missing = count − `<field>_n` is post-processing of two noisy releases.
+ */
+export const MISSING_NOTE = 'missing values (NULL) are excluded from sums, means, variances and quantiles; <field>_n is the noisy number of values present (the count the mean already paid for): missing ≈ count − <field>_n, post-processing, no extra budget';
+
 function emptyGroup(key: KeyValue[], layout: readonly AgentMeasureLayout[]): GroupPartial {
   return {
     key,
@@ -92,7 +99,8 @@ export function releaseCentral(job: AggregateJob, plan: AggregatePrivacyPlan, co
         const r = dp.releaseMeanVariance(mp.plan, { count: m.n, sum: m.sum, ...(mp.plan.sumSquaresGrid ? { sumSquares: m.sumSq } : {}) }, rng);
         const rel = mp.fn === 'mean' ? r.mean : r.variance!;
         rel.postProcessing.forEach((n) => notes.add(`${field}: ${n}`));
-        Object.assign(values, { [field]: rel.value, [`${field}_std`]: rel.std, [`${field}_ci95`]: rel.ci95 });
+        Object.assign(values, { [field]: rel.value, [`${field}_std`]: rel.std, [`${field}_ci95`]: rel.ci95, [`${field}_n`]: r.count.value, [`${field}_n_std`]: r.count.std });
+        notes.add(MISSING_NOTE);
       }
     });
     return { key: g.key, values };
@@ -136,6 +144,6 @@ export function releaseLocal(job: AggregateJob, plan: AggregatePrivacyPlan, comb
   return {
     rows,
     mechanisms: mechanismInfo(job, plan),
-    notes: [`local-dp: each of ${agents} agents added the full noise; std = per-agent std × √${agents}; 95% intervals from the normal approximation`, 'means and variances: noisy count floored at 1, clamped to the bounds; std by the delta method'],
+    notes: [`local-dp: each of ${agents} agents added the full noise; std = per-agent std × √${agents}; 95% intervals from the normal approximation`, 'means and variances: noisy count floored at 1, clamped to the bounds; std by the delta method', MISSING_NOTE],
   };
 }
