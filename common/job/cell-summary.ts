@@ -6,6 +6,7 @@
  */
 import { chiSquareIndependence } from '../../algorithms/stats/index.js';
 import { kaplanMeier, logRankTest, type StratumCounts } from '../../algorithms/survival/index.js';
+import { commonPrefix, exactStrataFromCells } from './survival-summary.js';
 import { ageBandLabelsFor, GENDER_LABELS, GENDER_LEVELS, SURVIVAL_STRATA, survivalTimes } from './cohort-jobs.js';
 import type { CellJob } from './spec.js';
 
@@ -46,7 +47,10 @@ export function summariseCells(job: CellJob, cell: ReadonlyMap<string, ReleasedC
   }
   if (job.kind === 'survival') {
     const times = survivalTimes(job.timeGrid.binDays, job.timeGrid.maxDays);
-    const strata: StratumCounts[] = SURVIVAL_STRATA[job.strata].map((s) => ({
+    const labels = SURVIVAL_STRATA[job.strata];
+    const exact = job.privacy.mode === 'none' ? exactStrataFromCells(labels, times, v) : undefined;
+    // DP modes: every cell is released (noisy), none withheld.
+    const strata: StratumCounts[] = exact?.strata ?? labels.map((s) => ({
       label: s,
       times,
       events: times.map((_, i) => v(`e:${s}:${i}`) ?? 0),
@@ -55,7 +59,9 @@ export function summariseCells(job: CellJob, cell: ReadonlyMap<string, ReleasedC
     }));
     const kept = strata.filter((s) => (s.initialAtRisk ?? 0) > 0);
     const curves = kept.map((s) => kaplanMeier(s));
-    const logRank = kept.length >= 2 ? logRankTest(kept) : undefined;
+    const logRankStrata = exact ? commonPrefix(kept) : kept;
+    const logRank = kept.length >= 2 && (logRankStrata[0]?.times.length ?? 0) > 0 ? logRankTest(logRankStrata) : undefined;
+    const exactNotes = [...(exact?.notes ?? []), ...(exact && logRank && logRankStrata[0]!.times.length < times.length ? [`log-rank test over t ≤ ${logRankStrata[0]!.times.at(-1)} days, the range where every stratum's curve is exact`] : [])];
     const noisy = job.privacy.mode !== 'none';
     const rows = curves.map((c) => ({
       stratum: c.label,
@@ -71,8 +77,8 @@ export function summariseCells(job: CellJob, cell: ReadonlyMap<string, ReleasedC
       summary: {
         // In the DP modes: the noise std of each released event/censoring count (one block, one std).
         ...(noisy ? { endpoints_std: sd(`e:${SURVIVAL_STRATA[job.strata][0]}:0`) } : {}),
-        curves: curves.map((c) => ({ label: c.label, times: c.times, atRisk: c.atRisk, events: c.events, censored: c.censored, survival: c.survival, lower: c.lower, upper: c.upper, stdErr: c.stdErr, median: c.median })), ...(logRank ? { logRank: { statistic: logRank.statistic, df: logRank.df, pValue: logRank.pValue, observed: logRank.observed, expected: logRank.expected } } : {}) },
-      notes: [...new Set(curves.flatMap((c) => c.notes))],
+        curves: curves.map((c) => ({ label: c.label, ...(exact ? { releasedUpTo: exact.stops[c.label!]?.lastTime ?? null, withheldFrom: exact.stops[c.label!]?.withheldFrom ?? null } : {}), times: c.times, atRisk: c.atRisk, events: c.events, censored: c.censored, survival: c.survival, lower: c.lower, upper: c.upper, stdErr: c.stdErr, median: c.median })), ...(logRank ? { logRank: { statistic: logRank.statistic, df: logRank.df, pValue: logRank.pValue, observed: logRank.observed, expected: logRank.expected } } : {}) },
+      notes: [...new Set([...exactNotes, ...curves.flatMap((c) => c.notes)])],
     };
   }
   const table = job.rowLevels.map((_, r) => job.colLevels.map((_, c) => v(`cell:${r}:${c}`)));
