@@ -40,6 +40,7 @@ describe('missing values are excluded and counted, not read as the lower bound',
     expect(row.variance_value).toBe(0);
     expect(row.quantile_value).toEqual([50]);
     expect(row.quantile_value_missing).toBe(20);
+    expect(job.result!.columns).toEqual(['count', 'mean_value', 'mean_value_missing', 'variance_value', 'variance_value_missing', 'quantile_value', 'quantile_value_missing']);
   });
 
   it('local-dp: the mean is of the values present too (6 σ at ε = 2)', async () => {
@@ -50,6 +51,8 @@ describe('missing values are excluded and counted, not read as the lower bound',
     expect(Math.abs((row.mean_value as number) - 50)).toBeLessThan(Math.max(1, 6 * std));
     expect(Math.abs((row.mean_value as number) - 25.5)).toBeGreaterThan(6 * std);
     expect(Math.abs((row.mean_value_n as number) - 1000)).toBeLessThan(6 * (row.mean_value_n_std as number));
+    // Item 8: the bias of contribution bounding is said with the number.
+    expect(job.result!.notes.join('\n')).toMatch(/contribution bounding bias: mean_value use at most 1 row\(s\) per person/);
   });
 
   it('central-dp: the mean is of the 1,000 values present (6 σ at ε = 2, bounds [1, 100]), n is noisy ~1,000', async () => {
