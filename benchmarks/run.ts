@@ -20,13 +20,15 @@ import { runHeBenchmarks } from './he.js';
 import { runLatencyBenchmark } from './latency.js';
 import { runSecAggBenchmarks } from './secagg.js';
 import { runSecureBenchmark } from './secure.js';
+import { runSurvivalDpBenchmark } from './survival-dp.js';
 
 interface Suite {
   name: string;
   what: string;
   /** Undefined when the suite has no smoke size: `--quick` then leaves it out unless it is named. */
-  quick?: () => Promise<SuiteReport>;
-  full: () => Promise<SuiteReport>;
+  quick?: (outDir: string) => Promise<SuiteReport>;
+  /** `outDir`: where the JSON goes; a suite may write a plot beside it. */
+  full: (outDir: string) => Promise<SuiteReport>;
   /** One line of absolute figures for the summary. */
   headline: (r: SuiteReport) => string;
 }
@@ -110,6 +112,13 @@ const SUITES: Suite[] = [
     what: 'issue 3 #8: exact sampler throughput and accuracy against epsilon',
     full: async () => dpReport(await runDpBenchmarks()),
     headline: (r) => `${Array.isArray(r.results.accuracy) ? r.results.accuracy.length : 0} accuracy rows in ${fmt(r.results.durationSeconds)} s`,
+  },
+  {
+    name: 'survival-dp',
+    what: 'issue 14 #3: DP Kaplan–Meier error against ε (bias and mean |error|), cumulative projection vs old per-bin clamp; SVG plot beside the JSON',
+    quick: (outDir) => runSurvivalDpBenchmark(outDir, 50),
+    full: (outDir) => runSurvivalDpBenchmark(outDir),
+    headline: (r) => `${Array.isArray(r.results.rows) ? r.results.rows.length : 0} rows, plot ${String(r.results.plot)}`,
   },
   {
     name: 'he',
@@ -207,7 +216,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const envelope = startResult(suite.name);
     const t0 = performance.now();
     try {
-      const report = await run();
+      const report = await run(outDir);
       const path = await writeResult(suite.name, { ...report, startedAt: envelope.startedAt, loadAverageAtStart: envelope.loadAverageAtStart }, { dir: outDir });
       const secs = ((performance.now() - t0) / 1000).toFixed(1);
       lines.push(`${suite.name} (${secs} s, load ${envelope.loadAverageAtStart} at start): ${suite.headline(report)} → ${path}`);

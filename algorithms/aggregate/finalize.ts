@@ -67,6 +67,8 @@ export function finalizeExact(
       } else if (spec.fn === 'quantile') {
         if (m.kind !== 'histogram') throw new TypeError(`measure ${i}: expected bucket counts`);
         values[spec.field] = exactQuantiles(m.bins.map((b) => b ?? 0n), spec.candidates, spec.quantiles);
+        // Rows whose value is missing fall in no bucket (a withheld bucket makes the count unknown: left out).
+        if (m.bins.every((b) => b !== null)) values[`${spec.field}_missing`] = Number(g.count - m.bins.reduce<bigint>((a, b) => a + (b ?? 0n), 0n));
       } else if (spec.fn === 'histogram') {
         if (m.kind !== 'histogram') throw new TypeError(`measure ${i}: expected a histogram partial`);
         values[spec.field] = m.bins.map((b) => (b === null ? null : Number(b)));
@@ -74,6 +76,12 @@ export function finalizeExact(
         if (m.kind !== 'moments') throw new TypeError(`measure ${i}: expected a moments partial`);
         const s = momentStats(m);
         values[spec.field] = spec.fn === 'sum' ? s.sum : spec.fn === 'mean' ? s.mean : s.variance;
+        // n counts the values present; rows with a missing value are reported, never read as the lower bound.
+        // (A sum's n is not carried by every transport — secure vectors omit it — so only means and variances.)
+        if (spec.fn !== 'sum') {
+          values[`${spec.field}_n`] = s.n;
+          values[`${spec.field}_missing`] = Number(g.count - m.n);
+        }
       }
     });
     rows.push({ key: g.key, values });
@@ -82,28 +90,27 @@ export function finalizeExact(
 }
 
 /**
- * Exact quantiles at the resolution of the public candidates: for each q, the candidate c_j whose rank
- * #{x < c_j} is closest to q·n (ties to the smaller candidate) — the same utility the DP mechanism uses.
+ * Exact quantiles at the resolution of the public candidates (the lower quantile on the grid): for each q, the
+ * smallest candidate c_j with #{x < c_{j+1}} ≥ ⌈q·n⌉ (at least 1), i.e. the candidate whose bucket [c_j, c_{j+1})
+ * holds the ⌈q·n⌉-th smallest value. A constant column answers its value for every q. (The closest-rank utility of
+ * the DP mechanism is ambiguous there: 20 values of 50 put rank 0 and rank 20 equally far from 10.)
+ * `buckets` has candidates.length + 1 entries: x < c_0, then [c_{j−1}, c_j), then x ≥ c_last.
  */
 export function exactQuantiles(buckets: readonly bigint[], candidates: readonly number[], quantiles: readonly number[]): (number | null)[] {
+  if (buckets.length !== candidates.length + 1) throw new RangeError(`exactQuantiles: ${buckets.length} buckets for ${candidates.length} candidates (expected candidates + 1)`);
   const n = buckets.reduce((a, b) => a + b, 0n);
   if (n === 0n) return quantiles.map(() => null);
-  const ranks: bigint[] = [];
-  let acc = 0n;
+  // below[j] = #{x < c_{j+1}} = buckets[0] + … + buckets[j + 1] (all values for the last candidate).
+  const below: bigint[] = [];
+  let acc = buckets[0]!;
   for (let j = 0; j < candidates.length; j++) {
-    acc += buckets[j]!;
-    ranks.push(acc);
+    acc += buckets[j + 1]!;
+    below.push(acc);
   }
   return quantiles.map((q) => {
-    let best = 0;
-    let bestD = Infinity;
-    ranks.forEach((r, j) => {
-      const d = Math.abs(Number(r) - q * Number(n));
-      if (d < bestD) {
-        bestD = d;
-        best = j;
-      }
-    });
-    return candidates[best]!;
+    // ⌈q·n⌉ with a guard against q·n landing a rounding error above an integer (0.1 · 30 = 3.0000000000000004).
+    const target = BigInt(Math.max(1, Math.ceil(q * Number(n) - 1e-9 * Number(n))));
+    const j = below.findIndex((b) => b >= target);
+    return candidates[j < 0 ? candidates.length - 1 : j]!;
   });
 }

@@ -47,11 +47,30 @@ describe('prepareStratum post-processing of noisy counts', () => {
     expect(text).toMatch(/events capped/);
     expect(text).toMatch(/censored counts derived/);
   });
-  it('derives at-risk from initialAtRisk, flooring at 0', () => {
-    const p = prepareStratum('s', { times: [1, 2, 3], events: [3, 3, 3], censored: [1, 1, 1], initialAtRisk: 6 });
+  it('per-bin-clamp: derives at-risk from initialAtRisk, flooring at 0', () => {
+    const p = prepareStratum('s', { times: [1, 2, 3], events: [3, 3, 3], censored: [1, 1, 1], initialAtRisk: 6 }, { noisyEndpoints: 'per-bin-clamp' });
     expect(p.atRisk).toEqual([6, 2, 0]);
     expect(p.events).toEqual([3, 2, 0]);
     expect(p.notes.join('\n')).toMatch(/floored at 0/);
+  });
+  it('cumulative: projects cumulative counts, so totals never exceed the initial at-risk and events ≤ at-risk', () => {
+    const p = prepareStratum('s', { times: [1, 2, 3], events: [3, 3, 3], censored: [1, 1, 1], initialAtRisk: 6 });
+    expect(p.atRisk).toEqual([6, 3, 0]);
+    expect(p.events).toEqual([3, 3, 0]);
+    expect(p.censored).toEqual([0, 0, 0]);
+  });
+  it('cumulative: a negative noisy count is offset against its neighbours, not clamped to 0', () => {
+    // Cumulative events 2, 1, 4 → projected 1.5, 1.5, 4: the −1 cancels half of the bin before it.
+    const p = prepareStratum('s', { times: [1, 2, 3], events: [2, -1, 3], censored: [0, 0, 0], initialAtRisk: 10 });
+    expect(p.events).toEqual([1.5, 0, 2.5]);
+    expect(p.events.reduce((a, b) => a + b, 0)).toBe(4);
+  });
+  it('cumulative: exact counts are a fixed point', () => {
+    const p = prepareStratum('s', { times: [1, 2, 3], events: [2, 0, 3], censored: [1, 1, 0], initialAtRisk: 10 });
+    expect(p.events).toEqual([2, 0, 3]);
+    expect(p.censored).toEqual([1, 1, 0]);
+    expect(p.atRisk).toEqual([10, 7, 6]);
+    expect(p.notes).toEqual([]);
   });
   it('can skip the monotone projection when asked', () => {
     const p = prepareStratum('s', { times: [1, 2], events: [0, 0], atRisk: [3, 5] }, { enforceMonotoneAtRisk: false });

@@ -33,6 +33,16 @@ export interface CountPostProcessingOptions {
    * @default true
    */
   enforceMonotoneAtRisk?: boolean;
+  /**
+   * How noisy endpoint counts given with `initialAtRisk` are made consistent. `'cumulative'`: the cumulative
+   * sums of events and of censorings are projected onto non-decreasing sequences (least squares), bounded by the
+   * initial at-risk, and differenced — noise of either sign cancels along the curve, so the estimate does not drift.
+   * `'per-bin-clamp'`: each negative count is set to 0 (biased: it adds the positive part of the noise in every bin,
+   * which pulls a DP curve down; kept only as the negative control of the statistical test).
+   * Exact counts come out unchanged either way.
+   * @default 'cumulative'
+   */
+  noisyEndpoints?: 'cumulative' | 'per-bin-clamp';
 }
 
 /** Counts after validation and post-processing: every array has one entry per bin, all ≥ 0, events ≤ atRisk. */
@@ -108,6 +118,38 @@ export function nonIncreasingProjection(values: readonly number[]): number[] {
   return out;
 }
 
+/** Least-squares projection onto non-decreasing sequences. */
+export function nonDecreasingProjection(values: readonly number[]): number[] {
+  return nonIncreasingProjection(values.map((v) => -v)).map((v) => (v === 0 ? 0 : -v));
+}
+
+function cumulative(values: readonly number[]): number[] {
+  let acc = 0;
+  return values.map((v) => (acc += v));
+}
+
+function differences(values: readonly number[]): number[] {
+  return values.map((v, i) => v - (i > 0 ? values[i - 1]! : 0));
+}
+
+/**
+ * Consistent endpoint counts from noisy ones (post-processing, no privacy cost): cumulative events Ê and
+ * censorings Ĉ, each projected onto non-decreasing sequences within [0, n]; then Ĉ_i ≤ n − Ê_i by a suffix
+ * minimum (which keeps Ĉ non-decreasing). Differences give events and censorings ≥ 0 whose running total never
+ * exceeds n, so at-risk n − Ê_{i−1} − Ĉ_{i−1} is non-increasing and events ≤ at-risk. Exact counts are a fixed point.
+ */
+export function projectNoisyEndpoints(initialAtRisk: number, events: readonly number[], censored: readonly number[]): { initialAtRisk: number; events: number[]; censored: number[]; changed: number } {
+  const n = Math.max(0, initialAtRisk);
+  const clampTo = (v: number): number => Math.min(n, Math.max(0, v));
+  const e = nonDecreasingProjection(cumulative(events)).map(clampTo);
+  const c = nonDecreasingProjection(cumulative(censored)).map(clampTo);
+  for (let i = c.length - 1; i >= 0; i--) c[i] = Math.min(c[i]!, n - e[i]!, i + 1 < c.length ? c[i + 1]! : Infinity);
+  const ev = differences(e);
+  const ce = differences(c);
+  const changed = ev.filter((v, i) => v !== events[i]).length + ce.filter((v, i) => v !== censored[i]).length + (n !== initialAtRisk ? 1 : 0);
+  return { initialAtRisk: n, events: ev, censored: ce, changed };
+}
+
 function clampNonNegative(values: readonly number[]): { values: number[]; clamped: number } {
   let clamped = 0;
   const out = values.map((v) => {
@@ -133,6 +175,20 @@ export function prepareStratum(name: string, s: StratumCounts, options: CountPos
   if (typeof enforceMonotone !== 'boolean') throw new TypeError('options.enforceMonotoneAtRisk must be a boolean');
   const m = s.times.length;
   const notes: string[] = [];
+  const mode = options.noisyEndpoints ?? 'cumulative';
+  if (mode !== 'cumulative' && mode !== 'per-bin-clamp') throw new TypeError(`options.noisyEndpoints must be 'cumulative' or 'per-bin-clamp', got ${String(mode)}`);
+  if (mode === 'cumulative' && s.initialAtRisk !== undefined && s.censored !== undefined) {
+    const p = projectNoisyEndpoints(s.initialAtRisk, s.events, s.censored);
+    const atRisk: number[] = [];
+    let n = p.initialAtRisk;
+    for (let i = 0; i < m; i++) {
+      atRisk.push(n);
+      // Never below 0 by construction; the max only absorbs floating-point dust.
+      n = Math.max(0, n - p.events[i]! - p.censored[i]!);
+    }
+    if (p.changed > 0) notes.push(`noisy counts made consistent by projecting cumulative events and censorings onto non-decreasing sequences within [0, initial at-risk] (${p.changed} count(s) changed); no bin-by-bin clamping`);
+    return { label: s.label, times: [...s.times], atRisk, events: p.events, censored: p.censored, notes };
+  }
   const ev = clampNonNegative(s.events);
   const ce = s.censored === undefined ? undefined : clampNonNegative(s.censored);
   let clamped = ev.clamped + (ce?.clamped ?? 0);

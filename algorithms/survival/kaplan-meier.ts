@@ -13,6 +13,13 @@ export interface KaplanMeierOptions extends CountPostProcessingOptions {
    * @default 0.95
    */
   confLevel?: number;
+  /**
+   * Variance of the noise added to each released event count (DP modes), in counts². The variance of log Ŝ gains
+   * Σ σ²/(n_i − d_i)² (delta method: ∂ log(1 − d/n)/∂d = −1/(n − d)), so the bands cover the noise as well as the
+   * sampling error. Projection makes neighbouring noisy counts dependent; the term treats them as independent.
+   * @default 0
+   */
+  endpointNoiseVariance?: number;
 }
 
 /** Median survival and its confidence interval; null where the curve or a band never reaches 0.5. */
@@ -74,6 +81,8 @@ export function kaplanMeier(stratum: StratumCounts, options: KaplanMeierOptions 
   if (typeof confLevel !== 'number' || !(confLevel > 0 && confLevel < 1)) {
     throw new RangeError(`options.confLevel must be a number in (0, 1), got ${String(confLevel)}`);
   }
+  const noiseVar = options.endpointNoiseVariance ?? 0;
+  if (typeof noiseVar !== 'number' || !(noiseVar >= 0) || !Number.isFinite(noiseVar)) throw new RangeError(`options.endpointNoiseVariance must be a finite number ≥ 0, got ${String(noiseVar)}`);
   const p = prepareStratum('stratum', stratum, options);
   const z = normalQuantile(0.5 + confLevel / 2);
   const m = p.times.length;
@@ -91,6 +100,7 @@ export function kaplanMeier(stratum: StratumCounts, options: KaplanMeierOptions 
       s *= 1 - d / n;
       greenwoodSum += d < n ? d / (n * (n - d)) : Infinity;
     }
+    if (noiseVar > 0 && n > 0) greenwoodSum += n > d ? noiseVar / ((n - d) * (n - d)) : Infinity;
     survival.push(s);
     if (s === 0 || s === 1) {
       variance.push(0);
@@ -118,6 +128,7 @@ export function kaplanMeier(stratum: StratumCounts, options: KaplanMeierOptions 
     method: 'pointwise log-log band inverted at 0.5 (Brookmeyer-Crowley interval on the log-log scale)',
   };
   const notes = [...p.notes];
+  if (noiseVar > 0) notes.push(`Greenwood variance widened by the known noise of the event counts (σ² = ${noiseVar.toPrecision(4)} per bin, delta method)`);
   if (survival.some((v) => v === 1) && survival.some((v) => v < 1)) {
     notes.push('before the first event the band is the point [1, 1]');
   }

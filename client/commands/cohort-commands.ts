@@ -3,7 +3,7 @@ import { FedmeshError, quote } from '../../common/errors.js';
 import { applyCommonFlags, type QueryFlags } from '../job-from-flags.js';
 import { jobToJson, renderJob } from '../format/render.js';
 import { createProgress } from '../format/spinner.js';
-import { renderSurvivalSvg } from '../plot/index.js';
+import { escapeXml, renderSurvivalSvg } from '../plot/index.js';
 import type { JobView } from '../types.js';
 import { researcherClient, type ConnectionFlags } from './common.js';
 import { readJobFile } from './researcher.js';
@@ -53,9 +53,17 @@ export async function runCellCommand(kind: 'cohort' | 'characterize' | 'survival
   }
   if (kind === 'survival' && flags.plot && job.result?.summary) {
     const curves = (job.result.summary.curves as { label: string; times: number[]; survival: number[]; lower: number[]; upper: number[] }[]) ?? [];
-    const svg = renderSurvivalSvg(curves, { title: `Kaplan–Meier (${String(job.result.privacy.mode)})`, xLabel: 'days since cohort entry' });
-    await writeFile(flags.plot, svg);
-    if (!flags.json) process.stderr.write(`wrote ${flags.plot}\n`);
+    if (curves.length === 0) {
+      // In mode none a curve is released only where every cell met the minimum size (see the notes printed below).
+      const why = 'no curve was released: cells were withheld below the minimum cell size (a wider timeGrid.binDays pools more persons per bin)';
+      // The file still says why it is empty, rather than not existing or showing a curve computed from zeros.
+      await writeFile(flags.plot, `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="80" font-family="sans-serif" font-size="13"><title>Kaplan–Meier: no curve released</title><text x="10" y="40">${escapeXml(why)}</text></svg>\n`);
+      process.stderr.write(`${why}; wrote an empty plot saying so to ${flags.plot}\n`);
+    } else {
+      const svg = renderSurvivalSvg(curves, { title: `Kaplan–Meier (${String(job.result.privacy.mode)})`, xLabel: 'days since cohort entry' });
+      await writeFile(flags.plot, svg);
+      if (!flags.json) process.stderr.write(`wrote ${flags.plot}\n`);
+    }
   }
   process.stdout.write((flags.json ? JSON.stringify(jobToJson(job)) : renderJob(job, process.stdout.isTTY === true)) + '\n');
   return job.state === 'succeeded' ? 0 : 1;

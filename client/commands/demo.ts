@@ -56,7 +56,7 @@ export function demoJobs(): DemoJob[] {
     },
     {
       title: 'Local DP: mean HbA1c with noise added at each agent (ρ = 0.05)',
-      explain: 'each agent noises its own statistics before they leave; at most 5 measurements per person count',
+      explain: 'each agent noises its own statistics before they leave; at most 5 measurements per person count, so persons measured more often weigh less: this mean differs from the exact all-rows mean above by more than its std (contribution bounding bias, not noise)',
       spec: { kind: 'aggregate', product: 'measurement', where: [{ column: 'measurement_concept_id', op: '=', value: 3004410 }], measures: [{ fn: 'mean', column: 'value_as_number', bounds: [3, 15] }], privacy: { mode: 'local-dp', rho: 0.05, maxRowsPerPerson: 5 } },
     },
     {

@@ -47,6 +47,9 @@ export function renderJob(job: JobView, color: boolean): string {
   } else {
     lines.push('(no rows released)');
   }
+  // The bias of contribution bounding is error the user must see beside the numbers, not only in the JSON.
+  // So is where an exact survival curve stops (withheld cells) and which p-values are approximate under DP.
+  for (const n of r.notes) if (/^(contribution bounding bias|stratum \S+: |log-rank test over|log-rank p-value is approximate|chi-square p-value is approximate)/.test(n)) lines.push(n);
   for (const s of r.suppressed) {
     lines.push(`suppressed: ${Object.entries(s.group).map(([k, v]) => `${k}=${cell(v)}`).join(', ') || '(all rows)'} — below the minimum cell size at ${s.suppressedBy.join(', ')}`);
   }
@@ -92,8 +95,14 @@ function small(head: string[], rows: unknown[][], color: boolean): string {
   return t.toString();
 }
 
+/**
+ * A count with its noise std. A noisy count is shown rounded and never below 0 (a negative number of persons
+ * reads as an error; the JSON keeps the unrounded noisy value, which is the unbiased one).
+ */
 function withStd(v: unknown, std: unknown): string {
-  return std === undefined ? cell(v) : `${cell(v)} ± ${cell(std)}`;
+  if (std === undefined) return cell(v);
+  const shown = typeof v === 'number' ? Math.max(0, Math.round(v)) : v;
+  return `${cell(shown)} ± ${cell(std)}`;
 }
 
 /** Readable output of cohort-level jobs. */
@@ -116,14 +125,17 @@ export function renderSummary(kind: string, s: Record<string, unknown>, color: b
   } else if (kind === 'survival') {
     const curves = s.curves as { label: string; atRisk: number[]; median: { estimate: unknown; lower: unknown; upper: unknown } }[];
     out.push(small(['stratum', 'persons', 'median (days)', '95% CI'], curves.map((c) => [c.label, c.atRisk[0], c.median.estimate, `${cell(c.median.lower)} – ${cell(c.median.upper)}`]), color));
-    const lr = s.logRank as { statistic: unknown; df: unknown; pValue: unknown } | undefined;
-    if (lr) out.push(`log-rank: χ² = ${cell(lr.statistic)} on ${cell(lr.df)} df, p = ${cell(lr.pValue)}`);
+    const lr = s.logRank as { statistic: unknown; df: unknown; pValue: unknown; pValueApproximate?: boolean } | undefined;
+    if (lr) out.push(`log-rank: χ² = ${cell(lr.statistic)} on ${cell(lr.df)} df, p = ${cell(lr.pValue)}${lr.pValueApproximate ? ' (approximate: noisy counts treated as exact)' : ''}`);
   } else if (kind === 'contingency') {
     const t = s.table as unknown[][];
     const cols = (s.colLevels as unknown[]).map(String);
-    out.push(small(['', ...cols], (s.rowLevels as unknown[]).map((r, i) => [r, ...(t[i] ?? [])]), color));
-    const chi = s.chiSquare as { statistic: unknown; df: unknown; pValue: unknown } | undefined;
-    if (chi) out.push(`chi-square test of independence: X² = ${cell(chi.statistic)} on ${cell(chi.df)} df, p = ${cell(chi.pValue)}`);
+    // Noisy cells (cell_std present) are shown like other noisy counts: rounded, never below 0.
+    const shown = (x: unknown): unknown => (s.cell_std !== undefined && typeof x === 'number' ? Math.max(0, Math.round(x)) : x);
+    out.push(small(['', ...cols], (s.rowLevels as unknown[]).map((r, i) => [r, ...(t[i] ?? []).map(shown)]), color));
+    if (s.cell_std !== undefined) out.push(`each cell ± ${cell(s.cell_std)} (noise std)`);
+    const chi = s.chiSquare as { statistic: unknown; df: unknown; pValue: unknown; pValueApproximate?: boolean } | undefined;
+    if (chi) out.push(`chi-square test of independence: X² = ${cell(chi.statistic)} on ${cell(chi.df)} df, p = ${cell(chi.pValue)}${chi.pValueApproximate ? ' (approximate: noisy counts treated as exact)' : ''}`);
   }
   return out.join('\n');
 }

@@ -6,6 +6,7 @@
  */
 import { chiSquareIndependence } from '../../algorithms/stats/index.js';
 import { kaplanMeier, logRankTest, type StratumCounts } from '../../algorithms/survival/index.js';
+import { commonPrefix, exactStrataFromCells } from './survival-summary.js';
 import { ageBandLabelsFor, GENDER_LABELS, GENDER_LEVELS, SURVIVAL_STRATA, survivalTimes } from './cohort-jobs.js';
 import type { CellJob } from './spec.js';
 
@@ -46,7 +47,10 @@ export function summariseCells(job: CellJob, cell: ReadonlyMap<string, ReleasedC
   }
   if (job.kind === 'survival') {
     const times = survivalTimes(job.timeGrid.binDays, job.timeGrid.maxDays);
-    const strata: StratumCounts[] = SURVIVAL_STRATA[job.strata].map((s) => ({
+    const labels = SURVIVAL_STRATA[job.strata];
+    const exact = job.privacy.mode === 'none' ? exactStrataFromCells(labels, times, v) : undefined;
+    // DP modes: every cell is released (noisy), none withheld.
+    const strata: StratumCounts[] = exact?.strata ?? labels.map((s) => ({
       label: s,
       times,
       events: times.map((_, i) => v(`e:${s}:${i}`) ?? 0),
@@ -54,8 +58,12 @@ export function summariseCells(job: CellJob, cell: ReadonlyMap<string, ReleasedC
       initialAtRisk: Math.max(0, v(`n:${s}`) ?? 0),
     }));
     const kept = strata.filter((s) => (s.initialAtRisk ?? 0) > 0);
-    const curves = kept.map((s) => kaplanMeier(s));
-    const logRank = kept.length >= 2 ? logRankTest(kept) : undefined;
+    const endpointSd = job.privacy.mode === 'none' ? 0 : sd(`e:${labels[0]}:0`);
+    const curves = kept.map((s) => kaplanMeier(s, { endpointNoiseVariance: endpointSd * endpointSd }));
+    const logRankStrata = exact ? commonPrefix(kept) : kept;
+    const logRank = kept.length >= 2 && (logRankStrata[0]?.times.length ?? 0) > 0 ? logRankTest(logRankStrata) : undefined;
+    const dpNotes = job.privacy.mode !== 'none' && logRank ? ['log-rank p-value is approximate under DP: it treats the post-processed noisy counts as exact (the noise adds variance it does not count), so it is anti-conservative when the noise std is not small next to the expected events'] : [];
+    const exactNotes = [...dpNotes, ...(exact?.notes ?? []), ...(exact && logRank && logRankStrata[0]!.times.length < times.length ? [`log-rank test over t ≤ ${logRankStrata[0]!.times.at(-1)} days, the range where every stratum's curve is exact`] : [])];
     const noisy = job.privacy.mode !== 'none';
     const rows = curves.map((c) => ({
       stratum: c.label,
@@ -71,8 +79,8 @@ export function summariseCells(job: CellJob, cell: ReadonlyMap<string, ReleasedC
       summary: {
         // In the DP modes: the noise std of each released event/censoring count (one block, one std).
         ...(noisy ? { endpoints_std: sd(`e:${SURVIVAL_STRATA[job.strata][0]}:0`) } : {}),
-        curves: curves.map((c) => ({ label: c.label, times: c.times, atRisk: c.atRisk, events: c.events, censored: c.censored, survival: c.survival, lower: c.lower, upper: c.upper, stdErr: c.stdErr, median: c.median })), ...(logRank ? { logRank: { statistic: logRank.statistic, df: logRank.df, pValue: logRank.pValue, observed: logRank.observed, expected: logRank.expected } } : {}) },
-      notes: [...new Set(curves.flatMap((c) => c.notes))],
+        curves: curves.map((c) => ({ label: c.label, ...(exact ? { releasedUpTo: exact.stops[c.label!]?.lastTime ?? null, withheldFrom: exact.stops[c.label!]?.withheldFrom ?? null } : {}), times: c.times, atRisk: c.atRisk, events: c.events, censored: c.censored, survival: c.survival, lower: c.lower, upper: c.upper, stdErr: c.stdErr, median: c.median })), ...(logRank ? { logRank: { statistic: logRank.statistic, df: logRank.df, pValue: logRank.pValue, ...(job.privacy.mode !== 'none' ? { pValueApproximate: true } : {}), observed: logRank.observed, expected: logRank.expected } } : {}) },
+      notes: [...new Set([...exactNotes, ...curves.flatMap((c) => c.notes)])],
     };
   }
   const table = job.rowLevels.map((_, r) => job.colLevels.map((_, c) => v(`cell:${r}:${c}`)));
@@ -81,7 +89,7 @@ export function summariseCells(job: CellJob, cell: ReadonlyMap<string, ReleasedC
   return {
     columns: [job.rowColumn, ...job.colLevels.map(String)],
     rows,
-    summary: { table, rowLevels: job.rowLevels, colLevels: job.colLevels, outside: v('outside'), ambiguous: v('ambiguous'), ...(job.privacy.mode === 'none' ? {} : { cell_std: sd('cell:0:0') }), ...(chi ? { chiSquare: { statistic: chi.statistic, df: chi.df, pValue: chi.pValue, lowExpectedWarning: chi.lowExpectedWarning, notes: chi.notes } } : {}) },
-    notes: chi ? [] : ['chi-square not computed: a cell was suppressed'],
+    summary: { table, rowLevels: job.rowLevels, colLevels: job.colLevels, outside: v('outside'), ambiguous: v('ambiguous'), ...(job.privacy.mode === 'none' ? {} : { cell_std: sd('cell:0:0') }), ...(chi ? { chiSquare: { statistic: chi.statistic, df: chi.df, pValue: chi.pValue, ...(job.privacy.mode !== 'none' ? { pValueApproximate: true } : {}), lowExpectedWarning: chi.lowExpectedWarning, notes: chi.notes } } : {}) },
+    notes: chi ? (job.privacy.mode !== 'none' ? ['chi-square p-value is approximate under DP: it treats the noisy cell counts as exact (the noise adds variance it does not count)'] : []) : ['chi-square not computed: a cell was suppressed'],
   };
 }

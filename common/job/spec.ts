@@ -120,3 +120,8 @@ export const MAX_JOB_TIMEOUT_MS = 15 * 60_000;
 export function measureField(m: Measure): string {
   return m.fn === 'count' ? 'count' : `${m.fn}_${m.column}`;
 }
+
+/** Columns of an exact (mode none) aggregate result: means, variances and quantiles show their missing count beside them. */
+export function exactResultColumns(job: AggregateJob): string[] {
+  return [...job.groupBy, ...job.measures.flatMap((m) => (m.fn === 'mean' || m.fn === 'variance' || m.fn === 'quantile' ? [measureField(m), `${measureField(m)}_missing`] : [measureField(m)]))];
+}

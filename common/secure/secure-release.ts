@@ -11,7 +11,7 @@ import { finalizeExact, type GroupPartial, type KeyValue } from '../../algorithm
 import * as dp from '../../algorithms/dp/index.js';
 import type { AggregatePrivacyPlan } from '../job/privacy-plan.js';
 import { noisyMoments } from '../job/noisy-moments.js';
-import { DEFAULT_JOB_DELTA, measureField, type AggregateJob } from '../job/spec.js';
+import { DEFAULT_JOB_DELTA, exactResultColumns, measureField, type AggregateJob } from '../job/spec.js';
 import type { NoisyStatistic, SecureNoisePlan } from './distributed-noise.js';
 import type { SecureVectorLayout } from './vector-layout.js';
 
@@ -66,7 +66,7 @@ function releaseExact({ job, totals, minCellSize, contributors, layout }: Secure
     ),
   );
   return {
-    columns: [...job.groupBy, ...fields],
+    columns: exactResultColumns(job),
     rows: released.rows.map((r) => ({ ...groupObject(job, r.key), ...r.values })),
     suppressed: released.suppressed.map((s) => ({ group: groupObject(job, s.key), suppressedBy: s.suppressedBy })),
     privacy: { mode: 'none', secure: job.secure, exact: true, minCellSize, contributors, secureMaxRows: layout.maxRowsPerAgent, ring: describeRing(layout) },
@@ -151,7 +151,7 @@ function releaseDistributed({ job, plan, totals, contributors, noise, layout }: 
     notes: [
       `distributed-dp with ${job.secure}: each of ${contributors} contributing agents added a discrete Gaussian share before ${job.secure === 'he' ? 'encrypting' : 'masking'}; only the noisy sum was ever decoded. <name>_std is the std of the summed shares, <name>_ci95 its normal-approximation 95% interval`,
       `privacy charged for ${noise.minHonestShares} honest shares (n = ${noise.agents}, tolerating ${noise.tolerated} dropped or colluding agents; Kairouz, Liu & Steinke 2021, Prop. 14), never less than the central cost of the same budget`,
-      `each person contributes at most ${plan.maxRowsPerPerson} row(s), chosen at the agent by a keyed hash; values clamped to the declared bounds and snapped to a power-of-two grid before integer noise`,
+      `each person contributes at most ${plan.maxRowsPerPerson} row(s), chosen at the agent by a keyed hash; values clamped to the declared bounds and snapped to a power-of-two grid before integer noise (contribution bounding bias: persons with more rows weigh less than in the exact all-rows answer; this bias is not in _std or _ci95)`,
       'means and variances: noisy count floored at 1, clamped to the bounds; std by the delta method',
       ...notes,
     ],

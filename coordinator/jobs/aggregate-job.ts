@@ -7,7 +7,7 @@ import { releaseCentral, releaseLocal } from './aggregate-release.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { checkAggregateAgainstSchema } from '../../common/job/schema-check.js';
 import { checkGroupable } from '../../common/job/groupable.js';
-import { DEFAULT_JOB_DELTA, measureField, type AggregateJob, type JobSpec } from '../../common/job/spec.js';
+import { DEFAULT_JOB_DELTA, exactResultColumns, measureField, type AggregateJob, type JobSpec } from '../../common/job/spec.js';
 import type { ProductDescriptor } from '../../common/agent-protocol.js';
 import type { AgentView } from '../agent-registry.js';
 import type { TaskOutcome } from '../dispatcher.js';
@@ -177,13 +177,14 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
     return {
       ...base,
       result: {
-        columns: [...job.groupBy, ...fields],
+        // Means, variances and quantiles show how many values were missing (NULL) beside them.
+        columns: exactResultColumns(job),
         rows: released.rows.map((r) => ({ ...groupObj(r.key), ...r.values })),
         suppressed: [],
         privacy: { mode: 'none', minCellSize: minCells, cellSize: 'distinct persons', withheldGroups, exact: true },
         notes: [
           "mode none: exact aggregates. A group or histogram bin is released by an agent only if it holds at least that agent's minimum cell size of distinct persons; smaller groups are withheld entirely (privacy.withheldGroups counts them per agent, their keys never leave the agent), so a group's values sum only the agents where it met the minimum; small bins are null, never zero",
-          ...job.measures.filter((m) => m.fn !== 'count' && m.fn !== 'histogram').map((m) => `${measureField(m)}: values clamped to the declared bounds [${(m as { bounds: number[] }).bounds.join(', ')}]`),
+          ...job.measures.filter((m) => m.fn !== 'count' && m.fn !== 'histogram').map((m) => `${measureField(m)}: values clamped to the declared bounds [${(m as { bounds: number[] }).bounds.join(', ')}]; missing values (NULL) left out${m.fn === 'sum' ? '' : ` and counted in ${measureField(m)}_missing (a mean of no values is null, shown as —)`}`),
         ],
         agentErrors,
       },

@@ -16,6 +16,24 @@ export interface ReleasedRows {
 
 const Z = 1.959963984540054;
 
+/**
+ * The bias of contribution bounding, said next to every bounded statistic: with at most k rows per person, a
+ * person with more rows is down-weighted, so the mean/sum estimates the k-rows-per-person quantity, not the
+ * all-rows one. This is error a user must see, and it is not in <field>_std or <field>_ci95.
+ */
+export function boundingNote(job: AggregateJob, plan: AggregatePrivacyPlan): string[] {
+  const fields = job.measures.filter((m) => m.fn !== 'count').map((m) => measureField(m));
+  if (fields.length === 0) return [];
+  return [`contribution bounding bias: ${fields.join(', ')} use at most ${plan.maxRowsPerPerson} row(s) per person (picked by a keyed hash), so persons with more rows weigh less than in the exact all-rows answer; this bias is not included in _std or _ci95`];
+}
+
+/**
+ * In the DP modes the number of missing values is itself a statistic. It is not released with budget of its own:
+ * `<field>_n` is the noisy count of values present that the mean/variance mechanism already draws (and pays for),
+ * so missing = count − `<field>_n` is post-processing of two noisy releases.
+ */
+export const MISSING_NOTE = 'missing values (NULL) are excluded from sums, means, variances and quantiles; <field>_n is the noisy number of values present (the count the mean already paid for): missing ≈ count − <field>_n, post-processing, no extra budget';
+
 function emptyGroup(key: KeyValue[], layout: readonly AgentMeasureLayout[]): GroupPartial {
   return {
     key,
@@ -92,12 +110,13 @@ export function releaseCentral(job: AggregateJob, plan: AggregatePrivacyPlan, co
         const r = dp.releaseMeanVariance(mp.plan, { count: m.n, sum: m.sum, ...(mp.plan.sumSquaresGrid ? { sumSquares: m.sumSq } : {}) }, rng);
         const rel = mp.fn === 'mean' ? r.mean : r.variance!;
         rel.postProcessing.forEach((n) => notes.add(`${field}: ${n}`));
-        Object.assign(values, { [field]: rel.value, [`${field}_std`]: rel.std, [`${field}_ci95`]: rel.ci95 });
+        Object.assign(values, { [field]: rel.value, [`${field}_std`]: rel.std, [`${field}_ci95`]: rel.ci95, [`${field}_n`]: r.count.value, [`${field}_n_std`]: r.count.std });
+        notes.add(MISSING_NOTE);
       }
     });
     return { key: g.key, values };
   });
-  return { rows, mechanisms: mechanismInfo(job, plan), notes: [...notes], ...(selection ? { selection } : {}) };
+  return { rows, mechanisms: mechanismInfo(job, plan), notes: [...notes, ...boundingNote(job, plan)], ...(selection ? { selection } : {}) };
 }
 
 /**
@@ -136,6 +155,6 @@ export function releaseLocal(job: AggregateJob, plan: AggregatePrivacyPlan, comb
   return {
     rows,
     mechanisms: mechanismInfo(job, plan),
-    notes: [`local-dp: each of ${agents} agents added the full noise; std = per-agent std × √${agents}; 95% intervals from the normal approximation`, 'means and variances: noisy count floored at 1, clamped to the bounds; std by the delta method'],
+    notes: [`local-dp: each of ${agents} agents added the full noise; std = per-agent std × √${agents}; 95% intervals from the normal approximation`, 'means and variances: noisy count floored at 1, clamped to the bounds; std by the delta method', MISSING_NOTE, ...boundingNote(job, plan)],
   };
 }

@@ -33,6 +33,14 @@ export interface PlanOptions {
   salt: string;
 }
 
+/**
+ * A value clamped to [lo, hi] that stays NULL when it is NULL: DuckDB's `greatest` skips NULL arguments, so a bare
+ * `least(greatest(x, lo), hi)` turns a missing value into `lo` and it would count in sums, means and quantiles.
+ */
+export function clampSql(x: string, lo: string, hi: string): string {
+  return `CASE WHEN ${x} IS NULL THEN NULL ELSE least(greatest(${x}, ${lo}), ${hi}) END`;
+}
+
 /** SQL of a group's cell label from its key columns: the same text for the same key, on every query of a job. */
 export function groupLabelSql(keyCount: number): string {
   return keyCount === 0 ? `'[]'` : `to_json([${Array.from({ length: keyCount }, (_, i) => `k${i}::VARCHAR`).join(', ')}])::VARCHAR`;
@@ -111,7 +119,7 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     // then one DuckDB histogram() aggregate per group (a map bin → count): O(rows), whatever the number of bins.
     if (l.kind === 'histogram' && m.fn === 'quantile' && l.buckets) {
       // Bucket 0: x < c0; bucket j: c_{j-1} ≤ x < c_j; last: x ≥ c_last (values clamped to the bounds first).
-      const x = `least(greatest(${c}, ${p(l.buckets.lower, 'DOUBLE')}), ${p(l.buckets.upper, 'DOUBLE')})`;
+      const x = clampSql(c, p(l.buckets.lower, 'DOUBLE'), p(l.buckets.upper, 'DOUBLE'));
       const cs = l.buckets.candidates.map((v) => p(v, 'DOUBLE'));
       const tree = (lo: number, hi: number): string => {
         if (lo === hi) return String(lo);
@@ -139,13 +147,13 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
       return;
     }
     if (l.kind !== 'moments') return;
-    const centred = `(least(greatest(${c}, ${p(l.lower, 'DOUBLE')}), ${p(l.upper, 'DOUBLE')}) - ${p(l.center, 'DOUBLE')})`;
+    const centred = `(${clampSql(c, p(l.lower, 'DOUBLE'), p(l.upper, 'DOUBLE'))} - ${p(l.center, 'DOUBLE')})`;
     inner.push(`${centred} AS c${i}`);
     const halfSq = l.center === 0 ? Math.max(l.lower * l.lower, l.upper * l.upper) : ((l.upper - l.lower) / 2) ** 2;
     outer.push(
       `count(c${i})::BIGINT AS m${i}_n`,
       `coalesce(sum(round(c${i} * ${po(2 ** l.scaleBits, 'DOUBLE')})::HUGEINT), 0)::HUGEINT AS m${i}_sum`,
-      l.squares ? `coalesce(sum(round(least(c${i} * c${i}, ${po(halfSq, 'DOUBLE')}) * ${po(2 ** l.sqScaleBits, 'DOUBLE')})::HUGEINT), 0)::HUGEINT AS m${i}_sumsq` : `0::HUGEINT AS m${i}_sumsq`,
+      l.squares ? `coalesce(sum(round(CASE WHEN c${i} IS NULL THEN NULL ELSE least(c${i} * c${i}, ${po(halfSq, 'DOUBLE')}) END * ${po(2 ** l.sqScaleBits, 'DOUBLE')})::HUGEINT), 0)::HUGEINT AS m${i}_sumsq` : `0::HUGEINT AS m${i}_sumsq`,
     );
   });
 
