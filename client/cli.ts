@@ -2,12 +2,13 @@
 import { Command, Option } from 'commander';
 import { isFedmeshError } from '../common/errors.js';
 import { FEDMESH_VERSION } from '../common/agent-protocol.js';
-import { makeDevCertificates } from './certs.js';
-import { runDemo } from './commands/demo.js';
-import { runAgents, runBudget, runBudgetSet, runCatalog, runJobs, runQuery } from './commands/researcher.js';
-import { runCellCommand } from './commands/cohort-commands.js';
-import { runAgent, runCoordinator } from './commands/servers.js';
-import { synthesize } from './synth/index.js';
+
+// Start-up (issue 14 #14): this module imports only commander and two dependency-free modules. Each command loads
+// its own code (DuckDB, grpc-js, node-seal, Arrow) when it runs, so `--help` and client commands do not pay for
+// what they do not use. benchmarks/startup.ts measures it.
+const researcher = () => import('./commands/researcher.js');
+const cells = () => import('./commands/cohort-commands.js');
+const servers = () => import('./commands/servers.js');
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -50,7 +51,7 @@ function buildProgram(): Command {
     .option('--default-epsilon <e>', 'budget ε per researcher × product where none is set', '3')
     .option('--default-delta <d>', 'budget δ per researcher × product where none is set', '1e-6')
     .addOption(logFormat)
-    .action(exit((opts) => runCoordinator(opts)));
+    .action(exit(async (opts) => (await servers()).runCoordinator(opts)));
 
   program
     .command('agent')
@@ -68,7 +69,7 @@ function buildProgram(): Command {
     .option('--budget-cap-epsilon <e>', "this domain's cap on ε spent per researcher", '10')
     .option('--budget-cap-delta <d>', "this domain's cap on δ per researcher", '1e-5')
     .addOption(logFormat)
-    .action(exit((opts) => runAgent(opts)));
+    .action(exit(async (opts) => (await servers()).runAgent(opts)));
 
   connection(
     program
@@ -99,7 +100,7 @@ function buildProgram(): Command {
       .option('--timeout-ms <ms>', 'job deadline')
       .option('--agents <names>', 'comma-separated agents to ask')
       .option('--json', 'print one JSON object'),
-  ).action(exit((file: string | undefined, opts) => runQuery(file, opts)));
+  ).action(exit(async (file: string | undefined, opts) => (await researcher()).runQuery(file, opts)));
 
   const privacyOptions = (cmd: Command): Command =>
     cmd
@@ -113,23 +114,23 @@ function buildProgram(): Command {
       .option('--agents <names>', 'comma-separated agents to ask')
       .option('--json', 'print one JSON object');
   connection(privacyOptions(program.command('cohort').description('count a cohort (OHDSI Circe JSON or native spec) across the mesh: persons, entries, age, gender, agent, attrition').argument('<file>', 'cohort definition or cohort job JSON'))).action(
-    exit((file: string, opts) => runCellCommand('cohort', file, opts)),
+    exit(async (file: string, opts) => (await cells()).runCellCommand('cohort', file, opts)),
   );
   connection(
     privacyOptions(program.command('characterize').description("a cohort's age, gender and prevalence of public condition/drug concepts").argument('<file>', 'cohort definition or characterize job JSON'))
       .option('--conditions <ids>', 'comma-separated condition concept ids')
       .option('--drugs <ids>', 'comma-separated drug concept ids'),
-  ).action(exit((file: string, opts) => runCellCommand('characterize', file, opts)));
+  ).action(exit(async (file: string, opts) => (await cells()).runCellCommand('characterize', file, opts)));
   connection(privacyOptions(program.command('survival').description('Kaplan–Meier from cohort entry to an outcome, Greenwood bands, median, log-rank').argument('<spec>', 'survival job JSON')).option('--plot <file.svg>', 'write the curves as SVG')).action(
-    exit((file: string, opts) => runCellCommand('survival', file, opts)),
+    exit(async (file: string, opts) => (await cells()).runCellCommand('survival', file, opts)),
   );
   connection(privacyOptions(program.command('contingency').description('r × c table of persons over public levels, with a chi-square test').argument('<spec>', 'contingency job JSON'))).action(
-    exit((file: string, opts) => runCellCommand('contingency', file, opts)),
+    exit(async (file: string, opts) => (await cells()).runCellCommand('contingency', file, opts)),
   );
-  connection(program.command('catalog').description('the mesh-wide data catalog: products, where they live, their schemas').option('--json', 'print JSON')).action(exit((opts) => runCatalog(opts)));
+  connection(program.command('catalog').description('the mesh-wide data catalog: products, where they live, their schemas').option('--json', 'print JSON')).action(exit(async (opts) => (await researcher()).runCatalog(opts)));
 
-  connection(program.command('agents').description('list agents and their data products').option('--json', 'print JSON')).action(exit((opts) => runAgents(opts)));
-  connection(program.command('jobs').description('list recent jobs').option('--json', 'print JSON').option('--limit <n>', 'how many', '50')).action(exit((opts) => runJobs(opts)));
+  connection(program.command('agents').description('list agents and their data products').option('--json', 'print JSON')).action(exit(async (opts) => (await researcher()).runAgents(opts)));
+  connection(program.command('jobs').description('list recent jobs').option('--json', 'print JSON').option('--limit <n>', 'how many', '50')).action(exit(async (opts) => (await researcher()).runJobs(opts)));
 
   const budget = connection(
     program
@@ -141,7 +142,7 @@ function buildProgram(): Command {
       // `budget set --researcher alice` must give --researcher to `set`, not to `budget` (STYLE.md lesson 7):
       // with positional options, what follows a subcommand belongs to the subcommand.
       .enablePositionalOptions(),
-  ).action(exit((opts) => runBudget({ ...opts, ...(opts.admin && opts.name === 'researcher' ? { name: 'admin' } : {}) })));
+  ).action(exit(async (opts) => (await researcher()).runBudget({ ...opts, ...(opts.admin && opts.name === 'researcher' ? { name: 'admin' } : {}) })));
   connection(
     budget
       .command('set')
@@ -154,7 +155,7 @@ function buildProgram(): Command {
     false,
   )
     .option('--name <name>', 'administrator certificate to use', 'admin')
-    .action(exit((opts) => runBudgetSet(opts)));
+    .action(exit(async (opts) => (await researcher()).runBudgetSet(opts)));
 
   program
     .command('certs')
@@ -166,6 +167,7 @@ function buildProgram(): Command {
     .option('--hosts <names>', 'extra DNS names for the coordinator certificate', 'localhost')
     .action(exit(async (opts: { out: string; agents: string; researchers: string; admins: string; hosts: string }) => {
       const split = (s: string): string[] => s.split(',').map((x) => x.trim()).filter(Boolean);
+      const { makeDevCertificates } = await import('./certs.js');
       const made = await makeDevCertificates({ outDir: opts.out, agents: split(opts.agents), researchers: split(opts.researchers), admins: split(opts.admins), coordinatorHosts: split(opts.hosts) });
       process.stdout.write(`wrote ${made.join(', ')} (and keys) to ${opts.out}\n`);
       return 0;
@@ -180,6 +182,7 @@ function buildProgram(): Command {
     .option('--seed <s>', 'seed (same seed, same files)', '1')
     .addOption(new Option('--format <format>', 'file format').choices(['csv', 'parquet']).default('parquet'))
     .action(exit(async (opts: { out: string; sites: string; persons: string; seed: string; format: 'csv' | 'parquet' }) => {
+      const { synthesize } = await import('./synth/index.js');
       const r = await synthesize({ outDir: opts.out, sites: Number(opts.sites), persons: Number(opts.persons), seed: Number(opts.seed), format: opts.format });
       for (const s of r.sites) process.stdout.write(`${s.dir}: ${Object.entries(s.tables).map(([t, n]) => `${t}=${n}`).join(' ')}\n`);
       process.stdout.write(`${r.totalRows} rows in ${r.elapsedMs} ms (${Math.round(r.rowsPerSecond).toLocaleString('en-US')} rows/s)\n`);
@@ -193,7 +196,7 @@ function buildProgram(): Command {
     .option('--persons <n>', 'persons per site', '5000')
     .option('--seed <s>', 'seed', '42')
     .option('--keep', 'keep the temporary folder')
-    .action(exit((opts) => runDemo(opts)));
+    .action(exit(async (opts) => (await import('./commands/demo.js')).runDemo(opts)));
 
   return program;
 }

@@ -5,7 +5,10 @@ import { FedmeshError } from '../../common/errors.js';
 import { fromGrpcError } from '../../common/transport/status-map.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { AgentInfoView, BudgetEntryView, BudgetReportView, JobEventView, JobStateName, JobView } from '../types.js';
-import { finalizeHeJob, prepareHeJob, type HeJobOptions, type PreparedHeJob } from '../secure/he-client.js';
+import type { HeJobOptions, PreparedHeJob } from '../secure/he-client.js';
+
+// node-seal (WebAssembly) is loaded only by HE jobs: other commands start without it.
+const heClient = () => import('../secure/he-client.js');
 
 function isHeSpec(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && (v as Record<string, unknown>).secure === 'he';
@@ -197,7 +200,7 @@ export class CoordinatorClient {
     if (isHeSpec(parsed)) {
       const prepared = await this.prepareHe(parsed, options);
       const submitted = await this.submitJob(prepared.spec);
-      return finalizeHeJob(await this.watchJob(submitted.jobId, onEvent), prepared);
+      return (await heClient()).finalizeHeJob(await this.watchJob(submitted.jobId, onEvent), prepared);
     }
     const submitted = await this.submitJob(spec);
     return this.watchJob(submitted.jobId, onEvent);
@@ -205,12 +208,12 @@ export class CoordinatorClient {
 
   /** HE jobs: fixes participants and BFV plan and loads or makes the key pair (see client/secure/he-client.ts). */
   async prepareHe(spec: Record<string, unknown>, options: HeJobOptions = {}): Promise<PreparedHeJob> {
-    return prepareHeJob(spec, await this.listAgents(), options);
+    return (await heClient()).prepareHeJob(spec, await this.listAgents(), options);
   }
 
   /** HE jobs: decrypts the aggregate ciphertexts and releases the values. */
-  finalizeHe(job: JobView, prepared: PreparedHeJob): Promise<JobView> {
-    return finalizeHeJob(job, prepared);
+  async finalizeHe(job: JobView, prepared: PreparedHeJob): Promise<JobView> {
+    return (await heClient()).finalizeHeJob(job, prepared);
   }
 
   close(): void {
