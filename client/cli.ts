@@ -22,8 +22,11 @@ function exit<A extends any[]>(fn: (...args: A) => Promise<number>): (...args: A
 }
 
 function connection(cmd: Command, withName = true): Command {
-  cmd.option('--coordinator <host:port>', 'coordinator address').option('--tls-dir <dir>', 'folder made by `fedmesh certs`');
-  if (withName) cmd.option('--name <name>', 'researcher certificate to use', 'researcher');
+  cmd
+    .option('--coordinator <host:port>', 'coordinator address (env FEDMESH_COORDINATOR)')
+    .option('--tls-dir <dir>', 'folder made by `fedmesh certs` (env FEDMESH_TLS_DIR)')
+    .option('--profile <name>', 'section of the config file (env FEDMESH_PROFILE; file: FEDMESH_CONFIG or ~/.config/fedmesh/config.json)');
+  if (withName) cmd.option('--name <name>', 'researcher certificate to use (env FEDMESH_NAME; default researcher)');
   return cmd.option('--insecure', 'plaintext, no authentication: loopback development only');
 }
 
@@ -142,7 +145,7 @@ function buildProgram(): Command {
       // `budget set --researcher alice` must give --researcher to `set`, not to `budget` (STYLE.md lesson 7):
       // with positional options, what follows a subcommand belongs to the subcommand.
       .enablePositionalOptions(),
-  ).action(exit(async (opts) => (await researcher()).runBudget({ ...opts, ...(opts.admin && opts.name === 'researcher' ? { name: 'admin' } : {}) })));
+  ).action(exit(async (opts) => (await researcher()).runBudget(opts)));
   connection(
     budget
       .command('set')
@@ -154,7 +157,7 @@ function buildProgram(): Command {
       .option('--json', 'print JSON'),
     false,
   )
-    .option('--name <name>', 'administrator certificate to use', 'admin')
+    .option('--name <name>', 'administrator certificate to use (default: adminName of the profile, else admin)')
     .action(exit(async (opts) => (await researcher()).runBudgetSet(opts)));
 
   program

@@ -114,7 +114,7 @@ export async function runBudgetSet(flags: ConnectionFlags & OutputFlags & { rese
   const delta = flags.delta === undefined ? 1e-6 : Number(flags.delta);
   if (!Number.isFinite(epsilon)) throw new RangeError(`--epsilon: not a number: ${quote(flags.epsilon)}`);
   if (!Number.isFinite(delta)) throw new RangeError(`--delta: not a number: ${quote(flags.delta)}`);
-  const client = researcherClient({ ...flags, name: flags.name === 'researcher' || !flags.name ? 'admin' : flags.name }, 'admin');
+  const client = researcherClient(flags, 'admin');
   try {
     const e = await client.setBudget(flags.researcher, flags.product, epsilon, delta);
     out(flags.json ? JSON.stringify(e) : `budget of ${e.researcher} on ${e.product}: ε=${e.budgetEpsilon} δ=${e.budgetDelta}; spent ε=${fmt(e.spentEpsilon)}; remaining ε=${fmt(e.remainingEpsilon)}`);

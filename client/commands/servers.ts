@@ -3,6 +3,7 @@ import { quote } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
 import { PRIVACY_MODES, type PrivacyMode } from '../../common/job/spec.js';
 import { Agent } from '../../node-agent/index.js';
+import { checkAddress } from '../config.js';
 import { tlsFor, untilSignal, type ConnectionFlags } from './common.js';
 
 export interface CoordinatorFlags extends ConnectionFlags {
@@ -76,6 +77,7 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
   process.umask(0o077);
   if (!flags.name) throw new RangeError('--name is required for an agent');
   if (!flags.coordinator) throw new RangeError('--coordinator HOST:PORT is required');
+  checkAddress(flags.coordinator);
   const log = createLogger(`agent:${flags.name}`, { format: flags.logFormat ?? 'pretty' });
   const tls = tlsFor(flags, 'agent', flags.name);
   const minCellSize = flags.minCellSize === undefined ? undefined : Number(flags.minCellSize);
