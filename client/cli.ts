@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { isFedmeshError } from '../common/errors.js';
 import { FEDMESH_VERSION } from '../common/agent-protocol.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
 
 // Start-up (issue 14 #14): this module imports only commander and two dependency-free modules. Each command loads
 // its own code (DuckDB, grpc-js, node-seal, Arrow) when it runs, so `--help` and client commands do not pay for
@@ -36,7 +37,9 @@ function buildProgram(): Command {
   const program = new Command('fedmesh')
     .description('Privacy-preserving federated analytics for healthcare data meshes')
     .version(FEDMESH_VERSION)
-    .showHelpAfterError()
+    .showHelpAfterError('(add --help for usage)')
+    // Usage errors (unknown flag or command, missing argument) exit 2 like every other usage error, not commander's 1.
+    .exitOverride()
     // Positional options all the way down: commander hands a parent the options after its subcommand unless every
     // ancestor stops parsing at the subcommand (see `budget` below).
     .enablePositionalOptions();
@@ -225,9 +228,14 @@ async function main(): Promise<void> {
     await buildProgram().parseAsync(process.argv);
     code = exitCode;
   } catch (e) {
-    if (isFedmeshError(e)) process.stderr.write(`error: ${e.code}: ${e.message}\n`);
-    else process.stderr.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
-    code = isFedmeshError(e) || e instanceof RangeError || e instanceof TypeError ? 2 : 1;
+    if (e instanceof CommanderError) {
+      // commander has printed its message (with a did-you-mean suggestion where one is close).
+      code = e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    } else {
+      if (isFedmeshError(e)) process.stderr.write(`error: ${e.code}: ${e.message}\n`);
+      else process.stderr.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
+      code = exitCodeFor(e);
+    }
   }
   process.exitCode = code;
   await Promise.all([drained(process.stdout), drained(process.stderr)]);

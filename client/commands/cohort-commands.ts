@@ -1,12 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { FedmeshError, quote } from '../../common/errors.js';
-import { applyCommonFlags, type QueryFlags } from '../job-from-flags.js';
+import { applyCommonFlags, commonFlagOrigins, type QueryFlags } from '../job-from-flags.js';
+import { exitCodeForJob } from '../exit-codes.js';
 import { jobToJson, renderJob } from '../format/render.js';
 import { createProgress } from '../format/spinner.js';
 import { renderSurvivalSvg } from '../plot/index.js';
 import type { JobView } from '../types.js';
 import { researcherClient, type ConnectionFlags } from './common.js';
-import { readJobFile } from './researcher.js';
+import { readJobFile, withFlagName, withFlagNameInJob } from './researcher.js';
 
 export interface CohortFlags extends QueryFlags, ConnectionFlags {
   json?: boolean;
@@ -46,7 +47,15 @@ export async function runCellCommand(kind: 'cohort' | 'characterize' | 'survival
   let job: JobView;
   try {
     progress.update(`submitting ${kind} job…`);
-    job = await client.run(spec, (e) => progress.update(`${kind} job: ${e.type}${e.agent ? ` (${e.agent})` : ''}`));
+    const origins = commonFlagOrigins(flags);
+    if (flags.conditions) origins.conditionConcepts = `--conditions ${flags.conditions}`;
+    if (flags.drugs) origins.drugConcepts = `--drugs ${flags.drugs}`;
+    job = withFlagNameInJob(
+      await client.run(spec, (e) => progress.update(`${kind} job: ${e.type}${e.agent ? ` (${e.agent})` : ''}`)).catch((e: unknown) => {
+        throw withFlagName(e, origins);
+      }),
+      origins,
+    );
   } finally {
     progress.stop();
     client.close();
@@ -58,5 +67,5 @@ export async function runCellCommand(kind: 'cohort' | 'characterize' | 'survival
     if (!flags.json) process.stderr.write(`wrote ${flags.plot}\n`);
   }
   process.stdout.write((flags.json ? JSON.stringify(jobToJson(job)) : renderJob(job, process.stdout.isTTY === true)) + '\n');
-  return job.state === 'succeeded' ? 0 : 1;
+  return exitCodeForJob(job);
 }

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { FedmeshError, quote } from '../../common/errors.js';
-import { loadTlsMaterial, type Role, type TlsMaterial } from '../../common/tls.js';
+import { join } from 'node:path';
+import { certBaseName, loadTlsMaterial, type Role, type TlsMaterial } from '../../common/tls.js';
 import { configPath, parseConfigFile, resolveConnection, type ConfigFile, type ResolvedConnection } from '../config.js';
 import { CoordinatorClient } from '../transport/coordinator-client.js';
 
@@ -49,7 +50,8 @@ export function connectionSettings(flags: ConnectionFlags, role: 'researcher' | 
 export function researcherClient(flags: ConnectionFlags, role: 'researcher' | 'admin' = 'researcher'): CoordinatorClient {
   const c = connectionSettings(flags, role);
   const tls = tlsFor({ ...(c.tlsDir !== undefined ? { tlsDir: c.tlsDir } : {}), insecure: c.insecure }, role, c.name);
-  return new CoordinatorClient({ address: c.coordinator, tls });
+  const files = tls && c.tlsDir ? { caPath: join(c.tlsDir, 'ca.crt'), certPath: join(c.tlsDir, `${certBaseName(role, c.name)}.crt`) } : undefined;
+  return new CoordinatorClient({ address: c.coordinator, tls, ...(files ? { files } : {}) });
 }
 
 /** Resolves when the process receives SIGINT or SIGTERM. */

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { FedmeshError, quote } from '../../common/errors.js';
-import { applyCommonFlags, jobFromFlags, type QueryFlags } from '../job-from-flags.js';
+import { applyCommonFlags, commonFlagOrigins, flagFor, jobFromFlagsWithOrigins, type FlagOrigins, type QueryFlags } from '../job-from-flags.js';
+import { exitCodeForJob } from '../exit-codes.js';
+import type { JobView } from '../types.js';
 import { jobToJson, renderAgents, renderJob, renderJobs } from '../format/render.js';
 import { createProgress } from '../format/spinner.js';
 import { researcherClient, type ConnectionFlags } from './common.js';
@@ -30,10 +32,27 @@ export async function readJobFile(path: string): Promise<Record<string, unknown>
   }
 }
 
+/** An error about a field a flag set names the flag as typed: `--mean year_of_birth:2030:1900: measures[0].bounds: …`. */
+export function withFlagName(e: unknown, origins: FlagOrigins): unknown {
+  if (!(e instanceof FedmeshError)) return e;
+  const flag = flagFor(origins, e.field);
+  return flag ? new FedmeshError(e.code, `${quote(flag, 200).slice(1, -1)}: ${e.message}`, { cause: e, ...(e.field ? { field: e.field } : {}), details: e.details }) : e;
+}
+
+export function withFlagNameInJob(job: JobView, origins: FlagOrigins): JobView {
+  const flag = job.error ? flagFor(origins, job.error.field) : undefined;
+  return flag && job.error ? { ...job, error: { ...job.error, message: `${quote(flag, 200).slice(1, -1)}: ${job.error.message}` } } : job;
+}
+
 /** `fedmesh query`: submit a job (file or flags), follow it, print the result. Exit 1 if it failed. */
 export async function runQuery(file: string | undefined, flags: QueryFlags & ConnectionFlags & OutputFlags & { keyDir?: string }): Promise<number> {
-  let spec = file ? await readJobFile(file) : jobFromFlags(flags);
-  if (file) applyCommonFlags(spec, flags);
+  let spec: Record<string, unknown>;
+  let origins: FlagOrigins;
+  if (file) {
+    spec = await readJobFile(file);
+    applyCommonFlags(spec, flags);
+    origins = commonFlagOrigins(flags);
+  } else ({ job: spec, origins } = jobFromFlagsWithOrigins(flags));
   const client = researcherClient(flags);
   const progress = createProgress(!flags.json && process.stderr.isTTY === true);
   try {
@@ -41,7 +60,9 @@ export async function runQuery(file: string | undefined, flags: QueryFlags & Con
     const he = spec.secure === 'he' ? await client.prepareHe(spec, flags.keyDir ? { keyDir: flags.keyDir } : {}) : undefined;
     if (he) spec = he.spec;
     progress.update('submitting…');
-    const submitted = await client.submitJob(spec);
+    const submitted = await client.submitJob(spec).catch((e: unknown) => {
+      throw withFlagName(e, origins);
+    });
     let answered = 0;
     const total = submitted.agents.asked.length;
     progress.update(`job ${submitted.jobId.slice(0, 8)}: waiting for ${total} agents`);
@@ -51,10 +72,10 @@ export async function runQuery(file: string | undefined, flags: QueryFlags & Con
         progress.update(`job ${submitted.jobId.slice(0, 8)}: ${answered}/${total} agents replied`);
       }
     });
-    const job = he ? await client.finalizeHe(watched, he) : watched;
+    const job = withFlagNameInJob(he ? await client.finalizeHe(watched, he) : watched, origins);
     progress.stop();
     out(flags.json ? JSON.stringify(jobToJson(job)) : renderJob(job, process.stdout.isTTY === true));
-    return job.state === 'succeeded' ? 0 : 1;
+    return exitCodeForJob(job);
   } finally {
     progress.stop();
     client.close();

@@ -3,6 +3,7 @@ import { clientCredentials } from '../../common/transport/credentials.js';
 import { clientChannelOptions, fedmeshV1 } from '../../common/transport/proto.js';
 import { FedmeshError } from '../../common/errors.js';
 import { fromGrpcError } from '../../common/transport/status-map.js';
+import { describeConnectionError, type ConnectionContext } from './connection-errors.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { AgentInfoView, BudgetEntryView, BudgetReportView, JobEventView, JobStateName, JobView } from '../types.js';
 import type { HeJobOptions, PreparedHeJob } from '../secure/he-client.js';
@@ -72,14 +73,18 @@ export interface CoordinatorClientOptions {
   tls: TlsMaterial | undefined;
   /** Per-call deadline for unary calls. @default 30000 */
   callTimeoutMs?: number;
+  /** Files named in connection errors (which certificate failed). */
+  files?: { caPath?: string; certPath?: string };
 }
 
 /** The researcher's gRPC client. gRPC errors become FedmeshErrors here and nowhere else. */
 export class CoordinatorClient {
   private readonly client: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
   private readonly timeoutMs: number;
+  private readonly connection: ConnectionContext;
 
   constructor(options: CoordinatorClientOptions) {
+    this.connection = { address: options.address, ...(options.tls ? (options.files ?? { caPath: 'the CA given' }) : {}) };
     const Ctor = fedmeshV1().Coordinator!;
     this.client = new Ctor(options.address, clientCredentials(options.tls), clientChannelOptions(options.address, options.tls !== undefined)) as never;
     this.timeoutMs = options.callTimeoutMs ?? 30_000;
@@ -88,8 +93,12 @@ export class CoordinatorClient {
   private call<Res>(method: string, req: unknown): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       const fn = this.client[method]!.bind(this.client);
-      fn(req, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
+      fn(req, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(this.fromGrpc(err)) : resolve(res)));
     });
+  }
+
+  private fromGrpc(err: unknown): FedmeshError {
+    return describeConnectionError(fromGrpcError(err), this.connection);
   }
 
   async submitJob(spec: unknown): Promise<JobView> {
@@ -137,7 +146,7 @@ export class CoordinatorClient {
         p.bytes += c.data.length;
         got.set(c.part, p);
       });
-      stream.on('error', (err) => reject(bad ?? fromGrpcError(err)));
+      stream.on('error', (err) => reject(bad ?? this.fromGrpc(err)));
       stream.on('end', () => {
         if (bad) return reject(bad);
         const out = new Map<string, Buffer>();
@@ -185,7 +194,7 @@ export class CoordinatorClient {
         if (e.status) final = e.status;
         onEvent?.(e);
       });
-      stream.on('error', (err) => reject(fromGrpcError(err)));
+      stream.on('error', (err) => reject(this.fromGrpc(err)));
       stream.on('end', () => (final ? this.withResult(final).then(resolve, reject) : this.getJob(jobId).then(resolve, reject)));
     });
   }
