@@ -33,7 +33,7 @@ export function describeConnectionError(e: FedmeshError, ctx: ConnectionContext)
   } else if (ctx.certPath && /Failed to connect|Connection dropped|socket hang up|handshake/i.test(raw)) {
     message = `TLS: the coordinator at ${ctx.address} closed the connection during the handshake: it did not accept this client's certificate ${ctx.certPath} (not signed by the mesh's CA?), or it does not speak TLS (${why})`;
   } else if (!ctx.caPath && /Connection dropped|Failed to connect|socket hang up|protocol/i.test(raw)) {
-    message = `cannot talk to coordinator at ${ctx.address} in plaintext (--insecure): it probably expects TLS (${why})`;
+    message = `the coordinator at ${ctx.address} refused a plaintext connection (--insecure): it probably expects TLS (${why})`;
   } else {
     message = `cannot reach coordinator at ${ctx.address}: ${why}`;
   }
