@@ -31,6 +31,13 @@ function connection(cmd: Command, withName = true): Command {
   return cmd.option('--insecure', 'plaintext, no authentication: loopback development only');
 }
 
+/** --format and --out, on every command that prints a result. */
+function output(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--format <format>', 'table | json | csv | parquet | arrow (parquet and arrow need --out or a redirect)').choices(['table', 'json', 'csv', 'parquet', 'arrow']))
+    .option('--out <file>', 'write the output to FILE instead of stdout');
+}
+
 const logFormat = new Option('--log-format <format>', 'log lines on stderr').choices(['pretty', 'json', 'silent']).default('pretty');
 
 function buildProgram(): Command {
@@ -105,8 +112,9 @@ function buildProgram(): Command {
       .option('--quorum <n>', 'agents that must answer')
       .option('--timeout-ms <ms>', 'job deadline')
       .option('--agents <names>', 'comma-separated agents to ask')
-      .option('--json', 'print one JSON object'),
-  ).action(exit(async (file: string | undefined, opts) => (await researcher()).runQuery(file, opts)));
+      .option('--json', 'print one JSON object (same as --format json)'),
+  );
+  output(program.commands.at(-1)!).action(exit(async (file: string | undefined, opts) => (await researcher()).runQuery(file, opts)));
 
   const privacyOptions = (cmd: Command): Command =>
     cmd
@@ -118,7 +126,9 @@ function buildProgram(): Command {
       .option('--quorum <n>', 'agents that must answer')
       .option('--timeout-ms <ms>', 'job deadline')
       .option('--agents <names>', 'comma-separated agents to ask')
-      .option('--json', 'print one JSON object');
+      .option('--json', 'print one JSON object (same as --format json)')
+      .addOption(new Option('--format <format>', 'table | json | csv | parquet | arrow (parquet and arrow need --out or a redirect)').choices(['table', 'json', 'csv', 'parquet', 'arrow']))
+      .option('--out <file>', 'write the output to FILE instead of stdout');
   connection(privacyOptions(program.command('cohort').description('count a cohort (OHDSI Circe JSON or native spec) across the mesh: persons, entries, age, gender, agent, attrition').argument('<file>', 'cohort definition or cohort job JSON'))).action(
     exit(async (file: string, opts) => (await cells()).runCellCommand('cohort', file, opts)),
   );
@@ -133,10 +143,10 @@ function buildProgram(): Command {
   connection(privacyOptions(program.command('contingency').description('r × c table of persons over public levels, with a chi-square test').argument('<spec>', 'contingency job JSON'))).action(
     exit(async (file: string, opts) => (await cells()).runCellCommand('contingency', file, opts)),
   );
-  connection(program.command('catalog').description('the mesh-wide data catalog: products, where they live, their schemas').option('--json', 'print JSON')).action(exit(async (opts) => (await researcher()).runCatalog(opts)));
+  connection(output(program.command('catalog').description('the mesh-wide data catalog: products, where they live, their schemas').option('--json', 'print JSON'))).action(exit(async (opts) => (await researcher()).runCatalog(opts)));
 
-  connection(program.command('agents').description('list agents and their data products').option('--json', 'print JSON')).action(exit(async (opts) => (await researcher()).runAgents(opts)));
-  connection(program.command('jobs').description('list recent jobs').option('--json', 'print JSON').option('--limit <n>', 'how many', '50')).action(exit(async (opts) => (await researcher()).runJobs(opts)));
+  connection(output(program.command('agents').description('list agents and their data products').option('--json', 'print JSON'))).action(exit(async (opts) => (await researcher()).runAgents(opts)));
+  connection(output(program.command('jobs').description('list recent jobs: kind, product, privacy mode and ε').option('--json', 'print JSON').option('--limit <n>', 'how many', '50'))).action(exit(async (opts) => (await researcher()).runJobs(opts)));
 
   const budget = connection(
     program

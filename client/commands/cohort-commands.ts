@@ -3,14 +3,15 @@ import { FedmeshError, quote } from '../../common/errors.js';
 import { applyCommonFlags, commonFlagOrigins, type QueryFlags } from '../job-from-flags.js';
 import { exitCodeForJob } from '../exit-codes.js';
 import { jobToJson, renderJob } from '../format/render.js';
+import { resultTable } from '../format/result-table.js';
+import { emit, quietOutput, type OutputFlags } from './output.js';
 import { createProgress } from '../format/spinner.js';
 import { renderSurvivalSvg } from '../plot/index.js';
 import type { JobView } from '../types.js';
 import { researcherClient, type ConnectionFlags } from './common.js';
 import { readJobFile, withFlagName, withFlagNameInJob } from './researcher.js';
 
-export interface CohortFlags extends QueryFlags, ConnectionFlags {
-  json?: boolean;
+export interface CohortFlags extends QueryFlags, ConnectionFlags, OutputFlags {
   plot?: string;
   conditions?: string;
   drugs?: string;
@@ -43,7 +44,7 @@ export async function cellJobFromFile(kind: 'cohort' | 'characterize' | 'surviva
 export async function runCellCommand(kind: 'cohort' | 'characterize' | 'survival' | 'contingency', file: string, flags: CohortFlags): Promise<number> {
   const spec = await cellJobFromFile(kind, file, flags);
   const client = researcherClient(flags);
-  const progress = createProgress(!flags.json && process.stderr.isTTY === true);
+  const progress = createProgress(!quietOutput(flags) && process.stderr.isTTY === true);
   let job: JobView;
   try {
     progress.update(`submitting ${kind} job…`);
@@ -64,8 +65,9 @@ export async function runCellCommand(kind: 'cohort' | 'characterize' | 'survival
     const curves = (job.result.summary.curves as { label: string; times: number[]; survival: number[]; lower: number[]; upper: number[] }[]) ?? [];
     const svg = renderSurvivalSvg(curves, { title: `Kaplan–Meier (${String(job.result.privacy.mode)})`, xLabel: 'days since cohort entry' });
     await writeFile(flags.plot, svg);
-    if (!flags.json) process.stderr.write(`wrote ${flags.plot}\n`);
+    if (!quietOutput(flags)) process.stderr.write(`wrote ${flags.plot}\n`);
   }
-  process.stdout.write((flags.json ? JSON.stringify(jobToJson(job)) : renderJob(job, process.stdout.isTTY === true)) + '\n');
+  const done = job;
+  await emit({ json: () => jobToJson(done), table: (color) => renderJob(done, color), flat: () => resultTable(done) }, flags);
   return exitCodeForJob(job);
 }

@@ -3,13 +3,13 @@ import { FedmeshError, quote } from '../../common/errors.js';
 import { applyCommonFlags, commonFlagOrigins, flagFor, jobFromFlagsWithOrigins, type FlagOrigins, type QueryFlags } from '../job-from-flags.js';
 import { exitCodeForJob } from '../exit-codes.js';
 import type { JobView } from '../types.js';
-import { jobToJson, renderAgents, renderJob, renderJobs } from '../format/render.js';
+import { jobToJson, jobsTable, renderAgents, renderCatalog, renderJob, renderJobs, type CatalogProduct } from '../format/render.js';
+import { resultTable } from '../format/result-table.js';
+import { emit, quietOutput, type OutputFlags } from './output.js';
 import { createProgress } from '../format/spinner.js';
 import { researcherClient, type ConnectionFlags } from './common.js';
 
-export interface OutputFlags {
-  json?: boolean;
-}
+export type { OutputFlags } from './output.js';
 
 const out = (s: string): void => {
   process.stdout.write(s + '\n');
@@ -54,7 +54,7 @@ export async function runQuery(file: string | undefined, flags: QueryFlags & Con
     origins = commonFlagOrigins(flags);
   } else ({ job: spec, origins } = jobFromFlagsWithOrigins(flags));
   const client = researcherClient(flags);
-  const progress = createProgress(!flags.json && process.stderr.isTTY === true);
+  const progress = createProgress(!quietOutput(flags) && process.stderr.isTTY === true);
   try {
     // HE: the client makes or loads the key pair and sends only the public key; it decrypts the result below.
     const he = spec.secure === 'he' ? await client.prepareHe(spec, flags.keyDir ? { keyDir: flags.keyDir } : {}) : undefined;
@@ -74,7 +74,7 @@ export async function runQuery(file: string | undefined, flags: QueryFlags & Con
     });
     const job = withFlagNameInJob(he ? await client.finalizeHe(watched, he) : watched, origins);
     progress.stop();
-    out(flags.json ? JSON.stringify(jobToJson(job)) : renderJob(job, process.stdout.isTTY === true));
+    await emit({ json: () => jobToJson(job), table: (color) => renderJob(job, color), flat: () => resultTable(job) }, flags);
     return exitCodeForJob(job);
   } finally {
     progress.stop();
@@ -86,7 +86,14 @@ export async function runAgents(flags: ConnectionFlags & OutputFlags): Promise<n
   const client = researcherClient(flags);
   try {
     const agents = await client.listAgents();
-    out(flags.json ? JSON.stringify({ agents }) : renderAgents(agents, process.stdout.isTTY === true));
+    await emit(
+      {
+        json: () => ({ agents }),
+        table: (color) => renderAgents(agents, color),
+        flat: () => ({ columns: ['agent', 'domain', 'connected', 'lastHeartbeat', 'products'], rows: agents.map((a) => ({ agent: a.name, domain: a.domain, connected: a.connected, lastHeartbeat: a.lastHeartbeatMs ? new Date(a.lastHeartbeatMs).toISOString() : null, products: a.products.map((p) => p.name).join(' ') })) }),
+      },
+      flags,
+    );
     return 0;
   } finally {
     client.close();
@@ -97,7 +104,14 @@ export async function runJobs(flags: ConnectionFlags & OutputFlags & { limit?: s
   const client = researcherClient(flags);
   try {
     const jobs = await client.listJobs(flags.limit ? Number(flags.limit) : 50);
-    out(flags.json ? JSON.stringify({ jobs: jobs.map((j) => ({ jobId: j.jobId, kind: j.kind, status: j.state, researcher: j.researcher, createdAtMs: j.createdAtMs, finishedAtMs: j.finishedAtMs, agents: j.agents, error: j.error, spec: j.spec })) }) : renderJobs(jobs, process.stdout.isTTY === true));
+    await emit(
+      {
+        json: () => ({ jobs: jobs.map((j) => ({ jobId: j.jobId, kind: j.kind, status: j.state, researcher: j.researcher, createdAtMs: j.createdAtMs, finishedAtMs: j.finishedAtMs, agents: j.agents, error: j.error, spec: j.spec })) }),
+        table: (color) => renderJobs(jobs, color),
+        flat: () => jobsTable(jobs),
+      },
+      flags,
+    );
     return 0;
   } finally {
     client.close();
@@ -150,7 +164,7 @@ export async function runCatalog(flags: ConnectionFlags & OutputFlags): Promise<
   const client = researcherClient(flags);
   try {
     const agents = await client.listAgents();
-    const byProduct = new Map<string, { name: string; agents: string[]; privacyUnit: string; description: string; columns: { name: string; type: string }[]; perAgent: Record<string, unknown> }>();
+    const byProduct = new Map<string, CatalogProduct>();
     for (const a of agents.filter((x) => x.connected)) {
       for (const p of a.products) {
         const e = byProduct.get(p.name) ?? { name: p.name, agents: [], privacyUnit: p.privacyUnit, description: p.description, columns: p.columns, perAgent: {} };
@@ -160,13 +174,14 @@ export async function runCatalog(flags: ConnectionFlags & OutputFlags): Promise<
       }
     }
     const products = [...byProduct.values()].sort((x, y) => x.name.localeCompare(y.name));
-    if (flags.json) out(JSON.stringify({ products }));
-    else
-      for (const p of products) {
-        const meta = Object.values(p.perAgent)[0] as { sensitivity?: string; owner?: string; quality?: { rowCount?: unknown } } | undefined;
-        const rows = Object.entries(p.perAgent).map(([a, m]) => `${a}: ${String((m as { quality?: { rowCount?: unknown } }).quality?.rowCount ?? '?')}`).join(', ');
-        out(`${p.name} — ${p.description}\n  agents: ${p.agents.join(', ')}; privacy unit: ${p.privacyUnit || '—'}; sensitivity: ${meta?.sensitivity ?? '?'}; rows (coarsened): ${rows}\n  columns: ${p.columns.map((c) => `${c.name}:${c.type}`).join(', ')}`);
-      }
+    await emit(
+      {
+        json: () => ({ products }),
+        table: () => renderCatalog(products),
+        flat: () => ({ columns: ['product', 'agents', 'privacyUnit', 'description', 'columns'], rows: products.map((p) => ({ product: p.name, agents: p.agents.join(' '), privacyUnit: p.privacyUnit, description: p.description, columns: p.columns.map((c) => `${c.name}:${c.type}`).join(' ') })) }),
+      },
+      flags,
+    );
     return 0;
   } finally {
     client.close();
