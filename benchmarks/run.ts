@@ -21,6 +21,7 @@ import { runLatencyBenchmark } from './latency.js';
 import { runSecAggBenchmarks } from './secagg.js';
 import { runSecureBenchmark } from './secure.js';
 import { runSurvivalDpBenchmark } from './survival-dp.js';
+import { runStartupBenchmark } from './startup.js';
 
 interface Suite {
   name: string;
@@ -80,6 +81,13 @@ const MAX_TABLE_RATIOS = 6;
 const fmt = (x: unknown): string => (typeof x === 'number' ? (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3)) : String(x));
 
 const SUITES: Suite[] = [
+  {
+    name: 'startup',
+    what: 'issue 14 #14: `fedmesh --help` and client command start-up, fresh processes, vs `node -e \'\'`',
+    quick: () => runStartupBenchmark({ warmup: 1, iterations: 3 }),
+    full: () => runStartupBenchmark(),
+    headline: (r) => `--help p50 ${fmt(obj(r.results.help).p50Ms)} ms, client modules p50 ${fmt(obj(r.results.clientCommandModules).p50Ms)} ms, node -e '' p50 ${fmt(obj(r.results.nodeBaseline).p50Ms)} ms`,
+  },
   {
     name: 'aggregate',
     what: 'issue 2 #12a: grouped count + mean, 10 M rows, 4 agents over mTLS vs one DuckDB',

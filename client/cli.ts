@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { isFedmeshError } from '../common/errors.js';
 import { FEDMESH_VERSION } from '../common/agent-protocol.js';
-import { makeDevCertificates } from './certs.js';
-import { runDemo } from './commands/demo.js';
-import { runAgents, runBudget, runBudgetSet, runCatalog, runJobs, runQuery } from './commands/researcher.js';
-import { runCellCommand } from './commands/cohort-commands.js';
-import { runAgent, runCoordinator, runHealth } from './commands/servers.js';
-import { synthesize } from './synth/index.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+
+// Start-up (issue 14 #14): this module imports only commander and two dependency-free modules. Each command loads
+// its own code (DuckDB, grpc-js, node-seal, Arrow) when it runs, so `--help` and client commands do not pay for
+// what they do not use. benchmarks/startup.ts measures it.
+const researcher = () => import('./commands/researcher.js');
+const cells = () => import('./commands/cohort-commands.js');
+const servers = () => import('./commands/servers.js');
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -21,10 +23,21 @@ function exit<A extends any[]>(fn: (...args: A) => Promise<number>): (...args: A
 }
 
 function connection(cmd: Command, withName = true): Command {
-  cmd.option('--coordinator <host:port>', 'coordinator address').option('--tls-dir <dir>', 'folder made by `fedmesh certs`');
-  if (withName) cmd.option('--name <name>', 'researcher certificate to use', 'researcher');
+  cmd
+    .option('--coordinator <host:port>', 'coordinator address (env FEDMESH_COORDINATOR)')
+    .option('--tls-dir <dir>', 'folder made by `fedmesh certs` (env FEDMESH_TLS_DIR)')
+    .option('--profile <name>', 'section of the config file (env FEDMESH_PROFILE; file: FEDMESH_CONFIG or ~/.config/fedmesh/config.json)');
+  if (withName) cmd.option('--name <name>', 'researcher certificate to use (env FEDMESH_NAME; default researcher)');
   return cmd.option('--insecure', 'plaintext, no authentication: loopback development only');
 }
+
+/** --format and --out, on every command that prints a result. */
+function output(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--format <format>', 'table | json | csv | parquet | arrow (parquet and arrow need --out or a redirect)').choices(['table', 'json', 'csv', 'parquet', 'arrow']))
+    .option('--out <file>', 'write the output to FILE instead of stdout');
+}
+
 
 const logFormat = new Option('--log-format <format>', 'log lines on stderr (json: one pino object a line)').choices(['pretty', 'json', 'silent']).default('pretty');
 
@@ -42,7 +55,9 @@ function buildProgram(): Command {
   const program = new Command('fedmesh')
     .description('Privacy-preserving federated analytics for healthcare data meshes')
     .version(FEDMESH_VERSION)
-    .showHelpAfterError()
+    .showHelpAfterError('(add --help for usage)')
+    // Usage errors (unknown flag or command, missing argument) exit 2 like every other usage error, not commander's 1.
+    .exitOverride()
     // Positional options all the way down: commander hands a parent the options after its subcommand unless every
     // ancestor stops parsing at the subcommand (see `budget` below).
     .enablePositionalOptions();
@@ -59,7 +74,7 @@ function buildProgram(): Command {
     .option('--agent-grace-ms <ms>', 'how long a disconnected agent stays listed (without products) before it is forgotten', '600000')
     .option('--default-epsilon <e>', 'budget ε per researcher × product where none is set', '3')
     .option('--default-delta <d>', 'budget δ per researcher × product where none is set', '1e-6');
-  operations(coordinator).action(exit((opts) => runCoordinator(opts)));
+  operations(coordinator).action(exit(async (opts) => (await servers()).runCoordinator(opts)));
 
   const agent = program
     .command('agent')
@@ -76,7 +91,7 @@ function buildProgram(): Command {
     .option('--allow-modes <modes>', 'privacy modes this domain accepts (comma-separated)', 'central-dp,local-dp,distributed-dp')
     .option('--budget-cap-epsilon <e>', "this domain's cap on ε spent per researcher", '10')
     .option('--budget-cap-delta <d>', "this domain's cap on δ per researcher", '1e-5');
-  operations(agent).action(exit((opts) => runAgent(opts)));
+  operations(agent).action(exit(async (opts) => (await servers()).runAgent(opts)));
 
   program
     .command('health')
@@ -84,7 +99,7 @@ function buildProgram(): Command {
     .argument('<host:port>', 'address of the health listener')
     .option('--service <name>', "service to ask about ('' = the whole server)", '')
     .option('--timeout-ms <ms>', 'give up after this long', '3000')
-    .action(exit((address: string, opts: { service: string; timeoutMs: string }) => runHealth(address, opts)));
+    .action(exit(async (address: string, opts: { service: string; timeoutMs: string }) => (await servers()).runHealth(address, opts)));
 
   connection(
     program
@@ -114,8 +129,9 @@ function buildProgram(): Command {
       .option('--quorum <n>', 'agents that must answer')
       .option('--timeout-ms <ms>', 'job deadline')
       .option('--agents <names>', 'comma-separated agents to ask')
-      .option('--json', 'print one JSON object'),
-  ).action(exit((file: string | undefined, opts) => runQuery(file, opts)));
+      .option('--json', 'print one JSON object (same as --format json)'),
+  );
+  output(program.commands.at(-1)!).action(exit(async (file: string | undefined, opts) => (await researcher()).runQuery(file, opts)));
 
   const privacyOptions = (cmd: Command): Command =>
     cmd
@@ -127,25 +143,27 @@ function buildProgram(): Command {
       .option('--quorum <n>', 'agents that must answer')
       .option('--timeout-ms <ms>', 'job deadline')
       .option('--agents <names>', 'comma-separated agents to ask')
-      .option('--json', 'print one JSON object');
+      .option('--json', 'print one JSON object (same as --format json)')
+      .addOption(new Option('--format <format>', 'table | json | csv | parquet | arrow (parquet and arrow need --out or a redirect)').choices(['table', 'json', 'csv', 'parquet', 'arrow']))
+      .option('--out <file>', 'write the output to FILE instead of stdout');
   connection(privacyOptions(program.command('cohort').description('count a cohort (OHDSI Circe JSON or native spec) across the mesh: persons, entries, age, gender, agent, attrition').argument('<file>', 'cohort definition or cohort job JSON'))).action(
-    exit((file: string, opts) => runCellCommand('cohort', file, opts)),
+    exit(async (file: string, opts) => (await cells()).runCellCommand('cohort', file, opts)),
   );
   connection(
     privacyOptions(program.command('characterize').description("a cohort's age, gender and prevalence of public condition/drug concepts").argument('<file>', 'cohort definition or characterize job JSON'))
       .option('--conditions <ids>', 'comma-separated condition concept ids')
       .option('--drugs <ids>', 'comma-separated drug concept ids'),
-  ).action(exit((file: string, opts) => runCellCommand('characterize', file, opts)));
+  ).action(exit(async (file: string, opts) => (await cells()).runCellCommand('characterize', file, opts)));
   connection(privacyOptions(program.command('survival').description('Kaplan–Meier from cohort entry to an outcome, Greenwood bands, median, log-rank').argument('<spec>', 'survival job JSON')).option('--plot <file.svg>', 'write the curves as SVG')).action(
-    exit((file: string, opts) => runCellCommand('survival', file, opts)),
+    exit(async (file: string, opts) => (await cells()).runCellCommand('survival', file, opts)),
   );
   connection(privacyOptions(program.command('contingency').description('r × c table of persons over public levels, with a chi-square test').argument('<spec>', 'contingency job JSON'))).action(
-    exit((file: string, opts) => runCellCommand('contingency', file, opts)),
+    exit(async (file: string, opts) => (await cells()).runCellCommand('contingency', file, opts)),
   );
-  connection(program.command('catalog').description('the mesh-wide data catalog: products, where they live, their schemas').option('--json', 'print JSON')).action(exit((opts) => runCatalog(opts)));
+  connection(output(program.command('catalog').description('the mesh-wide data catalog: products, where they live, their schemas').option('--json', 'print JSON'))).action(exit(async (opts) => (await researcher()).runCatalog(opts)));
 
-  connection(program.command('agents').description('list agents and their data products').option('--json', 'print JSON')).action(exit((opts) => runAgents(opts)));
-  connection(program.command('jobs').description('list recent jobs').option('--json', 'print JSON').option('--limit <n>', 'how many', '50')).action(exit((opts) => runJobs(opts)));
+  connection(output(program.command('agents').description('list agents and their data products').option('--json', 'print JSON'))).action(exit(async (opts) => (await researcher()).runAgents(opts)));
+  connection(output(program.command('jobs').description('list recent jobs: kind, product, privacy mode and ε').option('--json', 'print JSON').option('--limit <n>', 'how many', '50'))).action(exit(async (opts) => (await researcher()).runJobs(opts)));
 
   const budget = connection(
     program
@@ -157,7 +175,7 @@ function buildProgram(): Command {
       // `budget set --researcher alice` must give --researcher to `set`, not to `budget` (STYLE.md lesson 7):
       // with positional options, what follows a subcommand belongs to the subcommand.
       .enablePositionalOptions(),
-  ).action(exit((opts) => runBudget({ ...opts, ...(opts.admin && opts.name === 'researcher' ? { name: 'admin' } : {}) })));
+  ).action(exit(async (opts) => (await researcher()).runBudget(opts)));
   connection(
     budget
       .command('set')
@@ -169,8 +187,8 @@ function buildProgram(): Command {
       .option('--json', 'print JSON'),
     false,
   )
-    .option('--name <name>', 'administrator certificate to use', 'admin')
-    .action(exit((opts) => runBudgetSet(opts)));
+    .option('--name <name>', 'administrator certificate to use (default: adminName of the profile, else admin)')
+    .action(exit(async (opts) => (await researcher()).runBudgetSet(opts)));
 
   program
     .command('certs')
@@ -182,6 +200,7 @@ function buildProgram(): Command {
     .option('--hosts <names>', 'extra DNS names for the coordinator certificate', 'localhost')
     .action(exit(async (opts: { out: string; agents: string; researchers: string; admins: string; hosts: string }) => {
       const split = (s: string): string[] => s.split(',').map((x) => x.trim()).filter(Boolean);
+      const { makeDevCertificates } = await import('./certs.js');
       const made = await makeDevCertificates({ outDir: opts.out, agents: split(opts.agents), researchers: split(opts.researchers), admins: split(opts.admins), coordinatorHosts: split(opts.hosts) });
       process.stdout.write(`wrote ${made.join(', ')} (and keys) to ${opts.out}\n`);
       return 0;
@@ -196,6 +215,7 @@ function buildProgram(): Command {
     .option('--seed <s>', 'seed (same seed, same files)', '1')
     .addOption(new Option('--format <format>', 'file format').choices(['csv', 'parquet']).default('parquet'))
     .action(exit(async (opts: { out: string; sites: string; persons: string; seed: string; format: 'csv' | 'parquet' }) => {
+      const { synthesize } = await import('./synth/index.js');
       const r = await synthesize({ outDir: opts.out, sites: Number(opts.sites), persons: Number(opts.persons), seed: Number(opts.seed), format: opts.format });
       for (const s of r.sites) process.stdout.write(`${s.dir}: ${Object.entries(s.tables).map(([t, n]) => `${t}=${n}`).join(' ')}\n`);
       process.stdout.write(`${r.totalRows} rows in ${r.elapsedMs} ms (${Math.round(r.rowsPerSecond).toLocaleString('en-US')} rows/s)\n`);
@@ -209,7 +229,7 @@ function buildProgram(): Command {
     .option('--persons <n>', 'persons per site', '5000')
     .option('--seed <s>', 'seed', '42')
     .option('--keep', 'keep the temporary folder')
-    .action(exit((opts) => runDemo(opts)));
+    .action(exit(async (opts) => (await import('./commands/demo.js')).runDemo(opts)));
 
   return program;
 }
@@ -235,9 +255,14 @@ async function main(): Promise<void> {
     await buildProgram().parseAsync(process.argv);
     code = exitCode;
   } catch (e) {
-    if (isFedmeshError(e)) process.stderr.write(`error: ${e.code}: ${e.message}\n`);
-    else process.stderr.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
-    code = isFedmeshError(e) || e instanceof RangeError || e instanceof TypeError ? 2 : 1;
+    if (e instanceof CommanderError) {
+      // commander has printed its message (with a did-you-mean suggestion where one is close).
+      code = e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    } else {
+      if (isFedmeshError(e)) process.stderr.write(`error: ${e.code}: ${e.message}\n`);
+      else process.stderr.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
+      code = exitCodeFor(e);
+    }
   }
   process.exitCode = code;
   await Promise.all([drained(process.stdout), drained(process.stderr)]);

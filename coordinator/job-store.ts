@@ -111,7 +111,9 @@ export class JobStore {
         await this.conn.runAndReadAll(
           `SELECT id, kind, researcher, state, created_at_ms, finished_at_ms, agents_asked, agents_answered, agents_missing, error_json,
              json_extract_string(spec_json, '$.product') AS product, json_extract_string(spec_json, '$.privacy.mode') AS privacy_mode,
-             json_extract_string(spec_json, '$.secure') AS secure
+             json_extract_string(spec_json, '$.secure') AS secure,
+             TRY_CAST(json_extract_string(spec_json, '$.privacy.epsilon') AS DOUBLE) AS epsilon,
+             TRY_CAST(json_extract_string(spec_json, '$.privacy.rho') AS DOUBLE) AS rho
            FROM jobs WHERE ($2::VARCHAR IS NULL OR researcher = $2) ORDER BY created_at_ms DESC, id DESC LIMIT $1`,
           [limit, researcher ?? null],
         )
@@ -123,6 +125,8 @@ export class JobStore {
       const product = str(r.product);
       const privacyMode = str(r.privacy_mode);
       const secure = str(r.secure);
+      const epsilon = typeof r.epsilon === 'number' && Number.isFinite(r.epsilon) ? r.epsilon : undefined;
+      const rho = typeof r.rho === 'number' && Number.isFinite(r.rho) ? r.rho : undefined;
       return {
         id: String(r.id),
         kind,
@@ -134,7 +138,7 @@ export class JobStore {
         agentsAnswered: JSON.parse(String(r.agents_answered)) as string[],
         agentsMissing: JSON.parse(String(r.agents_missing)) as string[],
         error: r.error_json === null ? undefined : (JSON.parse(String(r.error_json)) as JobSummary['error']),
-        spec: { kind, ...(product ? { product } : {}), ...(privacyMode ? { privacyMode } : {}), ...(secure ? { secure } : {}) },
+        spec: { kind, ...(product ? { product } : {}), ...(privacyMode ? { privacyMode } : {}), ...(secure ? { secure } : {}), ...(epsilon !== undefined ? { epsilon } : {}), ...(rho !== undefined ? { rho } : {}) },
       };
     });
   }

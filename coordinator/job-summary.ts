@@ -25,4 +25,7 @@ export interface SpecSummary {
   product?: string;
   privacyMode?: string;
   secure?: string;
+  /** The ε (or zCDP ρ) the job asked for: public, the researcher chose it. */
+  epsilon?: number;
+  rho?: number;
 }

@@ -1,15 +1,17 @@
 import { writeFile } from 'node:fs/promises';
 import { FedmeshError, quote } from '../../common/errors.js';
-import { applyCommonFlags, type QueryFlags } from '../job-from-flags.js';
+import { applyCommonFlags, commonFlagOrigins, type QueryFlags } from '../job-from-flags.js';
+import { exitCodeForJob } from '../exit-codes.js';
 import { jobToJson, renderJob } from '../format/render.js';
+import { resultTable } from '../format/result-table.js';
+import { emit, quietOutput, type OutputFlags } from './output.js';
 import { createProgress } from '../format/spinner.js';
 import { escapeXml, renderSurvivalSvg } from '../plot/index.js';
 import type { JobView } from '../types.js';
 import { researcherClient, type ConnectionFlags } from './common.js';
-import { readJobFile } from './researcher.js';
+import { readJobFile, withFlagName, withFlagNameInJob } from './researcher.js';
 
-export interface CohortFlags extends QueryFlags, ConnectionFlags {
-  json?: boolean;
+export interface CohortFlags extends QueryFlags, ConnectionFlags, OutputFlags {
   plot?: string;
   conditions?: string;
   drugs?: string;
@@ -42,11 +44,19 @@ export async function cellJobFromFile(kind: 'cohort' | 'characterize' | 'surviva
 export async function runCellCommand(kind: 'cohort' | 'characterize' | 'survival' | 'contingency', file: string, flags: CohortFlags): Promise<number> {
   const spec = await cellJobFromFile(kind, file, flags);
   const client = researcherClient(flags);
-  const progress = createProgress(!flags.json && process.stderr.isTTY === true);
+  const progress = createProgress(!quietOutput(flags) && process.stderr.isTTY === true);
   let job: JobView;
   try {
     progress.update(`submitting ${kind} job…`);
-    job = await client.run(spec, (e) => progress.update(`${kind} job: ${e.type}${e.agent ? ` (${e.agent})` : ''}`));
+    const origins = commonFlagOrigins(flags);
+    if (flags.conditions) origins.conditionConcepts = `--conditions ${flags.conditions}`;
+    if (flags.drugs) origins.drugConcepts = `--drugs ${flags.drugs}`;
+    job = withFlagNameInJob(
+      await client.run(spec, (e) => progress.update(`${kind} job: ${e.type}${e.agent ? ` (${e.agent})` : ''}`)).catch((e: unknown) => {
+        throw withFlagName(e, origins);
+      }),
+      origins,
+    );
   } finally {
     progress.stop();
     client.close();
@@ -62,9 +72,10 @@ export async function runCellCommand(kind: 'cohort' | 'characterize' | 'survival
     } else {
       const svg = renderSurvivalSvg(curves, { title: `Kaplan–Meier (${String(job.result.privacy.mode)})`, xLabel: 'days since cohort entry' });
       await writeFile(flags.plot, svg);
-      if (!flags.json) process.stderr.write(`wrote ${flags.plot}\n`);
+      if (!quietOutput(flags)) process.stderr.write(`wrote ${flags.plot}\n`);
     }
   }
-  process.stdout.write((flags.json ? JSON.stringify(jobToJson(job)) : renderJob(job, process.stdout.isTTY === true)) + '\n');
-  return job.state === 'succeeded' ? 0 : 1;
+  const done = job;
+  await emit({ json: () => jobToJson(done), table: (color) => renderJob(done, color), flat: () => resultTable(done) }, flags);
+  return exitCodeForJob(job);
 }

@@ -1,4 +1,9 @@
-import { loadTlsMaterial, type Role, type TlsMaterial } from '../../common/tls.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { FedmeshError, quote } from '../../common/errors.js';
+import { join } from 'node:path';
+import { certBaseName, loadTlsMaterial, type Role, type TlsMaterial } from '../../common/tls.js';
+import { configPath, parseConfigFile, resolveConnection, type ConfigFile, type ResolvedConnection } from '../config.js';
 import { CoordinatorClient } from '../transport/coordinator-client.js';
 
 export interface ConnectionFlags {
@@ -6,6 +11,8 @@ export interface ConnectionFlags {
   tlsDir?: string;
   name?: string;
   insecure?: boolean;
+  /** A section of the config file (see client/config.ts). */
+  profile?: string;
 }
 
 export const INSECURE_WARNING =
@@ -17,14 +24,34 @@ export function tlsFor(flags: ConnectionFlags, role: Role, name?: string): TlsMa
     process.stderr.write(`${INSECURE_WARNING}\n`);
     return undefined;
   }
-  if (!flags.tlsDir) throw new RangeError('--tls-dir is required (make certificates with `fedmesh certs`), or pass --insecure for loopback development');
+  if (!flags.tlsDir) throw new RangeError('--tls-dir is required (or FEDMESH_TLS_DIR, or tlsDir in a config profile; make certificates with `fedmesh certs`), or pass --insecure for loopback development');
   return loadTlsMaterial(flags.tlsDir, role, name);
 }
 
+/** Flag > environment > config profile > default: the entry point's one read of the environment and config file. */
+export function connectionSettings(flags: ConnectionFlags, role: 'researcher' | 'admin'): ResolvedConnection {
+  const home = homedir();
+  const path = configPath(process.env, home);
+  let config: ConfigFile | undefined;
+  if (existsSync(path)) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new FedmeshError('INVALID_ARGUMENT', `config ${quote(path, 200)}: cannot read: ${quote((e as Error).message, 200)}`);
+    }
+    config = parseConfigFile(text, path);
+  } else if (process.env.FEDMESH_CONFIG) {
+    throw new FedmeshError('INVALID_ARGUMENT', `FEDMESH_CONFIG: no such file ${quote(path, 200)}`);
+  }
+  return resolveConnection({ flags, env: process.env, ...(config ? { config } : {}), configPath: path, home, role });
+}
+
 export function researcherClient(flags: ConnectionFlags, role: 'researcher' | 'admin' = 'researcher'): CoordinatorClient {
-  if (!flags.coordinator) throw new RangeError('--coordinator HOST:PORT is required');
-  const tls = tlsFor(flags, role, flags.name ?? role);
-  return new CoordinatorClient({ address: flags.coordinator, tls });
+  const c = connectionSettings(flags, role);
+  const tls = tlsFor({ ...(c.tlsDir !== undefined ? { tlsDir: c.tlsDir } : {}), insecure: c.insecure }, role, c.name);
+  const files = tls && c.tlsDir ? { caPath: join(c.tlsDir, 'ca.crt'), certPath: join(c.tlsDir, `${certBaseName(role, c.name)}.crt`) } : undefined;
+  return new CoordinatorClient({ address: c.coordinator, tls, ...(files ? { files } : {}) });
 }
 
 /** Resolves when the process receives SIGINT or SIGTERM. */

@@ -1,13 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { FedmeshError, quote } from '../../common/errors.js';
-import { applyCommonFlags, jobFromFlags, type QueryFlags } from '../job-from-flags.js';
-import { jobToJson, renderAgents, renderJob, renderJobs } from '../format/render.js';
+import { applyCommonFlags, commonFlagOrigins, flagFor, jobFromFlagsWithOrigins, type FlagOrigins, type QueryFlags } from '../job-from-flags.js';
+import { exitCodeForJob } from '../exit-codes.js';
+import type { JobView } from '../types.js';
+import { jobToJson, jobsTable, renderAgents, renderCatalog, renderJob, renderJobs, type CatalogProduct } from '../format/render.js';
+import { resultTable } from '../format/result-table.js';
+import { emit, quietOutput, type OutputFlags } from './output.js';
 import { createProgress } from '../format/spinner.js';
 import { researcherClient, type ConnectionFlags } from './common.js';
 
-export interface OutputFlags {
-  json?: boolean;
-}
+export type { OutputFlags } from './output.js';
 
 const out = (s: string): void => {
   process.stdout.write(s + '\n');
@@ -30,18 +32,37 @@ export async function readJobFile(path: string): Promise<Record<string, unknown>
   }
 }
 
+/** An error about a field a flag set names the flag as typed: `--mean year_of_birth:2030:1900: measures[0].bounds: …`. */
+export function withFlagName(e: unknown, origins: FlagOrigins): unknown {
+  if (!(e instanceof FedmeshError)) return e;
+  const flag = flagFor(origins, e.field);
+  return flag ? new FedmeshError(e.code, `${quote(flag, 200).slice(1, -1)}: ${e.message}`, { cause: e, ...(e.field ? { field: e.field } : {}), details: e.details }) : e;
+}
+
+export function withFlagNameInJob(job: JobView, origins: FlagOrigins): JobView {
+  const flag = job.error ? flagFor(origins, job.error.field) : undefined;
+  return flag && job.error ? { ...job, error: { ...job.error, message: `${quote(flag, 200).slice(1, -1)}: ${job.error.message}` } } : job;
+}
+
 /** `fedmesh query`: submit a job (file or flags), follow it, print the result. Exit 1 if it failed. */
 export async function runQuery(file: string | undefined, flags: QueryFlags & ConnectionFlags & OutputFlags & { keyDir?: string }): Promise<number> {
-  let spec = file ? await readJobFile(file) : jobFromFlags(flags);
-  if (file) applyCommonFlags(spec, flags);
+  let spec: Record<string, unknown>;
+  let origins: FlagOrigins;
+  if (file) {
+    spec = await readJobFile(file);
+    applyCommonFlags(spec, flags);
+    origins = commonFlagOrigins(flags);
+  } else ({ job: spec, origins } = jobFromFlagsWithOrigins(flags));
   const client = researcherClient(flags);
-  const progress = createProgress(!flags.json && process.stderr.isTTY === true);
+  const progress = createProgress(!quietOutput(flags) && process.stderr.isTTY === true);
   try {
     // HE: the client makes or loads the key pair and sends only the public key; it decrypts the result below.
     const he = spec.secure === 'he' ? await client.prepareHe(spec, flags.keyDir ? { keyDir: flags.keyDir } : {}) : undefined;
     if (he) spec = he.spec;
     progress.update('submitting…');
-    const submitted = await client.submitJob(spec);
+    const submitted = await client.submitJob(spec).catch((e: unknown) => {
+      throw withFlagName(e, origins);
+    });
     let answered = 0;
     const total = submitted.agents.asked.length;
     progress.update(`job ${submitted.jobId.slice(0, 8)}: waiting for ${total} agents`);
@@ -51,10 +72,10 @@ export async function runQuery(file: string | undefined, flags: QueryFlags & Con
         progress.update(`job ${submitted.jobId.slice(0, 8)}: ${answered}/${total} agents replied`);
       }
     });
-    const job = he ? await client.finalizeHe(watched, he) : watched;
+    const job = withFlagNameInJob(he ? await client.finalizeHe(watched, he) : watched, origins);
     progress.stop();
-    out(flags.json ? JSON.stringify(jobToJson(job)) : renderJob(job, process.stdout.isTTY === true));
-    return job.state === 'succeeded' ? 0 : 1;
+    await emit({ json: () => jobToJson(job), table: (color) => renderJob(job, color), flat: () => resultTable(job) }, flags);
+    return exitCodeForJob(job);
   } finally {
     progress.stop();
     client.close();
@@ -65,7 +86,14 @@ export async function runAgents(flags: ConnectionFlags & OutputFlags): Promise<n
   const client = researcherClient(flags);
   try {
     const agents = await client.listAgents();
-    out(flags.json ? JSON.stringify({ agents }) : renderAgents(agents, process.stdout.isTTY === true));
+    await emit(
+      {
+        json: () => ({ agents }),
+        table: (color) => renderAgents(agents, color),
+        flat: () => ({ columns: ['agent', 'domain', 'connected', 'lastHeartbeat', 'products'], rows: agents.map((a) => ({ agent: a.name, domain: a.domain, connected: a.connected, lastHeartbeat: a.lastHeartbeatMs ? new Date(a.lastHeartbeatMs).toISOString() : null, products: a.products.map((p) => p.name).join(' ') })) }),
+      },
+      flags,
+    );
     return 0;
   } finally {
     client.close();
@@ -76,7 +104,14 @@ export async function runJobs(flags: ConnectionFlags & OutputFlags & { limit?: s
   const client = researcherClient(flags);
   try {
     const jobs = await client.listJobs(flags.limit ? Number(flags.limit) : 50);
-    out(flags.json ? JSON.stringify({ jobs: jobs.map((j) => ({ jobId: j.jobId, kind: j.kind, status: j.state, researcher: j.researcher, createdAtMs: j.createdAtMs, finishedAtMs: j.finishedAtMs, agents: j.agents, error: j.error, spec: j.spec })) }) : renderJobs(jobs, process.stdout.isTTY === true));
+    await emit(
+      {
+        json: () => ({ jobs: jobs.map((j) => ({ jobId: j.jobId, kind: j.kind, status: j.state, researcher: j.researcher, createdAtMs: j.createdAtMs, finishedAtMs: j.finishedAtMs, agents: j.agents, error: j.error, spec: j.spec })) }),
+        table: (color) => renderJobs(jobs, color),
+        flat: () => jobsTable(jobs),
+      },
+      flags,
+    );
     return 0;
   } finally {
     client.close();
@@ -114,7 +149,7 @@ export async function runBudgetSet(flags: ConnectionFlags & OutputFlags & { rese
   const delta = flags.delta === undefined ? 1e-6 : Number(flags.delta);
   if (!Number.isFinite(epsilon)) throw new RangeError(`--epsilon: not a number: ${quote(flags.epsilon)}`);
   if (!Number.isFinite(delta)) throw new RangeError(`--delta: not a number: ${quote(flags.delta)}`);
-  const client = researcherClient({ ...flags, name: flags.name === 'researcher' || !flags.name ? 'admin' : flags.name }, 'admin');
+  const client = researcherClient(flags, 'admin');
   try {
     const e = await client.setBudget(flags.researcher, flags.product, epsilon, delta);
     out(flags.json ? JSON.stringify(e) : `budget of ${e.researcher} on ${e.product}: ε=${e.budgetEpsilon} δ=${e.budgetDelta}; spent ε=${fmt(e.spentEpsilon)}; remaining ε=${fmt(e.remainingEpsilon)}`);
@@ -129,7 +164,7 @@ export async function runCatalog(flags: ConnectionFlags & OutputFlags): Promise<
   const client = researcherClient(flags);
   try {
     const agents = await client.listAgents();
-    const byProduct = new Map<string, { name: string; agents: string[]; privacyUnit: string; description: string; columns: { name: string; type: string }[]; perAgent: Record<string, unknown> }>();
+    const byProduct = new Map<string, CatalogProduct>();
     for (const a of agents.filter((x) => x.connected)) {
       for (const p of a.products) {
         const e = byProduct.get(p.name) ?? { name: p.name, agents: [], privacyUnit: p.privacyUnit, description: p.description, columns: p.columns, perAgent: {} };
@@ -139,13 +174,14 @@ export async function runCatalog(flags: ConnectionFlags & OutputFlags): Promise<
       }
     }
     const products = [...byProduct.values()].sort((x, y) => x.name.localeCompare(y.name));
-    if (flags.json) out(JSON.stringify({ products }));
-    else
-      for (const p of products) {
-        const meta = Object.values(p.perAgent)[0] as { sensitivity?: string; owner?: string; quality?: { rowCount?: unknown } } | undefined;
-        const rows = Object.entries(p.perAgent).map(([a, m]) => `${a}: ${String((m as { quality?: { rowCount?: unknown } }).quality?.rowCount ?? '?')}`).join(', ');
-        out(`${p.name} — ${p.description}\n  agents: ${p.agents.join(', ')}; privacy unit: ${p.privacyUnit || '—'}; sensitivity: ${meta?.sensitivity ?? '?'}; rows (coarsened): ${rows}\n  columns: ${p.columns.map((c) => `${c.name}:${c.type}`).join(', ')}`);
-      }
+    await emit(
+      {
+        json: () => ({ products }),
+        table: () => renderCatalog(products),
+        flat: () => ({ columns: ['product', 'agents', 'privacyUnit', 'description', 'columns'], rows: products.map((p) => ({ product: p.name, agents: p.agents.join(' '), privacyUnit: p.privacyUnit, description: p.description, columns: p.columns.map((c) => `${c.name}:${c.type}`).join(' ') })) }),
+      },
+      flags,
+    );
     return 0;
   } finally {
     client.close();

@@ -6,6 +6,7 @@ import { checkHealth, HealthReporter, startHealthServer, type RunningHealthServe
 import type { Registry } from 'prom-client';
 import { PRIVACY_MODES, type PrivacyMode } from '../../common/job/spec.js';
 import { Agent, AGENT_HEALTH_SERVICE } from '../../node-agent/index.js';
+import { checkAddress } from '../config.js';
 import { tlsFor, untilSignal, type ConnectionFlags } from './common.js';
 
 /** `--log-*`, `--metrics-*` and `--health-listen`, shared by both servers. */
@@ -150,6 +151,7 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
   process.umask(0o077);
   if (!flags.name) throw new RangeError('--name is required for an agent');
   if (!flags.coordinator) throw new RangeError('--coordinator HOST:PORT is required');
+  checkAddress(flags.coordinator);
   const { log, metricsPort } = compileOperations(flags, `agent:${flags.name}`);
   const tls = tlsFor(flags, 'agent', flags.name);
   const minCellSize = flags.minCellSize === undefined ? undefined : Number(flags.minCellSize);

@@ -1,5 +1,9 @@
 import Table from 'cli-table3';
 import type { AgentInfoView, JobView } from '../types.js';
+import { arrayLabels, type FlatTable } from './result-table.js';
+
+/** Tables are laid out for a 120-column terminal (issue 14 #9). */
+const WIDTH = 120;
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '—';
@@ -44,6 +48,11 @@ export function renderJob(job: JobView, color: boolean): string {
     const t = table(r.columns, color);
     for (const row of r.rows) t.push(r.columns.map((c) => cell(row[c])));
     lines.push(t.toString());
+    // Array fields (histograms, quantiles) print as space-separated cells: say what each cell is.
+    for (const c of r.columns) {
+      const first = r.rows.find((row) => Array.isArray(row[c]))?.[c] as unknown[] | undefined;
+      if (first && !/_(std|ci95)$/.test(c)) lines.push(`${c} cells: ${arrayLabels(job, c, first.length).join(' ')}`);
+    }
   } else {
     lines.push('(no rows released)');
   }
@@ -61,20 +70,95 @@ export function renderJob(job: JobView, color: boolean): string {
   return lines.join('\n');
 }
 
+/** A table whose column widths add up to at most WIDTH characters; long cells wrap. */
+function fitted(head: string[], widths: number[], color: boolean): Table.Table {
+  return new Table({ head, colWidths: widths, wordWrap: true, wrapOnWordBoundary: false, style: color ? {} : { head: [], border: [] } });
+}
+
+const shortTime = (ms: number): string => (ms ? new Date(ms).toISOString().slice(0, 19).replace('T', ' ') : '—');
+
 export function renderAgents(agents: AgentInfoView[], color: boolean): string {
-  const t = table(['agent', 'domain', 'connected', 'last heartbeat', 'products'], color);
+  // 16 + 14 + 6 + 21 + 57 + 6 borders = 120
+  const t = fitted(['agent', 'domain', 'live', 'last heartbeat (UTC)', 'products'], [16, 14, 6, 21, 57], color);
   for (const a of agents) {
-    t.push([a.name, a.domain, a.connected ? 'yes' : 'no', a.lastHeartbeatMs ? new Date(a.lastHeartbeatMs).toISOString() : '—', a.products.map((p) => p.name).join(', ')]);
+    t.push([a.name, a.domain, a.connected ? 'yes' : 'no', shortTime(a.lastHeartbeatMs), a.products.map((p) => p.name).join(', ')]);
   }
   return t.toString();
 }
 
+/** kind, product, privacy mode and ε (or ρ) of each job, from the ListJobs summary. */
+export function jobsTable(jobs: JobView[]): FlatTable {
+  return {
+    columns: ['job', 'kind', 'product', 'mode', 'epsilon', 'rho', 'secure', 'state', 'researcher', 'created', 'answered', 'asked'],
+    rows: jobs.map((j) => {
+      const sp = (j.spec ?? {}) as { product?: string; privacyMode?: string; privacy?: { mode?: string; epsilon?: number; rho?: number }; epsilon?: number; rho?: number; secure?: string };
+      return {
+        job: j.jobId,
+        kind: j.kind,
+        product: sp.product ?? null,
+        mode: sp.privacyMode ?? sp.privacy?.mode ?? null,
+        epsilon: sp.epsilon ?? sp.privacy?.epsilon ?? null,
+        rho: sp.rho ?? sp.privacy?.rho ?? null,
+        secure: sp.secure ?? null,
+        state: j.state,
+        researcher: j.researcher,
+        created: new Date(j.createdAtMs).toISOString(),
+        answered: j.agents.answered.length,
+        asked: j.agents.asked.length,
+      };
+    }),
+  };
+}
+
 export function renderJobs(jobs: JobView[], color: boolean): string {
-  const t = table(['job', 'kind', 'state', 'researcher', 'created', 'answered'], color);
-  for (const j of jobs) {
-    t.push([j.jobId, j.kind, j.state, j.researcher, new Date(j.createdAtMs).toISOString(), `${j.agents.answered.length}/${j.agents.asked.length}`]);
-  }
+  // 10 + 13 + 19 + 12 + 9 + 10 + 12 + 20 + 5 + 10 borders = 120 (job ids shortened to 8 characters)
+  const t = fitted(['job', 'kind', 'product', 'mode', 'ε / ρ', 'state', 'researcher', 'created (UTC)', 'ans.'], [10, 13, 19, 12, 9, 10, 12, 20, 5], color);
+  const flat = jobsTable(jobs);
+  flat.rows.forEach((r, i) => {
+    const j = jobs[i]!;
+    const budget = r.epsilon !== null ? `ε ${cell(r.epsilon)}` : r.rho !== null ? `ρ ${cell(r.rho)}` : r.mode === 'none' ? '—' : 'default';
+    t.push([j.jobId.slice(0, 8), `${j.kind}${r.secure ? `+${String(r.secure)}` : ''}`, cell(r.product), cell(r.mode), budget, j.state, j.researcher, shortTime(j.createdAtMs), `${j.agents.answered.length}/${j.agents.asked.length}`]);
+  });
   return t.toString();
+}
+
+export interface CatalogProduct {
+  name: string;
+  agents: string[];
+  privacyUnit: string;
+  description: string;
+  columns: { name: string; type: string }[];
+  perAgent: Record<string, unknown>;
+}
+
+/** Wraps `text` at WIDTH, continuation lines indented by `indent` spaces. */
+function wrap(text: string, indent: number): string {
+  const words = text.split(' ');
+  const lines: string[] = [];
+  let line = '';
+  for (const w of words) {
+    if (line && line.length + 1 + w.length > WIDTH) {
+      lines.push(line);
+      line = ' '.repeat(indent) + w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) lines.push(line);
+  return lines.join('\n');
+}
+
+/** The catalog as text that fits WIDTH columns: one block per product. */
+export function renderCatalog(products: CatalogProduct[]): string {
+  return products
+    .map((p) => {
+      const meta = Object.values(p.perAgent)[0] as { sensitivity?: string } | undefined;
+      const rows = Object.entries(p.perAgent).map(([a, m]) => `${a}: ${String((m as { quality?: { rowCount?: unknown } }).quality?.rowCount ?? '?')}`).join(', ');
+      return [
+        wrap(`${p.name} — ${p.description}`, 2),
+        wrap(`  agents: ${p.agents.join(', ')}; privacy unit: ${p.privacyUnit || '—'}; sensitivity: ${meta?.sensitivity ?? '?'}; rows (coarsened): ${rows}`, 4),
+        wrap(`  columns: ${p.columns.map((c) => `${c.name}:${c.type}`).join(', ')}`, 4),
+      ].join('\n');
+    })
+    .join('\n');
 }
 
 function privacyLine(p: Record<string, unknown>): string {

@@ -3,9 +3,13 @@ import { clientCredentials } from '../../common/transport/credentials.js';
 import { clientChannelOptions, fedmeshV1 } from '../../common/transport/proto.js';
 import { FedmeshError } from '../../common/errors.js';
 import { fromGrpcError } from '../../common/transport/status-map.js';
+import { describeConnectionError, type ConnectionContext } from './connection-errors.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { AgentInfoView, BudgetEntryView, BudgetReportView, JobEventView, JobStateName, JobView } from '../types.js';
-import { finalizeHeJob, prepareHeJob, type HeJobOptions, type PreparedHeJob } from '../secure/he-client.js';
+import type { HeJobOptions, PreparedHeJob } from '../secure/he-client.js';
+
+// node-seal (WebAssembly) is loaded only by HE jobs: other commands start without it.
+const heClient = () => import('../secure/he-client.js');
 
 function isHeSpec(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && (v as Record<string, unknown>).secure === 'he';
@@ -69,14 +73,18 @@ export interface CoordinatorClientOptions {
   tls: TlsMaterial | undefined;
   /** Per-call deadline for unary calls. @default 30000 */
   callTimeoutMs?: number;
+  /** Files named in connection errors (which certificate failed). */
+  files?: { caPath?: string; certPath?: string };
 }
 
 /** The researcher's gRPC client. gRPC errors become FedmeshErrors here and nowhere else. */
 export class CoordinatorClient {
   private readonly client: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
   private readonly timeoutMs: number;
+  private readonly connection: ConnectionContext;
 
   constructor(options: CoordinatorClientOptions) {
+    this.connection = { address: options.address, ...(options.tls ? (options.files ?? { caPath: 'the CA given' }) : {}) };
     const Ctor = fedmeshV1().Coordinator!;
     this.client = new Ctor(options.address, clientCredentials(options.tls), clientChannelOptions(options.address, options.tls !== undefined)) as never;
     this.timeoutMs = options.callTimeoutMs ?? 30_000;
@@ -85,8 +93,12 @@ export class CoordinatorClient {
   private call<Res>(method: string, req: unknown): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       const fn = this.client[method]!.bind(this.client);
-      fn(req, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
+      fn(req, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(this.fromGrpc(err)) : resolve(res)));
     });
+  }
+
+  private fromGrpc(err: unknown): FedmeshError {
+    return describeConnectionError(fromGrpcError(err), this.connection);
   }
 
   async submitJob(spec: unknown): Promise<JobView> {
@@ -134,7 +146,7 @@ export class CoordinatorClient {
         p.bytes += c.data.length;
         got.set(c.part, p);
       });
-      stream.on('error', (err) => reject(bad ?? fromGrpcError(err)));
+      stream.on('error', (err) => reject(bad ?? this.fromGrpc(err)));
       stream.on('end', () => {
         if (bad) return reject(bad);
         const out = new Map<string, Buffer>();
@@ -182,7 +194,7 @@ export class CoordinatorClient {
         if (e.status) final = e.status;
         onEvent?.(e);
       });
-      stream.on('error', (err) => reject(fromGrpcError(err)));
+      stream.on('error', (err) => reject(this.fromGrpc(err)));
       stream.on('end', () => (final ? this.withResult(final).then(resolve, reject) : this.getJob(jobId).then(resolve, reject)));
     });
   }
@@ -197,7 +209,7 @@ export class CoordinatorClient {
     if (isHeSpec(parsed)) {
       const prepared = await this.prepareHe(parsed, options);
       const submitted = await this.submitJob(prepared.spec);
-      return finalizeHeJob(await this.watchJob(submitted.jobId, onEvent), prepared);
+      return (await heClient()).finalizeHeJob(await this.watchJob(submitted.jobId, onEvent), prepared);
     }
     const submitted = await this.submitJob(spec);
     return this.watchJob(submitted.jobId, onEvent);
@@ -205,12 +217,12 @@ export class CoordinatorClient {
 
   /** HE jobs: fixes participants and BFV plan and loads or makes the key pair (see client/secure/he-client.ts). */
   async prepareHe(spec: Record<string, unknown>, options: HeJobOptions = {}): Promise<PreparedHeJob> {
-    return prepareHeJob(spec, await this.listAgents(), options);
+    return (await heClient()).prepareHeJob(spec, await this.listAgents(), options);
   }
 
   /** HE jobs: decrypts the aggregate ciphertexts and releases the values. */
-  finalizeHe(job: JobView, prepared: PreparedHeJob): Promise<JobView> {
-    return finalizeHeJob(job, prepared);
+  async finalizeHe(job: JobView, prepared: PreparedHeJob): Promise<JobView> {
+    return (await heClient()).finalizeHeJob(job, prepared);
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 import { isNumericType } from '../../algorithms/aggregate/index.js';
 import { FedmeshError, invalidJob, quote } from '../errors.js';
+import { didYouMean } from '../suggest.js';
 import type { AggregateJob, Scalar } from './spec.js';
 
 export interface SchemaColumn {
@@ -21,7 +22,10 @@ export function isFilterableType(type: string): boolean {
 
 export function findColumn(product: SchemaProduct, name: string, field: string): SchemaColumn {
   const c = product.columns.find((col) => col.name === name);
-  if (!c) throw invalidJob(field, `unknown column ${name} in product ${product.name} (columns: ${product.columns.map((x) => x.name).join(', ')})`);
+  if (!c) {
+    const names = product.columns.map((x) => x.name);
+    throw invalidJob(field, `unknown column ${name} in product ${product.name}${didYouMean(name, names)} (columns: ${names.join(', ')})`);
+  }
   return c;
 }
 

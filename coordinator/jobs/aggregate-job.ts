@@ -5,6 +5,7 @@ import { decodePartials, maxPartialRows } from '../../common/arrow/partials-code
 import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../../common/job/privacy-plan.js';
 import { releaseCentral, releaseLocal } from './aggregate-release.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
+import { didYouMean } from '../../common/suggest.js';
 import { checkAggregateAgainstSchema } from '../../common/job/schema-check.js';
 import { checkGroupable } from '../../common/job/groupable.js';
 import { DEFAULT_JOB_DELTA, exactResultColumns, measureField, type AggregateJob, type JobSpec } from '../../common/job/spec.js';
@@ -81,7 +82,7 @@ export function admitAggregate(job: AggregateJob, connected: readonly AgentView[
   }
   if (candidates.length === 0) {
     const known = [...new Set(connected.flatMap((a) => a.products.map((p) => p.name)))].sort();
-    throw new FedmeshError('INVALID_JOB', `product: no connected agent serves product ${job.product} (known products: ${known.join(', ') || 'none'})`, { field: 'product' });
+    throw new FedmeshError('INVALID_JOB', `product: no connected agent serves product ${job.product}${didYouMean(job.product, known)} (known products: ${known.join(', ') || 'none'})`, { field: 'product' });
   }
   const check = (a: AgentView): void => {
     const product = a.products.find((p) => p.name === job.product)!;

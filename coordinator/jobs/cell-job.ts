@@ -3,6 +3,7 @@ import type { Rng } from '../../algorithms/rng.js';
 import { decodeCells, type CellCounts } from '../../common/arrow/cells-codec.js';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
+import { didYouMean } from '../../common/suggest.js';
 import { planCellPrivacy } from '../../common/job/cell-privacy.js';
 import { cellBlocks } from '../../common/job/cohort-jobs.js';
 import { summariseCells, type ReleasedCell } from '../../common/job/cell-summary.js';
@@ -35,11 +36,14 @@ export function admitCellJob(job: CellJob, connected: readonly AgentView[]): Adm
   let check: (a: AgentView) => void;
   if (job.kind === 'contingency') {
     candidates = connected.filter((a) => a.products.some((p) => p.name === job.product));
-    if (candidates.length === 0) throw new FedmeshError('INVALID_JOB', `product: no connected agent serves product ${job.product}`, { field: 'product' });
+    if (candidates.length === 0) {
+      const known = [...new Set(connected.flatMap((a) => a.products.map((p) => p.name)))].sort();
+      throw new FedmeshError('INVALID_JOB', `product: no connected agent serves product ${job.product}${didYouMean(job.product, known)} (known products: ${known.join(', ') || 'none'})`, { field: 'product' });
+    }
     check = (a) => {
       const p = a.products.find((x) => x.name === job.product)!;
       for (const [field, col] of [['rowColumn', job.rowColumn], ['colColumn', job.colColumn]] as const) {
-        if (!p.columns.some((c) => c.name === col)) throw new FedmeshError('INVALID_JOB', `${field}: unknown column ${col} in product ${job.product}`, { field });
+        if (!p.columns.some((c) => c.name === col)) throw new FedmeshError('INVALID_JOB', `${field}: unknown column ${col} in product ${job.product}${didYouMean(col, p.columns.map((c) => c.name))}`, { field });
       }
       checkAggregateAgainstSchema({ kind: 'aggregate', product: job.product, where: job.where, groupBy: [], measures: [{ fn: 'count' }], privacy: job.privacy }, { name: p.name, columns: p.columns });
       checkPrivacyUnit(job, p);

@@ -181,6 +181,12 @@ function expectDocumentedOutput(r: Ran, dir: string): void {
   } else if (/--json/.test(t)) {
     const out = JSON.parse(r.stdout) as { status?: string; rows?: unknown[] };
     expect(out.status, shown).toBe('succeeded');
+  } else if (/--format csv --out (\S+)/.test(t)) {
+    // A CSV file with a header row and one column per histogram bin, named by its edges.
+    const file = /--format csv --out (\S+)/.exec(t)![1]!;
+    const csv = readFileSync(join(dir, file), 'utf8');
+    expect(csv.split('\r\n')[0], shown).toMatch(/^count,.*histogram_year_of_birth \[1930, 1960\)/);
+    expect(r.stderr, shown).toContain(`wrote ${file} (csv)`);
   } else if (/^fedmesh (query|cohort|characterize|survival|contingency) /.test(t)) {
     expect(r.stdout, shown).toMatch(/succeeded/);
     if (/--privacy (central|local)-dp/.test(t)) expect(r.stdout, shown).toMatch(/ε|epsilon|rho|ρ/i);

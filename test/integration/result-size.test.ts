@@ -141,7 +141,7 @@ describe('result size over the real transport', () => {
         expect(mine.resultArrow.length).toBe(0);
         expect(mine.specSummarised).toBe(true);
         expect(mine.resultOmitted).toBe(true);
-        expect(JSON.parse(mine.specJson)).toEqual({ kind: 'aggregate', product: 'person', privacyMode: 'central-dp' });
+        expect(JSON.parse(mine.specJson)).toEqual({ kind: 'aggregate', product: 'person', privacyMode: 'central-dp', epsilon: 1 });
         expect(JSON.stringify(r).length).toBeLessThan(10_000);
       } finally {
         c.close();
