@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
 import type { AgentInfoView, JobView } from '../types.js';
+import { privacyLines } from './privacy-lines.js';
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '—';
@@ -79,11 +80,7 @@ function privacyLine(p: Record<string, unknown>): string {
     const k = typeof p.minCellSize === 'number' ? String(p.minCellSize) : Object.values((p.minCellSize as Record<string, number>) ?? {}).join('/') || '?';
     return `privacy: none (exact; minimum cell size ${k}${p.secure ? `; summed with ${String(p.secure)}, applied to the released totals` : ''})`;
   }
-  const spent = (p.spent ?? {}) as { rho?: number; epsilon?: number | null; delta?: number };
-  const parts = [`privacy: ${String(p.mode)}${p.secure ? ` over ${String(p.secure)}` : ''}`, `spent ε=${spent.epsilon === null || spent.epsilon === undefined ? '∞' : spent.epsilon.toFixed(4)} δ=${spent.delta ?? 0} (ρ=${(spent.rho ?? 0).toPrecision(4)})`, `≤ ${String(p.maxRowsPerPerson)} row(s)/person`];
-  const mech = (p.mechanisms as { field: string; noise?: { distribution: string; std: number }; sum?: { distribution: string } }[] | undefined) ?? [];
-  for (const m of mech) parts.push(`${m.field}: ${(m.noise ?? m.sum)?.distribution ?? 'noise'}`);
-  return parts.join('; ');
+  return privacyLines(p).join('\n');
 }
 
 function small(head: string[], rows: unknown[][], color: boolean): string {
