@@ -53,6 +53,14 @@ export function jobBudget(p: PrivacySpec): dp.DpBudget {
   return { epsilon: p.epsilon };
 }
 
+/** The budget of a central-dp job with partition selection given (ε, δ): ρ such that its full cost is (ε, δ). */
+function selectionJobBudget(p: PrivacySpec): dp.DpBudget {
+  const half = p.delta! / 2;
+  const epsilon = p.epsilon === undefined ? undefined : p.epsilon + Math.log1p(-half);
+  if (epsilon !== undefined && !(epsilon > 0)) throw invalidJob('privacy.epsilon', `too small for partition selection at delta ${p.delta}: needs more than ${-Math.log1p(-half)}`);
+  return jobBudget({ ...p, epsilon, delta: half });
+}
+
 function momentsLayoutNone(m: Measure & { bounds: [number, number] }, type: string): AgentMeasureLayout {
   const s = isIntegerType(type) && Number.isInteger(m.bounds[0]) && Number.isInteger(m.bounds[1]) ? 0 : REAL_SCALE_BITS;
   return { kind: 'moments', lower: m.bounds[0], upper: m.bounds[1], center: 0, scaleBits: s, sqScaleBits: 2 * s, squares: m.fn === 'variance' || m.fn === 'mean' || m.fn === 'sum' };
@@ -91,8 +99,10 @@ export function planAggregatePrivacy(job: AggregateJob, columnType: (column: str
     }
     if (k !== 1) throw invalidJob('privacy.maxRowsPerPerson', 'DP partition selection needs maxRowsPerPerson 1 (or give public groupKeys)');
   }
-  // With partition selection, half of δ pays for the selection and half for the zCDP → (ε, δ) conversion.
-  const budget = needsSelection && p.rho === undefined ? jobBudget({ ...p, delta: p.delta! / 2 }) : jobBudget(p);
+  // With partition selection, half of δ pays for the selection and half for the zCDP → (ε, δ) conversion. The
+  // selection's δₐ also costs −ln(1 − δₐ) in ε (conditioning, see approximateZcdpCost): it is taken off ε before the
+  // conversion, so the stated and charged ε equal the requested ε rather than exceeding it by ~δ/2.
+  const budget = needsSelection && p.rho === undefined ? selectionJobBudget(p) : jobBudget(p);
   const parts = job.measures.length + (needsSelection ? 1 : 0);
   let shares: dp.DpBudget[];
   try {
