@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AgentRegistration, AgentTaskReply } from '../common/agent-protocol.js';
 import { FedmeshError, isFedmeshError, quote } from '../common/errors.js';
 import { parseJobSpec } from '../common/job/validate.js';
+import { MAX_SITES_PER_PERSON } from '../common/job/spec.js';
 import type { AgentTask } from '../common/agent-protocol.js';
 import { AgentRegistry, DEFAULT_DISCONNECTED_GRACE_MS, type AgentView } from './agent-registry.js';
 import { Dispatcher } from './dispatcher.js';
@@ -40,6 +41,11 @@ export interface CoordinatorOptions {
   log?: (event: string, fields?: Record<string, unknown>) => void;
   /** How long a disconnected agent stays listed (without products) before it is forgotten. @default 600000 */
   disconnectedAgentGraceMs?: number;
+  /**
+   * Mesh-wide public assumption: a person is at no more than this many sites. Every DP job's sensitivity is
+   * multiplied by it (a job may state a larger value, never a smaller one) and every DP result states it. @default 1
+   */
+  maxSitesPerPerson?: number;
 }
 
 export interface CompiledCoordinatorOptions {
@@ -48,6 +54,7 @@ export interface CompiledCoordinatorOptions {
   readonly livenessTimeoutMs: number;
   readonly defaultBudget: Readonly<EpsilonDeltaBudget>;
   readonly disconnectedAgentGraceMs: number;
+  readonly maxSitesPerPerson: number;
 }
 
 /** @throws RangeError naming the option */
@@ -60,7 +67,9 @@ export function compileCoordinatorOptions(o: CoordinatorOptions): CompiledCoordi
   const defaultBudget = Object.freeze({ ...(o.defaultBudget ?? { epsilon: 3, delta: 1e-6 }) });
   const disconnectedAgentGraceMs = o.disconnectedAgentGraceMs ?? DEFAULT_DISCONNECTED_GRACE_MS;
   if (!Number.isInteger(disconnectedAgentGraceMs) || disconnectedAgentGraceMs < 0) throw new RangeError('options.disconnectedAgentGraceMs must be a non-negative integer');
-  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget, disconnectedAgentGraceMs });
+  const maxSitesPerPerson = o.maxSitesPerPerson ?? 1;
+  if (!Number.isInteger(maxSitesPerPerson) || maxSitesPerPerson < 1 || maxSitesPerPerson > MAX_SITES_PER_PERSON) throw new RangeError(`options.maxSitesPerPerson must be an integer between 1 and ${MAX_SITES_PER_PERSON}`);
+  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget, disconnectedAgentGraceMs, maxSitesPerPerson });
 }
 
 type Listener = (e: JobEventRecord, job: JobRecord | undefined) => void;
@@ -160,6 +169,8 @@ export class Coordinator {
    */
   async submitJob(researcher: string, specJson: string): Promise<JobRecord> {
     const spec = parseJobSpec(specJson);
+    // The mesh-wide sites-per-person assumption is a floor: it travels in the stored spec, which agents plan from.
+    if (spec.privacy.mode !== 'none') spec.privacy.maxSitesPerPerson = Math.max(spec.privacy.maxSitesPerPerson ?? 1, this.options.maxSitesPerPerson);
     if (spec.privacy.mode === 'distributed-dp' && !spec.secure) {
       throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation: add "secure": "secagg" (or "he"), or use central-dp or local-dp', { field: 'privacy.mode' });
     }

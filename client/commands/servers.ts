@@ -12,6 +12,7 @@ export interface CoordinatorFlags extends ConnectionFlags {
   heartbeatMs?: string;
   agentGraceMs?: string;
   defaultEpsilon?: string;
+  maxSitesPerPerson?: string;
   defaultDelta?: string;
   logFormat?: 'pretty' | 'json' | 'silent';
 }
@@ -34,6 +35,7 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     ...(flags.heartbeatMs ? { heartbeatIntervalMs: Number(flags.heartbeatMs) } : {}),
     ...(flags.agentGraceMs ? { disconnectedAgentGraceMs: Number(flags.agentGraceMs) } : {}),
     defaultBudget: { epsilon: Number(flags.defaultEpsilon ?? 3), delta: Number(flags.defaultDelta ?? 1e-6) },
+    ...(flags.maxSitesPerPerson ? { maxSitesPerPerson: Number(flags.maxSitesPerPerson) } : {}),
   });
   let server;
   try {

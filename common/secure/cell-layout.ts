@@ -216,6 +216,7 @@ export function releaseSecureCells(job: CellJob, plan: SecureCellPlan, totals: R
         mode: 'distributed-dp',
         secure: job.secure,
         maxRowsPerPerson: 1,
+        maxSitesPerPerson: job.privacy.maxSitesPerPerson ?? 1,
         mechanism: 'discrete-gaussian noise shares, one per agent, summed inside secure aggregation',
         spent: { rho: noise.cost.rho, epsilon: dp.epsilonAtDelta(noise.cost, delta), delta },
         agents: noise.agents,

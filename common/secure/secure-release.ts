@@ -152,6 +152,7 @@ function releaseDistributed({ job, plan, totals, contributors, noise, layout }: 
         mode: 'distributed-dp',
         secure: job.secure,
         maxRowsPerPerson: plan.maxRowsPerPerson,
+        maxSitesPerPerson: plan.maxSitesPerPerson,
         mechanism: 'discrete-gaussian noise shares, one per agent, summed inside secure aggregation',
         spent: { rho: cost.rho, epsilon: dp.epsilonAtDelta(cost, delta), delta },
         agents: noise.agents,

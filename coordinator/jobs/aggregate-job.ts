@@ -213,6 +213,7 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
         guarantee: describeGuarantee({
           mode: job.privacy.mode as 'central-dp' | 'local-dp',
           maxRowsPerPerson: plan.maxRowsPerPerson,
+          maxSitesPerPerson: plan.maxSitesPerPerson,
           mechanism: summariseMechanisms(released.mechanisms, released.selection ? ['DP partition selection of the released groups'] : []),
           spent,
         }),

@@ -156,7 +156,7 @@ export function combineCellJob(job: CellJob, agents: readonly AgentView[], outco
             budgetSplit: plan.budgetSplit,
             maxRowsPerPerson: 1,
             mechanisms: cellMechanisms,
-            guarantee: describeGuarantee({ mode: job.privacy.mode as 'central-dp' | 'local-dp', maxRowsPerPerson: 1, mechanism: summariseMechanisms(cellMechanisms), spent: cellSpent }),
+            guarantee: describeGuarantee({ mode: job.privacy.mode as 'central-dp' | 'local-dp', maxRowsPerPerson: 1, maxSitesPerPerson: job.privacy.maxSitesPerPerson ?? 1, mechanism: summariseMechanisms(cellMechanisms), spent: cellSpent }),
           },
     notes: [
       job.privacy.mode === 'none'
