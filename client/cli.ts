@@ -73,6 +73,7 @@ function buildProgram(): Command {
     .option('--heartbeat-ms <ms>', 'agent heartbeat interval')
     .option('--agent-grace-ms <ms>', 'how long a disconnected agent stays listed (without products) before it is forgotten', '600000')
     .option('--default-epsilon <e>', 'budget ε per researcher × product where none is set', '3')
+    .option('--max-sites-per-person <m>', 'public assumption: a person is at no more than m sites (multiplies every DP sensitivity)', '1')
     .option('--default-delta <d>', 'budget δ per researcher × product where none is set', '1e-6');
   operations(coordinator).action(exit(async (opts) => (await servers()).runCoordinator(opts)));
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AgentRegistration, AgentTaskReply } from '../common/agent-protocol.js';
 import { FedmeshError, isFedmeshError, quote } from '../common/errors.js';
 import { parseJobSpec } from '../common/job/validate.js';
-import type { JobSpec } from '../common/job/spec.js';
+import { MAX_SITES_PER_PERSON, type JobSpec } from '../common/job/spec.js';
 import type { AgentTask } from '../common/agent-protocol.js';
 import { AgentRegistry, DEFAULT_DISCONNECTED_GRACE_MS, type AgentView } from './agent-registry.js';
 import { Dispatcher } from './dispatcher.js';
@@ -45,6 +45,11 @@ export interface CoordinatorOptions {
   processMetrics?: boolean;
   /** How long a disconnected agent stays listed (without products) before it is forgotten. @default 600000 */
   disconnectedAgentGraceMs?: number;
+  /**
+   * Mesh-wide public assumption: a person is at no more than this many sites. Every DP job's sensitivity is
+   * multiplied by it (a job may state a larger value, never a smaller one) and every DP result states it. @default 1
+   */
+  maxSitesPerPerson?: number;
 }
 
 export interface CompiledCoordinatorOptions {
@@ -53,6 +58,7 @@ export interface CompiledCoordinatorOptions {
   readonly livenessTimeoutMs: number;
   readonly defaultBudget: Readonly<EpsilonDeltaBudget>;
   readonly disconnectedAgentGraceMs: number;
+  readonly maxSitesPerPerson: number;
 }
 
 /** @throws RangeError naming the option */
@@ -65,7 +71,9 @@ export function compileCoordinatorOptions(o: CoordinatorOptions): CompiledCoordi
   const defaultBudget = Object.freeze({ ...(o.defaultBudget ?? { epsilon: 3, delta: 1e-6 }) });
   const disconnectedAgentGraceMs = o.disconnectedAgentGraceMs ?? DEFAULT_DISCONNECTED_GRACE_MS;
   if (!Number.isInteger(disconnectedAgentGraceMs) || disconnectedAgentGraceMs < 0) throw new RangeError('options.disconnectedAgentGraceMs must be a non-negative integer');
-  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget, disconnectedAgentGraceMs });
+  const maxSitesPerPerson = o.maxSitesPerPerson ?? 1;
+  if (!Number.isInteger(maxSitesPerPerson) || maxSitesPerPerson < 1 || maxSitesPerPerson > MAX_SITES_PER_PERSON) throw new RangeError(`options.maxSitesPerPerson must be an integer between 1 and ${MAX_SITES_PER_PERSON}`);
+  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget, disconnectedAgentGraceMs, maxSitesPerPerson });
 }
 
 type Listener = (e: JobEventRecord, job: JobRecord | undefined) => void;
@@ -171,6 +179,8 @@ export class Coordinator {
     let spec: JobSpec | undefined;
     try {
       spec = parseJobSpec(specJson);
+      // The mesh-wide sites-per-person assumption is a floor: it travels in the stored spec, which agents plan from.
+      if (spec.privacy.mode !== 'none') spec.privacy.maxSitesPerPerson = Math.max(spec.privacy.maxSitesPerPerson ?? 1, this.options.maxSitesPerPerson);
       return await this.admit(researcher, spec);
     } catch (e) {
       // The code and field only: a refusal's message may quote what the researcher typed.

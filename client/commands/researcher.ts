@@ -7,6 +7,7 @@ import { jobToJson, jobsTable, renderAgents, renderCatalog, renderJob, renderJob
 import { resultTable } from '../format/result-table.js';
 import { emit, quietOutput, type OutputFlags } from './output.js';
 import { createProgress } from '../format/spinner.js';
+import { budgetLine, COMPOSITION_NOTE, remainingBudget } from '../format/budget-line.js';
 import { researcherClient, type ConnectionFlags } from './common.js';
 
 export type { OutputFlags } from './output.js';
@@ -133,9 +134,8 @@ export async function runBudget(flags: ConnectionFlags & OutputFlags & { researc
     }
     const lines = [`default budget per researcher × product: ε=${report.defaultEpsilon}, δ=${report.defaultDelta}`];
     if (report.entries.length === 0) lines.push('(nothing spent yet)');
-    for (const e of report.entries) {
-      lines.push(`${e.researcher} × ${e.product}: budget ε=${e.budgetEpsilon} δ=${e.budgetDelta}${e.explicit ? '' : ' (default)'}; spent ε=${fmt(e.spentEpsilon)} (ρ=${fmt(e.spentRho)}) in ${e.jobs} job(s); remaining ε=${fmt(e.remainingEpsilon)}`);
-    }
+    for (const e of report.entries) lines.push(budgetLine(e));
+    if (report.entries.length > 0) lines.push(COMPOSITION_NOTE);
     out(lines.join('\n'));
     return 0;
   } finally {
@@ -152,7 +152,7 @@ export async function runBudgetSet(flags: ConnectionFlags & OutputFlags & { rese
   const client = researcherClient(flags, 'admin');
   try {
     const e = await client.setBudget(flags.researcher, flags.product, epsilon, delta);
-    out(flags.json ? JSON.stringify(e) : `budget of ${e.researcher} on ${e.product}: ε=${e.budgetEpsilon} δ=${e.budgetDelta}; spent ε=${fmt(e.spentEpsilon)}; remaining ε=${fmt(e.remainingEpsilon)}`);
+    out(flags.json ? JSON.stringify(e) : `budget of ${e.researcher} on ${e.product}: ε=${e.budgetEpsilon} δ=${e.budgetDelta}; spent ε=${fmt(e.spentEpsilon)}; remaining ρ=${fmt(remainingBudget(e).rho)} (next job up to ε=${fmt(remainingBudget(e).nextJobEpsilon)})`);
     return 0;
   } finally {
     client.close();

@@ -83,6 +83,7 @@ export interface CoordinatorFlags extends ConnectionFlags, OperationsFlags {
   heartbeatMs?: string;
   agentGraceMs?: string;
   defaultEpsilon?: string;
+  maxSitesPerPerson?: string;
   defaultDelta?: string;
 }
 
@@ -104,6 +105,7 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     ...(flags.heartbeatMs ? { heartbeatIntervalMs: Number(flags.heartbeatMs) } : {}),
     ...(flags.agentGraceMs ? { disconnectedAgentGraceMs: Number(flags.agentGraceMs) } : {}),
     defaultBudget: { epsilon: Number(flags.defaultEpsilon ?? 3), delta: Number(flags.defaultDelta ?? 1e-6) },
+    ...(flags.maxSitesPerPerson ? { maxSitesPerPerson: Number(flags.maxSitesPerPerson) } : {}),
   });
   const health = new HealthReporter(COORDINATOR_HEALTH_SERVICE);
   let server;

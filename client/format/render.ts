@@ -4,6 +4,7 @@ import { arrayLabels, type FlatTable } from './result-table.js';
 
 /** Tables are laid out for a 120-column terminal (issue 14 #9). */
 const WIDTH = 120;
+import { privacyLines } from './privacy-lines.js';
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '—';
@@ -166,11 +167,7 @@ function privacyLine(p: Record<string, unknown>): string {
     const k = typeof p.minCellSize === 'number' ? String(p.minCellSize) : Object.values((p.minCellSize as Record<string, number>) ?? {}).join('/') || '?';
     return `privacy: none (exact; minimum cell size ${k}${p.secure ? `; summed with ${String(p.secure)}, applied to the released totals` : ''})`;
   }
-  const spent = (p.spent ?? {}) as { rho?: number; epsilon?: number | null; delta?: number };
-  const parts = [`privacy: ${String(p.mode)}${p.secure ? ` over ${String(p.secure)}` : ''}`, `spent ε=${spent.epsilon === null || spent.epsilon === undefined ? '∞' : spent.epsilon.toFixed(4)} δ=${spent.delta ?? 0} (ρ=${(spent.rho ?? 0).toPrecision(4)})`, `≤ ${String(p.maxRowsPerPerson)} row(s)/person`];
-  const mech = (p.mechanisms as { field: string; noise?: { distribution: string; std: number }; sum?: { distribution: string } }[] | undefined) ?? [];
-  for (const m of mech) parts.push(`${m.field}: ${(m.noise ?? m.sum)?.distribution ?? 'noise'}`);
-  return parts.join('; ');
+  return privacyLines(p).join('\n');
 }
 
 function small(head: string[], rows: unknown[][], color: boolean): string {

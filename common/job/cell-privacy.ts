@@ -19,6 +19,7 @@ export interface CellPrivacyPlan {
 export function planCellPrivacy(job: CellJob, blocks: readonly CellBlock[]): CellPrivacyPlan {
   if (job.privacy.mode === 'none') return { blocks: blocks.map((block) => ({ block })) };
   const released = blocks.filter((b) => b.dpSafe);
+  const sites = job.privacy.maxSitesPerPerson ?? 1;
   const budget = jobBudget(job.privacy);
   let shares: dp.DpBudget[];
   try {
@@ -30,7 +31,8 @@ export function planCellPrivacy(job: CellJob, blocks: readonly CellBlock[]): Cel
   const out = blocks.map((block) => {
     if (!block.dpSafe) return { block };
     try {
-      const noise = dp.calibrateNoise(shares[j++]!, { l1: BigInt(block.l1), l2Squared: BigInt(block.l2Sq) });
+      // A person at up to m sites is counted at each: every cell they touch moves by up to m.
+      const noise = dp.calibrateNoise(shares[j++]!, { l1: BigInt(block.l1 * sites), l2Squared: BigInt(block.l2Sq * sites * sites) });
       return { block, noise };
     } catch (e) {
       // A RangeError here is a refusal of the job's parameters, not a server fault: never INTERNAL.

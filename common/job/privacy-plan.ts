@@ -30,6 +30,8 @@ export interface AggregatePrivacyPlan {
   mode: PrivacySpec['mode'];
   /** Rows per privacy unit after contribution bounding (DP modes). */
   maxRowsPerPerson: number;
+  /** The public assumption on sites per person that the sensitivity is multiplied by. */
+  maxSitesPerPerson: number;
   layout: AgentMeasureLayout[];
   /** Present in the DP modes. */
   dp?: {
@@ -53,6 +55,14 @@ export function jobBudget(p: PrivacySpec): dp.DpBudget {
   return { epsilon: p.epsilon };
 }
 
+/** The budget of a central-dp job with partition selection given (ε, δ): ρ such that its full cost is (ε, δ). */
+function selectionJobBudget(p: PrivacySpec): dp.DpBudget {
+  const half = p.delta! / 2;
+  const epsilon = p.epsilon === undefined ? undefined : p.epsilon + Math.log1p(-half);
+  if (epsilon !== undefined && !(epsilon > 0)) throw invalidJob('privacy.epsilon', `too small for partition selection at delta ${p.delta}: needs more than ${-Math.log1p(-half)}`);
+  return jobBudget({ ...p, epsilon, delta: half });
+}
+
 function momentsLayoutNone(m: Measure & { bounds: [number, number] }, type: string): AgentMeasureLayout {
   const s = isIntegerType(type) && Number.isInteger(m.bounds[0]) && Number.isInteger(m.bounds[1]) ? 0 : REAL_SCALE_BITS;
   return { kind: 'moments', lower: m.bounds[0], upper: m.bounds[1], center: 0, scaleBits: s, sqScaleBits: 2 * s, squares: m.fn === 'variance' || m.fn === 'mean' || m.fn === 'sum' };
@@ -72,10 +82,14 @@ function momentsLayoutNone(m: Measure & { bounds: [number, number] }, type: stri
 export function planAggregatePrivacy(job: AggregateJob, columnType: (column: string) => string): AggregatePrivacyPlan {
   const p = job.privacy;
   const k = p.maxRowsPerPerson ?? 1;
+  // A person at up to m sites contributes k rows at each: the released totals move by up to m·k.
+  const sites = p.maxSitesPerPerson ?? 1;
+  const ks = k * sites;
   if (p.mode === 'none') {
     return {
       mode: 'none',
       maxRowsPerPerson: k,
+      maxSitesPerPerson: sites,
       layout: job.measures.map((m) =>
         m.fn === 'count' ? { kind: 'count' } : m.fn === 'histogram' ? { kind: 'histogram', bins: m.bins.length - 1 } : m.fn === 'quantile' ? quantileLayout(m) : momentsLayoutNone(m, columnType(m.column)),
       ),
@@ -90,9 +104,12 @@ export function planAggregatePrivacy(job: AggregateJob, columnType: (column: str
       throw invalidJob('privacy.delta', 'groupBy without public groupKeys uses DP partition selection, which needs delta > 0 (or give groupKeys)');
     }
     if (k !== 1) throw invalidJob('privacy.maxRowsPerPerson', 'DP partition selection needs maxRowsPerPerson 1 (or give public groupKeys)');
+    if (sites !== 1) throw invalidJob('privacy.maxSitesPerPerson', 'DP partition selection assumes each person is at one site; with maxSitesPerPerson > 1 give public groupKeys');
   }
-  // With partition selection, half of δ pays for the selection and half for the zCDP → (ε, δ) conversion.
-  const budget = needsSelection && p.rho === undefined ? jobBudget({ ...p, delta: p.delta! / 2 }) : jobBudget(p);
+  // With partition selection, half of δ pays for the selection and half for the zCDP → (ε, δ) conversion. The
+  // selection's δₐ also costs −ln(1 − δₐ) in ε (conditioning, see approximateZcdpCost): it is taken off ε before the
+  // conversion, so the stated and charged ε equal the requested ε rather than exceeding it by ~δ/2.
+  const budget = needsSelection && p.rho === undefined ? selectionJobBudget(p) : jobBudget(p);
   const parts = job.measures.length + (needsSelection ? 1 : 0);
   let shares: dp.DpBudget[];
   try {
@@ -107,7 +124,7 @@ export function planAggregatePrivacy(job: AggregateJob, columnType: (column: str
     try {
       if (m.fn === 'count') {
         layout.push({ kind: 'count' });
-        return { fn: 'count', noise: dp.calibrateNoise(share, { l1: BigInt(k), l2Squared: BigInt(k * k) }) };
+        return { fn: 'count', noise: dp.calibrateNoise(share, { l1: BigInt(ks), l2Squared: BigInt(ks * ks) }) };
       }
       if (m.fn === 'quantile') {
         // Permute-and-flip picks a candidate from exact bucket counts: it needs the combined counts, so central-dp only.
@@ -119,15 +136,15 @@ export function planAggregatePrivacy(job: AggregateJob, columnType: (column: str
       }
       if (m.fn === 'histogram') {
         layout.push({ kind: 'histogram', bins: m.bins.length - 1 });
-        return { fn: 'histogram', noise: dp.calibrateNoise(share, { l1: BigInt(k), l2Squared: BigInt(k * k) }) };
+        return { fn: 'histogram', noise: dp.calibrateNoise(share, { l1: BigInt(ks), l2Squared: BigInt(ks * ks) }) };
       }
       const [lower, upper] = m.bounds;
       if (m.fn === 'sum') {
-        const plan = dp.planBoundedSum({ lower, upper, maxRowsPerPerson: k, budget: share });
+        const plan = dp.planBoundedSum({ lower, upper, maxRowsPerPerson: ks, budget: share });
         layout.push({ kind: 'moments', lower, upper, center: 0, scaleBits: -plan.grid.exponent, sqScaleBits: 0, squares: false });
         return { fn: 'sum', plan };
       }
-      const plan = dp.planMeanVariance({ lower, upper, maxRowsPerPerson: k, budget: share, statistic: m.fn === 'mean' ? 'mean' : 'mean-variance' });
+      const plan = dp.planMeanVariance({ lower, upper, maxRowsPerPerson: ks, budget: share, statistic: m.fn === 'mean' ? 'mean' : 'mean-variance' });
       layout.push({
         kind: 'moments',
         lower,
@@ -154,6 +171,7 @@ export function planAggregatePrivacy(job: AggregateJob, columnType: (column: str
   return {
     mode: p.mode,
     maxRowsPerPerson: k,
+    maxSitesPerPerson: sites,
     layout,
     dp: {
       budget,

@@ -62,6 +62,11 @@ export interface PrivacySpec {
   /** Contribution bound: rows one privacy unit (person) may contribute to the query, chosen at the agent by a keyed hash. @default 1 */
   maxRowsPerPerson?: number;
   /**
+   * Public assumption: a person is at no more than this many sites (contribution bounding is per agent, so the
+   * sensitivity is multiplied by it). The coordinator raises it to the mesh-wide value. @default 1
+   */
+  maxSitesPerPerson?: number;
+  /**
    * distributed-dp: agents that may drop out or collude with the coordinator while the noise guarantee holds; the
    * ledger charges the guarantee of the remaining n − tolerated shares. @default ⌊(n − 1)/3⌋
    */
@@ -72,6 +77,7 @@ export interface PrivacySpec {
 export const DEFAULT_JOB_EPSILON = 1;
 export const DEFAULT_JOB_DELTA = 1e-6;
 export const MAX_ROWS_PER_PERSON = 100;
+export const MAX_SITES_PER_PERSON = 1000;
 
 export interface JobCommon {
   /** Agents that must answer for the job to succeed. @default every agent asked */

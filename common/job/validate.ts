@@ -7,6 +7,7 @@ import {
   DEFAULT_JOB_EPSILON,
   DEFAULT_JOB_TIMEOUT_MS,
   MAX_ROWS_PER_PERSON,
+  MAX_SITES_PER_PERSON,
   FILTER_OPS,
   MAX_JOB_TIMEOUT_MS,
   PRIVACY_MODES,
@@ -149,7 +150,7 @@ function parseMeasure(v: unknown, field: string): Measure {
 export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
   if (v === undefined) return { mode: 'central-dp' };
   if (!isObj(v)) throw invalidJob(field, 'must be an object such as {"mode":"central-dp","epsilon":1}');
-  onlyKeys(v, ['mode', 'epsilon', 'delta', 'rho', 'maxRowsPerPerson', 'tolerated'], field);
+  onlyKeys(v, ['mode', 'epsilon', 'delta', 'rho', 'maxRowsPerPerson', 'maxSitesPerPerson', 'tolerated'], field);
   const mode = v.mode ?? 'central-dp';
   if (typeof mode !== 'string' || !(PRIVACY_MODES as readonly string[]).includes(mode)) {
     throw invalidJob(`${field}.mode`, `must be one of ${PRIVACY_MODES.join(', ')}; got ${quote(mode)}`);
@@ -176,6 +177,13 @@ export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
       throw invalidJob(`${field}.maxRowsPerPerson`, `must be an integer between 1 and ${MAX_ROWS_PER_PERSON}, got ${quote(k)}`);
     }
     out.maxRowsPerPerson = k as number;
+  }
+  if (v.maxSitesPerPerson !== undefined) {
+    const m = v.maxSitesPerPerson;
+    if (!Number.isInteger(m) || (m as number) < 1 || (m as number) > MAX_SITES_PER_PERSON) {
+      throw invalidJob(`${field}.maxSitesPerPerson`, `must be an integer between 1 and ${MAX_SITES_PER_PERSON}, got ${quote(m)}`);
+    }
+    out.maxSitesPerPerson = m as number;
   }
   if (v.tolerated !== undefined) {
     if (!Number.isInteger(v.tolerated) || (v.tolerated as number) < 0) throw invalidJob(`${field}.tolerated`, `must be an integer >= 0, got ${quote(v.tolerated)}`);

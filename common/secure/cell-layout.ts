@@ -12,6 +12,7 @@ import { planCellPrivacy, type CellPrivacyPlan } from '../job/cell-privacy.js';
 import { summariseCells, type CellSummary, type ReleasedCell } from '../job/cell-summary.js';
 import { cellBlocks, type CellBlock } from '../job/cohort-jobs.js';
 import { DEFAULT_JOB_DELTA, type CellJob } from '../job/spec.js';
+import { describeGuarantee } from '../job/guarantee.js';
 import { defaultTolerated } from './distributed-noise.js';
 import { limbsFor, MAX_LIMBS, readLimbs, writeLimbs, type LimbRing } from './limbs.js';
 import { MIN_SECURE_AGENTS, secureThreshold } from './secure-job.js';
@@ -210,6 +211,17 @@ export function releaseSecureCells(job: CellJob, plan: SecureCellPlan, totals: R
       }),
       secureMaxRows: plan.maxRowsPerAgent,
       ring,
+      maxRowsPerPerson: 1,
+      guarantee: describeGuarantee({
+        mode: 'distributed-dp',
+        secure: job.secure,
+        maxRowsPerPerson: 1,
+        maxSitesPerPerson: job.privacy.maxSitesPerPerson ?? 1,
+        mechanism: 'discrete-gaussian noise shares, one per agent, summed inside secure aggregation',
+        spent: { rho: noise.cost.rho, epsilon: dp.epsilonAtDelta(noise.cost, delta), delta },
+        agents: noise.agents,
+        tolerated: noise.tolerated,
+      }),
     },
     notes: [
       `distributed-dp with ${job.secure}: each of ${contributors} contributing agents added a discrete Gaussian share per block before ${job.secure === 'he' ? 'encrypting' : 'masking'}; only the noisy sum was ever decoded. <name>_std is the std of the summed shares; entries (not person-bounded) are not released`,

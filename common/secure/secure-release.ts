@@ -10,6 +10,7 @@
 import { finalizeExact, type GroupPartial, type KeyValue } from '../../algorithms/aggregate/index.js';
 import * as dp from '../../algorithms/dp/index.js';
 import type { AggregatePrivacyPlan } from '../job/privacy-plan.js';
+import { describeGuarantee } from '../job/guarantee.js';
 import { noisyMoments } from '../job/noisy-moments.js';
 import { DEFAULT_JOB_DELTA, exactResultColumns, measureField, type AggregateJob } from '../job/spec.js';
 import type { NoisyStatistic, SecureNoisePlan } from './distributed-noise.js';
@@ -147,6 +148,16 @@ function releaseDistributed({ job, plan, totals, contributors, noise, layout }: 
       mechanisms,
       secureMaxRows: layout.maxRowsPerAgent,
       ring: describeRing(layout),
+      guarantee: describeGuarantee({
+        mode: 'distributed-dp',
+        secure: job.secure,
+        maxRowsPerPerson: plan.maxRowsPerPerson,
+        maxSitesPerPerson: plan.maxSitesPerPerson,
+        mechanism: 'discrete-gaussian noise shares, one per agent, summed inside secure aggregation',
+        spent: { rho: cost.rho, epsilon: dp.epsilonAtDelta(cost, delta), delta },
+        agents: noise.agents,
+        tolerated: noise.tolerated,
+      }),
     },
     notes: [
       `distributed-dp with ${job.secure}: each of ${contributors} contributing agents added a discrete Gaussian share before ${job.secure === 'he' ? 'encrypting' : 'masking'}; only the noisy sum was ever decoded. <name>_std is the std of the summed shares, <name>_ci95 its normal-approximation 95% interval`,

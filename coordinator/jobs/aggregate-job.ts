@@ -8,6 +8,7 @@ import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { didYouMean } from '../../common/suggest.js';
 import { checkAggregateAgainstSchema } from '../../common/job/schema-check.js';
 import { checkGroupable } from '../../common/job/groupable.js';
+import { describeGuarantee, summariseMechanisms } from '../../common/job/guarantee.js';
 import { DEFAULT_JOB_DELTA, exactResultColumns, measureField, type AggregateJob, type JobSpec } from '../../common/job/spec.js';
 import type { ProductDescriptor } from '../../common/agent-protocol.js';
 import type { AgentView } from '../agent-registry.js';
@@ -196,6 +197,7 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
   const cost = plan.dp!.cost;
   // ε is stated at the job's δ; a ρ-only job is stated at the default δ (the ledger converts at each budget's own δ).
   const delta = job.privacy.delta && job.privacy.delta > 0 ? job.privacy.delta : Number.isFinite(cost.epsilon) ? undefined : DEFAULT_JOB_DELTA;
+  const spent = { rho: cost.rho, epsilon: Number.isFinite(cost.epsilon) ? cost.epsilon : delta ? epsilonAtDelta(cost, delta) : null, delta: delta ?? cost.delta };
   return {
     ...base,
     result: {
@@ -205,11 +207,18 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
       privacy: {
         mode: job.privacy.mode,
         requested: plan.dp!.requested,
-        spent: { rho: cost.rho, epsilon: Number.isFinite(cost.epsilon) ? cost.epsilon : delta ? epsilonAtDelta(cost, delta) : null, delta: delta ?? cost.delta },
+        spent,
         maxRowsPerPerson: plan.maxRowsPerPerson,
         budgetSplit: plan.dp!.budgetSplit,
         mechanisms: released.mechanisms,
         ...(released.selection ? { partitionSelection: released.selection } : {}),
+        guarantee: describeGuarantee({
+          mode: job.privacy.mode as 'central-dp' | 'local-dp',
+          maxRowsPerPerson: plan.maxRowsPerPerson,
+          maxSitesPerPerson: plan.maxSitesPerPerson,
+          mechanism: summariseMechanisms(released.mechanisms, released.selection ? ['DP partition selection of the released groups'] : []),
+          spent,
+        }),
       },
       notes: [
         `${job.privacy.mode}: every value carries <name>_std (noise standard deviation) and <name>_ci95 (95% interval from the known noise)`,

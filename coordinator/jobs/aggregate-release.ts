@@ -95,7 +95,7 @@ export function releaseCentral(job: AggregateJob, plan: AggregatePrivacyPlan, co
         Object.assign(values, { [field]: noisy, [`${field}_std`]: mp.noise.info.std, [`${field}_ci95`]: [noisy - h, noisy + h] });
       } else if (mp.fn === 'quantile' && m.kind === 'histogram') {
         const spec = job.measures[i] as { quantiles: number[] };
-        const q = dp.releaseQuantiles({ candidates: mp.candidates, bucketCounts: m.bins.map((b) => b ?? 0n), quantiles: spec.quantiles, maxRowsPerPerson: plan.maxRowsPerPerson, budget: mp.budget }, rng);
+        const q = dp.releaseQuantiles({ candidates: mp.candidates, bucketCounts: m.bins.map((b) => b ?? 0n), quantiles: spec.quantiles, maxRowsPerPerson: plan.maxRowsPerPerson * plan.maxSitesPerPerson, budget: mp.budget }, rng);
         Object.assign(values, { [field]: q.results.map((r) => r.value), [`${field}_rankErrorBound95`]: q.results.map((r) => r.rankErrorBound95) });
         notes.add(`${field}: quantiles chosen by permute-and-flip among ${mp.candidates.length} public candidates; no noise std exists for a selection, so <name>_rankErrorBound95 bounds the rank error with 95% probability`);
       } else if (mp.fn === 'histogram' && m.kind === 'histogram') {

@@ -5,6 +5,7 @@ import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { didYouMean } from '../../common/suggest.js';
 import { planCellPrivacy } from '../../common/job/cell-privacy.js';
+import { describeGuarantee, summariseMechanisms } from '../../common/job/guarantee.js';
 import { cellBlocks } from '../../common/job/cohort-jobs.js';
 import { summariseCells, type ReleasedCell } from '../../common/job/cell-summary.js';
 import { checkAggregateAgainstSchema } from '../../common/job/schema-check.js';
@@ -142,6 +143,9 @@ export function combineCellJob(job: CellJob, agents: readonly AgentView[], outco
   const summary = summariseCells(job, cell, ruleNames, byAgent);
   const cost = plan.cost;
   const delta = job.privacy.delta && job.privacy.delta > 0 ? job.privacy.delta : DEFAULT_JOB_DELTA;
+  // Cohort-level jobs count each person once per cell: k = 1 by construction.
+  const cellMechanisms = plan.blocks.filter((b) => b.noise).map((b) => ({ block: b.block.name, sensitivity: { l1: b.block.l1, l2: Math.sqrt(b.block.l2Sq) }, noise: b.noise!.info }));
+  const cellSpent = cost ? { rho: cost.rho, epsilon: Number.isFinite(cost.epsilon) ? cost.epsilon : dp.epsilonAtDelta(cost, delta), delta: Number.isFinite(cost.epsilon) ? cost.delta : delta } : { rho: 0, epsilon: 0, delta: 0 };
   const result: JobResult = {
     columns: summary.columns,
     rows: summary.rows,
@@ -152,9 +156,11 @@ export function combineCellJob(job: CellJob, agents: readonly AgentView[], outco
         ? { mode: 'none', exact: true, minCellSize: Object.fromEntries(agents.filter((a) => answered.includes(a.name)).map((a) => [a.name, a.policy.minCellSize])) }
         : {
             mode: job.privacy.mode,
-            spent: { rho: cost!.rho, epsilon: Number.isFinite(cost!.epsilon) ? cost!.epsilon : dp.epsilonAtDelta(cost!, delta), delta: Number.isFinite(cost!.epsilon) ? cost!.delta : delta },
+            spent: cellSpent,
             budgetSplit: plan.budgetSplit,
-            mechanisms: plan.blocks.filter((b) => b.noise).map((b) => ({ block: b.block.name, sensitivity: { l1: b.block.l1, l2: Math.sqrt(b.block.l2Sq) }, noise: b.noise!.info })),
+            maxRowsPerPerson: 1,
+            mechanisms: cellMechanisms,
+            guarantee: describeGuarantee({ mode: job.privacy.mode as 'central-dp' | 'local-dp', maxRowsPerPerson: 1, maxSitesPerPerson: job.privacy.maxSitesPerPerson ?? 1, mechanism: summariseMechanisms(cellMechanisms), spent: cellSpent }),
           },
     notes: [
       job.privacy.mode === 'none'

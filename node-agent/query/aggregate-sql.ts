@@ -1,4 +1,5 @@
 import { isIntegerType } from '../../algorithms/aggregate/index.js';
+import { gridRange } from '../../algorithms/dp/index.js';
 import { checkAggregateAgainstSchema, findColumn } from '../../common/job/schema-check.js';
 import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../../common/job/privacy-plan.js';
 import type { AggregateJob, Filter, Scalar } from '../../common/job/spec.js';
@@ -42,6 +43,20 @@ export function clampSql(x: string, lo: string, hi: string): string {
 }
 
 /** SQL of a group's cell label from its key columns: the same text for the same key, on every query of a job. */
+/**
+ * The per-row bounds in grid units that a DP plan calibrated its noise for: the bounded sum uses [lower, upper]
+ * (center 0); mean and variance use ±(upper/2 − lower/2) around the center and [0, halfWidth²] for squares
+ * (see planBoundedSum and planMeanVariance), each rounded outward to whole grid units.
+ */
+const grid = (exponent: number): { exponent: number; size: number } => ({ exponent, size: 2 ** exponent });
+
+export function dpRowRange(l: Extract<AgentMeasureLayout, { kind: 'moments' }>): { lo: bigint; hi: bigint; sqHi: bigint } {
+  const hw = l.center === 0 ? Math.max(-l.lower, l.upper) : l.upper / 2 - l.lower / 2;
+  const { lo, hi } = l.center === 0 ? gridRange(l.lower, l.upper, grid(-l.scaleBits)) : gridRange(-hw, hw, grid(-l.scaleBits));
+  const sqHi = l.squares ? gridRange(0, hw * hw, grid(-l.sqScaleBits)).hi : 0n;
+  return { lo, hi, sqHi };
+}
+
 export function groupLabelSql(keyCount: number): string {
   return keyCount === 0 ? `'[]'` : `to_json([${Array.from({ length: keyCount }, (_, i) => `k${i}::VARCHAR`).join(', ')}])::VARCHAR`;
 }
@@ -150,10 +165,21 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     const centred = `(${clampSql(c, p(l.lower, 'DOUBLE'), p(l.upper, 'DOUBLE'))} - ${p(l.center, 'DOUBLE')})`;
     inner.push(`${centred} AS c${i}`);
     const halfSq = l.center === 0 ? Math.max(l.lower * l.lower, l.upper * l.upper) : ((l.upper - l.lower) / 2) ** 2;
+    let onGrid = `round(c${i} * ${po(2 ** l.scaleBits, 'DOUBLE')})::HUGEINT`;
+    // Placeholders are numbered as they are created: create those of the squares only when they are used.
+    let sqOnGrid = l.squares ? `round(least(CASE WHEN c${i} IS NULL THEN NULL ELSE c${i} * c${i} END, ${po(halfSq, 'DOUBLE')}) * ${po(2 ** l.sqScaleBits, 'DOUBLE')})::HUGEINT` : '';
+    if (privacy.mode !== 'none') {
+      // Re-clamp after rounding, in grid units, to exactly the per-row bounds the noise was calibrated for (the
+      // plan's, from its own arithmetic): whatever the floating-point path here, no row exceeds the sensitivity.
+      const r = dpRowRange(l);
+      // DuckDB's least/greatest skip NULL: keep a missing value missing (issue 14 #1).
+      onGrid = `CASE WHEN c${i} IS NULL THEN NULL ELSE least(greatest(${onGrid}, ${po(r.lo.toString(), 'HUGEINT')}), ${po(r.hi.toString(), 'HUGEINT')}) END`;
+      if (l.squares) sqOnGrid = `CASE WHEN c${i} IS NULL THEN NULL ELSE least(greatest(${sqOnGrid}, 0::HUGEINT), ${po(r.sqHi.toString(), 'HUGEINT')}) END`;
+    }
     outer.push(
       `count(c${i})::BIGINT AS m${i}_n`,
-      `coalesce(sum(round(c${i} * ${po(2 ** l.scaleBits, 'DOUBLE')})::HUGEINT), 0)::HUGEINT AS m${i}_sum`,
-      l.squares ? `coalesce(sum(round(CASE WHEN c${i} IS NULL THEN NULL ELSE least(c${i} * c${i}, ${po(halfSq, 'DOUBLE')}) END * ${po(2 ** l.sqScaleBits, 'DOUBLE')})::HUGEINT), 0)::HUGEINT AS m${i}_sumsq` : `0::HUGEINT AS m${i}_sumsq`,
+      `coalesce(sum(${onGrid}), 0)::HUGEINT AS m${i}_sum`,
+      l.squares ? `coalesce(sum(${sqOnGrid}), 0)::HUGEINT AS m${i}_sumsq` : `0::HUGEINT AS m${i}_sumsq`,
     );
   });
 

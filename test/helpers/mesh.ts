@@ -32,11 +32,11 @@ export function sharedCerts(agentNames: string[]): Promise<string> {
   return certCache;
 }
 
-export async function startMesh(opts: { agentNames: string[]; insecure?: boolean; heartbeatIntervalMs?: number; coordinatorLog?: (event: string, fields?: Record<string, unknown>) => void }): Promise<TestMesh> {
+export async function startMesh(opts: { agentNames: string[]; insecure?: boolean; heartbeatIntervalMs?: number; coordinatorLog?: (event: string, fields?: Record<string, unknown>) => void; maxSitesPerPerson?: number }): Promise<TestMesh> {
   const dir = await mkdtemp(join(tmpdir(), 'fedmesh-mesh-'));
   const tlsDir = await sharedCerts(['a1', 'a2', 'a3', 'a4', 'rogue', ...opts.agentNames]);
   const insecure = opts.insecure === true;
-  const coordinator = await Coordinator.create({ stateDir: join(dir, 'coordinator'), heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 500, ...(opts.coordinatorLog ? { log: opts.coordinatorLog } : {}) });
+  const coordinator = await Coordinator.create({ stateDir: join(dir, 'coordinator'), heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 500, ...(opts.maxSitesPerPerson ? { maxSitesPerPerson: opts.maxSitesPerPerson } : {}), ...(opts.coordinatorLog ? { log: opts.coordinatorLog } : {}) });
   const server = await startCoordinatorServer(coordinator, { listen: '127.0.0.1:0', tls: insecure ? undefined : loadTlsMaterial(tlsDir, 'coordinator'), insecure });
   const client = new CoordinatorClient({ address: `127.0.0.1:${server.port}`, tls: insecure ? undefined : loadTlsMaterial(tlsDir, 'researcher', 'researcher') });
   const agents = new Map<string, Agent>();

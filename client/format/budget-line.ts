@@ -1,0 +1,33 @@
+import { epsilonFromRho, rhoForEpsilonDelta } from '../../algorithms/dp/index.js';
+import type { BudgetEntryView } from '../types.js';
+
+function fmt(n: number): string {
+  return Number.isFinite(n) ? (Math.round(n * 1e4) / 1e4).toString() : '∞';
+}
+
+/**
+ * The remaining budget in the unit jobs compose by. Costs add up in zCDP (ρ), and ρ converts to ε by a concave
+ * function, so the ε "remaining" (budget ε minus ε of the spend) understates what a next job may spend: with ε = 1
+ * budget and ε 0.73 spent, a further ε = 1 job can still fit. Remaining ρ is what is really left, and the largest
+ * next job is stated at the budget's δ. When approximate mechanisms have used part of δ the figures are upper
+ * bounds (the ledger decides at admission).
+ */
+export function remainingBudget(e: BudgetEntryView): { rho: number; nextJobEpsilon: number; exact: boolean } {
+  const budgetRho = rhoForEpsilonDelta(e.budgetEpsilon, e.budgetDelta);
+  const rho = Math.max(0, budgetRho - e.spentRho);
+  return { rho, nextJobEpsilon: rho > 0 ? epsilonFromRho(rho, e.budgetDelta) : 0, exact: e.spentDelta === 0 };
+}
+
+/** One line of `fedmesh budget`: the population, the budget, the spend and what is left in ρ and as a next job's ε. */
+export function budgetLine(e: BudgetEntryView): string {
+  const left = remainingBudget(e);
+  return (
+    `${e.researcher} × ${e.product}: budget ε=${e.budgetEpsilon} δ=${e.budgetDelta}${e.explicit ? '' : ' (default)'}; ` +
+    `spent ρ=${fmt(e.spentRho)} (ε=${fmt(e.spentEpsilon)} at δ=${e.budgetDelta}) in ${e.jobs} job(s); ` +
+    `remaining ρ=${fmt(left.rho)}: the next job may spend up to ε=${fmt(left.nextJobEpsilon)} at δ=${e.budgetDelta}${left.exact ? '' : ' (at most; part of δ is used)'}`
+  );
+}
+
+/** How the figures compose, printed once under the budget lines. */
+export const COMPOSITION_NOTE =
+  'jobs compose in zCDP: their ρ add up, and the total converts to ε at the budget\'s δ; ε of several jobs adds up to less than their sum, so a job may still fit when "budget ε − spent ε" looks smaller than its ε';
