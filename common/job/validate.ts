@@ -5,6 +5,7 @@ import { PRIVACY_LIMITS, inRange, rangeMessage } from './privacy-limits.js';
 import {
   DEFAULT_JOB_DELTA,
   DEFAULT_JOB_EPSILON,
+  DEFAULT_PRIVACY,
   DEFAULT_JOB_TIMEOUT_MS,
   MAX_ROWS_PER_PERSON,
   FILTER_OPS,
@@ -147,7 +148,7 @@ function parseMeasure(v: unknown, field: string): Measure {
 }
 
 export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
-  if (v === undefined) return { mode: 'central-dp' };
+  if (v === undefined) return { ...DEFAULT_PRIVACY };
   if (!isObj(v)) throw invalidJob(field, 'must be an object such as {"mode":"central-dp","epsilon":1}');
   onlyKeys(v, ['mode', 'epsilon', 'delta', 'rho', 'maxRowsPerPerson', 'tolerated'], field);
   const mode = v.mode ?? 'central-dp';
