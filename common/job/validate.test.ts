@@ -43,6 +43,11 @@ describe('job spec validation', () => {
     expect(() => jobBudget(privacy)).not.toThrow();
   });
 
+  it('rejects a contribution bound in mode none, naming the flag, instead of ignoring it', () => {
+    rejects({ ...base, privacy: { mode: 'none', maxRowsPerPerson: 5 } }, 'privacy.maxRowsPerPerson', /--max-rows-per-person.*DP modes only/);
+    expect(parseJobSpec({ ...base, privacy: { mode: 'central-dp', epsilon: 1, maxRowsPerPerson: 5 } }).privacy.maxRowsPerPerson).toBe(5);
+  });
+
   it('names the field for each kind of mistake', () => {
     rejects('{"kind":', 'spec', /malformed JSON/);
     rejects([], 'spec', /JSON object/);

@@ -187,6 +187,10 @@ export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
     if (out.epsilon !== undefined || out.delta !== undefined || out.rho !== undefined) {
       throw invalidJob(field, "mode 'none' takes no epsilon, delta or rho");
     }
+    // Contribution bounding is part of the DP mechanisms; in mode none it would silently do nothing.
+    if (out.maxRowsPerPerson !== undefined) {
+      throw invalidJob(`${field}.maxRowsPerPerson`, "(--max-rows-per-person) applies to the DP modes only; mode 'none' releases exact results over all rows");
+    }
   } else if (out.rho !== undefined && (out.epsilon !== undefined || out.delta !== undefined)) {
     throw invalidJob(field, 'give either rho or epsilon (with optional delta), not both');
   } else if (out.epsilon === undefined && out.rho === undefined) {
