@@ -3,7 +3,7 @@
  * and opened again between steps, as an agent restart does.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -241,5 +241,22 @@ describe('FHIR bundles beside a concept.csv (issue 14 item 7)', () => {
     await rm(join(data, 'concept.csv'));
     await start();
     expect(await conditionIds()).toEqual([0n]);
+  });
+});
+
+describe('symbolic links in the data folder (issue 14 item 12)', () => {
+  it('a symlinked CSV is served like a regular file, and a dangling link is skipped', async () => {
+    const elsewhere = join(dir, 'elsewhere');
+    await mkdir(elsewhere, { recursive: true });
+    await mkdir(data, { recursive: true });
+    await writeFile(join(elsewhere, 'labs.csv'), 'sample,value\ns1,10\ns2,20\n');
+    await symlink(join(elsewhere, 'labs.csv'), join(data, 'labs.csv'));
+    await symlink(join(elsewhere, 'missing.csv'), join(data, 'gone.csv'));
+    const served = await start();
+    expect(served.rows.labs).toBe(2);
+    expect(served.rows.gone).toBeUndefined();
+    // Control: a regular file beside it is served too.
+    await writeFile(join(data, 'plain.csv'), 'a\n1\n');
+    expect((await start()).rows).toMatchObject({ labs: 2, plain: 1 });
   });
 });
