@@ -76,6 +76,11 @@ export interface PrivacySpec {
 /** Budget used when a DP job names none. */
 export const DEFAULT_JOB_EPSILON = 1;
 export const DEFAULT_JOB_DELTA = 1e-6;
+/**
+ * The privacy of a job that has no privacy block, as the README documents it (central-dp, ε = 1, δ = 1e-6).
+ * test/unit/default-privacy-readme.test.ts checks the README states these numbers.
+ */
+export const DEFAULT_PRIVACY: Readonly<PrivacySpec> = Object.freeze({ mode: 'central-dp', epsilon: DEFAULT_JOB_EPSILON, delta: DEFAULT_JOB_DELTA });
 export const MAX_ROWS_PER_PERSON = 100;
 export const MAX_SITES_PER_PERSON = 1000;
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FedmeshError } from '../errors.js';
 import { MAX_SPEC_JSON_CHARS, parseJobSpec } from './validate.js';
+import { jobBudget } from './privacy-plan.js';
 
 const base = { kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'none' } };
 
@@ -34,6 +35,17 @@ describe('job spec validation', () => {
 
   it('defaults to central-dp when no privacy is named', () => {
     expect(parseJobSpec({ ...base, privacy: undefined }).privacy.mode).toBe('central-dp');
+  });
+
+  it('gives a job with no privacy block the documented budget (it used to reach agents with no epsilon and be refused)', () => {
+    const { privacy } = parseJobSpec({ ...base, privacy: undefined });
+    expect(privacy).toEqual({ mode: 'central-dp', epsilon: 1, delta: 1e-6 });
+    expect(() => jobBudget(privacy)).not.toThrow();
+  });
+
+  it('rejects a contribution bound in mode none, naming the flag, instead of ignoring it', () => {
+    rejects({ ...base, privacy: { mode: 'none', maxRowsPerPerson: 5 } }, 'privacy.maxRowsPerPerson', /--max-rows-per-person.*DP modes only/);
+    expect(parseJobSpec({ ...base, privacy: { mode: 'central-dp', epsilon: 1, maxRowsPerPerson: 5 } }).privacy.maxRowsPerPerson).toBe(5);
   });
 
   it('names the field for each kind of mistake', () => {

@@ -5,6 +5,7 @@ import { PRIVACY_LIMITS, inRange, rangeMessage } from './privacy-limits.js';
 import {
   DEFAULT_JOB_DELTA,
   DEFAULT_JOB_EPSILON,
+  DEFAULT_PRIVACY,
   DEFAULT_JOB_TIMEOUT_MS,
   MAX_ROWS_PER_PERSON,
   MAX_SITES_PER_PERSON,
@@ -148,7 +149,7 @@ function parseMeasure(v: unknown, field: string): Measure {
 }
 
 export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
-  if (v === undefined) return { mode: 'central-dp' };
+  if (v === undefined) return { ...DEFAULT_PRIVACY };
   if (!isObj(v)) throw invalidJob(field, 'must be an object such as {"mode":"central-dp","epsilon":1}');
   onlyKeys(v, ['mode', 'epsilon', 'delta', 'rho', 'maxRowsPerPerson', 'maxSitesPerPerson', 'tolerated'], field);
   const mode = v.mode ?? 'central-dp';
@@ -193,6 +194,10 @@ export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
   if (out.mode === 'none') {
     if (out.epsilon !== undefined || out.delta !== undefined || out.rho !== undefined) {
       throw invalidJob(field, "mode 'none' takes no epsilon, delta or rho");
+    }
+    // Contribution bounding is part of the DP mechanisms; in mode none it would silently do nothing.
+    if (out.maxRowsPerPerson !== undefined) {
+      throw invalidJob(`${field}.maxRowsPerPerson`, "(--max-rows-per-person) applies to the DP modes only; mode 'none' releases exact results over all rows");
     }
   } else if (out.rho !== undefined && (out.epsilon !== undefined || out.delta !== undefined)) {
     throw invalidJob(field, 'give either rho or epsilon (with optional delta), not both');

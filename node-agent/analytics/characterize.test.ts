@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FedmeshError } from '../../common/errors.js';
 import { omopDbWith } from '../cohort/test-omop.js';
 import type { TestDb } from '../cohort/test-omop.js';
+import { ageBandLabelsFor } from '../../common/job/cohort-jobs.js';
 import { ageBandLabels, characterizeCohort, compileCharacterizeOptions } from './index.js';
 import { createCohortTable } from './test-data.js';
 
@@ -85,7 +86,7 @@ describe('characterizeCohort on a hand-made fixture', () => {
         { band: '50-59', persons: 0n },
         { band: '60-69', persons: 0n },
         { band: '70-79', persons: 1n },
-        { band: '80-199', persons: 0n },
+        { band: '80+', persons: 0n },
         { band: 'unknown', persons: 2n },
       ],
       conditions: [
@@ -167,5 +168,11 @@ describe('characterizeCohort on a hand-made fixture', () => {
 
   it('labels bands by whole years', () => {
     expect(ageBandLabels([0, 18, 65, 120])).toEqual(['0-17', '18-64', '65-119', 'unknown']);
+  });
+
+  it('labels an open top band "80+", not "80-199" (the default edges end at 200)', () => {
+    expect(ageBandLabels([0, 18, 80, 200])).toEqual(['0-17', '18-79', '80+', 'unknown']);
+    expect(ageBandLabelsFor([0, 18, 80, 200])).toEqual(ageBandLabels([0, 18, 80, 200]));
+    expect(ageBandLabels([0, 18, 80, 200])).not.toContain('80-199');
   });
 });

@@ -5,6 +5,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { invalidJob } from '../../common/errors.js';
+import { ageBandLabelsFor } from '../../common/job/cohort-jobs.js';
 import { findTable, guardDuckDb, requireCohortTable, requireOmopTable, toBigInt } from './schema.js';
 import { Params, checkConceptList, checkInteger, conceptMapCtes, indexDatesSql } from './sql-params.js';
 
@@ -96,8 +97,8 @@ export function compileCharacterizeOptions(opts: CharacterizeOptions = {}): Comp
 
 /** Band labels for the edges, then {@link UNKNOWN_AGE_BAND}. */
 export function ageBandLabels(edges: readonly number[]): string[] {
-  const labels = edges.slice(0, -1).map((lo, k) => `${lo}-${edges[k + 1]! - 1}`);
-  return [...labels, UNKNOWN_AGE_BAND];
+  // One labelling rule for agent and coordinator: the labels are cell keys both sides must agree on.
+  return [...ageBandLabelsFor(edges).slice(0, -1), UNKNOWN_AGE_BAND];
 }
 
 function ageBandIndex(age: number | null, edges: readonly number[]): number {

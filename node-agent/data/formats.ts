@@ -3,7 +3,7 @@
  * plain ingest hands them to: OMOP CDM tables (CSV/Parquet), FHIR R4 Bundles / resources (`*.json`) and FHIR
  * Bulk Data (`*.ndjson`). Everything else CSV/Parquet is left as `tabular`.
  */
-import { open, readdir } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { sqlString } from './omop/sql.js';
@@ -30,8 +30,12 @@ async function listFiles(dir: string, depth: number, out: string[]): Promise<voi
   for (const e of entries) {
     if (e.name.startsWith('.') || e.name === 'node_modules') continue;
     const full = path.join(dir, e.name);
-    if (e.isDirectory() && depth < MAX_DEPTH) await listFiles(full, depth + 1, out);
-    else if (e.isFile()) out.push(full);
+    // Symbolic links are followed (a data folder often links to files kept elsewhere); MAX_DEPTH bounds a link loop,
+    // and a dangling link is skipped.
+    const target = e.isSymbolicLink() ? await stat(full).catch(() => undefined) : e;
+    if (!target) continue;
+    if (target.isDirectory() && depth < MAX_DEPTH) await listFiles(full, depth + 1, out);
+    else if (target.isFile()) out.push(full);
   }
 }
 

@@ -3,7 +3,7 @@
  * and opened again between steps, as an agent restart does.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -203,5 +203,60 @@ describe('an OMOP CDM in Parquet: a damaged file refuses the whole set, the repa
     const r = await start();
     expect(r.report.files).toEqual([expect.objectContaining({ product: 'measurement', action: 'failed', error: expect.stringMatching(/provided by the OMOP files/) })]);
     expect(r.rows.measurement).toBe(OMOP_PARQUET_ROWS.measurement);
+  });
+});
+
+describe('FHIR bundles beside a concept.csv (issue 14 item 7)', () => {
+  const SNOMED = 'http://snomed.info/sct';
+  const bundle = {
+    resourceType: 'Bundle', type: 'transaction', entry: [
+      { fullUrl: 'urn:uuid:p-1', resource: { resourceType: 'Patient', id: 'p-1', gender: 'female', birthDate: '1980-04-02' } },
+      { fullUrl: 'urn:uuid:c-1', resource: { resourceType: 'Condition', id: 'c-1', code: { coding: [{ system: SNOMED, code: '74474003' }] },
+        subject: { reference: 'urn:uuid:p-1' }, onsetDateTime: '2020-01-05' } },
+    ],
+  };
+  const CONCEPT = 'concept_id,concept_name,domain_id,vocabulary_id,concept_class_id,standard_concept,concept_code\n192671,GI hemorrhage,Condition,SNOMED,Clinical Finding,S,74474003\n';
+
+  async function conditionIds(): Promise<unknown[]> {
+    const db = await openAgentDatabase(state);
+    try {
+      return await db.withConnection(async (conn) =>
+        (await conn.runAndReadAll('SELECT condition_concept_id FROM condition_occurrence')).getRowObjectsJS().map((r) => r.condition_concept_id));
+    } finally {
+      db.close();
+    }
+  }
+
+  it('the first ingest maps concept ids as an ingest after restart does (it used to give concept id 0 first)', async () => {
+    await mkdir(data, { recursive: true });
+    await writeFile(join(data, 'bundle.json'), JSON.stringify(bundle));
+    await writeFile(join(data, 'concept.csv'), CONCEPT);
+    await start();
+    const first = await conditionIds();
+    await start();
+    const afterRestart = await conditionIds();
+    expect(first).toEqual([192671n]);
+    expect(afterRestart).toEqual(first);
+    // Negative control: without the vocabulary the id is 0 — and removing concept.csv maps again, whatever came before.
+    await rm(join(data, 'concept.csv'));
+    await start();
+    expect(await conditionIds()).toEqual([0n]);
+  });
+});
+
+describe('symbolic links in the data folder (issue 14 item 12)', () => {
+  it('a symlinked CSV is served like a regular file, and a dangling link is skipped', async () => {
+    const elsewhere = join(dir, 'elsewhere');
+    await mkdir(elsewhere, { recursive: true });
+    await mkdir(data, { recursive: true });
+    await writeFile(join(elsewhere, 'labs.csv'), 'sample,value\ns1,10\ns2,20\n');
+    await symlink(join(elsewhere, 'labs.csv'), join(data, 'labs.csv'));
+    await symlink(join(elsewhere, 'missing.csv'), join(data, 'gone.csv'));
+    const served = await start();
+    expect(served.rows.labs).toBe(2);
+    expect(served.rows.gone).toBeUndefined();
+    // Control: a regular file beside it is served too.
+    await writeFile(join(data, 'plain.csv'), 'a\n1\n');
+    expect((await start()).rows).toMatchObject({ labs: 2, plain: 1 });
   });
 });

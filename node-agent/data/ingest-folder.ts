@@ -87,23 +87,39 @@ export async function ingestDataFolder(conn: DuckDBConnection, dataDir: string):
   }
   const bundles = detected.find((d) => d.kind === 'fhir-bundle')?.files ?? [];
   const ndjson = detected.find((d) => d.kind === 'fhir-ndjson')?.files ?? [];
-  if (bundles.length + ndjson.length > 0) {
-    const fp = await fingerprint([...bundles, ...ndjson]);
-    if (await known('fhir', fp)) formats.push({ kind: 'fhir', action: 'unchanged' });
-    else {
-      try {
-        // With an OMOP folder present, the FHIR data stays in its flat fhir_* tables (no OMOP mapping on top).
-        const r = await ingestFhir(conn, bundles, ndjson, { mapToOmop: !omop });
-        await remember('fhir', fp, r.products, []);
-        formats.push({ kind: 'fhir', action: 'loaded', products: r.products, warnings: r.issues.length, conceptMapping: r.conceptMapping });
-      } catch (e) {
-        formats.push({ kind: 'fhir', action: 'failed', error: (e as Error).message });
-      }
+  const fhirPresent = bundles.length + ndjson.length > 0;
+  // With an OMOP folder present, the FHIR data stays in its flat fhir_* tables (no OMOP mapping on top).
+  const mapToOmop = !omop;
+  const loadFhir = async (fp: string): Promise<void> => {
+    try {
+      const r = await ingestFhir(conn, bundles, ndjson, { mapToOmop });
+      await remember('fhir', fp, r.products, []);
+      formats.push({ kind: 'fhir', action: 'loaded', products: r.products, warnings: r.issues.length, conceptMapping: r.conceptMapping });
+    } catch (e) {
+      formats.push({ kind: 'fhir', action: 'failed', error: (e as Error).message });
     }
+  };
+  const fhirFp = fhirPresent ? await fingerprint([...bundles, ...ndjson]) : '';
+  if (fhirPresent) {
+    if (await known('fhir', fhirFp)) formats.push({ kind: 'fhir', action: 'unchanged' });
+    else await loadFhir(fhirFp);
   }
   const owned = (await conn.runAndReadAll(`SELECT product, kind FROM ${FORMAT_PRODUCTS}`)).getRowObjectsJS();
   const reserved = new Map(owned.map((r) => [String(r.product), String(r.kind).toUpperCase()]));
   const tabular = detected.find((d) => d.kind === 'tabular')?.files ?? [];
   const r = await ingestTabularFolder(conn, dataDir, tabular.map((f) => relative(dataDir, f)), { reserved });
+  // The FHIR → OMOP mapping reads its concept ids from the vocabulary tables, which plain files (concept.csv,
+  // concept_relationship.csv) provide and which load after it: when they changed (loaded, replaced or removed),
+  // map again, so the same files give the same concept ids whatever the ingest history.
+  const vocabularyChanged =
+    r.files.some((f) => VOCABULARY_PRODUCTS.has(f.product) && f.action === 'loaded') || r.removed.some((p) => VOCABULARY_PRODUCTS.has(p));
+  if (fhirPresent && mapToOmop && vocabularyChanged) {
+    const i = formats.findIndex((f) => f.kind === 'fhir');
+    if (i >= 0) formats.splice(i, 1);
+    await loadFhir(fhirFp);
+  }
   return { files: r.files, removed: r.removed, formats };
 }
+
+/** Products the FHIR → OMOP mapping looks concept ids up in. */
+const VOCABULARY_PRODUCTS: ReadonlySet<string> = new Set(['concept', 'concept_relationship']);
