@@ -22,6 +22,23 @@ export interface CellSummary {
   notes: string[];
 }
 
+/**
+ * Runs one post-processing step totally: a step that cannot be computed on these released values (a degenerate
+ * table or curve) yields undefined and a note instead of failing a job that was already computed and charged.
+ * Only the argument errors the pure steps document are absorbed; anything else is a bug and propagates.
+ */
+function totalStep<T>(name: string, notes: string[], step: () => T): T | undefined {
+  try {
+    return step();
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) {
+      notes.push(`${name} not computed: the released values are degenerate for it`);
+      return undefined;
+    }
+    throw e;
+  }
+}
+
 /** Builds the rows and summary of a cohort-level job from its released cells. `byAgent` only where per-agent counts were seen. */
 export function summariseCells(job: CellJob, cell: ReadonlyMap<string, ReleasedCell>, ruleNames: readonly string[], byAgent: { agent: string; persons: number | null }[] | undefined): CellSummary {
   const v = (n: string): number | null => cell.get(n)?.value ?? null;
@@ -54,8 +71,13 @@ export function summariseCells(job: CellJob, cell: ReadonlyMap<string, ReleasedC
       initialAtRisk: Math.max(0, v(`n:${s}`) ?? 0),
     }));
     const kept = strata.filter((s) => (s.initialAtRisk ?? 0) > 0);
-    const curves = kept.map((s) => kaplanMeier(s));
-    const logRank = kept.length >= 2 ? logRankTest(kept) : undefined;
+    const stepNotes: string[] = [];
+    const curves = kept.flatMap((s) => {
+      const c = totalStep(`Kaplan–Meier curve of stratum ${s.label}`, stepNotes, () => kaplanMeier(s));
+      return c ? [c] : [];
+    });
+    const logRank = kept.length >= 2 ? totalStep('log-rank test', stepNotes, () => logRankTest(kept)) : undefined;
+    if (kept.length < 2 && strata.length >= 2) stepNotes.push('log-rank test not computed: fewer than 2 strata with persons at risk');
     const noisy = job.privacy.mode !== 'none';
     const rows = curves.map((c) => ({
       stratum: c.label,
@@ -72,16 +94,19 @@ export function summariseCells(job: CellJob, cell: ReadonlyMap<string, ReleasedC
         // In the DP modes: the noise std of each released event/censoring count (one block, one std).
         ...(noisy ? { endpoints_std: sd(`e:${SURVIVAL_STRATA[job.strata][0]}:0`) } : {}),
         curves: curves.map((c) => ({ label: c.label, times: c.times, atRisk: c.atRisk, events: c.events, censored: c.censored, survival: c.survival, lower: c.lower, upper: c.upper, stdErr: c.stdErr, median: c.median })), ...(logRank ? { logRank: { statistic: logRank.statistic, df: logRank.df, pValue: logRank.pValue, observed: logRank.observed, expected: logRank.expected } } : {}) },
-      notes: [...new Set(curves.flatMap((c) => c.notes))],
+      notes: [...new Set([...curves.flatMap((c) => c.notes), ...stepNotes])],
     };
   }
   const table = job.rowLevels.map((_, r) => job.colLevels.map((_, c) => v(`cell:${r}:${c}`)));
-  const chi = table.some((row) => row.some((x) => x === null)) ? undefined : chiSquareIndependence(table as number[][]);
+  const chiNotes: string[] = [];
+  const suppressed = table.some((row) => row.some((x) => x === null));
+  if (suppressed) chiNotes.push('chi-square not computed: a cell was suppressed');
+  const chi = suppressed ? undefined : totalStep('chi-square', chiNotes, () => chiSquareIndependence(table as number[][]));
   const rows = job.rowLevels.map((lvl, r) => ({ [job.rowColumn]: lvl, ...Object.fromEntries(job.colLevels.map((c, ci) => [String(c), table[r]![ci]])) }));
   return {
     columns: [job.rowColumn, ...job.colLevels.map(String)],
     rows,
     summary: { table, rowLevels: job.rowLevels, colLevels: job.colLevels, outside: v('outside'), ambiguous: v('ambiguous'), ...(job.privacy.mode === 'none' ? {} : { cell_std: sd('cell:0:0') }), ...(chi ? { chiSquare: { statistic: chi.statistic, df: chi.df, pValue: chi.pValue, lowExpectedWarning: chi.lowExpectedWarning, notes: chi.notes } } : {}) },
-    notes: chi ? [] : ['chi-square not computed: a cell was suppressed'],
+    notes: chiNotes,
   };
 }
