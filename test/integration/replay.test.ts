@@ -24,11 +24,14 @@ describe('a replayed DP job gets the one answer it was charged for (issue 15 ite
     return Buffer.from(r.arrow).toString('hex');
   };
 
+  const policy = { allowModes: ['local-dp' as const], budgetCap: { epsilon: 1000, delta: 1e-3 } };
+  let dir = '';
+
   beforeAll(async () => {
     mesh = await startMesh({ agentNames: ['r1'] });
-    const dir = join(mesh.dir, 'data', 'r1');
+    dir = join(mesh.dir, 'data', 'r1');
     await writePersonCsv(dir, makePersons(300, 5, 1));
-    agent = await mesh.startAgent('r1', dir, { allowModes: ['local-dp'], budgetCap: { epsilon: 1000, delta: 1e-3 } });
+    agent = await mesh.startAgent('r1', dir, policy);
   }, 60_000);
   afterAll(async () => mesh?.close());
 
@@ -70,5 +73,14 @@ describe('a replayed DP job gets the one answer it was charged for (issue 15 ite
     // Key order is not a different spec.
     const reordered = Object.fromEntries(Object.entries(localDp).reverse());
     expect((await agent.handleTask(task('bound-job', reordered))).ok).toBe(true);
+  });
+
+  it('the stored answer and the binding survive an agent restart', async () => {
+    const first = answer(await agent.handleTask(task('durable-job')));
+    await mesh.stopAgent('r1');
+    agent = await mesh.startAgent('r1', dir, policy);
+    expect(answer(await agent.handleTask(task('durable-job')))).toBe(first);
+    const other = await agent.handleTask(task('durable-job', { ...localDp, privacy: { mode: 'local-dp', epsilon: 2 } }));
+    expect(other.ok ? 'ok' : other.error.code).toBe('FAILED_PRECONDITION');
   });
 });
