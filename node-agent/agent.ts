@@ -28,6 +28,7 @@ import { loadOrCreateIdentityKey } from './secure/identity-store.js';
 import { SecureTaskRunner } from './secure/secure-tasks.js';
 import { enforceProductRules, type ProductRules } from './disclosure/product-rules.js';
 import { ReleasedCells } from './disclosure/released-cells.js';
+import { ReleasedAnswers, specSha256 } from './disclosure/released-answers.js';
 import type { JobSpec } from '../common/job/spec.js';
 
 export interface AgentOptions {
@@ -63,6 +64,8 @@ export class Agent {
   private ledger: AgentLedger | undefined;
   /** Person sets of the cells released in mode none, per researcher: the differencing guard. */
   private releasedCells: ReleasedCells | undefined;
+  /** The noisy answer released per DP job id and round: a replayed task gets the same answer, not fresh noise. */
+  private releasedAnswers: ReleasedAnswers | undefined;
   private ledgerConn: DuckDBConnection | undefined;
   private readonly rng: Rng = createBufferedRng(createCryptoRng());
   private readonly identity: IdentityKeyPair;
@@ -125,6 +128,7 @@ export class Agent {
       agent.ledgerConn = await db.instance.connect();
       agent.ledger = await AgentLedger.open(agent.ledgerConn, agent.policy.budgetCap);
       agent.releasedCells = await ReleasedCells.open(agent.ledgerConn);
+      agent.releasedAnswers = await ReleasedAnswers.open(agent.ledgerConn);
       await agent.refresh();
     } catch (e) {
       agent.ledgerConn?.closeSync();
@@ -256,6 +260,8 @@ export class Agent {
       if (job.privacy.mode === 'distributed-dp' && !job.secure) {
         throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation (secure: secagg or he)', { field: 'privacy.mode' });
       }
+      // A charged job id names one query: bound to its spec before anything is charged or computed.
+      if (job.privacy.mode !== 'none') await this.releasedAnswers!.bind(task.jobId, specSha256(job));
       let out: { arrow: Uint8Array; meta: Record<string, unknown>; payload?: Uint8Array };
       if (job.secure) {
         out = await this.secure.handle(task, job);
@@ -267,14 +273,17 @@ export class Agent {
         // The domain charges its own ledger before touching data: durable, once per job, never refunded.
         if (privacy.dp) await this.privacyLedger.charge(task.jobId, task.researcher, privacy.dp.cost);
         const release = { researcher: task.researcher, jobId: task.jobId, cells: this.releasedCells! };
-        out = await this.db.withConnection((conn) => scope.using(conn, () => runAggregate({ conn, job, product, policy: this.policy, privacy, salt: this.privacyLedger.salt, rng: this.rng, release })));
+        const compute = (): Promise<typeof out> => this.db.withConnection((conn) => scope.using(conn, () => runAggregate({ conn, job, product, policy: this.policy, privacy, salt: this.privacyLedger.salt, rng: this.rng, release })));
+        // One charge, one answer: a replay of a charged job returns the answer already released.
+        out = privacy.dp ? await this.releasedAnswers!.once(task.jobId, task.round, compute) : await compute();
       } else {
         const blocks = cellBlocks(job, job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : []);
         const privacy = planCellPrivacy(job, blocks);
         if (privacy.cost) await this.privacyLedger.charge(task.jobId, task.researcher, privacy.cost);
         const unit = job.kind === 'contingency' ? this.products.find((p) => p.name === job.product)?.privacyUnit : undefined;
         const release = { researcher: task.researcher, jobId: task.jobId, cells: this.releasedCells!, salt: this.privacyLedger.salt };
-        out = await this.db.withConnection((conn) => scope.using(conn, () => runCellJob({ conn, job, taskId: task.taskId, policy: this.policy, rng: this.rng, ...(unit ? { personColumn: unit } : {}), release })));
+        const compute = (): Promise<typeof out> => this.db.withConnection((conn) => scope.using(conn, () => runCellJob({ conn, job, taskId: task.taskId, policy: this.policy, rng: this.rng, ...(unit ? { personColumn: unit } : {}), release })));
+        out = privacy.cost ? await this.releasedAnswers!.once(task.jobId, task.round, compute) : await compute();
       }
       done('ok');
       return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta, ...(out.payload ? { payload: out.payload } : {}) };

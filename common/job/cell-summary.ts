@@ -23,6 +23,23 @@ export interface CellSummary {
   notes: string[];
 }
 
+/**
+ * Runs one post-processing step totally: a step that cannot be computed on these released values (a degenerate
+ * table or curve) yields undefined and a note instead of failing a job that was already computed and charged.
+ * Only the argument errors the pure steps document are absorbed; anything else is a bug and propagates.
+ */
+function totalStep<T>(name: string, notes: string[], step: () => T): T | undefined {
+  try {
+    return step();
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) {
+      notes.push(`${name} not computed: the released values are degenerate for it`);
+      return undefined;
+    }
+    throw e;
+  }
+}
+
 /** Builds the rows and summary of a cohort-level job from its released cells. `byAgent` only where per-agent counts were seen. */
 export function summariseCells(job: CellJob, cell: ReadonlyMap<string, ReleasedCell>, ruleNames: readonly string[], byAgent: { agent: string; persons: number | null }[] | undefined): CellSummary {
   const v = (n: string): number | null => cell.get(n)?.value ?? null;
@@ -59,9 +76,14 @@ export function summariseCells(job: CellJob, cell: ReadonlyMap<string, ReleasedC
     }));
     const kept = strata.filter((s) => (s.initialAtRisk ?? 0) > 0);
     const endpointSd = job.privacy.mode === 'none' ? 0 : sd(`e:${labels[0]}:0`);
-    const curves = kept.map((s) => kaplanMeier(s, { endpointNoiseVariance: endpointSd * endpointSd }));
+    const stepNotes: string[] = [];
+    const curves = kept.flatMap((s) => {
+      const c = totalStep(`Kaplan–Meier curve of stratum ${s.label}`, stepNotes, () => kaplanMeier(s, { endpointNoiseVariance: endpointSd * endpointSd }));
+      return c ? [c] : [];
+    });
     const logRankStrata = exact ? commonPrefix(kept) : kept;
-    const logRank = kept.length >= 2 && (logRankStrata[0]?.times.length ?? 0) > 0 ? logRankTest(logRankStrata) : undefined;
+    const logRank = kept.length >= 2 && (logRankStrata[0]?.times.length ?? 0) > 0 ? totalStep('log-rank test', stepNotes, () => logRankTest(logRankStrata)) : undefined;
+    if (kept.length < 2 && strata.length >= 2) stepNotes.push('log-rank test not computed: fewer than 2 strata with persons at risk');
     const dpNotes = job.privacy.mode !== 'none' && logRank ? ['log-rank p-value is approximate under DP: it treats the post-processed noisy counts as exact (the noise adds variance it does not count), so it is anti-conservative when the noise std is not small next to the expected events'] : [];
     const exactNotes = [...dpNotes, ...(exact?.notes ?? []), ...(exact && logRank && logRankStrata[0]!.times.length < times.length ? [`log-rank test over t ≤ ${logRankStrata[0]!.times.at(-1)} days, the range where every stratum's curve is exact`] : [])];
     const noisy = job.privacy.mode !== 'none';
@@ -80,16 +102,19 @@ export function summariseCells(job: CellJob, cell: ReadonlyMap<string, ReleasedC
         // In the DP modes: the noise std of each released event/censoring count (one block, one std).
         ...(noisy ? { endpoints_std: sd(`e:${SURVIVAL_STRATA[job.strata][0]}:0`) } : {}),
         curves: curves.map((c) => ({ label: c.label, ...(exact ? { releasedUpTo: exact.stops[c.label!]?.lastTime ?? null, withheldFrom: exact.stops[c.label!]?.withheldFrom ?? null } : {}), times: c.times, atRisk: c.atRisk, events: c.events, censored: c.censored, survival: c.survival, lower: c.lower, upper: c.upper, stdErr: c.stdErr, median: c.median })), ...(logRank ? { logRank: { statistic: logRank.statistic, df: logRank.df, pValue: logRank.pValue, ...(job.privacy.mode !== 'none' ? { pValueApproximate: true } : {}), observed: logRank.observed, expected: logRank.expected } } : {}) },
-      notes: [...new Set([...exactNotes, ...curves.flatMap((c) => c.notes)])],
+      notes: [...new Set([...exactNotes, ...curves.flatMap((c) => c.notes), ...stepNotes])],
     };
   }
   const table = job.rowLevels.map((_, r) => job.colLevels.map((_, c) => v(`cell:${r}:${c}`)));
-  const chi = table.some((row) => row.some((x) => x === null)) ? undefined : chiSquareIndependence(table as number[][]);
+  const chiNotes: string[] = [];
+  const suppressed = table.some((row) => row.some((x) => x === null));
+  if (suppressed) chiNotes.push('chi-square not computed: a cell was suppressed');
+  const chi = suppressed ? undefined : totalStep('chi-square', chiNotes, () => chiSquareIndependence(table as number[][]));
   const rows = job.rowLevels.map((lvl, r) => ({ [job.rowColumn]: lvl, ...Object.fromEntries(job.colLevels.map((c, ci) => [String(c), table[r]![ci]])) }));
   return {
     columns: [job.rowColumn, ...job.colLevels.map(String)],
     rows,
     summary: { table, rowLevels: job.rowLevels, colLevels: job.colLevels, outside: v('outside'), ambiguous: v('ambiguous'), ...(job.privacy.mode === 'none' ? {} : { cell_std: sd('cell:0:0') }), ...(chi ? { chiSquare: { statistic: chi.statistic, df: chi.df, pValue: chi.pValue, ...(job.privacy.mode !== 'none' ? { pValueApproximate: true } : {}), lowExpectedWarning: chi.lowExpectedWarning, notes: chi.notes } } : {}) },
-    notes: chi ? (job.privacy.mode !== 'none' ? ['chi-square p-value is approximate under DP: it treats the noisy cell counts as exact (the noise adds variance it does not count)'] : []) : ['chi-square not computed: a cell was suppressed'],
+    notes: [...chiNotes, ...(chi && job.privacy.mode !== 'none' ? ['chi-square p-value is approximate under DP: it treats the noisy cell counts as exact (the noise adds variance it does not count)'] : [])],
   };
 }

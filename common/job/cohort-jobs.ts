@@ -65,8 +65,11 @@ function definition(v: unknown, field: string): CohortIR {
   return parseCohortDefinition(v, field);
 }
 
-function scalarList(v: unknown, field: string): Scalar[] {
+function scalarList(v: unknown, field: string, minLength = 1): Scalar[] {
   if (!Array.isArray(v) || v.length === 0) throw invalidJob(field, 'must be a non-empty list of public levels');
+  // A table with one row (or column) level has no association to test: refusing it here keeps it from being
+  // charged and computed only to fail in post-processing.
+  if (v.length < minLength) throw invalidJob(field, `must list at least ${minLength} levels (a contingency table needs 2 rows and 2 columns), got ${v.length}`);
   if (v.length > 100) throw invalidJob(field, 'at most 100 levels');
   const out = v.map((x, i) => {
     if (typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x))) return x;
@@ -130,8 +133,8 @@ export function parseCellJobBody(v: Obj, parseWhere: (x: unknown) => Filter[]): 
         product: ident(v.product, 'product'),
         rowColumn: ident(v.rowColumn, 'rowColumn'),
         colColumn: ident(v.colColumn, 'colColumn'),
-        rowLevels: scalarList(v.rowLevels, 'rowLevels'),
-        colLevels: scalarList(v.colLevels, 'colLevels'),
+        rowLevels: scalarList(v.rowLevels, 'rowLevels', 2),
+        colLevels: scalarList(v.colLevels, 'colLevels', 2),
         where: parseWhere(v.where ?? []),
       };
     default:

@@ -50,6 +50,20 @@ describe('bad input is refused with a message naming the field, and nothing is s
     expect((await mesh.client.listJobs(1000)).length).toBe(before);
   });
 
+  it.each([
+    ['rowLevels', [8507], [8507, 8532]],
+    ['colLevels', [8507, 8532], [8532]],
+  ])('a DP contingency job with a single level in %s is INVALID_ARGUMENT before admission: no job, no charge', async (field, rowLevels, colLevels) => {
+    const spec = { kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'gender_concept_id', rowLevels, colLevels, privacy: { mode: 'central-dp', epsilon: 0.5, delta: 1e-6 } };
+    const budgetBefore = await mesh.client.getBudget();
+    const jobsBefore = (await mesh.client.listJobs(1000)).length;
+    const err = await refused(mesh.client.submitJob(spec));
+    expect(err.details.grpcStatus).toBe('INVALID_ARGUMENT');
+    expect(err.message).toMatch(new RegExp(`${field}: must list at least 2 levels`));
+    expect((await mesh.client.listJobs(1000)).length).toBe(jobsBefore);
+    expect(await mesh.client.getBudget()).toEqual(budgetBefore);
+  });
+
   it('the servers keep working after all of that', async () => {
     const job = await mesh.client.run(ok);
     expect(job.state).toBe('succeeded');
