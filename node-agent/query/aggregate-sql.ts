@@ -167,7 +167,8 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     const halfSq = l.center === 0 ? Math.max(l.lower * l.lower, l.upper * l.upper) : ((l.upper - l.lower) / 2) ** 2;
     let onGrid = `round(c${i} * ${po(2 ** l.scaleBits, 'DOUBLE')})::HUGEINT`;
     // Placeholders are numbered as they are created: create those of the squares only when they are used.
-    let sqOnGrid = l.squares ? `round(least(CASE WHEN c${i} IS NULL THEN NULL ELSE c${i} * c${i} END, ${po(halfSq, 'DOUBLE')}) * ${po(2 ** l.sqScaleBits, 'DOUBLE')})::HUGEINT` : '';
+    // least() skips NULL: the CASE keeps a missing value missing instead of adding the bound (issue 14 #1).
+    let sqOnGrid = l.squares ? `CASE WHEN c${i} IS NULL THEN NULL ELSE round(least(c${i} * c${i}, ${po(halfSq, 'DOUBLE')}) * ${po(2 ** l.sqScaleBits, 'DOUBLE')})::HUGEINT END` : '';
     if (privacy.mode !== 'none') {
       // Re-clamp after rounding, in grid units, to exactly the per-row bounds the noise was calibrated for (the
       // plan's, from its own arithmetic): whatever the floating-point path here, no row exceeds the sensitivity.
