@@ -34,6 +34,9 @@ export function describeConnectionError(e: FedmeshError, ctx: ConnectionContext)
     message = `TLS: the coordinator at ${ctx.address} closed the connection during the handshake: it did not accept this client's certificate ${ctx.certPath} (not signed by the mesh's CA?), or it does not speak TLS (${why})`;
   } else if (!ctx.caPath && /Connection dropped|Failed to connect|socket hang up|protocol/i.test(raw)) {
     message = `the coordinator at ${ctx.address} refused a plaintext connection (--insecure): it probably expects TLS (${why})`;
+  } else if (/Failed to connect|Connection dropped|socket hang up/i.test(raw)) {
+    // Without the file names (a client built from loaded material), grpc-js cannot tell us which side gave up.
+    message = `cannot reach coordinator at ${ctx.address}: ${why} (not listening there, or the TLS handshake was refused)`;
   } else {
     message = `cannot reach coordinator at ${ctx.address}: ${why}`;
   }
