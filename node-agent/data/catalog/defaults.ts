@@ -7,6 +7,7 @@
  * unit is `restricted`. Job kinds beyond `aggregate`/`contingency` (and the OMOP cohort family) must be opened in
  * the manifest.
  */
+import { DEFAULT_POPULATION } from '../../../common/job/population.js';
 import { omopTableNames } from '../omop/cdm-spec.js';
 import { isNumericType } from './column-types.js';
 import { inferSemanticType } from './semantic-types.js';
@@ -214,6 +215,7 @@ export function describeProducts(
       profile: d.profile,
       columns,
       privacyUnit,
+      population: m?.population ?? DEFAULT_POPULATION,
       bounds,
       sensitivity: m?.sensitivity ?? d.sensitivity,
       allowedJobKinds: [...(m?.allowedJobKinds ?? d.allowedJobKinds)],

@@ -47,6 +47,15 @@ describe('parseManifest', () => {
     });
   });
 
+  it('keeps a declared population and names a malformed one (issue 15 item 1)', () => {
+    const ok = parse({ products: { lab_results: { privacyUnit: 'patient_id', population: 'device' } } });
+    expect(ok.issues).toEqual([]);
+    expect(ok.manifest.products['lab_results']?.population).toBe('device');
+    const bad = parse({ products: { lab_results: { population: 'a b' } } });
+    expect(bad.issues.map((i) => i.field)).toEqual(['products.lab_results.population']);
+    expect(bad.manifest.products['lab_results']?.population).toBeUndefined();
+  });
+
   it('names the file, product and field of reversed bounds, and keeps the valid bounds', () => {
     const { manifest, issues } = parse({ products: { person: { bounds: { year_of_birth: [2030, 1900], gender_concept_id: [0, 10] } } } });
     expect(issues).toEqual([{

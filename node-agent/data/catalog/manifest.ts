@@ -28,6 +28,7 @@
  * the offending entry is dropped (one column, one bound, one list element, one field); everything valid is kept.
  * Products, columns, privacy units and bounds are checked against the real DuckDB schema.
  */
+import { isPopulationName } from '../../../common/job/population.js';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isNumericType, isStructuredType } from './column-types.js';
@@ -48,7 +49,7 @@ const MAX_ABS_BOUND = 1e15;
 
 const TOP_FIELDS = new Set(['version', 'owner', 'products']);
 const PRODUCT_FIELDS = new Set([
-  'description', 'owner', 'columns', 'privacyUnit', 'bounds', 'sensitivity', 'allowedJobKinds', 'allowedPrivacyModes',
+  'description', 'owner', 'columns', 'privacyUnit', 'population', 'bounds', 'sensitivity', 'allowedJobKinds', 'allowedPrivacyModes',
 ]);
 const COLUMN_FIELDS = new Set(['semanticType', 'description']);
 
@@ -247,6 +248,11 @@ function parseProduct(sink: IssueSink, name: string, raw: Json, table: ProductSc
     else if (type === undefined) sink.add(name, `${base}.privacyUnit`, unknownColumn(pu, table));
     else if (isStructuredType(type)) sink.add(name, `${base}.privacyUnit`, `'${pu}' is ${type}; a privacy unit must be a scalar column`);
     else entry.privacyUnit = pu;
+  }
+  if (has('population')) {
+    const pop = raw['population'];
+    if (isPopulationName(pop)) entry.population = pop;
+    else sink.add(name, `${base}.population`, `must be a population name (a letter, then letters, digits, _ . -; at most 64), not ${describeJson(pop)}`);
   }
   if (has('bounds')) {
     const b = parseBounds(sink, name, `${base}.bounds`, raw['bounds'], table);

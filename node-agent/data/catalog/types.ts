@@ -63,6 +63,11 @@ export interface ManifestProduct {
   columns?: Record<string, ManifestColumn>;
   /** The privacy-unit column; `null` declares that the product has none. */
   privacyUnit?: string | null;
+  /**
+   * The population (privacy-unit domain) the product belongs to; budgets are kept per population. Absent: `person`,
+   * which is right for every product keyed by persons. Declare another only for a unit that is not a person.
+   */
+  population?: string;
   /** Value bounds per numeric column, `[lo, hi]` with lo < hi: clamping and DP sensitivity. */
   bounds?: Record<string, [number, number]>;
   sensitivity?: SensitivityLevel;
@@ -106,6 +111,8 @@ export interface ProductDescription {
   profile: ProductProfile;
   columns: ColumnDescription[];
   privacyUnit: string | undefined;
+  /** The population the coordinator charges jobs on this product to (`person` unless the manifest declares one). */
+  population: string;
   bounds: Record<string, [number, number]>;
   sensitivity: SensitivityLevel;
   allowedJobKinds: CatalogJobKind[];
