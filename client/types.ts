@@ -51,6 +51,16 @@ export interface AgentInfoView {
 
 export interface BudgetEntryView {
   researcher: string;
+  /**
+   * The population (privacy unit's domain) the budget is kept for: every product keyed by the same persons shares
+   * one budget, so ε spent on `person` and on `measurement` adds up.
+   */
+  population: string;
+  /** Products in the population: charged so far, or mapped to it by the connected agents' catalogue. */
+  products: string[];
+  /** Set by `setBudget` when it was given a product: the product that was mapped to `population`. Empty otherwise. */
+  mappedFromProduct: string;
+  /** @deprecated the population's name (budgets are no longer kept per product); read `population`. */
   product: string;
   budgetEpsilon: number;
   budgetDelta: number;
@@ -68,3 +78,6 @@ export interface BudgetReportView {
   defaultEpsilon: number;
   defaultDelta: number;
 }
+
+/** Whose budget `setBudget` changes: a population, or (mapped by the coordinator's catalogue) a product's. */
+export type BudgetTarget = { population: string } | { product: string };

@@ -31,6 +31,17 @@ import { headPath, readHead } from './state/state-head.js';
 import { stateRefused } from './state/state-error.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { chargedEpsilon, jobLogFields } from './job-log.js';
+import { COHORT_LEVEL_TABLES, populationMap, populationsTouched } from '../common/job/population.js';
+import type { ProductDescriptor } from '../common/agent-protocol.js';
+
+/** Whose budget a `setBudget` changes: a population, or the population of a product. */
+export type BudgetTarget = { population: string } | { product: string };
+
+/** The products a job reads at one agent: its product, or for cohort-level kinds the OMOP tables it may read. */
+function productsRead(spec: JobSpec, agent: AgentView): ProductDescriptor[] {
+  if (spec.kind === 'aggregate' || spec.kind === 'contingency') return agent.products.filter((p) => p.name === spec.product);
+  return agent.products.filter((p) => COHORT_LEVEL_TABLES.includes(p.name));
+}
 
 export interface CoordinatorOptions {
   stateDir: string;
@@ -204,8 +215,9 @@ export class Coordinator {
     const secure = spec.secure ? admitSecure(spec, agents) : undefined;
     // Plan the privacy from public information now, so a bad budget or grouping fails before anything is stored.
     const cost = secure ? secure.cost : spec.kind === 'aggregate' ? privacyPlanFor(spec, agents[0]!).dp?.cost : cellJobCost(spec);
-    // Cohort-level jobs are charged to the budget of the population they count: the OMOP person table.
-    const budgetProduct = spec.kind === 'aggregate' || spec.kind === 'contingency' ? spec.product : 'person';
+    // Charged to every population the job reads, as each asked agent's catalogue says (deduplicated): a cohort
+    // job over person and condition_occurrence touches one population, person.
+    const touched = populationsTouched(agents.map((a) => productsRead(spec, a)));
     const job: JobRecord = {
       id: randomUUID(),
       kind: spec.kind,
@@ -220,7 +232,7 @@ export class Coordinator {
       result: undefined,
       error: undefined,
     };
-    await this.ledger.admit(job, budgetProduct, cost);
+    await this.ledger.admit(job, touched, cost, (population) => this.catalogPopulations().get(population) ?? []);
     const epsilon = chargedEpsilon(cost, this.options.defaultBudget.delta);
     this.log('job-admitted', { ...jobLogFields(job.id, researcher, spec, epsilon), agents: agents.length });
     this.metrics.jobAdmitted(job.id, spec.kind, spec.privacy.mode, cost ? { ...cost, epsilon } : undefined);
@@ -302,16 +314,48 @@ export class Coordinator {
     this.listeners.delete(job.id);
   }
 
-  /** Budgets and spend; researchers see their own, administrators everyone's. */
-  async budgetReport(caller: string, isAdmin: boolean, researcher?: string): Promise<BudgetEntry[]> {
-    if (!isAdmin && researcher && researcher !== caller) throw new FedmeshError('POLICY_DENIED', 'researchers can only see their own budget');
-    return this.ledger.report(isAdmin ? researcher || undefined : caller);
+  /** The populations of the connected agents' catalogue, each with its products. */
+  catalogPopulations(): Map<string, string[]> {
+    return populationMap(this.registry.connected().map((a) => a.products));
   }
 
-  async setBudget(caller: string, isAdmin: boolean, researcher: string, product: string, budget: EpsilonDeltaBudget): Promise<BudgetEntry> {
+  /** Adds the products the catalogue maps to the entry's population to those already charged. */
+  private withCatalog(e: BudgetEntry, catalog: Map<string, string[]>): BudgetEntry {
+    return { ...e, products: [...new Set([...e.products, ...(catalog.get(e.population) ?? [])])].sort() };
+  }
+
+  /** Budgets and spend per population; researchers see their own, administrators everyone's. */
+  async budgetReport(caller: string, isAdmin: boolean, researcher?: string): Promise<BudgetEntry[]> {
+    if (!isAdmin && researcher && researcher !== caller) throw new FedmeshError('POLICY_DENIED', 'researchers can only see their own budget');
+    const catalog = this.catalogPopulations();
+    return (await this.ledger.report(isAdmin ? researcher || undefined : caller)).map((e) => this.withCatalog(e, catalog));
+  }
+
+  /**
+   * Sets a researcher's budget on a population; `{ product }` names it by one of its products, which the connected
+   * agents' catalogue maps to its population (the answer says which: `mappedFrom`).
+   * @throws FedmeshError POLICY_DENIED (not an administrator), INVALID_ARGUMENT, FAILED_PRECONDITION when the
+   * product is served by no connected agent or sits in several populations
+   */
+  async setBudget(caller: string, isAdmin: boolean, researcher: string, target: BudgetTarget, budget: EpsilonDeltaBudget): Promise<BudgetEntry & { mappedFrom?: string }> {
     if (!isAdmin) throw new FedmeshError('POLICY_DENIED', 'only an administrator certificate may set budgets');
-    this.log('budget-set', { by: caller, researcher, product, epsilon: budget.epsilon, delta: budget.delta });
-    return this.ledger.setBudget(researcher, product, budget, caller);
+    const population = 'population' in target ? target.population : this.populationOfProduct(target.product);
+    this.log('budget-set', { by: caller, researcher, population, ...('product' in target ? { product: target.product } : {}), epsilon: budget.epsilon, delta: budget.delta });
+    const entry = this.withCatalog(await this.ledger.setBudget(researcher, population, budget, caller), this.catalogPopulations());
+    return 'product' in target ? { ...entry, mappedFrom: target.product } : entry;
+  }
+
+  /** The one population the connected agents put `product` in. */
+  private populationOfProduct(product: string): string {
+    const served = this.registry.connected().map((a) => a.products.filter((p) => p.name === product));
+    const touched = populationsTouched(served);
+    if (touched.length === 0) {
+      throw new FedmeshError('FAILED_PRECONDITION', `product: ${quote(product)} is served by no connected agent, so its population is not known; name the population instead (--population person)`, { field: 'product' });
+    }
+    if (touched.length > 1) {
+      throw new FedmeshError('FAILED_PRECONDITION', `product: ${product} is in ${touched.length} populations at different agents (${touched.map((t) => t.population).join(', ')}); set each with --population`, { field: 'product' });
+    }
+    return touched[0]!.population;
   }
 
   /**

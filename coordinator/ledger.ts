@@ -9,6 +9,9 @@ import { readHead, writeHead, type ChainHead } from './state/state-head.js';
 import { stateRefused } from './state/state-error.js';
 import { Mutex } from '../common/mutex.js';
 import { inspectState } from './state/verify-state.js';
+import { createPopulationTables, LEGACY_LEDGER_DDL, POPULATION_BUDGETS, POPULATION_CHARGES } from './state/ledger-tables.js';
+import { migrateToPopulations } from './state/migrate-populations.js';
+import { DEFAULT_POPULATION, isPopulationName, type PopulationTouch } from '../common/job/population.js';
 
 export interface LedgerOpenOptions {
   /** The state folder (named in refusals). */
@@ -20,7 +23,10 @@ export interface LedgerOpenOptions {
 
 export interface BudgetEntry {
   researcher: string;
-  product: string;
+  /** The population (privacy-unit domain) the budget is kept for. */
+  population: string;
+  /** Products in the population: those charged so far (the coordinator adds those its catalogue maps to it). */
+  products: string[];
   budget: EpsilonDeltaBudget;
   /** Whether the budget was set explicitly (else the coordinator default applies). */
   explicit: boolean;
@@ -31,8 +37,9 @@ export interface BudgetEntry {
 }
 
 /**
- * The durable privacy ledger: budget per researcher × data product, and one charge per DP job. A job's charge is
- * reserved in the same transaction that stores the job, before any agent computes; it is committed at release and
+ * The durable privacy ledger: budget per researcher × population (the privacy unit's domain, see
+ * `common/job/population.ts`), and one charge per DP job on every population it touches. A job's charges are
+ * reserved together (all or none) in the same transaction that stores the job, before any agent computes; it is committed at release and
  * never refunded once reserved (agents may have touched data). The store's single connection and transaction make
  * reservations atomic, so concurrent jobs cannot overspend.
  *
@@ -64,18 +71,15 @@ export class Ledger {
   static async open(store: JobStore, defaultBudget: EpsilonDeltaBudget, options: LedgerOpenOptions): Promise<Ledger> {
     validateBudget(defaultBudget, 'options.defaultBudget');
     const log = options.log ?? (() => undefined);
-    await store.withConnection(async (conn) => {
-      await conn.run(`CREATE TABLE IF NOT EXISTS budgets (researcher VARCHAR NOT NULL, product VARCHAR NOT NULL, epsilon DOUBLE NOT NULL, delta DOUBLE NOT NULL, set_by VARCHAR NOT NULL, set_at_ms BIGINT NOT NULL, PRIMARY KEY (researcher, product))`);
-      await conn.run(`CREATE TABLE IF NOT EXISTS charges (job_id VARCHAR PRIMARY KEY, researcher VARCHAR NOT NULL, product VARCHAR NOT NULL, rho DOUBLE NOT NULL, epsilon DOUBLE, delta DOUBLE NOT NULL, state VARCHAR NOT NULL, at_ms BIGINT NOT NULL)`);
-    });
     const report = await store.withConnection((conn) => inspectState(conn, readHead(options.headFile)));
     if (report.problems.length > 0) throw stateRefused(options.stateDir, report.problems);
     let head = report.chain.tail;
     if (!report.chain.present) {
-      // A state from before the chain (or a fresh one): chain what the tables hold, once.
+      // A state from before the chain (or a fresh one): chain what the per-product tables hold, once.
       head = await store.transaction(async (conn) => {
         await createChainTable(conn);
-        return appendEvents(conn, { seq: 0, hash: GENESIS_HASH }, await legacyEvents(conn));
+        if (report.legacyTables) for (const ddl of LEGACY_LEDGER_DDL) await conn.run(ddl);
+        return appendEvents(conn, { seq: 0, hash: GENESIS_HASH }, report.legacyTables ? await legacyEvents(conn) : []);
       });
       await writeHead(options.headFile, head);
       if (head.seq > 0) log('ledger-chain-built', { entries: head.seq, charges: report.tables.charges ?? 0, budgets: report.tables.budgets ?? 0 });
@@ -84,11 +88,27 @@ export class Ledger {
       await writeHead(options.headFile, head);
       log('ledger-head-advanced', { seq: head.seq });
     }
+    if (report.legacyTables) {
+      // Budgets were kept per product before issue 15: every such product is keyed by persons (no population could
+      // be declared then), so all of them move to the default population.
+      const from = head;
+      const m = await store.transaction((conn) => migrateToPopulations(conn, from, () => DEFAULT_POPULATION, Date.now()));
+      head = m.head;
+      await writeHead(options.headFile, head);
+      log('ledger-migrated-to-populations', { charges: m.charges, budgets: m.budgets.length, mapping: Object.fromEntries(m.mapping) });
+      for (const b of m.budgets) {
+        log('ledger-budget-merged', {
+          researcher: b.researcher, population: b.population, fromProducts: b.fromProducts, epsilon: b.epsilon, delta: b.delta,
+          message: `per-product budgets of ${b.researcher} on ${b.fromProducts.join(', ')} became one budget on population ${b.population}: the minimum, ε=${b.epsilon} δ=${b.delta}`,
+        });
+      }
+    }
+    await store.withConnection((conn) => createPopulationTables(conn));
     const ledger = new Ledger(store, defaultBudget, options.headFile, head, log);
     // Reservations of jobs interrupted by a restart stay spent: their agents may have released data.
     await ledger.chained(async (conn) => {
-      const rows = (await conn.runAndReadAll(`UPDATE charges SET state = 'committed' WHERE state = 'reserved' RETURNING job_id`)).getRowObjectsJS();
-      return { value: undefined, events: rows.map((r) => String(r.job_id)).sort().map((job): LedgerEvent => ({ op: 'commit', job })) };
+      const rows = (await conn.runAndReadAll(`UPDATE ${POPULATION_CHARGES} SET state = 'committed' WHERE state = 'reserved' RETURNING job_id`)).getRowObjectsJS();
+      return { value: undefined, events: [...new Set(rows.map((r) => String(r.job_id)))].sort().map((job): LedgerEvent => ({ op: 'commit', job })) };
     });
     return ledger;
   }
@@ -132,46 +152,59 @@ export class Ledger {
     return this.writeCurrentHead();
   }
 
-  private async budgetOf(conn: DuckDBConnection, researcher: string, product: string): Promise<{ budget: EpsilonDeltaBudget; explicit: boolean }> {
-    const rows = (await conn.runAndReadAll(`SELECT epsilon, delta FROM budgets WHERE researcher = $1 AND product = $2`, [researcher, product])).getRowObjectsJS();
+  private async budgetOf(conn: DuckDBConnection, researcher: string, population: string): Promise<{ budget: EpsilonDeltaBudget; explicit: boolean }> {
+    const rows = (await conn.runAndReadAll(`SELECT epsilon, delta FROM ${POPULATION_BUDGETS} WHERE researcher = $1 AND population = $2`, [researcher, population])).getRowObjectsJS();
     const r = rows[0];
     return r ? { budget: { epsilon: Number(r.epsilon), delta: Number(r.delta) }, explicit: true } : { budget: this.defaultBudget, explicit: false };
   }
 
-  private async spentOf(conn: DuckDBConnection, researcher: string, product: string): Promise<{ cost: PrivacyCost; jobs: number; reserved: number }> {
+  private async spentOf(conn: DuckDBConnection, researcher: string, population: string): Promise<{ cost: PrivacyCost; jobs: number; reserved: number; products: string[] }> {
     const r = (
       await conn.runAndReadAll(
         `SELECT coalesce(sum(rho), 0) AS rho, coalesce(sum(epsilon), 0) AS eps, count(*) FILTER (WHERE epsilon IS NULL)::INTEGER AS unbounded,
-                coalesce(sum(delta), 0) AS delta, count(*)::INTEGER AS jobs, count(*) FILTER (WHERE state = 'reserved')::INTEGER AS reserved
-           FROM charges WHERE researcher = $1 AND product = $2`,
-        [researcher, product],
+                coalesce(sum(delta), 0) AS delta, count(*)::INTEGER AS jobs, count(*) FILTER (WHERE state = 'reserved')::INTEGER AS reserved,
+                coalesce(list(DISTINCT products), []) AS products
+           FROM ${POPULATION_CHARGES} WHERE researcher = $1 AND population = $2`,
+        [researcher, population],
       )
     ).getRowObjectsJS()[0]!;
-    return { cost: { rho: Number(r.rho), epsilon: Number(r.unbounded) > 0 ? Infinity : Number(r.eps), delta: Number(r.delta) }, jobs: Number(r.jobs), reserved: Number(r.reserved) };
+    // Each row holds its products as a JSON list written by this ledger (validated against the chain at start).
+    const products = [...new Set((r.products as unknown[]).flatMap((x) => JSON.parse(String(x)) as string[]))].sort();
+    return { cost: { rho: Number(r.rho), epsilon: Number(r.unbounded) > 0 ? Infinity : Number(r.eps), delta: Number(r.delta) }, jobs: Number(r.jobs), reserved: Number(r.reserved), products };
   }
 
   /**
-   * Atomically checks the budget, reserves `cost` and stores the job. Without a cost (mode none) only stores it.
-   * @throws FedmeshError BUDGET_EXHAUSTED, and nothing is stored
+   * Atomically checks the budget of every population the job touches, reserves `cost` on each of them (all or
+   * none) and stores the job. Without a cost (mode none) only stores it.
+   * @param touched the populations the job reads, each with the job's products in it (see `populationsTouched`)
+   * @param covers the products the catalogue maps to a population, named in a refusal
+   * @throws FedmeshError BUDGET_EXHAUSTED naming the population and its products, and nothing is stored
    */
-  async admit(job: JobRecord, product: string, cost: PrivacyCost | undefined): Promise<void> {
+  async admit(job: JobRecord, touched: readonly PopulationTouch[], cost: PrivacyCost | undefined, covers: (population: string) => readonly string[] = () => []): Promise<void> {
+    if (cost && touched.length === 0) throw new RangeError('a charged job must touch at least one population');
     await this.chained(async (conn) => {
       const events: LedgerEvent[] = [];
       if (cost) {
-        const { budget } = await this.budgetOf(conn, job.researcher, product);
-        const { cost: spent } = await this.spentOf(conn, job.researcher, product);
-        if (!fitsBudget(spent, cost, budget)) {
-          const used = epsilonSpent(spent, budget.delta);
-          throw new FedmeshError(
-            'BUDGET_EXHAUSTED',
-            `privacy budget exhausted for researcher ${job.researcher} on product ${product}: budget ε=${budget.epsilon} δ=${budget.delta}, spent ε≈${used.toFixed(4)}, this job needs ρ=${cost.rho.toPrecision(4)}`,
-            { field: 'privacy' },
-          );
+        for (const t of touched) {
+          const { budget } = await this.budgetOf(conn, job.researcher, t.population);
+          const { cost: spent, products: charged } = await this.spentOf(conn, job.researcher, t.population);
+          if (!fitsBudget(spent, cost, budget)) {
+            const used = epsilonSpent(spent, budget.delta);
+            const products = [...new Set([...t.products, ...covers(t.population), ...charged])].sort();
+            throw new FedmeshError(
+              'BUDGET_EXHAUSTED',
+              `privacy budget exhausted for researcher ${job.researcher} on population ${t.population} (products ${products.join(', ')}; one budget covers them all, as they describe the same ${t.population === DEFAULT_POPULATION ? 'persons' : 'units'}): budget ε=${budget.epsilon} δ=${budget.delta}, spent ε≈${used.toFixed(4)}, this job needs ρ=${cost.rho.toPrecision(4)}`,
+              { field: 'privacy', details: { population: t.population, products } },
+            );
+          }
         }
         const epsilon = Number.isFinite(cost.epsilon) ? cost.epsilon : null;
         const atMs = Date.now();
-        await conn.run(`INSERT INTO charges VALUES ($1, $2, $3, $4, $5, $6, 'reserved', $7)`, [job.id, job.researcher, product, cost.rho, epsilon, cost.delta, atMs]);
-        events.push({ op: 'reserve', job: job.id, researcher: job.researcher, product, rho: cost.rho, epsilon, delta: cost.delta, atMs });
+        const populations = touched.map((t) => ({ population: t.population, products: [...t.products] }));
+        for (const p of populations) {
+          await conn.run(`INSERT INTO ${POPULATION_CHARGES} VALUES ($1, $2, $3, $4, $5, $6, $7, 'reserved', $8)`, [job.id, job.researcher, p.population, JSON.stringify(p.products), cost.rho, epsilon, cost.delta, atMs]);
+        }
+        events.push({ op: 'reserve-populations', job: job.id, researcher: job.researcher, populations, rho: cost.rho, epsilon, delta: cost.delta, atMs });
       }
       await insertJob(conn, job);
       return { value: undefined, events };
@@ -181,49 +214,50 @@ export class Ledger {
   /** Marks a job's reservation as spent (at release, and also when the job failed after dispatch). */
   async commit(jobId: string): Promise<void> {
     await this.chained(async (conn) => {
-      const rows = (await conn.runAndReadAll(`UPDATE charges SET state = 'committed' WHERE job_id = $1 AND state = 'reserved' RETURNING job_id`, [jobId])).getRows();
+      const rows = (await conn.runAndReadAll(`UPDATE ${POPULATION_CHARGES} SET state = 'committed' WHERE job_id = $1 AND state = 'reserved' RETURNING job_id`, [jobId])).getRows();
       return { value: undefined, events: rows.length > 0 ? [{ op: 'commit', job: jobId }] : [] };
     }, 'deferred');
   }
 
-  async setBudget(researcher: string, product: string, budget: EpsilonDeltaBudget, setBy: string): Promise<BudgetEntry> {
+  /** Sets the budget of `researcher` on `population` (one budget for every product in it). */
+  async setBudget(researcher: string, population: string, budget: EpsilonDeltaBudget, setBy: string): Promise<BudgetEntry> {
     try {
       validateBudget(budget, 'budget');
     } catch (e) {
       throw new FedmeshError('INVALID_ARGUMENT', (e as Error).message, { field: 'budget' });
     }
-    for (const [f, v] of [['researcher', researcher], ['product', product]] as const) {
-      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(v)) throw new FedmeshError('INVALID_ARGUMENT', `${f} is not a valid name: ${quote(v)}`, { field: f });
-    }
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(researcher)) throw new FedmeshError('INVALID_ARGUMENT', `researcher is not a valid name: ${quote(researcher)}`, { field: 'researcher' });
+    if (!isPopulationName(population)) throw new FedmeshError('INVALID_ARGUMENT', `population is not a valid population name: ${quote(population)}`, { field: 'population' });
     await this.chained(async (conn) => {
       const atMs = Date.now();
-      await conn.run(`INSERT OR REPLACE INTO budgets VALUES ($1, $2, $3, $4, $5, $6)`, [researcher, product, budget.epsilon, budget.delta, setBy, atMs]);
-      return { value: undefined, events: [{ op: 'budget', researcher, product, epsilon: budget.epsilon, delta: budget.delta, setBy, atMs }] };
+      await conn.run(`INSERT OR REPLACE INTO ${POPULATION_BUDGETS} VALUES ($1, $2, $3, $4, $5, $6)`, [researcher, population, budget.epsilon, budget.delta, setBy, atMs]);
+      return { value: undefined, events: [{ op: 'population-budget', researcher, population, epsilon: budget.epsilon, delta: budget.delta, setBy, atMs }] };
     });
-    const [entry] = await this.report(researcher, product);
+    const [entry] = await this.report(researcher, population);
     return entry!;
   }
 
-  /** Budget and spend per researcher × product (restricted to one researcher and/or product when given). */
-  async report(researcher?: string, product?: string): Promise<BudgetEntry[]> {
+  /** Budget and spend per researcher × population (restricted to one researcher and/or population when given). */
+  async report(researcher?: string, population?: string): Promise<BudgetEntry[]> {
     return this.store.withConnection(async (conn) => {
       const pairs = (
         await conn.runAndReadAll(
-          `SELECT DISTINCT researcher, product FROM (SELECT researcher, product FROM budgets UNION SELECT researcher, product FROM charges)
-            WHERE ($1::VARCHAR IS NULL OR researcher = $1) AND ($2::VARCHAR IS NULL OR product = $2) ORDER BY researcher, product`,
-          [researcher ?? null, product ?? null],
+          `SELECT DISTINCT researcher, population FROM (SELECT researcher, population FROM ${POPULATION_BUDGETS} UNION SELECT researcher, population FROM ${POPULATION_CHARGES})
+            WHERE ($1::VARCHAR IS NULL OR researcher = $1) AND ($2::VARCHAR IS NULL OR population = $2) ORDER BY researcher, population`,
+          [researcher ?? null, population ?? null],
         )
       ).getRowObjectsJS();
       const out: BudgetEntry[] = [];
       for (const p of pairs) {
         const r = String(p.researcher);
-        const prod = String(p.product);
-        const { budget, explicit } = await this.budgetOf(conn, r, prod);
-        const { cost, jobs, reserved } = await this.spentOf(conn, r, prod);
+        const pop = String(p.population);
+        const { budget, explicit } = await this.budgetOf(conn, r, pop);
+        const { cost, jobs, reserved, products } = await this.spentOf(conn, r, pop);
         const used = epsilonSpent(cost, budget.delta);
         out.push({
           researcher: r,
-          product: prod,
+          population: pop,
+          products,
           budget,
           explicit,
           spent: { rho: cost.rho, epsilon: cost.epsilon, delta: cost.delta, epsilonAtBudgetDelta: used },

@@ -5,7 +5,7 @@ import { FedmeshError } from '../../common/errors.js';
 import { fromGrpcError } from '../../common/transport/status-map.js';
 import { describeConnectionError, type ConnectionContext } from './connection-errors.js';
 import type { TlsMaterial } from '../../common/tls.js';
-import type { AgentInfoView, BudgetEntryView, BudgetReportView, JobEventView, JobStateName, JobView } from '../types.js';
+import type { AgentInfoView, BudgetEntryView, BudgetTarget, BudgetReportView, JobEventView, JobStateName, JobView } from '../types.js';
 import type { HeJobOptions, PreparedHeJob } from '../secure/he-client.js';
 
 // node-seal (WebAssembly) is loaded only by HE jobs: other commands start without it.
@@ -180,8 +180,14 @@ export class CoordinatorClient {
     return this.call<BudgetReportView>('getBudget', { researcher: researcher ?? '' });
   }
 
-  async setBudget(researcher: string, product: string, epsilon: number, delta: number): Promise<BudgetEntryView> {
-    return this.call<BudgetEntryView>('setBudget', { researcher, product, epsilon, delta });
+  /**
+   * Sets a researcher's budget on a population. `target` names it (`{ population: 'person' }`) or names one of its
+   * products (`{ product: 'measurement' }`, or a bare product name as before populations), which the coordinator
+   * maps to the product's population and reports in `mappedFromProduct`.
+   */
+  async setBudget(researcher: string, target: string | BudgetTarget, epsilon: number, delta: number): Promise<BudgetEntryView> {
+    const t: BudgetTarget = typeof target === 'string' ? { product: target } : target;
+    return this.call<BudgetEntryView>('setBudget', { researcher, ...('population' in t ? { population: t.population } : { product: t.product }), epsilon, delta });
   }
 
   /** Follows a job's events until it finishes; resolves with the final status. */

@@ -41,8 +41,8 @@ describe('coordinator state integrity at start', () => {
   /** A state with two committed charges, one open reservation (committed at the next start) and a budget. */
   async function seed(): Promise<void> {
     const c = await Coordinator.create({ stateDir: state, log });
-    await c.setBudget('admin', true, 'alice', 'person', { epsilon: 5, delta: 1e-6 });
-    for (const id of ['job-1', 'job-2', 'job-3']) await c.ledger.admit(jobRecord(id), 'person', { rho: 0.125, epsilon: 0.5, delta: 0 });
+    await c.setBudget('admin', true, 'alice', { population: 'person' }, { epsilon: 5, delta: 1e-6 });
+    for (const id of ['job-1', 'job-2', 'job-3']) await c.ledger.admit(jobRecord(id), [{ population: 'person', products: ['person'] }], { rho: 0.125, epsilon: 0.5, delta: 0 });
     await c.ledger.commit('job-1');
     await c.ledger.commit('job-2');
     await c.close();
@@ -71,9 +71,11 @@ describe('coordinator state integrity at start', () => {
   });
 
   it.each([
-    ['a charge made cheaper', `UPDATE charges SET rho = rho / 2 WHERE job_id = 'job-2'`, /charge of job job-2 differs from the ledger chain/],
-    ['a charge deleted', `DELETE FROM charges WHERE job_id = 'job-1'`, /charge of job job-1 is in the ledger chain but missing from the charges table/],
-    ['a budget raised', `UPDATE budgets SET epsilon = 50`, /budget of alice on person differs from the ledger chain/],
+    ['a charge made cheaper', `UPDATE population_charges SET rho = rho / 2 WHERE job_id = 'job-2'`, /charge of job job-2 on population person differs from the ledger chain/],
+    ['a charge moved to another population', `UPDATE population_charges SET population = 'device' WHERE job_id = 'job-2'`, /charge of job job-2 on population device is not in the ledger chain/],
+    ['a charge deleted', `DELETE FROM population_charges WHERE job_id = 'job-1'`, /charge of job job-1 on population person is in the ledger chain but missing from the population_charges table/],
+    ['a budget raised', `UPDATE population_budgets SET epsilon = 50`, /budget of alice on population person differs from the ledger chain/],
+    ['the chain dropped with the head file kept', `DROP TABLE ledger_chain`, /no ledger chain but the head file is at entry 7/],
     ['a chain entry rewritten', `UPDATE ledger_chain SET entry = replace(entry, '0.125', '0.0625') WHERE seq = 2`, /ledger chain entry 2: hash does not match/],
     ['the chain tail dropped with the rows it covers', `DELETE FROM ledger_chain WHERE seq >= 6`, /ledger chain ends at entry 5 but the head file says 7/],
     ['a job removed from the job store', `DELETE FROM jobs WHERE id = 'job-3'`, /charge of job job-3 has no job in the job store/],
@@ -107,7 +109,7 @@ describe('coordinator state integrity at start', () => {
     {
       const instance = await DuckDBInstance.create(join(clean, 'coordinator.duckdb'), { access_mode: 'READ_ONLY' });
       const conn = await instance.connect();
-      for (const t of ['jobs', 'budgets', 'charges', 'ledger_chain']) {
+      for (const t of ['jobs', 'population_budgets', 'population_charges', 'ledger_chain']) {
         const rows = (await conn.runAndReadAll(`SELECT block_id, min(block_offset) AS o FROM pragma_storage_info('${t}') WHERE persistent AND block_id >= 0 GROUP BY 1`)).getRowObjectsJS();
         for (const r of rows) used.set(Number(r.block_id), Number(r.o));
       }
@@ -136,33 +138,21 @@ describe('coordinator state integrity at start', () => {
     expect(outcomes).toEqual(blocks.map(() => 'FAILED_PRECONDITION corrupt'));
   });
 
-  it('builds the chain once for a state from before it, and logs it', async () => {
+  it('refuses population tables whose chain and head file were both removed (not a state from before the chain)', async () => {
     await seed();
-    // What an older coordinator left: the same tables, no chain, no head file.
     await sql(state, ['DROP TABLE ledger_chain']);
     rmSync(join(state, 'ledger-head.json'));
-    const before = await checkCoordinatorState(state);
-    expect(before.ok).toBe(true);
-    expect(before.report!.chain.present).toBe(false);
-
-    events = [];
-    const c = await Coordinator.create({ stateDir: state, log });
-    const [entry] = await c.ledger.report('alice', 'person');
-    expect(entry).toMatchObject({ jobs: 3, reserved: 0, budget: { epsilon: 5, delta: 1e-6 } });
-    await c.close();
-    expect(events.filter((e) => e.event === 'ledger-chain-built')).toEqual([{ event: 'ledger-chain-built', fields: { entries: 6, charges: 3, budgets: 1 } }]);
-    expect((await checkCoordinatorState(state)).ok).toBe(true);
-
-    events = [];
-    await Coordinator.create({ stateDir: state, log }).then((x) => x.close());
-    expect(events.some((e) => e.event === 'ledger-chain-built')).toBe(false);
+    const check = await checkCoordinatorState(state);
+    expect(check.ok).toBe(false);
+    expect(check.problems.join('\n')).toMatch(/per-population ledger tables but no ledger chain/);
+    await expect(Coordinator.create({ stateDir: state, log })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
   });
 
   it('a head file behind the chain (crash between commit and head write, deferred commit writes) is advanced, not refused', async () => {
     await seed();
     const headFile = join(state, 'ledger-head.json');
     const c = await Coordinator.create({ stateDir: state, log });
-    await c.setBudget('admin', true, 'bob', 'person', { epsilon: 1, delta: 1e-6 });
+    await c.setBudget('admin', true, 'bob', { population: 'person' }, { epsilon: 1, delta: 1e-6 });
     await c.close();
     // 7 entries after the seed and the restart's commit of job-3, then the budget of bob.
     expect(JSON.parse(readFileSync(headFile, 'utf8'))).toMatchObject({ seq: 8 });

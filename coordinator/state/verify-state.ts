@@ -5,11 +5,12 @@
  * belongs to a stored job. Read-only: it reports, the caller decides.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { CHAIN_TABLE, GENESIS_HASH, budgetKey, chainHash, parseEntry, replay, type LedgerEvent, type ReplayedLedger } from './ledger-chain.js';
+import { CHAIN_TABLE, GENESIS_HASH, budgetKey, chainHash, chargeKey, parseEntry, replay, type LedgerEvent, type ReplayedLedger } from './ledger-chain.js';
+import { LEGACY_LEDGER_TABLES, POPULATION_BUDGETS, POPULATION_CHARGES } from './ledger-tables.js';
 import type { ChainHead, HeadRead } from './state-head.js';
 
 /** Tables the coordinator keeps; each is read in full at start. */
-export const STATE_TABLES = ['jobs', 'budgets', 'charges', CHAIN_TABLE] as const;
+export const STATE_TABLES = ['jobs', ...LEGACY_LEDGER_TABLES, POPULATION_BUDGETS, POPULATION_CHARGES, CHAIN_TABLE] as const;
 /** Problems listed per kind before the rest is summarised (a state with 10⁵ bad rows must not make a 10⁵-line message). */
 const MAX_LISTED = 3;
 
@@ -24,7 +25,11 @@ export interface StateReport {
     tail: ChainHead;
     ok: boolean;
     firstBad?: { seq: number; problem: string };
+    /** What the verified chain keys budgets by: per product until the migration to populations, per population after. */
+    schema?: ReplayedLedger['schema'];
   };
+  /** The per-product ledger tables of a state written before budgets were kept per population are still there. */
+  legacyTables: boolean;
   head: ChainHead | undefined;
   /**
    * The chain goes on past the head file (a crash between a commit and its head write, or a commit whose head write
@@ -45,10 +50,11 @@ async function existingTables(conn: DuckDBConnection): Promise<Set<string>> {
 
 /** Inspects an open state database against its head file (see module comment). Never writes. */
 export async function inspectState(conn: DuckDBConnection, headRead: HeadRead): Promise<StateReport> {
-  const report: StateReport = { tables: {}, chain: { present: false, entries: 0, tail: { seq: 0, hash: GENESIS_HASH }, ok: true }, head: headRead.ok ? headRead.head : undefined, headBehind: false, problems: [] };
+  const report: StateReport = { tables: {}, chain: { present: false, entries: 0, tail: { seq: 0, hash: GENESIS_HASH }, ok: true }, head: headRead.ok ? headRead.head : undefined, headBehind: false, legacyTables: false, problems: [] };
   let tables: Set<string>;
   try {
     tables = await existingTables(conn);
+    report.legacyTables = LEGACY_LEDGER_TABLES.some((t) => tables.has(t));
     for (const t of STATE_TABLES) {
       if (!tables.has(t)) continue;
       // Hashing every column forces every block of the table to be read and its checksum verified.
@@ -62,6 +68,9 @@ export async function inspectState(conn: DuckDBConnection, headRead: HeadRead): 
 
   if (!tables.has(CHAIN_TABLE)) {
     if (headRead.ok) report.problems.push(`the database has no ledger chain but the head file is at entry ${headRead.head.seq}: the database is older than its head (lost write-ahead log or replaced file)`);
+    // Populations came after the chain: a state that has their tables and no chain lost its chain.
+    const rows = (report.tables[POPULATION_BUDGETS] ?? 0) + (report.tables[POPULATION_CHARGES] ?? 0);
+    if (rows > 0) report.problems.push(`the database has per-population ledger tables but no ledger chain (${rows} rows nobody can verify): the chain was removed`);
     return report;
   }
   report.chain.present = true;
@@ -107,11 +116,13 @@ export async function inspectState(conn: DuckDBConnection, headRead: HeadRead): 
       report.chain.firstBad = { seq: replayed.seq, problem: replayed.problem };
       report.problems.push(`ledger chain entry ${replayed.seq}: ${replayed.problem}`);
     } else {
+      report.chain.schema = replayed.ledger.schema;
       report.problems.push(...(await compareLedger(conn, tables, replayed.ledger)));
     }
   }
-  if (tables.has('charges') && tables.has('jobs')) {
-    const orphans = (await conn.runAndReadAll(`SELECT c.job_id FROM charges c ANTI JOIN jobs j ON j.id = c.job_id ORDER BY c.job_id LIMIT ${MAX_LISTED}`)).getRowObjectsJS();
+  for (const t of ['charges', POPULATION_CHARGES]) {
+    if (!tables.has(t) || !tables.has('jobs')) continue;
+    const orphans = (await conn.runAndReadAll(`SELECT DISTINCT c.job_id FROM ${t} c ANTI JOIN jobs j ON j.id = c.job_id ORDER BY c.job_id LIMIT ${MAX_LISTED}`)).getRowObjectsJS();
     for (const o of orphans) report.problems.push(`charge of job ${String(o.job_id)} has no job in the job store`);
   }
   return report;
@@ -151,5 +162,35 @@ async function compareLedger(conn: DuckDBConnection, tables: Set<string>, expect
     }
   }
   for (const [key, x] of expected.budgets) if (!seenBudgets.has(key)) note(`budget of ${x.researcher} on ${x.product} is in the ledger chain but missing from the budgets table`);
+
+  const popCharges = tables.has(POPULATION_CHARGES) ? (await conn.runAndReadAll(`SELECT * FROM ${POPULATION_CHARGES} ORDER BY job_id, population`)).getRowObjectsJS() : [];
+  const seenPop = new Set<string>();
+  for (const c of popCharges) {
+    const job = String(c.job_id);
+    const key = chargeKey(job, String(c.population));
+    seenPop.add(key);
+    const x = expected.populationCharges.get(key);
+    if (!x) {
+      note(`charge of job ${job} on population ${String(c.population)} is not in the ledger chain`);
+      continue;
+    }
+    const eps = c.epsilon === null ? null : Number(c.epsilon);
+    if (String(c.researcher) !== x.researcher || String(c.products) !== JSON.stringify(x.products) || Number(c.rho) !== x.rho || eps !== x.epsilon
+      || Number(c.delta) !== x.delta || String(c.state) !== x.state || Number(c.at_ms) !== x.atMs) {
+      note(`charge of job ${job} on population ${x.population} differs from the ledger chain`);
+    }
+  }
+  for (const [key, x] of expected.populationCharges) if (!seenPop.has(key)) note(`charge of job ${x.job} on population ${x.population} is in the ledger chain but missing from the ${POPULATION_CHARGES} table`);
+  const popBudgets = tables.has(POPULATION_BUDGETS) ? (await conn.runAndReadAll(`SELECT * FROM ${POPULATION_BUDGETS} ORDER BY researcher, population`)).getRowObjectsJS() : [];
+  const seenPopBudgets = new Set<string>();
+  for (const b of popBudgets) {
+    const key = budgetKey(String(b.researcher), String(b.population));
+    seenPopBudgets.add(key);
+    const x = expected.populationBudgets.get(key);
+    if (!x || Number(b.epsilon) !== x.epsilon || Number(b.delta) !== x.delta || String(b.set_by) !== x.setBy || Number(b.set_at_ms) !== x.atMs) {
+      note(`budget of ${String(b.researcher)} on population ${String(b.population)} ${x ? 'differs from' : 'is not in'} the ledger chain`);
+    }
+  }
+  for (const [key, x] of expected.populationBudgets) if (!seenPopBudgets.has(key)) note(`budget of ${x.researcher} on population ${x.population} is in the ledger chain but missing from the ${POPULATION_BUDGETS} table`);
   return out;
 }

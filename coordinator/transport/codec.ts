@@ -196,10 +196,13 @@ export function agentToWire(a: AgentView): Record<string, unknown> {
   };
 }
 
-export function budgetEntryToWire(e: BudgetEntry): Record<string, unknown> {
+export function budgetEntryToWire(e: BudgetEntry & { mappedFrom?: string }): Record<string, unknown> {
   return {
     researcher: e.researcher,
-    product: e.product,
+    product: e.population,
+    population: e.population,
+    products: e.products,
+    mappedFromProduct: e.mappedFrom ?? '',
     budgetEpsilon: e.budget.epsilon,
     budgetDelta: e.budget.delta,
     explicit: e.explicit,

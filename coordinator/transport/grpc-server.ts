@@ -7,7 +7,7 @@ import { fedmeshV1, SERVER_OPTIONS } from '../../common/transport/proto.js';
 import { isUndecodable, withTolerantDeserializers } from './undecodable.js';
 import { toGrpcError } from '../../common/transport/status-map.js';
 import type { TlsMaterial } from '../../common/tls.js';
-import type { Coordinator } from '../coordinator.js';
+import type { BudgetTarget, Coordinator } from '../coordinator.js';
 import type { Principal } from '../principal.js';
 import { checkRegistrationSize } from '../registration-limits.js';
 import {
@@ -161,8 +161,8 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
       defaultEpsilon: coordinator.options.defaultBudget.epsilon,
       defaultDelta: coordinator.options.defaultBudget.delta,
     })),
-    setBudget: unary<{ researcher: string; product: string; epsilon: number; delta: number }, unknown>(log, 'SetBudget', insecure, async (caller, req) =>
-      budgetEntryToWire(await coordinator.setBudget(caller.name, caller.isAdmin, req.researcher, req.product, { epsilon: req.epsilon, delta: req.delta })),
+    setBudget: unary<{ researcher: string; product: string; population: string; epsilon: number; delta: number }, unknown>(log, 'SetBudget', insecure, async (caller, req) =>
+      budgetEntryToWire(await coordinator.setBudget(caller.name, caller.isAdmin, req.researcher, budgetTarget(req.product, req.population), { epsilon: req.epsilon, delta: req.delta })),
     ),
     getJob: unary<{ jobId: string }, unknown>(log, 'GetJob', insecure, async (caller, req) => jobToWire(await coordinator.getJob(caller, req.jobId))),
     listJobs: unary<{ limit: number }, unknown>(log, 'ListJobs', insecure, async (caller, req) => ({ jobs: (await coordinator.listJobs(caller, req.limit || 50)).map(jobSummaryToWire) })),
@@ -292,4 +292,12 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
       return shutdownServer(server);
     },
   };
+}
+
+/** Exactly one of `product` and `population` names whose budget SetBudget changes. */
+function budgetTarget(product: string, population: string): BudgetTarget {
+  if (product && population) throw new FedmeshError('INVALID_ARGUMENT', 'population: give either a population or a product, not both', { field: 'population' });
+  if (population) return { population };
+  if (product) return { product };
+  throw new FedmeshError('INVALID_ARGUMENT', 'population: name the population (or one of its products) whose budget to set', { field: 'population' });
 }
