@@ -61,6 +61,7 @@ export async function checkCoordinatorState(stateDir: string): Promise<StateChec
   if (!report.chain.present) lines.push('ledger chain: not built yet (a state from before the chain; it is built at the next start)');
   else if (report.chain.ok) lines.push(`ledger chain: ok, ${report.chain.entries} entries`);
   else lines.push(`ledger chain: BROKEN at entry ${report.chain.firstBad?.seq}: ${report.chain.firstBad?.problem}`);
+  if (report.legacyTables) lines.push('ledger: budgets per product (the schema before populations); migrated to populations at the next start, the smaller budget winning');
   lines.push(head.ok ? `head file: entry ${head.head.seq}${report.headBehind ? ` (the chain goes on to entry ${report.chain.entries}: advanced at the next start)` : ''}` : `head file: ${head.problem}`);
   for (const p of problems) lines.push(`problem: ${p}`);
   // Loose modes are tightened at the next start, so they warn rather than fail the check.
