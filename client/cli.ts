@@ -72,9 +72,9 @@ function buildProgram(): Command {
     .option('--insecure', 'plaintext, no authentication: loopback development only')
     .option('--heartbeat-ms <ms>', 'agent heartbeat interval')
     .option('--agent-grace-ms <ms>', 'how long a disconnected agent stays listed (without products) before it is forgotten', '600000')
-    .option('--default-epsilon <e>', 'budget ε per researcher × product where none is set', '3')
+    .option('--default-epsilon <e>', 'budget ε per researcher × population where none is set', '3')
     .option('--max-sites-per-person <m>', 'public assumption: a person is at no more than m sites (multiplies every DP sensitivity)', '1')
-    .option('--default-delta <d>', 'budget δ per researcher × product where none is set', '1e-6');
+    .option('--default-delta <d>', 'budget δ per researcher × population where none is set', '1e-6');
   operations(coordinator).action(exit(async (opts) => (await servers()).runCoordinator(opts)));
 
   const agent = program
@@ -180,9 +180,10 @@ function buildProgram(): Command {
   connection(
     budget
       .command('set')
-      .description('administrators: set a researcher\'s (ε, δ) budget on a data product')
+      .description('administrators: set a researcher\'s (ε, δ) budget on a population (all products keyed by the same persons)')
       .requiredOption('--researcher <id>', 'researcher (certificate name)')
-      .requiredOption('--product <name>', 'data product')
+      .option('--population <name>', 'population, e.g. person')
+      .option('--product <name>', "a data product: sets the budget of the product's population (and says which)")
       .requiredOption('--epsilon <e>', 'total ε')
       .option('--delta <d>', 'total δ', '1e-6')
       .option('--json', 'print JSON'),

@@ -7,7 +7,7 @@ import { jobToJson, jobsTable, renderAgents, renderCatalog, renderJob, renderJob
 import { resultTable } from '../format/result-table.js';
 import { emit, quietOutput, type OutputFlags } from './output.js';
 import { createProgress } from '../format/spinner.js';
-import { budgetLine, COMPOSITION_NOTE, remainingBudget } from '../format/budget-line.js';
+import { budgetLine, budgetSetLine, COMPOSITION_NOTE } from '../format/budget-line.js';
 import { researcherClient, type ConnectionFlags } from './common.js';
 
 export type { OutputFlags } from './output.js';
@@ -119,11 +119,7 @@ export async function runJobs(flags: ConnectionFlags & OutputFlags & { limit?: s
   }
 }
 
-function fmt(n: number): string {
-  return Number.isFinite(n) ? (Math.round(n * 1e4) / 1e4).toString() : '∞';
-}
-
-/** `fedmesh budget`: budgets and spend per researcher × product. */
+/** `fedmesh budget`: budgets and spend per researcher × population, with the products each population covers. */
 export async function runBudget(flags: ConnectionFlags & OutputFlags & { researcher?: string; admin?: boolean }): Promise<number> {
   const client = researcherClient(flags, flags.admin ? 'admin' : 'researcher');
   try {
@@ -132,7 +128,7 @@ export async function runBudget(flags: ConnectionFlags & OutputFlags & { researc
       out(JSON.stringify(report));
       return 0;
     }
-    const lines = [`default budget per researcher × product: ε=${report.defaultEpsilon}, δ=${report.defaultDelta}`];
+    const lines = [`default budget per researcher × population: ε=${report.defaultEpsilon}, δ=${report.defaultDelta} (one budget for all products keyed by the same persons)`];
     if (report.entries.length === 0) lines.push('(nothing spent yet)');
     for (const e of report.entries) lines.push(budgetLine(e));
     if (report.entries.length > 0) lines.push(COMPOSITION_NOTE);
@@ -143,16 +139,17 @@ export async function runBudget(flags: ConnectionFlags & OutputFlags & { researc
   }
 }
 
-/** `fedmesh budget set`: an administrator sets one researcher's budget on one product. */
-export async function runBudgetSet(flags: ConnectionFlags & OutputFlags & { researcher: string; product: string; epsilon: string; delta?: string }): Promise<number> {
+/** `fedmesh budget set`: an administrator sets one researcher's budget on one population (named, or by a product). */
+export async function runBudgetSet(flags: ConnectionFlags & OutputFlags & { researcher: string; population?: string; product?: string; epsilon: string; delta?: string }): Promise<number> {
   const epsilon = Number(flags.epsilon);
   const delta = flags.delta === undefined ? 1e-6 : Number(flags.delta);
   if (!Number.isFinite(epsilon)) throw new RangeError(`--epsilon: not a number: ${quote(flags.epsilon)}`);
   if (!Number.isFinite(delta)) throw new RangeError(`--delta: not a number: ${quote(flags.delta)}`);
+  if ((flags.population === undefined) === (flags.product === undefined)) throw new RangeError('give exactly one of --population and --product');
   const client = researcherClient(flags, 'admin');
   try {
-    const e = await client.setBudget(flags.researcher, flags.product, epsilon, delta);
-    out(flags.json ? JSON.stringify(e) : `budget of ${e.researcher} on ${e.product}: ε=${e.budgetEpsilon} δ=${e.budgetDelta}; spent ε=${fmt(e.spentEpsilon)}; remaining ρ=${fmt(remainingBudget(e).rho)} (next job up to ε=${fmt(remainingBudget(e).nextJobEpsilon)})`);
+    const e = await client.setBudget(flags.researcher, flags.population !== undefined ? { population: flags.population } : { product: flags.product! }, epsilon, delta);
+    out(flags.json ? JSON.stringify(e) : budgetSetLine(e));
     return 0;
   } finally {
     client.close();

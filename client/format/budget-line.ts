@@ -18,13 +18,28 @@ export function remainingBudget(e: BudgetEntryView): { rho: number; nextJobEpsil
   return { rho, nextJobEpsilon: rho > 0 ? epsilonFromRho(rho, e.budgetDelta) : 0, exact: e.spentDelta === 0 };
 }
 
-/** One line of `fedmesh budget`: the population, the budget, the spend and what is left in ρ and as a next job's ε. */
+/** The products a population covers, as shown next to it. */
+function covers(e: BudgetEntryView): string {
+  return e.products.length > 0 ? ` (covers ${e.products.join(', ')})` : '';
+}
+
+/** One line of `fedmesh budget`: the population and its products, the budget, the spend and what is left in ρ and as a next job's ε. */
 export function budgetLine(e: BudgetEntryView): string {
   const left = remainingBudget(e);
   return (
-    `${e.researcher} × ${e.product}: budget ε=${e.budgetEpsilon} δ=${e.budgetDelta}${e.explicit ? '' : ' (default)'}; ` +
+    `${e.researcher} × population ${e.population}${covers(e)}: budget ε=${e.budgetEpsilon} δ=${e.budgetDelta}${e.explicit ? '' : ' (default)'}; ` +
     `spent ρ=${fmt(e.spentRho)} (ε=${fmt(e.spentEpsilon)} at δ=${e.budgetDelta}) in ${e.jobs} job(s); ` +
     `remaining ρ=${fmt(left.rho)}: the next job may spend up to ε=${fmt(left.nextJobEpsilon)} at δ=${e.budgetDelta}${left.exact ? '' : ' (at most; part of δ is used)'}`
+  );
+}
+
+/** What `fedmesh budget set` prints: the population set (and, when a product named it, that mapping). */
+export function budgetSetLine(e: BudgetEntryView): string {
+  const left = remainingBudget(e);
+  const mapped = e.mappedFromProduct ? `product ${e.mappedFromProduct} belongs to population ${e.population}: its budget is the population's, shared by every product in it\n` : '';
+  return (
+    `${mapped}budget of ${e.researcher} on population ${e.population}${covers(e)}: ε=${e.budgetEpsilon} δ=${e.budgetDelta}; spent ε=${fmt(e.spentEpsilon)}; ` +
+    `remaining ρ=${fmt(left.rho)} (next job up to ε=${fmt(left.nextJobEpsilon)})`
   );
 }
 
