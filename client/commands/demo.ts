@@ -142,7 +142,7 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
     }
     const budget = await client.getBudget();
     say('privacy spent by this researcher (fedmesh budget):');
-    for (const e of budget.entries) say(`  ${e.product}: ε spent ${e.spentEpsilon.toFixed(3)} of ${e.budgetEpsilon} (δ ${e.budgetDelta}), ${e.jobs} DP job(s)`);
+    for (const e of budget.entries) say(`  population ${e.population} (${e.products.join(', ')}): ε spent ${e.spentEpsilon.toFixed(3)} of ${e.budgetEpsilon} (δ ${e.budgetDelta}), ${e.jobs} DP job(s)`);
     say(`demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s${failures ? `, ${failures} job(s) failed` : ''}`);
     return failures === 0 ? 0 : 1;
   } finally {

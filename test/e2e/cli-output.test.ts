@@ -60,10 +60,10 @@ describe('the CLI against a real coordinator (mTLS)', () => {
   it("the README's `fedmesh budget set --researcher alice --product person --epsilon 5 --delta 1e-6 … --name admin` works as written (item 15)", async () => {
     const r = await fedmesh(['budget', 'set', '--researcher', 'alice', '--product', 'person', '--epsilon', '5', '--delta', '1e-6', ...conn, '--name', 'admin']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/budget of alice on person: ε=5 δ=0\.000001/);
+    expect(r.stdout).toMatch(/product person belongs to population person: its budget is the population's, shared by every product in it\nbudget of alice on population person \(covers [^)]*person[^)]*\): ε=5 δ=0\.000001/);
     const admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
     try {
-      const alice = (await admin.getBudget('alice')).entries.find((e) => e.product === 'person')!;
+      const alice = (await admin.getBudget('alice')).entries.find((e) => e.population === 'person')!;
       expect(alice).toMatchObject({ budgetEpsilon: 5, budgetDelta: 1e-6, explicit: true });
     } finally {
       admin.close();
@@ -73,7 +73,7 @@ describe('the CLI against a real coordinator (mTLS)', () => {
   it('the options of `budget` itself still work: `fedmesh budget … --name alice` and `budget --admin --researcher alice --json`', async () => {
     const mine = await fedmesh(['budget', ...conn, '--name', 'alice']);
     expect(mine.code, mine.stderr).toBe(0);
-    expect(mine.stdout).toMatch(/alice × person: budget ε=5/);
+    expect(mine.stdout).toMatch(/alice × population person \(covers [^)]*person[^)]*\): budget ε=5/);
     const admin = await fedmesh(['budget', '--admin', '--researcher', 'alice', '--json', ...conn]);
     expect(admin.code, admin.stderr).toBe(0);
     expect((JSON.parse(admin.stdout) as { entries: { researcher: string }[] }).entries.every((e) => e.researcher === 'alice')).toBe(true);

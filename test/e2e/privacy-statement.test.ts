@@ -48,7 +48,7 @@ describe('the privacy statement of DP cohort-level results, as the CLI prints it
     for (const [i, s] of synth.sites.entries()) await mesh.startAgent(`s${i + 1}`, s.dir, policy);
     await mesh.waitForAgents(3, 60_000);
     const admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
-    await admin.setBudget('researcher', 'person', 100, 1e-3);
+    await admin.setBudget('researcher', { population: 'person' }, 100, 1e-3);
     admin.close();
     conn = ['--coordinator', `127.0.0.1:${mesh.server.port}`, '--tls-dir', mesh.tlsDir];
     for (const [kind, spec] of Object.entries(specs)) await writeFile(join(mesh.dir, `${kind}.json`), JSON.stringify(spec));
@@ -72,7 +72,7 @@ describe('the privacy statement of DP cohort-level results, as the CLI prints it
 
   it('`fedmesh budget` shows remaining ρ and the largest next job: a job of 0.98 × that ε is admitted, 1.05 × is refused', async () => {
     const admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
-    await admin.setBudget('alice', 'person', 1, 1e-6);
+    await admin.setBudget('alice', { population: 'person' }, 1, 1e-6);
     admin.close();
     const job = (epsilon: number): Record<string, unknown> => ({ ...specs.contingency, privacy: { mode: 'central-dp', epsilon, delta: 1e-6 } });
     await writeFile(join(mesh.dir, 'first.json'), JSON.stringify(job(0.73)));
@@ -81,7 +81,7 @@ describe('the privacy statement of DP cohort-level results, as the CLI prints it
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toMatch(/undefined|NaN/);
     expect(r.stdout).toMatch(/their ρ add up/);
-    const m = /alice × person: .*spent ρ=[0-9.]+ \(ε=([0-9.]+) at δ=0\.000001\) in 1 job\(s\); remaining ρ=[0-9.]+: the next job may spend up to ε=([0-9.]+) at δ=0\.000001/.exec(r.stdout);
+    const m = /alice × population person \(covers [^)]*\): .*spent ρ=[0-9.]+ \(ε=([0-9.]+) at δ=0\.000001\) in 1 job\(s\); remaining ρ=[0-9.]+: the next job may spend up to ε=([0-9.]+) at δ=0\.000001/.exec(r.stdout);
     expect(m, r.stdout).not.toBeNull();
     const [spentEpsilon, next] = [Number(m![1]), Number(m![2])];
     // "budget ε − spent ε" would say 0.27; zCDP composition leaves room for more (ε is concave in ρ).

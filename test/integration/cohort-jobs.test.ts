@@ -48,7 +48,7 @@ describe('cohort, survival, characterisation and contingency jobs on synthetic O
     await mesh.startAgent('pool', join(mesh.dir, 'pooled'), policy);
     await mesh.waitForAgents(4, 60_000);
     const admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
-    await admin.setBudget('researcher', 'person', 100, 1e-3);
+    await admin.setBudget('researcher', { population: 'person' }, 100, 1e-3);
     admin.close();
   }, 120_000);
   afterAll(async () => mesh?.close());

@@ -98,12 +98,12 @@ describe('coordinator state: crash recovery, integrity refusals, --check-state, 
     const admin = new CoordinatorClient({ address, tls: loadTlsMaterial(tls, 'admin', 'admin') });
     try {
       await until(async () => (await client.listAgents()).some((a) => a.connected), 10_000);
-      await admin.setBudget('alice', 'person', 2, 1e-6);
+      await admin.setBudget('alice', { population: 'person' }, 2, 1e-6);
       for (let i = 0; i < JOBS; i += 1) {
         const r = await client.run({ kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: EPSILON } });
         expect(r.state).toBe('succeeded');
       }
-      before = (await client.getBudget()).entries.find((x) => x.product === 'person');
+      before = (await client.getBudget()).entries.find((x) => x.population === 'person');
       expect(before?.jobs).toBe(JOBS);
     } finally {
       client.close();
@@ -127,7 +127,7 @@ describe('coordinator state: crash recovery, integrity refusals, --check-state, 
     const { p, address } = await startCoordinator(state);
     const client = new CoordinatorClient({ address, tls: loadTlsMaterial(tls, 'researcher', 'researcher') });
     try {
-      const e = (await client.getBudget()).entries.find((x) => x.product === 'person')!;
+      const e = (await client.getBudget()).entries.find((x) => x.population === 'person')!;
       expect(e.jobs).toBe(JOBS);
       expect(e.spentRho).toBe(before!.spentRho);
       expect(e.spentEpsilon).toBe(before!.spentEpsilon);
@@ -169,7 +169,7 @@ describe('coordinator state: crash recovery, integrity refusals, --check-state, 
     // A clean stop checkpoints everything into the main file, then blocks past the file header are damaged.
     const { p, address } = await startCoordinator(state);
     const client = new CoordinatorClient({ address, tls: loadTlsMaterial(tls, 'researcher', 'researcher') });
-    expect((await client.getBudget()).entries.find((x) => x.product === 'person')?.jobs).toBe(JOBS);
+    expect((await client.getBudget()).entries.find((x) => x.population === 'person')?.jobs).toBe(JOBS);
     client.close();
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);

@@ -24,7 +24,7 @@ describe('DP aggregate jobs', () => {
     }
     await mesh.waitForAgents(3);
     admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
-    await admin.setBudget('researcher', 'person', 1000, 1e-3);
+    await admin.setBudget('researcher', { population: 'person' }, 1000, 1e-3);
   });
   afterAll(async () => {
     admin?.close();
@@ -110,7 +110,7 @@ describe('DP aggregate jobs', () => {
   });
 
   it('100 concurrent jobs against a budget that fits 10 admit at most 10, and the ledger says so', async () => {
-    await admin.setBudget('alice', 'person', 10 * 0.3 * (1 + 1e-9), 1e-6);
+    await admin.setBudget('alice', { population: 'person' }, 10 * 0.3 * (1 + 1e-9), 1e-6);
     const alice = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'researcher', 'alice') });
     try {
       // Pure ε-DP jobs (discrete Laplace) compose additively: ε = 0.3 each, ten fit in 3.0.
@@ -121,10 +121,10 @@ describe('DP aggregate jobs', () => {
       expect(admitted.length).toBe(10);
       expect(refused.every((r) => (r.reason as FedmeshError).code === 'BUDGET_EXHAUSTED')).toBe(true);
       expect((refused[0]!.reason as FedmeshError).details.grpcStatus).toBe('RESOURCE_EXHAUSTED');
-      expect((refused[0]!.reason as FedmeshError).message).toMatch(/privacy budget exhausted for researcher alice on product person/);
+      expect((refused[0]!.reason as FedmeshError).message).toMatch(/privacy budget exhausted for researcher alice on population person \(products [^)]*person/);
       await Promise.all(admitted.map((r) => alice.watchJob((r as PromiseFulfilledResult<{ jobId: string }>).value.jobId)));
       const report = await alice.getBudget();
-      const e = report.entries.find((x) => x.product === 'person')!;
+      const e = report.entries.find((x) => x.population === 'person')!;
       expect(e.jobs).toBe(10);
       expect(e.reserved).toBe(0);
       expect(e.spentEpsilon).toBeLessThanOrEqual(e.budgetEpsilon);

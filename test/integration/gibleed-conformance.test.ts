@@ -75,6 +75,6 @@ describe.skipIf(!available)('GiBleed split across 3 agents: every Circe definiti
     expect(s.entries).toBeUndefined();
     expect(Math.abs(s.count - reference.celecoxib!.persons)).toBeLessThan(6 * s.count_std);
     const budget = await mesh.client.getBudget();
-    expect(budget.entries.find((e) => e.product === 'person')!.jobs).toBeGreaterThanOrEqual(1);
+    expect(budget.entries.find((e) => e.population === 'person')!.jobs).toBeGreaterThanOrEqual(1);
   }, 120_000);
 });

@@ -74,7 +74,7 @@ describe('the privacy ledger across a coordinator crash, and the agent cap', () 
     expect(after.state).toBe('failed');
     expect(after.error!.message).toMatch(/restarted/);
     const report = await client.getBudget();
-    const e = report.entries.find((x) => x.product === 'person')!;
+    const e = report.entries.find((x) => x.population === 'person')!;
     expect(e.jobs).toBe(1);
     expect(e.reserved).toBe(0);
     expect(e.spentEpsilon).toBeCloseTo(0.6, 6);

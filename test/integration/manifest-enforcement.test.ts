@@ -52,7 +52,7 @@ describe('the product manifest is enforced at the agent (issue 8 item 0)', () =>
     declared = await mesh.startAgent('p1', withManifest, policy);
     undeclared = await mesh.startAgent('p2', without, policy);
     await mesh.waitForAgents(2);
-    await mesh.coordinator.ledger.setBudget('researcher', 'visits', { epsilon: 100, delta: 1e-3 }, 'test');
+    await mesh.coordinator.ledger.setBudget('researcher', 'person', { epsilon: 100, delta: 1e-3 }, 'test');
   }, 60_000);
   afterAll(async () => {
     rogue?.stop();

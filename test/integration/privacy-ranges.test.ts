@@ -91,7 +91,7 @@ describe('hostile privacy parameters and budgets are refused quickly with INVALI
     const [agents, budget] = await Promise.all([researcher.listAgents(), researcher.getBudget()]);
     expect(agents.filter((a) => a.connected).map((a) => a.name)).toEqual(['a1']);
     expect(budget).toBeDefined();
-    await admin.setBudget('researcher', 'person', PRIVACY_LIMITS.budgetEpsilon.max, 1e-6);
+    await admin.setBudget('researcher', { population: 'person' }, PRIVACY_LIMITS.budgetEpsilon.max, 1e-6);
     const job = await researcher.run({ ...count, privacy: { mode: 'central-dp', epsilon: PRIVACY_LIMITS.jobEpsilon.max } });
     expect(job.state).toBe('succeeded');
   });
@@ -105,15 +105,15 @@ describe('hostile privacy parameters and budgets are refused quickly with INVALI
     ['ε NaN', NaN, 1e-6, 'budget.epsilon'],
   ];
   it.each(budgets)('SetBudget with %s → INVALID_ARGUMENT naming the field, nothing stored', async (_name, epsilon, delta, field) => {
-    const err = await refusal(admin.setBudget('alice', 'person', epsilon, delta));
+    const err = await refusal(admin.setBudget('alice', { population: 'person' }, epsilon, delta));
     expect(err.details.grpcStatus).toBe('INVALID_ARGUMENT');
     expect(err.message).toContain(field);
     const report = await admin.getBudget('alice');
-    expect(report.entries.filter((e) => e.researcher === 'alice' && e.product === 'person' && e.explicit)).toEqual([]);
+    expect(report.entries.filter((e) => e.researcher === 'alice' && e.population === 'person' && e.explicit)).toEqual([]);
   });
 
   it('SetBudget at the edges of the range is accepted', async () => {
-    const e = await admin.setBudget('alice', 'person', PRIVACY_LIMITS.budgetEpsilon.max, PRIVACY_LIMITS.budgetDelta.max);
+    const e = await admin.setBudget('alice', { population: 'person' }, PRIVACY_LIMITS.budgetEpsilon.max, PRIVACY_LIMITS.budgetDelta.max);
     expect([e.budgetEpsilon, e.budgetDelta]).toEqual([PRIVACY_LIMITS.budgetEpsilon.max, PRIVACY_LIMITS.budgetDelta.max]);
   });
 

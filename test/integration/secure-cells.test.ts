@@ -24,7 +24,7 @@ describe('secure aggregation in cohort-level jobs', () => {
     for (const [i, s] of synth.sites.entries()) await mesh.startAgent(sites[i]!, s.dir, policy);
     await mesh.waitForAgents(3, 60_000);
     const admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
-    await admin.setBudget('researcher', 'person', 1e4, 1e-3);
+    await admin.setBudget('researcher', { population: 'person' }, 1e4, 1e-3);
     admin.close();
   }, 120_000);
   afterAll(async () => mesh?.close());

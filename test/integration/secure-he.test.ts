@@ -63,7 +63,7 @@ describe('secure aggregation (he) in aggregate jobs', () => {
     }
     await mesh.waitForAgents(3);
     admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
-    await admin.setBudget('researcher', 'person', 1e4, 1e-3);
+    await admin.setBudget('researcher', { population: 'person' }, 1e4, 1e-3);
   });
   afterAll(async () => {
     admin?.close();

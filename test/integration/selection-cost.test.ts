@@ -18,7 +18,7 @@ describe('partition-selection jobs cost what they request', () => {
     await mesh.startAgent('a1', dir, { allowModes: ['central-dp'], budgetCap: { epsilon: 3, delta: 1e-5 } });
     await mesh.waitForAgents(1);
     const admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
-    await admin.setBudget('alice', 'person', 3, 1e-5);
+    await admin.setBudget('alice', { population: 'person' }, 3, 1e-5);
     admin.close();
     alice = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'researcher', 'alice') });
   });
@@ -37,7 +37,7 @@ describe('partition-selection jobs cost what they request', () => {
     // Stated cost: the request, never above it (≤ 1e-6 below it from the bisection that inverts the conversion).
     expect(spent.epsilon).toBeLessThanOrEqual(3);
     expect(spent.epsilon).toBeGreaterThan(3 - 1e-6);
-    const e = (await alice.getBudget()).entries.find((x) => x.product === 'person')!;
+    const e = (await alice.getBudget()).entries.find((x) => x.population === 'person')!;
     expect(e.spentEpsilon).toBeLessThanOrEqual(3);
     expect(e.spentEpsilon).toBeGreaterThan(3 - 1e-6);
     // Negative control: the budget is really used up.
