@@ -13,7 +13,8 @@ export interface AgentRegistration {
   domain: string;
   products: ProductDescriptor[];
   version: string;
-  policy: { minCellSize: number; allowModes: string[]; allowKinds: string[] };
+  /** `secureMaxRows`: the largest per-agent bound of a secure job this agent accepts (absent: the default). */
+  policy: { minCellSize: number; allowModes: string[]; allowKinds: string[]; secureMaxRows?: number };
   /** The agent's long-term Ed25519 identity key, signed with its mTLS certificate key (absent without TLS). */
   identity?: IdentityAttestation;
 }

@@ -98,6 +98,7 @@ export class Agent {
       salt: () => this.privacyLedger.salt,
       rng: this.rng,
       log,
+      policy: { secureMaxRows: this.policy.secureMaxRows, minCellSize: this.policy.minCellSize },
     });
   }
 
@@ -203,7 +204,7 @@ export class Agent {
       name: this.options.name,
       domain: this.options.domain ?? this.options.name,
       version: FEDMESH_VERSION,
-      policy: { minCellSize: this.policy.minCellSize, allowModes: [...this.policy.allowModes], allowKinds: [...this.policy.allowKinds] },
+      policy: { minCellSize: this.policy.minCellSize, allowModes: [...this.policy.allowModes], allowKinds: [...this.policy.allowKinds], secureMaxRows: this.policy.secureMaxRows },
       ...(this.attestation() ? { identity: this.attestation()! } : {}),
       products: this.products.map((p) => {
         const d = this.descriptions.get(p.name);

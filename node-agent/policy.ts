@@ -1,4 +1,5 @@
 import { FedmeshError } from '../common/errors.js';
+import { DEFAULT_SECURE_MAX_ROWS } from '../common/secure/vector-layout.js';
 import { PRIVACY_MODES, type PrivacyMode } from '../common/job/spec.js';
 import { validateBudget, type EpsilonDeltaBudget } from '../common/job/budget.js';
 
@@ -22,6 +23,11 @@ export interface AgentPolicyOptions {
    * a release that would go beyond is refused (never evicted: forgetting would reopen differencing). @default 2000000
    */
   maxRememberedPersons?: number;
+  /**
+   * The largest `secureMaxRows` (per-agent bound of a secure job: statistics are clipped to it) this domain accepts;
+   * published at registration, a job asking for more is refused from this public number. @default 16777216 (2^24)
+   */
+  secureMaxRows?: number;
 }
 
 export interface CompiledAgentPolicy {
@@ -31,6 +37,7 @@ export interface CompiledAgentPolicy {
   readonly budgetCap: Readonly<EpsilonDeltaBudget>;
   readonly maxGroups: number;
   readonly maxRememberedPersons: number;
+  readonly secureMaxRows: number;
 }
 
 export const DEFAULT_ALLOWED_MODES: readonly PrivacyMode[] = ['central-dp', 'local-dp', 'distributed-dp'];
@@ -50,7 +57,9 @@ export function compileAgentPolicy(o: AgentPolicyOptions = {}): CompiledAgentPol
   if (!Number.isInteger(maxGroups) || maxGroups < 1) throw new RangeError(`options.maxGroups must be a positive integer, got ${maxGroups}`);
   const maxRememberedPersons = o.maxRememberedPersons ?? 2_000_000;
   if (!Number.isInteger(maxRememberedPersons) || maxRememberedPersons < 1) throw new RangeError(`options.maxRememberedPersons must be a positive integer, got ${maxRememberedPersons}`);
-  return Object.freeze({ maxGroups, maxRememberedPersons, minCellSize, allowModes: Object.freeze([...allowModes]), allowKinds: Object.freeze([...(o.allowKinds ?? ['aggregate', 'cohort', 'characterize', 'survival', 'contingency'])]), budgetCap: Object.freeze({ ...budgetCap }) });
+  const secureMaxRows = o.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS;
+  if (!Number.isSafeInteger(secureMaxRows) || secureMaxRows < 1) throw new RangeError(`options.secureMaxRows must be a positive integer, got ${secureMaxRows}`);
+  return Object.freeze({ maxGroups, maxRememberedPersons, secureMaxRows, minCellSize, allowModes: Object.freeze([...allowModes]), allowKinds: Object.freeze([...(o.allowKinds ?? ['aggregate', 'cohort', 'characterize', 'survival', 'contingency'])]), budgetCap: Object.freeze({ ...budgetCap }) });
 }
 
 export function enforcePolicy(policy: CompiledAgentPolicy, kind: string, mode: PrivacyMode): void {

@@ -134,6 +134,7 @@ export interface AgentFlags extends ConnectionFlags, OperationsFlags {
   domain?: string;
   minCellSize?: string;
   maxGroups?: string;
+  secureMaxRows?: string;
   allowModes?: string;
   budgetCapEpsilon?: string;
   budgetCapDelta?: string;
@@ -167,6 +168,7 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
     policy: {
       ...(minCellSize !== undefined ? { minCellSize } : {}),
       ...(flags.maxGroups !== undefined ? { maxGroups: Number(flags.maxGroups) } : {}),
+      ...(flags.secureMaxRows !== undefined ? { secureMaxRows: Number(flags.secureMaxRows) } : {}),
       ...(flags.allowModes ? { allowModes: parseModes(flags.allowModes) } : {}),
       budgetCap: { epsilon: Number(flags.budgetCapEpsilon ?? 10), delta: Number(flags.budgetCapDelta ?? 1e-5) },
     },

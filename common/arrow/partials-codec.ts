@@ -1,6 +1,7 @@
 import { Bool, Float64, Int64, Table, Utf8, tableFromIPC, tableToIPC, vectorFromArray, type Vector } from 'apache-arrow';
 import { toKeyValue, type GroupPartial, type KeyValue, type MeasurePartial } from '../../algorithms/aggregate/index.js';
 import { FedmeshError } from '../errors.js';
+import { MAX_GROUPS_PER_AGENT } from '../job/group-limits.js';
 import { int128Vector, readInt128Vector } from './decimal.js';
 import { checkIpcStream, IpcRejection, type IpcExpectation } from './ipc-guard.js';
 
@@ -50,21 +51,18 @@ function child(t: Table, name: string): Vector {
 }
 
 
-/**
- * Most groups one agent may return when the groups are data-dependent (groupBy without public groupKeys). It bounds
- * what the coordinator decodes from one reply; agents release far fewer (their disclosure limit).
- */
+/** Most rows of one agent's partial with public group keys (their combinations), bounding what one reply decodes. */
 export const MAX_PARTIAL_GROUPS = 100_000;
 /** Bound on the bytes of one string group key, for the reply's size limit (keys are column values cast to text). */
 export const MAX_KEY_BYTES = 4096;
 
 /**
  * The most rows an agent's partial may have: one without groupBy, the public combinations with groupKeys (agents
- * send exactly those), else MAX_PARTIAL_GROUPS.
+ * send exactly those, at most MAX_PARTIAL_GROUPS), else MAX_GROUPS_PER_AGENT (data-dependent groups).
  */
 export function maxPartialRows(groupBy: readonly string[], groupKeys?: Readonly<Record<string, readonly unknown[]>>): number {
   if (groupBy.length === 0) return 1;
-  if (!groupKeys) return MAX_PARTIAL_GROUPS;
+  if (!groupKeys) return MAX_GROUPS_PER_AGENT;
   let n = 1;
   for (const g of groupBy) n = Math.min(MAX_PARTIAL_GROUPS, n * (groupKeys[g]?.length ?? MAX_PARTIAL_GROUPS));
   return n;

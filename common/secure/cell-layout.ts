@@ -16,7 +16,8 @@ import { describeGuarantee } from '../job/guarantee.js';
 import { defaultTolerated } from './distributed-noise.js';
 import { limbsFor, MAX_LIMBS, readLimbs, writeLimbs, type LimbRing } from './limbs.js';
 import { MIN_SECURE_AGENTS, secureThreshold } from './secure-job.js';
-import { DEFAULT_SECURE_MAX_ROWS, NOISE_TAIL_SIGMAS } from './vector-layout.js';
+import { clipBig, DEFAULT_SECURE_MAX_ROWS, NOISE_TAIL_SIGMAS } from './vector-layout.js';
+import { clippingNote } from './secure-max-rows.js';
 
 const Z = 1.959963984540054;
 
@@ -27,6 +28,8 @@ export interface SecureCellSlot {
   /** Public per-agent bounds (noise tail included). */
   readonly lo: bigint;
   readonly hi: bigint;
+  /** The exact count is clipped to [0, secureMaxRows] before its noise share is added. */
+  readonly clipHi: bigint;
   readonly limbs: number;
   readonly offset: number;
 }
@@ -109,7 +112,7 @@ export function planSecureCells(job: CellJob, ruleNames: readonly string[], agen
       throw invalidJob('secureMaxRows', `block ${block.name}: the secure sum of ${agents} agents with up to ${cap} persons each spans [${BigInt(agents) * lo}, ${BigInt(agents) * hi}], more than ${MAX_LIMBS} limbs of the ${ring.kind} ring hold; lower secureMaxRows`);
     }
     for (const cell of block.cells) {
-      slots.push({ cell, block: bi, lo, hi, limbs, offset });
+      slots.push({ cell, block: bi, lo, hi, clipHi: BigInt(cap), limbs, offset });
       offset += limbs;
     }
   });
@@ -121,22 +124,15 @@ export function planSecureCells(job: CellJob, ruleNames: readonly string[], agen
 }
 
 /**
- * One agent's vector: each cell (plus its block's noise share in distributed-dp), checked against its public
- * per-agent bound BEFORE anything is masked or encrypted, then written as limbs.
- * @throws FedmeshError INVALID_JOB (field secureMaxRows) when a value could make the secure sum wrap
+ * One agent's vector: each cell CLIPPED to [0, secureMaxRows] (plus its block's noise share in distributed-dp, the
+ * sum clamped to the bound with the 20σ noise tail), written as limbs. Never refuses on a value (see
+ * encodeSecureVector): clipping is 1-Lipschitz, so the blocks' sensitivities hold.
  */
 export function encodeSecureCells(plan: SecureCellPlan, values: ReadonlyMap<string, bigint>, noise: ((block: number) => bigint) | undefined, asBigInt: boolean): Uint32Array | BigInt64Array {
   const out = asBigInt ? new BigInt64Array(plan.vectorLength) : new Uint32Array(plan.vectorLength);
   for (const s of plan.slots) {
-    const x = (values.get(s.cell) ?? 0n) + (noise && plan.noise ? noise(s.block) : 0n);
-    if (x < s.lo || x > s.hi) {
-      out.fill(asBigInt ? (0n as never) : (0 as never));
-      throw new FedmeshError(
-        'INVALID_JOB',
-        `cell ${s.cell}: this agent's value is outside the public per-agent bound [${s.lo}, ${s.hi}] (secureMaxRows ${plan.maxRowsPerAgent} persons) that keeps the secure sum of ${plan.agents} agents from overflowing its ${s.limbs} limb(s); refusing before masking or encryption (raise secureMaxRows)`,
-        { field: 'secureMaxRows' },
-      );
-    }
+    const exact = clipBig(values.get(s.cell) ?? 0n, 0n, s.clipHi);
+    const x = clipBig(exact + (noise && plan.noise ? noise(s.block) : 0n), s.lo, s.hi);
     writeLimbs(plan.ring, s.limbs, x, out as never, s.offset, asBigInt);
   }
   return out;
@@ -184,6 +180,7 @@ export function releaseSecureCells(job: CellJob, plan: SecureCellPlan, totals: R
       notes: [
         `mode none with secure aggregation (${job.secure}): exact counts of distinct persons; no agent's counts were visible to the coordinator`,
         `the minimum cell size (${minCellSize}, the largest among the contributing agents) is applied to the released totals, not per agent: per-agent suppression is impossible inside secure aggregation`,
+        clippingNote(plan.maxRowsPerAgent, 'persons', 'none'),
         ...summary.notes,
       ],
     };
@@ -226,6 +223,7 @@ export function releaseSecureCells(job: CellJob, plan: SecureCellPlan, totals: R
     notes: [
       `distributed-dp with ${job.secure}: each of ${contributors} contributing agents added a discrete Gaussian share per block before ${job.secure === 'he' ? 'encrypting' : 'masking'}; only the noisy sum was ever decoded. <name>_std is the std of the summed shares; entries (not person-bounded) are not released`,
       `privacy charged for ${noise.minHonestShares} honest shares (n = ${noise.agents}, tolerating ${noise.tolerated} dropped or colluding agents; Kairouz, Liu & Steinke 2021), never less than the central cost of the same budget`,
+      clippingNote(plan.maxRowsPerAgent, 'persons', 'distributed-dp'),
       ...summary.notes,
     ],
   };

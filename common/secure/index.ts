@@ -8,3 +8,4 @@ export * from './envelope.js';
 export * from './identity-attestation.js';
 export * from './secagg-wire.js';
 export * from './cell-layout.js';
+export * from './secure-max-rows.js';

@@ -15,6 +15,7 @@ import { noisyMoments } from '../job/noisy-moments.js';
 import { DEFAULT_JOB_DELTA, exactResultColumns, measureField, type AggregateJob } from '../job/spec.js';
 import type { NoisyStatistic, SecureNoisePlan } from './distributed-noise.js';
 import type { SecureVectorLayout } from './vector-layout.js';
+import { clippingNote } from './secure-max-rows.js';
 
 const Z = 1.959963984540054;
 
@@ -74,6 +75,7 @@ function releaseExact({ job, totals, minCellSize, contributors, layout }: Secure
     notes: [
       `mode none with secure aggregation (${job.secure}): exact sums; no agent's statistics were visible to the coordinator`,
       `the minimum cell size (${minCellSize}, the largest among the contributing agents) is applied to the released totals, not per agent: per-agent suppression is impossible inside secure aggregation`,
+      clippingNote(layout.maxRowsPerAgent, 'rows', 'none'),
       ...job.measures.filter((m) => m.fn !== 'count' && m.fn !== 'histogram').map((m) => `${measureField(m)}: values clamped to the declared bounds [${(m as { bounds: number[] }).bounds.join(', ')}]`),
     ],
   };
@@ -164,6 +166,7 @@ function releaseDistributed({ job, plan, totals, contributors, noise, layout }: 
       `privacy charged for ${noise.minHonestShares} honest shares (n = ${noise.agents}, tolerating ${noise.tolerated} dropped or colluding agents; Kairouz, Liu & Steinke 2021, Prop. 14), never less than the central cost of the same budget`,
       `each person contributes at most ${plan.maxRowsPerPerson} row(s), chosen at the agent by a keyed hash; values clamped to the declared bounds and snapped to a power-of-two grid before integer noise (contribution bounding bias: persons with more rows weigh less than in the exact all-rows answer; this bias is not in _std or _ci95)`,
       'means and variances: noisy count floored at 1, clamped to the bounds; std by the delta method',
+      clippingNote(layout.maxRowsPerAgent, 'rows', 'distributed-dp'),
       ...notes,
     ],
   };

@@ -26,6 +26,9 @@ export interface StatisticSlot {
   /** Public per-agent bounds (grid units, noise tail included). */
   readonly lo: bigint;
   readonly hi: bigint;
+  /** Public per-agent bounds of the exact statistic (secureMaxRows × the per-row bound): it is clipped to them. */
+  readonly clipLo: bigint;
+  readonly clipHi: bigint;
   readonly limbs: number;
   /** Offset of the slot's first limb within its group's block. */
   readonly offset: number;
@@ -98,8 +101,10 @@ export function secureVectorLayout(job: AggregateJob, plan: AggregatePrivacyPlan
     const share = measure >= 0 ? options.noise?.measures[measure]?.shares[kind] : options.noise ? sharesForRows(options.noise, job) : undefined;
     if (plan.mode === 'distributed-dp' && !share) return; // not noised: not released, not sent
     const tail = share ? ceilBig(NOISE_TAIL_SIGMAS * Math.sqrt(share.plan.shareSigma2Value)) : 0n;
-    const lo = capBig * (rowLo < 0n ? rowLo : 0n) - tail;
-    const hi = capBig * (rowHi > 0n ? rowHi : 0n) + tail;
+    const clipLo = capBig * (rowLo < 0n ? rowLo : 0n);
+    const clipHi = capBig * (rowHi > 0n ? rowHi : 0n);
+    const lo = clipLo - tail;
+    const hi = clipHi + tail;
     const limbs = limbsFor(options.ring, lo, hi, options.agents);
     const label = kind === 'rows' ? 'row count' : `${field} ${kind === 'bin' ? `bin ${bin}` : kind}`;
     if (limbs === undefined) {
@@ -108,7 +113,7 @@ export function secureVectorLayout(job: AggregateJob, plan: AggregatePrivacyPlan
         `${label}: the secure sum of ${options.agents} agents with up to ${cap} rows each spans [${BigInt(options.agents) * lo}, ${BigInt(options.agents) * hi}], more than ${MAX_LIMBS} limbs of the ${options.ring.kind} ring hold; narrow the bounds or lower secureMaxRows`,
       );
     }
-    slots.push({ measure, kind, bin, lo, hi, limbs, offset, ...(share ? { shareSigma2: share.plan.shareSigma2 } : {}), label });
+    slots.push({ measure, kind, bin, lo, hi, clipLo, clipHi, limbs, offset, ...(share ? { shareSigma2: share.plan.shareSigma2 } : {}), label });
     offset += limbs;
   };
   add(-1, 'rows', 0, undefined, 'count');
@@ -140,10 +145,18 @@ function slotValue(g: GroupPartial, s: StatisticSlot): bigint {
   return s.kind === 'n' ? m.n : s.kind === 'sum' ? m.sum : m.sumSq;
 }
 
+/** x clipped to [lo, hi]: 1-Lipschitz, so a statistic's sensitivity holds after clipping. */
+export function clipBig(x: bigint, lo: bigint, hi: bigint): bigint {
+  return x < lo ? lo : x > hi ? hi : x;
+}
+
 /**
- * One agent's vector: each statistic of each public group (plus its noise share), checked against its public
- * per-agent bound BEFORE anything is masked or encrypted, then written as limbs.
- * @throws FedmeshError INVALID_JOB naming the measure when a value could make the secure sum wrap
+ * One agent's vector: each statistic of each public group, CLIPPED to its public per-agent bound (secureMaxRows ×
+ * the per-row bound), plus its noise share, then clamped to the bound with the noise tail (20 share σ: reached with
+ * probability below 1e-80) and written as limbs. Never refuses on a value: whether the job succeeds must not depend
+ * on the data, and a refusal when a count passes a researcher-chosen bound pinned that count. Clipping is
+ * 1-Lipschitz in each statistic, so the plan's sensitivities hold; it changes a value only where this agent has
+ * more than secureMaxRows rows in a group. Nothing tells anyone whether it did.
  */
 export function encodeSecureVector(layout: SecureVectorLayout, groups: readonly GroupPartial[], noise: ((s: StatisticSlot) => bigint) | undefined, asBigInt: boolean): Uint32Array | BigInt64Array {
   const out = asBigInt ? new BigInt64Array(layout.vectorLength) : new Uint32Array(layout.vectorLength);
@@ -151,16 +164,8 @@ export function encodeSecureVector(layout: SecureVectorLayout, groups: readonly 
   layout.combos.forEach((key, gi) => {
     const g = byKey.get(JSON.stringify(key));
     for (const s of layout.slots) {
-      const exact = g ? slotValue(g, s) : 0n;
-      const x = exact + (noise && s.shareSigma2 ? noise(s) : 0n);
-      if (x < s.lo || x > s.hi) {
-        const field = s.measure >= 0 ? `measures[${s.measure}]` : 'secureMaxRows';
-        throw new FedmeshError(
-          'INVALID_JOB',
-          `${s.label}, group ${JSON.stringify(key)}: this agent's value is outside the public per-agent bound [${s.lo}, ${s.hi}] (secureMaxRows ${layout.maxRowsPerAgent} rows × the per-row bound) that keeps the secure sum of ${layout.agents} agents from overflowing its ${s.limbs} limb(s); refusing before masking or encryption (raise secureMaxRows or narrow the bounds)`,
-          { field },
-        );
-      }
+      const exact = clipBig(g ? slotValue(g, s) : 0n, s.clipLo, s.clipHi);
+      const x = clipBig(exact + (noise && s.shareSigma2 ? noise(s) : 0n), s.lo, s.hi);
       writeLimbs(layout.ring, s.limbs, x, out as never, gi * layout.limbsPerGroup + s.offset, asBigInt);
     }
   });

@@ -1,6 +1,7 @@
 import { FedmeshError } from '../../common/errors.js';
 import { cellBlocks, ruleNamesFor } from '../../common/job/cohort-jobs.js';
 import type { AggregateJob, CellJob, JobSpec, Measure } from '../../common/job/spec.js';
+import { MAX_GROUPS_PER_AGENT } from '../../common/job/group-limits.js';
 import { MAX_MESSAGE_BYTES } from '../../common/transport/proto.js';
 
 /**
@@ -17,10 +18,10 @@ export const MAX_RESULT_VALUES = 2_000_000;
 export const MAX_AGENT_REPLY_BYTES = Math.floor(MAX_MESSAGE_BYTES / 2);
 
 /**
- * Groups one agent may return without public keys (its query refuses more; node-agent/query/group-statistics.ts).
+ * Groups one agent may return without public keys (common/job/group-limits.ts, the one constant the agents obey).
  * Without `groupKeys` the number of groups is data, so admission must assume the worst.
  */
-export const MAX_GROUPS_PER_AGENT = 10_000;
+export { MAX_GROUPS_PER_AGENT };
 
 /** Bytes of an Arrow key value we budget for a group key whose values are not public (strings: a short code). */
 const UNKNOWN_KEY_BYTES = 32;
@@ -110,7 +111,7 @@ export function estimateResultSize(job: JobSpec, agents: number): ResultSizeEsti
  */
 export function checkResultSize(job: JobSpec, agents: number): ResultSizeEstimate {
   const e = estimateResultSize(job, agents);
-  const hint = job.kind === 'aggregate' && job.groupBy.length > 0 && !job.groupKeys ? '; without public groupKeys every agent is assumed to return its maximum of 10,000 groups' : '';
+  const hint = job.kind === 'aggregate' && job.groupBy.length > 0 && !job.groupKeys ? `; without public groupKeys every agent is assumed to return its maximum of ${MAX_GROUPS_PER_AGENT.toLocaleString('en-US')} groups` : '';
   if (e.values > MAX_RESULT_VALUES) {
     throw new FedmeshError(
       'RESOURCE_EXHAUSTED',

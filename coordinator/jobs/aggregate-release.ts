@@ -2,6 +2,7 @@ import { keyId, type GroupPartial, type KeyValue } from '../../algorithms/aggreg
 import * as dp from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
 import { publicGroupCombos } from '../../common/job/group-keys.js';
+import { MAX_GROUPS_PER_AGENT } from '../../common/job/group-limits.js';
 import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../../common/job/privacy-plan.js';
 import { measureField, type AggregateJob } from '../../common/job/spec.js';
 import { noisyMoments } from '../../common/job/noisy-moments.js';
@@ -62,17 +63,32 @@ function mechanismInfo(job: AggregateJob, plan: AggregatePrivacyPlan): Record<st
   });
 }
 
-/** The groups to release: public combinations, the only group, or DP partition selection over observed groups. */
+/**
+ * The groups to release: public combinations, the only group, or the groups the agents' DP partition selection chose
+ * (node-agent/jobs/agent-selection.ts: each agent selects among its own groups, at most MAX_GROUPS_PER_AGENT, so
+ * no agent refuses on a count of groups). The selection's public parameters are recomputed here from the plan; no
+ * noise is drawn for an empty list of partitions.
+ */
 function releasedGroups(job: AggregateJob, plan: AggregatePrivacyPlan, groups: readonly GroupPartial[], rng: Rng): { groups: GroupPartial[]; selection?: Record<string, unknown> } {
   const byKey = new Map(groups.map((g) => [keyId(g.key), g]));
   const combos = publicGroupCombos(job);
   if (combos) return { groups: combos.map((k) => byKey.get(keyId(k)) ?? emptyGroup(k, plan.layout)) };
   const sel = plan.dp!.selection!;
-  const out = dp.selectPartitions({ partitions: groups.map((g) => ({ key: keyId(g.key), count: g.count })), maxPartitionsPerPerson: 1, budget: sel.budget }, rng);
-  const kept = new Set(out.kept.map((k) => k.key));
+  const params = dp.selectPartitions({ partitions: [], maxPartitionsPerPerson: 1, budget: sel.budget, maxKept: MAX_GROUPS_PER_AGENT }, rng);
   return {
-    groups: groups.filter((g) => kept.has(keyId(g.key))),
-    selection: { threshold: out.threshold, noise: out.noise, cost: out.cost, kept: out.kept.length, postProcessing: out.postProcessing },
+    groups: [...groups],
+    selection: {
+      at: 'each agent, on its own distinct-person counts (each person is at one site)',
+      threshold: params.threshold,
+      noise: params.noise,
+      cost: params.cost,
+      maxGroupsPerAgent: MAX_GROUPS_PER_AGENT,
+      kept: groups.length,
+      postProcessing: [
+        ...params.postProcessing,
+        'a group is released when at least one agent selected it; its values sum the agents that selected it',
+      ],
+    },
   };
 }
 
@@ -116,6 +132,11 @@ export function releaseCentral(job: AggregateJob, plan: AggregatePrivacyPlan, co
     });
     return { key: g.key, values };
   });
+  if (selection) {
+    notes.add(
+      `DP partition selection ran at each agent on its own distinct-person counts; an agent keeps at most ${MAX_GROUPS_PER_AGENT} groups (the largest noisy counts when more pass its threshold: post-processing, no extra cost), so no number of groups makes a job fail`,
+    );
+  }
   return { rows, mechanisms: mechanismInfo(job, plan), notes: [...notes, ...boundingNote(job, plan)], ...(selection ? { selection } : {}) };
 }
 

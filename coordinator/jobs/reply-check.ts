@@ -20,6 +20,8 @@ export function aggregateReplyMismatch(job: AggregateJob, plan: AggregatePrivacy
   }
   if (meta.contributionBounded !== true) return `it reported contributionBounded ${quote(meta.contributionBounded)}, but the plan bounds each person's contribution`;
   if (meta.maxRowsPerPerson !== plan.maxRowsPerPerson) return `it reported maxRowsPerPerson ${quote(meta.maxRowsPerPerson)}, but the plan assumes ${plan.maxRowsPerPerson}`;
+  // Without public keys the groups an agent sends must be those its DP partition selection chose.
+  if (plan.dp?.selection && meta.partitionSelection !== 'agent') return `it reported partitionSelection ${quote(meta.partitionSelection ?? 'none')}, but the plan selects the groups at each agent`;
   return undefined;
 }
 

@@ -5,6 +5,7 @@ import { ruleNamesFor } from '../../common/job/cohort-jobs.js';
 import type { AggregateJob, CellJob, JobSpec } from '../../common/job/spec.js';
 import {
   checkHePlanFits,
+  checkSecureMaxRows,
   heRingForPlan,
   planSecureAggregate,
   planSecureCells,
@@ -49,6 +50,9 @@ export function admitSecure(spec: JobSpec, candidates: readonly AgentView[]): Se
     }
   }
   const ring: LimbRing = hePlan ? heRingForPlan(hePlan) : secAggLimbRing(n);
+  // The per-agent clip bound must be one every agent published it accepts (and, in mode none, at least every
+  // agent's minimum cell size): decided from public information, never by an agent on its data.
+  checkSecureMaxRows(spec, agents.map((a) => ({ name: a.name, secureMaxRows: a.policy.secureMaxRows, minCellSize: a.policy.minCellSize })));
   let admission: SecureAdmission;
   if (spec.kind === 'aggregate') {
     const plan = planAggregateFor(spec, agents, n, ring);

@@ -40,7 +40,12 @@ export function registrationFromWire(w: WireRegister): AgentRegistration {
     name: w.name,
     domain: w.domain,
     version: w.version,
-    policy: { minCellSize: num(policy.minCellSize, 10), allowModes: strs(policy.allowModes), allowKinds: strs(policy.allowKinds) },
+    policy: {
+      minCellSize: num(policy.minCellSize, 10),
+      allowModes: strs(policy.allowModes),
+      allowKinds: strs(policy.allowKinds),
+      ...(typeof policy.secureMaxRows === 'number' && Number.isSafeInteger(policy.secureMaxRows) && policy.secureMaxRows >= 1 ? { secureMaxRows: policy.secureMaxRows } : {}),
+    },
     ...(w.identityPublicKey && w.identityPublicKey.length > 0 && w.certificatePem
       ? { identity: { identityPublicKey: new Uint8Array(w.identityPublicKey), signature: new Uint8Array(w.identitySignature ?? []), certificatePem: w.certificatePem } }
       : {}),

@@ -5,6 +5,7 @@ import type { Rng } from '../../algorithms/rng.js';
 import { encodePartials } from '../../common/arrow/partials-codec.js';
 import { FedmeshError } from '../../common/errors.js';
 import { publicGroupCombos } from '../../common/job/group-keys.js';
+import { MAX_GROUPS_PER_AGENT } from '../../common/job/group-limits.js';
 import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../../common/job/privacy-plan.js';
 import type { AggregateJob } from '../../common/job/spec.js';
 import type { ProductInfo } from '../data/products.js';
@@ -12,6 +13,7 @@ import type { CompiledAgentPolicy } from '../policy.js';
 import { queryGroupStatistics, type GroupStatistics } from '../query/group-statistics.js';
 import { groupLabelSql } from '../query/aggregate-sql.js';
 import { personHashSql, type ReleasedCells } from '../disclosure/released-cells.js';
+import { selectGroupsAtAgent } from './agent-selection.js';
 
 export interface AggregateOutcome {
   arrow: Uint8Array;
@@ -80,7 +82,8 @@ interface ExactRelease {
  * privacy units (persons), not rows. A group below the minimum cell size is withheld entirely: its key never leaves
  * the agent, only the number of groups withheld does. A bin below it is sent as null (its edges are public). More
  * released groups than the domain's `maxGroups` refuses the job — a data-dependent refusal, which itself tells the
- * researcher that many groups exist; acceptable in mode none, whose result is exact anyway.
+ * researcher that many groups exist; acceptable in mode none only, which makes no DP claim and whose successful
+ * result states the same numbers (released groups, and withheld groups per agent). No DP mode refuses on data.
  */
 function decideExactRelease(stats: GroupStatistics, policy: CompiledAgentPolicy): ExactRelease {
   const k = BigInt(policy.minCellSize);
@@ -145,9 +148,13 @@ async function candidateCells(conn: DuckDBConnection, rows: string, stats: Group
 export async function runAggregate(ctx: AggregateContext): Promise<AggregateOutcome> {
   const { conn, job, product, policy, privacy } = ctx;
   const suppress = privacy.mode === 'none';
+  const dataKeys = job.groupBy.length > 0 && !job.groupKeys;
   let exactRelease: ExactRelease | undefined;
   const exact = await queryGroupStatistics(conn, job, product, privacy, ctx.salt, {
     binPersons: suppress,
+    // With public keys the query reads only those keys (admission bounded their number); in the DP modes a count
+    // of data-dependent groups never refuses (central-dp selects below); mode none may refuse, see decideExactRelease.
+    ...(suppress && dataKeys ? { refuseAboveGroups: MAX_GROUPS_PER_AGENT } : {}),
     ...(suppress
       ? {
           inspect: async (rows, stats) => {
@@ -173,7 +180,7 @@ export async function runAggregate(ctx: AggregateContext): Promise<AggregateOutc
     if (combos) {
       const byKey = new Map(groups.map((g) => [keyId(g.key), g]));
       groups = combos.map((key) => byKey.get(keyId(key)) ?? { key, count: 0n, measures: emptyMeasures(plan.layout), suppressedBy: [] });
-    }
+    } else if (dataKeys) groups = selectGroupsAtAgent(groups, privacy, asBufferedRng(ctx.rng));
   }
   return {
     arrow: encodePartials(groups, plan.keyCount, plan.layout),
@@ -185,6 +192,7 @@ export async function runAggregate(ctx: AggregateContext): Promise<AggregateOutc
       cellSize: suppress ? (plan.hasUnit ? 'persons' : 'rows') : null,
       contributionBounded: plan.bounded,
       maxRowsPerPerson: privacy.maxRowsPerPerson,
+      ...(privacy.mode === 'central-dp' && dataKeys ? { partitionSelection: 'agent' } : {}),
     },
   };
 }

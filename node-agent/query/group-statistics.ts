@@ -7,8 +7,6 @@ import type { AggregateJob } from '../../common/job/spec.js';
 import type { ProductInfo } from '../data/products.js';
 import { groupLabelSql, planAggregate, readBins, type AggregatePlan } from './aggregate-sql.js';
 
-const MAX_GROUPS = 10_000;
-
 /** What the agent knows about each group beyond its statistics: never sent, used for disclosure control. */
 export interface GroupCell {
   /** The group's cell label (JSON of its key values), the same text SQL computes from the key columns. */
@@ -34,6 +32,12 @@ export interface GroupStatisticsOptions {
    * check and record the person sets of the cells about to be released. May throw to refuse the job.
    */
   inspect?: (table: string, stats: GroupStatistics) => Promise<void>;
+  /**
+   * Refuse when the query yields more groups than this. Only for mode none without public keys, where the number of
+   * groups (released plus withheld) is in the result anyway; a DP job must never refuse on a count of groups.
+   * @default unlimited
+   */
+  refuseAboveGroups?: number;
 }
 
 async function readRows(conn: DuckDBConnection, sql: string, params: (string | number | boolean)[], product: string): Promise<Record<string, unknown>[]> {
@@ -49,7 +53,7 @@ async function readRows(conn: DuckDBConnection, sql: string, params: (string | n
  * DP modes), before any suppression or noise, with the distinct persons per group (and per bin on request). Both
  * the plaintext and the secure paths start here. For mode none's disclosure control the job's rows are materialised
  * in a temp table (dropped before returning); otherwise one statement computes the statistics.
- * @throws FedmeshError INVALID_JOB when the query fails; POLICY_DENIED for too many groups
+ * @throws FedmeshError INVALID_JOB when the query fails; POLICY_DENIED above `options.refuseAboveGroups` groups
  */
 export async function queryGroupStatistics(conn: DuckDBConnection, job: AggregateJob, product: ProductInfo, privacy: AggregatePrivacyPlan, salt: string, options: GroupStatisticsOptions = {}): Promise<GroupStatistics> {
   const plan = planAggregate(job, product, privacy, { salt });
@@ -65,7 +69,8 @@ export async function queryGroupStatistics(conn: DuckDBConnection, job: Aggregat
       }
     }
     const rows = materialise ? await readRows(conn, plan.statsSql(table), plan.statsParams, product.name) : await readRows(conn, plan.inlineSql, plan.inlineParams, product.name);
-    if (rows.length > MAX_GROUPS) throw new FedmeshError('POLICY_DENIED', `groupBy yields more than ${MAX_GROUPS} groups; coarsen the grouping`, { field: 'groupBy' });
+    const cap = options.refuseAboveGroups;
+    if (cap !== undefined && rows.length > cap) throw new FedmeshError('POLICY_DENIED', `groupBy yields more than ${cap} groups (released and withheld); coarsen the grouping or give public groupKeys`, { field: 'groupBy' });
     const groups: GroupPartial[] = [];
     const cells: GroupCell[] = [];
     const byLabel = new Map<string, GroupCell>();

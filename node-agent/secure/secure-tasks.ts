@@ -2,8 +2,9 @@
  * The agent's side of secure jobs (aggregate, and the cohort-level kinds, whose vector is the job's public cells
  * counted by the same `computeCells` as the plaintext path). SecAgg: four tasks per job (round 1 AdvertiseKeys … round 4 Unmasking)
  * drive a `SecAggClient` kept in memory per job until the job's deadline; HE: one task that encrypts the vector under
- * the researcher's public key in the piscina pool. In both, the statistics are computed, noised (distributed-dp) and
- * checked against their public overflow bounds BEFORE anything is masked or encrypted.
+ * the researcher's public key in the piscina pool. In both, the statistics are computed, clipped to their public
+ * per-agent bounds (secureMaxRows; never a refusal on a value) and noised (distributed-dp) BEFORE anything is masked
+ * or encrypted.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { GroupPartial } from '../../algorithms/aggregate/index.js';
@@ -27,6 +28,7 @@ import type { AggregateJob, CellJob, JobSpec } from '../../common/job/spec.js';
 import {
   SECAGG_ROUNDS,
   checkHePlanFits,
+  checkSecureMaxRows,
   decodeEnvelope,
   encodeEnvelope,
   encodeSecureCells,
@@ -57,6 +59,8 @@ export interface SecureTaskDeps {
   salt: () => string;
   rng: Rng;
   log: (event: string, fields?: Record<string, unknown>) => void;
+  /** This domain's published bounds on a secure job's secureMaxRows (its maximum; its minimum cell size in mode none). */
+  policy: { secureMaxRows: number; minCellSize: number };
 }
 
 export interface SecureTaskOutput {
@@ -96,6 +100,8 @@ export class SecureTaskRunner {
       throw new FedmeshError('FAILED_PRECONDITION', 'secure aggregation needs mTLS: this agent runs --insecure, so it has no certificate to vouch for its identity key', { field: 'secure' });
     }
     try {
+      // Public information only (the spec and this domain's published policy), before anything is charged or read.
+      checkSecureMaxRows(job, [{ name: this.deps.name, ...this.deps.policy }]);
       if (job.secure === 'he') return await this.encryptHe(task, job);
       return await this.secAggRound(task, job);
     } catch (e) {

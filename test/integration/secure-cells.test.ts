@@ -98,9 +98,15 @@ describe('secure aggregation in cohort-level jobs', () => {
     expect(stored.resultCiphertexts!.length).toBeGreaterThan(0);
   });
 
-  it('a secure cohort-level job whose per-agent counts exceed secureMaxRows is refused before masking', async () => {
+  it('a secure cohort-level job whose per-agent counts exceed secureMaxRows clips them to it instead of refusing', async () => {
+    const plain = await mesh.client.run(cohort);
     const r = await mesh.client.run({ ...cohort, secure: 'secagg', secureMaxRows: 5 });
-    expect(r.state).toBe('failed');
-    expect(r.error!.message).toMatch(/secureMaxRows|outside the public per-agent bound/);
+    // Negative control: the old code failed this job as soon as one agent's count passed 5.
+    expect(r.error).toBeUndefined();
+    const perAgent = plain.result!.summary!.byAgent as { agent: string; persons: number }[];
+    expect(perAgent.map((a) => a.agent).sort()).toEqual(sites);
+    expect(perAgent.some((a) => a.persons > 5)).toBe(true);
+    expect(r.result!.summary!.count).toBe(perAgent.reduce((s, a) => s + Math.min(a.persons, 5), 0));
+    expect(r.result!.notes.join(' ')).toMatch(/secureMaxRows 5: every agent clips/);
   });
 });

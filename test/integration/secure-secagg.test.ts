@@ -128,14 +128,16 @@ describe('secure aggregation (secagg) in aggregate jobs', () => {
     await restart('a3', 'a4');
   });
 
-  it('an overflow is refused before masking, with an error naming the measure', async () => {
+  it('a possible overflow is refused at submission naming the measure; rows above secureMaxRows are clipped, never refused', async () => {
     const huge = await mesh.client.submitJob({ ...job, secure: 'secagg', measures: [{ fn: 'sum', column: 'year_of_birth', bounds: [0, 1e300] }] }).catch((e: unknown) => e);
     expect((huge as Error).message).toMatch(/measures\[0\] \(sum_year_of_birth\) sum: the secure sum of 4 agents .* more than 8 limbs/);
-    // Agents hold 140–220 rows; a public cap of 100 rows per agent cannot bound their sums: they refuse in round 1.
-    const r = await mesh.client.run({ ...job, secure: 'secagg', secureMaxRows: 100, groupBy: [], groupKeys: undefined });
-    expect(r.state).toBe('failed');
-    expect(r.error!.code).toBe('QUORUM_NOT_MET');
-    expect(r.error!.message).toMatch(/a1: INVALID_JOB: round 1: row count, group \[\]: this agent's value is outside the public per-agent bound \[0, 100\].*refusing before masking/);
+    // Agents hold 140–220 rows; with a public cap of 100 rows per agent each clips its count to 100 (a refusal
+    // would tell whether an agent holds more than the cap). Negative control: the old code failed this job.
+    const r = await mesh.client.run({ ...job, secure: 'secagg', secureMaxRows: 100, groupBy: [], groupKeys: undefined, measures: [{ fn: 'count' }] });
+    expect(r.error).toBeUndefined();
+    expect(r.agents.answered).toEqual(names);
+    expect(r.result!.rows).toEqual([{ count: sizes.reduce((s, n) => s + Math.min(n, 100), 0) }]);
+    expect(r.result!.notes.join(' ')).toMatch(/secureMaxRows 100: every agent clips each of its statistics/);
   });
 
   it('a substituted identity key is refused by the peers: the coordinator cannot sit in the middle', async () => {

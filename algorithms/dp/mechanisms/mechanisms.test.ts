@@ -132,4 +132,20 @@ describe('partition selection', () => {
     expect(r.threshold).toBe(8);
     expect(() => selectPartitions({ partitions: [], budget: { epsilon: 1, delta: 0 } }, createSeededRng(0))).toThrow(/delta/);
   });
+  it('maxKept keeps the largest noisy counts among the groups that pass, and never refuses', () => {
+    // 10,001 groups far above the threshold (the boundary): all pass, the cap keeps 10,000 without error.
+    // Negative control: without maxKept all 10,001 come back (the agent used to refuse this case outright).
+    const many = Array.from({ length: 10_001 }, (_, i) => ({ key: i, count: 1000n + BigInt(i % 7) }));
+    const budget = { rho: 0.5, delta: 1e-6 };
+    expect(selectPartitions({ partitions: many, budget }, createSeededRng('all')).kept).toHaveLength(10_001);
+    const r = selectPartitions({ partitions: many, budget, maxKept: 10_000 }, createSeededRng('cap'));
+    expect(r.kept).toHaveLength(10_000);
+    expect(new Set(r.kept.map((k) => k.key)).size).toBe(10_000);
+    expect(r.postProcessing.join(' ')).toMatch(/at most 10000 groups kept/);
+    // The dropped group has the smallest noisy count: a second run with a huge group shows the order is by value.
+    const withBig = [{ key: -1, count: 1_000_000n }, ...many.slice(0, 3)];
+    const top = selectPartitions({ partitions: withBig, budget, maxKept: 1 }, createSeededRng('top'));
+    expect(top.kept.map((k) => k.key)).toEqual([-1]);
+    expect(() => selectPartitions({ partitions: many, budget, maxKept: 0 }, createSeededRng(0))).toThrow(/maxKept must be a positive integer/);
+  });
 });

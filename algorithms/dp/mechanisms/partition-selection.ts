@@ -1,4 +1,4 @@
-import type { Rng } from '../../rng.js';
+import { uniformBigInt, type Rng } from '../../rng.js';
 import { approximateZcdpCost, type PrivacyCost } from '../accounting/privacy-cost.js';
 import { gaussianPartitionThreshold, laplacePartitionThreshold } from '../analysis/thresholds.js';
 import { toCount, toPositiveInt } from './common.js';
@@ -30,6 +30,12 @@ export interface PartitionSelectionInput<K> {
   readonly maxPartitionsPerPerson?: bigint | number;
   /** `{ epsilon, delta }` (discrete Laplace) or `{ rho, delta }` (discrete Gaussian). */
   readonly budget: DpBudget & { readonly delta: number };
+  /**
+   * Public cap on the groups released: when more pass the threshold, the `maxKept` largest noisy counts are kept
+   * (ties in a uniformly random order). A function of the mechanism's output only, so post-processing: no extra
+   * privacy cost, and the outcome never depends on the data except through the DP release. @default unlimited
+   */
+  readonly maxKept?: number;
 }
 
 export interface SelectedPartition<K> {
@@ -49,6 +55,18 @@ export interface PartitionSelectionRelease<K> {
   readonly postProcessing: readonly string[];
 }
 
+/** The `maxKept` largest noisy counts, ties in a uniformly random order (Fisher–Yates, then a stable sort). */
+function keepLargest<K>(kept: SelectedPartition<K>[], maxKept: number, rng: Rng): SelectedPartition<K>[] {
+  if (kept.length <= maxKept) return kept;
+  const order = [...kept];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Number(uniformBigInt(rng, BigInt(i + 1)));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  order.sort((a, b) => b.value - a.value);
+  return order.slice(0, maxKept);
+}
+
 /** @throws RangeError/TypeError naming the bad field */
 export function selectPartitions<K>(input: PartitionSelectionInput<K>, rng: Rng): PartitionSelectionRelease<K> {
   const { budget } = input;
@@ -56,6 +74,8 @@ export function selectPartitions<K>(input: PartitionSelectionInput<K>, rng: Rng)
   if (typeof delta !== 'number' || !(delta > 0 && delta < 1)) throw new RangeError(`budget.delta must be in (0, 1), got ${String(delta)}`);
   const k = toPositiveInt(input.maxPartitionsPerPerson, 'maxPartitionsPerPerson');
   if (k > 1_000_000n) throw new RangeError('maxPartitionsPerPerson must be <= 1000000');
+  const maxKept = input.maxKept ?? Infinity;
+  if (maxKept !== Infinity && !(Number.isSafeInteger(maxKept) && maxKept >= 1)) throw new RangeError(`maxKept must be a positive integer, got ${String(input.maxKept)}`);
   const noiseBudget: DpBudget = budget.rho !== undefined ? { rho: budget.rho } : { epsilon: budget.epsilon };
   const noise = calibrateNoise(noiseBudget, { l1: k, l2Squared: k });
   const kN = Number(k);
@@ -79,11 +99,14 @@ export function selectPartitions<K>(input: PartitionSelectionInput<K>, rng: Rng)
     i++;
   }
   return {
-    kept,
+    kept: keepLargest(kept, maxKept, rng),
     threshold: th.threshold,
     rho: cost.rho,
     cost,
     noise: noise.info,
-    postProcessing: [`groups kept only if noisy count >= ${th.threshold}; kept counts are biased upward by this selection`],
+    postProcessing: [
+      `groups kept only if noisy count >= ${th.threshold}; kept counts are biased upward by this selection`,
+      ...(maxKept !== Infinity ? [`at most ${maxKept} groups kept: when more pass the threshold, the ${maxKept} largest noisy counts (post-processing, no extra cost)`] : []),
+    ],
   };
 }

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import type { GroupPartial } from '../../algorithms/aggregate/index.js';
+import { isFedmeshError, type FedmeshError } from '../errors.js';
+import { cellBlocks } from '../job/cohort-jobs.js';
+import type { AggregateJob, CellJob } from '../job/spec.js';
+import { parseJobSpec } from '../job/validate.js';
+import { encodeSecureCells, planSecureCells } from './cell-layout.js';
+import { secAggLimbRing } from './limbs.js';
+import { checkSecureMaxRows, clippingNote } from './secure-max-rows.js';
+import { planSecureAggregate } from './secure-job.js';
+import { DEFAULT_SECURE_MAX_ROWS, encodeSecureVector } from './vector-layout.js';
+
+const typeOf = (c: string): string => (c === 'year_of_birth' ? 'BIGINT' : 'DOUBLE');
+const ring = secAggLimbRing(3);
+
+function aggregate(extra: Record<string, unknown>): AggregateJob {
+  return parseJobSpec({ kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }, { fn: 'sum', column: 'year_of_birth', bounds: [0, 100] }], privacy: { mode: 'none' }, secure: 'secagg', ...extra }) as AggregateJob;
+}
+function group(count: bigint, sum: bigint): GroupPartial {
+  return { key: [], count, measures: [{ kind: 'count' }, { kind: 'moments', n: count, sum, sumSq: 0n, scaleBits: 0, sqScaleBits: 0 }], suppressedBy: [] };
+}
+function caught(fn: () => void): FedmeshError {
+  try {
+    fn();
+  } catch (e) {
+    if (isFedmeshError(e)) return e;
+    throw e;
+  }
+  throw new Error('expected a FedmeshError');
+}
+
+describe('secure statistics are clipped to the public per-agent bound, never refused', () => {
+  it('neighbours at the bound (300 vs 301 rows, cap 300) encode to the same vector in mode none', () => {
+    const sp = planSecureAggregate(aggregate({ secureMaxRows: 300 }), typeOf, 3, ring);
+    const sumSlot = sp.layout.slots.find((s) => s.kind === 'sum')!;
+    // Negative control for the old code path: it threw INVALID_JOB for 301 ("outside the public per-agent bound").
+    const at = encodeSecureVector(sp.layout, [group(300n, sumSlot.clipHi)], undefined, false);
+    const above = encodeSecureVector(sp.layout, [group(301n, sumSlot.clipHi + 100n)], undefined, false);
+    expect([...above]).toEqual([...at]);
+    // Below the bound nothing changes: a different count gives a different vector.
+    expect([...encodeSecureVector(sp.layout, [group(299n, 0n)], undefined, false)]).not.toEqual([...at]);
+  });
+
+  it('distributed-dp: a value far above the bound plus its noise share still encodes (clamped to the noise tail)', () => {
+    const sp = planSecureAggregate(aggregate({ secureMaxRows: 300, privacy: { mode: 'distributed-dp', rho: 0.5 } }), typeOf, 3, ring);
+    expect(() => encodeSecureVector(sp.layout, [group(10_000_000n, 10n ** 15n)], () => 1n << 40n, false)).not.toThrow();
+  });
+
+  it('cohort-level cells are clipped the same way', () => {
+    const job = parseJobSpec({ kind: 'cohort', definition: { name: 'c', entry: { domain: 'condition', concepts: { include: [{ conceptId: 1 }] } } }, privacy: { mode: 'none' }, secure: 'secagg', secureMaxRows: 20 }) as CellJob;
+    const plan = planSecureCells(job, [], 3, ring);
+    const cells = cellBlocks(job, []).flatMap((b) => b.cells);
+    const v = (n: bigint): (number | bigint)[] => [...encodeSecureCells(plan, new Map(cells.map((c) => [c, n])), undefined, false)];
+    expect(v(21n)).toEqual(v(20n));
+    expect(v(19n)).not.toEqual(v(20n));
+  });
+});
+
+describe('secureMaxRows is a bound the agents agree to', () => {
+  const agents = [
+    { name: 'a1', secureMaxRows: 1000, minCellSize: 5 },
+    { name: 'a2', minCellSize: 10 },
+  ];
+  it('a job bound above an agent maximum is refused, naming the field, the agent and its maximum', () => {
+    const e = caught(() => checkSecureMaxRows(aggregate({ secureMaxRows: 1001 }), agents));
+    expect(e.code).toBe('FAILED_PRECONDITION');
+    expect(e.field).toBe('secureMaxRows');
+    expect(e.message).toMatch(/secureMaxRows: 1001 is above 1000, the largest per-agent bound agent a1 agrees to/);
+    // The default bound counts as asked for.
+    expect(caught(() => checkSecureMaxRows(aggregate({}), agents)).message).toMatch(new RegExp(`${DEFAULT_SECURE_MAX_ROWS} \\(the default; give secureMaxRows\\)`));
+    expect(() => checkSecureMaxRows(aggregate({ secureMaxRows: 1000 }), agents)).not.toThrow();
+  });
+  it('in mode none the bound may not be below any minimum cell size; in distributed-dp it may', () => {
+    const e = caught(() => checkSecureMaxRows(aggregate({ secureMaxRows: 9 }), agents));
+    expect(e.code).toBe('INVALID_JOB');
+    expect(e.field).toBe('secureMaxRows');
+    expect(e.message).toMatch(/secureMaxRows: 9 is below the minimum cell size 10 of an agent/);
+    expect(() => checkSecureMaxRows(aggregate({ secureMaxRows: 10 }), agents)).not.toThrow();
+    expect(() => checkSecureMaxRows(aggregate({ secureMaxRows: 1, privacy: { mode: 'distributed-dp', rho: 0.5 } }), agents)).not.toThrow();
+  });
+  it('the clipping note is a function of public parameters only', () => {
+    expect(clippingNote(300, 'rows', 'none')).toMatch(/^secureMaxRows 300: every agent clips .*nobody is told whether any clipped$/);
+    expect(clippingNote(300, 'rows', 'distributed-dp')).toMatch(/1-Lipschitz/);
+  });
+});

@@ -1,0 +1,160 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import type { AgentTask } from '../../common/agent-protocol.js';
+import { MAX_GROUPS_PER_AGENT } from '../../common/job/group-limits.js';
+import { loadTlsMaterial } from '../../common/tls.js';
+import { writePersonCsv, type PersonRow } from '../helpers/person-data.js';
+import { startMesh, type TestMesh } from '../helpers/mesh.js';
+
+/**
+ * Issue 15 item 2: whether a job succeeds must never depend on the data. Each case runs a pair of neighbouring data
+ * sets — the same job with a filter that leaves one person out or in — at the boundary where the old code refused
+ * one of them: 10,000 vs 10,001 data-dependent groups (central-dp), and a per-agent count of 300 vs 301 against
+ * secureMaxRows 300 (secure jobs, modes none and distributed-dp). Every run on both must succeed. Negative control:
+ * on the old code every 10,001-group run failed POLICY_DENIED ("groupBy yields more than 10000 groups") and every
+ * 301-row secure run failed ("outside the public per-agent bound"), so these tests fail there.
+ */
+describe('no data-dependent refusals', () => {
+  let mesh: TestMesh;
+  let admin: CoordinatorClient;
+  const names = ['a1', 'a2', 'a3'];
+  const policy = { allowModes: ['none', 'central-dp', 'distributed-dp'] as ('none' | 'central-dp' | 'distributed-dp')[], minCellSize: 5, budgetCap: { epsilon: 1e4, delta: 1e-3 } };
+  const BIG_BMI = 25;
+  /** The one person that makes the 10,001st group at a1. */
+  const LAST_SINGLETON_BMI = 100 + (MAX_GROUPS_PER_AGENT - 1) / 1000;
+
+  /** a1: 301 persons with bmi 25 (one of them born 1951), and 10,000 persons each alone in a bmi group of their own. */
+  function siteA1(): PersonRow[] {
+    const rows: PersonRow[] = [];
+    for (let i = 0; i < 301; i++) rows.push({ person_id: 1 + i, gender_concept_id: 8507, year_of_birth: i === 0 ? 1951 : 1950, bmi: BIG_BMI });
+    for (let i = 0; i < MAX_GROUPS_PER_AGENT; i++) rows.push({ person_id: 1000 + i, gender_concept_id: 8532, year_of_birth: 1960, bmi: 100 + i / 1000 });
+    return rows;
+  }
+  function site(first: number): PersonRow[] {
+    return Array.from({ length: 40 }, (_, i) => ({ person_id: first + i, gender_concept_id: 8507, year_of_birth: 1950, bmi: BIG_BMI }));
+  }
+
+  beforeAll(async () => {
+    mesh = await startMesh({ agentNames: names });
+    const data = [siteA1(), site(100_000), site(200_000)];
+    for (const [i, n] of names.entries()) {
+      const dir = join(mesh.dir, 'data', n);
+      await writePersonCsv(dir, data[i]!);
+      // a3 agrees to secure jobs with at most 100,000 rows per agent (below the 2^24 default).
+      await mesh.startAgent(n, dir, { ...policy, ...(n === 'a3' ? { secureMaxRows: 100_000 } : {}) });
+    }
+    await mesh.waitForAgents(3);
+    admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
+    await admin.setBudget('researcher', 'person', 1e4, 1e-3);
+  });
+  afterAll(async () => {
+    admin?.close();
+    await mesh?.close();
+  });
+
+  it('central-dp partition selection: 10,000 and 10,001 groups at one agent both succeed, every run', async () => {
+    const job = (leaveOut: number) => ({
+      kind: 'aggregate',
+      product: 'person',
+      agents: ['a1'],
+      groupBy: ['bmi'],
+      where: [{ column: 'bmi', op: '!=', value: leaveOut }],
+      measures: [{ fn: 'count' }],
+      privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 },
+    });
+    // D: the last singleton filtered out (10,000 groups); D': a no-op filter (10,001 groups).
+    for (const [groups, leaveOut] of [
+      [MAX_GROUPS_PER_AGENT, LAST_SINGLETON_BMI],
+      [MAX_GROUPS_PER_AGENT + 1, -1],
+    ] as const) {
+      for (let run = 0; run < 3; run++) {
+        const r = await mesh.client.run(job(leaveOut));
+        expect(r.error, `${groups} groups, run ${run}: ${r.error?.message}`).toBeUndefined();
+        expect(r.state).toBe('succeeded');
+        // The 301-person group passes any sensible threshold; the singletons (count 1) almost never do.
+        expect(r.result!.rows.map((x) => x.bmi)).toContain(BIG_BMI);
+        expect(r.result!.rows.length).toBeLessThanOrEqual(MAX_GROUPS_PER_AGENT);
+        const sel = r.result!.privacy.partitionSelection as { at: string; maxGroupsPerAgent: number; kept: number };
+        expect(sel).toMatchObject({ maxGroupsPerAgent: MAX_GROUPS_PER_AGENT, kept: r.result!.rows.length });
+        expect(sel.at).toMatch(/each agent/);
+        expect(r.result!.notes.join(' ')).toMatch(/an agent keeps at most 10000 groups .* no number of groups makes a job fail/);
+      }
+    }
+  });
+
+  it('mode none (no DP claim) still refuses above 10,000 groups: the count it would state is in a successful result anyway', async () => {
+    const job = (leaveOut: number) => ({ kind: 'aggregate', product: 'person', agents: ['a1'], groupBy: ['bmi'], where: [{ column: 'bmi', op: '!=', value: leaveOut }], measures: [{ fn: 'count' }], privacy: { mode: 'none' } });
+    const ok = await mesh.client.run(job(LAST_SINGLETON_BMI));
+    expect(ok.error).toBeUndefined();
+    // Released plus withheld groups: 1 + 9,999 = 10,000, stated by the successful result.
+    expect(ok.result!.rows).toHaveLength(1);
+    expect((ok.result!.privacy.withheldGroups as Record<string, number>).a1).toBe(MAX_GROUPS_PER_AGENT - 1);
+    const refused = await mesh.client.run(job(-1));
+    expect(refused.state).toBe('failed');
+    expect(refused.error!.message).toMatch(/groupBy yields more than 10000 groups \(released and withheld\)/);
+  });
+
+  /** bmi 25 at every agent: a1 holds 300 born 1950 and 1 born 1951; a2 and a3 hold 40 each. */
+  const secureJob = (yearOp: '=' | '>=', privacy: Record<string, unknown>) => ({
+    kind: 'aggregate',
+    product: 'person',
+    where: [
+      { column: 'bmi', op: '=', value: BIG_BMI },
+      { column: 'year_of_birth', op: yearOp, value: 1950 },
+    ],
+    measures: [{ fn: 'count' }],
+    privacy,
+    secure: 'secagg',
+    secureMaxRows: 300,
+  });
+
+  it('secure mode none: 300 and 301 rows at an agent against secureMaxRows 300 both succeed with the same clipped total', async () => {
+    for (const op of ['=', '>='] as const) {
+      const r = await mesh.client.run(secureJob(op, { mode: 'none' }));
+      expect(r.error, `${op}: ${r.error?.message}`).toBeUndefined();
+      // a1 is clipped to 300 in both: the neighbours cannot be told apart, and nothing says whether an agent clipped.
+      expect(r.result!.rows).toEqual([{ count: 300 + 40 + 40 }]);
+      expect(r.result!.privacy).toMatchObject({ mode: 'none', secure: 'secagg', secureMaxRows: 300 });
+      expect(r.result!.notes.join(' ')).toMatch(/secureMaxRows 300: every agent clips each of its statistics to the public per-agent bound/);
+    }
+  });
+
+  it('secure distributed-dp: 300 and 301 rows at an agent both succeed, every run', async () => {
+    for (const op of ['=', '>='] as const) {
+      for (let run = 0; run < 3; run++) {
+        const r = await mesh.client.run(secureJob(op, { mode: 'distributed-dp', rho: 0.5 }));
+        expect(r.error, `${op} run ${run}: ${r.error?.message}`).toBeUndefined();
+        expect(Math.abs((r.result!.rows[0]!.count as number) - 380)).toBeLessThan(6 * (r.result!.rows[0]!.count_std as number));
+        expect(r.result!.notes.join(' ')).toMatch(/clipping is 1-Lipschitz/);
+      }
+    }
+  });
+
+  it('secureMaxRows is bounded by what the agents publish, decided at admission from public information', async () => {
+    const refuse = async (spec: Record<string, unknown>) => (await mesh.client.submitJob(spec).catch((e: unknown) => e)) as Error & { code: string; field?: string };
+    const above = await refuse({ ...secureJob('=', { mode: 'none' }), secureMaxRows: 100_001 });
+    expect(above.code).toBe('FAILED_PRECONDITION');
+    expect(above.message).toMatch(/secureMaxRows: 100001 is above 100000, the largest per-agent bound agent a3 agrees to/);
+    const byDefault = await refuse({ ...secureJob('=', { mode: 'none' }), secureMaxRows: undefined });
+    expect(byDefault.message).toMatch(/secureMaxRows: 16777216 \(the default; give secureMaxRows\) is above 100000/);
+    // Mode none: a bound below a minimum cell size could decide suppressions, so it is refused; distributed-dp may.
+    const below = await refuse({ ...secureJob('=', { mode: 'none' }), secureMaxRows: 4 });
+    expect(below.code).toBe('INVALID_JOB');
+    expect(below.message).toMatch(/secureMaxRows: 4 is below the minimum cell size 5 of an agent/);
+    const dp = await mesh.client.run({ ...secureJob('=', { mode: 'distributed-dp', rho: 0.5 }), secureMaxRows: 4 });
+    expect(dp.error).toBeUndefined();
+  });
+
+  it('the agent itself refuses a bound above its maximum, before reading data, whatever the coordinator sends', async () => {
+    const spec = { ...secureJob('=', { mode: 'none' }), secureMaxRows: 100_001, where: [], timeoutMs: 10_000 };
+    const task: AgentTask = { taskId: 't-forged', jobId: 'j-forged', kind: 'aggregate', specJson: JSON.stringify(spec), deadlineMs: Date.now() + 10_000, round: 1, researcher: 'researcher', payload: new Uint8Array() };
+    const reply = await mesh.agents.get('a3')!.handleTask(task);
+    expect(reply.ok).toBe(false);
+    if (!reply.ok) {
+      expect(reply.error.code).toBe('FAILED_PRECONDITION');
+      expect(reply.error.field).toBe('secureMaxRows');
+      expect(reply.error.message).toMatch(/above 100000, the largest per-agent bound agent a3 agrees to/);
+    }
+  });
+});
