@@ -71,7 +71,6 @@ function buildProgram(): Command {
     .option('--tls-dir <dir>', 'folder made by `fedmesh certs`')
     .option('--insecure', 'plaintext, no authentication: loopback development only')
     .option('--heartbeat-ms <ms>', 'agent heartbeat interval')
-    .option('--agent-grace-ms <ms>', 'how long a disconnected agent stays listed (without products) before it is forgotten', '600000')
     .option('--default-epsilon <e>', 'budget ε per researcher × population where none is set', '3')
     .option('--max-sites-per-person <m>', 'public assumption: a person is at no more than m sites (multiplies every DP sensitivity)', '1')
     .option('--default-delta <d>', 'budget δ per researcher × population where none is set', '1e-6');
@@ -164,7 +163,15 @@ function buildProgram(): Command {
   );
   connection(output(program.command('catalog').description('the mesh-wide data catalog: products, where they live, their schemas').option('--json', 'print JSON'))).action(exit(async (opts) => (await researcher()).runCatalog(opts)));
 
-  connection(output(program.command('agents').description('list agents and their data products').option('--json', 'print JSON'))).action(exit(async (opts) => (await researcher()).runAgents(opts)));
+  const agents = connection(
+    output(program.command('agents').description('list member agents: live ones with their data products, the others with why they are not live').option('--json', 'print JSON')),
+  )
+    // `agents remove --name admin` must give --name to `remove` (STYLE.md lesson 7).
+    .enablePositionalOptions()
+    .action(exit(async (opts) => (await researcher()).runAgents(opts)));
+  connection(agents.command('remove').description('administrators: remove a member agent that is not live (it left the mesh for good), so default quorums stop counting it').argument('<agent>', 'agent name'), false)
+    .option('--name <name>', 'administrator certificate to use (default: adminName of the profile, else admin)')
+    .action(exit(async (agent: string, opts) => (await researcher()).runAgentsRemove(agent, opts)));
   connection(output(program.command('jobs').description('list recent jobs: kind, product, privacy mode and ε').option('--json', 'print JSON').option('--limit <n>', 'how many', '50'))).action(exit(async (opts) => (await researcher()).runJobs(opts)));
 
   const budget = connection(

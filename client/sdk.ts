@@ -3,7 +3,7 @@
  *
  * A researcher connects with their certificate and runs jobs (`run`, `submitJob`, `watchJob`, `getJob`,
  * `listJobs`, `listAgents`, `getBudget`); an administrator connects with `connectAdmin` (or `role: 'admin'`) and
- * may also `setBudget` and read every researcher's budget. Every failure is a {@link FedmeshError} with a stable
+ * may also `setBudget`, `removeAgent` (a member that left the mesh for good) and read every researcher's budget. Every failure is a {@link FedmeshError} with a stable
  * `code`; gRPC never shows through.
  */
 import { join } from 'node:path';

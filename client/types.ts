@@ -17,8 +17,13 @@ export interface JobView {
     summary?: Record<string, unknown>;
     notes: string[];
     agentErrors: Record<string, { code: string; message: string }>;
-    /** Agents left out at admission (their registered schema cannot serve the job), with the reason. */
+    /**
+     * Every agent the result does not include, with the reason: not live at submission (only with an explicit
+     * quorum), left out at admission (its registered schema cannot serve the job), or no usable answer.
+     */
     agentsMissing?: { agent: string; reason: string }[];
+    /** False for a partial result (an agent serving the job is missing; see agentsMissing); absent for results stored by older coordinators. */
+    complete?: boolean;
   } | undefined;
   error: { code: string; message: string; field: string } | undefined;
   spec: unknown;
@@ -47,6 +52,11 @@ export interface AgentInfoView {
   lastHeartbeatMs: number;
   version: string;
   products: { name: string; columns: { name: string; type: string }[]; privacyUnit: string; description: string; metadata: Record<string, unknown> }[];
+  /** Members that are not live: the product names they served (they still count in default quorums). */
+  registeredProducts?: string[];
+  /** Members that are not live: since when (ms since the epoch) and why. */
+  notLiveSinceMs?: number;
+  notLiveReason?: string;
 }
 
 export interface BudgetEntryView {

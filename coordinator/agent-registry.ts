@@ -13,6 +13,30 @@ export interface AgentView {
   identity?: AgentRegistration['identity'];
 }
 
+/**
+ * An agent of the mesh: it registered once and counts until an administrator removes it, live or not. Only the
+ * names of the products it served are kept while it is away (bounded by the registration limits), so a job on one
+ * of them knows it would miss this agent.
+ */
+export interface AgentMember {
+  name: string;
+  domain: string;
+  /** Names of the products it served at its last registration. */
+  products: string[];
+  registeredAtMs: number;
+  lastHeartbeatMs: number;
+  /** When it stopped being live (undefined while live). */
+  notLiveSinceMs?: number;
+  /** Why it stopped being live: its stream closed, or its heartbeats stopped. */
+  notLiveReason?: string;
+}
+
+/** A member that is not live, as listed: no products served (the catalog is what live agents serve). */
+export interface AgentListing extends AgentView {
+  /** Members that are not live: names of the products they served, the reason and since when. */
+  member?: AgentMember;
+}
+
 interface Session extends AgentView {
   sessionId: number;
   send: (task: AgentTask) => void;
@@ -26,34 +50,24 @@ export interface RegistryOptions {
   heartbeatIntervalMs: number;
   /** An agent silent for this long is considered gone and its stream closed. @default 3 × heartbeat */
   livenessTimeoutMs: number;
-  /**
-   * How long a disconnected agent stays listed (as disconnected, without products) before it is forgotten.
-   * @default 600000 (10 minutes)
-   */
-  disconnectedGraceMs?: number;
 }
 
-/** @see RegistryOptions.disconnectedGraceMs */
-export const DEFAULT_DISCONNECTED_GRACE_MS = 10 * 60_000;
-
 /**
- * The agents the coordinator knows: live sessions keyed by certificate identity, plus agents that went away, shown
- * as disconnected for a grace period and then forgotten. One live session per identity: a reconnect replaces the
- * old one. A disconnected agent's products are dropped at once: the catalog is only what connected agents serve,
- * and the registry's memory is bounded by the connected agents' (size-limited) registrations.
+ * The agents the coordinator knows: live sessions keyed by certificate identity, and members (every agent that
+ * ever registered and was not removed by an administrator), live or not. One live session per identity: a
+ * reconnect replaces the old one. A member that is not live serves nothing, but the default quorum of a job on a
+ * product it served still counts it: a job must not silently answer over fewer agents than the mesh has.
  */
 export class AgentRegistry {
   private readonly sessions = new Map<string, Session>();
-  /** Disconnected agents (no products), with when they went away. */
-  private readonly known = new Map<string, AgentView & { disconnectedAtMs: number }>();
+  private readonly members = new Map<string, AgentMember>();
   private readonly disconnectListeners: ((name: string) => void)[] = [];
   private readonly connectListeners: ((name: string) => void)[] = [];
   private nextSession = 1;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(readonly options: RegistryOptions) {
-    const grace = options.disconnectedGraceMs ?? DEFAULT_DISCONNECTED_GRACE_MS;
-    this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.floor(Math.min(options.heartbeatIntervalMs, grace) / 2)));
+    this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.floor(options.heartbeatIntervalMs / 2)));
     this.sweeper.unref();
   }
 
@@ -62,6 +76,14 @@ export class AgentRegistry {
   }
   onConnect(fn: (name: string) => void): void {
     this.connectListeners.push(fn);
+  }
+
+  /** Members remembered from an earlier run of the coordinator: not live until they reconnect. */
+  restore(members: readonly AgentMember[], sinceMs: number): void {
+    for (const m of members) {
+      if (this.sessions.has(m.name)) continue;
+      this.members.set(m.name, { ...m, notLiveSinceMs: m.notLiveSinceMs ?? sinceMs, notLiveReason: m.notLiveReason ?? 'not reconnected since the coordinator restarted' });
+    }
   }
 
   /** Attaches a newly registered stream; returns its session id. */
@@ -85,7 +107,8 @@ export class AgentRegistry {
       ...(cancel ? { cancel } : {}),
     };
     this.sessions.set(name, s);
-    this.known.delete(name);
+    const prev = this.members.get(name);
+    this.members.set(name, { name, domain: s.domain, products: reg.products.map((p) => p.name), registeredAtMs: prev?.registeredAtMs ?? now, lastHeartbeatMs: now });
     for (const l of this.connectListeners) l(name);
     return s.sessionId;
   }
@@ -95,18 +118,28 @@ export class AgentRegistry {
     if (s && s.sessionId === sessionId) s.lastHeartbeatMs = Date.now();
   }
 
-  /** Removes a session if it is still the current one for `name`. */
-  detach(name: string, sessionId: number): void {
+  /** Removes a session if it is still the current one for `name`; the agent stays a member, not live. */
+  detach(name: string, sessionId: number, reason = 'its stream closed'): void {
     const s = this.sessions.get(name);
     if (!s || s.sessionId !== sessionId) return;
     this.sessions.delete(name);
-    this.known.set(name, { ...this.view(s), connected: false, products: [], disconnectedAtMs: Date.now() });
+    const m = this.members.get(name);
+    if (m) Object.assign(m, { lastHeartbeatMs: s.lastHeartbeatMs, notLiveSinceMs: Date.now(), notLiveReason: reason });
     try {
       s.close();
     } catch {
       // stream already gone
     }
     for (const l of this.disconnectListeners) l(name);
+  }
+
+  /**
+   * Forgets a member that is not live (an administrator's decision: the agent left the mesh for good).
+   * @returns 'removed', 'live' (refused: a live agent would register again at once) or 'unknown'
+   */
+  remove(name: string): 'removed' | 'live' | 'unknown' {
+    if (this.sessions.has(name)) return 'live';
+    return this.members.delete(name) ? 'removed' : 'unknown';
   }
 
   isCurrent(name: string, sessionId: number): boolean {
@@ -133,9 +166,32 @@ export class AgentRegistry {
     return [...this.sessions.values()].map((s) => this.view(s));
   }
 
-  list(): AgentView[] {
-    const out = new Map<string, AgentView>();
-    for (const [name, { disconnectedAtMs: _, ...view }] of this.known) out.set(name, view);
+  /** Every member, live or not (copies). */
+  memberList(): AgentMember[] {
+    return [...this.members.values()].map((m) => ({ ...m, products: [...m.products] }));
+  }
+
+  member(name: string): AgentMember | undefined {
+    const m = this.members.get(name);
+    return m ? { ...m, products: [...m.products] } : undefined;
+  }
+
+  list(): AgentListing[] {
+    const out = new Map<string, AgentListing>();
+    for (const m of this.members.values()) {
+      if (this.sessions.has(m.name)) continue;
+      out.set(m.name, {
+        name: m.name,
+        domain: m.domain,
+        connected: false,
+        connectedSinceMs: 0,
+        lastHeartbeatMs: m.lastHeartbeatMs,
+        products: [],
+        version: '',
+        policy: { minCellSize: 0, allowModes: [], allowKinds: [] },
+        member: { ...m, products: [...m.products] },
+      });
+    }
     for (const s of this.sessions.values()) out.set(s.name, this.view(s));
     return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -157,14 +213,12 @@ export class AgentRegistry {
   private sweep(): void {
     const now = Date.now();
     for (const s of [...this.sessions.values()]) {
-      if (now - s.lastHeartbeatMs > this.options.livenessTimeoutMs) this.detach(s.name, s.sessionId);
+      if (now - s.lastHeartbeatMs > this.options.livenessTimeoutMs) this.detach(s.name, s.sessionId, `no heartbeat for more than ${this.options.livenessTimeoutMs} ms`);
     }
-    const grace = this.options.disconnectedGraceMs ?? DEFAULT_DISCONNECTED_GRACE_MS;
-    for (const [name, k] of [...this.known]) if (now - k.disconnectedAtMs > grace) this.known.delete(name);
   }
 
   close(): void {
     clearInterval(this.sweeper);
-    for (const s of [...this.sessions.values()]) this.detach(s.name, s.sessionId);
+    for (const s of [...this.sessions.values()]) this.detach(s.name, s.sessionId, 'the coordinator shut down');
   }
 }

@@ -4,10 +4,13 @@ import { FedmeshError, isFedmeshError, quote } from '../common/errors.js';
 import { parseJobSpec } from '../common/job/validate.js';
 import { MAX_SITES_PER_PERSON, type JobSpec } from '../common/job/spec.js';
 import type { AgentTask } from '../common/agent-protocol.js';
-import { AgentRegistry, DEFAULT_DISCONNECTED_GRACE_MS, type AgentView } from './agent-registry.js';
+import { AgentRegistry, type AgentListing, type AgentView } from './agent-registry.js';
+import { AgentMembers } from './agent-members.js';
+import { checkQuorum } from './admission/quorum.js';
+import { partialLine } from '../common/job/partial.js';
 import { Dispatcher } from './dispatcher.js';
 import { JOB_STORE_FILE, JobStore } from './job-store.js';
-import { isTerminal, type JobEventRecord, type JobRecord, type MissingAgent } from './job-record.js';
+import { isTerminal, type JobEventRecord, type JobRecord, type JobResult, type MissingAgent } from './job-record.js';
 import { admitAggregate, combineAggregate, privacyPlanFor } from './jobs/aggregate-job.js';
 import { Ledger, type BudgetEntry } from './ledger.js';
 import { admitCellJob, cellJobCost, combineCellJob } from './jobs/cell-job.js';
@@ -54,8 +57,6 @@ export interface CoordinatorOptions {
   log?: (event: string, fields?: Record<string, unknown>) => void;
   /** Also export Node process metrics (CPU, heap, event loop) with the job metrics. @default true */
   processMetrics?: boolean;
-  /** How long a disconnected agent stays listed (without products) before it is forgotten. @default 600000 */
-  disconnectedAgentGraceMs?: number;
   /**
    * Mesh-wide public assumption: a person is at no more than this many sites. Every DP job's sensitivity is
    * multiplied by it (a job may state a larger value, never a smaller one) and every DP result states it. @default 1
@@ -68,7 +69,6 @@ export interface CompiledCoordinatorOptions {
   readonly heartbeatIntervalMs: number;
   readonly livenessTimeoutMs: number;
   readonly defaultBudget: Readonly<EpsilonDeltaBudget>;
-  readonly disconnectedAgentGraceMs: number;
   readonly maxSitesPerPerson: number;
 }
 
@@ -80,11 +80,9 @@ export function compileCoordinatorOptions(o: CoordinatorOptions): CompiledCoordi
   const livenessTimeoutMs = o.livenessTimeoutMs ?? 3 * heartbeatIntervalMs;
   if (!Number.isInteger(livenessTimeoutMs) || livenessTimeoutMs <= heartbeatIntervalMs) throw new RangeError('options.livenessTimeoutMs must be an integer above heartbeatIntervalMs');
   const defaultBudget = Object.freeze({ ...(o.defaultBudget ?? { epsilon: 3, delta: 1e-6 }) });
-  const disconnectedAgentGraceMs = o.disconnectedAgentGraceMs ?? DEFAULT_DISCONNECTED_GRACE_MS;
-  if (!Number.isInteger(disconnectedAgentGraceMs) || disconnectedAgentGraceMs < 0) throw new RangeError('options.disconnectedAgentGraceMs must be a non-negative integer');
   const maxSitesPerPerson = o.maxSitesPerPerson ?? 1;
   if (!Number.isInteger(maxSitesPerPerson) || maxSitesPerPerson < 1 || maxSitesPerPerson > MAX_SITES_PER_PERSON) throw new RangeError(`options.maxSitesPerPerson must be an integer between 1 and ${MAX_SITES_PER_PERSON}`);
-  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget, disconnectedAgentGraceMs, maxSitesPerPerson });
+  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget, maxSitesPerPerson });
 }
 
 type Listener = (e: JobEventRecord, job: JobRecord | undefined) => void;
@@ -114,15 +112,30 @@ export class Coordinator {
     readonly options: CompiledCoordinatorOptions,
     private readonly store: JobStore,
     readonly ledger: Ledger,
+    private readonly members: AgentMembers,
     log: CoordinatorOptions['log'],
     processMetrics: boolean,
   ) {
     this.log = log ?? (() => undefined);
-    this.registry = new AgentRegistry({ heartbeatIntervalMs: options.heartbeatIntervalMs, livenessTimeoutMs: options.livenessTimeoutMs, disconnectedGraceMs: options.disconnectedAgentGraceMs });
+    this.registry = new AgentRegistry({ heartbeatIntervalMs: options.heartbeatIntervalMs, livenessTimeoutMs: options.livenessTimeoutMs });
     this.metrics = new CoordinatorMetrics(() => this.registry.connected().length, { processMetrics });
     this.dispatcher = new Dispatcher(this.registry, (task) => this.metrics.taskDispatched(task.jobId, task.round, task.kind));
-    this.registry.onConnect((name) => this.log('agent-connected', { agent: name }));
-    this.registry.onDisconnect((name) => this.log('agent-disconnected', { agent: name }));
+    this.registry.onConnect((name) => {
+      this.log('agent-connected', { agent: name });
+      this.saveMember(name);
+    });
+    this.registry.onDisconnect((name) => {
+      this.log('agent-disconnected', { agent: name, reason: this.registry.member(name)?.notLiveReason });
+      this.saveMember(name);
+    });
+  }
+
+  /** Membership writes, in order; `close` waits for them. */
+  private memberWrites: Promise<void> = Promise.resolve();
+  private saveMember(name: string): void {
+    const m = this.registry.member(name);
+    if (!m) return;
+    this.memberWrites = this.memberWrites.then(() => this.members.save(m)).catch((e: unknown) => this.log('agent-member-write-failed', { agent: name, error: String(e) }));
   }
 
   /**
@@ -155,7 +168,11 @@ export class Coordinator {
     }
     for (const f of restrictFiles([dbFile, `${dbFile}.wal`, headFile])) log('state-mode-tightened', { path: f, mode: '0600' });
     const interrupted = await store.failInterrupted(Date.now());
-    const c = new Coordinator(compiled, store, ledger, options.log, options.processMetrics !== false);
+    const members = await AgentMembers.open(store);
+    const remembered = await members.load();
+    const c = new Coordinator(compiled, store, ledger, members, options.log, options.processMetrics !== false);
+    // Agents registered before the restart still count in default quorums until they reconnect or are removed.
+    c.registry.restore(remembered, Date.now());
     if (interrupted > 0) c.log('jobs-interrupted', { count: interrupted });
     return c;
   }
@@ -178,8 +195,22 @@ export class Coordinator {
 
   // ---- researcher API ----
 
-  listAgents(): AgentView[] {
+  listAgents(): AgentListing[] {
     return this.registry.list();
+  }
+
+  /**
+   * Administrators only: removes an agent that left the mesh for good, so default quorums stop waiting for it. A
+   * live agent cannot be removed (it would count again at once); revoke its certificate and stop it first.
+   * @throws FedmeshError POLICY_DENIED, NOT_FOUND, FAILED_PRECONDITION (live)
+   */
+  async removeAgent(caller: Principal, name: string): Promise<void> {
+    if (!caller.isAdmin) throw new FedmeshError('POLICY_DENIED', 'only an administrator certificate may remove agents');
+    const outcome = typeof name === 'string' && name.length > 0 && name.length <= 256 ? this.registry.remove(name) : 'unknown';
+    if (outcome === 'unknown') throw new FedmeshError('NOT_FOUND', `agent ${quote(name)} is not a member of this mesh`, { field: 'name' });
+    if (outcome === 'live') throw new FedmeshError('FAILED_PRECONDITION', `agent ${name} is live: stop it (and revoke its certificate) before removing it, or it registers again`, { field: 'name' });
+    await (this.memberWrites = this.memberWrites.then(() => this.members.remove(name)));
+    this.log('agent-removed', { agent: name, by: caller.name });
   }
 
   /**
@@ -207,8 +238,12 @@ export class Coordinator {
       throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation: add "secure": "secagg" (or "he"), or use central-dp or local-dp', { field: 'privacy.mode' });
     }
     const connected = this.registry.connected();
+    // Members serving the job that are not live: refused under the default quorum (nothing charged), else reported.
+    const notLive = checkQuorum(spec, this.registry.memberList(), connected);
     // Agents whose registered schema cannot serve the job are left out (reported with the reason), not fatal.
-    const { agents, excluded } = spec.kind === 'aggregate' ? admitAggregate(spec, connected) : admitCellJob(spec, connected);
+    const admitted = spec.kind === 'aggregate' ? admitAggregate(spec, connected) : admitCellJob(spec, connected);
+    const agents = admitted.agents;
+    const excluded = [...notLive, ...admitted.excluded];
     // A result too big to store, send or fetch is refused now, before anything is charged or stored.
     checkResultSize(spec, agents.length);
     // Secure jobs (aggregate and cohort-level): public layout, threshold and (distributed-dp) the charge for n − tolerated honest noise shares.
@@ -261,7 +296,7 @@ export class Coordinator {
         const out = spec.secure === 'he' ? await runHeJob(ctx, () => (this.hePool ??= createHePool())) : await runSecAggJob(ctx);
         job.agentsAnswered = out.answered;
         job.agentsMissing = [...out.missing, ...excluded.map((x) => x.agent)].sort();
-        job.result = excluded.length > 0 ? { ...out.result, agentsMissing: [...excluded] } : out.result;
+        job.result = withCompleteness(out.result, out.answered, out.missing, excluded);
         if (out.resultCiphertexts) job.resultCiphertexts = out.resultCiphertexts;
         job.state = 'succeeded';
         this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
@@ -276,7 +311,7 @@ export class Coordinator {
         const combined = spec.kind === 'aggregate' ? combineAggregate(spec, agents, outcomes, this.rng) : combineCellJob(spec, agents, outcomes, this.rng);
         job.agentsAnswered = combined.answered;
         job.agentsMissing = [...combined.missing, ...excluded.map((x) => x.agent)].sort();
-        job.result = excluded.length > 0 ? { ...combined.result, agentsMissing: [...excluded, ...(combined.result.agentsMissing ?? [])] } : combined.result;
+        job.result = withCompleteness(combined.result, combined.answered, combined.missing, excluded);
         job.state = 'succeeded';
         this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
       }
@@ -287,7 +322,9 @@ export class Coordinator {
       job.agentsAnswered = details.answered ?? [];
       job.agentsMissing = [...(details.missing ?? job.agentsAsked), ...excluded.map((x) => x.agent)].sort();
       job.state = 'failed';
-      job.error = { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
+      // Agents may already have computed on their data: the reservation stays charged, and the researcher is told.
+      const charged = epsilon > 0 ? `; the reserved budget (ε = ${Number(epsilon.toPrecision(4))}) stays charged: agents may already have computed on their data` : '';
+      job.error = { code: err.code, message: `${err.message}${charged}`, ...(err.field ? { field: err.field } : {}) };
       // Agents still working on a failed job are told to stop, so no core stays busy for nothing.
       this.dispatcher.cancelJob(job.id);
     }
@@ -422,7 +459,26 @@ export class Coordinator {
     await this.hePool?.destroy();
     this.hePool = undefined;
     this.registry.close();
+    await this.memberWrites;
     await this.ledger.flush().catch((e: unknown) => this.log('ledger-head-write-failed', { error: String(e) }));
     this.store.close();
   }
+}
+
+/**
+ * Marks a result complete or partial: every agent it does not include is listed with the reason (not live,
+ * excluded at admission, no usable answer), and a partial result says so in its notes.
+ */
+function withCompleteness(result: JobResult, answered: readonly string[], missingNow: readonly string[], excluded: readonly MissingAgent[]): JobResult {
+  const fromResult = (result.agentsMissing ?? []).filter((m) => !excluded.some((x) => x.agent === m.agent));
+  const known = new Set([...excluded, ...fromResult].map((m) => m.agent));
+  const duringJob = missingNow
+    .filter((a) => !known.has(a))
+    .map((a) => {
+      const e = result.agentErrors[a];
+      return { agent: a, reason: e ? `no usable answer: ${e.code}: ${e.message}` : 'no usable answer' };
+    });
+  const missing = [...excluded, ...fromResult, ...duringJob];
+  if (missing.length === 0) return { ...result, complete: true };
+  return { ...result, complete: false, agentsMissing: missing, notes: [partialLine(answered.length, missing), ...result.notes] };
 }

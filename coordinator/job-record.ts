@@ -25,8 +25,13 @@ export interface JobResult {
   summary?: Record<string, unknown>;
   notes: string[];
   agentErrors: Record<string, JobErrorInfo>;
-  /** Agents left out at admission because their registered schema cannot serve the job, with the reason. */
+  /**
+   * Every agent this result does not include, with the reason: not live at submission (only with an explicit
+   * quorum), left out at admission (registered schema cannot serve the job), or no usable answer during the job.
+   */
   agentsMissing?: MissingAgent[];
+  /** False when an agent that serves the job is missing from the result (see agentsMissing). Absent in results stored before it existed. */
+  complete?: boolean;
 }
 
 export interface JobRecord {

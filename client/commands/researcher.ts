@@ -139,6 +139,18 @@ export async function runBudget(flags: ConnectionFlags & OutputFlags & { researc
   }
 }
 
+/** `fedmesh agents remove NAME`: an administrator removes a member agent that is not live. */
+export async function runAgentsRemove(agent: string, flags: ConnectionFlags): Promise<number> {
+  const client = researcherClient(flags, 'admin');
+  try {
+    await client.removeAgent(agent);
+    out(`removed agent ${agent}: default quorums no longer count it (it becomes a member again if it registers)`);
+    return 0;
+  } finally {
+    client.close();
+  }
+}
+
 /** `fedmesh budget set`: an administrator sets one researcher's budget on one population (named, or by a product). */
 export async function runBudgetSet(flags: ConnectionFlags & OutputFlags & { researcher: string; population?: string; product?: string; epsilon: string; delta?: string }): Promise<number> {
   const epsilon = Number(flags.epsilon);

@@ -81,7 +81,6 @@ export interface CoordinatorFlags extends ConnectionFlags, OperationsFlags {
   state: string;
   checkState?: boolean;
   heartbeatMs?: string;
-  agentGraceMs?: string;
   defaultEpsilon?: string;
   maxSitesPerPerson?: string;
   defaultDelta?: string;
@@ -103,7 +102,6 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     stateDir: flags.state,
     log,
     ...(flags.heartbeatMs ? { heartbeatIntervalMs: Number(flags.heartbeatMs) } : {}),
-    ...(flags.agentGraceMs ? { disconnectedAgentGraceMs: Number(flags.agentGraceMs) } : {}),
     defaultBudget: { epsilon: Number(flags.defaultEpsilon ?? 3), delta: Number(flags.defaultDelta ?? 1e-6) },
     ...(flags.maxSitesPerPerson ? { maxSitesPerPerson: Number(flags.maxSitesPerPerson) } : {}),
   });

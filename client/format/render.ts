@@ -5,6 +5,7 @@ import { arrayLabels, type FlatTable } from './result-table.js';
 /** Tables are laid out for a 120-column terminal (issue 14 #9). */
 const WIDTH = 120;
 import { privacyLines } from './privacy-lines.js';
+import { partialLine } from '../../common/job/partial.js';
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '—';
@@ -28,6 +29,7 @@ export function jobToJson(job: JobView): Record<string, unknown> {
     privacy: job.result?.privacy ?? {},
     notes: job.result?.notes ?? [],
     agentErrors: job.result?.agentErrors ?? {},
+    ...(job.result?.complete !== undefined ? { complete: job.result.complete } : {}),
     ...(job.result?.agentsMissing ? { agentsMissing: job.result.agentsMissing } : {}),
     ...(job.result?.summary ?? {}),
     ...(job.error ? { error: job.error } : {}),
@@ -43,6 +45,8 @@ export function renderJob(job: JobView, color: boolean): string {
   }
   const r = job.result;
   if (!r) return lines.join('\n');
+  // A partial result says so first, in plain words, before any number.
+  if (r.complete === false) lines.push(partialLine(job.agents.answered.length, r.agentsMissing ?? []));
   if (r.summary && job.kind !== 'aggregate') {
     lines.push(renderSummary(job.kind, r.summary, color));
   } else if (r.rows.length > 0) {
@@ -66,7 +70,7 @@ export function renderJob(job: JobView, color: boolean): string {
   const withheld = Object.entries((r.privacy.withheldGroups ?? {}) as Record<string, number>).filter(([, n]) => n > 0);
   if (withheld.length > 0) lines.push(`withheld below the minimum cell size (keys never leave the agent): ${withheld.map(([a, n]) => `${a} ${n} group(s)`).join(', ')}`);
   for (const [agent, e] of Object.entries(r.agentErrors)) lines.push(`agent ${agent} did not answer: ${e.code}: ${e.message}`);
-  for (const m of r.agentsMissing ?? []) lines.push(`agent ${m.agent} left out: ${m.reason}`);
+  if (r.complete !== false) for (const m of r.agentsMissing ?? []) lines.push(`agent ${m.agent} left out: ${m.reason}`);
   lines.push(privacyLine(r.privacy));
   return lines.join('\n');
 }
@@ -82,7 +86,8 @@ export function renderAgents(agents: AgentInfoView[], color: boolean): string {
   // 16 + 14 + 6 + 21 + 57 + 6 borders = 120
   const t = fitted(['agent', 'domain', 'live', 'last heartbeat (UTC)', 'products'], [16, 14, 6, 21, 57], color);
   for (const a of agents) {
-    t.push([a.name, a.domain, a.connected ? 'yes' : 'no', shortTime(a.lastHeartbeatMs), a.products.map((p) => p.name).join(', ')]);
+    const served = a.connected ? a.products.map((p) => p.name).join(', ') : `not live${a.notLiveSinceMs ? ` since ${shortTime(a.notLiveSinceMs)}` : ''} (${a.notLiveReason || 'disconnected'}); served: ${(a.registeredProducts ?? []).join(', ')}`;
+    t.push([a.name, a.domain, a.connected ? 'yes' : 'no', shortTime(a.lastHeartbeatMs), served]);
   }
   return t.toString();
 }

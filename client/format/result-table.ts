@@ -32,6 +32,15 @@ export function arrayLabels(job: Pick<JobView, 'spec'>, field: string, length: n
  * a contingency table in long form; cohort and characterise breakdowns as (section, label, persons) rows.
  */
 export function resultTable(job: JobView): FlatTable {
+  const t = flatResult(job);
+  const r = job.result;
+  if (r?.complete !== false) return t;
+  // A partial result carries it on every row, so no file written from it can lose the fact.
+  const missing = (r.agentsMissing ?? []).map((m) => `${m.agent} (${m.reason})`).join('; ');
+  return { columns: [...t.columns, 'complete', 'agents_missing'], rows: t.rows.map((row) => ({ ...row, complete: false, agents_missing: missing })) };
+}
+
+function flatResult(job: JobView): FlatTable {
   const r = job.result;
   if (!r) return { columns: [], rows: [] };
   const s = r.summary;

@@ -167,13 +167,27 @@ export class CoordinatorClient {
 
   async listAgents(): Promise<AgentInfoView[]> {
     type WireProduct = Omit<AgentInfoView['products'][number], 'metadata'> & { metadataJson: string };
-    const r = await this.call<{ agents: (Omit<AgentInfoView, 'connectedSinceMs' | 'lastHeartbeatMs' | 'products'> & { connectedSinceMs: string; lastHeartbeatMs: string; products: WireProduct[] })[] }>('listAgents', {});
-    return r.agents.map((a) => ({
+    type WireAgent = Omit<AgentInfoView, 'connectedSinceMs' | 'lastHeartbeatMs' | 'products' | 'registeredProducts' | 'notLiveSinceMs' | 'notLiveReason'> & {
+      connectedSinceMs: string;
+      lastHeartbeatMs: string;
+      products: WireProduct[];
+      registeredProducts?: string[];
+      notLiveSinceMs?: string;
+      notLiveReason?: string;
+    };
+    const r = await this.call<{ agents: WireAgent[] }>('listAgents', {});
+    return r.agents.map(({ registeredProducts, notLiveSinceMs, notLiveReason, ...a }) => ({
       ...a,
       connectedSinceMs: Number(a.connectedSinceMs),
       lastHeartbeatMs: Number(a.lastHeartbeatMs),
       products: a.products.map(({ metadataJson, ...p }) => ({ ...p, metadata: metadataJson ? (JSON.parse(metadataJson) as Record<string, unknown>) : {} })),
+      ...(a.connected ? {} : { registeredProducts: registeredProducts ?? [], notLiveSinceMs: Number(notLiveSinceMs ?? 0), notLiveReason: notLiveReason ?? '' }),
     }));
+  }
+
+  /** Administrators: removes a member agent that is not live (it left the mesh for good). */
+  async removeAgent(name: string): Promise<void> {
+    await this.call<{ name: string }>('removeAgent', { name });
   }
 
   async getBudget(researcher?: string): Promise<BudgetReportView> {

@@ -119,7 +119,8 @@ export function planSecureCells(job: CellJob, ruleNames: readonly string[], agen
   if (offset === 0) throw invalidJob('kind', 'nothing to aggregate');
   const threshold = secureThreshold(job, agents);
   if (job.quorum !== undefined && job.quorum > agents) throw invalidJob('quorum', `${job.quorum} agents required but only ${agents} take part`);
-  const requiredContributors = Math.max(threshold, job.quorum ?? 0, noise ? noise.minHonestShares : 0);
+  // The default quorum is every agent asked: a dropout the researcher did not accept fails the job, never shrinks it silently.
+  const requiredContributors = Math.max(threshold, job.quorum ?? agents, noise ? noise.minHonestShares : 0);
   return Object.freeze({ ring, agents, maxRowsPerAgent: cap, ruleNames: [...ruleNames], blocks: kept.map((b) => b.block), central, noise, slots, vectorLength: offset, threshold, requiredContributors });
 }
 

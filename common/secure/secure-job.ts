@@ -41,7 +41,8 @@ export function planSecureAggregate(job: AggregateJob, columnType: (column: stri
   const layout = secureVectorLayout(job, plan, { ring, agents, ...(job.secureMaxRows !== undefined ? { maxRowsPerAgent: job.secureMaxRows } : {}), ...(noise ? { noise } : {}) });
   const threshold = secureThreshold(job, agents);
   if (job.quorum !== undefined && job.quorum > agents) throw invalidJob('quorum', `${job.quorum} agents required but only ${agents} take part`);
-  const requiredContributors = Math.max(threshold, job.quorum ?? 0, noise ? noise.minHonestShares : 0);
+  // The default quorum is every agent asked: a dropout the researcher did not accept fails the job, never shrinks it silently.
+  const requiredContributors = Math.max(threshold, job.quorum ?? agents, noise ? noise.minHonestShares : 0);
   return { plan, noise, layout, threshold, requiredContributors };
 }
 

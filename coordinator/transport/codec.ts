@@ -1,7 +1,7 @@
 import type { Table} from 'apache-arrow';
 import { tableToIPC, tableFromJSON } from 'apache-arrow';
 import type { AgentRegistration, AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
-import type { AgentView } from '../agent-registry.js';
+import type { AgentListing } from '../agent-registry.js';
 import type { BudgetEntry } from '../ledger.js';
 import type { JobEventRecord, JobRecord } from '../job-record.js';
 import type { JobSummary } from '../job-summary.js';
@@ -189,8 +189,9 @@ export function eventToWire(e: JobEventRecord, job: JobRecord | undefined): Reco
   };
 }
 
-export function agentToWire(a: AgentView): Record<string, unknown> {
+export function agentToWire(a: AgentListing): Record<string, unknown> {
   return {
+    ...(a.member ? { registeredProducts: a.member.products, notLiveSinceMs: String(a.member.notLiveSinceMs ?? 0), notLiveReason: a.member.notLiveReason ?? '' } : {}),
     name: a.name,
     domain: a.domain,
     connected: a.connected,

@@ -167,6 +167,10 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
     getJob: unary<{ jobId: string }, unknown>(log, 'GetJob', insecure, async (caller, req) => jobToWire(await coordinator.getJob(caller, req.jobId))),
     listJobs: unary<{ limit: number }, unknown>(log, 'ListJobs', insecure, async (caller, req) => ({ jobs: (await coordinator.listJobs(caller, req.limit || 50)).map(jobSummaryToWire) })),
     listAgents: unary<unknown, unknown>(log, 'ListAgents', insecure, async () => ({ agents: coordinator.listAgents().map(agentToWire) })),
+    removeAgent: unary<{ name: string }, unknown>(log, 'RemoveAgent', insecure, async (caller, req) => {
+      await coordinator.removeAgent(caller, req.name);
+      return { name: req.name };
+    }),
     getJobResult: (call: grpc.ServerWritableStream<{ jobId: string; parts: string[] }, unknown>) => {
       let caller: Principal | undefined;
       const run = async (): Promise<void> => {

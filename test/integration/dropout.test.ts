@@ -35,6 +35,10 @@ describe('agents that are down or die mid-job', () => {
     expect(final.agents.missing).toEqual(['a3']);
     expect(final.result!.rows[0]!.count).toBe(300);
     expect(final.result!.agentErrors.a3!.code).toBe('AGENT_UNAVAILABLE');
+    // Issue 14 item 4: a result missing an agent is never reported as complete.
+    expect(final.result!.complete).toBe(false);
+    expect(final.result!.agentsMissing).toEqual([{ agent: 'a3', reason: expect.stringMatching(/^no usable answer: AGENT_UNAVAILABLE: agent a3 disconnected before answering/) }]);
+    expect(final.result!.notes[0]).toMatch(/^PARTIAL result: 2 of 3 agents answered; missing: a3 \(no usable answer/);
   });
 
   it('with the default quorum (all agents) a missing agent fails the job and says who answered', async () => {
@@ -49,5 +53,24 @@ describe('agents that are down or die mid-job', () => {
     expect(final.agents.answered).toEqual(['a1', 'a3']);
     expect(final.agents.missing).toEqual(['a2']);
     expect(final.error!.message).toMatch(/a2: agent a2 did not answer within the job deadline/);
+  });
+
+  it('a DP job that loses an agent mid-job fails; its reservation stays charged (agents may have computed) and the message says so', async () => {
+    // a2 answers again (the test above made it hang); a1 now never answers.
+    delete (mesh.agents.get('a2') as unknown as Record<string, unknown>).handleTask;
+    const a1 = mesh.agents.get('a1')!;
+    const original = a1.handleTask.bind(a1);
+    a1.handleTask = () => new Promise(() => undefined);
+    try {
+      const spent = async (): Promise<number> => (await mesh.coordinator.budgetReport('researcher', false)).reduce((s, e) => s + e.spent.rho, 0);
+      const before = await spent();
+      const final = await mesh.client.run({ ...job, privacy: { mode: 'central-dp', epsilon: 0.5, delta: 1e-6 }, timeoutMs: 500 });
+      expect(final.state).toBe('failed');
+      expect(final.error!.code).toBe('QUORUM_NOT_MET');
+      expect(final.error!.message).toMatch(/a1: agent a1 did not answer within the job deadline\); the reserved budget \(ε = 0\.5\) stays charged: agents may already have computed on their data$/);
+      expect(await spent()).toBeGreaterThan(before);
+    } finally {
+      a1.handleTask = original;
+    }
   });
 });

@@ -97,12 +97,14 @@ describe('secure aggregation (secagg) in aggregate jobs', () => {
     }
   });
 
-  it('an agent that drops after sharing keys (before its masked input) leaves the exact sum over the rest', async () => {
+  it('an agent that drops after sharing keys (before its masked input) leaves the exact sum over the rest, marked partial (quorum 3 accepted)', async () => {
     disconnectAt('a4', 3);
-    const secure = await mesh.client.run({ ...job, secure: 'secagg' });
+    const secure = await mesh.client.run({ ...job, secure: 'secagg', quorum: 3 });
     expect(secure.error).toBeUndefined();
     expect(secure.agents.answered).toEqual(['a1', 'a2', 'a3']);
     expect(secure.agents.missing).toEqual(['a4']);
+    expect(secure.result!.complete).toBe(false);
+    expect(secure.result!.agentsMissing).toEqual([{ agent: 'a4', reason: expect.stringMatching(/^no usable answer: AGENT_UNAVAILABLE: round 3: agent a4 disconnected/) }]);
     await restart('a4');
     const plain = await mesh.client.run({ ...job, agents: ['a1', 'a2', 'a3'] });
     expect(byGender(secure.result!.rows)).toEqual(byGender(plain.result!.rows));
@@ -116,6 +118,15 @@ describe('secure aggregation (secagg) in aggregate jobs', () => {
     await restart('a2');
     const plain = await mesh.client.run(job);
     expect(byGender(secure.result!.rows)).toEqual(byGender(plain.result!.rows));
+  });
+
+  it('with the default quorum (every agent) the same dropout fails the job: the agents refuse to unmask a sum that misses one', async () => {
+    disconnectAt('a4', 3);
+    const r = await mesh.client.run({ ...job, secure: 'secagg' });
+    expect(r.state).toBe('failed');
+    expect(r.error!.code).toBe('QUORUM_NOT_MET');
+    expect(r.error!.message).toMatch(/a1: QUORUM_NOT_MET: round 4: refusing to unmask: 3 survivors, the job's guarantee needs at least 4/);
+    await restart('a4');
   });
 
   it('one dropout too many (n − t + 1) fails cleanly with QUORUM_NOT_MET', async () => {
