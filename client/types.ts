@@ -47,6 +47,19 @@ export interface AgentInfoView {
   lastHeartbeatMs: number;
   version: string;
   products: { name: string; columns: { name: string; type: string }[]; privacyUnit: string; description: string; metadata: Record<string, unknown> }[];
+  /** The agent's last ingest as it registered it; absent for agents that do not report it. */
+  ingest?: IngestStatusView;
+}
+
+/** An agent's last ingest: `failed` when a format set (`omop`, `fhir`) or a file was refused. */
+export interface IngestStatusView {
+  state: 'ok' | 'warnings' | 'failed';
+  failed: string[];
+  /** Errors first, then warnings; counts coarsened by the agent (`<10` below its minimum cell size). */
+  notices: { severity: 'error' | 'warning'; source: string; message: string }[];
+  /** Notices the agent left out to stay within the bound. */
+  omitted: number;
+  atMs: number;
 }
 
 export interface BudgetEntryView {

@@ -5,7 +5,7 @@ import { FedmeshError } from '../../common/errors.js';
 import { fromGrpcError } from '../../common/transport/status-map.js';
 import { describeConnectionError, type ConnectionContext } from './connection-errors.js';
 import type { TlsMaterial } from '../../common/tls.js';
-import type { AgentInfoView, BudgetEntryView, BudgetReportView, JobEventView, JobStateName, JobView } from '../types.js';
+import type { AgentInfoView, IngestStatusView, BudgetEntryView, BudgetReportView, JobEventView, JobStateName, JobView } from '../types.js';
 import type { HeJobOptions, PreparedHeJob } from '../secure/he-client.js';
 
 // node-seal (WebAssembly) is loaded only by HE jobs: other commands start without it.
@@ -167,9 +167,11 @@ export class CoordinatorClient {
 
   async listAgents(): Promise<AgentInfoView[]> {
     type WireProduct = Omit<AgentInfoView['products'][number], 'metadata'> & { metadataJson: string };
-    const r = await this.call<{ agents: (Omit<AgentInfoView, 'connectedSinceMs' | 'lastHeartbeatMs' | 'products'> & { connectedSinceMs: string; lastHeartbeatMs: string; products: WireProduct[] })[] }>('listAgents', {});
-    return r.agents.map((a) => ({
+    type WireIngest = Omit<IngestStatusView, 'atMs'> & { atUnixMs: string };
+    const r = await this.call<{ agents: (Omit<AgentInfoView, 'connectedSinceMs' | 'lastHeartbeatMs' | 'products' | 'ingest'> & { connectedSinceMs: string; lastHeartbeatMs: string; products: WireProduct[]; ingest?: WireIngest | null })[] }>('listAgents', {});
+    return r.agents.map(({ ingest, ...a }) => ({
       ...a,
+      ...(ingest ? { ingest: { state: ingest.state, failed: ingest.failed ?? [], notices: ingest.notices ?? [], omitted: ingest.omitted ?? 0, atMs: Number(ingest.atUnixMs) } } : {}),
       connectedSinceMs: Number(a.connectedSinceMs),
       lastHeartbeatMs: Number(a.lastHeartbeatMs),
       products: a.products.map(({ metadataJson, ...p }) => ({ ...p, metadata: metadataJson ? (JSON.parse(metadataJson) as Record<string, unknown>) : {} })),
