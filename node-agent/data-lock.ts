@@ -34,6 +34,11 @@ export class ReadWriteLock {
     return this.readers;
   }
 
+  /** Callers waiting for the lock (for tests and metrics). */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
   private free(write: boolean): boolean {
     return write ? !this.writer && this.readers === 0 : !this.writer;
   }
