@@ -79,8 +79,8 @@ function fitted(head: string[], widths: number[], color: boolean): Table.Table {
 const shortTime = (ms: number): string => (ms ? new Date(ms).toISOString().slice(0, 19).replace('T', ' ') : '—');
 
 export function renderAgents(agents: AgentInfoView[], color: boolean): string {
-  // 16 + 14 + 6 + 21 + 12 + 44 + 7 borders = 120
-  const t = fitted(['agent', 'domain', 'live', 'last heartbeat (UTC)', 'ingest', 'products'], [16, 14, 6, 21, 12, 44], color);
+  // 14 + 12 + 6 + 22 + 15 + 44 + 7 borders = 120
+  const t = fitted(['agent', 'domain', 'live', 'last heartbeat (UTC)', 'ingest', 'products'], [14, 12, 6, 22, 15, 44], color);
   for (const a of agents) {
     t.push([a.name, a.domain, a.connected ? 'yes' : 'no', shortTime(a.lastHeartbeatMs), ingestState(a.ingest), a.products.map((p) => p.name).join(', ')]);
   }
@@ -103,7 +103,8 @@ export function renderIngestNotices(agents: readonly Pick<AgentInfoView, 'name' 
     if (!s || s.state === 'ok') continue;
     const when = s.atMs ? ` (read ${shortTime(s.atMs)} UTC)` : '';
     lines.push(wrap(s.state === 'failed' ? `ingest at ${a.name}: FAILED (${s.failed.join(', ')})${when}; it serves its previous data, if any` : `ingest at ${a.name}: loaded with warnings${when}`, 2));
-    for (const n of s.notices) lines.push(wrap(`  ${n.severity}: ${n.source}: ${n.message}`, 4));
+    // Indented by two (wrap drops leading spaces, so the indent goes in after wrapping, counted in the width).
+    for (const n of s.notices) lines.push(wrap(`..${n.severity}: ${n.source}: ${n.message}`, 4).replace(/^\.\./, '  '));
     if (s.omitted > 0) lines.push(`  … and ${s.omitted} more (see the agent's log)`);
   }
   return lines.join('\n');
