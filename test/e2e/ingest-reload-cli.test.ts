@@ -99,6 +99,17 @@ describe('ingest visibility and SIGHUP reload through the CLI (issue 14 item 12)
     expect(agent.stderr()).toMatch(/"event":"reload-requested","signal":"SIGHUP"/);
   }, 60_000);
 
+  it('--reload-interval-ms: the agent re-reads its folder by itself', async () => {
+    const data = join(dir, 'data-r3');
+    await mkdir(data, { recursive: true });
+    await writeFile(join(data, 'first.csv'), 'person_id,n\n1,2\n');
+    const r3 = startProcess('r3', ['agent', '--coordinator', address, '--name', 'r3', '--data', data, '--state', join(dir, 'r3'), '--insecure', '--allow-modes', 'none', '--reload-interval-ms', '200'], BUILT);
+    procs.push(r3);
+    await catalogUntil((x) => x.products.some((p) => p.name === 'first'));
+    await writeFile(join(data, 'second.csv'), 'person_id,n\n1,2\n');
+    await catalogUntil((x) => x.products.some((p) => p.name === 'second'));
+  }, 60_000);
+
   it('--reload-interval-ms is validated with the option named', async () => {
     const r = await fedmesh(['agent', ...conn(), '--name', 'r2', '--data', join(dir, 'data'), '--state', join(dir, 'r2'), '--reload-interval-ms', '5']);
     expect(r.code).toBe(2);
