@@ -91,7 +91,8 @@ function buildProgram(): Command {
     .option('--secure-max-rows <n>', "largest per-agent bound (secureMaxRows) of a secure job this domain accepts; its statistics are clipped to the job's bound", '16777216')
     .option('--allow-modes <modes>', 'privacy modes this domain accepts (comma-separated)', 'central-dp,local-dp,distributed-dp')
     .option('--budget-cap-epsilon <e>', "this domain's cap on ε spent per researcher", '10')
-    .option('--budget-cap-delta <d>', "this domain's cap on δ per researcher", '1e-5');
+    .option('--budget-cap-delta <d>', "this domain's cap on δ per researcher", '1e-5')
+    .option('--reload-interval-ms <ms>', 're-read changed data files this often and re-register the catalogue (SIGHUP does it at once)');
   operations(agent).action(exit(async (opts) => (await servers()).runAgent(opts)));
 
   program

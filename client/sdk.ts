@@ -15,7 +15,7 @@ export { CoordinatorClient } from './transport/coordinator-client.js';
 export type { CoordinatorClientOptions } from './transport/coordinator-client.js';
 export { FedmeshError, isFedmeshError } from '../common/errors.js';
 export type { FedmeshErrorCode } from '../common/errors.js';
-export type { AgentInfoView, BudgetEntryView, BudgetReportView, BudgetTarget, JobEventView, JobStateName, JobView } from './types.js';
+export type { AgentInfoView, IngestStatusView, BudgetEntryView, BudgetReportView, BudgetTarget, JobEventView, JobStateName, JobView } from './types.js';
 export { resultTable, type FlatTable } from './format/result-table.js';
 export { EXIT, exitCodeFor } from './exit-codes.js';
 

@@ -57,6 +57,19 @@ export interface AgentInfoView {
   /** Members that are not live: since when (ms since the epoch) and why. */
   notLiveSinceMs?: number;
   notLiveReason?: string;
+  /** The agent's last ingest as it registered it; absent for agents that do not report it. */
+  ingest?: IngestStatusView;
+}
+
+/** An agent's last ingest: `failed` when a format set (`omop`, `fhir`) or a file was refused. */
+export interface IngestStatusView {
+  state: 'ok' | 'warnings' | 'failed';
+  failed: string[];
+  /** Errors first, then warnings; counts coarsened by the agent (`<10` below its minimum cell size). */
+  notices: { severity: 'error' | 'warning'; source: string; message: string }[];
+  /** Notices the agent left out to stay within the bound. */
+  omitted: number;
+  atMs: number;
 }
 
 export interface BudgetEntryView {

@@ -8,6 +8,40 @@ export interface ProductDescriptor {
   metadata: Record<string, unknown>;
 }
 
+/** One ingest problem as an agent publishes it: names the file or format and what is wrong, never a value. */
+export interface IngestNotice {
+  severity: 'error' | 'warning';
+  /** The file (relative to the data folder), the format (`omop`, `fhir`) or the manifest the notice is about. */
+  source: string;
+  message: string;
+}
+
+/**
+ * The state of an agent's last ingest, as it registers it: `failed` when a format set or a file was refused (the
+ * agent keeps serving what it had before), `warnings` when everything loaded with something to say.
+ */
+export interface IngestStatus {
+  state: 'ok' | 'warnings' | 'failed';
+  /** What failed: `omop`, `fhir` or a file name. */
+  failed: string[];
+  /** Errors first, then warnings; at most `INGEST_STATUS_LIMITS.maxNotices`. */
+  notices: IngestNotice[];
+  /** Notices left out to respect the cap. */
+  omitted: number;
+  /** When the agent last (re)read its data folder. */
+  atMs: number;
+}
+
+export const INGEST_STATES: readonly IngestStatus['state'][] = ['ok', 'warnings', 'failed'];
+
+/** Bounds on the ingest status one registration may carry (agents publish within them; the coordinator enforces them). */
+export const INGEST_STATUS_LIMITS = Object.freeze({
+  maxNotices: 20,
+  maxFailed: 20,
+  maxSourceChars: 160,
+  maxMessageChars: 300,
+});
+
 export interface AgentRegistration {
   name: string;
   domain: string;
@@ -17,6 +51,8 @@ export interface AgentRegistration {
   policy: { minCellSize: number; allowModes: string[]; allowKinds: string[]; secureMaxRows?: number };
   /** The agent's long-term Ed25519 identity key, signed with its mTLS certificate key (absent without TLS). */
   identity?: IdentityAttestation;
+  /** The last ingest's state (absent from agents that predate it). */
+  ingest?: IngestStatus;
 }
 
 export interface AgentTask {

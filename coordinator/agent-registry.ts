@@ -11,6 +11,8 @@ export interface AgentView {
   policy: AgentRegistration['policy'];
   /** The agent's certificate-signed identity key, relayed (never verified as trusted) to peers in secure jobs. */
   identity?: AgentRegistration['identity'];
+  /** The agent's last ingest, as it registered it. */
+  ingest?: AgentRegistration['ingest'];
 }
 
 /**
@@ -101,6 +103,7 @@ export class AgentRegistry {
       version: reg.version,
       policy: reg.policy,
       ...(reg.identity ? { identity: reg.identity } : {}),
+      ...(reg.ingest ? { ingest: reg.ingest } : {}),
       sessionId: this.nextSession++,
       send,
       close,
@@ -111,6 +114,27 @@ export class AgentRegistry {
     this.members.set(name, { name, domain: s.domain, products: reg.products.map((p) => p.name), registeredAtMs: prev?.registeredAtMs ?? now, lastHeartbeatMs: now });
     for (const l of this.connectListeners) l(name);
     return s.sessionId;
+  }
+
+  /**
+   * Replaces the catalogue (products, policy, ingest status) of the current session of `name`, keeping its
+   * identity key and stream. Jobs admitted before keep the agents they were admitted with.
+   * @returns false when `sessionId` is not the current session
+   */
+  update(name: string, sessionId: number, reg: AgentRegistration): boolean {
+    const s = this.sessions.get(name);
+    if (!s || s.sessionId !== sessionId) return false;
+    s.domain = reg.domain || name;
+    s.products = reg.products;
+    s.version = reg.version;
+    s.policy = reg.policy;
+    if (reg.ingest) s.ingest = reg.ingest;
+    else delete s.ingest;
+    s.lastHeartbeatMs = Date.now();
+    // A reload that drops a product drops it from what the member serves, so default quorums stop requiring it here.
+    const m = this.members.get(name);
+    if (m) this.members.set(name, { ...m, domain: s.domain, products: reg.products.map((p) => p.name), lastHeartbeatMs: s.lastHeartbeatMs });
+    return true;
   }
 
   heartbeat(name: string, sessionId: number): void {
@@ -207,6 +231,7 @@ export class AgentRegistry {
       version: s.version,
       policy: s.policy,
       ...(s.identity ? { identity: s.identity } : {}),
+      ...(s.ingest ? { ingest: s.ingest } : {}),
     };
   }
 

@@ -182,6 +182,15 @@ export class Coordinator {
   agentAttached(identity: string, reg: AgentRegistration, send: (t: AgentTask) => void, close: () => void, cancel?: (taskId: string) => void): number {
     return this.registry.attach(identity, reg, send, close, cancel);
   }
+  /** A registration sent again on a live stream (the agent reloaded its data): its catalogue is replaced. */
+  agentUpdated(identity: string, session: number, reg: AgentRegistration): boolean {
+    const ok = this.registry.update(identity, session, reg);
+    if (ok) {
+      this.log('agent-updated', { agent: identity, products: reg.products.length, ingest: reg.ingest?.state ?? 'unknown' });
+      this.saveMember(identity);
+    }
+    return ok;
+  }
   agentHeartbeat(identity: string, session: number): void {
     this.registry.heartbeat(identity, session);
   }

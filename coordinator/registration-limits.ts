@@ -1,3 +1,4 @@
+import { INGEST_STATUS_LIMITS } from '../common/agent-protocol.js';
 import { FedmeshError, quote } from '../common/errors.js';
 
 /**
@@ -30,6 +31,7 @@ export interface RawRegistration {
   version?: string;
   policyJson?: string;
   products?: { name?: string; columns?: { name?: string; type?: string }[]; privacyUnit?: string; description?: string; metadataJson?: string }[];
+  ingest?: { state?: string; failed?: string[]; notices?: { severity?: string; source?: string; message?: string }[] } | null;
 }
 
 const L = REGISTRATION_LIMITS;
@@ -53,6 +55,7 @@ export function checkRegistrationSize(r: RawRegistration): void {
   str(r.domain, 'domain', L.maxNameChars, counter);
   str(r.version, 'version', L.maxVersionChars, counter);
   if ((r.policyJson ?? '').length > L.maxPolicyJsonBytes) throw tooBig('policy_json', `${(r.policyJson ?? '').length} bytes`, L.maxPolicyJsonBytes);
+  checkIngestSize(r.ingest, counter);
   const products = r.products ?? [];
   if (products.length > L.maxProducts) throw tooBig('products', `${products.length} products`, L.maxProducts);
   const names = new Set<string>();
@@ -73,5 +76,23 @@ export function checkRegistrationSize(r: RawRegistration): void {
     if (meta > L.maxMetadataBytesPerProduct) throw tooBig(`${at}.metadata_json`, `${meta.toLocaleString('en-US')} bytes of metadata in product ${quote(p.name)}`, L.maxMetadataBytesPerProduct);
     counter.bytes += meta;
     if (counter.bytes > L.maxRegistrationBytes) throw tooBig('products', `more than ${L.maxRegistrationBytes.toLocaleString('en-US')} bytes in all`, L.maxRegistrationBytes);
+  });
+}
+
+const I = INGEST_STATUS_LIMITS;
+
+/** The ingest status is bounded like the rest: a few short notices, so that `catalog` stays small. */
+function checkIngestSize(ingest: RawRegistration['ingest'], counter: { bytes: number }): void {
+  if (!ingest) return;
+  str(ingest.state, 'ingest.state', 16, counter);
+  const failed = ingest.failed ?? [];
+  if (failed.length > I.maxFailed) throw tooBig('ingest.failed', `${failed.length} entries`, I.maxFailed);
+  failed.forEach((f, i) => str(f, `ingest.failed[${i}]`, I.maxSourceChars, counter));
+  const notices = ingest.notices ?? [];
+  if (notices.length > I.maxNotices) throw tooBig('ingest.notices', `${notices.length} notices`, I.maxNotices);
+  notices.forEach((n, i) => {
+    str(n.severity, `ingest.notices[${i}].severity`, 16, counter);
+    str(n.source, `ingest.notices[${i}].source`, I.maxSourceChars, counter);
+    str(n.message, `ingest.notices[${i}].message`, I.maxMessageChars, counter);
   });
 }

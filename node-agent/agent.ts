@@ -1,5 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
-import { FEDMESH_VERSION, type AgentRegistration, type AgentTask, type AgentTaskReply } from '../common/agent-protocol.js';
+import { FEDMESH_VERSION, type AgentRegistration, type AgentTask, type AgentTaskReply, type IngestStatus } from '../common/agent-protocol.js';
+import { ReadWriteLock } from './data-lock.js';
+import { publicIngestStatus } from './data/ingest-status.js';
 import { FedmeshError, isFedmeshError } from '../common/errors.js';
 import { parseJobSpec } from '../common/job/validate.js';
 import type { TlsMaterial } from '../common/tls.js';
@@ -47,6 +49,13 @@ export interface AgentOptions {
   log?: (event: string, fields?: Record<string, unknown>) => void;
   /** Also export Node process metrics (CPU, heap, event loop) with the task metrics. @default true */
   processMetrics?: boolean;
+  /**
+   * Re-read the data folder this often (changed files only) and re-register a changed catalogue; `reload()` does
+   * the same on demand (the CLI calls it on SIGHUP). @default undefined (no periodic reload)
+   */
+  reloadIntervalMs?: number;
+  /** The largest data file read. @default MAX_DATA_FILE_BYTES (64 GiB) */
+  maxDataFileBytes?: number;
 }
 
 /** Whether an agent can do its work: SERVING only with a clean last ingest and a registered link. */
@@ -79,6 +88,12 @@ export class Agent {
   /** Prometheus metrics (tasks, latency, ingest and link state); served by `startMetricsServer`. */
   readonly metrics: AgentMetrics;
   private readonly healthListeners: ((h: AgentHealth) => void)[] = [];
+  /** Tasks read under it, a reload writes under it: a task sees the data before or after a reload, never a mix. */
+  private readonly dataLock = new ReadWriteLock();
+  /** The published state of the last ingest (bounded, coarsened). */
+  private ingestStatus: IngestStatus | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private reloading: Promise<boolean> | undefined;
 
   private constructor(
     private readonly options: AgentOptions,
@@ -119,6 +134,9 @@ export class Agent {
   /** Opens the agent's DuckDB, ingests its data folder and returns a ready (not yet connected) agent. */
   static async create(options: AgentOptions): Promise<Agent> {
     if (!options.tls && !options.insecure) throw new RangeError('options.tls is required unless options.insecure is set');
+    if (options.reloadIntervalMs !== undefined && (!Number.isInteger(options.reloadIntervalMs) || options.reloadIntervalMs < 100)) {
+      throw new RangeError(`options.reloadIntervalMs must be an integer of at least 100 (ms), got ${String(options.reloadIntervalMs)}`);
+    }
     if (!existsSync(options.dataDir) || !statSync(options.dataDir).isDirectory()) {
       throw new RangeError(`options.dataDir: ${options.dataDir} is not a folder`);
     }
@@ -139,14 +157,19 @@ export class Agent {
     return agent;
   }
 
-  /** Re-ingests the data folder (files that changed only) and refreshes the product list. */
+  /**
+   * Re-ingests the data folder (files that changed only) and refreshes the product list, under the write lock: the
+   * tables, the product list and the published descriptions change together, between tasks.
+   */
   async refresh(): Promise<FolderIngestReport> {
-    const report = await this.db.withConnection(async (conn) => {
-      const r = await ingestDataFolder(conn, this.options.dataDir);
-      this.products = await listProducts(conn);
-      await this.describe(conn, r);
-      return r;
-    });
+    const { report, manifestIssues } = await this.dataLock.write(() =>
+      this.db.withConnection(async (conn) => {
+        const r = await ingestDataFolder(conn, this.options.dataDir, this.options.maxDataFileBytes !== undefined ? { maxFileBytes: this.options.maxDataFileBytes } : {});
+        this.products = await listProducts(conn);
+        const issues = await this.describe(conn, r);
+        return { report: r, manifestIssues: issues };
+      }),
+    );
     for (const f of report.formats) {
       if (f.action === 'failed') this.log('ingest-failed', { format: f.kind, error: f.error });
       else if (f.action === 'loaded') this.log('ingested', { format: f.kind, products: f.products, warnings: f.warnings });
@@ -155,16 +178,46 @@ export class Agent {
       if (f.action === 'failed') this.log('ingest-failed', { file: f.file, error: f.error });
       else if (f.action === 'loaded') this.log('ingested', { product: f.product, file: f.file });
     }
+    // The domain's own log has the exact wording; the registration carries the coarsened form.
+    for (const w of report.warnings) this.log('ingest-warning', { file: w.file, ...(w.product ? { product: w.product } : {}), message: w.message });
+    this.ingestStatus = publicIngestStatus({ report, dataDir: this.options.dataDir, manifestIssues, minCellSize: this.policy.minCellSize, atMs: Date.now() });
     this.lastIngest = report;
     this.healthChanged();
     return report;
   }
 
   /**
+   * Re-reads the data folder (changed files only; deleted files stop being served) and, when the catalogue or the
+   * ingest status changed, registers it again on the live link. Concurrent calls share one reload.
+   * @returns whether the published catalogue changed
+   */
+  reload(): Promise<boolean> {
+    this.reloading ??= (async () => {
+      try {
+        const before = this.catalogueKey();
+        await this.refresh();
+        const changed = this.catalogueKey() !== before;
+        this.log('reloaded', { changed, products: this.products.length, ingest: this.ingestStatus?.state });
+        if (changed) this.link?.updateRegistration();
+        return changed;
+      } finally {
+        this.reloading = undefined;
+      }
+    })();
+    return this.reloading;
+  }
+
+  /** What the coordinator knows of this agent's data, without the time of the ingest. */
+  private catalogueKey(): string {
+    const { products, ingest } = this.registration();
+    return JSON.stringify({ products, ingest: ingest ? { ...ingest, atMs: 0 } : undefined });
+  }
+
+  /**
    * Builds the catalog entries this agent publishes: manifest (fedmesh.products.json) over OMOP/FHIR defaults, and
    * quality metrics coarsened so that no exact small number leaves the domain.
    */
-  private async describe(conn: DuckDBConnection, ingest: FolderIngestReport): Promise<void> {
+  private async describe(conn: DuckDBConnection, ingest: FolderIngestReport): Promise<{ message: string }[]> {
     const schema = this.products.map((p) => ({ name: p.name, columns: p.columns }));
     const { manifest, issues } = await loadManifest(this.options.dataDir, schema);
     for (const i of issues) this.log('manifest-issue', { message: i.message });
@@ -193,6 +246,7 @@ export class Agent {
       const { name: _n, columns, privacyUnit: _u, description: _d, ...rest } = d;
       this.descriptions.set(d.name, { description: d.description, privacyUnit: d.privacyUnit, metadata: { ...rest, semanticTypes: Object.fromEntries(columns.map((c) => [c.name, c.semanticType])), quality } });
     }
+    return issues;
   }
 
   listProducts(): readonly ProductInfo[] {
@@ -206,6 +260,7 @@ export class Agent {
       version: FEDMESH_VERSION,
       policy: { minCellSize: this.policy.minCellSize, allowModes: [...this.policy.allowModes], allowKinds: [...this.policy.allowKinds], secureMaxRows: this.policy.secureMaxRows },
       ...(this.attestation() ? { identity: this.attestation()! } : {}),
+      ...(this.ingestStatus ? { ingest: this.ingestStatus } : {}),
       products: this.products.map((p) => {
         const d = this.descriptions.get(p.name);
         return { name: p.name, columns: p.columns, privacyUnit: d?.privacyUnit ?? p.privacyUnit ?? '', description: d?.description ?? p.description, metadata: d?.metadata ?? {} };
@@ -240,8 +295,15 @@ export class Agent {
     for (const l of this.healthListeners) l(h);
   }
 
-  /** Runs one task under this domain's policy. Never throws: failures become typed replies. */
-  async handleTask(task: AgentTask): Promise<AgentTaskReply> {
+  /**
+   * Runs one task under this domain's policy, on one version of the data (a reload waits for it, or it for the
+   * reload). Never throws: failures become typed replies.
+   */
+  handleTask(task: AgentTask): Promise<AgentTaskReply> {
+    return this.dataLock.read(() => this.runTask(task));
+  }
+
+  private async runTask(task: AgentTask): Promise<AgentTaskReply> {
     const started = Date.now();
     const scope = this.cancellation.begin(task.taskId, task.deadlineMs);
     // What a task line may say: ids, the researcher, the public job kind and privacy parameters; never spec values.
@@ -333,10 +395,20 @@ export class Agent {
     this.link.onRegistered(() => this.healthChanged());
     this.link.onBroken(() => this.healthChanged());
     this.link.start();
+    if (this.options.reloadIntervalMs !== undefined) {
+      this.reloadTimer = setInterval(() => {
+        if (this.reloading) return;
+        this.reload().catch((e: unknown) => this.log('reload-failed', { error: e instanceof Error ? e.name : typeof e }));
+      }, this.options.reloadIntervalMs);
+      this.reloadTimer.unref();
+    }
     return this.link;
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.reloadTimer);
+    this.reloadTimer = undefined;
+    await this.reloading?.catch(() => undefined);
     this.link?.stop();
     this.link = undefined;
     this.healthChanged();

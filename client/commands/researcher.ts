@@ -3,7 +3,7 @@ import { FedmeshError, quote } from '../../common/errors.js';
 import { applyCommonFlags, commonFlagOrigins, flagFor, jobFromFlagsWithOrigins, type FlagOrigins, type QueryFlags } from '../job-from-flags.js';
 import { exitCodeForJob } from '../exit-codes.js';
 import type { JobView } from '../types.js';
-import { jobToJson, jobsTable, renderAgents, renderCatalog, renderJob, renderJobs, type CatalogProduct } from '../format/render.js';
+import { jobToJson, jobsTable, renderAgents, ingestState, renderCatalog, renderJob, renderJobs, type CatalogProduct } from '../format/render.js';
 import { resultTable } from '../format/result-table.js';
 import { emit, quietOutput, type OutputFlags } from './output.js';
 import { createProgress } from '../format/spinner.js';
@@ -91,7 +91,7 @@ export async function runAgents(flags: ConnectionFlags & OutputFlags): Promise<n
       {
         json: () => ({ agents }),
         table: (color) => renderAgents(agents, color),
-        flat: () => ({ columns: ['agent', 'domain', 'connected', 'lastHeartbeat', 'products'], rows: agents.map((a) => ({ agent: a.name, domain: a.domain, connected: a.connected, lastHeartbeat: a.lastHeartbeatMs ? new Date(a.lastHeartbeatMs).toISOString() : null, products: a.products.map((p) => p.name).join(' ') })) }),
+        flat: () => ({ columns: ['agent', 'domain', 'connected', 'lastHeartbeat', 'ingest', 'products'], rows: agents.map((a) => ({ agent: a.name, domain: a.domain, connected: a.connected, lastHeartbeat: a.lastHeartbeatMs ? new Date(a.lastHeartbeatMs).toISOString() : null, ingest: ingestState(a.ingest), products: a.products.map((p) => p.name).join(' ') })) }),
       },
       flags,
     );
@@ -174,7 +174,8 @@ export async function runCatalog(flags: ConnectionFlags & OutputFlags): Promise<
   try {
     const agents = await client.listAgents();
     const byProduct = new Map<string, CatalogProduct>();
-    for (const a of agents.filter((x) => x.connected)) {
+    const live = agents.filter((x) => x.connected);
+    for (const a of live) {
       for (const p of a.products) {
         const e = byProduct.get(p.name) ?? { name: p.name, agents: [], privacyUnit: p.privacyUnit, description: p.description, columns: p.columns, perAgent: {} };
         e.agents.push(a.name);
@@ -185,8 +186,9 @@ export async function runCatalog(flags: ConnectionFlags & OutputFlags): Promise<
     const products = [...byProduct.values()].sort((x, y) => x.name.localeCompare(y.name));
     await emit(
       {
-        json: () => ({ products }),
-        table: () => renderCatalog(products),
+        // Every connected agent's ingest state: a failed OMOP ingest or a warning is shown, not only counted.
+        json: () => ({ products, agents: live.map((a) => ({ name: a.name, ingest: a.ingest ?? null })) }),
+        table: () => renderCatalog(products, live),
         flat: () => ({ columns: ['product', 'agents', 'privacyUnit', 'description', 'columns'], rows: products.map((p) => ({ product: p.name, agents: p.agents.join(' '), privacyUnit: p.privacyUnit, description: p.description, columns: p.columns.map((c) => `${c.name}:${c.type}`).join(' ') })) }),
       },
       flags,

@@ -136,6 +136,15 @@ export interface AgentFlags extends ConnectionFlags, OperationsFlags {
   allowModes?: string;
   budgetCapEpsilon?: string;
   budgetCapDelta?: string;
+  reloadIntervalMs?: string;
+}
+
+/** `--reload-interval-ms`: an integer of at least 100, or absent (reload on SIGHUP only). */
+export function parseReloadInterval(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 100) throw new RangeError(`--reload-interval-ms must be an integer of at least 100 (ms), got ${quote(v)}`);
+  return n;
 }
 
 export function parseModes(list: string): PrivacyMode[] {
@@ -156,7 +165,9 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
   const { log, metricsPort } = compileOperations(flags, `agent:${flags.name}`);
   const tls = tlsFor(flags, 'agent', flags.name);
   const minCellSize = flags.minCellSize === undefined ? undefined : Number(flags.minCellSize);
+  const reloadIntervalMs = parseReloadInterval(flags.reloadIntervalMs);
   const agent = await Agent.create({
+    ...(reloadIntervalMs !== undefined ? { reloadIntervalMs } : {}),
     name: flags.name,
     ...(flags.domain ? { domain: flags.domain } : {}),
     dataDir: flags.data,
@@ -183,7 +194,14 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
   }
   reportAgentHealth(agent, health, log);
   agent.start();
+  // SIGHUP re-reads the data folder without a restart (changed files only; deleted files stop being served).
+  const onHangup = (): void => {
+    log('reload-requested', { signal: 'SIGHUP' });
+    agent.reload().catch((e: unknown) => log('reload-failed', { error: e instanceof Error ? e.name : typeof e }));
+  };
+  process.on('SIGHUP', onHangup);
   const sig = await untilSignal();
+  process.off('SIGHUP', onHangup);
   log('shutting-down', { signal: sig });
   await agent.stop();
   await ops.stop();

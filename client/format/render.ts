@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import type { AgentInfoView, JobView } from '../types.js';
+import type { AgentInfoView, IngestStatusView, JobView } from '../types.js';
 import { arrayLabels, type FlatTable } from './result-table.js';
 
 /** Tables are laid out for a 120-column terminal (issue 14 #9). */
@@ -83,13 +83,36 @@ function fitted(head: string[], widths: number[], color: boolean): Table.Table {
 const shortTime = (ms: number): string => (ms ? new Date(ms).toISOString().slice(0, 19).replace('T', ' ') : '—');
 
 export function renderAgents(agents: AgentInfoView[], color: boolean): string {
-  // 16 + 14 + 6 + 21 + 57 + 6 borders = 120
-  const t = fitted(['agent', 'domain', 'live', 'last heartbeat (UTC)', 'products'], [16, 14, 6, 21, 57], color);
+  // 14 + 12 + 6 + 22 + 15 + 44 + 7 borders = 120
+  const t = fitted(['agent', 'domain', 'live', 'last heartbeat (UTC)', 'ingest', 'products'], [14, 12, 6, 22, 15, 44], color);
   for (const a of agents) {
     const served = a.connected ? a.products.map((p) => p.name).join(', ') : `not live${a.notLiveSinceMs ? ` since ${shortTime(a.notLiveSinceMs)}` : ''} (${a.notLiveReason || 'disconnected'}); served: ${(a.registeredProducts ?? []).join(', ')}`;
-    t.push([a.name, a.domain, a.connected ? 'yes' : 'no', shortTime(a.lastHeartbeatMs), served]);
+    t.push([a.name, a.domain, a.connected ? 'yes' : 'no', shortTime(a.lastHeartbeatMs), ingestState(a.ingest), served]);
   }
-  return t.toString();
+  const notes = renderIngestNotices(agents);
+  return notes ? `${t.toString()}\n${notes}` : t.toString();
+}
+
+/** `ok`, `warnings (3)`, `FAILED: omop`, or `?` for an agent that does not report its ingest. */
+export function ingestState(s: IngestStatusView | undefined): string {
+  if (!s) return '?';
+  if (s.state === 'failed') return `FAILED: ${s.failed.join(', ')}`;
+  return s.state === 'warnings' ? `warnings (${s.notices.length + s.omitted})` : 'ok';
+}
+
+/** Each agent's ingest errors and warnings, one line each, wrapped to WIDTH; empty when there are none. */
+export function renderIngestNotices(agents: readonly Pick<AgentInfoView, 'name' | 'ingest'>[]): string {
+  const lines: string[] = [];
+  for (const a of agents) {
+    const s = a.ingest;
+    if (!s || s.state === 'ok') continue;
+    const when = s.atMs ? ` (read ${shortTime(s.atMs)} UTC)` : '';
+    lines.push(wrap(s.state === 'failed' ? `ingest at ${a.name}: FAILED (${s.failed.join(', ')})${when}; it serves its previous data, if any` : `ingest at ${a.name}: loaded with warnings${when}`, 2));
+    // Indented by two (wrap drops leading spaces, so the indent goes in after wrapping, counted in the width).
+    for (const n of s.notices) lines.push(wrap(`..${n.severity}: ${n.source}: ${n.message}`, 4).replace(/^\.\./, '  '));
+    if (s.omitted > 0) lines.push(`  … and ${s.omitted} more (see the agent's log)`);
+  }
+  return lines.join('\n');
 }
 
 /** kind, product, privacy mode and ε (or ρ) of each job, from the ListJobs summary. */
@@ -152,8 +175,13 @@ function wrap(text: string, indent: number): string {
   return lines.join('\n');
 }
 
-/** The catalog as text that fits WIDTH columns: one block per product. */
-export function renderCatalog(products: CatalogProduct[]): string {
+/** The catalog as text that fits WIDTH columns: one block per product, then the agents' ingest problems. */
+export function renderCatalog(products: CatalogProduct[], agents: readonly Pick<AgentInfoView, 'name' | 'ingest'>[] = []): string {
+  const notes = renderIngestNotices(agents);
+  return catalogBlocks(products) + (notes ? `\n${notes}` : '');
+}
+
+function catalogBlocks(products: CatalogProduct[]): string {
   return products
     .map((p) => {
       const meta = Object.values(p.perAgent)[0] as { sensitivity?: string } | undefined;

@@ -5,7 +5,7 @@ import { FedmeshError } from '../../common/errors.js';
 import { fromGrpcError } from '../../common/transport/status-map.js';
 import { describeConnectionError, type ConnectionContext } from './connection-errors.js';
 import type { TlsMaterial } from '../../common/tls.js';
-import type { AgentInfoView, BudgetEntryView, BudgetTarget, BudgetReportView, JobEventView, JobStateName, JobView } from '../types.js';
+import type { AgentInfoView, IngestStatusView, BudgetEntryView, BudgetTarget, BudgetReportView, JobEventView, JobStateName, JobView } from '../types.js';
 import type { HeJobOptions, PreparedHeJob } from '../secure/he-client.js';
 
 // node-seal (WebAssembly) is loaded only by HE jobs: other commands start without it.
@@ -167,17 +167,20 @@ export class CoordinatorClient {
 
   async listAgents(): Promise<AgentInfoView[]> {
     type WireProduct = Omit<AgentInfoView['products'][number], 'metadata'> & { metadataJson: string };
-    type WireAgent = Omit<AgentInfoView, 'connectedSinceMs' | 'lastHeartbeatMs' | 'products' | 'registeredProducts' | 'notLiveSinceMs' | 'notLiveReason'> & {
+    type WireIngest = Omit<IngestStatusView, 'atMs'> & { atUnixMs: string };
+    type WireAgent = Omit<AgentInfoView, 'connectedSinceMs' | 'lastHeartbeatMs' | 'products' | 'registeredProducts' | 'notLiveSinceMs' | 'notLiveReason' | 'ingest'> & {
       connectedSinceMs: string;
       lastHeartbeatMs: string;
       products: WireProduct[];
       registeredProducts?: string[];
       notLiveSinceMs?: string;
       notLiveReason?: string;
+      ingest?: WireIngest | null;
     };
     const r = await this.call<{ agents: WireAgent[] }>('listAgents', {});
-    return r.agents.map(({ registeredProducts, notLiveSinceMs, notLiveReason, ...a }) => ({
+    return r.agents.map(({ ingest, registeredProducts, notLiveSinceMs, notLiveReason, ...a }) => ({
       ...a,
+      ...(ingest ? { ingest: { state: ingest.state, failed: ingest.failed ?? [], notices: ingest.notices ?? [], omitted: ingest.omitted ?? 0, atMs: Number(ingest.atUnixMs) } } : {}),
       connectedSinceMs: Number(a.connectedSinceMs),
       lastHeartbeatMs: Number(a.lastHeartbeatMs),
       products: a.products.map(({ metadataJson, ...p }) => ({ ...p, metadata: metadataJson ? (JSON.parse(metadataJson) as Record<string, unknown>) : {} })),

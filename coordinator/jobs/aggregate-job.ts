@@ -83,7 +83,7 @@ export function admitAggregate(job: AggregateJob, connected: readonly AgentView[
   }
   if (candidates.length === 0) {
     const known = [...new Set(connected.flatMap((a) => a.products.map((p) => p.name)))].sort();
-    throw new FedmeshError('INVALID_JOB', `product: no connected agent serves product ${job.product}${didYouMean(job.product, known)} (known products: ${known.join(', ') || 'none'})`, { field: 'product' });
+    throw new FedmeshError('NOT_FOUND', `product: no connected agent serves product ${job.product}${didYouMean(job.product, known)} (known products: ${known.join(', ') || 'none'})`, { field: 'product' });
   }
   const check = (a: AgentView): void => {
     const product = a.products.find((p) => p.name === job.product)!;

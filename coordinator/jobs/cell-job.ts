@@ -39,7 +39,7 @@ export function admitCellJob(job: CellJob, connected: readonly AgentView[]): Adm
     candidates = connected.filter((a) => a.products.some((p) => p.name === job.product));
     if (candidates.length === 0) {
       const known = [...new Set(connected.flatMap((a) => a.products.map((p) => p.name)))].sort();
-      throw new FedmeshError('INVALID_JOB', `product: no connected agent serves product ${job.product}${didYouMean(job.product, known)} (known products: ${known.join(', ') || 'none'})`, { field: 'product' });
+      throw new FedmeshError('NOT_FOUND', `product: no connected agent serves product ${job.product}${didYouMean(job.product, known)} (known products: ${known.join(', ') || 'none'})`, { field: 'product' });
     }
     check = (a) => {
       const p = a.products.find((x) => x.name === job.product)!;

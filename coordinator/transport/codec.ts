@@ -1,6 +1,7 @@
 import type { Table} from 'apache-arrow';
 import { tableToIPC, tableFromJSON } from 'apache-arrow';
-import type { AgentRegistration, AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
+import { INGEST_STATES, type AgentRegistration, type AgentTask, type AgentTaskReply, type IngestStatus } from '../../common/agent-protocol.js';
+import { FedmeshError } from '../../common/errors.js';
 import type { AgentListing } from '../agent-registry.js';
 import type { BudgetEntry } from '../ledger.js';
 import type { JobEventRecord, JobRecord } from '../job-record.js';
@@ -16,6 +17,39 @@ export interface WireRegister {
   identityPublicKey?: Buffer;
   identitySignature?: Buffer;
   certificatePem?: string;
+  ingest?: WireIngestStatus | null;
+}
+
+export interface WireIngestStatus {
+  state?: string;
+  failed?: string[];
+  notices?: { severity?: string; source?: string; message?: string }[];
+  omitted?: number;
+  atUnixMs?: string;
+}
+
+/**
+ * The ingest status of a registration (sizes already checked by `checkRegistrationSize`).
+ * @throws FedmeshError INVALID_ARGUMENT naming the field for an unknown state or severity
+ */
+export function ingestStatusFromWire(w: WireIngestStatus | null | undefined): IngestStatus | undefined {
+  if (w === null || w === undefined) return undefined;
+  const state = w.state ?? '';
+  if (!(INGEST_STATES as readonly string[]).includes(state)) {
+    throw new FedmeshError('INVALID_ARGUMENT', `register.ingest.state must be one of ${INGEST_STATES.join(', ')}`, { field: 'register.ingest.state' });
+  }
+  const notices = (w.notices ?? []).map((n, i) => {
+    if (n.severity !== 'error' && n.severity !== 'warning') {
+      throw new FedmeshError('INVALID_ARGUMENT', `register.ingest.notices[${i}].severity must be error or warning`, { field: `register.ingest.notices[${i}].severity` });
+    }
+    return { severity: n.severity as 'error' | 'warning', source: n.source ?? '', message: n.message ?? '' };
+  });
+  const atMs = Number(w.atUnixMs ?? 0);
+  return { state: state as IngestStatus['state'], failed: [...(w.failed ?? [])], notices, omitted: Number(w.omitted ?? 0), atMs: Number.isSafeInteger(atMs) && atMs > 0 ? atMs : 0 };
+}
+
+function ingestStatusToWire(s: IngestStatus): WireIngestStatus {
+  return { state: s.state, failed: s.failed, notices: s.notices, omitted: s.omitted, atUnixMs: String(s.atMs) };
 }
 
 const STATE: Record<JobRecord['state'], string> = {
@@ -36,10 +70,12 @@ export function registrationFromWire(w: WireRegister): AgentRegistration {
   const policy = parseJsonObject(w.policyJson, 'register.policy_json');
   const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
   const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  const ingest = ingestStatusFromWire(w.ingest);
   return {
     name: w.name,
     domain: w.domain,
     version: w.version,
+    ...(ingest ? { ingest } : {}),
     policy: {
       minCellSize: num(policy.minCellSize, 10),
       allowModes: strs(policy.allowModes),
@@ -198,6 +234,7 @@ export function agentToWire(a: AgentListing): Record<string, unknown> {
     connectedSinceMs: String(a.connectedSinceMs),
     lastHeartbeatMs: String(a.lastHeartbeatMs),
     version: a.version,
+    ingest: a.ingest ? ingestStatusToWire(a.ingest) : null,
     products: a.products.map((p) => ({ name: p.name, columns: p.columns, privacyUnit: p.privacyUnit, description: p.description, metadataJson: JSON.stringify(p.metadata) })),
   };
 }

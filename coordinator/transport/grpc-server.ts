@@ -255,6 +255,14 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs } });
             return;
           }
+          if (msg.register) {
+            // A reload at the agent: the same checks as the first registration, and the same name.
+            checkRegistrationSize(msg.register as WireRegister);
+            const reg = registrationFromWire(msg.register as WireRegister);
+            if (reg.name !== identity) throw new FedmeshError('POLICY_DENIED', `agent ${identity} cannot register again as ${quote(reg.name)}`);
+            if (coordinator.agentUpdated(identity!, session, reg)) call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs } });
+            return;
+          }
           if (msg.heartbeat) {
             coordinator.agentHeartbeat(identity!, session);
             return;

@@ -3,10 +3,12 @@
  * plain ingest hands them to: OMOP CDM tables (CSV/Parquet), FHIR R4 Bundles / resources (`*.json`) and FHIR
  * Bulk Data (`*.ndjson`). Everything else CSV/Parquet is left as `tabular`.
  */
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { sqlString } from './omop/sql.js';
+import { checkDataFile } from './data-file.js';
+import type { IngestIssue } from './omop/report.js';
 import { omopTableAnyVersion } from './omop/cdm-spec.js';
 import { detectOmopVersion, readCsvHeader, resolveOmopTable, tableFileKind, tableStem } from './omop/table-files.js';
 
@@ -25,17 +27,20 @@ export type DetectedFormat =
 const MAX_DEPTH = 4;
 const PEEK_BYTES = 64 * 1024;
 
-async function listFiles(dir: string, depth: number, out: string[]): Promise<void> {
+async function listFiles(dir: string, depth: number, out: string[], skipped: IngestIssue[], maxFileBytes: number | undefined): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true });
   for (const e of entries) {
     if (e.name.startsWith('.') || e.name === 'node_modules') continue;
     const full = path.join(dir, e.name);
-    // Symbolic links are followed (a data folder often links to files kept elsewhere); MAX_DEPTH bounds a link loop,
-    // and a dangling link is skipped.
-    const target = e.isSymbolicLink() ? await stat(full).catch(() => undefined) : e;
-    if (!target) continue;
-    if (target.isDirectory() && depth < MAX_DEPTH) await listFiles(full, depth + 1, out);
-    else if (target.isFile()) out.push(full);
+    // Real sub-folders are searched; symbolic links are followed only to regular files (checked and size-bounded
+    // like any file), so a link loop or a link to a folder or device is a warning, never a hang or a crash.
+    if (e.isDirectory()) {
+      if (depth < MAX_DEPTH) await listFiles(full, depth + 1, out, skipped, maxFileBytes);
+      continue;
+    }
+    const check = await checkDataFile(full, maxFileBytes);
+    if (check.ok) out.push(full);
+    else skipped.push({ file: full, message: check.reason });
   }
 }
 
@@ -67,6 +72,10 @@ export interface DetectOptions {
    * previous version kept) instead of the file drifting into a plain table. @default none
    */
   knownOmopFiles?: ReadonlyMap<string, string>;
+  /** Entries refused (dangling or looping links, links to folders, devices, oversized files) are pushed here. */
+  skipped?: IngestIssue[];
+  /** @default MAX_DATA_FILE_BYTES */
+  maxFileBytes?: number;
 }
 
 /**
@@ -84,7 +93,7 @@ export interface DetectOptions {
  */
 export async function detectFormats(dataDir: string, options: DetectOptions = {}): Promise<DetectedFormat[]> {
   const files: string[] = [];
-  await listFiles(path.resolve(dataDir), 0, files);
+  await listFiles(path.resolve(dataDir), 0, files, options.skipped ?? [], options.maxFileBytes);
   files.sort();
   let instance: DuckDBInstance | undefined;
   let conn: DuckDBConnection | undefined;

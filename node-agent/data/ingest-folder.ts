@@ -1,16 +1,30 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { isAbsolute, relative } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { detectFormats, ingestFhir, ingestOmop } from './formats.js';
 import { ingestTabularFolder, type IngestedFile } from './ingest.js';
+import type { IngestIssue } from './omop/report.js';
 import { INTERNAL_PREFIX } from './products.js';
 
 export interface FolderIngestReport {
   files: IngestedFile[];
   removed: string[];
-  /** One line per standard-format group: what was loaded, or why not (the previous data is kept). */
-  formats: { kind: string; action: 'loaded' | 'unchanged' | 'failed'; products?: string[]; error?: string; warnings?: number; conceptMapping?: Record<string, string> }[];
+  /**
+   * One line per standard-format group: what was loaded, or why not (the previous data is kept). `issues` are the
+   * problems that refused a failed group (file, line where known).
+   */
+  formats: { kind: string; action: 'loaded' | 'unchanged' | 'failed'; products?: string[]; error?: string; warnings?: number; issues?: IngestIssue[]; conceptMapping?: Record<string, string> }[];
+  /**
+   * Every warning about the data now served, whether it was loaded now or earlier (they are kept with the data, so
+   * an unchanged set still reports them after a restart), and the folder entries refused this time (links).
+   */
+  warnings: IngestIssue[];
+}
+
+export interface FolderIngestOptions {
+  /** @default MAX_DATA_FILE_BYTES */
+  maxFileBytes?: number;
 }
 
 const FINGERPRINTS = `${INTERNAL_PREFIX}format_ingest`;
@@ -18,6 +32,8 @@ const FINGERPRINTS = `${INTERNAL_PREFIX}format_ingest`;
 const FORMAT_PRODUCTS = `${INTERNAL_PREFIX}format_products`;
 /** The files of the OMOP set last loaded, so that their recognition does not depend on today's readability. */
 const FORMAT_FILES = `${INTERNAL_PREFIX}format_files`;
+/** Warnings of the data served, per scope (`omop`, `fhir`, `file:<product>`), replaced whenever the scope loads. */
+const WARNINGS = `${INTERNAL_PREFIX}ingest_warnings`;
 
 async function fingerprint(files: readonly string[]): Promise<string> {
   const h = createHash('sha256');
@@ -35,12 +51,18 @@ async function fingerprint(files: readonly string[]): Promise<string> {
  * a failed group keeps the data it had. Which files form the OMOP set is remembered from the last successful load,
  * and the products of a format set are never replaced or dropped by the plain-file ingest.
  */
-export async function ingestDataFolder(conn: DuckDBConnection, dataDir: string): Promise<FolderIngestReport> {
+export async function ingestDataFolder(conn: DuckDBConnection, dataDir: string, options: FolderIngestOptions = {}): Promise<FolderIngestReport> {
   await conn.run(`CREATE TABLE IF NOT EXISTS ${FINGERPRINTS} (kind VARCHAR PRIMARY KEY, fingerprint VARCHAR NOT NULL)`);
   await conn.run(`CREATE TABLE IF NOT EXISTS ${FORMAT_PRODUCTS} (product VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL)`);
   await conn.run(`CREATE TABLE IF NOT EXISTS ${FORMAT_FILES} (file VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, tbl VARCHAR NOT NULL)`);
+  await conn.run(`CREATE TABLE IF NOT EXISTS ${WARNINGS} (scope VARCHAR NOT NULL, file VARCHAR NOT NULL, product VARCHAR, message VARCHAR NOT NULL)`);
+  const setWarnings = async (scope: string, issues: readonly IngestIssue[]): Promise<void> => {
+    await conn.run(`DELETE FROM ${WARNINGS} WHERE scope = $1`, [scope]);
+    for (const i of issues) await conn.run(`INSERT INTO ${WARNINGS} VALUES ($1, $2, $3, $4)`, [scope, inFolder(dataDir, i.file), i.product ?? null, i.message]);
+  };
+  const skipped: IngestIssue[] = [];
   const knownFiles = (await conn.runAndReadAll(`SELECT file, tbl FROM ${FORMAT_FILES} WHERE kind = 'omop'`)).getRowObjectsJS();
-  const detected = await detectFormats(dataDir, { knownOmopFiles: new Map(knownFiles.map((r) => [String(r.file), String(r.tbl)])) });
+  const detected = await detectFormats(dataDir, { knownOmopFiles: new Map(knownFiles.map((r) => [String(r.file), String(r.tbl)])), skipped, ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}) });
   const formats: FolderIngestReport['formats'] = [];
   const known = async (kind: string, fp: string): Promise<boolean> => {
     const r = await conn.runAndReadAll(`SELECT fingerprint FROM ${FINGERPRINTS} WHERE kind = $1`, [kind]);
@@ -79,9 +101,10 @@ export async function ingestDataFolder(conn: DuckDBConnection, dataDir: string):
       try {
         const r = await ingestOmop(conn, omop.files);
         await remember('omop', fp, r.products, omop.files.map((file) => ({ file, table: omop.tables[file] ?? '' })));
+        await setWarnings('omop', r.issues);
         formats.push({ kind: `omop ${omop.version}`, action: 'loaded', products: r.products, warnings: r.issues.length });
       } catch (e) {
-        formats.push({ kind: 'omop', action: 'failed', error: (e as Error).message });
+        formats.push({ kind: 'omop', action: 'failed', error: (e as Error).message, issues: issuesOf(e) });
       }
     }
   }
@@ -94,9 +117,10 @@ export async function ingestDataFolder(conn: DuckDBConnection, dataDir: string):
     try {
       const r = await ingestFhir(conn, bundles, ndjson, { mapToOmop });
       await remember('fhir', fp, r.products, []);
+      await setWarnings('fhir', r.issues);
       formats.push({ kind: 'fhir', action: 'loaded', products: r.products, warnings: r.issues.length, conceptMapping: r.conceptMapping });
     } catch (e) {
-      formats.push({ kind: 'fhir', action: 'failed', error: (e as Error).message });
+      formats.push({ kind: 'fhir', action: 'failed', error: (e as Error).message, issues: issuesOf(e) });
     }
   };
   const fhirFp = fhirPresent ? await fingerprint([...bundles, ...ndjson]) : '';
@@ -107,7 +131,10 @@ export async function ingestDataFolder(conn: DuckDBConnection, dataDir: string):
   const owned = (await conn.runAndReadAll(`SELECT product, kind FROM ${FORMAT_PRODUCTS}`)).getRowObjectsJS();
   const reserved = new Map(owned.map((r) => [String(r.product), String(r.kind).toUpperCase()]));
   const tabular = detected.find((d) => d.kind === 'tabular')?.files ?? [];
-  const r = await ingestTabularFolder(conn, dataDir, tabular.map((f) => relative(dataDir, f)), { reserved });
+  const r = await ingestTabularFolder(conn, dataDir, tabular.map((f) => relative(dataDir, f)), { reserved, ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}) });
+  for (const f of r.files) if (f.action === 'loaded') await setWarnings(`file:${f.product}`, r.warnings.filter((w) => w.product === f.product));
+  for (const p of r.removed) await setWarnings(`file:${p}`, []);
+  skipped.push(...r.warnings.filter((w) => w.product === undefined));
   // The FHIR → OMOP mapping reads its concept ids from the vocabulary tables, which plain files (concept.csv,
   // concept_relationship.csv) provide and which load after it: when they changed (loaded, replaced or removed),
   // map again, so the same files give the same concept ids whatever the ingest history.
@@ -118,7 +145,28 @@ export async function ingestDataFolder(conn: DuckDBConnection, dataDir: string):
     if (i >= 0) formats.splice(i, 1);
     await loadFhir(fhirFp);
   }
-  return { files: r.files, removed: r.removed, formats };
+  // A format set whose products are gone (the folder no longer has it) takes its warnings with it.
+  for (const kind of ['omop', 'fhir']) {
+    const served = (await conn.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM ${FORMAT_PRODUCTS} WHERE kind = $1`, [kind])).getRowObjectsJS()[0];
+    if (Number(served?.n ?? 0) === 0) await setWarnings(kind, []);
+  }
+  const stored = (await conn.runAndReadAll(`SELECT file, product, message FROM ${WARNINGS} ORDER BY scope, file, message`)).getRowObjectsJS();
+  const warnings: IngestIssue[] = [
+    ...stored.map((w) => ({ file: String(w.file), message: String(w.message), ...(w.product === null || w.product === undefined ? {} : { product: String(w.product) }) })),
+    ...skipped.map((w) => ({ ...w, file: inFolder(dataDir, w.file) })),
+  ];
+  return { files: r.files, removed: r.removed, formats, warnings };
+}
+
+/** File names as the operator sees them in the data folder (an issue may list several, comma-separated). */
+export function inFolder(dataDir: string, files: string): string {
+  return files.split(', ').map((f) => (isAbsolute(f) ? relative(dataDir, f) || '.' : f)).join(', ');
+}
+
+/** The problems a format ingest listed when it refused its files (see `fail` in the OMOP and FHIR ingests). */
+function issuesOf(e: unknown): IngestIssue[] {
+  const details = (e as { details?: { issues?: unknown } }).details;
+  return Array.isArray(details?.issues) ? (details.issues as IngestIssue[]) : [];
 }
 
 /** Products the FHIR → OMOP mapping looks concept ids up in. */

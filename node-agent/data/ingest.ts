@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { INTERNAL_PREFIX, type ColumnInfo } from './products.js';
@@ -6,6 +6,8 @@ import { quoteIdent, quoteLiteral } from './database.js';
 import { readCsvHeader } from './omop/table-files.js';
 import { describeReadError, firstRaggedCsvLine } from './read-error.js';
 import { schemaChanges } from './schema-compat.js';
+import { checkDataFile } from './data-file.js';
+import type { IngestIssue } from './omop/report.js';
 
 export interface IngestedFile {
   product: string;
@@ -21,6 +23,8 @@ export interface IngestedFile {
 export interface IngestReport {
   files: IngestedFile[];
   removed: string[];
+  /** Loaded, but worth the operator's attention (an empty product), or entries not read (a refused link). */
+  warnings: IngestIssue[];
 }
 
 export interface TabularIngestOptions {
@@ -29,6 +33,8 @@ export interface TabularIngestOptions {
    * replace nor drop them. @default none
    */
   reserved?: ReadonlyMap<string, string>;
+  /** @default MAX_DATA_FILE_BYTES */
+  maxFileBytes?: number;
 }
 
 /** A product wider than this is refused: no analysis needs it, and its schema travels in every registration. */
@@ -86,8 +92,10 @@ async function ensureBookkeeping(conn: DuckDBConnection): Promise<void> {
 export async function ingestTabularFolder(conn: DuckDBConnection, dataDir: string, only?: readonly string[], options: TabularIngestOptions = {}): Promise<IngestReport> {
   const reserved = options.reserved ?? new Map<string, string>();
   await ensureBookkeeping(conn);
-  const entries = only ? [...only].sort() : (await readdir(dataDir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+  // Symbolic links count as files here; `checkDataFile` below decides whether they are followed.
+  const entries = only ? [...only].sort() : (await readdir(dataDir, { withFileTypes: true })).filter((e) => !e.isDirectory()).map((e) => e.name).sort();
   const files: IngestedFile[] = [];
+  const warnings: IngestIssue[] = [];
   const seen = new Set<string>();
   for (const name of entries) {
     const product = productName(name);
@@ -101,9 +109,14 @@ export async function ingestTabularFolder(conn: DuckDBConnection, dataDir: strin
       files.push({ product, file: name, action: 'failed', error: `another file already provides product ${product}` });
       continue;
     }
-    seen.add(product);
     const path = join(dataDir, name);
-    const st = await stat(path);
+    const st = await checkDataFile(path, options.maxFileBytes);
+    if (!st.ok) {
+      // Not a file we read (a dangling or looping link, a link to a folder or device): a product it served goes.
+      warnings.push({ file: name, message: st.reason });
+      continue;
+    }
+    seen.add(product);
     const prev = await conn.runAndReadAll(`SELECT size, mtime_ms, file FROM ${INTERNAL_PREFIX}ingest WHERE product = $1`, [product]);
     const row = prev.getRowObjectsJS()[0];
     if (row && Number(row.size) === st.size && Number(row.mtime_ms) === st.mtimeMs && row.file === name) {
@@ -144,6 +157,7 @@ export async function ingestTabularFolder(conn: DuckDBConnection, dataDir: strin
       );
       await conn.run('COMMIT');
       files.push({ product, file: name, action: 'loaded', rows });
+      if (rows === 0) warnings.push({ file: name, product, message: `no data rows; product ${product} is served empty` });
     } catch (e) {
       if (inTransaction) await conn.run('ROLLBACK').catch(() => undefined);
       let problem: { line?: number; message: string };
@@ -176,5 +190,5 @@ export async function ingestTabularFolder(conn: DuckDBConnection, dataDir: strin
       removed.push(p);
     }
   }
-  return { files, removed };
+  return { files, removed, warnings };
 }

@@ -70,8 +70,19 @@ export class AgentLink {
     if (this.stopped || !this.client) return;
     const call = (this.client as unknown as { connect: () => grpc.ClientDuplexStream<unknown, WireMessage> }).connect();
     this.call = call;
+    call.write(this.registerMessage());
+    call.on('data', (msg: WireMessage) => this.onMessage(call, msg));
+    call.on('error', (e: grpc.ServiceError) => {
+      this.options.log('link-error', { code: e.code, message: e.details });
+    });
+    call.on('close', () => this.streamBroken(call));
+    call.on('end', () => this.streamBroken(call));
+  }
+
+  /** The `register` message of the agent's current registration. */
+  private registerMessage(): Record<string, unknown> {
     const reg = this.options.registration();
-    call.write({
+    return {
       register: {
         name: reg.name,
         domain: reg.domain,
@@ -81,14 +92,17 @@ export class AgentLink {
         ...(reg.identity
           ? { identityPublicKey: Buffer.from(reg.identity.identityPublicKey), identitySignature: Buffer.from(reg.identity.signature), certificatePem: reg.identity.certificatePem }
           : {}),
+        ...(reg.ingest ? { ingest: { state: reg.ingest.state, failed: reg.ingest.failed, notices: reg.ingest.notices, omitted: reg.ingest.omitted, atUnixMs: String(reg.ingest.atMs) } } : {}),
       },
-    });
-    call.on('data', (msg: WireMessage) => this.onMessage(call, msg));
-    call.on('error', (e: grpc.ServiceError) => {
-      this.options.log('link-error', { code: e.code, message: e.details });
-    });
-    call.on('close', () => this.streamBroken(call));
-    call.on('end', () => this.streamBroken(call));
+    };
+  }
+
+  /**
+   * Sends the current registration again on the open stream (after a reload changed the catalogue); the
+   * coordinator replaces what it lists for this agent. Without a stream, the next connect registers it anyway.
+   */
+  updateRegistration(): void {
+    this.call?.write(this.registerMessage());
   }
 
   private onMessage(call: grpc.ClientDuplexStream<unknown, WireMessage>, msg: WireMessage): void {

@@ -32,7 +32,7 @@ describe('bad input is refused with a message naming the field, and nothing is s
   // [name, spec, gRPC status, message]
   const cases: [string, unknown, string, RegExp][] = [
     ['malformed JSON', '{"kind": "aggregate",', 'INVALID_ARGUMENT', /malformed JSON/],
-    ['unknown product', { ...ok, product: 'nope' }, 'INVALID_ARGUMENT', /product: no connected agent serves product nope/],
+    ['unknown product (none of the connected agents serves it)', { ...ok, product: 'nope' }, 'NOT_FOUND', /product: no connected agent serves product nope/],
     ['unknown column', { ...ok, measures: [{ fn: 'mean', column: 'height', bounds: [0, 1] }] }, 'INVALID_ARGUMENT', /measures\[0\]\.column: unknown column height/],
     ['wrong type in a filter', { ...ok, where: [{ column: 'year_of_birth', op: '>=', value: 'old' }] }, 'INVALID_ARGUMENT', /where\[0\]\.value: column year_of_birth is BIGINT: expected a number/],
     ['empty bins', { ...ok, measures: [{ fn: 'histogram', column: 'year_of_birth', bins: [] }] }, 'INVALID_ARGUMENT', /measures\[0\]\.bins/],

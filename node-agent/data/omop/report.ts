@@ -5,6 +5,8 @@ export interface IngestIssue {
   file: string;
   line?: number;
   message: string;
+  /** The product the issue is about, when it is about one. */
+  product?: string;
 }
 
 export interface FormatIngestReport {
