@@ -7,7 +7,7 @@ import type { AgentTask } from '../common/agent-protocol.js';
 import { AgentRegistry, DEFAULT_DISCONNECTED_GRACE_MS, type AgentView } from './agent-registry.js';
 import { Dispatcher } from './dispatcher.js';
 import { JOB_STORE_FILE, JobStore } from './job-store.js';
-import { isTerminal, type JobEventRecord, type JobRecord, type MissingAgent } from './job-record.js';
+import { isTerminal, type JobEventRecord, type JobRecord, type JobResult, type MissingAgent } from './job-record.js';
 import { admitAggregate, combineAggregate, privacyPlanFor } from './jobs/aggregate-job.js';
 import { Ledger, type BudgetEntry } from './ledger.js';
 import { admitCellJob, cellJobCost, combineCellJob } from './jobs/cell-job.js';
@@ -31,6 +31,7 @@ import { headPath, readHead } from './state/state-head.js';
 import { stateRefused } from './state/state-error.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { chargedEpsilon, jobLogFields } from './job-log.js';
+import { nameReleasedConcepts } from './jobs/concept-lookup.js';
 
 export interface CoordinatorOptions {
   stateDir: string;
@@ -249,7 +250,7 @@ export class Coordinator {
         const out = spec.secure === 'he' ? await runHeJob(ctx, () => (this.hePool ??= createHePool())) : await runSecAggJob(ctx);
         job.agentsAnswered = out.answered;
         job.agentsMissing = [...out.missing, ...excluded.map((x) => x.agent)].sort();
-        job.result = excluded.length > 0 ? { ...out.result, agentsMissing: [...excluded] } : out.result;
+        job.result = await this.nameConcepts(job, agents, deadlineMs, excluded.length > 0 ? { ...out.result, agentsMissing: [...excluded] } : out.result);
         if (out.resultCiphertexts) job.resultCiphertexts = out.resultCiphertexts;
         job.state = 'succeeded';
         this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
@@ -264,7 +265,7 @@ export class Coordinator {
         const combined = spec.kind === 'aggregate' ? combineAggregate(spec, agents, outcomes, this.rng) : combineCellJob(spec, agents, outcomes, this.rng);
         job.agentsAnswered = combined.answered;
         job.agentsMissing = [...combined.missing, ...excluded.map((x) => x.agent)].sort();
-        job.result = excluded.length > 0 ? { ...combined.result, agentsMissing: [...excluded, ...(combined.result.agentsMissing ?? [])] } : combined.result;
+        job.result = await this.nameConcepts(job, agents, deadlineMs, excluded.length > 0 ? { ...combined.result, agentsMissing: [...excluded, ...(combined.result.agentsMissing ?? [])] } : combined.result);
         job.state = 'succeeded';
         this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
       }
@@ -300,6 +301,20 @@ export class Coordinator {
     this.metrics.jobFinished(job.id, spec.kind, spec.privacy.mode, outcome, ms / 1000);
     this.emit({ jobId: job.id, type: 'finished', atMs: job.finishedAtMs, message: job.state }, job);
     this.listeners.delete(job.id);
+  }
+
+  /**
+   * Concept names for the ids a final result shows, from the answering agents' vocabularies. The result is already
+   * released when this runs, so only released ids are asked about; a failure here costs names, never the job.
+   */
+  private async nameConcepts(job: JobRecord, agents: readonly AgentView[], jobDeadlineMs: number, result: JobResult): Promise<JobResult> {
+    try {
+      const answered = agents.filter((a) => job.agentsAnswered.includes(a.name));
+      return await nameReleasedConcepts({ dispatcher: this.dispatcher, jobId: job.id, researcher: job.researcher, spec: job.spec, answered, jobDeadlineMs, log: this.log }, result);
+    } catch (e) {
+      this.log('concept-names-error', { jobId: job.id, error: String(e) });
+      return result;
+    }
   }
 
   /** Budgets and spend; researchers see their own, administrators everyone's. */

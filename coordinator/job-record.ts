@@ -27,6 +27,8 @@ export interface JobResult {
   agentErrors: Record<string, JobErrorInfo>;
   /** Agents left out at admission because their registered schema cannot serve the job, with the reason. */
   agentsMissing?: MissingAgent[];
+  /** Names of the concept ids the released result shows, from the agents' public vocabulary (id → name). */
+  conceptNames?: Record<string, string>;
 }
 
 export interface JobRecord {
