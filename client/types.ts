@@ -19,6 +19,8 @@ export interface JobView {
     agentErrors: Record<string, { code: string; message: string }>;
     /** Agents left out at admission (their registered schema cannot serve the job), with the reason. */
     agentsMissing?: { agent: string; reason: string }[];
+    /** Names of the concept ids the result shows (id → name), from the agents' public vocabulary; absent without one. */
+    conceptNames?: Record<string, string>;
   } | undefined;
   error: { code: string; message: string; field: string } | undefined;
   spec: unknown;
