@@ -24,6 +24,8 @@ export interface JobView {
     agentsMissing?: { agent: string; reason: string }[];
     /** False for a partial result (an agent serving the job is missing; see agentsMissing); absent for results stored by older coordinators. */
     complete?: boolean;
+    /** Names of the concept ids the result shows (id → name), from the agents' public vocabulary; absent without one. */
+    conceptNames?: Record<string, string>;
   } | undefined;
   error: { code: string; message: string; field: string } | undefined;
   spec: unknown;

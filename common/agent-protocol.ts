@@ -1,5 +1,6 @@
 /** Domain types of the agent link (what travels on the agent's bidirectional stream), transport-free. */
 import type { IdentityAttestation } from './secure/identity-attestation.js';
+import type { ConceptNameEntry } from './job/concept-names.js';
 export interface ProductDescriptor {
   name: string;
   columns: { name: string; type: string }[];
@@ -64,10 +65,21 @@ export interface AgentTask {
   round: number;
   researcher: string;
   payload: Uint8Array;
+  /** Kind `concept-names` only: released concept ids whose names the coordinator asks the agent's vocabulary for. */
+  conceptIds?: number[];
 }
 
 export type AgentTaskReply =
-  | { ok: true; taskId: string; arrow: Uint8Array; meta: Record<string, unknown>; /** Protocol message of secure rounds (SecAgg message, HE ciphertexts). */ payload?: Uint8Array }
+  | {
+      ok: true;
+      taskId: string;
+      arrow: Uint8Array;
+      meta: Record<string, unknown>;
+      /** Protocol message of secure rounds (SecAgg message, HE ciphertexts). */
+      payload?: Uint8Array;
+      /** Answer to a `concept-names` task: vocabulary rows for the ids asked (unchecked until the coordinator checks them). */
+      conceptNames?: ConceptNameEntry[];
+    }
   | { ok: false; taskId: string; error: { code: string; message: string; field: string } };
 
 export const FEDMESH_VERSION = '0.1.0';

@@ -45,6 +45,7 @@ function productsRead(spec: JobSpec, agent: AgentView): ProductDescriptor[] {
   if (spec.kind === 'aggregate' || spec.kind === 'contingency') return agent.products.filter((p) => p.name === spec.product);
   return agent.products.filter((p) => COHORT_LEVEL_TABLES.includes(p.name));
 }
+import { nameReleasedConcepts } from './jobs/concept-lookup.js';
 
 export interface CoordinatorOptions {
   stateDir: string;
@@ -305,7 +306,7 @@ export class Coordinator {
         const out = spec.secure === 'he' ? await runHeJob(ctx, () => (this.hePool ??= createHePool())) : await runSecAggJob(ctx);
         job.agentsAnswered = out.answered;
         job.agentsMissing = [...out.missing, ...excluded.map((x) => x.agent)].sort();
-        job.result = withCompleteness(out.result, out.answered, out.missing, excluded);
+        job.result = await this.nameConcepts(job, agents, deadlineMs, withCompleteness(out.result, out.answered, out.missing, excluded));
         if (out.resultCiphertexts) job.resultCiphertexts = out.resultCiphertexts;
         job.state = 'succeeded';
         this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
@@ -320,7 +321,7 @@ export class Coordinator {
         const combined = spec.kind === 'aggregate' ? combineAggregate(spec, agents, outcomes, this.rng) : combineCellJob(spec, agents, outcomes, this.rng);
         job.agentsAnswered = combined.answered;
         job.agentsMissing = [...combined.missing, ...excluded.map((x) => x.agent)].sort();
-        job.result = withCompleteness(combined.result, combined.answered, combined.missing, excluded);
+        job.result = await this.nameConcepts(job, agents, deadlineMs, withCompleteness(combined.result, combined.answered, combined.missing, excluded));
         job.state = 'succeeded';
         this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
       }
@@ -363,6 +364,20 @@ export class Coordinator {
   /** The populations of the connected agents' catalogue, each with its products. */
   catalogPopulations(): Map<string, string[]> {
     return populationMap(this.registry.connected().map((a) => a.products));
+  }
+
+  /**
+   * Concept names for the ids a final result shows, from the answering agents' vocabularies. The result is already
+   * released when this runs, so only released ids are asked about; a failure here costs names, never the job.
+   */
+  private async nameConcepts(job: JobRecord, agents: readonly AgentView[], jobDeadlineMs: number, result: JobResult): Promise<JobResult> {
+    try {
+      const answered = agents.filter((a) => job.agentsAnswered.includes(a.name));
+      return await nameReleasedConcepts({ dispatcher: this.dispatcher, jobId: job.id, researcher: job.researcher, spec: job.spec, answered, jobDeadlineMs, log: this.log }, result);
+    } catch (e) {
+      this.log('concept-names-error', { jobId: job.id, error: String(e) });
+      return result;
+    }
   }
 
   /** Adds the products the catalogue maps to the entry's population to those already charged. */

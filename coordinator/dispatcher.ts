@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentTask, AgentTaskReply } from '../common/agent-protocol.js';
+import type { ConceptNameEntry } from '../common/job/concept-names.js';
 import type { AgentRegistry } from './agent-registry.js';
 
 export type TaskOutcome =
-  | { ok: true; agent: string; arrow: Uint8Array; meta: Record<string, unknown>; payload?: Uint8Array }
+  | { ok: true; agent: string; arrow: Uint8Array; meta: Record<string, unknown>; payload?: Uint8Array; conceptNames?: ConceptNameEntry[] }
   | { ok: false; agent: string; error: { code: string; message: string; field?: string } };
 
 interface Pending {
@@ -53,7 +54,12 @@ export class Dispatcher {
   deliver(agent: string, reply: AgentTaskReply): boolean {
     const p = this.pending.get(reply.taskId);
     if (!p || p.agent !== agent) return false;
-    this.finish(reply.taskId, reply.ok ? { ok: true, agent, arrow: reply.arrow, meta: reply.meta, ...(reply.payload ? { payload: reply.payload } : {}) } : { ok: false, agent, error: reply.error });
+    this.finish(
+      reply.taskId,
+      reply.ok
+        ? { ok: true, agent, arrow: reply.arrow, meta: reply.meta, ...(reply.payload ? { payload: reply.payload } : {}), ...(reply.conceptNames ? { conceptNames: reply.conceptNames } : {}) }
+        : { ok: false, agent, error: reply.error },
+    );
     return true;
   }
 

@@ -32,6 +32,8 @@ export interface JobResult {
   agentsMissing?: MissingAgent[];
   /** False when an agent that serves the job is missing from the result (see agentsMissing). Absent in results stored before it existed. */
   complete?: boolean;
+  /** Names of the concept ids the released result shows, from the agents' public vocabulary (id → name). */
+  conceptNames?: Record<string, string>;
 }
 
 export interface JobRecord {

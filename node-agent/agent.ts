@@ -32,6 +32,8 @@ import { enforceProductRules, type ProductRules } from './disclosure/product-rul
 import { ReleasedCells } from './disclosure/released-cells.js';
 import { ReleasedAnswers, specSha256 } from './disclosure/released-answers.js';
 import type { JobSpec } from '../common/job/spec.js';
+import { CONCEPT_NAMES_TASK_KIND, type ConceptNameEntry } from '../common/job/concept-names.js';
+import { CONCEPT_TABLE, checkLookupIds, hasConceptTable, lookUpConceptNames } from './data/vocabulary.js';
 
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
@@ -315,6 +317,12 @@ export class Agent {
     };
     try {
       if (task.deadlineMs && Date.now() > task.deadlineMs) throw new FedmeshError('ROUND_TIMEOUT', 'task arrived after its deadline');
+      if (task.kind === CONCEPT_NAMES_TASK_KIND) {
+        // Not a job: public vocabulary rows only, for ids the coordinator has already released; nothing is charged.
+        const conceptNames = await this.db.withConnection((conn) => scope.using(conn, () => this.conceptNames(conn, task)));
+        done('ok', { names: conceptNames.length });
+        return { ok: true, taskId: task.taskId, arrow: new Uint8Array(), meta: {}, conceptNames };
+      }
       const job = parseJobSpec(task.specJson);
       about = { ...about, kind: job.kind, privacyMode: job.privacy.mode, epsilon: job.privacy.epsilon ?? 0, ...(job.secure ? { secure: job.secure } : {}) };
       this.log('task-started', about);
@@ -363,6 +371,20 @@ export class Agent {
     } finally {
       scope.end();
     }
+  }
+
+  /**
+   * Names of released concept ids from this agent's OMOP `concept` table, which must be published as public
+   * reference data (a manifest that marks it otherwise keeps every name at home).
+   * @throws FedmeshError INVALID_ARGUMENT (ids), FAILED_PRECONDITION (no vocabulary), POLICY_DENIED (not public)
+   */
+  private async conceptNames(conn: DuckDBConnection, task: AgentTask): Promise<ConceptNameEntry[]> {
+    const ids = checkLookupIds(task.conceptIds);
+    if (!hasConceptTable(this.products)) throw new FedmeshError('FAILED_PRECONDITION', `this agent has no vocabulary to name concepts from (no ${CONCEPT_TABLE} table with concept_id and concept_name)`, { field: 'concept_ids' });
+    if (this.rules.get(CONCEPT_TABLE)?.sensitivity !== 'public') {
+      throw new FedmeshError('POLICY_DENIED', `product ${CONCEPT_TABLE} is not published as public reference data at this agent, so no concept names are sent`, { field: 'concept_ids' });
+    }
+    return lookUpConceptNames(conn, ids);
   }
 
   /**

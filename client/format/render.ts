@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import type { AgentInfoView, IngestStatusView, JobView } from '../types.js';
 import { arrayLabels, type FlatTable } from './result-table.js';
+import { conceptNameColumn, truncateName, withConceptNames } from './concept-names.js';
 
 /** Tables are laid out for a 120-column terminal (issue 14 #9). */
 const WIDTH = 120;
@@ -18,8 +19,28 @@ function table(head: string[], color: boolean): Table.Table {
   return new Table({ head, style: color ? {} : { head: [], border: [] } });
 }
 
-/** The one JSON object `fedmesh query --json` prints. */
-export function jobToJson(job: JobView): Record<string, unknown> {
+/**
+ * Cells as text, with column `nameCol` (a concept name) cut with … so that the table is at most WIDTH characters
+ * wide (cli-table3 pads each cell by one space on both sides and draws ncols + 1 borders). A name keeps at least
+ * 10 characters even when the other columns alone are too wide.
+ */
+export function fitNameColumn(head: readonly string[], rows: readonly unknown[][], nameCol: number): string[][] {
+  const text = rows.map((r) => r.map(cell));
+  const width = (i: number): number => Math.max([...head[i]!].length, ...text.map((r) => [...(r[i] ?? '')].length));
+  const others = head.reduce((sum, _, i) => (i === nameCol ? sum : sum + width(i) + 2), 0) + head.length + 1;
+  const max = Math.max(10, WIDTH - others - 2);
+  return text.map((r) => r.map((c, i) => (i === nameCol ? truncateName(c, max) : c)));
+}
+
+function named(head: string[], rows: unknown[][], nameCol: number, color: boolean): string {
+  const t = table(head, color);
+  for (const r of fitNameColumn(head, rows, nameCol)) t.push(r);
+  return t.toString();
+}
+
+/** The one JSON object `fedmesh query --json` prints: names beside concept ids where the result carries them. */
+export function jobToJson(view: JobView): Record<string, unknown> {
+  const job = withConceptNames(view);
   return {
     jobId: job.jobId,
     status: job.state,
@@ -31,12 +52,14 @@ export function jobToJson(job: JobView): Record<string, unknown> {
     agentErrors: job.result?.agentErrors ?? {},
     ...(job.result?.complete !== undefined ? { complete: job.result.complete } : {}),
     ...(job.result?.agentsMissing ? { agentsMissing: job.result.agentsMissing } : {}),
+    ...(job.result?.conceptNames ? { conceptNames: job.result.conceptNames } : {}),
     ...(job.result?.summary ?? {}),
     ...(job.error ? { error: job.error } : {}),
   };
 }
 
-export function renderJob(job: JobView, color: boolean): string {
+export function renderJob(view: JobView, color: boolean): string {
+  const job = withConceptNames(view);
   const lines: string[] = [];
   lines.push(`job ${job.jobId}: ${job.state}  (agents answered ${job.agents.answered.length}/${job.agents.asked.length}${job.agents.missing.length ? `, missing: ${job.agents.missing.join(', ')}` : ''})`);
   if (job.error) {
@@ -50,9 +73,14 @@ export function renderJob(job: JobView, color: boolean): string {
   if (r.summary && job.kind !== 'aggregate') {
     lines.push(renderSummary(job.kind, r.summary, color));
   } else if (r.rows.length > 0) {
-    const t = table(r.columns, color);
-    for (const row of r.rows) t.push(r.columns.map((c) => cell(row[c])));
-    lines.push(t.toString());
+    // A concept name beside its id (at most one name column is cut to fit; a second one stays as it is).
+    const nameCol = r.columns.findIndex((c, i) => i > 0 && c === conceptNameColumn(r.columns[i - 1]!) && c !== r.columns[i - 1]);
+    if (nameCol >= 0) lines.push(named(r.columns, r.rows.map((row) => r.columns.map((c) => row[c])), nameCol, color));
+    else {
+      const t = table(r.columns, color);
+      for (const row of r.rows) t.push(r.columns.map((c) => cell(row[c])));
+      lines.push(t.toString());
+    }
     // Array fields (histograms, quantiles) print as space-separated cells: say what each cell is.
     for (const c of r.columns) {
       const first = r.rows.find((row) => Array.isArray(row[c]))?.[c] as unknown[] | undefined;
@@ -228,13 +256,15 @@ export function renderSummary(kind: string, s: Record<string, unknown>, color: b
     if (attr) out.push('attrition', small(['inclusion rule', 'persons remaining'], attr.map((a) => [a.rule, withStd(a.persons, a.persons_std)]), color));
     const bands = s.byAgeBand as { band: string; count: unknown; count_std?: unknown }[];
     out.push('by age band at index', small(['age', 'persons'], bands.map((b) => [b.band, withStd(b.count, b.count_std)]), color));
-    const genders = s.byGender as { gender: string; count: unknown; count_std?: unknown }[];
-    out.push('by gender', small(['gender', 'persons'], genders.map((g) => [g.gender, withStd(g.count, g.count_std)]), color));
+    const genders = s.byGender as { gender: string; gender_concept_id?: unknown; concept_name?: string | null; count: unknown; count_std?: unknown }[];
+    if (genders.some((g) => g.concept_name)) out.push('by gender', named(['gender', 'concept_id', 'name', 'persons'], genders.map((g) => [g.gender, g.gender_concept_id, g.concept_name, withStd(g.count, g.count_std)]), 2, color));
+    else out.push('by gender', small(['gender', 'persons'], genders.map((g) => [g.gender, withStd(g.count, g.count_std)]), color));
     const agents = s.byAgent as { agent: string; persons: unknown }[] | undefined;
     if (agents) out.push('by agent', small(['agent', 'persons'], agents.map((a) => [a.agent, a.persons]), color));
     for (const key of ['conditions', 'drugs'] as const) {
-      const list = s[key] as { concept_id: number; persons: unknown; persons_std?: unknown; prevalence: unknown }[] | undefined;
-      if (list?.length) out.push(key, small(['concept_id', 'persons', 'prevalence'], list.map((c) => [c.concept_id, withStd(c.persons, c.persons_std), c.prevalence]), color));
+      const list = s[key] as { concept_id: number; concept_name?: string | null; persons: unknown; persons_std?: unknown; prevalence: unknown }[] | undefined;
+      if (list?.length && list.some((c) => c.concept_name)) out.push(key, named(['concept_id', 'name', 'persons', 'prevalence'], list.map((c) => [c.concept_id, c.concept_name, withStd(c.persons, c.persons_std), c.prevalence]), 1, color));
+      else if (list?.length) out.push(key, small(['concept_id', 'persons', 'prevalence'], list.map((c) => [c.concept_id, withStd(c.persons, c.persons_std), c.prevalence]), color));
     }
   } else if (kind === 'survival') {
     const curves = s.curves as { label: string; atRisk: number[]; median: { estimate: unknown; lower: unknown; upper: unknown } }[];
@@ -246,7 +276,12 @@ export function renderSummary(kind: string, s: Record<string, unknown>, color: b
     const cols = (s.colLevels as unknown[]).map(String);
     // Noisy cells (cell_std present) are shown like other noisy counts: rounded, never below 0.
     const shown = (x: unknown): unknown => (s.cell_std !== undefined && typeof x === 'number' ? Math.max(0, Math.round(x)) : x);
-    out.push(small(['', ...cols], (s.rowLevels as unknown[]).map((r, i) => [r, ...(t[i] ?? []).map(shown)]), color));
+    const rowNames = s.rowLevelNames as (string | null)[] | undefined;
+    const colNames = s.colLevelNames as (string | null)[] | undefined;
+    // Row levels carry their name (cut to 24 characters); column names would widen every column, so they go in a legend.
+    const label = (r: unknown, i: number): string => (rowNames?.[i] ? `${cell(r)} ${truncateName(rowNames[i], 24)}` : cell(r));
+    out.push(small(['', ...cols], (s.rowLevels as unknown[]).map((r, i) => [label(r, i), ...(t[i] ?? []).map(shown)]), color));
+    if (colNames?.some((n) => n)) out.push(wrap(`columns: ${cols.map((c, i) => `${c} = ${colNames[i] ? truncateName(colNames[i], 40) : '—'}`).join(', ')}`, 2));
     if (s.cell_std !== undefined) out.push(`each cell ± ${cell(s.cell_std)} (noise std)`);
     const chi = s.chiSquare as { statistic: unknown; df: unknown; pValue: unknown; pValueApproximate?: boolean } | undefined;
     if (chi) out.push(`chi-square test of independence: X² = ${cell(chi.statistic)} on ${cell(chi.df)} df, p = ${cell(chi.pValue)}${chi.pValueApproximate ? ' (approximate: noisy counts treated as exact)' : ''}`);

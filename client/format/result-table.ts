@@ -1,4 +1,5 @@
 import type { JobView } from '../types.js';
+import { withConceptNames } from './concept-names.js';
 
 /** One flat table of a job's result: the shape CSV, Parquet and Arrow files hold. */
 export interface FlatTable {
@@ -31,7 +32,9 @@ export function arrayLabels(job: Pick<JobView, 'spec'>, field: string, length: n
  * column per cell named by its bin edges or quantile; survival curves in long form (one row per stratum × time);
  * a contingency table in long form; cohort and characterise breakdowns as (section, label, persons) rows.
  */
-export function resultTable(job: JobView): FlatTable {
+export function resultTable(view: JobView): FlatTable {
+  // Names beside concept ids (group columns, characterisation concepts, contingency levels) where the result has them.
+  const job = withConceptNames(view);
   const t = flatResult(job);
   const r = job.result;
   if (r?.complete !== false) return t;
@@ -62,9 +65,15 @@ function flatResult(job: JobView): FlatTable {
     const t = (s.table ?? []) as unknown[][];
     const rowLevels = (s.rowLevels ?? []) as unknown[];
     const colLevels = (s.colLevels ?? []) as unknown[];
+    const rowNames = s.rowLevelNames as unknown[] | undefined;
+    const colNames = s.colLevelNames as unknown[] | undefined;
     const rows: FlatTable['rows'] = [];
-    rowLevels.forEach((rl, i) => colLevels.forEach((cl, j) => rows.push({ row: scalar(rl), column: scalar(cl), persons: scalar(t[i]?.[j]) })));
-    return { columns: ['row', 'column', 'persons'], rows };
+    rowLevels.forEach((rl, i) =>
+      colLevels.forEach((cl, j) =>
+        rows.push({ row: scalar(rl), ...(rowNames ? { row_name: scalar(rowNames[i]) } : {}), column: scalar(cl), ...(colNames ? { column_name: scalar(colNames[j]) } : {}), persons: scalar(t[i]?.[j]) }),
+      ),
+    );
+    return { columns: ['row', ...(rowNames ? ['row_name'] : []), 'column', ...(colNames ? ['column_name'] : []), 'persons'], rows };
   }
   if (s && (job.kind === 'cohort' || job.kind === 'characterize')) {
     const rows: FlatTable['rows'] = [{ section: 'total', label: 'persons', concept_id: null, concept_name: null, persons: scalar(s.count), persons_std: scalar(s.count_std), prevalence: null }];
@@ -73,7 +82,7 @@ function flatResult(job: JobView): FlatTable {
     };
     for (const a of (s.attrition ?? []) as Record<string, unknown>[]) push('attrition', a.rule, a.persons, a.persons_std);
     for (const b of (s.byAgeBand ?? []) as Record<string, unknown>[]) push('age band', b.band, b.count, b.count_std);
-    for (const g of (s.byGender ?? []) as Record<string, unknown>[]) push('gender', g.gender, g.count, g.count_std, { concept_id: g.concept_id, concept_name: g.concept_name ?? g.gender });
+    for (const g of (s.byGender ?? []) as Record<string, unknown>[]) push('gender', g.gender, g.count, g.count_std, { concept_id: g.gender_concept_id, concept_name: g.concept_name ?? g.gender });
     for (const a of (s.byAgent ?? []) as Record<string, unknown>[]) push('agent', a.agent, a.persons, undefined);
     for (const key of ['conditions', 'drugs']) {
       for (const c of (s[key] ?? []) as Record<string, unknown>[]) push(key, c.concept_name ?? c.concept_id, c.persons, c.persons_std, { concept_id: c.concept_id, concept_name: c.concept_name, prevalence: c.prevalence });

@@ -3,6 +3,7 @@ import { tableToIPC, tableFromJSON } from 'apache-arrow';
 import { INGEST_STATES, type AgentRegistration, type AgentTask, type AgentTaskReply, type IngestStatus } from '../../common/agent-protocol.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { AgentListing } from '../agent-registry.js';
+import { MAX_CONCEPT_LOOKUP_IDS, MAX_CONCEPT_NAME_CHARS, type ConceptNameEntry } from '../../common/job/concept-names.js';
 import type { BudgetEntry } from '../ledger.js';
 import type { JobEventRecord, JobRecord } from '../job-record.js';
 import type { JobSummary } from '../job-summary.js';
@@ -106,8 +107,22 @@ export function taskToWire(t: AgentTask): Record<string, unknown> {
       round: t.round,
       researcher: t.researcher,
       payload: Buffer.from(t.payload),
+      ...(t.conceptIds ? { conceptIds: t.conceptIds.map(String) } : {}),
     },
   };
+}
+
+/**
+ * An agent's vocabulary answer, copied no further than the checks need: at most one entry more than any lookup
+ * asks for and one character more than a name may have, so the coordinator's check (`checkConceptNamesReply`)
+ * refuses an oversized answer without this copy growing with it. Ids that are not safe integers become -1 (never asked).
+ */
+function conceptNamesFromWire(w: unknown): ConceptNameEntry[] | undefined {
+  if (!Array.isArray(w) || w.length === 0) return undefined;
+  return (w as { conceptId?: unknown; conceptName?: unknown }[]).slice(0, MAX_CONCEPT_LOOKUP_IDS + 1).map((e) => {
+    const id = typeof e.conceptId === 'string' && /^\d{1,16}$/.test(e.conceptId) ? Number(e.conceptId) : -1;
+    return { conceptId: Number.isSafeInteger(id) ? id : -1, name: typeof e.conceptName === 'string' ? e.conceptName.slice(0, MAX_CONCEPT_NAME_CHARS + 1) : '' };
+  });
 }
 
 /** Longest error message kept from an agent's TaskFailure. */
@@ -117,7 +132,7 @@ function cut(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`;
 }
 
-export function replyFromWire(msg: { result?: { taskId: string; arrowIpc: Buffer; metaJson: string; payload?: Buffer }; failure?: { taskId: string; error?: { code: string; message: string; field: string } } }): AgentTaskReply | undefined {
+export function replyFromWire(msg: { result?: { taskId: string; arrowIpc: Buffer; metaJson: string; payload?: Buffer; conceptNames?: unknown }; failure?: { taskId: string; error?: { code: string; message: string; field: string } } }): AgentTaskReply | undefined {
   if (msg.result) {
     let meta: Record<string, unknown>;
     try {
@@ -126,7 +141,15 @@ export function replyFromWire(msg: { result?: { taskId: string; arrowIpc: Buffer
       meta = {};
     }
     const payload = msg.result.payload;
-    return { ok: true, taskId: msg.result.taskId, arrow: new Uint8Array(msg.result.arrowIpc), meta, ...(payload && payload.length > 0 ? { payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength) } : {}) };
+    const conceptNames = conceptNamesFromWire(msg.result.conceptNames);
+    return {
+      ok: true,
+      taskId: msg.result.taskId,
+      arrow: new Uint8Array(msg.result.arrowIpc),
+      meta,
+      ...(payload && payload.length > 0 ? { payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength) } : {}),
+      ...(conceptNames ? { conceptNames } : {}),
+    };
   }
   if (msg.failure) {
     const e = msg.failure.error ?? { code: 'INTERNAL', message: 'agent failed', field: '' };

@@ -21,7 +21,7 @@ export interface LinkOptions {
 interface WireMessage {
   body?: string;
   registered?: { agentId: string; heartbeatIntervalMs: number };
-  task?: { taskId: string; jobId: string; kind: string; specJson: string; deadlineUnixMs: string; round: number; researcher: string; payload: Buffer };
+  task?: { taskId: string; jobId: string; kind: string; specJson: string; deadlineUnixMs: string; round: number; researcher: string; payload: Buffer; conceptIds?: string[] };
   cancel?: { taskId: string };
 }
 
@@ -135,10 +135,21 @@ export class AgentLink {
         round: t.round,
         researcher: t.researcher,
         payload: new Uint8Array(t.payload ?? []),
+        ...(t.conceptIds && t.conceptIds.length > 0 ? { conceptIds: t.conceptIds.map(Number) } : {}),
       };
       void this.options.onTask(task).then((reply) => {
         if (this.call !== call) return;
-        if (reply.ok) call.write({ result: { taskId: reply.taskId, arrowIpc: Buffer.from(reply.arrow), metaJson: JSON.stringify(reply.meta), payload: reply.payload ? Buffer.from(reply.payload.buffer, reply.payload.byteOffset, reply.payload.byteLength) : Buffer.alloc(0) } });
+        if (reply.ok) {
+          call.write({
+            result: {
+              taskId: reply.taskId,
+              arrowIpc: Buffer.from(reply.arrow),
+              metaJson: JSON.stringify(reply.meta),
+              payload: reply.payload ? Buffer.from(reply.payload.buffer, reply.payload.byteOffset, reply.payload.byteLength) : Buffer.alloc(0),
+              conceptNames: (reply.conceptNames ?? []).map((c) => ({ conceptId: String(c.conceptId), conceptName: c.name })),
+            },
+          });
+        }
         else call.write({ failure: { taskId: reply.taskId, error: reply.error } });
       });
     }
