@@ -57,5 +57,5 @@ export function checkSecureMaxRows(job: Pick<JobSpec, 'secureMaxRows' | 'privacy
 export function clippingNote(secureMaxRows: number, unit: 'rows' | 'persons', mode: 'none' | 'distributed-dp'): string {
   const what = unit === 'rows' ? `${secureMaxRows} rows × the statistic's per-row bound` : `${secureMaxRows} per cell: persons, or entries where a cell counts entries`;
   const dpPart = mode === 'distributed-dp' ? '; clipping is 1-Lipschitz, so the stated privacy holds, and each noisy value is kept within 20 share σ of it (exceeded with probability below 1e-80)' : '';
-  return `secureMaxRows ${secureMaxRows}: every agent clips each of its statistics to the public per-agent bound (${what}) before masking or encryption, so a value is lower than the exact one only where an agent holds more than ${secureMaxRows} ${unit} in a group or cell; no agent refuses on a value, and nobody is told whether any clipped${dpPart}`;
+  return `secureMaxRows ${secureMaxRows}: every agent clips each of its statistics to the public per-agent bound (${what}) before masking or encryption, so a value differs from the exact one only where an agent holds more than ${secureMaxRows} ${unit} in a group or cell; no agent refuses on a value, and nobody is told whether any clipped${dpPart}`;
 }

@@ -146,7 +146,7 @@ describe('no data-dependent refusals', () => {
     expect(dp.error).toBeUndefined();
   });
 
-  it('the agent itself refuses a bound above its maximum, before reading data, whatever the coordinator sends', async () => {
+  it('the agent itself refuses a bound above its published maximum, whatever the coordinator sends', async () => {
     const spec = { ...secureJob('=', { mode: 'none' }), secureMaxRows: 100_001, where: [], timeoutMs: 10_000 };
     const task: AgentTask = { taskId: 't-forged', jobId: 'j-forged', kind: 'aggregate', specJson: JSON.stringify(spec), deadlineMs: Date.now() + 10_000, round: 1, researcher: 'researcher', payload: new Uint8Array() };
     const reply = await mesh.agents.get('a3')!.handleTask(task);

@@ -55,16 +55,22 @@ export interface PartitionSelectionRelease<K> {
   readonly postProcessing: readonly string[];
 }
 
-/** The `maxKept` largest noisy counts, ties in a uniformly random order (Fisher–Yates, then a stable sort). */
+/**
+ * The `maxKept` largest noisy counts; among those tied at the cut, a uniformly random subset (partial Fisher–Yates),
+ * so the choice depends on the released noisy counts and fresh randomness only. At most `maxKept` random draws.
+ */
 function keepLargest<K>(kept: SelectedPartition<K>[], maxKept: number, rng: Rng): SelectedPartition<K>[] {
   if (kept.length <= maxKept) return kept;
-  const order = [...kept];
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Number(uniformBigInt(rng, BigInt(i + 1)));
-    [order[i], order[j]] = [order[j]!, order[i]!];
+  const sorted = [...kept].sort((a, b) => b.value - a.value);
+  const cut = sorted[maxKept - 1]!.value;
+  const above = sorted.filter((p) => p.value > cut);
+  const atCut = sorted.filter((p) => p.value === cut);
+  const need = maxKept - above.length;
+  for (let i = 0; i < need; i++) {
+    const j = i + Number(uniformBigInt(rng, BigInt(atCut.length - i)));
+    [atCut[i], atCut[j]] = [atCut[j]!, atCut[i]!];
   }
-  order.sort((a, b) => b.value - a.value);
-  return order.slice(0, maxKept);
+  return [...above, ...atCut.slice(0, need)];
 }
 
 /** @throws RangeError/TypeError naming the bad field */
