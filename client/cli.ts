@@ -126,7 +126,7 @@ function buildProgram(): Command {
       .option('--secure-max-rows <n>', 'secure jobs: public cap on rows per agent, bounds the secure sum (default 16777216)')
       .option('--tolerated <k>', 'distributed-dp: agents that may drop out or collude (default ⌊(n−1)/3⌋)')
       .option('--key-dir <dir>', 'HE jobs: key folder (default ~/.fedmesh/keys/<plan hash>; made if absent)')
-      .option('--quorum <n>', 'agents that must answer')
+      .option('--quorum <n>', 'agents that must answer (default: every agent serving the product, live or not); a result missing agents is marked PARTIAL')
       .option('--timeout-ms <ms>', 'job deadline')
       .option('--agents <names>', 'comma-separated agents to ask')
       .option('--json', 'print one JSON object (same as --format json)'),
@@ -140,7 +140,7 @@ function buildProgram(): Command {
       .option('--delta <d>', 'privacy budget δ')
       .option('--rho <r>', 'zCDP budget ρ')
       .option('--secure <mode>', 'secagg | he')
-      .option('--quorum <n>', 'agents that must answer')
+      .option('--quorum <n>', 'agents that must answer (default: every agent serving the product, live or not); a result missing agents is marked PARTIAL')
       .option('--timeout-ms <ms>', 'job deadline')
       .option('--agents <names>', 'comma-separated agents to ask')
       .option('--json', 'print one JSON object (same as --format json)')
