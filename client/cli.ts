@@ -128,7 +128,7 @@ function buildProgram(): Command {
       .option('--secure-max-rows <n>', 'secure jobs: public per-agent bound on rows; agents clip their statistics to it (at most what every agent accepts; default 16777216)')
       .option('--tolerated <k>', 'distributed-dp: agents that may drop out or collude (default ⌊(n−1)/3⌋)')
       .option('--key-dir <dir>', 'HE jobs: key folder (default ~/.fedmesh/keys/<plan hash>; made if absent)')
-      .option('--quorum <n>', 'agents that must answer')
+      .option('--quorum <n>', 'agents that must answer (default: every agent serving the product, live or not); a result missing agents is marked PARTIAL')
       .option('--timeout-ms <ms>', 'job deadline')
       .option('--agents <names>', 'comma-separated agents to ask')
       .option('--json', 'print one JSON object (same as --format json)'),
@@ -142,7 +142,7 @@ function buildProgram(): Command {
       .option('--delta <d>', 'privacy budget δ')
       .option('--rho <r>', 'zCDP budget ρ')
       .option('--secure <mode>', 'secagg | he')
-      .option('--quorum <n>', 'agents that must answer')
+      .option('--quorum <n>', 'agents that must answer (default: every agent serving the product, live or not); a result missing agents is marked PARTIAL')
       .option('--timeout-ms <ms>', 'job deadline')
       .option('--agents <names>', 'comma-separated agents to ask')
       .option('--json', 'print one JSON object (same as --format json)')

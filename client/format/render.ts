@@ -61,7 +61,9 @@ export function jobToJson(view: JobView): Record<string, unknown> {
 export function renderJob(view: JobView, color: boolean): string {
   const job = withConceptNames(view);
   const lines: string[] = [];
-  lines.push(`job ${job.jobId}: ${job.state}  (agents answered ${job.agents.answered.length}/${job.agents.asked.length}${job.agents.missing.length ? `, missing: ${job.agents.missing.join(', ')}` : ''})`);
+  // Out of every agent the job concerns: those asked and those left out (not live, schema), never "2/2" for 2 of 3.
+  const concerned = new Set([...job.agents.asked, ...job.agents.missing]).size;
+  lines.push(`job ${job.jobId}: ${job.state}  (agents answered ${job.agents.answered.length}/${concerned}${job.agents.missing.length ? `, missing: ${job.agents.missing.join(', ')}` : ''})`);
   if (job.error) {
     lines.push(`error ${job.error.code}: ${job.error.message}`);
     return lines.join('\n');

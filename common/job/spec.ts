@@ -85,7 +85,11 @@ export const MAX_ROWS_PER_PERSON = 100;
 export const MAX_SITES_PER_PERSON = 1000;
 
 export interface JobCommon {
-  /** Agents that must answer for the job to succeed. @default every agent asked */
+  /**
+   * Agents that must answer for the job to succeed. Below the default, a result that misses agents is released
+   * marked `complete: false` with the missing agents and why.
+   * @default every member agent serving the product, live or not (one that is not live refuses the job before charging)
+   */
   quorum?: number;
   /** Per-job deadline. @default 30000 */
   timeoutMs?: number;

@@ -109,6 +109,7 @@ describe('a frozen agent never yields a silent partial result (issue 14 item 4)'
     const text = await fedmesh(query);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^PARTIAL result: 2 of 3 agents answered; missing: a3 \(not live since \S+Z \(no heartbeat for more than 600 ms; last heartbeat \S+Z\)\)$/m);
+    expect(text.stdout).toMatch(/: succeeded {2}\(agents answered 2\/3, missing: a3\)/);
     expect(text.stdout).toContain(String(persons('a1', 'a2')));
     const json = await fedmesh([...query, '--format', 'json']);
     expect(json.code, json.stderr).toBe(0);
