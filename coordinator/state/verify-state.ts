@@ -10,7 +10,7 @@ import { LEGACY_LEDGER_TABLES, POPULATION_BUDGETS, POPULATION_CHARGES } from './
 import type { ChainHead, HeadRead } from './state-head.js';
 
 /** Tables the coordinator keeps; each is read in full at start. */
-export const STATE_TABLES = ['jobs', ...LEGACY_LEDGER_TABLES, POPULATION_BUDGETS, POPULATION_CHARGES, CHAIN_TABLE] as const;
+export const STATE_TABLES = ['jobs', 'agent_members', ...LEGACY_LEDGER_TABLES, POPULATION_BUDGETS, POPULATION_CHARGES, CHAIN_TABLE] as const;
 /** Problems listed per kind before the rest is summarised (a state with 10⁵ bad rows must not make a 10⁵-line message). */
 const MAX_LISTED = 3;
 
