@@ -17,6 +17,7 @@ export { FedmeshError, isFedmeshError } from '../common/errors.js';
 export type { FedmeshErrorCode } from '../common/errors.js';
 export type { AgentInfoView, IngestStatusView, BudgetEntryView, BudgetReportView, BudgetTarget, JobEventView, JobStateName, JobView } from './types.js';
 export { resultTable, type FlatTable } from './format/result-table.js';
+export { withConceptNames } from './format/concept-names.js';
 export { EXIT, exitCodeFor } from './exit-codes.js';
 
 export interface ConnectOptions {
