@@ -152,7 +152,7 @@ describe('migration of a per-product ledger to populations', () => {
       const job = jobRecord('j5', 'alice', 'person');
       const err = await c.ledger.admit(job, [{ population: 'person', products: ['person'] }], { rho: 0.1, epsilon: 2 * Math.sqrt(0.1), delta: 0 }).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'BUDGET_EXHAUSTED' });
-      expect((err as Error).message).toMatch(/on population person \(products condition_occurrence, measurement, person;/);
+      expect((err as Error).message).toMatch(/on population person \(products person, condition_occurrence, measurement;/);
       // Negative control: the per-product ledger would have admitted it (ρ=0.125 spent on product person, budget ε=5).
       expect(fitsBudget({ rho: 0.125, epsilon: 2 * Math.sqrt(0.125), delta: 0 }, { rho: 0.1, epsilon: 2 * Math.sqrt(0.1), delta: 0 }, { epsilon: 5, delta: 1e-6 })).toBe(true);
       // And a researcher with nothing spent is admitted on the same population (the refusal is alice's spend).
