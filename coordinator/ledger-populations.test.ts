@@ -62,7 +62,7 @@ describe('ledger reservations on several populations', () => {
   it('a refusal names the job\'s products first and at most 20 in all, counting the rest', async () => {
     await c.ledger.admit(job('j1'), [BOTH[1]!], COST);
     const many = Array.from({ length: 30 }, (_, i) => `t${String(i).padStart(2, '0')}`);
-    const err = await c.ledger.admit(job('j2'), [BOTH[1]!], COST, () => many).catch((e: unknown) => e as Error);
+    const err = (await c.ledger.admit(job('j2'), [BOTH[1]!], COST, () => many).catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/\(products pumps, t00, t01, [^)]*t18 and 11 more; /);
   });
 });
