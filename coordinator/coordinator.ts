@@ -53,7 +53,7 @@ export interface CoordinatorOptions {
   heartbeatIntervalMs?: number;
   /** @default 3 × heartbeatIntervalMs */
   livenessTimeoutMs?: number;
-  /** Budget per researcher × product where none was set. @default { epsilon: 3, delta: 1e-6 } */
+  /** Budget per researcher × population where none was set. @default { epsilon: 3, delta: 1e-6 } */
   defaultBudget?: EpsilonDeltaBudget;
   log?: (event: string, fields?: Record<string, unknown>) => void;
   /** Also export Node process metrics (CPU, heap, event loop) with the job metrics. @default true */

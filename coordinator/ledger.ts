@@ -13,6 +13,9 @@ import { createPopulationTables, LEGACY_LEDGER_DDL, POPULATION_BUDGETS, POPULATI
 import { migrateToPopulations } from './state/migrate-populations.js';
 import { DEFAULT_POPULATION, isPopulationName, type PopulationTouch } from '../common/job/population.js';
 
+/** Products a refusal names before it counts the rest (a population may hold hundreds). */
+const MAX_PRODUCTS_NAMED = 20;
+
 export interface LedgerOpenOptions {
   /** The state folder (named in refusals). */
   stateDir: string;
@@ -191,10 +194,13 @@ export class Ledger {
           if (!fitsBudget(spent, cost, budget)) {
             const used = epsilonSpent(spent, budget.delta);
             const products = [...new Set([...t.products, ...covers(t.population), ...charged])].sort();
+            // The job's own products first, so a refusal names them however many the population has.
+            const named = [...t.products, ...products.filter((p) => !t.products.includes(p))].slice(0, MAX_PRODUCTS_NAMED);
+            const more = products.length > named.length ? ` and ${products.length - named.length} more` : '';
             throw new FedmeshError(
               'BUDGET_EXHAUSTED',
-              `privacy budget exhausted for researcher ${job.researcher} on population ${t.population} (products ${products.join(', ')}; one budget covers them all, as they describe the same ${t.population === DEFAULT_POPULATION ? 'persons' : 'units'}): budget ε=${budget.epsilon} δ=${budget.delta}, spent ε≈${used.toFixed(4)}, this job needs ρ=${cost.rho.toPrecision(4)}`,
-              { field: 'privacy', details: { population: t.population, products } },
+              `privacy budget exhausted for researcher ${job.researcher} on population ${t.population} (products ${named.join(', ')}${more}; one budget covers them all, as they describe the same ${t.population === DEFAULT_POPULATION ? 'persons' : 'units'}): budget ε=${budget.epsilon} δ=${budget.delta}, spent ε≈${used.toFixed(4)}, this job needs ρ=${cost.rho.toPrecision(4)}`,
+              { field: 'privacy', details: { population: t.population } },
             );
           }
         }

@@ -18,9 +18,15 @@ export function remainingBudget(e: BudgetEntryView): { rho: number; nextJobEpsil
   return { rho, nextJobEpsilon: rho > 0 ? epsilonFromRho(rho, e.budgetDelta) : 0, exact: e.spentDelta === 0 };
 }
 
+/** Products named next to a population before the rest is counted (a mesh may serve hundreds). */
+const MAX_PRODUCTS_SHOWN = 8;
+
 /** The products a population covers, as shown next to it. */
-function covers(e: BudgetEntryView): string {
-  return e.products.length > 0 ? ` (covers ${e.products.join(', ')})` : '';
+export function covers(e: Pick<BudgetEntryView, 'products'>): string {
+  const n = e.products.length;
+  if (n === 0) return '';
+  const shown = e.products.slice(0, MAX_PRODUCTS_SHOWN).join(', ');
+  return ` (covers ${shown}${n > MAX_PRODUCTS_SHOWN ? ` and ${n - MAX_PRODUCTS_SHOWN} more` : ''})`;
 }
 
 /** One line of `fedmesh budget`: the population and its products, the budget, the spend and what is left in ρ and as a next job's ε. */

@@ -7,6 +7,7 @@ import { conceptNameColumn, truncateName, withConceptNames } from './concept-nam
 const WIDTH = 120;
 import { privacyLines } from './privacy-lines.js';
 import { partialLine } from '../../common/job/partial.js';
+import { populationOf } from '../../common/job/population.js';
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '—';
@@ -205,6 +206,20 @@ function wrap(text: string, indent: number): string {
   return lines.join('\n');
 }
 
+/**
+ * The population (budget domain) of a product as its agents publish it: one name, or each with its agents when
+ * they disagree (a job on it is then charged to all of them).
+ */
+export function catalogPopulation(p: Pick<CatalogProduct, 'perAgent'>): string {
+  const byPopulation = new Map<string, string[]>();
+  for (const [agent, m] of Object.entries(p.perAgent)) {
+    const pop = populationOf({ metadata: (typeof m === 'object' && m !== null ? m : {}) as Record<string, unknown> });
+    byPopulation.set(pop, [...(byPopulation.get(pop) ?? []), agent]);
+  }
+  if (byPopulation.size <= 1) return [...byPopulation.keys()][0] ?? 'person';
+  return [...byPopulation.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([pop, agents]) => `${pop} (${agents.join(', ')})`).join(', ');
+}
+
 /** The catalog as text that fits WIDTH columns: one block per product, then the agents' ingest problems. */
 export function renderCatalog(products: CatalogProduct[], agents: readonly Pick<AgentInfoView, 'name' | 'ingest'>[] = []): string {
   const notes = renderIngestNotices(agents);
@@ -218,7 +233,7 @@ function catalogBlocks(products: CatalogProduct[]): string {
       const rows = Object.entries(p.perAgent).map(([a, m]) => `${a}: ${String((m as { quality?: { rowCount?: unknown } }).quality?.rowCount ?? '?')}`).join(', ');
       return [
         wrap(`${p.name} — ${p.description}`, 2),
-        wrap(`  agents: ${p.agents.join(', ')}; privacy unit: ${p.privacyUnit || '—'}; sensitivity: ${meta?.sensitivity ?? '?'}; rows (coarsened): ${rows}`, 4),
+        wrap(`  agents: ${p.agents.join(', ')}; privacy unit: ${p.privacyUnit || '—'}; population: ${catalogPopulation(p)}; sensitivity: ${meta?.sensitivity ?? '?'}; rows (coarsened): ${rows}`, 4),
         wrap(`  columns: ${p.columns.map((c) => `${c.name}:${c.type}`).join(', ')}`, 4),
       ].join('\n');
     })

@@ -35,10 +35,12 @@ const CHARGES: Array<[string, string, string, number, 'committed' | 'reserved']>
   ['j2', 'alice', 'measurement', 0.125, 'committed'],
   ['j3', 'alice', 'condition_occurrence', 0.25, 'reserved'],
   ['j4', 'bob', 'person', 0.5, 'committed'],
+  // Not a name the old spec parser let through, but a state may hold anything: the row-by-row path of the migration.
+  ['j5', 'carol', 'lab "ü"', 0.5, 'committed'],
 ];
 
 function jobRecord(id: string, researcher: string, product: string): JobRecord {
-  const spec = parseJobSpec({ kind: 'aggregate', product, measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 1 } });
+  const spec = parseJobSpec({ kind: 'aggregate', product: /^[A-Za-z_]\w*$/.test(product) ? product : 'person', measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 1 } });
   return { id, kind: 'aggregate', researcher, spec, state: 'succeeded', createdAtMs: 1, finishedAtMs: 2, agentsAsked: [], agentsAnswered: [], agentsMissing: [], result: undefined, error: undefined };
 }
 
@@ -114,7 +116,8 @@ describe('migration of a per-product ledger to populations', () => {
     const c = await Coordinator.create({ stateDir: state, log });
     const report = await c.ledger.report();
     await c.close();
-    expect(report.map((e) => [e.researcher, e.population])).toEqual([['alice', 'person'], ['bob', 'person']]);
+    expect(report.map((e) => [e.researcher, e.population])).toEqual([['alice', 'person'], ['bob', 'person'], ['carol', 'person']]);
+    expect(report[2]).toMatchObject({ explicit: false, jobs: 1, products: ['lab "ü"'] });
     const alice = report[0]!;
     // ε: min(5, 2, 4); δ: min(1e-6, 1e-6, 1e-7). All three products' charges now count against one budget.
     expect(alice).toMatchObject({ budget: { epsilon: 2, delta: 1e-7 }, explicit: true, jobs: 3, reserved: 0, products: ['condition_occurrence', 'measurement', 'person'] });
@@ -122,7 +125,7 @@ describe('migration of a per-product ledger to populations', () => {
     expect(report[1]).toMatchObject({ budget: { epsilon: 1, delta: 1e-6 }, jobs: 1, products: ['person'] });
 
     const migrated = events.filter((e) => e.event === 'ledger-migrated-to-populations');
-    expect(migrated).toEqual([{ event: 'ledger-migrated-to-populations', fields: { charges: 4, budgets: 2, mapping: { condition_occurrence: 'person', measurement: 'person', person: 'person' } } }]);
+    expect(migrated).toEqual([{ event: 'ledger-migrated-to-populations', fields: { charges: 5, budgets: 2, mapping: { condition_occurrence: 'person', 'lab "ü"': 'person', measurement: 'person', person: 'person' } } }]);
     const merged = events.filter((e) => e.event === 'ledger-budget-merged').map((e) => e.fields!);
     expect(merged.map((f) => [f.researcher, f.fromProducts])).toEqual([['alice', ['condition_occurrence', 'measurement', 'person']], ['bob', ['person']]]);
     expect(String(merged[0]!.message)).toMatch(/became one budget on population person: the minimum, ε=2 δ=1e-7/);
@@ -152,7 +155,7 @@ describe('migration of a per-product ledger to populations', () => {
       const job = jobRecord('j5', 'alice', 'person');
       const err = await c.ledger.admit(job, [{ population: 'person', products: ['person'] }], { rho: 0.1, epsilon: 2 * Math.sqrt(0.1), delta: 0 }).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'BUDGET_EXHAUSTED' });
-      expect((err as Error).message).toMatch(/on population person \(products condition_occurrence, measurement, person;/);
+      expect((err as Error).message).toMatch(/on population person \(products person, condition_occurrence, measurement;/);
       // Negative control: the per-product ledger would have admitted it (ρ=0.125 spent on product person, budget ε=5).
       expect(fitsBudget({ rho: 0.125, epsilon: 2 * Math.sqrt(0.125), delta: 0 }, { rho: 0.1, epsilon: 2 * Math.sqrt(0.1), delta: 0 }, { epsilon: 5, delta: 1e-6 })).toBe(true);
       // And a researcher with nothing spent is admitted on the same population (the refusal is alice's spend).

@@ -11,6 +11,9 @@ import { appendEvents, mergeBudgets, type LedgerEvent } from './ledger-chain.js'
 import { createPopulationTables, LEGACY_LEDGER_DDL, POPULATION_BUDGETS, POPULATION_CHARGES } from './ledger-tables.js';
 import type { ChainHead } from './state-head.js';
 
+/** Names whose JSON string form is the name in quotes (no escapes). */
+const PLAIN_NAME = /^[A-Za-z0-9_.-]+$/;
+
 export interface PopulationMigration {
   head: ChainHead;
   charges: number;
@@ -32,19 +35,31 @@ export async function migrateToPopulations(
   const budgets = (await conn.runAndReadAll(`SELECT * FROM budgets ORDER BY researcher, product`)).getRowObjectsJS().map((b) => ({
     researcher: String(b.researcher), product: String(b.product), epsilon: Number(b.epsilon), delta: Number(b.delta), setBy: String(b.set_by), atMs: Number(b.set_at_ms),
   }));
-  const charges = (await conn.runAndReadAll(`SELECT * FROM charges ORDER BY job_id`)).getRowObjectsJS();
-  const products = [...new Set([...budgets.map((b) => b.product), ...charges.map((c) => String(c.product))])].sort();
+  const chargedProducts = (await conn.runAndReadAll(`SELECT DISTINCT product FROM charges`)).getRowObjectsJS().map((r) => String(r.product));
+  const charges = Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM charges`)).getRowObjectsJS()[0]!.n);
+  const products = [...new Set([...budgets.map((b) => b.product), ...chargedProducts])].sort();
   const mapping: Array<[string, string]> = products.map((p) => [p, populationOfProduct(p)]);
   const byProduct = new Map(mapping);
 
   await createPopulationTables(conn);
-  for (const c of charges) {
+  // In bulk: one INSERT … SELECT through a mapping table. For a name of plain characters '["' || name || '"]' is
+  // exactly JSON.stringify([name]), the form the chain replays to; any other name is inserted row by row.
+  await conn.run(`CREATE OR REPLACE TEMP TABLE _fedmesh_population_map (product VARCHAR PRIMARY KEY, population VARCHAR NOT NULL, plain BOOLEAN NOT NULL)`);
+  for (const [product, population] of mapping) {
+    await conn.run(`INSERT INTO _fedmesh_population_map VALUES ($1, $2, $3)`, [product, population, PLAIN_NAME.test(product)]);
+  }
+  await conn.run(`INSERT INTO ${POPULATION_CHARGES}
+    SELECT c.job_id, c.researcher, m.population, '["' || c.product || '"]', c.rho, c.epsilon, c.delta, c.state, c.at_ms
+      FROM charges c JOIN _fedmesh_population_map m ON m.product = c.product WHERE m.plain`);
+  const odd = (await conn.runAndReadAll(`SELECT c.* FROM charges c JOIN _fedmesh_population_map m ON m.product = c.product WHERE NOT m.plain`)).getRowObjectsJS();
+  for (const c of odd) {
     const product = String(c.product);
     await conn.run(`INSERT INTO ${POPULATION_CHARGES} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
       String(c.job_id), String(c.researcher), byProduct.get(product)!, JSON.stringify([product]), Number(c.rho),
       c.epsilon === null ? null : Number(c.epsilon), Number(c.delta), String(c.state), Number(c.at_ms),
     ]);
   }
+  await conn.run(`DROP TABLE _fedmesh_population_map`);
   const merged = [...mergeBudgets(budgets, (p) => byProduct.get(p), atMs).values()];
   for (const b of merged) {
     await conn.run(`INSERT INTO ${POPULATION_BUDGETS} VALUES ($1, $2, $3, $4, $5, $6)`, [b.researcher, b.population, b.epsilon, b.delta, b.setBy, b.atMs]);
@@ -55,7 +70,7 @@ export async function migrateToPopulations(
   const next = await appendEvents(conn, head, [event]);
   return {
     head: next,
-    charges: charges.length,
+    charges,
     budgets: merged.map((b) => ({ researcher: b.researcher, population: b.population, epsilon: b.epsilon, delta: b.delta, fromProducts: b.products })),
     mapping,
   };

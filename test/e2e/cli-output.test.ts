@@ -57,23 +57,37 @@ describe('the CLI against a real coordinator (mTLS)', () => {
     expect((JSON.parse(r.stdout) as { products: unknown[] }).products).toHaveLength(500);
   });
 
-  it("the README's `fedmesh budget set --researcher alice --product person --epsilon 5 --delta 1e-6 … --name admin` works as written (item 15)", async () => {
-    const r = await fedmesh(['budget', 'set', '--researcher', 'alice', '--product', 'person', '--epsilon', '5', '--delta', '1e-6', ...conn, '--name', 'admin']);
+  it("the README's `fedmesh budget set --researcher alice --population person --epsilon 5 --delta 1e-6 … --name admin` works as written (item 15)", async () => {
+    const r = await fedmesh(['budget', 'set', '--researcher', 'alice', '--population', 'person', '--epsilon', '5', '--delta', '1e-6', ...conn, '--name', 'admin']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/product person belongs to population person: its budget is the population's, shared by every product in it\nbudget of alice on population person \(covers [^)]*person[^)]*\): ε=5 δ=0\.000001/);
+    // The raw agent publishes no population for its 500 person-keyed products: all of them are in population person.
+    expect(r.stdout).toMatch(/^budget of alice on population person \(covers product_0, product_1, product_10, product_100, product_101, product_102, product_103, product_104 and 492 more\): ε=5 δ=0\.000001/);
     const admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
     try {
       const alice = (await admin.getBudget('alice')).entries.find((e) => e.population === 'person')!;
       expect(alice).toMatchObject({ budgetEpsilon: 5, budgetDelta: 1e-6, explicit: true });
+      expect(alice.products).toHaveLength(500);
     } finally {
       admin.close();
     }
   });
 
+  it('`budget set --product P` maps P to its population and says so; a product no agent serves is refused (issue 15 item 1)', async () => {
+    const r = await fedmesh(['budget', 'set', '--researcher', 'alice', '--product', 'product_7', '--epsilon', '5', '--delta', '1e-6', ...conn, '--name', 'admin']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^product product_7 belongs to population person: its budget is the population's, shared by every product in it\nbudget of alice on population person /);
+    const missing = await fedmesh(['budget', 'set', '--researcher', 'alice', '--product', 'person', '--epsilon', '5', ...conn, '--name', 'admin']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/FAILED_PRECONDITION: product: "person" is served by no connected agent, so its population is not known; name the population instead \(--population person\)/);
+    const both = await fedmesh(['budget', 'set', '--researcher', 'alice', '--product', 'product_7', '--population', 'person', '--epsilon', '5', ...conn, '--name', 'admin']);
+    expect(both.code).not.toBe(0);
+    expect(both.stderr).toMatch(/exactly one of --population and --product/);
+  });
+
   it('the options of `budget` itself still work: `fedmesh budget … --name alice` and `budget --admin --researcher alice --json`', async () => {
     const mine = await fedmesh(['budget', ...conn, '--name', 'alice']);
     expect(mine.code, mine.stderr).toBe(0);
-    expect(mine.stdout).toMatch(/alice × population person \(covers [^)]*person[^)]*\): budget ε=5/);
+    expect(mine.stdout).toMatch(/alice × population person \(covers product_0, [^)]* and 492 more\): budget ε=5/);
     const admin = await fedmesh(['budget', '--admin', '--researcher', 'alice', '--json', ...conn]);
     expect(admin.code, admin.stderr).toBe(0);
     expect((JSON.parse(admin.stdout) as { entries: { researcher: string }[] }).entries.every((e) => e.researcher === 'alice')).toBe(true);

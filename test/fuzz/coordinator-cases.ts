@@ -100,7 +100,7 @@ export function coordinatorCase(method: CoordinatorMethod, r: FuzzRand, known: K
         method,
         // Mostly as administrator (the role that may set budgets), but never for the researcher the fuzzer submits as.
         asAdmin: r.chance(0.8),
-        fields: { researcher: r.pick(['alice', 'bob', '', awkwardString(r)]), product: r.pick(['person', 'measurement', '', awkwardString(r)]), epsilon: num(), delta: num() },
+        fields: { researcher: r.pick(['alice', 'bob', '', awkwardString(r)]), product: r.pick(['person', 'measurement', '', awkwardString(r)]), population: r.pick(['', '', 'person', 'device', awkwardString(r)]), epsilon: num(), delta: num() },
         origin: 'fields',
       };
     }
