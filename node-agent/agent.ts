@@ -94,6 +94,7 @@ export class Agent {
   private ingestStatus: IngestStatus | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<boolean> | undefined;
+  private queuedReload: Promise<boolean> | undefined;
 
   private constructor(
     private readonly options: AgentOptions,
@@ -187,11 +188,21 @@ export class Agent {
 
   /**
    * Re-reads the data folder (changed files only; deleted files stop being served) and, when the catalogue or the
-   * ingest status changed, registers it again on the live link. Concurrent calls share one reload.
+   * ingest status changed, registers it again on the live link. A call during a reload runs one more reload after
+   * it (a file changed meanwhile is not missed); calls queued meanwhile share that one.
    * @returns whether the published catalogue changed
    */
   reload(): Promise<boolean> {
-    this.reloading ??= (async () => {
+    if (this.queuedReload) return this.queuedReload;
+    const running = this.reloading;
+    if (running) {
+      this.queuedReload = running.catch(() => false).then(() => {
+        this.queuedReload = undefined;
+        return this.reload();
+      });
+      return this.queuedReload;
+    }
+    const run = (async (): Promise<boolean> => {
       try {
         const before = this.catalogueKey();
         await this.refresh();
@@ -203,7 +214,8 @@ export class Agent {
         this.reloading = undefined;
       }
     })();
-    return this.reloading;
+    this.reloading = run;
+    return run;
   }
 
   /** What the coordinator knows of this agent's data, without the time of the ingest. */
@@ -407,7 +419,7 @@ export class Agent {
   async stop(): Promise<void> {
     clearInterval(this.reloadTimer);
     this.reloadTimer = undefined;
-    await this.reloading?.catch(() => undefined);
+    await (this.queuedReload ?? this.reloading)?.catch(() => undefined);
     this.link?.stop();
     this.link = undefined;
     this.healthChanged();

@@ -116,6 +116,18 @@ describe('ingest visibility and reload (issue 14 item 12)', () => {
     expect(await count()).toMatchObject({ count: 50, sum_v: 100 });
   }, 60_000);
 
+  it('a reload asked for during a reload runs once more after it; further asks share that one', async () => {
+    const first = a1.reload();
+    const second = a1.reload();
+    const third = a1.reload();
+    expect(second).not.toBe(first);
+    expect(third).toBe(second);
+    await writeFile(join(a1Data, 'late.csv'), 'person_id,n\n1,1\n');
+    await Promise.all([first, second]);
+    // Whichever reload saw it, the file written while the first one ran is served once both are done.
+    expect(a1.listProducts().map((p) => p.name)).toContain('late');
+  }, 60_000);
+
   it('--reload-interval-ms: an agent re-reads its folder by itself and the catalog follows', async () => {
     const data = join(mesh.dir, 'a3-data');
     await mkdir(data, { recursive: true });
