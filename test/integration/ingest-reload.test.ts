@@ -95,8 +95,10 @@ describe('ingest visibility and reload (issue 14 item 12)', () => {
   it('a reload waits for the task that is running, and the next task waits for the reload: one version each', async () => {
     await writeFile(join(a1Data, 'swap.csv'), `person_id,v\n${Array.from({ length: 20 }, (_, i) => `${i + 1},1`).join('\n')}\n`);
     await a1.reload();
+    const rowCount = (a: AgentInfoView): unknown => (a.products.find((p) => p.name === 'swap')?.metadata.quality as { rowCount?: unknown } | undefined)?.rowCount;
     const count = (): Promise<unknown> => mesh.client.run({ kind: 'aggregate', product: 'swap', measures: [{ fn: 'sum', column: 'v', bounds: [0, 5] }, { fn: 'count' }], privacy: { mode: 'none' } }).then((r) => r.result!.rows[0]);
     expect(await count()).toMatchObject({ count: 20, sum_v: 20 });
+    expect(rowCount(await until(mesh, 'a1', (a) => rowCount(a) !== undefined))).toBe(20);
     // New rows and new values: a task must see the old table or the new one, never part of each.
     await writeFile(join(a1Data, 'swap.csv'), `person_id,v\n${Array.from({ length: 50 }, (_, i) => `${i + 1},2`).join('\n')}\n`);
     const lock = (a1 as unknown as { dataLock: ReadWriteLock }).dataLock;
@@ -114,6 +116,8 @@ describe('ingest visibility and reload (issue 14 item 12)', () => {
     });
     expect(await reload!).toBe(true);
     expect(await count()).toMatchObject({ count: 50, sum_v: 100 });
+    // The quality metrics follow the data (they are reused only while a product is unchanged).
+    await until(mesh, 'a1', (a) => rowCount(a) === 50);
   }, 60_000);
 
   it('a reload asked for during a reload runs once more after it; further asks share that one', async () => {
