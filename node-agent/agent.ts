@@ -96,6 +96,9 @@ export class Agent {
   private ingestStatus: IngestStatus | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<boolean> | undefined;
+  private queuedReload: Promise<boolean> | undefined;
+  /** Quality metrics per product with the privacy unit they were counted by, reused while its data is unchanged. */
+  private readonly qualityCache = new Map<string, { unit: string | undefined; quality: unknown }>();
 
   private constructor(
     private readonly options: AgentOptions,
@@ -190,11 +193,21 @@ export class Agent {
 
   /**
    * Re-reads the data folder (changed files only; deleted files stop being served) and, when the catalogue or the
-   * ingest status changed, registers it again on the live link. Concurrent calls share one reload.
+   * ingest status changed, registers it again on the live link. A call during a reload runs one more reload after
+   * it (a file changed meanwhile is not missed); calls queued meanwhile share that one.
    * @returns whether the published catalogue changed
    */
   reload(): Promise<boolean> {
-    this.reloading ??= (async () => {
+    if (this.queuedReload) return this.queuedReload;
+    const running = this.reloading;
+    if (running) {
+      this.queuedReload = running.catch(() => false).then(() => {
+        this.queuedReload = undefined;
+        return this.reload();
+      });
+      return this.queuedReload;
+    }
+    const run = (async (): Promise<boolean> => {
       try {
         const before = this.catalogueKey();
         await this.refresh();
@@ -206,7 +219,8 @@ export class Agent {
         this.reloading = undefined;
       }
     })();
-    return this.reloading;
+    this.reloading = run;
+    return run;
   }
 
   /** What the coordinator knows of this agent's data, without the time of the ingest. */
@@ -227,6 +241,12 @@ export class Agent {
     const described = describeProducts(schema, manifest, { defaultOwner: this.options.domain ?? this.options.name, conceptMapping });
     this.descriptions.clear();
     this.rules.clear();
+    const changed = new Set<string>([
+      ...ingest.removed,
+      ...ingest.files.filter((f) => f.action === 'loaded').map((f) => f.product),
+      ...ingest.formats.filter((f) => f.action === 'loaded').flatMap((f) => f.products ?? []),
+    ]);
+    for (const name of [...this.qualityCache.keys()]) if (!this.products.some((p) => p.name === name)) this.qualityCache.delete(name);
     for (const d of described) {
       this.rules.set(d.name, {
         privacyUnit: d.privacyUnit,
@@ -239,11 +259,17 @@ export class Agent {
       // One source of truth: contribution bounding and cell sizes use the unit the catalog publishes.
       const product = this.products.find((p) => p.name === d.name);
       if (product) product.privacyUnit = d.privacyUnit;
+      // Quality metrics scan the whole table: computed again only for data that changed (or a new privacy unit).
+      const cached = this.qualityCache.get(d.name);
       let quality: unknown;
-      try {
-        quality = await computeQualityMetrics(conn, d, { minCellSize: this.policy.minCellSize });
-      } catch (e) {
-        quality = { error: (e as Error).message };
+      if (cached && !changed.has(d.name) && cached.unit === d.privacyUnit) quality = cached.quality;
+      else {
+        try {
+          quality = await computeQualityMetrics(conn, d, { minCellSize: this.policy.minCellSize });
+        } catch (e) {
+          quality = { error: (e as Error).message };
+        }
+        this.qualityCache.set(d.name, { unit: d.privacyUnit, quality });
       }
       const { name: _n, columns, privacyUnit: _u, description: _d, ...rest } = d;
       this.descriptions.set(d.name, { description: d.description, privacyUnit: d.privacyUnit, metadata: { ...rest, semanticTypes: Object.fromEntries(columns.map((c) => [c.name, c.semanticType])), quality } });
@@ -430,7 +456,7 @@ export class Agent {
   async stop(): Promise<void> {
     clearInterval(this.reloadTimer);
     this.reloadTimer = undefined;
-    await this.reloading?.catch(() => undefined);
+    await (this.queuedReload ?? this.reloading)?.catch(() => undefined);
     this.link?.stop();
     this.link = undefined;
     this.healthChanged();

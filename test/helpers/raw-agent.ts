@@ -19,6 +19,8 @@ export interface RawAgent {
   registered: Promise<{ agentId: string }>;
   /** Resolves with the error that ended the stream (if any) once it closes. */
   closed: Promise<FedmeshError | undefined>;
+  /** Writes one more AgentMessage on the stream (e.g. a second register). */
+  send(msg: Record<string, unknown>): void;
   close(): void;
 }
 
@@ -65,6 +67,9 @@ export function connectRawAgent(address: string, tlsDir: string, name: string, p
   return {
     registered,
     closed,
+    send(msg) {
+      call.write(msg);
+    },
     close() {
       clearInterval(heartbeat);
       call.cancel();

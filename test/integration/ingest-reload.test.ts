@@ -12,6 +12,7 @@ import { Agent } from '../../node-agent/index.js';
 import type { ReadWriteLock } from '../../node-agent/data-lock.js';
 import type { AgentInfoView } from '../../client/types.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
+import { connectRawAgent, manyProducts } from '../helpers/raw-agent.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
 
 /** Polls the coordinator's agent list until `pred` holds for agent `name` (no fixed sleeps). */
@@ -94,8 +95,10 @@ describe('ingest visibility and reload (issue 14 item 12)', () => {
   it('a reload waits for the task that is running, and the next task waits for the reload: one version each', async () => {
     await writeFile(join(a1Data, 'swap.csv'), `person_id,v\n${Array.from({ length: 20 }, (_, i) => `${i + 1},1`).join('\n')}\n`);
     await a1.reload();
+    const rowCount = (a: AgentInfoView): unknown => (a.products.find((p) => p.name === 'swap')?.metadata.quality as { rowCount?: unknown } | undefined)?.rowCount;
     const count = (): Promise<unknown> => mesh.client.run({ kind: 'aggregate', product: 'swap', measures: [{ fn: 'sum', column: 'v', bounds: [0, 5] }, { fn: 'count' }], privacy: { mode: 'none' } }).then((r) => r.result!.rows[0]);
     expect(await count()).toMatchObject({ count: 20, sum_v: 20 });
+    expect(rowCount(await until(mesh, 'a1', (a) => rowCount(a) !== undefined))).toBe(20);
     // New rows and new values: a task must see the old table or the new one, never part of each.
     await writeFile(join(a1Data, 'swap.csv'), `person_id,v\n${Array.from({ length: 50 }, (_, i) => `${i + 1},2`).join('\n')}\n`);
     const lock = (a1 as unknown as { dataLock: ReadWriteLock }).dataLock;
@@ -113,6 +116,20 @@ describe('ingest visibility and reload (issue 14 item 12)', () => {
     });
     expect(await reload!).toBe(true);
     expect(await count()).toMatchObject({ count: 50, sum_v: 100 });
+    // The quality metrics follow the data (they are reused only while a product is unchanged).
+    await until(mesh, 'a1', (a) => rowCount(a) === 50);
+  }, 60_000);
+
+  it('a reload asked for during a reload runs once more after it; further asks share that one', async () => {
+    const first = a1.reload();
+    const second = a1.reload();
+    const third = a1.reload();
+    expect(second).not.toBe(first);
+    expect(third).toBe(second);
+    await writeFile(join(a1Data, 'late.csv'), 'person_id,n\n1,1\n');
+    await Promise.all([first, second]);
+    // Whichever reload saw it, the file written while the first one ran is served once both are done.
+    expect(a1.listProducts().map((p) => p.name)).toContain('late');
   }, 60_000);
 
   it('--reload-interval-ms: an agent re-reads its folder by itself and the catalog follows', async () => {
@@ -131,5 +148,33 @@ describe('ingest visibility and reload (issue 14 item 12)', () => {
     await until(mesh, 'a3', (x) => x.products.some((p) => p.name === 'visits'));
     await expect(Agent.create({ name: 'bad', dataDir: data, stateDir: join(mesh.dir, 'bad'), coordinator: 'x:1', insecure: true, reloadIntervalMs: 5 }))
       .rejects.toThrow(/options\.reloadIntervalMs must be an integer of at least 100/);
+  }, 60_000);
+
+  it('a hostile registration: too many ingest notices, an unknown state, or registering again under another name are refused', async () => {
+    const address = `127.0.0.1:${mesh.server.port}`;
+    const notice = { severity: 'warning', source: 'x.csv', message: 'no data rows' };
+    const flood = connectRawAgent(address, mesh.tlsDir, 'a4', manyProducts(1), { ingest: { state: 'warnings', notices: Array.from({ length: 21 }, () => notice) } });
+    await expect(flood.registered).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('register.ingest.notices: 21 notices') });
+    flood.close();
+    const state = connectRawAgent(address, mesh.tlsDir, 'a4', manyProducts(1), { ingest: { state: 'fine' } });
+    await expect(state.registered).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('register.ingest.state') });
+    state.close();
+
+    const raw = connectRawAgent(address, mesh.tlsDir, 'a4', manyProducts(1), { ingest: { state: 'ok' } });
+    await raw.registered;
+    expect((await until(mesh, 'a4', () => true)).ingest).toMatchObject({ state: 'ok' });
+    // Registering again under its own name replaces its catalogue...
+    raw.send({ register: { name: 'a4', domain: 'a4', version: 'raw', policyJson: '{}', products: manyProducts(2), ingest: { state: 'failed', failed: ['omop'], notices: [] } } });
+    await until(mesh, 'a4', (a) => a.products.length === 2 && a.ingest?.state === 'failed');
+    // ...under another name ends the stream.
+    raw.send({ register: { name: 'a1', domain: 'a1', version: 'raw', policyJson: '{}', products: [] } });
+    const end = Date.now() + 15_000;
+    while ((await mesh.client.listAgents()).some((a) => a.name === 'a4' && a.connected)) {
+      if (Date.now() > end) throw new Error('a4 stayed connected after registering under another name');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    raw.close();
+    // a1 keeps its own catalogue.
+    expect((await until(mesh, 'a1', () => true)).products.map((p) => p.name)).toContain('person');
   }, 60_000);
 });

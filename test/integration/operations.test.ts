@@ -175,7 +175,8 @@ describe('operations: logs, metrics, health', () => {
       expect(agent.health().reasons).toEqual(['ingest failed for 1 file(s) or format(s)', 'not registered with the coordinator']);
       expect(await checkHealth(probe.address)).toBe('NOT_SERVING');
       agent.start();
-      await until(() => mesh.coordinator.registry.connected().some((a) => a.name === 'a3'), 'a3 registered');
+      // Both sides: the coordinator lists it, and the agent has read the `registered` reply (they race under load).
+      await until(() => mesh.coordinator.registry.connected().some((a) => a.name === 'a3') && !agent.health().reasons.includes('not registered with the coordinator'), 'a3 registered');
       // Registered but still half-ingested: not serving.
       expect(agent.health()).toEqual({ serving: false, reasons: ['ingest failed for 1 file(s) or format(s)'] });
       expect(await checkHealth(probe.address, { service: AGENT_HEALTH_SERVICE })).toBe('NOT_SERVING');
