@@ -20,6 +20,12 @@ describe('coarsenNoticeText', () => {
       .toBe('column icd10_code is not in OMOP CDM v5.4 table person; dropped');
   });
 
+  it('coarsens a count that ends a sentence and a decimal too (it used to pass "3." and "1234.5" through)', () => {
+    expect(coarsenNoticeText('duplicate person_id values: 3.', 10)).toBe('duplicate person_id values: <10.');
+    expect(coarsenNoticeText('mean row length 1234.5 bytes', 10)).toBe('mean row length 1200 bytes');
+    expect(coarsenNoticeText('version v5.4 and icd10_code stay', 10)).toBe('version v5.4 and icd10_code stay');
+  });
+
   it('bounds the length', () => {
     expect(coarsenNoticeText('x'.repeat(5000), 10)).toHaveLength(INGEST_STATUS_LIMITS.maxMessageChars);
   });

@@ -23,7 +23,8 @@ function cut(s: string, max: number): string {
 
 /**
  * A message made fit to publish: positions dropped, counts coarsened with k = `minCellSize`, length bounded.
- * Numbers inside names (`icd10_code`, `v5.4`) are not counts and stay.
+ * Numbers inside names (`icd10_code`, `v5.4`) are not counts and stay; every other number, decimals and a number
+ * ending a sentence included, is coarsened.
  * @throws RangeError unless `minCellSize` is an integer ≥ 1
  */
 export function coarsenNoticeText(text: string, minCellSize: number): string {
@@ -32,7 +33,7 @@ export function coarsenNoticeText(text: string, minCellSize: number): string {
     .split('\n')[0]!
     .replace(/\s*\((?:first )?(?:at|on) (?:row|line):? ?\d+\)/gi, '')
     .replace(/\s*\b(?:at|on) (?:row|line):? ?\d+/gi, '')
-    .replace(/(?<![\w.])\d+(?![\w.]|\.\d)/g, (m) => {
+    .replace(/(?<![\w.])\d+(?:\.\d+)?(?!\w)/g, (m) => {
       const n = Number(m);
       return n < minCellSize ? `<${minCellSize}` : String(roundTwoSignificant(n));
     });

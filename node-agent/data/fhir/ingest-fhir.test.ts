@@ -198,6 +198,19 @@ describe('ingestFhir on generated data', () => {
     expect(await rows('SELECT count(*) - count(DISTINCT measurement_id) AS d FROM measurement')).toEqual([{ d: 0n }]);
   });
 
+  it('a skipped resourceType that FHIR R4 does not define is counted, never quoted (the warning is published)', async () => {
+    const { bundles } = await fixtures();
+    const typed = path.join(dir, 'typed.ndjson');
+    const secret = 'Jane Doe MRN 4700';
+    await writeFile(typed, `${JSON.stringify({ resourceType: secret, id: 'z-1' })}\n${NDJSON_PATIENT}\n`);
+    const report = await ingestFhir(conn, bundles, [typed]);
+    const skippedLine = report.issues.map((i) => i.message).find((m) => /skipped \d+ resources/.test(m));
+    // Negative control in the same line: a type FHIR R4 defines (the bundle's Claim) is still named.
+    expect(skippedLine).toMatch(/Claim 1/);
+    expect(skippedLine).toMatch(/\(not a FHIR R4 type\) 1/);
+    expect(report.issues.map((i) => i.message).join('\n')).not.toContain('Jane');
+  });
+
   it('can leave out the OMOP mapping', async () => {
     const { bundles, ndjson } = await fixtures();
     const report = await ingestFhir(conn, bundles, ndjson, { mapToOmop: false });

@@ -13,6 +13,7 @@ import { sqlIdent, sqlString } from '../omop/sql.js';
 import { findBadNdjsonLines, unwrapJsonFiles } from './bundles.js';
 import { FHIR_TABLES, FLATTEN_SQL, KEPT_TYPES, MACROS_SQL, STAGE_TABLE } from './flatten.js';
 import { OMOP_FROM_FHIR_TABLES, mapFhirToOmop, type ConceptMappingState } from './to-omop.js';
+import { publishableResourceType } from './resource-types.js';
 
 export interface FhirIngestOptions {
   /** Also build the OMOP-shaped tables (person, visit_occurrence, …) from the flat ones. @default true */
@@ -89,13 +90,17 @@ export async function ingestFhir(
       }
       if (errors.length > 0) fail(errors);
 
-      const skipped = new Map(unwrap.skipped);
+      // Keyed by a publishable name: a resourceType is read from the file, so anything FHIR R4 does not define is
+      // counted under one label rather than quoted (a warning is published with the agent's registration).
+      const skipped = new Map<string, number>();
+      const count = (t: string, n: number): void => {
+        const name = publishableResourceType(t);
+        skipped.set(name, (skipped.get(name) ?? 0) + n);
+      };
+      for (const [t, n] of unwrap.skipped) count(t, n);
       const others = await conn.runAndReadAll(`SELECT coalesce(resource_type, '(no resourceType)') AS t, count(*) AS n
         FROM ${RAW_TABLE} WHERE r IS NULL GROUP BY 1`);
-      for (const row of others.getRowObjectsJS()) {
-        const t = String(row['t']);
-        skipped.set(t, (skipped.get(t) ?? 0) + Number(row['n']));
-      }
+      for (const row of others.getRowObjectsJS()) count(String(row['t']), Number(row['n']));
       if (skipped.size > 0) {
         const total = [...skipped.values()].reduce((a, b) => a + b, 0);
         const list = [...skipped.entries()].sort((a, b) => b[1] - a[1]).map(([t, n]) => `${t} ${n}`).join(', ');
