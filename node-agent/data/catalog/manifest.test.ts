@@ -13,7 +13,7 @@ const SCHEMA: ProductSchema[] = [
   ] },
   { name: 'lab_results', columns: [
     { name: 'patient_id', type: 'VARCHAR' }, { name: 'value', type: 'DOUBLE' }, { name: 'taken', type: 'DATE' },
-    { name: 'raw', type: 'JSON' },
+    { name: 'raw', type: 'JSON' }, { name: 'device_id', type: 'VARCHAR' },
   ] },
 ];
 
@@ -48,12 +48,25 @@ describe('parseManifest', () => {
   });
 
   it('keeps a declared population and names a malformed one (issue 15 item 1)', () => {
-    const ok = parse({ products: { lab_results: { privacyUnit: 'patient_id', population: 'device' } } });
+    const ok = parse({ products: { lab_results: { privacyUnit: 'device_id', population: 'device' } } });
     expect(ok.issues).toEqual([]);
     expect(ok.manifest.products['lab_results']?.population).toBe('device');
     const bad = parse({ products: { lab_results: { population: 'a b' } } });
     expect(bad.issues.map((i) => i.field)).toEqual(['products.lab_results.population']);
     expect(bad.manifest.products['lab_results']?.population).toBeUndefined();
+  });
+
+  it('refuses a second population over persons: a product keyed by person_id or patient_id stays in person (red team: ε per population split)', () => {
+    for (const doc of [
+      { products: { person: { population: 'labs' } } },
+      { products: { lab_results: { privacyUnit: 'patient_id', population: 'labs' } } },
+    ]) {
+      const r = parse(doc);
+      expect(r.issues.map((i) => i.message).join('\n')).toMatch(/is refused: the product is keyed by (person_id|patient_id), a person, so its population is person/);
+      expect(Object.values(r.manifest.products).map((p) => p?.population)).toEqual([undefined]);
+    }
+    // Declaring person itself is accepted.
+    expect(parse({ products: { person: { population: 'person' } } }).issues).toEqual([]);
   });
 
   it('names the file, product and field of reversed bounds, and keeps the valid bounds', () => {

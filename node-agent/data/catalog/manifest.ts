@@ -28,7 +28,7 @@
  * the offending entry is dropped (one column, one bound, one list element, one field); everything valid is kept.
  * Products, columns, privacy units and bounds are checked against the real DuckDB schema.
  */
-import { isPopulationName } from '../../../common/job/population.js';
+import { DEFAULT_POPULATION, isPopulationName } from '../../../common/job/population.js';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isNumericType, isStructuredType } from './column-types.js';
@@ -37,6 +37,9 @@ import {
   CATALOG_JOB_KINDS, PRIVACY_MODES, SEMANTIC_TYPES, SENSITIVITY_LEVELS,
   type ManifestColumn, type ManifestIssue, type ManifestProduct, type ProductManifest, type ProductSchema,
 } from './types.js';
+
+/** Privacy-unit column names that key a product by a person (OMOP person_id, patient_id, …): such a product is in population person. */
+const PERSON_KEY = /(^|_)(person|patient|subject)(_|$)/i;
 
 /** The manifest's file name in the agent's data folder. */
 export const MANIFEST_FILE = 'fedmesh.products.json';
@@ -251,8 +254,12 @@ function parseProduct(sink: IssueSink, name: string, raw: Json, table: ProductSc
   }
   if (has('population')) {
     const pop = raw['population'];
-    if (isPopulationName(pop)) entry.population = pop;
-    else sink.add(name, `${base}.population`, `must be a population name (a letter, then letters, digits, _ . -; at most 64), not ${describeJson(pop)}`);
+    // The unit the product is keyed by: declared here, or person_id where the table has it (the default unit).
+    const unit = entry.privacyUnit !== undefined ? entry.privacyUnit : columnTypes(table).has('person_id') ? 'person_id' : null;
+    if (!isPopulationName(pop)) sink.add(name, `${base}.population`, `must be a population name (a letter, then letters, digits, _ . -; at most 64), not ${describeJson(pop)}`);
+    // A second population over the same persons would give them a second budget (person_id is the OMOP person).
+    else if (pop !== DEFAULT_POPULATION && unit !== null && PERSON_KEY.test(unit)) sink.add(name, `${base}.population`, `'${pop}' is refused: the product is keyed by ${unit}, a person, so its population is ${DEFAULT_POPULATION}; declare another population only for a product whose privacy unit is not a person`);
+    else entry.population = pop;
   }
   if (has('bounds')) {
     const b = parseBounds(sink, name, `${base}.bounds`, raw['bounds'], table);
