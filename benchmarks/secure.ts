@@ -83,7 +83,7 @@ export async function runSecureBenchmark(options: SecureBenchmarkOptions = {}): 
     for (const [i, name] of names.entries()) {
       const dataDir = join(workDir, 'data', name);
       await writeSite(dataDir, 0x5ec0 + i, rows, groups, bins);
-      const agent = await Agent.create({ name, dataDir, stateDir: join(workDir, 'agents', name), coordinator: `127.0.0.1:${server.port}`, tls: loadTlsMaterial(tlsDir, 'agent', name), policy: { allowModes: ['none'], minCellSize: 1 } });
+      const agent = await Agent.create({ name, dataDir, stateDir: join(workDir, 'agents', name), coordinator: `127.0.0.1:${server.port}`, tls: loadTlsMaterial(tlsDir, 'agent', name), policy: { allowModes: ['none'], minCellSize: 1, secureMaxRows: rows } });
       const handle = agent.handleTask.bind(agent);
       agent.handleTask = async (t: AgentTask): Promise<AgentTaskReply> => {
         const t0 = performance.now();

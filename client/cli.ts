@@ -125,7 +125,7 @@ function buildProgram(): Command {
       .option('--rho <r>', 'zCDP budget ρ')
       .option('--secure <mode>', 'secagg | he: secure aggregation (modes none and distributed-dp)')
       .option('--secure-threshold <t>', 'secure jobs: SecAgg threshold and fewest contributors (default ⌊n/2⌋+1)')
-      .option('--secure-max-rows <n>', 'secure jobs: public per-agent bound on rows; agents clip their statistics to it (at most what every agent accepts; default 16777216)')
+      .option('--secure-max-rows <n>', 'secure distributed-dp jobs: public per-agent bound on rows; agents clip their statistics to it (at most what every agent accepts; default 16777216). Mode none uses the value the agents publish')
       .option('--tolerated <k>', 'distributed-dp: agents that may drop out or collude (default ⌊(n−1)/3⌋)')
       .option('--key-dir <dir>', 'HE jobs: key folder (default ~/.fedmesh/keys/<plan hash>; made if absent)')
       .option('--quorum <n>', 'agents that must answer (default: every agent serving the product, live or not); a result missing agents is marked PARTIAL')

@@ -6,7 +6,7 @@ import type { AggregateJob, CellJob } from '../job/spec.js';
 import { parseJobSpec } from '../job/validate.js';
 import { encodeSecureCells, planSecureCells } from './cell-layout.js';
 import { secAggLimbRing } from './limbs.js';
-import { checkSecureMaxRows, clippingNote } from './secure-max-rows.js';
+import { checkSecureMaxRows, clippingNote, settleSecureMaxRows } from './secure-max-rows.js';
 import { planSecureAggregate } from './secure-job.js';
 import { DEFAULT_SECURE_MAX_ROWS, encodeSecureVector } from './vector-layout.js';
 
@@ -57,26 +57,57 @@ describe('secure statistics are clipped to the public per-agent bound, never ref
 });
 
 describe('secureMaxRows is a bound the agents agree to', () => {
+  const dp = { privacy: { mode: 'distributed-dp', rho: 0.5 } };
   const agents = [
     { name: 'a1', secureMaxRows: 1000, minCellSize: 5 },
     { name: 'a2', minCellSize: 10 },
   ];
-  it('a job bound above an agent maximum is refused, naming the field, the agent and its maximum', () => {
-    const e = caught(() => checkSecureMaxRows(aggregate({ secureMaxRows: 1001 }), agents));
+  const agreeing = [
+    { name: 'a1', secureMaxRows: 1000, minCellSize: 5 },
+    { name: 'a2', secureMaxRows: 1000, minCellSize: 10 },
+  ];
+  it('distributed-dp: a job bound above an agent maximum is refused, naming the field, the agent and its maximum', () => {
+    const e = caught(() => checkSecureMaxRows(aggregate({ secureMaxRows: 1001, ...dp }), agents));
     expect(e.code).toBe('FAILED_PRECONDITION');
     expect(e.field).toBe('secureMaxRows');
     expect(e.message).toMatch(/secureMaxRows: 1001 is above 1000, the largest per-agent bound agent a1 agrees to/);
     // The default bound counts as asked for.
-    expect(caught(() => checkSecureMaxRows(aggregate({}), agents)).message).toMatch(new RegExp(`${DEFAULT_SECURE_MAX_ROWS} \\(the default; give secureMaxRows\\)`));
-    expect(() => checkSecureMaxRows(aggregate({ secureMaxRows: 1000 }), agents)).not.toThrow();
+    expect(caught(() => checkSecureMaxRows(aggregate({ ...dp }), agents)).message).toMatch(new RegExp(`${DEFAULT_SECURE_MAX_ROWS} \\(the default; give secureMaxRows\\)`));
+    expect(() => checkSecureMaxRows(aggregate({ secureMaxRows: 1000, ...dp }), agents)).not.toThrow();
+    // Below any minimum cell size is fine there: the noise covers every outcome.
+    expect(() => checkSecureMaxRows(aggregate({ secureMaxRows: 1, ...dp }), agents)).not.toThrow();
   });
-  it('in mode none the bound may not be below any minimum cell size; in distributed-dp it may', () => {
-    const e = caught(() => checkSecureMaxRows(aggregate({ secureMaxRows: 9 }), agents));
-    expect(e.code).toBe('INVALID_JOB');
+  // Negative control: before, mode none accepted any bound between the largest k and the smallest maximum (300 here),
+  // so a researcher could vary it and read per-agent counts from Σ min(count_i, b).
+  it('mode none: the bound is the agreed value, filled in at admission; a researcher value that differs is refused naming it', () => {
+    for (const b of [10, 300, 999, 1001]) {
+      const e = caught(() => checkSecureMaxRows(aggregate({ secureMaxRows: b }), agreeing));
+      expect(e.code).toBe('INVALID_JOB');
+      expect(e.field).toBe('secureMaxRows');
+      expect(e.message).toMatch(new RegExp(`^secureMaxRows: ${b} is not the agreed 1000: in mode none`));
+    }
+    const job = aggregate({});
+    settleSecureMaxRows(job, agreeing);
+    expect(job.secureMaxRows).toBe(1000);
+    expect(() => settleSecureMaxRows(aggregate({ secureMaxRows: 1000 }), agreeing)).not.toThrow();
+    expect(caught(() => settleSecureMaxRows(aggregate({ secureMaxRows: 300 }), agreeing)).message).toMatch(/300 is not the agreed 1000/);
+  });
+  it('mode none at an agent: the bound must equal its own published value, so a coordinator cannot probe either', () => {
+    const self = [{ name: 'a1', secureMaxRows: 1000, minCellSize: 5 }];
+    expect(() => checkSecureMaxRows(aggregate({ secureMaxRows: 1000 }), self)).not.toThrow();
+    expect(caught(() => checkSecureMaxRows(aggregate({ secureMaxRows: 999 }), self)).message).toMatch(/999 is not the agreed 1000/);
+    // An unfilled spec means the default, which is not this agent's value.
+    expect(caught(() => checkSecureMaxRows(aggregate({}), self)).message).toMatch(new RegExp(`${DEFAULT_SECURE_MAX_ROWS} \\(the default\\) is not the agreed 1000`));
+  });
+  it('mode none: agents publishing different maxima, or an agreed bound below a minimum cell size, are refused from public information', () => {
+    const e = caught(() => settleSecureMaxRows(aggregate({}), agents));
+    expect(e.code).toBe('FAILED_PRECONDITION');
     expect(e.field).toBe('secureMaxRows');
-    expect(e.message).toMatch(/secureMaxRows: 9 is below the minimum cell size 10 of an agent/);
-    expect(() => checkSecureMaxRows(aggregate({ secureMaxRows: 10 }), agents)).not.toThrow();
-    expect(() => checkSecureMaxRows(aggregate({ secureMaxRows: 1, privacy: { mode: 'distributed-dp', rho: 0.5 } }), agents)).not.toThrow();
+    expect(e.message).toMatch(new RegExp(`publish different maxima \\(a1 1000, a2 ${DEFAULT_SECURE_MAX_ROWS}\\)`));
+    const low = [{ name: 'a1', secureMaxRows: 9, minCellSize: 10 }];
+    const f = caught(() => settleSecureMaxRows(aggregate({}), low));
+    expect(f.code).toBe('FAILED_PRECONDITION');
+    expect(f.message).toMatch(/the agreed 9 is below the minimum cell size 10 of an agent/);
   });
   it('the clipping note is a function of public parameters only', () => {
     expect(clippingNote(300, 'rows', 'none')).toMatch(/^secureMaxRows 300: every agent clips .*nobody is told whether any clipped$/);

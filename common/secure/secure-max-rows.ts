@@ -6,11 +6,15 @@
  * It is a parameter the agents agree to, not a researcher's probe:
  * - each agent publishes the largest bound it accepts (`--secure-max-rows`, default DEFAULT_SECURE_MAX_ROWS), and a
  *   job whose bound is larger is refused from that public number, at admission and again at the agent;
- * - in mode none (exact totals, minimum cell size applied to the totals) the bound may not be below any agent's
- *   minimum cell size k. Then a count below k is never clipped, so a total below the largest k is the exact total
- *   (suppressed exactly as without clipping), and a clipped total is at least the bound ≥ k: clipping never decides
- *   a suppression, and no choice of bound reveals a count the minimum cell size withholds. In distributed-dp any
- *   bound up to the agents' maximum is fine: clipping is 1-Lipschitz, the noise covers every outcome.
+ * - in mode none (exact totals, no noise covering the clipping) the bound is not the researcher's choice at all: the
+ *   total Σ min(count_i, b) over a researcher's choice of b between k and the maximum would reveal each agent's count,
+ *   also in groups the minimum cell size suppresses at the mesh level. The bound is the one value every agent of the
+ *   job publishes (agents publishing different maxima cannot run mode-none secure jobs together); admission fills it
+ *   into the stored spec, refuses a different researcher value, and each agent verifies it equals its own published
+ *   value, so a coordinator cannot probe either. It must be at least every agent's minimum cell size k: then a count
+ *   below k is never clipped and clipping never decides a suppression;
+ * - in distributed-dp any bound up to the agents' maximum is fine: clipping is 1-Lipschitz, the noise covers every
+ *   outcome.
  */
 import { FedmeshError, invalidJob } from '../errors.js';
 import type { JobSpec } from '../job/spec.js';
@@ -30,23 +34,55 @@ export function jobSecureMaxRows(job: Pick<JobSpec, 'secureMaxRows'>): number {
 }
 
 /**
- * Checks a secure job's bound against the public policies of the agents that will compute it.
- * @throws FedmeshError FAILED_PRECONDITION (field secureMaxRows) above an agent's maximum; INVALID_JOB (field
- *   secureMaxRows) in mode none below an agent's minimum cell size
+ * Mode none: the one bound every agent of the job publishes, which is the job's bound.
+ * @throws FedmeshError FAILED_PRECONDITION (field secureMaxRows) when the agents publish different maxima
+ */
+export function agreedSecureMaxRows(parties: readonly SecureMaxRowsParty[]): number {
+  const maxima = parties.map((p) => p.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS);
+  const agreed = Math.min(...maxima);
+  if (maxima.some((m) => m !== agreed)) {
+    const list = parties.map((p, i) => `${p.name} ${maxima[i]}`).join(', ');
+    throw new FedmeshError('FAILED_PRECONDITION', `secureMaxRows: in mode none the bound is the one value every agent publishes, and these agents publish different maxima (${list}); run on agents that agree (fedmesh agent --secure-max-rows) or use distributed-dp`, { field: 'secureMaxRows' });
+  }
+  return agreed;
+}
+
+/**
+ * Admission: in mode none, fills in the mesh-agreed bound when the researcher gave none (the stored spec carries it
+ * to the agents), then checks the job as `checkSecureMaxRows` does.
+ * @throws FedmeshError as checkSecureMaxRows and agreedSecureMaxRows
+ */
+export function settleSecureMaxRows(job: Pick<JobSpec, 'secureMaxRows' | 'privacy'>, parties: readonly SecureMaxRowsParty[]): void {
+  if (job.privacy.mode === 'none' && job.secureMaxRows === undefined && parties.length > 0) job.secureMaxRows = agreedSecureMaxRows(parties);
+  checkSecureMaxRows(job, parties);
+}
+
+/**
+ * Checks a secure job's bound against the public policies of the agents that will compute it (at admission: all of
+ * them; at an agent: itself).
+ * @throws FedmeshError FAILED_PRECONDITION (field secureMaxRows) above an agent's maximum, or in mode none when the
+ *   agents publish different maxima or the agreed one is below an agent's minimum cell size; INVALID_JOB (field
+ *   secureMaxRows) in mode none when the job's bound is not the agreed one
  */
 export function checkSecureMaxRows(job: Pick<JobSpec, 'secureMaxRows' | 'privacy'>, parties: readonly SecureMaxRowsParty[]): void {
   const cap = jobSecureMaxRows(job);
+  if (job.privacy.mode === 'none' && parties.length > 0) {
+    const agreed = agreedSecureMaxRows(parties);
+    if (cap !== agreed) {
+      throw invalidJob('secureMaxRows', `${cap}${job.secureMaxRows === undefined ? ' (the default)' : ''} is not the agreed ${agreed}: in mode none the per-agent bound is the value the agents publish, not a choice (a chosen bound would reveal per-agent counts); leave secureMaxRows out or give ${agreed}`);
+    }
+    const floor = Math.max(...parties.map((p) => p.minCellSize));
+    if (agreed < floor) {
+      throw new FedmeshError('FAILED_PRECONDITION', `secureMaxRows: the agreed ${agreed} is below the minimum cell size ${floor} of an agent; in mode none the per-agent bound must be at least every agent's minimum cell size, so that clipping can never decide which totals are suppressed`, { field: 'secureMaxRows' });
+    }
+    return;
+  }
   const given = job.secureMaxRows === undefined ? ` (the default; give secureMaxRows)` : '';
   for (const p of parties) {
     const max = p.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS;
     if (cap > max) {
       throw new FedmeshError('FAILED_PRECONDITION', `secureMaxRows: ${cap}${given} is above ${max}, the largest per-agent bound agent ${p.name} agrees to; ask for at most ${max}`, { field: 'secureMaxRows' });
     }
-  }
-  if (job.privacy.mode !== 'none') return;
-  const floor = Math.max(...parties.map((p) => p.minCellSize));
-  if (parties.length > 0 && cap < floor) {
-    throw invalidJob('secureMaxRows', `${cap} is below the minimum cell size ${floor} of an agent; in mode none the per-agent bound must be at least every agent's minimum cell size, so that clipping can never decide which totals are suppressed`);
   }
 }
 

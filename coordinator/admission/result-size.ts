@@ -1,7 +1,7 @@
 import { FedmeshError } from '../../common/errors.js';
 import { cellBlocks, ruleNamesFor } from '../../common/job/cohort-jobs.js';
 import type { AggregateJob, CellJob, JobSpec, Measure } from '../../common/job/spec.js';
-import { MAX_GROUPS_PER_AGENT } from '../../common/job/group-limits.js';
+import { MAX_DATA_KEY_BYTES, MAX_GROUPS_PER_AGENT } from '../../common/job/group-limits.js';
 import { MAX_MESSAGE_BYTES } from '../../common/transport/proto.js';
 
 /**
@@ -23,8 +23,11 @@ export const MAX_AGENT_REPLY_BYTES = Math.floor(MAX_MESSAGE_BYTES / 2);
  */
 export { MAX_GROUPS_PER_AGENT };
 
-/** Bytes of an Arrow key value we budget for a group key whose values are not public (strings: a short code). */
-const UNKNOWN_KEY_BYTES = 32;
+/**
+ * Bytes of an Arrow key value we budget for a group key whose values are not public: the agents truncate such text
+ * keys to MAX_DATA_KEY_CHARS characters, at most MAX_DATA_KEY_BYTES of UTF-8 (common/job/group-limits.ts).
+ */
+const UNKNOWN_KEY_BYTES = MAX_DATA_KEY_BYTES;
 
 export interface ResultSizeEstimate {
   /** Groups (aggregate) or rows of cells (cohort-level kinds: 1) in the released result, at most. */

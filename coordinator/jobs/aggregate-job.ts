@@ -10,6 +10,7 @@ import { checkAggregateAgainstSchema } from '../../common/job/schema-check.js';
 import { checkGroupable } from '../../common/job/groupable.js';
 import { describeGuarantee, summariseMechanisms } from '../../common/job/guarantee.js';
 import { DEFAULT_JOB_DELTA, exactResultColumns, measureField, type AggregateJob, type JobSpec } from '../../common/job/spec.js';
+import { dataKeyNote } from '../../common/job/group-limits.js';
 import type { ProductDescriptor } from '../../common/agent-protocol.js';
 import type { AgentView } from '../agent-registry.js';
 import type { TaskOutcome } from '../dispatcher.js';
@@ -186,6 +187,7 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
         privacy: { mode: 'none', minCellSize: minCells, cellSize: 'distinct persons', withheldGroups, exact: true },
         notes: [
           "mode none: exact aggregates. A group or histogram bin is released by an agent only if it holds at least that agent's minimum cell size of distinct persons; smaller groups are withheld entirely (privacy.withheldGroups counts them per agent, their keys never leave the agent), so a group's values sum only the agents where it met the minimum; small bins are null, never zero",
+          ...dataKeyNote(job),
           ...job.measures.filter((m) => m.fn !== 'count' && m.fn !== 'histogram').map((m) => `${measureField(m)}: values clamped to the declared bounds [${(m as { bounds: number[] }).bounds.join(', ')}]; missing values (NULL) left out${m.fn === 'sum' ? '' : ` and counted in ${measureField(m)}_missing (a mean of no values is null, shown as —)`}`),
         ],
         agentErrors,
@@ -224,6 +226,7 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
         `${job.privacy.mode}: every value carries <name>_std (noise standard deviation) and <name>_ci95 (95% interval from the known noise)`,
         `each person contributes at most ${plan.maxRowsPerPerson} row(s), chosen at the agent by a keyed hash; values clamped to the declared bounds and snapped to a power-of-two grid before integer noise`,
         ...released.notes,
+        ...dataKeyNote(job),
       ],
       agentErrors,
     },

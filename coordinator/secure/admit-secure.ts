@@ -5,11 +5,11 @@ import { ruleNamesFor } from '../../common/job/cohort-jobs.js';
 import type { AggregateJob, CellJob, JobSpec } from '../../common/job/spec.js';
 import {
   checkHePlanFits,
-  checkSecureMaxRows,
   heRingForPlan,
   planSecureAggregate,
   planSecureCells,
   secAggLimbRing,
+  settleSecureMaxRows,
   type LimbRing,
   type SecureCellPlan,
   type SecureJobPlan,
@@ -50,9 +50,9 @@ export function admitSecure(spec: JobSpec, candidates: readonly AgentView[]): Se
     }
   }
   const ring: LimbRing = hePlan ? heRingForPlan(hePlan) : secAggLimbRing(n);
-  // The per-agent clip bound must be one every agent published it accepts (and, in mode none, at least every
-  // agent's minimum cell size): decided from public information, never by an agent on its data.
-  checkSecureMaxRows(spec, agents.map((a) => ({ name: a.name, secureMaxRows: a.policy.secureMaxRows, minCellSize: a.policy.minCellSize })));
+  // The per-agent clip bound must be one every agent published it accepts; in mode none it is the one value the
+  // agents publish, filled into the stored spec (agents verify it): decided from public information only.
+  settleSecureMaxRows(spec, agents.map((a) => ({ name: a.name, secureMaxRows: a.policy.secureMaxRows, minCellSize: a.policy.minCellSize })));
   let admission: SecureAdmission;
   if (spec.kind === 'aggregate') {
     const plan = planAggregateFor(spec, agents, n, ring);

@@ -3,6 +3,7 @@ import { gridRange } from '../../algorithms/dp/index.js';
 import { checkAggregateAgainstSchema, findColumn } from '../../common/job/schema-check.js';
 import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../../common/job/privacy-plan.js';
 import type { AggregateJob, Filter, Scalar } from '../../common/job/spec.js';
+import { MAX_DATA_KEY_CHARS } from '../../common/job/group-limits.js';
 import type { ProductInfo } from '../data/products.js';
 import { quoteIdent } from '../data/database.js';
 
@@ -117,10 +118,12 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
   job.groupBy.forEach((g, i) => {
     const col = findColumn(product, g, `groupBy[${i}]`);
     const t = col.type.toUpperCase();
-    const expr = isIntegerType(t) && t !== 'BOOLEAN' ? `${quoteIdent(col.name)}::BIGINT` : t === 'BOOLEAN' || t === 'DOUBLE' ? quoteIdent(col.name) : `CAST(${quoteIdent(col.name)} AS VARCHAR)`;
+    const publicKeys = job.groupKeys?.[g];
+    const text = `CAST(${quoteIdent(col.name)} AS VARCHAR)`;
+    // Data-derived text keys: truncated to the public MAX_DATA_KEY_CHARS before grouping (group-limits.ts).
+    const expr = isIntegerType(t) && t !== 'BOOLEAN' ? `${quoteIdent(col.name)}::BIGINT` : t === 'BOOLEAN' || t === 'DOUBLE' ? quoteIdent(col.name) : publicKeys ? text : `left(${text}, ${MAX_DATA_KEY_CHARS})`;
     inner.push(`${expr} AS k${i}`);
     keys.push(`k${i}`);
-    const publicKeys = job.groupKeys?.[g];
     if (publicKeys) where.push(`${quoteIdent(col.name)} IN (${publicKeys.map((v) => p(v, t === 'DATE' || t === 'TIMESTAMP' ? t : t === 'VARCHAR' ? 'VARCHAR' : t)).join(', ')})`);
   });
 

@@ -41,8 +41,8 @@ describe('no data-dependent refusals', () => {
     for (const [i, n] of names.entries()) {
       const dir = join(mesh.dir, 'data', n);
       await writePersonCsv(dir, data[i]!);
-      // a3 agrees to secure jobs with at most 100,000 rows per agent (below the 2^24 default).
-      await mesh.startAgent(n, dir, { ...policy, ...(n === 'a3' ? { secureMaxRows: 100_000 } : {}) });
+      // Every agent publishes 300 rows per agent as its bound (below the 2^24 default): the mode-none bound.
+      await mesh.startAgent(n, dir, { ...policy, secureMaxRows: 300 });
     }
     await mesh.waitForAgents(3);
     admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
@@ -106,10 +106,9 @@ describe('no data-dependent refusals', () => {
     measures: [{ fn: 'count' }],
     privacy,
     secure: 'secagg',
-    secureMaxRows: 300,
   });
 
-  it('secure mode none: 300 and 301 rows at an agent against secureMaxRows 300 both succeed with the same clipped total', async () => {
+  it('secure mode none: 300 and 301 rows at an agent against the agreed secureMaxRows 300 both succeed with the same clipped total', async () => {
     for (const op of ['=', '>='] as const) {
       const r = await mesh.client.run(secureJob(op, { mode: 'none' }));
       expect(r.error, `${op}: ${r.error?.message}`).toBeUndefined();
@@ -123,7 +122,7 @@ describe('no data-dependent refusals', () => {
   it('secure distributed-dp: 300 and 301 rows at an agent both succeed, every run', async () => {
     for (const op of ['=', '>='] as const) {
       for (let run = 0; run < 3; run++) {
-        const r = await mesh.client.run(secureJob(op, { mode: 'distributed-dp', rho: 0.5 }));
+        const r = await mesh.client.run({ ...secureJob(op, { mode: 'distributed-dp', rho: 0.5 }), secureMaxRows: 300 });
         expect(r.error, `${op} run ${run}: ${r.error?.message}`).toBeUndefined();
         expect(Math.abs((r.result!.rows[0]!.count as number) - 380)).toBeLessThan(6 * (r.result!.rows[0]!.count_std as number));
         expect(r.result!.notes.join(' ')).toMatch(/clipping is 1-Lipschitz/);
@@ -133,28 +132,45 @@ describe('no data-dependent refusals', () => {
 
   it('secureMaxRows is bounded by what the agents publish, decided at admission from public information', async () => {
     const refuse = async (spec: Record<string, unknown>) => (await mesh.client.submitJob(spec).catch((e: unknown) => e)) as Error & { code: string; field?: string };
-    const above = await refuse({ ...secureJob('=', { mode: 'none' }), secureMaxRows: 100_001 });
+    const dpJob = secureJob('=', { mode: 'distributed-dp', rho: 0.5 });
+    const above = await refuse({ ...dpJob, secureMaxRows: 301 });
     expect(above.code).toBe('FAILED_PRECONDITION');
-    expect(above.message).toMatch(/secureMaxRows: 100001 is above 100000, the largest per-agent bound agent a3 agrees to/);
-    const byDefault = await refuse({ ...secureJob('=', { mode: 'none' }), secureMaxRows: undefined });
-    expect(byDefault.message).toMatch(/secureMaxRows: 16777216 \(the default; give secureMaxRows\) is above 100000/);
-    // Mode none: a bound below a minimum cell size could decide suppressions, so it is refused; distributed-dp may.
-    const below = await refuse({ ...secureJob('=', { mode: 'none' }), secureMaxRows: 4 });
-    expect(below.code).toBe('INVALID_JOB');
-    expect(below.message).toMatch(/secureMaxRows: 4 is below the minimum cell size 5 of an agent/);
-    const dp = await mesh.client.run({ ...secureJob('=', { mode: 'distributed-dp', rho: 0.5 }), secureMaxRows: 4 });
+    expect(above.message).toMatch(/secureMaxRows: 301 is above 300, the largest per-agent bound agent a\d agrees to/);
+    const byDefault = await refuse({ ...dpJob, secureMaxRows: undefined });
+    expect(byDefault.message).toMatch(/secureMaxRows: 16777216 \(the default; give secureMaxRows\) is above 300/);
+    // distributed-dp: any bound up to the maxima, even below a minimum cell size (the noise covers every outcome).
+    const dp = await mesh.client.run({ ...dpJob, secureMaxRows: 4 });
     expect(dp.error).toBeUndefined();
   });
 
-  it('the agent itself refuses a bound above its published maximum, whatever the coordinator sends', async () => {
-    const spec = { ...secureJob('=', { mode: 'none' }), secureMaxRows: 100_001, where: [], timeoutMs: 10_000 };
-    const task: AgentTask = { taskId: 't-forged', jobId: 'j-forged', kind: 'aggregate', specJson: JSON.stringify(spec), deadlineMs: Date.now() + 10_000, round: 1, researcher: 'researcher', payload: new Uint8Array() };
-    const reply = await mesh.agents.get('a3')!.handleTask(task);
-    expect(reply.ok).toBe(false);
-    if (!reply.ok) {
-      expect(reply.error.code).toBe('FAILED_PRECONDITION');
-      expect(reply.error.field).toBe('secureMaxRows');
-      expect(reply.error.message).toMatch(/above 100000, the largest per-agent bound agent a3 agrees to/);
+  // Negative control: before, mode none took any researcher bound from the largest k up to the smallest maximum, so
+  // the totals for b = 100 and b = 300 (220 and 380 here) told a1's count apart; both submissions below succeeded.
+  it('secure mode none: the bound is the agreed one; a researcher bound that differs is refused naming secureMaxRows and the agreed value', async () => {
+    const refuse = async (spec: Record<string, unknown>) => (await mesh.client.submitJob(spec).catch((e: unknown) => e)) as Error & { code: string; field?: string };
+    for (const b of [5, 100, 299, 301]) {
+      const e = await refuse({ ...secureJob('=', { mode: 'none' }), secureMaxRows: b });
+      expect(e.code, `${b}`).toBe('INVALID_JOB'); // gRPC INVALID_ARGUMENT
+      expect(e.field).toBe('secureMaxRows');
+      expect(e.message).toMatch(new RegExp(`secureMaxRows: ${b} is not the agreed 300: in mode none`));
     }
+    const same = await mesh.client.run({ ...secureJob('=', { mode: 'none' }), secureMaxRows: 300 });
+    expect(same.error).toBeUndefined();
+    expect(same.result!.rows).toEqual([{ count: 380 }]);
+  });
+
+  it('the agent itself refuses a bound other than its published one in mode none, and above it in any mode, whatever the coordinator sends', async () => {
+    const forge = async (secureMaxRows: number, privacy: Record<string, unknown>) => {
+      const spec = { ...secureJob('=', privacy), secureMaxRows, where: [], timeoutMs: 10_000 };
+      const task: AgentTask = { taskId: 't-forged', jobId: `j-forged-${secureMaxRows}`, kind: 'aggregate', specJson: JSON.stringify(spec), deadlineMs: Date.now() + 10_000, round: 1, researcher: 'researcher', payload: new Uint8Array() };
+      const reply = await mesh.agents.get('a3')!.handleTask(task);
+      expect(reply.ok).toBe(false);
+      return reply.ok ? undefined : reply.error;
+    };
+    const probe = await forge(100, { mode: 'none' });
+    expect(probe).toMatchObject({ code: 'INVALID_JOB', field: 'secureMaxRows' });
+    expect(probe!.message).toMatch(/100 is not the agreed 300/);
+    const above = await forge(301, { mode: 'distributed-dp', rho: 0.5 });
+    expect(above).toMatchObject({ code: 'FAILED_PRECONDITION', field: 'secureMaxRows' });
+    expect(above!.message).toMatch(/above 300, the largest per-agent bound agent a3 agrees to/);
   });
 });

@@ -100,13 +100,17 @@ describe('secure aggregation in cohort-level jobs', () => {
 
   it('a secure cohort-level job whose per-agent counts exceed secureMaxRows clips them to it instead of refusing', async () => {
     const plain = await mesh.client.run(cohort);
-    const r = await mesh.client.run({ ...cohort, secure: 'secagg', secureMaxRows: 5 });
+    // A researcher-chosen bound is distributed-dp only; mode none takes the agents' agreed one (the default here).
+    const none = (await mesh.client.submitJob({ ...cohort, secure: 'secagg', secureMaxRows: 5 }).catch((e: unknown) => e)) as Error;
+    expect(none.message).toMatch(/secureMaxRows: 5 is not the agreed 16777216: in mode none/);
+    const r = await mesh.client.run({ ...cohort, secure: 'secagg', secureMaxRows: 5, privacy: { mode: 'distributed-dp', rho: 0.5 } });
     // Negative control: the old code failed this job as soon as one agent's count passed 5.
     expect(r.error).toBeUndefined();
     const perAgent = plain.result!.summary!.byAgent as { agent: string; persons: number }[];
     expect(perAgent.map((a) => a.agent).sort()).toEqual(sites);
-    expect(perAgent.some((a) => a.persons > 5)).toBe(true);
-    expect(r.result!.summary!.count).toBe(perAgent.reduce((s, a) => s + Math.min(a.persons, 5), 0));
+    expect(perAgent.some((a) => a.persons > 50)).toBe(true);
+    const std = Math.max(...(r.result!.privacy as { mechanisms: { totalStd: number }[] }).mechanisms.map((m) => m.totalStd));
+    expect(Math.abs((r.result!.summary!.count as number) - perAgent.reduce((s, a) => s + Math.min(a.persons, 5), 0))).toBeLessThan(6 * std);
     expect(r.result!.notes.join(' ')).toMatch(/secureMaxRows 5: every agent clips/);
   });
 });

@@ -56,15 +56,15 @@ describe('secure jobs that must be refused', () => {
     expect(await refuse({ ...job, privacy: { mode: 'distributed-dp', epsilon: 1, delta: 0 } })).toMatch(/distributed-dp adds discrete Gaussian shares/);
   });
 
-  it('secureMaxRows is refused only from public information: the agents\' published maximum and minimum cell size', async () => {
+  it('secureMaxRows is refused only from public information: the agents\' published maximum, and in mode none their agreed value', async () => {
     const refuse = async (spec: Record<string, unknown>) => (await mesh.client.submitJob(spec).catch((e: unknown) => e)) as FedmeshError;
     // The agents publish the default maximum (2^24) and minimum cell size 10; neither refusal reads any data.
-    const above = await refuse({ ...job, secureMaxRows: 2 ** 24 + 1 });
+    const above = await refuse({ ...job, privacy: { mode: 'distributed-dp', rho: 0.5 }, secureMaxRows: 2 ** 24 + 1 });
     expect(above.code).toBe('FAILED_PRECONDITION');
     expect(above.message).toMatch(/secureMaxRows: 16777217 is above 16777216, the largest per-agent bound agent a\d agrees to/);
-    const below = await refuse({ ...job, secureMaxRows: 9 });
-    expect(below.code).toBe('INVALID_JOB');
-    expect(below.message).toMatch(/secureMaxRows: 9 is below the minimum cell size 10 of an agent; in mode none/);
+    const chosen = await refuse({ ...job, secureMaxRows: 9 });
+    expect(chosen.code).toBe('INVALID_JOB');
+    expect(chosen.message).toMatch(/secureMaxRows: 9 is not the agreed 16777216: in mode none/);
   });
 
   it("the coordinator's code cannot reach HE key generation or decryption", () => {
