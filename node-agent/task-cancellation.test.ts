@@ -10,10 +10,14 @@ async function cpuOver(ms: number): Promise<number> {
   return d.user + d.system;
 }
 
-/** Waits (bounded) until a 100 ms window uses under 20 % of one core; returns how long that took, or undefined. */
-async function msUntilIdle(limitMs: number): Promise<number | undefined> {
+/**
+ * Waits (bounded) until a 100 ms window uses under a quarter of `busyPer100ms`, the rate measured while the query ran
+ * in the same test: relative, so a machine loaded by other processes (a thread then gets a fraction of a core) does
+ * not read as idle or as busy by an absolute threshold. Returns how long that took, or undefined.
+ */
+async function msUntilIdle(limitMs: number, busyPer100ms: number): Promise<number | undefined> {
   const t0 = Date.now();
-  while (Date.now() - t0 < limitMs) if ((await cpuOver(100)) < 20_000) return Date.now() - t0;
+  while (Date.now() - t0 < limitMs) if ((await cpuOver(100)) < busyPer100ms / 4) return Date.now() - t0;
   return undefined;
 }
 
@@ -43,12 +47,13 @@ describe('TaskCancellation', () => {
         await conn.run(LONG_QUERY).catch(() => undefined);
       }
     });
-    expect(await cpuOver(300)).toBeGreaterThan(150_000); // it is really working
+    const busy = await cpuOver(300);
+    expect(busy).toBeGreaterThan(30_000); // it is really working (at least a tenth of a core, even on a loaded machine)
     const cancelledAt = Date.now();
     expect(tasks.cancel('t1')).toBe(true);
     await work;
     scope.end();
-    const idle = await msUntilIdle(5_000);
+    const idle = await msUntilIdle(5_000, busy / 3);
     expect(idle, 'the CPU never went idle after cancel').toBeDefined();
     expect(Date.now() - cancelledAt).toBeLessThan(1_000 + 200);
     expect(tasks.size).toBe(0);
@@ -57,8 +62,10 @@ describe('TaskCancellation', () => {
 
   it('negative control: without cancel the same work keeps a core busy', async () => {
     const run = conn.run(LONG_QUERY);
-    await cpuOver(300);
-    expect(await cpuOver(300)).toBeGreaterThan(150_000);
+    const busy = await cpuOver(300);
+    expect(busy).toBeGreaterThan(30_000);
+    // The idleness check the test above passes within 1 s never passes here: the query keeps its share of the CPU.
+    expect(await msUntilIdle(1_000, busy / 3)).toBeUndefined();
     conn.interrupt();
     await run.catch(() => undefined);
   }, 60_000);
