@@ -75,7 +75,7 @@ export class Agent {
   private ledger: AgentLedger | undefined;
   /** Person sets of the cells released in mode none, per researcher: the differencing guard. */
   private releasedCells: ReleasedCells | undefined;
-  /** The noisy answer released per DP job id and round: a replayed task gets the same answer, not fresh noise. */
+  /** The answer released per DP or secure job id and round: a replayed task gets the same answer, not fresh noise. */
   private releasedAnswers: ReleasedAnswers | undefined;
   private ledgerConn: DuckDBConnection | undefined;
   private readonly rng: Rng = createBufferedRng(createCryptoRng());
@@ -357,11 +357,15 @@ export class Agent {
       if (job.privacy.mode === 'distributed-dp' && !job.secure) {
         throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation (secure: secagg or he)', { field: 'privacy.mode' });
       }
-      // A charged job id names one query: bound to its spec before anything is charged or computed.
-      if (job.privacy.mode !== 'none') await this.releasedAnswers!.bind(task.jobId, specSha256(job));
+      // A charged job id names one query: bound to its spec before anything is charged or computed. A secure job id
+      // too, in every mode: it names one run of the secure protocol (see below).
+      if (job.privacy.mode !== 'none' || job.secure) await this.releasedAnswers!.bind(task.jobId, specSha256(job));
       let out: { arrow: Uint8Array; meta: Record<string, unknown>; payload?: Uint8Array };
       if (job.secure) {
-        out = await this.secure.handle(task, job);
+        // One run of the secure protocol per job id, each round answered once (durably, across restarts): a replayed
+        // round gets the reply already sent, never fresh noise, fresh SecAgg keys (a new run whose survivor set the
+        // coordinator could vary to isolate this agent's vector) or a second unmask response.
+        out = await this.releasedAnswers!.once(task.jobId, task.round, () => this.secure.handle(task, job));
       } else if (job.kind === 'aggregate') {
         const product = this.products.find((p) => p.name === job.product);
         if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });

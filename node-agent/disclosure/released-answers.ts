@@ -4,6 +4,11 @@
  * the noise while the ledger shows one charge. The released answer (Arrow reply, meta, payload) is stored durably
  * per job id and round in the agent's state database and returned as is on replay, across restarts.
  *
+ * Secure jobs (secagg, he) go through the same store, every round, in every privacy mode: HE's one ciphertext reply,
+ * and each SecAgg round's message. A replayed SecAgg round 1 thus returns the keys already advertised instead of
+ * starting a second run with fresh keys and a fresh noise share, and a replayed round 4 returns the one unmask
+ * response (the shares for the first survivor list), so the coordinator sees one protocol run per job id.
+ *
  * A job id is bound to the SHA-256 of its canonical spec on first use: the same id with another spec would be
  * another query under a charge already paid, and is refused (FAILED_PRECONDITION).
  *

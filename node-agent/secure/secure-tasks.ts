@@ -4,7 +4,8 @@
  * drive a `SecAggClient` kept in memory per job until the job's deadline; HE: one task that encrypts the vector under
  * the researcher's public key in the piscina pool. In both, the statistics are computed, clipped to their public
  * per-agent bounds (secureMaxRows; never a refusal on a value) and noised (distributed-dp) BEFORE anything is masked
- * or encrypted.
+ * or encrypted. The agent calls `handle` at most once per (job id, round) that succeeded: replays are answered from
+ * its released-answers store (node-agent/disclosure/released-answers.ts), so a job id is one protocol run.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { GroupPartial } from '../../algorithms/aggregate/index.js';
