@@ -1,4 +1,3 @@
-import { FedmeshError } from '../common/errors.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../common/secure/vector-layout.js';
 import { PRIVACY_MODES, type PrivacyMode } from '../common/job/spec.js';
 import { validateBudget, type EpsilonDeltaBudget } from '../common/job/budget.js';
