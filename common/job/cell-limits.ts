@@ -52,12 +52,13 @@ export function checkAgeBandEdges(edges: unknown, field: string): number[] {
 }
 
 /**
- * A survival time grid's day range: `binDays` in [1, `maxSurvivalDays`], `maxDays` in [`binDays`, `maxSurvivalDays`].
- * The number of bins is each side's own (smaller is stricter) limit.
+ * A survival time grid's day range: `binDays` and `maxDays` in [1, `maxSurvivalDays`]. The coordinator also
+ * requires `maxDays ≥ binDays` and at most 400 bins, stricter than the agent (one short last bin, 10,000 bins): a
+ * stricter coordinator only refuses earlier, never admits what the agent refuses.
  * @throws FedmeshError INVALID_JOB naming `field.binDays` or `field.maxDays`
  */
 export function checkTimeGridDays(binDays: unknown, maxDays: unknown, field: string): { binDays: number; maxDays: number } {
   const b = integerWithin(binDays, `${field}.binDays`, 1, CELL_JOB_LIMITS.maxSurvivalDays);
-  const m = integerWithin(maxDays, `${field}.maxDays`, b, CELL_JOB_LIMITS.maxSurvivalDays);
+  const m = integerWithin(maxDays, `${field}.maxDays`, 1, CELL_JOB_LIMITS.maxSurvivalDays);
   return { binDays: b, maxDays: m };
 }

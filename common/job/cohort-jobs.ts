@@ -118,7 +118,7 @@ export function parseCellJobBody(v: Obj, parseWhere: (x: unknown) => Filter[]): 
       const g = v.timeGrid;
       if (!isObj(g)) throw invalidJob('timeGrid', 'must be {binDays ≥ 1, maxDays ≥ binDays} with at most 400 bins');
       const grid = checkTimeGridDays(g.binDays, g.maxDays, 'timeGrid');
-      if (grid.maxDays / grid.binDays > 400) throw invalidJob('timeGrid', 'must be {binDays ≥ 1, maxDays ≥ binDays} with at most 400 bins');
+      if (grid.maxDays < grid.binDays || grid.maxDays / grid.binDays > 400) throw invalidJob('timeGrid', 'must be {binDays ≥ 1, maxDays ≥ binDays} with at most 400 bins');
       const strata = v.strata ?? 'none';
       if (strata !== 'gender' && strata !== 'none') throw invalidJob('strata', "must be 'gender' or 'none'");
       return { kind: 'survival', target: v.target, outcome, timeGrid: grid, strata };
