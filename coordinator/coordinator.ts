@@ -7,6 +7,7 @@ import type { AgentTask } from '../common/agent-protocol.js';
 import { AgentRegistry, type AgentListing, type AgentView } from './agent-registry.js';
 import { AgentMembers } from './agent-members.js';
 import { checkQuorum } from './admission/quorum.js';
+import { applyPublicRules } from './admission/public-rules.js';
 import { partialLine } from '../common/job/partial.js';
 import { Dispatcher } from './dispatcher.js';
 import { JOB_STORE_FILE, JobStore } from './job-store.js';
@@ -252,8 +253,11 @@ export class Coordinator {
     const notLive = checkQuorum(spec, this.registry.memberList(), connected);
     // Agents whose registered schema cannot serve the job are left out (reported with the reason), not fatal.
     const admitted = spec.kind === 'aggregate' ? admitAggregate(spec, connected) : admitCellJob(spec, connected);
-    const agents = admitted.agents;
-    const excluded = [...notLive, ...admitted.excluded];
+    // Agents whose published policy or product manifest refuses the job: refused now under the default quorum,
+    // else left out and reported — never asked after the charge only to refuse.
+    const allowed = applyPublicRules(spec, admitted.agents);
+    const agents = allowed.agents;
+    const excluded = [...notLive, ...admitted.excluded, ...allowed.excluded];
     // A result too big to store, send or fetch is refused now, before anything is charged or stored.
     checkResultSize(spec, agents.length);
     // Secure jobs (aggregate and cohort-level): public layout, threshold and (distributed-dp) the charge for n − tolerated honest noise shares.

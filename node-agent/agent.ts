@@ -28,7 +28,7 @@ import type { IdentityKeyPair } from '../common/crypto/index.js';
 import { createAttestation, type IdentityAttestation } from '../common/secure/identity-attestation.js';
 import { loadOrCreateIdentityKey } from './secure/identity-store.js';
 import { SecureTaskRunner } from './secure/secure-tasks.js';
-import { enforceProductRules, type ProductRules } from './disclosure/product-rules.js';
+import { enforceJobManifest, manifestProductOf, type ProductRules } from '../common/job/product-rules.js';
 import { ReleasedCells } from './disclosure/released-cells.js';
 import { ReleasedAnswers, specSha256 } from './disclosure/released-answers.js';
 import type { JobSpec } from '../common/job/spec.js';
@@ -423,14 +423,11 @@ export class Agent {
    * @throws FedmeshError POLICY_DENIED, FAILED_PRECONDITION, INVALID_JOB naming the product and the field
    */
   private enforceManifest(job: JobSpec): void {
-    const name = job.kind === 'aggregate' || job.kind === 'contingency' ? job.product : 'person';
+    const name = manifestProductOf(job);
     if (!this.products.some((p) => p.name === name)) return; // the kind's own check names the missing product
     const rules = this.rules.get(name);
     if (!rules) throw new FedmeshError('FAILED_PRECONDITION', `product ${name} has no published description at this agent yet`, { field: 'product' });
-    enforceProductRules(name, rules, job);
-    if (name === 'person' && job.kind !== 'aggregate' && job.kind !== 'contingency' && rules.privacyUnit !== 'person_id') {
-      throw new FedmeshError('FAILED_PRECONDITION', `${job.kind} jobs count distinct OMOP person_id, but product person declares privacy unit ${rules.privacyUnit ?? '(none)'}`, { field: 'kind' });
-    }
+    enforceJobManifest(rules, job);
   }
 
   /** Dials the coordinator and keeps the link up until `stop()`. */

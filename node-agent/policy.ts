@@ -1,7 +1,7 @@
-import { FedmeshError } from '../common/errors.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../common/secure/vector-layout.js';
 import { PRIVACY_MODES, type PrivacyMode } from '../common/job/spec.js';
 import { validateBudget, type EpsilonDeltaBudget } from '../common/job/budget.js';
+import { enforceDomainPolicy } from '../common/job/domain-policy.js';
 
 /** A domain's own rules, enforced at the agent whatever the coordinator says. */
 export interface AgentPolicyOptions {
@@ -62,9 +62,7 @@ export function compileAgentPolicy(o: AgentPolicyOptions = {}): CompiledAgentPol
   return Object.freeze({ maxGroups, maxRememberedPersons, secureMaxRows, minCellSize, allowModes: Object.freeze([...allowModes]), allowKinds: Object.freeze([...(o.allowKinds ?? ['aggregate', 'cohort', 'characterize', 'survival', 'contingency'])]), budgetCap: Object.freeze({ ...budgetCap }) });
 }
 
+/** The shared check of the published policy (the coordinator applies the same one at admission). */
 export function enforcePolicy(policy: CompiledAgentPolicy, kind: string, mode: PrivacyMode): void {
-  if (!policy.allowKinds.includes(kind)) throw new FedmeshError('POLICY_DENIED', `this domain does not accept ${kind} jobs`);
-  if (!policy.allowModes.includes(mode)) {
-    throw new FedmeshError('POLICY_DENIED', `privacy mode ${mode} is not allowed by this domain (allowed: ${policy.allowModes.join(', ')})`, { field: 'privacy.mode' });
-  }
+  enforceDomainPolicy(policy, kind, mode);
 }

@@ -1,5 +1,6 @@
 import { parseCohortDefinition, type CohortIR } from '../cohort/index.js';
 import { invalidJob, quote } from '../errors.js';
+import { checkAgeBandEdges, checkTimeGridDays, checkWindowDays } from './cell-limits.js';
 import type { Filter, Scalar } from './spec.js';
 
 /** Cohort-level jobs. Their agents return counts of persons in public cells, which add up exactly across agents. */
@@ -55,10 +56,8 @@ function intList(v: unknown, field: string, max: number): number[] {
 
 function ageBands(v: unknown, field: string): number[] {
   if (v === undefined) return DEFAULT_AGE_BANDS;
-  const b = intList(v, field, 30);
-  if (b.length < 2) throw invalidJob(field, 'needs at least two edges');
-  for (let i = 1; i < b.length; i++) if (!(b[i]! > b[i - 1]!)) throw invalidJob(field, 'edges must be strictly increasing');
-  return b;
+  // The agent checks the same limits: an edge it would refuse must not pass admission and be charged.
+  return checkAgeBandEdges(v, field);
 }
 
 function definition(v: unknown, field: string): CohortIR {
@@ -96,14 +95,11 @@ export function parseCellJobBody(v: Obj, parseWhere: (x: unknown) => Filter[]): 
       return { kind: 'cohort', definition: v.definition, ageBands: ageBands(v.ageBands, 'ageBands') };
     case 'characterize': {
       definition(v.definition, 'definition');
-      const windowDays = v.windowDays === undefined ? [-365, 0] : v.windowDays;
-      if (!Array.isArray(windowDays) || windowDays.length !== 2 || !windowDays.every((x) => Number.isSafeInteger(x)) || windowDays[0] > windowDays[1]) {
-        throw invalidJob('windowDays', 'must be [startDays, endDays] relative to index, start ≤ end');
-      }
+      const windowDays = checkWindowDays(v.windowDays === undefined ? [-365, 0] : v.windowDays, 'windowDays');
       const conditionConcepts = intList(v.conditionConcepts, 'conditionConcepts', 200);
       const drugConcepts = intList(v.drugConcepts, 'drugConcepts', 200);
       if (conditionConcepts.length + drugConcepts.length === 0) throw invalidJob('conditionConcepts', 'give conditionConcepts and/or drugConcepts (public concept lists)');
-      return { kind: 'characterize', definition: v.definition, ageBands: ageBands(v.ageBands, 'ageBands'), conditionConcepts, drugConcepts, windowDays: windowDays as [number, number] };
+      return { kind: 'characterize', definition: v.definition, ageBands: ageBands(v.ageBands, 'ageBands'), conditionConcepts, drugConcepts, windowDays };
     }
     case 'survival': {
       definition(v.target, 'target');
@@ -120,12 +116,12 @@ export function parseCellJobBody(v: Obj, parseWhere: (x: unknown) => Filter[]): 
         outcome = { domain: domain as 'condition', conceptIds, includeDescendants: v.outcome.includeDescendants !== false };
       }
       const g = v.timeGrid;
-      if (!isObj(g) || !Number.isSafeInteger(g.binDays) || !Number.isSafeInteger(g.maxDays) || (g.binDays as number) < 1 || (g.maxDays as number) < (g.binDays as number) || (g.maxDays as number) / (g.binDays as number) > 400) {
-        throw invalidJob('timeGrid', 'must be {binDays ≥ 1, maxDays ≥ binDays} with at most 400 bins');
-      }
+      if (!isObj(g)) throw invalidJob('timeGrid', 'must be {binDays ≥ 1, maxDays ≥ binDays} with at most 400 bins');
+      const grid = checkTimeGridDays(g.binDays, g.maxDays, 'timeGrid');
+      if (grid.maxDays < grid.binDays || grid.maxDays / grid.binDays > 400) throw invalidJob('timeGrid', 'must be {binDays ≥ 1, maxDays ≥ binDays} with at most 400 bins');
       const strata = v.strata ?? 'none';
       if (strata !== 'gender' && strata !== 'none') throw invalidJob('strata', "must be 'gender' or 'none'");
-      return { kind: 'survival', target: v.target, outcome, timeGrid: { binDays: g.binDays as number, maxDays: g.maxDays as number }, strata };
+      return { kind: 'survival', target: v.target, outcome, timeGrid: grid, strata };
     }
     case 'contingency':
       return {

@@ -6,8 +6,9 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { invalidJob } from '../../common/errors.js';
 import { ageBandLabelsFor } from '../../common/job/cohort-jobs.js';
+import { checkAgeBandEdges, checkWindowDays } from '../../common/job/cell-limits.js';
 import { findTable, guardDuckDb, requireCohortTable, requireOmopTable, toBigInt } from './schema.js';
-import { Params, checkConceptList, checkInteger, conceptMapCtes, indexDatesSql } from './sql-params.js';
+import { Params, checkConceptList, conceptMapCtes, indexDatesSql } from './sql-params.js';
 
 /** The public gender levels; any other or missing gender is reported under {@link OTHER_GENDER_CONCEPT_ID}. */
 export const GENDER_CONCEPT_IDS: readonly number[] = Object.freeze([8507, 8532]);
@@ -17,8 +18,6 @@ export const OTHER_GENDER_CONCEPT_ID = 0;
 export const UNKNOWN_AGE_BAND = 'unknown';
 export const DEFAULT_AGE_BANDS: readonly number[] = Object.freeze([0, 18, 30, 40, 50, 60, 70, 80, 200]);
 export const DEFAULT_WINDOW_DAYS: readonly [number, number] = Object.freeze([-365, 0]) as readonly [number, number];
-
-const MAX_WINDOW_DAYS = 100 * 366;
 
 export interface CharacterizeOptions {
   /**
@@ -76,21 +75,13 @@ export function compileCharacterizeOptions(opts: CharacterizeOptions = {}): Comp
   if (typeof opts !== 'object' || opts === null) throw invalidJob('opts', 'must be an object');
   const conditionConcepts = checkConceptList(opts.conditionConcepts ?? [], 'opts.conditionConcepts', { allowEmpty: true });
   const drugConcepts = checkConceptList(opts.drugConcepts ?? [], 'opts.drugConcepts', { allowEmpty: true });
-  const edges = opts.ageBands ?? DEFAULT_AGE_BANDS;
-  if (!Array.isArray(edges) || edges.length < 2) throw invalidJob('opts.ageBands', 'must be an array of at least 2 edges');
-  edges.forEach((e: unknown, i) => {
-    checkInteger(e, `opts.ageBands[${i}]`, 0, 1000);
-    if (i > 0 && !((e as number) > edges[i - 1]!)) throw invalidJob(`opts.ageBands[${i}]`, 'edges must be strictly increasing');
-  });
-  const w = opts.windowDays ?? DEFAULT_WINDOW_DAYS;
-  if (!Array.isArray(w) || w.length !== 2) throw invalidJob('opts.windowDays', 'must be [startDays, endDays]');
-  const lo = checkInteger(w[0], 'opts.windowDays[0]', -MAX_WINDOW_DAYS, MAX_WINDOW_DAYS);
-  const hi = checkInteger(w[1], 'opts.windowDays[1]', -MAX_WINDOW_DAYS, MAX_WINDOW_DAYS);
-  if (lo > hi) throw invalidJob('opts.windowDays', 'start must not be after end');
+  // The coordinator's parser checks the same limits (common/job/cell-limits.ts) before admission.
+  const edges = checkAgeBandEdges(opts.ageBands ?? DEFAULT_AGE_BANDS, 'opts.ageBands');
+  const [lo, hi] = checkWindowDays(opts.windowDays ?? DEFAULT_WINDOW_DAYS, 'opts.windowDays');
   return Object.freeze({
     conditionConcepts: Object.freeze(conditionConcepts),
     drugConcepts: Object.freeze(drugConcepts),
-    ageBands: Object.freeze([...edges]),
+    ageBands: Object.freeze(edges),
     windowDays: Object.freeze([lo, hi]) as readonly [number, number],
   });
 }

@@ -7,10 +7,11 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { invalidJob } from '../../common/errors.js';
+import { checkTimeGridDays } from '../../common/job/cell-limits.js';
 import type { StratumCounts } from '../../algorithms/survival/index.js';
 import { findTable, guardDuckDb, requireCohortTable, requireOmopTable, toBigInt } from './schema.js';
 import type { ResolvedTable } from './schema.js';
-import { Params, checkConceptList, checkInteger, conceptMapCtes, indexDatesSql } from './sql-params.js';
+import { Params, checkConceptList, conceptMapCtes, indexDatesSql } from './sql-params.js';
 
 export type OutcomeDomain = 'condition' | 'drug' | 'procedure' | 'measurement' | 'death';
 
@@ -72,7 +73,6 @@ export const GENDER_STRATA: readonly string[] = Object.freeze(['male', 'female',
 export const UNSTRATIFIED_LABEL = 'all';
 /** Grids longer than this are refused (the output and the DP noise grow with the number of bins). */
 export const MAX_BINS = 10_000;
-const MAX_DAYS = 200 * 366;
 
 const DOMAINS: Record<OutcomeDomain, { table: string; concept: string; date: string }> = {
   condition: { table: 'condition_occurrence', concept: 'condition_concept_id', date: 'condition_start_date' },
@@ -84,8 +84,8 @@ const DOMAINS: Record<OutcomeDomain, { table: string; concept: string; date: str
 
 /** The public time grid: `[0, b, 2b, …, maxDays]`. */
 export function survivalTimeGrid(binDays: number, maxDays: number): number[] {
-  const b = checkInteger(binDays, 'opts.timeGrid.binDays', 1, MAX_DAYS);
-  const max = checkInteger(maxDays, 'opts.timeGrid.maxDays', 1, MAX_DAYS);
+  // The coordinator's parser checks the same day limits (common/job/cell-limits.ts) before admission.
+  const { binDays: b, maxDays: max } = checkTimeGridDays(binDays, maxDays, 'opts.timeGrid');
   const bins = Math.ceil(max / b);
   if (bins > MAX_BINS) throw invalidJob('opts.timeGrid', `must have at most ${MAX_BINS} bins, got ${bins}`);
   const times = [0];

@@ -63,7 +63,7 @@ export function connectRawAgent(address: string, tlsDir: string, name: string, p
       resolve(error);
     }),
   );
-  call.write({ register: { name, domain: name, version: 'raw', policyJson: JSON.stringify({ minCellSize: 10, allowModes: ['none'], allowKinds: [] }), products, ...extra } });
+  call.write({ register: { name, domain: name, version: 'raw', policyJson: JSON.stringify({ minCellSize: 10, allowModes: ['none'], allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'contingency'] }), products, ...extra } });
   return {
     registered,
     closed,

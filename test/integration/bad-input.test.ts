@@ -70,17 +70,24 @@ describe('bad input is refused with a message naming the field, and nothing is s
     expect(job.result!.rows[0]!.count).toBe(240);
   });
 
-  it('a mode the agents do not allow is refused with PERMISSION_DENIED at the agent', async () => {
+  it('a mode an agent does not allow is refused with PERMISSION_DENIED at submission, naming the agent; nothing charged', async () => {
     const dir = join(mesh.dir, 'data', 'strict');
     await writePersonCsv(dir, makePersons(50, 99, 90_001));
     await mesh.startAgent('a3', dir, { allowModes: ['central-dp'] });
     await mesh.waitForAgents(3);
-    // The coordinator admits (other agents allow 'none'), the strict agent refuses, the quorum (all) fails.
-    const job = await mesh.client.run({ ...ok, agents: ['a1', 'a3'] });
-    expect(job.state).toBe('failed');
-    expect(job.error!.code).toBe('QUORUM_NOT_MET');
-    expect(job.agents.missing).toEqual(['a3']);
-    expect(job.error!.message).toMatch(/a3: privacy mode none is not allowed by this domain/);
+    // a3 publishes its policy at registration: under the default quorum (all must answer) the coordinator refuses
+    // now, instead of asking a3 after admission only to fail QUORUM_NOT_MET (issue 15, public-information refusals).
+    const jobsBefore = (await mesh.client.listJobs(1000)).length;
+    const budgetBefore = await mesh.client.getBudget();
+    const both = await refused(mesh.client.submitJob({ ...ok, agents: ['a1', 'a3'] }));
+    expect(both.code).toBe('POLICY_DENIED');
+    expect(both.details.grpcStatus).toBe('PERMISSION_DENIED');
+    expect(both.message).toMatch(/agent a3 would refuse it — a3: privacy mode none is not allowed by this domain/);
+    expect((await mesh.client.listJobs(1000)).length).toBe(jobsBefore);
+    expect(await mesh.client.getBudget()).toEqual(budgetBefore);
+    // The agent itself still refuses a task in that mode (its own check, whatever the coordinator says).
+    const local = await mesh.agents.get('a3')!.handleTask({ taskId: 't-direct', jobId: 'j-direct', kind: 'aggregate', specJson: JSON.stringify({ ...ok, where: [], groupBy: [] }), deadlineMs: Date.now() + 10_000, round: 0, researcher: 'direct', payload: new Uint8Array() });
+    expect(!local.ok && local.error).toMatchObject({ code: 'POLICY_DENIED', field: 'privacy.mode' });
     const direct = await refused(mesh.client.submitJob({ ...ok, agents: ['a3'] }));
     expect(direct.code).toBe('POLICY_DENIED');
     expect(direct.details.grpcStatus).toBe('PERMISSION_DENIED');

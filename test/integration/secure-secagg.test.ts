@@ -140,8 +140,9 @@ describe('secure aggregation (secagg) in aggregate jobs', () => {
   });
 
   it('a possible overflow is refused at submission naming the measure; rows above secureMaxRows are clipped, never refused', async () => {
-    const huge = await mesh.client.submitJob({ ...job, secure: 'secagg', measures: [{ fn: 'sum', column: 'year_of_birth', bounds: [0, 1e300] }] }).catch((e: unknown) => e);
-    expect((huge as Error).message).toMatch(/measures\[0\] \(sum_year_of_birth\) sum: the secure sum of 4 agents .* more than 8 limbs/);
+    // bmi: a column the catalogue declares no bounds for (year_of_birth's declared [1900, 2030] now refuses wider bounds first).
+    const huge = await mesh.client.submitJob({ ...job, secure: 'secagg', measures: [{ fn: 'sum', column: 'bmi', bounds: [0, 1e300] }] }).catch((e: unknown) => e);
+    expect((huge as Error).message).toMatch(/measures\[0\] \(sum_bmi\) sum: the secure sum of 4 agents .* more than 8 limbs/);
     // Agents hold 140–220 rows; with a public cap of 100 rows per agent each clips its count to 100 (a refusal
     // would tell whether an agent holds more than the cap). Negative control: the old code failed this job. A
     // researcher-chosen cap is distributed-dp only (mode none takes the agents' agreed bound, here the default).
