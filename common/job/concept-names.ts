@@ -22,7 +22,7 @@ export const CONCEPT_NAMES_TASK_KIND = 'concept-names';
 export const MAX_CONCEPT_LOOKUP_IDS = 5000;
 /** The catalogue value (`metadata.vocabulary` of the `concept` product) by which an agent declares its vocabulary complete. */
 export const VOCABULARY_COMPLETE = 'complete';
-/** The result note when supplied ids went unnamed for that reason; it depends on the spec and catalogue only. */
+/** The result note when supplied ids went unnamed for that reason; it depends on the released result and catalogue only. */
 export const SUPPLIED_IDS_NOTE = 'concept names: names are not looked up for concept ids you supplied (group keys, concept lists, contingency levels, gender levels) unless the site declares a complete vocabulary';
 /** Longest name kept, in characters (OMOP CDM: `concept_name` is varchar(255)). */
 export const MAX_CONCEPT_NAME_CHARS = 255;
@@ -66,21 +66,10 @@ export function releasedConceptIds(spec: JobSpec, result: ReleasedResultShape): 
 }
 
 /**
- * Whether the spec itself puts concept ids in the result (public group keys on a concept column, the gender levels
- * and concept lists of cohort and characterize, contingency levels of a concept column): a question of the spec
- * only, so a note that depends on it says nothing about the data.
- */
-export function specSuppliesConceptIds(spec: JobSpec): boolean {
-  if (spec.kind === 'aggregate') return spec.groupKeys !== undefined && spec.groupBy.some(isConceptColumn);
-  if (spec.kind === 'cohort' || spec.kind === 'characterize') return true;
-  if (spec.kind === 'contingency') return isConceptColumn(spec.rowColumn) || isConceptColumn(spec.colColumn);
-  return false;
-}
-
-/**
  * The released concept ids split by where they come from. `derived`: values of `*_concept_id` group columns of an
  * aggregate without public group keys (their presence is what the release released). `supplied`: everything the
- * spec fixed in advance (see specSuppliesConceptIds). Both ascending and distinct.
+ * spec fixed in advance (public group keys, the gender levels and concept lists of cohort and characterize,
+ * contingency levels). Both ascending and distinct.
  */
 export function conceptIdSources(spec: JobSpec, result: ReleasedResultShape): { derived: number[]; supplied: number[] } {
   const ids = releasedIdsOf(spec, result);

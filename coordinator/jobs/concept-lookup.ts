@@ -4,7 +4,6 @@ import {
   conceptIdSources,
   MAX_CONCEPT_LOOKUP_IDS,
   mergeConceptNames,
-  specSuppliesConceptIds,
   SUPPLIED_IDS_NOTE,
   VOCABULARY_COMPLETE,
 } from '../../common/job/concept-names.js';
@@ -60,7 +59,8 @@ export async function nameReleasedConcepts(ctx: ConceptLookupContext, result: Jo
     .filter((x) => x.wanted.length > 0)
     .map((x) => ({ ...x, ids: x.wanted.slice(0, MAX_CONCEPT_LOOKUP_IDS) }));
   const notes: string[] = [];
-  if (specSuppliesConceptIds(ctx.spec) && vocabularies.some((a) => !declaresCompleteVocabulary(a))) notes.push(SUPPLIED_IDS_NOTE);
+  // Depends on the released result and the catalogue only, never on what a vocabulary holds.
+  if (supplied.length > 0 && vocabularies.some((a) => !declaresCompleteVocabulary(a))) notes.push(SUPPLIED_IDS_NOTE);
   const now = Date.now();
   const deadlineMs = now + Math.min(CONCEPT_LOOKUP_TIMEOUT_MS, Math.max(1000, ctx.jobDeadlineMs - now));
   const outcomes = await Promise.all(
