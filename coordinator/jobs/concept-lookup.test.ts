@@ -105,7 +105,7 @@ describe('nameReleasedConcepts: names for released ids only, never failing the j
 describe('nameReleasedConcepts: researcher-supplied ids are named only by complete vocabularies', () => {
   const aggSpec = (groupKeys?: Record<string, number[]>) =>
     parseJobSpec(JSON.stringify({ kind: 'aggregate', product: 'condition_occurrence', groupBy: ['condition_concept_id'], ...(groupKeys ? { groupKeys } : {}), measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 } }));
-  const aggResult = (): JobResult => ({ columns: ['condition_concept_id', 'count'], rows: [{ condition_concept_id: 192671, count: 3 }, { condition_concept_id: 4000001, count: -2 }], privacy: { mode: 'central-dp' }, notes: [], agentErrors: {} });
+  const aggResult = (): JobResult => ({ columns: ['condition_concept_id', 'count'], rows: [{ condition_concept_id: 192671, count: 3 }, { condition_concept_id: 4000001, count: -2 }], suppressed: [], privacy: { mode: 'central-dp' }, notes: [], agentErrors: {} });
 
   it('a trimmed vocabulary is sent no lookup for characterisation concept lists or gender levels; the note says why (negative control: complete → names)', async () => {
     const { dispatcher, tasks } = fakeDispatcher((a, ids) => answerFrom(a, ids));
