@@ -446,6 +446,11 @@ export class Agent {
     if (!this.products.some((p) => p.name === name)) return; // the kind's own check names the missing product
     const rules = this.rules.get(name);
     if (!rules) throw new FedmeshError('FAILED_PRECONDITION', `product ${name} has no published description at this agent yet`, { field: 'product' });
+    // A vocabulary trimmed to the concepts a site uses is data: counting its rows (4 known ids + X: withheld or not)
+    // would tell whether X occurs here. Queried only when the operator declares it complete.
+    if (this.descriptions.get(name)?.metadata.profile === 'omop-vocabulary' && this.options.vocabularyComplete !== true) {
+      throw new FedmeshError('POLICY_DENIED', `product ${name}: this site's vocabulary is not declared complete (it may hold only the concepts its data use), so it is not queried; its operator can declare it with --vocabulary-complete`, { field: 'product' });
+    }
     enforceProductRules(name, rules, job);
     if (name === 'person' && job.kind !== 'aggregate' && job.kind !== 'contingency' && rules.privacyUnit !== 'person_id') {
       throw new FedmeshError('FAILED_PRECONDITION', `${job.kind} jobs count distinct OMOP person_id, but product person declares privacy unit ${rules.privacyUnit ?? '(none)'}`, { field: 'kind' });

@@ -126,4 +126,14 @@ describe.skipIf(!available)('concept names do not reveal which concepts a site v
     const declared = await lookup(mesh.agents.get('complete')!, job.jobId, [unreleased!]);
     expect(declared.ok && declared.conceptNames?.map((n) => n.conceptId)).toEqual([unreleased]);
   }, 120_000);
+
+  it('the concept table itself is not queried at a non-declared vocabulary: counting known ids plus X would tell whether X is there (negative control: declared complete)', async () => {
+    const probe = (agent: string): Record<string, unknown> => ({ kind: 'aggregate', product: 'concept', where: [{ column: 'concept_id', op: 'in', value: [GI_BLEED, 8507, 8532, RARE[1]!, RARE[0]!] }], measures: [{ fn: 'count' }], agents: [agent], privacy: { mode: 'none' } });
+    const refused = await mesh.client.run(probe('trimmed'));
+    expect(refused.state).not.toBe('succeeded');
+    expect(JSON.stringify(refused.error ?? refused.result?.agentErrors)).toMatch(/product concept: this site's vocabulary is not declared complete/);
+    const declared = await mesh.client.run(probe('complete'));
+    expect(declared.error).toBeUndefined();
+    expect(declared.result!.rows).toEqual([{ count: 5 }]);
+  }, 60_000);
 });
