@@ -32,7 +32,8 @@ import { enforceJobManifest, manifestProductOf, type ProductRules } from '../com
 import { ReleasedCells } from './disclosure/released-cells.js';
 import { ReleasedAnswers, specSha256 } from './disclosure/released-answers.js';
 import type { JobSpec } from '../common/job/spec.js';
-import { CONCEPT_NAMES_TASK_KIND, type ConceptNameEntry } from '../common/job/concept-names.js';
+import { CONCEPT_NAMES_TASK_KIND, VOCABULARY_COMPLETE, type ConceptNameEntry } from '../common/job/concept-names.js';
+import { ReleasedConcepts } from './disclosure/released-concepts.js';
 import { CONCEPT_TABLE, checkLookupIds, hasConceptTable, lookUpConceptNames } from './data/vocabulary.js';
 
 export interface AgentOptions {
@@ -58,6 +59,13 @@ export interface AgentOptions {
   reloadIntervalMs?: number;
   /** The largest data file read. @default MAX_DATA_FILE_BYTES (64 GiB) */
   maxDataFileBytes?: number;
+  /**
+   * The operator declares that the public `concept` table does not depend on this site's data (a full standard
+   * vocabulary, not one trimmed to the concepts used here). Published in the catalogue (`metadata.vocabulary:
+   * "complete"` of product concept); only then are names sent for ids the researcher supplied, otherwise only for
+   * data-derived keys this agent released in the job. @default false
+   */
+  vocabularyComplete?: boolean;
 }
 
 /** Whether an agent can do its work: SERVING only with a clean last ingest and a registered link. */
@@ -77,6 +85,8 @@ export class Agent {
   private releasedCells: ReleasedCells | undefined;
   /** The answer released per DP or secure job id and round: a replayed task gets the same answer, not fresh noise. */
   private releasedAnswers: ReleasedAnswers | undefined;
+  /** Concept ids this agent released as data-derived keys, per job id: what a non-complete vocabulary may name. */
+  private readonly releasedConcepts = new ReleasedConcepts();
   private ledgerConn: DuckDBConnection | undefined;
   private readonly rng: Rng = createBufferedRng(createCryptoRng());
   private readonly identity: IdentityKeyPair;
@@ -272,7 +282,8 @@ export class Agent {
         this.qualityCache.set(d.name, { unit: d.privacyUnit, quality });
       }
       const { name: _n, columns, privacyUnit: _u, description: _d, ...rest } = d;
-      this.descriptions.set(d.name, { description: d.description, privacyUnit: d.privacyUnit, metadata: { ...rest, semanticTypes: Object.fromEntries(columns.map((c) => [c.name, c.semanticType])), quality } });
+      const vocabulary = d.name === CONCEPT_TABLE && this.options.vocabularyComplete === true ? { vocabulary: VOCABULARY_COMPLETE } : {};
+      this.descriptions.set(d.name, { description: d.description, privacyUnit: d.privacyUnit, metadata: { ...rest, ...vocabulary, semanticTypes: Object.fromEntries(columns.map((c) => [c.name, c.semanticType])), quality } });
     }
     return issues;
   }
@@ -374,7 +385,11 @@ export class Agent {
         // The domain charges its own ledger before touching data: durable, once per job, never refunded.
         if (privacy.dp) await this.privacyLedger.charge(task.jobId, task.researcher, privacy.dp.cost);
         const release = { researcher: task.researcher, jobId: task.jobId, cells: this.releasedCells! };
-        const compute = (): Promise<typeof out> => this.db.withConnection((conn) => scope.using(conn, () => runAggregate({ conn, job, product, policy: this.policy, privacy, salt: this.privacyLedger.salt, rng: this.rng, release })));
+        const compute = async (): Promise<typeof out> => {
+          const { releasedKeys, ...answer } = await this.db.withConnection((conn) => scope.using(conn, () => runAggregate({ conn, job, product, policy: this.policy, privacy, salt: this.privacyLedger.salt, rng: this.rng, release })));
+          this.releasedConcepts.record(task.jobId, job.groupBy, releasedKeys);
+          return answer;
+        };
         // One charge, one answer: a replay of a charged job returns the answer already released.
         out = privacy.dp ? await this.releasedAnswers!.once(task.jobId, task.round, compute) : await compute();
       } else {
@@ -405,7 +420,9 @@ export class Agent {
 
   /**
    * Names of released concept ids from this agent's OMOP `concept` table, which must be published as public
-   * reference data (a manifest that marks it otherwise keeps every name at home).
+   * reference data (a manifest that marks it otherwise keeps every name at home). Unless the operator declared the
+   * vocabulary complete, only ids this agent released as data-derived keys in the same job are named, the others
+   * are left out (none of them: POLICY_DENIED), so the lookup cannot probe which concepts the vocabulary holds.
    * @throws FedmeshError INVALID_ARGUMENT (ids), FAILED_PRECONDITION (no vocabulary), POLICY_DENIED (not public)
    */
   private async conceptNames(conn: DuckDBConnection, task: AgentTask): Promise<ConceptNameEntry[]> {
@@ -414,7 +431,13 @@ export class Agent {
     if (this.rules.get(CONCEPT_TABLE)?.sensitivity !== 'public') {
       throw new FedmeshError('POLICY_DENIED', `product ${CONCEPT_TABLE} is not published as public reference data at this agent, so no concept names are sent`, { field: 'concept_ids' });
     }
-    return lookUpConceptNames(conn, ids);
+    if (this.options.vocabularyComplete === true) return lookUpConceptNames(conn, ids);
+    const { released, refused } = this.releasedConcepts.check(task.jobId, ids);
+    if (refused.length > 0) this.log('concept-names-refused-ids', { jobId: task.jobId, refused: refused.length });
+    if (released.length === 0) {
+      throw new FedmeshError('POLICY_DENIED', `concept_ids: this agent released none of these ids as data-derived keys in job ${task.jobId.slice(0, 64)}, and its vocabulary is not declared complete, so it names none of them`, { field: 'concept_ids' });
+    }
+    return lookUpConceptNames(conn, released);
   }
 
   /**
@@ -427,6 +450,11 @@ export class Agent {
     if (!this.products.some((p) => p.name === name)) return; // the kind's own check names the missing product
     const rules = this.rules.get(name);
     if (!rules) throw new FedmeshError('FAILED_PRECONDITION', `product ${name} has no published description at this agent yet`, { field: 'product' });
+    // A vocabulary trimmed to the concepts a site uses is data: counting its rows (4 known ids + X: withheld or not)
+    // would tell whether X occurs here. Queried only when the operator declares it complete.
+    if (this.descriptions.get(name)?.metadata.profile === 'omop-vocabulary' && this.options.vocabularyComplete !== true) {
+      throw new FedmeshError('POLICY_DENIED', `product ${name}: this site's vocabulary is not declared complete (it may hold only the concepts its data use), so it is not queried; its operator can declare it with --vocabulary-complete`, { field: 'product' });
+    }
     enforceJobManifest(rules, job);
   }
 

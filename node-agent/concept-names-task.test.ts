@@ -14,11 +14,11 @@ const task = (conceptIds?: number[]): AgentTask => ({ taskId: `t${++seq}`, jobId
 describe('an agent answers concept-names tasks from its concept table, under its own catalog', () => {
   let dir: string;
   const agents: Agent[] = [];
-  async function agentWith(name: string, files: Record<string, string>): Promise<Agent> {
+  async function agentWith(name: string, files: Record<string, string>, vocabularyComplete = true): Promise<Agent> {
     const data = join(dir, name, 'data');
     await mkdir(data, { recursive: true });
     for (const [f, text] of Object.entries(files)) await writeFile(join(data, f), text);
-    const a = await Agent.create({ name, dataDir: data, stateDir: join(dir, name, 'state'), coordinator: '127.0.0.1:1', insecure: true });
+    const a = await Agent.create({ name, dataDir: data, stateDir: join(dir, name, 'state'), coordinator: '127.0.0.1:1', insecure: true, vocabularyComplete });
     agents.push(a);
     return a;
   }
@@ -30,10 +30,20 @@ describe('an agent answers concept-names tasks from its concept table, under its
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('names the ids asked from a public concept table, nothing else', async () => {
+  it('names the ids asked from a public concept table declared complete, nothing else', async () => {
     const a = await agentWith('vocab', { 'concept.csv': CONCEPT });
     const r = await a.handleTask(task([192671, 4000001]));
     expect(r).toMatchObject({ ok: true, conceptNames: [{ conceptId: 192671, name: 'Gastrointestinal hemorrhage' }] });
+  });
+
+  it('the declaration is published in the catalogue; without it, ids the agent released in no job are refused (POLICY_DENIED)', async () => {
+    const trimmed = await agentWith('trimmed', { 'concept.csv': CONCEPT }, false);
+    const r = await trimmed.handleTask(task([192671]));
+    expect(!r.ok && r.error).toMatchObject({ code: 'POLICY_DENIED', field: 'concept_ids' });
+    expect(!r.ok && r.error.message).toContain('not declared complete');
+    const conceptOf = (a: Agent): Record<string, unknown> | undefined => a.registration().products.find((p) => p.name === 'concept')?.metadata;
+    expect(conceptOf(trimmed)).not.toHaveProperty('vocabulary');
+    expect(conceptOf(agents[0]!)).toMatchObject({ vocabulary: 'complete', sensitivity: 'public' });
   });
 
   it('a domain whose manifest marks concept as not public sends no names (POLICY_DENIED)', async () => {

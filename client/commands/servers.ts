@@ -137,6 +137,7 @@ export interface AgentFlags extends ConnectionFlags, OperationsFlags {
   budgetCapEpsilon?: string;
   budgetCapDelta?: string;
   reloadIntervalMs?: string;
+  vocabularyComplete?: boolean;
 }
 
 /** `--reload-interval-ms`: an integer of at least 100, or absent (reload on SIGHUP only). */
@@ -168,6 +169,7 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
   const reloadIntervalMs = parseReloadInterval(flags.reloadIntervalMs);
   const agent = await Agent.create({
     ...(reloadIntervalMs !== undefined ? { reloadIntervalMs } : {}),
+    ...(flags.vocabularyComplete === true ? { vocabularyComplete: true } : {}),
     name: flags.name,
     ...(flags.domain ? { domain: flags.domain } : {}),
     dataDir: flags.data,

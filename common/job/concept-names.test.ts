@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkConceptNamesReply, MAX_CONCEPT_NAME_CHARS, mergeConceptNames, releasedConceptIds } from './concept-names.js';
+import { checkConceptNamesReply, conceptIdSources, MAX_CONCEPT_NAME_CHARS, mergeConceptNames, releasedConceptIds } from './concept-names.js';
 import { parseJobSpec } from './validate.js';
 
 const NATIVE = { name: 'gi bleed', entry: { domain: 'condition', concepts: { include: [{ conceptId: 192671 }] } } };
@@ -37,6 +37,26 @@ describe('releasedConceptIds: only ids the released result shows', () => {
   it('survival shows no concept ids', () => {
     const spec = parseJobSpec(JSON.stringify({ kind: 'survival', target: NATIVE, outcome: { domain: 'death', conceptIds: [] }, timeGrid: { binDays: 30, maxDays: 360 }, privacy: { mode: 'none' } }));
     expect(releasedConceptIds(spec, { rows: [{ stratum: 'all' }], summary: { curves: [] } })).toEqual([]);
+  });
+});
+
+describe('conceptIdSources: data-derived keys apart from ids the researcher supplied', () => {
+  const agg = (groupKeys?: Record<string, number[]>) =>
+    parseJobSpec(JSON.stringify({ kind: 'aggregate', product: 'condition_occurrence', groupBy: ['condition_concept_id'], ...(groupKeys ? { groupKeys } : {}), measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 } }));
+  const rows = [{ condition_concept_id: 201826, count: 1 }, { condition_concept_id: 192671, count: 40 }];
+
+  it('aggregate without groupKeys: the released keys are data-derived (partition-selected or at least the cell size)', () => {
+    expect(conceptIdSources(agg(), { rows })).toEqual({ derived: [192671, 201826], supplied: [] });
+  });
+
+  it('aggregate with public groupKeys: every released key is supplied, even at noise-level counts', () => {
+    expect(conceptIdSources(agg({ condition_concept_id: [192671, 201826] }), { rows })).toEqual({ derived: [], supplied: [192671, 201826] });
+  });
+
+  it('characterize concept lists and gender levels are supplied', () => {
+    const spec = parseJobSpec(JSON.stringify({ kind: 'characterize', definition: NATIVE, conditionConcepts: [192671], drugConcepts: [], privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 } }));
+    const summary = { count: 40, byGender: [{ gender_concept_id: 8507, count: 3 }], conditions: [{ concept_id: 192671, persons: -1 }], drugs: [] };
+    expect(conceptIdSources(spec, { rows: [], summary })).toEqual({ derived: [], supplied: [8507, 192671] });
   });
 });
 

@@ -6,6 +6,13 @@
  * tell which concepts occur there. So names are looked up only for ids that the released result already shows
  * (never for a suppressed cell, a withheld group or a group dropped by partition selection), after the release is
  * final, and the researcher sees one merged name per id, never which agent supplied it.
+ *
+ * Released is not enough: an id the researcher supplied (public `groupKeys`, characterisation concept lists,
+ * contingency levels, the fixed gender levels) is released as a noisy cell whatever the data hold, so whether a site's
+ * vocabulary names it would tell, at no ε, whether the site uses it. Those ids are named only by agents that declare
+ * their vocabulary complete (independent of their data). Other agents are asked only for data-derived keys that
+ * survived a release (mode-none cells at or above the minimum size, DP partition-selected groups), and check that
+ * themselves.
  */
 import type { JobSpec } from './spec.js';
 
@@ -13,6 +20,10 @@ import type { JobSpec } from './spec.js';
 export const CONCEPT_NAMES_TASK_KIND = 'concept-names';
 /** Most ids one lookup asks for; a result showing more gets names for the first ones (ascending) and a note. */
 export const MAX_CONCEPT_LOOKUP_IDS = 5000;
+/** The catalogue value (`metadata.vocabulary` of the `concept` product) by which an agent declares its vocabulary complete. */
+export const VOCABULARY_COMPLETE = 'complete';
+/** The result note when supplied ids went unnamed for that reason; it depends on the released result and catalogue only. */
+export const SUPPLIED_IDS_NOTE = 'concept names: names are not looked up for concept ids you supplied (group keys, concept lists, contingency levels, gender levels) unless the site declares a complete vocabulary';
 /** Longest name kept, in characters (OMOP CDM: `concept_name` is varchar(255)). */
 export const MAX_CONCEPT_NAME_CHARS = 255;
 
@@ -50,6 +61,23 @@ const released = (v: unknown): boolean => v !== null && v !== undefined;
  * with at least one released cell. Survival shows no concept ids (its strata are labels).
  */
 export function releasedConceptIds(spec: JobSpec, result: ReleasedResultShape): number[] {
+  const { derived, supplied } = conceptIdSources(spec, result);
+  return [...new Set([...derived, ...supplied])].sort((a, b) => a - b);
+}
+
+/**
+ * The released concept ids split by where they come from. `derived`: values of `*_concept_id` group columns of an
+ * aggregate without public group keys (their presence is what the release released). `supplied`: everything the
+ * spec fixed in advance (public group keys, the gender levels and concept lists of cohort and characterize,
+ * contingency levels). Both ascending and distinct.
+ */
+export function conceptIdSources(spec: JobSpec, result: ReleasedResultShape): { derived: number[]; supplied: number[] } {
+  const ids = releasedIdsOf(spec, result);
+  const dataKeys = spec.kind === 'aggregate' && spec.groupKeys === undefined;
+  return dataKeys ? { derived: ids, supplied: [] } : { derived: [], supplied: ids };
+}
+
+function releasedIdsOf(spec: JobSpec, result: ReleasedResultShape): number[] {
   const ids = new Set<number>();
   const add = (v: unknown): void => {
     const id = asConceptId(v);

@@ -5,9 +5,13 @@ import { parseJobSpec } from '../../common/job/validate.js';
 import type { AgentView } from '../agent-registry.js';
 import type { Dispatcher, TaskOutcome } from '../dispatcher.js';
 import type { JobResult } from '../job-record.js';
+import { SUPPLIED_IDS_NOTE } from '../../common/job/concept-names.js';
 import { nameReleasedConcepts, type ConceptLookupContext } from './concept-lookup.js';
 
-const VOCAB = { name: 'concept', columns: [{ name: 'concept_id', type: 'BIGINT' }, { name: 'concept_name', type: 'VARCHAR' }], privacyUnit: '', description: '', metadata: { sensitivity: 'public' } };
+/** A public vocabulary the operator declared complete: it may name researcher-supplied ids. */
+const VOCAB = { name: 'concept', columns: [{ name: 'concept_id', type: 'BIGINT' }, { name: 'concept_name', type: 'VARCHAR' }], privacyUnit: '', description: '', metadata: { sensitivity: 'public', vocabulary: 'complete' } as Record<string, unknown> };
+/** A public vocabulary without that declaration (GiBleed's default): it may be trimmed to the concepts the site uses. */
+const TRIMMED = { ...VOCAB, metadata: { sensitivity: 'public' } };
 const PERSON = { name: 'person', columns: [{ name: 'person_id', type: 'BIGINT' }], privacyUnit: 'person_id', description: '', metadata: {} };
 
 function agent(name: string, products = [PERSON, VOCAB]): AgentView {
@@ -95,5 +99,35 @@ describe('nameReleasedConcepts: names for released ids only, never failing the j
     const before = Date.now();
     await nameReleasedConcepts(ctx(dispatcher, [agent('a1')], { jobDeadlineMs: before + 3_600_000 }), result());
     expect(tasks[0]!.task.deadlineMs - before).toBeLessThanOrEqual(5_100);
+  });
+});
+
+describe('nameReleasedConcepts: researcher-supplied ids are named only by complete vocabularies', () => {
+  const aggSpec = (groupKeys?: Record<string, number[]>) =>
+    parseJobSpec(JSON.stringify({ kind: 'aggregate', product: 'condition_occurrence', groupBy: ['condition_concept_id'], ...(groupKeys ? { groupKeys } : {}), measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 } }));
+  const aggResult = (): JobResult => ({ columns: ['condition_concept_id', 'count'], rows: [{ condition_concept_id: 192671, count: 3 }, { condition_concept_id: 4000001, count: -2 }], suppressed: [], privacy: { mode: 'central-dp' }, notes: [], agentErrors: {} });
+
+  it('a trimmed vocabulary is sent no lookup for characterisation concept lists or gender levels; the note says why (negative control: complete → names)', async () => {
+    const { dispatcher, tasks } = fakeDispatcher((a, ids) => answerFrom(a, ids));
+    const out = await nameReleasedConcepts(ctx(dispatcher, [agent('a1', [PERSON, TRIMMED])]), result());
+    expect(tasks).toEqual([]);
+    expect(out.conceptNames ?? {}).toEqual({});
+    expect(out.notes).toEqual([SUPPLIED_IDS_NOTE]);
+  });
+
+  it('public groupKeys are supplied ids: a trimmed vocabulary is not asked, a complete one is asked for the released rows', async () => {
+    const { dispatcher, tasks } = fakeDispatcher((a, ids) => answerFrom(a, ids));
+    const out = await nameReleasedConcepts(ctx(dispatcher, [agent('trimmed', [PERSON, TRIMMED]), agent('complete')], { spec: aggSpec({ condition_concept_id: [192671, 4000001] }) }), aggResult());
+    expect(tasks.map((t) => [t.agent, t.task.conceptIds])).toEqual([['complete', [192671, 4000001]]]);
+    expect(out.conceptNames).toEqual({ 192671: 'Gastrointestinal hemorrhage', 4000001: 'Rare thing' });
+    expect(out.notes).toEqual([SUPPLIED_IDS_NOTE]);
+  });
+
+  it('data-derived keys (no groupKeys) are asked of a trimmed vocabulary too, with no note', async () => {
+    const { dispatcher, tasks } = fakeDispatcher((a, ids) => answerFrom(a, ids));
+    const out = await nameReleasedConcepts(ctx(dispatcher, [agent('trimmed', [PERSON, TRIMMED])], { spec: aggSpec() }), aggResult());
+    expect(tasks.map((t) => [t.agent, t.task.conceptIds])).toEqual([['trimmed', [192671, 4000001]]]);
+    expect(out.conceptNames).toEqual({ 192671: 'Gastrointestinal hemorrhage', 4000001: 'Rare thing' });
+    expect(out.notes).toEqual([]);
   });
 });

@@ -18,6 +18,11 @@ import { selectGroupsAtAgent } from './agent-selection.js';
 export interface AggregateOutcome {
   arrow: Uint8Array;
   meta: Record<string, unknown>;
+  /**
+   * The data-derived group keys this answer releases (mode none: groups at or above the minimum cell size; central-dp:
+   * groups selected here); empty with public group keys. Stays at the agent: it is what concept names may name.
+   */
+  releasedKeys: readonly (readonly unknown[])[];
 }
 
 
@@ -183,6 +188,7 @@ export async function runAggregate(ctx: AggregateContext): Promise<AggregateOutc
     } else if (dataKeys) groups = selectGroupsAtAgent(groups, privacy, asBufferedRng(ctx.rng));
   }
   return {
+    releasedKeys: dataKeys ? groups.map((g) => g.key) : [],
     arrow: encodePartials(groups, plan.keyCount, plan.layout),
     meta: {
       groups: groups.length,

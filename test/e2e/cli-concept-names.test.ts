@@ -34,7 +34,9 @@ describe('fedmesh prints concept names beside concept ids', () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
     mesh = await startMesh({ agentNames: ['s1', 's2'] });
     const synth = await synthesize({ outDir: join(mesh.dir, 'synth'), sites: 2, persons: 400, seed: 11, format: 'parquet' });
-    for (const [i, s] of synth.sites.entries()) await mesh.startAgent(`s${i + 1}`, s.dir, { allowModes: ['none'], minCellSize: 5 });
+    // The synthetic vocabulary is a fixed list, not derived from the sites' data: declared complete, so the concept
+    // lists and gender levels the researcher supplies may be named (without it only data-derived keys are).
+    for (const [i, s] of synth.sites.entries()) await mesh.startAgent(`s${i + 1}`, s.dir, { allowModes: ['none'], minCellSize: 5 }, { vocabularyComplete: true });
     await mesh.waitForAgents(2, 60_000);
     conn = ['--coordinator', `127.0.0.1:${mesh.server.port}`, '--tls-dir', mesh.tlsDir];
     def = join(mesh.dir, 'diabetes.json');

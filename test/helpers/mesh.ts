@@ -5,7 +5,7 @@ import { makeDevCertificates } from '../../client/certs.js';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { Coordinator, startCoordinatorServer, type RunningServer } from '../../coordinator/index.js';
-import { Agent, type AgentPolicyOptions } from '../../node-agent/index.js';
+import { Agent, type AgentOptions, type AgentPolicyOptions } from '../../node-agent/index.js';
 
 export interface TestMesh {
   dir: string;
@@ -14,7 +14,8 @@ export interface TestMesh {
   server: RunningServer;
   agents: Map<string, Agent>;
   client: CoordinatorClient;
-  startAgent(name: string, dataDir: string, policy?: AgentPolicyOptions): Promise<Agent>;
+  /** `options`: further agent options (e.g. vocabularyComplete). */
+  startAgent(name: string, dataDir: string, policy?: AgentPolicyOptions, options?: Partial<Pick<AgentOptions, 'vocabularyComplete'>>): Promise<Agent>;
   stopAgent(name: string): Promise<void>;
   waitForAgents(n: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -47,7 +48,7 @@ export async function startMesh(opts: { agentNames: string[]; insecure?: boolean
     server,
     agents,
     client,
-    async startAgent(name, dataDir, policy) {
+    async startAgent(name, dataDir, policy, options) {
       await mkdir(join(dir, 'agents', name), { recursive: true });
       const agent = await Agent.create({
         name,
@@ -56,6 +57,7 @@ export async function startMesh(opts: { agentNames: string[]; insecure?: boolean
         coordinator: `127.0.0.1:${server.port}`,
         ...(insecure ? { insecure: true } : { tls: loadTlsMaterial(tlsDir, 'agent', name) }),
         policy: policy ?? { allowModes: ['none', 'central-dp', 'local-dp', 'distributed-dp'] },
+        ...options,
       });
       agents.set(name, agent);
       agent.start();

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { renderJob } from '../../client/format/render.js';
 import { resultTable } from '../../client/format/result-table.js';
+import { SUPPLIED_IDS_NOTE } from '../../common/job/concept-names.js';
 import { gibleedAvailable, gibleedDir } from '../reference/circe-reference.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
@@ -43,7 +44,7 @@ async function splitGiBleed(outDir: string, sites: number, withVocabulary: reado
   return dirs;
 }
 
-describe.skipIf(!available)('concept names next to concept ids, on GiBleed split across 3 agents (a3 without a vocabulary) and a plain-CSV agent a4', () => {
+describe.skipIf(!available)('concept names next to concept ids, on GiBleed split across 3 agents (a1 declares its vocabulary complete, a2 does not, a3 without a vocabulary) and a plain-CSV agent a4', () => {
   let mesh: TestMesh;
   /** The ids of every concept-names task, by the agent that received it. */
   const asked: { agent: string; ids: number[] }[] = [];
@@ -57,7 +58,7 @@ describe.skipIf(!available)('concept names next to concept ids, on GiBleed split
     await writePersonCsv(dirs[3]!, makePersons(60, 5));
     for (const [i, d] of dirs.entries()) {
       const name = `a${i + 1}`;
-      const agent = await mesh.startAgent(name, d, { allowModes: ['none', 'central-dp'], minCellSize: 5 });
+      const agent = await mesh.startAgent(name, d, { allowModes: ['none', 'central-dp'], minCellSize: 5 }, { vocabularyComplete: name === 'a1' });
       const handle = agent.handleTask.bind(agent);
       agent.handleTask = (t: AgentTask) => {
         if (t.kind === 'concept-names') asked.push({ agent: name, ids: [...(t.conceptIds ?? [])] });
@@ -94,7 +95,9 @@ describe.skipIf(!available)('concept names next to concept ids, on GiBleed split
       expect(r.conceptNames).not.toHaveProperty(String(id));
       for (const a of asked) expect(a.ids).not.toContain(id);
     }
-    expect(asked.map((a) => a.agent).sort()).toEqual(['a1', 'a2']); // one lookup per vocabulary agent that answered
+    // Concept lists and gender levels are supplied ids: only a1, whose vocabulary is declared complete, is asked.
+    expect(asked.map((a) => a.agent)).toEqual(['a1']);
+    expect(r.notes).toContain(SUPPLIED_IDS_NOTE);
     // Negative control: the vocabulary does hold the withheld ids, so their absence is the release rule at work.
     const direct = await mesh.agents.get('a1')!.handleTask({ taskId: 't', jobId: 'j', kind: 'concept-names', specJson: '', deadlineMs: Date.now() + 10_000, round: 0, researcher: 'researcher', payload: new Uint8Array(), conceptIds: withheld });
     expect(direct.ok && direct.conceptNames?.length).toBe(withheld.length);
