@@ -35,18 +35,10 @@ import { headPath, readHead } from './state/state-head.js';
 import { stateRefused } from './state/state-error.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { chargedEpsilon, jobLogFields } from './job-log.js';
-import { COHORT_LEVEL_TABLES, populationMap, populationsTouched } from '../common/job/population.js';
-import type { ProductDescriptor } from '../common/agent-protocol.js';
-
-/** Whose budget a `setBudget` changes: a population, or the population of a product. */
-export type BudgetTarget = { population: string } | { product: string };
-
-/** The products a job reads at one agent: its product, or for cohort-level kinds the OMOP tables it may read. */
-function productsRead(spec: JobSpec, agent: AgentView): ProductDescriptor[] {
-  if (spec.kind === 'aggregate' || spec.kind === 'contingency') return agent.products.filter((p) => p.name === spec.product);
-  return agent.products.filter((p) => COHORT_LEVEL_TABLES.includes(p.name));
-}
+import { catalogPopulations, jobPopulations, populationOfProduct, withCatalog, type BudgetTarget } from './budget-populations.js';
 import { nameReleasedConcepts } from './jobs/concept-lookup.js';
+
+export type { BudgetTarget } from './budget-populations.js';
 
 export interface CoordinatorOptions {
   stateDir: string;
@@ -266,7 +258,7 @@ export class Coordinator {
     const cost = secure ? secure.cost : spec.kind === 'aggregate' ? privacyPlanFor(spec, agents[0]!).dp?.cost : cellJobCost(spec);
     // Charged to every population the job reads, as each asked agent's catalogue says (deduplicated): a cohort
     // job over person and condition_occurrence touches one population, person.
-    const touched = populationsTouched(agents.map((a) => productsRead(spec, a)));
+    const touched = jobPopulations(spec, agents);
     const job: JobRecord = {
       id: randomUUID(),
       kind: spec.kind,
@@ -366,8 +358,8 @@ export class Coordinator {
   }
 
   /** The populations of the connected agents' catalogue, each with its products. */
-  catalogPopulations(): Map<string, string[]> {
-    return populationMap(this.registry.connected().map((a) => a.products));
+  private catalogPopulations(): Map<string, string[]> {
+    return catalogPopulations(this.registry.connected());
   }
 
   /**
@@ -384,16 +376,11 @@ export class Coordinator {
     }
   }
 
-  /** Adds the products the catalogue maps to the entry's population to those already charged. */
-  private withCatalog(e: BudgetEntry, catalog: Map<string, string[]>): BudgetEntry {
-    return { ...e, products: [...new Set([...e.products, ...(catalog.get(e.population) ?? [])])].sort() };
-  }
-
   /** Budgets and spend per population; researchers see their own, administrators everyone's. */
   async budgetReport(caller: string, isAdmin: boolean, researcher?: string): Promise<BudgetEntry[]> {
     if (!isAdmin && researcher && researcher !== caller) throw new FedmeshError('POLICY_DENIED', 'researchers can only see their own budget');
     const catalog = this.catalogPopulations();
-    return (await this.ledger.report(isAdmin ? researcher || undefined : caller)).map((e) => this.withCatalog(e, catalog));
+    return (await this.ledger.report(isAdmin ? researcher || undefined : caller)).map((e) => withCatalog(e, catalog));
   }
 
   /**
@@ -404,23 +391,10 @@ export class Coordinator {
    */
   async setBudget(caller: string, isAdmin: boolean, researcher: string, target: BudgetTarget, budget: EpsilonDeltaBudget): Promise<BudgetEntry & { mappedFrom?: string }> {
     if (!isAdmin) throw new FedmeshError('POLICY_DENIED', 'only an administrator certificate may set budgets');
-    const population = 'population' in target ? target.population : this.populationOfProduct(target.product);
+    const population = 'population' in target ? target.population : populationOfProduct(this.registry.connected(), target.product);
     this.log('budget-set', { by: caller, researcher, population, ...('product' in target ? { product: target.product } : {}), epsilon: budget.epsilon, delta: budget.delta });
-    const entry = this.withCatalog(await this.ledger.setBudget(researcher, population, budget, caller), this.catalogPopulations());
+    const entry = withCatalog(await this.ledger.setBudget(researcher, population, budget, caller), this.catalogPopulations());
     return 'product' in target ? { ...entry, mappedFrom: target.product } : entry;
-  }
-
-  /** The one population the connected agents put `product` in. */
-  private populationOfProduct(product: string): string {
-    const served = this.registry.connected().map((a) => a.products.filter((p) => p.name === product));
-    const touched = populationsTouched(served);
-    if (touched.length === 0) {
-      throw new FedmeshError('FAILED_PRECONDITION', `product: ${quote(product)} is served by no connected agent, so its population is not known; name the population instead (--population person)`, { field: 'product' });
-    }
-    if (touched.length > 1) {
-      throw new FedmeshError('FAILED_PRECONDITION', `product: ${product} is in ${touched.length} populations at different agents (${touched.map((t) => t.population).join(', ')}); set each with --population`, { field: 'product' });
-    }
-    return touched[0]!.population;
   }
 
   /**

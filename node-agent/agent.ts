@@ -32,7 +32,7 @@ import { enforceJobManifest, manifestProductOf, type ProductRules } from '../com
 import { ReleasedCells } from './disclosure/released-cells.js';
 import { ReleasedAnswers, specSha256 } from './disclosure/released-answers.js';
 import type { JobSpec } from '../common/job/spec.js';
-import { CONCEPT_NAMES_TASK_KIND, VOCABULARY_COMPLETE, type ConceptNameEntry } from '../common/job/concept-names.js';
+import { CONCEPT_NAMES_TASK_KIND, VOCABULARY_COMPLETE, vocabularyQueryRefusal, type ConceptNameEntry } from '../common/job/concept-names.js';
 import { ReleasedConcepts } from './disclosure/released-concepts.js';
 import { CONCEPT_TABLE, checkLookupIds, hasConceptTable, lookUpConceptNames } from './data/vocabulary.js';
 
@@ -450,11 +450,8 @@ export class Agent {
     if (!this.products.some((p) => p.name === name)) return; // the kind's own check names the missing product
     const rules = this.rules.get(name);
     if (!rules) throw new FedmeshError('FAILED_PRECONDITION', `product ${name} has no published description at this agent yet`, { field: 'product' });
-    // A vocabulary trimmed to the concepts a site uses is data: counting its rows (4 known ids + X: withheld or not)
-    // would tell whether X occurs here. Queried only when the operator declares it complete.
-    if (this.descriptions.get(name)?.metadata.profile === 'omop-vocabulary' && this.options.vocabularyComplete !== true) {
-      throw new FedmeshError('POLICY_DENIED', `product ${name}: this site's vocabulary is not declared complete (it may hold only the concepts its data use), so it is not queried; its operator can declare it with --vocabulary-complete`, { field: 'product' });
-    }
+    const vocabulary = vocabularyQueryRefusal(name, this.descriptions.get(name)?.metadata.profile, this.options.vocabularyComplete === true);
+    if (vocabulary) throw vocabulary;
     enforceJobManifest(rules, job);
   }
 

@@ -14,6 +14,7 @@
  * survived a release (mode-none cells at or above the minimum size, DP partition-selected groups), and check that
  * themselves.
  */
+import { FedmeshError } from '../errors.js';
 import type { JobSpec } from './spec.js';
 
 /** Task kind of a vocabulary lookup on the agent link (not a job kind: no data is read, nothing is charged). */
@@ -24,6 +25,16 @@ export const MAX_CONCEPT_LOOKUP_IDS = 5000;
 export const VOCABULARY_COMPLETE = 'complete';
 /** The result note when supplied ids went unnamed for that reason; it depends on the released result and catalogue only. */
 export const SUPPLIED_IDS_NOTE = 'concept names: names are not looked up for concept ids you supplied (group keys, concept lists, contingency levels, gender levels) unless the site declares a complete vocabulary';
+/**
+ * Why a product may not be queried at a site, or undefined: a vocabulary product (`profile: omop-vocabulary`) of a
+ * site whose vocabulary is not declared complete. A vocabulary trimmed to the concepts a site uses is data (counting
+ * known ids plus X tells whether X occurs there). The agent and the coordinator's admission both decide with it.
+ */
+export function vocabularyQueryRefusal(product: string, profile: unknown, declaredComplete: boolean): FedmeshError | undefined {
+  if (profile !== 'omop-vocabulary' || declaredComplete) return undefined;
+  return new FedmeshError('POLICY_DENIED', `product ${product}: this site's vocabulary is not declared complete (it may hold only the concepts its data use), so it is not queried; its operator can declare it with --vocabulary-complete`, { field: 'product' });
+}
+
 /** Longest name kept, in characters (OMOP CDM: `concept_name` is varchar(255)). */
 export const MAX_CONCEPT_NAME_CHARS = 255;
 

@@ -5,7 +5,7 @@
  * quorum, the agent's refusal would become a charged QUORUM_NOT_MET.
  */
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
-import { VOCABULARY_COMPLETE } from '../../common/job/concept-names.js';
+import { VOCABULARY_COMPLETE, vocabularyQueryRefusal } from '../../common/job/concept-names.js';
 import { enforceDomainPolicy } from '../../common/job/domain-policy.js';
 import { enforceJobManifest, manifestProductOf, productRulesFromMetadata } from '../../common/job/product-rules.js';
 import type { JobSpec } from '../../common/job/spec.js';
@@ -24,11 +24,9 @@ export function publicRefusal(spec: JobSpec, agent: AgentView): FedmeshError | u
     const product = agent.products.find((p) => p.name === manifestProductOf(spec));
     // A missing product is the schema admission's business (it names it); here only published rules.
     if (product) {
-      // The agent refuses to query a vocabulary it does not declare complete (a trimmed one tells which concepts occur).
       const complete = agent.products.find((p) => p.name === 'concept')?.metadata['vocabulary'] === VOCABULARY_COMPLETE;
-      if (product.metadata['profile'] === 'omop-vocabulary' && !complete) {
-        throw new FedmeshError('POLICY_DENIED', `product ${product.name}: this site's vocabulary is not declared complete (it may hold only the concepts its data use), so it is not queried`, { field: 'product' });
-      }
+      const vocabulary = vocabularyQueryRefusal(product.name, product.metadata['profile'], complete);
+      if (vocabulary) throw vocabulary;
       enforceJobManifest(productRulesFromMetadata(product.privacyUnit, product.metadata), spec);
     }
     return undefined;

@@ -1,13 +1,11 @@
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { renderJob } from '../../client/format/render.js';
 import { resultTable } from '../../client/format/result-table.js';
 import { SUPPLIED_IDS_NOTE } from '../../common/job/concept-names.js';
 import { gibleedAvailable, gibleedDir } from '../reference/circe-reference.js';
+import { splitGiBleed } from '../helpers/gibleed-split.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
 
@@ -15,34 +13,9 @@ const available = gibleedAvailable();
 if (!available) console.warn(`[skip] concept names on GiBleed: ${gibleedDir} not found (../shared/data is absent)`);
 
 const PERSON_TABLES = ['person', 'observation_period', 'condition_occurrence', 'drug_exposure'];
-const VOCABULARY = ['concept', 'concept_ancestor'];
 const GI_BLEED = 192671;
 /** Conditions held by 2–6 persons of the GI-bleed cohort in all of GiBleed: at k = 5 some are withheld at an agent. */
 const RARE = [4299128, 80809, 4048695, 4166224, 133834, 380378];
-
-/** GiBleed split by person into `sites` folders; the vocabulary goes only to the sites listed in `withVocabulary`. */
-async function splitGiBleed(outDir: string, sites: number, withVocabulary: readonly number[]): Promise<string[]> {
-  const inst = await DuckDBInstance.create(':memory:');
-  const conn = await inst.connect();
-  const dirs: string[] = [];
-  try {
-    for (let s = 0; s < sites; s++) {
-      const d = join(outDir, `site-${s + 1}`);
-      await mkdir(d, { recursive: true });
-      dirs.push(d);
-      for (const t of [...PERSON_TABLES, ...(withVocabulary.includes(s) ? VOCABULARY : [])]) {
-        const src = join(gibleedDir, `${t}.csv`);
-        if (!existsSync(src)) continue;
-        const filter = PERSON_TABLES.includes(t) ? ` WHERE CAST(person_id AS BIGINT) % ${sites} = ${s}` : '';
-        await conn.run(`COPY (SELECT * FROM read_csv('${src}', header = true, auto_detect = true)${filter}) TO '${join(d, `${t}.parquet`)}' (FORMAT parquet)`);
-      }
-    }
-  } finally {
-    conn.closeSync();
-    inst.closeSync();
-  }
-  return dirs;
-}
 
 describe.skipIf(!available)('concept names next to concept ids, on GiBleed split across 3 agents (a1 declares its vocabulary complete, a2 does not, a3 without a vocabulary) and a plain-CSV agent a4', () => {
   let mesh: TestMesh;
@@ -52,7 +25,7 @@ describe.skipIf(!available)('concept names next to concept ids, on GiBleed split
 
   beforeAll(async () => {
     mesh = await startMesh({ agentNames: ['a1', 'a2', 'a3', 'a4'] });
-    const dirs = await splitGiBleed(join(mesh.dir, 'gibleed'), 3, [0, 1]);
+    const dirs = await splitGiBleed(join(mesh.dir, 'gibleed'), 3, PERSON_TABLES, [0, 1]);
     // a4 serves a plain person.csv (not an OMOP set): it has no concept table at all.
     dirs.push(join(mesh.dir, 'plain'));
     await writePersonCsv(dirs[3]!, makePersons(60, 5));

@@ -1,40 +1,15 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { circeJsonDir, gibleedAvailable, gibleedDir, referenceCohortCounts } from '../reference/circe-reference.js';
+import { splitGiBleed } from '../helpers/gibleed-split.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 
 const available = gibleedAvailable() && existsSync(circeJsonDir);
 if (!available) console.warn(`[skip] GiBleed conformance: ${gibleedDir} or ${circeJsonDir} not found (../shared/data is absent)`);
 
 const PERSON_TABLES = ['person', 'observation_period', 'condition_occurrence', 'drug_exposure', 'drug_era', 'condition_era', 'visit_occurrence', 'measurement', 'observation', 'procedure_occurrence', 'death'];
-const VOCABULARY = ['concept', 'concept_ancestor'];
-
-/** Splits GiBleed by person across `sites` folders (vocabulary copied to each), as Parquet written by DuckDB. */
-async function splitGiBleed(outDir: string, sites: number): Promise<string[]> {
-  const inst = await DuckDBInstance.create(':memory:');
-  const conn = await inst.connect();
-  const dirs: string[] = [];
-  try {
-    for (let s = 0; s < sites; s++) {
-      const d = join(outDir, `site-${s + 1}`);
-      await mkdir(d, { recursive: true });
-      dirs.push(d);
-      for (const t of [...PERSON_TABLES, ...VOCABULARY]) {
-        const src = join(gibleedDir, `${t}.csv`);
-        if (!existsSync(src)) continue;
-        const filter = PERSON_TABLES.includes(t) ? ` WHERE CAST(person_id AS BIGINT) % ${sites} = ${s}` : '';
-        await conn.run(`COPY (SELECT * FROM read_csv('${src}', header = true, auto_detect = true)${filter}) TO '${join(d, `${t}.parquet`)}' (FORMAT parquet)`);
-      }
-    }
-  } finally {
-    conn.closeSync();
-    inst.closeSync();
-  }
-  return dirs;
-}
 
 describe.skipIf(!available)('GiBleed split across 3 agents: every Circe definition matches the independent reference SQL', () => {
   let mesh: TestMesh;
@@ -42,7 +17,7 @@ describe.skipIf(!available)('GiBleed split across 3 agents: every Circe definiti
 
   beforeAll(async () => {
     mesh = await startMesh({ agentNames: ['a1', 'a2', 'a3'] });
-    const dirs = await splitGiBleed(join(mesh.dir, 'gibleed'), 3);
+    const dirs = await splitGiBleed(join(mesh.dir, 'gibleed'), 3, PERSON_TABLES);
     for (const [i, d] of dirs.entries()) await mesh.startAgent(`a${i + 1}`, d, { allowModes: ['none', 'central-dp'], minCellSize: 5 });
     await mesh.waitForAgents(3, 60_000);
     reference = await referenceCohortCounts();
