@@ -40,11 +40,11 @@ export interface GlmFamily {
   /** R's starting value μ⁰ for one observation (`family$initialize`). */
   mustart(y: number, wt: number): number;
   /**
-   * One observation's log-likelihood at μ for the AIC, times its prior weight, for families with a fixed
-   * dispersion (binomial with a 0/1 outcome, poisson). Gaussian returns 0: its AIC needs the total deviance.
+   * One observation's log-likelihood at μ for the AIC, as R's family$aic weighs it, for families with a fixed
+   * dispersion (binomial, poisson). Gaussian returns 0: its AIC needs the total deviance.
    */
   logLik(y: number, mu: number, wt: number): number;
-  /** Whether y is a valid outcome value for this family (binomial: 0 or 1; poisson: a count ≥ 0). */
+  /** Whether y is a valid outcome value for this family (binomial: a proportion in [0, 1], usually 0 or 1; poisson: ≥ 0). */
   validOutcome(y: number): boolean;
 }
 
@@ -94,9 +94,15 @@ const binomial: GlmFamily = Object.freeze({
   variance: (mu: number) => mu * (1 - mu),
   devResid: (y: number, mu: number, wt: number) => 2 * wt * (yLogY(y, mu) + yLogY(1 - y, 1 - mu)),
   mustart: (y: number, wt: number) => (wt * y + 0.5) / (wt + 1),
-  // R: dbinom(round(wt·y), round(wt), μ); for y ∈ {0, 1} and integer weights that is wt·log(μ or 1 − μ).
-  logLik: (y: number, mu: number, wt: number) => wt * (y === 1 ? Math.log(mu) : Math.log1p(-mu)),
-  validOutcome: (y: number) => y === 0 || y === 1,
+  // R's binomial()$aic: dbinom(round(wt·y), round(wt), μ, log = TRUE) — y may be a proportion with the number
+  // of trials as its weight; for a 0/1 outcome with weight 1 it is log μ or log(1 − μ).
+  logLik: (y: number, mu: number, wt: number) => {
+    const m = Math.round(wt);
+    const k = Math.round(wt * y);
+    const choose = k === 0 || k === m ? 0 : lnGamma(m + 1) - lnGamma(k + 1) - lnGamma(m - k + 1);
+    return choose + (k > 0 ? k * Math.log(mu) : 0) + (m - k > 0 ? (m - k) * Math.log1p(-mu) : 0);
+  },
+  validOutcome: (y: number) => y >= 0 && y <= 1,
 });
 
 function makePoisson(lnGamma: (x: number) => number): GlmFamily {

@@ -54,20 +54,47 @@ function continuedFraction(x: number, a: number, b: number): number {
   throw new Error(`regularizedBeta: continued fraction did not converge for x=${x}, a=${a}, b=${b}`);
 }
 
-/** x^a (1−x)^b / (a·B(a, b)), in logs. */
-function front(x: number, a: number, b: number): number {
-  return Math.exp(lnGamma(a + b) - lnGamma(a) - lnGamma(b) + a * Math.log(x) + b * Math.log1p(-x));
+/** Stirling's series tail of lnΓ(z) for z ≥ 15 (the same terms gamma.ts uses). */
+function stirlingTail(z: number): number {
+  const inv = 1 / z;
+  const inv2 = inv * inv;
+  return inv * (1 / 12 + inv2 * (-1 / 360 + inv2 * (1 / 1260 + inv2 * (-1 / 1680 + inv2 * (1 / 1188 + inv2 * (-691 / 360360 + inv2 / 156))))));
 }
 
-/** Both tails [I_x(a, b), 1 − I_x(a, b)], each computed directly on its own side. */
-function tails(x: number, a: number, b: number): [number, number] {
+/**
+ * lnΓ(a + b) − lnΓ(a) for a ≥ b > 0. For large a the two log-gammas are huge and nearly equal (a = 5e8 loses 8
+ * digits by subtraction), so there the difference is expanded directly from Stirling's formula:
+ * (a − ½)·log1p(b/a) + b·ln(a + b) − b + S(a + b) − S(a).
+ */
+function lnGammaDiff(a: number, b: number): number {
+  if (a < 15) return lnGamma(a + b) - lnGamma(a);
+  return (a - 0.5) * Math.log1p(b / a) + b * Math.log(a + b) - b + stirlingTail(a + b) - stirlingTail(a);
+}
+
+/** ln(1/B(a, b)) = lnΓ(a + b) − lnΓ(a) − lnΓ(b), without cancellation when one argument is large. */
+function lnInvBeta(a: number, b: number): number {
+  return a >= b ? lnGammaDiff(a, b) - lnGamma(b) : lnGammaDiff(b, a) - lnGamma(a);
+}
+
+/** x^a·y^b / (a·B(a, b)) with y = 1 − x given exactly by the caller (x near 1 keeps y's precision). */
+function front(x: number, y: number, a: number, b: number): number {
+  const lx = x > 0.5 ? Math.log1p(-y) : Math.log(x);
+  const ly = y > 0.5 ? Math.log1p(-x) : Math.log(y);
+  return Math.exp(lnInvBeta(a, b) + a * lx + b * ly);
+}
+
+/**
+ * Both tails [I_x(a, b), 1 − I_x(a, b)], each computed directly on its own side. `y` is 1 − x as the caller knows
+ * it (the Student t CDF knows t²/(ν + t²) more precisely than 1 − ν/(ν + t²)).
+ */
+export function betaTails(x: number, y: number, a: number, b: number): [number, number] {
   if (x === 0) return [0, 1];
-  if (x === 1) return [1, 0];
+  if (y === 0) return [1, 0];
   if (x < (a + 1) / (a + b + 2)) {
-    const lower = (front(x, a, b) * continuedFraction(x, a, b)) / a;
+    const lower = (front(x, y, a, b) * continuedFraction(x, a, b)) / a;
     return [lower, 1 - lower];
   }
-  const upper = (front(1 - x, b, a) * continuedFraction(1 - x, b, a)) / b;
+  const upper = (front(y, x, b, a) * continuedFraction(y, b, a)) / b;
   return [1 - upper, upper];
 }
 
@@ -77,7 +104,7 @@ function tails(x: number, a: number, b: number): [number, number] {
  */
 export function regularizedBeta(x: number, a: number, b: number): number {
   checkBetaArgs('regularizedBeta', x, a, b);
-  return tails(x, a, b)[0];
+  return betaTails(x, 1 - x, a, b)[0];
 }
 
 /**
@@ -86,5 +113,5 @@ export function regularizedBeta(x: number, a: number, b: number): number {
  */
 export function regularizedBetaUpper(x: number, a: number, b: number): number {
   checkBetaArgs('regularizedBetaUpper', x, a, b);
-  return tails(x, a, b)[1];
+  return betaTails(x, 1 - x, a, b)[1];
 }

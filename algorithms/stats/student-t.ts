@@ -5,8 +5,12 @@
  * the incomplete beta directly and keeps its relative accuracy (p = 1e-12 is not 1 − 0.999…). The quantile starts
  * from the normal quantile with the Cornish–Fisher expansion of A&S 26.7.5 and is polished by Newton steps on the
  * CDF, safeguarded by bisection so that it always terminates.
+ *
+ * Accuracy: ~1e-13 for moderate ν. For very large ν (≳ 1e6) the beta continued fraction is evaluated next to the
+ * mean, where it converges slowly, and the absolute error grows to ~1e-10 at ν = 1e7 (quantile) — far below
+ * anything a regression table prints.
  */
-import { regularizedBeta } from './beta.js';
+import { betaTails } from './beta.js';
 import { lnGamma } from './gamma.js';
 import { normalQuantile, normalSf } from './normal.js';
 import { requireFiniteNumber, requireNumberNotNaN } from './validate.js';
@@ -20,7 +24,9 @@ function checkDf(fn: string, df: number): void {
 function upperTail(t: number, df: number): number {
   if (t === Infinity) return 0;
   if (df === Infinity) return normalSf(t);
-  return 0.5 * regularizedBeta(df / (df + t * t), 0.5 * df, 0.5);
+  const t2 = t * t;
+  // x = ν/(ν + t²) and 1 − x = t²/(ν + t²), both formed directly: for large ν, x rounds to near 1.
+  return 0.5 * betaTails(df / (df + t2), t2 / (df + t2), 0.5 * df, 0.5)[0];
 }
 
 /**
