@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     const p = K + 1;
     const replyBytes = (glmStatLength(p) + 1) * 8;
     const specBytes = Buffer.byteLength(JSON.stringify(spec));
-    const payloadBytes = encodeRoundPayload({ hash: 'f'.repeat(64), input: { round: 99, beta: Array(p).fill(-0.12345678901234567), nullBeta0: -0.12345678901234567 } }).length;
+    const payloadBytes = encodeRoundPayload({ hash: 'f'.repeat(64), input: { round: 99, beta: Array(p).fill(-1 / 3), nullBeta0: -1 / 3 } }).length;
     // The same Fisher scoring on one process over all rows (design already in memory: a lower bound for a pooled run).
     const n = parts.reduce((s, d) => s + d.y.length, 0);
     const x = new Float64Array(n * p);
