@@ -123,7 +123,19 @@ export class KindJobs {
     const running = await this.deps.store.runningRegistryJobs();
     for (const record of running) {
       const def = this.deps.kinds.get(record.kind)!;
-      const job = compileKindJob(def, record.spec);
+      let job: CompiledKindJob;
+      try {
+        job = compileKindJob(def, record.spec);
+      } catch (e) {
+        // The kind changed under a stored job (an upgrade): it cannot resume as admitted; fail it, charge kept.
+        record.state = 'failed';
+        record.finishedAtMs = Date.now();
+        record.error = { code: 'INTERNAL', message: 'the coordinator restarted and this job no longer compiles under the current version of its kind; its reserved budget stays charged' };
+        this.deps.log('job-resume-failed', { jobId: record.id, kind: record.kind, error: e instanceof Error ? e.name : typeof e });
+        await this.deps.ledger.commit(record.id);
+        await this.deps.store.update(record);
+        continue;
+      }
       this.deps.log('job-resumed', { jobId: record.id, kind: record.kind });
       this.start(record, def, job, chargedEpsilon(privacyModeOf(job).cost(job), this.deps.defaultDelta));
     }
