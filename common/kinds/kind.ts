@@ -89,7 +89,7 @@ export interface KindDef<S = unknown, P = unknown, I = unknown> {
    */
   nextRound(job: CompiledKindJob<S, P>, history: readonly RoundRecord<I>[]): I | undefined;
   /** The result from every completed round. */
-  release(job: CompiledKindJob<S, P>, history: readonly RoundRecord<I>[], info: { stoppedEarly: boolean }): KindRelease;
+  release(job: CompiledKindJob<S, P>, history: readonly RoundRecord<I>[], info: { converged: boolean }): KindRelease;
   /** Plain-text rendering of a released result (the CLI's table). */
   view(result: { columns: string[]; rows: Record<string, unknown>[]; summary?: Record<string, unknown>; notes: string[] }): string;
 }
