@@ -1,7 +1,7 @@
 /**
  * The stated per-person sensitivities hold: for rows drawn inside the declared bounds (corners included) and any
  * public β (large values included, so the η clamp is hit), one person's k rows never move a block by more than
- * the stated L2 (and L1). Negative controls: without the clamp, or with a covariate outside its declared bounds,
+ * the stated L2 (and L1), and no entry exceeds rows × the stated per-row maximum. Negative controls: without the clamp, or with a covariate outside its declared bounds,
  * the bound is exceeded.
  */
 import { describe, expect, it } from 'vitest';
@@ -29,8 +29,16 @@ function worstRatio(family: GlmFamilyName, rows: number[][], ys: number[], input
   const p = rows[0]!.length;
   const s = glmLocalStats({ n: rows.length, p, x: Float64Array.from(rows.flat()), y: Float64Array.from(ys) }, glmFamily(family), input, options);
   const stated = input.round === 1 ? sens.round1 : sens.later;
+  const rowMax = input.round === 1 ? sens.rowAbsMax.round1 : sens.rowAbsMax.later;
   let worst = 0;
-  for (const [name, n] of norms(glmStatsToVector(s), p)) {
+  const vector = glmStatsToVector(s);
+  for (const b of glmStatLayout(p)) {
+    for (let i = b.offset; i < b.offset + b.length; i++) {
+      const bound = rows.length * rowMax[b.name];
+      if (Math.abs(vector[i]!) > bound * (1 + 1e-12) + 1e-300) return Infinity;
+    }
+  }
+  for (const [name, n] of norms(vector, p)) {
     const b = stated[name as keyof typeof stated];
     if (b.l2Sq === 0) {
       if (n.l2 > 0) return Infinity;

@@ -39,6 +39,11 @@ export interface GlmSensitivity {
   /** Round 1 (XᵀWz at R's starting values) and later rounds (score) differ only in `rhs`. */
   readonly round1: Readonly<Record<GlmBlockName, BlockSensitivity>>;
   readonly later: Readonly<Record<GlmBlockName, BlockSensitivity>>;
+  /**
+   * Largest |entry| one row can put in each block (round 1 and later rounds): an agent's entry is at most its rows
+   * times this, which gives the public per-agent bounds of a layout (with a public cap on rows per agent).
+   */
+  readonly rowAbsMax: { readonly round1: Readonly<Record<GlmBlockName, number>>; readonly later: Readonly<Record<GlmBlockName, number>> };
 }
 
 export interface GlmSensitivityOptions {
@@ -148,9 +153,27 @@ export function glmRoundSensitivity(
     nullDeviance: scalar(dev),
   };
   const info = vec(wMax * Math.sqrt(0.5 * (x2 * x2 + x4)), (p * (p + 1)) / 2);
+  let mMax = 0;
+  for (const [lo, hi] of covariateBounds) mMax = Math.max(mMax, Math.abs(lo), Math.abs(hi));
+  const rowScalars: Record<(typeof GLM_SCALAR_BLOCKS)[number], number> = {
+    n: 1,
+    sumW: 1,
+    sumWY: yAbs,
+    sumWOffset: offsetAbs,
+    sumLogW: 0,
+    deviance: dev,
+    logLik,
+    nullInfo: wMax,
+    nullScore: rLater,
+    nullDeviance: dev,
+  };
   return {
     etaClamp: [elo, ehi],
     round1: { ...scalars, info, rhs: vec(r1 * Math.sqrt(x2), p) },
     later: { ...scalars, info, rhs: vec(rLater * Math.sqrt(x2), p) },
+    rowAbsMax: {
+      round1: { ...rowScalars, info: wMax * mMax * mMax, rhs: r1 * mMax },
+      later: { ...rowScalars, info: wMax * mMax * mMax, rhs: rLater * mMax },
+    },
   };
 }
