@@ -45,7 +45,10 @@ export interface GlmReadOptions {
 export interface GlmAgentDesign {
   readonly design: GlmDesign;
   readonly terms: readonly GlmTerm[];
-  /** Rows selected by `where` and the cohort that could not be used (missing, unlisted level, invalid value). */
+  /**
+   * Rows selected by `where` and the cohort that could not be used (missing, unlisted level, invalid value).
+   * Exact and data-dependent: release it as is only in mode none (the DP modes must noise it or leave it out).
+   */
   readonly nDropped: number;
 }
 
