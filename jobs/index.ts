@@ -1,6 +1,7 @@
 /**
  * Job kinds built on the kind seam (common/kinds). Each kind is a folder under jobs/ (spec, coordinator-side
- * KindDef, agent-side localStep, view); this barrel is the one place that lists them, so adding a kind is a
- * folder plus one line here. It is also a check:cycles entry point, so every kind's imports are checked.
+ * KindDef, agent-side localStep, view); jobs/kinds.ts and jobs/agent-kinds.ts list them (one line per kind), so
+ * adding a kind is a folder plus those lines. This barrel is a check:cycles entry point covering every kind.
  */
-export {};
+export { KINDS } from './kinds.js';
+export { AGENT_KINDS } from './agent-kinds.js';

@@ -15,6 +15,8 @@ export interface KindPrivacy {
   /** central-dp: the job's total (ε, δ), converted to zCDP ρ for calibration and charged up front. */
   readonly epsilon?: number;
   readonly delta?: number;
+  /** central-dp stated in zCDP directly (instead of ε, δ). */
+  readonly rho?: number;
 }
 
 /** What to do when an agent asked in a round does not answer in time. */
@@ -101,7 +103,9 @@ export interface AgentKindContext {
   readonly jobId: string;
   readonly round: number;
   /** The product the job reads at this agent, with its privacy unit (the runner has checked it exists). */
-  readonly product: { readonly name: string; readonly privacyUnit: string | undefined; readonly columns: readonly { name: string; type: string }[] };
+  readonly product: { readonly name: string; readonly privacyUnit: string | undefined; readonly columns: { name: string; type: string }[]; readonly description: string; readonly source: string };
+  /** The agent's secret salt for keyed-hash contribution bounding (which rows of a person count). Never sent. */
+  readonly salt: string;
   readonly policy: { readonly minCellSize: number };
   /**
    * State kept for the job's later rounds at this agent (e.g. the design matrix read in round 0); dropped when

@@ -1,4 +1,4 @@
-import { fromGrid, gridForNoiseStd, gridOfExponent, snapToGrid, createDiscreteGaussianSampler, rationalFromNumber, rhoForEpsilonDelta, type PrivacyCost } from '../../algorithms/dp/index.js';
+import { fromGrid, gridForNoiseStd, gridOfExponent, snapToGrid, createDiscreteGaussianSampler, rationalFromNumber, rhoForEpsilonDelta, costFromRho, type PrivacyCost } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError } from '../errors.js';
 import type { KindJobCommon } from './kind.js';
@@ -43,27 +43,33 @@ export const NONE_MODE: PrivacyModeDef = Object.freeze({
 
 /** ρ of the whole job in central-dp, from its stated (ε, δ). */
 function jobRho(job: KindJobCommon): number {
-  const { epsilon, delta } = job.privacy;
-  if (epsilon === undefined || delta === undefined) throw new FedmeshError('INVALID_JOB', 'privacy: central-dp needs epsilon and delta', { field: 'privacy' });
+  const { epsilon, delta, rho } = job.privacy;
+  if (rho !== undefined) return rho;
+  if (epsilon === undefined || delta === undefined) throw new FedmeshError('INVALID_JOB', 'privacy: central-dp needs epsilon and delta, or rho', { field: 'privacy' });
   return rhoForEpsilonDelta(epsilon, delta);
 }
 
 /**
  * Central DP: the coordinator adds discrete Gaussian noise to each released block of each round. The job's ρ (from
  * its (ε, δ)) is split evenly over `maxRounds` rounds and over the round's blocks; zCDP composes by adding ρ
- * (Bun & Steinke 2016, Lemma 2.3), so the whole job costs exactly ρ, charged once at admission. A block's σ² is
+ * (Bun & Steinke 2016, Lemma 2.3), so the whole job costs exactly ρ, charged once at admission. Blocks with
+ * sensitivity 0 (public by construction) get no noise and no share. A block's σ² is
  * Δ₂²/(2ρ_block) (Canonne, Kamath, Steinke 2020, Thm. 4); its sum is snapped to a power-of-two grid 2^-24 below
  * the noise (Mironov 2012) and Δ₂ is widened by √length grid steps to cover the snapping of each entry.
  */
 export const CENTRAL_DP_MODE: PrivacyModeDef = Object.freeze({
   name: 'central-dp',
   cost(job: KindJobCommon): PrivacyCost {
-    return { rho: jobRho(job), epsilon: job.privacy.epsilon!, delta: job.privacy.delta! };
+    const { epsilon, delta, rho } = job.privacy;
+    return rho !== undefined && epsilon === undefined ? costFromRho(rho) : { rho: jobRho(job), epsilon: epsilon!, delta: delta! };
   },
   roundNoise(job: KindJobCommon, layout: StatLayout): BlockNoise[] {
-    const rhoBlock = jobRho(job) / job.maxRounds / layout.blocks.length;
+    const noisy = layout.blocks.filter((b) => b.sensitivity === 'exact-only' || b.sensitivity.l2Sq > 0).length;
+    const rhoBlock = jobRho(job) / job.maxRounds / Math.max(1, noisy);
     return layout.blocks.map((b) => {
       if (b.sensitivity === 'exact-only') throw new FedmeshError('INVALID_JOB', `privacy.mode: block ${b.name} of kind ${job.kind} has no bounded sensitivity and cannot be released under central-dp`, { field: 'privacy.mode' });
+      // A block no person can change is public already: released as it is, with none of the budget.
+      if (b.sensitivity.l2Sq === 0) return { std: 0, gridExponent: 0, sigma2Grid: 0 };
       const l2 = Math.sqrt(b.sensitivity.l2Sq);
       const std0 = l2 / Math.sqrt(2 * rhoBlock);
       const grid = b.gridExponent !== undefined ? gridOfExponent(b.gridExponent) : gridForNoiseStd(std0);
@@ -78,6 +84,11 @@ export const CENTRAL_DP_MODE: PrivacyModeDef = Object.freeze({
     let at = 0;
     for (const [i, b] of layout.blocks.entries()) {
       const n = noise[i]!;
+      if (n.sigma2Grid === 0) {
+        out.set(sum.values.subarray(at, at + b.length), at);
+        at += b.length;
+        continue;
+      }
       const grid = gridOfExponent(n.gridExponent);
       const sampler = createDiscreteGaussianSampler(rationalFromNumber(n.sigma2Grid));
       for (let j = 0; j < b.length; j++, at++) out[at] = fromGrid(snapToGrid(sum.values[at]!, grid) + sampler.sample(rng), grid);

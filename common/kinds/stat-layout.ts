@@ -14,7 +14,8 @@ export interface StatBlock {
   readonly perAgent: { readonly lo: number; readonly hi: number };
   /**
    * What adding or removing one person can change in the block's sum: L1 norm and squared L2 norm, from declared
-   * bounds and the per-person contribution bound. `'exact-only'`: no DP release is possible (the kind refuses DP).
+   * bounds and the per-person contribution bound; 0 for a block no person can change (it gets no noise and no
+   * share of the budget). `'exact-only'`: no DP release is possible (the kind refuses DP).
    */
   readonly sensitivity: { readonly l1: number; readonly l2Sq: number } | 'exact-only';
   /** Values are multiples of 2^gridExponent (fixed-point); absent: the privacy mode chooses a grid below its noise. */
@@ -55,8 +56,8 @@ export function checkLayout(layout: StatLayout): void {
     names.add(b.name);
     if (!Number.isSafeInteger(b.length) || b.length < 1) throw new RangeError(`${at}.length must be a positive integer`);
     if (!(Number.isFinite(b.perAgent.lo) && Number.isFinite(b.perAgent.hi) && b.perAgent.lo <= b.perAgent.hi)) throw new RangeError(`${at}.perAgent must be finite with lo <= hi`);
-    if (b.sensitivity !== 'exact-only' && !(b.sensitivity.l1 > 0 && b.sensitivity.l2Sq > 0 && Number.isFinite(b.sensitivity.l1) && Number.isFinite(b.sensitivity.l2Sq))) {
-      throw new RangeError(`${at}.sensitivity must have finite l1 > 0 and l2Sq > 0, or be 'exact-only'`);
+    if (b.sensitivity !== 'exact-only' && !(b.sensitivity.l1 >= 0 && b.sensitivity.l2Sq >= 0 && Number.isFinite(b.sensitivity.l1) && Number.isFinite(b.sensitivity.l2Sq))) {
+      throw new RangeError(`${at}.sensitivity must have finite l1 >= 0 and l2Sq >= 0 (0: the block does not depend on any one person), or be 'exact-only'`);
     }
     if (b.gridExponent !== undefined && (!Number.isInteger(b.gridExponent) || b.gridExponent < -60 || b.gridExponent > 60)) throw new RangeError(`${at}.gridExponent must be an integer in [-60, 60]`);
   }

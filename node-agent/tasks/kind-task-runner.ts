@@ -34,6 +34,8 @@ export interface KindTaskDeps {
   /** The answer released per (job id, round), computed once, durably. */
   once: (jobId: string, round: number, compute: () => Promise<ReleasedAnswer>) => Promise<ReleasedAnswer>;
   withConnection: <T>(fn: (conn: DuckDBConnection) => Promise<T>) => Promise<T>;
+  /** The agent's secret salt for keyed-hash contribution bounding. */
+  salt: () => string;
   rng: Rng;
 }
 
@@ -94,7 +96,7 @@ export class KindTaskRunner {
       const vector = await deps.withConnection((conn) =>
         scope.using(conn, () =>
           agentDef.localStep(
-            { conn, jobId: task.jobId, round: task.round, product: { name: product.name, privacyUnit: rules.privacyUnit, columns: product.columns }, policy: { minCellSize: deps.policy.minCellSize }, jobState: entry.state },
+            { conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state },
             job,
             input,
             scope.signal,

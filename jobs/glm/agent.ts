@@ -1,0 +1,41 @@
+/**
+ * The `glm` kind at the agent: reads the job's design once (design.ts: where, cohort, dummy coding, missing values,
+ * clamping, DP contribution bounding, disclosure rules) and keeps it for the job's later rounds; each round is one
+ * pass of algorithms/glm's local statistics at the round's public β.
+ */
+import { glmFamily, glmLocalStats, glmStatsToVector, type GlmRoundInput } from '../../algorithms/glm/index.js';
+import { FedmeshError } from '../../common/errors.js';
+import type { AgentKindDef } from '../../common/kinds/index.js';
+import { readGlmDesign, type GlmAgentDesign } from './design.js';
+import type { GlmPlan } from './index.js';
+import type { GlmJob } from './spec.js';
+
+const DESIGN = 'glm-design';
+
+function checkInput(input: unknown, p: number): GlmRoundInput {
+  const i = input as Partial<GlmRoundInput> | null;
+  const okBeta = (b: unknown): boolean => b === null || (Array.isArray(b) && b.length === p && b.every((x) => typeof x === 'number' && Number.isFinite(x)));
+  if (!i || typeof i !== 'object' || !Number.isSafeInteger(i.round) || (i.round as number) < 1 || !okBeta(i.beta) || !(i.nullBeta0 === null || (typeof i.nullBeta0 === 'number' && Number.isFinite(i.nullBeta0)))) {
+    throw new FedmeshError('INVALID_ARGUMENT', `payload.input: a glm round needs {round >= 1, beta: null or ${p} finite numbers, nullBeta0: null or a finite number}`, { field: 'payload' });
+  }
+  return { round: i.round!, beta: i.beta!, nullBeta0: i.nullBeta0! };
+}
+
+export const glmAgentKind: AgentKindDef<GlmJob, GlmPlan, GlmRoundInput> = {
+  kind: 'glm',
+  async localStep(ctx, job, rawInput, signal) {
+    const input = checkInput(rawInput, job.plan.terms.length);
+    let d = ctx.jobState.get(DESIGN) as GlmAgentDesign | undefined;
+    if (!d) {
+      const scratch = `glm_${ctx.jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}`;
+      d = await readGlmDesign(ctx.conn, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch }, signal);
+      ctx.jobState.set(DESIGN, d);
+    }
+    const stats = glmLocalStats(d.design, glmFamily(job.spec.family), input, job.plan.etaClamp ? { etaClamp: job.plan.etaClamp } : {});
+    const v = glmStatsToVector(stats);
+    const out = new Float64Array(v.length + 1);
+    out.set(v);
+    out[v.length] = d.nDropped;
+    return { values: out };
+  },
+};
