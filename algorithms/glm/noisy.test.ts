@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createSeededRng } from '../testing/seeded-rng.js';
-import { GlmSingularDesignError, choleskyInverse, choleskyPacked, choleskySolve, columnMoments, glmCoefficientNoiseStd, makePositiveDefinite, standardiseColumn } from './index.js';
+import { GlmSingularDesignError, addLocalStats, advanceGlmFit, choleskyInverse, choleskyPacked, choleskySolve, columnMoments, emptyLocalStats, glmCoefficientNoiseStd, glmFamily, glmLocalStats, glmSummary, makePositiveDefinite, standardiseColumn, startGlmFit, type GlmAdvance } from './index.js';
 
 describe('makePositiveDefinite', () => {
   it('returns a positive definite matrix unchanged (ridge 0)', () => {
@@ -60,5 +60,36 @@ describe('standardisation helpers', () => {
     expect(after.sum).toBeCloseTo(0, 12);
     expect(after.sumSq / (after.n - 1)).toBeCloseTo(1, 12);
     expect(() => standardiseColumn(d, 1, 0, 0)).toThrow(/sd/);
+  });
+});
+
+describe('noisy fits', () => {
+  /** A fit whose round-1 XᵀWX gets a large negative perturbation on one diagonal entry (as noise could). */
+  function run(noisy: boolean): GlmAdvance {
+    const n = 200;
+    const x = new Float64Array(n * 2);
+    const y = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      x[i * 2] = 1;
+      x[i * 2 + 1] = (i % 10) / 10;
+      y[i] = i % 3 === 0 ? 1 : 0;
+    }
+    const fam = glmFamily('binomial');
+    let step = startGlmFit(fam, 2, { noisy });
+    for (let r = 0; r < 30 && !step.done; r++) {
+      const stats = addLocalStats(glmLocalStats({ n, p: 2, x, y }, fam, step.input), emptyLocalStats(2));
+      if (r === 0) stats.info[2] = -stats.info[2]!; // indefinite
+      step = advanceGlmFit(fam, step.state, stats);
+    }
+    return step;
+  }
+  it('an indefinite noisy XᵀWX is repaired with a ridge and the fit completes', () => {
+    const step = run(true);
+    expect(step.done).toBe(true);
+    expect(step.state.ridge).toBeGreaterThan(0);
+    expect(() => glmSummary(glmFamily('binomial'), step.state, ['(Intercept)', 'x'])).not.toThrow();
+  });
+  it('negative control: without noisy the same statistics are refused as singular', () => {
+    expect(() => run(false)).toThrow(GlmSingularDesignError);
   });
 });
