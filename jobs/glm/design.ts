@@ -188,7 +188,9 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
     const levelCols = levelChecks.map((l, i) => `CASE WHEN ${l.expr} THEN 1 ELSE 0 END AS l${i}`);
     const unitCol = unit ? [`${quoteIdent(unit)} AS u`] : [];
     const whereSql = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
-    const base = `SELECT ${[...cols, ...levelCols, ...unitCol, 'rowid AS rid', `coalesce(${ok.join(' AND ')}, false) AS ok`].join(', ')} FROM ${quoteIdent(product.name)}${whereSql}`;
+    // rowid only where the keyed hash needs it (DP with a unit): views have none, and mode none reads views too.
+    const ridCol = dp && unit ? ['rowid AS rid'] : [];
+    const base = `SELECT ${[...cols, ...levelCols, ...unitCol, ...ridCol, `coalesce(${ok.join(' AND ')}, false) AS ok`].join(', ')} FROM ${quoteIdent(product.name)}${whereSql}`;
     const baseParams = params.values.slice();
     const qualify = dp && unit ? ` QUALIFY row_number() OVER (PARTITION BY u ORDER BY hash(rid, ${p(opts.salt, 'VARCHAR')})) <= ${p(job.privacy.maxRowsPerPerson ?? 1, 'BIGINT')}` : '';
     drop.push(rowsTable);
@@ -255,6 +257,10 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
     if (offset) design.offset = offset;
     if (weights) design.weights = weights;
     return { design, terms, nDropped };
+  } catch (e) {
+    if (e instanceof FedmeshError || e instanceof RangeError) throw e;
+    // DuckDB messages can quote data values; they stay in `cause`, for the agent's own logs only.
+    throw new FedmeshError('INTERNAL', 'glm design query failed', { cause: e });
   } finally {
     for (const t of drop) await conn.run(`DROP TABLE IF EXISTS ${quoteIdent(t)}`);
   }
