@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { regularizedBeta, regularizedBetaUpper } from './beta.js';
-import { normalQuantile } from './normal.js';
+import { normalCdf, normalQuantile } from './normal.js';
 import { studentTCdf, studentTQuantile, studentTSf, studentTTwoSidedP } from './student-t.js';
 
 /**
@@ -75,6 +75,9 @@ describe('Student t', () => {
     // Negative control: the plain normal quantile is not the t quantile at ν = 1000 within these tolerances.
     expect(Math.abs(studentTQuantile(0.975, 1e3) - z)).toBeGreaterThan(1e-4);
     expect(studentTCdf(1.96, Infinity)).toBeCloseTo(0.9750021048517795, 12);
+    // Huge df (more rows than any design) stays bounded in time and equals the normal.
+    expect(studentTCdf(2, 1e12)).toBeCloseTo(normalCdf(2), 12);
+    expect(studentTQuantile(0.975, 1e15)).toBeCloseTo(normalQuantile(0.975), 10);
   });
   it('two-sided p-value of the cars slope (t = 9.464 on 48 df) is R\u2019s 1.49e-12', () => {
     const p = studentTTwoSidedP(9.46399, 48);
