@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { regularizedBeta, regularizedBetaUpper } from './beta.js';
 import { normalCdf, normalQuantile } from './normal.js';
@@ -83,6 +84,18 @@ describe('Student t', () => {
     const p = studentTTwoSidedP(9.46399, 48);
     expect(p).toBeGreaterThan(1.485e-12);
     expect(p).toBeLessThan(1.495e-12);
+  });
+  it('property: over df in [0.5, 1e16] and p in [1e-12, 1 − 1e-12] the quantile terminates, is finite and inverts the CDF', () => {
+    fc.assert(
+      fc.property(fc.double({ min: Math.log(0.5), max: Math.log(1e16), noNaN: true }), fc.double({ min: 1e-12, max: 1 - 1e-12, noNaN: true }), (logDf, p) => {
+        const df = Math.exp(logDf);
+        const q = studentTQuantile(p, df);
+        expect(Number.isFinite(q)).toBe(true);
+        const back = p < 0.5 ? studentTCdf(q, df) : 1 - studentTSf(q, df);
+        expect(Math.abs(back - p)).toBeLessThan(1e-9 * Math.max(1e-3, Math.min(p, 1 - p)) + 1e-15);
+      }),
+      { numRuns: 300, seed: 9 },
+    );
   });
   it('negative control: a wrong df misses the table value', () => {
     expect(Math.abs(studentTQuantile(0.975, 11) - 2.228138851986273)).toBeGreaterThan(1e-3);
