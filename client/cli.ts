@@ -9,6 +9,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 // what they do not use. benchmarks/startup.ts measures it.
 const researcher = () => import('./commands/researcher.js');
 const cells = () => import('./commands/cohort-commands.js');
+const kinds = () => import('./commands/kind-commands.js');
 const servers = () => import('./commands/servers.js');
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -162,6 +163,9 @@ function buildProgram(): Command {
   );
   connection(privacyOptions(program.command('contingency').description('r × c table of persons over public levels, with a chi-square test').argument('<spec>', 'contingency job JSON'))).action(
     exit(async (file: string, opts) => (await cells()).runCellCommand('contingency', file, opts)),
+  );
+  connection(privacyOptions(program.command('glm').description("generalised linear model (gaussian, binomial, poisson) fitted across the mesh by Fisher scoring rounds; R's summary(glm) table").argument('<spec>', 'glm job JSON').option('--max-rows-per-person <k>', 'contribution bound per person in the DP modes (default 1)'))).action(
+    exit(async (file: string, opts) => (await kinds()).runKindCommand('glm', file, opts)),
   );
   connection(output(program.command('catalog').description('the mesh-wide data catalog: products, where they live, their schemas').option('--json', 'print JSON'))).action(exit(async (opts) => (await researcher()).runCatalog(opts)));
 

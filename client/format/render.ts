@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import { isRegistryKind, renderKindJob } from './kind-view.js';
 import type { AgentInfoView, IngestStatusView, JobView } from '../types.js';
 import { arrayLabels, type FlatTable } from './result-table.js';
 import { conceptNameColumn, truncateName, withConceptNames } from './concept-names.js';
@@ -60,6 +61,7 @@ export function jobToJson(view: JobView): Record<string, unknown> {
 }
 
 export function renderJob(view: JobView, color: boolean): string {
+  if (isRegistryKind(view.kind)) return renderKindJob(view);
   const job = withConceptNames(view);
   const lines: string[] = [];
   // Out of every agent the job concerns: those asked and those left out (not live, schema), never "2/2" for 2 of 3.

@@ -93,7 +93,17 @@ export interface KindDef<S = unknown, P = unknown, I = unknown> {
   /** The result from every completed round. */
   release(job: CompiledKindJob<S, P>, history: readonly RoundRecord<I>[], info: { converged: boolean }): KindRelease;
   /** Plain-text rendering of a released result (the CLI's table). */
-  view(result: { columns: string[]; rows: Record<string, unknown>[]; summary?: Record<string, unknown>; notes: string[] }): string;
+  view(result: KindResultView): string;
+  /** The `--json` object of a released result (absent: the generic job JSON). */
+  viewJson?(result: KindResultView): Record<string, unknown>;
+}
+
+/** The released parts of a result a kind's view reads. */
+export interface KindResultView {
+  columns: string[];
+  rows: Record<string, unknown>[];
+  summary?: Record<string, unknown>;
+  notes: string[];
 }
 
 /** What the agent's task runner gives a kind's local step: its data, scoped to the job, and per-job state. */

@@ -20,7 +20,7 @@ import {
 } from '../../algorithms/glm/index.js';
 import type { CompiledKindJob, KindDef, KindRelease, RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
 import { glmOutcomeBounds, glmTerms, parseGlmSpec, type GlmJob } from './spec.js';
-import { glmReleased, renderGlmTable, type GlmReleased } from './view.js';
+import { glmJson, glmReleased, renderGlmTable, type GlmReleased } from './view.js';
 
 /** The public plan of a compiled glm job. */
 export interface GlmPlan {
@@ -134,4 +134,5 @@ export const glmKind: KindDef<GlmJob, GlmPlan, GlmRoundInput> = {
   },
   release: (job, history) => releaseGlm(job, history),
   view: (r) => renderGlmTable(r as unknown as GlmReleased),
+  viewJson: (r) => ({ ...glmJson(r as unknown as GlmReleased) }),
 };

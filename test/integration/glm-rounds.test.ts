@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { Coordinator, startCoordinatorServer, type CoordinatorOptions, type Runn
 import type { JobView } from '../../client/types.js';
 import { Agent } from '../../node-agent/index.js';
 import { sharedCerts } from '../helpers/mesh.js';
+import { CLI, fedmesh } from '../helpers/fedmesh-cli.js';
 import { STUDY_TERMS, makeStudyRows, studyDesign, studySpec, writeStudy, type StudyRow } from '../helpers/glm-data.js';
 
 const AGENTS = ['a1', 'a2', 'a3'];
@@ -117,6 +119,33 @@ describe('glm jobs over the kind seam: 3 agents over gRPC with mTLS', () => {
     // Negative control: the same comparison against the pooled fit of two of the three agents fails.
     expect(matchesPooled(job, [...rows.get('a1')!, ...rows.get('a2')!], 'binomial')).toBe(false);
   });
+
+  it('CLI: `fedmesh glm SPEC.json --json` gives the coefficients object; the table is R-like; `fedmesh query` takes a glm spec too', async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    const file = join(dir, 'glm.json');
+    await writeFile(file, JSON.stringify(studySpec('binomial')));
+    const conn = ['--coordinator', `127.0.0.1:${mesh.port}`, '--tls-dir', tlsDir, '--name', 'researcher'];
+    const j = await fedmesh(['glm', file, ...conn, '--json']);
+    expect(j.code, j.stderr).toBe(0);
+    const out = JSON.parse(j.stdout) as { status: string; coefficients: { term: string; estimate: number; stdError: number; ci95: [number, number] }[]; converged: boolean; privacy: { mode: string } };
+    const ref = fitPooled(studyDesign(pooled(), 'y'), glmFamily('binomial'), STUDY_TERMS).summary;
+    expect(out.status).toBe('succeeded');
+    expect(out.coefficients.map((c) => c.term)).toEqual(STUDY_TERMS);
+    expect(out.coefficients.every((c, i) => close(c.estimate, ref.coefficients[i]!.estimate) && close(c.stdError, ref.coefficients[i]!.stdError))).toBe(true);
+    const t = await fedmesh(['glm', file, ...conn]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/Coefficients:/);
+    expect(t.stdout).toMatch(/^\(Intercept\)\s+-?\d/m);
+    expect(t.stdout).toMatch(/Number of Fisher Scoring iterations: \d+/);
+    const q = await fedmesh(['query', file, ...conn]);
+    expect(q.code, q.stderr).toBe(0);
+    expect(q.stdout).toMatch(/Coefficients:/);
+    // Negative control: a spec of another kind given to `fedmesh glm` is refused, naming the kind.
+    await writeFile(file, JSON.stringify({ ...studySpec('binomial'), kind: 'aggregate' }));
+    const bad = await fedmesh(['glm', file, ...conn]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/kind is "aggregate", expected glm/);
+  }, 60_000);
 
   it('gaussian, mode none: equals the pooled fit to 1e-6 (t statistics, estimated dispersion)', async () => {
     const job = await mesh.client.run(studySpec('gaussian'));

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
+import type { AgentTask } from '../../common/agent-protocol.js';
+import { compileKindJob, createKindRegistry, decodeVector, encodeRoundPayload, type AnyAgentKindDef, type AnyKindDef } from '../../common/kinds/index.js';
+import type { ProductRules } from '../../common/job/product-rules.js';
+import type { ReleasedAnswer } from '../disclosure/released-answers.js';
+import type { TaskScope } from '../task-cancellation.js';
+import { toyAgent, toyKind, type ToySpec } from '../../test/helpers/toy-kind.js';
+import { KindTaskRunner } from './kind-task-runner.js';
+
+const spec: ToySpec = { kind: 'toy-mean', product: 'p', privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 }, maxRounds: 3 };
+const rules: ProductRules = { privacyUnit: 'person_id', bounds: {}, semanticTypes: {}, sensitivity: 'sensitive' };
+
+function setup(over: { rules?: ProductRules; allowKinds?: string[] } = {}) {
+  const charges: string[] = [];
+  const bound = new Map<string, string>();
+  const answers = new Map<string, ReleasedAnswer>();
+  let steps = 0;
+  const data = new Map([['me', [1, 2, 3]]]);
+  const agentDef: AnyAgentKindDef = {
+    kind: 'toy-mean',
+    localStep: async (...args) => {
+      steps++;
+      return toyAgent(data, 'me').localStep(...args);
+    },
+  };
+  const runner = new KindTaskRunner({
+    kinds: createKindRegistry<AnyKindDef>([toyKind]),
+    agentKinds: createKindRegistry<AnyAgentKindDef>([agentDef]),
+    policy: { minCellSize: 10, allowKinds: over.allowKinds ?? ['toy-mean'], allowModes: ['none', 'central-dp'] },
+    products: () => [{ name: 'p', columns: [], privacyUnit: 'person_id', description: '', source: '' }],
+    rules: () => over.rules ?? rules,
+    charge: async (jobId) => void charges.push(jobId),
+    bind: async (jobId, hash) => {
+      if (bound.has(jobId) && bound.get(jobId) !== hash) throw new Error('rebound');
+      bound.set(jobId, hash);
+    },
+    once: async (jobId, round, compute) => {
+      const k = `${jobId}/${round}`;
+      if (!answers.has(k)) answers.set(k, await compute());
+      return answers.get(k)!;
+    },
+    withConnection: (fn) => fn({} as DuckDBConnection),
+    salt: () => 'salt',
+    rng: createSeededRng(1),
+  });
+  const scope: TaskScope = { signal: new AbortController().signal, using: (_c, fn) => fn() } as TaskScope;
+  const job = compileKindJob(toyKind, spec);
+  const task = (round: number, input: unknown = { mu: round }, hash = job.hash, s: unknown = spec): AgentTask => ({
+    taskId: `t${round}`, jobId: 'job-1', kind: 'toy-mean', specJson: JSON.stringify(s), deadlineMs: Date.now() + 10_000, round, researcher: 'r', payload: encodeRoundPayload({ hash, input }),
+  });
+  return { runner, scope, task, charges, steps: () => steps, job };
+}
+
+describe('agent task runner for registry kinds', () => {
+  it('computes the round, charges the whole job once, and answers a replayed round from the store without computing', async () => {
+    const s = setup();
+    const a = await s.runner.run(s.task(0), s.scope);
+    expect(Array.from(decodeVector(toyKind.layout(s.job, 0), a.arrow, 'me').values)).toEqual([6, 3]);
+    await s.runner.run(s.task(1, { mu: 2 }), s.scope);
+    // Replay of round 0 with another input: the stored answer, no new computation (a replaying coordinator learns nothing new).
+    const replay = await s.runner.run(s.task(0, { mu: 100 }), s.scope);
+    expect(replay.arrow).toEqual(a.arrow);
+    expect(s.steps()).toBe(2);
+    expect(s.charges).toEqual(['job-1', 'job-1', 'job-1']); // the ledger's charge is idempotent per job id
+  });
+
+  it('refuses a task whose hash is not the job this agent compiles (a changed plan), before charging', async () => {
+    const s = setup();
+    await expect(s.runner.run(s.task(0, { mu: 0 }, 'f'.repeat(64)), s.scope)).rejects.toThrow(/hash does not match/);
+    expect(s.charges).toEqual([]);
+    // Negative control: the right hash runs.
+    await expect(s.runner.run(s.task(0), s.scope)).resolves.toBeDefined();
+  });
+
+  it('refuses a round beyond the public maximum the charge covers', async () => {
+    const s = setup();
+    await expect(s.runner.run(s.task(3), s.scope)).rejects.toThrow(/round: 3 is outside the job's public rounds 0\.\.2/);
+    expect(s.steps()).toBe(0);
+    await expect(s.runner.run(s.task(2), s.scope)).resolves.toBeDefined();
+  });
+
+  it('applies the domain policy and the product manifest (kind not allowed, no privacy unit), naming the field', async () => {
+    await expect(setup({ allowKinds: ['aggregate'] }).runner.run(setup().task(0), setup().scope)).rejects.toThrow(/kind: this domain does not accept toy-mean/);
+    const s = setup({ rules: { ...rules, allowedJobKinds: ['aggregate'] } });
+    await expect(s.runner.run(s.task(0), s.scope)).rejects.toThrow(/kind: product p is not open to toy-mean/);
+    const u = setup({ rules: { ...rules, privacyUnit: undefined } });
+    await expect(u.runner.run(u.task(0), u.scope)).rejects.toThrow(/no known privacy unit/);
+  });
+
+  it('refuses a local step whose vector breaks the public layout before it leaves', async () => {
+    const s = setup();
+    // At μ = −10⁷ the residual Σ(x − μ) exceeds its public per-agent bound of 10⁶.
+    await expect(s.runner.run(s.task(0, { mu: -1e7 }), s.scope)).rejects.toThrow(/residual\[0\] outside its public bounds/);
+    await expect(s.runner.run(s.task(1, { mu: 0 }), s.scope)).resolves.toBeDefined();
+  });
+});
