@@ -49,3 +49,29 @@ export function sliceDesign(d: GlmDesign, from: number, to: number): GlmDesign {
   if (d.offset) out.offset = d.offset.slice(from, to);
   return out;
 }
+
+/**
+ * Σ 1, Σ x and Σ x² of design column `j` (weights ignored): one party's share of the standardisation round, whose
+ * sums give the public mean and SD every party then applies with `standardiseColumn`.
+ */
+export function columnMoments(d: GlmDesign, j: number): { n: number; sum: number; sumSq: number } {
+  if (!Number.isInteger(j) || j < 0 || j >= d.p) throw new RangeError(`columnMoments: column ${j} outside 0..${d.p - 1}`);
+  let sum = 0;
+  let sumSq = 0;
+  for (let i = 0; i < d.n; i++) {
+    const v = d.x[i * d.p + j]!;
+    sum += v;
+    sumSq += v * v;
+  }
+  return { n: d.n, sum, sumSq };
+}
+
+/**
+ * Replaces design column j by (x − mean)/sd in place, with the public mean and SD.
+ * @throws RangeError if sd is not finite and > 0
+ */
+export function standardiseColumn(d: GlmDesign, j: number, mean: number, sd: number): void {
+  if (!Number.isInteger(j) || j < 0 || j >= d.p) throw new RangeError(`standardiseColumn: column ${j} outside 0..${d.p - 1}`);
+  if (!(Number.isFinite(mean) && Number.isFinite(sd) && sd > 0)) throw new RangeError('standardiseColumn: mean must be finite and sd finite and > 0');
+  for (let i = 0; i < d.n; i++) d.x[i * d.p + j] = (d.x[i * d.p + j]! - mean) / sd;
+}

@@ -181,6 +181,24 @@ describe('GLM: federated equals pooled', () => {
     }
   });
 
+  it('poisson with an offset: the null deviance equals its closed form (μ0_i = e^{o_i}·Σy/Σe^{o}) to 1e-8', () => {
+    const d = synthetic(12, 300, 4, 'poisson', { offset: true });
+    const full = fitPooled(d, glmFamily('poisson'), terms(4)).summary;
+    let sy = 0;
+    let se = 0;
+    for (let i = 0; i < d.n; i++) {
+      sy += d.y[i]!;
+      se += Math.exp(d.offset![i]!);
+    }
+    let dev0 = 0;
+    for (let i = 0; i < d.n; i++) {
+      const mu = (Math.exp(d.offset![i]!) * sy) / se;
+      const y = d.y[i]!;
+      dev0 += 2 * ((y > 0 ? y * Math.log(y / mu) : 0) - (y - mu));
+    }
+    expect(rel(full.nullDeviance, dev0)).toBeLessThan(1e-8);
+  });
+
   it('stops at maxIterations and says it did not converge (R: "algorithm did not converge")', () => {
     const d = synthetic(5, 100, 3, 'poisson');
     const fit = fitPooled(d, glmFamily('poisson'), terms(3), { maxIterations: 2 });

@@ -16,6 +16,7 @@
 import type { GlmFamily, GlmFamilyName } from './family.js';
 import { DBL_EPSILON } from './family.js';
 import type { GlmLocalStats, GlmRoundInput } from './local-stats.js';
+import { makePositiveDefinite } from './noisy.js';
 import { devianceConverged, solveStep } from './solve.js';
 
 /** @default maxIterations 25, epsilon 1e-8 — R's glm.control(). */
@@ -26,6 +27,13 @@ export interface GlmFitOptions {
   readonly epsilon?: number;
   /** Whether the design has an offset (decides how the null deviance is found). @default false */
   readonly hasOffset?: boolean;
+  /**
+   * The statistics carry DP noise: an XᵀWX that noise made indefinite is repaired with the smallest ridge that
+   * makes it positive definite (`makePositiveDefinite`, post-processing) instead of being refused as aliased;
+   * the largest ridge used is kept in `state.ridge`. Leave it off for exact fits, where indefinite means aliased.
+   * @default false
+   */
+  readonly noisy?: boolean;
 }
 
 export const DEFAULT_GLM_MAX_ITERATIONS = 25;
@@ -39,6 +47,9 @@ export interface GlmFitState {
   readonly maxIterations: number;
   readonly epsilon: number;
   readonly hasOffset: boolean;
+  readonly noisy: boolean;
+  /** Largest diagonal ridge a noisy XᵀWX needed (0: none). */
+  ridge: number;
   /** Rounds whose statistics have been consumed. */
   round: number;
   /** Fisher scoring iterations done (solves), R's `iter`. */
@@ -87,6 +98,8 @@ export function startGlmFit(family: GlmFamily, p: number, options: GlmFitOptions
     maxIterations,
     epsilon,
     hasOffset: options.hasOffset ?? false,
+    noisy: options.noisy ?? false,
+    ridge: 0,
     round: 0,
     iterations: 0,
     beta: null,
@@ -123,6 +136,14 @@ function clampProb(family: GlmFamily, mu: number): number {
   return mu;
 }
 
+/** XᵀWX as released, or (noisy fits) repaired to positive definite with the ridge recorded. */
+function usableInfo(s: GlmFitState, info: Float64Array): Float64Array {
+  if (!s.noisy) return info;
+  const r = makePositiveDefinite(s.p, info);
+  s.ridge = Math.max(s.ridge, r.ridge);
+  return r.packed;
+}
+
 /**
  * Consumes one round's summed statistics and says what comes next.
  * @throws GlmSingularDesignError if XᵀWX is singular (refuse the model)
@@ -140,8 +161,9 @@ export function advanceGlmFit(family: GlmFamily, prev: GlmFitState, stats: GlmLo
     s.sumWY = stats.sumWY;
     s.sumLogW = stats.sumLogW;
     s.devOld = stats.deviance;
-    s.beta = solveStep(s.p, stats.info, stats.rhs, null);
-    s.info = Array.from(stats.info);
+    const info = usableInfo(s, stats.info);
+    s.beta = solveStep(s.p, info, stats.rhs, null);
+    s.info = Array.from(info);
     s.iterations = 1;
     const wtdmu = clampProb(family, stats.sumWY / stats.sumW);
     s.nullBeta0 = family.linkfun(wtdmu) - (s.hasOffset ? stats.sumWOffset / stats.sumW : 0);
@@ -154,8 +176,9 @@ export function advanceGlmFit(family: GlmFamily, prev: GlmFitState, stats: GlmLo
         s.deviance = dev;
         s.logLik = stats.logLik;
       } else {
-        s.beta = solveStep(s.p, stats.info, stats.rhs, s.beta);
-        s.info = Array.from(stats.info);
+        const info = usableInfo(s, stats.info);
+        s.beta = solveStep(s.p, info, stats.rhs, s.beta);
+        s.info = Array.from(info);
         s.iterations += 1;
         s.devOld = dev;
       }

@@ -4,7 +4,7 @@
  */
 export { GLM_FAMILIES, GLM_LINKS, CANONICAL_LINK, DBL_EPSILON, glmFamily } from './family.js';
 export type { GlmFamily, GlmFamilyName, GlmLinkName } from './family.js';
-export { checkDesign, sliceDesign } from './design.js';
+export { checkDesign, columnMoments, sliceDesign, standardiseColumn } from './design.js';
 export type { GlmDesign } from './design.js';
 export { glmLocalStats, addLocalStats, emptyLocalStats, packedIndex, packedLength } from './local-stats.js';
 export type { GlmLocalStats, GlmRoundInput, GlmLocalOptions } from './local-stats.js';
@@ -19,3 +19,5 @@ export { fitPooled } from './pooled.js';
 export type { PooledFit } from './pooled.js';
 export { BINOMIAL_ETA_CLAMP, defaultEtaClamp, glmRoundSensitivity } from './sensitivity.js';
 export type { BlockSensitivity, GlmSensitivity, GlmSensitivityOptions } from './sensitivity.js';
+export { glmCoefficientNoiseStd, makePositiveDefinite } from './noisy.js';
+export type { PositiveDefiniteResult } from './noisy.js';

@@ -1,7 +1,7 @@
 /**
  * The stated per-person sensitivities hold: for rows drawn inside the declared bounds (corners included) and any
  * public β (large values included, so the η clamp is hit), one person's k rows never move a block by more than
- * the stated L2 (and L1). Negative controls: without the clamp, or with a covariate outside its declared bounds,
+ * the stated L2 (and L1), and no entry exceeds rows × the stated per-row maximum. Negative controls: without the clamp, or with a covariate outside its declared bounds,
  * the bound is exceeded.
  */
 import { describe, expect, it } from 'vitest';
@@ -29,8 +29,16 @@ function worstRatio(family: GlmFamilyName, rows: number[][], ys: number[], input
   const p = rows[0]!.length;
   const s = glmLocalStats({ n: rows.length, p, x: Float64Array.from(rows.flat()), y: Float64Array.from(ys) }, glmFamily(family), input, options);
   const stated = input.round === 1 ? sens.round1 : sens.later;
+  const rowMax = input.round === 1 ? sens.rowAbsMax.round1 : sens.rowAbsMax.later;
   let worst = 0;
-  for (const [name, n] of norms(glmStatsToVector(s), p)) {
+  const vector = glmStatsToVector(s);
+  for (const b of glmStatLayout(p)) {
+    for (let i = b.offset; i < b.offset + b.length; i++) {
+      const bound = rows.length * rowMax[b.name];
+      if (Math.abs(vector[i]!) > bound * (1 + 1e-12) + 1e-300) return Infinity;
+    }
+  }
+  for (const [name, n] of norms(vector, p)) {
     const b = stated[name as keyof typeof stated];
     if (b.l2Sq === 0) {
       if (n.l2 > 0) return Infinity;
@@ -82,6 +90,33 @@ describe('glmRoundSensitivity', () => {
       }
       expect(worst).toBeLessThanOrEqual(1);
       // Not vacuous: the bound is approached (within a factor 20) somewhere.
+      expect(worst).toBeGreaterThan(0.05);
+    });
+  }
+
+  for (const family of ['gaussian', 'binomial', 'poisson'] as const) {
+    it(`${family} with an offset in [-2, 3]: the bounds still hold in every round`, () => {
+      const rng = createSeededRng(`sens-offset-${family}`);
+      const sens = glmRoundSensitivity(family, BOUNDS, OUTCOME[family], 1, { offsetBounds: [-2, 3] });
+      const [ylo, yhi] = OUTCOME[family];
+      let worst = 0;
+      for (let trial = 0; trial < 300; trial++) {
+        const corner = trial % 2 === 0;
+        const row = draw(rng, BOUNDS, corner);
+        const u = rng.nextUint32() / 2 ** 32;
+        const y = family === 'binomial' ? (u < 0.5 ? 0 : 1) : corner ? (u < 0.5 ? ylo : yhi) : family === 'poisson' ? Math.floor(u * (yhi + 1)) : ylo + u * (yhi - ylo);
+        const off = corner ? (rng.nextUint32() % 2 === 0 ? -2 : 3) : -2 + 5 * (rng.nextUint32() / 2 ** 32);
+        const beta = BOUNDS.map(() => (trial % 3 === 0 ? 50 : 1) * ((rng.nextUint32() / 2 ** 32) * 2 - 1));
+        const input: GlmRoundInput = trial % 3 === 1 ? { round: 1, beta: null, nullBeta0: null } : { round: 2, beta, nullBeta0: beta[0]! };
+        const s = glmLocalStats({ n: 1, p: BOUNDS.length, x: Float64Array.from(row), y: Float64Array.from([y]), offset: Float64Array.from([off]) }, glmFamily(family), input, { etaClamp: sens.etaClamp });
+        const stated = input.round === 1 ? sens.round1 : sens.later;
+        for (const [name, n] of norms(glmStatsToVector(s), BOUNDS.length)) {
+          const b = stated[name as keyof typeof stated];
+          if (b.l2Sq === 0) expect(n.l2).toBe(0);
+          else worst = Math.max(worst, n.l2 / Math.sqrt(b.l2Sq));
+        }
+      }
+      expect(worst).toBeLessThanOrEqual(1 + 1e-12);
       expect(worst).toBeGreaterThan(0.05);
     });
   }

@@ -11,8 +11,9 @@
  *   poisson η ∈ [−8, log(yhi + 1) + 1].
  * - Working weight W = (dμ/dη)²/V(μ) ≤ Wmax: gaussian 1, binomial ¼, poisson e^{ηhi}.
  * - info (packed upper triangle of W·x·xᵀ): Σ_{j≤l} (W x_j x_l)² = W²·½(X2² + X4), so row L2 = Wmax·√(½(X2² + X4)).
- * - rhs = r·x with |r| ≤ rmax, row L2 = rmax·√X2. Round 1 (XᵀWz at R's μ⁰): gaussian |y|; binomial
- *   μ⁰ ∈ {¼, ¾}, |W·z| = (3/16)(ln 3 + 4/3); poisson r = μ⁰·ln μ⁰ − 0.1 with μ⁰ = y + 0.1. Later rounds (score):
+ * - rhs = r·x with |r| ≤ rmax, row L2 = rmax·√X2. Round 1 (XᵀWz at R's μ⁰, z = η⁰ − offset + (y − μ⁰)/μ′):
+ *   gaussian |y| + |o|; binomial μ⁰ ∈ {¼, ¾}, |W·z| ≤ (3/16)(ln 3 + 4/3 + |o|); poisson r = μ⁰·ln μ⁰ − 0.1 − μ⁰·o
+ *   with μ⁰ = y + 0.1 (|o| the largest offset, 0 without one). Later rounds (score):
  *   gaussian |y − μ| ≤ yhi − ylo; binomial |y − μ| ≤ 1; poisson |y − μ| ≤ max(yhi, e^{ηhi}).
  * - deviance (and the null deviance): gaussian (yhi − ylo)²; binomial 2·ln(1 + e^{max(−ηlo, ηhi)}); poisson the
  *   largest of 2(y ln(y/μ) − (y − μ)) over the corners y ∈ {0, yhi}, μ ∈ {e^{ηlo}, e^{ηhi}} (it is convex in y and
@@ -39,6 +40,11 @@ export interface GlmSensitivity {
   /** Round 1 (XᵀWz at R's starting values) and later rounds (score) differ only in `rhs`. */
   readonly round1: Readonly<Record<GlmBlockName, BlockSensitivity>>;
   readonly later: Readonly<Record<GlmBlockName, BlockSensitivity>>;
+  /**
+   * Largest |entry| one row can put in each block (round 1 and later rounds): an agent's entry is at most its rows
+   * times this, which gives the public per-agent bounds of a layout (with a public cap on rows per agent).
+   */
+  readonly rowAbsMax: { readonly round1: Readonly<Record<GlmBlockName, number>>; readonly later: Readonly<Record<GlmBlockName, number>> };
 }
 
 export interface GlmSensitivityOptions {
@@ -95,6 +101,12 @@ export function glmRoundSensitivity(
     x4 += m ** 4;
   }
   const yAbs = Math.max(Math.abs(ylo), Math.abs(yhi));
+  let offsetAbs = 0;
+  if (options.offsetBounds) {
+    const [olo, ohi] = options.offsetBounds;
+    if (!(Number.isFinite(olo) && Number.isFinite(ohi) && olo <= ohi)) throw new RangeError('glmRoundSensitivity: offsetBounds must be finite [lo, hi] with lo <= hi');
+    offsetAbs = Math.max(Math.abs(olo), Math.abs(ohi));
+  }
   let wMax: number;
   let r1: number;
   let rLater: number;
@@ -103,14 +115,16 @@ export function glmRoundSensitivity(
   switch (family) {
     case 'gaussian':
       wMax = 1;
-      r1 = yAbs;
+      // Round 1: W·z = y − offset.
+      r1 = yAbs + offsetAbs;
       rLater = yhi - ylo;
       dev = (yhi - ylo) ** 2;
       logLik = 0;
       break;
     case 'binomial':
       wMax = 0.25;
-      r1 = (3 / 16) * (Math.log(3) + 4 / 3);
+      // Round 1: μ⁰ ∈ {¼, ¾}, W = 3/16, z = η⁰ − offset + (y − μ⁰)/μ′.
+      r1 = (3 / 16) * (Math.log(3) + 4 / 3 + offsetAbs);
       rLater = 1;
       dev = 2 * Math.log1p(Math.exp(Math.max(-elo, ehi)));
       logLik = dev / 2;
@@ -119,18 +133,13 @@ export function glmRoundSensitivity(
       wMax = Math.exp(ehi);
       const mu0 = (y: number): number => (y + 0.1) * Math.log(y + 0.1) - 0.1;
       // μ⁰·ln μ⁰ − 0.1 is smallest at μ⁰ = 1/e (−1/e − 0.1) and largest at an end of [0.1, yhi + 0.1].
-      r1 = Math.max(1 / Math.E + 0.1, Math.abs(mu0(0)), Math.abs(mu0(Math.max(0, yhi))));
+      // Round 1: W·z = μ⁰·ln μ⁰ − 0.1 − μ⁰·offset, μ⁰ ≤ yhi + 0.1.
+      r1 = Math.max(1 / Math.E + 0.1, Math.abs(mu0(0)), Math.abs(mu0(Math.max(0, yhi)))) + (Math.max(0, yhi) + 0.1) * offsetAbs;
       rLater = Math.max(yhi, Math.exp(ehi));
       dev = Math.max(poissonDev(0, Math.exp(elo)), poissonDev(0, Math.exp(ehi)), poissonDev(yhi, Math.exp(elo)), poissonDev(yhi, Math.exp(ehi)));
       logLik = yhi * Math.max(Math.abs(elo), Math.abs(ehi)) + Math.exp(ehi) + lnGamma(yhi + 1);
       break;
     }
-  }
-  let offsetAbs = 0;
-  if (options.offsetBounds) {
-    const [olo, ohi] = options.offsetBounds;
-    if (!(Number.isFinite(olo) && Number.isFinite(ohi) && olo <= ohi)) throw new RangeError('glmRoundSensitivity: offsetBounds must be finite [lo, hi] with lo <= hi');
-    offsetAbs = Math.max(Math.abs(olo), Math.abs(ohi));
   }
   const vec = (rowL2: number, len: number): BlockSensitivity => ({ l1: k * rowL2 * Math.sqrt(len), l2Sq: (k * rowL2) ** 2 });
   const scalar = (row: number): BlockSensitivity => ({ l1: k * row, l2Sq: (k * row) ** 2 });
@@ -148,9 +157,27 @@ export function glmRoundSensitivity(
     nullDeviance: scalar(dev),
   };
   const info = vec(wMax * Math.sqrt(0.5 * (x2 * x2 + x4)), (p * (p + 1)) / 2);
+  let mMax = 0;
+  for (const [lo, hi] of covariateBounds) mMax = Math.max(mMax, Math.abs(lo), Math.abs(hi));
+  const rowScalars: Record<(typeof GLM_SCALAR_BLOCKS)[number], number> = {
+    n: 1,
+    sumW: 1,
+    sumWY: yAbs,
+    sumWOffset: offsetAbs,
+    sumLogW: 0,
+    deviance: dev,
+    logLik,
+    nullInfo: wMax,
+    nullScore: rLater,
+    nullDeviance: dev,
+  };
   return {
     etaClamp: [elo, ehi],
     round1: { ...scalars, info, rhs: vec(r1 * Math.sqrt(x2), p) },
     later: { ...scalars, info, rhs: vec(rLater * Math.sqrt(x2), p) },
+    rowAbsMax: {
+      round1: { ...rowScalars, info: wMax * mMax * mMax, rhs: r1 * mMax },
+      later: { ...rowScalars, info: wMax * mMax * mMax, rhs: rLater * mMax },
+    },
   };
 }

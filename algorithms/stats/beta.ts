@@ -66,7 +66,7 @@ function stirlingTail(z: number): number {
  * digits by subtraction), so there the difference is expanded directly from Stirling's formula:
  * (a − ½)·log1p(b/a) + b·ln(a + b) − b + S(a + b) − S(a).
  */
-function lnGammaDiff(a: number, b: number): number {
+export function lnGammaDiff(a: number, b: number): number {
   if (a < 15) return lnGamma(a + b) - lnGamma(a);
   return (a - 0.5) * Math.log1p(b / a) + b * Math.log(a + b) - b + stirlingTail(a + b) - stirlingTail(a);
 }

@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { regularizedBeta, regularizedBetaUpper } from './beta.js';
-import { normalQuantile } from './normal.js';
+import { normalCdf, normalQuantile } from './normal.js';
 import { studentTCdf, studentTQuantile, studentTSf, studentTTwoSidedP } from './student-t.js';
 
 /**
@@ -75,11 +76,26 @@ describe('Student t', () => {
     // Negative control: the plain normal quantile is not the t quantile at ν = 1000 within these tolerances.
     expect(Math.abs(studentTQuantile(0.975, 1e3) - z)).toBeGreaterThan(1e-4);
     expect(studentTCdf(1.96, Infinity)).toBeCloseTo(0.9750021048517795, 12);
+    // Huge df (more rows than any design) stays bounded in time and equals the normal.
+    expect(studentTCdf(2, 1e12)).toBeCloseTo(normalCdf(2), 12);
+    expect(studentTQuantile(0.975, 1e15)).toBeCloseTo(normalQuantile(0.975), 10);
   });
   it('two-sided p-value of the cars slope (t = 9.464 on 48 df) is R\u2019s 1.49e-12', () => {
     const p = studentTTwoSidedP(9.46399, 48);
     expect(p).toBeGreaterThan(1.485e-12);
     expect(p).toBeLessThan(1.495e-12);
+  });
+  it('property: over df in [0.5, 1e16] and p in [1e-12, 1 − 1e-12] the quantile terminates, is finite and inverts the CDF', () => {
+    fc.assert(
+      fc.property(fc.double({ min: Math.log(0.5), max: Math.log(1e16), noNaN: true }), fc.double({ min: 1e-12, max: 1 - 1e-12, noNaN: true }), (logDf, p) => {
+        const df = Math.exp(logDf);
+        const q = studentTQuantile(p, df);
+        expect(Number.isFinite(q)).toBe(true);
+        const back = p < 0.5 ? studentTCdf(q, df) : 1 - studentTSf(q, df);
+        expect(Math.abs(back - p)).toBeLessThan(1e-9 * Math.max(1e-3, Math.min(p, 1 - p)) + 1e-15);
+      }),
+      { numRuns: 300, seed: 9 },
+    );
   });
   it('negative control: a wrong df misses the table value', () => {
     expect(Math.abs(studentTQuantile(0.975, 11) - 2.228138851986273)).toBeGreaterThan(1e-3);

@@ -169,6 +169,16 @@ describe('readGlmDesign', () => {
     expect((g as FedmeshError).message).toMatch(/glm\.levelCells: level \d of covariate count/);
   });
 
+  it('reads a view in mode none, and wraps DuckDB failures as INTERNAL without their text', async () => {
+    await conn.run('CREATE VIEW visits_v AS SELECT * FROM visits');
+    const { design } = await readGlmDesign(conn, spec({ product: 'visits_v' }), { ...PRODUCT, name: 'visits_v' }, opts);
+    expect(design.n).toBe(236);
+    // A product the schema lists but the database lacks: DuckDB fails; the message names no table or value.
+    const e = await readGlmDesign(conn, spec({ product: 'ghost' }), { ...PRODUCT, name: 'ghost' }, opts).catch((x: unknown) => x as FedmeshError);
+    expect((e as FedmeshError).code).toBe('INTERNAL');
+    expect((e as FedmeshError).message).toBe('glm design query failed');
+  });
+
   it('refuses schema mismatches naming the field, and the privacy unit as a variable', async () => {
     await expect(readGlmDesign(conn, spec({ outcome: 'label' }), PRODUCT, opts)).rejects.toMatchObject({ code: 'INVALID_JOB', field: 'outcome' });
     await expect(readGlmDesign(conn, spec({ outcome: 'nope' }), PRODUCT, opts)).rejects.toMatchObject({ field: 'outcome' });

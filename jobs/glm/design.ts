@@ -20,11 +20,10 @@ import { isIntegerType, isNumericType } from '../../algorithms/aggregate/index.j
 import type { GlmDesign } from '../../algorithms/glm/index.js';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { FedmeshError, invalidJob } from '../../common/errors.js';
-import { checkValue, findColumn, isFilterableType } from '../../common/job/schema-check.js';
+import { checkValue, findColumn, isFilterableType, type SchemaProduct } from '../../common/job/schema-check.js';
 import type { Scalar } from '../../common/job/spec.js';
 import { runCohort } from '../../node-agent/cohort/index.js';
 import { quoteIdent } from '../../node-agent/data/database.js';
-import type { ProductInfo } from '../../node-agent/data/products.js';
 import { clampSql, filterSql } from '../../node-agent/query/aggregate-sql.js';
 import { checkGlmDisclosure } from './disclosure.js';
 import { glmTerms, type GlmJob, type GlmTerm } from './spec.js';
@@ -45,19 +44,22 @@ export interface GlmReadOptions {
 export interface GlmAgentDesign {
   readonly design: GlmDesign;
   readonly terms: readonly GlmTerm[];
-  /** Rows selected by `where` and the cohort that could not be used (missing, unlisted level, invalid value). */
+  /**
+   * Rows selected by `where` and the cohort that could not be used (missing, unlisted level, invalid value).
+   * Exact and data-dependent: release it as is only in mode none (the DP modes must noise it or leave it out).
+   */
   readonly nDropped: number;
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
-function numericColumn(product: ProductInfo, name: string, field: string): string {
+function numericColumn(product: SchemaProduct, name: string, field: string): string {
   const col = findColumn(product, name, field);
   if (!isNumericType(col.type)) throw invalidJob(field, `column ${col.name} is ${col.type}; a numeric column is needed`);
   return col.name;
 }
 
-function notUnit(product: ProductInfo, name: string, field: string): void {
+function notUnit(product: SchemaProduct, name: string, field: string): void {
   if (product.privacyUnit && name === product.privacyUnit) throw new FedmeshError('POLICY_DENIED', `${field}: the privacy unit ${name} cannot be a model variable`, { field });
 }
 
@@ -66,7 +68,7 @@ function notUnit(product: ProductInfo, name: string, field: string): void {
  * column's type, no model variable is the privacy unit.
  * @throws FedmeshError INVALID_JOB naming the field, or POLICY_DENIED for the privacy unit
  */
-export function checkGlmAgainstSchema(job: GlmJob, product: ProductInfo): void {
+export function checkGlmAgainstSchema(job: GlmJob, product: SchemaProduct): void {
   job.where.forEach((f, i) => {
     const col = findColumn(product, f.column, `where[${i}].column`);
     if (!isFilterableType(col.type)) throw invalidJob(`where[${i}].column`, `column ${col.name} has type ${col.type}, which cannot be filtered`);
@@ -114,7 +116,7 @@ class Params {
  * @throws FedmeshError INVALID_JOB (schema), POLICY_DENIED (disclosure rule, privacy unit), FAILED_PRECONDITION
  *   (cohort tables missing), CANCELLED (signal)
  */
-export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product: ProductInfo, opts: GlmReadOptions, signal?: AbortSignal): Promise<GlmAgentDesign> {
+export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product: SchemaProduct, opts: GlmReadOptions, signal?: AbortSignal): Promise<GlmAgentDesign> {
   if (!IDENT.test(opts.scratch)) throw new RangeError('readGlmDesign: scratch must be a plain identifier');
   checkGlmAgainstSchema(job, product);
   const terms = glmTerms(job.covariates);
@@ -186,7 +188,9 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
     const levelCols = levelChecks.map((l, i) => `CASE WHEN ${l.expr} THEN 1 ELSE 0 END AS l${i}`);
     const unitCol = unit ? [`${quoteIdent(unit)} AS u`] : [];
     const whereSql = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
-    const base = `SELECT ${[...cols, ...levelCols, ...unitCol, 'rowid AS rid', `coalesce(${ok.join(' AND ')}, false) AS ok`].join(', ')} FROM ${quoteIdent(product.name)}${whereSql}`;
+    // rowid only where the keyed hash needs it (DP with a unit): views have none, and mode none reads views too.
+    const ridCol = dp && unit ? ['rowid AS rid'] : [];
+    const base = `SELECT ${[...cols, ...levelCols, ...unitCol, ...ridCol, `coalesce(${ok.join(' AND ')}, false) AS ok`].join(', ')} FROM ${quoteIdent(product.name)}${whereSql}`;
     const baseParams = params.values.slice();
     const qualify = dp && unit ? ` QUALIFY row_number() OVER (PARTITION BY u ORDER BY hash(rid, ${p(opts.salt, 'VARCHAR')})) <= ${p(job.privacy.maxRowsPerPerson ?? 1, 'BIGINT')}` : '';
     drop.push(rowsTable);
@@ -253,6 +257,10 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
     if (offset) design.offset = offset;
     if (weights) design.weights = weights;
     return { design, terms, nDropped };
+  } catch (e) {
+    if (e instanceof FedmeshError || e instanceof RangeError) throw e;
+    // DuckDB messages can quote data values; they stay in `cause`, for the agent's own logs only.
+    throw new FedmeshError('INTERNAL', 'glm design query failed', { cause: e });
   } finally {
     for (const t of drop) await conn.run(`DROP TABLE IF EXISTS ${quoteIdent(t)}`);
   }

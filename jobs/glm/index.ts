@@ -8,6 +8,7 @@ import { rhoForEpsilonDelta } from '../../algorithms/dp/index.js';
 import {
   advanceGlmFit,
   GlmSingularDesignError,
+  glmCoefficientNoiseStd,
   glmFamily,
   glmRoundSensitivity,
   glmStatLayout,
@@ -85,7 +86,8 @@ function glmLayout(job: CompiledGlmJob, round: number): StatLayout {
 function replay(job: CompiledGlmJob, history: readonly RoundRecord<GlmRoundInput>[]): GlmAdvance {
   const p = job.plan.terms.length;
   const family = glmFamily(job.spec.family);
-  let step = startGlmFit(family, p, { maxIterations: job.spec.maxIterations, hasOffset: job.plan.hasOffset });
+  // Noisy sums (central-dp) may make XᵀWX indefinite: the fit repairs it with a recorded ridge instead of refusing.
+  let step = startGlmFit(family, p, { maxIterations: job.spec.maxIterations, hasOffset: job.plan.hasOffset, noisy: job.privacy.mode !== 'none' });
   try {
     for (const rec of history) {
       if (step.done) break;
@@ -107,7 +109,11 @@ function releaseGlm(job: CompiledGlmJob, history: readonly RoundRecord<GlmRoundI
   const notes: string[] = [];
   const dp = job.privacy.mode === 'central-dp';
   if (dp) notes.push(`central-dp: the coordinator added discrete Gaussian noise to every round's sums (standard deviation per block in privacy.noiseStd); estimates, standard errors and deviances are computed from the noisy sums.`);
-  const released = glmReleased(glmSummary(family, step.state, job.plan.terms), { nDropped, notes });
+  const summary = glmSummary(family, step.state, job.plan.terms);
+  // Stated per coefficient: the score's noise through (XᵀWX)⁻¹ (see algorithms/glm/noisy.ts).
+  const rhsStd = last.noiseStd[glmLayout(job, 1).blocks.findIndex((b) => b.name === 'rhs')] ?? 0;
+  const coefficientNoiseStd = dp ? glmCoefficientNoiseStd(job.plan.terms.length, summary.covUnscaled, rhsStd) : undefined;
+  const released = glmReleased(summary, { nDropped, notes, ...(coefficientNoiseStd ? { coefficientNoiseStd } : {}) });
   const rho = dp ? (job.privacy.rho ?? rhoForEpsilonDelta(job.privacy.epsilon!, job.privacy.delta!)) : 0;
   const blocks = glmLayout(job, Math.min(1, history.length - 1)).blocks.map((b) => b.name);
   return {

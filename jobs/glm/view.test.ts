@@ -32,6 +32,17 @@ describe('glm view', () => {
     expect(JSON.parse(JSON.stringify(j))).toEqual(j);
   });
 
+  it('states the noise of every coefficient when given (DP modes), in the table and the JSON', () => {
+    const r = glmReleased(fit.summary, { nDropped: 0, coefficientNoiseStd: [0.01, 0.02, 0.03, 0.04, 0.05] });
+    expect(r.columns).toContain('noiseStd');
+    expect(glmJson(r).coefficients[2]!.noiseStd).toBe(0.03);
+    expect(renderGlmTable(r)).toMatch(/outcome3\s+-0\.293\s+0\.1927\s+0\.03/);
+    expect(() => glmReleased(fit.summary, { nDropped: 0, coefficientNoiseStd: [1] })).toThrow(/5 coefficients/);
+    // Exact fits have no noise column.
+    expect(released.columns).not.toContain('noiseStd');
+    expect(renderGlmTable(released)).not.toContain('Noise');
+  });
+
   it('formats numbers as R does', () => {
     expect(formatSig(3.044522)).toBe('3.045');
     expect(formatSig(1.338e-15)).toBe('1.338e-15');

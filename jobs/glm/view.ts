@@ -35,11 +35,19 @@ export interface GlmReleased {
 }
 
 /** The released shape of a fit (what a kind's release returns, privacy block aside). */
-export function glmReleased(s: GlmSummary, extra: { nDropped: number; notes?: readonly string[] }): GlmReleased {
+/**
+ * The released shape of a fit. `coefficientNoiseStd` (DP modes): per coefficient, the standard deviation the noise
+ * adds to it (`glmCoefficientNoiseStd`), released as the column `noiseStd` next to the standard error.
+ * @throws RangeError if `coefficientNoiseStd` does not have one entry per coefficient
+ */
+export function glmReleased(s: GlmSummary, extra: { nDropped: number; notes?: readonly string[]; coefficientNoiseStd?: readonly number[] }): GlmReleased {
   const withExp = s.coefficients.some((c) => c.expEstimate !== undefined);
-  const columns: string[] = [...GLM_COLUMNS, ...(withExp ? GLM_EXP_COLUMNS : [])];
-  const rows = s.coefficients.map((c) => {
+  const noise = extra.coefficientNoiseStd;
+  if (noise && noise.length !== s.coefficients.length) throw new RangeError(`glmReleased: ${noise.length} noise values for ${s.coefficients.length} coefficients`);
+  const columns: string[] = [...GLM_COLUMNS, ...(noise ? ['noiseStd'] : []), ...(withExp ? GLM_EXP_COLUMNS : [])];
+  const rows = s.coefficients.map((c, j) => {
     const row: Record<string, unknown> = { term: c.term, estimate: c.estimate, stdError: c.stdError, statistic: c.statistic, pValue: c.pValue, ci95Lower: c.ci95[0], ci95Upper: c.ci95[1] };
+    if (noise) row.noiseStd = noise[j];
     if (withExp) Object.assign(row, { expEstimate: c.expEstimate, expCi95Lower: c.expCi95?.[0], expCi95Upper: c.expCi95?.[1] });
     return row;
   });
@@ -71,6 +79,8 @@ export interface GlmJsonCoefficient {
   term: string;
   estimate: number;
   stdError: number;
+  /** DP modes: standard deviation the noise adds to the estimate. */
+  noiseStd?: number;
   statistic: number;
   pValue: number;
   ci95: [number, number];
@@ -89,6 +99,7 @@ export function glmJson(r: GlmReleased): GlmReleasedSummary & { coefficients: Gl
       pValue: Number(row.pValue),
       ci95: [Number(row.ci95Lower), Number(row.ci95Upper)],
     };
+    if (row.noiseStd !== undefined) c.noiseStd = Number(row.noiseStd);
     if (row.expEstimate !== undefined) {
       c.expEstimate = Number(row.expEstimate);
       c.expCi95 = [Number(row.expCi95Lower), Number(row.expCi95Upper)];
@@ -144,6 +155,10 @@ export function renderGlmTable(r: GlmReleased): string {
   out.push(`Residual deviance: ${rd.padStart(w)}  on ${s.dfResidual}  degrees of freedom`);
   out.push(`AIC: ${formatSig(s.aic, 5)}`, '', `Number of Fisher Scoring iterations: ${s.iterations}`, '');
   out.push(`n used: ${s.nUsed}   n dropped (missing, out-of-list level or invalid value): ${s.nDropped}`, '');
+  if (r.columns.includes('noiseStd')) {
+    out.push('Noise added by differential privacy (standard deviation of each estimate, first order):');
+    out.push(...table(['', 'Estimate', 'Std. Error', 'Noise s.d.'], r.rows.map((row) => [String(row.term), formatSig(Number(row.estimate)), formatSig(Number(row.stdError)), formatSig(Number(row.noiseStd))])), '');
+  }
   const hasExp = r.columns.includes('expEstimate');
   const ciHeader = hasExp ? ['', '2.5 %', '97.5 %', s.family === 'binomial' ? 'Odds ratio' : 'Rate ratio', '2.5 %', '97.5 %'] : ['', '2.5 %', '97.5 %'];
   const ciBody = r.rows.map((row) => {

@@ -1,6 +1,6 @@
 import { isIntegerType } from '../../algorithms/aggregate/index.js';
 import { gridRange } from '../../algorithms/dp/index.js';
-import { checkAggregateAgainstSchema, findColumn } from '../../common/job/schema-check.js';
+import { checkAggregateAgainstSchema, findColumn, type SchemaProduct } from '../../common/job/schema-check.js';
 import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../../common/job/privacy-plan.js';
 import type { AggregateJob, Filter, Scalar } from '../../common/job/spec.js';
 import { MAX_DATA_KEY_CHARS } from '../../common/job/group-limits.js';
@@ -67,7 +67,7 @@ export function groupLabelSql(keyCount: number): string {
  * to the column's type through `param`. Shared by the kinds that take `where` filters.
  * @throws FedmeshError INVALID_JOB naming `${field}.column` for an unknown column
  */
-export function filterSql(f: Filter, product: ProductInfo, field: string, param: (v: string | number | boolean, castTo?: string) => string): string {
+export function filterSql(f: Filter, product: SchemaProduct, field: string, param: (v: string | number | boolean, castTo?: string) => string): string {
   const col = findColumn(product, f.column, `${field}.column`);
   const type = col.type.toUpperCase();
   const c = quoteIdent(col.name);
