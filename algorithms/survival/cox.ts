@@ -153,7 +153,9 @@ export function coxNewtonStep(total: CoxStats, state: CoxFitState, options: CoxI
   }
   const old = state.accepted;
   const last = { ...state, ...counts, last: e };
-  if (Math.abs(1 - old.loglik / e.loglik) <= eps && !state.halving) {
+  // R's test |1 − ℓ_old/ℓ_new|; ℓ = 0 (every event alone in its risk set) falls back to the absolute change.
+  const change = e.loglik === 0 ? Math.abs(old.loglik) : Math.abs(1 - old.loglik / e.loglik);
+  if (change <= eps && !state.halving) {
     return cholesky(e.information) === null ? { ...last, status: 'singular', beta: e.beta } : { ...last, status: 'converged', beta: e.beta, accepted: e };
   }
   if (state.iteration >= maxIterations) return { ...last, status: 'max-iterations', beta: e.beta };
