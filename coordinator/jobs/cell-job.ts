@@ -33,6 +33,8 @@ const OMOP_CORE_COLUMNS: Readonly<Record<string, readonly string[]>> = {
  * @throws FedmeshError naming the field
  */
 export function admitCellJob(job: CellJob, connected: readonly AgentView[]): Admitted {
+  // Refused before any charge rather than run as a Kaplan–Meier job the researcher did not ask for.
+  if (job.kind === 'survival' && job.cox) throw new FedmeshError('FAILED_PRECONDITION', 'model: "cox" needs the multi-round job runner (issue 9), which this coordinator does not have yet', { field: 'model' });
   let candidates: AgentView[];
   let check: (a: AgentView) => void;
   if (job.kind === 'contingency') {
