@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AgentRegistration, AgentTaskReply } from '../common/agent-protocol.js';
 import { FedmeshError, isFedmeshError, quote } from '../common/errors.js';
 import { parseJobSpec } from '../common/job/validate.js';
-import { MAX_SITES_PER_PERSON, type JobSpec } from '../common/job/spec.js';
+import type { JobSpec } from '../common/job/spec.js';
 import type { AgentTask } from '../common/agent-protocol.js';
 import { AgentRegistry, type AgentListing, type AgentView } from './agent-registry.js';
 import { AgentMembers } from './agent-members.js';
@@ -37,47 +37,14 @@ import { CoordinatorMetrics } from './metrics.js';
 import { chargedEpsilon, jobLogFields } from './job-log.js';
 import { catalogPopulations, jobPopulations, populationOfProduct, withCatalog, type BudgetTarget } from './budget-populations.js';
 import { nameReleasedConcepts } from './jobs/concept-lookup.js';
+import { KindJobs } from './rounds/kind-jobs.js';
+import { KINDS } from '../jobs/kinds.js';
 
 export type { BudgetTarget } from './budget-populations.js';
 
-export interface CoordinatorOptions {
-  stateDir: string;
-  /** @default 2000 */
-  heartbeatIntervalMs?: number;
-  /** @default 3 × heartbeatIntervalMs */
-  livenessTimeoutMs?: number;
-  /** Budget per researcher × population where none was set. @default { epsilon: 3, delta: 1e-6 } */
-  defaultBudget?: EpsilonDeltaBudget;
-  log?: (event: string, fields?: Record<string, unknown>) => void;
-  /** Also export Node process metrics (CPU, heap, event loop) with the job metrics. @default true */
-  processMetrics?: boolean;
-  /**
-   * Mesh-wide public assumption: a person is at no more than this many sites. Every DP job's sensitivity is
-   * multiplied by it (a job may state a larger value, never a smaller one) and every DP result states it. @default 1
-   */
-  maxSitesPerPerson?: number;
-}
+import { compileCoordinatorOptions, type CoordinatorOptions, type CompiledCoordinatorOptions } from './options.js';
 
-export interface CompiledCoordinatorOptions {
-  readonly stateDir: string;
-  readonly heartbeatIntervalMs: number;
-  readonly livenessTimeoutMs: number;
-  readonly defaultBudget: Readonly<EpsilonDeltaBudget>;
-  readonly maxSitesPerPerson: number;
-}
-
-/** @throws RangeError naming the option */
-export function compileCoordinatorOptions(o: CoordinatorOptions): CompiledCoordinatorOptions {
-  if (!o.stateDir) throw new RangeError('options.stateDir is required');
-  const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 2000;
-  if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 50) throw new RangeError('options.heartbeatIntervalMs must be an integer >= 50');
-  const livenessTimeoutMs = o.livenessTimeoutMs ?? 3 * heartbeatIntervalMs;
-  if (!Number.isInteger(livenessTimeoutMs) || livenessTimeoutMs <= heartbeatIntervalMs) throw new RangeError('options.livenessTimeoutMs must be an integer above heartbeatIntervalMs');
-  const defaultBudget = Object.freeze({ ...(o.defaultBudget ?? { epsilon: 3, delta: 1e-6 }) });
-  const maxSitesPerPerson = o.maxSitesPerPerson ?? 1;
-  if (!Number.isInteger(maxSitesPerPerson) || maxSitesPerPerson < 1 || maxSitesPerPerson > MAX_SITES_PER_PERSON) throw new RangeError(`options.maxSitesPerPerson must be an integer between 1 and ${MAX_SITES_PER_PERSON}`);
-  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget, maxSitesPerPerson });
-}
+export { compileCoordinatorOptions, type CoordinatorOptions, type CompiledCoordinatorOptions } from './options.js';
 
 type Listener = (e: JobEventRecord, job: JobRecord | undefined) => void;
 
@@ -101,6 +68,8 @@ export class Coordinator {
   readonly metrics: CoordinatorMetrics;
   /** HE jobs add ciphertexts in worker threads; made on first use. */
   private hePool: HePool | undefined;
+  /** Jobs of registry kinds (jobs/<kind>), run by the generic round runner. */
+  private kindJobs!: KindJobs;
 
   private constructor(
     readonly options: CompiledCoordinatorOptions,
@@ -148,7 +117,7 @@ export class Coordinator {
     if (!existsSync(dbFile) && head.ok) throw stateRefused(dir, [`${dbFile} is missing but the head file is at ledger entry ${head.head.seq}`]);
     let store: JobStore;
     try {
-      store = await JobStore.open(dir);
+      store = await JobStore.open(dir, { registryKinds: KINDS.kinds() });
     } catch (e) {
       throw stateRefused(dir, [`${dbFile} cannot be opened: ${((e as Error).message.split('\n')[0] ?? '').slice(0, 300)}`]);
     }
@@ -168,6 +137,12 @@ export class Coordinator {
     // Agents registered before the restart still count in default quorums until they reconnect or are removed.
     c.registry.restore(remembered, Date.now());
     if (interrupted > 0) c.log('jobs-interrupted', { count: interrupted });
+    c.kindJobs = await KindJobs.open({
+      kinds: KINDS, registry: c.registry, dispatcher: c.dispatcher, store, ledger, rng: c.rng, metrics: c.metrics, log: c.log, emit: (e, j) => c.emit(e, j),
+      maxSitesPerPerson: compiled.maxSitesPerPerson, defaultDelta: compiled.defaultBudget.delta, started: (job, p) => c.track(job, p), finished: (job) => c.forget(job),
+      ...(options.testOnlyBeforeRound ? { beforeRound: options.testOnlyBeforeRound } : {}),
+    });
+    await c.kindJobs.resumeAll();
     return c;
   }
 
@@ -221,6 +196,8 @@ export class Coordinator {
    * @throws FedmeshError INVALID_JOB / POLICY_DENIED / RESOURCE_EXHAUSTED (result size) before anything is stored
    */
   async submitJob(researcher: string, specJson: string): Promise<JobRecord> {
+    const kind = this.kindJobs.kindOf(specJson);
+    if (kind) return this.kindJobs.submit(researcher, specJson, kind);
     let spec: JobSpec | undefined;
     try {
       spec = parseJobSpec(specJson);
@@ -279,13 +256,12 @@ export class Coordinator {
     this.metrics.jobAdmitted(job.id, spec.kind, spec.privacy.mode, cost ? { ...cost, epsilon } : undefined);
     this.live.set(job.id, job);
     this.emit({ jobId: job.id, type: 'admitted', atMs: Date.now(), message: `${agents.length} agents` }, job);
-    const p = this.execute(job, agents, secure, excluded, epsilon).finally(() => this.running.delete(p));
+    const p = this.execute(job, spec, agents, secure, excluded, epsilon).finally(() => this.running.delete(p));
     this.running.add(p);
     return { ...job };
   }
 
-  private async execute(job: JobRecord, agents: AgentView[], secure: SecureAdmission | undefined, excluded: readonly MissingAgent[], epsilon: number): Promise<void> {
-    const spec = job.spec;
+  private async execute(job: JobRecord, spec: JobSpec, agents: AgentView[], secure: SecureAdmission | undefined, excluded: readonly MissingAgent[], epsilon: number): Promise<void> {
     const deadlineMs = job.createdAtMs + (spec.timeoutMs ?? 30_000);
     const specJson = JSON.stringify(spec);
     this.emit({ jobId: job.id, type: 'dispatched', atMs: Date.now() }, job);
@@ -302,7 +278,7 @@ export class Coordinator {
         const out = spec.secure === 'he' ? await runHeJob(ctx, () => (this.hePool ??= createHePool())) : await runSecAggJob(ctx);
         job.agentsAnswered = out.answered;
         job.agentsMissing = [...out.missing, ...excluded.map((x) => x.agent)].sort();
-        job.result = await this.nameConcepts(job, agents, deadlineMs, withCompleteness(out.result, out.answered, out.missing, excluded));
+        job.result = await this.nameConcepts(job, spec, agents, deadlineMs, withCompleteness(out.result, out.answered, out.missing, excluded));
         if (out.resultCiphertexts) job.resultCiphertexts = out.resultCiphertexts;
         job.state = 'succeeded';
         this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
@@ -317,7 +293,7 @@ export class Coordinator {
         const combined = spec.kind === 'aggregate' ? combineAggregate(spec, agents, outcomes, this.rng) : combineCellJob(spec, agents, outcomes, this.rng);
         job.agentsAnswered = combined.answered;
         job.agentsMissing = [...combined.missing, ...excluded.map((x) => x.agent)].sort();
-        job.result = await this.nameConcepts(job, agents, deadlineMs, withCompleteness(combined.result, combined.answered, combined.missing, excluded));
+        job.result = await this.nameConcepts(job, spec, agents, deadlineMs, withCompleteness(combined.result, combined.answered, combined.missing, excluded));
         job.state = 'succeeded';
         this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
       }
@@ -357,6 +333,20 @@ export class Coordinator {
     this.listeners.delete(job.id);
   }
 
+  /** A job running in the background: live (getJob reads it from memory) until it ends; `close` waits for it. */
+  private track(job: JobRecord, p: Promise<void>): void {
+    this.live.set(job.id, job);
+    this.running.add(p);
+    void p.finally(() => this.running.delete(p));
+  }
+
+  /** A job that ended: watchers get the final event, and it is read from the store from now on. */
+  private forget(job: JobRecord): void {
+    this.live.delete(job.id);
+    this.emit({ jobId: job.id, type: 'finished', atMs: job.finishedAtMs ?? Date.now(), message: job.state }, job);
+    this.listeners.delete(job.id);
+  }
+
   /** The populations of the connected agents' catalogue, each with its products. */
   private catalogPopulations(): Map<string, string[]> {
     return catalogPopulations(this.registry.connected());
@@ -366,10 +356,10 @@ export class Coordinator {
    * Concept names for the ids a final result shows, from the answering agents' vocabularies. The result is already
    * released when this runs, so only released ids are asked about; a failure here costs names, never the job.
    */
-  private async nameConcepts(job: JobRecord, agents: readonly AgentView[], jobDeadlineMs: number, result: JobResult): Promise<JobResult> {
+  private async nameConcepts(job: JobRecord, spec: JobSpec, agents: readonly AgentView[], jobDeadlineMs: number, result: JobResult): Promise<JobResult> {
     try {
       const answered = agents.filter((a) => job.agentsAnswered.includes(a.name));
-      return await nameReleasedConcepts({ dispatcher: this.dispatcher, jobId: job.id, researcher: job.researcher, spec: job.spec, answered, jobDeadlineMs, log: this.log }, result);
+      return await nameReleasedConcepts({ dispatcher: this.dispatcher, jobId: job.id, researcher: job.researcher, spec, answered, jobDeadlineMs, log: this.log }, result);
     } catch (e) {
       this.log('concept-names-error', { jobId: job.id, error: String(e) });
       return result;
@@ -456,6 +446,7 @@ export class Coordinator {
 
   /** Waits for running jobs to settle (bounded), then closes the registry and the store. */
   async close(): Promise<void> {
+    this.kindJobs.stop();
     this.dispatcher.close();
     await Promise.allSettled([...this.running]);
     await this.hePool?.destroy();

@@ -1,5 +1,8 @@
 import type { JobSpec } from '../common/job/spec.js';
 
+/** A registry kind's parsed spec (its own type lives in jobs/<kind>/spec.ts); it has a kind and is JSON. */
+export type RegistryJobSpec = { readonly kind: string; readonly [field: string]: unknown };
+
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed';
 
 export interface JobErrorInfo {
@@ -40,7 +43,8 @@ export interface JobRecord {
   id: string;
   kind: string;
   researcher: string;
-  spec: JobSpec;
+  /** The parsed spec: one of the built-in kinds', or a registry kind's (jobs/<kind>, see common/kinds). */
+  spec: JobSpec | RegistryJobSpec;
   state: JobState;
   createdAtMs: number;
   finishedAtMs: number | undefined;
@@ -55,7 +59,7 @@ export interface JobRecord {
 
 export interface JobEventRecord {
   jobId: string;
-  type: 'admitted' | 'dispatched' | 'agent-answered' | 'agent-failed' | 'combined' | 'finished';
+  type: 'admitted' | 'dispatched' | 'agent-answered' | 'agent-failed' | 'round' | 'combined' | 'finished';
   agent?: string;
   message?: string;
   atMs: number;

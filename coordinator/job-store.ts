@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { parseJobSpec } from '../common/job/validate.js';
 import { Mutex } from '../common/mutex.js';
-import type { JobRecord } from './job-record.js';
+import type { JobRecord, RegistryJobSpec } from './job-record.js';
 import type { JobSummary } from './job-summary.js';
 
 /** The job store's database file in the state folder (it also holds the privacy ledger). */
@@ -19,6 +19,8 @@ export class JobStore {
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
+    /** Registry kinds (jobs/<kind>): their specs are stored as their kind parsed them, not as built-in JobSpecs. */
+    private readonly registryKinds: ReadonlySet<string>,
   ) {}
 
   /**
@@ -47,7 +49,7 @@ export class JobStore {
     return this.mutex.run(() => fn(this.conn));
   }
 
-  static async open(stateDir: string): Promise<JobStore> {
+  static async open(stateDir: string, options: { registryKinds?: readonly string[] } = {}): Promise<JobStore> {
     mkdirSync(stateDir, { recursive: true });
     const instance = await DuckDBInstance.create(join(stateDir, JOB_STORE_FILE));
     const conn = await instance.connect();
@@ -58,15 +60,19 @@ export class JobStore {
       result_json VARCHAR, error_json VARCHAR)`);
     // HE jobs keep their aggregate ciphertexts (base64) for the researcher's client to fetch and decrypt.
     await conn.run('ALTER TABLE jobs ADD COLUMN IF NOT EXISTS result_ciphertexts VARCHAR');
-    return new JobStore(instance, conn);
+    return new JobStore(instance, conn, new Set(options.registryKinds ?? []));
   }
 
-  /** Jobs that were running when the coordinator stopped cannot resume: mark them failed, with the reason. */
+  /**
+   * Jobs of the built-in kinds that were running when the coordinator stopped cannot resume: mark them failed, with
+   * the reason. Registry kinds resume from their last stored round (coordinator/rounds), so they are left running.
+   */
   async failInterrupted(nowMs: number): Promise<number> {
     return this.mutex.run(async () => {
+      const keep = [...this.registryKinds];
       const r = await this.conn.runAndReadAll(
-        `UPDATE jobs SET state = 'failed', finished_at_ms = $1, error_json = $2 WHERE state IN ('queued', 'running') RETURNING id`,
-        [nowMs, JSON.stringify({ code: 'INTERNAL', message: 'the coordinator restarted while this job was running' })],
+        `UPDATE jobs SET state = 'failed', finished_at_ms = $1, error_json = $2 WHERE state IN ('queued', 'running') AND kind NOT IN (${placeholders(3, keep.length)}) RETURNING id`,
+        [nowMs, JSON.stringify({ code: 'INTERNAL', message: 'the coordinator restarted while this job was running' }), ...keep],
       );
       return r.getRows().length;
     });
@@ -91,14 +97,22 @@ export class JobStore {
 
   async get(id: string): Promise<JobRecord | undefined> {
     const rows = await this.mutex.run(async () => (await this.conn.runAndReadAll(`SELECT * FROM jobs WHERE id = $1`, [id])).getRowObjectsJS());
-    return rows[0] ? fromRow(rows[0]) : undefined;
+    return rows[0] ? fromRow(rows[0], this.registryKinds) : undefined;
+  }
+
+  /** Running jobs of registry kinds (to resume after a restart), oldest first. */
+  async runningRegistryJobs(): Promise<JobRecord[]> {
+    const rows = await this.mutex.run(async () =>
+      (await this.conn.runAndReadAll(`SELECT * FROM jobs WHERE state = 'running' AND kind IN (${placeholders(1, this.registryKinds.size)}) ORDER BY created_at_ms`, [...this.registryKinds])).getRowObjectsJS(),
+    );
+    return rows.map((r) => fromRow(r, this.registryKinds));
   }
 
   async list(limit: number): Promise<JobRecord[]> {
     const rows = await this.mutex.run(async () =>
       (await this.conn.runAndReadAll(`SELECT * FROM jobs ORDER BY created_at_ms DESC, id DESC LIMIT $1`, [limit])).getRowObjectsJS(),
     );
-    return rows.map(fromRow);
+    return rows.map((r) => fromRow(r, this.registryKinds));
   }
 
   /**
@@ -149,12 +163,17 @@ export class JobStore {
   }
 }
 
-function fromRow(r: Record<string, unknown>): JobRecord {
+/** `$first, …` for n bound parameters; with n = 0 the empty string, which no kind is (IN () is not SQL, and NOT IN (NULL) is never true). */
+function placeholders(first: number, n: number): string {
+  return n === 0 ? "''" : Array.from({ length: n }, (_, i) => `$${first + i}`).join(', ');
+}
+
+function fromRow(r: Record<string, unknown>, registryKinds: ReadonlySet<string>): JobRecord {
   return {
     id: String(r.id),
     kind: String(r.kind),
     researcher: String(r.researcher),
-    spec: parseJobSpec(String(r.spec_json)),
+    spec: registryKinds.has(String(r.kind)) ? (JSON.parse(String(r.spec_json)) as RegistryJobSpec) : parseJobSpec(String(r.spec_json)),
     state: String(r.state) as JobRecord['state'],
     createdAtMs: Number(r.created_at_ms),
     finishedAtMs: r.finished_at_ms === null ? undefined : Number(r.finished_at_ms),

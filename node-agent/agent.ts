@@ -32,9 +32,13 @@ import { enforceJobManifest, manifestProductOf, type ProductRules } from '../com
 import { ReleasedCells } from './disclosure/released-cells.js';
 import { ReleasedAnswers, specSha256 } from './disclosure/released-answers.js';
 import type { JobSpec } from '../common/job/spec.js';
-import { CONCEPT_NAMES_TASK_KIND, VOCABULARY_COMPLETE, vocabularyQueryRefusal, type ConceptNameEntry } from '../common/job/concept-names.js';
+import { CONCEPT_NAMES_TASK_KIND, VOCABULARY_COMPLETE, vocabularyQueryRefusal } from '../common/job/concept-names.js';
 import { ReleasedConcepts } from './disclosure/released-concepts.js';
-import { CONCEPT_TABLE, checkLookupIds, hasConceptTable, lookUpConceptNames } from './data/vocabulary.js';
+import { CONCEPT_TABLE } from './data/vocabulary.js';
+import { conceptNamesTask } from './tasks/concept-names-task.js';
+import { KindTaskRunner } from './tasks/kind-task-runner.js';
+import { KINDS } from '../jobs/kinds.js';
+import { AGENT_KINDS } from '../jobs/agent-kinds.js';
 
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
@@ -92,6 +96,8 @@ export class Agent {
   private readonly identity: IdentityKeyPair;
   private identityAttestation: IdentityAttestation | undefined;
   private readonly secure: SecureTaskRunner;
+  /** Tasks of registry kinds (jobs/<kind>), run by one kind-agnostic middleware chain. */
+  private readonly kindTasks: KindTaskRunner;
   /** Running tasks, interrupted at their deadline or on CancelTask. */
   readonly cancellation = new TaskCancellation();
   private readonly descriptions = new Map<string, { description: string; privacyUnit: string | undefined; metadata: Record<string, unknown> }>();
@@ -130,6 +136,8 @@ export class Agent {
       log,
       policy: { secureMaxRows: this.policy.secureMaxRows, minCellSize: this.policy.minCellSize },
     });
+    this.kindTasks = new KindTaskRunner({ kinds: KINDS, agentKinds: AGENT_KINDS, policy: this.policy, products: () => this.products, rules: (p) => this.rules.get(p), rng: this.rng, withConnection: (fn) => this.db.withConnection(fn),
+      charge: (j, r, c) => this.privacyLedger.charge(j, r, c), bind: (j, h) => this.releasedAnswers!.bind(j, h), once: (j, r, f) => this.releasedAnswers!.once(j, r, f) });
   }
 
   /** The identity key signed with this agent's mTLS key, for peers to verify and pin (none without TLS). */
@@ -356,9 +364,14 @@ export class Agent {
       if (task.deadlineMs && Date.now() > task.deadlineMs) throw new FedmeshError('ROUND_TIMEOUT', 'task arrived after its deadline');
       if (task.kind === CONCEPT_NAMES_TASK_KIND) {
         // Not a job: public vocabulary rows only, for ids the coordinator has already released; nothing is charged.
-        const conceptNames = await this.db.withConnection((conn) => scope.using(conn, () => this.conceptNames(conn, task)));
+        const conceptNames = await this.db.withConnection((conn) => scope.using(conn, () => conceptNamesTask(conn, task, { products: this.products, rules: this.rules, vocabularyComplete: this.options.vocabularyComplete === true, releasedConcepts: this.releasedConcepts, log: this.log })));
         done('ok', { names: conceptNames.length });
         return { ok: true, taskId: task.taskId, arrow: new Uint8Array(), meta: {}, conceptNames };
+      }
+      if (this.kindTasks.handles(task.kind)) {
+        const out = await this.kindTasks.run(task, scope);
+        done('ok');
+        return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta };
       }
       const job = parseJobSpec(task.specJson);
       about = { ...about, kind: job.kind, privacyMode: job.privacy.mode, epsilon: job.privacy.epsilon ?? 0, ...(job.secure ? { secure: job.secure } : {}) };
@@ -416,28 +429,6 @@ export class Agent {
     } finally {
       scope.end();
     }
-  }
-
-  /**
-   * Names of released concept ids from this agent's OMOP `concept` table, which must be published as public
-   * reference data (a manifest that marks it otherwise keeps every name at home). Unless the operator declared the
-   * vocabulary complete, only ids this agent released as data-derived keys in the same job are named, the others
-   * are left out (none of them: POLICY_DENIED), so the lookup cannot probe which concepts the vocabulary holds.
-   * @throws FedmeshError INVALID_ARGUMENT (ids), FAILED_PRECONDITION (no vocabulary), POLICY_DENIED (not public)
-   */
-  private async conceptNames(conn: DuckDBConnection, task: AgentTask): Promise<ConceptNameEntry[]> {
-    const ids = checkLookupIds(task.conceptIds);
-    if (!hasConceptTable(this.products)) throw new FedmeshError('FAILED_PRECONDITION', `this agent has no vocabulary to name concepts from (no ${CONCEPT_TABLE} table with concept_id and concept_name)`, { field: 'concept_ids' });
-    if (this.rules.get(CONCEPT_TABLE)?.sensitivity !== 'public') {
-      throw new FedmeshError('POLICY_DENIED', `product ${CONCEPT_TABLE} is not published as public reference data at this agent, so no concept names are sent`, { field: 'concept_ids' });
-    }
-    if (this.options.vocabularyComplete === true) return lookUpConceptNames(conn, ids);
-    const { released, refused } = this.releasedConcepts.check(task.jobId, ids);
-    if (refused.length > 0) this.log('concept-names-refused-ids', { jobId: task.jobId, refused: refused.length });
-    if (released.length === 0) {
-      throw new FedmeshError('POLICY_DENIED', `concept_ids: this agent released none of these ids as data-derived keys in job ${task.jobId.slice(0, 64)}, and its vocabulary is not declared complete, so it names none of them`, { field: 'concept_ids' });
-    }
-    return lookUpConceptNames(conn, released);
   }
 
   /**

@@ -29,7 +29,7 @@ export function findColumn(product: SchemaProduct, name: string, field: string):
   return c;
 }
 
-function checkValue(col: SchemaColumn, v: Scalar, field: string): void {
+export function checkValue(col: SchemaColumn, v: Scalar, field: string): void {
   const t = col.type.toUpperCase();
   if (t === 'BOOLEAN') {
     if (typeof v !== 'boolean') throw invalidJob(field, `column ${col.name} is BOOLEAN: expected true or false, got ${quote(v)}`);

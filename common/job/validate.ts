@@ -34,29 +34,29 @@ const MAX_IN_VALUES = 1000;
 
 type Obj = Record<string, unknown>;
 
-function isObj(v: unknown): v is Obj {
+export function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function onlyKeys(o: Obj, allowed: readonly string[], path: string): void {
+export function onlyKeys(o: Obj, allowed: readonly string[], path: string): void {
   for (const k of Object.keys(o)) {
     if (!allowed.includes(k)) throw invalidJob(path ? `${path}.${k}` : k, `unknown field (allowed: ${allowed.join(', ')})`);
   }
 }
 
-function identifier(v: unknown, field: string): string {
+export function identifier(v: unknown, field: string): string {
   if (typeof v !== 'string' || !IDENT.test(v)) {
     throw invalidJob(field, `must be an identifier (letters, digits, _; not starting with a digit), got ${quote(v)}`);
   }
   return v;
 }
 
-function finite(v: unknown, field: string): number {
+export function finite(v: unknown, field: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidJob(field, `must be a finite number, got ${quote(v)}`);
   return v;
 }
 
-function scalar(v: unknown, field: string): Scalar {
+export function scalar(v: unknown, field: string): Scalar {
   if (typeof v === 'string') {
     if (v.length > 1000) throw invalidJob(field, 'string values are limited to 1000 characters');
     return v;
@@ -65,7 +65,7 @@ function scalar(v: unknown, field: string): Scalar {
   return finite(v, field);
 }
 
-function parseFilter(v: unknown, field: string): Filter {
+export function parseFilter(v: unknown, field: string): Filter {
   if (!isObj(v)) throw invalidJob(field, 'must be an object {column, op, value}');
   onlyKeys(v, ['column', 'op', 'value'], field);
   const column = identifier(v.column, `${field}.column`);
@@ -95,7 +95,7 @@ function parseFilter(v: unknown, field: string): Filter {
   return { column, op, value: scalar(v.value, `${field}.value`) };
 }
 
-function parseBounds(v: unknown, field: string): [number, number] {
+export function parseBounds(v: unknown, field: string): [number, number] {
   if (!Array.isArray(v) || v.length !== 2) throw invalidJob(field, 'must be [lower, upper] (declared bounds are required)');
   const lo = finite(v[0], `${field}[0]`);
   const hi = finite(v[1], `${field}[1]`);
@@ -286,7 +286,7 @@ function parseAggregate(v: Obj): AggregateJob {
 const MAX_HE_PUBLIC_KEY_BASE64 = 8 * 1024 * 1024;
 
 /** Fields of secure jobs (aggregate and cohort-level); their meaning is checked against the mesh at admission. */
-function parseSecureFields(v: Obj, job: JobCommon): void {
+export function parseSecureFields(v: Obj, job: JobCommon): void {
   const needsSecure = (f: string): void => {
     if (!job.secure) throw invalidJob(f, 'applies to secure jobs only (set secure to secagg or he)');
   };
@@ -311,7 +311,7 @@ function parseSecureFields(v: Obj, job: JobCommon): void {
   }
 }
 
-function parseCommon(v: Obj): Partial<AggregateJob> {
+export function parseCommon(v: Obj): Partial<AggregateJob> {
   const out: Partial<AggregateJob> = {};
   // (also used for cohort-level jobs: only the JobCommon fields are set)
   if (v.secure !== undefined) {

@@ -63,6 +63,31 @@ export function groupLabelSql(keyCount: number): string {
 }
 
 /**
+ * One `where` filter as SQL over the product's own column (checked to exist), every value a bound parameter cast
+ * to the column's type through `param`. Shared by the kinds that take `where` filters.
+ * @throws FedmeshError INVALID_JOB naming `${field}.column` for an unknown column
+ */
+export function filterSql(f: Filter, product: ProductInfo, field: string, param: (v: string | number | boolean, castTo?: string) => string): string {
+  const col = findColumn(product, f.column, `${field}.column`);
+  const type = col.type.toUpperCase();
+  const c = quoteIdent(col.name);
+  switch (f.op) {
+    case 'is null':
+      return `${c} IS NULL`;
+    case 'is not null':
+      return `${c} IS NOT NULL`;
+    case 'in':
+      return `${c} IN (${(f.value as Scalar[]).map((v) => param(v, type)).join(', ')})`;
+    case 'between': {
+      const [lo, hi] = f.value as [Scalar, Scalar];
+      return `${c} BETWEEN ${param(lo, type)} AND ${param(hi, type)}`;
+    }
+    default:
+      return `${c} ${f.op === '!=' ? '<>' : f.op} ${param(f.value as Scalar, type)}`;
+  }
+}
+
+/**
  * Builds the agent-side SQL of an `aggregate` job: exact sufficient statistics per group, on the grids of the
  * privacy plan, every value bound as a parameter. Identifiers come only from the agent's own schema (validated
  * here); nothing from outside becomes SQL text. In the DP modes each privacy unit contributes at most k rows,
@@ -87,29 +112,7 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
   };
   const numberStats = (sql: string, offset: number): string => sql.replace(/\$@(\d+)@/g, (_, n: string) => `$${Number(n) + offset}`);
   const where: string[] = [];
-  job.where.forEach((f: Filter, i) => {
-    const col = findColumn(product, f.column, `where[${i}].column`);
-    const type = col.type.toUpperCase();
-    const c = quoteIdent(col.name);
-    switch (f.op) {
-      case 'is null':
-        where.push(`${c} IS NULL`);
-        return;
-      case 'is not null':
-        where.push(`${c} IS NOT NULL`);
-        return;
-      case 'in':
-        where.push(`${c} IN (${(f.value as Scalar[]).map((v) => p(v, type)).join(', ')})`);
-        return;
-      case 'between': {
-        const [lo, hi] = f.value as [Scalar, Scalar];
-        where.push(`${c} BETWEEN ${p(lo, type)} AND ${p(hi, type)}`);
-        return;
-      }
-      default:
-        where.push(`${c} ${f.op === '!=' ? '<>' : f.op} ${p(f.value as Scalar, type)}`);
-    }
-  });
+  job.where.forEach((f: Filter, i) => where.push(filterSql(f, product, `where[${i}]`, p)));
 
   const inner: string[] = [];
   /** Bin indexes, computed on the inner columns in a second projection. */

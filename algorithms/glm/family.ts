@@ -1,0 +1,139 @@
+/**
+ * GLM families and links as R's `stats` package defines them (family.R, and logit linkinv / mu.eta in C), so that
+ * iteration counts, deviances and AIC match `glm()`: gaussian/identity, binomial/logit and poisson/log.
+ *
+ * R's numerical guards are kept on purpose: the logit inverse saturates at |η| > 30 to DBL_EPSILON, and the log
+ * link floors μ and dμ/dη at DBL_EPSILON. They decide what happens in separated or near-separated data, and
+ * matching them is what makes "the same number of Fisher scoring iterations as R" true.
+ */
+import { lnGamma } from '../stats/gamma.js';
+
+/** Smallest double d with 1 + d ≠ 1, R's `.Machine$double.eps`. */
+export const DBL_EPSILON = 2.220446049250313e-16;
+const LOGIT_THRESH = 30;
+
+export const GLM_FAMILIES = ['gaussian', 'binomial', 'poisson'] as const;
+export type GlmFamilyName = (typeof GLM_FAMILIES)[number];
+export const GLM_LINKS = ['identity', 'logit', 'log'] as const;
+export type GlmLinkName = (typeof GLM_LINKS)[number];
+
+/** The canonical (and only supported) link of each family. */
+export const CANONICAL_LINK: Readonly<Record<GlmFamilyName, GlmLinkName>> = Object.freeze({
+  gaussian: 'identity',
+  binomial: 'logit',
+  poisson: 'log',
+});
+
+/** A family with its link; all functions are per observation and allocation-free. */
+export interface GlmFamily {
+  readonly name: GlmFamilyName;
+  readonly link: GlmLinkName;
+  /** Whether R estimates the dispersion (gaussian: yes, so t tests; binomial and poisson: fixed at 1, so z tests). */
+  readonly estimatesDispersion: boolean;
+  linkfun(mu: number): number;
+  linkinv(eta: number): number;
+  /** dμ/dη at η. */
+  muEta(eta: number): number;
+  variance(mu: number): number;
+  /** One observation's deviance residual (its contribution to the deviance), with prior weight `wt`. */
+  devResid(y: number, mu: number, wt: number): number;
+  /** R's starting value μ⁰ for one observation (`family$initialize`). */
+  mustart(y: number, wt: number): number;
+  /**
+   * One observation's log-likelihood at μ for the AIC, as R's family$aic weighs it, for families with a fixed
+   * dispersion (binomial, poisson). Gaussian returns 0: its AIC needs the total deviance.
+   */
+  logLik(y: number, mu: number, wt: number): number;
+  /** Whether y is a valid outcome value for this family (binomial: a proportion in [0, 1], usually 0 or 1; poisson: ≥ 0). */
+  validOutcome(y: number): boolean;
+}
+
+function yLogY(y: number, mu: number): number {
+  return y !== 0 ? y * Math.log(y / mu) : 0;
+}
+
+/** ln Γ(y + 1) for a count y ≥ 0 (exact sum of logs below 50, Stirling via lgamma above). */
+function lnFactorial(y: number, lnGamma: (x: number) => number): number {
+  if (y < 2) return 0;
+  if (y < 50 && Number.isInteger(y)) {
+    let s = 0;
+    for (let k = 2; k <= y; k++) s += Math.log(k);
+    return s;
+  }
+  return lnGamma(y + 1);
+}
+
+const gaussian: GlmFamily = Object.freeze({
+  name: 'gaussian',
+  link: 'identity',
+  estimatesDispersion: true,
+  linkfun: (mu: number) => mu,
+  linkinv: (eta: number) => eta,
+  muEta: () => 1,
+  variance: () => 1,
+  devResid: (y: number, mu: number, wt: number) => wt * (y - mu) * (y - mu),
+  mustart: (y: number) => y,
+  logLik: () => 0,
+  validOutcome: (y: number) => Number.isFinite(y),
+});
+
+const binomial: GlmFamily = Object.freeze({
+  name: 'binomial',
+  link: 'logit',
+  estimatesDispersion: false,
+  linkfun: (mu: number) => Math.log(mu / (1 - mu)),
+  linkinv: (eta: number) => {
+    const t = eta < -LOGIT_THRESH ? DBL_EPSILON : eta > LOGIT_THRESH ? 1 / DBL_EPSILON : Math.exp(eta);
+    return t / (1 + t);
+  },
+  muEta: (eta: number) => {
+    if (eta > LOGIT_THRESH || eta < -LOGIT_THRESH) return DBL_EPSILON;
+    const e = Math.exp(eta);
+    return e / ((1 + e) * (1 + e));
+  },
+  variance: (mu: number) => mu * (1 - mu),
+  devResid: (y: number, mu: number, wt: number) => 2 * wt * (yLogY(y, mu) + yLogY(1 - y, 1 - mu)),
+  mustart: (y: number, wt: number) => (wt * y + 0.5) / (wt + 1),
+  // R's binomial()$aic: dbinom(round(wt·y), round(wt), μ, log = TRUE) — y may be a proportion with the number
+  // of trials as its weight; for a 0/1 outcome with weight 1 it is log μ or log(1 − μ).
+  logLik: (y: number, mu: number, wt: number) => {
+    const m = Math.round(wt);
+    const k = Math.round(wt * y);
+    const choose = k === 0 || k === m ? 0 : lnGamma(m + 1) - lnGamma(k + 1) - lnGamma(m - k + 1);
+    return choose + (k > 0 ? k * Math.log(mu) : 0) + (m - k > 0 ? (m - k) * Math.log1p(-mu) : 0);
+  },
+  validOutcome: (y: number) => y >= 0 && y <= 1,
+});
+
+function makePoisson(lnGamma: (x: number) => number): GlmFamily {
+  return Object.freeze({
+    name: 'poisson',
+    link: 'log',
+    estimatesDispersion: false,
+    linkfun: (mu: number) => Math.log(mu),
+    linkinv: (eta: number) => Math.max(Math.exp(eta), DBL_EPSILON),
+    muEta: (eta: number) => Math.max(Math.exp(eta), DBL_EPSILON),
+    variance: (mu: number) => mu,
+    devResid: (y: number, mu: number, wt: number) => (y > 0 ? 2 * wt * (y * Math.log(y / mu) - (y - mu)) : 2 * mu * wt),
+    mustart: (y: number) => y + 0.1,
+    // R: dpois(y, μ, log = TRUE)·wt = wt·(y·log μ − μ − ln y!).
+    logLik: (y: number, mu: number, wt: number) => wt * ((y > 0 ? y * Math.log(mu) : 0) - mu - lnFactorial(y, lnGamma)),
+    validOutcome: (y: number) => Number.isFinite(y) && y >= 0,
+  } satisfies GlmFamily);
+}
+
+const poisson = makePoisson(lnGamma);
+
+const FAMILIES: Readonly<Record<GlmFamilyName, GlmFamily>> = Object.freeze({ gaussian, binomial, poisson });
+
+/**
+ * The family object for a name; the link, when given, must be the family's canonical link (the only one
+ * supported: identity, logit, log).
+ * @throws RangeError for an unknown family or a link the family does not support here
+ */
+export function glmFamily(name: GlmFamilyName, link?: GlmLinkName): GlmFamily {
+  const fam = (FAMILIES as Record<string, GlmFamily | undefined>)[name];
+  if (!fam) throw new RangeError(`glmFamily: unknown family ${JSON.stringify(name)} (supported: ${GLM_FAMILIES.join(', ')})`);
+  if (link !== undefined && link !== fam.link) throw new RangeError(`glmFamily: family ${name} supports link ${fam.link} only, got ${JSON.stringify(link)}`);
+  return fam;
+}

@@ -1,0 +1,182 @@
+/**
+ * One party's per-round sufficient statistics for Fisher scoring (IRLS), and their sum across parties.
+ *
+ * Every field is a plain sum over rows, so the statistics of disjoint row sets add exactly (up to floating-point
+ * rounding) to those of their union: that is what makes the federated fit equal the pooled one.
+ *
+ * Round 1 starts from R's μ⁰ (`family$initialize`: binomial (w·y + ½)/(w + 1), poisson y + 0.1, gaussian y), so
+ * it carries XᵀWz. Later rounds are evaluated at the public β and carry the score U = Σ w·(y − μ)·(dμ/dη)/V(μ)·x
+ * instead; the coordinator forms XᵀWz = XᵀWX·β + U. The two are the same number in exact arithmetic, but the score
+ * has a small, link-bounded per-row contribution (|y − μ| for canonical links), whereas z = η + (y − μ)/μ′ blows
+ * up as μ → 0 or 1 — which matters for the DP sensitivity (see sensitivity.ts).
+ */
+import { checkDesign, type GlmDesign } from './design.js';
+import type { GlmFamily } from './family.js';
+
+/** What a round is evaluated at; public (it travels from the coordinator to every agent). */
+export interface GlmRoundInput {
+  /** 1-based round number. */
+  readonly round: number;
+  /** Coefficients β to evaluate at, length p; null in round 1 (evaluate at R's starting values μ⁰). */
+  readonly beta: readonly number[] | null;
+  /** Intercept of the null (intercept-only) model to evaluate the null deviance at; null when not needed. */
+  readonly nullBeta0: number | null;
+}
+
+export interface GlmLocalStats {
+  readonly p: number;
+  /** Rows used (weight > 0). */
+  n: number;
+  /** Σ w, Σ w·y and Σ w·offset: the null model's starting point. */
+  sumW: number;
+  sumWY: number;
+  sumWOffset: number;
+  /** Σ log w (gaussian AIC: R subtracts it). */
+  sumLogW: number;
+  /** XᵀWX, packed upper triangle row by row: (0,0), (0,1), …, (0,p−1), (1,1), …; length p(p+1)/2. */
+  readonly info: Float64Array;
+  /** Round 1: XᵀWz. Later rounds: the score U (see the file comment). Length p. */
+  readonly rhs: Float64Array;
+  /** Σ deviance residuals at the evaluated β (round 1: at μ⁰). */
+  deviance: number;
+  /** Σ w·log f(y; μ) at the evaluated β for binomial and poisson (AIC); 0 for gaussian. */
+  logLik: number;
+  /** The null model at `nullBeta0`: Fisher information, score and deviance (all 0 when nullBeta0 is null). */
+  nullInfo: number;
+  nullScore: number;
+  nullDeviance: number;
+}
+
+/** Options of the local step. */
+export interface GlmLocalOptions {
+  /**
+   * Public clamp [lo, hi] of the linear predictor η (offset included) before μ, W and the score are computed.
+   * Needed only for differential privacy, where it bounds each row's contribution; leave it out for exact fits.
+   * @default no clamp
+   */
+  readonly etaClamp?: readonly [number, number];
+}
+
+export function packedLength(p: number): number {
+  return (p * (p + 1)) / 2;
+}
+
+/** Index of (j, k), j ≤ k, in the packed upper triangle. */
+export function packedIndex(p: number, j: number, k: number): number {
+  return j * p - (j * (j - 1)) / 2 + (k - j);
+}
+
+/** Statistics of an empty party (all zero), the identity of `addLocalStats`. */
+export function emptyLocalStats(p: number): GlmLocalStats {
+  return {
+    p,
+    n: 0,
+    sumW: 0,
+    sumWY: 0,
+    sumWOffset: 0,
+    sumLogW: 0,
+    info: new Float64Array(packedLength(p)),
+    rhs: new Float64Array(p),
+    deviance: 0,
+    logLik: 0,
+    nullInfo: 0,
+    nullScore: 0,
+    nullDeviance: 0,
+  };
+}
+
+/**
+ * Sum of two parties' statistics (a new object; neither input changes).
+ * @throws RangeError if the parameter counts differ
+ */
+export function addLocalStats(a: GlmLocalStats, b: GlmLocalStats): GlmLocalStats {
+  if (a.p !== b.p) throw new RangeError(`addLocalStats: parameter counts differ (${a.p} and ${b.p})`);
+  const info = new Float64Array(a.info.length);
+  for (let i = 0; i < info.length; i++) info[i] = a.info[i]! + b.info[i]!;
+  const rhs = new Float64Array(a.p);
+  for (let i = 0; i < rhs.length; i++) rhs[i] = a.rhs[i]! + b.rhs[i]!;
+  return {
+    p: a.p,
+    n: a.n + b.n,
+    sumW: a.sumW + b.sumW,
+    sumWY: a.sumWY + b.sumWY,
+    sumWOffset: a.sumWOffset + b.sumWOffset,
+    sumLogW: a.sumLogW + b.sumLogW,
+    info,
+    rhs,
+    deviance: a.deviance + b.deviance,
+    logLik: a.logLik + b.logLik,
+    nullInfo: a.nullInfo + b.nullInfo,
+    nullScore: a.nullScore + b.nullScore,
+    nullDeviance: a.nullDeviance + b.nullDeviance,
+  };
+}
+
+function clamp(v: number, c: readonly [number, number] | undefined): number {
+  if (!c) return v;
+  return v < c[0] ? c[0] : v > c[1] ? c[1] : v;
+}
+
+/**
+ * One party's statistics for one round. Pure and allocation-light: one pass over the rows, no per-row objects.
+ * @throws RangeError if the design is malformed, `input.beta` has the wrong length, or round 1 has a β
+ */
+export function glmLocalStats(design: GlmDesign, family: GlmFamily, input: GlmRoundInput, options: GlmLocalOptions = {}): GlmLocalStats {
+  checkDesign(design, family.validOutcome);
+  const { n, p, x, y, weights, offset } = design;
+  const beta = input.beta;
+  if (beta !== null && beta.length !== p) throw new RangeError(`glmLocalStats: beta has length ${beta.length}, expected p = ${p}`);
+  if ((input.round === 1) !== (beta === null)) throw new RangeError('glmLocalStats: round 1 is evaluated at the starting values (beta null), later rounds at a beta');
+  const c = options.etaClamp;
+  if (c && !(c[0] < c[1])) throw new RangeError('glmLocalStats: etaClamp must be [lo, hi] with lo < hi');
+  const s = emptyLocalStats(p);
+  const { info, rhs } = s;
+  const nb0 = input.nullBeta0;
+  for (let i = 0; i < n; i++) {
+    const row = i * p;
+    const w = weights ? weights[i]! : 1;
+    const off = offset ? offset[i]! : 0;
+    const yi = y[i]!;
+    let eta: number;
+    let mu: number;
+    if (beta === null) {
+      mu = family.mustart(yi, w);
+      eta = clamp(family.linkfun(mu), c);
+      if (c) mu = family.linkinv(eta);
+    } else {
+      eta = off;
+      for (let j = 0; j < p; j++) eta += x[row + j]! * beta[j]!;
+      eta = clamp(eta, c);
+      mu = family.linkinv(eta);
+    }
+    const me = family.muEta(eta);
+    const v = family.variance(mu);
+    const ww = (w * me * me) / v;
+    // Round 1: W·z with z = (η − offset) + (y − μ)/μ′. Later: the score factor w·(y − μ)·μ′/V.
+    const r = beta === null ? ww * (eta - off + (yi - mu) / me) : (w * (yi - mu) * me) / v;
+    let k = 0;
+    for (let j = 0; j < p; j++) {
+      const xj = x[row + j]!;
+      const wxj = ww * xj;
+      for (let l = j; l < p; l++, k++) info[k] = info[k]! + wxj * x[row + l]!;
+      rhs[j] = rhs[j]! + r * xj;
+    }
+    s.deviance += family.devResid(yi, mu, w);
+    s.logLik += family.logLik(yi, mu, w);
+    s.n += 1;
+    s.sumW += w;
+    s.sumWY += w * yi;
+    s.sumWOffset += w * off;
+    s.sumLogW += Math.log(w);
+    if (nb0 !== null) {
+      const eta0 = clamp(nb0 + off, c);
+      const mu0 = family.linkinv(eta0);
+      const me0 = family.muEta(eta0);
+      const v0 = family.variance(mu0);
+      s.nullInfo += (w * me0 * me0) / v0;
+      s.nullScore += (w * (yi - mu0) * me0) / v0;
+      s.nullDeviance += family.devResid(yi, mu0, w);
+    }
+  }
+  return s;
+}

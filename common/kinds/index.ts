@@ -1,0 +1,11 @@
+/**
+ * The job-kind seam (issue 9): a kind is parse → compile (pure, hashed) → per-round layout of statistics and public
+ * input → release → view; privacy modes and secure sums act on the statistics vector whatever the kind. The
+ * coordinator's round runner (coordinator/rounds) and the agent's task runner (node-agent/tasks) know no kind.
+ */
+export * from './stat-layout.js';
+export * from './kind.js';
+export * from './compiled-job.js';
+export * from './registry.js';
+export * from './task-payload.js';
+export * from './privacy-modes.js';

@@ -1,0 +1,118 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { StatLayout, StatVector } from './stat-layout.js';
+
+/** Privacy modes the kind seam implements today (local-dp and distributed-dp come with their modules). */
+export const KIND_PRIVACY_MODES = ['none', 'central-dp'] as const;
+export type KindPrivacyMode = (typeof KIND_PRIVACY_MODES)[number];
+
+/** Secure sums the kind seam implements today. */
+export const KIND_SECURE_SUMS = ['plain'] as const;
+export type KindSecureSum = (typeof KIND_SECURE_SUMS)[number];
+
+/** The privacy a compiled job runs under; for central-dp the whole job's cost over `maxRounds`, charged once. */
+export interface KindPrivacy {
+  readonly mode: KindPrivacyMode;
+  /** central-dp: the job's total (ε, δ), converted to zCDP ρ for calibration and charged up front. */
+  readonly epsilon?: number;
+  readonly delta?: number;
+}
+
+/** What to do when an agent asked in a round does not answer in time. */
+export type DropoutPolicy = 'fail' | 'continue';
+
+/**
+ * The part of a compiled job every kind has; the seam's runners read only this (and the kind's own functions).
+ * Everything here is public and fixed before any agent computes.
+ */
+export interface KindJobCommon {
+  readonly kind: string;
+  /** The data product the job reads (admission maps it to the agents and budget populations). */
+  readonly product: string;
+  readonly privacy: KindPrivacy;
+  readonly secure: KindSecureSum;
+  /** A public upper bound on rounds; DP noise is calibrated so the job's cost covers all of them. */
+  readonly maxRounds: number;
+  /** Each round's deadline, from its dispatch. */
+  readonly roundTimeoutMs: number;
+  /** @default 'fail' (every agent asked must answer every round) */
+  readonly dropout: DropoutPolicy;
+  /** With dropout 'continue': the fewest agents a round may sum over. */
+  readonly minAgents: number;
+}
+
+/**
+ * A job compiled once from its spec (pure): the common part, the kind's public plan, the spec as parsed, and the
+ * SHA-256 of the canonical JSON of all of it. The job travels by that hash: the agent compiles the spec itself and
+ * refuses a task whose hash differs, so nobody in between can change the plan (bounds, sensitivity, rounds).
+ */
+export interface CompiledKindJob<S = unknown, P = unknown> extends KindJobCommon {
+  readonly spec: S;
+  readonly plan: P;
+  readonly hash: string;
+}
+
+/** One completed round as the coordinator stores it (all public: the input, who answered, the released sum). */
+export interface RoundRecord<I = unknown> {
+  readonly round: number;
+  readonly input: I;
+  readonly answered: readonly string[];
+  /** The released (post privacy mode) sum of the round's vector. */
+  readonly released: readonly number[];
+  /** Standard deviation of the noise in each block of `released` (0 in mode none). */
+  readonly noiseStd: readonly number[];
+}
+
+/** What a kind releases: the coordinator turns it into the job's result. */
+export interface KindRelease {
+  columns: string[];
+  rows: Record<string, unknown>[];
+  summary: Record<string, unknown>;
+  notes: string[];
+  privacy: Record<string, unknown>;
+}
+
+/**
+ * A job kind, coordinator and SDK side (pure): parse → compile → per round (layout, next input) → release → view.
+ * The agent side is an {@link AgentKindDef} in the kind's `agent.ts`.
+ */
+export interface KindDef<S = unknown, P = unknown, I = unknown> {
+  readonly kind: string;
+  /** @throws FedmeshError INVALID_JOB naming the field */
+  parse(raw: unknown): S;
+  /** Pure; `compileKindJob` adds the hash. @throws FedmeshError INVALID_JOB naming the field */
+  compile(spec: S): Omit<CompiledKindJob<S, P>, 'hash'>;
+  /** The public layout of round `round`'s vector. */
+  layout(job: CompiledKindJob<S, P>, round: number): StatLayout;
+  /**
+   * The public input of the next round from the rounds so far (none: the first), or undefined to stop (converged).
+   * Reads only released values, so stopping is post-processing.
+   */
+  nextRound(job: CompiledKindJob<S, P>, history: readonly RoundRecord<I>[]): I | undefined;
+  /** The result from every completed round. */
+  release(job: CompiledKindJob<S, P>, history: readonly RoundRecord<I>[], info: { converged: boolean }): KindRelease;
+  /** Plain-text rendering of a released result (the CLI's table). */
+  view(result: { columns: string[]; rows: Record<string, unknown>[]; summary?: Record<string, unknown>; notes: string[] }): string;
+}
+
+/** What the agent's task runner gives a kind's local step: its data, scoped to the job, and per-job state. */
+export interface AgentKindContext {
+  /** The DuckDB connection, already scoped to the task (cancelled at its deadline). */
+  readonly conn: DuckDBConnection;
+  readonly jobId: string;
+  readonly round: number;
+  /** The product the job reads at this agent, with its privacy unit (the runner has checked it exists). */
+  readonly product: { readonly name: string; readonly privacyUnit: string | undefined; readonly columns: readonly { name: string; type: string }[] };
+  readonly policy: { readonly minCellSize: number };
+  /**
+   * State kept for the job's later rounds at this agent (e.g. the design matrix read in round 0); dropped when
+   * the job has not been seen for a while. Never sent anywhere.
+   */
+  readonly jobState: Map<string, unknown>;
+}
+
+/** A job kind, agent side. */
+export interface AgentKindDef<S = unknown, P = unknown, I = unknown> {
+  readonly kind: string;
+  /** This agent's vector for the round (the runner checks it against the layout before it leaves). */
+  localStep(ctx: AgentKindContext, job: CompiledKindJob<S, P>, input: I, signal: AbortSignal): Promise<StatVector>;
+}

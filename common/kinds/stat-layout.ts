@@ -1,0 +1,136 @@
+import { FedmeshError } from '../errors.js';
+
+/**
+ * One block of sufficient statistics that every agent computes for a round: public shape and bounds, fixed by the
+ * compiled job before any agent computes (never by data). The coordinator checks every agent's block against them,
+ * the privacy modes read the sensitivity from them, the secure sums their range.
+ */
+export interface StatBlock {
+  /** Stable name within the layout (`xtwx`, `deviance`), used in messages and released structures. */
+  readonly name: string;
+  /** Number of entries (≥ 1). */
+  readonly length: number;
+  /** Public bounds of one agent's value in every entry of the block; an agent's vector outside them is refused. */
+  readonly perAgent: { readonly lo: number; readonly hi: number };
+  /**
+   * What adding or removing one person can change in the block's sum: L1 norm and squared L2 norm, from declared
+   * bounds and the per-person contribution bound. `'exact-only'`: no DP release is possible (the kind refuses DP).
+   */
+  readonly sensitivity: { readonly l1: number; readonly l2Sq: number } | 'exact-only';
+  /** Values are multiples of 2^gridExponent (fixed-point); absent: the privacy mode chooses a grid below its noise. */
+  readonly gridExponent?: number;
+  /** `additive`: the sum is released; `selection`: only entries that pass a public threshold are. */
+  readonly release: 'additive' | 'selection';
+}
+
+export interface StatLayout {
+  readonly blocks: readonly StatBlock[];
+}
+
+/** One agent's (or the summed) statistics of a round: the blocks of its layout, back to back, as doubles. */
+export interface StatVector {
+  readonly values: Float64Array;
+}
+
+/** The largest vector a round may carry (entries); a layout over it is refused when compiled. */
+export const MAX_VECTOR_ENTRIES = 1 << 22;
+
+/** Entries in the layout. */
+export function layoutLength(layout: StatLayout): number {
+  let n = 0;
+  for (const b of layout.blocks) n += b.length;
+  return n;
+}
+
+/**
+ * Checks a layout made by a kind's compile step (a programming error, not a researcher's, if it fails).
+ * @throws RangeError naming the block and the field
+ */
+export function checkLayout(layout: StatLayout): void {
+  const names = new Set<string>();
+  if (layout.blocks.length === 0) throw new RangeError('layout.blocks must not be empty');
+  for (const [i, b] of layout.blocks.entries()) {
+    const at = `layout.blocks[${i}] (${b.name})`;
+    if (!b.name || names.has(b.name)) throw new RangeError(`${at}.name must be unique and non-empty`);
+    names.add(b.name);
+    if (!Number.isSafeInteger(b.length) || b.length < 1) throw new RangeError(`${at}.length must be a positive integer`);
+    if (!(Number.isFinite(b.perAgent.lo) && Number.isFinite(b.perAgent.hi) && b.perAgent.lo <= b.perAgent.hi)) throw new RangeError(`${at}.perAgent must be finite with lo <= hi`);
+    if (b.sensitivity !== 'exact-only' && !(b.sensitivity.l1 > 0 && b.sensitivity.l2Sq > 0 && Number.isFinite(b.sensitivity.l1) && Number.isFinite(b.sensitivity.l2Sq))) {
+      throw new RangeError(`${at}.sensitivity must have finite l1 > 0 and l2Sq > 0, or be 'exact-only'`);
+    }
+    if (b.gridExponent !== undefined && (!Number.isInteger(b.gridExponent) || b.gridExponent < -60 || b.gridExponent > 60)) throw new RangeError(`${at}.gridExponent must be an integer in [-60, 60]`);
+  }
+  if (layoutLength(layout) > MAX_VECTOR_ENTRIES) throw new RangeError(`layout has more than ${MAX_VECTOR_ENTRIES} entries`);
+}
+
+/** Start offset of each block in the vector. */
+export function blockOffsets(layout: StatLayout): number[] {
+  const out: number[] = [];
+  let at = 0;
+  for (const b of layout.blocks) {
+    out.push(at);
+    at += b.length;
+  }
+  return out;
+}
+
+/** The entries of one block (a view, not a copy). @throws RangeError for an unknown block */
+export function blockOf(layout: StatLayout, v: StatVector, name: string): Float64Array {
+  const offsets = blockOffsets(layout);
+  const i = layout.blocks.findIndex((b) => b.name === name);
+  if (i < 0) throw new RangeError(`no block ${name} in the layout`);
+  return v.values.subarray(offsets[i]!, offsets[i]! + layout.blocks[i]!.length);
+}
+
+/**
+ * Checks one agent's vector against the public layout: length, finite values, per-agent bounds. What an agent
+ * sends is untrusted; a vector that fails is that agent's failed answer, and the message names the block and the
+ * entry, never the value (it is that agent's data).
+ * @throws FedmeshError INTERNAL naming the agent and block
+ */
+export function checkAgentVector(layout: StatLayout, v: StatVector, agent: string): void {
+  const n = layoutLength(layout);
+  if (v.values.length !== n) throw new FedmeshError('INTERNAL', `agent ${agent} sent ${v.values.length} statistics, the layout has ${n}`);
+  let at = 0;
+  for (const b of layout.blocks) {
+    for (let j = 0; j < b.length; j++, at++) {
+      const x = v.values[at]!;
+      if (!Number.isFinite(x) || x < b.perAgent.lo || x > b.perAgent.hi) {
+        throw new FedmeshError('INTERNAL', `agent ${agent} sent block ${b.name}[${j}] outside its public bounds [${b.perAgent.lo}, ${b.perAgent.hi}]`);
+      }
+    }
+  }
+}
+
+/** Entry-wise sum of vectors of the same layout. @throws RangeError on a length mismatch or no vectors */
+export function sumVectors(vectors: readonly StatVector[]): StatVector {
+  const first = vectors[0];
+  if (!first) throw new RangeError('sumVectors needs at least one vector');
+  const out = new Float64Array(first.values.length);
+  for (const v of vectors) {
+    if (v.values.length !== out.length) throw new RangeError('sumVectors: vectors of different lengths');
+    for (let i = 0; i < out.length; i++) out[i]! += v.values[i]!;
+  }
+  return { values: out };
+}
+
+/**
+ * A vector as bytes on the wire: little-endian doubles. Raw rather than Arrow IPC: the layout is public and fixed,
+ * so the receiver checks the byte length against it before reading anything (no header to trust).
+ */
+export function encodeVector(v: StatVector): Uint8Array {
+  const out = new Uint8Array(v.values.length * 8);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < v.values.length; i++) view.setFloat64(i * 8, v.values[i]!, true);
+  return out;
+}
+
+/** @throws FedmeshError INTERNAL when the byte length is not the layout's, before reading anything */
+export function decodeVector(layout: StatLayout, bytes: Uint8Array, agent: string): StatVector {
+  const n = layoutLength(layout);
+  if (bytes.length !== n * 8) throw new FedmeshError('INTERNAL', `agent ${agent} sent ${bytes.length} bytes of statistics, the layout needs ${n * 8}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = view.getFloat64(i * 8, true);
+  return { values };
+}

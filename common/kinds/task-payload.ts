@@ -1,0 +1,30 @@
+import { FedmeshError } from '../errors.js';
+
+/** The largest round payload (the compiled job's hash and the public round input, JSON). */
+export const MAX_ROUND_PAYLOAD_BYTES = 4 << 20;
+
+/** What a round task carries besides the spec: the hash the job travels by and the round's public input. */
+export interface RoundPayload {
+  hash: string;
+  input: unknown;
+}
+
+export function encodeRoundPayload(p: RoundPayload): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(p));
+}
+
+/** @throws FedmeshError INVALID_ARGUMENT naming `payload`, size checked before parsing */
+export function decodeRoundPayload(bytes: Uint8Array): RoundPayload {
+  if (bytes.length === 0 || bytes.length > MAX_ROUND_PAYLOAD_BYTES) throw new FedmeshError('INVALID_ARGUMENT', `payload: a round task needs a payload of 1 to ${MAX_ROUND_PAYLOAD_BYTES} bytes`, { field: 'payload' });
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw new FedmeshError('INVALID_ARGUMENT', 'payload: not UTF-8 JSON', { field: 'payload' });
+  }
+  const o = v as Partial<RoundPayload> | null;
+  if (!o || typeof o !== 'object' || typeof o.hash !== 'string' || !/^[0-9a-f]{64}$/.test(o.hash) || !('input' in o)) {
+    throw new FedmeshError('INVALID_ARGUMENT', 'payload: expected {"hash": <sha-256 hex>, "input": …}', { field: 'payload' });
+  }
+  return { hash: o.hash, input: o.input };
+}

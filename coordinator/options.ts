@@ -1,0 +1,46 @@
+import { MAX_SITES_PER_PERSON } from '../common/job/spec.js';
+import type { EpsilonDeltaBudget } from '../common/job/budget.js';
+
+export interface CoordinatorOptions {
+  stateDir: string;
+  /** @default 2000 */
+  heartbeatIntervalMs?: number;
+  /** @default 3 × heartbeatIntervalMs */
+  livenessTimeoutMs?: number;
+  /** Budget per researcher × population where none was set. @default { epsilon: 3, delta: 1e-6 } */
+  defaultBudget?: EpsilonDeltaBudget;
+  log?: (event: string, fields?: Record<string, unknown>) => void;
+  /** Also export Node process metrics (CPU, heap, event loop) with the job metrics. @default true */
+  processMetrics?: boolean;
+  /**
+   * Mesh-wide public assumption: a person is at no more than this many sites. Every DP job's sensitivity is
+   * multiplied by it (a job may state a larger value, never a smaller one) and every DP result states it. @default 1
+   */
+  maxSitesPerPerson?: number;
+  /**
+   * Tests only: runs before each round of a registry-kind job is dispatched, with a signal aborted when the
+   * coordinator stops (a test stops the coordinator between rounds to prove the job resumes). Never set by the CLI.
+   */
+  testOnlyBeforeRound?: (jobId: string, round: number, signal: AbortSignal) => Promise<void>;
+}
+
+export interface CompiledCoordinatorOptions {
+  readonly stateDir: string;
+  readonly heartbeatIntervalMs: number;
+  readonly livenessTimeoutMs: number;
+  readonly defaultBudget: Readonly<EpsilonDeltaBudget>;
+  readonly maxSitesPerPerson: number;
+}
+
+/** @throws RangeError naming the option */
+export function compileCoordinatorOptions(o: CoordinatorOptions): CompiledCoordinatorOptions {
+  if (!o.stateDir) throw new RangeError('options.stateDir is required');
+  const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 2000;
+  if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 50) throw new RangeError('options.heartbeatIntervalMs must be an integer >= 50');
+  const livenessTimeoutMs = o.livenessTimeoutMs ?? 3 * heartbeatIntervalMs;
+  if (!Number.isInteger(livenessTimeoutMs) || livenessTimeoutMs <= heartbeatIntervalMs) throw new RangeError('options.livenessTimeoutMs must be an integer above heartbeatIntervalMs');
+  const defaultBudget = Object.freeze({ ...(o.defaultBudget ?? { epsilon: 3, delta: 1e-6 }) });
+  const maxSitesPerPerson = o.maxSitesPerPerson ?? 1;
+  if (!Number.isInteger(maxSitesPerPerson) || maxSitesPerPerson < 1 || maxSitesPerPerson > MAX_SITES_PER_PERSON) throw new RangeError(`options.maxSitesPerPerson must be an integer between 1 and ${MAX_SITES_PER_PERSON}`);
+  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget, maxSitesPerPerson });
+}

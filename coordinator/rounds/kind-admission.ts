@@ -1,0 +1,40 @@
+import { FedmeshError, quote } from '../../common/errors.js';
+import { enforceDomainPolicy } from '../../common/job/domain-policy.js';
+import { populationsTouched, type PopulationTouch } from '../../common/job/population.js';
+import type { CompiledKindJob } from '../../common/kinds/index.js';
+import type { AgentMember, AgentView } from '../agent-registry.js';
+import { notLiveReason } from '../admission/quorum.js';
+
+export interface KindAdmission {
+  agents: AgentView[];
+  touched: PopulationTouch[];
+}
+
+/**
+ * Which agents a registry-kind job runs on, decided from public information before anything is charged: every
+ * member that serves the job's product must be live and must publish a policy that accepts the kind and the
+ * privacy mode (the default quorum: a multi-round model over a changing set of sites would not be the model the
+ * researcher asked for). Agents that do not serve the product are not asked.
+ * @throws FedmeshError FAILED_PRECONDITION (no agent serves the product), QUORUM_NOT_MET (a serving member is not
+ * live), POLICY_DENIED naming the agent and the field
+ */
+export function admitKindJob(job: CompiledKindJob, members: readonly AgentMember[], connected: readonly AgentView[]): KindAdmission {
+  const serving = connected.filter((a) => a.products.some((p) => p.name === job.product));
+  const live = new Set(connected.map((a) => a.name));
+  const away = members.filter((m) => m.products.includes(job.product) && !live.has(m.name));
+  if (away.length > 0) {
+    const m = away[0]!;
+    throw new FedmeshError('QUORUM_NOT_MET', `agent ${m.name} serves product ${job.product} but is ${notLiveReason(m)}${away.length > 1 ? ` (and ${away.length - 1} more)` : ''}; a ${job.kind} job needs every agent that serves its product`, { field: 'product' });
+  }
+  if (serving.length === 0) throw new FedmeshError('FAILED_PRECONDITION', `product: ${quote(job.product)} is served by no connected agent`, { field: 'product' });
+  for (const a of serving) {
+    try {
+      enforceDomainPolicy(a.policy, job.kind, job.privacy.mode);
+    } catch (e) {
+      if (e instanceof FedmeshError) throw new FedmeshError(e.code, `agent ${a.name}: ${e.message}`, { ...(e.field ? { field: e.field } : {}) });
+      throw e;
+    }
+  }
+  if (serving.length < job.minAgents) throw new FedmeshError('QUORUM_NOT_MET', `minAgents: ${serving.length} agents serve product ${job.product}, the job needs at least ${job.minAgents}`, { field: 'minAgents' });
+  return { agents: serving, touched: populationsTouched(serving.map((a) => a.products.filter((p) => p.name === job.product))) };
+}

@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import type { Rng } from '../../algorithms/rng.js';
+import { FedmeshError, isFedmeshError } from '../../common/errors.js';
+import { compileKindJob, privacyModeOf, type AnyKindDef, type CompiledKindJob, type KindRegistry } from '../../common/kinds/index.js';
+import type { AgentRegistry } from '../agent-registry.js';
+import type { Dispatcher } from '../dispatcher.js';
+import type { JobEventRecord, JobRecord, RegistryJobSpec } from '../job-record.js';
+import type { JobStore } from '../job-store.js';
+import type { Ledger } from '../ledger.js';
+import type { CoordinatorMetrics } from '../metrics.js';
+import { chargedEpsilon } from '../job-log.js';
+import { admitKindJob } from './kind-admission.js';
+import { runRounds, type RoundStateStore, type RoundTransport } from './round-runner.js';
+import { openRoundStore } from './round-store.js';
+
+/** The largest spec text of a registry kind read at submission (the kind's parser bounds every field). */
+const MAX_SPEC_CHARS = 1 << 20;
+
+export interface KindJobsDeps {
+  kinds: KindRegistry<AnyKindDef>;
+  registry: AgentRegistry;
+  dispatcher: Dispatcher;
+  store: JobStore;
+  ledger: Ledger;
+  rng: Rng;
+  metrics: CoordinatorMetrics;
+  log: (event: string, fields?: Record<string, unknown>) => void;
+  /** The mesh's sites-per-person assumption; registry kinds under DP support only 1 so far. */
+  maxSitesPerPerson: number;
+  defaultDelta: number;
+  emit: (e: JobEventRecord, job: JobRecord) => void;
+  /** The coordinator keeps the job as live while it runs and forgets it (and tells watchers) when it ends. */
+  started: (job: JobRecord, p: Promise<void>) => void;
+  finished: (job: JobRecord) => void;
+  /** Test hook: runs before each round is dispatched, with a signal aborted when the coordinator stops. */
+  beforeRound?: (jobId: string, round: number, signal: AbortSignal) => Promise<void>;
+}
+
+/**
+ * Jobs of registry kinds (jobs/<kind>): compile → admit (quorum, public policy, one ledger reservation for the
+ * whole job) → the round runner → release → commit. A coordinator that stops mid-job leaves the job running with
+ * its completed rounds stored; `resumeAll` on the next start picks it up after the last stored round, without
+ * reserving budget again. Built-in kinds keep their own path in coordinator.ts until they are ported.
+ */
+export class KindJobs {
+  private readonly stopping = new AbortController();
+  private readonly connectWaiters = new Set<() => void>();
+
+  private constructor(
+    private readonly deps: KindJobsDeps,
+    private readonly rounds: RoundStateStore,
+  ) {
+    deps.registry.onConnect(() => {
+      for (const w of [...this.connectWaiters]) w();
+    });
+  }
+
+  static async open(deps: KindJobsDeps): Promise<KindJobs> {
+    return new KindJobs(deps, await openRoundStore(deps.store));
+  }
+
+  /** The registry kind a spec names, or undefined for the built-in kinds (and anything unreadable: their parser reports it). */
+  kindOf(specJson: string): AnyKindDef | undefined {
+    if (typeof specJson !== 'string' || specJson.length > MAX_SPEC_CHARS) return undefined;
+    try {
+      const v = JSON.parse(specJson) as { kind?: unknown } | null;
+      return v && typeof v === 'object' && typeof v.kind === 'string' ? this.deps.kinds.get(v.kind) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Compiles and admits a job of a registry kind, reserves its whole cost once, stores it and runs it in the
+   * background.
+   * @throws FedmeshError INVALID_JOB, QUORUM_NOT_MET, POLICY_DENIED, BUDGET_EXHAUSTED before anything is stored
+   */
+  async submit(researcher: string, specJson: string, def: AnyKindDef): Promise<JobRecord> {
+    const { deps } = this;
+    let job: CompiledKindJob | undefined;
+    try {
+      job = compileKindJob(def, JSON.parse(specJson));
+      const mode = privacyModeOf(job);
+      if (job.privacy.mode !== 'none' && deps.maxSitesPerPerson > 1) {
+        throw new FedmeshError('FAILED_PRECONDITION', `privacy.mode: ${job.kind} jobs do not yet scale their sensitivity by the mesh's maxSitesPerPerson (${deps.maxSitesPerPerson}); use mode none or a mesh with maxSitesPerPerson 1`, { field: 'privacy.mode' });
+      }
+      // Fails now (nothing charged) when a block cannot be released under the mode.
+      mode.roundNoise(job, def.layout(job, 0));
+      const cost = mode.cost(job);
+      const admitted = admitKindJob(job, deps.registry.memberList(), deps.registry.connected());
+      const record: JobRecord = {
+        id: randomUUID(),
+        kind: job.kind,
+        researcher,
+        spec: job.spec as RegistryJobSpec,
+        state: 'running',
+        createdAtMs: Date.now(),
+        finishedAtMs: undefined,
+        agentsAsked: admitted.agents.map((a) => a.name).sort(),
+        agentsAnswered: [],
+        agentsMissing: [],
+        result: undefined,
+        error: undefined,
+      };
+      await deps.ledger.admit(record, admitted.touched, cost);
+      const epsilon = chargedEpsilon(cost, deps.defaultDelta);
+      deps.log('job-admitted', { jobId: record.id, researcher, kind: job.kind, privacyMode: job.privacy.mode, epsilon, agents: record.agentsAsked.length, maxRounds: job.maxRounds });
+      deps.metrics.jobAdmitted(record.id, job.kind, job.privacy.mode, cost ? { ...cost, epsilon } : undefined);
+      deps.emit({ jobId: record.id, type: 'admitted', atMs: Date.now(), message: `${record.agentsAsked.length} agents, at most ${job.maxRounds} rounds` }, record);
+      this.start(record, def, job, epsilon);
+      return { ...record };
+    } catch (e) {
+      const err = isFedmeshError(e) ? e : undefined;
+      deps.log('job-rejected', { researcher, kind: def.kind, privacyMode: job?.privacy.mode ?? 'unparsed', code: err?.code ?? 'INTERNAL', ...(err?.field ? { field: err.field } : {}) });
+      deps.metrics.jobRejected(def.kind, job?.privacy.mode ?? 'unparsed');
+      if (e instanceof SyntaxError) throw new FedmeshError('INVALID_JOB', 'spec: not valid JSON', { field: 'spec' });
+      throw e;
+    }
+  }
+
+  /** Resumes every running registry-kind job after the last round it stored (no new reservation). */
+  async resumeAll(): Promise<number> {
+    const running = await this.deps.store.runningRegistryJobs();
+    for (const record of running) {
+      const def = this.deps.kinds.get(record.kind)!;
+      const job = compileKindJob(def, record.spec);
+      this.deps.log('job-resumed', { jobId: record.id, kind: record.kind });
+      this.start(record, def, job, chargedEpsilon(privacyModeOf(job).cost(job), this.deps.defaultDelta));
+    }
+    return running.length;
+  }
+
+  /** Stops running jobs without failing them: they stay `running` in the store and resume on the next start. */
+  stop(): void {
+    this.stopping.abort(new FedmeshError('CANCELLED', 'coordinator stopping'));
+  }
+
+  private start(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number): void {
+    const p = this.execute(record, def, job, epsilon).catch((e: unknown) => this.deps.log('job-internal-error', { jobId: record.id, error: String(e) }));
+    this.deps.started(record, p);
+  }
+
+  private async execute(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number): Promise<void> {
+    const { deps } = this;
+    const signal = this.stopping.signal;
+    const emit = (type: JobEventRecord['type'], agent?: string, message?: string): void => deps.emit({ jobId: record.id, type, atMs: Date.now(), ...(agent ? { agent } : {}), ...(message ? { message } : {}) }, record);
+    const transport: RoundTransport = {
+      ask: async (agent, t) => {
+        const o = await deps.dispatcher.dispatch(agent, { jobId: t.jobId, kind: t.kind, specJson: t.specJson, deadlineMs: t.deadlineMs, round: t.round, researcher: t.researcher, payload: t.payload });
+        emit(o.ok ? 'agent-answered' : 'agent-failed', agent, o.ok ? `round ${t.round + 1}` : `round ${t.round + 1}: ${o.error.code}: ${o.error.message}`);
+        return o.ok ? { ok: true, bytes: o.arrow } : { ok: false, error: o.error };
+      },
+      cancelJob: (id) => deps.dispatcher.cancelJob(id),
+    };
+    emit('dispatched');
+    try {
+      await this.waitForAgents(record.agentsAsked, job.roundTimeoutMs, signal);
+      const out = await runRounds({
+        def,
+        job,
+        jobId: record.id,
+        researcher: record.researcher,
+        specJson: JSON.stringify(job.spec),
+        agents: record.agentsAsked,
+        transport,
+        store: this.rounds,
+        rng: deps.rng,
+        onRound: (rec, missing) => emit('round', undefined, `round ${rec.round + 1} of at most ${job.maxRounds}: ${rec.answered.length} agents answered${missing.length ? `, ${missing.length} missing` : ''}`),
+        beforeRound: async (round) => {
+          signal.throwIfAborted();
+          await deps.beforeRound?.(record.id, round, signal);
+        },
+      });
+      record.agentsAnswered = out.answered;
+      record.agentsMissing = out.missing;
+      const r = out.release;
+      record.result = {
+        columns: r.columns,
+        rows: r.rows,
+        suppressed: [],
+        privacy: r.privacy,
+        summary: { ...r.summary, rounds: out.history.length, converged: out.converged },
+        notes: r.notes,
+        agentErrors: out.agentErrors,
+        complete: out.missing.length === 0,
+        ...(out.missing.length ? { agentsMissing: out.missing.map((a) => ({ agent: a, reason: 'dropped out during the rounds' })) } : {}),
+      };
+      record.state = 'succeeded';
+      emit('combined');
+    } catch (e) {
+      if (signal.aborted) {
+        // Stopping, not failing: the job stays running with its stored rounds and resumes on the next start.
+        deps.log('job-suspended', { jobId: record.id });
+        return;
+      }
+      const err = isFedmeshError(e) ? e : new FedmeshError('INTERNAL', 'internal error while running the job');
+      if (!isFedmeshError(e)) deps.log('job-internal-error', { jobId: record.id, error: String(e) });
+      const details = err.details as { answered?: string[]; missing?: string[] };
+      record.agentsAnswered = details.answered ?? [];
+      record.agentsMissing = details.missing ?? record.agentsAsked;
+      record.state = 'failed';
+      const charged = epsilon > 0 ? `; the reserved budget (ε = ${Number(epsilon.toPrecision(4))}) stays charged: agents may already have computed on their data` : '';
+      record.error = { code: err.code, message: `${err.message}${charged}`, ...(err.field ? { field: err.field } : {}) };
+      deps.dispatcher.cancelJob(record.id);
+    }
+    record.finishedAtMs = Date.now();
+    try {
+      await deps.ledger.commit(record.id);
+      await deps.store.update(record);
+    } catch (e) {
+      deps.log('job-store-error', { jobId: record.id, error: String(e) });
+    }
+    const ms = record.finishedAtMs - record.createdAtMs;
+    deps.log(record.state === 'succeeded' ? 'job-succeeded' : 'job-failed', { jobId: record.id, kind: record.kind, ms, answered: record.agentsAnswered.length, ...(record.error ? { code: record.error.code } : {}) });
+    deps.metrics.jobFinished(record.id, record.kind, job.privacy.mode, record.state === 'succeeded' ? 'succeeded' : 'failed', ms / 1000);
+    deps.finished(record);
+  }
+
+  /** After a restart agents reconnect on their own: wait (bounded) until the job's agents are back. */
+  private async waitForAgents(names: readonly string[], timeoutMs: number, signal: AbortSignal): Promise<void> {
+    const missing = (): string[] => {
+      const live = new Set(this.deps.registry.connected().map((a) => a.name));
+      return names.filter((n) => !live.has(n));
+    };
+    if (missing().length === 0) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.connectWaiters.delete(check);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const check = (): void => {
+        if (missing().length === 0) done();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.connectWaiters.add(check);
+      signal.addEventListener('abort', done);
+    });
+    signal.throwIfAborted();
+  }
+}

@@ -1,0 +1,159 @@
+import type { Rng } from '../../algorithms/rng.js';
+import { FedmeshError } from '../../common/errors.js';
+import {
+  checkAgentVector,
+  decodeVector,
+  encodeRoundPayload,
+  privacyModeOf,
+  sumVectors,
+  type AnyKindDef,
+  type CompiledKindJob,
+  type KindRelease,
+  type RoundRecord,
+  type StatVector,
+} from '../../common/kinds/index.js';
+
+/** One round task as the runner hands it to a transport. */
+export interface RoundTask {
+  jobId: string;
+  kind: string;
+  specJson: string;
+  researcher: string;
+  round: number;
+  payload: Uint8Array;
+  deadlineMs: number;
+}
+
+export type RoundReply = { ok: true; bytes: Uint8Array } | { ok: false; error: { code: string; message: string } };
+
+/** How round tasks reach agents: the coordinator's Dispatcher over gRPC, or an in-memory fake in tests. */
+export interface RoundTransport {
+  ask(agent: string, task: RoundTask): Promise<RoundReply>;
+  /** Tells agents still working on the job to stop (the job failed). */
+  cancelJob(jobId: string): void;
+}
+
+/** Where completed rounds are kept, so that a restarted coordinator resumes after the last one. */
+export interface RoundStateStore {
+  loadRounds(jobId: string): Promise<RoundRecord[]>;
+  saveRound(jobId: string, rec: RoundRecord): Promise<void>;
+}
+
+export interface RunRoundsOptions {
+  def: AnyKindDef;
+  job: CompiledKindJob;
+  jobId: string;
+  researcher: string;
+  /** The spec as the agents receive it (they compile it themselves and compare the hash). */
+  specJson: string;
+  /** The agents asked in the first round. */
+  agents: readonly string[];
+  transport: RoundTransport;
+  store: RoundStateStore;
+  rng: Rng;
+  /** Told of every completed round, after it is stored (WatchJob `round` events). */
+  onRound?: (rec: RoundRecord, missing: readonly string[]) => void;
+  /** Test hook: runs before each round is dispatched (a test stops the coordinator here). */
+  beforeRound?: (round: number) => Promise<void>;
+  now?: () => number;
+}
+
+export interface RoundsOutcome {
+  history: RoundRecord[];
+  release: KindRelease;
+  /** Agents that answered the last round. */
+  answered: string[];
+  /** Agents asked at the start that did not answer some round (dropout policy `continue`). */
+  missing: string[];
+  agentErrors: Record<string, { code: string; message: string }>;
+  converged: boolean;
+}
+
+/**
+ * The one round loop for every kind: next input → dispatch to the round's agents with the round's deadline →
+ * dropout policy → check each reply against the public layout → sum → privacy mode → store the round → repeat until
+ * the kind stops or `maxRounds` → release. Rounds already in the store are not run again (a restarted coordinator
+ * resumes after the last completed one); nothing here charges budget, admission did that once.
+ * @throws FedmeshError QUORUM_NOT_MET (details: answered, missing) when a round misses agents the policy needs
+ */
+export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
+  const { def, job, transport } = o;
+  const now = o.now ?? Date.now;
+  const mode = privacyModeOf(job);
+  const history = await o.store.loadRounds(o.jobId);
+  const asked = [...o.agents].sort();
+  // On resume with dropouts allowed, the survivors of the last stored round carry on.
+  let participants = history.length > 0 && job.dropout === 'continue' ? [...history[history.length - 1]!.answered] : asked;
+  const agentErrors: Record<string, { code: string; message: string }> = {};
+  let converged = false;
+  for (;;) {
+    const round = history.length;
+    const input = def.nextRound(job, history);
+    if (input === undefined) {
+      converged = true;
+      break;
+    }
+    if (round >= job.maxRounds) break;
+    await o.beforeRound?.(round);
+    const layout = def.layout(job, round);
+    const noise = mode.roundNoise(job, layout);
+    const payload = encodeRoundPayload({ hash: job.hash, input });
+    const deadlineMs = now() + job.roundTimeoutMs;
+    const replies = await Promise.all(
+      participants.map(async (agent) => {
+        const r = await transport.ask(agent, { jobId: o.jobId, kind: job.kind, specJson: o.specJson, researcher: o.researcher, round, payload, deadlineMs });
+        if (!r.ok) return { agent, error: r.error };
+        try {
+          const v = decodeVector(layout, r.bytes, agent);
+          checkAgentVector(layout, v, agent);
+          return { agent, vector: v };
+        } catch (e) {
+          return { agent, error: { code: 'INTERNAL', message: e instanceof FedmeshError ? e.message : `agent ${agent} sent an unreadable reply` } };
+        }
+      }),
+    );
+    const good: { agent: string; vector: StatVector }[] = [];
+    const failed: string[] = [];
+    for (const r of replies) {
+      if ('vector' in r && r.vector) good.push({ agent: r.agent, vector: r.vector });
+      else if ('error' in r && r.error) {
+        failed.push(r.agent);
+        agentErrors[r.agent] = r.error;
+      }
+    }
+    const answered = good.map((g) => g.agent).sort();
+    if (failed.length > 0 && (job.dropout === 'fail' || answered.length < job.minAgents)) {
+      transport.cancelJob(o.jobId);
+      const first = failed[0]!;
+      const why = job.dropout === 'fail' ? 'the job needs every agent in every round (dropout policy "fail")' : `fewer than minAgents = ${job.minAgents} answered`;
+      throw new FedmeshError('QUORUM_NOT_MET', `round ${round}: ${failed.length} of ${participants.length} agents did not answer (${first}: ${agentErrors[first]!.code}: ${agentErrors[first]!.message.slice(0, 200)}); ${why}`, {
+        details: { answered, missing: asked.filter((a) => !answered.includes(a)), round },
+      });
+    }
+    const sum = sumVectors(good.map((g) => g.vector));
+    const released = mode.atCoordinator(mode.atAgent(sum, noise, layout, o.rng), noise, layout, o.rng);
+    const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std) };
+    await o.store.saveRound(o.jobId, rec);
+    history.push(rec);
+    participants = answered;
+    o.onRound?.(rec, asked.filter((a) => !answered.includes(a)));
+  }
+  if (history.length === 0) throw new FedmeshError('INTERNAL', `kind ${job.kind} stopped before its first round`);
+  const last = history[history.length - 1]!;
+  const release = def.release(job, history, { converged });
+  return { history, release, answered: [...last.answered], missing: asked.filter((a) => !last.answered.includes(a)), agentErrors, converged };
+}
+
+/** Completed rounds kept in memory (tests, and the SDK's local runs). */
+export function createMemoryRoundStore(): RoundStateStore & { rounds: Map<string, RoundRecord[]> } {
+  const rounds = new Map<string, RoundRecord[]>();
+  return {
+    rounds,
+    loadRounds: async (jobId) => [...(rounds.get(jobId) ?? [])],
+    saveRound: async (jobId, rec) => {
+      const list = rounds.get(jobId) ?? [];
+      if (list.length !== rec.round) throw new RangeError(`round ${rec.round} saved after ${list.length} rounds`);
+      rounds.set(jobId, [...list, rec]);
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import type { JobStore } from '../job-store.js';
+import type { RoundRecord } from '../../common/kinds/index.js';
+import type { RoundStateStore } from './round-runner.js';
+
+const ROUNDS = 'job_rounds';
+
+/**
+ * Completed rounds of multi-round jobs in the job store's database (public values only: the round's input, who
+ * answered, the released sum and its noise). One row per (job, round), written before the next round starts, so a
+ * restarted coordinator resumes after the last completed round; the primary key refuses a round stored twice.
+ */
+export async function openRoundStore(store: JobStore): Promise<RoundStateStore> {
+  await store.withConnection((conn) =>
+    conn.run(`CREATE TABLE IF NOT EXISTS ${ROUNDS} (job_id VARCHAR NOT NULL, round INTEGER NOT NULL, input_json VARCHAR NOT NULL, answered_json VARCHAR NOT NULL, released_json VARCHAR NOT NULL, noise_json VARCHAR NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (job_id, round))`),
+  );
+  return {
+    async loadRounds(jobId: string): Promise<RoundRecord[]> {
+      const rows = await store.withConnection(async (conn) => (await conn.runAndReadAll(`SELECT * FROM ${ROUNDS} WHERE job_id = $1 ORDER BY round`, [jobId])).getRowObjectsJS());
+      return rows.map((r, i) => {
+        if (Number(r.round) !== i) throw new Error(`stored rounds of job ${jobId} are not contiguous at ${i}`);
+        return {
+          round: i,
+          input: JSON.parse(String(r.input_json)) as unknown,
+          answered: JSON.parse(String(r.answered_json)) as string[],
+          released: JSON.parse(String(r.released_json)) as number[],
+          noiseStd: JSON.parse(String(r.noise_json)) as number[],
+        };
+      });
+    },
+    async saveRound(jobId: string, rec: RoundRecord): Promise<void> {
+      await store.withConnection((conn) =>
+        conn.run(`INSERT INTO ${ROUNDS} VALUES ($1, $2, $3, $4, $5, $6, $7)`, [jobId, rec.round, JSON.stringify(rec.input), JSON.stringify(rec.answered), JSON.stringify(rec.released), JSON.stringify(rec.noiseStd), Date.now()]),
+      );
+    },
+  };
+}

@@ -1,0 +1,259 @@
+/**
+ * Agent side: the job's design read from this agent's product — outcome, covariates, offset and weights —
+ * restricted by `where` and the cohort, with the product's privacy unit and contribution bounding, straight from
+ * DuckDB chunks into typed arrays (no per-row JS objects), then checked against the disclosure rules.
+ *
+ * - Values are clamped to their declared bounds (numeric covariates, outcome, offset); numeric covariates are then
+ *   standardised with the public centre and scale when the job asks for it.
+ * - Categorical covariates are dummy-coded against the public levels; a row whose level is not listed, a missing
+ *   value anywhere, an invalid outcome (binomial: not 0/1; poisson: negative) or a weight ≤ 0 drops the row and is
+ *   counted in `nDropped` — never named.
+ * - In the DP modes, rows without a privacy unit are left out, and each person contributes at most
+ *   maxRowsPerPerson valid rows, chosen by a keyed hash of the row (the aggregate jobs' rule), so that the
+ *   sensitivity of glmRoundSensitivity holds.
+ * - A cohort keeps the rows of persons in it (membership by privacy unit = subject_id).
+ *
+ * Every identifier comes from the agent's own schema (checked here); every value is a bound parameter.
+ */
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { isIntegerType, isNumericType } from '../../algorithms/aggregate/index.js';
+import type { GlmDesign } from '../../algorithms/glm/index.js';
+import { parseCohortDefinition } from '../../common/cohort/index.js';
+import { FedmeshError, invalidJob } from '../../common/errors.js';
+import { checkValue, findColumn, isFilterableType } from '../../common/job/schema-check.js';
+import type { Scalar } from '../../common/job/spec.js';
+import { runCohort } from '../../node-agent/cohort/index.js';
+import { quoteIdent } from '../../node-agent/data/database.js';
+import type { ProductInfo } from '../../node-agent/data/products.js';
+import { clampSql, filterSql } from '../../node-agent/query/aggregate-sql.js';
+import { checkGlmDisclosure } from './disclosure.js';
+import { glmTerms, type GlmJob, type GlmTerm } from './spec.js';
+
+export interface GlmReadOptions {
+  /** Agent-secret salt of the keyed hash that picks which rows of a person count (DP modes). */
+  readonly salt: string;
+  /** The domain's minimum cell size in persons, for the disclosure rules. */
+  readonly minCellSize: number;
+  /** Prefix of this task's scratch tables (a plain identifier, unique per task). */
+  readonly scratch: string;
+  /** Public centre and scale of each standardised numeric covariate (from the first federated round). */
+  readonly standardisation?: Readonly<Record<string, { readonly mean: number; readonly sd: number }>>;
+  /** Skip the disclosure rules (tests of the reader only). @default false */
+  readonly skipDisclosure?: boolean;
+}
+
+export interface GlmAgentDesign {
+  readonly design: GlmDesign;
+  readonly terms: readonly GlmTerm[];
+  /** Rows selected by `where` and the cohort that could not be used (missing, unlisted level, invalid value). */
+  readonly nDropped: number;
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+function numericColumn(product: ProductInfo, name: string, field: string): string {
+  const col = findColumn(product, name, field);
+  if (!isNumericType(col.type)) throw invalidJob(field, `column ${col.name} is ${col.type}; a numeric column is needed`);
+  return col.name;
+}
+
+function notUnit(product: ProductInfo, name: string, field: string): void {
+  if (product.privacyUnit && name === product.privacyUnit) throw new FedmeshError('POLICY_DENIED', `${field}: the privacy unit ${name} cannot be a model variable`, { field });
+}
+
+/**
+ * Checks the job against this agent's product schema: columns exist and have usable types, level values have the
+ * column's type, no model variable is the privacy unit.
+ * @throws FedmeshError INVALID_JOB naming the field, or POLICY_DENIED for the privacy unit
+ */
+export function checkGlmAgainstSchema(job: GlmJob, product: ProductInfo): void {
+  job.where.forEach((f, i) => {
+    const col = findColumn(product, f.column, `where[${i}].column`);
+    if (!isFilterableType(col.type)) throw invalidJob(`where[${i}].column`, `column ${col.name} has type ${col.type}, which cannot be filtered`);
+    if (f.op === 'is null' || f.op === 'is not null') return;
+    if (Array.isArray(f.value)) f.value.forEach((v, j) => checkValue(col, v, `where[${i}].value[${j}]`));
+    else checkValue(col, f.value as Scalar, `where[${i}].value`);
+  });
+  const out = findColumn(product, job.outcome, 'outcome');
+  if (!isNumericType(out.type)) throw invalidJob('outcome', `column ${out.name} is ${out.type}; a ${job.family} outcome must be numeric${job.family === 'binomial' ? ' (0/1) or BOOLEAN' : ''}`);
+  notUnit(product, job.outcome, 'outcome');
+  job.covariates.forEach((c, i) => {
+    const field = `covariates[${i}].column`;
+    notUnit(product, c.column, field);
+    if (c.type === 'numeric') {
+      const col = findColumn(product, c.column, field);
+      if (!isNumericType(col.type)) throw invalidJob(field, `column ${col.name} is ${col.type}; a numeric covariate needs a numeric column (or declare it categorical)`);
+    } else {
+      const col = findColumn(product, c.column, field);
+      if (!isFilterableType(col.type)) throw invalidJob(field, `column ${col.name} has type ${col.type}, which cannot hold categorical levels`);
+      c.levels.forEach((l, j) => checkValue(col, l, `covariates[${i}].levels[${j}]`));
+    }
+  });
+  if (job.offset) {
+    numericColumn(product, job.offset, 'offset');
+    notUnit(product, job.offset, 'offset');
+  }
+  if (job.weights) {
+    numericColumn(product, job.weights, 'weights');
+    notUnit(product, job.weights, 'weights');
+  }
+  if (job.cohort !== undefined && !product.privacyUnit) throw invalidJob('cohort', `product ${product.name} has no privacy unit to match cohort members on`);
+}
+
+/** SQL builder state: positional parameters. */
+class Params {
+  readonly values: DuckDBValue[] = [];
+  p = (v: string | number | boolean, castTo?: string): string => {
+    this.values.push(v);
+    return castTo ? `CAST($${this.values.length} AS ${castTo})` : `$${this.values.length}`;
+  };
+}
+
+/**
+ * Reads the design of `job` from `product` on this agent and applies the disclosure rules.
+ * @throws FedmeshError INVALID_JOB (schema), POLICY_DENIED (disclosure rule, privacy unit), FAILED_PRECONDITION
+ *   (cohort tables missing), CANCELLED (signal)
+ */
+export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product: ProductInfo, opts: GlmReadOptions, signal?: AbortSignal): Promise<GlmAgentDesign> {
+  if (!IDENT.test(opts.scratch)) throw new RangeError('readGlmDesign: scratch must be a plain identifier');
+  checkGlmAgainstSchema(job, product);
+  const terms = glmTerms(job.covariates);
+  const dp = job.privacy.mode !== 'none';
+  const unit = product.privacyUnit;
+  const rowsTable = `${opts.scratch}_glm_rows`;
+  const cohortTable = `${opts.scratch}_glm_cohort`;
+  const drop: string[] = [];
+  const checkAbort = (): void => {
+    if (signal?.aborted) throw new FedmeshError('CANCELLED', 'glm design read cancelled');
+  };
+  try {
+    if (job.cohort !== undefined) {
+      drop.push(cohortTable);
+      await runCohort(conn, parseCohortDefinition(job.cohort, 'cohort'), { targetTable: cohortTable });
+      checkAbort();
+    }
+    const params = new Params();
+    const p = params.p;
+    const where = job.where.map((f, i) => filterSql(f, product, `where[${i}]`, p));
+    if (job.cohort !== undefined && unit) where.push(`${quoteIdent(unit)} IN (SELECT subject_id FROM ${quoteIdent(cohortTable)})`);
+    const cols: string[] = [];
+    const ok: string[] = [];
+    // Outcome.
+    const yRaw = `TRY_CAST(${quoteIdent(job.outcome)} AS DOUBLE)`;
+    ok.push(`isfinite(${yRaw})`);
+    if (job.family === 'binomial') ok.push(`${yRaw} IN (0, 1)`);
+    if (job.family === 'poisson') ok.push(`${yRaw} >= 0`);
+    const yb = job.outcomeBounds;
+    cols.push(`${yb && job.family !== 'binomial' ? clampSql(yRaw, p(yb[0], 'DOUBLE'), p(yb[1], 'DOUBLE')) : yRaw} AS y`);
+    // Covariates: one SQL column per non-intercept term, all DOUBLE.
+    const levelChecks: { column: string; level: string; expr: string }[] = [];
+    job.covariates.forEach((c, i) => {
+      const col = quoteIdent(c.column);
+      if (c.type === 'numeric') {
+        const raw = `TRY_CAST(${col} AS DOUBLE)`;
+        ok.push(`isfinite(${raw})`);
+        let x = clampSql(raw, p(c.bounds[0], 'DOUBLE'), p(c.bounds[1], 'DOUBLE'));
+        const st = opts.standardisation?.[c.column];
+        if (c.standardise) {
+          if (!st || !Number.isFinite(st.mean) || !(st.sd > 0)) throw invalidJob(`covariates[${i}].standardise`, `needs the public mean and a positive SD of ${c.column} from the standardisation round`);
+          x = `((${x}) - ${p(st.mean, 'DOUBLE')}) / ${p(st.sd, 'DOUBLE')}`;
+        }
+        cols.push(`${x} AS x${cols.length}`);
+        return;
+      }
+      const type = findColumn(product, c.column, `covariates[${i}].column`).type.toUpperCase();
+      const lv = (l: Scalar): string => p(l, isIntegerType(type) && type !== 'BOOLEAN' ? 'BIGINT' : type);
+      ok.push(`${col} IN (${c.levels.map(lv).join(', ')})`);
+      for (const level of c.levels) {
+        const eq = `${col} = ${lv(level)}`;
+        levelChecks.push({ column: c.column, level: String(level), expr: eq });
+        if (String(level) === String(c.reference) && typeof level === typeof c.reference) continue;
+        cols.push(`CASE WHEN ${eq} THEN 1.0 ELSE 0.0 END AS x${cols.length}`);
+      }
+    });
+    if (job.offset) {
+      const raw = `TRY_CAST(${quoteIdent(job.offset)} AS DOUBLE)`;
+      ok.push(`isfinite(${raw})`);
+      const ob = job.offsetBounds;
+      cols.push(`${ob ? clampSql(raw, p(ob[0], 'DOUBLE'), p(ob[1], 'DOUBLE')) : raw} AS o`);
+    }
+    if (job.weights) {
+      const raw = `TRY_CAST(${quoteIdent(job.weights)} AS DOUBLE)`;
+      ok.push(`isfinite(${raw})`, `${raw} > 0`);
+      cols.push(`${raw} AS w`);
+    }
+    if (dp && unit) ok.push(`${quoteIdent(unit)} IS NOT NULL`);
+    const levelCols = levelChecks.map((l, i) => `CASE WHEN ${l.expr} THEN 1 ELSE 0 END AS l${i}`);
+    const unitCol = unit ? [`${quoteIdent(unit)} AS u`] : [];
+    const whereSql = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
+    const base = `SELECT ${[...cols, ...levelCols, ...unitCol, 'rowid AS rid', `coalesce(${ok.join(' AND ')}, false) AS ok`].join(', ')} FROM ${quoteIdent(product.name)}${whereSql}`;
+    const baseParams = params.values.slice();
+    const qualify = dp && unit ? ` QUALIFY row_number() OVER (PARTITION BY u ORDER BY hash(rid, ${p(opts.salt, 'VARCHAR')})) <= ${p(job.privacy.maxRowsPerPerson ?? 1, 'BIGINT')}` : '';
+    drop.push(rowsTable);
+    await conn.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(rowsTable)} AS SELECT * FROM (${base}) AS b WHERE ok${qualify}`, params.values);
+    checkAbort();
+    // Dropped rows: selected by where and cohort but unusable. A second scan with the same parameters.
+    const droppedReader = await conn.runAndReadAll(`SELECT count(*) FILTER (WHERE NOT ok)::BIGINT AS dropped FROM (${base}) AS b`, baseParams);
+    const nDropped = Number(droppedReader.getRowObjectsJS()[0]?.dropped ?? 0);
+    checkAbort();
+    // Disclosure counts on the rows that will be used: persons (distinct units) when the product has a unit.
+    const persons = (cond: string): string => (unit ? `count(DISTINCT u) FILTER (WHERE ${cond})::BIGINT` : `count(*) FILTER (WHERE ${cond})::BIGINT`);
+    const countExprs = ['count(*)::BIGINT AS n'];
+    if (job.family === 'binomial') countExprs.push(`${persons('y = 0')} AS y0`, `${persons('y = 1')} AS y1`);
+    levelChecks.forEach((_, i) => countExprs.push(`${persons(`l${i} = 1`)} AS c${i}`));
+    const counts = (await conn.runAndReadAll(`SELECT ${countExprs.join(', ')} FROM ${quoteIdent(rowsTable)}`)).getRowObjectsJS()[0] ?? {};
+    const n = Number(counts.n ?? 0);
+    const p0 = terms.length;
+    if (!opts.skipDisclosure) {
+      checkGlmDisclosure(
+        {
+          n,
+          p: p0,
+          ...(job.family === 'binomial' ? { outcomeLevels: [Number(counts.y0 ?? 0), Number(counts.y1 ?? 0)] as const } : {}),
+          levelCells: levelChecks.map((l, i) => ({ column: l.column, level: l.level, persons: Number(counts[`c${i}`] ?? 0) })),
+        },
+        opts.minCellSize,
+      );
+    }
+    // Columns → typed arrays, chunk by chunk.
+    const x = new Float64Array(n * p0);
+    const y = new Float64Array(n);
+    const offset = job.offset ? new Float64Array(n) : undefined;
+    const weights = job.weights ? new Float64Array(n) : undefined;
+    const nx = p0 - 1;
+    const select = ['y', ...Array.from({ length: nx }, (_, j) => `x${j + 1}`), ...(offset ? ['o'] : []), ...(weights ? ['w'] : [])];
+    const result = await conn.stream(`SELECT ${select.join(', ')} FROM ${quoteIdent(rowsTable)}`);
+    let row = 0;
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      checkAbort();
+      const m = chunk.rowCount;
+      if (row + m > n) throw new FedmeshError('INTERNAL', 'glm design: more rows than counted');
+      const yv = chunk.getColumnVector(0);
+      for (let i = 0; i < m; i++) y[row + i] = yv.getItem(i) as number;
+      for (let j = 1; j <= nx; j++) {
+        const v = chunk.getColumnVector(j);
+        for (let i = 0; i < m; i++) x[(row + i) * p0 + j] = v.getItem(i) as number;
+      }
+      let c = nx + 1;
+      if (offset) {
+        const v = chunk.getColumnVector(c++);
+        for (let i = 0; i < m; i++) offset[row + i] = v.getItem(i) as number;
+      }
+      if (weights) {
+        const v = chunk.getColumnVector(c++);
+        for (let i = 0; i < m; i++) weights[row + i] = v.getItem(i) as number;
+      }
+      for (let i = 0; i < m; i++) x[(row + i) * p0] = 1;
+      row += m;
+    }
+    if (row !== n) throw new FedmeshError('INTERNAL', 'glm design: fewer rows than counted');
+    const design: { -readonly [K in keyof GlmDesign]: GlmDesign[K] } = { n, p: p0, x, y };
+    if (offset) design.offset = offset;
+    if (weights) design.weights = weights;
+    return { design, terms, nDropped };
+  } finally {
+    for (const t of drop) await conn.run(`DROP TABLE IF EXISTS ${quoteIdent(t)}`);
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * DataSHIELD-style disclosure rules for one agent's GLM design, checked before any statistic leaves it. Each
+ * refusal is POLICY_DENIED (PERMISSION_DENIED on the wire) and names the rule and the public term or level; no
+ * count or data value is ever in the message. Pure.
+ *
+ * - `glm.parameters`: p ≤ 0.33 × n (DataSHIELD's nfilter.glm): with fewer rows per parameter, XᵀWX and XᵀWz
+ *   come close to determining rows.
+ * - `glm.saturated`: n − p ≥ 1; a saturated model reproduces the outcome exactly from the released fit.
+ * - `glm.outcomeLevels`: a binary outcome has at least the minimum cell size of persons at each level (0 and 1).
+ * - `glm.levelCells`: every level of every categorical covariate (its dummy, and the reference) has at least the
+ *   minimum cell size of persons.
+ */
+import { FedmeshError } from '../../common/errors.js';
+
+/** DataSHIELD's default nfilter.glm. */
+export const GLM_MAX_PARAMETER_FRACTION = 0.33;
+
+export interface GlmDisclosureCounts {
+  /** Rows in the design. */
+  readonly n: number;
+  /** Parameters (intercept and dummies included). */
+  readonly p: number;
+  /** Binomial: persons (rows without a privacy unit) with outcome 0 and with outcome 1. */
+  readonly outcomeLevels?: readonly [number, number];
+  /** Persons per level of each categorical covariate: `column`, level label, count. */
+  readonly levelCells: readonly { readonly column: string; readonly level: string; readonly persons: number }[];
+}
+
+function denied(rule: string, message: string): FedmeshError {
+  return new FedmeshError('POLICY_DENIED', `disclosure rule ${rule}: ${message}`, { details: { rule } });
+}
+
+/**
+ * @throws FedmeshError POLICY_DENIED naming the rule (and the public term or level) when a rule fails
+ */
+export function checkGlmDisclosure(c: GlmDisclosureCounts, minCellSize: number): void {
+  if (c.p > GLM_MAX_PARAMETER_FRACTION * c.n) throw denied('glm.parameters', `the model's ${c.p} parameters exceed ${GLM_MAX_PARAMETER_FRACTION} × this agent's rows; use fewer covariates or levels, or a wider selection`);
+  if (c.n - c.p < 1) throw denied('glm.saturated', 'the model is saturated at this agent (no residual degrees of freedom)');
+  if (c.outcomeLevels) {
+    c.outcomeLevels.forEach((count, level) => {
+      if (count < minCellSize) throw denied('glm.outcomeLevels', `outcome level ${level} has fewer persons at this agent than the minimum cell size (${minCellSize})`);
+    });
+  }
+  for (const cell of c.levelCells) {
+    if (cell.persons < minCellSize) throw denied('glm.levelCells', `level ${cell.level} of covariate ${cell.column} has fewer persons at this agent than the minimum cell size (${minCellSize})`);
+  }
+}

@@ -1,0 +1,144 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Rng } from '../../algorithms/rng.js';
+import type { PrivacyCost } from '../../algorithms/dp/index.js';
+import type { AgentTask } from '../../common/agent-protocol.js';
+import { FedmeshError } from '../../common/errors.js';
+import { enforceDomainPolicy } from '../../common/job/domain-policy.js';
+import { catalogKind, type ProductRules } from '../../common/job/product-rules.js';
+import {
+  checkAgentVector,
+  compileKindJob,
+  decodeRoundPayload,
+  encodeVector,
+  privacyModeOf,
+  type AnyAgentKindDef,
+  type AnyKindDef,
+  type CompiledKindJob,
+  type KindRegistry,
+} from '../../common/kinds/index.js';
+import type { ProductInfo } from '../data/products.js';
+import type { ReleasedAnswer } from '../disclosure/released-answers.js';
+import type { TaskScope } from '../task-cancellation.js';
+
+export interface KindTaskDeps {
+  kinds: KindRegistry<AnyKindDef>;
+  agentKinds: KindRegistry<AnyAgentKindDef>;
+  policy: { readonly minCellSize: number; readonly allowKinds: readonly string[]; readonly allowModes: readonly string[] };
+  products: () => readonly ProductInfo[];
+  /** The published rules (manifest over defaults) of a product. */
+  rules: (product: string) => ProductRules | undefined;
+  /** The domain's own ledger: idempotent per job id, refuses over the cap. */
+  charge: (jobId: string, researcher: string, cost: PrivacyCost) => Promise<void>;
+  /** Binds a job id to one compiled job (its hash), durably. */
+  bind: (jobId: string, hash: string) => Promise<void>;
+  /** The answer released per (job id, round), computed once, durably. */
+  once: (jobId: string, round: number, compute: () => Promise<ReleasedAnswer>) => Promise<ReleasedAnswer>;
+  withConnection: <T>(fn: (conn: DuckDBConnection) => Promise<T>) => Promise<T>;
+  rng: Rng;
+}
+
+/** Per-job state kept between rounds (the design read in round 0), dropped after this long unused. */
+const JOB_STATE_IDLE_MS = 30 * 60_000;
+/** Jobs whose state is kept at once; the least recently used is dropped beyond it (it is re-read if needed). */
+const MAX_JOB_STATES = 16;
+
+interface JobEntry {
+  job: CompiledKindJob;
+  state: Map<string, unknown>;
+  usedAtMs: number;
+}
+
+/**
+ * Runs a task of a registry kind through one middleware chain that knows no kind:
+ *   compile the spec here and compare the hash the task carries (nobody in between changes the plan) →
+ *   round within the public maximum the cost covers → domain policy and the product's published rules →
+ *   bind the job id to the hash → ledger charge, once per job id, for the whole job →
+ *   per (job id, round), once: data scope (the task's cancellable connection) → `localStep` → check against the
+ *   public layout → privacy mode at the agent → typed reply.
+ * A replayed round gets the stored answer, so a replaying coordinator learns nothing new.
+ */
+export class KindTaskRunner {
+  private readonly jobs = new Map<string, JobEntry>();
+
+  constructor(private readonly deps: KindTaskDeps) {}
+
+  handles(kind: string): boolean {
+    return this.deps.kinds.has(kind) && this.deps.agentKinds.has(kind);
+  }
+
+  /** @throws FedmeshError naming the field; the agent turns it into a typed failure reply */
+  async run(task: AgentTask, scope: TaskScope): Promise<ReleasedAnswer> {
+    const { deps } = this;
+    const def = deps.kinds.get(task.kind)!;
+    const agentDef = deps.agentKinds.get(task.kind)!;
+    const { hash, input } = decodeRoundPayload(task.payload);
+    const entry = this.entry(task, def);
+    const job = entry.job;
+    if (job.hash !== hash) throw new FedmeshError('FAILED_PRECONDITION', `payload: the task's job hash does not match the job this agent compiles from its spec (kind ${job.kind})`, { field: 'payload' });
+    if (!Number.isSafeInteger(task.round) || task.round < 0 || task.round >= job.maxRounds) {
+      throw new FedmeshError('FAILED_PRECONDITION', `round: ${task.round} is outside the job's public rounds 0..${job.maxRounds - 1}, which its cost covers`, { field: 'round' });
+    }
+    enforceDomainPolicy(deps.policy, job.kind, job.privacy.mode);
+    const product = deps.products().find((p) => p.name === job.product);
+    if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
+    const rules = deps.rules(product.name);
+    if (!rules) throw new FedmeshError('FAILED_PRECONDITION', `product ${product.name} has no published description at this agent yet`, { field: 'product' });
+    checkRules(product.name, rules, job);
+    await deps.bind(task.jobId, job.hash);
+    const mode = privacyModeOf(job);
+    const cost = mode.cost(job);
+    // Charged before any data is touched: durable, once per job id, for all of the job's rounds, never refunded.
+    if (cost) await deps.charge(task.jobId, task.researcher, cost);
+    return deps.once(task.jobId, task.round, async () => {
+      const layout = def.layout(job, task.round);
+      const vector = await deps.withConnection((conn) =>
+        scope.using(conn, () =>
+          agentDef.localStep(
+            { conn, jobId: task.jobId, round: task.round, product: { name: product.name, privacyUnit: rules.privacyUnit, columns: product.columns }, policy: { minCellSize: deps.policy.minCellSize }, jobState: entry.state },
+            job,
+            input,
+            scope.signal,
+          ),
+        ),
+      );
+      // What leaves must fit the public layout, or the coordinator would refuse it anyway; say so here first.
+      checkAgentVector(layout, vector, 'this agent');
+      const out = mode.atAgent(vector, mode.roundNoise(job, layout), layout, deps.rng);
+      return { arrow: encodeVector(out), meta: { round: task.round } };
+    });
+  }
+
+  private entry(task: AgentTask, def: AnyKindDef): JobEntry {
+    const now = Date.now();
+    for (const [id, e] of this.jobs) if (now - e.usedAtMs > JOB_STATE_IDLE_MS) this.jobs.delete(id);
+    let e = this.jobs.get(task.jobId);
+    if (!e) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(task.specJson);
+      } catch {
+        throw new FedmeshError('INVALID_JOB', 'spec: not valid JSON', { field: 'spec' });
+      }
+      e = { job: compileKindJob(def, raw), state: new Map(), usedAtMs: now };
+      if (this.jobs.size >= MAX_JOB_STATES) {
+        const oldest = [...this.jobs.entries()].sort((a, b) => a[1].usedAtMs - b[1].usedAtMs)[0]!;
+        this.jobs.delete(oldest[0]);
+      }
+      this.jobs.set(task.jobId, e);
+    }
+    e.usedAtMs = now;
+    return e;
+  }
+}
+
+/** The product's published rules for a registry kind: kind and mode allowed, and a known privacy unit. */
+function checkRules(product: string, rules: ProductRules, job: CompiledKindJob): void {
+  const kind = catalogKind(job.kind);
+  if (rules.allowedJobKinds && !rules.allowedJobKinds.includes(kind)) {
+    throw new FedmeshError('POLICY_DENIED', `kind: product ${product} is not open to ${job.kind} jobs at this agent (its manifest allows: ${rules.allowedJobKinds.join(', ') || 'none'})`, { field: 'kind' });
+  }
+  if (rules.allowedPrivacyModes && !(rules.allowedPrivacyModes as readonly string[]).includes(job.privacy.mode)) {
+    throw new FedmeshError('POLICY_DENIED', `privacy.mode: product ${product} does not allow mode ${job.privacy.mode} at this agent`, { field: 'privacy.mode' });
+  }
+  if (!rules.privacyUnit) throw new FedmeshError('FAILED_PRECONDITION', `product ${product} has no known privacy unit, so no per-person contribution bound or cell size can be enforced`, { field: 'product' });
+}
