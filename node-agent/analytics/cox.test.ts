@@ -3,15 +3,12 @@
  * (../shared/data/omop/gibleed, skipped visibly without it) split by person across 3 sites — a federated fit of
  * time from celecoxib to GI bleed by age group and gender (the issue's example) that equals the pooled fit.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addCoxStats, coxNewtonStep, coxStart, coxSummary, fitCoxPooled, mergeSmallBins } from '../../algorithms/survival/index.js';
 import type { CoxFitState, CoxSummary } from '../../algorithms/survival/index.js';
 import type { CoxCovariate } from '../../common/job/cox-spec.js';
-import { parseCirce, runCohort } from '../cohort/index.js';
-import { createOmopDb, loadOmopCsvFolder, sharedDataDir } from '../cohort/test-omop.js';
 import type { TestDb } from '../cohort/test-omop.js';
+import { gibleedAvailable, gibleedMemoryDb, gibleedOmopDir } from '../../test/helpers/gibleed-memory.js';
 import { coxAgentLayout, coxAgentStats, coxBinCounts, coxDesign, coxDisclosureRefusal, readCoxData } from './cox.js';
 import type { CoxAgentData, CoxAgentOptions } from './cox.js';
 import { survivalTimeGrid } from './survival.js';
@@ -61,11 +58,8 @@ describe('coxDisclosureRefusal', () => {
   });
 });
 
-const dataDir = sharedDataDir();
-const omopDir = path.join(dataDir, 'omop', 'gibleed');
-const circeFile = path.join(dataDir, 'cohorts', 'circe', 'celecoxib.json');
-const available = existsSync(omopDir) && existsSync(circeFile);
-if (!available) console.warn(`[cox] SKIPPING the GiBleed Cox tests: ${omopDir} or ${circeFile} not found`);
+const available = gibleedAvailable;
+if (!available) console.warn(`[cox] SKIPPING the GiBleed Cox tests: ${gibleedOmopDir} not found`);
 
 const SITES = 3;
 const MIN_CELL = 5;
@@ -75,20 +69,7 @@ const OPTS: CoxAgentOptions = {
   timeGrid: { binDays: 30, maxDays: 3650 },
   covariates: [AGE_GROUP, GENDER],
 };
-const PERSON_TABLES = ['person', 'observation_period', 'condition_occurrence', 'drug_exposure', 'procedure_occurrence', 'measurement', 'visit_occurrence', 'death', 'observation'];
-
-/** GiBleed with the celecoxib cohort; `site` keeps only persons with person_id % SITES = site (as test/helpers/gibleed-split does). */
-async function gibleedDb(site?: number): Promise<TestDb> {
-  const db = await createOmopDb();
-  await loadOmopCsvFolder(db.conn, omopDir);
-  await runCohort(db.conn, parseCirce(JSON.parse(readFileSync(circeFile, 'utf8'))), { targetTable: 'celecoxib' });
-  if (site !== undefined) {
-    const tables = new Set((await db.conn.runAndReadAll(`SELECT table_name FROM information_schema.columns WHERE column_name = 'person_id'`)).getRowObjectsJS().map((r) => String(r['table_name'])));
-    for (const t of PERSON_TABLES.filter((x) => tables.has(x))) await db.conn.run(`DELETE FROM ${t} WHERE person_id % ${SITES} <> ${site}`);
-    await db.conn.run(`DELETE FROM celecoxib WHERE subject_id % ${SITES} <> ${site}`);
-  }
-  return db;
-}
+const gibleedDb = (site?: number): Promise<TestDb> => gibleedMemoryDb({ ...(site === undefined ? {} : { site, sites: SITES }), cohorts: { celecoxib: 'celecoxib.json' } });
 
 describe.skipIf(!available)('Cox on GiBleed split across 3 sites: time from celecoxib to GI bleed by age group and gender', () => {
   let pooled: TestDb;
