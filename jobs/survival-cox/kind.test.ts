@@ -98,7 +98,7 @@ describe.skipIf(!gibleedAvailable)('survival-cox kind on GiBleed split across 3 
     const s = out.release.summary as Record<string, { statistic: number }> & { n: number; events: number };
     expect(s.n).toBe(ref.n);
     expect(s.events).toBe(ref.events);
-    for (const t of ['likelihoodRatio', 'wald', 'score'] as const) expect(Math.abs(s[t].statistic - ref[t].statistic!)).toBeLessThan(1e-6);
+    for (const t of ['likelihoodRatio', 'wald', 'score'] as const) expect(Math.abs(s[t]!.statistic - ref[t].statistic!)).toBeLessThan(1e-6);
   });
 
   it('rounds: counts, then β = 0, then Newton steps; the job hash travels with every task', () => {
