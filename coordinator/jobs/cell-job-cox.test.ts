@@ -7,7 +7,7 @@ const target = { name: 'T2D', entry: { domain: 'condition', concepts: { include:
 const spec = { kind: 'survival', target, outcome: { domain: 'death', conceptIds: [] }, timeGrid: { binDays: 30, maxDays: 1800 }, privacy: { mode: 'none' } };
 
 describe('admission of survival jobs with "model": "cox"', () => {
-  it('is refused before any charge (FAILED_PRECONDITION naming model) until the multi-round runner exists', () => {
+  it('is refused on the cell-job path before any charge (FAILED_PRECONDITION naming model): it runs as survival-cox', () => {
     const job = parseJobSpec({ ...spec, model: 'cox', covariates: [{ name: 'gender', source: 'gender', type: 'categorical', levels: ['male', 'female'], reference: 'male' }] }) as CellJob;
     expect(() => admitCellJob(job, [])).toThrow(expect.objectContaining({ code: 'FAILED_PRECONDITION', field: 'model' }));
   });

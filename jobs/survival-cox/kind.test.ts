@@ -126,3 +126,16 @@ describe('survival-cox spec', () => {
     expect(coxKind.layout(job, 1).blocks.map((b) => b.name)).toEqual(['atRisk', 'events', 's0', 's1', 's2', 'eventX']);
   });
 });
+
+describe('routing of {"kind": "survival", "model": "cox"}', () => {
+  it('goes to the registry kind survival-cox; a Kaplan–Meier survival spec stays on its built-in path', async () => {
+    const { registryKindCandidates } = await import('../../common/kinds/index.js');
+    const { KINDS } = await import('../kinds.js');
+    const pick = (spec: unknown) => registryKindCandidates(spec).map((k) => KINDS.get(k)).find((d) => d !== undefined)?.kind;
+    expect(pick({ kind: 'survival', model: 'cox' })).toBe('survival-cox');
+    expect(pick({ kind: 'survival' })).toBeUndefined();
+    expect(pick({ kind: 'survival', model: 'km' })).toBeUndefined();
+    expect(registryKindCandidates({ kind: 'survival', model: 'Bad Model!' })).toEqual(['survival']);
+    expect(registryKindCandidates(null)).toEqual([]);
+  });
+});
