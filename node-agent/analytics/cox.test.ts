@@ -52,6 +52,13 @@ describe('coxDisclosureRefusal', () => {
   it('accepts the merged layout (one bin)', () => {
     expect(coxDisclosureRefusal(data, coxAgentLayout(data, [20]), 5)).toBeNull();
   });
+  it('refuses a β no plausible fit reaches (the sums would single out the extreme person), naming beta', () => {
+    const aged = coxDesign({ days: Array.from({ length: 30 }, (_, i) => 1 + (i % 3)), event: Array.from({ length: 30 }, (_, i) => i % 2), age: Array.from({ length: 30 }, (_, i) => 20 + i), gender: Array.from({ length: 30 }, () => 8507) }, [{ name: 'age', source: 'age', type: 'numeric', bounds: [18, 90] }], false);
+    expect(() => coxAgentStats(aged, [1], [3], 5)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'beta' }));
+    expect(() => coxAgentStats(aged, [0.4], [3], 5)).not.toThrow();
+    expect(() => coxAgentStats(aged, [Number.NaN], [3], 5)).toThrow(/beta\[0\] \(age\) must be finite/);
+  });
+
   it('refuses a saturated model (more coefficients than a third of the persons)', () => {
     const tiny = coxDesign({ days: [1, 2], event: [1, 0], age: [50, 50], gender: [8507, 8532] }, [GENDER], false);
     expect(coxDisclosureRefusal(tiny, coxAgentLayout(tiny, [2]), 1)).toMatch(/saturated/);

@@ -35,9 +35,17 @@ export interface CoxAgentData {
   strataLabels: readonly string[];
   /** Public centring: midpoints of numeric bounds, 0 for dummies. */
   center: number[];
+  /** Public span of each term: hi − lo of numeric bounds, 1 for dummies. */
+  spans: number[];
   /** Followed persons left out because a covariate value is unknown or outside the listed levels (as R drops NA rows). */
   dropped: number;
 }
+
+/**
+ * Largest |β_j| × (declared range of covariate j) an agent evaluates: a hazard ratio of e^30 across a covariate's
+ * whole range is beyond any fit worth reporting, and larger β would let the sums single out extreme persons.
+ */
+export const MAX_LINEAR_PREDICTOR_SPAN = 30;
 
 const GENDER_OF: Record<number, string> = { 8507: 'male', 8532: 'female' };
 
@@ -100,6 +108,7 @@ export function coxDesign(rows: { days: ArrayLike<number>; event: ArrayLike<numb
     terms,
     strataLabels: byGender ? GENDER_STRATA : [UNSTRATIFIED_LABEL],
     center: covariates.flatMap((c) => (c.type === 'numeric' ? [(c.bounds[0] + c.bounds[1]) / 2] : c.levels.filter((l) => l !== c.reference).map(() => 0))),
+    spans: covariates.flatMap((c) => (c.type === 'numeric' ? [c.bounds[1] - c.bounds[0]] : c.levels.filter((l) => l !== c.reference).map(() => 1))),
     dropped,
   };
 }
@@ -201,6 +210,14 @@ export function coxBinCounts(data: CoxAgentData, times: readonly number[], minCe
  *   statistics on malformed β or layout
  */
 export function coxAgentStats(data: CoxAgentData, beta: readonly number[], times: readonly number[], minCellSize: number): CoxStats {
+  if (!Array.isArray(beta) || beta.length !== data.terms.length) throw new FedmeshError('INVALID_ARGUMENT', `beta must have ${data.terms.length} entries`, { field: 'beta' });
+  beta.forEach((b, j) => {
+    // With a huge β the sums are dominated by the one person with the extreme value (S1/S0 ≈ their covariate):
+    // a β no plausible fit reaches is refused rather than answered.
+    if (typeof b !== 'number' || !Number.isFinite(b) || Math.abs(b) * data.spans[j]! > MAX_LINEAR_PREDICTOR_SPAN) {
+      throw new FedmeshError('INVALID_ARGUMENT', `beta[${j}] (${data.terms[j]}) must be finite with |beta| × the covariate's declared range ≤ ${MAX_LINEAR_PREDICTOR_SPAN} (a hazard ratio of e^${MAX_LINEAR_PREDICTOR_SPAN} across it); the fit is diverging (a coefficient may be infinite)`, { field: 'beta' });
+    }
+  });
   const layout = coxAgentLayout(data, times);
   const refusal = coxDisclosureRefusal(data, layout, minCellSize);
   if (refusal !== null) throw new FedmeshError('POLICY_DENIED', `cox model refused at this agent: ${refusal}; a wider timeGrid.binDays or fewer levels helps`, { field: 'timeGrid' });
