@@ -1,0 +1,105 @@
+/**
+ * The survival-cox kind without a database: the agent's local step over a design already in its job state, the
+ * coordinator's next-round rule (bin merge from released sums, stop when the fit is done), and the view.
+ */
+import { describe, expect, it } from 'vitest';
+import { fitCoxPooled } from '../../algorithms/survival/index.js';
+import type { AgentKindContext, CompiledKindJob, RoundRecord } from '../../common/kinds/index.js';
+import { compileKindJob } from '../../common/kinds/index.js';
+import { coxAgentLayout, coxDesign } from '../../node-agent/analytics/cox.js';
+import { coxAgentKind } from './agent.js';
+import { coxKind, type CoxJobSpec, type CoxPlan, type CoxRoundInput } from './kind.js';
+
+const raw = {
+  kind: 'survival',
+  target: { name: 't', entry: { domain: 'condition', concepts: { include: [{ conceptId: 1 }] } } },
+  outcome: { domain: 'death', conceptIds: [] },
+  timeGrid: { binDays: 10, maxDays: 40 },
+  model: 'cox',
+  covariates: [{ name: 'gender', source: 'gender', type: 'categorical', levels: ['male', 'female'], reference: 'male' }],
+  privacy: { mode: 'none' },
+};
+const job = compileKindJob(coxKind, raw) as CompiledKindJob<CoxJobSpec, CoxPlan>;
+
+/** 60 persons with days 0…40 spread over the bins, events every third person, genders alternating. */
+function design(offset: number) {
+  const n = 60;
+  return coxDesign(
+    {
+      days: Array.from({ length: n }, (_, i) => ((i * 7 + offset) % 41)),
+      event: Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0)),
+      age: Array.from({ length: n }, () => 50),
+      gender: Array.from({ length: n }, (_, i) => (i % 2 ? 8532 : 8507)),
+    },
+    job.spec.cox.covariates,
+    false,
+  );
+}
+
+const ctx = (data: ReturnType<typeof design>, minCellSize = 3): AgentKindContext =>
+  ({ conn: undefined as never, jobId: 'j', round: 0, product: { name: 'person', privacyUnit: 'person_id', columns: [] }, policy: { minCellSize }, jobState: new Map([['data', data]]) }) as AgentKindContext;
+const signal = new AbortController().signal;
+
+describe('survival-cox rounds without a database', () => {
+  it('the round loop over two agents equals the pooled fit; it stops by itself once converged', async () => {
+    const agents = [design(0), design(5)];
+    const history: RoundRecord<CoxRoundInput>[] = [];
+    for (let r = 0; r < job.maxRounds; r++) {
+      const input = coxKind.nextRound(job, history);
+      if (input === undefined) break;
+      const vectors = await Promise.all(agents.map((d) => coxAgentKind.localStep(ctx(d), job, input, signal)));
+      const released = Array.from(vectors[0]!.values, (v, i) => v + vectors[1]!.values[i]!);
+      expect(released.length).toBe(coxKind.layout(job, r).blocks.reduce((a, b) => a + b.length, 0));
+      history.push({ round: r, input, answered: ['a', 'b'], released, noiseStd: [] });
+    }
+    expect(coxKind.nextRound(job, history)).toBeUndefined();
+    const last = history.at(-1)!.input;
+    if (last.phase !== 'newton') throw new Error('expected Newton rounds');
+    const pooled = design(0);
+    const other = design(5);
+    const persons = {
+      time: Int32Array.from([...pooled.persons.time, ...other.persons.time]),
+      event: Uint8Array.from([...pooled.persons.event, ...other.persons.event]),
+      x: Float64Array.from([...pooled.persons.x, ...other.persons.x]),
+    };
+    const ref = fitCoxPooled(persons, coxAgentLayout(pooled, last.times), pooled.terms).summary;
+    const rel = coxKind.release(job, history, { converged: true });
+    expect(Math.abs((rel.rows[0]!.coef as number) - ref.coefficients[0]!.coef)).toBeLessThan(1e-9);
+    expect((rel.summary as { n: number }).n).toBe(120);
+    const text = coxKind.view({ ...rel });
+    expect(text).toMatch(/gender=female/);
+    expect(text).toMatch(/Likelihood ratio test= .* on 1 df/);
+    expect(text).toMatch(/Score \(logrank\) test/);
+  });
+
+  it('round 0: a cell below the minimum cell size is withheld (0 in leaving, 1 in withheld)', async () => {
+    const d = design(0);
+    const v = (await coxAgentKind.localStep(ctx(d, 1000), job, { phase: 'counts' }, signal)).values;
+    const half = v.length / 2;
+    expect(Array.from(v.subarray(0, half)).every((x) => x === 0)).toBe(true);
+    expect(Array.from(v.subarray(half)).some((x) => x === 1)).toBe(true);
+  });
+
+  it('next round merges bins whose released lower bound is small, using withheld cells as 1 each', () => {
+    const m = job.plan.times.length;
+    const rows = job.plan.countRows.length;
+    const leaving = new Array<number>(rows * m).fill(0);
+    const withheld = new Array<number>(rows * m).fill(0);
+    // Row 0 (the stratum): bins 0 and 1 withheld at one agent each, bin 2 has 30, the others 25.
+    withheld[0] = 1;
+    withheld[1] = 1;
+    leaving[2] = 30;
+    for (let k = 3; k < m; k++) leaving[k] = 25;
+    const input = coxKind.nextRound(job, [{ round: 0, input: { phase: 'counts' }, answered: ['a', 'b'], released: [...leaving, ...withheld], noiseStd: [] }]);
+    expect(input).toMatchObject({ phase: 'newton', beta: [0] });
+    // Threshold 10 × 2 agents: 1 + 1 + 30 closes at bin 2; 25 ≥ 20 keeps every later bin.
+    expect(input && input.phase === 'newton' ? input.times : []).toEqual(job.plan.times.slice(2));
+  });
+
+  it('the agent refuses merged times that are not bin ends of the job grid, and a β of the wrong length', async () => {
+    const d = design(0);
+    await expect(coxAgentKind.localStep(ctx(d), job, { phase: 'newton', times: [15, 40], beta: [0] }, signal)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'times' });
+    await expect(coxAgentKind.localStep(ctx(d), job, { phase: 'newton', times: [10, 30], beta: [0] }, signal)).rejects.toThrow(/end at the job grid's last bin end/);
+    await expect(coxAgentKind.localStep(ctx(d), job, { phase: 'newton', times: [40], beta: [0, 1] }, signal)).rejects.toMatchObject({ field: 'beta' });
+  });
+});
