@@ -30,7 +30,7 @@ async function loadData(ctx: AgentKindContext, job: CompiledCoxJob): Promise<Cox
     } else {
       outcome = spec.outcome;
     }
-    return await readCoxData(ctx.conn, { targetTable: target, outcome, timeGrid: spec.timeGrid, strata: spec.strata, covariates: spec.cox.covariates });
+    return await readCoxData(ctx.conn, { targetTable: target, outcome, timeGrid: spec.timeGrid, strata: spec.strata, covariates: spec.covariates });
   } finally {
     for (const t of [target, outcomeTable]) await ctx.conn.run(`DROP TABLE IF EXISTS "${t}"`).catch(() => undefined);
   }

@@ -63,7 +63,7 @@ function transport(dbs: Map<string, TestDb>): RoundTransport {
 async function run(dbs: Map<string, TestDb>, agents: readonly string[]): Promise<RoundsOutcome> {
   const raw = spec();
   const job = compileKindJob(coxKind, raw);
-  return runRounds({ def: coxKind, job, jobId: 'cox-1', researcher: 'r', specJson: JSON.stringify(raw), agents, transport: transport(dbs), store: createMemoryRoundStore(), rng: createSeededRng(3) });
+  return runRounds({ def: coxKind, job, jobId: 'cox-1', researcher: 'r', specJson: JSON.stringify(job.spec), agents, transport: transport(dbs), store: createMemoryRoundStore(), rng: createSeededRng(3) });
 }
 
 describe.skipIf(!gibleedAvailable)('survival-cox kind on GiBleed split across 3 agents (round runner, in-memory transport)', () => {
@@ -86,7 +86,7 @@ describe.skipIf(!gibleedAvailable)('survival-cox kind on GiBleed split across 3 
     expect(last.phase).toBe('newton');
     const times = last.phase === 'newton' ? last.times : [];
     const job = compileKindJob(coxKind, spec());
-    const data = await readCoxData(pooled.conn, { targetTable: 'celecoxib', outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: job.spec.timeGrid, strata: 'none', covariates: job.spec.cox.covariates });
+    const data = await readCoxData(pooled.conn, { targetTable: 'celecoxib', outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: job.spec.timeGrid, strata: 'none', covariates: job.spec.covariates });
     const ref = fitCoxPooled(data.persons, coxAgentLayout(data, times), data.terms).summary;
     const rows = out.release.rows;
     console.log(coxKind.view({ ...out.release }));
@@ -122,6 +122,9 @@ describe('survival-cox spec', () => {
     expect(() => coxKind.parse({ ...base, model: 'km', covariates: undefined, privacy: { mode: 'none' } })).toThrow(/^model: expected a survival job with "model": "cox"/);
     const job = compileKindJob(coxKind, { ...base, privacy: { mode: 'none' } });
     expect(job.kind).toBe('survival-cox');
+    // The spec travels parsed; the agent parses and compiles it again and must reach the same hash.
+    expect(compileKindJob(coxKind, JSON.parse(JSON.stringify(job.spec))).hash).toBe(job.hash);
+    expect(compileKindJob(coxKind, { ...base, privacy: { mode: 'none' }, maxIterations: 5 }).hash).not.toBe(job.hash);
     expect(job.maxRounds).toBe(22);
     expect(coxKind.layout(job, 1).blocks.map((b) => b.name)).toEqual(['atRisk', 'events', 's0', 's1', 's2', 'eventX']);
   });

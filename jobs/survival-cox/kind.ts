@@ -19,7 +19,7 @@
  */
 import { FedmeshError } from '../../common/errors.js';
 import { coxTerms } from '../../common/job/cox-spec.js';
-import type { CoxModelSpec } from '../../common/job/cox-spec.js';
+import type { CoxCovariate } from '../../common/job/cox-spec.js';
 import { survivalTimes, SURVIVAL_STRATA, type SurvivalOutcomeSpec } from '../../common/job/cohort-jobs.js';
 import type { CellJob } from '../../common/job/spec.js';
 import { parseJobSpec } from '../../common/job/validate.js';
@@ -31,13 +31,20 @@ export const COX_KIND = 'survival-cox';
 /** Public threshold of the merge rule, per agent that answered round 0 (the agents' default minimum cell size). */
 export const MERGE_PERSONS_PER_AGENT = 10;
 
+/**
+ * The parsed spec in the shape the parser accepts: the coordinator sends it to the agents, which parse and compile
+ * it again and must reach the same hash (parse is idempotent on its own output).
+ */
 export interface CoxJobSpec {
   kind: 'survival';
   target: unknown;
   outcome: SurvivalOutcomeSpec;
   timeGrid: { binDays: number; maxDays: number };
   strata: 'gender' | 'none';
-  cox: CoxModelSpec;
+  model: 'cox';
+  covariates: CoxCovariate[];
+  maxIterations: number;
+  privacy: { mode: 'none' };
   timeoutMs?: number;
 }
 
@@ -58,7 +65,7 @@ const exact = (name: string, length: number, lo = -BIG): StatBlock => ({ name, l
 /** The rows of round 0, in the order the agent fills them. */
 export function coxCountRows(spec: CoxJobSpec): string[] {
   const strata = SURVIVAL_STRATA[spec.strata];
-  return strata.flatMap((s) => [`stratum=${s}`, ...spec.cox.covariates.flatMap((c) => (c.type === 'categorical' ? c.levels.map((l) => `stratum=${s}:${c.name}=${l}`) : []))]);
+  return strata.flatMap((s) => [`stratum=${s}`, ...spec.covariates.flatMap((c) => (c.type === 'categorical' ? c.levels.map((l) => `stratum=${s}:${c.name}=${l}`) : []))]);
 }
 
 /** The Newton-round layout of a plan (p coefficients, S strata, m bins of the job grid). */
@@ -96,7 +103,8 @@ function parseCoxSpec(raw: unknown): CoxJobSpec {
   if (job.privacy.mode !== 'none') throw new FedmeshError('INVALID_JOB', `privacy.mode: a Cox model runs in mode none only so far (its sums of e^{xβ} have no declared bound for DP yet), got ${job.privacy.mode}`, { field: 'privacy.mode' });
   if (job.secure) throw new FedmeshError('INVALID_JOB', 'secure: a Cox model runs with plain sums only so far', { field: 'secure' });
   const t = (raw as { timeoutMs?: unknown }).timeoutMs;
-  return { kind: 'survival', target: job.target, outcome: job.outcome, timeGrid: job.timeGrid, strata: job.strata, cox: job.cox, ...(typeof t === 'number' ? { timeoutMs: t } : {}) };
+  const { covariates, maxIterations } = job.cox;
+  return { kind: 'survival', target: job.target, outcome: job.outcome, timeGrid: job.timeGrid, strata: job.strata, model: 'cox', covariates, maxIterations, privacy: { mode: 'none' }, ...(typeof t === 'number' ? { timeoutMs: t } : {}) };
 }
 
 export const coxKind: KindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
@@ -109,12 +117,12 @@ export const coxKind: KindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
     privacy: { mode: 'none' },
     secure: 'plain',
     // Counts, the evaluation at β = 0, then at most maxIterations Newton iterations.
-    maxRounds: spec.cox.maxIterations + 2,
+    maxRounds: spec.maxIterations + 2,
     roundTimeoutMs: spec.timeoutMs ?? 120_000,
     dropout: 'fail',
     minAgents: 1,
     spec,
-    plan: { times: survivalTimes(spec.timeGrid.binDays, spec.timeGrid.maxDays), terms: coxTerms(spec.cox.covariates), strataLabels: [...SURVIVAL_STRATA[spec.strata]], countRows: coxCountRows(spec), maxIterations: spec.cox.maxIterations },
+    plan: { times: survivalTimes(spec.timeGrid.binDays, spec.timeGrid.maxDays), terms: coxTerms(spec.covariates), strataLabels: [...SURVIVAL_STRATA[spec.strata]], countRows: coxCountRows(spec), maxIterations: spec.maxIterations },
   }),
   layout(job, round) {
     const n = job.plan.countRows.length * job.plan.times.length;
@@ -138,7 +146,8 @@ export const coxKind: KindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
     const summary = coxSummary(state, job.plan.terms);
     const newton = history.filter((h) => h.input.phase === 'newton');
     const last = newton.at(-1)?.input;
-    const mergedBins = last?.phase === 'newton' ? last.times.length : job.plan.times.length;
+    const usedTimes = last?.phase === 'newton' ? last.times : job.plan.times;
+    const mergedBins = usedTimes.length;
     const notes = [...summary.notes, 'ties by Breslow\'s method on the job\'s time grid; concordance not computed (it needs row-level rank information the per-bin sums do not carry)'];
     if (mergedBins < job.plan.times.length) notes.push(`small time bins merged by the public rule: ${job.plan.times.length} bins → ${mergedBins}`);
     if (!info.converged && summary.status === 'running') notes.push('stopped at the public maximum number of rounds');
@@ -159,7 +168,8 @@ export const coxKind: KindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
         rsquare: summary.rsquare,
         concordance: null,
         strata: job.plan.strataLabels,
-        bins: { grid: job.plan.times.length, used: mergedBins },
+        // The bin ends the fit used (public: derived from released counts by the public rule).
+        bins: { grid: job.plan.times.length, used: mergedBins, times: usedTimes },
       },
       notes,
       privacy: { mode: 'none' },

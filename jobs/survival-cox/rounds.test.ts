@@ -31,7 +31,7 @@ function design(offset: number) {
       age: Array.from({ length: n }, () => 50),
       gender: Array.from({ length: n }, (_, i) => (i % 2 ? 8532 : 8507)),
     },
-    job.spec.cox.covariates,
+    job.spec.covariates,
     false,
   );
 }
