@@ -103,3 +103,35 @@ describe('survival-cox rounds without a database', () => {
     await expect(coxAgentKind.localStep(ctx(d), job, { phase: 'newton', times: [40], beta: [0, 1] }, signal)).rejects.toMatchObject({ field: 'beta' });
   });
 });
+
+describe('survival-cox on the round runner: a coordinator stopped mid-fit resumes from its stored rounds', () => {
+  it('stopping before round 3 and resuming gives exactly the uninterrupted fit, without asking rounds 0–2 again', async () => {
+    const { createMemoryRoundStore, runRounds } = await import('../../coordinator/rounds/round-runner.js');
+    const { createSeededRng } = await import('../../algorithms/testing/seeded-rng.js');
+    const { decodeRoundPayload, encodeVector } = await import('../../common/kinds/index.js');
+    const agents = new Map([['a', design(0)], ['b', design(5)]]);
+    const asked: number[] = [];
+    const transport = {
+      async ask(agent: string, task: { round: number; payload: Uint8Array }) {
+        asked.push(task.round);
+        const { input } = decodeRoundPayload(task.payload);
+        const v = await coxAgentKind.localStep(ctx(agents.get(agent)!), job, input as CoxRoundInput, signal);
+        return { ok: true as const, bytes: encodeVector(v) };
+      },
+      cancelJob: () => undefined,
+    };
+    const go = (store: ReturnType<typeof createMemoryRoundStore>, beforeRound?: (r: number) => Promise<void>) =>
+      runRounds({ def: coxKind, job, jobId: 'j', researcher: 'r', specJson: JSON.stringify(job.spec), agents: ['a', 'b'], transport, store, rng: createSeededRng(1), ...(beforeRound ? { beforeRound } : {}) });
+    const whole = await go(createMemoryRoundStore());
+    asked.length = 0;
+    const store = createMemoryRoundStore();
+    await expect(go(store, async (r) => {
+      if (r === 3) throw new Error('coordinator stopped');
+    })).rejects.toThrow(/coordinator stopped/);
+    const beforeResume = asked.length;
+    const resumed = await go(store);
+    expect(resumed.release.rows).toEqual(whole.release.rows);
+    expect(resumed.history.length).toBe(whole.history.length);
+    expect(asked.slice(beforeResume).every((r) => r >= 3)).toBe(true);
+  });
+});
