@@ -145,7 +145,8 @@ export function coxNewtonStep(total: CoxStats, state: CoxFitState, options: CoxI
   if (state.accepted === undefined) {
     // The evaluation at the start: null log-likelihood and the score test UᵀI⁻¹U at β = 0.
     const l = cholesky(e.information);
-    const scoreTest = l === null ? null : Math.max(0, e.score.reduce((s, u, j) => s + u * choleskySolve(l, e.score)[j]!, 0));
+    const solved = l === null ? null : choleskySolve(l, e.score);
+    const scoreTest = solved === null ? null : Math.max(0, e.score.reduce((s, u, j) => s + u * solved[j]!, 0));
     const base = { ...state, ...counts, initial: { loglik: e.loglik, scoreTest }, accepted: e, last: e };
     const next = newtonFrom(e);
     if (next === null) return { ...base, status: 'singular' };

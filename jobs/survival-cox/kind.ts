@@ -16,6 +16,10 @@
  *   from the job alone. The coordinator replays the fit from the released sums (pure, so a restart resumes).
  *
  * Privacy: mode none only so far (the blocks are 'exact-only': the sums of e^{xβ} have no declared bound yet).
+ * Mode none trusts the coordinator (ARCHITECTURE.md), and it needs to: the per-round sums it stores are pooled over
+ * agents, but a merged bin's pooled total in a Newton round minus the pooled counts released for that bin's
+ * original bins in round 0 gives the total of the cells withheld there (complementary disclosure of withheld
+ * round-0 cells, to the coordinator only; the researcher sees coefficients, tests, n, events and the bin ends).
  */
 import { FedmeshError } from '../../common/errors.js';
 import { coxTerms } from '../../common/job/cox-spec.js';
