@@ -16,10 +16,11 @@
  *   from the job alone. The coordinator replays the fit from the released sums (pure, so a restart resumes).
  *
  * Privacy: mode none only so far (the blocks are 'exact-only': the sums of e^{xβ} have no declared bound yet).
- * Mode none trusts the coordinator (ARCHITECTURE.md), and it needs to: the per-round sums it stores are pooled over
- * agents, but a merged bin's pooled total in a Newton round minus the pooled counts released for that bin's
- * original bins in round 0 gives the total of the cells withheld there (complementary disclosure of withheld
- * round-0 cells, to the coordinator only; the researcher sees coefficients, tests, n, events and the bin ends).
+ * Mode none trusts the coordinator (ARCHITECTURE.md), and it needs to: with plain sums it sees each agent's vector,
+ * and an agent's merged-bin total in a Newton round minus its counts released for that bin's original bins in
+ * round 0 gives the total of its cells withheld there — one small cell's exact value when it is the only one in
+ * the merged bin (complementary disclosure, to the coordinator only; the researcher sees coefficients, tests, n,
+ * events and the bin ends). Withholding round-0 cells protects them from the researcher, not from the coordinator.
  */
 import { FedmeshError } from '../../common/errors.js';
 import { coxTerms } from '../../common/job/cox-spec.js';
