@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { coxBinViolation, mergeSmallBins } from './cox-bins.js';
+import { coxBinViolation, mergeSmallBins, mergeSmallBinsByFlags } from './cox-bins.js';
 import { coxLocalStats } from './cox-stats.js';
 
 const T = [0, 30, 60, 90, 120, 150];
@@ -92,5 +92,50 @@ describe('coxBinViolation (the agent refuses a layout that isolates fewer than m
   it('checks extra level counts the same way', () => {
     expect(coxBinViolation([6, 3], 2, 1, 3, [{ name: 'gender=female', leaving: [2, 0] }])).toMatch(/gender=female/);
     expect(coxBinViolation([6, 3], 2, 1, 3, [{ name: 'gender=female', leaving: [3, 0] }])).toBeNull();
+  });
+});
+
+describe('mergeSmallBinsByFlags (summed small/big flags only)', () => {
+  /** Per-agent counts → summed flags, as the agents release them. */
+  const flags = (agents: readonly (readonly number[])[], k: number) => ({
+    small: agents[0]!.map((_, i) => agents.filter((a) => a[i]! > 0 && a[i]! < k).length),
+    big: agents[0]!.map((_, i) => agents.filter((a) => a[i]! >= k).length),
+  });
+  it('property: every merged bin holds, at every agent and row, 0 or ≥ k persons (or all of them in one bin)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }).chain((agents) => fc.tuple(fc.constant(agents), fc.array(fc.array(fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 6, maxLength: 6 }), { minLength: agents, maxLength: agents }), { minLength: 1, maxLength: 3 }))),
+        fc.integer({ min: 1, max: 8 }),
+        ([agents, rows], k) => {
+          const r = mergeSmallBinsByFlags(T, rows.map((perAgent) => flags(perAgent, k)), agents);
+          if (r.times.length === 1) return; // everything in one bin: the agents' own check decides
+          for (const perAgent of rows) {
+            for (const counts of perAgent) {
+              const sums = r.times.map(() => 0);
+              counts.forEach((v, i) => (sums[r.groupOf[i]!]! += v));
+              sums.forEach((v) => expect(v === 0 || v >= k).toBe(true));
+            }
+          }
+        },
+      ),
+    );
+  });
+  it('closes where every agent has a big cell; empty runs close at once; a small trailing run joins a big one', () => {
+    const a = [0, 2, 6, 1, 0, 1];
+    const b = [0, 6, 6, 6, 0, 0];
+    // Bin 0 is empty (closes alone); bins 1–2 close on bin 2 (both big); the small trailing run 3–5 joins them.
+    expect(mergeSmallBinsByFlags(T, [flags([a, b], 5)], 2).times).toEqual([0, 150]);
+    expect(mergeSmallBinsByFlags(T, [flags([[0, 2, 6, 1, 6, 1], [0, 6, 6, 6, 7, 0]], 5)], 2).times).toEqual([0, 60, 150]);
+  });
+  it('negative control: summed counts (not flags) with a pooled threshold can leave one agent with a small bin', () => {
+    const a = [6, 2, 6, 6, 6, 6];
+    const b = [6, 9, 6, 6, 6, 6];
+    const pooled = mergeSmallBins(T, [a.map((v, i) => v + b[i]!)], 5);
+    expect(pooled.times).toEqual(T); // bin 1 has 11 pooled persons, so it stays — with only 2 of agent a's
+    expect(mergeSmallBinsByFlags(T, [flags([a, b], 5)], 2).times).toEqual([0, 60, 90, 120, 150]);
+  });
+  it('refuses bad arguments', () => {
+    expect(() => mergeSmallBinsByFlags(T, [{ small: [0], big: [0] }], 1)).toThrow(/rows\[0\] must have 6/);
+    expect(() => mergeSmallBinsByFlags(T, [], 0)).toThrow(/agents must be a positive integer/);
   });
 });

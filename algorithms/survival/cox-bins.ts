@@ -8,12 +8,13 @@
  * minimum cell size.
  *
  * The merge rule (merge a small bin with the next one, i.e. drop its right end) is applied by the coordinator to
- * **released values only**: the per-bin endpoint counts (events + censorings per stratum) that the survival job
- * releases anyway in its first round — exact per agent with cells below the minimum cell size withheld (mode
- * none), or noisy (DP modes). Deriving the merged grid from them is post-processing: it uses nothing that was not
- * already released and paid for, so the merged grid releases nothing new. It is then public and fixed for every
- * Newton round. Each agent still checks the grid it is given against its own data ({@link coxBinViolation})
- * and refuses rather than answer with a small bin: the coordinator is not trusted to have applied the rule.
+ * **released values only**, so deriving the merged grid is post-processing and releases nothing new. Two forms:
+ * {@link mergeSmallBinsByFlags}, used by the survival-cox kind, from summed per-agent flags (was a cell small, was
+ * it big) — no counts are released, so no withheld count can be recovered later by differencing merged totals;
+ * and {@link mergeSmallBins}, from released counts (the Kaplan–Meier job's exact cells with small ones withheld,
+ * or noisy DP counts). The merged grid is then public and fixed for every Newton round. Each agent still checks
+ * the grid it is given against its own data ({@link coxBinViolation}) and refuses rather than answer with a small
+ * bin: the coordinator is not trusted to have applied the rule.
  */
 
 /** One source of released per-bin counts: an agent × stratum (mode none) or a stratum's noisy total (DP modes). */
@@ -111,4 +112,57 @@ export function coxBinViolation(atRisk: ArrayLike<number>, bins: number, strata:
     }
   }
   return null;
+}
+
+/**
+ * Per bin and row (a stratum, or a stratum × covariate level), how many agents had a small cell (0 < count <
+ * minimum cell size) and how many a big one (≥ it) — summed flags, no counts.
+ */
+export interface BinFlags {
+  small: readonly number[];
+  big: readonly number[];
+}
+
+/**
+ * The merge rule from summed flags only (no counts are released, so nothing can be recovered by difference): a
+ * run of bins is closed at bin k when, for every row, either every agent had a big cell in bin k, or no agent had
+ * anyone in the run so far. Every closed run then holds, at every agent and for every row, either nobody or at
+ * least the minimum cell size. A trailing run that never closes joins the runs before it until one that closed on
+ * big cells is included (or everything is one bin).
+ * @throws RangeError on mismatched lengths or agents < 1
+ */
+export function mergeSmallBinsByFlags(times: readonly number[], rows: readonly BinFlags[], agents: number): MergedBins {
+  const m = times.length;
+  if (m === 0) throw new RangeError('times must not be empty');
+  if (!Number.isSafeInteger(agents) || agents < 1) throw new RangeError(`agents must be a positive integer, got ${String(agents)}`);
+  rows.forEach((r, i) => {
+    if (r.small.length !== m || r.big.length !== m) throw new RangeError(`rows[${i}] must have ${m} small and big flags (one per bin)`);
+  });
+  const runs: { end: number; onBig: boolean[] }[] = [];
+  let seen = rows.map(() => false);
+  for (let k = 0; k < m; k++) {
+    seen = seen.map((s, i) => s || rows[i]!.small[k]! > 0 || rows[i]!.big[k]! > 0);
+    const onBig = rows.map((r) => r.big[k]! >= agents);
+    if (rows.every((_, i) => onBig[i] || !seen[i])) {
+      runs.push({ end: k, onBig });
+      seen = rows.map(() => false);
+    }
+  }
+  if (runs.at(-1)?.end !== m - 1) {
+    // Rows with someone in the trailing run need a run before it that closed on big cells for them.
+    const need = seen;
+    while (runs.length > 0) {
+      const prev = runs.pop()!;
+      if (need.every((n, i) => !n || prev.onBig[i])) break;
+    }
+    runs.push({ end: m - 1, onBig: rows.map(() => false) });
+  }
+  const closeAt = runs.map((r) => r.end);
+  const groupOf: number[] = [];
+  let g = 0;
+  for (let k = 0; k < m; k++) {
+    groupOf.push(g);
+    if (k === closeAt[g]) g++;
+  }
+  return { times: closeAt.map((k) => times[k]!), groupOf, merged: m - closeAt.length };
 }

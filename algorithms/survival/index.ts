@@ -11,5 +11,5 @@ export { coxEvaluate, coxNewtonStep, coxStart, coxVariance, coxWaldStatistic } f
 export type { CoxEvaluation, CoxFitState, CoxFitStatus, CoxIterationOptions } from './cox.js';
 export { coxSummary, fitCoxPooled } from './cox-summary.js';
 export type { ChiSquareTest, CoxCoefficient, CoxSummary } from './cox-summary.js';
-export { coxBinViolation, mergeSmallBins } from './cox-bins.js';
-export type { MergedBins, ReleasedBinCounts } from './cox-bins.js';
+export { coxBinViolation, mergeSmallBins, mergeSmallBinsByFlags } from './cox-bins.js';
+export type { BinFlags, MergedBins, ReleasedBinCounts } from './cox-bins.js';

@@ -1,6 +1,6 @@
 /**
  * The Cox kind at the agent: round 0 builds the job's cohorts, reads the followed persons with their covariates
- * once (kept in the job's state at this agent, never sent) and returns the per-bin counts for the merge rule;
+ * once (kept in the job's state at this agent, never sent) and returns per-bin small/big flags for the merge rule;
  * each Newton round returns the risk-set sums at the round's β on the round's merged grid, after the disclosure
  * checks of node-agent/analytics/cox.ts.
  */
@@ -89,11 +89,13 @@ export const coxAgentKind: AgentKindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
     signal.throwIfAborted();
     const plan = job.plan;
     if (input.phase === 'counts') {
-      const rows = coxBinCounts(data, plan.times, ctx.policy.minCellSize);
+      // Flags only, no counts: small (0 < count < minimum cell size) and big (≥ it) per row and bin.
+      const rows = coxBinCounts(data, plan.times, null);
       if (rows.length !== plan.countRows.length) throw new FedmeshError('INTERNAL', 'cox count rows differ from the plan');
-      const leaving = rows.flatMap((r) => r.counts.map((v) => v ?? 0));
-      const withheld = rows.flatMap((r) => r.counts.map((v) => (v === null ? 1 : 0)));
-      return { values: Float64Array.from([...leaving, ...withheld]) };
+      const k = ctx.policy.minCellSize;
+      const small = rows.flatMap((r) => r.counts.map((v) => (v !== null && v > 0 && v < k ? 1 : 0)));
+      const big = rows.flatMap((r) => r.counts.map((v) => (v !== null && v >= k ? 1 : 0)));
+      return { values: Float64Array.from([...small, ...big]) };
     }
     if (!Array.isArray(input.beta) || input.beta.length !== plan.terms.length) throw new FedmeshError('INVALID_ARGUMENT', `round input beta must have ${plan.terms.length} entries`, { field: 'beta' });
     return onJobGrid(plan, checkMergedTimes(plan, input.times), data, input.beta, ctx.policy.minCellSize);

@@ -5,22 +5,17 @@
  * Kaplan–Meier survival job keeps its own path.
  *
  * Rounds (the round number r is public):
- * - r = 0, counts: per bin of the job grid, the persons leaving the risk set per stratum and per stratum × level
- *   of every categorical covariate; in mode none each agent withholds cells below its minimum cell size (0 in
- *   `leaving`, 1 in `withheld`). From these released sums the next input merges small bins by the public rule of
- *   algorithms/survival/cox-bins.ts (post-processing: nothing new is released by it). Threshold: a merged bin has
- *   at least {@link MERGE_PERSONS_PER_AGENT} × (agents) persons leaving in the pooled released lower bound, or
- *   none; each agent still checks its own cells and refuses (POLICY_DENIED) rather than answer with a small one.
+ * - r = 0, flags: per bin of the job grid and per row (stratum, and stratum × level of every categorical
+ *   covariate), each agent flags whether the persons leaving the risk set there are a small cell (0 < count < its
+ *   minimum cell size) or a big one; no counts. From the summed flags alone the next input merges bins by the
+ *   public rule of algorithms/survival/cox-bins.ts (`mergeSmallBinsByFlags`): every merged bin holds, at every
+ *   agent and for every row, nobody or at least the minimum cell size. As no count is released in round 0,
+ *   nothing withheld there can be recovered by differencing the Newton rounds' totals.
  * - r ≥ 1, Newton: input (merged bin ends, β); each agent returns the risk-set sums on the merged grid, laid out
  *   on the job grid (each merged bin's sums at its first original bin, zeros elsewhere), so the layout is public
  *   from the job alone. The coordinator replays the fit from the released sums (pure, so a restart resumes).
  *
  * Privacy: mode none only so far (the blocks are 'exact-only': the sums of e^{xβ} have no declared bound yet).
- * Mode none trusts the coordinator (ARCHITECTURE.md), and it needs to: with plain sums it sees each agent's vector,
- * and an agent's merged-bin total in a Newton round minus its counts released for that bin's original bins in
- * round 0 gives the total of its cells withheld there — one small cell's exact value when it is the only one in
- * the merged bin (complementary disclosure, to the coordinator only; the researcher sees coefficients, tests, n,
- * events and the bin ends). Withholding round-0 cells protects them from the researcher, not from the coordinator.
  */
 import { FedmeshError } from '../../common/errors.js';
 import { coxTerms } from '../../common/job/cox-spec.js';
@@ -29,12 +24,10 @@ import { survivalTimes, SURVIVAL_STRATA, type SurvivalOutcomeSpec } from '../../
 import type { CellJob } from '../../common/job/spec.js';
 import { parseJobSpec } from '../../common/job/validate.js';
 import type { CompiledKindJob, KindDef, KindRelease, RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
-import { coxNewtonStep, coxStart, coxSummary, mergeSmallBins, packedSize, type CoxFitState, type CoxStats } from '../../algorithms/survival/index.js';
+import { coxNewtonStep, coxStart, coxSummary, mergeSmallBinsByFlags, packedSize, type CoxFitState, type CoxStats } from '../../algorithms/survival/index.js';
 import { coxView } from './view.js';
 
 export const COX_KIND = 'survival-cox';
-/** Public threshold of the merge rule, per agent that answered round 0 (the agents' default minimum cell size). */
-export const MERGE_PERSONS_PER_AGENT = 10;
 
 /**
  * The parsed spec in the shape the parser accepts: the coordinator sends it to the agents, which parse and compile
@@ -57,7 +50,7 @@ export interface CoxPlan {
   times: number[];
   terms: string[];
   strataLabels: string[];
-  /** Round-0 rows: per stratum, the stratum total then one row per level of each categorical covariate. */
+  /** Round-0 rows: per stratum, the stratum row then one row per level of each categorical covariate. */
   countRows: string[];
   maxIterations: number;
 }
@@ -131,7 +124,7 @@ export const coxKind: KindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
   }),
   layout(job, round) {
     const n = job.plan.countRows.length * job.plan.times.length;
-    return round === 0 ? { blocks: [exact('leaving', n, 0), exact('withheld', n, 0)] } : newtonBlocks(job.plan);
+    return round === 0 ? { blocks: [{ ...exact('small', n, 0), perAgent: { lo: 0, hi: 1 } }, { ...exact('big', n, 0), perAgent: { lo: 0, hi: 1 } }] } : newtonBlocks(job.plan);
   },
   nextRound(job, history) {
     const first = history[0];
@@ -139,9 +132,8 @@ export const coxKind: KindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
     const plan = job.plan;
     const m = plan.times.length;
     const n = plan.countRows.length * m;
-    // Pooled lower bound of persons leaving per row and bin: released counts plus one per agent that withheld.
-    const sources = plan.countRows.map((_, r) => Array.from({ length: m }, (_, k) => first.released[r * m + k]! + first.released[n + r * m + k]!));
-    const times = mergeSmallBins(plan.times, sources, MERGE_PERSONS_PER_AGENT * Math.max(1, first.answered.length)).times;
+    const rows = plan.countRows.map((_, r) => ({ small: first.released.slice(r * m, (r + 1) * m), big: first.released.slice(n + r * m, n + (r + 1) * m) }));
+    const times = mergeSmallBinsByFlags(plan.times, rows, Math.max(1, first.answered.length)).times;
     const state = replayCox(plan, history);
     if (state.status !== 'running') return undefined;
     return { phase: 'newton', times, beta: state.beta };

@@ -72,28 +72,36 @@ describe('survival-cox rounds without a database', () => {
     expect(text).toMatch(/Score \(logrank\) test/);
   });
 
-  it('round 0: a cell below the minimum cell size is withheld (0 in leaving, 1 in withheld)', async () => {
+  it('round 0 releases flags only: small (0 < count < k) and big (≥ k) per row and bin, never a count', async () => {
     const d = design(0);
-    const v = (await coxAgentKind.localStep(ctx(d, 1000), job, { phase: 'counts' }, signal)).values;
-    const half = v.length / 2;
-    expect(Array.from(v.subarray(0, half)).every((x) => x === 0)).toBe(true);
-    expect(Array.from(v.subarray(half)).some((x) => x === 1)).toBe(true);
+    const small = (await coxAgentKind.localStep(ctx(d, 1000), job, { phase: 'counts' }, signal)).values;
+    const half = small.length / 2;
+    expect(Array.from(small).every((x) => x === 0 || x === 1)).toBe(true);
+    expect(Array.from(small.subarray(0, half)).some((x) => x === 1)).toBe(true);
+    expect(Array.from(small.subarray(half)).every((x) => x === 0)).toBe(true);
+    const big = (await coxAgentKind.localStep(ctx(d, 1), job, { phase: 'counts' }, signal)).values;
+    expect(Array.from(big.subarray(0, half)).every((x) => x === 0)).toBe(true);
+    expect(Array.from(big.subarray(half)).some((x) => x === 1)).toBe(true);
   });
 
-  it('next round merges bins whose released lower bound is small, using withheld cells as 1 each', () => {
+  it('next round merges bins from the summed flags: a run closes where every agent has a big cell in every row', () => {
     const m = job.plan.times.length;
     const rows = job.plan.countRows.length;
-    const leaving = new Array<number>(rows * m).fill(0);
-    const withheld = new Array<number>(rows * m).fill(0);
-    // Row 0 (the stratum): bins 0 and 1 withheld at one agent each, bin 2 has 30, the others 25.
-    withheld[0] = 1;
-    withheld[1] = 1;
-    leaving[2] = 30;
-    for (let k = 3; k < m; k++) leaving[k] = 25;
-    const input = coxKind.nextRound(job, [{ round: 0, input: { phase: 'counts' }, answered: ['a', 'b'], released: [...leaving, ...withheld], noiseStd: [] }]);
+    const small = new Array<number>(rows * m).fill(0);
+    const big = new Array<number>(rows * m).fill(0);
+    // Every row: bins 0 and 1 small at one agent, bins 2… big at both agents.
+    for (let r = 0; r < rows; r++) {
+      small[r * m] = 1;
+      small[r * m + 1] = 1;
+      for (let k = 2; k < m; k++) big[r * m + k] = 2;
+    }
+    const input = coxKind.nextRound(job, [{ round: 0, input: { phase: 'counts' }, answered: ['a', 'b'], released: [...small, ...big], noiseStd: [] }]);
     expect(input).toMatchObject({ phase: 'newton', beta: [0] });
-    // Threshold 10 × 2 agents: 1 + 1 + 30 closes at bin 2; 25 ≥ 20 keeps every later bin.
     expect(input && input.phase === 'newton' ? input.times : []).toEqual(job.plan.times.slice(2));
+    // Negative control: if only one of the two agents had a big cell in bin 2, that bin cannot close the run.
+    big[2] = 1;
+    const other = coxKind.nextRound(job, [{ round: 0, input: { phase: 'counts' }, answered: ['a', 'b'], released: [...small, ...big], noiseStd: [] }]);
+    expect(other && other.phase === 'newton' ? other.times : []).toEqual(job.plan.times.slice(3));
   });
 
   it('the agent refuses merged times that are not bin ends of the job grid, and a β of the wrong length', async () => {

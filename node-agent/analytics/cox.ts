@@ -176,12 +176,11 @@ export function coxDisclosureRefusal(data: CoxAgentData, layout: CoxLayout, minC
 }
 
 /**
- * Round 0 of a Cox job at this agent: per bin of the job's grid, the persons leaving the risk set (events +
- * censorings) per stratum and per stratum × level of each categorical covariate — cell counts of persons, so in
- * mode none each one below the minimum cell size is withheld (null) like any survival cell; the DP modes noise
- * them instead. From these released values alone the coordinator merges small bins
- * (algorithms/survival/cox-bins.ts), so the layout of the Newton rounds passes {@link coxDisclosureRefusal}.
- * Sensitivity: one person is in one bin of its stratum row and of one level row per categorical covariate.
+ * Per bin of the job's grid, the persons leaving the risk set (events + censorings) per stratum and per stratum ×
+ * level of each categorical covariate; with `minCellSize`, counts below it are null. Never released as counts:
+ * round 0 of the survival-cox kind releases only, per cell, whether it is small (0 < count < minimum cell size)
+ * or big, and the coordinator merges bins from those flags (algorithms/survival/cox-bins.ts), so the layout of the
+ * Newton rounds passes {@link coxDisclosureRefusal} and no withheld count can be recovered by difference.
  */
 export function coxBinCounts(data: CoxAgentData, times: readonly number[], minCellSize: number | null): { name: string; counts: (number | null)[] }[] {
   const m = times.length;
