@@ -1,8 +1,9 @@
 import { createKindRegistry, type AnyKindDef, type KindRegistry } from '../common/kinds/index.js';
 import { glmKind } from './glm/index.js';
+import { coxKind } from './survival-cox/kind.js';
 
 /**
  * The registry kinds, coordinator and SDK side (pure: spec, compile, rounds, release, view). One line per kind;
  * the agent side is listed in jobs/agent-kinds.ts, which only agents import.
  */
-export const KINDS: KindRegistry<AnyKindDef> = createKindRegistry<AnyKindDef>([glmKind]);
+export const KINDS: KindRegistry<AnyKindDef> = createKindRegistry<AnyKindDef>([glmKind, coxKind]);

@@ -62,3 +62,16 @@ export function checkTimeGridDays(binDays: unknown, maxDays: unknown, field: str
   const m = integerWithin(maxDays, `${field}.maxDays`, 1, CELL_JOB_LIMITS.maxSurvivalDays);
   return { binDays: b, maxDays: m };
 }
+
+/** A top age edge at or above this is beyond any human age: the top band is open ("80+", not "80-199"). */
+export const OPEN_AGE_EDGE = 130;
+
+/** Band labels for the edges (the top band "LO+" when its upper edge is {@link OPEN_AGE_EDGE} or more), then "unknown". */
+export function ageBandLabelsFor(edges: readonly number[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < edges.length; i++) {
+    const hi = edges[i + 1]!;
+    out.push(i + 2 === edges.length && hi >= OPEN_AGE_EDGE ? `${edges[i]}+` : `${edges[i]}-${hi - 1}`);
+  }
+  return [...out, 'unknown'];
+}

@@ -1,6 +1,7 @@
 import { parseCohortDefinition, type CohortIR } from '../cohort/index.js';
 import { invalidJob, quote } from '../errors.js';
-import { checkAgeBandEdges, checkTimeGridDays, checkWindowDays } from './cell-limits.js';
+import { ageBandLabelsFor, checkAgeBandEdges, checkTimeGridDays, checkWindowDays } from './cell-limits.js';
+import { parseCoxModel, type CoxModelSpec } from './cox-spec.js';
 import type { Filter, Scalar } from './spec.js';
 
 /** Cohort-level jobs. Their agents return counts of persons in public cells, which add up exactly across agents. */
@@ -24,6 +25,8 @@ export interface SurvivalJob {
   outcome: SurvivalOutcomeSpec;
   timeGrid: { binDays: number; maxDays: number };
   strata: 'gender' | 'none';
+  /** Present for `"model": "cox"` (common/job/cox-spec.ts); absent: Kaplan–Meier and log-rank. */
+  cox?: CoxModelSpec;
 }
 export interface ContingencyJob {
   kind: 'contingency';
@@ -121,7 +124,8 @@ export function parseCellJobBody(v: Obj, parseWhere: (x: unknown) => Filter[]): 
       if (grid.maxDays < grid.binDays || grid.maxDays / grid.binDays > 400) throw invalidJob('timeGrid', 'must be {binDays ≥ 1, maxDays ≥ binDays} with at most 400 bins');
       const strata = v.strata ?? 'none';
       if (strata !== 'gender' && strata !== 'none') throw invalidJob('strata', "must be 'gender' or 'none'");
-      return { kind: 'survival', target: v.target, outcome, timeGrid: grid, strata };
+      const cox = parseCoxModel(v, strata);
+      return { kind: 'survival', target: v.target, outcome, timeGrid: grid, strata, ...(cox ? { cox } : {}) };
     }
     case 'contingency':
       return {
@@ -148,18 +152,8 @@ export interface CellBlock {
   dpSafe: boolean;
 }
 
-/** A top age edge at or above this is beyond any human age: the top band is open ("80+", not "80-199"). */
-export const OPEN_AGE_EDGE = 130;
-
-/** Band labels for the edges (the top band "LO+" when its upper edge is {@link OPEN_AGE_EDGE} or more), then "unknown". */
-export function ageBandLabelsFor(edges: readonly number[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < edges.length; i++) {
-    const hi = edges[i + 1]!;
-    out.push(i + 2 === edges.length && hi >= OPEN_AGE_EDGE ? `${edges[i]}+` : `${edges[i]}-${hi - 1}`);
-  }
-  return [...out, 'unknown'];
-}
+// Moved to cell-limits.ts (no import cycle for the Cox covariate parser, which labels age bands too).
+export { OPEN_AGE_EDGE, ageBandLabelsFor } from './cell-limits.js';
 
 export function survivalTimes(binDays: number, maxDays: number): number[] {
   const t = [0];

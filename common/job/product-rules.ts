@@ -23,8 +23,12 @@ export interface ProductRules {
   sensitivity: string;
 }
 
-/** The catalog's name for a job kind. */
+/**
+ * The catalog's name for a job kind. The Cox model is a survival analysis of the same product, so a manifest open
+ * to `survival` is open to it; the agent's domain policy (`allowKinds`) must still list `survival-cox` itself.
+ */
 export function catalogKind(kind: string): string {
+  if (kind === 'survival-cox') return 'survival';
   return kind === 'characterize' ? 'characterization' : kind;
 }
 

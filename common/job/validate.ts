@@ -236,7 +236,7 @@ export function parseJobSpec(input: unknown): JobSpec {
   const specific: Record<string, string[]> = {
     cohort: ['definition', 'ageBands'],
     characterize: ['definition', 'ageBands', 'conditionConcepts', 'drugConcepts', 'windowDays'],
-    survival: ['target', 'outcome', 'timeGrid', 'strata'],
+    survival: ['target', 'outcome', 'timeGrid', 'strata', 'model', 'covariates', 'maxIterations'],
     contingency: ['product', 'rowColumn', 'colColumn', 'rowLevels', 'colLevels', 'where'],
   };
   const own = typeof v.kind === 'string' ? specific[v.kind] : undefined;

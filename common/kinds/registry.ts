@@ -22,6 +22,18 @@ export function createKindRegistry<D extends { readonly kind: string }>(defs: re
   return Object.freeze({ get: (k: string) => byName.get(k), has: (k: string) => byName.has(k), kinds: () => names });
 }
 
+/**
+ * The registry kind names a parsed spec may run as, most specific first: a model variant of a kind
+ * (`{"kind": "survival", "model": "cox"}` → `survival-cox`) is a kind of its own, so a built-in kind can gain a
+ * registry variant without the registry taking over the built-in one.
+ */
+export function registryKindCandidates(spec: unknown): string[] {
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) return [];
+  const { kind, model } = spec as { kind?: unknown; model?: unknown };
+  if (typeof kind !== 'string') return [];
+  return typeof model === 'string' && KIND_NAME.test(`${kind}-${model}`) ? [`${kind}-${model}`, kind] : [kind];
+}
+
 // The erased forms the runners hold (each kind's own types stay inside its folder).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyKindDef = KindDef<any, any, any>;

@@ -33,6 +33,9 @@ const OMOP_CORE_COLUMNS: Readonly<Record<string, readonly string[]>> = {
  * @throws FedmeshError naming the field
  */
 export function admitCellJob(job: CellJob, connected: readonly AgentView[]): Admitted {
+  // A cox spec runs as the registry kind survival-cox; should one reach the cell-job path, it is refused before any
+  // charge rather than run as a Kaplan–Meier job the researcher did not ask for.
+  if (job.kind === 'survival' && job.cox) throw new FedmeshError('FAILED_PRECONDITION', 'model: "cox" survival jobs run as the registry kind survival-cox, not as a cell job', { field: 'model' });
   let candidates: AgentView[];
   let check: (a: AgentView) => void;
   if (job.kind === 'contingency') {

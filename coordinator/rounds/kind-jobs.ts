@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
-import { compileKindJob, privacyModeOf, type AnyKindDef, type CompiledKindJob, type KindRegistry } from '../../common/kinds/index.js';
+import { compileKindJob, privacyModeOf, registryKindCandidates, type AnyKindDef, type CompiledKindJob, type KindRegistry } from '../../common/kinds/index.js';
 import type { AgentRegistry } from '../agent-registry.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { JobEventRecord, JobRecord, RegistryJobSpec } from '../job-record.js';
@@ -63,8 +63,11 @@ export class KindJobs {
   kindOf(specJson: string): AnyKindDef | undefined {
     if (typeof specJson !== 'string' || specJson.length > MAX_SPEC_CHARS) return undefined;
     try {
-      const v = JSON.parse(specJson) as { kind?: unknown } | null;
-      return v && typeof v === 'object' && typeof v.kind === 'string' ? this.deps.kinds.get(v.kind) : undefined;
+      for (const k of registryKindCandidates(JSON.parse(specJson))) {
+        const def = this.deps.kinds.get(k);
+        if (def) return def;
+      }
+      return undefined;
     } catch {
       return undefined;
     }

@@ -9,11 +9,12 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { invalidJob } from '../../common/errors.js';
 import { checkTimeGridDays } from '../../common/job/cell-limits.js';
 import type { StratumCounts } from '../../algorithms/survival/index.js';
-import { findTable, guardDuckDb, requireCohortTable, requireOmopTable, toBigInt } from './schema.js';
-import type { ResolvedTable } from './schema.js';
-import { Params, checkConceptList, conceptMapCtes, indexDatesSql } from './sql-params.js';
+import { guardDuckDb, requireOmopTable, toBigInt } from './schema.js';
+import { Params } from './sql-params.js';
 
-export type OutcomeDomain = 'condition' | 'drug' | 'procedure' | 'measurement' | 'death';
+import { followUpCtes, type OutcomeDomain } from './follow-up.js';
+
+export type { OutcomeDomain };
 
 /** The outcome: the first entry of another cohort table, or the first event of a domain over a concept list. */
 export type SurvivalOutcome =
@@ -74,14 +75,6 @@ export const UNSTRATIFIED_LABEL = 'all';
 /** Grids longer than this are refused (the output and the DP noise grow with the number of bins). */
 export const MAX_BINS = 10_000;
 
-const DOMAINS: Record<OutcomeDomain, { table: string; concept: string; date: string }> = {
-  condition: { table: 'condition_occurrence', concept: 'condition_concept_id', date: 'condition_start_date' },
-  drug: { table: 'drug_exposure', concept: 'drug_concept_id', date: 'drug_exposure_start_date' },
-  procedure: { table: 'procedure_occurrence', concept: 'procedure_concept_id', date: 'procedure_date' },
-  measurement: { table: 'measurement', concept: 'measurement_concept_id', date: 'measurement_date' },
-  death: { table: 'death', concept: 'cause_concept_id', date: 'death_date' },
-};
-
 /** The public time grid: `[0, b, 2b, …, maxDays]`. */
 export function survivalTimeGrid(binDays: number, maxDays: number): number[] {
   // The coordinator's parser checks the same day limits (common/job/cell-limits.ts) before admission.
@@ -137,53 +130,6 @@ export function sumSurvivalCounts(parts: readonly SurvivalCounts[]): SurvivalCou
   };
 }
 
-interface OutcomeSource {
-  /** CTE definitions to prepend (may be empty). */
-  ctes: string;
-  /** A relation `(person_id, event_date)`. */
-  events: string;
-  isDeath: boolean;
-}
-
-async function outcomeSource(conn: DuckDBConnection, outcome: unknown, params: Params): Promise<OutcomeSource> {
-  if (typeof outcome !== 'object' || outcome === null) throw invalidJob('opts.outcome', 'must be an object');
-  const o = outcome as Record<string, unknown>;
-  if ('table' in o) {
-    if ('domain' in o) throw invalidJob('opts.outcome', 'give either table or domain, not both');
-    const t = await requireCohortTable(conn, o['table'], 'opts.outcome.table');
-    return {
-      ctes: '',
-      events: `(SELECT subject_id AS person_id, cohort_start_date AS event_date FROM ${t.sql})`,
-      isDeath: false,
-    };
-  }
-  const domain = o['domain'];
-  if (typeof domain !== 'string' || !Object.hasOwn(DOMAINS, domain)) {
-    throw invalidJob('opts.outcome.domain', `must be one of ${Object.keys(DOMAINS).join(', ')}`);
-  }
-  const d = DOMAINS[domain as OutcomeDomain];
-  const isDeath = domain === 'death';
-  const concepts = checkConceptList(o['conceptIds'], 'opts.outcome.conceptIds', { allowEmpty: isDeath });
-  const descendants = o['includeDescendants'] ?? true;
-  if (typeof descendants !== 'boolean') throw invalidJob('opts.outcome.includeDescendants', 'must be a boolean');
-  const table = await requireOmopTable(conn, d.table, ['person_id', d.date, ...(concepts.length > 0 ? [d.concept] : [])]);
-  if (concepts.length === 0) {
-    return { ctes: '', events: `(SELECT person_id, ${d.date} AS event_date FROM ${table.sql})`, isDeath };
-  }
-  const ancestor = descendants ? await usableAncestorTable(conn) : undefined;
-  return {
-    ctes: `${conceptMapCtes('outcome_concepts', concepts, params, ancestor?.sql)},`,
-    events: `(SELECT e.person_id, e.${d.date} AS event_date FROM ${table.sql} e
-               WHERE e.${d.concept} IN (SELECT concept_id FROM outcome_concepts))`,
-    isDeath,
-  };
-}
-
-async function usableAncestorTable(conn: DuckDBConnection): Promise<ResolvedTable | undefined> {
-  const t = await findTable(conn, 'concept_ancestor', 'concept_ancestor');
-  return t !== undefined && t.columns.has('ancestor_concept_id') && t.columns.has('descendant_concept_id') ? t : undefined;
-}
-
 function checkStrata(strata: unknown): boolean {
   if (strata === undefined) return false;
   if (strata === 'gender') return true;
@@ -215,56 +161,18 @@ export async function survivalCounts(conn: DuckDBConnection, opts: SurvivalOptio
   if (typeof opts.timeGrid !== 'object' || opts.timeGrid === null) throw invalidJob('opts.timeGrid', 'must be { binDays, maxDays }');
   const times = survivalTimeGrid(opts.timeGrid.binDays, opts.timeGrid.maxDays);
   const byGender = checkStrata(opts.strata);
-  const target = await requireCohortTable(conn, opts.targetTable, 'opts.targetTable');
-  const op = await requireOmopTable(conn, 'observation_period', [
-    'person_id',
-    'observation_period_start_date',
-    'observation_period_end_date',
-  ]);
   const person = byGender ? await requireOmopTable(conn, 'person', ['person_id', 'gender_concept_id']) : undefined;
   const params = new Params();
-  const outcome = await outcomeSource(conn, opts.outcome, params);
-  const death = outcome.isDeath ? undefined : await findTable(conn, 'death', 'death');
-  const deathSql = death !== undefined && death.columns.has('person_id') && death.columns.has('death_date') ? death.sql : undefined;
+  const followUp = await followUpCtes(conn, opts, params);
 
   const binDays = params.add(opts.timeGrid.binDays, 'BIGINT');
-  const maxDays = params.add(opts.timeGrid.maxDays, 'BIGINT');
   const lastBin = times.length - 1;
   const labels = byGender ? GENDER_STRATA : [UNSTRATIFIED_LABEL];
   // Gender levels are public constants of this module, never input.
   const stratumSql = byGender
     ? `CASE g.gender_concept_id WHEN 8507 THEN 0 WHEN 8532 THEN 1 ELSE 2 END`
     : '0';
-  const sql = `WITH ${outcome.ctes}
-    idx AS (${indexDatesSql(target.sql)}),
-    fu AS (
-      SELECT i.person_id, i.index_date, max(op.observation_period_end_date) AS obs_end
-        FROM idx i JOIN ${op.sql} op
-          ON op.person_id = i.person_id
-         AND i.index_date BETWEEN op.observation_period_start_date AND op.observation_period_end_date
-       GROUP BY i.person_id, i.index_date),
-    first_event AS (
-      SELECT fu.person_id, min(ev.event_date) AS event_date
-        FROM fu JOIN ${outcome.events} ev ON ev.person_id = fu.person_id AND ev.event_date >= fu.index_date
-       GROUP BY fu.person_id),
-    first_death AS (${
-      deathSql === undefined
-        ? 'SELECT NULL::BIGINT AS person_id, NULL::DATE AS death_date WHERE false'
-        : `SELECT fu.person_id, min(d.death_date) AS death_date
-             FROM fu JOIN ${deathSql} d ON d.person_id = fu.person_id AND d.death_date >= fu.index_date
-            GROUP BY fu.person_id`
-    }),
-    follow AS (
-      SELECT fu.person_id,
-             least(date_diff('day', fu.index_date, fu.obs_end), ${maxDays},
-                   coalesce(date_diff('day', fu.index_date, fd.death_date), ${maxDays})) AS censor_days,
-             date_diff('day', fu.index_date, fe.event_date) AS event_days
-        FROM fu LEFT JOIN first_event fe ON fe.person_id = fu.person_id
-                LEFT JOIN first_death fd ON fd.person_id = fu.person_id),
-    observed AS (
-      SELECT person_id, coalesce(event_days <= censor_days, false) AS is_event,
-             CASE WHEN event_days <= censor_days THEN event_days ELSE censor_days END AS days
-        FROM follow),
+  const sql = `WITH ${followUp},
     genders AS (${
       person === undefined
         ? 'SELECT NULL::BIGINT AS person_id, NULL::BIGINT AS gender_concept_id WHERE false'

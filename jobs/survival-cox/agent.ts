@@ -1,0 +1,103 @@
+/**
+ * The Cox kind at the agent: round 0 builds the job's cohorts, reads the followed persons with their covariates
+ * once (kept in the job's state at this agent, never sent) and returns per-bin small/big flags for the merge rule;
+ * each Newton round returns the risk-set sums at the round's β on the round's merged grid, after the disclosure
+ * checks of node-agent/analytics/cox.ts.
+ */
+import { FedmeshError } from '../../common/errors.js';
+import { parseCohortDefinition } from '../../common/cohort/index.js';
+import type { AgentKindContext, AgentKindDef, StatVector } from '../../common/kinds/index.js';
+import { binOf, packedSize } from '../../algorithms/survival/index.js';
+import { runCohort } from '../../node-agent/cohort/index.js';
+import { coxAgentStats, coxBinCounts, readCoxData, type CoxAgentData } from '../../node-agent/analytics/cox.js';
+import { COX_KIND, type CompiledCoxJob, type CoxJobSpec, type CoxPlan, type CoxRoundInput } from './kind.js';
+
+function scratch(jobId: string, suffix: string): string {
+  return `fedmesh_cox_${jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}_${suffix}`;
+}
+
+/** The followed persons of the job at this agent: the cohorts are built in scratch tables, read, and dropped. */
+async function loadData(ctx: AgentKindContext, job: CompiledCoxJob): Promise<CoxAgentData> {
+  const spec: CoxJobSpec = job.spec;
+  const target = scratch(ctx.jobId, 't');
+  const outcomeTable = scratch(ctx.jobId, 'o');
+  try {
+    await runCohort(ctx.conn, parseCohortDefinition(spec.target, 'target'), { targetTable: target });
+    let outcome: unknown;
+    if ('definition' in spec.outcome) {
+      await runCohort(ctx.conn, parseCohortDefinition(spec.outcome.definition, 'outcome.definition'), { targetTable: outcomeTable });
+      outcome = { table: outcomeTable };
+    } else {
+      outcome = spec.outcome;
+    }
+    return await readCoxData(ctx.conn, { targetTable: target, outcome, timeGrid: spec.timeGrid, strata: spec.strata, covariates: spec.covariates });
+  } finally {
+    for (const t of [target, outcomeTable]) await ctx.conn.run(`DROP TABLE IF EXISTS "${t}"`).catch(() => undefined);
+  }
+}
+
+/**
+ * A merged grid must be a subsequence of the job grid that ends where it ends (anything else is refused: a
+ * coordinator could otherwise ask for bins the public rule never made).
+ */
+function checkMergedTimes(plan: CoxPlan, times: unknown): number[] {
+  const grid = new Set(plan.times);
+  if (!Array.isArray(times) || times.length === 0 || times.length > plan.times.length) throw new FedmeshError('INVALID_ARGUMENT', 'round input times must be a non-empty subsequence of the job grid', { field: 'times' });
+  times.forEach((t: unknown, i) => {
+    if (typeof t !== 'number' || !grid.has(t) || (i > 0 && !(t > (times[i - 1] as number)))) throw new FedmeshError('INVALID_ARGUMENT', `round input times[${i}] is not an increasing bin end of the job grid`, { field: 'times' });
+  });
+  if (times.at(-1) !== plan.times.at(-1)) throw new FedmeshError('INVALID_ARGUMENT', 'round input times must end at the job grid\'s last bin end', { field: 'times' });
+  return times as number[];
+}
+
+/** The stats on the merged grid laid out on the job grid: each merged bin at its first original bin. */
+function onJobGrid(plan: CoxPlan, merged: readonly number[], data: CoxAgentData, beta: readonly number[], minCellSize: number): StatVector {
+  const stats = coxAgentStats(data, beta, merged, minCellSize);
+  const m = plan.times.length;
+  const mg = merged.length;
+  const s = stats.strata;
+  const p = stats.p;
+  const q = packedSize(p);
+  const firstOf = new Array<number>(mg).fill(-1);
+  plan.times.forEach((t, k) => {
+    const g = binOf(merged, t);
+    if (firstOf[g] === -1) firstOf[g] = k;
+  });
+  const place = (src: Float64Array, width: number): Float64Array => {
+    const out = new Float64Array(s * m * width);
+    for (let st = 0; st < s; st++) for (let g = 0; g < mg; g++) for (let j = 0; j < width; j++) out[(st * m + firstOf[g]!) * width + j] = src[(st * mg + g) * width + j]!;
+    return out;
+  };
+  const parts = [place(stats.atRisk, 1), place(stats.events, 1), place(stats.s0, 1), place(stats.s1, p), place(stats.s2, q), stats.eventX];
+  const values = new Float64Array(parts.reduce((a, b) => a + b.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    values.set(part, at);
+    at += part.length;
+  }
+  return { values };
+}
+
+export const coxAgentKind: AgentKindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
+  kind: COX_KIND,
+  async localStep(ctx, job, input, signal) {
+    let data = ctx.jobState.get('data') as CoxAgentData | undefined;
+    if (data === undefined) {
+      data = await loadData(ctx, job);
+      ctx.jobState.set('data', data);
+    }
+    signal.throwIfAborted();
+    const plan = job.plan;
+    if (input.phase === 'counts') {
+      // Flags only, no counts: small (0 < count < minimum cell size) and big (≥ it) per row and bin.
+      const rows = coxBinCounts(data, plan.times, null);
+      if (rows.length !== plan.countRows.length) throw new FedmeshError('INTERNAL', 'cox count rows differ from the plan');
+      const k = ctx.policy.minCellSize;
+      const small = rows.flatMap((r) => r.counts.map((v) => (v !== null && v > 0 && v < k ? 1 : 0)));
+      const big = rows.flatMap((r) => r.counts.map((v) => (v !== null && v >= k ? 1 : 0)));
+      return { values: Float64Array.from([...small, ...big]) };
+    }
+    if (!Array.isArray(input.beta) || input.beta.length !== plan.terms.length) throw new FedmeshError('INVALID_ARGUMENT', `round input beta must have ${plan.terms.length} entries`, { field: 'beta' });
+    return onJobGrid(plan, checkMergedTimes(plan, input.times), data, input.beta, ctx.policy.minCellSize);
+  },
+};

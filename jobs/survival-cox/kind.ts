@@ -1,0 +1,177 @@
+/**
+ * `{"kind": "survival", "model": "cox", …}` on the kind seam: a Cox proportional-hazards model of time from a
+ * target cohort to an outcome, by Newton–Raphson over rounds on the job's public time grid, Breslow ties
+ * (algorithms/survival/cox*.ts). Registered as the variant `survival-cox` of the built-in survival kind: the
+ * Kaplan–Meier survival job keeps its own path.
+ *
+ * Rounds (the round number r is public):
+ * - r = 0, flags: per bin of the job grid and per row (stratum, and stratum × level of every categorical
+ *   covariate), each agent flags whether the persons leaving the risk set there are a small cell (0 < count < its
+ *   minimum cell size) or a big one; no counts. From the summed flags alone the next input merges bins by the
+ *   public rule of algorithms/survival/cox-bins.ts (`mergeSmallBinsByFlags`): every merged bin holds, at every
+ *   agent and for every row, nobody or at least the minimum cell size. As no count is released in round 0,
+ *   nothing withheld there can be recovered by differencing the Newton rounds' totals.
+ * - r ≥ 1, Newton: input (merged bin ends, β); each agent returns the risk-set sums on the merged grid, laid out
+ *   on the job grid (each merged bin's sums at its first original bin, zeros elsewhere), so the layout is public
+ *   from the job alone. The coordinator replays the fit from the released sums (pure, so a restart resumes).
+ *
+ * Privacy: mode none only so far (the blocks are 'exact-only': the sums of e^{xβ} have no declared bound yet).
+ */
+import { FedmeshError } from '../../common/errors.js';
+import { coxTerms } from '../../common/job/cox-spec.js';
+import type { CoxCovariate } from '../../common/job/cox-spec.js';
+import { survivalTimes, SURVIVAL_STRATA, type SurvivalOutcomeSpec } from '../../common/job/cohort-jobs.js';
+import type { CellJob } from '../../common/job/spec.js';
+import { parseJobSpec } from '../../common/job/validate.js';
+import type { CompiledKindJob, KindDef, KindRelease, RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
+import { coxNewtonStep, coxStart, coxSummary, mergeSmallBinsByFlags, packedSize, type CoxFitState, type CoxStats } from '../../algorithms/survival/index.js';
+import { coxView } from './view.js';
+
+export const COX_KIND = 'survival-cox';
+
+/**
+ * The parsed spec in the shape the parser accepts: the coordinator sends it to the agents, which parse and compile
+ * it again and must reach the same hash (parse is idempotent on its own output).
+ */
+export interface CoxJobSpec {
+  kind: 'survival';
+  target: unknown;
+  outcome: SurvivalOutcomeSpec;
+  timeGrid: { binDays: number; maxDays: number };
+  strata: 'gender' | 'none';
+  model: 'cox';
+  covariates: CoxCovariate[];
+  maxIterations: number;
+  privacy: { mode: 'none' };
+  timeoutMs?: number;
+}
+
+export interface CoxPlan {
+  times: number[];
+  terms: string[];
+  strataLabels: string[];
+  /** Round-0 rows: per stratum, the stratum row then one row per level of each categorical covariate. */
+  countRows: string[];
+  maxIterations: number;
+}
+
+export type CoxRoundInput = { phase: 'counts' } | { phase: 'newton'; times: number[]; beta: number[] };
+
+const BIG = 1e300;
+const exact = (name: string, length: number, lo = -BIG): StatBlock => ({ name, length, perAgent: { lo, hi: BIG }, sensitivity: 'exact-only', release: 'additive' });
+
+/** The rows of round 0, in the order the agent fills them. */
+export function coxCountRows(spec: CoxJobSpec): string[] {
+  const strata = SURVIVAL_STRATA[spec.strata];
+  return strata.flatMap((s) => [`stratum=${s}`, ...spec.covariates.flatMap((c) => (c.type === 'categorical' ? c.levels.map((l) => `stratum=${s}:${c.name}=${l}`) : []))]);
+}
+
+/** The Newton-round layout of a plan (p coefficients, S strata, m bins of the job grid). */
+export function newtonBlocks(plan: CoxPlan): StatLayout {
+  const m = plan.times.length;
+  const s = plan.strataLabels.length;
+  const p = plan.terms.length;
+  return { blocks: [exact('atRisk', s * m, 0), exact('events', s * m, 0), exact('s0', s * m, 0), exact('s1', s * m * p), exact('s2', s * m * packedSize(p)), exact('eventX', p)] };
+}
+
+/** The summed statistics of a Newton round, from its released vector. */
+export function statsFromVector(plan: CoxPlan, values: readonly number[]): CoxStats {
+  const layout = newtonBlocks(plan);
+  let at = 0;
+  const parts = layout.blocks.map((b) => Float64Array.from(values.slice(at, (at += b.length))));
+  if (at !== values.length) throw new FedmeshError('INTERNAL', `cox round vector has ${values.length} entries, the layout ${at}`);
+  const [atRisk, events, s0, s1, s2, eventX] = parts as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+  return { p: plan.terms.length, bins: plan.times.length, strata: plan.strataLabels.length, atRisk, events, s0, s1, s2, eventX };
+}
+
+/** The fit state after the Newton rounds of `history` (replayed: pure, the same after a restart). */
+export function replayCox(plan: CoxPlan, history: readonly RoundRecord<CoxRoundInput>[]): CoxFitState {
+  let state = coxStart(plan.terms.length);
+  for (const rec of history) {
+    if (rec.input.phase !== 'newton') continue;
+    state = coxNewtonStep(statsFromVector(plan, rec.released), state, { maxIterations: plan.maxIterations });
+    if (state.status !== 'running') break;
+  }
+  return state;
+}
+
+function parseCoxSpec(raw: unknown): CoxJobSpec {
+  const job = parseJobSpec(raw) as CellJob;
+  if (job.kind !== 'survival' || job.cox === undefined) throw new FedmeshError('INVALID_JOB', 'model: expected a survival job with "model": "cox"', { field: 'model' });
+  if (job.privacy.mode !== 'none') throw new FedmeshError('INVALID_JOB', `privacy.mode: a Cox model runs in mode none only so far (its sums of e^{xβ} have no declared bound for DP yet), got ${job.privacy.mode}`, { field: 'privacy.mode' });
+  if (job.secure) throw new FedmeshError('INVALID_JOB', 'secure: a Cox model runs with plain sums only so far', { field: 'secure' });
+  const t = (raw as { timeoutMs?: unknown }).timeoutMs;
+  const { covariates, maxIterations } = job.cox;
+  return { kind: 'survival', target: job.target, outcome: job.outcome, timeGrid: job.timeGrid, strata: job.strata, model: 'cox', covariates, maxIterations, privacy: { mode: 'none' }, ...(typeof t === 'number' ? { timeoutMs: t } : {}) };
+}
+
+export const coxKind: KindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
+  kind: COX_KIND,
+  parse: parseCoxSpec,
+  compile: (spec) => ({
+    kind: COX_KIND,
+    // The OMOP person table: the product every agent with OMOP data serves, and whose privacy unit is the person.
+    product: 'person',
+    privacy: { mode: 'none' },
+    secure: 'plain',
+    // Counts, the evaluation at β = 0, then at most maxIterations Newton iterations.
+    maxRounds: spec.maxIterations + 2,
+    roundTimeoutMs: spec.timeoutMs ?? 120_000,
+    dropout: 'fail',
+    minAgents: 1,
+    spec,
+    plan: { times: survivalTimes(spec.timeGrid.binDays, spec.timeGrid.maxDays), terms: coxTerms(spec.covariates), strataLabels: [...SURVIVAL_STRATA[spec.strata]], countRows: coxCountRows(spec), maxIterations: spec.maxIterations },
+  }),
+  layout(job, round) {
+    const n = job.plan.countRows.length * job.plan.times.length;
+    return round === 0 ? { blocks: [{ ...exact('small', n, 0), perAgent: { lo: 0, hi: 1 } }, { ...exact('big', n, 0), perAgent: { lo: 0, hi: 1 } }] } : newtonBlocks(job.plan);
+  },
+  nextRound(job, history) {
+    const first = history[0];
+    if (first === undefined) return { phase: 'counts' };
+    const plan = job.plan;
+    const m = plan.times.length;
+    const n = plan.countRows.length * m;
+    const rows = plan.countRows.map((_, r) => ({ small: first.released.slice(r * m, (r + 1) * m), big: first.released.slice(n + r * m, n + (r + 1) * m) }));
+    const times = mergeSmallBinsByFlags(plan.times, rows, Math.max(1, first.answered.length)).times;
+    const state = replayCox(plan, history);
+    if (state.status !== 'running') return undefined;
+    return { phase: 'newton', times, beta: state.beta };
+  },
+  release(job, history, info): KindRelease {
+    const state = replayCox(job.plan, history);
+    const summary = coxSummary(state, job.plan.terms);
+    const newton = history.filter((h) => h.input.phase === 'newton');
+    const last = newton.at(-1)?.input;
+    const usedTimes = last?.phase === 'newton' ? last.times : job.plan.times;
+    const mergedBins = usedTimes.length;
+    const notes = [...summary.notes, 'ties by Breslow\'s method on the job\'s time grid; concordance not computed (it needs row-level rank information the per-bin sums do not carry)'];
+    if (mergedBins < job.plan.times.length) notes.push(`small time bins merged by the public rule: ${job.plan.times.length} bins → ${mergedBins}`);
+    if (!info.converged && summary.status === 'running') notes.push('stopped at the public maximum number of rounds');
+    return {
+      columns: ['term', 'coef', 'exp(coef)', 'se(coef)', 'z', 'Pr(>|z|)', 'lower .95', 'upper .95'],
+      rows: summary.coefficients.map((c) => ({ term: c.term, coef: c.coef, 'exp(coef)': c.expCoef, 'se(coef)': c.se, z: c.z, 'Pr(>|z|)': c.pValue, 'lower .95': c.lower95, 'upper .95': c.upper95 })),
+      summary: {
+        model: 'cox',
+        ties: 'breslow',
+        n: summary.n,
+        events: summary.events,
+        iterations: summary.iterations,
+        status: summary.status,
+        loglik: summary.loglik,
+        likelihoodRatio: summary.likelihoodRatio,
+        wald: summary.wald,
+        score: summary.score,
+        rsquare: summary.rsquare,
+        concordance: null,
+        strata: job.plan.strataLabels,
+        // The bin ends the fit used (public: derived from released counts by the public rule).
+        bins: { grid: job.plan.times.length, used: mergedBins, times: usedTimes },
+      },
+      notes,
+      privacy: { mode: 'none' },
+    };
+  },
+  view: coxView,
+};
+export type CompiledCoxJob = CompiledKindJob<CoxJobSpec, CoxPlan>;

@@ -1,0 +1,224 @@
+/**
+ * The Cox model at one agent: the survival job's per-person follow-up (analytics/follow-up.ts) with the
+ * covariates of the spec, read once into typed arrays, and per round the per-bin risk-set statistics for the
+ * round's β (algorithms/survival/cox-stats.ts). Only those sums leave; rows, ids and dates never do.
+ *
+ * Before it answers a round the agent checks the layout it was given against its own data and refuses
+ * (POLICY_DENIED naming the rule, never a count) when a time bin would isolate fewer persons than its minimum
+ * cell size — overall or for one level of a categorical covariate — or when the model has more coefficients than
+ * a third of its persons (DataSHIELD's rule against saturated models). The coordinator merges small bins by a
+ * public rule first (algorithms/survival/cox-bins.ts), so a refusal means that rule was not applied or could not
+ * see this agent's level counts: a wider `timeGrid.binDays` helps.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { FedmeshError, invalidJob } from '../../common/errors.js';
+import { coxTerms, type CoxCovariate } from '../../common/job/cox-spec.js';
+import { binOf, coxBinViolation, coxLocalStats, type CoxLayout, type CoxPersons, type CoxStats } from '../../algorithms/survival/index.js';
+import { followUpCtes, type FollowUpOptions } from './follow-up.js';
+import { guardDuckDb, requireOmopTable } from './schema.js';
+import { Params } from './sql-params.js';
+import { GENDER_STRATA, UNSTRATIFIED_LABEL, survivalTimeGrid } from './survival.js';
+
+export interface CoxAgentOptions extends FollowUpOptions {
+  timeGrid: { binDays: number; maxDays: number };
+  /** 'gender': one baseline hazard per gender (male, female, other), as strata(gender) in R; none: one. */
+  strata?: 'gender' | 'none';
+  covariates: readonly CoxCovariate[];
+}
+
+/** The followed persons of this agent as a design matrix. Stays at the agent (row-level). */
+export interface CoxAgentData {
+  persons: CoxPersons & { time: Int32Array; event: Uint8Array; x: Float64Array; stratum: Uint8Array };
+  /** For the disclosure check: per categorical covariate, each person's level index (255: not categorical). */
+  levels: { name: string; levels: readonly string[]; of: Uint8Array }[];
+  terms: string[];
+  strataLabels: readonly string[];
+  /** Public centring: midpoints of numeric bounds, 0 for dummies. */
+  center: number[];
+  /** Public span of each term: hi − lo of numeric bounds, 1 for dummies. */
+  spans: number[];
+  /** Followed persons left out because a covariate value is unknown or outside the listed levels (as R drops NA rows). */
+  dropped: number;
+}
+
+/**
+ * Largest |β_j| × (declared range of covariate j) an agent evaluates: a hazard ratio of e^30 across a covariate's
+ * whole range is beyond any fit worth reporting, and larger β would let the sums single out extreme persons.
+ */
+export const MAX_LINEAR_PREDICTOR_SPAN = 30;
+
+const GENDER_OF: Record<number, string> = { 8507: 'male', 8532: 'female' };
+
+/** A person's level of a categorical covariate, or -1 when the value is not one of its levels. */
+function levelIndex(c: CoxCovariate, age: number | null, genderConcept: number | null): number {
+  if (c.type === 'numeric') return -1;
+  if (c.source === 'gender') return c.levels.indexOf(genderConcept === null ? 'other' : (GENDER_OF[genderConcept] ?? 'other'));
+  if (age === null) return -1;
+  for (let i = 0; i + 1 < c.bands.length; i++) if (age >= c.bands[i]! && age < c.bands[i + 1]!) return i;
+  return -1;
+}
+
+/**
+ * The design matrix from per-person values: numeric covariates clamped into their declared bounds (the
+ * per-person contribution is bounded), categorical ones dummy-coded against their reference level.
+ * Pure; exported for tests.
+ */
+export function coxDesign(rows: { days: ArrayLike<number>; event: ArrayLike<number>; age: ArrayLike<number | null>; gender: ArrayLike<number | null> }, covariates: readonly CoxCovariate[], byGender: boolean): CoxAgentData {
+  const terms = coxTerms(covariates);
+  const p = terms.length;
+  const n = rows.days.length;
+  const time: number[] = [];
+  const event: number[] = [];
+  const x: number[] = [];
+  const stratum: number[] = [];
+  const cats = covariates.filter((c) => c.type === 'categorical');
+  const levelOf: number[][] = cats.map(() => []);
+  let dropped = 0;
+  for (let i = 0; i < n; i++) {
+    const age = rows.age[i] ?? null;
+    const g = rows.gender[i] ?? null;
+    const row: number[] = [];
+    const lv: number[] = [];
+    let ok = true;
+    for (const c of covariates) {
+      if (c.type === 'numeric') {
+        if (age === null) ok = false;
+        else row.push(Math.min(c.bounds[1], Math.max(c.bounds[0], age)));
+        continue;
+      }
+      const li = levelIndex(c, age, g);
+      if (li < 0) ok = false;
+      lv.push(li);
+      for (const l of c.levels) if (l !== c.reference) row.push(c.levels[li] === l ? 1 : 0);
+    }
+    if (!ok) {
+      dropped++;
+      continue;
+    }
+    time.push(rows.days[i]!);
+    event.push(rows.event[i]!);
+    x.push(...row);
+    lv.forEach((v, j) => levelOf[j]!.push(v));
+    stratum.push(byGender ? (g === 8507 ? 0 : g === 8532 ? 1 : 2) : 0);
+  }
+  if (x.length !== time.length * p) throw new FedmeshError('INTERNAL', 'cox design: wrong row width');
+  return {
+    persons: { time: Int32Array.from(time), event: Uint8Array.from(event), x: Float64Array.from(x), stratum: Uint8Array.from(stratum) },
+    levels: cats.map((c, j) => ({ name: c.name, levels: c.levels, of: Uint8Array.from(levelOf[j]!) })),
+    terms,
+    strataLabels: byGender ? GENDER_STRATA : [UNSTRATIFIED_LABEL],
+    center: covariates.flatMap((c) => (c.type === 'numeric' ? [(c.bounds[0] + c.bounds[1]) / 2] : c.levels.filter((l) => l !== c.reference).map(() => 0))),
+    spans: covariates.flatMap((c) => (c.type === 'numeric' ? [c.bounds[1] - c.bounds[0]] : c.levels.filter((l) => l !== c.reference).map(() => 1))),
+    dropped,
+  };
+}
+
+/**
+ * Reads the followed persons of the target cohort with their covariates (age at index = year(index) −
+ * year_of_birth; gender from gender_concept_id) into a design matrix. Once per job; the rounds reuse it.
+ * @throws FedmeshError INVALID_JOB naming the option at fault; FAILED_PRECONDITION when a table is missing
+ */
+export async function readCoxData(conn: DuckDBConnection, opts: CoxAgentOptions): Promise<CoxAgentData> {
+  if (typeof opts !== 'object' || opts === null) throw invalidJob('opts', 'must be an object');
+  survivalTimeGrid(opts.timeGrid.binDays, opts.timeGrid.maxDays);
+  const strata = opts.strata ?? 'none';
+  if (strata !== 'gender' && strata !== 'none') throw invalidJob('opts.strata', "must be 'gender' or 'none'");
+  if (!Array.isArray(opts.covariates) || opts.covariates.length === 0) throw invalidJob('opts.covariates', 'must be a non-empty list');
+  const person = await requireOmopTable(conn, 'person', ['person_id', 'gender_concept_id', 'year_of_birth']);
+  const params = new Params();
+  const followUp = await followUpCtes(conn, opts, params);
+  const sql = `WITH ${followUp},
+    people AS (SELECT person_id, min(gender_concept_id) AS gender_concept_id, min(year_of_birth) AS year_of_birth
+                 FROM ${person.sql} GROUP BY person_id)
+    SELECT CAST(o.days AS INTEGER) AS days, o.is_event,
+           CAST(year(fu.index_date) - p.year_of_birth AS INTEGER) AS age, CAST(p.gender_concept_id AS INTEGER) AS gender
+      FROM observed o JOIN fu ON fu.person_id = o.person_id LEFT JOIN people p ON p.person_id = o.person_id`;
+  return guardDuckDb('cox rows', async () => {
+    const [days, isEvent, age, gender] = (await conn.runAndReadAll(sql, params.values)).getColumnsJS() as [number[], boolean[], (number | null)[], (number | null)[]];
+    return coxDesign({ days: days ?? [], event: (isEvent ?? []).map((e) => (e ? 1 : 0)), age: age ?? [], gender: gender ?? [] }, opts.covariates, strata === 'gender');
+  });
+}
+
+/** The layout of this agent's data on the given bin ends (the job grid, or a merged one from the coordinator). */
+export function coxAgentLayout(data: CoxAgentData, times: readonly number[]): CoxLayout {
+  return { times, p: data.terms.length, strata: data.strataLabels.length, center: data.center };
+}
+
+/**
+ * The disclosure checks of one round's layout against this agent's data; null when it may answer.
+ * Public rule names only, never a count.
+ */
+export function coxDisclosureRefusal(data: CoxAgentData, layout: CoxLayout, minCellSize: number): string | null {
+  const n = data.persons.time.length;
+  if (n > 0 && data.terms.length > 0.33 * n) return 'the model has more coefficients than a third of the persons at this agent (saturated-model rule)';
+  const m = layout.times.length;
+  const strata = layout.strata ?? 1;
+  const atRisk = new Float64Array(strata * m);
+  const leaving = data.levels.flatMap((c) => c.levels.map((l) => ({ name: `${c.name}=${l}`, leaving: new Float64Array(strata * m) })));
+  const eventsByLevel = new Float64Array(leaving.length);
+  for (let i = 0; i < n; i++) {
+    const cell = data.persons.stratum[i]! * m + binOf(layout.times, data.persons.time[i]!);
+    atRisk[cell]! += 1;
+    let offset = 0;
+    for (const c of data.levels) {
+      const li = offset + c.of[i]!;
+      leaving[li]!.leaving[cell]! += 1;
+      if (data.persons.event[i] === 1) eventsByLevel[li]! += 1;
+      offset += c.levels.length;
+    }
+  }
+  for (let s = 0; s < strata; s++) for (let k = m - 2; k >= 0; k--) atRisk[s * m + k]! += atRisk[s * m + k + 1]!;
+  const bins = coxBinViolation(atRisk, m, strata, minCellSize, leaving);
+  if (bins !== null) return `minimum cell size: ${bins}`;
+  const small = leaving.findIndex((_, j) => eventsByLevel[j]! > 0 && eventsByLevel[j]! < minCellSize);
+  if (small >= 0) return `minimum cell size: fewer events among ${leaving[small]!.name} than the minimum cell size`;
+  return null;
+}
+
+/**
+ * Per bin of the job's grid, the persons leaving the risk set (events + censorings) per stratum and per stratum ×
+ * level of each categorical covariate; with `minCellSize`, counts below it are null. Never released as counts:
+ * round 0 of the survival-cox kind releases only, per cell, whether it is small (0 < count < minimum cell size)
+ * or big, and the coordinator merges bins from those flags (algorithms/survival/cox-bins.ts), so the layout of the
+ * Newton rounds passes {@link coxDisclosureRefusal} and no withheld count can be recovered by difference.
+ */
+export function coxBinCounts(data: CoxAgentData, times: readonly number[], minCellSize: number | null): { name: string; counts: (number | null)[] }[] {
+  const m = times.length;
+  const rows = data.strataLabels.flatMap((s) => [
+    { name: `stratum=${s}`, counts: new Array<number>(m).fill(0) },
+    ...data.levels.flatMap((c) => c.levels.map((l) => ({ name: `stratum=${s}:${c.name}=${l}`, counts: new Array<number>(m).fill(0) }))),
+  ]);
+  const perStratum = 1 + data.levels.reduce((a, c) => a + c.levels.length, 0);
+  for (let i = 0; i < data.persons.time.length; i++) {
+    const k = binOf(times, data.persons.time[i]!);
+    const base = data.persons.stratum[i]! * perStratum;
+    rows[base]!.counts[k]! += 1;
+    let offset = base + 1;
+    for (const c of data.levels) {
+      rows[offset + c.of[i]!]!.counts[k]! += 1;
+      offset += c.levels.length;
+    }
+  }
+  const k = minCellSize;
+  return rows.map((r) => ({ name: r.name, counts: r.counts.map((v) => (k !== null && v > 0 && v < k ? null : v)) }));
+}
+
+/**
+ * One round at this agent: the disclosure checks, then the per-bin statistics at β on the given layout.
+ * @throws FedmeshError POLICY_DENIED naming the rule (no counts) when a check fails; RangeError from the
+ *   statistics on malformed β or layout
+ */
+export function coxAgentStats(data: CoxAgentData, beta: readonly number[], times: readonly number[], minCellSize: number): CoxStats {
+  if (!Array.isArray(beta) || beta.length !== data.terms.length) throw new FedmeshError('INVALID_ARGUMENT', `beta must have ${data.terms.length} entries`, { field: 'beta' });
+  beta.forEach((b, j) => {
+    // With a huge β the sums are dominated by the one person with the extreme value (S1/S0 ≈ their covariate):
+    // a β no plausible fit reaches is refused rather than answered.
+    if (typeof b !== 'number' || !Number.isFinite(b) || Math.abs(b) * data.spans[j]! > MAX_LINEAR_PREDICTOR_SPAN) {
+      throw new FedmeshError('INVALID_ARGUMENT', `beta[${j}] (${data.terms[j]}) must be finite with |beta| × the covariate's declared range ≤ ${MAX_LINEAR_PREDICTOR_SPAN} (a hazard ratio of e^${MAX_LINEAR_PREDICTOR_SPAN} across it); the fit is diverging (a coefficient may be infinite)`, { field: 'beta' });
+    }
+  });
+  const layout = coxAgentLayout(data, times);
+  const refusal = coxDisclosureRefusal(data, layout, minCellSize);
+  if (refusal !== null) throw new FedmeshError('POLICY_DENIED', `cox model refused at this agent: ${refusal}; a wider timeGrid.binDays or fewer levels helps`, { field: 'timeGrid' });
+  return coxLocalStats(data.persons, beta, layout);
+}
