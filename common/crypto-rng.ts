@@ -1,4 +1,5 @@
 import { randomFillSync } from 'node:crypto';
+import { createBufferedRng } from '../algorithms/dp/index.js';
 import type { Rng } from '../algorithms/rng.js';
 
 /** The production Rng: Node's cryptographically secure generator (OpenSSL's CSPRNG). */
@@ -8,4 +9,15 @@ export function createCryptoRng(): Rng {
       return randomFillSync(bytes);
     },
   };
+}
+
+/**
+ * The Rng a coordinator or an agent draws all its privacy noise from: the CSPRNG behind a block-reading buffer.
+ * `testOnly` is the golden tests' seam (test/golden): a seeded generator, so that a DP job's result replays draw
+ * for draw. It arrives only through the `testOnlyRng` constructor option of `Coordinator.create` / `Agent.create`,
+ * which the CLI never sets and no environment variable or config file reaches (test/unit/test-only-rng.test.ts
+ * scans the product code for any other use).
+ */
+export function createServerRng(testOnly?: Rng): Rng {
+  return createBufferedRng(testOnly ?? createCryptoRng());
 }
