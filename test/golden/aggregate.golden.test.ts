@@ -41,6 +41,8 @@ const CASES: GoldenCase[] = [
   { name: 'none/plain person quantiles', spec: { kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }, quantile], privacy: { mode: 'none' } } },
   { name: 'none/plain measurement by data-derived concept, small cells withheld, concept names', spec: { kind: 'aggregate', product: 'measurement', groupBy: ['measurement_concept_id'], measures: [{ fn: 'count' }, { fn: 'mean', column: 'value_as_number', bounds: [0, 250] }], privacy: { mode: 'none' } } },
   { name: 'none/plain vitals with missing values', spec: { ...vitals, privacy: { mode: 'none' } } },
+  { name: 'none/plain vitals by clinic: a NULL key is its own group, apart from 0', spec: { kind: 'aggregate', product: 'vitals', groupBy: ['clinic'], measures: [{ fn: 'count' }, { fn: 'mean', column: 'bmi', bounds: [10, 60] }], privacy: { mode: 'none' } } },
+  { name: 'central-dp/plain vitals by clinic, keys selected under DP', spec: { kind: 'aggregate', product: 'vitals', groupBy: ['clinic'], measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 2, delta: 1e-6 } } },
   { name: 'none/plain person by gender and race without public keys', spec: { kind: 'aggregate', product: 'person', groupBy: ['gender_concept_id', 'race_concept_id'], measures: [{ fn: 'count' }], privacy: { mode: 'none' } } },
   // central-dp: the coordinator adds the noise once.
   { name: 'central-dp/plain person, epsilon only (Laplace)', spec: { ...person, privacy: { mode: 'central-dp', epsilon: 2 } } },

@@ -28,7 +28,8 @@ function vitalsSql(site: number): string {
   const first = site * 100_000;
   return `SELECT ${first} + (i // 3) AS person_id, i % 3 AS visit,
     CASE WHEN (i * 7919) % 11 = 0 THEN NULL ELSE round(18 + ((i * 2654435761) % 2000) / 100.0, 2) END AS bmi,
-    CASE WHEN (i * 104729) % 5 = 0 THEN 'smoker' ELSE 'non-smoker' END AS smoking
+    CASE WHEN (i * 104729) % 5 = 0 THEN 'smoker' ELSE 'non-smoker' END AS smoking,
+    CASE WHEN i % 13 = 0 THEN NULL WHEN i % 4 = 0 THEN 0 ELSE 1 + i % 3 END::INTEGER AS clinic
     FROM range(${240 + 30 * site}) t(i)`;
 }
 
