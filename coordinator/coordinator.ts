@@ -8,7 +8,6 @@ import { AgentRegistry, type AgentListing, type AgentView } from './agent-regist
 import { AgentMembers } from './agent-members.js';
 import { checkQuorum } from './admission/quorum.js';
 import { applyPublicRules } from './admission/public-rules.js';
-import { partialLine } from '../common/job/partial.js';
 import { Dispatcher } from './dispatcher.js';
 import { JOB_STORE_FILE, JobStore } from './job-store.js';
 import { isTerminal, type JobEventRecord, type JobRecord, type JobResult, type MissingAgent } from './job-record.js';
@@ -16,8 +15,7 @@ import { admitAggregate, combineAggregate, privacyPlanFor } from './jobs/aggrega
 import { Ledger, type BudgetEntry } from './ledger.js';
 import { admitCellJob, cellJobCost, combineCellJob } from './jobs/cell-job.js';
 import type { EpsilonDeltaBudget } from '../common/job/budget.js';
-import { createCryptoRng } from '../common/crypto-rng.js';
-import { createBufferedRng } from '../algorithms/dp/index.js';
+import { createServerRng } from '../common/crypto-rng.js';
 import type { Rng } from '../algorithms/rng.js';
 // The coordinator's only door into HE: adding and screening ciphertexts, never keys or decryption.
 import { createHePool, type HePool } from '../common/he/coordinator.js';
@@ -43,6 +41,7 @@ import { KINDS } from '../jobs/kinds.js';
 export type { BudgetTarget } from './budget-populations.js';
 
 import { compileCoordinatorOptions, type CoordinatorOptions, type CompiledCoordinatorOptions } from './options.js';
+import { withCompleteness } from './jobs/completeness.js';
 
 export { compileCoordinatorOptions, type CoordinatorOptions, type CompiledCoordinatorOptions } from './options.js';
 
@@ -63,7 +62,6 @@ export class Coordinator {
   private readonly running = new Set<Promise<void>>();
   /** The coordinator's log (the `log` option); transports log refused calls and internal errors here too. */
   readonly log: (event: string, fields?: Record<string, unknown>) => void;
-  private readonly rng: Rng = createBufferedRng(createCryptoRng());
   /** Prometheus metrics (jobs, latency, rounds, ε spent, agents live); served by `startMetricsServer`. */
   readonly metrics: CoordinatorMetrics;
   /** HE jobs add ciphertexts in worker threads; made on first use. */
@@ -78,6 +76,7 @@ export class Coordinator {
     private readonly members: AgentMembers,
     log: CoordinatorOptions['log'],
     processMetrics: boolean,
+    private readonly rng: Rng,
   ) {
     this.log = log ?? (() => undefined);
     this.registry = new AgentRegistry({ heartbeatIntervalMs: options.heartbeatIntervalMs, livenessTimeoutMs: options.livenessTimeoutMs });
@@ -133,7 +132,7 @@ export class Coordinator {
     const interrupted = await store.failInterrupted(Date.now());
     const members = await AgentMembers.open(store);
     const remembered = await members.load();
-    const c = new Coordinator(compiled, store, ledger, members, options.log, options.processMetrics !== false);
+    const c = new Coordinator(compiled, store, ledger, members, options.log, options.processMetrics !== false, createServerRng(options.testOnlyRng));
     // Agents registered before the restart still count in default quorums until they reconnect or are removed.
     c.registry.restore(remembered, Date.now());
     if (interrupted > 0) c.log('jobs-interrupted', { count: interrupted });
@@ -456,22 +455,4 @@ export class Coordinator {
     await this.ledger.flush().catch((e: unknown) => this.log('ledger-head-write-failed', { error: String(e) }));
     this.store.close();
   }
-}
-
-/**
- * Marks a result complete or partial: every agent it does not include is listed with the reason (not live,
- * excluded at admission, no usable answer), and a partial result says so in its notes.
- */
-function withCompleteness(result: JobResult, answered: readonly string[], missingNow: readonly string[], excluded: readonly MissingAgent[]): JobResult {
-  const fromResult = (result.agentsMissing ?? []).filter((m) => !excluded.some((x) => x.agent === m.agent));
-  const known = new Set([...excluded, ...fromResult].map((m) => m.agent));
-  const duringJob = missingNow
-    .filter((a) => !known.has(a))
-    .map((a) => {
-      const e = result.agentErrors[a];
-      return { agent: a, reason: e ? `no usable answer: ${e.code}: ${e.message}` : 'no usable answer' };
-    });
-  const missing = [...excluded, ...fromResult, ...duringJob];
-  if (missing.length === 0) return { ...result, complete: true };
-  return { ...result, complete: false, agentsMissing: missing, notes: [partialLine(answered.length, missing), ...result.notes] };
 }

@@ -1,3 +1,4 @@
+import type { Rng } from '../algorithms/rng.js';
 import { MAX_SITES_PER_PERSON } from '../common/job/spec.js';
 import type { EpsilonDeltaBudget } from '../common/job/budget.js';
 
@@ -22,6 +23,8 @@ export interface CoordinatorOptions {
    * coordinator stops (a test stops the coordinator between rounds to prove the job resumes). Never set by the CLI.
    */
   testOnlyBeforeRound?: (jobId: string, round: number, signal: AbortSignal) => Promise<void>;
+  /** TESTS ONLY: a seeded Rng for the DP noise (see `createServerRng`); the CLI never sets it. @default the CSPRNG */
+  testOnlyRng?: Rng;
 }
 
 export interface CompiledCoordinatorOptions {

@@ -18,8 +18,7 @@ import { parseCohortDefinition } from '../common/cohort/index.js';
 import { AgentLedger } from './ledger.js';
 import { planAggregatePrivacy } from '../common/job/privacy-plan.js';
 import { TaskCancellation } from './task-cancellation.js';
-import { createCryptoRng } from '../common/crypto-rng.js';
-import { createBufferedRng } from '../algorithms/dp/index.js';
+import { createServerRng } from '../common/crypto-rng.js';
 import type { Rng } from '../algorithms/rng.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { compileAgentPolicy, enforcePolicy, type AgentPolicyOptions, type CompiledAgentPolicy } from './policy.js';
@@ -39,6 +38,7 @@ import { conceptNamesTask } from './tasks/concept-names-task.js';
 import { KindTaskRunner } from './tasks/kind-task-runner.js';
 import { KINDS } from '../jobs/kinds.js';
 import { AGENT_KINDS } from '../jobs/agent-kinds.js';
+import type { AgentHealth } from './agent-health.js';
 
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
@@ -70,14 +70,11 @@ export interface AgentOptions {
    * data-derived keys this agent released in the job. @default false
    */
   vocabularyComplete?: boolean;
+  /** TESTS ONLY: a seeded Rng for the DP noise (see `createServerRng`); the CLI never sets it. @default the CSPRNG */
+  testOnlyRng?: Rng;
 }
 
-/** Whether an agent can do its work: SERVING only with a clean last ingest and a registered link. */
-export interface AgentHealth {
-  serving: boolean;
-  /** Why not serving (empty when serving): counts and states, never file contents. */
-  reasons: string[];
-}
+export type { AgentHealth } from './agent-health.js';
 
 export class Agent {
   private products: ProductInfo[] = [];
@@ -92,7 +89,7 @@ export class Agent {
   /** Concept ids this agent released as data-derived keys, per job id: what a non-complete vocabulary may name. */
   private readonly releasedConcepts = new ReleasedConcepts();
   private ledgerConn: DuckDBConnection | undefined;
-  private readonly rng: Rng = createBufferedRng(createCryptoRng());
+  private readonly rng: Rng;
   private readonly identity: IdentityKeyPair;
   private identityAttestation: IdentityAttestation | undefined;
   private readonly secure: SecureTaskRunner;
@@ -122,6 +119,7 @@ export class Agent {
     private readonly log: (event: string, fields?: Record<string, unknown>) => void,
   ) {
     this.policy = compileAgentPolicy(options.policy);
+    this.rng = createServerRng(options.testOnlyRng);
     this.metrics = new AgentMetrics(() => ({ ingestOk: this.failedIngests() === 0, connected: this.link?.isRegistered() === true, products: this.products.length }), { processMetrics: options.processMetrics !== false });
     this.identity = loadOrCreateIdentityKey(options.stateDir);
     this.secure = new SecureTaskRunner({

@@ -92,3 +92,5 @@ export {
 } from './distributed.js';
 
 export * as noiseDistribution from './analysis/noise-distribution.js';
+/** The 1.96 of every 95% interval, defined once. */
+export { Z_975 } from './analysis/special-functions.js';

@@ -98,7 +98,9 @@ export function decodePartials(bytes: Uint8Array, agent: string, keyCount: numbe
     throw new FedmeshError('INVALID_ARGUMENT', `agent ${agent} sent an Arrow result that does not match the job's plan${why}`, { cause: e });
   }
   const n = t.numRows;
-  const keys = Array.from({ length: keyCount }, (_, k) => child(t, `k${k}`).toArray() as ArrayLike<unknown>);
+  // Read through get(), which honours the validity bitmap: toArray() of an Int64 or Float64 key column gives 0 for a
+  // NULL key, which merged the NULL group into group 0.
+  const keys = Array.from({ length: keyCount }, (_, k) => child(t, `k${k}`));
   const counts = child(t, 'count').toArray() as BigInt64Array;
   const supp = child(t, 'suppressed').toArray() as ArrayLike<boolean>;
   const measureCols = layout.map((l, i) => {
@@ -127,7 +129,7 @@ export function decodePartials(bytes: Uint8Array, agent: string, keyCount: numbe
       return { kind: 'histogram', bins: h.bins.map((v) => (v.get(r) as bigint | null) ?? null) };
     });
     out.push({
-      key: keys.map((k) => toKeyValue(k[r])),
+      key: keys.map((k) => toKeyValue(k.get(r))),
       count: counts[r]!,
       measures,
       suppressedBy: supp[r] ? [agent] : [],

@@ -2,7 +2,7 @@ import { parseCohortDefinition, type CohortIR } from '../cohort/index.js';
 import { invalidJob, quote } from '../errors.js';
 import { ageBandLabelsFor, checkAgeBandEdges, checkTimeGridDays, checkWindowDays } from './cell-limits.js';
 import { parseCoxModel, type CoxModelSpec } from './cox-spec.js';
-import type { Filter, Scalar } from './spec.js';
+import type { Filter, Scalar } from './filter.js';
 
 /** Cohort-level jobs. Their agents return counts of persons in public cells, which add up exactly across agents. */
 export interface CohortJob {

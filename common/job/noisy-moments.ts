@@ -1,8 +1,6 @@
 import * as dp from '../../algorithms/dp/index.js';
 import type { MomentPartial } from '../../algorithms/aggregate/index.js';
 
-const Z = 1.959963984540054;
-
 /**
  * Mean or variance from statistics that already carry noise (local-dp sums of agents' noisy statistics, or a secure
  * distributed-dp total), given the standard deviation of the noise in each statistic (grid units). Post-processing:
@@ -19,7 +17,7 @@ export function noisyMoments(field: string, fn: 'mean' | 'variance', plan: dp.Me
   if (fn === 'mean') {
     const v = Math.min(plan.upper, Math.max(plan.lower, plan.center + mu));
     const s = Math.sqrt(sdS * sdS + mu * mu * sdC * sdC) / c;
-    return { [field]: v, [`${field}_std`]: s, [`${field}_ci95`]: [Math.max(plan.lower, v - Z * s), Math.min(plan.upper, v + Z * s)], ...nValues };
+    return { [field]: v, [`${field}_std`]: s, [`${field}_ci95`]: [Math.max(plan.lower, v - dp.Z_975 * s), Math.min(plan.upper, v + dp.Z_975 * s)], ...nValues };
   }
   const h2 = plan.halfWidth * plan.halfWidth;
   const sq = dp.fromGrid(m.sumSq, plan.sumSquaresGrid!);
@@ -27,5 +25,5 @@ export function noisyMoments(field: string, fn: 'mean' | 'variance', plan: dp.Me
   const v = Math.min(h2, Math.max(0, sq / c - mu * mu));
   const dC = -sq / (c * c) + (2 * sum * sum) / (c * c * c);
   const s = Math.sqrt((sdQ / c) ** 2 + ((2 * mu * sdS) / c) ** 2 + (dC * sdC) ** 2);
-  return { [field]: v, [`${field}_std`]: s, [`${field}_ci95`]: [Math.max(0, v - Z * s), Math.min(h2, v + Z * s)], ...nValues };
+  return { [field]: v, [`${field}_std`]: s, [`${field}_ci95`]: [Math.max(0, v - dp.Z_975 * s), Math.min(h2, v + dp.Z_975 * s)], ...nValues };
 }

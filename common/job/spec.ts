@@ -4,18 +4,10 @@
  */
 import type { HePlanJson } from '../../algorithms/he/index.js';
 import type { CellJobBody } from './cohort-jobs.js';
+import type { Filter, Scalar } from './filter.js';
 
-export type Scalar = string | number | boolean;
-
-export const FILTER_OPS = ['=', '!=', '<', '<=', '>', '>=', 'in', 'between', 'is null', 'is not null'] as const;
-export type FilterOp = (typeof FILTER_OPS)[number];
-
-export interface Filter {
-  column: string;
-  op: FilterOp;
-  /** A scalar for comparisons, a non-empty list for `in`, `[lo, hi]` for `between`, absent for null tests. */
-  value?: Scalar | Scalar[];
-}
+// The row filter and its scalars live in a leaf file that both this file and cohort-jobs.ts import (no cycle).
+export { FILTER_OPS, type Filter, type FilterOp, type Scalar } from './filter.js';
 
 export interface CountMeasure {
   fn: 'count';

@@ -19,8 +19,6 @@ import { MIN_SECURE_AGENTS, secureThreshold } from './secure-job.js';
 import { clipBig, DEFAULT_SECURE_MAX_ROWS, NOISE_TAIL_SIGMAS } from './vector-layout.js';
 import { clippingNote } from './secure-max-rows.js';
 
-const Z = 1.959963984540054;
-
 export interface SecureCellSlot {
   readonly cell: string;
   /** Index into SecureCellPlan.blocks. */
@@ -190,7 +188,7 @@ export function releaseSecureCells(job: CellJob, plan: SecureCellPlan, totals: R
   const delta = job.privacy.delta && job.privacy.delta > 0 ? job.privacy.delta : DEFAULT_JOB_DELTA;
   // Cell values carry <name>_std from the summary; add a normal-approximation interval to the headline count.
   const persons = cells.get('persons');
-  if (persons && persons.value !== null) summary.summary.count_ci95 = [Math.max(0, persons.value - Z * persons.std), persons.value + Z * persons.std];
+  if (persons && persons.value !== null) summary.summary.count_ci95 = [Math.max(0, persons.value - dp.Z_975 * persons.std), persons.value + dp.Z_975 * persons.std];
   return {
     ...summary,
     suppressed,

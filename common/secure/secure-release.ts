@@ -17,8 +17,6 @@ import type { NoisyStatistic, SecureNoisePlan } from './distributed-noise.js';
 import type { SecureVectorLayout } from './vector-layout.js';
 import { clippingNote } from './secure-max-rows.js';
 
-const Z = 1.959963984540054;
-
 export interface SecureReleaseInput {
   job: AggregateJob;
   plan: AggregatePrivacyPlan;
@@ -95,7 +93,7 @@ function releaseDistributed({ job, plan, totals, contributors, noise, layout }: 
     const share = noise.measures[i]?.shares[s];
     return share ? Math.sqrt(contributors * dp.noiseDistribution.discreteGaussianVariance(share.plan.shareSigma2Value)) : NaN;
   };
-  const ci = (v: number, s: number): [number, number] => [v - Z * s, v + Z * s];
+  const ci = (v: number, s: number): [number, number] => [v - dp.Z_975 * s, v + dp.Z_975 * s];
   const notes = new Set<string>();
   const rows = totals.map((g) => {
     const values: Record<string, unknown> = {};

@@ -15,8 +15,6 @@ export interface ReleasedRows {
   selection?: Record<string, unknown>;
 }
 
-const Z = 1.959963984540054;
-
 /**
  * The bias of contribution bounding, said next to every bounded statistic: with at most k rows per person, a
  * person with more rows is down-weighted, so the mean/sum estimates the k-rows-per-person quantity, not the
@@ -148,7 +146,7 @@ export function releaseLocal(job: AggregateJob, plan: AggregatePrivacyPlan, comb
   const combos = publicGroupCombos(job)!;
   const byKey = new Map(combined.map((g) => [keyId(g.key), g]));
   const root = Math.sqrt(agents);
-  const ci = (v: number, sd: number): [number, number] => [v - Z * sd, v + Z * sd];
+  const ci = (v: number, sd: number): [number, number] => [v - dp.Z_975 * sd, v + dp.Z_975 * sd];
   const rows = combos.map((key) => {
     const g = byKey.get(keyId(key)) ?? emptyGroup(key, plan.layout);
     const values: Record<string, unknown> = {};

@@ -6,6 +6,7 @@ import { CoordinatorClient } from '../../client/transport/coordinator-client.js'
 import { loadTlsMaterial } from '../../common/tls.js';
 import { Coordinator, startCoordinatorServer, type RunningServer } from '../../coordinator/index.js';
 import { Agent, type AgentOptions, type AgentPolicyOptions } from '../../node-agent/index.js';
+import type { Rng } from '../../algorithms/rng.js';
 
 export interface TestMesh {
   dir: string;
@@ -33,11 +34,15 @@ export function sharedCerts(agentNames: string[]): Promise<string> {
   return certCache;
 }
 
-export async function startMesh(opts: { agentNames: string[]; insecure?: boolean; heartbeatIntervalMs?: number; coordinatorLog?: (event: string, fields?: Record<string, unknown>) => void; maxSitesPerPerson?: number }): Promise<TestMesh> {
+/**
+ * `rngFor`: golden tests only: the seeded Rng each server (`'coordinator'` or an agent's name) draws its DP noise
+ * from, through the test-only constructor option (see test/golden/README.md).
+ */
+export async function startMesh(opts: { agentNames: string[]; insecure?: boolean; heartbeatIntervalMs?: number; coordinatorLog?: (event: string, fields?: Record<string, unknown>) => void; maxSitesPerPerson?: number; rngFor?: (server: string) => Rng }): Promise<TestMesh> {
   const dir = await mkdtemp(join(tmpdir(), 'fedmesh-mesh-'));
   const tlsDir = await sharedCerts(['a1', 'a2', 'a3', 'a4', 'rogue', ...opts.agentNames]);
   const insecure = opts.insecure === true;
-  const coordinator = await Coordinator.create({ stateDir: join(dir, 'coordinator'), heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 500, ...(opts.maxSitesPerPerson ? { maxSitesPerPerson: opts.maxSitesPerPerson } : {}), ...(opts.coordinatorLog ? { log: opts.coordinatorLog } : {}) });
+  const coordinator = await Coordinator.create({ stateDir: join(dir, 'coordinator'), heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 500, ...(opts.maxSitesPerPerson ? { maxSitesPerPerson: opts.maxSitesPerPerson } : {}), ...(opts.coordinatorLog ? { log: opts.coordinatorLog } : {}), ...(opts.rngFor ? { testOnlyRng: opts.rngFor('coordinator') } : {}) });
   const server = await startCoordinatorServer(coordinator, { listen: '127.0.0.1:0', tls: insecure ? undefined : loadTlsMaterial(tlsDir, 'coordinator'), insecure });
   const client = new CoordinatorClient({ address: `127.0.0.1:${server.port}`, tls: insecure ? undefined : loadTlsMaterial(tlsDir, 'researcher', 'researcher') });
   const agents = new Map<string, Agent>();
@@ -57,6 +62,7 @@ export async function startMesh(opts: { agentNames: string[]; insecure?: boolean
         coordinator: `127.0.0.1:${server.port}`,
         ...(insecure ? { insecure: true } : { tls: loadTlsMaterial(tlsDir, 'agent', name) }),
         policy: policy ?? { allowModes: ['none', 'central-dp', 'local-dp', 'distributed-dp'] },
+        ...(opts.rngFor ? { testOnlyRng: opts.rngFor(name) } : {}),
         ...options,
       });
       agents.set(name, agent);

@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { PRODUCT_DIRS, PROJECT_ROOT as ROOT, productSourceFiles, stripComments } from '../helpers/source-files.js';
 
 /**
  * Privacy noise must come from the injected Rng (a CSPRNG in production) and the exact samplers. This scans the
@@ -11,8 +11,6 @@ import { describe, expect, it } from 'vitest';
  *  - in algorithms/dp/ outside accounting/ and analysis/ (the sampling path: samplers, grid, mechanisms,
  *    distributed shares): any Math.log / log1p / log2 / log10 call, the tell-tale of −b·ln(u) noise.
  */
-const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-const PRODUCT_DIRS = ['algorithms', 'common', 'coordinator', 'node-agent', 'client'];
 const FORBIDDEN_EVERYWHERE: [RegExp, string][] = [
   [/Math\s*\.\s*random\b/, 'Math.random'],
   [/\btf\s*\.\s*random\w*/, 'tf.random*'],
@@ -21,31 +19,6 @@ const FORBIDDEN_EVERYWHERE: [RegExp, string][] = [
 ];
 const FORBIDDEN_IN_DP_SAMPLING: [RegExp, string][] = [[/Math\s*\.\s*log(1p|2|10)?\s*\(/, 'Math.log(']];
 const DP_FLOAT_ALLOWED = [join('algorithms', 'dp', 'accounting') + sep, join('algorithms', 'dp', 'analysis') + sep];
-
-function isTestFile(path: string): boolean {
-  return /\.(test|spec|stat\.test|bench)\.[cm]?[jt]s$/.test(path) || path.split(sep).includes('__tests__');
-}
-
-function walk(dir: string, out: string[]): void {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return; // a product folder may not exist yet
-  }
-  for (const name of entries) {
-    if (name === 'node_modules' || name === 'dist' || name.startsWith('.')) continue;
-    const p = join(dir, name);
-    const st = statSync(p);
-    if (st.isDirectory()) walk(p, out);
-    else if (/\.[cm]?[jt]sx?$/.test(name) && !isTestFile(p)) out.push(p);
-  }
-}
-
-/** Source text without comments (so documentation may name the forbidden functions). */
-function stripComments(src: string): string {
-  return src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
-}
 
 function findViolations(files: { path: string; text: string }[]): string[] {
   const found: string[] = [];
@@ -63,7 +36,7 @@ function findViolations(files: { path: string; text: string }[]): string[] {
 describe('no insecure randomness in product code', () => {
   it('finds no Math.random, tf.random*, randomNormal, randomUniform, or Math.log in DP sampling files', () => {
     const files: string[] = [];
-    for (const d of PRODUCT_DIRS) walk(join(ROOT, d), files);
+    for (const d of PRODUCT_DIRS) productSourceFiles(join(ROOT, d), files);
     expect(files.length).toBeGreaterThan(0);
     const violations = findViolations(files.map((p) => ({ path: relative(ROOT, p), text: readFileSync(p, 'utf8') })));
     expect(violations).toEqual([]);

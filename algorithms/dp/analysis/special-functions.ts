@@ -88,5 +88,8 @@ export function logSumExp(xs: readonly number[]): number {
   return m + Math.log(s);
 }
 
-/** 97.5% quantile of the standard normal. */
+/**
+ * 97.5% quantile of the standard normal (normalQuantile(0.975) in algorithms/stats): the one definition of the
+ * "1.96" of every 95% interval the releases state.
+ */
 export const Z_975 = 1.959963984540054;
