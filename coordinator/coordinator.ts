@@ -8,7 +8,7 @@ import { AgentRegistry, type AgentListing, type AgentView } from './agent-regist
 import { AgentMembers } from './agent-members.js';
 import { checkQuorum } from './admission/quorum.js';
 import { applyPublicRules } from './admission/public-rules.js';
-import { partialLine } from '../common/job/partial.js';
+import { withCompleteness } from './job-completeness.js';
 import { Dispatcher } from './dispatcher.js';
 import { JOB_STORE_FILE, JobStore } from './job-store.js';
 import { isTerminal, type JobEventRecord, type JobRecord, type JobResult, type MissingAgent } from './job-record.js';
@@ -37,6 +37,7 @@ import { CoordinatorMetrics } from './metrics.js';
 import { chargedEpsilon, jobLogFields } from './job-log.js';
 import { catalogPopulations, jobPopulations, populationOfProduct, withCatalog, type BudgetTarget } from './budget-populations.js';
 import { nameReleasedConcepts } from './jobs/concept-lookup.js';
+import { CoordinatorAudit } from './audit/index.js';
 
 export type { BudgetTarget } from './budget-populations.js';
 
@@ -56,6 +57,8 @@ export interface CoordinatorOptions {
    * multiplied by it (a job may state a larger value, never a smaller one) and every DP result states it. @default 1
    */
   maxSitesPerPerson?: number;
+  /** Start although the privacy ledger lost changes the audit log recorded; the decision is audited. @default false */
+  acceptLedgerLoss?: boolean;
 }
 
 export interface CompiledCoordinatorOptions {
@@ -107,10 +110,12 @@ export class Coordinator {
     private readonly store: JobStore,
     readonly ledger: Ledger,
     private readonly members: AgentMembers,
+    /** The tamper-evident audit trail; `audit.append(type, fields)` is the hook for other subsystems. */
+    readonly audit: CoordinatorAudit,
     log: CoordinatorOptions['log'],
     processMetrics: boolean,
   ) {
-    this.log = log ?? (() => undefined);
+    this.log = audit.tapLog(log);
     this.registry = new AgentRegistry({ heartbeatIntervalMs: options.heartbeatIntervalMs, livenessTimeoutMs: options.livenessTimeoutMs });
     this.metrics = new CoordinatorMetrics(() => this.registry.connected().length, { processMetrics });
     this.dispatcher = new Dispatcher(this.registry, (task) => this.metrics.taskDispatched(task.jobId, task.round, task.kind));
@@ -153,10 +158,14 @@ export class Coordinator {
       throw stateRefused(dir, [`${dbFile} cannot be opened: ${((e as Error).message.split('\n')[0] ?? '').slice(0, 300)}`]);
     }
     let ledger: Ledger;
+    let audit: CoordinatorAudit | undefined;
     try {
-      ledger = await Ledger.open(store, compiled.defaultBudget, { stateDir: dir, headFile, log });
+      audit = CoordinatorAudit.open(dir, log);
+      ledger = await Ledger.open(store, compiled.defaultBudget, { stateDir: dir, headFile, log, onAppended: audit.ledgerAppended });
+      await audit.crossCheck(store, options.acceptLedgerLoss === true);
     } catch (e) {
       store.close();
+      audit?.close();
       if (isFedmeshError(e) || e instanceof RangeError) throw e;
       throw stateRefused(dir, [`the state database cannot be used: ${((e as Error).message.split('\n')[0] ?? '').slice(0, 300)}`]);
     }
@@ -164,7 +173,7 @@ export class Coordinator {
     const interrupted = await store.failInterrupted(Date.now());
     const members = await AgentMembers.open(store);
     const remembered = await members.load();
-    const c = new Coordinator(compiled, store, ledger, members, options.log, options.processMetrics !== false);
+    const c = new Coordinator(compiled, store, ledger, members, audit, options.log, options.processMetrics !== false);
     // Agents registered before the restart still count in default quorums until they reconnect or are removed.
     c.registry.restore(remembered, Date.now());
     if (interrupted > 0) c.log('jobs-interrupted', { count: interrupted });
@@ -445,6 +454,7 @@ export class Coordinator {
   }
 
   private emit(e: JobEventRecord, job: JobRecord): void {
+    this.audit.jobEvent(e, job);
     for (const l of this.listeners.get(e.jobId) ?? []) {
       try {
         l(e, e.type === 'finished' ? { ...job } : undefined);
@@ -464,23 +474,6 @@ export class Coordinator {
     await this.memberWrites;
     await this.ledger.flush().catch((e: unknown) => this.log('ledger-head-write-failed', { error: String(e) }));
     this.store.close();
+    this.audit.close();
   }
-}
-
-/**
- * Marks a result complete or partial: every agent it does not include is listed with the reason (not live,
- * excluded at admission, no usable answer), and a partial result says so in its notes.
- */
-function withCompleteness(result: JobResult, answered: readonly string[], missingNow: readonly string[], excluded: readonly MissingAgent[]): JobResult {
-  const fromResult = (result.agentsMissing ?? []).filter((m) => !excluded.some((x) => x.agent === m.agent));
-  const known = new Set([...excluded, ...fromResult].map((m) => m.agent));
-  const duringJob = missingNow
-    .filter((a) => !known.has(a))
-    .map((a) => {
-      const e = result.agentErrors[a];
-      return { agent: a, reason: e ? `no usable answer: ${e.code}: ${e.message}` : 'no usable answer' };
-    });
-  const missing = [...excluded, ...fromResult, ...duringJob];
-  if (missing.length === 0) return { ...result, complete: true };
-  return { ...result, complete: false, agentsMissing: missing, notes: [partialLine(answered.length, missing), ...result.notes] };
 }

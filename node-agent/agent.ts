@@ -32,9 +32,11 @@ import { enforceJobManifest, manifestProductOf, type ProductRules } from '../com
 import { ReleasedCells } from './disclosure/released-cells.js';
 import { ReleasedAnswers, specSha256 } from './disclosure/released-answers.js';
 import type { JobSpec } from '../common/job/spec.js';
-import { CONCEPT_NAMES_TASK_KIND, VOCABULARY_COMPLETE, vocabularyQueryRefusal, type ConceptNameEntry } from '../common/job/concept-names.js';
+import { CONCEPT_NAMES_TASK_KIND, VOCABULARY_COMPLETE, vocabularyQueryRefusal } from '../common/job/concept-names.js';
 import { ReleasedConcepts } from './disclosure/released-concepts.js';
-import { CONCEPT_TABLE, checkLookupIds, hasConceptTable, lookUpConceptNames } from './data/vocabulary.js';
+import { CONCEPT_TABLE } from './data/vocabulary.js';
+import { answerConceptNames } from './concept-names-answer.js';
+import { AgentAudit } from './audit/index.js';
 
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
@@ -114,6 +116,8 @@ export class Agent {
     private readonly options: AgentOptions,
     private readonly db: AgentDatabase,
     private readonly log: (event: string, fields?: Record<string, unknown>) => void,
+    /** This domain's tamper-evident audit trail; `audit.append(type, fields)` is the hook for other subsystems. */
+    readonly audit: AgentAudit,
   ) {
     this.policy = compileAgentPolicy(options.policy);
     this.metrics = new AgentMetrics(() => ({ ingestOk: this.failedIngests() === 0, connected: this.link?.isRegistered() === true, products: this.products.length }), { processMetrics: options.processMetrics !== false });
@@ -155,18 +159,19 @@ export class Agent {
     if (!existsSync(options.dataDir) || !statSync(options.dataDir).isDirectory()) {
       throw new RangeError(`options.dataDir: ${options.dataDir} is not a folder`);
     }
-    const log = options.log ?? (() => undefined);
-    const db = await openAgentDatabase(options.stateDir);
-    const agent = new Agent(options, db, log);
+    const audit = AgentAudit.open(options.stateDir, options.name, options.log);
+    const db = await openAgentDatabase(options.stateDir).catch((e: unknown) => (audit.close(), Promise.reject(e)));
+    const agent = new Agent(options, db, audit.tapLog(options.log), audit);
     try {
       agent.ledgerConn = await db.instance.connect();
-      agent.ledger = await AgentLedger.open(agent.ledgerConn, agent.policy.budgetCap);
+      agent.ledger = await AgentLedger.open(agent.ledgerConn, agent.policy.budgetCap, audit.charged);
       agent.releasedCells = await ReleasedCells.open(agent.ledgerConn);
       agent.releasedAnswers = await ReleasedAnswers.open(agent.ledgerConn);
       await agent.refresh();
     } catch (e) {
       agent.ledgerConn?.closeSync();
       db.close();
+      audit.close();
       throw e;
     }
     return agent;
@@ -356,7 +361,7 @@ export class Agent {
       if (task.deadlineMs && Date.now() > task.deadlineMs) throw new FedmeshError('ROUND_TIMEOUT', 'task arrived after its deadline');
       if (task.kind === CONCEPT_NAMES_TASK_KIND) {
         // Not a job: public vocabulary rows only, for ids the coordinator has already released; nothing is charged.
-        const conceptNames = await this.db.withConnection((conn) => scope.using(conn, () => this.conceptNames(conn, task)));
+        const conceptNames = await this.db.withConnection((conn) => scope.using(conn, () => answerConceptNames(conn, task, { products: this.products, rules: this.rules, vocabularyComplete: this.options.vocabularyComplete === true, released: this.releasedConcepts, log: this.log })));
         done('ok', { names: conceptNames.length });
         return { ok: true, taskId: task.taskId, arrow: new Uint8Array(), meta: {}, conceptNames };
       }
@@ -419,28 +424,6 @@ export class Agent {
   }
 
   /**
-   * Names of released concept ids from this agent's OMOP `concept` table, which must be published as public
-   * reference data (a manifest that marks it otherwise keeps every name at home). Unless the operator declared the
-   * vocabulary complete, only ids this agent released as data-derived keys in the same job are named, the others
-   * are left out (none of them: POLICY_DENIED), so the lookup cannot probe which concepts the vocabulary holds.
-   * @throws FedmeshError INVALID_ARGUMENT (ids), FAILED_PRECONDITION (no vocabulary), POLICY_DENIED (not public)
-   */
-  private async conceptNames(conn: DuckDBConnection, task: AgentTask): Promise<ConceptNameEntry[]> {
-    const ids = checkLookupIds(task.conceptIds);
-    if (!hasConceptTable(this.products)) throw new FedmeshError('FAILED_PRECONDITION', `this agent has no vocabulary to name concepts from (no ${CONCEPT_TABLE} table with concept_id and concept_name)`, { field: 'concept_ids' });
-    if (this.rules.get(CONCEPT_TABLE)?.sensitivity !== 'public') {
-      throw new FedmeshError('POLICY_DENIED', `product ${CONCEPT_TABLE} is not published as public reference data at this agent, so no concept names are sent`, { field: 'concept_ids' });
-    }
-    if (this.options.vocabularyComplete === true) return lookUpConceptNames(conn, ids);
-    const { released, refused } = this.releasedConcepts.check(task.jobId, ids);
-    if (refused.length > 0) this.log('concept-names-refused-ids', { jobId: task.jobId, refused: refused.length });
-    if (released.length === 0) {
-      throw new FedmeshError('POLICY_DENIED', `concept_ids: this agent released none of these ids as data-derived keys in job ${task.jobId.slice(0, 64)}, and its vocabulary is not declared complete, so it names none of them`, { field: 'concept_ids' });
-    }
-    return lookUpConceptNames(conn, released);
-  }
-
-  /**
    * The product's manifest, enforced before computing. Cohort-level kinds (cohort, characterize, survival) count
    * distinct OMOP `person_id`s, so they are gated on the `person` product, whose unit must be `person_id`.
    * @throws FedmeshError POLICY_DENIED, FAILED_PRECONDITION, INVALID_JOB naming the product and the field
@@ -490,5 +473,6 @@ export class Agent {
     this.ledgerConn?.closeSync();
     this.ledgerConn = undefined;
     this.db.close();
+    this.audit.close();
   }
 }

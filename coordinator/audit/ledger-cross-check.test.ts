@@ -1,0 +1,130 @@
+/**
+ * The audit trail against the privacy ledger at start: a ledger that lost a charge the audit log recorded — made
+ * consistent in itself, so the ledger's own integrity check passes — is refused, naming the job, until an
+ * administrator accepts the loss; the acceptance is itself audited.
+ */
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { verifyAuditDir, type AuditEntry } from '../../common/audit/index.js';
+import { parseJobSpec } from '../../common/job/validate.js';
+import { Coordinator } from '../coordinator.js';
+import type { JobRecord } from '../job-record.js';
+import { checkCoordinatorState } from '../state/check-state.js';
+
+const SPEC = parseJobSpec({ kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 0.5 } });
+const job = (id: string): JobRecord => ({ id, kind: 'aggregate', researcher: 'alice', spec: SPEC, state: 'succeeded', createdAtMs: 1, finishedAtMs: 2, agentsAsked: [], agentsAnswered: [], agentsMissing: [], result: undefined, error: undefined });
+const PERSON = [{ population: 'person', products: ['person'] }];
+const COST = { rho: 0.125, epsilon: 0.5, delta: 0 };
+
+let dir: string;
+let state: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'fedmesh-audit-ledger-'));
+  state = join(dir, 'state');
+});
+afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+async function charge(c: Coordinator, id: string): Promise<void> {
+  await c.ledger.admit(job(id), PERSON, COST);
+  await c.ledger.commit(id);
+}
+
+/** Removes job `id`'s charge so the ledger stays consistent in itself: its rows, its chain entries (the last ones) and the head file. */
+async function deleteLastCharge(id: string): Promise<void> {
+  const instance = await DuckDBInstance.create(join(state, 'coordinator.duckdb'));
+  const conn = await instance.connect();
+  try {
+    const seq = Number((await conn.runAndReadAll(`SELECT min(seq) AS s FROM ledger_chain WHERE entry LIKE '%"job":"${id}"%'`)).getRowObjectsJS()[0]!.s);
+    const prev = String((await conn.runAndReadAll(`SELECT hash FROM ledger_chain WHERE seq = ${seq - 1}`)).getRowObjectsJS()[0]!.hash);
+    await conn.run(`DELETE FROM ledger_chain WHERE seq >= ${seq}`);
+    await conn.run(`DELETE FROM population_charges WHERE job_id = '${id}'`);
+    await conn.run(`DELETE FROM jobs WHERE id = '${id}'`);
+    writeFileSync(join(state, 'ledger-head.json'), `${JSON.stringify({ version: 1, seq: seq - 1, hash: prev })}\n`);
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
+function auditTypes(): string[] {
+  const types: string[] = [];
+  const r = verifyAuditDir(join(state, 'audit'), undefined, (e: AuditEntry) => types.push(e.type));
+  expect(r.problems).toEqual([]);
+  return types;
+}
+
+describe('audit log × privacy ledger at start', () => {
+  it('negative control: an intact state restarts, and the audit records each charge with its ledger position', async () => {
+    const c = await Coordinator.create({ stateDir: state });
+    await c.setBudget('admin', true, 'alice', { population: 'person' }, { epsilon: 5, delta: 1e-6 });
+    await charge(c, 'job-1');
+    await c.close();
+    const again = await Coordinator.create({ stateDir: state });
+    await again.close();
+    const entries: AuditEntry[] = [];
+    verifyAuditDir(join(state, 'audit'), undefined, (e) => entries.push(e));
+    const reserve = entries.find((e) => e.type === 'ledger.reserve')!;
+    expect(reserve).toMatchObject({ jobId: 'job-1', researcher: 'alice', rho: 0.125, ledgerSeq: 2 });
+    expect(entries.filter((e) => e.type === 'audit.opened')).toHaveLength(2);
+  });
+
+  it('a charge deleted from the ledger (chain and head made consistent) is detected, named, and refused until accepted', async () => {
+    const c = await Coordinator.create({ stateDir: state });
+    await charge(c, 'job-1');
+    await charge(c, 'job-2');
+    await c.close();
+    await deleteLastCharge('job-2');
+    // The ledger alone cannot tell: its own check passes.
+    expect((await checkCoordinatorState(state)).problems).toEqual([]);
+    await expect(Coordinator.create({ stateDir: state })).rejects.toThrow(/the charge of job job-2 \(researcher alice\) \(audit entry \d+, ledger entry 3\) is missing from the ledger/);
+    // Refused again on a second try: the refusal changed nothing.
+    await expect(Coordinator.create({ stateDir: state })).rejects.toThrow(/--accept-ledger-loss/);
+    const events: string[] = [];
+    const accepted = await Coordinator.create({ stateDir: state, acceptLedgerLoss: true, log: (e) => events.push(e) });
+    const [entry] = await accepted.ledger.report('alice', 'person');
+    expect(entry!.jobs).toBe(1);
+    await accepted.close();
+    expect(events).toContain('ledger-loss-accepted');
+    const types = auditTypes();
+    expect(types.filter((t) => t === 'ledger.loss-detected')).toHaveLength(2);
+    expect(types).toContain('admin.ledger-loss-accepted');
+    // Decided once: the next start needs no flag.
+    const later = await Coordinator.create({ stateDir: state });
+    await later.close();
+  });
+
+  it('a state folder restored from an older copy (database and head file) is refused, naming the lost charge and budget', async () => {
+    const c = await Coordinator.create({ stateDir: state });
+    await charge(c, 'job-1');
+    await c.close();
+    const backup = join(dir, 'backup');
+    cpSync(state, backup, { recursive: true });
+    const c2 = await Coordinator.create({ stateDir: state });
+    await charge(c2, 'job-2');
+    await c2.setBudget('admin', true, 'alice', { population: 'person' }, { epsilon: 0.5, delta: 1e-6 });
+    await c2.close();
+    for (const f of ['coordinator.duckdb', 'ledger-head.json']) {
+      rmSync(join(state, f), { force: true });
+      cpSync(join(backup, f), join(state, f));
+    }
+    rmSync(join(state, 'coordinator.duckdb.wal'), { force: true });
+    const err = await Coordinator.create({ stateDir: state }).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toMatch(/the charge of job job-2/);
+    expect(err?.message).toMatch(/the budget of alice on population person/);
+  });
+
+  it('an audit log that was tampered with stops the coordinator, naming the entry', async () => {
+    const c = await Coordinator.create({ stateDir: state });
+    await charge(c, 'job-1');
+    await c.close();
+    const seg = join(state, 'audit', 'audit-000000000000.jsonl');
+    const lines = readFileSync(seg, 'utf8').split('\n');
+    lines.splice(2, 1);
+    writeFileSync(seg, lines.join('\n'));
+    await expect(Coordinator.create({ stateDir: state })).rejects.toThrow(/audit log .* does not verify: entry 2 was removed/);
+  });
+});
