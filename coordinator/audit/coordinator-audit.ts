@@ -6,14 +6,14 @@
  */
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog, type AuditEntry, type AuditFields } from '../../common/audit/index.js';
+import { AuditLog, type AuditFields } from '../../common/audit/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { JobEventRecord, JobRecord } from '../job-record.js';
 import type { JobStore } from '../job-store.js';
 import { canonicalEntry, chainHash, CHAIN_TABLE, GENESIS_HASH, type LedgerEvent } from '../state/ledger-chain.js';
 import type { ChainHead } from '../state/state-head.js';
 import { jobEventEntry, LOGGED_EVENTS, pick } from './audit-events.js';
-import { crossCheckLedger, type AuditedLedgerRef, type ChainRow } from './ledger-cross-check.js';
+import { crossCheckLedger, ledgerRefCollector, type AuditedLedgerRef, type ChainRow } from './ledger-cross-check.js';
 
 type Log = (event: string, fields?: Record<string, unknown>) => void;
 
@@ -37,19 +37,7 @@ export class CoordinatorAudit {
    * @throws FedmeshError FAILED_PRECONDITION naming the first bad entry
    */
   static open(stateDir: string, opsLog: Log): CoordinatorAudit {
-    const refs: AuditedLedgerRef[] = [];
-    const onEntry = (e: AuditEntry): void => {
-      // An administrator's acceptance of a ledger loss settles everything recorded before it.
-      if (e.type === 'admin.ledger-loss-accepted') refs.length = 0;
-      if (typeof e.ledgerSeq === 'number' && typeof e.ledgerHash === 'string') {
-        refs.push({
-          entry: e.i, type: e.type, ledgerSeq: e.ledgerSeq, ledgerHash: e.ledgerHash,
-          ...(typeof e.jobId === 'string' ? { jobId: e.jobId } : {}),
-          ...(typeof e.researcher === 'string' ? { researcher: e.researcher } : {}),
-          ...(typeof e.population === 'string' ? { population: e.population } : {}),
-        });
-      }
-    };
+    const { refs, onEntry } = ledgerRefCollector();
     const { audit } = AuditLog.open({ dir: join(stateDir, AUDIT_DIR), role: 'coordinator', name: 'coordinator', onEntry, log: opsLog });
     return new CoordinatorAudit(audit, refs, opsLog);
   }

@@ -78,8 +78,11 @@ describe('audit log × privacy ledger at start', () => {
     await charge(c, 'job-2');
     await c.close();
     await deleteLastCharge('job-2');
-    // The ledger alone cannot tell: its own check passes.
-    expect((await checkCoordinatorState(state)).problems).toEqual([]);
+    // The ledger alone cannot tell: its own check passes; `--check-state` flags it from the audit log.
+    const check = await checkCoordinatorState(state);
+    expect(check.report!.problems).toEqual([]);
+    expect(check.ok).toBe(false);
+    expect(check.problems[0]).toMatch(/^audit × ledger: the charge of job job-2 .* is missing from the ledger/);
     await expect(Coordinator.create({ stateDir: state })).rejects.toThrow(/the charge of job job-2 \(researcher alice\) \(audit entry \d+, ledger entry 3\) is missing from the ledger/);
     // Refused again on a second try: the refusal changed nothing.
     await expect(Coordinator.create({ stateDir: state })).rejects.toThrow(/--accept-ledger-loss/);

@@ -5,6 +5,7 @@
  * saw (a state folder restored from an older copy, a cut write-ahead log together with its head file, a charge
  * deleted and the chain rewritten) fails here, and the charges it lost are named. Pure: the caller reads both.
  */
+import type { AuditEntry } from '../../common/audit/index.js';
 import { GENESIS_HASH, parseEntry } from '../state/ledger-chain.js';
 
 /** A ledger change as the audit log recorded it. */
@@ -26,6 +27,26 @@ export interface ChainRow {
 }
 
 const MAX_NAMED = 5;
+
+/**
+ * Collects, entry by entry, the ledger changes the audit log recorded since the last administrator's acceptance of
+ * a ledger loss (which settles everything before it).
+ */
+export function ledgerRefCollector(): { onEntry: (e: AuditEntry) => void; refs: AuditedLedgerRef[] } {
+  const refs: AuditedLedgerRef[] = [];
+  const onEntry = (e: AuditEntry): void => {
+    if (e.type === 'admin.ledger-loss-accepted') refs.length = 0;
+    if (typeof e.ledgerSeq === 'number' && typeof e.ledgerHash === 'string') {
+      refs.push({
+        entry: e.i, type: e.type, ledgerSeq: e.ledgerSeq, ledgerHash: e.ledgerHash,
+        ...(typeof e.jobId === 'string' ? { jobId: e.jobId } : {}),
+        ...(typeof e.researcher === 'string' ? { researcher: e.researcher } : {}),
+        ...(typeof e.population === 'string' ? { population: e.population } : {}),
+      });
+    }
+  };
+  return { onEntry, refs };
+}
 
 function describe(r: AuditedLedgerRef): string {
   switch (r.type) {
