@@ -7,13 +7,13 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyAuditDir, type AuditEntry } from '../../common/audit/index.js';
 import { parseJobSpec } from '../../common/job/validate.js';
 import { Coordinator } from '../coordinator.js';
 import type { JobRecord } from '../job-record.js';
 import { checkCoordinatorState } from '../state/check-state.js';
+import { deleteLastCharge } from '../../test/helpers/ledger-tamper.js';
 
 const SPEC = parseJobSpec({ kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 0.5 } });
 const job = (id: string): JobRecord => ({ id, kind: 'aggregate', researcher: 'alice', spec: SPEC, state: 'succeeded', createdAtMs: 1, finishedAtMs: 2, agentsAsked: [], agentsAnswered: [], agentsMissing: [], result: undefined, error: undefined });
@@ -31,23 +31,6 @@ afterEach(async () => rm(dir, { recursive: true, force: true }));
 async function charge(c: Coordinator, id: string): Promise<void> {
   await c.ledger.admit(job(id), PERSON, COST);
   await c.ledger.commit(id);
-}
-
-/** Removes job `id`'s charge so the ledger stays consistent in itself: its rows, its chain entries (the last ones) and the head file. */
-async function deleteLastCharge(id: string): Promise<void> {
-  const instance = await DuckDBInstance.create(join(state, 'coordinator.duckdb'));
-  const conn = await instance.connect();
-  try {
-    const seq = Number((await conn.runAndReadAll(`SELECT min(seq) AS s FROM ledger_chain WHERE entry LIKE '%"job":"${id}"%'`)).getRowObjectsJS()[0]!.s);
-    const prev = String((await conn.runAndReadAll(`SELECT hash FROM ledger_chain WHERE seq = ${seq - 1}`)).getRowObjectsJS()[0]!.hash);
-    await conn.run(`DELETE FROM ledger_chain WHERE seq >= ${seq}`);
-    await conn.run(`DELETE FROM population_charges WHERE job_id = '${id}'`);
-    await conn.run(`DELETE FROM jobs WHERE id = '${id}'`);
-    writeFileSync(join(state, 'ledger-head.json'), `${JSON.stringify({ version: 1, seq: seq - 1, hash: prev })}\n`);
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
-  }
 }
 
 function auditTypes(): string[] {
@@ -77,7 +60,7 @@ describe('audit log × privacy ledger at start', () => {
     await charge(c, 'job-1');
     await charge(c, 'job-2');
     await c.close();
-    await deleteLastCharge('job-2');
+    await deleteLastCharge(state, 'job-2');
     // The ledger alone cannot tell: its own check passes; `--check-state` flags it from the audit log.
     const check = await checkCoordinatorState(state);
     expect(check.report!.problems).toEqual([]);

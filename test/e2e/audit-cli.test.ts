@@ -88,3 +88,43 @@ describe('fedmesh audit verify | show', () => {
     expect(missing.stderr).toContain('--log:');
   });
 });
+
+describe('fedmesh coordinator --accept-ledger-loss, as documented', () => {
+  it('a ledger that lost an audited charge: --check-state and start refuse naming the job; --accept-ledger-loss starts and audits it', async () => {
+    const { Coordinator } = await import('../../coordinator/index.js');
+    const { parseJobSpec } = await import('../../common/job/validate.js');
+    const { deleteLastCharge } = await import('../helpers/ledger-tamper.js');
+    const { startProcess, stopAll, waitForLine } = await import('../../client/commands/spawn-mesh.js');
+    const dir = mkdtempSync(join(tmpdir(), 'fedmesh-accept-loss-'));
+    const state = join(dir, 'state');
+    try {
+      const spec = parseJobSpec({ kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 0.5 } });
+      const c = await Coordinator.create({ stateDir: state });
+      for (const id of ['job-1', 'job-2']) {
+        await c.ledger.admit({ id, kind: 'aggregate', researcher: 'alice', spec, state: 'succeeded', createdAtMs: 1, finishedAtMs: 2, agentsAsked: [], agentsAnswered: [], agentsMissing: [], result: undefined, error: undefined }, [{ population: 'person', products: ['person'] }], { rho: 0.125, epsilon: 0.5, delta: 0 });
+        await c.ledger.commit(id);
+      }
+      await c.close();
+      await deleteLastCharge(state, 'job-2');
+      const check = await fedmesh(['coordinator', '--check-state', '--state', state]);
+      expect(check.code).toBe(1);
+      expect(check.stdout).toMatch(/problem: audit × ledger: the charge of job job-2/);
+      const refused = await fedmesh(['coordinator', '--listen', '127.0.0.1:0', '--state', state, '--insecure', '--log-format', 'silent']);
+      expect(refused.code).toBe(4);
+      expect(refused.stderr).toMatch(/FAILED_PRECONDITION: the privacy ledger lost changes the audit log recorded/);
+      expect(refused.stderr).toContain('--accept-ledger-loss');
+      const p = startProcess('coordinator', ['coordinator', '--listen', '127.0.0.1:0', '--state', state, '--insecure', '--log-format', 'silent', '--accept-ledger-loss'], { cmd: process.execPath, args: [CLI] });
+      try {
+        await waitForLine(p, /listening on/, 20_000);
+      } finally {
+        await stopAll([p]);
+      }
+      const shown = await fedmesh(['audit', 'show', '--log', join(state, 'audit'), '--type', 'admin', '--json']);
+      expect(shown.code).toBe(0);
+      expect(JSON.parse(shown.stdout)).toMatchObject({ type: 'admin.ledger-loss-accepted', problems: expect.arrayContaining([expect.stringContaining('the charge of job job-2')]) });
+      expect((await fedmesh(['coordinator', '--check-state', '--state', state])).code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
