@@ -86,7 +86,7 @@ export function signedLine(text: string, key: KeyObject): string {
 }
 
 export type ParsedLine =
-  | { ok: true; entry: AuditEntry; text: string; sigOk: boolean }
+  | { ok: true; entry: AuditEntry; text: string; sig: string; sigOk: boolean }
   | { ok: false; problem: string; claimedIndex?: number };
 
 /** Parses one line (no newline) and checks its form and, with `key`, its signature. Never throws. */
@@ -105,13 +105,14 @@ export function parseLine(line: string, key: KeyObject | undefined): ParsedLine 
   const text = JSON.stringify(o);
   if (line !== `${text.slice(0, -1)},"sig":"${sig}"}` || text === '{}') return { ok: false, problem: 'is not in canonical form (bytes changed)', ...(claimedIndex !== undefined ? { claimedIndex } : {}) };
   if (claimedIndex === undefined || typeof o.atMs !== 'number' || !isAuditType(o.type)) return { ok: false, problem: 'lacks i, atMs or type', ...(claimedIndex !== undefined ? { claimedIndex } : {}) };
-  let sigOk = false;
-  if (key) {
-    try {
-      sigOk = verify(null, entryMessage(text), key, Buffer.from(sig, 'base64'));
-    } catch {
-      sigOk = false;
-    }
+  return { ok: true, entry: o as unknown as AuditEntry, text, sig, sigOk: key ? verifyEntrySignature(text, sig, key) : false };
+}
+
+/** Whether `sig` (base64) signs the entry text `text` under `key`. */
+export function verifyEntrySignature(text: string, sig: string, key: KeyObject): boolean {
+  try {
+    return verify(null, entryMessage(text), key, Buffer.from(sig, 'base64'));
+  } catch {
+    return false;
   }
-  return { ok: true, entry: o as unknown as AuditEntry, text, sigOk };
 }
