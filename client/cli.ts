@@ -205,7 +205,9 @@ function buildProgram(): Command {
 
   const audit = program.command('audit').description("verify or read a tamper-evident audit log (the coordinator's STATE/audit or an agent's)").enablePositionalOptions();
   const auditLog = (c: Command): Command => c.requiredOption('--log <dir>', 'the audit folder, e.g. state/coordinator/audit').option('--public-key <file>', "the log's Ed25519 public key kept elsewhere (default: the copy in the folder)").option('--json', 'print JSON (show: JSON Lines)');
-  auditLog(audit.command('verify').description('check every entry and signed checkpoint; names the first entry altered, removed, inserted or moved, or a cut file; exit 1 if any')).action(exit(async (opts) => (await import('./commands/audit.js')).runAuditVerify(opts)));
+  auditLog(audit.command('verify').description('check every entry and signed checkpoint; names the first entry altered, removed, inserted or moved, or a cut file; exit 1 if any'))
+    .option('--checkpoint <file>', 'checkpoint lines kept apart (the `checkpoint:` line of an earlier verify): the log must still hold them')
+    .action(exit(async (opts) => (await import('./commands/audit.js')).runAuditVerify(opts)));
   auditLog(audit.command('show').description('print the verified entries, filtered'))
     .option('--since <when>', 'ISO date/time, or a duration back from now (30m, 2h, 7d)')
     .option('--type <type>', 'an event type or its prefix (job, job.admitted, ledger, auth)')

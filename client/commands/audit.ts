@@ -2,12 +2,14 @@
  * `fedmesh audit verify` and `fedmesh audit show`: read-only over an audit folder (the coordinator's
  * `<state>/audit` or an agent's), without any server. A domain verifies its agent's log on its own.
  */
-import { verifyAuditDir, type AuditEntry } from '../../common/audit/index.js';
+import { readCheckpoints, verifyAuditDir, type AuditEntry } from '../../common/audit/index.js';
 import { EXIT } from '../exit-codes.js';
 
 export interface AuditVerifyFlags {
   log: string;
   publicKey?: string;
+  /** verify only: a file of checkpoint lines kept apart from the log (an earlier verify's `checkpoint:` line). */
+  checkpoint?: string;
   json?: boolean;
 }
 
@@ -19,9 +21,15 @@ export interface AuditShowFlags extends AuditVerifyFlags {
 
 const MAX_PROBLEMS_SHOWN = 10;
 
+/** The newest signed checkpoint line, to keep apart (`--checkpoint FILE` later proves the log still holds it). */
+function readLastCheckpointLine(dir: string): string | undefined {
+  const lines = readCheckpoints(dir).split('\n').filter((l) => l.startsWith('{'));
+  return lines[lines.length - 1];
+}
+
 /** `fedmesh audit verify`: exit 0 when every entry and checkpoint verifies, 1 naming the first problem otherwise. */
 export function runAuditVerify(flags: AuditVerifyFlags): number {
-  const r = verifyAuditDir(flags.log, flags.publicKey);
+  const r = verifyAuditDir(flags.log, flags.publicKey, undefined, flags.checkpoint);
   if (flags.json) {
     const { frontier: _f, ...rest } = r;
     process.stdout.write(`${JSON.stringify({ ...rest, entries: r.nextIndex, first: r.problems[0] })}\n`);
@@ -31,6 +39,8 @@ export function runAuditVerify(flags: AuditVerifyFlags): number {
   out.push(`public key: ${r.keyFingerprint} (${r.keySource === 'argument' ? `from ${flags.publicKey}` : 'from the log folder itself: pass --public-key with a copy kept elsewhere to rule out a log re-signed with a new key'})`);
   out.push(`entries: ${r.nextIndex}, checkpoints: ${r.checkpoints}${r.lastCheckpoint ? `, last checkpoint: ${r.lastCheckpoint.size} entries at ${new Date(r.lastCheckpoint.atMs).toISOString()}` : ''}`);
   if (r.uncheckpointed > 0) out.push(`note: the last ${r.uncheckpointed} entr${r.uncheckpointed === 1 ? 'y is' : 'ies are'} after the last checkpoint: signed one by one, but a cut there shows only at the next checkpoint`);
+  const last = readLastCheckpointLine(flags.log);
+  if (last) out.push(`checkpoint: ${last}`);
   if (r.ok) out.push('OK: every entry and every checkpoint verifies');
   else {
     out.push(`FAILED: ${r.problems[0]!.message}`);

@@ -138,6 +138,25 @@ describe('audit log: tamper evidence', () => {
   });
 });
 
+describe('audit log: checkpoints kept apart', () => {
+  it('a log rolled back together with its own checkpoint file verifies alone, and fails against a checkpoint kept apart', () => {
+    const log = writeLog(10);
+    const cpFile = join(log, CHECKPOINTS_FILE);
+    const cps = readFileSync(cpFile, 'utf8').split('\n').filter(Boolean);
+    const kept = join(dir, 'kept-checkpoint.jsonl');
+    writeFileSync(kept, `${cps[cps.length - 1]}\n`);
+    expect(verifyAuditDir(log, undefined, undefined, kept).ok).toBe(true);
+    // Roll back to the first checkpoint (4 entries): entries and checkpoints cut consistently.
+    rewrite(log, lines(log).slice(0, 4));
+    writeFileSync(cpFile, `${cps[0]}\n`);
+    expect(verifyAuditDir(log).ok).toBe(true);
+    const r = verifyAuditDir(log, undefined, undefined, kept);
+    expect(r.ok).toBe(false);
+    expect(r.problems[0]).toMatchObject({ kind: 'truncated', entry: 4 });
+    expect(r.problems[0]!.message).toContain('entries 4–10 missing');
+  });
+});
+
 describe('audit log: writer', () => {
   it('reopens and continues the same tree; a torn last line is cut and recorded', () => {
     const log = writeLog(3);
