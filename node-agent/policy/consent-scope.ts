@@ -34,3 +34,31 @@ export async function writeConsentScope(conn: DuckDBConnection, consents: readon
 export function consentScopedRelation(table: string, unitColumn: string): string {
   return `(SELECT t.* FROM ${quoteIdent(table)} t ANTI JOIN ${CONSENT_OPTOUT_TABLE} o ON CAST(t.${quoteIdent(unitColumn)} AS VARCHAR) = o.person)`;
 }
+
+export interface ScopedProduct {
+  name: string;
+  /** The product's privacy unit; products without one (public reference data) are not filtered. */
+  privacyUnit: string | undefined;
+}
+
+/**
+ * Applies the consent scope to a task's own DuckDB connection: every product with a privacy unit is shadowed by a
+ * temporary view of the same name that leaves the opted-out persons out, so every job kind's SQL on this connection
+ * reads the scoped data without knowing it (DuckDB resolves the temporary catalog first; other connections still see
+ * the tables). The agent opens a fresh connection per task, so the scope ends with it.
+ *
+ * The hook, once jobs carry a purpose: `await applyConsentScope(conn, { consents, purpose: job.purpose, atMs:
+ * Date.now(), products })` at the start of the task's `withConnection` callback, before `localStep`. The view
+ * carries the table's `rowid` as a column, as the kinds' SQL orders rows by it (contribution bounding).
+ * @returns how many persons the scope leaves out (for the agent's log and audit, never sent)
+ */
+export async function applyConsentScope(conn: DuckDBConnection, o: { consents: readonly PatientConsent[]; purpose: string; atMs: number; products: readonly ScopedProduct[] }): Promise<number> {
+  const n = await writeConsentScope(conn, o.consents, o.purpose, o.atMs);
+  const db = String((await conn.runAndReadAll('SELECT current_database() AS d')).getRowObjectsJS()[0]!.d);
+  for (const p of o.products) {
+    if (!p.privacyUnit) continue;
+    const source = `${quoteIdent(db)}.main.${quoteIdent(p.name)}`;
+    await conn.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(p.name)} AS SELECT t.*, t.rowid AS rowid FROM ${source} t ANTI JOIN ${CONSENT_OPTOUT_TABLE} o ON CAST(t.${quoteIdent(p.privacyUnit)} AS VARCHAR) = o.person`);
+  }
+  return n;
+}
