@@ -76,3 +76,44 @@ describe('consent scope under the aggregate kind', () => {
     for (const c of [scoped, plain, other, forPublicHealth]) c.closeSync();
   });
 });
+
+describe('consent scope under the cohort kind', () => {
+  it("the cohort's cells (persons, entries, attrition) equal those of the data without the opted-out person", async () => {
+    const { omopDbWith } = await import('../cohort/test-omop.js');
+    const { computeCells } = await import('../jobs/cell-jobs.js');
+    type Row = readonly (string | number | null)[];
+    const fixture = (without?: number): Record<string, Row[]> => {
+      const ids = Array.from({ length: 30 }, (_, k) => k + 1).filter((p) => p !== without);
+      return {
+        person: ids.map((p) => [p, p % 2 === 0 ? 8507 : 8532, p === 13 ? 1930 : 1960 + (p % 40), 0, 0]),
+        observation_period: ids.map((p) => [p, p, '2005-01-01', '2020-12-31']),
+        concept: [[201826, 'type 2 diabetes', null]],
+        concept_ancestor: [[201826, 201826]],
+        condition_occurrence: ids.flatMap((p) => (p % 3 === 0 || p === 13 ? [[p * 10, p, 201826, '2015-03-01', null, null, 0] as Row, [p * 10 + 1, p, 201826, '2016-03-01', null, null, 0] as Row] : [])),
+      };
+    };
+    const job = parseJobSpec({
+      kind: 'cohort',
+      definition: { name: 't2d', entry: { domain: 'condition', concepts: { include: [{ conceptId: 201826 }] }, occurrence: 'all' }, observation: { priorDays: 0, postDays: 0 }, inclusionRules: [{ name: 'age 60+', type: 'age', min: 60 }] },
+      privacy: { mode: 'central-dp', epsilon: 1 },
+    });
+    const full = await omopDbWith(fixture() as never);
+    const reference = await omopDbWith(fixture(13) as never);
+    try {
+      const cells = async (conn: DuckDBConnection): Promise<Record<string, string>> => Object.fromEntries([...(await computeCells(conn, job as never, 'task-1')).entries()].map(([k, v]) => [k, String(v)]));
+      const unscoped = await cells(full.conn);
+      const scoped = await full.instance.connect();
+      const products = ['person', 'observation_period', 'condition_occurrence'].map((name) => ({ name, privacyUnit: 'person_id' }));
+      await applyConsentScope(scoped, { consents: [optOut('13', 'HRESCH')], purpose: 'HRESCH', atMs: NOW, products });
+      const expected = await cells(reference.conn);
+      expect(Number(expected.persons)).toBeGreaterThan(5);
+      expect(await cells(scoped)).toEqual(expected);
+      // Negative control: person 13 is in the cohort (an entry and the age rule), so without the scope cells differ.
+      expect(unscoped).not.toEqual(expected);
+      scoped.closeSync();
+    } finally {
+      full.close();
+      reference.close();
+    }
+  });
+});
