@@ -85,7 +85,7 @@ describe('consent scope under the cohort kind', () => {
     const fixture = (without?: number): Record<string, Row[]> => {
       const ids = Array.from({ length: 30 }, (_, k) => k + 1).filter((p) => p !== without);
       return {
-        person: ids.map((p) => [p, p % 2 === 0 ? 8507 : 8532, p === 13 ? 1930 : 1960 + (p % 40), 0, 0]),
+        person: ids.map((p) => [p, p % 2 === 0 ? 8507 : 8532, p === 13 ? 1930 : 1940 + (p % 20), 0, 0]),
         observation_period: ids.map((p) => [p, p, '2005-01-01', '2020-12-31']),
         concept: [[201826, 'type 2 diabetes', null]],
         concept_ancestor: [[201826, 201826]],
