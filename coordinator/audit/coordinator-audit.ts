@@ -25,6 +25,8 @@ export class CoordinatorAudit {
   private authWindowStartMs = 0;
   private authInWindow = 0;
   private authSuppressed = 0;
+  /** The log was made at this start (a new state, or an audit folder that went missing). */
+  private created = false;
 
   private constructor(
     readonly log: AuditLog,
@@ -38,8 +40,10 @@ export class CoordinatorAudit {
    */
   static open(stateDir: string, opsLog: Log): CoordinatorAudit {
     const { refs, onEntry } = ledgerRefCollector();
-    const { audit } = AuditLog.open({ dir: join(stateDir, AUDIT_DIR), role: 'coordinator', name: 'coordinator', onEntry, log: opsLog });
-    return new CoordinatorAudit(audit, refs, opsLog);
+    const { audit, created } = AuditLog.open({ dir: join(stateDir, AUDIT_DIR), role: 'coordinator', name: 'coordinator', onEntry, log: opsLog });
+    const a = new CoordinatorAudit(audit, refs, opsLog);
+    a.created = created;
+    return a;
   }
 
   /**
@@ -136,6 +140,12 @@ export class CoordinatorAudit {
       this.opsLog('ledger-loss-accepted', { problems: problems.length, by });
     } else if (acceptLedgerLoss) this.opsLog('ledger-loss-flag-unused', { message: 'the ledger lost nothing the audit log recorded; --accept-ledger-loss changed nothing' });
     this.refs.length = 0;
+    if (this.created && head.ledgerSeq > 0) {
+      // A ledger with history and a brand-new audit log: the audit folder was removed or never kept. Nothing to
+      // cross-check against, so say so loudly, in both logs.
+      this.opsLog('audit-log-new-on-existing-ledger', { ledgerSeq: head.ledgerSeq, message: 'the audit log is new but the privacy ledger has history: the previous audit folder is missing, so the ledger could not be cross-checked' });
+      this.append('audit.new-on-existing-ledger', { ...head });
+    }
     this.append('audit.opened', { ...head, entries: this.log.size });
   }
 

@@ -103,6 +103,18 @@ describe('audit log × privacy ledger at start', () => {
     expect(err?.message).toMatch(/the budget of alice on population person/);
   });
 
+  it('an audit folder removed from a state with a ledger history: starts, but says so loudly in both logs', async () => {
+    const c = await Coordinator.create({ stateDir: state });
+    await charge(c, 'job-1');
+    await c.close();
+    rmSync(join(state, 'audit'), { recursive: true });
+    const events: string[] = [];
+    const again = await Coordinator.create({ stateDir: state, log: (e) => events.push(e) });
+    await again.close();
+    expect(events).toContain('audit-log-new-on-existing-ledger');
+    expect(auditTypes()).toEqual(['audit.created', 'audit.new-on-existing-ledger', 'audit.opened']);
+  });
+
   it('an audit log that was tampered with stops the coordinator, naming the entry', async () => {
     const c = await Coordinator.create({ stateDir: state });
     await charge(c, 'job-1');

@@ -22,6 +22,7 @@ const LOGGED_EVENTS: Readonly<Record<string, { type: string; keep: readonly stri
   'task-failed': { type: 'task.refused', keep: [...TASK, 'code', 'field'] },
   'task-cancelled': { type: 'task.cancelled', keep: TASK },
   registered: { type: 'link.registered', keep: ['agentId'] },
+  'link-error': { type: 'link.error', keep: ['code'] },
   reloaded: { type: 'data.reloaded', keep: ['changed', 'products', 'ingest'] },
 };
 
