@@ -108,7 +108,8 @@ export function verifyAuditLog(input: VerifyInput): AuditVerifyReport {
       continue;
     }
     const i = p.entry.i;
-    input.onEntry?.(p.entry);
+    // A copy of an entry already read is reported, not handed on twice.
+    if (!seen.has(i)) input.onEntry?.(p.entry);
     if (i === expected) {
       seen.add(i);
       expected++;
