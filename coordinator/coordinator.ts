@@ -161,7 +161,7 @@ export class Coordinator {
     let audit: CoordinatorAudit | undefined;
     try {
       audit = CoordinatorAudit.open(dir, log);
-      ledger = await Ledger.open(store, compiled.defaultBudget, { stateDir: dir, headFile, log, onAppended: audit.ledgerAppended });
+      ledger = await Ledger.open(store, compiled.defaultBudget, { stateDir: dir, headFile, log, onAppended: audit.ledgerAppended, beforeAdmit: audit.admissionGuard });
       await audit.crossCheck(store, options.acceptLedgerLoss === true);
     } catch (e) {
       store.close();

@@ -27,6 +27,8 @@ export interface LedgerOpenOptions {
    * change with its chain position, so a ledger that later lost it is detected at start).
    */
   onAppended?: (events: readonly LedgerEvent[], from: ChainHead) => void;
+  /** Runs before any job is admitted and may refuse it by throwing (the audit trail refuses while it cannot write). */
+  beforeAdmit?: () => void;
 }
 
 export interface BudgetEntry {
@@ -68,6 +70,7 @@ export class Ledger {
     private head: ChainHead,
     private readonly log: (event: string, fields?: Record<string, unknown>) => void,
     private readonly onAppended: LedgerOpenOptions['onAppended'],
+    private readonly beforeAdmit: LedgerOpenOptions['beforeAdmit'],
   ) {
     this.writtenSeq = head.seq;
   }
@@ -113,7 +116,7 @@ export class Ledger {
       }
     }
     await store.withConnection((conn) => createPopulationTables(conn));
-    const ledger = new Ledger(store, defaultBudget, options.headFile, head, log, options.onAppended);
+    const ledger = new Ledger(store, defaultBudget, options.headFile, head, log, options.onAppended, options.beforeAdmit);
     // Reservations of jobs interrupted by a restart stay spent: their agents may have released data.
     await ledger.chained(async (conn) => {
       const rows = (await conn.runAndReadAll(`UPDATE ${POPULATION_CHARGES} SET state = 'committed' WHERE state = 'reserved' RETURNING job_id`)).getRowObjectsJS();
@@ -196,6 +199,7 @@ export class Ledger {
    */
   async admit(job: JobRecord, touched: readonly PopulationTouch[], cost: PrivacyCost | undefined, covers: (population: string) => readonly string[] = () => []): Promise<void> {
     if (cost && touched.length === 0) throw new RangeError('a charged job must touch at least one population');
+    this.beforeAdmit?.();
     await this.chained(async (conn) => {
       const events: LedgerEvent[] = [];
       if (cost) {

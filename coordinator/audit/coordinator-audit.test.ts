@@ -49,4 +49,27 @@ describe('coordinator audit: what log lines become entries', () => {
     a.append('job.late');
     expect(ops).toEqual(['audit-write-failed', 'audit-write-failed']);
   });
+
+  it('fails closed: after a failed write, admission is refused until a write succeeds; a bad event from a caller does not block', () => {
+    const a = CoordinatorAudit.open(dir, () => undefined);
+    a.append('Not A Type');
+    expect(() => a.admissionGuard()).not.toThrow();
+    a.log.close();
+    a.append('job.refused', { code: 'X' });
+    expect(() => a.admissionGuard()).toThrow(/cannot write its audit log/);
+  });
+
+  it('recovers: once a write succeeds again, admissions resume and the recovery is recorded', () => {
+    const a = CoordinatorAudit.open(dir, () => undefined);
+    const real = a.log.append.bind(a.log);
+    a.log.append = () => {
+      throw new Error('ENOSPC: no space left on device');
+    };
+    a.append('job.refused', { code: 'X' });
+    expect(() => a.admissionGuard()).toThrow(/cannot write its audit log/);
+    a.log.append = real;
+    expect(() => a.admissionGuard()).not.toThrow();
+    a.close();
+    expect(entries().map((e) => e.type)).toEqual(['audit.created', 'audit.write-recovered']);
+  });
 });

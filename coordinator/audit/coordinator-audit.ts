@@ -25,6 +25,8 @@ export class CoordinatorAudit {
   private authWindowStartMs = 0;
   private authInWindow = 0;
   private authSuppressed = 0;
+  /** A write failed (disk full, I/O error): admissions are refused until one succeeds (see `admissionGuard`). */
+  private writeFailed = false;
   /** The log was made at this start (a new state, or an audit folder that went missing). */
   private created = false;
 
@@ -54,9 +56,26 @@ export class CoordinatorAudit {
     try {
       this.log.append(type, fields);
     } catch (e) {
+      // A caller's bad event (RangeError) is the caller's bug; anything else is the log failing to write.
+      if (!(e instanceof RangeError)) this.writeFailed = true;
       this.opsLog('audit-write-failed', { type, error: e instanceof Error ? e.message : String(e) });
     }
   }
+
+  /**
+   * The ledger's `beforeAdmit` hook: fail closed. After a failed write no job is admitted until a write succeeds
+   * again (tried at each submission), so nothing is computed that the trail cannot record.
+   * @throws FedmeshError FAILED_PRECONDITION
+   */
+  readonly admissionGuard = (): void => {
+    if (!this.writeFailed) return;
+    try {
+      this.log.append('audit.write-recovered', {});
+      this.writeFailed = false;
+    } catch {
+      throw new FedmeshError('FAILED_PRECONDITION', 'the coordinator cannot write its audit log (see audit-write-failed in its log): no job is admitted until it can', { field: 'audit' });
+    }
+  };
 
   /** Wraps the coordinator's log so the log lines the trail keeps (see LOGGED_EVENTS) are also audit entries. */
   tapLog(log: Log | undefined): Log {

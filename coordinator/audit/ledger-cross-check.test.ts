@@ -115,6 +115,15 @@ describe('audit log × privacy ledger at start', () => {
     expect(auditTypes()).toEqual(['audit.created', 'audit.new-on-existing-ledger', 'audit.opened']);
   });
 
+  it('a coordinator whose audit log cannot be written admits no job (fail closed), and the ledger charges nothing', async () => {
+    const c = await Coordinator.create({ stateDir: state });
+    c.audit.log.close();
+    c.audit.append('agent.registered', { agent: 'a1' });
+    await expect(c.ledger.admit(job('job-1'), PERSON, COST)).rejects.toThrow(/cannot write its audit log/);
+    expect(await c.ledger.report('alice')).toEqual([]);
+    await c.close();
+  });
+
   it('an audit log that was tampered with stops the coordinator, naming the entry', async () => {
     const c = await Coordinator.create({ stateDir: state });
     await charge(c, 'job-1');
