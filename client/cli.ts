@@ -74,7 +74,8 @@ function buildProgram(): Command {
     .option('--heartbeat-ms <ms>', 'agent heartbeat interval')
     .option('--default-epsilon <e>', 'budget ε per researcher × population where none is set', '3')
     .option('--max-sites-per-person <m>', 'public assumption: a person is at no more than m sites (multiplies every DP sensitivity)', '1')
-    .option('--default-delta <d>', 'budget δ per researcher × population where none is set', '1e-6');
+    .option('--default-delta <d>', 'budget δ per researcher × population where none is set', '1e-6')
+    .option('--accept-ledger-loss', 'start although the privacy ledger lost changes its audit log recorded (an administrator\'s decision, recorded in the audit log)');
   operations(coordinator).action(exit(async (opts) => (await servers()).runCoordinator(opts)));
 
   const agent = program
@@ -205,6 +206,17 @@ function buildProgram(): Command {
   )
     .option('--name <name>', 'administrator certificate to use (default: adminName of the profile, else admin)')
     .action(exit(async (opts) => (await researcher()).runBudgetSet(opts)));
+
+  const audit = program.command('audit').description("verify or read a tamper-evident audit log (the coordinator's STATE/audit or an agent's)").enablePositionalOptions();
+  const auditLog = (c: Command): Command => c.requiredOption('--log <dir>', 'the audit folder, e.g. state/coordinator/audit').option('--public-key <file>', "the log's Ed25519 public key kept elsewhere (default: the copy in the folder)").option('--json', 'print JSON (show: JSON Lines)');
+  auditLog(audit.command('verify').description('check every entry and signed checkpoint; names the first entry altered, removed, inserted or moved, or a cut file; exit 1 if any'))
+    .option('--checkpoint <file>', 'checkpoint lines kept apart (the `checkpoint:` line of an earlier verify): the log must still hold them')
+    .action(exit(async (opts) => (await import('./commands/audit.js')).runAuditVerify(opts)));
+  auditLog(audit.command('show').description('print the verified entries, filtered'))
+    .option('--since <when>', 'ISO date/time, or a duration back from now (30m, 2h, 7d)')
+    .option('--type <type>', 'an event type or its prefix (job, job.admitted, ledger, auth)')
+    .option('--job <id>', "one job's entries")
+    .action(exit(async (opts) => (await import('./commands/audit.js')).runAuditShow(opts)));
 
   program
     .command('certs')

@@ -42,6 +42,7 @@ export type { BudgetTarget } from './budget-populations.js';
 
 import { compileCoordinatorOptions, type CoordinatorOptions, type CompiledCoordinatorOptions } from './options.js';
 import { withCompleteness } from './jobs/completeness.js';
+import { CoordinatorAudit } from './audit/index.js';
 
 export { compileCoordinatorOptions, type CoordinatorOptions, type CompiledCoordinatorOptions } from './options.js';
 
@@ -74,11 +75,13 @@ export class Coordinator {
     private readonly store: JobStore,
     readonly ledger: Ledger,
     private readonly members: AgentMembers,
+    /** The tamper-evident audit trail; `audit.append(type, fields)` is the hook for other subsystems. */
+    readonly audit: CoordinatorAudit,
     log: CoordinatorOptions['log'],
     processMetrics: boolean,
     private readonly rng: Rng,
   ) {
-    this.log = log ?? (() => undefined);
+    this.log = audit.tapLog(log);
     this.registry = new AgentRegistry({ heartbeatIntervalMs: options.heartbeatIntervalMs, livenessTimeoutMs: options.livenessTimeoutMs });
     this.metrics = new CoordinatorMetrics(() => this.registry.connected().length, { processMetrics });
     this.dispatcher = new Dispatcher(this.registry, (task) => this.metrics.taskDispatched(task.jobId, task.round, task.kind));
@@ -121,10 +124,14 @@ export class Coordinator {
       throw stateRefused(dir, [`${dbFile} cannot be opened: ${((e as Error).message.split('\n')[0] ?? '').slice(0, 300)}`]);
     }
     let ledger: Ledger;
+    let audit: CoordinatorAudit | undefined;
     try {
-      ledger = await Ledger.open(store, compiled.defaultBudget, { stateDir: dir, headFile, log });
+      audit = CoordinatorAudit.open(dir, log);
+      ledger = await Ledger.open(store, compiled.defaultBudget, { stateDir: dir, headFile, log, onAppended: audit.ledgerAppended, beforeAdmit: audit.admissionGuard });
+      await audit.crossCheck(store, options.acceptLedgerLoss === true);
     } catch (e) {
       store.close();
+      audit?.close();
       if (isFedmeshError(e) || e instanceof RangeError) throw e;
       throw stateRefused(dir, [`the state database cannot be used: ${((e as Error).message.split('\n')[0] ?? '').slice(0, 300)}`]);
     }
@@ -132,7 +139,7 @@ export class Coordinator {
     const interrupted = await store.failInterrupted(Date.now());
     const members = await AgentMembers.open(store);
     const remembered = await members.load();
-    const c = new Coordinator(compiled, store, ledger, members, options.log, options.processMetrics !== false, createServerRng(options.testOnlyRng));
+    const c = new Coordinator(compiled, store, ledger, members, audit, options.log, options.processMetrics !== false, createServerRng(options.testOnlyRng));
     // Agents registered before the restart still count in default quorums until they reconnect or are removed.
     c.registry.restore(remembered, Date.now());
     if (interrupted > 0) c.log('jobs-interrupted', { count: interrupted });
@@ -434,6 +441,7 @@ export class Coordinator {
   }
 
   private emit(e: JobEventRecord, job: JobRecord): void {
+    this.audit.jobEvent(e, job);
     for (const l of this.listeners.get(e.jobId) ?? []) {
       try {
         l(e, e.type === 'finished' ? { ...job } : undefined);
@@ -454,5 +462,6 @@ export class Coordinator {
     await this.memberWrites;
     await this.ledger.flush().catch((e: unknown) => this.log('ledger-head-write-failed', { error: String(e) }));
     this.store.close();
+    this.audit.close();
   }
 }

@@ -22,6 +22,13 @@ export interface LedgerOpenOptions {
   /** The head file the chain must reach (see `state/state-head.ts`). */
   headFile: string;
   log?: (event: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Told of every ledger change after it committed, with the chain head before it (the audit trail records each
+   * change with its chain position, so a ledger that later lost it is detected at start).
+   */
+  onAppended?: (events: readonly LedgerEvent[], from: ChainHead) => void;
+  /** Runs before any job is admitted and may refuse it by throwing (the audit trail refuses while it cannot write). */
+  beforeAdmit?: () => void;
 }
 
 export interface BudgetEntry {
@@ -62,6 +69,8 @@ export class Ledger {
     private readonly headFile: string,
     private head: ChainHead,
     private readonly log: (event: string, fields?: Record<string, unknown>) => void,
+    private readonly onAppended: LedgerOpenOptions['onAppended'],
+    private readonly beforeAdmit: LedgerOpenOptions['beforeAdmit'],
   ) {
     this.writtenSeq = head.seq;
   }
@@ -107,7 +116,7 @@ export class Ledger {
       }
     }
     await store.withConnection((conn) => createPopulationTables(conn));
-    const ledger = new Ledger(store, defaultBudget, options.headFile, head, log);
+    const ledger = new Ledger(store, defaultBudget, options.headFile, head, log, options.onAppended, options.beforeAdmit);
     // Reservations of jobs interrupted by a restart stay spent: their agents may have released data.
     await ledger.chained(async (conn) => {
       const rows = (await conn.runAndReadAll(`UPDATE ${POPULATION_CHARGES} SET state = 'committed' WHERE state = 'reserved' RETURNING job_id`)).getRowObjectsJS();
@@ -123,19 +132,24 @@ export class Ledger {
    */
   private async chained<T>(fn: (conn: DuckDBConnection) => Promise<{ value: T; events: LedgerEvent[] }>, anchor: 'now' | 'deferred' = 'now'): Promise<T> {
     let next: ChainHead | undefined;
+    let appended: LedgerEvent[] = [];
     return this.store.transaction(
       async (conn) => {
         const { value, events } = await fn(conn);
         next = events.length > 0 ? await appendEvents(conn, this.head, events) : undefined;
+        appended = events;
         return value;
       },
       async () => {
         if (next === undefined) return;
+        const from = this.head;
         this.head = next;
         if (anchor === 'now') await this.writeCurrentHead();
         else {
           this.writeCurrentHead().catch((e: unknown) => this.log('ledger-head-write-failed', { error: String(e) }));
         }
+        // After the anchor: the audit trail never records a change the ledger could still lose to a crash.
+        this.onAppended?.(appended, from);
       },
     );
   }
@@ -185,6 +199,7 @@ export class Ledger {
    */
   async admit(job: JobRecord, touched: readonly PopulationTouch[], cost: PrivacyCost | undefined, covers: (population: string) => readonly string[] = () => []): Promise<void> {
     if (cost && touched.length === 0) throw new RangeError('a charged job must touch at least one population');
+    this.beforeAdmit?.();
     await this.chained(async (conn) => {
       const events: LedgerEvent[] = [];
       if (cost) {

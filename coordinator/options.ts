@@ -25,6 +25,8 @@ export interface CoordinatorOptions {
   testOnlyBeforeRound?: (jobId: string, round: number, signal: AbortSignal) => Promise<void>;
   /** TESTS ONLY: a seeded Rng for the DP noise (see `createServerRng`); the CLI never sets it. @default the CSPRNG */
   testOnlyRng?: Rng;
+  /** Start although the privacy ledger lost changes the audit log recorded; the decision is audited. @default false */
+  acceptLedgerLoss?: boolean;
 }
 
 export interface CompiledCoordinatorOptions {

@@ -39,6 +39,7 @@ import { KindTaskRunner } from './tasks/kind-task-runner.js';
 import { KINDS } from '../jobs/kinds.js';
 import { AGENT_KINDS } from '../jobs/agent-kinds.js';
 import type { AgentHealth } from './agent-health.js';
+import { AgentAudit } from './audit/index.js';
 
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
@@ -117,6 +118,8 @@ export class Agent {
     private readonly options: AgentOptions,
     private readonly db: AgentDatabase,
     private readonly log: (event: string, fields?: Record<string, unknown>) => void,
+    /** This domain's tamper-evident audit trail; `audit.append(type, fields)` is the hook for other subsystems. */
+    readonly audit: AgentAudit,
   ) {
     this.policy = compileAgentPolicy(options.policy);
     this.rng = createServerRng(options.testOnlyRng);
@@ -161,18 +164,19 @@ export class Agent {
     if (!existsSync(options.dataDir) || !statSync(options.dataDir).isDirectory()) {
       throw new RangeError(`options.dataDir: ${options.dataDir} is not a folder`);
     }
-    const log = options.log ?? (() => undefined);
-    const db = await openAgentDatabase(options.stateDir);
-    const agent = new Agent(options, db, log);
+    const audit = AgentAudit.open(options.stateDir, options.name, options.log);
+    const db = await openAgentDatabase(options.stateDir).catch((e: unknown) => (audit.close(), Promise.reject(e)));
+    const agent = new Agent(options, db, audit.tapLog(options.log), audit);
     try {
       agent.ledgerConn = await db.instance.connect();
-      agent.ledger = await AgentLedger.open(agent.ledgerConn, agent.policy.budgetCap);
+      agent.ledger = await AgentLedger.open(agent.ledgerConn, agent.policy.budgetCap, audit.charged);
       agent.releasedCells = await ReleasedCells.open(agent.ledgerConn);
       agent.releasedAnswers = await ReleasedAnswers.open(agent.ledgerConn);
       await agent.refresh();
     } catch (e) {
       agent.ledgerConn?.closeSync();
       db.close();
+      audit.close();
       throw e;
     }
     return agent;
@@ -479,5 +483,6 @@ export class Agent {
     this.ledgerConn?.closeSync();
     this.ledgerConn = undefined;
     this.db.close();
+    this.audit.close();
   }
 }

@@ -9,6 +9,16 @@ import { INTERNAL_PREFIX } from './data/products.js';
 const LEDGER = `${INTERNAL_PREFIX}ledger`;
 const SECRETS = `${INTERNAL_PREFIX}secrets`;
 
+/** One charge on the agent's ledger, as its audit trail records it. */
+export interface AgentCharge {
+  jobId: string;
+  researcher: string;
+  rho: number;
+  /** Null for mechanisms accounted in zCDP only. */
+  epsilon: number | null;
+  delta: number;
+}
+
 export interface AgentSpend {
   researcher: string;
   rho: number;
@@ -31,14 +41,16 @@ export class AgentLedger {
     readonly cap: EpsilonDeltaBudget,
     /** Agent-secret salt for keyed-hash contribution bounding. */
     readonly salt: string,
+    private readonly onCharged: ((c: AgentCharge) => void) | undefined,
   ) {}
 
-  static async open(conn: DuckDBConnection, cap: EpsilonDeltaBudget): Promise<AgentLedger> {
+  /** @param onCharged told of every new charge once it is stored (the agent's audit trail records it) */
+  static async open(conn: DuckDBConnection, cap: EpsilonDeltaBudget, onCharged?: (c: AgentCharge) => void): Promise<AgentLedger> {
     await conn.run(`CREATE TABLE IF NOT EXISTS ${LEDGER} (job_id VARCHAR PRIMARY KEY, researcher VARCHAR NOT NULL, rho DOUBLE NOT NULL, epsilon DOUBLE, delta DOUBLE NOT NULL, charged_at TIMESTAMP NOT NULL)`);
     await conn.run(`CREATE TABLE IF NOT EXISTS ${SECRETS} (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)`);
     await conn.run(`INSERT OR IGNORE INTO ${SECRETS} VALUES ('contribution-salt', $1)`, [randomBytes(32).toString('hex')]);
     const salt = String((await conn.runAndReadAll(`SELECT value FROM ${SECRETS} WHERE name = 'contribution-salt'`)).getRowObjectsJS()[0]!.value);
-    return new AgentLedger(conn, cap, salt);
+    return new AgentLedger(conn, cap, salt, onCharged);
   }
 
   private async spentBy(researcher: string): Promise<{ cost: PrivacyCost; jobs: number }> {
@@ -67,6 +79,7 @@ export class AgentLedger {
       }
       const eps = Number.isFinite(cost.epsilon) ? cost.epsilon : null;
       await this.conn.run(`INSERT INTO ${LEDGER} VALUES ($1, $2, $3, $4, $5, now()::TIMESTAMP)`, [jobId, researcher, cost.rho, eps, cost.delta]);
+      this.onCharged?.({ jobId, researcher, rho: cost.rho, epsilon: eps, delta: cost.delta });
     });
   }
 

@@ -84,6 +84,7 @@ export interface CoordinatorFlags extends ConnectionFlags, OperationsFlags {
   defaultEpsilon?: string;
   maxSitesPerPerson?: string;
   defaultDelta?: string;
+  acceptLedgerLoss?: boolean;
 }
 
 /** `fedmesh coordinator`: serves until SIGINT/SIGTERM, then shuts down cleanly. */
@@ -104,6 +105,7 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     ...(flags.heartbeatMs ? { heartbeatIntervalMs: Number(flags.heartbeatMs) } : {}),
     defaultBudget: { epsilon: Number(flags.defaultEpsilon ?? 3), delta: Number(flags.defaultDelta ?? 1e-6) },
     ...(flags.maxSitesPerPerson ? { maxSitesPerPerson: Number(flags.maxSitesPerPerson) } : {}),
+    ...(flags.acceptLedgerLoss ? { acceptLedgerLoss: true } : {}),
   });
   const health = new HealthReporter(COORDINATOR_HEALTH_SERVICE);
   let server;

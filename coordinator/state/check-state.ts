@@ -8,6 +8,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { JOB_STORE_FILE } from '../job-store.js';
 import { headPath, readHead } from './state-head.js';
 import { inspectState, type StateReport } from './verify-state.js';
+import { checkAuditAgainstLedger } from '../audit/check-audit.js';
 
 export interface StateCheck {
   ok: boolean;
@@ -39,12 +40,14 @@ export async function checkCoordinatorState(stateDir: string): Promise<StateChec
     return { ok: problems.length === 0, report: undefined, problems, lines };
   }
   let report: StateReport;
+  let audit: { lines: string[]; problems: string[] };
   try {
     const instance = await DuckDBInstance.create(db, { access_mode: 'READ_ONLY' });
     try {
       const conn = await instance.connect();
       try {
         report = await inspectState(conn, head);
+        audit = await checkAuditAgainstLedger(stateDir, conn);
       } finally {
         conn.closeSync();
       }
@@ -56,13 +59,14 @@ export async function checkCoordinatorState(stateDir: string): Promise<StateChec
     lines.push(`problem: ${problem}`);
     return { ok: false, report: undefined, problems: [problem], lines };
   }
-  const problems = report.problems;
+  const problems = [...report.problems, ...audit.problems];
   lines.push(`tables: ${Object.entries(report.tables).map(([t, n]) => `${t}=${n}`).join(' ')}`);
   if (!report.chain.present) lines.push('ledger chain: not built yet (a state from before the chain; it is built at the next start)');
   else if (report.chain.ok) lines.push(`ledger chain: ok, ${report.chain.entries} entries`);
   else lines.push(`ledger chain: BROKEN at entry ${report.chain.firstBad?.seq}: ${report.chain.firstBad?.problem}`);
   if (report.legacyTables) lines.push('ledger: budgets per product (the schema before populations); migrated to populations at the next start, the smaller budget winning');
   lines.push(head.ok ? `head file: entry ${head.head.seq}${report.headBehind ? ` (the chain goes on to entry ${report.chain.entries}: advanced at the next start)` : ''}` : `head file: ${head.problem}`);
+  lines.push(...audit.lines);
   for (const p of problems) lines.push(`problem: ${p}`);
   // Loose modes are tightened at the next start, so they warn rather than fail the check.
   for (const w of modeProblems(stateDir)) lines.push(`warning: ${w}`);

@@ -14,7 +14,6 @@
  *
  * Concurrent tasks of one job and round wait for the first computation instead of computing (and noising) twice.
  */
-import { createHash } from 'node:crypto';
 import { blobValue, DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';
 import { Mutex } from '../../common/mutex.js';
@@ -30,21 +29,7 @@ export interface ReleasedAnswer {
   payload?: Uint8Array;
 }
 
-/** JSON with object keys sorted at every level: equal values give equal text whatever the key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const o = value as Record<string, unknown>;
-    const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-/** SHA-256 (hex) of the canonical JSON of a parsed job spec. */
-export function specSha256(spec: unknown): string {
-  return createHash('sha256').update(canonicalJson(spec)).digest('hex');
-}
+export { canonicalJson, specSha256 } from '../../common/job/spec-hash.js';
 
 export class ReleasedAnswers {
   private readonly mutex = new Mutex();

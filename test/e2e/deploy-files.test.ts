@@ -75,7 +75,7 @@ const helpFlags = new Map<string, Set<string>>();
 async function flagsOf(command: string): Promise<Set<string>> {
   let known = helpFlags.get(command);
   if (!known) {
-    const r = await run(process.execPath, [CLI, command, '--help'], { timeout: 30_000 });
+    const r = await run(process.execPath, [CLI, ...command.split(' '), '--help'], { timeout: 30_000 });
     known = new Set([...r.stdout.matchAll(/--[a-z][a-z-]*/g)].map((m) => m[0]));
     helpFlags.set(command, known);
   }
@@ -106,9 +106,9 @@ describe('deploy/ files agree with the CLI', () => {
     }
   });
 
-  it('every flag deploy/README.md mentions exists in some server or certs command', async () => {
+  it('every flag deploy/README.md mentions exists in some server, certs or audit command', async () => {
     const known = new Set<string>();
-    for (const c of ['coordinator', 'agent', 'health', 'certs']) for (const f of await flagsOf(c)) known.add(f);
+    for (const c of ['coordinator', 'agent', 'health', 'certs', 'audit verify']) for (const f of await flagsOf(c)) known.add(f);
     const mentioned = flagsInProse(join(DEPLOY, 'README.md'));
     expect(mentioned.length).toBeGreaterThan(5);
     for (const f of mentioned) expect(known.has(f), `deploy/README.md mentions ${f}, which no command has`).toBe(true);

@@ -178,6 +178,14 @@ function expectDocumentedOutput(r: Ran, dir: string): void {
     for (const f of ['ca.crt', 'coordinator.crt', 'agent-hospital-a.crt', 'agent-hospital-b.crt', 'researcher-alice.crt', 'admin-admin.crt']) expect(existsSync(join(dir, 'tls', f)), `${f}\n${shown}`).toBe(true);
   } else if (/^fedmesh synth /.test(t)) {
     for (const s of ['site-1', 'site-2']) expect(existsSync(join(dir, 'data', s)), `${s}\n${shown}`).toBe(true);
+  } else if (/^fedmesh audit verify /.test(t)) {
+    expect(r.stdout, shown).toMatch(/OK: every entry and every checkpoint verifies/);
+  } else if (/^fedmesh audit show .*--json/.test(t)) {
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(lines.length, shown).toBeGreaterThan(0);
+    for (const l of lines) expect(l.type, shown).toMatch(/^ledger\./);
+  } else if (/^fedmesh audit show /.test(t)) {
+    expect(r.stdout, shown).toMatch(/job\.admitted/);
   } else if (/--json/.test(t)) {
     const out = JSON.parse(r.stdout) as { status?: string; rows?: unknown[] };
     expect(out.status, shown).toBe('succeeded');

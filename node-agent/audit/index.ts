@@ -1,0 +1,1 @@
+export { AgentAudit, AGENT_AUDIT_DIR } from './agent-audit.js';

@@ -1,0 +1,64 @@
+/**
+ * The consent-filtered data scope: the persons who opted out of the job's purpose go into a temporary table on the
+ * task's connection, and every product the job reads is read through an anti-join on its privacy unit, so those
+ * persons are gone before any aggregate, cell, bound or noise is computed (and a person in no consent record
+ * stays in: opt-out). Built per task, on the task's own connection; dropped with it.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { INTERNAL_PREFIX } from '../data/products.js';
+import { quoteIdent } from '../data/database.js';
+import { optedOutPersons, type PatientConsent } from './consent.js';
+
+export const CONSENT_OPTOUT_TABLE = `${INTERNAL_PREFIX}consent_optout`;
+/** Rows inserted per statement (DuckDB binds each value as a parameter). */
+const BATCH = 1000;
+
+/**
+ * Writes the opted-out persons for `purpose` at `atMs` into the task connection's temporary table.
+ * @returns how many persons the scope leaves out (for the agent's own log, never sent)
+ */
+export async function writeConsentScope(conn: DuckDBConnection, consents: readonly PatientConsent[], purpose: string, atMs: number): Promise<number> {
+  const out = [...optedOutPersons(consents, purpose, atMs)];
+  await conn.run(`CREATE OR REPLACE TEMP TABLE ${CONSENT_OPTOUT_TABLE} (person VARCHAR PRIMARY KEY)`);
+  for (let k = 0; k < out.length; k += BATCH) {
+    const chunk = out.slice(k, k + BATCH);
+    await conn.run(`INSERT INTO ${CONSENT_OPTOUT_TABLE} VALUES ${chunk.map((_, j) => `($${j + 1})`).join(', ')}`, chunk);
+  }
+  return out.length;
+}
+
+/**
+ * A relation equal to `table` without the rows of opted-out persons, for use in FROM: the scope every kind's SQL
+ * reads instead of the table itself. `unitColumn` is the product's privacy unit (`person_id`, a FHIR patient id).
+ */
+export function consentScopedRelation(table: string, unitColumn: string): string {
+  return `(SELECT t.* FROM ${quoteIdent(table)} t ANTI JOIN ${CONSENT_OPTOUT_TABLE} o ON CAST(t.${quoteIdent(unitColumn)} AS VARCHAR) = o.person)`;
+}
+
+export interface ScopedProduct {
+  name: string;
+  /** The product's privacy unit; products without one (public reference data) are not filtered. */
+  privacyUnit: string | undefined;
+}
+
+/**
+ * Applies the consent scope to a task's own DuckDB connection: every product with a privacy unit is shadowed by a
+ * temporary view of the same name that leaves the opted-out persons out, so every job kind's SQL on this connection
+ * reads the scoped data without knowing it (DuckDB resolves the temporary catalog first; other connections still see
+ * the tables). The agent opens a fresh connection per task, so the scope ends with it.
+ *
+ * The hook, once jobs carry a purpose: `await applyConsentScope(conn, { consents, purpose: job.purpose, atMs:
+ * Date.now(), products })` at the start of the task's `withConnection` callback, before `localStep`. The view
+ * carries the table's `rowid` as a column, as the kinds' SQL orders rows by it (contribution bounding).
+ * @returns how many persons the scope leaves out (for the agent's log and audit, never sent)
+ */
+export async function applyConsentScope(conn: DuckDBConnection, o: { consents: readonly PatientConsent[]; purpose: string; atMs: number; products: readonly ScopedProduct[] }): Promise<number> {
+  const n = await writeConsentScope(conn, o.consents, o.purpose, o.atMs);
+  const db = String((await conn.runAndReadAll('SELECT current_database() AS d')).getRowObjectsJS()[0]!.d);
+  for (const p of o.products) {
+    if (!p.privacyUnit) continue;
+    const source = `${quoteIdent(db)}.main.${quoteIdent(p.name)}`;
+    await conn.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(p.name)} AS SELECT t.*, t.rowid AS rowid FROM ${source} t ANTI JOIN ${CONSENT_OPTOUT_TABLE} o ON CAST(t.${quoteIdent(p.privacyUnit)} AS VARCHAR) = o.person`);
+  }
+  return n;
+}
