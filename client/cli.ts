@@ -27,7 +27,7 @@ function connection(cmd: Command, withName = true): Command {
     .option('--coordinator <host:port>', 'coordinator address (env FEDMESH_COORDINATOR)')
     .option('--tls-dir <dir>', 'folder made by `fedmesh certs` (env FEDMESH_TLS_DIR)')
     .option('--profile <name>', 'section of the config file (env FEDMESH_PROFILE; file: FEDMESH_CONFIG or ~/.config/fedmesh/config.json)');
-  if (withName) cmd.option('--name <name>', 'researcher certificate to use (env FEDMESH_NAME; default researcher)');
+  if (withName) cmd.option('--name <name>', 'researcher certificate to use (env FEDMESH_NAME; default researcher)').option('--token-file <file>', 'authenticate with the OpenID Connect bearer token in FILE instead of a certificate (the CA is read from --tls-dir)');
   return cmd.option('--insecure', 'plaintext, no authentication: loopback development only');
 }
 
@@ -73,7 +73,14 @@ function buildProgram(): Command {
     .option('--heartbeat-ms <ms>', 'agent heartbeat interval')
     .option('--default-epsilon <e>', 'budget ε per researcher × population where none is set', '3')
     .option('--max-sites-per-person <m>', 'public assumption: a person is at no more than m sites (multiplies every DP sensitivity)', '1')
-    .option('--default-delta <d>', 'budget δ per researcher × population where none is set', '1e-6');
+    .option('--default-delta <d>', 'budget δ per researcher × population where none is set', '1e-6')
+    .option('--oidc-issuer <url>', 'also accept OpenID Connect bearer tokens from this issuer (iss)')
+    .option('--oidc-audience <aud>', 'audience (aud) the tokens must be issued for')
+    .option('--oidc-jwks <url>', "the issuer's JWKS URL (https)")
+    .option('--oidc-jwks-ca <file>', 'CA certificate (PEM) for the JWKS endpoint (default: public roots)')
+    .option('--oidc-claims-map <file>', 'JSON mapping of token claims to name, organisation, roles, purposes, projects')
+    .option('--oidc-algorithms <algs>', 'accepted signature algorithms, comma-separated (never none or HS*)')
+    .option('--oidc-clock-skew-s <s>', 'clock skew tolerated on exp/nbf/iat, seconds (default 60)');
   operations(coordinator).action(exit(async (opts) => (await servers()).runCoordinator(opts)));
 
   const agent = program

@@ -8,6 +8,7 @@ import { PRIVACY_MODES, type PrivacyMode } from '../../common/job/spec.js';
 import { Agent, AGENT_HEALTH_SERVICE } from '../../node-agent/index.js';
 import { checkAddress } from '../config.js';
 import { tlsFor, untilSignal, type ConnectionFlags } from './common.js';
+import { oidcFromFlags, type OidcFlags } from './oidc-flags.js';
 
 /** `--log-*`, `--metrics-*` and `--health-listen`, shared by both servers. */
 export interface OperationsFlags {
@@ -76,7 +77,7 @@ export async function runHealth(address: string, opts: { service?: string; timeo
   }
 }
 
-export interface CoordinatorFlags extends ConnectionFlags, OperationsFlags {
+export interface CoordinatorFlags extends ConnectionFlags, OperationsFlags, OidcFlags {
   listen?: string;
   state: string;
   checkState?: boolean;
@@ -98,6 +99,7 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   if (!flags.listen) throw new RangeError('--listen <host:port> is required (unless --check-state)');
   const { log, metricsPort } = compileOperations(flags, 'coordinator');
   const tls = tlsFor(flags, 'coordinator');
+  const oidc = oidcFromFlags(flags);
   const coordinator = await Coordinator.create({
     stateDir: flags.state,
     log,
@@ -109,14 +111,14 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   let server;
   let ops;
   try {
-    server = await startCoordinatorServer(coordinator, { listen: flags.listen, tls, insecure: flags.insecure === true, health });
+    server = await startCoordinatorServer(coordinator, { listen: flags.listen, tls, insecure: flags.insecure === true, health, ...(oidc ? { oidc } : {}) });
     ops = await startOperations(flags, metricsPort, coordinator.metrics.registry, health, log);
   } catch (e) {
     await server?.close();
     await coordinator.close();
     throw e;
   }
-  process.stdout.write(`fedmesh coordinator listening on ${server.address}${tls ? ' (mTLS)' : ' (INSECURE)'}\n`);
+  process.stdout.write(`fedmesh coordinator listening on ${server.address}${tls ? (oidc ? ' (TLS; client certificates or OIDC bearer tokens)' : ' (mTLS)') : ' (INSECURE)'}\n`);
   const sig = await untilSignal();
   log('shutting-down', { signal: sig });
   health.set('NOT_SERVING');
