@@ -100,6 +100,7 @@ function buildProgram(): Command {
     .option('--budget-cap-epsilon <e>', "this domain's cap on ε spent per researcher", '10')
     .option('--budget-cap-delta <d>', "this domain's cap on δ per researcher", '1e-5')
     .option('--reload-interval-ms <ms>', 're-read changed data files this often and re-register the catalogue (SIGHUP does it at once)')
+    .option('--coordinator-key <file>', "the coordinator's identity-assertion key (its state folder's coordinator-ed25519.pub; default: pinned at first registration)")
     .option('--vocabulary-complete', 'declare the public concept table complete (independent of this site\'s data): names may then be sent for concept ids the researcher supplied');
   operations(agent).action(exit(async (opts) => (await servers()).runAgent(opts)));
 

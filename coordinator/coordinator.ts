@@ -8,7 +8,8 @@ import { AgentRegistry, type AgentListing, type AgentView } from './agent-regist
 import { AgentMembers } from './agent-members.js';
 import { checkQuorum } from './admission/quorum.js';
 import { applyPublicRules } from './admission/public-rules.js';
-import { partialLine } from '../common/job/partial.js';
+import { withCompleteness } from './job-completeness.js';
+import { JobIdentities, loadOrCreateSigningKey } from './identity/index.js';
 import { Dispatcher } from './dispatcher.js';
 import { JOB_STORE_FILE, JobStore } from './job-store.js';
 import { isTerminal, type JobEventRecord, type JobRecord, type JobResult, type MissingAgent } from './job-record.js';
@@ -101,6 +102,8 @@ export class Coordinator {
   readonly metrics: CoordinatorMetrics;
   /** HE jobs add ciphertexts in worker threads; made on first use. */
   private hePool: HePool | undefined;
+  /** Each running job's principal and purpose; every task carries them to its agent, signed (see coordinator/identity). */
+  private readonly identities: JobIdentities;
 
   private constructor(
     readonly options: CompiledCoordinatorOptions,
@@ -113,7 +116,8 @@ export class Coordinator {
     this.log = log ?? (() => undefined);
     this.registry = new AgentRegistry({ heartbeatIntervalMs: options.heartbeatIntervalMs, livenessTimeoutMs: options.livenessTimeoutMs });
     this.metrics = new CoordinatorMetrics(() => this.registry.connected().length, { processMetrics });
-    this.dispatcher = new Dispatcher(this.registry, (task) => this.metrics.taskDispatched(task.jobId, task.round, task.kind));
+    this.identities = new JobIdentities(loadOrCreateSigningKey(options.stateDir));
+    this.dispatcher = new Dispatcher(this.registry, (task) => this.metrics.taskDispatched(task.jobId, task.round, task.kind), (agent, task) => this.identities.stamp(agent, task));
     this.registry.onConnect((name) => {
       this.log('agent-connected', { agent: name });
       this.saveMember(name);
@@ -173,6 +177,11 @@ export class Coordinator {
 
   // ---- agent link (called by transport) ----
 
+  /** The Ed25519 public key (32 raw bytes) agents verify identity assertions with; published at registration. */
+  get identityKey(): Uint8Array {
+    return this.identities.publicKey;
+  }
+
   agentAttached(identity: string, reg: AgentRegistration, send: (t: AgentTask) => void, close: () => void, cancel?: (taskId: string) => void): number {
     return this.registry.attach(identity, reg, send, close, cancel);
   }
@@ -220,13 +229,15 @@ export class Coordinator {
    * Validates and admits a job, stores it, and runs it in the background.
    * @throws FedmeshError INVALID_JOB / POLICY_DENIED / RESOURCE_EXHAUSTED (result size) before anything is stored
    */
-  async submitJob(researcher: string, specJson: string): Promise<JobRecord> {
+  async submitJob(caller: Principal | string, specJson: string): Promise<JobRecord> {
+    const principal: Principal = typeof caller === 'string' ? { name: caller, isAdmin: false } : caller;
+    const researcher = principal.name;
     let spec: JobSpec | undefined;
     try {
       spec = parseJobSpec(specJson);
       // The mesh-wide sites-per-person assumption is a floor: it travels in the stored spec, which agents plan from.
       if (spec.privacy.mode !== 'none') spec.privacy.maxSitesPerPerson = Math.max(spec.privacy.maxSitesPerPerson ?? 1, this.options.maxSitesPerPerson);
-      return await this.admit(researcher, spec);
+      return await this.admit(principal, spec);
     } catch (e) {
       // The code and field only: a refusal's message may quote what the researcher typed.
       const err = isFedmeshError(e) ? e : undefined;
@@ -236,7 +247,8 @@ export class Coordinator {
     }
   }
 
-  private async admit(researcher: string, spec: JobSpec): Promise<JobRecord> {
+  private async admit(principal: Principal, spec: JobSpec): Promise<JobRecord> {
+    const researcher = principal.name;
     if (spec.privacy.mode === 'distributed-dp' && !spec.secure) {
       throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation: add "secure": "secagg" (or "he"), or use central-dp or local-dp', { field: 'privacy.mode' });
     }
@@ -274,6 +286,7 @@ export class Coordinator {
       error: undefined,
     };
     await this.ledger.admit(job, touched, cost, (population) => this.catalogPopulations().get(population) ?? []);
+    this.identities.register(job.id, principal, spec);
     const epsilon = chargedEpsilon(cost, this.options.defaultBudget.delta);
     this.log('job-admitted', { ...jobLogFields(job.id, researcher, spec, epsilon), agents: agents.length });
     this.metrics.jobAdmitted(job.id, spec.kind, spec.privacy.mode, cost ? { ...cost, epsilon } : undefined);
@@ -343,6 +356,7 @@ export class Coordinator {
       this.log('job-store-error', { jobId: job.id, error: String(e) });
     }
     this.live.delete(job.id);
+    this.identities.forget(job.id);
     const outcome = job.state === 'succeeded' ? 'succeeded' : 'failed';
     const ms = job.finishedAtMs - job.createdAtMs;
     this.log(outcome === 'succeeded' ? 'job-succeeded' : 'job-failed', {
@@ -465,22 +479,4 @@ export class Coordinator {
     await this.ledger.flush().catch((e: unknown) => this.log('ledger-head-write-failed', { error: String(e) }));
     this.store.close();
   }
-}
-
-/**
- * Marks a result complete or partial: every agent it does not include is listed with the reason (not live,
- * excluded at admission, no usable answer), and a partial result says so in its notes.
- */
-function withCompleteness(result: JobResult, answered: readonly string[], missingNow: readonly string[], excluded: readonly MissingAgent[]): JobResult {
-  const fromResult = (result.agentsMissing ?? []).filter((m) => !excluded.some((x) => x.agent === m.agent));
-  const known = new Set([...excluded, ...fromResult].map((m) => m.agent));
-  const duringJob = missingNow
-    .filter((a) => !known.has(a))
-    .map((a) => {
-      const e = result.agentErrors[a];
-      return { agent: a, reason: e ? `no usable answer: ${e.code}: ${e.message}` : 'no usable answer' };
-    });
-  const missing = [...excluded, ...fromResult, ...duringJob];
-  if (missing.length === 0) return { ...result, complete: true };
-  return { ...result, complete: false, agentsMissing: missing, notes: [partialLine(answered.length, missing), ...result.notes] };
 }

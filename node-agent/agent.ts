@@ -32,9 +32,12 @@ import { enforceJobManifest, manifestProductOf, type ProductRules } from '../com
 import { ReleasedCells } from './disclosure/released-cells.js';
 import { ReleasedAnswers, specSha256 } from './disclosure/released-answers.js';
 import type { JobSpec } from '../common/job/spec.js';
-import { CONCEPT_NAMES_TASK_KIND, VOCABULARY_COMPLETE, vocabularyQueryRefusal, type ConceptNameEntry } from '../common/job/concept-names.js';
+import { CONCEPT_NAMES_TASK_KIND, VOCABULARY_COMPLETE, vocabularyQueryRefusal } from '../common/job/concept-names.js';
 import { ReleasedConcepts } from './disclosure/released-concepts.js';
-import { CONCEPT_TABLE, checkLookupIds, hasConceptTable, lookUpConceptNames } from './data/vocabulary.js';
+import { CONCEPT_TABLE } from './data/vocabulary.js';
+import { answerConceptNames } from './concept-names-answer.js';
+import { CoordinatorKeyPin, guardLinkTasks } from './identity/index.js';
+import type { IdentityAssertionClaims } from '../common/identity/identity-assertion.js';
 
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
@@ -66,6 +69,8 @@ export interface AgentOptions {
    * data-derived keys this agent released in the job. @default false
    */
   vocabularyComplete?: boolean;
+  /** The coordinator's identity-assertion key (32 raw bytes). @default pinned from the first registration */
+  coordinatorKey?: Uint8Array;
 }
 
 /** Whether an agent can do its work: SERVING only with a clean last ingest and a registered link. */
@@ -92,6 +97,8 @@ export class Agent {
   private readonly identity: IdentityKeyPair;
   private identityAttestation: IdentityAttestation | undefined;
   private readonly secure: SecureTaskRunner;
+  /** The coordinator key identity assertions on link tasks are verified with. */
+  private readonly coordinatorKey: CoordinatorKeyPin;
   /** Running tasks, interrupted at their deadline or on CancelTask. */
   readonly cancellation = new TaskCancellation();
   private readonly descriptions = new Map<string, { description: string; privacyUnit: string | undefined; metadata: Record<string, unknown> }>();
@@ -118,6 +125,7 @@ export class Agent {
     this.policy = compileAgentPolicy(options.policy);
     this.metrics = new AgentMetrics(() => ({ ingestOk: this.failedIngests() === 0, connected: this.link?.isRegistered() === true, products: this.products.length }), { processMetrics: options.processMetrics !== false });
     this.identity = loadOrCreateIdentityKey(options.stateDir);
+    this.coordinatorKey = new CoordinatorKeyPin(options.stateDir, options.coordinatorKey, log);
     this.secure = new SecureTaskRunner({
       name: options.name,
       tls: options.tls,
@@ -338,11 +346,11 @@ export class Agent {
    * Runs one task under this domain's policy, on one version of the data (a reload waits for it, or it for the
    * reload). Never throws: failures become typed replies.
    */
-  handleTask(task: AgentTask): Promise<AgentTaskReply> {
-    return this.dataLock.read(() => this.runTask(task));
+  handleTask(task: AgentTask, identity?: IdentityAssertionClaims): Promise<AgentTaskReply> {
+    return this.dataLock.read(() => this.runTask(task, identity));
   }
 
-  private async runTask(task: AgentTask): Promise<AgentTaskReply> {
+  private async runTask(task: AgentTask, _identity: IdentityAssertionClaims | undefined): Promise<AgentTaskReply> {
     const started = Date.now();
     const scope = this.cancellation.begin(task.taskId, task.deadlineMs);
     // What a task line may say: ids, the researcher, the public job kind and privacy parameters; never spec values.
@@ -356,7 +364,8 @@ export class Agent {
       if (task.deadlineMs && Date.now() > task.deadlineMs) throw new FedmeshError('ROUND_TIMEOUT', 'task arrived after its deadline');
       if (task.kind === CONCEPT_NAMES_TASK_KIND) {
         // Not a job: public vocabulary rows only, for ids the coordinator has already released; nothing is charged.
-        const conceptNames = await this.db.withConnection((conn) => scope.using(conn, () => this.conceptNames(conn, task)));
+        const ctx = { products: this.products, rules: this.rules, vocabularyComplete: this.options.vocabularyComplete === true, releasedConcepts: this.releasedConcepts, log: this.log };
+        const conceptNames = await this.db.withConnection((conn) => scope.using(conn, () => answerConceptNames(conn, task, ctx)));
         done('ok', { names: conceptNames.length });
         return { ok: true, taskId: task.taskId, arrow: new Uint8Array(), meta: {}, conceptNames };
       }
@@ -419,28 +428,6 @@ export class Agent {
   }
 
   /**
-   * Names of released concept ids from this agent's OMOP `concept` table, which must be published as public
-   * reference data (a manifest that marks it otherwise keeps every name at home). Unless the operator declared the
-   * vocabulary complete, only ids this agent released as data-derived keys in the same job are named, the others
-   * are left out (none of them: POLICY_DENIED), so the lookup cannot probe which concepts the vocabulary holds.
-   * @throws FedmeshError INVALID_ARGUMENT (ids), FAILED_PRECONDITION (no vocabulary), POLICY_DENIED (not public)
-   */
-  private async conceptNames(conn: DuckDBConnection, task: AgentTask): Promise<ConceptNameEntry[]> {
-    const ids = checkLookupIds(task.conceptIds);
-    if (!hasConceptTable(this.products)) throw new FedmeshError('FAILED_PRECONDITION', `this agent has no vocabulary to name concepts from (no ${CONCEPT_TABLE} table with concept_id and concept_name)`, { field: 'concept_ids' });
-    if (this.rules.get(CONCEPT_TABLE)?.sensitivity !== 'public') {
-      throw new FedmeshError('POLICY_DENIED', `product ${CONCEPT_TABLE} is not published as public reference data at this agent, so no concept names are sent`, { field: 'concept_ids' });
-    }
-    if (this.options.vocabularyComplete === true) return lookUpConceptNames(conn, ids);
-    const { released, refused } = this.releasedConcepts.check(task.jobId, ids);
-    if (refused.length > 0) this.log('concept-names-refused-ids', { jobId: task.jobId, refused: refused.length });
-    if (released.length === 0) {
-      throw new FedmeshError('POLICY_DENIED', `concept_ids: this agent released none of these ids as data-derived keys in job ${task.jobId.slice(0, 64)}, and its vocabulary is not declared complete, so it names none of them`, { field: 'concept_ids' });
-    }
-    return lookUpConceptNames(conn, released);
-  }
-
-  /**
    * The product's manifest, enforced before computing. Cohort-level kinds (cohort, characterize, survival) count
    * distinct OMOP `person_id`s, so they are gated on the `person` product, whose unit must be `person_id`.
    * @throws FedmeshError POLICY_DENIED, FAILED_PRECONDITION, INVALID_JOB naming the product and the field
@@ -462,7 +449,9 @@ export class Agent {
       coordinator: this.options.coordinator,
       tls: this.options.tls,
       registration: () => this.registration(),
-      onTask: (t) => this.handleTask(t),
+      // Tasks from the network: the coordinator's signed identity assertion is verified before anything else.
+      onTask: guardLinkTasks(this.coordinatorKey, this.options.name, this.log, (t, identity) => this.handleTask(t, identity)),
+      onCoordinatorKey: (key) => this.coordinatorKey.published(key),
       onCancel: (taskId) => this.cancellation.cancel(taskId),
       log: this.log,
     });

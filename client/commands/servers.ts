@@ -9,6 +9,7 @@ import { Agent, AGENT_HEALTH_SERVICE } from '../../node-agent/index.js';
 import { checkAddress } from '../config.js';
 import { tlsFor, untilSignal, type ConnectionFlags } from './common.js';
 import { oidcFromFlags, type OidcFlags } from './oidc-flags.js';
+import { agentGovernance, type AgentGovernanceFlags } from './agent-governance.js';
 
 /** `--log-*`, `--metrics-*` and `--health-listen`, shared by both servers. */
 export interface OperationsFlags {
@@ -128,7 +129,7 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   return 0;
 }
 
-export interface AgentFlags extends ConnectionFlags, OperationsFlags {
+export interface AgentFlags extends ConnectionFlags, OperationsFlags, AgentGovernanceFlags {
   data: string;
   state: string;
   domain?: string;
@@ -169,7 +170,9 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
   const tls = tlsFor(flags, 'agent', flags.name);
   const minCellSize = flags.minCellSize === undefined ? undefined : Number(flags.minCellSize);
   const reloadIntervalMs = parseReloadInterval(flags.reloadIntervalMs);
+  const governance = agentGovernance(flags);
   const agent = await Agent.create({
+    ...governance,
     ...(reloadIntervalMs !== undefined ? { reloadIntervalMs } : {}),
     ...(flags.vocabularyComplete === true ? { vocabularyComplete: true } : {}),
     name: flags.name,

@@ -150,7 +150,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
   server.addService(withTolerantDeserializers(v1.Coordinator!.service), {
     submitJob: unary<{ specJson: string }, unknown>(log, 'SubmitJob', auth, async (caller, req) => {
       if (caller.isAdmin) throw new FedmeshError('POLICY_DENIED', 'administrator certificates cannot submit jobs; use a researcher certificate');
-      return jobToWire(await coordinator.submitJob(caller.name, req.specJson));
+      return jobToWire(await coordinator.submitJob(caller, req.specJson));
     }),
     getBudget: unary<{ researcher: string }, unknown>(log, 'GetBudget', auth, async (caller, req) => ({
       entries: (await coordinator.budgetReport(caller.name, caller.isAdmin, req.researcher || undefined)).map(budgetEntryToWire),
@@ -242,7 +242,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             identity = insecure ? reg.name : peer.name!;
             clearTimeout(regTimer);
             session = coordinator.agentAttached(identity, reg, (t) => call.write(taskToWire(t)), () => call.end(), (taskId) => call.write({ cancel: { taskId } }));
-            call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs } });
+            call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs, coordinatorIdentityKey: Buffer.from(coordinator.identityKey) } });
             return;
           }
           if (msg.register) {
@@ -250,7 +250,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             checkRegistrationSize(msg.register as WireRegister);
             const reg = registrationFromWire(msg.register as WireRegister);
             if (reg.name !== identity) throw new FedmeshError('POLICY_DENIED', `agent ${identity} cannot register again as ${quote(reg.name)}`);
-            if (coordinator.agentUpdated(identity!, session, reg)) call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs } });
+            if (coordinator.agentUpdated(identity!, session, reg)) call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs, coordinatorIdentityKey: Buffer.from(coordinator.identityKey) } });
             return;
           }
           if (msg.heartbeat) {
