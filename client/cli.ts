@@ -80,7 +80,9 @@ function buildProgram(): Command {
     .option('--oidc-jwks-ca <file>', 'CA certificate (PEM) for the JWKS endpoint (default: public roots)')
     .option('--oidc-claims-map <file>', 'JSON mapping of token claims to name, organisation, roles, purposes, projects')
     .option('--oidc-algorithms <algs>', 'accepted signature algorithms, comma-separated (never none or HS*)')
-    .option('--oidc-clock-skew-s <s>', 'clock skew tolerated on exp/nbf/iat, seconds (default 60)');
+    .option('--oidc-clock-skew-s <s>', 'clock skew tolerated on exp/nbf/iat, seconds (default 60)')
+    .option('--policy <file>', 'mesh-wide Cedar access policy, pre-checked at submission')
+    .option('--policy-schema <file>', 'Cedar schema the policy is validated against (default: the fedmesh schema)');
   operations(coordinator).action(exit(async (opts) => (await servers()).runCoordinator(opts)));
 
   const agent = program
@@ -100,6 +102,8 @@ function buildProgram(): Command {
     .option('--budget-cap-epsilon <e>', "this domain's cap on ε spent per researcher", '10')
     .option('--budget-cap-delta <d>', "this domain's cap on δ per researcher", '1e-5')
     .option('--reload-interval-ms <ms>', 're-read changed data files this often and re-register the catalogue (SIGHUP does it at once)')
+    .option('--policy <file>', "this domain's Cedar access policy, checked before every job (a bad policy stops the agent with the file and line)")
+    .option('--policy-schema <file>', 'Cedar schema the policy is validated against (default: the fedmesh schema)')
     .option('--coordinator-key <file>', "the coordinator's identity-assertion key (its state folder's coordinator-ed25519.pub; default: pinned at first registration)")
     .option('--vocabulary-complete', 'declare the public concept table complete (independent of this site\'s data): names may then be sent for concept ids the researcher supplied');
   operations(agent).action(exit(async (opts) => (await servers()).runAgent(opts)));
@@ -209,6 +213,26 @@ function buildProgram(): Command {
   )
     .option('--name <name>', 'administrator certificate to use (default: adminName of the profile, else admin)')
     .action(exit(async (opts) => (await researcher()).runBudgetSet(opts)));
+
+  program
+    .command('policy')
+    .description('access policies (Cedar)')
+    .command('check')
+    .description('dry-run a domain policy decision on a job locally: prints allow or deny with the determining policies (exit 0 allow, 4 deny)')
+    .argument('<job>', 'job spec as a JSON file')
+    .requiredOption('--agent-policy <file>', "the domain's Cedar policy file")
+    .requiredOption('--as <researcher>', 'the researcher to decide for')
+    .option('--attr <key=value>', 'researcher attribute: organisation=X, role=R, purpose=P, project=J, authenticatedBy=oidc (repeatable)', collect)
+    .option('--purpose <code>', "purpose of use (HL7 PurposeOfUse; overrides the job's)")
+    .option('--project <id>', "project or approval id (overrides the job's)")
+    .option('--domain <domain>', "the data product's domain")
+    .option('--tag <tag>', "a tag of the data product (repeatable)", collect)
+    .option('--sensitivity <level>', "the data product's sensitivity", 'sensitive')
+    .option('--agent <name>', 'the deciding agent')
+    .option('--min-cell-size <n>', "the domain's minimum cell size", '10')
+    .option('--policy-schema <file>', 'Cedar schema (default: the fedmesh schema)')
+    .option('--json', 'print one JSON object')
+    .action(exit(async (job: string, opts) => (await import('./commands/policy-check.js')).runPolicyCheck(job, opts)));
 
   program
     .command('certs')

@@ -8,6 +8,8 @@ import { AgentRegistry, type AgentListing, type AgentView } from './agent-regist
 import { AgentMembers } from './agent-members.js';
 import { checkQuorum } from './admission/quorum.js';
 import { applyPublicRules } from './admission/public-rules.js';
+import { checkMeshPolicy } from './admission/mesh-policy.js';
+import type { AccessPolicy } from '../common/policy/index.js';
 import { withCompleteness } from './job-completeness.js';
 import { JobIdentities, loadOrCreateSigningKey } from './identity/index.js';
 import { Dispatcher } from './dispatcher.js';
@@ -57,6 +59,8 @@ export interface CoordinatorOptions {
    * multiplied by it (a job may state a larger value, never a smaller one) and every DP result states it. @default 1
    */
   maxSitesPerPerson?: number;
+  /** Mesh-wide Cedar access policy, pre-checked at submission (see coordinator/admission/mesh-policy.ts). @default none */
+  accessPolicy?: AccessPolicy;
 }
 
 export interface CompiledCoordinatorOptions {
@@ -65,6 +69,7 @@ export interface CompiledCoordinatorOptions {
   readonly livenessTimeoutMs: number;
   readonly defaultBudget: Readonly<EpsilonDeltaBudget>;
   readonly maxSitesPerPerson: number;
+  readonly accessPolicy?: AccessPolicy | undefined;
 }
 
 /** @throws RangeError naming the option */
@@ -77,7 +82,7 @@ export function compileCoordinatorOptions(o: CoordinatorOptions): CompiledCoordi
   const defaultBudget = Object.freeze({ ...(o.defaultBudget ?? { epsilon: 3, delta: 1e-6 }) });
   const maxSitesPerPerson = o.maxSitesPerPerson ?? 1;
   if (!Number.isInteger(maxSitesPerPerson) || maxSitesPerPerson < 1 || maxSitesPerPerson > MAX_SITES_PER_PERSON) throw new RangeError(`options.maxSitesPerPerson must be an integer between 1 and ${MAX_SITES_PER_PERSON}`);
-  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget, maxSitesPerPerson });
+  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget, maxSitesPerPerson, accessPolicy: o.accessPolicy });
 }
 
 type Listener = (e: JobEventRecord, job: JobRecord | undefined) => void;
@@ -102,8 +107,8 @@ export class Coordinator {
   readonly metrics: CoordinatorMetrics;
   /** HE jobs add ciphertexts in worker threads; made on first use. */
   private hePool: HePool | undefined;
-  /** Each running job's principal and purpose; every task carries them to its agent, signed (see coordinator/identity). */
-  private readonly identities: JobIdentities;
+  /** Each running job's principal and purpose, signed onto its tasks; its public key is published at registration. */
+  readonly identities: JobIdentities;
 
   private constructor(
     readonly options: CompiledCoordinatorOptions,
@@ -176,11 +181,6 @@ export class Coordinator {
   }
 
   // ---- agent link (called by transport) ----
-
-  /** The Ed25519 public key (32 raw bytes) agents verify identity assertions with; published at registration. */
-  get identityKey(): Uint8Array {
-    return this.identities.publicKey;
-  }
 
   agentAttached(identity: string, reg: AgentRegistration, send: (t: AgentTask) => void, close: () => void, cancel?: (taskId: string) => void): number {
     return this.registry.attach(identity, reg, send, close, cancel);
@@ -261,6 +261,7 @@ export class Coordinator {
     // else left out and reported — never asked after the charge only to refuse.
     const allowed = applyPublicRules(spec, admitted.agents);
     const agents = allowed.agents;
+    checkMeshPolicy(this.options.accessPolicy, principal, spec, agents);
     const excluded = [...notLive, ...admitted.excluded, ...allowed.excluded];
     // A result too big to store, send or fetch is refused now, before anything is charged or stored.
     checkResultSize(spec, agents.length);

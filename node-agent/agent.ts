@@ -38,6 +38,8 @@ import { CONCEPT_TABLE } from './data/vocabulary.js';
 import { answerConceptNames } from './concept-names-answer.js';
 import { CoordinatorKeyPin, guardLinkTasks } from './identity/index.js';
 import type { IdentityAssertionClaims } from '../common/identity/identity-assertion.js';
+import { createAgentGate, type AgentGate, type PolicyDecisionEvent } from './policy/index.js';
+import { loadAccessPolicy, type AccessPolicy } from '../common/policy/index.js';
 
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
@@ -69,8 +71,10 @@ export interface AgentOptions {
    * data-derived keys this agent released in the job. @default false
    */
   vocabularyComplete?: boolean;
-  /** The coordinator's identity-assertion key (32 raw bytes). @default pinned from the first registration */
+  /** The coordinator's identity-assertion key (32 raw bytes, @default pinned at first registration); a Cedar access
+   * policy (and schema) checked before every job on top of `policy` (@default none: today's rules only). */
   coordinatorKey?: Uint8Array;
+  accessPolicy?: { file: string; schemaFile?: string; onDecision?: (e: PolicyDecisionEvent) => void };
 }
 
 /** Whether an agent can do its work: SERVING only with a clean last ingest and a registered link. */
@@ -97,8 +101,9 @@ export class Agent {
   private readonly identity: IdentityKeyPair;
   private identityAttestation: IdentityAttestation | undefined;
   private readonly secure: SecureTaskRunner;
-  /** The coordinator key identity assertions on link tasks are verified with. */
+  /** The coordinator key link tasks' identity assertions are verified with; the access-policy gate run before the ledger. */
   private readonly coordinatorKey: CoordinatorKeyPin;
+  private readonly gate: AgentGate;
   /** Running tasks, interrupted at their deadline or on CancelTask. */
   readonly cancellation = new TaskCancellation();
   private readonly descriptions = new Map<string, { description: string; privacyUnit: string | undefined; metadata: Record<string, unknown> }>();
@@ -121,11 +126,13 @@ export class Agent {
     private readonly options: AgentOptions,
     private readonly db: AgentDatabase,
     private readonly log: (event: string, fields?: Record<string, unknown>) => void,
+    accessPolicy: AccessPolicy | undefined,
   ) {
     this.policy = compileAgentPolicy(options.policy);
     this.metrics = new AgentMetrics(() => ({ ingestOk: this.failedIngests() === 0, connected: this.link?.isRegistered() === true, products: this.products.length }), { processMetrics: options.processMetrics !== false });
     this.identity = loadOrCreateIdentityKey(options.stateDir);
     this.coordinatorKey = new CoordinatorKeyPin(options.stateDir, options.coordinatorKey, log);
+    this.gate = createAgentGate({ policy: accessPolicy, agent: options.name, domain: options.domain ?? options.name, minCellSize: this.policy.minCellSize, log, onDecision: options.accessPolicy?.onDecision, product: (n) => (this.rules.has(n) ? { tags: (this.descriptions.get(n)?.metadata.tags as string[] | undefined) ?? [], sensitivity: this.rules.get(n)!.sensitivity } : undefined) });
     this.secure = new SecureTaskRunner({
       name: options.name,
       tls: options.tls,
@@ -164,8 +171,10 @@ export class Agent {
       throw new RangeError(`options.dataDir: ${options.dataDir} is not a folder`);
     }
     const log = options.log ?? (() => undefined);
+    // A bad policy stops the agent before it opens its data (AccessPolicyError names the file and line).
+    const accessPolicy = options.accessPolicy ? await loadAccessPolicy(options.accessPolicy.file, options.accessPolicy.schemaFile) : undefined;
     const db = await openAgentDatabase(options.stateDir);
-    const agent = new Agent(options, db, log);
+    const agent = new Agent(options, db, log, accessPolicy);
     try {
       agent.ledgerConn = await db.instance.connect();
       agent.ledger = await AgentLedger.open(agent.ledgerConn, agent.policy.budgetCap);
@@ -350,7 +359,7 @@ export class Agent {
     return this.dataLock.read(() => this.runTask(task, identity));
   }
 
-  private async runTask(task: AgentTask, _identity: IdentityAssertionClaims | undefined): Promise<AgentTaskReply> {
+  private async runTask(task: AgentTask, identity: IdentityAssertionClaims | undefined): Promise<AgentTaskReply> {
     const started = Date.now();
     const scope = this.cancellation.begin(task.taskId, task.deadlineMs);
     // What a task line may say: ids, the researcher, the public job kind and privacy parameters; never spec values.
@@ -372,6 +381,7 @@ export class Agent {
       const job = parseJobSpec(task.specJson);
       about = { ...about, kind: job.kind, privacyMode: job.privacy.mode, epsilon: job.privacy.epsilon ?? 0, ...(job.secure ? { secure: job.secure } : {}) };
       this.log('task-started', about);
+      this.gate.enforce({ identity, researcher: task.researcher, job });
       enforcePolicy(this.policy, job.kind, job.privacy.mode);
       this.enforceManifest(job);
       if (job.privacy.mode === 'distributed-dp' && !job.secure) {

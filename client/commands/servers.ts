@@ -9,7 +9,8 @@ import { Agent, AGENT_HEALTH_SERVICE } from '../../node-agent/index.js';
 import { checkAddress } from '../config.js';
 import { tlsFor, untilSignal, type ConnectionFlags } from './common.js';
 import { oidcFromFlags, type OidcFlags } from './oidc-flags.js';
-import { agentGovernance, type AgentGovernanceFlags } from './agent-governance.js';
+import { agentGovernance, loadPolicyFlag, type AgentGovernanceFlags } from './agent-governance.js';
+import { AccessPolicyError } from '../../common/policy/index.js';
 
 /** `--log-*`, `--metrics-*` and `--health-listen`, shared by both servers. */
 export interface OperationsFlags {
@@ -86,6 +87,8 @@ export interface CoordinatorFlags extends ConnectionFlags, OperationsFlags, Oidc
   defaultEpsilon?: string;
   maxSitesPerPerson?: string;
   defaultDelta?: string;
+  policy?: string;
+  policySchema?: string;
 }
 
 /** `fedmesh coordinator`: serves until SIGINT/SIGTERM, then shuts down cleanly. */
@@ -101,7 +104,9 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   const { log, metricsPort } = compileOperations(flags, 'coordinator');
   const tls = tlsFor(flags, 'coordinator');
   const oidc = oidcFromFlags(flags);
+  const accessPolicy = await loadPolicyFlag(flags);
   const coordinator = await Coordinator.create({
+    ...(accessPolicy ? { accessPolicy } : {}),
     stateDir: flags.state,
     log,
     ...(flags.heartbeatMs ? { heartbeatIntervalMs: Number(flags.heartbeatMs) } : {}),
@@ -189,6 +194,9 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
       budgetCap: { epsilon: Number(flags.budgetCapEpsilon ?? 10), delta: Number(flags.budgetCapDelta ?? 1e-5) },
     },
     log,
+  }).catch((e: unknown) => {
+    // A bad policy stops the agent, naming the file and line: a configuration (usage) error.
+    throw e instanceof AccessPolicyError ? new RangeError(`--policy: ${e.message}`, { cause: e }) : e;
   });
   log('products', { names: agent.listProducts().map((p) => p.name) });
   const health = new HealthReporter(AGENT_HEALTH_SERVICE);

@@ -7,6 +7,7 @@
  * Policy ids: a policy's `@id("...")` annotation, else `policy<N>` (its position in the file, from 0).
  */
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { FEDMESH_CEDAR_SCHEMA } from './cedar-schema.js';
 import { toCedarRequest, type AccessRequest } from './access-request.js';
 
@@ -119,6 +120,8 @@ export async function compileAccessPolicy(text: string, file: string, schemaSour
     throw firstProblem(file, text, offsets[v.policyId] ?? 0, validated.validationErrors.map((x) => x.error), `policy ${v.policyId}: `);
   }
   const frozenLines = Object.freeze({ ...lines });
+  // Decisions travel to researchers: they name the file, never the domain's folder layout.
+  const label = basename(file);
   return Object.freeze({
     file,
     lines: frozenLines,
@@ -130,14 +133,14 @@ export async function compileAccessPolicy(text: string, file: string, schemaSour
         return { allow: false, policyIds: [], reason: `the request does not fit the policy schema: ${answer.errors[0]?.message.slice(0, 300) ?? 'unknown'}` };
       }
       const { decision, diagnostics } = answer.response;
-      const where = (ids: string[]): string => ids.map((id) => `${id} (${file}:${frozenLines[id] ?? '?'})`).join(', ');
+      const where = (ids: string[]): string => ids.map((id) => `${id} (${label}:${frozenLines[id] ?? '?'})`).join(', ');
       if (diagnostics.errors.length > 0) {
         const ids = diagnostics.errors.map((e) => e.policyId);
         return { allow: false, policyIds: ids, reason: `policy ${where(ids)} failed to evaluate, so the request is refused (fail closed)` };
       }
       if (decision === 'allow') return { allow: true, policyIds: [...diagnostics.reason] };
       if (diagnostics.reason.length > 0) return { allow: false, policyIds: [...diagnostics.reason], reason: `forbidden by policy ${where(diagnostics.reason)}` };
-      return { allow: false, policyIds: [], reason: `no permit policy in ${file} matches (default deny)` };
+      return { allow: false, policyIds: [], reason: `no permit policy in ${label} matches (default deny)` };
     },
   });
 }

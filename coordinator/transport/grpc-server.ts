@@ -242,7 +242,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             identity = insecure ? reg.name : peer.name!;
             clearTimeout(regTimer);
             session = coordinator.agentAttached(identity, reg, (t) => call.write(taskToWire(t)), () => call.end(), (taskId) => call.write({ cancel: { taskId } }));
-            call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs, coordinatorIdentityKey: Buffer.from(coordinator.identityKey) } });
+            call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs, coordinatorIdentityKey: Buffer.from(coordinator.identities.publicKey) } });
             return;
           }
           if (msg.register) {
@@ -250,7 +250,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             checkRegistrationSize(msg.register as WireRegister);
             const reg = registrationFromWire(msg.register as WireRegister);
             if (reg.name !== identity) throw new FedmeshError('POLICY_DENIED', `agent ${identity} cannot register again as ${quote(reg.name)}`);
-            if (coordinator.agentUpdated(identity!, session, reg)) call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs, coordinatorIdentityKey: Buffer.from(coordinator.identityKey) } });
+            if (coordinator.agentUpdated(identity!, session, reg)) call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs, coordinatorIdentityKey: Buffer.from(coordinator.identities.publicKey) } });
             return;
           }
           if (msg.heartbeat) {
