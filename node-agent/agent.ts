@@ -32,6 +32,7 @@ import { enforceJobManifest, manifestProductOf, type ProductRules } from '../com
 import { ReleasedCells } from './disclosure/released-cells.js';
 import { ReleasedAnswers, specSha256 } from './disclosure/released-answers.js';
 import type { JobSpec } from '../common/job/spec.js';
+import { purposeOf } from '../common/job/purpose.js';
 import { CONCEPT_NAMES_TASK_KIND, VOCABULARY_COMPLETE, vocabularyQueryRefusal } from '../common/job/concept-names.js';
 import { ReleasedConcepts } from './disclosure/released-concepts.js';
 import { CONCEPT_TABLE } from './data/vocabulary.js';
@@ -379,7 +380,7 @@ export class Agent {
         return { ok: true, taskId: task.taskId, arrow: new Uint8Array(), meta: {}, conceptNames };
       }
       const job = parseJobSpec(task.specJson);
-      about = { ...about, kind: job.kind, privacyMode: job.privacy.mode, epsilon: job.privacy.epsilon ?? 0, ...(job.secure ? { secure: job.secure } : {}) };
+      about = { ...about, kind: job.kind, privacyMode: job.privacy.mode, epsilon: job.privacy.epsilon ?? 0, ...(job.secure ? { secure: job.secure } : {}), purpose: purposeOf(job), ...(job.project ? { project: job.project } : {}) };
       this.log('task-started', about);
       this.gate.enforce({ identity, researcher: task.researcher, job });
       enforcePolicy(this.policy, job.kind, job.privacy.mode);

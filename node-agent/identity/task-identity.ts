@@ -6,7 +6,7 @@
  * do not pass here and carry no verified identity.
  */
 import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
-import { isFedmeshError } from '../../common/errors.js';
+import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { verifyIdentityAssertion, type IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
 import type { CoordinatorKeyPin } from './coordinator-key.js';
 
@@ -15,8 +15,9 @@ import type { CoordinatorKeyPin } from './coordinator-key.js';
  * coordinator key is known (none configured, none published at registration)
  */
 export function verifyTaskIdentity(task: AgentTask, pin: CoordinatorKeyPin, agentName: string, nowMs = Date.now()): IdentityAssertionClaims {
-  const key = pin.current() ?? new Uint8Array(32);
-  return verifyIdentityAssertion(pin.current() ? task.identityAssertion : undefined, key, { jobId: task.jobId, round: task.round, specJson: task.specJson, agent: agentName, researcher: task.researcher, nowMs });
+  const key = pin.current();
+  if (!key) throw new FedmeshError('UNAUTHENTICATED', 'identity assertion refused: this agent knows no coordinator key yet (none configured with --coordinator-key, none published at registration)', { field: 'identity_assertion' });
+  return verifyIdentityAssertion(task.identityAssertion, key, { jobId: task.jobId, round: task.round, specJson: task.specJson, agent: agentName, researcher: task.researcher, nowMs });
 }
 
 type Log = (event: string, fields?: Record<string, unknown>) => void;
