@@ -16,7 +16,9 @@ const tagsOf = (v: unknown): string[] => (Array.isArray(v) ? v.filter((t): t is 
 export function checkMeshPolicy(policy: AccessPolicy | undefined, caller: Principal, spec: JobSpec, agents: readonly AgentView[]): void {
   if (!policy) return;
   const name = manifestProductOf(spec);
-  for (const a of agents) {
+  // With no agent to ask, the policy still decides (on the product alone): an empty list must not skip the check.
+  const asked: readonly AgentView[] = agents.length > 0 ? agents : [{ name: '', domain: '', products: [], policy: { minCellSize: 0, allowModes: [], allowKinds: [] } } as unknown as AgentView];
+  for (const a of asked) {
     const product = a.products.find((p) => p.name === name);
     const d = policy.decide({
       principal: { name: caller.name, authenticatedBy: caller.authenticatedBy ?? 'certificate', ...(caller.attributes ? { attributes: caller.attributes } : {}) },
@@ -25,6 +27,6 @@ export function checkMeshPolicy(policy: AccessPolicy | undefined, caller: Princi
       minCellSize: a.policy.minCellSize,
       agent: a.name,
     });
-    if (!d.allow) throw new FedmeshError('POLICY_DENIED', `the mesh policy refuses this job at agent ${a.name}: ${d.reason}. Nothing was charged`, { field: 'policy', details: { policyIds: d.policyIds, agent: a.name } });
+    if (!d.allow) throw new FedmeshError('POLICY_DENIED', `the mesh policy refuses this job${a.name ? ` at agent ${a.name}` : ''}: ${d.reason}. Nothing was charged`, { field: 'policy', details: { policyIds: d.policyIds, agent: a.name } });
   }
 }
