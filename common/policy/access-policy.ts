@@ -43,6 +43,7 @@ export interface AccessPolicy {
 export type AccessDecision = { allow: true; policyIds: string[] } | { allow: false; policyIds: string[]; reason: string };
 
 let cedarModule: Cedar | undefined;
+let preparsed = 0;
 /** Cedar (WebAssembly) is loaded only by processes that use a policy. */
 async function cedar(): Promise<Cedar> {
   cedarModule ??= await import('@cedar-policy/cedar-wasm/nodejs');
@@ -119,6 +120,11 @@ export async function compileAccessPolicy(text: string, file: string, schemaSour
     const v = validated.validationErrors[0]!;
     throw firstProblem(file, text, offsets[v.policyId] ?? 0, validated.validationErrors.map((x) => x.error), `policy ${v.policyId}: `);
   }
+  // Parsed once into Cedar's registry: a decision then costs no policy or schema parsing (≈ 10× faster).
+  const setId = `fedmesh-${++preparsed}`;
+  const schemaOk = c.preparseSchema(setId, schema);
+  const setOk = c.preparsePolicySet(setId, { staticPolicies: policies });
+  if (schemaOk.type === 'failure' || setOk.type === 'failure') throw new AccessPolicyError(`${file}: Cedar could not prepare the policy set`, file, undefined);
   const frozenLines = Object.freeze({ ...lines });
   // Decisions travel to researchers: they name the file, never the domain's folder layout.
   const label = basename(file);
@@ -128,7 +134,7 @@ export async function compileAccessPolicy(text: string, file: string, schemaSour
     effects: Object.freeze({ ...effects }),
     decide(request: AccessRequest): AccessDecision {
       const r = toCedarRequest(request);
-      const answer = c.isAuthorized({ ...r, policies: { staticPolicies: policies }, schema, validateRequest: true });
+      const answer = c.statefulIsAuthorized({ ...r, preparsedPolicySetId: setId, preparsedSchemaName: setId, validateRequest: true });
       if (answer.type === 'failure') {
         return { allow: false, policyIds: [], reason: `the request does not fit the policy schema: ${answer.errors[0]?.message.slice(0, 300) ?? 'unknown'}` };
       }
