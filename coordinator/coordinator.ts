@@ -241,7 +241,7 @@ export class Coordinator {
     } catch (e) {
       // The code and field only: a refusal's message may quote what the researcher typed.
       const err = isFedmeshError(e) ? e : undefined;
-      this.log('job-rejected', { researcher, kind: spec?.kind ?? 'unparsed', privacyMode: spec?.privacy.mode ?? 'unparsed', code: err?.code ?? 'INTERNAL', ...(err?.field ? { field: err.field } : {}) });
+      this.log('job-rejected', { researcher, kind: spec?.kind ?? 'unparsed', privacyMode: spec?.privacy.mode ?? 'unparsed', code: err?.code ?? 'INTERNAL', ...(err?.field ? { field: err.field } : {}), ...(err?.details.policyIds ? { policyIds: err.details.policyIds } : {}) });
       this.metrics.jobRejected(spec?.kind ?? 'unparsed', spec?.privacy.mode ?? 'unparsed');
       throw e;
     }

@@ -25,12 +25,13 @@ describe('attribute-based access policy at every domain', () => {
   let mesh: TestMesh;
   let idp: TestIssuer;
   let alice: CoordinatorClient;
+  const lines: { event: string; fields: Record<string, unknown> }[] = [];
   const dp = { kind: 'aggregate', product: 'person', groupBy: [], measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 0.5 } };
 
   beforeAll(async () => {
     idp = await startTestIssuer(await sharedCerts(['a1', 'a2']));
     const oidc = createOidcVerifier({ issuer: idp.issuer, audience: idp.audience, jwksUrl: idp.jwksUrl, jwksCa: idp.ca });
-    mesh = await startMesh({ agentNames: ['a1', 'a2'], oidc, accessPolicy: await compileAccessPolicy(MESH_POLICY, 'mesh.cedar') });
+    mesh = await startMesh({ agentNames: ['a1', 'a2'], oidc, accessPolicy: await compileAccessPolicy(MESH_POLICY, 'mesh.cedar'), coordinatorLog: (event, fields = {}) => lines.push({ event, fields }) });
     for (const [i, n] of ['a1', 'a2'].entries()) {
       const dir = join(mesh.dir, 'data', n);
       await writePersonCsv(dir, makePersons(80, 11 + i, (i + 1) * 100_000));
@@ -91,6 +92,8 @@ describe('attribute-based access policy at every domain', () => {
     const before = await mesh.coordinator.budgetReport('alice', false);
     await expect(alice.submitJob({ ...dp, privacy: { mode: 'central-dp', epsilon: 2.5 } })).rejects.toMatchObject({ code: 'POLICY_DENIED', message: expect.stringMatching(/mesh policy refuses this job at agent a\d: forbidden by policy mesh-epsilon-cap \(mesh\.cedar:1\)\. Nothing was charged/) });
     expect(await mesh.coordinator.budgetReport('alice', false)).toEqual(before);
+    // The refusal is logged with the policy that decided it (the hook an audit trail reads).
+    expect(lines.find((l) => l.event === 'job-rejected' && l.fields.researcher === 'alice')?.fields).toMatchObject({ code: 'POLICY_DENIED', field: 'policy', policyIds: ['mesh-epsilon-cap'] });
   });
 
   it('a bad policy stops the agent before it opens its data, naming the file and line', async () => {
