@@ -28,7 +28,7 @@ function connection(cmd: Command, withName = true): Command {
     .option('--coordinator <host:port>', 'coordinator address (env FEDMESH_COORDINATOR)')
     .option('--tls-dir <dir>', 'folder made by `fedmesh certs` (env FEDMESH_TLS_DIR)')
     .option('--profile <name>', 'section of the config file (env FEDMESH_PROFILE; file: FEDMESH_CONFIG or ~/.config/fedmesh/config.json)');
-  if (withName) cmd.option('--name <name>', 'researcher certificate to use (env FEDMESH_NAME; default researcher)');
+  if (withName) cmd.option('--name <name>', 'researcher certificate to use (env FEDMESH_NAME; default researcher)').option('--token-file <file>', 'authenticate with the OpenID Connect bearer token in FILE instead of a certificate (the CA is read from --tls-dir)');
   return cmd.option('--insecure', 'plaintext, no authentication: loopback development only');
 }
 
@@ -75,7 +75,16 @@ function buildProgram(): Command {
     .option('--default-epsilon <e>', 'budget ε per researcher × population where none is set', '3')
     .option('--max-sites-per-person <m>', 'public assumption: a person is at no more than m sites (multiplies every DP sensitivity)', '1')
     .option('--default-delta <d>', 'budget δ per researcher × population where none is set', '1e-6')
-    .option('--accept-ledger-loss', 'start although the privacy ledger lost changes its audit log recorded (an administrator\'s decision, recorded in the audit log)');
+    .option('--accept-ledger-loss', 'start although the privacy ledger lost changes its audit log recorded (an administrator\'s decision, recorded in the audit log)')
+    .option('--oidc-issuer <url>', 'also accept OpenID Connect bearer tokens from this issuer (iss)')
+    .option('--oidc-audience <aud>', 'audience (aud) the tokens must be issued for')
+    .option('--oidc-jwks <url>', "the issuer's JWKS URL (https)")
+    .option('--oidc-jwks-ca <file>', 'CA certificate (PEM) for the JWKS endpoint (default: public roots)')
+    .option('--oidc-claims-map <file>', 'JSON mapping of token claims to name, organisation, roles, purposes, projects')
+    .option('--oidc-algorithms <algs>', 'accepted signature algorithms, comma-separated (never none or HS*)')
+    .option('--oidc-clock-skew-s <s>', 'clock skew tolerated on exp/nbf/iat, seconds (default 60)')
+    .option('--policy <file>', 'mesh-wide Cedar access policy, pre-checked at submission')
+    .option('--policy-schema <file>', 'Cedar schema the policy is validated against (default: the fedmesh schema)');
   operations(coordinator).action(exit(async (opts) => (await servers()).runCoordinator(opts)));
 
   const agent = program
@@ -95,6 +104,9 @@ function buildProgram(): Command {
     .option('--budget-cap-epsilon <e>', "this domain's cap on ε spent per researcher", '10')
     .option('--budget-cap-delta <d>', "this domain's cap on δ per researcher", '1e-5')
     .option('--reload-interval-ms <ms>', 're-read changed data files this often and re-register the catalogue (SIGHUP does it at once)')
+    .option('--policy <file>', "this domain's Cedar access policy, checked before every job (a bad policy stops the agent with the file and line)")
+    .option('--policy-schema <file>', 'Cedar schema the policy is validated against (default: the fedmesh schema)')
+    .option('--coordinator-key <file>', "the coordinator's identity-assertion key (its state folder's coordinator-ed25519.pub; default: pinned at first registration)")
     .option('--vocabulary-complete', 'declare the public concept table complete (independent of this site\'s data): names may then be sent for concept ids the researcher supplied');
   operations(agent).action(exit(async (opts) => (await servers()).runAgent(opts)));
 
@@ -217,6 +229,26 @@ function buildProgram(): Command {
     .option('--type <type>', 'an event type or its prefix (job, job.admitted, ledger, auth)')
     .option('--job <id>', "one job's entries")
     .action(exit(async (opts) => (await import('./commands/audit.js')).runAuditShow(opts)));
+
+  program
+    .command('policy')
+    .description('access policies (Cedar)')
+    .command('check')
+    .description('dry-run a domain policy decision on a job locally: prints allow or deny with the determining policies (exit 0 allow, 4 deny)')
+    .argument('<job>', 'job spec as a JSON file')
+    .requiredOption('--agent-policy <file>', "the domain's Cedar policy file")
+    .requiredOption('--as <researcher>', 'the researcher to decide for')
+    .option('--attr <key=value>', 'researcher attribute: organisation=X, role=R, purpose=P, project=J, authenticatedBy=oidc (repeatable)', collect)
+    .option('--purpose <code>', "purpose of use (HL7 PurposeOfUse; overrides the job's)")
+    .option('--project <id>', "project or approval id (overrides the job's)")
+    .option('--domain <domain>', "the data product's domain")
+    .option('--tag <tag>', "a tag of the data product (repeatable)", collect)
+    .option('--sensitivity <level>', "the data product's sensitivity", 'sensitive')
+    .option('--agent <name>', 'the deciding agent')
+    .option('--min-cell-size <n>', "the domain's minimum cell size", '10')
+    .option('--policy-schema <file>', 'Cedar schema (default: the fedmesh schema)')
+    .option('--json', 'print one JSON object')
+    .action(exit(async (job: string, opts) => (await import('./commands/policy-check.js')).runPolicyCheck(job, opts)));
 
   program
     .command('certs')

@@ -67,6 +67,8 @@ export interface AgentTask {
   payload: Uint8Array;
   /** Kind `concept-names` only: released concept ids whose names the coordinator asks the agent's vocabulary for. */
   conceptIds?: number[];
+  /** The researcher's identity, purpose and attributes, signed by the coordinator and bound to this task (see common/identity). */
+  identityAssertion?: string;
 }
 
 export type AgentTaskReply =

@@ -8,6 +8,8 @@ import { AgentRegistry, type AgentListing, type AgentView } from './agent-regist
 import { AgentMembers } from './agent-members.js';
 import { checkQuorum } from './admission/quorum.js';
 import { applyPublicRules } from './admission/public-rules.js';
+import { checkMeshPolicy } from './admission/mesh-policy.js';
+import { JobIdentities, loadOrCreateSigningKey } from './identity/index.js';
 import { Dispatcher } from './dispatcher.js';
 import { JOB_STORE_FILE, JobStore } from './job-store.js';
 import { isTerminal, type JobEventRecord, type JobRecord, type JobResult, type MissingAgent } from './job-record.js';
@@ -69,6 +71,8 @@ export class Coordinator {
   private hePool: HePool | undefined;
   /** Jobs of registry kinds (jobs/<kind>), run by the generic round runner. */
   private kindJobs!: KindJobs;
+  /** Each running job's principal and purpose, signed onto its tasks; its public key is published at registration. */
+  readonly identities: JobIdentities;
 
   private constructor(
     readonly options: CompiledCoordinatorOptions,
@@ -84,7 +88,8 @@ export class Coordinator {
     this.log = audit.tapLog(log);
     this.registry = new AgentRegistry({ heartbeatIntervalMs: options.heartbeatIntervalMs, livenessTimeoutMs: options.livenessTimeoutMs });
     this.metrics = new CoordinatorMetrics(() => this.registry.connected().length, { processMetrics });
-    this.dispatcher = new Dispatcher(this.registry, (task) => this.metrics.taskDispatched(task.jobId, task.round, task.kind));
+    this.identities = new JobIdentities(loadOrCreateSigningKey(options.stateDir));
+    this.dispatcher = new Dispatcher(this.registry, (task) => this.metrics.taskDispatched(task.jobId, task.round, task.kind), (agent, task) => this.identities.stamp(agent, task));
     this.registry.onConnect((name) => {
       this.log('agent-connected', { agent: name });
       this.saveMember(name);
@@ -145,7 +150,7 @@ export class Coordinator {
     if (interrupted > 0) c.log('jobs-interrupted', { count: interrupted });
     c.kindJobs = await KindJobs.open({
       kinds: KINDS, registry: c.registry, dispatcher: c.dispatcher, store, ledger, rng: c.rng, metrics: c.metrics, log: c.log, emit: (e, j) => c.emit(e, j),
-      maxSitesPerPerson: compiled.maxSitesPerPerson, defaultDelta: compiled.defaultBudget.delta, started: (job, p) => c.track(job, p), finished: (job) => c.forget(job),
+      maxSitesPerPerson: compiled.maxSitesPerPerson, defaultDelta: compiled.defaultBudget.delta, started: (job, p) => c.track(job, p), finished: (job) => c.forget(job), identify: (id, caller, spec) => c.identities.register(id, caller, spec as unknown as JobSpec),
       ...(options.testOnlyBeforeRound ? { beforeRound: options.testOnlyBeforeRound } : {}),
     });
     await c.kindJobs.resumeAll();
@@ -201,25 +206,28 @@ export class Coordinator {
    * Validates and admits a job, stores it, and runs it in the background.
    * @throws FedmeshError INVALID_JOB / POLICY_DENIED / RESOURCE_EXHAUSTED (result size) before anything is stored
    */
-  async submitJob(researcher: string, specJson: string): Promise<JobRecord> {
+  async submitJob(caller: Principal | string, specJson: string): Promise<JobRecord> {
+    const principal: Principal = typeof caller === 'string' ? { name: caller, isAdmin: false } : caller;
+    const researcher = principal.name;
     const kind = this.kindJobs.kindOf(specJson);
-    if (kind) return this.kindJobs.submit(researcher, specJson, kind);
+    if (kind) return this.kindJobs.submit(principal, specJson, kind);
     let spec: JobSpec | undefined;
     try {
       spec = parseJobSpec(specJson);
       // The mesh-wide sites-per-person assumption is a floor: it travels in the stored spec, which agents plan from.
       if (spec.privacy.mode !== 'none') spec.privacy.maxSitesPerPerson = Math.max(spec.privacy.maxSitesPerPerson ?? 1, this.options.maxSitesPerPerson);
-      return await this.admit(researcher, spec);
+      return await this.admit(principal, spec);
     } catch (e) {
       // The code and field only: a refusal's message may quote what the researcher typed.
       const err = isFedmeshError(e) ? e : undefined;
-      this.log('job-rejected', { researcher, kind: spec?.kind ?? 'unparsed', privacyMode: spec?.privacy.mode ?? 'unparsed', code: err?.code ?? 'INTERNAL', ...(err?.field ? { field: err.field } : {}) });
+      this.log('job-rejected', { researcher, kind: spec?.kind ?? 'unparsed', privacyMode: spec?.privacy.mode ?? 'unparsed', code: err?.code ?? 'INTERNAL', ...(err?.field ? { field: err.field } : {}), ...(err?.details.policyIds ? { policyIds: err.details.policyIds } : {}) });
       this.metrics.jobRejected(spec?.kind ?? 'unparsed', spec?.privacy.mode ?? 'unparsed');
       throw e;
     }
   }
 
-  private async admit(researcher: string, spec: JobSpec): Promise<JobRecord> {
+  private async admit(principal: Principal, spec: JobSpec): Promise<JobRecord> {
+    const researcher = principal.name;
     if (spec.privacy.mode === 'distributed-dp' && !spec.secure) {
       throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation: add "secure": "secagg" (or "he"), or use central-dp or local-dp', { field: 'privacy.mode' });
     }
@@ -232,6 +240,7 @@ export class Coordinator {
     // else left out and reported — never asked after the charge only to refuse.
     const allowed = applyPublicRules(spec, admitted.agents);
     const agents = allowed.agents;
+    checkMeshPolicy(this.options.accessPolicy, principal, spec, agents);
     const excluded = [...notLive, ...admitted.excluded, ...allowed.excluded];
     // A result too big to store, send or fetch is refused now, before anything is charged or stored.
     checkResultSize(spec, agents.length);
@@ -257,6 +266,7 @@ export class Coordinator {
       error: undefined,
     };
     await this.ledger.admit(job, touched, cost, (population) => this.catalogPopulations().get(population) ?? []);
+    this.identities.register(job.id, principal, spec);
     const epsilon = chargedEpsilon(cost, this.options.defaultBudget.delta);
     this.log('job-admitted', { ...jobLogFields(job.id, researcher, spec, epsilon), agents: agents.length });
     this.metrics.jobAdmitted(job.id, spec.kind, spec.privacy.mode, cost ? { ...cost, epsilon } : undefined);
@@ -325,6 +335,7 @@ export class Coordinator {
       this.log('job-store-error', { jobId: job.id, error: String(e) });
     }
     this.live.delete(job.id);
+    this.identities.forget(job.id);
     const outcome = job.state === 'succeeded' ? 'succeeded' : 'failed';
     const ms = job.finishedAtMs - job.createdAtMs;
     this.log(outcome === 'succeeded' ? 'job-succeeded' : 'job-failed', {
@@ -349,6 +360,7 @@ export class Coordinator {
   /** A job that ended: watchers get the final event, and it is read from the store from now on. */
   private forget(job: JobRecord): void {
     this.live.delete(job.id);
+    this.identities.forget(job.id);
     this.emit({ jobId: job.id, type: 'finished', atMs: job.finishedAtMs ?? Date.now(), message: job.state }, job);
     this.listeners.delete(job.id);
   }

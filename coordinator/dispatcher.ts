@@ -21,10 +21,14 @@ interface Pending {
 export class Dispatcher {
   private readonly pending = new Map<string, Pending>();
 
-  /** @param onDispatch told of every task sent (for metrics); it must not throw */
+  /**
+   * @param onDispatch told of every task sent (for metrics); it must not throw
+   * @param stamp the signed identity assertion each task carries to its agent (see coordinator/identity)
+   */
   constructor(
     private readonly registry: AgentRegistry,
     private readonly onDispatch: (task: Omit<AgentTask, 'taskId'>) => void = () => undefined,
+    private readonly stamp: (agent: string, task: Omit<AgentTask, 'taskId'>) => string | undefined = () => undefined,
   ) {
     registry.onDisconnect((name) => {
       for (const [id, p] of this.pending) {
@@ -44,7 +48,8 @@ export class Dispatcher {
       }, wait);
       this.pending.set(taskId, { agent, jobId: task.jobId, resolve, timer });
       this.onDispatch(task);
-      if (!this.registry.send(agent, { ...task, taskId })) {
+      const identityAssertion = this.stamp(agent, task);
+      if (!this.registry.send(agent, { ...task, taskId, ...(identityAssertion ? { identityAssertion } : {}) })) {
         this.finish(taskId, { ok: false, agent, error: { code: 'AGENT_UNAVAILABLE', message: `agent ${agent} is not connected` } });
       }
     });

@@ -1,6 +1,7 @@
 import type { PrivacyCost } from '../algorithms/dp/index.js';
 import { epsilonSpent } from '../common/job/budget.js';
 import type { JobSpec } from '../common/job/spec.js';
+import { purposeOf } from '../common/job/purpose.js';
 
 /**
  * The ε a job's reservation amounts to, for logs and metrics: its direct ε when it has one, else its zCDP cost
@@ -17,7 +18,7 @@ export function chargedEpsilon(cost: PrivacyCost | undefined, delta: number): nu
  * The only job fields a log line carries: identifiers and public privacy parameters. Never the spec's filters,
  * columns, concept sets or any value the researcher typed beyond these.
  */
-export function jobLogFields(jobId: string, researcher: string, spec: Pick<JobSpec, 'kind' | 'privacy'> & { secure?: string }, epsilon: number): Record<string, unknown> {
+export function jobLogFields(jobId: string, researcher: string, spec: Pick<JobSpec, 'kind' | 'privacy' | 'purpose' | 'project'> & { secure?: string }, epsilon: number): Record<string, unknown> {
   return {
     jobId,
     researcher,
@@ -26,5 +27,8 @@ export function jobLogFields(jobId: string, researcher: string, spec: Pick<JobSp
     epsilon,
     ...(spec.privacy.delta !== undefined ? { delta: spec.privacy.delta } : {}),
     ...(spec.secure ? { secure: spec.secure } : {}),
+    // The purpose of use and approval are validated codes (never free text), so they may be logged verbatim.
+    purpose: purposeOf(spec),
+    ...(spec.project ? { project: spec.project } : {}),
   };
 }

@@ -1,3 +1,4 @@
+import type { AccessPolicy } from '../common/policy/index.js';
 import type { Rng } from '../algorithms/rng.js';
 import { MAX_SITES_PER_PERSON } from '../common/job/spec.js';
 import type { EpsilonDeltaBudget } from '../common/job/budget.js';
@@ -27,6 +28,8 @@ export interface CoordinatorOptions {
   testOnlyRng?: Rng;
   /** Start although the privacy ledger lost changes the audit log recorded; the decision is audited. @default false */
   acceptLedgerLoss?: boolean;
+  /** Mesh-wide Cedar access policy, pre-checked at submission (see coordinator/admission/mesh-policy.ts). @default none */
+  accessPolicy?: AccessPolicy;
 }
 
 export interface CompiledCoordinatorOptions {
@@ -35,6 +38,7 @@ export interface CompiledCoordinatorOptions {
   readonly livenessTimeoutMs: number;
   readonly defaultBudget: Readonly<EpsilonDeltaBudget>;
   readonly maxSitesPerPerson: number;
+  readonly accessPolicy?: AccessPolicy | undefined;
 }
 
 /** @throws RangeError naming the option */
@@ -47,5 +51,5 @@ export function compileCoordinatorOptions(o: CoordinatorOptions): CompiledCoordi
   const defaultBudget = Object.freeze({ ...(o.defaultBudget ?? { epsilon: 3, delta: 1e-6 }) });
   const maxSitesPerPerson = o.maxSitesPerPerson ?? 1;
   if (!Number.isInteger(maxSitesPerPerson) || maxSitesPerPerson < 1 || maxSitesPerPerson > MAX_SITES_PER_PERSON) throw new RangeError(`options.maxSitesPerPerson must be an integer between 1 and ${MAX_SITES_PER_PERSON}`);
-  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget, maxSitesPerPerson });
+  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget, maxSitesPerPerson, accessPolicy: o.accessPolicy });
 }

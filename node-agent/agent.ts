@@ -40,6 +40,11 @@ import { KINDS } from '../jobs/kinds.js';
 import { AGENT_KINDS } from '../jobs/agent-kinds.js';
 import type { AgentHealth } from './agent-health.js';
 import { AgentAudit } from './audit/index.js';
+import { purposeOf } from '../common/job/purpose.js';
+import { CoordinatorKeyPin, guardLinkTasks } from './identity/index.js';
+import type { IdentityAssertionClaims } from '../common/identity/identity-assertion.js';
+import { createAgentGate, type AgentGate, type PolicyDecisionEvent } from './policy/index.js';
+import { loadAccessPolicy, type AccessPolicy } from '../common/policy/index.js';
 
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
@@ -73,6 +78,10 @@ export interface AgentOptions {
   vocabularyComplete?: boolean;
   /** TESTS ONLY: a seeded Rng for the DP noise (see `createServerRng`); the CLI never sets it. @default the CSPRNG */
   testOnlyRng?: Rng;
+  /** The coordinator's identity-assertion key (32 raw bytes, @default pinned at first registration); a Cedar access
+   * policy (and schema) checked before every job on top of `policy` (@default none: today's rules only). */
+  coordinatorKey?: Uint8Array;
+  accessPolicy?: { file: string; schemaFile?: string; onDecision?: (e: PolicyDecisionEvent) => void };
 }
 
 export type { AgentHealth } from './agent-health.js';
@@ -96,6 +105,9 @@ export class Agent {
   private readonly secure: SecureTaskRunner;
   /** Tasks of registry kinds (jobs/<kind>), run by one kind-agnostic middleware chain. */
   private readonly kindTasks: KindTaskRunner;
+  /** The coordinator key link tasks' identity assertions are verified with; the access-policy gate run before the ledger. */
+  private readonly coordinatorKey: CoordinatorKeyPin;
+  private readonly gate: AgentGate;
   /** Running tasks, interrupted at their deadline or on CancelTask. */
   readonly cancellation = new TaskCancellation();
   private readonly descriptions = new Map<string, { description: string; privacyUnit: string | undefined; metadata: Record<string, unknown> }>();
@@ -120,11 +132,14 @@ export class Agent {
     private readonly log: (event: string, fields?: Record<string, unknown>) => void,
     /** This domain's tamper-evident audit trail; `audit.append(type, fields)` is the hook for other subsystems. */
     readonly audit: AgentAudit,
+    accessPolicy: AccessPolicy | undefined,
   ) {
     this.policy = compileAgentPolicy(options.policy);
     this.rng = createServerRng(options.testOnlyRng);
     this.metrics = new AgentMetrics(() => ({ ingestOk: this.failedIngests() === 0, connected: this.link?.isRegistered() === true, products: this.products.length }), { processMetrics: options.processMetrics !== false });
     this.identity = loadOrCreateIdentityKey(options.stateDir);
+    this.coordinatorKey = new CoordinatorKeyPin(options.stateDir, options.coordinatorKey, log);
+    this.gate = createAgentGate({ policy: accessPolicy, agent: options.name, domain: options.domain ?? options.name, minCellSize: this.policy.minCellSize, log, onDecision: options.accessPolicy?.onDecision, product: (n) => (this.rules.has(n) ? { tags: (this.descriptions.get(n)?.metadata.tags as string[] | undefined) ?? [], sensitivity: this.rules.get(n)!.sensitivity } : undefined) });
     this.secure = new SecureTaskRunner({
       name: options.name,
       tls: options.tls,
@@ -165,8 +180,10 @@ export class Agent {
       throw new RangeError(`options.dataDir: ${options.dataDir} is not a folder`);
     }
     const audit = AgentAudit.open(options.stateDir, options.name, options.log);
+    // A bad policy stops the agent before it opens its data (AccessPolicyError names the file and line).
+    const accessPolicy = options.accessPolicy ? await loadAccessPolicy(options.accessPolicy.file, options.accessPolicy.schemaFile).catch((e: unknown) => (audit.close(), Promise.reject(e))) : undefined;
     const db = await openAgentDatabase(options.stateDir).catch((e: unknown) => (audit.close(), Promise.reject(e)));
-    const agent = new Agent(options, db, audit.tapLog(options.log), audit);
+    const agent = new Agent(options, db, audit.tapLog(options.log), audit, accessPolicy);
     try {
       agent.ledgerConn = await db.instance.connect();
       agent.ledger = await AgentLedger.open(agent.ledgerConn, agent.policy.budgetCap, audit.charged);
@@ -348,11 +365,11 @@ export class Agent {
    * Runs one task under this domain's policy, on one version of the data (a reload waits for it, or it for the
    * reload). Never throws: failures become typed replies.
    */
-  handleTask(task: AgentTask): Promise<AgentTaskReply> {
-    return this.dataLock.read(() => this.runTask(task));
+  handleTask(task: AgentTask, identity?: IdentityAssertionClaims): Promise<AgentTaskReply> {
+    return this.dataLock.read(() => this.runTask(task, identity));
   }
 
-  private async runTask(task: AgentTask): Promise<AgentTaskReply> {
+  private async runTask(task: AgentTask, identity: IdentityAssertionClaims | undefined): Promise<AgentTaskReply> {
     const started = Date.now();
     const scope = this.cancellation.begin(task.taskId, task.deadlineMs);
     // What a task line may say: ids, the researcher, the public job kind and privacy parameters; never spec values.
@@ -376,8 +393,9 @@ export class Agent {
         return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta };
       }
       const job = parseJobSpec(task.specJson);
-      about = { ...about, kind: job.kind, privacyMode: job.privacy.mode, epsilon: job.privacy.epsilon ?? 0, ...(job.secure ? { secure: job.secure } : {}) };
+      about = { ...about, kind: job.kind, privacyMode: job.privacy.mode, epsilon: job.privacy.epsilon ?? 0, ...(job.secure ? { secure: job.secure } : {}), purpose: purposeOf(job), ...(job.project ? { project: job.project } : {}) };
       this.log('task-started', about);
+      this.gate.enforce({ identity, researcher: task.researcher, job });
       enforcePolicy(this.policy, job.kind, job.privacy.mode);
       this.enforceManifest(job);
       if (job.privacy.mode === 'distributed-dp' && !job.secure) {
@@ -455,7 +473,9 @@ export class Agent {
       coordinator: this.options.coordinator,
       tls: this.options.tls,
       registration: () => this.registration(),
-      onTask: (t) => this.handleTask(t),
+      // Tasks from the network: the coordinator's signed identity assertion is verified before anything else.
+      onTask: guardLinkTasks(this.coordinatorKey, this.options.name, this.log, (t, identity) => this.handleTask(t, identity)),
+      onCoordinatorKey: (key) => this.coordinatorKey.published(key),
       onCancel: (taskId) => this.cancellation.cancel(taskId),
       log: this.log,
     });

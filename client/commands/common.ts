@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { certBaseName, loadTlsMaterial, type Role, type TlsMaterial } from '../../common/tls.js';
 import { configPath, parseConfigFile, resolveConnection, type ConfigFile, type ResolvedConnection } from '../config.js';
 import { CoordinatorClient } from '../transport/coordinator-client.js';
+import { readTokenFile } from './oidc-flags.js';
 
 export interface ConnectionFlags {
   coordinator?: string;
@@ -13,6 +14,8 @@ export interface ConnectionFlags {
   insecure?: boolean;
   /** A section of the config file (see client/config.ts). */
   profile?: string;
+  /** A file holding an OpenID Connect bearer token: used instead of the researcher certificate. */
+  tokenFile?: string;
 }
 
 export const INSECURE_WARNING =
@@ -49,6 +52,13 @@ export function connectionSettings(flags: ConnectionFlags, role: 'researcher' | 
 
 export function researcherClient(flags: ConnectionFlags, role: 'researcher' | 'admin' = 'researcher'): CoordinatorClient {
   const c = connectionSettings(flags, role);
+  if (flags.tokenFile !== undefined) {
+    if (c.insecure) throw new RangeError('--token-file needs TLS: a bearer token is never sent in plaintext (drop --insecure)');
+    if (!c.tlsDir) throw new RangeError('--token-file needs --tls-dir (its ca.crt verifies the coordinator)');
+    const caPath = join(c.tlsDir, 'ca.crt');
+    if (!existsSync(caPath)) throw new RangeError(`--tls-dir: ${caPath} not found`);
+    return new CoordinatorClient({ address: c.coordinator, tls: undefined, bearer: { ca: readFileSync(caPath), token: readTokenFile(flags.tokenFile) }, files: { caPath } });
+  }
   const tls = tlsFor({ ...(c.tlsDir !== undefined ? { tlsDir: c.tlsDir } : {}), insecure: c.insecure }, role, c.name);
   const files = tls && c.tlsDir ? { caPath: join(c.tlsDir, 'ca.crt'), certPath: join(c.tlsDir, `${certBaseName(role, c.name)}.crt`) } : undefined;
   return new CoordinatorClient({ address: c.coordinator, tls, ...(files ? { files } : {}) });

@@ -8,6 +8,9 @@ import { PRIVACY_MODES, type PrivacyMode } from '../../common/job/spec.js';
 import { Agent, AGENT_HEALTH_SERVICE } from '../../node-agent/index.js';
 import { checkAddress } from '../config.js';
 import { tlsFor, untilSignal, type ConnectionFlags } from './common.js';
+import { oidcFromFlags, type OidcFlags } from './oidc-flags.js';
+import { agentGovernance, loadPolicyFlag, type AgentGovernanceFlags } from './agent-governance.js';
+import { AccessPolicyError } from '../../common/policy/index.js';
 
 /** `--log-*`, `--metrics-*` and `--health-listen`, shared by both servers. */
 export interface OperationsFlags {
@@ -76,7 +79,7 @@ export async function runHealth(address: string, opts: { service?: string; timeo
   }
 }
 
-export interface CoordinatorFlags extends ConnectionFlags, OperationsFlags {
+export interface CoordinatorFlags extends ConnectionFlags, OperationsFlags, OidcFlags {
   listen?: string;
   state: string;
   checkState?: boolean;
@@ -85,6 +88,8 @@ export interface CoordinatorFlags extends ConnectionFlags, OperationsFlags {
   maxSitesPerPerson?: string;
   defaultDelta?: string;
   acceptLedgerLoss?: boolean;
+  policy?: string;
+  policySchema?: string;
 }
 
 /** `fedmesh coordinator`: serves until SIGINT/SIGTERM, then shuts down cleanly. */
@@ -99,7 +104,10 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   if (!flags.listen) throw new RangeError('--listen <host:port> is required (unless --check-state)');
   const { log, metricsPort } = compileOperations(flags, 'coordinator');
   const tls = tlsFor(flags, 'coordinator');
+  const oidc = oidcFromFlags(flags);
+  const accessPolicy = await loadPolicyFlag(flags);
   const coordinator = await Coordinator.create({
+    ...(accessPolicy ? { accessPolicy } : {}),
     stateDir: flags.state,
     log,
     ...(flags.heartbeatMs ? { heartbeatIntervalMs: Number(flags.heartbeatMs) } : {}),
@@ -111,14 +119,14 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   let server;
   let ops;
   try {
-    server = await startCoordinatorServer(coordinator, { listen: flags.listen, tls, insecure: flags.insecure === true, health });
+    server = await startCoordinatorServer(coordinator, { listen: flags.listen, tls, insecure: flags.insecure === true, health, ...(oidc ? { oidc } : {}) });
     ops = await startOperations(flags, metricsPort, coordinator.metrics.registry, health, log);
   } catch (e) {
     await server?.close();
     await coordinator.close();
     throw e;
   }
-  process.stdout.write(`fedmesh coordinator listening on ${server.address}${tls ? ' (mTLS)' : ' (INSECURE)'}\n`);
+  process.stdout.write(`fedmesh coordinator listening on ${server.address}${tls ? (oidc ? ' (TLS; client certificates or OIDC bearer tokens)' : ' (mTLS)') : ' (INSECURE)'}\n`);
   const sig = await untilSignal();
   log('shutting-down', { signal: sig });
   health.set('NOT_SERVING');
@@ -128,7 +136,7 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   return 0;
 }
 
-export interface AgentFlags extends ConnectionFlags, OperationsFlags {
+export interface AgentFlags extends ConnectionFlags, OperationsFlags, AgentGovernanceFlags {
   data: string;
   state: string;
   domain?: string;
@@ -169,7 +177,9 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
   const tls = tlsFor(flags, 'agent', flags.name);
   const minCellSize = flags.minCellSize === undefined ? undefined : Number(flags.minCellSize);
   const reloadIntervalMs = parseReloadInterval(flags.reloadIntervalMs);
+  const governance = agentGovernance(flags);
   const agent = await Agent.create({
+    ...governance,
     ...(reloadIntervalMs !== undefined ? { reloadIntervalMs } : {}),
     ...(flags.vocabularyComplete === true ? { vocabularyComplete: true } : {}),
     name: flags.name,
@@ -186,6 +196,9 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
       budgetCap: { epsilon: Number(flags.budgetCapEpsilon ?? 10), delta: Number(flags.budgetCapDelta ?? 1e-5) },
     },
     log,
+  }).catch((e: unknown) => {
+    // A bad policy stops the agent, naming the file and line: a configuration (usage) error.
+    throw e instanceof AccessPolicyError ? new RangeError(`--policy: ${e.message}`, { cause: e }) : e;
   });
   log('products', { names: agent.listProducts().map((p) => p.name) });
   const health = new HealthReporter(AGENT_HEALTH_SERVICE);

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { clientCredentials } from '../../common/transport/credentials.js';
+import { bearerCredentials, clientCredentials } from '../../common/transport/credentials.js';
 import { clientChannelOptions, fedmeshV1 } from '../../common/transport/proto.js';
 import { FedmeshError } from '../../common/errors.js';
 import { fromGrpcError } from '../../common/transport/status-map.js';
@@ -75,6 +75,11 @@ export interface CoordinatorClientOptions {
   callTimeoutMs?: number;
   /** Files named in connection errors (which certificate failed). */
   files?: { caPath?: string; certPath?: string };
+  /**
+   * Authenticate with an OpenID Connect bearer token instead of a client certificate: TLS verifying the coordinator
+   * against `ca`, the token on every call. Takes the place of `tls`.
+   */
+  bearer?: { ca: Buffer; token: string };
 }
 
 /** The researcher's gRPC client. gRPC errors become FedmeshErrors here and nowhere else. */
@@ -86,7 +91,9 @@ export class CoordinatorClient {
   constructor(options: CoordinatorClientOptions) {
     this.connection = { address: options.address, ...(options.tls ? (options.files ?? { caPath: 'the CA given' }) : {}) };
     const Ctor = fedmeshV1().Coordinator!;
-    this.client = new Ctor(options.address, clientCredentials(options.tls), clientChannelOptions(options.address, options.tls !== undefined)) as never;
+    const bearer = options.bearer;
+    const creds = bearer ? bearerCredentials(bearer.ca, () => bearer.token) : clientCredentials(options.tls);
+    this.client = new Ctor(options.address, creds, clientChannelOptions(options.address, options.tls !== undefined || bearer !== undefined)) as never;
     this.timeoutMs = options.callTimeoutMs ?? 30_000;
   }
 

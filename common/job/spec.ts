@@ -95,6 +95,10 @@ export interface JobCommon {
   secureMaxRows?: number;
   /** HE jobs: the BFV plan and the researcher's public key (base64), made by the researcher's client. */
   he?: HeJobKey;
+  /** HL7 PurposeOfUse code the job runs under (see common/job/purpose.ts). @default 'HRESCH' (not written into the spec) */
+  purpose?: string;
+  /** Project or ethics approval id the job runs under. @default none */
+  project?: string;
 }
 
 export interface AggregateJob extends JobCommon {

@@ -1,6 +1,7 @@
 import { FedmeshError, invalidJob, quote } from '../errors.js';
 import { checkSpecShape } from '../cohort/definition-limits.js';
 import { parseCellJobBody } from './cohort-jobs.js';
+import { parsePurpose, parseProject } from './purpose.js';
 import { PRIVACY_LIMITS, inRange, rangeMessage } from './privacy-limits.js';
 import {
   DEFAULT_JOB_DELTA,
@@ -232,7 +233,7 @@ export function parseJobSpec(input: unknown): JobSpec {
   // Depth and size first: the parsers below recurse, and a 2,000-deep definition overflowed the stack (INTERNAL).
   checkSpecShape(v);
   if (v.kind === 'aggregate') return parseAggregate(v);
-  const common = ['kind', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents', 'secureThreshold', 'secureMaxRows', 'he'];
+  const common = ['kind', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents', 'secureThreshold', 'secureMaxRows', 'he', 'purpose', 'project'];
   const specific: Record<string, string[]> = {
     cohort: ['definition', 'ageBands'],
     characterize: ['definition', 'ageBands', 'conditionConcepts', 'drugConcepts', 'windowDays'],
@@ -255,7 +256,7 @@ export function parseJobSpec(input: unknown): JobSpec {
 }
 
 function parseAggregate(v: Obj): AggregateJob {
-  onlyKeys(v, ['kind', 'product', 'where', 'groupBy', 'groupKeys', 'measures', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents', 'secureThreshold', 'secureMaxRows', 'he'], '');
+  onlyKeys(v, ['kind', 'product', 'where', 'groupBy', 'groupKeys', 'measures', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents', 'secureThreshold', 'secureMaxRows', 'he', 'purpose', 'project'], '');
   const product = identifier(v.product, 'product');
   const whereRaw = v.where ?? [];
   if (!Array.isArray(whereRaw)) throw invalidJob('where', 'must be a list of filters');
@@ -340,6 +341,8 @@ export function parseCommon(v: Obj): Partial<AggregateJob> {
       return a;
     });
   }
+  if (v.purpose !== undefined) out.purpose = parsePurpose(v.purpose);
+  if (v.project !== undefined) out.project = parseProject(v.project);
   return out;
 }
 

@@ -7,6 +7,7 @@ import type { Dispatcher } from '../dispatcher.js';
 import type { JobEventRecord, JobRecord, RegistryJobSpec } from '../job-record.js';
 import type { JobStore } from '../job-store.js';
 import type { Ledger } from '../ledger.js';
+import type { Principal } from '../principal.js';
 import type { CoordinatorMetrics } from '../metrics.js';
 import { chargedEpsilon } from '../job-log.js';
 import { admitKindJob } from './kind-admission.js';
@@ -32,6 +33,8 @@ export interface KindJobsDeps {
   /** The coordinator keeps the job as live while it runs and forgets it (and tells watchers) when it ends. */
   started: (job: JobRecord, p: Promise<void>) => void;
   finished: (job: JobRecord) => void;
+  /** Registers the job's caller, whose signed identity every task of the job carries (resumed jobs: the researcher's name only). */
+  identify?: (jobId: string, caller: Principal, spec: RegistryJobSpec) => void;
   /** Test hook: runs before each round is dispatched, with a signal aborted when the coordinator stops. */
   beforeRound?: (jobId: string, round: number, signal: AbortSignal) => Promise<void>;
 }
@@ -78,8 +81,9 @@ export class KindJobs {
    * background.
    * @throws FedmeshError INVALID_JOB, QUORUM_NOT_MET, POLICY_DENIED, BUDGET_EXHAUSTED before anything is stored
    */
-  async submit(researcher: string, specJson: string, def: AnyKindDef): Promise<JobRecord> {
+  async submit(caller: Principal, specJson: string, def: AnyKindDef): Promise<JobRecord> {
     const { deps } = this;
+    const researcher = caller.name;
     let job: CompiledKindJob | undefined;
     try {
       job = compileKindJob(def, JSON.parse(specJson));
@@ -110,7 +114,7 @@ export class KindJobs {
       deps.log('job-admitted', { jobId: record.id, researcher, kind: job.kind, privacyMode: job.privacy.mode, epsilon, agents: record.agentsAsked.length, maxRounds: job.maxRounds });
       deps.metrics.jobAdmitted(record.id, job.kind, job.privacy.mode, cost ? { ...cost, epsilon } : undefined);
       deps.emit({ jobId: record.id, type: 'admitted', atMs: Date.now(), message: `${record.agentsAsked.length} agents, at most ${job.maxRounds} rounds` }, record);
-      this.start(record, def, job, epsilon);
+      this.start(record, def, job, epsilon, caller);
       return { ...record };
     } catch (e) {
       const err = isFedmeshError(e) ? e : undefined;
@@ -150,7 +154,8 @@ export class KindJobs {
     this.stopping.abort(new FedmeshError('CANCELLED', 'coordinator stopping'));
   }
 
-  private start(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number): void {
+  private start(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number, caller?: Principal): void {
+    this.deps.identify?.(record.id, caller ?? { name: record.researcher, isAdmin: false }, record.spec as RegistryJobSpec);
     const p = this.execute(record, def, job, epsilon).catch((e: unknown) => this.deps.log('job-internal-error', { jobId: record.id, error: String(e) }));
     this.deps.started(record, p);
   }

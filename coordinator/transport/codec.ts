@@ -108,6 +108,7 @@ export function taskToWire(t: AgentTask): Record<string, unknown> {
       researcher: t.researcher,
       payload: Buffer.from(t.payload),
       ...(t.conceptIds ? { conceptIds: t.conceptIds.map(String) } : {}),
+      ...(t.identityAssertion ? { identityAssertion: t.identityAssertion } : {}),
     },
   };
 }

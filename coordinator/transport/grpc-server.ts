@@ -9,6 +9,8 @@ import { toGrpcError } from '../../common/transport/status-map.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { BudgetTarget, Coordinator } from '../coordinator.js';
 import type { Principal } from '../principal.js';
+import { authenticateCaller, type CallerAuth } from './authenticate.js';
+import type { OidcVerifier } from '../identity/index.js';
 import { checkRegistrationSize } from '../registration-limits.js';
 import {
   agentToWire, budgetEntryToWire, eventToWire, jobSummaryToWire, jobToWire, registrationFromWire, replyFromWire, resultPart, RESULT_CHUNK_BYTES, RESULT_PARTS, taskToWire,
@@ -23,6 +25,12 @@ export interface CoordinatorServerOptions {
   insecure?: boolean;
   /** The health service to serve on this port (and, if the caller wishes, on a plaintext probe port). @default a new one */
   health?: HealthReporter;
+  /**
+   * Also accept researchers with an OpenID Connect bearer token. The port then asks for a client certificate
+   * without requiring one (agents and certificate researchers are unchanged; a call without a certificate must
+   * carry a valid token). @default undefined (certificates only)
+   */
+  oidc?: OidcVerifier;
 }
 
 export interface RunningServer {
@@ -47,18 +55,7 @@ function splitHostPort(listen: string): { host: string; port: number } {
   return { host: m[1]!, port };
 }
 
-type AnyCall = { getAuthContext?: () => unknown };
 type Log = (event: string, fields?: Record<string, unknown>) => void;
-
-/** Researchers (and administrators) are known by their client certificate: CN = name, OU = role. */
-function callerOf(call: AnyCall, insecure: boolean): Principal {
-  if (insecure) return { name: 'insecure-dev', isAdmin: false };
-  const id = peerIdentity(call as never);
-  if (!id.name || (id.role !== 'researcher' && id.role !== 'admin')) {
-    throw new FedmeshError('UNAUTHENTICATED', 'a researcher or administrator client certificate is required for this call', { details: { role: id.role ?? 'none' } });
-  }
-  return { name: id.name, isAdmin: id.role === 'admin' };
-}
 
 /**
  * Maps a failure to its status and logs what the operator must see: refused callers and internal errors, with
@@ -69,7 +66,7 @@ function failure(log: Log, method: string, caller: string | undefined, e: unknow
   if (status.code === grpc.status.INTERNAL) {
     log('internal-error', { method, ...(caller ? { caller } : {}), error: e instanceof Error ? e.name : typeof e, cause: quote(e instanceof Error ? e.message : String(e), 300) });
   } else if (status.code === grpc.status.UNAUTHENTICATED) {
-    log('call-refused', { method, reason: status.details, role: (e as FedmeshError).details?.role ?? 'none' });
+    log('call-refused', { method, reason: status.details, role: (e as FedmeshError).details?.role ?? 'none', ...((e as FedmeshError).details?.reason ? { auth: 'bearer' } : {}) });
   }
   return status as grpc.ServiceError;
 }
@@ -78,22 +75,20 @@ function undecodable(method: string): FedmeshError {
   return new FedmeshError('INVALID_ARGUMENT', `the request is not a valid ${method} protobuf message`);
 }
 
-function unary<Req, Res>(log: Log, method: string, insecure: boolean, fn: (caller: Principal, req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+function unary<Req, Res>(log: Log, method: string, auth: CallerAuth, fn: (caller: Principal, req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    let caller: Principal;
-    try {
-      caller = callerOf(call as AnyCall, insecure);
-    } catch (e) {
-      callback(failure(log, method, undefined, e));
-      return;
-    }
-    if (isUndecodable(call.request)) {
-      callback(failure(log, method, caller.name, undecodable(method)));
-      return;
-    }
-    fn(caller, call.request).then(
-      (res) => callback(null, res),
-      (e: unknown) => callback(failure(log, method, caller.name, e)),
+    authenticateCaller(call, auth).then(
+      (caller) => {
+        if (isUndecodable(call.request)) {
+          callback(failure(log, method, caller.name, undecodable(method)));
+          return;
+        }
+        fn(caller, call.request).then(
+          (res) => callback(null, res),
+          (e: unknown) => callback(failure(log, method, caller.name, e)),
+        );
+      },
+      (e: unknown) => callback(failure(log, method, undefined, e)),
     );
   };
 }
@@ -144,6 +139,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
   const insecure = options.insecure === true;
   if (insecure && !LOOPBACK.test(host)) throw new RangeError('--insecure is for loopback development only: listen on 127.0.0.1 or localhost');
   if (!insecure && !options.tls) throw new RangeError('TLS material is required unless --insecure');
+  const auth: CallerAuth = { insecure, oidc: options.oidc };
   const v1 = fedmeshV1();
   const server = new grpc.Server(SERVER_OPTIONS);
   const log: Log = coordinator.log;
@@ -152,29 +148,29 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
   health.addToServer(server);
 
   server.addService(withTolerantDeserializers(v1.Coordinator!.service), {
-    submitJob: unary<{ specJson: string }, unknown>(log, 'SubmitJob', insecure, async (caller, req) => {
+    submitJob: unary<{ specJson: string }, unknown>(log, 'SubmitJob', auth, async (caller, req) => {
       if (caller.isAdmin) throw new FedmeshError('POLICY_DENIED', 'administrator certificates cannot submit jobs; use a researcher certificate');
-      return jobToWire(await coordinator.submitJob(caller.name, req.specJson));
+      return jobToWire(await coordinator.submitJob(caller, req.specJson));
     }),
-    getBudget: unary<{ researcher: string }, unknown>(log, 'GetBudget', insecure, async (caller, req) => ({
+    getBudget: unary<{ researcher: string }, unknown>(log, 'GetBudget', auth, async (caller, req) => ({
       entries: (await coordinator.budgetReport(caller.name, caller.isAdmin, req.researcher || undefined)).map(budgetEntryToWire),
       defaultEpsilon: coordinator.options.defaultBudget.epsilon,
       defaultDelta: coordinator.options.defaultBudget.delta,
     })),
-    setBudget: unary<{ researcher: string; product: string; population: string; epsilon: number; delta: number }, unknown>(log, 'SetBudget', insecure, async (caller, req) =>
+    setBudget: unary<{ researcher: string; product: string; population: string; epsilon: number; delta: number }, unknown>(log, 'SetBudget', auth, async (caller, req) =>
       budgetEntryToWire(await coordinator.setBudget(caller.name, caller.isAdmin, req.researcher, budgetTarget(req.product, req.population), { epsilon: req.epsilon, delta: req.delta })),
     ),
-    getJob: unary<{ jobId: string }, unknown>(log, 'GetJob', insecure, async (caller, req) => jobToWire(await coordinator.getJob(caller, req.jobId))),
-    listJobs: unary<{ limit: number }, unknown>(log, 'ListJobs', insecure, async (caller, req) => ({ jobs: (await coordinator.listJobs(caller, req.limit || 50)).map(jobSummaryToWire) })),
-    listAgents: unary<unknown, unknown>(log, 'ListAgents', insecure, async () => ({ agents: coordinator.listAgents().map(agentToWire) })),
-    removeAgent: unary<{ name: string }, unknown>(log, 'RemoveAgent', insecure, async (caller, req) => {
+    getJob: unary<{ jobId: string }, unknown>(log, 'GetJob', auth, async (caller, req) => jobToWire(await coordinator.getJob(caller, req.jobId))),
+    listJobs: unary<{ limit: number }, unknown>(log, 'ListJobs', auth, async (caller, req) => ({ jobs: (await coordinator.listJobs(caller, req.limit || 50)).map(jobSummaryToWire) })),
+    listAgents: unary<unknown, unknown>(log, 'ListAgents', auth, async () => ({ agents: coordinator.listAgents().map(agentToWire) })),
+    removeAgent: unary<{ name: string }, unknown>(log, 'RemoveAgent', auth, async (caller, req) => {
       await coordinator.removeAgent(caller, req.name);
       return { name: req.name };
     }),
     getJobResult: (call: grpc.ServerWritableStream<{ jobId: string; parts: string[] }, unknown>) => {
       let caller: Principal | undefined;
       const run = async (): Promise<void> => {
-        caller = callerOf(call as AnyCall, insecure);
+        caller = await authenticateCaller(call, auth);
         if (isUndecodable(call.request)) throw undecodable('GetJobResult');
         const job = await coordinator.getJob(caller, call.request.jobId);
         if (job.state !== 'succeeded') throw new FedmeshError('FAILED_PRECONDITION', `job ${job.id} has no result: it is ${job.state}`, { field: 'job_id' });
@@ -194,30 +190,24 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
       });
     },
     watchJob: (call: grpc.ServerWritableStream<{ jobId: string }, unknown>) => {
-      let caller: Principal;
-      try {
-        caller = callerOf(call as AnyCall, insecure);
-      } catch (e) {
-        call.emit('error', failure(log, 'WatchJob', undefined, e));
-        return;
-      }
-      if (isUndecodable(call.request)) {
-        call.emit('error', failure(log, 'WatchJob', caller.name, undecodable('WatchJob')));
-        return;
-      }
       let unsubscribe: (() => void) | undefined;
-      call.on('cancelled', () => unsubscribe?.());
-      coordinator
-        .watchJob(caller, call.request.jobId, (e, job) => {
+      let cancelled = false;
+      call.on('cancelled', () => {
+        cancelled = true;
+        unsubscribe?.();
+      });
+      let caller: Principal | undefined;
+      const run = async (): Promise<void> => {
+        caller = await authenticateCaller(call, auth);
+        if (isUndecodable(call.request)) throw undecodable('WatchJob');
+        const u = await coordinator.watchJob(caller, call.request.jobId, (e, job) => {
           call.write(eventToWire(e, job));
           if (e.type === 'finished') call.end();
-        })
-        .then(
-          (u) => {
-            unsubscribe = u;
-          },
-          (e: unknown) => call.emit('error', failure(log, 'WatchJob', caller.name, e)),
-        );
+        });
+        if (cancelled) u();
+        else unsubscribe = u;
+      };
+      run().catch((e: unknown) => call.emit('error', failure(log, 'WatchJob', caller?.name, e)));
     },
   });
 
@@ -252,7 +242,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             identity = insecure ? reg.name : peer.name!;
             clearTimeout(regTimer);
             session = coordinator.agentAttached(identity, reg, (t) => call.write(taskToWire(t)), () => call.end(), (taskId) => call.write({ cancel: { taskId } }));
-            call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs } });
+            call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs, coordinatorIdentityKey: Buffer.from(coordinator.identities.publicKey) } });
             return;
           }
           if (msg.register) {
@@ -260,7 +250,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             checkRegistrationSize(msg.register as WireRegister);
             const reg = registrationFromWire(msg.register as WireRegister);
             if (reg.name !== identity) throw new FedmeshError('POLICY_DENIED', `agent ${identity} cannot register again as ${quote(reg.name)}`);
-            if (coordinator.agentUpdated(identity!, session, reg)) call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs } });
+            if (coordinator.agentUpdated(identity!, session, reg)) call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs, coordinatorIdentityKey: Buffer.from(coordinator.identities.publicKey) } });
             return;
           }
           if (msg.heartbeat) {
@@ -290,7 +280,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
     },
   });
 
-  const creds = insecure ? grpc.ServerCredentials.createInsecure() : serverCredentials(options.tls);
+  const creds = insecure ? grpc.ServerCredentials.createInsecure() : serverCredentials(options.tls, options.oidc ? 'optional' : 'required');
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.listen, creds, (err, p) => (err ? reject(err) : resolve(p)));
   });

@@ -9,6 +9,8 @@ export interface LinkOptions {
   tls: TlsMaterial | undefined;
   registration: () => AgentRegistration;
   onTask: (task: AgentTask) => Promise<AgentTaskReply>;
+  /** The key the coordinator signs identity assertions with, as it publishes it at registration. */
+  onCoordinatorKey?: (key: Uint8Array) => void;
   /** CancelTask from the coordinator: stop the task's work (its reply, if any, is ignored there). */
   onCancel?: (taskId: string) => void;
   log: (event: string, fields?: Record<string, unknown>) => void;
@@ -20,8 +22,8 @@ export interface LinkOptions {
 
 interface WireMessage {
   body?: string;
-  registered?: { agentId: string; heartbeatIntervalMs: number };
-  task?: { taskId: string; jobId: string; kind: string; specJson: string; deadlineUnixMs: string; round: number; researcher: string; payload: Buffer; conceptIds?: string[] };
+  registered?: { agentId: string; heartbeatIntervalMs: number; coordinatorIdentityKey?: Buffer };
+  task?: { taskId: string; jobId: string; kind: string; specJson: string; deadlineUnixMs: string; round: number; researcher: string; payload: Buffer; conceptIds?: string[]; identityAssertion?: string };
   cancel?: { taskId: string };
 }
 
@@ -111,6 +113,8 @@ export class AgentLink {
       this.agentId = msg.registered.agentId;
       this.linked = true;
       this.options.log('registered', { agentId: msg.registered.agentId });
+      const key = msg.registered.coordinatorIdentityKey;
+      if (key && key.length > 0) this.options.onCoordinatorKey?.(new Uint8Array(key));
       clearInterval(this.heartbeat);
       const every = Math.max(200, msg.registered.heartbeatIntervalMs || 2000);
       this.heartbeat = setInterval(() => {
@@ -136,6 +140,7 @@ export class AgentLink {
         researcher: t.researcher,
         payload: new Uint8Array(t.payload ?? []),
         ...(t.conceptIds && t.conceptIds.length > 0 ? { conceptIds: t.conceptIds.map(Number) } : {}),
+        ...(t.identityAssertion ? { identityAssertion: t.identityAssertion } : {}),
       };
       void this.options.onTask(task).then((reply) => {
         if (this.call !== call) return;

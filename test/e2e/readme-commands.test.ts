@@ -216,6 +216,12 @@ async function writeFixtures(dir: string): Promise<void> {
   const at = cells.indexOf('{"kind":"contingency"');
   await writeFile(join(dir, 'km.json'), cells.slice(0, at).replace('{...cohort...}', diabetes.trim()));
   await writeFile(join(dir, 'table.json'), cells.slice(at));
+  // Identity and policy section: the domain policy and the job `fedmesh policy check` decides on.
+  const cedar = /^```cedar\s*\n([\s\S]*?)^```\s*$/m.exec(README)?.[1];
+  const purposeJob = blocks.find((b) => b.includes('"purpose": "HRESCH"'));
+  if (!cedar || !purposeJob) throw new Error('README.md lost its Cedar policy example or the job-hresch.json example');
+  await writeFile(join(dir, 'hospital-a.cedar'), cedar);
+  await writeFile(join(dir, 'job-hresch.json'), purposeJob);
   if (existsSync(join(SHARED_CIRCE, 'celecoxib.json'))) await copyFile(join(SHARED_CIRCE, 'celecoxib.json'), join(dir, 'celecoxib.json'));
 }
 

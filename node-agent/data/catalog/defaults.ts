@@ -221,6 +221,7 @@ export function describeProducts(
       allowedJobKinds: [...(m?.allowedJobKinds ?? d.allowedJobKinds)],
     };
     if (m?.allowedPrivacyModes !== undefined) description.allowedPrivacyModes = [...m.allowedPrivacyModes];
+    if (m?.tags !== undefined) description.tags = [...m.tags];
     const conceptCol = own(MAIN_CONCEPT_COLUMN, table.name);
     const state = own(options.conceptMapping, table.name);
     if (conceptCol !== undefined && state !== undefined && types.has(conceptCol)) {

@@ -52,8 +52,11 @@ const MAX_ABS_BOUND = 1e15;
 
 const TOP_FIELDS = new Set(['version', 'owner', 'products']);
 const PRODUCT_FIELDS = new Set([
-  'description', 'owner', 'columns', 'privacyUnit', 'population', 'bounds', 'sensitivity', 'allowedJobKinds', 'allowedPrivacyModes',
+  'description', 'owner', 'columns', 'privacyUnit', 'population', 'bounds', 'sensitivity', 'allowedJobKinds', 'allowedPrivacyModes', 'tags',
 ]);
+/** A semantic tag: lower-case words, as domain policies compare them verbatim. */
+const TAG = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
+const MAX_TAGS = 32;
 const COLUMN_FIELDS = new Set(['semanticType', 'description']);
 
 export interface ManifestLoadResult {
@@ -277,6 +280,19 @@ function parseProduct(sink: IssueSink, name: string, raw: Json, table: ProductSc
   if (has('allowedPrivacyModes')) {
     const m = nameList(sink, name, `${base}.allowedPrivacyModes`, raw['allowedPrivacyModes'], PRIVACY_MODES, 'privacy mode');
     if (m !== undefined) entry.allowedPrivacyModes = m;
+  }
+  if (has('tags')) {
+    const t = raw['tags'];
+    if (!Array.isArray(t) || t.length > MAX_TAGS) sink.add(name, `${base}.tags`, `must be an array of at most ${MAX_TAGS} tags, not ${describeJson(t)}`);
+    else {
+      const tags: string[] = [];
+      t.forEach((x: Json, i) => {
+        if (typeof x === 'string' && TAG.test(x)) {
+          if (!tags.includes(x)) tags.push(x);
+        } else sink.add(name, `${base}.tags[${i}]`, `must be a tag (lower-case letters, digits, _ . : -, at most 64), not ${describeJson(x)}`);
+      });
+      entry.tags = tags;
+    }
   }
   return entry;
 }

@@ -73,6 +73,8 @@ export interface ManifestProduct {
   sensitivity?: SensitivityLevel;
   allowedJobKinds?: CatalogJobKind[];
   allowedPrivacyModes?: PrivacyMode[];
+  /** Semantic tags domain policies match on (`resource.tags` in Cedar), e.g. `oncology`, `registry`. */
+  tags?: string[];
 }
 
 /** A parsed, validated manifest: only entries that passed validation. */
@@ -120,4 +122,6 @@ export interface ProductDescription {
   allowedPrivacyModes?: PrivacyMode[];
   /** Per concept column: whether it holds concept ids, some, or only 0 with source codes beside it. */
   conceptMapping?: Record<string, ConceptMappingState>;
+  /** Semantic tags from the manifest (absent when it declares none). */
+  tags?: string[];
 }
