@@ -11,7 +11,8 @@ import { PRODUCT_DIRS, PROJECT_ROOT, productSourceFiles, stripComments } from '.
  * line each that hands it to `createServerRng`; no CLI command, config reader or environment variable sets it.
  */
 const ALLOWED: Record<string, RegExp> = {
-  [join('coordinator', 'coordinator.ts')]: /^\s*(testOnlyRng\?: Rng;|.*createServerRng\(options\.testOnlyRng\).*)$/,
+  [join('coordinator', 'coordinator.ts')]: /^\s*(.*createServerRng\(options\.testOnlyRng\).*)$/,
+  [join('coordinator', 'options.ts')]: /^\s*(testOnlyRng\?: Rng;)$/,
   [join('node-agent', 'agent.ts')]: /^\s*(testOnlyRng\?: Rng;|this\.rng = createServerRng\(options\.testOnlyRng\);)$/,
 };
 
