@@ -78,14 +78,7 @@ export function mergeSmallBins(times: readonly number[], sources: readonly Relea
     }
     runs.push({ end: m - 1, lower, unknown });
   }
-  const closeAt = runs.map((r) => r.end);
-  const groupOf: number[] = [];
-  let g = 0;
-  for (let k = 0; k < m; k++) {
-    groupOf.push(g);
-    if (k === closeAt[g]) g++;
-  }
-  return { times: closeAt.map((k) => times[k]!), groupOf, merged: m - closeAt.length };
+  return closeRuns(times, runs.map((r) => r.end));
 }
 
 /**
@@ -157,7 +150,12 @@ export function mergeSmallBinsByFlags(times: readonly number[], rows: readonly B
     }
     runs.push({ end: m - 1, onBig: rows.map(() => false) });
   }
-  const closeAt = runs.map((r) => r.end);
+  return closeRuns(times, runs.map((r) => r.end));
+}
+
+/** The merged grid of runs of bins that close at `closeAt` (ascending bin indices, the last one m − 1). */
+function closeRuns(times: readonly number[], closeAt: readonly number[]): MergedBins {
+  const m = times.length;
   const groupOf: number[] = [];
   let g = 0;
   for (let k = 0; k < m; k++) {

@@ -116,3 +116,17 @@ export function verifyEntrySignature(text: string, sig: string, key: KeyObject):
     return false;
   }
 }
+
+/**
+ * The audit fields of a log event: only the `keep` names, each as a plain JSON scalar (anything else as its
+ * string), so messages, specs and data values never reach the trail.
+ */
+export function pickAuditFields(fields: Record<string, unknown> | undefined, keep: readonly string[]): AuditFields {
+  const out: AuditFields = {};
+  for (const k of keep) {
+    const v = fields?.[k];
+    if (v === undefined) continue;
+    out[k] = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === null ? v : String(v);
+  }
+  return out;
+}

@@ -1,17 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { CompiledKindJob, KindDef } from './kind.js';
 import { checkLayout } from './stat-layout.js';
+import { canonicalJson } from '../job/spec-hash.js';
 
-/** JSON with object keys sorted at every level: equal values give equal text whatever the key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const o = value as Record<string, unknown>;
-    const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
+export { canonicalJson };
 
 /** SHA-256 (hex) of the canonical JSON of a compiled job without its hash. */
 export function compiledJobHash(job: Omit<CompiledKindJob, 'hash'> & { hash?: string }): string {

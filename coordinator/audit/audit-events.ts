@@ -7,7 +7,6 @@ import type { AuditFields } from '../../common/audit/index.js';
 import { specSha256 } from '../../common/job/spec-hash.js';
 import type { JobEventRecord, JobRecord } from '../job-record.js';
 
-type Fields = Record<string, unknown>;
 
 /** Log event → audit type and the fields kept. */
 export const LOGGED_EVENTS: Readonly<Record<string, { type: string; keep: readonly string[]; auth?: true }>> = {
@@ -23,16 +22,6 @@ export const LOGGED_EVENTS: Readonly<Record<string, { type: string; keep: readon
   'tls-handshake-refused': { type: 'auth.failed', keep: ['remote', 'reason'], auth: true },
   'agent-link-refused': { type: 'auth.failed', keep: ['agent', 'code'], auth: true },
 };
-
-export function pick(fields: Fields | undefined, keep: readonly string[]): AuditFields {
-  const out: AuditFields = {};
-  for (const k of keep) {
-    const v = fields?.[k];
-    if (v === undefined) continue;
-    out[k] = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === null ? v : String(v);
-  }
-  return out;
-}
 
 /** The audit entry for a job event, if it is one the trail keeps. Agent errors keep their code only (messages may quote the spec). */
 export function jobEventEntry(e: JobEventRecord, job: JobRecord): { type: string; fields: AuditFields } | undefined {

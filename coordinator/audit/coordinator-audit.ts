@@ -6,13 +6,13 @@
  */
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog, type AuditFields } from '../../common/audit/index.js';
+import { AuditLog, pickAuditFields, type AuditFields } from '../../common/audit/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { JobEventRecord, JobRecord } from '../job-record.js';
 import type { JobStore } from '../job-store.js';
 import { canonicalEntry, chainHash, CHAIN_TABLE, GENESIS_HASH, type LedgerEvent } from '../state/ledger-chain.js';
 import type { ChainHead } from '../state/state-head.js';
-import { jobEventEntry, LOGGED_EVENTS, pick } from './audit-events.js';
+import { jobEventEntry, LOGGED_EVENTS } from './audit-events.js';
 import { crossCheckLedger, ledgerRefCollector, type AuditedLedgerRef, type ChainRow } from './ledger-cross-check.js';
 
 type Log = (event: string, fields?: Record<string, unknown>) => void;
@@ -85,7 +85,7 @@ export class CoordinatorAudit {
       const m = LOGGED_EVENTS[event];
       if (!m) return;
       if (m.auth && !this.admitAuthEntry()) return;
-      this.append(m.type, pick(fields, m.keep));
+      this.append(m.type, pickAuditFields(fields, m.keep));
     };
   }
 

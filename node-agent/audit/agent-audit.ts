@@ -6,7 +6,7 @@
  * consent, round steps): `agent.audit.append('policy.reloaded', { policies: 2 })`.
  */
 import { join } from 'node:path';
-import { AuditLog, type AuditFields } from '../../common/audit/index.js';
+import { AuditLog, pickAuditFields, type AuditFields } from '../../common/audit/index.js';
 import type { AgentCharge } from '../ledger.js';
 
 type Log = (event: string, fields?: Record<string, unknown>) => void;
@@ -25,16 +25,6 @@ const LOGGED_EVENTS: Readonly<Record<string, { type: string; keep: readonly stri
   'link-error': { type: 'link.error', keep: ['code'] },
   reloaded: { type: 'data.reloaded', keep: ['changed', 'products', 'ingest'] },
 };
-
-function pick(fields: Record<string, unknown> | undefined, keep: readonly string[]): AuditFields {
-  const out: AuditFields = {};
-  for (const k of keep) {
-    const v = fields?.[k];
-    if (v === undefined) continue;
-    out[k] = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === null ? v : String(v);
-  }
-  return out;
-}
 
 export class AgentAudit {
   private constructor(
@@ -69,7 +59,7 @@ export class AgentAudit {
     return (event, fields) => {
       inner(event, fields);
       const m = LOGGED_EVENTS[event];
-      if (m) this.append(m.type, pick(fields, m.keep));
+      if (m) this.append(m.type, pickAuditFields(fields, m.keep));
     };
   }
 
