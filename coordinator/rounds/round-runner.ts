@@ -96,7 +96,7 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     if (round >= job.maxRounds) break;
     await o.beforeRound?.(round);
     const layout = def.layout(job, round);
-    const noise = mode.roundNoise(job, layout);
+    const noise = mode.roundNoise(job, layout, { agents: participants.length });
     const payload = encodeRoundPayload({ hash: job.hash, input });
     const deadlineMs = now() + job.roundTimeoutMs;
     const replies = await Promise.all(
@@ -131,7 +131,8 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
       });
     }
     const sum = sumVectors(good.map((g) => g.vector));
-    const released = mode.atCoordinator(mode.atAgent(sum, noise, layout, o.rng), noise, layout, o.rng);
+    // Agent-side noise (local, distributed) went in at the agents; only the central mode adds any here.
+    const released = mode.atCoordinator(sum, noise, layout, o.rng);
     const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std) };
     await o.store.saveRound(o.jobId, rec);
     history.push(rec);
