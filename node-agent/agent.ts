@@ -153,7 +153,8 @@ export class Agent {
       policy: { secureMaxRows: this.policy.secureMaxRows, minCellSize: this.policy.minCellSize },
     });
     this.kindTasks = new KindTaskRunner({ kinds: KINDS, agentKinds: AGENT_KINDS, policy: this.policy, products: () => this.products, rules: (p) => this.rules.get(p), rng: this.rng, withConnection: (fn) => this.db.withConnection(fn), salt: () => this.privacyLedger.salt,
-      charge: (j, r, c) => this.privacyLedger.charge(j, r, c), bind: (j, h) => this.releasedAnswers!.bind(j, h), once: (j, r, f) => this.releasedAnswers!.once(j, r, f) });
+      charge: (j, r, c) => this.privacyLedger.charge(j, r, c), bind: (j, h) => this.releasedAnswers!.bind(j, h), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
+      secure: { name: options.name, tls: options.tls, identity: this.identity } });
   }
 
   /** The identity key signed with this agent's mTLS key, for peers to verify and pin (none without TLS). */
@@ -500,6 +501,7 @@ export class Agent {
     this.link = undefined;
     this.healthChanged();
     await this.secure.stop();
+    await this.kindTasks.stop();
     this.ledgerConn?.closeSync();
     this.ledgerConn = undefined;
     this.db.close();

@@ -10,12 +10,18 @@ import {
   compileKindJob,
   decodeRoundPayload,
   encodeVector,
+  phaseAnswerSlot,
   privacyModeOf,
+  snapVectorToGrid,
   type AnyAgentKindDef,
   type AnyKindDef,
+  type BlockNoise,
   type CompiledKindJob,
   type KindRegistry,
+  type StatVector,
 } from '../../common/kinds/index.js';
+import { createHePool, type HePool } from '../../common/he/index.js';
+import { KindSecurePhases, type KindSecureDeps } from './kind-secure-phase.js';
 import type { ProductInfo } from '../data/products.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { TaskScope } from '../task-cancellation.js';
@@ -37,6 +43,8 @@ export interface KindTaskDeps {
   /** The agent's secret salt for keyed-hash contribution bounding. */
   salt: () => string;
   rng: Rng;
+  /** Secure sums (secagg, he): this agent's name, mTLS material and identity key. Absent: secure jobs are refused. */
+  secure?: Omit<KindSecureDeps, 'rng' | 'hePool'>;
 }
 
 /** Per-job state kept between rounds (the design read in round 0), dropped after this long unused. */
@@ -61,6 +69,8 @@ interface JobEntry {
  */
 export class KindTaskRunner {
   private readonly jobs = new Map<string, JobEntry>();
+  private securePhases: KindSecurePhases | undefined;
+  private hePool: HePool | undefined;
 
   constructor(private readonly deps: KindTaskDeps) {}
 
@@ -73,7 +83,7 @@ export class KindTaskRunner {
     const { deps } = this;
     const def = deps.kinds.get(task.kind)!;
     const agentDef = deps.agentKinds.get(task.kind)!;
-    const { hash, input } = decodeRoundPayload(task.payload);
+    const { hash, input, phase, msg } = decodeRoundPayload(task.payload);
     const entry = this.entry(task, def);
     const job = entry.job;
     if (job.hash !== hash) throw new FedmeshError('FAILED_PRECONDITION', `payload: the task's job hash does not match the job this agent compiles from its spec (kind ${job.kind})`, { field: 'payload' });
@@ -91,8 +101,9 @@ export class KindTaskRunner {
     const cost = mode.cost(job);
     // Charged before any data is touched: durable, once per job id, for all of the job's rounds, never refunded.
     if (cost) await deps.charge(task.jobId, task.researcher, cost);
-    return deps.once(task.jobId, task.round, async () => {
-      const layout = def.layout(job, task.round);
+    const layout = def.layout(job, task.round);
+    // This agent's vector under a round's noise plan: local step → public-layout check → noise → fixed-point grid.
+    const computeVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
       const vector = await deps.withConnection((conn) =>
         scope.using(conn, () =>
           agentDef.localStep(
@@ -105,9 +116,37 @@ export class KindTaskRunner {
       );
       // What leaves must fit the public layout, or the coordinator would refuse it anyway; say so here first.
       checkAgentVector(layout, vector, 'this agent');
-      const out = mode.atAgent(vector, mode.roundNoise(job, layout), layout, deps.rng);
+      return snapVectorToGrid(layout, noise, mode.atAgent(vector, noise, layout, deps.rng));
+    };
+    if (job.secure !== 'plain') {
+      if (!phase) throw new FedmeshError('INVALID_ARGUMENT', `payload.phase: a ${job.secure} job's round runs in the phases of its secure sum`, { field: 'payload' });
+      const phases = this.secure();
+      // One answer per (job, round, phase), stored durably: a replayed phase gets the same keys, masks and noise.
+      return deps.once(task.jobId, phaseAnswerSlot(task.round, phase), async () => ({
+        arrow: await phases.handle({ jobId: task.jobId, round: task.round, phase, msg: new Uint8Array(Buffer.from(msg ?? '', 'base64')), job, layout, mode, computeVector }),
+        meta: { round: task.round, phase },
+      }));
+    }
+    if (phase) throw new FedmeshError('INVALID_ARGUMENT', 'payload.phase: a plain round has no secure phases', { field: 'payload' });
+    return deps.once(task.jobId, task.round, async () => {
+      const out = await computeVector(mode.roundNoise(job, layout));
       return { arrow: encodeVector(out), meta: { round: task.round } };
     });
+  }
+
+  private secure(): KindSecurePhases {
+    const s = this.deps.secure;
+    if (!s) throw new FedmeshError('FAILED_PRECONDITION', 'secure: this agent runs no secure sums for registry kinds', { field: 'secure' });
+    this.securePhases ??= new KindSecurePhases({ ...s, rng: this.deps.rng, hePool: () => (this.hePool ??= createHePool()) });
+    return this.securePhases;
+  }
+
+  /** Drops secure protocol state and the HE pool (agent shutdown). */
+  async stop(): Promise<void> {
+    this.securePhases?.stop();
+    const pool = this.hePool;
+    this.hePool = undefined;
+    await pool?.destroy();
   }
 
   private entry(task: AgentTask, def: AnyKindDef): JobEntry {
