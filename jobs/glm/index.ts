@@ -38,9 +38,10 @@ export interface GlmPlan {
    */
   readonly agentAbsMax: { readonly round1: Readonly<Record<string, number>>; readonly later: Readonly<Record<string, number>> } | null;
   /**
-   * Mode none with declared ranges: each block's fixed-point grid exponent, so sums are exact integers and plain,
-   * secagg and he sums agree to the last bit (2^-52 of the block's per-agent bound at the default row cap, well
-   * under the 1e-9 relative error allowed). null: floating-point sums (or the DP modes, whose grid is the noise's).
+   * With declared ranges: each block's fixed-point grid exponent, so sums are exact integers and plain, secagg and
+   * he sums agree to the last bit (2^-52 of the block's per-agent bound at the default row cap, well under the 1e-9
+   * relative error allowed); in the DP modes only for blocks without noise (the noise picks the others' grid).
+   * null: floating-point sums.
    */
   readonly gridExponents: { readonly round1: Readonly<Record<string, number>>; readonly later: Readonly<Record<string, number>> } | null;
 }
@@ -81,7 +82,7 @@ function compileGlm(spec: GlmJob): Omit<CompiledGlmJob, 'hash'> {
     // The η clamp bounds each row's contribution: applied in the DP modes and under secure sums.
     if (mode !== 'none' || secure !== 'plain') etaClamp = s.etaClamp;
     if (secure !== 'plain') agentAbsMax = { round1: absMax(s.rowAbsMax.round1), later: absMax(s.rowAbsMax.later) };
-    if (mode === 'none') gridExponents = { round1: grids(s.rowAbsMax.round1), later: grids(s.rowAbsMax.later) };
+    gridExponents = { round1: grids(s.rowAbsMax.round1), later: grids(s.rowAbsMax.later) };
   }
   return {
     kind: 'glm',
@@ -107,7 +108,8 @@ function glmLayout(job: CompiledGlmJob, round: number): StatLayout {
   const grid = pick(job.plan.gridExponents ?? null);
   const block = (name: string, length: number): StatBlock => {
     const bound = abs ? abs[name]! : ENTRY_BOUND;
-    const g = grid?.[name];
+    // In the DP modes the noise chooses a noisy block's grid; a block no person can change keeps the row grid.
+    const g = sens && sens[name]!.l2Sq > 0 ? undefined : grid?.[name];
     return { name, length, perAgent: { lo: -bound, hi: bound }, sensitivity: sens ? sens[name]! : 'exact-only', ...(g !== undefined ? { gridExponent: g } : {}), release: 'additive' };
   };
   return { blocks: [...glmStatLayout(p).map((b) => block(b.name, b.length)), block(DROPPED_BLOCK, 1)] };
