@@ -39,7 +39,7 @@ export interface GlmPlan {
   readonly agentAbsMax: { readonly round1: Readonly<Record<string, number>>; readonly later: Readonly<Record<string, number>> } | null;
   /**
    * With declared ranges: each block's fixed-point grid exponent, so sums are exact integers and plain, secagg and
-   * he sums agree to the last bit (2^-52 of the block's per-agent bound at the default row cap, well under the 1e-9
+   * he sums agree to the last bit (2^-72 of the block's per-agent bound at the default row cap: exact to the double for any agent with up to 2^-19 of the cap's magnitude, well under the 1e-9
    * relative error allowed); in the DP modes only for blocks without noise (the noise picks the others' grid).
    * null: floating-point sums.
    */
@@ -54,8 +54,10 @@ const DROPPED_BLOCK = 'nDropped';
 const ENTRY_BOUND = 1e300;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-/** Bits of fixed-point precision below an entry's per-agent bound (a double holds 53). */
-const GRID_BITS = 52;
+/** Bits of fixed-point precision below an entry's per-agent bound: more than a double holds (53), so an agent far below the cap still keeps every bit. */
+const GRID_BITS = 72;
+/** The finest grid a layout may declare (checkLayout). */
+const MIN_GRID_EXPONENT = -60;
 
 function compileGlm(spec: GlmJob): Omit<CompiledGlmJob, 'hash'> {
   const mode = spec.privacy.mode;
@@ -77,7 +79,7 @@ function compileGlm(spec: GlmJob): Omit<CompiledGlmJob, 'hash'> {
     // Rows one agent may hold (public): the secure sum's bounds, and the scale of the fixed-point grid.
     const rows = spec.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS;
     const absMax = (r: Readonly<Record<string, number>>) => ({ ...Object.fromEntries(Object.entries(r).map(([b, v]) => [b, rows * v])), [DROPPED_BLOCK]: rows });
-    const grids = (r: Readonly<Record<string, number>>) => Object.fromEntries(Object.entries(absMax(r)).map(([b, v]) => [b, Math.ceil(Math.log2(Math.max(v, 1))) - GRID_BITS]));
+    const grids = (r: Readonly<Record<string, number>>) => Object.fromEntries(Object.entries(absMax(r)).map(([b, v]) => [b, Math.max(MIN_GRID_EXPONENT, Math.ceil(Math.log2(Math.max(v, 1))) - GRID_BITS)]));
     if (mode !== 'none') sensitivity = { round1: withDropped(s.round1), later: withDropped(s.later) };
     // The η clamp bounds each row's contribution: applied in the DP modes and under secure sums.
     if (mode !== 'none' || secure !== 'plain') etaClamp = s.etaClamp;
