@@ -139,7 +139,7 @@ export async function startPostgres(opts: { settings?: Record<string, string> } 
       if (attempt === 4) {
         const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : '';
         rmSync(base, { recursive: true, force: true });
-        throw new Error(`postgres did not start: ${(e as Error).message}\n${log}`);
+        throw new Error(`postgres did not start: ${(e as Error).message}\n${log}`, { cause: e });
       }
     }
   }
