@@ -60,11 +60,8 @@ export interface SqlDialect {
   createTempTableAs(name: string, query: string): string[];
   /** Drops TEMP table `name` if it exists. */
   dropTempTable(name: string): string;
-  /**
-   * `(table_name, column_name, data_type)` of the tables and views of the schemas given as placeholders, lower-case
-   * names; used to find OMOP tables and check their columns before serving.
-   */
-  columnsSql(schemaPlaceholders: readonly string[]): string;
+  /** One column `name`: the lower-case names of the tables and views the session resolves unqualified names in. */
+  visibleTablesSql(): string;
 }
 
 /** Checks a non-negative safe integer that shapes SQL text (bins, series length). */

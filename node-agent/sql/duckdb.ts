@@ -42,8 +42,6 @@ export const duckdbDialect: SqlDialect = {
   tempTable: doubleQuoteIdent,
   createTempTableAs: (name, query) => [`CREATE OR REPLACE TEMP TABLE ${doubleQuoteIdent(name)} AS\n${query}`],
   dropTempTable: (name) => `DROP TABLE IF EXISTS ${doubleQuoteIdent(name)}`,
-  columnsSql: (schemas) =>
-    `SELECT lower(table_name) AS table_name, lower(column_name) AS column_name, upper(data_type) AS data_type ` +
-    `FROM information_schema.columns WHERE table_schema IN (${schemas.length > 0 ? schemas.join(', ') : 'current_schema()'}) ` +
-    `ORDER BY table_name, ordinal_position`,
+  visibleTablesSql: () =>
+    `SELECT DISTINCT lower(table_name) AS name FROM information_schema.tables WHERE table_schema = current_schema()`,
 };

@@ -36,8 +36,7 @@ export const postgresDialect: SqlDialect = {
     return [`DROP TABLE IF EXISTS ${t}`, `CREATE TEMP TABLE ${t} AS\n${query}`, `ANALYZE ${t}`];
   },
   dropTempTable: (name) => `DROP TABLE IF EXISTS ${doubleQuoteIdent(name)}`,
-  columnsSql: (schemas) =>
-    `SELECT lower(table_name) AS table_name, lower(column_name) AS column_name, upper(data_type) AS data_type ` +
-    `FROM information_schema.columns WHERE table_schema IN (${schemas.length > 0 ? schemas.join(', ') : 'current_schema()'}) ` +
-    `ORDER BY table_name, ordinal_position`,
+  visibleTablesSql: () =>
+    // The search path is the CDM schema, then the vocabulary schema (set per connection by the data source).
+    `SELECT DISTINCT lower(table_name) AS name FROM information_schema.tables WHERE table_schema = ANY (current_schemas(false))`,
 };

@@ -35,8 +35,6 @@ export const sqlServerDialect: SqlDialect = {
   tempTable: tempName,
   createTempTableAs: (name, query) => [`DROP TABLE IF EXISTS ${tempName(name)}`, `SELECT * INTO ${tempName(name)} FROM (\n${query}\n) AS src`],
   dropTempTable: (name) => `DROP TABLE IF EXISTS ${tempName(name)}`,
-  columnsSql: (schemas) =>
-    `SELECT lower(TABLE_NAME) AS table_name, lower(COLUMN_NAME) AS column_name, upper(DATA_TYPE) AS data_type ` +
-    `FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA IN (${schemas.length > 0 ? schemas.join(', ') : 'SCHEMA_NAME()'}) ` +
-    `ORDER BY TABLE_NAME, ORDINAL_POSITION`,
+  visibleTablesSql: () =>
+    `SELECT DISTINCT lower(TABLE_NAME) AS name FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = SCHEMA_NAME()`,
 };
