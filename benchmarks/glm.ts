@@ -118,7 +118,7 @@ export async function runGlmBenchmark(options: GlmBenchmarkOptions = {}): Promis
     }
     log(`  glm: pooled (one DuckDB, read + IRLS) ${Math.round(pooledMs)} ms`);
 
-    mesh = await startBenchMesh({ workDir, agents: sites.map((s, i) => ({ name: `site-${i + 1}`, dataDir: s.dataDir })), allowKinds: ['glm'], allowModes: ['none', 'central-dp'], budget: { epsilon: 100, delta: 1e-3 }, connectTimeoutMs: 600_000 });
+    mesh = await startBenchMesh({ workDir, agents: sites.map((s, i) => ({ name: `site-${i + 1}`, dataDir: s.dataDir })), allowKinds: ['glm'], allowModes: ['none', 'central-dp'], budget: { epsilon: 100, delta: 1e-3 }, connectTimeoutMs: 600_000, livenessTimeoutMs: 30 * 60_000 });
     const t2 = performance.now();
     const fed = await mesh.client.run(spec);
     const federatedMs = performance.now() - t2;

@@ -272,6 +272,11 @@ export interface BenchMeshOptions {
   allowKinds?: string[];
   /** Privacy modes the agents allow. @default ['none'] */
   allowModes?: ('none' | 'central-dp' | 'local-dp' | 'distributed-dp')[];
+  /**
+   * How long the coordinator waits for an agent's heartbeat. Suites whose agents compute for seconds on the one
+   * JavaScript thread they share (glm at 10 M rows) need more than the default.
+   */
+  livenessTimeoutMs?: number;
   /** The researcher's default budget at the coordinator and each agent's cap (suites that charge DP jobs). */
   budget?: { epsilon: number; delta: number };
 }
@@ -286,7 +291,7 @@ export async function startBenchMesh(options: BenchMeshOptions): Promise<BenchMe
   const names = options.agents.map((a) => a.name);
   const tlsDir = join(options.workDir, 'certs');
   await makeDevCertificates({ outDir: tlsDir, agents: names, researchers: ['bench'] });
-  const coordinator = await Coordinator.create({ stateDir: join(options.workDir, 'coordinator'), ...(options.budget ? { defaultBudget: options.budget } : {}) });
+  const coordinator = await Coordinator.create({ stateDir: join(options.workDir, 'coordinator'), ...(options.budget ? { defaultBudget: options.budget } : {}), ...(options.livenessTimeoutMs ? { livenessTimeoutMs: options.livenessTimeoutMs } : {}) });
   let server: RunningServer | undefined;
   const agents: Agent[] = [];
   let client: CoordinatorClient | undefined;

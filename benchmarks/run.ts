@@ -86,7 +86,8 @@ const SUITES: Suite[] = [
     name: 'glm',
     what: 'issue 9 #5: logistic regression, 20 covariates, 10 M rows over 4 agents over mTLS vs the same IRLS on one DuckDB; secagg variant; central-dp vs exact (ε 0.5, 1, 4)',
     quick: () => runGlmBenchmark({ rows: 40_000, epsilons: [1] }),
-    full: () => runGlmBenchmark(),
+    // FEDMESH_BENCH_GLM_ROWS: a smaller full run on a loaded machine (10 M rows take over an hour with every variant).
+    full: () => runGlmBenchmark({ rows: Number(process.env.FEDMESH_BENCH_GLM_ROWS ?? 10_000_000) }),
     headline: (r) => {
       const x = r.results;
       const dp = Array.isArray(x.dpVsExact) ? (x.dpVsExact as Json[]).map((d) => `ε ${fmt(d.epsilon)}: max |Δβ| ${fmt(d.maxAbsError)}`).join(', ') : '';
