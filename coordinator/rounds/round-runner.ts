@@ -8,6 +8,7 @@ import {
   decodeVector,
   encodeRoundPayload,
   exactSumVectors,
+  layoutWithAgentNoise,
   privacyModeOf,
   type AnyKindDef,
   type CompiledKindJob,
@@ -114,7 +115,8 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
           if (!r.ok) return { agent, error: r.error };
           try {
             const v = decodeVector(layout, r.bytes, agent);
-            checkAgentVector(layout, v, agent);
+            // Agent-side noise (local-dp) may take an honest vector past the bounds by its public margin.
+            checkAgentVector(layoutWithAgentNoise(layout, noise), v, agent);
             return { agent, vector: v };
           } catch (e) {
             return { agent, error: { code: 'INTERNAL', message: e instanceof FedmeshError ? e.message : `agent ${agent} sent an unreadable reply` } };

@@ -93,6 +93,9 @@ export class KindTaskRunner {
     if (!Number.isSafeInteger(task.round) || task.round < 0 || task.round >= job.maxRounds) {
       throw new FedmeshError('FAILED_PRECONDITION', `round: ${task.round} is outside the job's public rounds 0..${job.maxRounds - 1}, which its cost covers`, { field: 'round' });
     }
+    // The task's shape must match the job's secure sum before anything is charged or read.
+    if (job.secure !== 'plain' && !phase) throw new FedmeshError('INVALID_ARGUMENT', `payload.phase: a ${job.secure} job's round runs in the phases of its secure sum`, { field: 'payload' });
+    if (job.secure === 'plain' && phase) throw new FedmeshError('INVALID_ARGUMENT', 'payload.phase: a plain round has no secure phases', { field: 'payload' });
     enforceDomainPolicy(deps.policy, job.kind, job.privacy.mode);
     const product = deps.products().find((p) => p.name === job.product);
     if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
@@ -123,7 +126,6 @@ export class KindTaskRunner {
       return snapVectorToGrid(layout, noise, mode.atAgent(vector, noise, layout, deps.rng));
     };
     if (job.secure !== 'plain') {
-      if (!phase) throw new FedmeshError('INVALID_ARGUMENT', `payload.phase: a ${job.secure} job's round runs in the phases of its secure sum`, { field: 'payload' });
       const phases = this.secure();
       // One answer per (job, round, phase), stored durably: a replayed phase gets the same keys, masks and noise.
       return deps.once(task.jobId, phaseAnswerSlot(task.round, phase), async () => ({
@@ -131,7 +133,6 @@ export class KindTaskRunner {
         meta: { round: task.round, phase },
       }));
     }
-    if (phase) throw new FedmeshError('INVALID_ARGUMENT', 'payload.phase: a plain round has no secure phases', { field: 'payload' });
     return deps.once(task.jobId, task.round, async () => {
       const out = await computeVector(mode.roundNoise(job, layout));
       return { arrow: encodeVector(out), meta: { round: task.round } };
