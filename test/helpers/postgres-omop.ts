@@ -1,9 +1,10 @@
 /**
  * Test support: OMOP CDM tables in a PostgreSQL schema, typed from the CDM spec (node-agent/data/omop/cdm-spec.ts),
- * loaded from a folder of OMOP CSVs (Eunomia GiBleed) with `psql \copy`, indexed as the README recommends, and a
- * read-only role for the agent, the way a site's DBA would set it up.
+ * loaded from a folder of OMOP CSVs (Eunomia GiBleed) into DuckDB and copied from there with `psql \copy` (so both
+ * engines hold the same values), indexed as the README recommends, and a read-only role for the agent, the way a
+ * site's DBA would set it up.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { omopTableAnyVersion, type OmopColumnType } from '../../node-agent/data/omop/cdm-spec.js';
 import type { PgCluster } from './postgres.js';
@@ -49,22 +50,28 @@ export function recommendedIndexSql(schema: string, tables: readonly string[]): 
 }
 
 /**
- * Creates `schema` in `database` and loads every OMOP CSV of `dir` the CDM spec knows (tables in `only` when
- * given), then indexes and ANALYZEs them. Returns the tables loaded.
+ * Copies DuckDB tables into PostgreSQL: each is written by DuckDB as CSV into `tmpDir` and loaded with `psql \copy`
+ * into `schemaOf(table)` (created when missing), typed from the CDM spec; then the README's indexes and ANALYZE.
+ * The data on both engines is then the same, value for value.
  */
-export async function loadOmopCsvIntoPostgres(cluster: PgCluster, database: string, schema: string, dir: string, only?: readonly string[]): Promise<string[]> {
-  await cluster.exec(`CREATE SCHEMA IF NOT EXISTS "${schema}"`, database);
-  const tables: string[] = [];
-  for (const f of readdirSync(dir).filter((x) => x.endsWith('.csv')).sort()) {
-    const table = f.slice(0, -4);
-    if (!omopTableAnyVersion(table) || (only && !only.includes(table))) continue;
-    const header = readFileSync(join(dir, f), 'utf8').split('\n', 1)[0]!.trim().split(',').map((c) => c.replace(/^"|"$/g, '').toLowerCase());
-    await cluster.exec(createTableSql(schema, table, header), database);
-    await cluster.copyCsv(database, `"${schema}"."${table}"`, join(dir, f));
-    tables.push(table);
+export async function copyDuckDbTablesToPostgres(
+  duck: (sql: string) => Promise<unknown>,
+  tables: readonly { name: string; columns: readonly string[] }[],
+  cluster: PgCluster,
+  database: string,
+  schemaOf: (table: string) => string,
+  tmpDir: string,
+): Promise<void> {
+  for (const s of new Set(tables.map((t) => schemaOf(t.name)))) await cluster.exec(`CREATE SCHEMA IF NOT EXISTS "${s}"`, database);
+  for (const t of tables) {
+    const file = join(tmpDir, `${t.name}.csv`);
+    await duck(`COPY (SELECT * FROM "${t.name}") TO '${file.replace(/'/g, "''")}' (FORMAT csv, HEADER true)`);
+    await cluster.exec(createTableSql(schemaOf(t.name), t.name, t.columns), database);
+    await cluster.copyCsv(database, `"${schemaOf(t.name)}"."${t.name}"`, file);
   }
-  await cluster.exec([...recommendedIndexSql(schema, tables), `ANALYZE`].join(';\n'), database);
-  return tables;
+  const bySchema = new Map<string, string[]>();
+  for (const t of tables) bySchema.set(schemaOf(t.name), [...(bySchema.get(schemaOf(t.name)) ?? []), t.name]);
+  await cluster.exec([...[...bySchema].flatMap(([s, ts]) => recommendedIndexSql(s, ts)), 'ANALYZE'].join(';\n'), database);
 }
 
 /** A login role with SELECT only on the given schemas (USAGE on them, nothing else): what the agent expects. */
@@ -73,6 +80,27 @@ export async function createReadOnlyRole(cluster: PgCluster, database: string, r
   await cluster.exec([`CREATE ROLE "${role}" LOGIN PASSWORD '${password}'`, ...grants].join(';\n'), database);
 }
 
-export function folderExists(dir: string): boolean {
-  return existsSync(dir);
+/** The DuckDB twin of {@link loadOmopCsvIntoPostgres}: the same CSVs, the same CDM-spec types, one table each. */
+export async function loadOmopCsvIntoDuckDb(run: (sql: string) => Promise<unknown>, dir: string): Promise<{ name: string; columns: string[] }[]> {
+  const tables: { name: string; columns: string[] }[] = [];
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.csv')).sort()) {
+    const table = f.slice(0, -4);
+    const spec = omopTableAnyVersion(table);
+    if (!spec) continue;
+    const header = readFileSync(join(dir, f), 'utf8').split('\n', 1)[0]!.trim().split(',').map((c) => c.replace(/^"|"$/g, '').toLowerCase());
+    const duck = (t: OmopColumnType | undefined): string => (t === 'integer' ? 'BIGINT' : t === 'float' ? 'DOUBLE' : t === 'date' ? 'DATE' : t === 'datetime' ? 'TIMESTAMP' : 'VARCHAR');
+    // Eunomia writes some integers as "5.0": through DOUBLE (exact for ids below 2^53).
+    const cast = (c: string): string => {
+      const t = spec.columns.find((x) => x.name === c)?.type;
+      const v = `NULLIF("${c}", '')`;
+      return t === 'integer' ? `CAST(CAST(${v} AS DOUBLE) AS BIGINT)` : `CAST(${v} AS ${duck(t)})`;
+    };
+    const select = header.map((c) => `${cast(c)} AS "${c}"`).join(', ');
+    await run(`CREATE TABLE "${table}" AS SELECT ${select} FROM read_csv('${join(dir, f).replace(/'/g, "''")}', header = true, all_varchar = true)`);
+    tables.push({ name: table, columns: header });
+  }
+  return tables;
 }
+
+/** OMOP vocabulary tables (a site often keeps them in their own schema). */
+export const VOCABULARY_TABLES: readonly string[] = ['concept', 'concept_ancestor', 'concept_relationship', 'concept_synonym', 'concept_class', 'domain', 'vocabulary', 'relationship', 'drug_strength'];
