@@ -75,6 +75,7 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
   });
 
   app.get('/static/dashboard.css', (c) => c.body(DASHBOARD_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8' }));
+  app.get('/favicon.ico', (c) => c.body(null, 204));
   app.get('/static/dashboard.js', (c) => c.body(DASHBOARD_JS, 200, { 'Content-Type': 'text/javascript; charset=utf-8' }));
 
   // Authentication on everything else, then CSRF on every state-changing request.

@@ -63,7 +63,8 @@ export function fmt(v: unknown): string {
   if (v === null || v === undefined) return '—';
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) return String(v);
-    if (Number.isInteger(v)) return v.toLocaleString('en-US');
+    // No thousands separators: integers here are as often concept ids (8507) as counts.
+    if (Number.isInteger(v)) return String(v);
     return Math.abs(v) >= 1e-3 && Math.abs(v) < 1e7 ? String(Number(v.toPrecision(4))) : v.toExponential(3);
   }
   if (Array.isArray(v)) return `[${v.map(fmt).join(', ')}]`;

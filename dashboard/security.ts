@@ -26,7 +26,8 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Content-Security-Policy': CONTENT_SECURITY_POLICY,
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
+  // Not no-referrer: with it Chromium sends `Origin: null` on our own form posts.
+  'Referrer-Policy': 'same-origin',
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Resource-Policy': 'same-origin',
   'Cache-Control': 'no-store',
@@ -56,13 +57,14 @@ export class CsrfTokens {
 }
 
 /**
- * Whether a state-changing request comes from our own origin by what the browser says: a Sec-Fetch-Site other
- * than same-origin, or an Origin whose host is not the Host we were asked on, is cross-site. Requests without
- * either header (non-browser clients) still need the token.
+ * Whether a state-changing request comes from another site by what the browser says: a Sec-Fetch-Site other than
+ * same-origin (or none: typed by the user), or, from browsers that do not send it, an Origin whose host is not the
+ * Host we were asked on. Requests with neither header (non-browser clients) still need the token.
  */
 export function crossSite(headers: { get(name: string): string | null }): boolean {
+  // Sec-Fetch-Site is set by the browser and cannot be set by a page: when present it decides.
   const site = headers.get('sec-fetch-site');
-  if (site !== null && site !== 'same-origin' && site !== 'none') return true;
+  if (site !== null) return site !== 'same-origin' && site !== 'none';
   const origin = headers.get('origin');
   if (origin === null) return false;
   if (origin === 'null') return true;
