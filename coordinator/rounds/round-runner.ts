@@ -83,7 +83,8 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
   const history = await o.store.loadRounds(o.jobId);
   const asked = [...o.agents].sort();
   // On resume with dropouts allowed, the survivors of the last stored round carry on.
-  let participants = history.length > 0 && job.dropout === 'continue' ? [...history[history.length - 1]!.answered] : asked;
+  // (With partial participation the last round asked only a sample: the pool is then every agent asked at the start.)
+  let participants = history.length > 0 && job.dropout === 'continue' && !def.participants ? [...history[history.length - 1]!.answered] : asked;
   const agentErrors: Record<string, { code: string; message: string }> = {};
   let converged = false;
   for (;;) {
@@ -99,8 +100,10 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     const noise = mode.roundNoise(job, layout);
     const payload = encodeRoundPayload({ hash: job.hash, input });
     const deadlineMs = now() + job.roundTimeoutMs;
+    const pool = participants;
+    const roundAgents = def.participants ? def.participants(job, round, pool, o.rng).filter((a) => pool.includes(a)) : pool;
     const replies = await Promise.all(
-      participants.map(async (agent) => {
+      roundAgents.map(async (agent) => {
         const r = await transport.ask(agent, { jobId: o.jobId, kind: job.kind, specJson: o.specJson, researcher: o.researcher, round, payload, deadlineMs });
         if (!r.ok) return { agent, error: r.error };
         try {
@@ -126,7 +129,7 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
       transport.cancelJob(o.jobId);
       const first = failed[0]!;
       const why = job.dropout === 'fail' ? 'the job needs every agent in every round (dropout policy "fail")' : `fewer than minAgents = ${job.minAgents} answered`;
-      throw new FedmeshError('QUORUM_NOT_MET', `round ${round}: ${failed.length} of ${participants.length} agents did not answer (${first}: ${agentErrors[first]!.code}: ${agentErrors[first]!.message.slice(0, 200)}); ${why}`, {
+      throw new FedmeshError('QUORUM_NOT_MET', `round ${round}: ${failed.length} of ${roundAgents.length} agents did not answer (${first}: ${agentErrors[first]!.code}: ${agentErrors[first]!.message.slice(0, 200)}); ${why}`, {
         details: { answered, missing: asked.filter((a) => !answered.includes(a)), round },
       });
     }
@@ -135,7 +138,7 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std) };
     await o.store.saveRound(o.jobId, rec);
     history.push(rec);
-    participants = answered;
+    participants = def.participants ? pool.filter((a) => !failed.includes(a)) : answered;
     o.onRound?.(rec, asked.filter((a) => !answered.includes(a)));
   }
   if (history.length === 0) throw new FedmeshError('INTERNAL', `kind ${job.kind} stopped before its first round`);
