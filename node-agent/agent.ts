@@ -302,6 +302,7 @@ export class Agent {
       // One source of truth: contribution bounding and cell sizes use the unit the catalog publishes.
       const product = this.products.find((p) => p.name === d.name);
       if (product) product.privacyUnit = d.privacyUnit;
+      if (product) product.linkage = d.linkageKey ? { column: d.linkageKey, site: this.options.name } : undefined;
       // Quality metrics scan the whole table: computed again only for data that changed (or a new privacy unit).
       const cached = this.qualityCache.get(d.name);
       let quality: unknown;
