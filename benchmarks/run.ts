@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runAggregateBenchmark } from './aggregate.js';
 import { runCohortBenchmark } from './cohort.js';
+import { runPostgresBenchmark } from './postgres.js';
 import { runDpBenchmarks } from './dp.js';
 import { runGlmBenchmark } from './glm.js';
 import { commitInfo, defaultResultsDir, machineInfo, ratio, startResult, writeResult, type Ratio, type SuiteReport } from './harness.js';
@@ -165,6 +166,13 @@ const SUITES: Suite[] = [
     quick: () => runCohortBenchmark({ persons: 4000, iterations: 2 }),
     full: () => runCohortBenchmark(),
     headline: (r) => `federated p50 ${fmt(obj(r.results.federated).p50Ms)} ms, single DuckDB p50 ${fmt(obj(r.results.single).p50Ms)} ms; KM job p50 ${fmt(obj(obj(r.results.kaplanMeier).federatedEndToEnd).p50Ms)} ms; exact: ${String(r.results.exactMatch)}`,
+  },
+  {
+    name: 'postgres',
+    what: 'issue 13: the cohort benchmark\'s queries on PostgreSQL 15 vs DuckDB over the same 1 M synthetic persons (needs the postgresql package)',
+    quick: () => runPostgresBenchmark({ persons: 5000, iterations: 2 }),
+    full: () => runPostgresBenchmark({ log: (l) => console.log(`  ${l}`) }),
+    headline: (r) => `PostgreSQL p50 ${fmt(obj(r.results.postgres).p50Ms)} ms, DuckDB p50 ${fmt(obj(r.results.duckdb).p50Ms)} ms (${fmt(r.ratios.postgresOverDuckdb?.value)}×); without indexes ${fmt(obj(r.results.postgresWithoutIndexes).p50Ms)} ms; exact: ${String(r.results.exactMatch)}`,
   },
 ];
 

@@ -3,6 +3,7 @@ import type { Rng } from '../../algorithms/rng.js';
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { FedmeshError } from '../../common/errors.js';
+import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
 import { enforceDomainPolicy } from '../../common/job/domain-policy.js';
 import { catalogKind, type ProductRules } from '../../common/job/product-rules.js';
 import {
@@ -45,6 +46,8 @@ export interface KindTaskDeps {
   rng: Rng;
   /** Secure sums (secagg, he): this agent's name, mTLS material and identity key. Absent: secure jobs are refused. */
   secure?: Omit<KindSecureDeps, 'rng' | 'hePool'>;
+  /** The domain's access policy (Cedar), before the ledger is charged. @throws FedmeshError POLICY_DENIED naming the policy */
+  authorize?: (job: CompiledKindJob, task: AgentTask, identity: IdentityAssertionClaims | undefined) => void;
 }
 
 /** Per-job state kept between rounds (the design read in round 0), dropped after this long unused. */
@@ -79,7 +82,7 @@ export class KindTaskRunner {
   }
 
   /** @throws FedmeshError naming the field; the agent turns it into a typed failure reply */
-  async run(task: AgentTask, scope: TaskScope): Promise<ReleasedAnswer> {
+  async run(task: AgentTask, scope: TaskScope, identity?: IdentityAssertionClaims): Promise<ReleasedAnswer> {
     const { deps } = this;
     const def = deps.kinds.get(task.kind)!;
     const agentDef = deps.agentKinds.get(task.kind)!;
@@ -99,6 +102,7 @@ export class KindTaskRunner {
     const rules = deps.rules(product.name);
     if (!rules) throw new FedmeshError('FAILED_PRECONDITION', `product ${product.name} has no published description at this agent yet`, { field: 'product' });
     checkRules(product.name, rules, job);
+    deps.authorize?.(job, task, identity);
     await deps.bind(task.jobId, job.hash);
     const mode = privacyModeOf(job);
     const cost = mode.cost(job);
