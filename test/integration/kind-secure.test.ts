@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fitPooled, glmFamily } from '../../algorithms/glm/index.js';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
 import type { JobView } from '../../client/types.js';
-import type { AgentTask } from '../../common/agent-protocol.js';
+import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import { decodeRoundPayload } from '../../common/kinds/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { Coordinator, startCoordinatorServer, type RunningServer } from '../../coordinator/index.js';
@@ -98,10 +98,12 @@ describe('secure sums (secagg, he) for registry kinds over a real mesh', () => {
 
   it('negative control: one agent tampering with its masked vector (secagg) changes the result; with its ciphertext (he) the job fails or differs', async () => {
     const plain = await client.run(studySpec('binomial'));
-    const a2 = agents.get('a2')!;
-    const original = a2.handleTask.bind(a2);
-    const tamper = (phase: string) => async (t: AgentTask) => {
-      const reply = await original(t);
+    // The link hands verified tasks to the agent's private runVerified: wrap that one (handleTask is the in-process door).
+    type Run = (t: AgentTask, identity: unknown) => Promise<AgentTaskReply>;
+    const a2 = agents.get('a2')! as unknown as { runVerified: Run };
+    const original: Run = a2.runVerified.bind(a2);
+    const tamper = (phase: string): Run => async (t, identity) => {
+      const reply = await original(t, identity);
       let p: string | undefined;
       try {
         p = decodeRoundPayload(t.payload).phase;
@@ -119,19 +121,19 @@ describe('secure sums (secagg, he) for registry kinds over a real mesh', () => {
       return reply;
     };
     try {
-      a2.handleTask = tamper('mask');
+      a2.runVerified = tamper('mask');
       const bad = await client.run(studySpec('binomial', { secure: 'secagg' }));
       if (bad.state === 'succeeded') expect(coefs(bad)).not.toEqual(coefs(plain));
       else expect(bad.error!.message.length).toBeGreaterThan(0);
-      a2.handleTask = tamper('he-encrypt');
+      a2.runVerified = tamper('he-encrypt');
       const badHe = await client.run(studySpec('binomial', { secure: 'he' }));
       if (badHe.state === 'succeeded') expect(coefs(badHe)).not.toEqual(coefs(plain));
       else expect(badHe.error!.message.length).toBeGreaterThan(0);
       // Either way the tampered run is not the plain answer; the untampered run right after is again.
-      a2.handleTask = original;
+      a2.runVerified = original;
       expect(coefs(await client.run(studySpec('binomial', { secure: 'secagg' })))).toEqual(coefs(plain));
     } finally {
-      a2.handleTask = original;
+      a2.runVerified = original;
     }
   }, 180_000);
 
