@@ -43,6 +43,7 @@ export type { BudgetTarget } from './budget-populations.js';
 
 import { compileCoordinatorOptions, type CoordinatorOptions, type CompiledCoordinatorOptions } from './options.js';
 import { withCompleteness } from './jobs/completeness.js';
+import { admitLinkage } from './linkage/admit-linkage.js';
 import { CoordinatorAudit } from './audit/index.js';
 
 export { compileCoordinatorOptions, type CoordinatorOptions, type CompiledCoordinatorOptions } from './options.js';
@@ -239,6 +240,8 @@ export class Coordinator {
     // else left out and reported — never asked after the charge only to refuse.
     const allowed = applyPublicRules(spec, admitted.agents);
     const agents = allowed.agents;
+    // privacy.linkage: every asked site publishes a linkage key; the job's site partition and salt are fixed here.
+    admitLinkage(spec, agents);
     checkMeshPolicy(this.options.accessPolicy, principal, spec, agents);
     const excluded = [...notLive, ...admitted.excluded, ...allowed.excluded];
     // A result too big to store, send or fetch is refused now, before anything is charged or stored.

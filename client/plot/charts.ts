@@ -158,3 +158,23 @@ export function trainingChart(points: { round: number; series: string; value: nu
   });
   return { id: 'training', title, rows, spec };
 }
+
+/** Privacy spent over time: cumulative ε per series (a product or population), as a step line. */
+export function spendOverTimeChart(points: { atMs: number; series: string; epsilon: number }[]): Chart {
+  const title = 'ε spent over time';
+  const sorted = [...points].sort((a, b) => a.atMs - b.atMs);
+  const total = new Map<string, number>();
+  const rows: ChartRow[] = sorted.map((p) => {
+    const t = (total.get(p.series) ?? 0) + p.epsilon;
+    total.set(p.series, t);
+    return { time: new Date(p.atMs).toISOString(), series: p.series, cumulativeEpsilon: Number(t.toPrecision(12)) };
+  });
+  const spec = top(title, {
+    width: 480,
+    height: 240,
+    data: { values: rows },
+    mark: { type: 'line', interpolate: 'step-after', point: true },
+    encoding: { x: { field: 'time', type: 'temporal', title: 'submitted' }, y: { field: 'cumulativeEpsilon', type: 'quantitative', title: 'cumulative ε' }, color: { field: 'series', type: 'nominal', scale: colour, title: 'product' } },
+  });
+  return { id: 'spend', title, rows, spec };
+}

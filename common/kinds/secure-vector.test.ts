@@ -93,3 +93,18 @@ describe('secure vector encoding', () => {
     for (const x of out.values.subarray(0, 3)) expect(Number.isInteger(x / size)).toBe(true);
   });
 });
+
+describe('bounds with agent noise', () => {
+  it('a local-dp vector past the bounds by its noise is accepted by the widened layout; one past the margin is not', async () => {
+    const { LOCAL_DP_MODE } = await import('./privacy-modes.js');
+    const { checkAgentVector } = await import('./stat-layout.js');
+    const { layoutWithAgentNoise } = await import('./secure-vector.js');
+    const lj: KindJobCommon = { ...job, secure: 'plain', privacy: { mode: 'local-dp', rho: 1 } };
+    const tight: StatLayout = { blocks: [{ name: 'c', length: 1, perAgent: { lo: 0, hi: 10 }, sensitivity: { l1: 1, l2Sq: 1 }, release: 'additive' }] };
+    const noise = LOCAL_DP_MODE.roundNoise(lj, tight);
+    const sd = Math.sqrt(noise[0]!.agentSigma2Grid) * 2 ** noise[0]!.gridExponent;
+    expect(() => checkAgentVector(tight, { values: Float64Array.from([-3 * sd]) }, 'a')).toThrow(/outside/);
+    expect(() => checkAgentVector(layoutWithAgentNoise(tight, noise), { values: Float64Array.from([-3 * sd]) }, 'a')).not.toThrow();
+    expect(() => checkAgentVector(layoutWithAgentNoise(tight, noise), { values: Float64Array.from([-13 * sd]) }, 'a')).toThrow(/outside/);
+  });
+});

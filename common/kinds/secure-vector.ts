@@ -161,3 +161,19 @@ export function exactSumVectors(layout: StatLayout, noise: readonly BlockNoise[]
   });
   return { values: out };
 }
+
+/**
+ * The layout with each block's per-agent bounds widened by the noise an agent adds to it (local-dp,
+ * distributed-dp): what a coordinator may receive from an honest agent, noise included.
+ */
+export function layoutWithAgentNoise(layout: StatLayout, noise: readonly BlockNoise[]): StatLayout {
+  if (!noise.some((n) => n.agentSigma2Grid > 0)) return layout;
+  return {
+    blocks: layout.blocks.map((b, i) => {
+      const n = noise[i]!;
+      if (n.agentSigma2Grid === 0) return b;
+      const margin = NOISE_MARGIN_STDS * Math.sqrt(n.agentSigma2Grid) * gridOfExponent(n.gridExponent).size;
+      return { ...b, perAgent: { lo: b.perAgent.lo - margin, hi: b.perAgent.hi + margin } };
+    }),
+  };
+}

@@ -35,6 +35,8 @@ function checks(d: SqlDialect, q: () => Query): void {
     expect(Number(await one(d.floorDiv('CAST(7 AS BIGINT)', '2')))).toBe(3);
     expect(Number(await one(d.floorDiv('CAST(-7 AS BIGINT)', '2')))).toBe(-4);
     expect(Number(await one(d.floorDiv('CAST(-8 AS BIGINT)', '2')))).toBe(-4);
+    // Compound operands stay grouped (ceil(5 / 3) written as floor((5 + 3 − 1) / 3)).
+    expect(Number(await one(d.floorDiv('CAST(5 AS BIGINT) + 3 - 1', '3')))).toBe(2);
   });
 
   it('integerSeries gives 0 … n − 1 (and nothing for 0)', async () => {

@@ -62,6 +62,12 @@ export interface SqlDialect {
   dropTempTable(name: string): string;
   /** One column `name`: the lower-case names of the tables and views the session resolves unqualified names in. */
   visibleTablesSql(): string;
+  /**
+   * Rows `(table_catalog, table_name, column_name, data_type)` of the tables whose lower-case name is `lower($1)`,
+   * in the order the engine resolves an unqualified name (TEMP first), columns in ordinal order; `table_catalog`
+   * is 'temp' for TEMP tables; types in DuckDB's spelling (BIGINT, INTEGER, DOUBLE, VARCHAR, DATE, TIMESTAMP, …).
+   */
+  tableColumnsSql(): string;
 }
 
 /** Checks a non-negative safe integer that shapes SQL text (bins, series length). */

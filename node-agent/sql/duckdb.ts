@@ -18,7 +18,7 @@ export const duckdbDialect: SqlDialect = {
   year: (d) => `year(${d})`,
   makeDate: (y, m, d) => `make_date(${y}, ${m}, ${d})`,
   // DuckDB's // truncates toward zero (−7 // 2 = −3) and / is a DOUBLE division: floor that (exact below 2^53).
-  floorDiv: (a, b) => `CAST(floor(${a} / ${b}) AS BIGINT)`,
+  floorDiv: (a, b) => `CAST(floor((${a}) / (${b})) AS BIGINT)`,
   integerSeries: (n, alias, column) => `(SELECT CAST(range AS INTEGER) AS ${column} FROM range(${checkShapeInteger(n, 'series length')})) AS ${alias}`,
   stringAgg: (expr, sep, orderBy) => `string_agg(${expr}, '${sep.replace(/'/g, "''")}' ORDER BY ${orderBy})`,
   // One map per group (bin → count): O(rows) whatever the number of bins.
@@ -42,6 +42,13 @@ export const duckdbDialect: SqlDialect = {
   tempTable: doubleQuoteIdent,
   createTempTableAs: (name, query) => [`CREATE OR REPLACE TEMP TABLE ${doubleQuoteIdent(name)} AS\n${query}`],
   dropTempTable: (name) => `DROP TABLE IF EXISTS ${doubleQuoteIdent(name)}`,
+  tableColumnsSql: () =>
+    `SELECT table_catalog, table_name, column_name, data_type
+       FROM information_schema.columns
+      WHERE table_schema = current_schema()
+        AND table_catalog IN ('temp', current_database())
+        AND lower(table_name) = lower($1)
+      ORDER BY (table_catalog = 'temp') DESC, table_name, ordinal_position`,
   visibleTablesSql: () =>
     `SELECT DISTINCT lower(table_name) AS name FROM information_schema.tables WHERE table_schema = current_schema()`,
 };

@@ -21,7 +21,7 @@ export const postgresDialect: SqlDialect = {
   year: (d) => `CAST(EXTRACT(YEAR FROM ${d}) AS INTEGER)`,
   makeDate: (y, m, d) => `make_date(${y}, ${m}, ${d})`,
   // Integer / truncates toward zero in PostgreSQL: floor it explicitly (numeric keeps it exact).
-  floorDiv: (a, b) => `CAST(floor(CAST(${a} AS NUMERIC) / ${b}) AS BIGINT)`,
+  floorDiv: (a, b) => `CAST(floor(CAST((${a}) AS NUMERIC) / (${b})) AS BIGINT)`,
   integerSeries: (n, alias, column) => {
     const len = checkShapeInteger(n, 'series length');
     return `(SELECT CAST(g AS INTEGER) AS ${column} FROM generate_series(0, ${len - 1}) AS g) AS ${alias}`;
@@ -36,6 +36,21 @@ export const postgresDialect: SqlDialect = {
     return [`DROP TABLE IF EXISTS ${t}`, `CREATE TEMP TABLE ${t} AS\n${query}`, `ANALYZE ${t}`];
   },
   dropTempTable: (name) => `DROP TABLE IF EXISTS ${doubleQuoteIdent(name)}`,
+  // pg_catalog rather than information_schema: it also lists the session's TEMP tables and is much faster.
+  tableColumnsSql: () =>
+    `SELECT CASE WHEN n.oid = pg_my_temp_schema() THEN 'temp' ELSE n.nspname END AS table_catalog,
+            c.relname AS table_name, a.attname AS column_name,
+            CASE WHEN t.ty IN ('double precision', 'real') THEN 'DOUBLE'
+                 WHEN t.ty = 'text' OR t.ty LIKE 'character%' THEN 'VARCHAR'
+                 WHEN t.ty LIKE 'timestamp%' THEN 'TIMESTAMP'
+                 ELSE upper(t.ty) END AS data_type
+       FROM pg_class c
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       CROSS JOIN LATERAL (SELECT format_type(a.atttypid, NULL) AS ty) t
+      WHERE lower(c.relname) = lower($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+        AND (n.oid = pg_my_temp_schema() OR n.nspname = ANY (current_schemas(false)))
+      ORDER BY (n.oid = pg_my_temp_schema()) DESC, array_position(current_schemas(false), n.nspname), c.relname, a.attnum`,
   visibleTablesSql: () =>
     // The search path is the CDM schema, then the vocabulary schema (set per connection by the data source).
     `SELECT DISTINCT lower(table_name) AS name FROM information_schema.tables WHERE table_schema = ANY (current_schemas(false))`,

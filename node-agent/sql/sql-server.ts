@@ -20,7 +20,7 @@ export const sqlServerDialect: SqlDialect = {
   daysBetween: (a, b) => `DATEDIFF(day, ${a}, ${b})`,
   year: (d) => `YEAR(${d})`,
   makeDate: (y, m, d) => `DATEFROMPARTS(${y}, ${m}, ${d})`,
-  floorDiv: (a, b) => `CAST(FLOOR(CAST(${a} AS FLOAT) / ${b}) AS BIGINT)`,
+  floorDiv: (a, b) => `CAST(FLOOR(CAST((${a}) AS FLOAT) / (${b})) AS BIGINT)`,
   integerSeries: (n, alias, column) => {
     const len = checkShapeInteger(n, 'series length');
     return `(SELECT TOP (${len}) CAST(ROW_NUMBER() OVER (ORDER BY (SELECT NULL)) - 1 AS INT) AS ${column} FROM sys.all_objects) AS ${alias}`;
@@ -35,6 +35,11 @@ export const sqlServerDialect: SqlDialect = {
   tempTable: tempName,
   createTempTableAs: (name, query) => [`DROP TABLE IF EXISTS ${tempName(name)}`, `SELECT * INTO ${tempName(name)} FROM (\n${query}\n) AS src`],
   dropTempTable: (name) => `DROP TABLE IF EXISTS ${tempName(name)}`,
+  tableColumnsSql: () =>
+    `SELECT CASE WHEN TABLE_CATALOG = 'tempdb' THEN 'temp' ELSE TABLE_SCHEMA END AS table_catalog, TABLE_NAME AS table_name,
+            COLUMN_NAME AS column_name, upper(DATA_TYPE) AS data_type
+       FROM INFORMATION_SCHEMA.COLUMNS WHERE lower(TABLE_NAME) = lower(@p1) AND TABLE_SCHEMA = SCHEMA_NAME()
+      ORDER BY TABLE_NAME, ORDINAL_POSITION`,
   visibleTablesSql: () =>
     `SELECT DISTINCT lower(TABLE_NAME) AS name FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = SCHEMA_NAME()`,
 };

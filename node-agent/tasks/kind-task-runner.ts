@@ -3,6 +3,7 @@ import type { Rng } from '../../algorithms/rng.js';
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { FedmeshError } from '../../common/errors.js';
+import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
 import { enforceDomainPolicy } from '../../common/job/domain-policy.js';
 import { catalogKind, type ProductRules } from '../../common/job/product-rules.js';
 import {
@@ -45,6 +46,8 @@ export interface KindTaskDeps {
   rng: Rng;
   /** Secure sums (secagg, he): this agent's name, mTLS material and identity key. Absent: secure jobs are refused. */
   secure?: Omit<KindSecureDeps, 'rng' | 'hePool'>;
+  /** The domain's access policy (Cedar), before the ledger is charged. @throws FedmeshError POLICY_DENIED naming the policy */
+  authorize?: (job: CompiledKindJob, task: AgentTask, identity: IdentityAssertionClaims | undefined) => void;
 }
 
 /** Per-job state kept between rounds (the design read in round 0), dropped after this long unused. */
@@ -79,7 +82,7 @@ export class KindTaskRunner {
   }
 
   /** @throws FedmeshError naming the field; the agent turns it into a typed failure reply */
-  async run(task: AgentTask, scope: TaskScope): Promise<ReleasedAnswer> {
+  async run(task: AgentTask, scope: TaskScope, identity?: IdentityAssertionClaims): Promise<ReleasedAnswer> {
     const { deps } = this;
     const def = deps.kinds.get(task.kind)!;
     const agentDef = deps.agentKinds.get(task.kind)!;
@@ -90,12 +93,16 @@ export class KindTaskRunner {
     if (!Number.isSafeInteger(task.round) || task.round < 0 || task.round >= job.maxRounds) {
       throw new FedmeshError('FAILED_PRECONDITION', `round: ${task.round} is outside the job's public rounds 0..${job.maxRounds - 1}, which its cost covers`, { field: 'round' });
     }
+    // The task's shape must match the job's secure sum before anything is charged or read.
+    if (job.secure !== 'plain' && !phase) throw new FedmeshError('INVALID_ARGUMENT', `payload.phase: a ${job.secure} job's round runs in the phases of its secure sum`, { field: 'payload' });
+    if (job.secure === 'plain' && phase) throw new FedmeshError('INVALID_ARGUMENT', 'payload.phase: a plain round has no secure phases', { field: 'payload' });
     enforceDomainPolicy(deps.policy, job.kind, job.privacy.mode);
     const product = deps.products().find((p) => p.name === job.product);
     if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
     const rules = deps.rules(product.name);
     if (!rules) throw new FedmeshError('FAILED_PRECONDITION', `product ${product.name} has no published description at this agent yet`, { field: 'product' });
     checkRules(product.name, rules, job);
+    deps.authorize?.(job, task, identity);
     await deps.bind(task.jobId, job.hash);
     const mode = privacyModeOf(job);
     const cost = mode.cost(job);
@@ -118,8 +125,8 @@ export class KindTaskRunner {
       checkAgentVector(layout, vector, 'this agent');
       return snapVectorToGrid(layout, noise, mode.atAgent(vector, noise, layout, deps.rng));
     };
-    if (job.secure !== 'plain') {
-      if (!phase) throw new FedmeshError('INVALID_ARGUMENT', `payload.phase: a ${job.secure} job's round runs in the phases of its secure sum`, { field: 'payload' });
+    if (phase) {
+      // (checked above: a phase comes with a secure job, and a secure job's task always has one)
       const phases = this.secure();
       // One answer per (job, round, phase), stored durably: a replayed phase gets the same keys, masks and noise.
       return deps.once(task.jobId, phaseAnswerSlot(task.round, phase), async () => ({
@@ -127,7 +134,6 @@ export class KindTaskRunner {
         meta: { round: task.round, phase },
       }));
     }
-    if (phase) throw new FedmeshError('INVALID_ARGUMENT', 'payload.phase: a plain round has no secure phases', { field: 'payload' });
     return deps.once(task.jobId, task.round, async () => {
       const out = await computeVector(mode.roundNoise(job, layout));
       return { arrow: encodeVector(out), meta: { round: task.round } };
