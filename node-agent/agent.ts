@@ -10,13 +10,8 @@ import { ingestDataFolder, type FolderIngestReport } from './data/ingest-folder.
 import { listProducts, type ProductInfo } from './data/products.js';
 import { AgentMetrics } from './metrics.js';
 import { computeQualityMetrics, describeProducts, loadManifest } from './data/catalog/index.js';
-import { runAggregate } from './jobs/aggregate.js';
-import { runCellJob } from './jobs/cell-jobs.js';
-import { cellBlocks } from '../common/job/cohort-jobs.js';
-import { planCellPrivacy } from '../common/job/cell-privacy.js';
-import { parseCohortDefinition } from '../common/cohort/index.js';
+import { runOldKindTask } from './jobs/old-kind-task.js';
 import { AgentLedger } from './ledger.js';
-import { planAggregatePrivacy } from '../common/job/privacy-plan.js';
 import { TaskCancellation } from './task-cancellation.js';
 import { createServerRng } from '../common/crypto-rng.js';
 import type { Rng } from '../algorithms/rng.js';
@@ -423,29 +418,13 @@ export class Agent {
         // round gets the reply already sent, never fresh noise, fresh SecAgg keys (a new run whose survivor set the
         // coordinator could vary to isolate this agent's vector) or a second unmask response.
         out = await this.releasedAnswers!.once(task.jobId, task.round, () => this.secure.handle(task, job));
-      } else if (job.kind === 'aggregate') {
-        const product = this.products.find((p) => p.name === job.product);
-        if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
-        const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';
-        const privacy = planAggregatePrivacy(job, typeOf);
-        // The domain charges its own ledger before touching data: durable, once per job, never refunded.
-        if (privacy.dp) await this.privacyLedger.charge(task.jobId, task.researcher, privacy.dp.cost);
-        const release = { researcher: task.researcher, jobId: task.jobId, cells: this.releasedCells! };
-        const compute = async (): Promise<typeof out> => {
-          const { releasedKeys, ...answer } = await this.db.withConnection((conn) => scope.using(conn, () => runAggregate({ conn, job, product, policy: this.policy, privacy, salt: this.privacyLedger.salt, rng: this.rng, release })));
-          this.releasedConcepts.record(task.jobId, job.groupBy, releasedKeys);
-          return answer;
-        };
-        // One charge, one answer: a replay of a charged job returns the answer already released.
-        out = privacy.dp ? await this.releasedAnswers!.once(task.jobId, task.round, compute) : await compute();
       } else {
-        const blocks = cellBlocks(job, job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : []);
-        const privacy = planCellPrivacy(job, blocks);
-        if (privacy.cost) await this.privacyLedger.charge(task.jobId, task.researcher, privacy.cost);
-        const unit = job.kind === 'contingency' ? this.products.find((p) => p.name === job.product)?.privacyUnit : undefined;
-        const release = { researcher: task.researcher, jobId: task.jobId, cells: this.releasedCells!, salt: this.privacyLedger.salt };
-        const compute = (): Promise<typeof out> => this.db.withConnection((conn) => scope.using(conn, () => runCellJob({ conn, job, taskId: task.taskId, policy: this.policy, rng: this.rng, ...(unit ? { personColumn: unit } : {}), release })));
-        out = privacy.cost ? await this.releasedAnswers!.once(task.jobId, task.round, compute) : await compute();
+        // Old kinds' plain tasks (aggregate, cell kinds): one table, node-agent/jobs/old-kind-task.ts.
+        out = await runOldKindTask(task, job, {
+          products: this.products, policy: this.policy, rng: this.rng, salt: this.privacyLedger.salt, cells: this.releasedCells!, concepts: this.releasedConcepts,
+          charge: (j, r, c) => this.privacyLedger.charge(j, r, c), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
+          withTaskConnection: (fn) => this.db.withConnection((conn) => scope.using(conn, () => fn(conn))),
+        });
       }
       done('ok');
       return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta, ...(out.payload ? { payload: out.payload } : {}) };

@@ -138,6 +138,15 @@ export function measureField(m: Measure): string {
   return m.fn === 'count' ? 'count' : `${m.fn}_${m.column}`;
 }
 
+/**
+ * The data product a job names (aggregate, contingency), or undefined for the cohort-level kinds, which read the
+ * OMOP CDM tables. Read from the spec's shape, not its kind, so the callers (quorum, budget populations, manifest)
+ * hold no list of kinds.
+ */
+export function namedProductOf(spec: JobSpec): string | undefined {
+  return 'product' in spec ? spec.product : undefined;
+}
+
 /** Columns of an exact (mode none) aggregate result: means, variances and quantiles show their missing count beside them. */
 export function exactResultColumns(job: AggregateJob): string[] {
   return [...job.groupBy, ...job.measures.flatMap((m) => (m.fn === 'mean' || m.fn === 'variance' || m.fn === 'quantile' ? [measureField(m), `${measureField(m)}_missing`] : [measureField(m)]))];
