@@ -2,3 +2,4 @@ export { STRATEGIES, checkStrategyConfig, initialServerState, isFedOpt, scaffold
 export { participantCount, sampleParticipants } from './sampling.js';
 export { clipL2, gridError, toGrid } from './fixed-point.js';
 export { addToRocHistogram, aucFromRoc, cumulateFromTop, exactAuc, thresholdGrid } from './metrics.js';
+export { denseShapes, glorotInit, seededPermutation, seededUniform } from './init.js';

@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Rng } from '../../algorithms/rng.js';
 import type { StatLayout, StatVector } from './stat-layout.js';
 
 /** Privacy modes the kind seam implements, each a module over the vector (privacy-modes.ts, agent-noise-modes.ts). */
@@ -102,6 +103,11 @@ export interface KindDef<S = unknown, P = unknown, I = unknown> {
    * Reads only released values, so stopping is post-processing.
    */
   nextRound(job: CompiledKindJob<S, P>, history: readonly RoundRecord<I>[]): I | undefined;
+  /**
+   * Partial participation: which agents of the round's pool (those still in the job) to ask, drawn with the CSPRNG
+   * passed in; a subset of `pool`. Absent: all of them.
+   */
+  participants?(job: CompiledKindJob<S, P>, round: number, pool: readonly string[], rng: Rng): readonly string[];
   /** The result from every completed round. */
   release(job: CompiledKindJob<S, P>, history: readonly RoundRecord<I>[], info: { converged: boolean }): KindRelease;
   /** Plain-text rendering of a released result (the CLI's table). */

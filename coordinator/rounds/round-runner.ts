@@ -89,7 +89,8 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
   const history = await o.store.loadRounds(o.jobId);
   const asked = [...o.agents].sort();
   // On resume with dropouts allowed, the survivors of the last stored round carry on.
-  let participants = history.length > 0 && job.dropout === 'continue' ? [...history[history.length - 1]!.answered] : asked;
+  // (With partial participation the last round asked only a sample: the pool is then every agent asked at the start.)
+  let participants = history.length > 0 && job.dropout === 'continue' && !def.participants ? [...history[history.length - 1]!.answered] : asked;
   const agentErrors: Record<string, { code: string; message: string }> = {};
   let converged = false;
   for (;;) {
@@ -102,15 +103,18 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     if (round >= job.maxRounds) break;
     await o.beforeRound?.(round);
     const layout = def.layout(job, round);
-    const noise = mode.roundNoise(job, layout, { agents: participants.length });
     const payload = encodeRoundPayload({ hash: job.hash, input });
     const deadlineMs = now() + job.roundTimeoutMs;
+    const pool = participants;
+    const roundAgents = def.participants ? def.participants(job, round, pool, o.rng).filter((a) => pool.includes(a)) : pool;
+    // Distributed noise is split over the agents asked in this round (a sample under partial participation).
+    const noise = mode.roundNoise(job, layout, { agents: roundAgents.length });
     let good: { agent: string; vector: StatVector }[] = [];
     const failed: string[] = [];
     let secureSum: StatVector | undefined;
     if (job.secure === 'plain') {
       const replies = await Promise.all(
-        participants.map(async (agent) => {
+        roundAgents.map(async (agent) => {
           const r = await transport.ask(agent, { jobId: o.jobId, kind: job.kind, specJson: o.specJson, researcher: o.researcher, round, payload, deadlineMs });
           if (!r.ok) return { agent, error: r.error };
           try {
@@ -138,7 +142,7 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
         round,
         layout,
         noise,
-        participants,
+        participants: roundAgents,
         deadlineMs,
         attestationOf: o.secure.attestationOf,
         hePool: o.secure.hePool,
@@ -150,7 +154,7 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
         Object.assign(agentErrors, out.errors);
         secureSum = out.sum;
         good = out.answered.map((agent) => ({ agent, vector: out.sum }));
-        failed.push(...participants.filter((a) => !out.answered.includes(a)));
+        failed.push(...roundAgents.filter((a) => !out.answered.includes(a)));
       } catch (e) {
         transport.cancelJob(o.jobId);
         throw e;
@@ -162,7 +166,7 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
       const first = failed[0]!;
       const why = job.dropout === 'fail' ? 'the job needs every agent in every round (dropout policy "fail")' : `fewer than minAgents = ${job.minAgents} answered`;
       const e = agentErrors[first] ?? { code: 'UNAVAILABLE', message: 'no answer' };
-      throw new FedmeshError('QUORUM_NOT_MET', `round ${round}: ${failed.length} of ${participants.length} agents did not answer (${first}: ${e.code}: ${e.message.slice(0, 200)}); ${why}`, {
+      throw new FedmeshError('QUORUM_NOT_MET', `round ${round}: ${failed.length} of ${roundAgents.length} agents did not answer (${first}: ${e.code}: ${e.message.slice(0, 200)}); ${why}`, {
         details: { answered, missing: asked.filter((a) => !answered.includes(a)), round },
       });
     }
@@ -173,7 +177,7 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std) };
     await o.store.saveRound(o.jobId, rec);
     history.push(rec);
-    participants = answered;
+    participants = def.participants ? pool.filter((a) => !failed.includes(a)) : answered;
     o.onRound?.(rec, asked.filter((a) => !answered.includes(a)));
   }
   if (history.length === 0) throw new FedmeshError('INTERNAL', `kind ${job.kind} stopped before its first round`);

@@ -125,7 +125,8 @@ export class KindTaskRunner {
       checkAgentVector(layout, vector, 'this agent');
       return snapVectorToGrid(layout, noise, mode.atAgent(vector, noise, layout, deps.rng));
     };
-    if (job.secure !== 'plain') {
+    if (phase) {
+      // (checked above: a phase comes with a secure job, and a secure job's task always has one)
       const phases = this.secure();
       // One answer per (job, round, phase), stored durably: a replayed phase gets the same keys, masks and noise.
       return deps.once(task.jobId, phaseAnswerSlot(task.round, phase), async () => ({
