@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { describeGuarantee } from './guarantee.js';
 import { linkageBucket, MAX_LINKAGE_SITES, parseLinkage } from './linkage.js';
 import { parseJobSpec } from './validate.js';
+import { parseGlmSpec } from '../../jobs/glm/spec.js';
 
 const count = (privacy: Record<string, unknown>, kind = 'aggregate'): unknown =>
   parseJobSpec(kind === 'aggregate' ? { kind, product: 'p', measures: [{ fn: 'count' }], privacy } : { kind: 'contingency', product: 'p', rowColumn: 'a', colColumn: 'b', rowLevels: ['x', 'y'], colLevels: ['u', 'v'], privacy });
@@ -59,6 +60,7 @@ describe('privacy.linkage in job specs', () => {
     expect(() => count({ mode: 'none', linkage: {} })).toThrow(/privacy\.linkage: applies to the DP modes only/);
     expect(() => count({ mode: 'central-dp', epsilon: 1, maxSitesPerPerson: 2, linkage: {} })).toThrow(/privacy\.maxSitesPerPerson: must be 1/);
     expect(() => count({ mode: 'central-dp', epsilon: 1, linkage: {} }, 'contingency')).toThrow(/privacy\.linkage: .*aggregate jobs only/);
+    expect(() => parseGlmSpec({ kind: 'glm', product: 'p', family: 'binomial', outcome: 'y', covariates: [{ column: 'x', type: 'numeric', bounds: [0, 1] }], privacy: { mode: 'central-dp', epsilon: 1, linkage: {} } })).toThrow(/privacy\.linkage: .*aggregate jobs only/);
   });
 
   it('the guarantee states the unit across sites and the cost; without linkage it is unchanged (no crossSite field)', () => {
