@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { compileKindJob, privacyModeOf, registryKindCandidates, type AnyKindDef, type CompiledKindJob, type KindRegistry } from '../../common/kinds/index.js';
-import type { AgentRegistry } from '../agent-registry.js';
+import type { AgentRegistry, AgentView } from '../agent-registry.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { JobEventRecord, JobRecord, RegistryJobSpec } from '../job-record.js';
 import type { JobStore } from '../job-store.js';
@@ -35,6 +35,8 @@ export interface KindJobsDeps {
   finished: (job: JobRecord) => void;
   /** Registers the job's caller, whose signed identity every task of the job carries (resumed jobs: the researcher's name only). */
   identify?: (jobId: string, caller: Principal, spec: RegistryJobSpec) => void;
+  /** The mesh-wide access policy, pre-checked before the charge. @throws FedmeshError POLICY_DENIED naming the policy */
+  checkPolicy?: (caller: Principal, job: CompiledKindJob, agents: readonly AgentView[]) => void;
   /** Test hook: runs before each round is dispatched, with a signal aborted when the coordinator stops. */
   beforeRound?: (jobId: string, round: number, signal: AbortSignal) => Promise<void>;
 }
@@ -95,6 +97,7 @@ export class KindJobs {
       mode.roundNoise(job, def.layout(job, 0));
       const cost = mode.cost(job);
       const admitted = admitKindJob(job, deps.registry.memberList(), deps.registry.connected());
+      deps.checkPolicy?.(caller, job, admitted.agents);
       const record: JobRecord = {
         id: randomUUID(),
         kind: job.kind,
@@ -118,7 +121,7 @@ export class KindJobs {
       return { ...record };
     } catch (e) {
       const err = isFedmeshError(e) ? e : undefined;
-      deps.log('job-rejected', { researcher, kind: def.kind, privacyMode: job?.privacy.mode ?? 'unparsed', code: err?.code ?? 'INTERNAL', ...(err?.field ? { field: err.field } : {}) });
+      deps.log('job-rejected', { researcher, kind: def.kind, privacyMode: job?.privacy.mode ?? 'unparsed', code: err?.code ?? 'INTERNAL', ...(err?.field ? { field: err.field } : {}), ...(err?.details.policyIds ? { policyIds: err.details.policyIds } : {}) });
       deps.metrics.jobRejected(def.kind, job?.privacy.mode ?? 'unparsed');
       if (e instanceof SyntaxError) throw new FedmeshError('INVALID_JOB', 'spec: not valid JSON', { field: 'spec' });
       throw e;
