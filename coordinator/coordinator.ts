@@ -8,7 +8,7 @@ import { AgentRegistry, type AgentListing, type AgentView } from './agent-regist
 import { AgentMembers } from './agent-members.js';
 import { checkQuorum } from './admission/quorum.js';
 import { applyPublicRules } from './admission/public-rules.js';
-import { checkMeshPolicy } from './admission/mesh-policy.js';
+import { checkKindMeshPolicy, checkMeshPolicy } from './admission/mesh-policy.js';
 import { JobIdentities, loadOrCreateSigningKey } from './identity/index.js';
 import { Dispatcher } from './dispatcher.js';
 import { JOB_STORE_FILE, JobStore } from './job-store.js';
@@ -152,6 +152,7 @@ export class Coordinator {
       kinds: KINDS, registry: c.registry, dispatcher: c.dispatcher, store, ledger, rng: c.rng, metrics: c.metrics, log: c.log, emit: (e, j) => c.emit(e, j),
       maxSitesPerPerson: compiled.maxSitesPerPerson, defaultDelta: compiled.defaultBudget.delta, started: (job, p) => c.track(job, p), finished: (job) => c.forget(job), identify: (id, caller, spec) => c.identities.register(id, caller, spec as unknown as JobSpec),
       ...(options.testOnlyBeforeRound ? { beforeRound: options.testOnlyBeforeRound } : {}),
+      checkPolicy: (caller, job, agents) => checkKindMeshPolicy(compiled.accessPolicy, caller, job, agents),
     });
     await c.kindJobs.resumeAll();
     return c;

@@ -3,7 +3,7 @@ import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { checkSecureCombination, compileKindJob, heVectorPlan, privacyModeOf, registryKindCandidates, secAggVectorPlan, secureQuorum, type AnyKindDef, type CompiledKindJob, type KindRegistry } from '../../common/kinds/index.js';
 import { createHePool, type HePool } from '../../common/he/coordinator.js';
-import type { AgentRegistry } from '../agent-registry.js';
+import type { AgentRegistry, AgentView } from '../agent-registry.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { JobEventRecord, JobRecord, RegistryJobSpec } from '../job-record.js';
 import type { JobStore } from '../job-store.js';
@@ -36,6 +36,8 @@ export interface KindJobsDeps {
   finished: (job: JobRecord) => void;
   /** Registers the job's caller, whose signed identity every task of the job carries (resumed jobs: the researcher's name only). */
   identify?: (jobId: string, caller: Principal, spec: RegistryJobSpec) => void;
+  /** The mesh-wide access policy, pre-checked before the charge. @throws FedmeshError POLICY_DENIED naming the policy */
+  checkPolicy?: (caller: Principal, job: CompiledKindJob, agents: readonly AgentView[]) => void;
   /** Test hook: runs before each round is dispatched, with a signal aborted when the coordinator stops. */
   beforeRound?: (jobId: string, round: number, signal: AbortSignal) => Promise<void>;
 }
@@ -97,6 +99,7 @@ export class KindJobs {
       const cost = mode.cost(job);
       const admitted = admitKindJob(job, deps.registry.memberList(), deps.registry.connected());
       if (job.secure !== 'plain') checkSecureFromPublicFacts(def, job, admitted.agents.length);
+      deps.checkPolicy?.(caller, job, admitted.agents);
       const record: JobRecord = {
         id: randomUUID(),
         kind: job.kind,
@@ -120,7 +123,7 @@ export class KindJobs {
       return { ...record };
     } catch (e) {
       const err = isFedmeshError(e) ? e : undefined;
-      deps.log('job-rejected', { researcher, kind: def.kind, privacyMode: job?.privacy.mode ?? 'unparsed', code: err?.code ?? 'INTERNAL', ...(err?.field ? { field: err.field } : {}) });
+      deps.log('job-rejected', { researcher, kind: def.kind, privacyMode: job?.privacy.mode ?? 'unparsed', code: err?.code ?? 'INTERNAL', ...(err?.field ? { field: err.field } : {}), ...(err?.details.policyIds ? { policyIds: err.details.policyIds } : {}) });
       deps.metrics.jobRejected(def.kind, job?.privacy.mode ?? 'unparsed');
       if (e instanceof SyntaxError) throw new FedmeshError('INVALID_JOB', 'spec: not valid JSON', { field: 'spec' });
       throw e;
