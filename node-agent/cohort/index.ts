@@ -11,7 +11,7 @@ export { parseNativeCohort } from '../../common/cohort/native-parse.js';
 export type { NativeDomain } from '../../common/cohort/native-parse.js';
 export { compileCohort } from './compile.js';
 export type { CompileCohortOptions, CompiledCohort, CompiledStatement } from './compile.js';
-export { runCohort } from './run.js';
+export { asSession, runCohort } from './run.js';
 export type { AttritionRow, CohortRunResult } from './run.js';
 export { CRITERION_DOMAINS } from '../../common/cohort/ir.js';
 export type * from '../../common/cohort/ir.js';

@@ -9,12 +9,17 @@ import { cellBlocks, survivalTimes, type CellJobBody } from '../../common/job/co
 import { planCellPrivacy } from '../../common/job/cell-privacy.js';
 import type { CellJob } from '../../common/job/spec.js';
 import { characterizeCohort, contingencyCounts, survivalCounts } from '../analytics/index.js';
-import { runCohort } from '../cohort/index.js';
+import { asSession, runCohort } from '../cohort/index.js';
+import type { SqlSession } from '../data/source/source.js';
+import { copyPersonsToLocal } from './local-persons.js';
 import type { CompiledAgentPolicy } from '../policy.js';
 import { personHashSql, type ReleasedCells } from '../disclosure/released-cells.js';
 
 export interface CellJobContext {
+  /** The agent's own DuckDB: its ledger and differencing memory, and the data unless `data` is given. */
   conn: DuckDBConnection;
+  /** Where the OMOP data is queried when not in `conn` (a PostgreSQL session). @default conn */
+  data?: SqlSession;
   job: CellJob;
   taskId: string;
   policy: CompiledAgentPolicy;
@@ -43,7 +48,8 @@ function tableName(taskId: string, suffix: string): string {
  * `runCellJob` (plaintext modes) and by secure jobs (which mask or encrypt them). Scratch tables are named after
  * `taskId` and dropped afterwards.
  */
-export async function computeCells(conn: DuckDBConnection, job: CellJobBody, taskId: string, options: ComputeCellsOptions = {}): Promise<Map<string, bigint>> {
+export async function computeCells(db: DuckDBConnection | SqlSession, job: CellJobBody, taskId: string, options: ComputeCellsOptions = {}): Promise<Map<string, bigint>> {
+  const conn = asSession(db);
   const cells = new Map<string, bigint>();
   const dropTables: string[] = [];
   try {
@@ -94,7 +100,8 @@ export async function computeCells(conn: DuckDBConnection, job: CellJobBody, tas
       }
       return cells;
     }
-    const t = await contingencyCounts(conn, {
+    if ('dialect' in db) throw new FedmeshError('FAILED_PRECONDITION', 'contingency jobs do not run on a PostgreSQL data source yet');
+    const t = await contingencyCounts(db, {
       table: job.product,
       rowColumn: job.rowColumn,
       colColumn: job.colColumn,
@@ -109,7 +116,7 @@ export async function computeCells(conn: DuckDBConnection, job: CellJobBody, tas
     cells.set('ambiguous', t.ambiguous);
     return cells;
   } finally {
-    for (const d of dropTables) await conn.run(`DROP TABLE IF EXISTS "${d}"`).catch(() => undefined);
+    for (const d of dropTables) await conn.run(conn.dialect.dropTempTable(d)).catch(() => undefined);
   }
 }
 
@@ -130,7 +137,10 @@ async function guardCells(conn: DuckDBConnection, sets: string, release: NonNull
   }
 }
 
-async function guardCohort(conn: DuckDBConnection, cohort: string, release: NonNullable<CellJobContext['release']>, policy: CompiledAgentPolicy): Promise<void> {
+async function guardCohort(conn: DuckDBConnection, data: SqlSession | undefined, cohortTable: string, release: NonNullable<CellJobContext['release']>, policy: CompiledAgentPolicy): Promise<void> {
+  // Data elsewhere (PostgreSQL): the cohort's person ids are streamed into a local TEMP table (they stay in this
+  // agent), so the hash and the check below are the same code, with the same answer, on both sources.
+  const cohort = data ? await copyPersonsToLocal(data, cohortTable, conn) : cohortTable;
   const cand = `${cohort}_cells`;
   await conn.run(
     `CREATE TEMP TABLE "${cand}" AS WITH d AS (SELECT DISTINCT 'cohort' AS cell, ${personHashSql('subject_id', '$1')} AS h FROM "${cohort}" WHERE subject_id IS NOT NULL) SELECT cell, h FROM d WHERE (SELECT count(*) FROM d) >= $2`,
@@ -140,6 +150,7 @@ async function guardCohort(conn: DuckDBConnection, cohort: string, release: NonN
     await release.cells.checkAndRecord(conn, { researcher: release.researcher, jobId: release.jobId, candidates: cand, minCellSize: policy.minCellSize, maxRememberedPersons: policy.maxRememberedPersons });
   } finally {
     await conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
+    if (cohort !== cohortTable) await conn.run(`DROP TABLE IF EXISTS "${cohort}"`).catch(() => undefined);
   }
 }
 
@@ -158,9 +169,9 @@ export async function runCellJob(ctx: CellJobContext): Promise<{ arrow: Uint8Arr
   const sets = guard && job.kind === 'contingency' ? { table: `${tableName(ctx.taskId, 'sets')}_${randomBytes(4).toString('hex')}`, salt: release.salt } : undefined;
   let values: Map<string, bigint>;
   try {
-    values = await computeCells(ctx.conn, job, ctx.taskId, {
+    values = await computeCells(ctx.data ?? ctx.conn, job, ctx.taskId, {
       ...(ctx.personColumn ? { personColumn: ctx.personColumn } : {}),
-      ...(guard ? { onCohort: (table: string) => guardCohort(ctx.conn, table, release, ctx.policy) } : {}),
+      ...(guard ? { onCohort: (table: string) => guardCohort(ctx.conn, ctx.data, table, release, ctx.policy) } : {}),
       ...(sets ? { personSets: sets } : {}),
     });
     if (sets && release) await guardCells(ctx.conn, sets.table, release, ctx.policy);
