@@ -289,7 +289,7 @@ function buildProgram(): Command {
     .option('--sites <n>', 'number of sites', '3')
     .option('--persons <n>', 'persons per site', '5000')
     .option('--seed <s>', 'seed', '42')
-    .option('--keep', 'keep the temporary folder')
+    .option('--keep', 'keep the mesh (and its dashboard) up after the jobs until Ctrl-C, and the temporary folder')
     .action(exit(async (opts) => (await import('./commands/demo.js')).runDemo(opts)));
 
   return program;

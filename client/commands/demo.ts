@@ -7,6 +7,8 @@ import { renderJob } from '../format/render.js';
 import { synthesize } from '../synth/index.js';
 import { CoordinatorClient } from '../transport/coordinator-client.js';
 import { startProcess, stopAll, waitForLine, type ManagedProcess } from './spawn-mesh.js';
+import { dashboardLines, exportBrowserCertificate } from './demo-dashboard.js';
+import { untilSignal } from './common.js';
 
 export interface DemoFlags {
   sites?: string;
@@ -102,11 +104,13 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
     await makeDevCertificates({ outDir: tlsDir, agents: agentNames, researchers: ['researcher'] });
     say(`made a development CA and mTLS certificates for the coordinator, ${agentNames.join(', ')} and one researcher`);
 
-    const coord = startProcess('coordinator', ['coordinator', '--listen', '127.0.0.1:0', '--state', join(dir, 'coordinator'), '--tls-dir', tlsDir, '--log-format', 'silent']);
+    const coord = startProcess('coordinator', ['coordinator', '--listen', '127.0.0.1:0', '--state', join(dir, 'coordinator'), '--tls-dir', tlsDir, '--log-format', 'silent', '--dashboard-listen', '127.0.0.1:0']);
     procs.push(coord);
-    const m = await waitForLine(coord, /listening on (\S+)/, 20_000);
+    // Both lines, in either order (the dashboard starts before the coordinator prints its own line).
+    const m = await waitForLine(coord, /^(?=[\s\S]*listening on (\S+))(?=[\s\S]*fedmesh dashboard on (\S+))/, 20_000);
     const address = m[1]!;
     say(`coordinator listening on ${address} (mTLS)`);
+    for (const l of dashboardLines(m[2]!, flags.keep ? await exportBrowserCertificate(tlsDir) : undefined)) say(l);
     for (const s of synth.sites) {
       procs.push(
         startProcess(s.name, ['agent', '--coordinator', address, '--name', s.name, '--data', s.dir, '--state', join(dir, 'state', s.name), '--tls-dir', tlsDir, '--allow-modes', 'none,central-dp,local-dp,distributed-dp', '--log-format', 'silent']),
@@ -144,6 +148,10 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
     say('privacy spent by this researcher (fedmesh budget):');
     for (const e of budget.entries) say(`  population ${e.population} (${e.products.join(', ')}): ε spent ${e.spentEpsilon.toFixed(3)} of ${e.budgetEpsilon} (δ ${e.budgetDelta}), ${e.jobs} DP job(s)`);
     say(`demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s${failures ? `, ${failures} job(s) failed` : ''}`);
+    if (flags.keep) {
+      say(`the mesh stays up (--keep): dashboard ${m[2]!} — press Ctrl-C to stop it`);
+      await untilSignal();
+    }
     return failures === 0 ? 0 : 1;
   } finally {
     client?.close();

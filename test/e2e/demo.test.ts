@@ -22,5 +22,7 @@ describe('npm start (the demo)', () => {
     expect(code, `stdout:\n${out.slice(-4000)}\nstderr:\n${err.slice(-2000)}`).toBe(0);
     expect(out).toMatch(/demo finished in [\d.]+ s\n/);
     expect(out).not.toMatch(/job\(s\) failed/);
+    // The dashboard's address is printed while the demo runs (issue 12).
+    expect(out).toMatch(/^dashboard: https:\/\/127\.0\.0\.1:\d+\/$/m);
   }, 180_000);
 });
