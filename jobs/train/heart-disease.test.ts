@@ -17,6 +17,7 @@ import { compileKindJob, decodeRoundPayload, encodeVector } from '../../common/k
 import { createMemoryRoundStore, runRounds, type RoundTransport } from '../../coordinator/rounds/round-runner.js';
 import type { ProductInfo } from '../../node-agent/data/products.js';
 import { evaluateLocal, trainLocal } from '../../node-agent/train/local-train.js';
+import { closeTrainPool } from '../../node-agent/train/pool.js';
 import { loadTf } from '../../node-agent/train/tf-runtime.js';
 import { localModelOf, trainRound } from './agent.js';
 import { readTrainData, type TrainAgentData } from './data.js';
@@ -81,9 +82,10 @@ describe.skipIf(!available)('federated training on the 4-centre heart-disease da
       centres.set(`centre${c}`, await readTrainData(conn, spec, product, { salt: 's', minCellSize: 1, scratch: `t${c}` }));
     }
   });
-  afterAll(() => {
+  afterAll(async () => {
     conn?.closeSync();
     instance?.closeSync();
+    await closeTrainPool();
   });
 
   async function federated(spec: Record<string, unknown>, data: Map<string, TrainAgentData>) {
