@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['algorithms/**/*.test.ts', 'common/**/*.test.ts', 'jobs/**/*.test.ts', 'coordinator/**/*.test.ts', 'node-agent/**/*.test.ts', 'client/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['algorithms/**/*.test.ts', 'common/**/*.test.ts', 'jobs/**/*.test.ts', 'coordinator/**/*.test.ts', 'node-agent/**/*.test.ts', 'client/**/*.test.ts', 'dashboard/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['**/*.stat.test.ts', 'node_modules/**', 'dist/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,

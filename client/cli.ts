@@ -84,7 +84,8 @@ function buildProgram(): Command {
     .option('--oidc-algorithms <algs>', 'accepted signature algorithms, comma-separated (never none or HS*)')
     .option('--oidc-clock-skew-s <s>', 'clock skew tolerated on exp/nbf/iat, seconds (default 60)')
     .option('--policy <file>', 'mesh-wide Cedar access policy, pre-checked at submission')
-    .option('--policy-schema <file>', 'Cedar schema the policy is validated against (default: the fedmesh schema)');
+    .option('--policy-schema <file>', 'Cedar schema the policy is validated against (default: the fedmesh schema)')
+    .option('--dashboard-listen <host:port>', 'also serve the web dashboard here (HTTPS with the mesh certificates; port 0 lets the OS choose)');
   operations(coordinator).action(exit(async (opts) => (await servers()).runCoordinator(opts)));
 
   const agent = program

@@ -62,7 +62,7 @@ export async function runCellCommand(kind: 'cohort' | 'characterize' | 'survival
     client.close();
   }
   if (kind === 'survival' && flags.plot && job.result?.summary) {
-    const curves = (job.result.summary.curves as { label: string; times: number[]; survival: number[]; lower: number[]; upper: number[] }[]) ?? [];
+    const curves = (job.result.summary.curves as { label: string; times: number[]; survival: number[]; lower: number[]; upper: number[]; atRisk?: number[] }[]) ?? [];
     if (curves.length === 0) {
       // In mode none a curve is released only where every cell met the minimum size (see the notes printed below).
       const why = 'no curve was released: cells were withheld below the minimum cell size (a wider timeGrid.binDays pools more persons per bin)';
@@ -70,7 +70,7 @@ export async function runCellCommand(kind: 'cohort' | 'characterize' | 'survival
       await writeFile(flags.plot, `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="80" font-family="sans-serif" font-size="13"><title>Kaplan–Meier: no curve released</title><text x="10" y="40">${escapeXml(why)}</text></svg>\n`);
       process.stderr.write(`${why}; wrote an empty plot saying so to ${flags.plot}\n`);
     } else {
-      const svg = renderSurvivalSvg(curves, { title: `Kaplan–Meier (${String(job.result.privacy.mode)})`, xLabel: 'days since cohort entry' });
+      const svg = await renderSurvivalSvg(curves, { title: `Kaplan–Meier (${String(job.result.privacy.mode)})`, xLabel: 'days since cohort entry' });
       await writeFile(flags.plot, svg);
       if (!quietOutput(flags)) process.stderr.write(`wrote ${flags.plot}\n`);
     }

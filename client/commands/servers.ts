@@ -11,6 +11,7 @@ import { tlsFor, untilSignal, type ConnectionFlags } from './common.js';
 import { oidcFromFlags, type OidcFlags } from './oidc-flags.js';
 import { agentGovernance, loadPolicyFlag, type AgentGovernanceFlags } from './agent-governance.js';
 import { AccessPolicyError } from '../../common/policy/index.js';
+import { startDashboardFlag, type DashboardFlags } from './dashboard-flag.js';
 
 /** `--log-*`, `--metrics-*` and `--health-listen`, shared by both servers. */
 export interface OperationsFlags {
@@ -79,7 +80,7 @@ export async function runHealth(address: string, opts: { service?: string; timeo
   }
 }
 
-export interface CoordinatorFlags extends ConnectionFlags, OperationsFlags, OidcFlags {
+export interface CoordinatorFlags extends ConnectionFlags, OperationsFlags, OidcFlags, DashboardFlags {
   listen?: string;
   state: string;
   checkState?: boolean;
@@ -118,10 +119,13 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   const health = new HealthReporter(COORDINATOR_HEALTH_SERVICE);
   let server;
   let ops;
+  let stopDashboard: (() => Promise<void>) | undefined;
   try {
     server = await startCoordinatorServer(coordinator, { listen: flags.listen, tls, insecure: flags.insecure === true, health, ...(oidc ? { oidc } : {}) });
     ops = await startOperations(flags, metricsPort, coordinator.metrics.registry, health, log);
+    stopDashboard = await startDashboardFlag(flags, coordinator, tls, oidc);
   } catch (e) {
+    await ops?.stop();
     await server?.close();
     await coordinator.close();
     throw e;
@@ -130,6 +134,7 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   const sig = await untilSignal();
   log('shutting-down', { signal: sig });
   health.set('NOT_SERVING');
+  await stopDashboard();
   await coordinator.close();
   await server.close();
   await ops.stop();

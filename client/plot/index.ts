@@ -1,3 +1,6 @@
-/** Plots for released results, as standalone SVG strings. */
-export { renderSurvivalSvg, niceTicks, escapeXml } from './survival-svg.js';
+/** Charts of released results: vega-lite specs rendered to SVG on the server (CLI `--plot` and the dashboard). */
+export { renderSurvivalSvg, escapeXml } from './survival-svg.js';
 export type { SurvivalCurveInput, SurvivalSvgOptions } from './survival-svg.js';
+export { renderVegaLiteSvg, type VegaLiteSpec } from './vega-svg.js';
+export { attritionChart, atRiskAt, forestChart, groupedBarChart, histogramChart, kaplanMeierChart, niceTicks, spendOverTimeChart, trainingChart, type Chart, type ChartRow, type KmCurve } from './charts.js';
+export { chartsForJob, MAX_CHARTS_PER_JOB } from './job-charts.js';

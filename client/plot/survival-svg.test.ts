@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { niceTicks, renderSurvivalSvg } from './index.js';
+import { atRiskAt, niceTicks, renderSurvivalSvg } from './index.js';
 import type { SurvivalCurveInput } from './index.js';
 
 interface Element {
@@ -66,8 +66,8 @@ function all(el: Element, pred: (e: Element) => boolean): Element[] {
 }
 
 const twoCurves: SurvivalCurveInput[] = [
-  { label: '6-MP', times: [6, 7, 10, 23], survival: [0.857, 0.807, 0.753, 0.448], lower: [0.62, 0.56, 0.5, 0.19], upper: [0.95, 0.92, 0.89, 0.68] },
-  { label: 'Placebo <&> "x"', times: [1, 2, 8, 23], survival: [0.9, 0.81, 0.38, 0], lower: [0.67, 0.57, 0.18, 0], upper: [0.98, 0.92, 0.58, 0] },
+  { label: '6-MP', times: [6, 7, 10, 23], survival: [0.857, 0.807, 0.753, 0.448], lower: [0.62, 0.56, 0.5, 0.19], upper: [0.95, 0.92, 0.89, 0.68], atRisk: [21, 17, 15, 6] },
+  { label: 'Placebo <&> "x"', times: [1, 2, 8, 23], survival: [0.9, 0.81, 0.38, 0], lower: [0.67, 0.57, 0.18, 0], upper: [0.98, 0.92, 0.58, 0], atRisk: [21, 19, 12, 2] },
 ];
 
 describe('the tiny XML checker itself (so the SVG tests can fail)', () => {
@@ -87,77 +87,71 @@ describe('the tiny XML checker itself (so the SVG tests can fail)', () => {
   });
 });
 
-describe('renderSurvivalSvg', () => {
-  const svg = renderSurvivalSvg(twoCurves, { title: 'Remission by arm', xLabel: 'Weeks', width: 800, height: 500 });
+/** Vega labels each mark with its data (`x: 6; Survival probability: 0.857; stratum: 6-MP`): the marks drawn. */
+const marks = (doc: Element, role: string): Element[] => all(doc, (e) => e.attrs['aria-roledescription'] === role);
+
+describe('renderSurvivalSvg (vega-lite)', async () => {
+  const svg = await renderSurvivalSvg(twoCurves, { title: 'Remission by arm', xLabel: 'Weeks' });
   const doc = parseXml(svg);
 
   it('is a well-formed standalone SVG document', () => {
     expect(doc.name).toBe('svg');
     expect(doc.attrs.xmlns).toBe('http://www.w3.org/2000/svg');
-    expect(doc.attrs.width).toBe('800');
-    expect(doc.attrs.viewBox).toBe('0 0 800 500');
+    expect(Number(doc.attrs.width)).toBeGreaterThan(500);
   });
 
-  it('has one curve path and one band per stratum, with step-function path data', () => {
-    const curves = all(doc, (e) => e.name === 'path' && e.attrs.class === 'km-curve');
-    const bands = all(doc, (e) => e.name === 'path' && e.attrs.class === 'km-band');
-    expect(curves).toHaveLength(2);
+  it('draws one step line and one band per stratum, starting at S = 1 at time 0', () => {
+    const lines = marks(doc, 'line mark');
+    const bands = marks(doc, 'area mark');
+    expect(lines).toHaveLength(2);
     expect(bands).toHaveLength(2);
-    for (const [k, p] of curves.entries()) {
-      const d = p.attrs.d!;
-      expect(d).toMatch(/^M[\d.]+ [\d.]+( [HV][\d.]+)+$/);
-      // M, then H (to t_i) and V (to S(t_i)) for every time: a right-continuous step function.
-      expect(d.match(/[HV]/g)).toHaveLength(2 * twoCurves[k]!.times.length);
-      expect(d.split(' ').slice(2).every((c, i) => c[0] === (i % 2 === 0 ? 'H' : 'V'))).toBe(true);
-    }
-    for (const b of bands) expect(b.attrs.d!).toMatch(/Z$/);
+    // Vega labels a line by its first point: the curve starts at (0, 1), not at the first event time.
+    for (const l of lines) expect(l.attrs['aria-label']).toMatch(/^Weeks: 0; Survival probability: 1; stratum: /);
+    // A step-after path alternates horizontal and vertical moves: each segment keeps x or y of the one before.
+    const pts = [...lines[0]!.attrs.d!.matchAll(/[ML]([\d.]+),([\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+    expect(pts.length).toBe(1 + 2 * twoCurves[0]!.times.length);
+    for (let i = 1; i < pts.length; i++) expect(pts[i]![0] === pts[i - 1]![0] || pts[i]![1] === pts[i - 1]![1]).toBe(true);
   });
 
-  it('starts every curve at S = 1 on the top edge and ends the placebo curve on the x axis', () => {
-    const curves = all(doc, (e) => e.attrs.class === 'km-curve');
-    const startY = curves.map((p) => p.attrs.d!.split(' ')[1]);
-    expect(new Set(startY).size).toBe(1);
-    const yAxis = all(doc, (e) => e.name === 'line' && e.attrs.x1 === e.attrs.x2 && e.attrs.y1 === startY[0]);
-    expect(yAxis.length).toBeGreaterThan(0);
-    const lastV = curves[1]!.attrs.d!.split(' ').at(-1)!;
-    const xAxis = all(doc, (e) => e.name === 'line' && e.attrs.y1 === e.attrs.y2 && e.attrs.y1 === lastV.slice(1));
-    expect(xAxis.length).toBeGreaterThan(0);
+  it('covers the last time on the x axis and shows the number at risk under the plot', () => {
+    const xAxis = all(doc, (e) => (e.attrs['aria-label'] ?? '').startsWith('X-axis'))[0]!;
+    expect(xAxis.attrs['aria-label']).toMatch(/from 0 to 25/);
+    const riskTexts = marks(doc, 'text mark').map((t) => t.attrs['aria-label']);
+    // At tick 10 the 6-MP arm has 15 at risk (first released time >= 10 is 10), the placebo arm 2 (time 23).
+    expect(riskTexts).toContain('time: 10; stratum: 6-MP; atRisk: 15');
+    expect(riskTexts).toContain('time: 10; stratum: Placebo &lt;&amp;&gt; &quot;x&quot;; atRisk: 2');
   });
 
-  it('has a title, axis labels, ticks and a legend entry per stratum, with labels escaped', () => {
-    expect(all(doc, (e) => e.name === 'title')[0]!.text).toBe('Remission by arm');
-    expect(all(doc, (e) => e.attrs.class === 'x-label')[0]!.text).toBe('Weeks');
-    expect(all(doc, (e) => e.attrs.class === 'y-label')[0]!.text).toBe('Survival probability');
-    const tickTexts = all(doc, (e) => e.attrs.class === 'tick-labels')[0]!.children.map((c) => c.text);
-    expect(tickTexts).toEqual(expect.arrayContaining(['0', '10', '20', '0.0', '0.4', '1.0']));
-    const legend = all(doc, (e) => e.attrs.class === 'legend')[0]!;
-    expect(all(legend, (e) => e.name === 'text').map((t) => t.text)).toEqual(['6-MP', 'Placebo &lt;&amp;&gt; &quot;x&quot;']);
+  it('escapes labels and titles', async () => {
     expect(svg).not.toContain('<&>');
+    const hostile = await renderSurvivalSvg([{ ...twoCurves[0]!, label: '</text><script>alert(1)</script>' }], { title: '<img src=x onerror=alert(1)>' });
+    expect(hostile).not.toMatch(/<script|<img/);
+    expect(() => parseXml(hostile)).not.toThrow();
   });
 
-  it('uses defaults without options and handles one stratum', () => {
-    const one = parseXml(renderSurvivalSvg([twoCurves[0]!]));
-    expect(one.attrs.width).toBe('720');
-    expect(all(one, (e) => e.attrs.class === 'km-curve')).toHaveLength(1);
-  });
-
-  it('rejects bad input naming the argument', () => {
-    expect(() => renderSurvivalSvg([])).toThrow(/curves must contain at least one/);
-    expect(() => renderSurvivalSvg([{ ...twoCurves[0]!, lower: [0.1] }])).toThrow(/curves\[0\].lower has 1 entries/);
-    expect(() => renderSurvivalSvg([{ ...twoCurves[0]!, survival: [0.9, 1.2, 0.5, 0.4] }])).toThrow(/curves\[0\].survival\[1\] must be in \[0, 1\]/);
-    expect(() => renderSurvivalSvg([{ ...twoCurves[0]!, times: [6, 5, 10, 23] }])).toThrow(/non-decreasing/);
-    expect(() => renderSurvivalSvg([{ ...twoCurves[0]!, times: [6, Number.NaN, 10, 23] }])).toThrow(RangeError);
-    expect(() => renderSurvivalSvg([{ ...twoCurves[0]!, label: 3 as unknown as string }])).toThrow(TypeError);
-    expect(() => renderSurvivalSvg(twoCurves, { width: 10 })).toThrow(/opts.width/);
-    expect(() => renderSurvivalSvg(twoCurves, { title: 5 as unknown as string })).toThrow(/opts.title/);
+  it('rejects bad input naming the argument', async () => {
+    await expect(renderSurvivalSvg([])).rejects.toThrow(/curves must contain at least one/);
+    await expect(renderSurvivalSvg([{ ...twoCurves[0]!, lower: [0.1] }])).rejects.toThrow(/curves\[0\].lower has 1 entries/);
+    await expect(renderSurvivalSvg([{ ...twoCurves[0]!, survival: [0.9, 1.2, 0.5, 0.4] }])).rejects.toThrow(/curves\[0\].survival\[1\] must be in \[0, 1\]/);
+    await expect(renderSurvivalSvg([{ ...twoCurves[0]!, times: [6, 5, 10, 23] }])).rejects.toThrow(/non-decreasing/);
+    await expect(renderSurvivalSvg([{ ...twoCurves[0]!, times: [6, Number.NaN, 10, 23] }])).rejects.toThrow(RangeError);
+    await expect(renderSurvivalSvg([{ ...twoCurves[0]!, label: 3 as unknown as string }])).rejects.toThrow(TypeError);
+    await expect(renderSurvivalSvg([{ ...twoCurves[0]!, atRisk: [1, -2, 3, 4] }])).rejects.toThrow(/atRisk\[1\]/);
+    await expect(renderSurvivalSvg(twoCurves, { title: 5 as unknown as string })).rejects.toThrow(/opts.title/);
   });
 });
 
-describe('niceTicks', () => {
+describe('niceTicks and atRiskAt', () => {
   it('covers the range with 1-2-5 steps', () => {
     expect(niceTicks(35)).toEqual([0, 10, 20, 30, 40]);
     expect(niceTicks(23)).toEqual([0, 5, 10, 15, 20, 25]);
     expect(niceTicks(1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
     expect(niceTicks(0)).toEqual([0, 1]);
+  });
+  it('reads the number at risk at the first released time at or after t, unknown past the last', () => {
+    expect(atRiskAt(twoCurves[0]!, 0)).toBe(21);
+    expect(atRiskAt(twoCurves[0]!, 7)).toBe(17);
+    expect(atRiskAt(twoCurves[0]!, 8)).toBe(15);
+    expect(atRiskAt(twoCurves[0]!, 24)).toBeNull();
   });
 });

@@ -5,6 +5,7 @@
 import type { HePlanJson } from '../../algorithms/he/index.js';
 import type { CellJobBody } from './cohort-jobs.js';
 import type { Filter, Scalar } from './filter.js';
+import type { LinkageSpec } from './linkage.js';
 
 // The row filter and its scalars live in a leaf file that both this file and cohort-jobs.ts import (no cycle).
 export { FILTER_OPS, type Filter, type FilterOp, type Scalar } from './filter.js';
@@ -58,6 +59,11 @@ export interface PrivacySpec {
    * sensitivity is multiplied by it). The coordinator raises it to the mesh-wide value. @default 1
    */
   maxSitesPerPerson?: number;
+  /**
+   * Bound each person across sites to k rows with the products' linkage key (aggregate jobs in the DP modes; see
+   * common/job/linkage.ts). A researcher sends `{}`; the coordinator fills in the job's sites and salt.
+   */
+  linkage?: Partial<LinkageSpec>;
   /**
    * distributed-dp: agents that may drop out or collude with the coordinator while the noise guarantee holds; the
    * ledger charges the guarantee of the remaining n − tolerated shares. @default ⌊(n − 1)/3⌋

@@ -1,0 +1,101 @@
+/**
+ * Which charts a released result gets: histograms and grouped measures (aggregate), Kaplan–Meier with the number
+ * at risk (survival), attrition (cohort), forest plots (glm, survival-cox), training curves (a summary with a
+ * `history`). Only released numbers are drawn; a withheld group is not a bar at zero, it is absent. Pure.
+ */
+import type { JobView } from '../types.js';
+import { arrayLabels } from '../format/result-table.js';
+import { attritionChart, forestChart, groupedBarChart, histogramChart, kaplanMeierChart, trainingChart, type Chart, type KmCurve } from './charts.js';
+
+/** At most this many charts per job: a result with many measures stays readable and cheap to render. */
+export const MAX_CHARTS_PER_JOB = 8;
+
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+function groupLabel(row: Record<string, unknown>, groupBy: readonly string[], names: Record<string, string> | undefined): string | null {
+  if (groupBy.length === 0) return null;
+  return groupBy.map((g) => {
+    const v = row[g];
+    const name = names && (typeof v === 'number' || typeof v === 'string') ? names[String(v)] : undefined;
+    return name ? `${String(v)} ${name}` : String(v);
+  }).join(' · ');
+}
+
+function aggregateCharts(job: JobView): Chart[] {
+  const r = job.result!;
+  const spec = job.spec as { groupBy?: string[]; measures?: { fn?: string; column?: string }[] } | undefined;
+  const groupBy = spec?.groupBy ?? [];
+  const out: Chart[] = [];
+  const fields = r.columns.filter((c) => !groupBy.includes(c) && !/_(std|ci95|n|n_std)$/.test(c));
+  for (const field of fields) {
+    const sample = r.rows.find((row) => row[field] !== null && row[field] !== undefined)?.[field];
+    if (Array.isArray(sample)) {
+      const m = spec?.measures?.find((x) => `${x.fn}_${x.column}` === field);
+      if (m?.fn !== 'histogram') continue;
+      const labels = arrayLabels(job, field, sample.length);
+      const bars = r.rows.flatMap((row) => {
+        const vals = row[field];
+        const std = row[`${field}_std`];
+        if (!Array.isArray(vals)) return [];
+        return vals.flatMap((v, i) => (isNum(v) ? [{ group: groupLabel(row, groupBy, r.conceptNames), bin: labels[i] ?? String(i), order: i, count: v, ...(isNum(std) ? { std } : {}) }] : []));
+      });
+      out.push(histogramChart(`histogram-${field}`, `Histogram of ${m.column}`, bars));
+    } else if (groupBy.length > 0 && isNum(sample)) {
+      const bars = r.rows.flatMap((row) => {
+        const v = row[field];
+        if (!isNum(v)) return [];
+        const ci = row[`${field}_ci95`];
+        const bounds = Array.isArray(ci) && isNum(ci[0]) && isNum(ci[1]) ? { lower: ci[0], upper: ci[1] } : {};
+        return [{ group: groupLabel(row, groupBy, r.conceptNames)!, value: v, ...bounds }];
+      });
+      out.push(groupedBarChart(`bars-${field}`, `${field} by ${groupBy.join(', ')}`, field, bars));
+    }
+  }
+  return out;
+}
+
+function survivalCharts(job: JobView): Chart[] {
+  const curves = (job.result?.summary?.curves ?? []) as KmCurve[];
+  if (!Array.isArray(curves) || curves.length === 0) return [];
+  return [kaplanMeierChart(curves, { title: `Kaplan–Meier (${String(job.result!.privacy.mode ?? '')})`, xLabel: 'days since cohort entry' })];
+}
+
+function forest(job: JobView): Chart[] {
+  const rows = job.result!.rows;
+  if (job.kind === 'glm') {
+    const withExp = rows.some((row) => isNum(row.expEstimate));
+    const coefs = rows.flatMap((row) => {
+      const [e, lo, hi] = withExp ? [row.expEstimate, row.expCi95Lower, row.expCi95Upper] : [row.estimate, row.ci95Lower, row.ci95Upper];
+      return isNum(e) && isNum(lo) && isNum(hi) && row.term !== '(Intercept)' ? [{ term: String(row.term), estimate: e, lower: lo, upper: hi }] : [];
+    });
+    return coefs.length ? [forestChart(withExp ? 'Coefficients (exp scale, 95% CI)' : 'Coefficients (95% CI)', coefs, withExp)] : [];
+  }
+  const coefs = rows.flatMap((row) => {
+    const [e, lo, hi] = [row['exp(coef)'], row['lower .95'], row['upper .95']];
+    return isNum(e) && isNum(lo) && isNum(hi) && e > 0 && lo > 0 ? [{ term: String(row.term), estimate: e, lower: lo, upper: hi }] : [];
+  });
+  return coefs.length ? [forestChart('Hazard ratios (95% CI)', coefs, true)] : [];
+}
+
+function trainingCharts(job: JobView): Chart[] {
+  const history = job.result?.summary?.history;
+  if (!Array.isArray(history)) return [];
+  const points = (history as Record<string, unknown>[]).flatMap((h) => (isNum(h.round) && isNum(h.loss) ? [{ round: h.round, series: typeof h.agent === 'string' ? h.agent : 'global', value: h.loss }] : []));
+  return points.length ? [trainingChart(points)] : [];
+}
+
+/** The charts of a finished job's released result (none for a failed job or a result without drawable numbers). */
+export function chartsForJob(job: JobView): Chart[] {
+  const r = job.result;
+  if (!r || job.state !== 'succeeded') return [];
+  const out: Chart[] = [];
+  if (job.kind === 'aggregate') out.push(...aggregateCharts(job));
+  if (job.kind === 'survival') out.push(...survivalCharts(job));
+  if ((job.kind === 'cohort' || job.kind === 'characterize') && Array.isArray(r.summary?.attrition)) {
+    const steps = (r.summary.attrition as { rule: string; persons: unknown }[]).flatMap((a) => (isNum(a.persons) ? [{ rule: String(a.rule), persons: a.persons }] : []));
+    if (steps.length) out.push(attritionChart(steps));
+  }
+  if (job.kind === 'glm' || job.kind === 'survival-cox') out.push(...forest(job));
+  out.push(...trainingCharts(job));
+  return out.slice(0, MAX_CHARTS_PER_JOB);
+}

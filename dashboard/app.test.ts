@@ -1,0 +1,239 @@
+import { describe, expect, it } from 'vitest';
+import type { AgentListing } from '../coordinator/agent-registry.js';
+import type { JobRecord } from '../coordinator/job-record.js';
+import type { Principal } from '../coordinator/principal.js';
+import { FedmeshError } from '../common/errors.js';
+import { fakeBackend } from '../test/helpers/dashboard-backend.js';
+import { createDashboardApp } from './app.js';
+import { CsrfTokens, CSRF_FIELD } from './security.js';
+
+const XSS_PRODUCT = '<script>alert("product")</script>';
+const XSS_AGENT = 'site"><img src=x onerror=alert(1)>';
+const XSS_GROUP = '<img src=x onerror=alert("group")>';
+const XSS_CIRCE = '</pre><script>alert("circe")</script>';
+
+/**
+ * Markup an attacker would need to run script: a <script> that is not ours, an event-handler attribute, a
+ * javascript: URL. Quoted attribute values are looked through (escaped text there is inert).
+ */
+function injected(body: string): string[] {
+  const hits: string[] = [];
+  for (const m of body.matchAll(/<script\b[^>]*>/gi)) if (m[0] !== '<script src="/static/dashboard.js" defer>') hits.push(m[0]);
+  for (const m of body.matchAll(/<[a-zA-Z][^>]*>/g)) {
+    const bare = m[0].replace(/"[^"]*"|'[^']*'/g, '""');
+    if (/\son[a-z]+\s*=/i.test(bare)) hits.push(m[0]);
+    if (/\s(href|src)\s*=\s*["']?\s*javascript:/i.test(m[0])) hits.push(m[0]);
+  }
+  return hits;
+}
+
+const agents: AgentListing[] = [
+  { name: XSS_AGENT, domain: 'hospital-a', connected: true, connectedSinceMs: 1, lastHeartbeatMs: Date.now(), version: '0.1.0', policy: {} as AgentListing['policy'], products: [{ name: XSS_PRODUCT, columns: [{ name: 'year_of_birth', type: 'INTEGER' }], privacyUnit: 'person_id', description: '<b>bold</b>', metadata: { quality: { rowCount: '<100' } } }] },
+];
+
+function job(id: string, researcher: string): JobRecord {
+  return {
+    id, kind: 'aggregate', researcher, state: 'succeeded', createdAtMs: 1000, finishedAtMs: 2000, agentsAsked: ['a1'], agentsAnswered: ['a1'], agentsMissing: [], error: undefined,
+    spec: { kind: 'aggregate', product: XSS_PRODUCT, groupBy: ['g'], measures: [{ fn: 'count' }], privacy: { mode: 'none' } } as unknown as JobRecord['spec'],
+    result: { columns: ['g', 'count'], rows: [{ g: XSS_GROUP, count: 42 }, { g: 'b', count: 17 }], suppressed: [], privacy: { mode: 'none' }, notes: [`cohort ${XSS_CIRCE}`], agentErrors: {} },
+  };
+}
+
+const users: Record<string, Principal> = {
+  alice: { name: 'alice', isAdmin: false, authenticatedBy: 'certificate' },
+  bob: { name: 'bob', isAdmin: false, authenticatedBy: 'certificate' },
+  root: { name: 'root', isAdmin: true, authenticatedBy: 'certificate' },
+};
+
+function setup() {
+  const backend = fakeBackend(agents, [job('alice-job', 'alice'), job('bob-job', 'bob')]);
+  const csrf = new CsrfTokens();
+  // Test identity: a header naming the user stands in for the client certificate the server reads from TLS.
+  const app = createDashboardApp({ backend, csrf, identify: async (c) => {
+    const u = users[c.req.header('x-test-user') ?? ''];
+    if (!u) throw new FedmeshError('UNAUTHENTICATED', 'a researcher or administrator client certificate is required');
+    return u;
+  } });
+  const get = (path: string, user = 'alice') => app.request(path, { headers: { 'x-test-user': user } });
+  const post = (path: string, form: FormData, user = 'alice', headers: Record<string, string> = {}) => app.request(path, { method: 'POST', body: form, headers: { 'x-test-user': user, host: 'localhost', ...headers } });
+  return { backend, csrf, app, get, post };
+}
+
+describe('the injection detector (negative control: it must catch what escaping prevents)', () => {
+  it('flags raw script tags, event handlers and javascript: URLs, not our own script tag', () => {
+    expect(injected(`<p>${XSS_PRODUCT}</p>`)).toHaveLength(1);
+    expect(injected(`<td>${XSS_GROUP}</td>`)).toHaveLength(1);
+    expect(injected('<a href="javascript:alert(1)">x</a>')).toHaveLength(1);
+    expect(injected(`<tr data-agent="${XSS_AGENT}">`)).toHaveLength(1);
+    expect(injected('<script src="/static/dashboard.js" defer></script><p>&lt;script&gt;</p><td title="&lt;img onerror=x&gt;">')).toEqual([]);
+  });
+});
+
+describe('dashboard pages (in-process, fake backend)', () => {
+  const pages = ['/', '/catalog', '/jobs', '/jobs/alice-job', '/charts', '/budget', '/submit'];
+
+  it.each(pages)('%s renders with a strict CSP, escaped names and labelled navigation', async (path) => {
+    const { get } = setup();
+    const res = await get(path);
+    const body = await res.text();
+    expect(res.status, body.slice(0, 400)).toBe(200);
+    const csp = res.headers.get('content-security-policy')!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(injected(body)).toEqual([]);
+    // No inline style either (the CSP would block it): the vega SVG uses presentation attributes only.
+    expect(body).not.toMatch(/\sstyle\s*=/i);
+    expect(body).toContain('<nav aria-label="Main">');
+    expect(body).toMatch(/aria-current="page"|<h1>Job /);
+  });
+
+  it('shows the hostile names as text', async () => {
+    const { get } = setup();
+    expect(await (await get('/catalog')).text()).toContain('&lt;script&gt;alert(&quot;product&quot;)&lt;/script&gt;');
+    const jobPage = await (await get('/jobs/alice-job')).text();
+    expect(jobPage).toContain('&lt;img src=x onerror=alert(&quot;group&quot;)&gt;');
+    expect(jobPage).toContain('&lt;/pre&gt;&lt;script&gt;alert(&quot;circe&quot;)&lt;/script&gt;');
+    // The chart of the grouped count is there, drawn by vega, with the hostile group as escaped text only.
+    expect(jobPage).toContain('data-chart="bars-count"');
+  });
+
+  it('refuses a request without an identity', async () => {
+    const { app } = setup();
+    const res = await app.request('/jobs');
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('ownership: the same rule as GetJob', () => {
+  it("a researcher never sees another's job: not in the list, and its page, downloads and events are 404 like an unknown id", async () => {
+    const { get } = setup();
+    const list = await (await get('/jobs')).text();
+    expect(list).toContain('alice-job');
+    expect(list).not.toContain('bob-job');
+    const unknown = await get('/jobs/no-such-job');
+    expect(unknown.status).toBe(404);
+    for (const p of ['/jobs/bob-job', '/jobs/bob-job/result.csv', '/jobs/bob-job/result.json', '/jobs/bob-job/charts.json', '/jobs/bob-job/events']) {
+      const res = await get(p);
+      expect(res.status, p).toBe(404);
+      expect(await res.text()).not.toContain('"count"');
+    }
+    expect((await get('/jobs/bob-job', 'bob')).status).toBe(200);
+  });
+
+  it('an administrator sees every job and the audit log; a researcher is refused the audit log', async () => {
+    const { get } = setup();
+    const list = await (await get('/jobs', 'root')).text();
+    expect(list).toContain('alice-job');
+    expect(list).toContain('bob-job');
+    expect((await get('/audit', 'root')).status).toBe(200);
+    expect((await get('/audit', 'alice')).status).toBe(403);
+  });
+
+  it('CSV and JSON downloads hold the released table', async () => {
+    const { get } = setup();
+    const csv = await (await get('/jobs/alice-job/result.csv')).text();
+    expect(csv.split('\r\n')[0]).toBe('g,count');
+    expect(csv).toContain(',42');
+    const json = JSON.parse(await (await get('/jobs/alice-job/result.json')).text());
+    expect(json.rows).toEqual([{ g: XSS_GROUP, count: 42 }, { g: 'b', count: 17 }]);
+    const charts = JSON.parse(await (await get('/jobs/alice-job/charts.json')).text());
+    expect(charts[0].rows).toEqual([{ group: XSS_GROUP, value: 42 }, { group: 'b', value: 17 }]);
+  });
+});
+
+describe('CSRF on every form', () => {
+  const aggregateForm = (token?: string): FormData => {
+    const f = new FormData();
+    if (token !== undefined) f.set(CSRF_FIELD, token);
+    f.set('kind', 'aggregate');
+    f.set('product', 'person');
+    f.set('count', '1');
+    f.set('mode', 'none');
+    f.set('action', 'submit');
+    return f;
+  };
+
+  it('submits with the caller’s token from our own origin (positive control)', async () => {
+    const { post, csrf, backend } = setup();
+    const res = await post('/submit', aggregateForm(csrf.tokenFor(users.alice!)), 'alice', { origin: 'http://localhost', 'sec-fetch-site': 'same-origin' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/jobs/job-1');
+    expect(backend.submitted).toHaveLength(1);
+    expect(backend.submitted[0]!.spec).toEqual({ kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'none' } });
+  });
+
+  it.each([
+    ['no token', undefined, {}],
+    ['another user’s token', 'bob', {}],
+    ['a forged token', 'forged', {}],
+  ])('refuses a post with %s', async (_what, tokenOf, headers) => {
+    const { post, csrf, backend } = setup();
+    const token = tokenOf === undefined ? undefined : tokenOf === 'forged' ? 'A'.repeat(43) : csrf.tokenFor(users[tokenOf]!);
+    const res = await post('/submit', aggregateForm(token), 'alice', headers);
+    expect(res.status).toBe(403);
+    expect(backend.submitted).toHaveLength(0);
+  });
+
+  it.each([
+    [{ origin: 'https://evil.example' }],
+    [{ 'sec-fetch-site': 'cross-site' }],
+    [{ origin: 'null' }],
+  ])('refuses a cross-site post even with a valid token: %o', async (headers) => {
+    const { post, csrf, backend } = setup();
+    const res = await post('/submit', aggregateForm(csrf.tokenFor(users.alice!)), 'alice', headers);
+    expect(res.status).toBe(403);
+    expect(backend.submitted).toHaveLength(0);
+  });
+
+  it('guards the confirm form too', async () => {
+    const { post, backend } = setup();
+    const f = new FormData();
+    f.set('spec', JSON.stringify({ kind: 'aggregate' }));
+    expect((await post('/submit/confirm', f)).status).toBe(403);
+    expect(backend.submitted).toHaveLength(0);
+  });
+});
+
+describe('Submit: the privacy cost before submitting', () => {
+  it('previews a cohort from an uploaded Circe JSON with ρ converted to ε, escaping the Circe name', async () => {
+    const { post, csrf, backend } = setup();
+    const f = new FormData();
+    f.set(CSRF_FIELD, csrf.tokenFor(users.alice!));
+    f.set('kind', 'cohort');
+    f.set('circe', new File([JSON.stringify({ Name: XSS_CIRCE, PrimaryCriteria: {} })], 'cohort.json', { type: 'application/json' }));
+    f.set('mode', 'central-dp');
+    f.set('rho', '0.05');
+    f.set('action', 'preview');
+    const res = await post('/submit', f);
+    const body = await res.text();
+    expect(res.status).toBe(200);
+    expect(backend.submitted).toHaveLength(0);
+    expect(injected(body)).toEqual([]);
+    const eps = Number(/which is ε = ([\d.]+) at δ = 0\.000001/.exec(body.replace('1e-6', '0.000001'))?.[1]);
+    // ρ-zCDP ⇒ (ρ + 2√(ρ ln 1/δ), δ)-DP (Bun & Steinke 2016, Prop. 1.3) is an upper bound; the CKS conversion is tighter.
+    expect(eps).toBeGreaterThan(0.05);
+    expect(eps).toBeLessThanOrEqual(0.05 + 2 * Math.sqrt(0.05 * Math.log(1e6)) + 1e-9);
+    expect(body).toContain('Your remaining ε on population');
+    expect(body).toContain('&lt;/pre&gt;&lt;script&gt;');
+  });
+
+  it.each([
+    [{ kind: 'aggregate', product: 'person', mode: 'central-dp' }, /epsilon: mode central-dp needs ε/],
+    [{ kind: 'aggregate', product: 'person; DROP', count: '1', mode: 'none' }, /product: must be a column name/],
+    [{ kind: 'aggregate', product: 'person', meanColumn: 'year_of_birth', mode: 'none' }, /meanLo: a mean needs public bounds/],
+    [{ kind: 'cohort', mode: 'none' }, /circe: upload a Circe cohort definition/],
+    [{ kind: 'survival', mode: 'none' }, /target: upload the target cohort/],
+    [{ kind: 'train', mode: 'none' }, /kind: must be one of/],
+  ])('refuses a bad form naming the field: %o', async (fields, message) => {
+    const { post, csrf, backend } = setup();
+    const f = new FormData();
+    f.set(CSRF_FIELD, csrf.tokenFor(users.alice!));
+    for (const [k, v] of Object.entries(fields)) f.set(k, v);
+    const res = await post('/submit', f);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(message);
+    expect(backend.submitted).toHaveLength(0);
+  });
+});

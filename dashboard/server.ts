@@ -1,0 +1,84 @@
+/**
+ * The dashboard on the network: HTTPS with the mesh's certificates (the coordinator's server certificate; client
+ * certificates requested and verified against the mesh CA), or plaintext with `insecure` for loopback development.
+ * Port 0 lets the OS choose; `url` says where it ended up.
+ */
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { serve, type HttpBindings } from '@hono/node-server';
+import type { TlsMaterial } from '../common/tls.js';
+import { FedmeshError } from '../common/errors.js';
+import type { OidcVerifier } from '../coordinator/identity/index.js';
+import type { DashboardBackend } from './backend.js';
+import { createDashboardApp } from './app.js';
+import { authenticateRequest } from './auth.js';
+
+export interface DashboardServerOptions {
+  backend: DashboardBackend;
+  /** HOST:PORT; port 0 lets the OS choose. */
+  listen: string;
+  /** Server certificate and the CA client certificates must chain to; omit only with `insecure`. */
+  tls?: TlsMaterial | undefined;
+  insecure?: boolean;
+  oidc?: OidcVerifier | undefined;
+  log?: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface RunningDashboard {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+function splitListen(listen: string): { host: string; port: number } {
+  const m = /^(.+):(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new RangeError('--dashboard-listen must be HOST:PORT (port 0 lets the OS choose)');
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/** @throws RangeError naming the option for a bad address, or without TLS material unless insecure */
+export async function startDashboardServer(opts: DashboardServerOptions): Promise<RunningDashboard> {
+  const { host, port } = splitListen(opts.listen);
+  const insecure = opts.insecure === true;
+  if (!insecure && !opts.tls) throw new RangeError('the dashboard needs the TLS material (--tls-dir) unless --insecure');
+  const auth = { insecure, oidc: opts.oidc };
+  const app = createDashboardApp({
+    backend: opts.backend,
+    ...(opts.log ? { log: opts.log } : {}),
+    identify: (c) => {
+      const env = c.env as HttpBindings | undefined;
+      if (!env?.incoming) return Promise.reject(new FedmeshError('UNAUTHENTICATED', 'no transport identity'));
+      return authenticateRequest({ authorization: c.req.header('authorization'), socket: insecure ? undefined : (env.incoming.socket as TLSSocket) }, auth);
+    },
+  });
+  const tls = opts.tls;
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve(
+      {
+        fetch: app.fetch,
+        hostname: host,
+        port,
+        ...(tls && !insecure
+          ? { createServer: createHttpsServer, serverOptions: { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' as const } }
+          : {}),
+      },
+      () => resolve(s),
+    );
+    s.once('error', reject);
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  const url = `${insecure ? 'http' : 'https'}://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${addr.port}/`;
+  return {
+    url,
+    port: addr.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        // Open event streams would hold close() for ever: end the connections too.
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * The Submit form → a job spec, for the common jobs: an aggregate (count, a bounded mean, a histogram over public
+ * edges, grouped), a cohort from an uploaded OHDSI Circe JSON, and a Kaplan–Meier survival from an uploaded
+ * target cohort to death or an uploaded outcome cohort. Every field is bounded and a bad one is refused with a
+ * message that names it (and never echoes more than a few characters of what was typed).
+ *
+ * The privacy cost shown before submitting is the budget the spec declares: the coordinator charges exactly that
+ * (ε, δ), or the (ε, δ) its zCDP ρ converts to at δ, to the product's population when the job is admitted.
+ */
+import { FedmeshError, quote } from '../common/errors.js';
+import { epsilonFromRho } from '../algorithms/dp/accounting/zcdp.js';
+
+/** Largest uploaded Circe file read (real definitions are tens of kilobytes). */
+export const MAX_UPLOAD_BYTES = 1024 * 1024;
+const MAX_FIELD_CHARS = 200;
+const COLUMN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+export const FORM_KINDS = ['aggregate', 'cohort', 'survival'] as const;
+export const FORM_MODES = ['none', 'central-dp', 'local-dp'] as const;
+/** δ the preview converts ρ at when the form gives none (the coordinator's default budget δ). */
+export const PREVIEW_DELTA = 1e-6;
+
+type FormValue = string | File | (string | File)[] | undefined;
+export type FormBody = Record<string, FormValue>;
+
+function bad(field: string, why: string): FedmeshError {
+  return new FedmeshError('INVALID_ARGUMENT', `${field}: ${why}`, { field });
+}
+
+function text(body: FormBody, field: string): string {
+  const v = body[field];
+  if (v === undefined) return '';
+  if (typeof v !== 'string') throw bad(field, 'must be a single text value');
+  if (v.length > MAX_FIELD_CHARS) throw bad(field, `at most ${MAX_FIELD_CHARS} characters`);
+  return v.trim();
+}
+
+function number(body: FormBody, field: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
+  const s = text(body, field);
+  if (s === '') return undefined;
+  const n = Number(s);
+  if (!Number.isFinite(n)) throw bad(field, `must be a number, got ${quote(s, 20)}`);
+  if (opts.integer && !Number.isInteger(n)) throw bad(field, 'must be a whole number');
+  if (opts.min !== undefined && n < opts.min) throw bad(field, `must be at least ${opts.min}`);
+  if (opts.max !== undefined && n > opts.max) throw bad(field, `must be at most ${opts.max}`);
+  return n;
+}
+
+function column(body: FormBody, field: string): string | undefined {
+  const s = text(body, field);
+  if (s === '') return undefined;
+  if (!COLUMN.test(s)) throw bad(field, `must be a column name (letters, digits, _), got ${quote(s, 20)}`);
+  return s;
+}
+
+async function jsonUpload(body: FormBody, field: string): Promise<Record<string, unknown> | undefined> {
+  const v = body[field];
+  if (v === undefined || v === '') return undefined;
+  if (!(v instanceof File)) throw bad(field, 'must be an uploaded JSON file');
+  if (v.size === 0) return undefined;
+  if (v.size > MAX_UPLOAD_BYTES) throw bad(field, `the file is larger than ${MAX_UPLOAD_BYTES} bytes`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await v.text());
+  } catch {
+    throw bad(field, 'the file is not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw bad(field, 'the file must hold one JSON object (a Circe cohort definition)');
+  return parsed as Record<string, unknown>;
+}
+
+function privacy(body: FormBody): Record<string, unknown> {
+  const mode = text(body, 'mode') || 'none';
+  if (!(FORM_MODES as readonly string[]).includes(mode)) throw bad('mode', `must be one of ${FORM_MODES.join(', ')}`);
+  if (mode === 'none') return { mode };
+  const epsilon = number(body, 'epsilon', { min: 1e-6, max: 100 });
+  const delta = number(body, 'delta', { min: 0, max: 0.01 });
+  const rho = number(body, 'rho', { min: 1e-9, max: 100 });
+  if (epsilon === undefined && rho === undefined) throw bad('epsilon', `mode ${mode} needs ε (or ρ)`);
+  if (epsilon !== undefined && rho !== undefined) throw bad('rho', 'give ε or ρ, not both');
+  const maxRows = number(body, 'maxRowsPerPerson', { min: 1, max: 1000, integer: true });
+  return { mode, ...(epsilon !== undefined ? { epsilon } : {}), ...(rho !== undefined ? { rho } : {}), ...(delta !== undefined ? { delta } : {}), ...(maxRows !== undefined ? { maxRowsPerPerson: maxRows } : {}) };
+}
+
+function aggregate(body: FormBody, priv: Record<string, unknown>): Record<string, unknown> {
+  const product = column(body, 'product');
+  if (!product) throw bad('product', 'choose a data product');
+  const measures: Record<string, unknown>[] = [];
+  if (body.count !== undefined) measures.push({ fn: 'count' });
+  const meanCol = column(body, 'meanColumn');
+  if (meanCol) {
+    const lo = number(body, 'meanLo');
+    const hi = number(body, 'meanHi');
+    if (lo === undefined || hi === undefined) throw bad('meanLo', 'a mean needs public bounds (lower and upper)');
+    measures.push({ fn: 'mean', column: meanCol, bounds: [lo, hi] });
+  }
+  const histCol = column(body, 'histColumn');
+  if (histCol) {
+    const edges = text(body, 'histEdges').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+    if (edges.length < 2 || edges.some((e) => !Number.isFinite(e))) throw bad('histEdges', 'give at least two comma-separated numeric bin edges');
+    measures.push({ fn: 'histogram', column: histCol, bins: edges });
+  }
+  if (measures.length === 0) throw bad('count', 'choose at least one measure (count, mean or histogram)');
+  const groupBy = text(body, 'groupBy').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const g of groupBy) if (!COLUMN.test(g)) throw bad('groupBy', `must be comma-separated column names, got ${quote(g, 20)}`);
+  return { kind: 'aggregate', product, ...(groupBy.length ? { groupBy } : {}), measures, privacy: priv };
+}
+
+/** The spec the form describes. @throws FedmeshError INVALID_ARGUMENT naming the field */
+export async function specFromForm(body: FormBody): Promise<Record<string, unknown>> {
+  const kind = text(body, 'kind') || 'aggregate';
+  if (!(FORM_KINDS as readonly string[]).includes(kind)) throw bad('kind', `must be one of ${FORM_KINDS.join(', ')}`);
+  const priv = privacy(body);
+  if (kind === 'aggregate') return aggregate(body, priv);
+  if (kind === 'cohort') {
+    const definition = await jsonUpload(body, 'circe');
+    if (!definition) throw bad('circe', 'upload a Circe cohort definition (JSON)');
+    return { kind: 'cohort', definition, privacy: priv };
+  }
+  const target = await jsonUpload(body, 'target');
+  if (!target) throw bad('target', 'upload the target cohort (Circe JSON)');
+  const outcomeFile = await jsonUpload(body, 'outcome');
+  const binDays = number(body, 'binDays', { min: 1, max: 3650, integer: true }) ?? 30;
+  const maxDays = number(body, 'maxDays', { min: 1, max: 36500, integer: true }) ?? 1825;
+  const strata = text(body, 'strata');
+  if (strata !== '' && strata !== 'gender') throw bad('strata', "must be empty or 'gender'");
+  return { kind: 'survival', target, outcome: outcomeFile ? { definition: outcomeFile } : { domain: 'death', conceptIds: [] }, timeGrid: { binDays, maxDays }, ...(strata ? { strata } : {}), privacy: priv };
+}
+
+export interface CostPreview {
+  mode: string;
+  /** ε charged (at δ), or 0 in mode none. */
+  epsilon: number;
+  delta: number;
+  rho?: number;
+  text: string;
+}
+
+/** What the spec will be charged. */
+export function previewCost(spec: Record<string, unknown>): CostPreview {
+  const p = (spec.privacy ?? { mode: 'none' }) as { mode: string; epsilon?: number; delta?: number; rho?: number };
+  if (p.mode === 'none') return { mode: 'none', epsilon: 0, delta: 0, text: 'No privacy budget is charged: mode none releases exact aggregates, and each agent withholds cells below its minimum size.' };
+  const delta = p.delta ?? PREVIEW_DELTA;
+  if (p.epsilon !== undefined) return { mode: p.mode, epsilon: p.epsilon, delta, text: `ε = ${p.epsilon}, δ = ${delta} will be reserved from your budget for the product’s population before any agent computes (never refunded).` };
+  const atDelta = delta > 0 ? delta : PREVIEW_DELTA;
+  const epsilon = epsilonFromRho(p.rho!, atDelta);
+  return { mode: p.mode, epsilon, delta: atDelta, rho: p.rho!, text: `ρ = ${p.rho} (zCDP), which is ε = ${Number(epsilon.toPrecision(4))} at δ = ${atDelta}, will be reserved from your budget for the product’s population before any agent computes (never refunded).` };
+}
