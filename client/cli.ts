@@ -181,6 +181,9 @@ function buildProgram(): Command {
   connection(privacyOptions(program.command('glm').description("generalised linear model (gaussian, binomial, poisson) fitted across the mesh by Fisher scoring rounds; R's summary(glm) table").argument('<spec>', 'glm job JSON').option('--max-rows-per-person <k>', 'contribution bound per person in the DP modes (default 1)'))).action(
     exit(async (file: string, opts) => (await kinds()).runKindCommand('glm', file, opts)),
   );
+  connection(privacyOptions(program.command('train').description('federated training (logistic/linear regression, MLP) with FedAvg, FedProx, FedAdagrad/FedAdam/FedYogi or SCAFFOLD; per-round loss, accuracy and AUC').argument('<spec>', 'train job JSON'))).action(
+    exit(async (file: string, opts) => (await kinds()).runKindCommand('train', file, opts)),
+  );
   connection(output(program.command('catalog').description('the mesh-wide data catalog: products, where they live, their schemas').option('--json', 'print JSON'))).action(exit(async (opts) => (await researcher()).runCatalog(opts)));
 
   const agents = connection(

@@ -29,6 +29,8 @@ export interface ProductRules {
  */
 export function catalogKind(kind: string): string {
   if (kind === 'survival-cox') return 'survival';
+  // Federated training is published in product manifests as `fl`.
+  if (kind === 'train') return 'fl';
   return kind === 'characterize' ? 'characterization' : kind;
 }
 

@@ -7,8 +7,8 @@
 import { FedmeshError } from '../../common/errors.js';
 import type { AgentKindDef } from '../../common/kinds/index.js';
 import { clipL2, toGrid } from '../../algorithms/fl/index.js';
-import { loadTf } from '../../node-agent/train/tf-runtime.js';
-import { evaluateLocal, trainLocal, type LocalModelConfig } from '../../node-agent/train/local-train.js';
+import type { LocalModelConfig } from '../../node-agent/train/local-train.js';
+import { runTrainCompute } from '../../node-agent/train/pool.js';
 import { readTrainData, type TrainAgentData } from './data.js';
 import { joinBlocks, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
 import type { TrainJobSpec } from './spec.js';
@@ -36,21 +36,24 @@ export function localModelOf(job: CompiledTrainJob): LocalModelConfig {
  * One round at this agent over rows already read (split out of localStep so that tests and benchmarks run the
  * same code without a database).
  */
-export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, data: TrainAgentData, state: Map<string, unknown>, round: number): Promise<Float64Array> {
+export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, data: TrainAgentData, state: Map<string, unknown>, round: number, signal?: AbortSignal): Promise<Float64Array> {
   const spec: TrainJobSpec = job.spec;
   const plan: TrainPlan = job.plan;
-  const { tf } = await loadTf();
   const model = localModelOf(job);
   if (data.train.n > spec.update.maxExamples || data.test.n > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
-  const ev = evaluateLocal(tf, model, input.weights, data.test, plan.thresholds);
+  const scaffold = spec.strategy.name === 'scaffold';
+  const ci = (state.get(CONTROL) as Float32Array | undefined) ?? new Float32Array(plan.parameters);
+  const c = scaffold && input.phase === 'train' ? Float32Array.from(input.control!) : undefined;
+  const t = spec.training;
+  const training = input.phase === 'train' && data.train.n > 0;
+  const weights = Float64Array.from(input.weights);
+  // The seed varies by round so local shuffles differ from round to round (still public and reproducible).
+  const config = { epochs: t.localEpochs, batchSize: t.batchSize, optimizer: t.optimizer, learningRate: t.learningRate, momentum: t.momentum, mu: spec.strategy.name === 'fedprox' ? spec.strategy.mu : 0, seed: (t.seed + 1000003 * (round + 1)) >>> 0 };
+  const out = await runTrainCompute({ model, weights, test: data.test, thresholds: plan.thresholds, ...(training ? { train: { config, data: data.train, ...(c ? { scaffold: { c, ci } } : {}) } } : {}) }, signal);
+  const ev = out.evaluation;
   const parts: Record<string, ArrayLike<number>> = { evalN: [ev.n], evalLoss: [ev.lossSum], evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg };
-  if (input.phase === 'train' && data.train.n > 0) {
-    const scaffold = spec.strategy.name === 'scaffold';
-    const ci = (state.get(CONTROL) as Float32Array | undefined) ?? new Float32Array(plan.parameters);
-    const c = scaffold ? Float32Array.from(input.control!) : undefined;
-    const t = spec.training;
-    // The seed varies by round so local shuffles differ from round to round (still public and reproducible).
-    const res = await trainLocal(tf, model, { epochs: t.localEpochs, batchSize: t.batchSize, optimizer: t.optimizer, learningRate: t.learningRate, momentum: t.momentum, mu: spec.strategy.name === 'fedprox' ? spec.strategy.mu : 0, seed: (t.seed + 1000003 * (round + 1)) >>> 0 }, input.weights, data.train, c ? { c, ci } : undefined);
+  if (training && out.training) {
+    const res = out.training;
     const delta = Float64Array.from(res.weights, (w, i) => w - input.weights[i]!);
     clipL2(delta, spec.update.clip);
     const w = plan.weighting === 'examples' ? data.train.n : 1;
@@ -82,6 +85,6 @@ export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInp
       ctx.jobState.set(DATA, data);
     }
     signal.throwIfAborted();
-    return { values: await trainRound(job, input, data, ctx.jobState, ctx.round) };
+    return { values: await trainRound(job, input, data, ctx.jobState, ctx.round, signal) };
   },
 };

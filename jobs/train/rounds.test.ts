@@ -4,12 +4,13 @@
  * labels do not (negative control), every strategy learns, partial participation asks a CSPRNG sample, an agent
  * killed mid-round is dropped and the round aggregates the survivors, and a malformed update is excluded and named.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
 import { exactAuc, glorotInit } from '../../algorithms/fl/index.js';
 import { compileKindJob, decodeRoundPayload, encodeVector } from '../../common/kinds/index.js';
 import { isFedmeshError } from '../../common/errors.js';
 import { createMemoryRoundStore, runRounds, type RoundReply, type RoundTask, type RoundTransport } from '../../coordinator/rounds/round-runner.js';
+import { closeTrainPool } from '../../node-agent/train/pool.js';
 import { loadTf } from '../../node-agent/train/tf-runtime.js';
 import { evaluateLocal, trainLocal } from '../../node-agent/train/local-train.js';
 import { localModelOf, trainRound } from './agent.js';
@@ -83,6 +84,7 @@ async function pooledAuc(job: CompiledTrainJob, data: Map<string, TrainAgentData
 }
 
 describe('train kind through the round runner', () => {
+  afterAll(closeTrainPool);
   it('FedAvg logistic regression reaches the pooled AUC within 0.02; with shuffled labels it does not (negative control)', async () => {
     const data = agentsData(3);
     const { out, job, final } = await run(baseSpec(), data);

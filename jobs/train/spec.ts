@@ -200,6 +200,7 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   if (!isObj(raw)) throw invalidJob('spec', 'must be a JSON object');
   checkSpecShape(raw);
   if (raw.kind !== 'train') throw invalidJob('kind', `must be "train", got ${quote(raw.kind)}`);
+  if (raw.secure !== undefined) throw invalidJob('secure', 'secure sums of model updates (secagg, he) arrive with the kind-agnostic secure-sum modules; the update blocks are already fixed-point with public bounds for them. Run train jobs with plain sums for now');
   onlyKeys(raw, FIELDS, '');
   const product = identifier(raw.product, 'product');
   const label = identifier(raw.label, 'label');

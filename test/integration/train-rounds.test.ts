@@ -1,0 +1,125 @@
+/**
+ * Federated training over the real mesh: a coordinator and 3 agents over gRPC with mTLS, each agent reading its
+ * own CSV product (DuckDB) and training with TF.js. A FedAvg logistic regression runs to the end with one round
+ * event per round; then an agent is stopped during the job (from the round hook, i.e. between dispatches) and
+ * the job finishes over the survivors with the dropped agent named.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { loadTlsMaterial } from '../../common/tls.js';
+import { Coordinator, startCoordinatorServer, type CoordinatorOptions, type RunningServer } from '../../coordinator/index.js';
+import { Agent } from '../../node-agent/index.js';
+import { closeTrainPool } from '../../node-agent/train/pool.js';
+import { sharedCerts } from '../helpers/mesh.js';
+import { makeStudyRows, type StudyRow } from '../helpers/glm-data.js';
+
+const AGENTS = ['t1', 't2', 't3'];
+const SIZES = [400, 600, 500];
+
+async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function writeProduct(dir: string, rows: readonly StudyRow[]): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const lines = ['person_id,x1,x2,sex,y,split', ...rows.map((r) => `${r.person_id},${r.x1},${r.x2},${r.sex},${r.y},${r.person_id % 4 === 0 ? 'test' : 'train'}`)];
+  await writeFile(join(dir, 'study.csv'), `${lines.join('\n')}\n`);
+  await writeFile(join(dir, 'fedmesh.products.json'), JSON.stringify({ products: { study: { privacyUnit: 'person_id', allowedJobKinds: ['fl'], allowedPrivacyModes: ['none'] } } }));
+}
+
+const spec = (over: Record<string, unknown> = {}) => ({
+  kind: 'train',
+  product: 'study',
+  label: 'y',
+  features: [
+    { column: 'x1', type: 'numeric', bounds: [-2, 2] },
+    { column: 'x2', type: 'numeric', bounds: [0, 1] },
+    { column: 'sex', type: 'categorical', levels: ['F', 'M'] },
+  ],
+  split: { column: 'split', train: 'train', test: 'test' },
+  model: { type: 'logistic' },
+  training: { rounds: 4, localEpochs: 1, batchSize: 16, learningRate: 0.3, seed: 2 },
+  timeoutMs: 20_000,
+  ...over,
+});
+
+describe('train jobs over the kind seam: 3 agents over gRPC with mTLS', () => {
+  let dir: string;
+  let tlsDir: string;
+  let coordinator: Coordinator;
+  let server: RunningServer;
+  let client: CoordinatorClient;
+  const agents = new Map<string, Agent>();
+  let hook: CoordinatorOptions['testOnlyBeforeRound'];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fedmesh-train-'));
+    tlsDir = await sharedCerts(AGENTS);
+    coordinator = await Coordinator.create({ stateDir: join(dir, 'coordinator'), heartbeatIntervalMs: 200, defaultBudget: { epsilon: 20, delta: 1e-5 }, testOnlyBeforeRound: (jobId, round, signal) => hook?.(jobId, round, signal) ?? Promise.resolve() });
+    server = await startCoordinatorServer(coordinator, { listen: '127.0.0.1:0', tls: loadTlsMaterial(tlsDir, 'coordinator') });
+    client = new CoordinatorClient({ address: `127.0.0.1:${server.port}`, tls: loadTlsMaterial(tlsDir, 'researcher', 'researcher') });
+    let first = 1;
+    for (const [i, name] of AGENTS.entries()) {
+      const rows = makeStudyRows(SIZES[i]!, `train-${name}`, first);
+      first += rows.length;
+      await writeProduct(join(dir, 'data', name), rows);
+      await mkdir(join(dir, 'state', name), { recursive: true });
+      const agent = await Agent.create({
+        name,
+        dataDir: join(dir, 'data', name),
+        stateDir: join(dir, 'state', name),
+        coordinator: `127.0.0.1:${server.port}`,
+        tls: loadTlsMaterial(tlsDir, 'agent', name),
+        policy: { allowModes: ['none'], allowKinds: ['train'], budgetCap: { epsilon: 40, delta: 1e-5 } },
+      });
+      agent.start();
+      agents.set(name, agent);
+    }
+    await waitFor(() => coordinator.registry.connected().length === 3, 20_000, 'three agents');
+  }, 120_000);
+
+  afterAll(async () => {
+    client?.close();
+    for (const a of agents.values()) await a.stop();
+    await coordinator?.close();
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+    await closeTrainPool();
+  });
+
+  it('trains to the end: a round event per round, the final model evaluated on every agent\'s test rows', async () => {
+    const events: string[] = [];
+    const job = await client.run(spec(), (e) => void (e.type === 'round' && events.push(e.message)));
+    expect(job.state, JSON.stringify(job.error)).toBe('succeeded');
+    expect(events.length).toBe(5);
+    const s = job.result!.summary as { final: { testN: number; testAuc: number }; model: { weights: number[]; shapes: number[][] } };
+    // Test rows: person ids divisible by 4 over all agents.
+    expect(s.final.testN).toBe(Array.from({ length: 1500 }, (_, i) => i + 1).filter((id) => id % 4 === 0).length);
+    expect(s.model.weights.length).toBe(5);
+    const rows = job.result!.rows as { testAuc: number }[];
+    expect(s.final.testAuc).toBeGreaterThan(rows[0]!.testAuc);
+    expect(s.final.testAuc).toBeGreaterThan(0.6);
+  }, 120_000);
+
+  it('an agent stopped during the job drops out; the job finishes over the survivors and names it', async () => {
+    hook = async (_jobId, round) => {
+      if (round === 2) await agents.get('t3')!.stop();
+    };
+    try {
+      const job = await client.run(spec({ timeoutMs: 5000 }));
+      expect(job.state, JSON.stringify(job.error)).toBe('succeeded');
+      expect(job.agents.missing).toEqual(['t3']);
+      const rows = job.result!.rows as { agents: number }[];
+      expect(rows.map((r) => r.agents)).toEqual([3, 3, 2, 2, 2]);
+    } finally {
+      hook = undefined;
+    }
+  }, 120_000);
+});
