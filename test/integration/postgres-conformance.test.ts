@@ -15,6 +15,13 @@ import { duckdbSession, openPostgresSource, type PostgresSource, type SqlSession
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
 import { copyDuckDbTablesToPostgres, createReadOnlyRole, loadOmopCsvIntoDuckDb, VOCABULARY_TABLES } from '../helpers/postgres-omop.js';
 import { circeJsonDir, gibleedDir } from '../reference/circe-reference.js';
+import { compileAgentPolicy } from '../../node-agent/policy.js';
+import { runCellJob } from '../../node-agent/jobs/cell-jobs.js';
+import { ReleasedCells } from '../../node-agent/disclosure/released-cells.js';
+import { parseJobSpec } from '../../common/job/validate.js';
+import type { CellJob } from '../../common/job/spec.js';
+import { createServerRng } from '../../common/crypto-rng.js';
+import type { FedmeshError } from '../../common/errors.js';
 
 const noData = !existsSync(gibleedDir) || !existsSync(circeJsonDir);
 if (noData) console.warn(`[postgres-conformance] SKIPPING: GiBleed (${gibleedDir}) or the Circe definitions (${circeJsonDir}) not found`);
@@ -113,6 +120,40 @@ describe.skipIf(noData || noPg)('GiBleed on PostgreSQL 15 equals GiBleed on Duck
       expect(p).toEqual(d);
     }, 120_000);
   }
+
+  it('cohort jobs in mode none: the same released cells and the same differencing refusal on both sources', async () => {
+    const policy = compileAgentPolicy({ minCellSize: 100 });
+    const def = (f: string): unknown => JSON.parse(readFileSync(join(circeJsonDir, f), 'utf8'));
+    // celecoxib (1800 persons) then celecoxibCensored (1750): their person sets differ by 50 < k = 100.
+    const jobs = ['celecoxib.json', 'celecoxibCensored.json'].map((f) => parseJobSpec({ kind: 'cohort', definition: def(f), privacy: { mode: 'none' } }) as CellJob);
+    const outcomes = async (ledger: DuckDBConnection, data: SqlSession | undefined): Promise<string[]> => {
+      const cells = await ReleasedCells.open(ledger);
+      const out: string[] = [];
+      for (const [i, job] of jobs.entries()) {
+        const release = { researcher: 'r1', jobId: `job-${i}`, cells, salt: 'agent-salt' };
+        try {
+          const r = await runCellJob({ conn: ledger, ...(data ? { data } : {}), job, taskId: `t${i}`, policy, rng: createServerRng(), release });
+          out.push(`ok ${Buffer.from(r.arrow).toString('base64')} ${JSON.stringify(r.meta)}`);
+        } catch (e) {
+          out.push(`refused ${(e as FedmeshError).code} ${(e as Error).message}`);
+        }
+      }
+      return out;
+    };
+    // The PostgreSQL agent's ledger is its own DuckDB; the DuckDB agent's data and ledger share one database.
+    const pgLedgerDb = await DuckDBInstance.create(':memory:');
+    const pgLedger = await pgLedgerDb.connect();
+    try {
+      const onDuck = await outcomes(conn, undefined);
+      const onPg = await source.withSession((s) => outcomes(pgLedger, s));
+      expect(onDuck[0]).toMatch(/^ok /);
+      expect(onDuck[1]).toMatch(/^refused /);
+      expect(onPg).toEqual(onDuck);
+    } finally {
+      pgLedger.closeSync();
+      pgLedgerDb.closeSync();
+    }
+  }, 180_000);
 
   it('negative control: a different definition gives a different answer (the comparison can fail)', async () => {
     const a = parseCirce(JSON.parse(readFileSync(join(circeJsonDir, 'celecoxib.json'), 'utf8')));
