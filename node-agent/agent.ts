@@ -369,11 +369,14 @@ export class Agent {
    */
   handleTask(task: AgentTask): Promise<AgentTaskReply> {
     const id = inProcessTaskIdentity(task, this.coordinatorKey, this.options.name, this.gate.decides, this.log);
-    return id.ok ? this.runVerified(task, id.identity) : Promise.resolve(id.reply);
+    return id.ok ? this.serveTask(task, id.identity) : Promise.resolve(id.reply);
   }
 
-  /** A task whose identity was checked (link guard or {@link handleTask}), with consent scoped to its purpose. */
-  private runVerified(task: AgentTask, identity: IdentityAssertionClaims | undefined): Promise<AgentTaskReply> {
+  /**
+   * The one entry for a task whose identity was checked (link guard or {@link handleTask}), with consent scoped to its
+   * purpose. Every task from the coordinator passes here, so tests that stand in for a slow or hostile agent replace it.
+   */
+  serveTask(task: AgentTask, identity?: IdentityAssertionClaims): Promise<AgentTaskReply> {
     return this.dataLock.read(() => this.consent.run(taskPurpose(task.specJson), () => this.runTask(task, identity)));
   }
 
@@ -466,7 +469,7 @@ export class Agent {
       tls: this.options.tls,
       registration: () => this.registration(),
       // Tasks from the network: the coordinator's signed identity assertion is verified before anything else.
-      onTask: guardLinkTasks(this.coordinatorKey, this.options.name, this.log, (t, identity) => this.runVerified(t, identity)),
+      onTask: guardLinkTasks(this.coordinatorKey, this.options.name, this.log, (t, identity) => this.serveTask(t, identity)),
       onCoordinatorKey: (key) => this.coordinatorKey.published(key),
       onCancel: (taskId) => this.cancellation.cancel(taskId),
       log: this.log,

@@ -7,6 +7,7 @@ import { SUPPLIED_IDS_NOTE } from '../../common/job/concept-names.js';
 import type { Agent } from '../../node-agent/index.js';
 import { gibleedAvailable, gibleedDir } from '../reference/circe-reference.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
+import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
 
 const available = gibleedAvailable();
 if (!available) console.warn(`[skip] concept-name leak on GiBleed: ${gibleedDir} not found (../shared/data is absent)`);
@@ -46,10 +47,10 @@ describe.skipIf(!available)('concept names do not reveal which concepts a site v
     }
     for (const name of ['trimmed', 'complete']) {
       const agent = await mesh.startAgent(name, d, { allowModes: ['none', 'central-dp'], minCellSize: 5 }, { vocabularyComplete: name === 'complete' });
-      const handle = agent.handleTask.bind(agent);
-      agent.handleTask = (t: AgentTask) => {
+      const handle = agent.serveTask.bind(agent);
+      agent.serveTask = (t: AgentTask, id?: IdentityAssertionClaims) => {
         if (t.kind === 'concept-names') asked.push({ agent: name, jobId: t.jobId, ids: [...(t.conceptIds ?? [])] });
-        return handle(t);
+        return handle(t, id);
       };
     }
     await mesh.waitForAgents(2, 60_000);

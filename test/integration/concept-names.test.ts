@@ -8,6 +8,7 @@ import { gibleedAvailable, gibleedDir } from '../reference/circe-reference.js';
 import { splitGiBleed } from '../helpers/gibleed-split.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
+import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
 
 const available = gibleedAvailable();
 if (!available) console.warn(`[skip] concept names on GiBleed: ${gibleedDir} not found (../shared/data is absent)`);
@@ -32,10 +33,10 @@ describe.skipIf(!available)('concept names next to concept ids, on GiBleed split
     for (const [i, d] of dirs.entries()) {
       const name = `a${i + 1}`;
       const agent = await mesh.startAgent(name, d, { allowModes: ['none', 'central-dp'], minCellSize: 5 }, { vocabularyComplete: name === 'a1' });
-      const handle = agent.handleTask.bind(agent);
-      agent.handleTask = (t: AgentTask) => {
+      const handle = agent.serveTask.bind(agent);
+      agent.serveTask = (t: AgentTask, id?: IdentityAssertionClaims) => {
         if (t.kind === 'concept-names') asked.push({ agent: name, ids: [...(t.conceptIds ?? [])] });
-        return handle(t);
+        return handle(t, id);
       };
     }
     await mesh.waitForAgents(4, 60_000);

@@ -21,9 +21,9 @@ describe('agents that are down or die mid-job', () => {
   it('an agent that dies mid-job is reported missing; with quorum 2 the job succeeds on the others', async () => {
     const a3 = mesh.agents.get('a3')!;
     // Make a3 hang on its next task, then kill its link while the job waits for it.
-    const original = a3.handleTask.bind(a3);
+    const original = a3.serveTask.bind(a3);
     let release: () => void = () => undefined;
-    a3.handleTask = (t) => new Promise((resolve) => (release = () => resolve(original(t))));
+    a3.serveTask = (t, id) => new Promise((resolve) => (release = () => resolve(original(t, id))));
     const submitted = await mesh.client.submitJob({ ...job, quorum: 2 });
     const done = mesh.client.watchJob(submitted.jobId);
     await new Promise((r) => setTimeout(r, 100));
@@ -46,7 +46,7 @@ describe('agents that are down or die mid-job', () => {
     await mesh.startAgent('a3', dir);
     await mesh.waitForAgents(3);
     const a2 = mesh.agents.get('a2')!;
-    a2.handleTask = () => new Promise(() => undefined); // never answers
+    a2.serveTask = () => new Promise(() => undefined); // never answers
     const final = await mesh.client.run({ ...job, timeoutMs: 500 });
     expect(final.state).toBe('failed');
     expect(final.error!.code).toBe('QUORUM_NOT_MET');
@@ -57,10 +57,10 @@ describe('agents that are down or die mid-job', () => {
 
   it('a DP job that loses an agent mid-job fails; its reservation stays charged (agents may have computed) and the message says so', async () => {
     // a2 answers again (the test above made it hang); a1 now never answers.
-    delete (mesh.agents.get('a2') as unknown as Record<string, unknown>).handleTask;
+    delete (mesh.agents.get('a2') as unknown as Record<string, unknown>).serveTask;
     const a1 = mesh.agents.get('a1')!;
-    const original = a1.handleTask.bind(a1);
-    a1.handleTask = () => new Promise(() => undefined);
+    const original = a1.serveTask.bind(a1);
+    a1.serveTask = () => new Promise(() => undefined);
     try {
       const spent = async (): Promise<number> => (await mesh.coordinator.budgetReport('researcher', false)).reduce((s, e) => s + e.spent.rho, 0);
       const before = await spent();
@@ -70,7 +70,7 @@ describe('agents that are down or die mid-job', () => {
       expect(final.error!.message).toMatch(/a1: agent a1 did not answer within the job deadline\); the reserved budget \(ε = 0\.5\) stays charged: agents may already have computed on their data$/);
       expect(await spent()).toBeGreaterThan(before);
     } finally {
-      a1.handleTask = original;
+      a1.serveTask = original;
     }
   });
 });

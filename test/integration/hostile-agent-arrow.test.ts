@@ -51,7 +51,7 @@ describe('a hostile agent’s Arrow replies are refused as that agent’s task f
       const agent = await Agent.create({ name, dataDir: data, stateDir: join(dir, name), coordinator: address, tls: loadTlsMaterial(tls, 'agent', name), policy: { allowModes: ['none'], minCellSize: 1 } });
       if (name === 'a2') {
         // The hostile agent: same certificate and stream, chosen reply bytes.
-        agent.handleTask = async (task: AgentTask): Promise<AgentTaskReply> => ({ ok: true, taskId: task.taskId, arrow: reply(), meta: { groups: 1, cellSize: 'persons', minCellSize: 1 } });
+        agent.serveTask = async (task: AgentTask): Promise<AgentTaskReply> => ({ ok: true, taskId: task.taskId, arrow: reply(), meta: { groups: 1, cellSize: 'persons', minCellSize: 1 } });
       }
       agent.start();
       agents.push(agent);

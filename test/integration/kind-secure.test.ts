@@ -98,10 +98,10 @@ describe('secure sums (secagg, he) for registry kinds over a real mesh', () => {
 
   it('negative control: one agent tampering with its masked vector (secagg) changes the result; with its ciphertext (he) the job fails or differs', async () => {
     const plain = await client.run(studySpec('binomial'));
-    // The link hands verified tasks to the agent's private runVerified: wrap that one (handleTask is the in-process door).
+    // The link hands verified tasks to the agent's serveTask: wrap that one (handleTask is the in-process door).
     type Run = (t: AgentTask, identity: unknown) => Promise<AgentTaskReply>;
-    const a2 = agents.get('a2')! as unknown as { runVerified: Run };
-    const original: Run = a2.runVerified.bind(a2);
+    const a2 = agents.get('a2')! as unknown as { serveTask: Run };
+    const original: Run = a2.serveTask.bind(a2);
     const tamper = (phase: string): Run => async (t, identity) => {
       const reply = await original(t, identity);
       let p: string | undefined;
@@ -121,19 +121,19 @@ describe('secure sums (secagg, he) for registry kinds over a real mesh', () => {
       return reply;
     };
     try {
-      a2.runVerified = tamper('mask');
+      a2.serveTask = tamper('mask');
       const bad = await client.run(studySpec('binomial', { secure: 'secagg' }));
       if (bad.state === 'succeeded') expect(coefs(bad)).not.toEqual(coefs(plain));
       else expect(bad.error!.message.length).toBeGreaterThan(0);
-      a2.runVerified = tamper('he-encrypt');
+      a2.serveTask = tamper('he-encrypt');
       const badHe = await client.run(studySpec('binomial', { secure: 'he' }));
       if (badHe.state === 'succeeded') expect(coefs(badHe)).not.toEqual(coefs(plain));
       else expect(badHe.error!.message.length).toBeGreaterThan(0);
       // Either way the tampered run is not the plain answer; the untampered run right after is again.
-      a2.runVerified = original;
+      a2.serveTask = original;
       expect(coefs(await client.run(studySpec('binomial', { secure: 'secagg' })))).toEqual(coefs(plain));
     } finally {
-      a2.runVerified = original;
+      a2.serveTask = original;
     }
   }, 180_000);
 

@@ -52,11 +52,11 @@ describe('the privacy ledger across a coordinator crash, and the agent cap', () 
     await writePersonCsv(data, makePersons(200, 9));
     agent = await Agent.create({ name: 'a1', dataDir: data, stateDir: join(dir, 'agent'), coordinator: address, tls: loadTlsMaterial(tls, 'agent', 'a1'), policy: { allowModes: ['central-dp'], budgetCap: { epsilon: 1.0, delta: 1e-6 } } });
     // The agent takes the task (and charges its own ledger) but never answers: the job is mid-flight.
-    const original = agent.handleTask.bind(agent);
+    const original = agent.serveTask.bind(agent);
     let taken = false;
-    agent.handleTask = async (t) => {
+    agent.serveTask = async (t, id) => {
       taken = true;
-      await original(t);
+      await original(t, id);
       return new Promise(() => undefined);
     };
     agent.start();

@@ -9,6 +9,7 @@ import { loadTlsMaterial } from '../../common/tls.js';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
+import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
 
 /**
  * Issue 15 item 3 for secure jobs (red-team finding): the agent charges once per job id, so a coordinator that
@@ -35,20 +36,26 @@ describe('secure jobs: one charge, one answer under replay (issue 15 item 3)', (
   };
   /** Every task each agent received from the coordinator, by agent. */
   const seen = new Map<string, AgentTask[]>();
+  /** The identity the coordinator vouched for with each agent's last task: a malicious coordinator can sign any. */
+  const vouched = new Map<string, IdentityAssertionClaims | undefined>();
   let seq = 0;
 
   function capture(name: string): void {
     const agent = mesh.agents.get(name)!;
-    const original = agent.handleTask.bind(agent);
-    agent.handleTask = (t: AgentTask) => {
+    const original = agent.serveTask.bind(agent);
+    agent.serveTask = (t: AgentTask, id?: IdentityAssertionClaims) => {
       seen.get(name)!.push(t);
-      return original(t);
+      vouched.set(name, id);
+      return original(t, id);
     };
   }
-  /** The malicious coordinator sends one task straight to the agent's handler. */
+  /**
+   * The malicious coordinator sends one task straight to the agent's handler, past the identity check: it holds the
+   * assertion signing key, so it could vouch for any task.
+   */
   async function send(agent: string, base: AgentTask, round: number, payload: Uint8Array, jobId = base.jobId): Promise<AgentTaskReply> {
     seq++;
-    return mesh.agents.get(agent)!.handleTask({ ...base, jobId, taskId: `replay-${seq}`, round, payload, deadlineMs: Date.now() + 20_000 });
+    return mesh.agents.get(agent)!.serveTask({ ...base, jobId, taskId: `replay-${seq}`, round, payload, deadlineMs: Date.now() + 20_000 }, vouched.get(agent));
   }
   function ok(r: AgentTaskReply): Uint8Array {
     if (!r.ok) throw new Error(`task failed: ${r.error.code} ${r.error.message}`);

@@ -8,6 +8,7 @@ import type { IdentityAttestation } from '../../common/secure/index.js';
 import type { Agent } from '../../node-agent/index.js';
 import { makePersons, writePersonCsv, type PersonRow } from '../helpers/person-data.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
+import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
 
 /** SecAgg aggregate jobs end to end over the real transport (mTLS, agent link, Dispatcher). */
 describe('secure aggregation (secagg) in aggregate jobs', () => {
@@ -39,13 +40,13 @@ describe('secure aggregation (secagg) in aggregate jobs', () => {
   /** Makes `name` vanish (link closed, no answer) when it receives a task of `round`. */
   function disconnectAt(name: string, round: number): void {
     const agent = mesh.agents.get(name)!;
-    const original = agent.handleTask.bind(agent);
-    agent.handleTask = (t: AgentTask) => {
+    const original = agent.serveTask.bind(agent);
+    agent.serveTask = (t: AgentTask, id?: IdentityAssertionClaims) => {
       if (t.round === round) {
         void mesh.stopAgent(name);
         return new Promise(() => undefined);
       }
-      return original(t);
+      return original(t, id);
     };
   }
   async function restart(...which: string[]): Promise<void> {
