@@ -268,6 +268,17 @@ export interface BenchMeshOptions {
   connectTimeoutMs?: number;
   /** Receives the agents' log events (e.g. `task-done` with its `ms`). */
   onAgentEvent?: (agent: string, event: string, fields: Record<string, unknown>) => void;
+  /** Job kinds the agents allow. @default the agent's default (built-in kinds) */
+  allowKinds?: string[];
+  /** Privacy modes the agents allow. @default ['none'] */
+  allowModes?: ('none' | 'central-dp' | 'local-dp' | 'distributed-dp')[];
+  /**
+   * How long the coordinator waits for an agent's heartbeat. Suites whose agents compute for seconds on the one
+   * JavaScript thread they share (glm at 10 M rows) need more than the default.
+   */
+  livenessTimeoutMs?: number;
+  /** The researcher's default budget at the coordinator and each agent's cap (suites that charge DP jobs). */
+  budget?: { epsilon: number; delta: number };
 }
 
 /**
@@ -280,7 +291,7 @@ export async function startBenchMesh(options: BenchMeshOptions): Promise<BenchMe
   const names = options.agents.map((a) => a.name);
   const tlsDir = join(options.workDir, 'certs');
   await makeDevCertificates({ outDir: tlsDir, agents: names, researchers: ['bench'] });
-  const coordinator = await Coordinator.create({ stateDir: join(options.workDir, 'coordinator') });
+  const coordinator = await Coordinator.create({ stateDir: join(options.workDir, 'coordinator'), ...(options.budget ? { defaultBudget: options.budget } : {}), ...(options.livenessTimeoutMs ? { livenessTimeoutMs: options.livenessTimeoutMs } : {}) });
   let server: RunningServer | undefined;
   const agents: Agent[] = [];
   let client: CoordinatorClient | undefined;
@@ -314,7 +325,7 @@ export async function startBenchMesh(options: BenchMeshOptions): Promise<BenchMe
         stateDir: join(options.workDir, 'agents', a.name),
         coordinator: address,
         tls: loadTlsMaterial(tlsDir, 'agent', a.name),
-        policy: { allowModes: ['none'] },
+        policy: { allowModes: options.allowModes ?? ['none'], ...(options.allowKinds ? { allowKinds: options.allowKinds } : {}), ...(options.budget ? { budgetCap: options.budget } : {}) },
         ...(options.onAgentEvent ? { log: (event: string, fields?: Record<string, unknown>) => options.onAgentEvent!(a.name, event, fields ?? {}) } : {}),
       });
       agents.push(agent);

@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runAggregateBenchmark } from './aggregate.js';
 import { runCohortBenchmark } from './cohort.js';
+import { runPostgresBenchmark } from './postgres.js';
 import { runDpBenchmarks } from './dp.js';
+import { runGlmBenchmark } from './glm.js';
 import { commitInfo, defaultResultsDir, machineInfo, ratio, startResult, writeResult, type Ratio, type SuiteReport } from './harness.js';
 import { runHeBenchmarks } from './he.js';
 import { runLatencyBenchmark } from './latency.js';
@@ -81,6 +83,18 @@ const MAX_TABLE_RATIOS = 6;
 const fmt = (x: unknown): string => (typeof x === 'number' ? (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3)) : String(x));
 
 const SUITES: Suite[] = [
+  {
+    name: 'glm',
+    what: 'issue 9 #5: logistic regression, 20 covariates, 10 M rows over 4 agents over mTLS vs the same IRLS on one DuckDB; secagg variant; central-dp vs exact (ε 0.5, 1, 4)',
+    quick: () => runGlmBenchmark({ rows: 40_000, epsilons: [1] }),
+    // FEDMESH_BENCH_GLM_ROWS: a smaller full run on a loaded machine (10 M rows take over an hour with every variant).
+    full: () => runGlmBenchmark({ rows: Number(process.env.FEDMESH_BENCH_GLM_ROWS ?? 10_000_000) }),
+    headline: (r) => {
+      const x = r.results;
+      const dp = Array.isArray(x.dpVsExact) ? (x.dpVsExact as Json[]).map((d) => `ε ${fmt(d.epsilon)}: max |Δβ| ${fmt(d.maxAbsError)}`).join(', ') : '';
+      return `federated ${fmt(obj(x.federated).ms)} ms (${fmt(obj(x.federated).rounds)} rounds) vs pooled ${fmt(obj(x.pooled).ms)} ms over ${fmt(x.rows)} rows; secagg ${fmt(obj(x.secagg).ms)} ms (identical: ${String(obj(x.secagg).identicalToPlain)}); ${dp}`;
+    },
+  },
   {
     name: 'startup',
     what: 'issue 14 #14: `fedmesh --help` and client command start-up, fresh processes, vs `node -e \'\'`',
@@ -152,6 +166,13 @@ const SUITES: Suite[] = [
     quick: () => runCohortBenchmark({ persons: 4000, iterations: 2 }),
     full: () => runCohortBenchmark(),
     headline: (r) => `federated p50 ${fmt(obj(r.results.federated).p50Ms)} ms, single DuckDB p50 ${fmt(obj(r.results.single).p50Ms)} ms; KM job p50 ${fmt(obj(obj(r.results.kaplanMeier).federatedEndToEnd).p50Ms)} ms; exact: ${String(r.results.exactMatch)}`,
+  },
+  {
+    name: 'postgres',
+    what: 'issue 13: the cohort benchmark\'s queries on PostgreSQL 15 vs DuckDB over the same 1 M synthetic persons (needs the postgresql package)',
+    quick: () => runPostgresBenchmark({ persons: 5000, iterations: 2 }),
+    full: () => runPostgresBenchmark({ log: (l) => console.log(`  ${l}`) }),
+    headline: (r) => `PostgreSQL p50 ${fmt(obj(r.results.postgres).p50Ms)} ms, DuckDB p50 ${fmt(obj(r.results.duckdb).p50Ms)} ms (${fmt(r.ratios.postgresOverDuckdb?.value)}×); without indexes ${fmt(obj(r.results.postgresWithoutIndexes).p50Ms)} ms; exact: ${String(r.results.exactMatch)}`,
   },
 ];
 

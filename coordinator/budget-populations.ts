@@ -5,7 +5,7 @@
 import type { ProductDescriptor } from '../common/agent-protocol.js';
 import { FedmeshError, quote } from '../common/errors.js';
 import { COHORT_LEVEL_TABLES, populationMap, populationsTouched, type PopulationTouch } from '../common/job/population.js';
-import type { JobSpec } from '../common/job/spec.js';
+import { namedProductOf, type JobSpec } from '../common/job/spec.js';
 import type { BudgetEntry } from './ledger.js';
 import type { AgentView } from './agent-registry.js';
 
@@ -14,8 +14,8 @@ export type BudgetTarget = { population: string } | { product: string };
 
 /** The products a job reads at one agent: its product, or for cohort-level kinds the OMOP tables it may read. */
 function productsRead(spec: JobSpec, agent: AgentView): ProductDescriptor[] {
-  if (spec.kind === 'aggregate' || spec.kind === 'contingency') return agent.products.filter((p) => p.name === spec.product);
-  return agent.products.filter((p) => COHORT_LEVEL_TABLES.includes(p.name));
+  const product = namedProductOf(spec);
+  return agent.products.filter((p) => (product !== undefined ? p.name === product : COHORT_LEVEL_TABLES.includes(p.name)));
 }
 
 /** The populations a job touches at the agents it runs on (each with the products it reads there). */

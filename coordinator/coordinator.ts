@@ -13,9 +13,8 @@ import { JobIdentities, loadOrCreateSigningKey } from './identity/index.js';
 import { Dispatcher } from './dispatcher.js';
 import { JOB_STORE_FILE, JobStore } from './job-store.js';
 import { isTerminal, type JobEventRecord, type JobRecord, type JobResult, type MissingAgent } from './job-record.js';
-import { admitAggregate, combineAggregate, privacyPlanFor } from './jobs/aggregate-job.js';
 import { Ledger, type BudgetEntry } from './ledger.js';
-import { admitCellJob, cellJobCost, combineCellJob } from './jobs/cell-job.js';
+import { oldKindPath } from './jobs/old-kinds.js';
 import type { EpsilonDeltaBudget } from '../common/job/budget.js';
 import { createServerRng } from '../common/crypto-rng.js';
 import type { Rng } from '../algorithms/rng.js';
@@ -44,6 +43,7 @@ export type { BudgetTarget } from './budget-populations.js';
 
 import { compileCoordinatorOptions, type CoordinatorOptions, type CompiledCoordinatorOptions } from './options.js';
 import { withCompleteness } from './jobs/completeness.js';
+import { admitLinkage } from './linkage/admit-linkage.js';
 import { CoordinatorAudit } from './audit/index.js';
 
 export { compileCoordinatorOptions, type CoordinatorOptions, type CompiledCoordinatorOptions } from './options.js';
@@ -235,11 +235,13 @@ export class Coordinator {
     // Members serving the job that are not live: refused under the default quorum (nothing charged), else reported.
     const notLive = checkQuorum(spec, this.registry.memberList(), connected);
     // Agents whose registered schema cannot serve the job are left out (reported with the reason), not fatal.
-    const admitted = spec.kind === 'aggregate' ? admitAggregate(spec, connected) : admitCellJob(spec, connected);
+    const admitted = oldKindPath(spec).admit(spec, connected);
     // Agents whose published policy or product manifest refuses the job: refused now under the default quorum,
     // else left out and reported — never asked after the charge only to refuse.
     const allowed = applyPublicRules(spec, admitted.agents);
     const agents = allowed.agents;
+    // privacy.linkage: every asked site publishes a linkage key; the job's site partition and salt are fixed here.
+    admitLinkage(spec, agents);
     checkMeshPolicy(this.options.accessPolicy, principal, spec, agents);
     const excluded = [...notLive, ...admitted.excluded, ...allowed.excluded];
     // A result too big to store, send or fetch is refused now, before anything is charged or stored.
@@ -247,7 +249,7 @@ export class Coordinator {
     // Secure jobs (aggregate and cohort-level): public layout, threshold and (distributed-dp) the charge for n − tolerated honest noise shares.
     const secure = spec.secure ? admitSecure(spec, agents) : undefined;
     // Plan the privacy from public information now, so a bad budget or grouping fails before anything is stored.
-    const cost = secure ? secure.cost : spec.kind === 'aggregate' ? privacyPlanFor(spec, agents[0]!).dp?.cost : cellJobCost(spec);
+    const cost = secure ? secure.cost : oldKindPath(spec).cost(spec, agents);
     // Charged to every population the job reads, as each asked agent's catalogue says (deduplicated): a cohort
     // job over person and condition_occurrence touches one population, person.
     const touched = jobPopulations(spec, agents);
@@ -306,7 +308,7 @@ export class Coordinator {
             return o;
           }),
         );
-        const combined = spec.kind === 'aggregate' ? combineAggregate(spec, agents, outcomes, this.rng) : combineCellJob(spec, agents, outcomes, this.rng);
+        const combined = oldKindPath(spec).combine(spec, agents, outcomes, this.rng);
         job.agentsAnswered = combined.answered;
         job.agentsMissing = [...combined.missing, ...excluded.map((x) => x.agent)].sort();
         job.result = await this.nameConcepts(job, spec, agents, deadlineMs, withCompleteness(combined.result, combined.answered, combined.missing, excluded));

@@ -10,13 +10,8 @@ import { ingestDataFolder, type FolderIngestReport } from './data/ingest-folder.
 import { listProducts, type ProductInfo } from './data/products.js';
 import { AgentMetrics } from './metrics.js';
 import { computeQualityMetrics, describeProducts, loadManifest } from './data/catalog/index.js';
-import { runAggregate } from './jobs/aggregate.js';
-import { runCellJob } from './jobs/cell-jobs.js';
-import { cellBlocks } from '../common/job/cohort-jobs.js';
-import { planCellPrivacy } from '../common/job/cell-privacy.js';
-import { parseCohortDefinition } from '../common/cohort/index.js';
+import { runOldKindTask } from './jobs/old-kind-task.js';
 import { AgentLedger } from './ledger.js';
-import { planAggregatePrivacy } from '../common/job/privacy-plan.js';
 import { TaskCancellation } from './task-cancellation.js';
 import { createServerRng } from '../common/crypto-rng.js';
 import type { Rng } from '../algorithms/rng.js';
@@ -41,9 +36,9 @@ import { AGENT_KINDS } from '../jobs/agent-kinds.js';
 import type { AgentHealth } from './agent-health.js';
 import { AgentAudit } from './audit/index.js';
 import { purposeOf } from '../common/job/purpose.js';
-import { CoordinatorKeyPin, guardLinkTasks } from './identity/index.js';
+import { CoordinatorKeyPin, guardLinkTasks, inProcessTaskIdentity } from './identity/index.js';
 import type { IdentityAssertionClaims } from '../common/identity/identity-assertion.js';
-import { createAgentGate, type AgentGate, type PolicyDecisionEvent } from './policy/index.js';
+import { ConsentScopes, createAgentGate, kindGateJob, taskPurpose, type AgentGate, type PolicyDecisionEvent } from './policy/index.js';
 import { loadAccessPolicy, type AccessPolicy } from '../common/policy/index.js';
 
 export interface AgentOptions {
@@ -133,6 +128,8 @@ export class Agent {
     /** This domain's tamper-evident audit trail; `audit.append(type, fields)` is the hook for other subsystems. */
     readonly audit: AgentAudit,
     accessPolicy: AccessPolicy | undefined,
+    /** Patient consent for the task's purpose, applied to every connection a task opens (`db` is wrapped by it). */
+    private readonly consent: ConsentScopes,
   ) {
     this.policy = compileAgentPolicy(options.policy);
     this.rng = createServerRng(options.testOnlyRng);
@@ -153,7 +150,9 @@ export class Agent {
       policy: { secureMaxRows: this.policy.secureMaxRows, minCellSize: this.policy.minCellSize },
     });
     this.kindTasks = new KindTaskRunner({ kinds: KINDS, agentKinds: AGENT_KINDS, policy: this.policy, products: () => this.products, rules: (p) => this.rules.get(p), rng: this.rng, withConnection: (fn) => this.db.withConnection(fn), salt: () => this.privacyLedger.salt,
-      charge: (j, r, c) => this.privacyLedger.charge(j, r, c), bind: (j, h) => this.releasedAnswers!.bind(j, h), once: (j, r, f) => this.releasedAnswers!.once(j, r, f) });
+      charge: (j, r, c) => this.privacyLedger.charge(j, r, c), bind: (j, h) => this.releasedAnswers!.bind(j, h), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
+      secure: { name: options.name, tls: options.tls, identity: this.identity },
+      authorize: (j, t, identity) => this.gate.enforce({ identity, researcher: t.researcher, ...kindGateJob(j, identity) }) });
   }
 
   /** The identity key signed with this agent's mTLS key, for peers to verify and pin (none without TLS). */
@@ -182,8 +181,9 @@ export class Agent {
     const audit = AgentAudit.open(options.stateDir, options.name, options.log);
     // A bad policy stops the agent before it opens its data (AccessPolicyError names the file and line).
     const accessPolicy = options.accessPolicy ? await loadAccessPolicy(options.accessPolicy.file, options.accessPolicy.schemaFile).catch((e: unknown) => (audit.close(), Promise.reject(e))) : undefined;
-    const db = await openAgentDatabase(options.stateDir).catch((e: unknown) => (audit.close(), Promise.reject(e)));
-    const agent = new Agent(options, db, audit.tapLog(options.log), audit, accessPolicy);
+    const consent = new ConsentScopes(options.dataDir, audit.tapLog(options.log));
+    const db = consent.wrap(await openAgentDatabase(options.stateDir).catch((e: unknown) => (audit.close(), Promise.reject(e))));
+    const agent = new Agent(options, db, audit.tapLog(options.log), audit, accessPolicy, consent);
     try {
       agent.ledgerConn = await db.instance.connect();
       agent.ledger = await AgentLedger.open(agent.ledgerConn, agent.policy.budgetCap, audit.charged);
@@ -209,6 +209,7 @@ export class Agent {
         const r = await ingestDataFolder(conn, this.options.dataDir, this.options.maxDataFileBytes !== undefined ? { maxFileBytes: this.options.maxDataFileBytes } : {});
         this.products = await listProducts(conn);
         const issues = await this.describe(conn, r);
+        await this.consent.reload(conn, () => this.products.map((p) => ({ name: p.name, privacyUnit: this.rules.get(p.name)?.privacyUnit })));
         return { report: r, manifestIssues: issues };
       }),
     );
@@ -296,6 +297,7 @@ export class Agent {
       // One source of truth: contribution bounding and cell sizes use the unit the catalog publishes.
       const product = this.products.find((p) => p.name === d.name);
       if (product) product.privacyUnit = d.privacyUnit;
+      if (product) product.linkage = d.linkageKey ? { column: d.linkageKey, site: this.options.name } : undefined;
       // Quality metrics scan the whole table: computed again only for data that changed (or a new privacy unit).
       const cached = this.qualityCache.get(d.name);
       let quality: unknown;
@@ -365,8 +367,14 @@ export class Agent {
    * Runs one task under this domain's policy, on one version of the data (a reload waits for it, or it for the
    * reload). Never throws: failures become typed replies.
    */
-  handleTask(task: AgentTask, identity?: IdentityAssertionClaims): Promise<AgentTaskReply> {
-    return this.dataLock.read(() => this.runTask(task, identity));
+  handleTask(task: AgentTask): Promise<AgentTaskReply> {
+    const id = inProcessTaskIdentity(task, this.coordinatorKey, this.options.name, this.gate.decides, this.log);
+    return id.ok ? this.runVerified(task, id.identity) : Promise.resolve(id.reply);
+  }
+
+  /** A task whose identity was checked (link guard or {@link handleTask}), with consent scoped to its purpose. */
+  private runVerified(task: AgentTask, identity: IdentityAssertionClaims | undefined): Promise<AgentTaskReply> {
+    return this.dataLock.read(() => this.consent.run(taskPurpose(task.specJson), () => this.runTask(task, identity)));
   }
 
   private async runTask(task: AgentTask, identity: IdentityAssertionClaims | undefined): Promise<AgentTaskReply> {
@@ -388,7 +396,7 @@ export class Agent {
         return { ok: true, taskId: task.taskId, arrow: new Uint8Array(), meta: {}, conceptNames };
       }
       if (this.kindTasks.handles(task.kind)) {
-        const out = await this.kindTasks.run(task, scope);
+        const out = await this.kindTasks.run(task, scope, identity);
         done('ok');
         return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta };
       }
@@ -410,29 +418,13 @@ export class Agent {
         // round gets the reply already sent, never fresh noise, fresh SecAgg keys (a new run whose survivor set the
         // coordinator could vary to isolate this agent's vector) or a second unmask response.
         out = await this.releasedAnswers!.once(task.jobId, task.round, () => this.secure.handle(task, job));
-      } else if (job.kind === 'aggregate') {
-        const product = this.products.find((p) => p.name === job.product);
-        if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
-        const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';
-        const privacy = planAggregatePrivacy(job, typeOf);
-        // The domain charges its own ledger before touching data: durable, once per job, never refunded.
-        if (privacy.dp) await this.privacyLedger.charge(task.jobId, task.researcher, privacy.dp.cost);
-        const release = { researcher: task.researcher, jobId: task.jobId, cells: this.releasedCells! };
-        const compute = async (): Promise<typeof out> => {
-          const { releasedKeys, ...answer } = await this.db.withConnection((conn) => scope.using(conn, () => runAggregate({ conn, job, product, policy: this.policy, privacy, salt: this.privacyLedger.salt, rng: this.rng, release })));
-          this.releasedConcepts.record(task.jobId, job.groupBy, releasedKeys);
-          return answer;
-        };
-        // One charge, one answer: a replay of a charged job returns the answer already released.
-        out = privacy.dp ? await this.releasedAnswers!.once(task.jobId, task.round, compute) : await compute();
       } else {
-        const blocks = cellBlocks(job, job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : []);
-        const privacy = planCellPrivacy(job, blocks);
-        if (privacy.cost) await this.privacyLedger.charge(task.jobId, task.researcher, privacy.cost);
-        const unit = job.kind === 'contingency' ? this.products.find((p) => p.name === job.product)?.privacyUnit : undefined;
-        const release = { researcher: task.researcher, jobId: task.jobId, cells: this.releasedCells!, salt: this.privacyLedger.salt };
-        const compute = (): Promise<typeof out> => this.db.withConnection((conn) => scope.using(conn, () => runCellJob({ conn, job, taskId: task.taskId, policy: this.policy, rng: this.rng, ...(unit ? { personColumn: unit } : {}), release })));
-        out = privacy.cost ? await this.releasedAnswers!.once(task.jobId, task.round, compute) : await compute();
+        // Old kinds' plain tasks (aggregate, cell kinds): one table, node-agent/jobs/old-kind-task.ts.
+        out = await runOldKindTask(task, job, {
+          products: this.products, policy: this.policy, rng: this.rng, salt: this.privacyLedger.salt, cells: this.releasedCells!, concepts: this.releasedConcepts,
+          charge: (j, r, c) => this.privacyLedger.charge(j, r, c), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
+          withTaskConnection: (fn) => this.db.withConnection((conn) => scope.using(conn, () => fn(conn))),
+        });
       }
       done('ok');
       return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta, ...(out.payload ? { payload: out.payload } : {}) };
@@ -474,7 +466,7 @@ export class Agent {
       tls: this.options.tls,
       registration: () => this.registration(),
       // Tasks from the network: the coordinator's signed identity assertion is verified before anything else.
-      onTask: guardLinkTasks(this.coordinatorKey, this.options.name, this.log, (t, identity) => this.handleTask(t, identity)),
+      onTask: guardLinkTasks(this.coordinatorKey, this.options.name, this.log, (t, identity) => this.runVerified(t, identity)),
       onCoordinatorKey: (key) => this.coordinatorKey.published(key),
       onCancel: (taskId) => this.cancellation.cancel(taskId),
       log: this.log,
@@ -500,6 +492,7 @@ export class Agent {
     this.link = undefined;
     this.healthChanged();
     await this.secure.stop();
+    await this.kindTasks.stop();
     this.ledgerConn?.closeSync();
     this.ledgerConn = undefined;
     this.db.close();

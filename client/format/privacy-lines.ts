@@ -17,10 +17,13 @@ export function privacyLines(p: Record<string, unknown>): string[] {
   const lines = [
     `privacy: ${String(p.mode)}${p.secure ? ` over ${String(p.secure)}` : ''}; spent ε=${num(spent.epsilon)} at δ=${spent.delta ?? 0} (ρ=${num(spent.rho ?? 0)} zCDP)`,
     `  protects: ${g?.unit ?? 'a person (unit not stated by this result)'}`,
-    `  bound: k = ${k ?? 'not stated'} row(s) per person per site; maxSitesPerPerson = ${g?.maxSitesPerPerson ?? 'not stated'}`,
+    g?.crossSiteBound === 'linkage-key'
+      ? `  bound: k = ${k ?? 'not stated'} row(s) per person across all sites, via the linkage key; maxSitesPerPerson = ${g.maxSitesPerPerson}`
+      : `  bound: k = ${k ?? 'not stated'} row(s) per person per site; maxSitesPerPerson = ${g?.maxSitesPerPerson ?? 'not stated'}`,
     `  mechanism: ${g?.mechanism ?? summariseMechanisms(mechanisms)}`,
   ];
   if (g) {
+    if (g.crossSite) lines.push(`  across sites: ${g.crossSite}`);
     lines.push(`  composition: ${g.composition}`, `  colluders tolerated: ${g.colluders}`, `  coordinator sees: ${g.coordinatorSees}`);
   }
   return lines;

@@ -2,6 +2,8 @@ import type * as grpc from '@grpc/grpc-js';
 import { bearerCredentials, clientCredentials } from '../../common/transport/credentials.js';
 import { clientChannelOptions, fedmeshV1 } from '../../common/transport/proto.js';
 import { FedmeshError } from '../../common/errors.js';
+import { registryKindCandidates } from '../../common/kinds/registry.js';
+import { KINDS } from '../../jobs/kinds.js';
 import { fromGrpcError } from '../../common/transport/status-map.js';
 import { describeConnectionError, type ConnectionContext } from './connection-errors.js';
 import type { TlsMaterial } from '../../common/tls.js';
@@ -12,7 +14,8 @@ import type { HeJobOptions, PreparedHeJob } from '../secure/he-client.js';
 const heClient = () => import('../secure/he-client.js');
 
 function isHeSpec(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && (v as Record<string, unknown>).secure === 'he';
+  // Registry kinds (jobs/<kind>) run their HE sums among the agents (common/kinds/secure-sum.ts): nothing to decrypt here.
+  return typeof v === 'object' && v !== null && (v as Record<string, unknown>).secure === 'he' && !registryKindCandidates(v).some((k) => KINDS.has(k));
 }
 
 interface WireJob {

@@ -1,3 +1,4 @@
+import { LINKAGE_UNIT, linkageNote } from './linkage.js';
 import type { PrivacyMode } from './spec.js';
 
 /**
@@ -13,8 +14,15 @@ export interface DpGuarantee {
   unit: string;
   /** Rows one person may contribute at one site (k), enforced by the agent. */
   maxRowsPerPerson: number;
-  /** The public assumption on how many sites hold one person (sensitivity is stated for it). */
+  /** The public assumption on how many sites hold one person (sensitivity is stated for it); 1 with linkage bounding. */
   maxSitesPerPerson: number;
+  /**
+   * Linkage-bounded jobs only (absent otherwise, where `unit` states the maxSitesPerPerson assumption): how the
+   * sites' linkage key bounds a person across sites (each counted at one site; common/job/linkage.ts) and its cost.
+   */
+  crossSite?: string;
+  /** Present with `crossSite`: the cross-site bound comes from the linkage key, not from an assumption. */
+  crossSiteBound?: 'linkage-key';
   mechanism: string;
   /** ε at `delta` (null when no finite ε can be stated), and the zCDP ρ that jobs compose by. */
   epsilon: number | null;
@@ -33,6 +41,8 @@ export interface GuaranteeInput {
   secure?: 'secagg' | 'he';
   maxRowsPerPerson: number;
   maxSitesPerPerson?: number;
+  /** Linkage-bounded job (privacy.linkage): the number of sites of its partition. */
+  linkageSites?: number;
   mechanism: string;
   spent: { epsilon: number | null; delta: number; rho: number };
   /** distributed-dp: agents asked and agents tolerated. */
@@ -43,14 +53,17 @@ export interface GuaranteeInput {
 /** The guarantee of a DP release, from public parameters only. */
 export function describeGuarantee(g: GuaranteeInput): DpGuarantee {
   const sites = g.maxSitesPerPerson ?? DEFAULT_MAX_SITES_PER_PERSON;
-  const unit =
-    sites === 1
+  const linked = g.linkageSites !== undefined;
+  const unit = linked
+    ? LINKAGE_UNIT
+    : sites === 1
       ? 'a person: all of their rows at a site (at most k, chosen by the agent); this covers the person across the mesh only under the public assumption that each person is at 1 site'
       : `a person across sites: at most k rows at each of at most ${sites} sites (a public assumption the sensitivity is scaled for)`;
   return {
     unit,
     maxRowsPerPerson: g.maxRowsPerPerson,
-    maxSitesPerPerson: sites,
+    maxSitesPerPerson: linked ? 1 : sites,
+    ...(linked ? { crossSite: linkageNote(g.linkageSites!), crossSiteBound: 'linkage-key' as const } : {}),
     mechanism: g.mechanism,
     epsilon: g.spent.epsilon,
     delta: g.spent.delta,

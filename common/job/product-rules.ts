@@ -7,7 +7,7 @@
  */
 import { FedmeshError, invalidJob, quote } from '../errors.js';
 import { checkGroupable } from './groupable.js';
-import { PRIVACY_MODES, type AggregateJob, type JobSpec, type PrivacyMode } from './spec.js';
+import { namedProductOf, PRIVACY_MODES, type AggregateJob, type JobSpec, type PrivacyMode } from './spec.js';
 
 /** A product's published rules, as `describeProducts` merged them. */
 export interface ProductRules {
@@ -66,7 +66,7 @@ export function enforceProductRules(product: string, rules: ProductRules, job: J
 
 /** The product whose manifest gates a job: its own product, or `person` for the cohort-level kinds. */
 export function manifestProductOf(job: JobSpec): string {
-  return job.kind === 'aggregate' || job.kind === 'contingency' ? job.product : 'person';
+  return namedProductOf(job) ?? 'person';
 }
 
 /**
@@ -77,7 +77,7 @@ export function manifestProductOf(job: JobSpec): string {
 export function enforceJobManifest(rules: ProductRules, job: JobSpec): void {
   const name = manifestProductOf(job);
   enforceProductRules(name, rules, job);
-  if (name === 'person' && job.kind !== 'aggregate' && job.kind !== 'contingency' && rules.privacyUnit !== 'person_id') {
+  if (name === 'person' && namedProductOf(job) === undefined && rules.privacyUnit !== 'person_id') {
     throw new FedmeshError('FAILED_PRECONDITION', `${job.kind} jobs count distinct OMOP person_id, but product person declares privacy unit ${rules.privacyUnit ?? '(none)'}`, { field: 'kind' });
   }
 }

@@ -5,6 +5,7 @@
 import type { HePlanJson } from '../../algorithms/he/index.js';
 import type { CellJobBody } from './cohort-jobs.js';
 import type { Filter, Scalar } from './filter.js';
+import type { LinkageSpec } from './linkage.js';
 
 // The row filter and its scalars live in a leaf file that both this file and cohort-jobs.ts import (no cycle).
 export { FILTER_OPS, type Filter, type FilterOp, type Scalar } from './filter.js';
@@ -58,6 +59,11 @@ export interface PrivacySpec {
    * sensitivity is multiplied by it). The coordinator raises it to the mesh-wide value. @default 1
    */
   maxSitesPerPerson?: number;
+  /**
+   * Bound each person across sites to k rows with the products' linkage key (aggregate jobs in the DP modes; see
+   * common/job/linkage.ts). A researcher sends `{}`; the coordinator fills in the job's sites and salt.
+   */
+  linkage?: Partial<LinkageSpec>;
   /**
    * distributed-dp: agents that may drop out or collude with the coordinator while the noise guarantee holds; the
    * ledger charges the guarantee of the remaining n − tolerated shares. @default ⌊(n − 1)/3⌋
@@ -130,6 +136,15 @@ export const MAX_JOB_TIMEOUT_MS = 15 * 60_000;
 /** The field name a measure's result carries in a released row: `count`, `sum_<col>`, `mean_<col>`, ... */
 export function measureField(m: Measure): string {
   return m.fn === 'count' ? 'count' : `${m.fn}_${m.column}`;
+}
+
+/**
+ * The data product a job names (aggregate, contingency), or undefined for the cohort-level kinds, which read the
+ * OMOP CDM tables. Read from the spec's shape, not its kind, so the callers (quorum, budget populations, manifest)
+ * hold no list of kinds.
+ */
+export function namedProductOf(spec: JobSpec): string | undefined {
+  return 'product' in spec ? spec.product : undefined;
 }
 
 /** Columns of an exact (mode none) aggregate result: means, variances and quantiles show their missing count beside them. */

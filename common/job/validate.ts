@@ -3,6 +3,7 @@ import { checkSpecShape } from '../cohort/definition-limits.js';
 import { parseCellJobBody } from './cohort-jobs.js';
 import { parsePurpose, parseProject } from './purpose.js';
 import { PRIVACY_LIMITS, inRange, rangeMessage } from './privacy-limits.js';
+import { parseLinkage } from './linkage.js';
 import {
   DEFAULT_JOB_DELTA,
   DEFAULT_JOB_EPSILON,
@@ -149,10 +150,13 @@ function parseMeasure(v: unknown, field: string): Measure {
   }
 }
 
-export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
+/**
+ * @param options.linkage whether the job kind supports `privacy.linkage` (aggregate only, for now). @default false
+ */
+export function parsePrivacy(v: unknown, field = 'privacy', options: { linkage?: boolean } = {}): PrivacySpec {
   if (v === undefined) return { ...DEFAULT_PRIVACY };
   if (!isObj(v)) throw invalidJob(field, 'must be an object such as {"mode":"central-dp","epsilon":1}');
-  onlyKeys(v, ['mode', 'epsilon', 'delta', 'rho', 'maxRowsPerPerson', 'maxSitesPerPerson', 'tolerated'], field);
+  onlyKeys(v, ['mode', 'epsilon', 'delta', 'rho', 'maxRowsPerPerson', 'maxSitesPerPerson', 'tolerated', 'linkage'], field);
   const mode = v.mode ?? 'central-dp';
   if (typeof mode !== 'string' || !(PRIVACY_MODES as readonly string[]).includes(mode)) {
     throw invalidJob(`${field}.mode`, `must be one of ${PRIVACY_MODES.join(', ')}; got ${quote(mode)}`);
@@ -192,6 +196,7 @@ export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
     if (mode !== 'distributed-dp') throw invalidJob(`${field}.tolerated`, 'applies to mode distributed-dp only');
     out.tolerated = v.tolerated as number;
   }
+  if (v.linkage !== undefined) parseLinkageField(v, out, field, options.linkage === true);
   if (out.mode === 'none') {
     if (out.epsilon !== undefined || out.delta !== undefined || out.rho !== undefined) {
       throw invalidJob(field, "mode 'none' takes no epsilon, delta or rho");
@@ -208,6 +213,17 @@ export function parsePrivacy(v: unknown, field = 'privacy'): PrivacySpec {
     out.delta = DEFAULT_JOB_DELTA;
   }
   return out;
+}
+
+/** `privacy.linkage`: DP modes of kinds that support it, and never together with a sites-per-person assumption. */
+function parseLinkageField(v: Obj, out: PrivacySpec, field: string, supported: boolean): void {
+  if (!supported) throw invalidJob(`${field}.linkage`, 'contribution bounding across sites by a linkage key applies to aggregate jobs only');
+  if (out.mode === 'none') throw invalidJob(`${field}.linkage`, "applies to the DP modes only; mode 'none' releases exact results and bounds no contributions");
+  // The linkage bound replaces the group-privacy assumption: stating both would leave it unclear which one holds.
+  if (out.maxSitesPerPerson !== undefined && out.maxSitesPerPerson !== 1) {
+    throw invalidJob(`${field}.maxSitesPerPerson`, 'must be 1 (or absent) with privacy.linkage: the linkage key bounds each person to k rows across all sites');
+  }
+  out.linkage = parseLinkage(v.linkage, `${field}.linkage`);
 }
 
 /**
@@ -277,7 +293,7 @@ function parseAggregate(v: Obj): AggregateJob {
     if (groupBy.includes(name)) throw invalidJob(`measures[${i}]`, `result field ${name} clashes with a groupBy column`);
     seen.set(name, i);
   });
-  const job: AggregateJob = { kind: 'aggregate', product, where, groupBy, measures, privacy: parsePrivacy(v.privacy) };
+  const job: AggregateJob = { kind: 'aggregate', product, where, groupBy, measures, privacy: parsePrivacy(v.privacy, 'privacy', { linkage: true }) };
   if (v.groupKeys !== undefined) job.groupKeys = parseGroupKeys(v.groupKeys, groupBy);
   Object.assign(job, parseCommon(v));
   parseSecureFields(v, job);

@@ -9,3 +9,7 @@ export * from './compiled-job.js';
 export * from './registry.js';
 export * from './task-payload.js';
 export * from './privacy-modes.js';
+export { defaultToleratedAgents, toleratedAgents } from './agent-noise-modes.js';
+export { NO_NOISE, jobRho, sitesOf, kindPrivacyOf } from './noise-calibration.js';
+export * from './secure-vector.js';
+export * from './secure-sum.js';

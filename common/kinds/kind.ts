@@ -1,12 +1,13 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Rng } from '../../algorithms/rng.js';
 import type { StatLayout, StatVector } from './stat-layout.js';
 
-/** Privacy modes the kind seam implements today (local-dp and distributed-dp come with their modules). */
-export const KIND_PRIVACY_MODES = ['none', 'central-dp'] as const;
+/** Privacy modes the kind seam implements, each a module over the vector (privacy-modes.ts, agent-noise-modes.ts). */
+export const KIND_PRIVACY_MODES = ['none', 'central-dp', 'local-dp', 'distributed-dp'] as const;
 export type KindPrivacyMode = (typeof KIND_PRIVACY_MODES)[number];
 
-/** Secure sums the kind seam implements today. */
-export const KIND_SECURE_SUMS = ['plain'] as const;
+/** Secure sums the kind seam implements (secure-vector.ts, secure-sum.ts). */
+export const KIND_SECURE_SUMS = ['plain', 'secagg', 'he'] as const;
 export type KindSecureSum = (typeof KIND_SECURE_SUMS)[number];
 
 /** The privacy a compiled job runs under; for central-dp the whole job's cost over `maxRounds`, charged once. */
@@ -17,6 +18,16 @@ export interface KindPrivacy {
   readonly delta?: number;
   /** central-dp stated in zCDP directly (instead of ε, δ). */
   readonly rho?: number;
+  /**
+   * distributed-dp: agents that may drop out or collude with the coordinator while the sum still carries the
+   * job's ρ. @default ⌊(n − 1)/3⌋ for n agents (as the built-in kinds)
+   */
+  readonly tolerated?: number;
+  /**
+   * Sites one person may appear at: every block's sensitivity is multiplied by it (L1 × m, L2² × m²), as the
+   * built-in kinds do. The coordinator raises it to the mesh's value before compiling. @default 1
+   */
+  readonly maxSitesPerPerson?: number;
 }
 
 /** What to do when an agent asked in a round does not answer in time. */
@@ -40,6 +51,8 @@ export interface KindJobCommon {
   readonly dropout: DropoutPolicy;
   /** With dropout 'continue': the fewest agents a round may sum over. */
   readonly minAgents: number;
+  /** secagg: Shamir threshold t of the mask seeds. @default ⌊n/2⌋ + 1 */
+  readonly secureThreshold?: number;
 }
 
 /**
@@ -90,6 +103,11 @@ export interface KindDef<S = unknown, P = unknown, I = unknown> {
    * Reads only released values, so stopping is post-processing.
    */
   nextRound(job: CompiledKindJob<S, P>, history: readonly RoundRecord<I>[]): I | undefined;
+  /**
+   * Partial participation: which agents of the round's pool (those still in the job) to ask, drawn with the CSPRNG
+   * passed in; a subset of `pool`. Absent: all of them.
+   */
+  participants?(job: CompiledKindJob<S, P>, round: number, pool: readonly string[], rng: Rng): readonly string[];
   /** The result from every completed round. */
   release(job: CompiledKindJob<S, P>, history: readonly RoundRecord<I>[], info: { converged: boolean }): KindRelease;
   /** Plain-text rendering of a released result (the CLI's table). */

@@ -1,53 +1,21 @@
-import { fromGrid, gridForNoiseStd, gridOfExponent, snapToGrid, createDiscreteGaussianSampler, rationalFromNumber, rhoForEpsilonDelta, costFromRho, type PrivacyCost } from '../../algorithms/dp/index.js';
+import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
-import { FedmeshError } from '../errors.js';
 import type { KindJobCommon } from './kind.js';
+import { addGridNoise, blockL2, gridAndL2, identityVector, NO_NOISE, rhoPerBlock, statedCost, type BlockNoise, type PrivacyModeDef } from './noise-calibration.js';
+import { DISTRIBUTED_DP_MODE, LOCAL_DP_MODE } from './agent-noise-modes.js';
 import type { StatLayout, StatVector } from './stat-layout.js';
 
-/** The noise one block of one round gets (all public: derived from the layout and the job's budget). */
-export interface BlockNoise {
-  /** Standard deviation of the noise in value units (0: none). */
-  readonly std: number;
-  /** The fixed-point grid (2^gridExponent) the block's sum is snapped to before integer noise is added. */
-  readonly gridExponent: number;
-  /** Variance of the discrete Gaussian in grid units (0: none). */
-  readonly sigma2Grid: number;
-}
-
-/**
- * A privacy mode as a module over the statistics vector, whatever the kind: what the job costs (charged once, up
- * front), and the noise at the agent and at the coordinator for each round.
- */
-export interface PrivacyModeDef {
-  readonly name: string;
-  /** The whole job's cost over `maxRounds`, or undefined when nothing is charged. @throws FedmeshError INVALID_JOB */
-  cost(job: KindJobCommon): PrivacyCost | undefined;
-  /** Per block of this round's layout. @throws FedmeshError INVALID_JOB when a block cannot be released under it */
-  roundNoise(job: KindJobCommon, layout: StatLayout): BlockNoise[];
-  /** At the agent, before the secure sum (local and distributed modes); identity here. */
-  atAgent(v: StatVector, noise: readonly BlockNoise[], layout: StatLayout, rng: Rng): StatVector;
-  /** At the coordinator, on the round's sum (central mode). */
-  atCoordinator(sum: StatVector, noise: readonly BlockNoise[], layout: StatLayout, rng: Rng): StatVector;
-}
-
-const identity = (v: StatVector): StatVector => v;
+export type { BlockNoise, PrivacyModeDef, RoundNoiseContext } from './noise-calibration.js';
+export { LOCAL_DP_MODE, DISTRIBUTED_DP_MODE };
 
 /** Mode none: exact sums, nothing charged. Domain policy decides where it is allowed. */
 export const NONE_MODE: PrivacyModeDef = Object.freeze({
   name: 'none',
   cost: () => undefined,
-  roundNoise: (_job: KindJobCommon, layout: StatLayout) => layout.blocks.map(() => ({ std: 0, gridExponent: 0, sigma2Grid: 0 })),
-  atAgent: identity,
-  atCoordinator: identity,
+  roundNoise: (_job: KindJobCommon, layout: StatLayout) => layout.blocks.map(() => NO_NOISE),
+  atAgent: identityVector,
+  atCoordinator: identityVector,
 });
-
-/** ρ of the whole job in central-dp, from its stated (ε, δ). */
-function jobRho(job: KindJobCommon): number {
-  const { epsilon, delta, rho } = job.privacy;
-  if (rho !== undefined) return rho;
-  if (epsilon === undefined || delta === undefined) throw new FedmeshError('INVALID_JOB', 'privacy: central-dp needs epsilon and delta, or rho', { field: 'privacy' });
-  return rhoForEpsilonDelta(epsilon, delta);
-}
 
 /**
  * Central DP: the coordinator adds discrete Gaussian noise to each released block of each round. The job's ρ (from
@@ -59,45 +27,32 @@ function jobRho(job: KindJobCommon): number {
  */
 export const CENTRAL_DP_MODE: PrivacyModeDef = Object.freeze({
   name: 'central-dp',
-  cost(job: KindJobCommon): PrivacyCost {
-    const { epsilon, delta, rho } = job.privacy;
-    return rho !== undefined && epsilon === undefined ? costFromRho(rho) : { rho: jobRho(job), epsilon: epsilon!, delta: delta! };
-  },
+  cost: (job: KindJobCommon): PrivacyCost => statedCost(job),
   roundNoise(job: KindJobCommon, layout: StatLayout): BlockNoise[] {
-    const noisy = layout.blocks.filter((b) => b.sensitivity === 'exact-only' || b.sensitivity.l2Sq > 0).length;
-    const rhoBlock = jobRho(job) / job.maxRounds / Math.max(1, noisy);
+    const rhoBlock = rhoPerBlock(job, layout);
     return layout.blocks.map((b) => {
-      if (b.sensitivity === 'exact-only') throw new FedmeshError('INVALID_JOB', `privacy.mode: block ${b.name} of kind ${job.kind} has no bounded sensitivity and cannot be released under central-dp`, { field: 'privacy.mode' });
+      const l2 = blockL2(job, b);
       // A block no person can change is public already: released as it is, with none of the budget.
-      if (b.sensitivity.l2Sq === 0) return { std: 0, gridExponent: 0, sigma2Grid: 0 };
-      const l2 = Math.sqrt(b.sensitivity.l2Sq);
-      const std0 = l2 / Math.sqrt(2 * rhoBlock);
-      const grid = b.gridExponent !== undefined ? gridOfExponent(b.gridExponent) : gridForNoiseStd(std0);
-      const l2Grid = l2 / grid.size + Math.sqrt(b.length);
+      if (l2 === 0) return NO_NOISE;
+      const { grid, l2Grid } = gridAndL2(b, l2, l2 / Math.sqrt(2 * rhoBlock));
       const sigma2Grid = (l2Grid * l2Grid) / (2 * rhoBlock);
-      return { std: Math.sqrt(sigma2Grid) * grid.size, gridExponent: grid.exponent, sigma2Grid };
+      return { std: Math.sqrt(sigma2Grid) * grid.size, gridExponent: grid.exponent, sigma2Grid, agentSigma2Grid: 0 };
     });
   },
-  atAgent: identity,
-  atCoordinator(sum: StatVector, noise: readonly BlockNoise[], layout: StatLayout, rng: Rng): StatVector {
-    const out = new Float64Array(sum.values.length);
-    let at = 0;
-    for (const [i, b] of layout.blocks.entries()) {
-      const n = noise[i]!;
-      if (n.sigma2Grid === 0) {
-        out.set(sum.values.subarray(at, at + b.length), at);
-        at += b.length;
-        continue;
-      }
-      const grid = gridOfExponent(n.gridExponent);
-      const sampler = createDiscreteGaussianSampler(rationalFromNumber(n.sigma2Grid));
-      for (let j = 0; j < b.length; j++, at++) out[at] = fromGrid(snapToGrid(sum.values[at]!, grid) + sampler.sample(rng), grid);
-    }
-    return { values: out };
-  },
+  atAgent: identityVector,
+  atCoordinator: (sum: StatVector, noise: readonly BlockNoise[], layout: StatLayout, rng: Rng): StatVector => addGridNoise(sum, noise, layout, rng, (n) => n.sigma2Grid),
 });
 
 /** The module for a job's mode. */
 export function privacyModeOf(job: KindJobCommon): PrivacyModeDef {
-  return job.privacy.mode === 'central-dp' ? CENTRAL_DP_MODE : NONE_MODE;
+  switch (job.privacy.mode) {
+    case 'central-dp':
+      return CENTRAL_DP_MODE;
+    case 'local-dp':
+      return LOCAL_DP_MODE;
+    case 'distributed-dp':
+      return DISTRIBUTED_DP_MODE;
+    default:
+      return NONE_MODE;
+  }
 }

@@ -1,4 +1,5 @@
 import { FedmeshError } from '../errors.js';
+import { isSecurePhase, type SecurePhase } from './secure-sum.js';
 
 /** The largest round payload (the compiled job's hash and the public round input, JSON). */
 export const MAX_ROUND_PAYLOAD_BYTES = 4 << 20;
@@ -7,6 +8,10 @@ export const MAX_ROUND_PAYLOAD_BYTES = 4 << 20;
 export interface RoundPayload {
   hash: string;
   input: unknown;
+  /** Secure sums: the protocol phase of the round this task runs (absent: a plain round). */
+  phase?: SecurePhase;
+  /** Secure sums: the phase's message from the coordinator (a SecAgg envelope, the HE key), base64. */
+  msg?: string;
 }
 
 export function encodeRoundPayload(p: RoundPayload): Uint8Array {
@@ -26,5 +31,7 @@ export function decodeRoundPayload(bytes: Uint8Array): RoundPayload {
   if (!o || typeof o !== 'object' || typeof o.hash !== 'string' || !/^[0-9a-f]{64}$/.test(o.hash) || !('input' in o)) {
     throw new FedmeshError('INVALID_ARGUMENT', 'payload: expected {"hash": <sha-256 hex>, "input": …}', { field: 'payload' });
   }
-  return { hash: o.hash, input: o.input };
+  if (o.phase !== undefined && !isSecurePhase(o.phase)) throw new FedmeshError('INVALID_ARGUMENT', 'payload.phase: not a phase of a secure sum', { field: 'payload' });
+  if (o.msg !== undefined && (typeof o.msg !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(o.msg))) throw new FedmeshError('INVALID_ARGUMENT', 'payload.msg: must be base64', { field: 'payload' });
+  return { hash: o.hash, input: o.input, ...(o.phase !== undefined ? { phase: o.phase } : {}), ...(o.msg !== undefined ? { msg: o.msg } : {}) };
 }

@@ -31,7 +31,7 @@ export const FEDMESH_CEDAR_SCHEMA = `namespace Fedmesh {
     minCellSize: Long,
     agent: String,
   };
-  action "aggregate", "cohort", "characterize", "survival", "contingency" appliesTo {
+  action "aggregate", "cohort", "characterize", "survival", "contingency", "glm", "survival-cox" appliesTo {
     principal: Researcher,
     resource: DataProduct,
     context: JobContext,
@@ -39,5 +39,5 @@ export const FEDMESH_CEDAR_SCHEMA = `namespace Fedmesh {
 }
 `;
 
-/** Job kinds that are Cedar actions (`Fedmesh::Action::"<kind>"`). */
-export const CEDAR_ACTIONS: readonly string[] = ['aggregate', 'cohort', 'characterize', 'survival', 'contingency'];
+/** Job kinds that are Cedar actions (`Fedmesh::Action::"<kind>"`), the registry kinds (glm, survival-cox) included. */
+export const CEDAR_ACTIONS: readonly string[] = ['aggregate', 'cohort', 'characterize', 'survival', 'contingency', 'glm', 'survival-cox'];

@@ -11,6 +11,7 @@ import { finalizeExact, type GroupPartial, type KeyValue } from '../../algorithm
 import * as dp from '../../algorithms/dp/index.js';
 import type { AggregatePrivacyPlan } from '../job/privacy-plan.js';
 import { describeGuarantee } from '../job/guarantee.js';
+import { isFilledLinkage } from '../job/linkage.js';
 import { noisyMoments } from '../job/noisy-moments.js';
 import { DEFAULT_JOB_DELTA, exactResultColumns, measureField, type AggregateJob } from '../job/spec.js';
 import type { NoisyStatistic, SecureNoisePlan } from './distributed-noise.js';
@@ -153,6 +154,7 @@ function releaseDistributed({ job, plan, totals, contributors, noise, layout }: 
         secure: job.secure,
         maxRowsPerPerson: plan.maxRowsPerPerson,
         maxSitesPerPerson: plan.maxSitesPerPerson,
+        ...(isFilledLinkage(job.privacy.linkage) ? { linkageSites: job.privacy.linkage.sites.length } : {}),
         mechanism: 'discrete-gaussian noise shares, one per agent, summed inside secure aggregation',
         spent: { rho: cost.rho, epsilon: dp.epsilonAtDelta(cost, delta), delta },
         agents: noise.agents,

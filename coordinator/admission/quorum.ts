@@ -1,5 +1,5 @@
 import { FedmeshError } from '../../common/errors.js';
-import type { JobSpec } from '../../common/job/spec.js';
+import { namedProductOf, type JobSpec } from '../../common/job/spec.js';
 import type { AgentMember, AgentView } from '../agent-registry.js';
 import type { MissingAgent } from '../job-record.js';
 
@@ -8,8 +8,8 @@ const OMOP_CORE = ['person', 'observation_period'];
 
 /** Whether a member served what the job reads at its last registration. */
 function serves(spec: JobSpec, m: AgentMember): boolean {
-  if (spec.kind === 'aggregate' || spec.kind === 'contingency') return m.products.includes(spec.product);
-  return OMOP_CORE.every((t) => m.products.includes(t));
+  const product = namedProductOf(spec);
+  return product !== undefined ? m.products.includes(product) : OMOP_CORE.every((t) => m.products.includes(t));
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -34,7 +34,8 @@ export function checkQuorum(spec: JobSpec, members: readonly AgentMember[], live
   if (spec.agents) required = required.filter((m) => spec.agents!.includes(m.name));
   const notLive = required.filter((m) => !liveNames.has(m.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
   if (notLive.length === 0) return [];
-  const what = spec.kind === 'aggregate' || spec.kind === 'contingency' ? `product ${spec.product}` : `the OMOP CDM tables (${OMOP_CORE.join(', ')})`;
+  const product = namedProductOf(spec);
+  const what = product !== undefined ? `product ${product}` : `the OMOP CDM tables (${OMOP_CORE.join(', ')})`;
   const list = notLive.map((m) => `${m.name}: ${notLiveReason(m)}`).join('; ');
   const liveCount = required.length - notLive.length;
   if (spec.quorum === undefined) {

@@ -16,6 +16,7 @@ import type { AgentView } from '../agent-registry.js';
 import type { TaskOutcome } from '../dispatcher.js';
 import { aggregateReplyMismatch, refuseMismatch } from './reply-check.js';
 import type { JobErrorInfo, JobResult, MissingAgent } from '../job-record.js';
+import { linkageGuarantee } from '../linkage/admit-linkage.js';
 
 /**
  * The agent enforces its manifest; admission already leaves out agents that publish no privacy unit for the
@@ -218,6 +219,7 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
           mode: job.privacy.mode as 'central-dp' | 'local-dp',
           maxRowsPerPerson: plan.maxRowsPerPerson,
           maxSitesPerPerson: plan.maxSitesPerPerson,
+          ...linkageGuarantee(job),
           mechanism: summariseMechanisms(released.mechanisms, released.selection ? ['DP partition selection of the released groups'] : []),
           spent,
         }),

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
-import { compileKindJob, privacyModeOf, registryKindCandidates, type AnyKindDef, type CompiledKindJob, type KindRegistry } from '../../common/kinds/index.js';
+import { checkSecureCombination, compileKindJob, heVectorPlan, privacyModeOf, registryKindCandidates, secAggVectorPlan, secureQuorum, type AnyKindDef, type CompiledKindJob, type KindRegistry } from '../../common/kinds/index.js';
+import { createHePool, type HePool } from '../../common/he/coordinator.js';
 import type { AgentRegistry } from '../agent-registry.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { JobEventRecord, JobRecord, RegistryJobSpec } from '../job-record.js';
@@ -26,7 +27,7 @@ export interface KindJobsDeps {
   rng: Rng;
   metrics: CoordinatorMetrics;
   log: (event: string, fields?: Record<string, unknown>) => void;
-  /** The mesh's sites-per-person assumption; registry kinds under DP support only 1 so far. */
+  /** The mesh's sites-per-person assumption: a DP job's privacy.maxSitesPerPerson is raised to it before compiling. */
   maxSitesPerPerson: number;
   defaultDelta: number;
   emit: (e: JobEventRecord, job: JobRecord) => void;
@@ -48,6 +49,8 @@ export interface KindJobsDeps {
 export class KindJobs {
   private readonly stopping = new AbortController();
   private readonly connectWaiters = new Set<() => void>();
+  /** Adds ciphertexts of `he` rounds (no key generation or decryption is reachable from common/he/coordinator). */
+  private hePool: HePool | undefined;
 
   private constructor(
     private readonly deps: KindJobsDeps,
@@ -86,15 +89,14 @@ export class KindJobs {
     const researcher = caller.name;
     let job: CompiledKindJob | undefined;
     try {
-      job = compileKindJob(def, JSON.parse(specJson));
+      job = compileKindJob(def, withMeshSites(JSON.parse(specJson), deps.maxSitesPerPerson));
       const mode = privacyModeOf(job);
-      if (job.privacy.mode !== 'none' && deps.maxSitesPerPerson > 1) {
-        throw new FedmeshError('FAILED_PRECONDITION', `privacy.mode: ${job.kind} jobs do not yet scale their sensitivity by the mesh's maxSitesPerPerson (${deps.maxSitesPerPerson}); use mode none or a mesh with maxSitesPerPerson 1`, { field: 'privacy.mode' });
-      }
+      checkSecureCombination(job);
       // Fails now (nothing charged) when a block cannot be released under the mode.
-      mode.roundNoise(job, def.layout(job, 0));
+      mode.roundNoise(job, def.layout(job, 0), { agents: Math.max(1, deps.registry.connected().length) });
       const cost = mode.cost(job);
       const admitted = admitKindJob(job, deps.registry.memberList(), deps.registry.connected());
+      if (job.secure !== 'plain') checkSecureFromPublicFacts(def, job, admitted.agents.length);
       const record: JobRecord = {
         id: randomUUID(),
         kind: job.kind,
@@ -132,7 +134,7 @@ export class KindJobs {
       const def = this.deps.kinds.get(record.kind)!;
       let job: CompiledKindJob;
       try {
-        job = compileKindJob(def, record.spec);
+        job = compileKindJob(def, withMeshSites(record.spec, this.deps.maxSitesPerPerson));
       } catch (e) {
         // The kind changed under a stored job (an upgrade): it cannot resume as admitted; fail it, charge kept.
         record.state = 'failed';
@@ -152,6 +154,9 @@ export class KindJobs {
   /** Stops running jobs without failing them: they stay `running` in the store and resume on the next start. */
   stop(): void {
     this.stopping.abort(new FedmeshError('CANCELLED', 'coordinator stopping'));
+    const pool = this.hePool;
+    this.hePool = undefined;
+    pool?.destroy().catch((e: unknown) => this.deps.log('he-pool-stop-error', { error: String(e) }));
   }
 
   private start(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number, caller?: Principal): void {
@@ -185,6 +190,7 @@ export class KindJobs {
         transport,
         store: this.rounds,
         rng: deps.rng,
+        secure: { attestationOf: (a) => deps.registry.connected().find((v) => v.name === a)?.identity, hePool: () => (this.hePool ??= createHePool()) },
         onRound: (rec, missing) => emit('round', undefined, `round ${rec.round + 1} of at most ${job.maxRounds}: ${rec.answered.length} agents answered${missing.length ? `, ${missing.length} missing` : ''}`),
         beforeRound: async (round) => {
           signal.throwIfAborted();
@@ -258,5 +264,31 @@ export class KindJobs {
       signal.addEventListener('abort', done);
     });
     signal.throwIfAborted();
+  }
+}
+
+/**
+ * A DP spec's privacy.maxSitesPerPerson raised to the mesh's (as for the built-in kinds): the modes multiply every
+ * block's sensitivity by it. The raised spec is the one compiled, hashed and sent, so agents noise for it too.
+ */
+function withMeshSites(raw: unknown, meshSites: number): unknown {
+  if (meshSites <= 1 || typeof raw !== 'object' || raw === null) return raw;
+  const privacy = (raw as { privacy?: unknown }).privacy;
+  if (typeof privacy !== 'object' || privacy === null || (privacy as { mode?: unknown }).mode === 'none') return raw;
+  const p = privacy as { maxSitesPerPerson?: unknown };
+  const sites = typeof p.maxSitesPerPerson === 'number' ? Math.max(p.maxSitesPerPerson, meshSites) : meshSites;
+  return { ...(raw as object), privacy: { ...p, maxSitesPerPerson: sites } };
+}
+
+/** Every round's vector must be summable under the job's secure sum for n agents: refused now, from public facts only. */
+function checkSecureFromPublicFacts(def: AnyKindDef, job: CompiledKindJob, agents: number): void {
+  secureQuorum(job, agents);
+  const mode = privacyModeOf(job);
+  // Round 0 and a later round: kinds whose layout changes after the first round (Cox) change it once.
+  for (const round of job.maxRounds > 1 ? [0, 1] : [0]) {
+    const layout = def.layout(job, round);
+    const noise = mode.roundNoise(job, layout, { agents });
+    if (job.secure === 'secagg') secAggVectorPlan(job, layout, noise, agents);
+    else heVectorPlan(job, layout, noise, agents);
   }
 }

@@ -1,11 +1,15 @@
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError } from '../../common/errors.js';
+import type { HePool } from '../../common/he/coordinator.js';
+import type { IdentityAttestation } from '../../common/secure/index.js';
+import { heRoundSum, secAggRoundSum, type SecureRoundContext } from './secure-round.js';
 import {
   checkAgentVector,
   decodeVector,
   encodeRoundPayload,
+  exactSumVectors,
+  layoutWithAgentNoise,
   privacyModeOf,
-  sumVectors,
   type AnyKindDef,
   type CompiledKindJob,
   type KindRelease,
@@ -56,6 +60,8 @@ export interface RunRoundsOptions {
   /** Test hook: runs before each round is dispatched (a test stops the coordinator here). */
   beforeRound?: (round: number) => Promise<void>;
   now?: () => number;
+  /** Secure sums (jobs with secure secagg or he): the agents' attested identity keys and the coordinator's HE pool. */
+  secure?: { attestationOf: (agent: string) => IdentityAttestation | undefined; hePool: () => HePool };
 }
 
 export interface RoundsOutcome {
@@ -83,7 +89,8 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
   const history = await o.store.loadRounds(o.jobId);
   const asked = [...o.agents].sort();
   // On resume with dropouts allowed, the survivors of the last stored round carry on.
-  let participants = history.length > 0 && job.dropout === 'continue' ? [...history[history.length - 1]!.answered] : asked;
+  // (With partial participation the last round asked only a sample: the pool is then every agent asked at the start.)
+  let participants = history.length > 0 && job.dropout === 'continue' && !def.participants ? [...history[history.length - 1]!.answered] : asked;
   const agentErrors: Record<string, { code: string; message: string }> = {};
   let converged = false;
   for (;;) {
@@ -96,29 +103,61 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     if (round >= job.maxRounds) break;
     await o.beforeRound?.(round);
     const layout = def.layout(job, round);
-    const noise = mode.roundNoise(job, layout);
     const payload = encodeRoundPayload({ hash: job.hash, input });
     const deadlineMs = now() + job.roundTimeoutMs;
-    const replies = await Promise.all(
-      participants.map(async (agent) => {
-        const r = await transport.ask(agent, { jobId: o.jobId, kind: job.kind, specJson: o.specJson, researcher: o.researcher, round, payload, deadlineMs });
-        if (!r.ok) return { agent, error: r.error };
-        try {
-          const v = decodeVector(layout, r.bytes, agent);
-          checkAgentVector(layout, v, agent);
-          return { agent, vector: v };
-        } catch (e) {
-          return { agent, error: { code: 'INTERNAL', message: e instanceof FedmeshError ? e.message : `agent ${agent} sent an unreadable reply` } };
-        }
-      }),
-    );
-    const good: { agent: string; vector: StatVector }[] = [];
+    const pool = participants;
+    const roundAgents = def.participants ? def.participants(job, round, pool, o.rng).filter((a) => pool.includes(a)) : pool;
+    // Distributed noise is split over the agents asked in this round (a sample under partial participation).
+    const noise = mode.roundNoise(job, layout, { agents: roundAgents.length });
+    let good: { agent: string; vector: StatVector }[] = [];
     const failed: string[] = [];
-    for (const r of replies) {
-      if ('vector' in r && r.vector) good.push({ agent: r.agent, vector: r.vector });
-      else if ('error' in r && r.error) {
-        failed.push(r.agent);
-        agentErrors[r.agent] = r.error;
+    let secureSum: StatVector | undefined;
+    if (job.secure === 'plain') {
+      const replies = await Promise.all(
+        roundAgents.map(async (agent) => {
+          const r = await transport.ask(agent, { jobId: o.jobId, kind: job.kind, specJson: o.specJson, researcher: o.researcher, round, payload, deadlineMs });
+          if (!r.ok) return { agent, error: r.error };
+          try {
+            const v = decodeVector(layout, r.bytes, agent);
+            // Agent-side noise (local-dp) may take an honest vector past the bounds by its public margin.
+            checkAgentVector(layoutWithAgentNoise(layout, noise), v, agent);
+            return { agent, vector: v };
+          } catch (e) {
+            return { agent, error: { code: 'INTERNAL', message: e instanceof FedmeshError ? e.message : `agent ${agent} sent an unreadable reply` } };
+          }
+        }),
+      );
+      for (const r of replies) {
+        if ('vector' in r && r.vector) good.push({ agent: r.agent, vector: r.vector });
+        else if ('error' in r && r.error) {
+          failed.push(r.agent);
+          agentErrors[r.agent] = r.error;
+        }
+      }
+    } else {
+      if (!o.secure) throw new FedmeshError('FAILED_PRECONDITION', `secure: this coordinator runs no secure sums for ${job.kind} jobs`, { field: 'secure' });
+      const ctx: SecureRoundContext = {
+        job,
+        jobId: o.jobId,
+        round,
+        layout,
+        noise,
+        participants: roundAgents,
+        deadlineMs,
+        attestationOf: o.secure.attestationOf,
+        hePool: o.secure.hePool,
+        ask: async (agent, phase, msg) =>
+          transport.ask(agent, { jobId: o.jobId, kind: job.kind, specJson: o.specJson, researcher: o.researcher, round, deadlineMs, payload: encodeRoundPayload({ hash: job.hash, input, phase, msg: Buffer.from(msg).toString('base64') }) }),
+      };
+      try {
+        const out = await (job.secure === 'secagg' ? secAggRoundSum(ctx) : heRoundSum(ctx));
+        Object.assign(agentErrors, out.errors);
+        secureSum = out.sum;
+        good = out.answered.map((agent) => ({ agent, vector: out.sum }));
+        failed.push(...roundAgents.filter((a) => !out.answered.includes(a)));
+      } catch (e) {
+        transport.cancelJob(o.jobId);
+        throw e;
       }
     }
     const answered = good.map((g) => g.agent).sort();
@@ -126,16 +165,19 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
       transport.cancelJob(o.jobId);
       const first = failed[0]!;
       const why = job.dropout === 'fail' ? 'the job needs every agent in every round (dropout policy "fail")' : `fewer than minAgents = ${job.minAgents} answered`;
-      throw new FedmeshError('QUORUM_NOT_MET', `round ${round}: ${failed.length} of ${participants.length} agents did not answer (${first}: ${agentErrors[first]!.code}: ${agentErrors[first]!.message.slice(0, 200)}); ${why}`, {
+      const e = agentErrors[first] ?? { code: 'UNAVAILABLE', message: 'no answer' };
+      throw new FedmeshError('QUORUM_NOT_MET', `round ${round}: ${failed.length} of ${roundAgents.length} agents did not answer (${first}: ${e.code}: ${e.message.slice(0, 200)}); ${why}`, {
         details: { answered, missing: asked.filter((a) => !answered.includes(a)), round },
       });
     }
-    const sum = sumVectors(good.map((g) => g.vector));
-    const released = mode.atCoordinator(mode.atAgent(sum, noise, layout, o.rng), noise, layout, o.rng);
+    // Gridded blocks add exactly (so plain equals secure to the last bit); a secure sum arrives summed.
+    const sum = secureSum ?? exactSumVectors(layout, noise, good.map((g) => g.vector));
+    // Agent-side noise (local, distributed) went in at the agents; only the central mode adds any here.
+    const released = mode.atCoordinator(sum, noise, layout, o.rng);
     const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std) };
     await o.store.saveRound(o.jobId, rec);
     history.push(rec);
-    participants = answered;
+    participants = def.participants ? pool.filter((a) => !failed.includes(a)) : answered;
     o.onRound?.(rec, asked.filter((a) => !answered.includes(a)));
   }
   if (history.length === 0) throw new FedmeshError('INTERNAL', `kind ${job.kind} stopped before its first round`);

@@ -19,7 +19,8 @@ import {
   type GlmAdvance,
   type GlmRoundInput,
 } from '../../algorithms/glm/index.js';
-import type { CompiledKindJob, KindDef, KindRelease, RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
+import { kindPrivacyOf, type CompiledKindJob, type KindDef, type KindRelease, type RoundRecord, type StatBlock, type StatLayout } from '../../common/kinds/index.js';
+import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
 import { glmOutcomeBounds, glmTerms, parseGlmSpec, type GlmJob } from './spec.js';
 import { glmJson, glmReleased, renderGlmTable, type GlmReleased } from './view.js';
 
@@ -31,6 +32,18 @@ export interface GlmPlan {
   readonly etaClamp: readonly [number, number] | null;
   /** Per-person sensitivity of each block: round 1 and later rounds (DP modes only). */
   readonly sensitivity: { readonly round1: Readonly<Record<string, { l1: number; l2Sq: number }>>; readonly later: Readonly<Record<string, { l1: number; l2Sq: number }>> } | null;
+  /**
+   * Public per-agent bound of every entry of each block (secure sums: rows cap × the largest |entry| one row can
+   * put there), round 1 and later rounds; null with plain sums (then only finiteness is checked).
+   */
+  readonly agentAbsMax: { readonly round1: Readonly<Record<string, number>>; readonly later: Readonly<Record<string, number>> } | null;
+  /**
+   * With declared ranges: each block's fixed-point grid exponent, so sums are exact integers and plain, secagg and
+   * he sums agree to the last bit (2^-72 of the block's per-agent bound at the default row cap: exact to the double for any agent with up to 2^-19 of the cap's magnitude, well under the 1e-9
+   * relative error allowed); in the DP modes only for blocks without noise (the noise picks the others' grid).
+   * null: floating-point sums.
+   */
+  readonly gridExponents: { readonly round1: Readonly<Record<string, number>>; readonly later: Readonly<Record<string, number>> } | null;
 }
 
 export type CompiledGlmJob = CompiledKindJob<GlmJob, GlmPlan>;
@@ -41,10 +54,14 @@ const DROPPED_BLOCK = 'nDropped';
 const ENTRY_BOUND = 1e300;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
+/** Bits of fixed-point precision below an entry's per-agent bound: more than a double holds (53), so an agent far below the cap still keeps every bit. */
+const GRID_BITS = 72;
+/** The finest grid a layout may declare (checkLayout). */
+const MIN_GRID_EXPONENT = -60;
+
 function compileGlm(spec: GlmJob): Omit<CompiledGlmJob, 'hash'> {
   const mode = spec.privacy.mode;
-  if (mode !== 'none' && mode !== 'central-dp') throw new FedmeshError('INVALID_JOB', `privacy.mode: glm jobs run in modes none and central-dp so far; got ${mode}`, { field: 'privacy.mode' });
-  if (spec.secure) throw new FedmeshError('INVALID_JOB', 'secure: glm jobs do not run under secure aggregation yet; leave "secure" out', { field: 'secure' });
+  const secure = spec.secure ?? 'plain';
   spec.covariates.forEach((c, i) => {
     if (c.type === 'numeric' && c.standardise) throw new FedmeshError('INVALID_JOB', `covariates[${i}].standardise: standardising from a first federated round is not available yet; leave it out`, { field: `covariates[${i}].standardise` });
   });
@@ -52,33 +69,51 @@ function compileGlm(spec: GlmJob): Omit<CompiledGlmJob, 'hash'> {
   const hasOffset = spec.offset !== undefined;
   let sensitivity: GlmPlan['sensitivity'] = null;
   let etaClamp: GlmPlan['etaClamp'] = null;
-  if (mode === 'central-dp') {
+  let agentAbsMax: GlmPlan['agentAbsMax'] = null;
+  let gridExponents: GlmPlan['gridExponents'] = null;
+  const outcome = glmOutcomeBounds(spec);
+  if (outcome !== undefined && spec.weights === undefined && (!hasOffset || spec.offsetBounds)) {
     const k = spec.privacy.maxRowsPerPerson ?? 1;
-    const s = glmRoundSensitivity(spec.family, terms.map((t) => t.bounds), glmOutcomeBounds(spec)!, k, spec.offsetBounds ? { offsetBounds: spec.offsetBounds } : {});
+    const s = glmRoundSensitivity(spec.family, terms.map((t) => t.bounds), outcome, k, spec.offsetBounds ? { offsetBounds: spec.offsetBounds } : {});
     const withDropped = (r: Readonly<Record<string, { l1: number; l2Sq: number }>>) => ({ ...r, [DROPPED_BLOCK]: { l1: k, l2Sq: k * k } });
-    sensitivity = { round1: withDropped(s.round1), later: withDropped(s.later) };
-    etaClamp = s.etaClamp;
+    // Rows one agent may hold (public): the secure sum's bounds, and the scale of the fixed-point grid.
+    const rows = spec.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS;
+    const absMax = (r: Readonly<Record<string, number>>) => ({ ...Object.fromEntries(Object.entries(r).map(([b, v]) => [b, rows * v])), [DROPPED_BLOCK]: rows });
+    const grids = (r: Readonly<Record<string, number>>) => Object.fromEntries(Object.entries(absMax(r)).map(([b, v]) => [b, Math.max(MIN_GRID_EXPONENT, Math.ceil(Math.log2(Math.max(v, 1))) - GRID_BITS)]));
+    if (mode !== 'none') sensitivity = { round1: withDropped(s.round1), later: withDropped(s.later) };
+    // The η clamp bounds each row's contribution: applied in the DP modes and under secure sums.
+    if (mode !== 'none' || secure !== 'plain') etaClamp = s.etaClamp;
+    if (secure !== 'plain') agentAbsMax = { round1: absMax(s.rowAbsMax.round1), later: absMax(s.rowAbsMax.later) };
+    gridExponents = { round1: grids(s.rowAbsMax.round1), later: grids(s.rowAbsMax.later) };
   }
-  const privacy = { mode, ...(spec.privacy.epsilon !== undefined ? { epsilon: spec.privacy.epsilon } : {}), ...(spec.privacy.delta !== undefined ? { delta: spec.privacy.delta } : {}), ...(spec.privacy.rho !== undefined ? { rho: spec.privacy.rho } : {}) };
   return {
     kind: 'glm',
     product: spec.product,
-    privacy,
-    secure: 'plain',
+    privacy: kindPrivacyOf(spec.privacy),
+    secure,
+    ...(spec.secureThreshold !== undefined ? { secureThreshold: spec.secureThreshold } : {}),
     maxRounds: maxGlmRounds(spec.maxIterations, hasOffset),
     roundTimeoutMs: spec.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     dropout: 'fail',
     minAgents: 1,
     spec,
-    plan: { terms: terms.map((t) => t.name), hasOffset, etaClamp, sensitivity },
+    plan: { terms: terms.map((t) => t.name), hasOffset, etaClamp, sensitivity, agentAbsMax, gridExponents },
   };
 }
 
 /** The layout of every round: algorithms/glm's blocks, then the dropped-row count. */
 function glmLayout(job: CompiledGlmJob, round: number): StatLayout {
   const p = job.plan.terms.length;
-  const sens = job.plan.sensitivity ? (round === 0 ? job.plan.sensitivity.round1 : job.plan.sensitivity.later) : null;
-  const block = (name: string, length: number): StatBlock => ({ name, length, perAgent: { lo: -ENTRY_BOUND, hi: ENTRY_BOUND }, sensitivity: sens ? sens[name]! : 'exact-only', release: 'additive' });
+  const pick = <T>(r: { round1: T; later: T } | null): T | null => (r ? (round === 0 ? r.round1 : r.later) : null);
+  const sens = pick(job.plan.sensitivity);
+  const abs = pick(job.plan.agentAbsMax);
+  const grid = pick(job.plan.gridExponents ?? null);
+  const block = (name: string, length: number): StatBlock => {
+    const bound = abs ? abs[name]! : ENTRY_BOUND;
+    // In the DP modes the noise chooses a noisy block's grid; a block no person can change keeps the row grid.
+    const g = sens && sens[name]!.l2Sq > 0 ? undefined : grid?.[name];
+    return { name, length, perAgent: { lo: -bound, hi: bound }, sensitivity: sens ? sens[name]! : 'exact-only', ...(g !== undefined ? { gridExponent: g } : {}), release: 'additive' };
+  };
   return { blocks: [...glmStatLayout(p).map((b) => block(b.name, b.length)), block(DROPPED_BLOCK, 1)] };
 }
 
@@ -107,8 +142,10 @@ function releaseGlm(job: CompiledGlmJob, history: readonly RoundRecord<GlmRoundI
   const last = history[history.length - 1]!;
   const nDropped = Math.max(0, Math.round(last.released[last.released.length - 1]!));
   const notes: string[] = [];
-  const dp = job.privacy.mode === 'central-dp';
-  if (dp) notes.push(`central-dp: the coordinator added discrete Gaussian noise to every round's sums (standard deviation per block in privacy.noiseStd); estimates, standard errors and deviances are computed from the noisy sums.`);
+  const dp = job.privacy.mode !== 'none';
+  const where = { 'central-dp': 'the coordinator added discrete Gaussian noise to every round\'s sums', 'local-dp': 'every agent added the full discrete Gaussian noise to its own statistics', 'distributed-dp': 'every agent added a discrete Gaussian share to its statistics before the secure sum' }[job.privacy.mode as 'central-dp'];
+  if (dp) notes.push(`${job.privacy.mode}: ${where} (standard deviation of the noise in each summed block in privacy.noiseStd); estimates, standard errors and deviances are computed from the noisy sums.`);
+  if (job.secure !== 'plain') notes.push(`secure ${job.secure}: the coordinator saw only each round's sum, never one agent's statistics.`);
   const summary = glmSummary(family, step.state, job.plan.terms);
   // Stated per coefficient: the score's noise through (XᵀWX)⁻¹ (see algorithms/glm/noisy.ts).
   const rhsStd = last.noiseStd[glmLayout(job, 1).blocks.findIndex((b) => b.name === 'rhs')] ?? 0;
@@ -123,6 +160,7 @@ function releaseGlm(job: CompiledGlmJob, history: readonly RoundRecord<GlmRoundI
     notes: released.notes,
     privacy: {
       mode: job.privacy.mode,
+      secure: job.secure,
       ...(dp ? { epsilon: job.privacy.epsilon, delta: job.privacy.delta, rho, roundsCharged: job.maxRounds, etaClamp: job.plan.etaClamp, maxRowsPerPerson: job.spec.privacy.maxRowsPerPerson ?? 1 } : {}),
       ...(dp ? { noiseStd: Object.fromEntries(blocks.map((n, i) => [n, last.noiseStd[i]])) } : {}),
     },

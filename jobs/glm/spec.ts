@@ -195,10 +195,12 @@ export function parseGlmSpec(raw: unknown): GlmJob {
 
 /** What the DP modes need to state a sensitivity: declared outcome and offset ranges, and no data-given weights. */
 function checkDpRequirements(job: GlmJob): void {
-  if (job.privacy.mode === 'none') return;
-  if (job.family !== 'binomial' && job.outcomeBounds === undefined) throw invalidJob('outcomeBounds', `is required for a ${job.family} model in privacy mode ${job.privacy.mode}: the sensitivity comes from the declared outcome range`);
-  if (job.offset !== undefined && job.offsetBounds === undefined) throw invalidJob('offsetBounds', `is required with an offset in privacy mode ${job.privacy.mode}`);
-  if (job.weights !== undefined) throw invalidJob('weights', `prior weights are supported in privacy mode none only (a weight would scale one person's contribution past the stated sensitivity)`);
+  if (job.privacy.mode === 'none' && !job.secure) return;
+  // Secure sums need the same public ranges: they size the fixed-point ring from them.
+  const what = job.privacy.mode === 'none' ? `with secure ${job.secure}` : `in privacy mode ${job.privacy.mode}`;
+  if (job.family !== 'binomial' && job.outcomeBounds === undefined) throw invalidJob('outcomeBounds', `is required for a ${job.family} model ${what}: the sensitivity and the secure sum's bounds come from the declared outcome range`);
+  if (job.offset !== undefined && job.offsetBounds === undefined) throw invalidJob('offsetBounds', `is required with an offset ${what}`);
+  if (job.weights !== undefined) throw invalidJob('weights', `prior weights are supported in privacy mode none with plain sums only (a weight would scale one person's contribution past the stated bounds)`);
 }
 
 /** The public outcome range a fit and its sensitivity use (binomial: [0, 1]). */

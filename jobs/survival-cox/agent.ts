@@ -10,7 +10,8 @@ import type { AgentKindContext, AgentKindDef, StatVector } from '../../common/ki
 import { binOf, packedSize } from '../../algorithms/survival/index.js';
 import { runCohort } from '../../node-agent/cohort/index.js';
 import { coxAgentStats, coxBinCounts, readCoxData, type CoxAgentData } from '../../node-agent/analytics/cox.js';
-import { COX_KIND, type CompiledCoxJob, type CoxJobSpec, type CoxPlan, type CoxRoundInput } from './kind.js';
+import { COX_KIND, evaluatedBeta, newtonBlocks, type CompiledCoxJob, type CoxJobSpec, type CoxPlan, type CoxRoundInput } from './kind.js';
+import { centreFactor, scaleRiskSums, transformCumulative } from './privacy.js';
 
 function scratch(jobId: string, suffix: string): string {
   return `fedmesh_cox_${jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}_${suffix}`;
@@ -89,6 +90,9 @@ export const coxAgentKind: AgentKindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
     signal.throwIfAborted();
     const plan = job.plan;
     if (input.phase === 'counts') {
+      const dp = plan.sensitivity !== null;
+      // DP: no cell suppression, so no flags (zeros: public, nothing charged for them).
+      if (dp) return { values: new Float64Array(2 * plan.countRows.length * plan.times.length) };
       // Flags only, no counts: small (0 < count < minimum cell size) and big (≥ it) per row and bin.
       const rows = coxBinCounts(data, plan.times, null);
       if (rows.length !== plan.countRows.length) throw new FedmeshError('INTERNAL', 'cox count rows differ from the plan');
@@ -98,6 +102,15 @@ export const coxAgentKind: AgentKindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
       return { values: Float64Array.from([...small, ...big]) };
     }
     if (!Array.isArray(input.beta) || input.beta.length !== plan.terms.length) throw new FedmeshError('INVALID_ARGUMENT', `round input beta must have ${plan.terms.length} entries`, { field: 'beta' });
-    return onJobGrid(plan, checkMergedTimes(plan, input.times), data, input.beta, ctx.policy.minCellSize);
+    const times = checkMergedTimes(plan, input.times);
+    const dp = plan.sensitivity !== null;
+    // DP: the job grid unmerged (a merged grid would put a person in two increments), no cell suppression.
+    if (dp && times.length !== plan.times.length) throw new FedmeshError('INVALID_ARGUMENT', 'round input times: in the DP modes the bins are not merged', { field: 'times' });
+    const beta = evaluatedBeta(plan, input.beta);
+    const v = onJobGrid(plan, times, data, beta, dp ? 1 : ctx.policy.minCellSize);
+    const blocks = newtonBlocks(plan).blocks;
+    scaleRiskSums(v.values, blocks, centreFactor(beta, plan.centre));
+    if (dp) transformCumulative(v.values, blocks, plan.strataLabels.length, plan.times.length, plan.terms.length, true);
+    return v;
   },
 };

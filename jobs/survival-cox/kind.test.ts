@@ -117,9 +117,19 @@ describe.skipIf(!gibleedAvailable)('survival-cox kind on GiBleed split across 3 
 });
 
 describe('survival-cox spec', () => {
-  it('refuses DP and secure modes (not implemented for Cox yet) naming the field', () => {
+  it('compiles DP modes with per-person sensitivity from the covariate bounds, and keeps the hash round trip', () => {
     const base = { kind: 'survival', target: { name: 't', entry: { domain: 'condition', concepts: { include: [{ conceptId: 1 }] } } }, outcome: { domain: 'death', conceptIds: [] }, timeGrid: { binDays: 30, maxDays: 360 }, model: 'cox', covariates: [{ name: 'g', source: 'gender', type: 'categorical', levels: ['male', 'female'], reference: 'male' }] };
-    expect(() => coxKind.parse({ ...base, privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 } })).toThrow(/^privacy\.mode: a Cox model runs in mode none only/);
+    const dp = compileKindJob(coxKind, { ...base, privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 } });
+    const newton = coxKind.layout(dp, 1).blocks;
+    // One person is in one bin: s0 moves by at most e^η, atRisk and events by 1; round 0 is public (zeros).
+    const s0 = newton.find((b) => b.name === 's0')!.sensitivity as { l1: number; l2Sq: number };
+    expect(s0.l1).toBeCloseTo(Math.exp(5), 9);
+    expect(s0.l2Sq / Math.exp(10)).toBeCloseTo(1, 12);
+    expect(newton.find((b) => b.name === 'atRisk')!.sensitivity).toEqual({ l1: 1, l2Sq: 1 });
+    expect(coxKind.layout(dp, 0).blocks.every((b) => b.sensitivity !== 'exact-only' && b.sensitivity.l2Sq === 0)).toBe(true);
+    expect(compileKindJob(coxKind, JSON.parse(JSON.stringify(dp.spec))).hash).toBe(dp.hash);
+    // Negative control: mode none has no sensitivity (DP modes would refuse its blocks).
+    expect(coxKind.layout(compileKindJob(coxKind, { ...base, privacy: { mode: 'none' } }), 1).blocks[0]!.sensitivity).toBe('exact-only');
     expect(() => coxKind.parse({ ...base, model: 'km', covariates: undefined, privacy: { mode: 'none' } })).toThrow(/^model: expected a survival job with "model": "cox"/);
     const job = compileKindJob(coxKind, { ...base, privacy: { mode: 'none' } });
     expect(job.kind).toBe('survival-cox');

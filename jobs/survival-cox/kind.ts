@@ -15,7 +15,8 @@
  *   on the job grid (each merged bin's sums at its first original bin, zeros elsewhere), so the layout is public
  *   from the job alone. The coordinator replays the fit from the released sums (pure, so a restart resumes).
  *
- * Privacy: mode none only so far (the blocks are 'exact-only': the sums of e^{xβ} have no declared bound yet).
+ * Privacy: every mode and secure sum of the seam (privacy.ts: a public bound on |xβ|, per-bin increments so a
+ * person is in one bin, sensitivity from the covariate bounds; fixed-point grids so secure sums are exact).
  */
 import { FedmeshError } from '../../common/errors.js';
 import { coxTerms } from '../../common/job/cox-spec.js';
@@ -23,7 +24,8 @@ import type { CoxCovariate } from '../../common/job/cox-spec.js';
 import { survivalTimes, SURVIVAL_STRATA, type SurvivalOutcomeSpec } from '../../common/job/cohort-jobs.js';
 import type { CellJob } from '../../common/job/spec.js';
 import { parseJobSpec } from '../../common/job/validate.js';
-import type { CompiledKindJob, KindDef, KindRelease, RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
+import { kindPrivacyOf, type CompiledKindJob, type KindDef, type KindPrivacyMode, type KindRelease, type RoundRecord, type StatBlock, type StatLayout } from '../../common/kinds/index.js';
+import { centreFactor, clampBeta, coxAgentBound, coxBlockFacts, coxColumnCentres, COX_ETA_BOUND, transformCumulative } from './privacy.js';
 import { coxNewtonStep, coxStart, coxSummary, mergeSmallBinsByFlags, packedSize, type CoxFitState, type CoxStats } from '../../algorithms/survival/index.js';
 import { coxView } from './view.js';
 
@@ -42,7 +44,10 @@ export interface CoxJobSpec {
   model: 'cox';
   covariates: CoxCovariate[];
   maxIterations: number;
-  privacy: { mode: 'none' };
+  privacy: { mode: KindPrivacyMode; epsilon?: number; delta?: number; rho?: number; tolerated?: number; maxSitesPerPerson?: number };
+  secure?: 'secagg' | 'he';
+  secureThreshold?: number;
+  secureMaxRows?: number;
   timeoutMs?: number;
 }
 
@@ -53,6 +58,15 @@ export interface CoxPlan {
   /** Round-0 rows: per stratum, the stratum row then one row per level of each categorical covariate. */
   countRows: string[];
   maxIterations: number;
+  /** DP modes: per-person sensitivity of each Newton block; null in mode none. */
+  sensitivity: Record<string, { l1: number; l2Sq: number }> | null;
+  /** Per-block per-agent bound and grid (mode none: every block; DP: the blocks without noise). */
+  blockBounds: Record<string, { bound: number; gridExponent: number }>;
+  /** The public bound on |xβ| the agents evaluate at (DP modes and secure sums), or null. */
+  etaBound: number | null;
+  /** Centre and half-width of every term's public range (the centring of e^{xβ} and the β ball). */
+  centre: number[];
+  halfWidth: number[];
 }
 
 export type CoxRoundInput = { phase: 'counts' } | { phase: 'newton'; times: number[]; beta: number[] };
@@ -71,15 +85,39 @@ export function newtonBlocks(plan: CoxPlan): StatLayout {
   const m = plan.times.length;
   const s = plan.strataLabels.length;
   const p = plan.terms.length;
-  return { blocks: [exact('atRisk', s * m, 0), exact('events', s * m, 0), exact('s0', s * m, 0), exact('s1', s * m * p), exact('s2', s * m * packedSize(p)), exact('eventX', p)] };
+  const block = (name: string, length: number, lo = -BIG): StatBlock => {
+    const sens = plan.sensitivity?.[name];
+    const bb = plan.blockBounds[name];
+    // Tight public bounds only where |xβ| is bounded (DP, secure sums); mode none with plain sums keeps e^{xβ} free.
+    const b = bb && plan.etaBound !== null ? { lo: lo === 0 ? 0 : -bb.bound, hi: bb.bound } : { lo, hi: BIG };
+    return { name, length, perAgent: b, sensitivity: sens ?? 'exact-only', ...(bb && !(sens && sens.l2Sq > 0) ? { gridExponent: bb.gridExponent } : {}), release: 'additive' };
+  };
+  return { blocks: [block('atRisk', s * m, 0), block('events', s * m, 0), block('s0', s * m, 0), block('s1', s * m * p), block('s2', s * m * packedSize(p)), block('eventX', p)] };
 }
 
 /** The summed statistics of a Newton round, from its released vector. */
-export function statsFromVector(plan: CoxPlan, values: readonly number[]): CoxStats {
+export function statsFromVector(plan: CoxPlan, values: readonly number[], beta: readonly number[]): CoxStats {
   const layout = newtonBlocks(plan);
   let at = 0;
   const parts = layout.blocks.map((b) => Float64Array.from(values.slice(at, (at += b.length))));
   if (at !== values.length) throw new FedmeshError('INTERNAL', `cox round vector has ${values.length} entries, the layout ${at}`);
+  if (plan.sensitivity) {
+    // DP: per-bin increments back to risk-set sums (post-processing), and noise kept out of impossible values.
+    const all = new Float64Array(values.length);
+    parts.reduce((o, part) => (all.set(part, o), o + part.length), 0);
+    transformCumulative(all, layout.blocks, plan.strataLabels.length, plan.times.length, plan.terms.length, false);
+    let o = 0;
+    for (const part of parts) {
+      part.set(all.subarray(o, o + part.length));
+      o += part.length;
+    }
+    for (const i of [0, 1]) for (let k = 0; k < parts[i]!.length; k++) parts[i]![k] = Math.max(0, Math.round(parts[i]![k]!));
+    const s0 = parts[2]!;
+    for (let k = 0; k < s0.length; k++) s0[k] = Math.max(Math.exp(-(plan.etaBound ?? COX_ETA_BOUND)) * Math.max(1, parts[0]![k]!), s0[k]!);
+  }
+  // Undo the agents' centring e^{−cβ} (exact post-processing; the same operations in every mode).
+  const f = 1 / centreFactor(evaluatedBeta(plan, beta), plan.centre);
+  for (const i of [2, 3, 4]) for (let k = 0; k < parts[i]!.length; k++) parts[i]![k] = parts[i]![k]! * f;
   const [atRisk, events, s0, s1, s2, eventX] = parts as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
   return { p: plan.terms.length, bins: plan.times.length, strata: plan.strataLabels.length, atRisk, events, s0, s1, s2, eventX };
 }
@@ -89,7 +127,7 @@ export function replayCox(plan: CoxPlan, history: readonly RoundRecord<CoxRoundI
   let state = coxStart(plan.terms.length);
   for (const rec of history) {
     if (rec.input.phase !== 'newton') continue;
-    state = coxNewtonStep(statsFromVector(plan, rec.released), state, { maxIterations: plan.maxIterations });
+    state = coxNewtonStep(statsFromVector(plan, rec.released, rec.input.beta), state, { maxIterations: plan.maxIterations });
     if (state.status !== 'running') break;
   }
   return state;
@@ -98,11 +136,48 @@ export function replayCox(plan: CoxPlan, history: readonly RoundRecord<CoxRoundI
 function parseCoxSpec(raw: unknown): CoxJobSpec {
   const job = parseJobSpec(raw) as CellJob;
   if (job.kind !== 'survival' || job.cox === undefined) throw new FedmeshError('INVALID_JOB', 'model: expected a survival job with "model": "cox"', { field: 'model' });
-  if (job.privacy.mode !== 'none') throw new FedmeshError('INVALID_JOB', `privacy.mode: a Cox model runs in mode none only so far (its sums of e^{xβ} have no declared bound for DP yet), got ${job.privacy.mode}`, { field: 'privacy.mode' });
-  if (job.secure) throw new FedmeshError('INVALID_JOB', 'secure: a Cox model runs with plain sums only so far', { field: 'secure' });
   const t = (raw as { timeoutMs?: unknown }).timeoutMs;
   const { covariates, maxIterations } = job.cox;
-  return { kind: 'survival', target: job.target, outcome: job.outcome, timeGrid: job.timeGrid, strata: job.strata, model: 'cox', covariates, maxIterations, privacy: { mode: 'none' }, ...(typeof t === 'number' ? { timeoutMs: t } : {}) };
+  const p = job.privacy;
+  const privacy = { mode: p.mode as KindPrivacyMode, ...(p.epsilon !== undefined ? { epsilon: p.epsilon } : {}), ...(p.delta !== undefined ? { delta: p.delta } : {}), ...(p.rho !== undefined ? { rho: p.rho } : {}), ...(p.tolerated !== undefined ? { tolerated: p.tolerated } : {}), ...(p.maxSitesPerPerson !== undefined ? { maxSitesPerPerson: p.maxSitesPerPerson } : {}) };
+  return {
+    kind: 'survival',
+    target: job.target,
+    outcome: job.outcome,
+    timeGrid: job.timeGrid,
+    strata: job.strata,
+    model: 'cox',
+    covariates,
+    maxIterations,
+    privacy,
+    ...(job.secure ? { secure: job.secure } : {}),
+    ...(job.secureThreshold !== undefined ? { secureThreshold: job.secureThreshold } : {}),
+    ...(job.secureMaxRows !== undefined ? { secureMaxRows: job.secureMaxRows } : {}),
+    ...(typeof t === 'number' ? { timeoutMs: t } : {}),
+  };
+}
+
+function coxPlan(spec: CoxJobSpec): CoxPlan {
+  const dp = spec.privacy.mode !== 'none';
+  const facts = coxBlockFacts(spec.covariates);
+  const rows = spec.secureMaxRows;
+  const blockBounds = Object.fromEntries(Object.entries(facts.rowAbsMax).map(([b, v]) => [b, coxAgentBound(v, rows)]));
+  return {
+    times: survivalTimes(spec.timeGrid.binDays, spec.timeGrid.maxDays),
+    terms: coxTerms(spec.covariates),
+    strataLabels: [...SURVIVAL_STRATA[spec.strata]],
+    countRows: coxCountRows(spec),
+    maxIterations: spec.maxIterations,
+    sensitivity: dp ? { ...facts.sensitivity } : null,
+    blockBounds,
+    etaBound: dp || spec.secure ? COX_ETA_BOUND : null,
+    ...coxColumnCentres(spec.covariates),
+  };
+}
+
+/** The β the agents evaluate a round at: scaled into the public ball when the plan bounds |xβ|. */
+export function evaluatedBeta(plan: CoxPlan, beta: readonly number[]): number[] {
+  return plan.etaBound === null ? [...beta] : clampBeta(beta, plan.halfWidth, plan.etaBound);
 }
 
 export const coxKind: KindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
@@ -112,19 +187,22 @@ export const coxKind: KindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
     kind: COX_KIND,
     // The OMOP person table: the product every agent with OMOP data serves, and whose privacy unit is the person.
     product: 'person',
-    privacy: { mode: 'none' },
-    secure: 'plain',
+    privacy: kindPrivacyOf(spec.privacy),
+    secure: spec.secure ?? 'plain',
+    ...(spec.secureThreshold !== undefined ? { secureThreshold: spec.secureThreshold } : {}),
     // Counts, the evaluation at β = 0, then at most maxIterations Newton iterations.
     maxRounds: spec.maxIterations + 2,
     roundTimeoutMs: spec.timeoutMs ?? 120_000,
     dropout: 'fail',
     minAgents: 1,
     spec,
-    plan: { times: survivalTimes(spec.timeGrid.binDays, spec.timeGrid.maxDays), terms: coxTerms(spec.covariates), strataLabels: [...SURVIVAL_STRATA[spec.strata]], countRows: coxCountRows(spec), maxIterations: spec.maxIterations },
+    plan: coxPlan(spec),
   }),
   layout(job, round) {
     const n = job.plan.countRows.length * job.plan.times.length;
-    return round === 0 ? { blocks: [{ ...exact('small', n, 0), perAgent: { lo: 0, hi: 1 } }, { ...exact('big', n, 0), perAgent: { lo: 0, hi: 1 } }] } : newtonBlocks(job.plan);
+    // Flags are 0/1 integers (grid 2^0); under DP they are all zero (no cell suppression), so public.
+    const flag = (name: string): StatBlock => ({ ...exact(name, n, 0), perAgent: { lo: 0, hi: 1 }, gridExponent: 0, ...(job.plan.sensitivity ? { sensitivity: { l1: 0, l2Sq: 0 } } : {}) });
+    return round === 0 ? { blocks: [flag('small'), flag('big')] } : newtonBlocks(job.plan);
   },
   nextRound(job, history) {
     const first = history[0];
@@ -148,6 +226,15 @@ export const coxKind: KindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
     const notes = [...summary.notes, 'ties by Breslow\'s method on the job\'s time grid; concordance not computed (it needs row-level rank information the per-bin sums do not carry)'];
     if (mergedBins < job.plan.times.length) notes.push(`small time bins merged by the public rule: ${job.plan.times.length} bins → ${mergedBins}`);
     if (!info.converged && summary.status === 'running') notes.push('stopped at the public maximum number of rounds');
+    const dp = job.privacy.mode !== 'none';
+    if (job.plan.etaBound !== null) {
+      const scaled = evaluatedBeta(job.plan, state.beta).some((b, j) => b !== state.beta[j]);
+      notes.push(`the agents evaluated every round at β scaled into the public ball Σ|β_j|·max|x_j| ≤ ${job.plan.etaBound} (it bounds e^{xβ} for ${dp ? 'the sensitivity' : 'the secure sum'})${scaled ? '; the fit reached its edge, so the estimates are not the unconstrained maximum' : ''}`);
+    }
+    if (dp) notes.push(`${job.privacy.mode}: discrete Gaussian noise on every Newton round's per-bin sums (standard deviation per block in privacy.noiseStd); no bins merged and no cell suppression (the noise protects small bins).`);
+    if (job.secure !== 'plain') notes.push(`secure ${job.secure}: the coordinator saw only each round's sum, never one agent's.`);
+    const lastRec = history.at(-1);
+    const blockNames = newtonBlocks(job.plan).blocks.map((b) => b.name);
     return {
       columns: ['term', 'coef', 'exp(coef)', 'se(coef)', 'z', 'Pr(>|z|)', 'lower .95', 'upper .95'],
       rows: summary.coefficients.map((c) => ({ term: c.term, coef: c.coef, 'exp(coef)': c.expCoef, 'se(coef)': c.se, z: c.z, 'Pr(>|z|)': c.pValue, 'lower .95': c.lower95, 'upper .95': c.upper95 })),
@@ -169,7 +256,12 @@ export const coxKind: KindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
         bins: { grid: job.plan.times.length, used: mergedBins, times: usedTimes },
       },
       notes,
-      privacy: { mode: 'none' },
+      privacy: {
+        mode: job.privacy.mode,
+        secure: job.secure,
+        ...(dp ? { epsilon: job.privacy.epsilon, delta: job.privacy.delta, rho: job.privacy.rho, roundsCharged: job.maxRounds, etaBound: job.plan.etaBound, maxSitesPerPerson: job.privacy.maxSitesPerPerson ?? 1 } : {}),
+        ...(dp && lastRec && newton.length > 0 ? { noiseStd: Object.fromEntries(blockNames.map((n, i) => [n, lastRec.noiseStd[i]])) } : {}),
+      },
     };
   },
   view: coxView,

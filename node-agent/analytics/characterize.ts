@@ -3,11 +3,12 @@
  * the prevalence of public lists of condition and drug concepts in a window around the index date. Only counts
  * leave; every public level is present (0 where no one matches), so outputs from agents add up cell by cell.
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { asSession } from '../cohort/run.js';
+import type { SqlParam } from '../data/source/source.js';
 import { invalidJob } from '../../common/errors.js';
 import { ageBandLabelsFor } from '../../common/job/cohort-jobs.js';
 import { checkAgeBandEdges, checkWindowDays } from '../../common/job/cell-limits.js';
-import { findTable, guardDuckDb, requireCohortTable, requireOmopTable, toBigInt } from './schema.js';
+import { findTable, guardDuckDb, requireCohortTable, requireOmopTable, toBigInt, type AnalyticsDb } from './schema.js';
 import { Params, checkConceptList, conceptMapCtes, indexDatesSql } from './sql-params.js';
 
 /** The public gender levels; any other or missing gender is reported under {@link OTHER_GENDER_CONCEPT_ID}. */
@@ -112,11 +113,13 @@ function ageBandIndex(age: number | null, edges: readonly number[]): number {
  *   FAILED_PRECONDITION when an OMOP table it needs is missing; INTERNAL (DuckDB error only in `cause`)
  */
 export async function characterizeCohort(
-  conn: DuckDBConnection,
+  db: AnalyticsDb,
   cohortTable: string,
   opts: CharacterizeOptions = {},
 ): Promise<CohortCharacterization> {
   const o = compileCharacterizeOptions(opts);
+  const conn = asSession(db);
+  const x = conn.dialect;
   const cohort = await requireCohortTable(conn, cohortTable, 'cohortTable');
   const person = await requireOmopTable(conn, 'person', ['person_id', 'gender_concept_id', 'year_of_birth']);
   const conditionTable =
@@ -135,27 +138,27 @@ export async function characterizeCohort(
 
   return guardDuckDb('cohort characterisation', async () => {
     const totals = (
-      await conn.runAndReadAll(
+      await conn.all(
         `SELECT COUNT(DISTINCT subject_id) AS persons, COUNT(*) AS entries
            FROM ${cohort.sql} WHERE subject_id IS NOT NULL AND cohort_start_date IS NOT NULL`,
       )
-    ).getRowObjectsJS()[0];
+    )[0];
 
     // One person row per person (the smallest values if a person is listed twice), so no one lands in two cells.
     const genderCase = `CASE ${GENDER_CONCEPT_IDS.map((g) => `WHEN p.gender_concept_id = ${g} THEN ${g}`).join(' ')} ELSE ${OTHER_GENDER_CONCEPT_ID} END`;
-    const demo = await conn.runAndReadAll(
+    const demo = await conn.all(
       `WITH idx AS (${indexDatesSql(cohort.sql)}),
             p AS (SELECT person_id, min(gender_concept_id) AS gender_concept_id, min(year_of_birth) AS year_of_birth
                     FROM ${person.sql} GROUP BY person_id)
-       SELECT ${genderCase} AS gender, CAST(year(idx.index_date) - p.year_of_birth AS BIGINT) AS age, COUNT(*) AS n
+       SELECT ${genderCase} AS gender, ${x.cast(`${x.year('idx.index_date')} - p.year_of_birth`, 'BIGINT')} AS age, COUNT(*) AS n
          FROM idx LEFT JOIN p ON p.person_id = idx.person_id
-        GROUP BY ALL`,
+        GROUP BY 1, 2`,
     );
     const genderLevels = [...GENDER_CONCEPT_IDS, OTHER_GENDER_CONCEPT_ID];
     const byGender = genderLevels.map((g) => ({ gender_concept_id: g, persons: 0n }));
     const bandLabels = ageBandLabels(o.ageBands);
     const byAgeBand = bandLabels.map((band) => ({ band, persons: 0n }));
-    for (const r of demo.getRowObjectsJS()) {
+    for (const r of demo) {
       const n = toBigInt(r['n']);
       const gi = genderLevels.indexOf(Number(r['gender']));
       byGender[gi === -1 ? genderLevels.length - 1 : gi]!.persons += n;
@@ -171,17 +174,17 @@ export async function characterizeCohort(
     ): Promise<{ concept_id: number; persons: bigint }[]> => {
       const out = concepts.map((concept_id) => ({ concept_id, persons: 0n }));
       if (concepts.length === 0 || table === undefined) return out;
-      const params = new Params();
+      const params = new Params(x);
       const sql = `WITH idx AS (${indexDatesSql(cohort.sql)}),
         ${conceptMapCtes('cmap', concepts, params, ancestorSql)}
         SELECT m.target AS concept_id, COUNT(DISTINCT idx.person_id) AS n
           FROM idx
           JOIN ${table.sql} e ON e.person_id = idx.person_id
           JOIN cmap m ON m.concept_id = e.${conceptColumn}
-         WHERE e.${dateColumn} BETWEEN idx.index_date + ${params.add(o.windowDays[0], 'INTEGER')}
-                                   AND idx.index_date + ${params.add(o.windowDays[1], 'INTEGER')}
+         WHERE e.${dateColumn} BETWEEN ${x.addDays('idx.index_date', params.add(o.windowDays[0], 'INTEGER'))}
+                                   AND ${x.addDays('idx.index_date', params.add(o.windowDays[1], 'INTEGER'))}
          GROUP BY m.target`;
-      const rows = (await conn.runAndReadAll(sql, params.values)).getRowObjectsJS();
+      const rows = await conn.all(sql, params.values as SqlParam[]);
       const at = new Map(concepts.map((c, i) => [c, i]));
       for (const r of rows) {
         const i = at.get(Number(r['concept_id']));

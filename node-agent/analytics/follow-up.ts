@@ -5,10 +5,9 @@
  * index date, index + maxDays, and death (when the outcome is not death and a `death` table exists); an outcome
  * on or before that end is an event at that day, otherwise the person is censored there.
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
 import { invalidJob } from '../../common/errors.js';
 import { findTable, requireCohortTable, requireOmopTable } from './schema.js';
-import type { ResolvedTable } from './schema.js';
+import type { AnalyticsDb, ResolvedTable } from './schema.js';
 import { checkConceptList, conceptMapCtes, indexDatesSql } from './sql-params.js';
 import type { Params } from './sql-params.js';
 
@@ -38,7 +37,7 @@ interface OutcomeSource {
   isDeath: boolean;
 }
 
-async function outcomeSource(conn: DuckDBConnection, outcome: unknown, params: Params): Promise<OutcomeSource> {
+async function outcomeSource(conn: AnalyticsDb, outcome: unknown, params: Params): Promise<OutcomeSource> {
   if (typeof outcome !== 'object' || outcome === null) throw invalidJob('opts.outcome', 'must be an object');
   const o = outcome as Record<string, unknown>;
   if ('table' in o) {
@@ -72,7 +71,7 @@ async function outcomeSource(conn: DuckDBConnection, outcome: unknown, params: P
   };
 }
 
-async function usableAncestorTable(conn: DuckDBConnection): Promise<ResolvedTable | undefined> {
+async function usableAncestorTable(conn: AnalyticsDb): Promise<ResolvedTable | undefined> {
   const t = await findTable(conn, 'concept_ancestor', 'concept_ancestor');
   return t !== undefined && t.columns.has('ancestor_concept_id') && t.columns.has('descendant_concept_id') ? t : undefined;
 }
@@ -83,7 +82,8 @@ async function usableAncestorTable(conn: DuckDBConnection): Promise<ResolvedTabl
  * `fu (person_id, index_date, obs_end)` and `observed (person_id, is_event, days)`: one row per followed person.
  * @throws FedmeshError INVALID_JOB naming the option at fault; FAILED_PRECONDITION when a table is missing
  */
-export async function followUpCtes(conn: DuckDBConnection, opts: FollowUpOptions, params: Params): Promise<string> {
+export async function followUpCtes(conn: AnalyticsDb, opts: FollowUpOptions, params: Params): Promise<string> {
+  const x = params.dialect;
   const target = await requireCohortTable(conn, opts.targetTable, 'opts.targetTable');
   const op = await requireOmopTable(conn, 'observation_period', ['person_id', 'observation_period_start_date', 'observation_period_end_date']);
   const outcome = await outcomeSource(conn, opts.outcome, params);
@@ -104,16 +104,16 @@ export async function followUpCtes(conn: DuckDBConnection, opts: FollowUpOptions
        GROUP BY fu.person_id),
     first_death AS (${
       deathSql === undefined
-        ? 'SELECT NULL::BIGINT AS person_id, NULL::DATE AS death_date WHERE false'
+        ? `SELECT ${x.cast('NULL', 'BIGINT')} AS person_id, ${x.cast('NULL', 'DATE')} AS death_date WHERE false`
         : `SELECT fu.person_id, min(d.death_date) AS death_date
              FROM fu JOIN ${deathSql} d ON d.person_id = fu.person_id AND d.death_date >= fu.index_date
             GROUP BY fu.person_id`
     }),
     follow AS (
       SELECT fu.person_id,
-             least(date_diff('day', fu.index_date, fu.obs_end), ${maxDays},
-                   coalesce(date_diff('day', fu.index_date, fd.death_date), ${maxDays})) AS censor_days,
-             date_diff('day', fu.index_date, fe.event_date) AS event_days
+             least(${x.daysBetween('fu.index_date', 'fu.obs_end')}, ${maxDays},
+                   coalesce(${x.daysBetween('fu.index_date', 'fd.death_date')}, ${maxDays})) AS censor_days,
+             ${x.daysBetween('fu.index_date', 'fe.event_date')} AS event_days
         FROM fu LEFT JOIN first_event fe ON fe.person_id = fu.person_id
                 LEFT JOIN first_death fd ON fd.person_id = fu.person_id),
     observed AS (

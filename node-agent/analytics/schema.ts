@@ -5,6 +5,11 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError, invalidJob } from '../../common/errors.js';
+import { asSession } from '../cohort/run.js';
+import type { SqlSession } from '../data/source/source.js';
+
+/** What the analytics run on: a data-source session (DuckDB or PostgreSQL) or a bare DuckDB connection. */
+export type AnalyticsDb = DuckDBConnection | SqlSession;
 
 /** A table the catalog knows, with its columns in catalog spelling. */
 export interface ResolvedTable {
@@ -36,20 +41,12 @@ export function quoteIdent(name: string): string {
  * @returns undefined when the catalog has no such table
  * @throws FedmeshError INVALID_JOB naming `field` when `name` is not a non-empty string or is ambiguous
  */
-export async function findTable(conn: DuckDBConnection, name: unknown, field: string): Promise<ResolvedTable | undefined> {
+export async function findTable(db: AnalyticsDb, name: unknown, field: string): Promise<ResolvedTable | undefined> {
   if (typeof name !== 'string' || name.length === 0 || name.length > 255) {
     throw invalidJob(field, 'must be a non-empty table name (at most 255 characters)');
   }
-  const reader = await conn.runAndReadAll(
-    `SELECT table_catalog, table_name, column_name, data_type
-       FROM information_schema.columns
-      WHERE table_schema = current_schema()
-        AND table_catalog IN ('temp', current_database())
-        AND lower(table_name) = lower($1)
-      ORDER BY (table_catalog = 'temp') DESC, table_name, ordinal_position`,
-    [name],
-  );
-  const rows = reader.getRowObjectsJS().map((r) => ({
+  const s = asSession(db);
+  const rows = (await s.all(s.dialect.tableColumnsSql(), [name])).map((r) => ({
     catalog: String(r['table_catalog']),
     table: String(r['table_name']),
     column: String(r['column_name']),
@@ -72,7 +69,7 @@ export async function findTable(conn: DuckDBConnection, name: unknown, field: st
  * Like {@link findTable}, but the table must exist.
  * @throws FedmeshError INVALID_JOB naming `field` when the table does not exist
  */
-export async function requireTable(conn: DuckDBConnection, name: unknown, field: string): Promise<ResolvedTable> {
+export async function requireTable(conn: AnalyticsDb, name: unknown, field: string): Promise<ResolvedTable> {
   const t = await findTable(conn, name, field);
   if (t === undefined) throw invalidJob(field, `no table or view named "${String(name)}"`);
   return t;
@@ -99,7 +96,7 @@ export function requireColumn(table: ResolvedTable, name: unknown, field: string
  * @throws FedmeshError FAILED_PRECONDITION naming the table or column
  */
 export async function requireOmopTable(
-  conn: DuckDBConnection,
+  conn: AnalyticsDb,
   name: string,
   columns: readonly string[],
 ): Promise<ResolvedTable> {
@@ -122,7 +119,7 @@ export async function requireOmopTable(
  * A cohort table as `runCohort` writes it: `(subject_id, cohort_start_date, ...)`.
  * @throws FedmeshError INVALID_JOB naming `field` when the table is missing or lacks those columns
  */
-export async function requireCohortTable(conn: DuckDBConnection, name: unknown, field: string): Promise<ResolvedTable> {
+export async function requireCohortTable(conn: AnalyticsDb, name: unknown, field: string): Promise<ResolvedTable> {
   const t = await requireTable(conn, name, field);
   for (const c of ['subject_id', 'cohort_start_date']) {
     if (!t.columns.has(c)) throw invalidJob(field, `table "${t.name}" is not a cohort table (no column ${c})`);
@@ -130,12 +127,12 @@ export async function requireCohortTable(conn: DuckDBConnection, name: unknown, 
   return t;
 }
 
-/** Converts a COUNT from DuckDB to bigint. */
+/** Converts a COUNT from the database to bigint. */
 export function toBigInt(v: unknown): bigint {
   if (typeof v === 'bigint') return v;
   if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
   if (v === null || v === undefined) return 0n;
-  throw new FedmeshError('INTERNAL', 'unexpected count type from DuckDB');
+  throw new FedmeshError('INTERNAL', 'unexpected count type from the database');
 }
 
 /** Wraps DuckDB failures as INTERNAL with the DuckDB message only in `cause` (it can quote data values). */

@@ -4,15 +4,18 @@
  */
 import type { DuckDBValue } from '@duckdb/node-api';
 import { invalidJob } from '../../common/errors.js';
+import { duckdbDialect, type SqlDialect, type SqlType } from '../sql/index.js';
 
-/** Collects positional parameters; `add` returns the placeholder, cast to `castTo` when given. */
+/** Collects positional parameters; `add` returns the placeholder, cast to `castTo` (in the dialect's spelling). */
 export class Params {
   readonly values: DuckDBValue[] = [];
 
-  add(value: DuckDBValue, castTo?: 'BIGINT' | 'INTEGER' | 'DOUBLE' | 'VARCHAR' | 'DATE' | 'TIMESTAMP' | 'BOOLEAN'): string {
+  constructor(readonly dialect: SqlDialect = duckdbDialect) {}
+
+  add(value: DuckDBValue, castTo?: SqlType): string {
     this.values.push(value);
-    const p = `$${this.values.length}`;
-    return castTo === undefined ? p : `CAST(${p} AS ${castTo})`;
+    const p = this.dialect.placeholder(this.values.length);
+    return castTo === undefined ? p : this.dialect.cast(p, castTo);
   }
 }
 

@@ -5,11 +5,12 @@
  * counted at the start of the bin), so `kaplanMeier` on the sum over agents equals Kaplan–Meier on the pooled
  * persons with their times rounded up to the grid (exactly the product-limit estimator when binDays = 1).
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { asSession } from '../cohort/run.js';
+import type { SqlParam } from '../data/source/source.js';
 import { invalidJob } from '../../common/errors.js';
 import { checkTimeGridDays } from '../../common/job/cell-limits.js';
 import type { StratumCounts } from '../../algorithms/survival/index.js';
-import { guardDuckDb, requireOmopTable, toBigInt } from './schema.js';
+import { guardDuckDb, requireOmopTable, toBigInt, type AnalyticsDb } from './schema.js';
 import { Params } from './sql-params.js';
 
 import { followUpCtes, type OutcomeDomain } from './follow-up.js';
@@ -156,13 +157,15 @@ function checkStrata(strata: unknown): boolean {
  * @throws FedmeshError INVALID_JOB naming the option at fault; FAILED_PRECONDITION when an OMOP table it needs is
  *   missing; INTERNAL (DuckDB error only in `cause`)
  */
-export async function survivalCounts(conn: DuckDBConnection, opts: SurvivalOptions): Promise<SurvivalCounts> {
+export async function survivalCounts(db: AnalyticsDb, opts: SurvivalOptions): Promise<SurvivalCounts> {
+  const conn = asSession(db);
+  const x = conn.dialect;
   if (typeof opts !== 'object' || opts === null) throw invalidJob('opts', 'must be an object');
   if (typeof opts.timeGrid !== 'object' || opts.timeGrid === null) throw invalidJob('opts.timeGrid', 'must be { binDays, maxDays }');
   const times = survivalTimeGrid(opts.timeGrid.binDays, opts.timeGrid.maxDays);
   const byGender = checkStrata(opts.strata);
   const person = byGender ? await requireOmopTable(conn, 'person', ['person_id', 'gender_concept_id']) : undefined;
-  const params = new Params();
+  const params = new Params(x);
   const followUp = await followUpCtes(conn, opts, params);
 
   const binDays = params.add(opts.timeGrid.binDays, 'BIGINT');
@@ -175,19 +178,19 @@ export async function survivalCounts(conn: DuckDBConnection, opts: SurvivalOptio
   const sql = `WITH ${followUp},
     genders AS (${
       person === undefined
-        ? 'SELECT NULL::BIGINT AS person_id, NULL::BIGINT AS gender_concept_id WHERE false'
+        ? `SELECT ${x.cast('NULL', 'BIGINT')} AS person_id, ${x.cast('NULL', 'BIGINT')} AS gender_concept_id WHERE false`
         : `SELECT person_id, min(gender_concept_id) AS gender_concept_id FROM ${person.sql} GROUP BY person_id`
     })
     SELECT ${stratumSql} AS stratum,
-           CASE WHEN o.days <= 0 THEN 0 ELSE least((o.days + ${binDays} - 1) // ${binDays}, ${lastBin}) END AS bin,
+           CASE WHEN o.days <= 0 THEN 0 ELSE least(${x.floorDiv(`o.days + ${binDays} - 1`, binDays)}, ${lastBin}) END AS bin,
            o.is_event, COUNT(*) AS n
       FROM observed o LEFT JOIN genders g ON g.person_id = o.person_id
-     GROUP BY ALL
+     GROUP BY 1, 2, 3
     UNION ALL
     SELECT -1, -1, false, (SELECT COUNT(*) FROM idx) - (SELECT COUNT(*) FROM fu)`;
 
   return guardDuckDb('survival counts', async () => {
-    const rows = (await conn.runAndReadAll(sql, params.values)).getRowObjectsJS();
+    const rows = await conn.all(sql, params.values as SqlParam[]);
     const m = times.length;
     const strata: SurvivalStratum[] = labels.map((label) => ({
       label,

@@ -1,5 +1,5 @@
 /**
- * CohortIR → DuckDB SQL over the OMOP CDM tables of the current database.
+ * CohortIR → SQL (DuckDB, PostgreSQL, … through `opts.dialect`) over the OMOP CDM tables of the current database.
  *
  * The pipeline is Circe's (Book of OHDSI, "Defining Cohorts"; OHDSI circe-be), stage by stage:
  *   codesets → primary events (in an observation period, observation window, primary limit)
@@ -11,7 +11,8 @@
 import type { CohortIR, ConceptSetIR, ConceptSetItemIR, CriterionIR, EndStrategyIR, LimitType } from '../../common/cohort/ir.js';
 import { criterionSql, groupSql, tablesOfCriterion, tablesOfGroup } from './sql-events.js';
 import type { WorkTables } from './sql-events.js';
-import { addDays, checkIdentifier, dateLit, intList, intLit, quoteIdent } from './sql-literals.js';
+import { addDays as addDaysIn, checkIdentifier, dateLit, intList, intLit } from './sql-literals.js';
+import { duckdbDialect, type SqlDialect } from '../sql/index.js';
 
 export interface CompileCohortOptions {
   /**
@@ -19,6 +20,8 @@ export interface CompileCohortOptions {
    * @default 'fedmesh_cohort'
    */
   targetTable?: string;
+  /** The engine the SQL is for. @default duckdbDialect */
+  dialect?: SqlDialect;
 }
 
 export interface CompiledStatement {
@@ -51,36 +54,40 @@ const DEFAULT_TARGET = 'fedmesh_cohort';
  */
 export function compileCohort(ir: CohortIR, opts: CompileCohortOptions = {}): CompiledCohort {
   const target = checkIdentifier(opts.targetTable ?? DEFAULT_TARGET);
+  const x = opts.dialect ?? duckdbDialect;
+  const plain = {
+    codesets: `${target}__codesets`,
+    qualified: `${target}__qualified`,
+    inclusion: `${target}__inclusion`,
+    included: `${target}__included`,
+  };
   const names = {
-    codesets: quoteIdent(`${target}__codesets`),
-    qualified: quoteIdent(`${target}__qualified`),
-    inclusion: quoteIdent(`${target}__inclusion`),
-    included: quoteIdent(`${target}__included`),
+    codesets: x.tempTable(plain.codesets),
+    qualified: x.tempTable(plain.qualified),
+    inclusion: x.tempTable(plain.inclusion),
+    included: x.tempTable(plain.included),
   };
   // Each statement gets its own list of materialised group CTEs (see WorkTables.ctes): SQL linear in the definition.
   const stmt = (build: (w: WorkTables) => string): string => {
-    const w: WorkTables = { codesets: names.codesets, ctes: [] };
+    const w: WorkTables = { dialect: x, codesets: names.codesets, ctes: [] };
     return withCtes(w.ctes!, build(w));
   };
+  const create = (name: string, query: string): CompiledStatement[] => x.createTempTableAs(name, query).map((sql) => ({ sql }));
   const statements: CompiledStatement[] = [
-    { sql: `CREATE OR REPLACE TEMP TABLE ${names.codesets} AS\n${codesetsSql(ir.conceptSets)}` },
-    { sql: `CREATE OR REPLACE TEMP TABLE ${names.qualified} AS\n${qualifiedSql(ir, { codesets: names.codesets, ctes: [] })}` },
-    { sql: `CREATE OR REPLACE TEMP TABLE ${names.inclusion} AS\n${stmt((w) => inclusionSql(ir, names.qualified, w))}` },
-    {
-      sql:
-        `CREATE OR REPLACE TEMP TABLE ${names.included} AS\n` +
-        includedSql(ir.inclusionRules.length, ir.expressionLimit, names.qualified, names.inclusion),
-    },
-    { sql: `CREATE OR REPLACE TEMP TABLE ${quoteIdent(target)} AS\n${stmt((w) => finalSql(ir, names.included, w))}` },
+    ...create(plain.codesets, codesetsSql(ir.conceptSets, x)),
+    ...create(plain.qualified, qualifiedSql(ir, { dialect: x, codesets: names.codesets, ctes: [] })),
+    ...create(plain.inclusion, stmt((w) => inclusionSql(ir, names.qualified, w))),
+    ...create(plain.included, includedSql(ir.inclusionRules.length, ir.expressionLimit, names.qualified, names.inclusion)),
+    ...create(target, stmt((w) => finalSql(ir, names.included, w))),
   ];
   return {
     statements,
     cohortTable: target,
     ...(ir.inclusionRules.length > 0
-      ? { attritionSql: attritionSql(ir.inclusionRules.length, names.qualified, names.inclusion) }
+      ? { attritionSql: attritionSql(ir.inclusionRules.length, names.qualified, names.inclusion, x) }
       : {}),
     qualifiedSql: `SELECT COUNT(DISTINCT person_id) AS persons, COUNT(*) AS entries FROM ${names.qualified}`,
-    cleanupStatements: Object.values(names).map((n) => `DROP TABLE IF EXISTS ${n}`),
+    cleanupStatements: Object.values(plain).map((n) => x.dropTempTable(n)),
     requiredTables: requiredTables(ir),
   };
 }
@@ -132,19 +139,19 @@ function conceptSideSql(items: readonly ConceptSetItemIR[]): string {
   return sql;
 }
 
-function conceptSetSql(cs: ConceptSetIR): string {
+function conceptSetSql(cs: ConceptSetIR, x: SqlDialect): string {
   const include = cs.items.filter((i) => !i.isExcluded);
   const exclude = cs.items.filter((i) => i.isExcluded);
-  let sql = `SELECT DISTINCT CAST(${intLit(cs.id)} AS INTEGER) AS codeset_id, CAST(I.concept_id AS BIGINT) AS concept_id\n  FROM (\n    ${conceptSideSql(include)}\n  ) I`;
+  let sql = `SELECT DISTINCT ${x.cast(intLit(cs.id), 'INTEGER')} AS codeset_id, ${x.cast('I.concept_id', 'BIGINT')} AS concept_id\n  FROM (\n    ${conceptSideSql(include)}\n  ) I`;
   if (exclude.length > 0) {
     sql += `\n  WHERE NOT EXISTS (SELECT 1 FROM (\n    ${conceptSideSql(exclude)}\n  ) X WHERE X.concept_id = I.concept_id)`;
   }
   return sql;
 }
 
-function codesetsSql(sets: readonly ConceptSetIR[]): string {
-  const empty = 'SELECT CAST(NULL AS INTEGER) AS codeset_id, CAST(NULL AS BIGINT) AS concept_id WHERE false';
-  return [empty, ...sets.map(conceptSetSql)].join('\nUNION ALL\n');
+function codesetsSql(sets: readonly ConceptSetIR[], x: SqlDialect): string {
+  const empty = `SELECT ${x.cast('NULL', 'INTEGER')} AS codeset_id, ${x.cast('NULL', 'BIGINT')} AS concept_id WHERE false`;
+  return [empty, ...sets.map((cs) => conceptSetSql(cs, x))].join('\nUNION ALL\n');
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -153,11 +160,12 @@ function codesetsSql(sets: readonly ConceptSetIR[]): string {
 const sortDir = (limit: LimitType): string => (limit === 'Last' ? 'DESC' : 'ASC');
 const limitFilter = (limit: LimitType, alias: string): string => (limit === 'All' ? '' : `\nWHERE ${alias}.ordinal = 1`);
 
-const OP_START = 'CAST(OP.observation_period_start_date AS DATE)';
-const OP_END = 'CAST(OP.observation_period_end_date AS DATE)';
-
 function primaryEventsSql(ir: CohortIR, w: WorkTables): string {
   const p = ir.primary;
+  const x = w.dialect;
+  const addDays = (e: string, n: number): string => addDaysIn(e, n, x);
+  const OP_START = x.cast('OP.observation_period_start_date', 'DATE');
+  const OP_END = x.cast('OP.observation_period_end_date', 'DATE');
   const union = p.criteria.map((c) => criterionSql(c, w)).join('\n  UNION ALL\n  ');
   // event_id is the event's rank within the person (Circe's), so it is unique per person.
   return (
@@ -198,12 +206,13 @@ function qualifiedSql(ir: CohortIR, w: WorkTables): string {
 }
 
 function inclusionSql(ir: CohortIR, qualified: string, w: WorkTables): string {
+  const x = w.dialect;
   const empty =
-    'SELECT CAST(NULL AS INTEGER) AS inclusion_rule_id, CAST(NULL AS BIGINT) AS person_id, ' +
-    'CAST(NULL AS BIGINT) AS event_id WHERE false';
+    `SELECT ${x.cast('NULL', 'INTEGER')} AS inclusion_rule_id, ${x.cast('NULL', 'BIGINT')} AS person_id, ` +
+    `${x.cast('NULL', 'BIGINT')} AS event_id WHERE false`;
   const rules = ir.inclusionRules.map(
     (r, i) =>
-      `SELECT CAST(${intLit(i)} AS INTEGER) AS inclusion_rule_id, R.person_id, R.event_id FROM (\n` +
+      `SELECT ${x.cast(intLit(i), 'INTEGER')} AS inclusion_rule_id, R.person_id, R.event_id FROM (\n` +
       `${groupSql(r.group, qualified, w)}\n) R`,
   );
   return [empty, ...rules].join('\nUNION ALL\n');
@@ -231,9 +240,9 @@ function includedSql(ruleCount: number, limit: LimitType, qualified: string, inc
  * Gaps-and-islands over `(person_id, start_date, end_date)` rows of `source`: rows whose padded intervals touch or
  * overlap merge. Yields CTE text defining `<name>_eras(person_id, era_start, era_end_padded)`.
  */
-function erasCtes(name: string, source: string, padDays: number): string {
+function erasCtes(name: string, source: string, padDays: number, x: SqlDialect): string {
   return (
-    `${name}_padded AS (SELECT person_id, start_date, ${addDays('end_date', padDays)} AS end_date FROM ${source}),\n` +
+    `${name}_padded AS (SELECT person_id, start_date, ${addDaysIn('end_date', padDays, x)} AS end_date FROM ${source}),\n` +
     `${name}_marked AS (\n  SELECT person_id, start_date, end_date,\n` +
     `    CASE WHEN max(end_date) OVER (PARTITION BY person_id ORDER BY start_date, end_date ` +
     `ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) >= start_date THEN 0 ELSE 1 END AS is_start\n` +
@@ -247,6 +256,8 @@ function erasCtes(name: string, source: string, padDays: number): string {
 }
 
 function strategyCtes(s: EndStrategyIR, included: string, w: WorkTables): string[] {
+  const x = w.dialect;
+  const addDays = (e: string, n: number): string => addDaysIn(e, n, x);
   if (s.kind === 'observationEnd') return [];
   if (s.kind === 'dateOffset') {
     const field = s.dateField === 'start' ? 'start_date' : 'end_date';
@@ -257,11 +268,11 @@ function strategyCtes(s: EndStrategyIR, included: string, w: WorkTables): string
         `ELSE ${shifted} END AS end_date\n  FROM ${included}\n)`,
     ];
   }
-  const start = 'CAST(de.drug_exposure_start_date AS DATE)';
+  const start = x.cast('de.drug_exposure_start_date', 'DATE');
   const end =
     s.daysSupplyOverride !== null
       ? addDays(start, s.daysSupplyOverride)
-      : `COALESCE(CAST(de.drug_exposure_end_date AS DATE), (${start} + CAST(de.days_supply AS INTEGER)), ${addDays(start, 1)})`;
+      : `COALESCE(${x.cast('de.drug_exposure_end_date', 'DATE')}, ${x.addDays(start, 'de.days_supply')}, ${addDays(start, 1)})`;
   const exposures = (conceptColumn: string): string =>
     `SELECT de.person_id, ${start} AS start_date, ${end} AS end_date\n  FROM drug_exposure de\n` +
     `  JOIN (SELECT DISTINCT person_id FROM ${included}) ip ON de.person_id = ip.person_id\n` +
@@ -269,7 +280,7 @@ function strategyCtes(s: EndStrategyIR, included: string, w: WorkTables): string
   // Circe pads each exposure by GapDays + Offset before merging, then takes the era end back by GapDays.
   return [
     `drug_target AS (\n  ${exposures('drug_concept_id')}\n  UNION ALL\n  ${exposures('drug_source_concept_id')}\n)`,
-    erasCtes('drug', 'drug_target', s.gapDays + s.offsetDays),
+    erasCtes('drug', 'drug_target', s.gapDays + s.offsetDays, x),
     `strategy_ends AS (\n  SELECT et.event_id, et.person_id, ${addDays('ER.era_end_padded', -s.gapDays)} AS end_date\n` +
       `  FROM ${included} et JOIN drug_eras ER ON ER.person_id = et.person_id\n` +
       `  WHERE et.start_date >= ER.era_start AND et.start_date <= ${addDays('ER.era_end_padded', -s.gapDays)}\n)`,
@@ -286,6 +297,7 @@ function censoringSql(censoring: readonly CriterionIR[], included: string, w: Wo
 }
 
 function finalSql(ir: CohortIR, included: string, w: WorkTables): string {
+  const x = w.dialect;
   const ctes = strategyCtes(ir.endStrategy, included, w);
   const ends: string[] = [];
   // Circe: the observation period end bounds every strategy except DateOffset, which caps itself.
@@ -301,17 +313,17 @@ function finalSql(ir: CohortIR, included: string, w: WorkTables): string {
       `  JOIN cohort_ends CE ON I.event_id = CE.event_id AND I.person_id = CE.person_id AND CE.end_date >= I.start_date\n` +
       `  GROUP BY I.person_id, I.event_id, I.start_date\n)`,
   );
-  ctes.push(erasCtes('cohort', 'cohort_rows', ir.eraPadDays));
+  ctes.push(erasCtes('cohort', 'cohort_rows', ir.eraPadDays, x));
   let start = 'era_start';
-  let end = addDays('era_end_padded', -ir.eraPadDays);
+  let end = addDaysIn('era_end_padded', -ir.eraPadDays, x);
   const cw = ir.censorWindow;
-  if (cw.start) start = `CASE WHEN ${start} > ${dateLit(cw.start)} THEN ${start} ELSE ${dateLit(cw.start)} END`;
-  if (cw.end) end = `CASE WHEN ${end} < ${dateLit(cw.end)} THEN ${end} ELSE ${dateLit(cw.end)} END`;
+  if (cw.start) start = `CASE WHEN ${start} > ${dateLit(cw.start, x)} THEN ${start} ELSE ${dateLit(cw.start, x)} END`;
+  if (cw.end) end = `CASE WHEN ${end} < ${dateLit(cw.end, x)} THEN ${end} ELSE ${dateLit(cw.end, x)} END`;
   const where = cw.start || cw.end ? `\nWHERE ${start} <= ${end}` : '';
   return (
     `WITH ${ctes.join(',\n')}\n` +
-    `SELECT CAST(person_id AS BIGINT) AS subject_id, CAST(${start} AS DATE) AS cohort_start_date, ` +
-    `CAST(${end} AS DATE) AS cohort_end_date\nFROM cohort_eras${where}\nORDER BY subject_id, cohort_start_date`
+    `SELECT ${x.cast('person_id', 'BIGINT')} AS subject_id, ${x.cast(start, 'DATE')} AS cohort_start_date, ` +
+    `${x.cast(end, 'DATE')} AS cohort_end_date\nFROM cohort_eras${where}\nORDER BY subject_id, cohort_start_date`
   );
 }
 
@@ -323,17 +335,17 @@ function finalSql(ir: CohortIR, included: string, w: WorkTables): string {
  * Persons ("by person", Circe mode 1): each person's best event (most rules satisfied, then lowest first rule id,
  * then earliest) satisfying rules 0..k. Both before ExpressionLimit, era collapse and censor window.
  */
-function attritionSql(ruleCount: number, qualified: string, inclusion: string): string {
+function attritionSql(ruleCount: number, qualified: string, inclusion: string, x: SqlDialect): string {
+  const big = (e: string): string => x.cast(e, 'BIGINT');
   return (
     `WITH mg AS (\n  SELECT Q.person_id, Q.event_id, Q.start_date,\n` +
-    `    COALESCE(bit_or(CAST(1 AS BIGINT) << I.inclusion_rule_id), CAST(0 AS BIGINT)) AS mask,\n` +
+    `    COALESCE(bit_or(${big('1')} << I.inclusion_rule_id), ${big('0')}) AS mask,\n` +
     `    COUNT(DISTINCT I.inclusion_rule_id) AS rule_count, COALESCE(min(I.inclusion_rule_id), 0) AS min_rule_id\n` +
     `  FROM ${qualified} Q LEFT JOIN ${inclusion} I ON I.person_id = Q.person_id AND I.event_id = Q.event_id\n` +
     `  GROUP BY Q.person_id, Q.event_id, Q.start_date\n),\n` +
     `ranked AS (\n  SELECT mask, row_number() OVER (PARTITION BY person_id ORDER BY rule_count DESC, min_rule_id, ` +
     `start_date, event_id) AS rank_value\n  FROM mg\n),\n` +
-    `rules AS (SELECT CAST(range AS INTEGER) AS k, (CAST(1 AS BIGINT) << CAST(range + 1 AS INTEGER)) - 1 AS prefix ` +
-    `FROM range(${intLit(ruleCount)}))\n` +
+    `rules AS (SELECT s.k, (${big('1')} << (s.k + 1)) - 1 AS prefix FROM ${x.integerSeries(ruleCount, 's', 'k')})\n` +
     `SELECT r.k AS rule_index,\n` +
     `  COUNT(b.mask) FILTER (WHERE b.rank_value = 1 AND (b.mask & r.prefix) = r.prefix) AS persons,\n` +
     `  COUNT(b.mask) FILTER (WHERE (b.mask & r.prefix) = r.prefix) AS entries\n` +

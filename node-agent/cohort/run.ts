@@ -1,8 +1,11 @@
 /**
- * Run a compiled cohort on a DuckDB connection and read back its counts and inclusion-rule attrition.
+ * Run a compiled cohort on a data-source session (DuckDB or PostgreSQL; a bare DuckDB connection is accepted) and
+ * read back its counts and inclusion-rule attrition.
  */
-import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';
+import { duckdbSession } from '../data/source/duckdb-source.js';
+import type { SqlParam, SqlSession } from '../data/source/source.js';
 import { compileCohort } from './compile.js';
 import type { CompileCohortOptions, CompiledCohort } from './compile.js';
 import type { CohortIR } from '../../common/cohort/ir.js';
@@ -31,14 +34,16 @@ export interface CohortRunResult {
 function toCount(v: unknown): number {
   if (typeof v === 'bigint') return Number(v);
   if (typeof v === 'number') return v;
-  throw new FedmeshError('INTERNAL', 'unexpected count type from DuckDB');
+  throw new FedmeshError('INTERNAL', 'unexpected count type from the database');
 }
 
-async function existingTables(conn: DuckDBConnection): Promise<Set<string>> {
-  const reader = await conn.runAndReadAll(
-    'SELECT DISTINCT lower(table_name) AS name FROM information_schema.tables WHERE table_schema = current_schema()',
-  );
-  return new Set(reader.getRowObjectsJS().map((r) => String(r['name'])));
+async function existingTables(s: SqlSession): Promise<Set<string>> {
+  return new Set((await s.all(s.dialect.visibleTablesSql())).map((r) => String(r['name'])));
+}
+
+/** A session for either form the callers hold. */
+export function asSession(db: DuckDBConnection | SqlSession): SqlSession {
+  return 'dialect' in db ? db : duckdbSession(db);
 }
 
 /**
@@ -49,11 +54,12 @@ async function existingTables(conn: DuckDBConnection): Promise<Set<string>> {
  * @throws RangeError when `opts.targetTable` is not a plain identifier
  */
 export async function runCohort(
-  conn: DuckDBConnection,
+  db: DuckDBConnection | SqlSession,
   ir: CohortIR,
-  opts: CompileCohortOptions = {},
+  opts: Omit<CompileCohortOptions, 'dialect'> = {},
 ): Promise<CohortRunResult> {
-  const compiled = compileCohort(ir, opts);
+  const conn = asSession(db);
+  const compiled = compileCohort(ir, { ...opts, dialect: conn.dialect });
   const have = await existingTables(conn);
   const missing = compiled.requiredTables.filter((t) => !have.has(t));
   if (missing.length > 0) {
@@ -61,29 +67,29 @@ export async function runCohort(
       details: { missing },
     });
   }
+  let failed = false;
   try {
     return await execute(conn, compiled, ir);
   } catch (e) {
+    failed = true;
     if (e instanceof FedmeshError) throw e;
-    // DuckDB messages can quote data values; keep them in `cause` for local logs only.
+    // Engine messages can quote data values; keep them in `cause` for local logs only.
     throw new FedmeshError('INTERNAL', 'cohort SQL failed', { cause: e });
   } finally {
-    for (const sql of compiled.cleanupStatements) await conn.run(sql);
+    // After a failure (a lost PostgreSQL connection) the cleanup may fail too: the first error is the one to report.
+    for (const sql of compiled.cleanupStatements) await conn.run(sql).catch((e: unknown) => (failed ? undefined : Promise.reject(e)));
   }
 }
 
-async function execute(conn: DuckDBConnection, compiled: CompiledCohort, ir: CohortIR): Promise<CohortRunResult> {
-  for (const st of compiled.statements) {
-    if (st.params) await conn.run(st.sql, st.params as DuckDBValue[]);
-    else await conn.run(st.sql);
-  }
+async function execute(conn: SqlSession, compiled: CompiledCohort, ir: CohortIR): Promise<CohortRunResult> {
+  for (const st of compiled.statements) await conn.run(st.sql, st.params as SqlParam[] | undefined);
   const counts = (
-    await conn.runAndReadAll(`SELECT COUNT(DISTINCT subject_id) AS persons, COUNT(*) AS entries FROM "${compiled.cohortTable}"`)
-  ).getRowObjectsJS()[0];
-  const base = (await conn.runAndReadAll(compiled.qualifiedSql)).getRowObjectsJS()[0];
+    await conn.all(`SELECT COUNT(DISTINCT subject_id) AS persons, COUNT(*) AS entries FROM ${conn.dialect.tempTable(compiled.cohortTable)}`)
+  )[0];
+  const base = (await conn.all(compiled.qualifiedSql))[0];
   let attrition: AttritionRow[] = [];
   if (compiled.attritionSql) {
-    const rows = (await conn.runAndReadAll(compiled.attritionSql)).getRowObjectsJS();
+    const rows = await conn.all(compiled.attritionSql);
     attrition = rows.map((r) => {
       const index = toCount(r['rule_index']);
       return {

@@ -16,7 +16,8 @@ import type {
   DemographicCriterionIR,
   WindowIR,
 } from '../../common/cohort/ir.js';
-import { addDays, dateRangeClause, intList, intLit, numericRangeClause } from './sql-literals.js';
+import { duckdbDialect, type SqlDialect } from '../sql/index.js';
+import { addDays as addDaysIn, dateRangeClause, intList, intLit, numericRangeClause } from './sql-literals.js';
 
 interface DomainSpec {
   readonly table: string;
@@ -32,105 +33,118 @@ interface DomainSpec {
   readonly hasValue: boolean;
 }
 
-const d = (col: string): string => `CAST(t.${col} AS DATE)`;
+/** The domain table specs in one dialect's spelling (built once per dialect). */
+function buildDomainSpecs(x: SqlDialect): Record<CriterionDomain, DomainSpec> {
+  const d = (col: string): string => x.cast(`t.${col}`, 'DATE');
+  const addDays = (e: string, n: number): string => addDaysIn(e, n, x);
+  return {
+    ConditionOccurrence: {
+      table: 'condition_occurrence',
+      id: 'condition_occurrence_id',
+      concept: 'condition_concept_id',
+      start: d('condition_start_date'),
+      end: `COALESCE(${d('condition_end_date')}, ${addDays(d('condition_start_date'), 1)})`,
+      rawEnd: null,
+      hasVisit: true,
+      hasValue: false,
+    },
+    DrugExposure: {
+      table: 'drug_exposure',
+      id: 'drug_exposure_id',
+      concept: 'drug_concept_id',
+      start: d('drug_exposure_start_date'),
+      end:
+        `COALESCE(${d('drug_exposure_end_date')}, ` +
+        `${x.addDays(d('drug_exposure_start_date'), 't.days_supply')}, ${addDays(d('drug_exposure_start_date'), 1)})`,
+      rawEnd: null,
+      hasVisit: true,
+      hasValue: false,
+    },
+    DrugEra: {
+      table: 'drug_era',
+      id: 'drug_era_id',
+      concept: 'drug_concept_id',
+      start: d('drug_era_start_date'),
+      end: d('drug_era_end_date'),
+      rawEnd: d('drug_era_end_date'),
+      hasVisit: false,
+      hasValue: false,
+    },
+    ConditionEra: {
+      table: 'condition_era',
+      id: 'condition_era_id',
+      concept: 'condition_concept_id',
+      start: d('condition_era_start_date'),
+      end: d('condition_era_end_date'),
+      rawEnd: d('condition_era_end_date'),
+      hasVisit: false,
+      hasValue: false,
+    },
+    ProcedureOccurrence: {
+      table: 'procedure_occurrence',
+      id: 'procedure_occurrence_id',
+      concept: 'procedure_concept_id',
+      start: d('procedure_date'),
+      end: addDays(d('procedure_date'), 1),
+      rawEnd: null,
+      hasVisit: true,
+      hasValue: false,
+    },
+    Measurement: {
+      table: 'measurement',
+      id: 'measurement_id',
+      concept: 'measurement_concept_id',
+      start: d('measurement_date'),
+      end: addDays(d('measurement_date'), 1),
+      rawEnd: null,
+      hasVisit: true,
+      hasValue: true,
+    },
+    Observation: {
+      table: 'observation',
+      id: 'observation_id',
+      concept: 'observation_concept_id',
+      start: d('observation_date'),
+      end: addDays(d('observation_date'), 1),
+      rawEnd: null,
+      hasVisit: true,
+      hasValue: true,
+    },
+    VisitOccurrence: {
+      table: 'visit_occurrence',
+      id: 'visit_occurrence_id',
+      concept: 'visit_concept_id',
+      start: d('visit_start_date'),
+      end: d('visit_end_date'),
+      rawEnd: null,
+      hasVisit: true,
+      hasValue: false,
+    },
+    Death: {
+      table: 'death',
+      id: 'person_id',
+      concept: 'cause_concept_id',
+      start: d('death_date'),
+      end: addDays(d('death_date'), 1),
+      rawEnd: null,
+      hasVisit: false,
+      hasValue: false,
+    },
+  };
+}
 
-export const DOMAIN_SPECS: Record<CriterionDomain, DomainSpec> = {
-  ConditionOccurrence: {
-    table: 'condition_occurrence',
-    id: 'condition_occurrence_id',
-    concept: 'condition_concept_id',
-    start: d('condition_start_date'),
-    end: `COALESCE(${d('condition_end_date')}, ${addDays(d('condition_start_date'), 1)})`,
-    rawEnd: null,
-    hasVisit: true,
-    hasValue: false,
-  },
-  DrugExposure: {
-    table: 'drug_exposure',
-    id: 'drug_exposure_id',
-    concept: 'drug_concept_id',
-    start: d('drug_exposure_start_date'),
-    end:
-      `COALESCE(${d('drug_exposure_end_date')}, ` +
-      `(${d('drug_exposure_start_date')} + CAST(t.days_supply AS INTEGER)), ${addDays(d('drug_exposure_start_date'), 1)})`,
-    rawEnd: null,
-    hasVisit: true,
-    hasValue: false,
-  },
-  DrugEra: {
-    table: 'drug_era',
-    id: 'drug_era_id',
-    concept: 'drug_concept_id',
-    start: d('drug_era_start_date'),
-    end: d('drug_era_end_date'),
-    rawEnd: d('drug_era_end_date'),
-    hasVisit: false,
-    hasValue: false,
-  },
-  ConditionEra: {
-    table: 'condition_era',
-    id: 'condition_era_id',
-    concept: 'condition_concept_id',
-    start: d('condition_era_start_date'),
-    end: d('condition_era_end_date'),
-    rawEnd: d('condition_era_end_date'),
-    hasVisit: false,
-    hasValue: false,
-  },
-  ProcedureOccurrence: {
-    table: 'procedure_occurrence',
-    id: 'procedure_occurrence_id',
-    concept: 'procedure_concept_id',
-    start: d('procedure_date'),
-    end: addDays(d('procedure_date'), 1),
-    rawEnd: null,
-    hasVisit: true,
-    hasValue: false,
-  },
-  Measurement: {
-    table: 'measurement',
-    id: 'measurement_id',
-    concept: 'measurement_concept_id',
-    start: d('measurement_date'),
-    end: addDays(d('measurement_date'), 1),
-    rawEnd: null,
-    hasVisit: true,
-    hasValue: true,
-  },
-  Observation: {
-    table: 'observation',
-    id: 'observation_id',
-    concept: 'observation_concept_id',
-    start: d('observation_date'),
-    end: addDays(d('observation_date'), 1),
-    rawEnd: null,
-    hasVisit: true,
-    hasValue: true,
-  },
-  VisitOccurrence: {
-    table: 'visit_occurrence',
-    id: 'visit_occurrence_id',
-    concept: 'visit_concept_id',
-    start: d('visit_start_date'),
-    end: d('visit_end_date'),
-    rawEnd: null,
-    hasVisit: true,
-    hasValue: false,
-  },
-  Death: {
-    table: 'death',
-    id: 'person_id',
-    concept: 'cause_concept_id',
-    start: d('death_date'),
-    end: addDays(d('death_date'), 1),
-    rawEnd: null,
-    hasVisit: false,
-    hasValue: false,
-  },
-};
+const SPECS = new Map<SqlDialect, Record<CriterionDomain, DomainSpec>>();
+
+/** The spec of a criterion domain in `dialect`'s spelling. */
+export function domainSpec(domain: CriterionDomain, dialect: SqlDialect): DomainSpec {
+  let specs = SPECS.get(dialect);
+  if (!specs) SPECS.set(dialect, (specs = buildDomainSpecs(dialect)));
+  return specs[domain];
+}
 
 /** Names of the working tables a compiled cohort uses (all chosen by the compiler). */
 export interface WorkTables {
+  readonly dialect: SqlDialect;
   readonly codesets: string;
   /**
    * When present, nested criteria groups are emitted here as `name AS MATERIALIZED (...)` CTEs (in dependency
@@ -142,7 +156,8 @@ export interface WorkTables {
 
 /** The OMOP tables a criterion reads, for the pre-flight check. */
 export function tablesOfCriterion(c: CriterionIR, out: Set<string>): void {
-  out.add(DOMAIN_SPECS[c.domain].table);
+  // Table names are the same in every dialect.
+  out.add(domainSpec(c.domain, duckdbDialect).table);
   if (c.age !== undefined || c.genderConceptIds !== undefined) out.add('person');
   if (c.correlated) {
     out.add('observation_period');
@@ -158,19 +173,20 @@ export function tablesOfGroup(g: CriteriaGroupIR, out: Set<string>): void {
 
 /** Events of one domain matching a criterion. */
 export function criterionSql(c: CriterionIR, w: WorkTables): string {
-  const s = DOMAIN_SPECS[c.domain];
+  const x = w.dialect;
+  const s = domainSpec(c.domain, x);
   const cols = [
     't.person_id',
     `t.${s.id} AS event_id`,
     `${s.start} AS start_date`,
     `${s.end} AS end_date`,
     s.hasVisit
-      ? 'CAST(t.visit_occurrence_id AS BIGINT) AS visit_occurrence_id'
-      : 'CAST(NULL AS BIGINT) AS visit_occurrence_id',
+      ? `${x.cast('t.visit_occurrence_id', 'BIGINT')} AS visit_occurrence_id`
+      : `${x.cast('NULL', 'BIGINT')} AS visit_occurrence_id`,
     `COALESCE(t.${s.concept}, 0) AS target_concept_id`,
   ];
   if (s.rawEnd) cols.push(`${s.rawEnd} AS raw_end_date`);
-  if (s.hasValue && c.valueAsNumber) cols.push('CAST(t.value_as_number AS DOUBLE) AS value_as_number');
+  if (s.hasValue && c.valueAsNumber) cols.push(`${x.cast('t.value_as_number', 'DOUBLE')} AS value_as_number`);
   const where: string[] = [];
   if (c.first) {
     // Circe: the person's first matching row in the whole table, before any other filter but the codeset.
@@ -182,11 +198,11 @@ export function criterionSql(c: CriterionIR, w: WorkTables): string {
       ? ''
       : `\n    JOIN ${w.codesets} cs ON t.${s.concept} = cs.concept_id AND cs.codeset_id = ${intLit(c.codesetId)}`;
   const needsPerson = c.age !== undefined || c.genderConceptIds !== undefined;
-  if (c.occurrenceStartDate) where.push(dateRangeClause('C.start_date', c.occurrenceStartDate));
-  if (c.occurrenceEndDate && s.rawEnd) where.push(dateRangeClause('C.raw_end_date', c.occurrenceEndDate));
-  if (c.age) where.push(numericRangeClause('(year(C.start_date) - PER.year_of_birth)', c.age, 'integer'));
+  if (c.occurrenceStartDate) where.push(dateRangeClause('C.start_date', c.occurrenceStartDate, x));
+  if (c.occurrenceEndDate && s.rawEnd) where.push(dateRangeClause('C.raw_end_date', c.occurrenceEndDate, x));
+  if (c.age) where.push(numericRangeClause(`(${x.year('C.start_date')} - PER.year_of_birth)`, c.age, 'integer', x));
   if (c.genderConceptIds) where.push(`PER.gender_concept_id IN (${intList(c.genderConceptIds)})`);
-  if (c.valueAsNumber) where.push(numericRangeClause('C.value_as_number', c.valueAsNumber, 'double'));
+  if (c.valueAsNumber) where.push(numericRangeClause('C.value_as_number', c.valueAsNumber, 'double', x));
 
   const base =
     `SELECT C.person_id, C.event_id, C.start_date, C.end_date, C.visit_occurrence_id, C.start_date AS sort_date, ` +
@@ -199,11 +215,11 @@ export function criterionSql(c: CriterionIR, w: WorkTables): string {
   // within the observation period that contains it.
   const events =
     `(SELECT Q.person_id, Q.event_id, Q.start_date, Q.end_date, Q.visit_occurrence_id, ` +
-    `CAST(OP.observation_period_start_date AS DATE) AS op_start_date, ` +
-    `CAST(OP.observation_period_end_date AS DATE) AS op_end_date\n` +
+    `${x.cast('OP.observation_period_start_date', 'DATE')} AS op_start_date, ` +
+    `${x.cast('OP.observation_period_end_date', 'DATE')} AS op_end_date\n` +
     `   FROM (${base}) Q\n   JOIN observation_period OP ON Q.person_id = OP.person_id ` +
-    `AND CAST(OP.observation_period_start_date AS DATE) <= Q.start_date ` +
-    `AND CAST(OP.observation_period_end_date AS DATE) >= Q.start_date)`;
+    `AND ${x.cast('OP.observation_period_start_date', 'DATE')} <= Q.start_date ` +
+    `AND ${x.cast('OP.observation_period_end_date', 'DATE')} >= Q.start_date)`;
   return (
     `SELECT PE.person_id, PE.event_id, PE.start_date, PE.end_date, PE.visit_occurrence_id, PE.sort_date, ` +
     `PE.target_concept_id\n  FROM (${base}) PE\n  JOIN (${groupSql(c.correlated, events, w)}) AC ` +
@@ -212,11 +228,11 @@ export function criterionSql(c: CriterionIR, w: WorkTables): string {
 }
 
 /** Circe window semantics, relative to the index event P for a candidate event A. */
-function windowClauses(win: WindowIR, checkObservationPeriod: boolean): string[] {
+function windowClauses(win: WindowIR, checkObservationPeriod: boolean, x: SqlDialect): string[] {
   const index = win.useIndexEnd ? 'P.end_date' : 'P.start_date';
   const event = win.useEventEnd ? 'A.end_date' : 'A.start_date';
   const bound = (e: WindowIR['start']): string | null => {
-    if (e.days !== null) return addDays(index, e.coeff * e.days);
+    if (e.days !== null) return addDaysIn(index, e.coeff * e.days, x);
     // An unbounded side runs to the edge of the index observation period, unless that is ignored.
     if (!checkObservationPeriod) return null;
     return e.coeff === -1 ? 'P.op_start_date' : 'P.op_end_date';
@@ -237,8 +253,8 @@ export function correlatedSql(cc: CorrelatedCriterionIR, events: string, w: Work
   const checkOp = !cc.ignoreObservationPeriod;
   const on: string[] = ['A.person_id = P.person_id'];
   if (checkOp) on.push('A.start_date >= P.op_start_date AND A.start_date <= P.op_end_date');
-  on.push(...windowClauses(cc.startWindow, checkOp));
-  if (cc.endWindow) on.push(...windowClauses(cc.endWindow, checkOp));
+  on.push(...windowClauses(cc.startWindow, checkOp, w.dialect));
+  if (cc.endWindow) on.push(...windowClauses(cc.endWindow, checkOp, w.dialect));
   if (cc.restrictVisit) on.push('A.visit_occurrence_id = P.visit_occurrence_id');
   const counted = cc.occurrence.distinct
     ? `COUNT(DISTINCT ${DISTINCT_COLUMNS[cc.occurrence.distinctColumn]})`
@@ -251,14 +267,14 @@ export function correlatedSql(cc: CorrelatedCriterionIR, events: string, w: Work
   );
 }
 
-export function demographicSql(dc: DemographicCriterionIR, events: string): string {
+export function demographicSql(dc: DemographicCriterionIR, events: string, x: SqlDialect): string {
   const where: string[] = [];
-  if (dc.age) where.push(numericRangeClause('(year(E.start_date) - PER.year_of_birth)', dc.age, 'integer'));
+  if (dc.age) where.push(numericRangeClause(`(${x.year('E.start_date')} - PER.year_of_birth)`, dc.age, 'integer', x));
   if (dc.genderConceptIds) where.push(`PER.gender_concept_id IN (${intList(dc.genderConceptIds)})`);
   if (dc.raceConceptIds) where.push(`PER.race_concept_id IN (${intList(dc.raceConceptIds)})`);
   if (dc.ethnicityConceptIds) where.push(`PER.ethnicity_concept_id IN (${intList(dc.ethnicityConceptIds)})`);
-  if (dc.occurrenceStartDate) where.push(dateRangeClause('E.start_date', dc.occurrenceStartDate));
-  if (dc.occurrenceEndDate) where.push(dateRangeClause('E.end_date', dc.occurrenceEndDate));
+  if (dc.occurrenceStartDate) where.push(dateRangeClause('E.start_date', dc.occurrenceStartDate, x));
+  if (dc.occurrenceEndDate) where.push(dateRangeClause('E.end_date', dc.occurrenceEndDate, x));
   return (
     `SELECT E.person_id, E.event_id\n  FROM ${events} E\n  JOIN person PER ON PER.person_id = E.person_id` +
     (where.length > 0 ? `\n  WHERE ${where.join(' AND ')}` : '') +
@@ -273,7 +289,7 @@ export function demographicSql(dc: DemographicCriterionIR, events: string): stri
 export function groupSql(g: CriteriaGroupIR, events: string, w: WorkTables): string {
   const members = [
     ...g.criteria.map((cc) => correlatedSql(cc, events, w)),
-    ...g.demographics.map((dc) => demographicSql(dc, events)),
+    ...g.demographics.map((dc) => demographicSql(dc, events, w.dialect)),
     ...g.groups.map((sub) => {
       const inner = groupSql(sub, events, w);
       if (!w.ctes) return inner;

@@ -5,6 +5,7 @@
  * pass `checkIdentifier`.
  */
 import type { CalendarDate, DateRangeIR, NumericRangeIR, RangeOp } from '../../common/cohort/ir.js';
+import type { SqlDialect } from '../sql/index.js';
 
 /** An integer literal; throws on anything that is not a safe integer (defence in depth: the IR was validated). */
 export function intLit(n: number): string {
@@ -13,13 +14,13 @@ export function intLit(n: number): string {
 }
 
 /** A DOUBLE literal; `String()` of a finite double round-trips exactly. */
-export function doubleLit(n: number): string {
+export function doubleLit(n: number, dialect: SqlDialect): string {
   if (!Number.isFinite(n)) throw new RangeError(`not a finite number: ${String(n)}`);
-  return `CAST(${String(n)} AS DOUBLE)`;
+  return dialect.cast(String(n), 'DOUBLE');
 }
 
-export function dateLit(d: CalendarDate): string {
-  return `make_date(${intLit(d.year)}, ${intLit(d.month)}, ${intLit(d.day)})`;
+export function dateLit(d: CalendarDate, dialect: SqlDialect): string {
+  return dialect.makeDate(intLit(d.year), intLit(d.month), intLit(d.day));
 }
 
 export function intList(ids: readonly number[]): string {
@@ -27,10 +28,10 @@ export function intList(ids: readonly number[]): string {
   return ids.map(intLit).join(', ');
 }
 
-/** `expr + n days`, staying a DATE (DuckDB: DATE + INTEGER → DATE, DATE + INTERVAL → TIMESTAMP). */
-export function addDays(expr: string, days: number): string {
+/** `expr + n days`, staying a DATE (the dialect spells it). */
+export function addDays(expr: string, days: number, dialect: SqlDialect): string {
   if (days === 0) return expr;
-  return `(${expr} + CAST(${intLit(days)} AS INTEGER))`;
+  return dialect.addDays(expr, intLit(days));
 }
 
 const OPS: Record<Exclude<RangeOp, 'bt' | '!bt'>, string> = {
@@ -51,13 +52,13 @@ function rangeClause(expr: string, op: RangeOp, value: string, extent: string | 
   return `${expr} ${OPS[op]} ${value}`;
 }
 
-export function numericRangeClause(expr: string, r: NumericRangeIR, kind: 'integer' | 'double'): string {
-  const lit = kind === 'integer' ? intLit : doubleLit;
+export function numericRangeClause(expr: string, r: NumericRangeIR, kind: 'integer' | 'double', dialect: SqlDialect): string {
+  const lit = kind === 'integer' ? intLit : (n: number): string => doubleLit(n, dialect);
   return rangeClause(expr, r.op, lit(r.value), r.extent === undefined ? undefined : lit(r.extent));
 }
 
-export function dateRangeClause(expr: string, r: DateRangeIR): string {
-  return rangeClause(expr, r.op, dateLit(r.value), r.extent === undefined ? undefined : dateLit(r.extent));
+export function dateRangeClause(expr: string, r: DateRangeIR, dialect: SqlDialect): string {
+  return rangeClause(expr, r.op, dateLit(r.value, dialect), r.extent === undefined ? undefined : dateLit(r.extent, dialect));
 }
 
 const IDENTIFIER_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;

@@ -11,6 +11,7 @@ import { checkDataFile } from './data-file.js';
 import type { IngestIssue } from './omop/report.js';
 import { omopTableAnyVersion } from './omop/cdm-spec.js';
 import { detectOmopVersion, readCsvHeader, resolveOmopTable, tableFileKind, tableStem } from './omop/table-files.js';
+import { isConsentFileName } from '../policy/consent-files.js';
 
 export { ingestOmop, type OmopIngestOptions, type OmopIngestReport } from './omop/ingest-omop.js';
 export { ingestFhir, type FhirIngestOptions, type FhirIngestReport } from './fhir/ingest-fhir.js';
@@ -31,6 +32,7 @@ async function listFiles(dir: string, depth: number, out: string[], skipped: Ing
   const entries = await readdir(dir, { withFileTypes: true });
   for (const e of entries) {
     if (e.name.startsWith('.') || e.name === 'node_modules') continue;
+    if (depth === 0 && isConsentFileName(e.name)) continue; // patient consent, read by the consent loader, never a product
     const full = path.join(dir, e.name);
     // Real sub-folders are searched; symbolic links are followed only to regular files (checked and size-bounded
     // like any file), so a link loop or a link to a folder or device is a warning, never a hang or a crash.

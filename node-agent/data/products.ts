@@ -13,6 +13,8 @@ export interface ProductInfo {
    * replaces it with the unit its catalog publishes (manifest over defaults), which is what jobs enforce.
    */
   privacyUnit: string | undefined;
+  /** The linkage-key column the catalog publishes and this agent's site name (linkage-bounded jobs only). */
+  linkage?: { column: string; site: string } | undefined;
   description: string;
   source: string;
 }

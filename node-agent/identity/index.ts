@@ -1,2 +1,2 @@
 export { CoordinatorKeyPin, PINNED_COORDINATOR_KEY_FILE } from './coordinator-key.js';
-export { guardLinkTasks, verifyTaskIdentity } from './task-identity.js';
+export { guardLinkTasks, inProcessTaskIdentity, verifyTaskIdentity, type InProcessIdentity } from './task-identity.js';

@@ -3,7 +3,8 @@
  * and bound to this task. Nothing (policy, ledger, data) runs before it; a task without a valid assertion is
  * refused with UNAUTHENTICATED (missing, tampered, expired, unknown key) or PERMISSION_DENIED (a valid assertion
  * replayed for another job, round, spec, agent or researcher). Tasks handed to the agent in-process (tests, tools)
- * do not pass here and carry no verified identity.
+ * pass {@link inProcessTaskIdentity}: an assertion they carry is verified the same way, and without one they run
+ * unverified only where no domain access policy decides on identity.
  */
 import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
@@ -35,4 +36,24 @@ export function guardLinkTasks(pin: CoordinatorKeyPin, agentName: string, log: L
     }
     return run(task, identity);
   };
+}
+
+export type InProcessIdentity = { ok: true; identity: IdentityAssertionClaims | undefined } | { ok: false; reply: AgentTaskReply };
+
+/**
+ * The identity of a task handed to the agent in-process (`agent.handleTask`): no caller can hand in claims of its
+ * own. An assertion the task carries is verified exactly as on the link; a task without one runs as `unverified`
+ * when the domain has no access policy (today's rules only, which do not depend on identity), and is refused
+ * (UNAUTHENTICATED) when it has one, because that policy's decision would rest on an unverified name.
+ */
+export function inProcessTaskIdentity(task: AgentTask, pin: CoordinatorKeyPin, agentName: string, policyDecides: boolean, log: Log): InProcessIdentity {
+  try {
+    if (typeof task.identityAssertion === 'string' && task.identityAssertion !== '') return { ok: true, identity: verifyTaskIdentity(task, pin, agentName) };
+    if (!policyDecides) return { ok: true, identity: undefined };
+    throw new FedmeshError('UNAUTHENTICATED', "identity assertion refused: the task carries no coordinator-signed identity, and this domain's access policy decides on identity", { field: 'identity_assertion' });
+  } catch (e) {
+    if (!isFedmeshError(e)) throw e;
+    log('task-refused', { jobId: task.jobId.slice(0, 64), taskId: task.taskId.slice(0, 64), kind: task.kind.slice(0, 32), code: e.code, reason: e.message, inProcess: true });
+    return { ok: false, reply: { ok: false, taskId: task.taskId, error: { code: e.code, message: e.message, field: e.field ?? '' } } };
+  }
 }

@@ -11,12 +11,26 @@ import type { JobSpec } from '../../common/job/spec.js';
 import { manifestProductOf } from '../../common/job/product-rules.js';
 import type { AccessPolicy, AccessProduct } from '../../common/policy/index.js';
 
+/** The public parameters a decision reads: a typed job spec, or a registry kind's compiled job via {@link kindGateJob}. */
+export type GateJob = Pick<JobSpec, 'kind' | 'privacy' | 'secure' | 'purpose' | 'project'>;
+
 export interface AuthorizationRequest {
   /** The identity the coordinator signed for this task (absent for tasks handed in-process). */
   identity: IdentityAssertionClaims | undefined;
   /** The researcher the task names (the assertion names the same when present). */
   researcher: string;
-  job: JobSpec;
+  job: JobSpec | GateJob;
+  /** The product the decision is about. @default the product that gates a typed spec (`manifestProductOf`) */
+  product?: string;
+}
+
+/**
+ * A registry kind's compiled job (glm, survival-cox) as the gate sees it: its kind, product and privacy, and the
+ * purpose and project the coordinator signed (the kinds' specs carry none of their own; the default purpose then).
+ */
+export function kindGateJob(job: { kind: string; product: string; privacy: { mode: string; epsilon?: number; delta?: number; rho?: number } }, identity: IdentityAssertionClaims | undefined): { job: GateJob; product: string } {
+  const privacy = { mode: job.privacy.mode, ...(job.privacy.epsilon !== undefined ? { epsilon: job.privacy.epsilon } : {}), ...(job.privacy.delta !== undefined ? { delta: job.privacy.delta } : {}), ...(job.privacy.rho !== undefined ? { rho: job.privacy.rho } : {}) } as GateJob['privacy'];
+  return { job: { kind: job.kind as GateJob['kind'], privacy, ...(identity ? { purpose: identity.purpose } : {}), ...(identity?.project ? { project: identity.project } : {}) }, product: job.product };
 }
 
 export type AuthorizationResult = { allow: true; policyIds: string[] } | { deny: true; policyIds: string[]; reason: string };
@@ -46,6 +60,8 @@ export interface AgentGateOptions {
 }
 
 export interface AgentGate {
+  /** Whether a domain access policy decides (otherwise every request is allowed by this gate). */
+  readonly decides: boolean;
   authorize(request: AuthorizationRequest): AuthorizationResult;
   /** {@link authorize}, throwing the refusal. @throws FedmeshError POLICY_DENIED naming the policy that denied */
   enforce(request: AuthorizationRequest): void;
@@ -55,7 +71,7 @@ export function createAgentGate(o: AgentGateOptions): AgentGate {
   const onDecision = o.onDecision ?? ((e: PolicyDecisionEvent) => (e.decision === 'deny' ? o.log?.('policy-refused', { ...e }) : undefined));
   const authorize = (r: AuthorizationRequest): AuthorizationResult => {
     if (!o.policy) return { allow: true, policyIds: [] };
-    const name = manifestProductOf(r.job);
+    const name = r.product ?? manifestProductOf(r.job as JobSpec);
     const published = o.product(name);
     const principal = r.identity
       ? { name: r.identity.researcher, authenticatedBy: r.identity.authenticatedBy, attributes: r.identity.attributes }
@@ -75,6 +91,7 @@ export function createAgentGate(o: AgentGateOptions): AgentGate {
     return result;
   };
   return {
+    decides: o.policy !== undefined,
     authorize,
     enforce(r) {
       const d = authorize(r);

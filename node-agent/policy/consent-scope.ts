@@ -7,6 +7,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { INTERNAL_PREFIX } from '../data/products.js';
 import { quoteIdent } from '../data/database.js';
+import { INT_ID_MACRO } from '../data/fhir/to-omop.js';
 import { optedOutPersons, type PatientConsent } from './consent.js';
 
 export const CONSENT_OPTOUT_TABLE = `${INTERNAL_PREFIX}consent_optout`;
@@ -47,13 +48,14 @@ export interface ScopedProduct {
  * reads the scoped data without knowing it (DuckDB resolves the temporary catalog first; other connections still see
  * the tables). The agent opens a fresh connection per task, so the scope ends with it.
  *
- * The hook, once jobs carry a purpose: `await applyConsentScope(conn, { consents, purpose: job.purpose, atMs:
- * Date.now(), products })` at the start of the task's `withConnection` callback, before `localStep`. The view
+ * The hook: `ConsentScopes` (consent-context.ts) calls it on every connection a task opens, for the task's purpose,
+ * before any kind's SQL runs (so before contribution bounding, cells and noise). The view
  * carries the table's `rowid` as a column, as the kinds' SQL orders rows by it (contribution bounding).
  * @returns how many persons the scope leaves out (for the agent's log and audit, never sent)
  */
 export async function applyConsentScope(conn: DuckDBConnection, o: { consents: readonly PatientConsent[]; purpose: string; atMs: number; products: readonly ScopedProduct[] }): Promise<number> {
   const n = await writeConsentScope(conn, o.consents, o.purpose, o.atMs);
+  if (n > 0) await mapFhirPatients(conn);
   const db = String((await conn.runAndReadAll('SELECT current_database() AS d')).getRowObjectsJS()[0]!.d);
   for (const p of o.products) {
     if (!p.privacyUnit) continue;
@@ -61,4 +63,16 @@ export async function applyConsentScope(conn: DuckDBConnection, o: { consents: r
     await conn.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(p.name)} AS SELECT t.*, t.rowid AS rowid FROM ${source} t ANTI JOIN ${CONSENT_OPTOUT_TABLE} o ON CAST(t.${quoteIdent(p.privacyUnit)} AS VARCHAR) = o.person`);
   }
   return n;
+}
+
+/**
+ * FHIR Consents name a Patient id; the OMOP tables built from FHIR key persons by a hash of it (`__fedmesh_int_id`,
+ * the ingest's own mapping). Every opted-out id that is a FHIR Patient id also leaves out that patient's OMOP
+ * `person_id`, so the OMOP-shaped products are scoped as well as the flat `fhir_*` ones.
+ */
+async function mapFhirPatients(conn: DuckDBConnection): Promise<void> {
+  const has = (await conn.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = 'fhir_patient'`)).getRowObjectsJS()[0];
+  if (Number(has?.n ?? 0) === 0) return;
+  await conn.run(INT_ID_MACRO);
+  await conn.run(`INSERT OR IGNORE INTO ${CONSENT_OPTOUT_TABLE} SELECT DISTINCT CAST(__fedmesh_int_id(p.id) AS VARCHAR) FROM main.fhir_patient p WHERE p.id IN (SELECT person FROM ${CONSENT_OPTOUT_TABLE})`);
 }

@@ -6,6 +6,7 @@ import type { AggregateJob, Filter, Scalar } from '../../common/job/spec.js';
 import { MAX_DATA_KEY_CHARS } from '../../common/job/group-limits.js';
 import type { ProductInfo } from '../data/products.js';
 import { quoteIdent } from '../data/database.js';
+import { linkageBoundingSql } from '../linkage/linkage-sql.js';
 
 export interface AggregatePlan {
   /**
@@ -196,7 +197,10 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
   if (unit) inner.push(`${quoteIdent(unit)} AS u`);
   if (dpMode && unit) {
     where.push(`${quoteIdent(unit)} IS NOT NULL`);
-    qualify = ` QUALIFY row_number() OVER (PARTITION BY ${quoteIdent(unit)} ORDER BY hash(rowid, ${p(options.salt, 'VARCHAR')})) <= ${p(privacy.maxRowsPerPerson, 'BIGINT')}`;
+    // Across sites (privacy.linkage): only the persons this site is designated for, bounded per linkage key.
+    const link = linkageBoundingSql(job.privacy.linkage, product, p);
+    if (link) where.push(...link.where);
+    qualify = ` QUALIFY row_number() OVER (PARTITION BY ${link?.personKey ?? quoteIdent(unit)} ORDER BY hash(rowid, ${p(options.salt, 'VARCHAR')})) <= ${p(privacy.maxRowsPerPerson, 'BIGINT')}`;
   }
   // Persons, not rows: the cell size of a group in mode none is its number of distinct privacy units.
   if (unit && !dpMode) outer.push('count(DISTINCT u)::BIGINT AS persons');

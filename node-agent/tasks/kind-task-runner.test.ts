@@ -95,4 +95,14 @@ describe('agent task runner for registry kinds', () => {
     await expect(s.runner.run(s.task(0, { mu: -1e7 }), s.scope)).rejects.toThrow(/residual\[0\] outside its public bounds/);
     await expect(s.runner.run(s.task(1, { mu: 0 }), s.scope)).resolves.toBeDefined();
   });
+
+  it('refuses a secure phase on a plain job, naming the payload, before charging or computing anything', async () => {
+    const s = setup();
+    const t = { ...s.task(0), payload: encodeRoundPayload({ hash: s.job.hash, input: { mu: 0 }, phase: 'advertise', msg: '' }) };
+    await expect(s.runner.run(t, s.scope)).rejects.toThrow(/payload\.phase: a plain round has no secure phases/);
+    expect(s.steps()).toBe(0);
+    expect(s.charges).toEqual([]);
+    // Negative control: the same task without the phase runs.
+    await expect(s.runner.run(s.task(0), s.scope)).resolves.toBeDefined();
+  });
 });

@@ -3,6 +3,7 @@ import type { Rng } from '../../algorithms/rng.js';
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { FedmeshError } from '../../common/errors.js';
+import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
 import { enforceDomainPolicy } from '../../common/job/domain-policy.js';
 import { catalogKind, type ProductRules } from '../../common/job/product-rules.js';
 import {
@@ -10,12 +11,18 @@ import {
   compileKindJob,
   decodeRoundPayload,
   encodeVector,
+  phaseAnswerSlot,
   privacyModeOf,
+  snapVectorToGrid,
   type AnyAgentKindDef,
   type AnyKindDef,
+  type BlockNoise,
   type CompiledKindJob,
   type KindRegistry,
+  type StatVector,
 } from '../../common/kinds/index.js';
+import { createHePool, type HePool } from '../../common/he/index.js';
+import { KindSecurePhases, type KindSecureDeps } from './kind-secure-phase.js';
 import type { ProductInfo } from '../data/products.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { TaskScope } from '../task-cancellation.js';
@@ -37,6 +44,10 @@ export interface KindTaskDeps {
   /** The agent's secret salt for keyed-hash contribution bounding. */
   salt: () => string;
   rng: Rng;
+  /** Secure sums (secagg, he): this agent's name, mTLS material and identity key. Absent: secure jobs are refused. */
+  secure?: Omit<KindSecureDeps, 'rng' | 'hePool'>;
+  /** The domain's access policy (Cedar), before the ledger is charged. @throws FedmeshError POLICY_DENIED naming the policy */
+  authorize?: (job: CompiledKindJob, task: AgentTask, identity: IdentityAssertionClaims | undefined) => void;
 }
 
 /** Per-job state kept between rounds (the design read in round 0), dropped after this long unused. */
@@ -61,6 +72,8 @@ interface JobEntry {
  */
 export class KindTaskRunner {
   private readonly jobs = new Map<string, JobEntry>();
+  private securePhases: KindSecurePhases | undefined;
+  private hePool: HePool | undefined;
 
   constructor(private readonly deps: KindTaskDeps) {}
 
@@ -69,30 +82,35 @@ export class KindTaskRunner {
   }
 
   /** @throws FedmeshError naming the field; the agent turns it into a typed failure reply */
-  async run(task: AgentTask, scope: TaskScope): Promise<ReleasedAnswer> {
+  async run(task: AgentTask, scope: TaskScope, identity?: IdentityAssertionClaims): Promise<ReleasedAnswer> {
     const { deps } = this;
     const def = deps.kinds.get(task.kind)!;
     const agentDef = deps.agentKinds.get(task.kind)!;
-    const { hash, input } = decodeRoundPayload(task.payload);
+    const { hash, input, phase, msg } = decodeRoundPayload(task.payload);
     const entry = this.entry(task, def);
     const job = entry.job;
     if (job.hash !== hash) throw new FedmeshError('FAILED_PRECONDITION', `payload: the task's job hash does not match the job this agent compiles from its spec (kind ${job.kind})`, { field: 'payload' });
     if (!Number.isSafeInteger(task.round) || task.round < 0 || task.round >= job.maxRounds) {
       throw new FedmeshError('FAILED_PRECONDITION', `round: ${task.round} is outside the job's public rounds 0..${job.maxRounds - 1}, which its cost covers`, { field: 'round' });
     }
+    // The task's shape must match the job's secure sum before anything is charged or read.
+    if (job.secure !== 'plain' && !phase) throw new FedmeshError('INVALID_ARGUMENT', `payload.phase: a ${job.secure} job's round runs in the phases of its secure sum`, { field: 'payload' });
+    if (job.secure === 'plain' && phase) throw new FedmeshError('INVALID_ARGUMENT', 'payload.phase: a plain round has no secure phases', { field: 'payload' });
     enforceDomainPolicy(deps.policy, job.kind, job.privacy.mode);
     const product = deps.products().find((p) => p.name === job.product);
     if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
     const rules = deps.rules(product.name);
     if (!rules) throw new FedmeshError('FAILED_PRECONDITION', `product ${product.name} has no published description at this agent yet`, { field: 'product' });
     checkRules(product.name, rules, job);
+    deps.authorize?.(job, task, identity);
     await deps.bind(task.jobId, job.hash);
     const mode = privacyModeOf(job);
     const cost = mode.cost(job);
     // Charged before any data is touched: durable, once per job id, for all of the job's rounds, never refunded.
     if (cost) await deps.charge(task.jobId, task.researcher, cost);
-    return deps.once(task.jobId, task.round, async () => {
-      const layout = def.layout(job, task.round);
+    const layout = def.layout(job, task.round);
+    // This agent's vector under a round's noise plan: local step → public-layout check → noise → fixed-point grid.
+    const computeVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
       const vector = await deps.withConnection((conn) =>
         scope.using(conn, () =>
           agentDef.localStep(
@@ -105,9 +123,36 @@ export class KindTaskRunner {
       );
       // What leaves must fit the public layout, or the coordinator would refuse it anyway; say so here first.
       checkAgentVector(layout, vector, 'this agent');
-      const out = mode.atAgent(vector, mode.roundNoise(job, layout), layout, deps.rng);
+      return snapVectorToGrid(layout, noise, mode.atAgent(vector, noise, layout, deps.rng));
+    };
+    if (phase) {
+      // (checked above: a phase comes with a secure job, and a secure job's task always has one)
+      const phases = this.secure();
+      // One answer per (job, round, phase), stored durably: a replayed phase gets the same keys, masks and noise.
+      return deps.once(task.jobId, phaseAnswerSlot(task.round, phase), async () => ({
+        arrow: await phases.handle({ jobId: task.jobId, round: task.round, phase, msg: new Uint8Array(Buffer.from(msg ?? '', 'base64')), job, layout, mode, computeVector }),
+        meta: { round: task.round, phase },
+      }));
+    }
+    return deps.once(task.jobId, task.round, async () => {
+      const out = await computeVector(mode.roundNoise(job, layout));
       return { arrow: encodeVector(out), meta: { round: task.round } };
     });
+  }
+
+  private secure(): KindSecurePhases {
+    const s = this.deps.secure;
+    if (!s) throw new FedmeshError('FAILED_PRECONDITION', 'secure: this agent runs no secure sums for registry kinds', { field: 'secure' });
+    this.securePhases ??= new KindSecurePhases({ ...s, rng: this.deps.rng, hePool: () => (this.hePool ??= createHePool()) });
+    return this.securePhases;
+  }
+
+  /** Drops secure protocol state and the HE pool (agent shutdown). */
+  async stop(): Promise<void> {
+    this.securePhases?.stop();
+    const pool = this.hePool;
+    this.hePool = undefined;
+    await pool?.destroy();
   }
 
   private entry(task: AgentTask, def: AnyKindDef): JobEntry {

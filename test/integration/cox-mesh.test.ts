@@ -82,8 +82,21 @@ describe('survival with "model": "cox" over the mesh', () => {
     expect(job.error?.message).not.toMatch(/\b\d+ (events|persons)\b/);
   }, 180_000);
 
-  it('negative control: a DP mode is refused at submission, naming privacy.mode', async () => {
+  it('negative control: a DP mode the agents do not allow is refused at submission, naming the mode', async () => {
     const err = await mesh.client.submitJob({ ...SPEC, privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 } }).catch((e: unknown) => e);
-    expect((err as Error).message).toMatch(/privacy\.mode: a Cox model runs in mode none only/);
+    expect((err as Error).message).toMatch(/central-dp/);
   });
+
+  it('secure secagg and he equal the plain fit to the last bit (exact fixed-point sums)', async () => {
+    const coefs = (j: { result?: { rows: Record<string, unknown>[] } }): unknown[] => j.result!.rows.map((r) => [r.coef, r['se(coef)']]);
+    const plain = await mesh.client.run(SPEC);
+    expect(plain.error).toBeUndefined();
+    for (const secure of ['secagg', 'he']) {
+      const j = await mesh.client.run({ ...SPEC, secure });
+      expect(j.error, secure).toBeUndefined();
+      // The bounded-|xβ| evaluation changes nothing for this fit (age effect ~0.0x per year, inside the ball).
+      expect(coefs(j)).toEqual(coefs(plain));
+      expect(j.result!.notes.join(' ')).toMatch(new RegExp(`secure ${secure}`));
+    }
+  }, 240_000);
 });

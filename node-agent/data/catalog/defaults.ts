@@ -222,6 +222,7 @@ export function describeProducts(
     };
     if (m?.allowedPrivacyModes !== undefined) description.allowedPrivacyModes = [...m.allowedPrivacyModes];
     if (m?.tags !== undefined) description.tags = [...m.tags];
+    if (m?.linkageKey !== undefined) description.linkageKey = m.linkageKey;
     const conceptCol = own(MAIN_CONCEPT_COLUMN, table.name);
     const state = own(options.conceptMapping, table.name);
     if (conceptCol !== undefined && state !== undefined && types.has(conceptCol)) {

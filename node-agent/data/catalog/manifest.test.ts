@@ -214,3 +214,15 @@ describe('loadManifest', () => {
     expect((await loadManifest(dir, SCHEMA)).issues[0]?.message).toBe('fedmesh.products.json: (file): is not a regular file');
   });
 });
+
+describe('parseManifest: linkageKey (issue 15 point 4)', () => {
+  it('keeps a VARCHAR column and names the field for anything else', () => {
+    expect(parse({ products: { lab_results: { linkageKey: 'device_id' } } }).manifest.products['lab_results']).toEqual({ linkageKey: 'device_id' });
+    expect(messages({ products: { lab_results: { linkageKey: 'value' } } })).toEqual([
+      "fedmesh.products.json: products.lab_results.linkageKey: 'value' is DOUBLE; a linkage key must be a VARCHAR column holding the keyed hash (hex or base64)",
+    ]);
+    expect(messages({ products: { lab_results: { linkageKey: 'nope' } } })[0]).toMatch(/products\.lab_results\.linkageKey: unknown column 'nope'/);
+    expect(messages({ products: { lab_results: { linkageKey: 7 } } })[0]).toMatch(/products\.lab_results\.linkageKey: must be a column name, not number 7/);
+    expect(parse({ products: { lab_results: { linkageKey: 'value' } } }).manifest.products['lab_results']).toEqual({});
+  });
+});

@@ -17,6 +17,7 @@
  *     },
  *     "lab_results": {
  *       "privacyUnit": "patient_id",
+ *       "linkageKey": "link_key",
  *       "columns": { "value": { "semanticType": "quantity", "description": "HbA1c in %" } },
  *       "bounds": { "value": [3, 20] }
  *     }
@@ -52,7 +53,7 @@ const MAX_ABS_BOUND = 1e15;
 
 const TOP_FIELDS = new Set(['version', 'owner', 'products']);
 const PRODUCT_FIELDS = new Set([
-  'description', 'owner', 'columns', 'privacyUnit', 'population', 'bounds', 'sensitivity', 'allowedJobKinds', 'allowedPrivacyModes', 'tags',
+  'description', 'owner', 'columns', 'privacyUnit', 'linkageKey', 'population', 'bounds', 'sensitivity', 'allowedJobKinds', 'allowedPrivacyModes', 'tags',
 ]);
 /** A semantic tag: lower-case words, as domain policies compare them verbatim. */
 const TAG = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
@@ -255,6 +256,11 @@ function parseProduct(sink: IssueSink, name: string, raw: Json, table: ProductSc
     else if (isStructuredType(type)) sink.add(name, `${base}.privacyUnit`, `'${pu}' is ${type}; a privacy unit must be a scalar column`);
     else entry.privacyUnit = pu;
   }
+  if (has('linkageKey')) {
+    const lk = parseLinkageKey(raw['linkageKey'], table);
+    if (lk.ok) entry.linkageKey = lk.value;
+    else sink.add(name, `${base}.linkageKey`, lk.error);
+  }
   if (has('population')) {
     const pop = raw['population'];
     // The unit the product is keyed by: declared here, or person_id where the table has it (the default unit).
@@ -295,6 +301,18 @@ function parseProduct(sink: IssueSink, name: string, raw: Json, table: ProductSc
     }
   }
   return entry;
+}
+
+/**
+ * `linkageKey`: the column holding the sites' shared keyed hash of a person's identifier (common/job/linkage.ts).
+ * Text only: an HMAC written as hex or base64, the same bytes at every site.
+ */
+function parseLinkageKey(v: Json, table: ProductSchema): { ok: true; value: string } | { ok: false; error: string } {
+  if (typeof v !== 'string') return { ok: false, error: `must be a column name, not ${describeJson(v)}` };
+  const type = columnTypes(table).get(v);
+  if (type === undefined) return { ok: false, error: unknownColumn(v, table) };
+  if (type.toUpperCase() !== 'VARCHAR') return { ok: false, error: `'${v}' is ${type}; a linkage key must be a VARCHAR column holding the keyed hash (hex or base64)` };
+  return { ok: true, value: v };
 }
 
 /**

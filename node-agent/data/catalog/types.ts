@@ -64,6 +64,11 @@ export interface ManifestProduct {
   /** The privacy-unit column; `null` declares that the product has none. */
   privacyUnit?: string | null;
   /**
+   * The column holding the privacy-preserving linkage key the sites share (HMAC of a national id under a secret the
+   * coordinator never holds): lets aggregate jobs bound a person across sites (`privacy.linkage`).
+   */
+  linkageKey?: string;
+  /**
    * The population (privacy-unit domain) the product belongs to; budgets are kept per population. Absent: `person`,
    * which is right for every product keyed by persons. Declare another only for a unit that is not a person.
    */
@@ -113,6 +118,8 @@ export interface ProductDescription {
   profile: ProductProfile;
   columns: ColumnDescription[];
   privacyUnit: string | undefined;
+  /** The linkage-key column the manifest declares (absent: the product cannot take part in linkage-bounded jobs). */
+  linkageKey?: string;
   /** The population the coordinator charges jobs on this product to (`person` unless the manifest declares one). */
   population: string;
   bounds: Record<string, [number, number]>;

@@ -1,0 +1,138 @@
+/**
+ * Issue 13: the cohort benchmark's queries (a cohort with two inclusion rules, then its age and gender
+ * characterisation — the work of one cohort job at one agent) on PostgreSQL 15 versus DuckDB, over the same
+ * synthetic persons: generated once, loaded into DuckDB, and copied value for value into PostgreSQL with the
+ * README's recommended indexes, queried by a read-only role through the agent's own data source. Reports the
+ * ratio, the time per cohort stage on each engine (where the time goes), the load time, and PostgreSQL without
+ * the recommended indexes.
+ *
+ * The server runs with settings a DBA would give an analytics replica on this machine (stated in the result):
+ * shared_buffers 1 GB, work_mem 256 MB, 2 parallel workers per gather, fsync off (a throw-away cluster).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { synthesize } from '../client/synth/index.js';
+import { parseCohortDefinition } from '../common/cohort/index.js';
+import { characterizeCohort } from '../node-agent/analytics/index.js';
+import { compileCohort, runCohort } from '../node-agent/cohort/index.js';
+import { duckdbSession, openPostgresSource, type SqlSession } from '../node-agent/data/source/index.js';
+import { BENCH_COHORT } from './cohort.js';
+import { measureInterleaved, ratio, type SuiteReport } from './harness.js';
+import { startPostgres } from './postgres-cluster.js';
+import { copyDuckDbTablesToPostgres, createReadOnlyRole, recommendedIndexSql } from './postgres-omop.js';
+
+const TABLES = ['person', 'observation_period', 'visit_occurrence', 'condition_occurrence', 'drug_exposure', 'measurement', 'death', 'concept', 'concept_ancestor'];
+const SETTINGS = { shared_buffers: `'1GB'`, work_mem: `'256MB'`, maintenance_work_mem: `'512MB'`, max_parallel_workers_per_gather: '2', effective_cache_size: `'8GB'`, random_page_cost: '1.1' };
+
+export interface PostgresBenchOptions {
+  /** Synthetic persons (one site). @default 1_000_000 */
+  persons?: number;
+  iterations?: number;
+  /** Progress lines (load steps take minutes at full size). */
+  log?: (line: string) => void;
+}
+
+/** One cohort job's local work: the cohort, then its age/gender characterisation; the person count. */
+async function cohortWork(s: SqlSession): Promise<bigint> {
+  await runCohort(s, parseCohortDefinition(BENCH_COHORT), { targetTable: 'bench_cohort' });
+  return (await characterizeCohort(s, 'bench_cohort', {})).persons;
+}
+
+/** Each statement of the compiled cohort, timed once, labelled by what it builds. */
+async function stageTimes(s: SqlSession): Promise<Record<string, number>> {
+  const compiled = compileCohort(parseCohortDefinition(BENCH_COHORT), { targetTable: 'bench_stage', dialect: s.dialect });
+  const out: Record<string, number> = {};
+  for (const st of compiled.statements) {
+    const m = /^(DROP TABLE IF EXISTS|CREATE (?:OR REPLACE )?TEMP TABLE|ANALYZE) "bench_stage(?:__)?([a-z]*)"/.exec(st.sql);
+    const label = `${m?.[1]?.startsWith('CREATE') ? 'create' : m?.[1]?.startsWith('ANALYZE') ? 'analyze' : 'drop'} ${m?.[2] || 'cohort'}`;
+    const t0 = performance.now();
+    await s.run(st.sql);
+    out[label] = Math.round((out[label] ?? 0) + performance.now() - t0);
+  }
+  const t0 = performance.now();
+  await characterizeCohort(s, 'bench_stage', {});
+  out['characterise'] = Math.round(performance.now() - t0);
+  for (const sql of compiled.cleanupStatements) await s.run(sql);
+  return out;
+}
+
+export async function runPostgresBenchmark(options: PostgresBenchOptions = {}): Promise<SuiteReport> {
+  const persons = options.persons ?? 1_000_000;
+  const iterations = options.iterations ?? 3;
+  const log = options.log ?? (() => undefined);
+  const work = await mkdtemp(join(tmpdir(), 'fedmesh-bench-pg-'));
+  const pg = await startPostgres({ settings: SETTINGS });
+  const inst = await DuckDBInstance.create(join(work, 'bench.duckdb'));
+  const conn = await inst.connect();
+  try {
+    let t0 = performance.now();
+    const synth = await synthesize({ outDir: join(work, 'data'), sites: 1, persons, seed: 11, format: 'parquet' });
+    const synthMs = performance.now() - t0;
+    log(`synthesised ${persons} persons (${synth.totalRows} rows) in ${Math.round(synthMs)} ms`);
+    const dir = synth.sites[0]!.dir;
+    const tables: { name: string; columns: string[] }[] = [];
+    const rows: Record<string, number> = {};
+    for (const t of TABLES) {
+      await conn.run(`CREATE TABLE ${t} AS SELECT * FROM read_parquet('${join(dir, `${t}.parquet`)}')`);
+      const cols = (await conn.runAndReadAll(`SELECT column_name FROM information_schema.columns WHERE table_name = '${t}' ORDER BY ordinal_position`)).getRowObjectsJS();
+      tables.push({ name: t, columns: cols.map((c) => String(c['column_name'])) });
+      rows[t] = Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${t}`)).getRowObjectsJS()[0]!['n']);
+    }
+    await pg.exec('CREATE DATABASE cdm');
+    t0 = performance.now();
+    await copyDuckDbTablesToPostgres((sql) => conn.run(sql), tables, pg, 'cdm', () => 'cdm', work);
+    const pgLoadMs = performance.now() - t0;
+    log(`copied into PostgreSQL with indexes and ANALYZE in ${Math.round(pgLoadMs)} ms`);
+    await createReadOnlyRole(pg, 'cdm', 'agent', 'bench-pw', ['cdm']);
+    const source = await openPostgresSource({ url: `postgres://agent@127.0.0.1:${pg.port}/cdm`, password: 'bench-pw', schema: 'cdm', poolSize: 1, statementTimeoutMs: 0 });
+    try {
+      const duck = duckdbSession(conn);
+      let duckPersons = 0n;
+      let pgPersons = 0n;
+      const timed = await measureInterleaved(
+        {
+          duckdb: async () => (duckPersons = await cohortWork(duck)),
+          postgres: async () => (pgPersons = await source.withSession(cohortWork)),
+        },
+        { warmup: 1, iterations },
+      );
+      log(`cohort job work: DuckDB p50 ${timed.duckdb.p50Ms} ms, PostgreSQL p50 ${timed.postgres.p50Ms} ms`);
+      const stages = { duckdb: await stageTimes(duck), postgres: await source.withSession(stageTimes) };
+      // The same work without the recommended indexes (statistics kept): what they buy.
+      const indexNames = recommendedIndexSql('cdm', TABLES).map((s) => /CREATE INDEX "([^"]+)"/.exec(s)![1]!);
+      await pg.exec(indexNames.map((n) => `DROP INDEX IF EXISTS cdm."${n}"`).join(';\n'), 'cdm');
+      const noIndex = await measureInterleaved({ postgres: () => source.withSession(cohortWork) }, { warmup: 1, iterations: 1 });
+      log(`PostgreSQL without the recommended indexes: ${noIndex.postgres.p50Ms} ms`);
+      return {
+        results: {
+          persons,
+          rows,
+          synthMs: Math.round(synthMs),
+          postgresLoadMs: Math.round(pgLoadMs),
+          cohortPersons: Number(duckPersons),
+          exactMatch: duckPersons === pgPersons,
+          duckdb: { p50Ms: timed.duckdb.p50Ms, p95Ms: timed.duckdb.p95Ms },
+          postgres: { p50Ms: timed.postgres.p50Ms, p95Ms: timed.postgres.p95Ms },
+          postgresWithoutIndexes: { p50Ms: noIndex.postgres.p50Ms },
+          stagesMs: stages,
+          postgresSettings: SETTINGS,
+          note: 'one cohort job\'s work at one agent (cohort SQL with two inclusion rules + age/gender characterisation), same data on both engines; PostgreSQL 15 over loopback TCP as a read-only role, in the same machine (2 cores shared); DuckDB embedded in this process',
+        },
+        ratios: {
+          postgresOverDuckdb: ratio(timed.postgres.p50Ms, timed.duckdb.p50Ms, { numerator: 'PostgreSQL p50', denominator: 'DuckDB p50' }),
+          withoutOverWithIndexes: ratio(noIndex.postgres.p50Ms, timed.postgres.p50Ms, { numerator: 'PostgreSQL without the recommended indexes', denominator: 'with them' }),
+        },
+      };
+    } finally {
+      await source.close();
+    }
+  } finally {
+    conn.closeSync();
+    inst.closeSync();
+    await pg.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}

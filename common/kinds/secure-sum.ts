@@ -1,0 +1,126 @@
+/**
+ * Secure sums over the statistics vector, the parts both sides derive alike from public information (layout,
+ * privacy mode, participants): the phases of a round, the ring and vector plan, the HE parameters, the Shamir
+ * threshold and the fewest contributors a release may rest on. The coordinator's driver is
+ * coordinator/rounds/secure-round.ts, the agent's node-agent/tasks/kind-secure-phase.ts; they reuse the SecAgg
+ * state machines (algorithms/secagg) and the BFV pool (common/he) of the built-in kinds.
+ *
+ * - **secagg** (Bonawitz et al. 2017): each round of the kind is one fresh protocol run — advertise (fresh X25519
+ *   keys, signed with the agent's certificate-attested identity key) → share (Shamir shares of the mask seeds) →
+ *   mask (the agent's vector plus pairwise and self masks in Z_2^32) → unmask. Fresh keys every round: masks never
+ *   repeat across rounds, and a dropout in one round does not leak the next round's vector.
+ * - **he** (BFV): the researcher cannot stay online between the rounds of an iterative model, and the coordinator
+ *   must read each round's sum to choose the next round's input, so the key holder is one participating agent (the
+ *   first by name): it makes one key pair per job and vector plan, signs the public key with its attested identity
+ *   key, every agent encrypts its vector under it after checking that signature (so the coordinator cannot swap in
+ *   a key of its own), the coordinator adds the ciphertexts in its pool (it never holds a secret key), and the key
+ *   holder decrypts only the aggregate, once per round (its answer is cached per job, round and phase). Key reuse
+ *   across rounds is sound: BFV is IND-CPA under a public key used for many encryptions, and the key holder never
+ *   decrypts anything but the one aggregate per round. Because the key holder sees the exact sum, `he` is refused
+ *   with central-dp (use secagg, or distributed-dp); in the other modes the sum it sees is the one released.
+ *
+ * Threat model as ARCHITECTURE.md: agents honest-but-curious, coordinator curious; collusion of the coordinator
+ * with the key holder (he) or with more than `tolerated` agents (distributed-dp) is out of scope.
+ */
+import { selectHeParameters, type HePlan } from '../../algorithms/he/index.js';
+import { FedmeshError } from '../errors.js';
+import { heLimbRing, secAggLimbRing } from '../secure/limbs.js';
+import type { KindJobCommon } from './kind.js';
+import { toleratedAgents } from './agent-noise-modes.js';
+import type { BlockNoise } from './noise-calibration.js';
+import { planSecureVector, type SecureVectorPlan } from './secure-vector.js';
+import type { StatLayout } from './stat-layout.js';
+
+/** Fewest participants of a secure sum: with two, the sum tells each the other's vector. */
+export const MIN_SECURE_PARTICIPANTS = 3;
+
+/** The phases of one round of a secure sum, in order (plain sums have one, unnamed). */
+export const SECURE_PHASES = { secagg: ['advertise', 'share', 'mask', 'unmask'], he: ['he-keys', 'he-encrypt', 'he-decrypt'] } as const;
+export type SecurePhase = (typeof SECURE_PHASES)['secagg'][number] | (typeof SECURE_PHASES)['he'][number];
+
+const PHASE_SLOT: Readonly<Record<SecurePhase, number>> = { advertise: 1, share: 2, mask: 3, unmask: 4, 'he-keys': 5, 'he-encrypt': 6, 'he-decrypt': 7 };
+/** Phase slots per round in an agent's answer store. */
+export const PHASE_SLOTS = 8;
+
+/** The key an agent stores a phase's one answer under (round and phase; one protocol step, answered once). */
+export function phaseAnswerSlot(round: number, phase: SecurePhase | undefined): number {
+  return phase === undefined ? round : round * PHASE_SLOTS + PHASE_SLOT[phase];
+}
+
+export function isSecurePhase(x: unknown): x is SecurePhase {
+  return typeof x === 'string' && Object.prototype.hasOwnProperty.call(PHASE_SLOT, x);
+}
+
+/**
+ * What a secure sum needs that is checked at submission from the job alone.
+ * @throws FedmeshError INVALID_JOB naming the field
+ */
+export function checkSecureCombination(job: KindJobCommon): void {
+  if (job.privacy.mode === 'distributed-dp' && job.secure === 'plain') {
+    throw new FedmeshError('INVALID_JOB', 'privacy.mode: distributed-dp needs a secure sum (secure: secagg or he): with plain sums the coordinator would see each agent\'s vector with only its share of the noise', { field: 'privacy.mode' });
+  }
+  if (job.secure === 'he' && job.privacy.mode === 'central-dp') {
+    throw new FedmeshError('INVALID_JOB', 'secure: he with central-dp would show the key-holding agent the exact sums before the coordinator adds noise; use secure secagg, or privacy mode distributed-dp', { field: 'secure' });
+  }
+  if (job.secure !== 'plain' && job.dropout !== 'fail' && job.minAgents < MIN_SECURE_PARTICIPANTS) {
+    throw new FedmeshError('INVALID_JOB', `minAgents: a secure sum needs at least ${MIN_SECURE_PARTICIPANTS} contributors`, { field: 'minAgents' });
+  }
+}
+
+/** Shamir threshold t and the fewest contributors a secure round's sum may rest on, for n participants. */
+export function secureQuorum(job: KindJobCommon, agents: number): { threshold: number; requiredContributors: number } {
+  if (agents < MIN_SECURE_PARTICIPANTS) {
+    throw new FedmeshError('FAILED_PRECONDITION', `secure: a ${job.secure} sum needs at least ${MIN_SECURE_PARTICIPANTS} agents (with two, the sum reveals the other's vector); ${agents} take part`, { field: 'secure' });
+  }
+  const threshold = job.secureThreshold ?? Math.floor(agents / 2) + 1;
+  if (!(Number.isInteger(threshold) && threshold > agents / 2 && threshold <= agents)) {
+    throw new FedmeshError('INVALID_JOB', `secureThreshold: must satisfy n/2 < t <= n for n = ${agents} agents, got ${threshold}`, { field: 'secureThreshold' });
+  }
+  const quorum = job.dropout === 'fail' ? agents : Math.max(job.minAgents, 1);
+  const honest = job.privacy.mode === 'distributed-dp' ? agents - toleratedAgents(job, agents) : 0;
+  return { threshold, requiredContributors: Math.max(threshold, quorum, honest) };
+}
+
+/** The SecAgg vector plan of a round for n participants (Z_2^32 limbs). @throws FedmeshError INVALID_JOB */
+export function secAggVectorPlan(job: KindJobCommon, layout: StatLayout, noise: readonly BlockNoise[], agents: number): SecureVectorPlan {
+  return planSecureVector(layout, noise, secAggLimbRing(agents), agents, job.kind);
+}
+
+/** Digit sizes tried for HE slots; the plan with the fewest ciphertext bytes wins (as the researcher client does). */
+const HE_DIGIT_BITS = [16, 20, 24, 28, 32, 36, 40];
+
+/**
+ * The HE vector plan and BFV parameters of a round for n participants: deterministic, so the key holder, every
+ * encrypting agent and the coordinator's pool agree without sending the plan.
+ * @throws FedmeshError INVALID_JOB when no parameters hold the sum
+ */
+export function heVectorPlan(job: KindJobCommon, layout: StatLayout, noise: readonly BlockNoise[], agents: number): { vector: SecureVectorPlan; he: HePlan } {
+  let best: { vector: SecureVectorPlan; he: HePlan; bytes: number } | undefined;
+  let last: unknown;
+  for (const b of HE_DIGIT_BITS) {
+    try {
+      const vector = planSecureVector(layout, noise, heLimbRing(b), agents, job.kind);
+      const he = selectHeParameters({ vectorLength: vector.vectorLength, valueBounds: { min: 0n, max: (1n << BigInt(b)) - 1n }, agents });
+      const bytes = he.ciphertextCount * he.ciphertextByteSize;
+      if (!best || bytes < best.bytes) best = { vector, he, bytes };
+    } catch (e) {
+      last = e;
+    }
+  }
+  if (!best) throw last instanceof FedmeshError ? last : new FedmeshError('INVALID_JOB', `secure: no BFV parameters hold this ${job.kind} round's sum: ${(last as Error)?.message ?? 'unknown'}`, { field: 'secure' });
+  return { vector: best.vector, he: best.he };
+}
+
+/** The bytes the HE key holder signs: the job, the plan's size and the public key (domain-separated). */
+export function heKeyMessage(jobId: string, vectorLength: number, publicKey: Uint8Array): Uint8Array {
+  const head = new TextEncoder().encode(`fedmesh/kind-he-key/v1\n${jobId}\n${vectorLength}\n`);
+  const out = new Uint8Array(head.length + publicKey.length);
+  out.set(head);
+  out.set(publicKey, head.length);
+  return out;
+}
+
+/** The SecAgg protocol run id of one round of a job (agents check it names the job of the task). */
+export function secAggRunId(jobId: string, round: number): string {
+  return `${jobId}/kind-round-${round}`;
+}

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
+import { heLimbRing, secAggLimbRing } from '../secure/limbs.js';
+import type { KindJobCommon } from './kind.js';
+import { DISTRIBUTED_DP_MODE, NONE_MODE } from './privacy-modes.js';
+import { checkSecureCombination, heVectorPlan, phaseAnswerSlot, secureQuorum } from './secure-sum.js';
+import { decodeSecureVector, encodeSecureVector, exactSumVectors, planSecureVector, snapVectorToGrid } from './secure-vector.js';
+import type { StatLayout, StatVector } from './stat-layout.js';
+
+const layout: StatLayout = {
+  blocks: [
+    { name: 'xtwx', length: 3, perAgent: { lo: -1e6, hi: 1e6 }, sensitivity: { l1: 3, l2Sq: 3 }, gridExponent: -30, release: 'additive' },
+    { name: 'n', length: 1, perAgent: { lo: 0, hi: 1e7 }, sensitivity: { l1: 1, l2Sq: 1 }, gridExponent: 0, release: 'additive' },
+  ],
+};
+const job: KindJobCommon = { kind: 't', product: 'p', privacy: { mode: 'none' }, secure: 'secagg', maxRounds: 4, roundTimeoutMs: 1000, dropout: 'fail', minAgents: 1 };
+const none = NONE_MODE.roundNoise(job, layout);
+
+/** Adds limb vectors as the secure layer does: Z_2^32 for SecAgg, exactly for HE. */
+function addLimbs(vs: (Uint32Array | BigInt64Array)[]): (number | bigint)[] {
+  const out: (number | bigint)[] = [];
+  for (let i = 0; i < vs[0]!.length; i++) {
+    if (vs[0] instanceof Uint32Array) out.push(vs.reduce((a, v) => (a + (v[i] as number)) >>> 0, 0));
+    else out.push(vs.reduce((a, v) => a + (v[i] as bigint), 0n));
+  }
+  return out;
+}
+
+describe('secure vector encoding', () => {
+  it('secagg and he sums equal the plain exact sum to the last bit (property over vectors and agent counts)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 3, max: 9 }), fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 27, maxLength: 27 }), (n, xs) => {
+        const vectors: StatVector[] = Array.from({ length: n }, (_, a) => snapVectorToGrid(layout, none, { values: Float64Array.from([xs[a * 3]!, xs[a * 3 + 1]!, xs[a * 3 + 2]!, Math.abs(Math.round(xs[a]!))]) }));
+        const plain = exactSumVectors(layout, none, vectors);
+        for (const ring of [secAggLimbRing(n), heLimbRing(24)]) {
+          const plan = planSecureVector(layout, none, ring, n, 't');
+          const sums = addLimbs(vectors.map((v) => encodeSecureVector(plan, v, ring.kind === 'he')));
+          expect(Array.from(decodeSecureVector(plan, sums).values)).toEqual(Array.from(plain.values));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('negative control: one agent tampering with one limb changes the decoded sum', () => {
+    const n = 3;
+    const plan = planSecureVector(layout, none, secAggLimbRing(n), n, 't');
+    const vectors = [1, 2, 3].map((k) => ({ values: Float64Array.from([k, -k, 0.5 * k, k]) }));
+    const enc = vectors.map((v) => encodeSecureVector(plan, v, false) as Uint32Array);
+    enc[1]![0] = (enc[1]![0]! + 1) >>> 0;
+    expect(Array.from(decodeSecureVector(plan, addLimbs(enc)).values)).not.toEqual(Array.from(exactSumVectors(layout, none, vectors).values));
+  });
+
+  it('refuses up front, naming the block, a block without a grid or with bounds the ring cannot hold', () => {
+    const noGrid: StatLayout = { blocks: [{ ...layout.blocks[0]!, gridExponent: undefined }] };
+    expect(() => planSecureVector(noGrid, none, secAggLimbRing(3), 3, 't')).toThrow(/block xtwx .* no fixed-point grid/);
+    const wide: StatLayout = { blocks: [{ ...layout.blocks[0]!, perAgent: { lo: -1e300, hi: 1e300 } }] };
+    expect(() => planSecureVector(wide, none, secAggLimbRing(3), 3, 't')).toThrow(/block xtwx .*bounds/);
+    expect(() => planSecureVector(layout, none, secAggLimbRing(3), 3, 't')).not.toThrow();
+  });
+
+  it('clamps a value beyond the bounds instead of refusing it', () => {
+    const plan = planSecureVector(layout, none, secAggLimbRing(3), 3, 't');
+    const v = { values: Float64Array.from([2e6, 0, 0, 0]) };
+    const got = decodeSecureVector(plan, encodeSecureVector(plan, v, false) as Uint32Array).values[0]!;
+    expect(got).toBe(1e6);
+  });
+
+  it('distributed-dp widens the bounds by the noise of the shares and needs n', () => {
+    const dj: KindJobCommon = { ...job, privacy: { mode: 'distributed-dp', rho: 0.5 } };
+    expect(() => DISTRIBUTED_DP_MODE.roundNoise(dj, layout)).toThrow(/number of agents/);
+    const noise = DISTRIBUTED_DP_MODE.roundNoise(dj, layout, { agents: 4 });
+    const plan = planSecureVector(layout, noise, secAggLimbRing(4), 4, 't');
+    expect(plan.blocks[0]!.hi).toBeGreaterThan(BigInt(Math.round(1e6 * 2 ** 30)));
+    expect(heVectorPlan(dj, layout, noise, 4).he.ciphertextCount).toBe(1);
+  });
+
+  it('checks the combinations and quorum from public facts only', () => {
+    expect(() => checkSecureCombination({ ...job, secure: 'plain', privacy: { mode: 'distributed-dp', rho: 1 } })).toThrow(/distributed-dp needs a secure sum/);
+    expect(() => checkSecureCombination({ ...job, secure: 'he', privacy: { mode: 'central-dp', rho: 1 } })).toThrow(/key-holding agent/);
+    expect(() => secureQuorum(job, 2)).toThrow(/at least 3 agents/);
+    expect(secureQuorum(job, 5)).toEqual({ threshold: 3, requiredContributors: 5 });
+    expect(secureQuorum({ ...job, dropout: 'continue', minAgents: 3, privacy: { mode: 'distributed-dp', rho: 1 } }, 7)).toEqual({ threshold: 4, requiredContributors: 5 });
+    expect(new Set([0, 1, 2].flatMap((r) => (['advertise', 'share', 'mask', 'unmask', 'he-keys'] as const).map((p) => phaseAnswerSlot(r, p)))).size).toBe(15);
+  });
+
+  it('the noise shares are drawn with a CSPRNG-fed sampler (seeded here) and land on the grid', () => {
+    const dj: KindJobCommon = { ...job, privacy: { mode: 'distributed-dp', rho: 0.5 } };
+    const noise = DISTRIBUTED_DP_MODE.roundNoise(dj, layout, { agents: 4 });
+    const out = DISTRIBUTED_DP_MODE.atAgent({ values: Float64Array.from([1, 2, 3, 4]) }, noise, layout, createSeededRng(3));
+    const size = 2 ** noise[0]!.gridExponent;
+    for (const x of out.values.subarray(0, 3)) expect(Number.isInteger(x / size)).toBe(true);
+  });
+});
+
+describe('bounds with agent noise', () => {
+  it('a local-dp vector past the bounds by its noise is accepted by the widened layout; one past the margin is not', async () => {
+    const { LOCAL_DP_MODE } = await import('./privacy-modes.js');
+    const { checkAgentVector } = await import('./stat-layout.js');
+    const { layoutWithAgentNoise } = await import('./secure-vector.js');
+    const lj: KindJobCommon = { ...job, secure: 'plain', privacy: { mode: 'local-dp', rho: 1 } };
+    const tight: StatLayout = { blocks: [{ name: 'c', length: 1, perAgent: { lo: 0, hi: 10 }, sensitivity: { l1: 1, l2Sq: 1 }, release: 'additive' }] };
+    const noise = LOCAL_DP_MODE.roundNoise(lj, tight);
+    const sd = Math.sqrt(noise[0]!.agentSigma2Grid) * 2 ** noise[0]!.gridExponent;
+    expect(() => checkAgentVector(tight, { values: Float64Array.from([-3 * sd]) }, 'a')).toThrow(/outside/);
+    expect(() => checkAgentVector(layoutWithAgentNoise(tight, noise), { values: Float64Array.from([-3 * sd]) }, 'a')).not.toThrow();
+    expect(() => checkAgentVector(layoutWithAgentNoise(tight, noise), { values: Float64Array.from([-13 * sd]) }, 'a')).toThrow(/outside/);
+  });
+});

@@ -1,0 +1,179 @@
+/**
+ * The statistics vector as integers for a secure sum, whatever the kind. Each block lives on a public power-of-two
+ * grid 2^g — the privacy mode's noise grid for a noisy block, else the block's own `gridExponent` — and has public
+ * per-agent bounds [lo, hi] (its `perAgent` bounds in grid units, widened by 12 standard deviations of the noise an
+ * agent adds). One agent's entry k·2^g is sent as the limbs of k (common/secure/limbs.ts: b-bit digits that add
+ * without carries lost, in Z_2^32 for SecAgg, below the plain modulus for HE), and the sum is read back from the
+ * window [n·lo, n·hi] of n agents' totals: exactly, with no rounding at all.
+ *
+ * Everything here is decided from public information only (layout, mode, n, ring), before any agent computes: a
+ * block without a grid, with bounds too wide for the ring, or a vector too long is refused up front naming the
+ * block. A value outside the bounds at an agent is clamped, never refused (the refusal would tell the coordinator
+ * something about the data); in mode none the kind's own bounds check has already refused it before any noise.
+ *
+ * Plain sums of gridded blocks use the same exact integer sum (`exactSumVectors`), so a job gives the same result
+ * to the last bit with plain, secagg and he sums.
+ */
+import { gridOfExponent } from '../../algorithms/dp/index.js';
+import { FedmeshError } from '../errors.js';
+import { limbsFor, readLimbs, writeLimbs, type LimbRing } from '../secure/limbs.js';
+import type { BlockNoise } from './noise-calibration.js';
+import type { StatLayout, StatVector } from './stat-layout.js';
+
+/** Noise standard deviations an agent's noisy entry may stray past the block's bounds before it is clamped. */
+export const NOISE_MARGIN_STDS = 12;
+/** Most limbs a secure vector may carry (SecAgg masks and HE slots grow with it). */
+export const MAX_SECURE_VECTOR_LIMBS = 1 << 24;
+
+/** One block's integer encoding. */
+export interface SecureBlockCodec {
+  readonly name: string;
+  readonly length: number;
+  readonly gridExponent: number;
+  /** Per-agent bounds in grid units (lo ≤ 0 ≤ hi). */
+  readonly lo: bigint;
+  readonly hi: bigint;
+  /** Limbs per entry. */
+  readonly limbs: number;
+  /** First limb of the block in the encoded vector. */
+  readonly offset: number;
+}
+
+/** How a round's vector is encoded for n agents on a ring (the same at the coordinator and every agent). */
+export interface SecureVectorPlan {
+  readonly ring: LimbRing;
+  readonly agents: number;
+  readonly blocks: readonly SecureBlockCodec[];
+  /** Limbs in the encoded vector. */
+  readonly vectorLength: number;
+}
+
+/** The grid exponent a block is encoded on, or undefined when it has none. */
+export function blockGridExponent(layout: StatLayout, noise: readonly BlockNoise[], i: number): number | undefined {
+  const n = noise[i]!;
+  return n.sigma2Grid > 0 || n.agentSigma2Grid > 0 ? n.gridExponent : layout.blocks[i]!.gridExponent;
+}
+
+function toGridUnits(x: number, exponent: number, round: (y: number) => number): bigint | undefined {
+  const y = round(x / gridOfExponent(exponent).size);
+  return Number.isFinite(y) ? BigInt(y) : undefined;
+}
+
+/**
+ * Plans the integer encoding of a round's vector for `agents` contributions on `ring`.
+ * @throws FedmeshError INVALID_JOB naming `secure` and the block when it cannot be summed securely
+ */
+export function planSecureVector(layout: StatLayout, noise: readonly BlockNoise[], ring: LimbRing, agents: number, kind: string): SecureVectorPlan {
+  if (!Number.isSafeInteger(agents) || agents < 1) throw new RangeError(`agents must be a positive integer, got ${agents}`);
+  let offset = 0;
+  const blocks = layout.blocks.map((b, i): SecureBlockCodec => {
+    const g = blockGridExponent(layout, noise, i);
+    const refuse = (why: string): never => {
+      throw new FedmeshError('INVALID_JOB', `secure: block ${b.name} of kind ${kind} cannot be summed under ${ring.kind}: ${why}`, { field: 'secure' });
+    };
+    if (g === undefined) return refuse('it has no fixed-point grid (the kind gives none in this privacy mode)');
+    const margin = BigInt(Math.ceil(NOISE_MARGIN_STDS * Math.sqrt(noise[i]!.agentSigma2Grid)));
+    const lo = toGridUnits(b.perAgent.lo, g, Math.floor);
+    const hi = toGridUnits(b.perAgent.hi, g, Math.ceil);
+    if (lo === undefined || hi === undefined) return refuse(`its per-agent bounds [${b.perAgent.lo}, ${b.perAgent.hi}] do not fit a fixed-point grid of 2^${g} (declare narrower bounds or a row cap)`);
+    const loM = (lo < 0n ? lo : 0n) - margin;
+    const hiM = (hi > 0n ? hi : 0n) + margin;
+    const limbs = limbsFor(ring, loM, hiM, agents);
+    if (limbs === undefined) return refuse(`the sum of ${agents} agents' values in [${b.perAgent.lo}, ${b.perAgent.hi}] on a grid of 2^${g} needs more than ${(hiM - loM).toString(2).length + Math.ceil(Math.log2(agents))} bits (declare narrower bounds or a row cap)`);
+    const codec = { name: b.name, length: b.length, gridExponent: g, lo: loM, hi: hiM, limbs, offset };
+    offset += b.length * limbs;
+    return codec;
+  });
+  if (offset > MAX_SECURE_VECTOR_LIMBS) throw new FedmeshError('INVALID_JOB', `secure: the round's vector needs ${offset} limbs, more than ${MAX_SECURE_VECTOR_LIMBS}`, { field: 'secure' });
+  return Object.freeze({ ring, agents, blocks: Object.freeze(blocks), vectorLength: offset });
+}
+
+/**
+ * Snaps every gridded block of a vector to its grid (round to nearest); blocks without a grid stay as they are.
+ * Noisy blocks are on their grid already (the mode snapped them before adding integer noise).
+ */
+export function snapVectorToGrid(layout: StatLayout, noise: readonly BlockNoise[], v: StatVector): StatVector {
+  const out = Float64Array.from(v.values);
+  let at = 0;
+  layout.blocks.forEach((b, i) => {
+    const g = blockGridExponent(layout, noise, i);
+    if (g !== undefined) {
+      const size = gridOfExponent(g).size;
+      for (let j = 0; j < b.length; j++) out[at + j] = Math.round(out[at + j]! / size) * size;
+    }
+    at += b.length;
+  });
+  return { values: out };
+}
+
+/** One agent's vector (on its grids) → limbs (Uint32 for SecAgg, BigInt64 for HE), clamped to the public bounds. */
+export function encodeSecureVector(plan: SecureVectorPlan, v: StatVector, asBigInt: boolean): Uint32Array | BigInt64Array {
+  const out = asBigInt ? new BigInt64Array(plan.vectorLength) : new Uint32Array(plan.vectorLength);
+  let at = 0;
+  for (const b of plan.blocks) {
+    const size = gridOfExponent(b.gridExponent).size;
+    for (let j = 0; j < b.length; j++, at++) {
+      const x = v.values[at]!;
+      let k = Number.isFinite(x) ? BigInt(Math.round(x / size)) : 0n;
+      if (k < b.lo) k = b.lo;
+      if (k > b.hi) k = b.hi;
+      writeLimbs(plan.ring, b.limbs, k, out as unknown as { [i: number]: number | bigint; length: number }, b.offset + j * b.limbs, asBigInt);
+    }
+  }
+  return out;
+}
+
+/** The summed limbs of up to `plan.agents` contributions → the exact sum, rounded once to a double per entry. */
+export function decodeSecureVector(plan: SecureVectorPlan, sums: ArrayLike<number | bigint>): StatVector {
+  if (sums.length !== plan.vectorLength) throw new FedmeshError('INTERNAL', `secure sum has ${sums.length} limbs, the plan ${plan.vectorLength}`);
+  const n = plan.blocks.reduce((a, b) => a + b.length, 0);
+  const out = new Float64Array(n);
+  let at = 0;
+  const agents = BigInt(plan.agents);
+  for (const b of plan.blocks) {
+    const size = gridOfExponent(b.gridExponent).size;
+    for (let j = 0; j < b.length; j++, at++) out[at] = Number(readLimbs(plan.ring, b.limbs, sums, b.offset + j * b.limbs, agents * b.lo)) * size;
+  }
+  return { values: out };
+}
+
+/**
+ * Entry-wise sum of agents' vectors: exact in grid units for gridded blocks (so plain sums equal the secure ones to
+ * the last bit), floating point for the others.
+ */
+export function exactSumVectors(layout: StatLayout, noise: readonly BlockNoise[], vectors: readonly StatVector[]): StatVector {
+  const first = vectors[0];
+  if (!first) throw new RangeError('exactSumVectors needs at least one vector');
+  const out = new Float64Array(first.values.length);
+  let at = 0;
+  layout.blocks.forEach((b, i) => {
+    const g = blockGridExponent(layout, noise, i);
+    for (let j = 0; j < b.length; j++, at++) {
+      if (g === undefined) {
+        for (const v of vectors) out[at]! += v.values[at]!;
+        continue;
+      }
+      const size = gridOfExponent(g).size;
+      let s = 0n;
+      for (const v of vectors) s += BigInt(Math.round(v.values[at]! / size));
+      out[at] = Number(s) * size;
+    }
+  });
+  return { values: out };
+}
+
+/**
+ * The layout with each block's per-agent bounds widened by the noise an agent adds to it (local-dp,
+ * distributed-dp): what a coordinator may receive from an honest agent, noise included.
+ */
+export function layoutWithAgentNoise(layout: StatLayout, noise: readonly BlockNoise[]): StatLayout {
+  if (!noise.some((n) => n.agentSigma2Grid > 0)) return layout;
+  return {
+    blocks: layout.blocks.map((b, i) => {
+      const n = noise[i]!;
+      if (n.agentSigma2Grid === 0) return b;
+      const margin = NOISE_MARGIN_STDS * Math.sqrt(n.agentSigma2Grid) * gridOfExponent(n.gridExponent).size;
+      return { ...b, perAgent: { lo: b.perAgent.lo - margin, hi: b.perAgent.hi + margin } };
+    }),
+  };
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import type { JobSpec } from '../../common/job/spec.js';
+import { admitAggregate, combineAggregate } from './aggregate-job.js';
+import { admitCellJob, combineCellJob } from './cell-job.js';
+import { parseJobSpec } from '../../common/job/validate.js';
+import { oldKindPath } from './old-kinds.js';
+
+/** The one lookup that replaced the coordinator's `spec.kind === 'aggregate' ? … : …` branches sends each kind to its own path. */
+describe('oldKindPath', () => {
+  const specOf = (kind: JobSpec['kind']): JobSpec => ({ kind, privacy: { mode: 'none' } }) as unknown as JobSpec;
+
+  it('sends aggregate to the aggregate admission and combine', () => {
+    const p = oldKindPath(specOf('aggregate'));
+    expect(p.admit).toBe(admitAggregate);
+    expect(p.combine).toBe(combineAggregate);
+  });
+
+  it.each(['cohort', 'characterize', 'contingency', 'survival'] as const)('sends %s to the cell-job admission and combine', (kind) => {
+    const p = oldKindPath(specOf(kind));
+    expect(p.admit).toBe(admitCellJob);
+    expect(p.combine).toBe(combineCellJob);
+  });
+
+  it('reserves the cost of the kind\'s own plan: nothing in mode none, the stated ε in central-dp (negative control)', () => {
+    const table = (privacy: Record<string, unknown>): JobSpec =>
+      parseJobSpec(JSON.stringify({ kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'race_concept_id', rowLevels: [8507, 8532], colLevels: [8527, 0], privacy }));
+    const none = table({ mode: 'none' });
+    expect(oldKindPath(none).cost(none, [])).toBeUndefined();
+    const dp = table({ mode: 'central-dp', epsilon: 0.5 });
+    // Within the stated ε (the plan calibrates on a grid, which can spend a little less).
+    const epsilon = oldKindPath(dp).cost(dp, [])?.epsilon ?? 0;
+    expect(epsilon).toBeGreaterThan(0.49);
+    expect(epsilon).toBeLessThanOrEqual(0.5);
+  });
+});

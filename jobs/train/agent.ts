@@ -1,0 +1,87 @@
+/**
+ * The train kind at the agent: reads its rows once (data.ts, kept in the job's state, never sent), then each
+ * round scores the round's global model on its test rows and — in a training round — trains locally from it with
+ * TF.js (node-agent/train) and returns its update: w_k · clip(y_k − x) on the public fixed-point grid, with w_k
+ * its train rows (or 1 for SCAFFOLD, which also returns its clipped Δc_k and keeps c_k here).
+ */
+import { FedmeshError } from '../../common/errors.js';
+import type { AgentKindDef } from '../../common/kinds/index.js';
+import { clipL2, toGrid } from '../../algorithms/fl/index.js';
+import { loadTf } from '../../node-agent/train/tf-runtime.js';
+import { evaluateLocal, trainLocal, type LocalModelConfig } from '../../node-agent/train/local-train.js';
+import { readTrainData, type TrainAgentData } from './data.js';
+import { joinBlocks, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
+import type { TrainJobSpec } from './spec.js';
+import { TRAIN_KIND, type CompiledTrainJob } from './index.js';
+
+const DATA = 'train-data';
+const CONTROL = 'train-control';
+
+function checkInput(raw: unknown, p: number, scaffold: boolean): TrainRoundInput {
+  const i = raw as Partial<TrainRoundInput> | null;
+  const okVec = (v: unknown): v is number[] => Array.isArray(v) && v.length === p && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+  if (!i || typeof i !== 'object' || (i.phase !== 'train' && i.phase !== 'eval') || !okVec(i.weights) || (scaffold && i.phase === 'train' && !okVec(i.control))) {
+    throw new FedmeshError('INVALID_ARGUMENT', `payload.input: a train round needs {phase: "train" | "eval", weights: ${p} finite numbers${scaffold ? ', control: the same' : ''}}`, { field: 'payload' });
+  }
+  return i as TrainRoundInput;
+}
+
+/** The TF.js model config of a compiled job (hidden layers, then the output unit). */
+export function localModelOf(job: CompiledTrainJob): LocalModelConfig {
+  const spec = job.spec;
+  return { inputs: job.plan.inputs.length, layers: [...spec.model.layers, { units: 1, activation: 'linear', dropout: 0 }], loss: spec.loss, l2: spec.model.l2 };
+}
+
+/**
+ * One round at this agent over rows already read (split out of localStep so that tests and benchmarks run the
+ * same code without a database).
+ */
+export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, data: TrainAgentData, state: Map<string, unknown>, round: number): Promise<Float64Array> {
+  const spec: TrainJobSpec = job.spec;
+  const plan: TrainPlan = job.plan;
+  const { tf } = await loadTf();
+  const model = localModelOf(job);
+  if (data.train.n > spec.update.maxExamples || data.test.n > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
+  const ev = evaluateLocal(tf, model, input.weights, data.test, plan.thresholds);
+  const parts: Record<string, ArrayLike<number>> = { evalN: [ev.n], evalLoss: [ev.lossSum], evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg };
+  if (input.phase === 'train' && data.train.n > 0) {
+    const scaffold = spec.strategy.name === 'scaffold';
+    const ci = (state.get(CONTROL) as Float32Array | undefined) ?? new Float32Array(plan.parameters);
+    const c = scaffold ? Float32Array.from(input.control!) : undefined;
+    const t = spec.training;
+    // The seed varies by round so local shuffles differ from round to round (still public and reproducible).
+    const res = await trainLocal(tf, model, { epochs: t.localEpochs, batchSize: t.batchSize, optimizer: t.optimizer, learningRate: t.learningRate, momentum: t.momentum, mu: spec.strategy.name === 'fedprox' ? spec.strategy.mu : 0, seed: (t.seed + 1000003 * (round + 1)) >>> 0 }, input.weights, data.train, c ? { c, ci } : undefined);
+    const delta = Float64Array.from(res.weights, (w, i) => w - input.weights[i]!);
+    clipL2(delta, spec.update.clip);
+    const w = plan.weighting === 'examples' ? data.train.n : 1;
+    parts.delta = toGrid(delta.map((d) => d * w), spec.update.gridExponent);
+    parts.weight = [w];
+    parts.trainLoss = [res.lossSum];
+    parts.trainN = [data.train.n];
+    if (scaffold) {
+      // Option II: c_i⁺ = c_i − c + (x − y_i)/(K η_l); send Δc_i = c_i⁺ − c_i (clipped), keep c_i⁺.
+      const k = res.steps * t.learningRate;
+      const dc = Float64Array.from(res.weights, (y, i) => -c![i]! + (input.weights[i]! - y) / k);
+      clipL2(dc, spec.update.controlClip);
+      const dcGrid = toGrid(dc, spec.update.gridExponent);
+      state.set(CONTROL, Float32Array.from(ci, (v, i) => v + dcGrid[i]!));
+      parts.deltaC = dcGrid;
+    }
+  }
+  return joinBlocks(trainLayout(spec, plan), parts);
+}
+
+export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
+  kind: TRAIN_KIND,
+  async localStep(ctx, job, rawInput, signal) {
+    const input = checkInput(rawInput, job.plan.parameters, job.spec.strategy.name === 'scaffold');
+    let data = ctx.jobState.get(DATA) as TrainAgentData | undefined;
+    if (!data) {
+      const scratch = `train_${ctx.jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}`;
+      data = await readTrainData(ctx.conn, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch }, signal);
+      ctx.jobState.set(DATA, data);
+    }
+    signal.throwIfAborted();
+    return { values: await trainRound(job, input, data, ctx.jobState, ctx.round) };
+  },
+};

@@ -1,0 +1,83 @@
+/**
+ * The agent's train and test rows of a train job, DuckDB → typed arrays → (later) tensors, without per-row JS
+ * objects. The read is the GLM kind's design reader (jobs/glm/design.ts), so `where`, cohorts, schema checks,
+ * missing values, unlisted levels, the privacy-unit rules and the disclosure rules (minimum cell size per label
+ * value, per categorical level, per split side) are the same as for a regression: the split column is read as one
+ * more categorical covariate and taken out again here.
+ *
+ * Inputs: numeric features clamped to their declared bounds and scaled to [0, 1] by them (public, so the same at
+ * every agent); categorical features one-hot over their public levels (the GLM design drops the first level's
+ * dummy: it is 1 − the sum of the others, since rows with unlisted levels are dropped).
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { SchemaProduct } from '../../common/job/schema-check.js';
+import { readGlmDesign } from '../glm/design.js';
+import { parseGlmSpec } from '../glm/spec.js';
+import type { TrainJobSpec } from './spec.js';
+
+export interface TrainAgentData {
+  readonly inputs: number;
+  readonly train: { readonly x: Float32Array; readonly y: Float32Array; readonly n: number };
+  readonly test: { readonly x: Float32Array; readonly y: Float32Array; readonly n: number };
+  /** Rows selected but unusable (missing, unlisted level, non-binary label for a binary loss). Never sent. */
+  readonly nDropped: number;
+}
+
+/** The GLM spec whose design carries this job's rows (features, label, split as a categorical covariate). */
+export function designSpecOf(spec: TrainJobSpec): ReturnType<typeof parseGlmSpec> {
+  return parseGlmSpec({
+    kind: 'glm',
+    product: spec.product,
+    family: spec.loss === 'binary-crossentropy' ? 'binomial' : 'gaussian',
+    outcome: spec.label,
+    covariates: [
+      ...spec.features.map((f) => (f.type === 'numeric' ? { column: f.column, type: 'numeric', bounds: f.bounds } : { column: f.column, type: 'categorical', levels: f.levels, reference: f.levels[0] })),
+      { column: spec.split.column, type: 'categorical', levels: [spec.split.train, spec.split.test], reference: spec.split.train },
+    ],
+    where: spec.where,
+    ...(spec.cohort !== undefined ? { cohort: spec.cohort } : {}),
+    privacy: { mode: 'none' },
+  });
+}
+
+/** Turns a GLM design (intercept, numeric, dummies, split dummy last) into scaled, one-hot train and test inputs. */
+export function inputsFromDesign(spec: TrainJobSpec, design: { n: number; p: number; x: Float64Array; y: Float64Array }): Pick<TrainAgentData, 'inputs' | 'train' | 'test'> {
+  const inputs = spec.features.reduce((a, f) => a + (f.type === 'numeric' ? 1 : f.levels.length), 0);
+  const { n, p, x, y } = design;
+  let nTest = 0;
+  for (let i = 0; i < n; i++) if (x[i * p + p - 1]! === 1) nTest++;
+  const mk = (rows: number) => ({ x: new Float32Array(rows * inputs), y: new Float32Array(rows), n: rows });
+  const train = mk(n - nTest);
+  const test = mk(nTest);
+  let iTrain = 0;
+  let iTest = 0;
+  for (let i = 0; i < n; i++) {
+    const isTest = x[i * p + p - 1]! === 1;
+    const dst = isTest ? test : train;
+    const r = isTest ? iTest++ : iTrain++;
+    let src = i * p + 1; // skip the intercept
+    let out = r * inputs;
+    for (const f of spec.features) {
+      if (f.type === 'numeric') {
+        dst.x[out++] = (x[src++]! - f.bounds[0]) / (f.bounds[1] - f.bounds[0]);
+      } else {
+        let others = 0;
+        const first = out++;
+        for (let l = 1; l < f.levels.length; l++) {
+          const d = x[src++]!;
+          dst.x[out++] = d;
+          others += d;
+        }
+        dst.x[first] = 1 - others;
+      }
+    }
+    dst.y[r] = y[i]!;
+  }
+  return { inputs, train, test };
+}
+
+/** Reads this agent's rows of the job (see the file comment). @throws as readGlmDesign */
+export async function readTrainData(conn: DuckDBConnection, spec: TrainJobSpec, product: SchemaProduct, opts: { salt: string; minCellSize: number; scratch: string }, signal?: AbortSignal): Promise<TrainAgentData> {
+  const d = await readGlmDesign(conn, designSpecOf(spec), product, opts, signal);
+  return { ...inputsFromDesign(spec, d.design), nDropped: d.nDropped };
+}

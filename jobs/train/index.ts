@@ -1,0 +1,71 @@
+/**
+ * `{"kind":"train", …}` on the kind seam: federated training of a logistic/linear regression or an MLP. Round r
+ * sends the global model (and SCAFFOLD's c); each agent scores it on its test rows, trains locally with TF.js
+ * (node-agent/train) and returns its clipped, fixed-point update with its example count; the coordinator replays
+ * the strategy's server rule (algorithms/fl) from the released sums. One last round only evaluates the final model.
+ */
+import type { CompiledKindJob, KindDef, KindRelease, RoundRecord } from '../../common/kinds/index.js';
+import { participantCount, sampleParticipants } from '../../algorithms/fl/index.js';
+import { makeTrainPlan, replayServer, roundMetrics, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
+import { parseTrainSpec, type TrainJobSpec } from './spec.js';
+import { trainView } from './view.js';
+
+export const TRAIN_KIND = 'train';
+export type CompiledTrainJob = CompiledKindJob<TrainJobSpec, TrainPlan>;
+
+function nextInput(job: CompiledTrainJob, history: readonly RoundRecord<TrainRoundInput>[]): TrainRoundInput | undefined {
+  const rounds = job.spec.training.rounds;
+  if (history.length > rounds) return undefined;
+  const s = replayServer(job.spec, job.plan, history);
+  const weights = Array.from(s.weights);
+  if (history.length === rounds) return { phase: 'eval', weights };
+  return s.c ? { phase: 'train', weights, control: Array.from(s.c) } : { phase: 'train', weights };
+}
+
+export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
+  kind: TRAIN_KIND,
+  parse: parseTrainSpec,
+  compile: (spec) => ({
+    kind: TRAIN_KIND,
+    product: spec.product,
+    privacy: { mode: 'none' },
+    secure: 'plain',
+    maxRounds: spec.training.rounds + 1,
+    roundTimeoutMs: spec.timeoutMs ?? 300_000,
+    // Agents that miss a round's deadline drop out; the round aggregates the survivors, re-weighted by examples.
+    dropout: 'continue',
+    minAgents: spec.participation.minUpdates,
+    spec,
+    plan: makeTrainPlan(spec),
+  }),
+  layout: (job) => trainLayout(job.spec, job.plan),
+  nextRound: nextInput,
+  /** Partial participation: ⌈fraction · pool⌉ agents (at least minUpdates) from the CSPRNG; the eval round asks all. */
+  participants(job, round, pool, rng) {
+    const { fraction, minUpdates } = job.spec.participation;
+    if (fraction >= 1 || round >= job.spec.training.rounds || pool.length === 0) return [...pool];
+    return sampleParticipants(pool, participantCount(pool.length, fraction, Math.min(minUpdates, pool.length)), rng);
+  },
+  release(job, history): KindRelease {
+    const metrics = history.map((h) => roundMetrics(job.spec, job.plan, h));
+    const final = [...metrics].reverse().find((m) => m.phase === 'eval') ?? metrics.at(-1);
+    const s = replayServer(job.spec, job.plan, history);
+    const notes = [
+      `updates clipped to L2 norm ${job.spec.update.clip} and summed on the fixed-point grid 2^${job.spec.update.gridExponent} (rounding error ≤ 2^${job.spec.update.gridExponent - 1} per weight and agent)`,
+      `AUC from a ${job.plan.thresholds.length - 1}-bin public-threshold ROC histogram (no row-level scores leave an agent)`,
+    ];
+    if (job.spec.participation.fraction < 1) notes.push(`partial participation: a fraction ${job.spec.participation.fraction} of the agents per round, sampled with the CSPRNG`);
+    return {
+      columns: ['round', 'phase', 'agents', 'trainLoss', 'testN', 'testLoss', 'testAccuracy', 'testAuc'],
+      rows: metrics.map((m) => ({ ...m })),
+      summary: {
+        strategy: job.spec.strategy.name,
+        model: { type: job.spec.model.type, inputs: job.plan.inputs, units: job.plan.units, activations: [...job.spec.model.layers.map((l) => l.activation), job.spec.loss === 'binary-crossentropy' ? 'sigmoid' : 'linear'], shapes: job.plan.shapes, parameters: job.plan.parameters, weights: Array.from(s.weights) },
+        ...(final ? { final: { testN: final.testN, testLoss: final.testLoss, testAccuracy: final.testAccuracy, testAuc: final.testAuc } } : {}),
+      },
+      notes,
+      privacy: { mode: 'none' },
+    };
+  },
+  view: trainView,
+};

@@ -1,0 +1,150 @@
+/**
+ * The public plan of a train job and its per-round statistics layout (pure). Every round has the same layout:
+ *
+ * | block | entries | what one agent puts there |
+ * |---|---|---|
+ * | `delta` | P | w_k · clip(y_k − x), on the grid 2^gridExponent (w_k: train examples, or 1 for SCAFFOLD) |
+ * | `weight` | 1 | w_k |
+ * | `deltaC` | P (SCAFFOLD only) | clip(Δc_k) on the grid |
+ * | `trainLoss`, `trainN` | 1, 1 | summed local training loss of the last local epoch, and the train rows |
+ * | `evalN`, `evalLoss`, `evalCorrect` | 1 each | test rows, summed test loss, correct at 0.5 (binary) |
+ * | `rocPos`, `rocNeg` | T + 1 each | test positives / negatives with score ≥ t_j (public thresholds) |
+ *
+ * The evaluation blocks score the model the round starts from, so round r reports the model after r updates; one
+ * last `eval` round scores the final model. Everything adds across agents, so plain, SecAgg and HE sums all apply;
+ * the update blocks are fixed-point with public bounds from the clip norm.
+ */
+import { FedmeshError } from '../../common/errors.js';
+import type { RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
+import { aucFromRoc, denseShapes, glorotInit, initialServerState, serverUpdate, thresholdGrid, type ServerState } from '../../algorithms/fl/index.js';
+import { inputCount, type TrainJobSpec } from './spec.js';
+
+export interface TrainPlan {
+  /** Input names after one-hot encoding (`age`, `cp=2`), in the order the agents build their inputs. */
+  readonly inputs: readonly string[];
+  /** Units of each dense layer, output included (1). */
+  readonly units: readonly number[];
+  /** Weight shapes in TF.js `getWeights()` order (per layer: kernel, bias). */
+  readonly shapes: readonly (readonly number[])[];
+  readonly parameters: number;
+  readonly weighting: 'examples' | 'uniform';
+  readonly thresholds: readonly number[];
+}
+
+export interface TrainRoundInput {
+  readonly phase: 'train' | 'eval';
+  /** The global model the round starts from (flat, `shapes` order). */
+  readonly weights: number[];
+  /** SCAFFOLD: the server control variate c. */
+  readonly control?: number[];
+}
+
+/** Largest summed loss an agent may report (a public bound for the layout; losses are clamped per row). */
+const MAX_LOSS_SUM = 1e15;
+
+export function trainInputs(spec: TrainJobSpec): string[] {
+  return spec.features.flatMap((f) => (f.type === 'numeric' ? [f.column] : f.levels.map((l) => `${f.column}=${String(l)}`)));
+}
+
+export function makeTrainPlan(spec: TrainJobSpec): TrainPlan {
+  const inputs = trainInputs(spec);
+  if (inputs.length !== inputCount(spec.features)) throw new FedmeshError('INTERNAL', 'train inputs differ from their count');
+  const units = [...spec.model.layers.map((l) => l.units), 1];
+  const shapes = denseShapes(inputs.length, units);
+  const parameters = shapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
+  return { inputs, units, shapes, parameters, weighting: spec.strategy.name === 'scaffold' ? 'uniform' : 'examples', thresholds: thresholdGrid(spec.evaluation.thresholds) };
+}
+
+const block = (name: string, length: number, lo: number, hi: number, gridExponent?: number): StatBlock => ({ name, length, perAgent: { lo, hi }, sensitivity: 'exact-only', release: 'additive', ...(gridExponent !== undefined ? { gridExponent } : {}) });
+
+export function trainLayout(spec: TrainJobSpec, plan: TrainPlan): StatLayout {
+  const u = spec.update;
+  const maxW = plan.weighting === 'examples' ? u.maxExamples : 1;
+  const T = plan.thresholds.length;
+  const blocks = [block('delta', plan.parameters, -maxW * u.clip, maxW * u.clip, u.gridExponent), block('weight', 1, 0, maxW)];
+  if (spec.strategy.name === 'scaffold') blocks.push(block('deltaC', plan.parameters, -u.controlClip, u.controlClip, u.gridExponent));
+  blocks.push(block('trainLoss', 1, 0, MAX_LOSS_SUM), block('trainN', 1, 0, u.maxExamples), block('evalN', 1, 0, u.maxExamples), block('evalLoss', 1, 0, MAX_LOSS_SUM), block('evalCorrect', 1, 0, u.maxExamples));
+  blocks.push(block('rocPos', T, 0, u.maxExamples), block('rocNeg', T, 0, u.maxExamples));
+  return { blocks };
+}
+
+/** The named blocks of a released (or one agent's) vector. */
+export function splitBlocks(layout: StatLayout, values: ArrayLike<number>): Record<string, Float64Array> {
+  const out: Record<string, Float64Array> = {};
+  let at = 0;
+  for (const b of layout.blocks) {
+    out[b.name] = Float64Array.from({ length: b.length }, (_, i) => values[at + i]!);
+    at += b.length;
+  }
+  if (at !== values.length) throw new FedmeshError('INTERNAL', `train vector has ${values.length} entries, the layout ${at}`);
+  return out;
+}
+
+/** Puts named blocks into a vector of the layout (missing blocks stay 0). */
+export function joinBlocks(layout: StatLayout, parts: Record<string, ArrayLike<number>>): Float64Array {
+  const n = layout.blocks.reduce((a, b) => a + b.length, 0);
+  const out = new Float64Array(n);
+  let at = 0;
+  for (const b of layout.blocks) {
+    const p = parts[b.name];
+    if (p !== undefined) {
+      if (p.length !== b.length) throw new FedmeshError('INTERNAL', `block ${b.name} has ${p.length} entries, the layout ${b.length}`);
+      for (let i = 0; i < b.length; i++) out[at + i] = p[i]!;
+    }
+    at += b.length;
+  }
+  return out;
+}
+
+/**
+ * The global model after the training rounds of `history`, replayed from the released sums with the strategy's
+ * server rule (pure: a restarted coordinator gets the same model). A round whose total weight is 0 leaves it as is.
+ */
+export function replayServer(spec: TrainJobSpec, plan: TrainPlan, history: readonly RoundRecord<TrainRoundInput>[]): ServerState {
+  let s = initialServerState(spec.strategy, glorotInit(plan.shapes, spec.training.seed));
+  const layout = trainLayout(spec, plan);
+  for (const rec of history) {
+    if (rec.input.phase !== 'train') continue;
+    const b = splitBlocks(layout, rec.released);
+    const w = b.weight![0]!;
+    if (!(w > 0)) continue;
+    const delta = b.delta!.map((d) => d / w);
+    // SCAFFOLD's c ← c + (1/N) Σ_S Δc_i with N the federation's size: |S| / fraction of the answering agents.
+    const clients = rec.answered.length / spec.participation.fraction;
+    s = serverUpdate(spec.strategy, s, spec.strategy.name === 'scaffold' ? { delta, deltaCSum: b.deltaC!, clients } : { delta });
+  }
+  return s;
+}
+
+export interface RoundMetrics {
+  readonly round: number;
+  readonly phase: 'train' | 'eval';
+  readonly agents: number;
+  /** Mean local training loss over the last local epoch (NaN in the eval round). */
+  readonly trainLoss: number;
+  /** Metrics of the model the round started from on all agents' test rows (example-weighted). */
+  readonly testN: number;
+  readonly testLoss: number;
+  readonly testAccuracy: number;
+  readonly testAuc: number;
+}
+
+export function roundMetrics(spec: TrainJobSpec, plan: TrainPlan, rec: RoundRecord<TrainRoundInput>): RoundMetrics {
+  const b = splitBlocks(trainLayout(spec, plan), rec.released);
+  const n = b.evalN![0]!;
+  const tn = b.trainN![0]!;
+  const pos = b.rocPos!;
+  const neg = b.rocNeg!;
+  const binary = spec.loss === 'binary-crossentropy';
+  return {
+    round: rec.round,
+    phase: rec.input.phase,
+    agents: rec.answered.length,
+    trainLoss: tn > 0 ? b.trainLoss![0]! / tn : Number.NaN,
+    testN: n,
+    testLoss: n > 0 ? b.evalLoss![0]! / n : Number.NaN,
+    testAccuracy: binary && n > 0 ? b.evalCorrect![0]! / n : Number.NaN,
+    // Every score is ≥ the first threshold (0), so its counts are the class totals.
+    testAuc: binary ? aucFromRoc(pos, neg, pos[0]!, neg[0]!) : Number.NaN,
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * The start-time checks of a PostgreSQL CDM: the schemas exist and are usable, the role cannot write, and the OMOP
+ * tables found have the columns of the CDM DDL (OMOP CDM v5.3/v5.4, node-agent/data/omop/cdm-spec.ts). Each
+ * failure names what is wrong so a DBA can fix it; none echoes data.
+ */
+import type pg from 'pg';
+import { FedmeshError } from '../../../common/errors.js';
+import { omopTableAnyVersion, REQUIRED_TABLES } from '../omop/cdm-spec.js';
+
+/** OMOP table (lower case) → the schema it was found in and its columns (lower case). */
+export type CdmCatalogue = ReadonlyMap<string, { readonly schema: string; readonly columns: readonly string[] }>;
+
+const fail = (message: string, field = 'database'): FedmeshError => new FedmeshError('FAILED_PRECONDITION', message, { field });
+const list = (xs: readonly string[], max = 8): string => (xs.length > max ? `${xs.slice(0, max).join(', ')} and ${xs.length - max} more` : xs.join(', '));
+
+/**
+ * @throws FedmeshError FAILED_PRECONDITION naming the missing schema, the write privilege the role holds, or the
+ *   missing tables and columns
+ */
+export async function checkCdmSchema(client: pg.ClientBase, o: { schema: string; vocabulary: string; user: string }): Promise<CdmCatalogue> {
+  const schemas = [...new Set([o.schema, o.vocabulary])];
+  const found = (await client.query<{ nspname: string; usable: boolean }>(
+    `SELECT nspname, has_schema_privilege(oid, 'USAGE') AS usable FROM pg_namespace WHERE nspname = ANY($1::text[])`,
+    [schemas],
+  )).rows;
+  for (const [s, field] of [[o.schema, 'schema'], [o.vocabulary, 'vocabularySchema']] as const) {
+    const row = found.find((r) => r.nspname === s);
+    if (!row) throw fail(`${field}: schema ${s} does not exist in this database`, field);
+    if (!row.usable) throw fail(`${field}: role ${o.user} has no USAGE privilege on schema ${s}`, field);
+  }
+
+  // Read-only: no superuser, no write privilege on any table of these schemas, no CREATE in them.
+  const role = (await client.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).rows[0];
+  if (role?.rolsuper) throw fail(`database: role ${o.user} is a superuser; give the agent a role with SELECT only on the CDM (see README, "PostgreSQL")`);
+  const writable = (await client.query<{ t: string; p: string }>(
+    `SELECT n.nspname || '.' || c.relname AS t,
+            concat_ws(',', CASE WHEN has_table_privilege(c.oid, 'INSERT') THEN 'INSERT' END,
+                           CASE WHEN has_table_privilege(c.oid, 'UPDATE') THEN 'UPDATE' END,
+                           CASE WHEN has_table_privilege(c.oid, 'DELETE') THEN 'DELETE' END,
+                           CASE WHEN has_table_privilege(c.oid, 'TRUNCATE') THEN 'TRUNCATE' END) AS p
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+        AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE')
+             OR has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE'))
+      ORDER BY 1`,
+    [schemas],
+  )).rows;
+  if (writable.length > 0) {
+    throw fail(`database: role ${o.user} can write to the CDM (${list(writable.map((w) => `${w.p} on ${w.t}`), 4)}); the agent needs a read-only role (GRANT SELECT only)`);
+  }
+  const creatable = (await client.query<{ nspname: string }>(
+    `SELECT nspname FROM pg_namespace WHERE nspname = ANY($1::text[]) AND has_schema_privilege(oid, 'CREATE') ORDER BY 1`,
+    [schemas],
+  )).rows;
+  if (creatable.length > 0) throw fail(`database: role ${o.user} can CREATE in schema ${creatable.map((r) => r.nspname).join(', ')}; the agent needs a read-only role`);
+
+  // Tables and views the role may read, CDM schema first (search_path order).
+  const cols = (await client.query<{ s: string; t: string; c: string; readable: boolean }>(
+    `SELECT n.nspname AS s, lower(c.relname) AS t, lower(a.attname) AS c, has_table_privilege(c.oid, 'SELECT') AS readable
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+      ORDER BY CASE WHEN n.nspname = $2 THEN 0 ELSE 1 END, c.relname, a.attnum`,
+    [schemas, o.schema],
+  )).rows;
+  const catalogue = new Map<string, { schema: string; columns: string[] }>();
+  const unreadable = new Set<string>();
+  for (const r of cols) {
+    if (!r.readable) {
+      unreadable.add(`${r.s}.${r.t}`);
+      continue;
+    }
+    const entry = catalogue.get(r.t);
+    if (!entry) catalogue.set(r.t, { schema: r.s, columns: [r.c] });
+    else if (entry.schema === r.s) entry.columns.push(r.c);
+  }
+  const missingTables = REQUIRED_TABLES.filter((t) => !catalogue.has(t));
+  if (missingTables.length > 0) {
+    const hint = unreadable.size > 0 ? ` (role ${o.user} has no SELECT on ${list([...unreadable], 4)})` : '';
+    throw fail(`schema: OMOP tables missing from ${o.schema}: ${missingTables.join(', ')}${hint}`, 'schema');
+  }
+  const problems: string[] = [];
+  for (const [table, { columns }] of catalogue) {
+    const spec = omopTableAnyVersion(table);
+    if (!spec) continue;
+    const have = new Set(columns);
+    // Columns of the CDM DDL in both v5.3 and v5.4: every conformant CDM has them (NULL-able or not).
+    const missing = spec.columns.filter((c) => c.onlyIn === undefined && !have.has(c.name)).map((c) => c.name);
+    if (missing.length > 0) problems.push(`${table} lacks ${list(missing, 5)}`);
+  }
+  if (problems.length > 0) throw fail(`schema: OMOP tables without the CDM columns: ${list(problems, 4)}`, 'schema');
+  return catalogue;
+}

@@ -1,0 +1,183 @@
+/**
+ * The PostgreSQL data source against a real, throw-away PostgreSQL (test/helpers/postgres.ts; skipped with a
+ * message when the server binaries are absent): every bad start names its problem, reads are read-only and
+ * streamed through a cursor, and a connection lost mid-task fails that task and the next one reconnects.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FedmeshError } from '../../../common/errors.js';
+import { omopTableAnyVersion } from '../omop/cdm-spec.js';
+import { skipWithoutPostgres, startPostgres, type PgCluster } from '../../../test/helpers/postgres.js';
+import { createReadOnlyRole, createTableSql } from '../../../test/helpers/postgres-omop.js';
+import { openPostgresSource, parseDatabaseUrl, type PostgresSourceOptions } from './index.js';
+
+const noPg = skipWithoutPostgres('PostgreSQL data source tests');
+const DB = 'hospital';
+const PASSWORD = 'reader-pw-7f3a';
+
+/** Every column of the spec in both CDM versions, as a conformant CDM DDL would have. */
+const cols = (t: string): string[] => omopTableAnyVersion(t)!.columns.filter((c) => c.onlyIn === undefined).map((c) => c.name);
+
+async function rejection(p: Promise<unknown>): Promise<FedmeshError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as FedmeshError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('parseDatabaseUrl', () => {
+  it('takes user, host, port and database', () => {
+    expect(parseDatabaseUrl('postgres://agent@db.example:6543/cdm')).toEqual({ host: 'db.example', port: 6543, user: 'agent', database: 'cdm' });
+    expect(parseDatabaseUrl('postgresql://agent@db/cdm').port).toBe(5432);
+  });
+  it('refuses a password in the URL without echoing it, and other schemes or parts missing', () => {
+    const e = (() => {
+      try {
+        parseDatabaseUrl('postgres://agent:hunter2@db/cdm');
+      } catch (x) {
+        return x as FedmeshError;
+      }
+      throw new Error('accepted');
+    })();
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.field).toBe('database');
+    expect(e.message).toMatch(/must not contain a password/);
+    expect(e.message).not.toContain('hunter2');
+    expect(() => parseDatabaseUrl('mysql://a@b/c')).toThrow(/scheme/);
+    expect(() => parseDatabaseUrl('postgres://db/cdm')).toThrow(/user, host and database/);
+    expect(() => parseDatabaseUrl('not a url')).toThrow(/not a URL/);
+  });
+});
+
+describe.skipIf(noPg)('PostgreSQL data source on PostgreSQL 15', () => {
+  let pg: PgCluster;
+  const opts = (over: Partial<PostgresSourceOptions> = {}): PostgresSourceOptions => ({
+    url: `postgres://reader@127.0.0.1:${pg.port}/${DB}`,
+    password: PASSWORD,
+    schema: 'cdm',
+    connectTimeoutMs: 5000,
+    ...over,
+  });
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    await pg.exec(`CREATE DATABASE ${DB}`);
+    const ddl = ['cdm', 'broken', 'nocols'].map((s) => `CREATE SCHEMA ${s}`);
+    for (const t of ['person', 'observation_period', 'condition_occurrence']) ddl.push(createTableSql('cdm', t, cols(t)));
+    // broken: no observation_period; nocols: person without year_of_birth.
+    ddl.push(createTableSql('broken', 'person', cols('person')));
+    ddl.push(createTableSql('nocols', 'person', cols('person').filter((c) => c !== 'year_of_birth')));
+    ddl.push(createTableSql('nocols', 'observation_period', cols('observation_period')));
+    ddl.push(`INSERT INTO cdm.person (person_id, gender_concept_id, year_of_birth, race_concept_id, ethnicity_concept_id)
+              SELECT g, 8507, 1950 + g % 40, 0, 0 FROM generate_series(1, 25) g`);
+    await pg.exec(ddl.join(';\n'), DB);
+    await createReadOnlyRole(pg, DB, 'reader', PASSWORD, ['cdm', 'broken', 'nocols']);
+    await pg.exec(`CREATE ROLE writer LOGIN PASSWORD '${PASSWORD}'; GRANT USAGE ON SCHEMA cdm TO writer; GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA cdm TO writer`, DB);
+  }, 120_000);
+  afterAll(async () => {
+    await pg?.stop();
+  });
+
+  it('starts with a read-only role and finds the OMOP tables and their columns', async () => {
+    const src = await openPostgresSource(opts());
+    try {
+      expect([...src.catalogue.keys()].sort()).toEqual(['condition_occurrence', 'observation_period', 'person']);
+      expect(src.catalogue.get('person')!.columns).toContain('year_of_birth');
+      const rows = await src.withSession((s) => s.all('SELECT count(*) AS n, sum(person_id) AS s FROM person WHERE year_of_birth >= $1', [1960]));
+      // count is int8 → bigint; sum(bigint) is numeric in PostgreSQL → bigint when integral.
+      expect(typeof rows[0]!['n']).toBe('bigint');
+      expect(typeof rows[0]!['s']).toBe('bigint');
+    } finally {
+      await src.close();
+    }
+  });
+
+  const bad: [string, () => Partial<PostgresSourceOptions>, RegExp, string][] = [
+    ['an unreachable server', () => ({ url: `postgres://reader@127.0.0.1:1/${DB}` }), /cannot reach PostgreSQL at 127\.0\.0\.1:1 \(ECONNREFUSED\)/, 'database'],
+    ['a wrong password', () => ({ password: 'wrong-password-xyz' }), /password authentication failed for role reader/, 'database'],
+    ['no password at all', () => ({ password: undefined }), /asks role reader for a password and none was given|password authentication failed/, 'database'],
+    ['a missing database', () => ({ url: `postgres://reader@127.0.0.1:${pg.port}/nodb` }), /database nodb does not exist/, 'database'],
+    ['a missing schema', () => ({ schema: 'nope' }), /schema nope does not exist/, 'schema'],
+    ['a missing vocabulary schema', () => ({ vocabularySchema: 'vocab' }), /schema vocab does not exist/, 'vocabularySchema'],
+    ['a missing table', () => ({ schema: 'broken' }), /OMOP tables missing from broken: observation_period/, 'schema'],
+    ['a missing column', () => ({ schema: 'nocols' }), /person lacks year_of_birth/, 'schema'],
+    ['a role that can write', () => ({ url: `postgres://writer@127.0.0.1:${pg.port}/${DB}` }), /role writer can write to the CDM \(INSERT on cdm\./, 'database'],
+    ['a superuser', () => ({ url: `postgres://${pg.adminUser}@127.0.0.1:${pg.port}/${DB}`, password: pg.adminPassword }), /is a superuser/, 'database'],
+  ];
+  for (const [what, over, message, field] of bad) {
+    it(`refuses ${what} at start, naming it`, async () => {
+      const e = await rejection(openPostgresSource(opts(over())));
+      expect(e).toBeInstanceOf(FedmeshError);
+      expect(e.code).toBe('FAILED_PRECONDITION');
+      expect(e.field).toBe(field);
+      expect(e.message).toMatch(message);
+      expect(e.message).not.toContain(PASSWORD);
+      expect(e.message).not.toContain('wrong-password-xyz');
+    });
+  }
+
+  it('refuses a bad schema name before connecting', async () => {
+    const e = await rejection(openPostgresSource(opts({ schema: 'cdm; DROP TABLE person' })));
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.field).toBe('schema');
+  });
+
+  it('reads run in a READ ONLY transaction; TEMP working tables still work through run()', async () => {
+    const src = await openPostgresSource(opts());
+    try {
+      await src.withSession(async (s) => {
+        const e = await rejection(s.all('CREATE TEMP TABLE sneaky AS SELECT 1 AS a'));
+        expect((e.cause as Error).message).toMatch(/read-only transaction/);
+        for (const st of s.dialect.createTempTableAs('work', 'SELECT person_id FROM person')) await s.run(st);
+        expect(Number((await s.all(`SELECT count(*) AS n FROM ${s.dialect.tempTable('work')}`))[0]!['n'])).toBe(25);
+      });
+      // The temp table went with the session (DISCARD TEMP before the connection is reused).
+      const left = await src.withSession((s) => s.all(`SELECT count(*) AS n FROM pg_class WHERE relname = 'work' AND relpersistence = 't'`));
+      expect(Number(left[0]!['n'])).toBe(0);
+    } finally {
+      await src.close();
+    }
+  });
+
+  it('streams a large result through a cursor in batches, and stops early cleanly', async () => {
+    const src = await openPostgresSource(opts());
+    try {
+      await src.withSession(async (s) => {
+        const sizes: number[] = [];
+        for await (const b of s.stream('SELECT person_id FROM person ORDER BY person_id', [], { batchRows: 10 })) sizes.push(b.length);
+        expect(sizes).toEqual([10, 10, 5]);
+        // Break after the first batch: the transaction and the cursor are closed, the session stays usable.
+        for await (const b of s.stream('SELECT person_id FROM person WHERE person_id > $1', [0], { batchRows: 4 })) {
+          expect(b).toHaveLength(4);
+          break;
+        }
+        expect((await s.all('SELECT 1 AS one'))[0]!['one']).toBe(1);
+      });
+    } finally {
+      await src.close();
+    }
+  });
+
+  it('a connection lost mid-task fails that task (retryable, with a message) and the next task reconnects', async () => {
+    const src = await openPostgresSource(opts({ poolSize: 1 }));
+    const admin = await pg.admin(DB);
+    try {
+      const e = await rejection(
+        src.withSession(async (s) => {
+          const pid = (await s.all('SELECT pg_backend_pid() AS pid'))[0]!['pid'];
+          await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+          await s.all('SELECT count(*) FROM person');
+        }),
+      );
+      expect(e.code).toBe('AGENT_UNAVAILABLE');
+      expect(e.retryable).toBe(true);
+      expect(e.message).toMatch(/connection was lost during the task; the agent reconnects/);
+      const after = await src.withSession((s) => s.all('SELECT count(*) AS n FROM person'));
+      expect(Number(after[0]!['n'])).toBe(25);
+    } finally {
+      await admin.end();
+      await src.close();
+    }
+  });
+});

@@ -1,0 +1,255 @@
+/**
+ * The PostgreSQL side of the data-source seam: the agent queries the hospital's own OMOP CDM in place, with no
+ * copy, and only aggregates leave it. What a site's DBA can rely on:
+ *
+ * - **Read-only.** At start the agent refuses a superuser, a role that may INSERT/UPDATE/DELETE/TRUNCATE any table
+ *   of the CDM or vocabulary schema, or CREATE in them. Its only writes are TEMP tables (session-private, gone at
+ *   disconnect; needs the default TEMP privilege). Every read runs in a READ ONLY transaction on top.
+ * - **Bounded.** A small pool (`poolSize`), a statement timeout, and cursors (`FETCH n`) for large intermediate
+ *   results, so neither side holds a whole per-person result in memory.
+ * - **Clear failures.** Unreachable server, wrong credentials, a missing database, schema, table or column, and a
+ *   role that can write each stop the agent at start with a message that names the problem (never the password).
+ *   A connection lost mid-task fails that task with AGENT_UNAVAILABLE (retryable); the pool dials again for the
+ *   next one.
+ */
+import pg from 'pg';
+import { FedmeshError } from '../../../common/errors.js';
+import { postgresDialect } from '../../sql/index.js';
+import { DEFAULT_BATCH_ROWS, type DataSource, type SqlParam, type SqlRow, type SqlSession } from './source.js';
+import { checkCdmSchema, type CdmCatalogue } from './cdm-check.js';
+
+export interface PostgresSourceOptions {
+  /** `postgres://user@host:port/database` — without a password (see `password`). */
+  url: string;
+  /**
+   * The role's password, read by the entry point from a file or `PGPASSWORD`; never part of the URL or the command
+   * line. @default undefined (then libpq's passfile, `PGPASSFILE` or ~/.pgpass, is used by the driver)
+   */
+  password?: string;
+  /** The schema holding the CDM tables (`--schema`). */
+  schema: string;
+  /** The schema holding the vocabulary tables when not `schema` (`--vocabulary-schema`). @default schema */
+  vocabularySchema?: string;
+  /** Connections at most. @default 4 */
+  poolSize?: number;
+  /** Longest single statement. @default 600000 (10 min) */
+  statementTimeoutMs?: number;
+  /** Longest wait for a connection. @default 10000 */
+  connectTimeoutMs?: number;
+  /** Told of connection-level events (a pooled connection dropped); never given data. */
+  log?: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface PostgresSource extends DataSource {
+  readonly kind: 'postgres';
+  /** The OMOP tables found, with their columns (lower case), as checked at start. */
+  readonly catalogue: CdmCatalogue;
+}
+
+const IDENT_RE = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+const CONNECTION_LOST = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+const NETWORK = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNRESET', 'EPIPE']);
+
+/** int8 → bigint, numeric → bigint when integral (sums of BIGINT are numeric in PostgreSQL), dates stay text. */
+const TYPES = {
+  getTypeParser(oid: number, format?: 'text' | 'binary'): (v: string) => unknown {
+    if (oid === 20) return (v: string) => BigInt(v);
+    if (oid === 1700) return (v: string) => (/^-?\d+$/.test(v) ? BigInt(v) : Number(v));
+    if (oid === 1082) return (v: string) => v;
+    return pg.types.getTypeParser(oid, format ?? 'text') as (v: string) => unknown;
+  },
+};
+
+/**
+ * Parses `--database`: a `postgres://` or `postgresql://` URL with user, host, optional port and database, and
+ * no password (a password in the URL would show in `ps` and in shell history).
+ * @throws FedmeshError INVALID_ARGUMENT naming `database`
+ */
+export function parseDatabaseUrl(url: string): { host: string; port: number; user: string; database: string } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new FedmeshError('INVALID_ARGUMENT', 'database: not a URL (expected postgres://user@host:port/database)', { field: 'database' });
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new FedmeshError('INVALID_ARGUMENT', `database: scheme must be postgres:// or postgresql://, got ${u.protocol.slice(0, 20)}`, { field: 'database' });
+  }
+  if (u.password !== '') {
+    throw new FedmeshError('INVALID_ARGUMENT', 'database: the URL must not contain a password (it would show in ps); use --database-password-file, PGPASSWORD or a passfile', { field: 'database' });
+  }
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (u.hostname === '' || u.username === '' || database === '') {
+    throw new FedmeshError('INVALID_ARGUMENT', 'database: expected postgres://user@host:port/database (user, host and database are required)', { field: 'database' });
+  }
+  const port = u.port === '' ? 5432 : Number(u.port);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port, user: decodeURIComponent(u.username), database };
+}
+
+function checkSchemaName(name: string, field: string): string {
+  if (!IDENT_RE.test(name)) throw new FedmeshError('INVALID_ARGUMENT', `${field}: must be a plain schema name (letters, digits, _), got ${JSON.stringify(name.slice(0, 64))}`, { field });
+  return name;
+}
+
+/** A start-time connection error as a message naming the problem (the driver's text can echo the password: not used). */
+function startError(e: unknown, where: { host: string; port: number; user: string; database: string }): FedmeshError {
+  const err = e as { code?: string; message?: string };
+  const code = err.code ?? '';
+  const at = `${where.host}:${where.port}`;
+  let message: string;
+  if (NETWORK.has(code) || /timeout expired|Connection terminated due to connection timeout/i.test(err.message ?? '')) message = `database: cannot reach PostgreSQL at ${at} (${code || 'timeout'})`;
+  else if (code === '28P01') message = `database: password authentication failed for role ${where.user} at ${at}`;
+  else if (code === '28000') message = `database: role ${where.user} may not connect to ${where.database} at ${at} (pg_hba.conf)`;
+  else if (code === '3D000') message = `database: database ${where.database} does not exist at ${at}`;
+  else if (/SASL|password must be a string/i.test(err.message ?? '')) message = `database: the server asks role ${where.user} for a password and none was given (--database-password-file, PGPASSWORD or a passfile)`;
+  else message = `database: cannot connect to ${at} as ${where.user} (${code || 'error'})`;
+  return new FedmeshError('FAILED_PRECONDITION', message, { field: 'database', cause: e });
+}
+
+/** A mid-task error: a lost connection is retryable; anything else is INTERNAL (the text may quote data). */
+function taskError(e: unknown): FedmeshError {
+  if (e instanceof FedmeshError) return e;
+  const err = e as { code?: string; message?: string };
+  const code = err.code ?? '';
+  if (CONNECTION_LOST.has(code) || NETWORK.has(code) || /Connection terminated|Client has encountered a connection error|not queryable/i.test(err.message ?? '')) {
+    return new FedmeshError('AGENT_UNAVAILABLE', 'the PostgreSQL connection was lost during the task; the agent reconnects for the next task', { cause: e });
+  }
+  if (code === '57014') return new FedmeshError('ROUND_TIMEOUT', 'a PostgreSQL statement hit the statement timeout or was cancelled', { cause: e });
+  return new FedmeshError('INTERNAL', 'PostgreSQL query failed', { cause: e });
+}
+
+function isConnectionError(e: unknown): boolean {
+  return e instanceof FedmeshError && e.code === 'AGENT_UNAVAILABLE';
+}
+
+let cursorSeq = 0;
+
+function session(client: pg.PoolClient): SqlSession {
+  const params = (p: readonly SqlParam[] | undefined): unknown[] => (p ? p.map((v) => (typeof v === 'bigint' ? v.toString() : v)) : []);
+  const readOnly = async <T>(fn: () => Promise<T>): Promise<T> => {
+    await client.query('BEGIN TRANSACTION READ ONLY');
+    try {
+      const out = await fn();
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  };
+  return {
+    dialect: postgresDialect,
+    async run(sql, p) {
+      try {
+        await client.query(sql, params(p));
+      } catch (e) {
+        throw taskError(e);
+      }
+    },
+    async all(sql, p) {
+      try {
+        return await readOnly(async () => (await client.query(sql, params(p))).rows as SqlRow[]);
+      } catch (e) {
+        throw taskError(e);
+      }
+    },
+    async *stream(sql, p, options) {
+      const batch = options?.batchRows ?? DEFAULT_BATCH_ROWS;
+      if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError('options.batchRows must be a positive integer');
+      const name = `fedmesh_cursor_${++cursorSeq}`;
+      let open = false;
+      try {
+        await client.query('BEGIN TRANSACTION READ ONLY');
+        open = true;
+        await client.query(`DECLARE ${name} NO SCROLL CURSOR FOR ${sql}`, params(p));
+        for (;;) {
+          const rows = (await client.query(`FETCH FORWARD ${batch} FROM ${name}`)).rows as SqlRow[];
+          if (rows.length > 0) yield rows;
+          if (rows.length < batch) break;
+        }
+        await client.query('COMMIT');
+        open = false;
+      } catch (e) {
+        throw taskError(e);
+      } finally {
+        // Broken out of early, or failed: the transaction (and the cursor with it) ends here.
+        if (open) await client.query('ROLLBACK').catch(() => undefined);
+      }
+    },
+  };
+}
+
+/**
+ * Connects, checks the role and the CDM (see the module comment) and returns a ready source.
+ * @throws FedmeshError INVALID_ARGUMENT for a bad URL or schema name; FAILED_PRECONDITION naming what is wrong
+ *   with the server, the credentials, the role or the CDM
+ */
+export async function openPostgresSource(options: PostgresSourceOptions): Promise<PostgresSource> {
+  const where = parseDatabaseUrl(options.url);
+  const schema = checkSchemaName(options.schema, 'schema');
+  const vocabulary = checkSchemaName(options.vocabularySchema ?? options.schema, 'vocabularySchema');
+  const poolSize = options.poolSize ?? 4;
+  if (!Number.isSafeInteger(poolSize) || poolSize < 1 || poolSize > 64) throw new RangeError('options.poolSize must be an integer in [1, 64]');
+  const statementTimeoutMs = options.statementTimeoutMs ?? 600_000;
+  if (!Number.isSafeInteger(statementTimeoutMs) || statementTimeoutMs < 0) throw new RangeError('options.statementTimeoutMs must be a non-negative integer');
+  const searchPath = [...new Set([schema, vocabulary])].map((s) => `"${s}"`).join(','); // no spaces: libpq splits options on whitespace
+  const pool = new pg.Pool({
+    ...where,
+    ...(options.password !== undefined ? { password: options.password } : {}),
+    max: poolSize,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    idleTimeoutMillis: 30_000,
+    application_name: 'fedmesh-agent',
+    statement_timeout: statementTimeoutMs,
+    // A task that dies between BEGIN and COMMIT must not hold locks (or a snapshot) on the hospital's server.
+    idle_in_transaction_session_timeout: 60_000,
+    options: `-c search_path=${searchPath}`,
+    types: TYPES,
+  });
+  // An idle pooled connection the server dropped: logged, and the pool dials again when next needed.
+  pool.on('error', (e: Error & { code?: string }) => options.log?.('database-connection-lost', { code: e.code ?? e.name }));
+  let catalogue: CdmCatalogue;
+  try {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (e) {
+      throw startError(e, where);
+    }
+    try {
+      catalogue = await checkCdmSchema(client, { schema, vocabulary, user: where.user });
+    } finally {
+      client.release();
+    }
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    throw e;
+  }
+  return {
+    kind: 'postgres',
+    dialect: postgresDialect,
+    catalogue,
+    async withSession(fn) {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (e) {
+        throw new FedmeshError('AGENT_UNAVAILABLE', `cannot reach the PostgreSQL database at ${where.host}:${where.port}`, { cause: e });
+      }
+      let broken: Error | undefined;
+      try {
+        return await fn(session(client));
+      } catch (e) {
+        if (isConnectionError(e)) broken = e as Error;
+        throw e;
+      } finally {
+        // TEMP tables go with the session: DISCARD TEMP before the connection is reused; a broken one is destroyed.
+        if (!broken) await client.query('DISCARD TEMP').catch((e: unknown) => (broken = e as Error));
+        client.release(broken);
+      }
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}

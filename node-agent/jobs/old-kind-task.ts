@@ -1,0 +1,85 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { PrivacyCost } from '../../algorithms/dp/index.js';
+import type { Rng } from '../../algorithms/rng.js';
+import type { AgentTask } from '../../common/agent-protocol.js';
+import { parseCohortDefinition } from '../../common/cohort/index.js';
+import { FedmeshError } from '../../common/errors.js';
+import { planCellPrivacy } from '../../common/job/cell-privacy.js';
+import { cellBlocks } from '../../common/job/cohort-jobs.js';
+import { planAggregatePrivacy } from '../../common/job/privacy-plan.js';
+import type { AggregateJob, CellJob, JobKind, JobSpec } from '../../common/job/spec.js';
+import type { ProductInfo } from '../data/products.js';
+import type { ReleasedAnswer } from '../disclosure/released-answers.js';
+import type { ReleasedCells } from '../disclosure/released-cells.js';
+import type { ReleasedConcepts } from '../disclosure/released-concepts.js';
+import type { CompiledAgentPolicy } from '../policy.js';
+import { runAggregate } from './aggregate.js';
+import { runCellJob } from './cell-jobs.js';
+
+/** What the agent gives an old kind's plain (not secure) task: its data, its ledgers and its disclosure records. */
+export interface OldKindTaskDeps {
+  readonly products: readonly ProductInfo[];
+  readonly policy: CompiledAgentPolicy;
+  readonly rng: Rng;
+  /** The agent's secret salt for keyed-hash contribution bounding. Never sent. */
+  readonly salt: string;
+  readonly cells: ReleasedCells;
+  readonly concepts: ReleasedConcepts;
+  /** Charges the domain's own ledger before any data is touched: durable, once per job, never refunded. */
+  charge(jobId: string, researcher: string, cost: PrivacyCost): Promise<void>;
+  /** One charge, one answer: a replay of a charged job gets the answer already released. */
+  once(jobId: string, round: number, compute: () => Promise<ReleasedAnswer>): Promise<ReleasedAnswer>;
+  /** A connection scoped to the task (its deadline and CancelTask interrupt the query). */
+  withTaskConnection<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T>;
+}
+
+type OldKindTask<S extends JobSpec> = (task: AgentTask, job: S, deps: OldKindTaskDeps) => Promise<ReleasedAnswer>;
+
+const aggregateTask: OldKindTask<AggregateJob> = async (task, job, deps) => {
+  const product = deps.products.find((p) => p.name === job.product);
+  if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
+  const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';
+  const privacy = planAggregatePrivacy(job, typeOf);
+  if (privacy.dp) await deps.charge(task.jobId, task.researcher, privacy.dp.cost);
+  const release = { researcher: task.researcher, jobId: task.jobId, cells: deps.cells };
+  const compute = async (): Promise<ReleasedAnswer> => {
+    const { releasedKeys, ...answer } = await deps.withTaskConnection((conn) => runAggregate({ conn, job, product, policy: deps.policy, privacy, salt: deps.salt, rng: deps.rng, release }));
+    deps.concepts.record(task.jobId, job.groupBy, releasedKeys);
+    return answer;
+  };
+  return privacy.dp ? deps.once(task.jobId, task.round, compute) : compute();
+};
+
+/** The four cell kinds share one task: counts of persons in public cells. */
+const cellTask: OldKindTask<CellJob> = async (task, job, deps) => {
+  const blocks = cellBlocks(job, job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : []);
+  const privacy = planCellPrivacy(job, blocks);
+  if (privacy.cost) await deps.charge(task.jobId, task.researcher, privacy.cost);
+  const unit = job.kind === 'contingency' ? deps.products.find((p) => p.name === job.product)?.privacyUnit : undefined;
+  const release = { researcher: task.researcher, jobId: task.jobId, cells: deps.cells, salt: deps.salt };
+  const compute = (): Promise<ReleasedAnswer> => deps.withTaskConnection((conn) => runCellJob({ conn, job, taskId: task.taskId, policy: deps.policy, rng: deps.rng, ...(unit ? { personColumn: unit } : {}), release }));
+  return privacy.cost ? deps.once(task.jobId, task.round, compute) : compute();
+};
+
+/**
+ * The agent's plain-task path of the five kinds that predate the kind seam, one entry per kind (the agent's twin of
+ * coordinator/jobs/old-kinds.ts; see jobs/README.md, "Porting the old kinds"). Secure tasks of these kinds go to
+ * node-agent/secure; registry kinds to node-agent/tasks/kind-task-runner.ts.
+ */
+const OLD_KIND_TASKS: Readonly<Record<JobKind, OldKindTask<never>>> = {
+  aggregate: aggregateTask,
+  cohort: cellTask,
+  characterize: cellTask,
+  contingency: cellTask,
+  survival: cellTask,
+};
+
+/**
+ * Runs one plain task of an old kind: plans its privacy from the public spec, charges the domain's ledger (once per
+ * job), computes on the task's connection and returns the answer to send.
+ * @throws FedmeshError naming the field
+ */
+export function runOldKindTask(task: AgentTask, job: JobSpec, deps: OldKindTaskDeps): Promise<ReleasedAnswer> {
+  // The spec's kind selects an entry that takes exactly that spec shape: the table's invariant.
+  return (OLD_KIND_TASKS[job.kind] as OldKindTask<JobSpec>)(task, job, deps);
+}

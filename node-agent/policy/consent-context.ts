@@ -1,0 +1,100 @@
+/**
+ * Patient consent applied to every task, in one place: the agent's database handle is wrapped so that every
+ * connection a task opens (whatever its kind or secure protocol: the aggregate and cell paths, the secure runner,
+ * the registry kinds' runner) reads its products through the consent scope of the task's purpose of use. The
+ * purpose travels with the task's async context (`run`), so no job kind has to remember to ask for the scope, and
+ * connections opened outside a task (ingest, catalog, ledger) see the data as stored.
+ *
+ * Fail closed: when the consent records could not be read at the last (re)load, every task is refused with
+ * FAILED_PRECONDITION until they can, because serving unscoped data would include persons who opted out.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { FedmeshError } from '../../common/errors.js';
+import { DEFAULT_PURPOSE, PURPOSE_OF_USE_CODES } from '../../common/job/purpose.js';
+import type { AgentDatabase } from '../data/database.js';
+import { loadConsents } from './consent-load.js';
+import { applyConsentScope, type ScopedProduct } from './consent-scope.js';
+import type { PatientConsent } from './consent.js';
+
+type Log = (event: string, fields?: Record<string, unknown>) => void;
+
+/** What a task's connections are scoped by. */
+export interface ConsentTaskContext {
+  purpose: string;
+  /** The instant consent is decided at (the task's start), so all of a task's connections agree. */
+  atMs: number;
+}
+
+/**
+ * The purpose of use a task's spec states (an HL7 PurposeOfUse code), else the default. An unparsable spec or a
+ * purpose that is not a code gives the default here; the task's own parse refuses it with the field named.
+ */
+export function taskPurpose(specJson: string): string {
+  try {
+    const p = (JSON.parse(specJson) as { purpose?: unknown } | null)?.purpose;
+    return typeof p === 'string' && PURPOSE_OF_USE_CODES.includes(p) ? p : DEFAULT_PURPOSE;
+  } catch {
+    return DEFAULT_PURPOSE;
+  }
+}
+
+export class ConsentScopes {
+  private readonly context = new AsyncLocalStorage<ConsentTaskContext>();
+  private consents: readonly PatientConsent[] = [];
+  private failed = false;
+  private products: () => readonly ScopedProduct[] = () => [];
+
+  constructor(private readonly dataDir: string, private readonly log: Log) {}
+
+  /** The records in force (for the catalog's per-purpose counts). */
+  records(): readonly PatientConsent[] {
+    return this.consents;
+  }
+
+  /**
+   * Reads the consent records of the data folder again (with each ingest) and the products to scope (each with the
+   * privacy unit the catalog publishes). A failure keeps nothing: tasks are refused until a reload succeeds.
+   */
+  async reload(conn: DuckDBConnection, products: () => readonly ScopedProduct[]): Promise<void> {
+    this.products = products;
+    try {
+      const loaded = await loadConsents(this.dataDir, conn);
+      this.consents = loaded.consents;
+      this.failed = false;
+      if (loaded.files.length > 0) this.log('consent-loaded', { files: loaded.files, records: loaded.consents.length, skipped: loaded.skipped });
+    } catch (e) {
+      this.consents = [];
+      this.failed = true;
+      // The domain's own log: the message names the file and line (no other data).
+      this.log('consent-load-failed', { error: e instanceof Error ? e.message.slice(0, 2000) : typeof e });
+    }
+  }
+
+  /** Runs `fn` (one task) with its connections scoped by consent for `purpose`. */
+  run<T>(purpose: string, fn: () => Promise<T>): Promise<T> {
+    return this.context.run({ purpose, atMs: Date.now() }, fn);
+  }
+
+  /** The database handle every task path uses: inside `run`, each new connection is consent-scoped first. */
+  wrap(db: AgentDatabase): AgentDatabase {
+    return {
+      ...db,
+      withConnection: <T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> => {
+        const ctx = this.context.getStore();
+        if (!ctx) return db.withConnection(fn);
+        if (this.failed) {
+          return Promise.reject(new FedmeshError('FAILED_PRECONDITION', "patient consent records at this agent cannot be applied (the domain's log says why), so it computes nothing until they can", { field: 'consent' }));
+        }
+        return db.withConnection(async (conn) => {
+          await this.scope(conn, ctx);
+          return fn(conn);
+        });
+      },
+    };
+  }
+
+  private async scope(conn: DuckDBConnection, ctx: ConsentTaskContext): Promise<void> {
+    await applyConsentScope(conn, { consents: this.consents, purpose: ctx.purpose, atMs: ctx.atMs, products: this.products() });
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The one place where SQL differs between database engines. Query builders (cohorts, aggregates, analytics) write
+ * the portable core of a statement themselves (SELECT, JOIN, window functions, CTEs, FILTER) and ask the dialect for
+ * every construct whose spelling or meaning differs: types, date arithmetic, integer division, histograms, string
+ * aggregation, the keyed hash behind contribution bounding, temp tables and the catalogue. A new engine is one new
+ * file implementing this interface (see README.md, "Adding a dialect"); no builder changes.
+ *
+ * Every method returns SQL text built only from its arguments, which are SQL expressions the builder composed from
+ * its own constants, validated integers and bound-parameter placeholders (never from outside strings).
+ */
+
+/** The logical column types builders use; each dialect spells them. */
+export type SqlType = 'BIGINT' | 'INTEGER' | 'DOUBLE' | 'VARCHAR' | 'DATE' | 'TIMESTAMP' | 'BOOLEAN';
+
+export const SQL_TYPES: readonly SqlType[] = ['BIGINT', 'INTEGER', 'DOUBLE', 'VARCHAR', 'DATE', 'TIMESTAMP', 'BOOLEAN'];
+
+export interface SqlDialect {
+  /** A stable name (`duckdb`, `postgres`, …) used in logs, snapshots and the catalogue. */
+  readonly name: string;
+  /** The n-th (1-based) bound-parameter placeholder. */
+  placeholder(n: number): string;
+  /** The engine's name for a logical type. */
+  typeName(t: SqlType): string;
+  /** `CAST(expr AS t)`, in this engine's spelling. */
+  cast(expr: string, t: SqlType): string;
+  /** A quoted identifier (table or column name the agent itself validated). */
+  quoteIdent(name: string): string;
+  /** `date + days`, still a DATE (never a timestamp). `days` is an integer SQL expression. */
+  addDays(dateExpr: string, daysExpr: string): string;
+  /** Whole days from `start` to `end` (DATEs): an integer, negative when `end` is earlier. */
+  daysBetween(startExpr: string, endExpr: string): string;
+  /** The calendar year of a DATE, as an integer. */
+  year(dateExpr: string): string;
+  /** A DATE from integer year, month, day expressions. */
+  makeDate(y: string, m: string, d: string): string;
+  /** Integer division rounding toward −∞ (floor), for a ≥ 0 or a < 0, b > 0: bins of days, ages in years. */
+  floorDiv(a: string, b: string): string;
+  /**
+   * A relation (usable after FROM, with alias `alias`) of one integer column `column` holding 0 … n − 1;
+   * `n` is a validated non-negative integer.
+   */
+  integerSeries(n: number, alias: string, column: string): string;
+  /** Concatenation of `expr` over a group, separated by `separator` (a literal the builder chose), in `orderBy` order. */
+  stringAgg(expr: string, separator: string, orderBy: string): string;
+  /**
+   * Counts per bin index over a group, for bin indexes 0 … bins − 1 (`binExpr` is NULL for rows not counted). Some
+   * engines return a map, some one column per bin: `select(alias)` gives the select-list items and
+   * `read(row, alias)` the counts from a result row (as plain objects with lower-case keys).
+   */
+  histogram(binExpr: string, bins: number): { select(alias: string): string[]; read(row: Record<string, unknown>, alias: string): bigint[] };
+  /**
+   * A keyed hash of `keyExprs` under the secret `saltExpr` (a bound parameter), as text that orders uniformly: it
+   * ranks a privacy unit's rows so that the k counted are not the "first k". Same function on every engine (MD5 of
+   * the `|`-joined text forms), so the same rows are kept for integer, text and date keys everywhere.
+   */
+  keyedHash(saltExpr: string, keyExprs: readonly string[]): string;
+  /** How statements refer to the TEMP table named `name` (a plain identifier the builder checked). */
+  tempTable(name: string): string;
+  /** Statements that (re)create TEMP table `name` from a query, then make the planner aware of its size. */
+  createTempTableAs(name: string, query: string): string[];
+  /** Drops TEMP table `name` if it exists. */
+  dropTempTable(name: string): string;
+  /** One column `name`: the lower-case names of the tables and views the session resolves unqualified names in. */
+  visibleTablesSql(): string;
+  /**
+   * Rows `(table_catalog, table_name, column_name, data_type)` of the tables whose lower-case name is `lower($1)`,
+   * in the order the engine resolves an unqualified name (TEMP first), columns in ordinal order; `table_catalog`
+   * is 'temp' for TEMP tables; types in DuckDB's spelling (BIGINT, INTEGER, DOUBLE, VARCHAR, DATE, TIMESTAMP, …).
+   */
+  tableColumnsSql(): string;
+}
+
+/** Checks a non-negative safe integer that shapes SQL text (bins, series length). */
+export function checkShapeInteger(n: number, what: string): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${what} must be a non-negative integer, got ${String(n)}`);
+  return n;
+}
+
+/** Standard double-quoted identifiers (both DuckDB and PostgreSQL). */
+export function doubleQuoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Counts from `count(*) FILTER (WHERE bin = j)` columns named `<alias>_<j>`: the portable histogram. */
+export function filterColumnsHistogram(
+  binExpr: string,
+  bins: number,
+): { select(alias: string): string[]; read(row: Record<string, unknown>, alias: string): bigint[] } {
+  checkShapeInteger(bins, 'bins');
+  return {
+    select: (alias) => Array.from({ length: bins }, (_, j) => `count(*) FILTER (WHERE ${binExpr} = ${j}) AS ${alias}_${j}`),
+    read: (row, alias) =>
+      Array.from({ length: bins }, (_, j) => {
+        const v = row[`${alias}_${j}`];
+        return v === null || v === undefined ? 0n : BigInt(v as bigint | number | string);
+      }),
+  };
+}

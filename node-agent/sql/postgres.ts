@@ -1,0 +1,57 @@
+/**
+ * PostgreSQL (tested on 15): an OHDSI site's CDM server. The agent's role is read-only on the CDM (checked at
+ * start, see data/source/postgres-source.ts), so working tables are TEMP tables, which live in the session's own
+ * schema and vanish with it; each is ANALYZEd after it is filled because PostgreSQL has no statistics for a fresh
+ * temp table and otherwise plans the joins that read it as if it had a few hundred rows.
+ */
+import { checkShapeInteger, doubleQuoteIdent, filterColumnsHistogram, type SqlDialect, type SqlType } from './dialect.js';
+
+const TYPES: Record<SqlType, string> = { BIGINT: 'BIGINT', INTEGER: 'INTEGER', DOUBLE: 'DOUBLE PRECISION', VARCHAR: 'TEXT', DATE: 'DATE', TIMESTAMP: 'TIMESTAMP', BOOLEAN: 'BOOLEAN' };
+
+export const postgresDialect: SqlDialect = {
+  name: 'postgres',
+  placeholder: (n) => `$${n}`,
+  typeName: (t) => TYPES[t],
+  cast: (expr, t) => `CAST(${expr} AS ${TYPES[t]})`,
+  quoteIdent: doubleQuoteIdent,
+  // date + integer → date in PostgreSQL too; the cast keeps a BIGINT argument from picking no operator.
+  addDays: (d, days) => `(${d} + CAST(${days} AS INTEGER))`,
+  // date − date → integer days.
+  daysBetween: (a, b) => `(${b} - ${a})`,
+  year: (d) => `CAST(EXTRACT(YEAR FROM ${d}) AS INTEGER)`,
+  makeDate: (y, m, d) => `make_date(${y}, ${m}, ${d})`,
+  // Integer / truncates toward zero in PostgreSQL: floor it explicitly (numeric keeps it exact).
+  floorDiv: (a, b) => `CAST(floor(CAST((${a}) AS NUMERIC) / (${b})) AS BIGINT)`,
+  integerSeries: (n, alias, column) => {
+    const len = checkShapeInteger(n, 'series length');
+    return `(SELECT CAST(g AS INTEGER) AS ${column} FROM generate_series(0, ${len - 1}) AS g) AS ${alias}`;
+  },
+  stringAgg: (expr, sep, orderBy) => `string_agg(CAST(${expr} AS TEXT), '${sep.replace(/'/g, "''")}' ORDER BY ${orderBy})`,
+  // No histogram aggregate (and the read-only role cannot create one): one FILTER count per public bin.
+  histogram: filterColumnsHistogram,
+  keyedHash: (salt, keys) => `md5(concat_ws('|', ${[salt, ...keys.map((k) => `CAST(${k} AS TEXT)`)].join(', ')}))`,
+  tempTable: doubleQuoteIdent,
+  createTempTableAs: (name, query) => {
+    const t = doubleQuoteIdent(name);
+    return [`DROP TABLE IF EXISTS ${t}`, `CREATE TEMP TABLE ${t} AS\n${query}`, `ANALYZE ${t}`];
+  },
+  dropTempTable: (name) => `DROP TABLE IF EXISTS ${doubleQuoteIdent(name)}`,
+  // pg_catalog rather than information_schema: it also lists the session's TEMP tables and is much faster.
+  tableColumnsSql: () =>
+    `SELECT CASE WHEN n.oid = pg_my_temp_schema() THEN 'temp' ELSE n.nspname END AS table_catalog,
+            c.relname AS table_name, a.attname AS column_name,
+            CASE WHEN t.ty IN ('double precision', 'real') THEN 'DOUBLE'
+                 WHEN t.ty = 'text' OR t.ty LIKE 'character%' THEN 'VARCHAR'
+                 WHEN t.ty LIKE 'timestamp%' THEN 'TIMESTAMP'
+                 ELSE upper(t.ty) END AS data_type
+       FROM pg_class c
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       CROSS JOIN LATERAL (SELECT format_type(a.atttypid, NULL) AS ty) t
+      WHERE lower(c.relname) = lower($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+        AND (n.oid = pg_my_temp_schema() OR n.nspname = ANY (current_schemas(false)))
+      ORDER BY (n.oid = pg_my_temp_schema()) DESC, array_position(current_schemas(false), n.nspname), c.relname, a.attnum`,
+  visibleTablesSql: () =>
+    // The search path is the CDM schema, then the vocabulary schema (set per connection by the data source).
+    `SELECT DISTINCT lower(table_name) AS name FROM information_schema.tables WHERE table_schema = ANY (current_schemas(false))`,
+};

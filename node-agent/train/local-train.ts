@@ -1,0 +1,201 @@
+/**
+ * Local training and evaluation at an agent with TF.js, on typed arrays (rows × inputs, row-major Float32Array):
+ * no per-row JS objects. A custom loop rather than `model.fit` so that FedProx's proximal term μ/2‖w − x‖² and
+ * SCAFFOLD's gradient correction (g − c_i + c) go into every step. Shuffling and dropout are seeded (public,
+ * reproducible; nothing here is privacy noise).
+ */
+import { addToRocHistogram, cumulateFromTop, seededPermutation } from '../../algorithms/fl/index.js';
+import type { Tf } from './tf-runtime.js';
+
+export interface LocalModelConfig {
+  readonly inputs: number;
+  /** Hidden layers then the output layer (its activation is applied in the loss: sigmoid for binary). */
+  readonly layers: readonly { readonly units: number; readonly activation: string; readonly dropout: number }[];
+  readonly loss: 'binary-crossentropy' | 'mse';
+  readonly l2: number;
+}
+
+export interface LocalTrainConfig {
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly optimizer: 'sgd' | 'adam';
+  readonly learningRate: number;
+  readonly momentum: number;
+  /** FedProx μ (0: plain local SGD). */
+  readonly mu: number;
+  readonly seed: number;
+}
+
+export interface LocalData {
+  readonly x: Float32Array;
+  readonly y: Float32Array;
+  readonly n: number;
+}
+
+export interface LocalTrainResult {
+  readonly weights: Float32Array;
+  readonly steps: number;
+  /** Summed per-row loss over the last local epoch (without the L2 and proximal terms). */
+  readonly lossSum: number;
+}
+
+export interface LocalEvalResult {
+  readonly n: number;
+  readonly lossSum: number;
+  readonly correct: number;
+  /** Rows with score ≥ threshold j, positives and negatives (cumulative from the top). */
+  readonly rocPos: Float64Array;
+  readonly rocNeg: Float64Array;
+}
+
+/** Per-row loss is clamped to this so that the public bound of the summed loss holds (p clamped to [1e-7, 1 − 1e-7] for BCE). */
+const P_EPS = 1e-7;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type LayersModel = any;
+
+function buildModel(tf: Tf, cfg: LocalModelConfig, seed: number): LayersModel {
+  const layers: unknown[] = [];
+  cfg.layers.forEach((l, i) => {
+    const last = i === cfg.layers.length - 1;
+    layers.push(tf.layers.dense({ units: l.units, activation: (last ? 'linear' : l.activation) as 'linear', ...(i === 0 ? { inputShape: [cfg.inputs] } : {}) }));
+    if (!last && l.dropout > 0) layers.push(tf.layers.dropout({ rate: l.dropout, seed: seed + i }));
+  });
+  return tf.sequential({ layers: layers as never });
+}
+
+/** Flat weights → the model's variables (getWeights order), checking the length. */
+function setFlat(tf: Tf, model: LayersModel, flat: ArrayLike<number>): void {
+  const shapes: number[][] = model.getWeights().map((w: { shape: number[] }) => w.shape);
+  let at = 0;
+  const ts = shapes.map((s) => {
+    const size = s.reduce((a, b) => a * b, 1);
+    const t = tf.tensor(Float32Array.from({ length: size }, (_, i) => flat[at + i]!), s);
+    at += size;
+    return t;
+  });
+  if (at !== flat.length) {
+    tf.dispose(ts);
+    throw new RangeError(`the model has ${at} weights, the input ${flat.length}`);
+  }
+  model.setWeights(ts);
+  tf.dispose(ts);
+}
+
+function getFlat(model: LayersModel): Float32Array {
+  const ws: { dataSync(): Float32Array }[] = model.getWeights();
+  const parts = ws.map((w) => w.dataSync());
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function perRowLoss(tf: Tf, cfg: LocalModelConfig, logits: any, y: any): any {
+  if (cfg.loss === 'mse') return tf.square(tf.sub(logits, y)).reshape([-1]);
+  const p = tf.clipByValue(tf.sigmoid(logits), P_EPS, 1 - P_EPS);
+  return tf.neg(tf.add(tf.mul(y, tf.log(p)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, p))))).reshape([-1]);
+}
+
+/**
+ * Trains from the global weights `start` on `data` and returns the local weights. With `scaffold`, each step's
+ * gradient is corrected by (c − c_i) (Karimireddy et al. 2020, Algorithm 1, line 10).
+ */
+export async function trainLocal(tf: Tf, model: LocalModelConfig, cfg: LocalTrainConfig, start: ArrayLike<number>, data: LocalData, scaffold?: { c: Float32Array; ci: Float32Array }): Promise<LocalTrainResult> {
+  const m = buildModel(tf, model, cfg.seed);
+  try {
+    setFlat(tf, m, start);
+    const vars = m.trainableWeights.map((w: { read(): unknown }) => w.read());
+    const anchors = vars.map((v: { clone(): unknown }) => v.clone());
+    const kernels = vars.filter((_: unknown, i: number) => i % 2 === 0);
+    // Correction (c − c_i) per variable, shaped like it.
+    let corr: unknown[] | undefined;
+    if (scaffold) {
+      let at = 0;
+      corr = vars.map((v: { shape: number[]; size: number }) => {
+        const d = new Float32Array(v.size);
+        for (let i = 0; i < v.size; i++) d[i] = scaffold.c[at + i]! - scaffold.ci[at + i]!;
+        at += v.size;
+        return tf.tensor(d, v.shape);
+      });
+    }
+    const opt = cfg.optimizer === 'adam' ? tf.train.adam(cfg.learningRate) : cfg.momentum > 0 ? tf.train.momentum(cfg.learningRate, cfg.momentum) : tf.train.sgd(cfg.learningRate);
+    const xAll = tf.tensor2d(data.x, [data.n, model.inputs]);
+    const yAll = tf.tensor2d(data.y, [data.n, 1]);
+    let steps = 0;
+    let lossSum = 0;
+    try {
+      for (let e = 0; e < cfg.epochs; e++) {
+        const perm = seededPermutation(data.n, (cfg.seed * 7919 + e) >>> 0);
+        const permT = tf.tensor1d(Int32Array.from(perm), 'int32');
+        let epochLoss = 0;
+        for (let b = 0; b < data.n; b += cfg.batchSize) {
+          const size = Math.min(cfg.batchSize, data.n - b);
+          const batchLoss = tf.tidy(() => {
+            const idx = permT.slice(b, size);
+            const xb = tf.gather(xAll, idx);
+            const yb = tf.gather(yAll, idx);
+            const { grads } = tf.variableGrads(() => {
+              const rows = perRowLoss(tf, model, m.apply(xb, { training: true }), yb);
+              let loss = tf.mean(rows);
+              if (model.l2 > 0) for (const k of kernels) loss = tf.add(loss, tf.mul(model.l2, tf.sum(tf.square(k))));
+              if (cfg.mu > 0) for (let i = 0; i < vars.length; i++) loss = tf.add(loss, tf.mul(cfg.mu / 2, tf.sum(tf.square(tf.sub(vars[i], anchors[i])))));
+              return loss as never;
+            }, vars);
+            const named: Record<string, unknown> = {};
+            vars.forEach((v: { name: string }, i: number) => {
+              const g = grads[v.name]!;
+              named[v.name] = corr ? tf.add(g, corr[i] as never) : g;
+            });
+            opt.applyGradients(named as never);
+            // The data loss of the batch (without penalties) for the reported training loss.
+            return tf.sum(perRowLoss(tf, model, m.apply(xb, { training: false }), yb)).dataSync()[0]!;
+          });
+          epochLoss += batchLoss;
+          steps++;
+        }
+        permT.dispose();
+        lossSum = epochLoss;
+      }
+      return { weights: getFlat(m), steps, lossSum };
+    } finally {
+      tf.dispose([xAll, yAll, ...anchors, ...(corr ?? [])] as never);
+      opt.dispose();
+    }
+  } finally {
+    m.dispose();
+  }
+}
+
+/** Scores the model `weights` on `data`: loss, accuracy at 0.5 (binary) and the ROC histogram at `thresholds`. */
+export function evaluateLocal(tf: Tf, model: LocalModelConfig, weights: ArrayLike<number>, data: LocalData, thresholds: readonly number[]): LocalEvalResult {
+  const rocPos = new Float64Array(thresholds.length);
+  const rocNeg = new Float64Array(thresholds.length);
+  if (data.n === 0) return { n: 0, lossSum: 0, correct: 0, rocPos, rocNeg };
+  const m = buildModel(tf, model, 0);
+  try {
+    setFlat(tf, m, weights);
+    const { loss, out } = tf.tidy(() => {
+      const x = tf.tensor2d(data.x, [data.n, model.inputs]);
+      const y = tf.tensor2d(data.y, [data.n, 1]);
+      const logits = m.apply(x, { training: false });
+      const l = tf.sum(perRowLoss(tf, model, logits, y)).dataSync()[0]!;
+      const o = (model.loss === 'mse' ? logits : tf.sigmoid(logits)).dataSync() as Float32Array;
+      return { loss: l, out: Float32Array.from(o) };
+    });
+    let correct = 0;
+    if (model.loss === 'binary-crossentropy') {
+      for (let i = 0; i < data.n; i++) if ((out[i]! >= 0.5 ? 1 : 0) === (data.y[i]! > 0.5 ? 1 : 0)) correct++;
+      addToRocHistogram(out, data.y, thresholds, rocPos, rocNeg);
+      cumulateFromTop(rocPos);
+      cumulateFromTop(rocNeg);
+    }
+    return { n: data.n, lossSum: loss, correct, rocPos, rocNeg };
+  } finally {
+    m.dispose();
+  }
+}
