@@ -30,8 +30,8 @@ describe('chartsForJob', () => {
     expect(glm[0]!.rows).toEqual([{ term: 'age', estimate: 0.5, lower: 0.2, upper: 0.8 }]);
     const cox = chartsForJob(view('survival-cox', { rows: [{ term: 'sex', 'exp(coef)': 1.5, 'lower .95': 1.1, 'upper .95': 2 }] }));
     expect(cox[0]!.id).toBe('forest');
-    const fl = chartsForJob(view('train', { summary: { history: [{ round: 1, loss: 0.7 }, { round: 1, agent: 'a1', loss: 0.8 }] } }));
-    expect(fl[0]!.rows).toEqual([{ round: 1, series: 'global', value: 0.7 }, { round: 1, series: 'a1', value: 0.8 }]);
+    const fl = chartsForJob(view('train', { rows: [{ round: 1, trainLoss: 0.7, testLoss: null }, { round: 2, trainLoss: 0.6, testLoss: 0.65 }] }));
+    expect(fl[0]!.rows).toEqual([{ round: 1, series: 'train loss (global)', value: 0.7 }, { round: 2, series: 'train loss (global)', value: 0.6 }, { round: 2, series: 'test loss (global)', value: 0.65 }]);
     for (const c of [...km, ...att, ...glm, ...cox, ...fl]) expect(await renderVegaLiteSvg(c.spec)).toMatch(/^<svg[\s\S]*<\/svg>$/);
   });
 

@@ -77,10 +77,23 @@ function forest(job: JobView): Chart[] {
   return coefs.length ? [forestChart('Hazard ratios (95% CI)', coefs, true)] : [];
 }
 
+/**
+ * Training curves: a `train` job releases one row per round (global train loss; test loss at eval rounds), so the
+ * curves are global; a summary `history` with per-agent entries (`agent`) is drawn per agent as well.
+ */
 function trainingCharts(job: JobView): Chart[] {
+  const points: { round: number; series: string; value: number }[] = [];
+  if (job.kind === 'train') {
+    for (const r of job.result?.rows ?? []) {
+      if (!isNum(r.round)) continue;
+      if (isNum(r.trainLoss)) points.push({ round: r.round, series: 'train loss (global)', value: r.trainLoss });
+      if (isNum(r.testLoss)) points.push({ round: r.round, series: 'test loss (global)', value: r.testLoss });
+    }
+  }
   const history = job.result?.summary?.history;
-  if (!Array.isArray(history)) return [];
-  const points = (history as Record<string, unknown>[]).flatMap((h) => (isNum(h.round) && isNum(h.loss) ? [{ round: h.round, series: typeof h.agent === 'string' ? h.agent : 'global', value: h.loss }] : []));
+  if (Array.isArray(history)) {
+    for (const h of history as Record<string, unknown>[]) if (isNum(h.round) && isNum(h.loss)) points.push({ round: h.round, series: typeof h.agent === 'string' ? h.agent : 'global', value: h.loss });
+  }
   return points.length ? [trainingChart(points)] : [];
 }
 
