@@ -108,6 +108,17 @@ describe('train jobs over the kind seam: 3 agents over gRPC with mTLS', () => {
     expect(s.final.testAuc).toBeGreaterThan(0.6);
   }, 120_000);
 
+  it('secagg: the coordinator sees only masked sums, and the model equals the plain run to the last bit (exact fixed-point sums)', async () => {
+    const plain = await client.run(spec());
+    const secure = await client.run(spec({ secure: 'secagg', participation: { fraction: 1, minUpdates: 3 } }));
+    expect(secure.state, JSON.stringify(secure.error)).toBe('succeeded');
+    const w = (j: typeof plain) => (j.result!.summary as { model: { weights: number[] } }).model.weights;
+    expect(w(secure)).toEqual(w(plain));
+    // Negative control: a different seed gives a different model, so the equality above is not vacuous.
+    const other = await client.run(spec({ training: { rounds: 4, localEpochs: 1, batchSize: 16, learningRate: 0.3, seed: 3 } }));
+    expect(w(other)).not.toEqual(w(plain));
+  }, 180_000);
+
   it('an agent stopped during the job drops out; the job finishes over the survivors and names it', async () => {
     hook = async (_jobId, round) => {
       if (round === 2) await agents.get('t3')!.stop();
