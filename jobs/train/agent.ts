@@ -51,7 +51,7 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
   const config = { epochs: t.localEpochs, batchSize: t.batchSize, optimizer: t.optimizer, learningRate: t.learningRate, momentum: t.momentum, mu: spec.strategy.name === 'fedprox' ? spec.strategy.mu : 0, seed: (t.seed + 1000003 * (round + 1)) >>> 0 };
   const out = await runTrainCompute({ model, weights, test: data.test, thresholds: plan.thresholds, ...(training ? { train: { config, data: data.train, ...(c ? { scaffold: { c, ci } } : {}) } } : {}) }, signal);
   const ev = out.evaluation;
-  const parts: Record<string, ArrayLike<number>> = { evalN: [ev.n], evalLoss: [ev.lossSum], evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg };
+  const parts: Record<string, ArrayLike<number>> = { evalN: [ev.n], evalLoss: toGrid([ev.lossSum], -20), evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg };
   if (training && out.training) {
     const res = out.training;
     const delta = Float64Array.from(res.weights, (w, i) => w - input.weights[i]!);
@@ -59,7 +59,7 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
     const w = plan.weighting === 'examples' ? data.train.n : 1;
     parts.delta = toGrid(delta.map((d) => d * w), spec.update.gridExponent);
     parts.weight = [w];
-    parts.trainLoss = [res.lossSum];
+    parts.trainLoss = toGrid([res.lossSum], -20);
     parts.trainN = [data.train.n];
     if (scaffold) {
       // Option II: c_i⁺ = c_i − c + (x − y_i)/(K η_l); send Δc_i = c_i⁺ − c_i (clipped), keep c_i⁺.

@@ -29,7 +29,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
     kind: TRAIN_KIND,
     product: spec.product,
     privacy: { mode: 'none' },
-    secure: 'plain',
+    secure: spec.secure ?? 'plain',
     maxRounds: spec.training.rounds + 1,
     roundTimeoutMs: spec.timeoutMs ?? 300_000,
     // Agents that miss a round's deadline drop out; the round aggregates the survivors, re-weighted by examples.

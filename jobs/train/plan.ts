@@ -40,7 +40,8 @@ export interface TrainRoundInput {
 }
 
 /** Largest summed loss an agent may report (a public bound for the layout; losses are clamped per row). */
-const MAX_LOSS_SUM = 1e15;
+const MAX_LOSS_SUM = 1e12;
+const LOSS_GRID = -20;
 
 export function trainInputs(spec: TrainJobSpec): string[] {
   return spec.features.flatMap((f) => (f.type === 'numeric' ? [f.column] : f.levels.map((l) => `${f.column}=${String(l)}`)));
@@ -61,10 +62,11 @@ export function trainLayout(spec: TrainJobSpec, plan: TrainPlan): StatLayout {
   const u = spec.update;
   const maxW = plan.weighting === 'examples' ? u.maxExamples : 1;
   const T = plan.thresholds.length;
-  const blocks = [block('delta', plan.parameters, -maxW * u.clip, maxW * u.clip, u.gridExponent), block('weight', 1, 0, maxW)];
+  // Every block is on a public grid (counts on the integers, loss sums on 2^-20) so that secure sums apply.
+  const blocks = [block('delta', plan.parameters, -maxW * u.clip, maxW * u.clip, u.gridExponent), block('weight', 1, 0, maxW, 0)];
   if (spec.strategy.name === 'scaffold') blocks.push(block('deltaC', plan.parameters, -u.controlClip, u.controlClip, u.gridExponent));
-  blocks.push(block('trainLoss', 1, 0, MAX_LOSS_SUM), block('trainN', 1, 0, u.maxExamples), block('evalN', 1, 0, u.maxExamples), block('evalLoss', 1, 0, MAX_LOSS_SUM), block('evalCorrect', 1, 0, u.maxExamples));
-  blocks.push(block('rocPos', T, 0, u.maxExamples), block('rocNeg', T, 0, u.maxExamples));
+  blocks.push(block('trainLoss', 1, 0, MAX_LOSS_SUM, LOSS_GRID), block('trainN', 1, 0, u.maxExamples, 0), block('evalN', 1, 0, u.maxExamples, 0), block('evalLoss', 1, 0, MAX_LOSS_SUM, LOSS_GRID), block('evalCorrect', 1, 0, u.maxExamples, 0));
+  blocks.push(block('rocPos', T, 0, u.maxExamples, 0), block('rocNeg', T, 0, u.maxExamples, 0));
   return { blocks };
 }
 

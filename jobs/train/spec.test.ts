@@ -57,7 +57,8 @@ describe('train spec', () => {
     [{ split: { column: 'split', train: 'x', test: 'x' } }, 'split.test'],
     [{ participation: { fraction: 0 } }, 'participation.fraction'],
     [{ privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-5 } }, 'privacy.mode'],
-    [{ secure: 'secagg' }, 'secure'],
+    [{ secure: 'secagg' }, 'participation.minUpdates'],
+    [{ secure: 'tls', participation: { minUpdates: 3 } }, 'secure'],
     [{ shuffle: true }, 'shuffle'],
   ])('%j → INVALID_JOB naming %s', (over, field) => {
     expect(fieldOf(over)).toBe(field);

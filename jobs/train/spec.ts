@@ -102,10 +102,12 @@ export interface TrainJobSpec {
   /** Thresholds of the ROC histogram (bins over the score in [0, 1]). @default 100 */
   readonly evaluation: { readonly thresholds: number };
   readonly privacy: { readonly mode: 'none' };
+  /** Secure sum of the round vectors (every block is fixed-point with public bounds). @default 'plain' */
+  readonly secure?: 'secagg' | 'he';
   readonly timeoutMs?: number;
 }
 
-const FIELDS = ['kind', 'product', 'label', 'features', 'split', 'where', 'cohort', 'model', 'loss', 'training', 'strategy', 'participation', 'update', 'evaluation', 'privacy', 'timeoutMs'];
+const FIELDS = ['kind', 'product', 'label', 'features', 'split', 'where', 'cohort', 'model', 'loss', 'training', 'strategy', 'participation', 'update', 'evaluation', 'privacy', 'secure', 'timeoutMs'];
 
 function num(v: unknown, field: string, lo: number, hi: number, dflt?: number, integer = false): number {
   if (v === undefined && dflt !== undefined) return dflt;
@@ -200,7 +202,6 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   if (!isObj(raw)) throw invalidJob('spec', 'must be a JSON object');
   checkSpecShape(raw);
   if (raw.kind !== 'train') throw invalidJob('kind', `must be "train", got ${quote(raw.kind)}`);
-  if (raw.secure !== undefined) throw invalidJob('secure', 'secure sums of model updates (secagg, he) arrive with the kind-agnostic secure-sum modules; the update blocks are already fixed-point with public bounds for them. Run train jobs with plain sums for now');
   onlyKeys(raw, FIELDS, '');
   const product = identifier(raw.product, 'product');
   const label = identifier(raw.label, 'label');
@@ -270,6 +271,10 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   if (raw.cohort !== undefined) {
     parseCohortDefinition(raw.cohort, 'cohort');
     out.cohort = raw.cohort;
+  }
+  if (raw.secure !== undefined && raw.secure !== 'plain') {
+    out.secure = oneOf(raw.secure, 'secure', ['secagg', 'he'] as const);
+    if (participation.minUpdates < 3) throw invalidJob('participation.minUpdates', `a ${out.secure} sum needs at least 3 contributors per round (with two, the sum reveals the other's update); got ${participation.minUpdates}`);
   }
   if (raw.timeoutMs !== undefined) out.timeoutMs = num(raw.timeoutMs, 'timeoutMs', 1000, 24 * 3600_000, undefined, true);
   return Object.freeze(out);

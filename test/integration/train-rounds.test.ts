@@ -59,12 +59,17 @@ describe('train jobs over the kind seam: 3 agents over gRPC with mTLS', () => {
   const agents = new Map<string, Agent>();
   let hook: CoordinatorOptions['testOnlyBeforeRound'];
 
+  async function startCoordinator(listen: string): Promise<void> {
+    coordinator = await Coordinator.create({ stateDir: join(dir, 'coordinator'), heartbeatIntervalMs: 200, defaultBudget: { epsilon: 20, delta: 1e-5 }, testOnlyBeforeRound: (jobId, round, signal) => hook?.(jobId, round, signal) ?? Promise.resolve() });
+    server = await startCoordinatorServer(coordinator, { listen, tls: loadTlsMaterial(tlsDir, 'coordinator') });
+    client = new CoordinatorClient({ address: `127.0.0.1:${server.port}`, tls: loadTlsMaterial(tlsDir, 'researcher', 'researcher') });
+  }
+  let plainWeights: number[] = [];
+
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'fedmesh-train-'));
     tlsDir = await sharedCerts(AGENTS);
-    coordinator = await Coordinator.create({ stateDir: join(dir, 'coordinator'), heartbeatIntervalMs: 200, defaultBudget: { epsilon: 20, delta: 1e-5 }, testOnlyBeforeRound: (jobId, round, signal) => hook?.(jobId, round, signal) ?? Promise.resolve() });
-    server = await startCoordinatorServer(coordinator, { listen: '127.0.0.1:0', tls: loadTlsMaterial(tlsDir, 'coordinator') });
-    client = new CoordinatorClient({ address: `127.0.0.1:${server.port}`, tls: loadTlsMaterial(tlsDir, 'researcher', 'researcher') });
+    await startCoordinator('127.0.0.1:0');
     let first = 1;
     for (const [i, name] of AGENTS.entries()) {
       const rows = makeStudyRows(SIZES[i]!, `train-${name}`, first);
@@ -103,9 +108,43 @@ describe('train jobs over the kind seam: 3 agents over gRPC with mTLS', () => {
     // Test rows: person ids divisible by 4 over all agents.
     expect(s.final.testN).toBe(Array.from({ length: 1500 }, (_, i) => i + 1).filter((id) => id % 4 === 0).length);
     expect(s.model.weights.length).toBe(5);
+    plainWeights = s.model.weights;
     const rows = job.result!.rows as { testAuc: number }[];
     expect(s.final.testAuc).toBeGreaterThan(rows[0]!.testAuc);
     expect(s.final.testAuc).toBeGreaterThan(0.6);
+  }, 120_000);
+
+  it('secagg: the coordinator sees only masked sums, and the model equals the plain run to the last bit (exact fixed-point sums)', async () => {
+    const plain = await client.run(spec());
+    const secure = await client.run(spec({ secure: 'secagg', participation: { fraction: 1, minUpdates: 3 } }));
+    expect(secure.state, JSON.stringify(secure.error)).toBe('succeeded');
+    const w = (j: typeof plain) => (j.result!.summary as { model: { weights: number[] } }).model.weights;
+    expect(w(secure)).toEqual(w(plain));
+    // Negative control: a different seed gives a different model, so the equality above is not vacuous.
+    const other = await client.run(spec({ training: { rounds: 4, localEpochs: 1, batchSize: 16, learningRate: 0.3, seed: 3 } }));
+    expect(w(other)).not.toEqual(w(plain));
+  }, 180_000);
+
+  it('a coordinator stopped between rounds resumes after its last stored round and reaches the uninterrupted run\'s model exactly', async () => {
+    let reached!: () => void;
+    const atRound2 = new Promise<void>((r) => (reached = r));
+    hook = (_jobId, round, signal) => {
+      if (round !== 2) return Promise.resolve();
+      reached();
+      return new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error)));
+    };
+    const submitted = await client.submitJob(spec());
+    await atRound2;
+    hook = undefined;
+    const port = server.port;
+    client.close();
+    await coordinator.close();
+    await server.close();
+    await startCoordinator(`127.0.0.1:${port}`);
+    const job = await client.watchJob(submitted.jobId);
+    expect(job.state, JSON.stringify(job.error)).toBe('succeeded');
+    expect(plainWeights.length).toBe(5);
+    expect((job.result!.summary as { model: { weights: number[] } }).model.weights).toEqual(plainWeights);
   }, 120_000);
 
   it('an agent stopped during the job drops out; the job finishes over the survivors and names it', async () => {
