@@ -194,6 +194,7 @@ function buildProgram(): Command {
     .action(exit(async (opts) => (await researcher()).runAgents(opts)));
   connection(agents.command('remove').description('administrators: remove a member agent that is not live (it left the mesh for good), so default quorums stop counting it').argument('<agent>', 'agent name'), false)
     .option('--name <name>', 'administrator certificate to use (default: adminName of the profile, else admin)')
+    .option('--token-file <file>', 'authenticate with an OpenID Connect bearer token (its roles must hold the administrator role) instead of a certificate')
     .action(exit(async (agent: string, opts) => (await researcher()).runAgentsRemove(agent, opts)));
   connection(output(program.command('jobs').description('list recent jobs: kind, product, privacy mode and ε').option('--json', 'print JSON').option('--limit <n>', 'how many', '50'))).action(exit(async (opts) => (await researcher()).runJobs(opts)));
 
@@ -221,6 +222,7 @@ function buildProgram(): Command {
     false,
   )
     .option('--name <name>', 'administrator certificate to use (default: adminName of the profile, else admin)')
+    .option('--token-file <file>', 'authenticate with an OpenID Connect bearer token (its roles must hold the administrator role) instead of a certificate')
     .action(exit(async (opts) => (await researcher()).runBudgetSet(opts)));
 
   const audit = program.command('audit').description("verify or read a tamper-evident audit log (the coordinator's STATE/audit or an agent's)").enablePositionalOptions();

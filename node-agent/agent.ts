@@ -210,6 +210,7 @@ export class Agent {
         this.products = await listProducts(conn);
         const issues = await this.describe(conn, r);
         await this.consent.reload(conn, () => this.products.map((p) => ({ name: p.name, privacyUnit: this.rules.get(p.name)?.privacyUnit })));
+        for (const [name, counts] of await this.consent.personsByPurpose(conn, this.policy.minCellSize)) if (this.descriptions.has(name)) this.descriptions.get(name)!.metadata.personsByPurpose = counts;
         return { report: r, manifestIssues: issues };
       }),
     );

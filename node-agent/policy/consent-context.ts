@@ -14,8 +14,10 @@ import { FedmeshError } from '../../common/errors.js';
 import { DEFAULT_PURPOSE, PURPOSE_OF_USE_CODES } from '../../common/job/purpose.js';
 import type { AgentDatabase } from '../data/database.js';
 import { loadConsents } from './consent-load.js';
-import { applyConsentScope, type ScopedProduct } from './consent-scope.js';
-import type { PatientConsent } from './consent.js';
+import { applyConsentScope, CONSENT_OPTOUT_TABLE, mapFhirPatients, writeConsentScope, type ScopedProduct } from './consent-scope.js';
+import { quoteIdent } from '../data/database.js';
+import { coarsenCount, type CoarseCount } from '../data/catalog/disclosure.js';
+import type { ConsentProvision, PatientConsent } from './consent.js';
 
 type Log = (event: string, fields?: Record<string, unknown>) => void;
 
@@ -94,7 +96,41 @@ export class ConsentScopes {
     };
   }
 
+  /**
+   * The catalog's view of consent: per product with a privacy unit, how many distinct persons it serves for each
+   * purpose the records name (and the default purpose), coarsened like every published count (`< k` below the
+   * minimum cell size, else two significant figures). Counted on `conn` without views, so the caller's connection
+   * keeps reading the stored tables.
+   */
+  async personsByPurpose(conn: DuckDBConnection, minCellSize: number): Promise<Map<string, Record<string, CoarseCount>>> {
+    const out = new Map<string, Record<string, CoarseCount>>();
+    if (this.failed || this.consents.length === 0) return out;
+    const purposes = [...new Set([DEFAULT_PURPOSE, ...this.consents.flatMap((c) => purposesOf(c.root))])].sort().slice(0, MAX_CATALOG_PURPOSES);
+    const db = String((await conn.runAndReadAll('SELECT current_database() AS d')).getRowObjectsJS()[0]!.d);
+    try {
+      for (const purpose of purposes) {
+        if ((await writeConsentScope(conn, this.consents, purpose, Date.now())) > 0) await mapFhirPatients(conn);
+        for (const p of this.products()) {
+          if (!p.privacyUnit) continue;
+          const unit = quoteIdent(p.privacyUnit);
+          const n = (await conn.runAndReadAll(`SELECT count(DISTINCT t.${unit})::BIGINT AS n FROM ${quoteIdent(db)}.main.${quoteIdent(p.name)} t ANTI JOIN ${CONSENT_OPTOUT_TABLE} o ON CAST(t.${unit} AS VARCHAR) = o.person`)).getRowObjectsJS()[0]!.n;
+          out.set(p.name, { ...out.get(p.name), [purpose]: coarsenCount(Number(n), minCellSize) });
+        }
+      }
+    } finally {
+      await conn.run(`DROP TABLE IF EXISTS ${CONSENT_OPTOUT_TABLE}`);
+    }
+    return out;
+  }
+
   private async scope(conn: DuckDBConnection, ctx: ConsentTaskContext): Promise<void> {
     await applyConsentScope(conn, { consents: this.consents, purpose: ctx.purpose, atMs: ctx.atMs, products: this.products() });
   }
+}
+
+/** Purposes the catalog counts at most (the records' own codes; a record without one applies to every purpose). */
+const MAX_CATALOG_PURPOSES = 16;
+
+function purposesOf(p: ConsentProvision): string[] {
+  return [...p.purposes, ...p.provisions.flatMap(purposesOf)];
 }

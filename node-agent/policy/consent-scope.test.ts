@@ -80,3 +80,35 @@ describe('consent-filtered data scope', () => {
     await expect(loadConsents(dir, conn)).rejects.toThrow('consent records cannot be applied: Consent.ndjson:2: provision.type must be permit or deny');
   });
 });
+
+describe('FHIR Patient id → OMOP person_id', () => {
+  it("a FHIR Consent's Patient id also leaves out that patient's person_id in the OMOP tables built from FHIR", async () => {
+    const { createHash } = await import('node:crypto');
+    const { applyConsentScope } = await import('./consent-scope.js');
+    // The ingest's mapping, computed here independently: the first 13 hex digits of MD5(id) as an integer.
+    const personId = (id: string): bigint => BigInt(`0x${createHash('md5').update(id).digest('hex').slice(0, 13)}`);
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    try {
+      const ids = ['pat-a', 'pat-b', 'pat-c', 'pat-d'];
+      await c.run(`CREATE TABLE fhir_patient AS SELECT unnest([${ids.map((i) => `'${i}'`).join(', ')}]) AS id`);
+      await c.run(`CREATE TABLE person AS SELECT unnest([${ids.map((i) => personId(i).toString()).join(', ')}]::BIGINT[]) AS person_id`);
+      const consent = parseFhirConsent({ resourceType: 'Consent', status: 'active', scope: { coding: [{ code: 'research' }] }, patient: { reference: 'Patient/pat-b' }, provision: { type: 'deny', purpose: [{ code: 'HRESCH' }] } }, 't');
+      if (!consent.ok || !('consent' in consent)) throw new Error('fixture');
+      const products = [{ name: 'person', privacyUnit: 'person_id' }, { name: 'fhir_patient', privacyUnit: 'id' }];
+      await applyConsentScope(c, { consents: [consent.consent], purpose: 'HRESCH', atMs: NOW, products });
+      const persons = (await c.runAndReadAll('SELECT person_id FROM person ORDER BY 1')).getRowObjectsJS().map((r) => BigInt(r.person_id as bigint));
+      expect(persons).toEqual(['pat-a', 'pat-c', 'pat-d'].map(personId).sort((x, y) => (x < y ? -1 : 1)));
+      const patients = (await c.runAndReadAll('SELECT id FROM fhir_patient ORDER BY 1')).getRowObjectsJS().map((r) => r.id);
+      expect(patients).toEqual(['pat-a', 'pat-c', 'pat-d']);
+      // Negative control: for another purpose nobody is left out of either table.
+      const other = await db.connect();
+      await applyConsentScope(other, { consents: [consent.consent], purpose: 'PUBHLTH', atMs: NOW, products });
+      expect(Number((await other.runAndReadAll('SELECT count(*) AS n FROM person')).getRowObjectsJS()[0]!.n)).toBe(4);
+      other.closeSync();
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
+  });
+});

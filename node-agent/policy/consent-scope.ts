@@ -70,7 +70,7 @@ export async function applyConsentScope(conn: DuckDBConnection, o: { consents: r
  * the ingest's own mapping). Every opted-out id that is a FHIR Patient id also leaves out that patient's OMOP
  * `person_id`, so the OMOP-shaped products are scoped as well as the flat `fhir_*` ones.
  */
-async function mapFhirPatients(conn: DuckDBConnection): Promise<void> {
+export async function mapFhirPatients(conn: DuckDBConnection): Promise<void> {
   const has = (await conn.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = 'fhir_patient'`)).getRowObjectsJS()[0];
   if (Number(has?.n ?? 0) === 0) return;
   await conn.run(INT_ID_MACRO);

@@ -112,4 +112,18 @@ describe('README: identity and policy commands, as written', () => {
     expect(expired.code).toBe(3);
     expect(expired.stderr).toMatch(/bearer token refused: expired/);
   }, 60_000);
+
+  it('administrator commands take --token-file too: a token with the administrator role sets a budget; a researcher token is refused', async () => {
+    expect(address, 'the previous test starts the coordinator').not.toBe('');
+    const set = `fedmesh budget set --researcher alice --population person --epsilon 2 --coordinator ${address} --tls-dir tls --token-file admin.txt --json`;
+    await writeFile(join(dir, 'admin.txt'), `${await idp.sign({ sub: 'dpo', roles: ['fedmesh-admin'] })}\n`);
+    const ok = await run(set, dir);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ researcher: 'alice' });
+    // Negative control: the same command with a researcher's token.
+    await writeFile(join(dir, 'admin.txt'), `${await idp.sign({ sub: 'alice', roles: ['researcher'] })}\n`);
+    const refused = await run(set, dir);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/admin/i);
+  }, 60_000);
 });

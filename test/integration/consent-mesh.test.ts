@@ -60,6 +60,11 @@ function released(job: { error?: unknown; result?: { rows?: unknown; summary?: u
   return round({ columns: job.result?.columns, rows: job.result?.rows, summary: job.result?.summary });
 }
 
+/** Two significant figures, "< 10" below the default minimum cell size: the catalog's coarsening, written out here. */
+const coarse = (n: number): number | string => (n < 10 ? '< 10' : n < 100 ? n : Math.round(n / 10 ** (Math.floor(Math.log10(n)) - 1)) * 10 ** (Math.floor(Math.log10(n)) - 1));
+const personsAt = async (site: number): Promise<number> => Number((await rows(`SELECT count(DISTINCT person_id)::INTEGER AS n FROM read_parquet('${join(siteDirs[site]!, 'person.parquet')}')`))[0]!.n);
+const catalogCounts = (agent: string): Promise<unknown> => Promise.resolve(consentMesh.agents.get(agent)!.registration().products.find((p) => p.name === 'person')?.metadata.personsByPurpose);
+
 beforeAll(async () => {
   consentMesh = await startMesh({ agentNames: SITES });
   filteredMesh = await startMesh({ agentNames: SITES });
@@ -110,6 +115,12 @@ describe('patient consent applied to every job kind over the mesh', () => {
     expect(products.filter((p) => /consent/i.test(p))).toEqual([]);
   });
 
+  it('the catalog shows, coarsened, how many persons the person product serves per purpose', async () => {
+    const published = await catalogCounts('s1');
+    const total = await personsAt(0);
+    expect(published).toEqual({ HRESCH: coarse(total - optedOut.get('s1')!.length) });
+  });
+
   for (const kind of KINDS) {
     it(`${kind}: under HRESCH the result equals the result over the files without the opted-out persons`, async () => {
       const spec = SPECS[kind]!;
@@ -131,6 +142,8 @@ describe('patient consent applied to every job kind over the mesh', () => {
   it('negative control: opted out of PUBHLTH only, the persons count in HRESCH jobs of every kind', async () => {
     for (const [i, dir] of siteDirs.entries()) writeConsent(dir, optedOut.get(SITES[i]!)!, 'PUBHLTH');
     for (const s of SITES) await consentMesh.agents.get(s)!.reload();
+    const total = await personsAt(0);
+    expect(await catalogCounts('s1')).toEqual({ HRESCH: coarse(total), PUBHLTH: coarse(total - optedOut.get('s1')!.length) });
     const files = siteDirs.map((d) => `'${join(d, 'person.parquet')}'`).join(', ');
     const full = await rows(`SELECT gender_concept_id::INTEGER AS g, count(*)::INTEGER AS n FROM read_parquet([${files}]) WHERE gender_concept_id IN (8507, 8532) GROUP BY 1 ORDER BY 1`);
     // Another researcher: the differencing guard (mode none) would rightly refuse the researcher who saw the scoped

@@ -99,7 +99,9 @@ describe('the product manifest is enforced at the agent (issue 8 item 0)', () =>
   it('the coordinator refuses to release when an agent reports other than the plan assumed, naming the agent', async () => {
     let lie: Record<string, unknown> = { contributionBounded: false };
     rogue = await startFakeAgent(mesh, { ...declared.registration(), name: 'rogue', identity: undefined }, async (t) => {
-      const reply = await declared.handleTask({ ...t, researcher: 'rogue-copy' });
+      // The coordinator's assertion names agent rogue: handed on in-process it would rightly be refused as a replay.
+      const { identityAssertion: _bound, ...unsigned } = t;
+      const reply = await declared.handleTask({ ...unsigned, researcher: 'rogue-copy' });
       return reply.ok ? { ...reply, meta: { ...reply.meta, ...lie } } : reply;
     });
     const spec = { ...count, privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 }, agents: ['p1', 'rogue'] };
