@@ -59,8 +59,15 @@ export function checkSecureCombination(job: KindJobCommon): void {
   if (job.privacy.mode === 'distributed-dp' && job.secure === 'plain') {
     throw new FedmeshError('INVALID_JOB', 'privacy.mode: distributed-dp needs a secure sum (secure: secagg or he): with plain sums the coordinator would see each agent\'s vector with only its share of the noise', { field: 'privacy.mode' });
   }
-  if (job.secure === 'he' && job.privacy.mode === 'central-dp') {
-    throw new FedmeshError('INVALID_JOB', 'secure: he with central-dp would show the key-holding agent the exact sums before the coordinator adds noise; use secure secagg, or privacy mode distributed-dp', { field: 'secure' });
+  if (job.secure === 'he') {
+    // Refused until the key holder can check what it decrypts (signed per-agent ciphertext hashes, or a threshold
+    // decryption): today it decrypts whatever the coordinator calls the sum, so a coordinator could hand it one
+    // agent's ciphertext and read that agent's vector. The he phases stay in place for that fix.
+    throw new FedmeshError(
+      'INVALID_JOB',
+      `secure: he is not available for ${job.kind} jobs yet: the key-holding agent cannot yet check that what it is asked to decrypt is the sum of every agent's ciphertexts, so a coordinator could have one agent's statistics decrypted; use secure secagg`,
+      { field: 'secure' },
+    );
   }
   if (job.secure !== 'plain' && job.dropout !== 'fail' && job.minAgents < MIN_SECURE_PARTICIPANTS) {
     throw new FedmeshError('INVALID_JOB', `minAgents: a secure sum needs at least ${MIN_SECURE_PARTICIPANTS} contributors`, { field: 'minAgents' });

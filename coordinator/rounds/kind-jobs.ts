@@ -12,6 +12,7 @@ import type { Principal } from '../principal.js';
 import type { CoordinatorMetrics } from '../metrics.js';
 import { chargedEpsilon } from '../job-log.js';
 import { admitKindJob } from './kind-admission.js';
+import { kindGuarantee } from './kind-guarantee.js';
 import { runRounds, type RoundStateStore, type RoundTransport } from './round-runner.js';
 import { openRoundStore } from './round-store.js';
 
@@ -203,11 +204,12 @@ export class KindJobs {
       record.agentsAnswered = out.answered;
       record.agentsMissing = out.missing;
       const r = out.release;
+      const guarantee = kindGuarantee(job, (r.privacy ?? {}) as Record<string, unknown>, record.agentsAsked.length, this.deps.defaultDelta);
       record.result = {
         columns: r.columns,
         rows: r.rows,
         suppressed: [],
-        privacy: r.privacy,
+        privacy: guarantee ? { ...r.privacy, guarantee } : r.privacy,
         summary: { ...r.summary, rounds: out.history.length, converged: out.converged },
         notes: r.notes,
         agentErrors: out.agentErrors,
