@@ -2,6 +2,7 @@
  * Chart builders: released numbers in, a vega-lite spec out, with the data rows the chart draws kept beside it so
  * a caller (the dashboard's JSON endpoint, a test) can compare them with the result they came from. Pure.
  */
+import { Z_975 } from '../../algorithms/dp/analysis/special-functions.js';
 import { PALETTE } from './palette.js';
 import type { VegaLiteSpec } from './vega-svg.js';
 
@@ -24,9 +25,9 @@ function top(title: string, rest: Record<string, unknown>): VegaLiteSpec {
   return { $schema: SCHEMA, title, config: CONFIG, background: 'white', ...rest } as VegaLiteSpec;
 }
 
-/** Bars of one histogram field per group (`group` null without groupBy); error bars from ±1.96 std when released. */
+/** Bars of one histogram field per group (`group` null without groupBy); error bars from ±Z_975 std when released. */
 export function histogramChart(id: string, title: string, rows: { group: string | null; bin: string; order: number; count: number; std?: number }[]): Chart {
-  const data: ChartRow[] = rows.map((r) => ({ group: r.group, bin: r.bin, order: r.order, count: r.count, ...(r.std !== undefined ? { lower: r.count - 1.96 * r.std, upper: r.count + 1.96 * r.std } : {}) }));
+  const data: ChartRow[] = rows.map((r) => ({ group: r.group, bin: r.bin, order: r.order, count: r.count, ...(r.std !== undefined ? { lower: r.count - Z_975 * r.std, upper: r.count + Z_975 * r.std } : {}) }));
   const grouped = rows.some((r) => r.group !== null);
   const x = { field: 'bin', type: 'ordinal', sort: { field: 'order' }, title: 'bin' };
   const layers: Record<string, unknown>[] = [
