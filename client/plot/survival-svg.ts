@@ -3,19 +3,11 @@
  * validated here, then drawn by the same vega-lite chart the dashboard shows (step functions from S(0) = 1,
  * shaded pointwise bands, the number at risk below).
  */
-import { kaplanMeierChart } from './charts.js';
+import { kaplanMeierChart, type KmCurve } from './charts.js';
 import { renderVegaLiteSvg } from './vega-svg.js';
 
-/** One stratum's curve; `survival`, `lower` and `upper` hold the values just after each time in `times`. */
-export interface SurvivalCurveInput {
-  label: string;
-  times: number[];
-  survival: number[];
-  lower: number[];
-  upper: number[];
-  /** Persons at risk at each time (drawn as the number-at-risk table when given). */
-  atRisk?: number[];
-}
+/** One stratum's curve; `survival`, `lower` and `upper` hold the values just after each time in `times` (the chart's own curve type). */
+export type SurvivalCurveInput = KmCurve;
 
 /** Options for {@link renderSurvivalSvg}. */
 export interface SurvivalSvgOptions {

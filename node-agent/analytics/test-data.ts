@@ -5,18 +5,10 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { omopDbWith } from '../cohort/test-omop.js';
 import type { Fixture, Row, TestDb } from '../cohort/test-omop.js';
+import { seededUniform as seeded } from '../../algorithms/fl/init.js';
 
-/** mulberry32: a tiny seeded generator for test data only (never for privacy). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A tiny seeded generator for test data only (never for privacy): the one mulberry32 of algorithms/fl/init.ts. */
+export { seeded };
 
 const DAY_MS = 86_400_000;
 const BASE_MS = Date.UTC(2010, 0, 1);
