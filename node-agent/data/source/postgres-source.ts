@@ -216,9 +216,12 @@ export async function openPostgresSource(options: PostgresSourceOptions): Promis
     } catch (e) {
       throw startError(e, where);
     }
+    const onError = (): void => undefined; // a drop during the check fails the query itself, which is reported
+    client.on('error', onError);
     try {
       catalogue = await checkCdmSchema(client, { schema, vocabulary, user: where.user });
     } finally {
+      client.off('error', onError);
       client.release();
     }
   } catch (e) {
@@ -237,6 +240,13 @@ export async function openPostgresSource(options: PostgresSourceOptions): Promis
         throw new FedmeshError('AGENT_UNAVAILABLE', `cannot reach the PostgreSQL database at ${where.host}:${where.port}`, { cause: e });
       }
       let broken: Error | undefined;
+      // A checked-out client's errors are not the pool's (it only listens on idle ones): without a listener, a server
+      // that drops the connection mid-task would be an unhandled 'error' event and take the agent down.
+      const onError = (e: Error & { code?: string }): void => {
+        broken ??= e;
+        options.log?.('database-connection-lost', { code: e.code ?? e.name });
+      };
+      client.on('error', onError);
       try {
         return await fn(session(client));
       } catch (e) {
@@ -245,6 +255,7 @@ export async function openPostgresSource(options: PostgresSourceOptions): Promis
       } finally {
         // TEMP tables go with the session: DISCARD TEMP before the connection is reused; a broken one is destroyed.
         if (!broken) await client.query('DISCARD TEMP').catch((e: unknown) => (broken = e as Error));
+        client.off('error', onError);
         client.release(broken);
       }
     },
