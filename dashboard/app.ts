@@ -15,6 +15,7 @@ import { resultTable } from '../client/format/result-table.js';
 import { jobToJson } from '../client/format/render.js';
 import { chartsForJob, renderVegaLiteSvg, spendOverTimeChart } from '../client/plot/index.js';
 import type { DashboardBackend } from './backend.js';
+import type { DashboardEnv } from './env.js';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.js';
 import { html, trustedSvg, type SafeHtml } from './html.js';
 import { httpError } from './http-status.js';
@@ -24,6 +25,7 @@ import { MAX_UPLOAD_BYTES, previewCost, specFromForm } from './submit-form.js';
 import { toJobView } from './job-view.js';
 import { safeCsv } from './csv.js';
 import { StreamSlots } from './sse-limit.js';
+import { logout, mountOidcLogin, sessionPrincipal, type OidcLogin } from './oidc-login.js';
 import { meshPage, catalogPage, catalogOf } from './pages/mesh.js';
 import { jobPage, jobsPage } from './pages/jobs.js';
 import { budgetPage } from './pages/budget.js';
@@ -41,10 +43,12 @@ export interface DashboardAppOptions {
   keepAliveMs?: number;
   /** Live job streams (server-sent events) one caller may hold open at once; beyond it a stream is 429. @default 4 */
   maxStreamsPerCaller?: number;
+  /** Browser sign-in with OpenID Connect (authorization code + PKCE); its session cookie identifies the caller first. */
+  login?: OidcLogin | undefined;
   log?: (event: string, fields?: Record<string, unknown>) => void;
 }
 
-type Env = { Variables: { principal: Principal } };
+type Env = DashboardEnv;
 
 /** Jobs listed on the Jobs page and scanned for the Charts and Budget pages. */
 const JOBS_LISTED = 100;
@@ -63,8 +67,12 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
   const streams = new StreamSlots(opts.maxStreamsPerCaller);
   const app = new Hono<Env>();
 
-  const render = (c: Context<Env>, title: string, active: PageId, body: SafeHtml, status = 200, job?: { id: string; state: string }): Response =>
-    c.html(page({ title, active, principal: c.get('principal'), ...(job ? { jobId: job.id, jobState: job.state } : {}) }, body).value, status as 200);
+  const login = opts.login;
+  const render = (c: Context<Env>, title: string, active: PageId, body: SafeHtml, status = 200, job?: { id: string; state: string }): Response => {
+    const p = c.get('principal');
+    const signOut = login && p?.authenticatedBy === 'oidc' ? { signOutToken: csrf.tokenFor(p) } : {};
+    return c.html(page({ title, active, principal: p, ...signOut, ...(job ? { jobId: job.id, jobState: job.state } : {}) }, body).value, status as 200);
+  };
 
   app.use('*', async (c, next) => {
     await next();
@@ -75,6 +83,8 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
     const err = httpError(e);
     if (err.status >= 500) log('dashboard-error', { path: c.req.path, error: String(e) });
     const principal = c.get('principal');
+    // A browser that is not signed in is sent to sign in, and back here afterwards.
+    if (err.status === 401 && login && c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html')) return c.redirect(`/login?next=${encodeURIComponent(new URL(c.req.url).pathname + new URL(c.req.url).search)}`, 303);
     return c.html(page({ title: err.status === 404 ? 'Not found' : 'Error', active: 'error', principal }, html`<p class="error" role="alert">${err.text}</p>`).value, err.status as 500);
   });
 
@@ -82,9 +92,13 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
   app.get('/favicon.ico', (c) => c.body(null, 204));
   app.get('/static/dashboard.js', (c) => c.body(DASHBOARD_JS, 200, { 'Content-Type': 'text/javascript; charset=utf-8' }));
 
-  // Authentication on everything else, then CSRF on every state-changing request.
+  if (login) mountOidcLogin(app, login, (c, title, text, link, status = 200) => c.html(page({ title, active: 'error', principal: undefined }, html`<p${status >= 400 ? html` class="error" role="alert"` : ''}>${text}</p><p><a href="${link.href}">${link.label}</a></p>`).value, status as 200));
+
+  // Authentication on everything else (a sign-in session, else the transport's identity), then CSRF on every
+  // state-changing request.
   app.use('*', async (c, next) => {
-    c.set('principal', await opts.identify(c));
+    const session = login && !c.req.header('authorization') ? sessionPrincipal(c, login) : undefined;
+    c.set('principal', session ?? (await opts.identify(c)));
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
       if (crossSite(c.req.raw.headers)) throw new FedmeshError('POLICY_DENIED', 'cross-site request refused');
     }
@@ -93,6 +107,13 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
   const checkCsrf = (c: Context<Env>, body: Record<string, unknown>): void => {
     if (!csrf.check(c.get('principal'), body[CSRF_FIELD])) throw new FedmeshError('POLICY_DENIED', 'the form is missing its CSRF token or it is not yours: reload the page and submit again');
   };
+
+  if (login) {
+    app.post('/logout', bodyLimit({ maxSize: 4096, onError: () => { throw new FedmeshError('MESSAGE_TOO_LARGE', 'the form is larger than 4096 bytes'); } }), async (c) => {
+      checkCsrf(c, await c.req.parseBody());
+      return logout(c, login);
+    });
+  }
 
   app.get('/', (c) => render(c, 'Mesh', 'mesh', meshPage(backend.agents(c.get('principal')), Date.now())));
   app.get('/catalog', (c) => render(c, 'Catalog', 'catalog', catalogPage(backend.agents(c.get('principal')))));

@@ -21,6 +21,7 @@ nav ul { list-style: none; display: flex; flex-wrap: wrap; gap: 4px; margin: 0; 
 nav a { display: inline-block; padding: 6px 10px; text-decoration: none; border-radius: 4px; }
 nav a[aria-current="page"] { background: var(--accent); color: #fff; }
 header .who { margin-left: auto; color: var(--muted); }
+header form.signout { margin: 0; }
 main { padding: 16px 20px 40px; max-width: 1200px; }
 h1 { font-size: 22px; margin: 8px 0 12px; } h2 { font-size: 18px; margin: 20px 0 8px; }
 table { border-collapse: collapse; margin: 8px 0 16px; }
