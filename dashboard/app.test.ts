@@ -154,6 +154,33 @@ describe('ownership: the same rule as GetJob', () => {
   });
 });
 
+describe('Budget: spend over time from the ledger', () => {
+  const charge = (jobId: string, researcher: string, atMs: number, project?: string) => ({ jobId, researcher, population: 'person', products: [XSS_PRODUCT], rho: 0.045, epsilon: 0.3, delta: 0, state: 'committed' as const, atMs, project });
+
+  it("draws only the caller's own charges, per population, product and project, with hostile names as text", async () => {
+    const { get, backend } = setup();
+    backend.charges.push(charge('a1', 'alice', 1000, 'P-1'), charge('b1', 'bob', 1500, 'P-bob'), charge('a2', 'alice', 2000));
+    const page = await get('/budget');
+    const body = await page.text();
+    expect(page.status).toBe(200);
+    expect(injected(body)).toEqual([]);
+    for (const id of ['spend-population', 'spend-product', 'spend-project', 'spend-delta']) expect(body).toContain(`data-chart="${id}"`);
+    const charts = JSON.parse(await (await get('/budget/charts.json')).text()) as { id: string; rows: { series: string; epsilon: number }[] }[];
+    const byProject = charts.find((c) => c.id === 'spend-project')!;
+    expect(byProject.rows.map((r) => r.series)).toEqual(['P-1']);
+    expect(JSON.stringify(charts)).not.toContain('P-bob');
+    // Pure ε charges compose to their sum: 0.3 then 0.6 on population person.
+    expect(charts[0]!.rows.map((r) => r.epsilon)).toEqual([0.3, 0.6]);
+    const admin = JSON.parse(await (await get('/budget/charts.json', 'root')).text()) as { rows: { series: string }[] }[];
+    expect(new Set(admin[0]!.rows.map((r) => r.series))).toEqual(new Set(['alice · person', 'bob · person']));
+  });
+
+  it('says there is nothing to draw before the first DP charge', async () => {
+    const { get } = setup();
+    expect(await (await get('/budget')).text()).toContain('No DP job has been charged yet');
+  });
+});
+
 describe('CSRF on every form', () => {
   const aggregateForm = (token?: string): FormData => {
     const f = new FormData();

@@ -13,7 +13,7 @@ import type { Principal } from '../coordinator/principal.js';
 import { FedmeshError } from '../common/errors.js';
 import { resultTable } from '../client/format/result-table.js';
 import { jobToJson } from '../client/format/render.js';
-import { chartsForJob, renderVegaLiteSvg, spendOverTimeChart } from '../client/plot/index.js';
+import { budgetHistoryCharts, chartsForJob, renderVegaLiteSvg, type Chart } from '../client/plot/index.js';
 import type { DashboardBackend } from './backend.js';
 import type { DashboardEnv } from './env.js';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.js';
@@ -53,6 +53,8 @@ type Env = DashboardEnv;
 /** Jobs listed on the Jobs page and scanned for the Charts and Budget pages. */
 const JOBS_LISTED = 100;
 const CHART_JOBS = 10;
+/** Ledger charges drawn on the Budget page (the newest). */
+const HISTORY_CHARGES = 2000;
 /** The Submit form with uploads; the confirm form carries the spec as text. */
 const MAX_BODY_BYTES = 3 * MAX_UPLOAD_BYTES;
 
@@ -213,12 +215,21 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
     return render(c, 'Charts', 'charts', sections.length ? html`<p>Charts of your ${recent.length} most recent finished job(s).</p>${sections}` : html`<p>No finished job with a chart yet.</p>`);
   });
 
+  /** The Budget page's charts: spend over time from the ledger's charges, against the caller's budgets. */
+  const budgetCharts = async (p: Principal): Promise<{ entries: Awaited<ReturnType<DashboardBackend['budget']>>; charts: Chart[] }> => {
+    const [entries, history] = await Promise.all([backend.budget(p), backend.budgetHistory(p, HISTORY_CHARGES)]);
+    const lines = entries.map((e) => ({ researcher: e.researcher, population: e.population, epsilon: e.budget.epsilon, delta: e.budget.delta }));
+    return { entries, charts: budgetHistoryCharts(history.charges, lines, { defaultDelta: history.defaultDelta, showResearcher: p.isAdmin }) };
+  };
   app.get('/budget', async (c) => {
     const p = c.get('principal');
-    const [entries, jobs] = await Promise.all([backend.budget(p), backend.listJobs(p, JOBS_LISTED)]);
-    const points = jobs.filter((j) => j.spec.privacyMode && j.spec.privacyMode !== 'none' && j.spec.epsilon !== undefined && (p.isAdmin ? true : j.researcher === p.name)).map((j) => ({ atMs: j.createdAtMs, series: j.spec.product ?? j.kind, epsilon: j.spec.epsilon! }));
-    const chart = points.length ? await svgOf(spendOverTimeChart(points).spec) : undefined;
-    return render(c, 'Budget', 'budget', budgetPage(entries, p.isAdmin, chart));
+    const { entries, charts } = await budgetCharts(p);
+    const svgs = await Promise.all(charts.map(async (ch) => ({ id: ch.id, title: ch.title, svg: await svgOf(ch.spec) })));
+    return render(c, 'Budget', 'budget', budgetPage(entries, p.isAdmin, svgs));
+  });
+  app.get('/budget/charts.json', async (c) => {
+    const { charts } = await budgetCharts(c.get('principal'));
+    return c.json(charts.map((ch) => ({ id: ch.id, title: ch.title, rows: ch.rows })));
   });
 
   const products = (p: Principal): string[] => catalogOf(backend.agents(p)).map((x) => x.name);
