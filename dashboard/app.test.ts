@@ -258,12 +258,42 @@ describe('Submit: the privacy cost before submitting', () => {
   });
 
   it.each([
+    ['aggregate', { product: 'person', count: '1', groupBy: 'gender_concept_id', groupKeys: 'gender_concept_id=8507, 8532', mode: 'distributed-dp', rho: '0.1' }, { groupBy: ['gender_concept_id'], groupKeys: { gender_concept_id: [8507, 8532] } }],
+    ['cohort', { mode: 'none' }, {}],
+    ['survival', { mode: 'none' }, {}],
+  ])('previews a secure %s (secagg): the spec asks for it and the page says what the coordinator sees', async (kind, fields, expected) => {
+    const { post, csrf, backend } = setup();
+    const f = new FormData();
+    f.set(CSRF_FIELD, csrf.tokenFor(users.alice!));
+    f.set('kind', kind);
+    f.set('secure', 'secagg');
+    for (const [k, v] of Object.entries(fields)) f.set(k, v);
+    for (const up of ['circe', 'target']) f.set(up, new File([JSON.stringify({ PrimaryCriteria: {} })], 'c.json', { type: 'application/json' }));
+    f.set('action', 'preview');
+    const res = await post('/submit', f);
+    const body = await res.text();
+    expect(res.status, body.slice(0, 600)).toBe(200);
+    expect(backend.submitted).toHaveLength(0);
+    const spec = JSON.parse(/<pre id="spec-json">([\s\S]*?)<\/pre>/.exec(body)![1]!.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&'));
+    expect(spec).toMatchObject({ kind, secure: 'secagg', privacy: { mode: fields.mode }, ...expected });
+    expect(body).toContain('id="secure-note"');
+    expect(body).toContain('the coordinator sees only the sum over the agents');
+  });
+
+  it.each([
     [{ kind: 'aggregate', product: 'person', mode: 'central-dp' }, /epsilon: mode central-dp needs ε/],
     [{ kind: 'aggregate', product: 'person; DROP', count: '1', mode: 'none' }, /product: must be a column name/],
     [{ kind: 'aggregate', product: 'person', meanColumn: 'year_of_birth', mode: 'none' }, /meanLo: a mean needs public bounds/],
     [{ kind: 'cohort', mode: 'none' }, /circe: upload a Circe cohort definition/],
     [{ kind: 'survival', mode: 'none' }, /target: upload the target cohort/],
     [{ kind: 'train', mode: 'none' }, /kind: must be one of/],
+    [{ kind: 'aggregate', product: 'person', count: '1', mode: 'none', secure: 'he' }, /secure: he needs a key pair made and kept on your own machine/],
+    [{ kind: 'aggregate', product: 'person', count: '1', mode: 'central-dp', epsilon: '1', secure: 'secagg' }, /secure: secure aggregation works with privacy mode none or distributed-dp, not central-dp/],
+    [{ kind: 'aggregate', product: 'person', count: '1', mode: 'distributed-dp', rho: '0.1' }, /mode: distributed-dp needs a secure sum/],
+    [{ kind: 'aggregate', product: 'person', count: '1', mode: 'distributed-dp', epsilon: '1', secure: 'secagg' }, /delta: distributed-dp adds discrete Gaussian shares/],
+    [{ kind: 'aggregate', product: 'person', count: '1', groupBy: 'g', mode: 'none', secure: 'secagg' }, /groupKeys: secure aggregation needs a fixed public layout/],
+    [{ kind: 'aggregate', product: 'person', count: '1', groupBy: 'g', groupKeys: 'h=1,2', mode: 'none' }, /groupKeys: must be column=value/],
+    [{ kind: 'aggregate', product: 'person', count: '1', mode: 'none', secure: 'paillier' }, /secure: must be empty, secagg or he/],
   ])('refuses a bad form naming the field: %o', async (fields, message) => {
     const { post, csrf, backend } = setup();
     const f = new FormData();
