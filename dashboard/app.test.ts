@@ -131,6 +131,19 @@ describe('ownership: the same rule as GetJob', () => {
     expect((await get('/audit', 'alice')).status).toBe(403);
   });
 
+  it('a train job page draws the global training curves and, when released, the per-agent ones', async () => {
+    const { get, backend } = setup();
+    const train = job('alice-train', 'alice');
+    train.kind = 'train';
+    train.result = { ...train.result!, columns: ['round', 'trainLoss'], rows: [{ round: 1, trainLoss: 0.7 }, { round: 2, trainLoss: 0.5 }], notes: [], summary: { perAgent: { [XSS_AGENT]: [{ round: 1, trainLoss: 0.8 }] } } };
+    backend.jobs.push(train);
+    const body = await (await get('/jobs/alice-train')).text();
+    expect(body).toContain('data-chart="training"');
+    expect(injected(body)).toEqual([]);
+    const charts = JSON.parse(await (await get('/jobs/alice-train/charts.json')).text()) as { id: string; rows: { series: string }[] }[];
+    expect(new Set(charts.find((c) => c.id === 'training')!.rows.map((r) => r.series))).toEqual(new Set(['train loss (global)', `train loss (${XSS_AGENT})`]));
+  });
+
   it('the CSV download neutralises a formula in a group name (OWASP), the JSON keeps it as it was released', async () => {
     const { get, backend } = setup();
     const hostile = job('alice-formula', 'alice');
