@@ -179,7 +179,7 @@ export interface CostPreview {
 export function secureNote(spec: Record<string, unknown>): string | undefined {
   if (spec.secure !== 'secagg') return undefined;
   const mode = (spec.privacy as { mode?: string } | undefined)?.mode;
-  return `Secure aggregation (secagg): each agent masks its statistics with pairwise masks that cancel in the sum, so the coordinator sees only the sum over the agents${mode === 'distributed-dp' ? ', and each agent adds a share of the noise: the shares of the agents that are not tolerated to drop out or collude give the stated privacy' : ' (exact, mode none)'}; a secure job needs at least a majority of the agents to answer.`;
+  return `Secure aggregation (secagg): each agent masks its statistics with pairwise masks that cancel in the sum, so the coordinator sees only the sum over the agents${mode === 'distributed-dp' ? ', and each agent adds a share of the noise: the shares of the agents that are not tolerated to drop out or collude give the stated privacy' : ' (exact, mode none)'}; a secure job needs at least three agents serving the product (with two, the sum would reveal the other's input) and a majority of them to answer.`;
 }
 
 /** What the spec will be charged. */
