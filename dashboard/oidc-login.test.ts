@@ -4,7 +4,6 @@
  * browser would. The success path first (the positive control), then each check that must refuse.
  */
 import { createHash } from 'node:crypto';
-import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../coordinator/job-record.js';
 import { loadTlsMaterial } from '../common/tls.js';
@@ -12,46 +11,9 @@ import { createOidcVerifier, type OidcVerifier } from '../coordinator/identity/i
 import { fakeBackend, type FakeBackend } from '../test/helpers/dashboard-backend.js';
 import { sharedCerts } from '../test/helpers/mesh.js';
 import { startLoginIssuer, type LoginIssuer } from '../test/helpers/oidc-login-issuer.js';
+import { call, Jar, type Res } from '../test/helpers/oidc-browser.js';
 import { OidcLogin } from './oidc-login.js';
 import { startDashboardServer, type RunningDashboard } from './server.js';
-
-interface Res {
-  status: number;
-  location: string | undefined;
-  setCookie: string[];
-  body: string;
-}
-
-/** One HTTPS request, no redirects followed, trusting the mesh CA. */
-function call(url: string, ca: Buffer, o: { method?: string; cookie?: string; body?: string; headers?: Record<string, string> } = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: o.method ?? 'GET', ca, headers: { accept: 'text/html', ...(o.cookie ? { cookie: o.cookie } : {}), ...(o.headers ?? {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, setCookie: res.headers['set-cookie'] ?? [], body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    if (o.body) req.write(o.body);
-    req.end();
-  });
-}
-
-/** A browser's cookie jar for the dashboard's origin (name → value; a Max-Age=0 cookie is removed). */
-class Jar {
-  readonly cookies = new Map<string, string>();
-  take(res: Res): void {
-    for (const c of res.setCookie) {
-      const [pair] = c.split(';');
-      const i = pair!.indexOf('=');
-      const name = pair!.slice(0, i);
-      if (/;\s*Max-Age=0/i.test(c)) this.cookies.delete(name);
-      else this.cookies.set(name, pair!.slice(i + 1));
-    }
-  }
-  header(): string {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-}
 
 const job = (id: string, researcher: string): JobRecord => ({
   id, kind: 'aggregate', researcher, state: 'succeeded', createdAtMs: 1, finishedAtMs: 2, agentsAsked: ['a1'], agentsAnswered: ['a1'], agentsMissing: [], error: undefined,
