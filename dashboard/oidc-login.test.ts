@@ -135,6 +135,26 @@ describe('OIDC sign-in in the browser (authorization code + PKCE)', () => {
     expect((await call(authorize.location!, ca, { cookie: jar.header() })).status).toBe(401);
   });
 
+  it('keeps the flow in an opaque, unforgeable cookie: a tampered one, or one from another dashboard process, is refused', async () => {
+    const start = await call(new URL('/login', dash.url).href, ca);
+    const flowCookie = start.setCookie.find((c) => c.startsWith('__Host-fedmesh-signin='))!;
+    expect(flowCookie).toMatch(/; HttpOnly/);
+    expect(flowCookie).toMatch(/; Secure/);
+    expect(flowCookie).toMatch(/; SameSite=Lax/);
+    const value = flowCookie.split(';')[0]!.split('=')[1]!;
+    const state = new URL(start.location!).searchParams.get('state')!;
+    // The state, nonce and PKCE verifier are not readable from the cookie.
+    expect(Buffer.from(value, 'base64url').toString('latin1')).not.toContain(state);
+    const back = (await call(start.location!, ca)).location!;
+    const flipped = `${value.slice(0, 20)}${value[20] === 'A' ? 'B' : 'A'}${value.slice(21)}`;
+    expect((await call(back, ca, { cookie: `__Host-fedmesh-signin=${flipped}` })).status).toBe(401);
+    // Another process (another key) cannot open it either; the genuine cookie still works once.
+    const other = new OidcLogin({ verifier, secureCookies: true, baseUrl: dash.url });
+    const u = new URL(back);
+    await expect(other.finish(value, { code: u.searchParams.get('code')!, state: u.searchParams.get('state')! })).rejects.toThrow(/no sign-in was started from this browser/);
+    expect((await call(back, ca, { cookie: `__Host-fedmesh-signin=${value}` })).status).toBe(303);
+  });
+
   it('only redirects to a path on the dashboard after sign-in', async () => {
     const jar = new Jar();
     const start = await call(new URL(`/login?next=${encodeURIComponent('//evil.example/x')}`, dash.url).href, ca);

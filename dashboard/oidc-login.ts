@@ -4,10 +4,12 @@
  * browser user is verified against the same issuer, JWKS, algorithms and clock skew and gets the same attributes
  * from the same claims map as a bearer-token user of the gRPC API.
  *
- * - `GET /login` makes a fresh `state`, `nonce` and PKCE verifier, keeps them server-side under a random flow id
- *   set as an HttpOnly cookie (binding the flow to this browser: a callback from another browser, or a replayed
- *   one, finds nothing), and redirects to the issuer's authorization endpoint (from its discovery document).
- * - `GET /auth/callback` requires that flow (single use, 10 minutes), the same `state`, trades the code and the
+ * - `GET /login` makes a fresh `state`, `nonce` and PKCE verifier, seals them (AES-256-GCM under a per-process key)
+ *   into an HttpOnly cookie — binding the flow to this browser (a callback from another browser finds nothing) while
+ *   the server keeps no state for anonymous callers — and redirects to the issuer's authorization endpoint (from
+ *   its discovery document).
+ * - `GET /auth/callback` requires that flow (10 minutes; a succeeded one is remembered until then, so the same
+ *   callback cannot be replayed into a second session), the same `state`, trades the code and the
  *   verifier for tokens at the token endpoint, verifies the ID token with `jose` (issuer, audience = client id,
  *   allowed algorithms, expiry with skew, `nonce` equal to the flow's), maps its claims and opens a session.
  * - The session is an opaque 256-bit random id in a cookie (HttpOnly, SameSite=Lax, Secure and `__Host-` over
@@ -16,7 +18,7 @@
  *
  * Every refusal is UNAUTHENTICATED with fixed words; no token or provider message is echoed.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from 'jose';
@@ -55,6 +57,8 @@ interface Discovery {
 }
 
 interface Flow {
+  /** Random id: remembered once the sign-in succeeded, so the same callback cannot open a second session. */
+  id: string;
   state: string;
   nonce: string;
   verifier: string;
@@ -68,7 +72,10 @@ interface Session {
 }
 
 const DISCOVERY_MAX_AGE_MS = 3_600_000;
-const MAX_FLOWS = 1000;
+/** Most finished flows remembered (each until its expiry) against a replayed callback. */
+const MAX_FINISHED_FLOWS = 100_000;
+/** Longest flow cookie read (an encrypted flow is about 400 characters). */
+const MAX_FLOW_COOKIE_CHARS = 2048;
 const NEXT = /^\/(?![/\\])[\x21-\x7e]{0,511}$/;
 const b64url = (bytes: Buffer): string => bytes.toString('base64url');
 const refused = (why: string, cause?: unknown): FedmeshError => new FedmeshError('UNAUTHENTICATED', `sign-in failed: ${why}`, cause === undefined ? {} : { cause });
@@ -105,7 +112,10 @@ export class OidcLogin {
   readonly clientId: string;
   private readonly o: Required<Pick<OidcLoginOptions, 'sessionTtlMs' | 'flowTtlMs' | 'maxSessions' | 'scopes'>> & OidcLoginOptions;
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
-  private readonly flows = new Map<string, Flow>();
+  /** Key of the flow cookies (AES-256-GCM), per process: a flow lives in the browser, not in server memory. */
+  private readonly flowKey = randomBytes(32);
+  /** Flow ids of successful sign-ins, until their expiry. */
+  private readonly finished = new Map<string, number>();
   private readonly sessions = new Map<string, Session>();
   private discovery: Discovery | undefined;
   private baseUrl: URL | undefined;
@@ -159,7 +169,7 @@ export class OidcLogin {
   }
 
   private prune(nowMs: number): void {
-    for (const [k, f] of this.flows) if (f.expiresAtMs <= nowMs) this.flows.delete(k);
+    for (const [k, exp] of this.finished) if (exp <= nowMs) this.finished.delete(k);
     for (const [k, s] of this.sessions) if (s.expiresAtMs <= nowMs) this.sessions.delete(k);
   }
 
@@ -167,10 +177,8 @@ export class OidcLogin {
   async start(next: string | undefined, nowMs = Date.now()): Promise<{ location: string; flowId: string }> {
     const ep = await this.endpoints(nowMs);
     this.prune(nowMs);
-    while (this.flows.size >= MAX_FLOWS) this.flows.delete(this.flows.keys().next().value!);
-    const flow: Flow = { state: b64url(randomBytes(32)), nonce: b64url(randomBytes(32)), verifier: b64url(randomBytes(48)), next: next && NEXT.test(next) ? next : '/', expiresAtMs: nowMs + this.o.flowTtlMs };
-    const flowId = b64url(randomBytes(32));
-    this.flows.set(flowId, flow);
+    const flow: Flow = { id: b64url(randomBytes(16)), state: b64url(randomBytes(32)), nonce: b64url(randomBytes(32)), verifier: b64url(randomBytes(48)), next: next && NEXT.test(next) ? next : '/', expiresAtMs: nowMs + this.o.flowTtlMs };
+    const flowId = this.seal(flow);
     const u = new URL(ep.authorizationEndpoint);
     const challenge = b64url(createHash('sha256').update(flow.verifier).digest());
     for (const [k, v] of Object.entries({ response_type: 'code', client_id: this.clientId, redirect_uri: this.redirectUri, scope: this.o.scopes.join(' '), state: flow.state, nonce: flow.nonce, code_challenge: challenge, code_challenge_method: 'S256' })) u.searchParams.set(k, v);
@@ -182,10 +190,8 @@ export class OidcLogin {
    * @throws FedmeshError UNAUTHENTICATED saying which check failed
    */
   async finish(flowId: string | undefined, query: { code?: string | undefined; state?: string | undefined; error?: string | undefined }, nowMs = Date.now()): Promise<{ sessionId: string; principal: Principal; next: string }> {
-    const flow = flowId ? this.flows.get(flowId) : undefined;
-    // Single use whatever happens next: a replayed or guessed callback finds nothing.
-    if (flowId) this.flows.delete(flowId);
-    if (!flow || flow.expiresAtMs <= nowMs) throw refused('no sign-in was started from this browser, or it took too long: sign in again');
+    const flow = this.open(flowId);
+    if (!flow || flow.expiresAtMs <= nowMs || this.finished.has(flow.id)) throw refused('no sign-in was started from this browser, or it took too long: sign in again');
     if (typeof query.state !== 'string' || !sameString(query.state, flow.state)) throw refused('the state returned by the identity provider does not match this sign-in');
     if (query.error !== undefined) throw refused(`the identity provider refused (${/^[a-z_]{1,40}$/.test(query.error) ? query.error : 'error'})`);
     if (typeof query.code !== 'string' || query.code.length === 0 || query.code.length > 2048) throw refused('the identity provider returned no authorization code');
@@ -215,10 +221,37 @@ export class OidcLogin {
     }
     const principal: Principal = { name: mapped.name, isAdmin: mapped.isAdmin, authenticatedBy: 'oidc', attributes: mapped.attributes };
     this.prune(nowMs);
+    // Only a sign-in that succeeded is remembered: an anonymous caller cannot make the server keep anything.
+    if (this.finished.has(flow.id)) throw refused('no sign-in was started from this browser, or it took too long: sign in again');
+    while (this.finished.size >= MAX_FINISHED_FLOWS) this.finished.delete(this.finished.keys().next().value!);
+    this.finished.set(flow.id, flow.expiresAtMs);
     while (this.sessions.size >= this.o.maxSessions) this.sessions.delete(this.sessions.keys().next().value!);
     const sessionId = b64url(randomBytes(32));
     this.sessions.set(OidcLogin.key(sessionId), { principal, expiresAtMs: nowMs + this.o.sessionTtlMs });
     return { sessionId, principal, next: flow.next };
+  }
+
+  /** The flow as an opaque cookie value: AES-256-GCM under the per-process key (confidential and unforgeable). */
+  private seal(flow: Flow): string {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.flowKey, iv);
+    const body = Buffer.concat([c.update(JSON.stringify(flow), 'utf8'), c.final()]);
+    return b64url(Buffer.concat([iv, c.getAuthTag(), body]));
+  }
+
+  /** The flow a cookie value holds, or undefined when it is absent, too long, forged or from another process. */
+  private open(value: string | undefined): Flow | undefined {
+    if (!value || value.length > MAX_FLOW_COOKIE_CHARS) return undefined;
+    const raw = Buffer.from(value, 'base64url');
+    if (raw.length < 12 + 16 + 2) return undefined;
+    try {
+      const d = createDecipheriv('aes-256-gcm', this.flowKey, raw.subarray(0, 12));
+      d.setAuthTag(raw.subarray(12, 28));
+      const f = JSON.parse(Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8')) as Flow;
+      return typeof f.id === 'string' && typeof f.state === 'string' && typeof f.nonce === 'string' && typeof f.verifier === 'string' && typeof f.next === 'string' && typeof f.expiresAtMs === 'number' ? f : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Sessions are kept under a hash of the cookie value, so a lookup's timing says nothing about live ids. */
