@@ -122,6 +122,26 @@ describe('OIDC sign-in in the browser (authorization code + PKCE)', () => {
     expect((await call(new URL('/jobs', dash.url).href, ca, { cookie: jar.header() })).status).toBe(303);
   });
 
+  it('maps roles as for bearer tokens: an administrator sees every job; a user with neither role is refused', async () => {
+    const saved = idp.user;
+    try {
+      idp.user = { ...saved, sub: 'oidc-root', roles: ['fedmesh-admin'] };
+      const jar = new Jar();
+      expect((await signIn(jar)).status).toBe(303);
+      const jobs = await call(new URL('/jobs', dash.url).href, ca, { cookie: jar.header() });
+      expect(jobs.body).toContain('data-job-id="job-of-bob"');
+      expect(jobs.body).toContain('data-job-id="job-of-oidc-alice"');
+      expect((await call(new URL('/audit', dash.url).href, ca, { cookie: jar.header() })).status).toBe(200);
+
+      idp.user = { ...saved, sub: 'oidc-nurse', roles: ['nurse'] };
+      const cb = await signIn(new Jar());
+      expect(cb.status).toBe(401);
+      expect(cb.body).toContain('holds neither the researcher role');
+    } finally {
+      idp.user = saved;
+    }
+  });
+
   it('refuses a callback replayed, or arriving in a browser that did not start the sign-in (login CSRF)', async () => {
     const jar = new Jar();
     const start = await call(new URL('/login?next=/jobs', dash.url).href, ca);
