@@ -14,6 +14,8 @@ import { startLoginIssuer, type LoginIssuer } from '../test/helpers/oidc-login-i
 import { call, Jar, type Res } from '../test/helpers/oidc-browser.js';
 import { OidcLogin } from './oidc-login.js';
 import { startDashboardServer, type RunningDashboard } from './server.js';
+import { createDashboardApp } from './app.js';
+import { FedmeshError } from '../common/errors.js';
 
 const job = (id: string, researcher: string): JobRecord => ({
   id, kind: 'aggregate', researcher, state: 'succeeded', createdAtMs: 1, finishedAtMs: 2, agentsAsked: ['a1'], agentsAnswered: ['a1'], agentsMissing: [], error: undefined,
@@ -220,6 +222,16 @@ describe('OIDC sign-in in the browser (authorization code + PKCE)', () => {
     const { sessionId, principal } = await login.finish(flowId, { code: cb.searchParams.get('code')!, state: cb.searchParams.get('state')! }, t0);
     expect(login.principalOf(sessionId, t0 + 59_999)).toEqual(principal);
     expect(login.principalOf(sessionId, t0 + 60_000)).toBeUndefined();
+  });
+
+  it('an unreachable identity provider gives a sign-in error page, not a redirect loop', async () => {
+    const down = createOidcVerifier({ issuer: 'https://127.0.0.1:1/realms/none', audience: 'x', jwksUrl: 'https://127.0.0.1:1/jwks', jwksTimeoutMs: 1000 });
+    const app = createDashboardApp({ backend, login: new OidcLogin({ verifier: down, secureCookies: true, baseUrl: 'https://dash.example/' }), identify: () => Promise.reject(new FedmeshError('UNAUTHENTICATED', 'no certificate')) });
+    const jobs = await app.request('/jobs', { headers: { accept: 'text/html' } });
+    expect(jobs.status).toBe(303);
+    const res = await app.request(jobs.headers.get('location')!, { headers: { accept: 'text/html' } });
+    expect(res.status).toBe(401);
+    expect(await res.text()).toContain('the identity provider could not be reached');
   });
 
   it('refuses bad options naming them', () => {

@@ -319,7 +319,15 @@ export function mountOidcLogin(app: Hono<DashboardEnv>, login: OidcLogin, render
   const read = (c: Context, name: string): string | undefined => (secure ? getCookie(c, bare(name), 'host') : getCookie(c, name));
 
   app.get('/login', async (c) => {
-    const { location, flowId } = await login.start(c.req.query('next'));
+    let started: Awaited<ReturnType<OidcLogin['start']>>;
+    try {
+      started = await login.start(c.req.query('next'));
+    } catch (e) {
+      // Shown, not redirected: an unreachable provider must not send the browser round /login for ever.
+      if (!(e instanceof FedmeshError) || e.code !== 'UNAUTHENTICATED') throw e;
+      return render(c, 'Sign-in failed', `${e.code}: ${e.message}`, { href: '/login', label: 'Try again' }, 401);
+    }
+    const { location, flowId } = started;
     setCookie(c, bare(login.flowCookie), flowId, login.cookieOptions(login.flowMaxAgeSec));
     return c.redirect(location, 302);
   });
