@@ -188,6 +188,19 @@ describe('Budget: spend over time from the ledger', () => {
     expect(new Set(admin[0]!.rows.map((r) => r.series))).toEqual(new Set(['alice · person', 'bob · person']));
   });
 
+  it('says so when older charges are left out of the drawing', async () => {
+    const backend = fakeBackend(agents, []);
+    backend.charges.push(charge('a1', 'alice', 1000), charge('a2', 'alice', 2000), charge('a3', 'alice', 3000));
+    const app = createDashboardApp({ backend, maxHistoryCharges: 2, identify: async () => users.alice! });
+    const body = await (await app.request('/budget')).text();
+    expect(body).toContain('Only the newest 2 charges are drawn');
+    const rows = (JSON.parse(await (await app.request('/budget/charts.json')).text()) as { rows: { epsilon: number }[] }[])[0]!.rows;
+    expect(rows).toHaveLength(2);
+    // Negative control: with room for all three, nothing is left out.
+    const all = createDashboardApp({ backend, maxHistoryCharges: 3, identify: async () => users.alice! });
+    expect(await (await all.request('/budget')).text()).not.toContain('Only the newest');
+  });
+
   it('says there is nothing to draw before the first DP charge', async () => {
     const { get } = setup();
     expect(await (await get('/budget')).text()).toContain('No DP job has been charged yet');

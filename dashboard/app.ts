@@ -45,6 +45,8 @@ export interface DashboardAppOptions {
   maxStreamsPerCaller?: number;
   /** Browser sign-in with OpenID Connect (authorization code + PKCE); its session cookie identifies the caller first. */
   login?: OidcLogin | undefined;
+  /** Ledger charges drawn on the Budget page (the newest; the page says when older ones are left out). @default 2000 */
+  maxHistoryCharges?: number;
   log?: (event: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -53,8 +55,7 @@ type Env = DashboardEnv;
 /** Jobs listed on the Jobs page and scanned for the Charts and Budget pages. */
 const JOBS_LISTED = 100;
 const CHART_JOBS = 10;
-/** Ledger charges drawn on the Budget page (the newest). */
-const HISTORY_CHARGES = 2000;
+
 /** The Submit form with uploads; the confirm form carries the spec as text. */
 const MAX_BODY_BYTES = 3 * MAX_UPLOAD_BYTES;
 
@@ -216,16 +217,20 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
   });
 
   /** The Budget page's charts: spend over time from the ledger's charges, against the caller's budgets. */
-  const budgetCharts = async (p: Principal): Promise<{ entries: Awaited<ReturnType<DashboardBackend['budget']>>; charts: Chart[] }> => {
-    const [entries, history] = await Promise.all([backend.budget(p), backend.budgetHistory(p, HISTORY_CHARGES)]);
+  const maxCharges = opts.maxHistoryCharges ?? 2000;
+  const budgetCharts = async (p: Principal): Promise<{ entries: Awaited<ReturnType<DashboardBackend['budget']>>; charts: Chart[]; leftOut: boolean }> => {
+    // One more than drawn, to know whether older charges were left out (their lines would then start too low).
+    const [entries, history] = await Promise.all([backend.budget(p), backend.budgetHistory(p, maxCharges + 1)]);
+    const leftOut = history.charges.length > maxCharges;
+    const charges = leftOut ? history.charges.slice(-maxCharges) : history.charges;
     const lines = entries.map((e) => ({ researcher: e.researcher, population: e.population, epsilon: e.budget.epsilon, delta: e.budget.delta }));
-    return { entries, charts: budgetHistoryCharts(history.charges, lines, { defaultDelta: history.defaultDelta, showResearcher: p.isAdmin }) };
+    return { entries, leftOut, charts: budgetHistoryCharts(charges, lines, { defaultDelta: history.defaultDelta, showResearcher: p.isAdmin }) };
   };
   app.get('/budget', async (c) => {
     const p = c.get('principal');
-    const { entries, charts } = await budgetCharts(p);
+    const { entries, charts, leftOut } = await budgetCharts(p);
     const svgs = await Promise.all(charts.map(async (ch) => ({ id: ch.id, title: ch.title, svg: await svgOf(ch.spec) })));
-    return render(c, 'Budget', 'budget', budgetPage(entries, p.isAdmin, svgs));
+    return render(c, 'Budget', 'budget', budgetPage(entries, p.isAdmin, svgs, leftOut ? maxCharges : undefined));
   });
   app.get('/budget/charts.json', async (c) => {
     const { charts } = await budgetCharts(c.get('principal'));

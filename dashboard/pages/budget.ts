@@ -2,7 +2,8 @@
 import type { BudgetEntry } from '../../coordinator/ledger.js';
 import { fmt, html, type SafeHtml } from '../html.js';
 
-export function budgetPage(entries: BudgetEntry[], isAdmin: boolean, charts: { id: string; title: string; svg: SafeHtml }[]): SafeHtml {
+/** @param leftOutBeyond set when older charges than the newest this many were not drawn */
+export function budgetPage(entries: BudgetEntry[], isAdmin: boolean, charts: { id: string; title: string; svg: SafeHtml }[], leftOutBeyond?: number): SafeHtml {
   return html`<p>${isAdmin ? 'Every researcher’s budgets (you are an administrator).' : 'Your budgets.'} A budget is kept per population: every product keyed by the same persons draws on it. Charges are reserved before any agent computes and never refunded.</p>
 ${entries.length === 0 ? html`<p>No budget has been set or charged yet; the coordinator’s default applies to your first DP job.</p>` : html`<table id="budget-table">
 <caption class="note">Privacy budgets</caption>
@@ -10,5 +11,6 @@ ${entries.length === 0 ? html`<p>No budget has been set or charged yet; the coor
 <tbody>${entries.map((e) => html`<tr data-population="${e.population}">${isAdmin ? html`<td>${e.researcher}</td>` : ''}<td>${e.population}</td><td>${e.products.join(', ') || '—'}</td><td class="num">${fmt(e.budget.epsilon)}${e.explicit ? '' : html` <span class="note">(default)</span>`}</td><td class="num">${fmt(e.spent.epsilonAtBudgetDelta)}</td><td class="num">${fmt(e.remainingEpsilon)}</td><td class="num">${fmt(e.budget.delta)}</td><td class="num">${fmt(e.spent.delta)}</td><td class="num">${fmt(e.spent.rho)}</td><td class="num">${e.jobs}</td></tr>`)}</tbody>
 </table>`}
 ${charts.length ? html`<h2>Spent over time</h2><p class="note">From the privacy ledger: every charge, reserved before any agent computed. ε is composed as the ledger composes it (zCDP ρ summed, then stated at the budget’s δ), so the last point of each line is the ε spent in the table. <a href="/budget/charts.json">Chart data (JSON)</a></p>
+${leftOutBeyond ? html`<p class="error" role="status" id="history-left-out">Only the newest ${leftOutBeyond} charges are drawn: older ones are left out, so these lines start at 0 where the drawing starts and end below the ε spent in the table (the table is complete).</p>` : ''}
 ${charts.map((ch) => html`<figure class="chart" data-chart="${ch.id}" aria-label="${ch.title}">${ch.svg}<figcaption>${ch.title}</figcaption></figure>`)}` : html`<p class="note">No DP job has been charged yet: nothing to draw over time.</p>`}`;
 }
