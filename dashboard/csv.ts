@@ -8,23 +8,9 @@
  */
 import type { FlatTable } from '../client/format/result-table.js';
 import { toCsv } from '../client/format/write-table.js';
+import { formulaSafeTable } from '../client/format/formula-guard.js';
 
-/** First characters a spreadsheet may take as the start of a formula (OWASP's list, plus line feed). */
-const FORMULA_START = /^[=+\-@\t\r\n]/;
-const PLAIN_NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
-
-/** `v` as a spreadsheet will read it as text: a formula-like string gets a leading `'`; anything else is unchanged. */
-export function neutraliseFormula<T>(v: T): T | string {
-  if (typeof v !== 'string' || !FORMULA_START.test(v) || PLAIN_NUMBER.test(v)) return v;
-  return `'${v}`;
-}
-
-/** The table with every formula-like text cell and column name neutralised; numbers, booleans and null kept. */
-export function formulaSafeTable(t: FlatTable): FlatTable {
-  const columns = t.columns.map((c) => neutraliseFormula(c));
-  const rows = t.rows.map((r) => Object.fromEntries(t.columns.map((c, i) => [columns[i]!, neutraliseFormula(r[c] ?? null)])));
-  return { columns, rows };
-}
+export { formulaSafeTable, neutraliseFormula } from '../client/format/formula-guard.js';
 
 /** RFC 4180 CSV (the CLI's `toCsv`) of the formula-safe table. */
 export function safeCsv(t: FlatTable): string {
