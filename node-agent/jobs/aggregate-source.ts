@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';
-import type { AggregateJob } from '../../common/job/spec.js';
+import type { AggregateJob, Filter } from '../../common/job/spec.js';
 import { quoteIdent } from '../data/database.js';
 import type { ProductInfo } from '../data/products.js';
 import { DEFAULT_BATCH_ROWS, type SqlSession } from '../data/source/index.js';
@@ -22,7 +22,7 @@ import { filterSql } from '../query/aggregate-sql.js';
 const LOCAL_TYPE: Record<string, string> = { BIGINT: 'BIGINT', INTEGER: 'INTEGER', DOUBLE: 'DOUBLE', DATE: 'DATE', TIMESTAMP: 'TIMESTAMP', BOOLEAN: 'BOOLEAN' };
 
 /** The product's columns the job reads, in the product's order (unknown names are left to the job's own checks). */
-function readColumns(job: AggregateJob, product: ProductInfo): ProductInfo['columns'] {
+export function readColumns(job: Pick<AggregateJob, 'where' | 'groupBy' | 'measures'>, product: ProductInfo): ProductInfo['columns'] {
   const names = new Set([...job.where.map((f) => f.column), ...job.groupBy, ...job.measures.flatMap((m) => ('column' in m && typeof m.column === 'string' ? [m.column] : []))]);
   if (product.privacyUnit) names.add(product.privacyUnit);
   if (product.linkage) names.add(product.linkage.column);
@@ -35,10 +35,18 @@ function readColumns(job: AggregateJob, product: ProductInfo): ProductInfo['colu
  * drops the table.
  * @throws FedmeshError INVALID_JOB naming the field for a filter on an unknown column
  */
-export async function withStagedRows<T>(data: SqlSession, local: DuckDBConnection, job: AggregateJob, product: ProductInfo, fn: () => Promise<T>, batchRows = DEFAULT_BATCH_ROWS): Promise<T> {
+export function withStagedRows<T>(data: SqlSession, local: DuckDBConnection, job: AggregateJob, product: ProductInfo, fn: () => Promise<T>, batchRows = DEFAULT_BATCH_ROWS): Promise<T> {
+  return withStagedColumns(data, local, product, readColumns(job, product), job.where, fn, batchRows);
+}
+
+/**
+ * Stages columns `cols` of `product` (the rows passing `filters`, pushed down) from `data` into local TEMP table
+ * `product.name` on `local`, runs `fn`, and drops the table. Kinds whose SQL is written for DuckDB (contingency) run
+ * unchanged on it; their own filters apply again there.
+ */
+export async function withStagedColumns<T>(data: SqlSession, local: DuckDBConnection, product: ProductInfo, columns: ProductInfo['columns'], filters: readonly Filter[], fn: () => Promise<T>, batchRows = DEFAULT_BATCH_ROWS): Promise<T> {
   const d = data.dialect;
-  const cols = readColumns(job, product);
-  if (cols.length === 0) cols.push(...product.columns.slice(0, 1));
+  const cols = columns.length > 0 ? [...columns] : product.columns.slice(0, 1);
   const params: SqlParam[] = [];
   const param = (v: string | number | boolean, castTo?: string): string => {
     params.push(v);
@@ -46,7 +54,7 @@ export async function withStagedRows<T>(data: SqlSession, local: DuckDBConnectio
     const ph = d.placeholder(params.length);
     return t && (SQL_TYPES as readonly string[]).includes(t) ? d.cast(ph, t as SqlType) : ph;
   };
-  const where = job.where.map((f, i) => filterSql(f, product, `where[${i}]`, param));
+  const where = filters.map((f, i) => filterSql(f, product, `where[${i}]`, param));
   const sql = `SELECT ${cols.map((c) => `${d.cast(d.quoteIdent(c.name), 'VARCHAR')} AS ${d.quoteIdent(`v${cols.indexOf(c)}`)}`).join(', ')} FROM ${d.quoteIdent(product.name)}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`;
   const staging = `fedmesh_stage_${randomBytes(6).toString('hex')}`;
   const target = quoteIdent(product.name);

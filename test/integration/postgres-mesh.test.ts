@@ -11,7 +11,7 @@ import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { survivalCounts } from '../../node-agent/analytics/index.js';
+import { contingencyCounts, survivalCounts } from '../../node-agent/analytics/index.js';
 import { parseCirce, runCohort } from '../../node-agent/cohort/index.js';
 import { duckdbSession } from '../../node-agent/data/source/index.js';
 import { circeJsonDir, gibleedAvailable, gibleedDir, referenceCohortCounts } from '../reference/circe-reference.js';
@@ -27,7 +27,7 @@ const noPg = skipWithoutPostgres('the mesh of DuckDB and PostgreSQL agents');
 
 const PERSON_TABLES = ['person', 'observation_period', 'condition_occurrence', 'drug_exposure', 'drug_era', 'condition_era', 'visit_occurrence', 'measurement', 'observation', 'procedure_occurrence', 'death'];
 /** Mode none with k = 1: nothing is withheld, so the pooled answer is exact and comparable. */
-const POLICY = { allowModes: ['none', 'central-dp'] as ('none' | 'central-dp')[], minCellSize: 1 };
+const POLICY = { allowModes: ['none', 'central-dp'] as ('none' | 'central-dp')[], minCellSize: 1, allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'contingency', 'glm'] };
 
 describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents give the pooled GiBleed answer', () => {
   let mesh: TestMesh;
@@ -132,9 +132,28 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
     }
   }, 120_000);
 
-  it('a kind the PostgreSQL agents do not run there is refused by them, naming the kind (negative control)', async () => {
-    const job = await mesh.client.run({ kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'race_concept_id', rowLevels: [8507, 8532], colLevels: [0, 8527], privacy: { mode: 'none' } });
-    const text = JSON.stringify(job);
-    expect(text).toMatch(/contingency jobs do not run on this agent's PostgreSQL source/);
+  it('contingency (persons by gender × race) equals one DuckDB over all the data', async () => {
+    const spec = { product: 'person', rowColumn: 'gender_concept_id', colColumn: 'race_concept_id', rowLevels: [8507, 8532], colLevels: [0, 8515, 8516, 8527], where: [{ column: 'year_of_birth', op: '>=', value: 1920 }] };
+    const job = await mesh.client.run({ kind: 'contingency', ...spec, privacy: { mode: 'none' } });
+    expect(job.error).toBeUndefined();
+    expect(job.agents.answered).toEqual(['a1', 'a2', 'a3']);
+    const exact = await contingencyCounts(conn, { table: 'person', ...spec, where: spec.where as never });
+    const s = job.result!.summary as { table: number[][]; outside: number; ambiguous: number };
+    expect(s.table).toEqual(exact.counts.map((r) => r.map(Number)));
+    expect([s.outside, s.ambiguous]).toEqual([Number(exact.outside), Number(exact.ambiguous)]);
+    expect(s.table.flat().some((n) => n > 0)).toBe(true);
+  }, 120_000);
+
+  it('kinds and secure tasks the PostgreSQL agents do not run there are refused by them, naming what (negative control)', async () => {
+    const a2 = mesh.agents.get('a2')!;
+    const task = (kind: string, spec: Record<string, unknown>): Parameters<typeof a2.serveTask>[0] => ({ taskId: `t-${kind}`, jobId: `j-${kind}`, kind, specJson: JSON.stringify({ kind, ...spec }), deadlineMs: Date.now() + 60_000, round: 0, researcher: 'researcher', payload: new Uint8Array() });
+    const glm = await a2.serveTask(task('glm', { product: 'person', family: 'gaussian', outcome: 'year_of_birth', covariates: [], privacy: { mode: 'none' } }));
+    expect(glm.ok).toBe(false);
+    expect(glm.ok ? '' : glm.error.message).toMatch(/glm jobs do not run on this agent's PostgreSQL source/);
+    const secure = await a2.serveTask(task('aggregate', { product: 'person', where: [], groupBy: [], measures: [{ fn: 'count' }], privacy: { mode: 'none' }, secure: 'secagg' }));
+    expect(secure.ok ? '' : secure.error.message).toMatch(/secure aggregation does not run on this agent's PostgreSQL source/);
+    // Control: the same agent answers a kind it runs there.
+    const ok = await a2.serveTask(task('aggregate', { product: 'person', where: [], groupBy: [], measures: [{ fn: 'count' }], privacy: { mode: 'none' } }));
+    expect(ok.ok).toBe(true);
   }, 120_000);
 });
