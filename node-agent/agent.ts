@@ -40,6 +40,7 @@ import { CoordinatorKeyPin, guardLinkTasks, inProcessTaskIdentity } from './iden
 import type { IdentityAssertionClaims } from '../common/identity/identity-assertion.js';
 import { ConsentScopes, createAgentGate, kindGateJob, taskPurpose, type AgentGate, type PolicyDecisionEvent } from './policy/index.js';
 import { loadAccessPolicy, type AccessPolicy } from '../common/policy/index.js';
+import { openPostgresSource, refuseOffSource, sourceProducts, type PostgresSource, type PostgresSourceOptions } from './data/source/index.js';
 
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
@@ -77,6 +78,8 @@ export interface AgentOptions {
    * policy (and schema) checked before every job on top of `policy` (@default none: today's rules only). */
   coordinatorKey?: Uint8Array;
   accessPolicy?: { file: string; schemaFile?: string; onDecision?: (e: PolicyDecisionEvent) => void };
+  /** Serve the OMOP CDM of a site's PostgreSQL (read-only, queried in place) instead of the data folder's tables. @default undefined */
+  database?: Omit<PostgresSourceOptions, 'log'>;
 }
 
 export type { AgentHealth } from './agent-health.js';
@@ -94,6 +97,8 @@ export class Agent {
   /** Concept ids this agent released as data-derived keys, per job id: what a non-complete vocabulary may name. */
   private readonly releasedConcepts = new ReleasedConcepts();
   private ledgerConn: DuckDBConnection | undefined;
+  /** The site's PostgreSQL when the data lives there (consent-scoped per task); undefined: the agent's DuckDB. */
+  private data: PostgresSource | undefined;
   private readonly rng: Rng;
   private readonly identity: IdentityKeyPair;
   private identityAttestation: IdentityAttestation | undefined;
@@ -188,8 +193,10 @@ export class Agent {
       agent.ledger = await AgentLedger.open(agent.ledgerConn, agent.policy.budgetCap, audit.charged);
       agent.releasedCells = await ReleasedCells.open(agent.ledgerConn);
       agent.releasedAnswers = await ReleasedAnswers.open(agent.ledgerConn);
+      if (options.database) agent.data = consent.wrapSource(await openPostgresSource({ ...options.database, log: agent.log }));
       await agent.refresh();
     } catch (e) {
+      await agent.data?.close();
       agent.ledgerConn?.closeSync();
       db.close();
       audit.close();
@@ -206,7 +213,7 @@ export class Agent {
     const { report, manifestIssues } = await this.dataLock.write(() =>
       this.db.withConnection(async (conn) => {
         const r = await ingestDataFolder(conn, this.options.dataDir, this.options.maxDataFileBytes !== undefined ? { maxFileBytes: this.options.maxDataFileBytes } : {});
-        this.products = await listProducts(conn);
+        this.products = this.data ? sourceProducts(this.data.catalogue, (s, t) => `OMOP table ${s}.${t} on the site's PostgreSQL`) : await listProducts(conn);
         const issues = await this.describe(conn, r);
         await this.consent.reload(conn, () => this.products.map((p) => ({ name: p.name, privacyUnit: this.rules.get(p.name)?.privacyUnit })));
         for (const [name, counts] of await this.consent.personsByPurpose(conn, this.policy.minCellSize)) if (this.descriptions.has(name)) this.descriptions.get(name)!.metadata.personsByPurpose = counts;
@@ -260,6 +267,7 @@ export class Agent {
     return publishCatalog(conn, ingest, state, {
       dataDir: this.options.dataDir, defaultOwner: this.options.domain ?? this.options.name, site: this.options.name,
       minCellSize: this.policy.minCellSize, vocabularyComplete: this.options.vocabularyComplete === true, log: this.log,
+      ...(this.data ? { qualityUnavailable: 'data on PostgreSQL' } : {}),
     });
   }
 
@@ -344,6 +352,7 @@ export class Agent {
         done('ok', { names: conceptNames.length });
         return { ok: true, taskId: task.taskId, arrow: new Uint8Array(), meta: {}, conceptNames };
       }
+      if (this.data) refuseOffSource(task.kind, task.specJson);
       if (this.kindTasks.handles(task.kind)) {
         const out = await this.kindTasks.run(task, scope, identity);
         done('ok');
@@ -373,6 +382,7 @@ export class Agent {
           products: this.products, policy: this.policy, rng: this.rng, salt: this.privacyLedger.salt, cells: this.releasedCells!, concepts: this.releasedConcepts,
           charge: (j, r, c) => this.privacyLedger.charge(j, r, c), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
           withTaskConnection: (fn) => this.db.withConnection((conn) => scope.using(conn, () => fn(conn))),
+          ...(this.data ? { withDataSession: this.data.withSession.bind(this.data) } : {}),
         });
       }
       done('ok');
@@ -445,6 +455,7 @@ export class Agent {
     this.ledgerConn?.closeSync();
     this.ledgerConn = undefined;
     this.db.close();
+    await this.data?.close();
     this.audit.close();
   }
 }

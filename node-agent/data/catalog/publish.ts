@@ -32,6 +32,8 @@ export interface PublishOptions {
   readonly minCellSize: number;
   readonly vocabularyComplete: boolean;
   readonly log: (event: string, fields?: Record<string, unknown>) => void;
+  /** Why quality metrics are not computed here (they scan DuckDB tables; a PostgreSQL source has none). */
+  readonly qualityUnavailable?: string;
 }
 
 /**
@@ -69,6 +71,7 @@ export async function publishCatalog(conn: DuckDBConnection, ingest: FolderInges
     const cached = state.qualityCache.get(d.name);
     let quality: unknown;
     if (cached && !changed.has(d.name) && cached.unit === d.privacyUnit) quality = cached.quality;
+    else if (opts.qualityUnavailable !== undefined) quality = { computed: false, reason: opts.qualityUnavailable };
     else {
       try {
         quality = await computeQualityMetrics(conn, d, { minCellSize: opts.minCellSize });
