@@ -15,6 +15,7 @@
  *  "privacy":{"mode":"none"}}
  * ```
  */
+import { parseProject, parsePurpose } from '../../common/job/purpose.js';
 import { invalidJob, quote } from '../../common/errors.js';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { checkSpecShape } from '../../common/cohort/definition-limits.js';
@@ -85,6 +86,9 @@ export interface TrainingSpec {
 
 export interface TrainJobSpec {
   readonly kind: 'train';
+  /** HL7 PurposeOfUse code and project (common/job/purpose.ts): to the agents' policy, consent, the audit and the project's budget. */
+  readonly purpose?: string;
+  readonly project?: string;
   readonly product: string;
   readonly label: string;
   readonly features: readonly TrainFeature[];
@@ -107,7 +111,7 @@ export interface TrainJobSpec {
   readonly timeoutMs?: number;
 }
 
-const FIELDS = ['kind', 'product', 'label', 'features', 'split', 'where', 'cohort', 'model', 'loss', 'training', 'strategy', 'participation', 'update', 'evaluation', 'privacy', 'secure', 'timeoutMs'];
+const FIELDS = ['kind', 'product', 'label', 'features', 'split', 'where', 'cohort', 'model', 'loss', 'training', 'strategy', 'participation', 'update', 'evaluation', 'privacy', 'secure', 'timeoutMs', 'purpose', 'project'];
 
 function num(v: unknown, field: string, lo: number, hi: number, dflt?: number, integer = false): number {
   if (v === undefined && dflt !== undefined) return dflt;
@@ -277,5 +281,7 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
     if (participation.minUpdates < 3) throw invalidJob('participation.minUpdates', `a ${out.secure} sum needs at least 3 contributors per round (with two, the sum reveals the other's update); got ${participation.minUpdates}`);
   }
   if (raw.timeoutMs !== undefined) out.timeoutMs = num(raw.timeoutMs, 'timeoutMs', 1000, 24 * 3600_000, undefined, true);
+  if (raw.purpose !== undefined) out.purpose = parsePurpose(raw.purpose);
+  if (raw.project !== undefined) out.project = parseProject(raw.project);
   return Object.freeze(out);
 }
