@@ -11,6 +11,7 @@ import { listProducts, type ProductInfo } from './data/products.js';
 import { AgentMetrics } from './metrics.js';
 import { computeQualityMetrics, describeProducts, loadManifest } from './data/catalog/index.js';
 import { runOldKindTask } from './jobs/old-kind-task.js';
+import { withStagedProduct } from './jobs/aggregate-source.js';
 import { AgentLedger } from './ledger.js';
 import { TaskCancellation } from './task-cancellation.js';
 import { createServerRng } from '../common/crypto-rng.js';
@@ -156,7 +157,7 @@ export class Agent {
     });
     this.kindTasks = new KindTaskRunner({ kinds: KINDS, agentKinds: AGENT_KINDS, policy: this.policy, products: () => this.products, rules: (p) => this.rules.get(p), rng: this.rng, withConnection: (fn) => this.db.withConnection(fn), salt: () => this.privacyLedger.salt,
       charge: (j, r, c) => this.privacyLedger.charge(j, r, c), bind: (j, h) => this.releasedAnswers!.bind(j, h), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
-      secure: { name: options.name, tls: options.tls, identity: this.identity },
+      secure: { name: options.name, tls: options.tls, identity: this.identity }, withProduct: (conn, p, fn) => (this.data ? this.data.withSession((s) => withStagedProduct(s, conn, p, fn)) : fn()),
       authorize: (j, t, identity) => this.gate.enforce({ identity, researcher: t.researcher, ...kindGateJob(j, identity) }) });
   }
 
