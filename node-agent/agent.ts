@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { FEDMESH_VERSION, type AgentRegistration, type AgentTask, type AgentTaskReply, type IngestStatus } from '../common/agent-protocol.js';
 import { ReadWriteLock } from './data-lock.js';
+import { CoalescedRun } from './coalesced-run.js';
 import { publicIngestStatus } from './data/ingest-status.js';
 import { FedmeshError, isFedmeshError } from '../common/errors.js';
 import { parseJobSpec } from '../common/job/validate.js';
@@ -9,7 +10,7 @@ import { openAgentDatabase, type AgentDatabase } from './data/database.js';
 import { ingestDataFolder, type FolderIngestReport } from './data/ingest-folder.js';
 import { listProducts, type ProductInfo } from './data/products.js';
 import { AgentMetrics } from './metrics.js';
-import { computeQualityMetrics, describeProducts, loadManifest } from './data/catalog/index.js';
+import { publishCatalog } from './data/catalog/publish.js';
 import { runOldKindTask } from './jobs/old-kind-task.js';
 import { withStagedProduct } from './jobs/aggregate-source.js';
 import { AgentLedger } from './ledger.js';
@@ -27,9 +28,8 @@ import { enforceJobManifest, manifestProductOf, type ProductRules } from '../com
 import { ReleasedCells } from './disclosure/released-cells.js';
 import { ReleasedAnswers, specSha256 } from './disclosure/released-answers.js';
 import type { JobSpec } from '../common/job/spec.js';
-import { CONCEPT_NAMES_TASK_KIND, VOCABULARY_COMPLETE, vocabularyQueryRefusal } from '../common/job/concept-names.js';
+import { CONCEPT_NAMES_TASK_KIND, vocabularyQueryRefusal } from '../common/job/concept-names.js';
 import { ReleasedConcepts } from './disclosure/released-concepts.js';
-import { CONCEPT_TABLE } from './data/vocabulary.js';
 import { conceptNamesTask } from './tasks/concept-names-task.js';
 import { KindTaskRunner } from './tasks/kind-task-runner.js';
 import { KINDS } from '../jobs/kinds.js';
@@ -122,8 +122,7 @@ export class Agent {
   /** The published state of the last ingest (bounded, coarsened). */
   private ingestStatus: IngestStatus | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
-  private reloading: Promise<boolean> | undefined;
-  private queuedReload: Promise<boolean> | undefined;
+  private readonly reloads = new CoalescedRun(() => this.reloadOnce(), false);
   /** Quality metrics per product with the privacy unit they were counted by, reused while its data is unchanged. */
   private readonly qualityCache = new Map<string, { unit: string | undefined; quality: unknown }>();
 
@@ -245,29 +244,16 @@ export class Agent {
    * @returns whether the published catalogue changed
    */
   reload(): Promise<boolean> {
-    if (this.queuedReload) return this.queuedReload;
-    const running = this.reloading;
-    if (running) {
-      this.queuedReload = running.catch(() => false).then(() => {
-        this.queuedReload = undefined;
-        return this.reload();
-      });
-      return this.queuedReload;
-    }
-    const run = (async (): Promise<boolean> => {
-      try {
-        const before = this.catalogueKey();
-        await this.refresh();
-        const changed = this.catalogueKey() !== before;
-        this.log('reloaded', { changed, products: this.products.length, ingest: this.ingestStatus?.state });
-        if (changed) this.link?.updateRegistration();
-        return changed;
-      } finally {
-        this.reloading = undefined;
-      }
-    })();
-    this.reloading = run;
-    return run;
+    return this.reloads.run();
+  }
+
+  private async reloadOnce(): Promise<boolean> {
+    const before = this.catalogueKey();
+    await this.refresh();
+    const changed = this.catalogueKey() !== before;
+    this.log('reloaded', { changed, products: this.products.length, ingest: this.ingestStatus?.state });
+    if (changed) this.link?.updateRegistration();
+    return changed;
   }
 
   /** What the coordinator knows of this agent's data, without the time of the ingest. */
@@ -276,55 +262,14 @@ export class Agent {
     return JSON.stringify({ products, ingest: ingest ? { ...ingest, atMs: 0 } : undefined });
   }
 
-  /**
-   * Builds the catalog entries this agent publishes: manifest (fedmesh.products.json) over OMOP/FHIR defaults, and
-   * quality metrics coarsened so that no exact small number leaves the domain.
-   */
-  private async describe(conn: DuckDBConnection, ingest: FolderIngestReport): Promise<{ message: string }[]> {
-    const schema = this.products.map((p) => ({ name: p.name, columns: p.columns }));
-    const { manifest, issues } = await loadManifest(this.options.dataDir, schema);
-    for (const i of issues) this.log('manifest-issue', { message: i.message });
-    const conceptMapping = Object.assign({}, ...ingest.formats.map((f) => f.conceptMapping ?? {})) as Record<string, 'mapped' | 'source-only' | 'partial'>;
-    const described = describeProducts(schema, manifest, { defaultOwner: this.options.domain ?? this.options.name, conceptMapping });
-    this.descriptions.clear();
-    this.rules.clear();
-    const changed = new Set<string>([
-      ...ingest.removed,
-      ...ingest.files.filter((f) => f.action === 'loaded').map((f) => f.product),
-      ...ingest.formats.filter((f) => f.action === 'loaded').flatMap((f) => f.products ?? []),
-    ]);
-    for (const name of [...this.qualityCache.keys()]) if (!this.products.some((p) => p.name === name)) this.qualityCache.delete(name);
-    for (const d of described) {
-      this.rules.set(d.name, {
-        privacyUnit: d.privacyUnit,
-        allowedJobKinds: d.allowedJobKinds,
-        allowedPrivacyModes: d.allowedPrivacyModes,
-        bounds: d.bounds,
-        semanticTypes: Object.fromEntries(d.columns.map((c) => [c.name, c.semanticType])),
-        sensitivity: d.sensitivity,
-      });
-      // One source of truth: contribution bounding and cell sizes use the unit the catalog publishes.
-      const product = this.products.find((p) => p.name === d.name);
-      if (product) product.privacyUnit = d.privacyUnit;
-      if (product) product.linkage = d.linkageKey ? { column: d.linkageKey, site: this.options.name } : undefined;
-      // Quality metrics scan the whole table: computed again only for data that changed (or a new privacy unit).
-      const cached = this.qualityCache.get(d.name);
-      let quality: unknown;
-      if (cached && !changed.has(d.name) && cached.unit === d.privacyUnit) quality = cached.quality;
-      else if (this.data) quality = { computed: false, reason: 'data on PostgreSQL' };
-      else {
-        try {
-          quality = await computeQualityMetrics(conn, d, { minCellSize: this.policy.minCellSize });
-        } catch (e) {
-          quality = { error: (e as Error).message };
-        }
-        this.qualityCache.set(d.name, { unit: d.privacyUnit, quality });
-      }
-      const { name: _n, columns, privacyUnit: _u, description: _d, ...rest } = d;
-      const vocabulary = d.name === CONCEPT_TABLE && this.options.vocabularyComplete === true ? { vocabulary: VOCABULARY_COMPLETE } : {};
-      this.descriptions.set(d.name, { description: d.description, privacyUnit: d.privacyUnit, metadata: { ...rest, ...vocabulary, semanticTypes: Object.fromEntries(columns.map((c) => [c.name, c.semanticType])), quality } });
-    }
-    return issues;
+  /** The catalogue entries this agent publishes (node-agent/data/catalog/publish.ts). */
+  private describe(conn: DuckDBConnection, ingest: FolderIngestReport): Promise<{ message: string }[]> {
+    const state = { products: this.products, descriptions: this.descriptions, rules: this.rules, qualityCache: this.qualityCache };
+    return publishCatalog(conn, ingest, state, {
+      dataDir: this.options.dataDir, defaultOwner: this.options.domain ?? this.options.name, site: this.options.name,
+      minCellSize: this.policy.minCellSize, vocabularyComplete: this.options.vocabularyComplete === true, log: this.log,
+      ...(this.data ? { qualityUnavailable: 'data on PostgreSQL' } : {}),
+    });
   }
 
   listProducts(): readonly ProductInfo[] {
@@ -491,7 +436,7 @@ export class Agent {
     this.link.start();
     if (this.options.reloadIntervalMs !== undefined) {
       this.reloadTimer = setInterval(() => {
-        if (this.reloading) return;
+        if (this.reloads.busy) return;
         this.reload().catch((e: unknown) => this.log('reload-failed', { error: e instanceof Error ? e.name : typeof e }));
       }, this.options.reloadIntervalMs);
       this.reloadTimer.unref();
@@ -502,7 +447,7 @@ export class Agent {
   async stop(): Promise<void> {
     clearInterval(this.reloadTimer);
     this.reloadTimer = undefined;
-    await (this.queuedReload ?? this.reloading)?.catch(() => undefined);
+    await this.reloads.settled();
     this.link?.stop();
     this.link = undefined;
     this.healthChanged();
