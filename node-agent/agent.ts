@@ -12,7 +12,7 @@ import { listProducts, type ProductInfo } from './data/products.js';
 import { AgentMetrics } from './metrics.js';
 import { publishCatalog } from './data/catalog/publish.js';
 import { runOldKindTask } from './jobs/old-kind-task.js';
-import { withStagedProduct } from './jobs/aggregate-source.js';
+import { withStagedConcepts, withStagedProduct } from './jobs/aggregate-source.js';
 import { AgentLedger } from './ledger.js';
 import { TaskCancellation } from './task-cancellation.js';
 import { createServerRng } from '../common/crypto-rng.js';
@@ -349,7 +349,7 @@ export class Agent {
       if (task.deadlineMs && Date.now() > task.deadlineMs) throw new FedmeshError('ROUND_TIMEOUT', 'task arrived after its deadline');
       if (task.kind === CONCEPT_NAMES_TASK_KIND) {
         // Not a job: public vocabulary rows only, for ids the coordinator has already released; nothing is charged.
-        const conceptNames = await this.db.withConnection((conn) => scope.using(conn, () => conceptNamesTask(conn, task, { products: this.products, rules: this.rules, vocabularyComplete: this.options.vocabularyComplete === true, releasedConcepts: this.releasedConcepts, log: this.log })));
+        const conceptNames = await this.db.withConnection((conn) => scope.using(conn, () => { const run = () => conceptNamesTask(conn, task, { products: this.products, rules: this.rules, vocabularyComplete: this.options.vocabularyComplete === true, releasedConcepts: this.releasedConcepts, log: this.log }); return this.data ? this.data.withSession((s) => withStagedConcepts(s, conn, this.products, task.conceptIds, run)) : run(); }));
         done('ok', { names: conceptNames.length });
         return { ok: true, taskId: task.taskId, arrow: new Uint8Array(), meta: {}, conceptNames };
       }

@@ -100,3 +100,15 @@ export async function withStagedColumns<T>(data: SqlSession, local: DuckDBConnec
 export function withStagedProduct<T>(data: SqlSession, local: DuckDBConnection, product: ProductInfo, fn: () => Promise<T>): Promise<T> {
   return withStagedColumns(data, local, product, product.columns, [], fn, DEFAULT_BATCH_ROWS, true);
 }
+
+/**
+ * The rows of the public `concept` table with the ids a concept-names task asks for (at most the task's bounded list;
+ * none when it asks for none), staged from the server so the DuckDB lookup runs unchanged.
+ */
+export function withStagedConcepts<T>(data: SqlSession, local: DuckDBConnection, products: readonly ProductInfo[], ids: readonly number[] | undefined, fn: () => Promise<T>): Promise<T> {
+  const product = products.find((p) => p.name === 'concept');
+  const wanted = (ids ?? []).filter((id) => Number.isSafeInteger(id));
+  if (!product || wanted.length === 0) return fn();
+  const cols = product.columns.filter((c) => c.name === 'concept_id' || c.name === 'concept_name');
+  return withStagedColumns(data, local, product, cols, [{ column: 'concept_id', op: 'in', value: wanted }], fn);
+}

@@ -161,6 +161,17 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
     expect(Math.abs(est[1]!)).toBeGreaterThan(1e-6);
   }, 180_000);
 
+  it('a PostgreSQL agent names the data-derived concept ids it released from its vocabulary schema, as the DuckDB agent does', async () => {
+    const spec = { kind: 'aggregate', product: 'person', groupBy: ['gender_concept_id'], measures: [{ fn: 'count' }], privacy: { mode: 'none' }, timeoutMs: 120_000 };
+    const onPg = await mesh.client.run({ ...spec, agents: ['a2'] });
+    const onDuck = await mesh.client.run({ ...spec, agents: ['a1'] });
+    expect(onPg.agents.answered).toEqual(['a2']);
+    const names = (await conn.runAndReadAll('SELECT concept_id, concept_name FROM concept WHERE concept_id IN (8507, 8532) ORDER BY 1')).getRowObjectsJS();
+    expect(names).toHaveLength(2);
+    for (const n of names) expect(onPg.result!.conceptNames?.[Number(n.concept_id)]).toBe(String(n.concept_name));
+    expect(onPg.result!.conceptNames).toEqual(onDuck.result!.conceptNames);
+  }, 120_000);
+
   it('kinds and secure tasks the PostgreSQL agents do not run there are refused by them, naming what (negative control)', async () => {
     const a2 = mesh.agents.get('a2')!;
     const task = (kind: string, spec: Record<string, unknown>): Parameters<typeof a2.serveTask>[0] => ({ taskId: `t-${kind}`, jobId: `j-${kind}`, kind, specJson: JSON.stringify({ kind, ...spec }), deadlineMs: Date.now() + 60_000, round: 0, researcher: 'researcher', payload: new Uint8Array() });
