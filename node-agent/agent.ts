@@ -383,7 +383,7 @@ export class Agent {
           products: this.products, policy: this.policy, rng: this.rng, salt: this.privacyLedger.salt, cells: this.releasedCells!, concepts: this.releasedConcepts,
           charge: (j, r, c) => this.privacyLedger.charge(j, r, c), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
           withTaskConnection: (fn) => this.db.withConnection((conn) => scope.using(conn, () => fn(conn))),
-          ...(this.data ? { withDataSession: this.data.withSession.bind(this.data) } : {}),
+          ...(this.data ? { withDataSession: (fn) => this.data!.withSession(fn, { signal: scope.signal }) } : {}),
         });
       }
       done('ok');
