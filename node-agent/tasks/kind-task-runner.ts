@@ -45,7 +45,7 @@ export interface KindTaskDeps {
    * Data elsewhere (a site's PostgreSQL): makes `product` readable on the task's connection for the length of `fn`
    * (node-agent/jobs/aggregate-source.ts). @default undefined (the product is a table of the agent's DuckDB)
    */
-  withProduct?: <T>(conn: DuckDBConnection, product: ProductInfo, fn: () => Promise<T>) => Promise<T>;
+  withProduct?: <T>(conn: DuckDBConnection, product: ProductInfo, fn: () => Promise<T>, signal: AbortSignal) => Promise<T>;
   /** The agent's secret salt for keyed-hash contribution bounding. */
   salt: () => string;
   rng: Rng;
@@ -123,7 +123,7 @@ export class KindTaskRunner {
           input,
           scope.signal,
         );
-      const vector = await deps.withConnection((conn) => scope.using(conn, () => (deps.withProduct ? deps.withProduct(conn, product, step(conn)) : step(conn)())));
+      const vector = await deps.withConnection((conn) => scope.using(conn, () => (deps.withProduct ? deps.withProduct(conn, product, step(conn), scope.signal) : step(conn)())));
       // What leaves must fit the public layout, or the coordinator would refuse it anyway; say so here first.
       checkAgentVector(layout, vector, 'this agent');
       return snapVectorToGrid(layout, noise, mode.atAgent(vector, noise, layout, deps.rng));
