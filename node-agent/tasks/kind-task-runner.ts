@@ -41,6 +41,11 @@ export interface KindTaskDeps {
   /** The answer released per (job id, round), computed once, durably. */
   once: (jobId: string, round: number, compute: () => Promise<ReleasedAnswer>) => Promise<ReleasedAnswer>;
   withConnection: <T>(fn: (conn: DuckDBConnection) => Promise<T>) => Promise<T>;
+  /**
+   * Data elsewhere (a site's PostgreSQL): makes `product` readable on the task's connection for the length of `fn`
+   * (node-agent/jobs/aggregate-source.ts). @default undefined (the product is a table of the agent's DuckDB)
+   */
+  withProduct?: <T>(conn: DuckDBConnection, product: ProductInfo, fn: () => Promise<T>, signal: AbortSignal) => Promise<T>;
   /** The agent's secret salt for keyed-hash contribution bounding. */
   salt: () => string;
   rng: Rng;
@@ -111,16 +116,14 @@ export class KindTaskRunner {
     const layout = def.layout(job, task.round);
     // This agent's vector under a round's noise plan: local step → public-layout check → noise → fixed-point grid.
     const computeVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
-      const vector = await deps.withConnection((conn) =>
-        scope.using(conn, () =>
-          agentDef.localStep(
-            { conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state },
-            job,
-            input,
-            scope.signal,
-          ),
-        ),
-      );
+      const step = (conn: DuckDBConnection) => (): Promise<StatVector> =>
+        agentDef.localStep(
+          { conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state },
+          job,
+          input,
+          scope.signal,
+        );
+      const vector = await deps.withConnection((conn) => scope.using(conn, () => (deps.withProduct ? deps.withProduct(conn, product, step(conn), scope.signal) : step(conn)())));
       // What leaves must fit the public layout, or the coordinator would refuse it anyway; say so here first.
       checkAgentVector(layout, vector, 'this agent');
       return snapVectorToGrid(layout, noise, mode.atAgent(vector, noise, layout, deps.rng));
