@@ -85,7 +85,10 @@ function buildProgram(): Command {
     .option('--oidc-clock-skew-s <s>', 'clock skew tolerated on exp/nbf/iat, seconds (default 60)')
     .option('--policy <file>', 'mesh-wide Cedar access policy, pre-checked at submission')
     .option('--policy-schema <file>', 'Cedar schema the policy is validated against (default: the fedmesh schema)')
-    .option('--dashboard-listen <host:port>', 'also serve the web dashboard here (HTTPS with the mesh certificates; port 0 lets the OS choose)');
+    .option('--dashboard-listen <host:port>', 'also serve the web dashboard here (HTTPS with the mesh certificates; port 0 lets the OS choose)')
+    .option('--dashboard-oidc-client-id <id>', 'let browsers sign in to the dashboard with the --oidc-issuer (authorization code + PKCE) as this client (default: --oidc-audience)')
+    .option('--dashboard-oidc-client-secret-file <file>', 'the dashboard client secret at the issuer (confidential clients; default: a public client)')
+    .option('--dashboard-url <url>', "the dashboard's public https address, for the sign-in redirect URI (default: the address it listens on)");
   operations(coordinator).action(exit(async (opts) => (await servers()).runCoordinator(opts)));
 
   const agent = program
@@ -93,7 +96,11 @@ function buildProgram(): Command {
     .description("run a domain agent over a data folder; it dials out to the coordinator")
     .requiredOption('--coordinator <host:port>', 'coordinator address')
     .requiredOption('--name <name>', 'agent name (must match its certificate)')
-    .requiredOption('--data <dir>', 'folder of CSV / Parquet files; each becomes a data product')
+    .option('--data <dir>', 'folder of CSV / Parquet files; each becomes a data product (with --database: consent records and manifest only)')
+    .option('--database <url>', "serve the OMOP CDM of a site's PostgreSQL in place: postgres://user@host:port/db (no password: --database-password-file, PGPASSWORD or ~/.pgpass)")
+    .option('--schema <name>', 'with --database: the schema holding the CDM tables')
+    .option('--vocabulary-schema <name>', 'with --database: the schema holding the vocabulary tables (default: --schema)')
+    .option('--database-password-file <file>', "with --database: file holding the role's password (mode 600)")
     .requiredOption('--state <dir>', 'state folder (the agent DuckDB database)')
     .option('--tls-dir <dir>', 'folder made by `fedmesh certs`')
     .option('--insecure', 'plaintext, no authentication: loopback development only')

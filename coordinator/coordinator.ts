@@ -12,7 +12,8 @@ import { checkKindMeshPolicy, checkMeshPolicy } from './admission/mesh-policy.js
 import { JobIdentities, loadOrCreateSigningKey } from './identity/index.js';
 import { Dispatcher } from './dispatcher.js';
 import { JOB_STORE_FILE, JobStore } from './job-store.js';
-import { isTerminal, type JobEventRecord, type JobRecord, type JobResult, type MissingAgent } from './job-record.js';
+import { JobWatchers, type JobListener } from './job-watchers.js';
+import { type JobEventRecord, type JobRecord, type JobResult, type MissingAgent } from './job-record.js';
 import { Ledger, type BudgetEntry } from './ledger.js';
 import { oldKindPath } from './jobs/old-kinds.js';
 import type { EpsilonDeltaBudget } from '../common/job/budget.js';
@@ -48,7 +49,6 @@ import { CoordinatorAudit } from './audit/index.js';
 
 export { compileCoordinatorOptions, type CoordinatorOptions, type CompiledCoordinatorOptions } from './options.js';
 
-type Listener = (e: JobEventRecord, job: JobRecord | undefined) => void;
 
 /** Job ids are UUIDs; anything much longer is not one of ours and is not looked up. */
 const MAX_JOB_ID_CHARS = 128;
@@ -61,7 +61,7 @@ export class Coordinator {
   readonly registry: AgentRegistry;
   private readonly dispatcher: Dispatcher;
   private readonly live = new Map<string, JobRecord>();
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly watchers: JobWatchers = new JobWatchers((e, job) => this.audit.jobEvent(e, job), (event, fields) => this.log(event, fields));
   private readonly running = new Set<Promise<void>>();
   /** The coordinator's log (the `log` option); transports log refused calls and internal errors here too. */
   readonly log: (event: string, fields?: Record<string, unknown>) => void;
@@ -350,7 +350,7 @@ export class Coordinator {
     });
     this.metrics.jobFinished(job.id, spec.kind, spec.privacy.mode, outcome, ms / 1000);
     this.emit({ jobId: job.id, type: 'finished', atMs: job.finishedAtMs, message: job.state }, job);
-    this.listeners.delete(job.id);
+    this.watchers.ended(job.id);
   }
 
   /** A job running in the background: live (getJob reads it from memory) until it ends; `close` waits for it. */
@@ -365,7 +365,7 @@ export class Coordinator {
     this.live.delete(job.id);
     this.identities.forget(job.id);
     this.emit({ jobId: job.id, type: 'finished', atMs: job.finishedAtMs ?? Date.now(), message: job.state }, job);
-    this.listeners.delete(job.id);
+    this.watchers.ended(job.id);
   }
 
   /** The populations of the connected agents' catalogue, each with its products. */
@@ -373,18 +373,10 @@ export class Coordinator {
     return catalogPopulations(this.registry.connected());
   }
 
-  /**
-   * Concept names for the ids a final result shows, from the answering agents' vocabularies. The result is already
-   * released when this runs, so only released ids are asked about; a failure here costs names, never the job.
-   */
-  private async nameConcepts(job: JobRecord, spec: JobSpec, agents: readonly AgentView[], jobDeadlineMs: number, result: JobResult): Promise<JobResult> {
-    try {
-      const answered = agents.filter((a) => job.agentsAnswered.includes(a.name));
-      return await nameReleasedConcepts({ dispatcher: this.dispatcher, jobId: job.id, researcher: job.researcher, spec, answered, jobDeadlineMs, log: this.log }, result);
-    } catch (e) {
-      this.log('concept-names-error', { jobId: job.id, error: String(e) });
-      return result;
-    }
+  /** Concept names for the released ids of a final result (coordinator/jobs/concept-lookup.ts); never fails the job. */
+  private nameConcepts(job: JobRecord, spec: JobSpec, agents: readonly AgentView[], jobDeadlineMs: number, result: JobResult): Promise<JobResult> {
+    const answered = agents.filter((a) => job.agentsAnswered.includes(a.name));
+    return nameReleasedConcepts({ dispatcher: this.dispatcher, jobId: job.id, researcher: job.researcher, spec, answered, jobDeadlineMs, log: this.log }, result);
   }
 
   /** Budgets and spend per population; researchers see their own, administrators everyone's. */
@@ -433,37 +425,13 @@ export class Coordinator {
    * finished, the final event is delivered at once.
    * @returns an unsubscribe function
    */
-  async watchJob(caller: Principal, id: string, listener: Listener): Promise<() => void> {
+  async watchJob(caller: Principal, id: string, listener: JobListener): Promise<() => void> {
     const job = await this.getJob(caller, id);
-    if (isTerminal(job.state)) {
-      listener({ jobId: id, type: 'finished', atMs: job.finishedAtMs ?? Date.now(), message: job.state }, job);
-      return () => undefined;
-    }
-    let set = this.listeners.get(id);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(id, set);
-    }
-    set.add(listener);
-    if (!this.live.has(id)) {
-      // Finished between the lookup and the subscription: deliver the final state now.
-      set.delete(listener);
-      const done = await this.getJob(caller, id);
-      listener({ jobId: id, type: 'finished', atMs: done.finishedAtMs ?? Date.now(), message: done.state }, done);
-      return () => undefined;
-    }
-    return () => set.delete(listener);
+    return this.watchers.watch(job, listener, () => this.live.has(id), () => this.getJob(caller, id));
   }
 
   private emit(e: JobEventRecord, job: JobRecord): void {
-    this.audit.jobEvent(e, job);
-    for (const l of this.listeners.get(e.jobId) ?? []) {
-      try {
-        l(e, e.type === 'finished' ? { ...job } : undefined);
-      } catch (err) {
-        this.log('listener-error', { error: String(err) });
-      }
-    }
+    this.watchers.emit(e, job);
   }
 
   /** Waits for running jobs to settle (bounded), then closes the registry and the store. */

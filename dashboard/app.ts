@@ -13,9 +13,9 @@ import type { Principal } from '../coordinator/principal.js';
 import { FedmeshError } from '../common/errors.js';
 import { resultTable } from '../client/format/result-table.js';
 import { jobToJson } from '../client/format/render.js';
-import { toCsv } from '../client/format/write-table.js';
-import { chartsForJob, renderVegaLiteSvg, spendOverTimeChart } from '../client/plot/index.js';
+import { budgetHistoryCharts, chartsForJob, renderVegaLiteSvg, type Chart } from '../client/plot/index.js';
 import type { DashboardBackend } from './backend.js';
+import type { DashboardEnv } from './env.js';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.js';
 import { html, trustedSvg, type SafeHtml } from './html.js';
 import { httpError } from './http-status.js';
@@ -23,6 +23,9 @@ import { page, type PageId } from './layout.js';
 import { CSRF_FIELD, CsrfTokens, crossSite, SECURITY_HEADERS } from './security.js';
 import { MAX_UPLOAD_BYTES, previewCost, specFromForm } from './submit-form.js';
 import { toJobView } from './job-view.js';
+import { safeCsv } from './csv.js';
+import { StreamSlots } from './sse-limit.js';
+import { logout, mountOidcLogin, sessionPrincipal, type OidcLogin } from './oidc-login.js';
 import { meshPage, catalogPage, catalogOf } from './pages/mesh.js';
 import { jobPage, jobsPage } from './pages/jobs.js';
 import { budgetPage } from './pages/budget.js';
@@ -38,14 +41,21 @@ export interface DashboardAppOptions {
   csrf?: CsrfTokens;
   /** Server-sent events: a comment this often keeps proxies from closing an idle stream. @default 15000 */
   keepAliveMs?: number;
+  /** Live job streams (server-sent events) one caller may hold open at once; beyond it a stream is 429. @default 4 */
+  maxStreamsPerCaller?: number;
+  /** Browser sign-in with OpenID Connect (authorization code + PKCE); its session cookie identifies the caller first. */
+  login?: OidcLogin | undefined;
+  /** Ledger charges drawn on the Budget page (the newest; the page says when older ones are left out). @default 2000 */
+  maxHistoryCharges?: number;
   log?: (event: string, fields?: Record<string, unknown>) => void;
 }
 
-type Env = { Variables: { principal: Principal } };
+type Env = DashboardEnv;
 
 /** Jobs listed on the Jobs page and scanned for the Charts and Budget pages. */
 const JOBS_LISTED = 100;
 const CHART_JOBS = 10;
+
 /** The Submit form with uploads; the confirm form carries the spec as text. */
 const MAX_BODY_BYTES = 3 * MAX_UPLOAD_BYTES;
 
@@ -57,10 +67,15 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
   const { backend } = opts;
   const csrf = opts.csrf ?? new CsrfTokens();
   const log = opts.log ?? (() => undefined);
+  const streams = new StreamSlots(opts.maxStreamsPerCaller);
   const app = new Hono<Env>();
 
-  const render = (c: Context<Env>, title: string, active: PageId, body: SafeHtml, status = 200, job?: { id: string; state: string }): Response =>
-    c.html(page({ title, active, principal: c.get('principal'), ...(job ? { jobId: job.id, jobState: job.state } : {}) }, body).value, status as 200);
+  const login = opts.login;
+  const render = (c: Context<Env>, title: string, active: PageId, body: SafeHtml, status = 200, job?: { id: string; state: string }): Response => {
+    const p = c.get('principal');
+    const signOut = login && p?.authenticatedBy === 'oidc' ? { signOutToken: csrf.tokenFor(p) } : {};
+    return c.html(page({ title, active, principal: p, ...signOut, ...(job ? { jobId: job.id, jobState: job.state } : {}) }, body).value, status as 200);
+  };
 
   app.use('*', async (c, next) => {
     await next();
@@ -71,6 +86,8 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
     const err = httpError(e);
     if (err.status >= 500) log('dashboard-error', { path: c.req.path, error: String(e) });
     const principal = c.get('principal');
+    // A browser that is not signed in is sent to sign in, and back here afterwards.
+    if (err.status === 401 && login && c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html')) return c.redirect(`/login?next=${encodeURIComponent(new URL(c.req.url).pathname + new URL(c.req.url).search)}`, 303);
     return c.html(page({ title: err.status === 404 ? 'Not found' : 'Error', active: 'error', principal }, html`<p class="error" role="alert">${err.text}</p>`).value, err.status as 500);
   });
 
@@ -78,9 +95,13 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
   app.get('/favicon.ico', (c) => c.body(null, 204));
   app.get('/static/dashboard.js', (c) => c.body(DASHBOARD_JS, 200, { 'Content-Type': 'text/javascript; charset=utf-8' }));
 
-  // Authentication on everything else, then CSRF on every state-changing request.
+  if (login) mountOidcLogin(app, login, (c, title, text, link, status = 200) => c.html(page({ title, active: 'error', principal: undefined }, html`<p${status >= 400 ? html` class="error" role="alert"` : ''}>${text}</p><p><a href="${link.href}">${link.label}</a></p>`).value, status as 200));
+
+  // Authentication on everything else (a sign-in session, else the transport's identity), then CSRF on every
+  // state-changing request.
   app.use('*', async (c, next) => {
-    c.set('principal', await opts.identify(c));
+    const session = login && !c.req.header('authorization') ? sessionPrincipal(c, login) : undefined;
+    c.set('principal', session ?? (await opts.identify(c)));
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
       if (crossSite(c.req.raw.headers)) throw new FedmeshError('POLICY_DENIED', 'cross-site request refused');
     }
@@ -89,6 +110,13 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
   const checkCsrf = (c: Context<Env>, body: Record<string, unknown>): void => {
     if (!csrf.check(c.get('principal'), body[CSRF_FIELD])) throw new FedmeshError('POLICY_DENIED', 'the form is missing its CSRF token or it is not yours: reload the page and submit again');
   };
+
+  if (login) {
+    app.post('/logout', bodyLimit({ maxSize: 4096, onError: () => { throw new FedmeshError('MESSAGE_TOO_LARGE', 'the form is larger than 4096 bytes'); } }), async (c) => {
+      checkCsrf(c, await c.req.parseBody());
+      return logout(c, login);
+    });
+  }
 
   app.get('/', (c) => render(c, 'Mesh', 'mesh', meshPage(backend.agents(c.get('principal')), Date.now())));
   app.get('/catalog', (c) => render(c, 'Catalog', 'catalog', catalogPage(backend.agents(c.get('principal')))));
@@ -114,7 +142,7 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
   app.get('/jobs/:id/result.csv', async (c) => {
     const { view } = await jobParts(c);
     if (!view.result) throw new FedmeshError('FAILED_PRECONDITION', 'the job has no released result (yet)');
-    return c.body(toCsv(resultTable(view)), 200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="fedmesh-${view.jobId}.csv"` });
+    return c.body(safeCsv(resultTable(view)), 200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="fedmesh-${view.jobId}.csv"` });
   });
   app.get('/jobs/:id/result.json', async (c) => {
     const { view } = await jobParts(c);
@@ -133,14 +161,22 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
     const queue: { event: string; data: string }[] = [];
     let wake: (() => void) | undefined;
     let done = false;
-    const unsubscribe = await backend.watchJob(p, id, (e, job) => {
-      queue.push({ event: 'job', data: JSON.stringify({ type: e.type, agent: e.agent ?? '', message: e.message ?? '', atMs: e.atMs }) });
-      if (e.type === 'finished') {
-        queue.push({ event: 'finished', data: JSON.stringify({ state: job?.state ?? e.message ?? '' }) });
-        done = true;
-      }
-      wake?.();
-    });
+    // One of the caller's stream slots (429 beyond the cap), given back when the stream ends or watching fails.
+    const release = streams.acquire(p);
+    let unsubscribe: () => void;
+    try {
+      unsubscribe = await backend.watchJob(p, id, (e, job) => {
+        queue.push({ event: 'job', data: JSON.stringify({ type: e.type, agent: e.agent ?? '', message: e.message ?? '', atMs: e.atMs }) });
+        if (e.type === 'finished') {
+          queue.push({ event: 'finished', data: JSON.stringify({ state: job?.state ?? e.message ?? '' }) });
+          done = true;
+        }
+        wake?.();
+      });
+    } catch (e) {
+      release();
+      throw e;
+    }
     return streamSSE(c, async (stream) => {
       stream.onAbort(() => {
         done = true;
@@ -161,6 +197,7 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
         }
       } finally {
         unsubscribe();
+        release();
       }
     });
   });
@@ -179,12 +216,25 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono<Env> {
     return render(c, 'Charts', 'charts', sections.length ? html`<p>Charts of your ${recent.length} most recent finished job(s).</p>${sections}` : html`<p>No finished job with a chart yet.</p>`);
   });
 
+  /** The Budget page's charts: spend over time from the ledger's charges, against the caller's budgets. */
+  const maxCharges = opts.maxHistoryCharges ?? 2000;
+  const budgetCharts = async (p: Principal): Promise<{ entries: Awaited<ReturnType<DashboardBackend['budget']>>; charts: Chart[]; leftOut: boolean }> => {
+    // One more than drawn, to know whether older charges were left out (their lines would then start too low).
+    const [entries, history] = await Promise.all([backend.budget(p), backend.budgetHistory(p, maxCharges + 1)]);
+    const leftOut = history.charges.length > maxCharges;
+    const charges = leftOut ? history.charges.slice(-maxCharges) : history.charges;
+    const lines = entries.map((e) => ({ researcher: e.researcher, population: e.population, epsilon: e.budget.epsilon, delta: e.budget.delta }));
+    return { entries, leftOut, charts: budgetHistoryCharts(charges, lines, { defaultDelta: history.defaultDelta, showResearcher: p.isAdmin }) };
+  };
   app.get('/budget', async (c) => {
     const p = c.get('principal');
-    const [entries, jobs] = await Promise.all([backend.budget(p), backend.listJobs(p, JOBS_LISTED)]);
-    const points = jobs.filter((j) => j.spec.privacyMode && j.spec.privacyMode !== 'none' && j.spec.epsilon !== undefined && (p.isAdmin ? true : j.researcher === p.name)).map((j) => ({ atMs: j.createdAtMs, series: j.spec.product ?? j.kind, epsilon: j.spec.epsilon! }));
-    const chart = points.length ? await svgOf(spendOverTimeChart(points).spec) : undefined;
-    return render(c, 'Budget', 'budget', budgetPage(entries, p.isAdmin, chart));
+    const { entries, charts, leftOut } = await budgetCharts(p);
+    const svgs = await Promise.all(charts.map(async (ch) => ({ id: ch.id, title: ch.title, svg: await svgOf(ch.spec) })));
+    return render(c, 'Budget', 'budget', budgetPage(entries, p.isAdmin, svgs, leftOut ? maxCharges : undefined));
+  });
+  app.get('/budget/charts.json', async (c) => {
+    const { charts } = await budgetCharts(c.get('principal'));
+    return c.json(charts.map((ch) => ({ id: ch.id, title: ch.title, rows: ch.rows })));
   });
 
   const products = (p: Principal): string[] => catalogOf(backend.agents(p)).map((x) => x.name);

@@ -4,7 +4,7 @@
  *
  * The script is progressive enhancement: every page works without it. It (1) follows a running job over
  * server-sent events and reloads the page when the job finishes, (2) shows only the fields of the chosen job kind
- * on the Submit page, and (3) updates the privacy-cost line as ε, δ or ρ change. It writes text only
+ * on the Submit page, and (3) updates the privacy-cost line as ε, δ, ρ or the secure sum change. It writes text only
  * (`textContent`), never markup.
  */
 
@@ -21,6 +21,7 @@ nav ul { list-style: none; display: flex; flex-wrap: wrap; gap: 4px; margin: 0; 
 nav a { display: inline-block; padding: 6px 10px; text-decoration: none; border-radius: 4px; }
 nav a[aria-current="page"] { background: var(--accent); color: #fff; }
 header .who { margin-left: auto; color: var(--muted); }
+header form.signout { margin: 0; }
 main { padding: 16px 20px 40px; max-width: 1200px; }
 h1 { font-size: 22px; margin: 8px 0 12px; } h2 { font-size: 18px; margin: 20px 0 8px; }
 table { border-collapse: collapse; margin: 8px 0 16px; }
@@ -82,13 +83,17 @@ export const DASHBOARD_JS = `'use strict';
     function num(name) { var el = form.elements.namedItem(name); var v = el && el.value ? Number(el.value) : NaN; return v; }
     function update() {
       var mode = form.elements.namedItem('mode').value;
-      if (mode === 'none') { out.textContent = 'Privacy cost: none (exact aggregates; small cells withheld at each agent).'; return; }
+      var sec = form.elements.namedItem('secure') ? form.elements.namedItem('secure').value : '';
+      var how = sec === 'secagg' ? ' Secure aggregation: the coordinator sees only the masked sum.' : '';
+      if (sec === 'secagg' && mode !== 'none' && mode !== 'distributed-dp') { out.textContent = 'Secure aggregation works with mode none or distributed DP.'; return; }
+      if (sec === '' && mode === 'distributed-dp') { out.textContent = 'Distributed DP needs secure aggregation (secagg).'; return; }
+      if (mode === 'none') { out.textContent = 'Privacy cost: none (exact aggregates; small cells withheld at each agent).' + how; return; }
       var eps = num('epsilon'), delta = num('delta'), rho = num('rho');
-      if (eps > 0) { out.textContent = 'Privacy cost: ε = ' + eps + (delta > 0 ? ', δ = ' + delta : '') + ' charged to the population of the product, before any agent computes.'; return; }
+      if (eps > 0) { out.textContent = 'Privacy cost: ε = ' + eps + (delta > 0 ? ', δ = ' + delta : '') + ' charged to the population of the product, before any agent computes.' + how; return; }
       if (rho > 0) {
         var d = delta > 0 ? delta : 1e-6;
         var e = rho + 2 * Math.sqrt(rho * Math.log(1 / d));
-        out.textContent = 'Privacy cost: ρ = ' + rho + ' (zCDP), at most ε ≈ ' + e.toPrecision(3) + ' at δ = ' + d + '. Preview for the exact charge.';
+        out.textContent = 'Privacy cost: ρ = ' + rho + ' (zCDP), at most ε ≈ ' + e.toPrecision(3) + ' at δ = ' + d + '. Preview for the exact charge.' + how;
         return;
       }
       out.textContent = 'Privacy cost: enter ε (or ρ) for a DP mode.';

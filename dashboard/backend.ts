@@ -10,6 +10,7 @@ import type { AgentListing } from '../coordinator/agent-registry.js';
 import type { JobEventRecord, JobRecord } from '../coordinator/job-record.js';
 import type { JobSummary } from '../coordinator/job-summary.js';
 import type { BudgetEntry } from '../coordinator/ledger.js';
+import type { LedgerCharge } from '../coordinator/state/ledger-history.js';
 import type { Principal } from '../coordinator/principal.js';
 import { FedmeshError } from '../common/errors.js';
 import { verifyAuditDir, type AuditEntry } from '../common/audit/index.js';
@@ -42,8 +43,16 @@ export interface DashboardBackend {
   watchJob(caller: Principal, id: string, listener: JobListener): Promise<() => void>;
   submitJob(caller: Principal, specJson: string): Promise<JobRecord>;
   budget(caller: Principal): Promise<BudgetEntry[]>;
+  /** The ledger's charges in time order: the caller's own (an administrator's: everyone's), the newest `limit`. */
+  budgetHistory(caller: Principal, limit: number): Promise<BudgetHistory>;
   /** Administrators only. @throws FedmeshError POLICY_DENIED for a researcher */
   audit(caller: Principal, query: AuditQuery): AuditView;
+}
+
+export interface BudgetHistory {
+  charges: LedgerCharge[];
+  /** δ of the coordinator's default budget (ε of a series without a budget of its own is stated at it). */
+  defaultDelta: number;
 }
 
 /** Most entries an audit query returns (the newest). */
@@ -58,6 +67,7 @@ export function coordinatorBackend(coordinator: Coordinator): DashboardBackend {
     watchJob: (caller, id, listener) => coordinator.watchJob(caller, id, listener),
     submitJob: (caller, spec) => coordinator.submitJob(caller, spec),
     budget: (caller) => coordinator.budgetReport(caller.name, caller.isAdmin),
+    budgetHistory: async (caller, limit) => ({ charges: await coordinator.ledger.history(caller.isAdmin ? undefined : caller.name, limit), defaultDelta: coordinator.ledger.defaultBudget.delta }),
     audit(caller, query) {
       if (!caller.isAdmin) throw new FedmeshError('POLICY_DENIED', 'the audit log is for administrators');
       const limit = Math.min(Math.max(1, query.limit), MAX_AUDIT_ENTRIES);

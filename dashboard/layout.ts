@@ -1,6 +1,7 @@
 /** The page shell: skip link, navigation (the current page marked for screen readers), who is signed in. */
 import type { Principal } from '../coordinator/principal.js';
 import { html, type SafeHtml } from './html.js';
+import { CSRF_FIELD } from './security.js';
 
 export const NAV = [
   { href: '/', label: 'Mesh', id: 'mesh' },
@@ -21,6 +22,8 @@ export interface PageOptions {
   /** Attributes for <main> the script reads (a job page: its id and state). */
   jobId?: string;
   jobState?: string;
+  /** A signed-in (OIDC) user's CSRF token: the header gets a Sign out button. */
+  signOutToken?: string;
 }
 
 export function page(opts: PageOptions, body: SafeHtml | SafeHtml[]): SafeHtml {
@@ -40,6 +43,7 @@ export function page(opts: PageOptions, body: SafeHtml | SafeHtml[]): SafeHtml {
 <span class="brand">fedmesh</span>
 <nav aria-label="Main"><ul>${NAV.map((n) => html`<li><a href="${n.href}"${n.id === opts.active ? html` aria-current="page"` : ''}>${n.label}</a></li>`)}</ul></nav>
 ${p ? html`<span class="who">signed in as <strong>${p.name}</strong>${p.isAdmin ? ' (administrator)' : ''}</span>` : ''}
+${opts.signOutToken ? html`<form class="signout" method="post" action="/logout"><input type="hidden" name="${CSRF_FIELD}" value="${opts.signOutToken}"><button type="submit">Sign out</button></form>` : ''}
 </header>
 <main id="content"${opts.jobId ? html` data-job-id="${opts.jobId}" data-job-state="${opts.jobState ?? ''}"` : ''}>
 <h1>${opts.title}</h1>

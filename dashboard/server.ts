@@ -13,6 +13,7 @@ import type { OidcVerifier } from '../coordinator/identity/index.js';
 import type { DashboardBackend } from './backend.js';
 import { createDashboardApp } from './app.js';
 import { authenticateRequest } from './auth.js';
+import { OidcLogin, type OidcLoginOptions } from './oidc-login.js';
 
 export interface DashboardServerOptions {
   backend: DashboardBackend;
@@ -22,6 +23,8 @@ export interface DashboardServerOptions {
   tls?: TlsMaterial | undefined;
   insecure?: boolean;
   oidc?: OidcVerifier | undefined;
+  /** Browser sign-in against the `oidc` issuer (authorization code + PKCE). @default off: certificates and bearer tokens only */
+  login?: Omit<OidcLoginOptions, 'verifier' | 'secureCookies'> | undefined;
   log?: (event: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -44,9 +47,12 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
   const insecure = opts.insecure === true;
   if (!insecure && !opts.tls) throw new RangeError('the dashboard needs the TLS material (--tls-dir) unless --insecure');
   const auth = { insecure, oidc: opts.oidc };
+  if (opts.login && (!opts.oidc || insecure)) throw new RangeError(opts.oidc ? 'the dashboard sign-in needs HTTPS: it cannot be used with --insecure' : 'the dashboard sign-in (--dashboard-oidc-client-id) needs the coordinator\'s OIDC issuer (--oidc-issuer, --oidc-audience, --oidc-jwks)');
+  const login = opts.login && opts.oidc ? new OidcLogin({ ...opts.login, verifier: opts.oidc, secureCookies: true }) : undefined;
   const app = createDashboardApp({
     backend: opts.backend,
     ...(opts.log ? { log: opts.log } : {}),
+    ...(login ? { login } : {}),
     identify: (c) => {
       const env = c.env as HttpBindings | undefined;
       if (!env?.incoming) return Promise.reject(new FedmeshError('UNAUTHENTICATED', 'no transport identity'));
@@ -71,6 +77,7 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
   const addr = server.address() as AddressInfo;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   const url = `${insecure ? 'http' : 'https'}://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${addr.port}/`;
+  if (login && !opts.login?.baseUrl) login.setBaseUrl(url);
   return {
     url,
     port: addr.port,

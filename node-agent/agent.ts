@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { FEDMESH_VERSION, type AgentRegistration, type AgentTask, type AgentTaskReply, type IngestStatus } from '../common/agent-protocol.js';
 import { ReadWriteLock } from './data-lock.js';
+import { CoalescedRun } from './coalesced-run.js';
 import { publicIngestStatus } from './data/ingest-status.js';
 import { FedmeshError, isFedmeshError } from '../common/errors.js';
 import { parseJobSpec } from '../common/job/validate.js';
@@ -9,7 +10,7 @@ import { openAgentDatabase, type AgentDatabase } from './data/database.js';
 import { ingestDataFolder, type FolderIngestReport } from './data/ingest-folder.js';
 import { listProducts, type ProductInfo } from './data/products.js';
 import { AgentMetrics } from './metrics.js';
-import { computeQualityMetrics, describeProducts, loadManifest } from './data/catalog/index.js';
+import { publishCatalog } from './data/catalog/publish.js';
 import { runOldKindTask } from './jobs/old-kind-task.js';
 import { AgentLedger } from './ledger.js';
 import { TaskCancellation } from './task-cancellation.js';
@@ -26,9 +27,8 @@ import { enforceJobManifest, manifestProductOf, type ProductRules } from '../com
 import { ReleasedCells } from './disclosure/released-cells.js';
 import { ReleasedAnswers, specSha256 } from './disclosure/released-answers.js';
 import type { JobSpec } from '../common/job/spec.js';
-import { CONCEPT_NAMES_TASK_KIND, VOCABULARY_COMPLETE, vocabularyQueryRefusal } from '../common/job/concept-names.js';
+import { CONCEPT_NAMES_TASK_KIND, vocabularyQueryRefusal } from '../common/job/concept-names.js';
 import { ReleasedConcepts } from './disclosure/released-concepts.js';
-import { CONCEPT_TABLE } from './data/vocabulary.js';
 import { conceptNamesTask } from './tasks/concept-names-task.js';
 import { KindTaskRunner } from './tasks/kind-task-runner.js';
 import { KINDS } from '../jobs/kinds.js';
@@ -40,6 +40,7 @@ import { CoordinatorKeyPin, guardLinkTasks, inProcessTaskIdentity } from './iden
 import type { IdentityAssertionClaims } from '../common/identity/identity-assertion.js';
 import { ConsentScopes, createAgentGate, kindGateJob, taskPurpose, type AgentGate, type PolicyDecisionEvent } from './policy/index.js';
 import { loadAccessPolicy, type AccessPolicy } from '../common/policy/index.js';
+import { openPostgresSource, refuseOffSource, sourceProducts, type PostgresSource, type PostgresSourceOptions } from './data/source/index.js';
 
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
@@ -77,6 +78,8 @@ export interface AgentOptions {
    * policy (and schema) checked before every job on top of `policy` (@default none: today's rules only). */
   coordinatorKey?: Uint8Array;
   accessPolicy?: { file: string; schemaFile?: string; onDecision?: (e: PolicyDecisionEvent) => void };
+  /** Serve the OMOP CDM of a site's PostgreSQL (read-only, queried in place) instead of the data folder's tables. @default undefined */
+  database?: Omit<PostgresSourceOptions, 'log'>;
 }
 
 export type { AgentHealth } from './agent-health.js';
@@ -94,6 +97,8 @@ export class Agent {
   /** Concept ids this agent released as data-derived keys, per job id: what a non-complete vocabulary may name. */
   private readonly releasedConcepts = new ReleasedConcepts();
   private ledgerConn: DuckDBConnection | undefined;
+  /** The site's PostgreSQL when the data lives there (consent-scoped per task); undefined: the agent's DuckDB. */
+  private data: PostgresSource | undefined;
   private readonly rng: Rng;
   private readonly identity: IdentityKeyPair;
   private identityAttestation: IdentityAttestation | undefined;
@@ -116,8 +121,7 @@ export class Agent {
   /** The published state of the last ingest (bounded, coarsened). */
   private ingestStatus: IngestStatus | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
-  private reloading: Promise<boolean> | undefined;
-  private queuedReload: Promise<boolean> | undefined;
+  private readonly reloads = new CoalescedRun(() => this.reloadOnce(), false);
   /** Quality metrics per product with the privacy unit they were counted by, reused while its data is unchanged. */
   private readonly qualityCache = new Map<string, { unit: string | undefined; quality: unknown }>();
 
@@ -189,8 +193,10 @@ export class Agent {
       agent.ledger = await AgentLedger.open(agent.ledgerConn, agent.policy.budgetCap, audit.charged);
       agent.releasedCells = await ReleasedCells.open(agent.ledgerConn);
       agent.releasedAnswers = await ReleasedAnswers.open(agent.ledgerConn);
+      if (options.database) agent.data = consent.wrapSource(await openPostgresSource({ ...options.database, log: agent.log }));
       await agent.refresh();
     } catch (e) {
+      await agent.data?.close();
       agent.ledgerConn?.closeSync();
       db.close();
       audit.close();
@@ -207,7 +213,7 @@ export class Agent {
     const { report, manifestIssues } = await this.dataLock.write(() =>
       this.db.withConnection(async (conn) => {
         const r = await ingestDataFolder(conn, this.options.dataDir, this.options.maxDataFileBytes !== undefined ? { maxFileBytes: this.options.maxDataFileBytes } : {});
-        this.products = await listProducts(conn);
+        this.products = this.data ? sourceProducts(this.data.catalogue, (s, t) => `OMOP table ${s}.${t} on the site's PostgreSQL`) : await listProducts(conn);
         const issues = await this.describe(conn, r);
         await this.consent.reload(conn, () => this.products.map((p) => ({ name: p.name, privacyUnit: this.rules.get(p.name)?.privacyUnit })));
         for (const [name, counts] of await this.consent.personsByPurpose(conn, this.policy.minCellSize)) if (this.descriptions.has(name)) this.descriptions.get(name)!.metadata.personsByPurpose = counts;
@@ -237,29 +243,16 @@ export class Agent {
    * @returns whether the published catalogue changed
    */
   reload(): Promise<boolean> {
-    if (this.queuedReload) return this.queuedReload;
-    const running = this.reloading;
-    if (running) {
-      this.queuedReload = running.catch(() => false).then(() => {
-        this.queuedReload = undefined;
-        return this.reload();
-      });
-      return this.queuedReload;
-    }
-    const run = (async (): Promise<boolean> => {
-      try {
-        const before = this.catalogueKey();
-        await this.refresh();
-        const changed = this.catalogueKey() !== before;
-        this.log('reloaded', { changed, products: this.products.length, ingest: this.ingestStatus?.state });
-        if (changed) this.link?.updateRegistration();
-        return changed;
-      } finally {
-        this.reloading = undefined;
-      }
-    })();
-    this.reloading = run;
-    return run;
+    return this.reloads.run();
+  }
+
+  private async reloadOnce(): Promise<boolean> {
+    const before = this.catalogueKey();
+    await this.refresh();
+    const changed = this.catalogueKey() !== before;
+    this.log('reloaded', { changed, products: this.products.length, ingest: this.ingestStatus?.state });
+    if (changed) this.link?.updateRegistration();
+    return changed;
   }
 
   /** What the coordinator knows of this agent's data, without the time of the ingest. */
@@ -268,54 +261,14 @@ export class Agent {
     return JSON.stringify({ products, ingest: ingest ? { ...ingest, atMs: 0 } : undefined });
   }
 
-  /**
-   * Builds the catalog entries this agent publishes: manifest (fedmesh.products.json) over OMOP/FHIR defaults, and
-   * quality metrics coarsened so that no exact small number leaves the domain.
-   */
-  private async describe(conn: DuckDBConnection, ingest: FolderIngestReport): Promise<{ message: string }[]> {
-    const schema = this.products.map((p) => ({ name: p.name, columns: p.columns }));
-    const { manifest, issues } = await loadManifest(this.options.dataDir, schema);
-    for (const i of issues) this.log('manifest-issue', { message: i.message });
-    const conceptMapping = Object.assign({}, ...ingest.formats.map((f) => f.conceptMapping ?? {})) as Record<string, 'mapped' | 'source-only' | 'partial'>;
-    const described = describeProducts(schema, manifest, { defaultOwner: this.options.domain ?? this.options.name, conceptMapping });
-    this.descriptions.clear();
-    this.rules.clear();
-    const changed = new Set<string>([
-      ...ingest.removed,
-      ...ingest.files.filter((f) => f.action === 'loaded').map((f) => f.product),
-      ...ingest.formats.filter((f) => f.action === 'loaded').flatMap((f) => f.products ?? []),
-    ]);
-    for (const name of [...this.qualityCache.keys()]) if (!this.products.some((p) => p.name === name)) this.qualityCache.delete(name);
-    for (const d of described) {
-      this.rules.set(d.name, {
-        privacyUnit: d.privacyUnit,
-        allowedJobKinds: d.allowedJobKinds,
-        allowedPrivacyModes: d.allowedPrivacyModes,
-        bounds: d.bounds,
-        semanticTypes: Object.fromEntries(d.columns.map((c) => [c.name, c.semanticType])),
-        sensitivity: d.sensitivity,
-      });
-      // One source of truth: contribution bounding and cell sizes use the unit the catalog publishes.
-      const product = this.products.find((p) => p.name === d.name);
-      if (product) product.privacyUnit = d.privacyUnit;
-      if (product) product.linkage = d.linkageKey ? { column: d.linkageKey, site: this.options.name } : undefined;
-      // Quality metrics scan the whole table: computed again only for data that changed (or a new privacy unit).
-      const cached = this.qualityCache.get(d.name);
-      let quality: unknown;
-      if (cached && !changed.has(d.name) && cached.unit === d.privacyUnit) quality = cached.quality;
-      else {
-        try {
-          quality = await computeQualityMetrics(conn, d, { minCellSize: this.policy.minCellSize });
-        } catch (e) {
-          quality = { error: (e as Error).message };
-        }
-        this.qualityCache.set(d.name, { unit: d.privacyUnit, quality });
-      }
-      const { name: _n, columns, privacyUnit: _u, description: _d, ...rest } = d;
-      const vocabulary = d.name === CONCEPT_TABLE && this.options.vocabularyComplete === true ? { vocabulary: VOCABULARY_COMPLETE } : {};
-      this.descriptions.set(d.name, { description: d.description, privacyUnit: d.privacyUnit, metadata: { ...rest, ...vocabulary, semanticTypes: Object.fromEntries(columns.map((c) => [c.name, c.semanticType])), quality } });
-    }
-    return issues;
+  /** The catalogue entries this agent publishes (node-agent/data/catalog/publish.ts). */
+  private describe(conn: DuckDBConnection, ingest: FolderIngestReport): Promise<{ message: string }[]> {
+    const state = { products: this.products, descriptions: this.descriptions, rules: this.rules, qualityCache: this.qualityCache };
+    return publishCatalog(conn, ingest, state, {
+      dataDir: this.options.dataDir, defaultOwner: this.options.domain ?? this.options.name, site: this.options.name,
+      minCellSize: this.policy.minCellSize, vocabularyComplete: this.options.vocabularyComplete === true, log: this.log,
+      ...(this.data ? { qualityUnavailable: 'data on PostgreSQL' } : {}),
+    });
   }
 
   listProducts(): readonly ProductInfo[] {
@@ -399,6 +352,7 @@ export class Agent {
         done('ok', { names: conceptNames.length });
         return { ok: true, taskId: task.taskId, arrow: new Uint8Array(), meta: {}, conceptNames };
       }
+      if (this.data) refuseOffSource(task.kind, task.specJson);
       if (this.kindTasks.handles(task.kind)) {
         const out = await this.kindTasks.run(task, scope, identity);
         done('ok');
@@ -428,6 +382,7 @@ export class Agent {
           products: this.products, policy: this.policy, rng: this.rng, salt: this.privacyLedger.salt, cells: this.releasedCells!, concepts: this.releasedConcepts,
           charge: (j, r, c) => this.privacyLedger.charge(j, r, c), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
           withTaskConnection: (fn) => this.db.withConnection((conn) => scope.using(conn, () => fn(conn))),
+          ...(this.data ? { withDataSession: this.data.withSession.bind(this.data) } : {}),
         });
       }
       done('ok');
@@ -480,7 +435,7 @@ export class Agent {
     this.link.start();
     if (this.options.reloadIntervalMs !== undefined) {
       this.reloadTimer = setInterval(() => {
-        if (this.reloading) return;
+        if (this.reloads.busy) return;
         this.reload().catch((e: unknown) => this.log('reload-failed', { error: e instanceof Error ? e.name : typeof e }));
       }, this.options.reloadIntervalMs);
       this.reloadTimer.unref();
@@ -491,7 +446,7 @@ export class Agent {
   async stop(): Promise<void> {
     clearInterval(this.reloadTimer);
     this.reloadTimer = undefined;
-    await (this.queuedReload ?? this.reloading)?.catch(() => undefined);
+    await this.reloads.settled();
     this.link?.stop();
     this.link = undefined;
     this.healthChanged();
@@ -500,6 +455,7 @@ export class Agent {
     this.ledgerConn?.closeSync();
     this.ledgerConn = undefined;
     this.db.close();
+    await this.data?.close();
     this.audit.close();
   }
 }

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { quote } from '../../common/errors.js';
 import type { FlatTable } from '../format/result-table.js';
+import { formulaSafeTable } from '../format/formula-guard.js';
 import { OUTPUT_FORMATS, toArrowIpc, toCsv, writeParquet, type OutputFormat } from '../format/write-table.js';
 
 export interface OutputFlags {
@@ -47,7 +48,7 @@ export async function emit(p: Printable, flags: OutputFlags): Promise<void> {
       data = text(JSON.stringify(p.json()));
       break;
     case 'csv':
-      data = toCsv(p.flat());
+      data = toCsv(formulaSafeTable(p.flat()));
       break;
     case 'arrow':
       data = await toArrowIpc(p.flat());

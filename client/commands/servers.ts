@@ -1,3 +1,4 @@
+import { agentDataOptions, type AgentDatabaseFlags } from './agent-database.js';
 import { checkCoordinatorState, Coordinator, COORDINATOR_HEALTH_SERVICE, startCoordinatorServer } from '../../coordinator/index.js';
 import { quote } from '../../common/errors.js';
 import { createLogger, parseLogLevel, type LogFn, type LogFormat } from '../../common/logger.js';
@@ -141,8 +142,7 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   return 0;
 }
 
-export interface AgentFlags extends ConnectionFlags, OperationsFlags, AgentGovernanceFlags {
-  data: string;
+export interface AgentFlags extends ConnectionFlags, OperationsFlags, AgentGovernanceFlags, AgentDatabaseFlags {
   state: string;
   domain?: string;
   minCellSize?: string;
@@ -183,13 +183,14 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
   const minCellSize = flags.minCellSize === undefined ? undefined : Number(flags.minCellSize);
   const reloadIntervalMs = parseReloadInterval(flags.reloadIntervalMs);
   const governance = agentGovernance(flags);
+  const data = agentDataOptions(flags, process.env);
   const agent = await Agent.create({
     ...governance,
     ...(reloadIntervalMs !== undefined ? { reloadIntervalMs } : {}),
     ...(flags.vocabularyComplete === true ? { vocabularyComplete: true } : {}),
     name: flags.name,
     ...(flags.domain ? { domain: flags.domain } : {}),
-    dataDir: flags.data,
+    ...data,
     stateDir: flags.state,
     coordinator: flags.coordinator,
     ...(tls ? { tls } : { insecure: true }),

@@ -19,9 +19,10 @@ export interface Chart {
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const CONFIG = { font: 'sans-serif', axis: { labelFontSize: 12, titleFontSize: 12, labelColor: '#222222', titleColor: '#222222' }, legend: { labelFontSize: 12 }, title: { fontSize: 15 } };
-const colour = { range: [...PALETTE] };
+export const colour = { range: [...PALETTE] };
 
-function top(title: string, rest: Record<string, unknown>): VegaLiteSpec {
+/** A vega-lite spec with the house schema, fonts and white background. */
+export function baseSpec(title: string, rest: Record<string, unknown>): VegaLiteSpec {
   return { $schema: SCHEMA, title, config: CONFIG, background: 'white', ...rest } as VegaLiteSpec;
 }
 
@@ -34,7 +35,7 @@ export function histogramChart(id: string, title: string, rows: { group: string 
     { mark: { type: 'bar' }, encoding: { x, y: { field: 'count', type: 'quantitative', title: 'count' }, ...(grouped ? { color: { field: 'group', type: 'nominal', scale: colour }, xOffset: { field: 'group' } } : { color: { value: PALETTE[0] } }) } },
   ];
   if (rows.some((r) => r.std !== undefined)) layers.push({ mark: { type: 'rule', color: '#222222' }, encoding: { x, y: { field: 'lower', type: 'quantitative' }, y2: { field: 'upper' }, ...(grouped ? { xOffset: { field: 'group' } } : {}) } });
-  return { id, title, rows: data, spec: top(title, { width: 480, height: 260, data: { values: data }, layer: layers }) };
+  return { id, title, rows: data, spec: baseSpec(title, { width: 480, height: 260, data: { values: data }, layer: layers }) };
 }
 
 /** One bar per group of a scalar measure (count, mean, sum), with its 95% interval when released. */
@@ -43,7 +44,7 @@ export function groupedBarChart(id: string, title: string, measure: string, rows
   const x = { field: 'group', type: 'nominal', title: 'group', sort: null };
   const layers: Record<string, unknown>[] = [{ mark: 'bar', encoding: { x, y: { field: 'value', type: 'quantitative', title: measure }, color: { value: PALETTE[0] } } }];
   if (rows.some((r) => r.lower !== undefined)) layers.push({ mark: { type: 'rule', color: '#222222' }, encoding: { x, y: { field: 'lower', type: 'quantitative' }, y2: { field: 'upper' } } });
-  return { id, title, rows: data, spec: top(title, { width: Math.max(160, 60 * rows.length), height: 240, data: { values: data }, layer: layers }) };
+  return { id, title, rows: data, spec: baseSpec(title, { width: Math.max(160, 60 * rows.length), height: 240, data: { values: data }, layer: layers }) };
 }
 
 export interface KmCurve {
@@ -110,14 +111,14 @@ export function kaplanMeierChart(curves: KmCurve[], opts: { title?: string; xLab
     mark: { type: 'text', fontSize: 11 },
     encoding: { x: { ...x, title: null, axis: null }, y: { field: 'stratum', type: 'nominal', title: null }, text: { field: 'atRisk', type: 'quantitative' }, color },
   };
-  return { id: 'km', title, rows, spec: top(title, { vconcat: risk.length > 0 ? [curve, table] : [curve], resolve: { scale: { color: 'shared' } } }) };
+  return { id: 'km', title, rows, spec: baseSpec(title, { vconcat: risk.length > 0 ? [curve, table] : [curve], resolve: { scale: { color: 'shared' } } }) };
 }
 
 /** Persons remaining after each inclusion rule, in order. */
 export function attritionChart(steps: { rule: string; persons: number }[]): Chart {
   const title = 'Cohort attrition';
   const rows: ChartRow[] = steps.map((s, i) => ({ step: i, rule: s.rule, persons: s.persons }));
-  const spec = top(title, {
+  const spec = baseSpec(title, {
     width: 420,
     height: { step: 24 },
     data: { values: rows },
@@ -134,7 +135,7 @@ export function forestChart(title: string, rows: { term: string; estimate: numbe
   const data: ChartRow[] = rows.map((r) => ({ ...r }));
   const scale = ratio ? { type: 'log' } : { zero: false };
   const y = { field: 'term', type: 'nominal', sort: null, title: null };
-  const spec = top(title, {
+  const spec = baseSpec(title, {
     width: 420,
     height: { step: 26 },
     layer: [
@@ -150,7 +151,7 @@ export function forestChart(title: string, rows: { term: string; estimate: numbe
 export function trainingChart(points: { round: number; series: string; value: number }[], metric = 'loss'): Chart {
   const title = `Training ${metric} per round`;
   const rows: ChartRow[] = points.map((p) => ({ ...p }));
-  const spec = top(title, {
+  const spec = baseSpec(title, {
     width: 480,
     height: 260,
     data: { values: rows },
@@ -158,24 +159,4 @@ export function trainingChart(points: { round: number; series: string; value: nu
     encoding: { x: { field: 'round', type: 'quantitative', title: 'round' }, y: { field: 'value', type: 'quantitative', title: metric }, color: { field: 'series', type: 'nominal', scale: colour, title: null } },
   });
   return { id: 'training', title, rows, spec };
-}
-
-/** Privacy spent over time: cumulative ε per series (a product or population), as a step line. */
-export function spendOverTimeChart(points: { atMs: number; series: string; epsilon: number }[]): Chart {
-  const title = 'ε spent over time';
-  const sorted = [...points].sort((a, b) => a.atMs - b.atMs);
-  const total = new Map<string, number>();
-  const rows: ChartRow[] = sorted.map((p) => {
-    const t = (total.get(p.series) ?? 0) + p.epsilon;
-    total.set(p.series, t);
-    return { time: new Date(p.atMs).toISOString(), series: p.series, cumulativeEpsilon: Number(t.toPrecision(12)) };
-  });
-  const spec = top(title, {
-    width: 480,
-    height: 240,
-    data: { values: rows },
-    mark: { type: 'line', interpolate: 'step-after', point: true },
-    encoding: { x: { field: 'time', type: 'temporal', title: 'submitted' }, y: { field: 'cumulativeEpsilon', type: 'quantitative', title: 'cumulative ε' }, color: { field: 'series', type: 'nominal', scale: colour, title: 'product' } },
-  });
-  return { id: 'spend', title, rows, spec };
 }

@@ -2,5 +2,6 @@
 export { renderSurvivalSvg, escapeXml } from './survival-svg.js';
 export type { SurvivalCurveInput, SurvivalSvgOptions } from './survival-svg.js';
 export { renderVegaLiteSvg, type VegaLiteSpec } from './vega-svg.js';
-export { attritionChart, atRiskAt, forestChart, groupedBarChart, histogramChart, kaplanMeierChart, niceTicks, spendOverTimeChart, trainingChart, type Chart, type ChartRow, type KmCurve } from './charts.js';
+export { attritionChart, atRiskAt, forestChart, groupedBarChart, histogramChart, kaplanMeierChart, niceTicks, trainingChart, type Chart, type ChartRow, type KmCurve } from './charts.js';
 export { chartsForJob, MAX_CHARTS_PER_JOB } from './job-charts.js';
+export { budgetHistoryCharts, type SpendCharge, type BudgetLine } from './budget-charts.js';

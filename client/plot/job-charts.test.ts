@@ -35,6 +35,17 @@ describe('chartsForJob', () => {
     for (const c of [...km, ...att, ...glm, ...cox, ...fl]) expect(await renderVegaLiteSvg(c.spec)).toMatch(/^<svg[\s\S]*<\/svg>$/);
   });
 
+  it('draws per-agent training curves beside the global ones, from a list or a map of per-round metrics', () => {
+    const rows = [{ round: 1, trainLoss: 0.7 }, { round: 2, trainLoss: 0.6 }];
+    const list = chartsForJob(view('train', { rows, summary: { perAgent: [{ agent: 'site-a', round: 1, trainLoss: 0.8 }, { agent: 'site-b', round: 1, trainLoss: 0.65, testLoss: 0.66 }] } }));
+    const map = chartsForJob(view('train', { rows, summary: { perAgent: { 'site-a': [{ round: 1, trainLoss: 0.8 }], 'site-b': [{ round: 1, trainLoss: 0.65, testLoss: 0.66 }] } } }));
+    const series = (c: typeof list) => [...new Set(c[0]!.rows.map((r) => r.series))];
+    expect(series(list)).toEqual(['train loss (global)', 'train loss (site-a)', 'train loss (site-b)', 'test loss (site-b)']);
+    expect(map[0]!.rows).toEqual(list[0]!.rows);
+    // Only the global curves when the result carries no per-agent metrics.
+    expect(series(chartsForJob(view('train', { rows })))).toEqual(['train loss (global)']);
+  });
+
   it('draws nothing for a failed job or a job without a result', () => {
     expect(chartsForJob(view('cohort', { summary: { attrition: [{ rule: 'entry', persons: 1 }] } }, {}, 'failed'))).toEqual([]);
     expect(chartsForJob({ ...view('aggregate', {}), result: undefined })).toEqual([]);

@@ -77,9 +77,29 @@ function forest(job: JobView): Chart[] {
   return coefs.length ? [forestChart('Hazard ratios (95% CI)', coefs, true)] : [];
 }
 
+/** Per-round metric entries of one agent (or the global model when `agent` is absent). */
+type MetricEntry = Record<string, unknown>;
+
 /**
- * Training curves: a `train` job releases one row per round (global train loss; test loss at eval rounds), so the
- * curves are global; a summary `history` with per-agent entries (`agent`) is drawn per agent as well.
+ * Per-agent (or global) training metrics a result may carry, in the shapes a train release uses: a list of
+ * entries with `round`, an optional `agent` and `loss`/`trainLoss`/`testLoss` (`summary.history`,
+ * `summary.perAgent`, `summary.agentMetrics`), or a map from agent name to such a list.
+ */
+function metricEntries(summary: Record<string, unknown> | undefined): MetricEntry[] {
+  const out: MetricEntry[] = [];
+  for (const key of ['history', 'perAgent', 'agentMetrics']) {
+    const v = summary?.[key];
+    if (Array.isArray(v)) out.push(...(v.filter((e) => typeof e === 'object' && e !== null) as MetricEntry[]));
+    else if (typeof v === 'object' && v !== null) {
+      for (const [agent, list] of Object.entries(v)) if (Array.isArray(list)) for (const e of list) if (typeof e === 'object' && e !== null) out.push({ agent, ...(e as MetricEntry) });
+    }
+  }
+  return out;
+}
+
+/**
+ * Training curves: a `train` job releases one row per round (global train loss; test loss at eval rounds), drawn as
+ * the global curves; per-agent metrics in the summary (see `metricEntries`) are drawn per agent beside them.
  */
 function trainingCharts(job: JobView): Chart[] {
   const points: { round: number; series: string; value: number }[] = [];
@@ -90,9 +110,12 @@ function trainingCharts(job: JobView): Chart[] {
       if (isNum(r.testLoss)) points.push({ round: r.round, series: 'test loss (global)', value: r.testLoss });
     }
   }
-  const history = job.result?.summary?.history;
-  if (Array.isArray(history)) {
-    for (const h of history as Record<string, unknown>[]) if (isNum(h.round) && isNum(h.loss)) points.push({ round: h.round, series: typeof h.agent === 'string' ? h.agent : 'global', value: h.loss });
+  for (const h of metricEntries(job.result?.summary as Record<string, unknown> | undefined)) {
+    if (!isNum(h.round)) continue;
+    const who = typeof h.agent === 'string' ? h.agent.slice(0, 64) : 'global';
+    if (isNum(h.loss)) points.push({ round: h.round, series: who, value: h.loss });
+    if (isNum(h.trainLoss)) points.push({ round: h.round, series: `train loss (${who})`, value: h.trainLoss });
+    if (isNum(h.testLoss)) points.push({ round: h.round, series: `test loss (${who})`, value: h.testLoss });
   }
   return points.length ? [trainingChart(points)] : [];
 }

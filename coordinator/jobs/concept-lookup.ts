@@ -48,6 +48,15 @@ export interface ConceptLookupContext {
  * the coordinator cannot tell which ids are released and asks for none.
  */
 export async function nameReleasedConcepts(ctx: ConceptLookupContext, result: JobResult): Promise<JobResult> {
+  try {
+    return await lookUpReleasedConcepts(ctx, result);
+  } catch (e) {
+    ctx.log('concept-names-error', { jobId: ctx.jobId, error: String(e) });
+    return result;
+  }
+}
+
+async function lookUpReleasedConcepts(ctx: ConceptLookupContext, result: JobResult): Promise<JobResult> {
   if (ctx.spec.secure === 'he') return result;
   const { derived, supplied } = conceptIdSources(ctx.spec, result);
   const vocabularies = ctx.answered.filter(servesVocabulary);

@@ -14,7 +14,9 @@ import type { ReleasedCells } from '../disclosure/released-cells.js';
 import type { ReleasedConcepts } from '../disclosure/released-concepts.js';
 import type { CompiledAgentPolicy } from '../policy.js';
 import { runAggregate } from './aggregate.js';
+import { withStagedColumns, withStagedRows } from './aggregate-source.js';
 import { runCellJob } from './cell-jobs.js';
+import type { SqlSession } from '../data/source/index.js';
 
 /** What the agent gives an old kind's plain (not secure) task: its data, its ledgers and its disclosure records. */
 export interface OldKindTaskDeps {
@@ -31,6 +33,8 @@ export interface OldKindTaskDeps {
   once(jobId: string, round: number, compute: () => Promise<ReleasedAnswer>): Promise<ReleasedAnswer>;
   /** A connection scoped to the task (its deadline and CancelTask interrupt the query). */
   withTaskConnection<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T>;
+  /** The task's session on the site's PostgreSQL when the data lives there (`fedmesh agent --database`). @default undefined */
+  withDataSession?: <T>(fn: (data: SqlSession) => Promise<T>) => Promise<T>;
 }
 
 type OldKindTask<S extends JobSpec> = (task: AgentTask, job: S, deps: OldKindTaskDeps) => Promise<ReleasedAnswer>;
@@ -43,7 +47,10 @@ const aggregateTask: OldKindTask<AggregateJob> = async (task, job, deps) => {
   if (privacy.dp) await deps.charge(task.jobId, task.researcher, privacy.dp.cost);
   const release = { researcher: task.researcher, jobId: task.jobId, cells: deps.cells };
   const compute = async (): Promise<ReleasedAnswer> => {
-    const { releasedKeys, ...answer } = await deps.withTaskConnection((conn) => runAggregate({ conn, job, product, policy: deps.policy, privacy, salt: deps.salt, rng: deps.rng, release }));
+    const run = (conn: DuckDBConnection): ReturnType<typeof runAggregate> => runAggregate({ conn, job, product, policy: deps.policy, privacy, salt: deps.salt, rng: deps.rng, release });
+    const onData = deps.withDataSession;
+    // Data on PostgreSQL: the job's filtered rows are staged in the task's DuckDB first (aggregate-source.ts).
+    const { releasedKeys, ...answer } = await deps.withTaskConnection((conn) => (onData ? onData((data) => withStagedRows(data, conn, job, product, () => run(conn))) : run(conn)));
     deps.concepts.record(task.jobId, job.groupBy, releasedKeys);
     return answer;
   };
@@ -57,9 +64,23 @@ const cellTask: OldKindTask<CellJob> = async (task, job, deps) => {
   if (privacy.cost) await deps.charge(task.jobId, task.researcher, privacy.cost);
   const unit = job.kind === 'contingency' ? deps.products.find((p) => p.name === job.product)?.privacyUnit : undefined;
   const release = { researcher: task.researcher, jobId: task.jobId, cells: deps.cells, salt: deps.salt };
-  const compute = (): Promise<ReleasedAnswer> => deps.withTaskConnection((conn) => runCellJob({ conn, job, taskId: task.taskId, policy: deps.policy, rng: deps.rng, ...(unit ? { personColumn: unit } : {}), release }));
+  const onData = deps.withDataSession ?? (<T>(fn: (data: SqlSession | undefined) => Promise<T>) => fn(undefined));
+  const run = (conn: DuckDBConnection, data: SqlSession | undefined): Promise<ReleasedAnswer> => runCellJob({ conn, ...(data ? { data } : {}), job, taskId: task.taskId, policy: deps.policy, rng: deps.rng, ...(unit ? { personColumn: unit } : {}), release });
+  // Contingency on PostgreSQL: the columns it reads are staged in the task's DuckDB (aggregate-source.ts).
+  const staged = job.kind === 'contingency' ? contingencyColumns(job, deps.products) : undefined;
+  const compute = (): Promise<ReleasedAnswer> =>
+    deps.withTaskConnection((conn) => onData((data) => (data && staged ? withStagedColumns(data, conn, staged.product, staged.columns, [], () => run(conn, undefined)) : run(conn, data))));
   return privacy.cost ? deps.once(task.jobId, task.round, compute) : compute();
 };
+
+/** The product and columns a contingency job reads (undefined: the kind's own check names the missing product). */
+function contingencyColumns(job: CellJob, products: readonly ProductInfo[]): { product: ProductInfo; columns: ProductInfo['columns'] } | undefined {
+  if (job.kind !== 'contingency') return undefined;
+  const product = products.find((p) => p.name === job.product);
+  if (!product) return undefined;
+  const names = new Set([job.rowColumn, job.colColumn, ...(job.where as { column: string }[]).map((f) => f.column), ...(product.privacyUnit ? [product.privacyUnit] : [])].map((n) => n.toLowerCase()));
+  return { product, columns: product.columns.filter((c) => names.has(c.name.toLowerCase())) };
+}
 
 /**
  * The agent's plain-task path of the five kinds that predate the kind seam, one entry per kind (the agent's twin of

@@ -18,6 +18,8 @@ import { applyConsentScope, CONSENT_OPTOUT_TABLE, mapFhirPatients, writeConsentS
 import { quoteIdent } from '../data/database.js';
 import { coarsenCount, type CoarseCount } from '../data/catalog/disclosure.js';
 import type { ConsentProvision, PatientConsent } from './consent.js';
+import type { PostgresSource } from '../data/source/index.js';
+import { applySourceConsentScope } from './consent-source.js';
 
 type Log = (event: string, fields?: Record<string, unknown>) => void;
 
@@ -46,6 +48,7 @@ export class ConsentScopes {
   private consents: readonly PatientConsent[] = [];
   private failed = false;
   private products: () => readonly ScopedProduct[] = () => [];
+  private sourceAttached = false;
 
   constructor(private readonly dataDir: string, private readonly log: Log) {}
 
@@ -84,13 +87,41 @@ export class ConsentScopes {
       ...db,
       withConnection: <T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> => {
         const ctx = this.context.getStore();
-        if (!ctx) return db.withConnection(fn);
+        // Data on a wrapped source: the scope is applied there (wrapSource); this DuckDB holds no product tables.
+        if (!ctx || this.sourceAttached) return db.withConnection(fn);
         if (this.failed) {
           return Promise.reject(new FedmeshError('FAILED_PRECONDITION', "patient consent records at this agent cannot be applied (the domain's log says why), so it computes nothing until they can", { field: 'consent' }));
         }
         return db.withConnection(async (conn) => {
           await this.scope(conn, ctx);
           return fn(conn);
+        });
+      },
+    };
+  }
+
+  /**
+   * The same for a site's PostgreSQL: inside `run`, every session a task opens on it is consent-scoped first (TEMP
+   * views over the CDM tables, consent-source.ts). Once a source is wrapped, the catalog's per-purpose counts (which
+   * read the agent's DuckDB) are not published: the products are not there.
+   */
+  wrapSource<S extends PostgresSource>(source: S): S {
+    this.sourceAttached = true;
+    return {
+      ...source,
+      withSession: <T>(fn: Parameters<S['withSession']>[0]): Promise<T> => {
+        const ctx = this.context.getStore();
+        if (!ctx) return source.withSession(fn) as Promise<T>;
+        if (this.failed) {
+          return Promise.reject(new FedmeshError('FAILED_PRECONDITION', "patient consent records at this agent cannot be applied (the domain's log says why), so it computes nothing until they can", { field: 'consent' }));
+        }
+        return source.withSession(async (s) => {
+          const products = this.products().flatMap((p) => {
+            const found = source.catalogue.get(p.name);
+            return found ? [{ ...p, schema: found.schema }] : [];
+          });
+          await applySourceConsentScope(s, { consents: this.consents, purpose: ctx.purpose, atMs: ctx.atMs, products });
+          return (fn as (s: unknown) => Promise<T>)(s);
         });
       },
     };
@@ -104,7 +135,7 @@ export class ConsentScopes {
    */
   async personsByPurpose(conn: DuckDBConnection, minCellSize: number): Promise<Map<string, Record<string, CoarseCount>>> {
     const out = new Map<string, Record<string, CoarseCount>>();
-    if (this.failed || this.consents.length === 0) return out;
+    if (this.failed || this.consents.length === 0 || this.sourceAttached) return out;
     const purposes = [...new Set([DEFAULT_PURPOSE, ...this.consents.flatMap((c) => purposesOf(c.root))])].sort().slice(0, MAX_CATALOG_PURPOSES);
     const db = String((await conn.runAndReadAll('SELECT current_database() AS d')).getRowObjectsJS()[0]!.d);
     try {

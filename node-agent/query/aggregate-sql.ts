@@ -7,6 +7,7 @@ import { MAX_DATA_KEY_CHARS } from '../../common/job/group-limits.js';
 import type { ProductInfo } from '../data/products.js';
 import { quoteIdent } from '../data/database.js';
 import { linkageBoundingSql } from '../linkage/linkage-sql.js';
+import { duckdbDialect } from '../sql/index.js';
 
 export interface AggregatePlan {
   /**
@@ -200,7 +201,13 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     // Across sites (privacy.linkage): only the persons this site is designated for, bounded per linkage key.
     const link = linkageBoundingSql(job.privacy.linkage, product, p);
     if (link) where.push(...link.where);
-    qualify = ` QUALIFY row_number() OVER (PARTITION BY ${link?.personKey ?? quoteIdent(unit)} ORDER BY hash(rowid, ${p(options.salt, 'VARCHAR')})) <= ${p(privacy.maxRowsPerPerson, 'BIGINT')}`;
+    // Which k rows of a person count: ranked by a keyed hash of the columns the job reads (never `rowid`, which views,
+    // consent scopes and rows staged from PostgreSQL lack or number differently), ties broken by the same columns.
+    // Rows tied on all of them are interchangeable for the statistics, so the bounded result is a function of the
+    // data and the agent's salt alone: the same on every engine and in every row order.
+    const used = boundingColumns(job, product, link?.personKey);
+    const order = [duckdbDialect.keyedHash(p(options.salt, 'VARCHAR'), used), ...used.map((c) => `${c} NULLS FIRST`)].join(', ');
+    qualify = ` QUALIFY row_number() OVER (PARTITION BY ${link?.personKey ?? quoteIdent(unit)} ORDER BY ${order}) <= ${p(privacy.maxRowsPerPerson, 'BIGINT')}`;
   }
   // Persons, not rows: the cell size of a group in mode none is its number of distinct privacy units.
   if (unit && !dpMode) outer.push('count(DISTINCT u)::BIGINT AS persons');
@@ -223,6 +230,19 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     bounded: dpMode && unit !== undefined,
     hasUnit: unit !== undefined,
   };
+}
+
+/**
+ * The product's columns an aggregate job reads (filters, groups, measures, the privacy unit and the linkage key),
+ * quoted, in the product's column order: the row content contribution bounding ranks by.
+ */
+export function boundingColumns(job: AggregateJob, product: ProductInfo, linkageKey?: string): string[] {
+  const names = new Set<string>([...job.where.map((f) => f.column), ...job.groupBy, ...job.measures.flatMap((m) => ('column' in m && typeof m.column === 'string' ? [m.column] : []))]);
+  if (product.privacyUnit) names.add(product.privacyUnit);
+  if (product.linkage) names.add(product.linkage.column);
+  const lower = new Set([...names].map((n) => n.toLowerCase()));
+  const cols = product.columns.filter((c) => lower.has(c.name.toLowerCase())).map((c) => quoteIdent(c.name));
+  return linkageKey && !cols.includes(linkageKey) ? [...cols, linkageKey] : cols;
 }
 
 /** The bin counts of histogram/quantile measure `i` from a result row (DuckDB returns histogram() as key/value pairs). */

@@ -9,10 +9,13 @@ import type { BudgetEntry } from '../../coordinator/ledger.js';
 import { canSeeJobOf, type Principal } from '../../coordinator/principal.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { AuditView, DashboardBackend } from '../../dashboard/backend.js';
+import type { LedgerCharge } from '../../coordinator/state/ledger-history.js';
 
 export interface FakeBackend extends DashboardBackend {
   submitted: { caller: Principal; spec: unknown }[];
   jobs: JobRecord[];
+  /** Ledger charges `budgetHistory` returns (filtered to the caller's own unless an administrator). */
+  charges: LedgerCharge[];
 }
 
 export function fakeBackend(agents: AgentListing[], jobs: JobRecord[], audit?: AuditView): FakeBackend {
@@ -23,9 +26,12 @@ export function fakeBackend(agents: AgentListing[], jobs: JobRecord[], audit?: A
     if (!j || !canSeeJobOf(caller, j.researcher)) throw new FedmeshError('NOT_FOUND', `job ${JSON.stringify(id.slice(0, 40))} not found`);
     return j;
   };
+  const charges: LedgerCharge[] = [];
   return {
     submitted,
     jobs,
+    charges,
+    budgetHistory: async (caller, limit) => ({ charges: charges.filter((c) => caller.isAdmin || c.researcher === caller.name).slice(-limit), defaultDelta: 1e-6 }),
     agents: () => agents,
     listJobs: async (caller) => jobs.filter((j) => canSeeJobOf(caller, j.researcher)).map(summary),
     getJob: get,

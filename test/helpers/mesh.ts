@@ -18,7 +18,7 @@ export interface TestMesh {
   agents: Map<string, Agent>;
   client: CoordinatorClient;
   /** `options`: further agent options (e.g. vocabularyComplete). */
-  startAgent(name: string, dataDir: string, policy?: AgentPolicyOptions, options?: Partial<Pick<AgentOptions, 'vocabularyComplete' | 'coordinatorKey' | 'accessPolicy'>>): Promise<Agent>;
+  startAgent(name: string, dataDir: string, policy?: AgentPolicyOptions, options?: Partial<Pick<AgentOptions, 'vocabularyComplete' | 'coordinatorKey' | 'accessPolicy' | 'database'>>): Promise<Agent>;
   stopAgent(name: string): Promise<void>;
   waitForAgents(n: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;

@@ -7,8 +7,25 @@ import type pg from 'pg';
 import { FedmeshError } from '../../../common/errors.js';
 import { omopTableAnyVersion, REQUIRED_TABLES } from '../omop/cdm-spec.js';
 
-/** OMOP table (lower case) → the schema it was found in and its columns (lower case). */
-export type CdmCatalogue = ReadonlyMap<string, { readonly schema: string; readonly columns: readonly string[] }>;
+/**
+ * OMOP table (lower case) → the schema it was found in, its columns (lower case) and their types in DuckDB's
+ * spelling (BIGINT, INTEGER, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN): what the agent publishes as the
+ * product's schema, the same as for the same table in its DuckDB.
+ */
+export type CdmCatalogue = ReadonlyMap<string, { readonly schema: string; readonly columns: readonly string[]; readonly types: readonly string[] }>;
+
+/** A PostgreSQL type (format_type) in DuckDB's spelling, so jobs are checked against one vocabulary of types. */
+export function duckdbTypeOf(pgType: string): string {
+  const t = pgType.toLowerCase();
+  if (t === 'bigint') return 'BIGINT';
+  if (t === 'integer' || t === 'smallint') return 'INTEGER';
+  if (t === 'double precision' || t === 'real') return 'DOUBLE';
+  if (t === 'numeric') return 'DOUBLE'; // OMOP's NUMERIC values (value_as_number, quantity) are DOUBLE in the DuckDB agent
+  if (t === 'date') return 'DATE';
+  if (t.startsWith('timestamp')) return 'TIMESTAMP';
+  if (t === 'boolean') return 'BOOLEAN';
+  return 'VARCHAR';
+}
 
 const fail = (message: string, field = 'database'): FedmeshError => new FedmeshError('FAILED_PRECONDITION', message, { field });
 const list = (xs: readonly string[], max = 8): string => (xs.length > max ? `${xs.slice(0, max).join(', ')} and ${xs.length - max} more` : xs.join(', '));
@@ -55,15 +72,15 @@ export async function checkCdmSchema(client: pg.ClientBase, o: { schema: string;
   if (creatable.length > 0) throw fail(`database: role ${o.user} can CREATE in schema ${creatable.map((r) => r.nspname).join(', ')}; the agent needs a read-only role`);
 
   // Tables and views the role may read, CDM schema first (search_path order).
-  const cols = (await client.query<{ s: string; t: string; c: string; readable: boolean }>(
-    `SELECT n.nspname AS s, lower(c.relname) AS t, lower(a.attname) AS c, has_table_privilege(c.oid, 'SELECT') AS readable
+  const cols = (await client.query<{ s: string; t: string; c: string; ty: string; readable: boolean }>(
+    `SELECT n.nspname AS s, lower(c.relname) AS t, lower(a.attname) AS c, format_type(a.atttypid, NULL) AS ty, has_table_privilege(c.oid, 'SELECT') AS readable
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
       WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
       ORDER BY CASE WHEN n.nspname = $2 THEN 0 ELSE 1 END, c.relname, a.attnum`,
     [schemas, o.schema],
   )).rows;
-  const catalogue = new Map<string, { schema: string; columns: string[] }>();
+  const catalogue = new Map<string, { schema: string; columns: string[]; types: string[] }>();
   const unreadable = new Set<string>();
   for (const r of cols) {
     if (!r.readable) {
@@ -71,8 +88,11 @@ export async function checkCdmSchema(client: pg.ClientBase, o: { schema: string;
       continue;
     }
     const entry = catalogue.get(r.t);
-    if (!entry) catalogue.set(r.t, { schema: r.s, columns: [r.c] });
-    else if (entry.schema === r.s) entry.columns.push(r.c);
+    if (!entry) catalogue.set(r.t, { schema: r.s, columns: [r.c], types: [duckdbTypeOf(r.ty)] });
+    else if (entry.schema === r.s) {
+      entry.columns.push(r.c);
+      entry.types.push(duckdbTypeOf(r.ty));
+    }
   }
   const missingTables = REQUIRED_TABLES.filter((t) => !catalogue.has(t));
   if (missingTables.length > 0) {

@@ -3,3 +3,4 @@ export { DEFAULT_BATCH_ROWS, type DataSource, type SqlParam, type SqlRow, type S
 export { duckdbSession, duckdbSource } from './duckdb-source.js';
 export { openPostgresSource, parseDatabaseUrl, type PostgresSource, type PostgresSourceOptions } from './postgres-source.js';
 export type { CdmCatalogue } from './cdm-check.js';
+export { refuseOffSource, sourceProducts, SOURCE_KINDS } from './agent-source.js';

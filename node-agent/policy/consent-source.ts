@@ -1,0 +1,49 @@
+/**
+ * The consent scope on a data source other than the agent's DuckDB (a site's PostgreSQL): the same rule as
+ * consent-scope.ts — the persons who opted out of the task's purpose go into a TEMP table of the task's session, and
+ * every product with a privacy unit is shadowed by a TEMP view of the same name that leaves their rows out — written
+ * through the session's dialect. PostgreSQL resolves an unqualified name in the session's temporary schema first
+ * (pg_temp is implicitly searched before the search path), so every job kind's SQL reads the scoped data without
+ * knowing it, exactly as DuckDB's temporary catalog does; the read-only role may create TEMP objects, and they vanish
+ * with the session (the source discards them before a connection is reused).
+ */
+import type { SqlSession } from '../data/source/source.js';
+import { INTERNAL_PREFIX } from '../data/products.js';
+import { optedOutPersons, type PatientConsent } from './consent.js';
+
+/** The opt-out table's name on the source (the same as in the agent's DuckDB). */
+const OPTOUT = `${INTERNAL_PREFIX}consent_optout`;
+/** Values per INSERT (each a bound parameter; PostgreSQL allows 65535 per statement). */
+const BATCH = 1000;
+
+export interface SourceScopedProduct {
+  name: string;
+  privacyUnit: string | undefined;
+  /** The schema the stored table lives in (the view reads it schema-qualified, never itself). */
+  schema: string;
+}
+
+/**
+ * Applies the consent scope of `purpose` at `atMs` to `session`. Nobody opted out: nothing is created (the stored
+ * tables are the scope).
+ * @returns how many persons the scope leaves out (for the agent's own log, never sent)
+ */
+export async function applySourceConsentScope(session: SqlSession, o: { consents: readonly PatientConsent[]; purpose: string; atMs: number; products: readonly SourceScopedProduct[] }): Promise<number> {
+  const out = [...optedOutPersons(o.consents, o.purpose, o.atMs)];
+  if (out.length === 0) return 0;
+  const d = session.dialect;
+  const optout = d.tempTable(OPTOUT);
+  await session.run(d.dropTempTable(OPTOUT));
+  await session.run(`CREATE TEMP TABLE ${optout} (person ${d.typeName('VARCHAR')} PRIMARY KEY)`);
+  for (let k = 0; k < out.length; k += BATCH) {
+    const chunk = out.slice(k, k + BATCH);
+    await session.run(`INSERT INTO ${optout} (person) VALUES ${chunk.map((_, j) => `(${d.placeholder(j + 1)})`).join(', ')}`, chunk);
+  }
+  for (const p of o.products) {
+    if (!p.privacyUnit) continue;
+    const stored = `${d.quoteIdent(p.schema)}.${d.quoteIdent(p.name)}`;
+    const unit = d.cast(`t.${d.quoteIdent(p.privacyUnit)}`, 'VARCHAR');
+    await session.run(`CREATE TEMP VIEW ${d.quoteIdent(p.name)} AS SELECT t.* FROM ${stored} t WHERE NOT EXISTS (SELECT 1 FROM ${optout} o WHERE o.person = ${unit})`);
+  }
+  return out.length;
+}

@@ -1,0 +1,192 @@
+/**
+ * Issue 13, conformance of the agent's task path: GiBleed in PostgreSQL 15 (schemas cdm and vocab, read-only role)
+ * and the same CSVs in DuckDB give the same answer — the exact bytes an agent sends — for aggregate and contingency
+ * tasks, through `runOldKindTask` (the agent's own plain-task entry), in mode none with small-cell withholding
+ * (k = 100, so cells are withheld) and under central-dp with contribution bounding (k rows per person: the bounded
+ * statistics sent to the coordinator). And consent: the agent's consent scope on the PostgreSQL source leaves out the
+ * persons who opted out of the task's purpose exactly as the DuckDB scope does (control: opted out of another purpose,
+ * everybody counts). Skips with a message when ../shared/data or the PostgreSQL binaries are absent.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServerRng } from '../../common/crypto-rng.js';
+import type { AgentTask } from '../../common/agent-protocol.js';
+import { parseJobSpec } from '../../common/job/validate.js';
+import type { JobSpec } from '../../common/job/spec.js';
+import { openPostgresSource, sourceProducts, type PostgresSource } from '../../node-agent/data/source/index.js';
+import { listProducts, type ProductInfo } from '../../node-agent/data/products.js';
+import { ReleasedCells } from '../../node-agent/disclosure/released-cells.js';
+import { ReleasedConcepts } from '../../node-agent/disclosure/released-concepts.js';
+import { runOldKindTask, type OldKindTaskDeps } from '../../node-agent/jobs/old-kind-task.js';
+import { compileAgentPolicy } from '../../node-agent/policy.js';
+import { ConsentScopes } from '../../node-agent/policy/index.js';
+import { applyConsentScope } from '../../node-agent/policy/consent-scope.js';
+import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
+import { copyDuckDbTablesToPostgres, createReadOnlyRole, loadOmopCsvIntoDuckDb, VOCABULARY_TABLES } from '../helpers/postgres-omop.js';
+import { gibleedDir } from '../reference/circe-reference.js';
+
+const noData = !existsSync(gibleedDir);
+if (noData) console.warn(`[postgres-jobs] SKIPPING: GiBleed (${gibleedDir}) not found (../shared/data is absent)`);
+const noPg = skipWithoutPostgres('aggregate, contingency and consent on the PostgreSQL agent');
+
+const SALT = 'agent-secret-salt';
+
+describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same answer on PostgreSQL 15 and DuckDB', () => {
+  let pg: PgCluster;
+  let source: PostgresSource;
+  let inst: DuckDBInstance;
+  let conn: DuckDBConnection;
+  let tmp: string;
+  let duckProducts: ProductInfo[];
+  let pgProducts: ProductInfo[];
+
+  beforeAll(async () => {
+    inst = await DuckDBInstance.create(':memory:');
+    conn = await inst.connect();
+    const tables = await loadOmopCsvIntoDuckDb((sql) => conn.run(sql), gibleedDir);
+    pg = await startPostgres();
+    await pg.exec('CREATE DATABASE gibleed');
+    tmp = mkdtempSync(join(tmpdir(), 'fedmesh-pg-jobs-'));
+    await copyDuckDbTablesToPostgres((sql) => conn.run(sql), tables, pg, 'gibleed', (t) => (VOCABULARY_TABLES.includes(t) ? 'vocab' : 'cdm'), tmp);
+    await createReadOnlyRole(pg, 'gibleed', 'agent', 'agent-pw', ['cdm', 'vocab']);
+    source = await openPostgresSource({ url: `postgres://agent@127.0.0.1:${pg.port}/gibleed`, password: 'agent-pw', schema: 'cdm', vocabularySchema: 'vocab' });
+    duckProducts = await listProducts(conn);
+    pgProducts = sourceProducts(source.catalogue, () => 'pg');
+    for (const p of [...duckProducts, ...pgProducts]) p.privacyUnit = p.columns.some((c) => c.name === 'person_id') ? 'person_id' : undefined;
+  }, 300_000);
+  afterAll(async () => {
+    await source?.close();
+    await pg?.stop();
+    conn?.closeSync();
+    inst?.closeSync();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** One engine's answer to `spec`: the Arrow bytes and meta an agent would send (a new researcher each time, so no earlier release is remembered). */
+  async function answer(spec: unknown, onPg: boolean, opts: { minCellSize?: number; salt?: string; withData?: OldKindTaskDeps['withDataSession'] } = {}): Promise<string> {
+    const job = parseJobSpec(spec) as JobSpec;
+    const ledgerDb = await DuckDBInstance.create(':memory:');
+    const ledger = await ledgerDb.connect();
+    // The DuckDB agent's data and differencing memory share its database; the PostgreSQL agent's memory is its own.
+    const local = onPg ? ledger : conn;
+    try {
+      const deps: OldKindTaskDeps = {
+        products: onPg ? pgProducts : duckProducts,
+        policy: compileAgentPolicy({ minCellSize: opts.minCellSize ?? 100, allowModes: ['none', 'central-dp'] }),
+        rng: createServerRng(),
+        salt: opts.salt ?? SALT,
+        cells: await ReleasedCells.open(local),
+        concepts: new ReleasedConcepts(),
+        charge: async () => undefined,
+        once: (_j, _r, f) => f(),
+        withTaskConnection: (fn) => fn(local),
+        ...(onPg ? { withDataSession: opts.withData ?? ((fn) => source.withSession(fn)) } : {}),
+      };
+      const task: AgentTask = { taskId: 't1', jobId: 'j1', kind: job.kind, specJson: JSON.stringify(spec), deadlineMs: Date.now() + 60_000, round: 0, researcher: `r-${randomUUID()}`, payload: new Uint8Array() };
+      const r = await runOldKindTask(task, job, deps);
+      return `${Buffer.from(r.arrow).toString('base64')} ${JSON.stringify(r.meta)}`;
+    } finally {
+      ledger.closeSync();
+      ledgerDb.closeSync();
+    }
+  }
+
+  // The five most frequent drugs (public keys), filled in before the test runs.
+  const DRUGS_BOUNDED = {
+    kind: 'aggregate',
+    product: 'drug_exposure',
+    groupBy: ['drug_concept_id'],
+    groupKeys: { drug_concept_id: [] as number[] },
+    measures: [{ fn: 'count' }, { fn: 'sum', column: 'days_supply', bounds: [0, 365] }, { fn: 'mean', column: 'quantity', bounds: [0, 100] }],
+    privacy: { mode: 'central-dp', epsilon: 1, maxRowsPerPerson: 2 },
+  };
+
+  it('aggregate under central-dp, bounded to 2 rows per person: the same bounded statistics on both engines', async () => {
+    const top = (await conn.runAndReadAll('SELECT drug_concept_id AS c FROM drug_exposure GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 5')).getRowObjectsJS();
+    DRUGS_BOUNDED.groupKeys.drug_concept_id = top.map((r) => Number(r.c));
+    expect(DRUGS_BOUNDED.groupKeys.drug_concept_id).toHaveLength(5);
+    const d = await answer(DRUGS_BOUNDED, false);
+    const p = await answer(DRUGS_BOUNDED, true);
+    expect(JSON.parse(d.split(' ')[1]!)).toMatchObject({ contributionBounded: true, maxRowsPerPerson: 2 });
+    expect(p).toEqual(d);
+    // Controls: bounding changes the answer (so the comparison is about the bounded rows), and so does the salt
+    // (which rows of a person are kept is the keyed hash's choice, the same on both engines).
+    const unbounded = await answer({ ...DRUGS_BOUNDED, privacy: { mode: 'central-dp', epsilon: 1, maxRowsPerPerson: 100 } }, true);
+    expect(unbounded).not.toEqual(p);
+    expect(await answer(DRUGS_BOUNDED, true, { salt: 'another-salt' })).not.toEqual(p);
+    expect(await answer(DRUGS_BOUNDED, false, { salt: 'another-salt' })).toEqual(await answer(DRUGS_BOUNDED, true, { salt: 'another-salt' }));
+  }, 180_000);
+
+  it('aggregate in mode none with data-derived groups and k = 100: the same groups released and withheld', async () => {
+    const spec = { kind: 'aggregate', product: 'condition_occurrence', where: [{ column: 'condition_start_date', op: '>=', value: '1990-01-01' }], groupBy: ['condition_concept_id'], measures: [{ fn: 'count' }], privacy: { mode: 'none' } };
+    const d = await answer(spec, false);
+    const meta = JSON.parse(d.split(' ')[1]!) as { groups: number; withheldGroups: number };
+    expect(meta.groups).toBeGreaterThan(0);
+    expect(meta.withheldGroups).toBeGreaterThan(0);
+    expect(await answer(spec, true)).toEqual(d);
+  }, 120_000);
+
+  it('contingency in mode none with k = 100: the same cells, the same cells withheld', async () => {
+    const spec = { kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'year_of_birth', rowLevels: [8507, 8532], colLevels: [1920, 1930, 1940, 1950, 1960, 1970], privacy: { mode: 'none' } };
+    const d = await answer(spec, false);
+    expect((JSON.parse(d.split(' ')[1]!) as { suppressed: number }).suppressed).toBeGreaterThan(0);
+    expect(await answer(spec, true)).toEqual(d);
+  }, 120_000);
+
+  it('consent: persons opted out of HRESCH are left out on PostgreSQL exactly as on DuckDB; opted out of PUBHLTH only, they count', async () => {
+    // 300 persons opted out: enough to move every count below.
+    const ids = ((await conn.runAndReadAll('SELECT person_id FROM person ORDER BY person_id LIMIT 300')).getRowObjectsJS()).map((r) => String(r.person_id));
+    const spec = { kind: 'aggregate', product: 'person', groupBy: ['gender_concept_id'], groupKeys: { gender_concept_id: [8507, 8532] }, measures: [{ fn: 'count' }, { fn: 'mean', column: 'year_of_birth', bounds: [1900, 2030] }], privacy: { mode: 'none' } };
+    const plain = await answer(spec, false);
+    for (const [purpose, leavesOut] of [['HRESCH', true], ['PUBHLTH', false]] as const) {
+      const dir = mkdtempSync(join(tmp, 'consent-'));
+      writeFileSync(join(dir, 'consent.csv'), ['person_id,purpose,decision,start,end', ...ids.map((id) => `${id},${purpose},deny,,`)].join('\n'));
+      const scopes = new ConsentScopes(dir, () => undefined);
+      const scopedSource = scopes.wrapSource(source);
+      await scopes.reload(conn, () => pgProducts.map((p) => ({ name: p.name, privacyUnit: p.privacyUnit })));
+      expect(scopes.records()).toHaveLength(300);
+      // PostgreSQL: the agent's hook (ConsentScopes.wrapSource) scopes the task's session for the task's purpose.
+      const onPg = await scopes.run('HRESCH', () => answer(spec, true, { withData: (fn) => scopedSource.withSession(fn) }));
+      // DuckDB: the same records applied to a connection by the DuckDB scope, over a copy of person.
+      const copyDb = await DuckDBInstance.create(':memory:');
+      const copy = await copyDb.connect();
+      try {
+        const rows = (await conn.runAndReadAll('SELECT person_id, gender_concept_id, year_of_birth FROM person')).getRowObjectsJS();
+        await copy.run('CREATE TABLE person (person_id BIGINT, gender_concept_id BIGINT, year_of_birth BIGINT)');
+        const app = await copy.createAppender('person');
+        for (const r of rows) {
+          for (const k of ['person_id', 'gender_concept_id', 'year_of_birth']) {
+            if (r[k] === null) app.appendNull();
+            else app.appendBigInt(BigInt(r[k] as bigint));
+          }
+          app.endRow();
+        }
+        app.closeSync();
+        await applyConsentScope(copy, { consents: scopes.records(), purpose: 'HRESCH', atMs: Date.now(), products: [{ name: 'person', privacyUnit: 'person_id' }] });
+        const product = (await listProducts(copy)).find((p) => p.name === 'person')!;
+        product.privacyUnit = 'person_id';
+        const saved = duckProducts;
+        duckProducts = [product];
+        const save = conn;
+        conn = copy;
+        let onDuck: string;
+        try {
+          onDuck = await answer(spec, false);
+        } finally {
+          conn = save;
+          duckProducts = saved;
+        }
+        expect(onPg).toEqual(onDuck);
+        if (leavesOut) expect(onPg).not.toEqual(plain);
+        else expect(onPg).toEqual(plain);
+      } finally {
+        copy.closeSync();
+        copyDb.closeSync();
+      }
+    }
+  }, 180_000);
+});

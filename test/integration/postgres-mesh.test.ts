@@ -1,0 +1,159 @@
+/**
+ * Issue 13: a mesh of one DuckDB agent and two PostgreSQL agents (in-process agents through the real gRPC stack
+ * and coordinator) gives the pooled answer. GiBleed is split by person_id mod 3: site 1 as Parquet files for the
+ * DuckDB agent, sites 2 and 3 as two CDM schemas of one PostgreSQL 15 (vocabulary in its own schema) read by a
+ * read-only role. The pooled answers are computed independently: the nine Circe cohorts by the reference SQL
+ * (test/reference), survival counts and the aggregate by one DuckDB over all of GiBleed.
+ * Skips with a message when ../shared/data or the PostgreSQL binaries are absent.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contingencyCounts, survivalCounts } from '../../node-agent/analytics/index.js';
+import { parseCirce, runCohort } from '../../node-agent/cohort/index.js';
+import { duckdbSession } from '../../node-agent/data/source/index.js';
+import { circeJsonDir, gibleedAvailable, gibleedDir, referenceCohortCounts } from '../reference/circe-reference.js';
+import { splitGiBleed } from '../helpers/gibleed-split.js';
+import { startMesh, type TestMesh } from '../helpers/mesh.js';
+import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
+import { loadOmopCsvIntoDuckDb } from '../helpers/postgres-omop.js';
+import { loadGiBleedSites } from '../helpers/postgres-gibleed.js';
+
+const available = gibleedAvailable() && existsSync(circeJsonDir);
+if (!available) console.warn(`[skip] PostgreSQL mesh: ${gibleedDir} or ${circeJsonDir} not found (../shared/data is absent)`);
+const noPg = skipWithoutPostgres('the mesh of DuckDB and PostgreSQL agents');
+
+const PERSON_TABLES = ['person', 'observation_period', 'condition_occurrence', 'drug_exposure', 'drug_era', 'condition_era', 'visit_occurrence', 'measurement', 'observation', 'procedure_occurrence', 'death'];
+/** Mode none with k = 1: nothing is withheld, so the pooled answer is exact and comparable. */
+const POLICY = { allowModes: ['none', 'central-dp'] as ('none' | 'central-dp')[], minCellSize: 1, allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'contingency', 'glm'] };
+
+describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents give the pooled GiBleed answer', () => {
+  let mesh: TestMesh;
+  let pg: PgCluster;
+  let all: DuckDBInstance;
+  let conn: DuckDBConnection;
+
+  beforeAll(async () => {
+    mesh = await startMesh({ agentNames: ['a1', 'a2', 'a3'] });
+    const [site1] = await splitGiBleed(join(mesh.dir, 'gibleed'), 3, PERSON_TABLES, [0]);
+    pg = await startPostgres();
+    await loadGiBleedSites(pg, 'cdm', 3, [{ schema: 'site2', residue: 1 }, { schema: 'site3', residue: 2 }], { name: 'agent', password: 'agent-pw' });
+    await mesh.startAgent('a1', site1!, POLICY);
+    for (const [i, schema] of ['site2', 'site3'].entries()) {
+      const empty = join(mesh.dir, `empty-${i}`);
+      await mkdir(empty);
+      await mesh.startAgent(`a${i + 2}`, empty, POLICY, { database: { url: `postgres://agent@127.0.0.1:${pg.port}/cdm`, password: 'agent-pw', schema, vocabularySchema: 'vocab' } });
+    }
+    await mesh.waitForAgents(3, 60_000);
+    all = await DuckDBInstance.create(':memory:');
+    conn = await all.connect();
+    await loadOmopCsvIntoDuckDb((sql) => conn.run(sql), gibleedDir);
+  }, 400_000);
+  afterAll(async () => {
+    await mesh?.close();
+    await pg?.stop();
+    conn?.closeSync();
+    all?.closeSync();
+  });
+
+  it('the PostgreSQL agents publish the OMOP tables of their schema (vocabulary included) as products', () => {
+    for (const a of ['a2', 'a3']) {
+      const names = mesh.agents.get(a)!.listProducts().map((p) => p.name);
+      expect(names).toEqual(expect.arrayContaining(['person', 'condition_occurrence', 'drug_exposure', 'concept', 'concept_ancestor']));
+      expect(mesh.agents.get(a)!.listProducts().find((p) => p.name === 'person')!.privacyUnit).toBe('person_id');
+    }
+  });
+
+  it('the nine Circe cohorts: pooled persons and entries equal the reference SQL over all of GiBleed', async () => {
+    const reference = await referenceCohortCounts();
+    const files = (await readdir(circeJsonDir)).filter((f) => f.endsWith('.json')).sort();
+    expect(files).toHaveLength(9);
+    for (const f of files) {
+      const stem = f.replace(/\.json$/, '');
+      const definition = JSON.parse(await readFile(join(circeJsonDir, f), 'utf8')) as unknown;
+      const job = await mesh.client.run({ kind: 'cohort', definition, privacy: { mode: 'none' }, timeoutMs: 180_000 });
+      expect(job.error, stem).toBeUndefined();
+      expect(job.agents.answered).toEqual(['a1', 'a2', 'a3']);
+      const s = job.result!.summary as { count: number; entries: number; byAgent: { persons: number }[] };
+      expect({ stem, persons: s.count, entries: s.entries }).toEqual({ stem, persons: reference[stem]!.persons, entries: reference[stem]!.entries });
+      // Every site contributes (the PostgreSQL agents are not answering zero).
+      expect(s.byAgent.every((b) => b.persons > 0), stem).toBe(true);
+    }
+  }, 600_000);
+
+  it('survival counts (GI bleed after celecoxib, 30-day bins, by gender) equal those of one DuckDB over all the data', async () => {
+    const target = JSON.parse(await readFile(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
+    const timeGrid = { binDays: 30, maxDays: 720 };
+    const job = await mesh.client.run({ kind: 'survival', target, outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid, strata: 'gender', privacy: { mode: 'none' }, timeoutMs: 180_000 });
+    expect(job.error).toBeUndefined();
+    expect(job.agents.answered).toEqual(['a1', 'a2', 'a3']);
+    const duck = duckdbSession(conn);
+    await runCohort(duck, parseCirce(target), { targetTable: 'sv_all' });
+    const exact = await survivalCounts(duck, { targetTable: 'sv_all', outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid, strata: 'gender' });
+    const curves = job.result!.summary!.curves as { label: string; atRisk: number[]; events: number[]; censored: number[] }[];
+    // The release leaves out strata with nobody at risk (a public stratum list, zero everywhere).
+    const present = exact.strata.filter((st) => (st.atRisk[0] ?? 0n) > 0n);
+    expect(curves.map((c) => c.label).sort()).toEqual(present.map((st) => st.label).sort());
+    expect(present.length).toBeGreaterThanOrEqual(2);
+    for (const st of present) {
+      const c = curves.find((x) => x.label === st.label)!;
+      expect(c.events).toEqual(st.events.map(Number));
+      expect(c.censored).toEqual(st.censored.map(Number));
+      expect(c.atRisk).toEqual(st.atRisk.map(Number));
+    }
+    expect(curves.some((c) => c.events.some((e) => e > 0))).toBe(true);
+  }, 300_000);
+
+  it('aggregate (persons by gender: count, mean and histogram of year of birth) equals one DuckDB over all the data', async () => {
+    const edges = [1900, 1930, 1950, 1970, 2000];
+    const job = await mesh.client.run({
+      kind: 'aggregate',
+      product: 'person',
+      where: [{ column: 'year_of_birth', op: '>=', value: 1920 }],
+      groupBy: ['gender_concept_id'],
+      measures: [{ fn: 'count' }, { fn: 'mean', column: 'year_of_birth', bounds: [1900, 2030] }, { fn: 'histogram', column: 'year_of_birth', bins: edges }],
+      privacy: { mode: 'none' },
+    });
+    expect(job.error).toBeUndefined();
+    expect(job.agents.answered).toEqual(['a1', 'a2', 'a3']);
+    const expected = (await conn.runAndReadAll(
+      `SELECT gender_concept_id AS g, count(*)::INTEGER AS n, sum(year_of_birth)::BIGINT AS s,
+              ${edges.slice(0, -1).map((e, i) => `count(*) FILTER (WHERE year_of_birth >= ${e} AND (year_of_birth < ${edges[i + 1]} OR ${i === edges.length - 2 ? `year_of_birth = ${edges[i + 1]}` : 'false'}))::INTEGER AS b${i}`).join(', ')}
+         FROM person WHERE year_of_birth >= 1920 GROUP BY 1 ORDER BY 1`,
+    )).getRowObjectsJS();
+    expect(job.result!.rows).toHaveLength(expected.length);
+    for (const e of expected) {
+      const row = job.result!.rows.find((r) => r.gender_concept_id === Number(e.g))!;
+      expect(row.count).toBe(e.n);
+      expect(row.mean_year_of_birth).toBe(Number(e.s) / Number(e.n));
+      expect(row.histogram_year_of_birth).toEqual(edges.slice(0, -1).map((_, i) => e[`b${i}`]));
+    }
+  }, 120_000);
+
+  it('contingency (persons by gender × race) equals one DuckDB over all the data', async () => {
+    const spec = { product: 'person', rowColumn: 'gender_concept_id', colColumn: 'race_concept_id', rowLevels: [8507, 8532], colLevels: [0, 8515, 8516, 8527], where: [{ column: 'year_of_birth', op: '>=', value: 1920 }] };
+    const job = await mesh.client.run({ kind: 'contingency', ...spec, privacy: { mode: 'none' } });
+    expect(job.error).toBeUndefined();
+    expect(job.agents.answered).toEqual(['a1', 'a2', 'a3']);
+    const exact = await contingencyCounts(conn, { table: 'person', ...spec, where: spec.where as never });
+    const s = job.result!.summary as { table: number[][]; outside: number; ambiguous: number };
+    expect(s.table).toEqual(exact.counts.map((r) => r.map(Number)));
+    expect([s.outside, s.ambiguous]).toEqual([Number(exact.outside), Number(exact.ambiguous)]);
+    expect(s.table.flat().some((n) => n > 0)).toBe(true);
+  }, 120_000);
+
+  it('kinds and secure tasks the PostgreSQL agents do not run there are refused by them, naming what (negative control)', async () => {
+    const a2 = mesh.agents.get('a2')!;
+    const task = (kind: string, spec: Record<string, unknown>): Parameters<typeof a2.serveTask>[0] => ({ taskId: `t-${kind}`, jobId: `j-${kind}`, kind, specJson: JSON.stringify({ kind, ...spec }), deadlineMs: Date.now() + 60_000, round: 0, researcher: 'researcher', payload: new Uint8Array() });
+    const glm = await a2.serveTask(task('glm', { product: 'person', family: 'gaussian', outcome: 'year_of_birth', covariates: [], privacy: { mode: 'none' } }));
+    expect(glm.ok).toBe(false);
+    expect(glm.ok ? '' : glm.error.message).toMatch(/glm jobs do not run on this agent's PostgreSQL source/);
+    const secure = await a2.serveTask(task('aggregate', { product: 'person', where: [], groupBy: [], measures: [{ fn: 'count' }], privacy: { mode: 'none' }, secure: 'secagg' }));
+    expect(secure.ok ? '' : secure.error.message).toMatch(/secure aggregation does not run on this agent's PostgreSQL source/);
+    // Control: the same agent answers a kind it runs there.
+    const ok = await a2.serveTask(task('aggregate', { product: 'person', where: [], groupBy: [], measures: [{ fn: 'count' }], privacy: { mode: 'none' } }));
+    expect(ok.ok).toBe(true);
+  }, 120_000);
+});
