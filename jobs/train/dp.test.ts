@@ -132,3 +132,19 @@ describe('DP training at the agent', () => {
     expect(Array.from(ev.delta!).every((x) => x === 0)).toBe(true);
   });
 });
+
+describe('released evaluation of DP training (post-processing)', () => {
+  it('projects a noisy cumulative histogram onto non-increasing, non-negative counts; a valid one is unchanged', async () => {
+    const { monotoneCounts } = await import('./privacy.js');
+    const valid = [120, 100, 100, 40, 3, 0];
+    expect(Array.from(monotoneCounts(valid))).toEqual(valid);
+    const noisy = [118.5, 131.2, 90.1, 95.3, -20.4, 7.9, -3];
+    const out = monotoneCounts(noisy);
+    for (let j = 1; j < out.length; j++) expect(out[j]!).toBeLessThanOrEqual(out[j - 1]!);
+    expect(Math.min(...out)).toBeGreaterThanOrEqual(0);
+    // Pool-adjacent-violators: the first two pool to their mean, as do 90.1 and 95.3 (least squares).
+    expect(out[0]).toBeCloseTo((118.5 + 131.2) / 2, 12);
+    expect(out[2]).toBeCloseTo((90.1 + 95.3) / 2, 12);
+    expect(Array.from(out)).not.toEqual(noisy);
+  });
+});

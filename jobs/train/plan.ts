@@ -18,7 +18,7 @@ import { FedmeshError } from '../../common/errors.js';
 import type { RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
 import { aucFromRoc, denseShapes, glorotInit, initialServerState, serverUpdate, thresholdGrid, type ServerState } from '../../algorithms/fl/index.js';
 import { inputCount, type TrainJobSpec } from './spec.js';
-import { dpServerStep, dpTrainLayout } from './privacy.js';
+import { dpServerStep, dpTrainLayout, monotoneCounts } from './privacy.js';
 import { isDpTraining } from './privacy-spec.js';
 
 export interface TrainPlan {
@@ -143,8 +143,10 @@ export function roundMetrics(spec: TrainJobSpec, plan: TrainPlan, rec: RoundReco
   const b = splitBlocks(trainLayout(spec, plan), rec.released);
   const n = b.evalN![0]!;
   const tn = b.trainN![0]!;
-  const pos = b.rocPos!;
-  const neg = b.rocNeg!;
+  // DP: the noisy cumulative histograms projected back to what counts can be (post-processing, privacy.ts).
+  const dp = isDpTraining(spec.privacy);
+  const pos = dp ? monotoneCounts(b.rocPos!) : b.rocPos!;
+  const neg = dp ? monotoneCounts(b.rocNeg!) : b.rocNeg!;
   const binary = spec.loss === 'binary-crossentropy';
   return {
     round: rec.round,
@@ -154,7 +156,7 @@ export function roundMetrics(spec: TrainJobSpec, plan: TrainPlan, rec: RoundReco
     testN: n,
     // DP training releases no loss sums (a row's loss is unbounded).
     testLoss: n > 0 && !isDpTraining(spec.privacy) ? b.evalLoss![0]! / n : Number.NaN,
-    testAccuracy: binary && n > 0 ? b.evalCorrect![0]! / n : Number.NaN,
+    testAccuracy: binary && n > 0 ? Math.min(1, Math.max(0, b.evalCorrect![0]! / n)) : Number.NaN,
     // Every score is ≥ the first threshold (0), so its counts are the class totals.
     testAuc: binary ? aucFromRoc(pos, neg, pos[0]!, neg[0]!) : Number.NaN,
   };

@@ -109,3 +109,31 @@ export function dpTrainPrivacy(job: KindJobCommon, p: TrainDpPrivacy, rounds: nu
     ...(first ? { gradientNoiseStd: first.noiseStd[0] } : {}),
   };
 }
+
+/**
+ * A noisy cumulative count histogram (counts with score ≥ t_j, so non-increasing in j) projected onto the
+ * non-increasing, non-negative sequences by least squares (pool-adjacent-violators, then clamped at 0): pure
+ * post-processing of released values, so it costs no privacy, and the AUC from it is less noisy.
+ */
+export function monotoneCounts(v: ArrayLike<number>): Float64Array {
+  const means: number[] = [];
+  const sizes: number[] = [];
+  for (let i = 0; i < v.length; i++) {
+    means.push(v[i]!);
+    sizes.push(1);
+    while (means.length > 1 && means[means.length - 2]! < means[means.length - 1]!) {
+      const m2 = means.pop()!;
+      const s2 = sizes.pop()!;
+      const m1 = means.pop()!;
+      const s1 = sizes.pop()!;
+      means.push((m1 * s1 + m2 * s2) / (s1 + s2));
+      sizes.push(s1 + s2);
+    }
+  }
+  const out = new Float64Array(v.length);
+  let at = 0;
+  means.forEach((m, k) => {
+    for (let j = 0; j < sizes[k]!; j++) out[at++] = Math.max(0, m);
+  });
+  return out;
+}
