@@ -115,6 +115,9 @@ describe('DP train jobs: 3 agents over gRPC with mTLS', () => {
     expect(p).toMatchObject({ mode: 'central-dp', epsilon: 4, delta: 1e-6, roundsCharged: 7, clip: 1, maxRowsPerPerson: 1, unit: 'person at a site' });
     expect(p.rho as number).toBeCloseTo(planned, 12);
     expect(p.gradientNoiseStd as number).toBeGreaterThan(0);
+    // The coordinator's guarantee block quotes the kind's own mechanism (which blocks of which rounds are noisy).
+    expect((p.guarantee as { mechanism: string }).mechanism).toBe(p.mechanism);
+    expect(p.mechanism as string).toMatch(/per-example clipped gradients.*7 rounds/);
     const s = job.result!.summary as { final: { testAuc: number }; model: { weights: number[] } };
     expect(s.model.weights.length).toBe(5);
     expect(s.final.testAuc).toBeGreaterThan(0.5);
