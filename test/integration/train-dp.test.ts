@@ -1,7 +1,7 @@
 /**
  * DP training over the real mesh (issue 10): a coordinator and 3 agents over gRPC with mTLS, each reading its own
  * CSV product. A central-dp job is charged its planned ε exactly once, at the coordinator's ledger and at every
- * agent's, before round 0; its result states the same account; a distributed-dp job under secagg runs too; a job
+ * agent's, before round 0; its result states the same account; distributed-dp and central-dp under secagg run too; a job
  * over the remaining budget is refused (BUDGET_EXHAUSTED) before any round is dispatched to an agent.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -129,6 +129,12 @@ describe('DP train jobs: 3 agents over gRPC with mTLS', () => {
     expect(job.state, JSON.stringify(job.error)).toBe('succeeded');
     expect((await spentRho()) - before).toBeCloseTo(rhoForEpsilonDelta(4, 1e-6), 12);
     expect((job.result!.privacy as { mode: string }).mode).toBe('distributed-dp');
+  }, 120_000);
+
+  it('central-dp under secagg: the coordinator adds the noise to a sum it only sees masked', async () => {
+    const job = await client.run(spec({ mode: 'central-dp', epsilon: 2, delta: 1e-6, clip: 1 }, { secure: 'secagg', participation: { fraction: 1, minUpdates: 3 } }));
+    expect(job.state, JSON.stringify(job.error)).toBe('succeeded');
+    expect(job.result!.privacy as Record<string, unknown>).toMatchObject({ mode: 'central-dp', secure: 'secagg', epsilon: 2 });
   }, 120_000);
 
   it('a job over the remaining budget is refused at submission: nothing charged, no round dispatched (negative control: the same job within budget runs)', async () => {
