@@ -1,39 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
 import { isFedmeshError } from '../../common/errors.js';
-import { compileKindJob, encodeVector, type KindDef, type StatLayout, type StatVector } from '../../common/kinds/index.js';
+import { compileKindJob, encodeVector, type StatLayout, type StatVector } from '../../common/kinds/index.js';
+import { CELLS_LAYOUT as LAYOUT, cellKind, type CellSpec } from '../../test/helpers/selection-kind.js';
 import { checkSelectionSecure, layoutWithWithheld, WITHHELD, withheldPerAgent, withholdSmallCells } from '../../common/kinds/selection.js';
 import { createMemoryRoundStore, runRounds, type RoundTransport } from './round-runner.js';
 
 /**
  * `release: 'selection'` in the round runner (issue 9, porting item 3), with a one-round test kind: three public
- * cells of person counts (a selection block) and a total (additive). Agents withhold cells below their own
+ * cells of person counts (a selection block) and a total (additive) (test/helpers/selection-kind.ts). Agents withhold cells below their own
  * minimum cell size exactly as the agent's task runner does (withholdSmallCells).
  */
-interface CellSpec {
-  kind: 'cells';
-  product: string;
-  privacy: { mode: 'none' } | { mode: 'central-dp'; epsilon: number; delta: number };
-  secure?: 'plain' | 'secagg';
-}
-
-const LAYOUT: StatLayout = {
-  blocks: [
-    { name: 'cells', length: 3, perAgent: { lo: 0, hi: 1e6 }, sensitivity: { l1: 1, l2Sq: 1 }, release: 'selection' },
-    { name: 'total', length: 1, perAgent: { lo: 0, hi: 1e6 }, sensitivity: { l1: 1, l2Sq: 1 }, release: 'additive' },
-  ],
-};
-
-const cellKind: KindDef<CellSpec, Record<string, never>, Record<string, never>> = {
-  kind: 'cells',
-  parse: (raw) => raw as CellSpec,
-  compile: (spec) => ({ kind: 'cells', product: spec.product, privacy: spec.privacy, secure: spec.secure ?? 'plain', maxRounds: 1, roundTimeoutMs: 5000, dropout: 'fail', minAgents: 1, spec, plan: {} }),
-  layout: () => LAYOUT,
-  nextRound: (_job, history) => (history.length === 0 ? {} : undefined),
-  release: () => ({ columns: [], rows: [], summary: {}, notes: [], privacy: {} }),
-  view: () => '',
-};
-
 // Per agent: counts in the three cells and its minimum cell size.
 const agents: Record<string, { cells: number[]; k: number }> = {
   a: { cells: [12, 3, 0], k: 5 },
