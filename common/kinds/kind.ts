@@ -89,6 +89,11 @@ export interface KindRelease {
   summary: Record<string, unknown>;
   notes: string[];
   privacy: Record<string, unknown>;
+  /**
+   * Cells withheld at the source (mode none, selection blocks), named as the kind names its cells, with the agents
+   * that withheld each. Absent: the runner reports the last round's withheld entries by block and index.
+   */
+  suppressed?: { group: Record<string, unknown>; suppressedBy: string[] }[];
 }
 
 /**

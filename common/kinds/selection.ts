@@ -136,6 +136,15 @@ export function withheldPerAgent(withheld: readonly WithheldEntry[]): Record<str
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+/**
+ * The job result's `suppressed` list when the kind names no cells itself: the last round's withheld entries (a
+ * kind's release reads the released values of that round, so those are the ones it could not show).
+ */
+export function suppressedOfRounds(history: readonly { readonly withheld?: readonly WithheldEntry[] }[]): { group: Record<string, unknown>; suppressedBy: string[] }[] {
+  const last = history[history.length - 1];
+  return (last?.withheld ?? []).map((w) => ({ group: { block: w.block, entry: w.entry }, suppressedBy: [...w.agents] }));
+}
+
 function isSelectionEntry(layout: StatLayout, i: number): boolean {
   let at = 0;
   for (const b of layout.blocks) {

@@ -3,7 +3,7 @@ import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
 import { isFedmeshError } from '../../common/errors.js';
 import { compileKindJob, encodeVector, type StatLayout, type StatVector } from '../../common/kinds/index.js';
 import { CELLS_LAYOUT as LAYOUT, cellKind, type CellSpec } from '../../test/helpers/selection-kind.js';
-import { checkSelectionSecure, layoutWithWithheld, WITHHELD, withheldPerAgent, withholdSmallCells } from '../../common/kinds/selection.js';
+import { checkSelectionSecure, layoutWithWithheld, suppressedOfRounds, WITHHELD, withheldPerAgent, withholdSmallCells } from '../../common/kinds/selection.js';
 import { createMemoryRoundStore, runRounds, type RoundTransport } from './round-runner.js';
 
 /**
@@ -99,5 +99,15 @@ describe('selection blocks (mode none: small cells withheld at the source)', () 
     const bad: StatLayout = { blocks: [{ ...LAYOUT.blocks[0]!, perAgent: { lo: -5, hi: 5 } }] };
     expect(() => layoutWithWithheld(bad)).toThrow(/perAgent.lo >= 0/);
     expect(layoutWithWithheld({ blocks: [LAYOUT.blocks[1]!] })).toEqual({ blocks: [LAYOUT.blocks[1]!] });
+  });
+});
+
+describe('suppressedOfRounds (the job result of a kind that names no cells)', () => {
+  it('lists the last round’s withheld entries with who withheld them; nothing withheld gives []', () => {
+    const w = [{ block: 'cells', entry: 1, agents: ['a', 'c'] }];
+    expect(suppressedOfRounds([{}, { withheld: w }])).toEqual([{ group: { block: 'cells', entry: 1 }, suppressedBy: ['a', 'c'] }]);
+    // Only the last round counts: an earlier round's withheld cells were not what the release read.
+    expect(suppressedOfRounds([{ withheld: w }, {}])).toEqual([]);
+    expect(suppressedOfRounds([])).toEqual([]);
   });
 });
