@@ -22,6 +22,7 @@ import {
   type StatVector,
 } from '../../common/kinds/index.js';
 import { createHePool, type HePool } from '../../common/he/index.js';
+import { checkSelectionSecure, selectionApplies, withholdSmallCells } from '../../common/kinds/selection.js';
 import { KindSecurePhases, type KindSecureDeps } from './kind-secure-phase.js';
 import type { ProductInfo } from '../data/products.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
@@ -114,6 +115,7 @@ export class KindTaskRunner {
     // Charged before any data is touched: durable, once per job id, for all of the job's rounds, never refunded.
     if (cost) await deps.charge(task.jobId, task.researcher, cost);
     const layout = def.layout(job, task.round);
+    checkSelectionSecure(job, layout);
     // This agent's vector under a round's noise plan: local step → public-layout check → noise → fixed-point grid.
     const computeVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
       const step = (conn: DuckDBConnection) => (): Promise<StatVector> =>
@@ -126,7 +128,9 @@ export class KindTaskRunner {
       const vector = await deps.withConnection((conn) => scope.using(conn, () => (deps.withProduct ? deps.withProduct(conn, product, step(conn), scope.signal) : step(conn)())));
       // What leaves must fit the public layout, or the coordinator would refuse it anyway; say so here first.
       checkAgentVector(layout, vector, 'this agent');
-      return snapVectorToGrid(layout, noise, mode.atAgent(vector, noise, layout, deps.rng));
+      const sent = snapVectorToGrid(layout, noise, mode.atAgent(vector, noise, layout, deps.rng));
+      // Mode none: cells below this agent's minimum cell size are withheld before anything leaves (selection.ts).
+      return selectionApplies(job) ? withholdSmallCells(layout, sent, deps.policy.minCellSize).vector : sent;
     };
     if (phase) {
       // (checked above: a phase comes with a secure job, and a secure job's task always has one)
