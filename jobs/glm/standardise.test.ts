@@ -8,7 +8,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fitPooled, glmFamily } from '../../algorithms/glm/index.js';
 import { FedmeshError } from '../../common/errors.js';
-import type { RoundRecord } from '../../common/kinds/index.js';
+import { exactSumVectors, NO_NOISE, type RoundRecord } from '../../common/kinds/index.js';
 import { glmAgentKind } from './agent.js';
 import { readGlmDesign } from './design.js';
 import { glmKind, type CompiledGlmJob, type GlmJobInput } from './index.js';
@@ -69,7 +69,7 @@ const raw = (extra: Record<string, unknown> = {}) => ({
 });
 const compile = (r: unknown): CompiledGlmJob => ({ ...glmKind.compile(glmKind.parse(r)), hash: 'test' });
 
-/** Runs the job over the agents' connections, summing their vectors each round (mode none, plain). */
+/** Runs the job over the agents' connections, summing their vectors each round on the layout's grids (mode none). */
 async function runFederated(job: CompiledGlmJob, conns: DuckDBConnection[]) {
   const states = conns.map(() => new Map<string, unknown>());
   const history: RoundRecord<GlmJobInput>[] = [];
@@ -82,7 +82,8 @@ async function runFederated(job: CompiledGlmJob, conns: DuckDBConnection[]) {
     const len = layout.blocks.reduce((s, b) => s + b.length, 0);
     for (const v of vs) expect(v.length).toBe(len);
     perAgentVectors.push(vs);
-    const sum = vs.reduce((acc, v) => acc.map((x, k) => x + v[k]!), new Array<number>(len).fill(0));
+    // As the coordinator sums: each agent's entries snapped to the block's fixed-point grid, then added exactly.
+    const sum = Array.from(exactSumVectors(layout, layout.blocks.map(() => NO_NOISE), vs.map((values) => ({ values }))).values);
     history.push({ round: r, input, answered: conns.map((_, a) => `a${a}`), released: sum, noiseStd: new Array<number>(layout.blocks.length).fill(0) });
   }
   return { release: glmKind.release(job, history, { converged: true }), history, perAgentVectors };
