@@ -3,7 +3,7 @@
  * clamping, DP contribution bounding, disclosure rules) and keeps it for the job's later rounds; each round is one
  * pass of algorithms/glm's local statistics at the round's public β.
  */
-import { glmFamily, glmLocalStats, glmStatsToVector, standardiseColumn, type GlmRoundInput } from '../../algorithms/glm/index.js';
+import { glmFamily, glmLocalStatsChunked, glmStatsToVector, standardiseColumn, type GlmRoundInput } from '../../algorithms/glm/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { AgentKindDef } from '../../common/kinds/index.js';
 import { readGlmDesign, type GlmAgentDesign } from './design.js';
@@ -46,7 +46,8 @@ export const glmAgentKind: AgentKindDef<GlmJob, GlmPlan, GlmJobInput> = {
       scales.forEach((s, k) => standardiseColumn(d.design, std[k]!.term, s.mean, s.sd));
       ctx.jobState.set(SCALED, true);
     }
-    const stats = glmLocalStats(d.design, glmFamily(job.spec.family), input, job.plan.etaClamp ? { etaClamp: job.plan.etaClamp } : {});
+    // In chunks, yielding between them: a pass over millions of rows must not starve the agent's heartbeats.
+    const stats = await glmLocalStatsChunked(d.design, glmFamily(job.spec.family), input, job.plan.etaClamp ? { etaClamp: job.plan.etaClamp } : {}, { signal });
     const v = glmStatsToVector(stats);
     const out = new Float64Array(v.length + 1);
     out.set(v);
