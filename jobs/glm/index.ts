@@ -23,7 +23,7 @@ import { kindPrivacyOf, type CompiledKindJob, type KindDef, type KindRelease, ty
 import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
 import { glmOutcomeBounds, glmTerms, parseGlmSpec, type GlmJob } from './spec.js';
 import { glmJson, glmReleased, renderGlmTable, type GlmReleased } from './view.js';
-import { momentsLayout, scalesFromMoments, standardisedColumns, standardisedTerms, STANDARDISED_BOUND, type ColumnScale, type GlmMomentsInput, type StandardisedColumn } from './standardise.js';
+import { backTransform, momentsLayout, scalesFromMoments, standardisedColumns, standardisedTerms, STANDARDISED_BOUND, type ColumnScale, type GlmMomentsInput, type StandardisedColumn } from './standardise.js';
 
 /** A glm round's input: the moments round, or an IRLS round (with the public scales when standardising). */
 export type GlmJobInput = GlmMomentsInput | (GlmRoundInput & { readonly scales?: readonly ColumnScale[] });
@@ -183,7 +183,16 @@ function releaseGlm(job: CompiledGlmJob, history: readonly RoundRecord<GlmJobInp
   return {
     columns: released.columns,
     rows: released.rows,
-    summary: { ...released.summary, ...(scales ? { standardisation: Object.fromEntries(scales.map((s) => [s.column, { mean: s.mean, sd: s.sd, sdFloored: s.sdFloored }])) } : {}) },
+    summary: {
+      ...released.summary,
+      ...(scales && job.plan.standardise
+        ? {
+            standardisation: Object.fromEntries(scales.map((s) => [s.column, { mean: s.mean, sd: s.sd, sdFloored: s.sdFloored }])),
+            // The same fit on the original scale of the standardised covariates (the terms R's glm(y ~ x) names).
+            originalScale: backTransform(job.plan.terms, glmTerms(job.spec.covariates).map((t) => t.name), summary.coefficients.map((c) => c.estimate), summary.covUnscaled.map((v) => v * summary.dispersion), job.plan.standardise, scales),
+          }
+        : {}),
+    },
     notes: released.notes,
     privacy: {
       mode: job.privacy.mode,

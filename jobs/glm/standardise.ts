@@ -139,3 +139,34 @@ export function checkScales(raw: unknown, cols: readonly StandardisedColumn[]): 
   if (!ok) throw new FedmeshError('INVALID_ARGUMENT', `payload.input.scales: a standardised glm round needs ${cols.length} {column, mean, sd} in covariate order, each SD at least the public floor`, { field: 'payload' });
   return raw as ColumnScale[];
 }
+
+/** A coefficient back on the original scale of its covariate. */
+export interface OriginalScaleCoefficient {
+  readonly term: string;
+  readonly estimate: number;
+  readonly stdError: number;
+}
+
+/**
+ * The coefficients on the original scale: β = Aβ' with β_j = β'_j / s_j for a standardised column j and the
+ * intercept β_0 = β'_0 − Σ_j β'_j·m_j / s_j; SEs from the full covariance, Cov(Aβ') = A·Cov(β')·Aᵀ (exact: an
+ * affine reparametrisation of the same fit). `cov` is vcov() row-major p×p (dispersion × (XᵀWX)⁻¹).
+ */
+export function backTransform(terms: readonly string[], rawTerms: readonly string[], estimates: readonly number[], cov: readonly number[], cols: readonly StandardisedColumn[], scales: readonly ColumnScale[]): OriginalScaleCoefficient[] {
+  const p = terms.length;
+  const a: number[][] = Array.from({ length: p }, (_, i) => Array.from({ length: p }, (_, j) => (i === j ? 1 : 0)));
+  cols.forEach((c, k) => {
+    const s = scales[k]!;
+    a[c.term]![c.term] = 1 / s.sd;
+    a[0]![c.term] = -s.mean / s.sd;
+  });
+  const est = a.map((row) => row.reduce((acc, v, j) => acc + v * estimates[j]!, 0));
+  return rawTerms.map((term, i) => {
+    let variance = 0;
+    for (let j = 0; j < p; j++) {
+      if (a[i]![j] === 0) continue;
+      for (let l = 0; l < p; l++) variance += a[i]![j]! * cov[j * p + l]! * a[i]![l]!;
+    }
+    return { term, estimate: est[i]!, stdError: Math.sqrt(Math.max(0, variance)) };
+  });
+}
