@@ -219,8 +219,9 @@ function buildProgram(): Command {
   connection(
     budget
       .command('set')
-      .description('administrators: set a researcher\'s (ε, δ) budget on a population (all products keyed by the same persons)')
-      .requiredOption('--researcher <id>', 'researcher (certificate name)')
+      .description('administrators: set a researcher\'s or a project\'s (ε, δ) budget on a population (all products keyed by the same persons)')
+      .option('--researcher <id>', 'researcher (certificate name)')
+      .option('--project <id>', 'instead of --researcher: a project (ethics approval id), whose budget all its researchers\' jobs share')
       .option('--population <name>', 'population, e.g. person')
       .option('--product <name>', "a data product: sets the budget of the product's population (and says which)")
       .requiredOption('--epsilon <e>', 'total ε')

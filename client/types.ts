@@ -96,6 +96,13 @@ export interface BudgetEntryView {
   remainingEpsilon: number;
   jobs: number;
   reserved: number;
+  /**
+   * Set on a project's entry (then `researcher` is empty): the budget of a project (ethics approval) on the
+   * population, shared by every researcher who runs jobs under it; `explicit` false when none is set.
+   */
+  project: string;
+  /** On a project's entry: researchers whose jobs it counts (a researcher's own report counts only them). */
+  researchers: number;
 }
 
 export interface BudgetReportView {

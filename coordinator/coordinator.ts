@@ -14,7 +14,7 @@ import { Dispatcher } from './dispatcher.js';
 import { JOB_STORE_FILE, JobStore } from './job-store.js';
 import { JobWatchers, type JobListener } from './job-watchers.js';
 import { type JobEventRecord, type JobRecord, type JobResult, type MissingAgent } from './job-record.js';
-import { Ledger, type BudgetEntry } from './ledger.js';
+import { Ledger, type BudgetEntry, type ProjectBudgetEntry } from './ledger.js';
 import { oldKindPath } from './jobs/old-kinds.js';
 import type { EpsilonDeltaBudget } from '../common/job/budget.js';
 import { createServerRng } from '../common/crypto-rng.js';
@@ -397,6 +397,15 @@ export class Coordinator {
     const population = 'population' in target ? target.population : populationOfProduct(this.registry.connected(), target.product);
     this.log('budget-set', { by: caller, researcher, population, ...('product' in target ? { product: target.product } : {}), epsilon: budget.epsilon, delta: budget.delta });
     const entry = withCatalog(await this.ledger.setBudget(researcher, population, budget, caller), this.catalogPopulations());
+    return 'product' in target ? { ...entry, mappedFrom: target.product } : entry;
+  }
+
+  /** Administrators: sets a project's budget on a population (named, or by a product), shared by all its researchers. */
+  async setProjectBudget(caller: string, isAdmin: boolean, project: string, target: BudgetTarget, budget: EpsilonDeltaBudget): Promise<ProjectBudgetEntry & { mappedFrom?: string }> {
+    if (!isAdmin) throw new FedmeshError('POLICY_DENIED', 'only an administrator certificate may set budgets');
+    const population = 'population' in target ? target.population : populationOfProduct(this.registry.connected(), target.product);
+    this.log('budget-set', { by: caller, project, population, ...('product' in target ? { product: target.product } : {}), epsilon: budget.epsilon, delta: budget.delta });
+    const entry = await this.ledger.setProjectBudget(project, population, budget, caller);
     return 'product' in target ? { ...entry, mappedFrom: target.product } : entry;
   }
 

@@ -13,6 +13,9 @@ import { createPopulationTables, LEGACY_LEDGER_DDL, POPULATION_BUDGETS, POPULATI
 import { migrateToPopulations } from './state/migrate-populations.js';
 import { readChargeHistory, type LedgerCharge } from './state/ledger-history.js';
 import { DEFAULT_POPULATION, isPopulationName, type PopulationTouch } from '../common/job/population.js';
+import { parseProject } from '../common/job/purpose.js';
+import { projectBudgetOf, projectPairs, projectSpentOf } from './state/project-budgets.js';
+import { PROJECT_BUDGETS } from './state/ledger-tables.js';
 
 /** Products a refusal names before it counts the rest (a population may hold hundreds). */
 const MAX_PRODUCTS_NAMED = 20;
@@ -45,6 +48,25 @@ export interface BudgetEntry {
   remainingEpsilon: number;
   jobs: number;
   reserved: number;
+}
+
+/** A project's budget on a population and what all its researchers spent there (see state/project-budgets.ts). */
+export interface ProjectBudgetEntry {
+  project: string;
+  population: string;
+  /** Undefined: no budget set for the project (its researchers' own budgets still apply). */
+  budget: EpsilonDeltaBudget | undefined;
+  spent: { rho: number; epsilon: number; delta: number; epsilonAtBudgetDelta: number | undefined };
+  remainingEpsilon: number | undefined;
+  jobs: number;
+  reserved: number;
+  researchers: string[];
+}
+
+/** The project a job's spec names, if any. */
+function projectOf(job: JobRecord): string | undefined {
+  const p = (job.spec as { project?: unknown }).project;
+  return typeof p === 'string' && p.length > 0 ? p : undefined;
 }
 
 /**
@@ -201,6 +223,7 @@ export class Ledger {
   async admit(job: JobRecord, touched: readonly PopulationTouch[], cost: PrivacyCost | undefined, covers: (population: string) => readonly string[] = () => []): Promise<void> {
     if (cost && touched.length === 0) throw new RangeError('a charged job must touch at least one population');
     this.beforeAdmit?.();
+    const project = projectOf(job);
     await this.chained(async (conn) => {
       const events: LedgerEvent[] = [];
       if (cost) {
@@ -219,14 +242,29 @@ export class Ledger {
               { field: 'privacy', details: { population: t.population } },
             );
           }
+          if (project !== undefined) {
+            // The project's budget, shared by all its researchers, limits the job as well (both must fit).
+            const pb = await projectBudgetOf(conn, project, t.population);
+            const ps = pb ? (await projectSpentOf(conn, project, t.population)).cost : undefined;
+            if (pb && ps && !fitsBudget(ps, cost, pb)) {
+              throw new FedmeshError(
+                'BUDGET_EXHAUSTED',
+                `privacy budget exhausted for project ${project} on population ${t.population} (shared by every researcher of the project): budget ε=${pb.epsilon} δ=${pb.delta}, spent ε≈${epsilonSpent(ps, pb.delta).toFixed(4)}, this job needs ρ=${cost.rho.toPrecision(4)}`,
+                { field: 'project', details: { population: t.population, project } },
+              );
+            }
+          }
         }
         const epsilon = Number.isFinite(cost.epsilon) ? cost.epsilon : null;
         const atMs = Date.now();
         const populations = touched.map((t) => ({ population: t.population, products: [...t.products] }));
         for (const p of populations) {
-          await conn.run(`INSERT INTO ${POPULATION_CHARGES} VALUES ($1, $2, $3, $4, $5, $6, $7, 'reserved', $8)`, [job.id, job.researcher, p.population, JSON.stringify(p.products), cost.rho, epsilon, cost.delta, atMs]);
+          await conn.run(
+            `INSERT INTO ${POPULATION_CHARGES} (job_id, researcher, population, products, rho, epsilon, delta, state, at_ms, project) VALUES ($1, $2, $3, $4, $5, $6, $7, 'reserved', $8, $9)`,
+            [job.id, job.researcher, p.population, JSON.stringify(p.products), cost.rho, epsilon, cost.delta, atMs, project ?? null],
+          );
         }
-        events.push({ op: 'reserve-populations', job: job.id, researcher: job.researcher, populations, rho: cost.rho, epsilon, delta: cost.delta, atMs });
+        events.push({ op: 'reserve-populations', job: job.id, researcher: job.researcher, populations, rho: cost.rho, epsilon, delta: cost.delta, atMs, ...(project !== undefined ? { project } : {}) });
       }
       await insertJob(conn, job);
       return { value: undefined, events };
@@ -257,6 +295,44 @@ export class Ledger {
     });
     const [entry] = await this.report(researcher, population);
     return entry!;
+  }
+
+  /** Sets the budget of `project` on `population`: every researcher's jobs under the project share it. */
+  async setProjectBudget(project: string, population: string, budget: EpsilonDeltaBudget, setBy: string): Promise<ProjectBudgetEntry> {
+    try {
+      validateBudget(budget, 'budget');
+      parseProject(project);
+    } catch (e) {
+      throw new FedmeshError('INVALID_ARGUMENT', (e as Error).message, { field: (e as { field?: string }).field ?? 'budget' });
+    }
+    if (!isPopulationName(population)) throw new FedmeshError('INVALID_ARGUMENT', `population is not a valid population name: ${quote(population)}`, { field: 'population' });
+    await this.chained(async (conn) => {
+      const atMs = Date.now();
+      await conn.run(`INSERT OR REPLACE INTO ${PROJECT_BUDGETS} VALUES ($1, $2, $3, $4, $5, $6)`, [project, population, budget.epsilon, budget.delta, setBy, atMs]);
+      return { value: undefined, events: [{ op: 'project-budget', project, population, epsilon: budget.epsilon, delta: budget.delta, setBy, atMs }] };
+    });
+    return (await this.projectReport(undefined)).find((e) => e.project === project && e.population === population)!;
+  }
+
+  /** Project budgets and spend: every project's (researcher undefined), or those of the projects `researcher` ran charged jobs under. */
+  async projectReport(researcher: string | undefined): Promise<ProjectBudgetEntry[]> {
+    return this.store.withConnection(async (conn) => {
+      const out: ProjectBudgetEntry[] = [];
+      for (const { project, population } of await projectPairs(conn, researcher)) {
+        const budget = await projectBudgetOf(conn, project, population);
+        const { cost, jobs, reserved, researchers } = await projectSpentOf(conn, project, population);
+        const used = budget ? epsilonSpent(cost, budget.delta) : undefined;
+        out.push({
+          project, population, budget,
+          spent: { rho: cost.rho, epsilon: cost.epsilon, delta: cost.delta, epsilonAtBudgetDelta: used },
+          remainingEpsilon: budget && used !== undefined ? Math.max(0, budget.epsilon - used) : undefined,
+          jobs, reserved,
+          // A researcher sees that others share the project's budget, not who they are.
+          researchers: researcher === undefined ? researchers : researchers.filter((r) => r === researcher),
+        });
+      }
+      return out;
+    });
   }
 
   /** Charges in time order (one researcher's, or everyone's), for spend over time; at most the newest `limit`. */

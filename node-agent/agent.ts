@@ -12,6 +12,7 @@ import { listProducts, type ProductInfo } from './data/products.js';
 import { AgentMetrics } from './metrics.js';
 import { publishCatalog } from './data/catalog/publish.js';
 import { runOldKindTask } from './jobs/old-kind-task.js';
+import { withStagedConcepts, withStagedProduct } from './jobs/aggregate-source.js';
 import { AgentLedger } from './ledger.js';
 import { TaskCancellation } from './task-cancellation.js';
 import { createServerRng } from '../common/crypto-rng.js';
@@ -155,7 +156,7 @@ export class Agent {
     });
     this.kindTasks = new KindTaskRunner({ kinds: KINDS, agentKinds: AGENT_KINDS, policy: this.policy, products: () => this.products, rules: (p) => this.rules.get(p), rng: this.rng, withConnection: (fn) => this.db.withConnection(fn), salt: () => this.privacyLedger.salt,
       charge: (j, r, c) => this.privacyLedger.charge(j, r, c), bind: (j, h) => this.releasedAnswers!.bind(j, h), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
-      secure: { name: options.name, tls: options.tls, identity: this.identity },
+      secure: { name: options.name, tls: options.tls, identity: this.identity }, withProduct: (conn, p, fn, signal) => (this.data ? this.data.withSession((s) => withStagedProduct(s, conn, p, fn), { signal }) : fn()),
       authorize: (j, t, identity) => this.gate.enforce({ identity, researcher: t.researcher, ...kindGateJob(j, identity) }) });
   }
 
@@ -348,7 +349,7 @@ export class Agent {
       if (task.deadlineMs && Date.now() > task.deadlineMs) throw new FedmeshError('ROUND_TIMEOUT', 'task arrived after its deadline');
       if (task.kind === CONCEPT_NAMES_TASK_KIND) {
         // Not a job: public vocabulary rows only, for ids the coordinator has already released; nothing is charged.
-        const conceptNames = await this.db.withConnection((conn) => scope.using(conn, () => conceptNamesTask(conn, task, { products: this.products, rules: this.rules, vocabularyComplete: this.options.vocabularyComplete === true, releasedConcepts: this.releasedConcepts, log: this.log })));
+        const conceptNames = await this.db.withConnection((conn) => scope.using(conn, () => { const run = () => conceptNamesTask(conn, task, { products: this.products, rules: this.rules, vocabularyComplete: this.options.vocabularyComplete === true, releasedConcepts: this.releasedConcepts, log: this.log }); return this.data ? this.data.withSession((s) => withStagedConcepts(s, conn, this.products, task.conceptIds, run), { signal: scope.signal }) : run(); }));
         done('ok', { names: conceptNames.length });
         return { ok: true, taskId: task.taskId, arrow: new Uint8Array(), meta: {}, conceptNames };
       }
@@ -382,7 +383,7 @@ export class Agent {
           products: this.products, policy: this.policy, rng: this.rng, salt: this.privacyLedger.salt, cells: this.releasedCells!, concepts: this.releasedConcepts,
           charge: (j, r, c) => this.privacyLedger.charge(j, r, c), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
           withTaskConnection: (fn) => this.db.withConnection((conn) => scope.using(conn, () => fn(conn))),
-          ...(this.data ? { withDataSession: this.data.withSession.bind(this.data) } : {}),
+          ...(this.data ? { withDataSession: (fn) => this.data!.withSession(fn, { signal: scope.signal }) } : {}),
         });
       }
       done('ok');

@@ -152,15 +152,17 @@ export async function runAgentsRemove(agent: string, flags: ConnectionFlags): Pr
 }
 
 /** `fedmesh budget set`: an administrator sets one researcher's budget on one population (named, or by a product). */
-export async function runBudgetSet(flags: ConnectionFlags & OutputFlags & { researcher: string; population?: string; product?: string; epsilon: string; delta?: string }): Promise<number> {
+export async function runBudgetSet(flags: ConnectionFlags & OutputFlags & { researcher?: string; project?: string; population?: string; product?: string; epsilon: string; delta?: string }): Promise<number> {
   const epsilon = Number(flags.epsilon);
   const delta = flags.delta === undefined ? 1e-6 : Number(flags.delta);
   if (!Number.isFinite(epsilon)) throw new RangeError(`--epsilon: not a number: ${quote(flags.epsilon)}`);
   if (!Number.isFinite(delta)) throw new RangeError(`--delta: not a number: ${quote(flags.delta)}`);
   if ((flags.population === undefined) === (flags.product === undefined)) throw new RangeError('give exactly one of --population and --product');
+  if ((flags.researcher === undefined) === (flags.project === undefined)) throw new RangeError('give exactly one of --researcher and --project');
   const client = researcherClient(flags, 'admin');
   try {
-    const e = await client.setBudget(flags.researcher, flags.population !== undefined ? { population: flags.population } : { product: flags.product! }, epsilon, delta);
+    const target = flags.population !== undefined ? { population: flags.population } : { product: flags.product! };
+    const e = flags.project !== undefined ? await client.setProjectBudget(flags.project, target, epsilon, delta) : await client.setBudget(flags.researcher!, target, epsilon, delta);
     out(flags.json ? JSON.stringify(e) : budgetSetLine(e));
     return 0;
   } finally {

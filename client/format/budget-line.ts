@@ -31,6 +31,7 @@ export function covers(e: Pick<BudgetEntryView, 'products'>): string {
 
 /** One line of `fedmesh budget`: the population and its products, the budget, the spend and what is left in ρ and as a next job's ε. */
 export function budgetLine(e: BudgetEntryView): string {
+  if (e.project) return projectBudgetLine(e);
   const left = remainingBudget(e);
   return (
     `${e.researcher} × population ${e.population}${covers(e)}: budget ε=${e.budgetEpsilon} δ=${e.budgetDelta}${e.explicit ? '' : ' (default)'}; ` +
@@ -39,8 +40,20 @@ export function budgetLine(e: BudgetEntryView): string {
   );
 }
 
+/** A project's line: its budget on the population (if set), spent by all its researchers' jobs together. */
+export function projectBudgetLine(e: BudgetEntryView): string {
+  const who = `${e.jobs} job(s) of ${e.researchers} researcher(s)`;
+  if (!e.explicit) return `project ${e.project} × population ${e.population}: no project budget set (its researchers' own budgets apply); spent ρ=${fmt(e.spentRho)} in ${who}`;
+  const left = remainingBudget(e);
+  return (
+    `project ${e.project} × population ${e.population}: budget ε=${e.budgetEpsilon} δ=${e.budgetDelta} shared by every researcher of the project; ` +
+    `spent ρ=${fmt(e.spentRho)} (ε=${fmt(e.spentEpsilon)} at δ=${e.budgetDelta}) in ${who}; remaining ρ=${fmt(left.rho)}: the next job may spend up to ε=${fmt(left.nextJobEpsilon)}`
+  );
+}
+
 /** What `fedmesh budget set` prints: the population set (and, when a product named it, that mapping). */
 export function budgetSetLine(e: BudgetEntryView): string {
+  if (e.project) return projectBudgetLine(e);
   const left = remainingBudget(e);
   const mapped = e.mappedFromProduct ? `product ${e.mappedFromProduct} belongs to population ${e.population}: its budget is the population's, shared by every product in it\n` : '';
   return (

@@ -217,6 +217,11 @@ export class CoordinatorClient {
     return this.call<BudgetEntryView>('setBudget', { researcher, ...('population' in t ? { population: t.population } : { product: t.product }), epsilon, delta });
   }
 
+  /** Administrators: sets a project's budget on a population, shared by every researcher's jobs under the project. */
+  async setProjectBudget(project: string, target: BudgetTarget, epsilon: number, delta: number): Promise<BudgetEntryView> {
+    return this.call<BudgetEntryView>('setBudget', { project, ...('population' in target ? { population: target.population } : { product: target.product }), epsilon, delta });
+  }
+
   /** Follows a job's events until it finishes; resolves with the final status. */
   watchJob(jobId: string, onEvent?: (e: JobEventView) => void): Promise<JobView> {
     return new Promise<JobView>((resolve, reject) => {

@@ -21,7 +21,7 @@ import { planDistributedNoise, type PrivacyCost } from '../../algorithms/dp/inde
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError } from '../errors.js';
 import type { KindJobCommon } from './kind.js';
-import { addGridNoise, blockL2, gridAndL2, identityVector, NO_NOISE, rhoPerBlock, statedCost, type BlockNoise, type PrivacyModeDef, type RoundNoiseContext } from './noise-calibration.js';
+import { addGridNoise, blockL2, gridAndL2, identityVector, NO_NOISE, rhoOfBlock, statedCost, type BlockNoise, type PrivacyModeDef, type RoundNoiseContext } from './noise-calibration.js';
 import type { StatLayout, StatVector } from './stat-layout.js';
 
 /** Default tolerance of distributed-dp: ⌊(n − 1)/3⌋ agents may drop out or collude (as common/secure). */
@@ -50,10 +50,10 @@ export const LOCAL_DP_MODE: PrivacyModeDef = Object.freeze({
   roundNoise(job: KindJobCommon, layout: StatLayout, ctx?: RoundNoiseContext): BlockNoise[] {
     // The agent's noise does not depend on n; the stated noise of the sum does (n = 1 at an agent on its own).
     const n = ctx?.agents ?? 1;
-    const rhoBlock = rhoPerBlock(job, layout);
     return layout.blocks.map((b) => {
       const l2 = blockL2(job, b);
       if (l2 === 0) return NO_NOISE;
+      const rhoBlock = rhoOfBlock(job, layout, b);
       const { grid, l2Grid } = gridAndL2(b, l2, l2 / Math.sqrt(2 * rhoBlock));
       const agentSigma2Grid = (l2Grid * l2Grid) / (2 * rhoBlock);
       return { std: Math.sqrt(n * agentSigma2Grid) * grid.size, gridExponent: grid.exponent, sigma2Grid: 0, agentSigma2Grid };
@@ -70,10 +70,10 @@ export const DISTRIBUTED_DP_MODE: PrivacyModeDef = Object.freeze({
   roundNoise(job: KindJobCommon, layout: StatLayout, ctx?: RoundNoiseContext): BlockNoise[] {
     const n = needAgents(job, ctx);
     const tolerated = toleratedAgents(job, n);
-    const rhoBlock = rhoPerBlock(job, layout);
     return layout.blocks.map((b) => {
       const l2 = blockL2(job, b);
       if (l2 === 0) return NO_NOISE;
+      const rhoBlock = rhoOfBlock(job, layout, b);
       // The grid is the central one: the shares together carry at least the central noise.
       const { grid, l2Grid } = gridAndL2(b, l2, l2 / Math.sqrt(2 * rhoBlock));
       let s2: number;

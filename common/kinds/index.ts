@@ -13,3 +13,4 @@ export { defaultToleratedAgents, toleratedAgents } from './agent-noise-modes.js'
 export { NO_NOISE, jobRho, sitesOf, kindPrivacyOf } from './noise-calibration.js';
 export * from './secure-vector.js';
 export * from './secure-sum.js';
+export * from './selection.js';

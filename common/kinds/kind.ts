@@ -75,6 +75,11 @@ export interface RoundRecord<I = unknown> {
   readonly released: readonly number[];
   /** Standard deviation of the noise in each block of `released` (0 in mode none). */
   readonly noiseStd: readonly number[];
+  /**
+   * Mode none with `release: 'selection'` blocks: entries agents withheld as below their minimum cell size (their
+   * entries in `released` are 0 and must be shown as withheld, not as 0). Absent: nothing withheld.
+   */
+  readonly withheld?: readonly { readonly block: string; readonly entry: number; readonly agents: readonly string[] }[];
 }
 
 /** What a kind releases: the coordinator turns it into the job's result. */
@@ -84,6 +89,11 @@ export interface KindRelease {
   summary: Record<string, unknown>;
   notes: string[];
   privacy: Record<string, unknown>;
+  /**
+   * Cells withheld at the source (mode none, selection blocks), named as the kind names its cells, with the agents
+   * that withheld each. Absent: the runner reports the last round's withheld entries by block and index.
+   */
+  suppressed?: { group: Record<string, unknown>; suppressedBy: string[] }[];
 }
 
 /**

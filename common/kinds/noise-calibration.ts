@@ -88,8 +88,20 @@ export function blockL2(job: KindJobCommon, b: StatBlock): number {
 
 /** ρ per noisy block per round: the job's ρ split evenly over `maxRounds` and the round's noisy blocks (zCDP adds). */
 export function rhoPerBlock(job: KindJobCommon, layout: StatLayout): number {
-  const noisy = layout.blocks.filter((b) => b.sensitivity === 'exact-only' || b.sensitivity.l2Sq > 0).length;
+  const noisy = layout.blocks.filter(isNoisy).length;
   return jobRho(job) / job.maxRounds / Math.max(1, noisy);
+}
+
+const isNoisy = (b: StatBlock): boolean => b.sensitivity === 'exact-only' || b.sensitivity.l2Sq > 0;
+
+/**
+ * ρ of one noisy block per round: the job's ρ split evenly over `maxRounds`, then over the round's noisy blocks in
+ * proportion to their `rhoShare` (default 1: the even split of {@link rhoPerBlock}). The shares of a round add up to
+ * its ρ, so the job still costs exactly its stated ρ (zCDP adds, Bun & Steinke 2016, Lemma 2.3).
+ */
+export function rhoOfBlock(job: KindJobCommon, layout: StatLayout, b: StatBlock): number {
+  const total = layout.blocks.filter(isNoisy).reduce((a, x) => a + (x.rhoShare ?? 1), 0);
+  return ((jobRho(job) / job.maxRounds) * (b.rhoShare ?? 1)) / Math.max(1, total);
 }
 
 /**

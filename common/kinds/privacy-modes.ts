@@ -1,7 +1,7 @@
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
 import type { KindJobCommon } from './kind.js';
-import { addGridNoise, blockL2, gridAndL2, identityVector, NO_NOISE, rhoPerBlock, statedCost, type BlockNoise, type PrivacyModeDef } from './noise-calibration.js';
+import { addGridNoise, blockL2, gridAndL2, identityVector, NO_NOISE, rhoOfBlock, statedCost, type BlockNoise, type PrivacyModeDef } from './noise-calibration.js';
 import { DISTRIBUTED_DP_MODE, LOCAL_DP_MODE } from './agent-noise-modes.js';
 import type { StatLayout, StatVector } from './stat-layout.js';
 
@@ -29,11 +29,11 @@ export const CENTRAL_DP_MODE: PrivacyModeDef = Object.freeze({
   name: 'central-dp',
   cost: (job: KindJobCommon): PrivacyCost => statedCost(job),
   roundNoise(job: KindJobCommon, layout: StatLayout): BlockNoise[] {
-    const rhoBlock = rhoPerBlock(job, layout);
     return layout.blocks.map((b) => {
       const l2 = blockL2(job, b);
       // A block no person can change is public already: released as it is, with none of the budget.
       if (l2 === 0) return NO_NOISE;
+      const rhoBlock = rhoOfBlock(job, layout, b);
       const { grid, l2Grid } = gridAndL2(b, l2, l2 / Math.sqrt(2 * rhoBlock));
       const sigma2Grid = (l2Grid * l2Grid) / (2 * rhoBlock);
       return { std: Math.sqrt(sigma2Grid) * grid.size, gridExponent: grid.exponent, sigma2Grid, agentSigma2Grid: 0 };

@@ -22,6 +22,11 @@ export interface StatBlock {
   readonly gridExponent?: number;
   /** `additive`: the sum is released; `selection`: only entries that pass a public threshold are. */
   readonly release: 'additive' | 'selection';
+  /**
+   * Relative share of each round's ρ this noisy block gets (public; default 1, an even split). A kind whose blocks
+   * matter unequally (a model update against its evaluation counts) gives the block that carries the signal more.
+   */
+  readonly rhoShare?: number;
 }
 
 export interface StatLayout {
@@ -59,6 +64,7 @@ export function checkLayout(layout: StatLayout): void {
     if (b.sensitivity !== 'exact-only' && !(b.sensitivity.l1 >= 0 && b.sensitivity.l2Sq >= 0 && Number.isFinite(b.sensitivity.l1) && Number.isFinite(b.sensitivity.l2Sq))) {
       throw new RangeError(`${at}.sensitivity must have finite l1 >= 0 and l2Sq >= 0 (0: the block does not depend on any one person), or be 'exact-only'`);
     }
+    if (b.rhoShare !== undefined && !(Number.isFinite(b.rhoShare) && b.rhoShare > 0)) throw new RangeError(`${at}.rhoShare must be a finite number > 0`);
     if (b.gridExponent !== undefined && (!Number.isInteger(b.gridExponent) || b.gridExponent < -60 || b.gridExponent > 60)) throw new RangeError(`${at}.gridExponent must be an integer in [-60, 60]`);
   }
   if (layoutLength(layout) > MAX_VECTOR_ENTRIES) throw new RangeError(`layout has more than ${MAX_VECTOR_ENTRIES} entries`);

@@ -26,7 +26,11 @@ export function checkMeshPolicy(policy: AccessPolicy | undefined, caller: Princi
  */
 export function checkKindMeshPolicy(policy: AccessPolicy | undefined, caller: Principal, job: KindJobCommon, agents: readonly AgentView[]): void {
   const privacy = { mode: job.privacy.mode, ...(job.privacy.epsilon !== undefined ? { epsilon: job.privacy.epsilon } : {}), ...(job.privacy.rho !== undefined ? { rho: job.privacy.rho } : {}) } as JobSpec['privacy'];
-  decideAtAgents(policy, caller, { kind: job.kind as JobSpec['kind'], privacy }, job.product, agents);
+  // Purpose and project as the kind's spec states them (glm, survival-cox, train accept both; else the default purpose).
+  const spec = (job as { spec?: { purpose?: unknown; project?: unknown } }).spec;
+  const purpose = typeof spec?.purpose === 'string' ? { purpose: spec.purpose } : {};
+  const project = typeof spec?.project === 'string' ? { project: spec.project } : {};
+  decideAtAgents(policy, caller, { kind: job.kind as JobSpec['kind'], privacy, ...purpose, ...project }, job.product, agents);
 }
 
 function decideAtAgents(policy: AccessPolicy | undefined, caller: Principal, job: Pick<JobSpec, 'kind' | 'privacy' | 'secure' | 'purpose' | 'project'>, name: string, agents: readonly AgentView[]): void {

@@ -119,9 +119,10 @@ export class CoordinatorAudit {
       hash = chainHash(hash, canonicalEntry(ev));
       const at = { ledgerSeq: seq, ledgerHash: hash };
       if (ev.op === 'reserve-populations') {
-        this.append('ledger.reserve', { jobId: ev.job, researcher: ev.researcher, populations: ev.populations.map((p) => ({ population: p.population, products: p.products.slice(0, 64) })), rho: ev.rho, epsilon: ev.epsilon, delta: ev.delta, ...at });
+        this.append('ledger.reserve', { jobId: ev.job, researcher: ev.researcher, populations: ev.populations.map((p) => ({ population: p.population, products: p.products.slice(0, 64) })), rho: ev.rho, epsilon: ev.epsilon, delta: ev.delta, ...(ev.project !== undefined ? { project: ev.project } : {}), ...at });
       } else if (ev.op === 'commit') this.append('ledger.commit', { jobId: ev.job, ...at });
       else if (ev.op === 'population-budget') this.append('ledger.budget', { researcher: ev.researcher, population: ev.population, epsilon: ev.epsilon, delta: ev.delta, setBy: ev.setBy, ...at });
+      else if (ev.op === 'project-budget') this.append('ledger.project-budget', { project: ev.project, population: ev.population, epsilon: ev.epsilon, delta: ev.delta, setBy: ev.setBy, ...at });
       else this.append('ledger.other', { op: ev.op, ...at });
     }
   };

@@ -6,7 +6,8 @@ import { chargedEpsilon } from '../job-log.js';
  * The DP guarantee of a registry-kind release (glm, survival-cox, …), stated in its privacy block as the built-in
  * kinds state theirs (issue 15 point 7): the unit protected, k, maxSitesPerPerson, the mechanism, (ε, δ) and ρ, the
  * tolerated colluders in distributed-dp and what the coordinator sees. From public parameters only; none in mode none.
- * @param released the kind's own privacy block (its `maxRowsPerPerson`, when the kind bounds rows per person)
+ * @param released the kind's own privacy block (its `maxRowsPerPerson`, when the kind bounds rows per person, and
+ *   its `mechanism`, when it states one)
  */
 export function kindGuarantee(job: CompiledKindJob, released: Record<string, unknown>, agentsAsked: number, defaultDelta: number): DpGuarantee | undefined {
   const { mode } = job.privacy;
@@ -19,7 +20,8 @@ export function kindGuarantee(job: CompiledKindJob, released: Record<string, unk
     ...(job.secure === 'secagg' || job.secure === 'he' ? { secure: job.secure } : {}),
     maxRowsPerPerson: k,
     maxSitesPerPerson: job.privacy.maxSitesPerPerson ?? 1,
-    mechanism: `discrete Gaussian on every statistic block of every round (zCDP; the job's ρ covers all of its ${job.maxRounds} rounds)`,
+    // A kind that states its own mechanism (train: which blocks of which rounds carry noise) is quoted as it is.
+    mechanism: typeof released.mechanism === 'string' ? released.mechanism : `discrete Gaussian on every statistic block of every round (zCDP; the job's ρ covers all of its ${job.maxRounds} rounds)`,
     spent: { epsilon: chargedEpsilon(cost, defaultDelta), delta: Number.isFinite(cost.delta) && cost.delta > 0 ? cost.delta : defaultDelta, rho: cost.rho },
     ...(mode === 'distributed-dp' ? { agents: agentsAsked, tolerated: toleratedAgents(job, agentsAsked) } : {}),
   });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
-import { checkSecureCombination, compileKindJob, heVectorPlan, privacyModeOf, registryKindCandidates, secAggVectorPlan, secureQuorum, type AnyKindDef, type CompiledKindJob, type KindRegistry } from '../../common/kinds/index.js';
+import { checkSecureCombination, compileKindJob, heVectorPlan, privacyModeOf, registryKindCandidates, secAggVectorPlan, secureQuorum, suppressedOfRounds, type AnyKindDef, type CompiledKindJob, type KindRegistry } from '../../common/kinds/index.js';
 import { createHePool, type HePool } from '../../common/he/coordinator.js';
 import type { AgentRegistry, AgentView } from '../agent-registry.js';
 import type { Dispatcher } from '../dispatcher.js';
@@ -208,7 +208,7 @@ export class KindJobs {
       record.result = {
         columns: r.columns,
         rows: r.rows,
-        suppressed: [],
+        suppressed: r.suppressed ?? suppressedOfRounds(out.history),
         privacy: guarantee ? { ...r.privacy, guarantee } : r.privacy,
         summary: { ...r.summary, rounds: out.history.length, converged: out.converged },
         notes: r.notes,

@@ -16,6 +16,7 @@ import {
   type RoundRecord,
   type StatVector,
 } from '../../common/kinds/index.js';
+import { checkSelectionSecure, collectWithheld, layoutWithWithheld, selectionApplies, zeroWithheld, type WithheldEntry } from '../../common/kinds/selection.js';
 
 /** One round task as the runner hands it to a transport. */
 export interface RoundTask {
@@ -103,6 +104,9 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     if (round >= job.maxRounds) break;
     await o.beforeRound?.(round);
     const layout = def.layout(job, round);
+    checkSelectionSecure(job, layout);
+    // Mode none: selection blocks may carry the agents' withheld marker (common/kinds/selection.ts).
+    const replyLayout = selectionApplies(job) ? layoutWithWithheld(layout) : layout;
     const payload = encodeRoundPayload({ hash: job.hash, input });
     const deadlineMs = now() + job.roundTimeoutMs;
     const pool = participants;
@@ -120,7 +124,7 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
           try {
             const v = decodeVector(layout, r.bytes, agent);
             // Agent-side noise (local-dp) may take an honest vector past the bounds by its public margin.
-            checkAgentVector(layoutWithAgentNoise(layout, noise), v, agent);
+            checkAgentVector(layoutWithAgentNoise(replyLayout, noise), v, agent);
             return { agent, vector: v };
           } catch (e) {
             return { agent, error: { code: 'INTERNAL', message: e instanceof FedmeshError ? e.message : `agent ${agent} sent an unreadable reply` } };
@@ -170,11 +174,13 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
         details: { answered, missing: asked.filter((a) => !answered.includes(a)), round },
       });
     }
+    let withheld: WithheldEntry[] = [];
+    if (replyLayout !== layout) ({ replies: good, withheld } = collectWithheld(layout, good));
     // Gridded blocks add exactly (so plain equals secure to the last bit); a secure sum arrives summed.
-    const sum = secureSum ?? exactSumVectors(layout, noise, good.map((g) => g.vector));
+    const sum = zeroWithheld(layout, secureSum ?? exactSumVectors(layout, noise, good.map((g) => g.vector)), withheld);
     // Agent-side noise (local, distributed) went in at the agents; only the central mode adds any here.
     const released = mode.atCoordinator(sum, noise, layout, o.rng);
-    const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std) };
+    const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std), ...(withheld.length > 0 ? { withheld } : {}) };
     await o.store.saveRound(o.jobId, rec);
     history.push(rec);
     participants = def.participants ? pool.filter((a) => !failed.includes(a)) : answered;

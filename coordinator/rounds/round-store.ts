@@ -8,11 +8,14 @@ const ROUNDS = 'job_rounds';
  * Completed rounds of multi-round jobs in the job store's database (public values only: the round's input, who
  * answered, the released sum and its noise). One row per (job, round), written before the next round starts, so a
  * restarted coordinator resumes after the last completed round; the primary key refuses a round stored twice.
+ * `withheld_json` (added to older stores in place) keeps which entries agents withheld as small cells: without it a
+ * resumed job would release their zeros as counts.
  */
 export async function openRoundStore(store: JobStore): Promise<RoundStateStore> {
   await store.withConnection((conn) =>
     conn.run(`CREATE TABLE IF NOT EXISTS ${ROUNDS} (job_id VARCHAR NOT NULL, round INTEGER NOT NULL, input_json VARCHAR NOT NULL, answered_json VARCHAR NOT NULL, released_json VARCHAR NOT NULL, noise_json VARCHAR NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (job_id, round))`),
   );
+  await store.withConnection((conn) => conn.run(`ALTER TABLE ${ROUNDS} ADD COLUMN IF NOT EXISTS withheld_json VARCHAR`));
   return {
     async loadRounds(jobId: string): Promise<RoundRecord[]> {
       const rows = await store.withConnection(async (conn) => (await conn.runAndReadAll(`SELECT * FROM ${ROUNDS} WHERE job_id = $1 ORDER BY round`, [jobId])).getRowObjectsJS());
@@ -24,12 +27,22 @@ export async function openRoundStore(store: JobStore): Promise<RoundStateStore> 
           answered: JSON.parse(String(r.answered_json)) as string[],
           released: JSON.parse(String(r.released_json)) as number[],
           noiseStd: JSON.parse(String(r.noise_json)) as number[],
+          ...(r.withheld_json ? { withheld: JSON.parse(String(r.withheld_json)) as RoundRecord['withheld'] } : {}),
         };
       });
     },
     async saveRound(jobId: string, rec: RoundRecord): Promise<void> {
       await store.withConnection((conn) =>
-        conn.run(`INSERT INTO ${ROUNDS} VALUES ($1, $2, $3, $4, $5, $6, $7)`, [jobId, rec.round, JSON.stringify(rec.input), JSON.stringify(rec.answered), JSON.stringify(rec.released), JSON.stringify(rec.noiseStd), Date.now()]),
+        conn.run(`INSERT INTO ${ROUNDS} (job_id, round, input_json, answered_json, released_json, noise_json, at_ms, withheld_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
+          jobId,
+          rec.round,
+          JSON.stringify(rec.input),
+          JSON.stringify(rec.answered),
+          JSON.stringify(rec.released),
+          JSON.stringify(rec.noiseStd),
+          Date.now(),
+          rec.withheld && rec.withheld.length > 0 ? JSON.stringify(rec.withheld) : null,
+        ]),
       );
     },
   };

@@ -27,7 +27,8 @@ export type LedgerEvent =
   | { op: 'commit'; job: string }
   | { op: 'budget'; researcher: string; product: string; epsilon: number; delta: number; setBy: string; atMs: number }
   | { op: 'migrate-populations'; mapping: Array<[product: string, population: string]>; atMs: number }
-  | { op: 'reserve-populations'; job: string; researcher: string; populations: ChargedPopulation[]; rho: number; epsilon: number | null; delta: number; atMs: number }
+  | { op: 'reserve-populations'; job: string; researcher: string; populations: ChargedPopulation[]; rho: number; epsilon: number | null; delta: number; atMs: number; project?: string }
+  | { op: 'project-budget'; project: string; population: string; epsilon: number; delta: number; setBy: string; atMs: number }
   | { op: 'population-budget'; researcher: string; population: string; epsilon: number; delta: number; setBy: string; atMs: number };
 
 /** The one serialisation that is hashed: fixed key order, JSON numbers (shortest round-trip form of a double). */
@@ -45,7 +46,11 @@ export function canonicalEntry(e: LedgerEvent): string {
       return JSON.stringify({
         op: e.op, job: e.job, researcher: e.researcher, populations: e.populations.map((p) => ({ population: p.population, products: [...p.products] })),
         rho: e.rho, epsilon: e.epsilon, delta: e.delta, atMs: e.atMs,
+        // Only when the job names a project: entries written before project budgets keep their exact form and hash.
+        ...(e.project !== undefined ? { project: e.project } : {}),
       });
+    case 'project-budget':
+      return JSON.stringify({ op: e.op, project: e.project, population: e.population, epsilon: e.epsilon, delta: e.delta, setBy: e.setBy, atMs: e.atMs });
     case 'population-budget':
       return JSON.stringify({ op: e.op, researcher: e.researcher, population: e.population, epsilon: e.epsilon, delta: e.delta, setBy: e.setBy, atMs: e.atMs });
   }
@@ -82,9 +87,11 @@ export function parseEntry(entry: string): LedgerEvent | undefined {
   } else if (o.op === 'migrate-populations' && isMapping(o.mapping) && num(o.atMs)) {
     e = { op: 'migrate-populations', mapping: o.mapping, atMs: o.atMs };
   } else if (o.op === 'reserve-populations' && str(o.job) && str(o.researcher) && isCharged(o.populations) && num(o.rho) && (o.epsilon === null || num(o.epsilon)) && num(o.delta) && num(o.atMs)) {
-    e = { op: 'reserve-populations', job: o.job, researcher: o.researcher, populations: o.populations, rho: o.rho, epsilon: o.epsilon as number | null, delta: o.delta, atMs: o.atMs };
+    e = { op: 'reserve-populations', job: o.job, researcher: o.researcher, populations: o.populations, rho: o.rho, epsilon: o.epsilon as number | null, delta: o.delta, atMs: o.atMs, ...(str(o.project) ? { project: o.project } : {}) };
   } else if (o.op === 'population-budget' && str(o.researcher) && str(o.population) && num(o.epsilon) && num(o.delta) && str(o.setBy) && num(o.atMs)) {
     e = { op: 'population-budget', researcher: o.researcher, population: o.population, epsilon: o.epsilon, delta: o.delta, setBy: o.setBy, atMs: o.atMs };
+  } else if (o.op === 'project-budget' && str(o.project) && str(o.population) && num(o.epsilon) && num(o.delta) && str(o.setBy) && num(o.atMs)) {
+    e = { op: 'project-budget', project: o.project, population: o.population, epsilon: o.epsilon, delta: o.delta, setBy: o.setBy, atMs: o.atMs };
   }
   return e && canonicalEntry(e) === entry ? e : undefined;
 }
@@ -111,7 +118,8 @@ export async function appendEvents(conn: DuckDBConnection, head: ChainHead, even
 type ChargeState = 'reserved' | 'committed';
 export interface ReplayedProductCharge { researcher: string; product: string; rho: number; epsilon: number | null; delta: number; state: ChargeState; atMs: number }
 export interface ReplayedBudget { researcher: string; epsilon: number; delta: number; setBy: string; atMs: number }
-export interface ReplayedPopulationCharge { job: string; researcher: string; population: string; products: string[]; rho: number; epsilon: number | null; delta: number; state: ChargeState; atMs: number }
+export interface ReplayedPopulationCharge { job: string; researcher: string; population: string; products: string[]; rho: number; epsilon: number | null; delta: number; state: ChargeState; atMs: number; project: string | null }
+export interface ReplayedProjectBudget { project: string; population: string; epsilon: number; delta: number; setBy: string; atMs: number }
 
 /**
  * What replaying the chain says the ledger tables must hold: the per-product tables (`charges`, `budgets`) until
@@ -127,6 +135,8 @@ export interface ReplayedLedger {
   populationCharges: Map<string, ReplayedPopulationCharge>;
   /** Per-population budgets by {@link budgetKey} (researcher, population). */
   populationBudgets: Map<string, ReplayedBudget & { population: string }>;
+  /** Per-project budgets by {@link budgetKey} (project, population). */
+  projectBudgets: Map<string, ReplayedProjectBudget>;
 }
 
 export const budgetKey = (researcher: string, unit: string): string => JSON.stringify([researcher, unit]);
@@ -167,7 +177,7 @@ type Replay = { ok: true; ledger: ReplayedLedger } | { ok: false; seq: number; p
  * a per-product event after the migration, a per-population one before it)
  */
 export function replay(events: Iterable<{ seq: number; event: LedgerEvent }>): Replay {
-  const ledger: ReplayedLedger = { schema: 'empty', charges: new Map(), budgets: new Map(), populationCharges: new Map(), populationBudgets: new Map() };
+  const ledger: ReplayedLedger = { schema: 'empty', charges: new Map(), budgets: new Map(), populationCharges: new Map(), populationBudgets: new Map(), projectBudgets: new Map() };
   /** Job id → its population charge keys (a commit commits them all). */
   const jobs = new Map<string, string[]>();
   const fail = (seq: number, problem: string): Replay => ({ ok: false, seq, problem });
@@ -175,7 +185,7 @@ export function replay(events: Iterable<{ seq: number; event: LedgerEvent }>): R
     if (e.op === 'reserve' || e.op === 'budget') {
       if (ledger.schema === 'population') return fail(seq, `a per-product ${e.op} after the migration to populations`);
       ledger.schema = 'product';
-    } else if (e.op === 'reserve-populations' || e.op === 'population-budget') {
+    } else if (e.op === 'reserve-populations' || e.op === 'population-budget' || e.op === 'project-budget') {
       if (ledger.schema === 'product') return fail(seq, `a per-population ${e.op} before the migration to populations`);
       ledger.schema = 'population';
     }
@@ -200,7 +210,7 @@ export function replay(events: Iterable<{ seq: number; event: LedgerEvent }>): R
       for (const [job, c] of ledger.charges) {
         const population = mapping.get(c.product)!;
         const key = chargeKey(job, population);
-        ledger.populationCharges.set(key, { job, researcher: c.researcher, population, products: [c.product], rho: c.rho, epsilon: c.epsilon, delta: c.delta, state: c.state, atMs: c.atMs });
+        ledger.populationCharges.set(key, { job, researcher: c.researcher, population, products: [c.product], rho: c.rho, epsilon: c.epsilon, delta: c.delta, state: c.state, atMs: c.atMs, project: null });
         jobs.set(job, [key]);
       }
       for (const [key, b] of mergeBudgets(ledger.budgets.values(), (p) => mapping.get(p), e.atMs)) {
@@ -216,10 +226,12 @@ export function replay(events: Iterable<{ seq: number; event: LedgerEvent }>): R
       for (const p of e.populations) {
         const key = chargeKey(e.job, p.population);
         if (ledger.populationCharges.has(key)) return fail(seq, `job ${e.job} charges population ${p.population} twice`);
-        ledger.populationCharges.set(key, { job: e.job, researcher: e.researcher, population: p.population, products: [...p.products], rho: e.rho, epsilon: e.epsilon, delta: e.delta, state: 'reserved', atMs: e.atMs });
+        ledger.populationCharges.set(key, { job: e.job, researcher: e.researcher, population: p.population, products: [...p.products], rho: e.rho, epsilon: e.epsilon, delta: e.delta, state: 'reserved', atMs: e.atMs, project: e.project ?? null });
         keys.push(key);
       }
       jobs.set(e.job, keys);
+    } else if (e.op === 'project-budget') {
+      ledger.projectBudgets.set(budgetKey(e.project, e.population), { project: e.project, population: e.population, epsilon: e.epsilon, delta: e.delta, setBy: e.setBy, atMs: e.atMs });
     } else {
       ledger.populationBudgets.set(budgetKey(e.researcher, e.population), { researcher: e.researcher, population: e.population, epsilon: e.epsilon, delta: e.delta, setBy: e.setBy, atMs: e.atMs });
     }

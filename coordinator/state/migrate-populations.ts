@@ -48,13 +48,13 @@ export async function migrateToPopulations(
   for (const [product, population] of mapping) {
     await conn.run(`INSERT INTO _fedmesh_population_map VALUES ($1, $2, $3)`, [product, population, PLAIN_NAME.test(product)]);
   }
-  await conn.run(`INSERT INTO ${POPULATION_CHARGES}
+  await conn.run(`INSERT INTO ${POPULATION_CHARGES} (job_id, researcher, population, products, rho, epsilon, delta, state, at_ms)
     SELECT c.job_id, c.researcher, m.population, '["' || c.product || '"]', c.rho, c.epsilon, c.delta, c.state, c.at_ms
       FROM charges c JOIN _fedmesh_population_map m ON m.product = c.product WHERE m.plain`);
   const odd = (await conn.runAndReadAll(`SELECT c.* FROM charges c JOIN _fedmesh_population_map m ON m.product = c.product WHERE NOT m.plain`)).getRowObjectsJS();
   for (const c of odd) {
     const product = String(c.product);
-    await conn.run(`INSERT INTO ${POPULATION_CHARGES} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
+    await conn.run(`INSERT INTO ${POPULATION_CHARGES} (job_id, researcher, population, products, rho, epsilon, delta, state, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
       String(c.job_id), String(c.researcher), byProduct.get(product)!, JSON.stringify([product]), Number(c.rho),
       c.epsilon === null ? null : Number(c.epsilon), Number(c.delta), String(c.state), Number(c.at_ms),
     ]);

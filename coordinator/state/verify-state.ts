@@ -6,11 +6,11 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { CHAIN_TABLE, GENESIS_HASH, budgetKey, chainHash, chargeKey, parseEntry, replay, type LedgerEvent, type ReplayedLedger } from './ledger-chain.js';
-import { LEGACY_LEDGER_TABLES, POPULATION_BUDGETS, POPULATION_CHARGES } from './ledger-tables.js';
+import { LEGACY_LEDGER_TABLES, POPULATION_BUDGETS, POPULATION_CHARGES, PROJECT_BUDGETS } from './ledger-tables.js';
 import type { ChainHead, HeadRead } from './state-head.js';
 
 /** Tables the coordinator keeps; each is read in full at start. */
-export const STATE_TABLES = ['jobs', 'agent_members', ...LEGACY_LEDGER_TABLES, POPULATION_BUDGETS, POPULATION_CHARGES, CHAIN_TABLE] as const;
+export const STATE_TABLES = ['jobs', 'agent_members', ...LEGACY_LEDGER_TABLES, POPULATION_BUDGETS, POPULATION_CHARGES, PROJECT_BUDGETS, CHAIN_TABLE] as const;
 /** Problems listed per kind before the rest is summarised (a state with 10⁵ bad rows must not make a 10⁵-line message). */
 const MAX_LISTED = 3;
 
@@ -176,7 +176,7 @@ async function compareLedger(conn: DuckDBConnection, tables: Set<string>, expect
     }
     const eps = c.epsilon === null ? null : Number(c.epsilon);
     if (String(c.researcher) !== x.researcher || String(c.products) !== JSON.stringify(x.products) || Number(c.rho) !== x.rho || eps !== x.epsilon
-      || Number(c.delta) !== x.delta || String(c.state) !== x.state || Number(c.at_ms) !== x.atMs) {
+      || Number(c.delta) !== x.delta || String(c.state) !== x.state || Number(c.at_ms) !== x.atMs || (c.project ?? null) !== x.project) {
       note(`charge of job ${job} on population ${x.population} differs from the ledger chain`);
     }
   }
@@ -192,5 +192,16 @@ async function compareLedger(conn: DuckDBConnection, tables: Set<string>, expect
     }
   }
   for (const [key, x] of expected.populationBudgets) if (!seenPopBudgets.has(key)) note(`budget of ${x.researcher} on population ${x.population} is in the ledger chain but missing from the ${POPULATION_BUDGETS} table`);
+  const projBudgets = tables.has(PROJECT_BUDGETS) ? (await conn.runAndReadAll(`SELECT * FROM ${PROJECT_BUDGETS} ORDER BY project, population`)).getRowObjectsJS() : [];
+  const seenProj = new Set<string>();
+  for (const b of projBudgets) {
+    const key = budgetKey(String(b.project), String(b.population));
+    seenProj.add(key);
+    const x = expected.projectBudgets.get(key);
+    if (!x || Number(b.epsilon) !== x.epsilon || Number(b.delta) !== x.delta || String(b.set_by) !== x.setBy || Number(b.set_at_ms) !== x.atMs) {
+      note(`budget of project ${String(b.project)} on population ${String(b.population)} ${x ? 'differs from' : 'is not in'} the ledger chain`);
+    }
+  }
+  for (const [key, x] of expected.projectBudgets) if (!seenProj.has(key)) note(`budget of project ${x.project} on population ${x.population} is in the ledger chain but missing from the ${PROJECT_BUDGETS} table`);
   return out;
 }

@@ -4,7 +4,7 @@ import { INGEST_STATES, type AgentRegistration, type AgentTask, type AgentTaskRe
 import { FedmeshError } from '../../common/errors.js';
 import type { AgentListing } from '../agent-registry.js';
 import { MAX_CONCEPT_LOOKUP_IDS, MAX_CONCEPT_NAME_CHARS, type ConceptNameEntry } from '../../common/job/concept-names.js';
-import type { BudgetEntry } from '../ledger.js';
+import type { BudgetEntry, ProjectBudgetEntry } from '../ledger.js';
 import type { JobEventRecord, JobRecord } from '../job-record.js';
 import type { JobSummary } from '../job-summary.js';
 
@@ -260,6 +260,28 @@ export function agentToWire(a: AgentListing): Record<string, unknown> {
     version: a.version,
     ingest: a.ingest ? ingestStatusToWire(a.ingest) : null,
     products: a.products.map((p) => ({ name: p.name, columns: p.columns, privacyUnit: p.privacyUnit, description: p.description, metadataJson: JSON.stringify(p.metadata) })),
+  };
+}
+
+/** A project's budget entry on the wire: a BudgetEntry with `project` set and no researcher. */
+export function projectBudgetToWire(e: ProjectBudgetEntry & { mappedFrom?: string }): Record<string, unknown> {
+  return {
+    researcher: '',
+    project: e.project,
+    researchers: e.researchers.length,
+    product: e.population,
+    population: e.population,
+    products: [],
+    mappedFromProduct: e.mappedFrom ?? '',
+    budgetEpsilon: e.budget?.epsilon ?? 0,
+    budgetDelta: e.budget?.delta ?? 0,
+    explicit: e.budget !== undefined,
+    spentRho: e.spent.rho,
+    spentEpsilon: e.spent.epsilonAtBudgetDelta ?? 0,
+    spentDelta: e.spent.delta,
+    remainingEpsilon: e.remainingEpsilon ?? 0,
+    jobs: e.jobs,
+    reserved: e.reserved,
   };
 }
 

@@ -13,7 +13,7 @@ import { authenticateCaller, type CallerAuth } from './authenticate.js';
 import type { OidcVerifier } from '../identity/index.js';
 import { checkRegistrationSize } from '../registration-limits.js';
 import {
-  agentToWire, budgetEntryToWire, eventToWire, jobSummaryToWire, jobToWire, registrationFromWire, replyFromWire, resultPart, RESULT_CHUNK_BYTES, RESULT_PARTS, taskToWire,
+  agentToWire, budgetEntryToWire, projectBudgetToWire, eventToWire, jobSummaryToWire, jobToWire, registrationFromWire, replyFromWire, resultPart, RESULT_CHUNK_BYTES, RESULT_PARTS, taskToWire,
   type ResultPartName, type WireRegister,
 } from './codec.js';
 
@@ -153,13 +153,20 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
       return jobToWire(await coordinator.submitJob(caller, req.specJson));
     }),
     getBudget: unary<{ researcher: string }, unknown>(log, 'GetBudget', auth, async (caller, req) => ({
-      entries: (await coordinator.budgetReport(caller.name, caller.isAdmin, req.researcher || undefined)).map(budgetEntryToWire),
+      entries: [
+        ...(await coordinator.budgetReport(caller.name, caller.isAdmin, req.researcher || undefined)).map(budgetEntryToWire),
+        ...(await coordinator.ledger.projectReport(caller.isAdmin ? req.researcher || undefined : caller.name)).map(projectBudgetToWire),
+      ],
       defaultEpsilon: coordinator.options.defaultBudget.epsilon,
       defaultDelta: coordinator.options.defaultBudget.delta,
     })),
-    setBudget: unary<{ researcher: string; product: string; population: string; epsilon: number; delta: number }, unknown>(log, 'SetBudget', auth, async (caller, req) =>
-      budgetEntryToWire(await coordinator.setBudget(caller.name, caller.isAdmin, req.researcher, budgetTarget(req.product, req.population), { epsilon: req.epsilon, delta: req.delta })),
-    ),
+    setBudget: unary<{ researcher: string; project: string; product: string; population: string; epsilon: number; delta: number }, unknown>(log, 'SetBudget', auth, async (caller, req) => {
+      const project = req.project ?? '';
+      if (project !== '' && (req.researcher ?? '') !== '') throw new FedmeshError('INVALID_ARGUMENT', 'give exactly one of researcher and project', { field: 'project' });
+      const budget = { epsilon: req.epsilon, delta: req.delta };
+      if (project !== '') return projectBudgetToWire(await coordinator.setProjectBudget(caller.name, caller.isAdmin, project, budgetTarget(req.product, req.population), budget));
+      return budgetEntryToWire(await coordinator.setBudget(caller.name, caller.isAdmin, req.researcher, budgetTarget(req.product, req.population), budget));
+    }),
     getJob: unary<{ jobId: string }, unknown>(log, 'GetJob', auth, async (caller, req) => jobToWire(await coordinator.getJob(caller, req.jobId))),
     listJobs: unary<{ limit: number }, unknown>(log, 'ListJobs', auth, async (caller, req) => ({ jobs: (await coordinator.listJobs(caller, req.limit || 50)).map(jobSummaryToWire) })),
     listAgents: unary<unknown, unknown>(log, 'ListAgents', auth, async () => ({ agents: coordinator.listAgents().map(agentToWire) })),

@@ -77,7 +77,7 @@ export interface GlmTerm {
   readonly source: { readonly kind: 'intercept' } | { readonly kind: 'numeric'; readonly covariate: number } | { readonly kind: 'dummy'; readonly covariate: number; readonly level: Scalar };
 }
 
-const GLM_FIELDS = ['kind', 'product', 'family', 'link', 'outcome', 'outcomeBounds', 'covariates', 'offset', 'offsetBounds', 'weights', 'where', 'cohort', 'maxIterations', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents', 'secureThreshold', 'secureMaxRows', 'he'];
+const GLM_FIELDS = ['kind', 'product', 'family', 'link', 'outcome', 'outcomeBounds', 'covariates', 'offset', 'offsetBounds', 'weights', 'where', 'cohort', 'maxIterations', 'privacy', 'secure', 'quorum', 'timeoutMs', 'agents', 'secureThreshold', 'secureMaxRows', 'he', 'purpose', 'project'];
 
 function levelKey(v: Scalar): string {
   return `${typeof v}:${String(v)}`;

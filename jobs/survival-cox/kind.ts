@@ -37,6 +37,9 @@ export const COX_KIND = 'survival-cox';
  */
 export interface CoxJobSpec {
   kind: 'survival';
+  /** HL7 PurposeOfUse code and project (common/job/purpose.ts): to the agents' policy, consent, the audit and the project's budget. */
+  purpose?: string;
+  project?: string;
   target: unknown;
   outcome: SurvivalOutcomeSpec;
   timeGrid: { binDays: number; maxDays: number };
@@ -154,6 +157,8 @@ function parseCoxSpec(raw: unknown): CoxJobSpec {
     ...(job.secureThreshold !== undefined ? { secureThreshold: job.secureThreshold } : {}),
     ...(job.secureMaxRows !== undefined ? { secureMaxRows: job.secureMaxRows } : {}),
     ...(typeof t === 'number' ? { timeoutMs: t } : {}),
+    ...(job.purpose !== undefined ? { purpose: job.purpose } : {}),
+    ...(job.project !== undefined ? { project: job.project } : {}),
   };
 }
 

@@ -12,6 +12,8 @@ import { runTrainCompute } from '../../node-agent/train/pool.js';
 import { readTrainData, type TrainAgentData } from './data.js';
 import { joinBlocks, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
 import type { TrainJobSpec } from './spec.js';
+import { isDpTraining } from './privacy-spec.js';
+import { dpTrainRound } from './privacy-agent.js';
 import { TRAIN_KIND, type CompiledTrainJob } from './index.js';
 
 const DATA = 'train-data';
@@ -39,6 +41,7 @@ export function localModelOf(job: CompiledTrainJob): LocalModelConfig {
 export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, data: TrainAgentData, state: Map<string, unknown>, round: number, signal?: AbortSignal): Promise<Float64Array> {
   const spec: TrainJobSpec = job.spec;
   const plan: TrainPlan = job.plan;
+  if (isDpTraining(spec.privacy)) return dpTrainRound(job, spec.privacy, input, data, signal);
   const model = localModelOf(job);
   if (data.train.n > spec.update.maxExamples || data.test.n > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
   const scaffold = spec.strategy.name === 'scaffold';

@@ -36,7 +36,8 @@ export function designSpecOf(spec: TrainJobSpec): ReturnType<typeof parseGlmSpec
     ],
     where: spec.where,
     ...(spec.cohort !== undefined ? { cohort: spec.cohort } : {}),
-    privacy: { mode: 'none' },
+    // DP training: the reader keeps rows with a privacy unit, at most maxRowsPerPerson per person (the k of the sensitivity).
+    privacy: spec.privacy.mode === 'none' ? { mode: 'none' } : { mode: spec.privacy.mode, maxRowsPerPerson: spec.privacy.maxRowsPerPerson ?? 1 },
   });
 }
 

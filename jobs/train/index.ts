@@ -4,10 +4,12 @@
  * (node-agent/train) and returns its clipped, fixed-point update with its example count; the coordinator replays
  * the strategy's server rule (algorithms/fl) from the released sums. One last round only evaluates the final model.
  */
-import type { CompiledKindJob, KindDef, KindRelease, RoundRecord } from '../../common/kinds/index.js';
+import { kindPrivacyOf, type CompiledKindJob, type KindDef, type KindRelease, type RoundRecord } from '../../common/kinds/index.js';
 import { participantCount, sampleParticipants } from '../../algorithms/fl/index.js';
 import { makeTrainPlan, replayServer, roundMetrics, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
 import { parseTrainSpec, type TrainJobSpec } from './spec.js';
+import { dpTrainPrivacy } from './privacy.js';
+import { isDpTraining } from './privacy-spec.js';
 import { trainView } from './view.js';
 
 export const TRAIN_KIND = 'train';
@@ -28,7 +30,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
   compile: (spec) => ({
     kind: TRAIN_KIND,
     product: spec.product,
-    privacy: { mode: 'none' },
+    privacy: isDpTraining(spec.privacy) ? kindPrivacyOf(spec.privacy) : { mode: 'none' },
     secure: spec.secure ?? 'plain',
     maxRounds: spec.training.rounds + 1,
     roundTimeoutMs: spec.timeoutMs ?? 300_000,
@@ -38,7 +40,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
     spec,
     plan: makeTrainPlan(spec),
   }),
-  layout: (job) => trainLayout(job.spec, job.plan),
+  layout: (job, round) => trainLayout(job.spec, job.plan, round),
   nextRound: nextInput,
   /** Partial participation: ⌈fraction · pool⌉ agents (at least minUpdates) from the CSPRNG; the eval round asks all. */
   participants(job, round, pool, rng) {
@@ -54,6 +56,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
       `updates clipped to L2 norm ${job.spec.update.clip} and summed on the fixed-point grid 2^${job.spec.update.gridExponent} (rounding error ≤ 2^${job.spec.update.gridExponent - 1} per weight and agent)`,
       `AUC from a ${job.plan.thresholds.length - 1}-bin public-threshold ROC histogram (no row-level scores leave an agent)`,
     ];
+    if (isDpTraining(job.spec.privacy)) notes.push(`${job.spec.privacy.mode}: each round's sum of per-example gradients (clipped to L2 ${job.spec.privacy.clip}) and its row count carry discrete Gaussian noise; the final model alone is scored on the test rows, from noisy counts (accuracy, AUC); losses are not released`);
     if (job.spec.participation.fraction < 1) notes.push(`partial participation: a fraction ${job.spec.participation.fraction} of the agents per round, sampled with the CSPRNG`);
     return {
       columns: ['round', 'phase', 'agents', 'trainLoss', 'testN', 'testLoss', 'testAccuracy', 'testAuc'],
@@ -64,7 +67,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
         ...(final ? { final: { testN: final.testN, testLoss: final.testLoss, testAccuracy: final.testAccuracy, testAuc: final.testAuc } } : {}),
       },
       notes,
-      privacy: { mode: 'none' },
+      privacy: isDpTraining(job.spec.privacy) ? dpTrainPrivacy(job, job.spec.privacy, job.spec.training.rounds, trainLayout(job.spec, job.plan, job.spec.training.rounds), history) : { mode: 'none' },
     };
   },
   view: trainView,

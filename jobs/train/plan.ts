@@ -18,6 +18,8 @@ import { FedmeshError } from '../../common/errors.js';
 import type { RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
 import { aucFromRoc, denseShapes, glorotInit, initialServerState, serverUpdate, thresholdGrid, type ServerState } from '../../algorithms/fl/index.js';
 import { inputCount, type TrainJobSpec } from './spec.js';
+import { dpServerStep, dpTrainLayout, monotoneCounts } from './privacy.js';
+import { isDpTraining } from './privacy-spec.js';
 
 export interface TrainPlan {
   /** Input names after one-hot encoding (`age`, `cp=2`), in the order the agents build their inputs. */
@@ -58,7 +60,9 @@ export function makeTrainPlan(spec: TrainJobSpec): TrainPlan {
 
 const block = (name: string, length: number, lo: number, hi: number, gridExponent?: number): StatBlock => ({ name, length, perAgent: { lo, hi }, sensitivity: 'exact-only', release: 'additive', ...(gridExponent !== undefined ? { gridExponent } : {}) });
 
-export function trainLayout(spec: TrainJobSpec, plan: TrainPlan): StatLayout {
+/** @param round in DP training, which blocks are noisy (training rounds: the update; the last: the evaluation) */
+export function trainLayout(spec: TrainJobSpec, plan: TrainPlan, round = 0): StatLayout {
+  if (isDpTraining(spec.privacy)) return dpTrainLayout(spec.privacy, spec.update, plan, round >= spec.training.rounds ? 'eval' : 'train');
   const u = spec.update;
   const maxW = plan.weighting === 'examples' ? u.maxExamples : 1;
   const T = plan.thresholds.length;
@@ -109,6 +113,10 @@ export function replayServer(spec: TrainJobSpec, plan: TrainPlan, history: reado
     if (rec.input.phase !== 'train') continue;
     const b = splitBlocks(layout, rec.released);
     const w = b.weight![0]!;
+    if (isDpTraining(spec.privacy)) {
+      s = dpServerStep(spec.strategy, spec.training.learningRate, spec.model.l2, plan, s, b);
+      continue;
+    }
     if (!(w > 0)) continue;
     const delta = b.delta!.map((d) => d / w);
     // SCAFFOLD's c ← c + (1/N) Σ_S Δc_i with N the federation's size: |S| / fraction of the answering agents.
@@ -135,8 +143,10 @@ export function roundMetrics(spec: TrainJobSpec, plan: TrainPlan, rec: RoundReco
   const b = splitBlocks(trainLayout(spec, plan), rec.released);
   const n = b.evalN![0]!;
   const tn = b.trainN![0]!;
-  const pos = b.rocPos!;
-  const neg = b.rocNeg!;
+  // DP: the noisy cumulative histograms projected back to what counts can be (post-processing, privacy.ts).
+  const dp = isDpTraining(spec.privacy);
+  const pos = dp ? monotoneCounts(b.rocPos!) : b.rocPos!;
+  const neg = dp ? monotoneCounts(b.rocNeg!) : b.rocNeg!;
   const binary = spec.loss === 'binary-crossentropy';
   return {
     round: rec.round,
@@ -144,8 +154,9 @@ export function roundMetrics(spec: TrainJobSpec, plan: TrainPlan, rec: RoundReco
     agents: rec.answered.length,
     trainLoss: tn > 0 ? b.trainLoss![0]! / tn : Number.NaN,
     testN: n,
-    testLoss: n > 0 ? b.evalLoss![0]! / n : Number.NaN,
-    testAccuracy: binary && n > 0 ? b.evalCorrect![0]! / n : Number.NaN,
+    // DP training releases no loss sums (a row's loss is unbounded).
+    testLoss: n > 0 && !isDpTraining(spec.privacy) ? b.evalLoss![0]! / n : Number.NaN,
+    testAccuracy: binary && n > 0 ? Math.min(1, Math.max(0, b.evalCorrect![0]! / n)) : Number.NaN,
     // Every score is ≥ the first threshold (0), so its counts are the class totals.
     testAuc: binary ? aucFromRoc(pos, neg, pos[0]!, neg[0]!) : Number.NaN,
   };

@@ -15,11 +15,13 @@
  *  "privacy":{"mode":"none"}}
  * ```
  */
+import { parseProject, parsePurpose } from '../../common/job/purpose.js';
 import { invalidJob, quote } from '../../common/errors.js';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { checkSpecShape } from '../../common/cohort/definition-limits.js';
 import type { Filter, Scalar } from '../../common/job/spec.js';
 import { identifier, isObj, onlyKeys, parseBounds, parseFilter, scalar } from '../../common/job/validate.js';
+import { checkDpTraining, isDpTraining, parseTrainPrivacy, type TrainPrivacy } from './privacy-spec.js';
 import { STRATEGIES, isFedOpt, type StrategyConfig, type StrategyName } from '../../algorithms/fl/index.js';
 
 /** The largest model (weights and biases) a job may train: its weights travel as JSON in every round's input. */
@@ -85,6 +87,9 @@ export interface TrainingSpec {
 
 export interface TrainJobSpec {
   readonly kind: 'train';
+  /** HL7 PurposeOfUse code and project (common/job/purpose.ts): to the agents' policy, consent, the audit and the project's budget. */
+  readonly purpose?: string;
+  readonly project?: string;
   readonly product: string;
   readonly label: string;
   readonly features: readonly TrainFeature[];
@@ -101,13 +106,14 @@ export interface TrainJobSpec {
   readonly update: { readonly clip: number; readonly gridExponent: number; readonly controlClip: number; readonly maxExamples: number };
   /** Thresholds of the ROC histogram (bins over the score in [0, 1]). @default 100 */
   readonly evaluation: { readonly thresholds: number };
-  readonly privacy: { readonly mode: 'none' };
+  /** none, or record-level DP training (jobs/train/privacy-spec.ts). @default none */
+  readonly privacy: TrainPrivacy;
   /** Secure sum of the round vectors (every block is fixed-point with public bounds). @default 'plain' */
   readonly secure?: 'secagg' | 'he';
   readonly timeoutMs?: number;
 }
 
-const FIELDS = ['kind', 'product', 'label', 'features', 'split', 'where', 'cohort', 'model', 'loss', 'training', 'strategy', 'participation', 'update', 'evaluation', 'privacy', 'secure', 'timeoutMs'];
+const FIELDS = ['kind', 'product', 'label', 'features', 'split', 'where', 'cohort', 'model', 'loss', 'training', 'strategy', 'participation', 'update', 'evaluation', 'privacy', 'secure', 'timeoutMs', 'purpose', 'project'];
 
 function num(v: unknown, field: string, lo: number, hi: number, dflt?: number, integer = false): number {
   if (v === undefined && dflt !== undefined) return dflt;
@@ -256,14 +262,8 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   if (!isObj(e)) throw invalidJob('evaluation', 'must be {"thresholds": integer}');
   onlyKeys(e, ['thresholds'], 'evaluation');
   const evaluation = Object.freeze({ thresholds: num(e.thresholds, 'evaluation.thresholds', 1, MAX_EVAL_THRESHOLDS, 100, true) });
-  const pr = raw.privacy === undefined ? { mode: 'none' } : raw.privacy;
-  if (!isObj(pr)) throw invalidJob('privacy', 'must be {"mode": "none"}');
-  if (pr.mode === 'central-dp' || pr.mode === 'distributed-dp' || pr.mode === 'local-dp') {
-    throw invalidJob('privacy.mode', `${String(pr.mode)} training (record-level DP-SGD with the subsampled-Gaussian RDP accountant) is not available in this version; train in mode none where domain policy allows it. Site-level DP over a handful of agents is refused outright: with so few clients its noise swamps any model (see jobs/train/README.md)`);
-  }
-  onlyKeys(pr, ['mode'], 'privacy');
-  if (pr.mode !== 'none') throw invalidJob('privacy.mode', `must be "none", got ${quote(pr.mode)}`);
-  const out: { -readonly [K in keyof TrainJobSpec]: TrainJobSpec[K] } = { kind: 'train', product, label, features: Object.freeze(features), split, where: [], model, loss, training, strategy, participation, update, evaluation, privacy: { mode: 'none' } };
+  const privacy = parseTrainPrivacy(raw.privacy);
+  const out: { -readonly [K in keyof TrainJobSpec]: TrainJobSpec[K] } = { kind: 'train', product, label, features: Object.freeze(features), split, where: [], model, loss, training, strategy, participation, update, evaluation, privacy };
   if (raw.where !== undefined) {
     if (!Array.isArray(raw.where) || raw.where.length > 32) throw invalidJob('where', 'must be a list of at most 32 filters');
     out.where = Object.freeze(raw.where.map((f, i) => parseFilter(f, `where[${i}]`)));
@@ -276,6 +276,9 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
     out.secure = oneOf(raw.secure, 'secure', ['secagg', 'he'] as const);
     if (participation.minUpdates < 3) throw invalidJob('participation.minUpdates', `a ${out.secure} sum needs at least 3 contributors per round (with two, the sum reveals the other's update); got ${participation.minUpdates}`);
   }
+  if (isDpTraining(privacy)) checkDpTraining(out, privacy);
   if (raw.timeoutMs !== undefined) out.timeoutMs = num(raw.timeoutMs, 'timeoutMs', 1000, 24 * 3600_000, undefined, true);
+  if (raw.purpose !== undefined) out.purpose = parsePurpose(raw.purpose);
+  if (raw.project !== undefined) out.project = parseProject(raw.project);
   return Object.freeze(out);
 }

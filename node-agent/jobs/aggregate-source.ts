@@ -44,7 +44,7 @@ export function withStagedRows<T>(data: SqlSession, local: DuckDBConnection, job
  * `product.name` on `local`, runs `fn`, and drops the table. Kinds whose SQL is written for DuckDB (contingency) run
  * unchanged on it; their own filters apply again there.
  */
-export async function withStagedColumns<T>(data: SqlSession, local: DuckDBConnection, product: ProductInfo, columns: ProductInfo['columns'], filters: readonly Filter[], fn: () => Promise<T>, batchRows = DEFAULT_BATCH_ROWS): Promise<T> {
+export async function withStagedColumns<T>(data: SqlSession, local: DuckDBConnection, product: ProductInfo, columns: ProductInfo['columns'], filters: readonly Filter[], fn: () => Promise<T>, batchRows = DEFAULT_BATCH_ROWS, ordered = false): Promise<T> {
   const d = data.dialect;
   const cols = columns.length > 0 ? [...columns] : product.columns.slice(0, 1);
   const params: SqlParam[] = [];
@@ -55,7 +55,7 @@ export async function withStagedColumns<T>(data: SqlSession, local: DuckDBConnec
     return t && (SQL_TYPES as readonly string[]).includes(t) ? d.cast(ph, t as SqlType) : ph;
   };
   const where = filters.map((f, i) => filterSql(f, product, `where[${i}]`, param));
-  const sql = `SELECT ${cols.map((c) => `${d.cast(d.quoteIdent(c.name), 'VARCHAR')} AS ${d.quoteIdent(`v${cols.indexOf(c)}`)}`).join(', ')} FROM ${d.quoteIdent(product.name)}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`;
+  const sql = `SELECT ${cols.map((c) => `${d.cast(d.quoteIdent(c.name), 'VARCHAR')} AS ${d.quoteIdent(`v${cols.indexOf(c)}`)}`).join(', ')} FROM ${d.quoteIdent(product.name)}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}${ordered ? ` ORDER BY ${cols.map((_, i) => i + 1).join(', ')}` : ''}`;
   const staging = `fedmesh_stage_${randomBytes(6).toString('hex')}`;
   const target = quoteIdent(product.name);
   await local.run(`CREATE TEMP TABLE "${staging}" (${cols.map((_, i) => `v${i} VARCHAR`).join(', ')})`);
@@ -89,4 +89,26 @@ export async function withStagedColumns<T>(data: SqlSession, local: DuckDBConnec
   } finally {
     await local.run(`DROP TABLE IF EXISTS temp.main.${target}`).catch(() => undefined);
   }
+}
+
+/**
+ * A whole product staged for a registry kind whose agent step reads it by name (glm): every column, in a stable
+ * order (by every column), so the local `rowid` some steps rank rows by is the same on every round and run over the
+ * same data. Its rows are not the ones a DuckDB agent with the same data would rank first (that one's `rowid` is its
+ * ingest order); the bound itself, k rows per person, holds the same.
+ */
+export function withStagedProduct<T>(data: SqlSession, local: DuckDBConnection, product: ProductInfo, fn: () => Promise<T>): Promise<T> {
+  return withStagedColumns(data, local, product, product.columns, [], fn, DEFAULT_BATCH_ROWS, true);
+}
+
+/**
+ * The rows of the public `concept` table with the ids a concept-names task asks for (at most the task's bounded list;
+ * none when it asks for none), staged from the server so the DuckDB lookup runs unchanged.
+ */
+export function withStagedConcepts<T>(data: SqlSession, local: DuckDBConnection, products: readonly ProductInfo[], ids: readonly number[] | undefined, fn: () => Promise<T>): Promise<T> {
+  const product = products.find((p) => p.name === 'concept');
+  const wanted = (ids ?? []).filter((id) => Number.isSafeInteger(id));
+  if (!product || wanted.length === 0) return fn();
+  const cols = product.columns.filter((c) => c.name === 'concept_id' || c.name === 'concept_name');
+  return withStagedColumns(data, local, product, cols, [{ column: 'concept_id', op: 'in', value: wanted }], fn);
 }

@@ -18,7 +18,7 @@ import { applyConsentScope, CONSENT_OPTOUT_TABLE, mapFhirPatients, writeConsentS
 import { quoteIdent } from '../data/database.js';
 import { coarsenCount, type CoarseCount } from '../data/catalog/disclosure.js';
 import type { ConsentProvision, PatientConsent } from './consent.js';
-import type { PostgresSource } from '../data/source/index.js';
+import type { PostgresSource, SessionOptions } from '../data/source/index.js';
 import { applySourceConsentScope } from './consent-source.js';
 
 type Log = (event: string, fields?: Record<string, unknown>) => void;
@@ -109,9 +109,9 @@ export class ConsentScopes {
     this.sourceAttached = true;
     return {
       ...source,
-      withSession: <T>(fn: Parameters<S['withSession']>[0]): Promise<T> => {
+      withSession: <T>(fn: Parameters<S['withSession']>[0], options?: SessionOptions): Promise<T> => {
         const ctx = this.context.getStore();
-        if (!ctx) return source.withSession(fn) as Promise<T>;
+        if (!ctx) return source.withSession(fn, options) as Promise<T>;
         if (this.failed) {
           return Promise.reject(new FedmeshError('FAILED_PRECONDITION', "patient consent records at this agent cannot be applied (the domain's log says why), so it computes nothing until they can", { field: 'consent' }));
         }
@@ -122,7 +122,7 @@ export class ConsentScopes {
           });
           await applySourceConsentScope(s, { consents: this.consents, purpose: ctx.purpose, atMs: ctx.atMs, products });
           return (fn as (s: unknown) => Promise<T>)(s);
-        });
+        }, options);
       },
     };
   }

@@ -22,6 +22,7 @@ import {
   type StatVector,
 } from '../../common/kinds/index.js';
 import { createHePool, type HePool } from '../../common/he/index.js';
+import { checkSelectionSecure, selectionApplies, withholdSmallCells } from '../../common/kinds/selection.js';
 import { KindSecurePhases, type KindSecureDeps } from './kind-secure-phase.js';
 import type { ProductInfo } from '../data/products.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
@@ -41,6 +42,11 @@ export interface KindTaskDeps {
   /** The answer released per (job id, round), computed once, durably. */
   once: (jobId: string, round: number, compute: () => Promise<ReleasedAnswer>) => Promise<ReleasedAnswer>;
   withConnection: <T>(fn: (conn: DuckDBConnection) => Promise<T>) => Promise<T>;
+  /**
+   * Data elsewhere (a site's PostgreSQL): makes `product` readable on the task's connection for the length of `fn`
+   * (node-agent/jobs/aggregate-source.ts). @default undefined (the product is a table of the agent's DuckDB)
+   */
+  withProduct?: <T>(conn: DuckDBConnection, product: ProductInfo, fn: () => Promise<T>, signal: AbortSignal) => Promise<T>;
   /** The agent's secret salt for keyed-hash contribution bounding. */
   salt: () => string;
   rng: Rng;
@@ -109,21 +115,22 @@ export class KindTaskRunner {
     // Charged before any data is touched: durable, once per job id, for all of the job's rounds, never refunded.
     if (cost) await deps.charge(task.jobId, task.researcher, cost);
     const layout = def.layout(job, task.round);
+    checkSelectionSecure(job, layout);
     // This agent's vector under a round's noise plan: local step → public-layout check → noise → fixed-point grid.
     const computeVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
-      const vector = await deps.withConnection((conn) =>
-        scope.using(conn, () =>
-          agentDef.localStep(
-            { conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state },
-            job,
-            input,
-            scope.signal,
-          ),
-        ),
-      );
+      const step = (conn: DuckDBConnection) => (): Promise<StatVector> =>
+        agentDef.localStep(
+          { conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state },
+          job,
+          input,
+          scope.signal,
+        );
+      const vector = await deps.withConnection((conn) => scope.using(conn, () => (deps.withProduct ? deps.withProduct(conn, product, step(conn), scope.signal) : step(conn)())));
       // What leaves must fit the public layout, or the coordinator would refuse it anyway; say so here first.
       checkAgentVector(layout, vector, 'this agent');
-      return snapVectorToGrid(layout, noise, mode.atAgent(vector, noise, layout, deps.rng));
+      const sent = snapVectorToGrid(layout, noise, mode.atAgent(vector, noise, layout, deps.rng));
+      // Mode none: cells below this agent's minimum cell size are withheld before anything leaves (selection.ts).
+      return selectionApplies(job) ? withholdSmallCells(layout, sent, deps.policy.minCellSize).vector : sent;
     };
     if (phase) {
       // (checked above: a phase comes with a secure job, and a secure job's task always has one)

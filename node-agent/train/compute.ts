@@ -2,6 +2,7 @@
  * One agent round's TF.js work — score the global model on the test rows, then (in a training round) train from
  * it — as one serialisable task, so it runs the same in a piscina worker thread (train-worker.ts) or in-process.
  */
+import { clippedGradientSum, type ClippedGradientSum, type DenseNet } from '../../algorithms/fl/dp-grad.js';
 import { loadTf } from './tf-runtime.js';
 import { evaluateLocal, trainLocal, type LocalData, type LocalEvalResult, type LocalModelConfig, type LocalTrainConfig, type LocalTrainResult } from './local-train.js';
 
@@ -12,17 +13,22 @@ export interface TrainComputeTask {
   readonly thresholds: readonly number[];
   /** Absent: evaluation only. */
   readonly train?: { readonly config: LocalTrainConfig; readonly data: LocalData; readonly scaffold?: { c: Float32Array; ci: Float32Array } };
+  /** DP training instead of `train`: the sum of per-example gradients at `weights`, each clipped to L2 ≤ clip. */
+  readonly dp?: { readonly net: DenseNet; readonly clip: number; readonly data: LocalData };
 }
 
 export interface TrainComputeResult {
   readonly evaluation: LocalEvalResult;
   readonly training?: LocalTrainResult;
+  readonly dp?: ClippedGradientSum;
   readonly backend: string;
 }
 
 export async function computeTrainRound(task: TrainComputeTask): Promise<TrainComputeResult> {
   const { tf, backend } = await loadTf();
   const evaluation = evaluateLocal(tf, task.model, task.weights, task.test, task.thresholds);
+  // DP: no local optimiser step; the clipped gradient sum is the whole statistic (algorithms/fl/dp-grad.ts).
+  if (task.dp) return { evaluation, dp: clippedGradientSum(task.dp.net, task.weights, task.dp.data.x, task.dp.data.y, task.dp.data.n, task.dp.clip), backend };
   if (!task.train) return { evaluation, backend };
   const training = await trainLocal(tf, task.model, task.train.config, task.weights, task.train.data, task.train.scaffold);
   return { evaluation, training, backend };

@@ -93,6 +93,23 @@ describe('the CLI against a real coordinator (mTLS)', () => {
     expect((JSON.parse(admin.stdout) as { entries: { researcher: string }[] }).entries.every((e) => e.researcher === 'alice')).toBe(true);
   });
 
+  it("the README's `fedmesh budget set --project IRB-2026-7 --population person --epsilon 4 --delta 1e-5 … --name admin` works as written (issue 11)", async () => {
+    const r = await fedmesh(['budget', 'set', '--project', 'IRB-2026-7', '--population', 'person', '--epsilon', '4', '--delta', '1e-5', ...conn, '--name', 'admin']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^project IRB-2026-7 × population person: budget ε=4 δ=0\.00001 shared by every researcher of the project; spent ρ=0 \(ε=0 at δ=0\.00001\) in 0 job\(s\) of 0 researcher\(s\); remaining ρ=0\.3731: the next job may spend up to ε=4\n/);
+    const admin = await fedmesh(['budget', '--admin', '--json', ...conn]);
+    const entries = (JSON.parse(admin.stdout) as { entries: { project: string; budgetEpsilon: number; explicit: boolean }[] }).entries;
+    expect(entries.find((e) => e.project === 'IRB-2026-7')).toMatchObject({ budgetEpsilon: 4, explicit: true });
+    // Refusals name the flag: both or neither of --researcher/--project, a malformed project, a researcher certificate.
+    const both = await fedmesh(['budget', 'set', '--researcher', 'alice', '--project', 'P1', '--population', 'person', '--epsilon', '4', ...conn, '--name', 'admin']);
+    expect(both.stderr).toMatch(/exactly one of --researcher and --project/);
+    const bad = await fedmesh(['budget', 'set', '--project', 'has space', '--population', 'person', '--epsilon', '4', ...conn, '--name', 'admin']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/INVALID_ARGUMENT: project: .*must be a project or approval id/);
+    const notAdmin = await fedmesh(['budget', 'set', '--project', 'P1', '--population', 'person', '--epsilon', '4', ...conn, '--name', 'alice']);
+    expect(notAdmin.code).not.toBe(0);
+  });
+
   it('a refused command still exits non-zero with its message (exit codes survive the drain)', async () => {
     const r = await fedmesh(['budget', 'set', '--researcher', 'alice', '--product', 'person', '--epsilon', '5', ...conn, '--name', 'alice']);
     expect(r.code).not.toBe(0);

@@ -18,9 +18,11 @@ forbid (principal, action == Fedmesh::Action::"glm", resource) when { context.ep
 @id("mesh-open")
 permit (principal, action, resource);
 `;
-// a1 refuses glm jobs of the researcher named "researcher"; everything else is open.
+// a1 refuses glm jobs of the researcher named "researcher", and glm jobs for clinical trial research; else open.
 const A1_POLICY = `@id("a1-no-glm-for-researcher")
 forbid (principal, action == Fedmesh::Action::"glm", resource) when { principal.name == "researcher" };
+@id("a1-no-glm-for-clintrch")
+forbid (principal, action == Fedmesh::Action::"glm", resource) when { context.purpose == "CLINTRCH" };
 @id("a1-open")
 permit (principal, action, resource);
 `;
@@ -60,6 +62,30 @@ describe('access policies for registry kinds', () => {
     expect(ok.error).toBeUndefined();
     expect(ok.agents.answered).toEqual(['a1', 'a2']);
     expect(await spend('a1', 'alice')).not.toEqual(aliceBefore);
+  }, 120_000);
+
+  it("a glm job's purpose reaches each agent's policy, and its project is charged to the project's budget", async () => {
+    // Room in alice's own budget for the jobs below (each DP job also spends δ = 1e-6).
+    await mesh.coordinator.setBudget('admin', true, 'alice', { population: 'person' }, { epsilon: 50, delta: 1e-3 });
+    const before = await spend('a1', 'alice');
+    const refused = await alice.run({ ...studySpec('binomial', dp), purpose: 'CLINTRCH', project: 'IRB-77' });
+    expect(refused.state).toBe('failed');
+    expect(refused.error?.message).toMatch(/a1: POLICY_DENIED: .*forbidden by policy a1-no-glm-for-clintrch/);
+    expect(await spend('a1', 'alice')).toEqual(before);
+    // Negative control: the same job for HRESCH runs; the coordinator's ledger counts it against project IRB-77.
+    const ok = await alice.run({ ...studySpec('binomial', dp), purpose: 'HRESCH', project: 'IRB-77' });
+    expect(ok.error).toBeUndefined();
+    const projects = (await mesh.coordinator.ledger.projectReport(undefined)).filter((e) => e.project === 'IRB-77');
+    expect(projects.map((e) => e.jobs).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(2);
+    // A project budget just above what it spent (ε ≈ 0.42 at δ = 1e-3): the next job of the project does not fit and is
+    // refused before any agent computes.
+    await mesh.coordinator.setProjectBudget('admin', true, 'IRB-77', { population: projects[0]!.population }, { epsilon: 0.45, delta: 1e-3 });
+    const a1Before = await spend('a1', 'alice');
+    const err = await alice.submitJob({ ...studySpec('binomial', dp), project: 'IRB-77' }).catch((e: unknown) => e as Error);
+    expect((err as Error).message).toMatch(/privacy budget exhausted for project IRB-77/);
+    expect(await spend('a1', 'alice')).toEqual(a1Before);
+    // Another project is not limited by IRB-77's budget.
+    expect((await alice.run({ ...studySpec('binomial', dp), project: 'IRB-78' })).error).toBeUndefined();
   }, 120_000);
 
   it('the mesh policy refuses a glm job at submission, naming the policy; nothing is charged anywhere', async () => {

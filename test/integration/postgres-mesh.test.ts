@@ -7,7 +7,7 @@
  * Skips with a message when ../shared/data or the PostgreSQL binaries are absent.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,10 +40,15 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
     const [site1] = await splitGiBleed(join(mesh.dir, 'gibleed'), 3, PERSON_TABLES, [0]);
     pg = await startPostgres();
     await loadGiBleedSites(pg, 'cdm', 3, [{ schema: 'site2', residue: 1 }, { schema: 'site3', residue: 2 }], { name: 'agent', password: 'agent-pw' });
+    // The person product is open to glm at every site (its default manifest is not); the PostgreSQL agents read
+    // their manifest (and consent records) from their data folder.
+    const manifest = JSON.stringify({ products: { person: { allowedJobKinds: ['aggregate', 'cohort', 'characterization', 'survival', 'contingency', 'glm'] } } });
+    await writeFile(join(site1!, 'fedmesh.products.json'), manifest);
     await mesh.startAgent('a1', site1!, POLICY);
     for (const [i, schema] of ['site2', 'site3'].entries()) {
       const empty = join(mesh.dir, `empty-${i}`);
       await mkdir(empty);
+      await writeFile(join(empty, 'fedmesh.products.json'), manifest);
       await mesh.startAgent(`a${i + 2}`, empty, POLICY, { database: { url: `postgres://agent@127.0.0.1:${pg.port}/cdm`, password: 'agent-pw', schema, vocabularySchema: 'vocab' } });
     }
     await mesh.waitForAgents(3, 60_000);
@@ -144,12 +149,37 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
     expect(s.table.flat().some((n) => n > 0)).toBe(true);
   }, 120_000);
 
+  it('glm (gaussian, year of birth ~ gender, mode none) equals the least-squares fit over all the data', async () => {
+    const job = await mesh.client.run({ kind: 'glm', product: 'person', family: 'gaussian', outcome: 'year_of_birth', covariates: [{ column: 'gender_concept_id', type: 'categorical', levels: [8507, 8532], reference: 8507 }], privacy: { mode: 'none' }, timeoutMs: 120_000 });
+    expect(job.error).toBeUndefined();
+    expect(job.agents.answered).toEqual(['a1', 'a2', 'a3']);
+    // With one categorical covariate the fit is the group means: intercept = mean(male), slope = mean(female) − mean(male).
+    const m = (await conn.runAndReadAll(`SELECT avg(year_of_birth) FILTER (WHERE gender_concept_id = 8507) AS m, avg(year_of_birth) FILTER (WHERE gender_concept_id = 8532) AS f FROM person WHERE gender_concept_id IN (8507, 8532) AND year_of_birth IS NOT NULL`)).getRowObjectsJS()[0]!;
+    const est = job.result!.rows.map((r) => Number(r.estimate));
+    expect(est[0]).toBeCloseTo(Number(m.m), 6);
+    expect(est[1]).toBeCloseTo(Number(m.f) - Number(m.m), 6);
+    expect(Math.abs(est[1]!)).toBeGreaterThan(1e-6);
+  }, 180_000);
+
+  it('a PostgreSQL agent names the data-derived concept ids it released from its vocabulary schema, as the DuckDB agent does', async () => {
+    const spec = { kind: 'aggregate', product: 'person', groupBy: ['gender_concept_id'], measures: [{ fn: 'count' }], privacy: { mode: 'none' }, timeoutMs: 120_000 };
+    const onPg = await mesh.client.run({ ...spec, agents: ['a2'] });
+    const onDuck = await mesh.client.run({ ...spec, agents: ['a1'] });
+    expect(onPg.agents.answered).toEqual(['a2']);
+    const names = (await conn.runAndReadAll('SELECT concept_id, concept_name FROM concept WHERE concept_id IN (8507, 8532) ORDER BY 1')).getRowObjectsJS();
+    expect(names).toHaveLength(2);
+    for (const n of names) expect(onPg.result!.conceptNames?.[Number(n.concept_id)]).toBe(String(n.concept_name));
+    expect(onPg.result!.conceptNames).toEqual(onDuck.result!.conceptNames);
+  }, 120_000);
+
   it('kinds and secure tasks the PostgreSQL agents do not run there are refused by them, naming what (negative control)', async () => {
     const a2 = mesh.agents.get('a2')!;
     const task = (kind: string, spec: Record<string, unknown>): Parameters<typeof a2.serveTask>[0] => ({ taskId: `t-${kind}`, jobId: `j-${kind}`, kind, specJson: JSON.stringify({ kind, ...spec }), deadlineMs: Date.now() + 60_000, round: 0, researcher: 'researcher', payload: new Uint8Array() });
-    const glm = await a2.serveTask(task('glm', { product: 'person', family: 'gaussian', outcome: 'year_of_birth', covariates: [], privacy: { mode: 'none' } }));
-    expect(glm.ok).toBe(false);
-    expect(glm.ok ? '' : glm.error.message).toMatch(/glm jobs do not run on this agent's PostgreSQL source/);
+    const train = await a2.serveTask(task('train', { product: 'person', privacy: { mode: 'none' } }));
+    expect(train.ok).toBe(false);
+    expect(train.ok ? '' : train.error.message).toMatch(/train jobs do not run on this agent's PostgreSQL source/);
+    const glmCohort = await a2.serveTask(task('glm', { product: 'person', cohort: {}, privacy: { mode: 'none' } }));
+    expect(glmCohort.ok ? '' : glmCohort.error.message).toMatch(/glm jobs restricted to a cohort do not run/);
     const secure = await a2.serveTask(task('aggregate', { product: 'person', where: [], groupBy: [], measures: [{ fn: 'count' }], privacy: { mode: 'none' }, secure: 'secagg' }));
     expect(secure.ok ? '' : secure.error.message).toMatch(/secure aggregation does not run on this agent's PostgreSQL source/);
     // Control: the same agent answers a kind it runs there.

@@ -180,4 +180,33 @@ describe.skipIf(noPg)('PostgreSQL data source on PostgreSQL 15', () => {
       await src.close();
     }
   });
+
+  it("a cancelled task's running statement is cancelled on the server, and the session's connection serves the next task", async () => {
+    const src = await openPostgresSource(opts({ poolSize: 1 }));
+    const admin = await pg.admin(DB);
+    const ac = new AbortController();
+    try {
+      const started = Date.now();
+      const running = rejection(src.withSession((s) => s.all('SELECT pg_sleep(60) AS slept'), { signal: ac.signal }));
+      // Abort once the server shows the statement running (an event, not a fixed sleep).
+      for (let i = 0; i < 500; i++) {
+        const r = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep(60)%'");
+        if ((r.rows[0] as { n: number }).n > 0) break;
+        await new Promise((res) => setImmediate(res));
+      }
+      ac.abort();
+      const e = await running;
+      expect(e.code).toBe('ROUND_TIMEOUT');
+      expect(e.message).toMatch(/cancelled/);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      const left = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep(60)%'");
+      expect((left.rows[0] as { n: number }).n).toBe(0);
+      expect(Number((await src.withSession((s) => s.all('SELECT count(*) AS n FROM person')))[0]!['n'])).toBe(25);
+      // An already-cancelled task does not start.
+      expect((await rejection(src.withSession((s) => s.all('SELECT 1'), { signal: ac.signal }))).name).toBe('AbortError');
+    } finally {
+      await admin.end();
+      await src.close();
+    }
+  }, 60_000);
 });

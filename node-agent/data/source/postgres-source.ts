@@ -15,7 +15,7 @@
 import pg from 'pg';
 import { FedmeshError } from '../../../common/errors.js';
 import { postgresDialect } from '../../sql/index.js';
-import { DEFAULT_BATCH_ROWS, type DataSource, type SqlParam, type SqlRow, type SqlSession } from './source.js';
+import { DEFAULT_BATCH_ROWS, type DataSource, type SessionOptions, type SqlParam, type SqlRow, type SqlSession } from './source.js';
 import { checkCdmSchema, type CdmCatalogue } from './cdm-check.js';
 
 export interface PostgresSourceOptions {
@@ -228,11 +228,22 @@ export async function openPostgresSource(options: PostgresSourceOptions): Promis
     await pool.end().catch(() => undefined);
     throw e;
   }
+  const cancelBackend = async (pid: number): Promise<void> => {
+    const c = new pg.Client({ ...where, ...(options.password !== undefined ? { password: options.password } : {}), connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000, application_name: 'fedmesh-agent-cancel' });
+    c.on('error', () => undefined);
+    await c.connect();
+    try {
+      await c.query('SELECT pg_cancel_backend($1)', [pid]);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  };
   return {
     kind: 'postgres',
     dialect: postgresDialect,
     catalogue,
-    async withSession(fn) {
+    async withSession<T>(fn: (s: SqlSession) => Promise<T>, sessionOptions?: SessionOptions): Promise<T> {
+      sessionOptions?.signal?.throwIfAborted();
       let client: pg.PoolClient;
       try {
         client = await pool.connect();
@@ -247,12 +258,22 @@ export async function openPostgresSource(options: PostgresSourceOptions): Promis
         options.log?.('database-connection-lost', { code: e.code ?? e.name });
       };
       client.on('error', onError);
+      // Cancelled task: the server cancels the session's running statement (pg_cancel_backend on a short connection
+      // of the same role, which may cancel its own backends); the statement then fails with 57014 and so does fn.
+      const pid = (client as unknown as { processID?: number }).processID;
+      const onAbort = (): void => {
+        if (pid === undefined) return;
+        options.log?.('database-statement-cancelled', { pid });
+        void cancelBackend(pid).catch((e: unknown) => options.log?.('database-cancel-failed', { code: (e as { code?: string }).code ?? 'error' }));
+      };
+      sessionOptions?.signal?.addEventListener('abort', onAbort, { once: true });
       try {
         return await fn(session(client));
       } catch (e) {
         if (isConnectionError(e)) broken = e as Error;
         throw e;
       } finally {
+        sessionOptions?.signal?.removeEventListener('abort', onAbort);
         // TEMP tables go with the session: DISCARD TEMP before the connection is reused; a broken one is destroyed.
         if (!broken) await client.query('DISCARD TEMP').catch((e: unknown) => (broken = e as Error));
         client.off('error', onError);

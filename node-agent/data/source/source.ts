@@ -25,6 +25,14 @@ export interface SqlSession {
   stream(sql: string, params: readonly SqlParam[], options?: { batchRows?: number }): AsyncIterable<SqlRow[]>;
 }
 
+export interface SessionOptions {
+  /**
+   * The task's cancellation (its deadline or CancelTask): when it fires, the statement running on the session is
+   * cancelled on the server, so a cancelled task does not keep working on the hospital's database. @default none
+   */
+  signal?: AbortSignal;
+}
+
 export interface DataSource {
   readonly kind: 'duckdb' | 'postgres';
   readonly dialect: SqlDialect;
@@ -32,7 +40,7 @@ export interface DataSource {
    * Runs `fn` on one session and always releases it. A connection lost during `fn` fails with AGENT_UNAVAILABLE
    * (retryable) and the next session gets a new connection.
    */
-  withSession<T>(fn: (s: SqlSession) => Promise<T>): Promise<T>;
+  withSession<T>(fn: (s: SqlSession) => Promise<T>, options?: SessionOptions): Promise<T>;
   close(): Promise<void>;
 }
 

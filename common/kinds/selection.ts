@@ -1,0 +1,155 @@
+import { FedmeshError } from '../errors.js';
+import type { KindJobCommon } from './kind.js';
+import { blockOffsets, layoutLength, type StatLayout, type StatVector } from './stat-layout.js';
+
+/**
+ * `release: 'selection'` blocks (issue 9, "Porting the old kinds" item 3): small-cell withholding at the source in
+ * mode none, as the old cell kinds do it. An agent replaces every entry of a selection block that is positive but
+ * below its own minimum cell size by {@link WITHHELD} before anything leaves; the coordinator releases such an entry
+ * as withheld (no value) and reports which agents withheld it. Zero stays zero: an empty cell is not a small one
+ * (the old kinds release it as 0 too).
+ *
+ * Why a marker in the vector rather than a side channel: the vector is the only thing a round carries, its layout
+ * is public, and a marker below the block's public lower bound cannot be mistaken for a value. Selection blocks
+ * must therefore have `perAgent.lo >= 0` (counts). In the DP modes nothing is withheld: the noise protects small
+ * cells, and withholding after noise would only bias the release.
+ *
+ * A marker cannot pass through a secure sum (it would be added into the other agents' values), so a mode-none job
+ * with selection blocks runs with the plain sum only; {@link checkSelectionSecure} refuses the rest.
+ */
+export const WITHHELD = -1;
+
+/** Whether selection applies to this job's rounds: mode none only. */
+export function selectionApplies(job: Pick<KindJobCommon, 'privacy'>): boolean {
+  return job.privacy.mode === 'none';
+}
+
+export function hasSelectionBlocks(layout: StatLayout): boolean {
+  return layout.blocks.some((b) => b.release === 'selection');
+}
+
+/**
+ * A mode-none job whose layout withholds cells must use the plain sum (see the module comment).
+ * @throws FedmeshError FAILED_PRECONDITION naming `secure`
+ */
+export function checkSelectionSecure(job: Pick<KindJobCommon, 'privacy' | 'secure' | 'kind'>, layout: StatLayout): void {
+  if (!selectionApplies(job) || job.secure === 'plain' || !hasSelectionBlocks(layout)) return;
+  throw new FedmeshError(
+    'FAILED_PRECONDITION',
+    `secure: a ${job.kind} job in mode none withholds small cells at each agent, which a ${job.secure} sum cannot report; use secure plain, or a DP mode with ${job.secure}`,
+    { field: 'secure' },
+  );
+}
+
+/**
+ * The layout an agent's reply is checked against when selection applies: selection blocks also admit the marker.
+ * The same layout object when it has no selection blocks.
+ * @throws RangeError when a selection block's public lower bound is negative (the marker would be ambiguous)
+ */
+export function layoutWithWithheld(layout: StatLayout): StatLayout {
+  if (!hasSelectionBlocks(layout)) return layout;
+  return {
+    blocks: layout.blocks.map((b) => {
+      if (b.release !== 'selection') return b;
+      if (b.perAgent.lo < 0) throw new RangeError(`layout block ${b.name}: a selection block needs perAgent.lo >= 0, the withheld marker is ${WITHHELD}`);
+      return { ...b, perAgent: { lo: WITHHELD, hi: b.perAgent.hi } };
+    }),
+  };
+}
+
+/**
+ * Agent side, mode none: entries of selection blocks with 0 < value < minCellSize become {@link WITHHELD}.
+ * Returns a new vector and how many entries were withheld (for the agent's log; never the values).
+ */
+export function withholdSmallCells(layout: StatLayout, v: StatVector, minCellSize: number): { vector: StatVector; withheld: number } {
+  if (!(Number.isFinite(minCellSize) && minCellSize >= 1)) throw new RangeError(`minCellSize must be >= 1, got ${minCellSize}`);
+  const out = Float64Array.from(v.values);
+  const offsets = blockOffsets(layout);
+  let withheld = 0;
+  for (const [i, b] of layout.blocks.entries()) {
+    if (b.release !== 'selection') continue;
+    for (let j = offsets[i]!; j < offsets[i]! + b.length; j++) {
+      const x = out[j]!;
+      if (x > 0 && x < minCellSize) {
+        out[j] = WITHHELD;
+        withheld++;
+      }
+    }
+  }
+  return { vector: { values: out }, withheld };
+}
+
+/** One entry some agents withheld: the block, the entry's index in it, and who withheld it (sorted). */
+export interface WithheldEntry {
+  readonly block: string;
+  readonly entry: number;
+  readonly agents: readonly string[];
+}
+
+/**
+ * Coordinator side: the withheld entries of the agents' replies, and the replies with every marker replaced by 0 so
+ * that they sum. An entry any agent withheld is not released at all (its sum would be the other agents' part,
+ * which the researcher could not tell from a complete one); the caller zeroes it in the released vector.
+ */
+export function collectWithheld(layout: StatLayout, replies: readonly { agent: string; vector: StatVector }[]): { replies: { agent: string; vector: StatVector }[]; withheld: WithheldEntry[] } {
+  const n = layoutLength(layout);
+  const by = new Map<number, string[]>();
+  const cleaned = replies.map((r) => {
+    const values = Float64Array.from(r.vector.values);
+    for (let i = 0; i < n; i++) {
+      if (values[i] === WITHHELD && isSelectionEntry(layout, i)) {
+        values[i] = 0;
+        const list = by.get(i) ?? [];
+        list.push(r.agent);
+        by.set(i, list);
+      }
+    }
+    return { agent: r.agent, vector: { values } };
+  });
+  const offsets = blockOffsets(layout);
+  const withheld: WithheldEntry[] = [...by.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([i, agents]) => {
+      let bi = 0;
+      while (bi + 1 < offsets.length && offsets[bi + 1]! <= i) bi++;
+      return { block: layout.blocks[bi]!.name, entry: i - offsets[bi]!, agents: [...agents].sort() };
+    });
+  return { replies: cleaned, withheld };
+}
+
+/** Zeroes the withheld entries of a summed vector (nothing of them is released). */
+export function zeroWithheld(layout: StatLayout, sum: StatVector, withheld: readonly WithheldEntry[]): StatVector {
+  if (withheld.length === 0) return sum;
+  const values = Float64Array.from(sum.values);
+  const offsets = blockOffsets(layout);
+  for (const w of withheld) {
+    const bi = layout.blocks.findIndex((b) => b.name === w.block);
+    values[offsets[bi]! + w.entry] = 0;
+  }
+  return { values };
+}
+
+/** How many entries each agent withheld in a round (the release reports it per agent). */
+export function withheldPerAgent(withheld: readonly WithheldEntry[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const w of withheld) for (const a of w.agents) out[a] = (out[a] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * The job result's `suppressed` list when the kind names no cells itself: the last round's withheld entries (a
+ * kind's release reads the released values of that round, so those are the ones it could not show).
+ */
+export function suppressedOfRounds(history: readonly { readonly withheld?: readonly WithheldEntry[] }[]): { group: Record<string, unknown>; suppressedBy: string[] }[] {
+  const last = history[history.length - 1];
+  return (last?.withheld ?? []).map((w) => ({ group: { block: w.block, entry: w.entry }, suppressedBy: [...w.agents] }));
+}
+
+function isSelectionEntry(layout: StatLayout, i: number): boolean {
+  let at = 0;
+  for (const b of layout.blocks) {
+    if (i < at + b.length) return b.release === 'selection';
+    at += b.length;
+  }
+  return false;
+}

@@ -1,0 +1,34 @@
+/**
+ * A DP training round at the agent: score the round's model on the test rows (TF.js, as in mode none) and sum the
+ * train rows' per-example gradients at that model, each clipped to L2 ≤ privacy.clip (node-agent/train's compute
+ * task, algorithms/fl/dp-grad.ts). Nothing else: no local optimiser steps, no losses. The privacy mode adds the
+ * noise after this (distributed-dp: a share here, before the secure sum; central-dp: at the coordinator).
+ * The rows were read with at most maxRowsPerPerson per person (data.ts passes the mode to the design reader).
+ */
+import { FedmeshError } from '../../common/errors.js';
+import type { DenseActivation, DenseNet } from '../../algorithms/fl/dp-grad.js';
+import { runTrainCompute } from '../../node-agent/train/pool.js';
+import type { TrainAgentData } from './data.js';
+import type { CompiledTrainJob } from './index.js';
+import { joinBlocks, trainLayout, type TrainRoundInput } from './plan.js';
+import type { TrainDpPrivacy } from './privacy-spec.js';
+
+export async function dpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy, input: TrainRoundInput, data: TrainAgentData, signal?: AbortSignal): Promise<Float64Array> {
+  const spec = job.spec;
+  if (data.train.n > spec.update.maxExamples || data.test.n > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
+  const layers = [...spec.model.layers.map((l) => ({ units: l.units, activation: l.activation as DenseActivation })), { units: 1, activation: 'linear' as const }];
+  const net: DenseNet = { inputs: job.plan.inputs.length, layers, loss: spec.loss };
+  const model = { inputs: net.inputs, layers: layers.map((l) => ({ ...l, dropout: 0 })), loss: spec.loss, l2: spec.model.l2 };
+  const training = input.phase === 'train' && data.train.n > 0;
+  // The test rows are scored in the final round only (privacy.ts): a training round sends its gradient sum alone.
+  const test = input.phase === 'eval' ? data.test : { x: new Float32Array(0), y: new Float32Array(0), n: 0 };
+  const out = await runTrainCompute({ model, weights: Float64Array.from(input.weights), test, thresholds: job.plan.thresholds, ...(training ? { dp: { net, clip: p.clip, data: data.train } } : {}) }, signal);
+  const ev = out.evaluation;
+  const parts: Record<string, ArrayLike<number>> = {};
+  if (input.phase === 'eval') Object.assign(parts, { evalN: [ev.n], evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg });
+  if (training && out.dp) {
+    parts.delta = out.dp.sum;
+    parts.weight = [data.train.n];
+  }
+  return joinBlocks(trainLayout(spec, job.plan), parts);
+}

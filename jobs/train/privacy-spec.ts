@@ -1,0 +1,80 @@
+/**
+ * `privacy` of a train job (pure): mode none, or record-level DP training — full-batch DP-SGD across the mesh
+ * (DP-FedSGD). Each round every agent sums its rows' per-example gradients, each clipped to the public L2 norm
+ * `privacy.clip` (algorithms/fl/dp-grad.ts), and the sums are released with discrete Gaussian noise by the
+ * kind-agnostic modes: central-dp (at the coordinator) or distributed-dp (shares at the agents under secagg).
+ *
+ * The unit protected is a **person at a site** with at most `maxRowsPerPerson` (k) rows there and at most
+ * `maxSitesPerPerson` (m) sites: one person moves the gradient sum by ≤ k·m·C in L2. Not a site: clipping a site's
+ * whole update would protect the site, and with a handful of sites that noise swamps any model (refused).
+ *
+ * ```json
+ * "privacy": {"mode": "central-dp", "epsilon": 8, "delta": 1e-5, "clip": 1, "maxRowsPerPerson": 1}
+ * ```
+ */
+import { invalidJob, quote } from '../../common/errors.js';
+import type { PrivacySpec } from '../../common/job/spec.js';
+import { isObj, onlyKeys, parsePrivacy } from '../../common/job/validate.js';
+import { MAX_NOISE_MULTIPLIER, planDpTraining } from '../../algorithms/fl/dp-accounting.js';
+
+/** DP training's privacy: the project's privacy fields plus the per-example clip C. */
+export type TrainDpPrivacy = PrivacySpec & { readonly mode: 'central-dp' | 'distributed-dp'; readonly clip: number };
+export type TrainPrivacy = { readonly mode: 'none' } | TrainDpPrivacy;
+
+/** Share of each training round's ρ spent on the gradient sum; the rest goes to the noisy train-row count (privacy.ts). */
+export const GRADIENT_RHO_SHARE = 7 / 8;
+/** δ of a job stated by ρ alone, for its stated ε (the project's default job δ). */
+const RHO_ONLY_DELTA = 1e-6;
+
+export const isDpTraining = (p: TrainPrivacy): p is TrainDpPrivacy => p.mode !== 'none';
+
+/** Parses `privacy` of a train spec. @throws FedmeshError INVALID_JOB naming the field */
+export function parseTrainPrivacy(raw: unknown): TrainPrivacy {
+  if (raw === undefined) return Object.freeze({ mode: 'none' });
+  if (!isObj(raw)) throw invalidJob('privacy', 'must be {"mode": "none"} or {"mode": "central-dp" | "distributed-dp", "epsilon", "delta", "clip", …}');
+  if (raw.mode === 'none') {
+    onlyKeys(raw, ['mode'], 'privacy');
+    return Object.freeze({ mode: 'none' });
+  }
+  if (raw.mode === 'local-dp') throw invalidJob('privacy.mode', 'local-dp training is not offered: every agent would add the whole noise to its own gradients, n times the variance of central-dp; use distributed-dp (shares under secagg) to trust no single party');
+  if (raw.mode !== 'central-dp' && raw.mode !== 'distributed-dp') throw invalidJob('privacy.mode', `must be one of none, central-dp, distributed-dp; got ${quote(raw.mode)}`);
+  const { clip, ...rest } = raw;
+  if (rest.linkage !== undefined) throw invalidJob('privacy.linkage', 'applies to aggregate jobs only');
+  const p = parsePrivacy(rest);
+  if (typeof clip !== 'number' || !Number.isFinite(clip) || !(clip > 0) || clip > 1e6) throw invalidJob('privacy.clip', `must be the public L2 norm every example's gradient is clipped to, a number in (0, 1e6]; got ${quote(clip)}`);
+  return Object.freeze({ ...p, mode: raw.mode, clip });
+}
+
+/** The fields of a train spec that DP training constrains (structural, so that this file needs no spec import). */
+interface DpCheckedSpec {
+  readonly loss: string;
+  readonly model: { readonly layers: readonly { readonly dropout: number }[] };
+  readonly training: { readonly rounds: number; readonly localEpochs: number; readonly optimizer: string; readonly momentum: number };
+  readonly strategy: { readonly name: string };
+  readonly secure?: string;
+}
+
+/** The account of a DP training job: rounds + 1 charged (the training rounds and the final evaluation). */
+export function trainAccount(p: TrainDpPrivacy, rounds: number): ReturnType<typeof planDpTraining> {
+  const delta = p.delta ?? RHO_ONLY_DELTA;
+  return planDpTraining(p.rho !== undefined ? { rho: p.rho, delta } : { epsilon: p.epsilon!, delta }, rounds + 1, GRADIENT_RHO_SHARE);
+}
+
+/**
+ * What DP training needs of the rest of the spec, checked at submission (before anything is charged).
+ * @throws FedmeshError INVALID_JOB naming the field
+ */
+export function checkDpTraining(spec: DpCheckedSpec, p: TrainDpPrivacy): void {
+  if (spec.loss !== 'binary-crossentropy') throw invalidJob('loss', 'DP training supports binary-crossentropy (logistic models and MLP classifiers) in this version');
+  if (spec.strategy.name === 'scaffold' || spec.strategy.name === 'fedprox') throw invalidJob('strategy.name', `${spec.strategy.name} needs local training; a DP round is one noisy full-batch gradient (use fedavg for DP-SGD, or fedadam/fedyogi/fedadagrad for an adaptive server step on the noisy gradients)`);
+  if (spec.training.localEpochs !== 1) throw invalidJob('training.localEpochs', 'must be 1 in DP training: each round is one step on the noisy sum of per-example clipped gradients');
+  if (spec.training.optimizer !== 'sgd' || spec.training.momentum !== 0) throw invalidJob('training.optimizer', 'must be sgd without momentum in DP training (the step is the server\'s: use strategy fedadam for Adam on the noisy gradients)');
+  spec.model.layers.forEach((l, i) => {
+    if (l.dropout > 0) throw invalidJob(`model.layers[${i}].dropout`, 'must be 0 in DP training (per-example gradients are taken without dropout)');
+  });
+  if (p.mode === 'distributed-dp' && spec.secure !== 'secagg') throw invalidJob('secure', 'distributed-dp needs "secure": "secagg": the agents\' noise shares only protect a sum the coordinator cannot take apart');
+  const a = trainAccount(p, spec.training.rounds);
+  if (a.noiseMultiplier > MAX_NOISE_MULTIPLIER) {
+    throw invalidJob(p.rho !== undefined ? 'privacy.rho' : 'privacy.epsilon', `is too small for ${spec.training.rounds} rounds: each round's gradient noise would be ${a.noiseMultiplier.toFixed(0)} × the clip (at most ${MAX_NOISE_MULTIPLIER}); raise it or lower training.rounds`);
+  }
+}
