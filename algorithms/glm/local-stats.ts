@@ -122,6 +122,27 @@ function clamp(v: number, c: readonly [number, number] | undefined): number {
  * @throws RangeError if the design is malformed, `input.beta` has the wrong length, or round 1 has a β
  */
 export function glmLocalStats(design: GlmDesign, family: GlmFamily, input: GlmRoundInput, options: GlmLocalOptions = {}): GlmLocalStats {
+  const pass = startGlmLocalPass(design, family, input, options);
+  pass.run(design.n);
+  return pass.finish();
+}
+
+/**
+ * A pass over a design's rows that can stop between any two rows and resume (local-stats-chunked.ts yields to the
+ * event loop between chunks). Rows are visited in the same order and the four-row blocks carry across stops, so
+ * any split gives the same statistics as one pass, bit for bit.
+ */
+export interface GlmLocalPass {
+  /** The next row to visit (n when done). */
+  readonly next: () => number;
+  /** Visits rows next()..to−1. */
+  readonly run: (to: number) => void;
+  /** The statistics after every row was visited. @throws RangeError if rows remain */
+  readonly finish: () => GlmLocalStats;
+}
+
+/** Checks the inputs (as glmLocalStats) and returns a pass positioned at row 0. */
+export function startGlmLocalPass(design: GlmDesign, family: GlmFamily, input: GlmRoundInput, options: GlmLocalOptions = {}): GlmLocalPass {
   checkDesign(design, family.validOutcome);
   const { n, p, x, y, weights, offset } = design;
   const beta = input.beta;
@@ -136,56 +157,66 @@ export function glmLocalStats(design: GlmDesign, family: GlmFamily, input: GlmRo
   const blockR = new Float64Array(4);
   const blockRow = new Int32Array(4);
   let buffered = 0;
-  for (let i = 0; i < n; i++) {
-    const row = i * p;
-    const w = weights ? weights[i]! : 1;
-    const off = offset ? offset[i]! : 0;
-    const yi = y[i]!;
-    let eta: number;
-    let mu: number;
-    if (beta === null) {
-      mu = family.mustart(yi, w);
-      eta = clamp(family.linkfun(mu), c);
-      if (c) mu = family.linkinv(eta);
-    } else {
-      eta = off;
-      for (let j = 0; j < p; j++) eta += x[row + j]! * beta[j]!;
-      eta = clamp(eta, c);
-      mu = family.linkinv(eta);
+  let next = 0;
+  const run = (to: number): void => {
+    const end = Math.min(n, to);
+    for (let i = next; i < end; i++) {
+      const row = i * p;
+      const w = weights ? weights[i]! : 1;
+      const off = offset ? offset[i]! : 0;
+      const yi = y[i]!;
+      let eta: number;
+      let mu: number;
+      if (beta === null) {
+        mu = family.mustart(yi, w);
+        eta = clamp(family.linkfun(mu), c);
+        if (c) mu = family.linkinv(eta);
+      } else {
+        eta = off;
+        for (let j = 0; j < p; j++) eta += x[row + j]! * beta[j]!;
+        eta = clamp(eta, c);
+        mu = family.linkinv(eta);
+      }
+      const me = family.muEta(eta);
+      const v = family.variance(mu);
+      const ww = (w * me * me) / v;
+      // Round 1: W·z with z = (η − offset) + (y − μ)/μ′. Later: the score factor w·(y − μ)·μ′/V.
+      const r = beta === null ? ww * (eta - off + (yi - mu) / me) : (w * (yi - mu) * me) / v;
+      // XᵀWX and the right-hand side are accumulated four rows at a time (each packed entry loaded and stored once
+      // per block): about 3× faster than row by row at p ≈ 20, the same sums up to rounding.
+      blockW[buffered] = ww;
+      blockR[buffered] = r;
+      blockRow[buffered] = row;
+      if (++buffered === 4) {
+        accumulateBlock4(p, x, blockRow, blockW, blockR, info, rhs);
+        buffered = 0;
+      }
+      s.deviance += family.devResid(yi, mu, w);
+      s.logLik += family.logLik(yi, mu, w);
+      s.n += 1;
+      s.sumW += w;
+      s.sumWY += w * yi;
+      s.sumWOffset += w * off;
+      s.sumLogW += Math.log(w);
+      if (nb0 !== null) {
+        const eta0 = clamp(nb0 + off, c);
+        const mu0 = family.linkinv(eta0);
+        const me0 = family.muEta(eta0);
+        const v0 = family.variance(mu0);
+        s.nullInfo += (w * me0 * me0) / v0;
+        s.nullScore += (w * (yi - mu0) * me0) / v0;
+        s.nullDeviance += family.devResid(yi, mu0, w);
+      }
     }
-    const me = family.muEta(eta);
-    const v = family.variance(mu);
-    const ww = (w * me * me) / v;
-    // Round 1: W·z with z = (η − offset) + (y − μ)/μ′. Later: the score factor w·(y − μ)·μ′/V.
-    const r = beta === null ? ww * (eta - off + (yi - mu) / me) : (w * (yi - mu) * me) / v;
-    // XᵀWX and the right-hand side are accumulated four rows at a time (each packed entry loaded and stored once
-    // per block): about 3× faster than row by row at p ≈ 20, the same sums up to rounding.
-    blockW[buffered] = ww;
-    blockR[buffered] = r;
-    blockRow[buffered] = row;
-    if (++buffered === 4) {
-      accumulateBlock4(p, x, blockRow, blockW, blockR, info, rhs);
-      buffered = 0;
-    }
-    s.deviance += family.devResid(yi, mu, w);
-    s.logLik += family.logLik(yi, mu, w);
-    s.n += 1;
-    s.sumW += w;
-    s.sumWY += w * yi;
-    s.sumWOffset += w * off;
-    s.sumLogW += Math.log(w);
-    if (nb0 !== null) {
-      const eta0 = clamp(nb0 + off, c);
-      const mu0 = family.linkinv(eta0);
-      const me0 = family.muEta(eta0);
-      const v0 = family.variance(mu0);
-      s.nullInfo += (w * me0 * me0) / v0;
-      s.nullScore += (w * (yi - mu0) * me0) / v0;
-      s.nullDeviance += family.devResid(yi, mu0, w);
-    }
-  }
-  for (let b = 0; b < buffered; b++) accumulateRow(p, x, blockRow[b]!, blockW[b]!, blockR[b]!, info, rhs);
-  return s;
+    next = Math.max(next, end);
+  };
+  const finish = (): GlmLocalStats => {
+    if (next < n) throw new RangeError(`glmLocalStats: ${n - next} rows not visited yet`);
+    for (let b = 0; b < buffered; b++) accumulateRow(p, x, blockRow[b]!, blockW[b]!, blockR[b]!, info, rhs);
+    buffered = 0;
+    return s;
+  };
+  return { next: () => next, run, finish };
 }
 
 /** info += w·x·xᵀ (packed upper triangle) and rhs += r·x for one row starting at x[row]. */

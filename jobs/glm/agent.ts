@@ -3,14 +3,17 @@
  * clamping, DP contribution bounding, disclosure rules) and keeps it for the job's later rounds; each round is one
  * pass of algorithms/glm's local statistics at the round's public β.
  */
-import { glmFamily, glmLocalStats, glmStatsToVector, type GlmRoundInput } from '../../algorithms/glm/index.js';
+import { glmFamily, glmLocalStatsChunked, glmStatsToVector, standardiseColumn, type GlmRoundInput } from '../../algorithms/glm/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { AgentKindDef } from '../../common/kinds/index.js';
 import { readGlmDesign, type GlmAgentDesign } from './design.js';
-import type { GlmPlan } from './index.js';
+import type { GlmJobInput, GlmPlan } from './index.js';
+import { checkScales, localMoments } from './standardise.js';
 import type { GlmJob } from './spec.js';
 
 const DESIGN = 'glm-design';
+/** Set once the cached design's standardised columns have been scaled in place (so it happens exactly once). */
+const SCALED = 'glm-scaled';
 
 function checkInput(input: unknown, p: number): GlmRoundInput {
   const i = input as Partial<GlmRoundInput> | null;
@@ -21,17 +24,30 @@ function checkInput(input: unknown, p: number): GlmRoundInput {
   return { round: i.round!, beta: i.beta!, nullBeta0: i.nullBeta0! };
 }
 
-export const glmAgentKind: AgentKindDef<GlmJob, GlmPlan, GlmRoundInput> = {
+export const glmAgentKind: AgentKindDef<GlmJob, GlmPlan, GlmJobInput> = {
   kind: 'glm',
   async localStep(ctx, job, rawInput, signal) {
-    const input = checkInput(rawInput, job.plan.terms.length);
+    const std = job.plan.standardise ?? [];
+    const moments = std.length > 0 && (rawInput as Partial<GlmJobInput> | null)?.round === 0;
+    if (moments && (rawInput as { moments?: unknown }).moments !== true) throw new FedmeshError('INVALID_ARGUMENT', 'payload.input: round 0 of a standardised glm is the moments round {round: 0, moments: true}', { field: 'payload' });
+    const input = moments ? undefined : checkInput(rawInput, job.plan.terms.length);
+    const scales = std.length > 0 && !moments ? checkScales((rawInput as { scales?: unknown }).scales, std) : undefined;
     let d = ctx.jobState.get(DESIGN) as GlmAgentDesign | undefined;
     if (!d) {
       const scratch = `glm_${ctx.jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}`;
-      d = await readGlmDesign(ctx.conn, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch }, signal);
+      // Standardised columns are read raw (identity scale, exact) and scaled in place once the public scales arrive.
+      const identity = Object.fromEntries(std.map((c) => [c.column, { mean: 0, sd: 1 }]));
+      d = await readGlmDesign(ctx.conn, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(std.length > 0 ? { standardisation: identity } : {}) }, signal);
       ctx.jobState.set(DESIGN, d);
+      ctx.jobState.delete(SCALED);
     }
-    const stats = glmLocalStats(d.design, glmFamily(job.spec.family), input, job.plan.etaClamp ? { etaClamp: job.plan.etaClamp } : {});
+    if (!input) return { values: localMoments(d.design, std) };
+    if (scales && ctx.jobState.get(SCALED) !== true) {
+      scales.forEach((s, k) => standardiseColumn(d.design, std[k]!.term, s.mean, s.sd));
+      ctx.jobState.set(SCALED, true);
+    }
+    // In chunks, yielding between them: a pass over millions of rows must not starve the agent's heartbeats.
+    const stats = await glmLocalStatsChunked(d.design, glmFamily(job.spec.family), input, job.plan.etaClamp ? { etaClamp: job.plan.etaClamp } : {}, { signal });
     const v = glmStatsToVector(stats);
     const out = new Float64Array(v.length + 1);
     out.set(v);

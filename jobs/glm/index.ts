@@ -23,6 +23,10 @@ import { kindPrivacyOf, type CompiledKindJob, type KindDef, type KindRelease, ty
 import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
 import { glmOutcomeBounds, glmTerms, parseGlmSpec, type GlmJob } from './spec.js';
 import { glmJson, glmReleased, renderGlmTable, type GlmReleased } from './view.js';
+import { backTransform, momentsLayout, scalesFromMoments, standardisedColumns, standardisedTerms, STANDARDISED_BOUND, type ColumnScale, type GlmMomentsInput, type StandardisedColumn } from './standardise.js';
+
+/** A glm round's input: the moments round, or an IRLS round (with the public scales when standardising). */
+export type GlmJobInput = GlmMomentsInput | (GlmRoundInput & { readonly scales?: readonly ColumnScale[] });
 
 /** The public plan of a compiled glm job. */
 export interface GlmPlan {
@@ -44,6 +48,8 @@ export interface GlmPlan {
    * null: floating-point sums.
    */
   readonly gridExponents: { readonly round1: Readonly<Record<string, number>>; readonly later: Readonly<Record<string, number>> } | null;
+  /** Standardised covariates (standardise.ts): round 0 is their moments round and the IRLS rounds follow. Absent: none. */
+  readonly standardise?: readonly StandardisedColumn[];
 }
 
 export type CompiledGlmJob = CompiledKindJob<GlmJob, GlmPlan>;
@@ -62,10 +68,15 @@ const MIN_GRID_EXPONENT = -60;
 function compileGlm(spec: GlmJob): Omit<CompiledGlmJob, 'hash'> {
   const mode = spec.privacy.mode;
   const secure = spec.secure ?? 'plain';
-  spec.covariates.forEach((c, i) => {
-    if (c.type === 'numeric' && c.standardise) throw new FedmeshError('INVALID_JOB', `covariates[${i}].standardise: standardising from a first federated round is not available yet; leave it out`, { field: `covariates[${i}].standardise` });
-  });
-  const terms = glmTerms(spec.covariates);
+  const rawTerms = glmTerms(spec.covariates);
+  const std = standardisedColumns(spec, rawTerms);
+  const firstStd = std[0];
+  if (firstStd && mode !== 'none') {
+    const f = `covariates[${firstStd.covariate}].standardise`;
+    throw new FedmeshError('INVALID_JOB', `${f}: standardising is available in privacy mode none only (in ${mode} the later rounds' sensitivity would depend on the mean and SD released by the first round); leave it out or use mode none`, { field: f });
+  }
+  // The IRLS rounds see standardised columns, bounded by ±1/SD floor (standardise.ts).
+  const terms = standardisedTerms(rawTerms, std);
   const hasOffset = spec.offset !== undefined;
   let sensitivity: GlmPlan['sensitivity'] = null;
   let etaClamp: GlmPlan['etaClamp'] = null;
@@ -92,17 +103,21 @@ function compileGlm(spec: GlmJob): Omit<CompiledGlmJob, 'hash'> {
     privacy: kindPrivacyOf(spec.privacy),
     secure,
     ...(spec.secureThreshold !== undefined ? { secureThreshold: spec.secureThreshold } : {}),
-    maxRounds: maxGlmRounds(spec.maxIterations, hasOffset),
+    maxRounds: maxGlmRounds(spec.maxIterations, hasOffset) + (std.length > 0 ? 1 : 0),
     roundTimeoutMs: spec.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     dropout: 'fail',
     minAgents: 1,
     spec,
-    plan: { terms: terms.map((t) => t.name), hasOffset, etaClamp, sensitivity, agentAbsMax, gridExponents },
+    plan: { terms: terms.map((t) => t.name), hasOffset, etaClamp, sensitivity, agentAbsMax, gridExponents, ...(std.length > 0 ? { standardise: std } : {}) },
   };
 }
 
 /** The layout of every round: algorithms/glm's blocks, then the dropped-row count. */
-function glmLayout(job: CompiledGlmJob, round: number): StatLayout {
+function glmLayout(job: CompiledGlmJob, roundIndex: number): StatLayout {
+  const std = job.plan.standardise;
+  if (std && roundIndex === 0) return momentsLayout(std, job.spec.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS, job.secure !== 'plain');
+  // With a moments round first, IRLS round k is the job's round k + 1.
+  const round = std ? roundIndex - 1 : roundIndex;
   const p = job.plan.terms.length;
   const pick = <T>(r: { round1: T; later: T } | null): T | null => (r ? (round === 0 ? r.round1 : r.later) : null);
   const sens = pick(job.plan.sensitivity);
@@ -118,7 +133,8 @@ function glmLayout(job: CompiledGlmJob, round: number): StatLayout {
 }
 
 /** Replays the fit over the released rounds (pure and cheap: one solve per round). */
-function replay(job: CompiledGlmJob, history: readonly RoundRecord<GlmRoundInput>[]): GlmAdvance {
+function replay(job: CompiledGlmJob, allRounds: readonly RoundRecord<GlmJobInput>[]): GlmAdvance {
+  const history = job.plan.standardise ? allRounds.slice(1) : allRounds;
   const p = job.plan.terms.length;
   const family = glmFamily(job.spec.family);
   // Noisy sums (central-dp) may make XᵀWX indefinite: the fit repairs it with a recorded ridge instead of refusing.
@@ -136,8 +152,15 @@ function replay(job: CompiledGlmJob, history: readonly RoundRecord<GlmRoundInput
   return step;
 }
 
-function releaseGlm(job: CompiledGlmJob, history: readonly RoundRecord<GlmRoundInput>[]): KindRelease {
+/** The public scales from the moments round (undefined without standardised covariates or before round 0 ends). */
+function scalesOf(job: CompiledGlmJob, history: readonly RoundRecord<GlmJobInput>[]): ColumnScale[] | undefined {
+  const std = job.plan.standardise;
+  return std && history[0] ? scalesFromMoments(std, history[0].released) : undefined;
+}
+
+function releaseGlm(job: CompiledGlmJob, history: readonly RoundRecord<GlmJobInput>[]): KindRelease {
   const step = replay(job, history);
+  const scales = scalesOf(job, history);
   const family = glmFamily(job.spec.family);
   const last = history[history.length - 1]!;
   const nDropped = Math.max(0, Math.round(last.released[last.released.length - 1]!));
@@ -146,17 +169,30 @@ function releaseGlm(job: CompiledGlmJob, history: readonly RoundRecord<GlmRoundI
   const where = { 'central-dp': 'the coordinator added discrete Gaussian noise to every round\'s sums', 'local-dp': 'every agent added the full discrete Gaussian noise to its own statistics', 'distributed-dp': 'every agent added a discrete Gaussian share to its statistics before the secure sum' }[job.privacy.mode as 'central-dp'];
   if (dp) notes.push(`${job.privacy.mode}: ${where} (standard deviation of the noise in each summed block in privacy.noiseStd); estimates, standard errors and deviances are computed from the noisy sums.`);
   if (job.secure !== 'plain') notes.push(`secure ${job.secure}: the coordinator saw only each round's sum, never one agent's statistics.`);
+  if (scales) {
+    notes.push(`standardised covariates (as R's scale()): ${scales.map((s) => `scale(${s.column}) = (${s.column} − ${s.mean}) / ${s.sd}`).join('; ')}; pooled mean and SD (n − 1) over the ${scales[0]!.n} rows used, from a first federated round of sums.`);
+    for (const s of scales) if (s.sdFloored) notes.push(`${s.column}: its pooled SD was below the public floor (declared range × 2^-16, the bound ±${STANDARDISED_BOUND} of a standardised value); the floor was used, so scale(${s.column}) is not R's scale() here.`);
+  }
   const summary = glmSummary(family, step.state, job.plan.terms);
   // Stated per coefficient: the score's noise through (XᵀWX)⁻¹ (see algorithms/glm/noisy.ts).
-  const rhsStd = last.noiseStd[glmLayout(job, 1).blocks.findIndex((b) => b.name === 'rhs')] ?? 0;
+  const rhsStd = last.noiseStd[glmLayout(job, scales ? 2 : 1).blocks.findIndex((b) => b.name === 'rhs')] ?? 0;
   const coefficientNoiseStd = dp ? glmCoefficientNoiseStd(job.plan.terms.length, summary.covUnscaled, rhsStd) : undefined;
   const released = glmReleased(summary, { nDropped, notes, ...(coefficientNoiseStd ? { coefficientNoiseStd } : {}) });
   const rho = dp ? (job.privacy.rho ?? rhoForEpsilonDelta(job.privacy.epsilon!, job.privacy.delta!)) : 0;
-  const blocks = glmLayout(job, Math.min(1, history.length - 1)).blocks.map((b) => b.name);
+  const blocks = glmLayout(job, Math.min(1, history.length - 1) + (scales ? 1 : 0)).blocks.map((b) => b.name);
   return {
     columns: released.columns,
     rows: released.rows,
-    summary: { ...released.summary },
+    summary: {
+      ...released.summary,
+      ...(scales && job.plan.standardise
+        ? {
+            standardisation: Object.fromEntries(scales.map((s) => [s.column, { mean: s.mean, sd: s.sd, sdFloored: s.sdFloored }])),
+            // The same fit on the original scale of the standardised covariates (the terms R's glm(y ~ x) names).
+            originalScale: backTransform(job.plan.terms, glmTerms(job.spec.covariates).map((t) => t.name), summary.coefficients.map((c) => c.estimate), summary.covUnscaled.map((v) => v * summary.dispersion), job.plan.standardise, scales),
+          }
+        : {}),
+    },
     notes: released.notes,
     privacy: {
       mode: job.privacy.mode,
@@ -167,14 +203,17 @@ function releaseGlm(job: CompiledGlmJob, history: readonly RoundRecord<GlmRoundI
   };
 }
 
-export const glmKind: KindDef<GlmJob, GlmPlan, GlmRoundInput> = {
+export const glmKind: KindDef<GlmJob, GlmPlan, GlmJobInput> = {
   kind: 'glm',
   parse: parseGlmSpec,
   compile: compileGlm,
   layout: glmLayout,
   nextRound: (job, history) => {
+    if (job.plan.standardise && history.length === 0) return { round: 0, moments: true };
     const step = replay(job, history);
-    return step.done ? undefined : step.input;
+    if (step.done) return undefined;
+    const scales = scalesOf(job, history);
+    return scales ? { ...step.input, scales } : step.input;
   },
   release: (job, history) => releaseGlm(job, history),
   view: (r) => renderGlmTable(r as unknown as GlmReleased),
