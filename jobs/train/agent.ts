@@ -41,6 +41,10 @@ export function localModelOf(job: CompiledTrainJob): LocalModelConfig {
 export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, data: TrainAgentData, state: Map<string, unknown>, round: number, signal?: AbortSignal): Promise<Float64Array> {
   const spec: TrainJobSpec = job.spec;
   const plan: TrainPlan = job.plan;
+  // The phase follows from the public round number, never from the coordinator's word: the layout (and in DP training
+  // which blocks carry noise) is the round's, so an evaluation asked in a training round would leave exact.
+  const expected = round < spec.training.rounds ? 'train' : 'eval';
+  if (input.phase !== expected) throw new FedmeshError('INVALID_ARGUMENT', `payload.input.phase: round ${round} of this job is ${expected === 'eval' ? 'an' : 'a'} ${expected} round, not ${input.phase}`, { field: 'payload' });
   if (isDpTraining(spec.privacy)) return dpTrainRound(job, spec.privacy, input, data, signal);
   const model = localModelOf(job);
   if (data.train.n > spec.update.maxExamples || data.test.n > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });

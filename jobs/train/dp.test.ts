@@ -131,6 +131,17 @@ describe('DP training at the agent', () => {
     expect(ev.evalN![0]).toBe(data.test.n);
     expect(Array.from(ev.delta!).every((x) => x === 0)).toBe(true);
   });
+
+  it('takes the phase from the round, not from the coordinator: an evaluation asked in a training round (or training in the last) is refused', async () => {
+    // Red team: the blocks a phase does not use are exact in that round's layout, so a swapped phase left without noise.
+    const job = compileKindJob(trainKind, dpSpec({ clip: 0.05 })) as CompiledTrainJob;
+    const data = syntheticAgentData({ rows: 60, inputs: D, shift: 0, seed: 4 });
+    const weights = Array.from({ length: job.plan.parameters }, () => 0.1);
+    await expect(trainRound(job, { phase: 'eval', weights }, data, new Map(), 0)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/round 0 of this job is a train round, not eval/) });
+    await expect(trainRound(job, { phase: 'train', weights }, data, new Map(), 10)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/round 10 of this job is an eval round/) });
+    // Control: the phases of the plan are accepted in their rounds.
+    await expect(trainRound(job, { phase: 'train', weights }, data, new Map(), 3)).resolves.toBeInstanceOf(Float64Array);
+  });
 });
 
 describe('released evaluation of DP training (post-processing)', () => {
