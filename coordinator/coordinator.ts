@@ -7,6 +7,7 @@ import type { AgentTask } from '../common/agent-protocol.js';
 import { AgentRegistry, type AgentListing, type AgentView } from './agent-registry.js';
 import { AgentMembers } from './agent-members.js';
 import { checkQuorum } from './admission/quorum.js';
+import { checkProjectMembership } from './admission/project-membership.js';
 import { applyPublicRules } from './admission/public-rules.js';
 import { checkKindMeshPolicy, checkMeshPolicy } from './admission/mesh-policy.js';
 import { JobIdentities, loadOrCreateSigningKey } from './identity/index.js';
@@ -229,6 +230,7 @@ export class Coordinator {
 
   private async admit(principal: Principal, spec: JobSpec): Promise<JobRecord> {
     const researcher = principal.name;
+    checkProjectMembership(principal, spec.project);
     if (spec.privacy.mode === 'distributed-dp' && !spec.secure) {
       throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation: add "secure": "secagg" (or "he"), or use central-dp or local-dp', { field: 'privacy.mode' });
     }

@@ -1,3 +1,4 @@
+import { checkProjectMembership } from '../admission/project-membership.js';
 import { randomUUID } from 'node:crypto';
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
@@ -93,6 +94,7 @@ export class KindJobs {
     let job: CompiledKindJob | undefined;
     try {
       job = compileKindJob(def, withMeshSites(JSON.parse(specJson), deps.maxSitesPerPerson));
+      checkProjectMembership(caller, (job.spec as { project?: unknown }).project);
       const mode = privacyModeOf(job);
       checkSecureCombination(job);
       // Fails now (nothing charged) when a block cannot be released under the mode.

@@ -199,6 +199,8 @@ function expectDocumentedOutput(r: Ran, dir: string): void {
     expect(r.stdout, shown).toMatch(/succeeded/);
     if (/--privacy (central|local)-dp/.test(t)) expect(r.stdout, shown).toMatch(/ε|epsilon|rho|ρ/i);
     if (/--plot km\.svg/.test(t)) expect(readFileSync(join(dir, 'km.svg'), 'utf8'), shown).toMatch(/^<svg|<svg /);
+  } else if (/^fedmesh budget set --project /.test(t)) {
+    expect(r.stdout, shown).toMatch(/^project IRB-2026-7 × population person: budget ε=4 δ=0\.00001 shared by every researcher of the project/);
   } else if (/^fedmesh budget /.test(t)) {
     expect(r.stdout, shown).toMatch(/alice/);
   }
