@@ -118,16 +118,22 @@ export function heVectorPlan(job: KindJobCommon, layout: StatLayout, noise: read
   return { vector: best.vector, he: best.he };
 }
 
-/** The bytes the HE key holder signs: the job, the plan's size and the public key (domain-separated). */
-export function heKeyMessage(jobId: string, vectorLength: number, publicKey: Uint8Array): Uint8Array {
-  const head = new TextEncoder().encode(`fedmesh/kind-he-key/v1\n${jobId}\n${vectorLength}\n`);
+/** The bytes the HE key holder signs: the job, its compiled hash, the plan's size and the public key (domain-separated). */
+export function heKeyMessage(jobId: string, compiledHash: string, vectorLength: number, publicKey: Uint8Array): Uint8Array {
+  const head = new TextEncoder().encode(`fedmesh/kind-he-key/v2\n${jobId}\n${compiledHash}\n${vectorLength}\n`);
   const out = new Uint8Array(head.length + publicKey.length);
   out.set(head);
   out.set(publicKey, head.length);
   return out;
 }
 
-/** The SecAgg protocol run id of one round of a job (agents check it names the job of the task). */
-export function secAggRunId(jobId: string, round: number): string {
-  return `${jobId}/kind-round-${round}`;
+/**
+ * The SecAgg protocol run id of one round of a job. It carries the compiled job's hash, and the run id is bound into
+ * everything the protocol derives (the signed advertisement, the share-encryption keys and associated data, the
+ * pairwise mask seeds and the mask PRG), so an agent that uses the hash it verified itself cannot complete a sum with
+ * agents that were given another spec (other salts, ε, bounds): their advertisements do not verify for it and their
+ * masks would not cancel. The sum fails closed instead of combining vectors computed under different plans.
+ */
+export function secAggRunId(jobId: string, round: number, compiledHash: string): string {
+  return `${jobId}/kind-round-${round}/spec-${compiledHash}`;
 }

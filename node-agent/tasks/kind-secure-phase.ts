@@ -73,6 +73,15 @@ const SESSION_GRACE_MS = 5_000;
 const HE_KEYS_IDLE_MS = 30 * 60_000;
 const MAX_SESSION_MS = 16 * 60_000;
 
+/** The refusal when a run id is not this agent's: names the two spec hashes (public) so the mismatch is visible. */
+function runMismatch(what: string, got: unknown, expected: string): FedmeshError {
+  const hashOf = (id: unknown): string => (typeof id === 'string' ? (/\/spec-([0-9a-f]{64})$/.exec(id)?.[1] ?? 'none') : 'none');
+  const theirs = hashOf(got);
+  const mine = hashOf(expected);
+  const why = theirs !== mine ? `spec hash mismatch: it is bound to compiled job ${theirs.slice(0, 16)}…, this agent verified ${mine.slice(0, 16)}… from the spec it was sent` : 'not this job and round';
+  return new FedmeshError('FAILED_PRECONDITION', `refusing the secure sum: ${what}: ${why}; the agents of one sum must hold the same compiled job`, { field: 'payload' });
+}
+
 export class KindSecurePhases {
   private readonly sessions = new Map<string, Session>();
   private readonly heKeys = new Map<string, { keys: HeKeyPair; timer: NodeJS.Timeout }>();
@@ -88,8 +97,14 @@ export class KindSecurePhases {
       switch (r.phase) {
         case 'advertise':
           return await this.advertise(r, key);
-        case 'share':
-          return encodeEnvelope(this.session(key, r).client.shareKeys(decodeEnvelope(r.msg, 'share payload') as AdvertisedKeysBroadcast));
+        case 'share': {
+          const broadcast = decodeEnvelope(r.msg, 'share payload') as AdvertisedKeysBroadcast;
+          const expected = secAggRunId(r.jobId, r.round, r.job.hash);
+          // A peer whose advertisement names another run id was given another spec; say so before the client's check.
+          const other = Array.isArray(broadcast?.advertisements) ? broadcast.advertisements.find((a) => a?.roundId !== expected) : undefined;
+          if (other) throw runMismatch(`share payload (advertisement of ${String(other.clientId).slice(0, 64)})`, other.roundId, expected);
+          return encodeEnvelope(this.session(key, r).client.shareKeys(broadcast));
+        }
         case 'mask': {
           const s = this.session(key, r);
           const message = s.client.maskInput(decodeEnvelope(r.msg, 'mask payload') as ShareKeysRelay, s.vector);
@@ -122,9 +137,12 @@ export class KindSecurePhases {
   /** Checks the round start: this job and round, every participant's key against its certificate, this agent in it. */
   private start(r: SecurePhaseRequest, what: string): { start: Start; participants: SecAggParticipant[]; threshold: number; requiredContributors: number } {
     const start = decodeEnvelope(r.msg, what) as Start;
-    if (!start || typeof start !== 'object' || start.runId !== secAggRunId(r.jobId, r.round) || !Array.isArray(start.participants)) {
-      throw new FedmeshError('INVALID_ARGUMENT', `${what}: not the start of round ${r.round} of this job`, { field: 'payload' });
+    if (!start || typeof start !== 'object' || typeof start.runId !== 'string' || !Array.isArray(start.participants)) {
+      throw new FedmeshError('INVALID_ARGUMENT', `${what}: not the start of a secure round`, { field: 'payload' });
     }
+    // The run id must carry the hash this agent compiled from its own spec (checked against the task's hash).
+    const expected = secAggRunId(r.jobId, r.round, r.job.hash);
+    if (start.runId !== expected) throw runMismatch(what, start.runId, expected);
     const participants: SecAggParticipant[] = start.participants.map((p) => ({ id: String(p.id), identityPublicKey: verifyAttestation(String(p.id), p.attestation, this.deps.tls!.ca) }));
     const me = participants.find((p) => p.id === this.deps.name);
     if (!me || Buffer.compare(Buffer.from(me.identityPublicKey), Buffer.from(this.deps.identity.publicKey)) !== 0) {
@@ -179,7 +197,7 @@ export class KindSecurePhases {
     }
     entry.timer.refresh();
     const publicKey = entry.keys.publicKey;
-    const signature = this.crypto.ed25519Sign(this.deps.identity.privateKey, heKeyMessage(r.jobId, vector.vectorLength, publicKey));
+    const signature = this.crypto.ed25519Sign(this.deps.identity.privateKey, heKeyMessage(r.jobId, r.job.hash, vector.vectorLength, publicKey));
     return encodeEnvelope({ keyHolder: this.deps.name, publicKey, signature });
   }
 
@@ -194,7 +212,7 @@ export class KindSecurePhases {
       throw new FedmeshError('INVALID_ARGUMENT', `he-encrypt: expected the public key of ${holder.id} (${he.publicKeyByteSize} bytes) with its signature`, { field: 'payload' });
     }
     // The key must come from the key holder, not the coordinator: checked against its certificate-attested identity key.
-    if (!this.crypto.ed25519Verify(holder.identityPublicKey, heKeyMessage(r.jobId, vector.vectorLength, offer.publicKey), offer.signature)) {
+    if (!this.crypto.ed25519Verify(holder.identityPublicKey, heKeyMessage(r.jobId, r.job.hash, vector.vectorLength, offer.publicKey), offer.signature)) {
       throw new FedmeshError('UNAUTHENTICATED', `he-encrypt: the public key relayed for ${holder.id} is not signed by its identity key; refusing to encrypt under it`);
     }
     const values = encodeSecureVector(vector, await r.computeVector(noise), true) as BigInt64Array;
