@@ -127,7 +127,13 @@ export function heKeyMessage(jobId: string, vectorLength: number, publicKey: Uin
   return out;
 }
 
-/** The SecAgg protocol run id of one round of a job (agents check it names the job of the task). */
-export function secAggRunId(jobId: string, round: number): string {
-  return `${jobId}/kind-round-${round}`;
+/**
+ * The SecAgg protocol run id of one round of a job (agents check it names the job of the task). It includes the
+ * compiled job's hash (spec, bounds, privacy parameters, linkage salt), which each agent computes itself from the spec
+ * it verified: the run id enters every key derivation and mask of the round (algorithms/secagg/derive.ts), so agents
+ * given different specs for one job by a malicious coordinator cannot complete one secure sum — their shares fail to
+ * decrypt and the round fails closed instead of mixing two specs' vectors.
+ */
+export function secAggRunId(jobId: string, round: number, jobHash: string): string {
+  return `${jobId}/kind-round-${round}/${jobHash}`;
 }

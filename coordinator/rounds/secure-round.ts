@@ -63,7 +63,7 @@ const crypto = createNodeSecAggCrypto();
 
 function start(ctx: SecureRoundContext, threshold: number): SecureRoundStart {
   return {
-    runId: secAggRunId(ctx.jobId, ctx.round),
+    runId: secAggRunId(ctx.jobId, ctx.round, ctx.job.hash),
     threshold,
     deadlineMs: ctx.deadlineMs,
     participants: ctx.participants.map((id) => {

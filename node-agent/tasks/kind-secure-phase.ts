@@ -122,8 +122,8 @@ export class KindSecurePhases {
   /** Checks the round start: this job and round, every participant's key against its certificate, this agent in it. */
   private start(r: SecurePhaseRequest, what: string): { start: Start; participants: SecAggParticipant[]; threshold: number; requiredContributors: number } {
     const start = decodeEnvelope(r.msg, what) as Start;
-    if (!start || typeof start !== 'object' || start.runId !== secAggRunId(r.jobId, r.round) || !Array.isArray(start.participants)) {
-      throw new FedmeshError('INVALID_ARGUMENT', `${what}: not the start of round ${r.round} of this job`, { field: 'payload' });
+    if (!start || typeof start !== 'object' || start.runId !== secAggRunId(r.jobId, r.round, r.job.hash) || !Array.isArray(start.participants)) {
+      throw new FedmeshError('INVALID_ARGUMENT', `${what}: not the start of round ${r.round} of this job as this agent compiled it (job id, round or spec hash differ)`, { field: 'payload' });
     }
     const participants: SecAggParticipant[] = start.participants.map((p) => ({ id: String(p.id), identityPublicKey: verifyAttestation(String(p.id), p.attestation, this.deps.tls!.ca) }));
     const me = participants.find((p) => p.id === this.deps.name);
