@@ -17,6 +17,7 @@ import {
 } from '../../algorithms/secagg/index.js';
 import { createNodeSecAggCrypto, secAggErrorToFedmesh } from '../../common/crypto/index.js';
 import { FedmeshError, quote } from '../../common/errors.js';
+import { specSha256 } from '../../common/job/spec-hash.js';
 import type { AggregateJob, CellJob } from '../../common/job/spec.js';
 import { SECAGG_ROUNDS, decodeEnvelope, decodeSecureCells, decodeSecureSum, encodeEnvelope, releaseSecureAggregate, releaseSecureCells, type SecAggRoundStart } from '../../common/secure/index.js';
 import type { JobErrorInfo } from '../job-record.js';
@@ -37,7 +38,8 @@ export async function runSecAggJob(ctx: SecureRunContext): Promise<SecureOutcome
   const { admission, jobDeadlineMs } = ctx;
   const sp = admission;
   const ids = admission.agents.map((a) => a.name);
-  const roundId = `${ctx.job.id}/secagg`;
+  // The spec hash each agent checks against its own: agents given different specs (salt, ε) cannot share a round.
+  const roundId = `${ctx.job.id}/secagg/${specSha256(ctx.job.spec)}`;
   const server = new SecAggServer({
     config: { roundId, threshold: sp.threshold, vectorLength: sp.vectorLength, participants: admission.agents.map((a) => ({ id: a.name, identityPublicKey: a.identity!.identityPublicKey })) },
     crypto,

@@ -25,6 +25,7 @@ import { FedmeshError, invalidJob } from '../../common/errors.js';
 import { createHePool, type HePool } from '../../common/he/index.js';
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import { ruleNamesFor } from '../../common/job/cohort-jobs.js';
+import { specSha256 } from '../../common/job/spec-hash.js';
 import type { AggregateJob, CellJob, JobSpec } from '../../common/job/spec.js';
 import {
   SECAGG_ROUNDS,
@@ -166,8 +167,9 @@ export class SecureTaskRunner {
     switch (task.round) {
       case SECAGG_ROUNDS.advertise: {
         const start = decodeEnvelope(task.payload, 'round 1 payload') as SecAggRoundStart;
-        if (!Array.isArray(start?.participants) || typeof start.roundId !== 'string' || !start.roundId.startsWith(`${task.jobId}/`)) {
-          throw new FedmeshError('INVALID_ARGUMENT', 'round 1 payload: not a SecAgg round start for this job');
+        if (!Array.isArray(start?.participants) || start.roundId !== `${task.jobId}/secagg/${specSha256(job)}`) {
+          // The round id carries the spec hash this agent verified; it enters every key and mask derivation.
+          throw new FedmeshError('INVALID_ARGUMENT', 'round 1 payload: not a SecAgg round start for this job as this agent parsed it (job id or spec hash differ)');
         }
         // Pin every participant's identity key only after checking its certificate chain, CN and signature ourselves.
         const participants: SecAggParticipant[] = start.participants.map((p) => ({ id: String(p.id), identityPublicKey: verifyAttestation(String(p.id), p.attestation, this.deps.tls!.ca) }));

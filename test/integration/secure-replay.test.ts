@@ -57,6 +57,11 @@ describe('secure jobs: one charge, one answer under replay (issue 15 item 3)', (
     seq++;
     return mesh.agents.get(agent)!.serveTask({ ...base, jobId, taskId: `replay-${seq}`, round, payload, deadlineMs: Date.now() + 20_000 }, vouched.get(agent));
   }
+  /** A captured round id (`<job>/secagg/<spec hash>`) under another job id, same spec. */
+  function underJob(roundId: string, jobId: string): string {
+    return `${jobId}/${roundId.split('/').slice(1).join('/')}`;
+  }
+
   function ok(r: AgentTaskReply): Uint8Array {
     if (!r.ok) throw new Error(`task failed: ${r.error.code} ${r.error.message}`);
     return r.payload ?? new Uint8Array();
@@ -68,7 +73,7 @@ describe('secure jobs: one charge, one answer under replay (issue 15 item 3)', (
    */
   async function runSecAgg(first: AgentTask, jobId: string): Promise<string> {
     const captured = decodeEnvelope(first.payload, 'start') as SecAggRoundStart;
-    const start: SecAggRoundStart = { ...captured, roundId: `${jobId}/secagg`, jobDeadlineMs: Date.now() + 60_000 };
+    const start: SecAggRoundStart = { ...captured, roundId: underJob(captured.roundId, jobId), jobDeadlineMs: Date.now() + 60_000 };
     const ca = loadTlsMaterial(mesh.tlsDir, 'coordinator').ca;
     const participants = start.participants.map((p) => ({ id: p.id, identityPublicKey: verifyAttestation(p.id, p.attestation, ca) }));
     const server = (vectorLength: number): SecAggServer => new SecAggServer({ config: { roundId: start.roundId, threshold: start.threshold, vectorLength, participants }, crypto: createNodeSecAggCrypto() });
@@ -184,12 +189,12 @@ describe('secure jobs: one charge, one answer under replay (issue 15 item 3)', (
   it('a run cut after round 1 cannot be continued or restarted after a restart: round 1 replays, round 2 is refused', async () => {
     const jobId = 'cut-after-round-1';
     const start = decodeEnvelope(secaggRound1.payload, 'start') as SecAggRoundStart;
-    const startBytes = encodeEnvelope({ ...start, roundId: `${jobId}/secagg`, jobDeadlineMs: Date.now() + 60_000 });
+    const startBytes = encodeEnvelope({ ...start, roundId: underJob(start.roundId, jobId), jobDeadlineMs: Date.now() + 60_000 });
     const advert = Buffer.from(ok(await send('a1', secaggRound1, 1, startBytes, jobId))).toString('hex');
     await mesh.stopAgent('a1');
     await mesh.startAgent('a1', dirs[0]!, policy);
     expect(Buffer.from(ok(await send('a1', secaggRound1, 1, startBytes, jobId))).toString('hex')).toBe(advert);
-    const r2 = await send('a1', secaggRound1, 2, encodeEnvelope({ roundId: `${jobId}/secagg`, advertisements: [] }), jobId);
+    const r2 = await send('a1', secaggRound1, 2, encodeEnvelope({ roundId: underJob(start.roundId, jobId), advertisements: [] }), jobId);
     expect(r2.ok ? 'ok' : r2.error.code).toBe('FAILED_PRECONDITION');
   }, 120_000);
 });
