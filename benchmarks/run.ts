@@ -17,6 +17,7 @@ import { runCohortBenchmark } from './cohort.js';
 import { runPostgresBenchmark } from './postgres.js';
 import { runDpBenchmarks } from './dp.js';
 import { runGlmBenchmark } from './glm.js';
+import { runTrainBenchmark } from './train.js';
 import { commitInfo, defaultResultsDir, machineInfo, ratio, startResult, writeResult, type Ratio, type SuiteReport } from './harness.js';
 import { runHeBenchmarks } from './he.js';
 import { runLatencyBenchmark } from './latency.js';
@@ -83,6 +84,13 @@ const MAX_TABLE_RATIOS = 6;
 const fmt = (x: unknown): string => (typeof x === 'number' ? (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3)) : String(x));
 
 const SUITES: Suite[] = [
+  {
+    name: 'train',
+    what: 'issue 10: FedAvg logistic model, 4 agents × 5 000 synthetic rows, 10 rounds through the round runner vs the same model pooled on one worker',
+    quick: () => runTrainBenchmark({ rowsPerAgent: 1_000, rounds: 3 }),
+    full: () => runTrainBenchmark(),
+    headline: (r) => `federated ${fmt(obj(r.results.federated).ms)} ms (AUC ${fmt(obj(r.results.federated).testAuc)}) vs pooled ${fmt(obj(r.results.pooled).ms)} ms (AUC ${fmt(obj(r.results.pooled).testAuc)})`,
+  },
   {
     name: 'glm',
     what: 'issue 9 #5: logistic regression, 20 covariates, 10 M rows over 4 agents over mTLS vs the same IRLS on one DuckDB; secagg variant; central-dp vs exact (ε 0.5, 1, 4)',

@@ -80,6 +80,12 @@ export interface RoundRecord<I = unknown> {
    * entries in `released` are 0 and must be shown as withheld, not as 0). Absent: nothing withheld.
    */
   readonly withheld?: readonly { readonly block: string; readonly entry: number; readonly agents: readonly string[] }[];
+  /**
+   * Mode none with plain sums only (the coordinator sees each agent's vector anyway): each answering agent's entries
+   * of the kind's `perAgentBlocks`, in layout order. Absent under SecAgg/HE, in the DP modes, and for rounds loaded
+   * from the round store (not persisted: a resumed job has them only for the rounds run after the restart).
+   */
+  readonly perAgent?: Readonly<Record<string, readonly number[]>>;
 }
 
 /** What a kind releases: the coordinator turns it into the job's result. */
@@ -118,6 +124,8 @@ export interface KindDef<S = unknown, P = unknown, I = unknown> {
    * passed in; a subset of `pool`. Absent: all of them.
    */
   participants?(job: CompiledKindJob<S, P>, round: number, pool: readonly string[], rng: Rng): readonly string[];
+  /** Blocks of round `round` kept per agent in `RoundRecord.perAgent` (mode none, plain sums only). */
+  perAgentBlocks?(job: CompiledKindJob<S, P>, round: number): readonly string[];
   /** The result from every completed round. */
   release(job: CompiledKindJob<S, P>, history: readonly RoundRecord<I>[], info: { converged: boolean }): KindRelease;
   /** Plain-text rendering of a released result (the CLI's table). */

@@ -17,6 +17,7 @@ import {
   type StatVector,
 } from '../../common/kinds/index.js';
 import { checkSelectionSecure, collectWithheld, layoutWithWithheld, selectionApplies, zeroWithheld, type WithheldEntry } from '../../common/kinds/selection.js';
+import { agentBlockSlices } from '../../common/kinds/per-agent.js';
 
 /** One round task as the runner hands it to a transport. */
 export interface RoundTask {
@@ -180,7 +181,9 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     const sum = zeroWithheld(layout, secureSum ?? exactSumVectors(layout, noise, good.map((g) => g.vector)), withheld);
     // Agent-side noise (local, distributed) went in at the agents; only the central mode adds any here.
     const released = mode.atCoordinator(sum, noise, layout, o.rng);
-    const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std), ...(withheld.length > 0 ? { withheld } : {}) };
+    const perBlocks = secureSum === undefined && job.privacy.mode === 'none' ? def.perAgentBlocks?.(job, round) : undefined;
+    const perAgent = perBlocks ? agentBlockSlices(layout, perBlocks, good) : undefined;
+    const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std), ...(withheld.length > 0 ? { withheld } : {}), ...(perAgent ? { perAgent } : {}) };
     await o.store.saveRound(o.jobId, rec);
     history.push(rec);
     participants = def.participants ? pool.filter((a) => !failed.includes(a)) : answered;

@@ -38,7 +38,7 @@ export function localModelOf(job: CompiledTrainJob): LocalModelConfig {
  * One round at this agent over rows already read (split out of localStep so that tests and benchmarks run the
  * same code without a database).
  */
-export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, data: TrainAgentData, state: Map<string, unknown>, round: number, signal?: AbortSignal): Promise<Float64Array> {
+export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, data: TrainAgentData, state: Map<string, unknown>, round: number, signal?: AbortSignal, minCellSize = 0): Promise<Float64Array> {
   const spec: TrainJobSpec = job.spec;
   const plan: TrainPlan = job.plan;
   // The phase follows from the public round number, never from the coordinator's word: the layout (and in DP training
@@ -58,7 +58,7 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
   const config = { epochs: t.localEpochs, batchSize: t.batchSize, optimizer: t.optimizer, learningRate: t.learningRate, momentum: t.momentum, mu: spec.strategy.name === 'fedprox' ? spec.strategy.mu : 0, seed: (t.seed + 1000003 * (round + 1)) >>> 0 };
   const out = await runTrainCompute({ model, weights, test: data.test, thresholds: plan.thresholds, ...(training ? { train: { config, data: data.train, ...(c ? { scaffold: { c, ci } } : {}) } } : {}) }, signal);
   const ev = out.evaluation;
-  const parts: Record<string, ArrayLike<number>> = { evalN: [ev.n], evalLoss: toGrid([ev.lossSum], -20), evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg };
+  const parts: Record<string, ArrayLike<number>> = { evalN: [ev.n], evalLoss: toGrid([ev.lossSum], -20), evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg, evalSmall: [ev.n < minCellSize ? 1 : 0] };
   if (training && out.training) {
     const res = out.training;
     const delta = Float64Array.from(res.weights, (w, i) => w - input.weights[i]!);
@@ -92,6 +92,6 @@ export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInp
       ctx.jobState.set(DATA, data);
     }
     signal.throwIfAborted();
-    return { values: await trainRound(job, input, data, ctx.jobState, ctx.round, signal) };
+    return { values: await trainRound(job, input, data, ctx.jobState, ctx.round, signal, ctx.policy.minCellSize) };
   },
 };

@@ -11,6 +11,7 @@ import { parseTrainSpec, type TrainJobSpec } from './spec.js';
 import { dpTrainPrivacy } from './privacy.js';
 import { isDpTraining } from './privacy-spec.js';
 import { trainView } from './view.js';
+import { PER_AGENT_BLOCKS, perAgentMetrics, perAgentNote } from './per-agent.js';
 
 export const TRAIN_KIND = 'train';
 export type CompiledTrainJob = CompiledKindJob<TrainJobSpec, TrainPlan>;
@@ -48,6 +49,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
     if (fraction >= 1 || round >= job.spec.training.rounds || pool.length === 0) return [...pool];
     return sampleParticipants(pool, participantCount(pool.length, fraction, Math.min(minUpdates, pool.length)), rng);
   },
+  perAgentBlocks: (job) => (isDpTraining(job.spec.privacy) ? [] : PER_AGENT_BLOCKS),
   release(job, history): KindRelease {
     const metrics = history.map((h) => roundMetrics(job.spec, job.plan, h));
     const final = [...metrics].reverse().find((m) => m.phase === 'eval') ?? metrics.at(-1);
@@ -57,6 +59,8 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
       `AUC from a ${job.plan.thresholds.length - 1}-bin public-threshold ROC histogram (no row-level scores leave an agent)`,
     ];
     if (isDpTraining(job.spec.privacy)) notes.push(`${job.spec.privacy.mode}: each round's sum of per-example gradients (clipped to L2 ${job.spec.privacy.clip}) and its row count carry discrete Gaussian noise; the final model alone is scored on the test rows, from noisy counts (accuracy, AUC); losses are not released`);
+    const agents = perAgentMetrics(job.spec, job.plan, history);
+    notes.push(perAgentNote(job.spec, agents));
     if (job.spec.participation.fraction < 1) notes.push(`partial participation: a fraction ${job.spec.participation.fraction} of the agents per round, sampled with the CSPRNG`);
     return {
       columns: ['round', 'phase', 'agents', 'trainLoss', 'testN', 'testLoss', 'testAccuracy', 'testAuc'],
@@ -64,6 +68,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
       summary: {
         strategy: job.spec.strategy.name,
         model: { type: job.spec.model.type, inputs: job.plan.inputs, units: job.plan.units, activations: [...job.spec.model.layers.map((l) => l.activation), job.spec.loss === 'binary-crossentropy' ? 'sigmoid' : 'linear'], shapes: job.plan.shapes, parameters: job.plan.parameters, weights: Array.from(s.weights) },
+        ...(agents ? { perAgent: agents.perAgent } : {}),
         ...(final ? { final: { testN: final.testN, testLoss: final.testLoss, testAccuracy: final.testAccuracy, testAuc: final.testAuc } } : {}),
       },
       notes,

@@ -9,6 +9,7 @@
  * | `trainLoss`, `trainN` | 1, 1 | summed local training loss of the last local epoch, and the train rows |
  * | `evalN`, `evalLoss`, `evalCorrect` | 1 each | test rows, summed test loss, correct at 0.5 (binary) |
  * | `rocPos`, `rocNeg` | T + 1 each | test positives / negatives with score ≥ t_j (public thresholds) |
+ * | `evalSmall` | 1 (not in DP training) | 1 when the agent's test rows are below its minimum cell size |
  *
  * The evaluation blocks score the model the round starts from, so round r reports the model after r updates; one
  * last `eval` round scores the final model. Everything adds across agents, so plain, SecAgg and HE sums all apply;
@@ -71,6 +72,9 @@ export function trainLayout(spec: TrainJobSpec, plan: TrainPlan, round = 0): Sta
   if (spec.strategy.name === 'scaffold') blocks.push(block('deltaC', plan.parameters, -u.controlClip, u.controlClip, u.gridExponent));
   blocks.push(block('trainLoss', 1, 0, MAX_LOSS_SUM, LOSS_GRID), block('trainN', 1, 0, u.maxExamples, 0), block('evalN', 1, 0, u.maxExamples, 0), block('evalLoss', 1, 0, MAX_LOSS_SUM, LOSS_GRID), block('evalCorrect', 1, 0, u.maxExamples, 0));
   blocks.push(block('rocPos', T, 0, u.maxExamples, 0), block('rocNeg', T, 0, u.maxExamples, 0));
+  // 1 when this agent has fewer test rows than its minimum cell size: it withholds its per-agent metrics (the sum
+  // counts such agents; the pooled figures still include its rows).
+  blocks.push(block('evalSmall', 1, 0, 1, 0));
   return { blocks };
 }
 
