@@ -58,8 +58,9 @@ describe('attribute-based access policy at every domain', () => {
 
   it('a forbid refuses with the policy id, nothing is charged at the refusing agent, and the job names it', async () => {
     const [a1Before, a2Before] = [await spend('a1'), await spend('a2')];
-    // CLINTRCH is permitted for org-x, but forbidden without an approved project: forbid beats permit.
-    const job = await alice.run({ ...dp, purpose: 'CLINTRCH', project: 'NOT-MINE', quorum: 1 });
+    // CLINTRCH is permitted for org-x, but forbidden without an approved project: forbid beats permit. (A project the
+    // token does not list never gets this far: the coordinator refuses it, see admission/project-membership.test.ts.)
+    const job = await alice.run({ ...dp, purpose: 'CLINTRCH', quorum: 1 });
     expect(job.state).toBe('succeeded');
     expect(job.agents.answered).toEqual(['a2']);
     expect(job.result!.complete).toBe(false);
