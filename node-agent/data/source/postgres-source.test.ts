@@ -9,6 +9,7 @@ import { omopTableAnyVersion } from '../omop/cdm-spec.js';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../../../test/helpers/postgres.js';
 import { createReadOnlyRole, createTableSql } from '../../../test/helpers/postgres-omop.js';
 import { openPostgresSource, parseDatabaseUrl, type PostgresSourceOptions } from './index.js';
+import { checkPinnedSettings } from './session-settings.js';
 
 const noPg = skipWithoutPostgres('PostgreSQL data source tests');
 const DB = 'hospital';
@@ -116,6 +117,20 @@ describe.skipIf(noPg)('PostgreSQL data source on PostgreSQL 15', () => {
       expect(e.message).not.toContain('wrong-password-xyz');
     });
   }
+
+  it('the pinning check refuses a connection whose startup options were dropped (as by a pooler), naming the setting', async () => {
+    const raw = await pg.admin(DB);
+    try {
+      const e = await rejection(checkPinnedSettings(raw, ['cdm']));
+      expect(e.code).toBe('FAILED_PRECONDITION');
+      expect(e.message).toMatch(/session setting DateStyle is "ISO, MDY", not the pinned "ISO, YMD"/);
+      // Control: the same check passes on a pinned session of the source.
+      const src = await openPostgresSource(opts());
+      await src.close();
+    } finally {
+      await raw.end();
+    }
+  });
 
   it('refuses a bad schema name before connecting', async () => {
     const e = await rejection(openPostgresSource(opts({ schema: 'cdm; DROP TABLE person' })));

@@ -17,6 +17,7 @@ import { FedmeshError } from '../../../common/errors.js';
 import { postgresDialect } from '../../sql/index.js';
 import { DEFAULT_BATCH_ROWS, type DataSource, type SessionOptions, type SqlParam, type SqlRow, type SqlSession } from './source.js';
 import { checkCdmSchema, type CdmCatalogue } from './cdm-check.js';
+import { checkPinnedSettings, pinnedStartupOptions } from './session-settings.js';
 
 export interface PostgresSourceOptions {
   /** `postgres://user@host:port/database` — without a password (see `password`). */
@@ -192,7 +193,6 @@ export async function openPostgresSource(options: PostgresSourceOptions): Promis
   if (!Number.isSafeInteger(poolSize) || poolSize < 1 || poolSize > 64) throw new RangeError('options.poolSize must be an integer in [1, 64]');
   const statementTimeoutMs = options.statementTimeoutMs ?? 600_000;
   if (!Number.isSafeInteger(statementTimeoutMs) || statementTimeoutMs < 0) throw new RangeError('options.statementTimeoutMs must be a non-negative integer');
-  const searchPath = [...new Set([schema, vocabulary])].map((s) => `"${s}"`).join(','); // no spaces: libpq splits options on whitespace
   const pool = new pg.Pool({
     ...where,
     ...(options.password !== undefined ? { password: options.password } : {}),
@@ -203,7 +203,8 @@ export async function openPostgresSource(options: PostgresSourceOptions): Promis
     statement_timeout: statementTimeoutMs,
     // A task that dies between BEGIN and COMMIT must not hold locks (or a snapshot) on the hospital's server.
     idle_in_transaction_session_timeout: 60_000,
-    options: `-c search_path=${searchPath}`,
+    // DateStyle, TimeZone, float digits, search path …: pinned against per-role defaults (session-settings.ts).
+    options: pinnedStartupOptions([schema, vocabulary]),
     types: TYPES,
   });
   // An idle pooled connection the server dropped: logged, and the pool dials again when next needed.
@@ -219,6 +220,7 @@ export async function openPostgresSource(options: PostgresSourceOptions): Promis
     const onError = (): void => undefined; // a drop during the check fails the query itself, which is reported
     client.on('error', onError);
     try {
+      await checkPinnedSettings(client, [schema, vocabulary]);
       catalogue = await checkCdmSchema(client, { schema, vocabulary, user: where.user });
     } finally {
       client.off('error', onError);
