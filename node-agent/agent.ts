@@ -33,6 +33,7 @@ import type { AgentHealth } from './agent-health.js';
 import { AgentAudit } from './audit/index.js';
 import { CoordinatorKeyPin, guardLinkTasks, inProcessTaskIdentity } from './identity/index.js';
 import type { IdentityAssertionClaims } from '../common/identity/identity-assertion.js';
+import { taskLinkage } from './linkage/linkage-scope.js';
 import { ConsentScopes, createAgentGate, kindGateJob, taskPurpose, type AgentGate, type PolicyDecisionEvent } from './policy/index.js';
 import { loadAccessPolicy, type AccessPolicy } from '../common/policy/index.js';
 import { openPostgresSource, sourceProducts, type PostgresSource, type PostgresSourceOptions } from './data/source/index.js';
@@ -215,7 +216,7 @@ export class Agent {
         const r = await ingestDataFolder(conn, this.options.dataDir, this.options.maxDataFileBytes !== undefined ? { maxFileBytes: this.options.maxDataFileBytes } : {});
         this.products = this.data ? sourceProducts(this.data.catalogue, (s, t) => `OMOP table ${s}.${t} on the site's PostgreSQL`) : await listProducts(conn);
         const issues = await this.describe(conn, r);
-        await this.consent.reload(conn, () => this.products.map((p) => ({ name: p.name, privacyUnit: this.rules.get(p.name)?.privacyUnit })));
+        await this.consent.reload(conn, () => this.products.map((p) => ({ name: p.name, privacyUnit: this.rules.get(p.name)?.privacyUnit, linkage: p.linkage })));
         for (const [name, counts] of await this.consent.personsByPurpose(conn, this.policy.minCellSize)) if (this.descriptions.has(name)) this.descriptions.get(name)!.metadata.personsByPurpose = counts;
         return { report: r, manifestIssues: issues };
       }),
@@ -331,7 +332,7 @@ export class Agent {
    * purpose. Every task from the coordinator passes here, so tests that stand in for a slow or hostile agent replace it.
    */
   serveTask(task: AgentTask, identity?: IdentityAssertionClaims): Promise<AgentTaskReply> {
-    return this.dataLock.read(() => this.consent.run(taskPurpose(task.specJson), () => runAgentTask(task, identity, this.tasks)));
+    return this.dataLock.read(() => this.consent.run(taskPurpose(task.specJson), () => runAgentTask(task, identity, this.tasks), taskLinkage(task.specJson)));
   }
 
   /** Dials the coordinator and keeps the link up until `stop()`. */

@@ -1,3 +1,4 @@
+import { asksLinkage, fillKindLinkage } from '../linkage/admit-linkage.js';
 import { checkProjectMembership } from '../admission/project-membership.js';
 import { randomUUID } from 'node:crypto';
 import type { Rng } from '../../algorithms/rng.js';
@@ -101,6 +102,8 @@ export class KindJobs {
       mode.roundNoise(job, def.layout(job, 0), { agents: Math.max(1, deps.registry.connected().length) });
       const cost = mode.cost(job);
       const admitted = admitKindJob(job, deps.registry.memberList(), deps.registry.connected());
+      // privacy.linkage: the asked sites' partition and salt go into the spec, which is compiled (and hashed) again.
+      if (asksLinkage(JSON.parse(specJson))) job = compileKindJob(def, fillKindLinkage(JSON.parse(specJson), job.product, admitted.agents));
       if (job.secure !== 'plain') checkSecureFromPublicFacts(def, job, admitted.agents.length);
       deps.checkPolicy?.(caller, job, admitted.agents);
       const record: JobRecord = {
@@ -279,7 +282,8 @@ export class KindJobs {
  * block's sensitivity by it. The raised spec is the one compiled, hashed and sent, so agents noise for it too.
  */
 function withMeshSites(raw: unknown, meshSites: number): unknown {
-  if (meshSites <= 1 || typeof raw !== 'object' || raw === null) return raw;
+  // A linkage-bounded job bounds each person at one site: the assumption is replaced, not raised (admit-linkage.ts).
+  if (meshSites <= 1 || typeof raw !== 'object' || raw === null || asksLinkage(raw)) return raw;
   const privacy = (raw as { privacy?: unknown }).privacy;
   if (typeof privacy !== 'object' || privacy === null || (privacy as { mode?: unknown }).mode === 'none') return raw;
   const p = privacy as { maxSitesPerPerson?: unknown };
