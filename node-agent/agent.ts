@@ -157,7 +157,8 @@ export class Agent {
     this.kindTasks = new KindTaskRunner({ kinds: KINDS, agentKinds: AGENT_KINDS, policy: this.policy, products: () => this.products, rules: (p) => this.rules.get(p), rng: this.rng, withConnection: (fn) => this.db.withConnection(fn), salt: () => this.privacyLedger.salt,
       charge: (j, r, c) => this.privacyLedger.charge(j, r, c), bind: (j, h) => this.releasedAnswers!.bind(j, h), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
       secure: { name: options.name, tls: options.tls, identity: this.identity }, withProduct: (conn, p, fn, signal) => (this.data ? this.data.withSession((s) => withStagedProduct(s, conn, p, fn), { signal }) : fn()),
-      authorize: (j, t, identity) => this.gate.enforce({ identity, researcher: t.researcher, ...kindGateJob(j, identity) }) });
+      authorize: (j, t, identity) => this.gate.enforce({ identity, researcher: t.researcher, ...kindGateJob(j, identity) }),
+      guardReleasedSets: async (conn, g) => void (await this.releasedCells!.checkAndRecord(conn, { ...g, minCellSize: this.policy.minCellSize, maxRememberedPersons: this.policy.maxRememberedPersons })) });
   }
 
   /** The identity key signed with this agent's mTLS key, for peers to verify and pin (none without TLS). */
@@ -354,7 +355,7 @@ export class Agent {
         return { ok: true, taskId: task.taskId, arrow: new Uint8Array(), meta: {}, conceptNames };
       }
       if (this.data) refuseOffSource(task.kind, task.specJson);
-      if (this.kindTasks.handles(task.kind)) {
+      if (this.kindTasks.handles(task.kind, task.specJson)) {
         const out = await this.kindTasks.run(task, scope, identity);
         done('ok');
         return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta };
