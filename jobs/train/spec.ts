@@ -23,6 +23,7 @@ import type { Filter, Scalar } from '../../common/job/spec.js';
 import { identifier, isObj, onlyKeys, parseBounds, parseFilter, scalar } from '../../common/job/validate.js';
 import { checkDpTraining, isDpTraining, parseTrainPrivacy, type TrainPrivacy } from './privacy-spec.js';
 import { STRATEGIES, isFedOpt, type StrategyConfig, type StrategyName } from '../../algorithms/fl/index.js';
+import { checkLossAndLabel, outputUnits, parseLabelLevels, parseLoss, type LossName } from './loss.js';
 
 /** The largest model (weights and biases) a job may train: its weights travel as JSON in every round's input. */
 export const MAX_TRAIN_PARAMETERS = 100_000;
@@ -34,8 +35,7 @@ export const MAX_LOCAL_EPOCHS = 100;
 export const MAX_EVAL_THRESHOLDS = 1000;
 export const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'linear', 'elu', 'selu', 'softplus'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
-export const LOSSES = ['binary-crossentropy', 'mse'] as const;
-export type LossName = (typeof LOSSES)[number];
+export { LOSSES, type LossName } from './loss.js';
 
 export interface TrainNumericFeature {
   readonly column: string;
@@ -92,6 +92,8 @@ export interface TrainJobSpec {
   readonly project?: string;
   readonly product: string;
   readonly label: string;
+  /** Public label levels (categorical cross-entropy: one output unit each; a binary loss: 2 levels → 0, 1). */
+  readonly labelLevels?: readonly number[];
   readonly features: readonly TrainFeature[];
   readonly split: TrainSplit;
   readonly where: readonly Filter[];
@@ -113,7 +115,7 @@ export interface TrainJobSpec {
   readonly timeoutMs?: number;
 }
 
-const FIELDS = ['kind', 'product', 'label', 'features', 'split', 'where', 'cohort', 'model', 'loss', 'training', 'strategy', 'participation', 'update', 'evaluation', 'privacy', 'secure', 'timeoutMs', 'purpose', 'project'];
+const FIELDS = ['kind', 'product', 'label', 'labelLevels', 'features', 'split', 'where', 'cohort', 'model', 'loss', 'training', 'strategy', 'participation', 'update', 'evaluation', 'privacy', 'secure', 'timeoutMs', 'purpose', 'project'];
 
 function num(v: unknown, field: string, lo: number, hi: number, dflt?: number, integer = false): number {
   if (v === undefined && dflt !== undefined) return dflt;
@@ -152,7 +154,7 @@ function parseModel(v: unknown, loss: LossName): TrainModelSpec {
   if (!isObj(v)) throw invalidJob('model', 'must be {"type": "logistic" | "linear" | "mlp", …}');
   onlyKeys(v, ['type', 'layers', 'l2'], 'model');
   const type = oneOf(v.type, 'model.type', ['logistic', 'linear', 'mlp'] as const);
-  if (type === 'logistic' && loss !== 'binary-crossentropy') throw invalidJob('loss', 'a logistic model takes loss binary-crossentropy');
+  if (type === 'logistic' && loss === 'mse') throw invalidJob('loss', 'a logistic model takes loss binary-crossentropy (or categorical-crossentropy: softmax regression)');
   if (type === 'linear' && loss !== 'mse') throw invalidJob('loss', 'a linear model takes loss mse');
   const l2 = num(v.l2, 'model.l2', 0, 1, 0);
   if (type !== 'mlp') {
@@ -187,14 +189,14 @@ function parseStrategy(v: unknown): StrategyConfig {
 }
 
 /** Parameters of the model a spec declares (kernels and biases), for the size limit. */
-export function parameterCount(inputs: number, model: TrainModelSpec): number {
+export function parameterCount(inputs: number, model: TrainModelSpec, outputs = 1): number {
   let n = 0;
   let prev = inputs;
   for (const l of model.layers) {
     n += prev * l.units + l.units;
     prev = l.units;
   }
-  return n + prev + 1;
+  return n + prev * outputs + outputs;
 }
 
 /** Inputs after one-hot encoding. */
@@ -210,7 +212,8 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   if (raw.kind !== 'train') throw invalidJob('kind', `must be "train", got ${quote(raw.kind)}`);
   onlyKeys(raw, FIELDS, '');
   const product = identifier(raw.product, 'product');
-  const label = identifier(raw.label, 'label');
+  const labelSpec = parseLabelLevels(raw.label, raw.labelLevels);
+  const label = identifier(labelSpec.column, typeof raw.label === 'object' && raw.label !== null ? 'label.column' : 'label');
   if (!Array.isArray(raw.features) || raw.features.length < 1 || raw.features.length > MAX_TRAIN_FEATURES) throw invalidJob('features', `must list 1 to ${MAX_TRAIN_FEATURES} features`);
   const features = raw.features.map((f, i) => parseFeature(f, `features[${i}]`));
   const seen = new Set<string>();
@@ -225,9 +228,10 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   if (splitColumn === label || seen.has(splitColumn)) throw invalidJob('split.column', 'must be neither the label nor a feature');
   const split = Object.freeze({ column: splitColumn, train: scalar(raw.split.train, 'split.train'), test: scalar(raw.split.test, 'split.test') });
   if (String(split.train) === String(split.test)) throw invalidJob('split.test', 'must differ from split.train');
-  const loss = oneOf(raw.loss, 'loss', LOSSES, 'binary-crossentropy');
+  const loss = parseLoss(raw.loss);
+  checkLossAndLabel(loss, labelSpec.levels, labelSpec.field);
   const model = parseModel(raw.model, loss);
-  const params = parameterCount(inputCount(features), model);
+  const params = parameterCount(inputCount(features), model, outputUnits({ loss, ...(labelSpec.levels ? { labelLevels: labelSpec.levels } : {}) }));
   if (params > MAX_TRAIN_PARAMETERS) throw invalidJob('model', `the model has ${params} parameters; at most ${MAX_TRAIN_PARAMETERS}`);
   const t = raw.training === undefined ? {} : raw.training;
   if (!isObj(t)) throw invalidJob('training', 'must be an object');
@@ -263,7 +267,8 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   onlyKeys(e, ['thresholds'], 'evaluation');
   const evaluation = Object.freeze({ thresholds: num(e.thresholds, 'evaluation.thresholds', 1, MAX_EVAL_THRESHOLDS, 100, true) });
   const privacy = parseTrainPrivacy(raw.privacy);
-  const out: { -readonly [K in keyof TrainJobSpec]: TrainJobSpec[K] } = { kind: 'train', product, label, features: Object.freeze(features), split, where: [], model, loss, training, strategy, participation, update, evaluation, privacy };
+  if (labelSpec.levels !== undefined && privacy.mode !== 'none') throw invalidJob(labelSpec.field, 'DP training takes a 0/1 label without declared levels in this version');
+  const out: { -readonly [K in keyof TrainJobSpec]: TrainJobSpec[K] } = { kind: 'train', product, label, ...(labelSpec.levels ? { labelLevels: labelSpec.levels } : {}), features: Object.freeze(features), split, where: [], model, loss, training, strategy, participation, update, evaluation, privacy };
   if (raw.where !== undefined) {
     if (!Array.isArray(raw.where) || raw.where.length > 32) throw invalidJob('where', 'must be a list of at most 32 filters');
     out.where = Object.freeze(raw.where.map((f, i) => parseFilter(f, `where[${i}]`)));
