@@ -11,14 +11,23 @@
  * per person and weaker otherwise). A class it has no rows of is fine (sites differ in their case mix).
  */
 import { FedmeshError } from '../../common/errors.js';
-import type { TrainAgentData } from './data.js';
-import { classIndex } from './loss.js';
-import type { TrainJobSpec } from './spec.js';
+import { classIndex, type LossName } from './loss.js';
 
-type Rows = TrainAgentData['train'];
+interface Rows {
+  readonly x: Float32Array;
+  readonly y: Float32Array;
+  readonly n: number;
+}
+/** data.ts's TrainAgentData, structurally (data.ts imports this file). */
+interface AgentRows {
+  readonly inputs: number;
+  readonly train: Rows;
+  readonly test: Rows;
+  readonly labelExcluded?: number;
+}
 
 /** The GLM family the design reader reads the label with: binomial for a plain 0/1 label, else gaussian (a number). */
-export function labelFamily(spec: Pick<TrainJobSpec, 'loss' | 'labelLevels'>): 'binomial' | 'gaussian' {
+export function labelFamily(spec: { readonly loss: LossName; readonly labelLevels?: readonly number[] }): 'binomial' | 'gaussian' {
   return spec.loss === 'binary-crossentropy' && spec.labelLevels === undefined ? 'binomial' : 'gaussian';
 }
 
@@ -47,7 +56,7 @@ function mapRows(rows: Rows, inputs: number, levels: readonly number[], perClass
  * when the spec declares no levels.
  * @throws FedmeshError POLICY_DENIED (rule train.labelLevels) when a class has rows but fewer than minCellSize
  */
-export function mapLabels(spec: Pick<TrainJobSpec, 'labelLevels'>, data: TrainAgentData, minCellSize: number): TrainAgentData {
+export function mapLabels<D extends AgentRows>(spec: { readonly labelLevels?: readonly number[] }, data: D, minCellSize: number): D {
   const levels = spec.labelLevels;
   if (levels === undefined) return data;
   const perClass = levels.map(() => 0);
@@ -60,7 +69,7 @@ export function mapLabels(spec: Pick<TrainJobSpec, 'labelLevels'>, data: TrainAg
 }
 
 /** What an agent reports of its excluded-label rows: the count when ≥ its minimum cell size, else 0 (withheld). */
-export function labelExcludedReport(data: TrainAgentData, minCellSize: number): number {
+export function labelExcludedReport(data: AgentRows, minCellSize: number): number {
   const n = data.labelExcluded ?? 0;
   return n >= Math.max(1, minCellSize) ? n : 0;
 }

@@ -24,6 +24,7 @@ import { identifier, isObj, onlyKeys, parseBounds, parseFilter, scalar } from '.
 import { checkDpTraining, isDpTraining, parseTrainPrivacy, type TrainPrivacy } from './privacy-spec.js';
 import { STRATEGIES, isFedOpt, type StrategyConfig, type StrategyName } from '../../algorithms/fl/index.js';
 import { checkLossAndLabel, outputUnits, parseLabelLevels, parseLoss, type LossName } from './loss.js';
+import { denseStackOfTopology } from './topology.js';
 
 /** The largest model (weights and biases) a job may train: its weights travel as JSON in every round's input. */
 export const MAX_TRAIN_PARAMETERS = 100_000;
@@ -59,9 +60,14 @@ export interface DenseLayerSpec {
 }
 
 export interface TrainModelSpec {
-  /** logistic / linear: one dense output unit on the inputs; mlp: hidden `layers` then the output unit. */
-  readonly type: 'logistic' | 'linear' | 'mlp';
+  /**
+   * logistic / linear: one dense output layer on the inputs; mlp: hidden `layers` then the output layer; layers: a
+   * TF.js Layers `topology` (model.json) whose hidden layers are derived into `layers` (topology.ts).
+   */
+  readonly type: 'logistic' | 'linear' | 'mlp' | 'layers';
   readonly layers: readonly DenseLayerSpec[];
+  /** type layers: the model.json content (or its modelTopology) as given; validated, never loaded by TF.js. */
+  readonly topology?: unknown;
   /** L2 penalty on the kernels, added to the local loss. @default 0 */
   readonly l2: number;
 }
@@ -150,10 +156,12 @@ function parseFeature(v: unknown, field: string): TrainFeature {
   throw invalidJob(`${field}.type`, `must be "numeric" or "categorical", got ${quote(v.type)}`);
 }
 
-function parseModel(v: unknown, loss: LossName): TrainModelSpec {
-  if (!isObj(v)) throw invalidJob('model', 'must be {"type": "logistic" | "linear" | "mlp", …}');
-  onlyKeys(v, ['type', 'layers', 'l2'], 'model');
-  const type = oneOf(v.type, 'model.type', ['logistic', 'linear', 'mlp'] as const);
+function parseModel(v: unknown, loss: LossName, shape: { inputs: number; outputUnits: number }): TrainModelSpec {
+  if (!isObj(v)) throw invalidJob('model', 'must be {"type": "logistic" | "linear" | "mlp" | "layers", …}');
+  onlyKeys(v, ['type', 'layers', 'l2', 'topology'], 'model');
+  const type = oneOf(v.type, 'model.type', ['logistic', 'linear', 'mlp', 'layers'] as const);
+  if (type === 'layers') return parseLayersModel(v, loss, shape);
+  if (v.topology !== undefined) throw invalidJob('model.topology', 'applies to model type "layers" only');
   if (type === 'logistic' && loss === 'mse') throw invalidJob('loss', 'a logistic model takes loss binary-crossentropy (or categorical-crossentropy: softmax regression)');
   if (type === 'linear' && loss !== 'mse') throw invalidJob('loss', 'a linear model takes loss mse');
   const l2 = num(v.l2, 'model.l2', 0, 1, 0);
@@ -170,6 +178,15 @@ function parseModel(v: unknown, loss: LossName): TrainModelSpec {
     return Object.freeze({ units: num(l.units, `${f}.units`, 1, MAX_TRAIN_UNITS, undefined, true), activation: oneOf(l.activation, `${f}.activation`, ACTIVATIONS), dropout: num(l.dropout, `${f}.dropout`, 0, 0.9, 0) });
   });
   return Object.freeze({ type, layers: Object.freeze(layers), l2 });
+}
+
+/** `{"type": "layers", "topology": <model.json>, "l2"?}`: the hidden layers come from the topology (topology.ts). */
+function parseLayersModel(v: Record<string, unknown>, loss: LossName, shape: { inputs: number; outputUnits: number }): TrainModelSpec {
+  if (v.topology === undefined) throw invalidJob('model.topology', 'is required for model type "layers" (the content of a TF.js model.json, or its modelTopology)');
+  const layers = denseStackOfTopology(v.topology, { inputs: shape.inputs, loss, outputUnits: shape.outputUnits });
+  // The parsed spec carries the derived layers; given again (a re-parse) they must be the topology's.
+  if (v.layers !== undefined && JSON.stringify(v.layers) !== JSON.stringify(layers)) throw invalidJob('model.layers', 'are derived from the topology; leave them out');
+  return Object.freeze({ type: 'layers', layers: Object.freeze(layers), l2: num(v.l2, 'model.l2', 0, 1, 0), topology: v.topology });
 }
 
 function parseStrategy(v: unknown): StrategyConfig {
@@ -230,8 +247,9 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   if (String(split.train) === String(split.test)) throw invalidJob('split.test', 'must differ from split.train');
   const loss = parseLoss(raw.loss);
   checkLossAndLabel(loss, labelSpec.levels, labelSpec.field);
-  const model = parseModel(raw.model, loss);
-  const params = parameterCount(inputCount(features), model, outputUnits({ loss, ...(labelSpec.levels ? { labelLevels: labelSpec.levels } : {}) }));
+  const outputs = outputUnits({ loss, ...(labelSpec.levels ? { labelLevels: labelSpec.levels } : {}) });
+  const model = parseModel(raw.model, loss, { inputs: inputCount(features), outputUnits: outputs });
+  const params = parameterCount(inputCount(features), model, outputs);
   if (params > MAX_TRAIN_PARAMETERS) throw invalidJob('model', `the model has ${params} parameters; at most ${MAX_TRAIN_PARAMETERS}`);
   const t = raw.training === undefined ? {} : raw.training;
   if (!isObj(t)) throw invalidJob('training', 'must be an object');
