@@ -11,9 +11,11 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SchemaProduct } from '../../common/job/schema-check.js';
+import { FedmeshError } from '../../common/errors.js';
 import { readGlmDesign } from '../glm/design.js';
 import { parseGlmSpec } from '../glm/spec.js';
 import type { TrainJobSpec } from './spec.js';
+import { labelFamily, mapLabels } from './label.js';
 
 export interface TrainAgentData {
   readonly inputs: number;
@@ -21,6 +23,8 @@ export interface TrainAgentData {
   readonly test: { readonly x: Float32Array; readonly y: Float32Array; readonly n: number };
   /** Rows selected but unusable (missing, unlisted level, non-binary label for a binary loss). Never sent. */
   readonly nDropped: number;
+  /** Declared label levels: rows left out because their label is not among them (label.ts; sent only if ≥ min cell size). */
+  readonly labelExcluded?: number;
 }
 
 /** The GLM spec whose design carries this job's rows (features, label, split as a categorical covariate). */
@@ -28,7 +32,7 @@ export function designSpecOf(spec: TrainJobSpec): ReturnType<typeof parseGlmSpec
   return parseGlmSpec({
     kind: 'glm',
     product: spec.product,
-    family: spec.loss === 'binary-crossentropy' ? 'binomial' : 'gaussian',
+    family: labelFamily(spec),
     outcome: spec.label,
     covariates: [
       ...spec.features.map((f) => (f.type === 'numeric' ? { column: f.column, type: 'numeric', bounds: f.bounds } : { column: f.column, type: 'categorical', levels: f.levels, reference: f.levels[0] })),
@@ -79,6 +83,10 @@ export function inputsFromDesign(spec: TrainJobSpec, design: { n: number; p: num
 
 /** Reads this agent's rows of the job (see the file comment). @throws as readGlmDesign */
 export async function readTrainData(conn: DuckDBConnection, spec: TrainJobSpec, product: SchemaProduct, opts: { salt: string; minCellSize: number; scratch: string }, signal?: AbortSignal): Promise<TrainAgentData> {
-  const d = await readGlmDesign(conn, designSpecOf(spec), product, opts, signal);
-  return { ...inputsFromDesign(spec, d.design), nDropped: d.nDropped };
+  const d = await readGlmDesign(conn, designSpecOf(spec), product, opts, signal).catch((e: unknown) => {
+    // The label is the design's outcome: name the train job's field.
+    if (e instanceof FedmeshError && e.field === 'outcome') throw new FedmeshError(e.code, `label${e.message.slice('outcome'.length)}`, { field: 'label' });
+    throw e;
+  });
+  return mapLabels(spec, { ...inputsFromDesign(spec, d.design), nDropped: d.nDropped }, opts.minCellSize);
 }
