@@ -82,8 +82,8 @@ export interface RoundRecord<I = unknown> {
   readonly withheld?: readonly { readonly block: string; readonly entry: number; readonly agents: readonly string[] }[];
   /**
    * Mode none with plain sums only (the coordinator sees each agent's vector anyway): each answering agent's entries
-   * of the kind's `perAgentBlocks`, in layout order. Absent under SecAgg/HE, in the DP modes, and for rounds loaded
-   * from the round store (not persisted: a resumed job has them only for the rounds run after the restart).
+   * of the kind's `perAgentBlocks`, in layout order. Absent under SecAgg/HE and in the DP modes. Persisted with the
+   * round (coordinator/rounds/round-store.ts), so a resumed job keeps them for the rounds before the restart.
    */
   readonly perAgent?: Readonly<Record<string, readonly number[]>>;
 }
