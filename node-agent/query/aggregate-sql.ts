@@ -241,7 +241,8 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
   const groupSql = keys.length > 0 ? ` GROUP BY ${keys.join(', ')} ORDER BY ${orderKeys.join(', ')}` : '';
   const scan = `SELECT ${innerSelect} FROM ${quoteIdent(product.name)}${whereSql}`;
   const rowsSelect = bound === undefined ? scan : `SELECT * FROM (${scan}) AS ranked WHERE fedmesh_rank <= ${bound}`;
-  const withBins = bins.length > 0 ? `SELECT *, ${bins.join(', ')} FROM (${rowsSelect}) AS r` : rowsSelect;
+  // Fenced: each histogram reads its bin index once per bin, which must not recompute the comparison tree each time.
+  const withBins = bins.length > 0 ? d.fence(`SELECT *, ${bins.join(', ')} FROM (${rowsSelect}) AS r`) : rowsSelect;
   return {
     rowsStatements: (table) => d.createTempTableAs(table, withBins),
     rowsParams,

@@ -67,6 +67,12 @@ export interface SqlDialect {
   roundToInteger(doubleExpr: string): string;
   /** A JSON array text (`["a","b",null]`, no spaces) of text expressions: a cell's label from its key values. */
   jsonTextArray(textExprs: readonly string[]): string;
+  /**
+   * A subquery the planner must compute once rather than inline into the query around it: computed columns that
+   * the outer query reads many times (a bin index in each of a histogram's per-bin counts) would otherwise be
+   * recomputed at every reference (PostgreSQL flattens subqueries; `OFFSET 0` stops it).
+   */
+  fence(query: string): string;
   /** A text expression compared and ordered by its bytes (DuckDB's only order; PostgreSQL's `COLLATE "C"`). */
   binaryOrder(textExpr: string): string;
   /** How statements refer to the TEMP table named `name` (a plain identifier the builder checked). */

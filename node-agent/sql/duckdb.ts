@@ -42,6 +42,7 @@ export const duckdbDialect: SqlDialect = {
   // DuckDB's round(DOUBLE) is C's round (halves away from zero); a DOUBLE → HUGEINT cast of an integer is exact.
   roundToInteger: (x) => `CAST(round(${x}) AS HUGEINT)`,
   jsonTextArray: (xs) => `CAST(to_json([${xs.join(', ')}]) AS VARCHAR)`,
+  fence: (q) => q,
   binaryOrder: (x) => x,
   tempTable: doubleQuoteIdent,
   createTempTableAs: (name, query) => [`CREATE OR REPLACE TEMP TABLE ${doubleQuoteIdent(name)} AS\n${query}`],

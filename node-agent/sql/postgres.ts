@@ -44,6 +44,7 @@ export const postgresDialect: SqlDialect = {
   roundToInteger: (x) => `CAST(trunc(${x}) + CASE WHEN abs((${x}) - trunc(${x})) >= 0.5 THEN sign(${x}) ELSE 0 END AS BIGINT)`,
   // to_json of an ARRAY prints no spaces (json_build_array would).
   jsonTextArray: (xs) => `CAST(to_json(ARRAY[${xs.map((x) => `CAST(${x} AS TEXT)`).join(', ')}]::TEXT[]) AS TEXT)`,
+  fence: (q) => `${q} OFFSET 0`,
   binaryOrder: (x) => `(${x}) COLLATE "C"`,
   tempTable: doubleQuoteIdent,
   createTempTableAs: (name, query) => {
