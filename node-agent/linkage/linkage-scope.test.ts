@@ -18,7 +18,8 @@ import { readTrainData } from '../../jobs/train/data.js';
 import { computeCells } from '../jobs/cell-jobs.js';
 import { closeTrainPool } from '../train/pool.js';
 import { LINKAGE, openOmopSite, siteProducts, sitesOf, SITES, STUDY_ROWS, withTaskConnection, localId } from './test-omop-sites.js';
-import { LINKAGE_KEEP_TABLE } from './linkage-scope.js';
+import { LINKAGE_KEEP_TABLE, taskLinkage } from './linkage-scope.js';
+import type { TestDb } from '../cohort/test-omop.js';
 
 const dp = (linkage: boolean): Record<string, unknown> => ({ mode: 'central-dp', epsilon: 1, delta: 1e-6, ...(linkage ? { linkage: LINKAGE } : {}) });
 const entry = { entry: { domain: 'condition', concepts: { include: [{ conceptId: 100 }] }, occurrence: 'first' } };
@@ -81,24 +82,28 @@ const KINDS: { kind: string; k: number; stat: Stat }[] = [
   },
 ];
 
+/** The sites' databases, per removed person (opened once, read-only for the kind checks; closed after all). */
+const opened = new Map<string, Promise<TestDb>>();
+const site = (s: number, without?: number): Promise<TestDb> => {
+  const key = `${s}:${without ?? ''}`;
+  if (!opened.has(key)) opened.set(key, openOmopSite(s, without));
+  return opened.get(key)!;
+};
+
 /** The statistic summed over the three sites, without person `without` (at every site) when given. */
 async function mesh(stat: Stat, linkage: boolean, without?: number): Promise<number> {
   let sum = 0;
-  for (let s = 0; s < SITES.length; s++) {
-    const db = await openOmopSite(s, without);
-    try {
-      sum += await withTaskConnection(db, s, linkage ? LINKAGE : undefined, (c) => stat(c, s, linkage));
-    } finally {
-      db.close();
-    }
-  }
+  for (let s = 0; s < SITES.length; s++) sum += await withTaskConnection(await site(s, without), s, linkage ? LINKAGE : undefined, (c) => stat(c, s, linkage));
   return sum;
 }
 
 /** Persons at 3 sites (3, 6) and at 2 sites (1, 4). */
 const MULTI_SITE = [3, 6, 1, 4];
 
-afterAll(async () => closeTrainPool());
+afterAll(async () => {
+  for (const db of opened.values()) (await db).close();
+  await closeTrainPool();
+});
 
 describe.each(KINDS)('linkage scope, $kind: exact neighbouring-data change across a 3-site mesh', ({ kind, k, stat }) => {
   it(`with linkage, removing a person at 2–3 sites moves the mesh-wide statistic by at most k (${kind}); without, by m × k`, async () => {
@@ -168,6 +173,13 @@ describe('linkage scope: who is kept, and refusals from public information', () 
     } finally {
       db.close();
     }
+  });
+
+  it('is taken from every kind\'s task spec except aggregate, whose own SQL bounds per linkage key (and keeps its results)', () => {
+    for (const kind of ['cohort', 'characterize', 'contingency', 'survival', 'glm', 'train']) expect(taskLinkage(JSON.stringify({ kind, privacy: { mode: 'central-dp', linkage: LINKAGE } })), kind).toEqual(LINKAGE);
+    expect(taskLinkage(JSON.stringify({ kind: 'aggregate', privacy: { mode: 'central-dp', linkage: LINKAGE } }))).toBeUndefined();
+    expect(taskLinkage(JSON.stringify({ kind: 'cohort', privacy: { mode: 'central-dp' } }))).toBeUndefined();
+    expect(taskLinkage('not json')).toBeUndefined();
   });
 
   it('refuses with FAILED_PRECONDITION naming the field: unfilled linkage, this site not listed, no product with a key', async () => {

@@ -36,12 +36,16 @@ export interface LinkageScopedProduct {
 }
 
 /**
- * The `privacy.linkage` of a task's spec JSON, or undefined when the job asks for none. The value is returned raw
- * (parsed later, inside the task, where a malformed one is refused with the field named).
+ * The `privacy.linkage` of a task's spec JSON, or undefined when the job asks for none — or is an `aggregate` job:
+ * its own SQL already bounds rows per linkage key at the designated site (node-agent/linkage/linkage-sql.ts), where two
+ * local records of one person share their k instead of one being dropped as this scope does, so it keeps that path
+ * (and its golden results). The value is returned raw (parsed inside the task, where a malformed one is refused).
  */
 export function taskLinkage(specJson: string): unknown {
   try {
-    const privacy = (JSON.parse(specJson) as { privacy?: { linkage?: unknown } } | null)?.privacy;
+    const spec = JSON.parse(specJson) as { kind?: unknown; privacy?: { linkage?: unknown } } | null;
+    if (spec?.kind === 'aggregate') return undefined;
+    const privacy = spec?.privacy;
     return typeof privacy === 'object' && privacy !== null ? privacy.linkage : undefined;
   } catch {
     return undefined;

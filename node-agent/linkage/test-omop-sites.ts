@@ -67,7 +67,8 @@ export async function openOmopSite(s: number, without?: number): Promise<TestDb>
   });
   // Keys after the rows (insertFixture writes the OMOP columns only); NULL for the persons without one.
   await db.conn.run('ALTER TABLE person ADD COLUMN link_key VARCHAR');
-  for (const p of ids) if (!NULL_KEY_PERSONS.includes(p)) await db.conn.run(`UPDATE person SET link_key = '${linkKey(p)}' WHERE person_id = ${localId(s, p)}`);
+  const keyed = ids.filter((p) => !NULL_KEY_PERSONS.includes(p));
+  if (keyed.length > 0) await db.conn.run(`UPDATE person SET link_key = k.key FROM (VALUES ${keyed.map((p) => `(${localId(s, p)}, '${linkKey(p)}')`).join(', ')}) AS k(id, key) WHERE person.person_id = k.id`);
   if (study.length > 0) await db.conn.run(`INSERT INTO study VALUES ${study.join(', ')}`);
   return db;
 }

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesize } from '../../client/synth/index.js';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../../common/tls.js';
+import { taskLinkage } from '../../node-agent/linkage/linkage-scope.js';
 import { closeTrainPool } from '../../node-agent/train/pool.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 
@@ -73,6 +74,7 @@ interface Guarantee { unit: string; maxSitesPerPerson: number; crossSite?: strin
 describe('linkage-bounded jobs of every kind through a mesh (maxSitesPerPerson 3)', () => {
   let mesh: TestMesh;
   let src = '';
+  const served: { agent: string; jobId: string; specJson: string }[] = [];
 
   beforeAll(async () => {
     mesh = await startMesh({ agentNames: [...AGENTS, 's4'], maxSitesPerPerson: 3 });
@@ -82,6 +84,13 @@ describe('linkage-bounded jobs of every kind through a mesh (maxSitesPerPerson 3
     for (const [s, name] of AGENTS.entries()) {
       await writeSite(src, join(mesh.dir, 'data', name), s);
       await mesh.startAgent(name, join(mesh.dir, 'data', name), policy);
+    }
+    // Every task an agent serves, to check that each task of a linkage job carries the filled-in partition (the
+    // agent's scope applies it from the task's spec: node-agent/linkage/linkage-scope.ts).
+    for (const name of AGENTS) {
+      const agent = mesh.agents.get(name)!;
+      const serve = agent.serveTask.bind(agent);
+      agent.serveTask = (t, id) => (served.push({ agent: name, jobId: t.jobId, specJson: t.specJson }), serve(t, id));
     }
     await mesh.waitForAgents(3, 30_000);
     const admin = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'admin', 'admin') });
@@ -103,6 +112,12 @@ describe('linkage-bounded jobs of every kind through a mesh (maxSitesPerPerson 3
       expect(g.maxSitesPerPerson).toBe(1);
       expect(g.unit).toMatch(/^a person across sites: at most k rows in total across the mesh, bound via the linkage key/);
       expect(g.crossSite).toMatch(/of the job's 3 site/);
+      // Every agent got every task of the job with the same filled-in partition, so its person scope applied.
+      const tasks = served.filter((t) => t.jobId === job.jobId);
+      expect(new Set(tasks.map((t) => t.agent))).toEqual(new Set(AGENTS));
+      const partitions = new Set(tasks.map((t) => JSON.stringify(taskLinkage(t.specJson))));
+      expect(partitions.size).toBe(1);
+      expect(JSON.parse([...partitions][0]!)).toMatchObject({ sites: AGENTS, salt: expect.stringMatching(/^[0-9a-f]{32}$/) });
     }, 120_000);
   }
 
