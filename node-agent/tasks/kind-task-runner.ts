@@ -12,7 +12,7 @@ import {
   decodeRoundPayload,
   encodeVector,
   phaseAnswerSlot,
-  privacyModeOf,
+  kindPrivacyModeOf,
   snapVectorToGrid,
   type AnyAgentKindDef,
   type AnyKindDef,
@@ -123,7 +123,7 @@ export class KindTaskRunner {
     checkRules(product.name, rules, job);
     deps.authorize?.(job, task, identity);
     await deps.bind(task.jobId, job.hash);
-    const mode = privacyModeOf(job);
+    const mode = kindPrivacyModeOf(def, job);
     const cost = mode.cost(job);
     // Charged before any data is touched: durable, once per job id, for all of the job's rounds, never refunded.
     if (cost) await deps.charge(task.jobId, task.researcher, cost);
