@@ -12,8 +12,9 @@ import { checkPrivacyUnit, splitServeable, type Admitted } from './aggregate-job
  * (coordinator/rounds/built-in-admission.ts) and by the built-in HE path, which contingency keeps.
  * @throws FedmeshError naming the field
  */
-export function admitContingency(job: CellJob, connected: readonly AgentView[]): Admitted {
-  if (job.kind !== 'contingency') throw new FedmeshError('INTERNAL', `admitContingency: a ${job.kind} job`);
+export function admitContingency(spec: CellJob, connected: readonly AgentView[]): Admitted {
+  // The old-kinds table sends only contingency specs here (its invariant, as for every entry).
+  const job = spec as Extract<CellJob, { kind: 'contingency' }>;
   let candidates = connected.filter((a) => a.products.some((p) => p.name === job.product));
   if (candidates.length === 0) {
     const known = [...new Set(connected.flatMap((a) => a.products.map((p) => p.name)))].sort();

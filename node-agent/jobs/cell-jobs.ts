@@ -150,8 +150,6 @@ export async function runCellJob(ctx: CellJobContext): Promise<{ arrow: Uint8Arr
   const k = BigInt(ctx.policy.minCellSize);
   const release = ctx.release;
   const guard = job.privacy.mode === 'none' && release !== undefined;
-  // Contingency runs on the kind seam (jobs/contingency); here only the cohort-level kinds.
-  if (job.kind === 'contingency') throw new FedmeshError('FAILED_PRECONDITION', 'kind: contingency jobs run on the kind seam at this agent', { field: 'kind' });
   const values = await computeCells(ctx.data ?? ctx.conn, job, ctx.taskId, guard ? { onCohort: (table: string) => guardCohort(ctx.conn, ctx.data, table, release, ctx.policy) } : {});
   const out: CellCounts = { values: new Map(), suppressed: new Set() };
   const privacy = planCellPrivacy(job, blocks);
