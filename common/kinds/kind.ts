@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Rng } from '../../algorithms/rng.js';
+import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { StatLayout, StatVector } from './stat-layout.js';
 
 /** Privacy modes the kind seam implements, each a module over the vector (privacy-modes.ts, agent-noise-modes.ts). */
@@ -102,6 +103,22 @@ export interface KindRelease {
   suppressed?: { group: Record<string, unknown>; suppressedBy: string[] }[];
 }
 
+/** The exact integer noise one block's entries get, each entry one independent draw. */
+export interface BlockSampler {
+  /** One draw, in the block's grid units (its `gridExponent`, 0 for counts). */
+  sample(rng: Rng): bigint;
+  /** Standard deviation of one draw, in value units. */
+  readonly std: number;
+}
+
+/** What a kind's noise plan states for a job: the whole job's cost and each block's sampler, in layout order. */
+export interface KindNoisePlan {
+  /** Charged once, up front (coordinator ledger and each agent's); what the samplers below spend over all rounds. */
+  readonly cost: PrivacyCost;
+  /** Per block of the layout: its sampler, or undefined for a block released without noise. */
+  readonly blocks: readonly (BlockSampler | undefined)[];
+}
+
 /** Public facts the coordinator gives a kind's release besides the rounds. */
 export interface KindReleaseInfo {
   readonly converged: boolean;
@@ -128,6 +145,12 @@ export interface KindDef<S = unknown, P = unknown, I = unknown> {
    * built-in path), read from the raw spec alone so the coordinator and every agent choose alike. Absent: all.
    */
   accepts?(raw: unknown): boolean;
+  /**
+   * The kind's own noise plan for central-dp and local-dp (kind-noise-plan.ts): its split of the budget over its
+   * blocks and each block's exact sampler, the job's cost with it. Absent: the seam's even ρ split and discrete
+   * Gaussian. @throws FedmeshError INVALID_JOB naming the field
+   */
+  noisePlan?(job: CompiledKindJob<S, P>): KindNoisePlan;
   /** @throws FedmeshError INVALID_JOB naming the field */
   parse(raw: unknown): S;
   /** Pure; `compileKindJob` adds the hash. @throws FedmeshError INVALID_JOB naming the field */

@@ -3,7 +3,7 @@ import { checkProjectMembership } from '../admission/project-membership.js';
 import { randomUUID } from 'node:crypto';
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
-import { checkSecureCombination, compileKindJob, heVectorPlan, privacyModeOf, registryKindCandidates, secAggVectorPlan, secureQuorum, suppressedOfRounds, type AnyKindDef, type CompiledKindJob, type KindRegistry } from '../../common/kinds/index.js';
+import { checkSecureCombination, compileKindJob, heVectorPlan, kindPrivacyModeOf, registryKindCandidates, secAggVectorPlan, secureQuorum, suppressedOfRounds, type AnyKindDef, type CompiledKindJob, type KindRegistry } from '../../common/kinds/index.js';
 import { createHePool, type HePool } from '../../common/he/coordinator.js';
 import type { AgentRegistry, AgentView } from '../agent-registry.js';
 import type { Dispatcher } from '../dispatcher.js';
@@ -103,7 +103,7 @@ export class KindJobs {
     try {
       job = compileKindJob(def, withMeshSites(JSON.parse(specJson), deps.maxSitesPerPerson));
       checkProjectMembership(caller, (job.spec as { project?: unknown }).project);
-      const mode = privacyModeOf(job);
+      const mode = kindPrivacyModeOf(def, job);
       checkSecureCombination(job);
       // Fails now (nothing charged) when a block cannot be released under the mode.
       mode.roundNoise(job, def.layout(job, 0), { agents: Math.max(1, deps.registry.connected().length) });
@@ -165,7 +165,7 @@ export class KindJobs {
         continue;
       }
       this.deps.log('job-resumed', { jobId: record.id, kind: record.kind });
-      this.start(record, def, job, chargedEpsilon(privacyModeOf(job).cost(job), this.deps.defaultDelta));
+      this.start(record, def, job, chargedEpsilon(kindPrivacyModeOf(def, job).cost(job), this.deps.defaultDelta));
     }
     return running.length;
   }
@@ -309,7 +309,7 @@ function withMeshSites(raw: unknown, meshSites: number): unknown {
 /** Every round's vector must be summable under the job's secure sum for n agents: refused now, from public facts only. */
 function checkSecureFromPublicFacts(def: AnyKindDef, job: CompiledKindJob, agents: number): void {
   secureQuorum(job, agents);
-  const mode = privacyModeOf(job);
+  const mode = kindPrivacyModeOf(def, job);
   // Round 0 and a later round: kinds whose layout changes after the first round (Cox) change it once.
   for (const round of job.maxRounds > 1 ? [0, 1] : [0]) {
     const layout = def.layout(job, round);

@@ -9,7 +9,7 @@ import {
   encodeRoundPayload,
   exactSumVectors,
   layoutWithAgentNoise,
-  privacyModeOf,
+  kindPrivacyModeOf,
   type AnyKindDef,
   type CompiledKindJob,
   type KindRelease,
@@ -90,7 +90,7 @@ export interface RoundsOutcome {
 export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
   const { def, job, transport } = o;
   const now = o.now ?? Date.now;
-  const mode = privacyModeOf(job);
+  const mode = kindPrivacyModeOf(def, job);
   const history = await o.store.loadRounds(o.jobId);
   const asked = [...o.agents].sort();
   // On resume with dropouts allowed, the survivors of the last stored round carry on.

@@ -21,7 +21,8 @@ export function seamRunsContingency(raw: unknown): boolean {
   if (typeof raw !== 'object' || raw === null) return true;
   const { privacy, secure } = raw as { privacy?: { mode?: unknown }; secure?: unknown };
   const mode = typeof privacy === 'object' && privacy !== null ? privacy.mode : undefined;
-  return (secure === undefined || secure === 'plain') && mode === 'none';
+  if (secure === 'secagg') return mode === 'none' || mode === 'distributed-dp';
+  return (secure === undefined || secure === 'plain') && (mode === 'none' || mode === 'central-dp' || mode === 'local-dp');
 }
 
 /**

@@ -22,6 +22,11 @@ import { listProducts, type ProductInfo } from '../../node-agent/data/products.j
 import { ReleasedCells } from '../../node-agent/disclosure/released-cells.js';
 import { ReleasedConcepts } from '../../node-agent/disclosure/released-concepts.js';
 import { runOldKindTask, type OldKindTaskDeps } from '../../node-agent/jobs/old-kind-task.js';
+import { withStagedProduct } from '../../node-agent/jobs/aggregate-source.js';
+import { compileKindJob, type AgentKindContext, type StatVector } from '../../common/kinds/index.js';
+import { withholdSmallCells } from '../../common/kinds/selection.js';
+import { contingencyKind } from '../../jobs/contingency/index.js';
+import { contingencyAgentKind } from '../../jobs/contingency/agent.js';
 import { compileAgentPolicy } from '../../node-agent/policy.js';
 import { ConsentScopes } from '../../node-agent/policy/index.js';
 import { applyConsentScope } from '../../node-agent/policy/consent-scope.js';
@@ -202,11 +207,36 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(await answer({ ...central, where: [{ column: 'condition_start_date', op: 'between', value: ['1990-01-01', '2010-12-31'] }] }, true)).not.toEqual(d2);
   }, 180_000);
 
-  it('contingency in mode none with k = 100: the same cells, the same cells withheld', async () => {
+  it('contingency in mode none with k = 100 (the kind seam: local step, then the runner\'s withholding): the same cells, the same cells withheld', async () => {
     const spec = { kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'year_of_birth', rowLevels: [8507, 8532], colLevels: [1920, 1930, 1940, 1950, 1960, 1970], privacy: { mode: 'none' } };
-    const d = await answer(spec, false);
-    expect((JSON.parse(d.split(' ')[1]!) as { suppressed: number }).suppressed).toBeGreaterThan(0);
-    expect(await answer(spec, true)).toEqual(d);
+    const job = compileKindJob(contingencyKind, spec);
+    const layout = contingencyKind.layout(job, 0);
+    // As the agent's task runner does it: on PostgreSQL the product is staged in the task's DuckDB first (withProduct).
+    const vector = async (onPg: boolean): Promise<{ values: number[]; withheld: number }> => {
+      const ledgerDb = await DuckDBInstance.create(':memory:');
+      const ledger = await ledgerDb.connect();
+      const local = onPg ? ledger : conn;
+      try {
+        const products = onPg ? pgProducts : duckProducts;
+        const product = products.find((p) => p.name === 'person')!;
+        const cells = await ReleasedCells.open(local);
+        const researcher = `r-${randomUUID()}`;
+        const ctx: AgentKindContext = {
+          conn: local, jobId: 'j1', round: 0, product, salt: SALT, policy: { minCellSize: 100 }, jobState: new Map(),
+          guardReleasedSets: async (c, candidates) => void (await cells.checkAndRecord(c, { researcher, jobId: 'j1', candidates, minCellSize: 100, maxRememberedPersons: 1_000_000 })),
+        };
+        const step = (): Promise<StatVector> => contingencyAgentKind.localStep(ctx, job as never, null, new AbortController().signal);
+        const v = onPg ? await source.withSession((s) => withStagedProduct(s, local, product, step)) : await step();
+        const out = withholdSmallCells(layout, v, 100);
+        return { values: Array.from(out.vector.values), withheld: out.withheld };
+      } finally {
+        ledger.closeSync();
+        ledgerDb.closeSync();
+      }
+    };
+    const d = await vector(false);
+    expect(d.withheld).toBeGreaterThan(0);
+    expect(await vector(true)).toEqual(d);
   }, 120_000);
 
   it('consent: persons opted out of HRESCH are left out on PostgreSQL exactly as on DuckDB; opted out of PUBHLTH only, they count', async () => {
