@@ -74,6 +74,10 @@ export async function runTrainBenchmark(o: TrainBenchmarkOptions = {}): Promise<
     cancelJob: () => undefined,
   };
   try {
+    // Warm both worker threads first (each loads TF.js and its wasm once, ~1–4 s here), so neither side's time
+    // includes the pool's start: the pooled run below would otherwise reuse threads the federated run warmed.
+    const probe = syntheticAgentData({ rows: 8, inputs: D, shift: 0, seed: 1 }).test;
+    await Promise.all([0, 1].map(() => runTrainCompute({ model: localModelOf(job), weights: glorotInit(job.plan.shapes, 1), test: probe, thresholds: job.plan.thresholds })));
     const t0 = performance.now();
     const out = await runRounds({ def: trainKind, job, jobId: 'bench', researcher: 'r', specJson: JSON.stringify(job.spec), agents: [...data.keys()], transport, store: createMemoryRoundStore(), rng: createSeededRng(5) });
     const fedMs = performance.now() - t0;
