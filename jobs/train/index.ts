@@ -12,6 +12,8 @@ import { dpTrainPrivacy } from './privacy.js';
 import { isDpTraining } from './privacy-spec.js';
 import { isLocalDp, localDpNote, trainKindPrivacy } from './privacy-local.js';
 import { trainView } from './view.js';
+import { outputActivation } from './loss.js';
+import { labelExcludedOf, labelNotes } from './label-release.js';
 import { PER_AGENT_BLOCKS, perAgentMetrics, perAgentNote } from './per-agent.js';
 
 export const TRAIN_KIND = 'train';
@@ -60,6 +62,8 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
       `AUC from a ${job.plan.thresholds.length - 1}-bin public-threshold ROC histogram (no row-level scores leave an agent)`,
     ];
     if (isDpTraining(job.spec.privacy)) notes.push(isLocalDp(job.spec.privacy) ? localDpNote(job.spec.privacy) : `${job.spec.privacy.mode}: each round's sum of per-example gradients (clipped to L2 ${job.spec.privacy.clip}) and its row count carry discrete Gaussian noise; the final model alone is scored on the test rows, from noisy counts (accuracy, AUC); losses are not released`);
+    const labelExcluded = labelExcludedOf(job.spec, job.plan, history);
+    notes.push(...labelNotes(job.spec, labelExcluded));
     const agents = perAgentMetrics(job.spec, job.plan, history);
     notes.push(perAgentNote(job.spec, agents));
     if (job.spec.participation.fraction < 1) notes.push(`partial participation: a fraction ${job.spec.participation.fraction} of the agents per round, sampled with the CSPRNG`);
@@ -68,8 +72,9 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
       rows: metrics.map((m) => ({ ...m })),
       summary: {
         strategy: job.spec.strategy.name,
-        model: { type: job.spec.model.type, inputs: job.plan.inputs, units: job.plan.units, activations: [...job.spec.model.layers.map((l) => l.activation), job.spec.loss === 'binary-crossentropy' ? 'sigmoid' : 'linear'], shapes: job.plan.shapes, parameters: job.plan.parameters, weights: Array.from(s.weights) },
+        model: { type: job.spec.model.type, inputs: job.plan.inputs, units: job.plan.units, activations: [...job.spec.model.layers.map((l) => l.activation), outputActivation(job.spec.loss)], shapes: job.plan.shapes, parameters: job.plan.parameters, weights: Array.from(s.weights) },
         ...(agents ? { perAgent: agents.perAgent } : {}),
+        ...(labelExcluded !== undefined ? { labelLevels: job.spec.labelLevels, labelExcluded } : {}),
         ...(final ? { final: { testN: final.testN, testLoss: final.testLoss, testAccuracy: final.testAccuracy, testAuc: final.testAuc } } : {}),
       },
       notes,

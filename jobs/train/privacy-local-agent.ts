@@ -30,6 +30,8 @@ export async function localDpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy
   const plan = job.plan;
   const n = spec.update.maxExamples;
   if (data.train.n > n || data.test.n > n) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${n}`, { field: 'update.maxExamples' });
+  // checkDpTraining admits binary-crossentropy only; this narrows the type for the DP net.
+  if (spec.loss !== 'binary-crossentropy') throw new FedmeshError('INVALID_ARGUMENT', 'loss: DP training supports binary-crossentropy only', { field: 'loss' });
   const a = localDpAccount(p, spec.training.rounds);
   const layers = [...spec.model.layers.map((l) => ({ units: l.units, activation: l.activation as DenseActivation })), { units: 1, activation: 'linear' as const }];
   const net: DenseNet = { inputs: plan.inputs.length, layers, loss: spec.loss };

@@ -38,8 +38,8 @@ export function parseTrainPrivacy(raw: unknown): TrainPrivacy {
   if (raw.mode === 'local-dp') throw invalidJob('privacy.mode', 'local-dp training is not offered: every agent would add the whole noise to its own gradients, n times the variance of central-dp; use distributed-dp (shares under secagg) to trust no single party');
   if (raw.mode !== 'central-dp' && raw.mode !== 'distributed-dp') throw invalidJob('privacy.mode', `must be one of none, central-dp, distributed-dp; got ${quote(raw.mode)}`);
   const { clip, localSteps, sampleRate, ...rest } = raw;
-  if (rest.linkage !== undefined) throw invalidJob('privacy.linkage', 'applies to aggregate jobs only');
-  const p = parsePrivacy(rest);
+  // privacy.linkage: the agents' person scope keeps each person at one site (node-agent/linkage/linkage-scope.ts).
+  const p = parsePrivacy(rest, 'privacy', { linkage: true });
   if (typeof clip !== 'number' || !Number.isFinite(clip) || !(clip > 0) || clip > 1e6) throw invalidJob('privacy.clip', `must be the public L2 norm every example's gradient is clipped to, a number in (0, 1e6]; got ${quote(clip)}`);
   const local: { localSteps?: number; sampleRate?: number } = {};
   if (localSteps !== undefined) {

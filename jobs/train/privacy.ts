@@ -96,8 +96,11 @@ export function dpTrainPrivacy(job: KindJobCommon & { readonly spec: { readonly 
   return {
     mode: p.mode,
     secure: job.secure,
-    unit: 'person at a site',
-    level: `record level: every example's gradient clipped to L2 ${p.clip}, so one person (≤ ${k} rows per site, ≤ ${p.maxSitesPerPerson ?? 1} sites) moves each round's gradient sum by ≤ ${k * (p.maxSitesPerPerson ?? 1) * p.clip}`,
+    // With privacy.linkage the agents keep each person at one site (node-agent/linkage/linkage-scope.ts).
+    unit: p.linkage !== undefined ? 'person across sites (linkage key)' : 'person at a site',
+    level: p.linkage !== undefined
+      ? `record level: every example's gradient clipped to L2 ${p.clip}, and each person counted at one site only (the linkage key), so one person (≤ ${k} rows in the mesh) moves each round's gradient sum by ≤ ${k * p.clip}`
+      : `record level: every example's gradient clipped to L2 ${p.clip}, so one person (≤ ${k} rows per site, ≤ ${p.maxSitesPerPerson ?? 1} sites) moves each round's gradient sum by ≤ ${k * (p.maxSitesPerPerson ?? 1) * p.clip}`,
     mechanism: `full-batch DP-SGD across the mesh: discrete Gaussian noise on each training round's sum of per-example clipped gradients and its row count, and on the final round's test counts (zCDP; the job's ρ covers all of its ${a.rounds} rounds)`,
     // The charged ε is the stated one (its ρ is the largest within it); by ρ alone, ε at the default δ.
     epsilon: p.epsilon ?? a.epsilon,
