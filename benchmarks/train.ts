@@ -108,7 +108,7 @@ export async function runTrainBenchmark(o: TrainBenchmarkOptions = {}): Promise<
           examplesPerSPerAgent: Math.round(perAgentExamplesPerS),
           bytesPerAgentPerRound: { down: Math.round(mean(trainRounds.flatMap((r) => r.down))), upPlain: Math.round(mean(trainRounds.flatMap((r) => r.up))) },
           coordinatorMsPerRound: Math.round(((fedMs - spans) / (rounds + 1)) * 10) / 10,
-          // The agents' summed task time: the work a single thread would do (the pool runs 2 threads here).
+          // The agents' summed task wall time (includes waiting for one of the pool's 2 threads).
           agentTaskMsTotal: Math.round([...perRound.values()].reduce((a, r) => a + r.agentMs.reduce((x, y) => x + y, 0), 0)),
         },
         pooled: { ms: Math.round(poolMs), testAuc: poolAuc },
