@@ -8,6 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isFedmeshError } from '../../common/errors.js';
 import { compileKindJob, privacyModeOf } from '../../common/kinds/index.js';
 import { rhoForEpsilonDelta, subsampledGaussianEpsilon } from '../../algorithms/dp/index.js';
+import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
+import { decodeRoundPayload, encodeVector } from '../../common/kinds/index.js';
+import { createMemoryRoundStore, runRounds, type RoundTransport } from '../../coordinator/rounds/round-runner.js';
 import { closeTrainPool } from '../../node-agent/train/pool.js';
 import { trainRound } from './agent.js';
 import { splitBlocks, trainLayout } from './plan.js';
@@ -146,4 +149,29 @@ describe('local-steps DP training at the agent', () => {
     const draws = await Promise.all(Array.from({ length: 5 }, async () => splitBlocks(trainLayout(job.spec, job.plan, 10), await trainRound(job, { phase: 'eval', weights }, data, new Map(), 10)).evalN![0]!));
     expect(new Set(draws).size).toBeGreaterThan(1);
   });
+});
+
+describe('local-steps DP training through the round runner', () => {
+  it('runs R + 1 rounds, releases the model and a privacy block that states what was done', async () => {
+    const job = compileKindJob(trainKind, spec({ epsilon: 8 }, { training: { rounds: 3, learningRate: 0.5, batchSize: 16 } })) as CompiledTrainJob;
+    const data = new Map([0, 1, 2].map((k) => [`a${k}`, syntheticAgentData({ rows: 300, inputs: D, shift: 0.1 * k, seed: 20 + k })]));
+    const transport: RoundTransport = {
+      ask: async (agent, task) => {
+        const { input } = decodeRoundPayload(task.payload);
+        return { ok: true, bytes: encodeVector({ values: await trainRound(job, input as never, data.get(agent)!, new Map(), task.round) }) };
+      },
+      cancelJob: () => undefined,
+    };
+    const out = await runRounds({ def: trainKind, job, jobId: 'local-dp', researcher: 'r', specJson: JSON.stringify(job.spec), agents: [...data.keys()], transport, store: createMemoryRoundStore(), rng: createSeededRng(1) });
+    expect(out.release.rows).toHaveLength(4);
+    const priv = out.release.privacy;
+    expect(priv.epsilon).toBe(8);
+    expect(priv.epsilonAccounted as number).toBeLessThanOrEqual(8);
+    expect(priv.stepsPerRound).toBe(5);
+    expect(priv.sampleRate as number).toBeGreaterThanOrEqual(0.05);
+    expect(out.release.notes.some((n) => n.includes('local DP-SGD'))).toBe(true);
+    const w = (out.release.summary as { model: { weights: number[] } }).model.weights;
+    expect(w.every(Number.isFinite)).toBe(true);
+    expect(w.some((x) => x !== 0)).toBe(true);
+  }, 60_000);
 });

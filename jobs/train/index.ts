@@ -10,7 +10,7 @@ import { makeTrainPlan, replayServer, roundMetrics, trainLayout, type TrainPlan,
 import { parseTrainSpec, type TrainJobSpec } from './spec.js';
 import { dpTrainPrivacy } from './privacy.js';
 import { isDpTraining } from './privacy-spec.js';
-import { trainKindPrivacy } from './privacy-local.js';
+import { isLocalDp, localDpNote, trainKindPrivacy } from './privacy-local.js';
 import { trainView } from './view.js';
 import { outputActivation } from './loss.js';
 import { labelExcludedOf, labelNotes } from './label-release.js';
@@ -61,7 +61,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
       `updates clipped to L2 norm ${job.spec.update.clip} and summed on the fixed-point grid 2^${job.spec.update.gridExponent} (rounding error ≤ 2^${job.spec.update.gridExponent - 1} per weight and agent)`,
       `AUC from a ${job.plan.thresholds.length - 1}-bin public-threshold ROC histogram (no row-level scores leave an agent)`,
     ];
-    if (isDpTraining(job.spec.privacy)) notes.push(`${job.spec.privacy.mode}: each round's sum of per-example gradients (clipped to L2 ${job.spec.privacy.clip}) and its row count carry discrete Gaussian noise; the final model alone is scored on the test rows, from noisy counts (accuracy, AUC); losses are not released`);
+    if (isDpTraining(job.spec.privacy)) notes.push(isLocalDp(job.spec.privacy) ? localDpNote(job.spec.privacy) : `${job.spec.privacy.mode}: each round's sum of per-example gradients (clipped to L2 ${job.spec.privacy.clip}) and its row count carry discrete Gaussian noise; the final model alone is scored on the test rows, from noisy counts (accuracy, AUC); losses are not released`);
     const labelExcluded = labelExcludedOf(job.spec, job.plan, history);
     notes.push(...labelNotes(job.spec, labelExcluded));
     const agents = perAgentMetrics(job.spec, job.plan, history);

@@ -170,3 +170,8 @@ export function localDpPrivacy(job: KindJobCommon, p: TrainDpPrivacy, rounds: nu
     roundsRun: history.length,
   };
 }
+
+/** The result note of a local-steps DP job. */
+export function localDpNote(p: TrainDpPrivacy): string {
+  return `${p.mode}, local DP-SGD: each agent ran ${p.localSteps ?? 1} noisy steps per round on Poisson-sampled batches (rate ${p.sampleRate ?? 1}), every example's gradient clipped to L2 ${p.clip}; the agents' deltas are averaged uniformly; the final model alone is scored on the test rows, from counts noised at each agent (accuracy, AUC); losses are not released`;
+}

@@ -109,6 +109,22 @@ describe('hash split in the train reader', () => {
     expect(left).toBe(0);
   });
 
+  it('text units (non-ASCII too) get the side isTestUnit gives; a where column the features do not name still filters', async () => {
+    await conn.run(`CREATE TABLE q AS SELECT 'pé-' || i::VARCHAR AS pid_text, i::DOUBLE AS pid, 0.5 AS x, (i % 2)::INTEGER AS y, i % 5 AS site FROM range(1, 1001) t(i)`);
+    const textProduct: SchemaProduct = { name: 'q', columns: [{ name: 'pid_text', type: 'VARCHAR' }, { name: 'pid', type: 'DOUBLE' }, { name: 'x', type: 'DOUBLE' }, { name: 'y', type: 'INTEGER' }, { name: 'site', type: 'BIGINT' }], privacyUnit: 'pid_text' };
+    const s = parseTrainSpec({ ...spec('text-salt'), product: 'q', where: [{ column: 'site', op: '!=', value: 0 }] });
+    const d = await readTrainData(conn, s, textProduct, { salt: 'a', minCellSize: 1, scratch: 'job_t' });
+    const sd = sides(d);
+    expect(sd.size).toBe(800); // site 0 (every 5th id) filtered out
+    let mismatches = 0;
+    for (const [pid, side] of sd) if ((side === 'test') !== isTestUnit({ fraction: FRACTION, salt: 'text-salt' }, `pé-${pid}`)) mismatches++;
+    expect(mismatches).toBe(0);
+    // Control: the same check against the ASCII spelling of the ids must disagree for many persons.
+    let ascii = 0;
+    for (const [pid, side] of sd) if ((side === 'test') !== isTestUnit({ fraction: FRACTION, salt: 'text-salt' }, `pe-${pid}`)) ascii++;
+    expect(ascii).toBeGreaterThan(100);
+  });
+
   it('refuses split specs naming the field', () => {
     expect(() => parseTrainSpec({ ...spec('s'), split: { hash: { fraction: 0.2, salt: 's' }, column: 'c' } })).toThrow(/split/);
     expect(() => parseTrainSpec({ ...spec('s'), split: { hash: { fraction: 2, salt: 's' } } })).toThrow(/split\.hash\.fraction/);
