@@ -83,6 +83,6 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
     };
   },
   view: trainView,
-  /** `fedmesh train --json`: per-round metrics (`rounds`), the summary (model, final, per-agent) and the notes. */
-  viewJson: (r) => ({ rounds: r.rows, ...(r.summary ?? {}), notes: r.notes }),
+  /** `fedmesh train --json`: the summary (model, final, per-agent), per-round metrics (`rounds`, replacing the summary's count) and the notes. */
+  viewJson: (r) => ({ ...(r.summary ?? {}), rounds: r.rows, notes: r.notes }),
 };
