@@ -15,7 +15,8 @@ const heClient = () => import('../secure/he-client.js');
 
 function isHeSpec(v: unknown): v is Record<string, unknown> {
   // Registry kinds (jobs/<kind>) run their HE sums among the agents (common/kinds/secure-sum.ts): nothing to decrypt here.
-  return typeof v === 'object' && v !== null && (v as Record<string, unknown>).secure === 'he' && !registryKindCandidates(v).some((k) => KINDS.has(k));
+  // A kind ported in steps may leave HE specs on the built-in path (`accepts`), where this client decrypts.
+  return typeof v === 'object' && v !== null && (v as Record<string, unknown>).secure === 'he' && !registryKindCandidates(v).some((k) => KINDS.get(k)?.accepts?.(v) ?? KINDS.has(k));
 }
 
 interface WireJob {

@@ -1,3 +1,4 @@
+import { asksLinkage, fillKindLinkage } from '../linkage/admit-linkage.js';
 import { checkProjectMembership } from '../admission/project-membership.js';
 import { randomUUID } from 'node:crypto';
 import type { Rng } from '../../algorithms/rng.js';
@@ -13,6 +14,11 @@ import type { Principal } from '../principal.js';
 import type { CoordinatorMetrics } from '../metrics.js';
 import { chargedEpsilon } from '../job-log.js';
 import { admitKindJob } from './kind-admission.js';
+import { admitBuiltInSpec } from './built-in-admission.js';
+import { builtInResult } from './built-in-result.js';
+import { catalogPopulations } from '../budget-populations.js';
+import type { JobSpec } from '../../common/job/spec.js';
+import type { MissingAgent } from '../job-record.js';
 import { kindGuarantee } from './kind-guarantee.js';
 import { runRounds, type RoundStateStore, type RoundTransport } from './round-runner.js';
 import { openRoundStore } from './round-store.js';
@@ -73,9 +79,11 @@ export class KindJobs {
   kindOf(specJson: string): AnyKindDef | undefined {
     if (typeof specJson !== 'string' || specJson.length > MAX_SPEC_CHARS) return undefined;
     try {
-      for (const k of registryKindCandidates(JSON.parse(specJson))) {
+      const raw: unknown = JSON.parse(specJson);
+      for (const k of registryKindCandidates(raw)) {
         const def = this.deps.kinds.get(k);
-        if (def) return def;
+        // A kind ported in steps leaves the specs it does not run yet to the built-in path.
+        if (def) return !def.accepts || def.accepts(raw) ? def : undefined;
       }
       return undefined;
     } catch {
@@ -100,7 +108,10 @@ export class KindJobs {
       // Fails now (nothing charged) when a block cannot be released under the mode.
       mode.roundNoise(job, def.layout(job, 0), { agents: Math.max(1, deps.registry.connected().length) });
       const cost = mode.cost(job);
-      const admitted = admitKindJob(job, deps.registry.memberList(), deps.registry.connected());
+      const builtIn = def.builtInSpec ? admitBuiltInSpec(job.spec as JobSpec, deps.registry.memberList(), deps.registry.connected()) : undefined;
+      const admitted = builtIn ?? admitKindJob(job, deps.registry.memberList(), deps.registry.connected());
+      // privacy.linkage: the asked sites' partition and salt go into the spec, which is compiled (and hashed) again.
+      if (asksLinkage(JSON.parse(specJson))) job = compileKindJob(def, fillKindLinkage(JSON.parse(specJson), job.product, admitted.agents));
       if (job.secure !== 'plain') checkSecureFromPublicFacts(def, job, admitted.agents.length);
       deps.checkPolicy?.(caller, job, admitted.agents);
       const record: JobRecord = {
@@ -113,16 +124,16 @@ export class KindJobs {
         finishedAtMs: undefined,
         agentsAsked: admitted.agents.map((a) => a.name).sort(),
         agentsAnswered: [],
-        agentsMissing: [],
+        agentsMissing: (builtIn?.excluded ?? []).map((x) => x.agent).sort(),
         result: undefined,
         error: undefined,
       };
-      await deps.ledger.admit(record, admitted.touched, cost);
+      await deps.ledger.admit(record, admitted.touched, cost, (population) => catalogPopulations(deps.registry.connected()).get(population) ?? []);
       const epsilon = chargedEpsilon(cost, deps.defaultDelta);
       deps.log('job-admitted', { jobId: record.id, researcher, kind: job.kind, privacyMode: job.privacy.mode, epsilon, agents: record.agentsAsked.length, maxRounds: job.maxRounds });
       deps.metrics.jobAdmitted(record.id, job.kind, job.privacy.mode, cost ? { ...cost, epsilon } : undefined);
       deps.emit({ jobId: record.id, type: 'admitted', atMs: Date.now(), message: `${record.agentsAsked.length} agents, at most ${job.maxRounds} rounds` }, record);
-      this.start(record, def, job, epsilon, caller);
+      this.start(record, def, job, epsilon, caller, builtIn?.excluded);
       return { ...record };
     } catch (e) {
       const err = isFedmeshError(e) ? e : undefined;
@@ -140,6 +151,8 @@ export class KindJobs {
       const def = this.deps.kinds.get(record.kind)!;
       let job: CompiledKindJob;
       try {
+        // A job of a kind ported in steps that ran on the built-in path cannot resume (those have one round and no store).
+        if (def.accepts && !def.accepts(record.spec)) throw new RangeError('the built-in path of this kind does not resume');
         job = compileKindJob(def, withMeshSites(record.spec, this.deps.maxSitesPerPerson));
       } catch (e) {
         // The kind changed under a stored job (an upgrade): it cannot resume as admitted; fail it, charge kept.
@@ -165,13 +178,13 @@ export class KindJobs {
     pool?.destroy().catch((e: unknown) => this.deps.log('he-pool-stop-error', { error: String(e) }));
   }
 
-  private start(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number, caller?: Principal): void {
+  private start(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number, caller?: Principal, excluded: readonly MissingAgent[] = []): void {
     this.deps.identify?.(record.id, caller ?? { name: record.researcher, isAdmin: false }, record.spec as RegistryJobSpec);
-    const p = this.execute(record, def, job, epsilon).catch((e: unknown) => this.deps.log('job-internal-error', { jobId: record.id, error: String(e) }));
+    const p = this.execute(record, def, job, epsilon, excluded).catch((e: unknown) => this.deps.log('job-internal-error', { jobId: record.id, error: String(e) }));
     this.deps.started(record, p);
   }
 
-  private async execute(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number): Promise<void> {
+  private async execute(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number, excluded: readonly MissingAgent[]): Promise<void> {
     const { deps } = this;
     const signal = this.stopping.signal;
     const emit = (type: JobEventRecord['type'], agent?: string, message?: string): void => deps.emit({ jobId: record.id, type, atMs: Date.now(), ...(agent ? { agent } : {}), ...(message ? { message } : {}) }, record);
@@ -196,6 +209,7 @@ export class KindJobs {
         transport,
         store: this.rounds,
         rng: deps.rng,
+        releaseInfo: { minCellSize: Object.fromEntries(deps.registry.connected().filter((a) => record.agentsAsked.includes(a.name)).map((a) => [a.name, a.policy.minCellSize])) },
         secure: { attestationOf: (a) => deps.registry.connected().find((v) => v.name === a)?.identity, hePool: () => (this.hePool ??= createHePool()) },
         onRound: (rec, missing) => emit('round', undefined, `round ${rec.round + 1} of at most ${job.maxRounds}: ${rec.answered.length} agents answered${missing.length ? `, ${missing.length} missing` : ''}${roundSummaryOf(def, job, rec)}`),
         beforeRound: async (round) => {
@@ -204,10 +218,14 @@ export class KindJobs {
         },
       });
       record.agentsAnswered = out.answered;
-      record.agentsMissing = out.missing;
+      record.agentsMissing = [...out.missing, ...excluded.map((x) => x.agent)].sort();
       const r = out.release;
-      const guarantee = kindGuarantee(job, (r.privacy ?? {}) as Record<string, unknown>, record.agentsAsked.length, this.deps.defaultDelta);
-      record.result = {
+      // A kind that states its own guarantee (a ported built-in kind, with its own mechanisms) is quoted as it is.
+      const guarantee = 'guarantee' in (r.privacy ?? {}) ? undefined : kindGuarantee(job, (r.privacy ?? {}) as Record<string, unknown>, record.agentsAsked.length, this.deps.defaultDelta);
+      if (def.builtInSpec) {
+        const answered = deps.registry.connected().filter((a) => out.answered.includes(a.name));
+        record.result = await builtInResult({ dispatcher: deps.dispatcher, jobId: record.id, researcher: record.researcher, spec: job.spec as JobSpec, answered, jobDeadlineMs: record.createdAtMs + job.roundTimeoutMs, log: deps.log }, out, guarantee, excluded);
+      } else record.result = {
         columns: r.columns,
         rows: r.rows,
         suppressed: r.suppressed ?? suppressedOfRounds(out.history),
@@ -289,7 +307,8 @@ function roundSummaryOf(def: AnyKindDef, job: CompiledKindJob, rec: Parameters<N
  * block's sensitivity by it. The raised spec is the one compiled, hashed and sent, so agents noise for it too.
  */
 function withMeshSites(raw: unknown, meshSites: number): unknown {
-  if (meshSites <= 1 || typeof raw !== 'object' || raw === null) return raw;
+  // A linkage-bounded job bounds each person at one site: the assumption is replaced, not raised (admit-linkage.ts).
+  if (meshSites <= 1 || typeof raw !== 'object' || raw === null || asksLinkage(raw)) return raw;
   const privacy = (raw as { privacy?: unknown }).privacy;
   if (typeof privacy !== 'object' || privacy === null || (privacy as { mode?: unknown }).mode === 'none') return raw;
   const p = privacy as { maxSitesPerPerson?: unknown };

@@ -4,12 +4,13 @@
  * (node-agent/train) and returns its clipped, fixed-point update with its example count; the coordinator replays
  * the strategy's server rule (algorithms/fl) from the released sums. One last round only evaluates the final model.
  */
-import { kindPrivacyOf, type CompiledKindJob, type KindDef, type KindRelease, type RoundRecord } from '../../common/kinds/index.js';
+import { type CompiledKindJob, type KindDef, type KindRelease, type RoundRecord } from '../../common/kinds/index.js';
 import { participantCount, sampleParticipants } from '../../algorithms/fl/index.js';
 import { makeTrainPlan, replayServer, roundMetrics, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
 import { parseTrainSpec, type TrainJobSpec } from './spec.js';
 import { dpTrainPrivacy } from './privacy.js';
 import { isDpTraining } from './privacy-spec.js';
+import { trainKindPrivacy } from './privacy-local.js';
 import { trainRoundLine, trainView } from './view.js';
 import { outputActivation } from './loss.js';
 import { labelExcludedOf, labelNotes } from './label-release.js';
@@ -33,7 +34,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
   compile: (spec) => ({
     kind: TRAIN_KIND,
     product: spec.product,
-    privacy: isDpTraining(spec.privacy) ? kindPrivacyOf(spec.privacy) : { mode: 'none' },
+    privacy: isDpTraining(spec.privacy) ? trainKindPrivacy(spec.privacy, spec.training.rounds) : { mode: 'none' },
     secure: spec.secure ?? 'plain',
     maxRounds: spec.training.rounds + 1,
     roundTimeoutMs: spec.timeoutMs ?? 300_000,

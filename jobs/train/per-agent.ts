@@ -29,7 +29,7 @@ function perAgentLayout(spec: TrainJobSpec, plan: TrainPlan): StatLayout {
 
 /**
  * `perAgent: { [agent]: [{round, testN, testLoss, testAccuracy, testAuc}] }` from the rounds that kept per-agent
- * blocks, plus the agents that withheld theirs; undefined when no round kept any (secure sums, DP, or a resumed job).
+ * blocks, plus the agents that withheld theirs; undefined when no round kept any (secure sums, DP).
  */
 export function perAgentMetrics(spec: TrainJobSpec, plan: TrainPlan, history: readonly RoundRecord<TrainRoundInput>[]): { perAgent: Record<string, AgentRoundMetrics[]>; withheld: string[] } | undefined {
   const layout = perAgentLayout(spec, plan);
@@ -63,7 +63,7 @@ export function perAgentMetrics(spec: TrainJobSpec, plan: TrainPlan, history: re
 export function perAgentNote(spec: TrainJobSpec, found: ReturnType<typeof perAgentMetrics>): string {
   if (spec.privacy.mode !== 'none') return `per-agent metrics are not released in ${spec.privacy.mode} (they would bypass the noise)`;
   if ((spec.secure ?? 'plain') !== 'plain') return `per-agent metrics are not available under ${spec.secure}: the coordinator sees only the sum`;
-  if (!found) return 'per-agent metrics are not available (no round kept them, e.g. the job resumed after a coordinator restart)';
+  if (!found) return 'per-agent metrics are not available (no round kept them)';
   const w = found.withheld.length > 0 ? `; withheld by ${found.withheld.join(', ')} (test rows below their minimum cell size)` : '';
   return `summary.perAgent: each agent's test metrics per round (mode none, plain sums: the coordinator sees each agent's vector); the rows are their example-weighted pool${w}`;
 }

@@ -23,6 +23,7 @@ import { inputCount, type TrainJobSpec } from './spec.js';
 import { dpServerStep, dpTrainLayout, monotoneCounts } from './privacy.js';
 import { aucOfHistograms, hasAccuracy, outputUnits, rocCurves } from './loss.js';
 import { isDpTraining } from './privacy-spec.js';
+import { isLocalDp } from './privacy-local.js';
 
 export interface TrainPlan {
   /** Input names after one-hot encoding (`age`, `cp=2`), in the order the agents build their inputs. */
@@ -122,7 +123,8 @@ export function replayServer(spec: TrainJobSpec, plan: TrainPlan, history: reado
     if (rec.input.phase !== 'train') continue;
     const b = splitBlocks(layout, rec.released);
     const w = b.weight![0]!;
-    if (isDpTraining(spec.privacy)) {
+    // DP with local steps averages the agents' noisy deltas like mode none (privacy-local.ts).
+    if (isDpTraining(spec.privacy) && !isLocalDp(spec.privacy)) {
       s = dpServerStep(spec.strategy, spec.training.learningRate, spec.model.l2, plan, s, b);
       continue;
     }

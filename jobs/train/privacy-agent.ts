@@ -12,8 +12,11 @@ import type { TrainAgentData } from './data.js';
 import type { CompiledTrainJob } from './index.js';
 import { joinBlocks, trainLayout, type TrainRoundInput } from './plan.js';
 import type { TrainDpPrivacy } from './privacy-spec.js';
+import { isLocalDp } from './privacy-local.js';
+import { localDpTrainRound } from './privacy-local-agent.js';
 
 export async function dpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy, input: TrainRoundInput, data: TrainAgentData, signal?: AbortSignal): Promise<Float64Array> {
+  if (isLocalDp(p)) return localDpTrainRound(job, p, input, data, signal);
   const spec = job.spec;
   if (data.train.n > spec.update.maxExamples || data.test.n > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
   const layers = [...spec.model.layers.map((l) => ({ units: l.units, activation: l.activation as DenseActivation })), { units: 1, activation: 'linear' as const }];

@@ -22,6 +22,9 @@ import { checkSpecShape } from '../../common/cohort/definition-limits.js';
 import type { Filter, Scalar } from '../../common/job/spec.js';
 import { identifier, isObj, onlyKeys, parseBounds, parseFilter, scalar } from '../../common/job/validate.js';
 import { checkDpTraining, isDpTraining, parseTrainPrivacy, type TrainPrivacy } from './privacy-spec.js';
+import { parseTrainSplit, type TrainSplit } from './hash-split.js';
+
+export type { TrainSplit } from './hash-split.js';
 import { STRATEGIES, isFedOpt, type StrategyConfig, type StrategyName } from '../../algorithms/fl/index.js';
 import { checkLossAndLabel, outputUnits, parseLabelLevels, parseLoss, type LossName } from './loss.js';
 import { denseStackOfTopology } from './topology.js';
@@ -71,13 +74,6 @@ export interface TrainModelSpec {
   readonly topology?: unknown;
   /** L2 penalty on the kernels, added to the local loss. @default 0 */
   readonly l2: number;
-}
-
-export interface TrainSplit {
-  /** A column whose value says train or test (the heart-disease data's `split`). */
-  readonly column: string;
-  readonly train: Scalar;
-  readonly test: Scalar;
 }
 
 export interface TrainingSpec {
@@ -242,12 +238,8 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
     if (seen.has(f.column)) throw invalidJob(`features[${i}].column`, `lists ${f.column} twice`);
     seen.add(f.column);
   });
-  if (!isObj(raw.split)) throw invalidJob('split', 'must be {"column": …, "train": <value>, "test": <value>}');
-  onlyKeys(raw.split, ['column', 'train', 'test'], 'split');
-  const splitColumn = identifier(raw.split.column, 'split.column');
-  if (splitColumn === label || seen.has(splitColumn)) throw invalidJob('split.column', 'must be neither the label nor a feature');
-  const split = Object.freeze({ column: splitColumn, train: scalar(raw.split.train, 'split.train'), test: scalar(raw.split.test, 'split.test') });
-  if (String(split.train) === String(split.test)) throw invalidJob('split.test', 'must differ from split.train');
+  // A column (not the label or a feature) or a keyed hash of the privacy unit (hash-split.ts).
+  const split = parseTrainSplit(raw.split, new Set([label, ...seen]));
   const loss = parseLoss(raw.loss);
   checkLossAndLabel(loss, labelSpec.levels, labelSpec.field);
   const outputs = outputUnits({ loss, ...(labelSpec.levels ? { labelLevels: labelSpec.levels } : {}) });

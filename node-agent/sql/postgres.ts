@@ -49,9 +49,10 @@ export const postgresDialect: SqlDialect = {
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
        CROSS JOIN LATERAL (SELECT format_type(a.atttypid, NULL) AS ty) t
       WHERE lower(c.relname) = lower($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-        AND (n.oid = pg_my_temp_schema() OR n.nspname = ANY (current_schemas(false)))
+        AND (n.oid = pg_my_temp_schema() OR (n.nspname = ANY (current_schemas(false)) AND n.nspname <> 'pg_catalog'))
       ORDER BY (n.oid = pg_my_temp_schema()) DESC, array_position(current_schemas(false), n.nspname), c.relname, a.attnum`,
   visibleTablesSql: () =>
-    // The search path is the CDM schema, then the vocabulary schema (set per connection by the data source).
-    `SELECT DISTINCT lower(table_name) AS name FROM information_schema.tables WHERE table_schema = ANY (current_schemas(false))`,
+    // The search path is pg_catalog, the CDM schema, then the vocabulary schema (pinned per connection by the data
+    // source, data/source/session-settings.ts); the system catalogue is not data.
+    `SELECT DISTINCT lower(table_name) AS name FROM information_schema.tables WHERE table_schema = ANY (current_schemas(false)) AND table_schema <> 'pg_catalog'`,
 };

@@ -54,6 +54,11 @@ export interface KindTaskDeps {
   secure?: Omit<KindSecureDeps, 'rng' | 'hePool'>;
   /** The domain's access policy (Cedar), before the ledger is charged. @throws FedmeshError POLICY_DENIED naming the policy */
   authorize?: (job: CompiledKindJob, task: AgentTask, identity: IdentityAssertionClaims | undefined) => void;
+  /**
+   * Mode none: the differencing guard over the person sets a kind is about to release (`AgentKindContext`), checked
+   * and recorded for the task's researcher. @default none (the kind's sets are not remembered)
+   */
+  guardReleasedSets?: (conn: DuckDBConnection, g: { researcher: string; jobId: string; candidates: string }) => Promise<void>;
 }
 
 /** Per-job state kept between rounds (the design read in round 0), dropped after this long unused. */
@@ -83,8 +88,16 @@ export class KindTaskRunner {
 
   constructor(private readonly deps: KindTaskDeps) {}
 
-  handles(kind: string): boolean {
-    return this.deps.kinds.has(kind) && this.deps.agentKinds.has(kind);
+  /** Whether a task runs here: a registry kind that accepts the spec (a kind ported in steps leaves the rest to the built-in path). */
+  handles(kind: string, specJson?: string): boolean {
+    const def = this.deps.kinds.get(kind);
+    if (!def || !this.deps.agentKinds.has(kind)) return false;
+    if (!def.accepts || specJson === undefined) return true;
+    try {
+      return def.accepts(JSON.parse(specJson));
+    } catch {
+      return true; // unreadable: the runner refuses it naming the spec
+    }
   }
 
   /** @throws FedmeshError naming the field; the agent turns it into a typed failure reply */
@@ -120,7 +133,7 @@ export class KindTaskRunner {
     const computeVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
       const step = (conn: DuckDBConnection) => (): Promise<StatVector> =>
         agentDef.localStep(
-          { conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state },
+          { conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state, ...(deps.guardReleasedSets ? { guardReleasedSets: (c: DuckDBConnection, candidates: string) => deps.guardReleasedSets!(c, { researcher: task.researcher, jobId: task.jobId, candidates }) } : {}) },
           job,
           input,
           scope.signal,

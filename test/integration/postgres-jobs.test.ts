@@ -27,6 +27,7 @@ import { ConsentScopes } from '../../node-agent/policy/index.js';
 import { applyConsentScope } from '../../node-agent/policy/consent-scope.js';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
 import { copyDuckDbTablesToPostgres, createReadOnlyRole, loadOmopCsvIntoDuckDb, VOCABULARY_TABLES } from '../helpers/postgres-omop.js';
+import { HOSTILE_EXPECTED, rawRoleView, setHostileRoleDefaults } from '../helpers/postgres-hostile.js';
 import { gibleedDir } from '../reference/circe-reference.js';
 
 const noData = !existsSync(gibleedDir);
@@ -53,6 +54,8 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     tmp = mkdtempSync(join(tmpdir(), 'fedmesh-pg-jobs-'));
     await copyDuckDbTablesToPostgres((sql) => conn.run(sql), tables, pg, 'gibleed', (t) => (VOCABULARY_TABLES.includes(t) ? 'vocab' : 'cdm'), tmp);
     await createReadOnlyRole(pg, 'gibleed', 'agent', 'agent-pw', ['cdm', 'vocab']);
+    // A DBA's hostile role defaults (day-first dates, 15-digit doubles, a shadowed md5): pinned sessions ignore them.
+    await setHostileRoleDefaults(pg, 'gibleed', 'agent');
     source = await openPostgresSource({ url: `postgres://agent@127.0.0.1:${pg.port}/gibleed`, password: 'agent-pw', schema: 'cdm', vocabularySchema: 'vocab' });
     duckProducts = await listProducts(conn);
     pgProducts = sourceProducts(source.catalogue, () => 'pg');
@@ -104,6 +107,10 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     measures: [{ fn: 'count' }, { fn: 'sum', column: 'days_supply', bounds: [0, 365] }, { fn: 'mean', column: 'quantity', bounds: [0, 100] }],
     privacy: { mode: 'central-dp', epsilon: 1, maxRowsPerPerson: 2 },
   };
+
+  it("control: the agent role's own defaults are hostile, so the answers below hold under them", async () => {
+    expect(await rawRoleView(pg, 'gibleed', 'agent', 'agent-pw')).toEqual(HOSTILE_EXPECTED);
+  });
 
   it('aggregate under central-dp, bounded to 2 rows per person: the same bounded statistics on both engines', async () => {
     const top = (await conn.runAndReadAll('SELECT drug_concept_id AS c FROM drug_exposure GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 5')).getRowObjectsJS();
