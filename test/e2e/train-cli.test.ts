@@ -14,7 +14,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeTrainPool } from '../../node-agent/train/pool.js';
+import { closeTrainPool, resolveTrainWorkerPath } from '../../node-agent/train/pool.js';
 import { loadTf } from '../../node-agent/train/tf-runtime.js';
 import { syntheticMulticlassData } from '../../jobs/train/synthetic-multiclass.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
@@ -64,6 +64,9 @@ describe('fedmesh train and model pull, as the README writes them', () => {
 
   beforeAll(async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    // The agents live in this process: without a current compiled train worker, training would block its event
+    // loop and the coordinator would see them miss heartbeats ("disconnected before answering").
+    if (!resolveTrainWorkerPath()) throw new Error('dist/node-agent/train/train-worker.js is missing or older than its sources: run `npm run build` first');
     mesh = await startMesh({ agentNames: AGENTS, heartbeatIntervalMs: 200 });
     dir = await mkdtemp(join(tmpdir(), 'fedmesh-train-cli-'));
     let id = 1;
@@ -128,6 +131,11 @@ describe('fedmesh train and model pull, as the README writes them', () => {
     expect(r4.code, r4.stderr).toBe(0);
     expect(r4.stdout).toMatch(/^wrote model\/model\.json and model\/weights\.bin \(67 parameters/);
     await expectLoadsAndPredicts(join(dir, 'model'), out.jobId);
+    // Negative control: another researcher cannot pull it (a researcher sees only their own jobs).
+    const other = await sh(pull!.replace('JOB', out.jobId).replace('--out model', '--out stolen'), dir, { ...env, FEDMESH_NAME: 'alice' });
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/NOT_FOUND/);
+    expect(existsSync(join(dir, 'stolen'))).toBe(false);
   }, 400_000);
 
   it('a Keras-exported topology trains end to end over the 3 agents; its pulled model predicts as the coordinator weights', async () => {
