@@ -54,6 +54,8 @@ export interface KindJobCommon {
   readonly minAgents: number;
   /** secagg: Shamir threshold t of the mask seeds. @default ⌊n/2⌋ + 1 */
   readonly secureThreshold?: number;
+  /** Run on these agents only (each must serve the product and be live at admission). @default every serving agent */
+  readonly agents?: readonly string[];
 }
 
 /**
@@ -167,6 +169,11 @@ export interface KindDef<S = unknown, P = unknown, I = unknown> {
    * passed in; a subset of `pool`. Absent: all of them.
    */
   participants?(job: CompiledKindJob<S, P>, round: number, pool: readonly string[], rng: Rng): readonly string[];
+  /**
+   * A short line on a completed round for the job's progress events (e.g. train's loss and accuracy), from its
+   * released values only (post-processing). Absent: the events say who answered.
+   */
+  roundSummary?(job: CompiledKindJob<S, P>, record: RoundRecord<I>): string | undefined;
   /** Blocks of round `round` kept per agent in `RoundRecord.perAgent` (mode none, plain sums only). */
   perAgentBlocks?(job: CompiledKindJob<S, P>, round: number): readonly string[];
   /** The result from every completed round. */

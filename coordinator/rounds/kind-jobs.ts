@@ -211,7 +211,7 @@ export class KindJobs {
         rng: deps.rng,
         releaseInfo: { minCellSize: Object.fromEntries(deps.registry.connected().filter((a) => record.agentsAsked.includes(a.name)).map((a) => [a.name, a.policy.minCellSize])) },
         secure: { attestationOf: (a) => deps.registry.connected().find((v) => v.name === a)?.identity, hePool: () => (this.hePool ??= createHePool()) },
-        onRound: (rec, missing) => emit('round', undefined, `round ${rec.round + 1} of at most ${job.maxRounds}: ${rec.answered.length} agents answered${missing.length ? `, ${missing.length} missing` : ''}`),
+        onRound: (rec, missing) => emit('round', undefined, `round ${rec.round + 1} of at most ${job.maxRounds}: ${rec.answered.length} agents answered${missing.length ? `, ${missing.length} missing` : ''}${roundSummaryOf(def, job, rec)}`),
         beforeRound: async (round) => {
           signal.throwIfAborted();
           await deps.beforeRound?.(record.id, round, signal);
@@ -289,6 +289,16 @@ export class KindJobs {
       signal.addEventListener('abort', done);
     });
     signal.throwIfAborted();
+  }
+}
+
+/** The kind's line on a round for the progress event ('' without one; a kind's bug never fails the job here). */
+function roundSummaryOf(def: AnyKindDef, job: CompiledKindJob, rec: Parameters<NonNullable<AnyKindDef['roundSummary']>>[1]): string {
+  try {
+    const s = def.roundSummary?.(job, rec);
+    return s ? `; ${s}` : '';
+  } catch {
+    return '';
   }
 }
 

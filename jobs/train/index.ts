@@ -11,7 +11,7 @@ import { parseTrainSpec, type TrainJobSpec } from './spec.js';
 import { dpTrainPrivacy } from './privacy.js';
 import { isDpTraining } from './privacy-spec.js';
 import { isLocalDp, localDpNote, trainKindPrivacy } from './privacy-local.js';
-import { trainView } from './view.js';
+import { trainRoundLine, trainView } from './view.js';
 import { outputActivation } from './loss.js';
 import { labelExcludedOf, labelNotes } from './label-release.js';
 import { PER_AGENT_BLOCKS, perAgentMetrics, perAgentNote } from './per-agent.js';
@@ -41,6 +41,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
     // Agents that miss a round's deadline drop out; the round aggregates the survivors, re-weighted by examples.
     dropout: 'continue',
     minAgents: spec.participation.minUpdates,
+    ...(spec.agents ? { agents: spec.agents } : {}),
     spec,
     plan: makeTrainPlan(spec),
   }),
@@ -52,6 +53,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
     if (fraction >= 1 || round >= job.spec.training.rounds || pool.length === 0) return [...pool];
     return sampleParticipants(pool, participantCount(pool.length, fraction, Math.min(minUpdates, pool.length)), rng);
   },
+  roundSummary: (job, rec) => trainRoundLine(roundMetrics(job.spec, job.plan, rec)) || undefined,
   perAgentBlocks: (job) => (isDpTraining(job.spec.privacy) ? [] : PER_AGENT_BLOCKS),
   release(job, history): KindRelease {
     const metrics = history.map((h) => roundMetrics(job.spec, job.plan, h));
@@ -82,4 +84,6 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
     };
   },
   view: trainView,
+  /** `fedmesh train --json`: the summary (model, final, per-agent), per-round metrics (`rounds`, replacing the summary's count) and the notes. */
+  viewJson: (r) => ({ ...(r.summary ?? {}), rounds: r.rows, notes: r.notes }),
 };

@@ -28,6 +28,7 @@ export type { TrainSplit } from './hash-split.js';
 import { STRATEGIES, isFedOpt, type StrategyConfig, type StrategyName } from '../../algorithms/fl/index.js';
 import { checkLossAndLabel, outputUnits, parseLabelLevels, parseLoss, type LossName } from './loss.js';
 import { denseStackOfTopology } from './topology.js';
+import { parseRunOptions } from './run-options.js';
 
 /** The largest model (weights and biases) a job may train: its weights travel as JSON in every round's input. */
 export const MAX_TRAIN_PARAMETERS = 100_000;
@@ -106,6 +107,8 @@ export interface TrainJobSpec {
   readonly strategy: StrategyConfig;
   /** Fraction of agents asked per round (CSPRNG sample) and the fewest updates a round may aggregate. */
   readonly participation: { readonly fraction: number; readonly minUpdates: number };
+  /** Train on these agents only (`--agents`); absent: every agent serving the product (run-options.ts). */
+  readonly agents?: readonly string[];
   /** Public L2 clip of each agent's update and its fixed-point grid 2^gridExponent; SCAFFOLD's Δc clip. */
   readonly update: { readonly clip: number; readonly gridExponent: number; readonly controlClip: number; readonly maxExamples: number };
   /** Thresholds of the ROC histogram (bins over the score in [0, 1]). @default 100 */
@@ -117,7 +120,7 @@ export interface TrainJobSpec {
   readonly timeoutMs?: number;
 }
 
-const FIELDS = ['kind', 'product', 'label', 'labelLevels', 'features', 'split', 'where', 'cohort', 'model', 'loss', 'training', 'strategy', 'participation', 'update', 'evaluation', 'privacy', 'secure', 'timeoutMs', 'purpose', 'project'];
+const FIELDS = ['kind', 'product', 'label', 'labelLevels', 'features', 'split', 'where', 'cohort', 'model', 'loss', 'training', 'strategy', 'participation', 'update', 'evaluation', 'privacy', 'secure', 'timeoutMs', 'purpose', 'project', 'quorum', 'agents'];
 
 function num(v: unknown, field: string, lo: number, hi: number, dflt?: number, integer = false): number {
   if (v === undefined && dflt !== undefined) return dflt;
@@ -261,7 +264,9 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   const p = raw.participation === undefined ? {} : raw.participation;
   if (!isObj(p)) throw invalidJob('participation', 'must be {"fraction": (0, 1], "minUpdates": ≥ 1}');
   onlyKeys(p, ['fraction', 'minUpdates'], 'participation');
-  const participation = Object.freeze({ fraction: num(p.fraction, 'participation.fraction', 1e-6, 1, 1), minUpdates: num(p.minUpdates, 'participation.minUpdates', 1, 10_000, 1, true) });
+  // `quorum` (--quorum) is minUpdates under the name the other job commands use; `agents` (--agents) names the agents.
+  const run = parseRunOptions(raw, { value: num(p.minUpdates, 'participation.minUpdates', 1, 10_000, 1, true), given: p.minUpdates !== undefined });
+  const participation = Object.freeze({ fraction: num(p.fraction, 'participation.fraction', 1e-6, 1, 1), minUpdates: run.minUpdates });
   const u = raw.update === undefined ? {} : raw.update;
   if (!isObj(u)) throw invalidJob('update', 'must be {"clip": > 0, "gridExponent": integer, "controlClip": > 0, "maxExamples": integer}');
   onlyKeys(u, ['clip', 'gridExponent', 'controlClip', 'maxExamples'], 'update');
@@ -292,6 +297,7 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
     if (participation.minUpdates < 3) throw invalidJob('participation.minUpdates', `a ${out.secure} sum needs at least 3 contributors per round (with two, the sum reveals the other's update); got ${participation.minUpdates}`);
   }
   if (isDpTraining(privacy)) checkDpTraining(out, privacy);
+  if (run.agents) out.agents = run.agents;
   if (raw.timeoutMs !== undefined) out.timeoutMs = num(raw.timeoutMs, 'timeoutMs', 1000, 24 * 3600_000, undefined, true);
   if (raw.purpose !== undefined) out.purpose = parsePurpose(raw.purpose);
   if (raw.project !== undefined) out.project = parseProject(raw.project);
