@@ -75,9 +75,11 @@ describe('linkage-bounded jobs of every kind through a mesh (maxSitesPerPerson 3
   let mesh: TestMesh;
   let src = '';
   const served: { agent: string; jobId: string; specJson: string }[] = [];
+  /** The coordinator's error events, quoted when a job fails (an INTERNAL error says nothing more to the client). */
+  const errorLog: string[] = [];
 
   beforeAll(async () => {
-    mesh = await startMesh({ agentNames: [...AGENTS, 's4'], maxSitesPerPerson: 3 });
+    mesh = await startMesh({ agentNames: [...AGENTS, 's4'], maxSitesPerPerson: 3, coordinatorLog: (e, f) => void (/error|fail/i.test(e) && errorLog.push(`${e} ${JSON.stringify(f).slice(0, 2000)}`)) });
     const policy = { allowModes: ['central-dp' as const, 'local-dp' as const, 'distributed-dp' as const], allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'contingency', 'survival-cox', 'glm', 'train'], minCellSize: 1, budgetCap: { epsilon: 1000, delta: 1e-3 } };
     const synth = await synthesize({ outDir: join(mesh.dir, 'synth'), sites: 1, persons: 600, seed: 11, format: 'parquet' });
     src = synth.sites[0]!.dir;
@@ -105,7 +107,7 @@ describe('linkage-bounded jobs of every kind through a mesh (maxSitesPerPerson 3
   for (const [name, spec] of Object.entries(SPECS)) {
     it(`${name}: a DP job with privacy.linkage runs end to end and states the unit across sites`, async () => {
       const job = await mesh.client.run(spec);
-      expect(job.error, JSON.stringify(job.error)).toBeUndefined();
+      expect(job.error, `${JSON.stringify(job.error)}\n${errorLog.join('\n')}`).toBeUndefined();
       expect(job.state).toBe('succeeded');
       const g = (job.result!.privacy as { guarantee: Guarantee }).guarantee;
       expect(g.crossSiteBound).toBe('linkage-key');
