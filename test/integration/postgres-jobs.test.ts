@@ -34,6 +34,7 @@ import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/p
 import { copyDuckDbTablesToPostgres, createReadOnlyRole, loadOmopCsvIntoDuckDb, VOCABULARY_TABLES } from '../helpers/postgres-omop.js';
 import { HOSTILE_EXPECTED, rawRoleView, setHostileRoleDefaults } from '../helpers/postgres-hostile.js';
 import { gibleedDir } from '../reference/circe-reference.js';
+import type { FedmeshError } from '../../common/errors.js';
 
 const noData = !existsSync(gibleedDir);
 if (noData) console.warn(`[postgres-jobs] SKIPPING: GiBleed (${gibleedDir}) not found (../shared/data is absent)`);
@@ -117,9 +118,13 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(await rawRoleView(pg, 'gibleed', 'agent', 'agent-pw')).toEqual(HOSTILE_EXPECTED);
   });
 
-  it('aggregate under central-dp, bounded to 2 rows per person: the same bounded statistics on both engines', async () => {
+  async function topDrugs(): Promise<void> {
     const top = (await conn.runAndReadAll('SELECT drug_concept_id AS c FROM drug_exposure GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 5')).getRowObjectsJS();
     DRUGS_BOUNDED.groupKeys.drug_concept_id = top.map((r) => Number(r.c));
+  }
+
+  it('aggregate under central-dp, bounded to 2 rows per person: the same bounded statistics on both engines', async () => {
+    await topDrugs();
     expect(DRUGS_BOUNDED.groupKeys.drug_concept_id).toHaveLength(5);
     const d = await answer(DRUGS_BOUNDED, false);
     const p = await answer(DRUGS_BOUNDED, true);
@@ -167,6 +172,7 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
   }
 
   it('pushdown: an aggregate over 67 000 drug exposures reads only its group rows from PostgreSQL (central-dp: 5 rows; mode none: the groups, plus the released cells’ persons for the differencing guard)', async () => {
+    await topDrugs();
     const dp: { rows: number; streamed: number; statements: string[] } = { rows: 0, streamed: 0, statements: [] };
     const d = await answer(DRUGS_BOUNDED, false);
     expect(await answer(DRUGS_BOUNDED, true, { withData: counting(dp) })).toEqual(d);
@@ -205,6 +211,54 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(await answer(central, true)).toEqual(d2);
     // Control: another date window changes the answer.
     expect(await answer({ ...central, where: [{ column: 'condition_start_date', op: 'between', value: ['1990-01-01', '2010-12-31'] }] }, true)).not.toEqual(d2);
+  }, 180_000);
+
+  it('differencing guard on aggregates in mode none: the same refusal on both engines (persons born ≥ 1920, then ≥ 1921, differ by fewer than k)', async () => {
+    const born = Number((await conn.runAndReadAll('SELECT count(*) AS n FROM person WHERE year_of_birth = 1920')).getRowObjectsJS()[0]!.n);
+    expect(born).toBeGreaterThan(0);
+    expect(born).toBeLessThan(100);
+    const job = (year: number): Record<string, unknown> => ({ kind: 'aggregate', product: 'person', where: [{ column: 'year_of_birth', op: '>=', value: year }], measures: [{ fn: 'count' }], privacy: { mode: 'none' } });
+    const outcomes = async (onPg: boolean): Promise<string[]> => {
+      const ledgerDb = await DuckDBInstance.create(':memory:');
+      const ledger = await ledgerDb.connect();
+      const local = onPg ? ledger : conn;
+      const cells = await ReleasedCells.open(local);
+      const researcher = `r-${randomUUID()}`;
+      const out: string[] = [];
+      try {
+        for (const [i, spec] of [job(1920), job(1921), job(1920 - 200)].entries()) {
+          const deps: OldKindTaskDeps = {
+            products: onPg ? pgProducts : duckProducts,
+            policy: compileAgentPolicy({ minCellSize: 100, allowModes: ['none'] }),
+            rng: createServerRng(),
+            salt: SALT,
+            cells,
+            concepts: new ReleasedConcepts(),
+            charge: async () => undefined,
+            once: (_j, _r, f) => f(),
+            withTaskConnection: (fn) => fn(local),
+            ...(onPg ? { withDataSession: (fn) => source.withSession(fn) } : {}),
+          };
+          const task: AgentTask = { taskId: `t${i}`, jobId: `j${i}`, kind: 'aggregate', specJson: JSON.stringify(spec), deadlineMs: Date.now() + 60_000, round: 0, researcher, payload: new Uint8Array() };
+          try {
+            const r = await runOldKindTask(task, parseJobSpec(spec) as JobSpec, deps);
+            out.push(`ok ${Buffer.from(r.arrow).toString('base64')}`);
+          } catch (e) {
+            out.push(`refused ${(e as FedmeshError).code}`);
+          }
+        }
+        return out;
+      } finally {
+        if (!onPg) await cells.forget(conn, researcher);
+        ledger.closeSync();
+        ledgerDb.closeSync();
+      }
+    };
+    const onDuck = await outcomes(false);
+    expect(onDuck[0]).toMatch(/^ok /);
+    expect(onDuck[1]).toBe('refused POLICY_DENIED');
+    // The third job (everybody) is compared with both earlier cells: whatever the guard decides, both engines agree.
+    expect(await outcomes(true)).toEqual(onDuck);
   }, 180_000);
 
   it('contingency in mode none with k = 100 (the kind seam: local step, then the runner\'s withholding): the same cells, the same cells withheld', async () => {
