@@ -125,7 +125,8 @@ export class KindJobs {
         result: undefined,
         error: undefined,
       };
-      await deps.ledger.admit(record, admitted.touched, cost, (population) => catalogPopulations(deps.registry.connected()).get(population) ?? []);
+      // A built-in spec's refusal names every product of the population, as the built-in kinds' refusals do.
+      await deps.ledger.admit(record, admitted.touched, cost, builtIn ? (population) => catalogPopulations(deps.registry.connected()).get(population) ?? [] : undefined);
       const epsilon = chargedEpsilon(cost, deps.defaultDelta);
       deps.log('job-admitted', { jobId: record.id, researcher, kind: job.kind, privacyMode: job.privacy.mode, epsilon, agents: record.agentsAsked.length, maxRounds: job.maxRounds });
       deps.metrics.jobAdmitted(record.id, job.kind, job.privacy.mode, cost ? { ...cost, epsilon } : undefined);
