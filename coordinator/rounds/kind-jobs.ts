@@ -223,17 +223,19 @@ export class KindJobs {
       if (def.builtInSpec) {
         const answered = deps.registry.connected().filter((a) => out.answered.includes(a.name));
         record.result = await builtInResult({ dispatcher: deps.dispatcher, jobId: record.id, researcher: record.researcher, spec: job.spec as JobSpec, answered, jobDeadlineMs: record.createdAtMs + job.roundTimeoutMs, log: deps.log }, out, guarantee, excluded);
-      } else record.result = {
-        columns: r.columns,
-        rows: r.rows,
-        suppressed: r.suppressed ?? suppressedOfRounds(out.history),
-        privacy: guarantee ? { ...r.privacy, guarantee } : r.privacy,
-        summary: { ...r.summary, rounds: out.history.length, converged: out.converged },
-        notes: r.notes,
-        agentErrors: out.agentErrors,
-        complete: out.missing.length === 0,
-        ...(out.missing.length ? { agentsMissing: out.missing.map((a) => ({ agent: a, reason: 'dropped out during the rounds' })) } : {}),
-      };
+      } else {
+        record.result = {
+          columns: r.columns,
+          rows: r.rows,
+          suppressed: r.suppressed ?? suppressedOfRounds(out.history),
+          privacy: guarantee ? { ...r.privacy, guarantee } : r.privacy,
+          summary: { ...r.summary, rounds: out.history.length, converged: out.converged },
+          notes: r.notes,
+          agentErrors: out.agentErrors,
+          complete: out.missing.length === 0,
+          ...(out.missing.length ? { agentsMissing: out.missing.map((a) => ({ agent: a, reason: 'dropped out during the rounds' })) } : {}),
+        };
+      }
       record.state = 'succeeded';
       emit('combined');
     } catch (e) {
