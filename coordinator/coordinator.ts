@@ -1,33 +1,20 @@
-import { randomUUID } from 'node:crypto';
 import type { AgentRegistration, AgentTaskReply } from '../common/agent-protocol.js';
 import { FedmeshError, isFedmeshError, quote } from '../common/errors.js';
-import { parseJobSpec } from '../common/job/validate.js';
 import type { JobSpec } from '../common/job/spec.js';
 import type { AgentTask } from '../common/agent-protocol.js';
-import { AgentRegistry, type AgentListing, type AgentView } from './agent-registry.js';
+import { AgentRegistry, type AgentListing } from './agent-registry.js';
 import { AgentMembers } from './agent-members.js';
-import { checkQuorum } from './admission/quorum.js';
-import { checkProjectMembership } from './admission/project-membership.js';
-import { applyPublicRules } from './admission/public-rules.js';
-import { checkKindMeshPolicy, checkMeshPolicy } from './admission/mesh-policy.js';
+import { checkKindMeshPolicy } from './admission/mesh-policy.js';
 import { JobIdentities, loadOrCreateSigningKey } from './identity/index.js';
 import { Dispatcher } from './dispatcher.js';
 import { JOB_STORE_FILE, JobStore } from './job-store.js';
 import { JobWatchers, type JobListener } from './job-watchers.js';
-import { type JobEventRecord, type JobRecord, type JobResult, type MissingAgent } from './job-record.js';
+import { type JobEventRecord, type JobRecord } from './job-record.js';
 import { Ledger, type BudgetEntry, type ProjectBudgetEntry } from './ledger.js';
-import { oldKindPath } from './jobs/old-kinds.js';
 import type { EpsilonDeltaBudget } from '../common/job/budget.js';
 import { createServerRng } from '../common/crypto-rng.js';
 import type { Rng } from '../algorithms/rng.js';
-// The coordinator's only door into HE: adding and screening ciphertexts, never keys or decryption.
-import { createHePool, type HePool } from '../common/he/coordinator.js';
-import { admitSecure, type SecureAdmission } from './secure/admit-secure.js';
-import { runHeJob } from './secure/he-job.js';
-import { runSecAggJob } from './secure/secagg-job.js';
-import type { SecureRunContext } from './secure/secure-run.js';
 import { canSeeJobOf, type Principal } from './principal.js';
-import { checkResultSize } from './admission/result-size.js';
 import type { JobSummary } from './job-summary.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,17 +22,14 @@ import { ensurePrivateDir, restrictFiles } from '../common/private-state.js';
 import { headPath, readHead } from './state/state-head.js';
 import { stateRefused } from './state/state-error.js';
 import { CoordinatorMetrics } from './metrics.js';
-import { chargedEpsilon, jobLogFields } from './job-log.js';
-import { catalogPopulations, jobPopulations, populationOfProduct, withCatalog, type BudgetTarget } from './budget-populations.js';
-import { nameReleasedConcepts } from './jobs/concept-lookup.js';
+import { catalogPopulations, populationOfProduct, withCatalog, type BudgetTarget } from './budget-populations.js';
 import { KindJobs } from './rounds/kind-jobs.js';
+import { OldKindJobs } from './old-kind-jobs.js';
 import { KINDS } from '../jobs/kinds.js';
 
 export type { BudgetTarget } from './budget-populations.js';
 
 import { compileCoordinatorOptions, type CoordinatorOptions, type CompiledCoordinatorOptions } from './options.js';
-import { withCompleteness } from './jobs/completeness.js';
-import { admitLinkage } from './linkage/admit-linkage.js';
 import { CoordinatorAudit } from './audit/index.js';
 
 export { compileCoordinatorOptions, type CoordinatorOptions, type CompiledCoordinatorOptions } from './options.js';
@@ -68,8 +52,8 @@ export class Coordinator {
   readonly log: (event: string, fields?: Record<string, unknown>) => void;
   /** Prometheus metrics (jobs, latency, rounds, ε spent, agents live); served by `startMetricsServer`. */
   readonly metrics: CoordinatorMetrics;
-  /** HE jobs add ciphertexts in worker threads; made on first use. */
-  private hePool: HePool | undefined;
+  /** Jobs of the kinds that predate the kind seam (aggregate, cell kinds; plain, SecAgg or HE). */
+  private readonly oldKinds: OldKindJobs;
   /** Jobs of registry kinds (jobs/<kind>), run by the generic round runner. */
   private kindJobs!: KindJobs;
   /** Each running job's principal and purpose, signed onto its tasks; its public key is published at registration. */
@@ -91,6 +75,8 @@ export class Coordinator {
     this.metrics = new CoordinatorMetrics(() => this.registry.connected().length, { processMetrics });
     this.identities = new JobIdentities(loadOrCreateSigningKey(options.stateDir));
     this.dispatcher = new Dispatcher(this.registry, (task) => this.metrics.taskDispatched(task.jobId, task.round, task.kind), (agent, task) => this.identities.stamp(agent, task));
+    this.oldKinds = new OldKindJobs({ options, registry: this.registry, dispatcher: this.dispatcher, store, ledger, identities: this.identities, metrics: this.metrics, rng, log: this.log,
+      emit: (e, j) => this.emit(e, j), started: (job, p) => this.track(job, p), finished: (job) => this.forget(job) });
     this.registry.onConnect((name) => {
       this.log('agent-connected', { agent: name });
       this.saveMember(name);
@@ -205,154 +191,14 @@ export class Coordinator {
   }
 
   /**
-   * Validates and admits a job, stores it, and runs it in the background.
+   * Validates and admits a job, stores it, and runs it in the background: registry kinds by coordinator/rounds,
+   * the older kinds by coordinator/old-kind-jobs.ts.
    * @throws FedmeshError INVALID_JOB / POLICY_DENIED / RESOURCE_EXHAUSTED (result size) before anything is stored
    */
   async submitJob(caller: Principal | string, specJson: string): Promise<JobRecord> {
     const principal: Principal = typeof caller === 'string' ? { name: caller, isAdmin: false } : caller;
-    const researcher = principal.name;
     const kind = this.kindJobs.kindOf(specJson);
-    if (kind) return this.kindJobs.submit(principal, specJson, kind);
-    let spec: JobSpec | undefined;
-    try {
-      spec = parseJobSpec(specJson);
-      // The mesh-wide sites-per-person assumption is a floor: it travels in the stored spec, which agents plan from.
-      if (spec.privacy.mode !== 'none') spec.privacy.maxSitesPerPerson = Math.max(spec.privacy.maxSitesPerPerson ?? 1, this.options.maxSitesPerPerson);
-      return await this.admit(principal, spec);
-    } catch (e) {
-      // The code and field only: a refusal's message may quote what the researcher typed.
-      const err = isFedmeshError(e) ? e : undefined;
-      this.log('job-rejected', { researcher, kind: spec?.kind ?? 'unparsed', privacyMode: spec?.privacy.mode ?? 'unparsed', code: err?.code ?? 'INTERNAL', ...(err?.field ? { field: err.field } : {}), ...(err?.details.policyIds ? { policyIds: err.details.policyIds } : {}) });
-      this.metrics.jobRejected(spec?.kind ?? 'unparsed', spec?.privacy.mode ?? 'unparsed');
-      throw e;
-    }
-  }
-
-  private async admit(principal: Principal, spec: JobSpec): Promise<JobRecord> {
-    const researcher = principal.name;
-    checkProjectMembership(principal, spec.project);
-    if (spec.privacy.mode === 'distributed-dp' && !spec.secure) {
-      throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation: add "secure": "secagg" (or "he"), or use central-dp or local-dp', { field: 'privacy.mode' });
-    }
-    const connected = this.registry.connected();
-    // Members serving the job that are not live: refused under the default quorum (nothing charged), else reported.
-    const notLive = checkQuorum(spec, this.registry.memberList(), connected);
-    // Agents whose registered schema cannot serve the job are left out (reported with the reason), not fatal.
-    const admitted = oldKindPath(spec).admit(spec, connected);
-    // Agents whose published policy or product manifest refuses the job: refused now under the default quorum,
-    // else left out and reported — never asked after the charge only to refuse.
-    const allowed = applyPublicRules(spec, admitted.agents);
-    const agents = allowed.agents;
-    // privacy.linkage: every asked site publishes a linkage key; the job's site partition and salt are fixed here.
-    admitLinkage(spec, agents);
-    checkMeshPolicy(this.options.accessPolicy, principal, spec, agents);
-    const excluded = [...notLive, ...admitted.excluded, ...allowed.excluded];
-    // A result too big to store, send or fetch is refused now, before anything is charged or stored.
-    checkResultSize(spec, agents.length);
-    // Secure jobs (aggregate and cohort-level): public layout, threshold and (distributed-dp) the charge for n − tolerated honest noise shares.
-    const secure = spec.secure ? admitSecure(spec, agents) : undefined;
-    // Plan the privacy from public information now, so a bad budget or grouping fails before anything is stored.
-    const cost = secure ? secure.cost : oldKindPath(spec).cost(spec, agents);
-    // Charged to every population the job reads, as each asked agent's catalogue says (deduplicated): a cohort
-    // job over person and condition_occurrence touches one population, person.
-    const touched = jobPopulations(spec, agents);
-    const job: JobRecord = {
-      id: randomUUID(),
-      kind: spec.kind,
-      researcher,
-      spec,
-      state: 'running',
-      createdAtMs: Date.now(),
-      finishedAtMs: undefined,
-      agentsAsked: agents.map((a) => a.name).sort(),
-      agentsAnswered: [],
-      agentsMissing: excluded.map((x) => x.agent).sort(),
-      result: undefined,
-      error: undefined,
-    };
-    await this.ledger.admit(job, touched, cost, (population) => this.catalogPopulations().get(population) ?? []);
-    this.identities.register(job.id, principal, spec);
-    const epsilon = chargedEpsilon(cost, this.options.defaultBudget.delta);
-    this.log('job-admitted', { ...jobLogFields(job.id, researcher, spec, epsilon), agents: agents.length });
-    this.metrics.jobAdmitted(job.id, spec.kind, spec.privacy.mode, cost ? { ...cost, epsilon } : undefined);
-    this.live.set(job.id, job);
-    this.emit({ jobId: job.id, type: 'admitted', atMs: Date.now(), message: `${agents.length} agents` }, job);
-    const p = this.execute(job, spec, agents, secure, excluded, epsilon).finally(() => this.running.delete(p));
-    this.running.add(p);
-    return { ...job };
-  }
-
-  private async execute(job: JobRecord, spec: JobSpec, agents: AgentView[], secure: SecureAdmission | undefined, excluded: readonly MissingAgent[], epsilon: number): Promise<void> {
-    const deadlineMs = job.createdAtMs + (spec.timeoutMs ?? 30_000);
-    const specJson = JSON.stringify(spec);
-    this.emit({ jobId: job.id, type: 'dispatched', atMs: Date.now() }, job);
-    try {
-      if (secure) {
-        const ctx: SecureRunContext = {
-          job,
-          spec,
-          admission: secure,
-          dispatcher: this.dispatcher,
-          jobDeadlineMs: deadlineMs,
-          emit: (type, agent, message) => this.emit({ jobId: job.id, type, agent, atMs: Date.now(), ...(message ? { message } : {}) }, job),
-        };
-        const out = spec.secure === 'he' ? await runHeJob(ctx, () => (this.hePool ??= createHePool())) : await runSecAggJob(ctx);
-        job.agentsAnswered = out.answered;
-        job.agentsMissing = [...out.missing, ...excluded.map((x) => x.agent)].sort();
-        job.result = await this.nameConcepts(job, spec, agents, deadlineMs, withCompleteness(out.result, out.answered, out.missing, excluded));
-        if (out.resultCiphertexts) job.resultCiphertexts = out.resultCiphertexts;
-        job.state = 'succeeded';
-        this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
-      } else {
-        const outcomes = await Promise.all(
-          agents.map(async (a) => {
-            const o = await this.dispatcher.dispatch(a.name, { jobId: job.id, kind: spec.kind, specJson, deadlineMs, round: 0, researcher: job.researcher, payload: new Uint8Array() });
-            this.emit({ jobId: job.id, type: o.ok ? 'agent-answered' : 'agent-failed', agent: a.name, atMs: Date.now(), ...(o.ok ? {} : { message: `${o.error.code}: ${o.error.message}` }) }, job);
-            return o;
-          }),
-        );
-        const combined = oldKindPath(spec).combine(spec, agents, outcomes, this.rng);
-        job.agentsAnswered = combined.answered;
-        job.agentsMissing = [...combined.missing, ...excluded.map((x) => x.agent)].sort();
-        job.result = await this.nameConcepts(job, spec, agents, deadlineMs, withCompleteness(combined.result, combined.answered, combined.missing, excluded));
-        job.state = 'succeeded';
-        this.emit({ jobId: job.id, type: 'combined', atMs: Date.now() }, job);
-      }
-    } catch (e) {
-      const err = isFedmeshError(e) ? e : new FedmeshError('INTERNAL', 'internal error while running the job');
-      if (!isFedmeshError(e)) this.log('job-internal-error', { jobId: job.id, error: String(e) });
-      const details = err.details as { answered?: string[]; missing?: string[] };
-      job.agentsAnswered = details.answered ?? [];
-      job.agentsMissing = [...(details.missing ?? job.agentsAsked), ...excluded.map((x) => x.agent)].sort();
-      job.state = 'failed';
-      // Agents may already have computed on their data: the reservation stays charged, and the researcher is told.
-      const charged = epsilon > 0 ? `; the reserved budget (ε = ${Number(epsilon.toPrecision(4))}) stays charged: agents may already have computed on their data` : '';
-      job.error = { code: err.code, message: `${err.message}${charged}`, ...(err.field ? { field: err.field } : {}) };
-      // Agents still working on a failed job are told to stop, so no core stays busy for nothing.
-      this.dispatcher.cancelJob(job.id);
-    }
-    job.finishedAtMs = Date.now();
-    try {
-      // Work that touched data is never refunded: the reservation is spent whether the job succeeded or not.
-      await this.ledger.commit(job.id);
-      await this.store.update(job);
-    } catch (e) {
-      this.log('job-store-error', { jobId: job.id, error: String(e) });
-    }
-    this.live.delete(job.id);
-    this.identities.forget(job.id);
-    const outcome = job.state === 'succeeded' ? 'succeeded' : 'failed';
-    const ms = job.finishedAtMs - job.createdAtMs;
-    this.log(outcome === 'succeeded' ? 'job-succeeded' : 'job-failed', {
-      ...jobLogFields(job.id, job.researcher, spec, epsilon),
-      ms,
-      answered: job.agentsAnswered.length,
-      missing: job.agentsMissing.length,
-      ...(job.error ? { code: job.error.code } : {}),
-    });
-    this.metrics.jobFinished(job.id, spec.kind, spec.privacy.mode, outcome, ms / 1000);
-    this.emit({ jobId: job.id, type: 'finished', atMs: job.finishedAtMs, message: job.state }, job);
-    this.watchers.ended(job.id);
+    return kind ? this.kindJobs.submit(principal, specJson, kind) : this.oldKinds.submit(principal, specJson);
   }
 
   /** A job running in the background: live (getJob reads it from memory) until it ends; `close` waits for it. */
@@ -373,12 +219,6 @@ export class Coordinator {
   /** The populations of the connected agents' catalogue, each with its products. */
   private catalogPopulations(): Map<string, string[]> {
     return catalogPopulations(this.registry.connected());
-  }
-
-  /** Concept names for the released ids of a final result (coordinator/jobs/concept-lookup.ts); never fails the job. */
-  private nameConcepts(job: JobRecord, spec: JobSpec, agents: readonly AgentView[], jobDeadlineMs: number, result: JobResult): Promise<JobResult> {
-    const answered = agents.filter((a) => job.agentsAnswered.includes(a.name));
-    return nameReleasedConcepts({ dispatcher: this.dispatcher, jobId: job.id, researcher: job.researcher, spec, answered, jobDeadlineMs, log: this.log }, result);
   }
 
   /** Budgets and spend per population; researchers see their own, administrators everyone's. */
@@ -450,8 +290,7 @@ export class Coordinator {
     this.kindJobs.stop();
     this.dispatcher.close();
     await Promise.allSettled([...this.running]);
-    await this.hePool?.destroy();
-    this.hePool = undefined;
+    await this.oldKinds.close();
     this.registry.close();
     await this.memberWrites;
     await this.ledger.flush().catch((e: unknown) => this.log('ledger-head-write-failed', { error: String(e) }));

@@ -2,12 +2,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseJobSpec } from '../common/job/validate.js';
 import { Coordinator } from './coordinator.js';
 import type { JobRecord } from './job-record.js';
 import { checkCoordinatorState } from './state/check-state.js';
+import { editState } from '../test/helpers/state-db.js';
 
 const spec = (project?: string) =>
   parseJobSpec({ kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 1 }, ...(project ? { project } : {}) });
@@ -17,17 +17,6 @@ const job = (id: string, researcher: string, project?: string): JobRecord => ({
 const PERSON = [{ population: 'person', products: ['person'] }];
 /** ρ of one ε = 1 job (pure DP at ε: ρ = ε²/2). */
 const COST = { rho: 0.5, epsilon: 1, delta: 0 };
-
-async function sql(state: string, statements: string[]): Promise<void> {
-  const instance = await DuckDBInstance.create(join(state, 'coordinator.duckdb'));
-  const conn = await instance.connect();
-  try {
-    for (const s of statements) await conn.run(s);
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
-  }
-}
 
 describe('project budgets', () => {
   let dir: string;
@@ -89,11 +78,11 @@ describe('project budgets', () => {
     await c.ledger.commit('a1');
     await c.close();
     expect((await checkCoordinatorState(state)).problems).toEqual([]);
-    await sql(state, [`UPDATE project_budgets SET epsilon = 100`]);
+    await editState(state, [`UPDATE project_budgets SET epsilon = 100`]);
     expect((await checkCoordinatorState(state)).problems.join('\n')).toMatch(/budget of project IRB-2026-7 on population person differs from the ledger chain/);
-    await sql(state, [`UPDATE project_budgets SET epsilon = 2.2`, `UPDATE population_charges SET project = NULL`]);
+    await editState(state, [`UPDATE project_budgets SET epsilon = 2.2`, `UPDATE population_charges SET project = NULL`]);
     expect((await checkCoordinatorState(state)).problems.join('\n')).toMatch(/charge of job a1 on population person differs from the ledger chain/);
-    await sql(state, [`UPDATE population_charges SET project = 'IRB-2026-7'`]);
+    await editState(state, [`UPDATE population_charges SET project = 'IRB-2026-7'`]);
     expect((await checkCoordinatorState(state)).problems).toEqual([]);
     c = await Coordinator.create({ stateDir: state });
     expect((await c.ledger.projectReport(undefined))[0]).toMatchObject({ project: 'IRB-2026-7', jobs: 1 });
@@ -111,7 +100,7 @@ describe('project budgets', () => {
     await c.ledger.commit('a1');
     const old = await c.ledger.report();
     await c.close();
-    await sql(state, [`DROP TABLE project_budgets`, `ALTER TABLE population_charges DROP COLUMN project`]);
+    await editState(state, [`DROP TABLE project_budgets`, `ALTER TABLE population_charges DROP COLUMN project`]);
     expect((await checkCoordinatorState(state)).problems).toEqual([]);
     c = await Coordinator.create({ stateDir: state });
     expect(await c.ledger.report()).toEqual(old);
@@ -119,7 +108,7 @@ describe('project budgets', () => {
     expect((await c.ledger.projectReport(undefined)).map((e) => [e.project, e.jobs, e.budget])).toEqual([['IRB-2026-7', 1, undefined]]);
     // Negative control: a charge row edited in the migrated state is still detected.
     await c.close();
-    await sql(state, [`UPDATE population_charges SET rho = 0 WHERE job_id = 'a1'`]);
+    await editState(state, [`UPDATE population_charges SET rho = 0 WHERE job_id = 'a1'`]);
     expect((await checkCoordinatorState(state)).problems.join('\n')).toMatch(/charge of job a1 on population person differs/);
     c = await Coordinator.create({ stateDir: state }).catch(() => c);
   });

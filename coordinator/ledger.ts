@@ -14,7 +14,8 @@ import { migrateToPopulations } from './state/migrate-populations.js';
 import { readChargeHistory, type LedgerCharge } from './state/ledger-history.js';
 import { DEFAULT_POPULATION, isPopulationName, type PopulationTouch } from '../common/job/population.js';
 import { parseProject } from '../common/job/purpose.js';
-import { projectBudgetOf, projectPairs, projectSpentOf } from './state/project-budgets.js';
+import { projectBudgetOf, projectPairs } from './state/project-budgets.js';
+import { spendOn } from './state/spend-query.js';
 import { PROJECT_BUDGETS } from './state/ledger-tables.js';
 
 /** Products a refusal names before it counts the rest (a population may hold hundreds). */
@@ -198,21 +199,6 @@ export class Ledger {
     return r ? { budget: { epsilon: Number(r.epsilon), delta: Number(r.delta) }, explicit: true } : { budget: this.defaultBudget, explicit: false };
   }
 
-  private async spentOf(conn: DuckDBConnection, researcher: string, population: string): Promise<{ cost: PrivacyCost; jobs: number; reserved: number; products: string[] }> {
-    const r = (
-      await conn.runAndReadAll(
-        `SELECT coalesce(sum(rho), 0) AS rho, coalesce(sum(epsilon), 0) AS eps, count(*) FILTER (WHERE epsilon IS NULL)::INTEGER AS unbounded,
-                coalesce(sum(delta), 0) AS delta, count(*)::INTEGER AS jobs, count(*) FILTER (WHERE state = 'reserved')::INTEGER AS reserved,
-                coalesce(list(DISTINCT products), []) AS products
-           FROM ${POPULATION_CHARGES} WHERE researcher = $1 AND population = $2`,
-        [researcher, population],
-      )
-    ).getRowObjectsJS()[0]!;
-    // Each row holds its products as a JSON list written by this ledger (validated against the chain at start).
-    const products = [...new Set((r.products as unknown[]).flatMap((x) => JSON.parse(String(x)) as string[]))].sort();
-    return { cost: { rho: Number(r.rho), epsilon: Number(r.unbounded) > 0 ? Infinity : Number(r.eps), delta: Number(r.delta) }, jobs: Number(r.jobs), reserved: Number(r.reserved), products };
-  }
-
   /**
    * Atomically checks the budget of every population the job touches, reserves `cost` on each of them (all or
    * none) and stores the job. Without a cost (mode none) only stores it.
@@ -229,7 +215,7 @@ export class Ledger {
       if (cost) {
         for (const t of touched) {
           const { budget } = await this.budgetOf(conn, job.researcher, t.population);
-          const { cost: spent, products: charged } = await this.spentOf(conn, job.researcher, t.population);
+          const { cost: spent, products: charged } = await spendOn(conn, { researcher: job.researcher }, t.population);
           if (!fitsBudget(spent, cost, budget)) {
             const used = epsilonSpent(spent, budget.delta);
             const products = [...new Set([...t.products, ...covers(t.population), ...charged])].sort();
@@ -245,7 +231,7 @@ export class Ledger {
           if (project !== undefined) {
             // The project's budget, shared by all its researchers, limits the job as well (both must fit).
             const pb = await projectBudgetOf(conn, project, t.population);
-            const ps = pb ? (await projectSpentOf(conn, project, t.population)).cost : undefined;
+            const ps = pb ? (await spendOn(conn, { project }, t.population)).cost : undefined;
             if (pb && ps && !fitsBudget(ps, cost, pb)) {
               throw new FedmeshError(
                 'BUDGET_EXHAUSTED',
@@ -320,7 +306,7 @@ export class Ledger {
       const out: ProjectBudgetEntry[] = [];
       for (const { project, population } of await projectPairs(conn, researcher)) {
         const budget = await projectBudgetOf(conn, project, population);
-        const { cost, jobs, reserved, researchers } = await projectSpentOf(conn, project, population);
+        const { cost, jobs, reserved, researchers } = await spendOn(conn, { project }, population);
         const used = budget ? epsilonSpent(cost, budget.delta) : undefined;
         out.push({
           project, population, budget,
@@ -355,7 +341,7 @@ export class Ledger {
         const r = String(p.researcher);
         const pop = String(p.population);
         const { budget, explicit } = await this.budgetOf(conn, r, pop);
-        const { cost, jobs, reserved, products } = await this.spentOf(conn, r, pop);
+        const { cost, jobs, reserved, products } = await spendOn(conn, { researcher: r }, pop);
         const used = epsilonSpent(cost, budget.delta);
         out.push({
           researcher: r,

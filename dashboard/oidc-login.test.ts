@@ -224,6 +224,40 @@ describe('OIDC sign-in in the browser (authorization code + PKCE)', () => {
     expect(login.principalOf(sessionId, t0 + 60_000)).toBeUndefined();
   });
 
+  it('at its session cap, refuses a new user with 503 and says why, and signs nobody out (maxSessions 1)', async () => {
+    const small = new OidcLogin({ verifier, secureCookies: true, baseUrl: dash.url, maxSessions: 1, maxSessionsPerUser: 1 });
+    const app = createDashboardApp({ backend, login: small, identify: () => Promise.reject(new FedmeshError('UNAUTHENTICATED', 'no certificate')) });
+    /** One sign-in in-process: /login, the issuer's /authorize over its socket, then the callback. */
+    const signInTo = async (): Promise<Response> => {
+      const start = await app.request('/login?next=/jobs');
+      const flow = /__Host-fedmesh-signin=([^;]+)/.exec(start.headers.get('set-cookie') ?? '')![1]!;
+      const back = new URL((await call(start.headers.get('location')!, ca)).location!);
+      return app.request(`${back.pathname}${back.search}`, { headers: { cookie: `__Host-fedmesh-signin=${flow}`, accept: 'text/html' } });
+    };
+    const sessionOf = (r: Response): string => /__Host-fedmesh-session=([^;]+)/.exec(r.headers.get('set-cookie') ?? '')![1]!;
+    const saved = idp.user;
+    try {
+      const alice = await signInTo();
+      expect(alice.status).toBe(303);
+      const aliceSession = sessionOf(alice);
+      idp.user = { ...saved, sub: 'oidc-bob' };
+      const bob = await signInTo();
+      expect(bob.status).toBe(503);
+      expect(bob.headers.get('retry-after')).toBe('300');
+      expect(bob.headers.get('set-cookie') ?? '').not.toContain('__Host-fedmesh-session=');
+      expect(await bob.text()).toContain('RESOURCE_EXHAUSTED: sign-in is unavailable');
+      expect(small.principalOf(aliceSession)?.name).toBe('oidc-alice');
+      // Control: the same cap lets the user who holds the one session sign in again (their own oldest goes).
+      idp.user = saved;
+      const again = await signInTo();
+      expect(again.status).toBe(303);
+      expect(small.principalOf(sessionOf(again))?.name).toBe('oidc-alice');
+      expect(small.principalOf(aliceSession)).toBeUndefined();
+    } finally {
+      idp.user = saved;
+    }
+  });
+
   it('an unreachable identity provider gives a sign-in error page, not a redirect loop', async () => {
     const down = createOidcVerifier({ issuer: 'https://127.0.0.1:1/realms/none', audience: 'x', jwksUrl: 'https://127.0.0.1:1/jwks', jwksTimeoutMs: 1000 });
     const app = createDashboardApp({ backend, login: new OidcLogin({ verifier: down, secureCookies: true, baseUrl: 'https://dash.example/' }), identify: () => Promise.reject(new FedmeshError('UNAUTHENTICATED', 'no certificate')) });
@@ -237,5 +271,6 @@ describe('OIDC sign-in in the browser (authorization code + PKCE)', () => {
   it('refuses bad options naming them', () => {
     expect(() => new OidcLogin({ verifier, secureCookies: true, sessionTtlMs: 0 })).toThrow(/options.login.sessionTtlMs/);
     expect(() => new OidcLogin({ verifier, secureCookies: true, scopes: ['profile'] })).toThrow(/options.login.scopes must include 'openid'/);
+    expect(() => new OidcLogin({ verifier, secureCookies: true, maxSessionsPerUser: 0 })).toThrow(/options.login.maxSessionsPerUser must be an integer between 1 and 1000/);
   });
 });

@@ -13,7 +13,8 @@
  *   verifier for tokens at the token endpoint, verifies the ID token with `jose` (issuer, audience = client id,
  *   allowed algorithms, expiry with skew, `nonce` equal to the flow's), maps its claims and opens a session.
  * - The session is an opaque 256-bit random id in a cookie (HttpOnly, SameSite=Lax, Secure and `__Host-` over
- *   HTTPS) naming a server-side entry with a fixed expiry; nothing about the user is in the cookie.
+ *   HTTPS) naming a server-side entry with a fixed expiry; nothing about the user is in the cookie. The table is
+ *   capped without ever signing a live user out for someone else (dashboard/oidc-sessions.ts says why).
  * - `POST /logout` (CSRF-protected like every form) ends the session.
  *
  * Every refusal is UNAUTHENTICATED with fixed words; no token or provider message is echoed.
@@ -27,6 +28,7 @@ import { createJwksFetch, mapClaims, type OidcVerifier } from '../coordinator/id
 import type { Principal } from '../coordinator/principal.js';
 import type { DashboardEnv } from './env.js';
 import { idpJson } from './oidc-http.js';
+import { OidcSessions, sessionsFull } from './oidc-sessions.js';
 
 export interface OidcLoginOptions {
   /** The coordinator's bearer-token verifier: its issuer, JWKS, algorithms, skew and claims map are used as they are. */
@@ -43,8 +45,10 @@ export interface OidcLoginOptions {
   sessionTtlMs?: number;
   /** How long a started sign-in may take. @default 600000 (10 min) */
   flowTtlMs?: number;
-  /** Most sessions kept (the oldest is dropped beyond). @default 10000 */
+  /** Most sessions kept; when all are live and none is the signing-in user's, sign-in is refused (503). @default 10000 */
   maxSessions?: number;
+  /** Most live sessions of one user; signing in once more ends their own oldest. @default 16 */
+  maxSessionsPerUser?: number;
   /** Whether the dashboard is served over HTTPS (cookies Secure and `__Host-`). */
   secureCookies: boolean;
 }
@@ -66,14 +70,11 @@ interface Flow {
   expiresAtMs: number;
 }
 
-interface Session {
-  principal: Principal;
-  expiresAtMs: number;
-}
-
 const DISCOVERY_MAX_AGE_MS = 3_600_000;
 /** Most finished flows remembered (each until its expiry) against a replayed callback. */
 const MAX_FINISHED_FLOWS = 100_000;
+/** Retry-After of a sign-in refused because every session is live: sessions end only at logout or expiry. */
+const FULL_RETRY_AFTER_SEC = 300;
 /** Longest flow cookie read (an encrypted flow is about 400 characters). */
 const MAX_FLOW_COOKIE_CHARS = 2048;
 const NEXT = /^\/(?![/\\])[\x21-\x7e]{0,511}$/;
@@ -110,20 +111,20 @@ export class OidcLogin {
   readonly sessionCookie: string;
   readonly flowCookie: string;
   readonly clientId: string;
-  private readonly o: Required<Pick<OidcLoginOptions, 'sessionTtlMs' | 'flowTtlMs' | 'maxSessions' | 'scopes'>> & OidcLoginOptions;
+  private readonly o: Required<Pick<OidcLoginOptions, 'sessionTtlMs' | 'flowTtlMs' | 'maxSessions' | 'maxSessionsPerUser' | 'scopes'>> & OidcLoginOptions;
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
   /** Key of the flow cookies (AES-256-GCM), per process: a flow lives in the browser, not in server memory. */
   private readonly flowKey = randomBytes(32);
   /** Flow ids of successful sign-ins, until their expiry. */
   private readonly finished = new Map<string, number>();
-  private readonly sessions = new Map<string, Session>();
+  private readonly sessions: OidcSessions;
   private discovery: Discovery | undefined;
   private baseUrl: URL | undefined;
 
   /** @throws RangeError naming the option */
   constructor(options: OidcLoginOptions) {
-    const o = { sessionTtlMs: 8 * 3_600_000, flowTtlMs: 600_000, maxSessions: 10_000, scopes: ['openid', 'profile'], ...options };
-    for (const [k, max] of [['sessionTtlMs', 7 * 86_400_000], ['flowTtlMs', 3_600_000], ['maxSessions', 1_000_000]] as const) {
+    const o = { sessionTtlMs: 8 * 3_600_000, flowTtlMs: 600_000, maxSessions: 10_000, maxSessionsPerUser: 16, scopes: ['openid', 'profile'], ...options };
+    for (const [k, max] of [['sessionTtlMs', 7 * 86_400_000], ['flowTtlMs', 3_600_000], ['maxSessions', 1_000_000], ['maxSessionsPerUser', 1000]] as const) {
       if (!Number.isInteger(o[k]) || o[k] < 1 || o[k] > max) throw new RangeError(`options.login.${k} must be an integer between 1 and ${max}, got ${String(o[k])}`);
     }
     if (!o.scopes.includes('openid') || o.scopes.some((s) => !/^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(s))) throw new RangeError("options.login.scopes must include 'openid' and hold scope tokens only");
@@ -131,6 +132,7 @@ export class OidcLogin {
     if (!/^[\x20-\x7e]{1,256}$/.test(this.clientId)) throw new RangeError('options.login.clientId must be 1 to 256 printable characters');
     if (o.baseUrl !== undefined) this.setBaseUrl(o.baseUrl);
     this.o = o;
+    this.sessions = new OidcSessions({ ttlMs: o.sessionTtlMs, maxSessions: o.maxSessions, maxPerPrincipal: o.maxSessionsPerUser });
     this.sessionCookie = o.secureCookies ? '__Host-fedmesh-session' : 'fedmesh-session';
     this.flowCookie = o.secureCookies ? '__Host-fedmesh-signin' : 'fedmesh-signin';
     const v = o.verifier.options;
@@ -168,15 +170,21 @@ export class OidcLogin {
     return this.discovery;
   }
 
-  private prune(nowMs: number): void {
-    for (const [k, exp] of this.finished) if (exp <= nowMs) this.finished.delete(k);
-    for (const [k, s] of this.sessions) if (s.expiresAtMs <= nowMs) this.sessions.delete(k);
+  /**
+   * Drops expired replay guards: from the oldest on up to the first live one (nearly expiry order), and in full only
+   * at the cap, so a sign-in costs what it removes.
+   */
+  private pruneFinished(nowMs: number): void {
+    const full = this.finished.size >= MAX_FINISHED_FLOWS;
+    for (const [k, exp] of this.finished) {
+      if (exp <= nowMs) this.finished.delete(k);
+      else if (!full) break;
+    }
   }
 
   /** Starts a sign-in: the authorization URL to redirect to, and the flow id for the cookie. */
   async start(next: string | undefined, nowMs = Date.now()): Promise<{ location: string; flowId: string }> {
     const ep = await this.endpoints(nowMs);
-    this.prune(nowMs);
     const flow: Flow = { id: b64url(randomBytes(16)), state: b64url(randomBytes(32)), nonce: b64url(randomBytes(32)), verifier: b64url(randomBytes(48)), next: next && NEXT.test(next) ? next : '/', expiresAtMs: nowMs + this.o.flowTtlMs };
     const flowId = this.seal(flow);
     const u = new URL(ep.authorizationEndpoint);
@@ -220,14 +228,13 @@ export class OidcLogin {
       throw refused((e as Error).message.replace(/^bearer token refused: /, ''), e);
     }
     const principal: Principal = { name: mapped.name, isAdmin: mapped.isAdmin, authenticatedBy: 'oidc', attributes: mapped.attributes };
-    this.prune(nowMs);
+    this.pruneFinished(nowMs);
     // Only a sign-in that succeeded is remembered: an anonymous caller cannot make the server keep anything.
     if (this.finished.has(flow.id)) throw refused('no sign-in was started from this browser, or it took too long: sign in again');
-    while (this.finished.size >= MAX_FINISHED_FLOWS) this.finished.delete(this.finished.keys().next().value!);
+    // Full of live entries: refused, never made room for by forgetting a live replay guard or someone's session.
+    if (this.finished.size >= MAX_FINISHED_FLOWS || !this.sessions.hasRoomFor(principal, nowMs)) throw sessionsFull();
     this.finished.set(flow.id, flow.expiresAtMs);
-    while (this.sessions.size >= this.o.maxSessions) this.sessions.delete(this.sessions.keys().next().value!);
-    const sessionId = b64url(randomBytes(32));
-    this.sessions.set(OidcLogin.key(sessionId), { principal, expiresAtMs: nowMs + this.o.sessionTtlMs });
+    const sessionId = this.sessions.open(principal, nowMs);
     return { sessionId, principal, next: flow.next };
   }
 
@@ -254,26 +261,13 @@ export class OidcLogin {
     }
   }
 
-  /** Sessions are kept under a hash of the cookie value, so a lookup's timing says nothing about live ids. */
-  private static key(sessionId: string): string {
-    return createHash('sha256').update(sessionId).digest('base64url');
-  }
-
   /** The signed-in principal of a session cookie value, or undefined (unknown, ended or expired). */
   principalOf(sessionId: string | undefined, nowMs = Date.now()): Principal | undefined {
-    if (!sessionId || sessionId.length > 100) return undefined;
-    const key = OidcLogin.key(sessionId);
-    const s = this.sessions.get(key);
-    if (!s) return undefined;
-    if (s.expiresAtMs <= nowMs) {
-      this.sessions.delete(key);
-      return undefined;
-    }
-    return s.principal;
+    return this.sessions.principalOf(sessionId, nowMs);
   }
 
   end(sessionId: string | undefined): void {
-    if (sessionId) this.sessions.delete(OidcLogin.key(sessionId));
+    this.sessions.end(sessionId);
   }
 
   /** Where a person signs out at the identity provider too, when it publishes an end-session endpoint. */
@@ -340,6 +334,10 @@ export function mountOidcLogin(app: Hono<DashboardEnv>, login: OidcLogin, render
       done = await login.finish(flowId, { code: c.req.query('code'), state: c.req.query('state'), error: c.req.query('error') });
     } catch (e) {
       // Shown, not redirected to /login: a provider that keeps failing must not make the browser loop.
+      if (e instanceof FedmeshError && e.code === 'RESOURCE_EXHAUSTED') {
+        c.header('Retry-After', String(FULL_RETRY_AFTER_SEC));
+        return render(c, 'Sign-in unavailable', `${e.code}: ${e.message}`, { href: '/login', label: 'Try again' }, 503);
+      }
       if (!(e instanceof FedmeshError) || e.code !== 'UNAUTHENTICATED') throw e;
       return render(c, 'Sign-in failed', `${e.code}: ${e.message}`, { href: '/login', label: 'Sign in again' }, 401);
     }

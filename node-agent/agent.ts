@@ -3,45 +3,40 @@ import { FEDMESH_VERSION, type AgentRegistration, type AgentTask, type AgentTask
 import { ReadWriteLock } from './data-lock.js';
 import { CoalescedRun } from './coalesced-run.js';
 import { publicIngestStatus } from './data/ingest-status.js';
-import { FedmeshError, isFedmeshError } from '../common/errors.js';
-import { parseJobSpec } from '../common/job/validate.js';
 import type { TlsMaterial } from '../common/tls.js';
 import { openAgentDatabase, type AgentDatabase } from './data/database.js';
 import { ingestDataFolder, type FolderIngestReport } from './data/ingest-folder.js';
 import { listProducts, type ProductInfo } from './data/products.js';
 import { AgentMetrics } from './metrics.js';
 import { publishCatalog } from './data/catalog/publish.js';
-import { runOldKindTask } from './jobs/old-kind-task.js';
-import { withStagedConcepts, withStagedProduct } from './jobs/aggregate-source.js';
+import { withStagedProduct } from './jobs/aggregate-source.js';
 import { AgentLedger } from './ledger.js';
 import { TaskCancellation } from './task-cancellation.js';
 import { createServerRng } from '../common/crypto-rng.js';
 import type { Rng } from '../algorithms/rng.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { compileAgentPolicy, enforcePolicy, type AgentPolicyOptions, type CompiledAgentPolicy } from './policy.js';
+import { compileAgentPolicy, type AgentPolicyOptions, type CompiledAgentPolicy } from './policy.js';
 import { AgentLink } from './transport/link.js';
 import type { IdentityKeyPair } from '../common/crypto/index.js';
 import { createAttestation, type IdentityAttestation } from '../common/secure/identity-attestation.js';
 import { loadOrCreateIdentityKey } from './secure/identity-store.js';
 import { SecureTaskRunner } from './secure/secure-tasks.js';
-import { enforceJobManifest, manifestProductOf, type ProductRules } from '../common/job/product-rules.js';
 import { ReleasedCells } from './disclosure/released-cells.js';
-import { ReleasedAnswers, specSha256 } from './disclosure/released-answers.js';
-import type { JobSpec } from '../common/job/spec.js';
-import { CONCEPT_NAMES_TASK_KIND, vocabularyQueryRefusal } from '../common/job/concept-names.js';
+import type { ProductRules } from '../common/job/product-rules.js';
+import { ReleasedAnswers } from './disclosure/released-answers.js';
 import { ReleasedConcepts } from './disclosure/released-concepts.js';
-import { conceptNamesTask } from './tasks/concept-names-task.js';
 import { KindTaskRunner } from './tasks/kind-task-runner.js';
+import { runAgentTask, type AgentTaskDeps } from './tasks/serve-task.js';
 import { KINDS } from '../jobs/kinds.js';
 import { AGENT_KINDS } from '../jobs/agent-kinds.js';
 import type { AgentHealth } from './agent-health.js';
 import { AgentAudit } from './audit/index.js';
-import { purposeOf } from '../common/job/purpose.js';
 import { CoordinatorKeyPin, guardLinkTasks, inProcessTaskIdentity } from './identity/index.js';
 import type { IdentityAssertionClaims } from '../common/identity/identity-assertion.js';
+import { taskLinkage } from './linkage/linkage-scope.js';
 import { ConsentScopes, createAgentGate, kindGateJob, taskPurpose, type AgentGate, type PolicyDecisionEvent } from './policy/index.js';
 import { loadAccessPolicy, type AccessPolicy } from '../common/policy/index.js';
-import { openPostgresSource, refuseOffSource, sourceProducts, type PostgresSource, type PostgresSourceOptions } from './data/source/index.js';
+import { openPostgresSource, sourceProducts, type PostgresSource, type PostgresSourceOptions } from './data/source/index.js';
 
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
@@ -106,6 +101,8 @@ export class Agent {
   private readonly secure: SecureTaskRunner;
   /** Tasks of registry kinds (jobs/<kind>), run by one kind-agnostic middleware chain. */
   private readonly kindTasks: KindTaskRunner;
+  /** What a task needs of this agent (node-agent/tasks/serve-task.ts runs every task). */
+  private readonly tasks: AgentTaskDeps;
   /** The coordinator key link tasks' identity assertions are verified with; the access-policy gate run before the ledger. */
   private readonly coordinatorKey: CoordinatorKeyPin;
   private readonly gate: AgentGate;
@@ -159,6 +156,9 @@ export class Agent {
       secure: { name: options.name, tls: options.tls, identity: this.identity }, withProduct: (conn, p, fn, signal) => (this.data ? this.data.withSession((s) => withStagedProduct(s, conn, p, fn), { signal }) : fn()),
       authorize: (j, t, identity) => this.gate.enforce({ identity, researcher: t.researcher, ...kindGateJob(j, identity) }),
       guardReleasedSets: async (conn, g) => void (await this.releasedCells!.checkAndRecord(conn, { ...g, minCellSize: this.policy.minCellSize, maxRememberedPersons: this.policy.maxRememberedPersons })) });
+    this.tasks = { policy: this.policy, vocabularyComplete: options.vocabularyComplete === true, rng: this.rng, log, metrics: this.metrics, cancellation: this.cancellation, gate: this.gate, kindTasks: this.kindTasks,
+      secure: this.secure, releasedConcepts: this.releasedConcepts, withConnection: (fn) => this.db.withConnection(fn), products: () => this.products, rules: this.rules, descriptions: this.descriptions,
+      data: () => this.data, ledger: () => this.privacyLedger, releasedAnswers: () => this.releasedAnswers!, releasedCells: () => this.releasedCells! };
   }
 
   /** The identity key signed with this agent's mTLS key, for peers to verify and pin (none without TLS). */
@@ -217,7 +217,7 @@ export class Agent {
         const r = await ingestDataFolder(conn, this.options.dataDir, this.options.maxDataFileBytes !== undefined ? { maxFileBytes: this.options.maxDataFileBytes } : {});
         this.products = this.data ? sourceProducts(this.data.catalogue, (s, t) => `OMOP table ${s}.${t} on the site's PostgreSQL`) : await listProducts(conn);
         const issues = await this.describe(conn, r);
-        await this.consent.reload(conn, () => this.products.map((p) => ({ name: p.name, privacyUnit: this.rules.get(p.name)?.privacyUnit })));
+        await this.consent.reload(conn, () => this.products.map((p) => ({ name: p.name, privacyUnit: this.rules.get(p.name)?.privacyUnit, linkage: p.linkage })));
         for (const [name, counts] of await this.consent.personsByPurpose(conn, this.policy.minCellSize)) if (this.descriptions.has(name)) this.descriptions.get(name)!.metadata.personsByPurpose = counts;
         return { report: r, manifestIssues: issues };
       }),
@@ -333,90 +333,7 @@ export class Agent {
    * purpose. Every task from the coordinator passes here, so tests that stand in for a slow or hostile agent replace it.
    */
   serveTask(task: AgentTask, identity?: IdentityAssertionClaims): Promise<AgentTaskReply> {
-    return this.dataLock.read(() => this.consent.run(taskPurpose(task.specJson), () => this.runTask(task, identity)));
-  }
-
-  private async runTask(task: AgentTask, identity: IdentityAssertionClaims | undefined): Promise<AgentTaskReply> {
-    const started = Date.now();
-    const scope = this.cancellation.begin(task.taskId, task.deadlineMs);
-    // What a task line may say: ids, the researcher, the public job kind and privacy parameters; never spec values.
-    let about: Record<string, unknown> = { jobId: task.jobId, taskId: task.taskId, researcher: task.researcher, kind: task.kind, round: task.round };
-    const done = (outcome: string, fields: Record<string, unknown> = {}): void => {
-      const ms = Date.now() - started;
-      this.metrics.taskDone(about.kind as string, outcome, ms / 1000);
-      this.log(outcome === 'ok' ? 'task-done' : outcome === 'cancelled' ? 'task-cancelled' : 'task-failed', { ...about, ms, ...fields });
-    };
-    try {
-      if (task.deadlineMs && Date.now() > task.deadlineMs) throw new FedmeshError('ROUND_TIMEOUT', 'task arrived after its deadline');
-      if (task.kind === CONCEPT_NAMES_TASK_KIND) {
-        // Not a job: public vocabulary rows only, for ids the coordinator has already released; nothing is charged.
-        const conceptNames = await this.db.withConnection((conn) => scope.using(conn, () => { const run = () => conceptNamesTask(conn, task, { products: this.products, rules: this.rules, vocabularyComplete: this.options.vocabularyComplete === true, releasedConcepts: this.releasedConcepts, log: this.log }); return this.data ? this.data.withSession((s) => withStagedConcepts(s, conn, this.products, task.conceptIds, run), { signal: scope.signal }) : run(); }));
-        done('ok', { names: conceptNames.length });
-        return { ok: true, taskId: task.taskId, arrow: new Uint8Array(), meta: {}, conceptNames };
-      }
-      if (this.data) refuseOffSource(task.kind, task.specJson);
-      if (this.kindTasks.handles(task.kind, task.specJson)) {
-        const out = await this.kindTasks.run(task, scope, identity);
-        done('ok');
-        return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta };
-      }
-      const job = parseJobSpec(task.specJson);
-      about = { ...about, kind: job.kind, privacyMode: job.privacy.mode, epsilon: job.privacy.epsilon ?? 0, ...(job.secure ? { secure: job.secure } : {}), purpose: purposeOf(job), ...(job.project ? { project: job.project } : {}) };
-      this.log('task-started', about);
-      this.gate.enforce({ identity, researcher: task.researcher, job });
-      enforcePolicy(this.policy, job.kind, job.privacy.mode);
-      this.enforceManifest(job);
-      if (job.privacy.mode === 'distributed-dp' && !job.secure) {
-        throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation (secure: secagg or he)', { field: 'privacy.mode' });
-      }
-      // A charged job id names one query: bound to its spec before anything is charged or computed. A secure job id
-      // too, in every mode: it names one run of the secure protocol (see below).
-      if (job.privacy.mode !== 'none' || job.secure) await this.releasedAnswers!.bind(task.jobId, specSha256(job));
-      let out: { arrow: Uint8Array; meta: Record<string, unknown>; payload?: Uint8Array };
-      if (job.secure) {
-        // One run of the secure protocol per job id, each round answered once (durably, across restarts): a replayed
-        // round gets the reply already sent, never fresh noise, fresh SecAgg keys (a new run whose survivor set the
-        // coordinator could vary to isolate this agent's vector) or a second unmask response.
-        out = await this.releasedAnswers!.once(task.jobId, task.round, () => this.secure.handle(task, job));
-      } else {
-        // Old kinds' plain tasks (aggregate, cell kinds): one table, node-agent/jobs/old-kind-task.ts.
-        out = await runOldKindTask(task, job, {
-          products: this.products, policy: this.policy, rng: this.rng, salt: this.privacyLedger.salt, cells: this.releasedCells!, concepts: this.releasedConcepts,
-          charge: (j, r, c) => this.privacyLedger.charge(j, r, c), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
-          withTaskConnection: (fn) => this.db.withConnection((conn) => scope.using(conn, () => fn(conn))),
-          ...(this.data ? { withDataSession: (fn) => this.data!.withSession(fn, { signal: scope.signal }) } : {}),
-        });
-      }
-      done('ok');
-      return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta, ...(out.payload ? { payload: out.payload } : {}) };
-    } catch (e) {
-      if (scope.signal.aborted) {
-        // Cancelled (deadline or CancelTask): the coordinator has stopped waiting and drops this reply.
-        done('cancelled');
-        return { ok: false, taskId: task.taskId, error: { code: 'CANCELLED', message: 'task cancelled', field: '' } };
-      }
-      const err = isFedmeshError(e) ? e : new FedmeshError('INTERNAL', 'internal error at the agent');
-      // An unexpected error's message may quote a data value (DuckDB conversion errors do): log its class only.
-      done(err.code, { code: err.code, message: err.message, ...(isFedmeshError(e) ? {} : { cause: e instanceof Error ? e.name : typeof e }) });
-      return { ok: false, taskId: task.taskId, error: { code: err.code, message: err.message, field: err.field ?? '' } };
-    } finally {
-      scope.end();
-    }
-  }
-
-  /**
-   * The product's manifest, enforced before computing. Cohort-level kinds (cohort, characterize, survival) count
-   * distinct OMOP `person_id`s, so they are gated on the `person` product, whose unit must be `person_id`.
-   * @throws FedmeshError POLICY_DENIED, FAILED_PRECONDITION, INVALID_JOB naming the product and the field
-   */
-  private enforceManifest(job: JobSpec): void {
-    const name = manifestProductOf(job);
-    if (!this.products.some((p) => p.name === name)) return; // the kind's own check names the missing product
-    const rules = this.rules.get(name);
-    if (!rules) throw new FedmeshError('FAILED_PRECONDITION', `product ${name} has no published description at this agent yet`, { field: 'product' });
-    const vocabulary = vocabularyQueryRefusal(name, this.descriptions.get(name)?.metadata.profile, this.options.vocabularyComplete === true);
-    if (vocabulary) throw vocabulary;
-    enforceJobManifest(rules, job);
+    return this.dataLock.read(() => this.consent.run(taskPurpose(task.specJson), () => runAgentTask(task, identity, this.tasks), taskLinkage(task.specJson)));
   }
 
   /** Dials the coordinator and keeps the link up until `stop()`. */

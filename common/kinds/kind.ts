@@ -54,6 +54,8 @@ export interface KindJobCommon {
   readonly minAgents: number;
   /** secagg: Shamir threshold t of the mask seeds. @default ⌊n/2⌋ + 1 */
   readonly secureThreshold?: number;
+  /** Run on these agents only (each must serve the product and be live at admission). @default every serving agent */
+  readonly agents?: readonly string[];
 }
 
 /**
@@ -83,8 +85,8 @@ export interface RoundRecord<I = unknown> {
   readonly withheld?: readonly { readonly block: string; readonly entry: number; readonly agents: readonly string[] }[];
   /**
    * Mode none with plain sums only (the coordinator sees each agent's vector anyway): each answering agent's entries
-   * of the kind's `perAgentBlocks`, in layout order. Absent under SecAgg/HE, in the DP modes, and for rounds loaded
-   * from the round store (not persisted: a resumed job has them only for the rounds run after the restart).
+   * of the kind's `perAgentBlocks`, in layout order. Absent under SecAgg/HE and in the DP modes. Persisted with the
+   * round (coordinator/rounds/round-store.ts), so a resumed job keeps them for the rounds before the restart.
    */
   readonly perAgent?: Readonly<Record<string, readonly number[]>>;
 }
@@ -167,6 +169,11 @@ export interface KindDef<S = unknown, P = unknown, I = unknown> {
    * passed in; a subset of `pool`. Absent: all of them.
    */
   participants?(job: CompiledKindJob<S, P>, round: number, pool: readonly string[], rng: Rng): readonly string[];
+  /**
+   * A short line on a completed round for the job's progress events (e.g. train's loss and accuracy), from its
+   * released values only (post-processing). Absent: the events say who answered.
+   */
+  roundSummary?(job: CompiledKindJob<S, P>, record: RoundRecord<I>): string | undefined;
   /** Blocks of round `round` kept per agent in `RoundRecord.perAgent` (mode none, plain sums only). */
   perAgentBlocks?(job: CompiledKindJob<S, P>, round: number): readonly string[];
   /** The result from every completed round. */

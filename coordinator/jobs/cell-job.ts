@@ -5,6 +5,7 @@ import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { planCellPrivacy } from '../../common/job/cell-privacy.js';
 import { describeGuarantee, summariseMechanisms } from '../../common/job/guarantee.js';
+import { linkageGuarantee } from '../linkage/admit-linkage.js';
 import { cellBlocks } from '../../common/job/cohort-jobs.js';
 import { summariseCells, type ReleasedCell } from '../../common/job/cell-summary.js';
 import { DEFAULT_JOB_DELTA, type CellJob } from '../../common/job/spec.js';
@@ -144,7 +145,7 @@ export function combineCellJob(job: CellJob, agents: readonly AgentView[], outco
             budgetSplit: plan.budgetSplit,
             maxRowsPerPerson: 1,
             mechanisms: cellMechanisms,
-            guarantee: describeGuarantee({ mode: job.privacy.mode as 'central-dp' | 'local-dp', maxRowsPerPerson: 1, maxSitesPerPerson: job.privacy.maxSitesPerPerson ?? 1, mechanism: summariseMechanisms(cellMechanisms), spent: cellSpent }),
+            guarantee: describeGuarantee({ mode: job.privacy.mode as 'central-dp' | 'local-dp', maxRowsPerPerson: 1, maxSitesPerPerson: job.privacy.maxSitesPerPerson ?? 1, ...linkageGuarantee(job), mechanism: summariseMechanisms(cellMechanisms), spent: cellSpent }),
           },
     notes: [
       job.privacy.mode === 'none'

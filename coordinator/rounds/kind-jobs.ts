@@ -1,3 +1,4 @@
+import { asksLinkage, fillKindLinkage } from '../linkage/admit-linkage.js';
 import { checkProjectMembership } from '../admission/project-membership.js';
 import { randomUUID } from 'node:crypto';
 import type { Rng } from '../../algorithms/rng.js';
@@ -109,6 +110,8 @@ export class KindJobs {
       const cost = mode.cost(job);
       const builtIn = def.builtInSpec ? admitBuiltInSpec(job.spec as JobSpec, deps.registry.memberList(), deps.registry.connected()) : undefined;
       const admitted = builtIn ?? admitKindJob(job, deps.registry.memberList(), deps.registry.connected());
+      // privacy.linkage: the asked sites' partition and salt go into the spec, which is compiled (and hashed) again.
+      if (asksLinkage(JSON.parse(specJson))) job = compileKindJob(def, fillKindLinkage(JSON.parse(specJson), job.product, admitted.agents));
       if (job.secure !== 'plain') checkSecureFromPublicFacts(def, job, admitted.agents.length);
       deps.checkPolicy?.(caller, job, admitted.agents);
       const record: JobRecord = {
@@ -209,7 +212,7 @@ export class KindJobs {
         rng: deps.rng,
         releaseInfo: { minCellSize: Object.fromEntries(deps.registry.connected().filter((a) => record.agentsAsked.includes(a.name)).map((a) => [a.name, a.policy.minCellSize])) },
         secure: { attestationOf: (a) => deps.registry.connected().find((v) => v.name === a)?.identity, hePool: () => (this.hePool ??= createHePool()) },
-        onRound: (rec, missing) => emit('round', undefined, `round ${rec.round + 1} of at most ${job.maxRounds}: ${rec.answered.length} agents answered${missing.length ? `, ${missing.length} missing` : ''}`),
+        onRound: (rec, missing) => emit('round', undefined, `round ${rec.round + 1} of at most ${job.maxRounds}: ${rec.answered.length} agents answered${missing.length ? `, ${missing.length} missing` : ''}${roundSummaryOf(def, job, rec)}`),
         beforeRound: async (round) => {
           signal.throwIfAborted();
           await deps.beforeRound?.(record.id, round, signal);
@@ -292,12 +295,23 @@ export class KindJobs {
   }
 }
 
+/** The kind's line on a round for the progress event ('' without one; a kind's bug never fails the job here). */
+function roundSummaryOf(def: AnyKindDef, job: CompiledKindJob, rec: Parameters<NonNullable<AnyKindDef['roundSummary']>>[1]): string {
+  try {
+    const s = def.roundSummary?.(job, rec);
+    return s ? `; ${s}` : '';
+  } catch {
+    return '';
+  }
+}
+
 /**
  * A DP spec's privacy.maxSitesPerPerson raised to the mesh's (as for the built-in kinds): the modes multiply every
  * block's sensitivity by it. The raised spec is the one compiled, hashed and sent, so agents noise for it too.
  */
 function withMeshSites(raw: unknown, meshSites: number): unknown {
-  if (meshSites <= 1 || typeof raw !== 'object' || raw === null) return raw;
+  // A linkage-bounded job bounds each person at one site: the assumption is replaced, not raised (admit-linkage.ts).
+  if (meshSites <= 1 || typeof raw !== 'object' || raw === null || asksLinkage(raw)) return raw;
   const privacy = (raw as { privacy?: unknown }).privacy;
   if (typeof privacy !== 'object' || privacy === null || (privacy as { mode?: unknown }).mode === 'none') return raw;
   const p = privacy as { maxSitesPerPerson?: unknown };

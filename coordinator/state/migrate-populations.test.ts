@@ -6,7 +6,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fitsBudget } from '../../common/job/budget.js';
 import { parseJobSpec } from '../../common/job/validate.js';
@@ -16,6 +15,7 @@ import type { JobRecord } from '../job-record.js';
 import { checkCoordinatorState } from './check-state.js';
 import { appendEvents, createChainTable, GENESIS_HASH, replay, type LedgerEvent } from './ledger-chain.js';
 import { headPath, writeHead } from './state-head.js';
+import { withStateDb } from '../../test/helpers/state-db.js';
 
 /** The per-product DDL of the ledger before populations, verbatim. */
 const OLD_DDL = [
@@ -76,15 +76,8 @@ async function oldState(state: string, chained: boolean): Promise<void> {
 }
 
 async function chainOps(state: string): Promise<string[]> {
-  const instance = await DuckDBInstance.create(join(state, 'coordinator.duckdb'), { access_mode: 'READ_ONLY' });
-  try {
-    const conn = await instance.connect();
-    const rows = (await conn.runAndReadAll('SELECT entry FROM ledger_chain ORDER BY seq')).getRowObjectsJS();
-    conn.closeSync();
-    return rows.map((r) => (JSON.parse(String(r.entry)) as { op: string }).op);
-  } finally {
-    instance.closeSync();
-  }
+  const rows = await withStateDb(state, async (conn) => (await conn.runAndReadAll('SELECT entry FROM ledger_chain ORDER BY seq')).getRowObjectsJS(), { readOnly: true });
+  return rows.map((r) => (JSON.parse(String(r.entry)) as { op: string }).op);
 }
 
 describe('migration of a per-product ledger to populations', () => {

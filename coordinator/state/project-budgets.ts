@@ -8,7 +8,6 @@
  * project's spend is verified at start like every other charge).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { EpsilonDeltaBudget } from '../../common/job/budget.js';
 import { POPULATION_CHARGES, PROJECT_BUDGETS } from './ledger-tables.js';
 
@@ -16,25 +15,6 @@ import { POPULATION_CHARGES, PROJECT_BUDGETS } from './ledger-tables.js';
 export async function projectBudgetOf(conn: DuckDBConnection, project: string, population: string): Promise<EpsilonDeltaBudget | undefined> {
   const r = (await conn.runAndReadAll(`SELECT epsilon, delta FROM ${PROJECT_BUDGETS} WHERE project = $1 AND population = $2`, [project, population])).getRowObjectsJS()[0];
   return r ? { epsilon: Number(r.epsilon), delta: Number(r.delta) } : undefined;
-}
-
-/** What every job of `project` has reserved or spent on `population`, all researchers together. */
-export async function projectSpentOf(conn: DuckDBConnection, project: string, population: string): Promise<{ cost: PrivacyCost; jobs: number; reserved: number; researchers: string[] }> {
-  const r = (
-    await conn.runAndReadAll(
-      `SELECT coalesce(sum(rho), 0) AS rho, coalesce(sum(epsilon), 0) AS eps, count(*) FILTER (WHERE epsilon IS NULL)::INTEGER AS unbounded,
-              coalesce(sum(delta), 0) AS delta, count(*)::INTEGER AS jobs, count(*) FILTER (WHERE state = 'reserved')::INTEGER AS reserved,
-              coalesce(list(DISTINCT researcher ORDER BY researcher), []) AS researchers
-         FROM ${POPULATION_CHARGES} WHERE project = $1 AND population = $2`,
-      [project, population],
-    )
-  ).getRowObjectsJS()[0]!;
-  return {
-    cost: { rho: Number(r.rho), epsilon: Number(r.unbounded) > 0 ? Infinity : Number(r.eps), delta: Number(r.delta) },
-    jobs: Number(r.jobs),
-    reserved: Number(r.reserved),
-    researchers: (r.researchers as unknown[]).map(String),
-  };
 }
 
 /**

@@ -6,28 +6,17 @@ import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFile
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseJobSpec } from '../../common/job/validate.js';
 import { Coordinator } from '../coordinator.js';
 import type { JobRecord } from '../job-record.js';
 import { checkCoordinatorState } from './check-state.js';
+import { editState, withStateDb } from '../../test/helpers/state-db.js';
 
 const SPEC = parseJobSpec({ kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 0.5 } });
 
 function jobRecord(id: string): JobRecord {
   return { id, kind: 'aggregate', researcher: 'alice', spec: SPEC, state: 'succeeded', createdAtMs: 1, finishedAtMs: 2, agentsAsked: [], agentsAnswered: [], agentsMissing: [], result: undefined, error: undefined };
-}
-
-async function sql(state: string, statements: string[]): Promise<void> {
-  const instance = await DuckDBInstance.create(join(state, 'coordinator.duckdb'));
-  const conn = await instance.connect();
-  try {
-    for (const s of statements) await conn.run(s);
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
-  }
 }
 
 describe('coordinator state integrity at start', () => {
@@ -82,7 +71,7 @@ describe('coordinator state integrity at start', () => {
   ])('refuses to start after %s', async (_what, statement, message) => {
     await seed();
     await Coordinator.create({ stateDir: state, log }).then((c) => c.close());
-    await sql(state, [statement]);
+    await editState(state, [statement]);
     const err = await Coordinator.create({ stateDir: state, log }).then(
       async (c) => {
         await c.close();
@@ -106,16 +95,12 @@ describe('coordinator state integrity at start', () => {
     expect(existsSync(join(clean, 'coordinator.duckdb.wal'))).toBe(false);
     // The blocks that hold table data (a file also has free blocks from earlier checkpoints: damage there is harmless).
     const used = new Map<number, number>();
-    {
-      const instance = await DuckDBInstance.create(join(clean, 'coordinator.duckdb'), { access_mode: 'READ_ONLY' });
-      const conn = await instance.connect();
+    await withStateDb(clean, async (conn) => {
       for (const t of ['jobs', 'population_budgets', 'population_charges', 'ledger_chain']) {
         const rows = (await conn.runAndReadAll(`SELECT block_id, min(block_offset) AS o FROM pragma_storage_info('${t}') WHERE persistent AND block_id >= 0 GROUP BY 1`)).getRowObjectsJS();
         for (const r of rows) used.set(Number(r.block_id), Number(r.o));
       }
-      conn.closeSync();
-      instance.closeSync();
-    }
+    }, { readOnly: true });
     // Three 4 KiB file headers, then 256 KiB blocks (8-byte checksum first): damage one block at a time.
     const blocks = [...used.entries()].sort((a, b) => a[0] - b[0]).map(([id, o]) => 12_288 + id * 262_144 + 8 + o);
     expect(blocks.length).toBeGreaterThan(1);
@@ -140,7 +125,7 @@ describe('coordinator state integrity at start', () => {
 
   it('refuses population tables whose chain and head file were both removed (not a state from before the chain)', async () => {
     await seed();
-    await sql(state, ['DROP TABLE ledger_chain']);
+    await editState(state, ['DROP TABLE ledger_chain']);
     rmSync(join(state, 'ledger-head.json'));
     const check = await checkCoordinatorState(state);
     expect(check.ok).toBe(false);
@@ -157,11 +142,7 @@ describe('coordinator state integrity at start', () => {
     // 7 entries after the seed and the restart's commit of job-3, then the budget of bob.
     expect(JSON.parse(readFileSync(headFile, 'utf8'))).toMatchObject({ seq: 8 });
     // Roll the head back by two entries: the chain still reaches it, so nothing was lost.
-    const instance = await DuckDBInstance.create(join(state, 'coordinator.duckdb'));
-    const conn = await instance.connect();
-    const prev = (await conn.runAndReadAll('SELECT hash FROM ledger_chain WHERE seq = 6')).getRowObjectsJS()[0]!.hash;
-    conn.closeSync();
-    instance.closeSync();
+    const prev = await withStateDb(state, async (conn) => (await conn.runAndReadAll('SELECT hash FROM ledger_chain WHERE seq = 6')).getRowObjectsJS()[0]!.hash);
     writeFileSync(headFile, JSON.stringify({ version: 1, seq: 6, hash: prev }));
     events = [];
     const c3 = await Coordinator.create({ stateDir: state, log });

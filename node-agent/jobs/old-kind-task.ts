@@ -14,7 +14,6 @@ import type { ReleasedCells } from '../disclosure/released-cells.js';
 import type { ReleasedConcepts } from '../disclosure/released-concepts.js';
 import type { CompiledAgentPolicy } from '../policy.js';
 import { runAggregate } from './aggregate.js';
-import { withStagedRows } from './aggregate-source.js';
 import { runCellJob } from './cell-jobs.js';
 import type { SqlSession } from '../data/source/index.js';
 
@@ -47,10 +46,10 @@ const aggregateTask: OldKindTask<AggregateJob> = async (task, job, deps) => {
   if (privacy.dp) await deps.charge(task.jobId, task.researcher, privacy.dp.cost);
   const release = { researcher: task.researcher, jobId: task.jobId, cells: deps.cells };
   const compute = async (): Promise<ReleasedAnswer> => {
-    const run = (conn: DuckDBConnection): ReturnType<typeof runAggregate> => runAggregate({ conn, job, product, policy: deps.policy, privacy, salt: deps.salt, rng: deps.rng, release });
+    const run = (conn: DuckDBConnection, data?: SqlSession): ReturnType<typeof runAggregate> => runAggregate({ conn, ...(data ? { data } : {}), job, product, policy: deps.policy, privacy, salt: deps.salt, rng: deps.rng, release });
     const onData = deps.withDataSession;
-    // Data on PostgreSQL: the job's filtered rows are staged in the task's DuckDB first (aggregate-source.ts).
-    const { releasedKeys, ...answer } = await deps.withTaskConnection((conn) => (onData ? onData((data) => withStagedRows(data, conn, job, product, () => run(conn))) : run(conn)));
+    // Data on PostgreSQL: the whole query runs there (pushdown); the task's DuckDB keeps the differencing memory.
+    const { releasedKeys, ...answer } = await deps.withTaskConnection((conn) => (onData ? onData((data) => run(conn, data)) : run(conn)));
     deps.concepts.record(task.jobId, job.groupBy, releasedKeys);
     return answer;
   };

@@ -131,7 +131,7 @@ describe.skipIf(!available)('concept names do not reveal which concepts a site v
   it('the concept table itself is not queried at a non-declared vocabulary: counting known ids plus X would tell whether X is there (negative control: declared complete)', async () => {
     const probe = (agent: string): Record<string, unknown> => ({ kind: 'aggregate', product: 'concept', where: [{ column: 'concept_id', op: 'in', value: [GI_BLEED, 8507, 8532, RARE[1]!, RARE[0]!] }], measures: [{ fn: 'count' }], agents: [agent], privacy: { mode: 'none' } });
     // Refused at submission, from the catalogue (the agent publishes no `vocabulary: complete`), before any charge;
-    // the agent refuses it too if asked directly (enforceManifest in node-agent/agent.ts).
+    // the agent refuses it too if asked directly (enforceManifest in node-agent/tasks/serve-task.ts).
     const refused = await mesh.client.run(probe('trimmed')).then((j) => `not refused: ${j.state}`, (e: unknown) => String(e instanceof Error ? e.message : e));
     expect(refused).toMatch(/product concept: this site's vocabulary is not declared complete/);
     const declared = await mesh.client.run(probe('complete'));
