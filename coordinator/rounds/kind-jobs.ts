@@ -128,7 +128,8 @@ export class KindJobs {
         result: undefined,
         error: undefined,
       };
-      await deps.ledger.admit(record, admitted.touched, cost, (population) => catalogPopulations(deps.registry.connected()).get(population) ?? []);
+      // A built-in spec's refusal names every product of the population, as the built-in kinds' refusals do.
+      await deps.ledger.admit(record, admitted.touched, cost, builtIn ? (population) => catalogPopulations(deps.registry.connected()).get(population) ?? [] : undefined);
       const epsilon = chargedEpsilon(cost, deps.defaultDelta);
       deps.log('job-admitted', { jobId: record.id, researcher, kind: job.kind, privacyMode: job.privacy.mode, epsilon, agents: record.agentsAsked.length, maxRounds: job.maxRounds });
       deps.metrics.jobAdmitted(record.id, job.kind, job.privacy.mode, cost ? { ...cost, epsilon } : undefined);
@@ -225,17 +226,19 @@ export class KindJobs {
       if (def.builtInSpec) {
         const answered = deps.registry.connected().filter((a) => out.answered.includes(a.name));
         record.result = await builtInResult({ dispatcher: deps.dispatcher, jobId: record.id, researcher: record.researcher, spec: job.spec as JobSpec, answered, jobDeadlineMs: record.createdAtMs + job.roundTimeoutMs, log: deps.log }, out, guarantee, excluded);
-      } else record.result = {
-        columns: r.columns,
-        rows: r.rows,
-        suppressed: r.suppressed ?? suppressedOfRounds(out.history),
-        privacy: guarantee ? { ...r.privacy, guarantee } : r.privacy,
-        summary: { ...r.summary, rounds: out.history.length, converged: out.converged },
-        notes: r.notes,
-        agentErrors: out.agentErrors,
-        complete: out.missing.length === 0,
-        ...(out.missing.length ? { agentsMissing: out.missing.map((a) => ({ agent: a, reason: 'dropped out during the rounds' })) } : {}),
-      };
+      } else {
+        record.result = {
+          columns: r.columns,
+          rows: r.rows,
+          suppressed: r.suppressed ?? suppressedOfRounds(out.history),
+          privacy: guarantee ? { ...r.privacy, guarantee } : r.privacy,
+          summary: { ...r.summary, rounds: out.history.length, converged: out.converged },
+          notes: r.notes,
+          agentErrors: out.agentErrors,
+          complete: out.missing.length === 0,
+          ...(out.missing.length ? { agentsMissing: out.missing.map((a) => ({ agent: a, reason: 'dropped out during the rounds' })) } : {}),
+        };
+      }
       record.state = 'succeeded';
       emit('combined');
     } catch (e) {
