@@ -74,12 +74,15 @@ export interface GoldenMesh {
 /**
  * The job as the researcher sees it, less what differs run to run by design, each replaced by a marker that says
  * why: the job id and the clock; HE ciphertexts (fresh encryption randomness: their decryption is in `result`), the
- * researcher's HE public key and its id; wall-clock durations in the result (`...Ms`); the temporary folder.
+ * researcher's HE public key and its id; wall-clock durations in the result (`...Ms`); the temporary folder; in an HE
+ * result, `roundId` (job id and the SHA-256 of a spec that holds the fresh HE key: only its form is pinned) and the
+ * agents' signed `bindings` (fresh identity keys and ciphertext digests, in arrival order): replaced by the sorted
+ * names of the agents that signed.
  */
 export function goldenView(job: JobView, tempDir: string): Record<string, unknown> {
   const { jobId: _id, createdAtMs: _c, finishedAtMs: _f, resultCiphertexts: _r, ...rest } = job;
   const scrub = (v: unknown, key: string, inResult: boolean): unknown => {
-    if (typeof v === 'string') return v.split(tempDir).join('<temp dir>');
+    if (typeof v === 'string') return v.split(tempDir).join('<temp dir>').split(_id).join('<job id>');
     if (Array.isArray(v)) return v.map((x) => scrub(x, '', inResult));
     if (v === null || typeof v !== 'object') return inResult && typeof v === 'number' && /Ms$/.test(key) ? '<elapsed ms>' : v;
     const out: Record<string, unknown> = {};
@@ -88,6 +91,8 @@ export function goldenView(job: JobView, tempDir: string): Record<string, unknow
       if (x === undefined) continue;
       if (k === 'publicKey' && !inResult) out[k] = '<the researcher HE public key: fresh per run>';
       else if (k === 'keyId' && inResult) out[k] = '<id of the researcher HE key: fresh per run>';
+      else if (k === 'roundId' && inResult && typeof x === 'string' && /^<job id>\/he\/[0-9a-f]{64}$/.test(scrub(x, k, true) as string)) out[k] = '<job id>/he/<spec sha256>';
+      else if (k === 'bindings' && inResult && Array.isArray(x)) out[k] = `<signed by: ${x.map((b) => String((b as { binding?: { agent?: unknown } }).binding?.agent)).sort().join(', ')}>`;
       else out[k] = scrub(x, k, inResult || k === 'result');
     }
     return out;
