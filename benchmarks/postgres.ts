@@ -20,6 +20,11 @@ import { characterizeCohort } from '../node-agent/analytics/index.js';
 import { compileCohort, runCohort } from '../node-agent/cohort/index.js';
 import { duckdbSession, openPostgresSource, type SqlSession } from '../node-agent/data/source/index.js';
 import { BENCH_COHORT } from './cohort.js';
+import { planAggregatePrivacy } from '../common/job/privacy-plan.js';
+import { parseJobSpec } from '../common/job/validate.js';
+import type { AggregateJob } from '../common/job/spec.js';
+import { listProducts, type ProductInfo } from '../node-agent/data/products.js';
+import { queryGroupStatistics } from '../node-agent/query/group-statistics.js';
 import { measureInterleaved, ratio, type SuiteReport } from './harness.js';
 import { startPostgres } from './postgres-cluster.js';
 import { copyDuckDbTablesToPostgres, createReadOnlyRole, recommendedIndexSql } from './postgres-omop.js';
@@ -39,6 +44,17 @@ export interface PostgresBenchOptions {
 async function cohortWork(s: SqlSession): Promise<bigint> {
   await runCohort(s, parseCohortDefinition(BENCH_COHORT), { targetTable: 'bench_cohort' });
   return (await characterizeCohort(s, 'bench_cohort', {})).persons;
+}
+
+/**
+ * One aggregate job's local work, pushed down: drug exposures of the five most frequent drugs (public keys), count,
+ * bounded sum of days supplied and mean quantity, 5 rows per person chosen by the keyed hash (central-dp). On
+ * PostgreSQL the whole query runs on the server and 5 rows come back.
+ */
+async function aggregateWork(s: SqlSession, job: AggregateJob, product: ProductInfo): Promise<string> {
+  const privacy = planAggregatePrivacy(job, (c) => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR');
+  const stats = await queryGroupStatistics(s, job, product, privacy, 'bench-salt');
+  return JSON.stringify(stats.groups, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
 /** Each statement of the compiled cohort, timed once, labelled by what it builds. */
@@ -100,6 +116,20 @@ export async function runPostgresBenchmark(options: PostgresBenchOptions = {}): 
         { warmup: 1, iterations },
       );
       log(`cohort job work: DuckDB p50 ${timed.duckdb.p50Ms} ms, PostgreSQL p50 ${timed.postgres.p50Ms} ms`);
+      const top = (await conn.runAndReadAll('SELECT drug_concept_id AS c FROM drug_exposure GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 5')).getRowObjectsJS().map((r) => Number(r['c']));
+      const aggJob = parseJobSpec({ kind: 'aggregate', product: 'drug_exposure', groupBy: ['drug_concept_id'], groupKeys: { drug_concept_id: top }, measures: [{ fn: 'count' }, { fn: 'sum', column: 'days_supply', bounds: [0, 365] }, { fn: 'mean', column: 'quantity', bounds: [0, 1000] }], privacy: { mode: 'central-dp', epsilon: 1, maxRowsPerPerson: 5 } }) as AggregateJob;
+      const product = (await listProducts(conn)).find((p) => p.name === 'drug_exposure')!;
+      product.privacyUnit = 'person_id';
+      let duckAgg = '';
+      let pgAgg = '';
+      const agg = await measureInterleaved(
+        {
+          duckdb: async () => (duckAgg = await aggregateWork(duck, aggJob, product)),
+          postgres: async () => (pgAgg = await source.withSession((s) => aggregateWork(s, aggJob, product))),
+        },
+        { warmup: 1, iterations },
+      );
+      log(`aggregate job work (pushed down): DuckDB p50 ${agg.duckdb.p50Ms} ms, PostgreSQL p50 ${agg.postgres.p50Ms} ms`);
       const stages = { duckdb: await stageTimes(duck), postgres: await source.withSession(stageTimes) };
       // The same work without the recommended indexes (statistics kept): what they buy.
       const indexNames = recommendedIndexSql('cdm', TABLES).map((s) => /CREATE INDEX "([^"]+)"/.exec(s)![1]!);
@@ -114,6 +144,7 @@ export async function runPostgresBenchmark(options: PostgresBenchOptions = {}): 
           postgresLoadMs: Math.round(pgLoadMs),
           cohortPersons: Number(duckPersons),
           exactMatch: duckPersons === pgPersons,
+          aggregate: { duckdb: { p50Ms: agg.duckdb.p50Ms }, postgres: { p50Ms: agg.postgres.p50Ms }, exactMatch: duckAgg === pgAgg, rowsPushedDown: rows['drug_exposure'] },
           duckdb: { p50Ms: timed.duckdb.p50Ms, p95Ms: timed.duckdb.p95Ms },
           postgres: { p50Ms: timed.postgres.p50Ms, p95Ms: timed.postgres.p95Ms },
           postgresWithoutIndexes: { p50Ms: noIndex.postgres.p50Ms },
@@ -123,6 +154,7 @@ export async function runPostgresBenchmark(options: PostgresBenchOptions = {}): 
         },
         ratios: {
           postgresOverDuckdb: ratio(timed.postgres.p50Ms, timed.duckdb.p50Ms, { numerator: 'PostgreSQL p50', denominator: 'DuckDB p50' }),
+          aggregatePostgresOverDuckdb: ratio(agg.postgres.p50Ms, agg.duckdb.p50Ms, { numerator: 'PostgreSQL aggregate p50 (pushed down)', denominator: 'DuckDB aggregate p50' }),
           withoutOverWithIndexes: ratio(noIndex.postgres.p50Ms, timed.postgres.p50Ms, { numerator: 'PostgreSQL without the recommended indexes', denominator: 'with them' }),
         },
       };

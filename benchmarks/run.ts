@@ -17,7 +17,7 @@ import { runCohortBenchmark } from './cohort.js';
 import { runPostgresBenchmark } from './postgres.js';
 import { runDpBenchmarks } from './dp.js';
 import { runGlmBenchmark } from './glm.js';
-import { runTrainBenchmark } from './train.js';
+import { runTrainBenchmark, runTrainSuite } from './train.js';
 import { commitInfo, defaultResultsDir, machineInfo, ratio, startResult, writeResult, type Ratio, type SuiteReport } from './harness.js';
 import { runHeBenchmarks } from './he.js';
 import { runLatencyBenchmark } from './latency.js';
@@ -88,8 +88,8 @@ const SUITES: Suite[] = [
     name: 'train',
     what: 'issue 10: FedAvg logistic model, 4 agents × 5 000 synthetic rows, 10 rounds through the round runner vs the same model pooled on one worker',
     quick: () => runTrainBenchmark({ rowsPerAgent: 1_000, rounds: 3 }),
-    full: () => runTrainBenchmark(),
-    headline: (r) => `federated ${fmt(obj(r.results.federated).ms)} ms (AUC ${fmt(obj(r.results.federated).testAuc)}) vs pooled ${fmt(obj(r.results.pooled).ms)} ms (AUC ${fmt(obj(r.results.pooled).testAuc)})`,
+    full: () => runTrainSuite(Number(process.env.FEDMESH_BENCH_TRAIN_ROUNDS ?? 3)),
+    headline: (r) => `federated ${fmt(obj(r.results.federated).ms)} ms (AUC ${fmt(obj(r.results.federated).testAuc)}) vs pooled ${fmt(obj(r.results.pooled).ms)} ms (AUC ${fmt(obj(r.results.pooled).testAuc)})${r.results.mlp100k ? `; MLP 100k×30: federated ${fmt(obj(obj(r.results.mlp100k).federated).ms)} ms vs pooled ${fmt(obj(obj(r.results.mlp100k).pooled).ms)} ms` : ''}`,
   },
   {
     name: 'glm',
@@ -180,7 +180,7 @@ const SUITES: Suite[] = [
     what: 'issue 13: the cohort benchmark\'s queries on PostgreSQL 15 vs DuckDB over the same 1 M synthetic persons (needs the postgresql package)',
     quick: () => runPostgresBenchmark({ persons: 5000, iterations: 2 }),
     full: () => runPostgresBenchmark({ log: (l) => console.log(`  ${l}`) }),
-    headline: (r) => `PostgreSQL p50 ${fmt(obj(r.results.postgres).p50Ms)} ms, DuckDB p50 ${fmt(obj(r.results.duckdb).p50Ms)} ms (${fmt(r.ratios.postgresOverDuckdb?.value)}×); without indexes ${fmt(obj(r.results.postgresWithoutIndexes).p50Ms)} ms; exact: ${String(r.results.exactMatch)}`,
+    headline: (r) => `PostgreSQL p50 ${fmt(obj(r.results.postgres).p50Ms)} ms, DuckDB p50 ${fmt(obj(r.results.duckdb).p50Ms)} ms (${fmt(r.ratios.postgresOverDuckdb?.value)}×); aggregate pushed down ${fmt(r.ratios.aggregatePostgresOverDuckdb?.value)}× (exact: ${String(obj(r.results.aggregate).exactMatch)}); without indexes ${fmt(obj(r.results.postgresWithoutIndexes).p50Ms)} ms; exact: ${String(r.results.exactMatch)}`,
   },
 ];
 

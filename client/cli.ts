@@ -188,8 +188,13 @@ function buildProgram(): Command {
   connection(privacyOptions(program.command('glm').description("generalised linear model (gaussian, binomial, poisson) fitted across the mesh by Fisher scoring rounds; R's summary(glm) table").argument('<spec>', 'glm job JSON').option('--max-rows-per-person <k>', 'contribution bound per person in the DP modes (default 1)'))).action(
     exit(async (file: string, opts) => (await kinds()).runKindCommand('glm', file, opts)),
   );
-  connection(privacyOptions(program.command('train').description('federated training (logistic/linear regression, MLP) with FedAvg, FedProx, FedAdagrad/FedAdam/FedYogi or SCAFFOLD; per-round loss, accuracy and AUC').argument('<spec>', 'train job JSON'))).action(
-    exit(async (file: string, opts) => (await kinds()).runKindCommand('train', file, opts)),
+  connection(privacyOptions(program.command('train').description('federated training (logistic/linear regression, MLP, a TF.js Layers model.json) with FedAvg, FedProx, FedAdagrad/FedAdam/FedYogi or SCAFFOLD; a progress bar, then per-round loss, accuracy and AUC').argument('<spec>', 'train job JSON')).option('--rounds <n>', 'training rounds (training.rounds of the spec)')).action(
+    exit(async (file: string, opts) => (await import('./commands/train-command.js')).runTrainCommand(file, opts)),
+  );
+  // `model pull` (issue 10): a succeeded train job's model as TF.js files.
+  const model = program.command('model').description('models trained by train jobs').enablePositionalOptions();
+  connection(model.command('pull').description('write the model of one of your succeeded train jobs as DIR/model.json + DIR/weights.bin (tf.loadLayersModel loads them)').argument('<job>', 'train job id').requiredOption('--out <dir>', 'output folder (made if absent)').option('--json', 'print one JSON object')).action(
+    exit(async (job: string, opts) => (await import('./commands/model-pull.js')).runModelPull(job, opts)),
   );
   connection(output(program.command('catalog').description('the mesh-wide data catalog: products, where they live, their schemas').option('--json', 'print JSON'))).action(exit(async (opts) => (await researcher()).runCatalog(opts)));
 

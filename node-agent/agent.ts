@@ -33,6 +33,7 @@ import type { AgentHealth } from './agent-health.js';
 import { AgentAudit } from './audit/index.js';
 import { CoordinatorKeyPin, guardLinkTasks, inProcessTaskIdentity } from './identity/index.js';
 import type { IdentityAssertionClaims } from '../common/identity/identity-assertion.js';
+import { taskLinkage } from './linkage/linkage-scope.js';
 import { ConsentScopes, createAgentGate, kindGateJob, taskPurpose, type AgentGate, type PolicyDecisionEvent } from './policy/index.js';
 import { loadAccessPolicy, type AccessPolicy } from '../common/policy/index.js';
 import { openPostgresSource, sourceProducts, type PostgresSource, type PostgresSourceOptions } from './data/source/index.js';
@@ -153,7 +154,8 @@ export class Agent {
     this.kindTasks = new KindTaskRunner({ kinds: KINDS, agentKinds: AGENT_KINDS, policy: this.policy, products: () => this.products, rules: (p) => this.rules.get(p), rng: this.rng, withConnection: (fn) => this.db.withConnection(fn), salt: () => this.privacyLedger.salt,
       charge: (j, r, c) => this.privacyLedger.charge(j, r, c), bind: (j, h) => this.releasedAnswers!.bind(j, h), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
       secure: { name: options.name, tls: options.tls, identity: this.identity }, withProduct: (conn, p, fn, signal) => (this.data ? this.data.withSession((s) => withStagedProduct(s, conn, p, fn), { signal }) : fn()),
-      authorize: (j, t, identity) => this.gate.enforce({ identity, researcher: t.researcher, ...kindGateJob(j, identity) }) });
+      authorize: (j, t, identity) => this.gate.enforce({ identity, researcher: t.researcher, ...kindGateJob(j, identity) }),
+      guardReleasedSets: async (conn, g) => void (await this.releasedCells!.checkAndRecord(conn, { ...g, minCellSize: this.policy.minCellSize, maxRememberedPersons: this.policy.maxRememberedPersons })) });
     this.tasks = { policy: this.policy, vocabularyComplete: options.vocabularyComplete === true, rng: this.rng, log, metrics: this.metrics, cancellation: this.cancellation, gate: this.gate, kindTasks: this.kindTasks,
       secure: this.secure, releasedConcepts: this.releasedConcepts, withConnection: (fn) => this.db.withConnection(fn), products: () => this.products, rules: this.rules, descriptions: this.descriptions,
       data: () => this.data, ledger: () => this.privacyLedger, releasedAnswers: () => this.releasedAnswers!, releasedCells: () => this.releasedCells! };
@@ -215,7 +217,7 @@ export class Agent {
         const r = await ingestDataFolder(conn, this.options.dataDir, this.options.maxDataFileBytes !== undefined ? { maxFileBytes: this.options.maxDataFileBytes } : {});
         this.products = this.data ? sourceProducts(this.data.catalogue, (s, t) => `OMOP table ${s}.${t} on the site's PostgreSQL`) : await listProducts(conn);
         const issues = await this.describe(conn, r);
-        await this.consent.reload(conn, () => this.products.map((p) => ({ name: p.name, privacyUnit: this.rules.get(p.name)?.privacyUnit })));
+        await this.consent.reload(conn, () => this.products.map((p) => ({ name: p.name, privacyUnit: this.rules.get(p.name)?.privacyUnit, linkage: p.linkage })));
         for (const [name, counts] of await this.consent.personsByPurpose(conn, this.policy.minCellSize)) if (this.descriptions.has(name)) this.descriptions.get(name)!.metadata.personsByPurpose = counts;
         return { report: r, manifestIssues: issues };
       }),
@@ -331,7 +333,7 @@ export class Agent {
    * purpose. Every task from the coordinator passes here, so tests that stand in for a slow or hostile agent replace it.
    */
   serveTask(task: AgentTask, identity?: IdentityAssertionClaims): Promise<AgentTaskReply> {
-    return this.dataLock.read(() => this.consent.run(taskPurpose(task.specJson), () => runAgentTask(task, identity, this.tasks)));
+    return this.dataLock.read(() => this.consent.run(taskPurpose(task.specJson), () => runAgentTask(task, identity, this.tasks), taskLinkage(task.specJson)));
   }
 
   /** Dials the coordinator and keeps the link up until `stop()`. */

@@ -81,6 +81,7 @@ export {
   createRdpAccountant,
   type RdpAccountant,
 } from './accounting/rdp.js';
+export { poissonThreshold32, subsampledGaussianEpsilon, noiseMultiplierForEpsilon, type SubsampledGaussianRun } from './accounting/sgm-calibration.js';
 export { klsTau, rhoDistributedDiscreteGaussian } from './accounting/distributed-gaussian.js';
 
 export {

@@ -89,6 +89,25 @@ describe('noisy fits', () => {
     expect(step.state.ridge).toBeGreaterThan(0);
     expect(() => glmSummary(glmFamily('binomial'), step.state, ['(Intercept)', 'x'])).not.toThrow();
   });
+  it('a noisy gaussian fit whose deviance came out negative is summarised with NaN standard errors, not a throw', () => {
+    const fam = glmFamily('gaussian');
+    const n = 50;
+    const x = new Float64Array(n * 2);
+    const y = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      x[i * 2] = 1;
+      x[i * 2 + 1] = i / n;
+      y[i] = 2 + 3 * (i / n);
+    }
+    let step = startGlmFit(fam, 2, { noisy: true });
+    for (let r = 0; r < 30 && !step.done; r++) step = advanceGlmFit(fam, step.state, addLocalStats(glmLocalStats({ n, p: 2, x, y }, fam, step.input), emptyLocalStats(2)));
+    // As central noise could leave it: the exact fit's deviance is ~0, a negative draw makes the dispersion negative.
+    const s = glmSummary(fam, { ...step.state, deviance: -1 }, ['(Intercept)', 'x']);
+    expect(Number.isNaN(s.coefficients[1]!.stdError)).toBe(true);
+    expect(Number.isNaN(s.coefficients[1]!.pValue)).toBe(true);
+    // Control: the same fit with its own (non-negative) deviance gives finite p-values.
+    expect(Number.isFinite(glmSummary(fam, step.state, ['(Intercept)', 'x']).coefficients[1]!.estimate)).toBe(true);
+  });
   it('negative control: without noisy the same statistics are refused as singular', () => {
     expect(() => run(false)).toThrow(GlmSingularDesignError);
   });

@@ -70,7 +70,9 @@ export function glmSummary(family: GlmFamily, state: GlmFitState, terms: readonl
     const estimate = state.beta[j]!;
     const stdError = Math.sqrt(dispersion * cov[j * p + j]!);
     const statistic = estimate / stdError;
-    const pValue = useT ? (dfResidual > 0 ? studentTTwoSidedP(statistic, dfResidual) : NaN) : Number.isNaN(statistic) ? NaN : Math.min(1, 2 * normalSf(Math.abs(statistic)));
+    // Total on noisy fits: a DP deviance can be negative (dispersion < 0, stdError NaN); that is stated as NaN, not thrown
+    // (a throw here failed a charged job with INTERNAL; issue 15 point 5).
+    const pValue = Number.isNaN(statistic) ? NaN : useT ? (dfResidual > 0 ? studentTTwoSidedP(statistic, dfResidual) : NaN) : Math.min(1, 2 * normalSf(Math.abs(statistic)));
     const ci95: [number, number] = [estimate - q * stdError, estimate + q * stdError];
     const c: GlmCoefficient = showExp ? { term: terms[j]!, estimate, stdError, statistic, pValue, ci95, expEstimate: Math.exp(estimate), expCi95: [Math.exp(ci95[0]), Math.exp(ci95[1])] } : { term: terms[j]!, estimate, stdError, statistic, pValue, ci95 };
     coefficients.push(c);

@@ -1,9 +1,12 @@
 import { KINDS } from '../../jobs/kinds.js';
 import type { JobView } from '../types.js';
 
-/** Whether a job is of a registry kind (jobs/<kind>), rendered by its kind's own view. */
+/**
+ * Whether a job is of a registry kind (jobs/<kind>) rendered by its kind's own view. A ported built-in kind
+ * (`builtInSpec`) releases the built-in result shape and keeps the built-in rendering (tables, --flat, names).
+ */
 export function isRegistryKind(kind: string): boolean {
-  return KINDS.has(kind);
+  return KINDS.has(kind) && KINDS.get(kind)!.builtInSpec !== true;
 }
 
 /** The job header and, for a released result, the kind's own view (R's summary for glm). */

@@ -12,6 +12,7 @@ import { hePlanToJson, selectHeParameters, type HePlan } from '../../algorithms/
 import { FedmeshError } from '../../common/errors.js';
 import { decryptVector, generateHeKeyPair, loadHeKeyFolder, saveHeKeyFolder, type HeKeyPair } from '../../common/he/index.js';
 import { parseJobSpec } from '../../common/job/validate.js';
+import { verifyHeBindings } from '../../common/secure/he-binding.js';
 import { ruleNamesFor } from '../../common/job/cohort-jobs.js';
 import type { AggregateJob, CellJob, JobSpec } from '../../common/job/spec.js';
 import {
@@ -135,8 +136,12 @@ export async function prepareHeJob(specIn: Record<string, unknown>, agents: read
  * Decrypts the aggregate ciphertexts of a finished HE job and fills in the released rows.
  * @throws FedmeshError FAILED_PRECONDITION when the job carries no ciphertexts or they do not decrypt
  */
-export async function finalizeHeJob(job: JobView, prepared: PreparedHeJob): Promise<JobView> {
+export async function finalizeHeJob(job: JobView, prepared: PreparedHeJob, meshCa?: Buffer | string): Promise<JobView> {
   if (job.state !== 'succeeded' || !job.result) return job;
+  // Every contributor encrypted for the spec this job states, signed by its attested identity key (he-binding.ts):
+  // a sum over agents given different specs is refused before anything is decrypted. Needs the mesh CA.
+  const he = (job.result.summary?.he ?? {}) as { contributors?: number; bindings?: unknown };
+  if (meshCa !== undefined) verifyHeBindings(he.bindings, Number(he.contributors), job.jobId, job.spec ?? prepared.spec, meshCa);
   const bytes = job.resultCiphertexts;
   const plan = prepared.keyPair.plan;
   if (!bytes || bytes.length !== plan.ciphertextCount * plan.ciphertextByteSize) {

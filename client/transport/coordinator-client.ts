@@ -15,7 +15,8 @@ const heClient = () => import('../secure/he-client.js');
 
 function isHeSpec(v: unknown): v is Record<string, unknown> {
   // Registry kinds (jobs/<kind>) run their HE sums among the agents (common/kinds/secure-sum.ts): nothing to decrypt here.
-  return typeof v === 'object' && v !== null && (v as Record<string, unknown>).secure === 'he' && !registryKindCandidates(v).some((k) => KINDS.has(k));
+  // A kind ported in steps may leave HE specs on the built-in path (`accepts`), where this client decrypts.
+  return typeof v === 'object' && v !== null && (v as Record<string, unknown>).secure === 'he' && !registryKindCandidates(v).some((k) => KINDS.get(k)?.accepts?.(v) ?? KINDS.has(k));
 }
 
 interface WireJob {
@@ -90,11 +91,14 @@ export class CoordinatorClient {
   private readonly client: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
   private readonly timeoutMs: number;
   private readonly connection: ConnectionContext;
+  /** The mesh CA: HE results are checked against the agents' certificates with it (common/secure/he-binding.ts). */
+  private readonly meshCa: Buffer | undefined;
 
   constructor(options: CoordinatorClientOptions) {
     this.connection = { address: options.address, ...(options.tls ? (options.files ?? { caPath: 'the CA given' }) : {}) };
     const Ctor = fedmeshV1().Coordinator!;
     const bearer = options.bearer;
+    this.meshCa = options.tls?.ca ?? bearer?.ca;
     const creds = bearer ? bearerCredentials(bearer.ca, () => bearer.token) : clientCredentials(options.tls);
     this.client = new Ctor(options.address, creds, clientChannelOptions(options.address, options.tls !== undefined || bearer !== undefined)) as never;
     this.timeoutMs = options.callTimeoutMs ?? 30_000;
@@ -247,7 +251,7 @@ export class CoordinatorClient {
     if (isHeSpec(parsed)) {
       const prepared = await this.prepareHe(parsed, options);
       const submitted = await this.submitJob(prepared.spec);
-      return (await heClient()).finalizeHeJob(await this.watchJob(submitted.jobId, onEvent), prepared);
+      return (await heClient()).finalizeHeJob(await this.watchJob(submitted.jobId, onEvent), prepared, this.meshCa);
     }
     const submitted = await this.submitJob(spec);
     return this.watchJob(submitted.jobId, onEvent);
@@ -260,7 +264,7 @@ export class CoordinatorClient {
 
   /** HE jobs: decrypts the aggregate ciphertexts and releases the values. */
   async finalizeHe(job: JobView, prepared: PreparedHeJob): Promise<JobView> {
-    return (await heClient()).finalizeHeJob(job, prepared);
+    return (await heClient()).finalizeHeJob(job, prepared, this.meshCa);
   }
 
   close(): void {

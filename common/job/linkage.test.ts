@@ -54,13 +54,16 @@ describe('privacy.linkage in job specs', () => {
     expect(() => parseLinkage('yes')).toThrow(/privacy\.linkage: must be \{\}/);
   });
 
-  it('applies to the DP modes of aggregate jobs only, and never with a sites-per-person assumption above 1', () => {
+  it('applies to the DP modes of every kind, and never with a sites-per-person assumption above 1', () => {
     expect(count({ mode: 'central-dp', epsilon: 1, linkage: {} })).toMatchObject({ privacy: { linkage: {} } });
     expect(count({ mode: 'central-dp', epsilon: 1, maxSitesPerPerson: 1, linkage: {} })).toBeTruthy();
     expect(() => count({ mode: 'none', linkage: {} })).toThrow(/privacy\.linkage: applies to the DP modes only/);
     expect(() => count({ mode: 'central-dp', epsilon: 1, maxSitesPerPerson: 2, linkage: {} })).toThrow(/privacy\.maxSitesPerPerson: must be 1/);
-    expect(() => count({ mode: 'central-dp', epsilon: 1, linkage: {} }, 'contingency')).toThrow(/privacy\.linkage: .*aggregate jobs only/);
-    expect(() => parseGlmSpec({ kind: 'glm', product: 'p', family: 'binomial', outcome: 'y', covariates: [{ column: 'x', type: 'numeric', bounds: [0, 1] }], privacy: { mode: 'central-dp', epsilon: 1, linkage: {} } })).toThrow(/privacy\.linkage: .*aggregate jobs only/);
+    expect(count({ mode: 'central-dp', epsilon: 1, linkage: {} }, 'contingency')).toMatchObject({ privacy: { linkage: {} } });
+    expect(() => count({ mode: 'none', linkage: {} }, 'contingency')).toThrow(/privacy\.linkage: applies to the DP modes only/);
+    const glm = (privacy: Record<string, unknown>): unknown => parseGlmSpec({ kind: 'glm', product: 'p', family: 'binomial', outcome: 'y', covariates: [{ column: 'x', type: 'numeric', bounds: [0, 1] }], privacy });
+    expect(glm({ mode: 'central-dp', epsilon: 1, linkage: {} })).toMatchObject({ privacy: { linkage: {} } });
+    expect(() => glm({ mode: 'none', linkage: {} })).toThrow(/privacy\.linkage: applies to the DP modes only/);
   });
 
   it('the guarantee states the unit across sites and the cost; without linkage it is unchanged (no crossSite field)', () => {

@@ -151,7 +151,8 @@ function parseMeasure(v: unknown, field: string): Measure {
 }
 
 /**
- * @param options.linkage whether the job kind supports `privacy.linkage` (aggregate only, for now). @default false
+ * @param options.linkage whether the job kind supports `privacy.linkage` (every kind that reads persons' rows does;
+ *   the agents apply it as a person scope, node-agent/linkage/linkage-scope.ts). @default false
  */
 export function parsePrivacy(v: unknown, field = 'privacy', options: { linkage?: boolean } = {}): PrivacySpec {
   if (v === undefined) return { ...DEFAULT_PRIVACY };
@@ -217,7 +218,7 @@ export function parsePrivacy(v: unknown, field = 'privacy', options: { linkage?:
 
 /** `privacy.linkage`: DP modes of kinds that support it, and never together with a sites-per-person assumption. */
 function parseLinkageField(v: Obj, out: PrivacySpec, field: string, supported: boolean): void {
-  if (!supported) throw invalidJob(`${field}.linkage`, 'contribution bounding across sites by a linkage key applies to aggregate jobs only');
+  if (!supported) throw invalidJob(`${field}.linkage`, 'contribution bounding across sites by a linkage key is not offered for this job kind');
   if (out.mode === 'none') throw invalidJob(`${field}.linkage`, "applies to the DP modes only; mode 'none' releases exact results and bounds no contributions");
   // The linkage bound replaces the group-privacy assumption: stating both would leave it unclear which one holds.
   if (out.maxSitesPerPerson !== undefined && out.maxSitesPerPerson !== 1) {
@@ -262,7 +263,7 @@ export function parseJobSpec(input: unknown): JobSpec {
     if (!Array.isArray(w)) throw invalidJob('where', 'must be a list of filters');
     return w.map((f, i) => parseFilter(f, `where[${i}]`));
   });
-  const job: CellJob = { ...body, privacy: parsePrivacy(v.privacy) } as CellJob;
+  const job: CellJob = { ...body, privacy: parsePrivacy(v.privacy, 'privacy', { linkage: true }) } as CellJob;
   if (job.privacy.maxRowsPerPerson !== undefined && job.privacy.maxRowsPerPerson !== 1) {
     throw invalidJob('privacy.maxRowsPerPerson', `${body.kind} jobs count each person once; maxRowsPerPerson must be 1`);
   }

@@ -14,3 +14,4 @@ export { NO_NOISE, jobRho, sitesOf, kindPrivacyOf } from './noise-calibration.js
 export * from './secure-vector.js';
 export * from './secure-sum.js';
 export * from './selection.js';
+export * from './kind-noise-plan.js';

@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Rng } from '../../algorithms/rng.js';
+import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { StatLayout, StatVector } from './stat-layout.js';
 
 /** Privacy modes the kind seam implements, each a module over the vector (privacy-modes.ts, agent-noise-modes.ts). */
@@ -53,6 +54,8 @@ export interface KindJobCommon {
   readonly minAgents: number;
   /** secagg: Shamir threshold t of the mask seeds. @default ⌊n/2⌋ + 1 */
   readonly secureThreshold?: number;
+  /** Run on these agents only (each must serve the product and be live at admission). @default every serving agent */
+  readonly agents?: readonly string[];
 }
 
 /**
@@ -82,8 +85,8 @@ export interface RoundRecord<I = unknown> {
   readonly withheld?: readonly { readonly block: string; readonly entry: number; readonly agents: readonly string[] }[];
   /**
    * Mode none with plain sums only (the coordinator sees each agent's vector anyway): each answering agent's entries
-   * of the kind's `perAgentBlocks`, in layout order. Absent under SecAgg/HE, in the DP modes, and for rounds loaded
-   * from the round store (not persisted: a resumed job has them only for the rounds run after the restart).
+   * of the kind's `perAgentBlocks`, in layout order. Absent under SecAgg/HE and in the DP modes. Persisted with the
+   * round (coordinator/rounds/round-store.ts), so a resumed job keeps them for the rounds before the restart.
    */
   readonly perAgent?: Readonly<Record<string, readonly number[]>>;
 }
@@ -102,12 +105,54 @@ export interface KindRelease {
   suppressed?: { group: Record<string, unknown>; suppressedBy: string[] }[];
 }
 
+/** The exact integer noise one block's entries get, each entry one independent draw. */
+export interface BlockSampler {
+  /** One draw, in the block's grid units (its `gridExponent`, 0 for counts). */
+  sample(rng: Rng): bigint;
+  /** Standard deviation of one draw, in value units. */
+  readonly std: number;
+}
+
+/** What a kind's noise plan states for a job: the whole job's cost and each block's sampler, in layout order. */
+export interface KindNoisePlan {
+  /** Charged once, up front (coordinator ledger and each agent's); what the samplers below spend over all rounds. */
+  readonly cost: PrivacyCost;
+  /** Per block of the layout: its sampler, or undefined for a block released without noise. */
+  readonly blocks: readonly (BlockSampler | undefined)[];
+}
+
+/** Public facts the coordinator gives a kind's release besides the rounds. */
+export interface KindReleaseInfo {
+  readonly converged: boolean;
+  /** Each answering agent's published minimum cell size (a mode-none release states the thresholds applied). */
+  readonly minCellSize?: Readonly<Record<string, number>>;
+}
+
 /**
  * A job kind, coordinator and SDK side (pure): parse → compile → per round (layout, next input) → release → view.
  * The agent side is an {@link AgentKindDef} in the kind's `agent.ts`.
  */
 export interface KindDef<S = unknown, P = unknown, I = unknown> {
   readonly kind: string;
+  /**
+   * A port of a built-in kind whose parsed spec is the built-in `JobSpec` (common/job/spec.ts): the coordinator
+   * admits it as the built-in kinds are admitted (catalog columns, quorum, published rules, result size; agents that
+   * cannot serve it left out and reported), names its released concept ids, and returns the built-in result shape
+   * (summary before privacy, no round count, completeness as the built-in kinds state it), so a port keeps the
+   * results test/golden pins. Absent: a registry kind of its own.
+   */
+  readonly builtInSpec?: true;
+  /**
+   * A kind that takes over a built-in kind step by step declines the specs it does not run yet (they keep the
+   * built-in path), read from the raw spec alone so the coordinator and every agent choose alike. Absent: all.
+   */
+  accepts?(raw: unknown): boolean;
+  /**
+   * The kind's own noise plan for central-dp and local-dp (kind-noise-plan.ts): its split of the budget over its
+   * blocks and each block's exact sampler, the job's cost with it. Absent: the seam's even ρ split and discrete
+   * Gaussian. @throws FedmeshError INVALID_JOB naming the field
+   */
+  noisePlan?(job: CompiledKindJob<S, P>): KindNoisePlan;
   /** @throws FedmeshError INVALID_JOB naming the field */
   parse(raw: unknown): S;
   /** Pure; `compileKindJob` adds the hash. @throws FedmeshError INVALID_JOB naming the field */
@@ -124,10 +169,15 @@ export interface KindDef<S = unknown, P = unknown, I = unknown> {
    * passed in; a subset of `pool`. Absent: all of them.
    */
   participants?(job: CompiledKindJob<S, P>, round: number, pool: readonly string[], rng: Rng): readonly string[];
+  /**
+   * A short line on a completed round for the job's progress events (e.g. train's loss and accuracy), from its
+   * released values only (post-processing). Absent: the events say who answered.
+   */
+  roundSummary?(job: CompiledKindJob<S, P>, record: RoundRecord<I>): string | undefined;
   /** Blocks of round `round` kept per agent in `RoundRecord.perAgent` (mode none, plain sums only). */
   perAgentBlocks?(job: CompiledKindJob<S, P>, round: number): readonly string[];
   /** The result from every completed round. */
-  release(job: CompiledKindJob<S, P>, history: readonly RoundRecord<I>[], info: { converged: boolean }): KindRelease;
+  release(job: CompiledKindJob<S, P>, history: readonly RoundRecord<I>[], info: KindReleaseInfo): KindRelease;
   /** Plain-text rendering of a released result (the CLI's table). */
   view(result: KindResultView): string;
   /** The `--json` object of a released result (absent: the generic job JSON). */
@@ -158,6 +208,13 @@ export interface AgentKindContext {
    * the job has not been seen for a while. Never sent anywhere.
    */
   readonly jobState: Map<string, unknown>;
+  /**
+   * Mode none: the agent's differencing guard over released person sets. `candidates` is a TEMP table (cell VARCHAR,
+   * h UBIGINT) of the keyed hashes of the persons behind each cell about to leave; the guard refuses (PERMISSION_DENIED)
+   * when one differs from a set released to the same researcher before by 1 … k − 1 persons, and records them.
+   * Absent: this agent keeps no such memory (tests).
+   */
+  readonly guardReleasedSets?: (conn: DuckDBConnection, candidates: string) => Promise<void>;
 }
 
 /** A job kind, agent side. */

@@ -106,11 +106,12 @@ export function rhoOfBlock(job: KindJobCommon, layout: StatLayout, b: StatBlock)
 
 /**
  * The grid a noisy block lives on and its L2 sensitivity in grid units, widened by √length grid steps for the
- * snapping of each entry (Mironov 2012: integer noise on a power-of-two grid, never floating-point noise).
+ * snapping of each entry (not for a block whose entries are exact on its declared grid) (Mironov 2012: integer noise on a power-of-two grid, never floating-point noise).
  */
 export function gridAndL2(b: StatBlock, l2: number, std0: number): { grid: Grid; l2Grid: number } {
   const grid = b.gridExponent !== undefined ? gridOfExponent(b.gridExponent) : gridForNoiseStd(std0);
-  return { grid, l2Grid: l2 / grid.size + Math.sqrt(b.length) };
+  // Values declared exact on their grid (counts) are not moved by snapping: nothing to widen for.
+  return { grid, l2Grid: l2 / grid.size + (b.exactOnGrid && b.gridExponent !== undefined ? 0 : Math.sqrt(b.length)) };
 }
 
 /** Adds discrete Gaussian noise of the chosen variance to each block where it is > 0, on its grid. */

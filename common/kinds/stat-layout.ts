@@ -20,6 +20,12 @@ export interface StatBlock {
   readonly sensitivity: { readonly l1: number; readonly l2Sq: number } | 'exact-only';
   /** Values are multiples of 2^gridExponent (fixed-point); absent: the privacy mode chooses a grid below its noise. */
   readonly gridExponent?: number;
+  /**
+   * Every entry an agent computes is already an exact multiple of 2^gridExponent (counts of persons on grid 2^0), so
+   * putting it on the grid moves nothing and the noise need not cover snapping (noise-calibration.ts `gridAndL2`).
+   * Needs `gridExponent`. @default false
+   */
+  readonly exactOnGrid?: boolean;
   /** `additive`: the sum is released; `selection`: only entries that pass a public threshold are. */
   readonly release: 'additive' | 'selection';
   /**
@@ -65,6 +71,7 @@ export function checkLayout(layout: StatLayout): void {
       throw new RangeError(`${at}.sensitivity must have finite l1 >= 0 and l2Sq >= 0 (0: the block does not depend on any one person), or be 'exact-only'`);
     }
     if (b.rhoShare !== undefined && !(Number.isFinite(b.rhoShare) && b.rhoShare > 0)) throw new RangeError(`${at}.rhoShare must be a finite number > 0`);
+    if (b.exactOnGrid && b.gridExponent === undefined) throw new RangeError(`${at}.exactOnGrid needs a gridExponent`);
     if (b.gridExponent !== undefined && (!Number.isInteger(b.gridExponent) || b.gridExponent < -60 || b.gridExponent > 60)) throw new RangeError(`${at}.gridExponent must be an integer in [-60, 60]`);
   }
   if (layoutLength(layout) > MAX_VECTOR_ENTRIES) throw new RangeError(`layout has more than ${MAX_VECTOR_ENTRIES} entries`);

@@ -13,6 +13,7 @@ import { summariseCells, type CellSummary, type ReleasedCell } from '../job/cell
 import { cellBlocks, type CellBlock } from '../job/cohort-jobs.js';
 import { DEFAULT_JOB_DELTA, type CellJob } from '../job/spec.js';
 import { describeGuarantee } from '../job/guarantee.js';
+import { isFilledLinkage } from '../job/linkage.js';
 import { defaultTolerated } from './distributed-noise.js';
 import { limbsFor, MAX_LIMBS, readLimbs, writeLimbs, type LimbRing } from './limbs.js';
 import { MIN_SECURE_AGENTS, secureThreshold } from './secure-job.js';
@@ -213,6 +214,7 @@ export function releaseSecureCells(job: CellJob, plan: SecureCellPlan, totals: R
         secure: job.secure,
         maxRowsPerPerson: 1,
         maxSitesPerPerson: job.privacy.maxSitesPerPerson ?? 1,
+        ...(isFilledLinkage(job.privacy.linkage) ? { linkageSites: job.privacy.linkage.sites.length } : {}),
         mechanism: 'discrete-gaussian noise shares, one per agent, summed inside secure aggregation',
         spent: { rho: noise.cost.rho, epsilon: dp.epsilonAtDelta(noise.cost, delta), delta },
         agents: noise.agents,

@@ -3,17 +3,16 @@ import type { Rng } from '../../algorithms/rng.js';
 import { decodeCells, type CellCounts } from '../../common/arrow/cells-codec.js';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
-import { didYouMean } from '../../common/suggest.js';
 import { planCellPrivacy } from '../../common/job/cell-privacy.js';
 import { describeGuarantee, summariseMechanisms } from '../../common/job/guarantee.js';
+import { linkageGuarantee } from '../linkage/admit-linkage.js';
 import { cellBlocks } from '../../common/job/cohort-jobs.js';
 import { summariseCells, type ReleasedCell } from '../../common/job/cell-summary.js';
-import { checkAggregateAgainstSchema } from '../../common/job/schema-check.js';
 import { DEFAULT_JOB_DELTA, type CellJob } from '../../common/job/spec.js';
 import type { AgentView } from '../agent-registry.js';
 import type { TaskOutcome } from '../dispatcher.js';
 import type { JobErrorInfo, JobResult } from '../job-record.js';
-import { checkPrivacyUnit, splitServeable, type Admitted, type CombinedAggregate } from './aggregate-job.js';
+import { splitServeable, type Admitted, type CombinedAggregate } from './aggregate-job.js';
 
 const OMOP_CORE = ['person', 'observation_period'];
 
@@ -28,7 +27,8 @@ const OMOP_CORE_COLUMNS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /**
- * Which agents run a cohort-level job, checked against the live catalog. Agents whose registered schema cannot
+ * Which agents run a cohort-level job (cohort, characterize, survival; contingency: contingency-admission.ts),
+ * checked against the live catalog. Agents whose registered schema cannot
  * serve it (missing tables or columns, wrong types) are left out and reported, unless the job names them.
  * @throws FedmeshError naming the field
  */
@@ -36,33 +36,15 @@ export function admitCellJob(job: CellJob, connected: readonly AgentView[]): Adm
   // A cox spec runs as the registry kind survival-cox; should one reach the cell-job path, it is refused before any
   // charge rather than run as a Kaplan–Meier job the researcher did not ask for.
   if (job.kind === 'survival' && job.cox) throw new FedmeshError('FAILED_PRECONDITION', 'model: "cox" survival jobs run as the registry kind survival-cox, not as a cell job', { field: 'model' });
-  let candidates: AgentView[];
-  let check: (a: AgentView) => void;
-  if (job.kind === 'contingency') {
-    candidates = connected.filter((a) => a.products.some((p) => p.name === job.product));
-    if (candidates.length === 0) {
-      const known = [...new Set(connected.flatMap((a) => a.products.map((p) => p.name)))].sort();
-      throw new FedmeshError('NOT_FOUND', `product: no connected agent serves product ${job.product}${didYouMean(job.product, known)} (known products: ${known.join(', ') || 'none'})`, { field: 'product' });
+  let candidates = connected.filter((a) => OMOP_CORE.every((t) => a.products.some((p) => p.name === t)));
+  if (candidates.length === 0) throw new FedmeshError('INVALID_JOB', `kind: no connected agent has OMOP CDM tables (${OMOP_CORE.join(', ')}) for a ${job.kind} job`, { field: 'kind' });
+  const check = (a: AgentView): void => {
+    for (const [table, cols] of Object.entries(OMOP_CORE_COLUMNS)) {
+      const p = a.products.find((x) => x.name === table)!;
+      const lacking = cols.filter((c) => !p.columns.some((x) => x.name === c));
+      if (lacking.length > 0) throw new FedmeshError('INVALID_JOB', `kind: OMOP table ${table} lacks ${lacking.join(', ')}, which a ${job.kind} job reads`, { field: 'kind' });
     }
-    check = (a) => {
-      const p = a.products.find((x) => x.name === job.product)!;
-      for (const [field, col] of [['rowColumn', job.rowColumn], ['colColumn', job.colColumn]] as const) {
-        if (!p.columns.some((c) => c.name === col)) throw new FedmeshError('INVALID_JOB', `${field}: unknown column ${col} in product ${job.product}${didYouMean(col, p.columns.map((c) => c.name))}`, { field });
-      }
-      checkAggregateAgainstSchema({ kind: 'aggregate', product: job.product, where: job.where, groupBy: [], measures: [{ fn: 'count' }], privacy: job.privacy }, { name: p.name, columns: p.columns });
-      checkPrivacyUnit(job, p);
-    };
-  } else {
-    candidates = connected.filter((a) => OMOP_CORE.every((t) => a.products.some((p) => p.name === t)));
-    if (candidates.length === 0) throw new FedmeshError('INVALID_JOB', `kind: no connected agent has OMOP CDM tables (${OMOP_CORE.join(', ')}) for a ${job.kind} job`, { field: 'kind' });
-    check = (a) => {
-      for (const [table, cols] of Object.entries(OMOP_CORE_COLUMNS)) {
-        const p = a.products.find((x) => x.name === table)!;
-        const lacking = cols.filter((c) => !p.columns.some((x) => x.name === c));
-        if (lacking.length > 0) throw new FedmeshError('INVALID_JOB', `kind: OMOP table ${table} lacks ${lacking.join(', ')}, which a ${job.kind} job reads`, { field: 'kind' });
-      }
-    };
-  }
+  };
   if (job.agents) {
     for (const [i, name] of job.agents.entries()) {
       const a = candidates.find((x) => x.name === name);
@@ -163,7 +145,7 @@ export function combineCellJob(job: CellJob, agents: readonly AgentView[], outco
             budgetSplit: plan.budgetSplit,
             maxRowsPerPerson: 1,
             mechanisms: cellMechanisms,
-            guarantee: describeGuarantee({ mode: job.privacy.mode as 'central-dp' | 'local-dp', maxRowsPerPerson: 1, maxSitesPerPerson: job.privacy.maxSitesPerPerson ?? 1, mechanism: summariseMechanisms(cellMechanisms), spent: cellSpent }),
+            guarantee: describeGuarantee({ mode: job.privacy.mode as 'central-dp' | 'local-dp', maxRowsPerPerson: 1, maxSitesPerPerson: job.privacy.maxSitesPerPerson ?? 1, ...linkageGuarantee(job), mechanism: summariseMechanisms(cellMechanisms), spent: cellSpent }),
           },
     notes: [
       job.privacy.mode === 'none'

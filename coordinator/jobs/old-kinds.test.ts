@@ -4,6 +4,7 @@ import { admitAggregate, combineAggregate } from './aggregate-job.js';
 import { admitCellJob, combineCellJob } from './cell-job.js';
 import { parseJobSpec } from '../../common/job/validate.js';
 import { oldKindPath } from './old-kinds.js';
+import { admitContingency } from './contingency-admission.js';
 
 /** The one lookup that replaced the coordinator's `spec.kind === 'aggregate' ? … : …` branches sends each kind to its own path. */
 describe('oldKindPath', () => {
@@ -15,15 +16,20 @@ describe('oldKindPath', () => {
     expect(p.combine).toBe(combineAggregate);
   });
 
-  it.each(['cohort', 'characterize', 'contingency', 'survival'] as const)('sends %s to the cell-job admission and combine', (kind) => {
+  it.each(['cohort', 'characterize', 'survival'] as const)('sends %s to the cell-job admission and combine', (kind) => {
     const p = oldKindPath(specOf(kind));
     expect(p.admit).toBe(admitCellJob);
     expect(p.combine).toBe(combineCellJob);
   });
 
+  it('contingency (ported to jobs/contingency) keeps only its catalogue admission; its plain path refuses', () => {
+    const p = oldKindPath(specOf('contingency'));
+    expect(p.admit).toBe(admitContingency);
+    expect(() => p.cost(specOf('contingency') as never, [])).toThrow(/kind seam/);
+  });
+
   it('reserves the cost of the kind\'s own plan: nothing in mode none, the stated ε in central-dp (negative control)', () => {
-    const table = (privacy: Record<string, unknown>): JobSpec =>
-      parseJobSpec(JSON.stringify({ kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'race_concept_id', rowLevels: [8507, 8532], colLevels: [8527, 0], privacy }));
+    const table = (privacy: Record<string, unknown>): JobSpec => parseJobSpec(JSON.stringify({ kind: 'cohort', definition: { name: 'c', entry: { domain: 'condition', concepts: { include: [{ conceptId: 1 }] } } }, privacy }));
     const none = table({ mode: 'none' });
     expect(oldKindPath(none).cost(none, [])).toBeUndefined();
     const dp = table({ mode: 'central-dp', epsilon: 0.5 });

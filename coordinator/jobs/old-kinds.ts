@@ -5,6 +5,8 @@ import type { AgentView } from '../agent-registry.js';
 import type { TaskOutcome } from '../dispatcher.js';
 import { admitAggregate, combineAggregate, privacyPlanFor, type Admitted, type CombinedAggregate } from './aggregate-job.js';
 import { admitCellJob, cellJobCost, combineCellJob } from './cell-job.js';
+import { admitContingency } from './contingency-admission.js';
+import { FedmeshError } from '../../common/errors.js';
 
 /**
  * The coordinator's path for one of the five kinds that predate the kind seam (aggregate, cohort, characterize,
@@ -33,18 +35,33 @@ const AGGREGATE_PATH: OldKindPath<AggregateJob> = {
   combine: combineAggregate,
 };
 
-/** The four cell kinds share one path: counts of persons in public cells. */
+/** Three cell kinds share one path: counts of persons in public cells. */
 const CELL_PATH: OldKindPath<CellJob> = {
   admit: admitCellJob,
   cost: (spec) => cellJobCost(spec),
   combine: combineCellJob,
 };
 
+/**
+ * Ported to the kind seam (jobs/contingency; KindDef.accepts sends every contingency spec there but HE ones). What
+ * stays is its catalogue admission, which the seam's admission of the port and the built-in HE path both use; the
+ * one-round plain path is gone, and reaching it is a routing bug, refused before anything is charged.
+ */
+const PORTED_CONTINGENCY: OldKindPath<CellJob> = {
+  admit: admitContingency,
+  cost: () => {
+    throw new FedmeshError('INTERNAL', 'contingency jobs run on the kind seam (jobs/contingency); only secure he ones take the built-in path');
+  },
+  combine: () => {
+    throw new FedmeshError('INTERNAL', 'contingency jobs run on the kind seam (jobs/contingency); only secure he ones take the built-in path');
+  },
+};
+
 const OLD_KINDS: Readonly<Record<JobKind, OldKindPath<never>>> = {
   aggregate: AGGREGATE_PATH,
   cohort: CELL_PATH,
   characterize: CELL_PATH,
-  contingency: CELL_PATH,
+  contingency: PORTED_CONTINGENCY,
   survival: CELL_PATH,
 };
 

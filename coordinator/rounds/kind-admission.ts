@@ -19,9 +19,15 @@ export interface KindAdmission {
  * live), POLICY_DENIED naming the agent and the field
  */
 export function admitKindJob(job: CompiledKindJob, members: readonly AgentMember[], connected: readonly AgentView[]): KindAdmission {
-  const serving = connected.filter((a) => a.products.some((p) => p.name === job.product));
+  // A job that names its agents (`agents`) runs on those only; each must be a member serving the product.
+  const named = job.agents;
+  const asked = (name: string): boolean => named === undefined || named.includes(name);
+  named?.forEach((name, i) => {
+    if (!members.some((m) => m.name === name && m.products.includes(job.product))) throw new FedmeshError('FAILED_PRECONDITION', `agents[${i}]: ${quote(name)} is not a member agent serving product ${quote(job.product)}`, { field: `agents[${i}]` });
+  });
+  const serving = connected.filter((a) => asked(a.name) && a.products.some((p) => p.name === job.product));
   const live = new Set(connected.map((a) => a.name));
-  const away = members.filter((m) => m.products.includes(job.product) && !live.has(m.name));
+  const away = members.filter((m) => asked(m.name) && m.products.includes(job.product) && !live.has(m.name));
   if (away.length > 0) {
     const m = away[0]!;
     throw new FedmeshError('QUORUM_NOT_MET', `agent ${m.name} serves product ${job.product} but is ${notLiveReason(m)}${away.length > 1 ? ` (and ${away.length - 1} more)` : ''}; a ${job.kind} job needs every agent that serves its product`, { field: 'product' });

@@ -1,6 +1,7 @@
 import { describeGuarantee, type DpGuarantee } from '../../common/job/guarantee.js';
 import { privacyModeOf, toleratedAgents, type CompiledKindJob } from '../../common/kinds/index.js';
 import { chargedEpsilon } from '../job-log.js';
+import { linkageGuarantee } from '../linkage/admit-linkage.js';
 
 /**
  * The DP guarantee of a registry-kind release (glm, survival-cox, …), stated in its privacy block as the built-in
@@ -20,6 +21,7 @@ export function kindGuarantee(job: CompiledKindJob, released: Record<string, unk
     ...(job.secure === 'secagg' || job.secure === 'he' ? { secure: job.secure } : {}),
     maxRowsPerPerson: k,
     maxSitesPerPerson: job.privacy.maxSitesPerPerson ?? 1,
+    ...linkageGuarantee(job.spec),
     // A kind that states its own mechanism (train: which blocks of which rounds carry noise) is quoted as it is.
     mechanism: typeof released.mechanism === 'string' ? released.mechanism : `discrete Gaussian on every statistic block of every round (zCDP; the job's ρ covers all of its ${job.maxRounds} rounds)`,
     spent: { epsilon: chargedEpsilon(cost, defaultDelta), delta: Number.isFinite(cost.delta) && cost.delta > 0 ? cost.delta : defaultDelta, rho: cost.rho },

@@ -1,8 +1,9 @@
+import { asksLinkage, fillKindLinkage } from '../linkage/admit-linkage.js';
 import { checkProjectMembership } from '../admission/project-membership.js';
 import { randomUUID } from 'node:crypto';
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
-import { checkSecureCombination, compileKindJob, heVectorPlan, privacyModeOf, registryKindCandidates, secAggVectorPlan, secureQuorum, suppressedOfRounds, type AnyKindDef, type CompiledKindJob, type KindRegistry } from '../../common/kinds/index.js';
+import { checkSecureCombination, compileKindJob, heVectorPlan, kindPrivacyModeOf, registryKindCandidates, secAggVectorPlan, secureQuorum, suppressedOfRounds, type AnyKindDef, type CompiledKindJob, type KindRegistry } from '../../common/kinds/index.js';
 import { createHePool, type HePool } from '../../common/he/coordinator.js';
 import type { AgentRegistry, AgentView } from '../agent-registry.js';
 import type { Dispatcher } from '../dispatcher.js';
@@ -13,6 +14,11 @@ import type { Principal } from '../principal.js';
 import type { CoordinatorMetrics } from '../metrics.js';
 import { chargedEpsilon } from '../job-log.js';
 import { admitKindJob } from './kind-admission.js';
+import { admitBuiltInSpec } from './built-in-admission.js';
+import { builtInResult } from './built-in-result.js';
+import { catalogPopulations } from '../budget-populations.js';
+import type { JobSpec } from '../../common/job/spec.js';
+import type { MissingAgent } from '../job-record.js';
 import { kindGuarantee } from './kind-guarantee.js';
 import { runRounds, type RoundStateStore, type RoundTransport } from './round-runner.js';
 import { openRoundStore } from './round-store.js';
@@ -73,9 +79,11 @@ export class KindJobs {
   kindOf(specJson: string): AnyKindDef | undefined {
     if (typeof specJson !== 'string' || specJson.length > MAX_SPEC_CHARS) return undefined;
     try {
-      for (const k of registryKindCandidates(JSON.parse(specJson))) {
+      const raw: unknown = JSON.parse(specJson);
+      for (const k of registryKindCandidates(raw)) {
         const def = this.deps.kinds.get(k);
-        if (def) return def;
+        // A kind ported in steps leaves the specs it does not run yet to the built-in path.
+        if (def) return !def.accepts || def.accepts(raw) ? def : undefined;
       }
       return undefined;
     } catch {
@@ -95,12 +103,15 @@ export class KindJobs {
     try {
       job = compileKindJob(def, withMeshSites(JSON.parse(specJson), deps.maxSitesPerPerson));
       checkProjectMembership(caller, (job.spec as { project?: unknown }).project);
-      const mode = privacyModeOf(job);
+      const mode = kindPrivacyModeOf(def, job);
       checkSecureCombination(job);
       // Fails now (nothing charged) when a block cannot be released under the mode.
       mode.roundNoise(job, def.layout(job, 0), { agents: Math.max(1, deps.registry.connected().length) });
       const cost = mode.cost(job);
-      const admitted = admitKindJob(job, deps.registry.memberList(), deps.registry.connected());
+      const builtIn = def.builtInSpec ? admitBuiltInSpec(job.spec as JobSpec, deps.registry.memberList(), deps.registry.connected()) : undefined;
+      const admitted = builtIn ?? admitKindJob(job, deps.registry.memberList(), deps.registry.connected());
+      // privacy.linkage: the asked sites' partition and salt go into the spec, which is compiled (and hashed) again.
+      if (asksLinkage(JSON.parse(specJson))) job = compileKindJob(def, fillKindLinkage(JSON.parse(specJson), job.product, admitted.agents));
       if (job.secure !== 'plain') checkSecureFromPublicFacts(def, job, admitted.agents.length);
       deps.checkPolicy?.(caller, job, admitted.agents);
       const record: JobRecord = {
@@ -113,16 +124,17 @@ export class KindJobs {
         finishedAtMs: undefined,
         agentsAsked: admitted.agents.map((a) => a.name).sort(),
         agentsAnswered: [],
-        agentsMissing: [],
+        agentsMissing: (builtIn?.excluded ?? []).map((x) => x.agent).sort(),
         result: undefined,
         error: undefined,
       };
-      await deps.ledger.admit(record, admitted.touched, cost);
+      // A built-in spec's refusal names every product of the population, as the built-in kinds' refusals do.
+      await deps.ledger.admit(record, admitted.touched, cost, builtIn ? (population) => catalogPopulations(deps.registry.connected()).get(population) ?? [] : undefined);
       const epsilon = chargedEpsilon(cost, deps.defaultDelta);
       deps.log('job-admitted', { jobId: record.id, researcher, kind: job.kind, privacyMode: job.privacy.mode, epsilon, agents: record.agentsAsked.length, maxRounds: job.maxRounds });
       deps.metrics.jobAdmitted(record.id, job.kind, job.privacy.mode, cost ? { ...cost, epsilon } : undefined);
       deps.emit({ jobId: record.id, type: 'admitted', atMs: Date.now(), message: `${record.agentsAsked.length} agents, at most ${job.maxRounds} rounds` }, record);
-      this.start(record, def, job, epsilon, caller);
+      this.start(record, def, job, epsilon, caller, builtIn?.excluded);
       return { ...record };
     } catch (e) {
       const err = isFedmeshError(e) ? e : undefined;
@@ -140,6 +152,8 @@ export class KindJobs {
       const def = this.deps.kinds.get(record.kind)!;
       let job: CompiledKindJob;
       try {
+        // A job of a kind ported in steps that ran on the built-in path cannot resume (those have one round and no store).
+        if (def.accepts && !def.accepts(record.spec)) throw new RangeError('the built-in path of this kind does not resume');
         job = compileKindJob(def, withMeshSites(record.spec, this.deps.maxSitesPerPerson));
       } catch (e) {
         // The kind changed under a stored job (an upgrade): it cannot resume as admitted; fail it, charge kept.
@@ -152,7 +166,7 @@ export class KindJobs {
         continue;
       }
       this.deps.log('job-resumed', { jobId: record.id, kind: record.kind });
-      this.start(record, def, job, chargedEpsilon(privacyModeOf(job).cost(job), this.deps.defaultDelta));
+      this.start(record, def, job, chargedEpsilon(kindPrivacyModeOf(def, job).cost(job), this.deps.defaultDelta));
     }
     return running.length;
   }
@@ -165,13 +179,13 @@ export class KindJobs {
     pool?.destroy().catch((e: unknown) => this.deps.log('he-pool-stop-error', { error: String(e) }));
   }
 
-  private start(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number, caller?: Principal): void {
+  private start(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number, caller?: Principal, excluded: readonly MissingAgent[] = []): void {
     this.deps.identify?.(record.id, caller ?? { name: record.researcher, isAdmin: false }, record.spec as RegistryJobSpec);
-    const p = this.execute(record, def, job, epsilon).catch((e: unknown) => this.deps.log('job-internal-error', { jobId: record.id, error: String(e) }));
+    const p = this.execute(record, def, job, epsilon, excluded).catch((e: unknown) => this.deps.log('job-internal-error', { jobId: record.id, error: String(e) }));
     this.deps.started(record, p);
   }
 
-  private async execute(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number): Promise<void> {
+  private async execute(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number, excluded: readonly MissingAgent[]): Promise<void> {
     const { deps } = this;
     const signal = this.stopping.signal;
     const emit = (type: JobEventRecord['type'], agent?: string, message?: string): void => deps.emit({ jobId: record.id, type, atMs: Date.now(), ...(agent ? { agent } : {}), ...(message ? { message } : {}) }, record);
@@ -196,28 +210,35 @@ export class KindJobs {
         transport,
         store: this.rounds,
         rng: deps.rng,
+        releaseInfo: { minCellSize: Object.fromEntries(deps.registry.connected().filter((a) => record.agentsAsked.includes(a.name)).map((a) => [a.name, a.policy.minCellSize])) },
         secure: { attestationOf: (a) => deps.registry.connected().find((v) => v.name === a)?.identity, hePool: () => (this.hePool ??= createHePool()) },
-        onRound: (rec, missing) => emit('round', undefined, `round ${rec.round + 1} of at most ${job.maxRounds}: ${rec.answered.length} agents answered${missing.length ? `, ${missing.length} missing` : ''}`),
+        onRound: (rec, missing) => emit('round', undefined, `round ${rec.round + 1} of at most ${job.maxRounds}: ${rec.answered.length} agents answered${missing.length ? `, ${missing.length} missing` : ''}${roundSummaryOf(def, job, rec)}`),
         beforeRound: async (round) => {
           signal.throwIfAborted();
           await deps.beforeRound?.(record.id, round, signal);
         },
       });
       record.agentsAnswered = out.answered;
-      record.agentsMissing = out.missing;
+      record.agentsMissing = [...out.missing, ...excluded.map((x) => x.agent)].sort();
       const r = out.release;
-      const guarantee = kindGuarantee(job, (r.privacy ?? {}) as Record<string, unknown>, record.agentsAsked.length, this.deps.defaultDelta);
-      record.result = {
-        columns: r.columns,
-        rows: r.rows,
-        suppressed: r.suppressed ?? suppressedOfRounds(out.history),
-        privacy: guarantee ? { ...r.privacy, guarantee } : r.privacy,
-        summary: { ...r.summary, rounds: out.history.length, converged: out.converged },
-        notes: r.notes,
-        agentErrors: out.agentErrors,
-        complete: out.missing.length === 0,
-        ...(out.missing.length ? { agentsMissing: out.missing.map((a) => ({ agent: a, reason: 'dropped out during the rounds' })) } : {}),
-      };
+      // A kind that states its own guarantee (a ported built-in kind, with its own mechanisms) is quoted as it is.
+      const guarantee = 'guarantee' in (r.privacy ?? {}) ? undefined : kindGuarantee(job, (r.privacy ?? {}) as Record<string, unknown>, record.agentsAsked.length, this.deps.defaultDelta);
+      if (def.builtInSpec) {
+        const answered = deps.registry.connected().filter((a) => out.answered.includes(a.name));
+        record.result = await builtInResult({ dispatcher: deps.dispatcher, jobId: record.id, researcher: record.researcher, spec: job.spec as JobSpec, answered, jobDeadlineMs: record.createdAtMs + job.roundTimeoutMs, log: deps.log }, out, guarantee, excluded);
+      } else {
+        record.result = {
+          columns: r.columns,
+          rows: r.rows,
+          suppressed: r.suppressed ?? suppressedOfRounds(out.history),
+          privacy: guarantee ? { ...r.privacy, guarantee } : r.privacy,
+          summary: { ...r.summary, rounds: out.history.length, converged: out.converged },
+          notes: r.notes,
+          agentErrors: out.agentErrors,
+          complete: out.missing.length === 0,
+          ...(out.missing.length ? { agentsMissing: out.missing.map((a) => ({ agent: a, reason: 'dropped out during the rounds' })) } : {}),
+        };
+      }
       record.state = 'succeeded';
       emit('combined');
     } catch (e) {
@@ -274,12 +295,23 @@ export class KindJobs {
   }
 }
 
+/** The kind's line on a round for the progress event ('' without one; a kind's bug never fails the job here). */
+function roundSummaryOf(def: AnyKindDef, job: CompiledKindJob, rec: Parameters<NonNullable<AnyKindDef['roundSummary']>>[1]): string {
+  try {
+    const s = def.roundSummary?.(job, rec);
+    return s ? `; ${s}` : '';
+  } catch {
+    return '';
+  }
+}
+
 /**
  * A DP spec's privacy.maxSitesPerPerson raised to the mesh's (as for the built-in kinds): the modes multiply every
  * block's sensitivity by it. The raised spec is the one compiled, hashed and sent, so agents noise for it too.
  */
 function withMeshSites(raw: unknown, meshSites: number): unknown {
-  if (meshSites <= 1 || typeof raw !== 'object' || raw === null) return raw;
+  // A linkage-bounded job bounds each person at one site: the assumption is replaced, not raised (admit-linkage.ts).
+  if (meshSites <= 1 || typeof raw !== 'object' || raw === null || asksLinkage(raw)) return raw;
   const privacy = (raw as { privacy?: unknown }).privacy;
   if (typeof privacy !== 'object' || privacy === null || (privacy as { mode?: unknown }).mode === 'none') return raw;
   const p = privacy as { maxSitesPerPerson?: unknown };
@@ -290,7 +322,7 @@ function withMeshSites(raw: unknown, meshSites: number): unknown {
 /** Every round's vector must be summable under the job's secure sum for n agents: refused now, from public facts only. */
 function checkSecureFromPublicFacts(def: AnyKindDef, job: CompiledKindJob, agents: number): void {
   secureQuorum(job, agents);
-  const mode = privacyModeOf(job);
+  const mode = kindPrivacyModeOf(def, job);
   // Round 0 and a later round: kinds whose layout changes after the first round (Cox) change it once.
   for (const round of job.maxRounds > 1 ? [0, 1] : [0]) {
     const layout = def.layout(job, round);

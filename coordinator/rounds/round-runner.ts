@@ -9,10 +9,11 @@ import {
   encodeRoundPayload,
   exactSumVectors,
   layoutWithAgentNoise,
-  privacyModeOf,
+  kindPrivacyModeOf,
   type AnyKindDef,
   type CompiledKindJob,
   type KindRelease,
+  type KindReleaseInfo,
   type RoundRecord,
   type StatVector,
 } from '../../common/kinds/index.js';
@@ -64,6 +65,8 @@ export interface RunRoundsOptions {
   now?: () => number;
   /** Secure sums (jobs with secure secagg or he): the agents' attested identity keys and the coordinator's HE pool. */
   secure?: { attestationOf: (agent: string) => IdentityAttestation | undefined; hePool: () => HePool };
+  /** Public facts passed to the kind's release (the agents' published minimum cell sizes). */
+  releaseInfo?: Omit<KindReleaseInfo, 'converged'>;
 }
 
 export interface RoundsOutcome {
@@ -87,7 +90,7 @@ export interface RoundsOutcome {
 export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
   const { def, job, transport } = o;
   const now = o.now ?? Date.now;
-  const mode = privacyModeOf(job);
+  const mode = kindPrivacyModeOf(def, job);
   const history = await o.store.loadRounds(o.jobId);
   const asked = [...o.agents].sort();
   // On resume with dropouts allowed, the survivors of the last stored round carry on.
@@ -191,7 +194,7 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
   }
   if (history.length === 0) throw new FedmeshError('INTERNAL', `kind ${job.kind} stopped before its first round`);
   const last = history[history.length - 1]!;
-  const release = def.release(job, history, { converged });
+  const release = def.release(job, history, { ...o.releaseInfo, converged });
   return { history, release, answered: [...last.answered], missing: asked.filter((a) => !last.answered.includes(a)), agentErrors, converged };
 }
 

@@ -43,4 +43,19 @@ describe('durable round store', () => {
     expect((await rounds.loadRounds('old'))[1]!.withheld).toEqual([{ block: 'b', entry: 0, agents: ['a'] }]);
     store.close();
   });
+
+  it('keeps per-agent slices across a reopen; a round without them comes back without the field (control)', async () => {
+    let store = await JobStore.open(dir);
+    let rounds = await openRoundStore(store);
+    const perAgent = { a: [3, 0.5, 2], b: [4, 1.25, 3] };
+    await rounds.saveRound('p', { round: 0, input: {}, answered: ['a', 'b'], released: [7, 1.75, 5], noiseStd: [0], perAgent });
+    await rounds.saveRound('p', { round: 1, input: {}, answered: ['a', 'b'], released: [7, 1.75, 5], noiseStd: [0] });
+    store.close();
+    store = await JobStore.open(dir);
+    rounds = await openRoundStore(store);
+    const back = await rounds.loadRounds('p');
+    expect(back[0]!.perAgent).toEqual(perAgent);
+    expect('perAgent' in back[1]!).toBe(false);
+    store.close();
+  });
 });

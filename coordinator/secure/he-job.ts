@@ -8,6 +8,8 @@ import { performance } from 'node:perf_hooks';
 import type { HePool } from '../../common/he/coordinator.js';
 import { FedmeshError } from '../../common/errors.js';
 import { measureField } from '../../common/job/spec.js';
+import { encodeEnvelope } from '../../common/secure/index.js';
+import { attestationToJson, checkHeBinding, heRoundId, type HeBinding, type HeRoundStart } from '../../common/secure/he-binding.js';
 import type { JobErrorInfo } from '../job-record.js';
 import { askRound, describeErrors, minCellSizeOf, type SecureOutcome, type SecureRunContext } from './secure-run.js';
 
@@ -19,8 +21,17 @@ export async function runHeJob(ctx: SecureRunContext, pool: () => HePool): Promi
   const errors: Record<string, JobErrorInfo> = {};
   const contributions = new Map<string, Uint8Array[]>();
   const size = plan.ciphertextByteSize;
-  await askRound(ctx, 1, ctx.jobDeadlineMs, ids, () => new Uint8Array(), (agent, payload) => {
+  // The round id binds the sum to the stored spec; each agent checks it and signs its contribution for it.
+  const roundId = heRoundId(ctx.job.id, ctx.job.spec);
+  const start = encodeEnvelope({ roundId } satisfies HeRoundStart);
+  const bindings: { binding: HeBinding; attestation: ReturnType<typeof attestationToJson> }[] = [];
+  await askRound(ctx, 1, ctx.jobDeadlineMs, ids, () => start, (agent, payload, outcome) => {
     if (payload.length !== plan.ciphertextCount * size) throw new FedmeshError('INVALID_ARGUMENT', `sent ${payload.length} bytes, expected ${plan.ciphertextCount} ciphertexts of ${size} bytes`);
+    // A contribution for another spec (or unsigned) is never added: fail closed, naming the mismatch.
+    const identity = admission.agents.find((a) => a.name === agent)?.identity;
+    if (!identity) throw new FedmeshError('FAILED_PRECONDITION', `he: agent ${agent} has no attested identity key`);
+    checkHeBinding(outcome.meta.heBinding, agent, identity.identityPublicKey, roundId, payload);
+    bindings.push({ binding: outcome.meta.heBinding as HeBinding, attestation: attestationToJson(identity) });
     contributions.set(agent, Array.from({ length: plan.ciphertextCount }, (_, i) => payload.subarray(i * size, (i + 1) * size)));
   }, errors);
   const contributors = ids.filter((id) => contributions.has(id));
@@ -51,7 +62,7 @@ export async function runHeJob(ctx: SecureRunContext, pool: () => HePool): Promi
       rows: [],
       suppressed: [],
       privacy: { mode: spec.privacy.mode, secure: 'he', sealed: true, ...(noise ? { spent: { rho: noise.cost.rho } } : {}) },
-      summary: { secure: { coordinatorMs, vectorLength: sp.vectorLength }, he: { contributors: contributors.length, minCellSize: minCellSizeOf(ctx, contributors), ciphertextCount: plan.ciphertextCount, ciphertextByteSize: size } },
+      summary: { secure: { coordinatorMs, vectorLength: sp.vectorLength }, he: { contributors: contributors.length, minCellSize: minCellSizeOf(ctx, contributors), ciphertextCount: plan.ciphertextCount, ciphertextByteSize: size, roundId, bindings: bindings.filter((b) => contributors.includes(b.binding.agent)) } },
       notes: ['he: the coordinator added the encrypted contributions and returns only the aggregate ciphertexts; the researcher client decrypts them with its secret key and releases the values'],
       agentErrors: errors,
     },

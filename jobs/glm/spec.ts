@@ -159,7 +159,7 @@ export function parseGlmSpec(raw: unknown): GlmJob {
     if (names.has(t.name)) throw invalidJob('covariates', `two design columns would both be named ${quote(t.name)}; rename a level or column`);
     names.set(t.name, t.name);
   }
-  const out: { -readonly [K in keyof GlmJob]: GlmJob[K] } = { kind: 'glm', product, family, link, outcome, covariates: Object.freeze(covariates), where: [], maxIterations: DEFAULT_GLM_ITERATIONS, privacy: parsePrivacy(raw.privacy) };
+  const out: { -readonly [K in keyof GlmJob]: GlmJob[K] } = { kind: 'glm', product, family, link, outcome, covariates: Object.freeze(covariates), where: [], maxIterations: DEFAULT_GLM_ITERATIONS, privacy: parsePrivacy(raw.privacy, 'privacy', { linkage: true }) };
   if (outcomeBounds) out.outcomeBounds = Object.freeze(outcomeBounds);
   if (raw.offset !== undefined) {
     out.offset = identifier(raw.offset, 'offset');

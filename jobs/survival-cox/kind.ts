@@ -25,6 +25,7 @@ import { survivalTimes, SURVIVAL_STRATA, type SurvivalOutcomeSpec } from '../../
 import type { CellJob } from '../../common/job/spec.js';
 import { parseJobSpec } from '../../common/job/validate.js';
 import { kindPrivacyOf, type CompiledKindJob, type KindDef, type KindPrivacyMode, type KindRelease, type RoundRecord, type StatBlock, type StatLayout } from '../../common/kinds/index.js';
+import type { LinkageSpec } from '../../common/job/linkage.js';
 import { centreFactor, clampBeta, coxAgentBound, coxBlockFacts, coxColumnCentres, COX_ETA_BOUND, transformCumulative } from './privacy.js';
 import { coxNewtonStep, coxStart, coxSummary, mergeSmallBinsByFlags, packedSize, type CoxFitState, type CoxStats } from '../../algorithms/survival/index.js';
 import { coxView } from './view.js';
@@ -47,7 +48,7 @@ export interface CoxJobSpec {
   model: 'cox';
   covariates: CoxCovariate[];
   maxIterations: number;
-  privacy: { mode: KindPrivacyMode; epsilon?: number; delta?: number; rho?: number; tolerated?: number; maxSitesPerPerson?: number };
+  privacy: { mode: KindPrivacyMode; epsilon?: number; delta?: number; rho?: number; tolerated?: number; maxSitesPerPerson?: number; linkage?: Partial<LinkageSpec> };
   secure?: 'secagg' | 'he';
   secureThreshold?: number;
   secureMaxRows?: number;
@@ -142,7 +143,7 @@ function parseCoxSpec(raw: unknown): CoxJobSpec {
   const t = (raw as { timeoutMs?: unknown }).timeoutMs;
   const { covariates, maxIterations } = job.cox;
   const p = job.privacy;
-  const privacy = { mode: p.mode as KindPrivacyMode, ...(p.epsilon !== undefined ? { epsilon: p.epsilon } : {}), ...(p.delta !== undefined ? { delta: p.delta } : {}), ...(p.rho !== undefined ? { rho: p.rho } : {}), ...(p.tolerated !== undefined ? { tolerated: p.tolerated } : {}), ...(p.maxSitesPerPerson !== undefined ? { maxSitesPerPerson: p.maxSitesPerPerson } : {}) };
+  const privacy = { mode: p.mode as KindPrivacyMode, ...(p.epsilon !== undefined ? { epsilon: p.epsilon } : {}), ...(p.delta !== undefined ? { delta: p.delta } : {}), ...(p.rho !== undefined ? { rho: p.rho } : {}), ...(p.tolerated !== undefined ? { tolerated: p.tolerated } : {}), ...(p.maxSitesPerPerson !== undefined ? { maxSitesPerPerson: p.maxSitesPerPerson } : {}), ...(p.linkage !== undefined ? { linkage: p.linkage } : {}) };
   return {
     kind: 'survival',
     target: job.target,

@@ -14,6 +14,7 @@ import { joinBlocks, trainLayout, type TrainPlan, type TrainRoundInput } from '.
 import type { TrainJobSpec } from './spec.js';
 import { isDpTraining } from './privacy-spec.js';
 import { dpTrainRound } from './privacy-agent.js';
+import { labelExcludedReport } from './label.js';
 import { TRAIN_KIND, type CompiledTrainJob } from './index.js';
 
 const DATA = 'train-data';
@@ -31,7 +32,7 @@ function checkInput(raw: unknown, p: number, scaffold: boolean): TrainRoundInput
 /** The TF.js model config of a compiled job (hidden layers, then the output unit). */
 export function localModelOf(job: CompiledTrainJob): LocalModelConfig {
   const spec = job.spec;
-  return { inputs: job.plan.inputs.length, layers: [...spec.model.layers, { units: 1, activation: 'linear', dropout: 0 }], loss: spec.loss, l2: spec.model.l2 };
+  return { inputs: job.plan.inputs.length, layers: [...spec.model.layers, { units: job.plan.units.at(-1)!, activation: 'linear', dropout: 0 }], loss: spec.loss, l2: spec.model.l2 };
 }
 
 /**
@@ -59,6 +60,7 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
   const out = await runTrainCompute({ model, weights, test: data.test, thresholds: plan.thresholds, ...(training ? { train: { config, data: data.train, ...(c ? { scaffold: { c, ci } } : {}) } } : {}) }, signal);
   const ev = out.evaluation;
   const parts: Record<string, ArrayLike<number>> = { evalN: [ev.n], evalLoss: toGrid([ev.lossSum], -20), evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg, evalSmall: [ev.n < minCellSize ? 1 : 0] };
+  if (spec.labelLevels !== undefined && input.phase === 'eval') parts.labelExcluded = [labelExcludedReport(data, minCellSize)];
   if (training && out.training) {
     const res = out.training;
     const delta = Float64Array.from(res.weights, (w, i) => w - input.weights[i]!);

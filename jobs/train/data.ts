@@ -8,12 +8,20 @@
  * Inputs: numeric features clamped to their declared bounds and scaled to [0, 1] by them (public, so the same at
  * every agent); categorical features one-hot over their public levels (the GLM design drops the first level's
  * dummy: it is 1 − the sum of the others, since rows with unlisted levels are dropped).
+ *
+ * A hash split (`split.hash`) is computed in SQL from each row's privacy unit (reader-split.ts) into a TEMP table
+ * with a side column, which the design reader then reads as it reads a split column.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SchemaProduct } from '../../common/job/schema-check.js';
+import { FedmeshError } from '../../common/errors.js';
 import { readGlmDesign } from '../glm/design.js';
 import { parseGlmSpec } from '../glm/spec.js';
 import type { TrainJobSpec } from './spec.js';
+import { labelFamily, mapLabels } from './label.js';
+import { quoteIdent } from '../../node-agent/data/database.js';
+import { isHashSplit } from './hash-split.js';
+import { HASH_SPLIT_COLUMN, HASH_SPLIT_TEST, HASH_SPLIT_TRAIN, stageHashSplit } from './reader-split.js';
 
 export interface TrainAgentData {
   readonly inputs: number;
@@ -21,18 +29,21 @@ export interface TrainAgentData {
   readonly test: { readonly x: Float32Array; readonly y: Float32Array; readonly n: number };
   /** Rows selected but unusable (missing, unlisted level, non-binary label for a binary loss). Never sent. */
   readonly nDropped: number;
+  /** Declared label levels: rows left out because their label is not among them (label.ts; sent only if ≥ min cell size). */
+  readonly labelExcluded?: number;
 }
 
 /** The GLM spec whose design carries this job's rows (features, label, split as a categorical covariate). */
 export function designSpecOf(spec: TrainJobSpec): ReturnType<typeof parseGlmSpec> {
+  const split = isHashSplit(spec.split) ? { column: HASH_SPLIT_COLUMN, train: HASH_SPLIT_TRAIN, test: HASH_SPLIT_TEST } : spec.split;
   return parseGlmSpec({
     kind: 'glm',
     product: spec.product,
-    family: spec.loss === 'binary-crossentropy' ? 'binomial' : 'gaussian',
+    family: labelFamily(spec),
     outcome: spec.label,
     covariates: [
       ...spec.features.map((f) => (f.type === 'numeric' ? { column: f.column, type: 'numeric', bounds: f.bounds } : { column: f.column, type: 'categorical', levels: f.levels, reference: f.levels[0] })),
-      { column: spec.split.column, type: 'categorical', levels: [spec.split.train, spec.split.test], reference: spec.split.train },
+      { column: split.column, type: 'categorical', levels: [split.train, split.test], reference: split.train },
     ],
     where: spec.where,
     ...(spec.cohort !== undefined ? { cohort: spec.cohort } : {}),
@@ -77,8 +88,25 @@ export function inputsFromDesign(spec: TrainJobSpec, design: { n: number; p: num
   return { inputs, train, test };
 }
 
-/** Reads this agent's rows of the job (see the file comment). @throws as readGlmDesign */
+/** Reads this agent's rows of the job (see the file comment). @throws as readGlmDesign, and stageHashSplit */
 export async function readTrainData(conn: DuckDBConnection, spec: TrainJobSpec, product: SchemaProduct, opts: { salt: string; minCellSize: number; scratch: string }, signal?: AbortSignal): Promise<TrainAgentData> {
-  const d = await readGlmDesign(conn, designSpecOf(spec), product, opts, signal);
-  return { ...inputsFromDesign(spec, d.design), nDropped: d.nDropped };
+  const design = designSpecOf(spec);
+  const read = (p: SchemaProduct) => readGlmDesign(conn, design, p, opts, signal).catch((e: unknown) => {
+    // The label is the design's outcome: name the train job's field.
+    if (e instanceof FedmeshError && e.field === 'outcome') throw new FedmeshError(e.code, `label${e.message.slice('outcome'.length)}`, { field: 'label' });
+    throw e;
+  });
+  if (!isHashSplit(spec.split)) {
+    const d = await read(product);
+    return mapLabels(spec, { ...inputsFromDesign(spec, d.design), nDropped: d.nDropped }, opts.minCellSize);
+  }
+  const table = `${opts.scratch}_split`;
+  const columns = new Set([spec.label, ...spec.features.map((f) => f.column), ...spec.where.map((f) => f.column)]);
+  try {
+    const staged = await stageHashSplit(conn, product, spec.split.hash, columns, table);
+    const d = await read(staged);
+    return mapLabels(spec, { ...inputsFromDesign(spec, d.design), nDropped: d.nDropped }, opts.minCellSize);
+  } finally {
+    await conn.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`);
+  }
 }

@@ -1,17 +1,20 @@
 /**
- * Hash-based train/test split (issue 10): `"split": {"hash": {"fraction": 0.2, "salt": "…"}}`.
+ * The train/test split of a train job (pure): either a column (the heart-disease data's `split.csv`) or a
+ * deterministic keyed hash of the privacy unit with a public fraction (issue 10):
+ * `"split": {"hash": {"fraction": 0.2, "salt": "study-7"}}`.
  *
- * A row goes to the test side when HMAC-SHA256(salt, privacy unit) read as a uniform number in [0, 1) is below
- * the public fraction. Keyed by the privacy unit (not the row), so every row of one person lands on the same side
- * at every agent and in every job with the same salt — no person contributes to both the fit and its evaluation.
- * The salt is public (it is in the spec); it only decorrelates splits between studies, it is not a secret.
- *
- * Not wired into the train reader yet: the GLM design reader (jobs/glm/design.ts) does not hand out the privacy
- * unit per row, and adding that is a change to a shared reader; see jobs/train/README.md.
+ * A person goes to the test side when their unit's draw u = (first 48 bits of MD5(salt | unit)) / 2^48 is below the
+ * public fraction. Keyed by the privacy unit (not the row), so every row of one person lands on the same side at
+ * every agent and in every job with the same salt — no person contributes to both the fit and its evaluation.
+ * MD5 of the `|`-joined text is the SQL dialects' `keyedHash` (node-agent/sql), so the agent computes the side in
+ * its database, on every engine, and this file's `isTestUnit` gives the same answer (tested against DuckDB): MD5 is
+ * used for uniformity and portability here, not as a secret. The salt is public (it is in the spec and its hash);
+ * it only decorrelates splits between studies. Which side a person is on reveals nothing about their data.
  */
-import { createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { invalidJob } from '../../common/errors.js';
-import { isObj, onlyKeys } from '../../common/job/validate.js';
+import type { Scalar } from '../../common/job/spec.js';
+import { identifier, isObj, onlyKeys, scalar } from '../../common/job/validate.js';
 
 export interface HashSplit {
   /** Public share of privacy units on the test side, in [0.01, 0.99]. */
@@ -20,9 +23,22 @@ export interface HashSplit {
   readonly salt: string;
 }
 
-const MAX_SALT = 128;
+export interface TrainColumnSplit {
+  /** A column whose value says train or test (the heart-disease data's `split`). */
+  readonly column: string;
+  readonly train: Scalar;
+  readonly test: Scalar;
+}
 
-/** Validates `split.hash`. @throws FedmeshError INVALID_ARGUMENT naming the field */
+/** A column split, or a keyed hash of the privacy unit. */
+export type TrainSplit = TrainColumnSplit | { readonly hash: HashSplit };
+
+export const isHashSplit = (s: TrainSplit): s is { readonly hash: HashSplit } => 'hash' in s;
+
+const MAX_SALT = 128;
+const TWO48 = 2 ** 48;
+
+/** Validates `split.hash`. @throws FedmeshError INVALID_JOB naming the field */
 export function parseHashSplit(raw: unknown, field = 'split.hash'): HashSplit {
   if (!isObj(raw)) throw invalidJob(field, 'must be {"fraction": <0.01–0.99>, "salt": "<text>"}');
   onlyKeys(raw, ['fraction', 'salt'], field);
@@ -34,13 +50,49 @@ export function parseHashSplit(raw: unknown, field = 'split.hash'): HashSplit {
   return Object.freeze({ fraction, salt });
 }
 
-/** The unit's uniform draw in [0, 1): the first 48 bits of HMAC-SHA256(salt, unit) over 2^48. */
+/**
+ * Validates `split`: `{"column", "train", "test"}` or `{"hash": {"fraction", "salt"}}`.
+ * @param taken columns the split column must not be (label, features)
+ * @throws FedmeshError INVALID_JOB naming the field
+ */
+export function parseTrainSplit(raw: unknown, taken: ReadonlySet<string>): TrainSplit {
+  if (!isObj(raw)) throw invalidJob('split', 'must be {"column": …, "train": <value>, "test": <value>} or {"hash": {"fraction": <0.01–0.99>, "salt": "<text>"}}');
+  if (raw.hash !== undefined) {
+    onlyKeys(raw, ['hash'], 'split');
+    return Object.freeze({ hash: parseHashSplit(raw.hash) });
+  }
+  onlyKeys(raw, ['column', 'train', 'test'], 'split');
+  const column = identifier(raw.column, 'split.column');
+  if (taken.has(column)) throw invalidJob('split.column', 'must be neither the label nor a feature');
+  const split = Object.freeze({ column, train: scalar(raw.train, 'split.train'), test: scalar(raw.test, 'split.test') });
+  if (String(split.train) === String(split.test)) throw invalidJob('split.test', 'must differ from split.train');
+  return split;
+}
+
+/** The unit's 48-bit draw: the first 48 bits of MD5(salt | unit), as the dialects' keyedHash(salt, [unit]) text. */
+function unitDraw48(salt: string, unit: string): number {
+  return createHash('md5').update(`${salt}|${unit}`, 'utf8').digest().readUIntBE(0, 6);
+}
+
+/** The unit's uniform draw in [0, 1). */
 export function hashUniform(salt: string, unit: string): number {
-  const h = createHmac('sha256', salt).update(unit, 'utf8').digest();
-  return h.readUIntBE(0, 6) / 2 ** 48;
+  return unitDraw48(salt, unit) / TWO48;
+}
+
+/** The integer T with: test ⇔ draw48 < T ⇔ draw48 / 2^48 < fraction (fraction·2^48 is exact in a double). */
+export function testThreshold48(fraction: number): number {
+  return Math.ceil(fraction * TWO48);
+}
+
+/**
+ * T as 12 lower-case hex digits: the MD5 hex text of a unit orders below it exactly when its first 48 bits are
+ * below T (a longer string with an equal 12-character prefix orders after it), so SQL compares text with text.
+ */
+export function testThresholdHex(fraction: number): string {
+  return testThreshold48(fraction).toString(16).padStart(12, '0');
 }
 
 /** True when the privacy unit's rows belong to the test side. Deterministic in (salt, unit, fraction). */
 export function isTestUnit(split: HashSplit, unit: string): boolean {
-  return hashUniform(split.salt, unit) < split.fraction;
+  return unitDraw48(split.salt, unit) < testThreshold48(split.fraction);
 }

@@ -4,13 +4,16 @@
  * (node-agent/train) and returns its clipped, fixed-point update with its example count; the coordinator replays
  * the strategy's server rule (algorithms/fl) from the released sums. One last round only evaluates the final model.
  */
-import { kindPrivacyOf, type CompiledKindJob, type KindDef, type KindRelease, type RoundRecord } from '../../common/kinds/index.js';
+import { type CompiledKindJob, type KindDef, type KindRelease, type RoundRecord } from '../../common/kinds/index.js';
 import { participantCount, sampleParticipants } from '../../algorithms/fl/index.js';
 import { makeTrainPlan, replayServer, roundMetrics, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
 import { parseTrainSpec, type TrainJobSpec } from './spec.js';
 import { dpTrainPrivacy } from './privacy.js';
 import { isDpTraining } from './privacy-spec.js';
-import { trainView } from './view.js';
+import { isLocalDp, localDpNote, trainKindPrivacy } from './privacy-local.js';
+import { trainRoundLine, trainView } from './view.js';
+import { outputActivation } from './loss.js';
+import { labelExcludedOf, labelNotes } from './label-release.js';
 import { PER_AGENT_BLOCKS, perAgentMetrics, perAgentNote } from './per-agent.js';
 
 export const TRAIN_KIND = 'train';
@@ -31,13 +34,14 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
   compile: (spec) => ({
     kind: TRAIN_KIND,
     product: spec.product,
-    privacy: isDpTraining(spec.privacy) ? kindPrivacyOf(spec.privacy) : { mode: 'none' },
+    privacy: isDpTraining(spec.privacy) ? trainKindPrivacy(spec.privacy, spec.training.rounds) : { mode: 'none' },
     secure: spec.secure ?? 'plain',
     maxRounds: spec.training.rounds + 1,
     roundTimeoutMs: spec.timeoutMs ?? 300_000,
     // Agents that miss a round's deadline drop out; the round aggregates the survivors, re-weighted by examples.
     dropout: 'continue',
     minAgents: spec.participation.minUpdates,
+    ...(spec.agents ? { agents: spec.agents } : {}),
     spec,
     plan: makeTrainPlan(spec),
   }),
@@ -49,6 +53,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
     if (fraction >= 1 || round >= job.spec.training.rounds || pool.length === 0) return [...pool];
     return sampleParticipants(pool, participantCount(pool.length, fraction, Math.min(minUpdates, pool.length)), rng);
   },
+  roundSummary: (job, rec) => trainRoundLine(roundMetrics(job.spec, job.plan, rec)) || undefined,
   perAgentBlocks: (job) => (isDpTraining(job.spec.privacy) ? [] : PER_AGENT_BLOCKS),
   release(job, history): KindRelease {
     const metrics = history.map((h) => roundMetrics(job.spec, job.plan, h));
@@ -58,7 +63,9 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
       `updates clipped to L2 norm ${job.spec.update.clip} and summed on the fixed-point grid 2^${job.spec.update.gridExponent} (rounding error ≤ 2^${job.spec.update.gridExponent - 1} per weight and agent)`,
       `AUC from a ${job.plan.thresholds.length - 1}-bin public-threshold ROC histogram (no row-level scores leave an agent)`,
     ];
-    if (isDpTraining(job.spec.privacy)) notes.push(`${job.spec.privacy.mode}: each round's sum of per-example gradients (clipped to L2 ${job.spec.privacy.clip}) and its row count carry discrete Gaussian noise; the final model alone is scored on the test rows, from noisy counts (accuracy, AUC); losses are not released`);
+    if (isDpTraining(job.spec.privacy)) notes.push(isLocalDp(job.spec.privacy) ? localDpNote(job.spec.privacy) : `${job.spec.privacy.mode}: each round's sum of per-example gradients (clipped to L2 ${job.spec.privacy.clip}) and its row count carry discrete Gaussian noise; the final model alone is scored on the test rows, from noisy counts (accuracy, AUC); losses are not released`);
+    const labelExcluded = labelExcludedOf(job.spec, job.plan, history);
+    notes.push(...labelNotes(job.spec, labelExcluded));
     const agents = perAgentMetrics(job.spec, job.plan, history);
     notes.push(perAgentNote(job.spec, agents));
     if (job.spec.participation.fraction < 1) notes.push(`partial participation: a fraction ${job.spec.participation.fraction} of the agents per round, sampled with the CSPRNG`);
@@ -67,8 +74,9 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
       rows: metrics.map((m) => ({ ...m })),
       summary: {
         strategy: job.spec.strategy.name,
-        model: { type: job.spec.model.type, inputs: job.plan.inputs, units: job.plan.units, activations: [...job.spec.model.layers.map((l) => l.activation), job.spec.loss === 'binary-crossentropy' ? 'sigmoid' : 'linear'], shapes: job.plan.shapes, parameters: job.plan.parameters, weights: Array.from(s.weights) },
+        model: { type: job.spec.model.type, inputs: job.plan.inputs, units: job.plan.units, activations: [...job.spec.model.layers.map((l) => l.activation), outputActivation(job.spec.loss)], shapes: job.plan.shapes, parameters: job.plan.parameters, weights: Array.from(s.weights) },
         ...(agents ? { perAgent: agents.perAgent } : {}),
+        ...(labelExcluded !== undefined ? { labelLevels: job.spec.labelLevels, labelExcluded } : {}),
         ...(final ? { final: { testN: final.testN, testLoss: final.testLoss, testAccuracy: final.testAccuracy, testAuc: final.testAuc } } : {}),
       },
       notes,
@@ -76,4 +84,6 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
     };
   },
   view: trainView,
+  /** `fedmesh train --json`: the summary (model, final, per-agent), per-round metrics (`rounds`, replacing the summary's count) and the notes. */
+  viewJson: (r) => ({ ...(r.summary ?? {}), rounds: r.rows, notes: r.notes }),
 };

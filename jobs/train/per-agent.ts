@@ -6,10 +6,10 @@
  * would bypass the noise: none are released then. An agent whose test rows are below its own minimum cell size
  * flags `evalSmall` and its per-agent metrics are withheld (its rows still count in the pooled figures).
  */
-import { aucFromRoc } from '../../algorithms/fl/index.js';
 import type { RoundRecord, StatLayout } from '../../common/kinds/index.js';
 import { splitBlocks, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
 import type { TrainJobSpec } from './spec.js';
+import { aucOfHistograms, hasAccuracy, rocCurves } from './loss.js';
 
 /** The evaluation blocks kept per agent, in layout order. */
 export const PER_AGENT_BLOCKS = ['evalN', 'evalLoss', 'evalCorrect', 'rocPos', 'rocNeg', 'evalSmall'] as const;
@@ -29,11 +29,10 @@ function perAgentLayout(spec: TrainJobSpec, plan: TrainPlan): StatLayout {
 
 /**
  * `perAgent: { [agent]: [{round, testN, testLoss, testAccuracy, testAuc}] }` from the rounds that kept per-agent
- * blocks, plus the agents that withheld theirs; undefined when no round kept any (secure sums, DP, or a resumed job).
+ * blocks, plus the agents that withheld theirs; undefined when no round kept any (secure sums, DP).
  */
 export function perAgentMetrics(spec: TrainJobSpec, plan: TrainPlan, history: readonly RoundRecord<TrainRoundInput>[]): { perAgent: Record<string, AgentRoundMetrics[]>; withheld: string[] } | undefined {
   const layout = perAgentLayout(spec, plan);
-  const binary = spec.loss === 'binary-crossentropy';
   const perAgent: Record<string, AgentRoundMetrics[]> = {};
   const withheld = new Set<string>();
   let any = false;
@@ -51,8 +50,8 @@ export function perAgentMetrics(spec: TrainJobSpec, plan: TrainPlan, history: re
         round: rec.round,
         testN: n,
         testLoss: n > 0 ? b.evalLoss![0]! / n : Number.NaN,
-        testAccuracy: binary && n > 0 ? b.evalCorrect![0]! / n : Number.NaN,
-        testAuc: binary ? aucFromRoc(b.rocPos!, b.rocNeg!, b.rocPos![0]!, b.rocNeg![0]!) : Number.NaN,
+        testAccuracy: hasAccuracy(spec.loss) && n > 0 ? b.evalCorrect![0]! / n : Number.NaN,
+        testAuc: aucOfHistograms(spec.loss, b.rocPos!, b.rocNeg!, rocCurves(spec)),
       });
     }
   }
@@ -64,7 +63,7 @@ export function perAgentMetrics(spec: TrainJobSpec, plan: TrainPlan, history: re
 export function perAgentNote(spec: TrainJobSpec, found: ReturnType<typeof perAgentMetrics>): string {
   if (spec.privacy.mode !== 'none') return `per-agent metrics are not released in ${spec.privacy.mode} (they would bypass the noise)`;
   if ((spec.secure ?? 'plain') !== 'plain') return `per-agent metrics are not available under ${spec.secure}: the coordinator sees only the sum`;
-  if (!found) return 'per-agent metrics are not available (no round kept them, e.g. the job resumed after a coordinator restart)';
+  if (!found) return 'per-agent metrics are not available (no round kept them)';
   const w = found.withheld.length > 0 ? `; withheld by ${found.withheld.join(', ')} (test rows below their minimum cell size)` : '';
   return `summary.perAgent: each agent's test metrics per round (mode none, plain sums: the coordinator sees each agent's vector); the rows are their example-weighted pool${w}`;
 }

@@ -10,6 +10,7 @@
  * | `evalN`, `evalLoss`, `evalCorrect` | 1 each | test rows, summed test loss, correct at 0.5 (binary) |
  * | `rocPos`, `rocNeg` | T + 1 each | test positives / negatives with score ≥ t_j (public thresholds) |
  * | `evalSmall` | 1 (not in DP training) | 1 when the agent's test rows are below its minimum cell size |
+ * | `labelExcluded` | 1 (declared label levels only) | eval round: rows whose label is not a level, if ≥ min cell size, else 0 |
  *
  * The evaluation blocks score the model the round starts from, so round r reports the model after r updates; one
  * last `eval` round scores the final model. Everything adds across agents, so plain, SecAgg and HE sums all apply;
@@ -17,15 +18,17 @@
  */
 import { FedmeshError } from '../../common/errors.js';
 import type { RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
-import { aucFromRoc, denseShapes, glorotInit, initialServerState, serverUpdate, thresholdGrid, type ServerState } from '../../algorithms/fl/index.js';
+import { denseShapes, glorotInit, initialServerState, serverUpdate, thresholdGrid, type ServerState } from '../../algorithms/fl/index.js';
 import { inputCount, type TrainJobSpec } from './spec.js';
 import { dpServerStep, dpTrainLayout, monotoneCounts } from './privacy.js';
+import { aucOfHistograms, hasAccuracy, outputUnits, rocCurves } from './loss.js';
 import { isDpTraining } from './privacy-spec.js';
+import { isLocalDp } from './privacy-local.js';
 
 export interface TrainPlan {
   /** Input names after one-hot encoding (`age`, `cp=2`), in the order the agents build their inputs. */
   readonly inputs: readonly string[];
-  /** Units of each dense layer, output included (1). */
+  /** Units of each dense layer, output included (1, or one per class for categorical cross-entropy). */
   readonly units: readonly number[];
   /** Weight shapes in TF.js `getWeights()` order (per layer: kernel, bias). */
   readonly shapes: readonly (readonly number[])[];
@@ -53,7 +56,7 @@ export function trainInputs(spec: TrainJobSpec): string[] {
 export function makeTrainPlan(spec: TrainJobSpec): TrainPlan {
   const inputs = trainInputs(spec);
   if (inputs.length !== inputCount(spec.features)) throw new FedmeshError('INTERNAL', 'train inputs differ from their count');
-  const units = [...spec.model.layers.map((l) => l.units), 1];
+  const units = [...spec.model.layers.map((l) => l.units), outputUnits(spec)];
   const shapes = denseShapes(inputs.length, units);
   const parameters = shapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
   return { inputs, units, shapes, parameters, weighting: spec.strategy.name === 'scaffold' ? 'uniform' : 'examples', thresholds: thresholdGrid(spec.evaluation.thresholds) };
@@ -66,7 +69,8 @@ export function trainLayout(spec: TrainJobSpec, plan: TrainPlan, round = 0): Sta
   if (isDpTraining(spec.privacy)) return dpTrainLayout(spec.privacy, spec.update, plan, round >= spec.training.rounds ? 'eval' : 'train');
   const u = spec.update;
   const maxW = plan.weighting === 'examples' ? u.maxExamples : 1;
-  const T = plan.thresholds.length;
+  // Categorical: one one-vs-rest histogram per class, one after the other.
+  const T = plan.thresholds.length * rocCurves(spec);
   // Every block is on a public grid (counts on the integers, loss sums on 2^-20) so that secure sums apply.
   const blocks = [block('delta', plan.parameters, -maxW * u.clip, maxW * u.clip, u.gridExponent), block('weight', 1, 0, maxW, 0)];
   if (spec.strategy.name === 'scaffold') blocks.push(block('deltaC', plan.parameters, -u.controlClip, u.controlClip, u.gridExponent));
@@ -75,6 +79,8 @@ export function trainLayout(spec: TrainJobSpec, plan: TrainPlan, round = 0): Sta
   // 1 when this agent has fewer test rows than its minimum cell size: it withholds its per-agent metrics (the sum
   // counts such agents; the pooled figures still include its rows).
   blocks.push(block('evalSmall', 1, 0, 1, 0));
+  // Declared label levels: rows left out for a label not among them, reported in the eval round (label.ts).
+  if (spec.labelLevels !== undefined) blocks.push(block('labelExcluded', 1, 0, u.maxExamples, 0));
   return { blocks };
 }
 
@@ -117,7 +123,8 @@ export function replayServer(spec: TrainJobSpec, plan: TrainPlan, history: reado
     if (rec.input.phase !== 'train') continue;
     const b = splitBlocks(layout, rec.released);
     const w = b.weight![0]!;
-    if (isDpTraining(spec.privacy)) {
+    // DP with local steps averages the agents' noisy deltas like mode none (privacy-local.ts).
+    if (isDpTraining(spec.privacy) && !isLocalDp(spec.privacy)) {
       s = dpServerStep(spec.strategy, spec.training.learningRate, spec.model.l2, plan, s, b);
       continue;
     }
@@ -151,7 +158,6 @@ export function roundMetrics(spec: TrainJobSpec, plan: TrainPlan, rec: RoundReco
   const dp = isDpTraining(spec.privacy);
   const pos = dp ? monotoneCounts(b.rocPos!) : b.rocPos!;
   const neg = dp ? monotoneCounts(b.rocNeg!) : b.rocNeg!;
-  const binary = spec.loss === 'binary-crossentropy';
   return {
     round: rec.round,
     phase: rec.input.phase,
@@ -160,8 +166,7 @@ export function roundMetrics(spec: TrainJobSpec, plan: TrainPlan, rec: RoundReco
     testN: n,
     // DP training releases no loss sums (a row's loss is unbounded).
     testLoss: n > 0 && !isDpTraining(spec.privacy) ? b.evalLoss![0]! / n : Number.NaN,
-    testAccuracy: binary && n > 0 ? Math.min(1, Math.max(0, b.evalCorrect![0]! / n)) : Number.NaN,
-    // Every score is ≥ the first threshold (0), so its counts are the class totals.
-    testAuc: binary ? aucFromRoc(pos, neg, pos[0]!, neg[0]!) : Number.NaN,
+    testAccuracy: hasAccuracy(spec.loss) && n > 0 ? Math.min(1, Math.max(0, b.evalCorrect![0]! / n)) : Number.NaN,
+    testAuc: aucOfHistograms(spec.loss, pos, neg, rocCurves(spec)),
   };
 }

@@ -12,12 +12,15 @@ import type { TrainAgentData } from './data.js';
 import type { CompiledTrainJob } from './index.js';
 import { joinBlocks, trainLayout, type TrainRoundInput } from './plan.js';
 import type { TrainDpPrivacy } from './privacy-spec.js';
+import { isLocalDp } from './privacy-local.js';
+import { localDpTrainRound } from './privacy-local-agent.js';
 
 export async function dpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy, input: TrainRoundInput, data: TrainAgentData, signal?: AbortSignal): Promise<Float64Array> {
+  if (isLocalDp(p)) return localDpTrainRound(job, p, input, data, signal);
   const spec = job.spec;
   if (data.train.n > spec.update.maxExamples || data.test.n > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
   const layers = [...spec.model.layers.map((l) => ({ units: l.units, activation: l.activation as DenseActivation })), { units: 1, activation: 'linear' as const }];
-  const net: DenseNet = { inputs: job.plan.inputs.length, layers, loss: spec.loss };
+  const net: DenseNet = { inputs: job.plan.inputs.length, layers, loss: spec.loss as DenseNet['loss'] }; // DP refuses categorical-crossentropy at parse
   const model = { inputs: net.inputs, layers: layers.map((l) => ({ ...l, dropout: 0 })), loss: spec.loss, l2: spec.model.l2 };
   const training = input.phase === 'train' && data.train.n > 0;
   // The test rows are scored in the final round only (privacy.ts): a training round sends its gradient sum alone.

@@ -13,12 +13,11 @@
  * ```
  */
 import { invalidJob, quote } from '../../common/errors.js';
-import type { PrivacySpec } from '../../common/job/spec.js';
 import { isObj, onlyKeys, parsePrivacy } from '../../common/job/validate.js';
 import { MAX_NOISE_MULTIPLIER, planDpTraining } from '../../algorithms/fl/dp-accounting.js';
+import { isLocalDp, localDpAccount, MAX_LOCAL_DP_STEPS, MAX_LOCAL_STEPS, type TrainDpPrivacy } from './privacy-local.js';
 
-/** DP training's privacy: the project's privacy fields plus the per-example clip C. */
-export type TrainDpPrivacy = PrivacySpec & { readonly mode: 'central-dp' | 'distributed-dp'; readonly clip: number };
+export type { TrainDpPrivacy } from './privacy-local.js';
 export type TrainPrivacy = { readonly mode: 'none' } | TrainDpPrivacy;
 
 /** Share of each training round's ρ spent on the gradient sum; the rest goes to the noisy train-row count (privacy.ts). */
@@ -38,18 +37,27 @@ export function parseTrainPrivacy(raw: unknown): TrainPrivacy {
   }
   if (raw.mode === 'local-dp') throw invalidJob('privacy.mode', 'local-dp training is not offered: every agent would add the whole noise to its own gradients, n times the variance of central-dp; use distributed-dp (shares under secagg) to trust no single party');
   if (raw.mode !== 'central-dp' && raw.mode !== 'distributed-dp') throw invalidJob('privacy.mode', `must be one of none, central-dp, distributed-dp; got ${quote(raw.mode)}`);
-  const { clip, ...rest } = raw;
-  if (rest.linkage !== undefined) throw invalidJob('privacy.linkage', 'applies to aggregate jobs only');
-  const p = parsePrivacy(rest);
+  const { clip, localSteps, sampleRate, ...rest } = raw;
+  // privacy.linkage: the agents' person scope keeps each person at one site (node-agent/linkage/linkage-scope.ts).
+  const p = parsePrivacy(rest, 'privacy', { linkage: true });
   if (typeof clip !== 'number' || !Number.isFinite(clip) || !(clip > 0) || clip > 1e6) throw invalidJob('privacy.clip', `must be the public L2 norm every example's gradient is clipped to, a number in (0, 1e6]; got ${quote(clip)}`);
-  return Object.freeze({ ...p, mode: raw.mode, clip });
+  const local: { localSteps?: number; sampleRate?: number } = {};
+  if (localSteps !== undefined) {
+    if (typeof localSteps !== 'number' || !Number.isInteger(localSteps) || localSteps < 1 || localSteps > MAX_LOCAL_STEPS) throw invalidJob('privacy.localSteps', `must be an integer from 1 to ${MAX_LOCAL_STEPS} (DP-SGD steps per round at each agent); got ${quote(localSteps)}`);
+    local.localSteps = localSteps;
+  }
+  if (sampleRate !== undefined) {
+    if (typeof sampleRate !== 'number' || !Number.isFinite(sampleRate) || !(sampleRate >= 1e-6 && sampleRate <= 1)) throw invalidJob('privacy.sampleRate', `must be a number in [1e-6, 1] (each row's Poisson sampling probability per step); got ${quote(sampleRate)}`);
+    local.sampleRate = sampleRate;
+  }
+  return Object.freeze({ ...p, mode: raw.mode, clip, ...local });
 }
 
 /** The fields of a train spec that DP training constrains (structural, so that this file needs no spec import). */
 interface DpCheckedSpec {
   readonly loss: string;
   readonly model: { readonly layers: readonly { readonly dropout: number }[] };
-  readonly training: { readonly rounds: number; readonly localEpochs: number; readonly optimizer: string; readonly momentum: number };
+  readonly training: { readonly rounds: number; readonly localEpochs: number; readonly optimizer: string; readonly momentum: number; readonly batchSize: number };
   readonly strategy: { readonly name: string };
   readonly secure?: string;
 }
@@ -66,13 +74,21 @@ export function trainAccount(p: TrainDpPrivacy, rounds: number): ReturnType<type
  */
 export function checkDpTraining(spec: DpCheckedSpec, p: TrainDpPrivacy): void {
   if (spec.loss !== 'binary-crossentropy') throw invalidJob('loss', 'DP training supports binary-crossentropy (logistic models and MLP classifiers) in this version');
-  if (spec.strategy.name === 'scaffold' || spec.strategy.name === 'fedprox') throw invalidJob('strategy.name', `${spec.strategy.name} needs local training; a DP round is one noisy full-batch gradient (use fedavg for DP-SGD, or fedadam/fedyogi/fedadagrad for an adaptive server step on the noisy gradients)`);
-  if (spec.training.localEpochs !== 1) throw invalidJob('training.localEpochs', 'must be 1 in DP training: each round is one step on the noisy sum of per-example clipped gradients');
+  const local = isLocalDp(p);
+  if (spec.strategy.name === 'scaffold' || spec.strategy.name === 'fedprox') throw invalidJob('strategy.name', `${spec.strategy.name} is not offered in DP training (use fedavg, or fedadam/fedyogi/fedadagrad for an adaptive server step on the noisy updates)`);
+  if (spec.training.localEpochs !== 1) throw invalidJob('training.localEpochs', local ? 'must be 1 in DP training: the local work is privacy.localSteps DP-SGD steps per round' : 'must be 1 in DP training: each round is one step on the noisy sum of per-example clipped gradients');
   if (spec.training.optimizer !== 'sgd' || spec.training.momentum !== 0) throw invalidJob('training.optimizer', 'must be sgd without momentum in DP training (the step is the server\'s: use strategy fedadam for Adam on the noisy gradients)');
   spec.model.layers.forEach((l, i) => {
     if (l.dropout > 0) throw invalidJob(`model.layers[${i}].dropout`, 'must be 0 in DP training (per-example gradients are taken without dropout)');
   });
   if (p.mode === 'distributed-dp' && spec.secure !== 'secagg') throw invalidJob('secure', 'distributed-dp needs "secure": "secagg": the agents\' noise shares only protect a sum the coordinator cannot take apart');
+  if (local) {
+    // Group privacy under Poisson subsampling is not what the sampled-Gaussian account covers: one row per person.
+    if ((p.maxRowsPerPerson ?? 1) !== 1) throw invalidJob('privacy.maxRowsPerPerson', 'must be 1 in DP training with local steps (the sampled-Gaussian account covers one row per person per site)');
+    if (spec.training.rounds * (p.localSteps ?? 1) > MAX_LOCAL_DP_STEPS) throw invalidJob('privacy.localSteps', `training.rounds × privacy.localSteps must be at most ${MAX_LOCAL_DP_STEPS}`);
+    localDpAccount(p, spec.training.rounds);
+    return;
+  }
   const a = trainAccount(p, spec.training.rounds);
   if (a.noiseMultiplier > MAX_NOISE_MULTIPLIER) {
     throw invalidJob(p.rho !== undefined ? 'privacy.rho' : 'privacy.epsilon', `is too small for ${spec.training.rounds} rounds: each round's gradient noise would be ${a.noiseMultiplier.toFixed(0)} × the clip (at most ${MAX_NOISE_MULTIPLIER}); raise it or lower training.rounds`);

@@ -21,6 +21,7 @@
 import type { KindJobCommon, RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
 import { serverUpdate, type ServerState, type StrategyConfig } from '../../algorithms/fl/index.js';
 import { GRADIENT_RHO_SHARE, trainAccount, type TrainDpPrivacy } from './privacy-spec.js';
+import { isLocalDp, localDpLayout, localDpPrivacy } from './privacy-local.js';
 
 /** The public facts of a train plan the DP layout and step need (structural: plan.ts imports this file). */
 interface PlanFacts {
@@ -45,7 +46,9 @@ const exact = (name: string, length: number, hi: number, gridExponent: number): 
  * The layout of a DP round: the same block names and order as mode none (plan.ts); noisy where this phase sends
  * something a person changes, public zeros elsewhere.
  */
-export function dpTrainLayout(p: TrainDpPrivacy, update: { readonly maxExamples: number }, plan: PlanFacts, phase: 'train' | 'eval'): StatLayout {
+export function dpTrainLayout(p: TrainDpPrivacy, update: { readonly maxExamples: number; readonly clip: number; readonly gridExponent: number }, plan: PlanFacts, phase: 'train' | 'eval'): StatLayout {
+  // Local steps: every block is noised at the agent (privacy-local.ts) or a public zero.
+  if (isLocalDp(p)) return localDpLayout(update, plan.parameters, plan.thresholds.length);
   const k = p.maxRowsPerPerson ?? 1;
   const n = update.maxExamples;
   const T = plan.thresholds.length;
@@ -84,7 +87,8 @@ export function dpServerStep(strategy: StrategyConfig, learningRate: number, l2:
 }
 
 /** The privacy block of a DP training result: exactly what the code above and the modes did. */
-export function dpTrainPrivacy(job: KindJobCommon, p: TrainDpPrivacy, rounds: number, layout: StatLayout, history: readonly RoundRecord[]): Record<string, unknown> {
+export function dpTrainPrivacy(job: KindJobCommon & { readonly spec: { readonly training: { readonly batchSize: number } } }, p: TrainDpPrivacy, rounds: number, layout: StatLayout, history: readonly RoundRecord[]): Record<string, unknown> {
+  if (isLocalDp(p)) return localDpPrivacy(job, p, rounds, job.spec.training.batchSize, layout.blocks.find((b) => b.name === 'rocPos')!.length, history);
   const a = trainAccount(p, rounds);
   const k = p.maxRowsPerPerson ?? 1;
   const last = history.at(-1);
@@ -92,8 +96,11 @@ export function dpTrainPrivacy(job: KindJobCommon, p: TrainDpPrivacy, rounds: nu
   return {
     mode: p.mode,
     secure: job.secure,
-    unit: 'person at a site',
-    level: `record level: every example's gradient clipped to L2 ${p.clip}, so one person (≤ ${k} rows per site, ≤ ${p.maxSitesPerPerson ?? 1} sites) moves each round's gradient sum by ≤ ${k * (p.maxSitesPerPerson ?? 1) * p.clip}`,
+    // With privacy.linkage the agents keep each person at one site (node-agent/linkage/linkage-scope.ts).
+    unit: p.linkage !== undefined ? 'person across sites (linkage key)' : 'person at a site',
+    level: p.linkage !== undefined
+      ? `record level: every example's gradient clipped to L2 ${p.clip}, and each person counted at one site only (the linkage key), so one person (≤ ${k} rows in the mesh) moves each round's gradient sum by ≤ ${k * p.clip}`
+      : `record level: every example's gradient clipped to L2 ${p.clip}, so one person (≤ ${k} rows per site, ≤ ${p.maxSitesPerPerson ?? 1} sites) moves each round's gradient sum by ≤ ${k * (p.maxSitesPerPerson ?? 1) * p.clip}`,
     mechanism: `full-batch DP-SGD across the mesh: discrete Gaussian noise on each training round's sum of per-example clipped gradients and its row count, and on the final round's test counts (zCDP; the job's ρ covers all of its ${a.rounds} rounds)`,
     // The charged ε is the stated one (its ρ is the largest within it); by ρ alone, ε at the default δ.
     epsilon: p.epsilon ?? a.epsilon,

@@ -22,7 +22,13 @@ import { checkSpecShape } from '../../common/cohort/definition-limits.js';
 import type { Filter, Scalar } from '../../common/job/spec.js';
 import { identifier, isObj, onlyKeys, parseBounds, parseFilter, scalar } from '../../common/job/validate.js';
 import { checkDpTraining, isDpTraining, parseTrainPrivacy, type TrainPrivacy } from './privacy-spec.js';
+import { parseTrainSplit, type TrainSplit } from './hash-split.js';
+
+export type { TrainSplit } from './hash-split.js';
 import { STRATEGIES, isFedOpt, type StrategyConfig, type StrategyName } from '../../algorithms/fl/index.js';
+import { checkLossAndLabel, outputUnits, parseLabelLevels, parseLoss, type LossName } from './loss.js';
+import { denseStackOfTopology } from './topology.js';
+import { parseRunOptions } from './run-options.js';
 
 /** The largest model (weights and biases) a job may train: its weights travel as JSON in every round's input. */
 export const MAX_TRAIN_PARAMETERS = 100_000;
@@ -34,8 +40,7 @@ export const MAX_LOCAL_EPOCHS = 100;
 export const MAX_EVAL_THRESHOLDS = 1000;
 export const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'linear', 'elu', 'selu', 'softplus'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
-export const LOSSES = ['binary-crossentropy', 'mse'] as const;
-export type LossName = (typeof LOSSES)[number];
+export { LOSSES, type LossName } from './loss.js';
 
 export interface TrainNumericFeature {
   readonly column: string;
@@ -59,18 +64,16 @@ export interface DenseLayerSpec {
 }
 
 export interface TrainModelSpec {
-  /** logistic / linear: one dense output unit on the inputs; mlp: hidden `layers` then the output unit. */
-  readonly type: 'logistic' | 'linear' | 'mlp';
+  /**
+   * logistic / linear: one dense output layer on the inputs; mlp: hidden `layers` then the output layer; layers: a
+   * TF.js Layers `topology` (model.json) whose hidden layers are derived into `layers` (topology.ts).
+   */
+  readonly type: 'logistic' | 'linear' | 'mlp' | 'layers';
   readonly layers: readonly DenseLayerSpec[];
+  /** type layers: the model.json content (or its modelTopology) as given; validated, never loaded by TF.js. */
+  readonly topology?: unknown;
   /** L2 penalty on the kernels, added to the local loss. @default 0 */
   readonly l2: number;
-}
-
-export interface TrainSplit {
-  /** A column whose value says train or test (the heart-disease data's `split`). */
-  readonly column: string;
-  readonly train: Scalar;
-  readonly test: Scalar;
 }
 
 export interface TrainingSpec {
@@ -92,6 +95,8 @@ export interface TrainJobSpec {
   readonly project?: string;
   readonly product: string;
   readonly label: string;
+  /** Public label levels (categorical cross-entropy: one output unit each; a binary loss: 2 levels → 0, 1). */
+  readonly labelLevels?: readonly number[];
   readonly features: readonly TrainFeature[];
   readonly split: TrainSplit;
   readonly where: readonly Filter[];
@@ -102,6 +107,8 @@ export interface TrainJobSpec {
   readonly strategy: StrategyConfig;
   /** Fraction of agents asked per round (CSPRNG sample) and the fewest updates a round may aggregate. */
   readonly participation: { readonly fraction: number; readonly minUpdates: number };
+  /** Train on these agents only (`--agents`); absent: every agent serving the product (run-options.ts). */
+  readonly agents?: readonly string[];
   /** Public L2 clip of each agent's update and its fixed-point grid 2^gridExponent; SCAFFOLD's Δc clip. */
   readonly update: { readonly clip: number; readonly gridExponent: number; readonly controlClip: number; readonly maxExamples: number };
   /** Thresholds of the ROC histogram (bins over the score in [0, 1]). @default 100 */
@@ -113,7 +120,7 @@ export interface TrainJobSpec {
   readonly timeoutMs?: number;
 }
 
-const FIELDS = ['kind', 'product', 'label', 'features', 'split', 'where', 'cohort', 'model', 'loss', 'training', 'strategy', 'participation', 'update', 'evaluation', 'privacy', 'secure', 'timeoutMs', 'purpose', 'project'];
+const FIELDS = ['kind', 'product', 'label', 'labelLevels', 'features', 'split', 'where', 'cohort', 'model', 'loss', 'training', 'strategy', 'participation', 'update', 'evaluation', 'privacy', 'secure', 'timeoutMs', 'purpose', 'project', 'quorum', 'agents'];
 
 function num(v: unknown, field: string, lo: number, hi: number, dflt?: number, integer = false): number {
   if (v === undefined && dflt !== undefined) return dflt;
@@ -148,11 +155,13 @@ function parseFeature(v: unknown, field: string): TrainFeature {
   throw invalidJob(`${field}.type`, `must be "numeric" or "categorical", got ${quote(v.type)}`);
 }
 
-function parseModel(v: unknown, loss: LossName): TrainModelSpec {
-  if (!isObj(v)) throw invalidJob('model', 'must be {"type": "logistic" | "linear" | "mlp", …}');
-  onlyKeys(v, ['type', 'layers', 'l2'], 'model');
-  const type = oneOf(v.type, 'model.type', ['logistic', 'linear', 'mlp'] as const);
-  if (type === 'logistic' && loss !== 'binary-crossentropy') throw invalidJob('loss', 'a logistic model takes loss binary-crossentropy');
+function parseModel(v: unknown, loss: LossName, shape: { inputs: number; outputUnits: number }): TrainModelSpec {
+  if (!isObj(v)) throw invalidJob('model', 'must be {"type": "logistic" | "linear" | "mlp" | "layers", …}');
+  onlyKeys(v, ['type', 'layers', 'l2', 'topology'], 'model');
+  const type = oneOf(v.type, 'model.type', ['logistic', 'linear', 'mlp', 'layers'] as const);
+  if (type === 'layers') return parseLayersModel(v, loss, shape);
+  if (v.topology !== undefined) throw invalidJob('model.topology', 'applies to model type "layers" only');
+  if (type === 'logistic' && loss === 'mse') throw invalidJob('loss', 'a logistic model takes loss binary-crossentropy (or categorical-crossentropy: softmax regression)');
   if (type === 'linear' && loss !== 'mse') throw invalidJob('loss', 'a linear model takes loss mse');
   const l2 = num(v.l2, 'model.l2', 0, 1, 0);
   if (type !== 'mlp') {
@@ -168,6 +177,15 @@ function parseModel(v: unknown, loss: LossName): TrainModelSpec {
     return Object.freeze({ units: num(l.units, `${f}.units`, 1, MAX_TRAIN_UNITS, undefined, true), activation: oneOf(l.activation, `${f}.activation`, ACTIVATIONS), dropout: num(l.dropout, `${f}.dropout`, 0, 0.9, 0) });
   });
   return Object.freeze({ type, layers: Object.freeze(layers), l2 });
+}
+
+/** `{"type": "layers", "topology": <model.json>, "l2"?}`: the hidden layers come from the topology (topology.ts). */
+function parseLayersModel(v: Record<string, unknown>, loss: LossName, shape: { inputs: number; outputUnits: number }): TrainModelSpec {
+  if (v.topology === undefined) throw invalidJob('model.topology', 'is required for model type "layers" (the content of a TF.js model.json, or its modelTopology)');
+  const layers = denseStackOfTopology(v.topology, { inputs: shape.inputs, loss, outputUnits: shape.outputUnits });
+  // The parsed spec carries the derived layers; given again (a re-parse) they must be the topology's.
+  if (v.layers !== undefined && JSON.stringify(v.layers) !== JSON.stringify(layers)) throw invalidJob('model.layers', 'are derived from the topology; leave them out');
+  return Object.freeze({ type: 'layers', layers: Object.freeze(layers), l2: num(v.l2, 'model.l2', 0, 1, 0), topology: v.topology });
 }
 
 function parseStrategy(v: unknown): StrategyConfig {
@@ -187,14 +205,14 @@ function parseStrategy(v: unknown): StrategyConfig {
 }
 
 /** Parameters of the model a spec declares (kernels and biases), for the size limit. */
-export function parameterCount(inputs: number, model: TrainModelSpec): number {
+export function parameterCount(inputs: number, model: TrainModelSpec, outputs = 1): number {
   let n = 0;
   let prev = inputs;
   for (const l of model.layers) {
     n += prev * l.units + l.units;
     prev = l.units;
   }
-  return n + prev + 1;
+  return n + prev * outputs + outputs;
 }
 
 /** Inputs after one-hot encoding. */
@@ -210,7 +228,8 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   if (raw.kind !== 'train') throw invalidJob('kind', `must be "train", got ${quote(raw.kind)}`);
   onlyKeys(raw, FIELDS, '');
   const product = identifier(raw.product, 'product');
-  const label = identifier(raw.label, 'label');
+  const labelSpec = parseLabelLevels(raw.label, raw.labelLevels);
+  const label = identifier(labelSpec.column, typeof raw.label === 'object' && raw.label !== null ? 'label.column' : 'label');
   if (!Array.isArray(raw.features) || raw.features.length < 1 || raw.features.length > MAX_TRAIN_FEATURES) throw invalidJob('features', `must list 1 to ${MAX_TRAIN_FEATURES} features`);
   const features = raw.features.map((f, i) => parseFeature(f, `features[${i}]`));
   const seen = new Set<string>();
@@ -219,15 +238,13 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
     if (seen.has(f.column)) throw invalidJob(`features[${i}].column`, `lists ${f.column} twice`);
     seen.add(f.column);
   });
-  if (!isObj(raw.split)) throw invalidJob('split', 'must be {"column": …, "train": <value>, "test": <value>}');
-  onlyKeys(raw.split, ['column', 'train', 'test'], 'split');
-  const splitColumn = identifier(raw.split.column, 'split.column');
-  if (splitColumn === label || seen.has(splitColumn)) throw invalidJob('split.column', 'must be neither the label nor a feature');
-  const split = Object.freeze({ column: splitColumn, train: scalar(raw.split.train, 'split.train'), test: scalar(raw.split.test, 'split.test') });
-  if (String(split.train) === String(split.test)) throw invalidJob('split.test', 'must differ from split.train');
-  const loss = oneOf(raw.loss, 'loss', LOSSES, 'binary-crossentropy');
-  const model = parseModel(raw.model, loss);
-  const params = parameterCount(inputCount(features), model);
+  // A column (not the label or a feature) or a keyed hash of the privacy unit (hash-split.ts).
+  const split = parseTrainSplit(raw.split, new Set([label, ...seen]));
+  const loss = parseLoss(raw.loss);
+  checkLossAndLabel(loss, labelSpec.levels, labelSpec.field);
+  const outputs = outputUnits({ loss, ...(labelSpec.levels ? { labelLevels: labelSpec.levels } : {}) });
+  const model = parseModel(raw.model, loss, { inputs: inputCount(features), outputUnits: outputs });
+  const params = parameterCount(inputCount(features), model, outputs);
   if (params > MAX_TRAIN_PARAMETERS) throw invalidJob('model', `the model has ${params} parameters; at most ${MAX_TRAIN_PARAMETERS}`);
   const t = raw.training === undefined ? {} : raw.training;
   if (!isObj(t)) throw invalidJob('training', 'must be an object');
@@ -247,7 +264,9 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   const p = raw.participation === undefined ? {} : raw.participation;
   if (!isObj(p)) throw invalidJob('participation', 'must be {"fraction": (0, 1], "minUpdates": ≥ 1}');
   onlyKeys(p, ['fraction', 'minUpdates'], 'participation');
-  const participation = Object.freeze({ fraction: num(p.fraction, 'participation.fraction', 1e-6, 1, 1), minUpdates: num(p.minUpdates, 'participation.minUpdates', 1, 10_000, 1, true) });
+  // `quorum` (--quorum) is minUpdates under the name the other job commands use; `agents` (--agents) names the agents.
+  const run = parseRunOptions(raw, { value: num(p.minUpdates, 'participation.minUpdates', 1, 10_000, 1, true), given: p.minUpdates !== undefined });
+  const participation = Object.freeze({ fraction: num(p.fraction, 'participation.fraction', 1e-6, 1, 1), minUpdates: run.minUpdates });
   const u = raw.update === undefined ? {} : raw.update;
   if (!isObj(u)) throw invalidJob('update', 'must be {"clip": > 0, "gridExponent": integer, "controlClip": > 0, "maxExamples": integer}');
   onlyKeys(u, ['clip', 'gridExponent', 'controlClip', 'maxExamples'], 'update');
@@ -263,7 +282,8 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   onlyKeys(e, ['thresholds'], 'evaluation');
   const evaluation = Object.freeze({ thresholds: num(e.thresholds, 'evaluation.thresholds', 1, MAX_EVAL_THRESHOLDS, 100, true) });
   const privacy = parseTrainPrivacy(raw.privacy);
-  const out: { -readonly [K in keyof TrainJobSpec]: TrainJobSpec[K] } = { kind: 'train', product, label, features: Object.freeze(features), split, where: [], model, loss, training, strategy, participation, update, evaluation, privacy };
+  if (labelSpec.levels !== undefined && privacy.mode !== 'none') throw invalidJob(labelSpec.field, 'DP training takes a 0/1 label without declared levels in this version');
+  const out: { -readonly [K in keyof TrainJobSpec]: TrainJobSpec[K] } = { kind: 'train', product, label, ...(labelSpec.levels ? { labelLevels: labelSpec.levels } : {}), features: Object.freeze(features), split, where: [], model, loss, training, strategy, participation, update, evaluation, privacy };
   if (raw.where !== undefined) {
     if (!Array.isArray(raw.where) || raw.where.length > 32) throw invalidJob('where', 'must be a list of at most 32 filters');
     out.where = Object.freeze(raw.where.map((f, i) => parseFilter(f, `where[${i}]`)));
@@ -277,6 +297,7 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
     if (participation.minUpdates < 3) throw invalidJob('participation.minUpdates', `a ${out.secure} sum needs at least 3 contributors per round (with two, the sum reveals the other's update); got ${participation.minUpdates}`);
   }
   if (isDpTraining(privacy)) checkDpTraining(out, privacy);
+  if (run.agents) out.agents = run.agents;
   if (raw.timeoutMs !== undefined) out.timeoutMs = num(raw.timeoutMs, 'timeoutMs', 1000, 24 * 3600_000, undefined, true);
   if (raw.purpose !== undefined) out.purpose = parsePurpose(raw.purpose);
   if (raw.project !== undefined) out.project = parseProject(raw.project);

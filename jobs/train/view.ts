@@ -13,3 +13,15 @@ export function trainView(r: KindResultView): string {
   for (const n of r.notes) lines.push(`note: ${n}`);
   return lines.join('\n');
 }
+
+/**
+ * A round's line for the progress events: the local training loss of this round and the test metrics of the model
+ * the round started from (the eval round: the final model). NaN figures (not released, e.g. in DP training) are
+ * left out.
+ */
+export function trainRoundLine(m: { phase: 'train' | 'eval'; trainLoss: number; testLoss: number; testAccuracy: number; testAuc: number }): string {
+  const part = (name: string, v: number): string[] => (Number.isFinite(v) ? [`${name} ${v.toFixed(4)}`] : []);
+  const test = [...part('loss', m.testLoss), ...part('accuracy', m.testAccuracy), ...part('AUC', m.testAuc)];
+  const head = m.phase === 'eval' ? 'final model' : 'model entering the round';
+  return [...part('train loss', m.trainLoss), ...(test.length ? [`${head}: test ${test.join(', ')}`] : [])].join('; ');
+}

@@ -1,43 +1,31 @@
 /**
- * An aggregate job on an agent whose data lives in a site's PostgreSQL. The server does the selective part — the
- * job's `where` filters, pushed down as bound parameters through the dialect layer, and the projection to the few
- * columns the job reads — on the consent-scoped tables of the task's session; the rows that remain are read through
- * a cursor, batch by batch, into a TEMP table of the agent's own DuckDB named like the product (they never leave
- * the agent). The statistics, contribution bounding and every disclosure check then run as for a DuckDB agent, on
- * the same rows, so both give the same answer by construction (test/integration/postgres-jobs.test.ts checks it on
- * GiBleed). Values cross as text and are cast back to the product's published types: PostgreSQL prints doubles in
- * their shortest exact form, so nothing is rounded on the way.
+ * Jobs on an agent whose data lives in a site's PostgreSQL, and what their agent's own DuckDB still needs from there.
+ *
+ * Aggregate jobs run on the server (node-agent/query/group-statistics.ts through the dialect layer: filters, public
+ * group keys, contribution bounding, statistics, persons per cell); only the per-group rows come back. In mode none
+ * the differencing guard needs the person sets of the cells about to be released: `candidateCellsFromSource`
+ * streams those (cell, person) pairs through a cursor into the agent's DuckDB, where they are hashed and checked
+ * exactly as on a DuckDB agent; they never leave the agent.
+ *
+ * Kinds whose SQL is still written for DuckDB only (contingency, glm) stage the columns they read: `withStagedColumns`
+ * reads the rows that pass the job's filters (pushed down) through a cursor into a TEMP table of the agent's DuckDB
+ * named like the product. Values cross as text and are cast back to the product's published types: PostgreSQL prints
+ * doubles in their shortest exact form (pinned, data/source/session-settings.ts), so nothing is rounded on the way.
  */
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';
-import type { AggregateJob, Filter } from '../../common/job/spec.js';
+import type { Filter } from '../../common/job/spec.js';
 import { quoteIdent } from '../data/database.js';
 import type { ProductInfo } from '../data/products.js';
 import { DEFAULT_BATCH_ROWS, type SqlSession } from '../data/source/index.js';
 import type { SqlParam } from '../data/source/source.js';
 import { SQL_TYPES, type SqlType } from '../sql/index.js';
-import { filterSql } from '../query/aggregate-sql.js';
+import { filterSql, groupLabelSql } from '../query/aggregate-sql.js';
+import type { GroupStatistics } from '../query/group-statistics.js';
+import { personHashSql } from '../disclosure/released-cells.js';
 
 const LOCAL_TYPE: Record<string, string> = { BIGINT: 'BIGINT', INTEGER: 'INTEGER', DOUBLE: 'DOUBLE', DATE: 'DATE', TIMESTAMP: 'TIMESTAMP', BOOLEAN: 'BOOLEAN' };
-
-/** The product's columns the job reads, in the product's order (unknown names are left to the job's own checks). */
-export function readColumns(job: Pick<AggregateJob, 'where' | 'groupBy' | 'measures'>, product: ProductInfo): ProductInfo['columns'] {
-  const names = new Set([...job.where.map((f) => f.column), ...job.groupBy, ...job.measures.flatMap((m) => ('column' in m && typeof m.column === 'string' ? [m.column] : []))]);
-  if (product.privacyUnit) names.add(product.privacyUnit);
-  if (product.linkage) names.add(product.linkage.column);
-  const lower = new Set([...names].map((n) => n.toLowerCase()));
-  return product.columns.filter((c) => lower.has(c.name.toLowerCase()));
-}
-
-/**
- * Stages the job's rows of `product` from `data` into local TEMP table `product.name` on `local`, runs `fn`, and
- * drops the table.
- * @throws FedmeshError INVALID_JOB naming the field for a filter on an unknown column
- */
-export function withStagedRows<T>(data: SqlSession, local: DuckDBConnection, job: AggregateJob, product: ProductInfo, fn: () => Promise<T>, batchRows = DEFAULT_BATCH_ROWS): Promise<T> {
-  return withStagedColumns(data, local, product, readColumns(job, product), job.where, fn, batchRows);
-}
 
 /**
  * Stages columns `cols` of `product` (the rows passing `filters`, pushed down) from `data` into local TEMP table
@@ -111,4 +99,41 @@ export function withStagedConcepts<T>(data: SqlSession, local: DuckDBConnection,
   if (!product || wanted.length === 0) return fn();
   const cols = product.columns.filter((c) => c.name === 'concept_id' || c.name === 'concept_name');
   return withStagedColumns(data, local, product, cols, [{ column: 'concept_id', op: 'in', value: wanted }], fn);
+}
+
+/**
+ * Mode none on PostgreSQL: the person sets of the cells about to be released (groups and released histogram bins of
+ * at least `k` persons), from the job's rows in server TEMP table `rows`, as local TEMP table `(cell, h)` of keyed
+ * person hashes for the differencing guard — the same rule and the same hash as the DuckDB agent's. Returns its name.
+ */
+export async function candidateCellsFromSource(data: SqlSession, local: DuckDBConnection, rows: string, stats: GroupStatistics, salt: string, k: number, batchRows = DEFAULT_BATCH_ROWS): Promise<string> {
+  const d = data.dialect;
+  const label = groupLabelSql(stats.plan.keyCount, d);
+  const t = d.tempTable(rows);
+  const u = d.cast('u', 'VARCHAR');
+  const parts = [`SELECT ${label} AS cell, ${u} AS u FROM ${t} WHERE u IS NOT NULL`];
+  for (const i of stats.plan.histogramMeasures) parts.push(`SELECT ${label} || '#m${i}b' || ${d.cast(`b${i}`, 'VARCHAR')}, ${u} FROM ${t} WHERE u IS NOT NULL AND b${i} IS NOT NULL`);
+  const sql = `WITH x AS (SELECT DISTINCT cell, u FROM (${parts.join(' UNION ALL ')}) AS p) SELECT cell, u FROM x WHERE cell IN (SELECT cell FROM x GROUP BY cell HAVING count(*) >= ${d.placeholder(1)})`;
+  const pairs = `fedmesh_pairs_${randomBytes(6).toString('hex')}`;
+  const table = `${rows}_cells`;
+  await local.run(`CREATE TEMP TABLE "${pairs}" (cell VARCHAR, u VARCHAR)`);
+  try {
+    const appender = await local.createAppender(pairs, 'main', 'temp');
+    try {
+      for await (const batch of data.stream(sql, [k], { batchRows })) {
+        for (const r of batch) {
+          appender.appendVarchar(String(r['cell']));
+          appender.appendVarchar(String(r['u']));
+          appender.endRow();
+        }
+        appender.flushSync();
+      }
+    } finally {
+      appender.closeSync();
+    }
+    await local.run(`CREATE TEMP TABLE "${table}" AS SELECT DISTINCT cell, ${personHashSql('u', '$1')} AS h FROM "${pairs}"`, [salt]);
+  } finally {
+    await local.run(`DROP TABLE IF EXISTS "${pairs}"`).catch(() => undefined);
+  }
+  return table;
 }

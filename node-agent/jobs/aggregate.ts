@@ -14,6 +14,8 @@ import { queryGroupStatistics, type GroupStatistics } from '../query/group-stati
 import { groupLabelSql } from '../query/aggregate-sql.js';
 import { personHashSql, type ReleasedCells } from '../disclosure/released-cells.js';
 import { selectGroupsAtAgent } from './agent-selection.js';
+import { candidateCellsFromSource } from './aggregate-source.js';
+import type { SqlSession } from '../data/source/index.js';
 
 export interface AggregateOutcome {
   arrow: Uint8Array;
@@ -64,7 +66,10 @@ function addLocalNoise(job: AggregateJob, plan: AggregatePrivacyPlan, groups: Gr
 }
 
 export interface AggregateContext {
+  /** The agent's own DuckDB: its differencing memory, and the data unless `data` is given. */
   conn: DuckDBConnection;
+  /** Where the product is queried when not in `conn` (a site's PostgreSQL): the whole query runs there. @default conn */
+  data?: SqlSession;
   job: AggregateJob;
   product: ProductInfo;
   policy: CompiledAgentPolicy;
@@ -155,7 +160,7 @@ export async function runAggregate(ctx: AggregateContext): Promise<AggregateOutc
   const suppress = privacy.mode === 'none';
   const dataKeys = job.groupBy.length > 0 && !job.groupKeys;
   let exactRelease: ExactRelease | undefined;
-  const exact = await queryGroupStatistics(conn, job, product, privacy, ctx.salt, {
+  const exact = await queryGroupStatistics(ctx.data ?? conn, job, product, privacy, ctx.salt, {
     binPersons: suppress,
     // With public keys the query reads only those keys (admission bounded their number); in the DP modes a count
     // of data-dependent groups never refuses (central-dp selects below); mode none may refuse, see decideExactRelease.
@@ -166,7 +171,7 @@ export async function runAggregate(ctx: AggregateContext): Promise<AggregateOutc
             exactRelease = decideExactRelease(stats, policy);
             const release = ctx.release;
             if (!release || !stats.plan.hasUnit || exactRelease.groups.length === 0) return;
-            const cand = await candidateCells(conn, rows, stats, ctx.salt, policy.minCellSize);
+            const cand = ctx.data ? await candidateCellsFromSource(ctx.data, conn, rows, stats, ctx.salt, policy.minCellSize) : await candidateCells(conn, rows, stats, ctx.salt, policy.minCellSize);
             try {
               await release.cells.checkAndRecord(conn, { researcher: release.researcher, jobId: release.jobId, candidates: cand, minCellSize: policy.minCellSize, maxRememberedPersons: policy.maxRememberedPersons });
             } finally {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { asBufferedRng } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
@@ -24,8 +23,6 @@ export interface CellJobContext {
   taskId: string;
   policy: CompiledAgentPolicy;
   rng: Rng;
-  /** The product's privacy-unit column (contingency jobs): persons are counted on it. */
-  personColumn?: string;
   /** Mode none: who asks, for the differencing guard on the cohort's persons. */
   release?: { researcher: string; jobId: string; cells: ReleasedCells; salt: string };
 }
@@ -35,8 +32,6 @@ export interface ComputeCellsOptions {
   personColumn?: string;
   /** Runs on the job's cohort table (cohort, characterize: the cohort; survival: the target) before it is dropped. */
   onCohort?: (table: string) => Promise<void>;
-  /** Contingency: materialise the person set of every cell as temp table `table` (see `contingencyCounts`). */
-  personSets?: { table: string; salt: string };
 }
 
 function tableName(taskId: string, suffix: string): string {
@@ -100,6 +95,7 @@ export async function computeCells(db: DuckDBConnection | SqlSession, job: CellJ
       }
       return cells;
     }
+    // Contingency reaches here only from the built-in HE path (plain and secagg run on the kind seam, jobs/contingency).
     if ('dialect' in db) throw new FedmeshError('FAILED_PRECONDITION', 'contingency jobs do not run on a PostgreSQL data source yet');
     const t = await contingencyCounts(db, {
       table: job.product,
@@ -109,7 +105,6 @@ export async function computeCells(db: DuckDBConnection | SqlSession, job: CellJ
       colLevels: job.colLevels as (string | number)[],
       where: job.where as never,
       ...(options.personColumn ? { personColumn: options.personColumn } : {}),
-      ...(options.personSets ? { personSets: { ...options.personSets, hashSql: personHashSql } } : {}),
     });
     t.counts.forEach((row, r) => row.forEach((v, c) => cells.set(`cell:${r}:${c}`, v)));
     cells.set('outside', t.outside);
@@ -126,17 +121,6 @@ export async function computeCells(db: DuckDBConnection | SqlSession, job: CellJ
  * the same researcher earlier by 1 … k − 1 persons (`age >= X` vs `age > X` in an inclusion rule). Cohorts below
  * k persons are withheld anyway and not remembered.
  */
-/** The differencing guard on the cells of a contingency table released in mode none (cells of at least k persons). */
-async function guardCells(conn: DuckDBConnection, sets: string, release: NonNullable<CellJobContext['release']>, policy: CompiledAgentPolicy): Promise<void> {
-  const cand = `${sets}_cells`;
-  await conn.run(`CREATE TEMP TABLE "${cand}" AS SELECT DISTINCT cell, h FROM "${sets}" WHERE cell IN (SELECT cell FROM "${sets}" GROUP BY cell HAVING count(DISTINCT h) >= $1)`, [policy.minCellSize]);
-  try {
-    await release.cells.checkAndRecord(conn, { researcher: release.researcher, jobId: release.jobId, candidates: cand, minCellSize: policy.minCellSize, maxRememberedPersons: policy.maxRememberedPersons });
-  } finally {
-    await conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
-  }
-}
-
 async function guardCohort(conn: DuckDBConnection, data: SqlSession | undefined, cohortTable: string, release: NonNullable<CellJobContext['release']>, policy: CompiledAgentPolicy): Promise<void> {
   // Data elsewhere (PostgreSQL): the cohort's person ids are streamed into a local TEMP table (they stay in this
   // agent), so the hash and the check below are the same code, with the same answer, on both sources.
@@ -155,7 +139,7 @@ async function guardCohort(conn: DuckDBConnection, data: SqlSession | undefined,
 }
 
 /**
- * Runs a cohort-level job (cohort, characterize, survival, contingency) on this agent: counts of distinct persons in
+ * Runs a cohort-level job (cohort, characterize, survival) on this agent: counts of distinct persons in
  * the job's public cells. Mode none: cells below the minimum cell size are withheld here. central-dp: exact counts
  * for the coordinator to noise. local-dp: each cell noised here with the job's plan.
  */
@@ -166,18 +150,7 @@ export async function runCellJob(ctx: CellJobContext): Promise<{ arrow: Uint8Arr
   const k = BigInt(ctx.policy.minCellSize);
   const release = ctx.release;
   const guard = job.privacy.mode === 'none' && release !== undefined;
-  const sets = guard && job.kind === 'contingency' ? { table: `${tableName(ctx.taskId, 'sets')}_${randomBytes(4).toString('hex')}`, salt: release.salt } : undefined;
-  let values: Map<string, bigint>;
-  try {
-    values = await computeCells(ctx.data ?? ctx.conn, job, ctx.taskId, {
-      ...(ctx.personColumn ? { personColumn: ctx.personColumn } : {}),
-      ...(guard ? { onCohort: (table: string) => guardCohort(ctx.conn, ctx.data, table, release, ctx.policy) } : {}),
-      ...(sets ? { personSets: sets } : {}),
-    });
-    if (sets && release) await guardCells(ctx.conn, sets.table, release, ctx.policy);
-  } finally {
-    if (sets) await ctx.conn.run(`DROP TABLE IF EXISTS "${sets.table}"`).catch(() => undefined);
-  }
+  const values = await computeCells(ctx.data ?? ctx.conn, job, ctx.taskId, guard ? { onCohort: (table: string) => guardCohort(ctx.conn, ctx.data, table, release, ctx.policy) } : {});
   const out: CellCounts = { values: new Map(), suppressed: new Set() };
   const privacy = planCellPrivacy(job, blocks);
   const rng = asBufferedRng(ctx.rng);

@@ -55,10 +55,17 @@ describe('runOldKindTask', () => {
     expect(steps).toEqual([]);
   });
 
-  it('a cell kind (contingency, central-dp) takes the same order: charge, guard, data', async () => {
+  it('a cell kind (cohort, central-dp) takes the same order: charge, guard, data', async () => {
     const { deps, steps } = fakeDeps();
-    const job = parseJobSpec({ kind: 'contingency', product: 'vitals', rowColumn: 'smoking', colColumn: 'visit', rowLevels: ['smoker', 'non-smoker'], colLevels: [0, 1], privacy: { mode: 'central-dp', epsilon: 1 } });
+    const job = parseJobSpec({ kind: 'cohort', definition: { name: 'c', entry: { domain: 'condition', concepts: { include: [{ conceptId: 1 }] } } }, privacy: { mode: 'central-dp', epsilon: 1 } });
     await runOldKindTask(task('j4'), job, deps);
     expect(steps).toEqual(['charge', 'once', 'data']);
+  });
+
+  it('contingency (ported to the kind seam) is refused on the built-in plain path before any charge or data', async () => {
+    const { deps, steps } = fakeDeps();
+    const job = parseJobSpec({ kind: 'contingency', product: 'vitals', rowColumn: 'smoking', colColumn: 'visit', rowLevels: ['smoker', 'non-smoker'], colLevels: [0, 1], privacy: { mode: 'central-dp', epsilon: 1 } });
+    await expect(runOldKindTask(task('j5'), job, deps)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', field: 'kind' });
+    expect(steps).toEqual([]);
   });
 });

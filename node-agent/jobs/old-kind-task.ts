@@ -14,7 +14,6 @@ import type { ReleasedCells } from '../disclosure/released-cells.js';
 import type { ReleasedConcepts } from '../disclosure/released-concepts.js';
 import type { CompiledAgentPolicy } from '../policy.js';
 import { runAggregate } from './aggregate.js';
-import { withStagedColumns, withStagedRows } from './aggregate-source.js';
 import { runCellJob } from './cell-jobs.js';
 import type { SqlSession } from '../data/source/index.js';
 
@@ -47,40 +46,36 @@ const aggregateTask: OldKindTask<AggregateJob> = async (task, job, deps) => {
   if (privacy.dp) await deps.charge(task.jobId, task.researcher, privacy.dp.cost);
   const release = { researcher: task.researcher, jobId: task.jobId, cells: deps.cells };
   const compute = async (): Promise<ReleasedAnswer> => {
-    const run = (conn: DuckDBConnection): ReturnType<typeof runAggregate> => runAggregate({ conn, job, product, policy: deps.policy, privacy, salt: deps.salt, rng: deps.rng, release });
+    const run = (conn: DuckDBConnection, data?: SqlSession): ReturnType<typeof runAggregate> => runAggregate({ conn, ...(data ? { data } : {}), job, product, policy: deps.policy, privacy, salt: deps.salt, rng: deps.rng, release });
     const onData = deps.withDataSession;
-    // Data on PostgreSQL: the job's filtered rows are staged in the task's DuckDB first (aggregate-source.ts).
-    const { releasedKeys, ...answer } = await deps.withTaskConnection((conn) => (onData ? onData((data) => withStagedRows(data, conn, job, product, () => run(conn))) : run(conn)));
+    // Data on PostgreSQL: the whole query runs there (pushdown); the task's DuckDB keeps the differencing memory.
+    const { releasedKeys, ...answer } = await deps.withTaskConnection((conn) => (onData ? onData((data) => run(conn, data)) : run(conn)));
     deps.concepts.record(task.jobId, job.groupBy, releasedKeys);
     return answer;
   };
   return privacy.dp ? deps.once(task.jobId, task.round, compute) : compute();
 };
 
-/** The four cell kinds share one task: counts of persons in public cells. */
+/** The cohort-level cell kinds (cohort, characterize, survival) share one task: counts of persons in public cells. */
 const cellTask: OldKindTask<CellJob> = async (task, job, deps) => {
   const blocks = cellBlocks(job, job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : []);
   const privacy = planCellPrivacy(job, blocks);
   if (privacy.cost) await deps.charge(task.jobId, task.researcher, privacy.cost);
-  const unit = job.kind === 'contingency' ? deps.products.find((p) => p.name === job.product)?.privacyUnit : undefined;
   const release = { researcher: task.researcher, jobId: task.jobId, cells: deps.cells, salt: deps.salt };
   const onData = deps.withDataSession ?? (<T>(fn: (data: SqlSession | undefined) => Promise<T>) => fn(undefined));
-  const run = (conn: DuckDBConnection, data: SqlSession | undefined): Promise<ReleasedAnswer> => runCellJob({ conn, ...(data ? { data } : {}), job, taskId: task.taskId, policy: deps.policy, rng: deps.rng, ...(unit ? { personColumn: unit } : {}), release });
-  // Contingency on PostgreSQL: the columns it reads are staged in the task's DuckDB (aggregate-source.ts).
-  const staged = job.kind === 'contingency' ? contingencyColumns(job, deps.products) : undefined;
-  const compute = (): Promise<ReleasedAnswer> =>
-    deps.withTaskConnection((conn) => onData((data) => (data && staged ? withStagedColumns(data, conn, staged.product, staged.columns, [], () => run(conn, undefined)) : run(conn, data))));
+  const run = (conn: DuckDBConnection, data: SqlSession | undefined): Promise<ReleasedAnswer> => runCellJob({ conn, ...(data ? { data } : {}), job, taskId: task.taskId, policy: deps.policy, rng: deps.rng, release });
+  const compute = (): Promise<ReleasedAnswer> => deps.withTaskConnection((conn) => onData((data) => run(conn, data)));
   return privacy.cost ? deps.once(task.jobId, task.round, compute) : compute();
 };
 
-/** The product and columns a contingency job reads (undefined: the kind's own check names the missing product). */
-function contingencyColumns(job: CellJob, products: readonly ProductInfo[]): { product: ProductInfo; columns: ProductInfo['columns'] } | undefined {
-  if (job.kind !== 'contingency') return undefined;
-  const product = products.find((p) => p.name === job.product);
-  if (!product) return undefined;
-  const names = new Set([job.rowColumn, job.colColumn, ...(job.where as { column: string }[]).map((f) => f.column), ...(product.privacyUnit ? [product.privacyUnit] : [])].map((n) => n.toLowerCase()));
-  return { product, columns: product.columns.filter((c) => names.has(c.name.toLowerCase())) };
-}
+/**
+ * Contingency is ported to the kind seam (jobs/contingency, run by node-agent/tasks/kind-task-runner.ts); only its
+ * secure he tasks take the built-in secure path. A plain task of the built-in shape comes from a coordinator that
+ * predates the port: refused before anything is charged or read.
+ */
+const portedTask: OldKindTask<CellJob> = async (_task, job) => {
+  throw new FedmeshError('FAILED_PRECONDITION', `kind: ${job.kind} jobs run on the kind seam at this agent; the coordinator sent a task of the built-in path (upgrade the coordinator)`, { field: 'kind' });
+};
 
 /**
  * The agent's plain-task path of the five kinds that predate the kind seam, one entry per kind (the agent's twin of
@@ -91,7 +86,7 @@ const OLD_KIND_TASKS: Readonly<Record<JobKind, OldKindTask<never>>> = {
   aggregate: aggregateTask,
   cohort: cellTask,
   characterize: cellTask,
-  contingency: cellTask,
+  contingency: portedTask,
   survival: cellTask,
 };
 

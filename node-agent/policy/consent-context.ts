@@ -20,6 +20,7 @@ import { coarsenCount, type CoarseCount } from '../data/catalog/disclosure.js';
 import type { ConsentProvision, PatientConsent } from './consent.js';
 import type { PostgresSource, SessionOptions } from '../data/source/index.js';
 import { applySourceConsentScope } from './consent-source.js';
+import { linkageOffSource, writeLinkageKeep } from '../linkage/linkage-scope.js';
 
 type Log = (event: string, fields?: Record<string, unknown>) => void;
 
@@ -28,6 +29,8 @@ export interface ConsentTaskContext {
   purpose: string;
   /** The instant consent is decided at (the task's start), so all of a task's connections agree. */
   atMs: number;
+  /** The task spec's `privacy.linkage` (raw), when the job is linkage-bounded: the person scope of node-agent/linkage. */
+  linkage?: unknown;
 }
 
 /**
@@ -77,8 +80,8 @@ export class ConsentScopes {
   }
 
   /** Runs `fn` (one task) with its connections scoped by consent for `purpose`. */
-  run<T>(purpose: string, fn: () => Promise<T>): Promise<T> {
-    return this.context.run({ purpose, atMs: Date.now() }, fn);
+  run<T>(purpose: string, fn: () => Promise<T>, linkage?: unknown): Promise<T> {
+    return this.context.run({ purpose, atMs: Date.now(), ...(linkage !== undefined ? { linkage } : {}) }, fn);
   }
 
   /** The database handle every task path uses: inside `run`, each new connection is consent-scoped first. */
@@ -88,6 +91,7 @@ export class ConsentScopes {
       withConnection: <T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> => {
         const ctx = this.context.getStore();
         // Data on a wrapped source: the scope is applied there (wrapSource); this DuckDB holds no product tables.
+        if (ctx?.linkage !== undefined && this.sourceAttached) return Promise.reject(linkageOffSource());
         if (!ctx || this.sourceAttached) return db.withConnection(fn);
         if (this.failed) {
           return Promise.reject(new FedmeshError('FAILED_PRECONDITION', "patient consent records at this agent cannot be applied (the domain's log says why), so it computes nothing until they can", { field: 'consent' }));
@@ -112,6 +116,7 @@ export class ConsentScopes {
       withSession: <T>(fn: Parameters<S['withSession']>[0], options?: SessionOptions): Promise<T> => {
         const ctx = this.context.getStore();
         if (!ctx) return source.withSession(fn, options) as Promise<T>;
+        if (ctx.linkage !== undefined) return Promise.reject(linkageOffSource());
         if (this.failed) {
           return Promise.reject(new FedmeshError('FAILED_PRECONDITION', "patient consent records at this agent cannot be applied (the domain's log says why), so it computes nothing until they can", { field: 'consent' }));
         }
@@ -155,7 +160,10 @@ export class ConsentScopes {
   }
 
   private async scope(conn: DuckDBConnection, ctx: ConsentTaskContext): Promise<void> {
-    await applyConsentScope(conn, { consents: this.consents, purpose: ctx.purpose, atMs: ctx.atMs, products: this.products() });
+    const products = this.products();
+    // Linkage-bounded job: only the persons this site is designated for (node-agent/linkage/linkage-scope.ts).
+    const keepTable = ctx.linkage !== undefined ? await writeLinkageKeep(conn, String((await conn.runAndReadAll('SELECT current_database() AS d')).getRowObjectsJS()[0]!.d), ctx.linkage, products) : undefined;
+    await applyConsentScope(conn, { consents: this.consents, purpose: ctx.purpose, atMs: ctx.atMs, products, ...(keepTable ? { keepTable } : {}) });
   }
 }
 

@@ -40,6 +40,8 @@ export interface ScopedProduct {
   name: string;
   /** The product's privacy unit; products without one (public reference data) are not filtered. */
   privacyUnit: string | undefined;
+  /** The product's declared linkage key and this site's name (linkage-bounded tasks; node-agent/linkage). */
+  linkage?: { column: string; site: string } | undefined;
 }
 
 /**
@@ -53,14 +55,16 @@ export interface ScopedProduct {
  * carries the table's `rowid` as a column, as the kinds' SQL orders rows by it (contribution bounding).
  * @returns how many persons the scope leaves out (for the agent's log and audit, never sent)
  */
-export async function applyConsentScope(conn: DuckDBConnection, o: { consents: readonly PatientConsent[]; purpose: string; atMs: number; products: readonly ScopedProduct[] }): Promise<number> {
+export async function applyConsentScope(conn: DuckDBConnection, o: { consents: readonly PatientConsent[]; purpose: string; atMs: number; products: readonly ScopedProduct[]; keepTable?: string }): Promise<number> {
   const n = await writeConsentScope(conn, o.consents, o.purpose, o.atMs);
   if (n > 0) await mapFhirPatients(conn);
   const db = String((await conn.runAndReadAll('SELECT current_database() AS d')).getRowObjectsJS()[0]!.d);
   for (const p of o.products) {
     if (!p.privacyUnit) continue;
     const source = `${quoteIdent(db)}.main.${quoteIdent(p.name)}`;
-    await conn.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(p.name)} AS SELECT t.*, t.rowid AS rowid FROM ${source} t ANTI JOIN ${CONSENT_OPTOUT_TABLE} o ON CAST(t.${quoteIdent(p.privacyUnit)} AS VARCHAR) = o.person`);
+    // A linkage-bounded task (node-agent/linkage/linkage-scope.ts) also keeps only the persons this site is designated for.
+    const keep = o.keepTable ? ` WHERE CAST(t.${quoteIdent(p.privacyUnit)} AS VARCHAR) IN (SELECT person FROM ${o.keepTable})` : '';
+    await conn.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(p.name)} AS SELECT t.*, t.rowid AS rowid FROM ${source} t ANTI JOIN ${CONSENT_OPTOUT_TABLE} o ON CAST(t.${quoteIdent(p.privacyUnit)} AS VARCHAR) = o.person${keep}`);
   }
   return n;
 }

@@ -1,3 +1,4 @@
+import { FedmeshError } from '../../common/errors.js';
 import { isIntegerType } from '../../algorithms/aggregate/index.js';
 import { gridRange } from '../../algorithms/dp/index.js';
 import { checkAggregateAgainstSchema, findColumn, type SchemaProduct } from '../../common/job/schema-check.js';
@@ -7,14 +8,14 @@ import { MAX_DATA_KEY_CHARS } from '../../common/job/group-limits.js';
 import type { ProductInfo } from '../data/products.js';
 import { quoteIdent } from '../data/database.js';
 import { linkageBoundingSql } from '../linkage/linkage-sql.js';
-import { duckdbDialect } from '../sql/index.js';
+import { duckdbDialect, SQL_TYPES, type SqlDialect, type SqlType } from '../sql/index.js';
 
 export interface AggregatePlan {
   /**
    * Materialises the job's rows (after filters and contribution bounding) as a temp table `{t}`: group keys `k<i>`,
    * measure inputs `m<i>`/`c<i>`, bin indexes `b<i>`, and `u` = the privacy unit when the product has one.
    */
-  rowsSql: (table: string) => string;
+  rowsStatements: (table: string) => string[];
   rowsParams: (string | number | boolean)[];
   /** The sufficient statistics per group over the temp table `{t}`; `persons` = distinct privacy units. */
   statsSql: (table: string) => string;
@@ -30,11 +31,17 @@ export interface AggregatePlan {
   bounded: boolean;
   /** Whether rows carry the privacy unit `u` (and `persons` is counted). */
   hasUnit: boolean;
+  /** The engine the SQL is written for. */
+  dialect: SqlDialect;
+  /** The bin counts of histogram/quantile measure `i` from a statistics row. */
+  readBins(row: Record<string, unknown>, i: number): bigint[];
 }
 
 export interface PlanOptions {
   /** Agent-secret salt for the keyed hash that picks which k rows of a person count (not "first k"). */
   salt: string;
+  /** The engine the product lives in (a site's PostgreSQL: the whole job runs there). @default duckdbDialect */
+  dialect?: SqlDialect;
 }
 
 /**
@@ -60,8 +67,8 @@ export function dpRowRange(l: Extract<AgentMeasureLayout, { kind: 'moments' }>):
   return { lo, hi, sqHi };
 }
 
-export function groupLabelSql(keyCount: number): string {
-  return keyCount === 0 ? `'[]'` : `to_json([${Array.from({ length: keyCount }, (_, i) => `k${i}::VARCHAR`).join(', ')}])::VARCHAR`;
+export function groupLabelSql(keyCount: number, d: SqlDialect = duckdbDialect): string {
+  return keyCount === 0 ? `'[]'` : d.jsonTextArray(Array.from({ length: keyCount }, (_, i) => d.cast(`k${i}`, 'VARCHAR')));
 }
 
 /**
@@ -100,19 +107,22 @@ export function filterSql(f: Filter, product: SchemaProduct, field: string, para
  */
 export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: AggregatePrivacyPlan, options: PlanOptions): AggregatePlan {
   checkAggregateAgainstSchema(job, product);
+  const d = options.dialect ?? duckdbDialect;
+  /** A logical type name (a column's declared type, or HUGEINT) in this engine's spelling. */
+  const cast = (x: string, t: string): string => d.cast(x, ((SQL_TYPES as readonly string[]).includes(t) || t === 'HUGEINT' ? t : 'VARCHAR') as SqlType);
   const rowsParams: (string | number | boolean)[] = [];
   const statsParams: (string | number | boolean)[] = [];
   const param = (list: (string | number | boolean)[]) => (v: string | number | boolean, castTo?: string): string => {
     list.push(v);
-    return castTo ? `CAST($${list.length} AS ${castTo})` : `$${list.length}`;
+    return castTo ? cast(d.placeholder(list.length), castTo) : d.placeholder(list.length);
   };
   const p = param(rowsParams);
   // Statistics placeholders are numbered when the statement is composed (after the row parameters, or from 1).
   const po = (v: string | number | boolean, castTo: string): string => {
     statsParams.push(v);
-    return `CAST($@${statsParams.length}@ AS ${castTo})`;
+    return cast(`$@${statsParams.length}@`, castTo);
   };
-  const numberStats = (sql: string, offset: number): string => sql.replace(/\$@(\d+)@/g, (_, n: string) => `$${Number(n) + offset}`);
+  const numberStats = (sql: string, offset: number): string => sql.replace(/\$@(\d+)@/g, (_, n: string) => d.placeholder(Number(n) + offset));
   const where: string[] = [];
   job.where.forEach((f: Filter, i) => where.push(filterSql(f, product, `where[${i}]`, p)));
 
@@ -120,26 +130,31 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
   /** Bin indexes, computed on the inner columns in a second projection. */
   const bins: string[] = [];
   const keys: string[] = [];
+  /** How the groups are ordered: text keys by their bytes, so every engine sends the groups in one order. */
+  const orderKeys: string[] = [];
   job.groupBy.forEach((g, i) => {
     const col = findColumn(product, g, `groupBy[${i}]`);
     const t = col.type.toUpperCase();
     const publicKeys = job.groupKeys?.[g];
-    const text = `CAST(${quoteIdent(col.name)} AS VARCHAR)`;
+    const text = d.cast(quoteIdent(col.name), 'VARCHAR');
     // Data-derived text keys: truncated to the public MAX_DATA_KEY_CHARS before grouping (group-limits.ts).
-    const expr = isIntegerType(t) && t !== 'BOOLEAN' ? `${quoteIdent(col.name)}::BIGINT` : t === 'BOOLEAN' || t === 'DOUBLE' ? quoteIdent(col.name) : publicKeys ? text : `left(${text}, ${MAX_DATA_KEY_CHARS})`;
+    const isText = !(isIntegerType(t) || t === 'BOOLEAN' || t === 'DOUBLE');
+    const expr = isIntegerType(t) && t !== 'BOOLEAN' ? d.cast(quoteIdent(col.name), 'BIGINT') : t === 'BOOLEAN' || t === 'DOUBLE' ? cast(quoteIdent(col.name), t) : publicKeys ? text : `left(${text}, ${MAX_DATA_KEY_CHARS})`;
     inner.push(`${expr} AS k${i}`);
     keys.push(`k${i}`);
-    if (publicKeys) where.push(`${quoteIdent(col.name)} IN (${publicKeys.map((v) => p(v, t === 'DATE' || t === 'TIMESTAMP' ? t : t === 'VARCHAR' ? 'VARCHAR' : t)).join(', ')})`);
+    orderKeys.push(isText ? d.binaryOrder(`k${i}`) : `k${i}`);
+    if (publicKeys) where.push(`${quoteIdent(col.name)} IN (${publicKeys.map((v) => p(v, t)).join(', ')})`);
   });
 
-  const outer: string[] = [...keys, 'count(*)::BIGINT AS count'];
+  const outer: string[] = [...keys, `${d.cast('count(*)', 'BIGINT')} AS count`];
   const histogramMeasures: number[] = [];
+  const histograms = new Map<number, ReturnType<SqlDialect['histogram']>>();
   privacy.layout.forEach((l, i) => {
     const m = job.measures[i]!;
     if (l.kind === 'count' || m.fn === 'count') return;
-    const c = `${quoteIdent(m.column)}::DOUBLE`;
+    const c = d.cast(quoteIdent(m.column), 'DOUBLE');
     // Histograms and quantile buckets: each row's bin index by a balanced comparison tree (O(log bins) per row),
-    // then one DuckDB histogram() aggregate per group (a map bin → count): O(rows), whatever the number of bins.
+    // then one histogram aggregate per group (DuckDB: a map bin → count, O(rows) whatever the number of bins).
     if (l.kind === 'histogram' && m.fn === 'quantile' && l.buckets) {
       // Bucket 0: x < c0; bucket j: c_{j-1} ≤ x < c_j; last: x ≥ c_last (values clamped to the bounds first).
       const x = clampSql(c, p(l.buckets.lower, 'DOUBLE'), p(l.buckets.upper, 'DOUBLE'));
@@ -151,7 +166,9 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
       };
       inner.push(`${x} AS m${i}`);
       bins.push(`CASE WHEN m${i} IS NULL THEN NULL ELSE ${tree(0, cs.length)} END AS b${i}`);
-      outer.push(`histogram(b${i}) AS m${i}_hist`);
+      const h = d.histogram(`b${i}`, l.bins);
+      histograms.set(i, h);
+      outer.push(...h.select(`m${i}_hist`));
       return;
     }
     if (l.kind === 'histogram' && m.fn === 'histogram') {
@@ -165,7 +182,9 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
       };
       inner.push(`${c} AS m${i}`);
       bins.push(`CASE WHEN m${i} IS NULL OR m${i} < ${e[0]} OR m${i} > ${e[k]} THEN NULL ELSE ${tree(0, k)} END AS b${i}`);
-      outer.push(`histogram(b${i}) AS m${i}_hist`);
+      const h = d.histogram(`b${i}`, l.bins);
+      histograms.set(i, h);
+      outer.push(...h.select(`m${i}_hist`));
       histogramMeasures.push(i);
       return;
     }
@@ -173,28 +192,28 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     const centred = `(${clampSql(c, p(l.lower, 'DOUBLE'), p(l.upper, 'DOUBLE'))} - ${p(l.center, 'DOUBLE')})`;
     inner.push(`${centred} AS c${i}`);
     const halfSq = l.center === 0 ? Math.max(l.lower * l.lower, l.upper * l.upper) : ((l.upper - l.lower) / 2) ** 2;
-    let onGrid = `round(c${i} * ${po(2 ** l.scaleBits, 'DOUBLE')})::HUGEINT`;
+    let onGrid = d.roundToInteger(`c${i} * ${po(2 ** l.scaleBits, 'DOUBLE')}`);
     // Placeholders are numbered as they are created: create those of the squares only when they are used.
     // least() skips NULL: the CASE keeps a missing value missing instead of adding the bound (issue 14 #1).
-    let sqOnGrid = l.squares ? `CASE WHEN c${i} IS NULL THEN NULL ELSE round(least(c${i} * c${i}, ${po(halfSq, 'DOUBLE')}) * ${po(2 ** l.sqScaleBits, 'DOUBLE')})::HUGEINT END` : '';
+    let sqOnGrid = l.squares ? `CASE WHEN c${i} IS NULL THEN NULL ELSE ${d.roundToInteger(`least(c${i} * c${i}, ${po(halfSq, 'DOUBLE')}) * ${po(2 ** l.sqScaleBits, 'DOUBLE')}`)} END` : '';
     if (privacy.mode !== 'none') {
       // Re-clamp after rounding, in grid units, to exactly the per-row bounds the noise was calibrated for (the
       // plan's, from its own arithmetic): whatever the floating-point path here, no row exceeds the sensitivity.
       const r = dpRowRange(l);
-      // DuckDB's least/greatest skip NULL: keep a missing value missing (issue 14 #1).
+      // least/greatest skip NULL: keep a missing value missing (issue 14 #1).
       onGrid = `CASE WHEN c${i} IS NULL THEN NULL ELSE least(greatest(${onGrid}, ${po(r.lo.toString(), 'HUGEINT')}), ${po(r.hi.toString(), 'HUGEINT')}) END`;
-      if (l.squares) sqOnGrid = `CASE WHEN c${i} IS NULL THEN NULL ELSE least(greatest(${sqOnGrid}, 0::HUGEINT), ${po(r.sqHi.toString(), 'HUGEINT')}) END`;
+      if (l.squares) sqOnGrid = `CASE WHEN c${i} IS NULL THEN NULL ELSE least(greatest(${sqOnGrid}, ${d.cast('0', 'HUGEINT')}), ${po(r.sqHi.toString(), 'HUGEINT')}) END`;
     }
     outer.push(
-      `count(c${i})::BIGINT AS m${i}_n`,
-      `coalesce(sum(${onGrid}), 0)::HUGEINT AS m${i}_sum`,
-      l.squares ? `coalesce(sum(${sqOnGrid}), 0)::HUGEINT AS m${i}_sumsq` : `0::HUGEINT AS m${i}_sumsq`,
+      `${d.cast(`count(c${i})`, 'BIGINT')} AS m${i}_n`,
+      `${d.cast(`coalesce(sum(${onGrid}), 0)`, 'HUGEINT')} AS m${i}_sum`,
+      l.squares ? `${d.cast(`coalesce(sum(${sqOnGrid}), 0)`, 'HUGEINT')} AS m${i}_sumsq` : `${d.cast('0', 'HUGEINT')} AS m${i}_sumsq`,
     );
   });
 
   const dpMode = privacy.mode !== 'none';
   const unit = product.privacyUnit;
-  let qualify = '';
+  let bound: string | undefined;
   if (unit) inner.push(`${quoteIdent(unit)} AS u`);
   if (dpMode && unit) {
     where.push(`${quoteIdent(unit)} IS NOT NULL`);
@@ -202,25 +221,32 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     const link = linkageBoundingSql(job.privacy.linkage, product, p);
     if (link) where.push(...link.where);
     // Which k rows of a person count: ranked by a keyed hash of the columns the job reads (never `rowid`, which views,
-    // consent scopes and rows staged from PostgreSQL lack or number differently), ties broken by the same columns.
-    // Rows tied on all of them are interchangeable for the statistics, so the bounded result is a function of the
-    // data and the agent's salt alone: the same on every engine and in every row order.
+    // consent scopes and PostgreSQL tables lack or number differently), ties broken by the same columns. Rows tied
+    // on all of them are interchangeable for the statistics, so the bounded result is a function of the data and the
+    // agent's salt alone: the same on every engine (the dialect hashes the same text) and in every row order.
     const used = boundingColumns(job, product, link?.personKey);
-    const order = [duckdbDialect.keyedHash(p(options.salt, 'VARCHAR'), used), ...used.map((c) => `${c} NULLS FIRST`)].join(', ');
-    qualify = ` QUALIFY row_number() OVER (PARTITION BY ${link?.personKey ?? quoteIdent(unit)} ORDER BY ${order}) <= ${p(privacy.maxRowsPerPerson, 'BIGINT')}`;
+    const types = used.map((q) => product.columns.find((col) => quoteIdent(col.name) === q)?.type.toUpperCase() as SqlType | undefined);
+    const order = [d.binaryOrder(d.keyedHash(p(options.salt, 'VARCHAR'), used, types)), ...used.map((c) => `${c} NULLS FIRST`)].join(', ');
+    // A row number per person, kept in a subquery and filtered outside it (QUALIFY is DuckDB's spelling of this).
+    inner.push(`row_number() OVER (PARTITION BY ${link?.personKey ?? quoteIdent(unit)} ORDER BY ${order}) AS fedmesh_rank`);
+    bound = p(privacy.maxRowsPerPerson, 'BIGINT');
   }
   // Persons, not rows: the cell size of a group in mode none is its number of distinct privacy units.
-  if (unit && !dpMode) outer.push('count(DISTINCT u)::BIGINT AS persons');
-  outer.push(`${groupLabelSql(keys.length)} AS cell`);
+  if (unit && !dpMode) outer.push(`${d.cast('count(DISTINCT u)', 'BIGINT')} AS persons`);
+  outer.push(`${groupLabelSql(keys.length, d)} AS cell`);
+  // PostgreSQL allows 1664 result columns; histograms there are one column per bin.
+  if (outer.length > 1600) throw new FedmeshError('INVALID_JOB', `measures: ${outer.length} result columns (histogram bins) are more than this agent's database can return in one query; use fewer bins`, { field: 'measures' });
   const innerSelect = inner.length > 0 ? inner.join(', ') : '1 AS one';
   const whereSql = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
-  const groupSql = keys.length > 0 ? ` GROUP BY ${keys.join(', ')} ORDER BY ${keys.join(', ')}` : '';
-  const rowsSelect = `SELECT ${innerSelect} FROM ${quoteIdent(product.name)}${whereSql}${qualify}`;
-  const withBins = bins.length > 0 ? `SELECT *, ${bins.join(', ')} FROM (${rowsSelect}) AS r` : rowsSelect;
+  const groupSql = keys.length > 0 ? ` GROUP BY ${keys.join(', ')} ORDER BY ${orderKeys.join(', ')}` : '';
+  const scan = `SELECT ${innerSelect} FROM ${quoteIdent(product.name)}${whereSql}`;
+  const rowsSelect = bound === undefined ? scan : `SELECT * FROM (${scan}) AS ranked WHERE fedmesh_rank <= ${bound}`;
+  // Fenced: each histogram reads its bin index once per bin, which must not recompute the comparison tree each time.
+  const withBins = bins.length > 0 ? d.fence(`SELECT *, ${bins.join(', ')} FROM (${rowsSelect}) AS r`) : rowsSelect;
   return {
-    rowsSql: (table) => `CREATE TEMP TABLE ${quoteIdent(table)} AS ${withBins}`,
+    rowsStatements: (table) => d.createTempTableAs(table, withBins),
     rowsParams,
-    statsSql: (table) => numberStats(`SELECT ${outer.join(', ')} FROM ${quoteIdent(table)}${groupSql}`, 0),
+    statsSql: (table) => numberStats(`SELECT ${outer.join(', ')} FROM ${d.tempTable(table)}${groupSql}`, 0),
     statsParams,
     inlineSql: numberStats(`SELECT ${outer.join(', ')} FROM (${withBins}) AS t${groupSql}`, rowsParams.length),
     inlineParams: [...rowsParams, ...statsParams],
@@ -229,6 +255,12 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     layout: privacy.layout,
     bounded: dpMode && unit !== undefined,
     hasUnit: unit !== undefined,
+    dialect: d,
+    readBins: (row, i) => {
+      const h = histograms.get(i);
+      if (!h) throw new RangeError(`measure ${i} has no histogram`);
+      return h.read(row, `m${i}_hist`);
+    },
   };
 }
 

@@ -5,7 +5,8 @@ import { FedmeshError } from '../../common/errors.js';
 import type { AggregatePrivacyPlan } from '../../common/job/privacy-plan.js';
 import type { AggregateJob } from '../../common/job/spec.js';
 import type { ProductInfo } from '../data/products.js';
-import { groupLabelSql, planAggregate, readBins, type AggregatePlan } from './aggregate-sql.js';
+import { duckdbSession, type SqlSession } from '../data/source/index.js';
+import { groupLabelSql, planAggregate, type AggregatePlan } from './aggregate-sql.js';
 
 /** What the agent knows about each group beyond its statistics: never sent, used for disclosure control. */
 export interface GroupCell {
@@ -40,11 +41,17 @@ export interface GroupStatisticsOptions {
   refuseAboveGroups?: number;
 }
 
-async function readRows(conn: DuckDBConnection, sql: string, params: (string | number | boolean)[], product: string): Promise<Record<string, unknown>[]> {
+/** A failed statement: the data source's own error (PostgreSQL: cancelled, connection lost, …), else INVALID_JOB. */
+function queryError(e: unknown, product: string): FedmeshError {
+  if (e instanceof FedmeshError) return e;
+  return new FedmeshError('INVALID_JOB', `the query could not run on product ${product}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+}
+
+async function readRows(db: SqlSession, sql: string, params: (string | number | boolean)[], product: string): Promise<Record<string, unknown>[]> {
   try {
-    return (await conn.runAndReadAll(sql, params)).getRowObjectsJS() as Record<string, unknown>[];
+    return await db.all(sql, params);
   } catch (e) {
-    throw new FedmeshError('INVALID_JOB', `the query could not run on product ${product}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+    throw queryError(e, product);
   }
 }
 
@@ -55,17 +62,21 @@ async function readRows(conn: DuckDBConnection, sql: string, params: (string | n
  * in a temp table (dropped before returning); otherwise one statement computes the statistics.
  * @throws FedmeshError INVALID_JOB when the query fails; POLICY_DENIED above `options.refuseAboveGroups` groups
  */
-export async function queryGroupStatistics(conn: DuckDBConnection, job: AggregateJob, product: ProductInfo, privacy: AggregatePrivacyPlan, salt: string, options: GroupStatisticsOptions = {}): Promise<GroupStatistics> {
-  const plan = planAggregate(job, product, privacy, { salt });
+export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, job: AggregateJob, product: ProductInfo, privacy: AggregatePrivacyPlan, salt: string, options: GroupStatisticsOptions = {}): Promise<GroupStatistics> {
+  // On a site's PostgreSQL the whole query runs there (dialect layer); only the per-group rows come back.
+  const conn = 'dialect' in db ? db : duckdbSession(db);
+  const d = conn.dialect;
+  const plan = planAggregate(job, product, privacy, { salt, dialect: d });
   // Materialise the rows only when something besides the statistics reads them (mode none's disclosure control).
   const materialise = options.binPersons === true || options.inspect !== undefined;
   const table = `fedmesh_rows_${randomBytes(8).toString('hex')}`;
   try {
     if (materialise) {
       try {
-        await conn.run(plan.rowsSql(table), plan.rowsParams);
+        // Only the statement that fills the table takes the row parameters (DROP and ANALYZE take none).
+        for (const st of plan.rowsStatements(table)) await conn.run(st, /\$1\b/.test(st) ? plan.rowsParams : []);
       } catch (e) {
-        throw new FedmeshError('INVALID_JOB', `the query could not run on product ${product.name}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+        throw queryError(e, product.name);
       }
     }
     const rows = materialise ? await readRows(conn, plan.statsSql(table), plan.statsParams, product.name) : await readRows(conn, plan.inlineSql, plan.inlineParams, product.name);
@@ -81,7 +92,7 @@ export async function queryGroupStatistics(conn: DuckDBConnection, job: Aggregat
         if (l.kind === 'moments') {
           return { kind: 'moments', n: BigInt(r[`m${i}_n`] as bigint), sum: BigInt(r[`m${i}_sum`] as bigint), sumSq: BigInt(r[`m${i}_sumsq`] as bigint), scaleBits: l.scaleBits, sqScaleBits: l.sqScaleBits };
         }
-        return { kind: 'histogram', bins: readBins(r, i, l.bins) };
+        return { kind: 'histogram', bins: plan.readBins(r, i) };
       });
       groups.push({ key, count: BigInt(r.count as bigint), measures, suppressedBy: [] });
       const cell: GroupCell = { label: String(r.cell), persons: r.persons === undefined || r.persons === null ? undefined : BigInt(r.persons as bigint), binPersons: new Map() };
@@ -93,8 +104,8 @@ export async function queryGroupStatistics(conn: DuckDBConnection, job: Aggregat
         const l = plan.layout[i]!;
         if (l.kind !== 'histogram') continue;
         for (const c of cells) c.binPersons.set(i, Array.from({ length: l.bins }, () => 0n));
-        const label = groupLabelSql(plan.keyCount);
-        const binRows = await readRows(conn, `SELECT ${label} AS cell, b${i} AS bin, count(DISTINCT u)::BIGINT AS persons FROM "${table}" WHERE b${i} IS NOT NULL GROUP BY ALL`, [], product.name);
+        const label = groupLabelSql(plan.keyCount, d);
+        const binRows = await readRows(conn, `SELECT ${label} AS cell, b${i} AS bin, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS persons FROM ${d.tempTable(table)} WHERE b${i} IS NOT NULL GROUP BY 1, 2`, [], product.name);
         for (const b of binRows) {
           const bin = Number(b.bin);
           const arr = byLabel.get(String(b.cell))?.binPersons.get(i);
@@ -106,6 +117,6 @@ export async function queryGroupStatistics(conn: DuckDBConnection, job: Aggregat
     if (options.inspect) await options.inspect(table, stats);
     return stats;
   } finally {
-    if (materialise) await conn.run(`DROP TABLE IF EXISTS "${table}"`).catch(() => undefined);
+    if (materialise) await conn.run(d.dropTempTable(table)).catch(() => undefined);
   }
 }

@@ -7,6 +7,7 @@
  * or encrypted. The agent calls `handle` at most once per (job id, round) that succeeded: replays are answered from
  * its released-answers store (node-agent/disclosure/released-answers.ts), so a job id is one protocol run.
  */
+import { heRoundId, signHeBinding, type HeRoundStart } from '../../common/secure/he-binding.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { GroupPartial } from '../../algorithms/aggregate/index.js';
 import * as dp from '../../algorithms/dp/index.js';
@@ -235,6 +236,11 @@ export class SecureTaskRunner {
   private async encryptHe(task: AgentTask, job: JobSpec): Promise<SecureTaskOutput> {
     if (task.round !== 1) throw new FedmeshError('INVALID_ARGUMENT', `he: unknown round ${task.round}`);
     if (!job.he) throw invalidJob('he', 'an HE job must carry the plan and the public key (made by the researcher client)');
+    // The round id carries the spec hash this agent verified (common/secure/he-binding.ts), as secagg's does.
+    const roundId = heRoundId(task.jobId, job);
+    if ((decodeEnvelope(task.payload, 'he round payload') as Partial<HeRoundStart> | null)?.roundId !== roundId) {
+      throw new FedmeshError('INVALID_ARGUMENT', 'he round payload: spec hash mismatch: not an HE round of this job as this agent parsed it (job id or spec hash differ)');
+    }
     let plan: HePlan;
     try {
       plan = parseHePlan(job.he.plan);
@@ -251,7 +257,8 @@ export class SecureTaskRunner {
     const cts = await this.pool.encrypt(plan, publicKey, vector);
     const payload = new Uint8Array(cts.length * plan.ciphertextByteSize);
     cts.forEach((c, i) => payload.set(c, i * plan.ciphertextByteSize));
-    return { arrow: new Uint8Array(), meta: { round: 1, secure: 'he', ciphertexts: cts.length, encryptMs: Date.now() - started }, payload };
+    const heBinding = signHeBinding(this.deps.name, this.deps.identity.privateKey, roundId, payload);
+    return { arrow: new Uint8Array(), meta: { round: 1, secure: 'he', ciphertexts: cts.length, encryptMs: Date.now() - started, heBinding }, payload };
   }
 
   private drop(jobId: string): void {

@@ -64,6 +64,24 @@ function checks(d: SqlDialect, q: () => Query): void {
     expect(await one(d.keyedHash(`'other'`, ['CAST(42 AS BIGINT)', d.makeDate('2024', '1', '5')]))).not.toBe(expected);
   });
 
+  it('roundToInteger rounds halves away from zero, exactly, as an integer', async () => {
+    const cases: [string, bigint][] = [['2.5', 3n], ['-2.5', -3n], ['0.5', 1n], ['1.5', 2n], ['-0.5', -1n], ['0.49999999999999994', 0n], ['-7.4', -7n], ['4503599627370495.5', 4503599627370496n], ['9007199254740992', 9007199254740992n]];
+    for (const [x, want] of cases) expect(BigInt(String(await one(d.roundToInteger(d.cast(x, 'DOUBLE')))))).toBe(want);
+  });
+
+  it('keyedHash of DOUBLE keys hashes the text DuckDB prints, and jsonTextArray is compact JSON', async () => {
+    for (const [x, text] of [['30', '30.0'], ['0.1', '0.1'], ['2.5', '2.5'], ['-7.25', '-7.25'], ['123456.789', '123456.789'], ['0.00001', '1e-05'], ['1e15', '1000000000000000.0'], ['1e16', '1e+16']] as const) {
+      const expected = createHash('md5').update(`s|${text}|7`).digest('hex');
+      expect(await one(d.keyedHash(`'s'`, [d.cast(x, 'DOUBLE'), 'CAST(7 AS BIGINT)'], ['DOUBLE', 'BIGINT'])), x).toBe(expected);
+    }
+    expect(await one(d.jsonTextArray([`'a'`, `'b"c'`, d.cast('NULL', 'VARCHAR')]))).toBe('["a","b\\"c",null]');
+  });
+
+  it('binaryOrder orders text by its bytes', async () => {
+    const rows = await q()(`SELECT w FROM (SELECT 'b' AS w UNION ALL SELECT 'B' UNION ALL SELECT 'a' UNION ALL SELECT '_x' UNION ALL SELECT 'é' UNION ALL SELECT 'Z') AS t ORDER BY ${d.binaryOrder('w')}`);
+    expect(rows.map((r) => r['w'])).toEqual(['B', 'Z', '_x', 'a', 'b', 'é']);
+  });
+
   it('a TEMP table made by createTempTableAs is readable and replaced on re-creation', async () => {
     for (const s of d.createTempTableAs('t_sem', 'SELECT 1 AS a')) await q()(s);
     for (const s of d.createTempTableAs('t_sem', 'SELECT 2 AS a UNION ALL SELECT 3')) await q()(s);
@@ -109,5 +127,10 @@ describe.skipIf(noPg)('PostgreSQL dialect on PostgreSQL 15', () => {
     expect(Number((await client.query('SELECT CAST(-7 AS BIGINT) / 2 AS v')).rows[0].v)).toBe(-3);
     await expect(client.query(`SELECT CAST(1 AS DOUBLE) AS v`)).rejects.toThrow(/double/);
     await expect(client.query(`SELECT * FROM range(3)`)).rejects.toThrow(/range/);
+    // round() of a double rounds halves to even here, and a double → NUMERIC cast keeps 15 digits.
+    expect((await client.query('SELECT round(2.5::float8) AS a, round(0.5::float8) AS b')).rows[0]).toEqual({ a: 2, b: 0 });
+    expect((await client.query('SELECT CAST(CAST(9007199254740993 AS float8) AS NUMERIC)::text AS v')).rows[0].v).toBe('9007199254740990');
+    // A plain text cast of a double is not DuckDB's text.
+    expect((await client.query('SELECT CAST(30::float8 AS TEXT) AS a, CAST(1e15::float8 AS TEXT) AS b')).rows[0]).toEqual({ a: '30', b: '1e+15' });
   });
 });

@@ -9,9 +9,12 @@
  * its own constants, validated integers and bound-parameter placeholders (never from outside strings).
  */
 
-/** The logical column types builders use; each dialect spells them. */
-export type SqlType = 'BIGINT' | 'INTEGER' | 'DOUBLE' | 'VARCHAR' | 'DATE' | 'TIMESTAMP' | 'BOOLEAN';
-
+/**
+ * The logical column types builders use; each dialect spells them. `HUGEINT` is an exact integer wide enough for
+ * sums of many grid-scaled values (DuckDB HUGEINT, PostgreSQL NUMERIC): never a float.
+ */
+export type SqlType = 'BIGINT' | 'INTEGER' | 'DOUBLE' | 'VARCHAR' | 'DATE' | 'TIMESTAMP' | 'BOOLEAN' | 'HUGEINT';
+/** The types a product column can have (HUGEINT is only ever computed). */
 export const SQL_TYPES: readonly SqlType[] = ['BIGINT', 'INTEGER', 'DOUBLE', 'VARCHAR', 'DATE', 'TIMESTAMP', 'BOOLEAN'];
 
 export interface SqlDialect {
@@ -51,9 +54,27 @@ export interface SqlDialect {
   /**
    * A keyed hash of `keyExprs` under the secret `saltExpr` (a bound parameter), as text that orders uniformly: it
    * ranks a privacy unit's rows so that the k counted are not the "first k". Same function on every engine (MD5 of
-   * the `|`-joined text forms), so the same rows are kept for integer, text and date keys everywhere.
+   * the `|`-joined text forms), so the same rows are kept for integer, text and date keys everywhere. `keyTypes`
+   * (parallel to `keyExprs`) lets an engine print a DOUBLE key the way DuckDB does (`30.0`, `0.1`): exact for
+   * integral values below 1e16 and other values below 1e15 in magnitude, and in exponent form.
    */
-  keyedHash(saltExpr: string, keyExprs: readonly string[]): string;
+  keyedHash(saltExpr: string, keyExprs: readonly string[], keyTypes?: readonly (SqlType | undefined)[]): string;
+  /**
+   * A DOUBLE rounded to the nearest integer, halves away from zero (C's `round`), as an exact integer (HUGEINT in
+   * DuckDB, BIGINT in PostgreSQL, whose own `round` of a double rounds halves to even and whose double → NUMERIC
+   * cast keeps only 15 digits). How values are snapped to the grid of a DP plan: the same integers on every engine.
+   */
+  roundToInteger(doubleExpr: string): string;
+  /** A JSON array text (`["a","b",null]`, no spaces) of text expressions: a cell's label from its key values. */
+  jsonTextArray(textExprs: readonly string[]): string;
+  /**
+   * A subquery the planner must compute once rather than inline into the query around it: computed columns that
+   * the outer query reads many times (a bin index in each of a histogram's per-bin counts) would otherwise be
+   * recomputed at every reference (PostgreSQL flattens subqueries; `OFFSET 0` stops it).
+   */
+  fence(query: string): string;
+  /** A text expression compared and ordered by its bytes (DuckDB's only order; PostgreSQL's `COLLATE "C"`). */
+  binaryOrder(textExpr: string): string;
   /** How statements refer to the TEMP table named `name` (a plain identifier the builder checked). */
   tempTable(name: string): string;
   /** Statements that (re)create TEMP table `name` from a query, then make the planner aware of its size. */

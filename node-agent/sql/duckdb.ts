@@ -4,7 +4,7 @@
  */
 import { checkShapeInteger, doubleQuoteIdent, type SqlDialect, type SqlType } from './dialect.js';
 
-const TYPES: Record<SqlType, string> = { BIGINT: 'BIGINT', INTEGER: 'INTEGER', DOUBLE: 'DOUBLE', VARCHAR: 'VARCHAR', DATE: 'DATE', TIMESTAMP: 'TIMESTAMP', BOOLEAN: 'BOOLEAN' };
+const TYPES: Record<SqlType, string> = { BIGINT: 'BIGINT', INTEGER: 'INTEGER', DOUBLE: 'DOUBLE', VARCHAR: 'VARCHAR', DATE: 'DATE', TIMESTAMP: 'TIMESTAMP', BOOLEAN: 'BOOLEAN', HUGEINT: 'HUGEINT' };
 
 export const duckdbDialect: SqlDialect = {
   name: 'duckdb',
@@ -39,6 +39,11 @@ export const duckdbDialect: SqlDialect = {
     };
   },
   keyedHash: (salt, keys) => `md5(concat_ws('|', ${[salt, ...keys.map((k) => `CAST(${k} AS VARCHAR)`)].join(', ')}))`,
+  // DuckDB's round(DOUBLE) is C's round (halves away from zero); a DOUBLE → HUGEINT cast of an integer is exact.
+  roundToInteger: (x) => `CAST(round(${x}) AS HUGEINT)`,
+  jsonTextArray: (xs) => `CAST(to_json([${xs.join(', ')}]) AS VARCHAR)`,
+  fence: (q) => q,
+  binaryOrder: (x) => x,
   tempTable: doubleQuoteIdent,
   createTempTableAs: (name, query) => [`CREATE OR REPLACE TEMP TABLE ${doubleQuoteIdent(name)} AS\n${query}`],
   dropTempTable: (name) => `DROP TABLE IF EXISTS ${doubleQuoteIdent(name)}`,

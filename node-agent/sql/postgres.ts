@@ -6,7 +6,17 @@
  */
 import { checkShapeInteger, doubleQuoteIdent, filterColumnsHistogram, type SqlDialect, type SqlType } from './dialect.js';
 
-const TYPES: Record<SqlType, string> = { BIGINT: 'BIGINT', INTEGER: 'INTEGER', DOUBLE: 'DOUBLE PRECISION', VARCHAR: 'TEXT', DATE: 'DATE', TIMESTAMP: 'TIMESTAMP', BOOLEAN: 'BOOLEAN' };
+const TYPES: Record<SqlType, string> = { BIGINT: 'BIGINT', INTEGER: 'INTEGER', DOUBLE: 'DOUBLE PRECISION', VARCHAR: 'TEXT', DATE: 'DATE', TIMESTAMP: 'TIMESTAMP', BOOLEAN: 'BOOLEAN', HUGEINT: 'NUMERIC' };
+
+/**
+ * A DOUBLE as DuckDB prints it: integral values end in `.0` (PostgreSQL prints `30`); both use exponent form from
+ * 1e16 and below 1e-4. PostgreSQL switches to exponent form at 1e15 already: integral values up to 1e16 are printed
+ * through BIGINT; non-integral ones of 1e15 or more (and −0) still differ — not values an OMOP column holds.
+ */
+function duckdbDoubleText(x: string): string {
+  const v = `CAST(${x} AS DOUBLE PRECISION)`;
+  return `CASE WHEN ${v} = trunc(${v}) AND abs(${v}) < 1e16 THEN CAST(CAST(${v} AS BIGINT) AS TEXT) || '.0' ELSE CAST(${v} AS TEXT) END`;
+}
 
 export const postgresDialect: SqlDialect = {
   name: 'postgres',
@@ -29,7 +39,13 @@ export const postgresDialect: SqlDialect = {
   stringAgg: (expr, sep, orderBy) => `string_agg(CAST(${expr} AS TEXT), '${sep.replace(/'/g, "''")}' ORDER BY ${orderBy})`,
   // No histogram aggregate (and the read-only role cannot create one): one FILTER count per public bin.
   histogram: filterColumnsHistogram,
-  keyedHash: (salt, keys) => `md5(concat_ws('|', ${[salt, ...keys.map((k) => `CAST(${k} AS TEXT)`)].join(', ')}))`,
+  keyedHash: (salt, keys, types) => `md5(concat_ws('|', ${[salt, ...keys.map((k, i) => (types?.[i] === 'DOUBLE' ? duckdbDoubleText(k) : `CAST(${k} AS TEXT)`))].join(', ')}))`,
+  // rint() rounds halves to even: round half away from zero by hand. x − trunc(x) is exact for every double.
+  roundToInteger: (x) => `CAST(trunc(${x}) + CASE WHEN abs((${x}) - trunc(${x})) >= 0.5 THEN sign(${x}) ELSE 0 END AS BIGINT)`,
+  // to_json of an ARRAY prints no spaces (json_build_array would).
+  jsonTextArray: (xs) => `CAST(to_json(ARRAY[${xs.map((x) => `CAST(${x} AS TEXT)`).join(', ')}]::TEXT[]) AS TEXT)`,
+  fence: (q) => `${q} OFFSET 0`,
+  binaryOrder: (x) => `(${x}) COLLATE "C"`,
   tempTable: doubleQuoteIdent,
   createTempTableAs: (name, query) => {
     const t = doubleQuoteIdent(name);
@@ -49,9 +65,10 @@ export const postgresDialect: SqlDialect = {
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
        CROSS JOIN LATERAL (SELECT format_type(a.atttypid, NULL) AS ty) t
       WHERE lower(c.relname) = lower($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-        AND (n.oid = pg_my_temp_schema() OR n.nspname = ANY (current_schemas(false)))
+        AND (n.oid = pg_my_temp_schema() OR (n.nspname = ANY (current_schemas(false)) AND n.nspname <> 'pg_catalog'))
       ORDER BY (n.oid = pg_my_temp_schema()) DESC, array_position(current_schemas(false), n.nspname), c.relname, a.attnum`,
   visibleTablesSql: () =>
-    // The search path is the CDM schema, then the vocabulary schema (set per connection by the data source).
-    `SELECT DISTINCT lower(table_name) AS name FROM information_schema.tables WHERE table_schema = ANY (current_schemas(false))`,
+    // The search path is pg_catalog, the CDM schema, then the vocabulary schema (pinned per connection by the data
+    // source, data/source/session-settings.ts); the system catalogue is not data.
+    `SELECT DISTINCT lower(table_name) AS name FROM information_schema.tables WHERE table_schema = ANY (current_schemas(false)) AND table_schema <> 'pg_catalog'`,
 };

@@ -5,7 +5,7 @@
  */
 import { checkShapeInteger, filterColumnsHistogram, type SqlDialect, type SqlType } from './dialect.js';
 
-const TYPES: Record<SqlType, string> = { BIGINT: 'BIGINT', INTEGER: 'INT', DOUBLE: 'FLOAT', VARCHAR: 'NVARCHAR(MAX)', DATE: 'DATE', TIMESTAMP: 'DATETIME2', BOOLEAN: 'BIT' };
+const TYPES: Record<SqlType, string> = { BIGINT: 'BIGINT', INTEGER: 'INT', DOUBLE: 'FLOAT', VARCHAR: 'NVARCHAR(MAX)', DATE: 'DATE', TIMESTAMP: 'DATETIME2', BOOLEAN: 'BIT', HUGEINT: 'DECIMAL(38, 0)' };
 
 /** T-SQL temp tables are named `#name`, not declared TEMP. */
 const tempName = (name: string): string => `[#${name.replace(/]/g, ']]')}]`;
@@ -32,6 +32,11 @@ export const sqlServerDialect: SqlDialect = {
     return { select: (alias) => Array.from({ length: bins }, (_, j) => `SUM(CASE WHEN ${binExpr} = ${j} THEN 1 ELSE 0 END) AS ${alias}_${j}`), read: h.read };
   },
   keyedHash: (salt, keys) => `CONVERT(VARCHAR(32), HASHBYTES('MD5', CONCAT_WS('|', ${[salt, ...keys.map((k) => `CAST(${k} AS NVARCHAR(MAX))`)].join(', ')})), 2)`,
+  // T-SQL ROUND rounds halves away from zero.
+  roundToInteger: (x) => `CAST(ROUND(${x}, 0) AS DECIMAL(38, 0))`,
+  jsonTextArray: (xs) => `(SELECT ${xs.map((x, i) => `CAST(${x} AS NVARCHAR(MAX)) AS [${i}]`).join(', ')} FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)`,
+  fence: (q) => q,
+  binaryOrder: (x) => `(${x}) COLLATE Latin1_General_BIN2`,
   tempTable: tempName,
   createTempTableAs: (name, query) => [`DROP TABLE IF EXISTS ${tempName(name)}`, `SELECT * INTO ${tempName(name)} FROM (\n${query}\n) AS src`],
   dropTempTable: (name) => `DROP TABLE IF EXISTS ${tempName(name)}`,

@@ -12,7 +12,7 @@ import {
   decodeRoundPayload,
   encodeVector,
   phaseAnswerSlot,
-  privacyModeOf,
+  kindPrivacyModeOf,
   snapVectorToGrid,
   type AnyAgentKindDef,
   type AnyKindDef,
@@ -55,6 +55,11 @@ export interface KindTaskDeps {
   secure?: Omit<KindSecureDeps, 'rng' | 'hePool'>;
   /** The domain's access policy (Cedar), before the ledger is charged. @throws FedmeshError POLICY_DENIED naming the policy */
   authorize?: (job: CompiledKindJob, task: AgentTask, identity: IdentityAssertionClaims | undefined) => void;
+  /**
+   * Mode none: the differencing guard over the person sets a kind is about to release (`AgentKindContext`), checked
+   * and recorded for the task's researcher. @default none (the kind's sets are not remembered)
+   */
+  guardReleasedSets?: (conn: DuckDBConnection, g: { researcher: string; jobId: string; candidates: string }) => Promise<void>;
 }
 
 /** Per-job state kept between rounds (the design read in round 0), dropped after this long unused. */
@@ -70,8 +75,8 @@ interface JobEntry {
 
 /**
  * Runs a task of a registry kind through one middleware chain that knows no kind:
- *   compile the spec here and compare the hash the task carries (nobody in between changes the plan) →
- *   round within the public maximum the cost covers → domain policy and the product's published rules →
+ *   compile the spec here → domain policy and the product's published rules → compare the hash the task carries
+ *   (nobody in between changes the plan) → round within the public maximum the cost covers →
  *   bind the job id to the hash → ledger charge, once per job id, for the whole job →
  *   per (job id, round), once: data scope (the task's cancellable connection) → `localStep` → check against the
  *   public layout (bounds; in a noisy mode, blocks the round leaves without noise must be empty) → privacy mode at
@@ -85,8 +90,16 @@ export class KindTaskRunner {
 
   constructor(private readonly deps: KindTaskDeps) {}
 
-  handles(kind: string): boolean {
-    return this.deps.kinds.has(kind) && this.deps.agentKinds.has(kind);
+  /** Whether a task runs here: a registry kind that accepts the spec (a kind ported in steps leaves the rest to the built-in path). */
+  handles(kind: string, specJson?: string): boolean {
+    const def = this.deps.kinds.get(kind);
+    if (!def || !this.deps.agentKinds.has(kind)) return false;
+    if (!def.accepts || specJson === undefined) return true;
+    try {
+      return def.accepts(JSON.parse(specJson));
+    } catch {
+      return true; // unreadable: the runner refuses it naming the spec
+    }
   }
 
   /** @throws FedmeshError naming the field; the agent turns it into a typed failure reply */
@@ -94,9 +107,16 @@ export class KindTaskRunner {
     const { deps } = this;
     const def = deps.kinds.get(task.kind)!;
     const agentDef = deps.agentKinds.get(task.kind)!;
-    const { hash, input, phase, msg } = decodeRoundPayload(task.payload);
     const entry = this.entry(task, def);
     const job = entry.job;
+    // The domain's public rules first: a kind or mode this agent does not serve is refused as such, whatever the task carries.
+    enforceDomainPolicy(deps.policy, job.kind, job.privacy.mode);
+    const product = deps.products().find((p) => p.name === job.product);
+    if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
+    const rules = deps.rules(product.name);
+    if (!rules) throw new FedmeshError('FAILED_PRECONDITION', `product ${product.name} has no published description at this agent yet`, { field: 'product' });
+    checkRules(product.name, rules, job);
+    const { hash, input, phase, msg } = decodeRoundPayload(task.payload);
     if (job.hash !== hash) throw new FedmeshError('FAILED_PRECONDITION', `payload: the task's job hash does not match the job this agent compiles from its spec (kind ${job.kind})`, { field: 'payload' });
     if (!Number.isSafeInteger(task.round) || task.round < 0 || task.round >= job.maxRounds) {
       throw new FedmeshError('FAILED_PRECONDITION', `round: ${task.round} is outside the job's public rounds 0..${job.maxRounds - 1}, which its cost covers`, { field: 'round' });
@@ -104,15 +124,9 @@ export class KindTaskRunner {
     // The task's shape must match the job's secure sum before anything is charged or read.
     if (job.secure !== 'plain' && !phase) throw new FedmeshError('INVALID_ARGUMENT', `payload.phase: a ${job.secure} job's round runs in the phases of its secure sum`, { field: 'payload' });
     if (job.secure === 'plain' && phase) throw new FedmeshError('INVALID_ARGUMENT', 'payload.phase: a plain round has no secure phases', { field: 'payload' });
-    enforceDomainPolicy(deps.policy, job.kind, job.privacy.mode);
-    const product = deps.products().find((p) => p.name === job.product);
-    if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
-    const rules = deps.rules(product.name);
-    if (!rules) throw new FedmeshError('FAILED_PRECONDITION', `product ${product.name} has no published description at this agent yet`, { field: 'product' });
-    checkRules(product.name, rules, job);
     deps.authorize?.(job, task, identity);
     await deps.bind(task.jobId, job.hash);
-    const mode = privacyModeOf(job);
+    const mode = kindPrivacyModeOf(def, job);
     const cost = mode.cost(job);
     // Charged before any data is touched: durable, once per job id, for all of the job's rounds, never refunded.
     if (cost) await deps.charge(task.jobId, task.researcher, cost);
@@ -122,7 +136,7 @@ export class KindTaskRunner {
     const computeVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
       const step = (conn: DuckDBConnection) => (): Promise<StatVector> =>
         agentDef.localStep(
-          { conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state },
+          { conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state, ...(deps.guardReleasedSets ? { guardReleasedSets: (c: DuckDBConnection, candidates: string) => deps.guardReleasedSets!(c, { researcher: task.researcher, jobId: task.jobId, candidates }) } : {}) },
           job,
           input,
           scope.signal,

@@ -75,7 +75,7 @@ export async function runAgentTask(task: AgentTask, identity: IdentityAssertionC
       return { ok: true, taskId: task.taskId, arrow: new Uint8Array(), meta: {}, conceptNames };
     }
     if (data) refuseOffSource(task.kind, task.specJson);
-    if (deps.kindTasks.handles(task.kind)) {
+    if (deps.kindTasks.handles(task.kind, task.specJson)) {
       const out = await deps.kindTasks.run(task, scope, identity);
       done('ok');
       return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta };

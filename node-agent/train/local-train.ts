@@ -9,9 +9,12 @@ import type { Tf } from './tf-runtime.js';
 
 export interface LocalModelConfig {
   readonly inputs: number;
-  /** Hidden layers then the output layer (its activation is applied in the loss: sigmoid for binary). */
+  /**
+   * Hidden layers then the output layer (its activation is applied in the loss: sigmoid for binary, softmax for
+   * categorical, whose output layer has one unit per class).
+   */
   readonly layers: readonly { readonly units: number; readonly activation: string; readonly dropout: number }[];
-  readonly loss: 'binary-crossentropy' | 'mse';
+  readonly loss: 'binary-crossentropy' | 'categorical-crossentropy' | 'mse';
   readonly l2: number;
 }
 
@@ -28,6 +31,7 @@ export interface LocalTrainConfig {
 
 export interface LocalData {
   readonly x: Float32Array;
+  /** The label: 0/1, a number (mse), or the class index 0..K−1 (categorical). */
   readonly y: Float32Array;
   readonly n: number;
 }
@@ -42,8 +46,12 @@ export interface LocalTrainResult {
 export interface LocalEvalResult {
   readonly n: number;
   readonly lossSum: number;
+  /** Rows classified right: at 0.5 (binary), by the largest probability (categorical). */
   readonly correct: number;
-  /** Rows with score ≥ threshold j, positives and negatives (cumulative from the top). */
+  /**
+   * Rows with score ≥ threshold j, positives and negatives (cumulative from the top); categorical: K such
+   * histograms one after the other, class k against the rest scored by p_k.
+   */
   readonly rocPos: Float64Array;
   readonly rocNeg: Float64Array;
 }
@@ -94,9 +102,22 @@ function getFlat(model: LayersModel): Float32Array {
   return out;
 }
 
+/** Largest per-row categorical cross-entropy, −ln(P_EPS): as clamping p to ≥ P_EPS in the binary loss. */
+const MAX_ROW_CE = -Math.log(P_EPS);
+
+const classCount = (cfg: LocalModelConfig): number => cfg.layers.at(-1)!.units;
+
+/** The label tensor the loss takes: [n, 1], or one-hot [n, K] for categorical (y holds class indices). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function labelTensor(tf: Tf, cfg: LocalModelConfig, y: Float32Array, n: number): any {
+  if (cfg.loss !== 'categorical-crossentropy') return tf.tensor2d(y, [n, 1]);
+  return tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from(y), 'int32'), classCount(cfg)).toFloat());
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function perRowLoss(tf: Tf, cfg: LocalModelConfig, logits: any, y: any): any {
   if (cfg.loss === 'mse') return tf.square(tf.sub(logits, y)).reshape([-1]);
+  if (cfg.loss === 'categorical-crossentropy') return tf.minimum(tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1)), MAX_ROW_CE);
   const p = tf.clipByValue(tf.sigmoid(logits), P_EPS, 1 - P_EPS);
   return tf.neg(tf.add(tf.mul(y, tf.log(p)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, p))))).reshape([-1]);
 }
@@ -125,7 +146,7 @@ export async function trainLocal(tf: Tf, model: LocalModelConfig, cfg: LocalTrai
     }
     const opt = cfg.optimizer === 'adam' ? tf.train.adam(cfg.learningRate) : cfg.momentum > 0 ? tf.train.momentum(cfg.learningRate, cfg.momentum) : tf.train.sgd(cfg.learningRate);
     const xAll = tf.tensor2d(data.x, [data.n, model.inputs]);
-    const yAll = tf.tensor2d(data.y, [data.n, 1]);
+    const yAll = labelTensor(tf, model, data.y, data.n);
     let steps = 0;
     let lossSum = 0;
     try {
@@ -173,22 +194,26 @@ export async function trainLocal(tf: Tf, model: LocalModelConfig, cfg: LocalTrai
 
 /** Scores the model `weights` on `data`: loss, accuracy at 0.5 (binary) and the ROC histogram at `thresholds`. */
 export function evaluateLocal(tf: Tf, model: LocalModelConfig, weights: ArrayLike<number>, data: LocalData, thresholds: readonly number[]): LocalEvalResult {
-  const rocPos = new Float64Array(thresholds.length);
-  const rocNeg = new Float64Array(thresholds.length);
+  const T = thresholds.length;
+  const curves = model.loss === 'categorical-crossentropy' ? classCount(model) : 1;
+  const rocPos = new Float64Array(T * curves);
+  const rocNeg = new Float64Array(T * curves);
   if (data.n === 0) return { n: 0, lossSum: 0, correct: 0, rocPos, rocNeg };
   const m = buildModel(tf, model, 0);
   try {
     setFlat(tf, m, weights);
     const { loss, out } = tf.tidy(() => {
       const x = tf.tensor2d(data.x, [data.n, model.inputs]);
-      const y = tf.tensor2d(data.y, [data.n, 1]);
+      const y = labelTensor(tf, model, data.y, data.n);
       const logits = m.apply(x, { training: false });
       const l = tf.sum(perRowLoss(tf, model, logits, y)).dataSync()[0]!;
-      const o = (model.loss === 'mse' ? logits : tf.sigmoid(logits)).dataSync() as Float32Array;
+      const o = (model.loss === 'mse' ? logits : model.loss === 'categorical-crossentropy' ? tf.softmax(logits) : tf.sigmoid(logits)).dataSync() as Float32Array;
       return { loss: l, out: Float32Array.from(o) };
     });
     let correct = 0;
-    if (model.loss === 'binary-crossentropy') {
+    if (model.loss === 'categorical-crossentropy') {
+      correct = scoreClasses(out, data.y, data.n, curves, thresholds, rocPos, rocNeg);
+    } else if (model.loss === 'binary-crossentropy') {
       for (let i = 0; i < data.n; i++) if ((out[i]! >= 0.5 ? 1 : 0) === (data.y[i]! > 0.5 ? 1 : 0)) correct++;
       addToRocHistogram(out, data.y, thresholds, rocPos, rocNeg);
       cumulateFromTop(rocPos);
@@ -198,4 +223,32 @@ export function evaluateLocal(tf: Tf, model: LocalModelConfig, weights: ArrayLik
   } finally {
     m.dispose();
   }
+}
+
+/**
+ * Categorical scoring from the softmax probabilities `p` ([n, K] row-major): rows whose largest probability is their
+ * class (ties to the lower index), and the K one-vs-rest histograms (class k positive, the rest negative, by p_k).
+ */
+function scoreClasses(p: Float32Array, y: Float32Array, n: number, k: number, thresholds: readonly number[], rocPos: Float64Array, rocNeg: Float64Array): number {
+  const T = thresholds.length;
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < k; c++) if (p[i * k + c]! > p[i * k + best]!) best = c;
+    if (best === y[i]) correct++;
+  }
+  const scores = new Float32Array(n);
+  const isClass = new Float32Array(n);
+  for (let c = 0; c < k; c++) {
+    for (let i = 0; i < n; i++) {
+      scores[i] = p[i * k + c]!;
+      isClass[i] = y[i] === c ? 1 : 0;
+    }
+    const pos = rocPos.subarray(c * T, (c + 1) * T);
+    const neg = rocNeg.subarray(c * T, (c + 1) * T);
+    addToRocHistogram(scores, isClass, thresholds, pos, neg);
+    cumulateFromTop(pos);
+    cumulateFromTop(neg);
+  }
+  return correct;
 }

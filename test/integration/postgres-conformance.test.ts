@@ -4,6 +4,7 @@
  * builders: the nine Circe cohorts (counts, attrition and every cohort row), characterisation and survival counts.
  * Skips with a message when ../shared/data or the PostgreSQL binaries are absent.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { parseCirce, runCohort } from '../../node-agent/cohort/index.js';
 import { duckdbSession, openPostgresSource, type PostgresSource, type SqlSession } from '../../node-agent/data/source/index.js';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
 import { copyDuckDbTablesToPostgres, createReadOnlyRole, loadOmopCsvIntoDuckDb, VOCABULARY_TABLES } from '../helpers/postgres-omop.js';
+import { HOSTILE_EXPECTED, rawRoleView, ROLE_VIEW_SQL, setHostileRoleDefaults } from '../helpers/postgres-hostile.js';
 import { circeJsonDir, gibleedDir } from '../reference/circe-reference.js';
 import { compileAgentPolicy } from '../../node-agent/policy.js';
 import { runCellJob } from '../../node-agent/jobs/cell-jobs.js';
@@ -52,6 +54,8 @@ describe.skipIf(noData || noPg)('GiBleed on PostgreSQL 15 equals GiBleed on Duck
     tmp = mkdtempSync(join(tmpdir(), 'fedmesh-conformance-'));
     await copyDuckDbTablesToPostgres((sql) => conn.run(sql), tables, pg, 'gibleed', (t) => (VOCABULARY_TABLES.includes(t) ? 'vocab' : 'cdm'), tmp);
     await createReadOnlyRole(pg, 'gibleed', 'agent', 'agent-pw', ['cdm', 'vocab']);
+    // Every answer below is computed under a DBA's hostile role defaults: the source's session pinning must hold.
+    await setHostileRoleDefaults(pg, 'gibleed', 'agent');
     source = await openPostgresSource({ url: `postgres://agent@127.0.0.1:${pg.port}/gibleed`, password: 'agent-pw', schema: 'cdm', vocabularySchema: 'vocab' });
   }, 300_000);
   afterAll(async () => {
@@ -67,6 +71,12 @@ describe.skipIf(noData || noPg)('GiBleed on PostgreSQL 15 equals GiBleed on Duck
     expect(source.catalogue.get('concept')?.schema).toBe('vocab');
     const n = await source.withSession((s) => s.all('SELECT count(*) AS n FROM person'));
     expect(Number(n[0]!['n'])).toBe(2694);
+  });
+
+  it("session pinning: the role's own defaults are hostile (negative control: a raw connection sees them), the agent's sessions are not", async () => {
+    expect(await rawRoleView(pg, 'gibleed', 'agent', 'agent-pw')).toEqual(HOSTILE_EXPECTED);
+    const pinned = await source.withSession((s) => s.all(ROLE_VIEW_SQL));
+    expect(pinned).toEqual([{ date: '2024-01-05', double: '0.30000000000000004', md5: createHash('md5').update('x').digest('hex'), zone: 'UTC' }]);
   });
 
   it('finds the nine Circe definitions', () => {

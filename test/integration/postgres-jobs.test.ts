@@ -22,12 +22,19 @@ import { listProducts, type ProductInfo } from '../../node-agent/data/products.j
 import { ReleasedCells } from '../../node-agent/disclosure/released-cells.js';
 import { ReleasedConcepts } from '../../node-agent/disclosure/released-concepts.js';
 import { runOldKindTask, type OldKindTaskDeps } from '../../node-agent/jobs/old-kind-task.js';
+import { withStagedProduct } from '../../node-agent/jobs/aggregate-source.js';
+import { compileKindJob, type AgentKindContext, type StatVector } from '../../common/kinds/index.js';
+import { withholdSmallCells } from '../../common/kinds/selection.js';
+import { contingencyKind } from '../../jobs/contingency/index.js';
+import { contingencyAgentKind } from '../../jobs/contingency/agent.js';
 import { compileAgentPolicy } from '../../node-agent/policy.js';
 import { ConsentScopes } from '../../node-agent/policy/index.js';
 import { applyConsentScope } from '../../node-agent/policy/consent-scope.js';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
 import { copyDuckDbTablesToPostgres, createReadOnlyRole, loadOmopCsvIntoDuckDb, VOCABULARY_TABLES } from '../helpers/postgres-omop.js';
+import { HOSTILE_EXPECTED, rawRoleView, setHostileRoleDefaults } from '../helpers/postgres-hostile.js';
 import { gibleedDir } from '../reference/circe-reference.js';
+import type { FedmeshError } from '../../common/errors.js';
 
 const noData = !existsSync(gibleedDir);
 if (noData) console.warn(`[postgres-jobs] SKIPPING: GiBleed (${gibleedDir}) not found (../shared/data is absent)`);
@@ -53,6 +60,8 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     tmp = mkdtempSync(join(tmpdir(), 'fedmesh-pg-jobs-'));
     await copyDuckDbTablesToPostgres((sql) => conn.run(sql), tables, pg, 'gibleed', (t) => (VOCABULARY_TABLES.includes(t) ? 'vocab' : 'cdm'), tmp);
     await createReadOnlyRole(pg, 'gibleed', 'agent', 'agent-pw', ['cdm', 'vocab']);
+    // A DBA's hostile role defaults (day-first dates, 15-digit doubles, a shadowed md5): pinned sessions ignore them.
+    await setHostileRoleDefaults(pg, 'gibleed', 'agent');
     source = await openPostgresSource({ url: `postgres://agent@127.0.0.1:${pg.port}/gibleed`, password: 'agent-pw', schema: 'cdm', vocabularySchema: 'vocab' });
     duckProducts = await listProducts(conn);
     pgProducts = sourceProducts(source.catalogue, () => 'pg');
@@ -105,9 +114,17 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     privacy: { mode: 'central-dp', epsilon: 1, maxRowsPerPerson: 2 },
   };
 
-  it('aggregate under central-dp, bounded to 2 rows per person: the same bounded statistics on both engines', async () => {
+  it("control: the agent role's own defaults are hostile, so the answers below hold under them", async () => {
+    expect(await rawRoleView(pg, 'gibleed', 'agent', 'agent-pw')).toEqual(HOSTILE_EXPECTED);
+  });
+
+  async function topDrugs(): Promise<void> {
     const top = (await conn.runAndReadAll('SELECT drug_concept_id AS c FROM drug_exposure GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 5')).getRowObjectsJS();
     DRUGS_BOUNDED.groupKeys.drug_concept_id = top.map((r) => Number(r.c));
+  }
+
+  it('aggregate under central-dp, bounded to 2 rows per person: the same bounded statistics on both engines', async () => {
+    await topDrugs();
     expect(DRUGS_BOUNDED.groupKeys.drug_concept_id).toHaveLength(5);
     const d = await answer(DRUGS_BOUNDED, false);
     const p = await answer(DRUGS_BOUNDED, true);
@@ -130,11 +147,150 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(await answer(spec, true)).toEqual(d);
   }, 120_000);
 
-  it('contingency in mode none with k = 100: the same cells, the same cells withheld', async () => {
+  /** A session that counts the rows the agent reads from the server (all and stream), for the pushdown checks. */
+  function counting(seen: { rows: number; streamed: number; statements: string[] }): OldKindTaskDeps['withDataSession'] {
+    return (fn) =>
+      source.withSession((s) =>
+        fn({
+          dialect: s.dialect,
+          run: (sql, p) => (seen.statements.push(sql), s.run(sql, p)),
+          all: async (sql, p) => {
+            seen.statements.push(sql);
+            const rows = await s.all(sql, p);
+            seen.rows += rows.length;
+            return rows;
+          },
+          async *stream(sql, p, o) {
+            seen.statements.push(sql);
+            for await (const b of s.stream(sql, p, o)) {
+              seen.streamed += b.length;
+              yield b;
+            }
+          },
+        }),
+      );
+  }
+
+  it('pushdown: an aggregate over 67 000 drug exposures reads only its group rows from PostgreSQL (central-dp: 5 rows; mode none: the groups, plus the released cells’ persons for the differencing guard)', async () => {
+    await topDrugs();
+    const dp: { rows: number; streamed: number; statements: string[] } = { rows: 0, streamed: 0, statements: [] };
+    const d = await answer(DRUGS_BOUNDED, false);
+    expect(await answer(DRUGS_BOUNDED, true, { withData: counting(dp) })).toEqual(d);
+    expect(dp).toMatchObject({ rows: 5, streamed: 0 });
+    expect(dp.statements.join('\n')).toMatch(/row_number\(\) OVER \(PARTITION BY "person_id"/);
+    const exposures = Number((await conn.runAndReadAll('SELECT count(*) AS n FROM drug_exposure')).getRowObjectsJS()[0]!.n);
+    expect(exposures).toBeGreaterThan(10_000);
+    // Mode none with data-derived groups: every group's row (released or withheld) and the persons of the released cells.
+    const none: typeof dp = { rows: 0, streamed: 0, statements: [] };
+    const spec = { kind: 'aggregate', product: 'drug_exposure', groupBy: ['drug_concept_id'], measures: [{ fn: 'count' }], privacy: { mode: 'none' } };
+    const dn = await answer(spec, false);
+    expect(await answer(spec, true, { withData: counting(none) })).toEqual(dn);
+    const meta = JSON.parse(dn.split(' ')[1]!) as { groups: number; withheldGroups: number };
+    expect(none.rows).toBe(meta.groups + meta.withheldGroups);
+    const persons = Number((await conn.runAndReadAll('SELECT count(*) AS n FROM (SELECT DISTINCT drug_concept_id, person_id FROM drug_exposure WHERE drug_concept_id IN (SELECT drug_concept_id FROM drug_exposure GROUP BY 1 HAVING count(DISTINCT person_id) >= 100))')).getRowObjectsJS()[0]!.n);
+    expect(none.streamed).toBe(persons);
+    expect(none.streamed).toBeLessThan(exposures);
+  }, 180_000);
+
+  it('aggregate with histogram, quantile, variance, a date filter and data-derived text groups: the same answer on both engines (mode none and central-dp)', async () => {
+    const measures = [{ fn: 'count' }, { fn: 'histogram', column: 'year_of_birth', bins: [1900, 1920, 1940, 1960, 1980, 2000] }, { fn: 'variance', column: 'year_of_birth', bounds: [1900, 2020] }, { fn: 'sum', column: 'month_of_birth', bounds: [1, 12] }];
+    const none = { kind: 'aggregate', product: 'person', where: [{ column: 'birth_datetime', op: 'is not null' }], groupBy: ['gender_source_value'], measures, privacy: { mode: 'none' } };
+    const d1 = await answer(none, false, { minCellSize: 20 });
+    expect(JSON.parse(d1.split(' ')[1]!)).toMatchObject({ groups: 2 });
+    expect(await answer(none, true, { minCellSize: 20 })).toEqual(d1);
+    const central = {
+      kind: 'aggregate',
+      product: 'condition_occurrence',
+      where: [{ column: 'condition_start_date', op: 'between', value: ['1980-01-01', '2010-12-31'] }],
+      groupBy: ['condition_type_concept_id'],
+      groupKeys: { condition_type_concept_id: [32020, 38000215, 0] },
+      measures: [{ fn: 'count' }, { fn: 'quantile', column: 'visit_occurrence_id', quantiles: [0.5], bounds: [0, 100000] }, { fn: 'mean', column: 'condition_concept_id', bounds: [0, 50000000] }],
+      privacy: { mode: 'central-dp', epsilon: 1, maxRowsPerPerson: 3 },
+    };
+    const d2 = await answer(central, false);
+    expect(await answer(central, true)).toEqual(d2);
+    // Control: another date window changes the answer.
+    expect(await answer({ ...central, where: [{ column: 'condition_start_date', op: 'between', value: ['1990-01-01', '2010-12-31'] }] }, true)).not.toEqual(d2);
+  }, 180_000);
+
+  it('differencing guard on aggregates in mode none: the same refusal on both engines (persons born ≥ 1920, then ≥ 1921, differ by fewer than k)', async () => {
+    const born = Number((await conn.runAndReadAll('SELECT count(*) AS n FROM person WHERE year_of_birth = 1920')).getRowObjectsJS()[0]!.n);
+    expect(born).toBeGreaterThan(0);
+    expect(born).toBeLessThan(100);
+    const job = (year: number): Record<string, unknown> => ({ kind: 'aggregate', product: 'person', where: [{ column: 'year_of_birth', op: '>=', value: year }], measures: [{ fn: 'count' }], privacy: { mode: 'none' } });
+    const outcomes = async (onPg: boolean): Promise<string[]> => {
+      const ledgerDb = await DuckDBInstance.create(':memory:');
+      const ledger = await ledgerDb.connect();
+      const local = onPg ? ledger : conn;
+      const cells = await ReleasedCells.open(local);
+      const researcher = `r-${randomUUID()}`;
+      const out: string[] = [];
+      try {
+        for (const [i, spec] of [job(1920), job(1921), job(1920 - 200)].entries()) {
+          const deps: OldKindTaskDeps = {
+            products: onPg ? pgProducts : duckProducts,
+            policy: compileAgentPolicy({ minCellSize: 100, allowModes: ['none'] }),
+            rng: createServerRng(),
+            salt: SALT,
+            cells,
+            concepts: new ReleasedConcepts(),
+            charge: async () => undefined,
+            once: (_j, _r, f) => f(),
+            withTaskConnection: (fn) => fn(local),
+            ...(onPg ? { withDataSession: (fn) => source.withSession(fn) } : {}),
+          };
+          const task: AgentTask = { taskId: `t${i}`, jobId: `j${i}`, kind: 'aggregate', specJson: JSON.stringify(spec), deadlineMs: Date.now() + 60_000, round: 0, researcher, payload: new Uint8Array() };
+          try {
+            const r = await runOldKindTask(task, parseJobSpec(spec) as JobSpec, deps);
+            out.push(`ok ${Buffer.from(r.arrow).toString('base64')}`);
+          } catch (e) {
+            out.push(`refused ${(e as FedmeshError).code}`);
+          }
+        }
+        return out;
+      } finally {
+        if (!onPg) await cells.forget(conn, researcher);
+        ledger.closeSync();
+        ledgerDb.closeSync();
+      }
+    };
+    const onDuck = await outcomes(false);
+    expect(onDuck[0]).toMatch(/^ok /);
+    expect(onDuck[1]).toBe('refused POLICY_DENIED');
+    // The third job (everybody) is compared with both earlier cells: whatever the guard decides, both engines agree.
+    expect(await outcomes(true)).toEqual(onDuck);
+  }, 180_000);
+
+  it('contingency in mode none with k = 100 (the kind seam: local step, then the runner\'s withholding): the same cells, the same cells withheld', async () => {
     const spec = { kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'year_of_birth', rowLevels: [8507, 8532], colLevels: [1920, 1930, 1940, 1950, 1960, 1970], privacy: { mode: 'none' } };
-    const d = await answer(spec, false);
-    expect((JSON.parse(d.split(' ')[1]!) as { suppressed: number }).suppressed).toBeGreaterThan(0);
-    expect(await answer(spec, true)).toEqual(d);
+    const job = compileKindJob(contingencyKind, spec);
+    const layout = contingencyKind.layout(job, 0);
+    // As the agent's task runner does it: on PostgreSQL the product is staged in the task's DuckDB first (withProduct).
+    const vector = async (onPg: boolean): Promise<{ values: number[]; withheld: number }> => {
+      const ledgerDb = await DuckDBInstance.create(':memory:');
+      const ledger = await ledgerDb.connect();
+      const local = onPg ? ledger : conn;
+      try {
+        const products = onPg ? pgProducts : duckProducts;
+        const product = products.find((p) => p.name === 'person')!;
+        const cells = await ReleasedCells.open(local);
+        const researcher = `r-${randomUUID()}`;
+        const ctx: AgentKindContext = {
+          conn: local, jobId: 'j1', round: 0, product, salt: SALT, policy: { minCellSize: 100 }, jobState: new Map(),
+          guardReleasedSets: async (c, candidates) => void (await cells.checkAndRecord(c, { researcher, jobId: 'j1', candidates, minCellSize: 100, maxRememberedPersons: 1_000_000 })),
+        };
+        const step = (): Promise<StatVector> => contingencyAgentKind.localStep(ctx, job as never, null, new AbortController().signal);
+        const v = onPg ? await source.withSession((s) => withStagedProduct(s, local, product, step)) : await step();
+        const out = withholdSmallCells(layout, v, 100);
+        return { values: Array.from(out.vector.values), withheld: out.withheld };
+      } finally {
+        ledger.closeSync();
+        ledgerDb.closeSync();
+      }
+    };
+    const d = await vector(false);
+    expect(d.withheld).toBeGreaterThan(0);
+    expect(await vector(true)).toEqual(d);
   }, 120_000);
 
   it('consent: persons opted out of HRESCH are left out on PostgreSQL exactly as on DuckDB; opted out of PUBHLTH only, they count', async () => {

@@ -167,7 +167,9 @@ describe('secure jobs: one charge, one answer under replay (issue 15 item 3)', (
     };
     const replayed = await decrypt(Buffer.from([...replies][0]!, 'hex'));
     const fresh = new Set<string>();
-    for (let i = 0; i < 3; i++) fresh.add(await decrypt(ok(await send('a1', first, 1, first.payload, `fresh-he-${i}`))));
+    // The hostile coordinator names each fresh job in the HE round id, as the agent checks (he-binding.ts).
+    const heStart = (decodeEnvelope(first.payload, 'he') as { roundId: string }).roundId;
+    for (let i = 0; i < 3; i++) fresh.add(await decrypt(ok(await send('a1', first, 1, encodeEnvelope({ roundId: underJob(heStart, `fresh-he-${i}`) }), `fresh-he-${i}`))));
     expect(fresh.size).toBeGreaterThan(1);
     expect(fresh.has(replayed)).toBe(false);
   }, 180_000);

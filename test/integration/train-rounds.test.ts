@@ -64,6 +64,7 @@ describe('train jobs over the kind seam: 3 agents over gRPC with mTLS', () => {
     server = await startCoordinatorServer(coordinator, { listen, tls: loadTlsMaterial(tlsDir, 'coordinator') });
     client = new CoordinatorClient({ address: `127.0.0.1:${server.port}`, tls: loadTlsMaterial(tlsDir, 'researcher', 'researcher') });
   }
+  let plainPerAgent: Record<string, { round: number }[]> | undefined;
   let plainWeights: number[] = [];
 
   beforeAll(async () => {
@@ -109,6 +110,7 @@ describe('train jobs over the kind seam: 3 agents over gRPC with mTLS', () => {
     expect(s.final.testN).toBe(Array.from({ length: 1500 }, (_, i) => i + 1).filter((id) => id % 4 === 0).length);
     expect(s.model.weights.length).toBe(5);
     plainWeights = s.model.weights;
+    plainPerAgent = (job.result!.summary as { perAgent?: Record<string, { round: number }[]> }).perAgent;
     const rows = job.result!.rows as { testAuc: number }[];
     expect(s.final.testAuc).toBeGreaterThan(rows[0]!.testAuc);
     expect(s.final.testAuc).toBeGreaterThan(0.6);
@@ -145,6 +147,12 @@ describe('train jobs over the kind seam: 3 agents over gRPC with mTLS', () => {
     expect(job.state, JSON.stringify(job.error)).toBe('succeeded');
     expect(plainWeights.length).toBe(5);
     expect((job.result!.summary as { model: { weights: number[] } }).model.weights).toEqual(plainWeights);
+    // Per-agent metrics of the rounds before the restart come back from the round store: every agent has all 5
+    // rounds (0 and 1 ran before the stop), equal to the uninterrupted run's.
+    const perAgent = (job.result!.summary as { perAgent?: Record<string, { round: number }[]> }).perAgent;
+    expect(plainPerAgent && Object.keys(plainPerAgent).length).toBeGreaterThan(0);
+    expect(Object.values(perAgent ?? {}).every((rows) => rows.map((r) => r.round).join() === '0,1,2,3,4')).toBe(true);
+    expect(perAgent).toEqual(plainPerAgent);
   }, 120_000);
 
   it('an agent stopped during the job drops out; the job finishes over the survivors and names it', async () => {

@@ -3,13 +3,17 @@
  * message when the server binaries are absent): every bad start names its problem, reads are read-only and
  * streamed through a cursor, and a connection lost mid-task fails that task and the next one reconnects.
  */
+import pgDriver from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FedmeshError } from '../../../common/errors.js';
 import { omopTableAnyVersion } from '../omop/cdm-spec.js';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../../../test/helpers/postgres.js';
 import { createReadOnlyRole, createTableSql } from '../../../test/helpers/postgres-omop.js';
 import { openPostgresSource, parseDatabaseUrl, type PostgresSourceOptions } from './index.js';
+import { checkPinnedSettings } from './session-settings.js';
 
+type pgClient = pgDriver.Client;
+const pgClientCtor = pgDriver.Client;
 const noPg = skipWithoutPostgres('PostgreSQL data source tests');
 const DB = 'hospital';
 const PASSWORD = 'reader-pw-7f3a';
@@ -117,6 +121,20 @@ describe.skipIf(noPg)('PostgreSQL data source on PostgreSQL 15', () => {
     });
   }
 
+  it('the pinning check refuses a connection whose startup options were dropped (as by a pooler), naming the setting', async () => {
+    const raw = await pg.admin(DB);
+    try {
+      const e = await rejection(checkPinnedSettings(raw, ['cdm']));
+      expect(e.code).toBe('FAILED_PRECONDITION');
+      expect(e.message).toMatch(/session setting DateStyle is "ISO, MDY", not the pinned "ISO, YMD"/);
+      // Control: the same check passes on a pinned session of the source.
+      const src = await openPostgresSource(opts());
+      await src.close();
+    } finally {
+      await raw.end();
+    }
+  });
+
   it('refuses a bad schema name before connecting', async () => {
     const e = await rejection(openPostgresSource(opts({ schema: 'cdm; DROP TABLE person' })));
     expect(e.code).toBe('INVALID_ARGUMENT');
@@ -206,6 +224,91 @@ describe.skipIf(noPg)('PostgreSQL data source on PostgreSQL 15', () => {
       expect((await rejection(src.withSession((s) => s.all('SELECT 1'), { signal: ac.signal }))).name).toBe('AbortError');
     } finally {
       await admin.end();
+      await src.close();
+    }
+  }, 60_000);
+
+  /** Waits (on the server's own view, no fixed sleep) until backend `pid` is inside pg_sleep. */
+  async function untilSleeping(admin: pgClient, pid: number): Promise<void> {
+    for (let i = 0; i < 2000; i++) {
+      const r = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND wait_event = 'PgSleep'", [pid]);
+      if ((r.rows[0] as { n: number }).n > 0) return;
+      await new Promise((res) => setImmediate(res));
+    }
+    throw new Error(`backend ${pid} never reached pg_sleep`);
+  }
+
+  it('late cancel: a task cancelled inside a cursor (transaction open, TEMP table made, a SET) returns its pooled connection clean; the next task on it sees nothing of it', async () => {
+    const src = await openPostgresSource(opts({ poolSize: 1 }));
+    const admin = await pg.admin(DB);
+    const ac = new AbortController();
+    try {
+      let pid = 0;
+      const running = rejection(
+        src.withSession(async (s) => {
+          pid = Number((await s.all('SELECT pg_backend_pid() AS pid'))[0]!['pid']);
+          for (const st of s.dialect.createTempTableAs('left_behind', 'SELECT person_id FROM person')) await s.run(st);
+          await s.run('SET extra_float_digits = 0');
+          // A slow statement the test causes: every row of the cursor sleeps.
+          for await (const rows of s.stream('SELECT person_id, pg_sleep(30) AS z FROM person', [], { batchRows: 5 })) expect(rows).toHaveLength(0);
+        }, { signal: ac.signal }),
+      );
+      while (pid === 0) await new Promise((res) => setImmediate(res));
+      await untilSleeping(admin, pid);
+      ac.abort();
+      const e = await running;
+      expect(['ROUND_TIMEOUT', 'CANCELLED']).toContain(e.code);
+      // Back in the pool: idle, outside any transaction (not "idle in transaction"), the statement gone.
+      const state = (await admin.query('SELECT state, backend_xid FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0] as { state: string; backend_xid: unknown };
+      expect(state).toEqual({ state: 'idle', backend_xid: null });
+      const next = await src.withSession((s) =>
+        s.all(`SELECT pg_backend_pid() AS pid, to_regclass('left_behind') IS NULL AS gone, (SELECT count(*) FROM pg_cursors) AS cursors, current_setting('extra_float_digits') AS efd, current_setting('DateStyle') AS ds`),
+      );
+      expect(next).toEqual([{ pid, gone: true, cursors: 0n, efd: '3', ds: 'ISO, YMD' }]);
+    } finally {
+      await admin.end();
+      await src.close();
+    }
+  }, 60_000);
+
+  it('negative control: the same cancel on a plain connection without the reset leaves its TEMP table and SET for whoever uses it next', async () => {
+    const raw = new pgClientCtor({ host: '127.0.0.1', port: pg.port, user: 'reader', password: PASSWORD, database: DB });
+    await raw.connect();
+    const admin = await pg.admin(DB);
+    try {
+      const pid = Number((await raw.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+      await raw.query('CREATE TEMP TABLE left_behind AS SELECT person_id FROM cdm.person');
+      await raw.query('SET extra_float_digits = 0');
+      await raw.query('BEGIN READ ONLY');
+      await raw.query('DECLARE c NO SCROLL CURSOR FOR SELECT person_id, pg_sleep(30) FROM cdm.person');
+      const fetching = raw.query('FETCH FORWARD 5 FROM c').then(() => 'done', (x: Error) => x.message);
+      await untilSleeping(admin, pid);
+      await admin.query('SELECT pg_cancel_backend($1)', [pid]);
+      expect(await fetching).toMatch(/canceling statement/);
+      await expect(raw.query('SELECT 1')).rejects.toThrow(/current transaction is aborted/);
+      await raw.query('ROLLBACK');
+      const r = (await raw.query(`SELECT to_regclass('left_behind') IS NULL AS gone, current_setting('extra_float_digits') AS efd`)).rows[0];
+      expect(r).toEqual({ gone: false, efd: '0' });
+    } finally {
+      await admin.end();
+      await raw.end();
+    }
+  }, 60_000);
+
+  it('an abort just after the last statement finished cannot cancel the next task on the same connection', async () => {
+    const src = await openPostgresSource(opts({ poolSize: 1 }));
+    try {
+      for (let i = 0; i < 5; i++) {
+        const ac = new AbortController();
+        await src.withSession(async (s) => {
+          await s.all('SELECT 1 AS one');
+          ac.abort(); // the cancel is sent while the backend is idle, and waited for before the connection is reused
+          await expect(s.all('SELECT 2 AS two')).rejects.toMatchObject({ code: 'CANCELLED' });
+        }, { signal: ac.signal });
+        const r = await src.withSession((s) => s.all('SELECT 3 AS three FROM (SELECT pg_sleep(0.05)) AS z'));
+        expect(r).toEqual([{ three: 3 }]);
+      }
+    } finally {
       await src.close();
     }
   }, 60_000);

@@ -17,6 +17,7 @@ import { FedmeshError } from '../../../common/errors.js';
 import { postgresDialect } from '../../sql/index.js';
 import { DEFAULT_BATCH_ROWS, type DataSource, type SessionOptions, type SqlParam, type SqlRow, type SqlSession } from './source.js';
 import { checkCdmSchema, type CdmCatalogue } from './cdm-check.js';
+import { checkPinnedSettings, pinnedStartupOptions } from './session-settings.js';
 
 export interface PostgresSourceOptions {
   /** `postgres://user@host:port/database` — without a password (see `password`). */
@@ -124,13 +125,18 @@ function isConnectionError(e: unknown): boolean {
 
 let cursorSeq = 0;
 
-function session(client: pg.PoolClient): SqlSession {
+function session(client: pg.PoolClient, signal: AbortSignal | undefined): SqlSession {
+  // A cancelled task starts no further statement (the cancel stops the running one).
+  const query: typeof client.query = ((...args: Parameters<typeof client.query>) => {
+    if (signal?.aborted) throw new FedmeshError('CANCELLED', 'the task was cancelled; no further statement runs on the database');
+    return (client.query as (...a: unknown[]) => unknown)(...args);
+  }) as typeof client.query;
   const params = (p: readonly SqlParam[] | undefined): unknown[] => (p ? p.map((v) => (typeof v === 'bigint' ? v.toString() : v)) : []);
   const readOnly = async <T>(fn: () => Promise<T>): Promise<T> => {
-    await client.query('BEGIN TRANSACTION READ ONLY');
+    await query('BEGIN TRANSACTION READ ONLY');
     try {
       const out = await fn();
-      await client.query('COMMIT');
+      await query('COMMIT');
       return out;
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -141,14 +147,14 @@ function session(client: pg.PoolClient): SqlSession {
     dialect: postgresDialect,
     async run(sql, p) {
       try {
-        await client.query(sql, params(p));
+        await query(sql, params(p));
       } catch (e) {
         throw taskError(e);
       }
     },
     async all(sql, p) {
       try {
-        return await readOnly(async () => (await client.query(sql, params(p))).rows as SqlRow[]);
+        return await readOnly(async () => (await query(sql, params(p))).rows as SqlRow[]);
       } catch (e) {
         throw taskError(e);
       }
@@ -159,15 +165,15 @@ function session(client: pg.PoolClient): SqlSession {
       const name = `fedmesh_cursor_${++cursorSeq}`;
       let open = false;
       try {
-        await client.query('BEGIN TRANSACTION READ ONLY');
+        await query('BEGIN TRANSACTION READ ONLY');
         open = true;
-        await client.query(`DECLARE ${name} NO SCROLL CURSOR FOR ${sql}`, params(p));
+        await query(`DECLARE ${name} NO SCROLL CURSOR FOR ${sql}`, params(p));
         for (;;) {
-          const rows = (await client.query(`FETCH FORWARD ${batch} FROM ${name}`)).rows as SqlRow[];
+          const rows = (await query(`FETCH FORWARD ${batch} FROM ${name}`)).rows as SqlRow[];
           if (rows.length > 0) yield rows;
           if (rows.length < batch) break;
         }
-        await client.query('COMMIT');
+        await query('COMMIT');
         open = false;
       } catch (e) {
         throw taskError(e);
@@ -177,6 +183,28 @@ function session(client: pg.PoolClient): SqlSession {
       }
     },
   };
+}
+
+/**
+ * Makes a session's connection fit for the next task, or says why it must be destroyed instead. A cancel sent for
+ * this task may still be in flight when the task ends (the abort fired just as its last statement finished): it is
+ * waited for first, so it can only ever hit this task's own cleanup — which then fails and the connection is
+ * destroyed — never the next task's statement (a backend ignores a cancel that arrives while it is idle). Then an
+ * open transaction (a cursor broken off, a statement cancelled between BEGIN and COMMIT) is rolled back and
+ * `DISCARD ALL` drops the task's TEMP tables (its working tables and consent views), cursors, prepared statements
+ * and any SET, back to the session's pinned start values. Anything failing on the way destroys the connection.
+ */
+async function resetForReuse(client: pg.PoolClient, cancelling: Promise<boolean> | undefined, broken: Error | undefined): Promise<Error | undefined> {
+  if (cancelling && !(await cancelling)) return broken ?? new Error('the cancel of a statement could not be sent');
+  if (broken) return broken;
+  try {
+    if (client.getTransactionStatus() !== 'I') await client.query('ROLLBACK');
+    await client.query('DISCARD ALL');
+    // Idle and outside any transaction, or not reused.
+    return client.getTransactionStatus() === 'I' ? undefined : new Error('the session is still in a transaction after cleanup');
+  } catch (e) {
+    return e as Error;
+  }
 }
 
 /**
@@ -192,7 +220,6 @@ export async function openPostgresSource(options: PostgresSourceOptions): Promis
   if (!Number.isSafeInteger(poolSize) || poolSize < 1 || poolSize > 64) throw new RangeError('options.poolSize must be an integer in [1, 64]');
   const statementTimeoutMs = options.statementTimeoutMs ?? 600_000;
   if (!Number.isSafeInteger(statementTimeoutMs) || statementTimeoutMs < 0) throw new RangeError('options.statementTimeoutMs must be a non-negative integer');
-  const searchPath = [...new Set([schema, vocabulary])].map((s) => `"${s}"`).join(','); // no spaces: libpq splits options on whitespace
   const pool = new pg.Pool({
     ...where,
     ...(options.password !== undefined ? { password: options.password } : {}),
@@ -203,7 +230,8 @@ export async function openPostgresSource(options: PostgresSourceOptions): Promis
     statement_timeout: statementTimeoutMs,
     // A task that dies between BEGIN and COMMIT must not hold locks (or a snapshot) on the hospital's server.
     idle_in_transaction_session_timeout: 60_000,
-    options: `-c search_path=${searchPath}`,
+    // DateStyle, TimeZone, float digits, search path …: pinned against per-role defaults (session-settings.ts).
+    options: pinnedStartupOptions([schema, vocabulary]),
     types: TYPES,
   });
   // An idle pooled connection the server dropped: logged, and the pool dials again when next needed.
@@ -219,6 +247,7 @@ export async function openPostgresSource(options: PostgresSourceOptions): Promis
     const onError = (): void => undefined; // a drop during the check fails the query itself, which is reported
     client.on('error', onError);
     try {
+      await checkPinnedSettings(client, [schema, vocabulary]);
       catalogue = await checkCdmSchema(client, { schema, vocabulary, user: where.user });
     } finally {
       client.off('error', onError);
@@ -261,21 +290,29 @@ export async function openPostgresSource(options: PostgresSourceOptions): Promis
       // Cancelled task: the server cancels the session's running statement (pg_cancel_backend on a short connection
       // of the same role, which may cancel its own backends); the statement then fails with 57014 and so does fn.
       const pid = (client as unknown as { processID?: number }).processID;
+      let cancelling: Promise<boolean> | undefined;
       const onAbort = (): void => {
         if (pid === undefined) return;
         options.log?.('database-statement-cancelled', { pid });
-        void cancelBackend(pid).catch((e: unknown) => options.log?.('database-cancel-failed', { code: (e as { code?: string }).code ?? 'error' }));
+        cancelling = cancelBackend(pid).then(
+          () => true,
+          (e: unknown) => {
+            options.log?.('database-cancel-failed', { code: (e as { code?: string }).code ?? 'error' });
+            return false;
+          },
+        );
       };
       sessionOptions?.signal?.addEventListener('abort', onAbort, { once: true });
       try {
-        return await fn(session(client));
+        // Aborted while waiting for the connection: the listener came too late to hear it.
+        sessionOptions?.signal?.throwIfAborted();
+        return await fn(session(client, sessionOptions?.signal));
       } catch (e) {
         if (isConnectionError(e)) broken = e as Error;
         throw e;
       } finally {
         sessionOptions?.signal?.removeEventListener('abort', onAbort);
-        // TEMP tables go with the session: DISCARD TEMP before the connection is reused; a broken one is destroyed.
-        if (!broken) await client.query('DISCARD TEMP').catch((e: unknown) => (broken = e as Error));
+        broken = await resetForReuse(client, cancelling, broken);
         client.off('error', onError);
         client.release(broken);
       }

@@ -1,0 +1,114 @@
+/**
+ * Local DP-SGD at one site (pure, float64, randomness from the Rng passed in — the CSPRNG in production): `steps`
+ * steps, each on a Poisson-sampled batch (every row independently with the exact rate T/2^32), every example's
+ * gradient clipped to L2 ≤ C, the clipped sum snapped to a power-of-two grid and given discrete Gaussian noise
+ * (Canonne–Kamath–Steinke 2020 exact sampler; never Math.random or TF.js random ops), then one SGD step
+ * w ← w − η·((Σ clip(∇ℓ_i) + noise)/B + 2λ·W_kernels), with B the public expected batch size (Abadi et al. 2016,
+ * Alg. 1, with Poisson lots as in Mironov et al. 2019). Dividing by a public B rather than this site's batch or row
+ * count keeps every step a post-processing of the noisy sum.
+ *
+ * Each step is the sampled Gaussian mechanism with noise multiplier z: in grid units the sum moves by at most
+ * C/g + √P when one row comes or goes (its clipped gradient, plus half a grid step of rounding per coordinate on
+ * each side), and the noise's σ is z times that. algorithms/dp/accounting/sgm-calibration.ts accounts it.
+ */
+import { asBufferedRng, createDiscreteGaussianSampler, fromGrid, gridForNoiseStd, rationalFromNumber, snapToGrid } from '../dp/index.js';
+import type { Rng } from '../rng.js';
+import { denseParameterCount, exampleGradient, type DenseNet } from './dp-grad.js';
+import { clipL2 } from './fixed-point.js';
+
+export interface LocalDpSgdOptions {
+  readonly net: DenseNet;
+  /** Weight shapes (getWeights() order): the L2 penalty applies to the 2-D ones (kernels). */
+  readonly shapes: readonly (readonly number[])[];
+  readonly clip: number;
+  readonly steps: number;
+  /** A row is in a step's batch when a uniform 32-bit word is below this (rate threshold/2^32). */
+  readonly sampleThreshold32: number;
+  readonly noiseMultiplier: number;
+  readonly learningRate: number;
+  /** The public expected batch size B the noisy sum is divided by. */
+  readonly expectedBatch: number;
+  /** L2 penalty λ on the kernels (public; its gradient 2λW needs no data). @default 0 */
+  readonly l2?: number;
+}
+
+export interface LocalDpSgdResult {
+  readonly weights: Float64Array;
+  /** Batch size of each step. Stays at the agent (tests check the sampling with it). */
+  readonly batchSizes: readonly number[];
+  /** σ of the noise in each step's sum, value units (z·(C + √P·g)). */
+  readonly sumNoiseStd: number;
+  readonly gridExponent: number;
+}
+
+/**
+ * Indices of a Poisson sample of rows 0 … n − 1 into `out` (each row with probability threshold/2^32).
+ * @returns the sample's size
+ */
+export function poissonSample(n: number, threshold32: number, rng: Rng, out: Uint32Array): number {
+  const src = asBufferedRng(rng);
+  let m = 0;
+  if (threshold32 >= 2 ** 32) {
+    for (let i = 0; i < n; i++) out[m++] = i;
+    return m;
+  }
+  for (let i = 0; i < n; i++) if (src.nextUint32() < threshold32) out[m++] = i;
+  return m;
+}
+
+function check(o: LocalDpSgdOptions, n: number): void {
+  const pos = (v: number) => Number.isFinite(v) && v > 0;
+  if (!pos(o.clip)) throw new RangeError(`clip must be a finite number > 0, got ${o.clip}`);
+  if (!Number.isSafeInteger(o.steps) || o.steps < 1) throw new RangeError(`steps must be an integer >= 1, got ${o.steps}`);
+  if (!Number.isInteger(o.sampleThreshold32) || o.sampleThreshold32 < 1 || o.sampleThreshold32 > 2 ** 32) throw new RangeError('sampleThreshold32 must be an integer in [1, 2^32]');
+  if (!pos(o.noiseMultiplier)) throw new RangeError(`noiseMultiplier must be a finite number > 0, got ${o.noiseMultiplier}`);
+  if (!pos(o.learningRate)) throw new RangeError(`learningRate must be a finite number > 0, got ${o.learningRate}`);
+  if (!pos(o.expectedBatch)) throw new RangeError(`expectedBatch must be a finite number > 0, got ${o.expectedBatch}`);
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`n must be an integer >= 0, got ${n}`);
+}
+
+/**
+ * Runs the local steps from `weights` on rows (x row-major, net.inputs per row; y labels).
+ * @throws RangeError for bad options or inputs of the wrong length
+ */
+export function localDpSgd(o: LocalDpSgdOptions, weights: ArrayLike<number>, x: ArrayLike<number>, y: ArrayLike<number>, n: number, rng: Rng): LocalDpSgdResult {
+  check(o, n);
+  const p = denseParameterCount(o.net);
+  if (weights.length !== p) throw new RangeError(`weights has ${weights.length} entries, the net ${p}`);
+  if (x.length < n * o.net.inputs || y.length < n) throw new RangeError(`x and y must hold ${n} rows of ${o.net.inputs} inputs`);
+  const src = asBufferedRng(rng);
+  const std = o.noiseMultiplier * o.clip;
+  const grid = gridForNoiseStd(std);
+  const l2Grid = o.clip / grid.size + Math.sqrt(p);
+  const sampler = createDiscreteGaussianSampler(rationalFromNumber((o.noiseMultiplier * l2Grid) ** 2));
+  const kernel = new Uint8Array(p);
+  let at = 0;
+  for (const s of o.shapes) {
+    const size = s.reduce((a, b) => a * b, 1);
+    if (s.length === 2) kernel.fill(1, at, at + size);
+    at += size;
+  }
+  const lambda = o.l2 ?? 0;
+  const w = Float64Array.from(weights);
+  const g = new Float64Array(p);
+  const sum = new Float64Array(p);
+  const batch = new Uint32Array(n);
+  const batchSizes: number[] = [];
+  for (let step = 0; step < o.steps; step++) {
+    const m = poissonSample(n, o.sampleThreshold32, src, batch);
+    batchSizes.push(m);
+    sum.fill(0);
+    for (let b = 0; b < m; b++) {
+      const r = batch[b]!;
+      exampleGradient(o.net, w, x, r * o.net.inputs, y[r]!, g);
+      clipL2(g, o.clip);
+      for (let i = 0; i < p; i++) sum[i]! += g[i]!;
+    }
+    for (let i = 0; i < p; i++) {
+      const noisy = fromGrid(snapToGrid(sum[i]!, grid) + sampler.sample(src), grid);
+      const grad = noisy / o.expectedBatch + (kernel[i] ? 2 * lambda * w[i]! : 0);
+      w[i] = w[i]! - o.learningRate * grad;
+    }
+  }
+  return { weights: w, batchSizes, sumNoiseStd: o.noiseMultiplier * l2Grid * grid.size, gridExponent: grid.exponent };
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { asBufferedRng, calibrateNoise } from '../../algorithms/dp/index.js';
+import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
+import { kindPrivacyModeOf } from './kind-noise-plan.js';
+import { CENTRAL_DP_MODE, DISTRIBUTED_DP_MODE } from './index.js';
+import type { CompiledKindJob, KindNoisePlan, KindPrivacyMode } from './kind.js';
+import type { StatLayout } from './stat-layout.js';
+
+/** A kind's own plan: ε-only discrete Laplace on block `a` (sensitivity 1), nothing on the public block `b`. */
+const laplace = calibrateNoise({ epsilon: 1 }, { l1: 1n, l2Squared: 1n });
+const plan: KindNoisePlan = { cost: laplace.cost, blocks: [{ sample: (r) => laplace.sample(r), std: laplace.info.std }, undefined] };
+const def = { noisePlan: () => plan };
+const layout: StatLayout = {
+  blocks: [
+    { name: 'a', length: 4, perAgent: { lo: 0, hi: 100 }, sensitivity: { l1: 1, l2Sq: 1 }, gridExponent: 0, release: 'additive' },
+    { name: 'b', length: 2, perAgent: { lo: 0, hi: 100 }, sensitivity: { l1: 0, l2Sq: 0 }, gridExponent: 0, release: 'additive' },
+  ],
+};
+const job = (mode: KindPrivacyMode): CompiledKindJob => ({ kind: 'k', product: 'p', privacy: { mode, epsilon: 1 }, secure: 'plain', maxRounds: 1, roundTimeoutMs: 1000, dropout: 'fail', minAgents: 1, spec: {}, plan: {}, hash: '0'.repeat(64) });
+const v = { values: Float64Array.from([10, 20, 30, 40, 7, 8]) };
+
+/** The noise as a hand loop over the same buffered stream: one Laplace draw per entry of `a`, in order. */
+function expected(seed: number): number[] {
+  const r = asBufferedRng(createSeededRng(seed));
+  return [10, 20, 30, 40].map((x) => x + Number(laplace.sample(r))).concat([7, 8]);
+}
+
+describe('a kind noise plan on the seam (kind-noise-plan.ts)', () => {
+  it('central-dp: the coordinator draws one sample per entry of the planned block, in layout order; the agent none', () => {
+    const mode = kindPrivacyModeOf(def, job('central-dp'));
+    const noise = mode.roundNoise(job('central-dp'), layout, { agents: 3 });
+    expect(noise.map((n) => n.std)).toEqual([laplace.info.std, 0]);
+    expect(mode.cost(job('central-dp'))).toBe(plan.cost);
+    expect(mode.atAgent(v, noise, layout, createSeededRng(1))).toBe(v);
+    expect(Array.from(mode.atCoordinator(v, noise, layout, createSeededRng(5)).values)).toEqual(expected(5));
+    // Negative control: another seed, other draws.
+    expect(Array.from(mode.atCoordinator(v, noise, layout, createSeededRng(6)).values)).not.toEqual(expected(5));
+  });
+
+  it('local-dp: each agent draws; the sum states √n times one draw', () => {
+    const mode = kindPrivacyModeOf(def, job('local-dp'));
+    const noise = mode.roundNoise(job('local-dp'), layout, { agents: 4 });
+    expect(noise[0]!.std).toBeCloseTo(2 * laplace.info.std, 12);
+    expect(noise[0]!.agentSigma2Grid).toBeCloseTo(laplace.info.std ** 2, 12);
+    expect(Array.from(mode.atAgent(v, noise, layout, createSeededRng(9)).values)).toEqual(expected(9));
+    expect(mode.atCoordinator(v, noise, layout, createSeededRng(1))).toBe(v);
+  });
+
+  it("falls back to the seam's modes without a plan, and for distributed-dp with one", () => {
+    expect(kindPrivacyModeOf({}, { ...job('central-dp'), privacy: { mode: 'central-dp', rho: 1 } })).toBe(CENTRAL_DP_MODE);
+    expect(kindPrivacyModeOf(def, { ...job('distributed-dp'), privacy: { mode: 'distributed-dp', rho: 1 } })).toBe(DISTRIBUTED_DP_MODE);
+    expect(() => kindPrivacyModeOf(def, job('central-dp')).roundNoise(job('central-dp'), { blocks: [layout.blocks[0]!] })).toThrow(RangeError);
+  });
+});

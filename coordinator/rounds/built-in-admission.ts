@@ -1,0 +1,35 @@
+import { admitLinkage } from '../linkage/admit-linkage.js';
+import { applyPublicRules } from '../admission/public-rules.js';
+import { checkQuorum } from '../admission/quorum.js';
+import { checkResultSize } from '../admission/result-size.js';
+import { jobPopulations } from '../budget-populations.js';
+import { oldKindPath } from '../jobs/old-kinds.js';
+import type { PopulationTouch } from '../../common/job/population.js';
+import type { JobSpec } from '../../common/job/spec.js';
+import type { AgentMember, AgentView } from '../agent-registry.js';
+import type { MissingAgent } from '../job-record.js';
+
+/** Who a ported built-in kind's job runs on, the populations it is charged to, and the agents left out. */
+export interface BuiltInAdmission {
+  agents: AgentView[];
+  touched: PopulationTouch[];
+  /** Members not live, agents whose catalogue cannot serve the job, agents whose published rules refuse it. */
+  excluded: MissingAgent[];
+}
+
+/**
+ * Admission of a registry kind whose spec is a built-in `JobSpec` (`KindDef.builtInSpec`: a ported built-in kind),
+ * in the built-in order and with the built-in messages, so a port changes no refusal: quorum over the members that
+ * serve it → the kind's catalogue check (columns, types, privacy unit; agents that cannot serve left out) → the
+ * published policy and product manifests → linkage → result size → the populations charged. The mesh policy and
+ * the charge follow in kind-jobs.ts, as for every registry kind.
+ * @throws FedmeshError naming the field, before anything is charged
+ */
+export function admitBuiltInSpec(spec: JobSpec, members: readonly AgentMember[], connected: readonly AgentView[]): BuiltInAdmission {
+  const notLive = checkQuorum(spec, members, connected);
+  const admitted = oldKindPath(spec).admit(spec, connected);
+  const allowed = applyPublicRules(spec, admitted.agents);
+  admitLinkage(spec, allowed.agents);
+  checkResultSize(spec, allowed.agents.length);
+  return { agents: allowed.agents, touched: jobPopulations(spec, allowed.agents), excluded: [...notLive, ...admitted.excluded, ...allowed.excluded] };
+}

@@ -1,0 +1,56 @@
+/**
+ * The `contingency` kind at the agent: one local step, the exact count of distinct persons in each public cell of
+ * the job's table (node-agent/analytics/contingency.ts: the one SQL function, also used on a staged PostgreSQL
+ * product), as the job's one block. Withholding small cells (mode none) and noise are the task runner's, not this
+ * step's. In mode none the persons behind the cells this agent will release go through its differencing guard
+ * first (cells of at least its minimum cell size: the ones that leave), so two tables that differ by a few persons
+ * are not both released to one researcher.
+ */
+import { randomBytes } from 'node:crypto';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { AgentKindContext, AgentKindDef } from '../../common/kinds/index.js';
+import { contingencyCounts, type ContingencyFilter, type Level } from '../../node-agent/analytics/contingency.js';
+import { personHashSql } from '../../node-agent/disclosure/released-cells.js';
+import type { ContingencyPlan } from './index.js';
+import type { ContingencySpec } from './spec.js';
+
+/** The mode-none differencing guard over the cells this agent releases (those of at least k persons). */
+async function guardCells(conn: DuckDBConnection, sets: string, ctx: AgentKindContext): Promise<void> {
+  const cand = `${sets}_cells`;
+  await conn.run(`CREATE TEMP TABLE "${cand}" AS SELECT DISTINCT cell, h FROM "${sets}" WHERE cell IN (SELECT cell FROM "${sets}" GROUP BY cell HAVING count(DISTINCT h) >= $1)`, [ctx.policy.minCellSize]);
+  try {
+    await ctx.guardReleasedSets!(conn, cand);
+  } finally {
+    await conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
+  }
+}
+
+export const contingencyAgentKind: AgentKindDef<ContingencySpec, ContingencyPlan, null> = {
+  kind: 'contingency',
+  async localStep(ctx, job) {
+    const spec = job.spec;
+    const guard = job.privacy.mode === 'none' && ctx.guardReleasedSets !== undefined;
+    const sets = guard ? `fedmesh_ct_${ctx.jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}_${randomBytes(4).toString('hex')}` : undefined;
+    try {
+      const t = await contingencyCounts(ctx.conn, {
+        table: ctx.product.name,
+        rowColumn: spec.rowColumn,
+        colColumn: spec.colColumn,
+        rowLevels: spec.rowLevels as Level[],
+        colLevels: spec.colLevels as Level[],
+        where: spec.where as ContingencyFilter[],
+        ...(ctx.product.privacyUnit ? { personColumn: ctx.product.privacyUnit } : {}),
+        ...(sets ? { personSets: { table: sets, salt: ctx.salt, hashSql: personHashSql } } : {}),
+      });
+      if (sets) await guardCells(ctx.conn, sets, ctx);
+      const values = new Float64Array(job.plan.cells.length);
+      let at = 0;
+      for (const row of t.counts) for (const v of row) values[at++] = Number(v);
+      values[at++] = Number(t.outside);
+      values[at] = Number(t.ambiguous);
+      return { values };
+    } finally {
+      if (sets) await ctx.conn.run(`DROP TABLE IF EXISTS "${sets}"`).catch(() => undefined);
+    }
+  },
+};

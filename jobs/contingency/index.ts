@@ -1,0 +1,143 @@
+/**
+ * The `contingency` job kind on the kind seam: an r × c table of distinct persons over public row and column levels
+ * with Pearson's χ² test. parse (spec.ts, the built-in spec) → compile (one public block of r·c + 2 person counts,
+ * each person in exactly one entry, so L1 = L2² = 1) → one round at the agents (agent.ts) → release (the built-in
+ * summary: common/job/cell-summary.ts) → view (view.ts). In mode none the block is a selection block: each agent
+ * withholds its cells below its minimum cell size before anything leaves (common/kinds/selection.ts).
+ */
+import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
+import { jobRho, kindPrivacyOf, toleratedAgents } from '../../common/kinds/index.js';
+import { summariseCells, type ReleasedCell } from '../../common/job/cell-summary.js';
+import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
+import { contingencyCells, parseContingencySpec, seamRunsContingency, type ContingencySpec } from './spec.js';
+import { renderContingency } from './view.js';
+import { contingencyDpStatement, contingencyNoisePlan } from './privacy.js';
+
+/** The public plan of a compiled contingency job: its cells, in vector order. */
+export interface ContingencyPlan {
+  readonly cells: readonly string[];
+}
+
+export type CompiledContingencyJob = CompiledKindJob<ContingencySpec, ContingencyPlan>;
+
+/** The one block's name (as the built-in kind named it in its privacy statement). */
+export const TABLE_BLOCK = 'table';
+
+function compileContingency(spec: ContingencySpec): Omit<CompiledContingencyJob, 'hash'> {
+  return {
+    kind: 'contingency',
+    product: spec.product,
+    privacy: kindPrivacyOf(spec.privacy),
+    secure: spec.secure ?? 'plain',
+    maxRounds: 1,
+    roundTimeoutMs: spec.timeoutMs ?? 30_000,
+    dropout: 'fail',
+    minAgents: 1,
+    spec,
+    plan: { cells: contingencyCells(spec) },
+  };
+}
+
+/**
+ * One block of person counts. Per agent an entry is at most the persons it holds (the secure sums' public cap;
+ * plain sums only need finite counts). Counts are integers: grid 2^0, so sums are exact in every secure mode.
+ */
+function contingencyLayout(job: CompiledContingencyJob): StatLayout {
+  const hi = job.secure === 'plain' ? Number.MAX_SAFE_INTEGER : (job.spec.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS);
+  // local-dp: what an agent sends is already noisy, and a discrete Laplace has no public margin a count stays within.
+  const lo = job.privacy.mode === 'local-dp' ? -Number.MAX_SAFE_INTEGER : 0;
+  return {
+    blocks: [{ name: TABLE_BLOCK, length: job.plan.cells.length, perAgent: { lo, hi }, sensitivity: { l1: 1, l2Sq: 1 }, gridExponent: 0, exactOnGrid: true, release: job.secure === 'plain' ? 'selection' : 'additive' }],
+  };
+}
+
+function releaseContingency(job: CompiledContingencyJob, history: readonly RoundRecord[], info: KindReleaseInfo): KindRelease {
+  const last = history[history.length - 1]!;
+  const mode = job.privacy.mode;
+  const dpStatement = mode === 'central-dp' || mode === 'local-dp' ? contingencyDpStatement(job.spec, last.answered.length) : undefined;
+  const secure = job.secure !== 'plain' ? secureStatement(job, last, info) : undefined;
+  const withheldBy = new Map((last.withheld ?? []).map((w) => [w.entry, [...w.agents]]));
+  const cells = new Map<string, ReleasedCell>();
+  const suppressed: { group: Record<string, unknown>; suppressedBy: string[] }[] = [];
+  job.plan.cells.forEach((name, i) => {
+    const v = last.released[i]!;
+    const by = withheldBy.get(i) ?? (secure?.minCellSize !== undefined && v > 0 && v < secure.minCellSize ? ['minCellSize'] : undefined);
+    if (by) {
+      suppressed.push({ group: { cell: name }, suppressedBy: by });
+      cells.set(name, { value: null, std: 0 });
+    } else cells.set(name, { value: v, std: dpStatement?.cellStd ?? secure?.cellStd ?? 0 });
+  });
+  const s = summariseCells(job.spec, cells, [], undefined);
+  if (dpStatement) return { columns: s.columns, rows: s.rows, suppressed, summary: s.summary, privacy: dpStatement.privacy, notes: [dpStatement.note, ...s.notes] };
+  if (secure) return { columns: s.columns, rows: s.rows, suppressed, summary: s.summary, privacy: secure.privacy, notes: [...secure.notes, ...s.notes] };
+  const minCellSize = Object.fromEntries(last.answered.map((a) => [a, info.minCellSize?.[a]]).filter((e) => e[1] !== undefined));
+  return {
+    columns: s.columns,
+    rows: s.rows,
+    suppressed,
+    summary: s.summary,
+    privacy: { mode: 'none', exact: true, minCellSize },
+    notes: ["mode none: exact counts of distinct persons; cells below an agent's minimum cell size are withheld and reported as suppressed", ...s.notes],
+  };
+}
+
+/**
+ * Secure sums (secagg): the coordinator sees only the summed table. Mode none: cells whose total is positive but
+ * below the largest minimum cell size among the contributors are withheld (per-agent withholding is impossible
+ * inside a secure sum). distributed-dp: the total carries every contributor's discrete Gaussian share (the seam's
+ * KLS 2021 shares, sized on the block's exact L2 = 1 per person × sites).
+ */
+function secureStatement(job: CompiledContingencyJob, last: RoundRecord, info: KindReleaseInfo): { privacy: Record<string, unknown>; notes: string[]; minCellSize?: number; cellStd: number } {
+  const contributors = last.answered.length;
+  const maxRows = job.spec.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS;
+  const clip = `secureMaxRows ${maxRows}: every agent clips each cell to the public per-agent bound (${maxRows} persons) before masking, so a value differs from the exact one only where an agent holds more persons in a cell`;
+  if (job.privacy.mode === 'none') {
+    const k = Math.max(0, ...last.answered.map((a) => info.minCellSize?.[a] ?? 0));
+    return {
+      minCellSize: k,
+      cellStd: 0,
+      privacy: { mode: 'none', secure: job.secure, exact: true, minCellSize: k, contributors, secureMaxRows: maxRows },
+      notes: [
+        `mode none with secure aggregation (${job.secure}): exact counts of distinct persons; no agent's counts were visible to the coordinator`,
+        `the minimum cell size (${k}, the largest among the contributing agents) is applied to the released totals, not per agent: per-agent suppression is impossible inside secure aggregation`,
+        clip,
+      ],
+    };
+  }
+  const std = last.noiseStd[0] ?? 0;
+  const sites = job.privacy.maxSitesPerPerson ?? 1;
+  return {
+    cellStd: std,
+    privacy: {
+      mode: job.privacy.mode,
+      secure: job.secure,
+      ...(job.privacy.epsilon !== undefined ? { epsilon: job.privacy.epsilon, delta: job.privacy.delta } : {}),
+      rho: jobRho(job),
+      contributors,
+      tolerated: toleratedAgents(job, contributors),
+      maxRowsPerPerson: 1,
+      budgetSplit: `the whole budget on 1 block: ${TABLE_BLOCK}`,
+      mechanism: 'discrete-gaussian noise shares, one per agent, summed inside secure aggregation',
+      mechanisms: [{ block: TABLE_BLOCK, sensitivity: { l1: sites, l2: sites }, distribution: 'discrete-gaussian', totalStd: std }],
+      secureMaxRows: maxRows,
+    },
+    notes: [
+      `${job.privacy.mode} with ${job.secure}: each of ${contributors} contributing agents added a discrete Gaussian share to its table before masking; only the noisy sum was ever decoded. <name>_std is the std of the summed shares`,
+      clip,
+    ],
+  };
+}
+
+export const contingencyKind: KindDef<ContingencySpec, ContingencyPlan, null> = {
+  kind: 'contingency',
+  builtInSpec: true,
+  accepts: seamRunsContingency,
+  noisePlan: (job) => contingencyNoisePlan(job.spec),
+  parse: parseContingencySpec,
+  compile: compileContingency,
+  layout: (job) => contingencyLayout(job),
+  // One round: the table is the whole release.
+  nextRound: (_job, history) => (history.length === 0 ? null : undefined),
+  release: releaseContingency,
+  view: renderContingency,
+};

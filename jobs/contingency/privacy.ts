@@ -1,0 +1,54 @@
+/**
+ * The contingency kind's noise in central-dp and local-dp, and how its release states it: the built-in cell plan
+ * (common/job/cell-privacy.ts: the whole budget on the one block of person counts; discrete Laplace at ε when the job
+ * states ε alone, else a discrete Gaussian at the job's ρ, calibrated to L1 = L2² = 1 per person times the sites a
+ * person may be at) as the kind's noise plan on the seam (common/kinds/kind-noise-plan.ts), so the draws, the charge
+ * and the statement are the built-in kind's. Pure.
+ */
+import * as dp from '../../algorithms/dp/index.js';
+import { planCellPrivacy, type CellPrivacyPlan } from '../../common/job/cell-privacy.js';
+import { cellBlocks } from '../../common/job/cohort-jobs.js';
+import { describeGuarantee, summariseMechanisms } from '../../common/job/guarantee.js';
+import { DEFAULT_JOB_DELTA } from '../../common/job/spec.js';
+import type { KindNoisePlan } from '../../common/kinds/index.js';
+import type { ContingencySpec } from './spec.js';
+
+/** The built-in plan of a DP contingency job. @throws FedmeshError INVALID_JOB naming `privacy` */
+export function contingencyCellPlan(spec: ContingencySpec): CellPrivacyPlan {
+  return planCellPrivacy(spec, cellBlocks(spec));
+}
+
+/** The plan as the seam's kind noise plan: one sampler for the one block. */
+export function contingencyNoisePlan(spec: ContingencySpec): KindNoisePlan {
+  const plan = contingencyCellPlan(spec);
+  const noise = plan.blocks[0]?.noise;
+  if (!plan.cost || !noise) throw new RangeError('contingencyNoisePlan: mode none has no noise plan');
+  return { cost: plan.cost, blocks: [{ sample: (rng) => noise.sample(rng), std: noise.info.std }] };
+}
+
+/**
+ * The privacy block and the first note of a central-dp or local-dp release, worded as the built-in kind words them.
+ * @param answered agents whose (noisy, local-dp) tables were summed
+ */
+export function contingencyDpStatement(spec: ContingencySpec, answered: number): { privacy: Record<string, unknown>; note: string; cellStd: number } {
+  const mode = spec.privacy.mode as 'central-dp' | 'local-dp';
+  const plan = contingencyCellPlan(spec);
+  const cost = plan.cost!;
+  const delta = spec.privacy.delta && spec.privacy.delta > 0 ? spec.privacy.delta : DEFAULT_JOB_DELTA;
+  const mechanisms = plan.blocks.filter((b) => b.noise).map((b) => ({ block: b.block.name, sensitivity: { l1: b.block.l1, l2: Math.sqrt(b.block.l2Sq) }, noise: b.noise!.info }));
+  const spent = { rho: cost.rho, epsilon: Number.isFinite(cost.epsilon) ? cost.epsilon : dp.epsilonAtDelta(cost, delta), delta: Number.isFinite(cost.epsilon) ? cost.delta : delta };
+  const std = plan.blocks[0]!.noise!.info.std;
+  return {
+    // Persons are counted once per cell: k = 1 by construction.
+    privacy: {
+      mode,
+      spent,
+      budgetSplit: plan.budgetSplit,
+      maxRowsPerPerson: 1,
+      mechanisms,
+      guarantee: describeGuarantee({ mode, maxRowsPerPerson: 1, maxSitesPerPerson: spec.privacy.maxSitesPerPerson ?? 1, mechanism: summariseMechanisms(mechanisms), spent }),
+    },
+    note: `${mode}: counts of distinct persons with noise; <name>_std is the noise standard deviation${mode === 'local-dp' ? ` (per-agent noise × √${answered})` : ''}; entries (not person-bounded) are not released`,
+    cellStd: mode === 'local-dp' ? std * Math.sqrt(answered) : std,
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * Losses and labels of a train job (pure): which loss a spec names, the public label levels, the output layer they
+ * imply and the metrics each loss releases.
+ *
+ * | loss | label | output | accuracy | AUC |
+ * |---|---|---|---|---|
+ * | `binary-crossentropy` | 0/1 (or two declared levels: first → 0, second → 1) | 1 unit, sigmoid | at 0.5 | ROC histogram |
+ * | `categorical-crossentropy` | K ≥ 2 declared levels, one-hot | K units, softmax | argmax | one-vs-rest, macro mean |
+ * | `mse` | a number | 1 unit, linear | — | — |
+ *
+ * Multi-class AUC is **one-vs-rest, macro-averaged** (the unweighted mean over classes of the AUC of "class k
+ * against the others" scored by p_k; scikit-learn's `roc_auc_score(multi_class="ovr", average="macro")`): each agent
+ * adds K public-threshold histograms, so it stays additive and no row-level score leaves an agent. Classes absent
+ * from the pooled test rows (or present in all of them) are left out of the mean.
+ *
+ * Names as TF.js and Keras spell them (`categoricalCrossentropy`, `categorical_crossentropy`, `meanSquaredError`, …)
+ * are accepted and normalised.
+ */
+import { invalidJob, quote } from '../../common/errors.js';
+import type { Scalar } from '../../common/job/spec.js';
+import { aucFromRoc } from '../../algorithms/fl/index.js';
+
+export const LOSSES = ['binary-crossentropy', 'categorical-crossentropy', 'mse'] as const;
+export type LossName = (typeof LOSSES)[number];
+
+/** TF.js and Keras spellings of the same losses. */
+const LOSS_ALIASES: Readonly<Record<string, LossName>> = {
+  binaryCrossentropy: 'binary-crossentropy',
+  binary_crossentropy: 'binary-crossentropy',
+  categoricalCrossentropy: 'categorical-crossentropy',
+  categorical_crossentropy: 'categorical-crossentropy',
+  meanSquaredError: 'mse',
+  mean_squared_error: 'mse',
+};
+
+/** Most public label levels of a categorical label (one output unit each). */
+export const MAX_LABEL_LEVELS = 50;
+
+/** @throws FedmeshError INVALID_JOB on `loss` */
+export function parseLoss(v: unknown): LossName {
+  if (v === undefined) return 'binary-crossentropy';
+  if (typeof v === 'string') {
+    if ((LOSSES as readonly string[]).includes(v)) return v as LossName;
+    const alias = Object.hasOwn(LOSS_ALIASES, v) ? LOSS_ALIASES[v] : undefined;
+    if (alias) return alias;
+  }
+  throw invalidJob('loss', `must be one of ${LOSSES.join(', ')} (or their TF.js/Keras names, e.g. categoricalCrossentropy); got ${quote(v)}`);
+}
+
+/**
+ * The label column and its public levels: `"label": "y"` or `"label": {"column": "y", "levels": [0, 1, 2]}` (or a
+ * top-level `labelLevels`, the parsed form). Levels are numbers: the label is read as a number at the agent.
+ * @throws FedmeshError INVALID_JOB naming `label`, `label.levels` or `labelLevels`
+ */
+export function parseLabelLevels(raw: unknown, topLevel: unknown): { column: unknown; levels?: readonly number[]; field: string } {
+  let column = raw;
+  let levels: unknown = topLevel;
+  let field = 'labelLevels';
+  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
+    const o = raw as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (k !== 'column' && k !== 'levels') throw invalidJob(`label.${k.slice(0, 40)}`, 'unknown field (label takes column and levels)');
+    if (topLevel !== undefined) throw invalidJob('labelLevels', 'give the levels once: in label.levels or in labelLevels');
+    column = o.column;
+    levels = o.levels;
+    field = 'label.levels';
+  }
+  if (levels === undefined) return { column, field };
+  if (!Array.isArray(levels) || levels.length < 2 || levels.length > MAX_LABEL_LEVELS) throw invalidJob(field, `must list 2 to ${MAX_LABEL_LEVELS} public label levels`);
+  const out = levels.map((l, i) => {
+    if (typeof l !== 'number' || !Number.isFinite(l)) throw invalidJob(`${field}[${i}]`, `must be a finite number (the label is read as a number at each agent: code classes as 0, 1, 2, …); got ${quote(l)}`);
+    return l;
+  });
+  if (new Set(out).size !== out.length) throw invalidJob(field, 'lists a level twice');
+  return { column, levels: Object.freeze(out), field };
+}
+
+/**
+ * Checks that the loss and the label levels agree.
+ * @throws FedmeshError INVALID_JOB naming the field
+ */
+export function checkLossAndLabel(loss: LossName, levels: readonly number[] | undefined, field: string): void {
+  if (loss === 'categorical-crossentropy' && levels === undefined) throw invalidJob('label', 'categorical-crossentropy needs the public label levels: {"column": …, "levels": [0, 1, 2, …]}');
+  if (loss === 'binary-crossentropy' && levels !== undefined && levels.length !== 2) throw invalidJob(field, `a binary loss takes a binary label (2 levels); this label has ${levels.length}: use loss categorical-crossentropy`);
+  if (loss === 'mse' && levels !== undefined) throw invalidJob(field, 'loss mse takes a numeric label, not levels');
+}
+
+/** Output units: one per class for categorical cross-entropy, else one. */
+export function outputUnits(spec: { readonly loss: LossName; readonly labelLevels?: readonly number[] }): number {
+  return spec.loss === 'categorical-crossentropy' ? spec.labelLevels!.length : 1;
+}
+
+/** The activation the output layer has at inference (the loss applies it in training). */
+export function outputActivation(loss: LossName): 'sigmoid' | 'softmax' | 'linear' {
+  return loss === 'binary-crossentropy' ? 'sigmoid' : loss === 'categorical-crossentropy' ? 'softmax' : 'linear';
+}
+
+/** How many ROC histograms an agent fills: one (binary), one per class (categorical), none used (mse: one, left 0). */
+export function rocCurves(spec: { readonly loss: LossName; readonly labelLevels?: readonly number[] }): number {
+  return spec.loss === 'categorical-crossentropy' ? spec.labelLevels!.length : 1;
+}
+
+/**
+ * AUC from summed "≥ threshold" histograms: binary, the one curve; categorical, the macro mean of the one-vs-rest
+ * curves (`curves` histograms of `pos.length / curves` thresholds each); NaN for mse or when no class has both.
+ */
+export function aucOfHistograms(loss: LossName, pos: ArrayLike<number>, neg: ArrayLike<number>, curves: number): number {
+  if (loss === 'mse') return Number.NaN;
+  const t = pos.length / curves;
+  let sum = 0;
+  let used = 0;
+  for (let k = 0; k < curves; k++) {
+    const p = Array.prototype.slice.call(pos, k * t, (k + 1) * t) as number[];
+    const n = Array.prototype.slice.call(neg, k * t, (k + 1) * t) as number[];
+    // Every score is ≥ the first threshold (0), so its counts are the class totals.
+    const a = aucFromRoc(p, n, p[0]!, n[0]!);
+    if (Number.isFinite(a)) {
+      sum += a;
+      used++;
+    }
+  }
+  return used > 0 ? sum / used : Number.NaN;
+}
+
+/** Whether a loss releases an accuracy (classification losses). */
+export const hasAccuracy = (loss: LossName): boolean => loss !== 'mse';
+
+/** A label level's class index, or −1 when the value is not among the levels. */
+export function classIndex(levels: readonly Scalar[], value: number): number {
+  for (let k = 0; k < levels.length; k++) if (levels[k] === value) return k;
+  return -1;
+}

@@ -1,0 +1,42 @@
+/**
+ * A hash split at the agent (hash-split.ts): the side of each row computed in the database from the row's privacy
+ * unit — `keyedHash(salt, [unit])` of the SQL dialect layer, compared as text with the public threshold — into a
+ * task-private TEMP table that the design reader then reads like any product with a split column. No row and no
+ * unit ever reaches JavaScript for this. The TEMP table holds only the columns the job reads (label, features,
+ * `where` columns, the unit), so a wide product is not copied whole; being a table, it has the `rowid` the DP
+ * modes' per-person bounding ranks by.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { FedmeshError, invalidJob } from '../../common/errors.js';
+import type { SchemaProduct } from '../../common/job/schema-check.js';
+import { quoteIdent } from '../../node-agent/data/database.js';
+import { duckdbDialect } from '../../node-agent/sql/index.js';
+import { testThresholdHex, type HashSplit } from './hash-split.js';
+
+/** The side column the TEMP table adds: 'train' or 'test' (NULL for a row without a unit, which is then dropped). */
+export const HASH_SPLIT_COLUMN = 'fedmesh_split_side';
+export const HASH_SPLIT_TRAIN = 'train';
+export const HASH_SPLIT_TEST = 'test';
+
+/**
+ * Creates TEMP table `table` with the columns of `product` in `columns` plus the side column, and returns the
+ * product the design reader should read instead. The caller drops the table.
+ * @throws FedmeshError INVALID_JOB when the product has no privacy unit or already has the side column
+ */
+export async function stageHashSplit(conn: DuckDBConnection, product: SchemaProduct, split: HashSplit, columns: ReadonlySet<string>, table: string): Promise<SchemaProduct> {
+  const unit = product.privacyUnit;
+  if (!unit) throw invalidJob('split.hash', `product ${product.name} declares no privacy unit to split on; use a split column`);
+  if (product.columns.some((c) => c.name === HASH_SPLIT_COLUMN)) throw invalidJob('split.hash', `product ${product.name} has a column named ${HASH_SPLIT_COLUMN}; use a split column`);
+  // Columns the job names that the product lacks are left out here, so the design reader names them as missing.
+  const kept = product.columns.filter((c) => columns.has(c.name) || c.name === unit);
+  const u = quoteIdent(unit);
+  const side = `CASE WHEN ${u} IS NULL THEN NULL WHEN ${duckdbDialect.keyedHash('$1', [u])} < $2 THEN '${HASH_SPLIT_TEST}' ELSE '${HASH_SPLIT_TRAIN}' END`;
+  const select = `SELECT ${[...kept.map((c) => quoteIdent(c.name)), `${side} AS ${quoteIdent(HASH_SPLIT_COLUMN)}`].join(', ')} FROM ${quoteIdent(product.name)}`;
+  try {
+    await conn.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(table)} AS ${select}`, [split.salt, testThresholdHex(split.fraction)]);
+  } catch (e) {
+    // DuckDB messages can quote data values; they stay in `cause`, for the agent's own logs only.
+    throw new FedmeshError('INTERNAL', 'train hash split query failed', { cause: e });
+  }
+  return { name: table, columns: [...kept, { name: HASH_SPLIT_COLUMN, type: 'VARCHAR' }], privacyUnit: unit };
+}

@@ -1,0 +1,110 @@
+/**
+ * Linkage bounding for every job kind (issue 15 point 4), as a person scope in the agent's data scope: the same
+ * place consent is applied (node-agent/policy/consent-context.ts). A task whose spec carries a filled-in
+ * `privacy.linkage` (common/job/linkage.ts: the job's public site list and salt) reads every product through a view
+ * that keeps only the local persons this site is designated for, so cohort, characterize, contingency, survival,
+ * glm, Cox, train and aggregate all inherit the bound without knowing about it.
+ *
+ * Which local persons are kept, from the products that declare a linkage key (the manifest's `linkageKey`):
+ * - a person's key is the one non-NULL key their rows carry; a person with no key, or with two different keys
+ *   (inconsistent data), is left out — they cannot be bounded across sites;
+ * - the key's job-salted hash must fall in this site's bucket of the job's site list (the partition every site
+ *   derives alike), so a person is kept at ONE site of the mesh at most;
+ * - two local persons with the same key (a duplicate record at this site) keep only the first local id: otherwise
+ *   the one person would contribute 2 × k here.
+ * A person is therefore counted at one site, under one local id, and each kind's own per-person bound k holds across
+ * the mesh: removing a person moves the mesh-wide sum by one site's worth, never maxSitesPerPerson × k.
+ * Rows whose privacy unit is NULL are left out too (they belong to nobody the key links).
+ *
+ * Everything is decided from the task's public spec and this site's own data; nothing is sent, and a refusal
+ * (FAILED_PRECONDITION) depends on public information only (the spec, the catalogue).
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { FedmeshError } from '../../common/errors.js';
+import { isFilledLinkage, LINKAGE_HASH_HEX_DIGITS, linkageBucket, parseLinkage, type LinkageSpec } from '../../common/job/linkage.js';
+import { quoteIdent } from '../data/database.js';
+import { INTERNAL_PREFIX } from '../data/products.js';
+
+/** The task connection's table of local persons (privacy-unit values as text) the linkage scope keeps. */
+export const LINKAGE_KEEP_TABLE = `${INTERNAL_PREFIX}linkage_keep`;
+
+/** A product as the scope sees it: its privacy unit and, when it declares one, its linkage key and this site's name. */
+export interface LinkageScopedProduct {
+  name: string;
+  privacyUnit: string | undefined;
+  linkage?: { column: string; site: string } | undefined;
+}
+
+/**
+ * The `privacy.linkage` of a task's spec JSON, or undefined when the job asks for none — or is an `aggregate` job:
+ * its own SQL already bounds rows per linkage key at the designated site (node-agent/linkage/linkage-sql.ts), where two
+ * local records of one person share their k instead of one being dropped as this scope does, so it keeps that path
+ * (and its golden results). The value is returned raw (parsed inside the task, where a malformed one is refused).
+ */
+export function taskLinkage(specJson: string): unknown {
+  try {
+    const spec = JSON.parse(specJson) as { kind?: unknown; privacy?: { linkage?: unknown } } | null;
+    if (spec?.kind === 'aggregate') return undefined;
+    const privacy = spec?.privacy;
+    return typeof privacy === 'object' && privacy !== null ? privacy.linkage : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const refuse = (message: string, field = 'privacy.linkage'): FedmeshError => new FedmeshError('FAILED_PRECONDITION', `${field}: ${message}`, { field });
+
+/**
+ * The filled-in linkage of a task, checked against this site's products (public information only).
+ * @throws FedmeshError FAILED_PRECONDITION naming the field: not filled in by the coordinator, no product here
+ *   declares a linkage key, or this agent is not one of the job's sites
+ */
+export function checkTaskLinkage(raw: unknown, products: readonly LinkageScopedProduct[]): { linkage: LinkageSpec; index: number } {
+  let linkage: Partial<LinkageSpec>;
+  try {
+    linkage = parseLinkage(raw);
+  } catch (e) {
+    throw refuse(`the job's linkage is malformed (${e instanceof Error ? e.message.slice(0, 200) : 'unparsable'})`);
+  }
+  if (!isFilledLinkage(linkage)) throw refuse('the job reached this agent without its site list and salt (the coordinator fills them in at admission)');
+  const keyed = products.filter((p) => p.privacyUnit && p.linkage);
+  if (keyed.length === 0) throw refuse('no product at this agent declares a linkageKey (fedmesh.products.json), so its persons cannot be bounded across sites');
+  const site = keyed[0]!.linkage!.site;
+  const index = linkage.sites.indexOf(site);
+  if (index < 0) throw refuse(`this agent (${site}) is not one of the job's sites`, 'privacy.linkage.sites');
+  return { linkage, index };
+}
+
+/**
+ * Writes the task connection's keep table: the local persons (privacy-unit values as text) this site is designated
+ * for under the job's linkage (rules in the file comment). The hash is computed in SQL over this site's own keys; the
+ * salt and bucket bounds are inlined as literals (CREATE TABLE AS takes no parameters) after checking they are hex.
+ * @param db the database the stored tables are in (read schema-qualified, never through the task's views)
+ * @returns the keep table's name, for the consent scope's views (consent-scope.ts) to read through
+ */
+export async function writeLinkageKeep(conn: DuckDBConnection, db: string, raw: unknown, products: readonly LinkageScopedProduct[]): Promise<string> {
+  const { linkage, index } = checkTaskLinkage(raw, products);
+  const { lo, hi } = linkageBucket(index, linkage.sites.length);
+  for (const v of [linkage.salt, lo, hi ?? '']) if (!/^[0-9a-f]*$/.test(v)) throw new RangeError('linkage salt and bucket bounds must be lower-case hex');
+  const keyed = products.filter((p) => p.privacyUnit && p.linkage);
+  const keys = keyed
+    .map((p) => {
+      const key = quoteIdent(p.linkage!.column);
+      return `SELECT CAST(t.${quoteIdent(p.privacyUnit!)} AS VARCHAR) AS person, CAST(t.${key} AS VARCHAR) AS k FROM ${quoteIdent(db)}.main.${quoteIdent(p.name)} t WHERE t.${key} IS NOT NULL AND t.${quoteIdent(p.privacyUnit!)} IS NOT NULL`;
+    })
+    .join(' UNION ');
+  const hash = `substr(md5('${linkage.salt}' || k), 1, ${LINKAGE_HASH_HEX_DIGITS})`;
+  const inBucket = `${hash} >= '${lo}'${hi !== undefined ? ` AND ${hash} < '${hi}'` : ''}`;
+  await conn.run(
+    // One local id per key (the least): a GROUP BY, not a window (DuckDB 1.5's top-N window rewrite failed on it).
+    `CREATE OR REPLACE TEMP TABLE ${LINKAGE_KEEP_TABLE} AS SELECT min(person) AS person FROM (` +
+      `SELECT person, min(k) AS k FROM (${keys}) GROUP BY person HAVING count(DISTINCT k) = 1` +
+      `) WHERE ${inBucket} GROUP BY k`,
+  );
+  return LINKAGE_KEEP_TABLE;
+}
+
+/** The refusal of a linkage-bounded task on a data source the scope does not cover (a site's PostgreSQL). */
+export function linkageOffSource(): FedmeshError {
+  return refuse('linkage bounding is applied in the agent\'s DuckDB data scope and is not offered for data on a PostgreSQL source yet; run the job without privacy.linkage (under the mesh\'s maxSitesPerPerson) or leave this site out with "agents"');
+}
