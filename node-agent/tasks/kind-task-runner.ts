@@ -24,6 +24,7 @@ import {
 import { createHePool, type HePool } from '../../common/he/index.js';
 import { checkSelectionSecure, selectionApplies, withholdSmallCells } from '../../common/kinds/selection.js';
 import { KindSecurePhases, type KindSecureDeps } from './kind-secure-phase.js';
+import { checkExactBlocksEmpty } from './exact-blocks.js';
 import type { ProductInfo } from '../data/products.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { TaskScope } from '../task-cancellation.js';
@@ -78,7 +79,8 @@ interface JobEntry {
  *   (nobody in between changes the plan) → round within the public maximum the cost covers →
  *   bind the job id to the hash → ledger charge, once per job id, for the whole job →
  *   per (job id, round), once: data scope (the task's cancellable connection) → `localStep` → check against the
- *   public layout → privacy mode at the agent → typed reply.
+ *   public layout (bounds; in a noisy mode, blocks the round leaves without noise must be empty) → privacy mode at
+ *   the agent → typed reply.
  * A replayed round gets the stored answer, so a replaying coordinator learns nothing new.
  */
 export class KindTaskRunner {
@@ -142,6 +144,8 @@ export class KindTaskRunner {
       const vector = await deps.withConnection((conn) => scope.using(conn, () => (deps.withProduct ? deps.withProduct(conn, product, step(conn), scope.signal) : step(conn)())));
       // What leaves must fit the public layout, or the coordinator would refuse it anyway; say so here first.
       checkAgentVector(layout, vector, 'this agent');
+      // A block the round leaves without noise must be empty in a noisy mode, whatever the kind (exact-blocks.ts).
+      checkExactBlocksEmpty(job, layout, vector, task.round);
       const sent = snapVectorToGrid(layout, noise, mode.atAgent(vector, noise, layout, deps.rng));
       // Mode none: cells below this agent's minimum cell size are withheld before anything leaves (selection.ts).
       return selectionApplies(job) ? withholdSmallCells(layout, sent, deps.policy.minCellSize).vector : sent;
