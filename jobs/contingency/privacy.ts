@@ -9,6 +9,7 @@ import * as dp from '../../algorithms/dp/index.js';
 import { planCellPrivacy, type CellPrivacyPlan } from '../../common/job/cell-privacy.js';
 import { cellBlocks } from '../../common/job/cohort-jobs.js';
 import { describeGuarantee, summariseMechanisms } from '../../common/job/guarantee.js';
+import { isFilledLinkage } from '../../common/job/linkage.js';
 import { DEFAULT_JOB_DELTA } from '../../common/job/spec.js';
 import type { KindNoisePlan } from '../../common/kinds/index.js';
 import type { ContingencySpec } from './spec.js';
@@ -46,7 +47,8 @@ export function contingencyDpStatement(spec: ContingencySpec, answered: number):
       budgetSplit: plan.budgetSplit,
       maxRowsPerPerson: 1,
       mechanisms,
-      guarantee: describeGuarantee({ mode, maxRowsPerPerson: 1, maxSitesPerPerson: spec.privacy.maxSitesPerPerson ?? 1, mechanism: summariseMechanisms(mechanisms), spent }),
+      // privacy.linkage: the agents' person scope keeps each person at one site of the partition (issue 15 point 4).
+      guarantee: describeGuarantee({ mode, maxRowsPerPerson: 1, maxSitesPerPerson: spec.privacy.maxSitesPerPerson ?? 1, ...(isFilledLinkage(spec.privacy.linkage) ? { linkageSites: spec.privacy.linkage.sites.length } : {}), mechanism: summariseMechanisms(mechanisms), spent }),
     },
     note: `${mode}: counts of distinct persons with noise; <name>_std is the noise standard deviation${mode === 'local-dp' ? ` (per-agent noise × √${answered})` : ''}; entries (not person-bounded) are not released`,
     cellStd: mode === 'local-dp' ? std * Math.sqrt(answered) : std,
