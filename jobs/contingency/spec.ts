@@ -18,11 +18,11 @@ export type ContingencySpec = Extract<CellJob, { kind: 'contingency' }>;
  * key-holding agent) does not offer, so moving it would change who can read the result.
  */
 export function seamRunsContingency(raw: unknown): boolean {
+  // Everything but HE goes to the seam, which validates it: a spec without a privacy block or with a mode/secure
+  // combination the seam does not run is refused there with INVALID_ARGUMENT naming the field (the built-in plain
+  // path is gone, so routing such a spec to it would end in INTERNAL: found by test/fuzz).
   if (typeof raw !== 'object' || raw === null) return true;
-  const { privacy, secure } = raw as { privacy?: { mode?: unknown }; secure?: unknown };
-  const mode = typeof privacy === 'object' && privacy !== null ? privacy.mode : undefined;
-  if (secure === 'secagg') return mode === 'none' || mode === 'distributed-dp';
-  return (secure === undefined || secure === 'plain') && (mode === 'none' || mode === 'central-dp' || mode === 'local-dp');
+  return (raw as { secure?: unknown }).secure !== 'he';
 }
 
 /**
