@@ -2,7 +2,7 @@
  * Issue 10, DP training on real data: the 4-centre heart-disease data (../shared/data/fl/heart-disease/split.csv),
  * one agent per centre, through the real round runner with central-dp noise added by the kind-agnostic mode at the
  * coordinator. Record-level DP (per-example clipping, privacy.clip) at ε = 8 (δ = 1e-5) reaches the non-private
- * federated AUC within the stated band; with the labels shuffled at every centre it does not (negative control).
+ * federated AUC within the stated band; with the training labels shuffled across the centres it does not (negative control).
  * Skips visibly when the data folder is absent.
  */
 import { existsSync } from 'node:fs';
@@ -48,9 +48,22 @@ export const dpHeartSpec = (privacy: Record<string, unknown>, over: Record<strin
   ...over,
 });
 
-function shuffled(d: TrainAgentData, seed: number): TrainAgentData {
-  const p = seededPermutation(d.train.n, seed);
-  return { ...d, train: { ...d.train, y: Float32Array.from(p, (i) => d.train.y[i]!) } };
+/**
+ * The negative control's data: the training labels of all centres pooled, permuted and dealt back in the centres'
+ * sizes. A shuffle within each centre would keep each centre's prevalence, which the features reveal (the centres
+ * differ), so such a "null" model still ranks the pooled test rows well (exact AUC up to 0.79 measured).
+ */
+function shuffledAcrossCentres(centres: ReadonlyMap<string, TrainAgentData>, seed: number): Map<string, TrainAgentData> {
+  const all = [...centres.values()].flatMap((d) => Array.from(d.train.y));
+  const p = seededPermutation(all.length, seed);
+  const out = new Map<string, TrainAgentData>();
+  let at = 0;
+  for (const [k, d] of centres) {
+    const y = Float32Array.from({ length: d.train.n }, (_, i) => all[p[at + i]!]!);
+    at += d.train.n;
+    out.set(k, { ...d, train: { ...d.train, y } });
+  }
+  return out;
 }
 
 describe.skipIf(!available)('DP training on the 4-centre heart-disease data', () => {
@@ -113,7 +126,7 @@ describe.skipIf(!available)('DP training on the 4-centre heart-disease data', ()
       figures.push(`ε=${epsilon} ${dp.exactAuc.toFixed(4)} (released ${dp.final.testAuc.toFixed(3)}, z=${(dp.privacy.noiseMultiplier as number).toFixed(2)})`);
       byEps.set(epsilon, dp.exactAuc);
     }
-    const noise = await federated(dpHeartSpec({ mode: 'central-dp', epsilon: 8, delta: 1e-5, clip: 1 }), new Map([...centres].map(([k, d], i) => [k, shuffled(d, 100 + i)])), 7);
+    const noise = await federated(dpHeartSpec({ mode: 'central-dp', epsilon: 8, delta: 1e-5, clip: 1 }), shuffledAcrossCentres(centres, 100), 7);
     figures.push(`ε=8 shuffled labels ${noise.exactAuc.toFixed(4)}`);
     console.info(`[dp-heart] pooled test AUC of the released model: ${figures.join(', ')}`);
     expect(Math.abs(byEps.get(8)! - plain.exactAuc)).toBeLessThan(BAND);
@@ -132,7 +145,7 @@ describe.skipIf(!available)('DP training on the 4-centre heart-disease data', ()
       figures.push(`ε=${epsilon} ${dp.exactAuc.toFixed(4)} (released ${dp.final.testAuc.toFixed(3)}, z=${(dp.privacy.noiseMultiplier as number).toFixed(2)})`);
       byEps.set(epsilon, dp.exactAuc);
     }
-    const noise = await federated(localSpec(8), new Map([...centres].map(([k, d], i) => [k, shuffled(d, 100 + i)])), 11);
+    const noise = await federated(localSpec(8), shuffledAcrossCentres(centres, 100), 11);
     figures.push(`ε=8 shuffled labels ${noise.exactAuc.toFixed(4)}`);
     const plain = await federated(dpHeartSpec({ mode: 'none' }), centres, 1);
     figures.push(`non-private (one-step spec) ${plain.exactAuc.toFixed(4)}`);
