@@ -13,8 +13,7 @@
  */
 import { asBufferedRng, createDiscreteGaussianSampler, fromGrid, gridForNoiseStd, rationalFromNumber, snapToGrid } from '../dp/index.js';
 import type { Rng } from '../rng.js';
-import { denseParameterCount, exampleGradient, type DenseNet } from './dp-grad.js';
-import { clipL2 } from './fixed-point.js';
+import { checkOutputLayer, clippedExampleGradient, denseParameterCount, type DenseNet } from './dp-grad.js';
 
 export interface LocalDpSgdOptions {
   readonly net: DenseNet;
@@ -76,6 +75,7 @@ export function localDpSgd(o: LocalDpSgdOptions, weights: ArrayLike<number>, x: 
   const p = denseParameterCount(o.net);
   if (weights.length !== p) throw new RangeError(`weights has ${weights.length} entries, the net ${p}`);
   if (x.length < n * o.net.inputs || y.length < n) throw new RangeError(`x and y must hold ${n} rows of ${o.net.inputs} inputs`);
+  checkOutputLayer(o.net);
   const src = asBufferedRng(rng);
   const std = o.noiseMultiplier * o.clip;
   const grid = gridForNoiseStd(std);
@@ -100,8 +100,7 @@ export function localDpSgd(o: LocalDpSgdOptions, weights: ArrayLike<number>, x: 
     sum.fill(0);
     for (let b = 0; b < m; b++) {
       const r = batch[b]!;
-      exampleGradient(o.net, w, x, r * o.net.inputs, y[r]!, g);
-      clipL2(g, o.clip);
+      clippedExampleGradient(o.net, w, x, r * o.net.inputs, y[r]!, o.clip, g);
       for (let i = 0; i < p; i++) sum[i]! += g[i]!;
     }
     for (let i = 0; i < p; i++) {

@@ -7,13 +7,14 @@
  * mode none) and adds discrete Gaussian noise to the counts here (CSPRNG), clamped to the layout's bounds.
  */
 import { createDiscreteGaussianSampler, rationalFromNumber } from '../../algorithms/dp/index.js';
-import type { DenseActivation, DenseNet } from '../../algorithms/fl/dp-grad.js';
 import { clipL2, toGrid } from '../../algorithms/fl/index.js';
 import type { Rng } from '../../algorithms/rng.js';
 import { createCryptoRng } from '../../common/crypto-rng.js';
 import { FedmeshError } from '../../common/errors.js';
 import { runTrainCompute } from '../../node-agent/train/pool.js';
 import type { TrainAgentData } from './data.js';
+import { dpNetOf } from './dp-net.js';
+import { rocCurves } from './loss.js';
 import type { CompiledTrainJob } from './index.js';
 import { joinBlocks, trainLayout, type TrainRoundInput } from './plan.js';
 import { evalNoiseSigma2, localDpAccount, type TrainDpPrivacy } from './privacy-local.js';
@@ -30,12 +31,8 @@ export async function localDpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy
   const plan = job.plan;
   const n = spec.update.maxExamples;
   if (data.train.n > n || data.test.n > n) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${n}`, { field: 'update.maxExamples' });
-  // checkDpTraining admits binary-crossentropy only; this narrows the type for the DP net.
-  if (spec.loss !== 'binary-crossentropy') throw new FedmeshError('INVALID_ARGUMENT', 'loss: DP training supports binary-crossentropy only', { field: 'loss' });
   const a = localDpAccount(p, spec.training.rounds);
-  const layers = [...spec.model.layers.map((l) => ({ units: l.units, activation: l.activation as DenseActivation })), { units: 1, activation: 'linear' as const }];
-  const net: DenseNet = { inputs: plan.inputs.length, layers, loss: spec.loss };
-  const model = { inputs: net.inputs, layers: layers.map((l) => ({ ...l, dropout: 0 })), loss: spec.loss, l2: spec.model.l2 };
+  const { net, model } = dpNetOf(job);
   const parts: Record<string, ArrayLike<number>> = {};
   if (input.phase === 'train') {
     const options = { net, shapes: plan.shapes, clip: p.clip, steps: a.stepsPerRound, sampleThreshold32: a.threshold32, noiseMultiplier: a.noiseMultiplier, learningRate: spec.training.learningRate, expectedBatch: spec.training.batchSize, l2: spec.model.l2 };
@@ -48,7 +45,7 @@ export async function localDpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy
   } else {
     const out = await runTrainCompute({ model, weights: Float64Array.from(input.weights), test: data.test, thresholds: plan.thresholds }, signal);
     const ev = out.evaluation;
-    const s2 = evalNoiseSigma2(a, plan.thresholds.length);
+    const s2 = evalNoiseSigma2(a, plan.thresholds.length, rocCurves(spec));
     const rng = createCryptoRng();
     Object.assign(parts, { evalN: noisy([ev.n], s2.evalN, n, rng), evalCorrect: noisy([ev.correct], s2.evalCorrect, n, rng), rocPos: noisy(ev.rocPos, s2.rocPos, n, rng), rocNeg: noisy(ev.rocNeg, s2.rocNeg, n, rng) });
   }

@@ -112,7 +112,8 @@ export function trainKindPrivacy(p: TrainDpPrivacy, rounds: number): KindJobComm
 const MAX_LOSS_SUM = 1e12;
 
 /** Blocks of a local-steps DP round: all already private (noised at the agent) or public zeros, so the modes add nothing. */
-export function localDpLayout(update: { readonly clip: number; readonly gridExponent: number; readonly maxExamples: number }, parameters: number, thresholds: number): StatLayout {
+/** @param rocLength entries of each ROC block: thresholds × curves (one curve per class for categorical) */
+export function localDpLayout(update: { readonly clip: number; readonly gridExponent: number; readonly maxExamples: number }, parameters: number, rocLength: number): StatLayout {
   const n = update.maxExamples;
   const b = (name: string, length: number, lo: number, hi: number, gridExponent: number): StatBlock => ({ name, length, perAgent: { lo, hi }, sensitivity: { l1: 0, l2Sq: 0 }, gridExponent, release: 'additive' });
   return {
@@ -125,8 +126,8 @@ export function localDpLayout(update: { readonly clip: number; readonly gridExpo
       b('evalN', 1, -n, n, 0),
       b('evalLoss', 1, 0, MAX_LOSS_SUM, -20),
       b('evalCorrect', 1, -n, n, 0),
-      b('rocPos', thresholds, -n, n, 0),
-      b('rocNeg', thresholds, -n, n, 0),
+      b('rocPos', rocLength, -n, n, 0),
+      b('rocNeg', rocLength, -n, n, 0),
     ],
   };
 }
@@ -134,17 +135,24 @@ export function localDpLayout(update: { readonly clip: number; readonly gridExpo
 /** ρ shares of the final evaluation's four noisy blocks (evalN, evalCorrect, rocPos, rocNeg): a quarter each. */
 export const EVAL_BLOCKS = ['evalN', 'evalCorrect', 'rocPos', 'rocNeg'] as const;
 
-/** σ² of the discrete Gaussian an agent adds to each evaluation block (Δ₂ 1 for counts, √T for a cumulative histogram). */
-export function evalNoiseSigma2(a: LocalDpAccount, thresholds: number): Record<(typeof EVAL_BLOCKS)[number], number> {
+/**
+ * σ² of the discrete Gaussian an agent adds to each evaluation block: Δ₂ 1 for counts; for the cumulative ROC
+ * histograms of T thresholds, √T (`rocPos`: a row is a positive of its own class's curve only) and √(max(1, K−1)·T)
+ * (`rocNeg`: with K one-vs-rest curves a row is a negative of the K − 1 others; binary: one curve, √T).
+ */
+export function evalNoiseSigma2(a: LocalDpAccount, thresholds: number, curves = 1): Record<(typeof EVAL_BLOCKS)[number], number> {
   const rhoBlock = a.evalRhoPerAgent / EVAL_BLOCKS.length;
   const s2 = (l2Sq: number) => l2Sq / (2 * rhoBlock);
-  return { evalN: s2(1), evalCorrect: s2(1), rocPos: s2(thresholds), rocNeg: s2(thresholds) };
+  return { evalN: s2(1), evalCorrect: s2(1), rocPos: s2(thresholds), rocNeg: s2(rocNegRowsPerRow(curves) * thresholds) };
 }
 
+/** In how many ROC curves one test row is a negative: K − 1 of K one-vs-rest curves, or the one binary curve. */
+export const rocNegRowsPerRow = (curves: number): number => Math.max(1, curves - 1);
+
 /** The privacy block of a local-steps DP result: exactly what the agents and the account did. */
-export function localDpPrivacy(job: KindJobCommon, p: TrainDpPrivacy, rounds: number, expectedBatch: number, thresholds: number, history: readonly RoundRecord[]): Record<string, unknown> {
+export function localDpPrivacy(job: KindJobCommon, p: TrainDpPrivacy, rounds: number, expectedBatch: number, thresholds: number, history: readonly RoundRecord[], curves = 1): Record<string, unknown> {
   const a = localDpAccount(p, rounds);
-  const s2 = evalNoiseSigma2(a, thresholds);
+  const s2 = evalNoiseSigma2(a, thresholds, curves);
   return {
     mode: p.mode,
     secure: job.secure,
@@ -165,7 +173,7 @@ export function localDpPrivacy(job: KindJobCommon, p: TrainDpPrivacy, rounds: nu
     clip: p.clip,
     stepNoiseStd: a.noiseMultiplier * p.clip,
     evalRho: a.evalRho,
-    evalNoiseStdPerAgent: { counts: Math.sqrt(s2.evalN), roc: Math.sqrt(s2.rocPos) },
+    evalNoiseStdPerAgent: { counts: Math.sqrt(s2.evalN), roc: Math.sqrt(s2.rocPos), ...(curves > 1 ? { rocNeg: Math.sqrt(s2.rocNeg) } : {}) },
     amplification: 'by Poisson sampling of rows within each agent (the agent samples with its own CSPRNG; the coordinator cannot steer it); none from agent sampling',
     roundsRun: history.length,
   };
