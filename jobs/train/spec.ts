@@ -26,7 +26,7 @@ import { parseTrainSplit, type TrainSplit } from './hash-split.js';
 
 export type { TrainSplit } from './hash-split.js';
 import { STRATEGIES, isFedOpt, type StrategyConfig, type StrategyName } from '../../algorithms/fl/index.js';
-import { checkLossAndLabel, outputUnits, parseLabelLevels, parseLoss, type LossName } from './loss.js';
+import { checkLossAndLabel, outputUnits, parseLabelLevels, parseLoss, type LabelLevel, type LossName } from './loss.js';
 import { denseStackOfTopology } from './topology.js';
 import { parseRunOptions } from './run-options.js';
 
@@ -96,7 +96,7 @@ export interface TrainJobSpec {
   readonly product: string;
   readonly label: string;
   /** Public label levels (categorical cross-entropy: one output unit each; a binary loss: 2 levels → 0, 1). */
-  readonly labelLevels?: readonly number[];
+  readonly labelLevels?: readonly LabelLevel[];
   readonly features: readonly TrainFeature[];
   readonly split: TrainSplit;
   readonly where: readonly Filter[];
