@@ -20,8 +20,6 @@ import type { TrainAgentData } from './data.js';
 import { dpNetOf } from './dp-net.js';
 import { trainKind, type CompiledTrainJob } from './index.js';
 import { splitBlocks, trainLayout } from './plan.js';
-import { evalNoiseSigma2, localDpAccount } from './privacy-local.js';
-import type { TrainDpPrivacy } from './privacy-spec.js';
 import { parseTrainSpec } from './spec.js';
 import { poolData } from './synthetic.js';
 import { syntheticMulticlassData } from './synthetic-multiclass.js';
@@ -111,14 +109,12 @@ describe('DP layout of a categorical job', () => {
     expect(Math.abs(std(job) / std(binary) - 1)).toBeLessThan(1e-5);
   });
 
-  it('local steps: the agent noises rocNeg for (K − 1)·T entries a row may move', () => {
+  it('local steps: the final round\'s one-vs-rest histograms are noised by the mode at Δ₂ √T (rocPos) and √((K−1)·T) (rocNeg)', () => {
     const local = compileKindJob(trainKind, dpSpec({ epsilon: 8, delta: 1e-5, localSteps: 5, sampleRate: 0.05 }, { training: { rounds: 5, learningRate: 0.5, batchSize: 16 } })) as CompiledTrainJob;
-    const a = localDpAccount(local.spec.privacy as TrainDpPrivacy, 5);
-    const s2 = evalNoiseSigma2(a, T, K);
-    expect(s2.rocNeg / s2.rocPos).toBeCloseTo(K - 1, 12);
-    expect(s2.rocPos / s2.evalN).toBeCloseTo(T, 12);
     const by = Object.fromEntries(trainLayout(local.spec, local.plan, 5).blocks.map((b) => [b.name, b]));
     expect(by.rocPos!.length).toBe(K * T);
+    expect((by.rocPos!.sensitivity as { l2Sq: number }).l2Sq).toBeCloseTo(T, 12);
+    expect((by.rocNeg!.sensitivity as { l2Sq: number }).l2Sq).toBeCloseTo((K - 1) * T, 12);
   });
 });
 
@@ -184,10 +180,13 @@ function shuffledAcrossAgents(agents: ReadonlyMap<string, TrainAgentData>, seed:
 }
 
 describe('a categorical central-dp job learns through the round runner', () => {
-  // Stated after measuring (see jobs/train/README.md): exact OvR AUC of the released model ≥ 0.75; the shuffled
-  // control within 0.1 of chance (0.5).
+  // Stated after measuring (see jobs/train/README.md): exact OvR AUC of the released model ≥ 0.75 (measured 0.945).
+  // The chance band is 0.5 ± 0.2: a model trained on shuffled labels points in a random direction, and its OvR AUC
+  // on such features spread with SD 0.054 over 30 noise seeds (0.42–0.62; 3 × 800 rows of this generator, the
+  // integration test's), so ± 0.2 is ≈ 3.7 SD; its top (0.7) is below LEARNS, so a model in the band fails the
+  // learning bound.
   const LEARNS = 0.75;
-  const CHANCE_BAND = 0.1;
+  const CHANCE_BAND = 0.2;
 
   it(`ε = 4 (δ = 1e-6): exact one-vs-rest AUC of the released weights ≥ ${LEARNS}; labels shuffled across agents: within ${CHANCE_BAND} of 0.5`, async () => {
     const agents = new Map([0, 1, 2].map((k) => [`a${k}`, syntheticMulticlassData({ rows: 1200, inputs: D, classes: K, shift: 0.1 * k, seed: 40 + k })]));
@@ -213,5 +212,6 @@ describe('a categorical central-dp job learns through the round runner', () => {
     expect(dp.privacy.roundsCharged).toBe(21);
     expect(dp.exact).toBeGreaterThanOrEqual(LEARNS);
     expect(Math.abs(control.exact - 0.5)).toBeLessThan(CHANCE_BAND);
+    expect(control.exact).toBeLessThan(LEARNS);
   }, 180_000);
 });

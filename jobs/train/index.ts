@@ -12,7 +12,7 @@ import { dpTrainPrivacy } from './privacy.js';
 import { isDpTraining } from './privacy-spec.js';
 import { isLocalDp, localDpNote, trainKindPrivacy } from './privacy-local.js';
 import { trainRoundLine, trainView } from './view.js';
-import { outputActivation, rocCurves } from './loss.js';
+import { outputActivation } from './loss.js';
 import { labelExcludedOf, labelNotes } from './label-release.js';
 import { PER_AGENT_BLOCKS, perAgentMetrics, perAgentNote } from './per-agent.js';
 
@@ -80,7 +80,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
         ...(final ? { final: { testN: final.testN, testLoss: final.testLoss, testAccuracy: final.testAccuracy, testAuc: final.testAuc } } : {}),
       },
       notes,
-      privacy: isDpTraining(job.spec.privacy) ? dpTrainPrivacy(job, job.spec.privacy, job.spec.training.rounds, trainLayout(job.spec, job.plan, job.spec.training.rounds), history, rocCurves(job.spec)) : { mode: 'none' },
+      privacy: isDpTraining(job.spec.privacy) ? dpTrainPrivacy(job, job.spec.privacy, job.spec.training.rounds, trainLayout(job.spec, job.plan, job.spec.training.rounds), history) : { mode: 'none' },
     };
   },
   view: trainView,

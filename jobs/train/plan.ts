@@ -66,7 +66,7 @@ const block = (name: string, length: number, lo: number, hi: number, gridExponen
 
 /** @param round in DP training, which blocks are noisy (training rounds: the update; the last: the evaluation) */
 export function trainLayout(spec: TrainJobSpec, plan: TrainPlan, round = 0): StatLayout {
-  if (isDpTraining(spec.privacy)) return dpTrainLayout(spec.privacy, spec.update, { ...plan, curves: rocCurves(spec) }, round >= spec.training.rounds ? 'eval' : 'train');
+  if (isDpTraining(spec.privacy)) return dpTrainLayout(spec.privacy, spec.update, { ...plan, curves: rocCurves(spec), rounds: spec.training.rounds }, round >= spec.training.rounds ? 'eval' : 'train');
   const u = spec.update;
   const maxW = plan.weighting === 'examples' ? u.maxExamples : 1;
   // Categorical: one one-vs-rest histogram per class, one after the other.

@@ -29,6 +29,8 @@ interface PlanFacts {
   readonly thresholds: readonly number[];
   /** ROC curves per histogram block: 1, or K one-vs-rest curves for a categorical label (loss.ts rocCurves). */
   readonly curves?: number;
+  /** training.rounds (the local-steps layout sizes its evaluation's ρ from the account). */
+  readonly rounds?: number;
   readonly shapes: readonly (readonly number[])[];
 }
 
@@ -51,7 +53,7 @@ const exact = (name: string, length: number, hi: number, gridExponent: number): 
 export function dpTrainLayout(p: TrainDpPrivacy, update: { readonly maxExamples: number; readonly clip: number; readonly gridExponent: number }, plan: PlanFacts, phase: 'train' | 'eval'): StatLayout {
   // Local steps: every block is noised at the agent (privacy-local.ts) or a public zero.
   const K = plan.curves ?? 1;
-  if (isLocalDp(p)) return localDpLayout(update, plan.parameters, K * plan.thresholds.length);
+  if (isLocalDp(p)) return localDpLayout(p, update, { parameters: plan.parameters, thresholds: plan.thresholds.length, curves: K, rounds: plan.rounds ?? 0 }, phase);
   const k = p.maxRowsPerPerson ?? 1;
   const n = update.maxExamples;
   const T = plan.thresholds.length;
@@ -91,9 +93,8 @@ export function dpServerStep(strategy: StrategyConfig, learningRate: number, l2:
 }
 
 /** The privacy block of a DP training result: exactly what the code above and the modes did. */
-export function dpTrainPrivacy(job: KindJobCommon & { readonly spec: { readonly training: { readonly batchSize: number } } }, p: TrainDpPrivacy, rounds: number, layout: StatLayout, history: readonly RoundRecord[], curves = 1): Record<string, unknown> {
-  const thresholds = layout.blocks.find((b) => b.name === 'rocPos')!.length / curves;
-  if (isLocalDp(p)) return localDpPrivacy(job, p, rounds, job.spec.training.batchSize, thresholds, history, curves);
+export function dpTrainPrivacy(job: KindJobCommon & { readonly spec: { readonly training: { readonly batchSize: number } } }, p: TrainDpPrivacy, rounds: number, layout: StatLayout, history: readonly RoundRecord[]): Record<string, unknown> {
+  if (isLocalDp(p)) return localDpPrivacy(job, p, rounds, job.spec.training.batchSize, layout, history);
   const a = trainAccount(p, rounds);
   const k = p.maxRowsPerPerson ?? 1;
   const last = history.at(-1);

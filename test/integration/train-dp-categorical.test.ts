@@ -27,10 +27,11 @@ const AGENTS = ['c1', 'c2', 'c3'];
 const D = 5;
 const K = 3;
 const GRADES = ['none', 'mild', 'severe'];
-// Stated after measuring (jobs/train/README.md): the released model's exact OvR AUC ≥ 0.75; the shuffled control
-// within 0.1 of 0.5.
+// Stated after measuring (jobs/train/README.md): the released model's exact OvR AUC ≥ 0.75 (measured 0.956). The
+// chance band is 0.5 ± 0.2: a model trained on shuffled labels points in a random direction, whose OvR AUC spread
+// with SD 0.054 over 30 noise seeds in jobs/train/dp-categorical.test.ts (the noise here is the CSPRNG's).
 const LEARNS = 0.75;
-const CHANCE_BAND = 0.1;
+const CHANCE_BAND = 0.2;
 
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -80,7 +81,7 @@ describe('categorical DP training over the mesh (string label levels)', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'fedmesh-train-dp-cat-'));
     const tlsDir = await sharedCerts(AGENTS);
-    coordinator = await Coordinator.create({ stateDir: join(dir, 'coordinator'), heartbeatIntervalMs: 200, defaultBudget: { epsilon: 40, delta: 1e-5 } });
+    coordinator = await Coordinator.create({ stateDir: join(dir, 'coordinator'), heartbeatIntervalMs: 200, defaultBudget: { epsilon: 400, delta: 1e-4 } });
     server = await startCoordinatorServer(coordinator, { listen: '127.0.0.1:0', tls: loadTlsMaterial(tlsDir, 'coordinator') });
     client = new CoordinatorClient({ address: `127.0.0.1:${server.port}`, tls: loadTlsMaterial(tlsDir, 'researcher', 'researcher') });
     // The control's training labels: all agents' pooled, permuted and dealt back (a within-agent shuffle would keep
@@ -105,7 +106,7 @@ describe('categorical DP training over the mesh (string label levels)', () => {
         stateDir: join(dir, 'state', name),
         coordinator: `127.0.0.1:${server.port}`,
         tls: loadTlsMaterial(tlsDir, 'agent', name),
-        policy: { allowModes: ['central-dp'], allowKinds: ['train'], budgetCap: { epsilon: 40, delta: 1e-5 } },
+        policy: { allowModes: ['central-dp'], allowKinds: ['train'], budgetCap: { epsilon: 400, delta: 1e-4 } },
       });
       agent.start();
       agents.push(agent);
@@ -150,6 +151,18 @@ describe('categorical DP training over the mesh (string label levels)', () => {
     console.info(`[train-dp-categorical] exact OvR AUC over ${test.n} test rows: ε=4 ${learned.toFixed(4)} (released ${s.final.testAuc.toFixed(3)}); shuffled across agents ${chance.toFixed(4)}`);
     expect(learned).toBeGreaterThanOrEqual(LEARNS);
     expect(Math.abs(chance - 0.5)).toBeLessThan(CHANCE_BAND);
+    expect(chance).toBeLessThan(LEARNS);
     expect(job.result!.notes.some((n) => /not released in DP training/.test(n))).toBe(true);
   }, 240_000);
+
+  it('local DP-SGD steps run over the mesh: the agents\' noised updates pass the agent chain\'s exact-block guard (agentNoised), the evaluation sums are noised by the mode', async () => {
+    // Budget ε 400, δ 1e-4: the ledger composes the unamplified ρ of the local steps (privacy-local.ts), which is
+    // large, and the stated δ of this job on top of the others'.
+    const job = await client.run({ ...spec('grades'), training: { rounds: 4, localEpochs: 1, learningRate: 0.5, batchSize: 32, seed: 3 }, strategy: { name: 'fedavg' }, privacy: { mode: 'central-dp', epsilon: 8, delta: 1e-5, clip: 1, localSteps: 5, sampleRate: 0.05 } });
+    expect(job.state, JSON.stringify(job.error)).toBe('succeeded');
+    const p = job.result!.privacy as { stepsPerRound: number; evalNoiseStd: { counts: number } };
+    expect(p.stepsPerRound).toBe(5);
+    expect(p.evalNoiseStd.counts).toBeGreaterThan(0);
+  }, 240_000);
 });
+
