@@ -97,7 +97,7 @@ describe('categorical DP training over the mesh (string label levels)', () => {
       await mkdir(dataDir, { recursive: true });
       await writeFile(join(dataDir, 'grades.csv'), csv(d, 1 + i * 10_000, d.train.y));
       await writeFile(join(dataDir, 'grades_shuffled.csv'), csv(d, 1 + i * 10_000, shuffled));
-      const product = { privacyUnit: 'person_id', allowedJobKinds: ['fl'], allowedPrivacyModes: ['central-dp'] };
+      const product = { privacyUnit: 'person_id', allowedJobKinds: ['fl'], allowedPrivacyModes: ['central-dp', 'distributed-dp'] };
       await writeFile(join(dataDir, 'fedmesh.products.json'), JSON.stringify({ products: { grades: product, grades_shuffled: product } }));
       await mkdir(join(dir, 'state', name), { recursive: true });
       const agent = await Agent.create({
@@ -106,7 +106,7 @@ describe('categorical DP training over the mesh (string label levels)', () => {
         stateDir: join(dir, 'state', name),
         coordinator: `127.0.0.1:${server.port}`,
         tls: loadTlsMaterial(tlsDir, 'agent', name),
-        policy: { allowModes: ['central-dp'], allowKinds: ['train'], budgetCap: { epsilon: 400, delta: 1e-4 } },
+        policy: { allowModes: ['central-dp', 'distributed-dp'], allowKinds: ['train'], budgetCap: { epsilon: 400, delta: 1e-4 } },
       });
       agent.start();
       agents.push(agent);
@@ -163,6 +163,17 @@ describe('categorical DP training over the mesh (string label levels)', () => {
     const p = job.result!.privacy as { stepsPerRound: number; evalNoiseStd: { counts: number } };
     expect(p.stepsPerRound).toBe(5);
     expect(p.evalNoiseStd.counts).toBeGreaterThan(0);
+  }, 240_000);
+
+  it('local DP-SGD steps under distributed-dp with secagg: the evaluation noise comes as shares from the agents', async () => {
+    const job = await client.run({ ...spec('grades'), training: { rounds: 3, localEpochs: 1, learningRate: 0.5, batchSize: 32, seed: 3 }, strategy: { name: 'fedavg' }, secure: 'secagg', participation: { fraction: 1, minUpdates: 3 }, privacy: { mode: 'distributed-dp', epsilon: 8, delta: 1e-5, clip: 1, localSteps: 3, sampleRate: 0.05 } });
+    expect(job.state, JSON.stringify(job.error)).toBe('succeeded');
+    const p = job.result!.privacy as { mode: string; evalNoiseStd: { counts: number } };
+    expect(p.mode).toBe('distributed-dp');
+    expect(p.evalNoiseStd.counts).toBeGreaterThan(0);
+    const s = job.result!.summary as { final: { testN: number } };
+    // The noisy test-row count is near the 600 test rows (σ of a few rows at ε = 8).
+    expect(Math.abs(s.final.testN - test.n)).toBeLessThan(60);
   }, 240_000);
 });
 
