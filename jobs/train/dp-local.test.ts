@@ -70,6 +70,22 @@ describe('local-steps DP training spec', () => {
   });
 });
 
+describe('momentum and Adam inside the local steps', () => {
+  it('are accepted with local steps (one-step DP still refuses them) and leave the account unchanged: same z, ε and charged ρ as SGD', () => {
+    const adam = spec({}, { training: { rounds: 10, optimizer: 'adam', learningRate: 0.01, batchSize: 16 } });
+    const mom = spec({}, { training: { rounds: 10, learningRate: 0.5, momentum: 0.9, batchSize: 16 } });
+    expect(fieldOf(adam)).toBeUndefined();
+    expect(fieldOf(mom)).toBeUndefined();
+    expect(fieldOf(spec({ localSteps: undefined, sampleRate: undefined }, { training: { rounds: 10, optimizer: 'adam' } }))).toBe('training.optimizer');
+    const sgdJob = compileKindJob(trainKind, spec()) as CompiledTrainJob;
+    for (const s of [adam, mom]) {
+      const job = compileKindJob(trainKind, s) as CompiledTrainJob;
+      expect(privacyModeOf(job).cost(job)).toEqual(privacyModeOf(sgdJob).cost(sgdJob));
+      expect(localDpAccount(job.spec.privacy as TrainDpPrivacy, 10)).toEqual(localDpAccount(sgdJob.spec.privacy as TrainDpPrivacy, 10));
+    }
+  });
+});
+
 describe('local-steps DP account and layout', () => {
   const job = compileKindJob(trainKind, spec()) as CompiledTrainJob;
   const p = job.spec.privacy as TrainDpPrivacy;
@@ -183,6 +199,7 @@ describe('local-steps DP training through the round runner', () => {
     expect(priv.epsilon).toBe(8);
     expect(priv.epsilonAccounted as number).toBeLessThanOrEqual(8);
     expect(priv.stepsPerRound).toBe(5);
+    expect(priv.optimizer).toBe('SGD');
     expect(priv.sampleRate as number).toBeGreaterThanOrEqual(0.05);
     expect(out.release.notes.some((n) => n.includes('local DP-SGD'))).toBe(true);
     const w = (out.release.summary as { model: { weights: number[] } }).model.weights;

@@ -27,7 +27,7 @@ export async function localDpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy
   const parts: Record<string, ArrayLike<number>> = {};
   const round = input.phase === 'train' ? 0 : spec.training.rounds;
   if (input.phase === 'train') {
-    const options = { net, shapes: plan.shapes, clip: p.clip, steps: a.stepsPerRound, sampleThreshold32: a.threshold32, noiseMultiplier: a.noiseMultiplier, learningRate: spec.training.learningRate, expectedBatch: spec.training.batchSize, l2: spec.model.l2 };
+    const options = { net, shapes: plan.shapes, clip: p.clip, steps: a.stepsPerRound, sampleThreshold32: a.threshold32, noiseMultiplier: a.noiseMultiplier, learningRate: spec.training.learningRate, expectedBatch: spec.training.batchSize, l2: spec.model.l2, optimizer: spec.training.optimizer, momentum: spec.training.momentum };
     const out = await runTrainCompute({ model, weights: Float64Array.from(input.weights), test: EMPTY, thresholds: plan.thresholds, dpLocal: { options, data: data.train } }, signal);
     if (!out.dpLocal) throw new FedmeshError('INTERNAL', 'local DP-SGD returned no update');
     const delta = Float64Array.from(out.dpLocal.weights, (w, i) => w - input.weights[i]!);

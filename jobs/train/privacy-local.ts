@@ -173,7 +173,8 @@ export function localDpLayout(p: TrainDpPrivacy, update: { readonly clip: number
 }
 
 /** The privacy block of a local-steps DP result: exactly what the agents and the account did. */
-export function localDpPrivacy(job: KindJobCommon, p: TrainDpPrivacy, rounds: number, expectedBatch: number, layout: StatLayout, history: readonly RoundRecord[]): Record<string, unknown> {
+export function localDpPrivacy(job: KindJobCommon, p: TrainDpPrivacy, training: { readonly rounds: number; readonly batchSize: number; readonly optimizer: string; readonly momentum: number }, layout: StatLayout, history: readonly RoundRecord[]): Record<string, unknown> {
+  const { rounds, batchSize: expectedBatch } = training;
   const a = localDpAccount(p, rounds);
   const last = history.at(-1);
   const std = (name: string): number | undefined => (last ? last.noiseStd[layout.blocks.findIndex((blk) => blk.name === name)] : undefined);
@@ -182,7 +183,7 @@ export function localDpPrivacy(job: KindJobCommon, p: TrainDpPrivacy, rounds: nu
     secure: job.secure,
     unit: 'person at a site',
     level: `record level: every example's gradient clipped to L2 ${p.clip}; one row per person per site, at most ${a.sites} site(s)`,
-    mechanism: `local DP-SGD at each agent: ${a.stepsPerRound} steps per round on Poisson-sampled batches (rate ${a.q.toPrecision(4)}, CSPRNG), discrete Gaussian noise of multiplier ${a.noiseMultiplier.toPrecision(4)} on each step's clipped-gradient sum, divided by the public expected batch ${expectedBatch}; agents' deltas averaged uniformly; the final model scored on the agents' test counts, their sums noised by the mode (${p.mode === 'central-dp' ? 'at the coordinator' : 'shares at the agents under secagg'})`,
+    mechanism: `local DP-SGD at each agent: ${a.stepsPerRound} steps per round on Poisson-sampled batches (rate ${a.q.toPrecision(4)}, CSPRNG), discrete Gaussian noise of multiplier ${a.noiseMultiplier.toPrecision(4)} on each step's clipped-gradient sum, divided by the public expected batch ${expectedBatch}, then a step of ${optimizerName(training)} on that noisy gradient (post-processing: the account does not depend on it); agents' deltas averaged uniformly; the final model scored on the agents' test counts, their sums noised by the mode (${p.mode === 'central-dp' ? 'at the coordinator' : 'shares at the agents under secagg'})`,
     accountant: 'Rényi DP of the sampled Gaussian (Mironov, Talwar & Zhang 2019, integer orders) over steps × rounds × sites, plus the evaluation\'s zCDP, converted by Canonne–Kamath–Steinke 2020',
     epsilon: p.epsilon,
     epsilonAccounted: a.epsilon,
@@ -192,6 +193,7 @@ export function localDpPrivacy(job: KindJobCommon, p: TrainDpPrivacy, rounds: nu
     rhoNote: 'the unamplified zCDP bound the ledger records next to (ε, δ)',
     rounds: a.rounds,
     stepsPerRound: a.stepsPerRound,
+    optimizer: optimizerName(training),
     sampleRate: a.q,
     noiseMultiplier: a.noiseMultiplier,
     clip: p.clip,
@@ -201,6 +203,12 @@ export function localDpPrivacy(job: KindJobCommon, p: TrainDpPrivacy, rounds: nu
     amplification: 'by Poisson sampling of rows within each agent (the agent samples with its own CSPRNG; the coordinator cannot steer it); none from agent sampling',
     roundsRun: history.length,
   };
+}
+
+/** The local optimiser as the privacy block names it. */
+export function optimizerName(t: { readonly optimizer: string; readonly momentum: number }): string {
+  if (t.optimizer === 'adam') return 'Adam (β1 0.9, β2 0.999, ε 1e-7)';
+  return t.momentum > 0 ? `SGD with momentum ${t.momentum}` : 'SGD';
 }
 
 /** The result note of a local-steps DP job. */

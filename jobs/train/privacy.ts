@@ -93,8 +93,8 @@ export function dpServerStep(strategy: StrategyConfig, learningRate: number, l2:
 }
 
 /** The privacy block of a DP training result: exactly what the code above and the modes did. */
-export function dpTrainPrivacy(job: KindJobCommon & { readonly spec: { readonly training: { readonly batchSize: number } } }, p: TrainDpPrivacy, rounds: number, layout: StatLayout, history: readonly RoundRecord[]): Record<string, unknown> {
-  if (isLocalDp(p)) return localDpPrivacy(job, p, rounds, job.spec.training.batchSize, layout, history);
+export function dpTrainPrivacy(job: KindJobCommon & { readonly spec: { readonly training: { readonly batchSize: number; readonly optimizer: string; readonly momentum: number } } }, p: TrainDpPrivacy, rounds: number, layout: StatLayout, history: readonly RoundRecord[]): Record<string, unknown> {
+  if (isLocalDp(p)) return localDpPrivacy(job, p, { ...job.spec.training, rounds }, layout, history);
   const a = trainAccount(p, rounds);
   const k = p.maxRowsPerPerson ?? 1;
   const last = history.at(-1);
