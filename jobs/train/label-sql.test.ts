@@ -100,6 +100,17 @@ describe('string label levels, mapped in SQL', () => {
     for (const part of [d.train, d.test]) for (let r = 0; r < part.n; r++) expect(part.y[r]).toBe(Math.round(part.x[r * 2]! * 3));
   });
 
+  it('with a hash split of the privacy unit the two TEMP tables chain: the same rows, classes and left-out count as with the split column', async () => {
+    const d = await read(spec({ split: { hash: { fraction: 0.25, salt: 's' } } }), product);
+    expect(d.train.n + d.test.n).toBe(294 * 4);
+    expect(d.test.n).toBeGreaterThan(0);
+    for (const part of [d.train, d.test]) for (let r = 0; r < part.n; r++) expect(part.y[r]).toBe(Math.round(part.x[r * 2]! * 3));
+    expect(d.labelExcluded).toBe(24);
+    // Both TEMP tables are dropped afterwards.
+    const left = (await conn.runAndReadAll("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name LIKE 'job_l%'")).getRowObjectsJS();
+    expect(Number(left[0]!.n)).toBe(0);
+  });
+
   it('levels that do not fit the column\'s type are refused naming label.levels; the unlisted value is never in a message', async () => {
     const f = await failure(read(spec({ label: { column: 'num_grade', levels: LEVELS } }), product));
     expect(f).toMatchObject({ code: 'INVALID_JOB', field: 'label.levels' });
