@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clippedGradientSum, denseParameterCount, exampleGradient, type DenseNet } from './dp-grad.js';
+import { clippedExampleGradient, clippedGradientSum, denseLogits, denseParameterCount, exampleGradient, type DenseNet } from './dp-grad.js';
 import { seededUniform } from './init.js';
 
 const smooth: DenseNet = { inputs: 4, layers: [{ units: 5, activation: 'tanh' }, { units: 3, activation: 'softplus' }, { units: 1, activation: 'linear' }], loss: 'binary-crossentropy' };
@@ -92,4 +92,77 @@ describe('per-example gradients of a dense net (DP-SGD)', () => {
     expect(() => clippedGradientSum(smooth, w, x, y, 2, 0)).toThrow(/clip/);
     expect(() => clippedGradientSum({ ...smooth, layers: [{ units: 1, activation: 'sigmoid' }] }, new Float64Array(5), x, y, 2, 1)).toThrow(/linear/);
   });
+
+  it('refuses an output layer that does not fit the loss (categorical: ≥ 2 logits; binary: one) and a label outside the classes', () => {
+    const { x, y } = data(2, 4, 1);
+    const cat: DenseNet = { inputs: 4, layers: [{ units: 3, activation: 'linear' }], loss: 'categorical-crossentropy' };
+    expect(() => clippedGradientSum({ ...cat, layers: [{ units: 1, activation: 'linear' }] }, new Float64Array(5), x, y, 2, 1)).toThrow(/one unit per class/);
+    expect(() => clippedGradientSum({ ...cat, loss: 'binary-crossentropy' }, new Float64Array(15), x, y, 2, 1)).toThrow(/one unit/);
+    expect(() => exampleGradient(cat, new Float64Array(15), x, 0, 3, new Float64Array(15))).toThrow(/class index/);
+    expect(() => exampleGradient(cat, new Float64Array(15), x, 0, 0.5, new Float64Array(15))).toThrow(/class index/);
+  });
 });
+
+describe('per-example gradients of a softmax net (categorical cross-entropy)', () => {
+  const K = 4;
+  const softmaxMlp: DenseNet = { inputs: 5, layers: [{ units: 6, activation: 'relu' }, { units: 3, activation: 'tanh' }, { units: K, activation: 'linear' }], loss: 'categorical-crossentropy' };
+  const classes = (n: number, seed: number) => {
+    const u = seededUniform(seed);
+    return Float64Array.from({ length: n }, () => Math.floor(u() * K));
+  };
+
+  it('matches central finite differences (within 1e-6) and the loss is −log softmax(z)_y; negative control: another class\'s gradient does not match', () => {
+    const w = weightsOf(softmaxMlp, 11);
+    const { x } = data(1, softmaxMlp.inputs, 12);
+    for (const y of [0, 2, 3]) {
+      const g = new Float64Array(w.length);
+      const loss = exampleGradient(softmaxMlp, w, x, 0, y, g);
+      expect(maxAbsDiff(g, numericGradient(softmaxMlp, w, x, y))).toBeLessThan(1e-6);
+      const z = denseLogits(softmaxMlp, w, x, 0);
+      const lse = Math.log(Array.from(z).reduce((a, v) => a + Math.exp(v), 0));
+      expect(loss).toBeCloseTo(lse - z[y]!, 12);
+      const other = new Float64Array(w.length);
+      exampleGradient(softmaxMlp, w, x, 0, (y + 1) % K, other);
+      expect(maxAbsDiff(other, g)).toBeGreaterThan(1e-3);
+    }
+  });
+
+  it('softmax regression: ∂ℓ/∂z = softmax(z) − onehot(y), so the bias gradient sums to 0 over the classes', () => {
+    const net: DenseNet = { inputs: 3, layers: [{ units: K, activation: 'linear' }], loss: 'categorical-crossentropy' };
+    const w = weightsOf(net, 4, 2);
+    const x = Float64Array.from([0.2, -0.7, 1.1]);
+    const g = new Float64Array(w.length);
+    exampleGradient(net, w, x, 0, 1, g);
+    const z = denseLogits(net, w, x, 0);
+    const s = Array.from(z).reduce((a, v) => a + Math.exp(v), 0);
+    const bias = g.subarray(3 * K);
+    for (let k = 0; k < K; k++) expect(bias[k]).toBeCloseTo(Math.exp(z[k]!) / s - (k === 1 ? 1 : 0), 12);
+    expect(Array.from(bias).reduce((a, v) => a + v, 0)).toBeCloseTo(0, 12);
+  });
+
+  it('clips every example to L2 ≤ C (checked one by one); negative control: without the clip about half exceed C', () => {
+    const n = 60;
+    const w = weightsOf(softmaxMlp, 13, 3);
+    const { x } = data(n, softmaxMlp.inputs, 14);
+    const y = classes(n, 15);
+    const raw = Array.from({ length: n }, (_, r) => norm((() => {
+      const g = new Float64Array(w.length);
+      exampleGradient(softmaxMlp, w, x, r * softmaxMlp.inputs, y[r]!, g);
+      return g;
+    })()));
+    const C = raw.slice().sort((a, b) => a - b)[n / 2]!;
+    expect(raw.filter((v) => v > C).length).toBeGreaterThan(n / 4);
+    const g = new Float64Array(w.length);
+    const sum = new Float64Array(w.length);
+    for (let r = 0; r < n; r++) {
+      const e = clippedExampleGradient(softmaxMlp, w, x, r * softmaxMlp.inputs, y[r]!, C, g);
+      expect(e.norm).toBeCloseTo(raw[r]!, 12);
+      expect(norm(g)).toBeLessThanOrEqual(C * (1 + 1e-12));
+      g.forEach((v, i) => (sum[i]! += v));
+    }
+    const all = clippedGradientSum(softmaxMlp, w, x, y, n, C);
+    expect(maxAbsDiff(all.sum, sum)).toBeLessThan(1e-12);
+    expect(all.clipped).toBe(raw.filter((v) => v > C).length);
+  });
+});
+

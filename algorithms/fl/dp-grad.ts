@@ -8,8 +8,10 @@
  * Plain JavaScript rather than TF.js: per-example gradients need one backward pass per row, which a batched TF.js
  * graph does not give without per-row tapes, and the models of this kind are small (≤ 100 000 weights). The
  * network is the one node-agent/train builds: dense layers (kernel [in, out] row-major, then bias, in TF.js
- * `getWeights()` order) and a linear output unit whose loss is binary cross-entropy on the logit or squared error.
- * Dropout is not applied (DP training refuses it: its randomness would only add noise that no accountant counts).
+ * `getWeights()` order) and a linear output layer: one unit whose loss is binary cross-entropy on the logit or
+ * squared error, or K ≥ 2 units (logits) whose loss is categorical cross-entropy of their softmax with the label as a
+ * class index 0..K−1. The clip bounds every example's gradient whatever the loss or the layers, so the sensitivity
+ * (and hence the account) does not depend on the model. Dropout is not applied (DP training refuses it: its randomness would only add noise that no accountant counts).
  */
 import { clipL2 } from './fixed-point.js';
 
@@ -17,9 +19,9 @@ export type DenseActivation = 'relu' | 'tanh' | 'sigmoid' | 'linear' | 'elu' | '
 
 export interface DenseNet {
   readonly inputs: number;
-  /** Hidden layers then the output layer (1 unit, linear). */
+  /** Hidden layers then the output layer (linear: 1 unit, or one logit per class for categorical cross-entropy). */
   readonly layers: readonly { readonly units: number; readonly activation: DenseActivation }[];
-  readonly loss: 'binary-crossentropy' | 'mse';
+  readonly loss: 'binary-crossentropy' | 'categorical-crossentropy' | 'mse';
 }
 
 /** SELU's constants (Klambauer et al. 2017), as TF.js uses them. */
@@ -112,13 +114,24 @@ export function exampleGradient(net: DenseNet, weights: ArrayLike<number>, x: Ar
     zs.push(z);
     as.push(z.map((v) => act(activation, v)));
   }
-  const logit = as[L]![0]!;
+  const out0 = as[L]!;
   let loss: number;
-  let dz = new Float64Array(1);
-  if (net.loss === 'mse') {
+  let dz = new Float64Array(out0.length);
+  if (net.loss === 'categorical-crossentropy') {
+    // ℓ = logΣ_k e^{z_k} − z_y; dℓ/dz_k = softmax_k − [k = y] (stable: shift by max z).
+    if (!Number.isInteger(y) || y < 0 || y >= out0.length) throw new RangeError(`a categorical label must be a class index in [0, ${out0.length}), got ${y}`);
+    let m = -Infinity;
+    for (const z of out0) m = Math.max(m, z);
+    let s = 0;
+    for (const z of out0) s += Math.exp(z - m);
+    for (let k = 0; k < out0.length; k++) dz[k] = Math.exp(out0[k]! - m) / s - (k === y ? 1 : 0);
+    loss = m + Math.log(s) - out0[y]!;
+  } else if (net.loss === 'mse') {
+    const logit = out0[0]!;
     loss = (logit - y) ** 2;
     dz[0] = 2 * (logit - y);
   } else {
+    const logit = out0[0]!;
     const p = Math.min(Math.max(sigmoid(logit), 1e-7), 1 - 1e-7);
     loss = -(y * Math.log(p) + (1 - y) * Math.log(1 - p));
     dz[0] = sigmoid(logit) - y;
@@ -168,15 +181,54 @@ export function clippedGradientSum(net: DenseNet, weights: ArrayLike<number>, x:
   const p = denseParameterCount(net);
   if (weights.length !== p) throw new RangeError(`weights has ${weights.length} entries, the net ${p}`);
   if (x.length < n * net.inputs || y.length < n) throw new RangeError(`x and y must hold ${n} rows of ${net.inputs} inputs`);
-  if (net.layers.at(-1)?.units !== 1 || net.layers.at(-1)?.activation !== 'linear') throw new RangeError('the output layer must be one linear unit');
+  checkOutputLayer(net);
   const sum = new Float64Array(p);
   const g = new Float64Array(p);
   let clipped = 0;
   let lossSum = 0;
   for (let r = 0; r < n; r++) {
-    lossSum += exampleGradient(net, weights, x, r * net.inputs, y[r]!, g);
-    if (clipL2(g, clip) > clip) clipped++;
+    const e = clippedExampleGradient(net, weights, x, r * net.inputs, y[r]!, clip, g);
+    lossSum += e.loss;
+    if (e.norm > clip) clipped++;
     for (let i = 0; i < p; i++) sum[i]! += g[i]!;
   }
   return { sum, clipped, lossSum };
+}
+
+/**
+ * The output layer the losses take: linear, one unit (binary cross-entropy, mse) or K ≥ 2 logits (categorical).
+ * @throws RangeError otherwise
+ */
+export function checkOutputLayer(net: DenseNet): void {
+  const out = net.layers.at(-1);
+  if (out?.activation !== 'linear') throw new RangeError('the output layer must be linear (the loss applies sigmoid or softmax)');
+  if (net.loss === 'categorical-crossentropy' ? out.units < 2 : out.units !== 1) throw new RangeError(`the output layer must have ${net.loss === 'categorical-crossentropy' ? 'one unit per class (≥ 2)' : 'one unit'} for ${net.loss}`);
+}
+
+/**
+ * One example's gradient clipped to L2 ≤ clip, into `out`: the only way the DP paths (the full-batch sum above and
+ * the local steps of dp-sgd.ts) take a per-example gradient, so clipping holds for every example they add.
+ * @returns the example's loss and its gradient's norm before clipping
+ */
+export function clippedExampleGradient(net: DenseNet, weights: ArrayLike<number>, x: ArrayLike<number>, xAt: number, y: number, clip: number, out: Float64Array): { loss: number; norm: number } {
+  const loss = exampleGradient(net, weights, x, xAt, y, out);
+  return { loss, norm: clipL2(out, clip) };
+}
+
+/**
+ * The net's output for one row (logits: apply sigmoid or softmax for probabilities), float64. For evaluating a
+ * released model where the rows are (tests, benchmarks); the agents score with TF.js.
+ */
+export function denseLogits(net: DenseNet, weights: ArrayLike<number>, x: ArrayLike<number>, xAt: number): Float64Array {
+  let a = Float64Array.from({ length: net.inputs }, (_, i) => x[xAt + i]!);
+  let at = 0;
+  for (const { units, activation } of net.layers) {
+    const b = at + a.length * units;
+    const z = new Float64Array(units);
+    for (let j = 0; j < units; j++) z[j] = weights[b + j]!;
+    for (let i = 0; i < a.length; i++) for (let j = 0; j < units; j++) z[j]! += a[i]! * weights[at + i * units + j]!;
+    at = b + units;
+    a = z.map((v) => act(activation, v));
+  }
+  return a;
 }

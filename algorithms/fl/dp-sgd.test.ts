@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createSeededRng } from '../testing/seeded-rng.js';
 import { poissonThreshold32 } from '../dp/index.js';
 import { clippedGradientSum, denseParameterCount, type DenseNet } from './dp-grad.js';
-import { localDpSgd, poissonSample } from './dp-sgd.js';
+import { ADAM, localDpSgd, poissonSample } from './dp-sgd.js';
 import { denseShapes, glorotInit } from './init.js';
 
 describe('Poisson batches', () => {
@@ -117,3 +117,53 @@ describe('local DP-SGD steps', () => {
     expect(P).toBe(w0.length);
   });
 });
+
+describe('momentum and Adam on the noisy gradients (post-processing)', () => {
+  const base = { net, shapes, clip: 0.5, steps: 4, sampleThreshold32: 2 ** 32, noiseMultiplier: 1e-9, learningRate: 0.05, expectedBatch: 8 };
+  const { x, y } = rows(64, 11);
+  const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+  /** The update rules written out from the papers (Kingma & Ba 2015, Alg. 1; heavy-ball momentum as TF.js), on the full-batch clipped gradient. */
+  function reference(rule: 'adam' | 'momentum' | 'sgd', mu = 0.9): Float64Array {
+    const w = Float64Array.from(w0);
+    const m = new Float64Array(P);
+    const v = new Float64Array(P);
+    for (let t = 1; t <= base.steps; t++) {
+      const g = clippedGradientSum(net, w, x, y, 64, base.clip).sum.map((s) => s / base.expectedBatch);
+      for (let i = 0; i < P; i++) {
+        if (rule === 'adam') {
+          m[i] = ADAM.beta1 * m[i]! + (1 - ADAM.beta1) * g[i]!;
+          v[i] = ADAM.beta2 * v[i]! + (1 - ADAM.beta2) * g[i]! ** 2;
+          w[i]! -= (base.learningRate * m[i]!) / (1 - ADAM.beta1 ** t) / (Math.sqrt(v[i]! / (1 - ADAM.beta2 ** t)) + ADAM.epsilon);
+        } else {
+          m[i] = (rule === 'momentum' ? mu : 0) * m[i]! + g[i]!;
+          w[i]! -= base.learningRate * m[i]!;
+        }
+      }
+    }
+    return w;
+  }
+
+  it('with negligible noise, Adam and SGD with momentum follow their published rules (within 1e-6); controls: each differs from plain SGD', () => {
+    const adam = localDpSgd({ ...base, optimizer: 'adam' }, w0, x, y, 64, createSeededRng('o'));
+    const mom = localDpSgd({ ...base, momentum: 0.9 }, w0, x, y, 64, createSeededRng('o'));
+    const sgd = localDpSgd(base, w0, x, y, 64, createSeededRng('o'));
+    expect(maxDiff(adam.weights, reference('adam'))).toBeLessThan(1e-6);
+    expect(maxDiff(mom.weights, reference('momentum'))).toBeLessThan(1e-6);
+    expect(maxDiff(sgd.weights, reference('sgd'))).toBeLessThan(1e-6);
+    expect(maxDiff(adam.weights, reference('sgd'))).toBeGreaterThan(1e-3);
+    expect(maxDiff(mom.weights, reference('sgd'))).toBeGreaterThan(1e-4);
+  });
+
+  it('the privacy-relevant draws do not depend on the optimiser: the same Rng gives the same batches and the same noise σ', () => {
+    const o = { ...base, noiseMultiplier: 1.1, sampleThreshold32: poissonThreshold32(0.2).threshold };
+    const runs = [{}, { optimizer: 'adam' as const }, { momentum: 0.5 }].map((extra) => localDpSgd({ ...o, ...extra }, w0, x, y, 64, createSeededRng('same')));
+    for (const r of runs.slice(1)) {
+      expect(r.batchSizes).toEqual(runs[0]!.batchSizes);
+      expect(r.sumNoiseStd).toBe(runs[0]!.sumNoiseStd);
+      expect(r.gridExponent).toBe(runs[0]!.gridExponent);
+    }
+    expect(() => localDpSgd({ ...o, momentum: 1 }, w0, x, y, 64, createSeededRng(1))).toThrow(/momentum/);
+    expect(() => localDpSgd({ ...o, optimizer: 'adam', momentum: 0.5 }, w0, x, y, 64, createSeededRng(1))).toThrow(/momentum/);
+  });
+});
+

@@ -10,11 +10,16 @@
  * Each step is the sampled Gaussian mechanism with noise multiplier z: in grid units the sum moves by at most
  * C/g + √P when one row comes or goes (its clipped gradient, plus half a grid step of rounding per coordinate on
  * each side), and the noise's σ is z times that. algorithms/dp/accounting/sgm-calibration.ts accounts it.
+ *
+ * **Optimiser**: the step may instead be SGD with momentum μ (v ← μ·v + ĝ; w ← w − η·v, TF.js's momentum rule) or
+ * Adam (Kingma & Ba 2015, Alg. 1: β1 0.9, β2 0.999, ε 1e-7 as TF.js's defaults; bias-corrected) on the noisy
+ * gradient ĝ. The noise is added to the clipped sum before any of it, so the optimiser is post-processing of the
+ * noisy gradients (and of public data): the account is the same whatever the optimiser. Its state starts at 0 in
+ * every round (the round's local run), and stays at the agent.
  */
 import { asBufferedRng, createDiscreteGaussianSampler, fromGrid, gridForNoiseStd, rationalFromNumber, snapToGrid } from '../dp/index.js';
 import type { Rng } from '../rng.js';
-import { denseParameterCount, exampleGradient, type DenseNet } from './dp-grad.js';
-import { clipL2 } from './fixed-point.js';
+import { checkOutputLayer, clippedExampleGradient, denseParameterCount, type DenseNet } from './dp-grad.js';
 
 export interface LocalDpSgdOptions {
   readonly net: DenseNet;
@@ -30,7 +35,14 @@ export interface LocalDpSgdOptions {
   readonly expectedBatch: number;
   /** L2 penalty λ on the kernels (public; its gradient 2λW needs no data). @default 0 */
   readonly l2?: number;
+  /** The update rule applied to each noisy gradient (post-processing). @default sgd without momentum */
+  readonly optimizer?: 'sgd' | 'adam';
+  /** SGD's momentum μ in [0, 1). @default 0 */
+  readonly momentum?: number;
 }
+
+/** Adam's constants (TF.js's defaults for tf.train.adam). */
+export const ADAM = Object.freeze({ beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
 
 export interface LocalDpSgdResult {
   readonly weights: Float64Array;
@@ -65,6 +77,42 @@ function check(o: LocalDpSgdOptions, n: number): void {
   if (!pos(o.learningRate)) throw new RangeError(`learningRate must be a finite number > 0, got ${o.learningRate}`);
   if (!pos(o.expectedBatch)) throw new RangeError(`expectedBatch must be a finite number > 0, got ${o.expectedBatch}`);
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`n must be an integer >= 0, got ${n}`);
+  const mu = o.momentum ?? 0;
+  if (!(Number.isFinite(mu) && mu >= 0 && mu < 1)) throw new RangeError(`momentum must be in [0, 1), got ${mu}`);
+  if (mu > 0 && o.optimizer === 'adam') throw new RangeError('momentum applies to sgd only');
+}
+
+/** The optimiser's step from a noisy gradient (post-processing): SGD, SGD with momentum or Adam (see the file comment). */
+function makeStep(o: LocalDpSgdOptions, p: number): (w: Float64Array, g: Float64Array) => void {
+  const lr = o.learningRate;
+  if (o.optimizer === 'adam') {
+    const m = new Float64Array(p);
+    const v = new Float64Array(p);
+    let t = 0;
+    return (w, g) => {
+      t++;
+      const c1 = 1 - ADAM.beta1 ** t;
+      const c2 = 1 - ADAM.beta2 ** t;
+      for (let i = 0; i < p; i++) {
+        m[i] = ADAM.beta1 * m[i]! + (1 - ADAM.beta1) * g[i]!;
+        v[i] = ADAM.beta2 * v[i]! + (1 - ADAM.beta2) * g[i]! * g[i]!;
+        w[i] = w[i]! - (lr * (m[i]! / c1)) / (Math.sqrt(v[i]! / c2) + ADAM.epsilon);
+      }
+    };
+  }
+  const mu = o.momentum ?? 0;
+  if (mu > 0) {
+    const acc = new Float64Array(p);
+    return (w, g) => {
+      for (let i = 0; i < p; i++) {
+        acc[i] = mu * acc[i]! + g[i]!;
+        w[i] = w[i]! - lr * acc[i]!;
+      }
+    };
+  }
+  return (w, g) => {
+    for (let i = 0; i < p; i++) w[i] = w[i]! - lr * g[i]!;
+  };
 }
 
 /**
@@ -76,6 +124,7 @@ export function localDpSgd(o: LocalDpSgdOptions, weights: ArrayLike<number>, x: 
   const p = denseParameterCount(o.net);
   if (weights.length !== p) throw new RangeError(`weights has ${weights.length} entries, the net ${p}`);
   if (x.length < n * o.net.inputs || y.length < n) throw new RangeError(`x and y must hold ${n} rows of ${o.net.inputs} inputs`);
+  checkOutputLayer(o.net);
   const src = asBufferedRng(rng);
   const std = o.noiseMultiplier * o.clip;
   const grid = gridForNoiseStd(std);
@@ -94,21 +143,23 @@ export function localDpSgd(o: LocalDpSgdOptions, weights: ArrayLike<number>, x: 
   const sum = new Float64Array(p);
   const batch = new Uint32Array(n);
   const batchSizes: number[] = [];
+  const grad = new Float64Array(p);
+  const update = makeStep(o, p);
   for (let step = 0; step < o.steps; step++) {
     const m = poissonSample(n, o.sampleThreshold32, src, batch);
     batchSizes.push(m);
     sum.fill(0);
     for (let b = 0; b < m; b++) {
       const r = batch[b]!;
-      exampleGradient(o.net, w, x, r * o.net.inputs, y[r]!, g);
-      clipL2(g, o.clip);
+      clippedExampleGradient(o.net, w, x, r * o.net.inputs, y[r]!, o.clip, g);
       for (let i = 0; i < p; i++) sum[i]! += g[i]!;
     }
+    // The noise goes on the clipped sum; everything after it is post-processing.
     for (let i = 0; i < p; i++) {
       const noisy = fromGrid(snapToGrid(sum[i]!, grid) + sampler.sample(src), grid);
-      const grad = noisy / o.expectedBatch + (kernel[i] ? 2 * lambda * w[i]! : 0);
-      w[i] = w[i]! - o.learningRate * grad;
+      grad[i] = noisy / o.expectedBatch + (kernel[i] ? 2 * lambda * w[i]! : 0);
     }
+    update(w, grad);
   }
   return { weights: w, batchSizes, sumNoiseStd: o.noiseMultiplier * l2Grid * grid.size, gridExponent: grid.exponent };
 }

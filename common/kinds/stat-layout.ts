@@ -33,6 +33,12 @@ export interface StatBlock {
    * matter unequally (a model update against its evaluation counts) gives the block that carries the signal more.
    */
   readonly rhoShare?: number;
+  /**
+   * The local step's value is already differentially private as it leaves the agent (the kind's own step added
+   * calibrated noise, in the kind's account: local DP-SGD updates), or a public constant of that step. Needs
+   * sensitivity 0 (the mode adds nothing); node-agent/tasks/exact-blocks.ts lets it through. @default false
+   */
+  readonly agentNoised?: boolean;
 }
 
 export interface StatLayout {
@@ -71,6 +77,7 @@ export function checkLayout(layout: StatLayout): void {
       throw new RangeError(`${at}.sensitivity must have finite l1 >= 0 and l2Sq >= 0 (0: the block does not depend on any one person), or be 'exact-only'`);
     }
     if (b.rhoShare !== undefined && !(Number.isFinite(b.rhoShare) && b.rhoShare > 0)) throw new RangeError(`${at}.rhoShare must be a finite number > 0`);
+    if (b.agentNoised === true && (b.sensitivity === 'exact-only' || b.sensitivity.l2Sq !== 0)) throw new RangeError(`${at}.agentNoised needs sensitivity 0 (the mode adds no noise to it)`);
     if (b.exactOnGrid && b.gridExponent === undefined) throw new RangeError(`${at}.exactOnGrid needs a gridExponent`);
     if (b.gridExponent !== undefined && (!Number.isInteger(b.gridExponent) || b.gridExponent < -60 || b.gridExponent > 60)) throw new RangeError(`${at}.gridExponent must be an integer in [-60, 60]`);
   }

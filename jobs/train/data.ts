@@ -10,7 +10,9 @@
  * dummy: it is 1 − the sum of the others, since rows with unlisted levels are dropped).
  *
  * A hash split (`split.hash`) is computed in SQL from each row's privacy unit (reader-split.ts) into a TEMP table
- * with a side column, which the design reader then reads as it reads a split column.
+ * with a side column, which the design reader then reads as it reads a split column. Declared label levels (numbers
+ * or strings) are mapped to class indices in SQL too (label-sql.ts), with a pseudonymous person index per row for
+ * the per-level rule (label.ts); the design reader reads both as numeric columns.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SchemaProduct } from '../../common/job/schema-check.js';
@@ -22,6 +24,7 @@ import { labelFamily, mapLabels } from './label.js';
 import { quoteIdent } from '../../node-agent/data/database.js';
 import { isHashSplit } from './hash-split.js';
 import { HASH_SPLIT_COLUMN, HASH_SPLIT_TEST, HASH_SPLIT_TRAIN, stageHashSplit } from './reader-split.js';
+import { LABEL_CLASS_COLUMN, MAX_PERSON_INDEX, PERSON_COLUMN, stageLabelClasses } from './label-sql.js';
 
 export interface TrainAgentData {
   readonly inputs: number;
@@ -31,18 +34,27 @@ export interface TrainAgentData {
   readonly nDropped: number;
   /** Declared label levels: rows left out because their label is not among them (label.ts; sent only if ≥ min cell size). */
   readonly labelExcluded?: number;
+  /** Distinct persons among those rows (the report's threshold). Never sent. */
+  readonly labelExcludedPersons?: number;
 }
 
-/** The GLM spec whose design carries this job's rows (features, label, split as a categorical covariate). */
-export function designSpecOf(spec: TrainJobSpec): ReturnType<typeof parseGlmSpec> {
+/**
+ * The GLM spec whose design carries this job's rows (features, label, split as a categorical covariate). With
+ * declared levels the outcome is label-sql.ts's class column (−1 … K−1, within its bounds, so nothing is clamped) and
+ * `persons` adds its person index as a numeric column before the split.
+ */
+export function designSpecOf(spec: TrainJobSpec, persons = false): ReturnType<typeof parseGlmSpec> {
   const split = isHashSplit(spec.split) ? { column: HASH_SPLIT_COLUMN, train: HASH_SPLIT_TRAIN, test: HASH_SPLIT_TEST } : spec.split;
+  const levels = spec.labelLevels;
   return parseGlmSpec({
     kind: 'glm',
     product: spec.product,
     family: labelFamily(spec),
-    outcome: spec.label,
+    outcome: levels ? LABEL_CLASS_COLUMN : spec.label,
+    ...(levels ? { outcomeBounds: [-1, levels.length - 1] } : {}),
     covariates: [
       ...spec.features.map((f) => (f.type === 'numeric' ? { column: f.column, type: 'numeric', bounds: f.bounds } : { column: f.column, type: 'categorical', levels: f.levels, reference: f.levels[0] })),
+      ...(levels && persons ? [{ column: PERSON_COLUMN, type: 'numeric', bounds: [0, MAX_PERSON_INDEX] }] : []),
       { column: split.column, type: 'categorical', levels: [split.train, split.test], reference: split.train },
     ],
     where: spec.where,
@@ -52,13 +64,16 @@ export function designSpecOf(spec: TrainJobSpec): ReturnType<typeof parseGlmSpec
   });
 }
 
-/** Turns a GLM design (intercept, numeric, dummies, split dummy last) into scaled, one-hot train and test inputs. */
-export function inputsFromDesign(spec: TrainJobSpec, design: { n: number; p: number; x: Float64Array; y: Float64Array }): Pick<TrainAgentData, 'inputs' | 'train' | 'test'> {
+/**
+ * Turns a GLM design (intercept, numeric, dummies, [person index,] split dummy last) into scaled, one-hot train and
+ * test inputs (and each row's person index when `persons`, for label.ts).
+ */
+export function inputsFromDesign(spec: TrainJobSpec, design: { n: number; p: number; x: Float64Array; y: Float64Array }, persons = false): Pick<TrainAgentData, 'inputs' | 'train' | 'test'> {
   const inputs = spec.features.reduce((a, f) => a + (f.type === 'numeric' ? 1 : f.levels.length), 0);
   const { n, p, x, y } = design;
   let nTest = 0;
   for (let i = 0; i < n; i++) if (x[i * p + p - 1]! === 1) nTest++;
-  const mk = (rows: number) => ({ x: new Float32Array(rows * inputs), y: new Float32Array(rows), n: rows });
+  const mk = (rows: number) => ({ x: new Float32Array(rows * inputs), y: new Float32Array(rows), n: rows, ...(persons ? { person: new Float64Array(rows) } : {}) });
   const train = mk(n - nTest);
   const test = mk(nTest);
   let iTrain = 0;
@@ -84,29 +99,44 @@ export function inputsFromDesign(spec: TrainJobSpec, design: { n: number; p: num
       }
     }
     dst.y[r] = y[i]!;
+    if (dst.person) dst.person[r] = x[i * p + p - 2]!;
   }
   return { inputs, train, test };
 }
 
-/** Reads this agent's rows of the job (see the file comment). @throws as readGlmDesign, and stageHashSplit */
+/** Reads this agent's rows of the job (see the file comment). @throws as readGlmDesign, stageHashSplit and stageLabelClasses */
 export async function readTrainData(conn: DuckDBConnection, spec: TrainJobSpec, product: SchemaProduct, opts: { salt: string; minCellSize: number; scratch: string }, signal?: AbortSignal): Promise<TrainAgentData> {
-  const design = designSpecOf(spec);
-  const read = (p: SchemaProduct) => readGlmDesign(conn, design, p, opts, signal).catch((e: unknown) => {
-    // The label is the design's outcome: name the train job's field.
-    if (e instanceof FedmeshError && e.field === 'outcome') throw new FedmeshError(e.code, `label${e.message.slice('outcome'.length)}`, { field: 'label' });
-    throw e;
-  });
-  if (!isHashSplit(spec.split)) {
-    const d = await read(product);
-    return mapLabels(spec, { ...inputsFromDesign(spec, d.design), nDropped: d.nDropped }, opts.minCellSize);
-  }
-  const table = `${opts.scratch}_split`;
   const columns = new Set([spec.label, ...spec.features.map((f) => f.column), ...spec.where.map((f) => f.column)]);
+  const staged: string[] = [];
   try {
-    const staged = await stageHashSplit(conn, product, spec.split.hash, columns, table);
-    const d = await read(staged);
-    return mapLabels(spec, { ...inputsFromDesign(spec, d.design), nDropped: d.nDropped }, opts.minCellSize);
+    let source = product;
+    if (isHashSplit(spec.split)) {
+      staged.push(`${opts.scratch}_split`);
+      source = await stageHashSplit(conn, source, spec.split.hash, columns, staged.at(-1)!);
+      columns.add(HASH_SPLIT_COLUMN);
+    } else {
+      columns.add(spec.split.column);
+    }
+    let persons = false;
+    if (spec.labelLevels !== undefined) {
+      staged.push(`${opts.scratch}_label`);
+      ({ product: source, persons } = await stageLabelClasses(conn, source, spec.label, spec.labelLevels, columns, staged.at(-1)!));
+    }
+    const d = await readGlmDesign(conn, designSpecOf(spec, persons), source, opts, signal).catch((e: unknown) => {
+      // The label is the design's outcome: name the train job's field.
+      if (e instanceof FedmeshError && e.field === 'outcome') throw new FedmeshError(e.code, `label${e.message.slice('outcome'.length)}`, { field: 'label' });
+      throw e;
+    });
+    const data = { ...inputsFromDesign(spec, d.design, persons), nDropped: d.nDropped };
+    // The class column holds the level's index: the levels of y are 0..K−1.
+    return spec.labelLevels === undefined ? data : stripPersons(mapLabels({ labelLevels: spec.labelLevels.map((_, k) => k) }, data, opts.minCellSize));
   } finally {
-    await conn.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`);
+    for (const t of staged.reverse()) await conn.run(`DROP TABLE IF EXISTS ${quoteIdent(t)}`);
   }
+}
+
+/** The person index is for the per-level rule only: it is not kept with the rows. */
+function stripPersons(d: TrainAgentData): TrainAgentData {
+  const strip = ({ x, y, n }: TrainAgentData['train']) => ({ x, y, n });
+  return { ...d, train: strip(d.train), test: strip(d.test) };
 }

@@ -70,6 +70,22 @@ describe('local-steps DP training spec', () => {
   });
 });
 
+describe('momentum and Adam inside the local steps', () => {
+  it('are accepted with local steps (one-step DP still refuses them) and leave the account unchanged: same z, ε and charged ρ as SGD', () => {
+    const adam = spec({}, { training: { rounds: 10, optimizer: 'adam', learningRate: 0.01, batchSize: 16 } });
+    const mom = spec({}, { training: { rounds: 10, learningRate: 0.5, momentum: 0.9, batchSize: 16 } });
+    expect(fieldOf(adam)).toBeUndefined();
+    expect(fieldOf(mom)).toBeUndefined();
+    expect(fieldOf(spec({ localSteps: undefined, sampleRate: undefined }, { training: { rounds: 10, optimizer: 'adam' } }))).toBe('training.optimizer');
+    const sgdJob = compileKindJob(trainKind, spec()) as CompiledTrainJob;
+    for (const s of [adam, mom]) {
+      const job = compileKindJob(trainKind, s) as CompiledTrainJob;
+      expect(privacyModeOf(job).cost(job)).toEqual(privacyModeOf(sgdJob).cost(sgdJob));
+      expect(localDpAccount(job.spec.privacy as TrainDpPrivacy, 10)).toEqual(localDpAccount(sgdJob.spec.privacy as TrainDpPrivacy, 10));
+    }
+  });
+});
+
 describe('local-steps DP account and layout', () => {
   const job = compileKindJob(trainKind, spec()) as CompiledTrainJob;
   const p = job.spec.privacy as TrainDpPrivacy;
@@ -88,15 +104,32 @@ describe('local-steps DP account and layout', () => {
     expect(localDpAccount({ ...p, maxSitesPerPerson: 2 }, 10).noiseMultiplier).toBeGreaterThan(a.noiseMultiplier);
   });
 
-  it('the ledger records the stated (ε, δ) and the unamplified ρ = R·S/(2z²) + ρ_eval; the modes add no noise', () => {
+  it('the ledger records the stated (ε, δ) and the unamplified ρ = R·S/(2z²) + ρ_eval; training rounds: the mode adds nothing (updates noised at the agent)', () => {
     const cost = privacyModeOf(job).cost(job)!;
     expect(cost.epsilon).toBe(3);
     expect(cost.delta).toBe(1e-5);
     expect(cost.rho).toBeCloseTo(50 / (2 * a.noiseMultiplier ** 2) + rhoForEpsilonDelta(3, 1e-5) / 11, 12);
-    for (const round of [0, 10]) {
-      const noise = privacyModeOf(job).roundNoise(job, trainLayout(job.spec, job.plan, round));
-      expect(noise.every((n) => n.std === 0 && n.agentSigma2Grid === 0 && n.sigma2Grid === 0)).toBe(true);
-    }
+    const layout = trainLayout(job.spec, job.plan, 0);
+    const noise = privacyModeOf(job).roundNoise(job, layout);
+    expect(noise.every((n) => n.std === 0 && n.agentSigma2Grid === 0 && n.sigma2Grid === 0)).toBe(true);
+    expect(layout.blocks.filter((b) => b.agentNoised).map((b) => b.name)).toEqual(['delta', 'weight']);
+  });
+
+  it('the final round: the mode noises the evaluation sums with exactly the account\'s ρ_eval (a quarter per block; evalPad takes the rest of the round), nothing else', () => {
+    const layout = trainLayout(job.spec, job.plan, 10);
+    const noise = privacyModeOf(job).roundNoise(job, layout);
+    const std = Object.fromEntries(layout.blocks.map((b, i) => [b.name, noise[i]!.std]));
+    const T = job.plan.thresholds.length;
+    const rhoBlock = a.evalRho / 4;
+    // Counts are exact on the integer grid: σ = Δ₂/√(2ρ) with no grid widening.
+    expect(std.evalN! / Math.sqrt(1 / (2 * rhoBlock)) - 1).toBeLessThan(1e-9);
+    expect(Math.abs(std.evalCorrect! / Math.sqrt(1 / (2 * rhoBlock)) - 1)).toBeLessThan(1e-9);
+    expect(Math.abs(std.rocPos! / Math.sqrt(T / (2 * rhoBlock)) - 1)).toBeLessThan(1e-9);
+    expect(std.evalPad).toBeGreaterThan(0);
+    for (const n of ['delta', 'weight', 'trainLoss', 'trainN', 'evalLoss']) expect(std[n], n).toBe(0);
+    expect(layout.blocks.some((b) => b.agentNoised)).toBe(false);
+    // Negative control: without the pad the four blocks would share the round's whole even split, more than ρ_eval.
+    expect(a.rho / 11).toBeGreaterThan(a.evalRho * 1.01);
   });
 });
 
@@ -139,15 +172,13 @@ describe('local-steps DP training at the agent', () => {
     expect(acc).toBeGreaterThan(control + 0.05);
   }, 120_000);
 
-  it('the final round sends noisy test counts (noise at the agent) and no update', async () => {
+  it('the final round sends the exact test counts of the model (the mode noises their sum) and no update', async () => {
     const data = syntheticAgentData({ rows: 400, inputs: D, shift: 0, seed: 4 });
     const b = splitBlocks(trainLayout(job.spec, job.plan, 10), await trainRound(job, { phase: 'eval', weights }, data, new Map(), 10));
     expect(Array.from(b.delta!).every((x) => x === 0)).toBe(true);
     expect(b.weight![0]).toBe(0);
-    expect(Number.isInteger(b.evalN![0])).toBe(true);
-    // σ of the count at ε = 8 over 11 rounds is a few units; it is not the exact count every time (5 draws).
-    const draws = await Promise.all(Array.from({ length: 5 }, async () => splitBlocks(trainLayout(job.spec, job.plan, 10), await trainRound(job, { phase: 'eval', weights }, data, new Map(), 10)).evalN![0]!));
-    expect(new Set(draws).size).toBeGreaterThan(1);
+    expect(b.evalN![0]).toBe(data.test.n);
+    expect(b.rocPos![0]! + b.rocNeg![0]!).toBe(data.test.n);
   });
 });
 
@@ -168,6 +199,7 @@ describe('local-steps DP training through the round runner', () => {
     expect(priv.epsilon).toBe(8);
     expect(priv.epsilonAccounted as number).toBeLessThanOrEqual(8);
     expect(priv.stepsPerRound).toBe(5);
+    expect(priv.optimizer).toBe('SGD');
     expect(priv.sampleRate as number).toBeGreaterThanOrEqual(0.05);
     expect(out.release.notes.some((n) => n.includes('local DP-SGD'))).toBe(true);
     const w = (out.release.summary as { model: { weights: number[] } }).model.weights;

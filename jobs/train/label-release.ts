@@ -23,5 +23,7 @@ export function labelNotes(spec: TrainJobSpec, excluded: number | undefined): st
     notes.push(`categorical cross-entropy over ${spec.labelLevels!.length} public label levels (softmax output); accuracy by the most probable class; AUC one-vs-rest, the unweighted mean over classes of each class's AUC against the rest`);
   }
   if (excluded !== undefined) notes.push(`${excluded} rows left out because their label is not among the levels (agents where such rows are fewer than their minimum cell size report 0)`);
+  // DP training: an exact count of a site's unlisted-label rows would bypass the noise, so none is sent.
+  else if (spec.labelLevels !== undefined && spec.privacy.mode !== 'none') notes.push('rows whose label is not among the levels are left out at each agent; their count is not released in DP training (an exact count would bypass the noise)');
   return notes;
 }

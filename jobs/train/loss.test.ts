@@ -54,15 +54,18 @@ describe('train losses and label levels', () => {
     expect(refusal({ label: 'species' })?.field).toBe('label');
     expect(refusal({ label: { column: 'species', levels: [0, 1] }, loss: 'binary-crossentropy' })).toBeUndefined();
     expect(refusal({ label: { column: 'species', levels: [0, 1, 2] }, loss: 'mse', model: { type: 'linear' } })?.field).toBe('label.levels');
-    expect(refusal({ label: { column: 'species', levels: ['setosa', 'versicolor'] } })?.field).toBe('label.levels[0]');
+    // String levels are mapped in SQL at the agent (label-sql.ts); mixing them with numbers is refused.
+    expect(refusal({ label: { column: 'species', levels: ['setosa', 'versicolor', 'virginica'] } })).toBeUndefined();
+    expect(refusal({ label: { column: 'species', levels: ['setosa', 2] } })?.field).toBe('label.levels[1]');
+    expect(refusal({ label: { column: 'species', levels: [1, 'versicolor'] } })?.field).toBe('label.levels[1]');
     expect(refusal({ label: { column: 'species', levels: [0, 0, 1] } })?.field).toBe('label.levels');
     expect(refusal({ label: { column: 'species', levels: [0] } })?.field).toBe('label.levels');
     expect(refusal({ label: { column: 'species', levels: Array.from({ length: 51 }, (_, i) => i) } })?.field).toBe('label.levels');
     expect(refusal({ label: { column: 'species', levels: [0, 1, 2], order: 1 } })?.field).toBe('label.order');
     expect(refusal({ labelLevels: [0, 1, 2] })?.field).toBe('labelLevels');
     expect(refusal({ label: { column: 'petal', levels: [0, 1, 2] } })?.field).toBe('features[0].column');
-    // DP training takes a plain 0/1 label in this version.
-    expect(refusal({ label: { column: 'species', levels: [0, 1] }, loss: 'binary-crossentropy', model: { type: 'logistic' }, privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-5, clip: 1 } })?.field).toBe('label.levels');
+    // DP training takes declared levels too (dp-categorical.test.ts).
+    expect(refusal({ label: { column: 'species', levels: [0, 1] }, loss: 'binary-crossentropy', model: { type: 'logistic' }, privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-5, clip: 1 } })).toBeUndefined();
     // Negative control: categorical with a linear model is refused (mse only), with a logistic one accepted (softmax regression).
     expect(refusal({ model: { type: 'linear' } })?.field).toBe('loss');
     expect(refusal({ model: { type: 'logistic' } })).toBeUndefined();

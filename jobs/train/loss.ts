@@ -35,6 +35,11 @@ const LOSS_ALIASES: Readonly<Record<string, LossName>> = {
 
 /** Most public label levels of a categorical label (one output unit each). */
 export const MAX_LABEL_LEVELS = 50;
+/** Longest string label level (characters). */
+export const MAX_LABEL_LEVEL_CHARS = 200;
+
+/** A public label level: all numbers or all strings (label-sql.ts maps them to class indices in SQL). */
+export type LabelLevel = number | string;
 
 /** @throws FedmeshError INVALID_JOB on `loss` */
 export function parseLoss(v: unknown): LossName {
@@ -48,11 +53,12 @@ export function parseLoss(v: unknown): LossName {
 }
 
 /**
- * The label column and its public levels: `"label": "y"` or `"label": {"column": "y", "levels": [0, 1, 2]}` (or a
- * top-level `labelLevels`, the parsed form). Levels are numbers: the label is read as a number at the agent.
- * @throws FedmeshError INVALID_JOB naming `label`, `label.levels` or `labelLevels`
+ * The label column and its public levels: `"label": "y"` or `"label": {"column": "y", "levels": [0, 1, 2]}` (or
+ * `["none", "mild", "severe"]`; or a top-level `labelLevels`, the parsed form). Levels are all finite numbers or all
+ * non-blank strings (≤ 200 characters), listed once each; the agent maps them to class indices 0..K−1 in SQL.
+ * @throws FedmeshError INVALID_JOB naming `label`, `label.levels` or `labelLevels` (or the offending entry)
  */
-export function parseLabelLevels(raw: unknown, topLevel: unknown): { column: unknown; levels?: readonly number[]; field: string } {
+export function parseLabelLevels(raw: unknown, topLevel: unknown): { column: unknown; levels?: readonly LabelLevel[]; field: string } {
   let column = raw;
   let levels: unknown = topLevel;
   let field = 'labelLevels';
@@ -65,9 +71,16 @@ export function parseLabelLevels(raw: unknown, topLevel: unknown): { column: unk
     field = 'label.levels';
   }
   if (levels === undefined) return { column, field };
-  if (!Array.isArray(levels) || levels.length < 2 || levels.length > MAX_LABEL_LEVELS) throw invalidJob(field, `must list 2 to ${MAX_LABEL_LEVELS} public label levels`);
-  const out = levels.map((l, i) => {
-    if (typeof l !== 'number' || !Number.isFinite(l)) throw invalidJob(`${field}[${i}]`, `must be a finite number (the label is read as a number at each agent: code classes as 0, 1, 2, …); got ${quote(l)}`);
+  if (!Array.isArray(levels) || levels.length < 2 || levels.length > MAX_LABEL_LEVELS) throw invalidJob(field, `must list 2 to ${MAX_LABEL_LEVELS} public label levels${Array.isArray(levels) ? `; got ${levels.length}` : ''}`);
+  const strings = typeof levels[0] === 'string';
+  const out = levels.map((l: unknown, i): LabelLevel => {
+    if (strings) {
+      if (typeof l !== 'string') throw invalidJob(`${field}[${i}]`, `must be a string like the first level (levels are all numbers or all strings); got ${quote(l)}`);
+      if (l.trim() === '') throw invalidJob(`${field}[${i}]`, 'must be a non-empty string');
+      if (l.length > MAX_LABEL_LEVEL_CHARS) throw invalidJob(`${field}[${i}]`, `must be at most ${MAX_LABEL_LEVEL_CHARS} characters`);
+      return l;
+    }
+    if (typeof l !== 'number' || !Number.isFinite(l)) throw invalidJob(`${field}[${i}]`, `must be a finite number like the first level (levels are all numbers or all strings); got ${quote(l)}`);
     return l;
   });
   if (new Set(out).size !== out.length) throw invalidJob(field, 'lists a level twice');
@@ -78,14 +91,14 @@ export function parseLabelLevels(raw: unknown, topLevel: unknown): { column: unk
  * Checks that the loss and the label levels agree.
  * @throws FedmeshError INVALID_JOB naming the field
  */
-export function checkLossAndLabel(loss: LossName, levels: readonly number[] | undefined, field: string): void {
+export function checkLossAndLabel(loss: LossName, levels: readonly LabelLevel[] | undefined, field: string): void {
   if (loss === 'categorical-crossentropy' && levels === undefined) throw invalidJob('label', 'categorical-crossentropy needs the public label levels: {"column": …, "levels": [0, 1, 2, …]}');
   if (loss === 'binary-crossentropy' && levels !== undefined && levels.length !== 2) throw invalidJob(field, `a binary loss takes a binary label (2 levels); this label has ${levels.length}: use loss categorical-crossentropy`);
   if (loss === 'mse' && levels !== undefined) throw invalidJob(field, 'loss mse takes a numeric label, not levels');
 }
 
 /** Output units: one per class for categorical cross-entropy, else one. */
-export function outputUnits(spec: { readonly loss: LossName; readonly labelLevels?: readonly number[] }): number {
+export function outputUnits(spec: { readonly loss: LossName; readonly labelLevels?: readonly LabelLevel[] }): number {
   return spec.loss === 'categorical-crossentropy' ? spec.labelLevels!.length : 1;
 }
 
@@ -95,7 +108,7 @@ export function outputActivation(loss: LossName): 'sigmoid' | 'softmax' | 'linea
 }
 
 /** How many ROC histograms an agent fills: one (binary), one per class (categorical), none used (mse: one, left 0). */
-export function rocCurves(spec: { readonly loss: LossName; readonly labelLevels?: readonly number[] }): number {
+export function rocCurves(spec: { readonly loss: LossName; readonly labelLevels?: readonly LabelLevel[] }): number {
   return spec.loss === 'categorical-crossentropy' ? spec.labelLevels!.length : 1;
 }
 

@@ -66,7 +66,7 @@ const block = (name: string, length: number, lo: number, hi: number, gridExponen
 
 /** @param round in DP training, which blocks are noisy (training rounds: the update; the last: the evaluation) */
 export function trainLayout(spec: TrainJobSpec, plan: TrainPlan, round = 0): StatLayout {
-  if (isDpTraining(spec.privacy)) return dpTrainLayout(spec.privacy, spec.update, plan, round >= spec.training.rounds ? 'eval' : 'train');
+  if (isDpTraining(spec.privacy)) return dpTrainLayout(spec.privacy, spec.update, { ...plan, curves: rocCurves(spec), rounds: spec.training.rounds }, round >= spec.training.rounds ? 'eval' : 'train');
   const u = spec.update;
   const maxW = plan.weighting === 'examples' ? u.maxExamples : 1;
   // Categorical: one one-vs-rest histogram per class, one after the other.
@@ -150,14 +150,22 @@ export interface RoundMetrics {
   readonly testAuc: number;
 }
 
+/** Each curve's noisy cumulative histogram projected on its own (categorical: K one-vs-rest curves, one after the other). */
+function monotonePerCurve(v: Float64Array, curves: number): Float64Array {
+  const t = v.length / curves;
+  const out = new Float64Array(v.length);
+  for (let k = 0; k < curves; k++) out.set(monotoneCounts(v.subarray(k * t, (k + 1) * t)), k * t);
+  return out;
+}
+
 export function roundMetrics(spec: TrainJobSpec, plan: TrainPlan, rec: RoundRecord<TrainRoundInput>): RoundMetrics {
   const b = splitBlocks(trainLayout(spec, plan), rec.released);
   const n = b.evalN![0]!;
   const tn = b.trainN![0]!;
   // DP: the noisy cumulative histograms projected back to what counts can be (post-processing, privacy.ts).
   const dp = isDpTraining(spec.privacy);
-  const pos = dp ? monotoneCounts(b.rocPos!) : b.rocPos!;
-  const neg = dp ? monotoneCounts(b.rocNeg!) : b.rocNeg!;
+  const pos = dp ? monotonePerCurve(b.rocPos!, rocCurves(spec)) : b.rocPos!;
+  const neg = dp ? monotonePerCurve(b.rocNeg!, rocCurves(spec)) : b.rocNeg!;
   return {
     round: rec.round,
     phase: rec.input.phase,

@@ -6,9 +6,9 @@
  * The rows were read with at most maxRowsPerPerson per person (data.ts passes the mode to the design reader).
  */
 import { FedmeshError } from '../../common/errors.js';
-import type { DenseActivation, DenseNet } from '../../algorithms/fl/dp-grad.js';
 import { runTrainCompute } from '../../node-agent/train/pool.js';
 import type { TrainAgentData } from './data.js';
+import { dpNetOf } from './dp-net.js';
 import type { CompiledTrainJob } from './index.js';
 import { joinBlocks, trainLayout, type TrainRoundInput } from './plan.js';
 import type { TrainDpPrivacy } from './privacy-spec.js';
@@ -19,9 +19,8 @@ export async function dpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy, inp
   if (isLocalDp(p)) return localDpTrainRound(job, p, input, data, signal);
   const spec = job.spec;
   if (data.train.n > spec.update.maxExamples || data.test.n > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
-  const layers = [...spec.model.layers.map((l) => ({ units: l.units, activation: l.activation as DenseActivation })), { units: 1, activation: 'linear' as const }];
-  const net: DenseNet = { inputs: job.plan.inputs.length, layers, loss: spec.loss as DenseNet['loss'] }; // DP refuses categorical-crossentropy at parse
-  const model = { inputs: net.inputs, layers: layers.map((l) => ({ ...l, dropout: 0 })), loss: spec.loss, l2: spec.model.l2 };
+  // Binary or categorical, a declared mlp or a validated topology: the same dense net (dp-net.ts).
+  const { net, model } = dpNetOf(job);
   const training = input.phase === 'train' && data.train.n > 0;
   // The test rows are scored in the final round only (privacy.ts): a training round sends its gradient sum alone.
   const test = input.phase === 'eval' ? data.test : { x: new Float32Array(0), y: new Float32Array(0), n: 0 };

@@ -3,42 +3,31 @@
  * DP-SGD steps from the round's model in the train worker (algorithms/fl/dp-sgd.ts; batches and noise from the
  * worker's CSPRNG) and sends the delta, clipped to `update.clip` and on the update grid, with weight 1. It runs
  * the steps even without train rows (the update is then pure noise), so that neither the weight nor the presence
- * of an update says whether this site has rows. The final round scores the model on the test rows (TF.js, as in
- * mode none) and adds discrete Gaussian noise to the counts here (CSPRNG), clamped to the layout's bounds.
+ * of an update says whether this site has rows. The final round scores the released model on the test rows
+ * (TF.js, as in mode none) and sends the exact counts: the job's mode noises their sums (privacy-local.ts).
  */
-import { createDiscreteGaussianSampler, rationalFromNumber } from '../../algorithms/dp/index.js';
-import type { DenseActivation, DenseNet } from '../../algorithms/fl/dp-grad.js';
 import { clipL2, toGrid } from '../../algorithms/fl/index.js';
-import type { Rng } from '../../algorithms/rng.js';
-import { createCryptoRng } from '../../common/crypto-rng.js';
 import { FedmeshError } from '../../common/errors.js';
 import { runTrainCompute } from '../../node-agent/train/pool.js';
 import type { TrainAgentData } from './data.js';
+import { dpNetOf } from './dp-net.js';
 import type { CompiledTrainJob } from './index.js';
 import { joinBlocks, trainLayout, type TrainRoundInput } from './plan.js';
-import { evalNoiseSigma2, localDpAccount, type TrainDpPrivacy } from './privacy-local.js';
+import { localDpAccount, type TrainDpPrivacy } from './privacy-local.js';
 
 const EMPTY = { x: new Float32Array(0), y: new Float32Array(0), n: 0 };
-
-function noisy(values: ArrayLike<number>, sigma2: number, bound: number, rng: Rng): number[] {
-  const sampler = createDiscreteGaussianSampler(rationalFromNumber(sigma2));
-  return Array.from(values, (v) => Math.min(bound, Math.max(-bound, Math.round(v) + Number(sampler.sample(rng)))));
-}
 
 export async function localDpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy, input: TrainRoundInput, data: TrainAgentData, signal?: AbortSignal): Promise<Float64Array> {
   const spec = job.spec;
   const plan = job.plan;
   const n = spec.update.maxExamples;
   if (data.train.n > n || data.test.n > n) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${n}`, { field: 'update.maxExamples' });
-  // checkDpTraining admits binary-crossentropy only; this narrows the type for the DP net.
-  if (spec.loss !== 'binary-crossentropy') throw new FedmeshError('INVALID_ARGUMENT', 'loss: DP training supports binary-crossentropy only', { field: 'loss' });
   const a = localDpAccount(p, spec.training.rounds);
-  const layers = [...spec.model.layers.map((l) => ({ units: l.units, activation: l.activation as DenseActivation })), { units: 1, activation: 'linear' as const }];
-  const net: DenseNet = { inputs: plan.inputs.length, layers, loss: spec.loss };
-  const model = { inputs: net.inputs, layers: layers.map((l) => ({ ...l, dropout: 0 })), loss: spec.loss, l2: spec.model.l2 };
+  const { net, model } = dpNetOf(job);
   const parts: Record<string, ArrayLike<number>> = {};
+  const round = input.phase === 'train' ? 0 : spec.training.rounds;
   if (input.phase === 'train') {
-    const options = { net, shapes: plan.shapes, clip: p.clip, steps: a.stepsPerRound, sampleThreshold32: a.threshold32, noiseMultiplier: a.noiseMultiplier, learningRate: spec.training.learningRate, expectedBatch: spec.training.batchSize, l2: spec.model.l2 };
+    const options = { net, shapes: plan.shapes, clip: p.clip, steps: a.stepsPerRound, sampleThreshold32: a.threshold32, noiseMultiplier: a.noiseMultiplier, learningRate: spec.training.learningRate, expectedBatch: spec.training.batchSize, l2: spec.model.l2, optimizer: spec.training.optimizer, momentum: spec.training.momentum };
     const out = await runTrainCompute({ model, weights: Float64Array.from(input.weights), test: EMPTY, thresholds: plan.thresholds, dpLocal: { options, data: data.train } }, signal);
     if (!out.dpLocal) throw new FedmeshError('INTERNAL', 'local DP-SGD returned no update');
     const delta = Float64Array.from(out.dpLocal.weights, (w, i) => w - input.weights[i]!);
@@ -46,11 +35,8 @@ export async function localDpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy
     parts.delta = toGrid(delta, spec.update.gridExponent);
     parts.weight = [1];
   } else {
-    const out = await runTrainCompute({ model, weights: Float64Array.from(input.weights), test: data.test, thresholds: plan.thresholds }, signal);
-    const ev = out.evaluation;
-    const s2 = evalNoiseSigma2(a, plan.thresholds.length);
-    const rng = createCryptoRng();
-    Object.assign(parts, { evalN: noisy([ev.n], s2.evalN, n, rng), evalCorrect: noisy([ev.correct], s2.evalCorrect, n, rng), rocPos: noisy(ev.rocPos, s2.rocPos, n, rng), rocNeg: noisy(ev.rocNeg, s2.rocNeg, n, rng) });
+    const ev = (await runTrainCompute({ model, weights: Float64Array.from(input.weights), test: data.test, thresholds: plan.thresholds }, signal)).evaluation;
+    Object.assign(parts, { evalN: [ev.n], evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg });
   }
-  return joinBlocks(trainLayout(spec, plan), parts);
+  return joinBlocks(trainLayout(spec, plan, round), parts);
 }

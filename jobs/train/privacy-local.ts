@@ -5,15 +5,18 @@
  * of multiplier z on each step's sum at the agent, division by the public expected batch B = `training.batchSize`.
  * It returns its model delta (clipped to `update.clip`, on the update grid) with weight 1: the round averages the
  * agents' deltas uniformly (example weights would need each site's private row count) and hands the mean to the
- * strategy. The final round scores the final model on noisy test counts, noised at each agent too.
+ * strategy. The final round scores the final (released) model on the agents' test rows: exact counts whose sums
+ * the job's mode noises once (localDpLayout), so the released accuracy and AUC are those of the released weights.
  *
- * The noise is at the agent in every step, so the coordinator (plain sums or not) sees only DP updates: the trust
- * is that of local DP, at the record level. The modes add nothing (every block is declared already private).
+ * The noise of the updates is at the agent in every step, so the coordinator (plain sums or not) sees only DP
+ * updates: the trust is that of local DP, at the record level; the mode adds nothing to them (`agentNoised`). The
+ * evaluation counts are trusted like any DP job's statistics under the mode: central-dp's coordinator sees each
+ * agent's exact counts under plain sums (use secagg or distributed-dp not to trust it).
  *
  * **Account**, before round 0, from public parameters only: a person (one row, `maxRowsPerPerson` must be 1) at up
  * to m = `maxSitesPerPerson` sites is in m sampled-Gaussian runs of R·S steps; the final evaluation gets ρ_ε/(R + 1)
- * of zCDP (ρ_ε: the largest ρ within the stated (ε, δ) — the share the one-step path gives it), split over the m
- * sites' releases. RDP(α) = m·R·S·RDP_SGM(q, z, α) + α·ρ_eval, converted by CKS 2020 (sgm-calibration.ts); z is
+ * of zCDP (ρ_ε: the largest ρ within the stated (ε, δ) — the share the one-step path gives it; the mode scales the
+ * sensitivity by m). RDP(α) = m·R·S·RDP_SGM(q, z, α) + α·ρ_eval, converted by CKS 2020 (sgm-calibration.ts); z is
  * the smallest noise multiplier that keeps it within the stated ε. What the ledger records: the stated (ε, δ), and
  * as the zCDP statement the unamplified ρ = m·R·S/(2z²) + ρ_eval (a sampled step is never worse than an unsampled
  * one), which stays true when the ledger composes jobs in ρ.
@@ -49,9 +52,8 @@ export interface LocalDpAccount {
   readonly threshold32: number;
   readonly noiseMultiplier: number;
   readonly sites: number;
-  /** zCDP ρ of the final evaluation per person, and per agent release (÷ sites). */
+  /** zCDP ρ of the final evaluation per person. */
   readonly evalRho: number;
-  readonly evalRhoPerAgent: number;
   /** ε the RDP account gives (≤ the stated one) at the stated δ, and its order. */
   readonly epsilon: number;
   readonly order: number;
@@ -92,7 +94,6 @@ export function localDpAccount(p: TrainDpPrivacy, rounds: number): LocalDpAccoun
     noiseMultiplier: z,
     sites: m,
     evalRho,
-    evalRhoPerAgent: evalRho / m,
     epsilon: e.epsilon,
     order: e.order,
     delta: p.delta,
@@ -111,46 +112,78 @@ export function trainKindPrivacy(p: TrainDpPrivacy, rounds: number): KindJobComm
 
 const MAX_LOSS_SUM = 1e12;
 
-/** Blocks of a local-steps DP round: all already private (noised at the agent) or public zeros, so the modes add nothing. */
-export function localDpLayout(update: { readonly clip: number; readonly gridExponent: number; readonly maxExamples: number }, parameters: number, thresholds: number): StatLayout {
-  const n = update.maxExamples;
-  const b = (name: string, length: number, lo: number, hi: number, gridExponent: number): StatBlock => ({ name, length, perAgent: { lo, hi }, sensitivity: { l1: 0, l2Sq: 0 }, gridExponent, release: 'additive' });
-  return {
-    blocks: [
-      b('delta', parameters, -update.clip, update.clip, update.gridExponent),
-      b('weight', 1, 0, 1, 0),
-      b('trainLoss', 1, 0, MAX_LOSS_SUM, -20),
-      b('trainN', 1, 0, n, 0),
-      // Noisy counts may leave [0, n]: the agent clamps them to ±n (post-processing).
-      b('evalN', 1, -n, n, 0),
-      b('evalLoss', 1, 0, MAX_LOSS_SUM, -20),
-      b('evalCorrect', 1, -n, n, 0),
-      b('rocPos', thresholds, -n, n, 0),
-      b('rocNeg', thresholds, -n, n, 0),
-    ],
-  };
+/** The public facts of the plan the local layout needs (structural). */
+interface LocalLayoutFacts {
+  readonly parameters: number;
+  readonly thresholds: number;
+  /** ROC curves per histogram block (K one-vs-rest curves for a categorical label, else 1). */
+  readonly curves: number;
+  readonly rounds: number;
 }
+
+/** In how many ROC curves one test row is a negative: K − 1 of K one-vs-rest curves, or the one binary curve. */
+export const rocNegRowsPerRow = (curves: number): number => Math.max(1, curves - 1);
 
 /** ρ shares of the final evaluation's four noisy blocks (evalN, evalCorrect, rocPos, rocNeg): a quarter each. */
 export const EVAL_BLOCKS = ['evalN', 'evalCorrect', 'rocPos', 'rocNeg'] as const;
 
-/** σ² of the discrete Gaussian an agent adds to each evaluation block (Δ₂ 1 for counts, √T for a cumulative histogram). */
-export function evalNoiseSigma2(a: LocalDpAccount, thresholds: number): Record<(typeof EVAL_BLOCKS)[number], number> {
-  const rhoBlock = a.evalRhoPerAgent / EVAL_BLOCKS.length;
-  const s2 = (l2Sq: number) => l2Sq / (2 * rhoBlock);
-  return { evalN: s2(1), evalCorrect: s2(1), rocPos: s2(thresholds), rocNeg: s2(thresholds) };
+/**
+ * The share of the evaluation round's ρ (the mode gives each round ρ_job/(R + 1)) that a public zero block `evalPad`
+ * takes so that the four evaluation blocks get exactly the account's ρ_eval: ρ_job/(R + 1) − ρ_eval of it, relative
+ * to the evaluation's 1. 0 when the round's even share is below ρ_eval: the evaluation then gets less ρ than
+ * accounted (more noise), never more.
+ */
+export function evalPadShare(a: LocalDpAccount): number {
+  const perRound = a.rho / (a.rounds + 1);
+  return perRound > a.evalRho * (1 + 1e-9) ? perRound / a.evalRho - 1 : 0;
+}
+
+/**
+ * Blocks of a local-steps round. Training rounds: the update and its weight of 1 are noised at the agent
+ * (`agentNoised`: the mode adds nothing), the rest public zeros. The final round: the agents send exact test counts
+ * of the released model and the **mode** noises their sums — central-dp once at the coordinator, distributed-dp by
+ * shares under secagg — at L2 sensitivities 1, 1, √T and √((K−1)·T) (one row per person per site), with the account's
+ * ρ_eval split in quarters (`evalPad` takes the rest of the round's even share, see evalPadShare). One noise draw on
+ * the sum instead of one per agent: n times less variance than noising at each agent, for the same ρ.
+ */
+export function localDpLayout(p: TrainDpPrivacy, update: { readonly clip: number; readonly gridExponent: number; readonly maxExamples: number }, facts: LocalLayoutFacts, phase: 'train' | 'eval'): StatLayout {
+  const n = update.maxExamples;
+  const train = phase === 'train';
+  const T = facts.thresholds;
+  const rocLength = facts.curves * T;
+  const b = (name: string, length: number, lo: number, hi: number, gridExponent: number, agentNoised = false): StatBlock => ({ name, length, perAgent: { lo, hi }, sensitivity: { l1: 0, l2Sq: 0 }, gridExponent, release: 'additive', ...(agentNoised ? { agentNoised } : {}) });
+  const ev = (name: (typeof EVAL_BLOCKS)[number], length: number, l2Sq: number): StatBlock =>
+    train ? b(name, length, 0, n, 0) : { name, length, perAgent: { lo: 0, hi: n }, sensitivity: { l1: Math.sqrt(l2Sq * length), l2Sq }, gridExponent: 0, exactOnGrid: true, release: 'additive', rhoShare: 1 / EVAL_BLOCKS.length };
+  const pad = train ? 0 : evalPadShare(localDpAccount(p, facts.rounds));
+  return {
+    blocks: [
+      b('delta', facts.parameters, -update.clip, update.clip, update.gridExponent, train),
+      b('weight', 1, 0, 1, 0, train),
+      b('trainLoss', 1, 0, MAX_LOSS_SUM, -20),
+      b('trainN', 1, 0, n, 0),
+      ev('evalN', 1, 1),
+      b('evalLoss', 1, 0, MAX_LOSS_SUM, -20),
+      ev('evalCorrect', 1, 1),
+      ev('rocPos', rocLength, T),
+      ev('rocNeg', rocLength, rocNegRowsPerRow(facts.curves) * T),
+      // A public zero: noised only to take the round's ρ beyond ρ_eval (evalPadShare); it carries nothing.
+      pad > 0 ? { name: 'evalPad', length: 1, perAgent: { lo: 0, hi: 1 }, sensitivity: { l1: 1, l2Sq: 1 }, gridExponent: 0, exactOnGrid: true, release: 'additive', rhoShare: pad } : b('evalPad', 1, 0, 1, 0),
+    ],
+  };
 }
 
 /** The privacy block of a local-steps DP result: exactly what the agents and the account did. */
-export function localDpPrivacy(job: KindJobCommon, p: TrainDpPrivacy, rounds: number, expectedBatch: number, thresholds: number, history: readonly RoundRecord[]): Record<string, unknown> {
+export function localDpPrivacy(job: KindJobCommon, p: TrainDpPrivacy, training: { readonly rounds: number; readonly batchSize: number; readonly optimizer: string; readonly momentum: number }, layout: StatLayout, history: readonly RoundRecord[]): Record<string, unknown> {
+  const { rounds, batchSize: expectedBatch } = training;
   const a = localDpAccount(p, rounds);
-  const s2 = evalNoiseSigma2(a, thresholds);
+  const last = history.at(-1);
+  const std = (name: string): number | undefined => (last ? last.noiseStd[layout.blocks.findIndex((blk) => blk.name === name)] : undefined);
   return {
     mode: p.mode,
     secure: job.secure,
     unit: 'person at a site',
     level: `record level: every example's gradient clipped to L2 ${p.clip}; one row per person per site, at most ${a.sites} site(s)`,
-    mechanism: `local DP-SGD at each agent: ${a.stepsPerRound} steps per round on Poisson-sampled batches (rate ${a.q.toPrecision(4)}, CSPRNG), discrete Gaussian noise of multiplier ${a.noiseMultiplier.toPrecision(4)} on each step's clipped-gradient sum, divided by the public expected batch ${expectedBatch}; agents' deltas averaged uniformly; the final model scored on test counts noised at each agent`,
+    mechanism: `local DP-SGD at each agent: ${a.stepsPerRound} steps per round on Poisson-sampled batches (rate ${a.q.toPrecision(4)}, CSPRNG), discrete Gaussian noise of multiplier ${a.noiseMultiplier.toPrecision(4)} on each step's clipped-gradient sum, divided by the public expected batch ${expectedBatch}, then a step of ${optimizerName(training)} on that noisy gradient (post-processing: the account does not depend on it); agents' deltas averaged uniformly; the final model scored on the agents' test counts, their sums noised by the mode (${p.mode === 'central-dp' ? 'at the coordinator' : 'shares at the agents under secagg'})`,
     accountant: 'Rényi DP of the sampled Gaussian (Mironov, Talwar & Zhang 2019, integer orders) over steps × rounds × sites, plus the evaluation\'s zCDP, converted by Canonne–Kamath–Steinke 2020',
     epsilon: p.epsilon,
     epsilonAccounted: a.epsilon,
@@ -160,18 +193,25 @@ export function localDpPrivacy(job: KindJobCommon, p: TrainDpPrivacy, rounds: nu
     rhoNote: 'the unamplified zCDP bound the ledger records next to (ε, δ)',
     rounds: a.rounds,
     stepsPerRound: a.stepsPerRound,
+    optimizer: optimizerName(training),
     sampleRate: a.q,
     noiseMultiplier: a.noiseMultiplier,
     clip: p.clip,
     stepNoiseStd: a.noiseMultiplier * p.clip,
     evalRho: a.evalRho,
-    evalNoiseStdPerAgent: { counts: Math.sqrt(s2.evalN), roc: Math.sqrt(s2.rocPos) },
+    evalNoiseStd: { counts: std('evalN'), rocPos: std('rocPos'), rocNeg: std('rocNeg') },
     amplification: 'by Poisson sampling of rows within each agent (the agent samples with its own CSPRNG; the coordinator cannot steer it); none from agent sampling',
     roundsRun: history.length,
   };
 }
 
+/** The local optimiser as the privacy block names it. */
+export function optimizerName(t: { readonly optimizer: string; readonly momentum: number }): string {
+  if (t.optimizer === 'adam') return 'Adam (β1 0.9, β2 0.999, ε 1e-7)';
+  return t.momentum > 0 ? `SGD with momentum ${t.momentum}` : 'SGD';
+}
+
 /** The result note of a local-steps DP job. */
 export function localDpNote(p: TrainDpPrivacy): string {
-  return `${p.mode}, local DP-SGD: each agent ran ${p.localSteps ?? 1} noisy steps per round on Poisson-sampled batches (rate ${p.sampleRate ?? 1}), every example's gradient clipped to L2 ${p.clip}; the agents' deltas are averaged uniformly; the final model alone is scored on the test rows, from counts noised at each agent (accuracy, AUC); losses are not released`;
+  return `${p.mode}, local DP-SGD: each agent ran ${p.localSteps ?? 1} noisy steps per round on Poisson-sampled batches (rate ${p.sampleRate ?? 1}), every example's gradient clipped to L2 ${p.clip}; the agents' deltas are averaged uniformly; the final (released) model alone is scored on the test rows: the agents' exact counts, their sums noised once by the ${p.mode} mode within the job's ε (accuracy, AUC); losses are not released`;
 }

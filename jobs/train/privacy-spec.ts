@@ -73,11 +73,12 @@ export function trainAccount(p: TrainDpPrivacy, rounds: number): ReturnType<type
  * @throws FedmeshError INVALID_JOB naming the field
  */
 export function checkDpTraining(spec: DpCheckedSpec, p: TrainDpPrivacy): void {
-  if (spec.loss !== 'binary-crossentropy') throw invalidJob('loss', 'DP training supports binary-crossentropy (logistic models and MLP classifiers) in this version');
+  if (spec.loss !== 'binary-crossentropy' && spec.loss !== 'categorical-crossentropy') throw invalidJob('loss', 'DP training supports binary-crossentropy and categorical-crossentropy (logistic/softmax models, MLPs and layers topologies) in this version');
   const local = isLocalDp(p);
   if (spec.strategy.name === 'scaffold' || spec.strategy.name === 'fedprox') throw invalidJob('strategy.name', `${spec.strategy.name} is not offered in DP training (use fedavg, or fedadam/fedyogi/fedadagrad for an adaptive server step on the noisy updates)`);
   if (spec.training.localEpochs !== 1) throw invalidJob('training.localEpochs', local ? 'must be 1 in DP training: the local work is privacy.localSteps DP-SGD steps per round' : 'must be 1 in DP training: each round is one step on the noisy sum of per-example clipped gradients');
-  if (spec.training.optimizer !== 'sgd' || spec.training.momentum !== 0) throw invalidJob('training.optimizer', 'must be sgd without momentum in DP training (the step is the server\'s: use strategy fedadam for Adam on the noisy gradients)');
+  // Local steps: momentum and Adam act on the noisy gradients at the agent (post-processing, dp-sgd.ts).
+  if (!local && (spec.training.optimizer !== 'sgd' || spec.training.momentum !== 0)) throw invalidJob('training.optimizer', 'must be sgd without momentum in one-step DP training (the step is the server\'s: use strategy fedadam for Adam on the noisy gradients, or privacy.localSteps for momentum or Adam at the agents)');
   spec.model.layers.forEach((l, i) => {
     if (l.dropout > 0) throw invalidJob(`model.layers[${i}].dropout`, 'must be 0 in DP training (per-example gradients are taken without dropout)');
   });

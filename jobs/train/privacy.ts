@@ -7,7 +7,7 @@
  * | training | `delta` | Σ_i clip(∇ℓ_i, C) at the round's model | k·C | 7/8 |
  * | training | `weight` | train rows n_k | k | 1/8 |
  * | final (eval) | `evalN`, `evalCorrect` | test rows, correct at 0.5 | k | 1/4 each |
- * | final (eval) | `rocPos`, `rocNeg` | cumulative ROC histogram (T thresholds) | k·√T | 1/4 each |
+ * | final (eval) | `rocPos`, `rocNeg` | cumulative ROC histograms (T thresholds; K one-vs-rest curves if categorical) | k·√T, k·√((K−1)·T) | 1/4 each |
  * | any | the other blocks, and `trainLoss`, `trainN`, `evalLoss` always | 0 (not released) | 0 | none |
  *
  * So the test rows are scored once, on the final model (every intermediate evaluation would cost budget), and
@@ -21,12 +21,16 @@
 import type { KindJobCommon, RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
 import { serverUpdate, type ServerState, type StrategyConfig } from '../../algorithms/fl/index.js';
 import { GRADIENT_RHO_SHARE, trainAccount, type TrainDpPrivacy } from './privacy-spec.js';
-import { isLocalDp, localDpLayout, localDpPrivacy } from './privacy-local.js';
+import { isLocalDp, localDpLayout, localDpPrivacy, rocNegRowsPerRow } from './privacy-local.js';
 
 /** The public facts of a train plan the DP layout and step need (structural: plan.ts imports this file). */
 interface PlanFacts {
   readonly parameters: number;
   readonly thresholds: readonly number[];
+  /** ROC curves per histogram block: 1, or K one-vs-rest curves for a categorical label (loss.ts rocCurves). */
+  readonly curves?: number;
+  /** training.rounds (the local-steps layout sizes its evaluation's ρ from the account). */
+  readonly rounds?: number;
   readonly shapes: readonly (readonly number[])[];
 }
 
@@ -48,7 +52,8 @@ const exact = (name: string, length: number, hi: number, gridExponent: number): 
  */
 export function dpTrainLayout(p: TrainDpPrivacy, update: { readonly maxExamples: number; readonly clip: number; readonly gridExponent: number }, plan: PlanFacts, phase: 'train' | 'eval'): StatLayout {
   // Local steps: every block is noised at the agent (privacy-local.ts) or a public zero.
-  if (isLocalDp(p)) return localDpLayout(update, plan.parameters, plan.thresholds.length);
+  const K = plan.curves ?? 1;
+  if (isLocalDp(p)) return localDpLayout(p, update, { parameters: plan.parameters, thresholds: plan.thresholds.length, curves: K, rounds: plan.rounds ?? 0 }, phase);
   const k = p.maxRowsPerPerson ?? 1;
   const n = update.maxExamples;
   const T = plan.thresholds.length;
@@ -64,8 +69,9 @@ export function dpTrainLayout(p: TrainDpPrivacy, update: { readonly maxExamples:
       pick('evalN', 1, n, k, false),
       exact('evalLoss', 1, MAX_LOSS_SUM, LOSS_GRID),
       pick('evalCorrect', 1, n, k, false),
-      pick('rocPos', T, n, k * Math.sqrt(T), false),
-      pick('rocNeg', T, n, k * Math.sqrt(T), false),
+      // A test row is a positive of its own class's curve and a negative of the K − 1 others (binary: one curve).
+      pick('rocPos', K * T, n, k * Math.sqrt(T), false),
+      pick('rocNeg', K * T, n, k * Math.sqrt(rocNegRowsPerRow(K) * T), false),
     ],
   };
 }
@@ -87,8 +93,8 @@ export function dpServerStep(strategy: StrategyConfig, learningRate: number, l2:
 }
 
 /** The privacy block of a DP training result: exactly what the code above and the modes did. */
-export function dpTrainPrivacy(job: KindJobCommon & { readonly spec: { readonly training: { readonly batchSize: number } } }, p: TrainDpPrivacy, rounds: number, layout: StatLayout, history: readonly RoundRecord[]): Record<string, unknown> {
-  if (isLocalDp(p)) return localDpPrivacy(job, p, rounds, job.spec.training.batchSize, layout.blocks.find((b) => b.name === 'rocPos')!.length, history);
+export function dpTrainPrivacy(job: KindJobCommon & { readonly spec: { readonly training: { readonly batchSize: number; readonly optimizer: string; readonly momentum: number } } }, p: TrainDpPrivacy, rounds: number, layout: StatLayout, history: readonly RoundRecord[]): Record<string, unknown> {
+  if (isLocalDp(p)) return localDpPrivacy(job, p, { ...job.spec.training, rounds }, layout, history);
   const a = trainAccount(p, rounds);
   const k = p.maxRowsPerPerson ?? 1;
   const last = history.at(-1);

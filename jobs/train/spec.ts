@@ -26,7 +26,7 @@ import { parseTrainSplit, type TrainSplit } from './hash-split.js';
 
 export type { TrainSplit } from './hash-split.js';
 import { STRATEGIES, isFedOpt, type StrategyConfig, type StrategyName } from '../../algorithms/fl/index.js';
-import { checkLossAndLabel, outputUnits, parseLabelLevels, parseLoss, type LossName } from './loss.js';
+import { checkLossAndLabel, outputUnits, parseLabelLevels, parseLoss, type LabelLevel, type LossName } from './loss.js';
 import { denseStackOfTopology } from './topology.js';
 import { parseRunOptions } from './run-options.js';
 
@@ -96,7 +96,7 @@ export interface TrainJobSpec {
   readonly product: string;
   readonly label: string;
   /** Public label levels (categorical cross-entropy: one output unit each; a binary loss: 2 levels → 0, 1). */
-  readonly labelLevels?: readonly number[];
+  readonly labelLevels?: readonly LabelLevel[];
   readonly features: readonly TrainFeature[];
   readonly split: TrainSplit;
   readonly where: readonly Filter[];
@@ -282,7 +282,6 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   onlyKeys(e, ['thresholds'], 'evaluation');
   const evaluation = Object.freeze({ thresholds: num(e.thresholds, 'evaluation.thresholds', 1, MAX_EVAL_THRESHOLDS, 100, true) });
   const privacy = parseTrainPrivacy(raw.privacy);
-  if (labelSpec.levels !== undefined && privacy.mode !== 'none') throw invalidJob(labelSpec.field, 'DP training takes a 0/1 label without declared levels in this version');
   const out: { -readonly [K in keyof TrainJobSpec]: TrainJobSpec[K] } = { kind: 'train', product, label, ...(labelSpec.levels ? { labelLevels: labelSpec.levels } : {}), features: Object.freeze(features), split, where: [], model, loss, training, strategy, participation, update, evaluation, privacy };
   if (raw.where !== undefined) {
     if (!Array.isArray(raw.where) || raw.where.length > 32) throw invalidJob('where', 'must be a list of at most 32 filters');

@@ -13,6 +13,7 @@ import { compileKindJob, createKindRegistry, decodeVector, encodeRoundPayload, t
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { TaskScope } from '../task-cancellation.js';
 import { KindTaskRunner } from './kind-task-runner.js';
+import { checkExactBlocksEmpty } from './exact-blocks.js';
 
 type Phase = 'fit' | 'score';
 interface TwoPhaseSpec {
@@ -96,5 +97,15 @@ describe('agent chain: blocks a round leaves exact stay empty in a noisy mode (a
   it('mode none: no block is noised, so nothing is "left exact" by the mode and the guard does not apply', async () => {
     const s = setup({ mode: 'none' });
     await expect(s.runner.run(s.task(0, 'score'), s.scope)).resolves.toBeDefined();
+  });
+});
+
+describe('blocks the kind noised itself (agentNoised)', () => {
+  it('pass the guard with values in them; the same block without the flag is refused (control)', () => {
+    const job = { kind: 'two-phase', privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 } } as unknown as Parameters<typeof checkExactBlocksEmpty>[0];
+    const noised: StatBlock = { ...block('fit', false), agentNoised: true };
+    const vector = { values: Float64Array.from([7, 5]) } as unknown as Parameters<typeof checkExactBlocksEmpty>[2];
+    expect(() => checkExactBlocksEmpty(job, { blocks: [noised] }, vector, 0)).not.toThrow();
+    expect(() => checkExactBlocksEmpty(job, { blocks: [block('fit', false)] }, vector, 0)).toThrow(/block fit carries no noise/);
   });
 });

@@ -21,7 +21,8 @@ export function checkExactBlocksEmpty(job: CompiledKindJob, layout: StatLayout, 
   if (!noisyMode(job)) return;
   let at = 0;
   for (const b of layout.blocks) {
-    const exact = b.sensitivity !== 'exact-only' && b.sensitivity.l2Sq === 0;
+    // agentNoised: the kind's step noised it already (stat-layout.ts), e.g. local DP-SGD updates.
+    const exact = b.sensitivity !== 'exact-only' && b.sensitivity.l2Sq === 0 && b.agentNoised !== true;
     if (exact) {
       for (let j = 0; j < b.length; j++) {
         if (vector.values[at + j] !== 0) {
