@@ -18,11 +18,12 @@ describe('--plot', () => {
 
   it('accepts FILE.svg and refuses other extensions as a usage error naming the flag', () => {
     expect(() => checkPlotFlag(undefined)).not.toThrow();
-    expect(() => checkPlotFlag('out/curves.SVG')).not.toThrow();
+    expect(() => checkPlotFlag('curves.SVG')).not.toThrow();
     expect(() => checkPlotFlag('curves.png')).toThrow(/--plot: only SVG .*PNG is not offered/);
     expect(() => checkPlotFlag('curves.png')).toThrow(RangeError);
     expect(() => checkPlotFlag('curves')).toThrow(/--plot: only SVG/);
     expect(() => checkPlotFlag(' ')).toThrow(/--plot: needs a file name/);
+    expect(() => checkPlotFlag('no-such-folder-3f9/curves.svg')).toThrow(/--plot: the folder "no-such-folder-3f9" does not exist/);
   });
 
   it('writes the SVG of a released result, and writes nothing (exit 1) for a failed job or zero rounds', async () => {

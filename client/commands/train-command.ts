@@ -6,7 +6,9 @@
  * round aggregates (participation.minUpdates) and agents as the agents to train on (jobs/train/run-options.ts).
  */
 import { foldTrainEvent, initialTrainProgress, privacyLabel, renderTrainProgress } from '../format/train-progress.js';
+import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { renderTrainCurvesSvg } from '../plot/train-curves.js';
 import type { JobView } from '../types.js';
 import { EXIT } from '../exit-codes.js';
@@ -17,12 +19,15 @@ export type TrainFlags = KindFlags & { rounds?: string; plot?: string };
 
 /**
  * `--plot FILE`: SVG only (the survival plot is SVG only too; a PNG would need a native canvas on the client).
- * Checked before the job is submitted, so a typo costs no budget. @throws RangeError naming the flag
+ * Checked (name and folder) before the job is submitted, so a typo costs no budget. @throws RangeError naming the flag
  */
 export function checkPlotFlag(plot: string | undefined): void {
   if (plot === undefined) return;
   if (plot.trim() === '') throw new RangeError('--plot: needs a file name ending in .svg');
   if (!/\.svg$/i.test(plot)) throw new RangeError(`--plot: only SVG is offered (a file name ending in .svg), got ${JSON.stringify(plot.slice(0, 200))}${/\.png$/i.test(plot) ? ' (PNG is not offered)' : ''}`);
+  // The file is written after the job ran: a missing folder found then would waste the run (and its budget).
+  const dir = dirname(plot);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new RangeError(`--plot: the folder ${JSON.stringify(dir.slice(0, 200))} does not exist`);
 }
 
 /**
