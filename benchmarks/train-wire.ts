@@ -1,6 +1,6 @@
 /**
  * Train over the wire (issue 10, Evaluation: "bytes per agent per round (plain and secagg)"): the same small
- * logistic train job run twice on an in-process mesh over mTLS — `secure: plain`, then `secure: secagg` — and the
+ * train job (logistic, or the suite's MLP) run twice on an in-process mesh over mTLS — `secure: plain`, then `secure: secagg` — and the
  * bytes of the round replies the coordinator received, read from its own counter (CoordinatorMetrics
  * `fedmesh_round_reply_bytes_total`, counted where the dispatcher hands a decoded reply to the round runner).
  * Per agent per round = bytes / (agents × rounds run); a secagg round is several protocol phases, all counted.
@@ -22,6 +22,8 @@ export interface TrainWireOptions {
   agents?: number;
   /** @default 3 */
   rounds?: number;
+  /** Hidden layer units (relu); none: logistic regression. @default [] */
+  hidden?: number[];
 }
 
 interface WireRun {
@@ -38,6 +40,7 @@ export async function runTrainWireBenchmark(o: TrainWireOptions = {}): Promise<S
   const D = o.inputs ?? 10;
   const agents = o.agents ?? 3;
   const rounds = o.rounds ?? 3;
+  const hidden = o.hidden ?? [];
   const workDir = await mkdtemp(join(tmpdir(), 'fedmesh-bench-train-wire-'));
   const names = Array.from({ length: agents }, (_, k) => `site-${k + 1}`);
   let mesh: Awaited<ReturnType<typeof startBenchMesh>> | undefined;
@@ -59,7 +62,7 @@ export async function runTrainWireBenchmark(o: TrainWireOptions = {}): Promise<S
       kind: 'train', product: 'study', label: 'y',
       features: Array.from({ length: D }, (_, j) => ({ column: `x${j}`, type: 'numeric', bounds: [0, 1] })),
       split: { column: 'split', train: 'train', test: 'test' },
-      model: { type: 'logistic' }, loss: 'binary-crossentropy',
+      model: hidden.length > 0 ? { type: 'mlp', layers: hidden.map((units) => ({ units, activation: 'relu' })) } : { type: 'logistic' }, loss: 'binary-crossentropy',
       training: { rounds, localEpochs: 1, batchSize: 32, learningRate: 0.5, seed: 3 },
       // Every agent in every round: a secagg sum needs at least 3 contributors, and the two runs stay comparable.
       participation: { minUpdates: agents },
@@ -84,7 +87,7 @@ export async function runTrainWireBenchmark(o: TrainWireOptions = {}): Promise<S
     const plain = await run('plain');
     const secagg = await run('secagg');
     return {
-      results: { agents, rowsPerAgent, inputs: D, rounds, plain, secagg },
+      results: { agents, rowsPerAgent, inputs: D, hidden, rounds, plain, secagg },
       ratios: {
         secaggOverPlainBytes: ratio(secagg.bytesPerAgentPerRound, plain.bytesPerAgentPerRound, { numerator: 'secagg reply bytes per agent per round (all protocol phases)', denominator: 'plain reply bytes per agent per round' }),
         secaggOverPlainMs: ratio(secagg.ms, plain.ms, { numerator: 'secagg train job ms', denominator: 'plain train job ms' }),

@@ -144,7 +144,8 @@ export async function runTrainSuite(o: TrainSuiteOptions | number = {}): Promise
   const mlpRounds = opts.mlpRounds ?? 3;
   const logistic = await runTrainBenchmark(opts.logistic);
   const mlp = mlpRounds > 0 ? await runTrainBenchmark({ rowsPerAgent: 25_000, inputs: 30, hidden: [64, 32], rounds: mlpRounds, target: 1.3 }) : undefined;
-  const wire = await runTrainWireBenchmark(opts.wire);
+  // Over the wire with the MLP of the 100 k run (4 097 weights), so its bytes are those of that model's rounds.
+  const wire = await runTrainWireBenchmark(opts.wire ?? { inputs: 30, hidden: [64, 32] });
   const backends = await runTrainBackendsBenchmark(opts.backendRows);
   return {
     results: { ...logistic.results, ...(mlp ? { mlp100k: mlp.results } : {}), wire: wire.results, backends: backends.results },
