@@ -37,7 +37,9 @@ describe('--plot', () => {
       expect(await writeTrainPlot(job(result([])), none, false)).toBe(1);
       expect(await writeTrainPlot(job(undefined, 'failed'), none, false)).toBe(1);
       expect(existsSync(none)).toBe(false);
-      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/--plot: the train result has no rounds[\s\S]*--plot: the job failed/);
+      // A folder in the file's place: the write fails, is reported, and the caller still prints the result.
+      expect(await writeTrainPlot(job(result([{ round: 1, trainLoss: 0.7 }])), dir, false)).toBe(1);
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/--plot: the train result has no rounds[\s\S]*--plot: the job failed[\s\S]*--plot: cannot write .*EISDIR/);
     } finally {
       stderr.mockRestore();
     }

@@ -47,7 +47,13 @@ export async function writeTrainPlot(job: JobView, file: string, quiet: boolean)
     process.stderr.write(`--plot: ${(e as Error).message}; ${file} not written\n`);
     return EXIT.FAILED;
   }
-  await writeFile(file, svg);
+  try {
+    await writeFile(file, svg);
+  } catch (e) {
+    // The result is still printed: a plot that cannot be written must not hide what the job released.
+    process.stderr.write(`--plot: cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    return EXIT.FAILED;
+  }
   if (!quiet) process.stderr.write(`wrote ${file}\n`);
   return undefined;
 }
