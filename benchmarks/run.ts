@@ -17,7 +17,7 @@ import { runCohortBenchmark } from './cohort.js';
 import { runPostgresBenchmark } from './postgres.js';
 import { runDpBenchmarks } from './dp.js';
 import { runGlmBenchmark } from './glm.js';
-import { runTrainBenchmark, runTrainSuite } from './train.js';
+import { runTrainSuite } from './train.js';
 import { commitInfo, defaultResultsDir, machineInfo, ratio, startResult, writeResult, type Ratio, type SuiteReport } from './harness.js';
 import { runHeBenchmarks } from './he.js';
 import { runLatencyBenchmark } from './latency.js';
@@ -86,10 +86,12 @@ const fmt = (x: unknown): string => (typeof x === 'number' ? (Math.abs(x) >= 100
 const SUITES: Suite[] = [
   {
     name: 'train',
-    what: 'issue 10: FedAvg logistic model, 4 agents × 5 000 synthetic rows, 10 rounds through the round runner vs the same model pooled on one worker',
-    quick: () => runTrainBenchmark({ rowsPerAgent: 1_000, rounds: 3 }),
-    full: () => runTrainSuite(Number(process.env.FEDMESH_BENCH_TRAIN_ROUNDS ?? 3)),
-    headline: (r) => `federated ${fmt(obj(r.results.federated).ms)} ms (AUC ${fmt(obj(r.results.federated).testAuc)}) vs pooled ${fmt(obj(r.results.pooled).ms)} ms (AUC ${fmt(obj(r.results.pooled).testAuc)})${r.results.mlp100k ? `; MLP 100k×30: federated ${fmt(obj(obj(r.results.mlp100k).federated).ms)} ms vs pooled ${fmt(obj(obj(r.results.mlp100k).pooled).ms)} ms` : ''}`,
+    what: 'issue 10: FedAvg logistic model, 4 agents × 5 000 synthetic rows, 10 rounds through the round runner vs the same model pooled on one worker; the MLP 100k target; reply bytes per agent per round over mTLS (plain, secagg); wasm vs cpu epoch',
+    quick: () => runTrainSuite({ mlpRounds: 0, logistic: { rowsPerAgent: 1_000, rounds: 3 }, wire: { rowsPerAgent: 400, rounds: 2 }, backendRows: 2_000 }),
+    full: () => runTrainSuite({ mlpRounds: Number(process.env.FEDMESH_BENCH_TRAIN_ROUNDS ?? 3) }),
+    headline: (r) =>
+      `federated ${fmt(obj(r.results.federated).ms)} ms (AUC ${fmt(obj(r.results.federated).testAuc)}) vs pooled ${fmt(obj(r.results.pooled).ms)} ms (AUC ${fmt(obj(r.results.pooled).testAuc)})${r.results.mlp100k ? `; MLP 100k×30: federated ${fmt(obj(obj(r.results.mlp100k).federated).ms)} ms vs pooled ${fmt(obj(obj(r.results.mlp100k).pooled).ms)} ms` : ''}` +
+      `${r.results.wire ? `; reply bytes/agent/round plain ${fmt(obj(obj(r.results.wire).plain).bytesPerAgentPerRound)}, secagg ${fmt(obj(obj(r.results.wire).secagg).bytesPerAgentPerRound)}` : ''}${r.ratios.backendCpuOverWasm ? `; cpu/wasm epoch ${fmt(r.ratios.backendCpuOverWasm.value)}` : ''}`,
   },
   {
     name: 'glm',

@@ -18,6 +18,8 @@ import { poolData, syntheticAgentData } from '../jobs/train/synthetic.js';
 import { closeTrainPool, runTrainCompute } from '../node-agent/train/pool.js';
 import { aucFromRoc } from '../algorithms/fl/index.js';
 import { ratio, type SuiteReport } from './harness.js';
+import { runTrainBackendsBenchmark } from './train-backends.js';
+import { runTrainWireBenchmark, type TrainWireOptions } from './train-wire.js';
 
 export interface TrainBenchmarkOptions {
   /** Rows per agent. @default 5_000 */
@@ -120,16 +122,39 @@ export async function runTrainBenchmark(o: TrainBenchmarkOptions = {}): Promise<
   }
 }
 
+/** Sizes of the `train` suite's parts (the quick run shrinks them). */
+export interface TrainSuiteOptions {
+  /** Rounds of the 100 k-row MLP run; 0 leaves it out. @default 3 */
+  mlpRounds?: number;
+  logistic?: TrainBenchmarkOptions;
+  wire?: TrainWireOptions;
+  /** Rows of the wasm-vs-cpu epoch. @default 20_000 */
+  backendRows?: number;
+}
+
 /**
- * The `train` suite's full run: the logistic run above, and issue 10's timing target — an MLP 30 → 64 → 32 → 1 on
- * 100 000 synthetic rows over 4 agents (25 000 each), federated (FedAvg, 1 local epoch per round) versus pooled
- * on one worker for the same epochs; target ≤ 1.3×. FEDMESH_BENCH_TRAIN_ROUNDS sets its rounds (default 3).
+ * The `train` suite: the logistic run above; issue 10's timing target — an MLP 30 → 64 → 32 → 1 on 100 000
+ * synthetic rows over 4 agents (25 000 each), federated (FedAvg, 1 local epoch per round) versus pooled on one
+ * worker for the same epochs, target ≤ 1.3× (FEDMESH_BENCH_TRAIN_ROUNDS sets its rounds, default 3); the bytes per
+ * agent per round the coordinator received over mTLS, plain and secagg (train-wire.ts); and the wasm-vs-cpu backend
+ * ratio on the same local epoch (train-backends.ts). The backends run last: they load TF.js in this thread.
  */
-export async function runTrainSuite(mlpRounds = 3): Promise<SuiteReport> {
-  const logistic = await runTrainBenchmark();
-  const mlp = await runTrainBenchmark({ rowsPerAgent: 25_000, inputs: 30, hidden: [64, 32], rounds: mlpRounds, target: 1.3 });
+export async function runTrainSuite(o: TrainSuiteOptions | number = {}): Promise<SuiteReport> {
+  const opts = typeof o === 'number' ? { mlpRounds: o } : o;
+  const mlpRounds = opts.mlpRounds ?? 3;
+  const logistic = await runTrainBenchmark(opts.logistic);
+  const mlp = mlpRounds > 0 ? await runTrainBenchmark({ rowsPerAgent: 25_000, inputs: 30, hidden: [64, 32], rounds: mlpRounds, target: 1.3 }) : undefined;
+  // Over the wire with the MLP of the 100 k run (4 097 weights), so its bytes are those of that model's rounds.
+  const wire = await runTrainWireBenchmark(opts.wire ?? { inputs: 30, hidden: [64, 32] });
+  const backends = await runTrainBackendsBenchmark(opts.backendRows);
   return {
-    results: { ...logistic.results, mlp100k: mlp.results },
-    ratios: { ...logistic.ratios, mlp100kFederatedOverPooled: mlp.ratios.federatedOverPooled! },
+    results: { ...logistic.results, ...(mlp ? { mlp100k: mlp.results } : {}), wire: wire.results, backends: backends.results },
+    ratios: {
+      ...logistic.ratios,
+      ...(mlp ? { mlp100kFederatedOverPooled: mlp.ratios.federatedOverPooled! } : {}),
+      wireSecaggOverPlainBytes: wire.ratios.secaggOverPlainBytes!,
+      wireSecaggOverPlainMs: wire.ratios.secaggOverPlainMs!,
+      backendCpuOverWasm: backends.ratios.cpuOverWasm!,
+    },
   };
 }

@@ -188,7 +188,7 @@ function buildProgram(): Command {
   connection(privacyOptions(program.command('glm').description("generalised linear model (gaussian, binomial, poisson) fitted across the mesh by Fisher scoring rounds; R's summary(glm) table").argument('<spec>', 'glm job JSON').option('--max-rows-per-person <k>', 'contribution bound per person in the DP modes (default 1)'))).action(
     exit(async (file: string, opts) => (await kinds()).runKindCommand('glm', file, opts)),
   );
-  connection(privacyOptions(program.command('train').description('federated training (logistic/linear regression, MLP, a TF.js Layers model.json) with FedAvg, FedProx, FedAdagrad/FedAdam/FedYogi or SCAFFOLD; a progress bar, then per-round loss, accuracy and AUC').argument('<spec>', 'train job JSON')).option('--rounds <n>', 'training rounds (training.rounds of the spec)')).action(
+  connection(privacyOptions(program.command('train').description('federated training (logistic/linear regression, MLP, a TF.js Layers model.json) with FedAvg, FedProx, FedAdagrad/FedAdam/FedYogi or SCAFFOLD; a progress bar, then per-round loss, accuracy and AUC').argument('<spec>', 'train job JSON')).option('--rounds <n>', 'training rounds (training.rounds of the spec)').option('--plot <file.svg>', 'write the loss/accuracy/AUC curves per round (global and per agent) as SVG')).action(
     exit(async (file: string, opts) => (await import('./commands/train-command.js')).runTrainCommand(file, opts)),
   );
   // `model pull` (issue 10): a succeeded train job's model as TF.js files.

@@ -33,4 +33,14 @@ describe('CoordinatorMetrics', () => {
     expect(text).not.toMatch(/researcher="/);
     expect(text).toMatch(/fedmesh_jobs_total\{kind="cohort",privacy_mode="none",outcome="admitted"\} 1/);
   });
+
+  it('sums round reply bytes per kind and secure sum, apart from each other', async () => {
+    const m = new CoordinatorMetrics(() => 0, { processMetrics: false });
+    m.roundReplyReceived('train', 'plain', 1200);
+    m.roundReplyReceived('train', 'plain', 800);
+    m.roundReplyReceived('train', 'secagg', 50);
+    expect(await m.roundReplyTotals('train', 'plain')).toEqual({ bytes: 2000, replies: 2 });
+    expect(await m.roundReplyTotals('train', 'secagg')).toEqual({ bytes: 50, replies: 1 });
+    expect(await m.roundReplyTotals('glm', 'plain')).toEqual({ bytes: 0, replies: 0 });
+  });
 });

@@ -17,6 +17,8 @@ export class CoordinatorMetrics {
   private readonly latency: Histogram<'kind' | 'outcome'>;
   private readonly rounds: Counter<'kind'>;
   private readonly epsilon: Counter<'kind' | 'privacy_mode'>;
+  private readonly replyBytes: Counter<'kind' | 'secure'>;
+  private readonly replies: Counter<'kind' | 'secure'>;
   private readonly seenRounds = new Map<string, Set<number>>();
 
   constructor(agentsLive: () => number, options: { processMetrics?: boolean } = {}) {
@@ -32,6 +34,10 @@ export class CoordinatorMetrics {
     });
     this.rounds = new Counter({ name: 'fedmesh_rounds_total', help: 'Dispatch rounds (a plain job has one; secure jobs have several)', labelNames: ['kind'], registers });
     this.epsilon = new Counter({ name: 'fedmesh_epsilon_spent_total', help: 'Sum of ε reserved by admitted jobs, over all researchers (no per-researcher breakdown by design)', labelNames: ['kind', 'privacy_mode'], registers });
+    // Bytes of the round replies as they arrived from the agents' streams (the decoded gRPC payload fields): what
+    // the train benchmark reports as bytes per agent per round, plain and secagg (issue 10).
+    this.replyBytes = new Counter({ name: 'fedmesh_round_reply_bytes_total', help: 'Bytes of registry-kind round replies received from agents, by kind and secure sum', labelNames: ['kind', 'secure'], registers });
+    this.replies = new Counter({ name: 'fedmesh_round_replies_total', help: 'Registry-kind round replies received from agents (a secagg round has one per protocol phase)', labelNames: ['kind', 'secure'], registers });
     new Gauge({
       name: 'fedmesh_agents_live',
       help: 'Agents connected and heartbeating now',
@@ -41,6 +47,18 @@ export class CoordinatorMetrics {
       },
     });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'fedmesh_coordinator_' });
+  }
+
+  /** An agent's answer to one round task (or one secure-protocol phase) arrived with `bytes` of payload. */
+  roundReplyReceived(kind: string, secure: string, bytes: number): void {
+    this.replyBytes.inc({ kind, secure }, bytes);
+    this.replies.inc({ kind, secure });
+  }
+
+  /** Round reply bytes and replies received so far for a kind and secure sum (benchmarks read them). */
+  async roundReplyTotals(kind: string, secure: string): Promise<{ bytes: number; replies: number }> {
+    const pick = async (c: Counter<'kind' | 'secure'>): Promise<number> => (await c.get()).values.find((v) => v.labels.kind === kind && v.labels.secure === secure)?.value ?? 0;
+    return { bytes: await pick(this.replyBytes), replies: await pick(this.replies) };
   }
 
   jobRejected(kind: string, privacyMode: string): void {

@@ -5,7 +5,7 @@ import { exitCodeForJob } from '../exit-codes.js';
 import { jobToJson } from '../format/render.js';
 import { resultTable } from '../format/result-table.js';
 import { applyCommonFlags, commonFlagOrigins, type FlagOrigins, type QueryFlags } from '../job-from-flags.js';
-import type { JobEventView } from '../types.js';
+import type { JobEventView, JobView } from '../types.js';
 import { createProgress } from '../format/spinner.js';
 import { researcherClient, type ConnectionFlags } from './common.js';
 import { emit, quietOutput, type OutputFlags } from './output.js';
@@ -21,6 +21,8 @@ export interface KindCommandHooks {
   origins?: FlagOrigins;
   /** The progress line for a job event (undefined: the generic one). */
   progress?(e: JobEventView): string | undefined;
+  /** Runs once the job has ended, before its result is printed (train: `--plot`); a returned code raises the exit code. */
+  finished?(job: JobView): Promise<number | undefined>;
 }
 
 /**
@@ -48,6 +50,7 @@ export async function runKindCommand(kind: string, file: string, flags: KindFlag
     });
     const job = withFlagNameInJob(watched, origins);
     progress.stop();
+    const hookCode = (await hooks.finished?.(job)) ?? 0;
     const def = KINDS.get(kind);
     await emit(
       {
@@ -57,7 +60,7 @@ export async function runKindCommand(kind: string, file: string, flags: KindFlag
       },
       flags,
     );
-    return exitCodeForJob(job);
+    return Math.max(exitCodeForJob(job), hookCode);
   } finally {
     progress.stop();
     client.close();

@@ -192,6 +192,7 @@ export class KindJobs {
     const transport: RoundTransport = {
       ask: async (agent, t) => {
         const o = await deps.dispatcher.dispatch(agent, { jobId: t.jobId, kind: t.kind, specJson: t.specJson, deadlineMs: t.deadlineMs, round: t.round, researcher: t.researcher, payload: t.payload });
+        if (o.ok) deps.metrics.roundReplyReceived(job.kind, job.secure, o.arrow.length + (o.payload?.length ?? 0));
         emit(o.ok ? 'agent-answered' : 'agent-failed', agent, o.ok ? `round ${t.round + 1}` : `round ${t.round + 1}: ${o.error.code}: ${o.error.message}`);
         return o.ok ? { ok: true, bytes: o.arrow } : { ok: false, error: o.error };
       },

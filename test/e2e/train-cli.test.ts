@@ -6,7 +6,8 @@
  * id of a job whose model is a Keras-exported topology). Checked: every command exits 0 with what the README says
  * it prints; `--agents` asks only the named agents; the pulled model loads with `tf.loadLayersModel` and predicts
  * what the released weights predict. Negative controls: a bad topology is refused (exit 2, the field named) with
- * no budget charged, and `--rounds 0` is a usage error.
+ * no budget charged, `--rounds 0` and `--plot x.png` are usage errors. `--plot` writes an SVG whose lines are the
+ * global series and, with plain sums, one per agent (none under secagg).
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
@@ -113,8 +114,13 @@ describe('fedmesh train and model pull, as the README writes them', () => {
     // 2 rows per agent with label 7: below the min cell size (5), so withheld (0).
     expect(r1.stdout).toMatch(/0 rows left out because their label is not among the levels/);
 
-    const r2 = await sh(json!, dir, env);
+    // `--plot` with `--json` (added here, not in the README line): stdout stays one JSON object; under secagg the
+    // coordinator sees only sums, so the curves have no per-agent line (negative control for the plot below).
+    const r2 = await sh(`${json!.replace(/\s+#.*$/, '')} --plot secagg.svg`, dir, env);
     expect(r2.code, r2.stderr).toBe(0);
+    const secaggSvg = await readFile(join(dir, 'secagg.svg'), 'utf8');
+    expectSvgDocument(secaggSvg);
+    expect(curveSeries(secaggSvg)).toEqual(new Set(['global train', 'global test']));
     const out = JSON.parse(r2.stdout) as { jobId: string; status: string; rounds: { round: number; phase: string; testAccuracy: number }[]; final: { testAccuracy: number; testN: number }; model: { parameters: number } };
     expect(out.status).toBe('succeeded');
     expect(out.rounds.map((r) => r.phase)).toEqual(['train', 'train', 'train', 'train', 'train', 'eval']);
@@ -122,8 +128,14 @@ describe('fedmesh train and model pull, as the README writes them', () => {
     // Federated accuracy is far above chance (1/3) on this data; the first round scores the untrained model.
     expect(out.final.testAccuracy).toBeGreaterThan(out.rounds[0]!.testAccuracy);
 
+    expect(agents).toMatch(/--plot curves\.svg/);
     const r3 = await sh(agents!, dir, env);
     expect(r3.code, r3.stderr).toBe(0);
+    // Plain sums in mode none release each agent's test metrics: a line per agent beside the global ones.
+    const svg = await readFile(join(dir, 'curves.svg'), 'utf8');
+    expectSvgDocument(svg);
+    expect(curveSeries(svg)).toEqual(new Set(['global train', 'global test', 't1', 't2']));
+    for (const axis of ['round', 'loss', 'test accuracy', 'test AUC']) expect(svg).toMatch(new RegExp(`font-weight="bold"[^>]*>${axis}</text>`));
     const last = (await mesh.client.listJobs(1))[0]!;
     expect(last.agents.asked).toEqual(['t1', 't2']);
 
@@ -165,7 +177,23 @@ describe('fedmesh train and model pull, as the README writes them', () => {
     const z = await sh('fedmesh train train.json --rounds 0', dir, env);
     expect(z.code).toBe(2);
     expect(z.stderr).toMatch(/--rounds: must be a positive integer/);
+    const png = await sh('fedmesh train train.json --plot curves.png', dir, env);
+    expect(png.code).toBe(2);
+    expect(png.stderr).toMatch(/--plot: only SVG .*PNG is not offered/);
+    expect(existsSync(join(dir, 'curves.png'))).toBe(false);
   }, 120_000);
+
+  /** A standalone SVG document (xmlns, one root, closed) with three metric panels. */
+  function expectSvgDocument(svg: string): void {
+    expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    expect(svg.match(/<svg[\s>]/g)).toHaveLength(1);
+  }
+
+  /** The series of the curves' line marks (vega labels each line by its first point: `…; series: NAME`). */
+  function curveSeries(svg: string): Set<string> {
+    return new Set([...svg.matchAll(/aria-label="[^"]*; series: ([^"]*)" role="graphics-symbol" aria-roledescription="line mark"/g)].map((m) => m[1]!));
+  }
 
   /** The pulled files load with tf.loadLayersModel and predict what the job's released weights predict. */
   async function expectLoadsAndPredicts(modelDir: string, jobId: string): Promise<void> {
