@@ -58,8 +58,8 @@ export function layoutWithWithheld(layout: StatLayout): StatLayout {
 }
 
 /**
- * Agent side, mode none: entries of selection blocks with 0 < value < minCellSize become {@link WITHHELD}.
- * Returns a new vector and how many entries were withheld (for the agent's log; never the values).
+ * Agent side, mode none: entries of selection blocks with 0 < value < minCellSize become {@link WITHHELD}; then, along
+ * each of the block's `nested` chains, {@link withholdNestedDifferences}. Returns a new vector and how many entries were withheld (for the agent's log; never the values).
  */
 export function withholdSmallCells(layout: StatLayout, v: StatVector, minCellSize: number): { vector: StatVector; withheld: number } {
   if (!(Number.isFinite(minCellSize) && minCellSize >= 1)) throw new RangeError(`minCellSize must be >= 1, got ${minCellSize}`);
@@ -75,8 +75,32 @@ export function withholdSmallCells(layout: StatLayout, v: StatVector, minCellSiz
         withheld++;
       }
     }
+    for (const chain of b.nested ?? []) withheld += withholdNestedDifferences(out, chain.map((e) => offsets[i]! + e), minCellSize);
   }
   return { vector: { values: out }, withheld };
+}
+
+/**
+ * Complementary suppression along one chain of nested person sets (vector indices, largest set first), in place:
+ * an entry whose difference from the last entry released before it in the chain is 1 … k − 1 persons is withheld
+ * too (else the parent minus the child would disclose the persons one rule removed), and the next entry is compared
+ * with that last released one. Entries already withheld are skipped. The old cell path's rule for a cohort's
+ * attrition (node-agent/jobs/cell-jobs.ts), reproduced exactly. Returns how many entries it withheld.
+ */
+export function withholdNestedDifferences(values: Float64Array, chain: readonly number[], minCellSize: number): number {
+  let last: number | undefined;
+  let withheld = 0;
+  for (const j of chain) {
+    const v = values[j]!;
+    if (v === WITHHELD) continue;
+    if (last !== undefined && last - v > 0 && last - v < minCellSize) {
+      values[j] = WITHHELD;
+      withheld++;
+      continue;
+    }
+    last = v;
+  }
+  return withheld;
 }
 
 /** One entry some agents withheld: the block, the entry's index in it, and who withheld it (sorted). */

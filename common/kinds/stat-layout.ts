@@ -29,6 +29,13 @@ export interface StatBlock {
   /** `additive`: the sum is released; `selection`: only entries that pass a public threshold are. */
   readonly release: 'additive' | 'selection';
   /**
+   * Selection blocks only: chains of entry indices whose person sets are nested, largest first (a cohort's attrition:
+   * qualified ⊇ after rule 0 ⊇ … ⊇ the cohort). Two released neighbours differing by 1 … k − 1 persons would
+   * disclose the persons between them, so in mode none the agent withholds the later one too (complementary
+   * suppression: common/kinds/selection.ts `withholdNestedDifferences`). @default none
+   */
+  readonly nested?: readonly (readonly number[])[];
+  /**
    * Relative share of each round's ρ this noisy block gets (public; default 1, an even split). A kind whose blocks
    * matter unequally (a model update against its evaluation counts) gives the block that carries the signal more.
    */
@@ -78,6 +85,9 @@ export function checkLayout(layout: StatLayout): void {
     }
     if (b.rhoShare !== undefined && !(Number.isFinite(b.rhoShare) && b.rhoShare > 0)) throw new RangeError(`${at}.rhoShare must be a finite number > 0`);
     if (b.agentNoised === true && (b.sensitivity === 'exact-only' || b.sensitivity.l2Sq !== 0)) throw new RangeError(`${at}.agentNoised needs sensitivity 0 (the mode adds no noise to it)`);
+    if (b.nested !== undefined && (b.release !== 'selection' || b.nested.some((c) => c.some((j) => !Number.isSafeInteger(j) || j < 0 || j >= b.length)))) {
+      throw new RangeError(`${at}.nested needs release 'selection' and entry indices in [0, length)`);
+    }
     if (b.exactOnGrid && b.gridExponent === undefined) throw new RangeError(`${at}.exactOnGrid needs a gridExponent`);
     if (b.gridExponent !== undefined && (!Number.isInteger(b.gridExponent) || b.gridExponent < -60 || b.gridExponent > 60)) throw new RangeError(`${at}.gridExponent must be an integer in [-60, 60]`);
   }

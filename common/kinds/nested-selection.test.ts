@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
+import { WITHHELD, withholdNestedDifferences, withholdSmallCells } from './selection.js';
+import { checkLayout, type StatLayout } from './stat-layout.js';
+
+/**
+ * Complementary suppression along nested cells (issue 9, "Porting the old kinds": a cohort's attrition chain
+ * qualified ⊇ rule 0 ⊇ … ⊇ persons). The invariant: along a chain, no two entries released next to each other
+ * (withheld ones skipped) differ by 1 … k − 1 persons, so no withheld difference is recoverable as parent minus
+ * child. Negative control: the same vectors without the `nested` declaration break the invariant.
+ */
+const K = 5;
+// Block `attrition`: [qualified, rule:0, rule:1, persons, age:0] — the chain is entries 0..3; entry 4 is not nested.
+const layout = (nested: boolean): StatLayout => ({
+  blocks: [{ name: 'attrition', length: 5, perAgent: { lo: 0, hi: 1e6 }, sensitivity: { l1: 1, l2Sq: 1 }, gridExponent: 0, exactOnGrid: true, release: 'selection', ...(nested ? { nested: [[0, 1, 2, 3]] } : {}) }],
+});
+const CHAIN = [0, 1, 2, 3];
+
+/** Pairs of neighbouring released chain entries whose difference is 1 … k − 1 (what a researcher could subtract). */
+function leaks(values: Float64Array, chain: readonly number[], k: number): number {
+  const shown = chain.map((j) => values[j]!).filter((v) => v !== WITHHELD);
+  let n = 0;
+  for (let i = 1; i < shown.length; i++) if (shown[i - 1]! - shown[i]! > 0 && shown[i - 1]! - shown[i]! < k) n++;
+  return n;
+}
+
+describe('nested selection chains (complementary suppression)', () => {
+  it('withholds a child 1 … k − 1 below its last released parent and compares the next with that parent', () => {
+    // 100 → 97 (3 removed: withheld) → 95 (5 below 100: released) → 95 (0 removed: released) ; age cell 2 is small.
+    const out = withholdSmallCells(layout(true), { values: Float64Array.from([100, 97, 95, 95, 2]) }, K);
+    expect([...out.vector.values]).toEqual([100, WITHHELD, 95, 95, WITHHELD]);
+    expect(out.withheld).toBe(2);
+    // A chain entry already withheld (small) is skipped, not compared: 98 is compared with 100, not with it.
+    const v = Float64Array.from([100, WITHHELD, 98, 40]);
+    expect(withholdNestedDifferences(v, CHAIN, K)).toBe(1);
+    expect([...v]).toEqual([100, WITHHELD, WITHHELD, 40]);
+  });
+
+  it('leaves no recoverable difference on random attrition chains; without the declaration it does (negative control)', () => {
+    const seeded = createSeededRng(9);
+    const rng = (): number => seeded.nextUint32() / 2 ** 32;
+    let leaksWithout = 0;
+    for (let t = 0; t < 500; t++) {
+      const cells: number[] = [Math.floor(rng() * 60)];
+      for (let i = 1; i < 4; i++) cells.push(Math.max(0, cells[i - 1]! - Math.floor(rng() * 8)));
+      cells.push(Math.floor(rng() * 10));
+      const v = { values: Float64Array.from(cells) };
+      expect(leaks(withholdSmallCells(layout(true), v, K).vector.values, CHAIN, K)).toBe(0);
+      leaksWithout += leaks(withholdSmallCells(layout(false), v, K).vector.values, CHAIN, K);
+    }
+    expect(leaksWithout).toBeGreaterThan(50);
+  });
+
+  it('refuses a nested chain on an additive block or with an index outside the block', () => {
+    const b = layout(true).blocks[0]!;
+    expect(() => checkLayout({ blocks: [{ ...b, release: 'additive' }] })).toThrow(/nested/);
+    expect(() => checkLayout({ blocks: [{ ...b, nested: [[0, 5]] }] })).toThrow(/nested/);
+    expect(() => checkLayout(layout(true))).not.toThrow();
+  });
+});
