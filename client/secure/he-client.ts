@@ -12,7 +12,6 @@ import { hePlanToJson, selectHeParameters, type HePlan } from '../../algorithms/
 import { FedmeshError } from '../../common/errors.js';
 import { decryptVector, generateHeKeyPair, loadHeKeyFolder, saveHeKeyFolder, type HeKeyPair } from '../../common/he/index.js';
 import { parseJobSpec } from '../../common/job/validate.js';
-import { verifyHeBindings } from '../../common/secure/he-binding.js';
 import { ruleNamesFor } from '../../common/job/cohort-jobs.js';
 import type { AggregateJob, CellJob, JobSpec } from '../../common/job/spec.js';
 import {
@@ -28,6 +27,7 @@ import {
   type SecureJobPlan,
 } from '../../common/secure/index.js';
 import type { AgentInfoView, JobView } from '../types.js';
+import { verifyHeJob } from './he-verify.js';
 
 /** Digit sizes tried for HE slots; the one with the fewest ciphertext bytes wins. */
 const DIGIT_BITS = [8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 36, 40];
@@ -134,14 +134,15 @@ export async function prepareHeJob(specIn: Record<string, unknown>, agents: read
 
 /**
  * Decrypts the aggregate ciphertexts of a finished HE job and fills in the released rows.
- * @throws FedmeshError FAILED_PRECONDITION when the job carries no ciphertexts or they do not decrypt
+ * @param meshCa the CA that issued the agents' certificates; without it nothing is decrypted
+ * @throws FedmeshError FAILED_PRECONDITION when the agents' bindings do not verify against the spec this client
+ *   submitted (see he-verify.ts), or the job carries no ciphertexts or they do not decrypt
  */
-export async function finalizeHeJob(job: JobView, prepared: PreparedHeJob, meshCa?: Buffer | string): Promise<JobView> {
+export async function finalizeHeJob(job: JobView, prepared: PreparedHeJob, meshCa: Buffer | string | undefined): Promise<JobView> {
   if (job.state !== 'succeeded' || !job.result) return job;
-  // Every contributor encrypted for the spec this job states, signed by its attested identity key (he-binding.ts):
-  // a sum over agents given different specs is refused before anything is decrypted. Needs the mesh CA.
-  const he = (job.result.summary?.he ?? {}) as { contributors?: number; bindings?: unknown };
-  if (meshCa !== undefined) verifyHeBindings(he.bindings, Number(he.contributors), job.jobId, job.spec ?? prepared.spec, meshCa);
+  // Every contributor encrypted for the spec THIS client submitted (only admission-filled fields may differ), signed
+  // by its attested identity key under the mesh CA; nothing is decrypted otherwise, nor without a mesh CA (he-verify.ts).
+  const verified = verifyHeJob(job, prepared, meshCa);
   const bytes = job.resultCiphertexts;
   const plan = prepared.keyPair.plan;
   if (!bytes || bytes.length !== plan.ciphertextCount * plan.ciphertextByteSize) {
@@ -152,7 +153,7 @@ export async function finalizeHeJob(job: JobView, prepared: PreparedHeJob, meshC
   const info = (job.result.summary?.he ?? {}) as { contributors?: number; minCellSize?: number };
   if (prepared.cells) {
     const cells = prepared.cells;
-    const spec = parseJobSpec(job.spec ?? prepared.spec) as CellJob;
+    const spec = verified as CellJob;
     const release = releaseSecureCells(spec, cells, decodeSecureCells(cells, sums), info.contributors ?? cells.agents, info.minCellSize ?? 1);
     return {
       ...job,
@@ -167,7 +168,7 @@ export async function finalizeHeJob(job: JobView, prepared: PreparedHeJob, meshC
   }
   const sp = prepared.secure!;
   const totals = decodeSecureSum(sp.layout, sp.plan, sums);
-  const spec = parseJobSpec(job.spec ?? prepared.spec) as AggregateJob;
+  const spec = verified as AggregateJob;
   const release = releaseSecureAggregate({ job: spec, plan: sp.plan, layout: sp.layout, totals, contributors: info.contributors ?? sp.layout.agents, minCellSize: info.minCellSize ?? 1, ...(sp.noise ? { noise: sp.noise } : {}) });
   return {
     ...job,
