@@ -15,7 +15,9 @@ import { parseJobSpec } from '../../common/job/validate.js';
 import { ruleNamesFor } from '../../common/job/cohort-jobs.js';
 import type { AggregateJob, CellJob, JobSpec } from '../../common/job/spec.js';
 import {
+  checkHePlanFits,
   decodeSecureCells,
+  heRingForPlan,
   decodeSecureSum,
   heLimbRing,
   planSecureAggregate,
@@ -40,6 +42,8 @@ export interface PreparedHeJob {
   secure?: SecureJobPlan;
   /** Cohort-level jobs: the cell vector. */
   cells?: SecureCellPlan;
+  /** Aggregate jobs: the product's column types as the agents published them, to plan the release again. */
+  columnTypes?: Record<string, string>;
 }
 
 type Planned = { secure: SecureJobPlan; vectorLength: number } | { cells: SecureCellPlan; vectorLength: number };
@@ -101,8 +105,10 @@ export async function prepareHeJob(specIn: Record<string, unknown>, agents: read
   spec.agents = names;
   const job: JobSpec = parseJobSpec(spec);
   let planFor: (ring: LimbRing) => Planned;
+  let columnTypes: Record<string, string> | undefined;
   if (job.kind === 'aggregate') {
     const product = first.products.find((p) => p.name === job.product)!;
+    columnTypes = Object.fromEntries(product.columns.map((c) => [c.name, c.type]));
     const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';
     planFor = (ring) => {
       const secure = planSecureAggregate(job, typeOf, names.length, ring);
@@ -129,7 +135,32 @@ export async function prepareHeJob(specIn: Record<string, unknown>, agents: read
     await saveHeKeyFolder(keyDir, keyPair);
   }
   spec.he = { plan: hePlanToJson(plan), publicKey: Buffer.from(keyPair.publicKey).toString('base64') };
-  return { spec, keyPair, keyDir, ...('secure' in planned ? { secure: planned.secure } : { cells: planned.cells }) };
+  return { spec, keyPair, keyDir, ...(columnTypes ? { columnTypes } : {}), ...('secure' in planned ? { secure: planned.secure } : { cells: planned.cells }) };
+}
+
+/**
+ * The layout the agents encoded with, planned again from the verified spec on this client's HE plan (ring and
+ * participants): admission may raise maxSitesPerPerson or fill in secureMaxRows, which change the noise shares and the
+ * grid, so the plan made before submitting would decode and describe the sum wrongly.
+ * @throws FedmeshError FAILED_PRECONDITION when the verified spec does not fit this client's HE plan
+ */
+function agentsLayout(jobId: string, spec: JobSpec, prepared: PreparedHeJob): { secure: SecureJobPlan } | { cells: SecureCellPlan } {
+  const plan = prepared.keyPair.plan;
+  const n = plan.maxAgents;
+  try {
+    if (prepared.cells) {
+      const cells = planSecureCells(spec as CellJob, ruleNamesFor(spec as CellJob), n, heRingForPlan(plan));
+      checkHePlanFits(plan, cells, n);
+      return { cells };
+    }
+    if (!prepared.columnTypes) return { secure: prepared.secure! };
+    const types = prepared.columnTypes;
+    const secure = planSecureAggregate(spec as AggregateJob, (c) => types[c] ?? 'VARCHAR', n, heRingForPlan(plan));
+    checkHePlanFits(plan, secure.layout, n);
+    return { secure };
+  } catch (e) {
+    throw new FedmeshError('FAILED_PRECONDITION', `he: refusing to decrypt job ${jobId}: its verified spec does not fit this client's HE plan: ${(e as Error).message.slice(0, 300)}`, { field: 'he.plan', cause: e });
+  }
 }
 
 /**
@@ -151,8 +182,9 @@ export async function finalizeHeJob(job: JobView, prepared: PreparedHeJob, meshC
   const cts = Array.from({ length: plan.ciphertextCount }, (_, i) => bytes.subarray(i * plan.ciphertextByteSize, (i + 1) * plan.ciphertextByteSize));
   const sums = await decryptVector(plan, prepared.keyPair.secretKey, cts);
   const info = (job.result.summary?.he ?? {}) as { contributors?: number; minCellSize?: number };
-  if (prepared.cells) {
-    const cells = prepared.cells;
+  const layout = agentsLayout(job.jobId, verified, prepared);
+  if ('cells' in layout) {
+    const cells = layout.cells;
     const spec = verified as CellJob;
     const release = releaseSecureCells(spec, cells, decodeSecureCells(cells, sums), info.contributors ?? cells.agents, info.minCellSize ?? 1);
     return {
@@ -166,7 +198,7 @@ export async function finalizeHeJob(job: JobView, prepared: PreparedHeJob, meshC
       },
     };
   }
-  const sp = prepared.secure!;
+  const sp = layout.secure;
   const totals = decodeSecureSum(sp.layout, sp.plan, sums);
   const spec = verified as AggregateJob;
   const release = releaseSecureAggregate({ job: spec, plan: sp.plan, layout: sp.layout, totals, contributors: info.contributors ?? sp.layout.agents, minCellSize: info.minCellSize ?? 1, ...(sp.noise ? { noise: sp.noise } : {}) });

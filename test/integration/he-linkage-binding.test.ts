@@ -57,6 +57,8 @@ describe('HE jobs: the client verifies against its own submission; admission-fil
   it('linkage: the filled-in site list and salt verify, and the client decrypts', async () => {
     const j = await mesh.client.run(job({ linkage: {} }), undefined, { keyDir: keyDir() });
     expect(j.error).toBeUndefined();
+    const g = (j.result!.privacy as { guarantee: { maxSitesPerPerson: number; crossSiteBound?: string } }).guarantee;
+    expect(g.maxSitesPerPerson).toBe(1);
     expect(j.result!.privacy.decryptedBy).toBe('researcher client');
     const stored = j.spec as { privacy: { linkage: { sites: string[]; salt: string }; maxSitesPerPerson?: number } };
     expect(stored.privacy.linkage.sites).toEqual(SITES);
@@ -68,6 +70,15 @@ describe('HE jobs: the client verifies against its own submission; admission-fil
     expect(j.error).toBeUndefined();
     expect((j.spec as { privacy: { maxSitesPerPerson: number } }).privacy.maxSitesPerPerson).toBe(3);
     expect(j.result!.privacy.decryptedBy).toBe('researcher client');
+    // The release is planned from the verified spec the agents noised with (maxSitesPerPerson 3: sensitivity 3 × k),
+    // not from the one made before submitting (1 × k: understated noise, another grid). 300 rows in all.
+    const p = j.result!.privacy as { guarantee: { maxSitesPerPerson: number }; mechanisms: { shares: { rows: { sensitivity: number; totalStd: number } } }[] };
+    expect(p.guarantee.maxSitesPerPerson).toBe(3);
+    expect(p.mechanisms[0]!.shares.rows.sensitivity).toBe(6);
+    const row = j.result!.rows[0] as { count: number; count_std: number };
+    expect(row.count_std).toBe(p.mechanisms[0]!.shares.rows.totalStd);
+    // Tolerance 6 σ (two-sided tail below 2e-9); the negative control is the stated sensitivity above.
+    expect(Math.abs(row.count - 300)).toBeLessThan(6 * row.count_std);
   }, 120_000);
 
   it('a coordinator handing every agent the same altered partition gets signed contributions, but the client refuses to decrypt', async () => {
