@@ -12,11 +12,12 @@ import { hePlanToJson, selectHeParameters, type HePlan } from '../../algorithms/
 import { FedmeshError } from '../../common/errors.js';
 import { decryptVector, generateHeKeyPair, loadHeKeyFolder, saveHeKeyFolder, type HeKeyPair } from '../../common/he/index.js';
 import { parseJobSpec } from '../../common/job/validate.js';
-import { verifyHeBindings } from '../../common/secure/he-binding.js';
 import { ruleNamesFor } from '../../common/job/cohort-jobs.js';
 import type { AggregateJob, CellJob, JobSpec } from '../../common/job/spec.js';
 import {
+  checkHePlanFits,
   decodeSecureCells,
+  heRingForPlan,
   decodeSecureSum,
   heLimbRing,
   planSecureAggregate,
@@ -28,6 +29,7 @@ import {
   type SecureJobPlan,
 } from '../../common/secure/index.js';
 import type { AgentInfoView, JobView } from '../types.js';
+import { verifyHeJob } from './he-verify.js';
 
 /** Digit sizes tried for HE slots; the one with the fewest ciphertext bytes wins. */
 const DIGIT_BITS = [8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 36, 40];
@@ -40,6 +42,8 @@ export interface PreparedHeJob {
   secure?: SecureJobPlan;
   /** Cohort-level jobs: the cell vector. */
   cells?: SecureCellPlan;
+  /** Aggregate jobs: the product's column types as the agents published them, to plan the release again. */
+  columnTypes?: Record<string, string>;
 }
 
 type Planned = { secure: SecureJobPlan; vectorLength: number } | { cells: SecureCellPlan; vectorLength: number };
@@ -101,8 +105,10 @@ export async function prepareHeJob(specIn: Record<string, unknown>, agents: read
   spec.agents = names;
   const job: JobSpec = parseJobSpec(spec);
   let planFor: (ring: LimbRing) => Planned;
+  let columnTypes: Record<string, string> | undefined;
   if (job.kind === 'aggregate') {
     const product = first.products.find((p) => p.name === job.product)!;
+    columnTypes = Object.fromEntries(product.columns.map((c) => [c.name, c.type]));
     const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';
     planFor = (ring) => {
       const secure = planSecureAggregate(job, typeOf, names.length, ring);
@@ -129,19 +135,45 @@ export async function prepareHeJob(specIn: Record<string, unknown>, agents: read
     await saveHeKeyFolder(keyDir, keyPair);
   }
   spec.he = { plan: hePlanToJson(plan), publicKey: Buffer.from(keyPair.publicKey).toString('base64') };
-  return { spec, keyPair, keyDir, ...('secure' in planned ? { secure: planned.secure } : { cells: planned.cells }) };
+  return { spec, keyPair, keyDir, ...(columnTypes ? { columnTypes } : {}), ...('secure' in planned ? { secure: planned.secure } : { cells: planned.cells }) };
+}
+
+/**
+ * The layout the agents encoded with, planned again from the verified spec on this client's HE plan (ring and
+ * participants): admission may raise maxSitesPerPerson or fill in secureMaxRows, which change the noise shares and the
+ * grid, so the plan made before submitting would decode and describe the sum wrongly.
+ * @throws FedmeshError FAILED_PRECONDITION when the verified spec does not fit this client's HE plan
+ */
+function agentsLayout(jobId: string, spec: JobSpec, prepared: PreparedHeJob): { secure: SecureJobPlan } | { cells: SecureCellPlan } {
+  const plan = prepared.keyPair.plan;
+  const n = plan.maxAgents;
+  try {
+    if (prepared.cells) {
+      const cells = planSecureCells(spec as CellJob, ruleNamesFor(spec as CellJob), n, heRingForPlan(plan));
+      checkHePlanFits(plan, cells, n);
+      return { cells };
+    }
+    if (!prepared.columnTypes) return { secure: prepared.secure! };
+    const types = prepared.columnTypes;
+    const secure = planSecureAggregate(spec as AggregateJob, (c) => types[c] ?? 'VARCHAR', n, heRingForPlan(plan));
+    checkHePlanFits(plan, secure.layout, n);
+    return { secure };
+  } catch (e) {
+    throw new FedmeshError('FAILED_PRECONDITION', `he: refusing to decrypt job ${jobId}: its verified spec does not fit this client's HE plan: ${(e as Error).message.slice(0, 300)}`, { field: 'he.plan', cause: e });
+  }
 }
 
 /**
  * Decrypts the aggregate ciphertexts of a finished HE job and fills in the released rows.
- * @throws FedmeshError FAILED_PRECONDITION when the job carries no ciphertexts or they do not decrypt
+ * @param meshCa the CA that issued the agents' certificates; without it nothing is decrypted
+ * @throws FedmeshError FAILED_PRECONDITION when the agents' bindings do not verify against the spec this client
+ *   submitted (see he-verify.ts), or the job carries no ciphertexts or they do not decrypt
  */
-export async function finalizeHeJob(job: JobView, prepared: PreparedHeJob, meshCa?: Buffer | string): Promise<JobView> {
+export async function finalizeHeJob(job: JobView, prepared: PreparedHeJob, meshCa: Buffer | string | undefined): Promise<JobView> {
   if (job.state !== 'succeeded' || !job.result) return job;
-  // Every contributor encrypted for the spec this job states, signed by its attested identity key (he-binding.ts):
-  // a sum over agents given different specs is refused before anything is decrypted. Needs the mesh CA.
-  const he = (job.result.summary?.he ?? {}) as { contributors?: number; bindings?: unknown };
-  if (meshCa !== undefined) verifyHeBindings(he.bindings, Number(he.contributors), job.jobId, job.spec ?? prepared.spec, meshCa);
+  // Every contributor encrypted for the spec THIS client submitted (only admission-filled fields may differ), signed
+  // by its attested identity key under the mesh CA; nothing is decrypted otherwise, nor without a mesh CA (he-verify.ts).
+  const verified = verifyHeJob(job, prepared, meshCa);
   const bytes = job.resultCiphertexts;
   const plan = prepared.keyPair.plan;
   if (!bytes || bytes.length !== plan.ciphertextCount * plan.ciphertextByteSize) {
@@ -150,9 +182,10 @@ export async function finalizeHeJob(job: JobView, prepared: PreparedHeJob, meshC
   const cts = Array.from({ length: plan.ciphertextCount }, (_, i) => bytes.subarray(i * plan.ciphertextByteSize, (i + 1) * plan.ciphertextByteSize));
   const sums = await decryptVector(plan, prepared.keyPair.secretKey, cts);
   const info = (job.result.summary?.he ?? {}) as { contributors?: number; minCellSize?: number };
-  if (prepared.cells) {
-    const cells = prepared.cells;
-    const spec = parseJobSpec(job.spec ?? prepared.spec) as CellJob;
+  const layout = agentsLayout(job.jobId, verified, prepared);
+  if ('cells' in layout) {
+    const cells = layout.cells;
+    const spec = verified as CellJob;
     const release = releaseSecureCells(spec, cells, decodeSecureCells(cells, sums), info.contributors ?? cells.agents, info.minCellSize ?? 1);
     return {
       ...job,
@@ -165,9 +198,9 @@ export async function finalizeHeJob(job: JobView, prepared: PreparedHeJob, meshC
       },
     };
   }
-  const sp = prepared.secure!;
+  const sp = layout.secure;
   const totals = decodeSecureSum(sp.layout, sp.plan, sums);
-  const spec = parseJobSpec(job.spec ?? prepared.spec) as AggregateJob;
+  const spec = verified as AggregateJob;
   const release = releaseSecureAggregate({ job: spec, plan: sp.plan, layout: sp.layout, totals, contributors: info.contributors ?? sp.layout.agents, minCellSize: info.minCellSize ?? 1, ...(sp.noise ? { noise: sp.noise } : {}) });
   return {
     ...job,

@@ -9,6 +9,7 @@ import { describeConnectionError, type ConnectionContext } from './connection-er
 import type { TlsMaterial } from '../../common/tls.js';
 import type { AgentInfoView, IngestStatusView, BudgetEntryView, BudgetTarget, BudgetReportView, JobEventView, JobStateName, JobView } from '../types.js';
 import type { HeJobOptions, PreparedHeJob } from '../secure/he-client.js';
+import { requireMeshCa } from '../secure/he-verify.js';
 
 // node-seal (WebAssembly) is loaded only by HE jobs: other commands start without it.
 const heClient = () => import('../secure/he-client.js');
@@ -84,6 +85,12 @@ export interface CoordinatorClientOptions {
    * against `ca`, the token on every call. Takes the place of `tls`.
    */
   bearer?: { ca: Buffer; token: string };
+  /**
+   * The CA that issued the agents' certificates: HE results are decrypted only after every contributor's signed
+   * binding to the submitted spec verifies under it (client/secure/he-verify.ts); HE jobs are refused without it.
+   * @default tls.ca, else bearer.ca (the `--tls-dir` ca.crt made by `fedmesh certs` signs agents and researchers alike)
+   */
+  meshCa?: Buffer | string;
 }
 
 /** The researcher's gRPC client. gRPC errors become FedmeshErrors here and nowhere else. */
@@ -92,13 +99,13 @@ export class CoordinatorClient {
   private readonly timeoutMs: number;
   private readonly connection: ConnectionContext;
   /** The mesh CA: HE results are checked against the agents' certificates with it (common/secure/he-binding.ts). */
-  private readonly meshCa: Buffer | undefined;
+  private readonly meshCa: Buffer | string | undefined;
 
   constructor(options: CoordinatorClientOptions) {
     this.connection = { address: options.address, ...(options.tls ? (options.files ?? { caPath: 'the CA given' }) : {}) };
     const Ctor = fedmeshV1().Coordinator!;
     const bearer = options.bearer;
-    this.meshCa = options.tls?.ca ?? bearer?.ca;
+    this.meshCa = options.meshCa ?? options.tls?.ca ?? bearer?.ca;
     const creds = bearer ? bearerCredentials(bearer.ca, () => bearer.token) : clientCredentials(options.tls);
     this.client = new Ctor(options.address, creds, clientChannelOptions(options.address, options.tls !== undefined || bearer !== undefined)) as never;
     this.timeoutMs = options.callTimeoutMs ?? 30_000;
@@ -259,6 +266,8 @@ export class CoordinatorClient {
 
   /** HE jobs: fixes participants and BFV plan and loads or makes the key pair (see client/secure/he-client.ts). */
   async prepareHe(spec: Record<string, unknown>, options: HeJobOptions = {}): Promise<PreparedHeJob> {
+    // Refused before anything is submitted or charged: the result could never be verified, so never decrypted.
+    requireMeshCa(this.meshCa, 'run an HE job');
     return (await heClient()).prepareHeJob(spec, await this.listAgents(), options);
   }
 

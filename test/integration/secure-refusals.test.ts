@@ -41,10 +41,12 @@ describe('secure jobs that must be refused', () => {
     const secagg = (await mesh.client.submitJob(job).catch((e: unknown) => e)) as FedmeshError;
     // HE through the client, which makes a key pair first (in a throwaway folder).
     const he = (await mesh.client.run({ ...job, secure: 'he' }, undefined, { keyDir: join(mesh.dir, 'keys') }).catch((e: unknown) => e)) as FedmeshError;
-    for (const err of [secagg, he]) {
-      expect(err.code).toBe('FAILED_PRECONDITION');
-      expect(err.message).toMatch(/needs every agent's identity key vouched for by its mTLS certificate.*secure jobs are refused without mTLS/);
-    }
+    expect(secagg.code).toBe('FAILED_PRECONDITION');
+    expect(secagg.message).toMatch(/needs every agent's identity key vouched for by its mTLS certificate.*secure jobs are refused without mTLS/);
+    // HE is refused earlier, by the client: without mTLS it has no mesh CA to verify the agents' bindings (F2).
+    expect(he.code).toBe('FAILED_PRECONDITION');
+    expect(he.field).toBe('meshCa');
+    expect(he.message).toMatch(/refusing to run an HE job: meshCa is not set/);
   });
 
   it('secure jobs need public group keys, a secure-capable mode and a sane threshold', async () => {
