@@ -181,3 +181,30 @@ describe('OIDC session table full of a few accounts\' sessions (red-team F3, att
     expect([alice, mallory[1]!, dave, erin, frank].map((id) => t.principalOf(id, 11)?.name)).toEqual(['alice', 'mallory', 'dave', 'erin', 'frank']);
   });
 });
+
+describe('the F3 flood at the default limits (10 000 sessions, 16 per user)', () => {
+  it('625 accounts filling the table, then signing in on: 9 375 of 10 000 new users get in and stay; the rest only once every session is its user\'s only one', () => {
+    const t = new OidcSessions({ ttlMs: 8 * 3_600_000, maxSessions: 10_000, maxPerPrincipal: 16 });
+    let clock = 0;
+    for (let a = 0; a < 625; a++) for (let i = 0; i < 16; i++) t.open(who(`m${a}`), clock++);
+    const ids: string[] = [];
+    let refused = 0;
+    for (let u = 0; u < 10_000; u++) {
+      try {
+        ids.push(t.open(who(`u${u}`), clock++));
+      } catch {
+        refused++;
+      }
+      try {
+        t.open(who(`m${u % 625}`), clock++);
+      } catch {
+        // an attacker account refused: not the point
+      }
+    }
+    // Every slot an account held beyond its one went to a new user: 10 000 − 625 of them.
+    expect(ids.length).toBe(10_000 - 625);
+    expect(refused).toBe(625);
+    expect(ids.every((id) => t.principalOf(id, clock)?.name.startsWith('u'))).toBe(true);
+    expect(t.size).toBe(10_000);
+  });
+});
