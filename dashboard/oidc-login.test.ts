@@ -258,6 +258,66 @@ describe('OIDC sign-in in the browser (authorization code + PKCE)', () => {
     }
   });
 
+  /** One sign-in straight through OidcLogin (the issuer's /authorize over its socket) as `sub`, at `nowMs`. */
+  async function signInAs(login: OidcLogin, sub: string, nowMs = Date.now()): Promise<Awaited<ReturnType<OidcLogin['finish']>>> {
+    const saved = idp.user;
+    try {
+      idp.user = { ...saved, sub, ...(sub.startsWith('nurse') ? { roles: ['nurse'] } : {}) };
+      const { location, flowId } = await login.start('/', nowMs);
+      const back = new URL((await call(location, ca)).location!);
+      return await login.finish(flowId, { code: back.searchParams.get('code')!, state: back.searchParams.get('state')! }, nowMs);
+    } finally {
+      idp.user = saved;
+    }
+  }
+
+  it('refuses an identity that is neither researcher nor administrator of the mesh before storing anything, saying so (F3)', async () => {
+    const login = new OidcLogin({ verifier, secureCookies: true, baseUrl: dash.url });
+    for (let i = 0; i < 3; i++) {
+      await expect(signInAs(login, `nurse-${i}`)).rejects.toMatchObject({ code: 'UNAUTHENTICATED', message: expect.stringMatching(/holds neither the researcher role.*signs in only the mesh's researchers and administrators/) });
+    }
+    expect(login.stored).toEqual({ sessions: 0, replayGuards: 0 });
+    // Control: a researcher's sign-in is stored (one session, one replay guard).
+    await signInAs(login, 'oidc-alice');
+    expect(login.stored).toEqual({ sessions: 1, replayGuards: 1 });
+  });
+
+  it('caps sign-ins per account within a flow lifetime: one looping account is refused alone (429), others sign in (F3, attack b)', async () => {
+    const t0 = Date.now();
+    const login = new OidcLogin({ verifier, secureCookies: true, baseUrl: dash.url, maxSessionsPerUser: 1, maxSignInsPerUser: 3, flowTtlMs: 60_000 });
+    for (let i = 0; i < 3; i++) await signInAs(login, 'mallory', t0 + i);
+    // Its sessions rotated within its own maximum (1); its replay guards are at its cap.
+    expect(login.stored).toEqual({ sessions: 1, replayGuards: 3 });
+    const refusal = signInAs(login, 'mallory', t0 + 10);
+    await expect(refusal).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED', field: 'maxSignInsPerUser', message: expect.stringMatching(/this account signed in 3 times .*try again in 60 s/) });
+    expect(login.stored).toEqual({ sessions: 1, replayGuards: 3 });
+    // Negative control of the lock-out: everyone else still signs in while mallory is refused.
+    for (const who of ['oidc-alice', 'oidc-bob']) expect((await signInAs(login, who, t0 + 20)).principal.name).toBe(who);
+    expect(login.stored).toEqual({ sessions: 3, replayGuards: 5 });
+    // Once the flow lifetime has passed, every guard so far has expired (each at its flow's start + 60 s) and is
+    // dropped: mallory signs in again, and only that sign-in's guard is kept.
+    expect((await signInAs(login, 'mallory', t0 + 60_020)).principal.name).toBe('mallory');
+    expect(login.stored.replayGuards).toBe(1);
+  });
+
+  it('answers a looping account with 429 and Retry-After at the callback (the route; a full table is 503, above)', async () => {
+    const small = new OidcLogin({ verifier, secureCookies: true, baseUrl: dash.url, maxSignInsPerUser: 1 });
+    const app = createDashboardApp({ backend, login: small, identify: () => Promise.reject(new FedmeshError('UNAUTHENTICATED', 'no certificate')) });
+    const signInTo = async (): Promise<Response> => {
+      const start = await app.request('/login?next=/jobs');
+      const flow = /__Host-fedmesh-signin=([^;]+)/.exec(start.headers.get('set-cookie') ?? '')![1]!;
+      const back = new URL((await call(start.headers.get('location')!, ca)).location!);
+      return app.request(`${back.pathname}${back.search}`, { headers: { cookie: `__Host-fedmesh-signin=${flow}`, accept: 'text/html' } });
+    };
+    expect((await signInTo()).status).toBe(303);
+    const again = await signInTo();
+    expect(again.status).toBe(429);
+    expect(Number(again.headers.get('retry-after'))).toBeGreaterThan(500);
+    expect(Number(again.headers.get('retry-after'))).toBeLessThanOrEqual(600);
+    expect(again.headers.get('set-cookie') ?? '').not.toContain('__Host-fedmesh-session=');
+    expect(await again.text()).toContain('RESOURCE_EXHAUSTED: sign-in is refused for now: this account signed in 1 times');
+  });
+
   it('an unreachable identity provider gives a sign-in error page, not a redirect loop', async () => {
     const down = createOidcVerifier({ issuer: 'https://127.0.0.1:1/realms/none', audience: 'x', jwksUrl: 'https://127.0.0.1:1/jwks', jwksTimeoutMs: 1000 });
     const app = createDashboardApp({ backend, login: new OidcLogin({ verifier: down, secureCookies: true, baseUrl: 'https://dash.example/' }), identify: () => Promise.reject(new FedmeshError('UNAUTHENTICATED', 'no certificate')) });
@@ -272,5 +332,6 @@ describe('OIDC sign-in in the browser (authorization code + PKCE)', () => {
     expect(() => new OidcLogin({ verifier, secureCookies: true, sessionTtlMs: 0 })).toThrow(/options.login.sessionTtlMs/);
     expect(() => new OidcLogin({ verifier, secureCookies: true, scopes: ['profile'] })).toThrow(/options.login.scopes must include 'openid'/);
     expect(() => new OidcLogin({ verifier, secureCookies: true, maxSessionsPerUser: 0 })).toThrow(/options.login.maxSessionsPerUser must be an integer between 1 and 1000/);
+    expect(() => new OidcLogin({ verifier, secureCookies: true, maxSignInsPerUser: 0 })).toThrow(/options.login.maxSignInsPerUser must be an integer between 1 and 100000/);
   });
 });

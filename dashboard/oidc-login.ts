@@ -12,6 +12,12 @@
  *   callback cannot be replayed into a second session), the same `state`, trades the code and the
  *   verifier for tokens at the token endpoint, verifies the ID token with `jose` (issuer, audience = client id,
  *   allowed algorithms, expiry with skew, `nonce` equal to the flow's), maps its claims and opens a session.
+ * - Only a principal the mesh knows gets a session: the claims map (coordinator/identity/claims-map.ts, the same as
+ *   for bearer tokens) must find the researcher or the administrator role, which is how the coordinator admits an
+ *   OIDC caller at all (it keeps no user list of its own). Anyone else is refused before anything is stored — no
+ *   replay guard, no session — so an identity provider that lets anyone register cannot make the dashboard keep
+ *   state for them. The replay guards are kept per principal and capped per principal (dashboard/oidc-replay.ts),
+ *   which also limits how often one account signs in.
  * - The session is an opaque 256-bit random id in a cookie (HttpOnly, SameSite=Lax, Secure and `__Host-` over
  *   HTTPS) naming a server-side entry with a fixed expiry; nothing about the user is in the cookie. The table is
  *   capped without ever signing a live user out for someone else (dashboard/oidc-sessions.ts says why).
@@ -29,6 +35,7 @@ import type { Principal } from '../coordinator/principal.js';
 import type { DashboardEnv } from './env.js';
 import { idpJson } from './oidc-http.js';
 import { OidcSessions, sessionsFull } from './oidc-sessions.js';
+import { FinishedFlows } from './oidc-replay.js';
 
 export interface OidcLoginOptions {
   /** The coordinator's bearer-token verifier: its issuer, JWKS, algorithms, skew and claims map are used as they are. */
@@ -49,6 +56,11 @@ export interface OidcLoginOptions {
   maxSessions?: number;
   /** Most live sessions of one user; signing in once more ends their own oldest. @default 16 */
   maxSessionsPerUser?: number;
+  /**
+   * Most sign-ins of one user within one flow lifetime (`flowTtlMs`): each is remembered that long against a
+   * replayed callback, and one more is refused for that user alone (429). @default 4 × maxSessionsPerUser
+   */
+  maxSignInsPerUser?: number;
   /** Whether the dashboard is served over HTTPS (cookies Secure and `__Host-`). */
   secureCookies: boolean;
 }
@@ -71,8 +83,8 @@ interface Flow {
 }
 
 const DISCOVERY_MAX_AGE_MS = 3_600_000;
-/** Most finished flows remembered (each until its expiry) against a replayed callback. */
-const MAX_FINISHED_FLOWS = 100_000;
+/** Default sign-ins of one user per flow lifetime, per session slot: a few tabs or devices, re-signing in. */
+const SIGN_INS_PER_SESSION = 4;
 /** Retry-After of a sign-in refused because every session is live: sessions end only at logout or expiry. */
 const FULL_RETRY_AFTER_SEC = 300;
 /** Longest flow cookie read (an encrypted flow is about 400 characters). */
@@ -111,20 +123,21 @@ export class OidcLogin {
   readonly sessionCookie: string;
   readonly flowCookie: string;
   readonly clientId: string;
-  private readonly o: Required<Pick<OidcLoginOptions, 'sessionTtlMs' | 'flowTtlMs' | 'maxSessions' | 'maxSessionsPerUser' | 'scopes'>> & OidcLoginOptions;
+  private readonly o: Required<Pick<OidcLoginOptions, 'sessionTtlMs' | 'flowTtlMs' | 'maxSessions' | 'maxSessionsPerUser' | 'maxSignInsPerUser' | 'scopes'>> & OidcLoginOptions;
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
   /** Key of the flow cookies (AES-256-GCM), per process: a flow lives in the browser, not in server memory. */
   private readonly flowKey = randomBytes(32);
-  /** Flow ids of successful sign-ins, until their expiry. */
-  private readonly finished = new Map<string, number>();
+  /** Flow ids of successful sign-ins, until their expiry, per principal. */
+  private readonly finished: FinishedFlows;
   private readonly sessions: OidcSessions;
   private discovery: Discovery | undefined;
   private baseUrl: URL | undefined;
 
   /** @throws RangeError naming the option */
   constructor(options: OidcLoginOptions) {
-    const o = { sessionTtlMs: 8 * 3_600_000, flowTtlMs: 600_000, maxSessions: 10_000, maxSessionsPerUser: 16, scopes: ['openid', 'profile'], ...options };
-    for (const [k, max] of [['sessionTtlMs', 7 * 86_400_000], ['flowTtlMs', 3_600_000], ['maxSessions', 1_000_000], ['maxSessionsPerUser', 1000]] as const) {
+    const perUser = options.maxSessionsPerUser ?? 16;
+    const o = { sessionTtlMs: 8 * 3_600_000, flowTtlMs: 600_000, maxSessions: 10_000, maxSessionsPerUser: perUser, maxSignInsPerUser: SIGN_INS_PER_SESSION * perUser, scopes: ['openid', 'profile'], ...options };
+    for (const [k, max] of [['sessionTtlMs', 7 * 86_400_000], ['flowTtlMs', 3_600_000], ['maxSessions', 1_000_000], ['maxSessionsPerUser', 1000], ['maxSignInsPerUser', 100_000]] as const) {
       if (!Number.isInteger(o[k]) || o[k] < 1 || o[k] > max) throw new RangeError(`options.login.${k} must be an integer between 1 and ${max}, got ${String(o[k])}`);
     }
     if (!o.scopes.includes('openid') || o.scopes.some((s) => !/^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(s))) throw new RangeError("options.login.scopes must include 'openid' and hold scope tokens only");
@@ -133,6 +146,7 @@ export class OidcLogin {
     if (o.baseUrl !== undefined) this.setBaseUrl(o.baseUrl);
     this.o = o;
     this.sessions = new OidcSessions({ ttlMs: o.sessionTtlMs, maxSessions: o.maxSessions, maxPerPrincipal: o.maxSessionsPerUser });
+    this.finished = new FinishedFlows(o.maxSignInsPerUser);
     this.sessionCookie = o.secureCookies ? '__Host-fedmesh-session' : 'fedmesh-session';
     this.flowCookie = o.secureCookies ? '__Host-fedmesh-signin' : 'fedmesh-signin';
     const v = o.verifier.options;
@@ -168,18 +182,6 @@ export class OidcLogin {
       fetchedAtMs: nowMs,
     };
     return this.discovery;
-  }
-
-  /**
-   * Drops expired replay guards: from the oldest on up to the first live one (nearly expiry order), and in full only
-   * at the cap, so a sign-in costs what it removes.
-   */
-  private pruneFinished(nowMs: number): void {
-    const full = this.finished.size >= MAX_FINISHED_FLOWS;
-    for (const [k, exp] of this.finished) {
-      if (exp <= nowMs) this.finished.delete(k);
-      else if (!full) break;
-    }
   }
 
   /** Starts a sign-in: the authorization URL to redirect to, and the flow id for the cookie. */
@@ -225,15 +227,17 @@ export class OidcLogin {
     try {
       mapped = mapClaims(payload as Record<string, unknown>, v.claims);
     } catch (e) {
-      throw refused((e as Error).message.replace(/^bearer token refused: /, ''), e);
+      // Not a researcher or administrator of the mesh (or a malformed claim): refused before anything is stored.
+      const unknown = e instanceof FedmeshError && e.details.role === 'none' ? '; the dashboard signs in only the mesh\'s researchers and administrators' : '';
+      throw refused(`${(e as Error).message.replace(/^bearer token refused: /, '')}${unknown}`, e);
     }
     const principal: Principal = { name: mapped.name, isAdmin: mapped.isAdmin, authenticatedBy: 'oidc', attributes: mapped.attributes };
-    this.pruneFinished(nowMs);
-    // Only a sign-in that succeeded is remembered: an anonymous caller cannot make the server keep anything.
+    // Only a sign-in that succeeded is remembered: an anonymous or unknown caller cannot make the server keep anything.
     if (this.finished.has(flow.id)) throw refused('no sign-in was started from this browser, or it took too long: sign in again');
-    // Full of live entries: refused, never made room for by forgetting a live replay guard or someone's session.
-    if (this.finished.size >= MAX_FINISHED_FLOWS || !this.sessions.hasRoomFor(principal, nowMs)) throw sessionsFull();
-    this.finished.set(flow.id, flow.expiresAtMs);
+    // This principal's own sign-ins are capped (429); a full session table refuses only when nobody can make room.
+    this.finished.checkRoom(principal.name, nowMs);
+    if (!this.sessions.hasRoomFor(principal, nowMs)) throw sessionsFull();
+    this.finished.add(flow.id, principal.name, flow.expiresAtMs);
     const sessionId = this.sessions.open(principal, nowMs);
     return { sessionId, principal, next: flow.next };
   }
@@ -259,6 +263,11 @@ export class OidcLogin {
     } catch {
       return undefined;
     }
+  }
+
+  /** What the sign-in keeps in memory: live sessions and replay guards (for tests and the operator's metrics). */
+  get stored(): { sessions: number; replayGuards: number } {
+    return { sessions: this.sessions.size, replayGuards: this.finished.size };
   }
 
   /** The signed-in principal of a session cookie value, or undefined (unknown, ended or expired). */
@@ -335,8 +344,10 @@ export function mountOidcLogin(app: Hono<DashboardEnv>, login: OidcLogin, render
     } catch (e) {
       // Shown, not redirected to /login: a provider that keeps failing must not make the browser loop.
       if (e instanceof FedmeshError && e.code === 'RESOURCE_EXHAUSTED') {
-        c.header('Retry-After', String(FULL_RETRY_AFTER_SEC));
-        return render(c, 'Sign-in unavailable', `${e.code}: ${e.message}`, { href: '/login', label: 'Try again' }, 503);
+        // One account signing in too often is told so alone (429); a full table is the server's state (503).
+        const own = e.field === 'maxSignInsPerUser';
+        c.header('Retry-After', String(own ? Number(e.details.retryAfterSec) : FULL_RETRY_AFTER_SEC));
+        return render(c, own ? 'Too many sign-ins' : 'Sign-in unavailable', `${e.code}: ${e.message}`, { href: '/login', label: 'Try again' }, own ? 429 : 503);
       }
       if (!(e instanceof FedmeshError) || e.code !== 'UNAUTHENTICATED') throw e;
       return render(c, 'Sign-in failed', `${e.code}: ${e.message}`, { href: '/login', label: 'Sign in again' }, 401);

@@ -23,6 +23,7 @@ import { loadOrCreateIdentityKey } from './secure/identity-store.js';
 import { SecureTaskRunner } from './secure/secure-tasks.js';
 import { ReleasedCells } from './disclosure/released-cells.js';
 import type { ProductRules } from '../common/job/product-rules.js';
+import { populationOf } from '../common/job/population.js';
 import { ReleasedAnswers } from './disclosure/released-answers.js';
 import { ReleasedConcepts } from './disclosure/released-concepts.js';
 import { KindTaskRunner } from './tasks/kind-task-runner.js';
@@ -217,7 +218,7 @@ export class Agent {
         const r = await ingestDataFolder(conn, this.options.dataDir, this.options.maxDataFileBytes !== undefined ? { maxFileBytes: this.options.maxDataFileBytes } : {});
         this.products = this.data ? sourceProducts(this.data.catalogue, (s, t) => `OMOP table ${s}.${t} on the site's PostgreSQL`) : await listProducts(conn);
         const issues = await this.describe(conn, r);
-        await this.consent.reload(conn, () => this.products.map((p) => ({ name: p.name, privacyUnit: this.rules.get(p.name)?.privacyUnit, linkage: p.linkage })));
+        await this.consent.reload(conn, () => this.products.map((p) => ({ name: p.name, privacyUnit: this.rules.get(p.name)?.privacyUnit, population: populationOf({ metadata: this.descriptions.get(p.name)?.metadata ?? {} }), linkage: p.linkage })));
         for (const [name, counts] of await this.consent.personsByPurpose(conn, this.policy.minCellSize)) if (this.descriptions.has(name)) this.descriptions.get(name)!.metadata.personsByPurpose = counts;
         return { report: r, manifestIssues: issues };
       }),

@@ -5,13 +5,20 @@
  * that keeps only the local persons this site is designated for, so cohort, characterize, contingency, survival,
  * glm, Cox, train and aggregate all inherit the bound without knowing about it.
  *
- * Which local persons are kept, from the products that declare a linkage key (the manifest's `linkageKey`):
- * - a person's key is the one non-NULL key their rows carry; a person with no key, or with two different keys
- *   (inconsistent data), is left out — they cannot be bounded across sites;
+ * Which local persons are kept, from the products that declare a linkage key (the manifest's `linkageKey`), decided
+ * per population (common/job/population.ts: the products keyed by the same privacy units; `person` unless the
+ * manifest declares another). Two populations number their units independently — a person registry and a device
+ * registry both have a unit 17 — so a person is (population, local id), never the id text alone, and each product is
+ * read with the keep rows of its own population (red-team F4):
+ * - a person's key is the one non-NULL key their rows carry in the keyed products of their population; a person with
+ *   no key, or with two different keys (inconsistent data), is left out — they cannot be bounded across sites; a
+ *   population with no keyed product at this site keeps nobody (admission refuses such a job first, see
+ *   coordinator/linkage/admit-linkage.ts; this is the fail-closed backstop);
  * - the key's job-salted hash must fall in this site's bucket of the job's site list (the partition every site
  *   derives alike), so a person is kept at ONE site of the mesh at most;
- * - two local persons with the same key (a duplicate record at this site) keep only the first local id: otherwise
- *   the one person would contribute 2 × k here.
+ * - two local persons of one population with the same key (a duplicate record at this site) keep only the first
+ *   local id: otherwise the one person would contribute 2 × k here. The bound is per population, like the budget,
+ *   so one key in two populations keeps one unit in each.
  * A person is therefore counted at one site, under one local id, and each kind's own per-person bound k holds across
  * the mesh: removing a person moves the mesh-wide sum by one site's worth, never maxSitesPerPerson × k.
  * Rows whose privacy unit is NULL are left out too (they belong to nobody the key links).
@@ -22,17 +29,40 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';
 import { isFilledLinkage, LINKAGE_HASH_HEX_DIGITS, linkageBucket, parseLinkage, type LinkageSpec } from '../../common/job/linkage.js';
+import { DEFAULT_POPULATION, isPopulationName } from '../../common/job/population.js';
 import { quoteIdent } from '../data/database.js';
 import { INTERNAL_PREFIX } from '../data/products.js';
 
-/** The task connection's table of local persons (privacy-unit values as text) the linkage scope keeps. */
+/** The task connection's table of local persons the linkage scope keeps: (pop, person), the privacy-unit value as text. */
 export const LINKAGE_KEEP_TABLE = `${INTERNAL_PREFIX}linkage_keep`;
 
-/** A product as the scope sees it: its privacy unit and, when it declares one, its linkage key and this site's name. */
+/**
+ * A product as the scope sees it: its privacy unit, its population and, when it declares one, its linkage key and
+ * this site's name.
+ */
 export interface LinkageScopedProduct {
   name: string;
   privacyUnit: string | undefined;
+  /** The product's population as its catalogue publishes it (absent or malformed: {@link DEFAULT_POPULATION}). */
+  population?: string | undefined;
   linkage?: { column: string; site: string } | undefined;
+}
+
+/**
+ * The population a product is scoped in: the coordinator's rule (common/job/population.ts `populationOf`), so the
+ * agent keys persons exactly as admission checked them. The result is a population name (letters, digits, `_ . -`),
+ * safe to inline as an SQL string literal.
+ */
+export function scopePopulation(p: { population?: string | undefined }): string {
+  return isPopulationName(p.population) ? p.population : DEFAULT_POPULATION;
+}
+
+/**
+ * The row filter a product's view applies under a linkage-bounded task: the row's privacy unit is kept for the
+ * product's OWN population. `alias` is the product table's alias in the view's SQL.
+ */
+export function linkageKeepFilter(keepTable: string, alias: string, p: { privacyUnit: string; population?: string | undefined }): string {
+  return `CAST(${alias}.${quoteIdent(p.privacyUnit)} AS VARCHAR) IN (SELECT person FROM ${keepTable} WHERE pop = '${scopePopulation(p)}')`;
 }
 
 /**
@@ -76,11 +106,11 @@ export function checkTaskLinkage(raw: unknown, products: readonly LinkageScopedP
 }
 
 /**
- * Writes the task connection's keep table: the local persons (privacy-unit values as text) this site is designated
- * for under the job's linkage (rules in the file comment). The hash is computed in SQL over this site's own keys; the
+ * Writes the task connection's keep table: the local persons (population, privacy-unit value as text) this site is
+ * designated for under the job's linkage (rules in the file comment). The hash is computed in SQL over this site's own keys; the
  * salt and bucket bounds are inlined as literals (CREATE TABLE AS takes no parameters) after checking they are hex.
  * @param db the database the stored tables are in (read schema-qualified, never through the task's views)
- * @returns the keep table's name, for the consent scope's views (consent-scope.ts) to read through
+ * @returns the keep table's name, for the consent scope's views (consent-scope.ts) to filter by {@link linkageKeepFilter}
  */
 export async function writeLinkageKeep(conn: DuckDBConnection, db: string, raw: unknown, products: readonly LinkageScopedProduct[]): Promise<string> {
   const { linkage, index } = checkTaskLinkage(raw, products);
@@ -90,16 +120,17 @@ export async function writeLinkageKeep(conn: DuckDBConnection, db: string, raw: 
   const keys = keyed
     .map((p) => {
       const key = quoteIdent(p.linkage!.column);
-      return `SELECT CAST(t.${quoteIdent(p.privacyUnit!)} AS VARCHAR) AS person, CAST(t.${key} AS VARCHAR) AS k FROM ${quoteIdent(db)}.main.${quoteIdent(p.name)} t WHERE t.${key} IS NOT NULL AND t.${quoteIdent(p.privacyUnit!)} IS NOT NULL`;
+      return `SELECT '${scopePopulation(p)}' AS pop, CAST(t.${quoteIdent(p.privacyUnit!)} AS VARCHAR) AS person, CAST(t.${key} AS VARCHAR) AS k FROM ${quoteIdent(db)}.main.${quoteIdent(p.name)} t WHERE t.${key} IS NOT NULL AND t.${quoteIdent(p.privacyUnit!)} IS NOT NULL`;
     })
     .join(' UNION ');
   const hash = `substr(md5('${linkage.salt}' || k), 1, ${LINKAGE_HASH_HEX_DIGITS})`;
   const inBucket = `${hash} >= '${lo}'${hi !== undefined ? ` AND ${hash} < '${hi}'` : ''}`;
   await conn.run(
-    // One local id per key (the least): a GROUP BY, not a window (DuckDB 1.5's top-N window rewrite failed on it).
-    `CREATE OR REPLACE TEMP TABLE ${LINKAGE_KEEP_TABLE} AS SELECT min(person) AS person FROM (` +
-      `SELECT person, min(k) AS k FROM (${keys}) GROUP BY person HAVING count(DISTINCT k) = 1` +
-      `) WHERE ${inBucket} GROUP BY k`,
+    // Per population: one key per person, one local id per key (the least): GROUP BYs, not a window (DuckDB 1.5's
+    // top-N window rewrite failed on it).
+    `CREATE OR REPLACE TEMP TABLE ${LINKAGE_KEEP_TABLE} AS SELECT pop, min(person) AS person FROM (` +
+      `SELECT pop, person, min(k) AS k FROM (${keys}) GROUP BY pop, person HAVING count(DISTINCT k) = 1` +
+      `) WHERE ${inBucket} GROUP BY pop, k`,
   );
   return LINKAGE_KEEP_TABLE;
 }

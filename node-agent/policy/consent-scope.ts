@@ -9,6 +9,7 @@ import { INTERNAL_PREFIX } from '../data/products.js';
 import { quoteIdent } from '../data/database.js';
 import { INT_ID_MACRO } from '../data/fhir/to-omop.js';
 import { optedOutPersons, type PatientConsent } from './consent.js';
+import { linkageKeepFilter } from '../linkage/linkage-scope.js';
 
 export const CONSENT_OPTOUT_TABLE = `${INTERNAL_PREFIX}consent_optout`;
 /** Rows inserted per statement (DuckDB binds each value as a parameter). */
@@ -40,6 +41,11 @@ export interface ScopedProduct {
   name: string;
   /** The product's privacy unit; products without one (public reference data) are not filtered. */
   privacyUnit: string | undefined;
+  /**
+   * The product's population (common/job/population.ts; absent: `person`): a linkage-bounded task keeps each product's
+   * rows by the keep rows of its own population (node-agent/linkage/linkage-scope.ts).
+   */
+  population?: string | undefined;
   /** The product's declared linkage key and this site's name (linkage-bounded tasks; node-agent/linkage). */
   linkage?: { column: string; site: string } | undefined;
 }
@@ -62,8 +68,9 @@ export async function applyConsentScope(conn: DuckDBConnection, o: { consents: r
   for (const p of o.products) {
     if (!p.privacyUnit) continue;
     const source = `${quoteIdent(db)}.main.${quoteIdent(p.name)}`;
-    // A linkage-bounded task (node-agent/linkage/linkage-scope.ts) also keeps only the persons this site is designated for.
-    const keep = o.keepTable ? ` WHERE CAST(t.${quoteIdent(p.privacyUnit)} AS VARCHAR) IN (SELECT person FROM ${o.keepTable})` : '';
+    // A linkage-bounded task (node-agent/linkage/linkage-scope.ts) also keeps only the persons of this product's
+    // population that this site is designated for.
+    const keep = o.keepTable ? ` WHERE ${linkageKeepFilter(o.keepTable, 't', { privacyUnit: p.privacyUnit, population: p.population })}` : '';
     await conn.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(p.name)} AS SELECT t.*, t.rowid AS rowid FROM ${source} t ANTI JOIN ${CONSENT_OPTOUT_TABLE} o ON CAST(t.${quoteIdent(p.privacyUnit)} AS VARCHAR) = o.person${keep}`);
   }
   return n;
