@@ -45,12 +45,12 @@ export interface GlmBenchmarkOptions {
 const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
 /** True coefficients: intercept −0.3, then alternating ±(0.05 … 0.4). */
-function trueBeta(k: number): number[] {
+export function trueBeta(k: number): number[] {
   return [-0.3, ...Array.from({ length: k }, (_, j) => (j % 2 === 0 ? 1 : -1) * (0.05 + (0.35 * j) / Math.max(1, k - 1)))];
 }
 
 /** One Parquet file per agent: person_id, x1 … xk in [−2, 2] (3 decimals), y ~ Bernoulli(logistic(xβ)). */
-async function writeSites(dir: string, rows: number, agents: number, k: number): Promise<{ dataDir: string; file: string }[]> {
+export async function writeSites(dir: string, rows: number, agents: number, k: number): Promise<{ dataDir: string; file: string }[]> {
   const beta = trueBeta(k);
   const inst = await DuckDBInstance.create(':memory:');
   const conn = await inst.connect();
