@@ -151,7 +151,7 @@ export async function runGlmDpBenchmark(options: GlmDpBenchmarkOptions = {}): Pr
   const o = { epsilons: options.epsilons ?? [0.5, 1, 4], repeats: options.repeats ?? 3, delta: options.delta ?? 1e-6, maxIterations: options.maxIterations ?? 8 };
   const log = options.log ?? ((line: string) => console.log(line));
   const workDir = await mkdtemp(join(tmpdir(), 'fedmesh-bench-glm-dp-'));
-  const budget = { epsilon: 1000, delta: 0.5 };
+  const budget = { epsilon: 1000, delta: 1e-3 };
   const results: Record<string, unknown> = { epsilons: o.epsilons, delta: o.delta, repeats: o.repeats, maxIterations: o.maxIterations, roundsCharged: o.maxIterations + 1 };
   try {
     // Synthetic.
