@@ -49,6 +49,11 @@ interface DpRow {
   rmsErrorMean: number | null;
   /** The result's stated noise SD of the coefficients (largest over terms), mean over runs. */
   statedNoiseStdMax: number | null;
+  /**
+   * Least-squares slope of the DP coefficients on the exact ones, Σβ_dp·β / Σβ², mean over runs: 1 without bias,
+   * below 1 when the fit is shrunk towards 0 (the ridge that keeps a noisy information matrix positive definite).
+   */
+  slopeOnExactMean: number | null;
   /** RMS error over the RMS stated noise SD (≈ 1 when the statement is right). */
   rmsErrorOverStated: number | null;
   msMean: number | null;
@@ -109,6 +114,7 @@ async function dpTable(mesh: Awaited<ReturnType<typeof startBenchMesh>>, spec: R
     const stated: number[] = [];
     const statedRms: number[] = [];
     const ms: number[] = [];
+    const slopes: number[] = [];
     const failures: string[] = [];
     for (let r = 0; r < o.repeats; r++) {
       const t1 = performance.now();
@@ -118,7 +124,9 @@ async function dpTable(mesh: Awaited<ReturnType<typeof startBenchMesh>>, spec: R
         continue;
       }
       ms.push(performance.now() - t1);
-      const err = coefficients(j).map((b, i) => b - exact[i]!);
+      const dpBeta = coefficients(j);
+      const err = dpBeta.map((b, i) => b - exact[i]!);
+      slopes.push(dpBeta.reduce((a, b, i) => a + b * exact[i]!, 0) / exact.reduce((a, b) => a + b * b, 0));
       maxAbs.push(Math.max(...err.map(Math.abs)));
       rms.push(Math.sqrt(err.reduce((a, e) => a + e * e, 0) / err.length));
       const noise = j.result!.rows.map((row) => Number((row as { noiseStd?: unknown }).noiseStd)).filter((x) => Number.isFinite(x));
@@ -137,11 +145,12 @@ async function dpTable(mesh: Awaited<ReturnType<typeof startBenchMesh>>, spec: R
       maxAbsErrorMean: mean(maxAbs),
       rmsErrorMean: rmsMean,
       statedNoiseStdMax: mean(stated),
+      slopeOnExactMean: mean(slopes),
       rmsErrorOverStated: rmsMean !== null && statedRmsMean ? rmsMean / statedRmsMean : null,
       msMean: ms.length ? Math.round(mean(ms)!) : null,
     };
     table.push(row);
-    log(`  glm-dp ${label} ε=${epsilon}: ${o.repeats - failures.length}/${o.repeats} runs, mean max |β_dp − β| ${row.maxAbsErrorMean?.toExponential(2) ?? '–'}, RMS ${row.rmsErrorMean?.toExponential(2) ?? '–'}, stated SD ≤ ${row.statedNoiseStdMax?.toExponential(2) ?? '–'}`);
+    log(`  glm-dp ${label} ε=${epsilon}: ${o.repeats - failures.length}/${o.repeats} runs, mean max |β_dp − β| ${row.maxAbsErrorMean?.toExponential(2) ?? '–'}, RMS ${row.rmsErrorMean?.toExponential(2) ?? '–'}, stated SD ≤ ${row.statedNoiseStdMax?.toExponential(2) ?? '–'}, slope on exact ${row.slopeOnExactMean?.toFixed(3) ?? '–'}`);
   }
   return { exact: { coefficients: exact, rounds: Number((ex.result!.summary as { rounds: number }).rounds), ms: Math.round(exactMs) }, table };
 }
