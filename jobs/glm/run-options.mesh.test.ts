@@ -3,7 +3,8 @@
  * the pooled fit of their rows; a quorum above the serving agents is refused before any agent computes; a quorum
  * never lets an agent drop mid-fit; a quorum below the named agents is refused at submission (run-options.ts).
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import { FedmeshError } from '../../common/errors.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { Coordinator, startCoordinatorServer, type CoordinatorOptions, type RunningServer } from '../../coordinator/index.js';
 import { Agent } from '../../node-agent/index.js';
+import { CLI, fedmesh } from '../../test/helpers/fedmesh-cli.js';
 import { sharedCerts } from '../../test/helpers/mesh.js';
 import { STUDY_TERMS, makeStudyRows, studyDesign, studySpec, writeStudy, type StudyRow } from '../../test/helpers/glm-data.js';
 
@@ -146,4 +148,19 @@ describe('glm quorum and agents on a 3-agent mesh', () => {
     expect((e as FedmeshError).code).toBe('INVALID_JOB');
     expect((e as FedmeshError).message).toMatch(/quorum: 2 of 3 named agents would let the fit carry on without some of them/);
   });
+
+  it('CLI: `fedmesh glm SPEC --agents a1,a3 --quorum 2` fits on those two; `--quorum 2 --agents a1,a2,a3` is refused naming --quorum', async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    const file = join(dir, 'glm.json');
+    await writeFile(file, JSON.stringify(studySpec('binomial')));
+    const conn = ['--coordinator', `127.0.0.1:${server.port}`, '--tls-dir', tlsDir, '--name', 'researcher'];
+    const ok = await fedmesh(['glm', file, '--agents', 'a1,a3', '--quorum', '2', '--json', ...conn]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const out = JSON.parse(ok.stdout) as { status: string; nUsed: number };
+    expect(out.status).toBe('succeeded');
+    expect(out.nUsed).toBe(SIZES[0]! + SIZES[2]!);
+    const bad = await fedmesh(['glm', file, '--agents', 'a1,a2,a3', '--quorum', '2', ...conn]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--quorum.*2 of 3 named agents/);
+  }, 60_000);
 });
