@@ -17,6 +17,7 @@ import { runCohortBenchmark } from './cohort.js';
 import { runPostgresBenchmark } from './postgres.js';
 import { runDpBenchmarks } from './dp.js';
 import { runGlmBenchmark } from './glm.js';
+import { runGlmDpBenchmark } from './glm-dp.js';
 import { runTrainSuite } from './train.js';
 import { commitInfo, defaultResultsDir, machineInfo, ratio, startResult, writeResult, type Ratio, type SuiteReport } from './harness.js';
 import { runHeBenchmarks } from './he.js';
@@ -95,14 +96,24 @@ const SUITES: Suite[] = [
   },
   {
     name: 'glm',
-    what: 'issue 9 #5: logistic regression, 20 covariates, 10 M rows over 4 agents over mTLS vs the same IRLS on one DuckDB; secagg variant; central-dp vs exact (ε 0.5, 1, 4)',
+    what: 'issue 9 #5: logistic regression, 20 covariates, 10 M rows over 4 agents over mTLS vs the same IRLS on one DuckDB; secagg variant; reply bytes per agent per round (the DP table is suite glm-dp)',
     quick: () => runGlmBenchmark({ rows: 40_000, epsilons: [1] }),
     // FEDMESH_BENCH_GLM_ROWS: a smaller full run on a loaded machine (10 M rows take over an hour with every variant).
     full: () => runGlmBenchmark({ rows: Number(process.env.FEDMESH_BENCH_GLM_ROWS ?? 10_000_000) }),
     headline: (r) => {
       const x = r.results;
       const dp = Array.isArray(x.dpVsExact) ? (x.dpVsExact as Json[]).map((d) => `ε ${fmt(d.epsilon)}: max |Δβ| ${fmt(d.maxAbsError)}`).join(', ') : '';
-      return `federated ${fmt(obj(x.federated).ms)} ms (${fmt(obj(x.federated).rounds)} rounds) vs pooled ${fmt(obj(x.pooled).ms)} ms over ${fmt(x.rows)} rows; secagg ${fmt(obj(x.secagg).ms)} ms (identical: ${String(obj(x.secagg).identicalToPlain)}); ${dp}`;
+      return `federated ${fmt(obj(x.federated).ms)} ms (${fmt(obj(x.federated).rounds)} rounds, ${fmt(obj(x.federated).replyBytesPerAgentPerRound)} B/agent/round) vs pooled ${fmt(obj(x.pooled).ms)} ms over ${fmt(x.rows)} rows; secagg ${fmt(obj(x.secagg).ms)} ms (${fmt(obj(x.secagg).replyBytesPerAgentPerRound)} B/agent/round, max |Δβ| to plain ${fmt(obj(x.secagg).maxAbsDiffToPlain)})${dp ? `; ${dp}` : ''}`;
+    },
+  },
+  {
+    name: 'glm-dp',
+    what: 'issue 9 #2: central-dp glm vs the exact federated fit, ε 0.5, 1, 4 (synthetic 400 000 rows × 20 covariates over 4 agents; UCI heart disease, 3 centres)',
+    quick: () => runGlmDpBenchmark({ rows: 20_000, epsilons: [1], repeats: 1 }),
+    full: () => runGlmDpBenchmark(),
+    headline: (r) => {
+      const t = (d: unknown): string => (Array.isArray(obj(d).table) ? (obj(d).table as Json[]).map((x) => `ε ${fmt(x.epsilon)}: RMS ${fmt(x.rmsErrorMean)}`).join(', ') : 'skipped');
+      return `synthetic ${t(r.results.synthetic)}; heart disease ${t(r.results.heartDisease)}`;
     },
   },
   {

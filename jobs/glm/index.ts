@@ -105,8 +105,11 @@ function compileGlm(spec: GlmJob): Omit<CompiledGlmJob, 'hash'> {
     ...(spec.secureThreshold !== undefined ? { secureThreshold: spec.secureThreshold } : {}),
     maxRounds: maxGlmRounds(spec.maxIterations, hasOffset) + (std.length > 0 ? 1 : 0),
     roundTimeoutMs: spec.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    // IRLS is exact only over the same agents in every round: quorum is a floor at admission, never leave to drop
+    // an agent mid-fit; named agents are the fixed set (run-options.ts).
     dropout: 'fail',
-    minAgents: 1,
+    minAgents: spec.quorum ?? 1,
+    ...(spec.agents ? { agents: spec.agents } : {}),
     spec,
     plan: { terms: terms.map((t) => t.name), hasOffset, etaClamp, sensitivity, agentAbsMax, gridExponents, ...(std.length > 0 ? { standardise: std } : {}) },
   };

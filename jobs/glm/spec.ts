@@ -15,6 +15,7 @@ import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { checkSpecShape } from '../../common/cohort/definition-limits.js';
 import type { Filter, JobCommon, Scalar } from '../../common/job/spec.js';
 import { identifier, isObj, onlyKeys, parseBounds, parseCommon, parseFilter, parsePrivacy, parseSecureFields, scalar } from '../../common/job/validate.js';
+import { checkGlmRunOptions } from './run-options.js';
 import { CANONICAL_LINK, GLM_FAMILIES, GLM_LINKS, type GlmFamilyName, type GlmLinkName } from '../../algorithms/glm/index.js';
 
 /** Most model parameters (intercept and dummies included): XᵀWX has p(p + 1)/2 entries per round. */
@@ -188,6 +189,11 @@ export function parseGlmSpec(raw: unknown): GlmJob {
     out.maxIterations = m as number;
   }
   Object.assign(out, parseCommon(raw));
+  // quorum and agents under exact Fisher scoring: a fixed set of agents (run-options.ts).
+  const run = checkGlmRunOptions(out);
+  delete out.quorum;
+  delete out.agents;
+  Object.assign(out, run);
   parseSecureFields(raw, out);
   checkDpRequirements(out);
   return Object.freeze(out);
