@@ -151,6 +151,7 @@ export class Agent {
       rng: this.rng,
       log,
       policy: { secureMaxRows: this.policy.secureMaxRows, minCellSize: this.policy.minCellSize },
+      guard: { cells: () => this.releasedCells!, maxRememberedPersons: this.policy.maxRememberedPersons },
     });
     this.kindTasks = new KindTaskRunner({ kinds: KINDS, agentKinds: AGENT_KINDS, policy: this.policy, products: () => this.products, rules: (p) => this.rules.get(p), rng: this.rng, withConnection: (fn) => this.db.withConnection(fn), salt: () => this.privacyLedger.salt,
       charge: (j, r, c) => this.privacyLedger.charge(j, r, c), bind: (j, h) => this.releasedAnswers!.bind(j, h), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),

@@ -3,8 +3,8 @@
  * the job's table (node-agent/analytics/contingency.ts: the one SQL function, also used on a staged PostgreSQL
  * product), as the job's one block. Withholding small cells (mode none) and noise are the task runner's, not this
  * step's. In mode none the persons behind the cells this agent will release go through its differencing guard
- * first (cells of at least its minimum cell size: the ones that leave), so two tables that differ by a few persons
- * are not both released to one researcher.
+ * first (with plain sums the cells of at least its minimum cell size, the ones that leave; inside a secure sum every
+ * non-empty cell), so two tables that differ by a few persons are not both released to one researcher.
  */
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -14,10 +14,14 @@ import { personHashSql } from '../../node-agent/disclosure/released-cells.js';
 import type { ContingencyPlan } from './index.js';
 import type { ContingencySpec } from './spec.js';
 
-/** The mode-none differencing guard over the cells this agent releases (those of at least k persons). */
-async function guardCells(conn: DuckDBConnection, sets: string, ctx: AgentKindContext): Promise<void> {
+/**
+ * The mode-none differencing guard over the cells this agent releases: with plain sums those of at least k persons
+ * (the smaller ones are withheld here); inside a secure sum every non-empty cell, since nothing is withheld per agent
+ * and a cell of 8 persons here and 8 elsewhere is released as 16 (red-team F5; node-agent/secure/secure-guard.ts).
+ */
+async function guardCells(conn: DuckDBConnection, sets: string, ctx: AgentKindContext, minPersons: number): Promise<void> {
   const cand = `${sets}_cells`;
-  await conn.run(`CREATE TEMP TABLE "${cand}" AS SELECT DISTINCT cell, h FROM "${sets}" WHERE cell IN (SELECT cell FROM "${sets}" GROUP BY cell HAVING count(DISTINCT h) >= $1)`, [ctx.policy.minCellSize]);
+  await conn.run(`CREATE TEMP TABLE "${cand}" AS SELECT DISTINCT cell, h FROM "${sets}" WHERE cell IN (SELECT cell FROM "${sets}" GROUP BY cell HAVING count(DISTINCT h) >= $1)`, [minPersons]);
   try {
     await ctx.guardReleasedSets!(conn, cand);
   } finally {
@@ -42,7 +46,7 @@ export const contingencyAgentKind: AgentKindDef<ContingencySpec, ContingencyPlan
         ...(ctx.product.privacyUnit ? { personColumn: ctx.product.privacyUnit } : {}),
         ...(sets ? { personSets: { table: sets, salt: ctx.salt, hashSql: personHashSql } } : {}),
       });
-      if (sets) await guardCells(ctx.conn, sets, ctx);
+      if (sets) await guardCells(ctx.conn, sets, ctx, job.secure === 'plain' ? ctx.policy.minCellSize : 1);
       const values = new Float64Array(job.plan.cells.length);
       let at = 0;
       for (const row of t.counts) for (const v of row) values[at++] = Number(v);

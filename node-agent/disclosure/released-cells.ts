@@ -17,9 +17,11 @@
  * Scope: cells from earlier jobs of the same researcher at this agent, across products (units are compared by
  * value, so `person_id` in person and condition_occurrence match). Guarded cells: aggregate groups and histogram
  * bins, contingency cells (with `outside` and `ambiguous`), and the cohort of cohort / characterize / survival jobs.
- * Not yet guarded: the breakdowns of a cohort (age bands, gender, attrition, concept and survival cells) and secure
- * (masked or encrypted) mode-none jobs, where the agent never learns what is released. Cells of one job are not
- * compared with each other (bins of a group and inclusion-rule attrition are nested by design).
+ * Secure (masked or encrypted) mode-none jobs are guarded too (node-agent/secure/secure-guard.ts and the kind seam's
+ * contingency step): there nothing is withheld per agent, so every non-empty local cell is a candidate, not only
+ * those of k persons. Not yet guarded: the breakdowns of a cohort (age bands, gender, attrition, concept and survival
+ * cells). Cells of one job are not compared with each other (bins of a group and inclusion-rule attrition are nested
+ * by design).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';

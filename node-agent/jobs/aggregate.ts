@@ -135,9 +135,10 @@ function decideExactRelease(stats: GroupStatistics, policy: CompiledAgentPolicy)
 
 /**
  * The person sets of the cells mode none is about to release (groups and bins of at least k persons), as a temp
- * table for the differencing guard; the same rule as `decideExactRelease`, on the same materialised rows.
+ * table for the differencing guard; the same rule as `decideExactRelease`, on the same materialised rows. Inside a
+ * secure sum nothing is withheld per agent, so the secure path passes k = 1 (every non-empty cell).
  */
-async function candidateCells(conn: DuckDBConnection, rows: string, stats: GroupStatistics, salt: string, k: number): Promise<string> {
+export async function candidateCells(conn: DuckDBConnection, rows: string, stats: GroupStatistics, salt: string, k: number): Promise<string> {
   const table = `${rows}_cells`;
   const label = groupLabelSql(stats.plan.keyCount);
   const h = personHashSql('u', '$1');

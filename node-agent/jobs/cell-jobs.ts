@@ -32,6 +32,8 @@ export interface ComputeCellsOptions {
   personColumn?: string;
   /** Runs on the job's cohort table (cohort, characterize: the cohort; survival: the target) before it is dropped. */
   onCohort?: (table: string) => Promise<void>;
+  /** Contingency: also write each counted person's keyed hash per cell into this temp table (the differencing guard). */
+  personSets?: { table: string; salt: string; hashSql: (personExpr: string, saltParam: string) => string };
 }
 
 function tableName(taskId: string, suffix: string): string {
@@ -105,6 +107,7 @@ export async function computeCells(db: DuckDBConnection | SqlSession, job: CellJ
       colLevels: job.colLevels as (string | number)[],
       where: job.where as never,
       ...(options.personColumn ? { personColumn: options.personColumn } : {}),
+      ...(options.personSets ? { personSets: options.personSets } : {}),
     });
     t.counts.forEach((row, r) => row.forEach((v, c) => cells.set(`cell:${r}:${c}`, v)));
     cells.set('outside', t.outside);
@@ -120,15 +123,17 @@ export async function computeCells(db: DuckDBConnection | SqlSession, job: CellJ
  * characterize jobs, the target cohort of survival jobs): refused when it differs from a cohort or cell released to
  * the same researcher earlier by 1 … k − 1 persons (`age >= X` vs `age > X` in an inclusion rule). Cohorts below
  * k persons are withheld anyway and not remembered.
+ * `minPersons`: the smallest cohort that leaves this agent — k on the plain path; 1 inside a secure sum, where
+ * nothing is withheld per agent and the agent cannot see what is released.
  */
-async function guardCohort(conn: DuckDBConnection, data: SqlSession | undefined, cohortTable: string, release: NonNullable<CellJobContext['release']>, policy: CompiledAgentPolicy): Promise<void> {
+export async function guardCohort(conn: DuckDBConnection, data: SqlSession | undefined, cohortTable: string, release: NonNullable<CellJobContext['release']>, policy: Pick<CompiledAgentPolicy, 'minCellSize' | 'maxRememberedPersons'>, minPersons = policy.minCellSize): Promise<void> {
   // Data elsewhere (PostgreSQL): the cohort's person ids are streamed into a local TEMP table (they stay in this
   // agent), so the hash and the check below are the same code, with the same answer, on both sources.
   const cohort = data ? await copyPersonsToLocal(data, cohortTable, conn) : cohortTable;
   const cand = `${cohort}_cells`;
   await conn.run(
     `CREATE TEMP TABLE "${cand}" AS WITH d AS (SELECT DISTINCT 'cohort' AS cell, ${personHashSql('subject_id', '$1')} AS h FROM "${cohort}" WHERE subject_id IS NOT NULL) SELECT cell, h FROM d WHERE (SELECT count(*) FROM d) >= $2`,
-    [release.salt, policy.minCellSize],
+    [release.salt, minPersons],
   );
   try {
     await release.cells.checkAndRecord(conn, { researcher: release.researcher, jobId: release.jobId, candidates: cand, minCellSize: policy.minCellSize, maxRememberedPersons: policy.maxRememberedPersons });

@@ -49,8 +49,8 @@ import {
 } from '../../common/secure/index.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { ProductInfo } from '../data/products.js';
-import { computeCells } from '../jobs/cell-jobs.js';
-import { secureStatistics } from './secure-statistics.js';
+import type { ReleasedCells } from '../disclosure/released-cells.js';
+import { secureCells, secureGroupStatistics, type SecureRelease } from './secure-guard.js';
 
 export interface SecureTaskDeps {
   name: string;
@@ -64,6 +64,8 @@ export interface SecureTaskDeps {
   log: (event: string, fields?: Record<string, unknown>) => void;
   /** This domain's published bounds on a secure job's secureMaxRows (its maximum; its minimum cell size in mode none). */
   policy: { secureMaxRows: number; minCellSize: number };
+  /** Mode none: the differencing memory shared with the plain path (node-agent/secure/secure-guard.ts). */
+  guard?: { cells: () => ReleasedCells; maxRememberedPersons: number };
 }
 
 export interface SecureTaskOutput {
@@ -137,7 +139,8 @@ export class SecureTaskRunner {
   private async cellVector(task: AgentTask, job: CellJob, cp: SecureCellPlan, asBigInt: boolean): Promise<Uint32Array | BigInt64Array> {
     if (cp.noise) await this.deps.charge(task.jobId, task.researcher, cp.noise.cost);
     const unit = job.kind === 'contingency' ? this.deps.products().find((p) => p.name === job.product)?.privacyUnit : undefined;
-    const values = await this.deps.withConnection((conn) => computeCells(conn, job, task.taskId, unit ? { personColumn: unit } : {}));
+    const release = this.release(task, job);
+    const values = await this.deps.withConnection((conn) => secureCells(conn, job, task.taskId, unit, release));
     const rng = dp.asBufferedRng(this.deps.rng);
     const noise = cp.noise;
     const samplers = noise ? noise.blocks.map((b) => dp.createDiscreteGaussianSampler(b.plan.shareSigma2)) : [];
@@ -147,7 +150,8 @@ export class SecureTaskRunner {
   /** Statistics → (+ noise share) → overflow check → limbs. Charges this domain's ledger first in distributed-dp. */
   private async vector(task: AgentTask, job: AggregateJob, sp: SecureJobPlan, product: ProductInfo, asBigInt: boolean): Promise<Uint32Array | BigInt64Array> {
     if (sp.noise) await this.deps.charge(task.jobId, task.researcher, sp.noise.cost);
-    const groups: GroupPartial[] = await this.deps.withConnection((conn) => secureStatistics(conn, job, product, sp.plan, this.deps.salt()));
+    const release = this.release(task, job);
+    const groups: GroupPartial[] = await this.deps.withConnection((conn) => secureGroupStatistics(conn, job, product, sp.plan, this.deps.salt(), release));
     const rng = dp.asBufferedRng(this.deps.rng);
     const samplers = new Map<StatisticSlot, dp.DiscreteGaussianSampler>();
     const noise = sp.noise
@@ -259,6 +263,13 @@ export class SecureTaskRunner {
     cts.forEach((c, i) => payload.set(c, i * plan.ciphertextByteSize));
     const heBinding = signHeBinding(this.deps.name, this.deps.identity.privateKey, roundId, payload);
     return { arrow: new Uint8Array(), meta: { round: 1, secure: 'he', ciphertexts: cts.length, encryptMs: Date.now() - started, heBinding }, payload };
+  }
+
+  /** The differencing guard's context for a mode-none job (F5: a secure sum releases exact totals in mode none). */
+  private release(task: AgentTask, job: JobSpec): SecureRelease | undefined {
+    const g = this.deps.guard;
+    if (job.privacy.mode !== 'none' || !g) return undefined;
+    return { researcher: task.researcher, jobId: task.jobId, cells: g.cells(), salt: this.deps.salt(), policy: { minCellSize: this.deps.policy.minCellSize, maxRememberedPersons: g.maxRememberedPersons } };
   }
 
   private drop(jobId: string): void {

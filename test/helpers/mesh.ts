@@ -30,7 +30,7 @@ let certCache: Promise<string> | undefined;
 export function sharedCerts(agentNames: string[]): Promise<string> {
   certCache ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fedmesh-certs-'));
-    await makeDevCertificates({ outDir: dir, agents: agentNames, researchers: ['researcher', 'alice'] });
+    await makeDevCertificates({ outDir: dir, agents: agentNames, researchers: ['researcher', 'alice', 'bob', 'carol'] });
     return dir;
   })();
   return certCache;

@@ -1,0 +1,82 @@
+/**
+ * The mode-none differencing guard inside secure sums (red-team finding F5). On the plain path an agent withholds
+ * its cells below the minimum cell size k and guards the person sets of the cells it releases (≥ k persons), so the
+ * two rules together cover everything that leaves. Inside a secure sum nothing is withheld per agent — a cell of 8
+ * persons here and 8 at another site is released as 16 with k = 10 — and the agent never sees what is released. So
+ * the candidate set here is every non-empty local cell (minimum 1 person): a job whose cell differs from one this
+ * researcher was given earlier by 1 … k − 1 local persons is refused at this agent before anything is masked or
+ * encrypted. That closes the attack because persons are local to a site: the released total's person set differs
+ * by the union of the sites' local differences, so it differs by 1 … k − 1 only if some site's differs so.
+ * The same `ReleasedCells` memory as the plain path and the kind seam, so plain, secure and seam jobs are checked
+ * against each other.
+ */
+import { randomBytes } from 'node:crypto';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { AggregatePrivacyPlan } from '../../common/job/privacy-plan.js';
+import type { AggregateJob, CellJob } from '../../common/job/spec.js';
+import type { ProductInfo } from '../data/products.js';
+import { personHashSql, type ReleasedCells } from '../disclosure/released-cells.js';
+import { candidateCells } from '../jobs/aggregate.js';
+import { computeCells, guardCohort } from '../jobs/cell-jobs.js';
+import { queryGroupStatistics } from '../query/group-statistics.js';
+import type { GroupPartial } from '../../algorithms/aggregate/index.js';
+
+/** Who asks and what this agent remembers: present only for a mode-none secure job on an agent with a guard. */
+export interface SecureRelease {
+  researcher: string;
+  jobId: string;
+  cells: ReleasedCells;
+  salt: string;
+  policy: { minCellSize: number; maxRememberedPersons: number };
+}
+
+/** Every non-empty local cell of a secure job leaves inside the sum: the guard's candidates are all of them. */
+const SECURE_MIN_PERSONS = 1;
+
+function check(conn: DuckDBConnection, release: SecureRelease, candidates: string): Promise<unknown> {
+  return release.cells.checkAndRecord(conn, { researcher: release.researcher, jobId: release.jobId, candidates, minCellSize: release.policy.minCellSize, maxRememberedPersons: release.policy.maxRememberedPersons });
+}
+
+/** A cell job's exact cells for a secure sum, through the guard when `release` is given. */
+export async function secureCells(conn: DuckDBConnection, job: CellJob, taskId: string, personColumn: string | undefined, release: SecureRelease | undefined): Promise<Map<string, bigint>> {
+  const unit = personColumn ? { personColumn } : {};
+  if (!release) return computeCells(conn, job, taskId, unit);
+  if (job.kind !== 'contingency') {
+    // cohort, characterize, survival: the cohort's persons, as the plain path guards them, from one person up.
+    return computeCells(conn, job, taskId, { ...unit, onCohort: (t) => guardCohort(conn, undefined, t, release, release.policy, SECURE_MIN_PERSONS) });
+  }
+  const sets = `fedmesh_sct_${taskId.replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}_${randomBytes(4).toString('hex')}`;
+  try {
+    const values = await computeCells(conn, job, taskId, { ...unit, personSets: { table: sets, salt: release.salt, hashSql: personHashSql } });
+    const cand = `${sets}_cells`;
+    await conn.run(`CREATE TEMP TABLE "${cand}" AS SELECT DISTINCT cell, h FROM "${sets}"`);
+    try {
+      await check(conn, release, cand);
+    } finally {
+      await conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
+    }
+    return values;
+  } finally {
+    await conn.run(`DROP TABLE IF EXISTS "${sets}"`).catch(() => undefined);
+  }
+}
+
+/**
+ * An aggregate job's exact statistics per group for a secure sum (the same parameterised SQL as the plaintext job,
+ * no per-agent suppression), through the guard when `release` is given: every group and histogram bin with a person
+ * in it. A product without a privacy unit counts rows and is not guarded, as on the plain path.
+ */
+export async function secureGroupStatistics(conn: DuckDBConnection, job: AggregateJob, product: ProductInfo, privacy: AggregatePrivacyPlan, salt: string, release: SecureRelease | undefined): Promise<GroupPartial[]> {
+  const inspect = release
+    ? async (rows: string, stats: Parameters<typeof candidateCells>[2]): Promise<void> => {
+        if (!stats.plan.hasUnit) return;
+        const cand = await candidateCells(conn, rows, stats, release.salt, SECURE_MIN_PERSONS);
+        try {
+          await check(conn, release, cand);
+        } finally {
+          await conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
+        }
+      }
+    : undefined;
+  return (await queryGroupStatistics(conn, job, product, privacy, salt, inspect ? { inspect } : {})).groups;
+}
