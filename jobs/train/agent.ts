@@ -59,7 +59,7 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
   const config = { epochs: t.localEpochs, batchSize: t.batchSize, optimizer: t.optimizer, learningRate: t.learningRate, momentum: t.momentum, mu: spec.strategy.name === 'fedprox' ? spec.strategy.mu : 0, seed: (t.seed + 1000003 * (round + 1)) >>> 0 };
   const out = await runTrainCompute({ model, weights, test: data.test, thresholds: plan.thresholds, ...(training ? { train: { config, data: data.train, ...(c ? { scaffold: { c, ci } } : {}) } } : {}) }, signal);
   const ev = out.evaluation;
-  const parts: Record<string, ArrayLike<number>> = { evalN: [ev.n], evalLoss: toGrid([ev.lossSum], -20), evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg, evalSmall: [ev.n < minCellSize ? 1 : 0] };
+  const parts: Record<string, ArrayLike<number>> = { evalN: [ev.n], evalLoss: toGrid([ev.lossSum], -20), evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg, evalSmall: [ev.n > 0 && ev.n < minCellSize ? 1 : 0] };
   if (spec.labelLevels !== undefined && input.phase === 'eval') parts.labelExcluded = [labelExcludedReport(data, minCellSize)];
   if (training && out.training) {
     const res = out.training;

@@ -6,7 +6,7 @@
  */
 import { type CompiledKindJob, type KindDef, type KindRelease, type RoundRecord } from '../../common/kinds/index.js';
 import { participantCount, sampleParticipants } from '../../algorithms/fl/index.js';
-import { makeTrainPlan, replayServer, roundMetrics, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
+import { makeTrainPlan, exactTestWithheld, replayServer, roundMetrics, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
 import { parseTrainSpec, type TrainJobSpec } from './spec.js';
 import { dpTrainPrivacy } from './privacy.js';
 import { isDpTraining } from './privacy-spec.js';
@@ -55,8 +55,11 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
   },
   roundSummary: (job, rec) => trainRoundLine(roundMetrics(job.spec, job.plan, rec)) || undefined,
   perAgentBlocks: (job) => (isDpTraining(job.spec.privacy) ? [] : PER_AGENT_BLOCKS),
-  release(job, history): KindRelease {
-    const metrics = history.map((h) => roundMetrics(job.spec, job.plan, h));
+  release(job, history, info): KindRelease {
+    // Mode none: test figures of fewer than k rows are withheld (the largest published k of the agents asked).
+    const k = Math.max(0, ...Object.values(info?.minCellSize ?? {}));
+    const metrics = history.map((h) => roundMetrics(job.spec, job.plan, h, k));
+    const withheldRounds = history.filter((h) => exactTestWithheld(job.spec, job.plan, h, k)).length;
     const final = [...metrics].reverse().find((m) => m.phase === 'eval') ?? metrics.at(-1);
     const s = replayServer(job.spec, job.plan, history);
     const notes = [
@@ -64,6 +67,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
       `AUC from a ${job.plan.thresholds.length - 1}-bin public-threshold ROC histogram (no row-level scores leave an agent)`,
     ];
     if (isDpTraining(job.spec.privacy)) notes.push(isLocalDp(job.spec.privacy) ? localDpNote(job.spec.privacy) : `${job.spec.privacy.mode}: each round's sum of per-example gradients (clipped to L2 ${job.spec.privacy.clip}) and its row count carry discrete Gaussian noise; the final model alone is scored on the test rows, from noisy counts (accuracy, AUC); losses are not released`);
+    if (withheldRounds > 0) notes.push(`test metrics withheld in ${withheldRounds} of ${history.length} rounds: an agent's test side held 1 … k − 1 rows, or all test rows together fewer than k = ${k} (a pooled exact figure would disclose those rows, alone or as the difference of two jobs)`);
     const labelExcluded = labelExcludedOf(job.spec, job.plan, history);
     notes.push(...labelNotes(job.spec, labelExcluded));
     const agents = perAgentMetrics(job.spec, job.plan, history);

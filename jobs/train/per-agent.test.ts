@@ -78,11 +78,19 @@ describe('train per-agent metrics (mode none, plain sums)', () => {
     expect(out.release.notes.some((n) => n.startsWith('summary.perAgent'))).toBe(true);
   }, 120_000);
 
-  it('an agent with fewer test rows than its minimum cell size withholds its per-agent metrics, not its pooled rows', async () => {
+  it('an agent with fewer test rows than its minimum cell size withholds its per-agent metrics and the pooled test figures (red-team F1)', async () => {
     const { out, summary } = await run({ noise: 1_000_000 });
     expect(Object.keys(summary.perAgent!)).toEqual(['good']);
-    expect((out.release.rows[0] as { testN: number }).testN).toBe(data.get('good')!.test.n + data.get('noise')!.test.n);
+    // Before F1 the pooled row still carried testN = good + noise, from which a job without `noise` subtracts its
+    // figures; now every round's test figures are withheld (NaN) and a note says so. The first case is the control.
+    for (const row of out.release.rows as { testN: number; testLoss: number; testAuc: number; trainLoss: number; phase: string }[]) {
+      expect(row.testN).toBeNaN();
+      expect(row.testLoss).toBeNaN();
+      expect(row.testAuc).toBeNaN();
+      if (row.phase === 'train') expect(row.trainLoss).toBeGreaterThan(0); // 600 training rows: not withheld
+    }
     expect(out.release.notes.find((n) => n.startsWith('summary.perAgent'))).toContain('withheld by noise');
+    expect(out.release.notes.some((n) => n.startsWith('test metrics withheld in 4 of 4 rounds'))).toBe(true);
   }, 120_000);
 
   it('secure sums and DP keep no per-agent metrics, and the note says why', () => {

@@ -4,7 +4,8 @@
  * and the release reports each agent's test loss / accuracy / AUC per round beside the example-weighted pooled
  * figures. Under SecAgg/HE the coordinator never sees an agent's vector, and in the DP modes per-agent figures
  * would bypass the noise: none are released then. An agent whose test rows are below its own minimum cell size
- * flags `evalSmall` and its per-agent metrics are withheld (its rows still count in the pooled figures).
+ * (1 … k − 1 rows) flags `evalSmall`: its per-agent metrics are withheld, and so are that round's pooled test figures
+ * (a job with and without it would difference them; `exactTestWithheld` in plan.ts).
  */
 import type { RoundRecord, StatLayout } from '../../common/kinds/index.js';
 import { splitBlocks, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';

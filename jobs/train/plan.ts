@@ -158,12 +158,32 @@ function monotonePerCurve(v: Float64Array, curves: number): Float64Array {
   return out;
 }
 
-export function roundMetrics(spec: TrainJobSpec, plan: TrainPlan, rec: RoundRecord<TrainRoundInput>): RoundMetrics {
+/**
+ * Exact (mode none) test figures of a round are withheld (NaN, shown as —) when any answering agent flagged that its
+ * test side holds 1 … k − 1 rows (`evalSmall`, set by the agent against its own minimum cell size), or when the pooled
+ * count is below `minCellSize` (the largest of the answering agents'; 0 where the caller does not know it): a pooled
+ * figure over an agent with one test person would otherwise be that person's, by itself (one agent, a narrow
+ * `where`) or as the difference of a job with and without that agent (red-team finding F1). The training loss is
+ * withheld likewise when the pooled training count is below `minCellSize`. DP rounds are noised and not affected.
+ */
+export function exactTestWithheld(spec: TrainJobSpec, plan: TrainPlan, rec: RoundRecord<TrainRoundInput>, minCellSize = 0): boolean {
+  if (isDpTraining(spec.privacy)) return false;
   const b = splitBlocks(trainLayout(spec, plan), rec.released);
-  const n = b.evalN![0]!;
-  const tn = b.trainN![0]!;
+  return b.evalSmall![0]! > 0 || b.evalN![0]! < minCellSize;
+}
+
+export function roundMetrics(spec: TrainJobSpec, plan: TrainPlan, rec: RoundRecord<TrainRoundInput>, minCellSize = 0): RoundMetrics {
+  const b = splitBlocks(trainLayout(spec, plan), rec.released);
   // DP: the noisy cumulative histograms projected back to what counts can be (post-processing, privacy.ts).
   const dp = isDpTraining(spec.privacy);
+  const testWithheld = exactTestWithheld(spec, plan, rec, minCellSize);
+  if (testWithheld) {
+    const trainN = b.trainN![0]!;
+    const trainLoss = trainN > 0 && trainN >= minCellSize ? b.trainLoss![0]! / trainN : Number.NaN;
+    return { round: rec.round, phase: rec.input.phase, agents: rec.answered.length, trainLoss, testN: Number.NaN, testLoss: Number.NaN, testAccuracy: Number.NaN, testAuc: Number.NaN };
+  }
+  const n = b.evalN![0]!;
+  const tn = !dp && b.trainN![0]! < minCellSize ? 0 : b.trainN![0]!;
   const pos = dp ? monotonePerCurve(b.rocPos!, rocCurves(spec)) : b.rocPos!;
   const neg = dp ? monotonePerCurve(b.rocNeg!, rocCurves(spec)) : b.rocNeg!;
   return {
