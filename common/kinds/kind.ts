@@ -171,9 +171,10 @@ export interface KindDef<S = unknown, P = unknown, I = unknown> {
   participants?(job: CompiledKindJob<S, P>, round: number, pool: readonly string[], rng: Rng): readonly string[];
   /**
    * A short line on a completed round for the job's progress events (e.g. train's loss and accuracy), from its
-   * released values only (post-processing). Absent: the events say who answered.
+   * released values only (post-processing) and the same public facts its release gets (each answering agent's
+   * minimum cell size: a summary must withhold what the release withholds). Absent: the events say who answered.
    */
-  roundSummary?(job: CompiledKindJob<S, P>, record: RoundRecord<I>): string | undefined;
+  roundSummary?(job: CompiledKindJob<S, P>, record: RoundRecord<I>, info: Pick<KindReleaseInfo, 'minCellSize'>): string | undefined;
   /** Blocks of round `round` kept per agent in `RoundRecord.perAgent` (mode none, plain sums only). */
   perAgentBlocks?(job: CompiledKindJob<S, P>, round: number): readonly string[];
   /** The result from every completed round. */

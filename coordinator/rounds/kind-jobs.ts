@@ -3,7 +3,7 @@ import { checkProjectMembership } from '../admission/project-membership.js';
 import { randomUUID } from 'node:crypto';
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
-import { checkSecureCombination, compileKindJob, heVectorPlan, kindPrivacyModeOf, registryKindCandidates, secAggVectorPlan, secureQuorum, suppressedOfRounds, type AnyKindDef, type CompiledKindJob, type KindRegistry } from '../../common/kinds/index.js';
+import { checkSecureCombination, compileKindJob, heVectorPlan, kindPrivacyModeOf, registryKindCandidates, secAggVectorPlan, secureQuorum, suppressedOfRounds, type AnyKindDef, type CompiledKindJob, type KindRegistry, type KindReleaseInfo } from '../../common/kinds/index.js';
 import { createHePool, type HePool } from '../../common/he/coordinator.js';
 import type { AgentRegistry, AgentView } from '../agent-registry.js';
 import type { Dispatcher } from '../dispatcher.js';
@@ -201,6 +201,7 @@ export class KindJobs {
     emit('dispatched');
     try {
       await this.waitForAgents(record.agentsAsked, job.roundTimeoutMs, signal);
+      const releaseInfo = { minCellSize: Object.fromEntries(deps.registry.connected().filter((a) => record.agentsAsked.includes(a.name)).map((a) => [a.name, a.policy.minCellSize])) };
       const out = await runRounds({
         def,
         job,
@@ -211,9 +212,9 @@ export class KindJobs {
         transport,
         store: this.rounds,
         rng: deps.rng,
-        releaseInfo: { minCellSize: Object.fromEntries(deps.registry.connected().filter((a) => record.agentsAsked.includes(a.name)).map((a) => [a.name, a.policy.minCellSize])) },
+        releaseInfo,
         secure: { attestationOf: (a) => deps.registry.connected().find((v) => v.name === a)?.identity, hePool: () => (this.hePool ??= createHePool()) },
-        onRound: (rec, missing) => emit('round', undefined, `round ${rec.round + 1} of at most ${job.maxRounds}: ${rec.answered.length} agents answered${missing.length ? `, ${missing.length} missing` : ''}${roundSummaryOf(def, job, rec)}`),
+        onRound: (rec, missing) => emit('round', undefined, `round ${rec.round + 1} of at most ${job.maxRounds}: ${rec.answered.length} agents answered${missing.length ? `, ${missing.length} missing` : ''}${roundSummaryOf(def, job, rec, releaseInfo)}`),
         beforeRound: async (round) => {
           signal.throwIfAborted();
           await deps.beforeRound?.(record.id, round, signal);
@@ -297,9 +298,9 @@ export class KindJobs {
 }
 
 /** The kind's line on a round for the progress event ('' without one; a kind's bug never fails the job here). */
-function roundSummaryOf(def: AnyKindDef, job: CompiledKindJob, rec: Parameters<NonNullable<AnyKindDef['roundSummary']>>[1]): string {
+function roundSummaryOf(def: AnyKindDef, job: CompiledKindJob, rec: Parameters<NonNullable<AnyKindDef['roundSummary']>>[1], info: Pick<KindReleaseInfo, 'minCellSize'>): string {
   try {
-    const s = def.roundSummary?.(job, rec);
+    const s = def.roundSummary?.(job, rec, info);
     return s ? `; ${s}` : '';
   } catch {
     return '';

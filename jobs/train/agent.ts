@@ -59,7 +59,12 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
   const config = { epochs: t.localEpochs, batchSize: t.batchSize, optimizer: t.optimizer, learningRate: t.learningRate, momentum: t.momentum, mu: spec.strategy.name === 'fedprox' ? spec.strategy.mu : 0, seed: (t.seed + 1000003 * (round + 1)) >>> 0 };
   const out = await runTrainCompute({ model, weights, test: data.test, thresholds: plan.thresholds, ...(training ? { train: { config, data: data.train, ...(c ? { scaffold: { c, ci } } : {}) } } : {}) }, signal);
   const ev = out.evaluation;
-  const parts: Record<string, ArrayLike<number>> = { evalN: [ev.n], evalLoss: toGrid([ev.lossSum], -20), evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg, evalSmall: [ev.n > 0 && ev.n < minCellSize ? 1 : 0] };
+  // Mode none: test figures over 1 … k − 1 rows leave as zeros with a flag (the coordinator never holds them; the
+  // round's pooled test figures are withheld on the flag, plan.ts exactTestWithheld).
+  const evalSmall = ev.n > 0 && ev.n < minCellSize;
+  const parts: Record<string, ArrayLike<number>> = evalSmall
+    ? { evalSmall: [1] }
+    : { evalN: [ev.n], evalLoss: toGrid([ev.lossSum], -20), evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg, evalSmall: [0] };
   if (spec.labelLevels !== undefined && input.phase === 'eval') parts.labelExcluded = [labelExcludedReport(data, minCellSize)];
   if (training && out.training) {
     const res = out.training;
@@ -68,8 +73,13 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
     const w = plan.weighting === 'examples' ? data.train.n : 1;
     parts.delta = toGrid(delta.map((d) => d * w), spec.update.gridExponent);
     parts.weight = [w];
-    parts.trainLoss = toGrid([res.lossSum], -20);
-    parts.trainN = [data.train.n];
+    // Training figures over 1 … k − 1 rows likewise: zero loss and count, flagged. The update itself still counts
+    // (mode none releases the exact model; a DP mode bounds what one person changes in it).
+    if (data.train.n < minCellSize) parts.trainSmall = [1];
+    else {
+      parts.trainLoss = toGrid([res.lossSum], -20);
+      parts.trainN = [data.train.n];
+    }
     if (scaffold) {
       // Option II: c_i⁺ = c_i − c + (x − y_i)/(K η_l); send Δc_i = c_i⁺ − c_i (clipped), keep c_i⁺.
       const k = res.steps * t.learningRate;

@@ -6,7 +6,7 @@
  */
 import { type CompiledKindJob, type KindDef, type KindRelease, type RoundRecord } from '../../common/kinds/index.js';
 import { participantCount, sampleParticipants } from '../../algorithms/fl/index.js';
-import { makeTrainPlan, exactTestWithheld, replayServer, roundMetrics, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
+import { makeTrainPlan, exactTestWithheld, pooledMinCellSize, replayServer, roundMetrics, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
 import { parseTrainSpec, type TrainJobSpec } from './spec.js';
 import { dpTrainPrivacy } from './privacy.js';
 import { isDpTraining } from './privacy-spec.js';
@@ -53,11 +53,12 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
     if (fraction >= 1 || round >= job.spec.training.rounds || pool.length === 0) return [...pool];
     return sampleParticipants(pool, participantCount(pool.length, fraction, Math.min(minUpdates, pool.length)), rng);
   },
-  roundSummary: (job, rec) => trainRoundLine(roundMetrics(job.spec, job.plan, rec)) || undefined,
+  // The same thresholds as the release: a progress line must not show what the result withholds.
+  roundSummary: (job, rec, info) => trainRoundLine(roundMetrics(job.spec, job.plan, rec, pooledMinCellSize(info))) || undefined,
   perAgentBlocks: (job) => (isDpTraining(job.spec.privacy) ? [] : PER_AGENT_BLOCKS),
   release(job, history, info): KindRelease {
     // Mode none: test figures of fewer than k rows are withheld (the largest published k of the agents asked).
-    const k = Math.max(0, ...Object.values(info?.minCellSize ?? {}));
+    const k = pooledMinCellSize(info);
     const metrics = history.map((h) => roundMetrics(job.spec, job.plan, h, k));
     const withheldRounds = history.filter((h) => exactTestWithheld(job.spec, job.plan, h, k)).length;
     const final = [...metrics].reverse().find((m) => m.phase === 'eval') ?? metrics.at(-1);

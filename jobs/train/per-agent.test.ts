@@ -79,7 +79,10 @@ describe('train per-agent metrics (mode none, plain sums)', () => {
   }, 120_000);
 
   it('an agent with fewer test rows than its minimum cell size withholds its per-agent metrics and the pooled test figures (red-team F1)', async () => {
-    const { out, summary } = await run({ noise: 1_000_000 });
+    // k just above `noise`'s test rows and at most its training rows: the test side is small, the training side not.
+    const noise = data.get('noise')!;
+    expect(noise.train.n).toBeGreaterThan(noise.test.n);
+    const { out, summary } = await run({ noise: noise.test.n + 1 });
     expect(Object.keys(summary.perAgent!)).toEqual(['good']);
     // Before F1 the pooled row still carried testN = good + noise, from which a job without `noise` subtracts its
     // figures; now every round's test figures are withheld (NaN) and a note says so. The first case is the control.
@@ -87,7 +90,7 @@ describe('train per-agent metrics (mode none, plain sums)', () => {
       expect(row.testN).toBeNaN();
       expect(row.testLoss).toBeNaN();
       expect(row.testAuc).toBeNaN();
-      if (row.phase === 'train') expect(row.trainLoss).toBeGreaterThan(0); // 600 training rows: not withheld
+      if (row.phase === 'train') expect(row.trainLoss).toBeGreaterThan(0); // training rows ≥ k: not withheld
     }
     expect(out.release.notes.find((n) => n.startsWith('summary.perAgent'))).toContain('withheld by noise');
     expect(out.release.notes.some((n) => n.startsWith('test metrics withheld in 4 of 4 rounds'))).toBe(true);

@@ -10,6 +10,7 @@
  * | `evalN`, `evalLoss`, `evalCorrect` | 1 each | test rows, summed test loss, correct at 0.5 (binary) |
  * | `rocPos`, `rocNeg` | T + 1 each | test positives / negatives with score ≥ t_j (public thresholds) |
  * | `evalSmall` | 1 (not in DP training) | 1 when the agent's test rows are below its minimum cell size |
+| `trainSmall` | 1 (not in DP training) | 1 when the agent's training rows are below its minimum cell size |
  * | `labelExcluded` | 1 (declared label levels only) | eval round: rows whose label is not a level, if ≥ min cell size, else 0 |
  *
  * The evaluation blocks score the model the round starts from, so round r reports the model after r updates; one
@@ -76,9 +77,10 @@ export function trainLayout(spec: TrainJobSpec, plan: TrainPlan, round = 0): Sta
   if (spec.strategy.name === 'scaffold') blocks.push(block('deltaC', plan.parameters, -u.controlClip, u.controlClip, u.gridExponent));
   blocks.push(block('trainLoss', 1, 0, MAX_LOSS_SUM, LOSS_GRID), block('trainN', 1, 0, u.maxExamples, 0), block('evalN', 1, 0, u.maxExamples, 0), block('evalLoss', 1, 0, MAX_LOSS_SUM, LOSS_GRID), block('evalCorrect', 1, 0, u.maxExamples, 0));
   blocks.push(block('rocPos', T, 0, u.maxExamples, 0), block('rocNeg', T, 0, u.maxExamples, 0));
-  // 1 when this agent has fewer test rows than its minimum cell size: it withholds its per-agent metrics (the sum
-  // counts such agents; the pooled figures still include its rows).
-  blocks.push(block('evalSmall', 1, 0, 1, 0));
+  // 1 when this agent has 1 … k − 1 test rows (its own minimum cell size k): it zeroes its test figures and flags
+  // them, and the round's pooled test figures are withheld (exactTestWithheld). `trainSmall` likewise for its
+  // training rows: it zeroes its training loss and count, and the round's pooled training loss is withheld.
+  blocks.push(block('evalSmall', 1, 0, 1, 0), block('trainSmall', 1, 0, 1, 0));
   // Declared label levels: rows left out for a label not among them, reported in the eval round (label.ts).
   if (spec.labelLevels !== undefined) blocks.push(block('labelExcluded', 1, 0, u.maxExamples, 0));
   return { blocks };
@@ -164,12 +166,19 @@ function monotonePerCurve(v: Float64Array, curves: number): Float64Array {
  * count is below `minCellSize` (the largest of the answering agents'; 0 where the caller does not know it): a pooled
  * figure over an agent with one test person would otherwise be that person's, by itself (one agent, a narrow
  * `where`) or as the difference of a job with and without that agent (red-team finding F1). The training loss is
- * withheld likewise when the pooled training count is below `minCellSize`. DP rounds are noised and not affected.
+ * withheld likewise when an agent flagged 1 … k − 1 training rows (`trainSmall`) or the pooled training count is
+ * below `minCellSize`. The flagging agent also zeroes its own figures (agent.ts), so they never reach the coordinator.
+ * DP rounds are noised and not affected.
  */
 export function exactTestWithheld(spec: TrainJobSpec, plan: TrainPlan, rec: RoundRecord<TrainRoundInput>, minCellSize = 0): boolean {
   if (isDpTraining(spec.privacy)) return false;
   const b = splitBlocks(trainLayout(spec, plan), rec.released);
   return b.evalSmall![0]! > 0 || b.evalN![0]! < minCellSize;
+}
+
+/** The largest minimum cell size of the agents asked (0 when the caller knows none): the pooled threshold. */
+export function pooledMinCellSize(info: { readonly minCellSize?: Readonly<Record<string, number>> } | undefined): number {
+  return Math.max(0, ...Object.values(info?.minCellSize ?? {}));
 }
 
 export function roundMetrics(spec: TrainJobSpec, plan: TrainPlan, rec: RoundRecord<TrainRoundInput>, minCellSize = 0): RoundMetrics {
@@ -178,12 +187,12 @@ export function roundMetrics(spec: TrainJobSpec, plan: TrainPlan, rec: RoundReco
   const dp = isDpTraining(spec.privacy);
   const testWithheld = exactTestWithheld(spec, plan, rec, minCellSize);
   if (testWithheld) {
-    const trainN = b.trainN![0]!;
+    const trainN = b.trainSmall![0]! > 0 ? 0 : b.trainN![0]!;
     const trainLoss = trainN > 0 && trainN >= minCellSize ? b.trainLoss![0]! / trainN : Number.NaN;
     return { round: rec.round, phase: rec.input.phase, agents: rec.answered.length, trainLoss, testN: Number.NaN, testLoss: Number.NaN, testAccuracy: Number.NaN, testAuc: Number.NaN };
   }
   const n = b.evalN![0]!;
-  const tn = !dp && b.trainN![0]! < minCellSize ? 0 : b.trainN![0]!;
+  const tn = !dp && (b.trainN![0]! < minCellSize || b.trainSmall![0]! > 0) ? 0 : b.trainN![0]!;
   const pos = dp ? monotonePerCurve(b.rocPos!, rocCurves(spec)) : b.rocPos!;
   const neg = dp ? monotonePerCurve(b.rocNeg!, rocCurves(spec)) : b.rocNeg!;
   return {

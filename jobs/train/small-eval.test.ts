@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { compileKindJob } from '../../common/kinds/index.js';
 import { trainKind, type CompiledTrainJob } from './index.js';
 import { roundMetrics, trainLayout } from './plan.js';
+import { trainRoundLine } from './view.js';
 
 const spec = {
   kind: 'train',
@@ -25,7 +26,7 @@ const spec = {
 const job = compileKindJob(trainKind, spec) as CompiledTrainJob;
 
 /** An eval-round record: `n` test rows (all correct, loss 0.1 each), `trainN` training rows, the agent's small flag. */
-function record(round: number, n: number, small: 0 | 1, trainN = 0) {
+function record(round: number, n: number, small: 0 | 1, trainN = 0, trainSmall: 0 | 1 = 0) {
   const layout = trainLayout(job.spec, job.plan, round);
   const off: Record<string, number> = {};
   let at = 0;
@@ -39,6 +40,7 @@ function record(round: number, n: number, small: 0 | 1, trainN = 0) {
   released[off.evalCorrect!] = n;
   released[off.evalSmall!] = small;
   released[off.rocPos! + 3] = n;
+  released[off.trainSmall!] = trainSmall;
   if (off.trainN !== undefined) {
     released[off.trainN] = trainN;
     released[off.trainLoss!] = 0.2 * trainN;
@@ -75,5 +77,18 @@ describe('train mode none: pooled test figures of fewer than k rows are withheld
     const r = trainKind.release(job, [record(0, 12, 0, 50), record(1, 12, 0)], { converged: true, minCellSize: { 'site-a': 10 } });
     expect((r.summary!.final as { testN: number }).testN).toBe(12);
     expect(r.notes.some((n) => n.startsWith('test metrics withheld'))).toBe(false);
+  });
+
+  it('an agent flagged 1 … k − 1 training rows: the pooled training loss is withheld though the pool is ≥ k', () => {
+    expect(roundMetrics(job.spec, job.plan, record(0, 20, 0, 50, 1), 10).trainLoss).toBeNaN();
+    expect(roundMetrics(job.spec, job.plan, record(0, 20, 0, 50, 0), 10).trainLoss).toBeCloseTo(0.2, 12); // control
+  });
+
+  it('the per-round progress line withholds what the release withholds (the pooled count against the largest k)', () => {
+    const line = (n: number): string | undefined => trainKind.roundSummary!(job, record(1, n, 0), { minCellSize: { 'site-a': 10 } });
+    expect(line(5) ?? '').not.toMatch(/test/);
+    // Control: the same round at 12 ≥ k shows its test figures, as it did before any k was applied.
+    expect(line(12)).toBe(trainRoundLine(roundMetrics(job.spec, job.plan, record(1, 12, 0), 10)));
+    expect(line(12)).toMatch(/final model: test loss 0\.1000, accuracy 1\.0000/);
   });
 });

@@ -1,0 +1,56 @@
+/**
+ * Red-team F1 follow-up, agent side: in mode none an agent with 1 … k − 1 test (or training) rows sends zeros for
+ * those figures with a flag, so its exact small figures never reach the coordinator (the release withheld them from
+ * the researcher already; plan.ts exactTestWithheld). Negative control: with k below its row counts the same agent
+ * sends its exact figures. Real TF.js compute on synthetic rows.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { compileKindJob } from '../../common/kinds/index.js';
+import { closeTrainPool } from '../../node-agent/train/pool.js';
+import { trainRound } from './agent.js';
+import { trainKind, type CompiledTrainJob } from './index.js';
+import { splitBlocks, trainLayout } from './plan.js';
+import { syntheticAgentData } from './synthetic.js';
+
+const D = 3;
+const job = compileKindJob(trainKind, {
+  kind: 'train',
+  product: 'p',
+  label: 'y',
+  features: Array.from({ length: D }, (_, j) => ({ column: `x${j}`, type: 'numeric', bounds: [0, 1] })),
+  split: { column: 'split', train: 'train', test: 'test' },
+  model: { type: 'logistic' },
+  training: { rounds: 1, localEpochs: 1, batchSize: 8, learningRate: 0.5, seed: 1 },
+}) as CompiledTrainJob;
+const data = syntheticAgentData({ rows: 40, inputs: D, shift: 0, seed: 7 });
+const weights = Array.from({ length: job.plan.parameters }, () => 0);
+
+async function blocks(k: number) {
+  const v = await trainRound(job, { phase: 'train', weights }, data, new Map(), 0, undefined, k);
+  return splitBlocks(trainLayout(job.spec, job.plan), v);
+}
+
+afterAll(async () => closeTrainPool());
+
+describe('train agent, mode none: small test or training sides leave as flagged zeros', () => {
+  it(`test and training rows below k: zeros and both flags; the update still counts`, async () => {
+    expect(data.test.n).toBeGreaterThan(0);
+    expect(data.train.n).toBeGreaterThan(0);
+    const b = await blocks(Math.max(data.test.n, data.train.n) + 1);
+    expect(b.evalSmall![0]).toBe(1);
+    expect(b.trainSmall![0]).toBe(1);
+    for (const name of ['evalN', 'evalLoss', 'evalCorrect', 'rocPos', 'rocNeg', 'trainN', 'trainLoss']) expect(Array.from(b[name]!).every((x) => x === 0), name).toBe(true);
+    expect(b.weight![0]).toBe(data.train.n);
+    expect(Array.from(b.delta!).some((x) => x !== 0)).toBe(true);
+  });
+
+  it('negative control: k at or below both counts — exact figures, no flags', async () => {
+    const b = await blocks(Math.min(data.test.n, data.train.n));
+    expect(b.evalSmall![0]).toBe(0);
+    expect(b.trainSmall![0]).toBe(0);
+    expect(b.evalN![0]).toBe(data.test.n);
+    expect(b.trainN![0]).toBe(data.train.n);
+    expect(b.evalLoss![0]).toBeGreaterThan(0);
+    expect(b.trainLoss![0]).toBeGreaterThan(0);
+  });
+});
