@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AgentKindContext, AgentKindDef } from '../../common/kinds/index.js';
 import { contingencyCounts, type ContingencyFilter, type Level } from '../../node-agent/analytics/contingency.js';
-import { personHashSql } from '../../node-agent/disclosure/released-cells.js';
+import { guardedSetSize, personHashSql } from '../../node-agent/disclosure/released-cells.js';
 import type { ContingencyPlan } from './index.js';
 import type { ContingencySpec } from './spec.js';
 
@@ -46,7 +46,7 @@ export const contingencyAgentKind: AgentKindDef<ContingencySpec, ContingencyPlan
         ...(ctx.product.privacyUnit ? { personColumn: ctx.product.privacyUnit } : {}),
         ...(sets ? { personSets: { table: sets, salt: ctx.salt, hashSql: personHashSql } } : {}),
       });
-      if (sets) await guardCells(ctx.conn, sets, ctx, job.secure === 'plain' ? ctx.policy.minCellSize : 1);
+      if (sets) await guardCells(ctx.conn, sets, ctx, guardedSetSize(job.secure, ctx.policy.minCellSize));
       const values = new Float64Array(job.plan.cells.length);
       let at = 0;
       for (const row of t.counts) for (const v of row) values[at++] = Number(v);

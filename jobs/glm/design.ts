@@ -39,6 +39,12 @@ export interface GlmReadOptions {
   readonly standardisation?: Readonly<Record<string, { readonly mean: number; readonly sd: number }>>;
   /** Skip the disclosure rules (tests of the reader only). @default false */
   readonly skipDisclosure?: boolean;
+  /**
+   * Called once the job's usable rows are in TEMP table `rows.table` (columns y, x1 … x{lastTerm}, u for the privacy
+   * unit when `hasUnit`), after the disclosure rules and before they are read: a caller's mode-none differencing
+   * guard over the persons behind them (jobs/train/guard.ts). Its errors propagate as they are.
+   */
+  readonly onRows?: (conn: DuckDBConnection, rows: { readonly table: string; readonly lastTerm: string; readonly hasUnit: boolean }) => Promise<void>;
 }
 
 export interface GlmAgentDesign {
@@ -218,6 +224,10 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
         },
         opts.minCellSize,
       );
+    }
+    if (opts.onRows) {
+      await opts.onRows(conn, { table: rowsTable, lastTerm: p0 > 1 ? `x${p0 - 1}` : 'y', hasUnit: !!unit });
+      checkAbort();
     }
     // Columns → typed arrays, chunk by chunk.
     const x = new Float64Array(n * p0);

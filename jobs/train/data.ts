@@ -17,7 +17,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SchemaProduct } from '../../common/job/schema-check.js';
 import { FedmeshError } from '../../common/errors.js';
-import { readGlmDesign } from '../glm/design.js';
+import { readGlmDesign, type GlmReadOptions } from '../glm/design.js';
 import { parseGlmSpec } from '../glm/spec.js';
 import type { TrainJobSpec } from './spec.js';
 import { labelFamily, mapLabels } from './label.js';
@@ -105,7 +105,7 @@ export function inputsFromDesign(spec: TrainJobSpec, design: { n: number; p: num
 }
 
 /** Reads this agent's rows of the job (see the file comment). @throws as readGlmDesign, stageHashSplit and stageLabelClasses */
-export async function readTrainData(conn: DuckDBConnection, spec: TrainJobSpec, product: SchemaProduct, opts: { salt: string; minCellSize: number; scratch: string }, signal?: AbortSignal): Promise<TrainAgentData> {
+export async function readTrainData(conn: DuckDBConnection, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows'>, signal?: AbortSignal): Promise<TrainAgentData> {
   const columns = new Set([spec.label, ...spec.features.map((f) => f.column), ...spec.where.map((f) => f.column)]);
   const staged: string[] = [];
   try {

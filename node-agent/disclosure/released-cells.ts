@@ -35,6 +35,15 @@ export function personHashSql(unitExpr: string, saltParam: string): string {
   return `(md5_number(${saltParam} || CAST(${unitExpr} AS VARCHAR)) >> 64)::UBIGINT`;
 }
 
+/**
+ * The smallest person set a mode-none job's differencing guard takes as a candidate: with plain sums the sets of at
+ * least k persons (smaller ones are withheld at the agent and never leave); inside a secure sum every non-empty set,
+ * since nothing is withheld per agent there and a set of 8 here and 8 elsewhere is released as 16 (red-team F5).
+ */
+export function guardedSetSize(secure: string | undefined, minCellSize: number): number {
+  return (secure ?? 'plain') === 'plain' ? minCellSize : 1;
+}
+
 export interface ReleaseCheck {
   researcher: string;
   jobId: string;

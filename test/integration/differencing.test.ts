@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesize } from '../../client/synth/index.js';
@@ -22,11 +23,15 @@ describe('differencing in mode none (issue 8 item 3)', () => {
     mesh = await startMesh({ agentNames: ['a1', 'c1'] });
     // 100 persons: 1–49 born 1940–1959, person 50 alone in 1970, 51–100 born 1980–1999.
     const dir = join(mesh.dir, 'data', 'persons');
-    await writeCsvFromSql(dir, 'person', `
+    const persons = `
       SELECT i AS person_id, CASE WHEN i % 2 = 0 THEN 8507 ELSE 8532 END AS gender_concept_id,
              CASE WHEN i < 50 THEN 1940 + i % 20 WHEN i = 50 THEN 1970 ELSE 1980 + i % 20 END AS year_of_birth
-        FROM range(1, 101) t(i)`);
-    await mesh.startAgent('a1', dir);
+        FROM range(1, 101) t(i)`;
+    await writeCsvFromSql(dir, 'person', persons);
+    // The same persons as a flat product open to train jobs (the train variant below), unit person_id.
+    await writeCsvFromSql(dir, 'people', persons);
+    await writeFile(join(dir, 'fedmesh.products.json'), JSON.stringify({ version: 1, products: { people: { privacyUnit: 'person_id', allowedJobKinds: ['fl'] } } }));
+    await mesh.startAgent('a1', dir, { allowModes: ['none', 'central-dp', 'local-dp', 'distributed-dp'], allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'contingency', 'train'] });
     const synth = await synthesize({ outDir: join(mesh.dir, 'synth'), sites: 1, persons: 800, seed: 11, format: 'parquet' });
     await mesh.startAgent('c1', synth.sites[0]!.dir);
     await mesh.waitForAgents(2, 60_000);
@@ -74,6 +79,33 @@ describe('differencing in mode none (issue 8 item 3)', () => {
     expect(second.state).toBe('failed');
     expect(second.error!.message).toMatch(/a1: (POLICY_DENIED: )?differencing guard \(mode none\)/);
   });
+
+  it('train variant (red-team F1 follow-up): a model fit and scored on persons moved by one is refused; the same job again and far-apart sets pass', async () => {
+    // Exact test loss/accuracy/AUC and training loss over 51 persons, then over the same 50: subtracting gave person 50's
+    // figures. The agent now takes each split side's persons (hash split, about half each) as a released set.
+    const train = (where: unknown[]): unknown => ({
+      kind: 'train', product: 'people', label: 'gender_concept_id', labelLevels: [8507, 8532], features: [{ column: 'year_of_birth', type: 'numeric', bounds: [1900, 2020] }],
+      split: { hash: { fraction: 0.5, salt: 'diff' } }, where, model: { type: 'logistic' }, training: { rounds: 1 }, participation: { minUpdates: 1 }, privacy: { mode: 'none' }, agents: ['a1'],
+    });
+    // Researcher bob: a memory of his own, so the aggregate and contingency jobs above do not decide this case.
+    const bob = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'researcher', 'bob') });
+    try {
+      const first = await bob.run(train([{ column: 'year_of_birth', op: '>=', value: 1970 }]));
+      expect(first.error, JSON.stringify(first.error)).toBeUndefined();
+      expect((first.result!.summary!.final as { testN: number }).testN).toBeGreaterThanOrEqual(10);
+      const again = await bob.run(train([{ column: 'year_of_birth', op: '>=', value: 1970 }]));
+      expect(again.error).toBeUndefined(); // control: identical person sets
+      const second = await bob.run(train([{ column: 'year_of_birth', op: '>', value: 1970 }]));
+      expect(second.state).toBe('failed');
+      expect(second.result).toBeUndefined();
+      expect(second.error!.message).toMatch(/a1: (POLICY_DENIED: )?(round 1: )?differencing guard \(mode none\)/);
+      // Negative control: persons born before 1960 (49 persons, disjoint from both sides above) pass.
+      const far = await bob.run(train([{ column: 'year_of_birth', op: '<', value: 1960 }]));
+      expect(far.error).toBeUndefined();
+    } finally {
+      bob.close();
+    }
+  }, 120_000);
 
   describe('cohort variant: an inclusion rule moved by one year', () => {
     const definition = (minAge: number): unknown => ({
