@@ -6,7 +6,9 @@
 import { glmFamily, glmLocalStatsChunked, glmStatsToVector, standardiseColumn, type GlmRoundInput } from '../../algorithms/glm/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { AgentKindDef } from '../../common/kinds/index.js';
+import { guardedSetSize } from '../../node-agent/disclosure/released-cells.js';
 import { readGlmDesign, type GlmAgentDesign } from './design.js';
+import { designPersonGuard } from './person-guard.js';
 import type { GlmJobInput, GlmPlan } from './index.js';
 import { checkScales, localMoments } from './standardise.js';
 import type { GlmJob } from './spec.js';
@@ -37,7 +39,9 @@ export const glmAgentKind: AgentKindDef<GlmJob, GlmPlan, GlmJobInput> = {
       const scratch = `glm_${ctx.jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}`;
       // Standardised columns are read raw (identity scale, exact) and scaled in place once the public scales arrive.
       const identity = Object.fromEntries(std.map((c) => [c.column, { mean: 0, sd: 1 }]));
-      d = await readGlmDesign(ctx.conn, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(std.length > 0 ? { standardisation: identity } : {}) }, signal);
+      // Mode none: the persons behind the rows go through the agent's differencing guard first (person-guard.ts).
+      const onRows = job.spec.privacy.mode === 'none' && ctx.guardReleasedSets ? designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets }) : undefined;
+      d = await readGlmDesign(ctx.conn, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(std.length > 0 ? { standardisation: identity } : {}), ...(onRows ? { onRows } : {}) }, signal);
       ctx.jobState.set(DESIGN, d);
       ctx.jobState.delete(SCALED);
     }

@@ -10,7 +10,7 @@ import { clipL2, toGrid } from '../../algorithms/fl/index.js';
 import type { LocalModelConfig } from '../../node-agent/train/local-train.js';
 import { runTrainCompute } from '../../node-agent/train/pool.js';
 import { guardedSetSize } from '../../node-agent/disclosure/released-cells.js';
-import { trainPersonGuard } from './guard.js';
+import { designPersonGuard } from '../glm/person-guard.js';
 import { readTrainData, type TrainAgentData } from './data.js';
 import { joinBlocks, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
 import type { TrainJobSpec } from './spec.js';
@@ -102,9 +102,10 @@ export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInp
     let data = ctx.jobState.get(DATA) as TrainAgentData | undefined;
     if (!data) {
       const scratch = `train_${ctx.jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}`;
-      // Mode none: the persons behind the released sides go through the agent's differencing guard first (guard.ts).
+      // Mode none: the persons of each split side (the last design term is the test dummy) go through the agent's
+      // differencing guard before any figure is computed (jobs/glm/person-guard.ts).
       const guard = !isDpTraining(job.spec.privacy) && ctx.guardReleasedSets !== undefined;
-      const onRows = guard ? trainPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets! }) : undefined;
+      const onRows = guard ? designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets!, cell: (split) => `CASE WHEN ${split} = 1 THEN 'test' ELSE 'train' END` }) : undefined;
       data = await readTrainData(ctx.conn, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(onRows ? { onRows } : {}) }, signal);
       ctx.jobState.set(DATA, data);
     }

@@ -30,8 +30,8 @@ describe('differencing in mode none (issue 8 item 3)', () => {
     await writeCsvFromSql(dir, 'person', persons);
     // The same persons as a flat product open to train jobs (the train variant below), unit person_id.
     await writeCsvFromSql(dir, 'people', persons);
-    await writeFile(join(dir, 'fedmesh.products.json'), JSON.stringify({ version: 1, products: { people: { privacyUnit: 'person_id', allowedJobKinds: ['fl'] } } }));
-    await mesh.startAgent('a1', dir, { allowModes: ['none', 'central-dp', 'local-dp', 'distributed-dp'], allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'contingency', 'train'] });
+    await writeFile(join(dir, 'fedmesh.products.json'), JSON.stringify({ version: 1, products: { people: { privacyUnit: 'person_id', allowedJobKinds: ['fl', 'glm'] } } }));
+    await mesh.startAgent('a1', dir, { allowModes: ['none', 'central-dp', 'local-dp', 'distributed-dp'], allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'contingency', 'train', 'glm'] });
     const synth = await synthesize({ outDir: join(mesh.dir, 'synth'), sites: 1, persons: 800, seed: 11, format: 'parquet' });
     await mesh.startAgent('c1', synth.sites[0]!.dir);
     await mesh.waitForAgents(2, 60_000);
@@ -104,6 +104,29 @@ describe('differencing in mode none (issue 8 item 3)', () => {
       expect(far.error).toBeUndefined();
     } finally {
       bob.close();
+    }
+  }, 120_000);
+
+  it('glm variant: a regression over persons moved by one is refused; the same fit again and a far-apart one pass', async () => {
+    // Exact coefficients and n over 51 persons, then over the same 50, subtract to person 50's row.
+    const glm = (where: unknown[]): unknown => ({
+      kind: 'glm', product: 'people', family: 'gaussian', outcome: 'year_of_birth', outcomeBounds: [1900, 2020],
+      covariates: [{ column: 'gender_concept_id', type: 'categorical', levels: [8507, 8532], reference: 8507 }], where, quorum: 1, privacy: { mode: 'none' }, agents: ['a1'],
+    });
+    const carol = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'researcher', 'carol') });
+    try {
+      const first = await carol.run(glm([{ column: 'year_of_birth', op: '>=', value: 1970 }]));
+      expect(first.error, JSON.stringify(first.error)).toBeUndefined();
+      const again = await carol.run(glm([{ column: 'year_of_birth', op: '>=', value: 1970 }]));
+      expect(again.error).toBeUndefined(); // control: the identical person set
+      const second = await carol.run(glm([{ column: 'year_of_birth', op: '>', value: 1970 }]));
+      expect(second.state).toBe('failed');
+      expect(second.result).toBeUndefined();
+      expect(second.error!.message).toMatch(/a1: (POLICY_DENIED: )?(round \d+: )?differencing guard \(mode none\)/);
+      const far = await carol.run(glm([{ column: 'year_of_birth', op: '<', value: 1960 }]));
+      expect(far.error, JSON.stringify(far.error)).toBeUndefined(); // control: 49 other persons
+    } finally {
+      carol.close();
     }
   }, 120_000);
 

@@ -1,0 +1,45 @@
+/**
+ * Mode none: the agent's differencing guard over the persons behind a design's rows (glm, train). A mode-none job
+ * releases exact figures over those rows (a regression's coefficients and n; a model's losses, accuracy, AUC); two
+ * jobs whose `where` differs by one person subtracted to that person's contribution. The persons behind the rows, by
+ * cell (glm: all rows; train: each split side), are released sets for the agent's ReleasedCells memory
+ * (node-agent/disclosure/released-cells.ts, the one contingency and aggregates use): a set that differs from one
+ * released to the same researcher before by 1 … k − 1 persons is refused (PERMISSION_DENIED naming privacy.mode),
+ * before any figure is computed. The sets come from the design reader's own rows (GlmReadOptions.onRows), so they
+ * are exactly the rows used.
+ *
+ * Candidates: sets of at least `minPersons` (guardedSetSize: k with plain sums, 1 inside a secure sum). Rows without
+ * a privacy unit have no person to key; a product without one is not guarded (as for contingency).
+ */
+import { randomBytes } from 'node:crypto';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { personHashSql } from '../../node-agent/disclosure/released-cells.js';
+import type { GlmReadOptions } from './design.js';
+
+export interface PersonGuardOptions {
+  /** The agent's secret salt of the keyed person hash (the same for every job, so sets compare across jobs). */
+  readonly salt: string;
+  readonly minPersons: number;
+  readonly guard: (conn: DuckDBConnection, candidates: string) => Promise<void>;
+  /** SQL of a row's cell over the rows table (its last design term is `lastTerm`); one cell 'rows' when absent. */
+  readonly cell?: (lastTerm: string) => string;
+}
+
+/** A GlmReadOptions.onRows hook that puts the persons of the design's rows, by cell, through `guard`. */
+export function designPersonGuard(opts: PersonGuardOptions): NonNullable<GlmReadOptions['onRows']> {
+  return async (conn, rows) => {
+    if (!rows.hasUnit) return;
+    const cand = `fedmesh_person_guard_${randomBytes(6).toString('hex')}`;
+    const cell = opts.cell ? opts.cell(`"${rows.lastTerm}"`) : `'rows'`;
+    await conn.run(
+      `CREATE TEMP TABLE "${cand}" AS WITH p AS (SELECT DISTINCT ${cell} AS cell, u FROM "${rows.table}" WHERE u IS NOT NULL) ` +
+        `SELECT cell, ${personHashSql('u', '$1')} AS h FROM p WHERE cell IN (SELECT cell FROM p GROUP BY cell HAVING count(*) >= $2)`,
+      [opts.salt, opts.minPersons],
+    );
+    try {
+      await opts.guard(conn, cand);
+    } finally {
+      await conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
+    }
+  };
+}
