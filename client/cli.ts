@@ -158,14 +158,20 @@ function buildProgram(): Command {
   );
   output(program.commands.at(-1)!).action(exit(async (file: string | undefined, opts) => (await researcher()).runQuery(file, opts)));
 
-  const privacyOptions = (cmd: Command): Command =>
+  /** What `--quorum` means differs by kind: a floor with partial results (the one-round kinds), a fixed set of sites (glm), updates per round (train). */
+  const QUORUM_HELP = {
+    partial: 'agents that must answer (default: every agent serving the product, live or not); a result missing agents is marked PARTIAL',
+    glm: 'the fewest agents the fit may be made over: refused at admission (QUORUM_NOT_MET) when fewer serve the product; every admitted agent must then answer every round or the job fails (no partial fit). With --agents it must equal their number',
+    train: 'the fewest updates a training round aggregates (participation.minUpdates); a round with fewer fails the job, agents that miss a round drop out of it',
+  } as const;
+  const privacyOptions = (cmd: Command, quorum: keyof typeof QUORUM_HELP = 'partial'): Command =>
     cmd
       .option('--privacy <mode>', 'none | central-dp | local-dp | distributed-dp')
       .option('--epsilon <e>', 'privacy budget ε')
       .option('--delta <d>', 'privacy budget δ')
       .option('--rho <r>', 'zCDP budget ρ')
       .option('--secure <mode>', 'secagg | he')
-      .option('--quorum <n>', 'agents that must answer (default: every agent serving the product, live or not); a result missing agents is marked PARTIAL')
+      .option('--quorum <n>', QUORUM_HELP[quorum])
       .option('--timeout-ms <ms>', 'job deadline')
       .option('--agents <names>', 'comma-separated agents to ask')
       .option('--json', 'print one JSON object (same as --format json)')
@@ -185,10 +191,10 @@ function buildProgram(): Command {
   connection(privacyOptions(program.command('contingency').description('r × c table of persons over public levels, with a chi-square test').argument('<spec>', 'contingency job JSON'))).action(
     exit(async (file: string, opts) => (await cells()).runCellCommand('contingency', file, opts)),
   );
-  connection(privacyOptions(program.command('glm').description("generalised linear model (gaussian, binomial, poisson) fitted across the mesh by Fisher scoring rounds; R's summary(glm) table").argument('<spec>', 'glm job JSON').option('--max-rows-per-person <k>', 'contribution bound per person in the DP modes (default 1)'))).action(
+  connection(privacyOptions(program.command('glm').description("generalised linear model (gaussian, binomial, poisson) fitted across the mesh by Fisher scoring rounds; R's summary(glm) table").argument('<spec>', 'glm job JSON'), 'glm').option('--max-rows-per-person <k>', 'contribution bound per person in the DP modes (default 1)')).action(
     exit(async (file: string, opts) => (await kinds()).runKindCommand('glm', file, opts)),
   );
-  connection(privacyOptions(program.command('train').description('federated training (logistic/linear regression, MLP, a TF.js Layers model.json) with FedAvg, FedProx, FedAdagrad/FedAdam/FedYogi or SCAFFOLD; a progress bar, then per-round loss, accuracy and AUC').argument('<spec>', 'train job JSON')).option('--rounds <n>', 'training rounds (training.rounds of the spec)').option('--plot <file.svg>', 'write the loss/accuracy/AUC curves per round (global and per agent) as SVG')).action(
+  connection(privacyOptions(program.command('train').description('federated training (logistic/linear regression, MLP, a TF.js Layers model.json) with FedAvg, FedProx, FedAdagrad/FedAdam/FedYogi or SCAFFOLD; a progress bar, then per-round loss, accuracy and AUC').argument('<spec>', 'train job JSON'), 'train').option('--rounds <n>', 'training rounds (training.rounds of the spec)').option('--plot <file.svg>', 'write the loss/accuracy/AUC curves per round (global and per agent) as SVG')).action(
     exit(async (file: string, opts) => (await import('./commands/train-command.js')).runTrainCommand(file, opts)),
   );
   // `model pull` (issue 10): a succeeded train job's model as TF.js files.

@@ -52,6 +52,8 @@ export interface KindJobCommon {
   readonly dropout: DropoutPolicy;
   /** With dropout 'continue': the fewest agents a round may sum over. */
   readonly minAgents: number;
+  /** The spec field the researcher sets minAgents with, named in refusals (e.g. `participation.minUpdates`). @default 'quorum' */
+  readonly minAgentsField?: string;
   /** secagg: Shamir threshold t of the mask seeds. @default ⌊n/2⌋ + 1 */
   readonly secureThreshold?: number;
   /** Run on these agents only (each must serve the product and be live at admission). @default every serving agent */

@@ -70,7 +70,8 @@ export function checkSecureCombination(job: KindJobCommon): void {
     );
   }
   if (job.secure !== 'plain' && job.dropout !== 'fail' && job.minAgents < MIN_SECURE_PARTICIPANTS) {
-    throw new FedmeshError('INVALID_JOB', `minAgents: a secure sum needs at least ${MIN_SECURE_PARTICIPANTS} contributors`, { field: 'minAgents' });
+    const field = job.minAgentsField ?? 'quorum';
+    throw new FedmeshError('INVALID_JOB', `${field}: a secure sum needs at least ${MIN_SECURE_PARTICIPANTS} contributors`, { field });
   }
 }
 

@@ -41,6 +41,7 @@ export function admitKindJob(job: CompiledKindJob, members: readonly AgentMember
       throw e;
     }
   }
-  if (serving.length < job.minAgents) throw new FedmeshError('QUORUM_NOT_MET', `minAgents: ${serving.length} agents serve product ${job.product}, the job needs at least ${job.minAgents}`, { field: 'minAgents' });
+  const quorumField = job.minAgentsField ?? 'quorum';
+  if (serving.length < job.minAgents) throw new FedmeshError('QUORUM_NOT_MET', `${quorumField}: ${serving.length} agents serve product ${job.product}, the job needs at least ${job.minAgents}`, { field: quorumField });
   return { agents: serving, touched: populationsTouched(serving.map((a) => a.products.filter((p) => p.name === job.product))) };
 }

@@ -86,6 +86,10 @@ describe('round runner (in-memory transport)', () => {
     expect(m.asks.filter((a) => a.agent === 'c').length).toBe(1);
     const e = await run(spec({ dropout: 'continue', minAgents: 3 }), memoryTransport(data, { fail }).transport).catch((x: unknown) => x);
     expect(isFedmeshError(e) && e.code === 'QUORUM_NOT_MET').toBe(true);
+    // The refusal names the field the researcher set (a kind's minAgentsField; `quorum` by default), not minAgents.
+    expect((e as Error).message).toMatch(/fewer than quorum = 3 answered$/);
+    const e2 = await run(spec({ dropout: 'continue', minAgents: 3, minAgentsField: 'participation.minUpdates' }), memoryTransport(data, { fail }).transport).catch((x: unknown) => x);
+    expect((e2 as Error).message).toMatch(/fewer than participation\.minUpdates = 3 answered$/);
   });
 
   it('refuses a reply that breaks the public layout (wrong length or bounds) as that agent failing', async () => {

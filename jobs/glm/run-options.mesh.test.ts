@@ -111,7 +111,8 @@ describe('glm quorum and agents on a 3-agent mesh', () => {
     );
     expect(e).toBeInstanceOf(FedmeshError);
     expect((e as FedmeshError).code).toBe('QUORUM_NOT_MET');
-    expect((e as FedmeshError).message).toMatch(/3 agents serve product study, the job needs at least 4/);
+    expect((e as FedmeshError).message).toMatch(/^quorum: 3 agents serve product study, the job needs at least 4/);
+    expect((e as FedmeshError).field).toBe('quorum'); // the spec's field, not the seam's internal minAgents
     // Negative control: a quorum the mesh meets runs, on every serving agent.
     const ok = await client.run({ ...studySpec('binomial'), quorum: 3 });
     expect(ok.state, JSON.stringify(ok.error)).toBe('succeeded');

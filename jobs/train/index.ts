@@ -41,6 +41,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
     // Agents that miss a round's deadline drop out; the round aggregates the survivors, re-weighted by examples.
     dropout: 'continue',
     minAgents: spec.participation.minUpdates,
+    minAgentsField: 'participation.minUpdates',
     ...(spec.agents ? { agents: spec.agents } : {}),
     spec,
     plan: makeTrainPlan(spec),

@@ -71,4 +71,23 @@ describe('train quorum and agents', () => {
     expect(admitKindJob(compileKindJob(trainKind, { ...ok, agents: ['t1', 't3'] }), members, [live('t1'), live('t3')]).agents.length).toBe(2);
     expect(() => admitKindJob(compileKindJob(trainKind, { ...ok, agents: ['t1', 'x'] }), members, connected)).toThrow(/agents\[1\]: "x" is not a member agent serving product "p"/);
   });
+
+  it('a quorum above the serving agents is refused naming the field the researcher set, not the seam\'s minAgents', () => {
+    const member = (name: string, products: string[]) => ({ name, products, lastHeartbeatMs: 0 }) as never;
+    const live = (name: string) => ({ name, products: [{ name: 'p', metadata: {} }], policy: { allowKinds: ['train'], allowModes: ['none'] } }) as never;
+    const members = [member('t1', ['p']), member('t2', ['p'])];
+    const e = (() => {
+      try {
+        admitKindJob(compileKindJob(trainKind, { ...ok, quorum: 3 }), members, [live('t1'), live('t2')]);
+      } catch (x) {
+        return x;
+      }
+      return undefined;
+    })();
+    expect(isFedmeshError(e) && e.code).toBe('QUORUM_NOT_MET');
+    expect((e as { field: string }).field).toBe('participation.minUpdates');
+    expect((e as Error).message).toBe('participation.minUpdates: 2 agents serve product p, the job needs at least 3');
+    // Control: a quorum the two agents meet is admitted.
+    expect(admitKindJob(compileKindJob(trainKind, { ...ok, quorum: 2 }), members, [live('t1'), live('t2')]).agents.length).toBe(2);
+  });
 });

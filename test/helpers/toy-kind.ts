@@ -12,6 +12,8 @@ export interface ToySpec {
   maxRounds: number;
   dropout?: 'fail' | 'continue';
   minAgents?: number;
+  /** The spec field named for minAgents in refusals (the seam's default: quorum). */
+  minAgentsField?: string;
 }
 
 const LAYOUT: StatLayout = {
@@ -37,6 +39,7 @@ export const toyKind: KindDef<ToySpec, { bound: number }, { mu: number }> = {
     roundTimeoutMs: 5000,
     dropout: spec.dropout ?? 'fail',
     minAgents: spec.minAgents ?? 1,
+    ...(spec.minAgentsField ? { minAgentsField: spec.minAgentsField } : {}),
     spec,
     plan: { bound: 10 },
   }),
