@@ -156,6 +156,7 @@ export class Agent {
     this.kindTasks = new KindTaskRunner({ kinds: KINDS, agentKinds: AGENT_KINDS, policy: this.policy, products: () => this.products, rules: (p) => this.rules.get(p), rng: this.rng, withConnection: (fn) => this.db.withConnection(fn), salt: () => this.privacyLedger.salt,
       charge: (j, r, c) => this.privacyLedger.charge(j, r, c), bind: (j, h) => this.releasedAnswers!.bind(j, h), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
       secure: { name: options.name, tls: options.tls, identity: this.identity }, withProduct: (conn, p, fn, signal) => (this.data ? this.data.withSession((s) => withStagedProduct(s, conn, p, fn), { signal }) : fn()),
+      withSource: { active: () => this.data !== undefined, run: (fn, signal) => this.data!.withSession((s) => fn(s), { signal }) },
       authorize: (j, t, identity) => this.gate.enforce({ identity, researcher: t.researcher, ...kindGateJob(j, identity) }),
       guardReleasedSets: async (conn, g) => void (await this.releasedCells!.checkAndRecord(conn, { ...g, minCellSize: this.policy.minCellSize, maxRememberedPersons: this.policy.maxRememberedPersons })) });
     this.tasks = { policy: this.policy, vocabularyComplete: options.vocabularyComplete === true, rng: this.rng, log, metrics: this.metrics, cancellation: this.cancellation, gate: this.gate, kindTasks: this.kindTasks,

@@ -225,4 +225,11 @@ export interface AgentKindDef<S = unknown, P = unknown, I = unknown> {
   readonly kind: string;
   /** This agent's vector for the round (the runner checks it against the layout before it leaves). */
   localStep(ctx: AgentKindContext, job: CompiledKindJob<S, P>, input: I, signal: AbortSignal): Promise<StatVector>;
+  /**
+   * The same step when the agent's data lives on a database server (issue 13): `session` is a session there (a
+   * node-agent/data/source SqlSession, opaque at this layer), consent-scoped, where the kind runs its own compiled
+   * SQL and reads back only what it needs; `ctx.conn` is the agent's DuckDB for its own scratch tables. Absent: the
+   * runner stages the product into the task's DuckDB and calls localStep.
+   */
+  onSource?(ctx: AgentKindContext, job: CompiledKindJob<S, P>, input: I, session: unknown, signal: AbortSignal): Promise<StatVector>;
 }

@@ -11,6 +11,8 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AgentKindContext, AgentKindDef } from '../../common/kinds/index.js';
 import { contingencyCounts, type ContingencyFilter, type Level } from '../../node-agent/analytics/contingency.js';
 import { guardedSetSize, personHashSql } from '../../node-agent/disclosure/released-cells.js';
+import type { SqlSession } from '../../node-agent/data/source/index.js';
+import { contingencyOnSource } from './agent-source.js';
 import type { ContingencyPlan } from './index.js';
 import type { ContingencySpec } from './spec.js';
 
@@ -31,6 +33,10 @@ async function guardCells(conn: DuckDBConnection, sets: string, ctx: AgentKindCo
 
 export const contingencyAgentKind: AgentKindDef<ContingencySpec, ContingencyPlan, null> = {
   kind: 'contingency',
+  /** Data on a database server: counted there (agent-source.ts), staged only when the spec cannot be compiled exactly. */
+  onSource(ctx, job, input, session, signal) {
+    return contingencyOnSource(ctx, job, session as SqlSession, () => contingencyAgentKind.localStep(ctx, job, input, signal));
+  },
   async localStep(ctx, job) {
     const spec = job.spec;
     const guard = job.privacy.mode === 'none' && ctx.guardReleasedSets !== undefined;

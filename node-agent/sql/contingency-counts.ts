@@ -103,6 +103,12 @@ function filterSql(d: SqlDialect, f: CountFilter, i: number, b: Binder): string 
  * n the number of persons there. Only these at most rows × cols + 2 rows leave the database.
  */
 export function compileContingencyCounts(d: SqlDialect, q: ContingencyQueryInput): CompiledQuery {
+  const { ctes, b } = placedPersons(d, q);
+  return { sql: `${ctes} SELECT place, count(*) AS n FROM placed GROUP BY 1`, params: b.params };
+}
+
+/** CTEs ending in `placed (pid, place)`: each person's one place by the rule above (−1 outside, −2 ambiguous). */
+function placedPersons(d: SqlDialect, q: ContingencyQueryInput): { ctes: string; b: Binder } {
   levels(q.rowLevels, 'rowLevels');
   levels(q.colLevels, 'colLevels');
   const b = new Binder(d);
@@ -112,10 +118,28 @@ export function compileContingencyCounts(d: SqlDialect, q: ContingencyQueryInput
   const pid = d.quoteIdent(q.person.name);
   const where = [`${pid} IS NOT NULL`, ...(q.where ?? []).map((f, i) => filterSql(d, f, i, b))];
   const relation = `SELECT ${pid} AS pid, ${r} AS r, ${c} AS c FROM ${d.quoteIdent(q.table)} WHERE ${where.map((w) => `(${w})`).join(' AND ')}`;
-  const sql = `WITH cells AS (SELECT pid, CASE WHEN r IS NULL OR c IS NULL THEN -1 ELSE r * ${cols} + c END AS place FROM (${relation}) x),
-    per_person AS (SELECT pid, min(place) AS place, count(DISTINCT place) AS places FROM cells GROUP BY pid)
-    SELECT CASE WHEN places > 1 THEN -2 ELSE place END AS place, count(*) AS n FROM per_person GROUP BY 1`;
-  return { sql, params: b.params };
+  const ctes = `WITH cells AS (SELECT pid, CASE WHEN r IS NULL OR c IS NULL THEN -1 ELSE r * ${cols} + c END AS place FROM (${relation}) x),
+    per_person AS (SELECT pid, min(place) AS place, count(DISTINCT place) AS places FROM cells GROUP BY pid),
+    placed AS (SELECT pid, CASE WHEN places > 1 THEN -2 ELSE place END AS place FROM per_person)`;
+  return { ctes, b };
+}
+
+/**
+ * Mode none's differencing guard: the persons (their unit as text, `u`) of every place holding at least
+ * `minPersons` of them, as rows `(place, u)`: read through a cursor and keyed-hashed by the agent
+ * (jobs/contingency/agent-source.ts), never released. The same places as {@link compileContingencyCounts}.
+ */
+export function compileContingencyPersons(d: SqlDialect, q: ContingencyQueryInput, minPersons: number): CompiledQuery {
+  if (!(Number.isSafeInteger(minPersons) && minPersons >= 1)) throw new RangeError(`minPersons must be a positive integer, got ${minPersons}`);
+  const { ctes, b } = placedPersons(d, q);
+  b.params.push(minPersons);
+  const k = d.cast(d.placeholder(b.params.length), 'BIGINT');
+  return { sql: `${ctes} SELECT place, ${d.cast('pid', 'VARCHAR')} AS u FROM placed WHERE place IN (SELECT place FROM placed GROUP BY place HAVING count(*) >= ${k})`, params: b.params };
+}
+
+/** The guard's label of a place: the same text as the DuckDB agent's person sets (node-agent/analytics/contingency.ts). */
+export function placeLabel(place: number, nCols: number): string {
+  return place === -2 ? 'ambiguous' : place === -1 ? 'outside' : `cell:${Math.floor(place / nCols)}:${place % nCols}`;
 }
 
 export interface CellCounts {

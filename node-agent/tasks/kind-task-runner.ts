@@ -14,6 +14,7 @@ import {
   phaseAnswerSlot,
   kindPrivacyModeOf,
   snapVectorToGrid,
+  type AgentKindContext,
   type AnyAgentKindDef,
   type AnyKindDef,
   type BlockNoise,
@@ -48,6 +49,11 @@ export interface KindTaskDeps {
    * (node-agent/jobs/aggregate-source.ts). @default undefined (the product is a table of the agent's DuckDB)
    */
   withProduct?: <T>(conn: DuckDBConnection, product: ProductInfo, fn: () => Promise<T>, signal: AbortSignal) => Promise<T>;
+  /**
+   * Data elsewhere, for kinds with their own server-side step (`AgentKindDef.onSource`): runs `fn` on a session of
+   * the data source (SqlSession) when there is one (`active`). @default undefined (only staging is offered)
+   */
+  withSource?: { active(): boolean; run<T>(fn: (session: unknown) => Promise<T>, signal: AbortSignal): Promise<T> };
   /** The agent's secret salt for keyed-hash contribution bounding. */
   salt: () => string;
   rng: Rng;
@@ -134,14 +140,17 @@ export class KindTaskRunner {
     checkSelectionSecure(job, layout);
     // This agent's vector under a round's noise plan: local step → public-layout check → noise → fixed-point grid.
     const computeVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
-      const step = (conn: DuckDBConnection) => (): Promise<StatVector> =>
-        agentDef.localStep(
-          { conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state, ...(deps.guardReleasedSets ? { guardReleasedSets: (c: DuckDBConnection, candidates: string) => deps.guardReleasedSets!(c, { researcher: task.researcher, jobId: task.jobId, candidates }) } : {}) },
-          job,
-          input,
-          scope.signal,
-        );
-      const vector = await deps.withConnection((conn) => scope.using(conn, () => (deps.withProduct ? deps.withProduct(conn, product, step(conn), scope.signal) : step(conn)())));
+      const ctxOf = (conn: DuckDBConnection): AgentKindContext => ({ conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state, ...(deps.guardReleasedSets ? { guardReleasedSets: (c: DuckDBConnection, candidates: string) => deps.guardReleasedSets!(c, { researcher: task.researcher, jobId: task.jobId, candidates }) } : {}) });
+      const step = (conn: DuckDBConnection) => (): Promise<StatVector> => agentDef.localStep(ctxOf(conn), job, input, scope.signal);
+      // A kind with its own server-side step runs it there; otherwise the product is staged (withProduct) or local.
+      const onSource = agentDef.onSource && deps.withSource?.active() ? agentDef.onSource.bind(agentDef) : undefined;
+      const vector = await deps.withConnection((conn) =>
+        scope.using(conn, () =>
+          onSource ? deps.withSource!.run((session) => onSource(ctxOf(conn), job, input, session, scope.signal), scope.signal)
+          : deps.withProduct ? deps.withProduct(conn, product, step(conn), scope.signal)
+          : step(conn)(),
+        ),
+      );
       // What leaves must fit the public layout, or the coordinator would refuse it anyway; say so here first.
       checkAgentVector(layout, vector, 'this agent');
       // A block the round leaves without noise must be empty in a noisy mode, whatever the kind (exact-blocks.ts).

@@ -17,13 +17,13 @@ import { createServerRng } from '../../common/crypto-rng.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { parseJobSpec } from '../../common/job/validate.js';
 import type { JobSpec } from '../../common/job/spec.js';
-import { openPostgresSource, sourceProducts, type PostgresSource } from '../../node-agent/data/source/index.js';
+import { openPostgresSource, sourceProducts, type PostgresSource, type SqlSession } from '../../node-agent/data/source/index.js';
 import { listProducts, type ProductInfo } from '../../node-agent/data/products.js';
 import { ReleasedCells } from '../../node-agent/disclosure/released-cells.js';
 import { ReleasedConcepts } from '../../node-agent/disclosure/released-concepts.js';
 import { runOldKindTask, type OldKindTaskDeps } from '../../node-agent/jobs/old-kind-task.js';
 import { withStagedProduct } from '../../node-agent/jobs/aggregate-source.js';
-import { compileKindJob, type AgentKindContext, type StatVector } from '../../common/kinds/index.js';
+import { compileKindJob, type AgentKindContext } from '../../common/kinds/index.js';
 import { withholdSmallCells } from '../../common/kinds/selection.js';
 import { contingencyKind } from '../../jobs/contingency/index.js';
 import { contingencyAgentKind } from '../../jobs/contingency/agent.js';
@@ -261,36 +261,107 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(await outcomes(true)).toEqual(onDuck);
   }, 180_000);
 
-  it('contingency in mode none with k = 100 (the kind seam: local step, then the runner\'s withholding): the same cells, the same cells withheld', async () => {
+  it('contingency in mode none with k = 100, counted on the server (pushdown, no staging): the same cells, the same cells withheld', async () => {
     const spec = { kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'year_of_birth', rowLevels: [8507, 8532], colLevels: [1920, 1930, 1940, 1950, 1960, 1970], privacy: { mode: 'none' } };
     const job = compileKindJob(contingencyKind, spec);
     const layout = contingencyKind.layout(job, 0);
-    // As the agent's task runner does it: on PostgreSQL the product is staged in the task's DuckDB first (withProduct).
-    const vector = async (onPg: boolean): Promise<{ values: number[]; withheld: number }> => {
-      const ledgerDb = await DuckDBInstance.create(':memory:');
-      const ledger = await ledgerDb.connect();
-      const local = onPg ? ledger : conn;
+    // What the server sent back, by statement: the counts (`all`) and the guard's (place, unit) rows (`stream`).
+    const read = { all: [] as string[][], stream: [] as string[][] };
+    const recording = (s: SqlSession): SqlSession => ({
+      dialect: s.dialect,
+      run: (sql, params) => s.run(sql, params),
+      all: async (sql, params) => {
+        const rows = await s.all(sql, params);
+        read.all.push(rows.map((r) => Object.keys(r).join(',')));
+        return rows;
+      },
+      stream: async function* (sql, params, options) {
+        for await (const batch of s.stream(sql, params, options)) {
+          read.stream.push(batch.map((r) => Object.keys(r).join(',')));
+          yield batch;
+        }
+      },
+    });
+    // As the agent's task runner does it: on PostgreSQL the kind's onSource step, on DuckDB its localStep.
+    const vector = async (onPg: boolean, researcher = `r-${randomUUID()}`, ledger?: DuckDBConnection): Promise<{ values: number[]; withheld: number }> => {
+      const ledgerDb = ledger ? undefined : await DuckDBInstance.create(':memory:');
+      const own = ledger ?? (await ledgerDb!.connect());
+      const local = onPg ? own : conn;
       try {
         const products = onPg ? pgProducts : duckProducts;
         const product = products.find((p) => p.name === 'person')!;
         const cells = await ReleasedCells.open(local);
-        const researcher = `r-${randomUUID()}`;
         const ctx: AgentKindContext = {
           conn: local, jobId: 'j1', round: 0, product, salt: SALT, policy: { minCellSize: 100 }, jobState: new Map(),
-          guardReleasedSets: async (c, candidates) => void (await cells.checkAndRecord(c, { researcher, jobId: 'j1', candidates, minCellSize: 100, maxRememberedPersons: 1_000_000 })),
+          guardReleasedSets: async (c, candidates) => void (await cells.checkAndRecord(c, { researcher, jobId: `j-${randomUUID()}`, candidates, minCellSize: 100, maxRememberedPersons: 1_000_000 })),
         };
-        const step = (): Promise<StatVector> => contingencyAgentKind.localStep(ctx, job as never, null, new AbortController().signal);
-        const v = onPg ? await source.withSession((s) => withStagedProduct(s, local, product, step)) : await step();
+        const signal = new AbortController().signal;
+        const v = onPg ? await source.withSession((s) => contingencyAgentKind.onSource!(ctx, job as never, null, recording(s), signal)) : await contingencyAgentKind.localStep(ctx, job as never, null, signal);
         const out = withholdSmallCells(layout, v, 100);
         return { values: Array.from(out.vector.values), withheld: out.withheld };
       } finally {
-        ledger.closeSync();
-        ledgerDb.closeSync();
+        if (!ledger) {
+          own.closeSync();
+          ledgerDb!.closeSync();
+        }
       }
     };
     const d = await vector(false);
     expect(d.withheld).toBeGreaterThan(0);
     expect(await vector(true)).toEqual(d);
+    // Pushdown: one counts statement returning (place, n) rows only — at most rows × cols + 2 — and the guard's
+    // (place, u) rows; the staged path would have streamed the product's columns instead (negative control below).
+    expect(read.all).toHaveLength(1);
+    expect(read.all[0]!.length).toBeLessThanOrEqual(2 * 6 + 2);
+    expect(new Set(read.all[0])).toEqual(new Set(['place,n']));
+    expect(new Set(read.stream.flat())).toEqual(new Set(['place,u']));
+    // Negative control: the staged path reads the product's rows (every person row) through its cursor.
+    read.all.length = 0;
+    read.stream.length = 0;
+    const product = pgProducts.find((p) => p.name === 'person')!;
+    const local = await (await DuckDBInstance.create(':memory:')).connect();
+    const staged = await source.withSession((s) => withStagedProduct(recording(s), local, product, async () => contingencyAgentKind.localStep({ conn: local, jobId: 'j1', round: 0, product, salt: SALT, policy: { minCellSize: 100 }, jobState: new Map() }, job as never, null, new AbortController().signal)));
+    local.closeSync();
+    expect(withholdSmallCells(layout, staged, 100).vector.values).toEqual(Float64Array.from(d.values));
+    expect(read.stream.flat().length).toBeGreaterThan(1000);
+    expect(read.stream.flat()[0]).not.toBe('place,u');
+  }, 120_000);
+
+  it('contingency differencing guard on the server: a table over persons moved by one is refused exactly as on DuckDB', async () => {
+    // A year of birth with 1 … 9 persons: '>= Y' and '> Y' differ by them alone.
+    const y = Number((await conn.runAndReadAll('SELECT year_of_birth AS y FROM person GROUP BY 1 HAVING count(*) BETWEEN 1 AND 9 ORDER BY 1 LIMIT 1')).getRowObjectsJS()[0]!.y);
+    const spec = (op: string) => ({ kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'gender_concept_id', rowLevels: [8507, 8532], colLevels: [8507, 8532], where: [{ column: 'year_of_birth', op, value: y }], privacy: { mode: 'none' } });
+    const outcome = async (onPg: boolean): Promise<string[]> => {
+      const ledgerDb = await DuckDBInstance.create(':memory:');
+      const ledger = await ledgerDb.connect();
+      const local = onPg ? ledger : conn;
+      const cells = await ReleasedCells.open(local);
+      const researcher = `r-${randomUUID()}`;
+      const out: string[] = [];
+      try {
+        for (const op of ['>=', '>', '<']) {
+          const job = compileKindJob(contingencyKind, spec(op));
+          const product = (onPg ? pgProducts : duckProducts).find((p) => p.name === 'person')!;
+          const ctx: AgentKindContext = {
+            conn: local, jobId: `j${op}`, round: 0, product, salt: SALT, policy: { minCellSize: 10 }, jobState: new Map(),
+            guardReleasedSets: async (c, candidates) => void (await cells.checkAndRecord(c, { researcher, jobId: `j${op}`, candidates, minCellSize: 10, maxRememberedPersons: 1_000_000 })),
+          };
+          const signal = new AbortController().signal;
+          const step = onPg ? source.withSession((s) => contingencyAgentKind.onSource!(ctx, job as never, null, s, signal)) : contingencyAgentKind.localStep(ctx, job as never, null, signal);
+          out.push(await step.then((v) => `ok ${Array.from(v.values).join(',')}`, (e: FedmeshError) => `${e.code} ${/differencing guard/.test(e.message)}`));
+        }
+      } finally {
+        ledger.closeSync();
+        ledgerDb.closeSync();
+      }
+      return out;
+    };
+    const onDuck = await outcome(false);
+    // The premise: born in Y are 1 … 9 persons, so '>' after '>=' is refused; '<' (far apart) passes.
+    expect(onDuck[0]).toMatch(/^ok /);
+    expect(onDuck[1]).toBe('POLICY_DENIED true');
+    expect(onDuck[2]).toMatch(/^ok /);
+    expect(await outcome(true)).toEqual(onDuck);
   }, 120_000);
 
   it('consent: persons opted out of HRESCH are left out on PostgreSQL exactly as on DuckDB; opted out of PUBHLTH only, they count', async () => {
