@@ -364,6 +364,34 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(await outcome(true)).toEqual(onDuck);
   }, 120_000);
 
+  it('consent on the server-side contingency step: 300 persons opted out of HRESCH leave its table; opted out of PUBHLTH only, they count', async () => {
+    const ids = ((await conn.runAndReadAll('SELECT person_id FROM person ORDER BY person_id LIMIT 300')).getRowObjectsJS()).map((r) => String(r.person_id));
+    const job = compileKindJob(contingencyKind, { kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'gender_concept_id', rowLevels: [8507, 8532], colLevels: [8507, 8532], privacy: { mode: 'none' } });
+    const product = pgProducts.find((p) => p.name === 'person')!;
+    // Every person is in one place (a cell, outside or ambiguous): the vector's sum is the persons counted.
+    const total = async (withSession: PostgresSource['withSession']): Promise<number> => {
+      const local = await (await DuckDBInstance.create(':memory:')).connect();
+      try {
+        const ctx: AgentKindContext = { conn: local, jobId: 'jc', round: 0, product, salt: SALT, policy: { minCellSize: 1 }, jobState: new Map() };
+        const v = await withSession((s) => contingencyAgentKind.onSource!(ctx, job as never, null, s, new AbortController().signal));
+        return Array.from(v.values).reduce((a, x) => a + x, 0);
+      } finally {
+        local.closeSync();
+      }
+    };
+    const all = await total((fn) => source.withSession(fn));
+    expect(all).toBe(Number((await conn.runAndReadAll('SELECT count(DISTINCT person_id) AS n FROM person')).getRowObjectsJS()[0]!.n));
+    for (const [purpose, leavesOut] of [['HRESCH', true], ['PUBHLTH', false]] as const) {
+      const dir = mkdtempSync(join(tmp, 'consent-ct-'));
+      writeFileSync(join(dir, 'consent.csv'), ['person_id,purpose,decision,start,end', ...ids.map((id) => `${id},${purpose},deny,,`)].join('\n'));
+      const scopes = new ConsentScopes(dir, () => undefined);
+      const scoped = scopes.wrapSource(source);
+      await scopes.reload(conn, () => pgProducts.map((p) => ({ name: p.name, privacyUnit: p.privacyUnit })));
+      const n = await scopes.run('HRESCH', () => total((fn) => scoped.withSession(fn)));
+      expect(n).toBe(leavesOut ? all - 300 : all);
+    }
+  }, 120_000);
+
   it('consent: persons opted out of HRESCH are left out on PostgreSQL exactly as on DuckDB; opted out of PUBHLTH only, they count', async () => {
     // 300 persons opted out: enough to move every count below.
     const ids = ((await conn.runAndReadAll('SELECT person_id FROM person ORDER BY person_id LIMIT 300')).getRowObjectsJS()).map((r) => String(r.person_id));
