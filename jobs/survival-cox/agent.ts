@@ -4,7 +4,9 @@
  * each Newton round returns the risk-set sums at the round's β on the round's merged grid, after the disclosure
  * checks of node-agent/analytics/cox.ts.
  */
+import { randomBytes } from 'node:crypto';
 import { FedmeshError } from '../../common/errors.js';
+import { guardedSetSize, personHashSql } from '../../node-agent/disclosure/released-cells.js';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import type { AgentKindContext, AgentKindDef, StatVector } from '../../common/kinds/index.js';
 import { binOf, packedSize } from '../../algorithms/survival/index.js';
@@ -15,6 +17,36 @@ import { centreFactor, scaleRiskSums, transformCumulative } from './privacy.js';
 
 function scratch(jobId: string, suffix: string): string {
   return `fedmesh_cox_${jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}_${suffix}`;
+}
+
+/**
+ * Mode none: the persons a fit is made over go through the agent's differencing guard before any round is answered
+ * (the ReleasedCells memory of contingency, aggregates, glm and train): two exact fits whose cohorts differ by
+ * 1 … k − 1 persons would subtract to those persons' contributions. Candidates: at least `minPersons` of them
+ * (guardedSetSize). The ids are keyed-hashed in a task-private TEMP table and dropped.
+ */
+async function guardFollowed(ctx: AgentKindContext, ids: readonly string[], minPersons: number): Promise<void> {
+  if (new Set(ids).size < minPersons) return;
+  const id = randomBytes(6).toString('hex');
+  const raw = `fedmesh_cox_ids_${id}`;
+  const cand = `fedmesh_cox_guard_${id}`;
+  await ctx.conn.run(`CREATE TEMP TABLE "${raw}" (u VARCHAR)`);
+  try {
+    const appender = await ctx.conn.createAppender(raw, 'main', 'temp');
+    try {
+      for (const u of ids) {
+        appender.appendVarchar(u);
+        appender.endRow();
+      }
+    } finally {
+      appender.closeSync();
+    }
+    await ctx.conn.run(`CREATE TEMP TABLE "${cand}" AS SELECT DISTINCT 'followed' AS cell, ${personHashSql('u', '$1')} AS h FROM "${raw}"`, [ctx.salt]);
+    await ctx.guardReleasedSets!(ctx.conn, cand);
+  } finally {
+    await ctx.conn.run(`DROP TABLE IF EXISTS "${raw}"`).catch(() => undefined);
+    await ctx.conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
+  }
 }
 
 /** The followed persons of the job at this agent: the cohorts are built in scratch tables, read, and dropped. */
@@ -31,7 +63,11 @@ async function loadData(ctx: AgentKindContext, job: CompiledCoxJob): Promise<Cox
     } else {
       outcome = spec.outcome;
     }
-    return await readCoxData(ctx.conn, { targetTable: target, outcome, timeGrid: spec.timeGrid, strata: spec.strata, covariates: spec.covariates });
+    const guard = job.privacy.mode === 'none' && ctx.guardReleasedSets !== undefined;
+    const data = await readCoxData(ctx.conn, { targetTable: target, outcome, timeGrid: spec.timeGrid, strata: spec.strata, covariates: spec.covariates, withIds: guard });
+    if (guard) await guardFollowed(ctx, data.ids ?? [], guardedSetSize(job.secure, ctx.policy.minCellSize));
+    delete data.ids;
+    return data;
   } finally {
     for (const t of [target, outcomeTable]) await ctx.conn.run(`DROP TABLE IF EXISTS "${t}"`).catch(() => undefined);
   }

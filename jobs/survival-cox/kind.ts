@@ -52,6 +52,10 @@ export interface CoxJobSpec {
   secure?: 'secagg' | 'he';
   secureThreshold?: number;
   secureMaxRows?: number;
+  /** Run on these agents only (each must serve OMOP data and be live at admission); the fit is exactly theirs. */
+  agents?: string[];
+  /** The fewest agents the fit may be made over (QUORUM_NOT_MET at admission below it), as for glm. */
+  quorum?: number;
   timeoutMs?: number;
 }
 
@@ -158,6 +162,10 @@ function parseCoxSpec(raw: unknown): CoxJobSpec {
     ...(job.secureThreshold !== undefined ? { secureThreshold: job.secureThreshold } : {}),
     ...(job.secureMaxRows !== undefined ? { secureMaxRows: job.secureMaxRows } : {}),
     ...(typeof t === 'number' ? { timeoutMs: t } : {}),
+    // Named agents and a quorum, as the other job commands take them (before, they were dropped silently and the
+    // fit ran on every agent serving OMOP data).
+    ...(job.agents !== undefined ? { agents: [...job.agents] } : {}),
+    ...(job.quorum !== undefined ? { quorum: job.quorum } : {}),
     ...(job.purpose !== undefined ? { purpose: job.purpose } : {}),
     ...(job.project !== undefined ? { project: job.project } : {}),
   };
@@ -200,7 +208,8 @@ export const coxKind: KindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
     maxRounds: spec.maxIterations + 2,
     roundTimeoutMs: spec.timeoutMs ?? 120_000,
     dropout: 'fail',
-    minAgents: 1,
+    minAgents: spec.quorum ?? 1,
+    ...(spec.agents !== undefined ? { agents: spec.agents } : {}),
     spec,
     plan: coxPlan(spec),
   }),

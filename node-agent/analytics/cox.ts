@@ -24,6 +24,8 @@ export interface CoxAgentOptions extends FollowUpOptions {
   /** 'gender': one baseline hazard per gender (male, female, other), as strata(gender) in R; none: one. */
   strata?: 'gender' | 'none';
   covariates: readonly CoxCovariate[];
+  /** Also return the used rows' person ids as text (`CoxAgentData.ids`), for the agent's mode-none differencing guard. */
+  withIds?: boolean;
 }
 
 /** The followed persons of this agent as a design matrix. Stays at the agent (row-level). */
@@ -39,6 +41,8 @@ export interface CoxAgentData {
   spans: number[];
   /** Followed persons left out because a covariate value is unknown or outside the listed levels (as R drops NA rows). */
   dropped: number;
+  /** With `withIds`: each used row's person id as text, for the differencing guard only (dropped once checked). */
+  ids?: string[];
 }
 
 /**
@@ -63,7 +67,7 @@ function levelIndex(c: CoxCovariate, age: number | null, genderConcept: number |
  * per-person contribution is bounded), categorical ones dummy-coded against their reference level.
  * Pure; exported for tests.
  */
-export function coxDesign(rows: { days: ArrayLike<number>; event: ArrayLike<number>; age: ArrayLike<number | null>; gender: ArrayLike<number | null> }, covariates: readonly CoxCovariate[], byGender: boolean): CoxAgentData {
+export function coxDesign(rows: { days: ArrayLike<number>; event: ArrayLike<number>; age: ArrayLike<number | null>; gender: ArrayLike<number | null>; id?: ArrayLike<unknown> }, covariates: readonly CoxCovariate[], byGender: boolean): CoxAgentData {
   const terms = coxTerms(covariates);
   const p = terms.length;
   const n = rows.days.length;
@@ -74,6 +78,7 @@ export function coxDesign(rows: { days: ArrayLike<number>; event: ArrayLike<numb
   const cats = covariates.filter((c) => c.type === 'categorical');
   const levelOf: number[][] = cats.map(() => []);
   let dropped = 0;
+  const ids: string[] | undefined = rows.id ? [] : undefined;
   for (let i = 0; i < n; i++) {
     const age = rows.age[i] ?? null;
     const g = rows.gender[i] ?? null;
@@ -97,6 +102,7 @@ export function coxDesign(rows: { days: ArrayLike<number>; event: ArrayLike<numb
     }
     time.push(rows.days[i]!);
     event.push(rows.event[i]!);
+    ids?.push(String(rows.id![i]));
     x.push(...row);
     lv.forEach((v, j) => levelOf[j]!.push(v));
     stratum.push(byGender ? (g === 8507 ? 0 : g === 8532 ? 1 : 2) : 0);
@@ -110,6 +116,7 @@ export function coxDesign(rows: { days: ArrayLike<number>; event: ArrayLike<numb
     center: covariates.flatMap((c) => (c.type === 'numeric' ? [(c.bounds[0] + c.bounds[1]) / 2] : c.levels.filter((l) => l !== c.reference).map(() => 0))),
     spans: covariates.flatMap((c) => (c.type === 'numeric' ? [c.bounds[1] - c.bounds[0]] : c.levels.filter((l) => l !== c.reference).map(() => 1))),
     dropped,
+    ...(ids ? { ids } : {}),
   };
 }
 
@@ -131,11 +138,11 @@ export async function readCoxData(conn: DuckDBConnection, opts: CoxAgentOptions)
     people AS (SELECT person_id, min(gender_concept_id) AS gender_concept_id, min(year_of_birth) AS year_of_birth
                  FROM ${person.sql} GROUP BY person_id)
     SELECT CAST(o.days AS INTEGER) AS days, o.is_event,
-           CAST(year(fu.index_date) - p.year_of_birth AS INTEGER) AS age, CAST(p.gender_concept_id AS INTEGER) AS gender
+           CAST(year(fu.index_date) - p.year_of_birth AS INTEGER) AS age, CAST(p.gender_concept_id AS INTEGER) AS gender${opts.withIds ? ', CAST(o.person_id AS VARCHAR) AS id' : ''}
       FROM observed o JOIN fu ON fu.person_id = o.person_id LEFT JOIN people p ON p.person_id = o.person_id`;
   return guardDuckDb('cox rows', async () => {
-    const [days, isEvent, age, gender] = (await conn.runAndReadAll(sql, params.values)).getColumnsJS() as [number[], boolean[], (number | null)[], (number | null)[]];
-    return coxDesign({ days: days ?? [], event: (isEvent ?? []).map((e) => (e ? 1 : 0)), age: age ?? [], gender: gender ?? [] }, opts.covariates, strata === 'gender');
+    const [days, isEvent, age, gender, id] = (await conn.runAndReadAll(sql, params.values)).getColumnsJS() as [number[], boolean[], (number | null)[], (number | null)[], string[] | undefined];
+    return coxDesign({ days: days ?? [], event: (isEvent ?? []).map((e) => (e ? 1 : 0)), age: age ?? [], gender: gender ?? [], ...(opts.withIds ? { id: id ?? [] } : {}) }, opts.covariates, strata === 'gender');
   });
 }
 

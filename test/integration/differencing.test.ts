@@ -31,9 +31,9 @@ describe('differencing in mode none (issue 8 item 3)', () => {
     // The same persons as a flat product open to train jobs (the train variant below), unit person_id.
     await writeCsvFromSql(dir, 'people', persons);
     await writeFile(join(dir, 'fedmesh.products.json'), JSON.stringify({ version: 1, products: { people: { privacyUnit: 'person_id', allowedJobKinds: ['fl', 'glm'] } } }));
-    await mesh.startAgent('a1', dir, { allowModes: ['none', 'central-dp', 'local-dp', 'distributed-dp'], allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'contingency', 'train', 'glm'] });
+    await mesh.startAgent('a1', dir, { allowModes: ['none', 'central-dp', 'local-dp', 'distributed-dp'], allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'survival-cox', 'contingency', 'train', 'glm'] });
     const synth = await synthesize({ outDir: join(mesh.dir, 'synth'), sites: 1, persons: 800, seed: 11, format: 'parquet' });
-    await mesh.startAgent('c1', synth.sites[0]!.dir);
+    await mesh.startAgent('c1', synth.sites[0]!.dir, { allowModes: ['none', 'central-dp', 'local-dp', 'distributed-dp'], allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'survival-cox', 'contingency'] });
     await mesh.waitForAgents(2, 60_000);
   }, 120_000);
   afterAll(async () => mesh?.close());
@@ -174,6 +174,21 @@ describe('differencing in mode none (issue 8 item 3)', () => {
       expect(y).toBeDefined();
       const third = await mesh.client.run({ kind: 'cohort', definition: definition(y!), privacy: { mode: 'none' }, agents: ['c1'] });
       expect(third.error).toBeUndefined();
+      // Cox variant (mode none): exact coefficients over the cohort at min age X, then X + 1, subtract to the persons
+      // between; the agent's guard over the followed persons refuses the second fit. Researcher carol: a memory of her own.
+      const cox = (minAge: number): unknown => ({ kind: 'survival', model: 'cox', target: definition(minAge), outcome: { domain: 'death', conceptIds: [] }, timeGrid: { binDays: 365, maxDays: 3650 }, covariates: [{ name: 'age', source: 'age', type: 'numeric', bounds: [18, 100] }], maxIterations: 3, privacy: { mode: 'none' }, agents: ['c1'] });
+      const carol = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'researcher', 'carol') });
+      try {
+        const fit = await carol.run(cox(x!));
+        expect(fit.error, JSON.stringify(fit.error)).toBeUndefined();
+        expect((await carol.run(cox(x!))).error).toBeUndefined(); // control: the same persons again
+        const moved = await carol.run(cox(x! + 1));
+        expect(moved.state).toBe('failed');
+        expect(moved.error!.message).toMatch(/c1: (POLICY_DENIED: )?(round \d+: )?differencing guard \(mode none\)/);
+        expect((await carol.run(cox(y!))).error).toBeUndefined(); // control: at least k persons fewer
+      } finally {
+        carol.close();
+      }
       // Within one job: rules "age X+" then "age X+1+" make attrition steps that differ by 1 … k − 1 persons; the
       // second step (and the cohort, the same persons) are withheld, the first is shown. Another researcher, so that
       // the memory of the jobs above does not refuse it first.
