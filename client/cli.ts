@@ -163,6 +163,7 @@ function buildProgram(): Command {
     partial: 'agents that must answer (default: every agent serving the product, live or not); a result missing agents is marked PARTIAL',
     glm: 'the fewest agents the fit may be made over: refused at admission (QUORUM_NOT_MET) when fewer serve the product; every admitted agent must then answer every round or the job fails (no partial fit). With --agents it must equal their number',
     train: 'the fewest updates a training round aggregates (participation.minUpdates); a round with fewer fails the job, agents that miss a round drop out of it',
+    survival: 'Kaplan–Meier: agents that must answer (default: every agent serving the product, live or not), a result missing agents is marked PARTIAL; Cox ("model": "cox"): the fewest agents the fit may be made over, every admitted agent answers every round (no partial fit)',
   } as const;
   const privacyOptions = (cmd: Command, quorum: keyof typeof QUORUM_HELP = 'partial'): Command =>
     cmd
@@ -185,7 +186,7 @@ function buildProgram(): Command {
       .option('--conditions <ids>', 'comma-separated condition concept ids')
       .option('--drugs <ids>', 'comma-separated drug concept ids'),
   ).action(exit(async (file: string, opts) => (await cells()).runCellCommand('characterize', file, opts)));
-  connection(privacyOptions(program.command('survival').description('Kaplan–Meier from cohort entry to an outcome, Greenwood bands, median, log-rank').argument('<spec>', 'survival job JSON')).option('--plot <file.svg>', 'write the curves as SVG')).action(
+  connection(privacyOptions(program.command('survival').description('Kaplan–Meier from cohort entry to an outcome, Greenwood bands, median, log-rank').argument('<spec>', 'survival job JSON'), 'survival').option('--plot <file.svg>', 'write the curves as SVG')).action(
     exit(async (file: string, opts) => (await cells()).runCellCommand('survival', file, opts)),
   );
   connection(privacyOptions(program.command('contingency').description('r × c table of persons over public levels, with a chi-square test').argument('<spec>', 'contingency job JSON'))).action(

@@ -36,6 +36,11 @@ describe('`--quorum` help says what the quorum means for each command', () => {
     expect(h).not.toMatch(/PARTIAL/);
   });
 
+  it('survival: partial for Kaplan–Meier, a floor with no partial fit for Cox', async () => {
+    const h = await help('survival');
+    expect(h).toMatch(/--quorum <n>\s+Kaplan–Meier: .* marked PARTIAL; Cox \("model": "cox"\): the fewest agents the fit may be made over/);
+  });
+
   it('control: the one-round kinds keep the partial-result meaning', async () => {
     for (const c of ['query', 'cohort', 'contingency']) expect(await help(c)).toMatch(/--quorum <n>\s+agents that must answer .* a result missing agents is marked PARTIAL/);
   });
