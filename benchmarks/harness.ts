@@ -279,6 +279,12 @@ export interface BenchMeshOptions {
   livenessTimeoutMs?: number;
   /** The researcher's default budget at the coordinator and each agent's cap (suites that charge DP jobs). */
   budget?: { epsilon: number; delta: number };
+  /**
+   * Each agent's cap on the persons its mode-none differencing guard remembers per researcher (policy
+   * `maxRememberedPersons`, default 2 M): a suite whose exact jobs cover more persons per agent must raise it, as a
+   * site would, and the guard's cost is then part of what it measures. @default the agent's default
+   */
+  maxRememberedPersons?: number;
 }
 
 /**
@@ -325,7 +331,7 @@ export async function startBenchMesh(options: BenchMeshOptions): Promise<BenchMe
         stateDir: join(options.workDir, 'agents', a.name),
         coordinator: address,
         tls: loadTlsMaterial(tlsDir, 'agent', a.name),
-        policy: { allowModes: options.allowModes ?? ['none'], ...(options.allowKinds ? { allowKinds: options.allowKinds } : {}), ...(options.budget ? { budgetCap: options.budget } : {}) },
+        policy: { allowModes: options.allowModes ?? ['none'], ...(options.allowKinds ? { allowKinds: options.allowKinds } : {}), ...(options.budget ? { budgetCap: options.budget } : {}), ...(options.maxRememberedPersons ? { maxRememberedPersons: options.maxRememberedPersons } : {}) },
         ...(options.onAgentEvent ? { log: (event: string, fields?: Record<string, unknown>) => options.onAgentEvent!(a.name, event, fields ?? {}) } : {}),
       });
       agents.push(agent);
