@@ -23,6 +23,8 @@ export interface PersonGuardOptions {
   readonly guard: (conn: DuckDBConnection, candidates: string) => Promise<void>;
   /** SQL of a row's cell over the rows table (its last design term is `lastTerm`); one cell 'rows' when absent. */
   readonly cell?: (lastTerm: string) => string;
+  /** SQL condition of the rows actually used (train: declared label levels leave class −1 out). @default every row */
+  readonly rows?: string;
 }
 
 /** A GlmReadOptions.onRows hook that puts the persons of the design's rows, by cell, through `guard`. */
@@ -32,7 +34,7 @@ export function designPersonGuard(opts: PersonGuardOptions): NonNullable<GlmRead
     const cand = `fedmesh_person_guard_${randomBytes(6).toString('hex')}`;
     const cell = opts.cell ? opts.cell(`"${rows.lastTerm}"`) : `'rows'`;
     await conn.run(
-      `CREATE TEMP TABLE "${cand}" AS WITH p AS (SELECT DISTINCT ${cell} AS cell, u FROM "${rows.table}" WHERE u IS NOT NULL) ` +
+      `CREATE TEMP TABLE "${cand}" AS WITH p AS (SELECT DISTINCT ${cell} AS cell, u FROM "${rows.table}" WHERE u IS NOT NULL AND (${opts.rows ?? 'true'})) ` +
         `SELECT cell, ${personHashSql('u', '$1')} AS h FROM p WHERE cell IN (SELECT cell FROM p GROUP BY cell HAVING count(*) >= $2)`,
       [opts.salt, opts.minPersons],
     );

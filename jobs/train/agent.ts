@@ -11,7 +11,7 @@ import type { LocalModelConfig } from '../../node-agent/train/local-train.js';
 import { runTrainCompute } from '../../node-agent/train/pool.js';
 import { guardedSetSize } from '../../node-agent/disclosure/released-cells.js';
 import { designPersonGuard } from '../glm/person-guard.js';
-import { readTrainData, type TrainAgentData } from './data.js';
+import { readTrainData, sideSql, usedRowSql, type TrainAgentData } from './data.js';
 import { joinBlocks, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
 import type { TrainJobSpec } from './spec.js';
 import { isDpTraining } from './privacy-spec.js';
@@ -55,7 +55,12 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
   const ci = (state.get(CONTROL) as Float32Array | undefined) ?? new Float32Array(plan.parameters);
   const c = scaffold && input.phase === 'train' ? Float32Array.from(input.control!) : undefined;
   const t = spec.training;
-  const training = input.phase === 'train' && data.train.n > 0;
+  // A side of 1 … k − 1 persons (k this agent's minimum cell size; persons, not rows: one person's many rows are still
+  // one person) releases nothing exact: test figures leave as zeros with `evalSmall`; a training side does not train
+  // at all (its update over one person would be that person's gradient) and flags `trainSmall`.
+  const small = (persons: number | undefined, rows: number): boolean => rows > 0 && (persons ?? rows) < minCellSize;
+  const trainSmall = small(data.trainPersons, data.train.n);
+  const training = input.phase === 'train' && data.train.n > 0 && !trainSmall;
   const weights = Float64Array.from(input.weights);
   // The seed varies by round so local shuffles differ from round to round (still public and reproducible).
   const config = { epochs: t.localEpochs, batchSize: t.batchSize, optimizer: t.optimizer, learningRate: t.learningRate, momentum: t.momentum, mu: spec.strategy.name === 'fedprox' ? spec.strategy.mu : 0, seed: (t.seed + 1000003 * (round + 1)) >>> 0 };
@@ -63,7 +68,7 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
   const ev = out.evaluation;
   // Mode none: test figures over 1 … k − 1 rows leave as zeros with a flag (the coordinator never holds them; the
   // round's pooled test figures are withheld on the flag, plan.ts exactTestWithheld).
-  const evalSmall = ev.n > 0 && ev.n < minCellSize;
+  const evalSmall = small(data.testPersons, ev.n);
   const parts: Record<string, ArrayLike<number>> = evalSmall
     ? { evalSmall: [1] }
     : { evalN: [ev.n], evalLoss: toGrid([ev.lossSum], -20), evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg, evalSmall: [0] };
@@ -75,13 +80,8 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
     const w = plan.weighting === 'examples' ? data.train.n : 1;
     parts.delta = toGrid(delta.map((d) => d * w), spec.update.gridExponent);
     parts.weight = [w];
-    // Training figures over 1 … k − 1 rows likewise: zero loss and count, flagged. The update itself still counts
-    // (mode none releases the exact model; a DP mode bounds what one person changes in it).
-    if (data.train.n < minCellSize) parts.trainSmall = [1];
-    else {
-      parts.trainLoss = toGrid([res.lossSum], -20);
-      parts.trainN = [data.train.n];
-    }
+    parts.trainLoss = toGrid([res.lossSum], -20);
+    parts.trainN = [data.train.n];
     if (scaffold) {
       // Option II: c_i⁺ = c_i − c + (x − y_i)/(K η_l); send Δc_i = c_i⁺ − c_i (clipped), keep c_i⁺.
       const k = res.steps * t.learningRate;
@@ -92,6 +92,7 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
       parts.deltaC = dcGrid;
     }
   }
+  if (trainSmall && input.phase === 'train') parts.trainSmall = [1];
   return joinBlocks(trainLayout(spec, plan), parts);
 }
 
@@ -105,7 +106,7 @@ export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInp
       // Mode none: the persons of each split side (the last design term is the test dummy) go through the agent's
       // differencing guard before any figure is computed (jobs/glm/person-guard.ts).
       const guard = !isDpTraining(job.spec.privacy) && ctx.guardReleasedSets !== undefined;
-      const onRows = guard ? designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets!, cell: (split) => `CASE WHEN ${split} = 1 THEN 'test' ELSE 'train' END` }) : undefined;
+      const onRows = guard ? designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets!, cell: sideSql, rows: usedRowSql(job.spec) }) : undefined;
       data = await readTrainData(ctx.conn, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(onRows ? { onRows } : {}) }, signal);
       ctx.jobState.set(DATA, data);
     }

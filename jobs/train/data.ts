@@ -36,6 +36,12 @@ export interface TrainAgentData {
   readonly labelExcluded?: number;
   /** Distinct persons among those rows (the report's threshold). Never sent. */
   readonly labelExcludedPersons?: number;
+  /**
+   * Distinct persons (privacy units) among the used training and test rows (rows when the product has no unit):
+   * the minimum cell size is a count of persons, so an agent's small-side flags compare these, not row counts. Never sent.
+   */
+  readonly trainPersons?: number;
+  readonly testPersons?: number;
 }
 
 /**
@@ -105,7 +111,37 @@ export function inputsFromDesign(spec: TrainJobSpec, design: { n: number; p: num
 }
 
 /** Reads this agent's rows of the job (see the file comment). @throws as readGlmDesign, stageHashSplit and stageLabelClasses */
+/**
+ * The SQL condition of a used row over the design reader's rows table: with declared label levels, rows whose label
+ * is not among them (class −1) are left out after the read (label.ts), so persons are counted and guarded without them.
+ */
+export function usedRowSql(spec: TrainJobSpec): string {
+  return spec.labelLevels !== undefined ? 'y >= 0' : 'true';
+}
+
+/** The split side of a row of the rows table (the last design term is the test dummy). */
+export const sideSql = (lastTerm: string): string => `CASE WHEN ${lastTerm} = 1 THEN 'test' ELSE 'train' END`;
+
 export async function readTrainData(conn: DuckDBConnection, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows'>, signal?: AbortSignal): Promise<TrainAgentData> {
+  // Persons per side of the used rows, counted on the reader's rows table before its rows reach JavaScript; then the
+  // caller's hook (the differencing guard, mode none).
+  let persons: { train: number; test: number } | undefined;
+  const onRows: NonNullable<GlmReadOptions['onRows']> = async (c, rows) => {
+    if (rows.hasUnit) {
+      const side = sideSql(`"${rows.lastTerm}"`);
+      const r = (await c.runAndReadAll(`SELECT ${side} AS side, count(DISTINCT u)::BIGINT AS n FROM "${rows.table}" WHERE u IS NOT NULL AND ${usedRowSql(spec)} GROUP BY 1`)).getRowObjectsJS();
+      // Rows without a unit each count as a person of their own (as the disclosure rules count them).
+      const loose = (await c.runAndReadAll(`SELECT ${side} AS side, count(*)::BIGINT AS n FROM "${rows.table}" WHERE u IS NULL AND ${usedRowSql(spec)} GROUP BY 1`)).getRowObjectsJS();
+      const of = (s: string): number => [...r, ...loose].filter((x) => x.side === s).reduce((a, x) => a + Number(x.n), 0);
+      persons = { train: of('train'), test: of('test') };
+    }
+    await opts.onRows?.(c, rows);
+  };
+  const read = await readTrainRows(conn, spec, product, { ...opts, onRows }, signal);
+  return persons ? { ...read, trainPersons: persons.train, testPersons: persons.test } : read;
+}
+
+async function readTrainRows(conn: DuckDBConnection, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows'>, signal?: AbortSignal): Promise<TrainAgentData> {
   const columns = new Set([spec.label, ...spec.features.map((f) => f.column), ...spec.where.map((f) => f.column)]);
   const staged: string[] = [];
   try {

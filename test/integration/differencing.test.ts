@@ -30,7 +30,9 @@ describe('differencing in mode none (issue 8 item 3)', () => {
     await writeCsvFromSql(dir, 'person', persons);
     // The same persons as a flat product open to train jobs (the train variant below), unit person_id.
     await writeCsvFromSql(dir, 'people', persons);
-    await writeFile(join(dir, 'fedmesh.products.json'), JSON.stringify({ version: 1, products: { people: { privacyUnit: 'person_id', allowedJobKinds: ['fl', 'glm'] } } }));
+    // Visits: one row per person, except person 50 with 12 (≥ k rows, one person): red team R1.
+    await writeCsvFromSql(dir, 'visits', `SELECT person_id, person_id % 2 AS y, year_of_birth FROM (${persons}) p, range(CASE WHEN person_id = 50 THEN 20 ELSE 1 END) r(j)`);
+    await writeFile(join(dir, 'fedmesh.products.json'), JSON.stringify({ version: 1, products: { people: { privacyUnit: 'person_id', allowedJobKinds: ['fl', 'glm'] }, visits: { privacyUnit: 'person_id', allowedJobKinds: ['fl'] } } }));
     await mesh.startAgent('a1', dir, { allowModes: ['none', 'central-dp', 'local-dp', 'distributed-dp'], allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'survival-cox', 'contingency', 'train', 'glm'] });
     const synth = await synthesize({ outDir: join(mesh.dir, 'synth'), sites: 1, persons: 800, seed: 11, format: 'parquet' });
     await mesh.startAgent('c1', synth.sites[0]!.dir, { allowModes: ['none', 'central-dp', 'local-dp', 'distributed-dp'], allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'survival-cox', 'contingency'] });
@@ -102,6 +104,27 @@ describe('differencing in mode none (issue 8 item 3)', () => {
       // Negative control: persons born before 1960 (49 persons, disjoint from both sides above) pass.
       const far = await bob.run(train([{ column: 'year_of_birth', op: '<', value: 1960 }]));
       expect(far.error).toBeUndefined();
+    } finally {
+      bob.close();
+    }
+  }, 120_000);
+
+  it('train, red team R1: one person with 20 rows (≥ k rows, 1 person) as a side is refused by the per-person side rule', async () => {
+    // The reader counts persons per split side (glm.levelCells over the side covariate), so a side of 1 … k − 1
+    // persons never trains or evaluates, however many rows they have; the agent's small flags count persons too
+    // (jobs/train/small-agent.test.ts). Control: the same job over everybody (≥ k persons per side) runs.
+    const bob = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'researcher', 'bob') });
+    const spec = (where: unknown[]): unknown => ({
+      kind: 'train', product: 'visits', label: 'y', loss: 'mse', features: [{ column: 'year_of_birth', type: 'numeric', bounds: [1900, 2020] }],
+      split: { hash: { fraction: 0.5, salt: 'r1' } }, where, model: { type: 'linear' }, training: { rounds: 1 }, participation: { minUpdates: 1 }, privacy: { mode: 'none' }, agents: ['a1'],
+    });
+    try {
+      const one = await bob.run(spec([{ column: 'year_of_birth', op: '=', value: 1970 }]));
+      expect(one.state).toBe('failed');
+      expect(one.result).toBeUndefined();
+      expect(one.error!.message).toMatch(/disclosure rule glm\.levelCells: level (train|test) of covariate fedmesh_split_side has fewer persons at this agent than the minimum cell size/);
+      const all = await bob.run(spec([]));
+      expect(all.error, JSON.stringify(all.error)).toBeUndefined();
     } finally {
       bob.close();
     }
