@@ -10,7 +10,9 @@ import { guardedSetSize, personHashSql } from '../../node-agent/disclosure/relea
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import type { AgentKindContext, AgentKindDef, StatVector } from '../../common/kinds/index.js';
 import { binOf, packedSize } from '../../algorithms/survival/index.js';
-import { runCohort } from '../../node-agent/cohort/index.js';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { asSession, runCohort } from '../../node-agent/cohort/index.js';
+import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { coxAgentStats, coxBinCounts, readCoxData, type CoxAgentData } from '../../node-agent/analytics/cox.js';
 import { COX_KIND, evaluatedBeta, newtonBlocks, type CompiledCoxJob, type CoxJobSpec, type CoxPlan, type CoxRoundInput } from './kind.js';
 import { centreFactor, scaleRiskSums, transformCumulative } from './privacy.js';
@@ -49,27 +51,32 @@ async function guardFollowed(ctx: AgentKindContext, ids: readonly string[], minP
   }
 }
 
-/** The followed persons of the job at this agent: the cohorts are built in scratch tables, read, and dropped. */
-async function loadData(ctx: AgentKindContext, job: CompiledCoxJob): Promise<CoxAgentData> {
+/**
+ * The followed persons of the job at this agent: the cohorts are built in scratch tables of `db` (the agent's
+ * DuckDB, or a session of the site's PostgreSQL), read through a cursor, and dropped. The guard's hashes are computed
+ * in the agent's own DuckDB (ctx.conn) whichever engine held the rows.
+ */
+async function loadData(ctx: AgentKindContext, job: CompiledCoxJob, db: DuckDBConnection | SqlSession): Promise<CoxAgentData> {
   const spec: CoxJobSpec = job.spec;
+  const session = asSession(db);
   const target = scratch(ctx.jobId, 't');
   const outcomeTable = scratch(ctx.jobId, 'o');
   try {
-    await runCohort(ctx.conn, parseCohortDefinition(spec.target, 'target'), { targetTable: target });
+    await runCohort(session, parseCohortDefinition(spec.target, 'target'), { targetTable: target });
     let outcome: unknown;
     if ('definition' in spec.outcome) {
-      await runCohort(ctx.conn, parseCohortDefinition(spec.outcome.definition, 'outcome.definition'), { targetTable: outcomeTable });
+      await runCohort(session, parseCohortDefinition(spec.outcome.definition, 'outcome.definition'), { targetTable: outcomeTable });
       outcome = { table: outcomeTable };
     } else {
       outcome = spec.outcome;
     }
     const guard = job.privacy.mode === 'none' && ctx.guardReleasedSets !== undefined;
-    const data = await readCoxData(ctx.conn, { targetTable: target, outcome, timeGrid: spec.timeGrid, strata: spec.strata, covariates: spec.covariates, withIds: guard });
+    const data = await readCoxData(session, { targetTable: target, outcome, timeGrid: spec.timeGrid, strata: spec.strata, covariates: spec.covariates, withIds: guard });
     if (guard) await guardFollowed(ctx, data.ids ?? [], guardedSetSize(job.secure, ctx.policy.minCellSize));
     delete data.ids;
     return data;
   } finally {
-    for (const t of [target, outcomeTable]) await ctx.conn.run(`DROP TABLE IF EXISTS "${t}"`).catch(() => undefined);
+    for (const t of [target, outcomeTable]) await session.run(session.dialect.dropTempTable(t)).catch(() => undefined);
   }
 }
 
@@ -115,38 +122,46 @@ function onJobGrid(plan: CoxPlan, merged: readonly number[], data: CoxAgentData,
   return { values };
 }
 
+/** One round at this agent over its followed persons, read from `db` the first time (kept in the job's state). */
+async function coxStep(ctx: AgentKindContext, job: CompiledCoxJob, input: CoxRoundInput, signal: AbortSignal, db: DuckDBConnection | SqlSession): Promise<StatVector> {
+  let data = ctx.jobState.get('data') as CoxAgentData | undefined;
+  if (data === undefined) {
+    data = await loadData(ctx, job, db);
+    ctx.jobState.set('data', data);
+  }
+  signal.throwIfAborted();
+  const plan = job.plan;
+  if (input.phase === 'counts') {
+    const dp = plan.sensitivity !== null;
+    // DP: no cell suppression, so no flags (zeros: public, nothing charged for them).
+    if (dp) return { values: new Float64Array(2 * plan.countRows.length * plan.times.length) };
+    // Flags only, no counts: small (0 < count < minimum cell size) and big (≥ it) per row and bin.
+    const rows = coxBinCounts(data, plan.times, null);
+    if (rows.length !== plan.countRows.length) throw new FedmeshError('INTERNAL', 'cox count rows differ from the plan');
+    const k = ctx.policy.minCellSize;
+    const small = rows.flatMap((r) => r.counts.map((v) => (v !== null && v > 0 && v < k ? 1 : 0)));
+    const big = rows.flatMap((r) => r.counts.map((v) => (v !== null && v >= k ? 1 : 0)));
+    return { values: Float64Array.from([...small, ...big]) };
+  }
+  if (!Array.isArray(input.beta) || input.beta.length !== plan.terms.length) throw new FedmeshError('INVALID_ARGUMENT', `round input beta must have ${plan.terms.length} entries`, { field: 'beta' });
+  const times = checkMergedTimes(plan, input.times);
+  const dp = plan.sensitivity !== null;
+  // DP: the job grid unmerged (a merged grid would put a person in two increments), no cell suppression.
+  if (dp && times.length !== plan.times.length) throw new FedmeshError('INVALID_ARGUMENT', 'round input times: in the DP modes the bins are not merged', { field: 'times' });
+  const beta = evaluatedBeta(plan, input.beta);
+  const v = onJobGrid(plan, times, data, beta, dp ? 1 : ctx.policy.minCellSize);
+  const blocks = newtonBlocks(plan).blocks;
+  scaleRiskSums(v.values, blocks, centreFactor(beta, plan.centre));
+  if (dp) transformCumulative(v.values, blocks, plan.strataLabels.length, plan.times.length, plan.terms.length, true);
+  return v;
+}
+
 export const coxAgentKind: AgentKindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
   kind: COX_KIND,
-  async localStep(ctx, job, input, signal) {
-    let data = ctx.jobState.get('data') as CoxAgentData | undefined;
-    if (data === undefined) {
-      data = await loadData(ctx, job);
-      ctx.jobState.set('data', data);
-    }
-    signal.throwIfAborted();
-    const plan = job.plan;
-    if (input.phase === 'counts') {
-      const dp = plan.sensitivity !== null;
-      // DP: no cell suppression, so no flags (zeros: public, nothing charged for them).
-      if (dp) return { values: new Float64Array(2 * plan.countRows.length * plan.times.length) };
-      // Flags only, no counts: small (0 < count < minimum cell size) and big (≥ it) per row and bin.
-      const rows = coxBinCounts(data, plan.times, null);
-      if (rows.length !== plan.countRows.length) throw new FedmeshError('INTERNAL', 'cox count rows differ from the plan');
-      const k = ctx.policy.minCellSize;
-      const small = rows.flatMap((r) => r.counts.map((v) => (v !== null && v > 0 && v < k ? 1 : 0)));
-      const big = rows.flatMap((r) => r.counts.map((v) => (v !== null && v >= k ? 1 : 0)));
-      return { values: Float64Array.from([...small, ...big]) };
-    }
-    if (!Array.isArray(input.beta) || input.beta.length !== plan.terms.length) throw new FedmeshError('INVALID_ARGUMENT', `round input beta must have ${plan.terms.length} entries`, { field: 'beta' });
-    const times = checkMergedTimes(plan, input.times);
-    const dp = plan.sensitivity !== null;
-    // DP: the job grid unmerged (a merged grid would put a person in two increments), no cell suppression.
-    if (dp && times.length !== plan.times.length) throw new FedmeshError('INVALID_ARGUMENT', 'round input times: in the DP modes the bins are not merged', { field: 'times' });
-    const beta = evaluatedBeta(plan, input.beta);
-    const v = onJobGrid(plan, times, data, beta, dp ? 1 : ctx.policy.minCellSize);
-    const blocks = newtonBlocks(plan).blocks;
-    scaleRiskSums(v.values, blocks, centreFactor(beta, plan.centre));
-    if (dp) transformCumulative(v.values, blocks, plan.strataLabels.length, plan.times.length, plan.terms.length, true);
-    return v;
-  },
+  localStep: (ctx, job, input, signal) => coxStep(ctx, job, input, signal, ctx.conn),
+  /**
+   * On a site's PostgreSQL (issue 13): the cohorts are built and the followed persons read there, through a cursor,
+   * with the same dialect-compiled SQL; nothing is staged. Later rounds use the rows kept in the job's state.
+   */
+  onSource: (ctx, job, input, session, signal) => coxStep(ctx, job, input, signal, session as SqlSession),
 };

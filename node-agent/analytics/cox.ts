@@ -10,12 +10,13 @@
  * public rule first (algorithms/survival/cox-bins.ts), so a refusal means that rule was not applied or could not
  * see this agent's level counts: a wider `timeGrid.binDays` helps.
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError, invalidJob } from '../../common/errors.js';
 import { coxTerms, type CoxCovariate } from '../../common/job/cox-spec.js';
 import { binOf, coxBinViolation, coxLocalStats, type CoxLayout, type CoxPersons, type CoxStats } from '../../algorithms/survival/index.js';
 import { followUpCtes, type FollowUpOptions } from './follow-up.js';
-import { guardDuckDb, requireOmopTable } from './schema.js';
+import { guardDuckDb, requireOmopTable, type AnalyticsDb } from './schema.js';
+import { asSession } from '../cohort/run.js';
+import { DEFAULT_BATCH_ROWS, type SqlParam } from '../data/source/source.js';
 import { Params } from './sql-params.js';
 import { GENDER_STRATA, UNSTRATIFIED_LABEL, survivalTimeGrid } from './survival.js';
 
@@ -125,24 +126,43 @@ export function coxDesign(rows: { days: ArrayLike<number>; event: ArrayLike<numb
  * year_of_birth; gender from gender_concept_id) into a design matrix. Once per job; the rounds reuse it.
  * @throws FedmeshError INVALID_JOB naming the option at fault; FAILED_PRECONDITION when a table is missing
  */
-export async function readCoxData(conn: DuckDBConnection, opts: CoxAgentOptions): Promise<CoxAgentData> {
+export async function readCoxData(db: AnalyticsDb, opts: CoxAgentOptions, batchRows = DEFAULT_BATCH_ROWS): Promise<CoxAgentData> {
   if (typeof opts !== 'object' || opts === null) throw invalidJob('opts', 'must be an object');
   survivalTimeGrid(opts.timeGrid.binDays, opts.timeGrid.maxDays);
   const strata = opts.strata ?? 'none';
   if (strata !== 'gender' && strata !== 'none') throw invalidJob('opts.strata', "must be 'gender' or 'none'");
   if (!Array.isArray(opts.covariates) || opts.covariates.length === 0) throw invalidJob('opts.covariates', 'must be a non-empty list');
+  const conn = asSession(db);
+  const x = conn.dialect;
   const person = await requireOmopTable(conn, 'person', ['person_id', 'gender_concept_id', 'year_of_birth']);
-  const params = new Params();
+  const params = new Params(x);
   const followUp = await followUpCtes(conn, opts, params);
+  // Ordered by person, so that the sums of every round add in the same order on every engine (DuckDB, PostgreSQL).
   const sql = `WITH ${followUp},
     people AS (SELECT person_id, min(gender_concept_id) AS gender_concept_id, min(year_of_birth) AS year_of_birth
                  FROM ${person.sql} GROUP BY person_id)
-    SELECT CAST(o.days AS INTEGER) AS days, o.is_event,
-           CAST(year(fu.index_date) - p.year_of_birth AS INTEGER) AS age, CAST(p.gender_concept_id AS INTEGER) AS gender${opts.withIds ? ', CAST(o.person_id AS VARCHAR) AS id' : ''}
-      FROM observed o JOIN fu ON fu.person_id = o.person_id LEFT JOIN people p ON p.person_id = o.person_id`;
+    SELECT ${x.cast('o.days', 'INTEGER')} AS days, o.is_event,
+           ${x.cast(`${x.year('fu.index_date')} - p.year_of_birth`, 'INTEGER')} AS age, ${x.cast('p.gender_concept_id', 'INTEGER')} AS gender${opts.withIds ? `, ${x.cast('o.person_id', 'VARCHAR')} AS id` : ''}
+      FROM observed o JOIN fu ON fu.person_id = o.person_id LEFT JOIN people p ON p.person_id = o.person_id
+     ORDER BY o.person_id`;
   return guardDuckDb('cox rows', async () => {
-    const [days, isEvent, age, gender, id] = (await conn.runAndReadAll(sql, params.values)).getColumnsJS() as [number[], boolean[], (number | null)[], (number | null)[], string[] | undefined];
-    return coxDesign({ days: days ?? [], event: (isEvent ?? []).map((e) => (e ? 1 : 0)), age: age ?? [], gender: gender ?? [], ...(opts.withIds ? { id: id ?? [] } : {}) }, opts.covariates, strata === 'gender');
+    // Per-person rows stay at the agent; read through a cursor, a batch at a time, into plain arrays.
+    const days: number[] = [];
+    const event: number[] = [];
+    const age: (number | null)[] = [];
+    const gender: (number | null)[] = [];
+    const id: string[] = [];
+    const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+    for await (const batch of conn.stream(sql, params.values as SqlParam[], { batchRows })) {
+      for (const r of batch) {
+        days.push(Number(r['days']));
+        event.push(r['is_event'] === true ? 1 : 0);
+        age.push(num(r['age']));
+        gender.push(num(r['gender']));
+        if (opts.withIds) id.push(String(r['id']));
+      }
+    }
+    return coxDesign({ days, event, age, gender, ...(opts.withIds ? { id } : {}) }, opts.covariates, strata === 'gender');
   });
 }
 

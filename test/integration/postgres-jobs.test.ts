@@ -8,7 +8,7 @@
  * everybody counts). Skips with a message when ../shared/data or the PostgreSQL binaries are absent.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -33,7 +33,9 @@ import { applyConsentScope } from '../../node-agent/policy/consent-scope.js';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
 import { copyDuckDbTablesToPostgres, createReadOnlyRole, loadOmopCsvIntoDuckDb, VOCABULARY_TABLES } from '../helpers/postgres-omop.js';
 import { HOSTILE_EXPECTED, rawRoleView, setHostileRoleDefaults } from '../helpers/postgres-hostile.js';
-import { gibleedDir } from '../reference/circe-reference.js';
+import { circeJsonDir, gibleedDir } from '../reference/circe-reference.js';
+import { coxKind } from '../../jobs/survival-cox/kind.js';
+import { coxAgentKind } from '../../jobs/survival-cox/agent.js';
 import type { FedmeshError } from '../../common/errors.js';
 
 const noData = !existsSync(gibleedDir);
@@ -362,6 +364,58 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(onDuck[1]).toBe('POLICY_DENIED true');
     expect(onDuck[2]).toMatch(/^ok /);
     expect(await outcome(true)).toEqual(onDuck);
+  }, 120_000);
+
+  it('Cox regression read on the server through a cursor (no staging): the same round vectors, bit for bit, and the same persons through the differencing guard as on DuckDB', async () => {
+    const target = JSON.parse(readFileSync(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
+    const spec = { kind: 'survival', model: 'cox', target, outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: { binDays: 90, maxDays: 1800 }, covariates: [{ name: 'age', source: 'age', type: 'numeric', bounds: [0, 110] }, { name: 'gender', source: 'gender', type: 'categorical', levels: ['male', 'female'], reference: 'male' }], privacy: { mode: 'none' } };
+    const job = compileKindJob(coxKind, spec);
+    const plan = job.plan as { times: number[]; terms: string[] };
+    const batches = { n: 0 };
+    // A cursor of 100 rows: the followed persons (about a thousand) arrive in many batches.
+    const smallBatches = (s: SqlSession): SqlSession => ({
+      dialect: s.dialect,
+      run: (sql, params) => s.run(sql, params),
+      all: (sql, params) => s.all(sql, params),
+      stream: async function* (sql, params) {
+        for await (const b of s.stream(sql, params, { batchRows: 100 })) {
+          batches.n += 1;
+          yield b;
+        }
+      },
+    });
+    const run = async (onPg: boolean): Promise<{ vectors: number[][]; guarded: string[] }> => {
+      const ledgerDb = await DuckDBInstance.create(':memory:');
+      const ledger = await ledgerDb.connect();
+      const local = onPg ? ledger : conn;
+      const guarded: string[] = [];
+      try {
+        const product = (onPg ? pgProducts : duckProducts).find((p) => p.name === 'person')!;
+        const ctx: AgentKindContext = {
+          conn: local, jobId: 'jcox', round: 0, product, salt: SALT, policy: { minCellSize: 1 }, jobState: new Map(),
+          guardReleasedSets: async (c, candidates) => {
+            for (const r of (await c.runAndReadAll(`SELECT cell, h FROM "${candidates}" ORDER BY h`)).getRowObjectsJS()) guarded.push(`${String(r.cell)}:${String(r.h)}`);
+          },
+        };
+        const signal = new AbortController().signal;
+        const step = (input: unknown): Promise<{ values: Float64Array }> => (onPg ? source.withSession((s) => coxAgentKind.onSource!(ctx, job as never, input as never, smallBatches(s), signal)) : coxAgentKind.localStep(ctx, job as never, input as never, signal));
+        const counts = await step({ phase: 'counts' });
+        const newton = await step({ phase: 'newton', times: plan.times, beta: plan.terms.map(() => 0.01) });
+        return { vectors: [Array.from(counts.values), Array.from(newton.values)], guarded };
+      } finally {
+        ledger.closeSync();
+        ledgerDb.closeSync();
+      }
+    };
+    const d = await run(false);
+    expect(batches.n).toBe(0);
+    const p = await run(true);
+    expect(batches.n).toBeGreaterThan(5);
+    expect(d.guarded.length).toBeGreaterThan(500);
+    expect(p.guarded).toEqual(d.guarded);
+    // Bit for bit: the rows are read in person order on both engines, so every sum adds in the same order.
+    expect(p.vectors).toEqual(d.vectors);
+    expect(d.vectors[1]!.some((v) => v !== 0)).toBe(true);
   }, 120_000);
 
   it('consent on the server-side contingency step: 300 persons opted out of HRESCH leave its table; opted out of PUBHLTH only, they count', async () => {

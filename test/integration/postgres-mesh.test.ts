@@ -14,6 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contingencyCounts, survivalCounts } from '../../node-agent/analytics/index.js';
 import { parseCirce, runCohort } from '../../node-agent/cohort/index.js';
 import { duckdbSession } from '../../node-agent/data/source/index.js';
+import { coxAgentLayout, readCoxData } from '../../node-agent/analytics/cox.js';
+import { fitCoxPooled } from '../../algorithms/survival/index.js';
+import type { CoxCovariate } from '../../common/job/cox-spec.js';
 import { circeJsonDir, gibleedAvailable, gibleedDir, referenceCohortCounts } from '../reference/circe-reference.js';
 import { splitGiBleed } from '../helpers/gibleed-split.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
@@ -27,7 +30,7 @@ const noPg = skipWithoutPostgres('the mesh of DuckDB and PostgreSQL agents');
 
 const PERSON_TABLES = ['person', 'observation_period', 'condition_occurrence', 'drug_exposure', 'drug_era', 'condition_era', 'visit_occurrence', 'measurement', 'observation', 'procedure_occurrence', 'death'];
 /** Mode none with k = 1: nothing is withheld, so the pooled answer is exact and comparable. */
-const POLICY = { allowModes: ['none', 'central-dp'] as ('none' | 'central-dp')[], minCellSize: 1, allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'contingency', 'glm'] };
+const POLICY = { allowModes: ['none', 'central-dp'] as ('none' | 'central-dp')[], minCellSize: 1, allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'survival-cox', 'contingency', 'glm'] };
 
 describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents give the pooled GiBleed answer', () => {
   let mesh: TestMesh;
@@ -109,6 +112,35 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
       expect(c.atRisk).toEqual(st.atRisk.map(Number));
     }
     expect(curves.some((c) => c.events.some((e) => e > 0))).toBe(true);
+  }, 300_000);
+
+  it('Cox regression (GI bleed after celecoxib ~ age + gender), read on the servers through a cursor: equals the pooled Breslow fit over all the data to 1e-6', async () => {
+    const target = JSON.parse(await readFile(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
+    const covariates = [{ name: 'age', source: 'age', type: 'numeric', bounds: [0, 110] }, { name: 'gender', source: 'gender', type: 'categorical', levels: ['male', 'female'], reference: 'male' }];
+    const outcome = { domain: 'condition', conceptIds: [192671] };
+    const timeGrid = { binDays: 90, maxDays: 1800 };
+    const job = await mesh.client.run({ kind: 'survival', model: 'cox', target, outcome, timeGrid, covariates, privacy: { mode: 'none' }, timeoutMs: 180_000 });
+    expect(job.error).toBeUndefined();
+    expect(job.agents.answered).toEqual(['a1', 'a2', 'a3']);
+    const summary = job.result!.summary! as { n: number; events: number; status: string; bins: { times: number[] } };
+    const rows = job.result!.rows as { term: string; coef: number; 'se(coef)': number }[];
+    expect(summary.status).toBe('converged');
+    const duck = duckdbSession(conn);
+    await runCohort(duck, parseCirce(target), { targetTable: 'cox_all' });
+    const data = await readCoxData(conn, { targetTable: 'cox_all', outcome, timeGrid, covariates: covariates as CoxCovariate[] });
+    const ref = fitCoxPooled(data.persons, coxAgentLayout(data, summary.bins.times), data.terms).summary;
+    expect(rows.map((r) => r.term)).toEqual(data.terms);
+    expect([summary.n, summary.events]).toEqual([ref.n, ref.events]);
+    expect(ref.events).toBeGreaterThan(10);
+    rows.forEach((r, j) => {
+      expect(Math.abs(r.coef - ref.coefficients[j]!.coef), r.term).toBeLessThan(1e-6);
+      expect(Math.abs(r['se(coef)'] - ref.coefficients[j]!.se!), r.term).toBeLessThan(1e-6);
+    });
+    // Control: the fit is not trivially zero, and leaving out a PostgreSQL agent changes n.
+    expect(rows.some((r) => Math.abs(r.coef) > 1e-3)).toBe(true);
+    const two = await mesh.client.run({ kind: 'survival', model: 'cox', target, outcome, timeGrid, covariates, agents: ['a1', 'a2'], privacy: { mode: 'none' }, timeoutMs: 180_000 });
+    expect(two.error).toBeUndefined();
+    expect((two.result!.summary as { n: number }).n).toBeLessThan(summary.n);
   }, 300_000);
 
   it('aggregate (persons by gender: count, mean and histogram of year of birth) equals one DuckDB over all the data', async () => {

@@ -11,7 +11,7 @@ import type { ProductInfo } from '../products.js';
 import type { CdmCatalogue } from './cdm-check.js';
 
 /** Job kinds an agent runs on a PostgreSQL source (plain tasks; secure ones read the agent's DuckDB). */
-export const SOURCE_KINDS: ReadonlySet<string> = new Set(['cohort', 'characterize', 'survival', 'aggregate', 'contingency', 'glm']);
+export const SOURCE_KINDS: ReadonlySet<string> = new Set(['cohort', 'characterize', 'survival', 'survival-cox', 'aggregate', 'contingency', 'glm']);
 
 /** The OMOP tables found on the server as products, in name order; `person_id` is the privacy unit where present. */
 export function sourceProducts(catalogue: CdmCatalogue, describe: (schema: string, table: string) => string): ProductInfo[] {
