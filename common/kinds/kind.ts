@@ -2,6 +2,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Rng } from '../../algorithms/rng.js';
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { StatLayout, StatVector } from './stat-layout.js';
+import type { Filter } from '../job/filter.js';
 
 /** Privacy modes the kind seam implements, each a module over the vector (privacy-modes.ts, agent-noise-modes.ts). */
 export const KIND_PRIVACY_MODES = ['none', 'central-dp', 'local-dp', 'distributed-dp'] as const;
@@ -232,4 +233,11 @@ export interface AgentKindDef<S = unknown, P = unknown, I = unknown> {
    * runner stages the product into the task's DuckDB and calls localStep.
    */
   onSource?(ctx: AgentKindContext, job: CompiledKindJob<S, P>, input: I, session: unknown, signal: AbortSignal): Promise<StatVector>;
+  /**
+   * Staging (data on a server, no onSource): what this round's localStep reads of the product — these columns (the
+   * runner adds the privacy unit) of the rows passing `where` (pushed down to the server, applied again locally by
+   * the step) — or null when it reads nothing (its rows are already in `jobState`), so nothing is staged. Absent:
+   * every column of every row, each round.
+   */
+  stagedRead?(job: CompiledKindJob<S, P>, jobState: ReadonlyMap<string, unknown>): { readonly columns: readonly string[]; readonly where: readonly Filter[] } | null;
 }

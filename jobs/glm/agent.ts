@@ -28,6 +28,8 @@ function checkInput(input: unknown, p: number): GlmRoundInput {
 
 export const glmAgentKind: AgentKindDef<GlmJob, GlmPlan, GlmJobInput> = {
   kind: 'glm',
+  // On a server: the columns of the model and its filters, in the first round only (the design is kept after it).
+  stagedRead: (job, state) => (state.has(DESIGN) ? null : { columns: [job.spec.outcome, ...job.spec.covariates.map((c) => c.column), ...(job.spec.offset ? [job.spec.offset] : []), ...(job.spec.weights ? [job.spec.weights] : []), ...job.spec.where.map((f) => f.column)], where: job.spec.where }),
   async localStep(ctx, job, rawInput, signal) {
     const std = job.plan.standardise ?? [];
     const moments = std.length > 0 && (rawInput as Partial<GlmJobInput> | null)?.round === 0;

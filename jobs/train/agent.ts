@@ -98,6 +98,8 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
 
 export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
   kind: TRAIN_KIND,
+  // On a server: the label, features, split column and filters, in the first round only (the rows are kept after it).
+  stagedRead: (job, state) => (state.has(DATA) ? null : { columns: [job.spec.label, ...job.spec.features.map((f) => f.column), ...('column' in job.spec.split ? [job.spec.split.column] : []), ...job.spec.where.map((f) => f.column)], where: job.spec.where }),
   async localStep(ctx, job, rawInput, signal) {
     const input = checkInput(rawInput, job.plan.parameters, job.spec.strategy.name === 'scaffold');
     let data = ctx.jobState.get(DATA) as TrainAgentData | undefined;

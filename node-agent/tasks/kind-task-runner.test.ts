@@ -7,12 +7,12 @@ import type { ProductRules } from '../../common/job/product-rules.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { TaskScope } from '../task-cancellation.js';
 import { toyAgent, toyKind, type ToySpec } from '../../test/helpers/toy-kind.js';
-import { KindTaskRunner } from './kind-task-runner.js';
+import { KindTaskRunner, type KindTaskDeps, type StagedRead } from './kind-task-runner.js';
 
 const spec: ToySpec = { kind: 'toy-mean', product: 'p', privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 }, maxRounds: 3 };
 const rules: ProductRules = { privacyUnit: 'person_id', bounds: {}, semanticTypes: {}, sensitivity: 'sensitive' };
 
-function setup(over: { rules?: ProductRules; allowKinds?: string[] } = {}) {
+function setup(over: { rules?: ProductRules; allowKinds?: string[]; withProduct?: KindTaskDeps['withProduct']; stagedRead?: AnyAgentKindDef['stagedRead'] } = {}) {
   const charges: string[] = [];
   const bound = new Map<string, string>();
   const answers = new Map<string, ReleasedAnswer>();
@@ -22,8 +22,10 @@ function setup(over: { rules?: ProductRules; allowKinds?: string[] } = {}) {
     kind: 'toy-mean',
     localStep: async (...args) => {
       steps++;
+      args[0].jobState.set('read', true);
       return toyAgent(data, 'me').localStep(...args);
     },
+    ...(over.stagedRead ? { stagedRead: over.stagedRead } : {}),
   };
   const runner = new KindTaskRunner({
     kinds: createKindRegistry<AnyKindDef>([toyKind]),
@@ -42,6 +44,7 @@ function setup(over: { rules?: ProductRules; allowKinds?: string[] } = {}) {
       return answers.get(k)!;
     },
     withConnection: (fn) => fn({} as DuckDBConnection),
+    ...(over.withProduct ? { withProduct: over.withProduct } : {}),
     salt: () => 'salt',
     rng: createSeededRng(1),
   });
@@ -64,6 +67,25 @@ describe('agent task runner for registry kinds', () => {
     expect(replay.arrow).toEqual(a.arrow);
     expect(s.steps()).toBe(2);
     expect(s.charges).toEqual(['job-1', 'job-1', 'job-1']); // the ledger's charge is idempotent per job id
+  });
+
+  it('data on a server: stages only the columns the round reads plus the privacy unit, and nothing once the rows are in the job state', async () => {
+    const staged: (StagedRead | undefined)[] = [];
+    const withProduct: KindTaskDeps['withProduct'] = async (_conn, _p, fn, _signal, read) => {
+      staged.push(read);
+      return fn();
+    };
+    const s = setup({ withProduct, stagedRead: (_job, state) => (state.has('read') ? null : { columns: ['x', 'x'], where: [{ column: 'x', op: '>', value: 0 }] }) });
+    await s.runner.run(s.task(0), s.scope);
+    await s.runner.run(s.task(1, { mu: 1 }), s.scope);
+    expect(staged).toEqual([{ columns: ['x', 'person_id'], where: [{ column: 'x', op: '>', value: 0 }] }]);
+    expect(s.steps()).toBe(2);
+    // Control: a kind that does not say what it reads has its whole product staged every round.
+    const all: (StagedRead | undefined)[] = [];
+    const t = setup({ withProduct: async (_c, _p, fn, _s, read) => (all.push(read), fn()) });
+    await t.runner.run(t.task(0), t.scope);
+    await t.runner.run(t.task(1, { mu: 1 }), t.scope);
+    expect(all).toEqual([undefined, undefined]);
   });
 
   it('refuses a task whose hash is not the job this agent compiles (a changed plan), before charging', async () => {

@@ -27,8 +27,15 @@ import { checkSelectionSecure, selectionApplies, withholdSmallCells } from '../.
 import { KindSecurePhases, type KindSecureDeps } from './kind-secure-phase.js';
 import { checkExactBlocksEmpty } from './exact-blocks.js';
 import type { ProductInfo } from '../data/products.js';
+import type { Filter } from '../../common/job/filter.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { TaskScope } from '../task-cancellation.js';
+
+/** What a staged round reads of its product (AgentKindDef.stagedRead, with the privacy unit added). */
+export interface StagedRead {
+  readonly columns: readonly string[];
+  readonly where: readonly Filter[];
+}
 
 export interface KindTaskDeps {
   kinds: KindRegistry<AnyKindDef>;
@@ -48,7 +55,7 @@ export interface KindTaskDeps {
    * Data elsewhere (a site's PostgreSQL): makes `product` readable on the task's connection for the length of `fn`
    * (node-agent/jobs/aggregate-source.ts). @default undefined (the product is a table of the agent's DuckDB)
    */
-  withProduct?: <T>(conn: DuckDBConnection, product: ProductInfo, fn: () => Promise<T>, signal: AbortSignal) => Promise<T>;
+  withProduct?: <T>(conn: DuckDBConnection, product: ProductInfo, fn: () => Promise<T>, signal: AbortSignal, read?: StagedRead) => Promise<T>;
   /**
    * Data elsewhere, for kinds with their own server-side step (`AgentKindDef.onSource`): runs `fn` on a session of
    * the data source (SqlSession) when there is one (`active`). @default undefined (only staging is offered)
@@ -144,10 +151,18 @@ export class KindTaskRunner {
       const step = (conn: DuckDBConnection) => (): Promise<StatVector> => agentDef.localStep(ctxOf(conn), job, input, scope.signal);
       // A kind with its own server-side step runs it there; otherwise the product is staged (withProduct) or local.
       const onSource = agentDef.onSource && deps.withSource?.active() ? agentDef.onSource.bind(agentDef) : undefined;
+      // Staged: only what the round reads (the kind's columns and the privacy unit, its filters pushed down); nothing
+      // when its rows are already in the job's state.
+      const stagedStep = (conn: DuckDBConnection): Promise<StatVector> => {
+        const read = agentDef.stagedRead?.(job, entry.state);
+        if (read === null) return step(conn)();
+        const columns = read ? [...new Set([...read.columns, ...(rules.privacyUnit ? [rules.privacyUnit] : [])])] : undefined;
+        return deps.withProduct!(conn, product, step(conn), scope.signal, read && columns ? { columns, where: read.where } : undefined);
+      };
       const vector = await deps.withConnection((conn) =>
         scope.using(conn, () =>
           onSource ? deps.withSource!.run((session) => onSource(ctxOf(conn), job, input, session, scope.signal), scope.signal)
-          : deps.withProduct ? deps.withProduct(conn, product, step(conn), scope.signal)
+          : deps.withProduct ? stagedStep(conn)
           : step(conn)(),
         ),
       );

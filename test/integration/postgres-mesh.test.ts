@@ -30,22 +30,25 @@ const noPg = skipWithoutPostgres('the mesh of DuckDB and PostgreSQL agents');
 
 const PERSON_TABLES = ['person', 'observation_period', 'condition_occurrence', 'drug_exposure', 'drug_era', 'condition_era', 'visit_occurrence', 'measurement', 'observation', 'procedure_occurrence', 'death'];
 /** Mode none with k = 1: nothing is withheld, so the pooled answer is exact and comparable. */
-const POLICY = { allowModes: ['none', 'central-dp'] as ('none' | 'central-dp')[], minCellSize: 1, allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'survival-cox', 'contingency', 'glm'] };
+const POLICY = { allowModes: ['none', 'central-dp'] as ('none' | 'central-dp')[], minCellSize: 1, allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'survival-cox', 'contingency', 'glm', 'train'] };
 
 describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents give the pooled GiBleed answer', () => {
   let mesh: TestMesh;
   let pg: PgCluster;
   let all: DuckDBInstance;
   let conn: DuckDBConnection;
+  let site1: string | undefined;
+  let site2: string | undefined;
+  let manifest = '';
 
   beforeAll(async () => {
-    mesh = await startMesh({ agentNames: ['a1', 'a2', 'a3'] });
-    const [site1] = await splitGiBleed(join(mesh.dir, 'gibleed'), 3, PERSON_TABLES, [0]);
+    mesh = await startMesh({ agentNames: ['a1', 'a2', 'a3', 'a4'] });
+    [site1, site2] = await splitGiBleed(join(mesh.dir, 'gibleed'), 3, PERSON_TABLES, [0, 1]);
     pg = await startPostgres();
     await loadGiBleedSites(pg, 'cdm', 3, [{ schema: 'site2', residue: 1 }, { schema: 'site3', residue: 2 }], { name: 'agent', password: 'agent-pw' });
     // The person product is open to glm at every site (its default manifest is not); the PostgreSQL agents read
     // their manifest (and consent records) from their data folder.
-    const manifest = JSON.stringify({ products: { person: { allowedJobKinds: ['aggregate', 'cohort', 'characterization', 'survival', 'contingency', 'glm'] } } });
+    manifest = JSON.stringify({ products: { person: { allowedJobKinds: ['aggregate', 'cohort', 'characterization', 'survival', 'contingency', 'glm', 'fl'] } } });
     await writeFile(join(site1!, 'fedmesh.products.json'), manifest);
     await mesh.startAgent('a1', site1!, POLICY);
     for (const [i, schema] of ['site2', 'site3'].entries()) {
@@ -207,9 +210,11 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
   it('kinds and secure tasks the PostgreSQL agents do not run there are refused by them, naming what (negative control)', async () => {
     const a2 = mesh.agents.get('a2')!;
     const task = (kind: string, spec: Record<string, unknown>): Parameters<typeof a2.serveTask>[0] => ({ taskId: `t-${kind}`, jobId: `j-${kind}`, kind, specJson: JSON.stringify({ kind, ...spec }), deadlineMs: Date.now() + 60_000, round: 0, researcher: 'researcher', payload: new Uint8Array() });
-    const train = await a2.serveTask(task('train', { product: 'person', privacy: { mode: 'none' } }));
-    expect(train.ok).toBe(false);
-    expect(train.ok ? '' : train.error.message).toMatch(/train jobs do not run on this agent's PostgreSQL source/);
+    const unknown = await a2.serveTask(task('dwell', { product: 'person', privacy: { mode: 'none' } }));
+    expect(unknown.ok).toBe(false);
+    expect(unknown.ok ? '' : unknown.error.message).toMatch(/dwell jobs do not run on this agent's PostgreSQL source/);
+    const trainCohort = await a2.serveTask(task('train', { product: 'person', cohort: {}, privacy: { mode: 'none' } }));
+    expect(trainCohort.ok ? '' : trainCohort.error.message).toMatch(/train jobs restricted to a cohort do not run/);
     const glmCohort = await a2.serveTask(task('glm', { product: 'person', cohort: {}, privacy: { mode: 'none' } }));
     expect(glmCohort.ok ? '' : glmCohort.error.message).toMatch(/glm jobs restricted to a cohort do not run/);
     const secure = await a2.serveTask(task('aggregate', { product: 'person', where: [], groupBy: [], measures: [{ fn: 'count' }], privacy: { mode: 'none' }, secure: 'secagg' }));
@@ -218,4 +223,69 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
     const ok = await a2.serveTask(task('aggregate', { product: 'person', where: [], groupBy: [], measures: [{ fn: 'count' }], privacy: { mode: 'none' } }));
     expect(ok.ok).toBe(true);
   }, 120_000);
+  it('every kind on a PostgreSQL agent equals the same kind on a DuckDB agent holding the same persons (a2 and its twin a4)', async () => {
+    // a4 reads site 2's Parquet files, the rows a2 reads from schema site2: the same persons on the other engine.
+    await writeFile(join(site2!, 'fedmesh.products.json'), manifest);
+    await mesh.startAgent('a4', site2!, POLICY);
+    await mesh.waitForAgents(4, 60_000);
+    try {
+      const celecoxib = JSON.parse(await readFile(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
+      const none = { mode: 'none' };
+      const specs: Record<string, Record<string, unknown>> = {
+        cohort: { kind: 'cohort', definition: celecoxib, privacy: none },
+        characterize: { kind: 'characterize', definition: celecoxib, conditionConcepts: [192671, 80180], drugConcepts: [1118084], privacy: none },
+        survival: { kind: 'survival', target: celecoxib, outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: { binDays: 90, maxDays: 1800 }, privacy: none },
+        'survival-cox': { kind: 'survival', model: 'cox', target: celecoxib, outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: { binDays: 180, maxDays: 1800 }, covariates: [{ name: 'age', source: 'age', type: 'numeric', bounds: [0, 110] }], privacy: none },
+        aggregate: { kind: 'aggregate', product: 'person', groupBy: ['gender_concept_id'], measures: [{ fn: 'count' }, { fn: 'mean', column: 'year_of_birth', bounds: [1900, 2030] }], privacy: none },
+        contingency: { kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'race_concept_id', rowLevels: [8507, 8532], colLevels: [0, 8515, 8516, 8527], privacy: none },
+        // One full batch per round: the same rows in another order give the same model up to float32 rounding.
+        train: {
+          kind: 'train', product: 'person', label: 'year_of_birth', loss: 'mse', model: { type: 'linear' },
+          features: [{ column: 'race_concept_id', type: 'categorical', levels: [8527, 8516, 8515, 0] }],
+          split: { column: 'gender_concept_id', train: 8507, test: 8532 },
+          training: { rounds: 2, localEpochs: 1, batchSize: 65536, optimizer: 'sgd', learningRate: 0.001, seed: 7 },
+          participation: { fraction: 1, minUpdates: 1 }, privacy: none,
+        },
+      };
+      specs.glm = { kind: 'glm', product: 'person', family: 'gaussian', outcome: 'year_of_birth', covariates: [{ column: 'gender_concept_id', type: 'categorical', levels: [8507, 8532], reference: 8507 }, { column: 'race_concept_id', type: 'categorical', levels: [0, 8515, 8516, 8527], reference: 0 }], privacy: none };
+      const stripped = (job: { error?: unknown; result?: { rows?: unknown; summary?: unknown; columns?: unknown } }): unknown => {
+        expect(job.error).toBeUndefined();
+        // Without what names the run or the agent (ids, times, the agent's name in per-agent parts).
+        const clean = (v: unknown): unknown => (Array.isArray(v) ? v.map(clean) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => !/^(jobId|agent|agents|name|site|ms|elapsedMs|durationMs|timing|startedAt|finishedAt)$/.test(k)).map(([k, x]) => [k.replace(/^a[24]$/, 'A'), clean(x)])) : typeof v === 'string' ? v.replace(/\ba[24]\b/g, 'A') : v);
+        return clean({ columns: job.result?.columns, rows: job.result?.rows, summary: job.result?.summary });
+      };
+      const close = (a: unknown, b: unknown, rel: number, path: string): void => {
+        if (typeof a === 'number' && typeof b === 'number') {
+          if (Number.isInteger(a) && Number.isInteger(b)) expect(a, path).toBe(b);
+          else expect(Math.abs(a - b), path).toBeLessThanOrEqual(rel * Math.max(1, Math.abs(a)));
+          return;
+        }
+        if (Array.isArray(a) && Array.isArray(b)) {
+          expect(b.length, path).toBe(a.length);
+          a.forEach((x, i) => close(x, b[i], rel, `${path}[${i}]`));
+          return;
+        }
+        if (a !== null && typeof a === 'object' && b !== null && typeof b === 'object') {
+          expect(Object.keys(b).sort(), path).toEqual(Object.keys(a).sort());
+          for (const k of Object.keys(a)) close((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], rel, `${path}.${k}`);
+          return;
+        }
+        expect(b, path).toEqual(a);
+      };
+      for (const [kind, spec] of Object.entries(specs)) {
+        const onPg = await mesh.client.run({ ...spec, agents: ['a2'], timeoutMs: 180_000 });
+        const onDuck = await mesh.client.run({ ...spec, agents: ['a4'], timeoutMs: 180_000 });
+        expect(onPg.error, kind).toBeUndefined();
+        expect(onPg.agents.answered, kind).toEqual(['a2']);
+        expect(onDuck.agents.answered, kind).toEqual(['a4']);
+        // Counts exactly; float statistics to 1e-9 (another row order); the trained model to float32 rounding.
+        close(stripped(onDuck), stripped(onPg), kind === 'train' ? 1e-5 : 1e-9, kind);
+      }
+      // Control: a1 holds other persons, so the comparison above can fail.
+      const other = await mesh.client.run({ ...specs.contingency!, agents: ['a1'] });
+      expect(JSON.stringify(stripped(other))).not.toBe(JSON.stringify(stripped(await mesh.client.run({ ...specs.contingency!, agents: ['a2'] }))));
+    } finally {
+      await mesh.stopAgent('a4');
+    }
+  }, 900_000);
 });

@@ -11,7 +11,7 @@ import type { ProductInfo } from '../products.js';
 import type { CdmCatalogue } from './cdm-check.js';
 
 /** Job kinds an agent runs on a PostgreSQL source (plain tasks; secure ones read the agent's DuckDB). */
-export const SOURCE_KINDS: ReadonlySet<string> = new Set(['cohort', 'characterize', 'survival', 'survival-cox', 'aggregate', 'contingency', 'glm']);
+export const SOURCE_KINDS: ReadonlySet<string> = new Set(['cohort', 'characterize', 'survival', 'survival-cox', 'aggregate', 'contingency', 'glm', 'train']);
 
 /** The OMOP tables found on the server as products, in name order; `person_id` is the privacy unit where present. */
 export function sourceProducts(catalogue: CdmCatalogue, describe: (schema: string, table: string) => string): ProductInfo[] {
@@ -42,8 +42,8 @@ export function refuseOffSource(kind: string, specJson: string): void {
   if (!SOURCE_KINDS.has(kind)) {
     throw new FedmeshError('FAILED_PRECONDITION', `kind: ${kind.slice(0, 40)} jobs do not run on this agent's PostgreSQL source yet (supported there: ${[...SOURCE_KINDS].join(', ')})`, { field: 'kind' });
   }
-  if (kind === 'glm' && spec?.cohort !== undefined) {
-    throw new FedmeshError('FAILED_PRECONDITION', "cohort: glm jobs restricted to a cohort do not run on this agent's PostgreSQL source yet", { field: 'cohort' });
+  if ((kind === 'glm' || kind === 'train') && spec?.cohort !== undefined) {
+    throw new FedmeshError('FAILED_PRECONDITION', `cohort: ${kind} jobs restricted to a cohort do not run on this agent's PostgreSQL source yet`, { field: 'cohort' });
   }
   if (secure !== undefined && secure !== null) {
     throw new FedmeshError('FAILED_PRECONDITION', "secure: secure aggregation does not run on this agent's PostgreSQL source yet; use a plaintext privacy mode", { field: 'secure' });
