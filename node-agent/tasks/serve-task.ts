@@ -74,8 +74,9 @@ export async function runAgentTask(task: AgentTask, identity: IdentityAssertionC
       done('ok', { names: conceptNames.length });
       return { ok: true, taskId: task.taskId, arrow: new Uint8Array(), meta: {}, conceptNames };
     }
-    if (data) refuseOffSource(task.kind, task.specJson);
-    if (deps.kindTasks.handles(task.kind, task.specJson)) {
+    const onSeam = deps.kindTasks.handles(task.kind, task.specJson);
+    if (data) refuseOffSource(task.kind, task.specJson, onSeam);
+    if (onSeam) {
       const out = await deps.kindTasks.run(task, scope, identity);
       done('ok');
       return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta };

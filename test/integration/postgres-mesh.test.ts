@@ -207,6 +207,29 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
     expect(onPg.result!.conceptNames).toEqual(onDuck.result!.conceptNames);
   }, 120_000);
 
+  it('secure sums on PostgreSQL agents (kinds on the seam): glm, contingency and Cox under secagg equal the plain run', async () => {
+    const target = JSON.parse(await readFile(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
+    const specs: Record<string, Record<string, unknown>> = {
+      glm: { kind: 'glm', product: 'person', family: 'gaussian', outcome: 'year_of_birth', outcomeBounds: [1900, 2030], covariates: [{ column: 'gender_concept_id', type: 'categorical', levels: [8507, 8532], reference: 8507 }], privacy: { mode: 'none' } },
+      contingency: { kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'race_concept_id', rowLevels: [8507, 8532], colLevels: [0, 8515, 8516, 8527], privacy: { mode: 'none' } },
+      cox: { kind: 'survival', model: 'cox', target, outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: { binDays: 180, maxDays: 1800 }, covariates: [{ name: 'age', source: 'age', type: 'numeric', bounds: [0, 110] }], privacy: { mode: 'none' } },
+    };
+    const numbers = (v: unknown): number[] => (typeof v === 'number' ? [v] : Array.isArray(v) ? v.flatMap(numbers) : v !== null && typeof v === 'object' ? Object.keys(v).sort().filter((k) => !/ms$|Ms$|secure|timing/i.test(k)).flatMap((k) => numbers((v as Record<string, unknown>)[k])) : []);
+    for (const [kind, spec] of Object.entries(specs)) {
+      const plain = await mesh.client.run({ ...spec, timeoutMs: 180_000 });
+      const secure = await mesh.client.run({ ...spec, secure: 'secagg', timeoutMs: 180_000 });
+      expect(plain.error, kind).toBeUndefined();
+      expect(secure.error, `${kind}: ${JSON.stringify(secure.error)}`).toBeUndefined();
+      expect(secure.agents.answered, kind).toEqual(['a1', 'a2', 'a3']);
+      // The released figures (rows: estimates, standard errors, cells) agree; the fixed-point ring costs < 1e-9 relative.
+      const a = numbers(plain.result!.rows);
+      const b = numbers(secure.result!.rows);
+      expect(b.length, kind).toBe(a.length);
+      expect(a.length, kind).toBeGreaterThan(0);
+      a.forEach((x, i) => expect(Math.abs(x - b[i]!), `${kind}[${i}]`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(x))));
+    }
+  }, 600_000);
+
   it('kinds and secure tasks the PostgreSQL agents do not run there are refused by them, naming what (negative control)', async () => {
     const a2 = mesh.agents.get('a2')!;
     const task = (kind: string, spec: Record<string, unknown>): Parameters<typeof a2.serveTask>[0] => ({ taskId: `t-${kind}`, jobId: `j-${kind}`, kind, specJson: JSON.stringify({ kind, ...spec }), deadlineMs: Date.now() + 60_000, round: 0, researcher: 'researcher', payload: new Uint8Array() });

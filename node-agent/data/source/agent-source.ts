@@ -28,10 +28,11 @@ export function sourceProducts(catalogue: CdmCatalogue, describe: (schema: strin
 }
 
 /**
- * Refuses, before anything is charged or computed, a task this agent cannot run on its PostgreSQL source.
+ * Refuses, before anything is charged or computed, a task this agent cannot run on its PostgreSQL source. `onSeam`:
+ * the task runs on the kind seam (node-agent/tasks/kind-task-runner.ts), where secure sums work on the source too.
  * @throws FedmeshError FAILED_PRECONDITION naming the kind
  */
-export function refuseOffSource(kind: string, specJson: string): void {
+export function refuseOffSource(kind: string, specJson: string, onSeam = false): void {
   let spec: { secure?: unknown; cohort?: unknown } | null | undefined;
   try {
     spec = JSON.parse(specJson) as { secure?: unknown; cohort?: unknown } | null;
@@ -45,7 +46,9 @@ export function refuseOffSource(kind: string, specJson: string): void {
   if ((kind === 'glm' || kind === 'train') && spec?.cohort !== undefined) {
     throw new FedmeshError('FAILED_PRECONDITION', `cohort: ${kind} jobs restricted to a cohort do not run on this agent's PostgreSQL source yet`, { field: 'cohort' });
   }
-  if (secure !== undefined && secure !== null) {
+  // A kind on the kind seam computes its vector through the same source step whatever the secure sum; the older
+  // kinds' secure path (node-agent/secure) reads the agent's DuckDB.
+  if (secure !== undefined && secure !== null && !onSeam) {
     throw new FedmeshError('FAILED_PRECONDITION', "secure: secure aggregation does not run on this agent's PostgreSQL source yet; use a plaintext privacy mode", { field: 'secure' });
   }
 }
