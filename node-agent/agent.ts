@@ -9,7 +9,8 @@ import { ingestDataFolder, type FolderIngestReport } from './data/ingest-folder.
 import { listProducts, type ProductInfo } from './data/products.js';
 import { AgentMetrics } from './metrics.js';
 import { publishCatalog } from './data/catalog/publish.js';
-import { withStagedColumns, withStagedProduct } from './jobs/aggregate-source.js';
+import { withStagedProduct } from './jobs/aggregate-source.js';
+import { withStagedRead } from './jobs/staged-read.js';
 import { AgentLedger } from './ledger.js';
 import { TaskCancellation } from './task-cancellation.js';
 import { createServerRng } from '../common/crypto-rng.js';
@@ -37,7 +38,7 @@ import type { IdentityAssertionClaims } from '../common/identity/identity-assert
 import { taskLinkage } from './linkage/linkage-scope.js';
 import { ConsentScopes, createAgentGate, kindGateJob, taskPurpose, type AgentGate, type PolicyDecisionEvent } from './policy/index.js';
 import { loadAccessPolicy, type AccessPolicy } from '../common/policy/index.js';
-import { DEFAULT_BATCH_ROWS, openPostgresSource, sourceProducts, type PostgresSource, type PostgresSourceOptions } from './data/source/index.js';
+import { openPostgresSource, sourceProducts, type PostgresSource, type PostgresSourceOptions } from './data/source/index.js';
 
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
@@ -155,7 +156,7 @@ export class Agent {
     });
     this.kindTasks = new KindTaskRunner({ kinds: KINDS, agentKinds: AGENT_KINDS, policy: this.policy, products: () => this.products, rules: (p) => this.rules.get(p), rng: this.rng, withConnection: (fn) => this.db.withConnection(fn), salt: () => this.privacyLedger.salt,
       charge: (j, r, c) => this.privacyLedger.charge(j, r, c), bind: (j, h) => this.releasedAnswers!.bind(j, h), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
-      secure: { name: options.name, tls: options.tls, identity: this.identity }, withProduct: (conn, p, fn, signal, read) => (this.data ? this.data.withSession((s) => (read ? withStagedColumns(s, conn, p, p.columns.filter((c) => read.columns.includes(c.name)), read.where, fn, DEFAULT_BATCH_ROWS, true) : withStagedProduct(s, conn, p, fn)), { signal }) : fn()),
+      secure: { name: options.name, tls: options.tls, identity: this.identity }, withProduct: (conn, p, fn, signal, read) => (this.data ? this.data.withSession((s) => (read ? withStagedRead(s, conn, p, read, fn) : withStagedProduct(s, conn, p, () => fn({}))), { signal }) : fn({})),
       withSource: { active: () => this.data !== undefined, run: (fn, signal) => this.data!.withSession((s) => fn(s), { signal }) },
       authorize: (j, t, identity) => this.gate.enforce({ identity, researcher: t.researcher, ...kindGateJob(j, identity) }),
       guardReleasedSets: async (conn, g) => void (await this.releasedCells!.checkAndRecord(conn, { ...g, minCellSize: this.policy.minCellSize, maxRememberedPersons: this.policy.maxRememberedPersons })) });

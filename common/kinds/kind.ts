@@ -219,6 +219,22 @@ export interface AgentKindContext {
    * Absent: this agent keeps no such memory (tests).
    */
   readonly guardReleasedSets?: (conn: DuckDBConnection, candidates: string) => Promise<void>;
+  /**
+   * Staged from a server with a cohort (StagedRead.cohort): a TEMP table `(subject_id)` on `conn` holding the members
+   * of the job's cohort, built on the server where the OMOP tables are. The step restricts to it instead of building
+   * the cohort on `conn`, which has no OMOP tables. Absent: the step builds its cohort itself.
+   */
+  readonly cohortMembers?: string;
+}
+
+/** What a staged round reads of its product (AgentKindDef.stagedRead). */
+export interface StagedRead {
+  /** Columns of the product; the runner adds the privacy unit. */
+  readonly columns: readonly string[];
+  /** The job's filters, pushed down to the server (the step applies them again). */
+  readonly where: readonly Filter[];
+  /** A cohort definition (Circe or native): built on the server, only its members' rows staged, with the members. */
+  readonly cohort?: unknown;
 }
 
 /** A job kind, agent side. */
@@ -239,5 +255,5 @@ export interface AgentKindDef<S = unknown, P = unknown, I = unknown> {
    * the step) — or null when it reads nothing (its rows are already in `jobState`), so nothing is staged. Absent:
    * every column of every row, each round.
    */
-  stagedRead?(job: CompiledKindJob<S, P>, jobState: ReadonlyMap<string, unknown>): { readonly columns: readonly string[]; readonly where: readonly Filter[] } | null;
+  stagedRead?(job: CompiledKindJob<S, P>, jobState: ReadonlyMap<string, unknown>): StagedRead | null;
 }

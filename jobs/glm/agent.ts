@@ -29,7 +29,7 @@ function checkInput(input: unknown, p: number): GlmRoundInput {
 export const glmAgentKind: AgentKindDef<GlmJob, GlmPlan, GlmJobInput> = {
   kind: 'glm',
   // On a server: the columns of the model and its filters, in the first round only (the design is kept after it).
-  stagedRead: (job, state) => (state.has(DESIGN) ? null : { columns: [job.spec.outcome, ...job.spec.covariates.map((c) => c.column), ...(job.spec.offset ? [job.spec.offset] : []), ...(job.spec.weights ? [job.spec.weights] : []), ...job.spec.where.map((f) => f.column)], where: job.spec.where }),
+  stagedRead: (job, state) => (state.has(DESIGN) ? null : { columns: [job.spec.outcome, ...job.spec.covariates.map((c) => c.column), ...(job.spec.offset ? [job.spec.offset] : []), ...(job.spec.weights ? [job.spec.weights] : []), ...job.spec.where.map((f) => f.column)], where: job.spec.where, ...(job.spec.cohort !== undefined ? { cohort: job.spec.cohort } : {}) }),
   async localStep(ctx, job, rawInput, signal) {
     const std = job.plan.standardise ?? [];
     const moments = std.length > 0 && (rawInput as Partial<GlmJobInput> | null)?.round === 0;
@@ -43,7 +43,7 @@ export const glmAgentKind: AgentKindDef<GlmJob, GlmPlan, GlmJobInput> = {
       const identity = Object.fromEntries(std.map((c) => [c.column, { mean: 0, sd: 1 }]));
       // Mode none: the persons behind the rows go through the agent's differencing guard first (person-guard.ts).
       const onRows = job.spec.privacy.mode === 'none' && ctx.guardReleasedSets ? designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets }) : undefined;
-      d = await readGlmDesign(ctx.conn, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(std.length > 0 ? { standardisation: identity } : {}), ...(onRows ? { onRows } : {}) }, signal);
+      d = await readGlmDesign(ctx.conn, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(std.length > 0 ? { standardisation: identity } : {}), ...(onRows ? { onRows } : {}) }, signal);
       ctx.jobState.set(DESIGN, d);
       ctx.jobState.delete(SCALED);
     }

@@ -35,6 +35,11 @@ export interface GlmReadOptions {
   readonly minCellSize: number;
   /** Prefix of this task's scratch tables (a plain identifier, unique per task). */
   readonly scratch: string;
+  /**
+   * The job's cohort already built elsewhere (on the site's server): a TEMP table `(subject_id)` of its members on
+   * `conn`, used instead of building the cohort here (AgentKindContext.cohortMembers).
+   */
+  readonly cohortMembers?: string;
   /** Public centre and scale of each standardised numeric covariate (from the first federated round). */
   readonly standardisation?: Readonly<Record<string, { readonly mean: number; readonly sd: number }>>;
   /** Skip the disclosure rules (tests of the reader only). @default false */
@@ -129,13 +134,14 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
   const dp = job.privacy.mode !== 'none';
   const unit = product.privacyUnit;
   const rowsTable = `${opts.scratch}_glm_rows`;
-  const cohortTable = `${opts.scratch}_glm_cohort`;
+  if (opts.cohortMembers !== undefined && !IDENT.test(opts.cohortMembers)) throw new RangeError('readGlmDesign: cohortMembers must be a plain identifier');
+  const cohortTable = opts.cohortMembers ?? `${opts.scratch}_glm_cohort`;
   const drop: string[] = [];
   const checkAbort = (): void => {
     if (signal?.aborted) throw new FedmeshError('CANCELLED', 'glm design read cancelled');
   };
   try {
-    if (job.cohort !== undefined) {
+    if (job.cohort !== undefined && opts.cohortMembers === undefined) {
       drop.push(cohortTable);
       await runCohort(conn, parseCohortDefinition(job.cohort, 'cohort'), { targetTable: cohortTable });
       checkAbort();

@@ -99,7 +99,7 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
 export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
   kind: TRAIN_KIND,
   // On a server: the label, features, split column and filters, in the first round only (the rows are kept after it).
-  stagedRead: (job, state) => (state.has(DATA) ? null : { columns: [job.spec.label, ...job.spec.features.map((f) => f.column), ...('column' in job.spec.split ? [job.spec.split.column] : []), ...job.spec.where.map((f) => f.column)], where: job.spec.where }),
+  stagedRead: (job, state) => (state.has(DATA) ? null : { columns: [job.spec.label, ...job.spec.features.map((f) => f.column), ...('column' in job.spec.split ? [job.spec.split.column] : []), ...job.spec.where.map((f) => f.column)], where: job.spec.where, ...(job.spec.cohort !== undefined ? { cohort: job.spec.cohort } : {}) }),
   async localStep(ctx, job, rawInput, signal) {
     const input = checkInput(rawInput, job.plan.parameters, job.spec.strategy.name === 'scaffold');
     let data = ctx.jobState.get(DATA) as TrainAgentData | undefined;
@@ -109,7 +109,7 @@ export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInp
       // differencing guard before any figure is computed (jobs/glm/person-guard.ts).
       const guard = !isDpTraining(job.spec.privacy) && ctx.guardReleasedSets !== undefined;
       const onRows = guard ? designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets!, cell: sideSql, rows: usedRowSql(job.spec) }) : undefined;
-      data = await readTrainData(ctx.conn, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(onRows ? { onRows } : {}) }, signal);
+      data = await readTrainData(ctx.conn, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(onRows ? { onRows } : {}) }, signal);
       ctx.jobState.set(DATA, data);
     }
     signal.throwIfAborted();

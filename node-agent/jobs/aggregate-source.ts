@@ -28,11 +28,12 @@ import { personHashSql } from '../disclosure/released-cells.js';
 const LOCAL_TYPE: Record<string, string> = { BIGINT: 'BIGINT', INTEGER: 'INTEGER', DOUBLE: 'DOUBLE', DATE: 'DATE', TIMESTAMP: 'TIMESTAMP', BOOLEAN: 'BOOLEAN' };
 
 /**
- * Stages columns `cols` of `product` (the rows passing `filters`, pushed down) from `data` into local TEMP table
- * `product.name` on `local`, runs `fn`, and drops the table. Kinds whose SQL is written for DuckDB (contingency) run
+ * Stages columns `cols` of `product` (the rows passing `filters`, pushed down; with `memberOf`, only rows whose
+ * privacy unit is in that server TEMP table's subject_id) from `data` into local TEMP table `product.name` on
+ * `local`, runs `fn`, and drops the table. Kinds whose SQL is written for DuckDB (contingency) run
  * unchanged on it; their own filters apply again there.
  */
-export async function withStagedColumns<T>(data: SqlSession, local: DuckDBConnection, product: ProductInfo, columns: ProductInfo['columns'], filters: readonly Filter[], fn: () => Promise<T>, batchRows = DEFAULT_BATCH_ROWS, ordered = false): Promise<T> {
+export async function withStagedColumns<T>(data: SqlSession, local: DuckDBConnection, product: ProductInfo, columns: ProductInfo['columns'], filters: readonly Filter[], fn: () => Promise<T>, batchRows = DEFAULT_BATCH_ROWS, ordered = false, memberOf?: { readonly table: string; readonly unit: string }): Promise<T> {
   const d = data.dialect;
   const cols = columns.length > 0 ? [...columns] : product.columns.slice(0, 1);
   const params: SqlParam[] = [];
@@ -43,6 +44,8 @@ export async function withStagedColumns<T>(data: SqlSession, local: DuckDBConnec
     return t && (SQL_TYPES as readonly string[]).includes(t) ? d.cast(ph, t as SqlType) : ph;
   };
   const where = filters.map((f, i) => filterSql(f, product, `where[${i}]`, param));
+  // Only the members of a cohort built on the server (its TEMP table `memberOf.table`, column subject_id).
+  if (memberOf) where.push(`${d.quoteIdent(memberOf.unit)} IN (SELECT subject_id FROM ${d.tempTable(memberOf.table)})`);
   const sql = `SELECT ${cols.map((c) => `${d.cast(d.quoteIdent(c.name), 'VARCHAR')} AS ${d.quoteIdent(`v${cols.indexOf(c)}`)}`).join(', ')} FROM ${d.quoteIdent(product.name)}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}${ordered ? ` ORDER BY ${cols.map((_, i) => i + 1).join(', ')}` : ''}`;
   const staging = `fedmesh_stage_${randomBytes(6).toString('hex')}`;
   const target = quoteIdent(product.name);

@@ -7,7 +7,8 @@ import type { ProductRules } from '../../common/job/product-rules.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { TaskScope } from '../task-cancellation.js';
 import { toyAgent, toyKind, type ToySpec } from '../../test/helpers/toy-kind.js';
-import { KindTaskRunner, type KindTaskDeps, type StagedRead } from './kind-task-runner.js';
+import { KindTaskRunner, type KindTaskDeps } from './kind-task-runner.js';
+import type { StagedRead } from '../../common/kinds/index.js';
 
 const spec: ToySpec = { kind: 'toy-mean', product: 'p', privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 }, maxRounds: 3 };
 const rules: ProductRules = { privacyUnit: 'person_id', bounds: {}, semanticTypes: {}, sensitivity: 'sensitive' };
@@ -73,7 +74,7 @@ describe('agent task runner for registry kinds', () => {
     const staged: (StagedRead | undefined)[] = [];
     const withProduct: KindTaskDeps['withProduct'] = async (_conn, _p, fn, _signal, read) => {
       staged.push(read);
-      return fn();
+      return fn({});
     };
     const s = setup({ withProduct, stagedRead: (_job, state) => (state.has('read') ? null : { columns: ['x', 'x'], where: [{ column: 'x', op: '>', value: 0 }] }) });
     await s.runner.run(s.task(0), s.scope);
@@ -82,7 +83,7 @@ describe('agent task runner for registry kinds', () => {
     expect(s.steps()).toBe(2);
     // Control: a kind that does not say what it reads has its whole product staged every round.
     const all: (StagedRead | undefined)[] = [];
-    const t = setup({ withProduct: async (_c, _p, fn, _s, read) => (all.push(read), fn()) });
+    const t = setup({ withProduct: async (_c, _p, fn, _s, read) => (all.push(read), fn({})) });
     await t.runner.run(t.task(0), t.scope);
     await t.runner.run(t.task(1, { mu: 1 }), t.scope);
     expect(all).toEqual([undefined, undefined]);

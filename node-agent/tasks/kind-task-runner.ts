@@ -20,6 +20,7 @@ import {
   type BlockNoise,
   type CompiledKindJob,
   type KindRegistry,
+  type StagedRead,
   type StatVector,
 } from '../../common/kinds/index.js';
 import { createHePool, type HePool } from '../../common/he/index.js';
@@ -27,15 +28,8 @@ import { checkSelectionSecure, selectionApplies, withholdSmallCells } from '../.
 import { KindSecurePhases, type KindSecureDeps } from './kind-secure-phase.js';
 import { checkExactBlocksEmpty } from './exact-blocks.js';
 import type { ProductInfo } from '../data/products.js';
-import type { Filter } from '../../common/job/filter.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { TaskScope } from '../task-cancellation.js';
-
-/** What a staged round reads of its product (AgentKindDef.stagedRead, with the privacy unit added). */
-export interface StagedRead {
-  readonly columns: readonly string[];
-  readonly where: readonly Filter[];
-}
 
 export interface KindTaskDeps {
   kinds: KindRegistry<AnyKindDef>;
@@ -55,7 +49,7 @@ export interface KindTaskDeps {
    * Data elsewhere (a site's PostgreSQL): makes `product` readable on the task's connection for the length of `fn`
    * (node-agent/jobs/aggregate-source.ts). @default undefined (the product is a table of the agent's DuckDB)
    */
-  withProduct?: <T>(conn: DuckDBConnection, product: ProductInfo, fn: () => Promise<T>, signal: AbortSignal, read?: StagedRead) => Promise<T>;
+  withProduct?: <T>(conn: DuckDBConnection, product: ProductInfo, fn: (staged: { cohortMembers?: string }) => Promise<T>, signal: AbortSignal, read?: StagedRead) => Promise<T>;
   /**
    * Data elsewhere, for kinds with their own server-side step (`AgentKindDef.onSource`): runs `fn` on a session of
    * the data source (SqlSession) when there is one (`active`). @default undefined (only staging is offered)
@@ -157,7 +151,8 @@ export class KindTaskRunner {
         const read = agentDef.stagedRead?.(job, entry.state);
         if (read === null) return step(conn)();
         const columns = read ? [...new Set([...read.columns, ...(rules.privacyUnit ? [rules.privacyUnit] : [])])] : undefined;
-        return deps.withProduct!(conn, product, step(conn), scope.signal, read && columns ? { columns, where: read.where } : undefined);
+        const run = (staged: { cohortMembers?: string }): Promise<StatVector> => agentDef.localStep({ ...ctxOf(conn), ...(staged.cohortMembers ? { cohortMembers: staged.cohortMembers } : {}) }, job, input, scope.signal);
+        return deps.withProduct!(conn, { ...product, privacyUnit: rules.privacyUnit }, run, scope.signal, read && columns ? { ...read, columns } : undefined);
       };
       const vector = await deps.withConnection((conn) =>
         scope.using(conn, () =>

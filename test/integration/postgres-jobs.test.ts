@@ -23,6 +23,9 @@ import { ReleasedCells } from '../../node-agent/disclosure/released-cells.js';
 import { ReleasedConcepts } from '../../node-agent/disclosure/released-concepts.js';
 import { runOldKindTask, type OldKindTaskDeps } from '../../node-agent/jobs/old-kind-task.js';
 import { withStagedProduct } from '../../node-agent/jobs/aggregate-source.js';
+import { withStagedRead } from '../../node-agent/jobs/staged-read.js';
+import { runCohort } from '../../node-agent/cohort/index.js';
+import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { compileKindJob, type AgentKindContext } from '../../common/kinds/index.js';
 import { withholdSmallCells } from '../../common/kinds/selection.js';
 import { contingencyKind } from '../../jobs/contingency/index.js';
@@ -416,6 +419,34 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     // Bit for bit: the rows are read in person order on both engines, so every sum adds in the same order.
     expect(p.vectors).toEqual(d.vectors);
     expect(d.vectors[1]!.some((v) => v !== 0)).toBe(true);
+  }, 120_000);
+
+  it('a staged read restricted to a cohort: the cohort is built on the server, only its members\' rows and ids cross, and everything is dropped after', async () => {
+    const celecoxib = JSON.parse(readFileSync(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
+    await runCohort(conn, parseCohortDefinition(celecoxib, 'cohort'), { targetTable: 'staged_ref' });
+    const members = Number((await conn.runAndReadAll('SELECT count(DISTINCT subject_id) AS n FROM staged_ref')).getRowObjectsJS()[0]!.n);
+    await conn.run('DROP TABLE staged_ref');
+    const product = pgProducts.find((p) => p.name === 'person')!;
+    const local = await (await DuckDBInstance.create(':memory:')).connect();
+    const count = async (sql: string): Promise<number> => Number((await local.runAndReadAll(sql)).getRowObjectsJS()[0]!.n);
+    let seen = { rows: 0, ids: 0, cols: '', table: '' };
+    await source.withSession(async (s) => {
+      await withStagedRead(s, local, product, { columns: ['year_of_birth', 'person_id'], where: [{ column: 'year_of_birth', op: '>=', value: 1900 }], cohort: celecoxib }, async (staged) => {
+        seen = { rows: await count('SELECT count(*) AS n FROM person'), ids: await count(`SELECT count(*) AS n FROM "${staged.cohortMembers!}"`), cols: (await local.runAndReadAll('SELECT * FROM person LIMIT 1')).columnNames().sort().join(','), table: staged.cohortMembers! };
+        return undefined;
+      });
+      // The server's cohort table is gone with the round.
+      expect((await s.all(s.dialect.visibleTablesSql())).map((r) => String(r['name'])).filter((n) => n.startsWith('fedmesh_'))).toEqual([]);
+    });
+    expect(members).toBeGreaterThan(100);
+    expect(seen.ids).toBe(members);
+    expect(seen.rows).toBe(members);
+    expect(seen.cols).toBe('person_id,year_of_birth');
+    expect(await count(`SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = '${seen.table}' OR table_name = 'person'`)).toBe(0);
+    // Control: without the cohort every person's row is staged.
+    await source.withSession((s) => withStagedRead(s, local, product, { columns: ['year_of_birth'], where: [] }, async () => void (seen.rows = await count('SELECT count(*) AS n FROM person'))));
+    expect(seen.rows).toBeGreaterThan(members);
+    local.closeSync();
   }, 120_000);
 
   it('consent on the server-side contingency step: 300 persons opted out of HRESCH leave its table; opted out of PUBHLTH only, they count', async () => {

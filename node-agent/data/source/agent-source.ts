@@ -33,18 +33,15 @@ export function sourceProducts(catalogue: CdmCatalogue, describe: (schema: strin
  * @throws FedmeshError FAILED_PRECONDITION naming the kind
  */
 export function refuseOffSource(kind: string, specJson: string, onSeam = false): void {
-  let spec: { secure?: unknown; cohort?: unknown } | null | undefined;
+  let spec: { secure?: unknown } | null | undefined;
   try {
-    spec = JSON.parse(specJson) as { secure?: unknown; cohort?: unknown } | null;
+    spec = JSON.parse(specJson) as { secure?: unknown } | null;
   } catch {
     spec = undefined; // the task's own parse names what is wrong
   }
   const secure = spec?.secure;
   if (!SOURCE_KINDS.has(kind)) {
     throw new FedmeshError('FAILED_PRECONDITION', `kind: ${kind.slice(0, 40)} jobs do not run on this agent's PostgreSQL source yet (supported there: ${[...SOURCE_KINDS].join(', ')})`, { field: 'kind' });
-  }
-  if ((kind === 'glm' || kind === 'train') && spec?.cohort !== undefined) {
-    throw new FedmeshError('FAILED_PRECONDITION', `cohort: ${kind} jobs restricted to a cohort do not run on this agent's PostgreSQL source yet`, { field: 'cohort' });
   }
   // A kind on the kind seam computes its vector through the same source step whatever the secure sum; the older
   // kinds' secure path (node-agent/secure) reads the agent's DuckDB.
