@@ -11,7 +11,7 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contingencyCounts, survivalCounts } from '../../node-agent/analytics/index.js';
+import { characterizeCohort, contingencyCounts, survivalCounts } from '../../node-agent/analytics/index.js';
 import { parseCirce, runCohort } from '../../node-agent/cohort/index.js';
 import { duckdbSession } from '../../node-agent/data/source/index.js';
 import { coxAgentLayout, readCoxData } from '../../node-agent/analytics/cox.js';
@@ -115,6 +115,23 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
       expect(c.atRisk).toEqual(st.atRisk.map(Number));
     }
     expect(curves.some((c) => c.events.some((e) => e > 0))).toBe(true);
+  }, 300_000);
+
+  it('characterisation (celecoxib cohort: gender, GI bleed and osteoarthritis, a drug) equals one DuckDB over all the data', async () => {
+    const definition = JSON.parse(await readFile(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
+    const conditionConcepts = [192671, 80180];
+    const drugConcepts = [1118084];
+    const job = await mesh.client.run({ kind: 'characterize', definition, conditionConcepts, drugConcepts, privacy: { mode: 'none' }, timeoutMs: 180_000 });
+    expect(job.error).toBeUndefined();
+    expect(job.agents.answered).toEqual(['a1', 'a2', 'a3']);
+    const duck = duckdbSession(conn);
+    await runCohort(duck, parseCirce(definition), { targetTable: 'ch_all' });
+    const exact = await characterizeCohort(duck, 'ch_all', { conditionConcepts, drugConcepts });
+    const s = job.result!.summary as { count: number; conditions: { persons: number }[]; drugs: { persons: number }[] };
+    expect(s.count).toBe(Number(exact.persons));
+    expect(s.conditions.map((c) => c.persons)).toEqual(exact.conditions.map((c) => Number(c.persons)));
+    expect(s.drugs.map((c) => c.persons)).toEqual(exact.drugs.map((c) => Number(c.persons)));
+    expect(s.conditions.some((c) => c.persons > 0)).toBe(true);
   }, 300_000);
 
   it('Cox regression (GI bleed after celecoxib ~ age + gender), read on the servers through a cursor: equals the pooled Breslow fit over all the data to 1e-6', async () => {
