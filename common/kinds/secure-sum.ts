@@ -14,10 +14,15 @@
  *   first by name): it makes one key pair per job and vector plan, signs the public key with its attested identity
  *   key, every agent encrypts its vector under it after checking that signature (so the coordinator cannot swap in
  *   a key of its own), the coordinator adds the ciphertexts in its pool (it never holds a secret key), and the key
- *   holder decrypts only the aggregate, once per round (its answer is cached per job, round and phase). Key reuse
- *   across rounds is sound: BFV is IND-CPA under a public key used for many encryptions, and the key holder never
- *   decrypts anything but the one aggregate per round. Because the key holder sees the exact sum, `he` is refused
- *   with central-dp (use secagg, or distributed-dp); in the other modes the sum it sees is the one released.
+ *   holder decrypts only the aggregate, once per round (its answer is cached per job, round and phase). The key
+ *   holder adds the ciphertexts itself: every agent signs the SHA-256 of its ciphertexts for the job and round with
+ *   its identity key (`heContributionMessage`), the coordinator relays each contribution with its signature, and the
+ *   key holder sums only contributions that verify, from distinct participants, at least as many as the job's
+ *   guarantee needs — so a coordinator cannot have one agent's (or an earlier round's) vector decrypted as the sum.
+ *   Key reuse across rounds is sound: BFV is IND-CPA under a public key used for many encryptions, and the key
+ *   holder never decrypts anything but the one aggregate per round. Because the key holder sees the exact sum, `he`
+ *   is refused with central-dp (use secagg, or distributed-dp); in the other modes the sum it sees is the one
+ *   released.
  *
  * Threat model as ARCHITECTURE.md: agents honest-but-curious, coordinator curious; collusion of the coordinator
  * with the key holder (he) or with more than `tolerated` agents (distributed-dp) is out of scope.
@@ -59,15 +64,9 @@ export function checkSecureCombination(job: KindJobCommon): void {
   if (job.privacy.mode === 'distributed-dp' && job.secure === 'plain') {
     throw new FedmeshError('INVALID_JOB', 'privacy.mode: distributed-dp needs a secure sum (secure: secagg or he): with plain sums the coordinator would see each agent\'s vector with only its share of the noise', { field: 'privacy.mode' });
   }
-  if (job.secure === 'he') {
-    // Refused until the key holder can check what it decrypts (signed per-agent ciphertext hashes, or a threshold
-    // decryption): today it decrypts whatever the coordinator calls the sum, so a coordinator could hand it one
-    // agent's ciphertext and read that agent's vector. The he phases stay in place for that fix.
-    throw new FedmeshError(
-      'INVALID_JOB',
-      `secure: he is not available for ${job.kind} jobs yet: the key-holding agent cannot yet check that what it is asked to decrypt is the sum of every agent's ciphertexts, so a coordinator could have one agent's statistics decrypted; use secure secagg`,
-      { field: 'secure' },
-    );
+  if (job.secure === 'he' && job.privacy.mode === 'central-dp') {
+    // The key holder decrypts the exact sum; under central-dp only the coordinator (the trusted curator) may see it.
+    throw new FedmeshError('INVALID_JOB', 'secure: he with central-dp would show the exact sum to the key-holding agent before the coordinator adds the noise; use secure secagg, or privacy.mode distributed-dp with he', { field: 'secure' });
   }
   if (job.secure !== 'plain' && job.dropout !== 'fail' && job.minAgents < MIN_SECURE_PARTICIPANTS) {
     const field = job.minAgentsField ?? 'quorum';
@@ -125,6 +124,20 @@ export function heKeyMessage(jobId: string, compiledHash: string, vectorLength: 
   const out = new Uint8Array(head.length + publicKey.length);
   out.set(head);
   out.set(publicKey, head.length);
+  return out;
+}
+
+/**
+ * The bytes an agent signs over its HE contribution to one round: the job, its compiled hash, the round and the
+ * SHA-256 of its ciphertexts (domain-separated). The key holder sums only contributions whose signatures verify
+ * against the participants' attested identity keys, so the coordinator cannot have it decrypt one agent's vector
+ * (or an earlier round's) as if it were the sum.
+ */
+export function heContributionMessage(jobId: string, compiledHash: string, round: number, ciphertextsSha256: Uint8Array): Uint8Array {
+  const head = new TextEncoder().encode(`fedmesh/kind-he-contribution/v1\n${jobId}\n${compiledHash}\n${round}\n`);
+  const out = new Uint8Array(head.length + ciphertextsSha256.length);
+  out.set(head);
+  out.set(ciphertextsSha256, head.length);
   return out;
 }
 

@@ -79,8 +79,9 @@ describe('secure vector encoding', () => {
   it('checks the combinations and quorum from public facts only', () => {
     expect(() => checkSecureCombination({ ...job, secure: 'plain', privacy: { mode: 'distributed-dp', rho: 1 } })).toThrow(/distributed-dp needs a secure sum/);
     expect(() => checkSecureCombination({ ...job, secure: 'he', privacy: { mode: 'central-dp', rho: 1 } })).toThrow(/key-holding agent/);
-    // he in any mode until the key holder can check what it decrypts; secagg in the same mode passes (control).
-    expect(() => checkSecureCombination({ ...job, secure: 'he', privacy: { mode: 'none' } })).toThrow(/he is not available/);
+    // he in the modes where the key holder sees only what is released (control for the central-dp refusal).
+    expect(() => checkSecureCombination({ ...job, secure: 'he', privacy: { mode: 'none' } })).not.toThrow();
+    expect(() => checkSecureCombination({ ...job, secure: 'he', privacy: { mode: 'distributed-dp', rho: 1 } })).not.toThrow();
     expect(() => checkSecureCombination({ ...job, secure: 'secagg', privacy: { mode: 'none' } })).not.toThrow();
     expect(() => secureQuorum(job, 2)).toThrow(/at least 3 agents/);
     expect(secureQuorum(job, 5)).toEqual({ threshold: 3, requiredContributors: 5 });

@@ -147,7 +147,8 @@ export interface HeKeyOffer {
 
 /**
  * One HE sum: the key holder (first participant by name) offers its signed public key, every participant encrypts
- * under it, the coordinator adds the ciphertexts, the key holder decrypts the aggregate only.
+ * under it and signs its ciphertexts, the coordinator relays them all to the key holder, which checks the
+ * signatures, adds them and decrypts the aggregate only.
  * @throws FedmeshError QUORUM_NOT_MET
  */
 export async function heRoundSum(ctx: SecureRoundContext): Promise<SecureRoundOutcome> {
@@ -165,19 +166,20 @@ export async function heRoundSum(ctx: SecureRoundContext): Promise<SecureRoundOu
   }, errors);
   if (!offer) throw quorumFailure(ctx, `the key holder ${keyHolder} offered no public key`, errors, []);
   const offerBytes = encodeEnvelope({ ...s, offer });
-  const contributions = new Map<string, Uint8Array[]>();
+  // Each agent's ciphertexts with its signature for this job and round; the key holder adds them itself, so the
+  // coordinator cannot pass off one agent's vector as the sum (node-agent/tasks/kind-secure-phase.ts).
+  const contributions = new Map<string, { ciphertexts: Uint8Array; signature: Uint8Array }>();
   const size = he.ciphertextByteSize;
   await phase(ctx, 'he-encrypt', ctx.participants, () => offerBytes, (a, b) => {
-    if (b.length !== he.ciphertextCount * size) throw new FedmeshError('INVALID_ARGUMENT', `sent ${b.length} bytes, expected ${he.ciphertextCount} ciphertexts of ${size} bytes`);
-    contributions.set(a, Array.from({ length: he.ciphertextCount }, (_, i) => b.subarray(i * size, (i + 1) * size)));
+    const c = decodeEnvelope(b, 'HE contribution') as { ciphertexts?: unknown; signature?: unknown };
+    if (!(c?.ciphertexts instanceof Uint8Array) || c.ciphertexts.length !== he.ciphertextCount * size || !(c.signature instanceof Uint8Array)) throw new FedmeshError('INVALID_ARGUMENT', `sent no signed contribution of ${he.ciphertextCount} ciphertexts of ${size} bytes`);
+    contributions.set(a, { ciphertexts: c.ciphertexts, signature: c.signature });
   }, errors);
   const answered = [...contributions.keys()].sort();
   if (answered.length < requiredContributors) throw quorumFailure(ctx, `${answered.length} encrypted vectors, the round needs ${requiredContributors}`, errors, answered);
-  const aggregate = await ctx.hePool().add(he, answered.map((a) => contributions.get(a)!));
-  const cts = new Uint8Array(aggregate.length * size);
-  aggregate.forEach((c, i) => cts.set(c, i * size));
+  const relayed = answered.map((id) => ({ id, ...contributions.get(id)! }));
   let limbs: BigInt64Array | undefined;
-  await phase(ctx, 'he-decrypt', [keyHolder], () => encodeEnvelope({ ...s, contributors: answered, ciphertexts: cts }), (a, b) => {
+  await phase(ctx, 'he-decrypt', [keyHolder], () => encodeEnvelope({ ...s, contributions: relayed }), (a, b) => {
     if (b.length !== vector.vectorLength * 8) throw new FedmeshError('INVALID_ARGUMENT', `sent ${b.length} bytes of decrypted sums, expected ${vector.vectorLength * 8}`);
     const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
     limbs = BigInt64Array.from({ length: vector.vectorLength }, (_, i) => view.getBigInt64(i * 8, true));

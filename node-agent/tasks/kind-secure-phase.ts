@@ -16,8 +16,10 @@ import type { Rng } from '../../algorithms/rng.js';
 import { createNodeSecAggCrypto, type IdentityKeyPair } from '../../common/crypto/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import { decryptVector, generateHeKeyPair, type HeKeyPair, type HePool } from '../../common/he/index.js';
+import { createHash } from 'node:crypto';
 import {
   encodeSecureVector,
+  heContributionMessage,
   heKeyMessage,
   heVectorPlan,
   secAggRunId,
@@ -220,24 +222,41 @@ export class KindSecurePhases {
     values.fill(0n);
     const out = new Uint8Array(cts.length * he.ciphertextByteSize);
     cts.forEach((c, i) => out.set(c, i * he.ciphertextByteSize));
-    return out;
+    // Signed for this job and round, so the key holder adds only what participants sent for it (heDecrypt).
+    const signature = this.crypto.ed25519Sign(this.deps.identity.privateKey, heContributionMessage(r.jobId, r.job.hash, r.round, sha256(out)));
+    return encodeEnvelope({ ciphertexts: out, signature });
   }
 
   private async heDecrypt(r: SecurePhaseRequest): Promise<Uint8Array> {
     const { participants, requiredContributors } = this.start(r, 'he-decrypt payload');
     if (this.keyHolderOf(participants).id !== this.deps.name) throw new FedmeshError('FAILED_PRECONDITION', 'he-decrypt: this agent is not the key holder of the round');
-    const body = decodeEnvelope(r.msg, 'he-decrypt payload') as { contributors?: unknown; ciphertexts?: unknown };
-    const ids = new Set(participants.map((p) => p.id));
-    const contributors = Array.isArray(body.contributors) ? body.contributors.filter((c): c is string => typeof c === 'string' && ids.has(c)) : [];
-    if (new Set(contributors).size < requiredContributors) throw new FedmeshError('QUORUM_NOT_MET', `refusing to decrypt: ${new Set(contributors).size} contributors, the job's guarantee needs at least ${requiredContributors}`);
+    const body = decodeEnvelope(r.msg, 'he-decrypt payload') as { contributions?: unknown };
     const n = participants.length;
     const { vector, he } = heVectorPlan(r.job, r.layout, r.mode.roundNoise(r.job, r.layout, { agents: n }), n);
+    const size = he.ciphertextCount * he.ciphertextByteSize;
+    // Every contribution from a distinct participant, signed by it for this job and round: this agent adds them
+    // itself, so what it decrypts is a sum over at least the contributors the job's guarantee needs.
+    const list = Array.isArray(body.contributions) ? body.contributions : [];
+    if (list.length > n) throw new FedmeshError('INVALID_ARGUMENT', `he-decrypt: ${list.length} contributions for ${n} participants`, { field: 'payload' });
+    const seen = new Set<string>();
+    const contributions: Uint8Array[][] = [];
+    for (const [i, c] of list.entries()) {
+      const { id, ciphertexts, signature } = (c ?? {}) as { id?: unknown; ciphertexts?: unknown; signature?: unknown };
+      const who = participants.find((p) => p.id === id);
+      if (!who) throw new FedmeshError('INVALID_ARGUMENT', `he-decrypt: contributions[${i}] is not from a participant of the round`, { field: 'payload' });
+      if (seen.has(who.id)) throw new FedmeshError('INVALID_ARGUMENT', `he-decrypt: two contributions from ${who.id}`, { field: 'payload' });
+      if (!(ciphertexts instanceof Uint8Array) || ciphertexts.length !== size || !(signature instanceof Uint8Array)) throw new FedmeshError('INVALID_ARGUMENT', `he-decrypt: contributions[${i}] must be ${he.ciphertextCount} ciphertexts of ${he.ciphertextByteSize} bytes with a signature`, { field: 'payload' });
+      if (!this.crypto.ed25519Verify(who.identityPublicKey, heContributionMessage(r.jobId, r.job.hash, r.round, sha256(ciphertexts)), signature)) {
+        throw new FedmeshError('UNAUTHENTICATED', `he-decrypt: the contribution relayed for ${who.id} is not signed by it for round ${r.round} of this job; refusing to decrypt`);
+      }
+      seen.add(who.id);
+      contributions.push(Array.from({ length: he.ciphertextCount }, (_, k) => ciphertexts.subarray(k * he.ciphertextByteSize, (k + 1) * he.ciphertextByteSize)));
+    }
+    if (seen.size < requiredContributors) throw new FedmeshError('QUORUM_NOT_MET', `refusing to decrypt: ${seen.size} contributors, the job's guarantee needs at least ${requiredContributors}`);
     const entry = this.heKeys.get(`${r.jobId}#${vector.vectorLength}#${n}`);
     if (!entry) throw new FedmeshError('FAILED_PRECONDITION', `he-decrypt: this agent holds no key pair for job ${r.jobId} (it restarted or the key expired)`);
-    const bytes = body.ciphertexts;
-    if (!(bytes instanceof Uint8Array) || bytes.length !== he.ciphertextCount * he.ciphertextByteSize) throw new FedmeshError('INVALID_ARGUMENT', `he-decrypt: expected ${he.ciphertextCount} ciphertexts of ${he.ciphertextByteSize} bytes`, { field: 'payload' });
-    const cts = Array.from({ length: he.ciphertextCount }, (_, i) => bytes.subarray(i * he.ciphertextByteSize, (i + 1) * he.ciphertextByteSize));
-    const sums = await decryptVector(he, entry.keys.secretKey, cts);
+    const aggregate = await this.deps.hePool().add(he, contributions);
+    const sums = await decryptVector(he, entry.keys.secretKey, aggregate);
     const out = new Uint8Array(vector.vectorLength * 8);
     const view = new DataView(out.buffer);
     for (let i = 0; i < vector.vectorLength; i++) view.setBigInt64(i * 8, sums[i]!, true);
@@ -258,4 +277,8 @@ export class KindSecurePhases {
     for (const e of this.heKeys.values()) clearTimeout(e.timer);
     this.heKeys.clear();
   }
+}
+
+function sha256(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest());
 }

@@ -60,7 +60,7 @@ describe('train jobs over the kind seam: 3 agents over gRPC with mTLS', () => {
   let hook: CoordinatorOptions['testOnlyBeforeRound'];
 
   async function startCoordinator(listen: string): Promise<void> {
-    coordinator = await Coordinator.create({ stateDir: join(dir, 'coordinator'), heartbeatIntervalMs: 200, defaultBudget: { epsilon: 20, delta: 1e-5 }, testOnlyBeforeRound: (jobId, round, signal) => hook?.(jobId, round, signal) ?? Promise.resolve() });
+    coordinator = await Coordinator.create({ stateDir: join(dir, 'coordinator'), heartbeatIntervalMs: 200, livenessTimeoutMs: 15_000, defaultBudget: { epsilon: 20, delta: 1e-5 }, testOnlyBeforeRound: (jobId, round, signal) => hook?.(jobId, round, signal) ?? Promise.resolve() });
     server = await startCoordinatorServer(coordinator, { listen, tls: loadTlsMaterial(tlsDir, 'coordinator') });
     client = new CoordinatorClient({ address: `127.0.0.1:${server.port}`, tls: loadTlsMaterial(tlsDir, 'researcher', 'researcher') });
   }
@@ -116,12 +116,16 @@ describe('train jobs over the kind seam: 3 agents over gRPC with mTLS', () => {
     expect(s.final.testAuc).toBeGreaterThan(0.6);
   }, 120_000);
 
-  it('secagg: the coordinator sees only masked sums, and the model equals the plain run to the last bit (exact fixed-point sums)', async () => {
+  it('secagg and he: the coordinator sees only masked or encrypted sums, and the model equals the plain run to the last bit (exact fixed-point sums)', async () => {
     const plain = await client.run(spec());
     const secure = await client.run(spec({ secure: 'secagg', participation: { fraction: 1, minUpdates: 3 } }));
     expect(secure.state, JSON.stringify(secure.error)).toBe('succeeded');
     const w = (j: typeof plain) => (j.result!.summary as { model: { weights: number[] } }).model.weights;
     expect(w(secure)).toEqual(w(plain));
+    // he: the key-holding agent adds the signed ciphertexts itself and decrypts only the round's sum.
+    const he = await client.run(spec({ secure: 'he', participation: { fraction: 1, minUpdates: 3 } }));
+    expect(he.state, JSON.stringify(he.error)).toBe('succeeded');
+    expect(w(he)).toEqual(w(plain));
     // Negative control: a different seed gives a different model, so the equality above is not vacuous.
     const other = await client.run(spec({ training: { rounds: 4, localEpochs: 1, batchSize: 16, learningRate: 0.3, seed: 3 } }));
     expect(w(other)).not.toEqual(w(plain));
