@@ -163,7 +163,7 @@ function buildProgram(): Command {
     partial: 'agents that must answer (default: every agent serving the product, live or not); a result missing agents is marked PARTIAL',
     glm: 'the fewest agents the fit may be made over: refused at admission (QUORUM_NOT_MET) when fewer serve the product; every admitted agent must then answer every round or the job fails (no partial fit). With --agents it must equal their number',
     train: 'the fewest updates a training round aggregates (participation.minUpdates); a round with fewer fails the job, agents that miss a round drop out of it',
-    survival: 'Kaplan–Meier: agents that must answer (default: every agent serving the product, live or not), a result missing agents is marked PARTIAL; Cox ("model": "cox"): the fewest agents the fit may be made over, every admitted agent answers every round (no partial fit)',
+    survival: 'Kaplan–Meier: agents that must answer (default: every agent serving the product, live or not), a result missing agents is marked PARTIAL; Cox ("model": "cox"): the fewest agents the fit may be made over, every admitted agent answers every round (no partial fit); with --agents it must equal their number',
   } as const;
   const privacyOptions = (cmd: Command, quorum: keyof typeof QUORUM_HELP = 'partial'): Command =>
     cmd

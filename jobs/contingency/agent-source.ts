@@ -36,11 +36,16 @@ export function sourceQuery(spec: ContingencySpec, product: AgentKindContext['pr
   const person = product.privacyUnit ? column(product.privacyUnit) ?? (product.columns.some((c) => c.name === product.privacyUnit) ? { name: product.privacyUnit, type: 'VARCHAR' as SqlType } : undefined) : undefined;
   const row = column(spec.rowColumn);
   const col = column(spec.colColumn);
-  if (!person || !row || !col) return undefined;
+  // A unit stored as a double prints '123' on the server but '123.0' in a staged DuckDB table: the guard's keyed
+  // hashes would differ between the two paths, so such a unit is staged (red team).
+  if (!person || person.type === 'DOUBLE' || !row || !col) return undefined;
   const where: CountFilter[] = [];
   for (const f of spec.where) {
     const c = column(f.column);
     if (!c) return undefined;
+    // Order comparisons on text follow the server's collation on PostgreSQL ('a' < 'B' in en_US) but bytes in
+    // DuckDB: staged, so both engines select the same rows (red team).
+    if (c.type === 'VARCHAR' && ['<', '<=', '>', '>=', 'between'].includes(f.op)) return undefined;
     where.push(f.op === 'is null' || f.op === 'is not null' ? { column: c, op: f.op } : ({ column: c, op: f.op, value: f.value } as CountFilter));
   }
   return { table: product.name, person, row, col, rowLevels: spec.rowLevels as CountLevel[], colLevels: spec.colLevels as CountLevel[], where };

@@ -24,26 +24,31 @@ function scratch(jobId: string, suffix: string): string {
 /**
  * Mode none: the persons a fit is made over go through the agent's differencing guard before any round is answered
  * (the ReleasedCells memory of contingency, aggregates, glm and train): two exact fits whose cohorts differ by
- * 1 … k − 1 persons would subtract to those persons' contributions. Candidates: at least `minPersons` of them
- * (guardedSetSize). The ids are keyed-hashed in a task-private TEMP table and dropped.
+ * 1 … k − 1 persons would subtract to those persons' contributions. Two sets: the followed persons, and those with
+ * an event — an outcome, `maxDays` or window moved to flip the status of 1 … k − 1 persons leaves the followed set
+ * as it was, but not the events set (red team). Candidates: sets of at least `minPersons` (guardedSetSize). The
+ * ids are keyed-hashed in a task-private TEMP table and dropped.
  */
-async function guardFollowed(ctx: AgentKindContext, ids: readonly string[], minPersons: number): Promise<void> {
+async function guardFollowed(ctx: AgentKindContext, ids: readonly string[], event: ArrayLike<number>, minPersons: number): Promise<void> {
   if (new Set(ids).size < minPersons) return;
+  const withEvent = new Set(ids.filter((_, i) => event[i] === 1)).size;
   const id = randomBytes(6).toString('hex');
   const raw = `fedmesh_cox_ids_${id}`;
   const cand = `fedmesh_cox_guard_${id}`;
-  await ctx.conn.run(`CREATE TEMP TABLE "${raw}" (u VARCHAR)`);
+  await ctx.conn.run(`CREATE TEMP TABLE "${raw}" (u VARCHAR, e BOOLEAN)`);
   try {
     const appender = await ctx.conn.createAppender(raw, 'main', 'temp');
     try {
-      for (const u of ids) {
+      ids.forEach((u, i) => {
         appender.appendVarchar(u);
+        appender.appendBoolean(event[i] === 1);
         appender.endRow();
-      }
+      });
     } finally {
       appender.closeSync();
     }
-    await ctx.conn.run(`CREATE TEMP TABLE "${cand}" AS SELECT DISTINCT 'followed' AS cell, ${personHashSql('u', '$1')} AS h FROM "${raw}"`, [ctx.salt]);
+    const events = withEvent >= minPersons ? ` UNION SELECT DISTINCT 'events' AS cell, ${personHashSql('u', '$1')} AS h FROM "${raw}" WHERE e` : '';
+    await ctx.conn.run(`CREATE TEMP TABLE "${cand}" AS SELECT DISTINCT 'followed' AS cell, ${personHashSql('u', '$1')} AS h FROM "${raw}"${events}`, [ctx.salt]);
     await ctx.guardReleasedSets!(ctx.conn, cand);
   } finally {
     await ctx.conn.run(`DROP TABLE IF EXISTS "${raw}"`).catch(() => undefined);
@@ -72,7 +77,7 @@ async function loadData(ctx: AgentKindContext, job: CompiledCoxJob, db: DuckDBCo
     }
     const guard = job.privacy.mode === 'none' && ctx.guardReleasedSets !== undefined;
     const data = await readCoxData(session, { targetTable: target, outcome, timeGrid: spec.timeGrid, strata: spec.strata, covariates: spec.covariates, withIds: guard });
-    if (guard) await guardFollowed(ctx, data.ids ?? [], guardedSetSize(job.secure, ctx.policy.minCellSize));
+    if (guard) await guardFollowed(ctx, data.ids ?? [], data.persons.event, guardedSetSize(job.secure, ctx.policy.minCellSize));
     delete data.ids;
     return data;
   } finally {

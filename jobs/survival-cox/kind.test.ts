@@ -109,6 +109,36 @@ describe.skipIf(!gibleedAvailable)('survival-cox kind on GiBleed split across 3 
     expect(out.history.length).toBeLessThanOrEqual(compileKindJob(coxKind, spec()).maxRounds);
   });
 
+  it('red team: two exact fits whose follow-up ends one day apart flip 1 … k − 1 persons\' events, not the followed set: the guard refuses the second', async () => {
+    const target = gibleedCohort('celecoxib.json');
+    const outcome = { domain: 'condition', conceptIds: [192671] };
+    const covariates = [{ name: 'gender', source: 'gender', type: 'categorical', levels: ['male', 'female'], reference: 'male' }];
+    // A day M on which 1 … k − 1 of the followed persons have their event, with at least k events before it.
+    await pooled.conn.run('DROP TABLE IF EXISTS guard_target');
+    const { runCohort } = await import('../../node-agent/cohort/index.js');
+    const { parseCohortDefinition } = await import('../../common/cohort/index.js');
+    await runCohort(pooled.conn, parseCohortDefinition(target, 'target'), { targetTable: 'guard_target' });
+    const d = await readCoxData(pooled.conn, { targetTable: 'guard_target', outcome, timeGrid: { binDays: 30, maxDays: 3650 }, covariates: covariates as never });
+    const at = new Map<number, number>();
+    d.persons.time.forEach((t, i) => d.persons.event[i] === 1 && at.set(t, (at.get(t) ?? 0) + 1));
+    const before = (m: number): number => [...at].filter(([t]) => t < m).reduce((a, [, c]) => a + c, 0);
+    const m = [...at.keys()].sort((a, b) => a - b).find((t) => t > 60 && at.get(t)! < MIN_CELL && before(t) >= MIN_CELL);
+    expect(m, 'a day with 1 … k − 1 events').toBeDefined();
+    const { ReleasedCells } = await import('../../node-agent/disclosure/released-cells.js');
+    const cells = await ReleasedCells.open(pooled.conn);
+    const fit = async (maxDays: number, jobId: string): Promise<string> => {
+      const job = compileKindJob(coxKind, { kind: 'survival', target, outcome, timeGrid: { binDays: 30, maxDays }, model: 'cox', covariates, privacy: { mode: 'none' } });
+      const ctx: AgentKindContext = {
+        conn: pooled.conn, jobId, round: 0, product: { name: 'person', privacyUnit: 'person_id', columns: [], description: '', source: '' }, salt: 'test-salt', policy: { minCellSize: MIN_CELL }, jobState: new Map(),
+        guardReleasedSets: async (c, candidates) => void (await cells.checkAndRecord(c, { researcher: 'mallory', jobId, candidates, minCellSize: MIN_CELL, maxRememberedPersons: 1_000_000 })),
+      };
+      return coxAgentKind.localStep(ctx, job as CompiledKindJob<CoxJobSpec, CoxPlan>, { phase: 'counts' } as CoxRoundInput, new AbortController().signal).then(() => 'ok', (e: Error) => e.message);
+    };
+    expect(await fit(m!, 'g1')).toBe('ok');
+    expect(await fit(m!, 'g2')).toBe('ok'); // control: the same persons and events again
+    expect(await fit(m! - 1, 'g3')).toMatch(/differencing guard/);
+  }, 120_000);
+
   it('negative control: the same job over 2 of the 3 agents gives another fit', async () => {
     const two = await run(dbs, AGENTS.slice(0, 2));
     const diff = two.release.rows.map((r, j) => Math.abs((r.coef as number) - (out.release.rows[j]!.coef as number)));

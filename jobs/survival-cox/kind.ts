@@ -29,6 +29,7 @@ import type { LinkageSpec } from '../../common/job/linkage.js';
 import { centreFactor, clampBeta, coxAgentBound, coxBlockFacts, coxColumnCentres, COX_ETA_BOUND, transformCumulative } from './privacy.js';
 import { coxNewtonStep, coxStart, coxSummary, mergeSmallBinsByFlags, packedSize, type CoxFitState, type CoxStats } from '../../algorithms/survival/index.js';
 import { coxView } from './view.js';
+import { checkGlmRunOptions } from '../glm/run-options.js';
 
 export const COX_KIND = 'survival-cox';
 
@@ -162,13 +163,17 @@ function parseCoxSpec(raw: unknown): CoxJobSpec {
     ...(job.secureThreshold !== undefined ? { secureThreshold: job.secureThreshold } : {}),
     ...(job.secureMaxRows !== undefined ? { secureMaxRows: job.secureMaxRows } : {}),
     ...(typeof t === 'number' ? { timeoutMs: t } : {}),
-    // Named agents and a quorum, as the other job commands take them (before, they were dropped silently and the
-    // fit ran on every agent serving OMOP data).
-    ...(job.agents !== undefined ? { agents: [...job.agents] } : {}),
-    ...(job.quorum !== undefined ? { quorum: job.quorum } : {}),
+    // Named agents and a quorum with glm's rules (exact fits need the same agents every round): no duplicates, a
+    // quorum equal to the named agents, names sorted so that the job's hash does not depend on their order.
+    ...runOptions(job.agents, job.quorum),
     ...(job.purpose !== undefined ? { purpose: job.purpose } : {}),
     ...(job.project !== undefined ? { project: job.project } : {}),
   };
+}
+
+function runOptions(agents: readonly string[] | undefined, quorum: number | undefined): { agents?: string[]; quorum?: number } {
+  const r = checkGlmRunOptions({ ...(agents !== undefined ? { agents } : {}), ...(quorum !== undefined ? { quorum } : {}) });
+  return { ...(r.agents !== undefined ? { agents: [...r.agents] } : {}), ...(r.quorum !== undefined ? { quorum: r.quorum } : {}) };
 }
 
 function coxPlan(spec: CoxJobSpec): CoxPlan {

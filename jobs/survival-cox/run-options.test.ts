@@ -25,6 +25,13 @@ describe('survival-cox: named agents and quorum', () => {
     expect(job.hash).not.toBe(compileKindJob(coxKind, raw).hash);
   });
 
+  it('follow glm\'s rules: names sorted (the hash does not depend on their order), duplicates and a quorum below or above the named agents refused', () => {
+    expect(compileKindJob(coxKind, { ...raw, agents: ['c2', 'c1'] }).hash).toBe(compileKindJob(coxKind, { ...raw, agents: ['c1', 'c2'] }).hash);
+    expect(() => compileKindJob(coxKind, { ...raw, agents: ['c1', 'c1'] })).toThrow(/agents\[1\]: names c1 twice/);
+    expect(() => compileKindJob(coxKind, { ...raw, agents: ['c1', 'c2'], quorum: 1 })).toThrow(/quorum: 1 of 2 named agents/);
+    expect(() => compileKindJob(coxKind, { ...raw, agents: ['c1', 'c2'], quorum: 3 })).toThrow(/quorum: asks for 3 agents but the job names 2/);
+  });
+
   it('control: without them, every serving agent and a floor of 1', () => {
     const job = compileKindJob(coxKind, raw);
     expect(job.agents).toBeUndefined();

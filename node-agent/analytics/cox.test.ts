@@ -59,6 +59,29 @@ describe('coxDisclosureRefusal', () => {
     expect(() => coxAgentStats(aged, [Number.NaN], [3], 5)).toThrow(/beta\[0\] \(age\) must be finite/);
   });
 
+  it('red team: narrow numeric bounds make a hidden 0/1 covariate; one centenarian among 40 is refused, naming the covariate and no value', () => {
+    const days = Array.from({ length: 40 }, (_, i) => 100 + 300 * (i % 4));
+    const event = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+    const age = Array.from({ length: 40 }, (_, i) => (i === 7 ? 101 : 40 + i));
+    const gender = Array.from({ length: 40 }, () => 8507);
+    const grid = [365, 730, 1095, 1460];
+    // Bounds [99, 100]: age clamps to 99 (everybody else) or 100 (the one person aged 101).
+    const flag = coxDesign({ days, event, age, gender }, [{ name: 'a', source: 'age', type: 'numeric', bounds: [99, 100] }], false);
+    const r = coxDisclosureRefusal(flag, coxAgentLayout(flag, grid), 5);
+    expect(r).toMatch(/minimum cell size: a=/);
+    expect(r).not.toMatch(/99|100|101/);
+    // Bounds [99.5, 100.5] (the single value inside) and [40, 79] (few distinct values: checked value by value) too.
+    const inside = coxDesign({ days, event, age: age.map((a, i) => (i === 7 ? 100 : a)), gender }, [{ name: 'a', source: 'age', type: 'numeric', bounds: [99.5, 100.5] }], false);
+    expect(coxDisclosureRefusal(inside, coxAgentLayout(inside, grid), 5)).toMatch(/minimum cell size: a=/);
+    // Control: wide bounds over 40 distinct ages, nobody clamped, pass the same layout.
+    const wide = coxDesign({ days, event, age, gender }, [{ name: 'a', source: 'age', type: 'numeric', bounds: [0, 120] }], false);
+    expect(coxDisclosureRefusal(wide, coxAgentLayout(wide, grid), 5)).toBeNull();
+    // Few distinct values (4 ages, 10 persons each) pass when every value has enough persons leaving and events.
+    const four = coxDesign({ days, event, age: Array.from({ length: 40 }, (_, i) => 50 + (i % 4) * 10), gender }, [{ name: 'a', source: 'age', type: 'numeric', bounds: [0, 120] }], false);
+    expect(coxDisclosureRefusal(four, coxAgentLayout(four, [1460]), 3)).toBeNull();
+    expect(coxDisclosureRefusal(four, coxAgentLayout(four, [1460]), 11)).toMatch(/a=/);
+  });
+
   it('refuses a saturated model (more coefficients than a third of the persons)', () => {
     const tiny = coxDesign({ days: [1, 2], event: [1, 0], age: [50, 50], gender: [8507, 8532] }, [GENDER], false);
     expect(coxDisclosureRefusal(tiny, coxAgentLayout(tiny, [2]), 1)).toMatch(/saturated/);

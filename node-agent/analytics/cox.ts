@@ -44,6 +44,26 @@ export interface CoxAgentData {
   dropped: number;
   /** With `withIds`: each used row's person id as text, for the differencing guard only (dropped once checked). */
   ids?: string[];
+  /**
+   * For the disclosure check only: per numeric covariate, each person's group of clamped values — one group per
+   * distinct value when it takes at most NUMERIC_AS_LEVELS values here, else at the lower bound, inside, at the
+   * upper bound. Exact risk-set sums of a covariate that takes few values are counts in disguise (bounds [99, 100]
+   * make age a 0/1 centenarian flag), so these groups obey the rule of categorical levels.
+   */
+  numericGroups?: { name: string; levels: readonly string[]; of: Uint8Array }[];
+}
+
+/** A numeric covariate taking at most this many distinct (clamped) values at an agent is checked value by value. */
+export const NUMERIC_AS_LEVELS = 20;
+
+/** The groups of one numeric covariate's clamped values (see CoxAgentData.numericGroups); labels name no value. */
+function numericGroups(name: string, values: readonly number[], lo: number, hi: number): { name: string; levels: readonly string[]; of: Uint8Array } {
+  const distinct = [...new Set(values)].sort((a, b) => a - b);
+  if (distinct.length <= NUMERIC_AS_LEVELS) {
+    const index = new Map(distinct.map((v, i) => [v, i]));
+    return { name, levels: distinct.map((_, i) => `(value ${i + 1} of the ones it takes here)`), of: Uint8Array.from(values, (v) => index.get(v)!) };
+  }
+  return { name, levels: ['(at its lower bound)', '(inside its bounds)', '(at its upper bound)'], of: Uint8Array.from(values, (v) => (v <= lo ? 0 : v >= hi ? 2 : 1)) };
 }
 
 /**
@@ -109,6 +129,14 @@ export function coxDesign(rows: { days: ArrayLike<number>; event: ArrayLike<numb
     stratum.push(byGender ? (g === 8507 ? 0 : g === 8532 ? 1 : 2) : 0);
   }
   if (x.length !== time.length * p) throw new FedmeshError('INTERNAL', 'cox design: wrong row width');
+  // The numeric columns' clamped values, for the disclosure groups.
+  const numericCols: { name: string; col: number; lo: number; hi: number }[] = [];
+  let col = 0;
+  for (const c of covariates) {
+    if (c.type === 'numeric') numericCols.push({ name: c.name, col: col++, lo: c.bounds[0], hi: c.bounds[1] });
+    else col += c.levels.length - 1;
+  }
+  const numeric = numericCols.map((nc) => numericGroups(nc.name, Array.from({ length: time.length }, (_, i) => x[i * p + nc.col]!), nc.lo, nc.hi));
   return {
     persons: { time: Int32Array.from(time), event: Uint8Array.from(event), x: Float64Array.from(x), stratum: Uint8Array.from(stratum) },
     levels: cats.map((c, j) => ({ name: c.name, levels: c.levels, of: Uint8Array.from(levelOf[j]!) })),
@@ -118,6 +146,7 @@ export function coxDesign(rows: { days: ArrayLike<number>; event: ArrayLike<numb
     spans: covariates.flatMap((c) => (c.type === 'numeric' ? [c.bounds[1] - c.bounds[0]] : c.levels.filter((l) => l !== c.reference).map(() => 1))),
     dropped,
     ...(ids ? { ids } : {}),
+    numericGroups: numeric,
   };
 }
 
@@ -181,13 +210,14 @@ export function coxDisclosureRefusal(data: CoxAgentData, layout: CoxLayout, minC
   const m = layout.times.length;
   const strata = layout.strata ?? 1;
   const atRisk = new Float64Array(strata * m);
-  const leaving = data.levels.flatMap((c) => c.levels.map((l) => ({ name: `${c.name}=${l}`, leaving: new Float64Array(strata * m) })));
+  const groups = [...data.levels, ...(data.numericGroups ?? [])];
+  const leaving = groups.flatMap((c) => c.levels.map((l) => ({ name: `${c.name}=${l}`, leaving: new Float64Array(strata * m) })));
   const eventsByLevel = new Float64Array(leaving.length);
   for (let i = 0; i < n; i++) {
     const cell = data.persons.stratum[i]! * m + binOf(layout.times, data.persons.time[i]!);
     atRisk[cell]! += 1;
     let offset = 0;
-    for (const c of data.levels) {
+    for (const c of groups) {
       const li = offset + c.of[i]!;
       leaving[li]!.leaving[cell]! += 1;
       if (data.persons.event[i] === 1) eventsByLevel[li]! += 1;

@@ -19,9 +19,9 @@ const diabetes = {
   entry: { domain: 'condition', concepts: { include: [{ conceptId: 201826 }] }, occurrence: 'first' },
   observation: { priorDays: 0, postDays: 0 },
 };
-// Age only: with 700 synthetic persons over 3 sites, deaths per gender at one site fall below the agents' default
+// Age only: with 1,200 synthetic persons over 3 sites, deaths per gender at one site fall below the agents' default
 // minimum cell size of 10, and the agents rightly refuse a gender term (the refusal is tested below).
-const COVARIATES = [{ name: 'age', source: 'age', type: 'numeric', bounds: [18, 100] }];
+const COVARIATES = [{ name: 'age', source: 'age', type: 'numeric', bounds: [15, 105] }];
 const GENDER = { name: 'gender', source: 'gender', type: 'categorical', levels: ['male', 'female'], reference: 'male' };
 const SPEC = { kind: 'survival', target: diabetes, outcome: { domain: 'death', conceptIds: [] }, timeGrid: { binDays: 180, maxDays: 3650 }, model: 'cox', covariates: COVARIATES, privacy: { mode: 'none' } };
 const SITES = ['s1', 's2', 's3'];
@@ -42,7 +42,7 @@ describe('survival with "model": "cox" over the mesh', () => {
   let pooled: TestDb;
   beforeAll(async () => {
     mesh = await startMesh({ agentNames: SITES });
-    const synth = await synthesize({ outDir: join(mesh.dir, 'synth'), sites: 3, persons: 700, seed: 5, format: 'parquet' });
+    const synth = await synthesize({ outDir: join(mesh.dir, 'synth'), sites: 3, persons: 1200, seed: 5, format: 'parquet' });
     const dirs = synth.sites.map((s) => s.dir);
     for (const [i, s] of SITES.entries()) {
       await mesh.startAgent(s, dirs[i]!, { allowModes: ['none'], allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'contingency', 'survival-cox'] });

@@ -420,7 +420,7 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
         const ctx: AgentKindContext = {
           conn: local, jobId: 'jcox', round: 0, product, salt: SALT, policy: { minCellSize: 1 }, jobState: new Map(),
           guardReleasedSets: async (c, candidates) => {
-            for (const r of (await c.runAndReadAll(`SELECT cell, h FROM "${candidates}" ORDER BY h`)).getRowObjectsJS()) guarded.push(`${String(r.cell)}:${String(r.h)}`);
+            for (const r of (await c.runAndReadAll(`SELECT cell, h FROM "${candidates}" ORDER BY h, cell`)).getRowObjectsJS()) guarded.push(`${String(r.cell)}:${String(r.h)}`);
           },
         };
         const signal = new AbortController().signal;
@@ -439,6 +439,8 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(batches.n).toBeGreaterThan(5);
     expect(d.guarded.length).toBeGreaterThan(500);
     expect(p.guarded).toEqual(d.guarded);
+    // Both sets: the followed persons and those with an event (an outcome change flips events, not the followed set).
+    expect(new Set(d.guarded.map((g) => g.split(':')[0]))).toEqual(new Set(['followed', 'events']));
     // Bit for bit: the rows are read in person order on both engines, so every sum adds in the same order.
     expect(p.vectors).toEqual(d.vectors);
     expect(d.vectors[1]!.some((v) => v !== 0)).toBe(true);

@@ -28,7 +28,7 @@ const SPEC = {
   outcome: { domain: 'death', conceptIds: [] },
   timeGrid: { binDays: 180, maxDays: 3650 },
   model: 'cox',
-  covariates: [{ name: 'age', source: 'age', type: 'numeric', bounds: [18, 100] }],
+  covariates: [{ name: 'age', source: 'age', type: 'numeric', bounds: [15, 105] }],
   privacy: { mode: 'none' },
 };
 const SITES = ['s1', 's2', 's3'];
@@ -59,7 +59,7 @@ describe('registry-kind secure sums bind the compiled spec hash (issue 15)', () 
 
   beforeAll(async () => {
     mesh = await startMesh({ agentNames: SITES });
-    const synth = await synthesize({ outDir: join(mesh.dir, 'synth'), sites: 3, persons: 700, seed: 5, format: 'parquet' });
+    const synth = await synthesize({ outDir: join(mesh.dir, 'synth'), sites: 3, persons: 1200, seed: 5, format: 'parquet' });
     for (const [i, s] of SITES.entries()) {
       await mesh.startAgent(s, synth.sites[i]!.dir, { allowModes: ['none'], allowKinds: ['survival', 'survival-cox'] });
       const agent = mesh.agents.get(s)!;
