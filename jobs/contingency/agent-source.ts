@@ -94,8 +94,14 @@ export async function contingencyOnSource(ctx: AgentKindContext, job: CompiledKi
     if (!(isFedmeshError(e) && e.code === 'INVALID_ARGUMENT')) throw e;
   }
   if (!q || !counts) return withStagedProduct(session, ctx.conn, ctx.product as never, local);
-  if (job.privacy.mode === 'none' && ctx.guardReleasedSets) await guardOnSource(session, ctx.conn, q, ctx, guardedSetSize(job.secure, ctx.policy.minCellSize));
-  const t = readContingencyCounts(await session.all(counts.sql, counts.params), q.rowLevels.length, q.colLevels.length);
+  // One snapshot for the guard's person sets and the counts: the cells released are the sets remembered, even on a
+  // database being written (red team).
+  const oneSnapshot = <T>(fn: () => Promise<T>): Promise<T> => (session.snapshot ? session.snapshot(fn) : fn());
+  const rows = await oneSnapshot(async () => {
+    if (job.privacy.mode === 'none' && ctx.guardReleasedSets) await guardOnSource(session, ctx.conn, q, ctx, guardedSetSize(job.secure, ctx.policy.minCellSize));
+    return session.all(counts!.sql, counts!.params);
+  });
+  const t = readContingencyCounts(rows, q.rowLevels.length, q.colLevels.length);
   const values = new Float64Array(job.plan.cells.length);
   let at = 0;
   for (const row of t.counts) for (const v of row) values[at++] = Number(v);

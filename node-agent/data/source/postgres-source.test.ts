@@ -177,6 +177,34 @@ describe.skipIf(noPg)('PostgreSQL data source on PostgreSQL 15', () => {
     }
   });
 
+  it('snapshot(): the reads of one step (all and a cursor) see one REPEATABLE READ snapshot while the database is written; outside it each read sees the new rows', async () => {
+    const src = await openPostgresSource(opts());
+    const count = (rows: Record<string, unknown>[]): number => Number(rows[0]!['n']);
+    try {
+      await src.withSession(async (s) => {
+        const seen = await s.snapshot!(async () => {
+          const before = count(await s.all('SELECT count(*) AS n, current_setting($1) AS iso FROM person GROUP BY 2', ['transaction_isolation']));
+          const iso = String((await s.all('SELECT current_setting($1) AS iso', ['transaction_isolation']))[0]!['iso']);
+          await pg.exec('INSERT INTO cdm.person (person_id, gender_concept_id, year_of_birth, race_concept_id, ethnicity_concept_id) VALUES (1001, 8532, 1990, 0, 0)', DB);
+          let streamed = 0;
+          for await (const b of s.stream('SELECT person_id FROM person', [], { batchRows: 7 })) streamed += b.length;
+          const after = count(await s.all('SELECT count(*) AS n FROM person'));
+          return { before, iso, streamed, after };
+        });
+        expect(seen).toEqual({ before: 25, iso: 'repeatable read', streamed: 25, after: 25 });
+        // Control: outside the snapshot the next read sees the row written meanwhile.
+        expect(count(await s.all('SELECT count(*) AS n FROM person'))).toBe(26);
+        // And the session is usable for ordinary reads and cursors afterwards.
+        let n = 0;
+        for await (const b of s.stream('SELECT person_id FROM person', [], { batchRows: 10 })) n += b.length;
+        expect(n).toBe(26);
+      });
+    } finally {
+      await pg.exec('DELETE FROM cdm.person WHERE person_id = 1001', DB);
+      await src.close();
+    }
+  });
+
   it('a connection lost mid-task fails that task (retryable, with a message) and the next task reconnects', async () => {
     const src = await openPostgresSource(opts({ poolSize: 1 }));
     const admin = await pg.admin(DB);

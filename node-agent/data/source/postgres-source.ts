@@ -132,7 +132,10 @@ function session(client: pg.PoolClient, signal: AbortSignal | undefined): SqlSes
     return (client.query as (...a: unknown[]) => unknown)(...args);
   }) as typeof client.query;
   const params = (p: readonly SqlParam[] | undefined): unknown[] => (p ? p.map((v) => (typeof v === 'bigint' ? v.toString() : v)) : []);
+  // Inside snapshot(): the reads share its transaction instead of opening their own.
+  let inSnapshot = false;
   const readOnly = async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (inSnapshot) return fn();
     await query('BEGIN TRANSACTION READ ONLY');
     try {
       const out = await fn();
@@ -163,23 +166,54 @@ function session(client: pg.PoolClient, signal: AbortSignal | undefined): SqlSes
       const batch = options?.batchRows ?? DEFAULT_BATCH_ROWS;
       if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError('options.batchRows must be a positive integer');
       const name = `fedmesh_cursor_${++cursorSeq}`;
+      const own = !inSnapshot;
       let open = false;
+      let declared = false;
       try {
-        await query('BEGIN TRANSACTION READ ONLY');
-        open = true;
+        if (own) {
+          await query('BEGIN TRANSACTION READ ONLY');
+          open = true;
+        }
         await query(`DECLARE ${name} NO SCROLL CURSOR FOR ${sql}`, params(p));
+        declared = true;
         for (;;) {
           const rows = (await query(`FETCH FORWARD ${batch} FROM ${name}`)).rows as SqlRow[];
           if (rows.length > 0) yield rows;
           if (rows.length < batch) break;
         }
-        await query('COMMIT');
-        open = false;
+        if (own) {
+          await query('COMMIT');
+          open = false;
+        } else {
+          await query(`CLOSE ${name}`);
+          declared = false;
+        }
       } catch (e) {
         throw taskError(e);
       } finally {
-        // Broken out of early, or failed: the transaction (and the cursor with it) ends here.
+        // Broken out of early, or failed: the transaction (and the cursor with it) ends here; inside a snapshot the
+        // cursor is closed and the snapshot's own end (COMMIT or ROLLBACK) follows.
         if (open) await client.query('ROLLBACK').catch(() => undefined);
+        else if (declared && !own) await client.query(`CLOSE ${name}`).catch(() => undefined);
+      }
+    },
+    async snapshot(fn) {
+      if (inSnapshot) return fn();
+      try {
+        await query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      } catch (e) {
+        throw taskError(e);
+      }
+      inSnapshot = true;
+      try {
+        const out = await fn();
+        await query('COMMIT');
+        return out;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e instanceof FedmeshError ? e : taskError(e);
+      } finally {
+        inSnapshot = false;
       }
     },
   };

@@ -23,6 +23,13 @@ export interface SqlSession {
    * at a time, never whole into memory. Stop early by breaking out of the loop.
    */
   stream(sql: string, params: readonly SqlParam[], options?: { batchRows?: number }): AsyncIterable<SqlRow[]>;
+  /**
+   * Runs `fn`'s reads (`all`, `stream`) on one snapshot of the database (PostgreSQL: one REPEATABLE READ READ ONLY
+   * transaction), so that two statements of one step — say the counts a kind releases and the person sets its
+   * differencing guard records — see the same rows even while the hospital's database is being written. No `run`
+   * inside (TEMP tables cannot be made in a read-only transaction). Absent: each read is its own snapshot.
+   */
+  snapshot?<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 export interface SessionOptions {
