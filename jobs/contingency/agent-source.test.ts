@@ -33,5 +33,7 @@ describe('contingency on a server: exact pushdown or staging', () => {
     expect(sourceQuery(spec(), { ...product, privacyUnit: 'w' })).toBeUndefined();
     expect(sourceQuery(spec({ where: [{ column: 'race', op: '=', value: 'b' }] }), product)).toBeDefined();
     expect(sourceQuery(spec({ where: [{ column: 'gender_concept_id', op: '<', value: 9000 }] }), product)).toBeDefined();
+    // Boolean levels: staged, where the DuckDB step refuses them as on a DuckDB agent.
+    expect(sourceQuery(spec({ colColumn: 'flag', colLevels: [true, false] }), { ...product, columns: [...product.columns, { name: 'flag', type: 'BOOLEAN' }] })).toBeUndefined();
   });
 });

@@ -48,6 +48,9 @@ export function sourceQuery(spec: ContingencySpec, product: AgentKindContext['pr
     if (c.type === 'VARCHAR' && ['<', '<=', '>', '>=', 'between'].includes(f.op)) return undefined;
     where.push(f.op === 'is null' || f.op === 'is not null' ? { column: c, op: f.op } : ({ column: c, op: f.op, value: f.value } as CountFilter));
   }
+  // JSON true/false levels: the DuckDB step refuses them (analytics/contingency.ts checkLevels); staged, this agent
+  // refuses them the same way rather than count them (red team).
+  if ([...spec.rowLevels, ...spec.colLevels].some((l) => typeof l === 'boolean')) return undefined;
   return { table: product.name, person, row, col, rowLevels: spec.rowLevels as CountLevel[], colLevels: spec.colLevels as CountLevel[], where };
 }
 
