@@ -137,6 +137,21 @@ describe('readGlmDesign', () => {
     expect(ages(other)).not.toBe(ages(one));
   });
 
+  it('DP bounding keeps the same rows whatever order the table holds them in (a staged copy from PostgreSQL is ordered otherwise)', async () => {
+    const dpSpec = spec({ privacy: { mode: 'central-dp', epsilon: 1, maxRowsPerPerson: 1 } });
+    // The same rows, reversed: another rowid for every row.
+    await conn.run('CREATE TABLE visits_rev AS SELECT * FROM (SELECT *, rowid AS r FROM visits) ORDER BY r DESC');
+    await conn.run('ALTER TABLE visits_rev DROP COLUMN r');
+    const sorted = (d: Awaited<ReturnType<typeof readGlmDesign>>): string => Array.from({ length: d.design.n }, (_, i) => `${d.design.y[i]}:${Array.from(d.design.x.subarray(i * 4, i * 4 + 4)).join('/')}`).sort().join(',');
+    const asRead = await readGlmDesign(conn, dpSpec, PRODUCT, opts);
+    const reversed = await readGlmDesign(conn, { ...dpSpec, product: 'visits_rev' }, { ...PRODUCT, name: 'visits_rev' }, opts);
+    expect(reversed.design.n).toBe(118);
+    expect(sorted(reversed)).toBe(sorted(asRead));
+    // Control: the positions differ, so ranking by rowid (as before) would have kept other rows for some persons.
+    const byRowid = async (t: string): Promise<string> => (await conn.runAndReadAll(`SELECT string_agg(age::VARCHAR, ',' ORDER BY person_id) AS a FROM (SELECT * FROM (SELECT *, rowid AS rid FROM ${t}) QUALIFY row_number() OVER (PARTITION BY person_id ORDER BY hash(rid, 'k')) = 1)`)).getRowObjectsJS()[0]!.a as string;
+    expect(await byRowid('visits_rev')).not.toBe(await byRowid('visits'));
+  });
+
   it('poisson with an offset and weights reads them; standardisation uses the public centre and scale', async () => {
     const job = spec({ family: 'poisson', offset: 'site', weights: 'count', covariates: [{ column: 'age', type: 'numeric', bounds: [20, 90], standardise: true }] });
     const { design, nDropped } = await readGlmDesign(conn, job, PRODUCT, { ...opts, standardisation: { age: { mean: 50, sd: 10 } } });

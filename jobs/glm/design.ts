@@ -200,11 +200,13 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
     const levelCols = levelChecks.map((l, i) => `CASE WHEN ${l.expr} THEN 1 ELSE 0 END AS l${i}`);
     const unitCol = unit ? [`${quoteIdent(unit)} AS u`] : [];
     const whereSql = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
-    // rowid only where the keyed hash needs it (DP with a unit): views have none, and mode none reads views too.
-    const ridCol = dp && unit ? ['rowid AS rid'] : [];
-    const base = `SELECT ${[...cols, ...levelCols, ...unitCol, ...ridCol, `coalesce(${ok.join(' AND ')}, false) AS ok`].join(', ')} FROM ${quoteIdent(product.name)}${whereSql}`;
+    const base = `SELECT ${[...cols, ...levelCols, ...unitCol, `coalesce(${ok.join(' AND ')}, false) AS ok`].join(', ')} FROM ${quoteIdent(product.name)}${whereSql}`;
     const baseParams = params.values.slice();
-    const qualify = dp && unit ? ` QUALIFY row_number() OVER (PARTITION BY u ORDER BY hash(rid, ${p(opts.salt, 'VARCHAR')})) <= ${p(job.privacy.maxRowsPerPerson ?? 1, 'BIGINT')}` : '';
+    // Contribution bounding (DP with a unit): the k rows a person keeps are ranked by a keyed hash of the row's own
+    // design values, not of its position (rowid), so an agent keeps the same rows whatever order its engine or a
+    // staged copy (data on PostgreSQL) holds them in; rows that tie are the same design row. Views work too.
+    const designCols = cols.map((c) => c.slice(c.lastIndexOf(' AS ') + 4));
+    const qualify = dp && unit ? ` QUALIFY row_number() OVER (PARTITION BY u ORDER BY hash(${[...designCols, ...levelCols.map((_, i) => `l${i}`)].join(', ')}, ${p(opts.salt, 'VARCHAR')})) <= ${p(job.privacy.maxRowsPerPerson ?? 1, 'BIGINT')}` : '';
     drop.push(rowsTable);
     await conn.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(rowsTable)} AS SELECT * FROM (${base}) AS b WHERE ok${qualify}`, params.values);
     checkAbort();

@@ -11,8 +11,7 @@
  * The design reader then reads the class as its numeric outcome and the person index as one more numeric column
  * (data.ts), so no label value or unit ever reaches JavaScript, and no per-row JS object is made. Levels are bound
  * parameters; a numeric level list needs a numeric label column and a string list a text column (else INVALID_JOB on
- * the levels' field, naming the column's type, which is schema and public). Like the hash split's TEMP table, it is
- * a table, so it has the `rowid` the DP modes' per-person bounding ranks by.
+ * the levels' field, naming the column's type, which is schema and public).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { isNumericType } from '../../algorithms/aggregate/index.js';

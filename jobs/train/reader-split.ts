@@ -3,8 +3,7 @@
  * unit — `keyedHash(salt, [unit])` of the SQL dialect layer, compared as text with the public threshold — into a
  * task-private TEMP table that the design reader then reads like any product with a split column. No row and no
  * unit ever reaches JavaScript for this. The TEMP table holds only the columns the job reads (label, features,
- * `where` columns, the unit), so a wide product is not copied whole; being a table, it has the `rowid` the DP
- * modes' per-person bounding ranks by.
+ * `where` columns, the unit), so a wide product is not copied whole.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError, invalidJob } from '../../common/errors.js';
