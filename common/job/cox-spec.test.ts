@@ -26,6 +26,15 @@ describe('survival spec: "model": "cox"', () => {
     expect(c.maxIterations).toBe(8);
   });
 
+  it('red team: one covariate per source — three clamped views of age (or age beside age bands) would combine into a one-value indicator', () => {
+    const age = (name: string, hi: number) => ({ name, source: 'age', type: 'numeric', bounds: [0, hi] });
+    expect(() => parse({ model: 'cox', covariates: [age('a', 72), age('c', 73), age('b', 74)] })).toThrow(/covariates\[1\]\.source: age is already the source of another covariate/);
+    expect(() => parse({ model: 'cox', covariates: [age('a', 100), AGE_GROUP] })).toThrow(/age is already the source/);
+    expect(() => parse({ model: 'cox', covariates: [GENDER, { ...GENDER, name: 'g2' }] })).toThrow(/gender is already the source/);
+    // Control: one of each source.
+    expect(cox(parse({ model: 'cox', covariates: [age('a', 100), GENDER] }))!.covariates).toHaveLength(2);
+  });
+
   it('without model (or "km") the job is the Kaplan–Meier job it always was', () => {
     expect(cox(parse({}))).toBeUndefined();
     expect(cox(parse({ model: 'km' }))).toBeUndefined();

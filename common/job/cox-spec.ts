@@ -109,6 +109,12 @@ export function parseCoxModel(v: Obj, strata: 'gender' | 'none'): CoxModelSpec |
   const names = covariates.map((c) => c.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) throw invalidJob('covariates', `names a covariate twice (${dup})`);
+  // One covariate per source: two views of the same value (age clamped to [0, 72], [0, 73] and [0, 74], or numeric
+  // age beside age bands) combine into an indicator of one value that no single covariate's disclosure check sees
+  // (red team: 2·C − A − B singled out the one 73-year-old).
+  const sources = covariates.map((c) => c.source);
+  const twice = sources.findIndex((src, i) => sources.indexOf(src) !== i);
+  if (twice >= 0) throw invalidJob(`covariates[${twice}].source`, `${sources[twice]} is already the source of another covariate; each source (age, gender) may appear once: several views of one value combine into an indicator of a single value`);
   if (strata === 'gender' && covariates.some((c) => c.source === 'gender')) throw invalidJob('covariates', 'gender cannot be both a stratum (strata: gender) and a covariate');
   if (coxTerms(covariates).length > COX_LIMITS.maxTerms) throw invalidJob('covariates', `give at most ${COX_LIMITS.maxTerms} coefficients in total`);
   const it = v.maxIterations ?? 20;

@@ -26,6 +26,10 @@ const LOCAL_UNIT_TYPE: Record<string, string> = { BIGINT: 'BIGINT', INTEGER: 'IN
  */
 export async function withStagedRead<T>(data: SqlSession, local: DuckDBConnection, product: ProductInfo, read: StagedRead, fn: (staged: { cohortMembers?: string }) => Promise<T>, batchRows = DEFAULT_BATCH_ROWS): Promise<T> {
   const columns = product.columns.filter((c) => read.columns.includes(c.name));
+  // Order comparisons on text follow the server's collation ('B' < 'a' in C, 'a' < 'B' in en_US) but bytes in
+  // DuckDB: not pushed down, so the step's own filter alone decides, as on a DuckDB agent (red team).
+  const where = read.where.filter((f) => !(pushedDownTextOrder(f.op) && (product.columns.find((c) => c.name === f.column)?.type ?? '').toUpperCase() === 'VARCHAR'));
+  read = { ...read, where };
   if (read.cohort === undefined) return withStagedColumns(data, local, product, columns, read.where, () => fn({}), batchRows, true);
   const unit = product.privacyUnit;
   if (!unit) throw invalidJob('cohort', `product ${product.name} has no privacy unit to match cohort members on`);
@@ -58,4 +62,8 @@ export async function withStagedRead<T>(data: SqlSession, local: DuckDBConnectio
     await data.run(data.dialect.dropTempTable(server)).catch(() => undefined);
     for (const t of [raw, members]) await local.run(`DROP TABLE IF EXISTS "${t}"`).catch(() => undefined);
   }
+}
+
+function pushedDownTextOrder(op: string): boolean {
+  return op === '<' || op === '<=' || op === '>' || op === '>=' || op === 'between';
 }
