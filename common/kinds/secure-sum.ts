@@ -18,7 +18,10 @@
  *   holder adds the ciphertexts itself: every agent signs the SHA-256 of its ciphertexts for the job and round with
  *   its identity key (`heContributionMessage`), the coordinator relays each contribution with its signature, and the
  *   key holder sums only contributions that verify, from distinct participants, at least as many as the job's
- *   guarantee needs — so a coordinator cannot have one agent's (or an earlier round's) vector decrypted as the sum.
+ *   guarantee needs — so within a round a coordinator cannot have one agent's (or an earlier round's) vector
+ *   decrypted as the sum. Both signed messages bind the round's participant list. Across rounds, a coordinator
+ *   that repeats an input over other subsets could solve the sums (secagg too): outside the curious-coordinator
+ *   threat model, and stated in the README.
  *   Key reuse across rounds is sound: BFV is IND-CPA under a public key used for many encryptions, and the key
  *   holder never decrypts anything but the one aggregate per round. Because the key holder sees the exact sum, `he`
  *   is refused with central-dp (use secagg, or distributed-dp); in the other modes the sum it sees is the one
@@ -118,27 +121,43 @@ export function heVectorPlan(job: KindJobCommon, layout: StatLayout, noise: read
   return { vector: best.vector, he: best.he };
 }
 
-/** The bytes the HE key holder signs: the job, its compiled hash, the plan's size and the public key (domain-separated). */
-export function heKeyMessage(jobId: string, compiledHash: string, vectorLength: number, publicKey: Uint8Array): Uint8Array {
-  const head = new TextEncoder().encode(`fedmesh/kind-he-key/v2\n${jobId}\n${compiledHash}\n${vectorLength}\n`);
-  const out = new Uint8Array(head.length + publicKey.length);
-  out.set(head);
-  out.set(publicKey, head.length);
+/**
+ * The bytes the HE key holder signs: the job, its compiled hash, the round, the plan's size, the digest of the
+ * round's participant list (`participantsDigest`: ids and identity keys, sorted) and the public key
+ * (domain-separated). An agent given another participant list than the key holder's refuses to encrypt.
+ */
+export function heKeyMessage(jobId: string, compiledHash: string, round: number, vectorLength: number, participants: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  return concatBytes(new TextEncoder().encode(`fedmesh/kind-he-key/v3\n${jobId}\n${compiledHash}\n${round}\n${vectorLength}\n`), participants, publicKey);
+}
+
+function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
 /**
- * The bytes an agent signs over its HE contribution to one round: the job, its compiled hash, the round and the
- * SHA-256 of its ciphertexts (domain-separated). The key holder sums only contributions whose signatures verify
+ * The canonical bytes of a round's participant list (each id and identity key, sorted by id), which the signed HE
+ * messages carry (hashed by the caller): every phase of a round must run over one list, so that the noise each
+ * agent sized for n participants is the noise the key holder's quorum for n assumes (red team).
+ */
+export function participantsBytes(participants: readonly { id: string; identityPublicKey: Uint8Array }[]): Uint8Array {
+  const sorted = [...participants].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return new TextEncoder().encode(sorted.map((p) => `${p.id}\n${Buffer.from(p.identityPublicKey).toString('hex')}\n`).join(''));
+}
+
+/**
+ * The bytes an agent signs over its HE contribution to one round: the job, its compiled hash, the round, the digest
+ * of the participant list it was given and the SHA-256 of its ciphertexts (domain-separated). The key holder sums only contributions whose signatures verify
  * against the participants' attested identity keys, so the coordinator cannot have it decrypt one agent's vector
  * (or an earlier round's) as if it were the sum.
  */
-export function heContributionMessage(jobId: string, compiledHash: string, round: number, ciphertextsSha256: Uint8Array): Uint8Array {
-  const head = new TextEncoder().encode(`fedmesh/kind-he-contribution/v1\n${jobId}\n${compiledHash}\n${round}\n`);
-  const out = new Uint8Array(head.length + ciphertextsSha256.length);
-  out.set(head);
-  out.set(ciphertextsSha256, head.length);
-  return out;
+export function heContributionMessage(jobId: string, compiledHash: string, round: number, participants: Uint8Array, ciphertextsSha256: Uint8Array): Uint8Array {
+  return concatBytes(new TextEncoder().encode(`fedmesh/kind-he-contribution/v2\n${jobId}\n${compiledHash}\n${round}\n`), participants, ciphertextsSha256);
 }
 
 /**

@@ -4,7 +4,7 @@ import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
 import { heLimbRing, secAggLimbRing } from '../secure/limbs.js';
 import type { KindJobCommon } from './kind.js';
 import { DISTRIBUTED_DP_MODE, NONE_MODE } from './privacy-modes.js';
-import { checkSecureCombination, heVectorPlan, phaseAnswerSlot, secureQuorum } from './secure-sum.js';
+import { checkSecureCombination, heContributionMessage, heKeyMessage, heVectorPlan, participantsBytes, phaseAnswerSlot, secureQuorum } from './secure-sum.js';
 import { decodeSecureVector, encodeSecureVector, exactSumVectors, planSecureVector, snapVectorToGrid } from './secure-vector.js';
 import type { StatLayout, StatVector } from './stat-layout.js';
 
@@ -74,6 +74,21 @@ describe('secure vector encoding', () => {
     const plan = planSecureVector(layout, noise, secAggLimbRing(4), 4, 't');
     expect(plan.blocks[0]!.hi).toBeGreaterThan(BigInt(Math.round(1e6 * 2 ** 30)));
     expect(heVectorPlan(dj, layout, noise, 4).he.ciphertextCount).toBe(1);
+  });
+
+  it('the signed HE messages bind the round and the participant list (order-free), so every phase of a round runs over one list', () => {
+    const a = { id: 'a1', identityPublicKey: new Uint8Array(32).fill(1) };
+    const b = { id: 'a2', identityPublicKey: new Uint8Array(32).fill(2) };
+    const c = { id: 'a3', identityPublicKey: new Uint8Array(32).fill(3) };
+    const pk = new Uint8Array([9, 9]);
+    const key = (ps: (typeof a)[], round = 1) => Buffer.from(heKeyMessage('j', 'h', round, 10, participantsBytes(ps), pk)).toString('hex');
+    expect(key([a, b, c])).toBe(key([c, a, b]));
+    expect(key([a, b, c])).not.toBe(key([a, b]));
+    expect(key([a, b, c])).not.toBe(key([a, b, { ...c, identityPublicKey: new Uint8Array(32).fill(4) }]));
+    expect(key([a, b, c], 1)).not.toBe(key([a, b, c], 2));
+    const contribution = (ps: (typeof a)[]) => Buffer.from(heContributionMessage('j', 'h', 1, participantsBytes(ps), new Uint8Array(32))).toString('hex');
+    expect(contribution([b, a, c])).toBe(contribution([a, b, c]));
+    expect(contribution([a, b, c])).not.toBe(contribution([a, c]));
   });
 
   it('checks the combinations and quorum from public facts only', () => {

@@ -21,6 +21,7 @@ import {
   encodeSecureVector,
   heContributionMessage,
   heKeyMessage,
+  participantsBytes,
   heVectorPlan,
   secAggRunId,
   secAggVectorPlan,
@@ -199,7 +200,7 @@ export class KindSecurePhases {
     }
     entry.timer.refresh();
     const publicKey = entry.keys.publicKey;
-    const signature = this.crypto.ed25519Sign(this.deps.identity.privateKey, heKeyMessage(r.jobId, r.job.hash, vector.vectorLength, publicKey));
+    const signature = this.crypto.ed25519Sign(this.deps.identity.privateKey, heKeyMessage(r.jobId, r.job.hash, r.round, vector.vectorLength, participantsDigest(participants), publicKey));
     return encodeEnvelope({ keyHolder: this.deps.name, publicKey, signature });
   }
 
@@ -214,8 +215,9 @@ export class KindSecurePhases {
       throw new FedmeshError('INVALID_ARGUMENT', `he-encrypt: expected the public key of ${holder.id} (${he.publicKeyByteSize} bytes) with its signature`, { field: 'payload' });
     }
     // The key must come from the key holder, not the coordinator: checked against its certificate-attested identity key.
-    if (!this.crypto.ed25519Verify(holder.identityPublicKey, heKeyMessage(r.jobId, r.job.hash, vector.vectorLength, offer.publicKey), offer.signature)) {
-      throw new FedmeshError('UNAUTHENTICATED', `he-encrypt: the public key relayed for ${holder.id} is not signed by its identity key; refusing to encrypt under it`);
+    // … for this round and this participant list (the key holder's quorum for n must match the noise sized for n).
+    if (!this.crypto.ed25519Verify(holder.identityPublicKey, heKeyMessage(r.jobId, r.job.hash, r.round, vector.vectorLength, participantsDigest(participants), offer.publicKey), offer.signature)) {
+      throw new FedmeshError('UNAUTHENTICATED', `he-encrypt: the public key relayed for ${holder.id} is not signed by its identity key for this round and participant list; refusing to encrypt under it`);
     }
     const values = encodeSecureVector(vector, await r.computeVector(noise), true) as BigInt64Array;
     const cts = await this.deps.hePool().encrypt(he, offer.publicKey, values);
@@ -223,7 +225,7 @@ export class KindSecurePhases {
     const out = new Uint8Array(cts.length * he.ciphertextByteSize);
     cts.forEach((c, i) => out.set(c, i * he.ciphertextByteSize));
     // Signed for this job and round, so the key holder adds only what participants sent for it (heDecrypt).
-    const signature = this.crypto.ed25519Sign(this.deps.identity.privateKey, heContributionMessage(r.jobId, r.job.hash, r.round, sha256(out)));
+    const signature = this.crypto.ed25519Sign(this.deps.identity.privateKey, heContributionMessage(r.jobId, r.job.hash, r.round, participantsDigest(participants), sha256(out)));
     return encodeEnvelope({ ciphertexts: out, signature });
   }
 
@@ -237,6 +239,7 @@ export class KindSecurePhases {
     // Every contribution from a distinct participant, signed by it for this job and round: this agent adds them
     // itself, so what it decrypts is a sum over at least the contributors the job's guarantee needs.
     const list = Array.isArray(body.contributions) ? body.contributions : [];
+    const digest = participantsDigest(participants);
     if (list.length > n) throw new FedmeshError('INVALID_ARGUMENT', `he-decrypt: ${list.length} contributions for ${n} participants`, { field: 'payload' });
     const seen = new Set<string>();
     const contributions: Uint8Array[][] = [];
@@ -246,8 +249,8 @@ export class KindSecurePhases {
       if (!who) throw new FedmeshError('INVALID_ARGUMENT', `he-decrypt: contributions[${i}] is not from a participant of the round`, { field: 'payload' });
       if (seen.has(who.id)) throw new FedmeshError('INVALID_ARGUMENT', `he-decrypt: two contributions from ${who.id}`, { field: 'payload' });
       if (!(ciphertexts instanceof Uint8Array) || ciphertexts.length !== size || !(signature instanceof Uint8Array)) throw new FedmeshError('INVALID_ARGUMENT', `he-decrypt: contributions[${i}] must be ${he.ciphertextCount} ciphertexts of ${he.ciphertextByteSize} bytes with a signature`, { field: 'payload' });
-      if (!this.crypto.ed25519Verify(who.identityPublicKey, heContributionMessage(r.jobId, r.job.hash, r.round, sha256(ciphertexts)), signature)) {
-        throw new FedmeshError('UNAUTHENTICATED', `he-decrypt: the contribution relayed for ${who.id} is not signed by it for round ${r.round} of this job; refusing to decrypt`);
+      if (!this.crypto.ed25519Verify(who.identityPublicKey, heContributionMessage(r.jobId, r.job.hash, r.round, digest, sha256(ciphertexts)), signature)) {
+        throw new FedmeshError('UNAUTHENTICATED', `he-decrypt: the contribution relayed for ${who.id} is not signed by it for round ${r.round} of this job and this participant list; refusing to decrypt`);
       }
       seen.add(who.id);
       contributions.push(Array.from({ length: he.ciphertextCount }, (_, k) => ciphertexts.subarray(k * he.ciphertextByteSize, (k + 1) * he.ciphertextByteSize)));
@@ -281,4 +284,8 @@ export class KindSecurePhases {
 
 function sha256(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(bytes).digest());
+}
+
+function participantsDigest(participants: readonly SecAggParticipant[]): Uint8Array {
+  return sha256(participantsBytes(participants));
 }
