@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { checkSecureCombination, compileKindJob, heVectorPlan, kindPrivacyModeOf, registryKindCandidates, secAggVectorPlan, secureQuorum, suppressedOfRounds, type AnyKindDef, type CompiledKindJob, type KindRegistry, type KindReleaseInfo } from '../../common/kinds/index.js';
-import { createHePool, type HePool } from '../../common/he/coordinator.js';
 import type { AgentRegistry, AgentView } from '../agent-registry.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { JobEventRecord, JobRecord, RegistryJobSpec } from '../job-record.js';
@@ -60,7 +59,6 @@ export class KindJobs {
   private readonly stopping = new AbortController();
   private readonly connectWaiters = new Set<() => void>();
   /** Adds ciphertexts of `he` rounds (no key generation or decryption is reachable from common/he/coordinator). */
-  private hePool: HePool | undefined;
 
   private constructor(
     private readonly deps: KindJobsDeps,
@@ -174,9 +172,6 @@ export class KindJobs {
   /** Stops running jobs without failing them: they stay `running` in the store and resume on the next start. */
   stop(): void {
     this.stopping.abort(new FedmeshError('CANCELLED', 'coordinator stopping'));
-    const pool = this.hePool;
-    this.hePool = undefined;
-    pool?.destroy().catch((e: unknown) => this.deps.log('he-pool-stop-error', { error: String(e) }));
   }
 
   private start(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number, caller?: Principal, excluded: readonly MissingAgent[] = []): void {
@@ -213,7 +208,7 @@ export class KindJobs {
         store: this.rounds,
         rng: deps.rng,
         releaseInfo,
-        secure: { attestationOf: (a) => deps.registry.connected().find((v) => v.name === a)?.identity, hePool: () => (this.hePool ??= createHePool()) },
+        secure: { attestationOf: (a) => deps.registry.connected().find((v) => v.name === a)?.identity },
         onRound: (rec, missing) => emit('round', undefined, `round ${rec.round + 1} of at most ${job.maxRounds}: ${rec.answered.length} agents answered${missing.length ? `, ${missing.length} missing` : ''}${roundSummaryOf(def, job, rec, releaseInfo)}`),
         beforeRound: async (round) => {
           signal.throwIfAborted();

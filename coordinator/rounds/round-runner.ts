@@ -1,6 +1,5 @@
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError } from '../../common/errors.js';
-import type { HePool } from '../../common/he/coordinator.js';
 import type { IdentityAttestation } from '../../common/secure/index.js';
 import { heRoundSum, secAggRoundSum, type SecureRoundContext } from './secure-round.js';
 import {
@@ -64,7 +63,7 @@ export interface RunRoundsOptions {
   beforeRound?: (round: number) => Promise<void>;
   now?: () => number;
   /** Secure sums (jobs with secure secagg or he): the agents' attested identity keys and the coordinator's HE pool. */
-  secure?: { attestationOf: (agent: string) => IdentityAttestation | undefined; hePool: () => HePool };
+  secure?: { attestationOf: (agent: string) => IdentityAttestation | undefined };
   /** Public facts passed to the kind's release (the agents' published minimum cell sizes). */
   releaseInfo?: Omit<KindReleaseInfo, 'converged'>;
 }
@@ -153,7 +152,6 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
         participants: roundAgents,
         deadlineMs,
         attestationOf: o.secure.attestationOf,
-        hePool: o.secure.hePool,
         ask: async (agent, phase, msg) =>
           transport.ask(agent, { jobId: o.jobId, kind: job.kind, specJson: o.specJson, researcher: o.researcher, round, deadlineMs, payload: encodeRoundPayload({ hash: job.hash, input, phase, msg: Buffer.from(msg).toString('base64') }) }),
       };

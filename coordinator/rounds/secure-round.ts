@@ -8,7 +8,6 @@
 import { SecAggServer, isSecAggError, type AdvertiseKeysMessage, type MaskedInputMessage, type ShareKeysMessage, type UnmaskResponse } from '../../algorithms/secagg/index.js';
 import { createNodeSecAggCrypto, secAggErrorToFedmesh } from '../../common/crypto/index.js';
 import { FedmeshError, quote } from '../../common/errors.js';
-import type { HePool } from '../../common/he/coordinator.js';
 import {
   decodeSecureVector,
   heVectorPlan,
@@ -38,8 +37,6 @@ export interface SecureRoundContext {
   ask: PhaseAsk;
   /** The certificate-signed identity key each agent registered with (relayed, never trusted by the coordinator). */
   attestationOf: (agent: string) => IdentityAttestation | undefined;
-  /** The coordinator's HE pool (adding ciphertexts only). */
-  hePool: () => HePool;
   /** When the agents may forget the round's protocol state. */
   deadlineMs: number;
 }

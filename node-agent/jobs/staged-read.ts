@@ -15,6 +15,7 @@ import { runCohort } from '../cohort/index.js';
 import type { ProductInfo } from '../data/products.js';
 import { DEFAULT_BATCH_ROWS, type SqlSession } from '../data/source/index.js';
 import { withStagedColumns } from './aggregate-source.js';
+import { isTextOrderFilter } from '../sql/index.js';
 
 const LOCAL_UNIT_TYPE: Record<string, string> = { BIGINT: 'BIGINT', INTEGER: 'INTEGER', DOUBLE: 'DOUBLE' };
 
@@ -28,9 +29,8 @@ export async function withStagedRead<T>(data: SqlSession, local: DuckDBConnectio
   const columns = product.columns.filter((c) => read.columns.includes(c.name));
   // Order comparisons on text follow the server's collation ('B' < 'a' in C, 'a' < 'B' in en_US) but bytes in
   // DuckDB: not pushed down, so the step's own filter alone decides, as on a DuckDB agent (red team).
-  const where = read.where.filter((f) => !(pushedDownTextOrder(f.op) && (product.columns.find((c) => c.name === f.column)?.type ?? '').toUpperCase() === 'VARCHAR'));
-  read = { ...read, where };
-  if (read.cohort === undefined) return withStagedColumns(data, local, product, columns, read.where, () => fn({}), batchRows, true);
+  const where = read.where.filter((f) => !isTextOrderFilter(f.op, product.columns.find((c) => c.name === f.column)?.type));
+  if (read.cohort === undefined) return withStagedColumns(data, local, product, columns, where, () => fn({}), batchRows, true);
   const unit = product.privacyUnit;
   if (!unit) throw invalidJob('cohort', `product ${product.name} has no privacy unit to match cohort members on`);
   const ir = parseCohortDefinition(read.cohort, 'cohort');
@@ -57,13 +57,9 @@ export async function withStagedRead<T>(data: SqlSession, local: DuckDBConnectio
     // Typed like the unit, so that the step's `unit IN (SELECT subject_id …)` compares numbers with numbers.
     const type = LOCAL_UNIT_TYPE[(product.columns.find((c) => c.name === unit)?.type ?? '').toUpperCase()] ?? 'VARCHAR';
     await local.run(`CREATE TEMP TABLE "${members}" AS SELECT CAST(s AS ${type}) AS subject_id FROM "${raw}"`);
-    return await withStagedColumns(data, local, product, columns, read.where, () => fn({ cohortMembers: members }), batchRows, true, { table: server, unit });
+    return await withStagedColumns(data, local, product, columns, where, () => fn({ cohortMembers: members }), batchRows, true, { table: server, unit });
   } finally {
     await data.run(data.dialect.dropTempTable(server)).catch(() => undefined);
     for (const t of [raw, members]) await local.run(`DROP TABLE IF EXISTS "${t}"`).catch(() => undefined);
   }
-}
-
-function pushedDownTextOrder(op: string): boolean {
-  return op === '<' || op === '<=' || op === '>' || op === '>=' || op === 'between';
 }

@@ -150,9 +150,9 @@ export class KindTaskRunner {
       const stagedStep = (conn: DuckDBConnection): Promise<StatVector> => {
         const read = agentDef.stagedRead?.(job, entry.state);
         if (read === null) return step(conn)();
-        const columns = read ? [...new Set([...read.columns, ...(rules.privacyUnit ? [rules.privacyUnit] : [])])] : undefined;
         const run = (staged: { cohortMembers?: string }): Promise<StatVector> => agentDef.localStep({ ...ctxOf(conn), ...(staged.cohortMembers ? { cohortMembers: staged.cohortMembers } : {}) }, job, input, scope.signal);
-        return deps.withProduct!(conn, { ...product, privacyUnit: rules.privacyUnit }, run, scope.signal, read && columns ? { ...read, columns } : undefined);
+        const withUnit = read && { ...read, columns: [...new Set([...read.columns, ...(rules.privacyUnit ? [rules.privacyUnit] : [])])] };
+        return deps.withProduct!(conn, { ...product, privacyUnit: rules.privacyUnit }, run, scope.signal, withUnit);
       };
       const vector = await deps.withConnection((conn) =>
         scope.using(conn, () =>

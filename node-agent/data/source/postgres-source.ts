@@ -132,11 +132,8 @@ function session(client: pg.PoolClient, signal: AbortSignal | undefined): SqlSes
     return (client.query as (...a: unknown[]) => unknown)(...args);
   }) as typeof client.query;
   const params = (p: readonly SqlParam[] | undefined): unknown[] => (p ? p.map((v) => (typeof v === 'bigint' ? v.toString() : v)) : []);
-  // Inside snapshot(): the reads share its transaction instead of opening their own.
-  let inSnapshot = false;
-  const readOnly = async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (inSnapshot) return fn();
-    await query('BEGIN TRANSACTION READ ONLY');
+  const transaction = async <T>(begin: string, fn: () => Promise<T>): Promise<T> => {
+    await query(begin);
     try {
       const out = await fn();
       await query('COMMIT');
@@ -146,6 +143,9 @@ function session(client: pg.PoolClient, signal: AbortSignal | undefined): SqlSes
       throw e;
     }
   };
+  // Inside snapshot(): the reads share its transaction instead of opening their own.
+  let inSnapshot = false;
+  const readOnly = <T>(fn: () => Promise<T>): Promise<T> => (inSnapshot ? fn() : transaction('BEGIN TRANSACTION READ ONLY', fn));
   return {
     dialect: postgresDialect,
     async run(sql, p) {
@@ -200,20 +200,16 @@ function session(client: pg.PoolClient, signal: AbortSignal | undefined): SqlSes
     async snapshot(fn) {
       if (inSnapshot) return fn();
       try {
-        await query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        return await transaction('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY', async () => {
+          inSnapshot = true;
+          try {
+            return await fn();
+          } finally {
+            inSnapshot = false;
+          }
+        });
       } catch (e) {
-        throw taskError(e);
-      }
-      inSnapshot = true;
-      try {
-        const out = await fn();
-        await query('COMMIT');
-        return out;
-      } catch (e) {
-        await client.query('ROLLBACK').catch(() => undefined);
         throw e instanceof FedmeshError ? e : taskError(e);
-      } finally {
-        inSnapshot = false;
       }
     },
   };
