@@ -20,7 +20,7 @@ import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { guardedSetSize, personHashSql } from '../../node-agent/disclosure/released-cells.js';
 import { withStagedProduct } from '../../node-agent/jobs/aggregate-source.js';
 import { compileContingencyCounts, compileContingencyPersons, placeLabel, readContingencyCounts, type ContingencyQueryInput, type CountColumn, type CountFilter, type CountLevel } from '../../node-agent/sql/contingency-counts.js';
-import { isTextOrderFilter, type SqlType } from '../../node-agent/sql/index.js';
+import type { SqlType } from '../../node-agent/sql/index.js';
 import type { ContingencyPlan } from './index.js';
 import type { ContingencySpec } from './spec.js';
 
@@ -43,9 +43,6 @@ export function sourceQuery(spec: ContingencySpec, product: AgentKindContext['pr
   for (const f of spec.where) {
     const c = column(f.column);
     if (!c) return undefined;
-    // Order comparisons on text follow the server's collation on PostgreSQL ('a' < 'B' in en_US) but bytes in
-    // DuckDB: staged, so both engines select the same rows (red team).
-    if (isTextOrderFilter(f.op, c.type)) return undefined;
     where.push(f.op === 'is null' || f.op === 'is not null' ? { column: c, op: f.op } : ({ column: c, op: f.op, value: f.value } as CountFilter));
   }
   // JSON true/false levels: the DuckDB step refuses them (analytics/contingency.ts checkLevels); staged, this agent

@@ -43,7 +43,7 @@ export async function withStagedColumns<T>(data: SqlSession, local: DuckDBConnec
     const ph = d.placeholder(params.length);
     return t && (SQL_TYPES as readonly string[]).includes(t) ? d.cast(ph, t as SqlType) : ph;
   };
-  const where = filters.map((f, i) => filterSql(f, product, `where[${i}]`, param));
+  const where = filters.map((f, i) => filterSql(f, product, `where[${i}]`, param, d));
   // Only the members of a cohort built on the server (its TEMP table `memberOf.table`, column subject_id).
   if (memberOf) where.push(`${d.quoteIdent(memberOf.unit)} IN (SELECT subject_id FROM ${d.tempTable(memberOf.table)})`);
   const sql = `SELECT ${cols.map((c) => `${d.cast(d.quoteIdent(c.name), 'VARCHAR')} AS ${d.quoteIdent(`v${cols.indexOf(c)}`)}`).join(', ')} FROM ${d.quoteIdent(product.name)}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}${ordered ? ` ORDER BY ${cols.map((_, i) => i + 1).join(', ')}` : ''}`;

@@ -15,7 +15,6 @@ import { runCohort } from '../cohort/index.js';
 import type { ProductInfo } from '../data/products.js';
 import { DEFAULT_BATCH_ROWS, type SqlSession } from '../data/source/index.js';
 import { withStagedColumns } from './aggregate-source.js';
-import { isTextOrderFilter } from '../sql/index.js';
 
 const LOCAL_UNIT_TYPE: Record<string, string> = { BIGINT: 'BIGINT', INTEGER: 'INTEGER', DOUBLE: 'DOUBLE' };
 
@@ -27,9 +26,8 @@ const LOCAL_UNIT_TYPE: Record<string, string> = { BIGINT: 'BIGINT', INTEGER: 'IN
  */
 export async function withStagedRead<T>(data: SqlSession, local: DuckDBConnection, product: ProductInfo, read: StagedRead, fn: (staged: { cohortMembers?: string }) => Promise<T>, batchRows = DEFAULT_BATCH_ROWS): Promise<T> {
   const columns = product.columns.filter((c) => read.columns.includes(c.name));
-  // Order comparisons on text follow the server's collation ('B' < 'a' in C, 'a' < 'B' in en_US) but bytes in
-  // DuckDB: not pushed down, so the step's own filter alone decides, as on a DuckDB agent (red team).
-  const where = read.where.filter((f) => !isTextOrderFilter(f.op, product.columns.find((c) => c.name === f.column)?.type));
+  // Every filter is pushed down: text order comparisons compare bytes there too (filterSql), as DuckDB does.
+  const where = read.where;
   if (read.cohort === undefined) return withStagedColumns(data, local, product, columns, where, () => fn({}), batchRows, true);
   const unit = product.privacyUnit;
   if (!unit) throw invalidJob('cohort', `product ${product.name} has no privacy unit to match cohort members on`);

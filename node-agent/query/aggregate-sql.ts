@@ -76,10 +76,12 @@ export function groupLabelSql(keyCount: number, d: SqlDialect = duckdbDialect): 
  * to the column's type through `param`. Shared by the kinds that take `where` filters.
  * @throws FedmeshError INVALID_JOB naming `${field}.column` for an unknown column
  */
-export function filterSql(f: Filter, product: SchemaProduct, field: string, param: (v: string | number | boolean, castTo?: string) => string): string {
+export function filterSql(f: Filter, product: SchemaProduct, field: string, param: (v: string | number | boolean, castTo?: string) => string, d: SqlDialect = duckdbDialect): string {
   const col = findColumn(product, f.column, `${field}.column`);
   const type = col.type.toUpperCase();
-  const c = quoteIdent(col.name);
+  const c = d.quoteIdent(col.name);
+  // Text compares by its bytes on every engine (DuckDB's only order): a server's collation would put 'a' < 'B'.
+  const ordered = (x: string): string => (type === 'VARCHAR' ? d.binaryOrder(x) : x);
   switch (f.op) {
     case 'is null':
       return `${c} IS NULL`;
@@ -89,10 +91,13 @@ export function filterSql(f: Filter, product: SchemaProduct, field: string, para
       return `${c} IN (${(f.value as Scalar[]).map((v) => param(v, type)).join(', ')})`;
     case 'between': {
       const [lo, hi] = f.value as [Scalar, Scalar];
-      return `${c} BETWEEN ${param(lo, type)} AND ${param(hi, type)}`;
+      return `${ordered(c)} BETWEEN ${ordered(param(lo, type))} AND ${ordered(param(hi, type))}`;
     }
-    default:
+    case '=':
+    case '!=':
       return `${c} ${f.op === '!=' ? '<>' : f.op} ${param(f.value as Scalar, type)}`;
+    default:
+      return `${ordered(c)} ${f.op} ${ordered(param(f.value as Scalar, type))}`;
   }
 }
 
@@ -124,7 +129,7 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
   };
   const numberStats = (sql: string, offset: number): string => sql.replace(/\$@(\d+)@/g, (_, n: string) => d.placeholder(Number(n) + offset));
   const where: string[] = [];
-  job.where.forEach((f: Filter, i) => where.push(filterSql(f, product, `where[${i}]`, p)));
+  job.where.forEach((f: Filter, i) => where.push(filterSql(f, product, `where[${i}]`, p, d)));
 
   const inner: string[] = [];
   /** Bin indexes, computed on the inner columns in a second projection. */

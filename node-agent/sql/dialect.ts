@@ -117,11 +117,3 @@ export function filterColumnsHistogram(
       }),
   };
 }
-
-/**
- * An order comparison (<, <=, >, >=, between) on a text column: a database server compares text in its collation
- * ('a' < 'B' in en_US), DuckDB in bytes, so such a filter is not pushed down to a server; the agent applies it.
- */
-export function isTextOrderFilter(op: string, columnType: string | undefined): boolean {
-  return (columnType ?? '').toUpperCase() === 'VARCHAR' && (op === '<' || op === '<=' || op === '>' || op === '>=' || op === 'between');
-}

@@ -45,7 +45,8 @@ export const postgresDialect: SqlDialect = {
   // to_json of an ARRAY prints no spaces (json_build_array would).
   jsonTextArray: (xs) => `CAST(to_json(ARRAY[${xs.map((x) => `CAST(${x} AS TEXT)`).join(', ')}]::TEXT[]) AS TEXT)`,
   fence: (q) => `${q} OFFSET 0`,
-  binaryOrder: (x) => `(${x}) COLLATE "C"`,
+  // Parenthesised: a BETWEEN bound (a b_expr in the grammar) takes no bare COLLATE.
+  binaryOrder: (x) => `((${x}) COLLATE "C")`,
   tempTable: doubleQuoteIdent,
   createTempTableAs: (name, query) => {
     const t = doubleQuoteIdent(name);

@@ -36,7 +36,7 @@ export const sqlServerDialect: SqlDialect = {
   roundToInteger: (x) => `CAST(ROUND(${x}, 0) AS DECIMAL(38, 0))`,
   jsonTextArray: (xs) => `(SELECT ${xs.map((x, i) => `CAST(${x} AS NVARCHAR(MAX)) AS [${i}]`).join(', ')} FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)`,
   fence: (q) => q,
-  binaryOrder: (x) => `(${x}) COLLATE Latin1_General_BIN2`,
+  binaryOrder: (x) => `((${x}) COLLATE Latin1_General_BIN2)`,
   tempTable: tempName,
   createTempTableAs: (name, query) => [`DROP TABLE IF EXISTS ${tempName(name)}`, `SELECT * INTO ${tempName(name)} FROM (\n${query}\n) AS src`],
   dropTempTable: (name) => `DROP TABLE IF EXISTS ${tempName(name)}`,

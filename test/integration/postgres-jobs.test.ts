@@ -30,6 +30,7 @@ import { compileKindJob, type AgentKindContext } from '../../common/kinds/index.
 import { withholdSmallCells } from '../../common/kinds/selection.js';
 import { contingencyKind } from '../../jobs/contingency/index.js';
 import { contingencyAgentKind } from '../../jobs/contingency/agent.js';
+import { sourceQuery } from '../../jobs/contingency/agent-source.js';
 import { compileAgentPolicy } from '../../node-agent/policy.js';
 import { ConsentScopes } from '../../node-agent/policy/index.js';
 import { applyConsentScope } from '../../node-agent/policy/consent-scope.js';
@@ -65,6 +66,9 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     tmp = mkdtempSync(join(tmpdir(), 'fedmesh-pg-jobs-'));
     await copyDuckDbTablesToPostgres((sql) => conn.run(sql), tables, pg, 'gibleed', (t) => (VOCABULARY_TABLES.includes(t) ? 'vocab' : 'cdm'), tmp);
     await createReadOnlyRole(pg, 'gibleed', 'agent', 'agent-pw', ['cdm', 'vocab']);
+    // A site's text columns sort in its locale, not by bytes as DuckDB does: in ICU en-US 'f' < 'F' < 'M', in bytes
+    // 'F' < 'M' < 'f'. Every test below runs with the person's source values collated so.
+    await pg.exec(`ALTER TABLE cdm.person ALTER COLUMN gender_source_value TYPE varchar COLLATE "en-US-x-icu"`, 'gibleed');
     // A DBA's hostile role defaults (day-first dates, 15-digit doubles, a shadowed md5): pinned sessions ignore them.
     await setHostileRoleDefaults(pg, 'gibleed', 'agent');
     source = await openPostgresSource({ url: `postgres://agent@127.0.0.1:${pg.port}/gibleed`, password: 'agent-pw', schema: 'cdm', vocabularySchema: 'vocab' });
@@ -392,6 +396,44 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(await outcome(true)).toEqual(onDuck);
   }, 120_000);
 
+  it('text order filters compare bytes on the server whatever the column collation: aggregate and contingency (pushed down) count what DuckDB counts', async () => {
+    const serverCount = async (where: string): Promise<number> => {
+      const c = await pg.admin('gibleed');
+      try {
+        return Number((await c.query(`SELECT count(*) AS n FROM cdm.person WHERE ${where}`)).rows[0].n);
+      } finally {
+        await c.end();
+      }
+    };
+    const duckCount = async (where: string): Promise<number> => Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM person WHERE ${where}`)).getRowObjectsJS()[0]!.n);
+    const filters = [
+      { op: '<', value: 'f', sql: `gender_source_value < 'f'` },
+      { op: 'between', value: ['A', 'a'], sql: `gender_source_value BETWEEN 'A' AND 'a'` },
+      { op: '>=', value: 'f', sql: `gender_source_value >= 'f'` },
+    ];
+    for (const f of filters) {
+      // Control: the server's own comparison follows the column's collation and disagrees with DuckDB's bytes.
+      const bytes = await duckCount(f.sql);
+      expect(await serverCount(f.sql)).not.toBe(bytes);
+      const where = [{ column: 'gender_source_value', op: f.op, value: f.value }];
+      const agg = { kind: 'aggregate', product: 'person', where, measures: [{ fn: 'count' }], privacy: { mode: 'none' } };
+      const d = await answer(agg, false, { minCellSize: 1 });
+      expect(await answer(agg, true, { minCellSize: 1 })).toBe(d);
+      const ct = { kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'gender_concept_id', rowLevels: [8507, 8532], colLevels: [8507, 8532], where, privacy: { mode: 'none' } };
+      const job = compileKindJob(contingencyKind, ct);
+      const product = (onPg: boolean): ProductInfo => (onPg ? pgProducts : duckProducts).find((p) => p.name === 'person')!;
+      // Pushed down (the server counts), not staged.
+      expect(sourceQuery(job.spec as never, product(true))).toBeDefined();
+      const ctx = (onPg: boolean): AgentKindContext => ({ conn, jobId: 'jt', round: 0, product: product(onPg), salt: SALT, policy: { minCellSize: 1 }, jobState: new Map() });
+      const signal = new AbortController().signal;
+      const local = await contingencyAgentKind.localStep(ctx(false), job as never, null, signal);
+      const server = await source.withSession((s) => contingencyAgentKind.onSource!(ctx(true), job as never, null, s, signal));
+      expect(Array.from(server.values)).toEqual(Array.from(local.values));
+      // Every person the filter keeps is in one place of the table.
+      expect(Array.from(local.values).reduce((a, x) => a + x, 0)).toBe(bytes);
+    }
+  }, 120_000);
+
   it('Cox regression read on the server through a cursor (no staging): the same round vectors, bit for bit, and the same persons through the differencing guard as on DuckDB', async () => {
     const target = JSON.parse(readFileSync(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
     const spec = { kind: 'survival', model: 'cox', target, outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: { binDays: 90, maxDays: 1800 }, covariates: [{ name: 'age', source: 'age', type: 'numeric', bounds: [0, 110] }, { name: 'gender', source: 'gender', type: 'categorical', levels: ['male', 'female'], reference: 'male' }], privacy: { mode: 'none' } };
@@ -468,10 +510,12 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(seen.rows).toBe(members);
     expect(seen.cols).toBe('person_id,year_of_birth');
     expect(await count(`SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = '${seen.table}' OR table_name = 'person'`)).toBe(0);
-    // A text order comparison is not pushed down (collation ≠ DuckDB's bytes): every row crosses and the step filters.
-    const text = product.columns.find((c) => c.type.toUpperCase() === 'VARCHAR')!;
-    await source.withSession((s) => withStagedRead(s, local, product, { columns: [text.name, 'person_id'], where: [{ column: text.name, op: '>', value: 'a' }] }, async () => void (seen.rows = await count('SELECT count(*) AS n FROM person'))));
-    expect(seen.rows).toBe(2694);
+    // A text order comparison is pushed down and compares bytes whatever the column's collation (en-US here): what
+    // crosses is what DuckDB's own filter keeps — every person below 'f', nobody above it.
+    for (const [op, rows] of [['<', 2694], ['>', 0]] as const) {
+      await source.withSession((s) => withStagedRead(s, local, product, { columns: ['gender_source_value', 'person_id'], where: [{ column: 'gender_source_value', op, value: 'f' }] }, async () => void (seen.rows = await count('SELECT count(*) AS n FROM person'))));
+      expect(seen.rows).toBe(rows);
+    }
     // Control: without the cohort every person's row is staged.
     await source.withSession((s) => withStagedRead(s, local, product, { columns: ['year_of_birth'], where: [] }, async () => void (seen.rows = await count('SELECT count(*) AS n FROM person'))));
     expect(seen.rows).toBeGreaterThan(members);
