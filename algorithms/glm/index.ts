@@ -8,7 +8,7 @@ export { checkDesign, columnMoments, sliceDesign, standardiseColumn } from './de
 export type { GlmDesign } from './design.js';
 export { glmLocalStats, addLocalStats, emptyLocalStats, packedIndex, packedLength } from './local-stats.js';
 export { startGlmLocalPass } from './local-stats.js';
-export type { GlmLocalStats, GlmRoundInput, GlmLocalOptions, GlmLocalPass } from './local-stats.js';
+export type { GlmLocalStats, GlmRoundInput, GlmLocalOptions, GlmLocalPass, GlmWeightSpread } from './local-stats.js';
 export { defaultChunkRows, glmLocalStatsChunked } from './local-stats-chunked.js';
 export type { GlmChunkOptions } from './local-stats-chunked.js';
 export { GLM_SCALAR_BLOCKS, glmStatLayout, glmStatLength, glmStatsToVector, glmStatsFromVector } from './layout.js';

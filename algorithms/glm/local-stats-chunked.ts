@@ -5,7 +5,7 @@
  */
 import type { GlmDesign } from './design.js';
 import type { GlmFamily } from './family.js';
-import { startGlmLocalPass, type GlmLocalOptions, type GlmLocalStats, type GlmRoundInput } from './local-stats.js';
+import { startGlmLocalPass, type GlmLocalOptions, type GlmLocalStats, type GlmRoundInput, type GlmWeightSpread } from './local-stats.js';
 
 /** Work per chunk, in multiply-adds (a row costs about p²/2 + 4p): a few milliseconds on one core. */
 const CHUNK_WORK = 2 ** 21;
@@ -15,6 +15,8 @@ export interface GlmChunkOptions {
   readonly chunkRows?: number;
   /** Checked between chunks: an aborted signal stops the pass with its reason. */
   readonly signal?: AbortSignal;
+  /** Called once after the pass with the working weights' spread (GlmWeightSpread). */
+  readonly onSpread?: (spread: GlmWeightSpread) => void;
 }
 
 /** Rows per chunk for p columns (at least 64). */
@@ -37,5 +39,7 @@ export async function glmLocalStatsChunked(design: GlmDesign, family: GlmFamily,
     pass.run(pass.next() + rows);
     if (pass.next() < design.n) await yieldToEventLoop();
   }
-  return pass.finish();
+  const stats = pass.finish();
+  chunk.onSpread?.(pass.spread());
+  return stats;
 }

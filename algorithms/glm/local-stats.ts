@@ -47,6 +47,19 @@ export interface GlmLocalStats {
   nullDeviance: number;
 }
 
+/**
+ * How the round's IRLS working weights W spread over the rows (never released; the agent's round rules read it):
+ * with a β chosen to put one row at the steep part of the link and all others far out, W is a spike on that row and
+ * XᵀWX and the score are that row's values (jobs/glm/round-rules.ts).
+ */
+export interface GlmWeightSpread {
+  /** Σ W and Σ W² over the rows (Kish's effective number of rows is (Σ W)² / Σ W²). */
+  sumW: number;
+  sumW2: number;
+  /** Rows whose η lies strictly inside the clamp (all rows when there is no clamp). */
+  inside: number;
+}
+
 /** Options of the local step. */
 export interface GlmLocalOptions {
   /**
@@ -139,6 +152,8 @@ export interface GlmLocalPass {
   readonly run: (to: number) => void;
   /** The statistics after every row was visited. @throws RangeError if rows remain */
   readonly finish: () => GlmLocalStats;
+  /** The working weights' spread over the rows visited so far. */
+  readonly spread: () => GlmWeightSpread;
 }
 
 /** Checks the inputs (as glmLocalStats) and returns a pass positioned at row 0. */
@@ -158,6 +173,7 @@ export function startGlmLocalPass(design: GlmDesign, family: GlmFamily, input: G
   const blockRow = new Int32Array(4);
   let buffered = 0;
   let next = 0;
+  const spread: GlmWeightSpread = { sumW: 0, sumW2: 0, inside: 0 };
   const run = (to: number): void => {
     const end = Math.min(n, to);
     for (let i = next; i < end; i++) {
@@ -180,6 +196,9 @@ export function startGlmLocalPass(design: GlmDesign, family: GlmFamily, input: G
       const me = family.muEta(eta);
       const v = family.variance(mu);
       const ww = (w * me * me) / v;
+      spread.sumW += ww;
+      spread.sumW2 += ww * ww;
+      if (!c || (eta > c[0] && eta < c[1])) spread.inside += 1;
       // Round 1: W·z with z = (η − offset) + (y − μ)/μ′. Later: the score factor w·(y − μ)·μ′/V.
       const r = beta === null ? ww * (eta - off + (yi - mu) / me) : (w * (yi - mu) * me) / v;
       // XᵀWX and the right-hand side are accumulated four rows at a time (each packed entry loaded and stored once
@@ -216,7 +235,7 @@ export function startGlmLocalPass(design: GlmDesign, family: GlmFamily, input: G
     buffered = 0;
     return s;
   };
-  return { next: () => next, run, finish };
+  return { next: () => next, run, finish, spread: () => ({ ...spread }) };
 }
 
 /** info += w·x·xᵀ (packed upper triangle) and rhs += r·x for one row starting at x[row]. */

@@ -3,19 +3,22 @@
  * clamping, DP contribution bounding, disclosure rules) and keeps it for the job's later rounds; each round is one
  * pass of algorithms/glm's local statistics at the round's public β.
  */
-import { glmFamily, glmLocalStatsChunked, glmStatsToVector, standardiseColumn, type GlmRoundInput } from '../../algorithms/glm/index.js';
+import { glmFamily, glmLocalStatsChunked, glmStatsToVector, standardiseColumn, type GlmRoundInput, type GlmWeightSpread } from '../../algorithms/glm/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { AgentKindDef } from '../../common/kinds/index.js';
 import { guardedSetSize } from '../../node-agent/disclosure/released-cells.js';
 import { readGlmDesign, type GlmAgentDesign } from './design.js';
 import { designPersonGuard } from './person-guard.js';
 import type { GlmJobInput, GlmPlan } from './index.js';
+import { checkBetaSpan, checkWeightSpread, columnRanges } from './round-rules.js';
 import { checkScales, localMoments } from './standardise.js';
 import type { GlmJob } from './spec.js';
 
 const DESIGN = 'glm-design';
 /** Set once the cached design's standardised columns have been scaled in place (so it happens exactly once). */
 const SCALED = 'glm-scaled';
+/** Each design column's range at this agent (after scaling), for the β span rule. */
+const RANGES = 'glm-ranges';
 
 function checkInput(input: unknown, p: number): GlmRoundInput {
   const i = input as Partial<GlmRoundInput> | null;
@@ -46,14 +49,27 @@ export const glmAgentKind: AgentKindDef<GlmJob, GlmPlan, GlmJobInput> = {
       d = await readGlmDesign(ctx.conn, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(std.length > 0 ? { standardisation: identity } : {}), ...(onRows ? { onRows } : {}) }, signal);
       ctx.jobState.set(DESIGN, d);
       ctx.jobState.delete(SCALED);
+      ctx.jobState.delete(RANGES);
     }
     if (!input) return { values: localMoments(d.design, std) };
     if (scales && ctx.jobState.get(SCALED) !== true) {
       scales.forEach((s, k) => standardiseColumn(d.design, std[k]!.term, s.mean, s.sd));
       ctx.jobState.set(SCALED, true);
+      ctx.jobState.delete(RANGES);
     }
+    // Mode none: the round's β is the coordinator's, and nothing but these rules stands between a hostile β and one
+    // person's row (round-rules.ts). In the DP modes the clamp bounds every row's effect whatever β is, and the
+    // noise covers it; a noisy β may legitimately be steep there.
+    const exact = job.spec.privacy.mode === 'none';
+    if (exact) {
+      let ranges = ctx.jobState.get(RANGES) as number[] | undefined;
+      if (!ranges) ctx.jobState.set(RANGES, (ranges = columnRanges(d.design.x, d.design.n, d.design.p)));
+      checkBetaSpan(job.spec.family, input.beta, ranges, job.plan.terms);
+    }
+    let spread: GlmWeightSpread | undefined;
     // In chunks, yielding between them: a pass over millions of rows must not starve the agent's heartbeats.
-    const stats = await glmLocalStatsChunked(d.design, glmFamily(job.spec.family), input, job.plan.etaClamp ? { etaClamp: job.plan.etaClamp } : {}, { signal });
+    const stats = await glmLocalStatsChunked(d.design, glmFamily(job.spec.family), input, job.plan.etaClamp ? { etaClamp: job.plan.etaClamp } : {}, { signal, onSpread: (x) => void (spread = x) });
+    if (exact) checkWeightSpread(spread!, ctx.policy.minCellSize, job.plan.etaClamp !== null, d.design.n);
     const v = glmStatsToVector(stats);
     const out = new Float64Array(v.length + 1);
     out.set(v);

@@ -1,0 +1,152 @@
+/**
+ * The agent's rules on a coordinator's β in mode none (round-rules.ts), against the attacks they exist for (red
+ * team 3): β = (−57c, c) on age makes one person's row the round's statistics; dummies of two public covariates
+ * whose levels meet in two persons do the same within the span rule; under a secure sum's clamp the rows inside it
+ * are the only ones that change between rounds. Each attack is first shown to work on the bare algorithm
+ * (glmLocalStats: the negative control), then refused by the agent's step naming the rule; an honest fit over the
+ * same rows runs to convergence under the rules.
+ */
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fitPooled, glmFamily, glmLocalStats, packedIndex, startGlmLocalPass, type GlmDesign } from '../../algorithms/glm/index.js';
+import { exactSumVectors, NO_NOISE, type RoundRecord } from '../../common/kinds/index.js';
+import { FedmeshError } from '../../common/errors.js';
+import { glmAgentKind } from './agent.js';
+import { glmKind, type CompiledGlmJob, type GlmJobInput } from './index.js';
+import { checkBetaSpan, checkWeightSpread, columnRanges, MAX_ETA_SPAN } from './round-rules.js';
+
+const N = 3000;
+/** Row i: a unique age 57 at i = 0 (everyone else 20–56 or 58–80), d1 on rows 0–299, d2 on rows 298–599 (both: 2 rows). */
+function row(i: number): { age: number; d1: number; d2: number; y: number } {
+  let age = 20 + ((i * 37) % 61);
+  if (age === 57) age = 58;
+  if (i === 0) age = 57;
+  const d1 = i < 300 ? 1 : 0;
+  const d2 = i >= 298 && i < 600 ? 1 : 0;
+  // A deterministic outcome (test data, nothing privacy related): a logistic model read off a fixed hash of i.
+  const u = ((i * 2654435761) % 2 ** 32) / 2 ** 32;
+  const y = u < 1 / (1 + Math.exp(-(-3 + 0.05 * age + 0.5 * d1 - 0.3 * d2))) ? 1 : 0;
+  return { age, d1, d2, y };
+}
+const ROWS = Array.from({ length: N }, (_, i) => row(i));
+const PRODUCT = { name: 't', columns: [{ name: 'age', type: 'INTEGER' }, { name: 'd1', type: 'INTEGER' }, { name: 'd2', type: 'INTEGER' }, { name: 'y', type: 'INTEGER' }], privacyUnit: undefined, description: '', source: 'test' };
+const K = 10;
+
+let inst: DuckDBInstance;
+let conn: DuckDBConnection;
+beforeAll(async () => {
+  inst = await DuckDBInstance.create(':memory:');
+  conn = await inst.connect();
+  await conn.run(`CREATE TABLE t AS SELECT * FROM (VALUES ${ROWS.map((r) => `(${r.age}, ${r.d1}, ${r.d2}, ${r.y})`).join(', ')}) v(age, d1, d2, y)`);
+});
+afterAll(() => {
+  conn?.closeSync();
+  inst?.closeSync();
+});
+
+const spec = (covariates: string[], extra: Record<string, unknown> = {}) => ({
+  kind: 'glm',
+  product: 't',
+  family: 'binomial',
+  outcome: 'y',
+  covariates: covariates.map((column) => ({ column, type: 'numeric', bounds: column === 'age' ? [20, 80] : [0, 1] })),
+  privacy: { mode: 'none' },
+  ...extra,
+});
+const compile = (r: unknown): CompiledGlmJob => ({ ...glmKind.compile(glmKind.parse(r)), hash: 'test' });
+const step = (job: CompiledGlmJob, beta: number[] | null, state = new Map<string, unknown>()) =>
+  glmAgentKind.localStep({ conn, jobId: 'j1', round: 1, product: PRODUCT, salt: 's', policy: { minCellSize: K }, jobState: state }, job, { round: beta === null ? 1 : 2, beta, nullBeta0: null } as GlmJobInput, new AbortController().signal);
+const refusedBy = async (p: Promise<unknown>): Promise<string> => {
+  try {
+    await p;
+    return 'answered';
+  } catch (e) {
+    expect(e).toBeInstanceOf(FedmeshError);
+    expect((e as FedmeshError).code).toBe('POLICY_DENIED');
+    // No data value in the message: not the target's age, not a count.
+    expect((e as Error).message).not.toMatch(/\b57\b|\b2 rows\b|\b3000\b/);
+    return ((e as FedmeshError).details as { rule: string }).rule;
+  }
+};
+/** The same rows as an algorithm design: intercept first, then the covariates in order. */
+const design = (cols: ('age' | 'd1' | 'd2')[]): GlmDesign => ({ n: N, p: cols.length + 1, x: Float64Array.from(ROWS.flatMap((r) => [1, ...cols.map((c) => r[c])])), y: Float64Array.from(ROWS.map((r) => r.y)) });
+
+describe('glm round rules: a coordinator\'s β cannot single out rows in mode none', () => {
+  it('β = (−57c, c) on age: the bare statistics are the one 57-year-old\'s row (control); the agent refuses glm.betaSpan', async () => {
+    const c = 40;
+    const s = glmLocalStats(design(['age']), glmFamily('binomial'), { round: 2, beta: [-57 * c, c], nullBeta0: null });
+    const info00 = s.info[packedIndex(2, 0, 0)]!;
+    expect(info00).toBeCloseTo(0.25, 6);
+    expect(s.info[packedIndex(2, 0, 1)]! / info00).toBeCloseTo(57, 6);
+    expect(await refusedBy(step(compile(spec(['age'])), [-57 * c, c]))).toBe('glm.betaSpan');
+    // At the steepest β the rule allows (span 30 over the range 60) the agent answers, and its weights are spread
+    // over hundreds of rows (Kish's effective number), not one.
+    const b = MAX_ETA_SPAN / 60;
+    const v = await step(compile(spec(['age'])), [-57 * b, b]);
+    expect(v.values.length).toBeGreaterThan(0);
+    const pass = startGlmLocalPass(design(['age']), glmFamily('binomial'), { round: 2, beta: [-57 * b, b], nullBeta0: null });
+    pass.run(N);
+    const w = pass.spread();
+    expect((w.sumW * w.sumW) / w.sumW2).toBeGreaterThan(100);
+  });
+
+  it('two dummies whose levels meet in 2 rows, within the span rule: the bare statistics are those 2 rows (control); the agent refuses glm.effectiveRows', async () => {
+    const beta = [-30, 15, 15];
+    checkBetaSpan('binomial', beta, [0, 1, 1], ['(Intercept)', 'd1', 'd2']);
+    const s = glmLocalStats(design(['d1', 'd2']), glmFamily('binomial'), { round: 2, beta, nullBeta0: null });
+    expect(s.info[packedIndex(3, 0, 0)]).toBeCloseTo(0.5, 3);
+    expect(await refusedBy(step(compile(spec(['d1', 'd2'])), beta))).toBe('glm.effectiveRows');
+  });
+
+  it('under a secure sum\'s clamp, the 2 rows inside it are all that differ between rounds: refused glm.clampInside', async () => {
+    const job = compile(spec(['d1', 'd2'], { secure: 'secagg' }));
+    expect(job.plan.etaClamp).not.toBeNull();
+    const clamp = job.plan.etaClamp!;
+    const options = { etaClamp: clamp };
+    // Control: the others sit at the clamp in both rounds, so the difference of two rounds' XᵀWX is the 2 rows' alone.
+    const at = (b0: number) => glmLocalStats(design(['d1', 'd2']), glmFamily('binomial'), { round: 2, beta: [b0, 15, 15], nullBeta0: null }, options);
+    const a = at(-30);
+    const b = at(-30 - 2 * clamp[1]);
+    const d00 = a.info[packedIndex(3, 0, 0)]! - b.info[packedIndex(3, 0, 0)]!;
+    const d11 = a.info[packedIndex(3, 1, 1)]! - b.info[packedIndex(3, 1, 1)]!;
+    expect(d00).toBeGreaterThan(0.4);
+    expect(d11).toBeCloseTo(d00, 12);
+    expect(await refusedBy(step(job, [-30, 15, 15]))).toBe('glm.clampInside');
+  });
+
+  it('an honest fit over the same rows converges under the rules (plain and secagg-clamped), the age effect recovered', async () => {
+    for (const extra of [{}, { secure: 'secagg' }]) {
+      const job = compile(spec(['age', 'd1', 'd2'], extra));
+      const state = new Map<string, unknown>();
+      const history: RoundRecord<GlmJobInput>[] = [];
+      for (let r = 0; r < job.maxRounds; r++) {
+        const input = glmKind.nextRound(job, history);
+        if (input === undefined) break;
+        const layout = glmKind.layout(job, r);
+        const v = await glmAgentKind.localStep({ conn, jobId: 'j1', round: r, product: PRODUCT, salt: 's', policy: { minCellSize: K }, jobState: state }, job, input, new AbortController().signal);
+        const sum = Array.from(exactSumVectors(layout, layout.blocks.map(() => NO_NOISE), [{ values: v.values }]).values);
+        history.push({ round: r, input, answered: ['a0'], released: sum, noiseStd: new Array<number>(layout.blocks.length).fill(0) });
+      }
+      const release = glmKind.release(job, history, { converged: true }) as unknown as { rows: { term: string; estimate: number }[]; summary: { converged: boolean } };
+      expect(release.summary.converged).toBe(true);
+      expect(history.length).toBeGreaterThan(3);
+      if (!('secure' in extra)) {
+        // Mode none, plain: the pooled fit's estimates (the rules changed nothing).
+        const ref = fitPooled(design(['age', 'd1', 'd2']), glmFamily('binomial'), job.plan.terms).summary.coefficients;
+        release.rows.forEach((r, j) => expect(r.estimate).toBeCloseTo(ref[j]!.estimate, 6));
+      }
+      expect(release.rows.find((c) => c.term === 'age')!.estimate).toBeGreaterThan(0.02);
+    }
+  });
+
+  it('the pure rules: gaussian is exempt from the span rule; an all-clamped round passes; ranges are per column', () => {
+    expect(() => checkBetaSpan('gaussian', [1e9, 1e9], [0, 100], ['a', 'b'])).not.toThrow();
+    expect(() => checkBetaSpan('poisson', [0, 0.31], [0, 100], ['a', 'b'])).toThrow(/glm\.betaSpan.*beta\[1\] \(b\)/);
+    expect(() => checkBetaSpan('poisson', [0, 0.3], [0, 100], ['a', 'b'])).not.toThrow();
+    expect(() => checkWeightSpread({ sumW: 10, sumW2: 10, inside: 0 }, 10, true, 50)).not.toThrow();
+    expect(() => checkWeightSpread({ sumW: 10, sumW2: 11, inside: 50 }, 10, true, 50)).toThrow(/glm\.effectiveRows/);
+    expect(() => checkWeightSpread({ sumW: 100, sumW2: 100, inside: 9 }, 10, true, 100)).toThrow(/glm\.clampInside/);
+    expect(() => checkWeightSpread({ sumW: 100, sumW2: 100, inside: 9 }, 10, false, 100)).not.toThrow();
+    expect(columnRanges(Float64Array.from([1, 3, 1, -2, 1, 5]), 3, 2)).toEqual([0, 7]);
+  });
+});

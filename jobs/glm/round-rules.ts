@@ -1,0 +1,69 @@
+/**
+ * Rules on the β a coordinator sends an agent in mode none, checked at the agent before and after each round's pass
+ * (pure). The DP modes need none: the public η clamp bounds every row's effect at any β, and the noise covers it.
+ *
+ * β is public and chosen by the coordinator; the agent cannot check it is the honest IRLS iterate. A hostile β can
+ * make the round's statistics one person's: for binomial and poisson the working weight W = w·μ′²/V depends on η,
+ * and with β = (−57c, c) on age, for large c, only the person aged 57 has η ≈ 0 and W ≈ ¼; everyone else has
+ * W ≈ 0, so XᵀWX ≈ ¼·xxᵀ is that person's covariates and the deviance reveals their outcome (red team 3). Under a
+ * secure sum the public η clamp makes the others' contributions equal across two rounds, which then difference to
+ * the one person whose η moved inside the clamp. The rules:
+ *
+ * - `glm.betaSpan` (binomial, poisson): |β_j| × (the range of column j at this agent) ≤ MAX_ETA_SPAN. An odds or
+ *   rate ratio of e^30 across a covariate's whole range is beyond any fit worth reporting; a β that steep is a
+ *   diverging fit (separation) or an attack. The same limit as Cox (node-agent/analytics/cox.ts).
+ * - `glm.effectiveRows`: Kish's effective number of rows of the working weights, (Σ W)² / Σ W², is at least the
+ *   minimum cell size: the statistics are not dominated by fewer rows than a released cell may hold.
+ * - `glm.clampInside` (under a clamp): the rows with η strictly inside the clamp are none or at least the minimum
+ *   cell size; the rows at the clamp contribute the same at any β, so only those inside differ between rounds.
+ *
+ * What they do not stop: a coordinator that differences two rounds whose inside sets are both large but differ by a
+ * few persons (chosen through dummies of rare level combinations). Exact iterative fits under a malicious
+ * coordinator cannot be fully protected; the DP modes can (README, threat model).
+ */
+import type { GlmFamilyName, GlmWeightSpread } from '../../algorithms/glm/index.js';
+import { FedmeshError } from '../../common/errors.js';
+
+/** Largest |β_j| × (range of column j) an agent evaluates a binomial or poisson round at. */
+export const MAX_ETA_SPAN = 30;
+
+function denied(rule: string, message: string): FedmeshError {
+  return new FedmeshError('POLICY_DENIED', `disclosure rule ${rule}: ${message}`, { details: { rule } });
+}
+
+/** Per column, the range (max − min) of the design's values at this agent: local, never released. */
+export function columnRanges(x: Float64Array, n: number, p: number): number[] {
+  const lo = new Array<number>(p).fill(Infinity);
+  const hi = new Array<number>(p).fill(-Infinity);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < p; j++) {
+      const v = x[i * p + j]!;
+      if (v < lo[j]!) lo[j] = v;
+      if (v > hi[j]!) hi[j] = v;
+    }
+  }
+  return lo.map((l, j) => (n === 0 ? 0 : hi[j]! - l));
+}
+
+/**
+ * @param terms the public term names, parallel to β and `ranges`
+ * @throws FedmeshError POLICY_DENIED `glm.betaSpan` naming the term (never the range)
+ */
+export function checkBetaSpan(family: GlmFamilyName, beta: readonly number[] | null, ranges: readonly number[], terms: readonly string[]): void {
+  if (beta === null || family === 'gaussian') return;
+  beta.forEach((b, j) => {
+    if (Math.abs(b) * ranges[j]! > MAX_ETA_SPAN) {
+      throw denied('glm.betaSpan', `beta[${j}] (${terms[j] ?? j}) times the term's range at this agent exceeds ${MAX_ETA_SPAN} (a ratio of e^${MAX_ETA_SPAN} across it): the fit is diverging (a coefficient may be infinite, e.g. separation) or the round input singles out rows`);
+    }
+  });
+}
+
+/**
+ * @throws FedmeshError POLICY_DENIED `glm.effectiveRows` or `glm.clampInside` (no count in the message)
+ */
+export function checkWeightSpread(s: GlmWeightSpread, minCellSize: number, clamped: boolean, rows: number): void {
+  if (rows === 0) return;
+  const effective = s.sumW2 > 0 ? (s.sumW * s.sumW) / s.sumW2 : 0;
+  if (!(effective >= minCellSize)) throw denied('glm.effectiveRows', 'at this round\'s β the working weights concentrate on fewer rows than the minimum cell size; the fit is diverging or the round input singles out rows');
+  if (clamped && s.inside > 0 && s.inside < minCellSize) throw denied('glm.clampInside', 'at this round\'s β fewer rows than the minimum cell size have a linear predictor inside the clamp; the fit is diverging or the round input singles out rows');
+}
