@@ -7,6 +7,7 @@ import { CoordinatorClient } from '../../client/transport/coordinator-client.js'
 import type { JobView } from '../../client/types.js';
 import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import { decodeRoundPayload } from '../../common/kinds/index.js';
+import { decodeEnvelope, encodeEnvelope } from '../../common/secure/envelope.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { Coordinator, startCoordinatorServer, type RunningServer } from '../../coordinator/index.js';
 import { Agent } from '../../node-agent/index.js';
@@ -142,6 +143,56 @@ describe('secure sums (secagg, he) for registry kinds over a real mesh', () => {
       expect(coefs(await client.run(studySpec('binomial', { secure: 'he' })))).toEqual(coefs(plain));
     } finally {
       a2.serveTask = original;
+    }
+  }, 180_000);
+
+  it('a coordinator that brings a certified agent outside the job\'s agents into a secure round is refused by the agents (red team 3)', async () => {
+    type Run = (t: AgentTask, identity: unknown) => Promise<AgentTaskReply>;
+    const a1 = agents.get('a1')! as unknown as { serveTask: Run };
+    const original: Run = a1.serveTask.bind(a1);
+    const payloadOf = (t: AgentTask) => JSON.parse(Buffer.from(t.payload).toString('utf8')) as { phase?: string; msg?: string };
+    const startOf = (msg: string) => decodeEnvelope(new Uint8Array(Buffer.from(msg, 'base64'))) as { participants: { id: string }[]; threshold: number };
+    // a4's attested entry, as a coordinator holds it from any earlier round with a4.
+    let a4: unknown;
+    a1.serveTask = async (t, identity) => {
+      const p = payloadOf(t);
+      if (p.phase === 'advertise' && p.msg) a4 ??= startOf(p.msg).participants.find((x) => x.id === 'a4');
+      return original(t, identity);
+    };
+    const spec = (extra: Record<string, unknown> = {}) => studySpec('binomial', { secure: 'secagg', maxIterations: 2, ...extra });
+    try {
+      expect((await client.run(spec())).state).toBe('succeeded');
+      expect(a4).toBeDefined();
+      // The job names a1–a3; the coordinator adds a4 to a1's participant list (and the threshold four imply).
+      a1.serveTask = async (t, identity) => {
+        const p = payloadOf(t);
+        if (p.phase === 'advertise' && p.msg) {
+          const start = startOf(p.msg);
+          start.participants.push(a4 as { id: string });
+          start.threshold = 3;
+          p.msg = Buffer.from(encodeEnvelope(start)).toString('base64');
+          return original({ ...t, payload: new TextEncoder().encode(JSON.stringify(p)) }, identity);
+        }
+        return original(t, identity);
+      };
+      const bad = await client.run(spec({ agents: ['a1', 'a2', 'a3'] }));
+      expect(bad.state).toBe('failed');
+      expect(bad.error!.message).toMatch(/a1: POLICY_DENIED: refusing the round: participant a4 is not among the job's agents/);
+      // Control: the same job, untouched, runs on a1–a3.
+      let task: { t: AgentTask; identity: unknown } | undefined;
+      a1.serveTask = async (t, identity) => {
+        task ??= { t, identity };
+        return original(t, identity);
+      };
+      const ok = await client.run(spec({ agents: ['a1', 'a2', 'a3'] }));
+      expect(ok.state, JSON.stringify(ok.error)).toBe('succeeded');
+      // A task of that job sent to a4 (outside its agents) is refused before a4 charges or reads anything.
+      const a4Agent = agents.get('a4')! as unknown as { serveTask: Run };
+      const reply = await a4Agent.serveTask(task!.t, task!.identity);
+      expect(reply.ok).toBe(false);
+      expect(JSON.stringify(reply)).toMatch(/this agent \(a4\) is not among the job's agents/);
+    } finally {
+      a1.serveTask = original;
     }
   }, 180_000);
 
