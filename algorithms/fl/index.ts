@@ -3,3 +3,4 @@ export { participantCount, sampleParticipants } from './sampling.js';
 export { clipL2, gridError, toGrid } from './fixed-point.js';
 export { addToRocHistogram, aucFromRoc, cumulateFromTop, exactAuc, thresholdGrid } from './metrics.js';
 export { denseShapes, glorotInit, seededPermutation, seededUniform } from './init.js';
+export { clampedSquaredErrorSum } from './clamped-error.js';

@@ -76,7 +76,7 @@ describe('DP training spec: categorical labels and topologies', () => {
   it.each([
     // The Keras fixture keeps its Dropout(0.2): per-example gradients are taken without dropout.
     ['a topology with Dropout', dpSpec({}, { label: 'y', loss: 'binary-crossentropy', model: { type: 'layers', topology: JSON.parse(readFileSync(new URL('./fixtures/keras-mlp.model.json', import.meta.url), 'utf8')) } }), 'model.layers[0].dropout'],
-    ['mse', dpSpec({}, { label: 'y', loss: 'mse', model: { type: 'linear' } }), 'loss'],
+    ['mse without label bounds', dpSpec({}, { label: 'y', loss: 'mse', model: { type: 'linear' } }), 'label.bounds'],
     ['a negative clip', dpSpec({ clip: -1 }), 'privacy.clip'],
   ])('refuses %s → INVALID_JOB naming %s', (_what, spec, field) => {
     expect(fieldOf(spec)).toBe(field);

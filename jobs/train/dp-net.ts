@@ -19,7 +19,7 @@ export interface DpNet {
 /** @throws FedmeshError INVALID_ARGUMENT on `loss` for a loss DP training does not take (checkDpTraining refuses it first) */
 export function dpNetOf(job: Pick<CompiledTrainJob, 'spec' | 'plan'>): DpNet {
   const spec = job.spec;
-  if (spec.loss !== 'binary-crossentropy' && spec.loss !== 'categorical-crossentropy') throw new FedmeshError('INVALID_ARGUMENT', 'loss: DP training takes binary-crossentropy or categorical-crossentropy', { field: 'loss' });
+  if (spec.loss !== 'binary-crossentropy' && spec.loss !== 'categorical-crossentropy' && spec.loss !== 'mse') throw new FedmeshError('INVALID_ARGUMENT', 'loss: DP training takes binary-crossentropy, categorical-crossentropy or mse', { field: 'loss' });
   const layers = [...spec.model.layers.map((l) => ({ units: l.units, activation: l.activation as DenseActivation })), { units: job.plan.units.at(-1)!, activation: 'linear' as const }];
   const net: DenseNet = { inputs: job.plan.inputs.length, layers, loss: spec.loss };
   return { net, model: { inputs: net.inputs, layers: layers.map((l) => ({ ...l, dropout: 0 })), loss: spec.loss, l2: spec.model.l2 } };

@@ -58,7 +58,7 @@ describe('DP training spec', () => {
     [dpSpec({}, { training: { rounds: 10, localEpochs: 2 } }), 'training.localEpochs'],
     [dpSpec({}, { training: { rounds: 10, optimizer: 'adam' } }), 'training.optimizer'],
     [dpSpec({}, { model: { type: 'mlp', layers: [{ units: 4, activation: 'relu', dropout: 0.2 }] } }), 'model.layers[0].dropout'],
-    [dpSpec({}, { model: { type: 'linear' }, loss: 'mse' }), 'loss'],
+    [dpSpec({}, { model: { type: 'linear' }, loss: 'mse' }), 'label.bounds'],
     // ε = 0.05 over 500 rounds: z ≈ 1 800 > 100.
     [dpSpec({ epsilon: 0.05 }, { training: { rounds: 500, localEpochs: 1 } }), 'privacy.epsilon'],
     [dpSpec({ epsilon: undefined, delta: undefined, rho: 1e-6 }), 'privacy.rho'],

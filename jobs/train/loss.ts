@@ -58,19 +58,26 @@ export function parseLoss(v: unknown): LossName {
  * non-blank strings (≤ 200 characters), listed once each; the agent maps them to class indices 0..K−1 in SQL.
  * @throws FedmeshError INVALID_JOB naming `label`, `label.levels` or `labelLevels` (or the offending entry)
  */
-export function parseLabelLevels(raw: unknown, topLevel: unknown): { column: unknown; levels?: readonly LabelLevel[]; field: string } {
+export function parseLabelLevels(raw: unknown, topLevel: unknown, topLevelBounds?: unknown): { column: unknown; levels?: readonly LabelLevel[]; field: string; bounds?: readonly [number, number]; boundsField: string } {
   let column = raw;
   let levels: unknown = topLevel;
+  let rawBounds: unknown = topLevelBounds;
   let field = 'labelLevels';
+  let boundsField = 'labelBounds';
   if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
     const o = raw as Record<string, unknown>;
-    for (const k of Object.keys(o)) if (k !== 'column' && k !== 'levels') throw invalidJob(`label.${k.slice(0, 40)}`, 'unknown field (label takes column and levels)');
+    for (const k of Object.keys(o)) if (k !== 'column' && k !== 'levels' && k !== 'bounds') throw invalidJob(`label.${k.slice(0, 40)}`, 'unknown field (label takes column, levels and bounds)');
     if (topLevel !== undefined) throw invalidJob('labelLevels', 'give the levels once: in label.levels or in labelLevels');
+    if (topLevelBounds !== undefined) throw invalidJob('labelBounds', 'give the bounds once: in label.bounds or in labelBounds');
     column = o.column;
     levels = o.levels;
+    rawBounds = o.bounds;
     field = 'label.levels';
+    boundsField = 'label.bounds';
   }
-  if (levels === undefined) return { column, field };
+  const bounds = rawBounds === undefined ? undefined : parseLabelBounds(rawBounds, boundsField);
+  if (bounds && levels !== undefined) throw invalidJob(boundsField, 'a label takes levels (classes) or bounds (a number), not both');
+  if (levels === undefined) return { column, field, boundsField, ...(bounds ? { bounds } : {}) };
   if (!Array.isArray(levels) || levels.length < 2 || levels.length > MAX_LABEL_LEVELS) throw invalidJob(field, `must list 2 to ${MAX_LABEL_LEVELS} public label levels${Array.isArray(levels) ? `; got ${levels.length}` : ''}`);
   const strings = typeof levels[0] === 'string';
   const out = levels.map((l: unknown, i): LabelLevel => {
@@ -84,14 +91,25 @@ export function parseLabelLevels(raw: unknown, topLevel: unknown): { column: unk
     return l;
   });
   if (new Set(out).size !== out.length) throw invalidJob(field, 'lists a level twice');
-  return { column, levels: Object.freeze(out), field };
+  return { column, levels: Object.freeze(out), field, boundsField };
+}
+
+/** Largest |bound| of a numeric label: squared errors up to (2·1e6)² stay exact enough on the loss grid. */
+export const MAX_LABEL_BOUND = 1e6;
+
+/** `[lo, hi]`, finite, lo < hi, |lo|, |hi| ≤ MAX_LABEL_BOUND. @throws FedmeshError INVALID_JOB naming `field` */
+function parseLabelBounds(v: unknown, field: string): readonly [number, number] {
+  const ok = Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isFinite(x) && Math.abs(x) <= MAX_LABEL_BOUND) && (v[0] as number) < (v[1] as number);
+  if (!ok) throw invalidJob(field, `must be [lo, hi]: finite numbers, lo < hi, each within ±${MAX_LABEL_BOUND}`);
+  return Object.freeze([v[0] as number, v[1] as number] as const);
 }
 
 /**
  * Checks that the loss and the label levels agree.
  * @throws FedmeshError INVALID_JOB naming the field
  */
-export function checkLossAndLabel(loss: LossName, levels: readonly LabelLevel[] | undefined, field: string): void {
+export function checkLossAndLabel(loss: LossName, levels: readonly LabelLevel[] | undefined, field: string, bounds?: { readonly field: string }): void {
+  if (bounds && loss !== 'mse') throw invalidJob(bounds.field, `only a numeric label (loss mse) takes bounds; loss ${loss} takes classes`);
   if (loss === 'categorical-crossentropy' && levels === undefined) throw invalidJob('label', 'categorical-crossentropy needs the public label levels: {"column": …, "levels": [0, 1, 2, …]}');
   if (loss === 'binary-crossentropy' && levels !== undefined && levels.length !== 2) throw invalidJob(field, `a binary loss takes a binary label (2 levels); this label has ${levels.length}: use loss categorical-crossentropy`);
   if (loss === 'mse' && levels !== undefined) throw invalidJob(field, 'loss mse takes a numeric label, not levels');

@@ -67,7 +67,7 @@ const block = (name: string, length: number, lo: number, hi: number, gridExponen
 
 /** @param round in DP training, which blocks are noisy (training rounds: the update; the last: the evaluation) */
 export function trainLayout(spec: TrainJobSpec, plan: TrainPlan, round = 0): StatLayout {
-  if (isDpTraining(spec.privacy)) return dpTrainLayout(spec.privacy, spec.update, { ...plan, curves: rocCurves(spec), rounds: spec.training.rounds }, round >= spec.training.rounds ? 'eval' : 'train');
+  if (isDpTraining(spec.privacy)) return dpTrainLayout(spec.privacy, spec.update, { ...plan, curves: rocCurves(spec), rounds: spec.training.rounds, ...(spec.loss === 'mse' && spec.labelBounds ? { sqErrBound: (spec.labelBounds[1] - spec.labelBounds[0]) ** 2 } : {}) }, round >= spec.training.rounds ? 'eval' : 'train');
   const u = spec.update;
   const maxW = plan.weighting === 'examples' ? u.maxExamples : 1;
   // Categorical: one one-vs-rest histogram per class, one after the other.
@@ -201,8 +201,9 @@ export function roundMetrics(spec: TrainJobSpec, plan: TrainPlan, rec: RoundReco
     agents: rec.answered.length,
     trainLoss: tn > 0 ? b.trainLoss![0]! / tn : Number.NaN,
     testN: n,
-    // DP training releases no loss sums (a row's loss is unbounded).
-    testLoss: n > 0 && !isDpTraining(spec.privacy) ? b.evalLoss![0]! / n : Number.NaN,
+    // DP training releases no loss sums (a row's loss is unbounded) but mse's clamped squared errors: their noisy sum
+    // over the noisy count (each at least 1 row and 0: post-processing).
+    testLoss: !dp ? (n > 0 ? b.evalLoss![0]! / n : Number.NaN) : spec.loss === 'mse' && spec.labelBounds && rec.input.phase === 'eval' ? Math.max(0, b.evalLoss![0]!) / Math.max(1, n) : Number.NaN,
     testAccuracy: hasAccuracy(spec.loss) && n > 0 ? Math.min(1, Math.max(0, b.evalCorrect![0]! / n)) : Number.NaN,
     testAuc: aucOfHistograms(spec.loss, pos, neg, rocCurves(spec)),
   };

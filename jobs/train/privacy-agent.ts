@@ -5,6 +5,7 @@
  * noise after this (distributed-dp: a share here, before the secure sum; central-dp: at the coordinator).
  * The rows were read with at most maxRowsPerPerson per person (data.ts passes the mode to the design reader).
  */
+import { clampedSquaredErrorSum } from '../../algorithms/fl/clamped-error.js';
 import { FedmeshError } from '../../common/errors.js';
 import { runTrainCompute } from '../../node-agent/train/pool.js';
 import type { TrainAgentData } from './data.js';
@@ -27,7 +28,13 @@ export async function dpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy, inp
   const out = await runTrainCompute({ model, weights: Float64Array.from(input.weights), test, thresholds: job.plan.thresholds, ...(training ? { dp: { net, clip: p.clip, data: data.train } } : {}) }, signal);
   const ev = out.evaluation;
   const parts: Record<string, ArrayLike<number>> = {};
-  if (input.phase === 'eval') Object.assign(parts, { evalN: [ev.n], evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg });
+  if (input.phase === 'eval') {
+    // mse: the test rows' squared errors, prediction and label clamped to the public label bounds (privacy.ts);
+    // classes: accuracy and the ROC histograms.
+    const bounds = spec.loss === 'mse' ? spec.labelBounds : undefined;
+    if (bounds) Object.assign(parts, { evalN: [ev.n], evalLoss: [clampedSquaredErrorSum(net, input.weights, test.x, test.y, test.n, bounds)] });
+    else Object.assign(parts, { evalN: [ev.n], evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg });
+  }
   if (training && out.dp) {
     parts.delta = out.dp.sum;
     parts.weight = [data.train.n];

@@ -56,6 +56,7 @@ export function parseTrainPrivacy(raw: unknown): TrainPrivacy {
 /** The fields of a train spec that DP training constrains (structural, so that this file needs no spec import). */
 interface DpCheckedSpec {
   readonly loss: string;
+  readonly labelBounds?: readonly [number, number];
   readonly model: { readonly layers: readonly { readonly dropout: number }[] };
   readonly training: { readonly rounds: number; readonly localEpochs: number; readonly optimizer: string; readonly momentum: number; readonly batchSize: number };
   readonly strategy: { readonly name: string };
@@ -73,8 +74,15 @@ export function trainAccount(p: TrainDpPrivacy, rounds: number): ReturnType<type
  * @throws FedmeshError INVALID_JOB naming the field
  */
 export function checkDpTraining(spec: DpCheckedSpec, p: TrainDpPrivacy): void {
-  if (spec.loss !== 'binary-crossentropy' && spec.loss !== 'categorical-crossentropy') throw invalidJob('loss', 'DP training supports binary-crossentropy and categorical-crossentropy (logistic/softmax models, MLPs and layers topologies) in this version');
   const local = isLocalDp(p);
+  if (spec.loss === 'mse') {
+    // The gradient is clipped per example whatever the loss; the released test loss needs a bounded row: clamped
+    // prediction and label, each test row's squared error ≤ (hi − lo)².
+    if (!spec.labelBounds) throw invalidJob('label.bounds', 'DP training with loss mse needs public label bounds, {"column": …, "bounds": [lo, hi]}: each test row\'s prediction and label are clamped to them so its squared error, released with noise, is bounded');
+    if (local) throw invalidJob('loss', 'loss mse is not offered with privacy.localSteps in this version (use one-step DP training: central-dp or distributed-dp without localSteps)');
+  } else if (spec.loss !== 'binary-crossentropy' && spec.loss !== 'categorical-crossentropy') {
+    throw invalidJob('loss', 'DP training supports binary-crossentropy, categorical-crossentropy and mse');
+  }
   if (spec.strategy.name === 'scaffold' || spec.strategy.name === 'fedprox') throw invalidJob('strategy.name', `${spec.strategy.name} is not offered in DP training (use fedavg, or fedadam/fedyogi/fedadagrad for an adaptive server step on the noisy updates)`);
   if (spec.training.localEpochs !== 1) throw invalidJob('training.localEpochs', local ? 'must be 1 in DP training: the local work is privacy.localSteps DP-SGD steps per round' : 'must be 1 in DP training: each round is one step on the noisy sum of per-example clipped gradients');
   // Local steps: momentum and Adam act on the noisy gradients at the agent (post-processing, dp-sgd.ts).

@@ -8,7 +8,8 @@
  * | training | `weight` | train rows n_k | k | 1/8 |
  * | final (eval) | `evalN`, `evalCorrect` | test rows, correct at 0.5 | k | 1/4 each |
  * | final (eval) | `rocPos`, `rocNeg` | cumulative ROC histograms (T thresholds; K one-vs-rest curves if categorical) | k·√T, k·√((K−1)·T) | 1/4 each |
- * | any | the other blocks, and `trainLoss`, `trainN`, `evalLoss` always | 0 (not released) | 0 | none |
+ * | final (eval), mse | `evalN`, `evalLoss` | test rows, Σ (clamp(ŷ) − clamp(y))² over the label bounds [lo, hi] | k, k·(hi − lo)² | 1/2 each |
+ * | any | the other blocks, and `trainLoss`, `trainN` always, `evalLoss` but for mse | 0 (not released) | 0 | none |
  *
  * So the test rows are scored once, on the final model (every intermediate evaluation would cost budget), and
  * each of the R + 1 rounds costs ρ/(R + 1): the modes split the job's ρ evenly over rounds, then by the shares.
@@ -32,12 +33,14 @@ interface PlanFacts {
   /** training.rounds (the local-steps layout sizes its evaluation's ρ from the account). */
   readonly rounds?: number;
   readonly shapes: readonly (readonly number[])[];
+  /** mse: (hi − lo)² of the public label bounds, the most a test row's clamped squared error can be. */
+  readonly sqErrBound?: number;
 }
 
 const MAX_LOSS_SUM = 1e12;
 const LOSS_GRID = -20;
 /** ρ shares within a round (see the table above); the gradient's 7 of 8 is GRADIENT_RHO_SHARE. */
-const SHARES = { delta: 7, weight: 1, evalN: 1, evalCorrect: 1, rocPos: 1, rocNeg: 1 } as const;
+const SHARES = { delta: 7, weight: 1, evalN: 1, evalCorrect: 1, rocPos: 1, rocNeg: 1, evalLoss: 1 } as const;
 
 function noisy(name: keyof typeof SHARES, length: number, hi: number, l2: number): StatBlock {
   const lo = name === 'delta' ? -hi : 0;
@@ -60,6 +63,9 @@ export function dpTrainLayout(p: TrainDpPrivacy, update: { readonly maxExamples:
   if (Math.abs(SHARES.delta / (SHARES.delta + SHARES.weight) - GRADIENT_RHO_SHARE) > 1e-12) throw new Error('DP train ρ shares disagree with GRADIENT_RHO_SHARE');
   const train = phase === 'train';
   const pick = (name: keyof typeof SHARES, length: number, hi: number, l2: number, inTrain: boolean): StatBlock => (inTrain === train ? noisy(name, length, hi, l2) : exact(name, length, hi, 0));
+  // mse: the test loss (clamped squared errors) instead of accuracy and ROC, which a numeric label has not.
+  const B = plan.sqErrBound;
+  const classes = B === undefined;
   return {
     blocks: [
       pick('delta', plan.parameters, n * p.clip, k * p.clip, true),
@@ -67,11 +73,11 @@ export function dpTrainLayout(p: TrainDpPrivacy, update: { readonly maxExamples:
       exact('trainLoss', 1, MAX_LOSS_SUM, LOSS_GRID),
       exact('trainN', 1, n, 0),
       pick('evalN', 1, n, k, false),
-      exact('evalLoss', 1, MAX_LOSS_SUM, LOSS_GRID),
-      pick('evalCorrect', 1, n, k, false),
+      classes ? exact('evalLoss', 1, MAX_LOSS_SUM, LOSS_GRID) : pick('evalLoss', 1, n * B, k * B, false),
+      classes ? pick('evalCorrect', 1, n, k, false) : exact('evalCorrect', 1, n, 0),
       // A test row is a positive of its own class's curve and a negative of the K − 1 others (binary: one curve).
-      pick('rocPos', K * T, n, k * Math.sqrt(T), false),
-      pick('rocNeg', K * T, n, k * Math.sqrt(rocNegRowsPerRow(K) * T), false),
+      classes ? pick('rocPos', K * T, n, k * Math.sqrt(T), false) : exact('rocPos', K * T, n, 0),
+      classes ? pick('rocNeg', K * T, n, k * Math.sqrt(rocNegRowsPerRow(K) * T), false) : exact('rocNeg', K * T, n, 0),
     ],
   };
 }
@@ -93,7 +99,7 @@ export function dpServerStep(strategy: StrategyConfig, learningRate: number, l2:
 }
 
 /** The privacy block of a DP training result: exactly what the code above and the modes did. */
-export function dpTrainPrivacy(job: KindJobCommon & { readonly spec: { readonly training: { readonly batchSize: number; readonly optimizer: string; readonly momentum: number } } }, p: TrainDpPrivacy, rounds: number, layout: StatLayout, history: readonly RoundRecord[]): Record<string, unknown> {
+export function dpTrainPrivacy(job: KindJobCommon & { readonly spec: { readonly labelBounds?: readonly [number, number]; readonly training: { readonly batchSize: number; readonly optimizer: string; readonly momentum: number } } }, p: TrainDpPrivacy, rounds: number, layout: StatLayout, history: readonly RoundRecord[]): Record<string, unknown> {
   if (isLocalDp(p)) return localDpPrivacy(job, p, { ...job.spec.training, rounds }, layout, history);
   const a = trainAccount(p, rounds);
   const k = p.maxRowsPerPerson ?? 1;
@@ -107,7 +113,7 @@ export function dpTrainPrivacy(job: KindJobCommon & { readonly spec: { readonly 
     level: p.linkage !== undefined
       ? `record level: every example's gradient clipped to L2 ${p.clip}, and each person counted at one site only (the linkage key), so one person (≤ ${k} rows in the mesh) moves each round's gradient sum by ≤ ${k * p.clip}`
       : `record level: every example's gradient clipped to L2 ${p.clip}, so one person (≤ ${k} rows per site, ≤ ${p.maxSitesPerPerson ?? 1} sites) moves each round's gradient sum by ≤ ${k * (p.maxSitesPerPerson ?? 1) * p.clip}`,
-    mechanism: `full-batch DP-SGD across the mesh: discrete Gaussian noise on each training round's sum of per-example clipped gradients and its row count, and on the final round's test counts (zCDP; the job's ρ covers all of its ${a.rounds} rounds)`,
+    mechanism: `full-batch DP-SGD across the mesh: discrete Gaussian noise on each training round's sum of per-example clipped gradients and its row count, and on the final round's ${job.spec.labelBounds ? `test row count and sum of squared errors (prediction and label clamped to the label bounds [${job.spec.labelBounds.join(', ')}])` : 'test counts'} (zCDP; the job's ρ covers all of its ${a.rounds} rounds)`,
     // The charged ε is the stated one (its ρ is the largest within it); by ρ alone, ε at the default δ.
     epsilon: p.epsilon ?? a.epsilon,
     delta: a.delta,

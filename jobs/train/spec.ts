@@ -97,6 +97,11 @@ export interface TrainJobSpec {
   readonly label: string;
   /** Public label levels (categorical cross-entropy: one output unit each; a binary loss: 2 levels → 0, 1). */
   readonly labelLevels?: readonly LabelLevel[];
+  /**
+   * Public bounds of a numeric (mse) label: in DP training each test row's prediction and label are clamped to them,
+   * so its squared error is at most (hi − lo)² and the test loss can be released with noise. Not used in mode none.
+   */
+  readonly labelBounds?: readonly [number, number];
   readonly features: readonly TrainFeature[];
   readonly split: TrainSplit;
   readonly where: readonly Filter[];
@@ -120,7 +125,7 @@ export interface TrainJobSpec {
   readonly timeoutMs?: number;
 }
 
-const FIELDS = ['kind', 'product', 'label', 'labelLevels', 'features', 'split', 'where', 'cohort', 'model', 'loss', 'training', 'strategy', 'participation', 'update', 'evaluation', 'privacy', 'secure', 'timeoutMs', 'purpose', 'project', 'quorum', 'agents'];
+const FIELDS = ['kind', 'product', 'label', 'labelLevels', 'labelBounds', 'features', 'split', 'where', 'cohort', 'model', 'loss', 'training', 'strategy', 'participation', 'update', 'evaluation', 'privacy', 'secure', 'timeoutMs', 'purpose', 'project', 'quorum', 'agents'];
 
 function num(v: unknown, field: string, lo: number, hi: number, dflt?: number, integer = false): number {
   if (v === undefined && dflt !== undefined) return dflt;
@@ -228,7 +233,7 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   if (raw.kind !== 'train') throw invalidJob('kind', `must be "train", got ${quote(raw.kind)}`);
   onlyKeys(raw, FIELDS, '');
   const product = identifier(raw.product, 'product');
-  const labelSpec = parseLabelLevels(raw.label, raw.labelLevels);
+  const labelSpec = parseLabelLevels(raw.label, raw.labelLevels, raw.labelBounds);
   const label = identifier(labelSpec.column, typeof raw.label === 'object' && raw.label !== null ? 'label.column' : 'label');
   if (!Array.isArray(raw.features) || raw.features.length < 1 || raw.features.length > MAX_TRAIN_FEATURES) throw invalidJob('features', `must list 1 to ${MAX_TRAIN_FEATURES} features`);
   const features = raw.features.map((f, i) => parseFeature(f, `features[${i}]`));
@@ -241,7 +246,7 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   // A column (not the label or a feature) or a keyed hash of the privacy unit (hash-split.ts).
   const split = parseTrainSplit(raw.split, new Set([label, ...seen]));
   const loss = parseLoss(raw.loss);
-  checkLossAndLabel(loss, labelSpec.levels, labelSpec.field);
+  checkLossAndLabel(loss, labelSpec.levels, labelSpec.field, labelSpec.bounds ? { field: labelSpec.boundsField } : undefined);
   const outputs = outputUnits({ loss, ...(labelSpec.levels ? { labelLevels: labelSpec.levels } : {}) });
   const model = parseModel(raw.model, loss, { inputs: inputCount(features), outputUnits: outputs });
   const params = parameterCount(inputCount(features), model, outputs);
@@ -282,7 +287,7 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
   onlyKeys(e, ['thresholds'], 'evaluation');
   const evaluation = Object.freeze({ thresholds: num(e.thresholds, 'evaluation.thresholds', 1, MAX_EVAL_THRESHOLDS, 100, true) });
   const privacy = parseTrainPrivacy(raw.privacy);
-  const out: { -readonly [K in keyof TrainJobSpec]: TrainJobSpec[K] } = { kind: 'train', product, label, ...(labelSpec.levels ? { labelLevels: labelSpec.levels } : {}), features: Object.freeze(features), split, where: [], model, loss, training, strategy, participation, update, evaluation, privacy };
+  const out: { -readonly [K in keyof TrainJobSpec]: TrainJobSpec[K] } = { kind: 'train', product, label, ...(labelSpec.levels ? { labelLevels: labelSpec.levels } : {}), ...(labelSpec.bounds ? { labelBounds: labelSpec.bounds } : {}), features: Object.freeze(features), split, where: [], model, loss, training, strategy, participation, update, evaluation, privacy };
   if (raw.where !== undefined) {
     if (!Array.isArray(raw.where) || raw.where.length > 32) throw invalidJob('where', 'must be a list of at most 32 filters');
     out.where = Object.freeze(raw.where.map((f, i) => parseFilter(f, `where[${i}]`)));
