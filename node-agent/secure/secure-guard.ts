@@ -19,6 +19,8 @@ import { personHashSql, type ReleasedCells } from '../disclosure/released-cells.
 import { candidateCells } from '../jobs/aggregate.js';
 import { computeCells, guardCohort } from '../jobs/cell-jobs.js';
 import { queryGroupStatistics } from '../query/group-statistics.js';
+import { candidateCellsFromSource } from '../jobs/aggregate-source.js';
+import type { SqlSession } from '../data/source/index.js';
 import type { GroupPartial } from '../../algorithms/aggregate/index.js';
 
 /** Who asks and what this agent remembers: present only for a mode-none secure job on an agent with a guard. */
@@ -66,11 +68,12 @@ export async function secureCells(conn: DuckDBConnection, job: CellJob, taskId: 
  * no per-agent suppression), through the guard when `release` is given: every group and histogram bin with a person
  * in it. A product without a privacy unit counts rows and is not guarded, as on the plain path.
  */
-export async function secureGroupStatistics(conn: DuckDBConnection, job: AggregateJob, product: ProductInfo, privacy: AggregatePrivacyPlan, salt: string, release: SecureRelease | undefined): Promise<GroupPartial[]> {
+export async function secureGroupStatistics(conn: DuckDBConnection, job: AggregateJob, product: ProductInfo, privacy: AggregatePrivacyPlan, salt: string, release: SecureRelease | undefined, data?: SqlSession): Promise<GroupPartial[]> {
   const inspect = release
     ? async (rows: string, stats: Parameters<typeof candidateCells>[2]): Promise<void> => {
         if (!stats.plan.hasUnit) return;
-        const cand = await candidateCells(conn, rows, stats, release.salt, SECURE_MIN_PERSONS);
+        // On a site's PostgreSQL the rows table is the server's: its cells' persons are hashed in this agent's DuckDB.
+        const cand = data ? await candidateCellsFromSource(data, conn, rows, stats, release.salt, SECURE_MIN_PERSONS) : await candidateCells(conn, rows, stats, release.salt, SECURE_MIN_PERSONS);
         try {
           await check(conn, release, cand);
         } finally {
@@ -78,5 +81,5 @@ export async function secureGroupStatistics(conn: DuckDBConnection, job: Aggrega
         }
       }
     : undefined;
-  return (await queryGroupStatistics(conn, job, product, privacy, salt, inspect ? { inspect } : {})).groups;
+  return (await queryGroupStatistics(data ?? conn, job, product, privacy, salt, inspect ? { inspect } : {})).groups;
 }

@@ -49,6 +49,7 @@ import {
 } from '../../common/secure/index.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { ProductInfo } from '../data/products.js';
+import type { SqlSession } from '../data/source/index.js';
 import type { ReleasedCells } from '../disclosure/released-cells.js';
 import { secureCells, secureGroupStatistics, type SecureRelease } from './secure-guard.js';
 
@@ -67,6 +68,9 @@ export interface SecureTaskDeps {
   /** Mode none: the differencing memory shared with the plain path (node-agent/secure/secure-guard.ts). */
   guard?: { cells: () => ReleasedCells; maxRememberedPersons: number };
 }
+
+/** A session of the agent's PostgreSQL source for the length of `fn`. */
+export type WithData = <T>(fn: (data: SqlSession) => Promise<T>) => Promise<T>;
 
 export interface SecureTaskOutput {
   arrow: Uint8Array;
@@ -100,15 +104,20 @@ export class SecureTaskRunner {
   constructor(private readonly deps: SecureTaskDeps) {}
 
   /** Runs one round of a secure job. @throws FedmeshError; the session of a failed SecAgg round is dropped */
-  async handle(task: AgentTask, job: JobSpec): Promise<SecureTaskOutput> {
+  /**
+   * @param withData on an agent whose data is a site's PostgreSQL: a session of it (consent-scoped, the task's
+   *   signal). Secure aggregates then run their statistics there as the plain path does; the other old kinds are
+   *   refused there before this (data/source/agent-source.ts).
+   */
+  async handle(task: AgentTask, job: JobSpec, withData?: WithData): Promise<SecureTaskOutput> {
     if (!this.deps.tls) {
       throw new FedmeshError('FAILED_PRECONDITION', 'secure aggregation needs mTLS: this agent runs --insecure, so it has no certificate to vouch for its identity key', { field: 'secure' });
     }
     try {
       // Public information only (the spec and this domain's published policy), before anything is charged or read.
       checkSecureMaxRows(job, [{ name: this.deps.name, ...this.deps.policy }]);
-      if (job.secure === 'he') return await this.encryptHe(task, job);
-      return await this.secAggRound(task, job);
+      if (job.secure === 'he') return await this.encryptHe(task, job, withData);
+      return await this.secAggRound(task, job, withData);
     } catch (e) {
       this.drop(task.jobId);
       throw secAggErrorToFedmesh(e);
@@ -125,11 +134,11 @@ export class SecureTaskRunner {
    * The job's public plan for n participants on this ring — derived here from the spec alone, as the coordinator
    * does — and a function computing this agent's vector (statistics or cells → noise share → overflow check → limbs).
    */
-  private planVector(task: AgentTask, job: JobSpec, n: number, ring: LimbRing): Planned {
+  private planVector(task: AgentTask, job: JobSpec, n: number, ring: LimbRing, withData?: WithData): Planned {
     if (job.kind === 'aggregate') {
       const { product, typeOf } = this.product(job);
       const sp = planSecureAggregate(job, typeOf, n, ring);
-      return { vectorLength: sp.layout.vectorLength, threshold: sp.threshold, requiredContributors: sp.requiredContributors, vector: (asBigInt) => this.vector(task, job, sp, product, asBigInt) };
+      return { vectorLength: sp.layout.vectorLength, threshold: sp.threshold, requiredContributors: sp.requiredContributors, vector: (asBigInt) => this.vector(task, job, sp, product, asBigInt, withData) };
     }
     const cp = planSecureCells(job, ruleNamesFor(job), n, ring);
     return { vectorLength: cp.vectorLength, threshold: cp.threshold, requiredContributors: cp.requiredContributors, vector: (asBigInt) => this.cellVector(task, job, cp, asBigInt) };
@@ -148,10 +157,12 @@ export class SecureTaskRunner {
   }
 
   /** Statistics → (+ noise share) → overflow check → limbs. Charges this domain's ledger first in distributed-dp. */
-  private async vector(task: AgentTask, job: AggregateJob, sp: SecureJobPlan, product: ProductInfo, asBigInt: boolean): Promise<Uint32Array | BigInt64Array> {
+  private async vector(task: AgentTask, job: AggregateJob, sp: SecureJobPlan, product: ProductInfo, asBigInt: boolean, withData?: WithData): Promise<Uint32Array | BigInt64Array> {
     if (sp.noise) await this.deps.charge(task.jobId, task.researcher, sp.noise.cost);
     const release = this.release(task, job);
-    const groups: GroupPartial[] = await this.deps.withConnection((conn) => secureGroupStatistics(conn, job, product, sp.plan, this.deps.salt(), release));
+    const groups: GroupPartial[] = await this.deps.withConnection((conn) =>
+      withData ? withData((data) => secureGroupStatistics(conn, job, product, sp.plan, this.deps.salt(), release, data)) : secureGroupStatistics(conn, job, product, sp.plan, this.deps.salt(), release),
+    );
     const rng = dp.asBufferedRng(this.deps.rng);
     const samplers = new Map<StatisticSlot, dp.DiscreteGaussianSampler>();
     const noise = sp.noise
@@ -167,7 +178,7 @@ export class SecureTaskRunner {
     return encodeSecureVector(sp.layout, groups, noise, asBigInt);
   }
 
-  private async secAggRound(task: AgentTask, job: JobSpec): Promise<SecureTaskOutput> {
+  private async secAggRound(task: AgentTask, job: JobSpec, withData?: WithData): Promise<SecureTaskOutput> {
     const meta = { round: task.round, secure: 'secagg' };
     switch (task.round) {
       case SECAGG_ROUNDS.advertise: {
@@ -183,7 +194,7 @@ export class SecureTaskRunner {
           throw new FedmeshError('UNAUTHENTICATED', "refusing the round: this agent's own identity key is missing or altered in the participant list");
         }
         const n = participants.length;
-        const sp = this.planVector(task, job, n, secAggLimbRing(n));
+        const sp = this.planVector(task, job, n, secAggLimbRing(n), withData);
         if (start.threshold !== sp.threshold) {
           throw new FedmeshError('FAILED_PRECONDITION', `refusing the round: the coordinator asked for threshold ${start.threshold}, the job implies ${sp.threshold}`, { field: 'secureThreshold' });
         }
@@ -237,7 +248,7 @@ export class SecureTaskRunner {
     return s;
   }
 
-  private async encryptHe(task: AgentTask, job: JobSpec): Promise<SecureTaskOutput> {
+  private async encryptHe(task: AgentTask, job: JobSpec, withData?: WithData): Promise<SecureTaskOutput> {
     if (task.round !== 1) throw new FedmeshError('INVALID_ARGUMENT', `he: unknown round ${task.round}`);
     if (!job.he) throw invalidJob('he', 'an HE job must carry the plan and the public key (made by the researcher client)');
     // The round id carries the spec hash this agent verified (common/secure/he-binding.ts), as secagg's does.
@@ -251,7 +262,7 @@ export class SecureTaskRunner {
     } catch (e) {
       throw invalidJob('he.plan', (e as Error).message);
     }
-    const sp = this.planVector(task, job, plan.maxAgents, heRingForPlan(plan));
+    const sp = this.planVector(task, job, plan.maxAgents, heRingForPlan(plan), withData);
     checkHePlanFits(plan, sp, plan.maxAgents);
     const publicKey = new Uint8Array(Buffer.from(job.he.publicKey, 'base64'));
     if (publicKey.length !== plan.publicKeyByteSize) throw invalidJob('he.publicKey', `is ${publicKey.length} bytes, the plan's public keys are ${plan.publicKeyByteSize}`);

@@ -99,7 +99,7 @@ export async function runAgentTask(task: AgentTask, identity: IdentityAssertionC
       // One run of the secure protocol per job id, each round answered once (durably, across restarts): a replayed
       // round gets the reply already sent, never fresh noise, fresh SecAgg keys (a new run whose survivor set the
       // coordinator could vary to isolate this agent's vector) or a second unmask response.
-      out = await releasedAnswers.once(task.jobId, task.round, () => deps.secure.handle(task, job));
+      out = await releasedAnswers.once(task.jobId, task.round, () => deps.secure.handle(task, job, data ? (fn) => data.withSession(fn, { signal: scope.signal }) : undefined));
     } else {
       // Old kinds' plain tasks (aggregate, cell kinds): one table, node-agent/jobs/old-kind-task.ts.
       const ledger = deps.ledger();

@@ -16,7 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerRng } from '../../common/crypto-rng.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { parseJobSpec } from '../../common/job/validate.js';
-import type { JobSpec } from '../../common/job/spec.js';
+import type { AggregateJob, JobSpec } from '../../common/job/spec.js';
+import { planAggregatePrivacy } from '../../common/job/privacy-plan.js';
+import { secureGroupStatistics } from '../../node-agent/secure/secure-guard.js';
 import { openPostgresSource, sourceProducts, type PostgresSource, type SqlSession } from '../../node-agent/data/source/index.js';
 import { listProducts, type ProductInfo } from '../../node-agent/data/products.js';
 import { ReleasedCells } from '../../node-agent/disclosure/released-cells.js';
@@ -394,6 +396,41 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(onDuck[1]).toBe('POLICY_DENIED true');
     expect(onDuck[2]).toMatch(/^ok /);
     expect(await outcome(true)).toEqual(onDuck);
+  }, 120_000);
+
+  it('secure aggregates on the server: the exact statistics equal DuckDB\'s, and the guard inside the sum refuses what it refuses on DuckDB (every local cell from one person)', async () => {
+    const job = (year: number) => parseJobSpec({ kind: 'aggregate', product: 'person', where: [{ column: 'year_of_birth', op: '>=', value: year }], groupBy: ['gender_concept_id'], groupKeys: { gender_concept_id: [8507, 8532] }, measures: [{ fn: 'count' }, { fn: 'mean', column: 'year_of_birth', bounds: [1900, 2030] }], privacy: { mode: 'none' }, secure: 'secagg' }) as AggregateJob;
+    const outcomes = async (onPg: boolean): Promise<string[]> => {
+      const ledgerDb = await DuckDBInstance.create(':memory:');
+      const ledger = await ledgerDb.connect();
+      const local = onPg ? ledger : conn;
+      const cells = await ReleasedCells.open(local);
+      const researcher = `r-${randomUUID()}`;
+      const product = (onPg ? pgProducts : duckProducts).find((p) => p.name === 'person')!;
+      const out: string[] = [];
+      try {
+        for (const [i, year] of [1920, 1921].entries()) {
+          const j = job(year);
+          const plan = planAggregatePrivacy(j, (c) => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR');
+          const release = { researcher, jobId: `js${i}`, cells, salt: SALT, policy: { minCellSize: 100, maxRememberedPersons: 1_000_000 } };
+          try {
+            const groups = onPg ? await source.withSession((s) => secureGroupStatistics(local, j, product, plan, SALT, release, s)) : await secureGroupStatistics(local, j, product, plan, SALT, release);
+            out.push(`ok ${JSON.stringify(groups, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+          } catch (e) {
+            out.push(`refused ${(e as FedmeshError).code}`);
+          }
+        }
+        return out;
+      } finally {
+        if (!onPg) await cells.forget(conn, researcher);
+        ledger.closeSync();
+        ledgerDb.closeSync();
+      }
+    };
+    const onDuck = await outcomes(false);
+    expect(onDuck[0]).toMatch(/^ok .*"count"/);
+    expect(onDuck[1]).toBe('refused POLICY_DENIED');
+    expect(await outcomes(true)).toEqual(onDuck);
   }, 120_000);
 
   it('text order filters compare bytes on the server whatever the column collation: aggregate and contingency (pushed down) count what DuckDB counts', async () => {

@@ -224,12 +224,14 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
     expect(onPg.result!.conceptNames).toEqual(onDuck.result!.conceptNames);
   }, 120_000);
 
-  it('secure sums on PostgreSQL agents (kinds on the seam): glm, contingency and Cox under secagg equal the plain run', async () => {
+  it('secure sums on PostgreSQL agents (the kinds on the seam, and aggregate): glm, contingency, Cox and aggregate under secagg equal the plain run', async () => {
     const target = JSON.parse(await readFile(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
     const specs: Record<string, Record<string, unknown>> = {
       glm: { kind: 'glm', product: 'person', family: 'gaussian', outcome: 'year_of_birth', outcomeBounds: [1900, 2030], covariates: [{ column: 'gender_concept_id', type: 'categorical', levels: [8507, 8532], reference: 8507 }], privacy: { mode: 'none' } },
       contingency: { kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'race_concept_id', rowLevels: [8507, 8532], colLevels: [0, 8515, 8516, 8527], privacy: { mode: 'none' } },
       cox: { kind: 'survival', model: 'cox', target, outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: { binDays: 180, maxDays: 1800 }, covariates: [{ name: 'age', source: 'age', type: 'numeric', bounds: [0, 110] }], privacy: { mode: 'none' } },
+      // The older kind's secure path: its statistics computed on the server, its guard's person hashes in the agent.
+      aggregate: { kind: 'aggregate', product: 'person', where: [{ column: 'gender_source_value', op: '<', value: 'f' }], groupBy: ['gender_concept_id'], groupKeys: { gender_concept_id: [8507, 8532] }, measures: [{ fn: 'count' }, { fn: 'mean', column: 'year_of_birth', bounds: [1900, 2030] }], privacy: { mode: 'none' } },
     };
     const numbers = (v: unknown): number[] => (typeof v === 'number' ? [v] : Array.isArray(v) ? v.flatMap(numbers) : v !== null && typeof v === 'object' ? Object.keys(v).sort().filter((k) => !/ms$|Ms$|secure|timing/i.test(k)).flatMap((k) => numbers((v as Record<string, unknown>)[k])) : []);
     for (const [kind, spec] of Object.entries(specs)) {
@@ -253,8 +255,9 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
     const unknown = await a2.serveTask(task('dwell', { product: 'person', privacy: { mode: 'none' } }));
     expect(unknown.ok).toBe(false);
     expect(unknown.ok ? '' : unknown.error.message).toMatch(/dwell jobs do not run on this agent's PostgreSQL source/);
-    const secure = await a2.serveTask(task('aggregate', { product: 'person', where: [], groupBy: [], measures: [{ fn: 'count' }], privacy: { mode: 'none' }, secure: 'secagg' }));
-    expect(secure.ok ? '' : secure.error.message).toMatch(/secure aggregation does not run on this agent's PostgreSQL source/);
+    const target = JSON.parse(await readFile(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
+    const secure = await a2.serveTask(task('cohort', { target, privacy: { mode: 'none' }, secure: 'secagg' }));
+    expect(secure.ok ? '' : secure.error.message).toMatch(/secure cohort jobs do not run on this agent's PostgreSQL source/);
     // Control: the same agent answers a kind it runs there.
     const ok = await a2.serveTask(task('aggregate', { product: 'person', where: [], groupBy: [], measures: [{ fn: 'count' }], privacy: { mode: 'none' } }));
     expect(ok.ok).toBe(true);

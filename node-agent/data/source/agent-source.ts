@@ -43,9 +43,10 @@ export function refuseOffSource(kind: string, specJson: string, onSeam = false):
   if (!SOURCE_KINDS.has(kind)) {
     throw new FedmeshError('FAILED_PRECONDITION', `kind: ${kind.slice(0, 40)} jobs do not run on this agent's PostgreSQL source yet (supported there: ${[...SOURCE_KINDS].join(', ')})`, { field: 'kind' });
   }
-  // A kind on the kind seam computes its vector through the same source step whatever the secure sum; the older
-  // kinds' secure path (node-agent/secure) reads the agent's DuckDB.
-  if (secure !== undefined && secure !== null && !onSeam) {
-    throw new FedmeshError('FAILED_PRECONDITION', "secure: secure aggregation does not run on this agent's PostgreSQL source yet; use a plaintext privacy mode", { field: 'secure' });
+  // A kind on the kind seam computes its vector through the same source step whatever the secure sum, and the
+  // older kinds' secure aggregates run their statistics on the server (node-agent/secure/secure-guard.ts); the older
+  // cell kinds' secure path still reads the agent's DuckDB.
+  if (secure !== undefined && secure !== null && !onSeam && kind !== 'aggregate') {
+    throw new FedmeshError('FAILED_PRECONDITION', `secure: secure ${kind.slice(0, 40)} jobs do not run on this agent's PostgreSQL source yet (secure aggregate, contingency, glm, Cox and train do); use a plaintext privacy mode`, { field: 'secure' });
   }
 }
