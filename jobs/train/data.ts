@@ -57,7 +57,8 @@ export function designSpecOf(spec: TrainJobSpec, persons = false): ReturnType<ty
     product: spec.product,
     family: labelFamily(spec),
     outcome: levels ? LABEL_CLASS_COLUMN : spec.label,
-    ...(levels ? { outcomeBounds: [-1, levels.length - 1] } : {}),
+    // DP regression: the label clamped to its public bounds (a bounded loss; the released test loss assumes them).
+    ...(levels ? { outcomeBounds: [-1, levels.length - 1] } : spec.labelBounds && spec.privacy.mode !== 'none' ? { outcomeBounds: spec.labelBounds } : {}),
     covariates: [
       ...spec.features.map((f) => (f.type === 'numeric' ? { column: f.column, type: 'numeric', bounds: f.bounds } : { column: f.column, type: 'categorical', levels: f.levels, reference: f.levels[0] })),
       ...(levels && persons ? [{ column: PERSON_COLUMN, type: 'numeric', bounds: [0, MAX_PERSON_INDEX] }] : []),

@@ -6,6 +6,7 @@
  * shuffled across the agents do not (negative control), and the released noisy test loss is within 4 noise SDs of
  * the released model's exact clamped test loss.
  */
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
 import { clampedSquaredErrorSum } from '../../algorithms/fl/clamped-error.js';
 import { denseLogits } from '../../algorithms/fl/dp-grad.js';
@@ -16,7 +17,7 @@ import { compileKindJob, decodeRoundPayload, encodeVector } from '../../common/k
 import { createMemoryRoundStore, runRounds, type RoundTransport } from '../../coordinator/rounds/round-runner.js';
 import { closeTrainPool } from '../../node-agent/train/pool.js';
 import { trainRound } from './agent.js';
-import type { TrainAgentData } from './data.js';
+import { readTrainData, type TrainAgentData } from './data.js';
 import { dpNetOf } from './dp-net.js';
 import { trainKind, type CompiledTrainJob } from './index.js';
 import { trainLayout } from './plan.js';
@@ -29,6 +30,9 @@ const TRUE_B = 1;
 const NOISE_SD = 0.5;
 const BOUNDS: [number, number] = [-2, 6];
 
+/** Local steps: 5 DP-SGD steps per round at rate 0.05 (an expected batch of 50 of an agent's 1 000 train rows). */
+const LOCAL = { localSteps: 5, sampleRate: 0.05, epsilon: 8, delta: 1e-5 };
+const LOCAL_TRAINING = { training: { rounds: 15, localEpochs: 1, learningRate: 0.3, batchSize: 50 } };
 const spec = (privacy: Record<string, unknown> = {}, over: Record<string, unknown> = {}) => ({
   kind: 'train',
   product: 'p',
@@ -85,7 +89,7 @@ describe('DP regression spec', () => {
     // The parsed form round-trips (agents compile the spec they are sent).
     expect(parseTrainSpec(JSON.parse(JSON.stringify(parseTrainSpec(spec()))))).toEqual(parseTrainSpec(spec()));
     expect(fieldOf(spec({}, { label: 'y' }))).toBe('label.bounds');
-    expect(fieldOf(spec({ localSteps: 5, sampleRate: 0.05 }, { training: { rounds: 5, learningRate: 0.5, batchSize: 16 } }))).toBe('loss');
+    expect(fieldOf(spec(LOCAL, LOCAL_TRAINING))).toBeUndefined();
     expect(fieldOf(spec({}, { label: { column: 'y', bounds: [3, 3] } }))).toBe('label.bounds');
     expect(fieldOf(spec({}, { label: { column: 'y', bounds: [0, Number.POSITIVE_INFINITY] } }))).toBe('label.bounds');
     expect(fieldOf(spec({}, { label: { column: 'y', bounds: [0, 1], levels: [0, 1] } }))).toBe('label.bounds');
@@ -102,8 +106,34 @@ describe('DP regression spec', () => {
     expect(by.evalN!.sensitivity).toEqual({ l1: 2, l2Sq: 4 });
     expect(by.evalLoss!.rhoShare).toBe(by.evalN!.rhoShare);
     for (const name of ['evalCorrect', 'rocPos', 'rocNeg']) expect(by[name]!.sensitivity, name).toEqual({ l1: 0, l2Sq: 0 });
+    // Local steps: the mode noises the final round's count and squared errors, half of ρ_eval each, at Δ₂ 1 and (hi − lo)².
+    const local = compileKindJob(trainKind, spec(LOCAL, LOCAL_TRAINING)) as CompiledTrainJob;
+    const lb = Object.fromEntries(trainLayout(local.spec, local.plan, 15).blocks.map((b) => [b.name, b]));
+    expect((lb.evalLoss!.sensitivity as { l2Sq: number }).l2Sq).toBe(B * B);
+    expect(lb.evalLoss!.rhoShare).toBe(0.5);
+    expect(lb.evalN!.rhoShare).toBe(0.5);
+    for (const name of ['evalCorrect', 'rocPos', 'rocNeg']) expect(lb[name]!.sensitivity, name).toEqual({ l1: 0, l2Sq: 0 });
     // A training round releases no loss.
     expect(Object.fromEntries(trainLayout(job.spec, job.plan, 0).blocks.map((b) => [b.name, b])).evalLoss!.sensitivity).toEqual({ l1: 0, l2Sq: 0 });
+  });
+});
+
+describe('an agent reads a DP regression job\'s rows (red team 4, F3)', () => {
+  it('readTrainData on DuckDB: central-dp with label bounds reads the rows, labels clamped to the bounds; mode none leaves them', async () => {
+    const inst = await DuckDBInstance.create(':memory:');
+    const conn = await inst.connect();
+    try {
+      await conn.run(`CREATE TABLE p AS SELECT i AS person_id, (i % 7) / 7.0 AS x0, (i % 5) / 5.0 AS x1, (i % 3) / 3.0 AS x2, CASE WHEN i % 50 = 0 THEN 1000.0 ELSE 1 + 3 * (i % 7) / 7.0 END AS y, CASE WHEN i % 4 = 0 THEN 'test' ELSE 'train' END AS split FROM range(400) t(i)`);
+      const product = { name: 'p', columns: [{ name: 'person_id', type: 'BIGINT' }, { name: 'x0', type: 'DOUBLE' }, { name: 'x1', type: 'DOUBLE' }, { name: 'x2', type: 'DOUBLE' }, { name: 'y', type: 'DOUBLE' }, { name: 'split', type: 'VARCHAR' }], privacyUnit: 'person_id' };
+      const dp = await readTrainData(conn, parseTrainSpec(spec()), product, { salt: 's', minCellSize: 1, scratch: 'mse_dp' });
+      expect(dp.train.n + dp.test.n).toBe(400);
+      expect(Math.max(...dp.train.y, ...dp.test.y)).toBe(BOUNDS[1]);
+      const none = await readTrainData(conn, parseTrainSpec(spec({}, { privacy: { mode: 'none' } })), product, { salt: 's', minCellSize: 1, scratch: 'mse_none' });
+      expect(Math.max(...none.train.y, ...none.test.y)).toBe(1000);
+    } finally {
+      conn.closeSync();
+      inst.closeSync();
+    }
   });
 });
 
@@ -133,12 +163,14 @@ describe('a central-dp regression learns through the round runner', () => {
   // across agents ≥ 0.7 (measured 0.840).
   const LEARNS = 0.45;
   const SHUFFLED_AT_LEAST = 0.7;
+  // Local steps draw from the agents' CSPRNG (not seeded): a bound with room for the run-to-run spread.
+  const LOCAL_LEARNS = 0.6;
 
   it(`ε = 8: exact test MSE of the released weights ≤ ${LEARNS}; shuffled labels ≥ ${SHUFFLED_AT_LEAST}; the released test loss within 4 SDs of the exact clamped one`, async () => {
     const agents = new Map([0, 1, 2].map((k) => [`a${k}`, linearData(1500, 0.1 * k, 60 + k)]));
     const test = poolData([...agents.values()].map((d) => d.test), D);
-    const run = async (data: Map<string, TrainAgentData>, seed: number) => {
-      const job = compileKindJob(trainKind, spec()) as CompiledTrainJob;
+    const run = async (data: Map<string, TrainAgentData>, seed: number, raw: unknown = spec()) => {
+      const job = compileKindJob(trainKind, raw) as CompiledTrainJob;
       const transport: RoundTransport = {
         ask: async (agent, task) => {
           const { input } = decodeRoundPayload(task.payload);
@@ -153,8 +185,10 @@ describe('a central-dp regression learns through the round runner', () => {
       let sq = 0;
       for (let i = 0; i < test.n; i++) sq += (denseLogits(net, w, test.x, i * D)[0]! - test.y[i]!) ** 2;
       const clamped = clampedSquaredErrorSum(net, w, test.x, test.y, test.n, BOUNDS) / test.n;
-      const privacy = out.release.privacy as { noiseStd: Record<string, number>; epsilon: number; mechanism: string };
-      return { mse: sq / test.n, clamped, released: summary.final.testLoss, lossStd: privacy.noiseStd.evalLoss!, privacy };
+      const privacy = out.release.privacy as { noiseStd?: Record<string, number>; evalNoiseStd?: Record<string, number>; epsilon: number; mechanism: string };
+      const lossStd = privacy.noiseStd?.evalLoss ?? privacy.evalNoiseStd?.squaredErrors;
+      expect(lossStd).toBeGreaterThan(0);
+      return { mse: sq / test.n, clamped, released: summary.final.testLoss, lossStd: lossStd!, privacy };
     };
     const dp = await run(agents, 3);
     const shuffled = new Map([...agents].map(([k, d], a) => {
@@ -171,5 +205,10 @@ describe('a central-dp regression learns through the round runner', () => {
     // The released test loss: noisy sum over noisy count; 4 SDs of the sum's noise over the rows (plus the count's).
     const tol = (4 * dp.lossStd) / test.n + 0.05;
     expect(Math.abs(dp.released - dp.clamped)).toBeLessThanOrEqual(tol);
+    // Local steps (noise at each agent in every step; the CSPRNG's draws, so not seeded): the same bounds.
+    const local = await run(agents, 3, spec(LOCAL, LOCAL_TRAINING));
+    console.info(`[dp-mse] local steps: exact test MSE ${local.mse.toFixed(4)} (clamped ${local.clamped.toFixed(4)}, released ${local.released.toFixed(4)}, evalLoss noise SD ${local.lossStd.toFixed(1)})`);
+    expect(local.mse).toBeLessThanOrEqual(LOCAL_LEARNS);
+    expect(Math.abs(local.released - local.clamped)).toBeLessThanOrEqual((4 * local.lossStd) / test.n + 0.05);
   }, 240_000);
 });

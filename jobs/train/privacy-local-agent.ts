@@ -6,7 +6,7 @@
  * of an update says whether this site has rows. The final round scores the released model on the test rows
  * (TF.js, as in mode none) and sends the exact counts: the job's mode noises their sums (privacy-local.ts).
  */
-import { clipL2, toGrid } from '../../algorithms/fl/index.js';
+import { clampedSquaredErrorSum, clipL2, toGrid } from '../../algorithms/fl/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import { runTrainCompute } from '../../node-agent/train/pool.js';
 import type { TrainAgentData } from './data.js';
@@ -36,7 +36,10 @@ export async function localDpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy
     parts.weight = [1];
   } else {
     const ev = (await runTrainCompute({ model, weights: Float64Array.from(input.weights), test: data.test, thresholds: plan.thresholds }, signal)).evaluation;
-    Object.assign(parts, { evalN: [ev.n], evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg });
+    // mse: the clamped squared errors of the released model (algorithms/fl/clamped-error.ts); classes: counts and ROC.
+    const bounds = spec.loss === 'mse' ? spec.labelBounds : undefined;
+    if (bounds) Object.assign(parts, { evalN: [ev.n], evalLoss: [clampedSquaredErrorSum(net, input.weights, data.test.x, data.test.y, data.test.n, bounds)] });
+    else Object.assign(parts, { evalN: [ev.n], evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg });
   }
   return joinBlocks(trainLayout(spec, plan, round), parts);
 }

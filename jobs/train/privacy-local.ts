@@ -111,6 +111,8 @@ export function trainKindPrivacy(p: TrainDpPrivacy, rounds: number): KindJobComm
 }
 
 const MAX_LOSS_SUM = 1e12;
+/** The grid of a released squared-error sum (2^-10: far below its noise, whose SD is at least (hi − lo)²·z). */
+const LOSS_GRID = -10;
 
 /** The public facts of the plan the local layout needs (structural). */
 interface LocalLayoutFacts {
@@ -119,6 +121,8 @@ interface LocalLayoutFacts {
   /** ROC curves per histogram block (K one-vs-rest curves for a categorical label, else 1). */
   readonly curves: number;
   readonly rounds: number;
+  /** mse: (hi − lo)² of the label bounds (a test row's clamped squared error at most); absent for classes. */
+  readonly sqErrBound?: number;
 }
 
 /** In how many ROC curves one test row is a negative: K − 1 of K one-vs-rest curves, or the one binary curve. */
@@ -152,8 +156,12 @@ export function localDpLayout(p: TrainDpPrivacy, update: { readonly clip: number
   const T = facts.thresholds;
   const rocLength = facts.curves * T;
   const b = (name: string, length: number, lo: number, hi: number, gridExponent: number, agentNoised = false): StatBlock => ({ name, length, perAgent: { lo, hi }, sensitivity: { l1: 0, l2Sq: 0 }, gridExponent, release: 'additive', ...(agentNoised ? { agentNoised } : {}) });
-  const ev = (name: (typeof EVAL_BLOCKS)[number], length: number, l2Sq: number): StatBlock =>
-    train ? b(name, length, 0, n, 0) : { name, length, perAgent: { lo: 0, hi: n }, sensitivity: { l1: Math.sqrt(l2Sq * length), l2Sq }, gridExponent: 0, exactOnGrid: true, release: 'additive', rhoShare: 1 / EVAL_BLOCKS.length };
+  // mse: the test count and the clamped squared errors, half of ρ_eval each; classes: counts and ROC, a quarter each.
+  const B = facts.sqErrBound;
+  const share = 1 / (B === undefined ? EVAL_BLOCKS.length : 2);
+  const ev = (name: string, length: number, l2Sq: number, counts = true): StatBlock =>
+    train ? b(name, length, 0, n, 0) : { name, length, perAgent: { lo: 0, hi: counts ? n : n * B! }, sensitivity: { l1: Math.sqrt(l2Sq * length), l2Sq }, gridExponent: counts ? 0 : LOSS_GRID, ...(counts ? { exactOnGrid: true } : {}), release: 'additive', rhoShare: share };
+  const cls = (name: string, length: number, l2Sq: number): StatBlock => (B === undefined ? ev(name, length, l2Sq) : b(name, length, 0, n, 0));
   const pad = train ? 0 : evalPadShare(localDpAccount(p, facts.rounds));
   return {
     blocks: [
@@ -162,10 +170,10 @@ export function localDpLayout(p: TrainDpPrivacy, update: { readonly clip: number
       b('trainLoss', 1, 0, MAX_LOSS_SUM, -20),
       b('trainN', 1, 0, n, 0),
       ev('evalN', 1, 1),
-      b('evalLoss', 1, 0, MAX_LOSS_SUM, -20),
-      ev('evalCorrect', 1, 1),
-      ev('rocPos', rocLength, T),
-      ev('rocNeg', rocLength, rocNegRowsPerRow(facts.curves) * T),
+      B === undefined ? b('evalLoss', 1, 0, MAX_LOSS_SUM, -20) : ev('evalLoss', 1, B * B, false),
+      cls('evalCorrect', 1, 1),
+      cls('rocPos', rocLength, T),
+      cls('rocNeg', rocLength, rocNegRowsPerRow(facts.curves) * T),
       // A public zero: noised only to take the round's ρ beyond ρ_eval (evalPadShare); it carries nothing.
       pad > 0 ? { name: 'evalPad', length: 1, perAgent: { lo: 0, hi: 1 }, sensitivity: { l1: 1, l2Sq: 1 }, gridExponent: 0, exactOnGrid: true, release: 'additive', rhoShare: pad } : b('evalPad', 1, 0, 1, 0),
     ],
@@ -199,10 +207,16 @@ export function localDpPrivacy(job: KindJobCommon, p: TrainDpPrivacy, training: 
     clip: p.clip,
     stepNoiseStd: a.noiseMultiplier * p.clip,
     evalRho: a.evalRho,
-    evalNoiseStd: { counts: std('evalN'), rocPos: std('rocPos'), rocNeg: std('rocNeg') },
+    evalNoiseStd: { counts: std('evalN'), ...(releasesLoss(layout) ? { squaredErrors: std('evalLoss') } : { rocPos: std('rocPos'), rocNeg: std('rocNeg') }) },
     amplification: 'by Poisson sampling of rows within each agent (the agent samples with its own CSPRNG; the coordinator cannot steer it); none from agent sampling',
     roundsRun: history.length,
   };
+}
+
+/** Whether a layout noises the test loss (mse's clamped squared errors) rather than accuracy and ROC. */
+function releasesLoss(layout: StatLayout): boolean {
+  const b = layout.blocks.find((x) => x.name === 'evalLoss');
+  return b !== undefined && b.sensitivity !== 'exact-only' && b.sensitivity.l2Sq > 0;
 }
 
 /** The local optimiser as the privacy block names it. */
@@ -213,5 +227,5 @@ export function optimizerName(t: { readonly optimizer: string; readonly momentum
 
 /** The result note of a local-steps DP job. */
 export function localDpNote(p: TrainDpPrivacy): string {
-  return `${p.mode}, local DP-SGD: each agent ran ${p.localSteps ?? 1} noisy steps per round on Poisson-sampled batches (rate ${p.sampleRate ?? 1}), every example's gradient clipped to L2 ${p.clip}; the agents' deltas are averaged uniformly; the final (released) model alone is scored on the test rows: the agents' exact counts, their sums noised once by the ${p.mode} mode within the job's ε (accuracy, AUC); losses are not released`;
+  return `${p.mode}, local DP-SGD: each agent ran ${p.localSteps ?? 1} noisy steps per round on Poisson-sampled batches (rate ${p.sampleRate ?? 1}), every example's gradient clipped to L2 ${p.clip}; the agents' deltas are averaged uniformly; the final (released) model alone is scored on the test rows: the agents' exact counts, their sums noised once by the ${p.mode} mode within the job's ε (accuracy and AUC; for mse the test loss of squared errors clamped to the label bounds); training losses are not released`;
 }

@@ -79,7 +79,6 @@ export function checkDpTraining(spec: DpCheckedSpec, p: TrainDpPrivacy): void {
     // The gradient is clipped per example whatever the loss; the released test loss needs a bounded row: clamped
     // prediction and label, each test row's squared error ≤ (hi − lo)².
     if (!spec.labelBounds) throw invalidJob('label.bounds', 'DP training with loss mse needs public label bounds, {"column": …, "bounds": [lo, hi]}: each test row\'s prediction and label are clamped to them so its squared error, released with noise, is bounded');
-    if (local) throw invalidJob('loss', 'loss mse is not offered with privacy.localSteps in this version (use one-step DP training: central-dp or distributed-dp without localSteps)');
   } else if (spec.loss !== 'binary-crossentropy' && spec.loss !== 'categorical-crossentropy') {
     throw invalidJob('loss', 'DP training supports binary-crossentropy, categorical-crossentropy and mse');
   }

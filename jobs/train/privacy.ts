@@ -56,7 +56,7 @@ const exact = (name: string, length: number, hi: number, gridExponent: number): 
 export function dpTrainLayout(p: TrainDpPrivacy, update: { readonly maxExamples: number; readonly clip: number; readonly gridExponent: number }, plan: PlanFacts, phase: 'train' | 'eval'): StatLayout {
   // Local steps: every block is noised at the agent (privacy-local.ts) or a public zero.
   const K = plan.curves ?? 1;
-  if (isLocalDp(p)) return localDpLayout(p, update, { parameters: plan.parameters, thresholds: plan.thresholds.length, curves: K, rounds: plan.rounds ?? 0 }, phase);
+  if (isLocalDp(p)) return localDpLayout(p, update, { parameters: plan.parameters, thresholds: plan.thresholds.length, curves: K, rounds: plan.rounds ?? 0, ...(plan.sqErrBound !== undefined ? { sqErrBound: plan.sqErrBound } : {}) }, phase);
   const k = p.maxRowsPerPerson ?? 1;
   const n = update.maxExamples;
   const T = plan.thresholds.length;
