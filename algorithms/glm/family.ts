@@ -35,21 +35,34 @@ export interface GlmFamily {
   /** dμ/dη at η. */
   muEta(eta: number): number;
   variance(mu: number): number;
-  /** One observation's deviance residual (its contribution to the deviance), with prior weight `wt`. */
-  devResid(y: number, mu: number, wt: number): number;
+  /**
+   * One observation's deviance residual (its contribution to the deviance), with prior weight `wt`, from the linear
+   * predictor η (not from μ = linkinv(η)): linkinv saturates (binomial at |η| > 30, poisson at e^η < ε), and a deviance
+   * of the saturated μ jumps there by an amount that depends on y, so a coordinator choosing β could read one
+   * person's outcome from where the jump falls (red team 4, F1). From η the y-dependent part is linear in η
+   * (binomial: softplus(η) − y·η; poisson: e^η − y·η), so the summed deviance tells only Σ y·η, an aggregate. Equal to
+   * R's deviance wherever linkinv does not saturate.
+   */
+  devResid(y: number, eta: number, wt: number): number;
   /** R's starting value μ⁰ for one observation (`family$initialize`). */
   mustart(y: number, wt: number): number;
   /**
    * One observation's log-likelihood at μ for the AIC, as R's family$aic weighs it, for families with a fixed
-   * dispersion (binomial, poisson). Gaussian returns 0: its AIC needs the total deviance.
+   * dispersion (binomial, poisson), from η as `devResid` is. Gaussian returns 0: its AIC needs the total deviance.
    */
-  logLik(y: number, mu: number, wt: number): number;
+  logLik(y: number, eta: number, wt: number): number;
   /** Whether y is a valid outcome value for this family (binomial: a proportion in [0, 1], usually 0 or 1; poisson: ≥ 0). */
   validOutcome(y: number): boolean;
 }
 
-function yLogY(y: number, mu: number): number {
-  return y !== 0 ? y * Math.log(y / mu) : 0;
+/** x·log x, 0 at 0. */
+function xLogX(x: number): number {
+  return x > 0 ? x * Math.log(x) : 0;
+}
+
+/** log(1 + e^z) without overflow or cancellation. */
+function softplus(z: number): number {
+  return z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z));
 }
 
 /** ln Γ(y + 1) for a count y ≥ 0 (exact sum of logs below 50, Stirling via lgamma above). */
@@ -71,7 +84,7 @@ const gaussian: GlmFamily = Object.freeze({
   linkinv: (eta: number) => eta,
   muEta: () => 1,
   variance: () => 1,
-  devResid: (y: number, mu: number, wt: number) => wt * (y - mu) * (y - mu),
+  devResid: (y: number, eta: number, wt: number) => wt * (y - eta) * (y - eta),
   mustart: (y: number) => y,
   logLik: () => 0,
   validOutcome: (y: number) => Number.isFinite(y),
@@ -92,15 +105,16 @@ const binomial: GlmFamily = Object.freeze({
     return e / ((1 + e) * (1 + e));
   },
   variance: (mu: number) => mu * (1 - mu),
-  devResid: (y: number, mu: number, wt: number) => 2 * wt * (yLogY(y, mu) + yLogY(1 - y, 1 - mu)),
+  // 2w[y·log(y/μ) + (1 − y)·log((1 − y)/(1 − μ))] with log μ = −softplus(−η), log(1 − μ) = −softplus(η).
+  devResid: (y: number, eta: number, wt: number) => 2 * wt * (xLogX(y) + xLogX(1 - y) + y * softplus(-eta) + (1 - y) * softplus(eta)),
   mustart: (y: number, wt: number) => (wt * y + 0.5) / (wt + 1),
   // R's binomial()$aic: dbinom(round(wt·y), round(wt), μ, log = TRUE) — y may be a proportion with the number
   // of trials as its weight; for a 0/1 outcome with weight 1 it is log μ or log(1 − μ).
-  logLik: (y: number, mu: number, wt: number) => {
+  logLik: (y: number, eta: number, wt: number) => {
     const m = Math.round(wt);
     const k = Math.round(wt * y);
     const choose = k === 0 || k === m ? 0 : lnGamma(m + 1) - lnGamma(k + 1) - lnGamma(m - k + 1);
-    return choose + (k > 0 ? k * Math.log(mu) : 0) + (m - k > 0 ? (m - k) * Math.log1p(-mu) : 0);
+    return choose - (k > 0 ? k * softplus(-eta) : 0) - (m - k > 0 ? (m - k) * softplus(eta) : 0);
   },
   validOutcome: (y: number) => y >= 0 && y <= 1,
 });
@@ -114,10 +128,11 @@ function makePoisson(lnGamma: (x: number) => number): GlmFamily {
     linkinv: (eta: number) => Math.max(Math.exp(eta), DBL_EPSILON),
     muEta: (eta: number) => Math.max(Math.exp(eta), DBL_EPSILON),
     variance: (mu: number) => mu,
-    devResid: (y: number, mu: number, wt: number) => (y > 0 ? 2 * wt * (y * Math.log(y / mu) - (y - mu)) : 2 * mu * wt),
+    // 2w[y·log(y/μ) − (y − μ)] with log μ = η, μ = e^η (unfloored).
+    devResid: (y: number, eta: number, wt: number) => (y > 0 ? 2 * wt * (y * Math.log(y) - y * eta - y + Math.exp(eta)) : 2 * wt * Math.exp(eta)),
     mustart: (y: number) => y + 0.1,
     // R: dpois(y, μ, log = TRUE)·wt = wt·(y·log μ − μ − ln y!).
-    logLik: (y: number, mu: number, wt: number) => wt * ((y > 0 ? y * Math.log(mu) : 0) - mu - lnFactorial(y, lnGamma)),
+    logLik: (y: number, eta: number, wt: number) => wt * ((y > 0 ? y * eta : 0) - Math.exp(eta) - lnFactorial(y, lnGamma)),
     validOutcome: (y: number) => Number.isFinite(y) && y >= 0,
   } satisfies GlmFamily);
 }

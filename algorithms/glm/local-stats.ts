@@ -58,6 +58,10 @@ export interface GlmWeightSpread {
   sumW2: number;
   /** Rows whose η lies strictly inside the clamp (all rows when there is no clamp). */
   inside: number;
+  /** The same for the null model's pass at `nullBeta0` (η₀ = nullBeta0 + offset, also the coordinator's choice); 0s without it. */
+  nullSumW: number;
+  nullSumW2: number;
+  nullInside: number;
 }
 
 /** Options of the local step. */
@@ -173,7 +177,7 @@ export function startGlmLocalPass(design: GlmDesign, family: GlmFamily, input: G
   const blockRow = new Int32Array(4);
   let buffered = 0;
   let next = 0;
-  const spread: GlmWeightSpread = { sumW: 0, sumW2: 0, inside: 0 };
+  const spread: GlmWeightSpread = { sumW: 0, sumW2: 0, inside: 0, nullSumW: 0, nullSumW2: 0, nullInside: 0 };
   const run = (to: number): void => {
     const end = Math.min(n, to);
     for (let i = next; i < end; i++) {
@@ -210,8 +214,8 @@ export function startGlmLocalPass(design: GlmDesign, family: GlmFamily, input: G
         accumulateBlock4(p, x, blockRow, blockW, blockR, info, rhs);
         buffered = 0;
       }
-      s.deviance += family.devResid(yi, mu, w);
-      s.logLik += family.logLik(yi, mu, w);
+      s.deviance += family.devResid(yi, eta, w);
+      s.logLik += family.logLik(yi, eta, w);
       s.n += 1;
       s.sumW += w;
       s.sumWY += w * yi;
@@ -222,9 +226,13 @@ export function startGlmLocalPass(design: GlmDesign, family: GlmFamily, input: G
         const mu0 = family.linkinv(eta0);
         const me0 = family.muEta(eta0);
         const v0 = family.variance(mu0);
-        s.nullInfo += (w * me0 * me0) / v0;
+        const w0 = (w * me0 * me0) / v0;
+        spread.nullSumW += w0;
+        spread.nullSumW2 += w0 * w0;
+        if (!c || (eta0 > c[0] && eta0 < c[1])) spread.nullInside += 1;
+        s.nullInfo += w0;
         s.nullScore += (w * (yi - mu0) * me0) / v0;
-        s.nullDeviance += family.devResid(yi, mu0, w);
+        s.nullDeviance += family.devResid(yi, eta0, w);
       }
     }
     next = Math.max(next, end);

@@ -69,7 +69,7 @@ export const glmAgentKind: AgentKindDef<GlmJob, GlmPlan, GlmJobInput> = {
     let spread: GlmWeightSpread | undefined;
     // In chunks, yielding between them: a pass over millions of rows must not starve the agent's heartbeats.
     const stats = await glmLocalStatsChunked(d.design, glmFamily(job.spec.family), input, job.plan.etaClamp ? { etaClamp: job.plan.etaClamp } : {}, { signal, onSpread: (x) => void (spread = x) });
-    if (exact) checkWeightSpread(spread!, ctx.policy.minCellSize, job.plan.etaClamp !== null, d.design.n);
+    if (exact) checkWeightSpread(spread!, ctx.policy.minCellSize, job.plan.etaClamp !== null, d.design.n, input.nullBeta0 !== null);
     const v = glmStatsToVector(stats);
     const out = new Float64Array(v.length + 1);
     out.set(v);

@@ -8,7 +8,7 @@
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fitPooled, glmFamily, glmLocalStats, packedIndex, startGlmLocalPass, type GlmDesign } from '../../algorithms/glm/index.js';
+import { fitPooled, glmFamily, glmLocalStats, packedIndex, startGlmLocalPass, type GlmDesign, type GlmWeightSpread } from '../../algorithms/glm/index.js';
 import { exactSumVectors, NO_NOISE, type RoundRecord } from '../../common/kinds/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import { glmAgentKind } from './agent.js';
@@ -71,7 +71,60 @@ const refusedBy = async (p: Promise<unknown>): Promise<string> => {
 /** The same rows as an algorithm design: intercept first, then the covariates in order. */
 const design = (cols: ('age' | 'd1' | 'd2')[]): GlmDesign => ({ n: N, p: cols.length + 1, x: Float64Array.from(ROWS.flatMap((r) => [1, ...cols.map((c) => r[c])])), y: Float64Array.from(ROWS.map((r) => r.y)) });
 
+const spreadOf = (x: { sumW: number; sumW2: number; inside: number }): GlmWeightSpread => ({ ...x, nullSumW: 0, nullSumW2: 0, nullInside: 0 });
+
+/** Binomial deviance from the saturated μ = linkinv(η), as R and this code computed it before (the negative control). */
+function saturatedDeviance(d: GlmDesign, beta: readonly number[], nb0: number | null = null): number {
+  const f = glmFamily('binomial');
+  const ylogy = (y: number, mu: number): number => (y !== 0 ? y * Math.log(y / mu) : 0);
+  let dev = 0;
+  for (let i = 0; i < d.n; i++) {
+    let eta = d.offset ? d.offset[i]! : 0;
+    if (nb0 !== null) eta += nb0;
+    else for (let j = 0; j < d.p; j++) eta += d.x[i * d.p + j]! * beta[j]!;
+    const mu = f.linkinv(eta);
+    dev += 2 * (ylogy(d.y[i]!, mu) + ylogy(1 - d.y[i]!, 1 - mu));
+  }
+  return dev;
+}
+
 describe('glm round rules: a coordinator\'s β cannot single out rows in mode none', () => {
+  it('red team 4 F1: a threshold on the logit\'s saturation (η = −30) between two ages, via the intercept, tells the deviance nothing about the person between (control: the saturated μ\'s deviance jumps by 12.08 × their y)', () => {
+    const c = 1e-6;
+    const at = (a0: number) => [-30 - c * a0, c];
+    const signal = (y0: number, dev: (d: GlmDesign, b: number[]) => number): number => {
+      const d = design(['age']);
+      d.y[0] = y0;
+      return dev(d, at(57.5)) - dev(d, at(56.5));
+    };
+    const fixed = (d: GlmDesign, b: number[]) => glmLocalStats(d, glmFamily('binomial'), { round: 2, beta: b, nullBeta0: null }).deviance;
+    // Control: before, the difference of the two rounds' deviances was 12.08 × the 57-year-old's outcome.
+    expect(signal(1, saturatedDeviance) - signal(0, saturatedDeviance)).toBeGreaterThan(12);
+    // Now it moves by 2·c·Δy only (the linear term Σ y·η): nothing that tells y apart.
+    expect(Math.abs(signal(1, fixed) - signal(0, fixed))).toBeLessThan(1e-4);
+    // And the spans pass: the rule is not what stops it.
+    expect(() => checkBetaSpan('binomial', at(57.5), columnRanges(design(['age']).x, N, 2), ['(Intercept)', 'age'])).not.toThrow();
+  });
+
+  it('red team 4 F2: nullBeta0 on either side of the saturation, with an offset, tells the null deviance nothing about one person beyond Σy (control: the saturated μ\'s jumps)', () => {
+    const off = Float64Array.from(ROWS, (_, i) => (i === 0 ? 0.1 : 0.5 + ((i * 7) % 26) / 10));
+    const d = (y0: number): GlmDesign => {
+      const x = design(['age']);
+      x.y[0] = y0;
+      return { ...x, offset: off };
+    };
+    const [na, nb] = [-30.3, -29.95];
+    const nullDev = (g: GlmDesign, nb0: number) => glmLocalStats(g, glmFamily('binomial'), { round: 2, beta: [0, 0], nullBeta0: nb0 }).nullDeviance;
+    // What the two rounds release, less what Σy (also released) explains: −2·(nb − na)·Σy.
+    const signal = (y0: number, f: (g: GlmDesign, nb0: number) => number): number => {
+      const g = d(y0);
+      const sumY = g.y.reduce((a, v) => a + v, 0);
+      return f(g, na) - f(g, nb) - 2 * (nb - na) * sumY;
+    };
+    expect(Math.abs(signal(1, (g, nb0) => saturatedDeviance(g, [], nb0)) - signal(0, (g, nb0) => saturatedDeviance(g, [], nb0)))).toBeGreaterThan(10);
+    expect(Math.abs(signal(1, nullDev) - signal(0, nullDev))).toBeLessThan(1e-6);
+  });
+
   it('β = (−57c, c) on age: the bare statistics are the one 57-year-old\'s row (control); the agent refuses glm.betaSpan', async () => {
     const c = 40;
     const s = glmLocalStats(design(['age']), glmFamily('binomial'), { round: 2, beta: [-57 * c, c], nullBeta0: null });
@@ -143,10 +196,14 @@ describe('glm round rules: a coordinator\'s β cannot single out rows in mode no
     expect(() => checkBetaSpan('gaussian', [1e9, 1e9], [0, 100], ['a', 'b'])).not.toThrow();
     expect(() => checkBetaSpan('poisson', [0, 0.31], [0, 100], ['a', 'b'])).toThrow(/glm\.betaSpan.*beta\[1\] \(b\)/);
     expect(() => checkBetaSpan('poisson', [0, 0.3], [0, 100], ['a', 'b'])).not.toThrow();
-    expect(() => checkWeightSpread({ sumW: 10, sumW2: 10, inside: 0 }, 10, true, 50)).not.toThrow();
-    expect(() => checkWeightSpread({ sumW: 10, sumW2: 11, inside: 50 }, 10, true, 50)).toThrow(/glm\.effectiveRows/);
-    expect(() => checkWeightSpread({ sumW: 100, sumW2: 100, inside: 9 }, 10, true, 100)).toThrow(/glm\.clampInside/);
-    expect(() => checkWeightSpread({ sumW: 100, sumW2: 100, inside: 9 }, 10, false, 100)).not.toThrow();
+    expect(() => checkWeightSpread(spreadOf({ sumW: 10, sumW2: 10, inside: 0 }), 10, true, 50)).not.toThrow();
+    expect(() => checkWeightSpread(spreadOf({ sumW: 10, sumW2: 11, inside: 50 }), 10, true, 50)).toThrow(/glm\.effectiveRows/);
+    expect(() => checkWeightSpread(spreadOf({ sumW: 100, sumW2: 100, inside: 9 }), 10, true, 100)).toThrow(/glm\.clampInside/);
+    expect(() => checkWeightSpread(spreadOf({ sumW: 100, sumW2: 100, inside: 9 }), 10, false, 100)).not.toThrow();
+    // The null pass: checked only when the round has a nullBeta0.
+    const spikyNull = { ...spreadOf({ sumW: 100, sumW2: 100, inside: 100 }), nullSumW: 1, nullSumW2: 1, nullInside: 100 };
+    expect(() => checkWeightSpread(spikyNull, 10, false, 100, true)).toThrow(/glm\.effectiveRows: at this round's nullBeta0/);
+    expect(() => checkWeightSpread(spikyNull, 10, false, 100, false)).not.toThrow();
     expect(columnRanges(Float64Array.from([1, 3, 1, -2, 1, 5]), 3, 2)).toEqual([0, 7]);
   });
 });

@@ -17,6 +17,10 @@
  * - `glm.clampInside` (under a clamp): the rows with η strictly inside the clamp are none or at least the minimum
  *   cell size; the rows at the clamp contribute the same at any β, so only those inside differ between rounds.
  *
+ * The same two weight rules apply to the null model's pass at the coordinator's `nullBeta0` (η₀ = nullBeta0 +
+ * offset), which weighs rows by their offset. The deviance and log-likelihood are computed from η, not from the
+ * saturating μ (algorithms/glm/family.ts): their y-dependent part is then linear in η, so they tell Σ y·η only.
+ *
  * What they do not stop: a coordinator that differences two rounds whose inside sets are both large but differ by a
  * few persons (chosen through dummies of rare level combinations). Exact iterative fits under a malicious
  * coordinator cannot be fully protected; the DP modes can (README, threat model).
@@ -61,9 +65,14 @@ export function checkBetaSpan(family: GlmFamilyName, beta: readonly number[] | n
 /**
  * @throws FedmeshError POLICY_DENIED `glm.effectiveRows` or `glm.clampInside` (no count in the message)
  */
-export function checkWeightSpread(s: GlmWeightSpread, minCellSize: number, clamped: boolean, rows: number): void {
+export function checkWeightSpread(s: GlmWeightSpread, minCellSize: number, clamped: boolean, rows: number, nullPass = false): void {
   if (rows === 0) return;
-  const effective = s.sumW2 > 0 ? (s.sumW * s.sumW) / s.sumW2 : 0;
-  if (!(effective >= minCellSize)) throw denied('glm.effectiveRows', 'at this round\'s β the working weights concentrate on fewer rows than the minimum cell size; the fit is diverging or the round input singles out rows');
-  if (clamped && s.inside > 0 && s.inside < minCellSize) throw denied('glm.clampInside', 'at this round\'s β fewer rows than the minimum cell size have a linear predictor inside the clamp; the fit is diverging or the round input singles out rows');
+  const passes: [string, number, number, number][] = [['β', s.sumW, s.sumW2, s.inside]];
+  // The null model's pass at the coordinator's nullBeta0 weighs rows by their offset: the same rules (red team 4, F2).
+  if (nullPass) passes.push(['nullBeta0', s.nullSumW, s.nullSumW2, s.nullInside]);
+  for (const [at, sum, sum2, inside] of passes) {
+    const effective = sum2 > 0 ? (sum * sum) / sum2 : 0;
+    if (!(effective >= minCellSize)) throw denied('glm.effectiveRows', `at this round's ${at} the working weights concentrate on fewer rows than the minimum cell size; the fit is diverging or the round input singles out rows`);
+    if (clamped && inside > 0 && inside < minCellSize) throw denied('glm.clampInside', `at this round's ${at} fewer rows than the minimum cell size have a linear predictor inside the clamp; the fit is diverging or the round input singles out rows`);
+  }
 }
