@@ -160,7 +160,7 @@ export class Agent {
       withSource: { active: () => this.data !== undefined, run: (fn, signal) => this.data!.withSession((s) => fn(s), { signal }) },
       authorize: (j, t, identity) => this.gate.enforce({ identity, researcher: t.researcher, ...kindGateJob(j, identity) }),
       guardReleasedSets: async (conn, g) => void (await this.releasedCells!.checkAndRecord(conn, { ...g, minCellSize: this.policy.minCellSize, maxRememberedPersons: this.policy.maxRememberedPersons })) });
-    this.tasks = { policy: this.policy, vocabularyComplete: options.vocabularyComplete === true, rng: this.rng, log, metrics: this.metrics, cancellation: this.cancellation, gate: this.gate, kindTasks: this.kindTasks,
+    this.tasks = { name: options.name, policy: this.policy, vocabularyComplete: options.vocabularyComplete === true, rng: this.rng, log, metrics: this.metrics, cancellation: this.cancellation, gate: this.gate, kindTasks: this.kindTasks,
       secure: this.secure, releasedConcepts: this.releasedConcepts, withConnection: (fn) => this.db.withConnection(fn), products: () => this.products, rules: this.rules, descriptions: this.descriptions,
       data: () => this.data, ledger: () => this.privacyLedger, releasedAnswers: () => this.releasedAnswers!, releasedCells: () => this.releasedCells! };
   }

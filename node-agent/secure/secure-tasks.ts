@@ -193,6 +193,9 @@ export class SecureTaskRunner {
         if (!me || Buffer.compare(Buffer.from(me.identityPublicKey), Buffer.from(this.deps.identity.publicKey)) !== 0) {
           throw new FedmeshError('UNAUTHENTICATED', "refusing the round: this agent's own identity key is missing or altered in the participant list");
         }
+        // A job run on named agents sums over those only (as on the kind seam, kind-secure-phase.ts).
+        const outside = job.agents ? participants.find((p) => !job.agents!.includes(p.id)) : undefined;
+        if (outside) throw new FedmeshError('POLICY_DENIED', `refusing the round: participant ${outside.id.slice(0, 64)} is not among the job's agents`, { field: 'agents' });
         const n = participants.length;
         const sp = this.planVector(task, job, n, secAggLimbRing(n), withData);
         if (start.threshold !== sp.threshold) {

@@ -27,6 +27,8 @@ import type { KindTaskRunner } from './kind-task-runner.js';
 
 /** What one task needs of its agent; getters where the agent fills the value in after construction or on reload. */
 export interface AgentTaskDeps {
+  /** This agent's name: a job that names its agents runs on those only. */
+  name: string;
   policy: CompiledAgentPolicy;
   /** The operator's declaration that the public vocabulary is complete (AgentOptions.vocabularyComplete). */
   vocabularyComplete: boolean;
@@ -87,6 +89,8 @@ export async function runAgentTask(task: AgentTask, identity: IdentityAssertionC
     deps.gate.enforce({ identity, researcher: task.researcher, job });
     enforcePolicy(deps.policy, job.kind, job.privacy.mode);
     enforceManifest(job, deps);
+    // A job run on named agents is not computed (nor charged) anywhere else, whatever the coordinator sends.
+    if (job.agents && !job.agents.includes(deps.name)) throw new FedmeshError('POLICY_DENIED', `agents: this agent (${deps.name}) is not among the job's agents`, { field: 'agents' });
     if (job.privacy.mode === 'distributed-dp' && !job.secure) {
       throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation (secure: secagg or he)', { field: 'privacy.mode' });
     }

@@ -4,7 +4,8 @@ import { createIdentityKeyPair } from '../../common/crypto/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
-import type { IdentityAttestation } from '../../common/secure/index.js';
+import { SECAGG_ROUNDS, type IdentityAttestation } from '../../common/secure/index.js';
+import { decodeEnvelope, encodeEnvelope } from '../../common/secure/envelope.js';
 import type { Agent } from '../../node-agent/index.js';
 import { makePersons, writePersonCsv, type PersonRow } from '../helpers/person-data.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
@@ -154,6 +155,45 @@ describe('secure aggregation (secagg) in aggregate jobs', () => {
     // Unclipped would be ≥ 160 more; the noise std is ~1.4.
     expect(Math.abs((r.result!.rows[0]!.count as number) - clipped)).toBeLessThan(6 * (r.result!.rows[0]!.count_std as number));
     expect(r.result!.notes.join(' ')).toMatch(/secureMaxRows 100: every agent clips each of its statistics/);
+  });
+
+  it('a job on named agents: a participant outside them is refused in round 1, and a task of the job sent to another agent is refused (red team 4, F6)', async () => {
+    const a1 = mesh.agents.get('a1') as Agent;
+    const original = a1.serveTask.bind(a1);
+    type Start = { participants: { id: string }[]; threshold: number };
+    let a4: unknown;
+    try {
+      a1.serveTask = (t: AgentTask, id?: IdentityAssertionClaims) => {
+        if (t.round === SECAGG_ROUNDS.advertise) a4 ??= (decodeEnvelope(t.payload) as Start).participants.find((p) => p.id === 'a4');
+        return original(t, id);
+      };
+      expect((await mesh.client.run({ ...job, secure: 'secagg' })).error).toBeUndefined();
+      expect(a4).toBeDefined();
+      // The job names a1–a3; the coordinator brings a4's attested entry into a1's round start (and four's threshold).
+      a1.serveTask = (t: AgentTask, id?: IdentityAssertionClaims) => {
+        if (t.round !== SECAGG_ROUNDS.advertise) return original(t, id);
+        const start = decodeEnvelope(t.payload) as Start;
+        start.participants.push(a4 as { id: string });
+        start.threshold = 3;
+        return original({ ...t, payload: encodeEnvelope(start) }, id);
+      };
+      const bad = await mesh.client.run({ ...job, secure: 'secagg', agents: ['a1', 'a2', 'a3'] });
+      expect(bad.state).toBe('failed');
+      expect(bad.error!.message).toMatch(/a1: POLICY_DENIED: round 1: refusing the round: participant a4 is not among the job's agents/);
+      // A plain task of a job on a1–a3, captured at a1 and sent to a4: refused before a4 charges or reads.
+      let task: { t: AgentTask; id?: IdentityAssertionClaims } | undefined;
+      a1.serveTask = (t: AgentTask, id?: IdentityAssertionClaims) => {
+        task ??= { t, ...(id ? { id } : {}) };
+        return original(t, id);
+      };
+      const ok = await mesh.client.run({ ...job, agents: ['a1', 'a2', 'a3'] });
+      expect(ok.error).toBeUndefined();
+      const reply = await (mesh.agents.get('a4') as Agent).serveTask(task!.t, task!.id);
+      expect(reply.ok).toBe(false);
+      expect(JSON.stringify(reply)).toMatch(/this agent \(a4\) is not among the job's agents/);
+    } finally {
+      a1.serveTask = original;
+    }
   });
 
   it('a substituted identity key is refused by the peers: the coordinator cannot sit in the middle', async () => {
