@@ -79,25 +79,29 @@ export function groupLabelSql(keyCount: number, d: SqlDialect = duckdbDialect): 
 export function filterSql(f: Filter, product: SchemaProduct, field: string, param: (v: string | number | boolean, castTo?: string) => string, d: SqlDialect = duckdbDialect): string {
   const col = findColumn(product, f.column, `${field}.column`);
   const type = col.type.toUpperCase();
-  const c = d.quoteIdent(col.name);
-  // Text compares by its bytes on every engine (DuckDB's only order): a server's collation would put 'a' < 'B'.
-  const ordered = (x: string): string => (type === 'VARCHAR' ? d.binaryOrder(x) : x);
+  const col0 = d.quoteIdent(col.name);
+  // Text compares by its bytes on every engine (DuckDB's only order and equality): a server's collation may put
+  // 'a' < 'B', or equate 'alice' and 'Alice' (a nondeterministic ICU collation). Cast first: a server column the
+  // catalogue publishes as VARCHAR may be a uuid or an enum, which take no collation (red team 4, F4 and F5).
+  const text = type === 'VARCHAR';
+  const c = text ? d.binaryOrder(d.cast(col0, 'VARCHAR')) : col0;
+  const ordered = (x: string): string => (text ? d.binaryOrder(x) : x);
   switch (f.op) {
     case 'is null':
-      return `${c} IS NULL`;
+      return `${col0} IS NULL`;
     case 'is not null':
-      return `${c} IS NOT NULL`;
+      return `${col0} IS NOT NULL`;
     case 'in':
       return `${c} IN (${(f.value as Scalar[]).map((v) => param(v, type)).join(', ')})`;
     case 'between': {
       const [lo, hi] = f.value as [Scalar, Scalar];
-      return `${ordered(c)} BETWEEN ${ordered(param(lo, type))} AND ${ordered(param(hi, type))}`;
+      return `${c} BETWEEN ${ordered(param(lo, type))} AND ${ordered(param(hi, type))}`;
     }
     case '=':
     case '!=':
       return `${c} ${f.op === '!=' ? '<>' : f.op} ${param(f.value as Scalar, type)}`;
     default:
-      return `${ordered(c)} ${f.op} ${ordered(param(f.value as Scalar, type))}`;
+      return `${c} ${f.op} ${ordered(param(f.value as Scalar, type))}`;
   }
 }
 
@@ -141,14 +145,16 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     const col = findColumn(product, g, `groupBy[${i}]`);
     const t = col.type.toUpperCase();
     const publicKeys = job.groupKeys?.[g];
-    const text = d.cast(quoteIdent(col.name), 'VARCHAR');
+    // Compared and grouped by its bytes: a server column's collation may order or even equate texts otherwise
+    // (a case-insensitive ICU collation merges 'alice' and 'Alice'; DuckDB never does).
+    const text = d.binaryOrder(d.cast(quoteIdent(col.name), 'VARCHAR'));
     // Data-derived text keys: truncated to the public MAX_DATA_KEY_CHARS before grouping (group-limits.ts).
     const isText = !(isIntegerType(t) || t === 'BOOLEAN' || t === 'DOUBLE');
     const expr = isIntegerType(t) && t !== 'BOOLEAN' ? d.cast(quoteIdent(col.name), 'BIGINT') : t === 'BOOLEAN' || t === 'DOUBLE' ? cast(quoteIdent(col.name), t) : publicKeys ? text : `left(${text}, ${MAX_DATA_KEY_CHARS})`;
     inner.push(`${expr} AS k${i}`);
     keys.push(`k${i}`);
     orderKeys.push(isText ? d.binaryOrder(`k${i}`) : `k${i}`);
-    if (publicKeys) where.push(`${quoteIdent(col.name)} IN (${publicKeys.map((v) => p(v, t)).join(', ')})`);
+    if (publicKeys) where.push(`${t === 'VARCHAR' ? text : quoteIdent(col.name)} IN (${publicKeys.map((v) => p(v, t)).join(', ')})`);
   });
 
   const outer: string[] = [...keys, `${d.cast('count(*)', 'BIGINT')} AS count`];

@@ -48,10 +48,14 @@ export interface CompiledQuery {
 /** At most this many levels per side, as on DuckDB (the statement and the answer stay bounded). */
 export const MAX_COUNT_LEVELS = 1000;
 
-/** Doubles compare as doubles so that 2 and 2.0 meet, as on DuckDB. */
+/**
+ * Doubles compare as doubles so that 2 and 2.0 meet, as on DuckDB; text by its bytes, as on DuckDB (a server's
+ * collation may order texts otherwise or equate 'alice' and 'Alice'), cast first (a uuid or enum published as VARCHAR
+ * takes no collation).
+ */
 function compared(d: SqlDialect, c: CountColumn): string {
   const ref = d.quoteIdent(c.name);
-  return c.type === 'DOUBLE' ? d.cast(ref, 'DOUBLE') : ref;
+  return c.type === 'DOUBLE' ? d.cast(ref, 'DOUBLE') : c.type === 'VARCHAR' ? d.binaryOrder(d.cast(ref, 'VARCHAR')) : ref;
 }
 
 class Binder {
@@ -93,13 +97,13 @@ function filterSql(d: SqlDialect, f: CountFilter, i: number, b: Binder): string 
       if (f.value.length === 0 || f.value.length > MAX_COUNT_LEVELS) throw new FedmeshError('INVALID_ARGUMENT', `${field}: 'in' takes 1 to ${MAX_COUNT_LEVELS} values`, { field });
       return `${ref} IN (${f.value.map((v, k) => b.bind(v, f.column, `${field}[${k}]`)).join(', ')})`;
     case 'between':
-      return `${ordered(ref)} BETWEEN ${ordered(b.bind(f.value[0], f.column, `${field}[0]`))} AND ${ordered(b.bind(f.value[1], f.column, `${field}[1]`))}`;
+      return `${ref} BETWEEN ${ordered(b.bind(f.value[0], f.column, `${field}[0]`))} AND ${ordered(b.bind(f.value[1], f.column, `${field}[1]`))}`;
     case '=':
     case '!=':
       return `${ref} ${f.op === '!=' ? '<>' : f.op} ${b.bind(f.value, f.column, field)}`;
     default:
       // One of a fixed set of operators (the union type); nothing else of the filter becomes SQL text.
-      return `${ordered(ref)} ${f.op} ${ordered(b.bind(f.value, f.column, field))}`;
+      return `${ref} ${f.op} ${ordered(b.bind(f.value, f.column, field))}`;
   }
 }
 

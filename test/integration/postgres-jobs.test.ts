@@ -471,6 +471,48 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     }
   }, 120_000);
 
+  it('text equality, in and group keys compare bytes on the server even under a case-insensitive (nondeterministic) collation (red team 4, F4)', async () => {
+    const admin = async (sql: string): Promise<number> => {
+      const c = await pg.admin('gibleed');
+      try {
+        const r = await c.query(sql);
+        return Number((r.rows[0] as { n?: unknown } | undefined)?.n ?? 0);
+      } finally {
+        await c.end();
+      }
+    };
+    // Every fifth person's source value in lower case, on both engines; the server's column case-insensitive.
+    await admin(`CREATE COLLATION IF NOT EXISTS fedmesh_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`);
+    await admin('ALTER TABLE cdm.person ALTER COLUMN gender_source_value TYPE varchar COLLATE fedmesh_ci');
+    await admin('UPDATE cdm.person SET gender_source_value = lower(gender_source_value) WHERE person_id % 5 = 0');
+    await conn.run('UPDATE person SET gender_source_value = lower(gender_source_value) WHERE person_id % 5 = 0');
+    try {
+      const duck = async (where: string): Promise<number> => Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM person WHERE ${where}`)).getRowObjectsJS()[0]!.n);
+      // Control: the server's own comparison equates 'm' and 'M'; DuckDB's does not.
+      expect(await admin(`SELECT count(*) AS n FROM cdm.person WHERE gender_source_value = 'm'`)).toBeGreaterThan(await duck(`gender_source_value = 'm'`));
+      expect(await admin(`SELECT count(DISTINCT gender_source_value) AS n FROM cdm.person`)).toBe(2);
+      for (const where of [[{ column: 'gender_source_value', op: '=', value: 'm' }], [{ column: 'gender_source_value', op: 'in', value: ['f', 'M'] }], [{ column: 'gender_source_value', op: '!=', value: 'F' }]]) {
+        const agg = { kind: 'aggregate', product: 'person', where, measures: [{ fn: 'count' }], privacy: { mode: 'none' } };
+        expect(await answer(agg, true, { minCellSize: 1 }), JSON.stringify(where)).toBe(await answer(agg, false, { minCellSize: 1 }));
+        const ct = compileKindJob(contingencyKind, { kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'gender_concept_id', rowLevels: [8507, 8532], colLevels: [8507, 8532], where, privacy: { mode: 'none' } });
+        const ctx = (onPg: boolean): AgentKindContext => ({ conn, jobId: 'jci', round: 0, product: (onPg ? pgProducts : duckProducts).find((p) => p.name === 'person')!, salt: SALT, policy: { minCellSize: 1 }, jobState: new Map() });
+        const signal = new AbortController().signal;
+        const local = await contingencyAgentKind.localStep(ctx(false), ct as never, null, signal);
+        const server = await source.withSession((x) => contingencyAgentKind.onSource!(ctx(true), ct as never, null, x, signal));
+        expect(Array.from(server.values), JSON.stringify(where)).toEqual(Array.from(local.values));
+      }
+      // Data-derived text groups: four on DuckDB ('F', 'M', 'f', 'm'), four on the server too, with the same counts.
+      const groups = { kind: 'aggregate', product: 'person', groupBy: ['gender_source_value'], measures: [{ fn: 'count' }], privacy: { mode: 'none' } };
+      const d = await answer(groups, false, { minCellSize: 1 });
+      expect(JSON.parse(d.split(' ')[1]!)).toMatchObject({ groups: 4 });
+      expect(await answer(groups, true, { minCellSize: 1 })).toBe(d);
+    } finally {
+      await conn.run('UPDATE person SET gender_source_value = upper(gender_source_value) WHERE person_id % 5 = 0');
+      await admin('UPDATE cdm.person SET gender_source_value = upper(gender_source_value) WHERE person_id % 5 = 0');
+      await admin(`ALTER TABLE cdm.person ALTER COLUMN gender_source_value TYPE varchar COLLATE "en-US-x-icu"`);
+    }
+  }, 120_000);
+
   it('Cox regression read on the server through a cursor (no staging): the same round vectors, bit for bit, and the same persons through the differencing guard as on DuckDB', async () => {
     const target = JSON.parse(readFileSync(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
     const spec = { kind: 'survival', model: 'cox', target, outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: { binDays: 90, maxDays: 1800 }, covariates: [{ name: 'age', source: 'age', type: 'numeric', bounds: [0, 110] }, { name: 'gender', source: 'gender', type: 'categorical', levels: ['male', 'female'], reference: 'male' }], privacy: { mode: 'none' } };

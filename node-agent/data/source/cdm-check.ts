@@ -20,7 +20,9 @@ export function duckdbTypeOf(pgType: string): string {
   if (t === 'bigint') return 'BIGINT';
   if (t === 'integer' || t === 'smallint') return 'INTEGER';
   if (t === 'double precision' || t === 'real') return 'DOUBLE';
-  if (t === 'numeric') return 'DOUBLE'; // OMOP's NUMERIC values (value_as_number, quantity) are DOUBLE in the DuckDB agent
+  // OMOP's NUMERIC values (value_as_number, quantity) are DOUBLE in the DuckDB agent; format_type spells a declared
+  // precision `numeric(10,2)`, and `smallint`/`real` aside the other numeric spellings (decimal) are numeric too.
+  if (t === 'numeric' || t.startsWith('numeric(')) return 'DOUBLE';
   if (t === 'date') return 'DATE';
   if (t.startsWith('timestamp')) return 'TIMESTAMP';
   if (t === 'boolean') return 'BOOLEAN';
