@@ -11,7 +11,7 @@
  * up as μ → 0 or 1 — which matters for the DP sensitivity (see sensitivity.ts).
  */
 import { checkDesign, type GlmDesign } from './design.js';
-import type { GlmFamily } from './family.js';
+import { CANONICAL_LINK, type GlmFamily } from './family.js';
 
 /** What a round is evaluated at; public (it travels from the coordinator to every agent). */
 export interface GlmRoundInput {
@@ -163,6 +163,7 @@ export interface GlmLocalPass {
 /** Checks the inputs (as glmLocalStats) and returns a pass positioned at row 0. */
 export function startGlmLocalPass(design: GlmDesign, family: GlmFamily, input: GlmRoundInput, options: GlmLocalOptions = {}): GlmLocalPass {
   checkDesign(design, family.validOutcome);
+  if (family.link !== CANONICAL_LINK[family.name]) throw new RangeError(`glmLocalStats: the ${family.name} family's ${family.link} link is not canonical (the statistics assume it)`);
   const { n, p, x, y, weights, offset } = design;
   const beta = input.beta;
   if (beta !== null && beta.length !== p) throw new RangeError(`glmLocalStats: beta has length ${beta.length}, expected p = ${p}`);
@@ -189,22 +190,26 @@ export function startGlmLocalPass(design: GlmDesign, family: GlmFamily, input: G
       let mu: number;
       if (beta === null) {
         mu = family.mustart(yi, w);
-        eta = clamp(family.linkfun(mu), c);
-        if (c) mu = family.linkinv(eta);
+        const raw = family.linkfun(mu);
+        eta = clamp(raw, c);
+        // Only a clamped η moves μ: linkinv(linkfun(μ)) need not give μ back to the last bit, and a secure job (which
+        // clamps) must start where the plain one does.
+        if (eta !== raw) mu = family.linkinv(eta);
       } else {
         eta = off;
         for (let j = 0; j < p; j++) eta += x[row + j]! * beta[j]!;
         eta = clamp(eta, c);
         mu = family.linkinv(eta);
       }
+      // Every supported link is its family's canonical one (family.ts), where dμ/dη = V(μ): W = w·μ′²/V = w·μ′ and the
+      // score factor w·(y − μ)·μ′/V = w·(y − μ). Written so, nothing divides by V, which underflows to 0 far out in η.
       const me = family.muEta(eta);
-      const v = family.variance(mu);
-      const ww = (w * me * me) / v;
+      const ww = w * me;
       spread.sumW += ww;
       spread.sumW2 += ww * ww;
       if (!c || (eta > c[0] && eta < c[1])) spread.inside += 1;
       // Round 1: W·z with z = (η − offset) + (y − μ)/μ′. Later: the score factor w·(y − μ)·μ′/V.
-      const r = beta === null ? ww * (eta - off + (yi - mu) / me) : (w * (yi - mu) * me) / v;
+      const r = beta === null ? ww * (eta - off + (yi - mu) / me) : w * (yi - mu);
       // XᵀWX and the right-hand side are accumulated four rows at a time (each packed entry loaded and stored once
       // per block): about 3× faster than row by row at p ≈ 20, the same sums up to rounding.
       blockW[buffered] = ww;
@@ -224,14 +229,12 @@ export function startGlmLocalPass(design: GlmDesign, family: GlmFamily, input: G
       if (nb0 !== null) {
         const eta0 = clamp(nb0 + off, c);
         const mu0 = family.linkinv(eta0);
-        const me0 = family.muEta(eta0);
-        const v0 = family.variance(mu0);
-        const w0 = (w * me0 * me0) / v0;
+        const w0 = w * family.muEta(eta0);
         spread.nullSumW += w0;
         spread.nullSumW2 += w0 * w0;
         if (!c || (eta0 > c[0] && eta0 < c[1])) spread.nullInside += 1;
         s.nullInfo += w0;
-        s.nullScore += (w * (yi - mu0) * me0) / v0;
+        s.nullScore += w * (yi - mu0);
         s.nullDeviance += family.devResid(yi, eta0, w);
       }
     }

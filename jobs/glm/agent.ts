@@ -10,14 +10,14 @@ import { guardedSetSize } from '../../node-agent/disclosure/released-cells.js';
 import { readGlmDesign, type GlmAgentDesign } from './design.js';
 import { designPersonGuard } from './person-guard.js';
 import type { GlmJobInput, GlmPlan } from './index.js';
-import { checkBetaSpan, checkWeightSpread, columnRanges } from './round-rules.js';
+import { checkBetaSpan, checkWeightSpread, termSpans } from './round-rules.js';
 import { checkScales, localMoments } from './standardise.js';
-import type { GlmJob } from './spec.js';
+import { glmTerms, type GlmJob } from './spec.js';
 
 const DESIGN = 'glm-design';
 /** Set once the cached design's standardised columns have been scaled in place (so it happens exactly once). */
 const SCALED = 'glm-scaled';
-/** Each design column's range at this agent (after scaling), for the β span rule. */
+/** Each design column's public width (after scaling), for the β span rule. */
 const RANGES = 'glm-ranges';
 
 function checkInput(input: unknown, p: number): GlmRoundInput {
@@ -62,9 +62,10 @@ export const glmAgentKind: AgentKindDef<GlmJob, GlmPlan, GlmJobInput> = {
     // noise covers it; a noisy β may legitimately be steep there.
     const exact = job.spec.privacy.mode === 'none';
     if (exact) {
-      let ranges = ctx.jobState.get(RANGES) as number[] | undefined;
-      if (!ranges) ctx.jobState.set(RANGES, (ranges = columnRanges(d.design.x, d.design.n, d.design.p)));
-      checkBetaSpan(job.spec.family, input.beta, ranges, job.plan.terms);
+      let spans = ctx.jobState.get(RANGES) as number[] | undefined;
+      // Public widths (declared bounds; / the SD applied, computed in the round that applies it).
+      if (!spans) ctx.jobState.set(RANGES, (spans = termSpans(glmTerms(job.spec.covariates).map((t) => t.bounds), new Map(std.map((c, k) => [c.term, scales?.[k]?.sd ?? 1])))));
+      checkBetaSpan(job.spec.family, input.beta, spans, job.plan.terms);
     }
     let spread: GlmWeightSpread | undefined;
     // In chunks, yielding between them: a pass over millions of rows must not starve the agent's heartbeats.

@@ -13,7 +13,7 @@ import { exactSumVectors, NO_NOISE, type RoundRecord } from '../../common/kinds/
 import { FedmeshError } from '../../common/errors.js';
 import { glmAgentKind } from './agent.js';
 import { glmKind, type CompiledGlmJob, type GlmJobInput } from './index.js';
-import { checkBetaSpan, checkWeightSpread, columnRanges, MAX_ETA_SPAN } from './round-rules.js';
+import { checkBetaSpan, checkWeightSpread, MAX_ETA_SPAN, termSpans } from './round-rules.js';
 
 const N = 3000;
 /** Row i: a unique age 57 at i = 0 (everyone else 20–56 or 58–80), d1 on rows 0–299, d2 on rows 298–599 (both: 2 rows). */
@@ -73,16 +73,17 @@ const design = (cols: ('age' | 'd1' | 'd2')[]): GlmDesign => ({ n: N, p: cols.le
 
 const spreadOf = (x: { sumW: number; sumW2: number; inside: number }): GlmWeightSpread => ({ ...x, nullSumW: 0, nullSumW2: 0, nullInside: 0 });
 
-/** Binomial deviance from the saturated μ = linkinv(η), as R and this code computed it before (the negative control). */
+/** Binomial deviance from R's saturated μ = linkinv(η), as this code computed it before (the negative control). */
 function saturatedDeviance(d: GlmDesign, beta: readonly number[], nb0: number | null = null): number {
-  const f = glmFamily('binomial');
   const ylogy = (y: number, mu: number): number => (y !== 0 ? y * Math.log(y / mu) : 0);
   let dev = 0;
   for (let i = 0; i < d.n; i++) {
     let eta = d.offset ? d.offset[i]! : 0;
     if (nb0 !== null) eta += nb0;
     else for (let j = 0; j < d.p; j++) eta += d.x[i * d.p + j]! * beta[j]!;
-    const mu = f.linkinv(eta);
+    // R's binomial()$linkinv: saturated beyond |η| = 30.
+    const t = eta < -30 ? 2.220446049250313e-16 : eta > 30 ? 1 / 2.220446049250313e-16 : Math.exp(eta);
+    const mu = t / (1 + t);
     dev += 2 * (ylogy(d.y[i]!, mu) + ylogy(1 - d.y[i]!, 1 - mu));
   }
   return dev;
@@ -103,7 +104,31 @@ describe('glm round rules: a coordinator\'s β cannot single out rows in mode no
     // Now it moves by 2·c·Δy only (the linear term Σ y·η): nothing that tells y apart.
     expect(Math.abs(signal(1, fixed) - signal(0, fixed))).toBeLessThan(1e-4);
     // And the spans pass: the rule is not what stops it.
-    expect(() => checkBetaSpan('binomial', at(57.5), columnRanges(design(['age']).x, N, 2), ['(Intercept)', 'age'])).not.toThrow();
+    expect(() => checkBetaSpan('binomial', at(57.5), termSpans([[1, 1], [20, 80]]), ['(Intercept)', 'age'])).not.toThrow();
+  });
+
+  it('red team 5 N1: the binomial working weight has no jump at η = −30 for a threshold between two ages to expose one person\'s covariates (control: R\'s saturated weights jump)', () => {
+    const c = 1e-6;
+    const at = (a0: number) => [-30 - c * a0, c];
+    const bin = glmFamily('binomial');
+    // R's binomial(): μ′ = ε beyond |η| = 30 (the weight drops from e^-30 to ε there).
+    const saturated = { ...bin, muEta: (eta: number) => (Math.abs(eta) > 30 ? 2.220446049250313e-16 : bin.muEta(eta)) };
+    const jump = (f: typeof bin): number => {
+      const d = design(['age']);
+      const a = glmLocalStats(d, f, { round: 2, beta: at(56.5), nullBeta0: null }).info[packedIndex(2, 0, 0)]!;
+      const b = glmLocalStats(d, f, { round: 2, beta: at(57.5), nullBeta0: null }).info[packedIndex(2, 0, 0)]!;
+      // Everyone else's W moves by e^{-c} between the rounds; what is left is the 57-year-old's jump, relative to W.
+      return Math.abs(Math.exp(-c) * a - b) / 9.36e-14;
+    };
+    expect(jump(saturated)).toBeGreaterThan(0.9);
+    expect(jump(bin)).toBeLessThan(1e-3);
+  });
+
+  it('red team 5 N2: the span rule compares public widths, so a refusal tells nothing about the data\'s range', async () => {
+    // Ages 20–80 in the data, declared [0, 120]: the limit is 30/120 = 0.25 per year, not 30/60.
+    const wide = compile({ ...spec(['age']), covariates: [{ column: 'age', type: 'numeric', bounds: [0, 120] }] });
+    expect(await refusedBy(step(wide, [-15, 0.3]))).toBe('glm.betaSpan');
+    expect(await refusedBy(step(wide, [-15, 0.24]))).toBe('answered');
   });
 
   it('red team 4 F2: nullBeta0 on either side of the saturation, with an offset, tells the null deviance nothing about one person beyond Σy (control: the saturated μ\'s jumps)', () => {
@@ -204,6 +229,6 @@ describe('glm round rules: a coordinator\'s β cannot single out rows in mode no
     const spikyNull = { ...spreadOf({ sumW: 100, sumW2: 100, inside: 100 }), nullSumW: 1, nullSumW2: 1, nullInside: 100 };
     expect(() => checkWeightSpread(spikyNull, 10, false, 100, true)).toThrow(/glm\.effectiveRows: at this round's nullBeta0/);
     expect(() => checkWeightSpread(spikyNull, 10, false, 100, false)).not.toThrow();
-    expect(columnRanges(Float64Array.from([1, 3, 1, -2, 1, 5]), 3, 2)).toEqual([0, 7]);
+    expect(termSpans([[1, 1], [20, 80], [0, 1]], new Map([[1, 10]]))).toEqual([0, 6, 1]);
   });
 });

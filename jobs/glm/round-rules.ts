@@ -9,9 +9,11 @@
  * secure sum the public η clamp makes the others' contributions equal across two rounds, which then difference to
  * the one person whose η moved inside the clamp. The rules:
  *
- * - `glm.betaSpan` (binomial, poisson): |β_j| × (the range of column j at this agent) ≤ MAX_ETA_SPAN. An odds or
- *   rate ratio of e^30 across a covariate's whole range is beyond any fit worth reporting; a β that steep is a
- *   diverging fit (separation) or an attack. The same limit as Cox (node-agent/analytics/cox.ts).
+ * - `glm.betaSpan` (binomial, poisson): |β_j| × (the public width of column j: its declared bounds, which the agent
+ *   clamps it to; 1 for a dummy; bounds / SD for a standardised column) ≤ MAX_ETA_SPAN. An odds or rate ratio of
+ *   e^30 across a covariate's whole range is beyond any fit worth reporting; a β that steep is a diverging fit
+ *   (separation) or an attack. The same limit as Cox (node-agent/analytics/cox.ts). Public widths, not the data's
+ *   range: a refusal on the local range would let a coordinator bisect β to the exact max − min (red team 5, N2).
  * - `glm.effectiveRows`: Kish's effective number of rows of the working weights, (Σ W)² / Σ W², is at least the
  *   minimum cell size: the statistics are not dominated by fewer rows than a released cell may hold.
  * - `glm.clampInside` (under a clamp): the rows with η strictly inside the clamp are none or at least the minimum
@@ -35,18 +37,12 @@ function denied(rule: string, message: string): FedmeshError {
   return new FedmeshError('POLICY_DENIED', `disclosure rule ${rule}: ${message}`, { details: { rule } });
 }
 
-/** Per column, the range (max − min) of the design's values at this agent: local, never released. */
-export function columnRanges(x: Float64Array, n: number, p: number): number[] {
-  const lo = new Array<number>(p).fill(Infinity);
-  const hi = new Array<number>(p).fill(-Infinity);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < p; j++) {
-      const v = x[i * p + j]!;
-      if (v < lo[j]!) lo[j] = v;
-      if (v > hi[j]!) hi[j] = v;
-    }
-  }
-  return lo.map((l, j) => (n === 0 ? 0 : hi[j]! - l));
+/**
+ * Per design column, its public width: hi − lo of the term's bounds (the intercept's is 0), divided by the SD applied
+ * for a standardised term (`sdOf`: term index → SD).
+ */
+export function termSpans(bounds: readonly (readonly [number, number])[], sdOf: ReadonlyMap<number, number> = new Map()): number[] {
+  return bounds.map(([lo, hi], j) => (hi - lo) / (sdOf.get(j) ?? 1));
 }
 
 /**
@@ -56,8 +52,8 @@ export function columnRanges(x: Float64Array, n: number, p: number): number[] {
 export function checkBetaSpan(family: GlmFamilyName, beta: readonly number[] | null, ranges: readonly number[], terms: readonly string[]): void {
   if (beta === null || family === 'gaussian') return;
   beta.forEach((b, j) => {
-    if (Math.abs(b) * ranges[j]! > MAX_ETA_SPAN) {
-      throw denied('glm.betaSpan', `beta[${j}] (${terms[j] ?? j}) times the term's range at this agent exceeds ${MAX_ETA_SPAN} (a ratio of e^${MAX_ETA_SPAN} across it): the fit is diverging (a coefficient may be infinite, e.g. separation) or the round input singles out rows`);
+    if (!(Math.abs(b) * ranges[j]! <= MAX_ETA_SPAN)) {
+      throw denied('glm.betaSpan', `beta[${j}] (${terms[j] ?? j}) times the term's declared width exceeds ${MAX_ETA_SPAN} (a ratio of e^${MAX_ETA_SPAN} across it): the fit is diverging (a coefficient may be infinite, e.g. separation) or the round input singles out rows`);
     }
   });
 }
