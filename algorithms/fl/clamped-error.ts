@@ -9,7 +9,7 @@ const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > 
 
 /**
  * @param x row-major rows × net.inputs; `y` the labels (one output unit: the net's single linear output is ŷ)
- * @throws RangeError for a net with more than one output, bounds not lo < hi, or a non-finite prediction
+ * @throws RangeError for a net with more than one output, or bounds not lo < hi (a NaN prediction counts as the largest error)
  */
 export function clampedSquaredErrorSum(net: DenseNet, weights: ArrayLike<number>, x: ArrayLike<number>, y: ArrayLike<number>, n: number, bounds: readonly [number, number]): number {
   const [lo, hi] = bounds;

@@ -224,7 +224,7 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
     expect(onPg.result!.conceptNames).toEqual(onDuck.result!.conceptNames);
   }, 120_000);
 
-  it('secure sums on PostgreSQL agents (the kinds on the seam, and aggregate): glm, contingency, Cox and aggregate under secagg equal the plain run', async () => {
+  it('secure sums on PostgreSQL agents (the kinds on the seam, and aggregate): glm, contingency, Cox and aggregate under secagg, and aggregate under he, equal the plain run', async () => {
     const target = JSON.parse(await readFile(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
     const specs: Record<string, Record<string, unknown>> = {
       glm: { kind: 'glm', product: 'person', family: 'gaussian', outcome: 'year_of_birth', outcomeBounds: [1900, 2030], covariates: [{ column: 'gender_concept_id', type: 'categorical', levels: [8507, 8532], reference: 8507 }], privacy: { mode: 'none' } },
@@ -247,6 +247,12 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
       expect(a.length, kind).toBeGreaterThan(0);
       a.forEach((x, i) => expect(Math.abs(x - b[i]!), `${kind}[${i}]`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(x))));
     }
+    // The built-in HE path of aggregate (the researcher's client decrypts): the same statistics from the server.
+    const he = await mesh.client.run({ ...specs.aggregate!, secure: 'he', timeoutMs: 180_000 }, undefined, { keyDir: join(mesh.dir, 'he-keys') });
+    expect(he.error, JSON.stringify(he.error)).toBeUndefined();
+    expect(he.agents.answered).toEqual(['a1', 'a2', 'a3']);
+    const plainAgg = await mesh.client.run({ ...specs.aggregate!, timeoutMs: 180_000 });
+    expect(numbers(he.result!.rows)).toEqual(numbers(plainAgg.result!.rows));
   }, 600_000);
 
   it('kinds and secure tasks the PostgreSQL agents do not run there are refused by them, naming what (negative control)', async () => {
