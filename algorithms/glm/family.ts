@@ -2,9 +2,11 @@
  * GLM families and links as R's `stats` package defines them (family.R, and logit linkinv / mu.eta in C), so that
  * iteration counts, deviances and AIC match `glm()`: gaussian/identity, binomial/logit and poisson/log.
  *
- * R's numerical guards are kept on purpose: the logit inverse saturates at |η| > 30 to DBL_EPSILON, and the log
- * link floors μ and dμ/dη at DBL_EPSILON. They decide what happens in separated or near-separated data, and
- * matching them is what makes "the same number of Fisher scoring iterations as R" true.
+ * R's numerical guards are *not* kept: R saturates the logit inverse at |η| > 30 and floors the log link's μ and
+ * dμ/dη at DBL_EPSILON. In a federated fit the coordinator chooses η (through β), and each guard is a jump or a
+ * corner it can place between two persons, so that two rounds difference to one person's row (red teams 4–6). Here
+ * μ, dμ/dη, the deviance and the log-likelihood are smooth in η; they equal R's wherever |η| ≤ 30 (binomial) and
+ * e^η ≥ ε (poisson), i.e. in every fit that is not separated, and the iteration counts match R there.
  */
 import { lnGamma } from '../stats/gamma.js';
 
@@ -123,8 +125,10 @@ function makePoisson(lnGamma: (x: number) => number): GlmFamily {
     link: 'log',
     estimatesDispersion: false,
     linkfun: (mu: number) => Math.log(mu),
-    linkinv: (eta: number) => Math.max(Math.exp(eta), DBL_EPSILON),
-    muEta: (eta: number) => Math.max(Math.exp(eta), DBL_EPSILON),
+    // Not floored at ε as R's poisson() is: below η = ln ε every row's weight would be ε whatever β0, above it e^η, so
+    // two rounds could difference to the rows between two thresholds (red team 6, F1). W = w·e^η is continuous.
+    linkinv: (eta: number) => Math.exp(eta),
+    muEta: (eta: number) => Math.exp(eta),
     variance: (mu: number) => mu,
     // 2w[y·log(y/μ) − (y − μ)] with log μ = η, μ = e^η (unfloored).
     devResid: (y: number, eta: number, wt: number) => (y > 0 ? 2 * wt * (y * Math.log(y) - y * eta - y + Math.exp(eta)) : 2 * wt * Math.exp(eta)),

@@ -25,7 +25,7 @@ import type { Scalar } from '../../common/job/spec.js';
 import { runCohort } from '../../node-agent/cohort/index.js';
 import { quoteIdent } from '../../node-agent/data/database.js';
 import { clampSql, filterSql } from '../../node-agent/query/aggregate-sql.js';
-import { checkGlmDisclosure } from './disclosure.js';
+import { checkGlmDisclosure, checkNumericCells, NUMERIC_AS_LEVELS } from './disclosure.js';
 import { glmTerms, type GlmJob, type GlmTerm } from './spec.js';
 
 export interface GlmReadOptions {
@@ -44,6 +44,12 @@ export interface GlmReadOptions {
   readonly standardisation?: Readonly<Record<string, { readonly mean: number; readonly sd: number }>>;
   /** Skip the disclosure rules (tests of the reader only). @default false */
   readonly skipDisclosure?: boolean;
+  /**
+   * Also check each numeric covariate's clamped values as cells (`glm.numericCells`, disclosure.ts) when it takes at
+   * most NUMERIC_AS_LEVELS values here: each value held by 0 or ≥ the minimum cell size persons. The glm kind sets it
+   * in mode none. @default false
+   */
+  readonly numericCells?: boolean;
   /**
    * Called once the job's usable rows are in TEMP table `rows.table` (columns y, x1 … x{lastTerm}, u for the privacy
    * unit when `hasUnit`), after the disclosure rules and before they are read: a caller's mode-none differencing
@@ -161,6 +167,7 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
     cols.push(`${yb && job.family !== 'binomial' ? clampSql(yRaw, p(yb[0], 'DOUBLE'), p(yb[1], 'DOUBLE')) : yRaw} AS y`);
     // Covariates: one SQL column per non-intercept term, all DOUBLE.
     const levelChecks: { column: string; level: string; expr: string }[] = [];
+    const numericCols: { column: string; name: string; bounds: readonly [number, number] }[] = [];
     job.covariates.forEach((c, i) => {
       const col = quoteIdent(c.column);
       if (c.type === 'numeric') {
@@ -172,6 +179,7 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
           if (!st || !Number.isFinite(st.mean) || !(st.sd > 0)) throw invalidJob(`covariates[${i}].standardise`, `needs the public mean and a positive SD of ${c.column} from the standardisation round`);
           x = `((${x}) - ${p(st.mean, 'DOUBLE')}) / ${p(st.sd, 'DOUBLE')}`;
         }
+        numericCols.push({ column: c.column, name: `x${cols.length}`, bounds: c.bounds });
         cols.push(`${x} AS x${cols.length}`);
         return;
       }
@@ -232,6 +240,17 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
         },
         opts.minCellSize,
       );
+      if (opts.numericCells) {
+        for (const c of numericCols) {
+          // The clamped (and, before the public scales arrive, unscaled) values, value by value when they are few.
+          const v = `"${c.name}"`;
+          const distinct = Number((await conn.runAndReadAll(`SELECT count(DISTINCT ${v})::BIGINT AS d FROM ${quoteIdent(rowsTable)}`)).getRowObjectsJS()[0]?.d ?? 0);
+          if (distinct > NUMERIC_AS_LEVELS) continue;
+          const sizes = (await conn.runAndReadAll(`SELECT ${persons('true')} AS n FROM ${quoteIdent(rowsTable)} GROUP BY ${v}`)).getRowObjectsJS();
+          checkNumericCells(c.column, sizes.map((r) => Number(r.n)), opts.minCellSize);
+          checkAbort();
+        }
+      }
     }
     if (opts.onRows) {
       await opts.onRows(conn, { table: rowsTable, lastTerm: p0 > 1 ? `x${p0 - 1}` : 'y', hasUnit: !!unit });

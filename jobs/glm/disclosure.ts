@@ -9,8 +9,24 @@
  * - `glm.outcomeLevels`: a binary outcome has at least the minimum cell size of persons at each level (0 and 1).
  * - `glm.levelCells`: every level of every categorical covariate (its dummy, and the reference) has at least the
  *   minimum cell size of persons.
+ * - `glm.numericCells` (mode none): a numeric covariate that takes at most NUMERIC_AS_LEVELS clamped values at the
+ *   agent is a factor in disguise, and each value holds 0 or at least the minimum cell size of persons. Bounds
+ *   [56, 58] on integer ages make age a three-level factor whose middle level may be one person, and rounds at two β
+ *   then difference to that person's row (red team 6, F2). Cox also checks the groups at the bounds of a many-valued
+ *   covariate (node-agent/analytics/cox.ts); glm does not (a continuous covariate with a few values at a bound is
+ *   common, and separating K values takes about K rounds, badly conditioned): a known gap.
  */
 import { FedmeshError } from '../../common/errors.js';
+
+/** A numeric covariate with at most this many distinct clamped values at an agent is checked value by value (as Cox). */
+export const NUMERIC_AS_LEVELS = 20;
+
+/** @throws FedmeshError POLICY_DENIED `glm.numericCells` naming the covariate (no value, no count) */
+export function checkNumericCells(column: string, groupPersons: readonly number[], minCellSize: number): void {
+  if (groupPersons.some((n) => n > 0 && n < minCellSize)) {
+    throw denied('glm.numericCells', `numeric covariate ${column} takes few values here and one of them is held by fewer persons at this agent than the minimum cell size (${minCellSize}); widen its bounds or make it categorical with coarser levels`);
+  }
+}
 
 /** DataSHIELD's default nfilter.glm. */
 export const GLM_MAX_PARAMETER_FRACTION = 0.33;

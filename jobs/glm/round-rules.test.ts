@@ -124,6 +124,35 @@ describe('glm round rules: a coordinator\'s β cannot single out rows in mode no
     expect(jump(bin)).toBeLessThan(1e-3);
   });
 
+  it('red team 6 F1: the poisson working weight has no floor at η = ln ε for two rounds to isolate the rows below a threshold (control: R\'s floored weight does)', () => {
+    const eps = 2.220446049250313e-16;
+    const pois = glmFamily('poisson');
+    const floored = { ...pois, linkinv: (eta: number) => Math.max(Math.exp(eta), eps), muEta: (eta: number) => Math.max(Math.exp(eta), eps) };
+    const s = 0.45;
+    const b0 = Math.log(eps) - s * 56.5;
+    const delta = 0.1;
+    const below = ROWS.filter((r) => r.age < 56.5).length;
+    // Everyone's weight scales by e^δ when β0 moves by δ, but for floored rows: the remainder is ε·(their count).
+    const leak = (f: typeof pois): number => {
+      const d = design(['age']);
+      const a = glmLocalStats(d, f, { round: 2, beta: [b0, s], nullBeta0: null }).info[packedIndex(2, 0, 0)]!;
+      const b = glmLocalStats(d, f, { round: 2, beta: [b0 + delta, s], nullBeta0: null }).info[packedIndex(2, 0, 0)]!;
+      return Math.abs(b - Math.exp(delta) * a) / ((Math.exp(delta) - 1) * eps * below);
+    };
+    expect(leak(floored)).toBeGreaterThan(0.99);
+    expect(leak(pois)).toBeLessThan(1e-6);
+  });
+
+  it('red team 6 F2: narrow bounds that make a numeric covariate a factor with a one-person level are refused (glm.numericCells); the declared range is accepted', async () => {
+    const narrow = compile({ ...spec(['age']), covariates: [{ column: 'age', type: 'numeric', bounds: [56, 58] }] });
+    expect(await refusedBy(step(narrow, null))).toBe('glm.numericCells');
+    // Control: ages over their declared range (61 values: three groups, each of many persons).
+    expect(await refusedBy(step(compile(spec(['age'])), null))).toBe('answered');
+    // The DP modes need no such rule (the noise covers it): the same narrow bounds read.
+    const dp = compile({ ...spec(['age']), covariates: [{ column: 'age', type: 'numeric', bounds: [56, 58] }], privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 } });
+    expect(await refusedBy(step(dp, null))).toBe('answered');
+  });
+
   it('red team 5 N2: the span rule compares public widths, so a refusal tells nothing about the data\'s range', async () => {
     // Ages 20–80 in the data, declared [0, 120]: the limit is 30/120 = 0.25 per year, not 30/60.
     const wide = compile({ ...spec(['age']), covariates: [{ column: 'age', type: 'numeric', bounds: [0, 120] }] });
