@@ -25,7 +25,7 @@ import type { Scalar } from '../../common/job/spec.js';
 import { runCohort } from '../../node-agent/cohort/index.js';
 import { quoteIdent } from '../../node-agent/data/database.js';
 import { clampSql, filterSql } from '../../node-agent/query/aggregate-sql.js';
-import { checkGlmDisclosure, checkNumericCells, NUMERIC_AS_LEVELS } from './disclosure.js';
+import { checkBoundCells, checkGlmDisclosure, checkNumericCells, NUMERIC_AS_LEVELS } from './disclosure.js';
 import { glmTerms, type GlmJob, type GlmTerm } from './spec.js';
 
 export interface GlmReadOptions {
@@ -248,6 +248,16 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
           if (distinct > NUMERIC_AS_LEVELS) continue;
           const sizes = (await conn.runAndReadAll(`SELECT ${persons('true')} AS n FROM ${quoteIdent(rowsTable)} GROUP BY ${v}`)).getRowObjectsJS();
           checkNumericCells(c.column, sizes.map((r) => Number(r.n)), opts.minCellSize);
+          checkAbort();
+        }
+        // A clamped outcome or offset: the rows at each bound are a cell (outcome bounds [56, 57] with `where age <=
+        // 57` make y an indicator of the one 57-year-old, and round 1's Xᵀy that person's covariates; red team 7).
+        const clamped: { column: string; name: string; bounds: readonly [number, number] }[] = [];
+        if (job.family !== 'binomial' && job.outcomeBounds) clamped.push({ column: job.outcome, name: 'y', bounds: job.outcomeBounds });
+        if (job.offset && job.offsetBounds) clamped.push({ column: job.offset, name: 'o', bounds: job.offsetBounds });
+        for (const c of clamped) {
+          const at = (await conn.runAndReadAll(`SELECT ${persons(`"${c.name}" <= $1`)} AS lo, ${persons(`"${c.name}" >= $2`)} AS hi FROM ${quoteIdent(rowsTable)}`, [c.bounds[0], c.bounds[1]])).getRowObjectsJS()[0] ?? {};
+          checkBoundCells(c.column, [Number(at.lo ?? 0), Number(at.hi ?? 0)], opts.minCellSize);
           checkAbort();
         }
       }

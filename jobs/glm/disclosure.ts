@@ -13,8 +13,10 @@
  *   agent is a factor in disguise, and each value holds 0 or at least the minimum cell size of persons. Bounds
  *   [56, 58] on integer ages make age a three-level factor whose middle level may be one person, and rounds at two β
  *   then difference to that person's row (red team 6, F2). Cox also checks the groups at the bounds of a many-valued
- *   covariate (node-agent/analytics/cox.ts); glm does not (a continuous covariate with a few values at a bound is
- *   common, and separating K values takes about K rounds, badly conditioned): a known gap.
+ *   covariate (node-agent/analytics/cox.ts); glm does not for covariates (a continuous covariate with a few values
+ *   at a bound is common): a known gap, which jobs differing only in a covariate's bound can exploit (red team 7).
+ * - `glm.boundCells` (mode none): the persons at each bound of a clamped outcome (gaussian, poisson) or offset number
+ *   0 or at least the minimum cell size.
  */
 import { FedmeshError } from '../../common/errors.js';
 
@@ -25,6 +27,17 @@ export const NUMERIC_AS_LEVELS = 20;
 export function checkNumericCells(column: string, groupPersons: readonly number[], minCellSize: number): void {
   if (groupPersons.some((n) => n > 0 && n < minCellSize)) {
     throw denied('glm.numericCells', `numeric covariate ${column} takes few values here and one of them is held by fewer persons at this agent than the minimum cell size (${minCellSize}); widen its bounds or make it categorical with coarser levels`);
+  }
+}
+
+/**
+ * `glm.boundCells` (mode none): the persons whose clamped outcome or offset sits at each of its bounds number 0 or at
+ * least the minimum cell size (bounds that clamp one person apart make the column that person's indicator).
+ * @throws FedmeshError POLICY_DENIED naming the column (no value, no count)
+ */
+export function checkBoundCells(column: string, atBounds: readonly number[], minCellSize: number): void {
+  if (atBounds.some((n) => n > 0 && n < minCellSize)) {
+    throw denied('glm.boundCells', `the bounds of ${column} clamp fewer persons at this agent than the minimum cell size (${minCellSize}) to one of them; declare bounds outside the data, or ones that many persons reach`);
   }
 }
 

@@ -153,6 +153,19 @@ describe('glm round rules: a coordinator\'s β cannot single out rows in mode no
     expect(await refusedBy(step(dp, null))).toBe('answered');
   });
 
+  it('red team 7: outcome bounds that clamp one person apart (y = an indicator of the one 57-year-old) are refused (glm.boundCells); bounds many persons reach are not', async () => {
+    const gauss = (bounds: [number, number]) => compile({ ...spec(['d1']), family: 'gaussian', outcome: 'age', outcomeBounds: bounds, where: [{ column: 'age', op: '<=', value: 57 }] });
+    // Control: what round 1 would release — Xᵀy − 56·Xᵀ1 is the one 57-year-old's covariate row.
+    const d = design(['d1']);
+    const keep = ROWS.map((r, i) => (r.age <= 57 ? i : -1)).filter((i) => i >= 0);
+    const sub: GlmDesign = { n: keep.length, p: 2, x: Float64Array.from(keep.flatMap((i) => [d.x[i * 2]!, d.x[i * 2 + 1]!])), y: Float64Array.from(keep, (i) => Math.min(57, Math.max(56, ROWS[i]!.age))) };
+    const r1 = glmLocalStats(sub, glmFamily('gaussian'), { round: 1, beta: null, nullBeta0: null });
+    expect(r1.rhs[0]! - 56 * r1.info[packedIndex(2, 0, 0)]!).toBeCloseTo(1, 9);
+    expect(r1.rhs[1]! - 56 * r1.info[packedIndex(2, 0, 1)]!).toBeCloseTo(ROWS[0]!.d1, 9);
+    expect(await refusedBy(step(gauss([56, 57]), null))).toBe('glm.boundCells');
+    expect(await refusedBy(step(gauss([20, 80]), null))).toBe('answered');
+  });
+
   it('red team 5 N2: the span rule compares public widths, so a refusal tells nothing about the data\'s range', async () => {
     // Ages 20–80 in the data, declared [0, 120]: the limit is 30/120 = 0.25 per year, not 30/60.
     const wide = compile({ ...spec(['age']), covariates: [{ column: 'age', type: 'numeric', bounds: [0, 120] }] });
