@@ -217,7 +217,11 @@ describe('glm standardise: moments round then IRLS on scale(x)', () => {
     const irls = { round: 1, beta: null, nullBeta0: null };
     await expect(glmAgentKind.localStep(ctx, job, irls as GlmJobInput, sig)).rejects.toThrow(/payload\.input\.scales/);
     const scales = [{ column: 'age', mean: 50, sd: 0 }, { column: 'bmi', mean: 30, sd: 5 }];
-    await expect(glmAgentKind.localStep(ctx, job, { ...irls, scales } as unknown as GlmJobInput, sig)).rejects.toThrow(/SD at least the public floor/);
+    await expect(glmAgentKind.localStep(ctx, job, { ...irls, scales } as unknown as GlmJobInput, sig)).rejects.toThrow(/SD between the public floor/);
+    // A coordinator's mean outside the bounds (1e200 would overflow the sums) or an SD above their width (red team 7).
+    for (const bad of [[{ column: 'age', mean: 1e200, sd: 10 }, { column: 'bmi', mean: 30, sd: 5 }], [{ column: 'age', mean: 50, sd: 61 }, { column: 'bmi', mean: 30, sd: 5 }]]) {
+      await expect(glmAgentKind.localStep(ctx, job, { ...irls, scales: bad } as unknown as GlmJobInput, sig)).rejects.toThrow(/mean within the column's bounds/);
+    }
     await expect(glmAgentKind.localStep(ctx, job, { round: 0 } as unknown as GlmJobInput, sig)).rejects.toThrow(/moments round/);
   });
 });

@@ -134,9 +134,12 @@ export function checkScales(raw: unknown, cols: readonly StandardisedColumn[]): 
     raw.length === cols.length &&
     raw.every((s: Partial<ColumnScale> | null, k) => {
       const c = cols[k]!;
-      return !!s && typeof s === 'object' && s.column === c.column && Number.isFinite(s.mean) && Number.isFinite(s.sd) && (s.sd as number) >= (c.bounds[1] - c.bounds[0]) * SD_FLOOR_FRACTION && (s.sd as number) > 0;
+      // A pooled mean of clamped values lies within the bounds and their SD below their width; anything else is not
+      // an honest round's (a mean of 1e200 would overflow the agent's sums: red team 7).
+      const width = c.bounds[1] - c.bounds[0];
+      return !!s && typeof s === 'object' && s.column === c.column && Number.isFinite(s.mean) && Number.isFinite(s.sd) && (s.mean as number) >= c.bounds[0] && (s.mean as number) <= c.bounds[1] && (s.sd as number) >= width * SD_FLOOR_FRACTION && (s.sd as number) <= width && (s.sd as number) > 0;
     });
-  if (!ok) throw new FedmeshError('INVALID_ARGUMENT', `payload.input.scales: a standardised glm round needs ${cols.length} {column, mean, sd} in covariate order, each SD at least the public floor`, { field: 'payload' });
+  if (!ok) throw new FedmeshError('INVALID_ARGUMENT', `payload.input.scales: a standardised glm round needs ${cols.length} {column, mean, sd} in covariate order, each mean within the column's bounds and each SD between the public floor and the bounds' width`, { field: 'payload' });
   return raw as ColumnScale[];
 }
 
