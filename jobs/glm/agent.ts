@@ -18,7 +18,7 @@ const DESIGN = 'glm-design';
 /** Set once the cached design's standardised columns have been scaled in place (so it happens exactly once). */
 const SCALED = 'glm-scaled';
 /** Each design column's public width (after scaling), for the β span rule. */
-const RANGES = 'glm-ranges';
+const SPANS = 'glm-spans';
 
 function checkInput(input: unknown, p: number): GlmRoundInput {
   const i = input as Partial<GlmRoundInput> | null;
@@ -49,22 +49,22 @@ export const glmAgentKind: AgentKindDef<GlmJob, GlmPlan, GlmJobInput> = {
       d = await readGlmDesign(ctx.conn, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(job.spec.privacy.mode === 'none' ? { numericCells: true } : {}), ...(std.length > 0 ? { standardisation: identity } : {}), ...(onRows ? { onRows } : {}) }, signal);
       ctx.jobState.set(DESIGN, d);
       ctx.jobState.delete(SCALED);
-      ctx.jobState.delete(RANGES);
+      ctx.jobState.delete(SPANS);
     }
     if (!input) return { values: localMoments(d.design, std) };
     if (scales && ctx.jobState.get(SCALED) !== true) {
       scales.forEach((s, k) => standardiseColumn(d.design, std[k]!.term, s.mean, s.sd));
       ctx.jobState.set(SCALED, true);
-      ctx.jobState.delete(RANGES);
+      ctx.jobState.delete(SPANS);
     }
     // Mode none: the round's β is the coordinator's, and nothing but these rules stands between a hostile β and one
     // person's row (round-rules.ts). In the DP modes the clamp bounds every row's effect whatever β is, and the
     // noise covers it; a noisy β may legitimately be steep there.
     const exact = job.spec.privacy.mode === 'none';
     if (exact) {
-      let spans = ctx.jobState.get(RANGES) as number[] | undefined;
+      let spans = ctx.jobState.get(SPANS) as number[] | undefined;
       // Public widths (declared bounds; / the SD applied, computed in the round that applies it).
-      if (!spans) ctx.jobState.set(RANGES, (spans = termSpans(glmTerms(job.spec.covariates).map((t) => t.bounds), new Map(std.map((c, k) => [c.term, scales?.[k]?.sd ?? 1])))));
+      if (!spans) ctx.jobState.set(SPANS, (spans = termSpans(glmTerms(job.spec.covariates).map((t) => t.bounds), new Map(std.map((c, k) => [c.term, scales?.[k]?.sd ?? 1])))));
       checkBetaSpan(job.spec.family, input.beta, spans, job.plan.terms);
     }
     let spread: GlmWeightSpread | undefined;

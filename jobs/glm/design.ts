@@ -243,11 +243,8 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
       if (opts.numericCells) {
         for (const c of numericCols) {
           // The clamped (and, before the public scales arrive, unscaled) values, value by value when they are few.
-          const v = `"${c.name}"`;
-          const distinct = Number((await conn.runAndReadAll(`SELECT count(DISTINCT ${v})::BIGINT AS d FROM ${quoteIdent(rowsTable)}`)).getRowObjectsJS()[0]?.d ?? 0);
-          if (distinct > NUMERIC_AS_LEVELS) continue;
-          const sizes = (await conn.runAndReadAll(`SELECT ${persons('true')} AS n FROM ${quoteIdent(rowsTable)} GROUP BY ${v}`)).getRowObjectsJS();
-          checkNumericCells(c.column, sizes.map((r) => Number(r.n)), opts.minCellSize);
+          const sizes = (await conn.runAndReadAll(`SELECT ${persons('true')} AS n FROM ${quoteIdent(rowsTable)} GROUP BY "${c.name}" LIMIT ${NUMERIC_AS_LEVELS + 1}`)).getRowObjectsJS();
+          if (sizes.length <= NUMERIC_AS_LEVELS) checkNumericCells(c.column, sizes.map((r) => Number(r.n)), opts.minCellSize);
           checkAbort();
         }
         // A clamped outcome or offset: the rows at each bound are a cell (outcome bounds [56, 57] with `where age <=

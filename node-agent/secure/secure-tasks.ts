@@ -50,6 +50,7 @@ import {
 import type { TlsMaterial } from '../../common/tls.js';
 import type { ProductInfo } from '../data/products.js';
 import type { SqlSession } from '../data/source/index.js';
+import { refuseParticipantsOutside } from '../tasks/job-agents.js';
 import type { ReleasedCells } from '../disclosure/released-cells.js';
 import { secureCells, secureGroupStatistics, type SecureRelease } from './secure-guard.js';
 
@@ -194,8 +195,7 @@ export class SecureTaskRunner {
           throw new FedmeshError('UNAUTHENTICATED', "refusing the round: this agent's own identity key is missing or altered in the participant list");
         }
         // A job run on named agents sums over those only (as on the kind seam, kind-secure-phase.ts).
-        const outside = job.agents ? participants.find((p) => !job.agents!.includes(p.id)) : undefined;
-        if (outside) throw new FedmeshError('POLICY_DENIED', `refusing the round: participant ${outside.id.slice(0, 64)} is not among the job's agents`, { field: 'agents' });
+        refuseParticipantsOutside(job.agents, participants);
         const n = participants.length;
         const sp = this.planVector(task, job, n, secAggLimbRing(n), withData);
         if (start.threshold !== sp.threshold) {

@@ -86,8 +86,6 @@ function levelCase(d: SqlDialect, c: CountColumn, ls: readonly CountLevel[], fie
 function filterSql(d: SqlDialect, f: CountFilter, i: number, b: Binder): string {
   const field = `where[${i}].value`;
   const ref = compared(d, f.column);
-  // Text compares by its bytes, as in DuckDB: a server's collation would put 'a' < 'B'.
-  const ordered = (x: string): string => (f.column.type === 'VARCHAR' ? d.binaryOrder(x) : x);
   switch (f.op) {
     case 'is null':
       return `${d.quoteIdent(f.column.name)} IS NULL`;
@@ -97,13 +95,10 @@ function filterSql(d: SqlDialect, f: CountFilter, i: number, b: Binder): string 
       if (f.value.length === 0 || f.value.length > MAX_COUNT_LEVELS) throw new FedmeshError('INVALID_ARGUMENT', `${field}: 'in' takes 1 to ${MAX_COUNT_LEVELS} values`, { field });
       return `${ref} IN (${f.value.map((v, k) => b.bind(v, f.column, `${field}[${k}]`)).join(', ')})`;
     case 'between':
-      return `${ref} BETWEEN ${ordered(b.bind(f.value[0], f.column, `${field}[0]`))} AND ${ordered(b.bind(f.value[1], f.column, `${field}[1]`))}`;
-    case '=':
-    case '!=':
-      return `${ref} ${f.op === '!=' ? '<>' : f.op} ${b.bind(f.value, f.column, field)}`;
+      return `${ref} BETWEEN ${b.bind(f.value[0], f.column, `${field}[0]`)} AND ${b.bind(f.value[1], f.column, `${field}[1]`)}`;
     default:
       // One of a fixed set of operators (the union type); nothing else of the filter becomes SQL text.
-      return `${ref} ${f.op} ${ordered(b.bind(f.value, f.column, field))}`;
+      return `${ref} ${f.op === '!=' ? '<>' : f.op} ${b.bind(f.value, f.column, field)}`;
   }
 }
 

@@ -15,6 +15,7 @@ import { SecAggClient, type AdvertisedKeysBroadcast, type SecAggParticipant, typ
 import type { Rng } from '../../algorithms/rng.js';
 import { createNodeSecAggCrypto, type IdentityKeyPair } from '../../common/crypto/index.js';
 import { FedmeshError } from '../../common/errors.js';
+import { refuseParticipantsOutside } from './job-agents.js';
 import { decryptVector, generateHeKeyPair, type HeKeyPair, type HePool } from '../../common/he/index.js';
 import { createHash } from 'node:crypto';
 import {
@@ -154,8 +155,7 @@ export class KindSecurePhases {
     if (new Set(participants.map((p) => p.id)).size !== participants.length) throw new FedmeshError('INVALID_ARGUMENT', `${what}: a participant is listed twice`);
     // A job run on named agents sums over those only: a coordinator cannot bring in another certified agent (whose
     // vector, or its absence, would let two rounds' sums be differenced over other sets of sites).
-    const outside = r.job.agents ? participants.find((p) => !r.job.agents!.includes(p.id)) : undefined;
-    if (outside) throw new FedmeshError('POLICY_DENIED', `refusing the round: participant ${outside.id.slice(0, 64)} is not among the job's agents`, { field: 'agents' });
+    refuseParticipantsOutside(r.job.agents, participants);
     const { threshold, requiredContributors } = secureQuorum(r.job, participants.length);
     if (start.threshold !== threshold) throw new FedmeshError('FAILED_PRECONDITION', `refusing the round: the coordinator asked for threshold ${start.threshold}, the job implies ${threshold}`, { field: 'secureThreshold' });
     return { start, participants, threshold, requiredContributors };

@@ -30,6 +30,7 @@ import { checkExactBlocksEmpty } from './exact-blocks.js';
 import type { ProductInfo } from '../data/products.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { TaskScope } from '../task-cancellation.js';
+import { refuseUnlessNamed } from './job-agents.js';
 
 export interface KindTaskDeps {
   kinds: KindRegistry<AnyKindDef>;
@@ -126,8 +127,7 @@ export class KindTaskRunner {
     const { hash, input, phase, msg } = decodeRoundPayload(task.payload);
     if (job.hash !== hash) throw new FedmeshError('FAILED_PRECONDITION', `payload: the task's job hash does not match the job this agent compiles from its spec (kind ${job.kind})`, { field: 'payload' });
     // A job run on named agents is not computed (nor charged) anywhere else.
-    const me = deps.secure?.name;
-    if (job.agents && me !== undefined && !job.agents.includes(me)) throw new FedmeshError('POLICY_DENIED', `agents: this agent (${me}) is not among the job's agents`, { field: 'agents' });
+    if (deps.secure) refuseUnlessNamed(job.agents, deps.secure.name);
     if (!Number.isSafeInteger(task.round) || task.round < 0 || task.round >= job.maxRounds) {
       throw new FedmeshError('FAILED_PRECONDITION', `round: ${task.round} is outside the job's public rounds 0..${job.maxRounds - 1}, which its cost covers`, { field: 'round' });
     }

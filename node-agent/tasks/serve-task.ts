@@ -10,6 +10,7 @@ import type { JobSpec } from '../../common/job/spec.js';
 import { parseJobSpec } from '../../common/job/validate.js';
 import type { ProductInfo } from '../data/products.js';
 import { refuseOffSource, type PostgresSource } from '../data/source/index.js';
+import { refuseUnlessNamed } from './job-agents.js';
 import type { ReleasedAnswers } from '../disclosure/released-answers.js';
 import { specSha256 } from '../disclosure/released-answers.js';
 import type { ReleasedCells } from '../disclosure/released-cells.js';
@@ -90,7 +91,7 @@ export async function runAgentTask(task: AgentTask, identity: IdentityAssertionC
     enforcePolicy(deps.policy, job.kind, job.privacy.mode);
     enforceManifest(job, deps);
     // A job run on named agents is not computed (nor charged) anywhere else, whatever the coordinator sends.
-    if (job.agents && !job.agents.includes(deps.name)) throw new FedmeshError('POLICY_DENIED', `agents: this agent (${deps.name}) is not among the job's agents`, { field: 'agents' });
+    refuseUnlessNamed(job.agents, deps.name);
     if (job.privacy.mode === 'distributed-dp' && !job.secure) {
       throw new FedmeshError('FAILED_PRECONDITION', 'privacy.mode: distributed-dp needs secure aggregation (secure: secagg or he)', { field: 'privacy.mode' });
     }
