@@ -19,7 +19,10 @@ import { personHashSql, type ReleasedCells } from '../disclosure/released-cells.
 import { candidateCells } from '../jobs/aggregate.js';
 import { computeCells, guardCohort } from '../jobs/cell-jobs.js';
 import { queryGroupStatistics } from '../query/group-statistics.js';
-import { candidateCellsFromSource } from '../jobs/aggregate-source.js';
+import { candidateCellsFromSource, withStagedProduct } from '../jobs/aggregate-source.js';
+import { contingencyCandidatesFromSource, contingencySourceQuery } from '../jobs/contingency-source.js';
+import { compileContingencyCounts, compileContingencyPersons, readContingencyCounts } from '../sql/contingency-counts.js';
+import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import type { SqlSession } from '../data/source/index.js';
 import type { GroupPartial } from '../../algorithms/aggregate/index.js';
 
@@ -39,14 +42,28 @@ function check(conn: DuckDBConnection, release: SecureRelease, candidates: strin
   return release.cells.checkAndRecord(conn, { researcher: release.researcher, jobId: release.jobId, candidates, minCellSize: release.policy.minCellSize, maxRememberedPersons: release.policy.maxRememberedPersons });
 }
 
-/** A cell job's exact cells for a secure sum, through the guard when `release` is given. */
-export async function secureCells(conn: DuckDBConnection, job: CellJob, taskId: string, personColumn: string | undefined, release: SecureRelease | undefined): Promise<Map<string, bigint>> {
+/**
+ * A cell job's exact cells for a secure sum, through the guard when `release` is given.
+ * @param data on an agent over a site's PostgreSQL: its session. The cohort SQL runs there and the cohort's persons
+ *   are hashed in this agent's DuckDB (`guardCohort`); a contingency table is counted there by one GROUP BY
+ *   (node-agent/jobs/contingency-source.ts), or, when its spec cannot be compiled exactly, over a staged copy of the
+ *   product, as the kind seam's step does.
+ * @param product the contingency job's product (its columns decide what compiles). Required with `data` for contingency.
+ */
+export async function secureCells(conn: DuckDBConnection, job: CellJob, taskId: string, personColumn: string | undefined, release: SecureRelease | undefined, data?: SqlSession, product?: ProductInfo): Promise<Map<string, bigint>> {
   const unit = personColumn ? { personColumn } : {};
-  if (!release) return computeCells(conn, job, taskId, unit);
   if (job.kind !== 'contingency') {
+    if (!release) return computeCells(data ?? conn, job, taskId, unit);
     // cohort, characterize, survival: the cohort's persons, as the plain path guards them, from one person up.
-    return computeCells(conn, job, taskId, { ...unit, onCohort: (t) => guardCohort(conn, undefined, t, release, release.policy, SECURE_MIN_PERSONS) });
+    return computeCells(data ?? conn, job, taskId, { ...unit, onCohort: (t) => guardCohort(conn, data, t, release, release.policy, SECURE_MIN_PERSONS) });
   }
+  if (data) {
+    if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
+    const onServer = await contingencyOnServer(conn, data, job, product, release);
+    if (onServer) return onServer;
+    return withStagedProduct(data, conn, product, () => secureCells(conn, job, taskId, personColumn, release));
+  }
+  if (!release) return computeCells(conn, job, taskId, unit);
   const sets = `fedmesh_sct_${taskId.replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}_${randomBytes(4).toString('hex')}`;
   try {
     const values = await computeCells(conn, job, taskId, { ...unit, personSets: { table: sets, salt: release.salt, hashSql: personHashSql } });
@@ -61,6 +78,42 @@ export async function secureCells(conn: DuckDBConnection, job: CellJob, taskId: 
   } finally {
     await conn.run(`DROP TABLE IF EXISTS "${sets}"`).catch(() => undefined);
   }
+}
+
+/**
+ * A contingency table counted on the server (undefined: its spec cannot be compiled exactly, so the caller stages
+ * the product). The guard's person sets (every non-empty place) and the counts come from one snapshot, so the cells
+ * summed are the sets remembered.
+ */
+async function contingencyOnServer(conn: DuckDBConnection, data: SqlSession, job: CellJob & { kind: 'contingency' }, product: ProductInfo, release: SecureRelease | undefined): Promise<Map<string, bigint> | undefined> {
+  const q = contingencySourceQuery(job, product);
+  if (!q) return undefined;
+  let counts: ReturnType<typeof compileContingencyCounts>;
+  try {
+    counts = compileContingencyCounts(data.dialect, q);
+  } catch (e) {
+    // A level of the wrong JSON type for its column: the staged path compares as DuckDB does.
+    if (isFedmeshError(e) && e.code === 'INVALID_ARGUMENT') return undefined;
+    throw e;
+  }
+  const oneSnapshot = <T>(fn: () => Promise<T>): Promise<T> => (data.snapshot ? data.snapshot(fn) : fn());
+  const rows = await oneSnapshot(async () => {
+    if (release) {
+      const cand = await contingencyCandidatesFromSource(data, conn, compileContingencyPersons(data.dialect, q, SECURE_MIN_PERSONS), q.colLevels.length, release.salt);
+      try {
+        await check(conn, release, cand);
+      } finally {
+        await conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
+      }
+    }
+    return data.all(counts.sql, counts.params);
+  });
+  const t = readContingencyCounts(rows, q.rowLevels.length, q.colLevels.length);
+  const cells = new Map<string, bigint>();
+  t.counts.forEach((row, r) => row.forEach((v, c) => cells.set(`cell:${r}:${c}`, v)));
+  cells.set('outside', t.outside);
+  cells.set('ambiguous', t.ambiguous);
+  return cells;
 }
 
 /**

@@ -107,8 +107,8 @@ export class SecureTaskRunner {
   /** Runs one round of a secure job. @throws FedmeshError; the session of a failed SecAgg round is dropped */
   /**
    * @param withData on an agent whose data is a site's PostgreSQL: a session of it (consent-scoped, the task's
-   *   signal). Secure aggregates then run their statistics there as the plain path does; the other old kinds are
-   *   refused there before this (data/source/agent-source.ts).
+   *   signal). Every old kind then computes there as its plain path does: aggregate statistics and contingency counts
+   *   by queries on the server, the cohort kinds' SQL on the server with the guard's person hashes in this agent.
    */
   async handle(task: AgentTask, job: JobSpec, withData?: WithData): Promise<SecureTaskOutput> {
     if (!this.deps.tls) {
@@ -142,15 +142,17 @@ export class SecureTaskRunner {
       return { vectorLength: sp.layout.vectorLength, threshold: sp.threshold, requiredContributors: sp.requiredContributors, vector: (asBigInt) => this.vector(task, job, sp, product, asBigInt, withData) };
     }
     const cp = planSecureCells(job, ruleNamesFor(job), n, ring);
-    return { vectorLength: cp.vectorLength, threshold: cp.threshold, requiredContributors: cp.requiredContributors, vector: (asBigInt) => this.cellVector(task, job, cp, asBigInt) };
+    return { vectorLength: cp.vectorLength, threshold: cp.threshold, requiredContributors: cp.requiredContributors, vector: (asBigInt) => this.cellVector(task, job, cp, asBigInt, withData) };
   }
 
   /** Cells (exactly as runCellJob counts them) → (+ a noise share per block) → overflow check → limbs. Charges first in distributed-dp. */
-  private async cellVector(task: AgentTask, job: CellJob, cp: SecureCellPlan, asBigInt: boolean): Promise<Uint32Array | BigInt64Array> {
+  private async cellVector(task: AgentTask, job: CellJob, cp: SecureCellPlan, asBigInt: boolean, withData?: WithData): Promise<Uint32Array | BigInt64Array> {
     if (cp.noise) await this.deps.charge(task.jobId, task.researcher, cp.noise.cost);
-    const unit = job.kind === 'contingency' ? this.deps.products().find((p) => p.name === job.product)?.privacyUnit : undefined;
+    const product = job.kind === 'contingency' ? this.deps.products().find((p) => p.name === job.product) : undefined;
+    const unit = product?.privacyUnit;
     const release = this.release(task, job);
-    const values = await this.deps.withConnection((conn) => secureCells(conn, job, task.taskId, unit, release));
+    // On a site's PostgreSQL the cells are counted on the server; the guard's person hashes stay in this agent's DuckDB.
+    const values = await this.deps.withConnection((conn) => (withData ? withData((data) => secureCells(conn, job, task.taskId, unit, release, data, product)) : secureCells(conn, job, task.taskId, unit, release)));
     const rng = dp.asBufferedRng(this.deps.rng);
     const noise = cp.noise;
     const samplers = noise ? noise.blocks.map((b) => dp.createDiscreteGaussianSampler(b.plan.shareSigma2)) : [];

@@ -78,7 +78,7 @@ export async function runAgentTask(task: AgentTask, identity: IdentityAssertionC
       return { ok: true, taskId: task.taskId, arrow: new Uint8Array(), meta: {}, conceptNames };
     }
     const onSeam = deps.kindTasks.handles(task.kind, task.specJson);
-    if (data) refuseOffSource(task.kind, task.specJson, onSeam);
+    if (data) refuseOffSource(task.kind);
     if (onSeam) {
       const out = await deps.kindTasks.run(task, scope, identity);
       done('ok');

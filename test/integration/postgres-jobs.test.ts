@@ -16,9 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerRng } from '../../common/crypto-rng.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { parseJobSpec } from '../../common/job/validate.js';
-import type { AggregateJob, JobSpec } from '../../common/job/spec.js';
+import type { AggregateJob, CellJob, JobSpec } from '../../common/job/spec.js';
 import { planAggregatePrivacy } from '../../common/job/privacy-plan.js';
-import { secureGroupStatistics } from '../../node-agent/secure/secure-guard.js';
+import { secureCells, secureGroupStatistics } from '../../node-agent/secure/secure-guard.js';
 import { openPostgresSource, sourceProducts, type PostgresSource, type SqlSession } from '../../node-agent/data/source/index.js';
 import { listProducts, type ProductInfo } from '../../node-agent/data/products.js';
 import { ReleasedCells } from '../../node-agent/disclosure/released-cells.js';
@@ -432,6 +432,57 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(onDuck[1]).toBe('refused POLICY_DENIED');
     expect(await outcomes(true)).toEqual(onDuck);
   }, 120_000);
+
+  it('secure cells on the server (HE contingency, cohort kinds): the exact cells equal DuckDB\'s, and the guard inside the sum refuses what it refuses on DuckDB', async () => {
+    // A year of birth with 1 … 9 persons: '>= Y' and '> Y' differ by them alone (inside a sum, every place from one person is guarded).
+    const y = Number((await conn.runAndReadAll('SELECT year_of_birth AS y FROM person GROUP BY 1 HAVING count(*) BETWEEN 1 AND 9 ORDER BY 1 LIMIT 1')).getRowObjectsJS()[0]!.y);
+    const celecoxib = JSON.parse(readFileSync(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
+    const contingency = (where: unknown[]) => ({ kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'race_concept_id', rowLevels: [8507, 8532], colLevels: [0, 8515, 8516, 8527], where });
+    const specs = [
+      contingency([{ column: 'year_of_birth', op: '>=', value: y }]),
+      contingency([{ column: 'year_of_birth', op: '>', value: y }]),
+      // A filter on a timestamp column is not compiled: the product is staged and counted by the DuckDB step.
+      contingency([{ column: 'birth_datetime', op: 'is not null' }]),
+      { kind: 'cohort', definition: celecoxib },
+      { kind: 'characterize', definition: celecoxib, conditionConcepts: [192671, 80180], drugConcepts: [1118084] },
+      { kind: 'survival', target: celecoxib, outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: { binDays: 90, maxDays: 720 }, strata: 'gender' },
+    ];
+    const outcomes = async (onPg: boolean): Promise<string[]> => {
+      const ledgerDb = await DuckDBInstance.create(':memory:');
+      const ledger = await ledgerDb.connect();
+      const local = onPg ? ledger : conn;
+      const cells = await ReleasedCells.open(local);
+      const researcher = `r-${randomUUID()}`;
+      const product = (onPg ? pgProducts : duckProducts).find((p) => p.name === 'person')!;
+      const out: string[] = [];
+      try {
+        for (const [i, raw] of specs.entries()) {
+          const job = parseJobSpec({ ...raw, privacy: { mode: 'none' }, secure: 'he' }) as CellJob;
+          const release = { researcher, jobId: `jc${i}`, cells, salt: SALT, policy: { minCellSize: 10, maxRememberedPersons: 1_000_000 } };
+          const unit = job.kind === 'contingency' ? product.privacyUnit : undefined;
+          try {
+            const values = onPg ? await source.withSession((s) => secureCells(local, job, `t${i}`, unit, release, s, product)) : await secureCells(local, job, `t${i}`, unit, release);
+            out.push(`ok ${[...values].map(([k, v]) => `${k}=${v}`).join(',')}`);
+          } catch (e) {
+            out.push(`refused ${(e as FedmeshError).code} ${/differencing guard/.test((e as Error).message)}`);
+          }
+        }
+        return out;
+      } finally {
+        if (!onPg) await cells.forget(conn, researcher);
+        ledger.closeSync();
+        ledgerDb.closeSync();
+      }
+    };
+    const onDuck = await outcomes(false);
+    expect(onDuck[0]).toMatch(/^ok cell:0:0=\d+/);
+    expect(onDuck[1]).toBe('refused POLICY_DENIED true');
+    expect(onDuck[2]).toMatch(/^ok cell:0:0=[1-9]/);
+    expect(onDuck[3]).toMatch(/^ok persons=[1-9].*qualified=[1-9]/);
+    expect(onDuck[4]).toMatch(/drug:1118084=[1-9]/);
+    expect(onDuck[5]).toMatch(/^ok n:male=[1-9].*e:female:0=/);
+    expect(await outcomes(true)).toEqual(onDuck);
+  }, 180_000);
 
   it('text order filters compare bytes on the server whatever the column collation: aggregate and contingency (pushed down) count what DuckDB counts', async () => {
     const serverCount = async (where: string): Promise<number> => {

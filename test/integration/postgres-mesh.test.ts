@@ -224,7 +224,7 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
     expect(onPg.result!.conceptNames).toEqual(onDuck.result!.conceptNames);
   }, 120_000);
 
-  it('secure sums on PostgreSQL agents (the kinds on the seam, and aggregate): glm, contingency, Cox and aggregate under secagg, and aggregate under he, equal the plain run', async () => {
+  it('secure sums on PostgreSQL agents (every kind): glm, contingency, Cox, aggregate, cohort, characterize and Kaplan–Meier under secagg, and aggregate, contingency and Kaplan–Meier under he, equal the plain run', async () => {
     const target = JSON.parse(await readFile(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
     const specs: Record<string, Record<string, unknown>> = {
       glm: { kind: 'glm', product: 'person', family: 'gaussian', outcome: 'year_of_birth', outcomeBounds: [1900, 2030], covariates: [{ column: 'gender_concept_id', type: 'categorical', levels: [8507, 8532], reference: 8507 }], privacy: { mode: 'none' } },
@@ -232,6 +232,10 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
       cox: { kind: 'survival', model: 'cox', target, outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: { binDays: 180, maxDays: 1800 }, covariates: [{ name: 'age', source: 'age', type: 'numeric', bounds: [0, 110] }], privacy: { mode: 'none' } },
       // The older kind's secure path: its statistics computed on the server, its guard's person hashes in the agent.
       aggregate: { kind: 'aggregate', product: 'person', where: [{ column: 'gender_source_value', op: '<', value: 'f' }], groupBy: ['gender_concept_id'], groupKeys: { gender_concept_id: [8507, 8532] }, measures: [{ fn: 'count' }, { fn: 'mean', column: 'year_of_birth', bounds: [1900, 2030] }], privacy: { mode: 'none' } },
+      // The older cell kinds' secure path: the cohort SQL on the server, the guard's person hashes in the agent.
+      cohort: { kind: 'cohort', definition: target, privacy: { mode: 'none' } },
+      characterize: { kind: 'characterize', definition: target, conditionConcepts: [192671, 80180], drugConcepts: [1118084], privacy: { mode: 'none' } },
+      survival: { kind: 'survival', target, outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: { binDays: 90, maxDays: 1800 }, strata: 'gender', privacy: { mode: 'none' } },
     };
     const numbers = (v: unknown): number[] => (typeof v === 'number' ? [v] : Array.isArray(v) ? v.flatMap(numbers) : v !== null && typeof v === 'object' ? Object.keys(v).sort().filter((k) => !/ms$|Ms$|secure|timing/i.test(k)).flatMap((k) => numbers((v as Record<string, unknown>)[k])) : []);
     for (const [kind, spec] of Object.entries(specs)) {
@@ -247,23 +251,23 @@ describe.skipIf(!available || noPg)('one DuckDB agent and two PostgreSQL agents 
       expect(a.length, kind).toBeGreaterThan(0);
       a.forEach((x, i) => expect(Math.abs(x - b[i]!), `${kind}[${i}]`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(x))));
     }
-    // The built-in HE path of aggregate (the researcher's client decrypts): the same statistics from the server.
-    const he = await mesh.client.run({ ...specs.aggregate!, secure: 'he', timeoutMs: 180_000 }, undefined, { keyDir: join(mesh.dir, 'he-keys') });
-    expect(he.error, JSON.stringify(he.error)).toBeUndefined();
-    expect(he.agents.answered).toEqual(['a1', 'a2', 'a3']);
-    const plainAgg = await mesh.client.run({ ...specs.aggregate!, timeoutMs: 180_000 });
-    expect(numbers(he.result!.rows)).toEqual(numbers(plainAgg.result!.rows));
+    // The built-in HE path (the researcher's client decrypts): the same statistics and counts from the servers.
+    for (const kind of ['aggregate', 'contingency', 'survival']) {
+      const he = await mesh.client.run({ ...specs[kind]!, secure: 'he', timeoutMs: 180_000 }, undefined, { keyDir: join(mesh.dir, `he-keys-${kind}`) });
+      expect(he.error, `${kind}: ${JSON.stringify(he.error)}`).toBeUndefined();
+      expect(he.agents.answered, kind).toEqual(['a1', 'a2', 'a3']);
+      const plain = await mesh.client.run({ ...specs[kind]!, timeoutMs: 180_000 });
+      expect(numbers(he.result!.rows), kind).toEqual(numbers(plain.result!.rows));
+      expect(numbers(plain.result!.rows).some((x) => x > 0), kind).toBe(true);
+    }
   }, 600_000);
 
-  it('kinds and secure tasks the PostgreSQL agents do not run there are refused by them, naming what (negative control)', async () => {
+  it('kinds the PostgreSQL agents do not run there are refused by them, naming the kind (negative control)', async () => {
     const a2 = mesh.agents.get('a2')!;
     const task = (kind: string, spec: Record<string, unknown>): Parameters<typeof a2.serveTask>[0] => ({ taskId: `t-${kind}`, jobId: `j-${kind}`, kind, specJson: JSON.stringify({ kind, ...spec }), deadlineMs: Date.now() + 60_000, round: 0, researcher: 'researcher', payload: new Uint8Array() });
     const unknown = await a2.serveTask(task('dwell', { product: 'person', privacy: { mode: 'none' } }));
     expect(unknown.ok).toBe(false);
     expect(unknown.ok ? '' : unknown.error.message).toMatch(/dwell jobs do not run on this agent's PostgreSQL source/);
-    const target = JSON.parse(await readFile(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
-    const secure = await a2.serveTask(task('cohort', { target, privacy: { mode: 'none' }, secure: 'secagg' }));
-    expect(secure.ok ? '' : secure.error.message).toMatch(/secure cohort jobs do not run on this agent's PostgreSQL source/);
     // Control: the same agent answers a kind it runs there.
     const ok = await a2.serveTask(task('aggregate', { product: 'person', where: [], groupBy: [], measures: [{ fn: 'count' }], privacy: { mode: 'none' } }));
     expect(ok.ok).toBe(true);

@@ -10,7 +10,7 @@ import { omopTableAnyVersion } from '../omop/cdm-spec.js';
 import type { ProductInfo } from '../products.js';
 import type { CdmCatalogue } from './cdm-check.js';
 
-/** Job kinds an agent runs on a PostgreSQL source (plain tasks; secure ones read the agent's DuckDB). */
+/** Job kinds an agent runs on a PostgreSQL source, plain and secure. */
 export const SOURCE_KINDS: ReadonlySet<string> = new Set(['cohort', 'characterize', 'survival', 'survival-cox', 'aggregate', 'contingency', 'glm', 'train']);
 
 /** The OMOP tables found on the server as products, in name order; `person_id` is the privacy unit where present. */
@@ -28,25 +28,14 @@ export function sourceProducts(catalogue: CdmCatalogue, describe: (schema: strin
 }
 
 /**
- * Refuses, before anything is charged or computed, a task this agent cannot run on its PostgreSQL source. `onSeam`:
- * the task runs on the kind seam (node-agent/tasks/kind-task-runner.ts), where secure sums work on the source too.
+ * Refuses, before anything is charged or computed, a task this agent cannot run on its PostgreSQL source: a kind
+ * not written against the data-source seam. Every secure sum of the kinds listed runs there: the seam's kinds
+ * compute their vector through the same source step, the older kinds' secure path runs their statistics, cohorts and
+ * counts on the server with the guard's person hashes in the agent's DuckDB (node-agent/secure/secure-guard.ts).
  * @throws FedmeshError FAILED_PRECONDITION naming the kind
  */
-export function refuseOffSource(kind: string, specJson: string, onSeam = false): void {
-  let spec: { secure?: unknown } | null | undefined;
-  try {
-    spec = JSON.parse(specJson) as { secure?: unknown } | null;
-  } catch {
-    spec = undefined; // the task's own parse names what is wrong
-  }
-  const secure = spec?.secure;
+export function refuseOffSource(kind: string): void {
   if (!SOURCE_KINDS.has(kind)) {
     throw new FedmeshError('FAILED_PRECONDITION', `kind: ${kind.slice(0, 40)} jobs do not run on this agent's PostgreSQL source yet (supported there: ${[...SOURCE_KINDS].join(', ')})`, { field: 'kind' });
-  }
-  // A kind on the kind seam computes its vector through the same source step whatever the secure sum, and the
-  // older kinds' secure aggregates run their statistics on the server (node-agent/secure/secure-guard.ts); the older
-  // cell kinds' secure path still reads the agent's DuckDB.
-  if (secure !== undefined && secure !== null && !onSeam && kind !== 'aggregate') {
-    throw new FedmeshError('FAILED_PRECONDITION', `secure: secure ${kind.slice(0, 40)} jobs do not run on this agent's PostgreSQL source yet (secure aggregate, contingency, glm, Cox and train do); use a plaintext privacy mode`, { field: 'secure' });
   }
 }
