@@ -35,6 +35,14 @@ const EXAMPLES: Readonly<Record<string, Record<string, unknown>>> = {
     privacy: { mode: 'none' },
   },
   contingency: { kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'race_concept_id', rowLevels: [8507, 8532], colLevels: [8527, 0], privacy: { mode: 'none' } },
+  survival: {
+    kind: 'survival',
+    target: { name: 't', entry: { domain: 'condition', concepts: { include: [{ conceptId: 201826 }] } } },
+    outcome: { domain: 'death', conceptIds: [] },
+    timeGrid: { binDays: 365, maxDays: 1825 },
+    strata: 'gender',
+    privacy: { mode: 'none' },
+  },
 };
 
 function refusalField(def: AnyKindDef, raw: unknown): string | undefined {

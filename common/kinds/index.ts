@@ -15,3 +15,4 @@ export * from './secure-vector.js';
 export * from './secure-sum.js';
 export * from './selection.js';
 export * from './kind-noise-plan.js';
+export * from './cell-secure-statement.js';

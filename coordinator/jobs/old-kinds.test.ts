@@ -16,7 +16,7 @@ describe('oldKindPath', () => {
     expect(p.combine).toBe(combineAggregate);
   });
 
-  it.each(['cohort', 'characterize', 'survival'] as const)('sends %s to the cell-job admission and combine', (kind) => {
+  it.each(['cohort', 'characterize'] as const)('sends %s to the cell-job admission and combine', (kind) => {
     const p = oldKindPath(specOf(kind));
     expect(p.admit).toBe(admitCellJob);
     expect(p.combine).toBe(combineCellJob);
@@ -26,6 +26,13 @@ describe('oldKindPath', () => {
     const p = oldKindPath(specOf('contingency'));
     expect(p.admit).toBe(admitContingency);
     expect(() => p.cost(specOf('contingency') as never, [])).toThrow(/kind seam/);
+  });
+
+  it('survival (ported to jobs/survival-km) keeps only the cell jobs\' catalogue admission; its plain path refuses', () => {
+    const p = oldKindPath(specOf('survival'));
+    expect(p.admit).toBe(admitCellJob);
+    expect(() => p.cost(specOf('survival') as never, [])).toThrow(/kind seam/);
+    expect(() => p.combine(specOf('survival') as never, [], [], () => 0 as never)).toThrow(/kind seam/);
   });
 
   it('reserves the cost of the kind\'s own plan: nothing in mode none, the stated ε in central-dp (negative control)', () => {

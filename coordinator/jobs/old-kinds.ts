@@ -57,12 +57,26 @@ const PORTED_CONTINGENCY: OldKindPath<CellJob> = {
   },
 };
 
+/**
+ * Ported to the kind seam (jobs/survival-km; KindDef.accepts sends every Kaplan–Meier spec there but HE ones, and
+ * Cox specs are the registry kind survival-cox). What stays is its catalogue admission, as for contingency.
+ */
+const PORTED_SURVIVAL: OldKindPath<CellJob> = {
+  admit: admitCellJob,
+  cost: () => {
+    throw new FedmeshError('INTERNAL', 'survival jobs run on the kind seam (jobs/survival-km); only secure he ones take the built-in path');
+  },
+  combine: () => {
+    throw new FedmeshError('INTERNAL', 'survival jobs run on the kind seam (jobs/survival-km); only secure he ones take the built-in path');
+  },
+};
+
 const OLD_KINDS: Readonly<Record<JobKind, OldKindPath<never>>> = {
   aggregate: AGGREGATE_PATH,
   cohort: CELL_PATH,
   characterize: CELL_PATH,
   contingency: PORTED_CONTINGENCY,
-  survival: CELL_PATH,
+  survival: PORTED_SURVIVAL,
 };
 
 /**

@@ -6,7 +6,7 @@
  * withholds its cells below its minimum cell size before anything leaves (common/kinds/selection.ts).
  */
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
-import { jobRho, kindPrivacyOf, toleratedAgents } from '../../common/kinds/index.js';
+import { cellSecureStatement, kindPrivacyOf } from '../../common/kinds/index.js';
 import { summariseCells, type ReleasedCell } from '../../common/job/cell-summary.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
 import { contingencyCells, parseContingencySpec, seamRunsContingency, type ContingencySpec } from './spec.js';
@@ -88,44 +88,8 @@ function releaseContingency(job: CompiledContingencyJob, history: readonly Round
  * KLS 2021 shares, sized on the block's exact L2 = 1 per person × sites).
  */
 function secureStatement(job: CompiledContingencyJob, last: RoundRecord, info: KindReleaseInfo): { privacy: Record<string, unknown>; notes: string[]; minCellSize?: number; cellStd: number } {
-  const contributors = last.answered.length;
-  const maxRows = job.spec.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS;
-  const clip = `secureMaxRows ${maxRows}: every agent clips each cell to the public per-agent bound (${maxRows} persons) before masking, so a value differs from the exact one only where an agent holds more persons in a cell`;
-  if (job.privacy.mode === 'none') {
-    const k = Math.max(0, ...last.answered.map((a) => info.minCellSize?.[a] ?? 0));
-    return {
-      minCellSize: k,
-      cellStd: 0,
-      privacy: { mode: 'none', secure: job.secure, exact: true, minCellSize: k, contributors, secureMaxRows: maxRows },
-      notes: [
-        `mode none with secure aggregation (${job.secure}): exact counts of distinct persons; no agent's counts were visible to the coordinator`,
-        `the minimum cell size (${k}, the largest among the contributing agents) is applied to the released totals, not per agent: per-agent suppression is impossible inside secure aggregation`,
-        clip,
-      ],
-    };
-  }
-  const std = last.noiseStd[0] ?? 0;
-  const sites = job.privacy.maxSitesPerPerson ?? 1;
-  return {
-    cellStd: std,
-    privacy: {
-      mode: job.privacy.mode,
-      secure: job.secure,
-      ...(job.privacy.epsilon !== undefined ? { epsilon: job.privacy.epsilon, delta: job.privacy.delta } : {}),
-      rho: jobRho(job),
-      contributors,
-      tolerated: toleratedAgents(job, contributors),
-      maxRowsPerPerson: 1,
-      budgetSplit: `the whole budget on 1 block: ${TABLE_BLOCK}`,
-      mechanism: 'discrete-gaussian noise shares, one per agent, summed inside secure aggregation',
-      mechanisms: [{ block: TABLE_BLOCK, sensitivity: { l1: sites, l2: sites }, distribution: 'discrete-gaussian', totalStd: std }],
-      secureMaxRows: maxRows,
-    },
-    notes: [
-      `${job.privacy.mode} with ${job.secure}: each of ${contributors} contributing agents added a discrete Gaussian share to its table before masking; only the noisy sum was ever decoded. <name>_std is the std of the summed shares`,
-      clip,
-    ],
-  };
+  const s = cellSecureStatement(job, [TABLE_BLOCK], job.spec.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS, last, info);
+  return { privacy: s.privacy, notes: s.notes, ...(s.minCellSize !== undefined ? { minCellSize: s.minCellSize } : {}), cellStd: s.blockStd[0]! };
 }
 
 export const contingencyKind: KindDef<ContingencySpec, ContingencyPlan, null> = {

@@ -172,13 +172,13 @@ describe('survival-cox spec', () => {
 });
 
 describe('routing of {"kind": "survival", "model": "cox"}', () => {
-  it('goes to the registry kind survival-cox; a Kaplan–Meier survival spec stays on its built-in path', async () => {
+  it('goes to the registry kind survival-cox; a Kaplan–Meier survival spec goes to the kind survival (jobs/survival-km)', async () => {
     const { registryKindCandidates } = await import('../../common/kinds/index.js');
     const { KINDS } = await import('../kinds.js');
     const pick = (spec: unknown) => registryKindCandidates(spec).map((k) => KINDS.get(k)).find((d) => d !== undefined)?.kind;
     expect(pick({ kind: 'survival', model: 'cox' })).toBe('survival-cox');
-    expect(pick({ kind: 'survival' })).toBeUndefined();
-    expect(pick({ kind: 'survival', model: 'km' })).toBeUndefined();
+    expect(pick({ kind: 'survival' })).toBe('survival');
+    expect(pick({ kind: 'survival', model: 'km' })).toBe('survival');
     expect(registryKindCandidates({ kind: 'survival', model: 'Bad Model!' })).toEqual(['survival']);
     expect(registryKindCandidates(null)).toEqual([]);
   });

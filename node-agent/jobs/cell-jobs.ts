@@ -127,16 +127,25 @@ export async function computeCells(db: DuckDBConnection | SqlSession, job: CellJ
  * nothing is withheld per agent and the agent cannot see what is released.
  */
 export async function guardCohort(conn: DuckDBConnection, data: SqlSession | undefined, cohortTable: string, release: NonNullable<CellJobContext['release']>, policy: Pick<CompiledAgentPolicy, 'minCellSize' | 'maxRememberedPersons'>, minPersons = policy.minCellSize): Promise<void> {
+  await guardCohortWith(conn, data, cohortTable, release.salt, minPersons, (cand) => release.cells.checkAndRecord(conn, { researcher: release.researcher, jobId: release.jobId, candidates: cand, minCellSize: policy.minCellSize, maxRememberedPersons: policy.maxRememberedPersons }));
+}
+
+/**
+ * The cohort's persons as the guard's candidate set — TEMP table `(cell, h)` with the one cell `cohort`, empty when
+ * the cohort has fewer than `minPersons` — handed to `check` (the guard of the old path or the kind seam's
+ * `guardReleasedSets`), then dropped.
+ */
+export async function guardCohortWith(conn: DuckDBConnection, data: SqlSession | undefined, cohortTable: string, salt: string, minPersons: number, check: (candidates: string) => Promise<unknown>): Promise<void> {
   // Data elsewhere (PostgreSQL): the cohort's person ids are streamed into a local TEMP table (they stay in this
   // agent), so the hash and the check below are the same code, with the same answer, on both sources.
   const cohort = data ? await copyPersonsToLocal(data, cohortTable, conn) : cohortTable;
   const cand = `${cohort}_cells`;
-  await conn.run(
-    `CREATE TEMP TABLE "${cand}" AS WITH d AS (SELECT DISTINCT 'cohort' AS cell, ${personHashSql('subject_id', '$1')} AS h FROM "${cohort}" WHERE subject_id IS NOT NULL) SELECT cell, h FROM d WHERE (SELECT count(*) FROM d) >= $2`,
-    [release.salt, minPersons],
-  );
   try {
-    await release.cells.checkAndRecord(conn, { researcher: release.researcher, jobId: release.jobId, candidates: cand, minCellSize: policy.minCellSize, maxRememberedPersons: policy.maxRememberedPersons });
+    await conn.run(
+      `CREATE TEMP TABLE "${cand}" AS WITH d AS (SELECT DISTINCT 'cohort' AS cell, ${personHashSql('subject_id', '$1')} AS h FROM "${cohort}" WHERE subject_id IS NOT NULL) SELECT cell, h FROM d WHERE (SELECT count(*) FROM d) >= $2`,
+      [salt, minPersons],
+    );
+    await check(cand);
   } finally {
     await conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
     if (cohort !== cohortTable) await conn.run(`DROP TABLE IF EXISTS "${cohort}"`).catch(() => undefined);

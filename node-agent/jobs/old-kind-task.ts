@@ -56,7 +56,7 @@ const aggregateTask: OldKindTask<AggregateJob> = async (task, job, deps) => {
   return privacy.dp ? deps.once(task.jobId, task.round, compute) : compute();
 };
 
-/** The cohort-level cell kinds (cohort, characterize, survival) share one task: counts of persons in public cells. */
+/** The cohort-level cell kinds not yet ported (cohort, characterize) share one task: counts of persons in public cells. */
 const cellTask: OldKindTask<CellJob> = async (task, job, deps) => {
   const blocks = cellBlocks(job, job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : []);
   const privacy = planCellPrivacy(job, blocks);
@@ -69,8 +69,8 @@ const cellTask: OldKindTask<CellJob> = async (task, job, deps) => {
 };
 
 /**
- * Contingency is ported to the kind seam (jobs/contingency, run by node-agent/tasks/kind-task-runner.ts); only its
- * secure he tasks take the built-in secure path. A plain task of the built-in shape comes from a coordinator that
+ * Contingency and survival (Kaplan–Meier) are ported to the kind seam (jobs/contingency, jobs/survival-km, run by
+ * node-agent/tasks/kind-task-runner.ts); only their secure he tasks take the built-in secure path. A plain task of the built-in shape comes from a coordinator that
  * predates the port: refused before anything is charged or read.
  */
 const portedTask: OldKindTask<CellJob> = async (_task, job) => {
@@ -87,7 +87,7 @@ const OLD_KIND_TASKS: Readonly<Record<JobKind, OldKindTask<never>>> = {
   cohort: cellTask,
   characterize: cellTask,
   contingency: portedTask,
-  survival: cellTask,
+  survival: portedTask,
 };
 
 /**

@@ -1,0 +1,62 @@
+/**
+ * How a ported cell kind (contingency, survival Kaplan–Meier: person counts in public cells) states a secure sum's
+ * release: in mode none the minimum cell size applied to the totals (per-agent withholding is impossible inside a
+ * secure sum); in distributed-dp the contributors' discrete Gaussian shares per block (the seam's KLS 2021 shares,
+ * the job's ρ split evenly over the noisy blocks). Pure.
+ */
+import { jobRho } from './noise-calibration.js';
+import { toleratedAgents } from './agent-noise-modes.js';
+import type { CompiledKindJob, KindReleaseInfo, RoundRecord } from './kind.js';
+
+export interface CellSecureStatement {
+  privacy: Record<string, unknown>;
+  notes: string[];
+  /** Mode none: totals 0 < v < minCellSize are withheld. */
+  minCellSize?: number;
+  /** The noise std of each block's entries (0 in mode none), in layout order. */
+  blockStd: number[];
+}
+
+/**
+ * @param blocks the layout's block names, in order (each entry of a block counts persons: L1 = L2 = sites)
+ * @param secureMaxRows the public per-agent bound every cell is clipped to before masking
+ */
+export function cellSecureStatement(job: CompiledKindJob, blocks: readonly string[], secureMaxRows: number, last: RoundRecord, info: KindReleaseInfo): CellSecureStatement {
+  const contributors = last.answered.length;
+  const clip = `secureMaxRows ${secureMaxRows}: every agent clips each cell to the public per-agent bound (${secureMaxRows} persons) before masking, so a value differs from the exact one only where an agent holds more persons in a cell`;
+  if (job.privacy.mode === 'none') {
+    const k = Math.max(0, ...last.answered.map((a) => info.minCellSize?.[a] ?? 0));
+    return {
+      minCellSize: k,
+      blockStd: blocks.map(() => 0),
+      privacy: { mode: 'none', secure: job.secure, exact: true, minCellSize: k, contributors, secureMaxRows },
+      notes: [
+        `mode none with secure aggregation (${job.secure}): exact counts of distinct persons; no agent's counts were visible to the coordinator`,
+        `the minimum cell size (${k}, the largest among the contributing agents) is applied to the released totals, not per agent: per-agent suppression is impossible inside secure aggregation`,
+        clip,
+      ],
+    };
+  }
+  const blockStd = blocks.map((_, i) => last.noiseStd[i] ?? 0);
+  const sites = job.privacy.maxSitesPerPerson ?? 1;
+  return {
+    blockStd,
+    privacy: {
+      mode: job.privacy.mode,
+      secure: job.secure,
+      ...(job.privacy.epsilon !== undefined ? { epsilon: job.privacy.epsilon, delta: job.privacy.delta } : {}),
+      rho: jobRho(job),
+      contributors,
+      tolerated: toleratedAgents(job, contributors),
+      maxRowsPerPerson: 1,
+      budgetSplit: blocks.length === 1 ? `the whole budget on 1 block: ${blocks[0]}` : `equal ρ shares over ${blocks.length} blocks: ${blocks.join(', ')}`,
+      mechanism: 'discrete-gaussian noise shares, one per agent, summed inside secure aggregation',
+      mechanisms: blocks.map((block, i) => ({ block, sensitivity: { l1: sites, l2: sites }, distribution: 'discrete-gaussian', totalStd: blockStd[i] })),
+      secureMaxRows,
+    },
+    notes: [
+      `${job.privacy.mode} with ${job.secure}: each of ${contributors} contributing agents added a discrete Gaussian share to its ${blocks.length === 1 ? 'table' : 'blocks'} before masking; only the noisy sum was ever decoded. <name>_std is the std of the summed shares`,
+      clip,
+    ],
+  };
+}
