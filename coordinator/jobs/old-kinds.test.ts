@@ -32,7 +32,7 @@ describe('oldKindPath', () => {
     const p = oldKindPath(specOf('survival'));
     expect(p.admit).toBe(admitCellJob);
     expect(() => p.cost(specOf('survival') as never, [])).toThrow(/kind seam/);
-    expect(() => p.combine(specOf('survival') as never, [], [], () => 0 as never)).toThrow(/kind seam/);
+    expect(() => p.combine(specOf('survival') as never, [], [], undefined as never)).toThrow(/kind seam/);
   });
 
   it('reserves the cost of the kind\'s own plan: nothing in mode none, the stated ε in central-dp (negative control)', () => {
