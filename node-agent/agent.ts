@@ -23,6 +23,7 @@ import { createAttestation, type IdentityAttestation } from '../common/secure/id
 import { loadOrCreateIdentityKey } from './secure/identity-store.js';
 import { SecureTaskRunner } from './secure/secure-tasks.js';
 import { ReleasedCells } from './disclosure/released-cells.js';
+import { FedmeshError } from '../common/errors.js';
 import type { ProductRules } from '../common/job/product-rules.js';
 import { populationOf } from '../common/job/population.js';
 import { ReleasedAnswers } from './disclosure/released-answers.js';
@@ -364,6 +365,15 @@ export class Agent {
       this.reloadTimer.unref();
     }
     return this.link;
+  }
+
+  /**
+   * Drops this agent's differencing memory of one researcher (`ReleasedCells.forget`): a deliberate act of the domain,
+   * e.g. after a data refresh, never done on the agent's own initiative (forgetting reopens differencing).
+   */
+  async forgetReleasedCells(researcher: string): Promise<void> {
+    if (!this.releasedCells || !this.ledgerConn) throw new FedmeshError('FAILED_PRECONDITION', 'the agent is not started');
+    await this.releasedCells.forget(this.ledgerConn, researcher);
   }
 
   async stop(): Promise<void> {

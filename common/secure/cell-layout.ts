@@ -171,6 +171,10 @@ export function releaseSecureCells(job: CellJob, plan: SecureCellPlan, totals: R
       } else cells.set(cell, { value: Number(v), std });
     }
   });
+  // Mode none, a cohort's attrition: nested person sets (qualified ⊇ rule 0 ⊇ … ⊇ the cohort). Two released totals
+  // that differ by 1 … k − 1 persons disclose the persons one rule removed, so such a step is withheld too, as the
+  // plain path's agents withhold it (complementary suppression on the totals; red team 8, F2).
+  if (!plan.noise && job.kind === 'cohort') withholdNestedTotals(cells, suppressed, ['qualified', ...plan.ruleNames.map((_, i) => `rule:${i}`), 'persons'], minCellSize);
   const summary = summariseCells(job, cells, plan.ruleNames, undefined);
   if (!plan.noise) {
     return {
@@ -228,4 +232,19 @@ export function releaseSecureCells(job: CellJob, plan: SecureCellPlan, totals: R
       ...summary.notes,
     ],
   };
+}
+
+/** Along a chain of nested cells (largest first): a released total 1 … k − 1 below the last released one is withheld. */
+function withholdNestedTotals(cells: Map<string, ReleasedCell>, suppressed: SecureCellRelease['suppressed'], chain: readonly string[], minCellSize: number): void {
+  let last: number | undefined;
+  for (const name of chain) {
+    const v = cells.get(name)?.value;
+    if (v === null || v === undefined) continue;
+    if (last !== undefined && last - v > 0 && last - v < minCellSize) {
+      cells.set(name, { value: null, std: 0 });
+      suppressed.push({ group: { cell: name }, suppressedBy: ['minCellSize'] });
+      continue;
+    }
+    last = v;
+  }
 }

@@ -4,15 +4,16 @@
  * (node-agent/jobs/cell-jobs.ts `computeCells`: the cohort SQL and node-agent/analytics/survival.ts, the same code
  * as before the port), as the job's two blocks. On a site's PostgreSQL the cohorts are built and counted on the
  * server (`onSource`). Withholding small cells (mode none) and noise are the task runner's, not this step's. In mode
- * none the target cohort's persons go through the agent's differencing guard first (with plain sums a cohort of at
- * least its minimum cell size, the ones whose cells leave; inside a secure sum any non-empty one).
+ * none the persons behind every cell (and the target cohort) go through the agent's differencing guard first
+ * (`guardedCells`: with plain sums the cells of at least its minimum cell size, the ones that leave; inside a secure
+ * sum any non-empty one), so a grid shifted by a day cannot difference two released bins.
  */
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AgentKindContext, AgentKindDef, StatVector } from '../../common/kinds/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { guardedSetSize } from '../../node-agent/disclosure/released-cells.js';
-import { computeCells, guardCohortWith } from '../../node-agent/jobs/cell-jobs.js';
+import { computeCells, guardedCells } from '../../node-agent/jobs/cell-jobs.js';
 import type { CompiledKmJob, KmPlan } from './index.js';
 import type { KmSpec } from './spec.js';
 
@@ -22,7 +23,7 @@ async function kmStep(ctx: AgentKindContext, job: CompiledKmJob, db: DuckDBConne
   // Scratch tables are named after this id (computeCells keeps its first 24 characters): random first, so two
   // tasks of one job never share one.
   const scratch = `${randomBytes(6).toString('hex')}${ctx.jobId}`;
-  const values = await computeCells(db, job.spec, scratch, guard ? { onCohort: (t) => guardCohortWith(ctx.conn, data, t, ctx.salt, minPersons, (cand) => ctx.guardReleasedSets!(ctx.conn, cand)) } : {});
+  const values = guard ? await guardedCells(ctx.conn, data, job.spec, scratch, ctx.salt, minPersons, (cand) => ctx.guardReleasedSets!(ctx.conn, cand)) : await computeCells(db, job.spec, scratch);
   const out = new Float64Array(job.plan.blocks.reduce((n, b) => n + b.cells.length, 0));
   let at = 0;
   for (const b of job.plan.blocks) for (const cell of b.cells) out[at++] = Number(values.get(cell) ?? 0n);

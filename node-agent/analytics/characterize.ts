@@ -3,6 +3,7 @@
  * the prevalence of public lists of condition and drug concepts in a window around the index date. Only counts
  * leave; every public level is present (0 where no one matches), so outputs from agents add up cell by cell.
  */
+import type { PersonSetSink } from './person-sets.js';
 import { asSession } from '../cohort/run.js';
 import type { SqlParam } from '../data/source/source.js';
 import { invalidJob } from '../../common/errors.js';
@@ -37,6 +38,11 @@ export interface CharacterizeOptions {
   ageBands?: readonly number[];
   /** Window in days relative to the index date, both ends inclusive. @default [-365, 0] */
   windowDays?: readonly [number, number];
+  /**
+   * Mode none: each cohort person's cells — `gender:<id>`, `age:<band>`, `condition:<id>`, `drug:<id>` — for the
+   * differencing guard, from the same queries as the counts. @default none
+   */
+  personSets?: PersonSetSink;
 }
 
 /** The options after defaults and validation. */
@@ -146,24 +152,31 @@ export async function characterizeCohort(
 
     // One person row per person (the smallest values if a person is listed twice), so no one lands in two cells.
     const genderCase = `CASE ${GENDER_CONCEPT_IDS.map((g) => `WHEN p.gender_concept_id = ${g} THEN ${g}`).join(' ')} ELSE ${OTHER_GENDER_CONCEPT_ID} END`;
-    const demo = await conn.all(
-      `WITH idx AS (${indexDatesSql(cohort.sql)}),
+    const demoFrom = `WITH idx AS (${indexDatesSql(cohort.sql)}),
             p AS (SELECT person_id, min(gender_concept_id) AS gender_concept_id, min(year_of_birth) AS year_of_birth
-                    FROM ${person.sql} GROUP BY person_id)
-       SELECT ${genderCase} AS gender, ${x.cast(`${x.year('idx.index_date')} - p.year_of_birth`, 'BIGINT')} AS age, COUNT(*) AS n
+                    FROM ${person.sql} GROUP BY person_id)`;
+    const ageSql = x.cast(`${x.year('idx.index_date')} - p.year_of_birth`, 'BIGINT');
+    const demo = await conn.all(`${demoFrom}
+       SELECT ${genderCase} AS gender, ${ageSql} AS age, COUNT(*) AS n
          FROM idx LEFT JOIN p ON p.person_id = idx.person_id
-        GROUP BY 1, 2`,
-    );
+        GROUP BY 1, 2`);
     const genderLevels = [...GENDER_CONCEPT_IDS, OTHER_GENDER_CONCEPT_ID];
+    const genderIndex = (r: Record<string, unknown>): number => {
+      const gi = genderLevels.indexOf(Number(r['gender']));
+      return gi === -1 ? genderLevels.length - 1 : gi;
+    };
+    const bandIndex = (r: Record<string, unknown>): number => ageBandIndex(r['age'] === null ? null : Number(r['age']), o.ageBands);
     const byGender = genderLevels.map((g) => ({ gender_concept_id: g, persons: 0n }));
     const bandLabels = ageBandLabels(o.ageBands);
     const byAgeBand = bandLabels.map((band) => ({ band, persons: 0n }));
     for (const r of demo) {
       const n = toBigInt(r['n']);
-      const gi = genderLevels.indexOf(Number(r['gender']));
-      byGender[gi === -1 ? genderLevels.length - 1 : gi]!.persons += n;
-      const age = r['age'] === null ? null : Number(r['age']);
-      byAgeBand[ageBandIndex(age, o.ageBands)]!.persons += n;
+      byGender[genderIndex(r)]!.persons += n;
+      byAgeBand[bandIndex(r)]!.persons += n;
+    }
+    if (opts.personSets) {
+      const sql = `${demoFrom} SELECT ${genderCase} AS gender, ${ageSql} AS age, idx.person_id FROM idx LEFT JOIN p ON p.person_id = idx.person_id`;
+      await opts.personSets(sql, [], (r) => [`gender:${genderLevels[genderIndex(r)]}`, `age:${bandLabels[bandIndex(r)]}`]);
     }
 
     const prevalence = async (
@@ -171,19 +184,20 @@ export async function characterizeCohort(
       table: { sql: string } | undefined,
       conceptColumn: string,
       dateColumn: string,
+      cellPrefix: string,
     ): Promise<{ concept_id: number; persons: bigint }[]> => {
       const out = concepts.map((concept_id) => ({ concept_id, persons: 0n }));
       if (concepts.length === 0 || table === undefined) return out;
       const params = new Params(x);
-      const sql = `WITH idx AS (${indexDatesSql(cohort.sql)}),
-        ${conceptMapCtes('cmap', concepts, params, ancestorSql)}
-        SELECT m.target AS concept_id, COUNT(DISTINCT idx.person_id) AS n
-          FROM idx
+      const from = `WITH idx AS (${indexDatesSql(cohort.sql)}),
+        ${conceptMapCtes('cmap', concepts, params, ancestorSql)}`;
+      const body = `FROM idx
           JOIN ${table.sql} e ON e.person_id = idx.person_id
           JOIN cmap m ON m.concept_id = e.${conceptColumn}
          WHERE e.${dateColumn} BETWEEN ${x.addDays('idx.index_date', params.add(o.windowDays[0], 'INTEGER'))}
-                                   AND ${x.addDays('idx.index_date', params.add(o.windowDays[1], 'INTEGER'))}
-         GROUP BY m.target`;
+                                   AND ${x.addDays('idx.index_date', params.add(o.windowDays[1], 'INTEGER'))}`;
+      const sql = `${from} SELECT m.target AS concept_id, COUNT(DISTINCT idx.person_id) AS n ${body} GROUP BY m.target`;
+      if (opts.personSets) await opts.personSets(`${from} SELECT DISTINCT m.target AS concept_id, idx.person_id ${body}`, params.values as SqlParam[], (r) => [`${cellPrefix}:${Number(r['concept_id'])}`]);
       const rows = await conn.all(sql, params.values as SqlParam[]);
       const at = new Map(concepts.map((c, i) => [c, i]));
       for (const r of rows) {
@@ -198,8 +212,8 @@ export async function characterizeCohort(
       entries: toBigInt(totals?.['entries']),
       byGender,
       byAgeBand,
-      conditions: await prevalence(o.conditionConcepts, conditionTable, 'condition_concept_id', 'condition_start_date'),
-      drugs: await prevalence(o.drugConcepts, drugTable, 'drug_concept_id', 'drug_exposure_start_date'),
+      conditions: await prevalence(o.conditionConcepts, conditionTable, 'condition_concept_id', 'condition_start_date', 'condition'),
+      drugs: await prevalence(o.drugConcepts, drugTable, 'drug_concept_id', 'drug_exposure_start_date', 'drug'),
     };
   });
 }

@@ -14,6 +14,7 @@ import { guardDuckDb, requireOmopTable, toBigInt, type AnalyticsDb } from './sch
 import { Params } from './sql-params.js';
 
 import { followUpCtes, type OutcomeDomain } from './follow-up.js';
+import type { PersonSetSink } from './person-sets.js';
 
 export type { OutcomeDomain };
 
@@ -43,6 +44,11 @@ export interface SurvivalOptions {
   timeGrid: { binDays: number; maxDays: number };
   /** Strata: by gender ('male', 'female', 'other', always all three), or none (one stratum 'all'). */
   strata?: 'gender' | { column: 'gender_concept_id' } | undefined;
+  /**
+   * Mode none: each followed person's cells — `n:<stratum>` and `e:<stratum>:<bin>` or `c:<stratum>:<bin>` — for the
+   * differencing guard, from the same follow-up as the counts. @default none
+   */
+  personSets?: PersonSetSink;
 }
 
 /** One stratum's counts on the public grid (same grid at every agent, so they add bin by bin). */
@@ -188,8 +194,25 @@ export async function survivalCounts(db: AnalyticsDb, opts: SurvivalOptions): Pr
      GROUP BY 1, 2, 3
     UNION ALL
     SELECT -1, -1, false, (SELECT COUNT(*) FROM idx) - (SELECT COUNT(*) FROM fu)`;
+  // The same follow-up, one row per followed person with the person in place of a count (observed holds one row per person).
+  const personsSql = `WITH ${followUp},
+    genders AS (${
+      person === undefined
+        ? `SELECT ${x.cast('NULL', 'BIGINT')} AS person_id, ${x.cast('NULL', 'BIGINT')} AS gender_concept_id WHERE false`
+        : `SELECT person_id, min(gender_concept_id) AS gender_concept_id FROM ${person.sql} GROUP BY person_id`
+    })
+    SELECT ${stratumSql} AS stratum,
+           CASE WHEN o.days <= 0 THEN 0 ELSE least(${x.floorDiv(`o.days + ${binDays} - 1`, binDays)}, ${lastBin}) END AS bin,
+           o.is_event, o.person_id
+      FROM observed o LEFT JOIN genders g ON g.person_id = o.person_id`;
 
   return guardDuckDb('survival counts', async () => {
+    if (opts.personSets) {
+      await opts.personSets(personsSql, params.values as SqlParam[], (r) => {
+        const label = labels[Number(r['stratum'])]!;
+        return [`n:${label}`, `${r['is_event'] === true ? 'e' : 'c'}:${label}:${Number(r['bin'])}`];
+      });
+    }
     const rows = await conn.all(sql, params.values as SqlParam[]);
     const m = times.length;
     const strata: SurvivalStratum[] = labels.map((label) => ({

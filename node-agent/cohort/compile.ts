@@ -40,6 +40,10 @@ export interface CompiledCohort {
   readonly attritionSql?: string;
   /** One row `(persons, entries)`: qualified events before any inclusion rule (ATLAS's base count). */
   readonly qualifiedSql: string;
+  /** The persons behind `qualifiedSql` (rows `person_id`), for the differencing guard. */
+  readonly qualifiedPersonsSql: string;
+  /** The persons behind `attritionSql`'s persons (rows `(rule_index, person_id)`), for the differencing guard. */
+  readonly attritionPersonsSql?: string;
   /** Drops the TEMP working tables. */
   readonly cleanupStatements: readonly string[];
   /** OMOP tables (or views) the statements read; `runCohort` checks they exist first. */
@@ -84,9 +88,10 @@ export function compileCohort(ir: CohortIR, opts: CompileCohortOptions = {}): Co
     statements,
     cohortTable: target,
     ...(ir.inclusionRules.length > 0
-      ? { attritionSql: attritionSql(ir.inclusionRules.length, names.qualified, names.inclusion, x) }
+      ? { attritionSql: attritionSql(ir.inclusionRules.length, names.qualified, names.inclusion, x), attritionPersonsSql: attritionSql(ir.inclusionRules.length, names.qualified, names.inclusion, x, true) }
       : {}),
     qualifiedSql: `SELECT COUNT(DISTINCT person_id) AS persons, COUNT(*) AS entries FROM ${names.qualified}`,
+    qualifiedPersonsSql: `SELECT DISTINCT person_id FROM ${names.qualified}`,
     cleanupStatements: Object.values(plain).map((n) => x.dropTempTable(n)),
     requiredTables: requiredTables(ir),
   };
@@ -335,20 +340,24 @@ function finalSql(ir: CohortIR, included: string, w: WorkTables): string {
  * Persons ("by person", Circe mode 1): each person's best event (most rules satisfied, then lowest first rule id,
  * then earliest) satisfying rules 0..k. Both before ExpressionLimit, era collapse and censor window.
  */
-function attritionSql(ruleCount: number, qualified: string, inclusion: string, x: SqlDialect): string {
+function attritionSql(ruleCount: number, qualified: string, inclusion: string, x: SqlDialect, persons = false): string {
   const big = (e: string): string => x.cast(e, 'BIGINT');
+  // persons: the same ranking, and per rule the persons counted in its `persons` (each person's best event).
+  const select = persons
+    ? `SELECT r.k AS rule_index, b.person_id\nFROM rules r JOIN ranked b ON b.rank_value = 1 AND (b.mask & r.prefix) = r.prefix`
+    : `SELECT r.k AS rule_index,\n` +
+      `  COUNT(b.mask) FILTER (WHERE b.rank_value = 1 AND (b.mask & r.prefix) = r.prefix) AS persons,\n` +
+      `  COUNT(b.mask) FILTER (WHERE (b.mask & r.prefix) = r.prefix) AS entries\n` +
+      `FROM rules r LEFT JOIN ranked b ON true\nGROUP BY r.k\nORDER BY r.k`;
   return (
     `WITH mg AS (\n  SELECT Q.person_id, Q.event_id, Q.start_date,\n` +
     `    COALESCE(bit_or(${big('1')} << I.inclusion_rule_id), ${big('0')}) AS mask,\n` +
     `    COUNT(DISTINCT I.inclusion_rule_id) AS rule_count, COALESCE(min(I.inclusion_rule_id), 0) AS min_rule_id\n` +
     `  FROM ${qualified} Q LEFT JOIN ${inclusion} I ON I.person_id = Q.person_id AND I.event_id = Q.event_id\n` +
     `  GROUP BY Q.person_id, Q.event_id, Q.start_date\n),\n` +
-    `ranked AS (\n  SELECT mask, row_number() OVER (PARTITION BY person_id ORDER BY rule_count DESC, min_rule_id, ` +
+    `ranked AS (\n  SELECT ${persons ? 'person_id, ' : ''}mask, row_number() OVER (PARTITION BY person_id ORDER BY rule_count DESC, min_rule_id, ` +
     `start_date, event_id) AS rank_value\n  FROM mg\n),\n` +
     `rules AS (SELECT s.k, (${big('1')} << (s.k + 1)) - 1 AS prefix FROM ${x.integerSeries(ruleCount, 's', 'k')})\n` +
-    `SELECT r.k AS rule_index,\n` +
-    `  COUNT(b.mask) FILTER (WHERE b.rank_value = 1 AND (b.mask & r.prefix) = r.prefix) AS persons,\n` +
-    `  COUNT(b.mask) FILTER (WHERE (b.mask & r.prefix) = r.prefix) AS entries\n` +
-    `FROM rules r LEFT JOIN ranked b ON true\nGROUP BY r.k\nORDER BY r.k`
+    select
   );
 }

@@ -2,6 +2,7 @@
  * Run a compiled cohort on a data-source session (DuckDB or PostgreSQL; a bare DuckDB connection is accepted) and
  * read back its counts and inclusion-rule attrition.
  */
+import type { PersonSetSink } from '../analytics/person-sets.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';
 import { duckdbSession } from '../data/source/duckdb-source.js';
@@ -57,6 +58,7 @@ export async function runCohort(
   db: DuckDBConnection | SqlSession,
   ir: CohortIR,
   opts: Omit<CompileCohortOptions, 'dialect'> = {},
+  personSets?: PersonSetSink,
 ): Promise<CohortRunResult> {
   const conn = asSession(db);
   const compiled = compileCohort(ir, { ...opts, dialect: conn.dialect });
@@ -69,7 +71,7 @@ export async function runCohort(
   }
   let failed = false;
   try {
-    return await execute(conn, compiled, ir);
+    return await execute(conn, compiled, ir, personSets);
   } catch (e) {
     failed = true;
     if (e instanceof FedmeshError) throw e;
@@ -81,8 +83,13 @@ export async function runCohort(
   }
 }
 
-async function execute(conn: SqlSession, compiled: CompiledCohort, ir: CohortIR): Promise<CohortRunResult> {
+async function execute(conn: SqlSession, compiled: CompiledCohort, ir: CohortIR, personSets: PersonSetSink | undefined): Promise<CohortRunResult> {
   for (const st of compiled.statements) await conn.run(st.sql, st.params as SqlParam[] | undefined);
+  // Mode none: the persons behind the qualified and attrition counts, before the working tables are dropped.
+  if (personSets) {
+    await personSets(compiled.qualifiedPersonsSql, [], () => ['qualified']);
+    if (compiled.attritionPersonsSql) await personSets(compiled.attritionPersonsSql, [], (r) => [`rule:${Number(r['rule_index'])}`]);
+  }
   const counts = (
     await conn.all(`SELECT COUNT(DISTINCT subject_id) AS persons, COUNT(*) AS entries FROM ${conn.dialect.tempTable(compiled.cohortTable)}`)
   )[0];

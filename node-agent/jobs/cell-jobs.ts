@@ -10,9 +10,10 @@ import type { CellJob } from '../../common/job/spec.js';
 import { characterizeCohort, contingencyCounts, survivalCounts } from '../analytics/index.js';
 import { asSession, runCohort } from '../cohort/index.js';
 import type { SqlSession } from '../data/source/source.js';
-import { copyPersonsToLocal } from './local-persons.js';
+import { openCellSets } from './cell-sets.js';
+import type { PersonSetSink } from '../analytics/person-sets.js';
 import type { CompiledAgentPolicy } from '../policy.js';
-import { personHashSql, type ReleasedCells } from '../disclosure/released-cells.js';
+import type { ReleasedCells } from '../disclosure/released-cells.js';
 
 export interface CellJobContext {
   /** The agent's own DuckDB: its ledger and differencing memory, and the data unless `data` is given. */
@@ -30,8 +31,11 @@ export interface CellJobContext {
 export interface ComputeCellsOptions {
   /** The product's privacy-unit column (contingency jobs). @default person_id or subject_id, whichever it has */
   personColumn?: string;
-  /** Runs on the job's cohort table (cohort, characterize: the cohort; survival: the target) before it is dropped. */
-  onCohort?: (table: string) => Promise<void>;
+  /**
+   * Mode none: receives the persons behind every cell (cohort, characterize, survival) — the cohort (`persons`; the
+   * survival target as `cohort`), the attrition, breakdowns, concepts and survival bins — for the differencing guard.
+   */
+  cellSets?: PersonSetSink;
   /** Contingency: also write each counted person's keyed hash per cell into this temp table (the differencing guard). */
   personSets?: { table: string; salt: string; hashSql: (personExpr: string, saltParam: string) => string };
 }
@@ -54,13 +58,15 @@ export async function computeCells(db: DuckDBConnection | SqlSession, job: CellJ
       const ir = parseCohortDefinition(job.definition);
       const target = tableName(taskId, 'c');
       dropTables.push(target);
-      const run = await runCohort(conn, ir, { targetTable: target });
+      const sets = options.cellSets;
+      const run = await runCohort(conn, ir, { targetTable: target }, job.kind === 'cohort' ? sets : undefined);
+      if (sets) await sets(cohortPersonsSql(conn, target), [], () => ['persons']);
       const ch = await characterizeCohort(conn, target, {
         ageBands: job.ageBands,
         ...(job.kind === 'characterize' ? { conditionConcepts: job.conditionConcepts, drugConcepts: job.drugConcepts, windowDays: job.windowDays } : {}),
+        ...(sets ? { personSets: sets } : {}),
       });
       cells.set('persons', ch.persons);
-      await options.onCohort?.(target);
       ch.byAgeBand.forEach((b) => cells.set(`age:${b.band}`, b.persons));
       ch.byGender.forEach((g) => cells.set(`gender:${g.gender_concept_id}`, g.persons));
       if (job.kind === 'cohort') {
@@ -77,7 +83,7 @@ export async function computeCells(db: DuckDBConnection | SqlSession, job: CellJ
       const target = tableName(taskId, 't');
       dropTables.push(target);
       await runCohort(conn, parseCohortDefinition(job.target, 'target'), { targetTable: target });
-      await options.onCohort?.(target);
+      if (options.cellSets) await options.cellSets(cohortPersonsSql(conn, target), [], () => ['cohort']);
       let outcome: Parameters<typeof survivalCounts>[1]['outcome'];
       if ('definition' in job.outcome) {
         const o = tableName(taskId, 'o');
@@ -87,7 +93,7 @@ export async function computeCells(db: DuckDBConnection | SqlSession, job: CellJ
       } else {
         outcome = { domain: job.outcome.domain, conceptIds: job.outcome.conceptIds, includeDescendants: job.outcome.includeDescendants !== false };
       }
-      const s = await survivalCounts(conn, { targetTable: target, outcome, timeGrid: job.timeGrid, strata: job.strata === 'gender' ? 'gender' : undefined });
+      const s = await survivalCounts(conn, { targetTable: target, outcome, timeGrid: job.timeGrid, strata: job.strata === 'gender' ? 'gender' : undefined, ...(options.cellSets ? { personSets: options.cellSets } : {}) });
       const times = survivalTimes(job.timeGrid.binDays, job.timeGrid.maxDays);
       for (const st of s.strata) {
         if (st.times.length !== times.length || st.times.some((t, i) => t !== times[i])) throw new FedmeshError('INTERNAL', 'survival time grid mismatch');
@@ -118,37 +124,28 @@ export async function computeCells(db: DuckDBConnection | SqlSession, job: CellJ
   }
 }
 
-/**
- * The differencing guard on the persons of a cohort released in mode none (the `persons` cell of cohort and
- * characterize jobs, the target cohort of survival jobs): refused when it differs from a cohort or cell released to
- * the same researcher earlier by 1 … k − 1 persons (`age >= X` vs `age > X` in an inclusion rule). Cohorts below
- * k persons are withheld anyway and not remembered.
- * `minPersons`: the smallest cohort that leaves this agent — k on the plain path; 1 inside a secure sum, where
- * nothing is withheld per agent and the agent cannot see what is released.
- */
-export async function guardCohort(conn: DuckDBConnection, data: SqlSession | undefined, cohortTable: string, release: NonNullable<CellJobContext['release']>, policy: Pick<CompiledAgentPolicy, 'minCellSize' | 'maxRememberedPersons'>, minPersons = policy.minCellSize): Promise<void> {
-  await guardCohortWith(conn, data, cohortTable, release.salt, minPersons, (cand) => release.cells.checkAndRecord(conn, { researcher: release.researcher, jobId: release.jobId, candidates: cand, minCellSize: policy.minCellSize, maxRememberedPersons: policy.maxRememberedPersons }));
+function cohortPersonsSql(conn: SqlSession, cohortTable: string): string {
+  return `SELECT DISTINCT subject_id AS person_id FROM ${conn.dialect.tempTable(cohortTable)} WHERE subject_id IS NOT NULL`;
 }
 
 /**
- * The cohort's persons as the guard's candidate set — TEMP table `(cell, h)` with the one cell `cohort`, empty when
- * the cohort has fewer than `minPersons` — handed to `check` (the guard of the old path or the kind seam's
- * `guardReleasedSets`), then dropped.
+ * The exact cells of a cohort-level job through the mode-none differencing guard over every cell it releases
+ * (node-agent/jobs/cell-sets.ts): refused when a cell's persons differ from a set released to the same researcher
+ * earlier by 1 … k − 1 (`age >= X` vs `age > X` in an inclusion rule, an age band edge or the characterisation window
+ * moved by one, a survival grid shifted by a day). Cells below `minPersons` are withheld and not remembered.
+ * `minPersons`: the smallest cell that leaves this agent — k on the plain path; 1 inside a secure sum, where nothing
+ * is withheld per agent and the agent cannot see what is released.
+ * @param conn the agent's own DuckDB (the guard's memory); `data` the site's server when the data lives there
+ * @param check the guard over the TEMP table `(cell, h)` of candidates
  */
-export async function guardCohortWith(conn: DuckDBConnection, data: SqlSession | undefined, cohortTable: string, salt: string, minPersons: number, check: (candidates: string) => Promise<unknown>): Promise<void> {
-  // Data elsewhere (PostgreSQL): the cohort's person ids are streamed into a local TEMP table (they stay in this
-  // agent), so the hash and the check below are the same code, with the same answer, on both sources.
-  const cohort = data ? await copyPersonsToLocal(data, cohortTable, conn) : cohortTable;
-  const cand = `${cohort}_cells`;
+export async function guardedCells(conn: DuckDBConnection, data: SqlSession | undefined, job: CellJobBody, taskId: string, salt: string, minPersons: number, check: (candidates: string) => Promise<unknown>, options: Omit<ComputeCellsOptions, 'cellSets'> = {}): Promise<Map<string, bigint>> {
+  const sets = await openCellSets(conn, data ?? conn);
   try {
-    await conn.run(
-      `CREATE TEMP TABLE "${cand}" AS WITH d AS (SELECT DISTINCT 'cohort' AS cell, ${personHashSql('subject_id', '$1')} AS h FROM "${cohort}" WHERE subject_id IS NOT NULL) SELECT cell, h FROM d WHERE (SELECT count(*) FROM d) >= $2`,
-      [salt, minPersons],
-    );
-    await check(cand);
+    const values = await computeCells(data ?? conn, job, taskId, { ...options, cellSets: sets.sink });
+    await sets.check(salt, minPersons, check);
+    return values;
   } finally {
-    await conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
-    if (cohort !== cohortTable) await conn.run(`DROP TABLE IF EXISTS "${cohort}"`).catch(() => undefined);
+    await sets.close();
   }
 }
 
@@ -164,7 +161,9 @@ export async function runCellJob(ctx: CellJobContext): Promise<{ arrow: Uint8Arr
   const k = BigInt(ctx.policy.minCellSize);
   const release = ctx.release;
   const guard = job.privacy.mode === 'none' && release !== undefined;
-  const values = await computeCells(ctx.data ?? ctx.conn, job, ctx.taskId, guard ? { onCohort: (table: string) => guardCohort(ctx.conn, ctx.data, table, release, ctx.policy) } : {});
+  const values = guard
+    ? await guardedCells(ctx.conn, ctx.data, job, ctx.taskId, release.salt, ctx.policy.minCellSize, (cand) => release.cells.checkAndRecord(ctx.conn, { researcher: release.researcher, jobId: release.jobId, candidates: cand, minCellSize: ctx.policy.minCellSize, maxRememberedPersons: ctx.policy.maxRememberedPersons }))
+    : await computeCells(ctx.data ?? ctx.conn, job, ctx.taskId);
   const out: CellCounts = { values: new Map(), suppressed: new Set() };
   const privacy = planCellPrivacy(job, blocks);
   const rng = asBufferedRng(ctx.rng);

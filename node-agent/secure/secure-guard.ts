@@ -17,7 +17,7 @@ import type { AggregateJob, CellJob } from '../../common/job/spec.js';
 import type { ProductInfo } from '../data/products.js';
 import { personHashSql, type ReleasedCells } from '../disclosure/released-cells.js';
 import { candidateCells } from '../jobs/aggregate.js';
-import { computeCells, guardCohort } from '../jobs/cell-jobs.js';
+import { computeCells, guardedCells } from '../jobs/cell-jobs.js';
 import { queryGroupStatistics } from '../query/group-statistics.js';
 import { candidateCellsFromSource, withStagedProduct } from '../jobs/aggregate-source.js';
 import { contingencyCandidatesFromSource, contingencySourceQuery } from '../jobs/contingency-source.js';
@@ -45,7 +45,7 @@ function check(conn: DuckDBConnection, release: SecureRelease, candidates: strin
 /**
  * A cell job's exact cells for a secure sum, through the guard when `release` is given.
  * @param data on an agent over a site's PostgreSQL: its session. The cohort SQL runs there and the cohort's persons
- *   are hashed in this agent's DuckDB (`guardCohort`); a contingency table is counted there by one GROUP BY
+ *   are hashed in this agent's DuckDB (`guardedCells`, every cell's persons); a contingency table is counted there by one GROUP BY
  *   (node-agent/jobs/contingency-source.ts), or, when its spec cannot be compiled exactly, over a staged copy of the
  *   product, as the kind seam's step does.
  * @param product the contingency job's product (its columns decide what compiles). Required with `data` for contingency.
@@ -54,8 +54,8 @@ export async function secureCells(conn: DuckDBConnection, job: CellJob, taskId: 
   const unit = personColumn ? { personColumn } : {};
   if (job.kind !== 'contingency') {
     if (!release) return computeCells(data ?? conn, job, taskId, unit);
-    // cohort, characterize, survival: the cohort's persons, as the plain path guards them, from one person up.
-    return computeCells(data ?? conn, job, taskId, { ...unit, onCohort: (t) => guardCohort(conn, data, t, release, release.policy, SECURE_MIN_PERSONS) });
+    // cohort, characterize, survival: every cell's persons, as the plain path guards them, from one person up.
+    return guardedCells(conn, data, job, taskId, release.salt, SECURE_MIN_PERSONS, (cand) => check(conn, release, cand), unit);
   }
   if (data) {
     if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });

@@ -136,6 +136,9 @@ export async function startGoldenMesh(): Promise<GoldenMesh> {
       inputs,
       async run(caseName, spec) {
         for (const r of rngs.values()) r.beginCase(caseName);
+        // Each case from a clean differencing memory: a mode-none case's cells are not refused because an earlier
+        // case released a cell a few persons apart (the guard is tested in test/integration/differencing.test.ts).
+        for (const a of mesh.agents.values()) await a.forgetReleasedCells('researcher');
         const keyDir = join(mesh.dir, 'he-keys', createHash('sha256').update(caseName).digest('hex').slice(0, 16));
         let outcome: GoldenOutcome;
         try {

@@ -5,6 +5,8 @@ import { synthesize } from '../../client/synth/index.js';
 import { decodeCells } from '../../common/arrow/cells-codec.js';
 import { cellBlocks, ruleNamesFor } from '../../common/job/cohort-jobs.js';
 import { parseJobSpec } from '../../common/job/validate.js';
+import { compileKindJob, encodeRoundPayload } from '../../common/kinds/index.js';
+import { kmKind } from '../../jobs/survival-km/index.js';
 import type { CellJob } from '../../common/job/spec.js';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../../common/tls.js';
@@ -153,6 +155,85 @@ describe('differencing in mode none (issue 8 item 3)', () => {
     }
   }, 120_000);
 
+  describe('a public boundary moved with the cohort unchanged (red team 8, F1): every released cell is guarded', () => {
+    const diabetes = { name: 'type 2 diabetes', entry: { domain: 'condition', concepts: { include: [{ conceptId: 201826 }] }, occurrence: 'first' }, observation: { priorDays: 0, postDays: 0 } };
+    type Reply = { ok: true; values: Map<string, bigint> } | { ok: false; code: string; message: string };
+    let task = 0;
+    /** One task at agent c1 as `researcher` (each researcher has a memory of their own). */
+    const ask = async (researcher: string, raw: Record<string, unknown>): Promise<Reply> => {
+      const id = `rt8-${task++}`;
+      const spec = parseJobSpec(JSON.stringify(raw)) as CellJob;
+      // Survival runs on the kind seam: its task carries the compiled job's hash.
+      const payload = raw.kind === 'survival' ? encodeRoundPayload({ hash: compileKindJob(kmKind, raw).hash, input: null }) : new Uint8Array();
+      const reply = await mesh.agents.get('c1')!.handleTask({ taskId: id, jobId: id, kind: String(raw.kind), specJson: JSON.stringify(raw), deadlineMs: Date.now() + 30_000, round: 0, researcher, payload });
+      if (!reply.ok) return { ok: false, code: reply.error.code, message: reply.error.message };
+      if (raw.kind === 'survival') return { ok: true, values: new Map() };
+      const cells = new Set(cellBlocks(spec, ruleNamesFor(spec)).flatMap((b) => b.cells));
+      return { ok: true, values: decodeCells(reply.arrow, 'c1', cells).values };
+    };
+    const values = async (raw: Record<string, unknown>): Promise<Map<string, bigint>> => {
+      const r = await ask(`probe-${task}`, raw);
+      if (!r.ok) throw new Error(r.message);
+      return r.values;
+    };
+    const refusedAfter = async (researcher: string, first: Record<string, unknown>, second: Record<string, unknown>): Promise<string> => {
+      const a = await ask(researcher, first);
+      if (!a.ok) return `first refused: ${a.message}`;
+      const b = await ask(researcher, second);
+      return b.ok ? 'released' : `${b.code} ${/differencing guard/.test(b.message)}`;
+    };
+
+    it('characterisation window moved by one day: a condition cell of ≥ k persons that grew by 1 … k − 1 is refused', async () => {
+      const job = (lo: number) => ({ kind: 'characterize', definition: diabetes, conditionConcepts: [320128], drugConcepts: [], windowDays: [lo, 0], privacy: { mode: 'none' } });
+      const cell = async (lo: number): Promise<bigint> => (await values(job(lo))).get('condition:320128') ?? 0n;
+      // Coarse steps back to a window holding ≥ 10 persons, then day by day.
+      let start = 0;
+      while (start > -3650 && (await cell(start)) < 10n) start -= 60;
+      let w: number | undefined;
+      let prev = await cell(start);
+      for (let lo = start - 1; lo >= start - 400 && w === undefined; lo--) {
+        const n = await cell(lo);
+        if (prev >= 10n && n - prev >= 1n && n - prev <= 9n) w = lo;
+        prev = n;
+      }
+      expect(w, 'a window edge whose move adds 1 … 9 persons to a cell of ≥ 10').toBeDefined();
+      // The cohort (and every other cell) is the same in both jobs: only the condition cell differs.
+      expect(await refusedAfter('rt8-window', job(w! + 1), job(w!))).toBe('POLICY_DENIED true');
+      expect(await refusedAfter('rt8-window-control', job(w! + 1), job(w! + 1))).toBe('released'); // control: the same job again
+    }, 120_000);
+
+    it('an age band edge moved by one year: refused; moved so that every cell changes by 0 or ≥ k persons: released', async () => {
+      const job = (edge: number) => ({ kind: 'cohort', definition: diabetes, ageBands: [0, edge, 200], privacy: { mode: 'none' } });
+      const low = async (edge: number): Promise<bigint> => (await values(job(edge))).get(`age:0-${edge - 1}`) ?? 0n;
+      let e: number | undefined;
+      for (let edge = 30; edge < 90 && e === undefined; edge++) {
+        const [a, b] = [await low(edge), await low(edge + 1)];
+        if (a >= 10n && b - a >= 1n && b - a <= 9n) e = edge;
+      }
+      expect(e, 'an edge whose move adds 1 … 9 persons to a band of ≥ 10').toBeDefined();
+      expect(await refusedAfter('rt8-band', job(e!), job(e! + 1))).toBe('POLICY_DENIED true');
+      let far: number | undefined;
+      const base = await low(e!);
+      for (let edge = e! + 2; edge < 120 && far === undefined; edge++) {
+        const n = await low(edge);
+        const total = (await values(job(edge))).get('persons') ?? 0n;
+        if (n - base >= 10n && total - n >= 10n) far = edge;
+      }
+      expect(far).toBeDefined();
+      expect(await refusedAfter('rt8-band-far', job(e!), job(far!))).toBe('released'); // control: the bands moved by ≥ k persons
+    }, 120_000);
+
+    it('survival: a time grid shifted by a day is refused; the same grid again is released (control)', async () => {
+      const job = (binDays: number) => ({ kind: 'survival', target: diabetes, outcome: { domain: 'death', conceptIds: [] }, timeGrid: { binDays, maxDays: 3650 }, strata: 'none', privacy: { mode: 'none' } });
+      let refused: number | undefined;
+      for (let b = 200; b < 400 && refused === undefined; b += 7) if ((await refusedAfter(`rt8-grid-${b}`, job(b), job(b + 1))) === 'POLICY_DENIED true') refused = b;
+      expect(refused, 'a grid whose shift moves 1 … 9 persons between bins').toBeDefined();
+      expect(await refusedAfter('rt8-grid-control', job(refused!), job(refused!))).toBe('released');
+      // Control: the refusal is this researcher's memory, not the job: a fresh researcher gets the shifted grid.
+      expect((await ask('rt8-grid-fresh', job(refused! + 1))).ok).toBe(true);
+    }, 120_000);
+  });
+
   describe('cohort variant: an inclusion rule moved by one year', () => {
     const definition = (minAge: number): unknown => ({
       name: 'type 2 diabetes',
@@ -160,13 +241,20 @@ describe('differencing in mode none (issue 8 item 3)', () => {
       observation: { priorDays: 0, postDays: 0 },
       inclusionRules: [{ name: `age ${minAge}+`, type: 'age', min: minAge }],
     });
+    // One age band: every cell the cohort job releases is then the cohort, one of its gender groups, or the
+    // qualified persons (the same in every job here), so the differencing guard compares the cohorts and their
+    // gender groups (it guards every released cell, red team 8).
+    const cohortJob = (minAge: number): Record<string, unknown> => ({ kind: 'cohort', definition: definition(minAge), ageBands: [0, 200], privacy: { mode: 'none' } });
+    const cellsAt = new Map<number, Map<string, bigint>>();
     /** The cohort size at the agent, asked directly as a throwaway researcher (each probe has its own memory). */
     const probe = async (minAge: number): Promise<bigint> => {
-      const raw = { kind: 'cohort', definition: definition(minAge), privacy: { mode: 'none' } };
+      const raw = cohortJob(minAge);
       const spec = parseJobSpec(JSON.stringify(raw)) as CellJob;
       const reply = await mesh.agents.get('c1')!.handleTask({ taskId: `p${minAge}`, jobId: `p${minAge}`, kind: 'cohort', specJson: JSON.stringify(raw), deadlineMs: Date.now() + 30_000, round: 0, researcher: `probe-${minAge}`, payload: new Uint8Array() });
       if (!reply.ok) throw new Error(reply.error.message);
-      return decodeCells(reply.arrow, 'c1', new Set(cellBlocks(spec, ruleNamesFor(spec)).flatMap((b) => b.cells))).values.get('persons') ?? 0n;
+      const values = decodeCells(reply.arrow, 'c1', new Set(cellBlocks(spec, ruleNamesFor(spec)).flatMap((b) => b.cells))).values;
+      cellsAt.set(minAge, values);
+      return values.get('persons') ?? 0n;
     };
 
     it('min age X then X + 1, one to nine persons fewer: refused; a rule moved by ≥ k persons passes', async () => {
@@ -181,21 +269,28 @@ describe('differencing in mode none (issue 8 item 3)', () => {
         if (sizes.get(age + 1)! >= 10n && d >= 1n && d <= 9n) x = age;
       }
       expect(x, `cohort sizes by minimum age: ${[...sizes].join(' ')}`).toBeDefined();
-      const first = await mesh.client.run({ kind: 'cohort', definition: definition(x!), privacy: { mode: 'none' }, agents: ['c1'] });
+      const first = await mesh.client.run({ ...cohortJob(x!), agents: ['c1'] });
       expect(first.error).toBeUndefined();
       expect(BigInt(first.result!.summary!.count as number)).toBe(sizes.get(x!));
-      const second = await mesh.client.run({ kind: 'cohort', definition: definition(x! + 1), privacy: { mode: 'none' }, agents: ['c1'] });
+      const second = await mesh.client.run({ ...cohortJob(x! + 1), agents: ['c1'] });
       expect(second.state).toBe('failed');
       expect(second.error!.message).toMatch(/c1: differencing guard \(mode none\)/);
-      // Negative control: the youngest minimum age whose cohort is at least k persons smaller still passes.
+      // Negative control: the youngest minimum age whose cohort is at least k persons smaller, and each of whose
+      // gender groups is the same or at least k persons smaller, still passes.
+      const apart = (a: bigint, b: bigint): boolean => a - b === 0n || a - b >= 10n;
       let y: number | undefined;
       for (let age = x! + 2; age < 100 && y === undefined; age++) {
         const n = await size(age);
         if (n < 10n) break;
-        if (sizes.get(x!)! - n >= 10n) y = age;
+        const [cx, cy] = [cellsAt.get(x!)!, cellsAt.get(age)!];
+        if (sizes.get(x!)! - n >= 10n && ['gender:8507', 'gender:8532', 'gender:0'].every((g) => apart(cx.get(g) ?? 0n, cy.get(g) ?? 0n))) y = age;
       }
       expect(y).toBeDefined();
-      const third = await mesh.client.run({ kind: 'cohort', definition: definition(y!), privacy: { mode: 'none' }, agents: ['c1'] });
+      const third = await mesh.client.run({ ...cohortJob(y!), agents: ['c1'] });
+      // For Cox (its guard compares the followed persons and those with an event): the youngest minimum age whose
+      // cohort is at least k persons smaller.
+      let yCox: number | undefined;
+      for (let age = x! + 2; age < 100 && yCox === undefined; age++) if (sizes.get(x!)! - (await size(age)) >= 10n) yCox = age;
       expect(third.error).toBeUndefined();
       // Cox variant (mode none): exact coefficients over the cohort at min age X, then X + 1, subtract to the persons
       // between; the agent's guard over the followed persons refuses the second fit. Researcher carol: a memory of her own.
@@ -204,11 +299,12 @@ describe('differencing in mode none (issue 8 item 3)', () => {
       try {
         const fit = await carol.run(cox(x!));
         expect(fit.error, JSON.stringify(fit.error)).toBeUndefined();
-        expect((await carol.run(cox(x!))).error).toBeUndefined(); // control: the same persons again
+        const again = await carol.run(cox(x!));
+        expect(again.error, JSON.stringify(again.error)).toBeUndefined(); // control: the same persons again
         const moved = await carol.run(cox(x! + 1));
         expect(moved.state).toBe('failed');
         expect(moved.error!.message).toMatch(/c1: (POLICY_DENIED: )?(round \d+: )?differencing guard \(mode none\)/);
-        expect((await carol.run(cox(y!))).error).toBeUndefined(); // control: at least k persons fewer
+        expect((await carol.run(cox(yCox!))).error).toBeUndefined(); // control: at least k persons fewer
       } finally {
         carol.close();
       }

@@ -433,7 +433,7 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(await outcomes(true)).toEqual(onDuck);
   }, 120_000);
 
-  it('secure cells on the server (HE contingency, cohort kinds): the exact cells equal DuckDB\'s, and the guard inside the sum refuses what it refuses on DuckDB', async () => {
+  it('secure cells on the server (HE contingency, cohort kinds): the exact cells equal DuckDB\'s, and the guard inside the sum (every cell\'s persons) refuses what it refuses on DuckDB', async () => {
     // A year of birth with 1 … 9 persons: '>= Y' and '> Y' differ by them alone (inside a sum, every place from one person is guarded).
     const y = Number((await conn.runAndReadAll('SELECT year_of_birth AS y FROM person GROUP BY 1 HAVING count(*) BETWEEN 1 AND 9 ORDER BY 1 LIMIT 1')).getRowObjectsJS()[0]!.y);
     const celecoxib = JSON.parse(readFileSync(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
@@ -446,6 +446,10 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
       { kind: 'cohort', definition: celecoxib },
       { kind: 'characterize', definition: celecoxib, conditionConcepts: [192671, 80180], drugConcepts: [1118084] },
       { kind: 'survival', target: celecoxib, outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: { binDays: 90, maxDays: 720 }, strata: 'gender' },
+      // The same cohort, a window one day longer: GI bleed within 30 days of the index date is 113 persons here,
+      // within 31 days 116 (red team 8). Every cell's persons are guarded, so the second is refused on both engines.
+      { kind: 'characterize', definition: celecoxib, conditionConcepts: [192671], drugConcepts: [], windowDays: [0, 30] },
+      { kind: 'characterize', definition: celecoxib, conditionConcepts: [192671], drugConcepts: [], windowDays: [0, 31] },
     ];
     const outcomes = async (onPg: boolean): Promise<string[]> => {
       const ledgerDb = await DuckDBInstance.create(':memory:');
@@ -481,6 +485,8 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(onDuck[3]).toMatch(/^ok persons=[1-9].*qualified=[1-9]/);
     expect(onDuck[4]).toMatch(/drug:1118084=[1-9]/);
     expect(onDuck[5]).toMatch(/^ok n:male=[1-9].*e:female:0=/);
+    expect(onDuck[6]).toMatch(/condition:192671=113$/);
+    expect(onDuck[7]).toBe('refused POLICY_DENIED true');
     expect(await outcomes(true)).toEqual(onDuck);
   }, 180_000);
 
