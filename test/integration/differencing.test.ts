@@ -172,7 +172,7 @@ describe('differencing in mode none (issue 8 item 3)', () => {
       return { ok: true, values: decodeCells(reply.arrow, 'c1', cells).values };
     };
     const values = async (raw: Record<string, unknown>): Promise<Map<string, bigint>> => {
-      const r = await ask(`probe-${task}`, raw);
+      const r = await ask(`rt8-probe-${task}`, raw);
       if (!r.ok) throw new Error(r.message);
       return r.values;
     };
