@@ -1,4 +1,6 @@
 import { createKindRegistry, type AnyAgentKindDef, type KindRegistry } from '../common/kinds/index.js';
+import { characterizeAgentKind } from './characterize/agent.js';
+import { cohortAgentKind } from './cohort/agent.js';
 import { contingencyAgentKind } from './contingency/agent.js';
 import { glmAgentKind } from './glm/agent.js';
 import { coxAgentKind } from './survival-cox/agent.js';
@@ -9,4 +11,4 @@ import { trainAgentKind } from './train/agent.js';
  * The registry kinds, agent side (each kind's `agent.ts`: its local step over the agent's data). One line per
  * kind; only agents import this file (the coordinator never imports jobs/<kind>/agent.ts).
  */
-export const AGENT_KINDS: KindRegistry<AnyAgentKindDef> = createKindRegistry<AnyAgentKindDef>([glmAgentKind, coxAgentKind, trainAgentKind, contingencyAgentKind, kmAgentKind]);
+export const AGENT_KINDS: KindRegistry<AnyAgentKindDef> = createKindRegistry<AnyAgentKindDef>([glmAgentKind, coxAgentKind, trainAgentKind, contingencyAgentKind, kmAgentKind, cohortAgentKind, characterizeAgentKind]);

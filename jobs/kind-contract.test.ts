@@ -35,6 +35,8 @@ const EXAMPLES: Readonly<Record<string, Record<string, unknown>>> = {
     privacy: { mode: 'none' },
   },
   contingency: { kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'race_concept_id', rowLevels: [8507, 8532], colLevels: [8527, 0], privacy: { mode: 'none' } },
+  cohort: { kind: 'cohort', definition: { name: 't', entry: { domain: 'condition', concepts: { include: [{ conceptId: 201826 }] } }, inclusionRules: [{ name: 'adult', type: 'age', min: 18 }] }, privacy: { mode: 'none' } },
+  characterize: { kind: 'characterize', definition: { name: 't', entry: { domain: 'condition', concepts: { include: [{ conceptId: 201826 }] } } }, conditionConcepts: [320128], drugConcepts: [], privacy: { mode: 'none' } },
   survival: {
     kind: 'survival',
     target: { name: 't', entry: { domain: 'condition', concepts: { include: [{ conceptId: 201826 }] } } },

@@ -7,6 +7,8 @@
 import { jobRho } from './noise-calibration.js';
 import { toleratedAgents } from './agent-noise-modes.js';
 import type { CompiledKindJob, KindReleaseInfo, RoundRecord } from './kind.js';
+import type { StatVector } from './stat-layout.js';
+import { DEFAULT_SECURE_MAX_ROWS } from '../secure/vector-layout.js';
 
 export interface CellSecureStatement {
   privacy: Record<string, unknown>;
@@ -18,10 +20,11 @@ export interface CellSecureStatement {
 }
 
 /**
- * @param blocks the layout's block names, in order (each entry of a block counts persons: L1 = L2 = sites)
+ * @param blocks the layout's block names, in order
+ * @param sensitivity each block's per-person L1 and L2² (before the sites factor). @default L1 = L2² = 1 (one cell per person)
  * @param secureMaxRows the public per-agent bound every cell is clipped to before masking
  */
-export function cellSecureStatement(job: CompiledKindJob, blocks: readonly string[], secureMaxRows: number, last: RoundRecord, info: KindReleaseInfo): CellSecureStatement {
+export function cellSecureStatement(job: CompiledKindJob, blocks: readonly string[], secureMaxRows: number, last: RoundRecord, info: KindReleaseInfo, sensitivity?: readonly { readonly l1: number; readonly l2Sq: number }[]): CellSecureStatement {
   const contributors = last.answered.length;
   const clip = `secureMaxRows ${secureMaxRows}: every agent clips each cell to the public per-agent bound (${secureMaxRows} persons) before masking, so a value differs from the exact one only where an agent holds more persons in a cell`;
   if (job.privacy.mode === 'none') {
@@ -51,7 +54,7 @@ export function cellSecureStatement(job: CompiledKindJob, blocks: readonly strin
       maxRowsPerPerson: 1,
       budgetSplit: blocks.length === 1 ? `the whole budget on 1 block: ${blocks[0]}` : `equal ρ shares over ${blocks.length} blocks: ${blocks.join(', ')}`,
       mechanism: 'discrete-gaussian noise shares, one per agent, summed inside secure aggregation',
-      mechanisms: blocks.map((block, i) => ({ block, sensitivity: { l1: sites, l2: sites }, distribution: 'discrete-gaussian', totalStd: blockStd[i] })),
+      mechanisms: blocks.map((block, i) => ({ block, sensitivity: { l1: (sensitivity?.[i]?.l1 ?? 1) * sites, l2: Math.sqrt(sensitivity?.[i]?.l2Sq ?? 1) * sites }, distribution: 'discrete-gaussian', totalStd: blockStd[i] })),
       secureMaxRows,
     },
     notes: [
@@ -59,4 +62,16 @@ export function cellSecureStatement(job: CompiledKindJob, blocks: readonly strin
       clip,
     ],
   };
+}
+
+/**
+ * Inside a secure sum every agent clips each count of a ported cell kind to the public per-agent bound
+ * (`secureMaxRows`) before masking, as the built-in kinds did: a value differs from the exact one only where an agent
+ * holds more persons in a cell, and no agent refuses on a value (which would tell that it holds that many).
+ * Plain sums: unchanged.
+ */
+export function clipToSecureMaxRows(job: { readonly secure: string; readonly spec: { readonly secureMaxRows?: number } }, v: StatVector): StatVector {
+  if (job.secure === 'plain') return v;
+  const hi = job.spec.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS;
+  return { values: v.values.map((x) => Math.min(x, hi)) };
 }

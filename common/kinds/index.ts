@@ -16,3 +16,4 @@ export * from './secure-sum.js';
 export * from './selection.js';
 export * from './kind-noise-plan.js';
 export * from './cell-secure-statement.js';
+export * from './cell-dp.js';

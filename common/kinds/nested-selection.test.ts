@@ -58,3 +58,25 @@ describe('nested selection chains (complementary suppression)', () => {
     expect(() => checkLayout(layout(true))).not.toThrow();
   });
 });
+
+describe('partitions: complementary suppression of breakdowns (red team 9, F1)', () => {
+  // Block: [persons, band0, band1, band2, entries]; k = 10.
+  const layout: StatLayout = {
+    blocks: [{ name: 'cells', length: 5, perAgent: { lo: 0, hi: 1e9 }, sensitivity: { l1: 1, l2Sq: 1 }, gridExponent: 0, release: 'selection', partitions: [{ total: 0, parts: [1, 2, 3] }, { total: 0, parts: [4] }] }],
+  };
+  const run = (v: number[]): number[] => Array.from(withholdSmallCells(layout, { values: Float64Array.from(v) }, 10).vector.values);
+  it('a band below k withheld alone would be the total minus the others: the smallest released band goes too', () => {
+    // 5 = 100 − 40 − 55: band0 is withheld (5 < k) and band1 (40, the smallest released) with it.
+    expect(run([100, 5, 40, 55, 120])).toEqual([100, WITHHELD, WITHHELD, 55, 120]);
+  });
+  it('a withheld total takes every non-empty part with it (their sum would give it back), entries included', () => {
+    // persons (100) withheld by the attrition chain (qualified 104 → 100: 4 apart), every band ≥ k.
+    const chained: StatLayout = { blocks: [{ ...layout.blocks[0]!, length: 6, nested: [[5, 0]] }] };
+    const out = Array.from(withholdSmallCells(chained, { values: Float64Array.from([100, 20, 25, 55, 120, 104]) }, 10).vector.values);
+    expect(out).toEqual([WITHHELD, WITHHELD, WITHHELD, WITHHELD, WITHHELD, 104]);
+  });
+  it('control: no part withheld, or the withheld parts adding up to k or more, changes nothing more', () => {
+    expect(run([100, 20, 25, 55, 120])).toEqual([100, 20, 25, 55, 120]);
+    expect(run([100, 0, 45, 55, 100])).toEqual([100, 0, 45, 55, 100]);
+  });
+});

@@ -76,8 +76,38 @@ export function withholdSmallCells(layout: StatLayout, v: StatVector, minCellSiz
       }
     }
     for (const chain of b.nested ?? []) withheld += withholdNestedDifferences(out, chain.map((e) => offsets[i]! + e), minCellSize);
+    for (const p of b.partitions ?? []) withheld += withholdPartition(out, offsets[i]! + p.total, p.parts.map((e) => offsets[i]! + e), minCellSize);
   }
   return { vector: { values: out }, withheld };
+}
+
+/**
+ * Complementary suppression of one partition (vector indices), in place: the total withheld → every non-empty part
+ * withheld (their sum would give it back); the total released and its withheld parts adding up to 1 … k − 1 → the
+ * smallest released non-empty part withheld too, which makes the withheld sum at least k (a released part is ≥ k).
+ * Returns how many entries it withheld.
+ */
+export function withholdPartition(values: Float64Array, total: number, parts: readonly number[], minCellSize: number): number {
+  let withheld = 0;
+  if (values[total] === WITHHELD) {
+    for (const j of parts) {
+      if (values[j] !== WITHHELD && values[j]! > 0) {
+        values[j] = WITHHELD;
+        withheld++;
+      }
+    }
+    return withheld;
+  }
+  const released = parts.filter((j) => values[j] !== WITHHELD);
+  const hidden = values[total]! - released.reduce((s, j) => s + values[j]!, 0);
+  if (hidden > 0 && hidden < minCellSize && released.length < parts.length) {
+    const smallest = released.filter((j) => values[j]! > 0).sort((a, b) => values[a]! - values[b]! || a - b)[0];
+    if (smallest !== undefined) {
+      values[smallest] = WITHHELD;
+      withheld++;
+    }
+  }
+  return withheld;
 }
 
 /**

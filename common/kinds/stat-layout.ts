@@ -36,6 +36,15 @@ export interface StatBlock {
    */
   readonly nested?: readonly (readonly number[])[];
   /**
+   * Selection blocks only: entries `parts` that split the persons of entry `total` (each person in exactly one part:
+   * a cohort's age bands, its genders), or that it bounds (`entries` ≥ persons). In mode none, after the small and
+   * nested cells, the agent withholds every non-empty part when the total is withheld (the released parts would add
+   * up to it), and when the withheld parts of a released total add up to 1 … k − 1 persons (total minus the released
+   * parts would disclose them) also the smallest released part (complementary suppression:
+   * common/kinds/selection.ts `withholdPartitions`; red team 9, F1). @default none
+   */
+  readonly partitions?: readonly { readonly total: number; readonly parts: readonly number[] }[];
+  /**
    * Relative share of each round's ρ this noisy block gets (public; default 1, an even split). A kind whose blocks
    * matter unequally (a model update against its evaluation counts) gives the block that carries the signal more.
    */
@@ -87,6 +96,9 @@ export function checkLayout(layout: StatLayout): void {
     if (b.agentNoised === true && (b.sensitivity === 'exact-only' || b.sensitivity.l2Sq !== 0)) throw new RangeError(`${at}.agentNoised needs sensitivity 0 (the mode adds no noise to it)`);
     if (b.nested !== undefined && (b.release !== 'selection' || b.nested.some((c) => c.some((j) => !Number.isSafeInteger(j) || j < 0 || j >= b.length)))) {
       throw new RangeError(`${at}.nested needs release 'selection' and entry indices in [0, length)`);
+    }
+    if (b.partitions !== undefined && (b.release !== 'selection' || b.partitions.some((p) => [p.total, ...p.parts].some((j) => !Number.isSafeInteger(j) || j < 0 || j >= b.length)))) {
+      throw new RangeError(`${at}.partitions needs release 'selection' and entry indices in [0, length)`);
     }
     if (b.exactOnGrid && b.gridExponent === undefined) throw new RangeError(`${at}.exactOnGrid needs a gridExponent`);
     if (b.gridExponent !== undefined && (!Number.isInteger(b.gridExponent) || b.gridExponent < -60 || b.gridExponent > 60)) throw new RangeError(`${at}.gridExponent must be an integer in [-60, 60]`);

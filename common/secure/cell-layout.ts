@@ -175,6 +175,8 @@ export function releaseSecureCells(job: CellJob, plan: SecureCellPlan, totals: R
   // that differ by 1 … k − 1 persons disclose the persons one rule removed, so such a step is withheld too, as the
   // plain path's agents withhold it (complementary suppression on the totals; red team 8, F2).
   if (!plan.noise && job.kind === 'cohort') withholdNestedTotals(cells, suppressed, ['qualified', ...plan.ruleNames.map((_, i) => `rule:${i}`), 'persons'], minCellSize);
+  // Mode none: the breakdowns split the persons (and entries are at least the persons): complementary suppression.
+  if (!plan.noise) for (const p of cellPartitions(job)) withholdPartitionTotals(cells, suppressed, p.total, p.parts, minCellSize);
   const summary = summariseCells(job, cells, plan.ruleNames, undefined);
   if (!plan.noise) {
     return {
@@ -235,7 +237,7 @@ export function releaseSecureCells(job: CellJob, plan: SecureCellPlan, totals: R
 }
 
 /** Along a chain of nested cells (largest first): a released total 1 … k − 1 below the last released one is withheld. */
-function withholdNestedTotals(cells: Map<string, ReleasedCell>, suppressed: SecureCellRelease['suppressed'], chain: readonly string[], minCellSize: number): void {
+export function withholdNestedTotals(cells: Map<string, ReleasedCell>, suppressed: SecureCellRelease['suppressed'], chain: readonly string[], minCellSize: number): void {
   let last: number | undefined;
   for (const name of chain) {
     const v = cells.get(name)?.value;
@@ -246,5 +248,40 @@ function withholdNestedTotals(cells: Map<string, ReleasedCell>, suppressed: Secu
       continue;
     }
     last = v;
+  }
+}
+
+/**
+ * The partitions of a cohort-level job's persons (red team 9, F1): the age bands and the genders each split the
+ * cohort's persons, and `entries` is at least the persons — so a withheld part is the total minus the released ones.
+ */
+export function cellPartitions(job: CellJob): { total: string; parts: string[] }[] {
+  if (job.kind !== 'cohort' && job.kind !== 'characterize') return [];
+  const blocks = cellBlocks(job, []);
+  const cellsOf = (name: string): string[] => blocks.find((b) => b.name === name)?.cells ?? [];
+  return [
+    { total: 'persons', parts: cellsOf('byAgeBand') },
+    { total: 'persons', parts: cellsOf('byGender') },
+    ...(job.kind === 'cohort' ? [{ total: 'persons', parts: ['entries'] }] : []),
+  ];
+}
+
+/** Complementary suppression of one partition on released totals (the secure path's twin of the agents' rule). */
+export function withholdPartitionTotals(cells: Map<string, ReleasedCell>, suppressed: SecureCellRelease['suppressed'], total: string, parts: readonly string[], minCellSize: number): void {
+  const hide = (name: string): void => {
+    cells.set(name, { value: null, std: 0 });
+    suppressed.push({ group: { cell: name }, suppressedBy: ['minCellSize'] });
+  };
+  const t = cells.get(total)?.value;
+  if (t === undefined) return;
+  if (t === null) {
+    for (const p of parts) if ((cells.get(p)?.value ?? 0) > 0) hide(p);
+    return;
+  }
+  const released = parts.filter((p) => cells.get(p)?.value !== null && cells.get(p) !== undefined);
+  const hidden = t - released.reduce((s, p) => s + (cells.get(p)!.value ?? 0), 0);
+  if (hidden > 0 && hidden < minCellSize && released.length < parts.length) {
+    const smallest = released.filter((p) => cells.get(p)!.value! > 0).sort((a, b) => cells.get(a)!.value! - cells.get(b)!.value!)[0];
+    if (smallest !== undefined) hide(smallest);
   }
 }

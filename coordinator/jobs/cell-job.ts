@@ -1,18 +1,8 @@
-import * as dp from '../../algorithms/dp/index.js';
-import type { Rng } from '../../algorithms/rng.js';
-import { decodeCells, type CellCounts } from '../../common/arrow/cells-codec.js';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
-import { planCellPrivacy } from '../../common/job/cell-privacy.js';
-import { describeGuarantee, summariseMechanisms } from '../../common/job/guarantee.js';
-import { linkageGuarantee } from '../linkage/admit-linkage.js';
-import { cellBlocks } from '../../common/job/cohort-jobs.js';
-import { summariseCells, type ReleasedCell } from '../../common/job/cell-summary.js';
-import { DEFAULT_JOB_DELTA, type CellJob } from '../../common/job/spec.js';
+import type { CellJob } from '../../common/job/spec.js';
 import type { AgentView } from '../agent-registry.js';
-import type { TaskOutcome } from '../dispatcher.js';
-import type { JobErrorInfo, JobResult } from '../job-record.js';
-import { splitServeable, type Admitted, type CombinedAggregate } from './aggregate-job.js';
+import { splitServeable, type Admitted } from './aggregate-job.js';
 
 const OMOP_CORE = ['person', 'observation_period'];
 
@@ -67,93 +57,4 @@ export function admitCellJob(job: CellJob, connected: readonly AgentView[]): Adm
     throw new FedmeshError('INVALID_JOB', `quorum: ${job.quorum} agents required but only ${candidates.length} can run this job`, { field: 'quorum' });
   }
   return admitted;
-}
-
-export function cellJobCost(job: CellJob): dp.PrivacyCost | undefined {
-  return planCellPrivacy(job, cellBlocks(job, ruleNamesOf(job))).cost;
-}
-
-/** Combines per-agent cell counts and releases them by the job's mode; then builds the kind's summary. */
-export function combineCellJob(job: CellJob, agents: readonly AgentView[], outcomes: readonly TaskOutcome[], rngIn: Rng): CombinedAggregate {
-  const ruleNames = ruleNamesOf(job);
-  const blocks = cellBlocks(job, ruleNames);
-  const plan = planCellPrivacy(job, blocks);
-  const expected = new Set(blocks.filter((b) => job.privacy.mode === 'none' || b.dpSafe).flatMap((b) => b.cells));
-  const agentErrors: Record<string, JobErrorInfo> = {};
-  const parts: { agent: string; cells: CellCounts }[] = [];
-  for (const o of outcomes) {
-    if (!o.ok) {
-      agentErrors[o.agent] = { code: o.error.code, message: o.error.message, ...(o.error.field ? { field: o.error.field } : {}) };
-      continue;
-    }
-    try {
-      parts.push({ agent: o.agent, cells: decodeCells(o.arrow, o.agent, expected) });
-    } catch (e) {
-      agentErrors[o.agent] = { code: isFedmeshError(e) ? e.code : 'INVALID_ARGUMENT', message: (e as Error).message };
-    }
-  }
-  const answered = parts.map((p) => p.agent).sort();
-  const missing = agents.map((a) => a.name).filter((n) => !answered.includes(n)).sort();
-  const quorum = job.quorum ?? agents.length;
-  if (answered.length < quorum) {
-    const why = missing.map((m) => `${m}: ${agentErrors[m]?.message ?? 'no answer'}`).join('; ');
-    throw new FedmeshError('QUORUM_NOT_MET', `${answered.length} of ${agents.length} agents answered, quorum is ${quorum} (${why})`, { details: { answered, missing, agentErrors } });
-  }
-  const rng = dp.asBufferedRng(rngIn);
-  const root = Math.sqrt(answered.length);
-  const cell = new Map<string, ReleasedCell>();
-  const suppressed: { group: Record<string, unknown>; suppressedBy: string[] }[] = [];
-  for (const [bi, b] of blocks.entries()) {
-    if (job.privacy.mode !== 'none' && !b.dpSafe) continue;
-    const noise = plan.blocks[bi]!.noise;
-    for (const name of b.cells) {
-      const by = parts.filter((p) => p.cells.suppressed.has(name)).map((p) => p.agent);
-      const sum = parts.reduce((s, p) => s + (p.cells.values.get(name) ?? 0n), 0n);
-      if (by.length > 0) {
-        suppressed.push({ group: { cell: name }, suppressedBy: by });
-        cell.set(name, { value: null, std: 0 });
-      } else if (job.privacy.mode === 'central-dp') {
-        cell.set(name, { value: Number(sum + noise!.sample(rng)), std: noise!.info.std });
-      } else if (job.privacy.mode === 'local-dp') {
-        cell.set(name, { value: Number(sum), std: noise!.info.std * root });
-      } else {
-        cell.set(name, { value: Number(sum), std: 0 });
-      }
-    }
-  }
-  const byAgent =
-    job.privacy.mode === 'central-dp' || !blocks.some((b) => b.cells.includes('persons'))
-      ? undefined
-      : parts.map((p) => ({ agent: p.agent, persons: p.cells.suppressed.has('persons') ? null : Number(p.cells.values.get('persons') ?? 0n) }));
-  const summary = summariseCells(job, cell, ruleNames, byAgent);
-  const cost = plan.cost;
-  const delta = job.privacy.delta && job.privacy.delta > 0 ? job.privacy.delta : DEFAULT_JOB_DELTA;
-  // Cohort-level jobs count each person once per cell: k = 1 by construction.
-  const cellMechanisms = plan.blocks.filter((b) => b.noise).map((b) => ({ block: b.block.name, sensitivity: { l1: b.block.l1, l2: Math.sqrt(b.block.l2Sq) }, noise: b.noise!.info }));
-  const cellSpent = cost ? { rho: cost.rho, epsilon: Number.isFinite(cost.epsilon) ? cost.epsilon : dp.epsilonAtDelta(cost, delta), delta: Number.isFinite(cost.epsilon) ? cost.delta : delta } : { rho: 0, epsilon: 0, delta: 0 };
-  const result: JobResult = {
-    columns: summary.columns,
-    rows: summary.rows,
-    suppressed,
-    summary: summary.summary,
-    privacy:
-      job.privacy.mode === 'none'
-        ? { mode: 'none', exact: true, minCellSize: Object.fromEntries(agents.filter((a) => answered.includes(a.name)).map((a) => [a.name, a.policy.minCellSize])) }
-        : {
-            mode: job.privacy.mode,
-            spent: cellSpent,
-            budgetSplit: plan.budgetSplit,
-            maxRowsPerPerson: 1,
-            mechanisms: cellMechanisms,
-            guarantee: describeGuarantee({ mode: job.privacy.mode as 'central-dp' | 'local-dp', maxRowsPerPerson: 1, maxSitesPerPerson: job.privacy.maxSitesPerPerson ?? 1, ...linkageGuarantee(job), mechanism: summariseMechanisms(cellMechanisms), spent: cellSpent }),
-          },
-    notes: [
-      job.privacy.mode === 'none'
-        ? "mode none: exact counts of distinct persons; cells below an agent's minimum cell size are withheld and reported as suppressed"
-        : `${job.privacy.mode}: counts of distinct persons with noise; <name>_std is the noise standard deviation${job.privacy.mode === 'local-dp' ? ` (per-agent noise × √${answered.length})` : ''}; entries (not person-bounded) are not released`,
-      ...summary.notes,
-    ],
-    agentErrors,
-  };
-  return { answered, missing, agentErrors, result };
 }

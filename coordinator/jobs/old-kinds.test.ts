@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { JobSpec } from '../../common/job/spec.js';
 import { admitAggregate, combineAggregate } from './aggregate-job.js';
-import { admitCellJob, combineCellJob } from './cell-job.js';
+import { admitCellJob } from './cell-job.js';
 import { parseJobSpec } from '../../common/job/validate.js';
 import { oldKindPath } from './old-kinds.js';
 import { admitContingency } from './contingency-admission.js';
@@ -16,10 +16,10 @@ describe('oldKindPath', () => {
     expect(p.combine).toBe(combineAggregate);
   });
 
-  it.each(['cohort', 'characterize'] as const)('sends %s to the cell-job admission and combine', (kind) => {
+  it.each(['cohort', 'characterize'] as const)('%s (ported to jobs/cohort) keeps only the cell jobs\' catalogue admission; its plain path refuses', (kind) => {
     const p = oldKindPath(specOf(kind));
     expect(p.admit).toBe(admitCellJob);
-    expect(p.combine).toBe(combineCellJob);
+    expect(() => p.cost(specOf(kind) as never, [])).toThrow(/kind seam/);
   });
 
   it('contingency (ported to jobs/contingency) keeps only its catalogue admission; its plain path refuses', () => {
@@ -35,13 +35,14 @@ describe('oldKindPath', () => {
     expect(() => p.combine(specOf('survival') as never, [], [], undefined as never)).toThrow(/kind seam/);
   });
 
-  it('reserves the cost of the kind\'s own plan: nothing in mode none, the stated ε in central-dp (negative control)', () => {
-    const table = (privacy: Record<string, unknown>): JobSpec => parseJobSpec(JSON.stringify({ kind: 'cohort', definition: { name: 'c', entry: { domain: 'condition', concepts: { include: [{ conceptId: 1 }] } } }, privacy }));
+  it('reserves the cost of the aggregate kind\'s own plan: nothing in mode none, the stated ε in central-dp (negative control)', () => {
+    const table = (privacy: Record<string, unknown>): JobSpec => parseJobSpec(JSON.stringify({ kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy }));
+    const agent = { name: 'a', products: [{ name: 'person', columns: [{ name: 'person_id', type: 'BIGINT' }] }] } as never;
     const none = table({ mode: 'none' });
-    expect(oldKindPath(none).cost(none, [])).toBeUndefined();
+    expect(oldKindPath(none).cost(none, [agent])).toBeUndefined();
     const dp = table({ mode: 'central-dp', epsilon: 0.5 });
     // Within the stated ε (the plan calibrates on a grid, which can spend a little less).
-    const epsilon = oldKindPath(dp).cost(dp, [])?.epsilon ?? 0;
+    const epsilon = oldKindPath(dp).cost(dp, [agent])?.epsilon ?? 0;
     expect(epsilon).toBeGreaterThan(0.49);
     expect(epsilon).toBeLessThanOrEqual(0.5);
   });

@@ -4,7 +4,7 @@ import type { AggregateJob, CellJob, JobKind, JobSpec } from '../../common/job/s
 import type { AgentView } from '../agent-registry.js';
 import type { TaskOutcome } from '../dispatcher.js';
 import { admitAggregate, combineAggregate, privacyPlanFor, type Admitted, type CombinedAggregate } from './aggregate-job.js';
-import { admitCellJob, cellJobCost, combineCellJob } from './cell-job.js';
+import { admitCellJob } from './cell-job.js';
 import { admitContingency } from './contingency-admission.js';
 import { FedmeshError } from '../../common/errors.js';
 
@@ -35,13 +35,6 @@ const AGGREGATE_PATH: OldKindPath<AggregateJob> = {
   combine: combineAggregate,
 };
 
-/** Three cell kinds share one path: counts of persons in public cells. */
-const CELL_PATH: OldKindPath<CellJob> = {
-  admit: admitCellJob,
-  cost: (spec) => cellJobCost(spec),
-  combine: combineCellJob,
-};
-
 /**
  * Ported to the kind seam (jobs/contingency; KindDef.accepts sends every contingency spec there but HE ones). What
  * stays is its catalogue admission, which the seam's admission of the port and the built-in HE path both use; the
@@ -54,6 +47,17 @@ const PORTED_CONTINGENCY: OldKindPath<CellJob> = {
   },
   combine: () => {
     throw new FedmeshError('INTERNAL', 'contingency jobs run on the kind seam (jobs/contingency); only secure he ones take the built-in path');
+  },
+};
+
+/** Ported to the kind seam (jobs/cohort, jobs/characterize), as survival: only the catalogue admission stays. */
+const PORTED_COHORT: OldKindPath<CellJob> = {
+  admit: admitCellJob,
+  cost: () => {
+    throw new FedmeshError('INTERNAL', 'cohort and characterize jobs run on the kind seam (jobs/cohort); only secure he ones take the built-in path');
+  },
+  combine: () => {
+    throw new FedmeshError('INTERNAL', 'cohort and characterize jobs run on the kind seam (jobs/cohort); only secure he ones take the built-in path');
   },
 };
 
@@ -73,8 +77,8 @@ const PORTED_SURVIVAL: OldKindPath<CellJob> = {
 
 const OLD_KINDS: Readonly<Record<JobKind, OldKindPath<never>>> = {
   aggregate: AGGREGATE_PATH,
-  cohort: CELL_PATH,
-  characterize: CELL_PATH,
+  cohort: PORTED_COHORT,
+  characterize: PORTED_COHORT,
   contingency: PORTED_CONTINGENCY,
   survival: PORTED_SURVIVAL,
 };

@@ -2,6 +2,7 @@ import { admitLinkage } from '../linkage/admit-linkage.js';
 import { applyPublicRules } from '../admission/public-rules.js';
 import { checkQuorum } from '../admission/quorum.js';
 import { checkResultSize } from '../admission/result-size.js';
+import { checkSecureMaxRows } from '../../common/secure/secure-max-rows.js';
 import { jobPopulations } from '../budget-populations.js';
 import { oldKindPath } from '../jobs/old-kinds.js';
 import type { PopulationTouch } from '../../common/job/population.js';
@@ -29,6 +30,8 @@ export function admitBuiltInSpec(spec: JobSpec, members: readonly AgentMember[],
   const notLive = checkQuorum(spec, members, connected);
   const admitted = oldKindPath(spec).admit(spec, connected);
   const allowed = applyPublicRules(spec, admitted.agents);
+  // Secure sums: the per-agent bound is the agents' agreed one in mode none, within every agent's maximum otherwise.
+  if (spec.secure !== undefined) checkSecureMaxRows(spec, allowed.agents.map((a) => ({ name: a.name, secureMaxRows: a.policy.secureMaxRows, minCellSize: a.policy.minCellSize })));
   admitLinkage(spec, allowed.agents);
   checkResultSize(spec, allowed.agents.length);
   return { agents: allowed.agents, touched: jobPopulations(spec, allowed.agents), excluded: [...notLive, ...admitted.excluded, ...allowed.excluded] };

@@ -182,7 +182,8 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     const sum = zeroWithheld(layout, secureSum ?? exactSumVectors(layout, noise, good.map((g) => g.vector)), withheld);
     // Agent-side noise (local, distributed) went in at the agents; only the central mode adds any here.
     const released = mode.atCoordinator(sum, noise, layout, o.rng);
-    const perBlocks = secureSum === undefined && job.privacy.mode === 'none' ? def.perAgentBlocks?.(job, round) : undefined;
+    // Plain sums in mode none or local-dp: the coordinator holds each agent's (local-dp: already noisy) vector anyway.
+    const perBlocks = secureSum === undefined && (job.privacy.mode === 'none' || job.privacy.mode === 'local-dp') ? def.perAgentBlocks?.(job, round) : undefined;
     const perAgent = perBlocks ? agentBlockSlices(layout, perBlocks, good) : undefined;
     const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std), ...(withheld.length > 0 ? { withheld } : {}), ...(perAgent ? { perAgent } : {}) };
     await o.store.saveRound(o.jobId, rec);

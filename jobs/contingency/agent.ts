@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { AgentKindContext, AgentKindDef } from '../../common/kinds/index.js';
+import { clipToSecureMaxRows, type AgentKindContext, type AgentKindDef } from '../../common/kinds/index.js';
 import { contingencyCounts, type ContingencyFilter, type Level } from '../../node-agent/analytics/contingency.js';
 import { guardedSetSize, personHashSql } from '../../node-agent/disclosure/released-cells.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
@@ -34,8 +34,8 @@ async function guardCells(conn: DuckDBConnection, sets: string, ctx: AgentKindCo
 export const contingencyAgentKind: AgentKindDef<ContingencySpec, ContingencyPlan, null> = {
   kind: 'contingency',
   /** Data on a database server: counted there (agent-source.ts), staged only when the spec cannot be compiled exactly. */
-  onSource(ctx, job, input, session, signal) {
-    return contingencyOnSource(ctx, job, session as SqlSession, () => contingencyAgentKind.localStep(ctx, job, input, signal));
+  async onSource(ctx, job, input, session, signal) {
+    return clipToSecureMaxRows(job, await contingencyOnSource(ctx, job, session as SqlSession, () => contingencyAgentKind.localStep(ctx, job, input, signal)));
   },
   async localStep(ctx, job) {
     const spec = job.spec;
@@ -58,7 +58,7 @@ export const contingencyAgentKind: AgentKindDef<ContingencySpec, ContingencyPlan
       for (const row of t.counts) for (const v of row) values[at++] = Number(v);
       values[at++] = Number(t.outside);
       values[at] = Number(t.ambiguous);
-      return { values };
+      return clipToSecureMaxRows(job, { values });
     } finally {
       if (sets) await ctx.conn.run(`DROP TABLE IF EXISTS "${sets}"`).catch(() => undefined);
     }

@@ -6,12 +6,11 @@
  * withholds its cells below its minimum cell size before anything leaves (common/kinds/selection.ts).
  */
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
-import { cellSecureStatement, kindPrivacyOf } from '../../common/kinds/index.js';
+import { cellDpStatement, cellNoisePlan, cellSecureStatement, kindPrivacyOf } from '../../common/kinds/index.js';
 import { summariseCells, type ReleasedCell } from '../../common/job/cell-summary.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
 import { contingencyCells, parseContingencySpec, seamRunsContingency, type ContingencySpec } from './spec.js';
 import { renderContingency } from './view.js';
-import { contingencyDpStatement, contingencyNoisePlan } from './privacy.js';
 
 /** The public plan of a compiled contingency job: its cells, in vector order. */
 export interface ContingencyPlan {
@@ -54,7 +53,7 @@ function contingencyLayout(job: CompiledContingencyJob): StatLayout {
 function releaseContingency(job: CompiledContingencyJob, history: readonly RoundRecord[], info: KindReleaseInfo): KindRelease {
   const last = history[history.length - 1]!;
   const mode = job.privacy.mode;
-  const dpStatement = mode === 'central-dp' || mode === 'local-dp' ? contingencyDpStatement(job.spec, last.answered.length) : undefined;
+  const dpStatement = mode === 'central-dp' || mode === 'local-dp' ? cellDpStatement(job.spec, last.answered.length) : undefined;
   const secure = job.secure !== 'plain' ? secureStatement(job, last, info) : undefined;
   const withheldBy = new Map((last.withheld ?? []).map((w) => [w.entry, [...w.agents]]));
   const cells = new Map<string, ReleasedCell>();
@@ -65,7 +64,7 @@ function releaseContingency(job: CompiledContingencyJob, history: readonly Round
     if (by) {
       suppressed.push({ group: { cell: name }, suppressedBy: by });
       cells.set(name, { value: null, std: 0 });
-    } else cells.set(name, { value: v, std: dpStatement?.cellStd ?? secure?.cellStd ?? 0 });
+    } else cells.set(name, { value: v, std: dpStatement?.blockStd[0] ?? secure?.cellStd ?? 0 });
   });
   const s = summariseCells(job.spec, cells, [], undefined);
   if (dpStatement) return { columns: s.columns, rows: s.rows, suppressed, summary: s.summary, privacy: dpStatement.privacy, notes: [dpStatement.note, ...s.notes] };
@@ -96,7 +95,7 @@ export const contingencyKind: KindDef<ContingencySpec, ContingencyPlan, null> = 
   kind: 'contingency',
   builtInSpec: true,
   accepts: seamRunsContingency,
-  noisePlan: (job) => contingencyNoisePlan(job.spec),
+  noisePlan: (job) => cellNoisePlan(job.spec),
   parse: parseContingencySpec,
   compile: compileContingency,
   layout: (job) => contingencyLayout(job),

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { AgentKindContext, AgentKindDef, StatVector } from '../../common/kinds/index.js';
+import { clipToSecureMaxRows, type AgentKindContext, type AgentKindDef, type StatVector } from '../../common/kinds/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { guardedSetSize } from '../../node-agent/disclosure/released-cells.js';
 import { computeCells, guardedCells } from '../../node-agent/jobs/cell-jobs.js';
@@ -27,7 +27,7 @@ async function kmStep(ctx: AgentKindContext, job: CompiledKmJob, db: DuckDBConne
   const out = new Float64Array(job.plan.blocks.reduce((n, b) => n + b.cells.length, 0));
   let at = 0;
   for (const b of job.plan.blocks) for (const cell of b.cells) out[at++] = Number(values.get(cell) ?? 0n);
-  return { values: out };
+  return clipToSecureMaxRows(job, { values: out });
 }
 
 export const kmAgentKind: AgentKindDef<KmSpec, KmPlan, null> = {

@@ -8,12 +8,11 @@
  * (common/kinds/selection.ts). `"model": "cox"` is the registry kind survival-cox.
  */
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
-import { cellSecureStatement, kindPrivacyOf } from '../../common/kinds/index.js';
+import { cellDpStatement, cellNoisePlan, cellSecureStatement, kindPrivacyOf } from '../../common/kinds/index.js';
 import { summariseCells, type ReleasedCell } from '../../common/job/cell-summary.js';
 import { cellBlocks } from '../../common/job/cohort-jobs.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
 import { parseKmSpec, seamRunsKm, type KmSpec } from './spec.js';
-import { kmDpStatement, kmNoisePlan } from './privacy.js';
 import { renderKm } from './view.js';
 
 /** The public plan of a compiled survival job: its blocks of cells, in vector order. */
@@ -56,7 +55,7 @@ function releaseKm(job: CompiledKmJob, history: readonly RoundRecord[], info: Ki
   const last = history[history.length - 1]!;
   const mode = job.privacy.mode;
   const names = job.plan.blocks.map((b) => b.name);
-  const dpStatement = mode === 'central-dp' || mode === 'local-dp' ? kmDpStatement(job.spec, last.answered.length) : undefined;
+  const dpStatement = mode === 'central-dp' || mode === 'local-dp' ? cellDpStatement(job.spec, last.answered.length) : undefined;
   const secure = job.secure !== 'plain' ? cellSecureStatement(job, names, job.spec.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS, last, info) : undefined;
   const withheldBy = new Map((last.withheld ?? []).map((w) => [`${w.block}:${w.entry}`, [...w.agents]]));
   const cells = new Map<string, ReleasedCell>();
@@ -92,7 +91,7 @@ export const kmKind: KindDef<KmSpec, KmPlan, null> = {
   kind: 'survival',
   builtInSpec: true,
   accepts: seamRunsKm,
-  noisePlan: (job) => kmNoisePlan(job.spec),
+  noisePlan: (job) => cellNoisePlan(job.spec),
   parse: parseKmSpec,
   compile: compileKm,
   layout: (job) => kmLayout(job),

@@ -16,12 +16,15 @@
  *
  * Scope: cells from earlier jobs of the same researcher at this agent, across products (units are compared by
  * value, so `person_id` in person and condition_occurrence match). Guarded cells: aggregate groups and histogram
- * bins, contingency cells (with `outside` and `ambiguous`), and the cohort of cohort / characterize / survival jobs.
- * Secure (masked or encrypted) mode-none jobs are guarded too (node-agent/secure/secure-guard.ts and the kind seam's
- * contingency step): there nothing is withheld per agent, so every non-empty local cell is a candidate, not only
- * those of k persons. Not yet guarded: the breakdowns of a cohort (age bands, gender, attrition, concept and survival
- * cells). Cells of one job are not compared with each other (bins of a group and inclusion-rule attrition are nested
- * by design).
+ * bins, contingency cells (with `outside` and `ambiguous`), and every person cell of cohort / characterize /
+ * survival jobs — the cohort, attrition, age bands, genders, concepts and survival bins (node-agent/jobs/cell-sets.ts;
+ * `entries` counts rows, not persons, and is not a set). Secure (masked or encrypted) mode-none jobs are guarded too
+ * (node-agent/secure/secure-guard.ts and the kind seam's steps): there nothing is withheld per agent, so every
+ * non-empty local cell is a candidate, not only those of k persons. Cells of one job are not compared with each other
+ * (bins of a group, inclusion-rule attrition and breakdowns are nested or partition the cohort by design, and get
+ * complementary suppression instead: common/kinds/selection.ts). Not closed, because the guard compares one pair of
+ * sets at a time: differences of sums of cells (two band edges moved at once isolate one age year) and a concept
+ * listed with its descendant in one job (red team 9, F2 and F3): use a DP mode where that matters.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';

@@ -1,32 +1,12 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { asBufferedRng } from '../../algorithms/dp/index.js';
-import type { Rng } from '../../algorithms/rng.js';
-import { encodeCells, type CellCounts } from '../../common/arrow/cells-codec.js';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { FedmeshError } from '../../common/errors.js';
-import { cellBlocks, survivalTimes, type CellJobBody } from '../../common/job/cohort-jobs.js';
-import { planCellPrivacy } from '../../common/job/cell-privacy.js';
-import type { CellJob } from '../../common/job/spec.js';
+import { survivalTimes, type CellJobBody } from '../../common/job/cohort-jobs.js';
 import { characterizeCohort, contingencyCounts, survivalCounts } from '../analytics/index.js';
 import { asSession, runCohort } from '../cohort/index.js';
 import type { SqlSession } from '../data/source/source.js';
 import { openCellSets } from './cell-sets.js';
 import type { PersonSetSink } from '../analytics/person-sets.js';
-import type { CompiledAgentPolicy } from '../policy.js';
-import type { ReleasedCells } from '../disclosure/released-cells.js';
-
-export interface CellJobContext {
-  /** The agent's own DuckDB: its ledger and differencing memory, and the data unless `data` is given. */
-  conn: DuckDBConnection;
-  /** Where the OMOP data is queried when not in `conn` (a PostgreSQL session). @default conn */
-  data?: SqlSession;
-  job: CellJob;
-  taskId: string;
-  policy: CompiledAgentPolicy;
-  rng: Rng;
-  /** Mode none: who asks, for the differencing guard on the cohort's persons. */
-  release?: { researcher: string; jobId: string; cells: ReleasedCells; salt: string };
-}
 
 export interface ComputeCellsOptions {
   /** The product's privacy-unit column (contingency jobs). @default person_id or subject_id, whichever it has */
@@ -146,64 +126,5 @@ export async function guardedCells(conn: DuckDBConnection, data: SqlSession | un
     return values;
   } finally {
     await sets.close();
-  }
-}
-
-/**
- * Runs a cohort-level job (cohort, characterize, survival) on this agent: counts of distinct persons in
- * the job's public cells. Mode none: cells below the minimum cell size are withheld here. central-dp: exact counts
- * for the coordinator to noise. local-dp: each cell noised here with the job's plan.
- */
-export async function runCellJob(ctx: CellJobContext): Promise<{ arrow: Uint8Array; meta: Record<string, unknown> }> {
-  const { job } = ctx;
-  const ruleNames = job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : [];
-  const blocks = cellBlocks(job, ruleNames);
-  const k = BigInt(ctx.policy.minCellSize);
-  const release = ctx.release;
-  const guard = job.privacy.mode === 'none' && release !== undefined;
-  const values = guard
-    ? await guardedCells(ctx.conn, ctx.data, job, ctx.taskId, release.salt, ctx.policy.minCellSize, (cand) => release.cells.checkAndRecord(ctx.conn, { researcher: release.researcher, jobId: release.jobId, candidates: cand, minCellSize: ctx.policy.minCellSize, maxRememberedPersons: ctx.policy.maxRememberedPersons }))
-    : await computeCells(ctx.data ?? ctx.conn, job, ctx.taskId);
-  const out: CellCounts = { values: new Map(), suppressed: new Set() };
-  const privacy = planCellPrivacy(job, blocks);
-  const rng = asBufferedRng(ctx.rng);
-  // Entries are rows, not persons: a small cohort's entry count would tell what its withheld person count hides.
-  const persons = values.get('persons');
-  if (job.privacy.mode === 'none' && persons !== undefined && persons < k && values.has('entries')) values.set('entries', persons);
-  for (const [bi, b] of blocks.entries()) {
-    if (job.privacy.mode !== 'none' && !b.dpSafe) continue;
-    for (const cell of b.cells) {
-      const v = values.get(cell) ?? 0n;
-      if (job.privacy.mode === 'none') {
-        out.values.set(cell, v > 0n && v < k ? 0n : v);
-        if (v > 0n && v < k) out.suppressed.add(cell);
-      } else if (job.privacy.mode === 'local-dp') {
-        out.values.set(cell, v + privacy.blocks[bi]!.noise!.sample(rng));
-      } else {
-        out.values.set(cell, v);
-      }
-    }
-  }
-  if (job.privacy.mode === 'none' && job.kind === 'cohort') withholdNestedDifferences(out, ['qualified', ...ruleNames.map((_, i) => `rule:${i}`), 'persons'], k);
-  return { arrow: encodeCells(out), meta: { cells: out.values.size, suppressed: out.suppressed.size } };
-}
-
-/**
- * Differencing inside one cohort job: the attrition cells are nested person sets (qualified ⊇ after rule 0 ⊇ after
- * rule 1 … ⊇ the cohort), so two released neighbours that differ by 1 … k − 1 persons disclose the persons one rule
- * removed. Such a cell is withheld (complementary suppression), and the next one is compared with the last cell
- * actually released.
- */
-function withholdNestedDifferences(out: CellCounts, chain: readonly string[], k: bigint): void {
-  let last: bigint | undefined;
-  for (const cell of chain) {
-    if (!out.values.has(cell) || out.suppressed.has(cell)) continue;
-    const v = out.values.get(cell)!;
-    if (last !== undefined && last - v > 0n && last - v < k) {
-      out.values.set(cell, 0n);
-      out.suppressed.add(cell);
-      continue;
-    }
-    last = v;
   }
 }

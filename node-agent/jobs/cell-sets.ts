@@ -17,6 +17,10 @@ import type { PersonSetSink } from '../analytics/person-sets.js';
 import { asSession } from '../cohort/index.js';
 import type { SqlSession } from '../data/source/index.js';
 import { personHashSql } from '../disclosure/released-cells.js';
+import { FedmeshError } from '../../common/errors.js';
+
+/** The most (cell, person) pairs one job's guard reads at an agent (about 150 bytes each while held). */
+export const MAX_JOB_PAIRS = 4_000_000;
 
 export interface CellSets {
   /** Hand this to the analytics functions. */
@@ -54,6 +58,7 @@ export async function openCellSets(conn: DuckDBConnection, db: DuckDBConnection 
       appender.closeSync();
     }
   };
+  let pairsSeen = 0;
   const sink: PersonSetSink = async (sql, params, cellsOf) => {
     const held: [string, string][] = [];
     for await (const batch of session.stream(sql, params)) {
@@ -63,8 +68,15 @@ export async function openCellSets(conn: DuckDBConnection, db: DuckDBConnection 
         if (u === null || u === undefined) continue;
         for (const cell of cellsOf(r)) out.push([cell, String(u)]);
       }
+      pairsSeen += remote ? out.length : 0;
+      // Bounded before it can exhaust the agent's memory (red team 9, F4): a job this large is refused by the guard's
+      // own limit anyway (maxRememberedPersons, 2 M pairs by default), only later.
+      if (pairsSeen + held.length > MAX_JOB_PAIRS) {
+        throw new FedmeshError('RESOURCE_EXHAUSTED', `differencing guard (mode none): this job's cells count more than ${MAX_JOB_PAIRS} (cell, person) pairs at this agent; use fewer concepts or strata, or a DP privacy mode`, { field: 'privacy.mode' });
+      }
       if (remote) await append(out);
     }
+    pairsSeen += held.length;
     if (!remote) await append(held);
   };
   return {

@@ -55,11 +55,17 @@ describe('runOldKindTask', () => {
     expect(steps).toEqual([]);
   });
 
-  it('a cell kind (cohort, central-dp) takes the same order: charge, guard, data', async () => {
-    const { deps, steps } = fakeDeps();
-    const job = parseJobSpec({ kind: 'cohort', definition: { name: 'c', entry: { domain: 'condition', concepts: { include: [{ conceptId: 1 }] } } }, privacy: { mode: 'central-dp', epsilon: 1 } });
-    await runOldKindTask(task('j4'), job, deps);
-    expect(steps).toEqual(['charge', 'once', 'data']);
+  it('the cell kinds (ported to the kind seam: cohort, characterize, survival) are refused on the built-in plain path before any charge or data', async () => {
+    const definition = { name: 'c', entry: { domain: 'condition', concepts: { include: [{ conceptId: 1 }] } } };
+    for (const raw of [
+      { kind: 'cohort', definition },
+      { kind: 'characterize', definition, conditionConcepts: [1], drugConcepts: [] },
+      { kind: 'survival', target: definition, outcome: { domain: 'death', conceptIds: [] }, timeGrid: { binDays: 30, maxDays: 360 } },
+    ]) {
+      const { deps, steps } = fakeDeps();
+      await expect(runOldKindTask(task(`j4-${raw.kind}`), parseJobSpec({ ...raw, privacy: { mode: 'central-dp', epsilon: 1 } }), deps)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', field: 'kind' });
+      expect(steps).toEqual([]);
+    }
   });
 
   it('contingency (ported to the kind seam) is refused on the built-in plain path before any charge or data', async () => {

@@ -2,10 +2,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
-import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { FedmeshError } from '../../common/errors.js';
-import { planCellPrivacy } from '../../common/job/cell-privacy.js';
-import { cellBlocks } from '../../common/job/cohort-jobs.js';
 import { planAggregatePrivacy } from '../../common/job/privacy-plan.js';
 import type { AggregateJob, CellJob, JobKind, JobSpec } from '../../common/job/spec.js';
 import type { ProductInfo } from '../data/products.js';
@@ -14,7 +11,6 @@ import type { ReleasedCells } from '../disclosure/released-cells.js';
 import type { ReleasedConcepts } from '../disclosure/released-concepts.js';
 import type { CompiledAgentPolicy } from '../policy.js';
 import { runAggregate } from './aggregate.js';
-import { runCellJob } from './cell-jobs.js';
 import type { SqlSession } from '../data/source/index.js';
 
 /** What the agent gives an old kind's plain (not secure) task: its data, its ledgers and its disclosure records. */
@@ -56,21 +52,9 @@ const aggregateTask: OldKindTask<AggregateJob> = async (task, job, deps) => {
   return privacy.dp ? deps.once(task.jobId, task.round, compute) : compute();
 };
 
-/** The cohort-level cell kinds not yet ported (cohort, characterize) share one task: counts of persons in public cells. */
-const cellTask: OldKindTask<CellJob> = async (task, job, deps) => {
-  const blocks = cellBlocks(job, job.kind === 'cohort' ? parseCohortDefinition(job.definition).inclusionRules.map((r) => r.name) : []);
-  const privacy = planCellPrivacy(job, blocks);
-  if (privacy.cost) await deps.charge(task.jobId, task.researcher, privacy.cost);
-  const release = { researcher: task.researcher, jobId: task.jobId, cells: deps.cells, salt: deps.salt };
-  const onData = deps.withDataSession ?? (<T>(fn: (data: SqlSession | undefined) => Promise<T>) => fn(undefined));
-  const run = (conn: DuckDBConnection, data: SqlSession | undefined): Promise<ReleasedAnswer> => runCellJob({ conn, ...(data ? { data } : {}), job, taskId: task.taskId, policy: deps.policy, rng: deps.rng, release });
-  const compute = (): Promise<ReleasedAnswer> => deps.withTaskConnection((conn) => onData((data) => run(conn, data)));
-  return privacy.cost ? deps.once(task.jobId, task.round, compute) : compute();
-};
-
 /**
- * Contingency and survival (Kaplan–Meier) are ported to the kind seam (jobs/contingency, jobs/survival-km, run by
- * node-agent/tasks/kind-task-runner.ts); only their secure he tasks take the built-in secure path. A plain task of the built-in shape comes from a coordinator that
+ * The cell kinds are ported to the kind seam (jobs/contingency, jobs/survival-km, jobs/cohort, jobs/characterize,
+ * run by node-agent/tasks/kind-task-runner.ts); only their secure he tasks take the built-in secure path. A plain task of the built-in shape comes from a coordinator that
  * predates the port: refused before anything is charged or read.
  */
 const portedTask: OldKindTask<CellJob> = async (_task, job) => {
@@ -84,8 +68,8 @@ const portedTask: OldKindTask<CellJob> = async (_task, job) => {
  */
 const OLD_KIND_TASKS: Readonly<Record<JobKind, OldKindTask<never>>> = {
   aggregate: aggregateTask,
-  cohort: cellTask,
-  characterize: cellTask,
+  cohort: portedTask,
+  characterize: portedTask,
   contingency: portedTask,
   survival: portedTask,
 };

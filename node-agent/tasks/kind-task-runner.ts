@@ -5,6 +5,8 @@ import type { AgentTask } from '../../common/agent-protocol.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
 import { enforceDomainPolicy } from '../../common/job/domain-policy.js';
+import { checkSecureMaxRows } from '../../common/secure/secure-max-rows.js';
+import type { JobSpec } from '../../common/job/spec.js';
 import { catalogKind, type ProductRules } from '../../common/job/product-rules.js';
 import {
   checkAgentVector,
@@ -35,7 +37,7 @@ import { refuseUnlessNamed } from './job-agents.js';
 export interface KindTaskDeps {
   kinds: KindRegistry<AnyKindDef>;
   agentKinds: KindRegistry<AnyAgentKindDef>;
-  policy: { readonly minCellSize: number; readonly allowKinds: readonly string[]; readonly allowModes: readonly string[] };
+  policy: { readonly minCellSize: number; readonly allowKinds: readonly string[]; readonly allowModes: readonly string[]; readonly secureMaxRows?: number };
   products: () => readonly ProductInfo[];
   /** The published rules (manifest over defaults) of a product. */
   rules: (product: string) => ProductRules | undefined;
@@ -119,6 +121,9 @@ export class KindTaskRunner {
     const job = entry.job;
     // The domain's public rules first: a kind or mode this agent does not serve is refused as such, whatever the task carries.
     enforceDomainPolicy(deps.policy, job.kind, job.privacy.mode);
+    // A ported built-in kind's secure sum: its per-agent bound is this domain's published one in mode none (a bound
+    // chosen by the researcher or coordinator would reveal per-agent counts by clipping), at most it otherwise.
+    if (def.builtInSpec && job.secure !== 'plain') checkSecureMaxRows(job.spec as JobSpec, [{ name: 'this agent', secureMaxRows: deps.policy.secureMaxRows, minCellSize: deps.policy.minCellSize }]);
     const product = deps.products().find((p) => p.name === job.product);
     if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
     const rules = deps.rules(product.name);

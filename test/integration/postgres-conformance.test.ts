@@ -17,12 +17,11 @@ import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/p
 import { copyDuckDbTablesToPostgres, createReadOnlyRole, loadOmopCsvIntoDuckDb, VOCABULARY_TABLES } from '../helpers/postgres-omop.js';
 import { HOSTILE_EXPECTED, rawRoleView, ROLE_VIEW_SQL, setHostileRoleDefaults } from '../helpers/postgres-hostile.js';
 import { circeJsonDir, gibleedDir } from '../reference/circe-reference.js';
-import { compileAgentPolicy } from '../../node-agent/policy.js';
-import { runCellJob } from '../../node-agent/jobs/cell-jobs.js';
+import { compileKindJob, type AgentKindContext } from '../../common/kinds/index.js';
+import { withholdSmallCells } from '../../common/kinds/selection.js';
+import { cohortKind } from '../../jobs/cohort/index.js';
+import { cohortAgentKind } from '../../jobs/cohort/agent.js';
 import { ReleasedCells } from '../../node-agent/disclosure/released-cells.js';
-import { parseJobSpec } from '../../common/job/validate.js';
-import type { CellJob } from '../../common/job/spec.js';
-import { createServerRng } from '../../common/crypto-rng.js';
 import type { FedmeshError } from '../../common/errors.js';
 
 const noData = !existsSync(gibleedDir) || !existsSync(circeJsonDir);
@@ -132,18 +131,22 @@ describe.skipIf(noData || noPg)('GiBleed on PostgreSQL 15 equals GiBleed on Duck
   }
 
   it('cohort jobs in mode none: the same released cells and the same differencing refusal on both sources', async () => {
-    const policy = compileAgentPolicy({ minCellSize: 100 });
     const def = (f: string): unknown => JSON.parse(readFileSync(join(circeJsonDir, f), 'utf8'));
     // celecoxib (1800 persons) then celecoxibCensored (1750): their person sets differ by 50 < k = 100.
-    const jobs = ['celecoxib.json', 'celecoxibCensored.json'].map((f) => parseJobSpec({ kind: 'cohort', definition: def(f), privacy: { mode: 'none' } }) as CellJob);
+    const jobs = ['celecoxib.json', 'celecoxibCensored.json'].map((f) => compileKindJob(cohortKind, { kind: 'cohort', definition: def(f), privacy: { mode: 'none' } }));
+    // The agent's step (jobs/cohort) and its task runner's withholding below k, with the guard's memory in `ledger`.
     const outcomes = async (ledger: DuckDBConnection, data: SqlSession | undefined): Promise<string[]> => {
       const cells = await ReleasedCells.open(ledger);
       const out: string[] = [];
       for (const [i, job] of jobs.entries()) {
-        const release = { researcher: 'r1', jobId: `job-${i}`, cells, salt: 'agent-salt' };
+        const ctx: AgentKindContext = {
+          conn: ledger, jobId: `job-${i}`, round: 0, product: { name: 'person', privacyUnit: 'person_id', columns: [], description: '', source: '' }, salt: 'agent-salt', policy: { minCellSize: 100 }, jobState: new Map(),
+          guardReleasedSets: async (c, candidates) => void (await cells.checkAndRecord(c, { researcher: 'r1', jobId: `job-${i}`, candidates, minCellSize: 100, maxRememberedPersons: 1_000_000 })),
+        };
+        const signal = new AbortController().signal;
         try {
-          const r = await runCellJob({ conn: ledger, ...(data ? { data } : {}), job, taskId: `t${i}`, policy, rng: createServerRng(), release });
-          out.push(`ok ${Buffer.from(r.arrow).toString('base64')} ${JSON.stringify(r.meta)}`);
+          const v = data ? await cohortAgentKind.onSource!(ctx, job, null, data, signal) : await cohortAgentKind.localStep(ctx, job, null, signal);
+          out.push(`ok ${Array.from(withholdSmallCells(cohortKind.layout(job, 0), v, 100).vector.values).join(',')}`);
         } catch (e) {
           out.push(`refused ${(e as FedmeshError).code} ${(e as Error).message}`);
         }
@@ -156,8 +159,8 @@ describe.skipIf(noData || noPg)('GiBleed on PostgreSQL 15 equals GiBleed on Duck
     try {
       const onDuck = await outcomes(conn, undefined);
       const onPg = await source.withSession((s) => outcomes(pgLedger, s));
-      expect(onDuck[0]).toMatch(/^ok /);
-      expect(onDuck[1]).toMatch(/^refused /);
+      expect(onDuck[0]).toMatch(/^ok 1800,/);
+      expect(onDuck[1]).toMatch(/^refused POLICY_DENIED .*differencing guard/);
       expect(onPg).toEqual(onDuck);
     } finally {
       pgLedger.closeSync();

@@ -1,0 +1,40 @@
+/**
+ * The cohort and characterize kinds at the agent: one local step, the exact counts of distinct persons in the job's
+ * public cells (node-agent/jobs/cell-jobs.ts `computeCells`: the cohort SQL and node-agent/analytics, the same code as
+ * before the port), in the layout's order. On a site's PostgreSQL the cohort is built and counted on the server
+ * (`onSource`). In mode none the persons behind every cell go through the agent's differencing guard first
+ * (`guardedCells`); with plain sums a cohort below k persons releases no entry count either (rows would tell what
+ * the withheld person count hides). Withholding small cells and noise are the task runner's, not this step's.
+ */
+import { randomBytes } from 'node:crypto';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { clipToSecureMaxRows, type AgentKindContext, type AgentKindDef, type StatVector } from '../../common/kinds/index.js';
+import type { SqlSession } from '../../node-agent/data/source/index.js';
+import { guardedSetSize } from '../../node-agent/disclosure/released-cells.js';
+import { computeCells, guardedCells } from '../../node-agent/jobs/cell-jobs.js';
+import type { CohortCellKind, CohortCellPlan, CohortCellSpec, CompiledCohortCellJob } from './cells-kind.js';
+
+async function step(ctx: AgentKindContext, job: CompiledCohortCellJob, db: DuckDBConnection | SqlSession, data: SqlSession | undefined): Promise<StatVector> {
+  const guard = job.privacy.mode === 'none' && ctx.guardReleasedSets !== undefined;
+  // Scratch tables are named after this id (computeCells keeps its first 24 characters): random first.
+  const scratch = `${randomBytes(6).toString('hex')}${ctx.jobId}`;
+  const values = guard
+    ? await guardedCells(ctx.conn, data, job.spec, scratch, ctx.salt, guardedSetSize(job.secure, ctx.policy.minCellSize), (cand) => ctx.guardReleasedSets!(ctx.conn, cand))
+    : await computeCells(db, job.spec, scratch);
+  const persons = values.get('persons');
+  if (job.privacy.mode === 'none' && job.secure === 'plain' && persons !== undefined && persons < BigInt(ctx.policy.minCellSize) && values.has('entries')) values.set('entries', persons);
+  const out = new Float64Array(job.plan.blocks.reduce((n, b) => n + b.cells.length, 0));
+  let at = 0;
+  for (const b of job.plan.blocks) for (const cell of b.cells) out[at++] = Number(values.get(cell) ?? 0n);
+  return clipToSecureMaxRows(job, { values: out });
+}
+
+/** The agent side of `cohort` or `characterize`. */
+export function cohortCellAgentKind(kind: CohortCellKind): AgentKindDef<CohortCellSpec, CohortCellPlan, null> {
+  return {
+    kind,
+    /** Data on a database server: the cohort is built and counted there; only person ids cross, for the guard. */
+    onSource: (ctx, job, _input, session) => step(ctx, job, session as SqlSession, session as SqlSession),
+    localStep: (ctx, job) => step(ctx, job, ctx.conn, undefined),
+  };
+}
