@@ -83,3 +83,11 @@ describe('parseJobSpec on raw text', () => {
     expect(() => parseJobSpec(huge)).toThrow(expect.objectContaining({ code: 'RESOURCE_EXHAUSTED', field: 'spec' }));
   });
 });
+
+describe('contingency where: bounded like aggregate (red team 8, F4)', () => {
+  const table = (n: number): unknown => ({ kind: 'contingency', product: 'person', rowColumn: 'a', colColumn: 'b', rowLevels: [1, 2], colLevels: [1, 2], where: Array.from({ length: n }, (_, i) => ({ column: 'c', op: '!=', value: i })), privacy: { mode: 'none' } });
+  it('refuses more than 32 filters naming where; 32 are accepted (control)', () => {
+    expect(() => parseJobSpec(table(33))).toThrow(/where: at most 32 filters/);
+    expect(() => parseJobSpec(table(32))).not.toThrow();
+  });
+});
