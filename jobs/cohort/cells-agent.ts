@@ -3,8 +3,9 @@
  * public cells (node-agent/jobs/cell-jobs.ts `computeCells`: the cohort SQL and node-agent/analytics, the same code as
  * before the port), in the layout's order. On a site's PostgreSQL the cohort is built and counted on the server
  * (`onSource`). In mode none the persons behind every cell go through the agent's differencing guard first
- * (`guardedCells`); with plain sums a cohort below k persons releases no entry count either (rows would tell what
- * the withheld person count hides). Withholding small cells and noise are the task runner's, not this step's.
+ * (`guardedCells`), and with plain sums a concept cell 1 … k − 1 persons from a cell kept before it in the job is
+ * withheld (node-agent/disclosure/within-job.ts; red team 9, F3); a cohort below k persons releases no entry count
+ * either (rows would tell what the withheld person count hides). Withholding small cells and noise are the task runner's, not this step's.
  */
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -19,7 +20,7 @@ async function step(ctx: AgentKindContext, job: CompiledCohortCellJob, db: DuckD
   // Scratch tables are named after this id (computeCells keeps its first 24 characters): random first.
   const scratch = `${randomBytes(6).toString('hex')}${ctx.jobId}`;
   const values = guard
-    ? await guardedCells(ctx.conn, data, job.spec, scratch, ctx.salt, guardedSetSize(job.secure, ctx.policy.minCellSize), (cand) => ctx.guardReleasedSets!(ctx.conn, cand))
+    ? await guardedCells(ctx.conn, data, job.spec, scratch, ctx.salt, guardedSetSize(job.secure, ctx.policy.minCellSize), (cand) => ctx.guardReleasedSets!(ctx.conn, cand), job.secure === 'plain' ? { withinJob: { minCellSize: ctx.policy.minCellSize } } : {})
     : await computeCells(db, job.spec, scratch);
   const persons = values.get('persons');
   if (job.privacy.mode === 'none' && job.secure === 'plain' && persons !== undefined && persons < BigInt(ctx.policy.minCellSize) && values.has('entries')) values.set('entries', persons);

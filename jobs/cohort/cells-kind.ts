@@ -146,7 +146,14 @@ function release(job: CompiledCohortCellJob, history: readonly RoundRecord[], in
     suppressed,
     summary: s.summary,
     privacy: { mode: 'none', exact: true, minCellSize },
-    notes: ["mode none: exact counts of distinct persons; cells below an agent's minimum cell size are withheld and reported as suppressed", ...s.notes],
+    notes: [
+      "mode none: exact counts of distinct persons; cells below an agent's minimum cell size are withheld and reported as suppressed",
+      // Said only when it happened: a withheld concept need not be a small one (node-agent/disclosure/within-job.ts).
+      ...(suppressed.some((x) => /^(condition|drug):/.test(String(x.group.cell)))
+        ? ["a condition or drug cell whose persons differ from another cell of this job at an agent (an ancestor listed before it, the cohort, an age band or gender) by fewer than that agent's minimum cell size is withheld too, however large: releasing both would give the difference"]
+        : []),
+      ...s.notes,
+    ],
   };
 }
 

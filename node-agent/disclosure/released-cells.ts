@@ -20,11 +20,12 @@
  * survival jobs — the cohort, attrition, age bands, genders, concepts and survival bins (node-agent/jobs/cell-sets.ts;
  * `entries` counts rows, not persons, and is not a set). Secure (masked or encrypted) mode-none jobs are guarded too
  * (node-agent/secure/secure-guard.ts and the kind seam's steps): there nothing is withheld per agent, so every
- * non-empty local cell is a candidate, not only those of k persons. Cells of one job are not compared with each other
- * (bins of a group, inclusion-rule attrition and breakdowns are nested or partition the cohort by design, and get
- * complementary suppression instead: common/kinds/selection.ts). Not closed, because the guard compares one pair of
- * sets at a time: differences of sums of cells (two band edges moved at once isolate one age year) and a concept
- * listed with its descendant in one job (red team 9, F2 and F3): use a DP mode where that matters.
+ * non-empty local cell is a candidate, not only those of k persons. Cells of one job are not compared here (bins of
+ * a group, inclusion-rule attrition and breakdowns are nested or partition the cohort by design, and get
+ * complementary suppression instead: common/kinds/selection.ts); a characterisation's concept cells, which have no
+ * such structure, get secondary suppression against the job's other cells first (within-job.ts, red team 9 F3).
+ * Not closed, because the guard compares one pair of sets at a time: differences of sums of cells (two band edges
+ * moved at once isolate one age year; red team 9, F2): use a DP mode where that matters.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';

@@ -6,6 +6,8 @@ import { characterizeCohort, contingencyCounts, survivalCounts } from '../analyt
 import { asSession, runCohort } from '../cohort/index.js';
 import type { SqlSession } from '../data/source/source.js';
 import { openCellSets } from './cell-sets.js';
+import { withholdCloseFreeCells } from '../disclosure/within-job.js';
+import { WITHHELD } from '../../common/kinds/selection.js';
 import type { PersonSetSink } from '../analytics/person-sets.js';
 
 export interface ComputeCellsOptions {
@@ -108,6 +110,21 @@ function cohortPersonsSql(conn: SqlSession, cohortTable: string): string {
   return `SELECT DISTINCT subject_id AS person_id FROM ${conn.dialect.tempTable(cohortTable)} WHERE subject_id IS NOT NULL`;
 }
 
+/** The cells outside every designed structure of a cohort-level job (characterize's concepts): see disclosure/within-job.ts. */
+export const CONCEPT_CELL_PREFIXES: readonly string[] = ['condition:', 'drug:'];
+
+/** A cell withheld by the within-job rule, in the map {@link guardedCells} returns (the seam's WITHHELD marker). */
+export const WITHHELD_CELL = BigInt(WITHHELD);
+
+export interface GuardedCellsOptions extends Omit<ComputeCellsOptions, 'cellSets'> {
+  /**
+   * Plain mode none only: withhold a concept cell whose persons differ from a kept cell's of the same job by 1 … k − 1
+   * (node-agent/disclosure/within-job.ts); it comes back as {@link WITHHELD_CELL}. Not inside a secure sum, which
+   * cannot carry the marker.
+   */
+  withinJob?: { minCellSize: number };
+}
+
 /**
  * The exact cells of a cohort-level job through the mode-none differencing guard over every cell it releases
  * (node-agent/jobs/cell-sets.ts): refused when a cell's persons differ from a set released to the same researcher
@@ -118,11 +135,17 @@ function cohortPersonsSql(conn: SqlSession, cohortTable: string): string {
  * @param conn the agent's own DuckDB (the guard's memory); `data` the site's server when the data lives there
  * @param check the guard over the TEMP table `(cell, h)` of candidates
  */
-export async function guardedCells(conn: DuckDBConnection, data: SqlSession | undefined, job: CellJobBody, taskId: string, salt: string, minPersons: number, check: (candidates: string) => Promise<unknown>, options: Omit<ComputeCellsOptions, 'cellSets'> = {}): Promise<Map<string, bigint>> {
+export async function guardedCells(conn: DuckDBConnection, data: SqlSession | undefined, job: CellJobBody, taskId: string, salt: string, minPersons: number, check: (candidates: string) => Promise<unknown>, options: GuardedCellsOptions = {}): Promise<Map<string, bigint>> {
   const sets = await openCellSets(conn, data ?? conn);
   try {
-    const values = await computeCells(data ?? conn, job, taskId, { ...options, cellSets: sets.sink });
-    await sets.check(salt, minPersons, check);
+    const { withinJob, ...compute } = options;
+    const values = await computeCells(data ?? conn, job, taskId, { ...compute, cellSets: sets.sink });
+    let withheld = new Set<string>();
+    await sets.check(salt, minPersons, async (candidates) => {
+      if (withinJob) withheld = await withholdCloseFreeCells(conn, candidates, withinJob.minCellSize, CONCEPT_CELL_PREFIXES, [...values.keys()]);
+      return check(candidates);
+    });
+    for (const c of withheld) values.set(c, WITHHELD_CELL);
     return values;
   } finally {
     await sets.close();

@@ -26,7 +26,7 @@ import {
   type StatVector,
 } from '../../common/kinds/index.js';
 import { createHePool, type HePool } from '../../common/he/index.js';
-import { checkSelectionSecure, selectionApplies, withholdSmallCells } from '../../common/kinds/selection.js';
+import { checkSelectionSecure, layoutWithWithheld, selectionApplies, withholdSmallCells } from '../../common/kinds/selection.js';
 import { KindSecurePhases, type KindSecureDeps } from './kind-secure-phase.js';
 import { checkExactBlocksEmpty } from './exact-blocks.js';
 import type { ProductInfo } from '../data/products.js';
@@ -169,8 +169,10 @@ export class KindTaskRunner {
           : step(conn)(),
         ),
       );
-      // What leaves must fit the public layout, or the coordinator would refuse it anyway; say so here first.
-      checkAgentVector(layout, vector, 'this agent');
+      // What leaves must fit the public layout, or the coordinator would refuse it anyway; say so here first. In mode
+      // none a step may itself withhold a selection entry (a characterisation's concept close to another cell:
+      // node-agent/disclosure/within-job.ts), so there the layout admits the marker, as the coordinator's check does.
+      checkAgentVector(selectionApplies(job) ? layoutWithWithheld(layout) : layout, vector, 'this agent');
       // A block the round leaves without noise must be empty in a noisy mode, whatever the kind (exact-blocks.ts).
       checkExactBlocksEmpty(job, layout, vector, task.round);
       const sent = snapVectorToGrid(layout, noise, mode.atAgent(vector, noise, layout, deps.rng));
