@@ -148,14 +148,15 @@ function release(job: CompiledCohortCellJob, history: readonly RoundRecord[], in
     privacy: { mode: 'none', exact: true, minCellSize },
     notes: [
       "mode none: exact counts of distinct persons; cells below an agent's minimum cell size are withheld and reported as suppressed",
-      // Said only when it happened: a withheld concept need not be a small one (node-agent/disclosure/within-job.ts).
-      ...(suppressed.some((x) => /^(condition|drug):/.test(String(x.group.cell)))
-        ? ["a condition or drug cell whose persons differ from another cell of this job at an agent (an ancestor listed before it, the cohort, an age band or gender) by fewer than that agent's minimum cell size is withheld too, however large: releasing both would give the difference"]
-        : []),
+      // A withheld concept need not be a small one (node-agent/disclosure/within-job.ts); the release cannot tell which.
+      ...(job.spec.kind === 'characterize' ? [CONCEPT_WITHHELD_NOTE] : []),
       ...s.notes,
     ],
   };
 }
+
+/** Mode none, plain sums: why a large concept cell may be withheld (node-agent/disclosure/within-job.ts). */
+const CONCEPT_WITHHELD_NOTE = "a condition or drug cell whose persons differ from another cell of this job at an agent (an ancestor listed before it, the cohort, an age band or gender) by fewer than that agent's minimum cell size is withheld there too, however large: releasing both would give the difference";
 
 /** The kind definition of `cohort` or `characterize`. */
 export function cohortCellKind(kind: CohortCellKind): KindDef<CohortCellSpec, CohortCellPlan, null> {
