@@ -17,3 +17,4 @@ export * from './selection.js';
 export * from './kind-noise-plan.js';
 export * from './cell-secure-statement.js';
 export * from './cell-dp.js';
+export * from './cell-release.js';

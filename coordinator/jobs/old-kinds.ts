@@ -36,44 +36,23 @@ const AGGREGATE_PATH: OldKindPath<AggregateJob> = {
 };
 
 /**
- * Ported to the kind seam (jobs/contingency; KindDef.accepts sends every contingency spec there but HE ones). What
- * stays is its catalogue admission, which the seam's admission of the port and the built-in HE path both use; the
- * one-round plain path is gone, and reaching it is a routing bug, refused before anything is charged.
+ * A kind ported to the kind seam (`KindDef.accepts` sends every spec there but HE ones, which the built-in secure path
+ * runs, decrypted by the researcher's client). What stays is its catalogue admission, which the seam's admission of
+ * the port and the built-in HE path both use; the one-round plain path is gone, and reaching it is a routing bug,
+ * refused before anything is charged.
+ * @param where the kind's folder(s), named in the refusal
  */
-const PORTED_CONTINGENCY: OldKindPath<CellJob> = {
-  admit: admitContingency,
-  cost: () => {
-    throw new FedmeshError('INTERNAL', 'contingency jobs run on the kind seam (jobs/contingency); only secure he ones take the built-in path');
-  },
-  combine: () => {
-    throw new FedmeshError('INTERNAL', 'contingency jobs run on the kind seam (jobs/contingency); only secure he ones take the built-in path');
-  },
-};
+function ported(admit: OldKindPath<CellJob>['admit'], kinds: string, where: string): OldKindPath<CellJob> {
+  const routingBug = (): never => {
+    throw new FedmeshError('INTERNAL', `${kinds} jobs run on the kind seam (${where}); only secure he ones take the built-in path`);
+  };
+  return { admit, cost: routingBug, combine: routingBug };
+}
 
-/** Ported to the kind seam (jobs/cohort, jobs/characterize), as survival: only the catalogue admission stays. */
-const PORTED_COHORT: OldKindPath<CellJob> = {
-  admit: admitCellJob,
-  cost: () => {
-    throw new FedmeshError('INTERNAL', 'cohort and characterize jobs run on the kind seam (jobs/cohort); only secure he ones take the built-in path');
-  },
-  combine: () => {
-    throw new FedmeshError('INTERNAL', 'cohort and characterize jobs run on the kind seam (jobs/cohort); only secure he ones take the built-in path');
-  },
-};
-
-/**
- * Ported to the kind seam (jobs/survival-km; KindDef.accepts sends every Kaplan–Meier spec there but HE ones, and
- * Cox specs are the registry kind survival-cox). What stays is its catalogue admission, as for contingency.
- */
-const PORTED_SURVIVAL: OldKindPath<CellJob> = {
-  admit: admitCellJob,
-  cost: () => {
-    throw new FedmeshError('INTERNAL', 'survival jobs run on the kind seam (jobs/survival-km); only secure he ones take the built-in path');
-  },
-  combine: () => {
-    throw new FedmeshError('INTERNAL', 'survival jobs run on the kind seam (jobs/survival-km); only secure he ones take the built-in path');
-  },
-};
+const PORTED_CONTINGENCY = ported(admitContingency, 'contingency', 'jobs/contingency');
+const PORTED_COHORT = ported(admitCellJob, 'cohort and characterize', 'jobs/cohort');
+/** Cox specs are the registry kind survival-cox; Kaplan–Meier ones are jobs/survival-km. */
+const PORTED_SURVIVAL = ported(admitCellJob, 'survival', 'jobs/survival-km');
 
 const OLD_KINDS: Readonly<Record<JobKind, OldKindPath<never>>> = {
   aggregate: AGGREGATE_PATH,

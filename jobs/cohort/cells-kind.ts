@@ -13,12 +13,12 @@
 import { Z_975 } from '../../algorithms/dp/index.js';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { FedmeshError } from '../../common/errors.js';
-import { summariseCells, type ReleasedCell } from '../../common/job/cell-summary.js';
+import { summariseCells } from '../../common/job/cell-summary.js';
 import { cellBlocks } from '../../common/job/cohort-jobs.js';
 import type { CellJob } from '../../common/job/spec.js';
 import { parseJobSpec } from '../../common/job/validate.js';
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
-import { cellDpStatement, cellNoisePlan, cellSecureStatement, kindPrivacyOf } from '../../common/kinds/index.js';
+import { cellKindRelease, cellNoisePlan, cellReleaseContext, kindPrivacyOf, readReleasedCells } from '../../common/kinds/index.js';
 import { cellPartitions, withholdNestedTotals, withholdPartitionTotals } from '../../common/secure/cell-layout.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
 import { renderCohortCells } from './view.js';
@@ -108,51 +108,20 @@ function byAgentOf(job: CompiledCohortCellJob, last: RoundRecord): { agent: stri
 
 function release(job: CompiledCohortCellJob, history: readonly RoundRecord[], info: KindReleaseInfo): KindRelease {
   const last = history[history.length - 1]!;
-  const mode = job.privacy.mode;
-  const names = job.plan.blocks.map((b) => b.name);
-  const dp = mode === 'central-dp' || mode === 'local-dp' ? cellDpStatement(job.spec, last.answered.length, job.plan.ruleNames) : undefined;
-  const secure = job.secure !== 'plain' ? cellSecureStatement(job, names, job.spec.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS, last, info, job.plan.blocks) : undefined;
-  const withheldBy = new Map((last.withheld ?? []).map((w) => [`${w.block}:${w.entry}`, [...w.agents]]));
-  const cells = new Map<string, ReleasedCell>();
-  const suppressed: { group: Record<string, unknown>; suppressedBy: string[] }[] = [];
-  let at = 0;
-  job.plan.blocks.forEach((block, bi) => {
-    const std = dp?.blockStd[bi] ?? secure?.blockStd[bi] ?? 0;
-    block.cells.forEach((name, i) => {
-      const v = last.released[at + i]!;
-      const by = withheldBy.get(`${block.name}:${i}`) ?? (secure?.minCellSize !== undefined && v > 0 && v < secure.minCellSize ? ['minCellSize'] : undefined);
-      if (by) {
-        suppressed.push({ group: { cell: name }, suppressedBy: by });
-        cells.set(name, { value: null, std: 0 });
-      } else cells.set(name, { value: v, std });
-    });
-    at += block.cells.length;
-  });
+  const ctx = cellReleaseContext(job, job.plan.blocks, last, info, job.plan.ruleNames, true);
+  const { cells, suppressed } = readReleasedCells(job.plan.blocks, ctx);
+  const secure = ctx.secure;
   // Inside a secure sum in mode none, a cohort's attrition steps 1 … k − 1 apart are withheld on the totals.
   if (secure?.minCellSize !== undefined && job.spec.kind === 'cohort') withholdNestedTotals(cells, suppressed, attritionChain(job.plan), secure.minCellSize);
   if (secure?.minCellSize !== undefined) for (const p of cellPartitions(job.spec)) withholdPartitionTotals(cells, suppressed, p.total, p.parts, secure.minCellSize);
   const s = summariseCells(job.spec, cells, job.plan.ruleNames, byAgentOf(job, last));
-  if (dp) return { columns: s.columns, rows: s.rows, suppressed, summary: s.summary, privacy: dp.privacy, notes: [dp.note, ...s.notes] };
-  if (secure) {
+  if (secure && !ctx.dp) {
     // distributed-dp: a normal-approximation interval on the headline count, as the built-in secure release gave it.
     const persons = cells.get('persons');
     if (secure.minCellSize === undefined && persons && persons.value !== null) s.summary.count_ci95 = [Math.max(0, persons.value - Z_975 * persons.std), persons.value + Z_975 * persons.std];
-    return { columns: s.columns, rows: s.rows, suppressed, summary: s.summary, privacy: secure.privacy, notes: [...secure.notes, ...s.notes] };
   }
-  const minCellSize = Object.fromEntries(last.answered.map((a) => [a, info.minCellSize?.[a]]).filter((e) => e[1] !== undefined));
-  return {
-    columns: s.columns,
-    rows: s.rows,
-    suppressed,
-    summary: s.summary,
-    privacy: { mode: 'none', exact: true, minCellSize },
-    notes: [
-      "mode none: exact counts of distinct persons; cells below an agent's minimum cell size are withheld and reported as suppressed",
-      // A withheld concept need not be a small one (node-agent/disclosure/within-job.ts); the release cannot tell which.
-      ...(job.spec.kind === 'characterize' ? [CONCEPT_WITHHELD_NOTE] : []),
-      ...s.notes,
-    ],
-  };
+  // A withheld concept need not be a small one (node-agent/disclosure/within-job.ts); the release cannot tell which.
+  return cellKindRelease(s, suppressed, ctx, info, job.spec.kind === 'characterize' ? [CONCEPT_WITHHELD_NOTE] : []);
 }
 
 /** Mode none, plain sums: why a large concept cell may be withheld (node-agent/disclosure/within-job.ts). */

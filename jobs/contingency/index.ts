@@ -6,8 +6,8 @@
  * withholds its cells below its minimum cell size before anything leaves (common/kinds/selection.ts).
  */
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
-import { cellDpStatement, cellNoisePlan, cellSecureStatement, kindPrivacyOf } from '../../common/kinds/index.js';
-import { summariseCells, type ReleasedCell } from '../../common/job/cell-summary.js';
+import { cellKindRelease, cellNoisePlan, cellReleaseContext, kindPrivacyOf, readReleasedCells } from '../../common/kinds/index.js';
+import { summariseCells } from '../../common/job/cell-summary.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
 import { contingencyCells, parseContingencySpec, seamRunsContingency, type ContingencySpec } from './spec.js';
 import { renderContingency } from './view.js';
@@ -51,44 +51,10 @@ function contingencyLayout(job: CompiledContingencyJob): StatLayout {
 }
 
 function releaseContingency(job: CompiledContingencyJob, history: readonly RoundRecord[], info: KindReleaseInfo): KindRelease {
-  const last = history[history.length - 1]!;
-  const mode = job.privacy.mode;
-  const dpStatement = mode === 'central-dp' || mode === 'local-dp' ? cellDpStatement(job.spec, last.answered.length) : undefined;
-  const secure = job.secure !== 'plain' ? secureStatement(job, last, info) : undefined;
-  const withheldBy = new Map((last.withheld ?? []).map((w) => [w.entry, [...w.agents]]));
-  const cells = new Map<string, ReleasedCell>();
-  const suppressed: { group: Record<string, unknown>; suppressedBy: string[] }[] = [];
-  job.plan.cells.forEach((name, i) => {
-    const v = last.released[i]!;
-    const by = withheldBy.get(i) ?? (secure?.minCellSize !== undefined && v > 0 && v < secure.minCellSize ? ['minCellSize'] : undefined);
-    if (by) {
-      suppressed.push({ group: { cell: name }, suppressedBy: by });
-      cells.set(name, { value: null, std: 0 });
-    } else cells.set(name, { value: v, std: dpStatement?.blockStd[0] ?? secure?.cellStd ?? 0 });
-  });
-  const s = summariseCells(job.spec, cells, [], undefined);
-  if (dpStatement) return { columns: s.columns, rows: s.rows, suppressed, summary: s.summary, privacy: dpStatement.privacy, notes: [dpStatement.note, ...s.notes] };
-  if (secure) return { columns: s.columns, rows: s.rows, suppressed, summary: s.summary, privacy: secure.privacy, notes: [...secure.notes, ...s.notes] };
-  const minCellSize = Object.fromEntries(last.answered.map((a) => [a, info.minCellSize?.[a]]).filter((e) => e[1] !== undefined));
-  return {
-    columns: s.columns,
-    rows: s.rows,
-    suppressed,
-    summary: s.summary,
-    privacy: { mode: 'none', exact: true, minCellSize },
-    notes: ["mode none: exact counts of distinct persons; cells below an agent's minimum cell size are withheld and reported as suppressed", ...s.notes],
-  };
-}
-
-/**
- * Secure sums (secagg): the coordinator sees only the summed table. Mode none: cells whose total is positive but
- * below the largest minimum cell size among the contributors are withheld (per-agent withholding is impossible
- * inside a secure sum). distributed-dp: the total carries every contributor's discrete Gaussian share (the seam's
- * KLS 2021 shares, sized on the block's exact L2 = 1 per person × sites).
- */
-function secureStatement(job: CompiledContingencyJob, last: RoundRecord, info: KindReleaseInfo): { privacy: Record<string, unknown>; notes: string[]; minCellSize?: number; cellStd: number } {
-  const s = cellSecureStatement(job, [TABLE_BLOCK], job.spec.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS, last, info);
-  return { privacy: s.privacy, notes: s.notes, ...(s.minCellSize !== undefined ? { minCellSize: s.minCellSize } : {}), cellStd: s.blockStd[0]! };
+  const blocks = [{ name: TABLE_BLOCK, cells: job.plan.cells }];
+  const ctx = cellReleaseContext(job, blocks, history[history.length - 1]!, info);
+  const { cells, suppressed } = readReleasedCells(blocks, ctx);
+  return cellKindRelease(summariseCells(job.spec, cells, [], undefined), suppressed, ctx, info);
 }
 
 export const contingencyKind: KindDef<ContingencySpec, ContingencyPlan, null> = {

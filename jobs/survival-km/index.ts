@@ -8,8 +8,8 @@
  * (common/kinds/selection.ts). `"model": "cox"` is the registry kind survival-cox.
  */
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
-import { cellDpStatement, cellNoisePlan, cellSecureStatement, kindPrivacyOf } from '../../common/kinds/index.js';
-import { summariseCells, type ReleasedCell } from '../../common/job/cell-summary.js';
+import { cellKindRelease, cellNoisePlan, cellReleaseContext, kindPrivacyOf, readReleasedCells } from '../../common/kinds/index.js';
+import { summariseCells } from '../../common/job/cell-summary.js';
 import { cellBlocks } from '../../common/job/cohort-jobs.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
 import { parseKmSpec, seamRunsKm, type KmSpec } from './spec.js';
@@ -52,39 +52,9 @@ function kmLayout(job: CompiledKmJob): StatLayout {
 }
 
 function releaseKm(job: CompiledKmJob, history: readonly RoundRecord[], info: KindReleaseInfo): KindRelease {
-  const last = history[history.length - 1]!;
-  const mode = job.privacy.mode;
-  const names = job.plan.blocks.map((b) => b.name);
-  const dpStatement = mode === 'central-dp' || mode === 'local-dp' ? cellDpStatement(job.spec, last.answered.length) : undefined;
-  const secure = job.secure !== 'plain' ? cellSecureStatement(job, names, job.spec.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS, last, info) : undefined;
-  const withheldBy = new Map((last.withheld ?? []).map((w) => [`${w.block}:${w.entry}`, [...w.agents]]));
-  const cells = new Map<string, ReleasedCell>();
-  const suppressed: { group: Record<string, unknown>; suppressedBy: string[] }[] = [];
-  let at = 0;
-  job.plan.blocks.forEach((block, bi) => {
-    const std = dpStatement?.blockStd[bi] ?? secure?.blockStd[bi] ?? 0;
-    block.cells.forEach((name, i) => {
-      const v = last.released[at + i]!;
-      const by = withheldBy.get(`${block.name}:${i}`) ?? (secure?.minCellSize !== undefined && v > 0 && v < secure.minCellSize ? ['minCellSize'] : undefined);
-      if (by) {
-        suppressed.push({ group: { cell: name }, suppressedBy: by });
-        cells.set(name, { value: null, std: 0 });
-      } else cells.set(name, { value: v, std });
-    });
-    at += block.cells.length;
-  });
-  const s = summariseCells(job.spec, cells, [], undefined);
-  if (dpStatement) return { columns: s.columns, rows: s.rows, suppressed, summary: s.summary, privacy: dpStatement.privacy, notes: [dpStatement.note, ...s.notes] };
-  if (secure) return { columns: s.columns, rows: s.rows, suppressed, summary: s.summary, privacy: secure.privacy, notes: [...secure.notes, ...s.notes] };
-  const minCellSize = Object.fromEntries(last.answered.map((a) => [a, info.minCellSize?.[a]]).filter((e) => e[1] !== undefined));
-  return {
-    columns: s.columns,
-    rows: s.rows,
-    suppressed,
-    summary: s.summary,
-    privacy: { mode: 'none', exact: true, minCellSize },
-    notes: ["mode none: exact counts of distinct persons; cells below an agent's minimum cell size are withheld and reported as suppressed", ...s.notes],
-  };
+  const ctx = cellReleaseContext(job, job.plan.blocks, history[history.length - 1]!, info);
+  const { cells, suppressed } = readReleasedCells(job.plan.blocks, ctx);
+  return cellKindRelease(summariseCells(job.spec, cells, [], undefined), suppressed, ctx, info);
 }
 
 export const kmKind: KindDef<KmSpec, KmPlan, null> = {
