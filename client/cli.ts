@@ -256,6 +256,22 @@ function buildProgram(): Command {
     .option('--job <id>', "one job's entries")
     .action(exit(async (opts) => (await import('./commands/audit.js')).runAuditShow(opts)));
 
+  const guard = program.command('guard').description("a domain's view of its agent's mode-none differencing guard, on the agent's state folder with the agent stopped").enablePositionalOptions();
+  guard
+    .command('show')
+    .description('per researcher: how many released cells and (cell, person) pairs the guard remembers')
+    .requiredOption('--state <dir>', "the agent's state folder (its --state)")
+    .option('--json', 'print JSON')
+    .action(exit(async (opts) => (await import('./commands/guard.js')).runGuardShow(opts)));
+  guard
+    .command('forget')
+    .description("drop one researcher's memory (after a data refresh or at a study's end: exact cells may then be differenced against earlier ones); recorded in the agent's audit trail")
+    .requiredOption('--state <dir>', "the agent's state folder (its --state)")
+    .requiredOption('--researcher <name>', 'whose memory to drop')
+    .requiredOption('--name <name>', "the agent's name (its --name), as its audit trail records it")
+    .option('--json', 'print JSON')
+    .action(exit(async (opts) => (await import('./commands/guard.js')).runGuardForget(opts)));
+
   program
     .command('policy')
     .description('access policies (Cedar)')

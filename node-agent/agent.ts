@@ -373,7 +373,8 @@ export class Agent {
    */
   async forgetReleasedCells(researcher: string): Promise<void> {
     if (!this.releasedCells || !this.ledgerConn) throw new FedmeshError('FAILED_PRECONDITION', 'the agent is not started');
-    await this.releasedCells.forget(this.ledgerConn, researcher);
+    const dropped = await this.releasedCells.forget(this.ledgerConn, researcher);
+    this.audit.append('guard.forgotten', { researcher, cells: dropped.cells, persons: dropped.persons, jobs: dropped.jobs });
   }
 
   async stop(): Promise<void> {

@@ -113,11 +113,52 @@ export class ReleasedCells {
     });
   }
 
-  /** Drops everything remembered about a researcher (a deliberate act of the domain, e.g. after a data refresh). */
-  async forget(conn: DuckDBConnection, researcher: string): Promise<void> {
-    await this.mutex.run(async () => {
-      await conn.run(`DELETE FROM ${PERSONS} WHERE researcher = $1`, [researcher]);
-      await conn.run(`DELETE FROM ${CELLS} WHERE researcher = $1`, [researcher]);
+  /**
+   * Drops everything remembered about a researcher (a deliberate act of the domain, e.g. after a data refresh), in
+   * one transaction. Returns what was dropped.
+   */
+  async forget(conn: DuckDBConnection, researcher: string): Promise<RememberedSummary> {
+    return this.mutex.run(async () => {
+      const before = (await rememberedRows(conn, researcher))[0] ?? { researcher, cells: 0, persons: 0, jobs: 0, lastReleasedAtMs: null };
+      await conn.run('BEGIN TRANSACTION');
+      try {
+        await conn.run(`DELETE FROM ${PERSONS} WHERE researcher = $1`, [researcher]);
+        await conn.run(`DELETE FROM ${CELLS} WHERE researcher = $1`, [researcher]);
+        await conn.run('COMMIT');
+      } catch (e) {
+        await conn.run('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+      return before;
     });
   }
+
+  /** What the guard remembers, per researcher (sorted): never the cells' names or persons, only how many. */
+  async summary(conn: DuckDBConnection): Promise<RememberedSummary[]> {
+    return this.mutex.run(() => rememberedRows(conn, undefined));
+  }
+}
+
+/** How much the guard remembers about one researcher. */
+export interface RememberedSummary {
+  researcher: string;
+  /** Released cells remembered. */
+  cells: number;
+  /** (cell, person) pairs remembered, the quantity `maxRememberedPersons` bounds. */
+  persons: number;
+  /** Jobs those cells came from. */
+  jobs: number;
+  /** When the newest remembered cell was released (ms since the epoch), null when none. */
+  lastReleasedAtMs: number | null;
+}
+
+async function rememberedRows(conn: DuckDBConnection, researcher: string | undefined): Promise<RememberedSummary[]> {
+  const where = researcher === undefined ? '' : 'WHERE researcher = $1';
+  const rows = (
+    await conn.runAndReadAll(
+      `SELECT researcher, count(*)::BIGINT AS cells, coalesce(sum(persons), 0)::BIGINT AS persons, count(DISTINCT job_id)::BIGINT AS jobs, max(released_at_ms)::BIGINT AS last FROM ${CELLS} ${where} GROUP BY researcher ORDER BY researcher`,
+      researcher === undefined ? [] : [researcher],
+    )
+  ).getRowObjectsJS();
+  return rows.map((r) => ({ researcher: String(r['researcher']), cells: Number(r['cells']), persons: Number(r['persons']), jobs: Number(r['jobs']), lastReleasedAtMs: r['last'] === null ? null : Number(r['last']) }));
 }

@@ -1,0 +1,92 @@
+/**
+ * `fedmesh guard show` and `fedmesh guard forget`: a domain administrator's view of its agent's mode-none
+ * differencing guard (node-agent/disclosure/released-cells.ts), run on the agent's state folder with the agent
+ * stopped. The guard remembers, per researcher, the persons behind every exact cell released to them and never
+ * forgets on its own (forgetting reopens differencing); `forget` is the deliberate act a domain takes after a data
+ * refresh or at the end of a study, written to the agent's audit trail as `guard.forgotten`.
+ *
+ * Offline by design: the agent's DuckDB file takes one process at a time, so a running agent makes these commands
+ * fail with a message saying so, rather than two processes writing one memory.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { FedmeshError } from '../../common/errors.js';
+import { AgentAudit } from '../../node-agent/audit/index.js';
+import { ReleasedCells, type RememberedSummary } from '../../node-agent/disclosure/released-cells.js';
+
+export interface GuardShowFlags {
+  state: string;
+  json?: boolean;
+}
+
+export interface GuardForgetFlags extends GuardShowFlags {
+  researcher: string;
+  /** The agent's name, as its audit trail records it. */
+  name: string;
+}
+
+const DB_FILE = 'agent.duckdb';
+
+/** Opens the stopped agent's database. @throws FedmeshError naming the folder, or that the agent runs */
+async function withAgentDb<T>(state: string, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  const path = join(state, DB_FILE);
+  if (!existsSync(path)) throw new FedmeshError('NOT_FOUND', `--state: ${state} holds no agent database (${DB_FILE}); give the folder the agent was started with (its --state)`, { field: 'state' });
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(path);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (/lock/i.test(msg)) throw new FedmeshError('FAILED_PRECONDITION', `--state: the agent database ${path} is in use, probably by the running agent; stop the agent first (its memory must not change under it)`, { field: 'state' });
+    throw new FedmeshError('FAILED_PRECONDITION', `--state: cannot open ${path}: ${msg}`, { field: 'state' });
+  }
+  const conn = await instance.connect();
+  try {
+    return await fn(conn);
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
+function when(ms: number | null): string {
+  return ms === null ? '—' : new Date(ms).toISOString();
+}
+
+function table(rows: readonly RememberedSummary[]): string {
+  if (rows.length === 0) return 'the guard remembers no released cells';
+  const head = ['researcher', 'cells', 'persons', 'jobs', 'last release'];
+  const body = rows.map((r) => [r.researcher, String(r.cells), String(r.persons), String(r.jobs), when(r.lastReleasedAtMs)]);
+  const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(width[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** `fedmesh guard show`: per researcher, how many released cells and (cell, person) pairs the guard remembers. */
+export async function runGuardShow(flags: GuardShowFlags): Promise<number> {
+  const rows = await withAgentDb(flags.state, async (conn) => (await ReleasedCells.open(conn)).summary(conn));
+  process.stdout.write(`${flags.json ? JSON.stringify({ researchers: rows }) : table(rows)}\n`);
+  return 0;
+}
+
+/** `fedmesh guard forget`: drops one researcher's memory and records it in the agent's audit trail. */
+export async function runGuardForget(flags: GuardForgetFlags): Promise<number> {
+  if (flags.researcher.trim() === '') throw new RangeError('--researcher: give the researcher whose memory to drop');
+  const dropped = await withAgentDb(flags.state, async (conn) => {
+    const cells = await ReleasedCells.open(conn);
+    const out = await cells.forget(conn, flags.researcher);
+    // Audited only once the memory is gone; the trail is the agent's own and verifies on open (a bad one refuses).
+    const audit = AgentAudit.open(flags.state, flags.name, undefined);
+    try {
+      audit.append('guard.forgotten', { researcher: flags.researcher, cells: out.cells, persons: out.persons, jobs: out.jobs, by: 'fedmesh guard forget' });
+    } finally {
+      audit.close();
+    }
+    return out;
+  });
+  process.stdout.write(
+    flags.json
+      ? `${JSON.stringify({ forgotten: dropped })}\n`
+      : `${dropped.cells === 0 ? `the guard remembered no released cells of ${flags.researcher}` : `forgot ${dropped.cells} released cells (${dropped.persons} cell-person pairs, ${dropped.jobs} jobs) of ${flags.researcher}`}; recorded in ${join(flags.state, 'audit')} as guard.forgotten\n`,
+  );
+  return 0;
+}
