@@ -177,6 +177,7 @@ export function releaseSecureCells(job: CellJob, plan: SecureCellPlan, totals: R
   if (!plan.noise && job.kind === 'cohort') withholdNestedTotals(cells, suppressed, ['qualified', ...plan.ruleNames.map((_, i) => `rule:${i}`), 'persons'], minCellSize);
   // Mode none: the breakdowns split the persons (and entries are at least the persons): complementary suppression.
   if (!plan.noise) for (const p of cellPartitions(job)) withholdPartitionTotals(cells, suppressed, p.total, p.parts, minCellSize);
+  if (!plan.noise && job.kind === 'characterize') withholdCloseConceptTotals(cells, suppressed, minCellSize);
   const summary = summariseCells(job, cells, plan.ruleNames, undefined);
   if (!plan.noise) {
     return {
@@ -283,5 +284,34 @@ export function withholdPartitionTotals(cells: Map<string, ReleasedCell>, suppre
   if (hidden > 0 && hidden < minCellSize && released.length < parts.length) {
     const smallest = released.filter((p) => cells.get(p)!.value! > 0).sort((a, b) => cells.get(a)!.value! - cells.get(b)!.value!)[0];
     if (smallest !== undefined) hide(smallest);
+  }
+}
+
+/** Whether a cell of a characterisation is a concept cell (outside every designed structure). */
+export function isConceptCell(name: string): boolean {
+  return name.startsWith('condition:') || name.startsWith('drug:');
+}
+
+/**
+ * Inside a secure sum in mode none, the coordinator's stand-in for the agents' within-job rule
+ * (node-agent/disclosure/within-job.ts), which needs person sets the coordinator never sees: taken in the job's
+ * order (the map's), a concept total that differs from the cohort's total or from an earlier concept's kept total by
+ * 1 … k − 1 is withheld. A concept's persons are inside the cohort's, and a descendant's inside its ancestor's, so
+ * for those pairs the difference of the totals is exactly the persons in one cell and not the other, summed over
+ * the sites; for two unrelated concepts of similar size it withholds more than needed, never less. The age bands and
+ * genders are not compared (a concept confined to one band is the exception, and comparing every concept with every
+ * band withheld most concepts of a few dozen persons in the goldens): that case stays open inside a secure sum.
+ * Run after the other rules, so that a total they withheld is not taken as kept.
+ */
+export function withholdCloseConceptTotals(cells: Map<string, ReleasedCell>, suppressed: SecureCellRelease['suppressed'], minCellSize: number): void {
+  const persons = cells.get('persons')?.value;
+  const kept: number[] = persons !== null && persons !== undefined && persons > 0 ? [persons] : [];
+  for (const [name, c] of cells) {
+    if (!isConceptCell(name) || c.value === null || c.value <= 0) continue;
+    const v = c.value;
+    if (kept.some((d) => Math.abs(v - d) >= 1 && Math.abs(v - d) < minCellSize)) {
+      cells.set(name, { value: null, std: 0 });
+      suppressed.push({ group: { cell: name }, suppressedBy: ['minCellSize'] });
+    } else kept.push(v);
   }
 }

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CellJob } from '../job/spec.js';
 import { parseJobSpec } from '../job/validate.js';
-import { planSecureCells, releaseSecureCells } from './cell-layout.js';
+import { planSecureCells, releaseSecureCells, withholdCloseConceptTotals } from './cell-layout.js';
 import { secAggLimbRing } from './limbs.js';
 
 const job = parseJobSpec({
@@ -42,5 +42,44 @@ describe('secure cohort release in mode none: nested attrition totals', () => {
 
   it('releases steps k or more apart (control)', () => {
     expect(release(100, 90, 60)).toEqual({ suppressed: [], attrition: [100, 90, 60], count: 60, entries: 60 });
+  });
+});
+
+describe('secure characterisation in mode none: concept totals close to a kept total (red team 10, F4)', () => {
+  const cellsOf = (entries: [string, number | null][]): Map<string, { value: number | null; std: number }> => new Map(entries.map(([k, v]) => [k, { value: v, std: 0 }]));
+  const run = (entries: [string, number | null][], k: number): string[] => {
+    const cells = cellsOf(entries);
+    const suppressed: { group: Record<string, unknown>; suppressedBy: string[] }[] = [];
+    withholdCloseConceptTotals(cells, suppressed, k);
+    for (const s of suppressed) expect(cells.get(String(s.group.cell))!.value).toBeNull();
+    return suppressed.map((s) => String(s.group.cell));
+  };
+  const cells: [string, number | null][] = [['persons', 100], ['age:0-49', null], ['age:50+', 70], ['gender:8507', 40], ['condition:1', 60], ['condition:2', 57], ['drug:3', 97], ['condition:4', 30], ['drug:5', 73], ['condition:6', 0]];
+
+  it('withholds a descendant 3 below its ancestor and a concept 3 below the cohort; keeps the rest, bands and genders not compared', () => {
+    // drug:5 is 3 above the 50+ band: not compared (see withholdCloseConceptTotals).
+    expect(run(cells, 10)).toEqual(['condition:2', 'drug:3']);
+  });
+
+  it('control: at k = 3 no difference is 1 … 2, so nothing is withheld; a withheld concept is not a reason for the next', () => {
+    expect(run(cells, 3)).toEqual([]);
+    // condition:2 (95) is withheld against the cohort; condition:3 (92) is 3 from it but 8 from the cohort: withheld
+    // for the cohort only when k > 8.
+    expect(run([['persons', 100], ['condition:1', 60], ['condition:2', 95], ['condition:3', 92]], 8)).toEqual(['condition:2']);
+    expect(run([['persons', 100], ['condition:1', 60], ['condition:2', 95], ['condition:3', 92]], 9)).toEqual(['condition:2', 'condition:3']);
+  });
+
+  it('the built-in HE path applies it: a characterisation whose condition total is 3 below the cohort\'s releases it as withheld (control: 30 below, released)', () => {
+    const ch = parseJobSpec({ kind: 'characterize', definition: { name: 'c', entry: { domain: 'condition', concepts: { include: [{ conceptId: 1 }] } } }, conditionConcepts: [2], drugConcepts: [], privacy: { mode: 'none' }, secure: 'he' }) as CellJob;
+    const p = planSecureCells(ch, [], 3, secAggLimbRing(3));
+    const at = (persons: number, condition: number): unknown[] => {
+      const totals = new Map<string, bigint>(p.blocks.flatMap((b) => b.cells).map((c) => [c, 0n]));
+      totals.set('persons', BigInt(persons));
+      totals.set('condition:2', BigInt(condition));
+      for (const c of p.blocks.flatMap((b) => b.cells)) if (c.startsWith('age:') || c.startsWith('gender:')) totals.set(c, 0n);
+      return releaseSecureCells(ch, p, totals, 3, 10).suppressed.map((x) => x.group.cell);
+    };
+    expect(at(100, 97)).toContain('condition:2');
+    expect(at(100, 70)).not.toContain('condition:2');
   });
 });

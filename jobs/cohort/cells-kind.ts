@@ -19,7 +19,7 @@ import type { CellJob } from '../../common/job/spec.js';
 import { parseJobSpec } from '../../common/job/validate.js';
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
 import { cellKindRelease, cellNoisePlan, cellReleaseContext, kindPrivacyOf, readReleasedCells } from '../../common/kinds/index.js';
-import { cellPartitions, withholdNestedTotals, withholdPartitionTotals } from '../../common/secure/cell-layout.js';
+import { cellPartitions, withholdCloseConceptTotals, withholdNestedTotals, withholdPartitionTotals } from '../../common/secure/cell-layout.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
 import { renderCohortCells } from './view.js';
 
@@ -114,6 +114,8 @@ function release(job: CompiledCohortCellJob, history: readonly RoundRecord[], in
   // Inside a secure sum in mode none, a cohort's attrition steps 1 … k − 1 apart are withheld on the totals.
   if (secure?.minCellSize !== undefined && job.spec.kind === 'cohort') withholdNestedTotals(cells, suppressed, attritionChain(job.plan), secure.minCellSize);
   if (secure?.minCellSize !== undefined) for (const p of cellPartitions(job.spec)) withholdPartitionTotals(cells, suppressed, p.total, p.parts, secure.minCellSize);
+  // ... and a concept total 1 … k − 1 from a kept total (the agents cannot withhold inside the sum: within-job.ts).
+  if (secure?.minCellSize !== undefined && job.spec.kind === 'characterize') withholdCloseConceptTotals(cells, suppressed, secure.minCellSize);
   const s = summariseCells(job.spec, cells, job.plan.ruleNames, byAgentOf(job, last));
   if (secure && !ctx.dp) {
     // distributed-dp: a normal-approximation interval on the headline count, as the built-in secure release gave it.
