@@ -51,8 +51,12 @@ function intList(v: unknown, field: string, max: number): number[] {
   if (v === undefined) return [];
   if (!Array.isArray(v)) throw invalidJob(field, 'must be a list of concept ids');
   if (v.length > max) throw invalidJob(field, `at most ${max} values`);
+  const seen = new Set<number>();
   return v.map((x, i) => {
     if (!Number.isSafeInteger(x) || (x as number) < 0) throw invalidJob(`${field}[${i}]`, `must be a non-negative integer, got ${quote(x)}`);
+    // The agents refuse a duplicate too (node-agent/analytics/sql-params.ts), but only after the budget is charged.
+    if (seen.has(x as number)) throw invalidJob(`${field}[${i}]`, `duplicate concept id ${x as number}`);
+    seen.add(x as number);
     return x as number;
   });
 }

@@ -91,3 +91,13 @@ describe('contingency where: bounded like aggregate (red team 8, F4)', () => {
     expect(() => parseJobSpec(table(32))).not.toThrow();
   });
 });
+
+describe('concept lists: a duplicate id is refused at parse, before any budget is charged (red team 10)', () => {
+  const def = { name: 'c', entry: { domain: 'condition', concepts: { include: [{ conceptId: 1 }] } } };
+  it('names the repeated entry in conditionConcepts, drugConcepts and a survival outcome; distinct ids pass (control)', () => {
+    expect(() => parseJobSpec({ kind: 'characterize', definition: def, conditionConcepts: [5, 6, 5], privacy: { mode: 'central-dp', epsilon: 1 } })).toThrow(/conditionConcepts\[2\]: duplicate concept id 5/);
+    expect(() => parseJobSpec({ kind: 'characterize', definition: def, drugConcepts: [7, 7], privacy: { mode: 'none' } })).toThrow(/drugConcepts\[1\]: duplicate concept id 7/);
+    expect(() => parseJobSpec({ kind: 'survival', target: def, outcome: { domain: 'condition', conceptIds: [3, 3] }, timeGrid: { binDays: 30, maxDays: 360 }, privacy: { mode: 'none' } })).toThrow(/outcome\.conceptIds\[1\]: duplicate concept id 3/);
+    expect(() => parseJobSpec({ kind: 'characterize', definition: def, conditionConcepts: [5, 6], drugConcepts: [5], privacy: { mode: 'none' } })).not.toThrow();
+  });
+});
