@@ -1,3 +1,4 @@
+import { checkContingencyLevel, contingencyValueKind } from '../../common/job/contingency-values.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { didYouMean } from '../../common/suggest.js';
 import { checkAggregateAgainstSchema } from '../../common/job/schema-check.js';
@@ -24,6 +25,13 @@ export function admitContingency(spec: CellJob, connected: readonly AgentView[])
     const p = a.products.find((x) => x.name === job.product)!;
     for (const [field, col] of [['rowColumn', job.rowColumn], ['colColumn', job.colColumn]] as const) {
       if (!p.columns.some((c) => c.name === col)) throw new FedmeshError('INVALID_JOB', `${field}: unknown column ${col} in product ${job.product}${didYouMean(col, p.columns.map((c) => c.name))}`, { field });
+    }
+    // Each level of the column's kind, as the agent will bind it: refused here, before any budget is reserved, not by
+    // every agent after it (red team 8, F3). A type the agent maps itself (a server's own) is left to the agent.
+    for (const [field, name, levels] of [['rowLevels', job.rowColumn, job.rowLevels], ['colLevels', job.colColumn, job.colLevels]] as const) {
+      const col = p.columns.find((c) => c.name === name)!;
+      const kind = contingencyValueKind(col.type);
+      if (kind) levels.forEach((v, i) => checkContingencyLevel(v, kind, col, `${field}[${i}]`));
     }
     checkAggregateAgainstSchema({ kind: 'aggregate', product: job.product, where: job.where, groupBy: [], measures: [{ fn: 'count' }], privacy: job.privacy }, { name: p.name, columns: p.columns });
     checkPrivacyUnit(job, p);

@@ -8,6 +8,7 @@ import { invalidJob, quote } from '../../common/errors.js';
 import { guardDuckDb, requireColumn, requireCohortTable, requireOmopTable, requireTable, toBigInt } from './schema.js';
 import type { ResolvedColumn, ResolvedTable } from './schema.js';
 import { Params } from './sql-params.js';
+import { checkContingencyValue, contingencyValueKind, type ContingencyValueKind } from '../../common/job/contingency-values.js';
 
 export type Level = string | number;
 
@@ -61,17 +62,12 @@ export interface ContingencyCounts {
 export const MAX_LEVELS = 1000;
 const PERSON_COLUMN_CANDIDATES = ['person_id', 'subject_id'];
 
-type ValueKind = 'integer' | 'double' | 'string' | 'boolean' | 'date' | 'timestamp';
+type ValueKind = ContingencyValueKind;
 
 function kindOf(col: ResolvedColumn, field: string): ValueKind {
-  const t = col.type.toUpperCase();
-  if (/^(U?(TINYINT|SMALLINT|INTEGER|BIGINT)|HUGEINT|UHUGEINT)$/.test(t)) return 'integer';
-  if (/^(FLOAT|DOUBLE|REAL)$/.test(t) || t.startsWith('DECIMAL')) return 'double';
-  if (t === 'VARCHAR') return 'string';
-  if (t === 'BOOLEAN') return 'boolean';
-  if (t === 'DATE') return 'date';
-  if (t.startsWith('TIMESTAMP')) return 'timestamp';
-  throw invalidJob(field, `column "${col.name}" has type ${col.type}, which contingency tables do not support`);
+  const kind = contingencyValueKind(col.type);
+  if (!kind) throw invalidJob(field, `column "${col.name}" has type ${col.type}, which contingency tables do not support`);
+  return kind;
 }
 
 /** The column as compared: numeric columns as BIGINT/DOUBLE so that 2 and 2.0 meet. */
@@ -80,37 +76,22 @@ function lhs(col: ResolvedColumn, kind: ValueKind, qualifier = ''): string {
   return kind === 'double' ? `CAST(${ref} AS DOUBLE)` : ref;
 }
 
-/** Binds one value in the column's kind, after checking its JS type. */
+/** Binds one value in the column's kind, after checking its JS type (common/job/contingency-values.ts). */
 function bindValue(value: unknown, kind: ValueKind, col: ResolvedColumn, field: string, params: Params): string {
+  checkContingencyValue(value, kind, col, field);
   switch (kind) {
     case 'integer':
-      if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-        throw invalidJob(field, `must be an integer (column "${col.name}" is ${col.type})`);
-      }
-      return params.add(value, 'BIGINT');
+      return params.add(value as number, 'BIGINT');
     case 'double':
-      if (typeof value !== 'number' || !Number.isFinite(value)) {
-        throw invalidJob(field, `must be a finite number (column "${col.name}" is ${col.type})`);
-      }
-      return params.add(value, 'DOUBLE');
+      return params.add(value as number, 'DOUBLE');
     case 'boolean':
-      if (typeof value !== 'boolean' && value !== 'true' && value !== 'false') {
-        throw invalidJob(field, `must be true or false (column "${col.name}" is BOOLEAN)`);
-      }
       return params.add(value === true || value === 'true', 'BOOLEAN');
     case 'date':
-      if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(value))) {
-        throw invalidJob(field, `must be a date 'YYYY-MM-DD' (column "${col.name}" is DATE)`);
-      }
-      return params.add(value, 'DATE');
+      return params.add(value as string, 'DATE');
     case 'timestamp':
-      if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?$/.test(value)) {
-        throw invalidJob(field, `must be a timestamp 'YYYY-MM-DD hh:mm:ss' (column "${col.name}" is ${col.type})`);
-      }
-      return params.add(value.replace('T', ' '), 'TIMESTAMP');
+      return params.add((value as string).replace('T', ' '), 'TIMESTAMP');
     case 'string':
-      if (typeof value !== 'string') throw invalidJob(field, `must be a string (column "${col.name}" is VARCHAR)`);
-      return params.add(value, 'VARCHAR');
+      return params.add(value as string, 'VARCHAR');
   }
 }
 

@@ -65,6 +65,15 @@ function checks(d: SqlDialect, q: () => Query): void {
     expect(Number(naive[0]!['n'])).not.toBe(Number(EXPECTED.counts[0]![1])); // p3 would count in (F, 40)
   });
 
+  it('a BOOLEAN column takes "true" / "false" as the DuckDB step does (no staged copy needed); "yes" is refused', async () => {
+    const flag = { name: 'flag', type: 'BOOLEAN' } as const;
+    const asStrings = await counts({ ...INPUT, col: flag, colLevels: ['true', 'false'], where: [] });
+    const asJson = await counts({ ...INPUT, col: flag, colLevels: [true, false], where: [] });
+    expect(asStrings).toEqual(asJson);
+    expect(asStrings.counts.flat().reduce((a, b) => a + b, 0n)).toBeGreaterThan(0n);
+    expect(() => compileContingencyCounts(d, { ...INPUT, col: flag, colLevels: ['yes', 'no'] })).toThrow(/colLevels\[0\]/);
+  });
+
   it('refuses a level of the wrong type naming the field, before any SQL runs', () => {
     expect(() => compileContingencyCounts(d, { ...INPUT, colLevels: [30, '40'] })).toThrow(/colLevels\[1\]/);
     expect(() => compileContingencyCounts(d, { ...INPUT, rowLevels: [] })).toThrow(/rowLevels/);

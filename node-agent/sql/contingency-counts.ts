@@ -66,10 +66,11 @@ class Binder {
     const ok =
       c.type === 'BIGINT' || c.type === 'INTEGER' ? typeof v === 'number' && Number.isSafeInteger(v)
       : c.type === 'DOUBLE' ? typeof v === 'number' && Number.isFinite(v)
-      : c.type === 'BOOLEAN' ? typeof v === 'boolean'
+      : c.type === 'BOOLEAN' ? typeof v === 'boolean' || v === 'true' || v === 'false'
       : typeof v === 'string';
     if (!ok) throw new FedmeshError('INVALID_ARGUMENT', `${field}: ${JSON.stringify(v)} is not a value of column "${c.name}" (${c.type})`, { field });
-    this.params.push(v);
+    // A BOOLEAN column's levels are written "true" / "false" (JSON has no boolean levels: common/job/contingency-values.ts).
+    this.params.push(c.type === 'BOOLEAN' ? v === true || v === 'true' : v);
     return this.d.cast(this.d.placeholder(this.params.length), c.type === 'INTEGER' ? 'BIGINT' : c.type);
   }
 }

@@ -64,6 +64,21 @@ describe('bad input is refused with a message naming the field, and nothing is s
     expect(await mesh.client.getBudget()).toEqual(budgetBefore);
   });
 
+  it.each([
+    ['a string level on an integer column', { rowLevels: ['8507', 8532] }, /rowLevels\[0\]: must be an integer \(column "gender_concept_id" is [A-Z]+\)/],
+    ['a fractional level on an integer column', { colLevels: [8507, 8532.5] }, /colLevels\[1\]: must be an integer/],
+    ['a JSON boolean level', { colLevels: [true, false] }, /colLevels\[0\]: must be a string or a number/],
+  ])('a DP contingency job with %s is INVALID_ARGUMENT at admission, before the agents: no job, no charge (red team 8, F3)', async (_name, over, message) => {
+    const spec = { kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'gender_concept_id', rowLevels: [8507, 8532], colLevels: [8507, 8532], privacy: { mode: 'central-dp', epsilon: 0.5, delta: 1e-6 }, ...over };
+    const budgetBefore = await mesh.client.getBudget();
+    const jobsBefore = (await mesh.client.listJobs(1000)).length;
+    const err = await refused(mesh.client.submitJob(spec));
+    expect(err.details.grpcStatus).toBe('INVALID_ARGUMENT');
+    expect(err.message).toMatch(message);
+    expect((await mesh.client.listJobs(1000)).length).toBe(jobsBefore);
+    expect(await mesh.client.getBudget()).toEqual(budgetBefore);
+  });
+
   it('the servers keep working after all of that', async () => {
     const job = await mesh.client.run(ok);
     expect(job.state).toBe('succeeded');
