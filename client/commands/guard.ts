@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';
-import { AgentAudit } from '../../node-agent/audit/index.js';
+import { AGENT_AUDIT_DIR, AgentAudit } from '../../node-agent/audit/index.js';
 import { ReleasedCells, type RememberedSummary } from '../../node-agent/disclosure/released-cells.js';
 
 export interface GuardShowFlags {
@@ -28,20 +28,26 @@ export interface GuardForgetFlags extends GuardShowFlags {
 
 const DB_FILE = 'agent.duckdb';
 
-/** Opens the stopped agent's database. @throws FedmeshError naming the folder, or that the agent runs */
-async function withAgentDb<T>(state: string, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+/**
+ * Opens the stopped agent's database (read-only for `show`) and checks that it holds the guard's tables, so that
+ * neither command creates anything in a folder that is not an agent's.
+ * @throws FedmeshError naming the folder, or that the agent runs
+ */
+async function withAgentDb<T>(state: string, readOnly: boolean, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
   const path = join(state, DB_FILE);
   if (!existsSync(path)) throw new FedmeshError('NOT_FOUND', `--state: ${state} holds no agent database (${DB_FILE}); give the folder the agent was started with (its --state)`, { field: 'state' });
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(path);
+    instance = await DuckDBInstance.create(path, readOnly ? { access_mode: 'READ_ONLY' } : {});
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    if (/lock/i.test(msg)) throw new FedmeshError('FAILED_PRECONDITION', `--state: the agent database ${path} is in use, probably by the running agent; stop the agent first (its memory must not change under it)`, { field: 'state' });
+    // DuckDB's own words for a file another process holds (the path itself may contain "lock").
+    if (/Could not set lock|Conflicting lock/.test(msg)) throw new FedmeshError('FAILED_PRECONDITION', `--state: the agent database ${path} is in use, probably by the running agent; stop the agent first (its memory must not change under it)`, { field: 'state' });
     throw new FedmeshError('FAILED_PRECONDITION', `--state: cannot open ${path}: ${msg}`, { field: 'state' });
   }
   const conn = await instance.connect();
   try {
+    if (!(await ReleasedCells.present(conn))) throw new FedmeshError('FAILED_PRECONDITION', `--state: ${path} is not an agent database (it has no differencing-guard tables); give the folder the agent was started with (its --state)`, { field: 'state' });
     return await fn(conn);
   } finally {
     conn.closeSync();
@@ -56,14 +62,15 @@ function when(ms: number | null): string {
 function table(rows: readonly RememberedSummary[]): string {
   if (rows.length === 0) return 'the guard remembers no released cells';
   const head = ['researcher', 'cells', 'persons', 'jobs', 'last release'];
-  const body = rows.map((r) => [r.researcher, String(r.cells), String(r.persons), String(r.jobs), when(r.lastReleasedAtMs)]);
+  // A researcher name comes from a certificate or token: no control characters reach the administrator's terminal.
+  const body = rows.map((r) => [[...r.researcher].map((ch) => (ch.charCodeAt(0) < 0x20 || (ch.charCodeAt(0) >= 0x7f && ch.charCodeAt(0) <= 0x9f) ? '?' : ch)).join(''), String(r.cells), String(r.persons), String(r.jobs), when(r.lastReleasedAtMs)]);
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(width[i]!)).join('  ').trimEnd()).join('\n');
 }
 
 /** `fedmesh guard show`: per researcher, how many released cells and (cell, person) pairs the guard remembers. */
 export async function runGuardShow(flags: GuardShowFlags): Promise<number> {
-  const rows = await withAgentDb(flags.state, async (conn) => (await ReleasedCells.open(conn)).summary(conn));
+  const rows = await withAgentDb(flags.state, true, (conn) => ReleasedCells.remembered(conn));
   process.stdout.write(`${flags.json ? JSON.stringify({ researchers: rows }) : table(rows)}\n`);
   return 0;
 }
@@ -71,17 +78,21 @@ export async function runGuardShow(flags: GuardShowFlags): Promise<number> {
 /** `fedmesh guard forget`: drops one researcher's memory and records it in the agent's audit trail. */
 export async function runGuardForget(flags: GuardForgetFlags): Promise<number> {
   if (flags.researcher.trim() === '') throw new RangeError('--researcher: give the researcher whose memory to drop');
-  const dropped = await withAgentDb(flags.state, async (conn) => {
-    const cells = await ReleasedCells.open(conn);
-    const out = await cells.forget(conn, flags.researcher);
-    // Audited only once the memory is gone; the trail is the agent's own and verifies on open (a bad one refuses).
+  if (!existsSync(join(flags.state, AGENT_AUDIT_DIR))) throw new FedmeshError('FAILED_PRECONDITION', `--state: ${flags.state} has no audit trail (${AGENT_AUDIT_DIR}/); forget is recorded there, so it runs only on an agent's state folder`, { field: 'state' });
+  const dropped = await withAgentDb(flags.state, false, async (conn) => {
+    // The trail first: one that does not verify (or cannot be written) stops the command before anything is dropped.
     const audit = AgentAudit.open(flags.state, flags.name, undefined);
     try {
-      audit.append('guard.forgotten', { researcher: flags.researcher, cells: out.cells, persons: out.persons, jobs: out.jobs, by: 'fedmesh guard forget' });
+      const out = await (await ReleasedCells.open(conn)).forget(conn, flags.researcher);
+      try {
+        audit.log.append('guard.forgotten', { researcher: flags.researcher, cells: out.cells, persons: out.persons, jobs: out.jobs, by: 'fedmesh guard forget' });
+      } catch (e) {
+        throw new FedmeshError('INTERNAL', `the memory of ${flags.researcher} was dropped, but its audit entry could not be written (${e instanceof Error ? e.message : String(e)}); record it by hand`);
+      }
+      return out;
     } finally {
       audit.close();
     }
-    return out;
   });
   process.stdout.write(
     flags.json

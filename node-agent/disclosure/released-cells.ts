@@ -62,6 +62,17 @@ export class ReleasedCells {
 
   private constructor() {}
 
+  /** Whether the guard's tables exist in this database (an agent's, started at least once), without creating them. */
+  static async present(conn: DuckDBConnection): Promise<boolean> {
+    const r = (await conn.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM duckdb_tables() WHERE table_name IN ('${CELLS}', '${PERSONS}') AND NOT temporary`)).getRowObjectsJS();
+    return Number(r[0]!['n']) === 2;
+  }
+
+  /** {@link summary} on a database opened by another process with the agent stopped (read-only: no lock needed). */
+  static async remembered(conn: DuckDBConnection): Promise<RememberedSummary[]> {
+    return rememberedRows(conn, undefined);
+  }
+
   /** Creates the agent's tables if needed. */
   static async open(conn: DuckDBConnection): Promise<ReleasedCells> {
     await conn.run(`CREATE SEQUENCE IF NOT EXISTS ${CELLS}_seq`);

@@ -7,12 +7,13 @@
  * and changes nothing.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentAudit } from '../../node-agent/audit/index.js';
 import { openAgentDatabase } from '../../node-agent/data/database.js';
 import { ReleasedCells } from '../../node-agent/disclosure/released-cells.js';
 import { extractCommands } from './readme-commands.js';
@@ -64,6 +65,8 @@ describe('fedmesh guard (README commands, as written)', () => {
       await release(conn, cells, 'bob', 'job-2', ids(20));
     });
     db.close();
+    // A real agent's state folder has its audit trail from the first start on.
+    AgentAudit.open(state(), 'hospital-a', undefined).close();
   }, 60_000);
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -74,6 +77,27 @@ describe('fedmesh guard (README commands, as written)', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/--state: state\/nowhere holds no agent database \(agent\.duckdb\)/);
     expect(existsSync(join(dir, 'state/nowhere'))).toBe(false);
+  }, 60_000);
+
+  it('a DuckDB file that is not an agent\'s is refused, and nothing is created in it', async () => {
+    const other = join(dir, 'state/other');
+    await mkdir(other, { recursive: true });
+    const foreign = await DuckDBInstance.create(join(other, 'agent.duckdb'));
+    const c = await foreign.connect();
+    await c.run('CREATE TABLE t AS SELECT 1 AS x');
+    c.closeSync();
+    foreign.closeSync();
+    for (const cmd of ['fedmesh guard show --state state/other', 'fedmesh guard forget --state state/other --researcher alice --name x']) {
+      const r = await sh(cmd, dir, env);
+      expect(r.code, cmd).not.toBe(0);
+      expect(r.stderr).toMatch(/is not an agent database \(it has no differencing-guard tables\)|has no audit trail/);
+    }
+    const again = await DuckDBInstance.create(join(other, 'agent.duckdb'));
+    const c2 = await again.connect();
+    const tables = (await c2.runAndReadAll('SELECT table_name FROM duckdb_tables() ORDER BY 1')).getRowObjectsJS().map((r) => r['table_name']);
+    c2.closeSync();
+    again.closeSync();
+    expect(tables).toEqual(['t']);
   }, 60_000);
 
   it('refuses while the agent database is in use, and changes nothing', async () => {
@@ -126,5 +150,26 @@ describe('fedmesh guard (README commands, as written)', () => {
       await expect(release(conn, cells, 'bob', 'job-5', ids(19))).rejects.toThrow(/differencing guard/);
     });
     db.close();
+  }, 60_000);
+
+  it('an audit trail that does not verify stops forget before anything is dropped (control: bob is still remembered)', async () => {
+    const audit = join(state(), 'audit');
+    const seg = readdirSync(audit).filter((f) => f.endsWith('.jsonl')).sort()[0]!;
+    const file = join(audit, seg);
+    const original = readFileSync(file);
+    const bytes = Buffer.from(original);
+    const at = bytes.indexOf('audit.opened');
+    expect(at).toBeGreaterThan(0);
+    bytes[at] = 'A'.charCodeAt(0);
+    writeFileSync(file, bytes);
+    try {
+      const r = await sh('fedmesh guard forget --state state/a --researcher bob --name hospital-a', dir, env);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/does not verify/);
+      const left = JSON.parse((await sh(`${SHOW_BARE} --json`, dir, env)).stdout) as { researchers: { researcher: string }[] };
+      expect(left.researchers.map((x) => x.researcher)).toContain('bob');
+    } finally {
+      writeFileSync(file, original);
+    }
   }, 60_000);
 });
