@@ -47,8 +47,10 @@ describe('cellKindRelease', () => {
     const secure = { privacy: { secure: true }, notes: ['secure'], blockStd: [0, 0] };
     const dp = { privacy: { dp: true }, note: 'dp', blockStd: [1, 1] };
     expect(cellKindRelease(summary, [], { last: round(), dp, secure }, { converged: true }).privacy).toEqual({ dp: true });
-    const s = cellKindRelease(summary, [], { last: round(), secure }, { converged: true }, ['not in secure']);
+    const s = cellKindRelease(summary, [], { last: round(), secure }, { converged: true }, ['not in distributed-dp']);
     expect(s.privacy).toEqual({ secure: true });
     expect(s.notes).toEqual(['secure', 'kind note']);
+    // Mode none inside a secure sum (the statement carries the totals' minimum): the kind's mode-none notes too.
+    expect(cellKindRelease(summary, [], { last: round(), secure: { ...secure, minCellSize: 10 } }, { converged: true }, ['none note']).notes).toEqual(['secure', 'none note', 'kind note']);
   });
 });

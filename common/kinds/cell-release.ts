@@ -79,14 +79,14 @@ export function readReleasedCells(blocks: readonly CellBlockPlan[], ctx: CellRel
 
 /**
  * The kind's summary (`columns`, `rows`, `summary`, `notes`) inside the statement of its mode: the DP statement and
- * its note first, or the secure statement's notes, or, with plain sums in mode none, each answering agent's minimum
- * cell size and {@link MODE_NONE_CELL_NOTE} followed by `noneNotes`.
+ * its note first, or the secure statement's notes (then `noneNotes` in mode none), or, with plain sums in mode none,
+ * each answering agent's minimum cell size and {@link MODE_NONE_CELL_NOTE} followed by `noneNotes`.
  */
 export function cellKindRelease(s: { columns: string[]; rows: Record<string, unknown>[]; summary: Record<string, unknown>; notes: string[] }, suppressed: SuppressedCell[], ctx: CellReleaseContext, info: KindReleaseInfo, noneNotes: readonly string[] = []): KindRelease {
   const { last, dp, secure } = ctx;
   const base = { columns: s.columns, rows: s.rows, suppressed, summary: s.summary };
   if (dp) return { ...base, privacy: dp.privacy, notes: [dp.note, ...s.notes] };
-  if (secure) return { ...base, privacy: secure.privacy, notes: [...secure.notes, ...s.notes] };
+  if (secure) return { ...base, privacy: secure.privacy, notes: [...secure.notes, ...(secure.minCellSize !== undefined ? noneNotes : []), ...s.notes] };
   const minCellSize = Object.fromEntries(last.answered.map((a) => [a, info.minCellSize?.[a]]).filter((e) => e[1] !== undefined));
   return { ...base, privacy: { mode: 'none', exact: true, minCellSize }, notes: [MODE_NONE_CELL_NOTE, ...noneNotes, ...s.notes] };
 }

@@ -188,6 +188,7 @@ export function releaseSecureCells(job: CellJob, plan: SecureCellPlan, totals: R
         `mode none with secure aggregation (${job.secure}): exact counts of distinct persons; no agent's counts were visible to the coordinator`,
         `the minimum cell size (${minCellSize}, the largest among the contributing agents) is applied to the released totals, not per agent: per-agent suppression is impossible inside secure aggregation`,
         clippingNote(plan.maxRowsPerAgent, 'persons', 'none'),
+        ...(job.kind === 'characterize' ? [CONCEPT_TOTALS_NOTE] : []),
         ...summary.notes,
       ],
     };
@@ -287,14 +288,19 @@ export function withholdPartitionTotals(cells: Map<string, ReleasedCell>, suppre
   }
 }
 
+/** Said in a secure mode-none characterisation's release: why a large concept total may be withheld. */
+export const CONCEPT_TOTALS_NOTE = "a condition or drug total that differs from the cohort's total or an earlier concept's by fewer than the minimum cell size is withheld however large (releasing both would give the difference for a concept inside the other); unrelated concepts of similar size are withheld too";
+
 /** Whether a cell of a characterisation is a concept cell (outside every designed structure). */
 export function isConceptCell(name: string): boolean {
   return name.startsWith('condition:') || name.startsWith('drug:');
 }
 
 /**
- * Inside a secure sum in mode none, the coordinator's stand-in for the agents' within-job rule
- * (node-agent/disclosure/within-job.ts), which needs person sets the coordinator never sees: taken in the job's
+ * Inside a secure sum in mode none, the release's stand-in for the agents' within-job rule
+ * (node-agent/disclosure/within-job.ts), which needs person sets the release never sees (the coordinator's for
+ * secagg; for HE the researcher's own client, which decrypts the totals, so there it holds for an honest client, as
+ * the totals' other rules do): taken in the job's
  * order (the map's), a concept total that differs from the cohort's total or from an earlier concept's kept total by
  * 1 … k − 1 is withheld. A concept's persons are inside the cohort's, and a descendant's inside its ancestor's, so
  * for those pairs the difference of the totals is exactly the persons in one cell and not the other, summed over

@@ -19,7 +19,7 @@ import type { CellJob } from '../../common/job/spec.js';
 import { parseJobSpec } from '../../common/job/validate.js';
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
 import { cellKindRelease, cellNoisePlan, cellReleaseContext, kindPrivacyOf, readReleasedCells } from '../../common/kinds/index.js';
-import { cellPartitions, withholdCloseConceptTotals, withholdNestedTotals, withholdPartitionTotals } from '../../common/secure/cell-layout.js';
+import { CONCEPT_TOTALS_NOTE, cellPartitions, withholdCloseConceptTotals, withholdNestedTotals, withholdPartitionTotals } from '../../common/secure/cell-layout.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
 import { renderCohortCells } from './view.js';
 
@@ -123,7 +123,7 @@ function release(job: CompiledCohortCellJob, history: readonly RoundRecord[], in
     if (secure.minCellSize === undefined && persons && persons.value !== null) s.summary.count_ci95 = [Math.max(0, persons.value - Z_975 * persons.std), persons.value + Z_975 * persons.std];
   }
   // A withheld concept need not be a small one (node-agent/disclosure/within-job.ts); the release cannot tell which.
-  return cellKindRelease(s, suppressed, ctx, info, job.spec.kind === 'characterize' ? [CONCEPT_WITHHELD_NOTE] : []);
+  return cellKindRelease(s, suppressed, ctx, info, job.spec.kind === 'characterize' ? [secure ? CONCEPT_TOTALS_NOTE : CONCEPT_WITHHELD_NOTE] : []);
 }
 
 /** Mode none, plain sums: why a large concept cell may be withheld (node-agent/disclosure/within-job.ts). */

@@ -26,8 +26,8 @@
  * compares one pair at a time, as the cross-job guard does; nor a concept equal to a structural cell that the
  * complementary rules withhold later. Use a DP mode where such sums matter.
  *
- * Not here: a secure (masked or encrypted) mode-none sum cannot carry a withheld marker; there the coordinator
- * applies a rule on the released totals instead (common/secure/cell-layout.ts, withholdCloseConceptTotals: each
+ * Not here: a secure (masked or encrypted) mode-none sum cannot carry a withheld marker; there the release (the
+ * coordinator's for secagg, the researcher's client for HE) applies a rule on the totals instead (common/secure/cell-layout.ts, withholdCloseConceptTotals: each
  * concept against the cohort and the earlier concepts). The DP modes need none of this (noise protects every cell).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
