@@ -11,6 +11,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { verifyAuditDir } from '../../common/audit/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import { AGENT_AUDIT_DIR, AgentAudit } from '../../node-agent/audit/index.js';
 import { ReleasedCells, type RememberedSummary } from '../../node-agent/disclosure/released-cells.js';
@@ -79,6 +80,12 @@ export async function runGuardShow(flags: GuardShowFlags): Promise<number> {
 export async function runGuardForget(flags: GuardForgetFlags): Promise<number> {
   if (flags.researcher.trim() === '') throw new RangeError('--researcher: give the researcher whose memory to drop');
   if (!existsSync(join(flags.state, AGENT_AUDIT_DIR))) throw new FedmeshError('FAILED_PRECONDITION', `--state: ${flags.state} has no audit trail (${AGENT_AUDIT_DIR}/); forget is recorded there, so it runs only on an agent's state folder`, { field: 'state' });
+  // The name is the agent's own, as its trail has recorded it at every start (it would otherwise be written wrong).
+  const names = new Set<string>();
+  verifyAuditDir(join(flags.state, AGENT_AUDIT_DIR), undefined, (e) => {
+    if (e.type === 'audit.opened' && typeof e['name'] === 'string') names.add(e['name']);
+  });
+  if (names.size > 0 && !names.has(flags.name)) throw new FedmeshError('INVALID_ARGUMENT', `--name: the audit trail in ${join(flags.state, AGENT_AUDIT_DIR)} is agent ${[...names].sort().join(', ')}'s, not ${flags.name}`, { field: 'name' });
   const dropped = await withAgentDb(flags.state, false, async (conn) => {
     // The trail first: one that does not verify (or cannot be written) stops the command before anything is dropped.
     const audit = AgentAudit.open(flags.state, flags.name, undefined);

@@ -100,6 +100,14 @@ describe('fedmesh guard (README commands, as written)', () => {
     expect(tables).toEqual(['t']);
   }, 60_000);
 
+  it('forget with another agent\'s --name is refused, naming the trail\'s agent; nothing dropped', async () => {
+    const r = await sh('fedmesh guard forget --state state/a --researcher bob --name hospital-b', dir, env);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--name: the audit trail in state\/a\/audit is agent hospital-a's, not hospital-b/);
+    const left = JSON.parse((await sh(`${SHOW_BARE} --json`, dir, env)).stdout) as { researchers: { researcher: string }[] };
+    expect(left.researchers.map((x) => x.researcher)).toEqual(['alice', 'bob']);
+  }, 60_000);
+
   it('refuses while the agent database is in use, and changes nothing', async () => {
     const held = await DuckDBInstance.create(join(state(), 'agent.duckdb'));
     try {
