@@ -12,7 +12,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesize } from '../../client/synth/synthesize.js';
 import { compileKindJob, type AgentKindContext } from '../../common/kinds/index.js';
-import { WITHHELD } from '../../common/kinds/selection.js';
+import { WITHHELD, withholdSmallCells } from '../../common/kinds/selection.js';
 import { computeCells } from '../../node-agent/jobs/cell-jobs.js';
 import { characterizeAgentKind } from './agent.js';
 import { characterizeKind } from './index.js';
@@ -79,5 +79,38 @@ describe('characterize in mode none: a concept and its descendant in one job', (
     expect(values[cells.indexOf(`condition:${H}`)]).toBeGreaterThan(0);
     expect(values[cells.indexOf(`condition:${A}`)]! - values[cells.indexOf(`condition:${H}`)]!).toBe(3);
     expect(candidates).toContain(`condition:${H}`);
+  }, 60_000);
+
+  it('a concept identical to a band the complementary rules withhold is withheld too (red team 10, F3; control: the exact cells give the small band back)', async () => {
+    const k = 5;
+    const R3 = 9_000_003;
+    // Ages at the index date of the cohort's persons, as characterize computes them (year of index − year of birth).
+    const ages = (await conn.runAndReadAll(`SELECT year(i.d) - p.year_of_birth AS age FROM idx i JOIN person p USING (person_id) JOIN observation_period o ON o.person_id = i.person_id AND i.d BETWEEN o.observation_period_start_date AND o.observation_period_end_date ORDER BY 1`)).getRowObjectsJS().map((r) => Number(r['age']));
+    // Bands: the youngest age alone (1 … k − 1 persons: withheld as small), then a band of about k + 2 persons (the
+    // smallest released, so complementary suppression withholds it), then everyone else.
+    const e1 = ages[0]! + 1;
+    const e2 = ages[ages.findIndex((a) => a >= e1) + k + 2]! + 1;
+    const bands = [0, e1, e2, 200];
+    const job2 = compileKindJob(characterizeKind, { ...spec, ageBands: bands, conditionConcepts: [R3] });
+    await conn.run(`INSERT INTO concept_ancestor BY NAME SELECT ${R3} AS ancestor_concept_id, ${R3} AS descendant_concept_id, 0 AS min_levels_of_separation, 0 AS max_levels_of_separation`);
+    await conn.run(`INSERT INTO condition_occurrence BY NAME
+      SELECT 910000000 + row_number() OVER () AS condition_occurrence_id, i.person_id, ${R3} AS condition_concept_id, 32817 AS condition_type_concept_id, i.d AS condition_start_date, i.d AS condition_end_date
+        FROM idx i JOIN person p USING (person_id) WHERE year(i.d) - p.year_of_birth BETWEEN ${e1} AND ${e2 - 1}`);
+    const exact = await computeCells(conn, job2.spec, 'wj-f3');
+    const [b0, b1, b2] = [`age:${bands[0]}-${e1 - 1}`, `age:${e1}-${e2 - 1}`, `age:${e2}+`].map((c) => Number(exact.get(c) ?? -1)) as [number, number, number];
+    // The structure the case needs, and the control: persons − R3 − the last band = the small band.
+    expect(b0).toBeGreaterThanOrEqual(1);
+    expect(b0).toBeLessThan(k);
+    expect(b1).toBeGreaterThanOrEqual(k);
+    expect(b1).toBeLessThan(b2);
+    expect(Number(exact.get(`condition:${R3}`))).toBe(b1);
+    expect(Number(exact.get('persons')) - Number(exact.get(`condition:${R3}`)) - b2).toBe(b0);
+    const ctx: AgentKindContext = { conn, jobId: 'wjf3', round: 0, product: { name: 'person', privacyUnit: 'person_id', columns: [], description: '', source: '' }, salt: 's', policy: { minCellSize: k }, jobState: new Map(), guardReleasedSets: async () => undefined };
+    const v = (await characterizeAgentKind.localStep(ctx, job2, null, new AbortController().signal)).values;
+    const after = withholdSmallCells(characterizeKind.layout(job2, 0), { values: Float64Array.from(v) }, k).vector.values;
+    const cells2 = job2.plan.blocks.flatMap((b) => b.cells);
+    expect(after[cells2.indexOf(`age:${e1}-${e2 - 1}`)]).toBe(WITHHELD);
+    expect(after[cells2.indexOf(`condition:${R3}`)]).toBe(WITHHELD);
+    expect(after[cells2.indexOf('persons')]).toBe(Number(exact.get('persons')));
   }, 60_000);
 });

@@ -21,6 +21,16 @@ describe('freeCellsToWithhold', () => {
     expect([...freeCellsToWithhold(order, free, [['condition:1', 'condition:2'], ['condition:2', 'condition:3'], ['condition:3', 'condition:1']])].sort()).toEqual(['condition:2', 'condition:3']);
   });
 
+  it('a structural cell withheld later is not kept, and a free cell within 0 … k − 1 of it is withheld (red team 10, F3)', () => {
+    const order = ['persons', 'age:32-46', 'age:47+', 'condition:1', 'condition:2'];
+    // condition:1 equals the band the complementary rules withhold; condition:2 is close to nothing.
+    expect([...freeCellsToWithhold(order, free, [], new Set(['age:32-46']), new Set(['condition:1']))]).toEqual(['condition:1']);
+    // A free cell close (1 … k − 1) only to a later-withheld cell is not withheld for being close to a kept one.
+    expect([...freeCellsToWithhold(order, free, [['condition:2', 'age:32-46']], new Set(['age:32-46']), new Set())]).toEqual([]);
+    // Control: without `later`, the band is kept and an identical concept (difference 0) is released.
+    expect(freeCellsToWithhold(order, free, []).size).toBe(0);
+  });
+
   it('leaves pairs of structural cells to their own rules', () => {
     expect(freeCellsToWithhold(['persons', 'qualified', 'rule:0'], free, [['persons', 'qualified'], ['qualified', 'rule:0']]).size).toBe(0);
   });
@@ -51,6 +61,15 @@ describe('withholdCloseFreeCells (DuckDB)', () => {
     const out = await withholdCloseFreeCells(conn, t, 5, ['condition:', 'drug:'], order);
     expect([...out].sort()).toEqual(['condition:1', 'condition:4']);
     expect(await cellsIn(t)).toEqual(['condition:2', 'drug:3', 'persons']);
+  });
+
+  it('a concept identical to a cell the complementary rules withhold later is withheld (control: that cell kept, it is released)', async () => {
+    await conn.run('CREATE OR REPLACE TABLE cand_c (cell VARCHAR, h UBIGINT)');
+    const rows = [...range(1, 20).map((p) => `('persons', ${p})`), ...range(1, 12).map((p) => `('age:a', ${p})`), ...range(1, 12).map((p) => `('condition:9', ${p})`)];
+    await conn.run(`INSERT INTO cand_c VALUES ${rows.join(', ')}`);
+    expect([...(await withholdCloseFreeCells(conn, 'cand_c', 5, ['condition:'], ['persons', 'age:a', 'condition:9'], new Set(['age:a'])))]).toEqual(['condition:9']);
+    await conn.run(`INSERT INTO cand_c VALUES ${range(1, 12).map((p) => `('condition:9', ${p})`).join(', ')}`);
+    expect((await withholdCloseFreeCells(conn, 'cand_c', 5, ['condition:'], ['persons', 'age:a', 'condition:9'])).size).toBe(0);
   });
 
   it('control: at k = 2 no pair differs by 1 … 1, so nothing is withheld; with no free prefixes nothing is either', async () => {

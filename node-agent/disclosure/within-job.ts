@@ -13,7 +13,10 @@
  * — by 1 … k − 1 persons (symmetric difference, as the guard measures it) is withheld. Free cells are taken in the
  * job's order, so the outcome is deterministic and the earlier (e.g. the ancestor, listed first) is the one kept. A
  * withheld cell is not remembered by the guard (it never leaves). Pairs of two structural cells are left to the
- * structures' own rules, which the goldens pin.
+ * structures' own rules, which the goldens pin. A structural cell those rules will withhold after the step (a band
+ * withheld so that the cohort minus the released bands does not give a small band back) is not kept, and a free
+ * cell within 0 … k − 1 persons of it is withheld too, or it would give that band back (red team 10, F3); the step
+ * predicts those cells by running the same rules on its exact values (jobs/cohort/cells-agent.ts).
  *
  * Exact sizes from the candidates' keyed hashes: |A Δ B| = |A| + |B| − 2|A ∩ B| ≥ ||A| − |B||, so only pairs whose
  * sizes differ by less than k can be close, and only those pairs' persons are joined (cells that share nobody differ
@@ -23,8 +26,7 @@
  *
  * What it does not close (red team 10): differences of *sums* of cells — an ancestor minus two disjoint
  * descendants listed with it, the persons minus two disjoint concepts, two age bands minus a concept — since it
- * compares one pair at a time, as the cross-job guard does; nor a concept equal to a structural cell that the
- * complementary rules withhold later. Use a DP mode where such sums matter.
+ * compares one pair at a time, as the cross-job guard does. Use a DP mode where such sums matter.
  *
  * Not here: a secure (masked or encrypted) mode-none sum cannot carry a withheld marker; there the release (the
  * coordinator's for secagg, the researcher's client for HE) applies a rule on the totals instead (common/secure/cell-layout.ts, withholdCloseConceptTotals: each
@@ -37,8 +39,12 @@ import type { DuckDBConnection } from '@duckdb/node-api';
  * @param order every candidate cell (≥ k persons) in the job's order; structural cells are kept as they are
  * @param isFree whether a cell is outside every designed structure
  * @param close pairs of candidate cells whose person sets differ by 1 … k − 1 (either order, duplicates allowed)
+ * @param later structural cells the complementary rules will withhold after this step (selection.ts): not kept, and
+ *   a free cell within 0 … k − 1 persons of one (`closeToLater`) is withheld too, or it would give that cell back
+ *   (red team 10, F3: a concept equal to a band withheld to protect a small band)
+ * @param closeToLater free cells within 0 … k − 1 persons of a cell in `later`
  */
-export function freeCellsToWithhold(order: readonly string[], isFree: (cell: string) => boolean, close: readonly (readonly [string, string])[]): Set<string> {
+export function freeCellsToWithhold(order: readonly string[], isFree: (cell: string) => boolean, close: readonly (readonly [string, string])[], later: ReadonlySet<string> = new Set(), closeToLater: ReadonlySet<string> = new Set()): Set<string> {
   const near = new Map<string, Set<string>>();
   for (const [a, b] of close) {
     if (a === b) continue;
@@ -47,12 +53,12 @@ export function freeCellsToWithhold(order: readonly string[], isFree: (cell: str
     near.get(a)!.add(b);
     near.get(b)!.add(a);
   }
-  const kept = new Set(order.filter((c) => !isFree(c)));
+  const kept = new Set(order.filter((c) => !isFree(c) && !later.has(c)));
   const withheld = new Set<string>();
   for (const c of order) {
     if (!isFree(c)) continue;
     const n = near.get(c);
-    if (n && [...n].some((d) => kept.has(d))) withheld.add(c);
+    if (closeToLater.has(c) || (n && [...n].some((d) => kept.has(d)))) withheld.add(c);
     else kept.add(c);
   }
   return withheld;
@@ -69,9 +75,10 @@ function literal(s: string): string {
  * cross-job guard neither compares nor remembers them.
  * @param freePrefixes a cell is free when its name starts with one of these (e.g. `condition:`, `drug:`)
  * @param order the job's cells in order (names not among the candidates are ignored)
+ * @param later structural cells the complementary rules will withhold after this step (see freeCellsToWithhold)
  * @returns the withheld cells
  */
-export async function withholdCloseFreeCells(conn: DuckDBConnection, candidates: string, minCellSize: number, freePrefixes: readonly string[], order: readonly string[]): Promise<Set<string>> {
+export async function withholdCloseFreeCells(conn: DuckDBConnection, candidates: string, minCellSize: number, freePrefixes: readonly string[], order: readonly string[], later: ReadonlySet<string> = new Set()): Promise<Set<string>> {
   if (freePrefixes.length === 0 || minCellSize <= 1) return new Set();
   const cand = `"${candidates.replace(/"/g, '')}"`;
   const free = (col: string): string => `(${freePrefixes.map((p) => `starts_with(${col}, ${literal(p)})`).join(' OR ')})`;
@@ -81,7 +88,7 @@ export async function withholdCloseFreeCells(conn: DuckDBConnection, candidates:
             near AS (SELECT x.cell AS a, y.cell AS b, x.n AS na, y.n AS nb FROM sizes x JOIN sizes y ON x.cell <> y.cell AND abs(x.n - y.n) < $1 WHERE ${free('x.cell')}),
             shared AS (SELECT p.a, p.b, any_value(p.na) AS na, any_value(p.nb) AS nb, count(*)::BIGINT AS i
                          FROM near p JOIN ${cand} ca ON ca.cell = p.a JOIN ${cand} cb ON cb.cell = p.b AND cb.h = ca.h GROUP BY p.a, p.b)
-       SELECT a, b FROM shared WHERE na + nb - 2 * i BETWEEN 1 AND $1 - 1`,
+       SELECT a, b, na + nb - 2 * i AS diff FROM shared WHERE na + nb - 2 * i BETWEEN 0 AND $1 - 1`,
       [minCellSize],
     )
   ).getRowObjectsJS();
@@ -91,10 +98,13 @@ export async function withholdCloseFreeCells(conn: DuckDBConnection, candidates:
   // Every candidate takes part: the job's order first, then (defensively) any candidate it does not name, by name.
   const listed = order.filter((c) => present.has(c));
   const rest = [...present].filter((c) => !listed.includes(c)).sort();
+  const pairs = rows.map((r) => ({ a: String(r['a']), b: String(r['b']), diff: Number(r['diff']) }));
   const withheld = freeCellsToWithhold(
     [...listed, ...rest],
     isFree,
-    rows.map((r) => [String(r['a']), String(r['b'])] as const),
+    pairs.filter((p) => p.diff >= 1).map((p) => [p.a, p.b] as const),
+    later,
+    new Set(pairs.filter((p) => later.has(p.b)).map((p) => p.a)),
   );
   if (withheld.size > 0) await conn.run(`DELETE FROM ${cand} WHERE cell IN (${[...withheld].map(literal).join(', ')})`);
   return withheld;

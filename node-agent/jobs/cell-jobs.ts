@@ -122,7 +122,11 @@ export interface GuardedCellsOptions extends Omit<ComputeCellsOptions, 'cellSets
    * (node-agent/disclosure/within-job.ts); it comes back as {@link WITHHELD_CELL}. Not inside a secure sum, which
    * cannot carry the marker.
    */
-  withinJob?: { minCellSize: number };
+  withinJob?: {
+    minCellSize: number;
+    /** The structural cells the complementary rules will withhold after the step, from the exact values. */
+    laterWithheld?: (values: ReadonlyMap<string, bigint>) => ReadonlySet<string>;
+  };
 }
 
 /**
@@ -142,7 +146,7 @@ export async function guardedCells(conn: DuckDBConnection, data: SqlSession | un
     const values = await computeCells(data ?? conn, job, taskId, { ...compute, cellSets: sets.sink });
     let withheld = new Set<string>();
     await sets.check(salt, minPersons, async (candidates) => {
-      if (withinJob) withheld = await withholdCloseFreeCells(conn, candidates, withinJob.minCellSize, CONCEPT_CELL_PREFIXES, [...values.keys()]);
+      if (withinJob) withheld = await withholdCloseFreeCells(conn, candidates, withinJob.minCellSize, CONCEPT_CELL_PREFIXES, [...values.keys()], withinJob.laterWithheld?.(values));
       return check(candidates);
     });
     for (const c of withheld) values.set(c, WITHHELD_CELL);
