@@ -218,7 +218,7 @@ export interface AgentKindContext {
    * when one differs from a set released to the same researcher before by 1 … k − 1 persons, and records them.
    * Absent: this agent keeps no such memory (tests).
    */
-  readonly guardReleasedSets?: (conn: DuckDBConnection, candidates: string) => Promise<void>;
+  readonly guardReleasedSets?: (conn: DuckDBConnection, candidates: string, withheld?: readonly string[]) => Promise<void>;
   /**
    * Staged from a server with a cohort (StagedRead.cohort): a TEMP table `(subject_id)` on `conn` holding the members
    * of the job's cohort, built on the server where the OMOP tables are. The step restricts to it instead of building

@@ -14,6 +14,7 @@ import { synthesize } from '../../client/synth/synthesize.js';
 import { compileKindJob, type AgentKindContext } from '../../common/kinds/index.js';
 import { WITHHELD, withholdSmallCells } from '../../common/kinds/selection.js';
 import { computeCells } from '../../node-agent/jobs/cell-jobs.js';
+import { ReleasedCells } from '../../node-agent/disclosure/released-cells.js';
 import { characterizeAgentKind } from './agent.js';
 import { characterizeKind } from './index.js';
 
@@ -112,5 +113,18 @@ describe('characterize in mode none: a concept and its descendant in one job', (
     expect(after[cells2.indexOf(`age:${e1}-${e2 - 1}`)]).toBe(WITHHELD);
     expect(after[cells2.indexOf(`condition:${R3}`)]).toBe(WITHHELD);
     expect(after[cells2.indexOf('persons')]).toBe(Number(exact.get('persons')));
+
+    // Red team 12: a second job asks for that band's persons as a concept, with bands that do not split them out.
+    // The guard remembers the first job's band as withheld, so the concept (0 persons from it) is refused; another
+    // researcher, with no such memory, gets it (control).
+    const memory = await ReleasedCells.open(conn);
+    let runs = 0;
+    const guarded = (researcher: string): AgentKindContext => ({ ...ctx, jobId: `wjf3-${researcher}-${(runs++).toString()}`, guardReleasedSets: (c, cand, withheld) => memory.checkAndRecord(c, { researcher, jobId: 'j', candidates: cand, minCellSize: k, maxRememberedPersons: 1_000_000, ...(withheld ? { withheld } : {}) }).then(() => undefined) });
+    const job1 = compileKindJob(characterizeKind, { ...spec, ageBands: bands, conditionConcepts: [H] });
+    const job3 = compileKindJob(characterizeKind, { ...spec, ageBands: [0, 200], conditionConcepts: [R3] });
+    await characterizeAgentKind.localStep(guarded('eve'), job1, null, new AbortController().signal);
+    await expect(characterizeAgentKind.localStep(guarded('eve'), job3, null, new AbortController().signal)).rejects.toThrow(/within 4 persons of a cell withheld from you/);
+    const other = (await characterizeAgentKind.localStep(guarded('dan'), job3, null, new AbortController().signal)).values;
+    expect(other[job3.plan.blocks.flatMap((b) => b.cells).indexOf(`condition:${R3}`)]).toBe(b1);
   }, 60_000);
 });

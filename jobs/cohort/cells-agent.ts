@@ -40,7 +40,7 @@ async function step(ctx: AgentKindContext, job: CompiledCohortCellJob, db: DuckD
   // Scratch tables are named after this id (computeCells keeps its first 24 characters): random first.
   const scratch = `${randomBytes(6).toString('hex')}${ctx.jobId}`;
   const values = guard
-    ? await guardedCells(ctx.conn, data, job.spec, scratch, ctx.salt, guardedSetSize(job.secure, ctx.policy.minCellSize), (cand) => ctx.guardReleasedSets!(ctx.conn, cand), job.secure === 'plain' ? { withinJob: { minCellSize: ctx.policy.minCellSize, laterWithheld: (v) => laterWithheld(job, v, ctx.policy.minCellSize) } } : {})
+    ? await guardedCells(ctx.conn, data, job.spec, scratch, ctx.salt, guardedSetSize(job.secure, ctx.policy.minCellSize), (cand, withheld) => ctx.guardReleasedSets!(ctx.conn, cand, withheld), job.secure === 'plain' ? { withinJob: { minCellSize: ctx.policy.minCellSize, laterWithheld: (v) => laterWithheld(job, v, ctx.policy.minCellSize) } } : {})
     : await computeCells(db, job.spec, scratch);
   const persons = values.get('persons');
   if (job.privacy.mode === 'none' && job.secure === 'plain' && persons !== undefined && persons < BigInt(ctx.policy.minCellSize) && values.has('entries')) values.set('entries', persons);

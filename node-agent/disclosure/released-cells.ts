@@ -53,6 +53,13 @@ export interface ReleaseCheck {
   jobId: string;
   /** Temp table (cell VARCHAR, h UBIGINT), distinct rows: the person sets of the cells about to be released. */
   candidates: string;
+  /**
+   * Candidates this job withholds after all (a band the complementary rules withhold, so that the cohort minus the
+   * released bands does not give a small band back): remembered as withheld. A withheld set must stay unknown, so a
+   * released cell within 0 … k − 1 persons of a withheld one — before or after it — is refused too (red team 12:
+   * a second job's concept identical to the first job's withheld band gave the small band back).
+   */
+  withheld?: readonly string[];
   minCellSize: number;
   maxRememberedPersons: number;
 }
@@ -78,6 +85,8 @@ export class ReleasedCells {
     await conn.run(`CREATE SEQUENCE IF NOT EXISTS ${CELLS}_seq`);
     await conn.run(`CREATE TABLE IF NOT EXISTS ${CELLS} (id BIGINT PRIMARY KEY, researcher VARCHAR NOT NULL, job_id VARCHAR NOT NULL, cell VARCHAR NOT NULL, persons BIGINT NOT NULL, released_at_ms BIGINT NOT NULL)`);
     await conn.run(`CREATE TABLE IF NOT EXISTS ${PERSONS} (researcher VARCHAR NOT NULL, cell_id BIGINT NOT NULL, h UBIGINT NOT NULL)`);
+    // Added after the first release: an agent state from before gets the column, every remembered cell released.
+    await conn.run(`ALTER TABLE ${CELLS} ADD COLUMN IF NOT EXISTS withheld BOOLEAN DEFAULT false`);
     return new ReleasedCells();
   }
 
@@ -89,18 +98,24 @@ export class ReleasedCells {
   async checkAndRecord(conn: DuckDBConnection, c: ReleaseCheck): Promise<{ cells: number; persons: number }> {
     return this.mutex.run(async () => {
       const cand = `"${c.candidates.replace(/"/g, '')}"`;
+      const withheldNew = [...new Set(c.withheld ?? [])];
+      // Cell names are the job's public labels (age:40-49, gender:8507), quoted as SQL strings.
+      const isWithheld = (col: string): string => (withheldNew.length > 0 ? `(${col} IN (${withheldNew.map((w) => `'${w.replace(/'/g, "''")}'`).join(', ')}))` : 'false');
       const sizes = `(SELECT cell, count(*)::BIGINT AS n FROM ${cand} GROUP BY cell)`;
       const overlaps = `(SELECT x.cell, p.cell_id, count(*)::BIGINT AS i FROM ${cand} x JOIN ${PERSONS} p ON p.h = x.h AND p.researcher = $1 GROUP BY ALL)`;
-      const pairs = `SELECT s.cell, o.id AS old_id, o.job_id AS old_job, s.n + o.persons - 2 * v.i AS diff FROM ${overlaps} v JOIN ${sizes} s ON s.cell = v.cell JOIN ${CELLS} o ON o.id = v.cell_id`;
-      const bad = (await conn.runAndReadAll(`SELECT cell, old_job FROM (${pairs}) WHERE diff BETWEEN 1 AND $2 - 1 LIMIT 1`, [c.researcher, c.minCellSize])).getRowObjectsJS();
+      const pairs = `SELECT s.cell, o.id AS old_id, o.job_id AS old_job, o.withheld AS old_withheld, ${isWithheld('s.cell')} AS new_withheld, s.n + o.persons - 2 * v.i AS diff FROM ${overlaps} v JOIN ${sizes} s ON s.cell = v.cell JOIN ${CELLS} o ON o.id = v.cell_id`;
+      // Two released sets 1 … k − 1 apart; or a released set and a withheld one 0 … k − 1 apart (either may be the
+      // new one). Two withheld sets leave nothing to subtract from.
+      const refused = `(NOT old_withheld AND NOT new_withheld AND diff BETWEEN 1 AND $2 - 1) OR (old_withheld <> new_withheld AND diff BETWEEN 0 AND $2 - 1)`;
+      const bad = (await conn.runAndReadAll(`SELECT cell, old_job FROM (${pairs}) WHERE ${refused} LIMIT 1`, [c.researcher, c.minCellSize])).getRowObjectsJS();
       if (bad.length > 0) {
         throw new FedmeshError(
           'POLICY_DENIED',
-          `differencing guard (mode none): a cell of this job counts a set of persons that differs from a cell released to you earlier (job ${String(bad[0]!.old_job)}) by between 1 and ${c.minCellSize - 1} persons; releasing both would disclose those persons. Use a DP privacy mode, or a query whose persons differ by at least ${c.minCellSize}`,
+          `differencing guard (mode none): a cell of this job counts a set of persons that differs from a cell released to you earlier (job ${String(bad[0]!.old_job)}) by between 1 and ${c.minCellSize - 1} persons, or is within ${c.minCellSize - 1} persons of a cell withheld from you; releasing both would disclose those persons. Use a DP privacy mode, or a query whose persons differ by at least ${c.minCellSize}`,
           { field: 'privacy.mode' },
         );
       }
-      const news = (await conn.runAndReadAll(`SELECT s.cell, s.n FROM ${sizes} s WHERE NOT EXISTS (SELECT 1 FROM (${pairs}) q WHERE q.cell = s.cell AND q.diff = 0)`, [c.researcher])).getRowObjectsJS();
+      const news = (await conn.runAndReadAll(`SELECT s.cell, s.n, ${isWithheld('s.cell')} AS withheld FROM ${sizes} s WHERE NOT EXISTS (SELECT 1 FROM (${pairs}) q WHERE q.cell = s.cell AND q.diff = 0)`, [c.researcher])).getRowObjectsJS();
       if (news.length === 0) return { cells: 0, persons: 0 };
       const adding = news.reduce((a, r) => a + Number(r.n), 0);
       const held = Number((await conn.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${PERSONS} WHERE researcher = $1`, [c.researcher])).getRowObjectsJS()[0]!.n);
@@ -112,7 +127,7 @@ export class ReleasedCells {
         const now = Date.now();
         for (const r of news) {
           const id = Number((await conn.runAndReadAll(`SELECT nextval('${CELLS}_seq')::BIGINT AS id`)).getRowObjectsJS()[0]!.id);
-          await conn.run(`INSERT INTO ${CELLS} VALUES ($1, $2, $3, $4, $5, $6)`, [id, c.researcher, c.jobId, String(r.cell), Number(r.n), now]);
+          await conn.run(`INSERT INTO ${CELLS} (id, researcher, job_id, cell, persons, released_at_ms, withheld) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [id, c.researcher, c.jobId, String(r.cell), Number(r.n), now, r.withheld === true]);
           await conn.run(`INSERT INTO ${PERSONS} SELECT $1, $2, h FROM ${cand} WHERE cell = $3`, [c.researcher, id, String(r.cell)]);
         }
         await conn.run('COMMIT');

@@ -139,15 +139,17 @@ export interface GuardedCellsOptions extends Omit<ComputeCellsOptions, 'cellSets
  * @param conn the agent's own DuckDB (the guard's memory); `data` the site's server when the data lives there
  * @param check the guard over the TEMP table `(cell, h)` of candidates
  */
-export async function guardedCells(conn: DuckDBConnection, data: SqlSession | undefined, job: CellJobBody, taskId: string, salt: string, minPersons: number, check: (candidates: string) => Promise<unknown>, options: GuardedCellsOptions = {}): Promise<Map<string, bigint>> {
+export async function guardedCells(conn: DuckDBConnection, data: SqlSession | undefined, job: CellJobBody, taskId: string, salt: string, minPersons: number, check: (candidates: string, withheld: readonly string[]) => Promise<unknown>, options: GuardedCellsOptions = {}): Promise<Map<string, bigint>> {
   const sets = await openCellSets(conn, data ?? conn);
   try {
     const { withinJob, ...compute } = options;
     const values = await computeCells(data ?? conn, job, taskId, { ...compute, cellSets: sets.sink });
     let withheld = new Set<string>();
     await sets.check(salt, minPersons, async (candidates) => {
-      if (withinJob) withheld = await withholdCloseFreeCells(conn, candidates, withinJob.minCellSize, CONCEPT_CELL_PREFIXES, [...values.keys()], withinJob.laterWithheld?.(values));
-      return check(candidates);
+      const later = withinJob?.laterWithheld?.(values) ?? new Set<string>();
+      if (withinJob) withheld = await withholdCloseFreeCells(conn, candidates, withinJob.minCellSize, CONCEPT_CELL_PREFIXES, [...values.keys()], later);
+      // The structural cells withheld after the step are remembered as withheld, not released (released-cells.ts).
+      return check(candidates, [...later]);
     });
     for (const c of withheld) values.set(c, WITHHELD_CELL);
     return values;

@@ -69,7 +69,7 @@ export interface KindTaskDeps {
    * Mode none: the differencing guard over the person sets a kind is about to release (`AgentKindContext`), checked
    * and recorded for the task's researcher. @default none (the kind's sets are not remembered)
    */
-  guardReleasedSets?: (conn: DuckDBConnection, g: { researcher: string; jobId: string; candidates: string }) => Promise<void>;
+  guardReleasedSets?: (conn: DuckDBConnection, g: { researcher: string; jobId: string; candidates: string; withheld?: readonly string[] }) => Promise<void>;
 }
 
 /** Per-job state kept between rounds (the design read in round 0), dropped after this long unused. */
@@ -149,7 +149,7 @@ export class KindTaskRunner {
     checkSelectionSecure(job, layout);
     // This agent's vector under a round's noise plan: local step → public-layout check → noise → fixed-point grid.
     const computeVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
-      const ctxOf = (conn: DuckDBConnection): AgentKindContext => ({ conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state, ...(deps.guardReleasedSets ? { guardReleasedSets: (c: DuckDBConnection, candidates: string) => deps.guardReleasedSets!(c, { researcher: task.researcher, jobId: task.jobId, candidates }) } : {}) });
+      const ctxOf = (conn: DuckDBConnection): AgentKindContext => ({ conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state, ...(deps.guardReleasedSets ? { guardReleasedSets: (c: DuckDBConnection, candidates: string, withheld?: readonly string[]) => deps.guardReleasedSets!(c, { researcher: task.researcher, jobId: task.jobId, candidates, ...(withheld && withheld.length > 0 ? { withheld } : {}) }) } : {}) });
       const step = (conn: DuckDBConnection) => (): Promise<StatVector> => agentDef.localStep(ctxOf(conn), job, input, scope.signal);
       // A kind with its own server-side step runs it there; otherwise the product is staged (withProduct) or local.
       const onSource = agentDef.onSource && deps.withSource?.active() ? agentDef.onSource.bind(agentDef) : undefined;
