@@ -7,6 +7,7 @@ import type { CellJob } from '../job/spec.js';
 import type { ReleasedCell } from '../job/cell-summary.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../secure/vector-layout.js';
 import { cellDpStatement } from './cell-dp.js';
+import { kindPrivacyOf } from './noise-calibration.js';
 import { cellSecureStatement, type CellSecureStatement } from './cell-secure-statement.js';
 import type { CompiledKindJob, KindRelease, KindReleaseInfo, RoundRecord } from './kind.js';
 
@@ -30,6 +31,14 @@ export interface CellReleaseContext {
   readonly last: RoundRecord;
   readonly dp?: { privacy: Record<string, unknown>; note: string; blockStd: number[] };
   readonly secure?: CellSecureStatement;
+}
+
+/**
+ * The round fields every ported cell kind compiles the same way: one round, the built-in job's timeout, every
+ * agent must answer. Spread between the kind's `kind`/`product` and its `spec`/`plan` (the compiled job's key order).
+ */
+export function oneRoundCellJob(spec: { readonly privacy: CellJob['privacy']; readonly secure?: CellJob['secure']; readonly timeoutMs?: number }): Pick<CompiledKindJob, 'privacy' | 'secure' | 'maxRounds' | 'roundTimeoutMs' | 'dropout' | 'minAgents'> {
+  return { privacy: kindPrivacyOf(spec.privacy), secure: spec.secure ?? 'plain', maxRounds: 1, roundTimeoutMs: spec.timeoutMs ?? 30_000, dropout: 'fail', minAgents: 1 };
 }
 
 export const MODE_NONE_CELL_NOTE = "mode none: exact counts of distinct persons; cells below an agent's minimum cell size are withheld and reported as suppressed";

@@ -18,7 +18,7 @@ import { cellBlocks } from '../../common/job/cohort-jobs.js';
 import type { CellJob } from '../../common/job/spec.js';
 import { parseJobSpec } from '../../common/job/validate.js';
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
-import { cellKindRelease, cellNoisePlan, cellReleaseContext, kindPrivacyOf, readReleasedCells } from '../../common/kinds/index.js';
+import { cellKindRelease, cellNoisePlan, cellReleaseContext, oneRoundCellJob, readReleasedCells } from '../../common/kinds/index.js';
 import { CONCEPT_TOTALS_NOTE, cellPartitions, withholdCloseConceptTotals, withholdNestedTotals, withholdPartitionTotals } from '../../common/secure/cell-layout.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
 import { renderCohortCells } from './view.js';
@@ -70,12 +70,7 @@ function compile(spec: CohortCellSpec): Omit<CompiledCohortCellJob, 'hash'> {
     kind: spec.kind,
     // The OMOP person table: the product every agent with OMOP data serves, and whose privacy unit is the person.
     product: 'person',
-    privacy: kindPrivacyOf(spec.privacy),
-    secure: spec.secure ?? 'plain',
-    maxRounds: 1,
-    roundTimeoutMs: spec.timeoutMs ?? 30_000,
-    dropout: 'fail',
-    minAgents: 1,
+    ...oneRoundCellJob(spec),
     spec,
     plan: { ruleNames, blocks },
   };

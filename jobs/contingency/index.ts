@@ -6,7 +6,7 @@
  * withholds its cells below its minimum cell size before anything leaves (common/kinds/selection.ts).
  */
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
-import { cellKindRelease, cellNoisePlan, cellReleaseContext, kindPrivacyOf, readReleasedCells } from '../../common/kinds/index.js';
+import { cellKindRelease, cellNoisePlan, cellReleaseContext, oneRoundCellJob, readReleasedCells } from '../../common/kinds/index.js';
 import { summariseCells } from '../../common/job/cell-summary.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
 import { contingencyCells, parseContingencySpec, seamRunsContingency, type ContingencySpec } from './spec.js';
@@ -26,12 +26,7 @@ function compileContingency(spec: ContingencySpec): Omit<CompiledContingencyJob,
   return {
     kind: 'contingency',
     product: spec.product,
-    privacy: kindPrivacyOf(spec.privacy),
-    secure: spec.secure ?? 'plain',
-    maxRounds: 1,
-    roundTimeoutMs: spec.timeoutMs ?? 30_000,
-    dropout: 'fail',
-    minAgents: 1,
+    ...oneRoundCellJob(spec),
     spec,
     plan: { cells: contingencyCells(spec) },
   };

@@ -8,7 +8,7 @@
  * (common/kinds/selection.ts). `"model": "cox"` is the registry kind survival-cox.
  */
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
-import { cellKindRelease, cellNoisePlan, cellReleaseContext, kindPrivacyOf, readReleasedCells } from '../../common/kinds/index.js';
+import { cellKindRelease, cellNoisePlan, cellReleaseContext, oneRoundCellJob, readReleasedCells } from '../../common/kinds/index.js';
 import { summariseCells } from '../../common/job/cell-summary.js';
 import { cellBlocks } from '../../common/job/cohort-jobs.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
@@ -27,12 +27,7 @@ function compileKm(spec: KmSpec): Omit<CompiledKmJob, 'hash'> {
     kind: 'survival',
     // The OMOP person table: the product every agent with OMOP data serves, and whose privacy unit is the person.
     product: 'person',
-    privacy: kindPrivacyOf(spec.privacy),
-    secure: spec.secure ?? 'plain',
-    maxRounds: 1,
-    roundTimeoutMs: spec.timeoutMs ?? 30_000,
-    dropout: 'fail',
-    minAgents: 1,
+    ...oneRoundCellJob(spec),
     spec,
     plan: { blocks: cellBlocks(spec).map((b) => ({ name: b.name, cells: b.cells })) },
   };

@@ -75,7 +75,10 @@ export class ReleasedCells {
     return Number(r[0]!['n']) === 2;
   }
 
-  /** {@link summary} on a database opened by another process with the agent stopped (read-only: no lock needed). */
+  /**
+   * What the guard remembers, per researcher (sorted): never the cells' names or persons, only how many. Read by
+   * `fedmesh guard show` on the stopped agent's database (read-only).
+   */
   static async remembered(conn: DuckDBConnection): Promise<RememberedSummary[]> {
     return rememberedRows(conn, undefined);
   }
@@ -159,10 +162,6 @@ export class ReleasedCells {
     });
   }
 
-  /** What the guard remembers, per researcher (sorted): never the cells' names or persons, only how many. */
-  async summary(conn: DuckDBConnection): Promise<RememberedSummary[]> {
-    return this.mutex.run(() => rememberedRows(conn, undefined));
-  }
 }
 
 /** How much the guard remembers about one researcher. */
