@@ -15,15 +15,16 @@
  *
  * Every identifier comes from the agent's own schema (checked here); every value is a bound parameter.
  */
-import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import { isIntegerType, isNumericType } from '../../algorithms/aggregate/index.js';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { isNumericType } from '../../algorithms/aggregate/index.js';
 import type { GlmDesign } from '../../algorithms/glm/index.js';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { FedmeshError, invalidJob } from '../../common/errors.js';
 import { checkValue, findColumn, isFilterableType, type SchemaProduct } from '../../common/job/schema-check.js';
 import type { Scalar } from '../../common/job/spec.js';
-import { runCohort } from '../../node-agent/cohort/index.js';
-import { quoteIdent } from '../../node-agent/data/database.js';
+import { asSession, runCohort } from '../../node-agent/cohort/index.js';
+import type { SqlParam, SqlSession } from '../../node-agent/data/source/index.js';
+import { SQL_TYPES, type SqlDialect, type SqlType } from '../../node-agent/sql/index.js';
 import { clampSql, filterSql } from '../../node-agent/query/aggregate-sql.js';
 import { checkBoundCells, checkGlmDisclosure, checkNumericCells, NUMERIC_AS_LEVELS } from './disclosure.js';
 import { glmTerms, type GlmJob, type GlmTerm } from './spec.js';
@@ -42,6 +43,13 @@ export interface GlmReadOptions {
   readonly cohortMembers?: string;
   /** Public centre and scale of each standardised numeric covariate (from the first federated round). */
   readonly standardisation?: Readonly<Record<string, { readonly mean: number; readonly sd: number }>>;
+  /**
+   * Read the rows in the order of their values (outcome, then each term, offset, weight) rather than the engine's
+   * storage order: every sum over the design then adds in one order whatever engine holds the rows and however they
+   * were loaded, so two agents with the same rows (DuckDB or PostgreSQL) send bit-identical statistics. Rows that
+   * tie are the same design row. glm sets it; train keeps the order (its batches are shuffled). @default false
+   */
+  readonly ordered?: boolean;
   /** Skip the disclosure rules (tests of the reader only). @default false */
   readonly skipDisclosure?: boolean;
   /**
@@ -55,7 +63,7 @@ export interface GlmReadOptions {
    * unit when `hasUnit`), after the disclosure rules and before they are read: a caller's mode-none differencing
    * guard over the persons behind them (jobs/train/guard.ts). Its errors propagate as they are.
    */
-  readonly onRows?: (conn: DuckDBConnection, rows: { readonly table: string; readonly lastTerm: string; readonly hasUnit: boolean }) => Promise<void>;
+  readonly onRows?: (db: DuckDBConnection | SqlSession, rows: { readonly table: string; readonly lastTerm: string; readonly hasUnit: boolean }) => Promise<void>;
 }
 
 export interface GlmAgentDesign {
@@ -119,48 +127,65 @@ export function checkGlmAgainstSchema(job: GlmJob, product: SchemaProduct): void
   if (job.cohort !== undefined && !product.privacyUnit) throw invalidJob('cohort', `product ${product.name} has no privacy unit to match cohort members on`);
 }
 
-/** SQL builder state: positional parameters. */
+/** SQL builder state: positional parameters in the session's dialect. */
 class Params {
-  readonly values: DuckDBValue[] = [];
+  readonly values: SqlParam[] = [];
+  constructor(private readonly d: SqlDialect) {}
   p = (v: string | number | boolean, castTo?: string): string => {
     this.values.push(v);
-    return castTo ? `CAST($${this.values.length} AS ${castTo})` : `$${this.values.length}`;
+    const ph = this.d.placeholder(this.values.length);
+    const t = castTo?.toUpperCase();
+    return t && (SQL_TYPES as readonly string[]).includes(t) ? this.d.cast(ph, t as SqlType) : ph;
   };
 }
 
+/** A numeric (or BOOLEAN) column as DOUBLE on every engine (PostgreSQL casts a boolean to a double only via an integer). */
+export function doubleOf(d: SqlDialect, product: SchemaProduct, column: string): string {
+  const col = d.quoteIdent(column);
+  return findColumn(product, column, column).type.toUpperCase() === 'BOOLEAN' ? d.cast(d.cast(col, 'INTEGER'), 'DOUBLE') : d.cast(col, 'DOUBLE');
+}
+
 /**
- * Reads the design of `job` from `product` on this agent and applies the disclosure rules.
+ * Reads the design of `job` from `product` on this agent and applies the disclosure rules. `db` is the agent's
+ * DuckDB or a session of the site's own database server (issue 13): the SQL is compiled through the session's
+ * dialect and runs there, the rows come back through a cursor into the typed arrays, and the scratch tables are
+ * TEMP tables of that session — nothing is staged in the agent's DuckDB.
  * @throws FedmeshError INVALID_JOB (schema), POLICY_DENIED (disclosure rule, privacy unit), FAILED_PRECONDITION
  *   (cohort tables missing), CANCELLED (signal)
  */
-export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product: SchemaProduct, opts: GlmReadOptions, signal?: AbortSignal): Promise<GlmAgentDesign> {
+export async function readGlmDesign(db: DuckDBConnection | SqlSession, job: GlmJob, product: SchemaProduct, opts: GlmReadOptions, signal?: AbortSignal): Promise<GlmAgentDesign> {
   if (!IDENT.test(opts.scratch)) throw new RangeError('readGlmDesign: scratch must be a plain identifier');
   checkGlmAgainstSchema(job, product);
+  const session = asSession(db);
+  const d = session.dialect;
   const terms = glmTerms(job.covariates);
   const dp = job.privacy.mode !== 'none';
   const unit = product.privacyUnit;
   const rowsTable = `${opts.scratch}_glm_rows`;
   if (opts.cohortMembers !== undefined && !IDENT.test(opts.cohortMembers)) throw new RangeError('readGlmDesign: cohortMembers must be a plain identifier');
   const cohortTable = opts.cohortMembers ?? `${opts.scratch}_glm_cohort`;
+  const rows = d.tempTable(rowsTable);
   const drop: string[] = [];
   const checkAbort = (): void => {
     if (signal?.aborted) throw new FedmeshError('CANCELLED', 'glm design read cancelled');
   };
+  const bigint = (x: string): string => d.cast(x, 'BIGINT');
+  const all = async (sql: string, params: readonly SqlParam[] = []): Promise<Record<string, unknown>[]> => session.all(sql, params);
   try {
     if (job.cohort !== undefined && opts.cohortMembers === undefined) {
       drop.push(cohortTable);
-      await runCohort(conn, parseCohortDefinition(job.cohort, 'cohort'), { targetTable: cohortTable });
+      await runCohort(session, parseCohortDefinition(job.cohort, 'cohort'), { targetTable: cohortTable });
       checkAbort();
     }
-    const params = new Params();
+    const params = new Params(d);
     const p = params.p;
-    const where = job.where.map((f, i) => filterSql(f, product, `where[${i}]`, p));
-    if (job.cohort !== undefined && unit) where.push(`${quoteIdent(unit)} IN (SELECT subject_id FROM ${quoteIdent(cohortTable)})`);
+    const where = job.where.map((f, i) => filterSql(f, product, `where[${i}]`, p, d));
+    if (job.cohort !== undefined && unit) where.push(`${d.quoteIdent(unit)} IN (SELECT subject_id FROM ${d.tempTable(cohortTable)})`);
     const cols: string[] = [];
     const ok: string[] = [];
     // Outcome.
-    const yRaw = `TRY_CAST(${quoteIdent(job.outcome)} AS DOUBLE)`;
-    ok.push(`isfinite(${yRaw})`);
+    const yRaw = doubleOf(d, product, job.outcome);
+    ok.push(d.isFinite(yRaw));
     if (job.family === 'binomial') ok.push(`${yRaw} IN (0, 1)`);
     if (job.family === 'poisson') ok.push(`${yRaw} >= 0`);
     const yb = job.outcomeBounds;
@@ -169,10 +194,10 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
     const levelChecks: { column: string; level: string; expr: string }[] = [];
     const numericCols: { column: string; name: string; bounds: readonly [number, number] }[] = [];
     job.covariates.forEach((c, i) => {
-      const col = quoteIdent(c.column);
+      const field = `covariates[${i}]`;
       if (c.type === 'numeric') {
-        const raw = `TRY_CAST(${col} AS DOUBLE)`;
-        ok.push(`isfinite(${raw})`);
+        const raw = doubleOf(d, product, c.column);
+        ok.push(d.isFinite(raw));
         let x = clampSql(raw, p(c.bounds[0], 'DOUBLE'), p(c.bounds[1], 'DOUBLE'));
         const st = opts.standardisation?.[c.column];
         if (c.standardise) {
@@ -183,59 +208,61 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
         cols.push(`${x} AS x${cols.length}`);
         return;
       }
-      const type = findColumn(product, c.column, `covariates[${i}].column`).type.toUpperCase();
-      const lv = (l: Scalar): string => p(l, isIntegerType(type) && type !== 'BOOLEAN' ? 'BIGINT' : type);
-      ok.push(`${col} IN (${c.levels.map(lv).join(', ')})`);
+      // Levels compare as filters do (text by its bytes on every engine, whatever the server's collation).
+      ok.push(filterSql({ column: c.column, op: 'in', value: [...c.levels] }, product, field, p, d));
       for (const level of c.levels) {
-        const eq = `${col} = ${lv(level)}`;
+        const eq = filterSql({ column: c.column, op: '=', value: level }, product, field, p, d);
         levelChecks.push({ column: c.column, level: String(level), expr: eq });
         if (String(level) === String(c.reference) && typeof level === typeof c.reference) continue;
         cols.push(`CASE WHEN ${eq} THEN 1.0 ELSE 0.0 END AS x${cols.length}`);
       }
     });
     if (job.offset) {
-      const raw = `TRY_CAST(${quoteIdent(job.offset)} AS DOUBLE)`;
-      ok.push(`isfinite(${raw})`);
+      const raw = doubleOf(d, product, job.offset);
+      ok.push(d.isFinite(raw));
       const ob = job.offsetBounds;
       cols.push(`${ob ? clampSql(raw, p(ob[0], 'DOUBLE'), p(ob[1], 'DOUBLE')) : raw} AS o`);
     }
     if (job.weights) {
-      const raw = `TRY_CAST(${quoteIdent(job.weights)} AS DOUBLE)`;
-      ok.push(`isfinite(${raw})`, `${raw} > 0`);
+      const raw = doubleOf(d, product, job.weights);
+      ok.push(d.isFinite(raw), `${raw} > 0`);
       cols.push(`${raw} AS w`);
     }
-    if (dp && unit) ok.push(`${quoteIdent(unit)} IS NOT NULL`);
+    if (dp && unit) ok.push(`${d.quoteIdent(unit)} IS NOT NULL`);
     const levelCols = levelChecks.map((l, i) => `CASE WHEN ${l.expr} THEN 1 ELSE 0 END AS l${i}`);
-    const unitCol = unit ? [`${quoteIdent(unit)} AS u`] : [];
+    const unitCol = unit ? [`${d.quoteIdent(unit)} AS u`] : [];
     const whereSql = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
-    const base = `SELECT ${[...cols, ...levelCols, ...unitCol, `coalesce(${ok.join(' AND ')}, false) AS ok`].join(', ')} FROM ${quoteIdent(product.name)}${whereSql}`;
+    const base = `SELECT ${[...cols, ...levelCols, ...unitCol, `coalesce(${ok.join(' AND ')}, false) AS ok`].join(', ')} FROM ${d.quoteIdent(product.name)}${whereSql}`;
     const baseParams = params.values.slice();
     // Contribution bounding (DP with a unit): the k rows a person keeps are ranked by a keyed hash of the row's own
-    // design values, not of its position (rowid), so an agent keeps the same rows whatever order its engine or a
-    // staged copy (data on PostgreSQL) holds them in; rows that tie are the same design row. Views work too.
+    // design values (the dialect's, the same text on every engine), not of its position (rowid), so an agent keeps
+    // the same rows whatever engine holds them and in whatever order; rows that tie are the same design row.
     const designCols = cols.map((c) => c.slice(c.lastIndexOf(' AS ') + 4));
-    const qualify = dp && unit ? ` QUALIFY row_number() OVER (PARTITION BY u ORDER BY hash(${[...designCols, ...levelCols.map((_, i) => `l${i}`)].join(', ')}, ${p(opts.salt, 'VARCHAR')})) <= ${p(job.privacy.maxRowsPerPerson ?? 1, 'BIGINT')}` : '';
+    const hashKeys = [...designCols, ...levelCols.map((_, i) => `l${i}`)];
+    const ranked = dp && unit
+      ? `SELECT * FROM (SELECT b.*, row_number() OVER (PARTITION BY u ORDER BY ${d.keyedHash(p(opts.salt, 'VARCHAR'), hashKeys, hashKeys.map((k) => (k.startsWith('l') ? 'INTEGER' : 'DOUBLE')))}) AS fedmesh_rank FROM (${base}) AS b WHERE ok) AS r WHERE fedmesh_rank <= ${p(job.privacy.maxRowsPerPerson ?? 1, 'BIGINT')}`
+      : `SELECT * FROM (${base}) AS b WHERE ok`;
     drop.push(rowsTable);
-    await conn.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(rowsTable)} AS SELECT * FROM (${base}) AS b WHERE ok${qualify}`, params.values);
+    for (const stmt of d.createTempTableAs(rowsTable, ranked)) await session.run(stmt, stmt.includes(ranked) ? params.values : []);
     checkAbort();
     // Dropped rows: selected by where and cohort but unusable. A second scan with the same parameters.
-    const droppedReader = await conn.runAndReadAll(`SELECT count(*) FILTER (WHERE NOT ok)::BIGINT AS dropped FROM (${base}) AS b`, baseParams);
-    const nDropped = Number(droppedReader.getRowObjectsJS()[0]?.dropped ?? 0);
+    const dropped = await all(`SELECT ${bigint('count(*) FILTER (WHERE NOT ok)')} AS dropped FROM (${base}) AS b`, baseParams);
+    const nDropped = Number(dropped[0]?.['dropped'] ?? 0);
     checkAbort();
     // Disclosure counts on the rows that will be used: persons (distinct units) when the product has a unit.
-    const persons = (cond: string): string => (unit ? `count(DISTINCT u) FILTER (WHERE ${cond})::BIGINT` : `count(*) FILTER (WHERE ${cond})::BIGINT`);
-    const countExprs = ['count(*)::BIGINT AS n'];
+    const persons = (cond: string): string => bigint(unit ? `count(DISTINCT u) FILTER (WHERE ${cond})` : `count(*) FILTER (WHERE ${cond})`);
+    const countExprs = [`${bigint('count(*)')} AS n`];
     if (job.family === 'binomial') countExprs.push(`${persons('y = 0')} AS y0`, `${persons('y = 1')} AS y1`);
     levelChecks.forEach((_, i) => countExprs.push(`${persons(`l${i} = 1`)} AS c${i}`));
-    const counts = (await conn.runAndReadAll(`SELECT ${countExprs.join(', ')} FROM ${quoteIdent(rowsTable)}`)).getRowObjectsJS()[0] ?? {};
-    const n = Number(counts.n ?? 0);
+    const counts = (await all(`SELECT ${countExprs.join(', ')} FROM ${rows}`))[0] ?? {};
+    const n = Number(counts['n'] ?? 0);
     const p0 = terms.length;
     if (!opts.skipDisclosure) {
       checkGlmDisclosure(
         {
           n,
           p: p0,
-          ...(job.family === 'binomial' ? { outcomeLevels: [Number(counts.y0 ?? 0), Number(counts.y1 ?? 0)] as const } : {}),
+          ...(job.family === 'binomial' ? { outcomeLevels: [Number(counts['y0'] ?? 0), Number(counts['y1'] ?? 0)] as const } : {}),
           levelCells: levelChecks.map((l, i) => ({ column: l.column, level: l.level, persons: Number(counts[`c${i}`] ?? 0) })),
         },
         opts.minCellSize,
@@ -243,8 +270,8 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
       if (opts.numericCells) {
         for (const c of numericCols) {
           // The clamped (and, before the public scales arrive, unscaled) values, value by value when they are few.
-          const sizes = (await conn.runAndReadAll(`SELECT ${persons('true')} AS n FROM ${quoteIdent(rowsTable)} GROUP BY "${c.name}" LIMIT ${NUMERIC_AS_LEVELS + 1}`)).getRowObjectsJS();
-          if (sizes.length <= NUMERIC_AS_LEVELS) checkNumericCells(c.column, sizes.map((r) => Number(r.n)), opts.minCellSize);
+          const sizes = await all(`SELECT ${persons('true')} AS n FROM ${rows} GROUP BY ${d.quoteIdent(c.name)} LIMIT ${NUMERIC_AS_LEVELS + 1}`);
+          if (sizes.length <= NUMERIC_AS_LEVELS) checkNumericCells(c.column, sizes.map((r) => Number(r['n'])), opts.minCellSize);
           checkAbort();
         }
         // A clamped outcome or offset: the rows at each bound are a cell (outcome bounds [56, 57] with `where age <=
@@ -253,14 +280,16 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
         if (job.family !== 'binomial' && job.outcomeBounds) clamped.push({ column: job.outcome, name: 'y', bounds: job.outcomeBounds });
         if (job.offset && job.offsetBounds) clamped.push({ column: job.offset, name: 'o', bounds: job.offsetBounds });
         for (const c of clamped) {
-          const at = (await conn.runAndReadAll(`SELECT ${persons(`"${c.name}" <= $1`)} AS lo, ${persons(`"${c.name}" >= $2`)} AS hi FROM ${quoteIdent(rowsTable)}`, [c.bounds[0], c.bounds[1]])).getRowObjectsJS()[0] ?? {};
-          checkBoundCells(c.column, [Number(at.lo ?? 0), Number(at.hi ?? 0)], opts.minCellSize);
+          const lo = d.cast(d.placeholder(1), 'DOUBLE');
+          const hi = d.cast(d.placeholder(2), 'DOUBLE');
+          const at = (await all(`SELECT ${persons(`${d.quoteIdent(c.name)} <= ${lo}`)} AS lo, ${persons(`${d.quoteIdent(c.name)} >= ${hi}`)} AS hi FROM ${rows}`, [c.bounds[0], c.bounds[1]]))[0] ?? {};
+          checkBoundCells(c.column, [Number(at['lo'] ?? 0), Number(at['hi'] ?? 0)], opts.minCellSize);
           checkAbort();
         }
       }
     }
     if (opts.onRows) {
-      await opts.onRows(conn, { table: rowsTable, lastTerm: p0 > 1 ? `x${p0 - 1}` : 'y', hasUnit: !!unit });
+      await opts.onRows(db, { table: rowsTable, lastTerm: p0 > 1 ? `x${p0 - 1}` : 'y', hasUnit: !!unit });
       checkAbort();
     }
     // Columns → typed arrays, chunk by chunk.
@@ -270,31 +299,51 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
     const weights = job.weights ? new Float64Array(n) : undefined;
     const nx = p0 - 1;
     const select = ['y', ...Array.from({ length: nx }, (_, j) => `x${j + 1}`), ...(offset ? ['o'] : []), ...(weights ? ['w'] : [])];
-    const result = await conn.stream(`SELECT ${select.join(', ')} FROM ${quoteIdent(rowsTable)}`);
+    const orderBy = opts.ordered ? ` ORDER BY ${select.join(', ')}` : '';
     let row = 0;
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) break;
+    const room = (m: number): void => {
       checkAbort();
-      const m = chunk.rowCount;
       if (row + m > n) throw new FedmeshError('INTERNAL', 'glm design: more rows than counted');
-      const yv = chunk.getColumnVector(0);
-      for (let i = 0; i < m; i++) y[row + i] = yv.getItem(i) as number;
-      for (let j = 1; j <= nx; j++) {
-        const v = chunk.getColumnVector(j);
-        for (let i = 0; i < m; i++) x[(row + i) * p0 + j] = v.getItem(i) as number;
+    };
+    if ('dialect' in db) {
+      // A server: through a cursor, a batch of rows at a time (never the whole result in memory).
+      for await (const batch of db.stream(`SELECT ${select.join(', ')} FROM ${rows}${orderBy}`, [])) {
+        room(batch.length);
+        for (const r of batch) {
+          y[row] = Number(r['y']);
+          x[row * p0] = 1;
+          for (let j = 1; j <= nx; j++) x[row * p0 + j] = Number(r[`x${j}`]);
+          if (offset) offset[row] = Number(r['o']);
+          if (weights) weights[row] = Number(r['w']);
+          row++;
+        }
       }
-      let c = nx + 1;
-      if (offset) {
-        const v = chunk.getColumnVector(c++);
-        for (let i = 0; i < m; i++) offset[row + i] = v.getItem(i) as number;
+    } else {
+      // DuckDB: column vectors straight into the typed arrays, no per-row objects.
+      const result = await db.stream(`SELECT ${select.join(', ')} FROM ${rows}${orderBy}`);
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        const m = chunk.rowCount;
+        room(m);
+        const yv = chunk.getColumnVector(0);
+        for (let i = 0; i < m; i++) y[row + i] = yv.getItem(i) as number;
+        for (let j = 1; j <= nx; j++) {
+          const v = chunk.getColumnVector(j);
+          for (let i = 0; i < m; i++) x[(row + i) * p0 + j] = v.getItem(i) as number;
+        }
+        let c = nx + 1;
+        if (offset) {
+          const v = chunk.getColumnVector(c++);
+          for (let i = 0; i < m; i++) offset[row + i] = v.getItem(i) as number;
+        }
+        if (weights) {
+          const v = chunk.getColumnVector(c++);
+          for (let i = 0; i < m; i++) weights[row + i] = v.getItem(i) as number;
+        }
+        for (let i = 0; i < m; i++) x[(row + i) * p0] = 1;
+        row += m;
       }
-      if (weights) {
-        const v = chunk.getColumnVector(c++);
-        for (let i = 0; i < m; i++) weights[row + i] = v.getItem(i) as number;
-      }
-      for (let i = 0; i < m; i++) x[(row + i) * p0] = 1;
-      row += m;
     }
     if (row !== n) throw new FedmeshError('INTERNAL', 'glm design: fewer rows than counted');
     const design: { -readonly [K in keyof GlmDesign]: GlmDesign[K] } = { n, p: p0, x, y };
@@ -303,9 +352,9 @@ export async function readGlmDesign(conn: DuckDBConnection, job: GlmJob, product
     return { design, terms, nDropped };
   } catch (e) {
     if (e instanceof FedmeshError || e instanceof RangeError) throw e;
-    // DuckDB messages can quote data values; they stay in `cause`, for the agent's own logs only.
+    // Engine messages can quote data values; they stay in `cause`, for the agent's own logs only.
     throw new FedmeshError('INTERNAL', 'glm design query failed', { cause: e });
   } finally {
-    for (const t of drop) await conn.run(`DROP TABLE IF EXISTS ${quoteIdent(t)}`);
+    for (const t of drop) await session.run(d.dropTempTable(t)).catch(() => undefined);
   }
 }

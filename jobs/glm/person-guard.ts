@@ -10,6 +10,10 @@
  *
  * Candidates: sets of at least `minPersons` (guardedSetSize: k with plain sums, 1 inside a secure sum). Rows without
  * a privacy unit have no person to key; a product without one is not guarded (as for contingency).
+ *
+ * Rows on a site's server (the design read there, issue 13): the candidate (cell, unit) pairs are found on the
+ * server and read through a cursor into a task-private TEMP table of the agent's DuckDB (`local`), hashed there with
+ * the same keyed hash, checked, and dropped — as contingency's server step does.
  */
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -21,6 +25,8 @@ export interface PersonGuardOptions {
   readonly salt: string;
   readonly minPersons: number;
   readonly guard: (conn: DuckDBConnection, candidates: string) => Promise<void>;
+  /** The agent's own DuckDB, where the guard's memory is: needed when the rows are on a server session. */
+  readonly local?: DuckDBConnection;
   /** SQL of a row's cell over the rows table (its last design term is `lastTerm`); one cell 'rows' when absent. */
   readonly cell?: (lastTerm: string) => string;
   /** SQL condition of the rows actually used (train: declared label levels leave class −1 out). @default every row */
@@ -29,15 +35,42 @@ export interface PersonGuardOptions {
 
 /** A GlmReadOptions.onRows hook that puts the persons of the design's rows, by cell, through `guard`. */
 export function designPersonGuard(opts: PersonGuardOptions): NonNullable<GlmReadOptions['onRows']> {
-  return async (conn, rows) => {
+  return async (db, rows) => {
     if (!rows.hasUnit) return;
-    const cand = `fedmesh_person_guard_${randomBytes(6).toString('hex')}`;
+    const id = randomBytes(6).toString('hex');
+    const cand = `fedmesh_person_guard_${id}`;
     const cell = opts.cell ? opts.cell(`"${rows.lastTerm}"`) : `'rows'`;
-    await conn.run(
-      `CREATE TEMP TABLE "${cand}" AS WITH p AS (SELECT DISTINCT ${cell} AS cell, u FROM "${rows.table}" WHERE u IS NOT NULL AND (${opts.rows ?? 'true'})) ` +
-        `SELECT cell, ${personHashSql('u', '$1')} AS h FROM p WHERE cell IN (SELECT cell FROM p GROUP BY cell HAVING count(*) >= $2)`,
-      [opts.salt, opts.minPersons],
-    );
+    const pairs = `WITH p AS (SELECT DISTINCT ${cell} AS cell, u FROM "${rows.table}" WHERE u IS NOT NULL AND (${opts.rows ?? 'true'})) `;
+    let conn: DuckDBConnection;
+    if ('dialect' in db) {
+      if (!opts.local) throw new RangeError('designPersonGuard: rows on a server need the agent\'s local DuckDB');
+      conn = opts.local;
+      const d = db.dialect;
+      const raw = `fedmesh_person_pairs_${id}`;
+      await conn.run(`CREATE TEMP TABLE "${raw}" (cell VARCHAR, u VARCHAR)`);
+      try {
+        const appender = await conn.createAppender(raw, 'main', 'temp');
+        try {
+          const sql = `${pairs}SELECT ${d.cast('cell', 'VARCHAR')} AS cell, ${d.cast('u', 'VARCHAR')} AS u FROM p WHERE cell IN (SELECT cell FROM p GROUP BY cell HAVING count(*) >= ${d.placeholder(1)})`;
+          for await (const batch of db.stream(sql, [opts.minPersons])) {
+            for (const r of batch) {
+              appender.appendVarchar(String(r['cell']));
+              appender.appendVarchar(String(r['u']));
+              appender.endRow();
+            }
+            appender.flushSync();
+          }
+        } finally {
+          appender.closeSync();
+        }
+        await conn.run(`CREATE TEMP TABLE "${cand}" AS SELECT DISTINCT cell, ${personHashSql('u', '$1')} AS h FROM "${raw}"`, [opts.salt]);
+      } finally {
+        await conn.run(`DROP TABLE IF EXISTS "${raw}"`).catch(() => undefined);
+      }
+    } else {
+      conn = db;
+      await conn.run(`CREATE TEMP TABLE "${cand}" AS ${pairs}SELECT cell, ${personHashSql('u', '$1')} AS h FROM p WHERE cell IN (SELECT cell FROM p GROUP BY cell HAVING count(*) >= $2)`, [opts.salt, opts.minPersons]);
+    }
     try {
       await opts.guard(conn, cand);
     } finally {

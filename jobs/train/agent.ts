@@ -5,7 +5,9 @@
  * its train rows (or 1 for SCAFFOLD, which also returns its clipped Δc_k and keeps c_k here).
  */
 import { FedmeshError } from '../../common/errors.js';
-import type { AgentKindDef } from '../../common/kinds/index.js';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { AgentKindContext, AgentKindDef, StatVector } from '../../common/kinds/index.js';
+import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { clipL2, toGrid } from '../../algorithms/fl/index.js';
 import type { LocalModelConfig } from '../../node-agent/train/local-train.js';
 import { runTrainCompute } from '../../node-agent/train/pool.js';
@@ -98,21 +100,29 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
 
 export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
   kind: TRAIN_KIND,
-  // On a server: the label, features, split column and filters, in the first round only (the rows are kept after it).
-  stagedRead: (job, state) => (state.has(DATA) ? null : { columns: [job.spec.label, ...job.spec.features.map((f) => f.column), ...('column' in job.spec.split ? [job.spec.split.column] : []), ...job.spec.where.map((f) => f.column)], where: job.spec.where, ...(job.spec.cohort !== undefined ? { cohort: job.spec.cohort } : {}) }),
-  async localStep(ctx, job, rawInput, signal) {
-    const input = checkInput(rawInput, job.plan.parameters, job.spec.strategy.name === 'scaffold');
-    let data = ctx.jobState.get(DATA) as TrainAgentData | undefined;
-    if (!data) {
-      const scratch = `train_${ctx.jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}`;
-      // Mode none: the persons of each split side (the last design term is the test dummy) go through the agent's
-      // differencing guard before any figure is computed (jobs/glm/person-guard.ts).
-      const guard = !isDpTraining(job.spec.privacy) && ctx.guardReleasedSets !== undefined;
-      const onRows = guard ? designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets!, cell: sideSql, rows: usedRowSql(job.spec) }) : undefined;
-      data = await readTrainData(ctx.conn, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(onRows ? { onRows } : {}) }, signal);
-      ctx.jobState.set(DATA, data);
-    }
-    signal.throwIfAborted();
-    return { values: await trainRound(job, input, data, ctx.jobState, ctx.round, signal, ctx.policy.minCellSize) };
-  },
+  localStep: (ctx, job, input, signal) => trainStep(ctx, job, input, signal, ctx.conn),
+  /**
+   * On a site's own database server (issue 13): the split, the label classes, the cohort and the design are computed
+   * there in its dialect (TEMP tables of the session), and only the design's numeric columns come back through a
+   * cursor (with, in mode none, the persons of each side for the differencing guard); nothing is staged in the
+   * agent's DuckDB. Later rounds use the rows kept in the job's state.
+   */
+  onSource: (ctx, job, input, session, signal) => trainStep(ctx, job, input, signal, session as SqlSession),
 };
+
+/** One round at this agent; its rows are read from `db` (the agent's DuckDB or a server session) the first time. */
+async function trainStep(ctx: AgentKindContext, job: CompiledTrainJob, rawInput: TrainRoundInput, signal: AbortSignal, db: DuckDBConnection | SqlSession): Promise<StatVector> {
+  const input = checkInput(rawInput, job.plan.parameters, job.spec.strategy.name === 'scaffold');
+  let data = ctx.jobState.get(DATA) as TrainAgentData | undefined;
+  if (!data) {
+    const scratch = `train_${ctx.jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}`;
+    // Mode none: the persons of each split side (the last design term is the test dummy) go through the agent's
+    // differencing guard before any figure is computed (jobs/glm/person-guard.ts).
+    const guard = !isDpTraining(job.spec.privacy) && ctx.guardReleasedSets !== undefined;
+    const onRows = guard ? designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets!, local: ctx.conn, cell: sideSql, rows: usedRowSql(job.spec) }) : undefined;
+    data = await readTrainData(db, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(onRows ? { onRows } : {}) }, signal);
+    ctx.jobState.set(DATA, data);
+  }
+  signal.throwIfAborted();
+  return { values: await trainRound(job, input, data, ctx.jobState, ctx.round, signal, ctx.policy.minCellSize) };
+}

@@ -21,7 +21,8 @@ import { readGlmDesign, type GlmReadOptions } from '../glm/design.js';
 import { parseGlmSpec } from '../glm/spec.js';
 import type { TrainJobSpec } from './spec.js';
 import { labelFamily, mapLabels } from './label.js';
-import { quoteIdent } from '../../node-agent/data/database.js';
+import { asSession } from '../../node-agent/cohort/index.js';
+import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { isHashSplit } from './hash-split.js';
 import { HASH_SPLIT_COLUMN, HASH_SPLIT_TEST, HASH_SPLIT_TRAIN, stageHashSplit } from './reader-split.js';
 import { LABEL_CLASS_COLUMN, MAX_PERSON_INDEX, PERSON_COLUMN, stageLabelClasses } from './label-sql.js';
@@ -123,33 +124,36 @@ export function usedRowSql(spec: TrainJobSpec): string {
 /** The split side of a row of the rows table (the last design term is the test dummy). */
 export const sideSql = (lastTerm: string): string => `CASE WHEN ${lastTerm} = 1 THEN 'test' ELSE 'train' END`;
 
-export async function readTrainData(conn: DuckDBConnection, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers'>, signal?: AbortSignal): Promise<TrainAgentData> {
+export async function readTrainData(db: DuckDBConnection | SqlSession, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers'>, signal?: AbortSignal): Promise<TrainAgentData> {
   // Persons per side of the used rows, counted on the reader's rows table before its rows reach JavaScript; then the
   // caller's hook (the differencing guard, mode none).
   let persons: { train: number; test: number } | undefined;
   const onRows: NonNullable<GlmReadOptions['onRows']> = async (c, rows) => {
     if (rows.hasUnit) {
-      const side = sideSql(`"${rows.lastTerm}"`);
-      const r = (await c.runAndReadAll(`SELECT ${side} AS side, count(DISTINCT u)::BIGINT AS n FROM "${rows.table}" WHERE u IS NOT NULL AND ${usedRowSql(spec)} GROUP BY 1`)).getRowObjectsJS();
+      const s = asSession(c);
+      const d = s.dialect;
+      const side = sideSql(d.quoteIdent(rows.lastTerm));
+      const table = d.tempTable(rows.table);
+      const r = await s.all(`SELECT ${side} AS side, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS n FROM ${table} WHERE u IS NOT NULL AND ${usedRowSql(spec)} GROUP BY 1`);
       // Rows without a unit each count as a person of their own (as the disclosure rules count them).
-      const loose = (await c.runAndReadAll(`SELECT ${side} AS side, count(*)::BIGINT AS n FROM "${rows.table}" WHERE u IS NULL AND ${usedRowSql(spec)} GROUP BY 1`)).getRowObjectsJS();
-      const of = (s: string): number => [...r, ...loose].filter((x) => x.side === s).reduce((a, x) => a + Number(x.n), 0);
+      const loose = await s.all(`SELECT ${side} AS side, ${d.cast('count(*)', 'BIGINT')} AS n FROM ${table} WHERE u IS NULL AND ${usedRowSql(spec)} GROUP BY 1`);
+      const of = (side: string): number => [...r, ...loose].filter((x) => x['side'] === side).reduce((a, x) => a + Number(x['n']), 0);
       persons = { train: of('train'), test: of('test') };
     }
     await opts.onRows?.(c, rows);
   };
-  const read = await readTrainRows(conn, spec, product, { ...opts, onRows }, signal);
+  const read = await readTrainRows(db, spec, product, { ...opts, onRows }, signal);
   return persons ? { ...read, trainPersons: persons.train, testPersons: persons.test } : read;
 }
 
-async function readTrainRows(conn: DuckDBConnection, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers'>, signal?: AbortSignal): Promise<TrainAgentData> {
+async function readTrainRows(db: DuckDBConnection | SqlSession, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers'>, signal?: AbortSignal): Promise<TrainAgentData> {
   const columns = new Set([spec.label, ...spec.features.map((f) => f.column), ...spec.where.map((f) => f.column)]);
   const staged: string[] = [];
   try {
     let source = product;
     if (isHashSplit(spec.split)) {
       staged.push(`${opts.scratch}_split`);
-      source = await stageHashSplit(conn, source, spec.split.hash, columns, staged.at(-1)!);
+      source = await stageHashSplit(db, source, spec.split.hash, columns, staged.at(-1)!);
       columns.add(HASH_SPLIT_COLUMN);
     } else {
       columns.add(spec.split.column);
@@ -157,9 +161,9 @@ async function readTrainRows(conn: DuckDBConnection, spec: TrainJobSpec, product
     let persons = false;
     if (spec.labelLevels !== undefined) {
       staged.push(`${opts.scratch}_label`);
-      ({ product: source, persons } = await stageLabelClasses(conn, source, spec.label, spec.labelLevels, columns, staged.at(-1)!));
+      ({ product: source, persons } = await stageLabelClasses(db, source, spec.label, spec.labelLevels, columns, staged.at(-1)!));
     }
-    const d = await readGlmDesign(conn, designSpecOf(spec, persons), source, opts, signal).catch((e: unknown) => {
+    const d = await readGlmDesign(db, designSpecOf(spec, persons), source, opts, signal).catch((e: unknown) => {
       // The label is the design's outcome: name the train job's field.
       if (e instanceof FedmeshError && e.field === 'outcome') throw new FedmeshError(e.code, `label${e.message.slice('outcome'.length)}`, { field: 'label' });
       throw e;
@@ -168,7 +172,8 @@ async function readTrainRows(conn: DuckDBConnection, spec: TrainJobSpec, product
     // The class column holds the level's index: the levels of y are 0..K−1.
     return spec.labelLevels === undefined ? data : stripPersons(mapLabels({ labelLevels: spec.labelLevels.map((_, k) => k) }, data, opts.minCellSize));
   } finally {
-    for (const t of staged.reverse()) await conn.run(`DROP TABLE IF EXISTS ${quoteIdent(t)}`);
+    const s = asSession(db);
+    for (const t of staged.reverse()) await s.run(s.dialect.dropTempTable(t)).catch(() => undefined);
   }
 }
 

@@ -17,7 +17,9 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { isNumericType } from '../../algorithms/aggregate/index.js';
 import { FedmeshError, invalidJob } from '../../common/errors.js';
 import { findColumn, type SchemaProduct } from '../../common/job/schema-check.js';
-import { quoteIdent } from '../../node-agent/data/database.js';
+import { asSession } from '../../node-agent/cohort/index.js';
+import type { SqlSession } from '../../node-agent/data/source/index.js';
+import { doubleOf } from '../glm/design.js';
 import type { LabelLevel } from './loss.js';
 
 export const LABEL_CLASS_COLUMN = 'fedmesh_label_class';
@@ -32,7 +34,7 @@ const TEXT = /^(VARCHAR|TEXT|STRING|CHAR|BPCHAR|ENUM)/i;
  * The caller drops the table.
  * @throws FedmeshError INVALID_JOB naming `label` / `label.levels` for a missing column, a type that does not fit the levels, or a clash with the added columns
  */
-export async function stageLabelClasses(conn: DuckDBConnection, product: SchemaProduct, label: string, levels: readonly LabelLevel[], columns: ReadonlySet<string>, table: string): Promise<{ product: SchemaProduct; persons: boolean }> {
+export async function stageLabelClasses(db: DuckDBConnection | SqlSession, product: SchemaProduct, label: string, levels: readonly LabelLevel[], columns: ReadonlySet<string>, table: string): Promise<{ product: SchemaProduct; persons: boolean }> {
   const col = findColumn(product, label, 'label');
   const strings = typeof levels[0] === 'string';
   if (strings ? !TEXT.test(col.type) : !isNumericType(col.type)) {
@@ -41,15 +43,19 @@ export async function stageLabelClasses(conn: DuckDBConnection, product: SchemaP
   for (const c of [LABEL_CLASS_COLUMN, PERSON_COLUMN]) if (product.columns.some((x) => x.name === c)) throw invalidJob('label', `product ${product.name} has a column named ${c}, which declared label levels add; rename it`);
   const unit = product.privacyUnit;
   const kept = product.columns.filter((c) => columns.has(c.name) || c.name === unit);
-  const l = strings ? `CAST(${quoteIdent(label)} AS VARCHAR)` : `CAST(${quoteIdent(label)} AS DOUBLE)`;
+  const session = asSession(db);
+  const d = session.dialect;
+  // Text levels compare by their bytes on every engine (as filters do), numbers as doubles.
+  const l = strings ? d.binaryOrder(d.cast(d.quoteIdent(label), 'VARCHAR')) : doubleOf(d, product, label);
   const cast = strings ? 'VARCHAR' : 'DOUBLE';
-  const cls = `CASE WHEN ${l} IS NULL THEN NULL ${levels.map((_, i) => `WHEN ${l} = CAST($${i + 1} AS ${cast}) THEN ${i}`).join(' ')} ELSE -1 END`;
-  const select = [...kept.map((c) => quoteIdent(c.name)), `${cls} AS ${quoteIdent(LABEL_CLASS_COLUMN)}`];
-  if (unit) select.push(`CASE WHEN ${quoteIdent(unit)} IS NULL THEN 0 ELSE dense_rank() OVER (ORDER BY ${quoteIdent(unit)}) END AS ${quoteIdent(PERSON_COLUMN)}`);
+  const cls = `CASE WHEN ${l} IS NULL THEN NULL ${levels.map((_, i) => `WHEN ${l} = ${d.cast(d.placeholder(i + 1), cast)} THEN ${i}`).join(' ')} ELSE -1 END`;
+  const select = [...kept.map((c) => d.quoteIdent(c.name)), `${cls} AS ${d.quoteIdent(LABEL_CLASS_COLUMN)}`];
+  if (unit) select.push(`CASE WHEN ${d.quoteIdent(unit)} IS NULL THEN 0 ELSE dense_rank() OVER (ORDER BY ${d.quoteIdent(unit)}) END AS ${d.quoteIdent(PERSON_COLUMN)}`);
+  const query = `SELECT ${select.join(', ')} FROM ${d.quoteIdent(product.name)}`;
   try {
-    await conn.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(table)} AS SELECT ${select.join(', ')} FROM ${quoteIdent(product.name)}`, [...levels]);
+    for (const stmt of d.createTempTableAs(table, query)) await session.run(stmt, stmt.includes(query) ? [...levels] : []);
   } catch (e) {
-    // DuckDB messages can quote data values; they stay in `cause`, for the agent's own logs only.
+    // Engine messages can quote data values; they stay in `cause`, for the agent's own logs only.
     throw new FedmeshError('INTERNAL', 'train label mapping query failed', { cause: e });
   }
   const added = [{ name: LABEL_CLASS_COLUMN, type: 'INTEGER' }, ...(unit ? [{ name: PERSON_COLUMN, type: 'BIGINT' }] : [])];

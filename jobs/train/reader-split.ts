@@ -8,8 +8,8 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError, invalidJob } from '../../common/errors.js';
 import type { SchemaProduct } from '../../common/job/schema-check.js';
-import { quoteIdent } from '../../node-agent/data/database.js';
-import { duckdbDialect } from '../../node-agent/sql/index.js';
+import { asSession } from '../../node-agent/cohort/index.js';
+import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { testThresholdHex, type HashSplit } from './hash-split.js';
 
 /** The side column the TEMP table adds: 'train' or 'test' (NULL for a row without a unit, which is then dropped). */
@@ -22,19 +22,23 @@ export const HASH_SPLIT_TEST = 'test';
  * product the design reader should read instead. The caller drops the table.
  * @throws FedmeshError INVALID_JOB when the product has no privacy unit or already has the side column
  */
-export async function stageHashSplit(conn: DuckDBConnection, product: SchemaProduct, split: HashSplit, columns: ReadonlySet<string>, table: string): Promise<SchemaProduct> {
+export async function stageHashSplit(db: DuckDBConnection | SqlSession, product: SchemaProduct, split: HashSplit, columns: ReadonlySet<string>, table: string): Promise<SchemaProduct> {
   const unit = product.privacyUnit;
   if (!unit) throw invalidJob('split.hash', `product ${product.name} declares no privacy unit to split on; use a split column`);
   if (product.columns.some((c) => c.name === HASH_SPLIT_COLUMN)) throw invalidJob('split.hash', `product ${product.name} has a column named ${HASH_SPLIT_COLUMN}; use a split column`);
   // Columns the job names that the product lacks are left out here, so the design reader names them as missing.
   const kept = product.columns.filter((c) => columns.has(c.name) || c.name === unit);
-  const u = quoteIdent(unit);
-  const side = `CASE WHEN ${u} IS NULL THEN NULL WHEN ${duckdbDialect.keyedHash('$1', [u])} < $2 THEN '${HASH_SPLIT_TEST}' ELSE '${HASH_SPLIT_TRAIN}' END`;
-  const select = `SELECT ${[...kept.map((c) => quoteIdent(c.name)), `${side} AS ${quoteIdent(HASH_SPLIT_COLUMN)}`].join(', ')} FROM ${quoteIdent(product.name)}`;
+  const session = asSession(db);
+  const d = session.dialect;
+  const u = d.quoteIdent(unit);
+  // The hex digests compare by their bytes on every engine (a server's collation must not reorder them).
+  const hash = d.binaryOrder(d.keyedHash(d.cast(d.placeholder(1), 'VARCHAR'), [u]));
+  const side = `CASE WHEN ${u} IS NULL THEN NULL WHEN ${hash} < ${d.binaryOrder(d.cast(d.placeholder(2), 'VARCHAR'))} THEN '${HASH_SPLIT_TEST}' ELSE '${HASH_SPLIT_TRAIN}' END`;
+  const select = `SELECT ${[...kept.map((c) => d.quoteIdent(c.name)), `${side} AS ${d.quoteIdent(HASH_SPLIT_COLUMN)}`].join(', ')} FROM ${d.quoteIdent(product.name)}`;
   try {
-    await conn.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(table)} AS ${select}`, [split.salt, testThresholdHex(split.fraction)]);
+    for (const stmt of d.createTempTableAs(table, select)) await session.run(stmt, stmt.includes(select) ? [split.salt, testThresholdHex(split.fraction)] : []);
   } catch (e) {
-    // DuckDB messages can quote data values; they stay in `cause`, for the agent's own logs only.
+    // Engine messages can quote data values; they stay in `cause`, for the agent's own logs only.
     throw new FedmeshError('INTERNAL', 'train hash split query failed', { cause: e });
   }
   return { name: table, columns: [...kept, { name: HASH_SPLIT_COLUMN, type: 'VARCHAR' }], privacyUnit: unit };

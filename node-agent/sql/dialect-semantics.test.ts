@@ -77,6 +77,13 @@ function checks(d: SqlDialect, q: () => Query): void {
     expect(await one(d.jsonTextArray([`'a'`, `'b"c'`, d.cast('NULL', 'VARCHAR')]))).toBe('["a","b\\"c",null]');
   });
 
+  it('isFinite: true for finite doubles, false for ±Infinity and NaN, NULL for NULL', async () => {
+    for (const [x, want] of [['1.5', true], ['-0.0', true], ['1e308', true], [`'Infinity'`, false], [`'-Infinity'`, false], [`'NaN'`, false]] as const) {
+      expect(await one(d.isFinite(d.cast(x, 'DOUBLE'))), x).toBe(want);
+    }
+    expect(await one(d.isFinite(d.cast('NULL', 'DOUBLE')))).toBeNull();
+  });
+
   it('binaryOrder orders text by its bytes', async () => {
     const rows = await q()(`SELECT w FROM (SELECT 'b' AS w UNION ALL SELECT 'B' UNION ALL SELECT 'a' UNION ALL SELECT '_x' UNION ALL SELECT 'é' UNION ALL SELECT 'Z') AS t ORDER BY ${d.binaryOrder('w')}`);
     expect(rows.map((r) => r['w'])).toEqual(['B', 'Z', '_x', 'a', 'b', 'é']);
@@ -132,5 +139,8 @@ describe.skipIf(noPg)('PostgreSQL dialect on PostgreSQL 15', () => {
     expect((await client.query('SELECT CAST(CAST(9007199254740993 AS float8) AS NUMERIC)::text AS v')).rows[0].v).toBe('9007199254740990');
     // A plain text cast of a double is not DuckDB's text.
     expect((await client.query('SELECT CAST(30::float8 AS TEXT) AS a, CAST(1e15::float8 AS TEXT) AS b')).rows[0]).toEqual({ a: '30', b: '1e+15' });
+    // No isfinite for doubles, and NaN equals itself here: `x = x` cannot find a NaN.
+    await expect(client.query(`SELECT isfinite(CAST('NaN' AS float8)) AS v`)).rejects.toThrow(/isfinite/);
+    expect((await client.query(`SELECT CAST('NaN' AS float8) = CAST('NaN' AS float8) AS v`)).rows[0].v).toBe(true);
   });
 });

@@ -65,6 +65,11 @@ export interface SqlDialect {
    * cast keeps only 15 digits). How values are snapped to the grid of a DP plan: the same integers on every engine.
    */
   roundToInteger(doubleExpr: string): string;
+  /**
+   * Whether a DOUBLE is finite (not ±Infinity, not NaN); NULL for NULL. DuckDB's `isfinite`; PostgreSQL has no such
+   * function for doubles and treats NaN as equal to itself, so it is spelled as three comparisons.
+   */
+  isFinite(doubleExpr: string): string;
   /** A JSON array text (`["a","b",null]`, no spaces) of text expressions: a cell's label from its key values. */
   jsonTextArray(textExprs: readonly string[]): string;
   /**

@@ -42,6 +42,11 @@ import { HOSTILE_EXPECTED, rawRoleView, setHostileRoleDefaults } from '../helper
 import { circeJsonDir, gibleedDir } from '../reference/circe-reference.js';
 import { coxKind } from '../../jobs/survival-cox/kind.js';
 import { coxAgentKind } from '../../jobs/survival-cox/agent.js';
+import { glmKind } from '../../jobs/glm/index.js';
+import { glmAgentKind } from '../../jobs/glm/agent.js';
+import { trainKind } from '../../jobs/train/index.js';
+import { trainAgentKind } from '../../jobs/train/agent.js';
+import type { readTrainData } from '../../jobs/train/data.js';
 import type { FedmeshError } from '../../common/errors.js';
 
 const noData = !existsSync(gibleedDir);
@@ -623,6 +628,140 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(p.vectors).toEqual(d.vectors);
     expect(d.vectors[1]!.some((v) => v !== 0)).toBe(true);
   }, 120_000);
+
+  it('glm read on the server through a cursor (no staging): the same round vectors, bit for bit, and the same persons through the differencing guard as on DuckDB; DP keeps the same rows per person', async () => {
+    const celecoxib = JSON.parse(readFileSync(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
+    const gender = { column: 'gender_concept_id', type: 'categorical', levels: [8507, 8532], reference: 8507 };
+    const specs = {
+      // Mode none, in a cohort built on the server, a numeric and a categorical covariate, a filter.
+      none: { kind: 'glm', product: 'person', family: 'gaussian', outcome: 'year_of_birth', covariates: [gender, { column: 'month_of_birth', type: 'numeric', bounds: [1, 12] }], where: [{ column: 'year_of_birth', op: '>=', value: 1920 }], cohort: celecoxib, privacy: { mode: 'none' } },
+      // Central DP over drug exposures, several per person: two rows per person kept, chosen by the keyed hash.
+      dp: { kind: 'glm', product: 'drug_exposure', family: 'poisson', outcome: 'quantity', outcomeBounds: [0, 100], covariates: [{ column: 'days_supply', type: 'numeric', bounds: [0, 90] }], privacy: { mode: 'central-dp', epsilon: 1, maxRowsPerPerson: 2 } },
+    };
+    const batches = { n: 0 };
+    const smallBatches = (s: SqlSession): SqlSession => ({
+      dialect: s.dialect,
+      run: (sql, params) => s.run(sql, params),
+      all: (sql, params) => s.all(sql, params),
+      stream: async function* (sql, params) {
+        for await (const b of s.stream(sql, params, { batchRows: 100 })) {
+          batches.n += 1;
+          yield b;
+        }
+      },
+    });
+    const run = async (spec: unknown, onPg: boolean): Promise<{ vectors: number[][]; guarded: string[]; localTables: string[] }> => {
+      const job = compileKindJob(glmKind, spec);
+      const p = job.plan.terms.length;
+      const ledgerDb = await DuckDBInstance.create(':memory:');
+      const ledger = await ledgerDb.connect();
+      const local = onPg ? ledger : conn;
+      const guarded: string[] = [];
+      try {
+        const productName = (spec as { product: string }).product;
+        const product = (onPg ? pgProducts : duckProducts).find((x) => x.name === productName)!;
+        const ctx: AgentKindContext = {
+          conn: local, jobId: 'jglm', round: 1, product, salt: SALT, policy: { minCellSize: 5 }, jobState: new Map(),
+          guardReleasedSets: async (c, candidates) => {
+            for (const r of (await c.runAndReadAll(`SELECT cell, h FROM "${candidates}" ORDER BY h, cell`)).getRowObjectsJS()) guarded.push(`${String(r.cell)}:${String(r.h)}`);
+          },
+        };
+        const signal = new AbortController().signal;
+        const step = (input: unknown): Promise<{ values: Float64Array }> => (onPg ? source.withSession(async (s) => {
+          const v = await glmAgentKind.onSource!(ctx, job as never, input as never, smallBatches(s), signal);
+          // The server's scratch tables (cohort, rows) are gone with the step.
+          expect((await s.all(s.dialect.visibleTablesSql())).map((r) => String(r['name'])).filter((n) => n.startsWith('glm_'))).toEqual([]);
+          return v;
+        }) : glmAgentKind.localStep(ctx, job as never, input as never, signal));
+        const first = await step({ round: 1, beta: null, nullBeta0: null });
+        const second = await step({ round: 2, beta: Array.from({ length: p }, (_, j) => (j === 0 ? 0.5 : 0.01)), nullBeta0: null });
+        const localTables = (await ledger.runAndReadAll('SELECT table_name FROM duckdb_tables()')).getRowObjectsJS().map((r) => String(r.table_name));
+        return { vectors: [Array.from(first.values), Array.from(second.values)], guarded, localTables };
+      } finally {
+        ledger.closeSync();
+        ledgerDb.closeSync();
+      }
+    };
+    for (const [name, spec] of Object.entries(specs)) {
+      batches.n = 0;
+      const d = await run(spec, false);
+      expect(batches.n, name).toBe(0);
+      const p = await run(spec, true);
+      // The design crossed in many cursor batches of 100 rows, and nothing was staged in the agent's DuckDB.
+      expect(batches.n, name).toBeGreaterThan(5);
+      expect(p.localTables, name).toEqual([]);
+      // Bit for bit: the design rows are summed in the order of their values on both engines.
+      expect(p.vectors, name).toEqual(d.vectors);
+      expect(d.vectors[1]!.some((v) => v !== 0), name).toBe(true);
+      if (name === 'none') {
+        expect(d.guarded.length).toBeGreaterThan(100);
+        expect(p.guarded).toEqual(d.guarded);
+      } else {
+        expect(d.guarded).toEqual([]);
+      }
+    }
+    // Negative control: the bounding keeps a data-dependent subset — with one row per person the statistics differ.
+    const one = await run({ ...specs.dp, privacy: { mode: 'central-dp', epsilon: 1, maxRowsPerPerson: 1 } }, true);
+    const two = await run(specs.dp, true);
+    expect(one.vectors[0]).not.toEqual(two.vectors[0]);
+  }, 180_000);
+
+  it('train read on the server (hash split, declared label levels, cohort, DP bounding there; no staging): the same rows and the same guarded persons as on DuckDB', async () => {
+    const celecoxib = JSON.parse(readFileSync(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
+    const base = {
+      kind: 'train', product: 'person', label: 'gender_concept_id', labelLevels: [8507, 8532],
+      features: [{ column: 'year_of_birth', type: 'numeric', bounds: [1900, 2020] }, { column: 'race_concept_id', type: 'categorical', levels: [0, 8515, 8516, 8527] }],
+      split: { hash: { fraction: 0.3, salt: 'pg' } }, where: [{ column: 'year_of_birth', op: '>=', value: 1915 }], model: { type: 'logistic' },
+      training: { rounds: 2, localEpochs: 1, batchSize: 64, seed: 3 }, participation: { minUpdates: 1 }, privacy: { mode: 'none' },
+    };
+    const specs = { none: { ...base, cohort: celecoxib }, dp: { ...base, product: 'condition_occurrence', features: [{ column: 'condition_concept_id', type: 'categorical', levels: [192671, 80180, 260139] }], label: 'condition_type_concept_id', labelLevels: [32020, 38000175], where: [], privacy: { mode: 'central-dp', epsilon: 4, delta: 1e-5, clip: 1, maxRowsPerPerson: 2 } } };
+    /** A side's rows as sorted strings: the same multiset whatever order the engine returns them in. */
+    const rowsOf = (side: { x: Float32Array; y: Float32Array; n: number }, inputs: number): string[] =>
+      Array.from({ length: side.n }, (_, i) => `${side.y[i]}|${Array.from(side.x.subarray(i * inputs, (i + 1) * inputs)).join(',')}`).sort();
+    for (const [name, spec] of Object.entries(specs)) {
+      const read = async (onPg: boolean, as: typeof spec = spec) => {
+        const job = compileKindJob(trainKind, as);
+        const ledgerDb = await DuckDBInstance.create(':memory:');
+        const ledger = await ledgerDb.connect();
+        const guarded: string[] = [];
+        try {
+          const product = (onPg ? pgProducts : duckProducts).find((x) => x.name === spec.product)!;
+          const local = onPg ? ledger : conn;
+          const ctx: AgentKindContext = {
+            conn: local, jobId: 'jtrain', round: 1, product, salt: SALT, policy: { minCellSize: 5 }, jobState: new Map(),
+            guardReleasedSets: async (c, candidates) => {
+              for (const r of (await c.runAndReadAll(`SELECT cell, h FROM "${candidates}" ORDER BY h, cell`)).getRowObjectsJS()) guarded.push(`${String(r.cell)}:${String(r.h)}`);
+            },
+          };
+          const input = { phase: 'train', weights: new Array<number>(job.plan.parameters).fill(0) };
+          const signal = new AbortController().signal;
+          // The kind's own step, on the server session or the DuckDB connection; its rows are then in the job state.
+          if (onPg) await source.withSession((s) => trainAgentKind.onSource!(ctx, job as never, input as never, s, signal));
+          else await trainAgentKind.localStep(ctx, job as never, input as never, signal);
+          const data = ctx.jobState.get('train-data') as Awaited<ReturnType<typeof readTrainData>>;
+          const localTables = (await ledger.runAndReadAll('SELECT table_name FROM duckdb_tables()')).getRowObjectsJS().map((r) => String(r.table_name));
+          return { train: rowsOf(data.train, data.inputs), test: rowsOf(data.test, data.inputs), nDropped: data.nDropped, guarded, localTables };
+        } finally {
+          ledger.closeSync();
+          ledgerDb.closeSync();
+        }
+      };
+      const d = await read(false);
+      const p = await read(true);
+      expect(p.localTables, name).toEqual([]);
+      expect(d.train.length, name).toBeGreaterThan(50);
+      expect(d.test.length, name).toBeGreaterThan(20);
+      expect(p.train, name).toEqual(d.train);
+      expect(p.test, name).toEqual(d.test);
+      expect(p.nDropped, name).toBe(d.nDropped);
+      expect(p.guarded, name).toEqual(d.guarded);
+      if (name === 'none') expect(d.guarded.length).toBeGreaterThan(50);
+      else expect(d.guarded).toEqual([]);
+      // Negative control: another split salt on the server puts other persons in the test side.
+      const other = await read(true, { ...spec, split: { hash: { fraction: 0.3, salt: 'other' } } });
+      expect(other.test, name).not.toEqual(d.test);
+    }
+  }, 180_000);
 
   it('a staged read restricted to a cohort: the cohort is built on the server, only its members\' rows and ids cross, and everything is dropped after', async () => {
     const celecoxib = JSON.parse(readFileSync(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
