@@ -25,6 +25,11 @@
  *
  * Everything is decided from the task's public spec and this site's own data; nothing is sent, and a refusal
  * (FAILED_PRECONDITION) depends on public information only (the spec, the catalogue).
+ *
+ * Data on the site's PostgreSQL: the same keep table is built in the task's server session from the stored CDM tables
+ * (`writeSourceLinkageKeep`), and the session's TEMP views (node-agent/policy/consent-source.ts) filter by it, so
+ * every kind's server-side SQL reads the bounded data as it does on DuckDB. Ids and keys compare by their bytes
+ * (the dialect's `binaryOrder`): a case-insensitive column collation must not merge two keys.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';
@@ -32,6 +37,8 @@ import { isFilledLinkage, LINKAGE_HASH_HEX_DIGITS, linkageBucket, parseLinkage, 
 import { DEFAULT_POPULATION, isPopulationName } from '../../common/job/population.js';
 import { quoteIdent } from '../data/database.js';
 import { INTERNAL_PREFIX } from '../data/products.js';
+import type { SqlSession } from '../data/source/source.js';
+import { duckdbDialect, type SqlDialect } from '../sql/index.js';
 
 /** The task connection's table of local persons the linkage scope keeps: (pop, person), the privacy-unit value as text. */
 export const LINKAGE_KEEP_TABLE = `${INTERNAL_PREFIX}linkage_keep`;
@@ -61,8 +68,8 @@ export function scopePopulation(p: { population?: string | undefined }): string 
  * The row filter a product's view applies under a linkage-bounded task: the row's privacy unit is kept for the
  * product's OWN population. `alias` is the product table's alias in the view's SQL.
  */
-export function linkageKeepFilter(keepTable: string, alias: string, p: { privacyUnit: string; population?: string | undefined }): string {
-  return `CAST(${alias}.${quoteIdent(p.privacyUnit)} AS VARCHAR) IN (SELECT person FROM ${keepTable} WHERE pop = '${scopePopulation(p)}')`;
+export function linkageKeepFilter(keepTable: string, alias: string, p: { privacyUnit: string; population?: string | undefined }, d: SqlDialect = duckdbDialect): string {
+  return `${d.binaryOrder(d.cast(`${alias}.${d.quoteIdent(p.privacyUnit)}`, 'VARCHAR'))} IN (SELECT person FROM ${keepTable} WHERE pop = '${scopePopulation(p)}')`;
 }
 
 /**
@@ -112,30 +119,52 @@ export function checkTaskLinkage(raw: unknown, products: readonly LinkageScopedP
  * @param db the database the stored tables are in (read schema-qualified, never through the task's views)
  * @returns the keep table's name, for the consent scope's views (consent-scope.ts) to filter by {@link linkageKeepFilter}
  */
-export async function writeLinkageKeep(conn: DuckDBConnection, db: string, raw: unknown, products: readonly LinkageScopedProduct[]): Promise<string> {
+/**
+ * The query of the keep table (rules in the file comment) in dialect `d`, reading each keyed product's stored table
+ * `stored(p)` (never the task's views). Ids and keys are text compared by their bytes on every engine, so a server
+ * collation (case-insensitive, or ordering digits after letters) cannot merge two keys or pick another "least" id.
+ * The salt and bucket bounds are inlined as literals after checking they are hex.
+ */
+export function linkageKeepQuery<P extends LinkageScopedProduct>(d: SqlDialect, raw: unknown, products: readonly P[], stored: (p: P) => string): string {
   const { linkage, index } = checkTaskLinkage(raw, products);
   const { lo, hi } = linkageBucket(index, linkage.sites.length);
   for (const v of [linkage.salt, lo, hi ?? '']) if (!/^[0-9a-f]*$/.test(v)) throw new RangeError('linkage salt and bucket bounds must be lower-case hex');
   const keyed = products.filter((p) => p.privacyUnit && p.linkage);
+  const text = (x: string): string => d.binaryOrder(d.cast(x, 'VARCHAR'));
   const keys = keyed
     .map((p) => {
-      const key = quoteIdent(p.linkage!.column);
-      return `SELECT '${scopePopulation(p)}' AS pop, CAST(t.${quoteIdent(p.privacyUnit!)} AS VARCHAR) AS person, CAST(t.${key} AS VARCHAR) AS k FROM ${quoteIdent(db)}.main.${quoteIdent(p.name)} t WHERE t.${key} IS NOT NULL AND t.${quoteIdent(p.privacyUnit!)} IS NOT NULL`;
+      const key = `t.${d.quoteIdent(p.linkage!.column)}`;
+      const unit = `t.${d.quoteIdent(p.privacyUnit!)}`;
+      return `SELECT '${scopePopulation(p)}' AS pop, ${text(unit)} AS person, ${text(key)} AS k FROM ${stored(p)} t WHERE ${key} IS NOT NULL AND ${unit} IS NOT NULL`;
     })
     .join(' UNION ');
-  const hash = `substr(md5('${linkage.salt}' || k), 1, ${LINKAGE_HASH_HEX_DIGITS})`;
+  const hash = d.binaryOrder(`substr(md5('${linkage.salt}' || k), 1, ${LINKAGE_HASH_HEX_DIGITS})`);
   const inBucket = `${hash} >= '${lo}'${hi !== undefined ? ` AND ${hash} < '${hi}'` : ''}`;
-  await conn.run(
-    // Per population: one key per person, one local id per key (the least): GROUP BYs, not a window (DuckDB 1.5's
-    // top-N window rewrite failed on it).
-    `CREATE OR REPLACE TEMP TABLE ${LINKAGE_KEEP_TABLE} AS SELECT pop, min(person) AS person FROM (` +
-      `SELECT pop, person, min(k) AS k FROM (${keys}) GROUP BY pop, person HAVING count(DISTINCT k) = 1` +
-      `) WHERE ${inBucket} GROUP BY pop, k`,
-  );
+  // Per population: one key per person, one local id per key (the least): GROUP BYs, not a window (DuckDB 1.5's
+  // top-N window rewrite failed on it).
+  return `SELECT pop, min(person) AS person FROM (SELECT pop, person, min(k) AS k FROM (${keys}) AS keyed GROUP BY pop, person HAVING count(DISTINCT k) = 1) AS one_key WHERE ${inBucket} GROUP BY pop, k`;
+}
+
+/**
+ * Writes the task connection's keep table: the local persons (population, privacy-unit value as text) this site is
+ * designated for under the job's linkage (rules in the file comment).
+ * @param db the database the stored tables are in (read schema-qualified, never through the task's views)
+ * @returns the keep table's name, for the consent scope's views (consent-scope.ts) to filter by {@link linkageKeepFilter}
+ */
+export async function writeLinkageKeep(conn: DuckDBConnection, db: string, raw: unknown, products: readonly LinkageScopedProduct[]): Promise<string> {
+  const query = linkageKeepQuery(duckdbDialect, raw, products, (p) => `${quoteIdent(db)}.main.${quoteIdent(p.name)}`);
+  await conn.run(`CREATE OR REPLACE TEMP TABLE ${LINKAGE_KEEP_TABLE} AS ${query}`);
   return LINKAGE_KEEP_TABLE;
 }
 
-/** The refusal of a linkage-bounded task on a data source the scope does not cover (a site's PostgreSQL). */
-export function linkageOffSource(): FedmeshError {
-  return refuse('linkage bounding is applied in the agent\'s DuckDB data scope and is not offered for data on a PostgreSQL source yet; run the job without privacy.linkage (under the mesh\'s maxSitesPerPerson) or leave this site out with "agents"');
+/**
+ * The same keep table in a session of the site's own database server (a TEMP table of the session, vanishing with
+ * it), from the stored CDM tables of the catalogue's schema: a PostgreSQL agent bounds linkage as a DuckDB agent does.
+ * @returns the keep table as statements refer to it, for {@link linkageKeepFilter}
+ */
+export async function writeSourceLinkageKeep(session: SqlSession, raw: unknown, products: readonly (LinkageScopedProduct & { schema: string })[]): Promise<string> {
+  const d = session.dialect;
+  const query = linkageKeepQuery(d, raw, products, (p) => `${d.quoteIdent(p.schema)}.${d.quoteIdent(p.name)}`);
+  for (const stmt of d.createTempTableAs(LINKAGE_KEEP_TABLE, query)) await session.run(stmt);
+  return d.tempTable(LINKAGE_KEEP_TABLE);
 }

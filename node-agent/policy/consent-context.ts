@@ -18,9 +18,9 @@ import { applyConsentScope, CONSENT_OPTOUT_TABLE, mapFhirPatients, writeConsentS
 import { quoteIdent } from '../data/database.js';
 import { coarsenCount, type CoarseCount } from '../data/catalog/disclosure.js';
 import type { ConsentProvision, PatientConsent } from './consent.js';
-import type { PostgresSource, SessionOptions } from '../data/source/index.js';
+import type { PostgresSource, SessionOptions, SqlSession } from '../data/source/index.js';
 import { applySourceConsentScope } from './consent-source.js';
-import { linkageOffSource, writeLinkageKeep } from '../linkage/linkage-scope.js';
+import { writeLinkageKeep, writeSourceLinkageKeep } from '../linkage/linkage-scope.js';
 
 type Log = (event: string, fields?: Record<string, unknown>) => void;
 
@@ -90,8 +90,8 @@ export class ConsentScopes {
       ...db,
       withConnection: <T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> => {
         const ctx = this.context.getStore();
-        // Data on a wrapped source: the scope is applied there (wrapSource); this DuckDB holds no product tables.
-        if (ctx?.linkage !== undefined && this.sourceAttached) return Promise.reject(linkageOffSource());
+        // Data on a wrapped source: the scope (consent and linkage) is applied there (wrapSource); this DuckDB holds no
+        // product tables, only the agent's own working state.
         if (!ctx || this.sourceAttached) return db.withConnection(fn);
         if (this.failed) {
           return Promise.reject(new FedmeshError('FAILED_PRECONDITION', "patient consent records at this agent cannot be applied (the domain's log says why), so it computes nothing until they can", { field: 'consent' }));
@@ -116,7 +116,6 @@ export class ConsentScopes {
       withSession: <T>(fn: Parameters<S['withSession']>[0], options?: SessionOptions): Promise<T> => {
         const ctx = this.context.getStore();
         if (!ctx) return source.withSession(fn, options) as Promise<T>;
-        if (ctx.linkage !== undefined) return Promise.reject(linkageOffSource());
         if (this.failed) {
           return Promise.reject(new FedmeshError('FAILED_PRECONDITION', "patient consent records at this agent cannot be applied (the domain's log says why), so it computes nothing until they can", { field: 'consent' }));
         }
@@ -125,7 +124,9 @@ export class ConsentScopes {
             const found = source.catalogue.get(p.name);
             return found ? [{ ...p, schema: found.schema }] : [];
           });
-          await applySourceConsentScope(s, { consents: this.consents, purpose: ctx.purpose, atMs: ctx.atMs, products });
+          // Linkage-bounded job: only the persons this site is designated for, decided on the server as in DuckDB.
+          const keepTable = ctx.linkage !== undefined ? await writeSourceLinkageKeep(s as SqlSession, ctx.linkage, products) : undefined;
+          await applySourceConsentScope(s as SqlSession, { consents: this.consents, purpose: ctx.purpose, atMs: ctx.atMs, products, ...(keepTable !== undefined ? { keepTable } : {}) });
           return (fn as (s: unknown) => Promise<T>)(s);
         }, options);
       },

@@ -9,6 +9,7 @@
  */
 import type { SqlSession } from '../data/source/source.js';
 import { INTERNAL_PREFIX } from '../data/products.js';
+import { linkageKeepFilter } from '../linkage/linkage-scope.js';
 import { optedOutPersons, type PatientConsent } from './consent.js';
 
 /** The opt-out table's name on the source (the same as in the agent's DuckDB). */
@@ -21,16 +22,20 @@ export interface SourceScopedProduct {
   privacyUnit: string | undefined;
   /** The schema the stored table lives in (the view reads it schema-qualified, never itself). */
   schema: string;
+  /** The product's population (common/job/population.ts): a linkage-bounded task keeps its rows by that population's keep rows. */
+  population?: string | undefined;
 }
 
 /**
- * Applies the consent scope of `purpose` at `atMs` to `session`. Nobody opted out: nothing is created (the stored
- * tables are the scope).
+ * Applies the consent scope of `purpose` at `atMs` to `session`, and a linkage-bounded task's keep table
+ * (`keepTable`, node-agent/linkage/linkage-scope.ts `writeSourceLinkageKeep`): each view then also keeps only the
+ * persons of its product's population that this site is designated for. Nobody opted out and no keep table: nothing
+ * is created (the stored tables are the scope).
  * @returns how many persons the scope leaves out (for the agent's own log, never sent)
  */
-export async function applySourceConsentScope(session: SqlSession, o: { consents: readonly PatientConsent[]; purpose: string; atMs: number; products: readonly SourceScopedProduct[] }): Promise<number> {
+export async function applySourceConsentScope(session: SqlSession, o: { consents: readonly PatientConsent[]; purpose: string; atMs: number; products: readonly SourceScopedProduct[]; keepTable?: string }): Promise<number> {
   const out = [...optedOutPersons(o.consents, o.purpose, o.atMs)];
-  if (out.length === 0) return 0;
+  if (out.length === 0 && o.keepTable === undefined) return 0;
   const d = session.dialect;
   const optout = d.tempTable(OPTOUT);
   await session.run(d.dropTempTable(OPTOUT));
@@ -43,7 +48,8 @@ export async function applySourceConsentScope(session: SqlSession, o: { consents
     if (!p.privacyUnit) continue;
     const stored = `${d.quoteIdent(p.schema)}.${d.quoteIdent(p.name)}`;
     const unit = d.cast(`t.${d.quoteIdent(p.privacyUnit)}`, 'VARCHAR');
-    await session.run(`CREATE TEMP VIEW ${d.quoteIdent(p.name)} AS SELECT t.* FROM ${stored} t WHERE NOT EXISTS (SELECT 1 FROM ${optout} o WHERE o.person = ${unit})`);
+    const keep = o.keepTable !== undefined ? ` AND ${linkageKeepFilter(o.keepTable, 't', { privacyUnit: p.privacyUnit, population: p.population }, d)}` : '';
+    await session.run(`CREATE TEMP VIEW ${d.quoteIdent(p.name)} AS SELECT t.* FROM ${stored} t WHERE NOT EXISTS (SELECT 1 FROM ${optout} o WHERE o.person = ${unit})${keep}`);
   }
   return out.length;
 }
