@@ -1,4 +1,4 @@
-import { isNumericType } from '../../algorithms/aggregate/index.js';
+import { isIntegerType, isNumericType } from '../../algorithms/aggregate/index.js';
 import { FedmeshError, invalidJob, quote } from '../errors.js';
 import { didYouMean } from '../suggest.js';
 import type { AggregateJob, Scalar } from './spec.js';
@@ -35,6 +35,8 @@ export function checkValue(col: SchemaColumn, v: Scalar, field: string): void {
     if (typeof v !== 'boolean') throw invalidJob(field, `column ${col.name} is BOOLEAN: expected true or false, got ${quote(v)}`);
   } else if (isNumericType(t)) {
     if (typeof v !== 'number') throw invalidJob(field, `column ${col.name} is ${col.type}: expected a number, got ${quote(v)}`);
+    // An engine would round 1.5 to an integer column's 2 (DuckDB) or refuse it (PostgreSQL): say so instead.
+    if (isIntegerType(t) && !Number.isInteger(v)) throw invalidJob(field, `column ${col.name} is ${col.type}: expected an integer, got ${quote(v)}`);
   } else if (t === 'DATE' || t === 'TIMESTAMP') {
     if (typeof v !== 'string' || !ISO_DATE.test(v) || Number.isNaN(Date.parse(v))) {
       throw invalidJob(field, `column ${col.name} is ${col.type}: expected an ISO date string, got ${quote(v)}`);

@@ -250,6 +250,13 @@ export interface AgentKindDef<S = unknown, P = unknown, I = unknown> {
    */
   onSource?(ctx: AgentKindContext, job: CompiledKindJob<S, P>, input: I, session: unknown, signal: AbortSignal): Promise<StatVector>;
   /**
+   * Whether this round's `onSource` step reads the server at all: false once the kind holds its rows in the job's
+   * state (glm, train and Cox after their first read), and the runner then calls localStep without opening a
+   * session — no connection, consent scope or linkage table on the hospital's server for a round that reads
+   * nothing there. @default true
+   */
+  needsSource?(job: CompiledKindJob<S, P>, jobState: ReadonlyMap<string, unknown>): boolean;
+  /**
    * Staging (data on a server, no onSource): what this round's localStep reads of the product — these columns (the
    * runner adds the privacy unit) of the rows passing `where` (pushed down to the server, applied again locally by
    * the step) — or null when it reads nothing (its rows are already in `jobState`), so nothing is staged. Absent:

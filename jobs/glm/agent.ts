@@ -86,4 +86,5 @@ export const glmAgentKind: AgentKindDef<GlmJob, GlmPlan, GlmJobInput> = {
   kind: 'glm',
   localStep: (ctx, job, input, signal) => glmStep(ctx, job, input, signal, ctx.conn),
   onSource: (ctx, job, input, session, signal) => glmStep(ctx, job, input, signal, session as SqlSession),
+  needsSource: (_job, state) => !state.has(DESIGN),
 };

@@ -235,12 +235,13 @@ export async function readGlmDesign(db: DuckDBConnection | SqlSession, job: GlmJ
     const base = `SELECT ${[...cols, ...levelCols, ...unitCol, `coalesce(${ok.join(' AND ')}, false) AS ok`].join(', ')} FROM ${d.quoteIdent(product.name)}${whereSql}`;
     const baseParams = params.values.slice();
     // Contribution bounding (DP with a unit): the k rows a person keeps are ranked by a keyed hash of the row's own
-    // design values (the dialect's, the same text on every engine), not of its position (rowid), so an agent keeps
-    // the same rows whatever engine holds them and in whatever order; rows that tie are the same design row.
+    // design values (the dialect's, the same text on every engine, ordered by its bytes whatever the server's
+    // collation), not of its position (rowid), so an agent keeps the same rows whatever engine holds them and in
+    // whatever order; rows that tie are the same design row.
     const designCols = cols.map((c) => c.slice(c.lastIndexOf(' AS ') + 4));
     const hashKeys = [...designCols, ...levelCols.map((_, i) => `l${i}`)];
     const ranked = dp && unit
-      ? `SELECT * FROM (SELECT b.*, row_number() OVER (PARTITION BY u ORDER BY ${d.keyedHash(p(opts.salt, 'VARCHAR'), hashKeys, hashKeys.map((k) => (k.startsWith('l') ? 'INTEGER' : 'DOUBLE')))}) AS fedmesh_rank FROM (${base}) AS b WHERE ok) AS r WHERE fedmesh_rank <= ${p(job.privacy.maxRowsPerPerson ?? 1, 'BIGINT')}`
+      ? `SELECT * FROM (SELECT b.*, row_number() OVER (PARTITION BY u ORDER BY ${d.binaryOrder(d.keyedHash(p(opts.salt, 'VARCHAR'), hashKeys, hashKeys.map((k) => (k.startsWith('l') ? 'INTEGER' : 'DOUBLE'))))}) AS fedmesh_rank FROM (${base}) AS b WHERE ok) AS r WHERE fedmesh_rank <= ${p(job.privacy.maxRowsPerPerson ?? 1, 'BIGINT')}`
       : `SELECT * FROM (${base}) AS b WHERE ok`;
     drop.push(rowsTable);
     for (const stmt of d.createTempTableAs(rowsTable, ranked)) await session.run(stmt, stmt.includes(ranked) ? params.values : []);

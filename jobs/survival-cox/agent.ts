@@ -169,4 +169,5 @@ export const coxAgentKind: AgentKindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
    * with the same dialect-compiled SQL; nothing is staged. Later rounds use the rows kept in the job's state.
    */
   onSource: (ctx, job, input, session, signal) => coxStep(ctx, job, input, signal, session as SqlSession),
+  needsSource: (_job, state) => !state.has('data'),
 };

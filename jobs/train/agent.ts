@@ -108,6 +108,7 @@ export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInp
    * agent's DuckDB. Later rounds use the rows kept in the job's state.
    */
   onSource: (ctx, job, input, session, signal) => trainStep(ctx, job, input, signal, session as SqlSession),
+  needsSource: (_job, state) => !state.has(DATA),
 };
 
 /** One round at this agent; its rows are read from `db` (the agent's DuckDB or a server session) the first time. */

@@ -21,7 +21,8 @@ import { readGlmDesign, type GlmReadOptions } from '../glm/design.js';
 import { parseGlmSpec } from '../glm/spec.js';
 import type { TrainJobSpec } from './spec.js';
 import { labelFamily, mapLabels } from './label.js';
-import { asSession } from '../../node-agent/cohort/index.js';
+import { parseCohortDefinition } from '../../common/cohort/index.js';
+import { asSession, runCohort } from '../../node-agent/cohort/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { isHashSplit } from './hash-split.js';
 import { HASH_SPLIT_COLUMN, HASH_SPLIT_TEST, HASH_SPLIT_TRAIN, stageHashSplit } from './reader-split.js';
@@ -151,9 +152,18 @@ async function readTrainRows(db: DuckDBConnection | SqlSession, spec: TrainJobSp
   const staged: string[] = [];
   try {
     let source = product;
+    // A stage copies only the job's rows (its where and cohort): on a site's server the copy is a TEMP table there.
+    // The cohort is then built first, once, and the design reader reads its members instead of building it again.
+    let members = opts.cohortMembers;
+    if ((isHashSplit(spec.split) || spec.labelLevels !== undefined) && spec.cohort !== undefined && members === undefined && product.privacyUnit) {
+      members = `${opts.scratch}_cohort`;
+      staged.push(members);
+      await runCohort(db, parseCohortDefinition(spec.cohort, 'cohort'), { targetTable: members });
+    }
+    const scope = { where: spec.where, ...(spec.cohort !== undefined && members !== undefined ? { memberOf: members } : {}) };
     if (isHashSplit(spec.split)) {
       staged.push(`${opts.scratch}_split`);
-      source = await stageHashSplit(db, source, spec.split.hash, columns, staged.at(-1)!);
+      source = await stageHashSplit(db, source, spec.split.hash, columns, staged.at(-1)!, scope);
       columns.add(HASH_SPLIT_COLUMN);
     } else {
       columns.add(spec.split.column);
@@ -161,9 +171,9 @@ async function readTrainRows(db: DuckDBConnection | SqlSession, spec: TrainJobSp
     let persons = false;
     if (spec.labelLevels !== undefined) {
       staged.push(`${opts.scratch}_label`);
-      ({ product: source, persons } = await stageLabelClasses(db, source, spec.label, spec.labelLevels, columns, staged.at(-1)!));
+      ({ product: source, persons } = await stageLabelClasses(db, source, spec.label, spec.labelLevels, columns, staged.at(-1)!, scope));
     }
-    const d = await readGlmDesign(db, designSpecOf(spec, persons), source, opts, signal).catch((e: unknown) => {
+    const d = await readGlmDesign(db, designSpecOf(spec, persons), source, { ...opts, ...(members !== undefined ? { cohortMembers: members } : {}) }, signal).catch((e: unknown) => {
       // The label is the design's outcome: name the train job's field.
       if (e instanceof FedmeshError && e.field === 'outcome') throw new FedmeshError(e.code, `label${e.message.slice('outcome'.length)}`, { field: 'label' });
       throw e;

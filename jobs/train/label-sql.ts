@@ -20,6 +20,7 @@ import { findColumn, type SchemaProduct } from '../../common/job/schema-check.js
 import { asSession } from '../../node-agent/cohort/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { doubleOf } from '../glm/design.js';
+import { binder, stageWhere, type StageScope } from './reader-split.js';
 import type { LabelLevel } from './loss.js';
 
 export const LABEL_CLASS_COLUMN = 'fedmesh_label_class';
@@ -34,7 +35,7 @@ const TEXT = /^(VARCHAR|TEXT|STRING|CHAR|BPCHAR|ENUM)/i;
  * The caller drops the table.
  * @throws FedmeshError INVALID_JOB naming `label` / `label.levels` for a missing column, a type that does not fit the levels, or a clash with the added columns
  */
-export async function stageLabelClasses(db: DuckDBConnection | SqlSession, product: SchemaProduct, label: string, levels: readonly LabelLevel[], columns: ReadonlySet<string>, table: string): Promise<{ product: SchemaProduct; persons: boolean }> {
+export async function stageLabelClasses(db: DuckDBConnection | SqlSession, product: SchemaProduct, label: string, levels: readonly LabelLevel[], columns: ReadonlySet<string>, table: string, scope?: StageScope): Promise<{ product: SchemaProduct; persons: boolean }> {
   const col = findColumn(product, label, 'label');
   const strings = typeof levels[0] === 'string';
   if (strings ? !TEXT.test(col.type) : !isNumericType(col.type)) {
@@ -51,9 +52,10 @@ export async function stageLabelClasses(db: DuckDBConnection | SqlSession, produ
   const cls = `CASE WHEN ${l} IS NULL THEN NULL ${levels.map((_, i) => `WHEN ${l} = ${d.cast(d.placeholder(i + 1), cast)} THEN ${i}`).join(' ')} ELSE -1 END`;
   const select = [...kept.map((c) => d.quoteIdent(c.name)), `${cls} AS ${d.quoteIdent(LABEL_CLASS_COLUMN)}`];
   if (unit) select.push(`CASE WHEN ${d.quoteIdent(unit)} IS NULL THEN 0 ELSE dense_rank() OVER (ORDER BY ${d.quoteIdent(unit)}) END AS ${d.quoteIdent(PERSON_COLUMN)}`);
-  const query = `SELECT ${select.join(', ')} FROM ${d.quoteIdent(product.name)}`;
+  const params: (string | number | boolean)[] = [...levels];
+  const query = `SELECT ${select.join(', ')} FROM ${d.quoteIdent(product.name)}${stageWhere(d, product, scope, binder(d, params))}`;
   try {
-    for (const stmt of d.createTempTableAs(table, query)) await session.run(stmt, stmt.includes(query) ? [...levels] : []);
+    for (const stmt of d.createTempTableAs(table, query)) await session.run(stmt, stmt.includes(query) ? params : []);
   } catch (e) {
     // Engine messages can quote data values; they stay in `cause`, for the agent's own logs only.
     throw new FedmeshError('INTERNAL', 'train label mapping query failed', { cause: e });

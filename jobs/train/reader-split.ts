@@ -8,8 +8,11 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError, invalidJob } from '../../common/errors.js';
 import type { SchemaProduct } from '../../common/job/schema-check.js';
+import type { Filter } from '../../common/job/spec.js';
 import { asSession } from '../../node-agent/cohort/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
+import { filterSql } from '../../node-agent/query/aggregate-sql.js';
+import { SQL_TYPES, type SqlDialect, type SqlType } from '../../node-agent/sql/index.js';
 import { testThresholdHex, type HashSplit } from './hash-split.js';
 
 /** The side column the TEMP table adds: 'train' or 'test' (NULL for a row without a unit, which is then dropped). */
@@ -18,11 +21,39 @@ export const HASH_SPLIT_TRAIN = 'train';
 export const HASH_SPLIT_TEST = 'test';
 
 /**
+ * The rows a stage copies (the job's `where` and cohort, pushed into the stage so that a server copies only them;
+ * the design reader applies both again on the stage).
+ */
+export interface StageScope {
+  readonly where: readonly Filter[];
+  /** A TEMP table (subject_id) of the cohort's members, on the same session. */
+  readonly memberOf?: string;
+}
+
+/** The WHERE clause of a stage's SELECT for `scope` over `product`, its values bound through `param`. */
+export function stageWhere(d: SqlDialect, product: SchemaProduct, scope: StageScope | undefined, param: (v: string | number | boolean, castTo?: string) => string): string {
+  if (!scope) return '';
+  const conds = scope.where.map((f, i) => filterSql(f, product, `where[${i}]`, param, d));
+  if (scope.memberOf !== undefined && product.privacyUnit) conds.push(`${d.quoteIdent(product.privacyUnit)} IN (SELECT subject_id FROM ${d.tempTable(scope.memberOf)})`);
+  return conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : '';
+}
+
+/** A positional parameter binder in dialect `d` over `values` (cast to a logical type when named). */
+export function binder(d: SqlDialect, values: (string | number | boolean)[]): (v: string | number | boolean, castTo?: string) => string {
+  return (v, castTo) => {
+    values.push(v);
+    const ph = d.placeholder(values.length);
+    const t = castTo?.toUpperCase();
+    return t && (SQL_TYPES as readonly string[]).includes(t) ? d.cast(ph, t as SqlType) : ph;
+  };
+}
+
+/**
  * Creates TEMP table `table` with the columns of `product` in `columns` plus the side column, and returns the
  * product the design reader should read instead. The caller drops the table.
  * @throws FedmeshError INVALID_JOB when the product has no privacy unit or already has the side column
  */
-export async function stageHashSplit(db: DuckDBConnection | SqlSession, product: SchemaProduct, split: HashSplit, columns: ReadonlySet<string>, table: string): Promise<SchemaProduct> {
+export async function stageHashSplit(db: DuckDBConnection | SqlSession, product: SchemaProduct, split: HashSplit, columns: ReadonlySet<string>, table: string, scope?: StageScope): Promise<SchemaProduct> {
   const unit = product.privacyUnit;
   if (!unit) throw invalidJob('split.hash', `product ${product.name} declares no privacy unit to split on; use a split column`);
   if (product.columns.some((c) => c.name === HASH_SPLIT_COLUMN)) throw invalidJob('split.hash', `product ${product.name} has a column named ${HASH_SPLIT_COLUMN}; use a split column`);
@@ -34,9 +65,10 @@ export async function stageHashSplit(db: DuckDBConnection | SqlSession, product:
   // The hex digests compare by their bytes on every engine (a server's collation must not reorder them).
   const hash = d.binaryOrder(d.keyedHash(d.cast(d.placeholder(1), 'VARCHAR'), [u]));
   const side = `CASE WHEN ${u} IS NULL THEN NULL WHEN ${hash} < ${d.binaryOrder(d.cast(d.placeholder(2), 'VARCHAR'))} THEN '${HASH_SPLIT_TEST}' ELSE '${HASH_SPLIT_TRAIN}' END`;
-  const select = `SELECT ${[...kept.map((c) => d.quoteIdent(c.name)), `${side} AS ${d.quoteIdent(HASH_SPLIT_COLUMN)}`].join(', ')} FROM ${d.quoteIdent(product.name)}`;
+  const params: (string | number | boolean)[] = [split.salt, testThresholdHex(split.fraction)];
+  const select = `SELECT ${[...kept.map((c) => d.quoteIdent(c.name)), `${side} AS ${d.quoteIdent(HASH_SPLIT_COLUMN)}`].join(', ')} FROM ${d.quoteIdent(product.name)}${stageWhere(d, product, scope, binder(d, params))}`;
   try {
-    for (const stmt of d.createTempTableAs(table, select)) await session.run(stmt, stmt.includes(select) ? [split.salt, testThresholdHex(split.fraction)] : []);
+    for (const stmt of d.createTempTableAs(table, select)) await session.run(stmt, stmt.includes(select) ? params : []);
   } catch (e) {
     // Engine messages can quote data values; they stay in `cause`, for the agent's own logs only.
     throw new FedmeshError('INTERNAL', 'train hash split query failed', { cause: e });

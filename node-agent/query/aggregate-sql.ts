@@ -84,6 +84,9 @@ export function filterSql(f: Filter, product: SchemaProduct, field: string, para
   // 'a' < 'B', or equate 'alice' and 'Alice' (a nondeterministic ICU collation). Cast first: a server column the
   // catalogue publishes as VARCHAR may be a uuid or an enum, which take no collation (red team 4, F4 and F5).
   const text = type === 'VARCHAR';
+  // Integer values bind as BIGINT on every engine: a value beyond an INTEGER column's range compares (and matches
+  // nothing) instead of failing the cast on one engine and not the other.
+  const pt = isIntegerType(type) && type !== 'BOOLEAN' ? 'BIGINT' : type;
   // An explicit collation on one side decides the comparison: the bound values need none.
   const c = text ? d.binaryOrder(d.cast(col0, 'VARCHAR')) : col0;
   switch (f.op) {
@@ -92,13 +95,13 @@ export function filterSql(f: Filter, product: SchemaProduct, field: string, para
     case 'is not null':
       return `${col0} IS NOT NULL`;
     case 'in':
-      return `${c} IN (${(f.value as Scalar[]).map((v) => param(v, type)).join(', ')})`;
+      return `${c} IN (${(f.value as Scalar[]).map((v) => param(v, pt)).join(', ')})`;
     case 'between': {
       const [lo, hi] = f.value as [Scalar, Scalar];
-      return `${c} BETWEEN ${param(lo, type)} AND ${param(hi, type)}`;
+      return `${c} BETWEEN ${param(lo, pt)} AND ${param(hi, pt)}`;
     }
     default:
-      return `${c} ${f.op === '!=' ? '<>' : f.op} ${param(f.value as Scalar, type)}`;
+      return `${c} ${f.op === '!=' ? '<>' : f.op} ${param(f.value as Scalar, pt)}`;
   }
 }
 

@@ -40,8 +40,8 @@ export const postgresDialect: SqlDialect = {
   // No histogram aggregate (and the read-only role cannot create one): one FILTER count per public bin.
   histogram: filterColumnsHistogram,
   keyedHash: (salt, keys, types) => `md5(concat_ws('|', ${[salt, ...keys.map((k, i) => (types?.[i] === 'DOUBLE' ? duckdbDoubleText(k) : `CAST(${k} AS TEXT)`))].join(', ')}))`,
-  // rint() rounds halves to even: round half away from zero by hand. x − trunc(x) is exact for every double.
   isFinite: (x) => `((${x}) <> CAST('Infinity' AS DOUBLE PRECISION) AND (${x}) <> CAST('-Infinity' AS DOUBLE PRECISION) AND (${x}) <> CAST('NaN' AS DOUBLE PRECISION))`,
+  // rint() rounds halves to even: round half away from zero by hand. x − trunc(x) is exact for every double.
   roundToInteger: (x) => `CAST(trunc(${x}) + CASE WHEN abs((${x}) - trunc(${x})) >= 0.5 THEN sign(${x}) ELSE 0 END AS BIGINT)`,
   // to_json of an ARRAY prints no spaces (json_build_array would).
   jsonTextArray: (xs) => `CAST(to_json(ARRAY[${xs.map((x) => `CAST(${x} AS TEXT)`).join(', ')}]::TEXT[]) AS TEXT)`,

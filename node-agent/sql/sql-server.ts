@@ -32,9 +32,9 @@ export const sqlServerDialect: SqlDialect = {
     return { select: (alias) => Array.from({ length: bins }, (_, j) => `SUM(CASE WHEN ${binExpr} = ${j} THEN 1 ELSE 0 END) AS ${alias}_${j}`), read: h.read };
   },
   keyedHash: (salt, keys) => `CONVERT(VARCHAR(32), HASHBYTES('MD5', CONCAT_WS('|', ${[salt, ...keys.map((k) => `CAST(${k} AS NVARCHAR(MAX))`)].join(', ')})), 2)`,
-  // T-SQL ROUND rounds halves away from zero.
   // FLOAT holds no infinities or NaN in SQL Server: every non-NULL value is finite.
   isFinite: (x) => `((${x}) = (${x}))`,
+  // T-SQL ROUND rounds halves away from zero.
   roundToInteger: (x) => `CAST(ROUND(${x}, 0) AS DECIMAL(38, 0))`,
   jsonTextArray: (xs) => `(SELECT ${xs.map((x, i) => `CAST(${x} AS NVARCHAR(MAX)) AS [${i}]`).join(', ')} FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)`,
   fence: (q) => q,

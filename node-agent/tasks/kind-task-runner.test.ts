@@ -13,7 +13,7 @@ import type { StagedRead } from '../../common/kinds/index.js';
 const spec: ToySpec = { kind: 'toy-mean', product: 'p', privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 }, maxRounds: 3 };
 const rules: ProductRules = { privacyUnit: 'person_id', bounds: {}, semanticTypes: {}, sensitivity: 'sensitive' };
 
-function setup(over: { rules?: ProductRules; allowKinds?: string[]; withProduct?: KindTaskDeps['withProduct']; stagedRead?: AnyAgentKindDef['stagedRead'] } = {}) {
+function setup(over: { rules?: ProductRules; allowKinds?: string[]; withProduct?: KindTaskDeps['withProduct']; stagedRead?: AnyAgentKindDef['stagedRead']; withSource?: KindTaskDeps['withSource']; needsSource?: AnyAgentKindDef['needsSource'] } = {}) {
   const charges: string[] = [];
   const bound = new Map<string, string>();
   const answers = new Map<string, ReleasedAnswer>();
@@ -27,6 +27,8 @@ function setup(over: { rules?: ProductRules; allowKinds?: string[]; withProduct?
       return toyAgent(data, 'me').localStep(...args);
     },
     ...(over.stagedRead ? { stagedRead: over.stagedRead } : {}),
+    ...(over.withSource ? { onSource: (...args: Parameters<NonNullable<AnyAgentKindDef['onSource']>>) => (steps++, args[0].jobState.set('read', true), toyAgent(data, 'me').localStep(args[0], args[1], args[2], args[4])) } : {}),
+    ...(over.needsSource ? { needsSource: over.needsSource } : {}),
   };
   const runner = new KindTaskRunner({
     kinds: createKindRegistry<AnyKindDef>([toyKind]),
@@ -46,6 +48,7 @@ function setup(over: { rules?: ProductRules; allowKinds?: string[]; withProduct?
     },
     withConnection: (fn) => fn({} as DuckDBConnection),
     ...(over.withProduct ? { withProduct: over.withProduct } : {}),
+    ...(over.withSource ? { withSource: over.withSource } : {}),
     salt: () => 'salt',
     rng: createSeededRng(1),
   });
@@ -87,6 +90,28 @@ describe('agent task runner for registry kinds', () => {
     await t.runner.run(t.task(0), t.scope);
     await t.runner.run(t.task(1, { mu: 1 }), t.scope);
     expect(all).toEqual([undefined, undefined]);
+  });
+
+  it('data on a server with a server-side step: a session for the rounds that read, none once the rows are in the job state', async () => {
+    const sessions: number[] = [];
+    const source = (round: () => number): KindTaskDeps['withSource'] => ({ active: () => true, run: (fn) => (sessions.push(round()), fn({})) });
+    let round = 0;
+    const s = setup({ withSource: source(() => round), needsSource: (_job, state) => !state.has('read'), withProduct: async () => { throw new Error('staged'); } });
+    await s.runner.run(s.task(0), s.scope);
+    round = 1;
+    await s.runner.run(s.task(1, { mu: 1 }), s.scope);
+    round = 2;
+    await s.runner.run(s.task(2, { mu: 2 }), s.scope);
+    expect(sessions).toEqual([0]);
+    expect(s.steps()).toBe(3);
+    // Control: without needsSource every round opens a session (and nothing is staged either way).
+    sessions.length = 0;
+    const t = setup({ withSource: source(() => round), withProduct: async () => { throw new Error('staged'); } });
+    round = 0;
+    await t.runner.run(t.task(0), t.scope);
+    round = 1;
+    await t.runner.run(t.task(1, { mu: 1 }), t.scope);
+    expect(sessions).toEqual([0, 1]);
   });
 
   it('refuses a task whose hash is not the job this agent compiles (a changed plan), before charging', async () => {

@@ -152,7 +152,8 @@ export class KindTaskRunner {
       const ctxOf = (conn: DuckDBConnection): AgentKindContext => ({ conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state, ...(deps.guardReleasedSets ? { guardReleasedSets: (c: DuckDBConnection, candidates: string, withheld?: readonly string[]) => deps.guardReleasedSets!(c, { researcher: task.researcher, jobId: task.jobId, candidates, ...(withheld && withheld.length > 0 ? { withheld } : {}) }) } : {}) });
       const step = (conn: DuckDBConnection) => (): Promise<StatVector> => agentDef.localStep(ctxOf(conn), job, input, scope.signal);
       // A kind with its own server-side step runs it there; otherwise the product is staged (withProduct) or local.
-      const onSource = agentDef.onSource && deps.withSource?.active() ? agentDef.onSource.bind(agentDef) : undefined;
+      const serverStep = agentDef.onSource && deps.withSource?.active();
+      const onSource = serverStep && (agentDef.needsSource?.(job, entry.state) ?? true) ? agentDef.onSource!.bind(agentDef) : undefined;
       // Staged: only what the round reads (the kind's columns and the privacy unit, its filters pushed down); nothing
       // when its rows are already in the job's state.
       const stagedStep = (conn: DuckDBConnection): Promise<StatVector> => {
@@ -165,6 +166,8 @@ export class KindTaskRunner {
       const vector = await deps.withConnection((conn) =>
         scope.using(conn, () =>
           onSource ? deps.withSource!.run((session) => onSource(ctxOf(conn), job, input, session, scope.signal), scope.signal)
+          // A server kind whose rows are already in the job's state: the step reads nothing, so no session.
+          : serverStep ? step(conn)()
           : deps.withProduct ? stagedStep(conn)
           : step(conn)(),
         ),

@@ -55,6 +55,11 @@ const noPg = skipWithoutPostgres('aggregate, contingency and consent on the Post
 
 const SALT = 'agent-secret-salt';
 
+/** The session's own TEMP tables and views on the server (pg_my_temp_schema: not in current_schemas, so not in visibleTablesSql). */
+async function serverTempTables(s: SqlSession): Promise<string[]> {
+  return (await s.all('SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema()')).map((r) => String(r['relname']));
+}
+
 describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same answer on PostgreSQL 15 and DuckDB', () => {
   let pg: PgCluster;
   let source: PostgresSource;
@@ -670,7 +675,7 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
         const step = (input: unknown): Promise<{ values: Float64Array }> => (onPg ? source.withSession(async (s) => {
           const v = await glmAgentKind.onSource!(ctx, job as never, input as never, smallBatches(s), signal);
           // The server's scratch tables (cohort, rows) are gone with the step.
-          expect((await s.all(s.dialect.visibleTablesSql())).map((r) => String(r['name'])).filter((n) => n.startsWith('glm_'))).toEqual([]);
+          expect(await serverTempTables(s)).toEqual([]);
           return v;
         }) : glmAgentKind.localStep(ctx, job as never, input as never, signal));
         const first = await step({ round: 1, beta: null, nullBeta0: null });
@@ -736,11 +741,29 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
           const input = { phase: 'train', weights: new Array<number>(job.plan.parameters).fill(0) };
           const signal = new AbortController().signal;
           // The kind's own step, on the server session or the DuckDB connection; its rows are then in the job state.
-          if (onPg) await source.withSession((s) => trainAgentKind.onSource!(ctx, job as never, input as never, s, signal));
+          const stageRows: Record<string, number> = {};
+          if (onPg) {
+            await source.withSession(async (s0) => {
+              // Each stage's rows, counted on the server as it is made: only the job's rows (where, cohort) are copied.
+              const s: SqlSession = {
+                dialect: s0.dialect,
+                all: (sql, params) => s0.all(sql, params),
+                stream: (sql, params, o) => s0.stream(sql, params, o),
+                run: async (sql, params) => {
+                  await s0.run(sql, params);
+                  const made = /^ANALYZE "(train_\w+_(split|label))"$/.exec(sql);
+                  if (made) stageRows[made[2]!] = Number((await s0.all(`SELECT count(*) AS n FROM "${made[1]!}"`))[0]!['n']);
+                },
+              };
+              await trainAgentKind.onSource!(ctx, job as never, input as never, s, signal);
+              // The server's scratch tables (cohort, split, label classes, rows) are gone with the step.
+              expect(await serverTempTables(s)).toEqual([]);
+            });
+          }
           else await trainAgentKind.localStep(ctx, job as never, input as never, signal);
           const data = ctx.jobState.get('train-data') as Awaited<ReturnType<typeof readTrainData>>;
           const localTables = (await ledger.runAndReadAll('SELECT table_name FROM duckdb_tables()')).getRowObjectsJS().map((r) => String(r.table_name));
-          return { train: rowsOf(data.train, data.inputs), test: rowsOf(data.test, data.inputs), nDropped: data.nDropped, guarded, localTables };
+          return { train: rowsOf(data.train, data.inputs), test: rowsOf(data.test, data.inputs), nDropped: data.nDropped, guarded, localTables, stageRows, all: Number((await (onPg ? source.withSession((x) => x.all(`SELECT count(*) AS n FROM ${spec.product}`)) : conn.runAndReadAll(`SELECT count(*) AS n FROM ${spec.product}`).then((r) => r.getRowObjectsJS())))[0]!['n']) };
         } finally {
           ledger.closeSync();
           ledgerDb.closeSync();
@@ -757,6 +780,11 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
       expect(p.guarded, name).toEqual(d.guarded);
       if (name === 'none') expect(d.guarded.length).toBeGreaterThan(50);
       else expect(d.guarded).toEqual([]);
+      // The stages on the server held only the job's rows: in the cohort and the where (all of them usable or
+      // dropped), fewer than the table's (none of the DP spec's rows is filtered: it has no where and no cohort).
+      const used = p.train.length + p.test.length + p.nDropped;
+      expect(p.stageRows, name).toEqual({ split: name === 'none' ? used : p.all, label: name === 'none' ? used : p.all });
+      if (name === 'none') expect(used).toBeLessThan(p.all);
       // Negative control: another split salt on the server puts other persons in the test side.
       const other = await read(true, { ...spec, split: { hash: { fraction: 0.3, salt: 'other' } } });
       expect(other.test, name).not.toEqual(d.test);
@@ -778,7 +806,7 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
         return undefined;
       });
       // The server's cohort table is gone with the round.
-      expect((await s.all(s.dialect.visibleTablesSql())).map((r) => String(r['name'])).filter((n) => n.startsWith('fedmesh_'))).toEqual([]);
+      expect(await serverTempTables(s)).toEqual([]);
     });
     expect(members).toBeGreaterThan(100);
     expect(seen.ids).toBe(members);
