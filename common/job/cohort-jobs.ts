@@ -44,6 +44,19 @@ export const GENDER_LEVELS = [8507, 8532, 0] as const;
 export const GENDER_LABELS: Record<number, string> = { 8507: 'male', 8532: 'female', 0: 'other' };
 export const SURVIVAL_STRATA = { gender: ['male', 'female', 'other'], none: ['all'] } as const;
 
+/**
+ * The name prefixes of a characterisation's concept cells (`condition:<id>`, `drug:<id>`): the cells outside every
+ * designed structure (no band or gender partition holds them), which the within-job rule compares with the job's
+ * other cells — at each agent in plain sums (node-agent/disclosure/within-job.ts) and on the totals inside a secure
+ * sum (common/secure/cell-layout.ts). One list for both.
+ */
+export const CONCEPT_CELL_PREFIXES: readonly string[] = ['condition:', 'drug:'];
+
+/** Whether a cell of a characterisation is a concept cell ({@link CONCEPT_CELL_PREFIXES}). */
+export function isConceptCell(name: string): boolean {
+  return CONCEPT_CELL_PREFIXES.some((p) => name.startsWith(p));
+}
+
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -188,8 +201,8 @@ export function cellBlocks(job: CellJobBody, ruleNames: readonly string[] = []):
         { name: 'persons', cells: ['persons'], l1: 1, l2Sq: 1, dpSafe: true },
         { name: 'byAgeBand', cells: bands.map((b) => `age:${b}`), l1: 1, l2Sq: 1, dpSafe: true },
         { name: 'byGender', cells: GENDER_LEVELS.map((g) => `gender:${g}`), l1: 1, l2Sq: 1, dpSafe: true },
-        ...(job.conditionConcepts.length ? [{ name: 'conditions', cells: job.conditionConcepts.map((c) => `condition:${c}`), l1: job.conditionConcepts.length, l2Sq: job.conditionConcepts.length, dpSafe: true }] : []),
-        ...(job.drugConcepts.length ? [{ name: 'drugs', cells: job.drugConcepts.map((c) => `drug:${c}`), l1: job.drugConcepts.length, l2Sq: job.drugConcepts.length, dpSafe: true }] : []),
+        ...(job.conditionConcepts.length ? [{ name: 'conditions', cells: job.conditionConcepts.map((c) => `${CONCEPT_CELL_PREFIXES[0]}${c}`), l1: job.conditionConcepts.length, l2Sq: job.conditionConcepts.length, dpSafe: true }] : []),
+        ...(job.drugConcepts.length ? [{ name: 'drugs', cells: job.drugConcepts.map((c) => `${CONCEPT_CELL_PREFIXES[1]}${c}`), l1: job.drugConcepts.length, l2Sq: job.drugConcepts.length, dpSafe: true }] : []),
       ];
     }
     case 'survival': {

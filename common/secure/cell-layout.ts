@@ -10,7 +10,7 @@ import * as dp from '../../algorithms/dp/index.js';
 import { FedmeshError, invalidJob } from '../errors.js';
 import { planCellPrivacy, type CellPrivacyPlan } from '../job/cell-privacy.js';
 import { summariseCells, type CellSummary, type ReleasedCell } from '../job/cell-summary.js';
-import { cellBlocks, type CellBlock } from '../job/cohort-jobs.js';
+import { cellBlocks, isConceptCell, type CellBlock } from '../job/cohort-jobs.js';
 import { DEFAULT_JOB_DELTA, type CellJob } from '../job/spec.js';
 import { describeGuarantee } from '../job/guarantee.js';
 import { isFilledLinkage } from '../job/linkage.js';
@@ -291,10 +291,6 @@ export function withholdPartitionTotals(cells: Map<string, ReleasedCell>, suppre
 /** Said in a secure mode-none characterisation's release: why a large concept total may be withheld. */
 export const CONCEPT_TOTALS_NOTE = "a condition or drug total that differs from the cohort's total or an earlier concept's by fewer than the minimum cell size is withheld however large (releasing both would give the difference for a concept inside the other); unrelated concepts of similar size are withheld too";
 
-/** Whether a cell of a characterisation is a concept cell (outside every designed structure). */
-export function isConceptCell(name: string): boolean {
-  return name.startsWith('condition:') || name.startsWith('drug:');
-}
 
 /**
  * Inside a secure sum in mode none, the release's stand-in for the agents' within-job rule

@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { FedmeshError } from '../../common/errors.js';
-import { survivalTimes, type CellJobBody } from '../../common/job/cohort-jobs.js';
+import { CONCEPT_CELL_PREFIXES, survivalTimes, type CellJobBody } from '../../common/job/cohort-jobs.js';
 import { characterizeCohort, contingencyCounts, survivalCounts } from '../analytics/index.js';
 import { asSession, runCohort } from '../cohort/index.js';
 import type { SqlSession } from '../data/source/source.js';
@@ -110,8 +110,6 @@ function cohortPersonsSql(conn: SqlSession, cohortTable: string): string {
   return `SELECT DISTINCT subject_id AS person_id FROM ${conn.dialect.tempTable(cohortTable)} WHERE subject_id IS NOT NULL`;
 }
 
-/** The cells outside every designed structure of a cohort-level job (characterize's concepts): see disclosure/within-job.ts. */
-export const CONCEPT_CELL_PREFIXES: readonly string[] = ['condition:', 'drug:'];
 
 /** A cell withheld by the within-job rule, in the map {@link guardedCells} returns (the seam's WITHHELD marker). */
 export const WITHHELD_CELL = BigInt(WITHHELD);

@@ -70,7 +70,7 @@ function checks(d: SqlDialect, q: () => Query): void {
   });
 
   it('keyedHash of DOUBLE keys hashes the text DuckDB prints, and jsonTextArray is compact JSON', async () => {
-    for (const [x, text] of [['30', '30.0'], ['0.1', '0.1'], ['2.5', '2.5'], ['-7.25', '-7.25'], ['123456.789', '123456.789'], ['0.00001', '1e-05'], ['1e15', '1000000000000000.0'], ['1e16', '1e+16']] as const) {
+    for (const [x, text] of [['30', '30.0'], [`'-0.0'`, '-0.0'], ['0', '0.0'], ['0.1', '0.1'], ['2.5', '2.5'], ['-7.25', '-7.25'], ['123456.789', '123456.789'], ['0.00001', '1e-05'], ['1e15', '1000000000000000.0'], ['1e16', '1e+16']] as const) {
       const expected = createHash('md5').update(`s|${text}|7`).digest('hex');
       expect(await one(d.keyedHash(`'s'`, [d.cast(x, 'DOUBLE'), 'CAST(7 AS BIGINT)'], ['DOUBLE', 'BIGINT'])), x).toBe(expected);
     }

@@ -11,11 +11,12 @@ const TYPES: Record<SqlType, string> = { BIGINT: 'BIGINT', INTEGER: 'INTEGER', D
 /**
  * A DOUBLE as DuckDB prints it: integral values end in `.0` (PostgreSQL prints `30`); both use exponent form from
  * 1e16 and below 1e-4. PostgreSQL switches to exponent form at 1e15 already: integral values up to 1e16 are printed
- * through BIGINT; non-integral ones of 1e15 or more (and −0) still differ — not values an OMOP column holds.
+ * through BIGINT, and −0 (`-0` here, `-0.0` in DuckDB) by name; non-integral values of 1e15 or more still differ —
+ * not values an OMOP column holds.
  */
 function duckdbDoubleText(x: string): string {
   const v = `CAST(${x} AS DOUBLE PRECISION)`;
-  return `CASE WHEN ${v} = trunc(${v}) AND abs(${v}) < 1e16 THEN CAST(CAST(${v} AS BIGINT) AS TEXT) || '.0' ELSE CAST(${v} AS TEXT) END`;
+  return `CASE WHEN ${v} = 0 AND CAST(${v} AS TEXT) = '-0' THEN '-0.0' WHEN ${v} = trunc(${v}) AND abs(${v}) < 1e16 THEN CAST(CAST(${v} AS BIGINT) AS TEXT) || '.0' ELSE CAST(${v} AS TEXT) END`;
 }
 
 export const postgresDialect: SqlDialect = {
