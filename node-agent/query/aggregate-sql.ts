@@ -229,7 +229,7 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
   if (dpMode && unit) {
     where.push(`${quoteIdent(unit)} IS NOT NULL`);
     // Across sites (privacy.linkage): only the persons this site is designated for, bounded per linkage key.
-    const link = linkageBoundingSql(job.privacy.linkage, product, p);
+    const link = linkageBoundingSql(job.privacy.linkage, product, p, d);
     if (link) where.push(...link.where);
     // Which k rows of a person count: ranked by a keyed hash of the columns the job reads (never `rowid`, which views,
     // consent scopes and PostgreSQL tables lack or number differently), ties broken by the same columns. Rows tied
@@ -239,7 +239,7 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     const types = used.map((q) => product.columns.find((col) => quoteIdent(col.name) === q)?.type.toUpperCase() as SqlType | undefined);
     const order = [d.binaryOrder(d.keyedHash(p(options.salt, 'VARCHAR'), used, types)), ...used.map((c) => `${c} NULLS FIRST`)].join(', ');
     // A row number per person, kept in a subquery and filtered outside it (QUALIFY is DuckDB's spelling of this).
-    inner.push(`row_number() OVER (PARTITION BY ${link?.personKey ?? quoteIdent(unit)} ORDER BY ${order}) AS fedmesh_rank`);
+    inner.push(`row_number() OVER (PARTITION BY ${link?.partitionKey ?? quoteIdent(unit)} ORDER BY ${order}) AS fedmesh_rank`);
     bound = p(privacy.maxRowsPerPerson, 'BIGINT');
   }
   // Persons, not rows: the cell size of a group in mode none is its number of distinct privacy units.

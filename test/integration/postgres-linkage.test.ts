@@ -6,8 +6,10 @@
  *
  * The data: GiBleed's persons in both engines, with a linkage key column on `person`: NULL for some persons (left
  * out), one key shared by two local persons (a duplicate record: only the least local id is kept), and keys that
- * differ from another person's only in letter case, under a case-insensitive (nondeterministic) collation on the
- * server — keys and ids compare by their bytes there too, so those are different persons, as in DuckDB.
+ * differ from another person's only in letter case, under a case-insensitive, numeric (nondeterministic) collation on
+ * the server — `9a…` sorts before `55…` there and `AB…` equals `ab…` — while keys, ids and the keys' hashes compare
+ * by their bytes, so those are different persons and every key falls in the bucket DuckDB gives it. Aggregate jobs
+ * bound by linkage in their own SQL (node-agent/linkage/linkage-sql.ts): the same on both engines too.
  *
  * Skips with a message when ../shared/data or the PostgreSQL binaries are absent.
  */
@@ -21,6 +23,11 @@ import { openPostgresSource, type PostgresSource, type SqlSession } from '../../
 import { ConsentScopes } from '../../node-agent/policy/consent-context.js';
 import type { ScopedProduct } from '../../node-agent/policy/consent-scope.js';
 import { readGlmDesign } from '../../jobs/glm/design.js';
+import { planAggregatePrivacy } from '../../common/job/privacy-plan.js';
+import type { AggregateJob } from '../../common/job/spec.js';
+import { parseJobSpec } from '../../common/job/validate.js';
+import type { ProductInfo } from '../../node-agent/data/products.js';
+import { queryGroupStatistics } from '../../node-agent/query/group-statistics.js';
 import { parseGlmSpec } from '../../jobs/glm/spec.js';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
 import { copyDuckDbTablesToPostgres, createReadOnlyRole, loadOmopCsvIntoDuckDb, VOCABULARY_TABLES } from '../helpers/postgres-omop.js';
@@ -54,8 +61,8 @@ describe.skipIf(noData || noPg)('linkage bounding on a PostgreSQL agent equals a
     await pg.exec('CREATE DATABASE gibleed');
     tmp = mkdtempSync(join(tmpdir(), 'fedmesh-pg-linkage-'));
     await copyDuckDbTablesToPostgres((sql) => conn.run(sql), withKey, pg, 'gibleed', (t) => (VOCABULARY_TABLES.includes(t) ? 'vocab' : 'cdm'), tmp);
-    await pg.exec(`CREATE COLLATION IF NOT EXISTS fedmesh_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`, 'gibleed');
-    await pg.exec('ALTER TABLE cdm.person ALTER COLUMN link_key TYPE text COLLATE fedmesh_ci', 'gibleed');
+    await pg.exec(`CREATE COLLATION IF NOT EXISTS fedmesh_ci_kn (provider = icu, locale = 'und-u-kn-ks-level2', deterministic = false)`, 'gibleed');
+    await pg.exec('ALTER TABLE cdm.person ALTER COLUMN link_key TYPE text COLLATE fedmesh_ci_kn', 'gibleed');
     await createReadOnlyRole(pg, 'gibleed', 'agent', 'agent-pw', ['cdm', 'vocab']);
     source = await openPostgresSource({ url: `postgres://agent@127.0.0.1:${pg.port}/gibleed`, password: 'agent-pw', schema: 'cdm', vocabularySchema: 'vocab' });
   }, 300_000);
@@ -115,6 +122,26 @@ describe.skipIf(noData || noPg)('linkage bounding on a PostgreSQL agent equals a
     expect(new Set(kept).size).toBe(kept.length);
     expect(kept.length).toBe(linkable);
     expect(linkable).toBeLessThan(all);
+  }, 180_000);
+
+  it('aggregate jobs bound by linkage in their own SQL: the same bounded counts per gender at each site position on both engines', async () => {
+    const job = (linkage: unknown): AggregateJob => parseJobSpec({ kind: 'aggregate', product: 'person', groupBy: ['gender_concept_id'], groupKeys: { gender_concept_id: [8507, 8532] }, measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6, maxRowsPerPerson: 1, linkage } }) as AggregateJob;
+    const counts = async (onPg: boolean, site: string, linkage: unknown): Promise<string> => {
+      const product: ProductInfo = { name: 'person', columns: [{ name: 'person_id', type: 'BIGINT' }, { name: 'gender_concept_id', type: 'BIGINT' }, { name: 'link_key', type: 'VARCHAR' }], privacyUnit: 'person_id', linkage: { column: 'link_key', site }, description: '', source: '' };
+      const j = job(linkage);
+      const privacy = planAggregatePrivacy(j, () => 'VARCHAR');
+      const stats = onPg ? await source.withSession((s) => queryGroupStatistics(s, j, product, privacy, 'agent-salt')) : await queryGroupStatistics(conn, j, product, privacy, 'agent-salt');
+      return JSON.stringify(stats.groups.map((g, i) => [stats.cells[i]!.label, String(g.count)]));
+    };
+    const seen = new Set<string>();
+    for (const site of SITES) {
+      const d = await counts(false, site, LINKAGE);
+      expect(await counts(true, site, LINKAGE), site).toBe(d);
+      seen.add(d);
+    }
+    // The three sites count different persons, and another salt designates others (the comparison can fail).
+    expect(seen.size).toBe(3);
+    expect(await counts(true, 's1', OTHER_SALT)).not.toBe(await counts(true, 's1', LINKAGE));
   }, 180_000);
 
   it('controls: without linkage a PostgreSQL task sees every person; another salt designates other persons; case-variant keys stay distinct', async () => {
