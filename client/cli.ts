@@ -108,7 +108,6 @@ function buildProgram(): Command {
     .option('--min-cell-size <n>', 'in mode none, withhold groups, bins and cells with fewer distinct persons', '10')
     .option('--max-groups <n>', 'in mode none, refuse a job that would release more groups than this from the agent', '1000')
     .option('--secure-max-rows <n>', "largest per-agent bound (secureMaxRows) of a secure job this domain accepts; its statistics are clipped to the job's bound", '16777216')
-    .option('--max-held-mb <n>', 'most memory (MiB) one job may hold here between rounds (a glm design, a train job\'s examples); a job needing more is refused', '2048')
     .option('--allow-modes <modes>', 'privacy modes this domain accepts (comma-separated)', 'central-dp,local-dp,distributed-dp')
     .option('--budget-cap-epsilon <e>', "this domain's cap on ε spent per researcher", '10')
     .option('--budget-cap-delta <d>', "this domain's cap on δ per researcher", '1e-5')

@@ -28,12 +28,6 @@ export interface AgentPolicyOptions {
    * published at registration, a job asking for more is refused from this public number. @default 16777216 (2^24)
    */
   secureMaxRows?: number;
-  /**
-   * Most memory, in MiB, one job may hold at this agent for the rows it keeps between rounds (a glm design, a train
-   * job's examples): a job that would need more is refused with RESOURCE_EXHAUSTED before it is allocated, rather
-   * than exhaust the agent's memory. @default 2048
-   */
-  maxHeldMb?: number;
 }
 
 export interface CompiledAgentPolicy {
@@ -44,8 +38,6 @@ export interface CompiledAgentPolicy {
   readonly maxGroups: number;
   readonly maxRememberedPersons: number;
   readonly secureMaxRows: number;
-  /** {@link AgentPolicyOptions.maxHeldMb} in bytes. */
-  readonly maxHeldBytes: number;
 }
 
 export const DEFAULT_ALLOWED_MODES: readonly PrivacyMode[] = ['central-dp', 'local-dp', 'distributed-dp'];
@@ -67,9 +59,7 @@ export function compileAgentPolicy(o: AgentPolicyOptions = {}): CompiledAgentPol
   if (!Number.isInteger(maxRememberedPersons) || maxRememberedPersons < 1) throw new RangeError(`options.maxRememberedPersons must be a positive integer, got ${maxRememberedPersons}`);
   const secureMaxRows = o.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS;
   if (!Number.isSafeInteger(secureMaxRows) || secureMaxRows < 1) throw new RangeError(`options.secureMaxRows must be a positive integer, got ${secureMaxRows}`);
-  const maxHeldMb = o.maxHeldMb ?? 2048;
-  if (!Number.isSafeInteger(maxHeldMb) || maxHeldMb < 1 || maxHeldMb > 1 << 20) throw new RangeError(`options.maxHeldMb must be an integer between 1 and 1048576, got ${maxHeldMb}`);
-  return Object.freeze({ maxGroups, maxRememberedPersons, secureMaxRows, maxHeldBytes: maxHeldMb * 2 ** 20, minCellSize, allowModes: Object.freeze([...allowModes]), allowKinds: Object.freeze([...(o.allowKinds ?? ['aggregate', 'cohort', 'characterize', 'survival', 'contingency'])]), budgetCap: Object.freeze({ ...budgetCap }) });
+  return Object.freeze({ maxGroups, maxRememberedPersons, secureMaxRows, minCellSize, allowModes: Object.freeze([...allowModes]), allowKinds: Object.freeze([...(o.allowKinds ?? ['aggregate', 'cohort', 'characterize', 'survival', 'contingency'])]), budgetCap: Object.freeze({ ...budgetCap }) });
 }
 
 /** The shared check of the published policy (the coordinator applies the same one at admission). */

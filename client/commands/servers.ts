@@ -148,7 +148,6 @@ export interface AgentFlags extends ConnectionFlags, OperationsFlags, AgentGover
   minCellSize?: string;
   maxGroups?: string;
   secureMaxRows?: string;
-  maxHeldMb?: string;
   allowModes?: string;
   budgetCapEpsilon?: string;
   budgetCapDelta?: string;
@@ -199,7 +198,6 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
       ...(minCellSize !== undefined ? { minCellSize } : {}),
       ...(flags.maxGroups !== undefined ? { maxGroups: Number(flags.maxGroups) } : {}),
       ...(flags.secureMaxRows !== undefined ? { secureMaxRows: Number(flags.secureMaxRows) } : {}),
-      ...(flags.maxHeldMb !== undefined ? { maxHeldMb: Number(flags.maxHeldMb) } : {}),
       ...(flags.allowModes ? { allowModes: parseModes(flags.allowModes) } : {}),
       budgetCap: { epsilon: Number(flags.budgetCapEpsilon ?? 10), delta: Number(flags.budgetCapDelta ?? 1e-5) },
     },

@@ -206,8 +206,7 @@ export interface AgentKindContext {
   readonly product: { readonly name: string; readonly privacyUnit: string | undefined; readonly columns: { name: string; type: string }[]; readonly description: string; readonly source: string };
   /** The agent's secret salt for keyed-hash contribution bounding (which rows of a person count). Never sent. */
   readonly salt: string;
-  /** The domain's minimum cell size, and the most bytes a job may hold here between rounds (node-agent/policy.ts). */
-  readonly policy: { readonly minCellSize: number; readonly maxHeldBytes?: number };
+  readonly policy: { readonly minCellSize: number };
   /**
    * State kept for the job's later rounds at this agent (e.g. the design matrix read in round 0); dropped when
    * the job has not been seen for a while. Never sent anywhere.

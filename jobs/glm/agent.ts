@@ -50,7 +50,7 @@ async function glmStep(ctx: AgentKindContext, job: CompiledKindJob<GlmJob, GlmPl
     const identity = Object.fromEntries(std.map((c) => [c.column, { mean: 0, sd: 1 }]));
     // Mode none: the persons behind the rows go through the agent's differencing guard first (person-guard.ts).
     const onRows = job.spec.privacy.mode === 'none' && ctx.guardReleasedSets ? designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets, local: ctx.conn }) : undefined;
-    d = await readGlmDesign(db, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ordered: true, ...(ctx.policy.maxHeldBytes !== undefined ? { maxBytes: ctx.policy.maxHeldBytes } : {}), ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(job.spec.privacy.mode === 'none' ? { numericCells: true } : {}), ...(std.length > 0 ? { standardisation: identity } : {}), ...(onRows ? { onRows } : {}) }, signal);
+    d = await readGlmDesign(db, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ordered: true, ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(job.spec.privacy.mode === 'none' ? { numericCells: true } : {}), ...(std.length > 0 ? { standardisation: identity } : {}), ...(onRows ? { onRows } : {}) }, signal);
     ctx.jobState.set(DESIGN, d);
     ctx.jobState.delete(SCALED);
     ctx.jobState.delete(SPANS);

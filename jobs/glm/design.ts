@@ -50,11 +50,6 @@ export interface GlmReadOptions {
    * tie are the same design row. glm sets it; train keeps the order (its batches are shuffled). @default false
    */
   readonly ordered?: boolean;
-  /**
-   * Most bytes the design's arrays may take (the agent's `--max-held-mb`): a job whose rows here would need more is
-   * refused with RESOURCE_EXHAUSTED after counting them and before allocating. @default DEFAULT_MAX_HELD_BYTES
-   */
-  readonly maxBytes?: number;
   /** Skip the disclosure rules (tests of the reader only). @default false */
   readonly skipDisclosure?: boolean;
   /**
@@ -82,9 +77,6 @@ export interface GlmAgentDesign {
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-
-/** The default of GlmReadOptions.maxBytes (the agent's default `--max-held-mb` 2048). */
-export const DEFAULT_MAX_HELD_BYTES = 2048 * 2 ** 20;
 
 function numericColumn(product: SchemaProduct, name: string, field: string): string {
   const col = findColumn(product, name, field);
@@ -266,12 +258,6 @@ export async function readGlmDesign(db: DuckDBConnection | SqlSession, job: GlmJ
     const counts = (await all(`SELECT ${countExprs.join(', ')} FROM ${rows}`))[0] ?? {};
     const n = Number(counts['n'] ?? 0);
     const p0 = terms.length;
-    // The arrays below hold n × (p + 1 …) doubles for the job's later rounds: refuse before allocating what the agent
-    // cannot afford. The message names the limit, never the row count (it is exact and data-dependent).
-    const limit = opts.maxBytes ?? DEFAULT_MAX_HELD_BYTES;
-    if (n * (p0 + 1 + (job.offset ? 1 : 0) + (job.weights ? 1 : 0)) * 8 > limit) {
-      throw new FedmeshError('RESOURCE_EXHAUSTED', `the rows this job selects at this agent need more memory than its limit for one job (${Math.floor(limit / 2 ** 20)} MiB, fedmesh agent --max-held-mb): narrow the job with where or a cohort, or use fewer terms`, { field: 'where' });
-    }
     if (!opts.skipDisclosure) {
       checkGlmDisclosure(
         {

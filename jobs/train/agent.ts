@@ -121,7 +121,7 @@ async function trainStep(ctx: AgentKindContext, job: CompiledTrainJob, rawInput:
     // differencing guard before any figure is computed (jobs/glm/person-guard.ts).
     const guard = !isDpTraining(job.spec.privacy) && ctx.guardReleasedSets !== undefined;
     const onRows = guard ? designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets!, local: ctx.conn, cell: sideSql, rows: usedRowSql(job.spec) }) : undefined;
-    data = await readTrainData(db, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(ctx.policy.maxHeldBytes !== undefined ? { maxBytes: ctx.policy.maxHeldBytes } : {}), ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(onRows ? { onRows } : {}) }, signal);
+    data = await readTrainData(db, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(onRows ? { onRows } : {}) }, signal);
     ctx.jobState.set(DATA, data);
   }
   signal.throwIfAborted();

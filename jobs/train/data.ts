@@ -125,7 +125,7 @@ export function usedRowSql(spec: TrainJobSpec): string {
 /** The split side of a row of the rows table (the last design term is the test dummy). */
 export const sideSql = (lastTerm: string): string => `CASE WHEN ${lastTerm} = 1 THEN 'test' ELSE 'train' END`;
 
-export async function readTrainData(db: DuckDBConnection | SqlSession, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers' | 'maxBytes'>, signal?: AbortSignal): Promise<TrainAgentData> {
+export async function readTrainData(db: DuckDBConnection | SqlSession, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers'>, signal?: AbortSignal): Promise<TrainAgentData> {
   // Persons per side of the used rows, counted on the reader's rows table before its rows reach JavaScript; then the
   // caller's hook (the differencing guard, mode none).
   let persons: { train: number; test: number } | undefined;
@@ -147,7 +147,7 @@ export async function readTrainData(db: DuckDBConnection | SqlSession, spec: Tra
   return persons ? { ...read, trainPersons: persons.train, testPersons: persons.test } : read;
 }
 
-async function readTrainRows(db: DuckDBConnection | SqlSession, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers' | 'maxBytes'>, signal?: AbortSignal): Promise<TrainAgentData> {
+async function readTrainRows(db: DuckDBConnection | SqlSession, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers'>, signal?: AbortSignal): Promise<TrainAgentData> {
   const columns = new Set([spec.label, ...spec.features.map((f) => f.column), ...spec.where.map((f) => f.column)]);
   const staged: string[] = [];
   try {

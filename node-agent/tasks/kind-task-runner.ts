@@ -37,7 +37,7 @@ import { refuseUnlessNamed } from './job-agents.js';
 export interface KindTaskDeps {
   kinds: KindRegistry<AnyKindDef>;
   agentKinds: KindRegistry<AnyAgentKindDef>;
-  policy: { readonly minCellSize: number; readonly allowKinds: readonly string[]; readonly allowModes: readonly string[]; readonly secureMaxRows?: number; readonly maxHeldBytes?: number };
+  policy: { readonly minCellSize: number; readonly allowKinds: readonly string[]; readonly allowModes: readonly string[]; readonly secureMaxRows?: number };
   products: () => readonly ProductInfo[];
   /** The published rules (manifest over defaults) of a product. */
   rules: (product: string) => ProductRules | undefined;
@@ -149,7 +149,7 @@ export class KindTaskRunner {
     checkSelectionSecure(job, layout);
     // This agent's vector under a round's noise plan: local step → public-layout check → noise → fixed-point grid.
     const computeVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
-      const ctxOf = (conn: DuckDBConnection): AgentKindContext => ({ conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize, ...(deps.policy.maxHeldBytes !== undefined ? { maxHeldBytes: deps.policy.maxHeldBytes } : {}) }, salt: deps.salt(), jobState: entry.state, ...(deps.guardReleasedSets ? { guardReleasedSets: (c: DuckDBConnection, candidates: string, withheld?: readonly string[]) => deps.guardReleasedSets!(c, { researcher: task.researcher, jobId: task.jobId, candidates, ...(withheld && withheld.length > 0 ? { withheld } : {}) }) } : {}) });
+      const ctxOf = (conn: DuckDBConnection): AgentKindContext => ({ conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state, ...(deps.guardReleasedSets ? { guardReleasedSets: (c: DuckDBConnection, candidates: string, withheld?: readonly string[]) => deps.guardReleasedSets!(c, { researcher: task.researcher, jobId: task.jobId, candidates, ...(withheld && withheld.length > 0 ? { withheld } : {}) }) } : {}) });
       const step = (conn: DuckDBConnection) => (): Promise<StatVector> => agentDef.localStep(ctxOf(conn), job, input, scope.signal);
       // A kind with its own server-side step runs it there; otherwise the product is staged (withProduct) or local.
       const serverStep = agentDef.onSource && deps.withSource?.active();
