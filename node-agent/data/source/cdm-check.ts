@@ -26,12 +26,6 @@ export function duckdbTypeOf(pgType: string): string {
   if (t === 'date') return 'DATE';
   if (t.startsWith('timestamp')) return 'TIMESTAMP';
   if (t === 'boolean') return 'BOOLEAN';
-  // Types whose text form is not their stored value (bytea as `\x…`, uuid in canonical lower case, json re-spaced):
-  // DuckDB's names for them, so that nothing that needs the exact text — a linkage key, hashed the same way at every
-  // site (the manifest takes VARCHAR keys only) — takes them for text.
-  if (t === 'uuid') return 'UUID';
-  if (t === 'bytea') return 'BLOB';
-  if (t === 'json' || t === 'jsonb') return 'JSON';
   return 'VARCHAR';
 }
 
