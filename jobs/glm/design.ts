@@ -24,7 +24,7 @@ import { checkValue, findColumn, isFilterableType, type SchemaProduct } from '..
 import type { Scalar } from '../../common/job/spec.js';
 import { asSession, runCohort } from '../../node-agent/cohort/index.js';
 import type { SqlParam, SqlSession } from '../../node-agent/data/source/index.js';
-import { SQL_TYPES, type SqlDialect, type SqlType } from '../../node-agent/sql/index.js';
+import { paramBinder, type SqlDialect } from '../../node-agent/sql/index.js';
 import { clampSql, filterSql } from '../../node-agent/query/aggregate-sql.js';
 import { checkBoundCells, checkGlmDisclosure, checkNumericCells, NUMERIC_AS_LEVELS } from './disclosure.js';
 import { glmTerms, type GlmJob, type GlmTerm } from './spec.js';
@@ -127,18 +127,6 @@ export function checkGlmAgainstSchema(job: GlmJob, product: SchemaProduct): void
   if (job.cohort !== undefined && !product.privacyUnit) throw invalidJob('cohort', `product ${product.name} has no privacy unit to match cohort members on`);
 }
 
-/** SQL builder state: positional parameters in the session's dialect. */
-class Params {
-  readonly values: SqlParam[] = [];
-  constructor(private readonly d: SqlDialect) {}
-  p = (v: string | number | boolean, castTo?: string): string => {
-    this.values.push(v);
-    const ph = this.d.placeholder(this.values.length);
-    const t = castTo?.toUpperCase();
-    return t && (SQL_TYPES as readonly string[]).includes(t) ? this.d.cast(ph, t as SqlType) : ph;
-  };
-}
-
 /** A numeric (or BOOLEAN) column as DOUBLE on every engine (PostgreSQL casts a boolean to a double only via an integer). */
 export function doubleOf(d: SqlDialect, product: SchemaProduct, column: string): string {
   const col = d.quoteIdent(column);
@@ -170,15 +158,14 @@ export async function readGlmDesign(db: DuckDBConnection | SqlSession, job: GlmJ
     if (signal?.aborted) throw new FedmeshError('CANCELLED', 'glm design read cancelled');
   };
   const bigint = (x: string): string => d.cast(x, 'BIGINT');
-  const all = async (sql: string, params: readonly SqlParam[] = []): Promise<Record<string, unknown>[]> => session.all(sql, params);
   try {
     if (job.cohort !== undefined && opts.cohortMembers === undefined) {
       drop.push(cohortTable);
       await runCohort(session, parseCohortDefinition(job.cohort, 'cohort'), { targetTable: cohortTable });
       checkAbort();
     }
-    const params = new Params(d);
-    const p = params.p;
+    const params: SqlParam[] = [];
+    const p = paramBinder(d, params);
     const where = job.where.map((f, i) => filterSql(f, product, `where[${i}]`, p, d));
     if (job.cohort !== undefined && unit) where.push(`${d.quoteIdent(unit)} IN (SELECT subject_id FROM ${d.tempTable(cohortTable)})`);
     const cols: string[] = [];
@@ -233,7 +220,7 @@ export async function readGlmDesign(db: DuckDBConnection | SqlSession, job: GlmJ
     const unitCol = unit ? [`${d.quoteIdent(unit)} AS u`] : [];
     const whereSql = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
     const base = `SELECT ${[...cols, ...levelCols, ...unitCol, `coalesce(${ok.join(' AND ')}, false) AS ok`].join(', ')} FROM ${d.quoteIdent(product.name)}${whereSql}`;
-    const baseParams = params.values.slice();
+    const baseParams = params.slice();
     // Contribution bounding (DP with a unit): the k rows a person keeps are ranked by a keyed hash of the row's own
     // design values (the dialect's, the same text on every engine, ordered by its bytes whatever the server's
     // collation), not of its position (rowid), so an agent keeps the same rows whatever engine holds them and in
@@ -244,10 +231,10 @@ export async function readGlmDesign(db: DuckDBConnection | SqlSession, job: GlmJ
       ? `SELECT * FROM (SELECT b.*, row_number() OVER (PARTITION BY u ORDER BY ${d.binaryOrder(d.keyedHash(p(opts.salt, 'VARCHAR'), hashKeys, hashKeys.map((k) => (k.startsWith('l') ? 'INTEGER' : 'DOUBLE'))))}) AS fedmesh_rank FROM (${base}) AS b WHERE ok) AS r WHERE fedmesh_rank <= ${p(job.privacy.maxRowsPerPerson ?? 1, 'BIGINT')}`
       : `SELECT * FROM (${base}) AS b WHERE ok`;
     drop.push(rowsTable);
-    for (const stmt of d.createTempTableAs(rowsTable, ranked)) await session.run(stmt, stmt.includes(ranked) ? params.values : []);
+    for (const stmt of d.createTempTableAs(rowsTable, ranked)) await session.run(stmt, stmt.includes(ranked) ? params : []);
     checkAbort();
     // Dropped rows: selected by where and cohort but unusable. A second scan with the same parameters.
-    const dropped = await all(`SELECT ${bigint('count(*) FILTER (WHERE NOT ok)')} AS dropped FROM (${base}) AS b`, baseParams);
+    const dropped = await session.all(`SELECT ${bigint('count(*) FILTER (WHERE NOT ok)')} AS dropped FROM (${base}) AS b`, baseParams);
     const nDropped = Number(dropped[0]?.['dropped'] ?? 0);
     checkAbort();
     // Disclosure counts on the rows that will be used: persons (distinct units) when the product has a unit.
@@ -255,7 +242,7 @@ export async function readGlmDesign(db: DuckDBConnection | SqlSession, job: GlmJ
     const countExprs = [`${bigint('count(*)')} AS n`];
     if (job.family === 'binomial') countExprs.push(`${persons('y = 0')} AS y0`, `${persons('y = 1')} AS y1`);
     levelChecks.forEach((_, i) => countExprs.push(`${persons(`l${i} = 1`)} AS c${i}`));
-    const counts = (await all(`SELECT ${countExprs.join(', ')} FROM ${rows}`))[0] ?? {};
+    const counts = (await session.all(`SELECT ${countExprs.join(', ')} FROM ${rows}`))[0] ?? {};
     const n = Number(counts['n'] ?? 0);
     const p0 = terms.length;
     if (!opts.skipDisclosure) {
@@ -271,7 +258,7 @@ export async function readGlmDesign(db: DuckDBConnection | SqlSession, job: GlmJ
       if (opts.numericCells) {
         for (const c of numericCols) {
           // The clamped (and, before the public scales arrive, unscaled) values, value by value when they are few.
-          const sizes = await all(`SELECT ${persons('true')} AS n FROM ${rows} GROUP BY ${d.quoteIdent(c.name)} LIMIT ${NUMERIC_AS_LEVELS + 1}`);
+          const sizes = await session.all(`SELECT ${persons('true')} AS n FROM ${rows} GROUP BY ${d.quoteIdent(c.name)} LIMIT ${NUMERIC_AS_LEVELS + 1}`);
           if (sizes.length <= NUMERIC_AS_LEVELS) checkNumericCells(c.column, sizes.map((r) => Number(r['n'])), opts.minCellSize);
           checkAbort();
         }
@@ -283,7 +270,7 @@ export async function readGlmDesign(db: DuckDBConnection | SqlSession, job: GlmJ
         for (const c of clamped) {
           const lo = d.cast(d.placeholder(1), 'DOUBLE');
           const hi = d.cast(d.placeholder(2), 'DOUBLE');
-          const at = (await all(`SELECT ${persons(`${d.quoteIdent(c.name)} <= ${lo}`)} AS lo, ${persons(`${d.quoteIdent(c.name)} >= ${hi}`)} AS hi FROM ${rows}`, [c.bounds[0], c.bounds[1]]))[0] ?? {};
+          const at = (await session.all(`SELECT ${persons(`${d.quoteIdent(c.name)} <= ${lo}`)} AS lo, ${persons(`${d.quoteIdent(c.name)} >= ${hi}`)} AS hi FROM ${rows}`, [c.bounds[0], c.bounds[1]]))[0] ?? {};
           checkBoundCells(c.column, [Number(at['lo'] ?? 0), Number(at['hi'] ?? 0)], opts.minCellSize);
           checkAbort();
         }

@@ -18,6 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { personHashSql } from '../../node-agent/disclosure/released-cells.js';
+import { hashPairsFromSource } from '../../node-agent/disclosure/source-pairs.js';
 import type { GlmReadOptions } from './design.js';
 
 export interface PersonGuardOptions {
@@ -37,8 +38,7 @@ export interface PersonGuardOptions {
 export function designPersonGuard(opts: PersonGuardOptions): NonNullable<GlmReadOptions['onRows']> {
   return async (db, rows) => {
     if (!rows.hasUnit) return;
-    const id = randomBytes(6).toString('hex');
-    const cand = `fedmesh_person_guard_${id}`;
+    const cand = `fedmesh_person_guard_${randomBytes(6).toString('hex')}`;
     const cell = opts.cell ? opts.cell(`"${rows.lastTerm}"`) : `'rows'`;
     const pairs = `WITH p AS (SELECT DISTINCT ${cell} AS cell, u FROM "${rows.table}" WHERE u IS NOT NULL AND (${opts.rows ?? 'true'})) `;
     let conn: DuckDBConnection;
@@ -46,27 +46,8 @@ export function designPersonGuard(opts: PersonGuardOptions): NonNullable<GlmRead
       if (!opts.local) throw new RangeError('designPersonGuard: rows on a server need the agent\'s local DuckDB');
       conn = opts.local;
       const d = db.dialect;
-      const raw = `fedmesh_person_pairs_${id}`;
-      await conn.run(`CREATE TEMP TABLE "${raw}" (cell VARCHAR, u VARCHAR)`);
-      try {
-        const appender = await conn.createAppender(raw, 'main', 'temp');
-        try {
-          const sql = `${pairs}SELECT ${d.cast('cell', 'VARCHAR')} AS cell, ${d.cast('u', 'VARCHAR')} AS u FROM p WHERE cell IN (SELECT cell FROM p GROUP BY cell HAVING count(*) >= ${d.placeholder(1)})`;
-          for await (const batch of db.stream(sql, [opts.minPersons])) {
-            for (const r of batch) {
-              appender.appendVarchar(String(r['cell']));
-              appender.appendVarchar(String(r['u']));
-              appender.endRow();
-            }
-            appender.flushSync();
-          }
-        } finally {
-          appender.closeSync();
-        }
-        await conn.run(`CREATE TEMP TABLE "${cand}" AS SELECT DISTINCT cell, ${personHashSql('u', '$1')} AS h FROM "${raw}"`, [opts.salt]);
-      } finally {
-        await conn.run(`DROP TABLE IF EXISTS "${raw}"`).catch(() => undefined);
-      }
+      const sql = `${pairs}SELECT ${d.cast('cell', 'VARCHAR')} AS cell, ${d.cast('u', 'VARCHAR')} AS u FROM p WHERE cell IN (SELECT cell FROM p GROUP BY cell HAVING count(*) >= ${d.placeholder(1)})`;
+      await hashPairsFromSource(db, conn, { sql, params: [opts.minPersons] }, opts.salt, cand);
     } else {
       conn = db;
       await conn.run(`CREATE TEMP TABLE "${cand}" AS ${pairs}SELECT cell, ${personHashSql('u', '$1')} AS h FROM p WHERE cell IN (SELECT cell FROM p GROUP BY cell HAVING count(*) >= $2)`, [opts.salt, opts.minPersons]);

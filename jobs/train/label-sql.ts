@@ -20,7 +20,8 @@ import { findColumn, type SchemaProduct } from '../../common/job/schema-check.js
 import { asSession } from '../../node-agent/cohort/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { doubleOf } from '../glm/design.js';
-import { binder, stageWhere, type StageScope } from './reader-split.js';
+import { paramBinder } from '../../node-agent/sql/index.js';
+import { stageWhere, type StageScope } from './reader-split.js';
 import type { LabelLevel } from './loss.js';
 
 export const LABEL_CLASS_COLUMN = 'fedmesh_label_class';
@@ -53,7 +54,7 @@ export async function stageLabelClasses(db: DuckDBConnection | SqlSession, produ
   const select = [...kept.map((c) => d.quoteIdent(c.name)), `${cls} AS ${d.quoteIdent(LABEL_CLASS_COLUMN)}`];
   if (unit) select.push(`CASE WHEN ${d.quoteIdent(unit)} IS NULL THEN 0 ELSE dense_rank() OVER (ORDER BY ${d.quoteIdent(unit)}) END AS ${d.quoteIdent(PERSON_COLUMN)}`);
   const params: (string | number | boolean)[] = [...levels];
-  const query = `SELECT ${select.join(', ')} FROM ${d.quoteIdent(product.name)}${stageWhere(d, product, scope, binder(d, params))}`;
+  const query = `SELECT ${select.join(', ')} FROM ${d.quoteIdent(product.name)}${stageWhere(d, product, scope, paramBinder(d, params))}`;
   try {
     for (const stmt of d.createTempTableAs(table, query)) await session.run(stmt, stmt.includes(query) ? params : []);
   } catch (e) {

@@ -12,7 +12,7 @@ import type { Filter } from '../../common/job/spec.js';
 import { asSession } from '../../node-agent/cohort/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { filterSql } from '../../node-agent/query/aggregate-sql.js';
-import { SQL_TYPES, type SqlDialect, type SqlType } from '../../node-agent/sql/index.js';
+import { paramBinder, type SqlDialect } from '../../node-agent/sql/index.js';
 import { testThresholdHex, type HashSplit } from './hash-split.js';
 
 /** The side column the TEMP table adds: 'train' or 'test' (NULL for a row without a unit, which is then dropped). */
@@ -38,16 +38,6 @@ export function stageWhere(d: SqlDialect, product: SchemaProduct, scope: StageSc
   return conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : '';
 }
 
-/** A positional parameter binder in dialect `d` over `values` (cast to a logical type when named). */
-export function binder(d: SqlDialect, values: (string | number | boolean)[]): (v: string | number | boolean, castTo?: string) => string {
-  return (v, castTo) => {
-    values.push(v);
-    const ph = d.placeholder(values.length);
-    const t = castTo?.toUpperCase();
-    return t && (SQL_TYPES as readonly string[]).includes(t) ? d.cast(ph, t as SqlType) : ph;
-  };
-}
-
 /**
  * Creates TEMP table `table` with the columns of `product` in `columns` plus the side column, and returns the
  * product the design reader should read instead. The caller drops the table.
@@ -66,7 +56,7 @@ export async function stageHashSplit(db: DuckDBConnection | SqlSession, product:
   const hash = d.binaryOrder(d.keyedHash(d.cast(d.placeholder(1), 'VARCHAR'), [u]));
   const side = `CASE WHEN ${u} IS NULL THEN NULL WHEN ${hash} < ${d.binaryOrder(d.cast(d.placeholder(2), 'VARCHAR'))} THEN '${HASH_SPLIT_TEST}' ELSE '${HASH_SPLIT_TRAIN}' END`;
   const params: (string | number | boolean)[] = [split.salt, testThresholdHex(split.fraction)];
-  const select = `SELECT ${[...kept.map((c) => d.quoteIdent(c.name)), `${side} AS ${d.quoteIdent(HASH_SPLIT_COLUMN)}`].join(', ')} FROM ${d.quoteIdent(product.name)}${stageWhere(d, product, scope, binder(d, params))}`;
+  const select = `SELECT ${[...kept.map((c) => d.quoteIdent(c.name)), `${side} AS ${d.quoteIdent(HASH_SPLIT_COLUMN)}`].join(', ')} FROM ${d.quoteIdent(product.name)}${stageWhere(d, product, scope, paramBinder(d, params))}`;
   try {
     for (const stmt of d.createTempTableAs(table, select)) await session.run(stmt, stmt.includes(select) ? params : []);
   } catch (e) {

@@ -20,10 +20,10 @@ import { quoteIdent } from '../data/database.js';
 import type { ProductInfo } from '../data/products.js';
 import { DEFAULT_BATCH_ROWS, type SqlSession } from '../data/source/index.js';
 import type { SqlParam } from '../data/source/source.js';
-import { SQL_TYPES, type SqlType } from '../sql/index.js';
+import { paramBinder } from '../sql/index.js';
 import { filterSql, groupLabelSql } from '../query/aggregate-sql.js';
 import type { GroupStatistics } from '../query/group-statistics.js';
-import { personHashSql } from '../disclosure/released-cells.js';
+import { hashPairsFromSource } from '../disclosure/source-pairs.js';
 
 const LOCAL_TYPE: Record<string, string> = { BIGINT: 'BIGINT', INTEGER: 'INTEGER', DOUBLE: 'DOUBLE', DATE: 'DATE', TIMESTAMP: 'TIMESTAMP', BOOLEAN: 'BOOLEAN' };
 
@@ -37,12 +37,7 @@ export async function withStagedColumns<T>(data: SqlSession, local: DuckDBConnec
   const d = data.dialect;
   const cols = columns.length > 0 ? [...columns] : product.columns.slice(0, 1);
   const params: SqlParam[] = [];
-  const param = (v: string | number | boolean, castTo?: string): string => {
-    params.push(v);
-    const t = castTo?.toUpperCase();
-    const ph = d.placeholder(params.length);
-    return t && (SQL_TYPES as readonly string[]).includes(t) ? d.cast(ph, t as SqlType) : ph;
-  };
+  const param = paramBinder(d, params);
   const where = filters.map((f, i) => filterSql(f, product, `where[${i}]`, param, d));
   // Only the members of a cohort built on the server (its TEMP table `memberOf.table`, column subject_id).
   if (memberOf) where.push(`${d.quoteIdent(memberOf.unit)} IN (SELECT subject_id FROM ${d.tempTable(memberOf.table)})`);
@@ -117,26 +112,7 @@ export async function candidateCellsFromSource(data: SqlSession, local: DuckDBCo
   const parts = [`SELECT ${label} AS cell, ${u} AS u FROM ${t} WHERE u IS NOT NULL`];
   for (const i of stats.plan.histogramMeasures) parts.push(`SELECT ${label} || '#m${i}b' || ${d.cast(`b${i}`, 'VARCHAR')}, ${u} FROM ${t} WHERE u IS NOT NULL AND b${i} IS NOT NULL`);
   const sql = `WITH x AS (SELECT DISTINCT cell, u FROM (${parts.join(' UNION ALL ')}) AS p) SELECT cell, u FROM x WHERE cell IN (SELECT cell FROM x GROUP BY cell HAVING count(*) >= ${d.placeholder(1)})`;
-  const pairs = `fedmesh_pairs_${randomBytes(6).toString('hex')}`;
   const table = `${rows}_cells`;
-  await local.run(`CREATE TEMP TABLE "${pairs}" (cell VARCHAR, u VARCHAR)`);
-  try {
-    const appender = await local.createAppender(pairs, 'main', 'temp');
-    try {
-      for await (const batch of data.stream(sql, [k], { batchRows })) {
-        for (const r of batch) {
-          appender.appendVarchar(String(r['cell']));
-          appender.appendVarchar(String(r['u']));
-          appender.endRow();
-        }
-        appender.flushSync();
-      }
-    } finally {
-      appender.closeSync();
-    }
-    await local.run(`CREATE TEMP TABLE "${table}" AS SELECT DISTINCT cell, ${personHashSql('u', '$1')} AS h FROM "${pairs}"`, [salt]);
-  } finally {
-    await local.run(`DROP TABLE IF EXISTS "${pairs}"`).catch(() => undefined);
-  }
+  await hashPairsFromSource(data, local, { sql, params: [k], batchRows }, salt, table);
   return table;
 }

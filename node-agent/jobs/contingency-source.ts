@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SqlSession } from '../data/source/index.js';
 import type { ProductInfo } from '../data/products.js';
-import { personHashSql } from '../disclosure/released-cells.js';
+import { hashPairsFromSource } from '../disclosure/source-pairs.js';
 import { placeLabel, type ContingencyQueryInput, type CountColumn, type CountFilter, type CountLevel } from '../sql/contingency-counts.js';
 import type { SqlType } from '../sql/index.js';
 
@@ -54,27 +54,7 @@ export function contingencySourceQuery(spec: ContingencyShape, product: Pick<Pro
  * `(cell, h)` of keyed hashes for the differencing guard. Returns its name; the caller drops it.
  */
 export async function contingencyCandidatesFromSource(session: SqlSession, conn: DuckDBConnection, persons: { sql: string; params: (string | number | boolean)[] }, nCols: number, salt: string): Promise<string> {
-  const id = randomBytes(6).toString('hex');
-  const pairs = `fedmesh_ct_pairs_${id}`;
-  const cand = `fedmesh_ct_cells_${id}`;
-  await conn.run(`CREATE TEMP TABLE "${pairs}" (cell VARCHAR, u VARCHAR)`);
-  try {
-    const appender = await conn.createAppender(pairs, 'main', 'temp');
-    try {
-      for await (const batch of session.stream(persons.sql, persons.params)) {
-        for (const r of batch) {
-          appender.appendVarchar(placeLabel(Number(r['place']), nCols));
-          appender.appendVarchar(String(r['u']));
-          appender.endRow();
-        }
-        appender.flushSync();
-      }
-    } finally {
-      appender.closeSync();
-    }
-    await conn.run(`CREATE TEMP TABLE "${cand}" AS SELECT DISTINCT cell, ${personHashSql('u', '$1')} AS h FROM "${pairs}"`, [salt]);
-    return cand;
-  } finally {
-    await conn.run(`DROP TABLE IF EXISTS "${pairs}"`).catch(() => undefined);
-  }
+  const cand = `fedmesh_ct_cells_${randomBytes(6).toString('hex')}`;
+  await hashPairsFromSource(session, conn, { ...persons, cellOf: (r) => placeLabel(Number(r['place']), nCols) }, salt, cand);
+  return cand;
 }

@@ -96,6 +96,19 @@ export interface SqlDialect {
   tableColumnsSql(): string;
 }
 
+/**
+ * A positional bound-parameter builder in dialect `d`: appends `v` to `values` and returns its placeholder, cast to
+ * `castTo` when that is one of the logical types (other type names, e.g. a column's DECIMAL(10,2), bind uncast).
+ */
+export function paramBinder(d: SqlDialect, values: { push(v: string | number | boolean): number; readonly length: number }): (v: string | number | boolean, castTo?: string) => string {
+  return (v, castTo) => {
+    values.push(v);
+    const ph = d.placeholder(values.length);
+    const t = castTo?.toUpperCase();
+    return t && (SQL_TYPES as readonly string[]).includes(t) ? d.cast(ph, t as SqlType) : ph;
+  };
+}
+
 /** Checks a non-negative safe integer that shapes SQL text (bins, series length). */
 export function checkShapeInteger(n: number, what: string): number {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${what} must be a non-negative integer, got ${String(n)}`);

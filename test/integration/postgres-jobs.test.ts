@@ -55,6 +55,28 @@ const noPg = skipWithoutPostgres('aggregate, contingency and consent on the Post
 
 const SALT = 'agent-secret-salt';
 
+/** `s` with a cursor of 100 rows, counting the batches read in `counter.n` (the rows cross in many batches). */
+function smallBatches(s: SqlSession, counter: { n: number }): SqlSession {
+  return {
+    dialect: s.dialect,
+    run: (sql, params) => s.run(sql, params),
+    all: (sql, params) => s.all(sql, params),
+    stream: async function* (sql, params) {
+      for await (const b of s.stream(sql, params, { batchRows: 100 })) {
+        counter.n += 1;
+        yield b;
+      }
+    },
+  };
+}
+
+/** A differencing guard that records each candidate set's `cell:hash` rows in `into` instead of checking them. */
+function recordingGuard(into: string[]): NonNullable<AgentKindContext['guardReleasedSets']> {
+  return async (c, candidates) => {
+    for (const r of (await c.runAndReadAll(`SELECT cell, h FROM "${candidates}" ORDER BY h, cell`)).getRowObjectsJS()) into.push(`${String(r.cell)}:${String(r.h)}`);
+  };
+}
+
 /** The session's own TEMP tables and views on the server (pg_my_temp_schema: not in current_schemas, so not in visibleTablesSql). */
 async function serverTempTables(s: SqlSession): Promise<string[]> {
   return (await s.all('SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema()')).map((r) => String(r['relname']));
@@ -585,19 +607,8 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     const spec = { kind: 'survival', model: 'cox', target, outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: { binDays: 90, maxDays: 1800 }, covariates: [{ name: 'age', source: 'age', type: 'numeric', bounds: [0, 110] }, { name: 'gender', source: 'gender', type: 'categorical', levels: ['male', 'female'], reference: 'male' }], privacy: { mode: 'none' } };
     const job = compileKindJob(coxKind, spec);
     const plan = job.plan as { times: number[]; terms: string[] };
-    const batches = { n: 0 };
     // A cursor of 100 rows: the followed persons (about a thousand) arrive in many batches.
-    const smallBatches = (s: SqlSession): SqlSession => ({
-      dialect: s.dialect,
-      run: (sql, params) => s.run(sql, params),
-      all: (sql, params) => s.all(sql, params),
-      stream: async function* (sql, params) {
-        for await (const b of s.stream(sql, params, { batchRows: 100 })) {
-          batches.n += 1;
-          yield b;
-        }
-      },
-    });
+    const batches = { n: 0 };
     const run = async (onPg: boolean): Promise<{ vectors: number[][]; guarded: string[] }> => {
       const ledgerDb = await DuckDBInstance.create(':memory:');
       const ledger = await ledgerDb.connect();
@@ -607,12 +618,10 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
         const product = (onPg ? pgProducts : duckProducts).find((p) => p.name === 'person')!;
         const ctx: AgentKindContext = {
           conn: local, jobId: 'jcox', round: 0, product, salt: SALT, policy: { minCellSize: 1 }, jobState: new Map(),
-          guardReleasedSets: async (c, candidates) => {
-            for (const r of (await c.runAndReadAll(`SELECT cell, h FROM "${candidates}" ORDER BY h, cell`)).getRowObjectsJS()) guarded.push(`${String(r.cell)}:${String(r.h)}`);
-          },
+          guardReleasedSets: recordingGuard(guarded),
         };
         const signal = new AbortController().signal;
-        const step = (input: unknown): Promise<{ values: Float64Array }> => (onPg ? source.withSession((s) => coxAgentKind.onSource!(ctx, job as never, input as never, smallBatches(s), signal)) : coxAgentKind.localStep(ctx, job as never, input as never, signal));
+        const step = (input: unknown): Promise<{ values: Float64Array }> => (onPg ? source.withSession((s) => coxAgentKind.onSource!(ctx, job as never, input as never, smallBatches(s, batches), signal)) : coxAgentKind.localStep(ctx, job as never, input as never, signal));
         const counts = await step({ phase: 'counts' });
         const newton = await step({ phase: 'newton', times: plan.times, beta: plan.terms.map(() => 0.01) });
         return { vectors: [Array.from(counts.values), Array.from(newton.values)], guarded };
@@ -644,17 +653,6 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
       dp: { kind: 'glm', product: 'drug_exposure', family: 'poisson', outcome: 'quantity', outcomeBounds: [0, 100], covariates: [{ column: 'days_supply', type: 'numeric', bounds: [0, 90] }], privacy: { mode: 'central-dp', epsilon: 1, maxRowsPerPerson: 2 } },
     };
     const batches = { n: 0 };
-    const smallBatches = (s: SqlSession): SqlSession => ({
-      dialect: s.dialect,
-      run: (sql, params) => s.run(sql, params),
-      all: (sql, params) => s.all(sql, params),
-      stream: async function* (sql, params) {
-        for await (const b of s.stream(sql, params, { batchRows: 100 })) {
-          batches.n += 1;
-          yield b;
-        }
-      },
-    });
     const run = async (spec: unknown, onPg: boolean): Promise<{ vectors: number[][]; guarded: string[]; localTables: string[] }> => {
       const job = compileKindJob(glmKind, spec);
       const p = job.plan.terms.length;
@@ -667,13 +665,11 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
         const product = (onPg ? pgProducts : duckProducts).find((x) => x.name === productName)!;
         const ctx: AgentKindContext = {
           conn: local, jobId: 'jglm', round: 1, product, salt: SALT, policy: { minCellSize: 5 }, jobState: new Map(),
-          guardReleasedSets: async (c, candidates) => {
-            for (const r of (await c.runAndReadAll(`SELECT cell, h FROM "${candidates}" ORDER BY h, cell`)).getRowObjectsJS()) guarded.push(`${String(r.cell)}:${String(r.h)}`);
-          },
+          guardReleasedSets: recordingGuard(guarded),
         };
         const signal = new AbortController().signal;
         const step = (input: unknown): Promise<{ values: Float64Array }> => (onPg ? source.withSession(async (s) => {
-          const v = await glmAgentKind.onSource!(ctx, job as never, input as never, smallBatches(s), signal);
+          const v = await glmAgentKind.onSource!(ctx, job as never, input as never, smallBatches(s, batches), signal);
           // The server's scratch tables (cohort, rows) are gone with the step.
           expect(await serverTempTables(s)).toEqual([]);
           return v;
@@ -734,9 +730,7 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
           const local = onPg ? ledger : conn;
           const ctx: AgentKindContext = {
             conn: local, jobId: 'jtrain', round: 1, product, salt: SALT, policy: { minCellSize: 5 }, jobState: new Map(),
-            guardReleasedSets: async (c, candidates) => {
-              for (const r of (await c.runAndReadAll(`SELECT cell, h FROM "${candidates}" ORDER BY h, cell`)).getRowObjectsJS()) guarded.push(`${String(r.cell)}:${String(r.h)}`);
-            },
+            guardReleasedSets: recordingGuard(guarded),
           };
           const input = { phase: 'train', weights: new Array<number>(job.plan.parameters).fill(0) };
           const signal = new AbortController().signal;
