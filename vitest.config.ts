@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Ends a test process whose event loop is blocked (beyond testTimeout), naming the test: test/helpers/watchdog.ts.
+    setupFiles: ['test/helpers/watchdog.ts'],
   },
 });

@@ -7,5 +7,6 @@ export default defineConfig({
     exclude: ['node_modules/**', 'dist/**'],
     testTimeout: 300_000,
     pool: 'forks',
+    setupFiles: ['test/helpers/watchdog.ts'],
   },
 });

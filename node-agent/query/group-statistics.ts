@@ -41,10 +41,13 @@ export interface GroupStatisticsOptions {
   refuseAboveGroups?: number;
 }
 
-/** A failed statement: the data source's own error (PostgreSQL: cancelled, connection lost, …), else INVALID_JOB. */
+/**
+ * A failed statement: the data source's own error (PostgreSQL: cancelled, connection lost, …), else INVALID_JOB.
+ * The engine's text is never passed on: it can quote a row's value (a conversion or overflow error names it).
+ */
 function queryError(e: unknown, product: string): FedmeshError {
   if (e instanceof FedmeshError) return e;
-  return new FedmeshError('INVALID_JOB', `the query could not run on product ${product}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+  return new FedmeshError('INVALID_JOB', `the query could not run on product ${product} (the database's message is not passed on: it can quote data values)`, { cause: e });
 }
 
 async function readRows(db: SqlSession, sql: string, params: (string | number | boolean)[], product: string): Promise<Record<string, unknown>[]> {

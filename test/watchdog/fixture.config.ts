@@ -1,0 +1,16 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+// The watchdog test's own vitest run: the blocking fixture only, with the same watchdog setup as the suite.
+export default defineConfig({
+  test: {
+    root: fileURLToPath(new URL('.', import.meta.url)),
+    include: ['blocked.fixture.ts', 'after.fixture.ts'],
+    // One file at a time, the blocked one first (alphabetical would put it second): the run must go on past it.
+    maxWorkers: 1,
+    sequence: { shuffle: false },
+    testTimeout: 2_000,
+    pool: 'forks',
+    setupFiles: [fileURLToPath(new URL('../helpers/watchdog.ts', import.meta.url))],
+  },
+});
