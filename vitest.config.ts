@@ -8,6 +8,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     // Ends a test process whose event loop is blocked (beyond testTimeout), naming the test: test/helpers/watchdog.ts.
-    setupFiles: ['test/helpers/watchdog.ts'],
+    setupFiles: ['test/helpers/watchdog.ts', 'test/helpers/file-teardown.ts'],
   },
 });

@@ -7,6 +7,6 @@ export default defineConfig({
     exclude: ['node_modules/**', 'dist/**'],
     testTimeout: 300_000,
     pool: 'forks',
-    setupFiles: ['test/helpers/watchdog.ts'],
+    setupFiles: ['test/helpers/watchdog.ts', 'test/helpers/file-teardown.ts'],
   },
 });

@@ -49,7 +49,8 @@ function toWorkerError(e: unknown): HeWorkerError {
   if (e instanceof FedmeshError) return { name: 'FedmeshError', code: e.code, message: e.message, field: e.field };
   if (e instanceof RangeError) return { name: 'RangeError', code: undefined, message: e.message, field: undefined };
   if (e instanceof TypeError) return { name: 'TypeError', code: undefined, message: e.message, field: undefined };
-  return { name: 'Error', code: 'INTERNAL', message: e instanceof Error ? e.message : String(e), field: undefined };
+  // Any other error's text stays here: it could quote a value of the vector being encrypted.
+  return { name: 'Error', code: 'INTERNAL', message: 'homomorphic encryption failed in a worker', field: undefined };
 }
 
 async function run(task: HeWorkerTask): Promise<Uint8Array | null> {

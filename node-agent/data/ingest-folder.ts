@@ -6,6 +6,8 @@ import { detectFormats, ingestFhir, ingestOmop } from './formats.js';
 import { ingestTabularFolder, type IngestedFile } from './ingest.js';
 import type { IngestIssue } from './omop/report.js';
 import { INTERNAL_PREFIX } from './products.js';
+import { describeReadError } from './read-error.js';
+import { FedmeshError } from '../../common/errors.js';
 
 export interface FolderIngestReport {
   files: IngestedFile[];
@@ -104,7 +106,7 @@ export async function ingestDataFolder(conn: DuckDBConnection, dataDir: string, 
         await setWarnings('omop', r.issues);
         formats.push({ kind: `omop ${omop.version}`, action: 'loaded', products: r.products, warnings: r.issues.length });
       } catch (e) {
-        formats.push({ kind: 'omop', action: 'failed', error: (e as Error).message, issues: issuesOf(e) });
+        formats.push({ kind: 'omop', action: 'failed', error: ingestError(e), issues: issuesOf(e) });
       }
     }
   }
@@ -120,7 +122,7 @@ export async function ingestDataFolder(conn: DuckDBConnection, dataDir: string, 
       await setWarnings('fhir', r.issues);
       formats.push({ kind: 'fhir', action: 'loaded', products: r.products, warnings: r.issues.length, conceptMapping: r.conceptMapping });
     } catch (e) {
-      formats.push({ kind: 'fhir', action: 'failed', error: (e as Error).message, issues: issuesOf(e) });
+      formats.push({ kind: 'fhir', action: 'failed', error: ingestError(e), issues: issuesOf(e) });
     }
   };
   const fhirFp = fhirPresent ? await fingerprint([...bundles, ...ndjson]) : '';
@@ -161,6 +163,14 @@ export async function ingestDataFolder(conn: DuckDBConnection, dataDir: string, 
 /** File names as the operator sees them in the data folder (an issue may list several, comma-separated). */
 export function inFolder(dataDir: string, files: string): string {
   return files.split(', ').map((f) => (isAbsolute(f) ? relative(dataDir, f) || '.' : f)).join(', ');
+}
+
+/**
+ * Why a format's ingest failed, as published with the agent's registration: the ingest's own refusal as written
+ * (it names files, lines and checks), anything else (an engine error, which can quote a row's value) scrubbed.
+ */
+function ingestError(e: unknown): string {
+  return e instanceof FedmeshError ? e.message : `the mapping query failed: ${describeReadError(e).message}`;
 }
 
 /** The problems a format ingest listed when it refused its files (see `fail` in the OMOP and FHIR ingests). */

@@ -21,6 +21,7 @@ import type { ConsentProvision, PatientConsent } from './consent.js';
 import type { PostgresSource, SessionOptions, SqlSession } from '../data/source/index.js';
 import { applySourceConsentScope } from './consent-source.js';
 import { writeLinkageKeep, writeSourceLinkageKeep } from '../linkage/linkage-scope.js';
+import { describeReadError } from '../data/read-error.js';
 
 type Log = (event: string, fields?: Record<string, unknown>) => void;
 
@@ -74,8 +75,9 @@ export class ConsentScopes {
     } catch (e) {
       this.consents = [];
       this.failed = true;
-      // The domain's own log: the message names the file and line (no other data).
-      this.log('consent-load-failed', { error: e instanceof Error ? e.message.slice(0, 2000) : typeof e });
+      // The domain's own log, with no data in it: fedmesh's own refusals name the file and line; DuckDB's CSV
+      // errors quote the offending line (a person's id and decision), so those are scrubbed first.
+      this.log('consent-load-failed', { error: e instanceof RangeError ? e.message.slice(0, 2000) : describeReadError(e).message });
     }
   }
 

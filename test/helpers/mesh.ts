@@ -1,6 +1,7 @@
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { atFileEnd } from './file-teardown.js';
 import { makeDevCertificates } from '../../client/certs.js';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../../common/tls.js';
@@ -30,6 +31,11 @@ let certCache: Promise<string> | undefined;
 export function sharedCerts(agentNames: string[]): Promise<string> {
   certCache ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fedmesh-certs-'));
+    // Shared by every mesh of the file, so removed after its last test (each run left ~85 behind).
+    atFileEnd(async () => {
+      certCache = undefined;
+      await rm(dir, { recursive: true, force: true });
+    });
     await makeDevCertificates({ outDir: dir, agents: agentNames, researchers: ['researcher', 'alice', 'bob', 'carol'] });
     return dir;
   })();

@@ -7,6 +7,7 @@ import { VOCABULARY_COMPLETE } from '../../../common/job/concept-names.js';
 import { describeProducts } from './defaults.js';
 import { loadManifest } from './manifest.js';
 import { computeQualityMetrics } from './quality.js';
+import { FedmeshError } from '../../../common/errors.js';
 
 /** What an agent publishes about one product (the registration's description, privacy unit and metadata). */
 export interface PublishedDescription {
@@ -76,7 +77,8 @@ export async function publishCatalog(conn: DuckDBConnection, ingest: FolderInges
       try {
         quality = await computeQualityMetrics(conn, d, { minCellSize: opts.minCellSize });
       } catch (e) {
-        quality = { error: (e as Error).message };
+        // Published: never the engine's text, which can quote a value.
+        quality = { error: e instanceof FedmeshError ? e.message : 'quality metrics could not be computed' };
       }
       state.qualityCache.set(d.name, { unit: d.privacyUnit, quality });
     }

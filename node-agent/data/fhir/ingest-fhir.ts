@@ -14,6 +14,7 @@ import { findBadNdjsonLines, unwrapJsonFiles } from './bundles.js';
 import { FHIR_TABLES, FLATTEN_SQL, KEPT_TYPES, MACROS_SQL, STAGE_TABLE } from './flatten.js';
 import { OMOP_FROM_FHIR_TABLES, mapFhirToOmop, type ConceptMappingState } from './to-omop.js';
 import { publishableResourceType } from './resource-types.js';
+import { describeReadError } from '../read-error.js';
 
 export interface FhirIngestOptions {
   /** Also build the OMOP-shaped tables (person, visit_occurrence, …) from the flat ones. @default true */
@@ -85,7 +86,7 @@ export async function ingestFhir(
         } catch (err) {
           const bad = await findBadNdjsonLines(file);
           if (bad.length > 0) errors.push(...bad);
-          else errors.push({ file, message: `could not be read: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]?.slice(0, 200)}` });
+          else errors.push({ file, message: `could not be read: ${describeReadError(err).message}` });
         }
       }
       if (errors.length > 0) fail(errors);

@@ -117,9 +117,9 @@ const INSERTS: ReadonlyArray<readonly [string, string]> = [
       CAST(coalesce(m.authored_on, m.validity_start) AS DATE) AS drug_exposure_start_date,
       coalesce(m.authored_on, m.validity_start) AS drug_exposure_start_datetime,
       CAST(coalesce(m.validity_end,
-        coalesce(m.authored_on, m.validity_start) + to_days(CAST(greatest(coalesce(m.supply_days, 1) - 1, 0) AS INTEGER)),
+        coalesce(m.authored_on, m.validity_start) + to_days(TRY_CAST(greatest(coalesce(m.supply_days, 1) - 1, 0) AS INTEGER)),
         coalesce(m.authored_on, m.validity_start)) AS DATE) AS drug_exposure_end_date,
-      ${EHR_TYPE} AS drug_type_concept_id, m.refills, m.quantity, CAST(round(m.supply_days) AS BIGINT) AS days_supply,
+      ${EHR_TYPE} AS drug_type_concept_id, m.refills, m.quantity, TRY_CAST(round(m.supply_days) AS BIGINT) AS days_supply,
       m.dosage_text AS sig, ${visitId('m.encounter_id')} AS visit_occurrence_id,
       m.medication_code AS drug_source_value, coalesce(v.source_concept_id, 0) AS drug_source_concept_id,
       m.route_code AS route_source_value
