@@ -63,7 +63,7 @@ export interface GlmReadOptions {
    * unit when `hasUnit`), after the disclosure rules and before they are read: a caller's mode-none differencing
    * guard over the persons behind them (jobs/train/guard.ts). Its errors propagate as they are.
    */
-  readonly onRows?: (db: DuckDBConnection | SqlSession, rows: { readonly table: string; readonly lastTerm: string; readonly hasUnit: boolean }) => Promise<void>;
+  readonly onRows?: (db: DuckDBConnection | SqlSession, rows: { readonly table: string; readonly lastTerm: string; readonly hasUnit: boolean; readonly unitType?: 'DOUBLE' | undefined }) => Promise<void>;
 }
 
 export interface GlmAgentDesign {
@@ -130,7 +130,8 @@ export function checkGlmAgainstSchema(job: GlmJob, product: SchemaProduct): void
 /** A numeric (or BOOLEAN) column as DOUBLE on every engine (PostgreSQL casts a boolean to a double only via an integer). */
 export function doubleOf(d: SqlDialect, product: SchemaProduct, column: string): string {
   const col = d.quoteIdent(column);
-  return findColumn(product, column, column).type.toUpperCase() === 'BOOLEAN' ? d.cast(d.cast(col, 'INTEGER'), 'DOUBLE') : d.cast(col, 'DOUBLE');
+  // toDouble: a NUMERIC value beyond the double range is a missing value (the row is dropped), not a failed task.
+  return findColumn(product, column, column).type.toUpperCase() === 'BOOLEAN' ? d.cast(d.cast(col, 'INTEGER'), 'DOUBLE') : d.toDouble(col);
 }
 
 /**
@@ -238,7 +239,9 @@ export async function readGlmDesign(db: DuckDBConnection | SqlSession, job: GlmJ
     const nDropped = Number(dropped[0]?.['dropped'] ?? 0);
     checkAbort();
     // Disclosure counts on the rows that will be used: persons (distinct units) when the product has a unit.
-    const persons = (cond: string): string => bigint(unit ? `count(DISTINCT u) FILTER (WHERE ${cond})` : `count(*) FILTER (WHERE ${cond})`);
+    // A row whose unit is NULL (kept in mode none) counts as a person of its own: count(DISTINCT u) would skip it, and a
+    // value held only by such rows would pass as a cell of 0 persons (red team 17, F1); train counts them so too.
+    const persons = (cond: string): string => bigint(unit ? `count(DISTINCT u) FILTER (WHERE ${cond}) + count(*) FILTER (WHERE (${cond}) AND u IS NULL)` : `count(*) FILTER (WHERE ${cond})`);
     const countExprs = [`${bigint('count(*)')} AS n`];
     if (job.family === 'binomial') countExprs.push(`${persons('y = 0')} AS y0`, `${persons('y = 1')} AS y1`);
     levelChecks.forEach((_, i) => countExprs.push(`${persons(`l${i} = 1`)} AS c${i}`));
@@ -277,7 +280,7 @@ export async function readGlmDesign(db: DuckDBConnection | SqlSession, job: GlmJ
       }
     }
     if (opts.onRows) {
-      await opts.onRows(db, { table: rowsTable, lastTerm: p0 > 1 ? `x${p0 - 1}` : 'y', hasUnit: !!unit });
+      await opts.onRows(db, { table: rowsTable, lastTerm: p0 > 1 ? `x${p0 - 1}` : 'y', hasUnit: !!unit, unitType: unit && product.columns.find((c) => c.name === unit)?.type.toUpperCase() === 'DOUBLE' ? 'DOUBLE' : undefined });
       checkAbort();
     }
     // Columns → typed arrays, chunk by chunk.

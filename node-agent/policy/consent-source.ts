@@ -24,6 +24,8 @@ export interface SourceScopedProduct {
   schema: string;
   /** The product's population (common/job/population.ts): a linkage-bounded task keeps its rows by that population's keep rows. */
   population?: string | undefined;
+  /** The privacy unit's type in DuckDB's spelling: a DOUBLE unit is compared in DuckDB's text of it. */
+  unitType?: string | undefined;
 }
 
 /**
@@ -47,7 +49,8 @@ export async function applySourceConsentScope(session: SqlSession, o: { consents
   for (const p of o.products) {
     if (!p.privacyUnit) continue;
     const stored = `${d.quoteIdent(p.schema)}.${d.quoteIdent(p.name)}`;
-    const unit = d.cast(`t.${d.quoteIdent(p.privacyUnit)}`, 'VARCHAR');
+    // By bytes, as DuckDB compares: under a case-insensitive column collation opting out `p1` must not remove `P1`.
+    const unit = d.binaryOrder(d.text(`t.${d.quoteIdent(p.privacyUnit)}`, p.unitType === 'DOUBLE' ? 'DOUBLE' : undefined));
     const keep = o.keepTable !== undefined ? ` AND ${linkageKeepFilter(o.keepTable, 't', { privacyUnit: p.privacyUnit, population: p.population }, d)}` : '';
     await session.run(`CREATE TEMP VIEW ${d.quoteIdent(p.name)} AS SELECT t.* FROM ${stored} t WHERE NOT EXISTS (SELECT 1 FROM ${optout} o WHERE o.person = ${unit})${keep}`);
   }

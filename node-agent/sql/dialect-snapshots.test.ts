@@ -55,7 +55,7 @@ describe('generated cohort SQL per dialect', () => {
     expect(pg).toContain('generate_series(0, 1)');
     expect(pg).toContain('DOUBLE PRECISION');
     expect(pg).not.toMatch(/\byear\(/);
-    expect(pg).toContain('ANALYZE "snap__qualified"');
+    expect(pg).toContain('ANALYZE pg_temp."snap__qualified"');
   });
 });
 

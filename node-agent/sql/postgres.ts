@@ -19,6 +19,8 @@ function duckdbDoubleText(x: string): string {
   return `CASE WHEN ${v} = 0 AND CAST(${v} AS TEXT) = '-0' THEN '-0.0' WHEN ${v} = trunc(${v}) AND abs(${v}) < 1e16 THEN CAST(CAST(${v} AS BIGINT) AS TEXT) || '.0' ELSE CAST(${v} AS TEXT) END`;
 }
 
+const pgTemp = (name: string): string => `pg_temp.${doubleQuoteIdent(name)}`;
+
 export const postgresDialect: SqlDialect = {
   name: 'postgres',
   placeholder: (n) => `$${n}`,
@@ -40,8 +42,11 @@ export const postgresDialect: SqlDialect = {
   stringAgg: (expr, sep, orderBy) => `string_agg(CAST(${expr} AS TEXT), '${sep.replace(/'/g, "''")}' ORDER BY ${orderBy})`,
   // No histogram aggregate (and the read-only role cannot create one): one FILTER count per public bin.
   histogram: filterColumnsHistogram,
+  text: (x, type) => (type === 'DOUBLE' ? duckdbDoubleText(x) : `CAST(${x} AS TEXT)`),
   keyedHash: (salt, keys, types) => `md5(concat_ws('|', ${[salt, ...keys.map((k, i) => (types?.[i] === 'DOUBLE' ? duckdbDoubleText(k) : `CAST(${k} AS TEXT)`))].join(', ')}))`,
   isFinite: (x) => `((${x}) <> CAST('Infinity' AS DOUBLE PRECISION) AND (${x}) <> CAST('-Infinity' AS DOUBLE PRECISION) AND (${x}) <> CAST('NaN' AS DOUBLE PRECISION))`,
+  // The literal is NUMERIC, so a NUMERIC value is compared exactly; NaN and ±Infinity fall outside (and are NULL).
+  toDouble: (x) => `CASE WHEN abs(${x}) <= 1.7976931348623157e308 THEN CAST(${x} AS DOUBLE PRECISION) END`,
   // rint() rounds halves to even: round half away from zero by hand. x − trunc(x) is exact for every double.
   roundToInteger: (x) => `CAST(trunc(${x}) + CASE WHEN abs((${x}) - trunc(${x})) >= 0.5 THEN sign(${x}) ELSE 0 END AS BIGINT)`,
   // to_json of an ARRAY prints no spaces (json_build_array would).
@@ -49,12 +54,14 @@ export const postgresDialect: SqlDialect = {
   fence: (q) => `${q} OFFSET 0`,
   // Parenthesised: a BETWEEN bound (a b_expr in the grammar) takes no bare COLLATE.
   binaryOrder: (x) => `((${x}) COLLATE "C")`,
-  tempTable: doubleQuoteIdent,
+  // Qualified by pg_temp: an unqualified DROP of a TEMP table the session does not (yet) have would find a table of
+  // that name in the CDM schema instead, and drop it if the agent's role owns it (red team 17, F4).
+  tempTable: pgTemp,
   createTempTableAs: (name, query) => {
-    const t = doubleQuoteIdent(name);
+    const t = pgTemp(name);
     return [`DROP TABLE IF EXISTS ${t}`, `CREATE TEMP TABLE ${t} AS\n${query}`, `ANALYZE ${t}`];
   },
-  dropTempTable: (name) => `DROP TABLE IF EXISTS ${doubleQuoteIdent(name)}`,
+  dropTempTable: (name) => `DROP TABLE IF EXISTS ${pgTemp(name)}`,
   // pg_catalog rather than information_schema: it also lists the session's TEMP tables and is much faster.
   tableColumnsSql: () =>
     `SELECT CASE WHEN n.oid = pg_my_temp_schema() THEN 'temp' ELSE n.nspname END AS table_catalog,

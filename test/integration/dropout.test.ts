@@ -47,7 +47,7 @@ describe('agents that are down or die mid-job', () => {
     await mesh.waitForAgents(3);
     const a2 = mesh.agents.get('a2')!;
     a2.serveTask = () => new Promise(() => undefined); // never answers
-    const final = await mesh.client.run({ ...job, timeoutMs: 500 });
+    const final = await mesh.client.run({ ...job, timeoutMs: 4_000 });
     expect(final.state).toBe('failed');
     expect(final.error!.code).toBe('QUORUM_NOT_MET');
     expect(final.agents.answered).toEqual(['a1', 'a3']);
@@ -64,7 +64,7 @@ describe('agents that are down or die mid-job', () => {
     try {
       const spent = async (): Promise<number> => (await mesh.coordinator.budgetReport('researcher', false)).reduce((s, e) => s + e.spent.rho, 0);
       const before = await spent();
-      const final = await mesh.client.run({ ...job, privacy: { mode: 'central-dp', epsilon: 0.5, delta: 1e-6 }, timeoutMs: 500 });
+      const final = await mesh.client.run({ ...job, privacy: { mode: 'central-dp', epsilon: 0.5, delta: 1e-6 }, timeoutMs: 4_000 });
       expect(final.state).toBe('failed');
       expect(final.error!.code).toBe('QUORUM_NOT_MET');
       expect(final.error!.message).toMatch(/a1: agent a1 did not answer within the job deadline\); the reserved budget \(ε = 0\.5\) stays charged: agents may already have computed on their data$/);

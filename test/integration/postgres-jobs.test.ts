@@ -745,7 +745,7 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
                 stream: (sql, params, o) => s0.stream(sql, params, o),
                 run: async (sql, params) => {
                   await s0.run(sql, params);
-                  const made = /^ANALYZE "(train_\w+_(split|label))"$/.exec(sql);
+                  const made = /^ANALYZE pg_temp\."(train_\w+_(split|label))"$/.exec(sql);
                   if (made) stageRows[made[2]!] = Number((await s0.all(`SELECT count(*) AS n FROM "${made[1]!}"`))[0]!['n']);
                 },
               };

@@ -1,8 +1,8 @@
 -- dialect: postgres;
 
-DROP TABLE IF EXISTS "snap__codesets";
+DROP TABLE IF EXISTS pg_temp."snap__codesets";
 
-CREATE TEMP TABLE "snap__codesets" AS
+CREATE TEMP TABLE pg_temp."snap__codesets" AS
 SELECT CAST(NULL AS INTEGER) AS codeset_id, CAST(NULL AS BIGINT) AS concept_id WHERE false
 UNION ALL
 SELECT DISTINCT CAST(0 AS INTEGER) AS codeset_id, CAST(I.concept_id AS BIGINT) AS concept_id
@@ -21,11 +21,11 @@ SELECT DISTINCT CAST(2 AS INTEGER) AS codeset_id, CAST(I.concept_id AS BIGINT) A
     SELECT concept_id FROM concept WHERE concept_id IN (3004410)
   ) I;
 
-ANALYZE "snap__codesets";
+ANALYZE pg_temp."snap__codesets";
 
-DROP TABLE IF EXISTS "snap__qualified";
+DROP TABLE IF EXISTS pg_temp."snap__qualified";
 
-CREATE TEMP TABLE "snap__qualified" AS
+CREATE TEMP TABLE pg_temp."snap__qualified" AS
 WITH primary_events AS (
 SELECT P.ordinal AS event_id, P.person_id, P.start_date, P.end_date, P.op_start_date, P.op_end_date, P.visit_occurrence_id
 FROM (
@@ -37,7 +37,7 @@ FROM (
   FROM (
     SELECT t.person_id, t.condition_occurrence_id AS event_id, CAST(t.condition_start_date AS DATE) AS start_date, COALESCE(CAST(t.condition_end_date AS DATE), (CAST(t.condition_start_date AS DATE) + CAST(1 AS INTEGER))) AS end_date, CAST(t.visit_occurrence_id AS BIGINT) AS visit_occurrence_id, COALESCE(t.condition_concept_id, 0) AS target_concept_id, row_number() OVER (PARTITION BY t.person_id ORDER BY CAST(t.condition_start_date AS DATE), t.condition_occurrence_id) AS ordinal
     FROM condition_occurrence t
-    JOIN "snap__codesets" cs ON t.condition_concept_id = cs.concept_id AND cs.codeset_id = 0
+    JOIN pg_temp."snap__codesets" cs ON t.condition_concept_id = cs.concept_id AND cs.codeset_id = 0
   ) C
   WHERE C.ordinal = 1
   ) E
@@ -52,19 +52,19 @@ FROM (
   FROM primary_events pe
 ) QE;
 
-ANALYZE "snap__qualified";
+ANALYZE pg_temp."snap__qualified";
 
-DROP TABLE IF EXISTS "snap__inclusion";
+DROP TABLE IF EXISTS pg_temp."snap__inclusion";
 
-CREATE TEMP TABLE "snap__inclusion" AS
+CREATE TEMP TABLE pg_temp."snap__inclusion" AS
 SELECT CAST(NULL AS INTEGER) AS inclusion_rule_id, CAST(NULL AS BIGINT) AS person_id, CAST(NULL AS BIGINT) AS event_id WHERE false
 UNION ALL
 SELECT CAST(0 AS INTEGER) AS inclusion_rule_id, R.person_id, R.event_id FROM (
 SELECT E.person_id, E.event_id
-  FROM "snap__qualified" E
+  FROM pg_temp."snap__qualified" E
   LEFT JOIN (
 SELECT E.person_id, E.event_id
-  FROM "snap__qualified" E
+  FROM pg_temp."snap__qualified" E
   JOIN person PER ON PER.person_id = E.person_id
   WHERE (CAST(EXTRACT(YEAR FROM E.start_date) AS INTEGER) - PER.year_of_birth) >= 40
   GROUP BY E.person_id, E.event_id
@@ -75,15 +75,15 @@ SELECT E.person_id, E.event_id
 UNION ALL
 SELECT CAST(1 AS INTEGER) AS inclusion_rule_id, R.person_id, R.event_id FROM (
 SELECT E.person_id, E.event_id
-  FROM "snap__qualified" E
+  FROM pg_temp."snap__qualified" E
   LEFT JOIN (
 SELECT P.person_id, P.event_id
-  FROM "snap__qualified" P
+  FROM pg_temp."snap__qualified" P
   LEFT JOIN (SELECT C.person_id, C.event_id, C.start_date, C.end_date, C.visit_occurrence_id, C.start_date AS sort_date, C.target_concept_id
   FROM (
     SELECT t.person_id, t.measurement_id AS event_id, CAST(t.measurement_date AS DATE) AS start_date, (CAST(t.measurement_date AS DATE) + CAST(1 AS INTEGER)) AS end_date, CAST(t.visit_occurrence_id AS BIGINT) AS visit_occurrence_id, COALESCE(t.measurement_concept_id, 0) AS target_concept_id, CAST(t.value_as_number AS DOUBLE PRECISION) AS value_as_number
     FROM measurement t
-    JOIN "snap__codesets" cs ON t.measurement_concept_id = cs.concept_id AND cs.codeset_id = 2
+    JOIN pg_temp."snap__codesets" cs ON t.measurement_concept_id = cs.concept_id AND cs.codeset_id = 2
   ) C
   WHERE C.value_as_number >= CAST(6.5 AS DOUBLE PRECISION)) A
     ON A.person_id = P.person_id
@@ -97,33 +97,33 @@ SELECT P.person_id, P.event_id
   HAVING COUNT(CQ.event_id) = 1
 ) R;
 
-ANALYZE "snap__inclusion";
+ANALYZE pg_temp."snap__inclusion";
 
-DROP TABLE IF EXISTS "snap__included";
+DROP TABLE IF EXISTS pg_temp."snap__included";
 
-CREATE TEMP TABLE "snap__included" AS
+CREATE TEMP TABLE pg_temp."snap__included" AS
 SELECT event_id, person_id, start_date, end_date, op_start_date, op_end_date, visit_occurrence_id
 FROM (
   SELECT Q.*, row_number() OVER (PARTITION BY Q.person_id ORDER BY Q.start_date ASC, Q.event_id) AS ordinal
-  FROM "snap__qualified" Q
-  JOIN (SELECT person_id, event_id FROM "snap__inclusion" GROUP BY person_id, event_id HAVING COUNT(DISTINCT inclusion_rule_id) = 2) M ON M.person_id = Q.person_id AND M.event_id = Q.event_id
+  FROM pg_temp."snap__qualified" Q
+  JOIN (SELECT person_id, event_id FROM pg_temp."snap__inclusion" GROUP BY person_id, event_id HAVING COUNT(DISTINCT inclusion_rule_id) = 2) M ON M.person_id = Q.person_id AND M.event_id = Q.event_id
 ) R;
 
-ANALYZE "snap__included";
+ANALYZE pg_temp."snap__included";
 
-DROP TABLE IF EXISTS "snap";
+DROP TABLE IF EXISTS pg_temp."snap";
 
-CREATE TEMP TABLE "snap" AS
+CREATE TEMP TABLE pg_temp."snap" AS
 WITH drug_target AS (
   SELECT de.person_id, CAST(de.drug_exposure_start_date AS DATE) AS start_date, COALESCE(CAST(de.drug_exposure_end_date AS DATE), (CAST(de.drug_exposure_start_date AS DATE) + CAST(de.days_supply AS INTEGER)), (CAST(de.drug_exposure_start_date AS DATE) + CAST(1 AS INTEGER))) AS end_date
   FROM drug_exposure de
-  JOIN (SELECT DISTINCT person_id FROM "snap__included") ip ON de.person_id = ip.person_id
-  JOIN "snap__codesets" cs ON cs.codeset_id = 1 AND de.drug_concept_id = cs.concept_id
+  JOIN (SELECT DISTINCT person_id FROM pg_temp."snap__included") ip ON de.person_id = ip.person_id
+  JOIN pg_temp."snap__codesets" cs ON cs.codeset_id = 1 AND de.drug_concept_id = cs.concept_id
   UNION ALL
   SELECT de.person_id, CAST(de.drug_exposure_start_date AS DATE) AS start_date, COALESCE(CAST(de.drug_exposure_end_date AS DATE), (CAST(de.drug_exposure_start_date AS DATE) + CAST(de.days_supply AS INTEGER)), (CAST(de.drug_exposure_start_date AS DATE) + CAST(1 AS INTEGER))) AS end_date
   FROM drug_exposure de
-  JOIN (SELECT DISTINCT person_id FROM "snap__included") ip ON de.person_id = ip.person_id
-  JOIN "snap__codesets" cs ON cs.codeset_id = 1 AND de.drug_source_concept_id = cs.concept_id
+  JOIN (SELECT DISTINCT person_id FROM pg_temp."snap__included") ip ON de.person_id = ip.person_id
+  JOIN pg_temp."snap__codesets" cs ON cs.codeset_id = 1 AND de.drug_source_concept_id = cs.concept_id
 ),
 drug_padded AS (SELECT person_id, start_date, (end_date + CAST(37 AS INTEGER)) AS end_date FROM drug_target),
 drug_marked AS (
@@ -142,17 +142,17 @@ drug_eras AS (
 ),
 strategy_ends AS (
   SELECT et.event_id, et.person_id, (ER.era_end_padded + CAST(-30 AS INTEGER)) AS end_date
-  FROM "snap__included" et JOIN drug_eras ER ON ER.person_id = et.person_id
+  FROM pg_temp."snap__included" et JOIN drug_eras ER ON ER.person_id = et.person_id
   WHERE et.start_date >= ER.era_start AND et.start_date <= (ER.era_end_padded + CAST(-30 AS INTEGER))
 ),
 cohort_ends AS (
-  SELECT event_id, person_id, op_end_date AS end_date FROM "snap__included"
+  SELECT event_id, person_id, op_end_date AS end_date FROM pg_temp."snap__included"
   UNION ALL
   SELECT event_id, person_id, end_date FROM strategy_ends
 ),
 cohort_rows AS (
   SELECT I.person_id, I.start_date, min(CE.end_date) AS end_date
-  FROM "snap__included" I
+  FROM pg_temp."snap__included" I
   JOIN cohort_ends CE ON I.event_id = CE.event_id AND I.person_id = CE.person_id AND CE.end_date >= I.start_date
   GROUP BY I.person_id, I.event_id, I.start_date
 ),
@@ -176,15 +176,15 @@ FROM cohort_eras
 WHERE CASE WHEN era_start > make_date(2010, 1, 1) THEN era_start ELSE make_date(2010, 1, 1) END <= CASE WHEN era_end_padded < make_date(2019, 12, 31) THEN era_end_padded ELSE make_date(2019, 12, 31) END
 ORDER BY subject_id, cohort_start_date;
 
-ANALYZE "snap";
+ANALYZE pg_temp."snap";
 
-SELECT COUNT(DISTINCT person_id) AS persons, COUNT(*) AS entries FROM "snap__qualified";
+SELECT COUNT(DISTINCT person_id) AS persons, COUNT(*) AS entries FROM pg_temp."snap__qualified";
 
 WITH mg AS (
   SELECT Q.person_id, Q.event_id, Q.start_date,
     COALESCE(bit_or(CAST(1 AS BIGINT) << I.inclusion_rule_id), CAST(0 AS BIGINT)) AS mask,
     COUNT(DISTINCT I.inclusion_rule_id) AS rule_count, COALESCE(min(I.inclusion_rule_id), 0) AS min_rule_id
-  FROM "snap__qualified" Q LEFT JOIN "snap__inclusion" I ON I.person_id = Q.person_id AND I.event_id = Q.event_id
+  FROM pg_temp."snap__qualified" Q LEFT JOIN pg_temp."snap__inclusion" I ON I.person_id = Q.person_id AND I.event_id = Q.event_id
   GROUP BY Q.person_id, Q.event_id, Q.start_date
 ),
 ranked AS (
@@ -199,10 +199,10 @@ FROM rules r LEFT JOIN ranked b ON true
 GROUP BY r.k
 ORDER BY r.k;
 
-DROP TABLE IF EXISTS "snap__codesets";
+DROP TABLE IF EXISTS pg_temp."snap__codesets";
 
-DROP TABLE IF EXISTS "snap__qualified";
+DROP TABLE IF EXISTS pg_temp."snap__qualified";
 
-DROP TABLE IF EXISTS "snap__inclusion";
+DROP TABLE IF EXISTS pg_temp."snap__inclusion";
 
-DROP TABLE IF EXISTS "snap__included";
+DROP TABLE IF EXISTS pg_temp."snap__included";

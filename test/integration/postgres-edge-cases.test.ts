@@ -1,0 +1,148 @@
+/**
+ * Red team 17's findings on the PostgreSQL agent, each on a small table in a throw-away PostgreSQL 15 cluster (and
+ * DuckDB where the two engines must agree). Each fails with its fix reverted:
+ * - glm mode none: a value held only by rows whose privacy unit is NULL passed the numeric-cell rule as 0 persons
+ *   (count(DISTINCT u) skips NULL); now each such row counts as a person (both engines).
+ * - TEMP tables are named through pg_temp: a CDM table called like one (owned by the agent's role, or not) is
+ *   neither dropped nor in the way.
+ * - consent opt-outs compare the unit by its bytes: under a case-insensitive column collation, opting out `p1`
+ *   leaves `P1` in, as on DuckDB.
+ * - a DOUBLE privacy unit: the train hash split puts each person on the same side on both engines, and its text
+ *   (for the differencing guard's hash) is DuckDB's (`7.0`).
+ * - a NUMERIC value beyond the double range is a dropped row in glm, not a failed task.
+ * Skips with a message without the PostgreSQL binaries.
+ */
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FedmeshError } from '../../common/errors.js';
+import { readGlmDesign } from '../../jobs/glm/design.js';
+import { parseGlmSpec } from '../../jobs/glm/spec.js';
+import { stageHashSplit } from '../../jobs/train/reader-split.js';
+import type { SqlSession } from '../../node-agent/data/source/index.js';
+import { pinnedStartupOptions } from '../../node-agent/data/source/session-settings.js';
+import { applySourceConsentScope } from '../../node-agent/policy/consent-source.js';
+import type { PatientConsent } from '../../node-agent/policy/consent.js';
+import { duckdbDialect, postgresDialect } from '../../node-agent/sql/index.js';
+import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
+
+const noPg = skipWithoutPostgres('PostgreSQL agent edge cases (red team 17)');
+
+/** A session over one client (the data source's own pool and checks are not what is tested here). */
+function sessionOf(c: pg.Client): SqlSession {
+  const args = (p: readonly unknown[] | undefined): unknown[] => (p ?? []).map((v) => (typeof v === 'bigint' ? v.toString() : v));
+  return {
+    dialect: postgresDialect,
+    run: async (sql, p) => {
+      await c.query(sql, args(p));
+    },
+    all: async (sql, p) => (await c.query(sql, args(p))).rows as Record<string, unknown>[],
+    async *stream(sql, p) {
+      yield (await c.query(sql, args(p))).rows as Record<string, unknown>[];
+    },
+  };
+}
+
+const deny = (person: string): PatientConsent => ({ person, recordedAtMs: 0, source: 'test', root: { type: 'deny', purposes: [], provisions: [] } as unknown as PatientConsent['root'] });
+
+describe.skipIf(noPg)('PostgreSQL agent edge cases (red team 17)', () => {
+  let cluster: PgCluster;
+  let seq = 0;
+  beforeAll(async () => {
+    cluster = await startPostgres();
+    await cluster.exec("CREATE COLLATION fedmesh_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)");
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  /** A fresh schema `cdm_N` with `setup` run in it, and a session as the superuser with it on the search path. */
+  async function withSchema<T>(setup: string, fn: (s: SqlSession, c: pg.Client, schema: string) => Promise<T>): Promise<T> {
+    const schema = `cdm_${++seq}`;
+    await cluster.exec(`CREATE SCHEMA ${schema}; SET search_path = ${schema}; ${setup}`);
+    const c = new pg.Client({ connectionString: cluster.url(), options: pinnedStartupOptions([schema]) });
+    await c.connect();
+    try {
+      return await fn(sessionOf(c), c, schema);
+    } finally {
+      await c.end();
+    }
+  }
+  async function withDuck<T>(setup: string, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    const inst = await DuckDBInstance.create(':memory:');
+    const conn = await inst.connect();
+    try {
+      for (const st of setup.split(';').map((x) => x.trim()).filter(Boolean)) await conn.run(st);
+      return await fn(conn);
+    } finally {
+      conn.closeSync();
+      inst.closeSync();
+    }
+  }
+
+  it('glm in mode none counts a NULL-unit row as a person: a value held only by such a row is refused on both engines; control: one held by 5 persons passes', async () => {
+    const product = { name: 't', columns: [{ name: 'pid', type: 'BIGINT' }, { name: 'x', type: 'DOUBLE' }, { name: 'y', type: 'DOUBLE' }], privacyUnit: 'pid' };
+    const job = parseGlmSpec({ kind: 'glm', product: 't', family: 'gaussian', outcome: 'y', covariates: [{ column: 'x', type: 'numeric', bounds: [0, 1] }], privacy: { mode: 'none' } });
+    const opts = { salt: 's', minCellSize: 5, scratch: 'edge', numericCells: true };
+    const rows = (tail: string): string => `CREATE TABLE t (pid BIGINT, x DOUBLE PRECISION, y DOUBLE PRECISION); INSERT INTO t SELECT g, 0, g % 7 FROM generate_series(1, 20) g; INSERT INTO t VALUES ${tail}`;
+    const outcome = async (read: () => Promise<unknown>): Promise<string> => read().then(() => 'accepted', (e: unknown) => (e instanceof FedmeshError ? e.code : String(e)));
+    for (const [tail, want] of [['(NULL, 1, 42)', 'POLICY_DENIED'], ['(21, 1, 1), (22, 1, 2), (23, 1, 3), (24, 1, 4), (25, 1, 5)', 'accepted']] as const) {
+      expect(await withSchema(rows(tail), (s) => outcome(() => readGlmDesign(s, job, product, opts))), `postgres ${tail}`).toBe(want);
+      const duck = rows(tail).replace(/DOUBLE PRECISION/g, 'DOUBLE').replace('generate_series(1, 20) g', 'generate_series(1, 20) AS s(g)');
+      expect(await withDuck(duck, (conn) => outcome(() => readGlmDesign(conn, job, product, opts))), `duckdb ${tail}`).toBe(want);
+    }
+  });
+
+  it('TEMP tables go through pg_temp: CDM tables named like the consent and linkage tables are neither dropped nor in the way', async () => {
+    const setup = `CREATE TABLE t (pid BIGINT); INSERT INTO t VALUES (1), (2);
+      CREATE TABLE _fedmesh_consent_optout (note TEXT); INSERT INTO _fedmesh_consent_optout VALUES ('hospital data');
+      CREATE TABLE _fedmesh_linkage_keep (note TEXT)`;
+    await withSchema(setup, async (s, _c, schema) => {
+      await applySourceConsentScope(s, { consents: [deny('1')], purpose: 'HRESCH', atMs: Date.now(), products: [{ name: 't', privacyUnit: 'pid', schema }] });
+      expect((await s.all('SELECT pid FROM t ORDER BY pid')).map((r) => String(r['pid']))).toEqual(['2']);
+      for (const stmt of postgresDialect.createTempTableAs('_fedmesh_linkage_keep', 'SELECT 1 AS x')) await s.run(stmt);
+      expect((await s.all(`SELECT note FROM ${schema}._fedmesh_consent_optout`)).map((r) => r['note'])).toEqual(['hospital data']);
+      expect((await s.all(`SELECT count(*)::int AS n FROM ${schema}._fedmesh_linkage_keep`))[0]!['n']).toBe(0);
+    });
+  });
+
+  it('consent opt-outs compare the unit by its bytes under a case-insensitive column collation (P1 stays when p1 opts out, as on DuckDB)', async () => {
+    const setup = "CREATE TABLE t (pid TEXT COLLATE fedmesh_ci); INSERT INTO t VALUES ('p1'), ('P1'), ('p2')";
+    const seen = await withSchema(setup.replace('COLLATE fedmesh_ci', 'COLLATE public.fedmesh_ci'), async (s, _c, schema) => {
+      await applySourceConsentScope(s, { consents: [deny('p1')], purpose: 'HRESCH', atMs: Date.now(), products: [{ name: 't', privacyUnit: 'pid', schema }] });
+      return (await s.all('SELECT pid FROM t ORDER BY pid COLLATE "C"')).map((r) => String(r['pid']));
+    });
+    expect(seen).toEqual(['P1', 'p2']);
+  });
+
+  it('a DOUBLE privacy unit: the train hash split is the same on both engines, and the unit text is DuckDB\'s', async () => {
+    const product = { name: 't', columns: [{ name: 'pid', type: 'DOUBLE' }, { name: 'x', type: 'DOUBLE' }], privacyUnit: 'pid' };
+    const split = { salt: 'abc', fraction: 0.5 } as Parameters<typeof stageHashSplit>[2];
+    const setup = 'CREATE TABLE t (pid DOUBLE PRECISION, x DOUBLE PRECISION); INSERT INTO t SELECT g, g FROM generate_series(1, 40) g';
+    const side = (rows: Record<string, unknown>[]): string => rows.map((r) => String(r['side']).slice(0, 2)).join(' ');
+    const onPg = await withSchema(setup, async (s) => {
+      await stageHashSplit(s, product, split, new Set(['x']), 'hs');
+      return side(await s.all('SELECT fedmesh_split_side AS side FROM hs ORDER BY x'));
+    });
+    const onDuck = await withDuck(setup.replace(/DOUBLE PRECISION/g, 'DOUBLE').replace('generate_series(1, 40) g', 'generate_series(1, 40) AS s(g)'), async (conn) => {
+      await stageHashSplit(conn, product, split, new Set(['x']), 'hs');
+      return side((await conn.runAndReadAll('SELECT fedmesh_split_side AS side FROM hs ORDER BY x')).getRowObjectsJS());
+    });
+    expect(onPg).toBe(onDuck);
+    expect(new Set(onPg.split(' ')).size, 'both sides occur').toBe(2);
+    const values = ['7', '12', '0.5', '-2.25', '1e20'];
+    const pgText = await withSchema('SELECT 1', async (s) => Promise.all(values.map(async (v) => String((await s.all(`SELECT ${postgresDialect.text(`CAST(${v} AS DOUBLE PRECISION)`, 'DOUBLE')} AS t`))[0]!['t']))));
+    const duckText = await withDuck('SELECT 1', async (conn) => Promise.all(values.map(async (v) => String((await conn.runAndReadAll(`SELECT ${duckdbDialect.text(`CAST(${v} AS DOUBLE)`, 'DOUBLE')} AS t`)).getRowObjectsJS()[0]!['t']))));
+    expect(pgText).toEqual(duckText);
+    expect(pgText[0]).toBe('7.0');
+  });
+
+  it('glm: a NUMERIC value beyond the double range is a dropped row, not a failed task', async () => {
+    const product = { name: 't', columns: [{ name: 'pid', type: 'BIGINT' }, { name: 'x', type: 'DOUBLE' }, { name: 'y', type: 'DOUBLE' }], privacyUnit: 'pid' };
+    const job = parseGlmSpec({ kind: 'glm', product: 't', family: 'gaussian', outcome: 'y', covariates: [{ column: 'x', type: 'numeric', bounds: [0, 1] }], privacy: { mode: 'none' } });
+    const setup = "CREATE TABLE t (pid BIGINT, x NUMERIC, y NUMERIC); INSERT INTO t SELECT g, g % 2, g FROM generate_series(1, 20) g; INSERT INTO t VALUES (21, 1e400, 1), (22, 'NaN', 1)";
+    const r = await withSchema(setup, (s) => readGlmDesign(s, job, product, { salt: 's', minCellSize: 1, scratch: 'edge' }));
+    expect(r.design.n).toBe(20);
+    expect(r.nDropped).toBe(2);
+  });
+});
