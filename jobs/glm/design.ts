@@ -63,7 +63,7 @@ export interface GlmReadOptions {
    * unit when `hasUnit`), after the disclosure rules and before they are read: a caller's mode-none differencing
    * guard over the persons behind them (jobs/train/guard.ts). Its errors propagate as they are.
    */
-  readonly onRows?: (db: DuckDBConnection | SqlSession, rows: { readonly table: string; readonly lastTerm: string; readonly hasUnit: boolean; readonly unitType?: 'DOUBLE' | undefined }) => Promise<void>;
+  readonly onRows?: (db: DuckDBConnection | SqlSession, rows: { readonly table: string; readonly lastTerm: string; readonly hasUnit: boolean }) => Promise<void>;
 }
 
 export interface GlmAgentDesign {
@@ -280,7 +280,7 @@ export async function readGlmDesign(db: DuckDBConnection | SqlSession, job: GlmJ
       }
     }
     if (opts.onRows) {
-      await opts.onRows(db, { table: rowsTable, lastTerm: p0 > 1 ? `x${p0 - 1}` : 'y', hasUnit: !!unit, unitType: unit && product.columns.find((c) => c.name === unit)?.type.toUpperCase() === 'DOUBLE' ? 'DOUBLE' : undefined });
+      await opts.onRows(db, { table: rowsTable, lastTerm: p0 > 1 ? `x${p0 - 1}` : 'y', hasUnit: !!unit });
       checkAbort();
     }
     // Columns → typed arrays, chunk by chunk.

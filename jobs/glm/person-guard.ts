@@ -46,8 +46,8 @@ export function designPersonGuard(opts: PersonGuardOptions): NonNullable<GlmRead
       if (!opts.local) throw new RangeError('designPersonGuard: rows on a server need the agent\'s local DuckDB');
       conn = opts.local;
       const d = db.dialect;
-      // The unit's text as DuckDB prints it (a DOUBLE unit: `7.0`), so sets compare across engines and kinds.
-      const sql = `${pairs}SELECT ${d.cast('cell', 'VARCHAR')} AS cell, ${d.text('u', rows.unitType)} AS u FROM p WHERE cell IN (SELECT cell FROM p GROUP BY cell HAVING count(*) >= ${d.placeholder(1)})`;
+      // The server's own text of the unit, as every kind on a PostgreSQL agent hashes it for the guard.
+      const sql = `${pairs}SELECT ${d.cast('cell', 'VARCHAR')} AS cell, ${d.cast('u', 'VARCHAR')} AS u FROM p WHERE cell IN (SELECT cell FROM p GROUP BY cell HAVING count(*) >= ${d.placeholder(1)})`;
       await hashPairsFromSource(db, conn, { sql, params: [opts.minPersons] }, opts.salt, cand);
     } else {
       conn = db;

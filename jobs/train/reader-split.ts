@@ -53,9 +53,7 @@ export async function stageHashSplit(db: DuckDBConnection | SqlSession, product:
   const d = session.dialect;
   const u = d.quoteIdent(unit);
   // The hex digests compare by their bytes on every engine (a server's collation must not reorder them).
-  // A DOUBLE unit hashes as DuckDB prints it on every engine, so a person lands on the same side (red team 17, F6).
-  const unitType = product.columns.find((c) => c.name === unit)?.type.toUpperCase() === 'DOUBLE' ? 'DOUBLE' : undefined;
-  const hash = d.binaryOrder(d.keyedHash(d.cast(d.placeholder(1), 'VARCHAR'), [u], [unitType]));
+  const hash = d.binaryOrder(d.keyedHash(d.cast(d.placeholder(1), 'VARCHAR'), [u]));
   const side = `CASE WHEN ${u} IS NULL THEN NULL WHEN ${hash} < ${d.binaryOrder(d.cast(d.placeholder(2), 'VARCHAR'))} THEN '${HASH_SPLIT_TEST}' ELSE '${HASH_SPLIT_TRAIN}' END`;
   const params: (string | number | boolean)[] = [split.salt, testThresholdHex(split.fraction)];
   const select = `SELECT ${[...kept.map((c) => d.quoteIdent(c.name)), `${side} AS ${d.quoteIdent(HASH_SPLIT_COLUMN)}`].join(', ')} FROM ${d.quoteIdent(product.name)}${stageWhere(d, product, scope, paramBinder(d, params))}`;

@@ -74,6 +74,9 @@ describe('engine error texts', () => {
     expect(cast.message).toContain('INT32');
     const overflow = describeReadError(new Error('Out of Range Error: Overflow in multiplication of INT64 (123456789 * 1000)!'));
     expect(overflow.message).not.toMatch(/123456789/);
+    for (const raw of ["Conversion Error: Type INT32 with value 5877000-04-07 can't be cast because the value is out of range for the destination type DATE", 'Conversion Error: Date out of range: 2021-2-31']) {
+      expect(describeReadError(new Error(raw)).message).not.toMatch(/04-07|2021-2-31/);
+    }
     const csv = describeReadError(new Error('Invalid Input Error: CSV Error on Line: 17\nOriginal Line: 4242,JANE\nError when converting column "year_of_birth". Could not convert string "19x1" to \'INTEGER\''));
     expect(csv.line).toBe(17);
     expect(csv.message).toContain('column "year_of_birth"');

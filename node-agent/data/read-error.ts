@@ -14,13 +14,15 @@ export interface ReadProblem {
 
 /**
  * Quoted strings become `…`, except the names after `column` (a column name is schema, not data); so do the
- * unquoted values DuckDB names in cast and overflow errors (`with value 2987654320.0`, `(123 * 456)`).
+ * unquoted values DuckDB names in cast, overflow and date errors (`with value 2987654320.0`, `(123 * 456)`,
+ * `with value 5877000-04-07`, `Date out of range: 2021-2-31`).
  */
 function scrub(text: string): string {
   return text
     .replace(/(column\s+)"([A-Za-z0-9_ ]{1,64})"|"[^"\n]*"|'[^'\n]*'/gi, (_m, prefix: string | undefined, name: string | undefined) =>
       prefix !== undefined ? `${prefix}"${name}"` : '…')
-    .replace(/\b(values?)\s+[-+]?[\d.]+(?:e[-+]?\d+)?/gi, '$1 …')
+    .replace(/\b(values?)\s+[-+]?[\d.:-]+(?:e[-+]?\d+)?/gi, '$1 …')
+    .replace(/\b(out of range:)\s*[^\s,;)]+/gi, '$1 …')
     .replace(/\(\s*[-+]?[\d.]+\s*[-+*/%]\s*[-+]?[\d.]+\s*\)/g, '(…)')
     .slice(0, 240);
 }

@@ -34,9 +34,10 @@ export function contingencySourceQuery(spec: ContingencyShape, product: Pick<Pro
   const person = product.privacyUnit ? column(product.privacyUnit) ?? (product.columns.some((c) => c.name === product.privacyUnit) ? { name: product.privacyUnit, type: 'VARCHAR' as SqlType } : undefined) : undefined;
   const row = column(spec.rowColumn);
   const col = column(spec.colColumn);
-  // A unit stored as a double prints '123' on the server but '123.0' in a staged DuckDB table: the guard's keyed
-  // hashes would differ between the two paths, so such a unit is staged (red team).
-  if (!person || person.type === 'DOUBLE' || !row || !col) return undefined;
+  // A unit stored as a double (or NUMERIC) is pushed down too: the server prints it '123', as every other kind on a
+  // PostgreSQL agent (cohort kinds, aggregate, glm, train, consent) does, so the guard's keyed hashes of one person
+  // agree across kinds; staged in DuckDB it would print '123.0' (red team 17, F7; red team 18, F1 and F3).
+  if (!person || !row || !col) return undefined;
   const where: CountFilter[] = [];
   for (const f of spec.where ?? []) {
     const c = column(f.column);

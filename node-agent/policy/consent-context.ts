@@ -124,7 +124,7 @@ export class ConsentScopes {
         return source.withSession(async (s) => {
           const products = this.products().flatMap((p) => {
             const found = source.catalogue.get(p.name);
-            return found ? [{ ...p, schema: found.schema, unitType: p.privacyUnit === undefined ? undefined : found.types[found.columns.indexOf(p.privacyUnit.toLowerCase())] }] : [];
+            return found ? [{ ...p, schema: found.schema }] : [];
           });
           // Linkage-bounded job: only the persons this site is designated for, decided on the server as in DuckDB.
           const keepTable = ctx.linkage !== undefined ? await writeSourceLinkageKeep(s as SqlSession, ctx.linkage, products) : undefined;

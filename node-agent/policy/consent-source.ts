@@ -24,8 +24,6 @@ export interface SourceScopedProduct {
   schema: string;
   /** The product's population (common/job/population.ts): a linkage-bounded task keeps its rows by that population's keep rows. */
   population?: string | undefined;
-  /** The privacy unit's type in DuckDB's spelling: a DOUBLE unit is compared in DuckDB's text of it. */
-  unitType?: string | undefined;
 }
 
 /**
@@ -50,7 +48,8 @@ export async function applySourceConsentScope(session: SqlSession, o: { consents
     if (!p.privacyUnit) continue;
     const stored = `${d.quoteIdent(p.schema)}.${d.quoteIdent(p.name)}`;
     // By bytes, as DuckDB compares: under a case-insensitive column collation opting out `p1` must not remove `P1`.
-    const unit = d.binaryOrder(d.text(`t.${d.quoteIdent(p.privacyUnit)}`, p.unitType === 'DOUBLE' ? 'DOUBLE' : undefined));
+    // The server's own text of the unit (a NUMERIC 7 is '7', as consent records name it), compared by bytes.
+    const unit = d.binaryOrder(d.cast(`t.${d.quoteIdent(p.privacyUnit)}`, 'VARCHAR'));
     const keep = o.keepTable !== undefined ? ` AND ${linkageKeepFilter(o.keepTable, 't', { privacyUnit: p.privacyUnit, population: p.population }, d)}` : '';
     await session.run(`CREATE TEMP VIEW ${d.quoteIdent(p.name)} AS SELECT t.* FROM ${stored} t WHERE NOT EXISTS (SELECT 1 FROM ${optout} o WHERE o.person = ${unit})${keep}`);
   }

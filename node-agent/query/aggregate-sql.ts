@@ -31,8 +31,6 @@ export interface AggregatePlan {
   bounded: boolean;
   /** Whether rows carry the privacy unit `u` (and `persons` is counted). */
   hasUnit: boolean;
-  /** `u`'s type when it is a DOUBLE (its text, for the differencing guard's hash, is then DuckDB's on every engine). */
-  unitType: 'DOUBLE' | undefined;
   /** The engine the SQL is written for. */
   dialect: SqlDialect;
   /** The bin counts of histogram/quantile measure `i` from a statistics row. */
@@ -265,7 +263,6 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     inlineParams: [...rowsParams, ...statsParams],
     histogramMeasures,
     keyCount: keys.length,
-    unitType: unit !== undefined && product.columns.find((c) => c.name === unit)?.type.toUpperCase() === 'DOUBLE' ? 'DOUBLE' : undefined,
     layout: privacy.layout,
     bounded: dpMode && unit !== undefined,
     hasUnit: unit !== undefined,

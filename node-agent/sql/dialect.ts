@@ -60,11 +60,6 @@ export interface SqlDialect {
    */
   keyedHash(saltExpr: string, keyExprs: readonly string[], keyTypes?: readonly (SqlType | undefined)[]): string;
   /**
-   * A value as text, the same on every engine for the same value: how a privacy unit is compared with the consent
-   * list and hashed for the differencing guard. A DOUBLE (`type`) prints as DuckDB prints it (see keyedHash).
-   */
-  text(expr: string, type?: SqlType): string;
-  /**
    * A DOUBLE rounded to the nearest integer, halves away from zero (C's `round`), as an exact integer (HUGEINT in
    * DuckDB, BIGINT in PostgreSQL, whose own `round` of a double rounds halves to even and whose double → NUMERIC
    * cast keeps only 15 digits). How values are snapped to the grid of a DP plan: the same integers on every engine.

@@ -38,7 +38,6 @@ export const duckdbDialect: SqlDialect = {
       },
     };
   },
-  text: (x) => `CAST(${x} AS VARCHAR)`,
   keyedHash: (salt, keys) => `md5(concat_ws('|', ${[salt, ...keys.map((k) => `CAST(${k} AS VARCHAR)`)].join(', ')}))`,
   // DuckDB's round(DOUBLE) is C's round (halves away from zero); a DOUBLE → HUGEINT cast of an integer is exact.
   roundToInteger: (x) => `CAST(round(${x}) AS HUGEINT)`,

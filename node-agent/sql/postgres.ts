@@ -42,7 +42,6 @@ export const postgresDialect: SqlDialect = {
   stringAgg: (expr, sep, orderBy) => `string_agg(CAST(${expr} AS TEXT), '${sep.replace(/'/g, "''")}' ORDER BY ${orderBy})`,
   // No histogram aggregate (and the read-only role cannot create one): one FILTER count per public bin.
   histogram: filterColumnsHistogram,
-  text: (x, type) => (type === 'DOUBLE' ? duckdbDoubleText(x) : `CAST(${x} AS TEXT)`),
   keyedHash: (salt, keys, types) => `md5(concat_ws('|', ${[salt, ...keys.map((k, i) => (types?.[i] === 'DOUBLE' ? duckdbDoubleText(k) : `CAST(${k} AS TEXT)`))].join(', ')}))`,
   isFinite: (x) => `((${x}) <> CAST('Infinity' AS DOUBLE PRECISION) AND (${x}) <> CAST('-Infinity' AS DOUBLE PRECISION) AND (${x}) <> CAST('NaN' AS DOUBLE PRECISION))`,
   // The literal is NUMERIC, so a NUMERIC value is compared exactly; NaN and ±Infinity fall outside (and are NULL).

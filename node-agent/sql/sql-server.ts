@@ -31,7 +31,6 @@ export const sqlServerDialect: SqlDialect = {
     const h = filterColumnsHistogram(binExpr, bins);
     return { select: (alias) => Array.from({ length: bins }, (_, j) => `SUM(CASE WHEN ${binExpr} = ${j} THEN 1 ELSE 0 END) AS ${alias}_${j}`), read: h.read };
   },
-  text: (x) => `CAST(${x} AS NVARCHAR(MAX))`,
   keyedHash: (salt, keys) => `CONVERT(VARCHAR(32), HASHBYTES('MD5', CONCAT_WS('|', ${[salt, ...keys.map((k) => `CAST(${k} AS NVARCHAR(MAX))`)].join(', ')})), 2)`,
   // FLOAT holds no infinities or NaN in SQL Server: every non-NULL value is finite.
   isFinite: (x) => `((${x}) = (${x}))`,

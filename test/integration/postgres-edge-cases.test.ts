@@ -7,8 +7,9 @@
  *   neither dropped nor in the way.
  * - consent opt-outs compare the unit by its bytes: under a case-insensitive column collation, opting out `p1`
  *   leaves `P1` in, as on DuckDB.
- * - a DOUBLE privacy unit: the train hash split puts each person on the same side on both engines, and its text
- *   (for the differencing guard's hash) is DuckDB's (`7.0`).
+ * - a NUMERIC or DOUBLE privacy unit is the server's own text on every path of a PostgreSQL agent: consent opt-outs
+ *   name it `7` (red team 18 found `7.0` there after a first fix), and contingency pushes it down instead of staging
+ *   it in DuckDB as `7.0`, so one person hashes alike in every kind's guard sets.
  * - a NUMERIC value beyond the double range is a dropped row in glm, not a failed task.
  * Skips with a message without the PostgreSQL binaries.
  */
@@ -18,12 +19,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FedmeshError } from '../../common/errors.js';
 import { readGlmDesign } from '../../jobs/glm/design.js';
 import { parseGlmSpec } from '../../jobs/glm/spec.js';
-import { stageHashSplit } from '../../jobs/train/reader-split.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { pinnedStartupOptions } from '../../node-agent/data/source/session-settings.js';
 import { applySourceConsentScope } from '../../node-agent/policy/consent-source.js';
 import type { PatientConsent } from '../../node-agent/policy/consent.js';
-import { duckdbDialect, postgresDialect } from '../../node-agent/sql/index.js';
+import { postgresDialect } from '../../node-agent/sql/index.js';
+import { contingencySourceQuery } from '../../node-agent/jobs/contingency-source.js';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
 
 const noPg = skipWithoutPostgres('PostgreSQL agent edge cases (red team 17)');
@@ -115,26 +116,20 @@ describe.skipIf(noPg)('PostgreSQL agent edge cases (red team 17)', () => {
     expect(seen).toEqual(['P1', 'p2']);
   });
 
-  it('a DOUBLE privacy unit: the train hash split is the same on both engines, and the unit text is DuckDB\'s', async () => {
-    const product = { name: 't', columns: [{ name: 'pid', type: 'DOUBLE' }, { name: 'x', type: 'DOUBLE' }], privacyUnit: 'pid' };
-    const split = { salt: 'abc', fraction: 0.5 } as Parameters<typeof stageHashSplit>[2];
-    const setup = 'CREATE TABLE t (pid DOUBLE PRECISION, x DOUBLE PRECISION); INSERT INTO t SELECT g, g FROM generate_series(1, 40) g';
-    const side = (rows: Record<string, unknown>[]): string => rows.map((r) => String(r['side']).slice(0, 2)).join(' ');
-    const onPg = await withSchema(setup, async (s) => {
-      await stageHashSplit(s, product, split, new Set(['x']), 'hs');
-      return side(await s.all('SELECT fedmesh_split_side AS side FROM hs ORDER BY x'));
-    });
-    const onDuck = await withDuck(setup.replace(/DOUBLE PRECISION/g, 'DOUBLE').replace('generate_series(1, 40) g', 'generate_series(1, 40) AS s(g)'), async (conn) => {
-      await stageHashSplit(conn, product, split, new Set(['x']), 'hs');
-      return side((await conn.runAndReadAll('SELECT fedmesh_split_side AS side FROM hs ORDER BY x')).getRowObjectsJS());
-    });
-    expect(onPg).toBe(onDuck);
-    expect(new Set(onPg.split(' ')).size, 'both sides occur').toBe(2);
-    const values = ['7', '12', '0.5', '-2.25', '1e20'];
-    const pgText = await withSchema('SELECT 1', async (s) => Promise.all(values.map(async (v) => String((await s.all(`SELECT ${postgresDialect.text(`CAST(${v} AS DOUBLE PRECISION)`, 'DOUBLE')} AS t`))[0]!['t']))));
-    const duckText = await withDuck('SELECT 1', async (conn) => Promise.all(values.map(async (v) => String((await conn.runAndReadAll(`SELECT ${duckdbDialect.text(`CAST(${v} AS DOUBLE)`, 'DOUBLE')} AS t`)).getRowObjectsJS()[0]!['t']))));
-    expect(pgText).toEqual(duckText);
-    expect(pgText[0]).toBe('7.0');
+  it('a NUMERIC or DOUBLE privacy unit on PostgreSQL: opting out 7 removes person 7 (the server\'s text of the unit, as consent records name it); control: BIGINT', async () => {
+    for (const type of ['BIGINT', 'NUMERIC', 'NUMERIC(20,0)', 'DOUBLE PRECISION']) {
+      const seen = await withSchema(`CREATE TABLE t (pid ${type}); INSERT INTO t VALUES (6), (7), (8)`, async (s, _c, schema) => {
+        await applySourceConsentScope(s, { consents: [deny('7')], purpose: 'HRESCH', atMs: Date.now(), products: [{ name: 't', privacyUnit: 'pid', schema }] });
+        return (await s.all('SELECT pid FROM t ORDER BY pid')).map((r) => String(r['pid']));
+      });
+      expect(seen, type).toEqual(['6', '8']);
+    }
+  });
+
+  it('contingency pushes a DOUBLE unit down (the server\'s text, as the other kinds hash it), rather than staging it as 7.0', () => {
+    const product = { name: 't', columns: [{ name: 'pid', type: 'DOUBLE' }, { name: 'a', type: 'VARCHAR' }, { name: 'b', type: 'VARCHAR' }], privacyUnit: 'pid' };
+    const q = contingencySourceQuery({ rowColumn: 'a', colColumn: 'b', rowLevels: ['x'], colLevels: ['y'], where: [] } as unknown as Parameters<typeof contingencySourceQuery>[0], product);
+    expect(q?.person).toEqual({ name: 'pid', type: 'DOUBLE' });
   });
 
   it('glm: a NUMERIC value beyond the double range is a dropped row, not a failed task', async () => {
