@@ -163,8 +163,68 @@ export interface GlmLocalPass {
 /** Checks the inputs (as glmLocalStats) and returns a pass positioned at row 0. */
 export function startGlmLocalPass(design: GlmDesign, family: GlmFamily, input: GlmRoundInput, options: GlmLocalOptions = {}): GlmLocalPass {
   checkDesign(design, family.validOutcome);
+  const acc = startAccumulator(design.p, family, input, options);
+  let next = 0;
+  const n = design.n;
+  return {
+    next: () => next,
+    run: (to: number) => {
+      const end = Math.min(n, to);
+      if (end > next) acc.visit(design, next, end);
+      next = Math.max(next, end);
+    },
+    finish: () => {
+      if (next < n) throw new RangeError(`glmLocalStats: ${n - next} rows not visited yet`);
+      return acc.finish();
+    },
+    spread: acc.spread,
+  };
+}
+
+/**
+ * A pass over rows that arrive in chunks (designs of the same p, one after another: a cursor over a site's database,
+ * issue 13), so that no party holds all its rows at once. Every chunk but the last must have a multiple of 4 rows:
+ * then the four-row blocks are those of one pass over all the rows, and the statistics are identical bit for bit to
+ * glmLocalStats over the concatenated design.
+ */
+export interface GlmStreamPass {
+  /** Adds the chunk's rows (checked as a design). @throws RangeError for a bad chunk, or a chunk after one whose length was not a multiple of 4 */
+  readonly add: (chunk: GlmDesign) => void;
+  /** The statistics over every row added. */
+  readonly finish: () => GlmLocalStats;
+  /** The working weights' spread over the rows added so far. */
+  readonly spread: () => GlmWeightSpread;
+}
+
+/** Checks the inputs (as glmLocalStats, for p columns) and returns a pass with no rows yet. */
+export function startGlmStreamPass(p: number, family: GlmFamily, input: GlmRoundInput, options: GlmLocalOptions = {}): GlmStreamPass {
+  const acc = startAccumulator(p, family, input, options);
+  let open = true;
+  return {
+    add: (chunk: GlmDesign) => {
+      if (chunk.p !== p) throw new RangeError(`startGlmStreamPass: a chunk has p = ${chunk.p}, expected ${p}`);
+      checkDesign(chunk, family.validOutcome);
+      if (chunk.n === 0) return;
+      if (!open) throw new RangeError('startGlmStreamPass: only the last chunk may have a number of rows that is not a multiple of 4');
+      acc.visit(chunk, 0, chunk.n);
+      open = acc.aligned();
+    },
+    finish: acc.finish,
+    spread: acc.spread,
+  };
+}
+
+interface Accumulator {
+  /** Visits rows from..to−1 of `design`; a new design may start only when aligned(). */
+  visit(design: GlmDesign, from: number, to: number): void;
+  /** Whether no rows are buffered in a partial four-row block. */
+  aligned(): boolean;
+  finish(): GlmLocalStats;
+  spread(): GlmWeightSpread;
+}
+
+function startAccumulator(p: number, family: GlmFamily, input: GlmRoundInput, options: GlmLocalOptions): Accumulator {
   if (family.link !== CANONICAL_LINK[family.name]) throw new RangeError(`glmLocalStats: the ${family.name} family's ${family.link} link is not canonical (the statistics assume it)`);
-  const { n, p, x, y, weights, offset } = design;
   const beta = input.beta;
   if (beta !== null && beta.length !== p) throw new RangeError(`glmLocalStats: beta has length ${beta.length}, expected p = ${p}`);
   if ((input.round === 1) !== (beta === null)) throw new RangeError('glmLocalStats: round 1 is evaluated at the starting values (beta null), later rounds at a beta');
@@ -177,11 +237,15 @@ export function startGlmLocalPass(design: GlmDesign, family: GlmFamily, input: G
   const blockR = new Float64Array(4);
   const blockRow = new Int32Array(4);
   let buffered = 0;
-  let next = 0;
+  let current: GlmDesign | undefined;
+  let finished = false;
   const spread: GlmWeightSpread = { sumW: 0, sumW2: 0, inside: 0, nullSumW: 0, nullSumW2: 0, nullInside: 0 };
-  const run = (to: number): void => {
-    const end = Math.min(n, to);
-    for (let i = next; i < end; i++) {
+  const visit = (design: GlmDesign, from: number, to: number): void => {
+    if (finished) throw new RangeError('glmLocalStats: the pass is finished');
+    if (design !== current && buffered !== 0) throw new RangeError('glmLocalStats: a new design may start only at a four-row boundary');
+    current = design;
+    const { x, y, weights, offset } = design;
+    for (let i = from; i < to; i++) {
       const row = i * p;
       const w = weights ? weights[i]! : 1;
       const off = offset ? offset[i]! : 0;
@@ -238,15 +302,16 @@ export function startGlmLocalPass(design: GlmDesign, family: GlmFamily, input: G
         s.nullDeviance += family.devResid(yi, eta0, w);
       }
     }
-    next = Math.max(next, end);
   };
   const finish = (): GlmLocalStats => {
-    if (next < n) throw new RangeError(`glmLocalStats: ${n - next} rows not visited yet`);
-    for (let b = 0; b < buffered; b++) accumulateRow(p, x, blockRow[b]!, blockW[b]!, blockR[b]!, info, rhs);
-    buffered = 0;
+    if (!finished) {
+      for (let b = 0; b < buffered; b++) accumulateRow(p, current!.x, blockRow[b]!, blockW[b]!, blockR[b]!, info, rhs);
+      buffered = 0;
+      finished = true;
+    }
     return s;
   };
-  return { next: () => next, run, finish, spread: () => ({ ...spread }) };
+  return { visit, aligned: () => buffered === 0, finish, spread: () => ({ ...spread }) };
 }
 
 /** info += w·x·xᵀ (packed upper triangle) and rhs += r·x for one row starting at x[row]. */

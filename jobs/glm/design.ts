@@ -135,14 +135,49 @@ export function doubleOf(d: SqlDialect, product: SchemaProduct, column: string):
 }
 
 /**
- * Reads the design of `job` from `product` on this agent and applies the disclosure rules. `db` is the agent's
- * DuckDB or a session of the site's own database server (issue 13): the SQL is compiled through the session's
- * dialect and runs there, the rows come back through a cursor into the typed arrays, and the scratch tables are
- * TEMP tables of that session — nothing is staged in the agent's DuckDB.
+ * Reads the design of `job` from `product` on this agent, all rows into one design (withGlmRows), after the
+ * disclosure rules. On a site's server the rows come back through a cursor into the typed arrays, and the scratch
+ * tables are TEMP tables of that session — nothing is staged in the agent's DuckDB.
  * @throws FedmeshError INVALID_JOB (schema), POLICY_DENIED (disclosure rule, privacy unit), FAILED_PRECONDITION
  *   (cohort tables missing), CANCELLED (signal)
  */
 export async function readGlmDesign(db: DuckDBConnection | SqlSession, job: GlmJob, product: SchemaProduct, opts: GlmReadOptions, signal?: AbortSignal): Promise<GlmAgentDesign> {
+  return withGlmRows(db, job, product, opts, signal, async (r) => {
+    let design: GlmDesign | undefined;
+    for await (const chunk of r.chunks(Math.max(1, r.n))) design = chunk;
+    return { design: design ?? emptyDesign(r.p, job), terms: r.terms, nDropped: r.nDropped };
+  });
+}
+
+/** The job's usable rows at this agent, after the disclosure rules, ready to be read (withGlmRows). */
+export interface GlmRows {
+  /** Usable rows. */
+  readonly n: number;
+  /** Rows selected by where and the cohort that could not be used (GlmAgentDesign.nDropped). */
+  readonly nDropped: number;
+  readonly terms: readonly GlmTerm[];
+  /** Design columns, the intercept included. */
+  readonly p: number;
+  /**
+   * The rows in chunks of `chunkRows` (the last may be shorter), in the read's order: fresh designs over buffers that
+   * are reused, so a chunk is valid until the next one is asked for. Once per withGlmRows call.
+   */
+  readonly chunks: (chunkRows: number) => AsyncGenerator<GlmDesign>;
+}
+
+function emptyDesign(p: number, job: GlmJob): GlmDesign {
+  return { n: 0, p, x: new Float64Array(0), y: new Float64Array(0), ...(job.offset ? { offset: new Float64Array(0) } : {}), ...(job.weights ? { weights: new Float64Array(0) } : {}) };
+}
+
+/**
+ * Prepares the design of `job` from `product` on this agent (the rows in a TEMP table of `db`, the disclosure rules,
+ * `onRows`), gives `consume` a reader of its rows, and drops the TEMP tables when `consume` ends. `db` is the agent's
+ * DuckDB or a session of the site's own database server (issue 13): there the SQL is compiled through the session's
+ * dialect and runs on the server, and the rows come back through a cursor, a chunk at a time, never all at once.
+ * @throws FedmeshError INVALID_JOB (schema), POLICY_DENIED (disclosure rule, privacy unit), FAILED_PRECONDITION
+ *   (cohort tables missing), CANCELLED (signal); what `consume` throws
+ */
+export async function withGlmRows<T>(db: DuckDBConnection | SqlSession, job: GlmJob, product: SchemaProduct, opts: GlmReadOptions, signal: AbortSignal | undefined, consume: (rows: GlmRows) => Promise<T>): Promise<T> {
   if (!IDENT.test(opts.scratch)) throw new RangeError('readGlmDesign: scratch must be a plain identifier');
   checkGlmAgainstSchema(job, product);
   const session = asSession(db);
@@ -283,64 +318,12 @@ export async function readGlmDesign(db: DuckDBConnection | SqlSession, job: GlmJ
       await opts.onRows(db, { table: rowsTable, lastTerm: p0 > 1 ? `x${p0 - 1}` : 'y', hasUnit: !!unit });
       checkAbort();
     }
-    // Columns → typed arrays, chunk by chunk.
-    const x = new Float64Array(n * p0);
-    const y = new Float64Array(n);
-    const offset = job.offset ? new Float64Array(n) : undefined;
-    const weights = job.weights ? new Float64Array(n) : undefined;
     const nx = p0 - 1;
-    const select = ['y', ...Array.from({ length: nx }, (_, j) => `x${j + 1}`), ...(offset ? ['o'] : []), ...(weights ? ['w'] : [])];
-    const orderBy = opts.ordered ? ` ORDER BY ${select.join(', ')}` : '';
-    let row = 0;
-    const room = (m: number): void => {
-      checkAbort();
-      if (row + m > n) throw new FedmeshError('INTERNAL', 'glm design: more rows than counted');
-    };
-    if ('dialect' in db) {
-      // A server: through a cursor, a batch of rows at a time (never the whole result in memory).
-      for await (const batch of db.stream(`SELECT ${select.join(', ')} FROM ${rows}${orderBy}`, [])) {
-        room(batch.length);
-        for (const r of batch) {
-          y[row] = Number(r['y']);
-          x[row * p0] = 1;
-          for (let j = 1; j <= nx; j++) x[row * p0 + j] = Number(r[`x${j}`]);
-          if (offset) offset[row] = Number(r['o']);
-          if (weights) weights[row] = Number(r['w']);
-          row++;
-        }
-      }
-    } else {
-      // DuckDB: column vectors straight into the typed arrays, no per-row objects.
-      const result = await db.stream(`SELECT ${select.join(', ')} FROM ${rows}${orderBy}`);
-      for (;;) {
-        const chunk = await result.fetchChunk();
-        if (!chunk || chunk.rowCount === 0) break;
-        const m = chunk.rowCount;
-        room(m);
-        const yv = chunk.getColumnVector(0);
-        for (let i = 0; i < m; i++) y[row + i] = yv.getItem(i) as number;
-        for (let j = 1; j <= nx; j++) {
-          const v = chunk.getColumnVector(j);
-          for (let i = 0; i < m; i++) x[(row + i) * p0 + j] = v.getItem(i) as number;
-        }
-        let c = nx + 1;
-        if (offset) {
-          const v = chunk.getColumnVector(c++);
-          for (let i = 0; i < m; i++) offset[row + i] = v.getItem(i) as number;
-        }
-        if (weights) {
-          const v = chunk.getColumnVector(c++);
-          for (let i = 0; i < m; i++) weights[row + i] = v.getItem(i) as number;
-        }
-        for (let i = 0; i < m; i++) x[(row + i) * p0] = 1;
-        row += m;
-      }
-    }
-    if (row !== n) throw new FedmeshError('INTERNAL', 'glm design: fewer rows than counted');
-    const design: { -readonly [K in keyof GlmDesign]: GlmDesign[K] } = { n, p: p0, x, y };
-    if (offset) design.offset = offset;
-    if (weights) design.weights = weights;
-    return { design, terms, nDropped };
+    const select = ['y', ...Array.from({ length: nx }, (_, j) => `x${j + 1}`), ...(job.offset ? ['o'] : []), ...(job.weights ? ['w'] : [])];
+    const sql = `SELECT ${select.join(', ')} FROM ${rows}${opts.ordered ? ` ORDER BY ${select.join(', ')}` : ''}`;
+    const hasOffset = !!job.offset;
+    const hasWeights = !!job.weights;
+    return await consume({ n, nDropped, terms, p: p0, chunks: (chunkRows) => designChunks(db, sql, { n, p: p0, hasOffset, hasWeights }, chunkRows, checkAbort) });
   } catch (e) {
     if (e instanceof FedmeshError || e instanceof RangeError) throw e;
     // Engine messages can quote data values; they stay in `cause`, for the agent's own logs only.
@@ -348,4 +331,77 @@ export async function readGlmDesign(db: DuckDBConnection | SqlSession, job: GlmJ
   } finally {
     for (const t of drop) await session.run(d.dropTempTable(t)).catch(() => undefined);
   }
+}
+
+/** The rows of `sql` (columns y, x1 … x{p−1}, then o and w when the job has them) in chunks of `chunkRows` designs. */
+async function* designChunks(db: DuckDBConnection | SqlSession, sql: string, shape: { n: number; p: number; hasOffset: boolean; hasWeights: boolean }, chunkRows: number, checkAbort: () => void): AsyncGenerator<GlmDesign> {
+  if (!Number.isSafeInteger(chunkRows) || chunkRows < 1) throw new RangeError('designChunks: chunkRows must be an integer >= 1');
+  const { n, p } = shape;
+  const cap = Math.min(chunkRows, Math.max(1, n));
+  const x = new Float64Array(cap * p);
+  const y = new Float64Array(cap);
+  const offset = shape.hasOffset ? new Float64Array(cap) : undefined;
+  const weights = shape.hasWeights ? new Float64Array(cap) : undefined;
+  const nx = p - 1;
+  let row = 0;
+  let total = 0;
+  const chunk = (): GlmDesign => {
+    const d: { -readonly [K in keyof GlmDesign]: GlmDesign[K] } = { n: row, p, x: x.subarray(0, row * p), y: y.subarray(0, row) };
+    if (offset) d.offset = offset.subarray(0, row);
+    if (weights) d.weights = weights.subarray(0, row);
+    total += row;
+    row = 0;
+    return d;
+  };
+  const room = (): void => {
+    checkAbort();
+    if (total + row >= n) throw new FedmeshError('INTERNAL', 'glm design: more rows than counted');
+  };
+  if ('dialect' in db) {
+    // A server: through a cursor, a batch of rows at a time (never the whole result in memory).
+    for await (const batch of db.stream(sql, [])) {
+      for (const r of batch) {
+        room();
+        y[row] = Number(r['y']);
+        x[row * p] = 1;
+        for (let j = 1; j <= nx; j++) x[row * p + j] = Number(r[`x${j}`]);
+        if (offset) offset[row] = Number(r['o']);
+        if (weights) weights[row] = Number(r['w']);
+        if (++row === cap) yield chunk();
+      }
+    }
+  } else {
+    // DuckDB: column vectors straight into the typed arrays, no per-row objects.
+    const result = await db.stream(sql);
+    for (;;) {
+      const dc = await result.fetchChunk();
+      if (!dc || dc.rowCount === 0) break;
+      const m = dc.rowCount;
+      const cols = Array.from({ length: dc.columnCount }, (_, c) => dc.getColumnVector(c));
+      for (let i0 = 0; i0 < m; ) {
+        const take = Math.min(m - i0, cap - row);
+        room();
+        if (total + row + take > n) throw new FedmeshError('INTERNAL', 'glm design: more rows than counted');
+        for (let i = 0; i < take; i++) y[row + i] = cols[0]!.getItem(i0 + i) as number;
+        for (let j = 1; j <= nx; j++) {
+          const v = cols[j]!;
+          for (let i = 0; i < take; i++) x[(row + i) * p + j] = v.getItem(i0 + i) as number;
+        }
+        if (offset) {
+          const v = cols[nx + 1]!;
+          for (let i = 0; i < take; i++) offset[row + i] = v.getItem(i0 + i) as number;
+        }
+        if (weights) {
+          const v = cols[nx + 1 + (offset ? 1 : 0)]!;
+          for (let i = 0; i < take; i++) weights[row + i] = v.getItem(i0 + i) as number;
+        }
+        for (let i = 0; i < take; i++) x[(row + i) * p] = 1;
+        row += take;
+        i0 += take;
+        if (row === cap) yield chunk();
+      }
+    }
+  }
+  if (row > 0) yield chunk();
+  if (total !== n) throw new FedmeshError('INTERNAL', 'glm design: fewer rows than counted');
 }

@@ -106,22 +106,36 @@ export function scalesFromMoments(cols: readonly StandardisedColumn[], released:
   });
 }
 
-/** One agent's moments vector (n, Σx per column, Σx² per column) over its cached design's raw columns. */
+/** One agent's moments vector (n, Σx per column, Σx² per column) over its design's raw columns. */
 export function localMoments(d: GlmDesign, cols: readonly StandardisedColumn[]): Float64Array {
+  const acc = momentsAccumulator(cols);
+  acc.add(d);
+  return acc.finish();
+}
+
+/**
+ * localMoments over rows that arrive in chunks (a cursor over a site's server): each column's sums add the rows in
+ * the same order as one pass, so the result is the same bit for bit.
+ */
+export function momentsAccumulator(cols: readonly StandardisedColumn[]): { add(d: GlmDesign): void; finish(): Float64Array } {
   const out = new Float64Array(1 + 2 * cols.length);
-  out[0] = d.n;
-  cols.forEach((c, k) => {
-    let s = 0;
-    let ss = 0;
-    for (let i = 0; i < d.n; i++) {
-      const v = d.x[i * d.p + c.term]!;
-      s += v;
-      ss += v * v;
-    }
-    out[1 + k] = s;
-    out[1 + cols.length + k] = ss;
-  });
-  return out;
+  return {
+    add(d) {
+      out[0]! += d.n;
+      cols.forEach((c, k) => {
+        let s = out[1 + k]!;
+        let ss = out[1 + cols.length + k]!;
+        for (let i = 0; i < d.n; i++) {
+          const v = d.x[i * d.p + c.term]!;
+          s += v;
+          ss += v * v;
+        }
+        out[1 + k] = s;
+        out[1 + cols.length + k] = ss;
+      });
+    },
+    finish: () => out,
+  };
 }
 
 /**

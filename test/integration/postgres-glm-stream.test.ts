@@ -1,0 +1,185 @@
+/**
+ * Issue 13, streaming: a glm job on a PostgreSQL agent keeps nothing row-level between rounds. Every round builds the
+ * design on the server and streams it through a cursor in chunks (GLM_STREAM_CHUNK_ROWS, here 40 003 rows = 3
+ * chunks, the last not a multiple of 4), and its vectors equal, bit for bit, those of a DuckDB agent holding the
+ * same rows in memory — the moments round of a standardised covariate, round 1 at R's starting values, and the IRLS
+ * rounds with prior weights. Between rounds the job's state holds no per-row array. A row changed on the server
+ * between two rounds fails the round with FAILED_PRECONDITION (control: the unchanged rows answer every round).
+ * Skips with a message without the PostgreSQL binaries.
+ */
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exactSumVectors, NO_NOISE, type AgentKindContext, type RoundRecord } from '../../common/kinds/index.js';
+import { FedmeshError } from '../../common/errors.js';
+import { glmAgentKind, GLM_STREAM_CHUNK_ROWS } from '../../jobs/glm/agent.js';
+import { glmKind, type CompiledGlmJob, type GlmJobInput } from '../../jobs/glm/index.js';
+import type { SqlSession } from '../../node-agent/data/source/index.js';
+import { pinnedStartupOptions } from '../../node-agent/data/source/session-settings.js';
+import { postgresDialect } from '../../node-agent/sql/index.js';
+import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
+
+const noPg = skipWithoutPostgres('glm streamed per round on a PostgreSQL agent (issue 13)');
+
+const N = 40_003;
+/** Deterministic synthetic rows (a fixed LCG: test data only). */
+function rows(): { u: number[]; age: number[]; bmi: number[]; sex: string[]; y: number[]; w: number[] } {
+  let s = 987654321;
+  const r = (): number => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const out = { u: [] as number[], age: [] as number[], bmi: [] as number[], sex: [] as string[], y: [] as number[], w: [] as number[] };
+  for (let i = 0; i < N; i++) {
+    const age = 15 + r() * 70;
+    const bmi = 16 + r() * 25;
+    const eta = -3 + 0.04 * age + 0.03 * bmi;
+    out.u.push(i + 1);
+    out.age.push(age);
+    out.bmi.push(bmi);
+    out.sex.push(r() < 0.5 ? 'F' : 'M');
+    out.y.push(r() < 1 / (1 + Math.exp(-eta)) ? 1 : 0);
+    out.w.push(0.5 + r());
+  }
+  return out;
+}
+const DATA = rows();
+const PRODUCT = { name: 't', columns: [{ name: 'u', type: 'BIGINT' }, { name: 'age', type: 'DOUBLE' }, { name: 'bmi', type: 'DOUBLE' }, { name: 'sex', type: 'VARCHAR' }, { name: 'y', type: 'INTEGER' }, { name: 'w', type: 'DOUBLE' }], privacyUnit: 'u', description: '', source: 'test' };
+const SPEC = {
+  kind: 'glm', product: 't', family: 'binomial', outcome: 'y', weights: 'w',
+  covariates: [
+    { column: 'age', type: 'numeric', bounds: [20, 80], standardise: true },
+    { column: 'sex', type: 'categorical', levels: ['F', 'M'], reference: 'F' },
+    { column: 'bmi', type: 'numeric', bounds: [10, 50] },
+  ],
+  privacy: { mode: 'none' },
+};
+const compile = (r: unknown): CompiledGlmJob => ({ ...glmKind.compile(glmKind.parse(r)), hash: 'test' });
+const bits = (v: Float64Array): string => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+
+/** A session over one client whose stream is a real server-side cursor (FETCH in batches), counting what it streams. */
+function cursorSession(c: pg.Client, seen: { streams: number; rows: number; largestBatch: number }): SqlSession {
+  const args = (p: readonly unknown[] | undefined): unknown[] => (p ?? []).map((v) => (typeof v === 'bigint' ? v.toString() : v));
+  return {
+    dialect: postgresDialect,
+    run: async (sql, p) => void (await c.query(sql, args(p))),
+    all: async (sql, p) => (await c.query(sql, args(p))).rows as Record<string, unknown>[],
+    async *stream(sql, p) {
+      seen.streams++;
+      await c.query('BEGIN READ ONLY');
+      try {
+        await c.query(`DECLARE fedmesh_test_cursor NO SCROLL CURSOR FOR ${sql}`, args(p));
+        for (;;) {
+          const batch = (await c.query('FETCH 5000 FROM fedmesh_test_cursor')).rows as Record<string, unknown>[];
+          if (batch.length === 0) break;
+          seen.rows += batch.length;
+          seen.largestBatch = Math.max(seen.largestBatch, batch.length);
+          yield batch;
+        }
+      } finally {
+        await c.query('COMMIT');
+      }
+    },
+  };
+}
+
+/** Largest typed array or array kept in a job state (a per-row array would be N long). */
+function largestKept(state: Map<string, unknown>): number {
+  let most = 0;
+  const visit = (v: unknown, depth: number): void => {
+    if (ArrayBuffer.isView(v)) most = Math.max(most, (v as unknown as { length: number }).length ?? 0);
+    else if (Array.isArray(v)) {
+      most = Math.max(most, v.length);
+      if (depth < 3) v.forEach((x) => visit(x, depth + 1));
+    } else if (v && typeof v === 'object' && depth < 3) Object.values(v).forEach((x) => visit(x, depth + 1));
+  };
+  state.forEach((v) => visit(v, 0));
+  return most;
+}
+
+describe.skipIf(noPg)('glm streamed per round on a PostgreSQL agent (issue 13)', () => {
+  let cluster: PgCluster;
+  let client: pg.Client;
+  let inst: DuckDBInstance;
+  let duck: DuckDBConnection;
+  beforeAll(async () => {
+    cluster = await startPostgres();
+    await cluster.exec('CREATE SCHEMA s1; CREATE TABLE s1.t (u BIGINT, age DOUBLE PRECISION, bmi DOUBLE PRECISION, sex TEXT, y INTEGER, w DOUBLE PRECISION)');
+    client = new pg.Client({ connectionString: cluster.url(), options: pinnedStartupOptions(['s1']) });
+    await client.connect();
+    // JS numbers travel as their shortest round-trip text: the server holds the same doubles.
+    await client.query('INSERT INTO t SELECT * FROM unnest($1::bigint[], $2::float8[], $3::float8[], $4::text[], $5::int[], $6::float8[])', [DATA.u, DATA.age, DATA.bmi, DATA.sex, DATA.y, DATA.w]);
+    inst = await DuckDBInstance.create(':memory:');
+    duck = await inst.connect();
+    await duck.run('CREATE TABLE t (u BIGINT, age DOUBLE, bmi DOUBLE, sex VARCHAR, y INTEGER, w DOUBLE)');
+    const app = await duck.createAppender('t');
+    for (let i = 0; i < N; i++) {
+      app.appendBigInt(BigInt(DATA.u[i]!));
+      app.appendDouble(DATA.age[i]!);
+      app.appendDouble(DATA.bmi[i]!);
+      app.appendVarchar(DATA.sex[i]!);
+      app.appendInteger(DATA.y[i]!);
+      app.appendDouble(DATA.w[i]!);
+      app.endRow();
+    }
+    app.closeSync();
+  }, 180_000);
+  afterAll(async () => {
+    await client?.end().catch(() => undefined);
+    duck?.closeSync();
+    inst?.closeSync();
+    await cluster?.stop();
+  });
+
+  it('every round re-reads the rows on the server in chunks and sends the DuckDB agent\'s vector bit for bit; nothing per-row is kept between rounds', async () => {
+    expect(N).toBeGreaterThan(2 * GLM_STREAM_CHUNK_ROWS);
+    const job = compile(SPEC);
+    const ctx = (conn: DuckDBConnection, jobState: Map<string, unknown>, round: number): AgentKindContext => ({ conn, jobId: 'stream-1', round, product: PRODUCT, salt: 's', policy: { minCellSize: 5 }, jobState });
+    const duckState = new Map<string, unknown>();
+    const pgState = new Map<string, unknown>();
+    const seen = { streams: 0, rows: 0, largestBatch: 0 };
+    const session = cursorSession(client, seen);
+    const history: RoundRecord<GlmJobInput>[] = [];
+    const signal = new AbortController().signal;
+    let rounds = 0;
+    for (let r = 0; r < job.maxRounds; r++) {
+      const input = glmKind.nextRound(job, history);
+      if (input === undefined) break;
+      const want = (await glmAgentKind.localStep(ctx(duck, duckState, r), job, input, signal)).values;
+      const before = { ...seen };
+      const got = (await glmAgentKind.onSource!(ctx(duck, pgState, r), job, input, session, signal)).values;
+      expect(bits(got), `round ${r}`).toBe(bits(want));
+      // This round streamed every usable row from the server (again), through the cursor's batches.
+      expect(seen.streams - before.streams, `round ${r}`).toBeGreaterThanOrEqual(1);
+      expect(seen.rows - before.rows, `round ${r}`).toBeGreaterThanOrEqual(N - 100);
+      expect(largestKept(pgState), `round ${r}`).toBeLessThan(100);
+      const layout = glmKind.layout(job, r);
+      const sum = Array.from(exactSumVectors(layout, layout.blocks.map(() => NO_NOISE), [{ values: want }]).values);
+      history.push({ round: r, input, answered: ['a'], released: sum, noiseStd: new Array<number>(layout.blocks.length).fill(0) });
+      rounds++;
+    }
+    // The moments round, round 1 and at least two IRLS rounds ran; the DuckDB agent keeps its design (control for
+    // largestKept: it does see a per-row array there).
+    expect(rounds).toBeGreaterThanOrEqual(4);
+    expect(largestKept(duckState)).toBeGreaterThanOrEqual(N - 100);
+    expect(seen.largestBatch).toBeLessThanOrEqual(5000);
+  }, 300_000);
+
+  it('a row changed on the server between two rounds fails the next round with FAILED_PRECONDITION (control: unchanged rows answer)', async () => {
+    const job = compile(SPEC);
+    const state = new Map<string, unknown>();
+    const session = cursorSession(client, { streams: 0, rows: 0, largestBatch: 0 });
+    const c = (round: number): AgentKindContext => ({ conn: duck, jobId: 'stream-2', round, product: PRODUCT, salt: 's', policy: { minCellSize: 5 }, jobState: state });
+    const signal = new AbortController().signal;
+    const moments = glmKind.nextRound(job, [])!;
+    const v0 = (await glmAgentKind.onSource!(c(0), job, moments, session, signal)).values;
+    // Control: the same round again over unchanged rows answers the same.
+    expect(bits((await glmAgentKind.onSource!(c(0), job, moments, session, signal)).values)).toBe(bits(v0));
+    await client.query('UPDATE t SET bmi = bmi + 1 WHERE u = 17');
+    try {
+      const e = await glmAgentKind.onSource!(c(0), job, moments, session, signal).then(() => undefined, (x: unknown) => x);
+      expect(e).toBeInstanceOf(FedmeshError);
+      expect((e as FedmeshError).code).toBe('FAILED_PRECONDITION');
+      expect((e as FedmeshError).message).toMatch(/changed on the database server between two rounds/);
+    } finally {
+      await client.query('UPDATE t SET bmi = bmi - 1 WHERE u = 17');
+    }
+  }, 120_000);
+});
