@@ -4,7 +4,9 @@
  * synthetic persons: generated once, loaded into DuckDB, and copied value for value into PostgreSQL with the
  * README's recommended indexes, queried by a read-only role through the agent's own data source. Reports the
  * ratio, the time per cohort stage on each engine (where the time goes), the load time, and PostgreSQL without
- * the recommended indexes.
+ * the recommended indexes. And one glm IRLS round over the person table (gaussian year of birth ~ gender): on
+ * PostgreSQL every round builds the design on the server and streams it through the cursor (nothing row-level is
+ * kept between rounds), on DuckDB the design read in the first round is kept in memory — the price of the former.
  *
  * The server runs with settings a DBA would give an analytics replica on this machine (stated in the result):
  * shared_buffers 1 GB, work_mem 256 MB, 2 parallel workers per gather, fsync off (a throw-away cluster).
@@ -26,6 +28,11 @@ import type { AggregateJob } from '../common/job/spec.js';
 import { listProducts, type ProductInfo } from '../node-agent/data/products.js';
 import { queryGroupStatistics } from '../node-agent/query/group-statistics.js';
 import { measureInterleaved, ratio, type SuiteReport } from './harness.js';
+import { glmAgentKind } from '../jobs/glm/agent.js';
+import { glmKind, type CompiledGlmJob, type GlmJobInput } from '../jobs/glm/index.js';
+import type { AgentKindContext } from '../common/kinds/index.js';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { PostgresSource } from '../node-agent/data/source/index.js';
 import { startPostgres } from './postgres-cluster.js';
 import { copyDuckDbTablesToPostgres, createReadOnlyRole, recommendedIndexSql } from './postgres-omop.js';
 
@@ -73,6 +80,34 @@ async function stageTimes(s: SqlSession): Promise<Record<string, number>> {
   out['characterise'] = Math.round(performance.now() - t0);
   for (const sql of compiled.cleanupStatements) await s.run(sql);
   return out;
+}
+
+/**
+ * One glm IRLS round (round 1) at one agent: DuckDB with its design kept from a first round, PostgreSQL streamed from
+ * the server (jobs/glm/agent.ts). Both send the same vector bit for bit.
+ */
+async function glmRound(conn: DuckDBConnection, source: PostgresSource, iterations: number): Promise<{ duckdbFirstRoundMs: number; duckdbCachedP50Ms: number; postgresStreamedP50Ms: number; rows: number; exactMatch: boolean }> {
+  const product = (await listProducts(conn)).find((p) => p.name === 'person')!;
+  product.privacyUnit = 'person_id';
+  const job: CompiledGlmJob = { ...glmKind.compile(glmKind.parse({ kind: 'glm', product: 'person', family: 'gaussian', outcome: 'year_of_birth', covariates: [{ column: 'gender_concept_id', type: 'categorical', levels: [8507, 8532], reference: 8507 }], privacy: { mode: 'none' } })), hash: 'bench' };
+  const input = glmKind.nextRound(job, []) as GlmJobInput;
+  const duckState = new Map<string, unknown>();
+  const pgState = new Map<string, unknown>();
+  const ctx = (jobState: Map<string, unknown>): AgentKindContext => ({ conn, jobId: 'bench-glm', round: 0, product, salt: 'bench-salt', policy: { minCellSize: 1 }, jobState });
+  const signal = new AbortController().signal;
+  const bits = (v: Float64Array): string => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+  const t0 = performance.now();
+  let duckV: Float64Array = (await glmAgentKind.localStep(ctx(duckState), job, input, signal)).values;
+  const duckdbFirstRoundMs = Math.round(performance.now() - t0);
+  let pgV: Float64Array = new Float64Array(0);
+  const timed = await measureInterleaved(
+    {
+      duckdb: async () => (duckV = (await glmAgentKind.localStep(ctx(duckState), job, input, signal)).values),
+      postgres: async () => (pgV = (await source.withSession((s) => glmAgentKind.onSource!(ctx(pgState), job, input, s, signal))).values),
+    },
+    { warmup: 1, iterations },
+  );
+  return { duckdbFirstRoundMs, duckdbCachedP50Ms: timed.duckdb.p50Ms, postgresStreamedP50Ms: timed.postgres.p50Ms, rows: Number((await conn.runAndReadAll('SELECT count(*) AS n FROM person')).getRowObjectsJS()[0]!['n']), exactMatch: bits(duckV) === bits(pgV) };
 }
 
 export async function runPostgresBenchmark(options: PostgresBenchOptions = {}): Promise<SuiteReport> {
@@ -130,6 +165,8 @@ export async function runPostgresBenchmark(options: PostgresBenchOptions = {}): 
         { warmup: 1, iterations },
       );
       log(`aggregate job work (pushed down): DuckDB p50 ${agg.duckdb.p50Ms} ms, PostgreSQL p50 ${agg.postgres.p50Ms} ms`);
+      const glm = await glmRound(conn, source, iterations);
+      log(`glm round: DuckDB (design kept) p50 ${glm.duckdbCachedP50Ms} ms, PostgreSQL (streamed) p50 ${glm.postgresStreamedP50Ms} ms, exact: ${glm.exactMatch}`);
       const stages = { duckdb: await stageTimes(duck), postgres: await source.withSession(stageTimes) };
       // The same work without the recommended indexes (statistics kept): what they buy.
       const indexNames = recommendedIndexSql('cdm', TABLES).map((s) => /CREATE INDEX "([^"]+)"/.exec(s)![1]!);
@@ -148,6 +185,7 @@ export async function runPostgresBenchmark(options: PostgresBenchOptions = {}): 
           duckdb: { p50Ms: timed.duckdb.p50Ms, p95Ms: timed.duckdb.p95Ms },
           postgres: { p50Ms: timed.postgres.p50Ms, p95Ms: timed.postgres.p95Ms },
           postgresWithoutIndexes: { p50Ms: noIndex.postgres.p50Ms },
+          glmRound: { ...glm, note: 'one IRLS round of gaussian year_of_birth ~ gender over the person table: PostgreSQL builds the design on the server and streams it every round (nothing row-level kept), DuckDB keeps the design read in its first round' },
           stagesMs: stages,
           postgresSettings: SETTINGS,
           note: 'one cohort job\'s work at one agent (cohort SQL with two inclusion rules + age/gender characterisation), same data on both engines; PostgreSQL 15 over loopback TCP as a read-only role, in the same machine (2 cores shared); DuckDB embedded in this process',
@@ -155,6 +193,7 @@ export async function runPostgresBenchmark(options: PostgresBenchOptions = {}): 
         ratios: {
           postgresOverDuckdb: ratio(timed.postgres.p50Ms, timed.duckdb.p50Ms, { numerator: 'PostgreSQL p50', denominator: 'DuckDB p50' }),
           aggregatePostgresOverDuckdb: ratio(agg.postgres.p50Ms, agg.duckdb.p50Ms, { numerator: 'PostgreSQL aggregate p50 (pushed down)', denominator: 'DuckDB aggregate p50' }),
+          glmRoundPostgresStreamedOverDuckdbKept: ratio(glm.postgresStreamedP50Ms, glm.duckdbCachedP50Ms, { numerator: 'PostgreSQL glm round p50 (streamed)', denominator: 'DuckDB glm round p50 (design kept)' }),
           withoutOverWithIndexes: ratio(noIndex.postgres.p50Ms, timed.postgres.p50Ms, { numerator: 'PostgreSQL without the recommended indexes', denominator: 'with them' }),
         },
       };
