@@ -17,7 +17,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SchemaProduct } from '../../common/job/schema-check.js';
 import { FedmeshError } from '../../common/errors.js';
-import { readGlmDesign, type GlmReadOptions } from '../glm/design.js';
+import { withGlmRows, type GlmReadOptions } from '../glm/design.js';
 import { parseGlmSpec } from '../glm/spec.js';
 import type { TrainJobSpec } from './spec.js';
 import { labelFamily, mapLabels } from './label.js';
@@ -78,40 +78,61 @@ export function designSpecOf(spec: TrainJobSpec, persons = false): ReturnType<ty
  * test inputs (and each row's person index when `persons`, for label.ts).
  */
 export function inputsFromDesign(spec: TrainJobSpec, design: { n: number; p: number; x: Float64Array; y: Float64Array }, persons = false): Pick<TrainAgentData, 'inputs' | 'train' | 'test'> {
-  const inputs = spec.features.reduce((a, f) => a + (f.type === 'numeric' ? 1 : f.levels.length), 0);
-  const { n, p, x, y } = design;
+  const { n, p, x } = design;
   let nTest = 0;
   for (let i = 0; i < n; i++) if (x[i * p + p - 1]! === 1) nTest++;
+  const w = inputsWriter(spec, n - nTest, nTest, persons);
+  w.add(design);
+  return w.finish();
+}
+
+/**
+ * inputsFromDesign over a design that arrives in chunks (a cursor, withGlmRows), into train and test arrays of the
+ * sizes counted beforehand: only the float32 inputs are held whole, never the design's float64 rows.
+ */
+function inputsWriter(spec: TrainJobSpec, nTrain: number, nTest: number, persons: boolean): { add(d: { n: number; p: number; x: Float64Array; y: Float64Array }): void; finish(): Pick<TrainAgentData, 'inputs' | 'train' | 'test'> } {
+  const inputs = spec.features.reduce((a, f) => a + (f.type === 'numeric' ? 1 : f.levels.length), 0);
   const mk = (rows: number) => ({ x: new Float32Array(rows * inputs), y: new Float32Array(rows), n: rows, ...(persons ? { person: new Float64Array(rows) } : {}) });
-  const train = mk(n - nTest);
+  const train = mk(nTrain);
   const test = mk(nTest);
   let iTrain = 0;
   let iTest = 0;
-  for (let i = 0; i < n; i++) {
-    const isTest = x[i * p + p - 1]! === 1;
-    const dst = isTest ? test : train;
-    const r = isTest ? iTest++ : iTrain++;
-    let src = i * p + 1; // skip the intercept
-    let out = r * inputs;
-    for (const f of spec.features) {
-      if (f.type === 'numeric') {
-        dst.x[out++] = (x[src++]! - f.bounds[0]) / (f.bounds[1] - f.bounds[0]);
-      } else {
-        let others = 0;
-        const first = out++;
-        for (let l = 1; l < f.levels.length; l++) {
-          const d = x[src++]!;
-          dst.x[out++] = d;
-          others += d;
+  return {
+    add({ n, p, x, y }) {
+      for (let i = 0; i < n; i++) {
+        const isTest = x[i * p + p - 1]! === 1;
+        const dst = isTest ? test : train;
+        if ((isTest ? iTest : iTrain) >= dst.n) throw new FedmeshError('INTERNAL', 'train rows: more rows on a split side than counted');
+        const r = isTest ? iTest++ : iTrain++;
+        let src = i * p + 1; // skip the intercept
+        let out = r * inputs;
+        for (const f of spec.features) {
+          if (f.type === 'numeric') {
+            dst.x[out++] = (x[src++]! - f.bounds[0]) / (f.bounds[1] - f.bounds[0]);
+          } else {
+            let others = 0;
+            const first = out++;
+            for (let l = 1; l < f.levels.length; l++) {
+              const d = x[src++]!;
+              dst.x[out++] = d;
+              others += d;
+            }
+            dst.x[first] = 1 - others;
+          }
         }
-        dst.x[first] = 1 - others;
+        dst.y[r] = y[i]!;
+        if (dst.person) dst.person[r] = x[i * p + p - 2]!;
       }
-    }
-    dst.y[r] = y[i]!;
-    if (dst.person) dst.person[r] = x[i * p + p - 2]!;
-  }
-  return { inputs, train, test };
+    },
+    finish() {
+      if (iTrain !== train.n || iTest !== test.n) throw new FedmeshError('INTERNAL', 'train rows: fewer rows on a split side than counted');
+      return { inputs, train, test };
+    },
+  };
 }
+
+/** Design rows per chunk while reading train rows (the float64 design is never held whole). */
+const TRAIN_READ_CHUNK_ROWS = 16_384;
 
 /** Reads this agent's rows of the job (see the file comment). @throws as readGlmDesign, stageHashSplit and stageLabelClasses */
 /**
@@ -173,12 +194,29 @@ async function readTrainRows(db: DuckDBConnection | SqlSession, spec: TrainJobSp
       staged.push(`${opts.scratch}_label`);
       ({ product: source, persons } = await stageLabelClasses(db, source, spec.label, spec.labelLevels, columns, staged.at(-1)!, scope));
     }
-    const d = await readGlmDesign(db, designSpecOf(spec, persons), source, { ...opts, ...(members !== undefined ? { cohortMembers: members } : {}) }, signal).catch((e: unknown) => {
+    // Rows per split side, counted on the reader's rows table before any row reaches JavaScript: the arrays are sized
+    // from them, and a side beyond the job's public update.maxExamples is refused before it is read.
+    let sides: { train: number; test: number } | undefined;
+    const onRows: NonNullable<GlmReadOptions['onRows']> = async (c, rows) => {
+      const s = asSession(c);
+      const d = s.dialect;
+      const side = sideSql(d.quoteIdent(rows.lastTerm));
+      const r = await s.all(`SELECT ${side} AS side, ${d.cast('count(*)', 'BIGINT')} AS n, ${d.cast(`count(*) FILTER (WHERE ${usedRowSql(spec)})`, 'BIGINT')} AS used FROM ${d.tempTable(rows.table)} GROUP BY 1`);
+      const of = (name: string, col: string): number => Number(r.find((x) => x['side'] === name)?.[col] ?? 0);
+      if (of('train', 'used') > spec.update.maxExamples || of('test', 'used') > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
+      sides = { train: of('train', 'n'), test: of('test', 'n') };
+      await opts.onRows?.(c, rows);
+    };
+    const read = await withGlmRows(db, designSpecOf(spec, persons), source, { ...opts, onRows, ...(members !== undefined ? { cohortMembers: members } : {}) }, signal, async (rows) => {
+      const w = inputsWriter(spec, sides!.train, sides!.test, persons);
+      for await (const chunk of rows.chunks(TRAIN_READ_CHUNK_ROWS)) w.add(chunk);
+      return { ...w.finish(), nDropped: rows.nDropped };
+    }).catch((e: unknown) => {
       // The label is the design's outcome: name the train job's field.
       if (e instanceof FedmeshError && e.field === 'outcome') throw new FedmeshError(e.code, `label${e.message.slice('outcome'.length)}`, { field: 'label' });
       throw e;
     });
-    const data = { ...inputsFromDesign(spec, d.design, persons), nDropped: d.nDropped };
+    const data = read;
     // The class column holds the level's index: the levels of y are 0..K−1.
     return spec.labelLevels === undefined ? data : stripPersons(mapLabels({ labelLevels: spec.labelLevels.map((_, k) => k) }, data, opts.minCellSize));
   } finally {
