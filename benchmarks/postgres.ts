@@ -69,7 +69,7 @@ async function stageTimes(s: SqlSession): Promise<Record<string, number>> {
   const compiled = compileCohort(parseCohortDefinition(BENCH_COHORT), { targetTable: 'bench_stage', dialect: s.dialect });
   const out: Record<string, number> = {};
   for (const st of compiled.statements) {
-    const m = /^(DROP TABLE IF EXISTS|CREATE (?:OR REPLACE )?TEMP TABLE|ANALYZE) "bench_stage(?:__)?([a-z]*)"/.exec(st.sql);
+    const m = /^(DROP TABLE IF EXISTS|CREATE (?:OR REPLACE )?TEMP TABLE|ANALYZE) (?:pg_temp\.)?"bench_stage(?:__)?([a-z]*)"/.exec(st.sql);
     const label = `${m?.[1]?.startsWith('CREATE') ? 'create' : m?.[1]?.startsWith('ANALYZE') ? 'analyze' : 'drop'} ${m?.[2] || 'cohort'}`;
     const t0 = performance.now();
     await s.run(st.sql);
