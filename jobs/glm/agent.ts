@@ -37,6 +37,8 @@ function checkInput(input: unknown, p: number): GlmRoundInput {
   if (!i || typeof i !== 'object' || !Number.isSafeInteger(i.round) || (i.round as number) < 1 || !okBeta(i.beta) || !(i.nullBeta0 === null || (typeof i.nullBeta0 === 'number' && Number.isFinite(i.nullBeta0)))) {
     throw new FedmeshError('INVALID_ARGUMENT', `payload.input: a glm round needs {round >= 1, beta: null or ${p} finite numbers, nullBeta0: null or a finite number}`, { field: 'payload' });
   }
+  // Refused here, before any read: round 1 is at the starting values (β null), every later round at a β.
+  if ((i.round === 1) !== (i.beta === null)) throw new FedmeshError('INVALID_ARGUMENT', 'payload.input: round 1 of a glm is evaluated at beta null, every later round at a beta', { field: 'payload' });
   return { round: i.round!, beta: i.beta!, nullBeta0: i.nullBeta0! };
 }
 
@@ -67,17 +69,23 @@ function readOptions(ctx: AgentKindContext, job: CompiledKindJob<GlmJob, GlmPlan
   return { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ordered: true, ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(job.spec.privacy.mode === 'none' ? { numericCells: true } : {}), ...(std.length > 0 ? { standardisation: identity } : {}), ...(onRows ? { onRows } : {}) };
 }
 
-/** Mode none: the round's β against the public widths (round-rules.ts). */
-function checkRoundBeta(ctx: AgentKindContext, job: CompiledKindJob<GlmJob, GlmPlan>, req: GlmRoundRequest): void {
+/**
+ * Mode none: the round's β against the public widths (round-rules.ts) of the columns as scaled by `applied` — the
+ * scales the agent applies, which must be the ones it checks against (red team 19: widths from one round's SD and
+ * data scaled by a later round's narrower SD let a β pass that singles out one age). `cache`: keep the widths in the
+ * job's state (the DuckDB path, whose design is scaled once).
+ */
+function checkRoundBeta(ctx: AgentKindContext, job: CompiledKindJob<GlmJob, GlmPlan>, input: GlmRoundInput | undefined, applied: GlmRoundRequest['scales'], cache: boolean): void {
   // In mode none the round's β is the coordinator's, and nothing but these rules stands between a hostile β and one
   // person's row (round-rules.ts). In the DP modes the clamp bounds every row's effect whatever β is, and the noise
   // covers it; a noisy β may legitimately be steep there.
-  if (job.spec.privacy.mode !== 'none' || !req.input) return;
+  if (job.spec.privacy.mode !== 'none' || !input) return;
   const std = job.plan.standardise ?? [];
-  let spans = ctx.jobState.get(SPANS) as number[] | undefined;
-  // Public widths (declared bounds; / the SD applied, computed in the round that applies it).
-  if (!spans) ctx.jobState.set(SPANS, (spans = termSpans(glmTerms(job.spec.covariates).map((t) => t.bounds), new Map(std.map((c, k) => [c.term, req.scales?.[k]?.sd ?? 1])))));
-  checkBetaSpan(job.spec.family, req.input.beta, spans, job.plan.terms);
+  let spans = cache ? (ctx.jobState.get(SPANS) as number[] | undefined) : undefined;
+  // Public widths (declared bounds; / the SD applied).
+  if (!spans) spans = termSpans(glmTerms(job.spec.covariates).map((t) => t.bounds), new Map(std.map((c, k) => [c.term, applied?.[k]?.sd ?? 1])));
+  if (cache) ctx.jobState.set(SPANS, spans);
+  checkBetaSpan(job.spec.family, input.beta, spans, job.plan.terms);
 }
 
 /** The round's statistics as the kind's vector: the IRLS statistics and the dropped rows. */
@@ -108,7 +116,7 @@ async function glmStep(ctx: AgentKindContext, job: CompiledKindJob<GlmJob, GlmPl
     ctx.jobState.set(SCALED, true);
     ctx.jobState.delete(SPANS);
   }
-  checkRoundBeta(ctx, job, req);
+  checkRoundBeta(ctx, job, input, scales, true);
   let spread: GlmWeightSpread | undefined;
   // In chunks, yielding between them: a pass over millions of rows must not starve the agent's heartbeats.
   const stats = await glmLocalStatsChunked(d.design, glmFamily(job.spec.family), input, job.plan.etaClamp ? { etaClamp: job.plan.etaClamp } : {}, { signal, onSpread: (x) => void (spread = x) });
@@ -120,22 +128,30 @@ export const GLM_STREAM_CHUNK_ROWS = 16_384;
 
 /** Fingerprint of the rows a server round read (see the file comment). */
 const FINGERPRINT = 'glm-rows-fingerprint';
-/** Set once the persons behind the rows went through the differencing guard (mode none). */
+/**
+ * Set, with the fingerprint and only after a round read every row, once the persons behind those rows went through
+ * the differencing guard (mode none): a round that fails after the guard and before the fingerprint (a bad input, a
+ * cancel, a lost connection) must not let a later round skip the guard over other rows (red team 19).
+ */
 const GUARDED = 'glm-guarded';
+/** The public scales the first IRLS round applied; later rounds apply these, whatever scales they carry. */
+const APPLIED_SCALES = 'glm-applied-scales';
 
 function hashChunk(h: ReturnType<typeof createHash>, c: GlmDesign): void {
-  for (const a of [c.x, c.y, c.offset, c.weights]) if (a) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  // −0 and +0 tie in ORDER BY, so their order between two rounds may differ: hashed alike (red team 19, F4).
+  for (const a of [c.x, c.y, c.offset, c.weights]) if (a) h.update(new Uint8Array(Float64Array.from(a, (v) => v + 0).buffer));
 }
 
 /** One round at this agent on a site's database server: the design is built and streamed there every round. */
 async function glmServerStep(ctx: AgentKindContext, job: CompiledKindJob<GlmJob, GlmPlan>, rawInput: GlmJobInput, signal: AbortSignal, session: SqlSession): Promise<StatVector> {
   const std = job.plan.standardise ?? [];
   const req = roundRequest(job, rawInput);
-  const { input, scales } = req;
-  checkRoundBeta(ctx, job, req);
+  const { input } = req;
+  const stored = ctx.jobState.get(APPLIED_SCALES) as GlmRoundRequest['scales'];
+  const scales = stored ?? req.scales;
+  checkRoundBeta(ctx, job, input, scales, false);
   const guard = ctx.jobState.get(GUARDED) !== true;
   return withGlmRows(session, job.spec, ctx.product, readOptions(ctx, job, guard), signal, async (rows) => {
-    if (guard) ctx.jobState.set(GUARDED, true);
     const h = createHash('sha256').update(`${rows.n} ${rows.nDropped} ${rows.p}\n`);
     const moments = input ? undefined : momentsAccumulator(std);
     const pass = input ? startGlmStreamPass(rows.p, glmFamily(job.spec.family), input, job.plan.etaClamp ? { etaClamp: job.plan.etaClamp } : {}) : undefined;
@@ -150,8 +166,11 @@ async function glmServerStep(ctx: AgentKindContext, job: CompiledKindJob<GlmJob,
     }
     const fingerprint = h.digest('hex');
     const seen = ctx.jobState.get(FINGERPRINT) as string | undefined;
-    if (seen === undefined) ctx.jobState.set(FINGERPRINT, fingerprint);
-    else if (seen !== fingerprint) throw new FedmeshError('FAILED_PRECONDITION', 'glm: the rows of this job changed on the database server between two rounds (data loaded or deleted during the fit); run the job again', { field: 'product' });
+    if (seen !== undefined && seen !== fingerprint) throw new FedmeshError('FAILED_PRECONDITION', 'glm: the rows of this job changed on the database server between two rounds (data loaded or deleted during the fit); run the job again', { field: 'product' });
+    // Every row was read: the rows, their guard and the scales applied to them are bound to the job together.
+    ctx.jobState.set(FINGERPRINT, fingerprint);
+    if (guard) ctx.jobState.set(GUARDED, true);
+    if (scales && !stored) ctx.jobState.set(APPLIED_SCALES, scales);
     if (moments) return { values: moments.finish() };
     return roundVector(ctx, job, pass!.finish(), pass!.spread(), rows.n, rows.nDropped, input!);
   });

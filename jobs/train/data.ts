@@ -195,16 +195,17 @@ async function readTrainRows(db: DuckDBConnection | SqlSession, spec: TrainJobSp
       ({ product: source, persons } = await stageLabelClasses(db, source, spec.label, spec.labelLevels, columns, staged.at(-1)!, scope));
     }
     // Rows per split side, counted on the reader's rows table before any row reaches JavaScript: the arrays are sized
-    // from them, and a side beyond the job's public update.maxExamples is refused before it is read.
+    // from them. The job's public update.maxExamples is checked by the rounds, after the differencing guard and the
+    // label-level rule: refused here, before them, its answer to a bisected bound was an exact count of rows the guard
+    // never saw (red team 19, F3).
     let sides: { train: number; test: number } | undefined;
     const onRows: NonNullable<GlmReadOptions['onRows']> = async (c, rows) => {
       const s = asSession(c);
       const d = s.dialect;
       const side = sideSql(d.quoteIdent(rows.lastTerm));
-      const r = await s.all(`SELECT ${side} AS side, ${d.cast('count(*)', 'BIGINT')} AS n, ${d.cast(`count(*) FILTER (WHERE ${usedRowSql(spec)})`, 'BIGINT')} AS used FROM ${d.tempTable(rows.table)} GROUP BY 1`);
-      const of = (name: string, col: string): number => Number(r.find((x) => x['side'] === name)?.[col] ?? 0);
-      if (of('train', 'used') > spec.update.maxExamples || of('test', 'used') > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
-      sides = { train: of('train', 'n'), test: of('test', 'n') };
+      const r = await s.all(`SELECT ${side} AS side, ${d.cast('count(*)', 'BIGINT')} AS n FROM ${d.tempTable(rows.table)} GROUP BY 1`);
+      const of = (name: string): number => Number(r.find((x) => x['side'] === name)?.['n'] ?? 0);
+      sides = { train: of('train'), test: of('test') };
       await opts.onRows?.(c, rows);
     };
     const read = await withGlmRows(db, designSpecOf(spec, persons), source, { ...opts, onRows, ...(members !== undefined ? { cohortMembers: members } : {}) }, signal, async (rows) => {
