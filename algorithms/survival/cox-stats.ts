@@ -135,27 +135,61 @@ export function binOf(times: readonly number[], t: number): number {
 }
 
 /**
- * The Cox statistics of one agent's persons for coefficients β (see the module comment for their definition).
- * Cost O(n p² + S m p²). Row-level data goes in; only per-bin sums come out.
- *
- * @throws TypeError / RangeError naming the input at fault (lengths, non-finite values, an event flag other than
- *   0/1, a stratum out of range, β of the wrong length or non-finite)
+ * A running sum of {@link coxLocalStats} over persons added in chunks: the per-bin sums over the persons leaving
+ * each bin, before the reverse cumulative sums that make them risk sets. Adding the same persons in the same order,
+ * whatever the chunk boundaries, gives bit for bit the statistics of the one-shot function (every sum adds in person
+ * order; the chunking changes no floating-point operation). Holds O(strata × bins × p²) numbers, never a row.
  */
-export function coxLocalStats(persons: CoxPersons, beta: readonly number[], layout: CoxLayout): CoxStats {
-  const { times, p, strata, center } = checkCoxLayout(layout);
+export interface CoxStatsAccumulator {
+  readonly layout: Required<CoxLayout>;
+  readonly beta: readonly number[];
+  /** Persons added so far. */
+  readonly persons: number;
+}
+
+interface AccumulatorState extends CoxStatsAccumulator {
+  persons: number;
+  finished: boolean;
+  readonly out: CoxStats;
+  readonly xc: Float64Array;
+}
+
+/** Checks the persons' array lengths against p (the arrays' contents are checked as they are summed). */
+function checkPersons(persons: CoxPersons, p: number): number {
   if (typeof persons !== 'object' || persons === null) throw new TypeError('persons must be an object');
   const n = persons.time.length;
   if (persons.event.length !== n) throw new RangeError(`persons.event must have ${n} entries (one per person), got ${persons.event.length}`);
   if (persons.x.length !== n * p) throw new RangeError(`persons.x must have n × p = ${n * p} entries, got ${persons.x.length}`);
   if (persons.stratum !== undefined && persons.stratum.length !== n) throw new RangeError(`persons.stratum must have ${n} entries, got ${persons.stratum.length}`);
+  return n;
+}
+
+/**
+ * An empty accumulator of the Cox statistics at β on a layout.
+ * @throws TypeError / RangeError naming the field at fault (layout, β of the wrong length or non-finite)
+ */
+export function createCoxStatsAccumulator(beta: readonly number[], layout: CoxLayout): CoxStatsAccumulator {
+  const checked = checkCoxLayout(layout);
+  const p = checked.p;
   if (!Array.isArray(beta) && !(beta instanceof Float64Array)) throw new TypeError('beta must be an array of numbers');
   if (beta.length !== p || beta.some((b) => typeof b !== 'number' || !Number.isFinite(b))) throw new RangeError(`beta must be ${p} finite numbers`);
+  const state: AccumulatorState = { layout: checked, beta: Array.from(beta), persons: 0, finished: false, out: emptyCoxStats(checked), xc: new Float64Array(p) };
+  return state;
+}
+
+/**
+ * Adds a chunk of persons (after those added before) to an accumulator.
+ * @throws TypeError / RangeError naming the input at fault (lengths, non-finite values, an event flag other than
+ *   0/1, a stratum out of range; indices are the chunk's) or when the accumulator was already finished
+ */
+export function addCoxPersons(acc: CoxStatsAccumulator, persons: CoxPersons): void {
+  const st = acc as AccumulatorState;
+  if (st.finished) throw new RangeError('the accumulator was already finished');
+  const { times, p, strata, center } = st.layout;
+  const n = checkPersons(persons, p);
+  const { out, xc, beta } = st;
   const m = times.length;
   const q = packedSize(p);
-  const out = emptyCoxStats(layout);
-  // First the sums over the persons leaving in each bin (their event or censoring time), then reverse cumulative
-  // sums over bins give the risk sets: at risk in bin k = leaving in bin k or later.
-  const xc = new Float64Array(p);
   for (let i = 0; i < n; i++) {
     const t = Number(persons.time[i]);
     if (!Number.isFinite(t)) throw new RangeError(`persons.time[${i}] must be finite`);
@@ -185,6 +219,22 @@ export function coxLocalStats(persons: CoxPersons, beta: readonly number[], layo
       for (let j = 0; j < p; j++) out.eventX[j]! += xc[j]!;
     }
   }
+  st.persons += n;
+}
+
+/**
+ * The statistics of the persons added: reverse cumulative sums over the bins make the risk sets (at risk in bin k =
+ * leaving in bin k or later). Ends the accumulator.
+ * @throws RangeError when it was already finished
+ */
+export function finishCoxStats(acc: CoxStatsAccumulator): CoxStats {
+  const st = acc as AccumulatorState;
+  if (st.finished) throw new RangeError('the accumulator was already finished');
+  st.finished = true;
+  const { out } = st;
+  const { times, p, strata } = st.layout;
+  const m = times.length;
+  const q = packedSize(p);
   for (let s = 0; s < strata; s++) {
     for (let k = m - 2; k >= 0; k--) {
       const cell = s * m + k;
@@ -195,6 +245,21 @@ export function coxLocalStats(persons: CoxPersons, beta: readonly number[], layo
     }
   }
   return out;
+}
+
+/**
+ * The Cox statistics of one agent's persons for coefficients β (see the module comment for their definition).
+ * Cost O(n p² + S m p²). Row-level data goes in; only per-bin sums come out. The one-shot form of
+ * {@link createCoxStatsAccumulator} → {@link addCoxPersons} → {@link finishCoxStats}.
+ *
+ * @throws TypeError / RangeError naming the input at fault (lengths, non-finite values, an event flag other than
+ *   0/1, a stratum out of range, β of the wrong length or non-finite)
+ */
+export function coxLocalStats(persons: CoxPersons, beta: readonly number[], layout: CoxLayout): CoxStats {
+  checkPersons(persons, checkCoxLayout(layout).p);
+  const acc = createCoxStatsAccumulator(beta, layout);
+  addCoxPersons(acc, persons);
+  return finishCoxStats(acc);
 }
 
 /**

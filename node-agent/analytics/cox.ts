@@ -83,14 +83,49 @@ function levelIndex(c: CoxCovariate, age: number | null, genderConcept: number |
   return -1;
 }
 
+/** Per-person values of the followed persons as read from the database (one entry per person, person order). */
+export interface CoxRawRows {
+  days: ArrayLike<number>;
+  event: ArrayLike<number>;
+  age: ArrayLike<number | null>;
+  gender: ArrayLike<number | null>;
+  id?: ArrayLike<unknown>;
+}
+
+/** What a Cox design is, apart from its persons: public, from the spec alone. */
+export interface CoxDesignMeta {
+  terms: string[];
+  strataLabels: readonly string[];
+  center: number[];
+  spans: number[];
+  /** The numeric covariates' design columns and declared bounds (for the disclosure groups). */
+  numericCols: { name: string; col: number; lo: number; hi: number }[];
+}
+
+/** The public facts of the design of `covariates` (see {@link CoxAgentData}). */
+export function coxDesignMeta(covariates: readonly CoxCovariate[], byGender: boolean): CoxDesignMeta {
+  const numericCols: CoxDesignMeta['numericCols'] = [];
+  let col = 0;
+  for (const c of covariates) {
+    if (c.type === 'numeric') numericCols.push({ name: c.name, col: col++, lo: c.bounds[0], hi: c.bounds[1] });
+    else col += c.levels.length - 1;
+  }
+  return {
+    terms: coxTerms(covariates),
+    strataLabels: byGender ? GENDER_STRATA : [UNSTRATIFIED_LABEL],
+    center: covariates.flatMap((c) => (c.type === 'numeric' ? [(c.bounds[0] + c.bounds[1]) / 2] : c.levels.filter((l) => l !== c.reference).map(() => 0))),
+    spans: covariates.flatMap((c) => (c.type === 'numeric' ? [c.bounds[1] - c.bounds[0]] : c.levels.filter((l) => l !== c.reference).map(() => 1))),
+    numericCols,
+  };
+}
+
 /**
- * The design matrix from per-person values: numeric covariates clamped into their declared bounds (the
- * per-person contribution is bounded), categorical ones dummy-coded against their reference level.
- * Pure; exported for tests.
+ * The design of some followed persons without the numeric disclosure groups (which need all persons' values): a
+ * chunk of a stream, or the first step of {@link coxDesign}.
  */
-export function coxDesign(rows: { days: ArrayLike<number>; event: ArrayLike<number>; age: ArrayLike<number | null>; gender: ArrayLike<number | null>; id?: ArrayLike<unknown> }, covariates: readonly CoxCovariate[], byGender: boolean): CoxAgentData {
-  const terms = coxTerms(covariates);
-  const p = terms.length;
+export function coxDesignChunk(rows: CoxRawRows, covariates: readonly CoxCovariate[], byGender: boolean): CoxAgentData {
+  const meta = coxDesignMeta(covariates, byGender);
+  const p = meta.terms.length;
   const n = rows.days.length;
   const time: number[] = [];
   const event: number[] = [];
@@ -129,38 +164,51 @@ export function coxDesign(rows: { days: ArrayLike<number>; event: ArrayLike<numb
     stratum.push(byGender ? (g === 8507 ? 0 : g === 8532 ? 1 : 2) : 0);
   }
   if (x.length !== time.length * p) throw new FedmeshError('INTERNAL', 'cox design: wrong row width');
-  // The numeric columns' clamped values, for the disclosure groups.
-  const numericCols: { name: string; col: number; lo: number; hi: number }[] = [];
-  let col = 0;
-  for (const c of covariates) {
-    if (c.type === 'numeric') numericCols.push({ name: c.name, col: col++, lo: c.bounds[0], hi: c.bounds[1] });
-    else col += c.levels.length - 1;
-  }
-  const numeric = numericCols.map((nc) => numericGroups(nc.name, Array.from({ length: time.length }, (_, i) => x[i * p + nc.col]!), nc.lo, nc.hi));
   return {
     persons: { time: Int32Array.from(time), event: Uint8Array.from(event), x: Float64Array.from(x), stratum: Uint8Array.from(stratum) },
     levels: cats.map((c, j) => ({ name: c.name, levels: c.levels, of: Uint8Array.from(levelOf[j]!) })),
-    terms,
-    strataLabels: byGender ? GENDER_STRATA : [UNSTRATIFIED_LABEL],
-    center: covariates.flatMap((c) => (c.type === 'numeric' ? [(c.bounds[0] + c.bounds[1]) / 2] : c.levels.filter((l) => l !== c.reference).map(() => 0))),
-    spans: covariates.flatMap((c) => (c.type === 'numeric' ? [c.bounds[1] - c.bounds[0]] : c.levels.filter((l) => l !== c.reference).map(() => 1))),
+    terms: meta.terms,
+    strataLabels: meta.strataLabels,
+    center: meta.center,
+    spans: meta.spans,
     dropped,
     ...(ids ? { ids } : {}),
-    numericGroups: numeric,
   };
 }
 
 /**
- * Reads the followed persons of the target cohort with their covariates (age at index = year(index) −
- * year_of_birth; gender from gender_concept_id) into a design matrix. Once per job; the rounds reuse it.
- * @throws FedmeshError INVALID_JOB naming the option at fault; FAILED_PRECONDITION when a table is missing
+ * The design matrix from per-person values: numeric covariates clamped into their declared bounds (the
+ * per-person contribution is bounded), categorical ones dummy-coded against their reference level.
+ * Pure; exported for tests.
  */
-export async function readCoxData(db: AnalyticsDb, opts: CoxAgentOptions, batchRows = DEFAULT_BATCH_ROWS): Promise<CoxAgentData> {
+export function coxDesign(rows: CoxRawRows, covariates: readonly CoxCovariate[], byGender: boolean): CoxAgentData {
+  const data = coxDesignChunk(rows, covariates, byGender);
+  const p = data.terms.length;
+  const n = data.persons.time.length;
+  const x = data.persons.x;
+  // The numeric columns' clamped values, for the disclosure groups.
+  data.numericGroups = coxDesignMeta(covariates, byGender).numericCols.map((nc) => numericGroups(nc.name, Array.from({ length: n }, (_, i) => x[i * p + nc.col]!), nc.lo, nc.hi));
+  return data;
+}
+
+/** The options of a Cox read, checked (INVALID_JOB naming the option at fault). */
+function checkCoxOptions(opts: CoxAgentOptions): void {
   if (typeof opts !== 'object' || opts === null) throw invalidJob('opts', 'must be an object');
   survivalTimeGrid(opts.timeGrid.binDays, opts.timeGrid.maxDays);
   const strata = opts.strata ?? 'none';
   if (strata !== 'gender' && strata !== 'none') throw invalidJob('opts.strata', "must be 'gender' or 'none'");
   if (!Array.isArray(opts.covariates) || opts.covariates.length === 0) throw invalidJob('opts.covariates', 'must be a non-empty list');
+}
+
+/**
+ * The followed persons of the target cohort with the values their covariates come from (age at index =
+ * year(index) − year_of_birth; gender from gender_concept_id), in person order, through a cursor: one batch of
+ * plain arrays at a time, never all persons at once. Engine errors end as INTERNAL with the engine's text only in
+ * `cause` (it can quote a value).
+ * @throws FedmeshError INVALID_JOB naming the option at fault; FAILED_PRECONDITION when a table is missing
+ */
+export async function* streamCoxRows(db: AnalyticsDb, opts: CoxAgentOptions, batchRows = DEFAULT_BATCH_ROWS): AsyncGenerator<CoxRawRows & { days: number[]; event: number[]; age: (number | null)[]; gender: (number | null)[]; id?: string[] }> {
+  checkCoxOptions(opts);
   const conn = asSession(db);
   const x = conn.dialect;
   const person = await requireOmopTable(conn, 'person', ['person_id', 'gender_concept_id', 'year_of_birth']);
@@ -174,25 +222,49 @@ export async function readCoxData(db: AnalyticsDb, opts: CoxAgentOptions, batchR
            ${x.cast(`${x.year('fu.index_date')} - p.year_of_birth`, 'INTEGER')} AS age, ${x.cast('p.gender_concept_id', 'INTEGER')} AS gender${opts.withIds ? `, ${x.cast('o.person_id', 'VARCHAR')} AS id` : ''}
       FROM observed o JOIN fu ON fu.person_id = o.person_id LEFT JOIN people p ON p.person_id = o.person_id
      ORDER BY o.person_id`;
-  return guardDuckDb('cox rows', async () => {
-    // Per-person rows stay at the agent; read through a cursor, a batch at a time, into plain arrays.
-    const days: number[] = [];
-    const event: number[] = [];
-    const age: (number | null)[] = [];
-    const gender: (number | null)[] = [];
-    const id: string[] = [];
-    const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-    for await (const batch of conn.stream(sql, params.values as SqlParam[], { batchRows })) {
-      for (const r of batch) {
-        days.push(Number(r['days']));
-        event.push(r['is_event'] === true ? 1 : 0);
-        age.push(num(r['age']));
-        gender.push(num(r['gender']));
-        if (opts.withIds) id.push(String(r['id']));
-      }
+  const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+  const it = conn.stream(sql, params.values as SqlParam[], { batchRows })[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await guardDuckDb('cox rows', () => it.next());
+      if (next.done === true) return;
+      const batch = next.value;
+      yield {
+        days: batch.map((r) => Number(r['days'])),
+        event: batch.map((r) => (r['is_event'] === true ? 1 : 0)),
+        age: batch.map((r) => num(r['age'])),
+        gender: batch.map((r) => num(r['gender'])),
+        ...(opts.withIds ? { id: batch.map((r) => String(r['id'])) } : {}),
+      };
     }
-    return coxDesign({ days, event, age, gender, ...(opts.withIds ? { id } : {}) }, opts.covariates, strata === 'gender');
-  });
+  } finally {
+    // A consumer that stops early (an error, a refusal) closes the cursor.
+    await it.return?.().catch(() => undefined);
+  }
+}
+
+/**
+ * Reads the followed persons of the target cohort with their covariates (see {@link streamCoxRows}) into a design
+ * matrix held in memory (the agent's own DuckDB keeps it for the job's rounds).
+ * @throws FedmeshError INVALID_JOB naming the option at fault; FAILED_PRECONDITION when a table is missing
+ */
+export async function readCoxData(db: AnalyticsDb, opts: CoxAgentOptions, batchRows = DEFAULT_BATCH_ROWS): Promise<CoxAgentData> {
+  checkCoxOptions(opts);
+  const days: number[] = [];
+  const event: number[] = [];
+  const age: (number | null)[] = [];
+  const gender: (number | null)[] = [];
+  const id: string[] = [];
+  for await (const b of streamCoxRows(db, opts, batchRows)) {
+    for (let i = 0; i < b.days.length; i++) {
+      days.push(b.days[i]!);
+      event.push(b.event[i]!);
+      age.push(b.age[i]!);
+      gender.push(b.gender[i]!);
+      if (b.id) id.push(b.id[i]!);
+    }
+  }
+  return coxDesign({ days, event, age, gender, ...(opts.withIds ? { id } : {}) }, opts.covariates, (opts.strata ?? 'none') === 'gender');
 }
 
 /** The layout of this agent's data on the given bin ends (the job grid, or a merged one from the coordinator). */
@@ -206,7 +278,6 @@ export function coxAgentLayout(data: CoxAgentData, times: readonly number[]): Co
  */
 export function coxDisclosureRefusal(data: CoxAgentData, layout: CoxLayout, minCellSize: number): string | null {
   const n = data.persons.time.length;
-  if (n > 0 && data.terms.length > 0.33 * n) return 'the model has more coefficients than a third of the persons at this agent (saturated-model rule)';
   const m = layout.times.length;
   const strata = layout.strata ?? 1;
   const atRisk = new Float64Array(strata * m);
@@ -224,6 +295,18 @@ export function coxDisclosureRefusal(data: CoxAgentData, layout: CoxLayout, minC
       offset += c.levels.length;
     }
   }
+  return coxRefusalOf({ persons: n, terms: data.terms.length, leavingAll: atRisk, bins: m, strata, leaving, eventsByLevel }, minCellSize);
+}
+
+/**
+ * The rules of {@link coxDisclosureRefusal} on counts already tallied (in memory or streamed): per stratum × bin the
+ * persons leaving the risk set (`leavingAll`, turned into risk sets here, in place), the same per group level, and
+ * the events per group level. Public rule names only, never a count.
+ */
+export function coxRefusalOf(t: { persons: number; terms: number; leavingAll: Float64Array; bins: number; strata: number; leaving: readonly { name: string; leaving: Float64Array }[]; eventsByLevel: ArrayLike<number> }, minCellSize: number): string | null {
+  const { persons: n, bins: m, strata, leaving, eventsByLevel } = t;
+  if (n > 0 && t.terms > 0.33 * n) return 'the model has more coefficients than a third of the persons at this agent (saturated-model rule)';
+  const atRisk = t.leavingAll;
   for (let s = 0; s < strata; s++) for (let k = m - 2; k >= 0; k--) atRisk[s * m + k]! += atRisk[s * m + k + 1]!;
   const bins = coxBinViolation(atRisk, m, strata, minCellSize, leaving);
   if (bins !== null) return `minimum cell size: ${bins}`;
@@ -261,21 +344,35 @@ export function coxBinCounts(data: CoxAgentData, times: readonly number[], minCe
 }
 
 /**
+ * The β a round may be evaluated at: one finite number per term, each within {@link MAX_LINEAR_PREDICTOR_SPAN} over
+ * its covariate's declared range.
+ * @throws FedmeshError INVALID_ARGUMENT (field beta) naming the term at fault
+ */
+export function checkCoxBeta(design: { terms: readonly string[]; spans: readonly number[] }, beta: readonly number[]): void {
+  if (!Array.isArray(beta) || beta.length !== design.terms.length) throw new FedmeshError('INVALID_ARGUMENT', `beta must have ${design.terms.length} entries`, { field: 'beta' });
+  beta.forEach((b, j) => {
+    // With a huge β the sums are dominated by the one person with the extreme value (S1/S0 ≈ their covariate):
+    // a β no plausible fit reaches is refused rather than answered.
+    if (typeof b !== 'number' || !Number.isFinite(b) || Math.abs(b) * design.spans[j]! > MAX_LINEAR_PREDICTOR_SPAN) {
+      throw new FedmeshError('INVALID_ARGUMENT', `beta[${j}] (${design.terms[j]}) must be finite with |beta| × the covariate's declared range ≤ ${MAX_LINEAR_PREDICTOR_SPAN} (a hazard ratio of e^${MAX_LINEAR_PREDICTOR_SPAN} across it); the fit is diverging (a coefficient may be infinite)`, { field: 'beta' });
+    }
+  });
+}
+
+/** The error of a round the disclosure rules refuse (`refusal` names the rule, never a count). */
+export function coxRefused(refusal: string): FedmeshError {
+  return new FedmeshError('POLICY_DENIED', `cox model refused at this agent: ${refusal}; a wider timeGrid.binDays or fewer levels helps`, { field: 'timeGrid' });
+}
+
+/**
  * One round at this agent: the disclosure checks, then the per-bin statistics at β on the given layout.
  * @throws FedmeshError POLICY_DENIED naming the rule (no counts) when a check fails; RangeError from the
  *   statistics on malformed β or layout
  */
 export function coxAgentStats(data: CoxAgentData, beta: readonly number[], times: readonly number[], minCellSize: number): CoxStats {
-  if (!Array.isArray(beta) || beta.length !== data.terms.length) throw new FedmeshError('INVALID_ARGUMENT', `beta must have ${data.terms.length} entries`, { field: 'beta' });
-  beta.forEach((b, j) => {
-    // With a huge β the sums are dominated by the one person with the extreme value (S1/S0 ≈ their covariate):
-    // a β no plausible fit reaches is refused rather than answered.
-    if (typeof b !== 'number' || !Number.isFinite(b) || Math.abs(b) * data.spans[j]! > MAX_LINEAR_PREDICTOR_SPAN) {
-      throw new FedmeshError('INVALID_ARGUMENT', `beta[${j}] (${data.terms[j]}) must be finite with |beta| × the covariate's declared range ≤ ${MAX_LINEAR_PREDICTOR_SPAN} (a hazard ratio of e^${MAX_LINEAR_PREDICTOR_SPAN} across it); the fit is diverging (a coefficient may be infinite)`, { field: 'beta' });
-    }
-  });
+  checkCoxBeta(data, beta);
   const layout = coxAgentLayout(data, times);
   const refusal = coxDisclosureRefusal(data, layout, minCellSize);
-  if (refusal !== null) throw new FedmeshError('POLICY_DENIED', `cox model refused at this agent: ${refusal}; a wider timeGrid.binDays or fewer levels helps`, { field: 'timeGrid' });
+  if (refusal !== null) throw coxRefused(refusal);
   return coxLocalStats(data.persons, beta, layout);
 }

@@ -42,6 +42,7 @@ import { HOSTILE_EXPECTED, rawRoleView, setHostileRoleDefaults } from '../helper
 import { circeJsonDir, gibleedDir } from '../reference/circe-reference.js';
 import { coxKind } from '../../jobs/survival-cox/kind.js';
 import { coxAgentKind } from '../../jobs/survival-cox/agent.js';
+import { readCoxData } from '../../node-agent/analytics/cox.js';
 import { glmKind } from '../../jobs/glm/index.js';
 import { glmAgentKind } from '../../jobs/glm/agent.js';
 import { trainKind } from '../../jobs/train/index.js';
@@ -641,6 +642,63 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     // Bit for bit: the rows are read in person order on both engines, so every sum adds in the same order.
     expect(p.vectors).toEqual(d.vectors);
     expect(d.vectors[1]!.some((v) => v !== 0)).toBe(true);
+  }, 120_000);
+
+  it('Cox on the server keeps no person between rounds (issue 13): one cursor per round, a job state of a fingerprint and a flag; rows changed between rounds fail the job, naming no value', async () => {
+    const target = JSON.parse(readFileSync(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
+    const spec = { kind: 'survival', model: 'cox', target, outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: { binDays: 90, maxDays: 1800 }, covariates: [{ name: 'age', source: 'age', type: 'numeric', bounds: [0, 110] }, { name: 'gender', source: 'gender', type: 'categorical', levels: ['male', 'female'], reference: 'male' }], privacy: { mode: 'none' } };
+    const job = compileKindJob(coxKind, spec);
+    const plan = job.plan as { times: number[]; terms: string[] };
+    const ledgerDb = await DuckDBInstance.create(':memory:');
+    const ledger = await ledgerDb.connect();
+    const admin = async (sql: string): Promise<void> => {
+      const c = await pg.admin('gibleed');
+      try {
+        await c.query(sql);
+      } finally {
+        await c.end();
+      }
+    };
+    // A followed person, from the same cohort built on DuckDB.
+    await runCohort(conn, parseCohortDefinition(target, 'target'), { targetTable: 'cox_followed' });
+    const followed = await readCoxData(conn, { targetTable: 'cox_followed', outcome: spec.outcome, timeGrid: spec.timeGrid, covariates: spec.covariates as never, withIds: true });
+    const id = followed.ids![0]!;
+    expect(Number(id)).toBeGreaterThan(0);
+    const streams = { n: 0 };
+    const counting = (s: SqlSession): SqlSession => ({
+      ...smallBatches(s, { n: 0 }),
+      stream: (sql, params) => {
+        streams.n += 1;
+        return s.stream(sql, params, { batchRows: 100 });
+      },
+    });
+    const guarded: string[] = [];
+    const ctx: AgentKindContext = { conn: ledger, jobId: 'jcox2', round: 0, product: pgProducts.find((p) => p.name === 'person')!, salt: SALT, policy: { minCellSize: 1 }, jobState: new Map(), guardReleasedSets: recordingGuard(guarded) };
+    const signal = new AbortController().signal;
+    const step = (input: unknown): Promise<{ values: Float64Array }> => source.withSession((s) => coxAgentKind.onSource!(ctx, job as never, input as never, counting(s), signal));
+    const newton = { phase: 'newton', times: plan.times, beta: plan.terms.map(() => 0.01) };
+    try {
+      await step({ phase: 'counts' });
+      const first = await step(newton);
+      expect(streams.n).toBe(2);
+      expect([...ctx.jobState.keys()].sort()).toEqual(['guarded', 'seen']);
+      expect(JSON.stringify([...ctx.jobState]).length).toBeLessThan(300);
+      expect([...ctx.jobState.values()].some((v) => Array.isArray(v) || ArrayBuffer.isView(v))).toBe(false);
+      const once = guarded.length;
+      expect(once).toBeGreaterThan(500);
+      // The same rows: the same answer, and the guard is not run again.
+      expect(Array.from((await step(newton)).values)).toEqual(Array.from(first.values));
+      expect(guarded.length).toBe(once);
+      await admin(`UPDATE cdm.person SET year_of_birth = year_of_birth - 1 WHERE person_id = ${id}`);
+      const err = await step(newton).then(() => null, (e: unknown) => e);
+      expect(err).toMatchObject({ code: 'FAILED_PRECONDITION', message: 'the data changed on the server during the job' });
+      expect(JSON.stringify(err)).not.toContain(id);
+    } finally {
+      await admin(`UPDATE cdm.person SET year_of_birth = year_of_birth + 1 WHERE person_id = ${id}`);
+      await conn.run('DROP TABLE IF EXISTS cox_followed');
+      ledger.closeSync();
+      ledgerDb.closeSync();
+    }
   }, 120_000);
 
   it('glm read on the server through a cursor (no staging): the same round vectors, bit for bit, and the same persons through the differencing guard as on DuckDB; DP keeps the same rows per person', async () => {
