@@ -79,11 +79,18 @@ describe('mergeSmallBins (public rule over released counts)', () => {
 
 describe('coxBinViolation (the agent refuses a layout that isolates fewer than minCell persons)', () => {
   const persons = { time: [1, 1, 1, 2, 3, 3, 3], event: [1, 0, 1, 1, 0, 1, 0], x: [0, 0, 0, 0, 0, 0, 0] };
-  it('finds the bin where a single person leaves, without stating the count', () => {
+  it('refuses a layout where a single person leaves, without stating the count, the stratum or the bin', () => {
     const s = coxLocalStats(persons, [0], { times: [1, 2, 3], p: 1 });
     const v = coxBinViolation(s.atRisk, s.bins, s.strata, 3);
-    expect(v).toMatch(/time bin 1/);
-    expect(v).not.toMatch(/\b1 person/);
+    expect(v).toMatch(/fewer persons leave the risk set than the minimum cell size/);
+    // The same message whichever bin holds the single person (red team 20: the bin named in the refusal located
+    // one person's follow-up as the coordinator swept the merged grid).
+    const later = coxLocalStats({ time: [1, 1, 1, 3, 3, 3, 3], event: [1, 0, 1, 1, 0, 1, 0], x: [0, 0, 0, 0, 0, 0, 0] }, [0], { times: [1, 2, 3], p: 1 });
+    expect(coxBinViolation(later.atRisk, later.bins, later.strata, 2)).toBeNull();
+    const single = coxLocalStats({ time: [1, 1, 1, 2, 2, 2, 3], event: [1, 0, 1, 1, 0, 1, 0], x: [0, 0, 0, 0, 0, 0, 0] }, [0], { times: [1, 2, 3], p: 1 });
+    expect(coxBinViolation(single.atRisk, single.bins, single.strata, 3)).toBe(v);
+    expect(v).not.toMatch(/\b1 person|bin \d|stratum \d/);
+    expect(coxBinViolation([6, 3], 2, 1, 3, [{ name: 'gender=male', leaving: [0, 1] }])).not.toMatch(/bin \d|stratum \d/);
   });
   it('accepts the merged layout', () => {
     const s = coxLocalStats(persons, [0], { times: [2, 3], p: 1 });

@@ -85,7 +85,9 @@ export function mergeSmallBins(times: readonly number[], sources: readonly Relea
  * The agent's own check of a layout against its data: for every stratum and bin, the number of persons leaving
  * the risk set there (at-risk difference) must be 0 or at least `minCell`; and for every extra count given in
  * `levelCounts` (e.g. persons leaving per level of a categorical covariate) the same. Returns a description of
- * the first violation (without any count, which would itself disclose), or null when the layout is safe.
+ * the first violation, or null when the layout is safe. The description names the rule and a public level, never a
+ * count, a stratum or a bin: the coordinator chooses the merged grid, and a refusal naming the bin of the small cell
+ * told it, grid after grid, in which bin (and stratum) a single person left the risk set (red team 20).
  *
  * @param atRisk persons at risk at the start of each bin, stratum-major (strata × bins), as in CoxStats
  */
@@ -95,13 +97,13 @@ export function coxBinViolation(atRisk: ArrayLike<number>, bins: number, strata:
   for (let s = 0; s < strata; s++) {
     for (let k = 0; k < bins; k++) {
       const leaving = atRisk[s * bins + k]! - (k + 1 < bins ? atRisk[s * bins + k + 1]! : 0);
-      if (bad(leaving)) return `stratum ${s}, time bin ${k}: fewer persons leave the risk set than the minimum cell size`;
+      if (bad(leaving)) return 'in a time bin of this grid fewer persons leave the risk set than the minimum cell size';
     }
   }
   for (const { name, leaving } of levelCounts) {
     if (leaving.length !== bins * strata) throw new RangeError(`levelCounts ${name} must have strata × bins entries`);
     for (let i = 0; i < leaving.length; i++) {
-      if (bad(leaving[i]!)) return `${name}, stratum ${Math.floor(i / bins)}, time bin ${i % bins}: fewer persons of this level leave the risk set than the minimum cell size`;
+      if (bad(leaving[i]!)) return `${name}: in a time bin of this grid fewer persons of this level leave the risk set than the minimum cell size`;
     }
   }
   return null;

@@ -7,7 +7,7 @@ import type { ProductRules } from '../../common/job/product-rules.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { TaskScope } from '../task-cancellation.js';
 import { toyAgent, toyKind, type ToySpec } from '../../test/helpers/toy-kind.js';
-import { KindTaskRunner, type KindTaskDeps } from './kind-task-runner.js';
+import { KindTaskRunner, MAX_FAILED_ROUND_ATTEMPTS, type KindTaskDeps } from './kind-task-runner.js';
 import type { StagedRead } from '../../common/kinds/index.js';
 
 const spec: ToySpec = { kind: 'toy-mean', product: 'p', privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 }, maxRounds: 3 };
@@ -152,5 +152,17 @@ describe('agent task runner for registry kinds', () => {
     expect(s.charges).toEqual([]);
     // Negative control: the same task without the phase runs.
     await expect(s.runner.run(s.task(0), s.scope)).resolves.toBeDefined();
+  });
+
+  it('computes a round that keeps failing at most MAX_FAILED_ROUND_ATTEMPTS times, then refuses it with RESOURCE_EXHAUSTED without reading (red team 20); other rounds are unaffected', async () => {
+    const s = setup();
+    // A round input the step refuses (its vector breaks the public layout): every attempt reads the data again.
+    for (let i = 0; i < MAX_FAILED_ROUND_ATTEMPTS; i++) await expect(s.runner.run(s.task(0, { mu: -1e7 }), s.scope)).rejects.toThrow(/outside its public bounds/);
+    expect(s.steps()).toBe(MAX_FAILED_ROUND_ATTEMPTS);
+    await expect(s.runner.run(s.task(0, { mu: 0 }), s.scope)).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
+    expect(s.steps()).toBe(MAX_FAILED_ROUND_ATTEMPTS);
+    // Control: the job's next round still runs.
+    await expect(s.runner.run(s.task(1, { mu: 0 }), s.scope)).resolves.toBeDefined();
+    expect(s.steps()).toBe(MAX_FAILED_ROUND_ATTEMPTS + 1);
   });
 });

@@ -72,6 +72,16 @@ export interface KindTaskDeps {
   guardReleasedSets?: (conn: DuckDBConnection, g: { researcher: string; jobId: string; candidates: string; withheld?: readonly string[] }) => Promise<void>;
 }
 
+/**
+ * A round of one job that failed this many times at this agent is not computed again (RESOURCE_EXHAUSTED). A failed
+ * round stores no answer, so without a cap a coordinator could repeat it with other inputs for ever: each attempt
+ * re-reads the site's data (on a PostgreSQL agent, cohorts rebuilt and every row streamed on the hospital's server),
+ * and each refusal is one more answer to a question it chose (red team 20). Honest retries (a lost connection, a
+ * deadline) stay far below it.
+ */
+export const MAX_FAILED_ROUND_ATTEMPTS = 8;
+const FAILED_ATTEMPTS = 'fedmesh:failed-round-attempts';
+
 /** Per-job state kept between rounds (the design read in round 0), dropped after this long unused. */
 const JOB_STATE_IDLE_MS = 30 * 60_000;
 /** Jobs whose state is kept at once; the least recently used is dropped beyond it (it is re-read if needed). */
@@ -148,7 +158,20 @@ export class KindTaskRunner {
     const layout = def.layout(job, task.round);
     checkSelectionSecure(job, layout);
     // This agent's vector under a round's noise plan: local step → public-layout check → noise → fixed-point grid.
+    const attempts = (entry.state.get(FAILED_ATTEMPTS) as Map<number, number> | undefined) ?? new Map<number, number>();
+    entry.state.set(FAILED_ATTEMPTS, attempts);
     const computeVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
+      if ((attempts.get(task.round) ?? 0) >= MAX_FAILED_ROUND_ATTEMPTS) {
+        throw new FedmeshError('RESOURCE_EXHAUSTED', `round: round ${task.round} of this job failed ${MAX_FAILED_ROUND_ATTEMPTS} times at this agent and is not computed again; submit a new job`, { field: 'round' });
+      }
+      try {
+        return await computeRoundVector(noise);
+      } catch (e) {
+        attempts.set(task.round, (attempts.get(task.round) ?? 0) + 1);
+        throw e;
+      }
+    };
+    const computeRoundVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
       const ctxOf = (conn: DuckDBConnection): AgentKindContext => ({ conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state, ...(deps.guardReleasedSets ? { guardReleasedSets: (c: DuckDBConnection, candidates: string, withheld?: readonly string[]) => deps.guardReleasedSets!(c, { researcher: task.researcher, jobId: task.jobId, candidates, ...(withheld && withheld.length > 0 ? { withheld } : {}) }) } : {}) });
       const step = (conn: DuckDBConnection) => (): Promise<StatVector> => agentDef.localStep(ctxOf(conn), job, input, scope.signal);
       // A kind with its own server-side step runs it there; otherwise the product is staged (withProduct) or local.
