@@ -90,7 +90,7 @@ describe('a Cox round tallied chunk by chunk', () => {
       expect(accepted).toBeGreaterThan(0);
       // The numeric groups were reached, value by value up to NUMERIC_AS_LEVELS values and by bounds beyond.
       // (A small sample of 21 possible ages may take 20 or fewer of them: then value by value is right.)
-      if (c.ages <= NUMERIC_AS_LEVELS) expect([...messages].some((m) => m.includes('of the ones it takes here')), [...messages].join(' | ')).toBe(true);
+      if (c.ages <= NUMERIC_AS_LEVELS) expect([...messages].some((m) => m.includes('(one of the values it takes here)')), [...messages].join(' | ')).toBe(true);
       else expect(byBounds).toBeGreaterThan(0);
     });
   }

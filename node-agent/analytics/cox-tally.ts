@@ -131,7 +131,7 @@ export function createCoxTally(opts: CoxTallyOptions): CoxTally {
         ...nums.map((nc) => {
           if (nc.byValue === null) return { name: nc.name, labels: THREE, cells: nc.three };
           const values = [...nc.byValue.keys()].sort((a, b) => a - b);
-          return { name: nc.name, labels: values.map((_, i) => `(value ${i + 1} of the ones it takes here)`), cells: values.map((v) => nc.byValue!.get(v)!) };
+          return { name: nc.name, labels: values.map(() => '(one of the values it takes here)'), cells: values.map((v) => nc.byValue!.get(v)!) };
         }),
       ];
       const leaving = groups.flatMap((g) => g.labels.map((l, i) => ({ name: `${g.name}=${l}`, leaving: g.cells[i]!.leaving })));

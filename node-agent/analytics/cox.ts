@@ -56,12 +56,15 @@ export interface CoxAgentData {
 /** A numeric covariate taking at most this many distinct (clamped) values at an agent is checked value by value. */
 export const NUMERIC_AS_LEVELS = 20;
 
-/** The groups of one numeric covariate's clamped values (see CoxAgentData.numericGroups); labels name no value. */
+/**
+ * The groups of one numeric covariate's clamped values (see CoxAgentData.numericGroups). Labels name no value and no
+ * rank: a refusal naming "value 3 of the ones it takes here" told how many distinct values the agent holds (red team 21).
+ */
 function numericGroups(name: string, values: readonly number[], lo: number, hi: number): { name: string; levels: readonly string[]; of: Uint8Array } {
   const distinct = [...new Set(values)].sort((a, b) => a - b);
   if (distinct.length <= NUMERIC_AS_LEVELS) {
     const index = new Map(distinct.map((v, i) => [v, i]));
-    return { name, levels: distinct.map((_, i) => `(value ${i + 1} of the ones it takes here)`), of: Uint8Array.from(values, (v) => index.get(v)!) };
+    return { name, levels: distinct.map(() => '(one of the values it takes here)'), of: Uint8Array.from(values, (v) => index.get(v)!) };
   }
   return { name, levels: ['(at its lower bound)', '(inside its bounds)', '(at its upper bound)'], of: Uint8Array.from(values, (v) => (v <= lo ? 0 : v >= hi ? 2 : 1)) };
 }

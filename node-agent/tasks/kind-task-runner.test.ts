@@ -161,8 +161,28 @@ describe('agent task runner for registry kinds', () => {
     expect(s.steps()).toBe(MAX_FAILED_ROUND_ATTEMPTS);
     await expect(s.runner.run(s.task(0, { mu: 0 }), s.scope)).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
     expect(s.steps()).toBe(MAX_FAILED_ROUND_ATTEMPTS);
+    // Tasks of other job ids with a wrong hash are refused before they are kept: they evict neither the job's state
+    // nor its count (red team 21), so round 0 stays refused without a read.
+    for (let i = 0; i < 40; i++) await expect(s.runner.run({ ...s.task(0, { mu: 0 }, 'f'.repeat(64)), jobId: `junk-${i}` }, s.scope)).rejects.toThrow(/job hash does not match/);
+    await expect(s.runner.run(s.task(0, { mu: 0 }), s.scope)).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
+    expect(s.steps()).toBe(MAX_FAILED_ROUND_ATTEMPTS);
     // Control: the job's next round still runs.
     await expect(s.runner.run(s.task(1, { mu: 0 }), s.scope)).resolves.toBeDefined();
     expect(s.steps()).toBe(MAX_FAILED_ROUND_ATTEMPTS + 1);
+  });
+
+  it('a task refused before it is kept (a wrong hash) evicts no other job\'s state (red team 21); control: 16 admitted jobs do evict it', async () => {
+    const sessions: number[] = [];
+    const s = setup({ withSource: { active: () => true, run: (fn) => (sessions.push(1), fn({})) }, needsSource: (_job, state) => !state.has('read'), withProduct: async () => { throw new Error('staged'); } });
+    await s.runner.run(s.task(0), s.scope);
+    for (let i = 0; i < 40; i++) await expect(s.runner.run({ ...s.task(0, { mu: 0 }, 'f'.repeat(64)), jobId: `junk-${i}` }, s.scope)).rejects.toThrow(/job hash does not match/);
+    // The job's rows are still in its state: the next round needs no session.
+    await s.runner.run(s.task(1, { mu: 1 }), s.scope);
+    expect(sessions).toEqual([1]);
+    // Control: sixteen other jobs that pass the checks are kept, and the least recently used state (this job's) goes.
+    for (let i = 0; i < 16; i++) await s.runner.run({ ...s.task(0), jobId: `other-${i}` }, s.scope);
+    sessions.length = 0;
+    await s.runner.run(s.task(2, { mu: 2 }), s.scope);
+    expect(sessions).toEqual([1]);
   });
 });

@@ -80,7 +80,11 @@ export interface KindTaskDeps {
  * deadline) stay far below it.
  */
 export const MAX_FAILED_ROUND_ATTEMPTS = 8;
-const FAILED_ATTEMPTS = 'fedmesh:failed-round-attempts';
+/**
+ * (job, round) failure counts remembered at most: kept apart from the evictable job states (red team 21: sixteen
+ * junk tasks or 30 idle minutes evicted a job's state, and its count with it); the oldest count goes beyond it.
+ */
+const MAX_FAILURE_COUNTS = 65_536;
 
 /** Per-job state kept between rounds (the design read in round 0), dropped after this long unused. */
 const JOB_STATE_IDLE_MS = 30 * 60_000;
@@ -105,6 +109,8 @@ interface JobEntry {
  */
 export class KindTaskRunner {
   private readonly jobs = new Map<string, JobEntry>();
+  /** Failed attempts per (job, round), oldest first (MAX_FAILED_ROUND_ATTEMPTS). */
+  private readonly failures = new Map<string, number>();
   private securePhases: KindSecurePhases | undefined;
   private hePool: HePool | undefined;
 
@@ -127,7 +133,9 @@ export class KindTaskRunner {
     const { deps } = this;
     const def = deps.kinds.get(task.kind)!;
     const agentDef = deps.agentKinds.get(task.kind)!;
-    const entry = this.entry(task, def);
+    // Compiled here, kept in the job states only once the task passed the checks below (red team 21: tasks with a
+    // wrong hash evicted other jobs' states, and with them their rows' fingerprints).
+    let entry = this.entry(task, def);
     const job = entry.job;
     // The domain's public rules first: a kind or mode this agent does not serve is refused as such, whatever the task carries.
     enforceDomainPolicy(deps.policy, job.kind, job.privacy.mode);
@@ -151,6 +159,7 @@ export class KindTaskRunner {
     if (job.secure === 'plain' && phase) throw new FedmeshError('INVALID_ARGUMENT', 'payload.phase: a plain round has no secure phases', { field: 'payload' });
     deps.authorize?.(job, task, identity);
     await deps.bind(task.jobId, job.hash);
+    entry = this.admit(task.jobId, entry);
     const mode = kindPrivacyModeOf(def, job);
     const cost = mode.cost(job);
     // Charged before any data is touched: durable, once per job id, for all of the job's rounds, never refunded.
@@ -158,16 +167,18 @@ export class KindTaskRunner {
     const layout = def.layout(job, task.round);
     checkSelectionSecure(job, layout);
     // This agent's vector under a round's noise plan: local step → public-layout check → noise → fixed-point grid.
-    const attempts = (entry.state.get(FAILED_ATTEMPTS) as Map<number, number> | undefined) ?? new Map<number, number>();
-    entry.state.set(FAILED_ATTEMPTS, attempts);
+    const failureKey = `${task.jobId}\u0000${task.round}`;
     const computeVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
-      if ((attempts.get(task.round) ?? 0) >= MAX_FAILED_ROUND_ATTEMPTS) {
-        throw new FedmeshError('RESOURCE_EXHAUSTED', `round: round ${task.round} of this job failed ${MAX_FAILED_ROUND_ATTEMPTS} times at this agent and is not computed again; submit a new job`, { field: 'round' });
+      if ((this.failures.get(failureKey) ?? 0) >= MAX_FAILED_ROUND_ATTEMPTS) {
+        throw new FedmeshError('RESOURCE_EXHAUSTED', `round: round ${task.round} of this job failed ${MAX_FAILED_ROUND_ATTEMPTS} times at this agent and is not computed again`, { field: 'round' });
       }
       try {
         return await computeRoundVector(noise);
       } catch (e) {
-        attempts.set(task.round, (attempts.get(task.round) ?? 0) + 1);
+        const n = (this.failures.get(failureKey) ?? 0) + 1;
+        this.failures.delete(failureKey);
+        if (this.failures.size >= MAX_FAILURE_COUNTS) this.failures.delete(this.failures.keys().next().value!);
+        this.failures.set(failureKey, n);
         throw e;
       }
     };
@@ -235,25 +246,37 @@ export class KindTaskRunner {
     await pool?.destroy();
   }
 
+  /** The job's entry: the one kept for its id, or a new one (compiled from the task's spec) not kept yet. */
   private entry(task: AgentTask, def: AnyKindDef): JobEntry {
     const now = Date.now();
     for (const [id, e] of this.jobs) if (now - e.usedAtMs > JOB_STATE_IDLE_MS) this.jobs.delete(id);
-    let e = this.jobs.get(task.jobId);
-    if (!e) {
-      let raw: unknown;
-      try {
-        raw = JSON.parse(task.specJson);
-      } catch {
-        throw new FedmeshError('INVALID_JOB', 'spec: not valid JSON', { field: 'spec' });
-      }
-      e = { job: compileKindJob(def, raw), state: new Map(), usedAtMs: now };
-      if (this.jobs.size >= MAX_JOB_STATES) {
-        const oldest = [...this.jobs.entries()].sort((a, b) => a[1].usedAtMs - b[1].usedAtMs)[0]!;
-        this.jobs.delete(oldest[0]);
-      }
-      this.jobs.set(task.jobId, e);
+    const kept = this.jobs.get(task.jobId);
+    if (kept) {
+      kept.usedAtMs = now;
+      return kept;
     }
-    e.usedAtMs = now;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(task.specJson);
+    } catch {
+      throw new FedmeshError('INVALID_JOB', 'spec: not valid JSON', { field: 'spec' });
+    }
+    return { job: compileKindJob(def, raw), state: new Map(), usedAtMs: now };
+  }
+
+  /**
+   * Keeps a new entry (after the task's checks), the least recently used one making room, and returns the entry to
+   * use: with two first tasks of one job at once, the one kept first (the job id is bound to one hash, so both
+   * compiled the same job), so that they share one state.
+   */
+  private admit(jobId: string, e: JobEntry): JobEntry {
+    const kept = this.jobs.get(jobId);
+    if (kept) return kept;
+    if (this.jobs.size >= MAX_JOB_STATES) {
+      const oldest = [...this.jobs.entries()].sort((a, b) => a[1].usedAtMs - b[1].usedAtMs)[0]!;
+      this.jobs.delete(oldest[0]);
+    }
+    this.jobs.set(jobId, e);
     return e;
   }
 }
