@@ -18,23 +18,12 @@ import { compileKindJob } from '../common/kinds/index.js';
 import { openPostgresSource, type SqlSession } from '../node-agent/data/source/index.js';
 import { coxAgentKind } from '../jobs/survival-cox/agent.js';
 import { coxKind, type CoxJobSpec, type CoxPlan, type CoxRoundInput } from '../jobs/survival-cox/kind.js';
-import { gibleedCohort, gibleedOmopDir } from '../test/helpers/gibleed-memory.js';
+import { gibleedCoxSpec, gibleedOmopDir } from '../test/helpers/gibleed-memory.js';
 import { startPostgres } from './postgres-cluster.js';
 import { copyDuckDbTablesToPostgres, createReadOnlyRole, loadOmopCsvIntoDuckDb, VOCABULARY_TABLES } from './postgres-omop.js';
 
 const fits = Number(process.argv[2] ?? 5);
-const job = compileKindJob(coxKind, {
-  kind: 'survival',
-  target: gibleedCohort('celecoxib.json'),
-  outcome: { domain: 'condition', conceptIds: [192671] },
-  timeGrid: { binDays: 90, maxDays: 1800 },
-  model: 'cox',
-  covariates: [
-    { name: 'ageGroup', source: 'age', type: 'categorical', bands: [0, 35, 40, 130], reference: '35-39' },
-    { name: 'gender', source: 'gender', type: 'categorical', levels: ['male', 'female'], reference: 'male' },
-  ],
-  privacy: { mode: 'none' },
-}) as CompiledKindJob<CoxJobSpec, CoxPlan>;
+const job = compileKindJob(coxKind, gibleedCoxSpec(90, 1800)) as CompiledKindJob<CoxJobSpec, CoxPlan>;
 
 const inst = await DuckDBInstance.create(':memory:');
 const conn = await inst.connect();

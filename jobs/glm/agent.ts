@@ -128,12 +128,6 @@ export const GLM_STREAM_CHUNK_ROWS = 16_384;
 
 /** Fingerprint of the rows a server round read (see the file comment). */
 const FINGERPRINT = 'glm-rows-fingerprint';
-/**
- * Set, with the fingerprint and only after a round read every row, once the persons behind those rows went through
- * the differencing guard (mode none): a round that fails after the guard and before the fingerprint (a bad input, a
- * cancel, a lost connection) must not let a later round skip the guard over other rows (red team 19).
- */
-const GUARDED = 'glm-guarded';
 /** The public scales the first IRLS round applied; later rounds apply these, whatever scales they carry. */
 const APPLIED_SCALES = 'glm-applied-scales';
 
@@ -150,7 +144,9 @@ async function glmServerStep(ctx: AgentKindContext, job: CompiledKindJob<GlmJob,
   const stored = ctx.jobState.get(APPLIED_SCALES) as GlmRoundRequest['scales'];
   const scales = stored ?? req.scales;
   checkRoundBeta(ctx, job, input, scales, false);
-  const guard = ctx.jobState.get(GUARDED) !== true;
+  // The persons go through the guard until a round has read every row (the fingerprint): a round that fails after
+  // the guard and before the fingerprint (a cancel, a lost connection) must not let a later round skip it (red team 19).
+  const guard = !ctx.jobState.has(FINGERPRINT);
   return withGlmRows(session, job.spec, ctx.product, readOptions(ctx, job, guard), signal, async (rows) => {
     const h = createHash('sha256').update(`${rows.n} ${rows.nDropped} ${rows.p}\n`);
     const moments = input ? undefined : momentsAccumulator(std);
@@ -167,9 +163,8 @@ async function glmServerStep(ctx: AgentKindContext, job: CompiledKindJob<GlmJob,
     const fingerprint = h.digest('hex');
     const seen = ctx.jobState.get(FINGERPRINT) as string | undefined;
     if (seen !== undefined && seen !== fingerprint) throw new FedmeshError('FAILED_PRECONDITION', 'glm: the rows of this job changed on the database server between two rounds (data loaded or deleted during the fit); run the job again', { field: 'product' });
-    // Every row was read: the rows, their guard and the scales applied to them are bound to the job together.
+    // Every row was read: the rows (guarded in this first read) and the scales applied to them are bound to the job.
     ctx.jobState.set(FINGERPRINT, fingerprint);
-    if (guard) ctx.jobState.set(GUARDED, true);
     if (scales && !stored) ctx.jobState.set(APPLIED_SCALES, scales);
     if (moments) return { values: moments.finish() };
     return roundVector(ctx, job, pass!.finish(), pass!.spread(), rows.n, rows.nDropped, input!);

@@ -11,7 +11,7 @@ import { compileKindJob, decodeRoundPayload, encodeVector } from '../../common/k
 import { coxAgentLayout, readCoxData } from '../../node-agent/analytics/cox.js';
 import type { TestDb } from '../../node-agent/cohort/test-omop.js';
 import { createMemoryRoundStore, runRounds, type RoundsOutcome, type RoundTransport } from '../../coordinator/rounds/round-runner.js';
-import { gibleedAvailable, gibleedCohort, gibleedMemoryDb, gibleedOmopDir } from '../../test/helpers/gibleed-memory.js';
+import { gibleedAvailable, gibleedCohort, gibleedCoxSpec, gibleedMemoryDb, gibleedOmopDir } from '../../test/helpers/gibleed-memory.js';
 import { coxAgentKind } from './agent.js';
 import { coxKind, type CoxJobSpec, type CoxPlan, type CoxRoundInput } from './kind.js';
 
@@ -20,18 +20,7 @@ if (!gibleedAvailable) console.warn(`[survival-cox] SKIPPING: ${gibleedOmopDir} 
 const AGENTS = ['a', 'b', 'c'];
 const MIN_CELL = 10;
 
-const spec = () => ({
-  kind: 'survival',
-  target: gibleedCohort('celecoxib.json'),
-  outcome: { domain: 'condition', conceptIds: [192671] },
-  timeGrid: { binDays: 30, maxDays: 3650 },
-  model: 'cox',
-  covariates: [
-    { name: 'ageGroup', source: 'age', type: 'categorical', bands: [0, 35, 40, 130], reference: '35-39' },
-    { name: 'gender', source: 'gender', type: 'categorical', levels: ['male', 'female'], reference: 'male' },
-  ],
-  privacy: { mode: 'none' },
-});
+const spec = () => gibleedCoxSpec(30, 3650);
 
 function transport(dbs: Map<string, TestDb>): RoundTransport {
   const state = new Map<string, Map<string, unknown>>();

@@ -13,7 +13,7 @@ import { asSession, parseCirce, runCohort } from '../../node-agent/cohort/index.
 import { readCoxData } from '../../node-agent/analytics/cox.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import type { TestDb } from '../../node-agent/cohort/test-omop.js';
-import { gibleedAvailable, gibleedCohort, gibleedMemoryDb, gibleedOmopDir } from '../../test/helpers/gibleed-memory.js';
+import { gibleedAvailable, gibleedCoxSpec, gibleedMemoryDb, gibleedOmopDir } from '../../test/helpers/gibleed-memory.js';
 import { coxAgentKind } from './agent.js';
 import { coxKind, type CoxJobSpec, type CoxPlan, type CoxRoundInput } from './kind.js';
 
@@ -51,18 +51,7 @@ describe.skipIf(!gibleedAvailable)('survival-cox on a server session: one stream
   let server: TestDb;
   let ledgerDb: DuckDBInstance;
   let ledger: DuckDBConnection;
-  const job = compileKindJob(coxKind, {
-    kind: 'survival',
-    target: gibleedCohort('celecoxib.json'),
-    outcome: { domain: 'condition', conceptIds: [192671] },
-    timeGrid: { binDays: 90, maxDays: 1800 },
-    model: 'cox',
-    covariates: [
-      { name: 'ageGroup', source: 'age', type: 'categorical', bands: [0, 35, 40, 130], reference: '35-39' },
-      { name: 'gender', source: 'gender', type: 'categorical', levels: ['male', 'female'], reference: 'male' },
-    ],
-    privacy: { mode: 'none' },
-  }) as CompiledKindJob<CoxJobSpec, CoxPlan>;
+  const job = compileKindJob(coxKind, gibleedCoxSpec(90, 1800)) as CompiledKindJob<CoxJobSpec, CoxPlan>;
   const signal = new AbortController().signal;
   const ctxOf = (conn: DuckDBConnection, guards: { n: number }): AgentKindContext => ({
     conn,

@@ -31,3 +31,22 @@ export async function gibleedMemoryDb(opts: { site?: number; sites?: number; coh
   for (const [table, file] of Object.entries(opts.cohorts ?? {})) await runCohort(db.conn, parseCirce(gibleedCohort(file)), { targetTable: table });
   return db;
 }
+
+/**
+ * The Cox job the GiBleed tests and the Cox benchmark fit: GI bleed after celecoxib ~ age group + gender, mode none,
+ * on a grid of `binDays` up to `maxDays`.
+ */
+export function gibleedCoxSpec(binDays: number, maxDays: number): Record<string, unknown> {
+  return {
+    kind: 'survival',
+    target: gibleedCohort('celecoxib.json'),
+    outcome: { domain: 'condition', conceptIds: [192671] },
+    timeGrid: { binDays, maxDays },
+    model: 'cox',
+    covariates: [
+      { name: 'ageGroup', source: 'age', type: 'categorical', bands: [0, 35, 40, 130], reference: '35-39' },
+      { name: 'gender', source: 'gender', type: 'categorical', levels: ['male', 'female'], reference: 'male' },
+    ],
+    privacy: { mode: 'none' },
+  };
+}
