@@ -9,11 +9,14 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AgentKindContext, AgentKindDef, StatVector } from '../../common/kinds/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { clipL2, toGrid } from '../../algorithms/fl/index.js';
-import type { LocalModelConfig } from '../../node-agent/train/local-train.js';
+import type { LocalModelConfig, LocalTrainConfig } from '../../node-agent/train/local-train.js';
+import type { TrainComputeResult } from '../../node-agent/train/compute.js';
+import { streamedTrainCompute, trainStreamOf, type TrainRowsSummary, type TrainStream } from './stream.js';
 import { runTrainCompute } from '../../node-agent/train/pool.js';
 import { guardedSetSize } from '../../node-agent/disclosure/released-cells.js';
 import { designPersonGuard } from '../glm/person-guard.js';
-import { readTrainData, sideSql, usedRowSql, type TrainAgentData } from './data.js';
+import type { GlmReadOptions } from '../glm/design.js';
+import { readTrainData, sideSql, usedRowSql, withTrainRows, type TrainAgentData } from './data.js';
 import { joinBlocks, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
 import type { TrainJobSpec } from './spec.js';
 import { isDpTraining } from './privacy-spec.js';
@@ -39,20 +42,45 @@ export function localModelOf(job: CompiledTrainJob): LocalModelConfig {
   return { inputs: job.plan.inputs.length, layers: [...spec.model.layers, { units: job.plan.units.at(-1)!, activation: 'linear', dropout: 0 }], loss: spec.loss, l2: spec.model.l2 };
 }
 
+/** The phase follows from the public round number, never from the coordinator's word. */
+function checkPhase(job: CompiledTrainJob, input: TrainRoundInput, round: number): void {
+  // The layout (and in DP training which blocks carry noise) is the round's, so an evaluation asked in a training
+  // round would leave exact.
+  const expected = round < job.spec.training.rounds ? 'train' : 'eval';
+  if (input.phase !== expected) throw new FedmeshError('INVALID_ARGUMENT', `payload.input.phase: round ${round} of this job is ${expected === 'eval' ? 'an' : 'a'} ${expected} round, not ${input.phase}`, { field: 'payload' });
+}
+
 /**
  * One round at this agent over rows already read (split out of localStep so that tests and benchmarks run the
  * same code without a database).
  */
 export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, data: TrainAgentData, state: Map<string, unknown>, round: number, signal?: AbortSignal, minCellSize = 0): Promise<Float64Array> {
+  checkPhase(job, input, round);
+  if (isDpTraining(job.spec.privacy)) return dpTrainRound(job, job.spec.privacy, input, data, signal);
+  const model = localModelOf(job);
+  return exactRound(job, input, data, state, minCellSize, round, (weights, train) =>
+    runTrainCompute({ model, weights, test: data.test, thresholds: job.plan.thresholds, ...(train ? { train: { ...train, data: data.train } } : {}) }, signal),
+  );
+}
+
+/**
+ * One round at this agent over rows streamed from a site's database server (stream.ts): nothing row-level held whole.
+ * Mode none only (DP training reads its rows into memory).
+ */
+export async function streamedTrainRound(job: CompiledTrainJob, input: TrainRoundInput, stream: TrainStream, state: Map<string, unknown>, round: number, signal?: AbortSignal, minCellSize = 0): Promise<Float64Array> {
+  checkPhase(job, input, round);
+  if (isDpTraining(job.spec.privacy)) throw new FedmeshError('INTERNAL', 'streamed train rounds are for exact training; DP training reads its rows into memory');
+  const model = localModelOf(job);
+  return exactRound(job, input, stream, state, minCellSize, round, (weights, train) => streamedTrainCompute(stream, { model, weights, thresholds: job.plan.thresholds }, train, (t) => runTrainCompute(t, signal), signal));
+}
+
+type RoundCompute = (weights: Float64Array, train: { config: LocalTrainConfig; scaffold?: { c: Float32Array; ci: Float32Array } } | undefined) => Promise<Pick<TrainComputeResult, 'evaluation' | 'training'>>;
+
+/** An exact (mode none) round's figures and update from the rows' counts and the TF.js work `run` does on them. */
+async function exactRound(job: CompiledTrainJob, input: TrainRoundInput, rows: TrainRowsSummary, state: Map<string, unknown>, minCellSize: number, round: number, run: RoundCompute): Promise<Float64Array> {
   const spec: TrainJobSpec = job.spec;
   const plan: TrainPlan = job.plan;
-  // The phase follows from the public round number, never from the coordinator's word: the layout (and in DP training
-  // which blocks carry noise) is the round's, so an evaluation asked in a training round would leave exact.
-  const expected = round < spec.training.rounds ? 'train' : 'eval';
-  if (input.phase !== expected) throw new FedmeshError('INVALID_ARGUMENT', `payload.input.phase: round ${round} of this job is ${expected === 'eval' ? 'an' : 'a'} ${expected} round, not ${input.phase}`, { field: 'payload' });
-  if (isDpTraining(spec.privacy)) return dpTrainRound(job, spec.privacy, input, data, signal);
-  const model = localModelOf(job);
-  if (data.train.n > spec.update.maxExamples || data.test.n > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
+  if (rows.train.n > spec.update.maxExamples || rows.test.n > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
   const scaffold = spec.strategy.name === 'scaffold';
   const ci = (state.get(CONTROL) as Float32Array | undefined) ?? new Float32Array(plan.parameters);
   const c = scaffold && input.phase === 'train' ? Float32Array.from(input.control!) : undefined;
@@ -60,30 +88,30 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
   // A side of 1 … k − 1 persons (k this agent's minimum cell size; persons, not rows: one person's many rows are still
   // one person) releases nothing exact: test figures leave as zeros with `evalSmall`; a training side does not train
   // at all (its update over one person would be that person's gradient) and flags `trainSmall`.
-  const small = (persons: number | undefined, rows: number): boolean => rows > 0 && (persons ?? rows) < minCellSize;
-  const trainSmall = small(data.trainPersons, data.train.n);
-  const training = input.phase === 'train' && data.train.n > 0 && !trainSmall;
+  const small = (persons: number | undefined, n: number): boolean => n > 0 && (persons ?? n) < minCellSize;
+  const trainSmall = small(rows.trainPersons, rows.train.n);
+  const training = input.phase === 'train' && rows.train.n > 0 && !trainSmall;
   const weights = Float64Array.from(input.weights);
   // The seed varies by round so local shuffles differ from round to round (still public and reproducible).
   const config = { epochs: t.localEpochs, batchSize: t.batchSize, optimizer: t.optimizer, learningRate: t.learningRate, momentum: t.momentum, mu: spec.strategy.name === 'fedprox' ? spec.strategy.mu : 0, seed: (t.seed + 1000003 * (round + 1)) >>> 0 };
-  const out = await runTrainCompute({ model, weights, test: data.test, thresholds: plan.thresholds, ...(training ? { train: { config, data: data.train, ...(c ? { scaffold: { c, ci } } : {}) } } : {}) }, signal);
+  const out = await run(weights, training ? { config, ...(c ? { scaffold: { c, ci } } : {}) } : undefined);
   const ev = out.evaluation;
   // Mode none: test figures over 1 … k − 1 rows leave as zeros with a flag (the coordinator never holds them; the
   // round's pooled test figures are withheld on the flag, plan.ts exactTestWithheld).
-  const evalSmall = small(data.testPersons, ev.n);
+  const evalSmall = small(rows.testPersons, ev.n);
   const parts: Record<string, ArrayLike<number>> = evalSmall
     ? { evalSmall: [1] }
     : { evalN: [ev.n], evalLoss: toGrid([ev.lossSum], -20), evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg, evalSmall: [0] };
-  if (spec.labelLevels !== undefined && input.phase === 'eval') parts.labelExcluded = [labelExcludedReport(data, minCellSize)];
+  if (spec.labelLevels !== undefined && input.phase === 'eval') parts.labelExcluded = [labelExcludedReport(rows, minCellSize)];
   if (training && out.training) {
     const res = out.training;
     const delta = Float64Array.from(res.weights, (w, i) => w - input.weights[i]!);
     clipL2(delta, spec.update.clip);
-    const w = plan.weighting === 'examples' ? data.train.n : 1;
+    const w = plan.weighting === 'examples' ? rows.train.n : 1;
     parts.delta = toGrid(delta.map((d) => d * w), spec.update.gridExponent);
     parts.weight = [w];
     parts.trainLoss = toGrid([res.lossSum], -20);
-    parts.trainN = [data.train.n];
+    parts.trainN = [rows.train.n];
     if (scaffold) {
       // Option II: c_i⁺ = c_i − c + (x − y_i)/(K η_l); send Δc_i = c_i⁺ − c_i (clipped), keep c_i⁺.
       const k = res.steps * t.learningRate;
@@ -105,23 +133,60 @@ export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInp
    * On a site's own database server (issue 13): the split, the label classes, the cohort and the design are computed
    * there in its dialect (TEMP tables of the session), and only the design's numeric columns come back through a
    * cursor (with, in mode none, the persons of each side for the differencing guard); nothing is staged in the
-   * agent's DuckDB. Later rounds use the rows kept in the job's state.
+   * agent's DuckDB. Exact training streams its rows every round, a chunk at a time (stream.ts); DP training reads
+   * them once into the job's state (its Poisson batches need random access).
    */
-  onSource: (ctx, job, input, session, signal) => trainStep(ctx, job, input, signal, session as SqlSession),
-  needsSource: (_job, state) => !state.has(DATA),
+  onSource: (ctx, job, input, session, signal) => (isDpTraining(job.spec.privacy) ? trainStep(ctx, job, input, signal, session as SqlSession) : trainServerStep(ctx, job, input, signal, session as SqlSession)),
+  needsSource: (job, state) => !isDpTraining(job.spec.privacy) || !state.has(DATA),
 };
+
+/** What a streamed job's rows were: their counts and each side's order-free hash (stream.ts), once read whole. */
+const FINGERPRINT = 'train-rows-fingerprint';
+type Fingerprint = ReturnType<TrainStream['fingerprint']>;
+
+function scratchOf(jobId: string): string {
+  return `train_${jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}`;
+}
+
+/** Mode none: the persons of each split side go through the agent's differencing guard (jobs/glm/person-guard.ts). */
+function personGuard(ctx: AgentKindContext, job: CompiledTrainJob): GlmReadOptions['onRows'] {
+  if (isDpTraining(job.spec.privacy) || ctx.guardReleasedSets === undefined) return undefined;
+  return designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets, local: ctx.conn, cell: sideSql, rows: usedRowSql(job.spec) });
+}
+
+/**
+ * One exact round on a site's database server, its rows streamed (stream.ts). The persons go through the guard until
+ * a round has read both sides whole (a round that fails in between must not let a later one skip it); from then on
+ * every round's rows must be those rows — their counts and order-free hashes — or the round fails with
+ * FAILED_PRECONDITION rather than release figures over other rows than the guard saw.
+ */
+async function trainServerStep(ctx: AgentKindContext, job: CompiledTrainJob, rawInput: TrainRoundInput, signal: AbortSignal, session: SqlSession): Promise<StatVector> {
+  const input = checkInput(rawInput, job.plan.parameters, job.spec.strategy.name === 'scaffold');
+  const seen = ctx.jobState.get(FINGERPRINT) as Fingerprint | undefined;
+  const onRows = seen?.train !== undefined && seen.test !== undefined ? undefined : personGuard(ctx, job);
+  const opts = { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch: scratchOf(ctx.jobId), ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(onRows ? { onRows } : {}) };
+  return withTrainRows(session, job.spec, ctx.product, opts, signal, async (access) => {
+    const stream = await trainStreamOf(job.spec, access, ctx.policy.minCellSize);
+    const values = await streamedTrainRound(job, input, stream, ctx.jobState, ctx.round, signal, ctx.policy.minCellSize);
+    const now = stream.fingerprint();
+    const differs = seen !== undefined && (seen.counts !== now.counts || (['train', 'test'] as const).some((k) => seen[k] !== undefined && now[k] !== undefined && seen[k] !== now[k]));
+    if (differs) throw new FedmeshError('FAILED_PRECONDITION', 'train: the rows of this job changed on the database server between two rounds (data loaded or deleted during training); run the job again', { field: 'product' });
+    const train = seen?.train ?? now.train;
+    const test = seen?.test ?? now.test;
+    ctx.jobState.set(FINGERPRINT, { counts: now.counts, ...(train !== undefined ? { train } : {}), ...(test !== undefined ? { test } : {}) });
+    return { values };
+  });
+}
 
 /** One round at this agent; its rows are read from `db` (the agent's DuckDB or a server session) the first time. */
 async function trainStep(ctx: AgentKindContext, job: CompiledTrainJob, rawInput: TrainRoundInput, signal: AbortSignal, db: DuckDBConnection | SqlSession): Promise<StatVector> {
   const input = checkInput(rawInput, job.plan.parameters, job.spec.strategy.name === 'scaffold');
   let data = ctx.jobState.get(DATA) as TrainAgentData | undefined;
   if (!data) {
-    const scratch = `train_${ctx.jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}`;
     // Mode none: the persons of each split side (the last design term is the test dummy) go through the agent's
-    // differencing guard before any figure is computed (jobs/glm/person-guard.ts).
-    const guard = !isDpTraining(job.spec.privacy) && ctx.guardReleasedSets !== undefined;
-    const onRows = guard ? designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets!, local: ctx.conn, cell: sideSql, rows: usedRowSql(job.spec) }) : undefined;
-    data = await readTrainData(db, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(onRows ? { onRows } : {}) }, signal);
+    // differencing guard before any figure is computed.
+    const onRows = personGuard(ctx, job);
+    data = await readTrainData(db, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch: scratchOf(ctx.jobId), ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(onRows ? { onRows } : {}) }, signal);
     ctx.jobState.set(DATA, data);
   }
   signal.throwIfAborted();

@@ -17,7 +17,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SchemaProduct } from '../../common/job/schema-check.js';
 import { FedmeshError } from '../../common/errors.js';
-import { withGlmRows, type GlmReadOptions } from '../glm/design.js';
+import { withGlmRows, type GlmReadOptions, type GlmRows } from '../glm/design.js';
 import { parseGlmSpec } from '../glm/spec.js';
 import type { TrainJobSpec } from './spec.js';
 import { labelFamily, mapLabels } from './label.js';
@@ -90,7 +90,7 @@ export function inputsFromDesign(spec: TrainJobSpec, design: { n: number; p: num
  * inputsFromDesign over a design that arrives in chunks (a cursor, withGlmRows), into train and test arrays of the
  * sizes counted beforehand: only the float32 inputs are held whole, never the design's float64 rows.
  */
-function inputsWriter(spec: TrainJobSpec, nTrain: number, nTest: number, persons: boolean): { add(d: { n: number; p: number; x: Float64Array; y: Float64Array }): void; finish(): Pick<TrainAgentData, 'inputs' | 'train' | 'test'> } {
+export function inputsWriter(spec: TrainJobSpec, nTrain: number, nTest: number, persons: boolean): { add(d: { n: number; p: number; x: Float64Array; y: Float64Array }): void; finish(): Pick<TrainAgentData, 'inputs' | 'train' | 'test'> } {
   const inputs = spec.features.reduce((a, f) => a + (f.type === 'numeric' ? 1 : f.levels.length), 0);
   const mk = (rows: number) => ({ x: new Float32Array(rows * inputs), y: new Float32Array(rows), n: rows, ...(persons ? { person: new Float64Array(rows) } : {}) });
   const train = mk(nTrain);
@@ -134,7 +134,6 @@ function inputsWriter(spec: TrainJobSpec, nTrain: number, nTest: number, persons
 /** Design rows per chunk while reading train rows (the float64 design is never held whole). */
 const TRAIN_READ_CHUNK_ROWS = 16_384;
 
-/** Reads this agent's rows of the job (see the file comment). @throws as readGlmDesign, stageHashSplit and stageLabelClasses */
 /**
  * The SQL condition of a used row over the design reader's rows table: with declared label levels, rows whose label
  * is not among them (class −1) are left out after the read (label.ts), so persons are counted and guarded without them.
@@ -146,29 +145,40 @@ export function usedRowSql(spec: TrainJobSpec): string {
 /** The split side of a row of the rows table (the last design term is the test dummy). */
 export const sideSql = (lastTerm: string): string => `CASE WHEN ${lastTerm} = 1 THEN 'test' ELSE 'train' END`;
 
-export async function readTrainData(db: DuckDBConnection | SqlSession, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers'>, signal?: AbortSignal): Promise<TrainAgentData> {
-  // Persons per side of the used rows, counted on the reader's rows table before its rows reach JavaScript; then the
-  // caller's hook (the differencing guard, mode none).
-  let persons: { train: number; test: number } | undefined;
-  const onRows: NonNullable<GlmReadOptions['onRows']> = async (c, rows) => {
-    if (rows.hasUnit) {
-      const s = asSession(c);
-      const d = s.dialect;
-      const side = sideSql(d.quoteIdent(rows.lastTerm));
-      const table = d.tempTable(rows.table);
-      const r = await s.all(`SELECT ${side} AS side, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS n FROM ${table} WHERE u IS NOT NULL AND ${usedRowSql(spec)} GROUP BY 1`);
-      // Rows without a unit each count as a person of their own (as the disclosure rules count them).
-      const loose = await s.all(`SELECT ${side} AS side, ${d.cast('count(*)', 'BIGINT')} AS n FROM ${table} WHERE u IS NULL AND ${usedRowSql(spec)} GROUP BY 1`);
-      const of = (side: string): number => [...r, ...loose].filter((x) => x['side'] === side).reduce((a, x) => a + Number(x['n']), 0);
-      persons = { train: of('train'), test: of('test') };
-    }
-    await opts.onRows?.(c, rows);
-  };
-  const read = await readTrainRows(db, spec, product, { ...opts, onRows }, signal);
-  return persons ? { ...read, trainPersons: persons.train, testPersons: persons.test } : read;
+/**
+ * What withTrainRows gives its consumer: the design rows of the job (features, [class index outcome,] [person index,]
+ * split dummy last) ready to be read, with counts made on the server before any row reached JavaScript.
+ */
+export interface TrainRowsAccess {
+  readonly rows: GlmRows;
+  /** Rows per split side (with declared levels: unlisted labels included, class −1). */
+  readonly sides: { readonly train: number; readonly test: number };
+  /** The design carries the person index (declared levels on a product with a privacy unit), at x{p−2}. */
+  readonly persons: boolean;
+  /** Distinct persons per side among the used rows (a product with a privacy unit). Never sent. */
+  readonly sidePersons?: { readonly train: number; readonly test: number };
+  /** The session the rows table lives in (counts over it). */
+  readonly session: SqlSession;
 }
 
-async function readTrainRows(db: DuckDBConnection | SqlSession, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers'>, signal?: AbortSignal): Promise<TrainAgentData> {
+/** Reads this agent's rows of the job into typed arrays (see the file comment). @throws as readGlmDesign, stageHashSplit and stageLabelClasses */
+export async function readTrainData(db: DuckDBConnection | SqlSession, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers'>, signal?: AbortSignal): Promise<TrainAgentData> {
+  return withTrainRows(db, spec, product, opts, signal, async ({ rows, sides, persons, sidePersons }) => {
+    const w = inputsWriter(spec, sides.train, sides.test, persons);
+    for await (const chunk of rows.chunks(TRAIN_READ_CHUNK_ROWS)) w.add(chunk);
+    const read: TrainAgentData = { ...w.finish(), nDropped: rows.nDropped, ...(sidePersons ? { trainPersons: sidePersons.train, testPersons: sidePersons.test } : {}) };
+    // The class column holds the level's index: the levels of y are 0..K−1.
+    return spec.labelLevels === undefined ? read : stripPersons(mapLabels({ labelLevels: spec.labelLevels.map((_, k) => k) }, read, opts.minCellSize));
+  });
+}
+
+/**
+ * Stages this agent's rows of the job (hash split, label classes, cohort: TEMP tables of `db`), prepares the design
+ * reader's rows table with its disclosure rules and `opts.onRows`, counts rows and persons per side there, and gives
+ * `consume` access to the rows; every TEMP table is dropped when `consume` ends.
+ * @throws as readGlmDesign, stageHashSplit and stageLabelClasses; what `consume` throws
+ */
+export async function withTrainRows<T>(db: DuckDBConnection | SqlSession, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers'>, signal: AbortSignal | undefined, consume: (access: TrainRowsAccess) => Promise<T>): Promise<T> {
   const columns = new Set([spec.label, ...spec.features.map((f) => f.column), ...spec.where.map((f) => f.column)]);
   const staged: string[] = [];
   try {
@@ -197,29 +207,34 @@ async function readTrainRows(db: DuckDBConnection | SqlSession, spec: TrainJobSp
     // Rows per split side, counted on the reader's rows table before any row reaches JavaScript: the arrays are sized
     // from them. The job's public update.maxExamples is checked by the rounds, after the differencing guard and the
     // label-level rule: refused here, before them, its answer to a bisected bound was an exact count of rows the guard
-    // never saw (red team 19, F3).
+    // never saw (red team 19, F3). Then the persons per side of the used rows, and the caller's hook (the
+    // differencing guard, mode none).
     let sides: { train: number; test: number } | undefined;
+    let sidePersons: { train: number; test: number } | undefined;
     const onRows: NonNullable<GlmReadOptions['onRows']> = async (c, rows) => {
       const s = asSession(c);
       const d = s.dialect;
       const side = sideSql(d.quoteIdent(rows.lastTerm));
-      const r = await s.all(`SELECT ${side} AS side, ${d.cast('count(*)', 'BIGINT')} AS n FROM ${d.tempTable(rows.table)} GROUP BY 1`);
+      const table = d.tempTable(rows.table);
+      const r = await s.all(`SELECT ${side} AS side, ${d.cast('count(*)', 'BIGINT')} AS n FROM ${table} GROUP BY 1`);
       const of = (name: string): number => Number(r.find((x) => x['side'] === name)?.['n'] ?? 0);
       sides = { train: of('train'), test: of('test') };
+      if (rows.hasUnit) {
+        const u = await s.all(`SELECT ${side} AS side, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS n FROM ${table} WHERE u IS NOT NULL AND ${usedRowSql(spec)} GROUP BY 1`);
+        // Rows without a unit each count as a person of their own (as the disclosure rules count them).
+        const loose = await s.all(`SELECT ${side} AS side, ${d.cast('count(*)', 'BIGINT')} AS n FROM ${table} WHERE u IS NULL AND ${usedRowSql(spec)} GROUP BY 1`);
+        const ofP = (name: string): number => [...u, ...loose].filter((x) => x['side'] === name).reduce((a, x) => a + Number(x['n']), 0);
+        sidePersons = { train: ofP('train'), test: ofP('test') };
+      }
       await opts.onRows?.(c, rows);
     };
-    const read = await withGlmRows(db, designSpecOf(spec, persons), source, { ...opts, onRows, ...(members !== undefined ? { cohortMembers: members } : {}) }, signal, async (rows) => {
-      const w = inputsWriter(spec, sides!.train, sides!.test, persons);
-      for await (const chunk of rows.chunks(TRAIN_READ_CHUNK_ROWS)) w.add(chunk);
-      return { ...w.finish(), nDropped: rows.nDropped };
-    }).catch((e: unknown) => {
+    return await withGlmRows(db, designSpecOf(spec, persons), source, { ...opts, onRows, ...(members !== undefined ? { cohortMembers: members } : {}) }, signal, (rows) =>
+      consume({ rows, sides: sides!, persons, ...(sidePersons ? { sidePersons } : {}), session: asSession(db) }),
+    ).catch((e: unknown) => {
       // The label is the design's outcome: name the train job's field.
       if (e instanceof FedmeshError && e.field === 'outcome') throw new FedmeshError(e.code, `label${e.message.slice('outcome'.length)}`, { field: 'label' });
       throw e;
     });
-    const data = read;
-    // The class column holds the level's index: the levels of y are 0..K−1.
-    return spec.labelLevels === undefined ? data : stripPersons(mapLabels({ labelLevels: spec.labelLevels.map((_, k) => k) }, data, opts.minCellSize));
   } finally {
     const s = asSession(db);
     for (const t of staged.reverse()) await s.run(s.dialect.dropTempTable(t)).catch(() => undefined);

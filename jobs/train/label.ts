@@ -88,7 +88,7 @@ export function mapLabels<D extends AgentRows>(spec: { readonly labelLevels?: re
 }
 
 /** What an agent reports of its excluded-label rows: the row count when they are of ≥ its minimum cell size of persons, else 0 (withheld). */
-export function labelExcludedReport(data: AgentRows, minCellSize: number): number {
+export function labelExcludedReport(data: Pick<AgentRows, 'labelExcluded' | 'labelExcludedPersons'>, minCellSize: number): number {
   const n = data.labelExcluded ?? 0;
   const persons = data.labelExcludedPersons ?? n;
   return persons >= Math.max(1, minCellSize) ? n : 0;

@@ -6,7 +6,7 @@ import { clippedGradientSum, type ClippedGradientSum, type DenseNet } from '../.
 import { localDpSgd, type LocalDpSgdOptions, type LocalDpSgdResult } from '../../algorithms/fl/dp-sgd.js';
 import { createCryptoRng } from '../../common/crypto-rng.js';
 import { loadTf } from './tf-runtime.js';
-import { evaluateLocal, trainLocal, type LocalData, type LocalEvalResult, type LocalModelConfig, type LocalTrainConfig, type LocalTrainResult } from './local-train.js';
+import { evaluateLocal, trainLocal, type LocalData, type LocalEvalResult, type LocalModelConfig, type LocalTrainCarry, type LocalTrainConfig, type LocalTrainResult } from './local-train.js';
 
 export interface TrainComputeTask {
   readonly model: LocalModelConfig;
@@ -14,7 +14,7 @@ export interface TrainComputeTask {
   readonly test: LocalData;
   readonly thresholds: readonly number[];
   /** Absent: evaluation only. */
-  readonly train?: { readonly config: LocalTrainConfig; readonly data: LocalData; readonly scaffold?: { c: Float32Array; ci: Float32Array } };
+  readonly train?: { readonly config: LocalTrainConfig; readonly data: LocalData; readonly scaffold?: { c: Float32Array; ci: Float32Array }; readonly carry?: LocalTrainCarry };
   /** DP training instead of `train`: the sum of per-example gradients at `weights`, each clipped to L2 ≤ clip. */
   readonly dp?: { readonly net: DenseNet; readonly clip: number; readonly data: LocalData };
   /** DP training with local steps: DP-SGD from `weights` (noise and batches from this thread's CSPRNG). */
@@ -36,6 +36,6 @@ export async function computeTrainRound(task: TrainComputeTask): Promise<TrainCo
   if (task.dp) return { evaluation, dp: clippedGradientSum(task.dp.net, task.weights, task.dp.data.x, task.dp.data.y, task.dp.data.n, task.dp.clip), backend };
   if (task.dpLocal) return { evaluation, dpLocal: localDpSgd(task.dpLocal.options, task.weights, task.dpLocal.data.x, task.dpLocal.data.y, task.dpLocal.data.n, createCryptoRng()), backend };
   if (!task.train) return { evaluation, backend };
-  const training = await trainLocal(tf, task.model, task.train.config, task.weights, task.train.data, task.train.scaffold);
+  const training = await trainLocal(tf, task.model, task.train.config, task.weights, task.train.data, task.train.scaffold, task.train.carry);
   return { evaluation, training, backend };
 }

@@ -41,6 +41,31 @@ export interface LocalTrainResult {
   readonly steps: number;
   /** Summed per-row loss over the last local epoch (without the L2 and proximal terms). */
   readonly lossSum: number;
+  /** The optimiser's state after the last step, when `carry.keepOptimizer` asked for it. */
+  readonly optimizer?: OptimizerState;
+}
+
+/**
+ * An optimiser's state between two calls (a round's rows streamed in chunks): its variables in getWeights order
+ * (the step count, then momentum's accumulations or Adam's two moments) and, for Adam, its running powers β1^t,
+ * β2^t as they were (setWeights would recompute them with pow, which can differ from the running product in the
+ * last bit).
+ */
+export interface OptimizerState {
+  readonly variables: readonly { readonly name: string; readonly shape: readonly number[]; readonly data: Float32Array }[];
+  readonly accBeta?: readonly [number, number];
+}
+
+/** How one call continues a local pass over rows that arrive in chunks (see trainLocal). */
+export interface LocalTrainCarry {
+  /** The rows are already in training order: batches are consecutive rows, no local shuffle. @default false */
+  readonly inOrder?: boolean;
+  /** FedProx's anchor: the round's global weights (default: `start`, right for a pass that is one call). */
+  readonly anchor?: ArrayLike<number>;
+  /** The optimiser's state the previous chunk left. */
+  readonly optimizer?: OptimizerState;
+  /** Return the optimiser's state (for the next chunk). */
+  readonly keepOptimizer?: boolean;
 }
 
 export interface LocalEvalResult {
@@ -90,6 +115,34 @@ function setFlat(tf: Tf, model: LayersModel, flat: ArrayLike<number>): void {
   tf.dispose(ts);
 }
 
+function flatTensor(tf: Tf, flat: ArrayLike<number>, shape: number[], at: number): unknown {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Float32Array.from({ length: size }, (_, i) => flat[at + i]!), shape);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Optimizer = any;
+
+/** Adam's running powers β1^t and β2^t (TF.js keeps them as the variables accBeta1, accBeta2). */
+function accBetaOf(opt: Optimizer): { assign(v: unknown): void; dataSync(): Float32Array }[] | undefined {
+  return opt.accBeta1 && opt.accBeta2 ? [opt.accBeta1, opt.accBeta2] : undefined;
+}
+
+async function saveOptimizer(opt: Optimizer): Promise<OptimizerState> {
+  const ws: { name: string; tensor: { shape: number[]; dataSync(): Float32Array } }[] = await opt.getWeights();
+  const variables = ws.map((w) => ({ name: w.name, shape: [...w.tensor.shape], data: Float32Array.from(w.tensor.dataSync()) }));
+  const acc = accBetaOf(opt);
+  return { variables, ...(acc ? { accBeta: [acc[0]!.dataSync()[0]!, acc[1]!.dataSync()[0]!] as const } : {}) };
+}
+
+async function restoreOptimizer(tf: Tf, opt: Optimizer, state: OptimizerState): Promise<void> {
+  const ws = state.variables.map((v) => ({ name: v.name, tensor: tf.tensor(v.data, [...v.shape]) }));
+  await opt.setWeights(ws);
+  tf.dispose(ws.map((w) => w.tensor));
+  const acc = accBetaOf(opt);
+  if (acc && state.accBeta) acc.forEach((a, i) => tf.tidy(() => a.assign(tf.scalar(state.accBeta![i]!))));
+}
+
 function getFlat(model: LayersModel): Float32Array {
   const ws: { dataSync(): Float32Array }[] = model.getWeights();
   const parts = ws.map((w) => w.dataSync());
@@ -125,13 +178,25 @@ function perRowLoss(tf: Tf, cfg: LocalModelConfig, logits: any, y: any): any {
 /**
  * Trains from the global weights `start` on `data` and returns the local weights. With `scaffold`, each step's
  * gradient is corrected by (c − c_i) (Karimireddy et al. 2020, Algorithm 1, line 10).
+ *
+ * `carry` continues a pass whose rows arrive in chunks (a site's server streams them in a shuffled order, each chunk a
+ * whole number of batches): the rows are taken in order, the proximal anchor is the round's global weights and the
+ * optimiser's state goes from one chunk to the next, so the chunks train as one call over all the rows would, bit
+ * for bit (node-agent/train/local-train-carry.test.ts).
  */
-export async function trainLocal(tf: Tf, model: LocalModelConfig, cfg: LocalTrainConfig, start: ArrayLike<number>, data: LocalData, scaffold?: { c: Float32Array; ci: Float32Array }): Promise<LocalTrainResult> {
+export async function trainLocal(tf: Tf, model: LocalModelConfig, cfg: LocalTrainConfig, start: ArrayLike<number>, data: LocalData, scaffold?: { c: Float32Array; ci: Float32Array }, carry: LocalTrainCarry = {}): Promise<LocalTrainResult> {
   const m = buildModel(tf, model, cfg.seed);
   try {
     setFlat(tf, m, start);
     const vars = m.trainableWeights.map((w: { read(): unknown }) => w.read());
-    const anchors = vars.map((v: { clone(): unknown }) => v.clone());
+    let anchorAt = 0;
+    const anchors = carry.anchor
+      ? vars.map((v: { shape: number[]; size: number }) => {
+          const t = flatTensor(tf, carry.anchor!, v.shape, anchorAt);
+          anchorAt += v.size;
+          return t;
+        })
+      : vars.map((v: { clone(): unknown }) => v.clone());
     const kernels = vars.filter((_: unknown, i: number) => i % 2 === 0);
     // Correction (c − c_i) per variable, shaped like it.
     let corr: unknown[] | undefined;
@@ -145,13 +210,14 @@ export async function trainLocal(tf: Tf, model: LocalModelConfig, cfg: LocalTrai
       });
     }
     const opt = cfg.optimizer === 'adam' ? tf.train.adam(cfg.learningRate) : cfg.momentum > 0 ? tf.train.momentum(cfg.learningRate, cfg.momentum) : tf.train.sgd(cfg.learningRate);
+    if (carry.optimizer) await restoreOptimizer(tf, opt, carry.optimizer);
     const xAll = tf.tensor2d(data.x, [data.n, model.inputs]);
     const yAll = labelTensor(tf, model, data.y, data.n);
     let steps = 0;
     let lossSum = 0;
     try {
       for (let e = 0; e < cfg.epochs; e++) {
-        const perm = seededPermutation(data.n, (cfg.seed * 7919 + e) >>> 0);
+        const perm = carry.inOrder ? Uint32Array.from({ length: data.n }, (_, i) => i) : seededPermutation(data.n, (cfg.seed * 7919 + e) >>> 0);
         const permT = tf.tensor1d(Int32Array.from(perm), 'int32');
         let epochLoss = 0;
         for (let b = 0; b < data.n; b += cfg.batchSize) {
@@ -182,7 +248,7 @@ export async function trainLocal(tf: Tf, model: LocalModelConfig, cfg: LocalTrai
         permT.dispose();
         lossSum = epochLoss;
       }
-      return { weights: getFlat(m), steps, lossSum };
+      return { weights: getFlat(m), steps, lossSum, ...(carry.keepOptimizer ? { optimizer: await saveOptimizer(opt) } : {}) };
     } finally {
       tf.dispose([xAll, yAll, ...anchors, ...(corr ?? [])] as never);
       opt.dispose();

@@ -1,0 +1,150 @@
+/**
+ * Issue 13, streaming: exact training over rows streamed from the source (stream.ts) never holds more than a chunk
+ * of rows, reads every row of a side exactly once per pass in a keyed shuffled order, scores the test rows chunk by
+ * chunk to the figures of one pass over all of them, and trains as one in-memory call over the rows in the streamed
+ * order would, bit for bit. The label rule of declared levels is counted in SQL as label.ts counts it in memory.
+ * The source here is DuckDB (the SQL is the dialect layer's; test/integration/postgres-jobs.test.ts runs it on
+ * PostgreSQL against this).
+ */
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { glorotInit } from '../../algorithms/fl/index.js';
+import { compileKindJob } from '../../common/kinds/index.js';
+import { isFedmeshError } from '../../common/errors.js';
+import type { SchemaProduct } from '../../common/job/schema-check.js';
+import { computeTrainRound, type TrainComputeTask } from '../../node-agent/train/compute.js';
+import { evaluateLocal, trainLocal, type LocalData } from '../../node-agent/train/local-train.js';
+import { loadTf } from '../../node-agent/train/tf-runtime.js';
+import { localModelOf } from './agent.js';
+import { readTrainData, withTrainRows } from './data.js';
+import { trainKind, type CompiledTrainJob } from './index.js';
+import { streamedTrainCompute, trainStreamOf, TRAIN_STREAM_CHUNK_ROWS } from './stream.js';
+
+const ROWS = 40_000;
+const product: SchemaProduct = { name: 'p', columns: [{ name: 'person_id', type: 'BIGINT' }, { name: 'x', type: 'DOUBLE' }, { name: 'g', type: 'VARCHAR' }, { name: 'side', type: 'VARCHAR' }, { name: 'y', type: 'INTEGER' }, { name: 'k', type: 'INTEGER' }], privacyUnit: 'person_id' };
+const raw = {
+  kind: 'train',
+  product: 'p',
+  label: 'y',
+  features: [{ column: 'x', type: 'numeric', bounds: [0, 1] }, { column: 'g', type: 'categorical', levels: ['a', 'b', 'c'] }],
+  split: { column: 'side', train: 'train', test: 'test' },
+  model: { type: 'logistic' },
+  training: { rounds: 2, localEpochs: 1, batchSize: 100, optimizer: 'adam', learningRate: 0.05, seed: 4 },
+  privacy: { mode: 'none' },
+};
+const job = compileKindJob(trainKind, raw) as CompiledTrainJob;
+const opts = (scratch: string) => ({ salt: 's', minCellSize: 5, scratch });
+
+let instance: DuckDBInstance;
+let conn: DuckDBConnection;
+beforeAll(async () => {
+  instance = await DuckDBInstance.create(':memory:');
+  conn = await instance.connect();
+  // y depends on x and g (a learnable label); k is a 3-valued column for the label-level cases (value 9 on 3 persons).
+  await conn.run(`CREATE TABLE p AS SELECT i AS person_id, ((i * 7919) % 1000) / 1000.0 AS x, ['a', 'b', 'c'][1 + i % 3] AS g,
+    CASE WHEN i % 5 = 0 THEN 'test' ELSE 'train' END AS side,
+    (CASE WHEN ((i * 7919) % 1000) / 1000.0 + (i % 3) * 0.2 + ((i * 31) % 7) / 20.0 > 0.9 THEN 1 ELSE 0 END)::INTEGER AS y,
+    (CASE WHEN i <= 3 THEN 9 WHEN i % 4 = 0 THEN 2 ELSE 1 END)::INTEGER AS k FROM range(1, ${ROWS + 1}) t(i)`);
+});
+afterAll(() => {
+  conn?.closeSync();
+  instance?.closeSync();
+});
+
+const rowKeys = (d: LocalData, inputs: number): string[] => Array.from({ length: d.n }, (_, i) => `${d.y[i]}|${Array.from(d.x.subarray(i * inputs, (i + 1) * inputs)).join(',')}`);
+const concat = (parts: LocalData[], inputs: number): LocalData => {
+  const n = parts.reduce((a, p) => a + p.n, 0);
+  const x = new Float32Array(n * inputs);
+  const y = new Float32Array(n);
+  let at = 0;
+  for (const p of parts) {
+    x.set(p.x, at * inputs);
+    y.set(p.y, at);
+    at += p.n;
+  }
+  return { x, y, n };
+};
+
+describe('exact training over streamed rows', () => {
+  it('reads every row of a side once per pass, in chunks, in an order set by the seed', async () => {
+    const inMemory = await readTrainData(conn, job.spec, product, opts('st1'));
+    await withTrainRows(conn, job.spec, product, opts('st2'), undefined, async (access) => {
+      const stream = await trainStreamOf(job.spec, access, 5);
+      expect(stream.train.n).toBe(inMemory.train.n);
+      expect(stream.test.n).toBe(inMemory.test.n);
+      const pass = async (seed?: number): Promise<LocalData[]> => {
+        const out: LocalData[] = [];
+        for await (const c of stream.side('train', 10_000, seed)) out.push({ x: c.x.slice(), y: c.y.slice(), n: c.n });
+        return out;
+      };
+      const a = await pass(1);
+      expect(a.map((c) => c.n)).toEqual([10_000, 10_000, 10_000, 2_000]);
+      const keysA = rowKeys(concat(a, inMemory.inputs), inMemory.inputs);
+      expect([...keysA].sort()).toEqual(rowKeys(inMemory.train, inMemory.inputs).sort());
+      // The same seed gives the same order; another seed another (a control that the order is the seed's).
+      expect(rowKeys(concat(await pass(1), inMemory.inputs), inMemory.inputs)).toEqual(keysA);
+      expect(rowKeys(concat(await pass(2), inMemory.inputs), inMemory.inputs)).not.toEqual(keysA);
+      // Both sides read whole: both fingerprinted.
+      for await (const _ of stream.side('test', 10_000)) void _;
+      const fp = stream.fingerprint();
+      expect(fp.train).toMatch(/^32000:/);
+      expect(fp.test).toMatch(/^8000:/);
+    });
+  });
+
+  it('scores chunk by chunk to one pass over all test rows, and trains as one in-memory call over the streamed order, bit for bit; no task holds more than a chunk', async () => {
+    const { tf } = await loadTf();
+    const model = localModelOf(job);
+    const weights = glorotInit(job.plan.shapes, 9);
+    const config = { epochs: 1, batchSize: 100, optimizer: 'adam' as const, learningRate: 0.05, momentum: 0, mu: 0, seed: 11 };
+    await withTrainRows(conn, job.spec, product, opts('st3'), undefined, async (access) => {
+      const stream = await trainStreamOf(job.spec, access, 5);
+      const tasks: TrainComputeTask[] = [];
+      const got = await streamedTrainCompute(stream, { model, weights, thresholds: job.plan.thresholds }, { config }, async (t) => (tasks.push(t), computeTrainRound(t)));
+      const trained = tasks.filter((t) => t.train);
+      const chunk = Math.floor(TRAIN_STREAM_CHUNK_ROWS / 100) * 100;
+      expect(trained.map((t) => t.train!.data.n)).toEqual([chunk, 32_000 - chunk]);
+      expect(Math.max(...tasks.map((t) => Math.max(t.test.n, t.train?.data.n ?? 0)))).toBeLessThanOrEqual(TRAIN_STREAM_CHUNK_ROWS);
+      // The rows in the order the epoch read them, trained in one call.
+      const order: LocalData[] = [];
+      for await (const c of stream.side('train', chunk, (config.seed * 7919) >>> 0)) order.push({ x: c.x.slice(), y: c.y.slice(), n: c.n });
+      const whole = await trainLocal(tf, model, config, weights, concat(order, 4), undefined, { inOrder: true });
+      expect(got.training!.steps).toBe(320);
+      expect(Array.from(got.training!.weights)).toEqual(Array.from(whole.weights));
+      // The test figures: one pass over the test rows in memory.
+      const inMemory = await readTrainData(conn, job.spec, product, opts('st4'));
+      const ev = evaluateLocal(tf, model, weights, inMemory.test, job.plan.thresholds);
+      expect(got.evaluation.n).toBe(ev.n);
+      expect(got.evaluation.correct).toBe(ev.correct);
+      expect(Array.from(got.evaluation.rocPos)).toEqual(Array.from(ev.rocPos));
+      expect(Array.from(got.evaluation.rocNeg)).toEqual(Array.from(ev.rocNeg));
+      // The loss is a float32 sum: over chunks it adds in another order than one tf.sum (tolerance 1e-5 relative).
+      expect(Math.abs(got.evaluation.lossSum - ev.lossSum)).toBeLessThan(1e-5 * ev.lossSum);
+      // Control: the model learnt something (accuracy well above the majority class), so the comparison is not of zeros.
+      const after = evaluateLocal(tf, model, got.training!.weights, inMemory.test, job.plan.thresholds);
+      expect(after.correct / after.n).toBeGreaterThan(ev.correct / ev.n);
+    });
+  });
+
+  it('declared label levels: left-out rows and the label rule counted on the server as label.ts counts them in memory', async () => {
+    const levels = compileKindJob(trainKind, { ...raw, label: 'k', labelLevels: [1, 2], loss: 'categorical-crossentropy' }) as CompiledTrainJob;
+    const inMemory = await readTrainData(conn, levels.spec, product, opts('st5'));
+    await withTrainRows(conn, levels.spec, product, opts('st6'), undefined, async (access) => {
+      const stream = await trainStreamOf(levels.spec, access, 5);
+      expect({ train: stream.train.n, test: stream.test.n, excluded: stream.labelExcluded, persons: stream.labelExcludedPersons }).toEqual({ train: inMemory.train.n, test: inMemory.test.n, excluded: 3, persons: 3 });
+      expect(stream.labelExcludedPersons).toBe(inMemory.labelExcludedPersons);
+      const ys = new Set<number>();
+      for await (const c of stream.side('train', 8_192, 1)) c.y.forEach((v) => ys.add(v));
+      expect([...ys].sort()).toEqual([0, 1]);
+    });
+    // The rule: a declared level with rows of 1 … k − 1 persons (value 9: 3 persons, k = 5) is refused, as in memory.
+    const small = compileKindJob(trainKind, { ...raw, label: 'k', labelLevels: [1, 9], loss: 'categorical-crossentropy' }) as CompiledTrainJob;
+    const refusal = async (f: () => Promise<unknown>): Promise<string> => f().then(() => 'none', (e: unknown) => (isFedmeshError(e) ? `${e.code} ${e.message}` : String(e)));
+    const inMem = await refusal(() => readTrainData(conn, small.spec, product, opts('st7')));
+    const streamed = await refusal(() => withTrainRows(conn, small.spec, product, opts('st8'), undefined, (a) => trainStreamOf(small.spec, a, 5)));
+    expect(inMem).toMatch(/^POLICY_DENIED .*train\.labelLevels/);
+    expect(streamed).toBe(inMem);
+    // Control: with k = 3 both accept.
+    await expect(withTrainRows(conn, small.spec, product, { ...opts('st9'), minCellSize: 3 }, undefined, (a) => trainStreamOf(small.spec, a, 3))).resolves.toBeDefined();
+  });
+});

@@ -1,0 +1,195 @@
+/**
+ * Train rows on a site's own database server (issue 13): the agent never holds them whole, and keeps nothing
+ * row-level between rounds. Every round prepares the rows on the server again (data.ts withTrainRows: the split, the
+ * label classes, the cohort and the design there, in its dialect, with the disclosure rules), then
+ * - scores the round's model on the test rows as they come through a cursor, chunk by chunk (loss, correct and the
+ *   ROC counts add up over chunks), in a fixed order so that every engine adds them alike;
+ * - in a training round, reads the train rows once per local epoch through a cursor in an order shuffled on the
+ *   server (ORDER BY a keyed hash of the row with the epoch's public seed), in chunks of whole batches, and trains
+ *   chunk after chunk with the optimiser's state and FedProx's anchor carried from one to the next
+ *   (node-agent/train/local-train.ts, LocalTrainCarry): the steps one call over all rows in that order would take.
+ *
+ * The agent holds one chunk of rows (TRAIN_STREAM_CHUNK_ROWS rounded to whole batches) and the model. The label
+ * rule and the left-out count of declared label levels are counted on the server (as label.ts counts them in
+ * memory). DP training keeps its rows in memory (Poisson sampling needs random access; see jobs/train/README.md).
+ */
+import { FedmeshError } from '../../common/errors.js';
+import type { SqlDialect } from '../../node-agent/sql/index.js';
+import type { GlmDesign } from '../../algorithms/glm/index.js';
+import type { LocalData, LocalEvalResult, LocalTrainConfig, LocalTrainResult, OptimizerState } from '../../node-agent/train/local-train.js';
+import type { TrainComputeResult, TrainComputeTask } from '../../node-agent/train/compute.js';
+import { inputsWriter, type TrainRowsAccess } from './data.js';
+import type { TrainJobSpec } from './spec.js';
+
+/** Rows per chunk of a streamed side (rounded down to whole batches, at least one batch). */
+export const TRAIN_STREAM_CHUNK_ROWS = 16_384;
+
+/** What a round needs to know of the rows before reading them (the counts label.ts and data.ts give in memory). */
+export interface TrainRowsSummary {
+  readonly train: { readonly n: number };
+  readonly test: { readonly n: number };
+  readonly trainPersons?: number;
+  readonly testPersons?: number;
+  readonly labelExcluded?: number;
+  readonly labelExcludedPersons?: number;
+}
+
+/** The job's used rows on the server, read side by side in chunks (see the file comment). */
+export interface TrainStream extends TrainRowsSummary {
+  /** One side's rows as model inputs, `chunkRows` at a time, in the order of `seed` (fixed when absent). */
+  side(which: 'train' | 'test', chunkRows: number, seed?: number): AsyncGenerator<LocalData>;
+  /** An order-free fingerprint of every row read so far per side (see rowsHash), and the counts. */
+  fingerprint(): { readonly counts: string; readonly train?: string; readonly test?: string };
+}
+
+/** Runs one TF.js task (the agent's piscina pool, or in-process). */
+export type TrainCompute = (task: TrainComputeTask) => Promise<TrainComputeResult>;
+
+/** An order-free hash of a multiset of rows: per row two 32-bit mixes of its float64 words, added mod 2³². */
+class RowsHash {
+  private a = 0;
+  private b = 0;
+  private rows = 0;
+
+  add(d: GlmDesign): void {
+    const words = new Uint32Array(2 * d.p);
+    const view = new Float64Array(words.buffer);
+    for (let i = 0; i < d.n; i++) {
+      // −0 and +0 are the same row value (they tie in ORDER BY).
+      for (let j = 0; j < d.p; j++) view[j] = d.x[i * d.p + j]! + 0;
+      let h1 = 0x9e3779b9;
+      let h2 = 0x7f4a7c15;
+      const yw = new Uint32Array(new Float64Array([d.y[i]! + 0]).buffer);
+      for (const w of [yw[0]!, yw[1]!, ...words]) {
+        h1 = Math.imul(h1 ^ w, 0x85ebca6b);
+        h1 = (h1 << 13) | (h1 >>> 19);
+        h2 = Math.imul(h2 + w, 0xc2b2ae35) ^ (h2 >>> 15);
+      }
+      h1 ^= h1 >>> 16;
+      h1 = Math.imul(h1, 0x7feb352d);
+      h2 ^= h2 >>> 13;
+      h2 = Math.imul(h2, 0x846ca68b);
+      this.a = (this.a + (h1 >>> 0)) >>> 0;
+      this.b = (this.b + (h2 >>> 0)) >>> 0;
+    }
+    this.rows += d.n;
+  }
+
+  digest(): string {
+    return `${this.rows}:${this.a.toString(16)}:${this.b.toString(16)}`;
+  }
+}
+
+/**
+ * The counts a streamed round needs, made on the server (nothing row-level comes back): used rows per side, and with
+ * declared label levels the label rule of label.ts (a class with rows must have at least `minCellSize` persons,
+ * distinct person indices over both sides; a row without one is its own person) and the left-out rows and persons.
+ * @throws FedmeshError POLICY_DENIED (rule train.labelLevels)
+ */
+async function summarise(spec: TrainJobSpec, access: TrainRowsAccess, minCellSize: number): Promise<TrainRowsSummary> {
+  const { rows, sides, persons, sidePersons, session } = access;
+  const d = rows.dialect;
+  const base = { ...(sidePersons ? { trainPersons: sidePersons.train, testPersons: sidePersons.test } : {}) };
+  if (spec.labelLevels === undefined) return { train: { n: sides.train }, test: { n: sides.test }, ...base };
+  const last = rows.columns[rows.p - 1]!;
+  const personCount = persons ? `count(DISTINCT ${rows.columns[rows.p - 2]!})` : 'count(*)';
+  const perClass = await session.all(`SELECT CASE WHEN y < 0 THEN -1 ELSE y END AS k, ${d.cast('count(*)', 'BIGINT')} AS n, ${d.cast(personCount, 'BIGINT')} AS persons FROM ${rows.table} GROUP BY 1`);
+  if (perClass.some((r) => Number(r['k']) >= 0 && Number(r['n']) > 0 && Number(r['persons']) < minCellSize)) {
+    throw new FedmeshError('POLICY_DENIED', `disclosure rule train.labelLevels: a label level has rows at this agent but fewer than the minimum cell size (${minCellSize}) of persons`, { field: 'label', details: { rule: 'train.labelLevels' } });
+  }
+  const left = perClass.find((r) => Number(r['k']) < 0);
+  const used = await session.all(`SELECT ${last} AS t, ${d.cast('count(*)', 'BIGINT')} AS n FROM ${rows.table} WHERE y >= 0 GROUP BY 1`);
+  const usedOf = (t: number): number => used.filter((r) => Number(r['t']) === t).reduce((a, r) => a + Number(r['n']), 0);
+  return { train: { n: usedOf(0) }, test: { n: usedOf(1) }, ...base, labelExcluded: Number(left?.['n'] ?? 0), labelExcludedPersons: Number(left?.['persons'] ?? 0) };
+}
+
+/** The keyed order of a side's rows: an MD5 of every design column with a public seed, the same text on every engine. */
+function orderBy(d: SqlDialect, columns: readonly string[], seed: string): string {
+  return d.binaryOrder(d.keyedHash(`'fedmesh-train-order:${seed}'`, columns.map((c) => d.cast(c, 'DOUBLE')), columns.map(() => 'DOUBLE' as const)));
+}
+
+/**
+ * The streamed rows of a train job over `access` (see the file comment).
+ * @throws FedmeshError POLICY_DENIED (the label rule)
+ */
+export async function trainStreamOf(spec: TrainJobSpec, access: TrainRowsAccess, minCellSize: number): Promise<TrainStream> {
+  const summary = await summarise(spec, access, minCellSize);
+  const { rows } = access;
+  const last = rows.columns[rows.p - 1]!;
+  const used = spec.labelLevels !== undefined ? ' AND y >= 0' : '';
+  // A side without rows is read whole without a read (a round that does not train still fingerprints it).
+  const none = new RowsHash().digest();
+  const done: { train?: string; test?: string } = { ...(summary.train.n === 0 ? { train: none } : {}), ...(summary.test.n === 0 ? { test: none } : {}) };
+  return {
+    ...summary,
+    async *side(which, chunkRows, seed) {
+      const test = which === 'test';
+      const n = test ? summary.test.n : summary.train.n;
+      const hash = new RowsHash();
+      const chunks = rows.part(chunkRows, { where: `${last} = ${test ? 1 : 0}${used}`, orderBy: orderBy(rows.dialect, rows.columns, seed === undefined ? 'fixed' : String(seed >>> 0)), n });
+      for await (const chunk of chunks) {
+        hash.add(chunk);
+        const w = inputsWriter(spec, test ? 0 : chunk.n, test ? chunk.n : 0, false);
+        w.add(chunk);
+        const out = w.finish();
+        yield test ? out.test : out.train;
+      }
+      // Read to the end: this side's rows are fingerprinted.
+      done[which] = hash.digest();
+    },
+    fingerprint: () => ({ counts: `${summary.train.n}/${summary.test.n}/${summary.trainPersons ?? '-'}/${summary.testPersons ?? '-'}/${summary.labelExcluded ?? '-'}/${rows.nDropped}`, ...done }),
+  };
+}
+
+const EMPTY: LocalData = { x: new Float32Array(0), y: new Float32Array(0), n: 0 };
+
+/** Adds chunk `b`'s evaluation into `a` (every figure is a sum over rows; the ROC counts add threshold by threshold). */
+function addEvaluation(a: LocalEvalResult | undefined, b: LocalEvalResult): LocalEvalResult {
+  if (!a) return b;
+  return { n: a.n + b.n, lossSum: a.lossSum + b.lossSum, correct: a.correct + b.correct, rocPos: a.rocPos.map((v, i) => v + b.rocPos[i]!), rocNeg: a.rocNeg.map((v, i) => v + b.rocNeg[i]!) };
+}
+
+/**
+ * One round's TF.js work over streamed rows: the evaluation of `weights` on the test side, then (with `train`) the
+ * local epochs over the train side, each in its server-shuffled order. The same result shape as one task over rows in
+ * memory (node-agent/train/compute.ts).
+ */
+export async function streamedTrainCompute(
+  stream: TrainStream,
+  task: Pick<TrainComputeTask, 'model' | 'weights' | 'thresholds'>,
+  train: { readonly config: LocalTrainConfig; readonly scaffold?: { c: Float32Array; ci: Float32Array } } | undefined,
+  compute: TrainCompute,
+  signal?: AbortSignal,
+): Promise<Pick<TrainComputeResult, 'evaluation' | 'training'>> {
+  const batch = train?.config.batchSize ?? 1;
+  const chunkRows = Math.max(1, Math.floor(TRAIN_STREAM_CHUNK_ROWS / batch)) * batch;
+  let evaluation: LocalEvalResult | undefined;
+  for await (const chunk of stream.side('test', chunkRows)) {
+    signal?.throwIfAborted();
+    evaluation = addEvaluation(evaluation, (await compute({ ...task, test: chunk })).evaluation);
+  }
+  evaluation ??= (await compute({ ...task, test: EMPTY })).evaluation;
+  if (!train) return { evaluation };
+  const cfg = train.config;
+  let weights: Float64Array = task.weights;
+  let optimizer: OptimizerState | undefined;
+  let steps = 0;
+  let lossSum = 0;
+  let chunkIndex = 0;
+  for (let e = 0; e < cfg.epochs; e++) {
+    let epochLoss = 0;
+    for await (const chunk of stream.side('train', chunkRows, (cfg.seed * 7919 + e) >>> 0)) {
+      signal?.throwIfAborted();
+      // Dropout masks differ from chunk to chunk (a chunk's model is built afresh with this seed).
+      const config = { ...cfg, epochs: 1, seed: (cfg.seed + 104_729 * ++chunkIndex) >>> 0 };
+      const out = await compute({ ...task, weights, test: EMPTY, train: { config, data: chunk, ...(train.scaffold ? { scaffold: train.scaffold } : {}), carry: { inOrder: true, anchor: task.weights, ...(optimizer ? { optimizer } : {}), keepOptimizer: true } } });
+      const r: LocalTrainResult = out.training!;
+      weights = Float64Array.from(r.weights);
+      optimizer = r.optimizer;
+      steps += r.steps;
+      epochLoss += r.lossSum;
+    }
+    lossSum = epochLoss;
+  }
+  return { evaluation, training: { weights: Float32Array.from(weights), steps, lossSum } };
+}

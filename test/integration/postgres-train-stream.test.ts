@@ -1,0 +1,193 @@
+/**
+ * Issue 13, streaming: exact training on a PostgreSQL agent never holds its rows whole and keeps nothing row-level
+ * between rounds. Every round prepares the rows on the server and streams them through a cursor, the test side once
+ * and the train side once per local epoch in an order shuffled on the server, a chunk at a time (jobs/train/stream.ts);
+ * each round's vector equals, bit for bit, the same streamed round over the same rows in DuckDB (the shuffle is a keyed
+ * MD5 of the row's text, the same on both engines). A row changed on the server between two rounds fails the round
+ * with FAILED_PRECONDITION (control: unchanged rows answer the same). Skips with a message without the PostgreSQL
+ * binaries.
+ */
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileKindJob, type AgentKindContext } from '../../common/kinds/index.js';
+import { FedmeshError } from '../../common/errors.js';
+import { glorotInit } from '../../algorithms/fl/index.js';
+import { trainAgentKind } from '../../jobs/train/agent.js';
+import { trainKind, type CompiledTrainJob } from '../../jobs/train/index.js';
+import type { TrainRoundInput } from '../../jobs/train/plan.js';
+import type { SqlSession } from '../../node-agent/data/source/index.js';
+import { pinnedStartupOptions } from '../../node-agent/data/source/session-settings.js';
+import { postgresDialect } from '../../node-agent/sql/index.js';
+import { closeTrainPool } from '../../node-agent/train/pool.js';
+import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
+
+const noPg = skipWithoutPostgres('exact training streamed per round on a PostgreSQL agent (issue 13)');
+
+const N = 40_003;
+/** Deterministic synthetic rows (a fixed LCG: test data only). */
+function rows(): { u: number[]; age: number[]; bmi: number[]; sex: string[]; side: string[]; y: number[] } {
+  let s = 123456789;
+  const r = (): number => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const out = { u: [] as number[], age: [] as number[], bmi: [] as number[], sex: [] as string[], side: [] as string[], y: [] as number[] };
+  for (let i = 0; i < N; i++) {
+    const age = 15 + r() * 70;
+    const bmi = 16 + r() * 25;
+    const sex = r() < 0.5 ? 'F' : 'M';
+    const eta = -4 + 0.05 * age + 0.04 * bmi + (sex === 'M' ? 0.5 : 0);
+    out.u.push(i + 1);
+    out.age.push(age);
+    out.bmi.push(bmi);
+    out.sex.push(sex);
+    out.side.push(r() < 0.2 ? 'test' : 'train');
+    out.y.push(r() < 1 / (1 + Math.exp(-eta)) ? 1 : 0);
+  }
+  return out;
+}
+const DATA = rows();
+const PRODUCT = { name: 't', columns: [{ name: 'u', type: 'BIGINT' }, { name: 'age', type: 'DOUBLE' }, { name: 'bmi', type: 'DOUBLE' }, { name: 'sex', type: 'VARCHAR' }, { name: 'side', type: 'VARCHAR' }, { name: 'y', type: 'INTEGER' }], privacyUnit: 'u', description: '', source: 'test' };
+const SPEC = {
+  kind: 'train', product: 't', label: 'y',
+  features: [{ column: 'age', type: 'numeric', bounds: [15, 85] }, { column: 'bmi', type: 'numeric', bounds: [15, 45] }, { column: 'sex', type: 'categorical', levels: ['F', 'M'] }],
+  split: { column: 'side', train: 'train', test: 'test' },
+  model: { type: 'mlp', layers: [{ units: 4, activation: 'relu' }] },
+  training: { rounds: 2, localEpochs: 2, batchSize: 256, optimizer: 'adam', learningRate: 0.01, seed: 5 },
+  strategy: { name: 'fedprox', mu: 0.1 },
+  privacy: { mode: 'none' },
+};
+const bits = (v: Float64Array): string => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+
+/** A session over one client whose stream is a real server-side cursor (FETCH in batches), counting what it streams. */
+function cursorSession(c: pg.Client, seen: { streams: number; rows: number; largestBatch: number }): SqlSession {
+  const args = (p: readonly unknown[] | undefined): unknown[] => (p ?? []).map((v) => (typeof v === 'bigint' ? v.toString() : v));
+  return {
+    dialect: postgresDialect,
+    run: async (sql, p) => void (await c.query(sql, args(p))),
+    all: async (sql, p) => (await c.query(sql, args(p))).rows as Record<string, unknown>[],
+    async *stream(sql, p) {
+      seen.streams++;
+      await c.query('BEGIN READ ONLY');
+      try {
+        await c.query(`DECLARE fedmesh_test_cursor NO SCROLL CURSOR FOR ${sql}`, args(p));
+        for (;;) {
+          const batch = (await c.query('FETCH 5000 FROM fedmesh_test_cursor')).rows as Record<string, unknown>[];
+          if (batch.length === 0) break;
+          seen.rows += batch.length;
+          seen.largestBatch = Math.max(seen.largestBatch, batch.length);
+          yield batch;
+        }
+      } finally {
+        await c.query('COMMIT');
+      }
+    },
+  };
+}
+
+/** Largest typed array or array kept in a job state (a per-row array would be thousands long). */
+function largestKept(state: Map<string, unknown>): number {
+  let most = 0;
+  const visit = (v: unknown, depth: number): void => {
+    if (ArrayBuffer.isView(v)) most = Math.max(most, (v as unknown as { length: number }).length ?? 0);
+    else if (Array.isArray(v)) {
+      most = Math.max(most, v.length);
+      if (depth < 3) v.forEach((x) => visit(x, depth + 1));
+    } else if (v && typeof v === 'object' && depth < 3) Object.values(v).forEach((x) => visit(x, depth + 1));
+  };
+  state.forEach((v) => visit(v, 0));
+  return most;
+}
+
+describe.skipIf(noPg)('exact training streamed per round on a PostgreSQL agent (issue 13)', () => {
+  let cluster: PgCluster;
+  let client: pg.Client;
+  let inst: DuckDBInstance;
+  let duck: DuckDBConnection;
+  let local: DuckDBConnection;
+  beforeAll(async () => {
+    cluster = await startPostgres();
+    await cluster.exec('CREATE SCHEMA s1; CREATE TABLE s1.t (u BIGINT, age DOUBLE PRECISION, bmi DOUBLE PRECISION, sex TEXT, side TEXT, y INTEGER)');
+    client = new pg.Client({ connectionString: cluster.url(), options: pinnedStartupOptions(['s1']) });
+    await client.connect();
+    // JS numbers travel as their shortest round-trip text: the server holds the same doubles.
+    await client.query('INSERT INTO t SELECT * FROM unnest($1::bigint[], $2::float8[], $3::float8[], $4::text[], $5::text[], $6::int[])', [DATA.u, DATA.age, DATA.bmi, DATA.sex, DATA.side, DATA.y]);
+    inst = await DuckDBInstance.create(':memory:');
+    duck = await inst.connect();
+    local = await inst.connect();
+    await duck.run('CREATE TABLE t (u BIGINT, age DOUBLE, bmi DOUBLE, sex VARCHAR, side VARCHAR, y INTEGER)');
+    const app = await duck.createAppender('t');
+    for (let i = 0; i < N; i++) {
+      app.appendBigInt(BigInt(DATA.u[i]!));
+      app.appendDouble(DATA.age[i]!);
+      app.appendDouble(DATA.bmi[i]!);
+      app.appendVarchar(DATA.sex[i]!);
+      app.appendVarchar(DATA.side[i]!);
+      app.appendInteger(DATA.y[i]!);
+      app.endRow();
+    }
+    app.closeSync();
+  }, 180_000);
+  afterAll(async () => {
+    await client?.end().catch(() => undefined);
+    local?.closeSync();
+    duck?.closeSync();
+    inst?.closeSync();
+    await cluster?.stop();
+    await closeTrainPool();
+  });
+
+  const job = compileKindJob(trainKind, SPEC) as CompiledTrainJob;
+  const ctx = (jobId: string, jobState: Map<string, unknown>, round: number): AgentKindContext => ({ conn: local, jobId, round, product: PRODUCT, salt: 's', policy: { minCellSize: 5 }, jobState });
+  const input = (round: number): TrainRoundInput => ({ phase: round < SPEC.training.rounds ? 'train' : 'eval', weights: Array.from(glorotInit(job.plan.shapes, 100 + round)) });
+
+  it('every round streams the rows from the server in chunks and sends the vector of the same streamed round on DuckDB, bit for bit; nothing per-row is kept', async () => {
+    const seen = { streams: 0, rows: 0, largestBatch: 0 };
+    const session = cursorSession(client, seen);
+    const pgState = new Map<string, unknown>();
+    const duckState = new Map<string, unknown>();
+    const memState = new Map<string, unknown>();
+    const signal = new AbortController().signal;
+    const nTest = DATA.side.filter((s) => s === 'test').length;
+    for (let r = 0; r <= SPEC.training.rounds; r++) {
+      const before = { ...seen };
+      const got = (await trainAgentKind.onSource!(ctx('ts-1', pgState, r), job, input(r), session, signal)).values;
+      // The same streamed round with DuckDB as the "server" (the agent's own DuckDB session).
+      const want = (await trainAgentKind.onSource!(ctx('ts-1d', duckState, r), job, input(r), duck, signal)).values;
+      expect(bits(got), `round ${r}`).toBe(bits(want));
+      // This round read the test rows once and, training, the train rows once per local epoch, through the cursor.
+      const read = seen.rows - before.rows;
+      expect(read, `round ${r}`).toBe(r < SPEC.training.rounds ? nTest + SPEC.training.localEpochs * (N - nTest) : nTest);
+      expect(trainAgentKind.needsSource!(job, pgState), `round ${r}`).toBe(true);
+      expect(largestKept(pgState), `round ${r}`).toBeLessThan(100);
+      // Control for largestKept: the in-memory step keeps its rows in the job's state.
+      if (r === 0) {
+        await trainAgentKind.localStep(ctx('ts-1m', memState, r), job, input(r), signal);
+        expect(largestKept(memState)).toBeGreaterThan(N);
+      }
+    }
+    expect(seen.largestBatch).toBeLessThanOrEqual(5000);
+    // Control: another round's weights give another update (the comparison is not of a constant).
+    const other = (await trainAgentKind.onSource!(ctx('ts-1', pgState, 0), job, input(1), session, signal)).values;
+    expect(bits(other)).not.toBe(bits((await trainAgentKind.onSource!(ctx('ts-1', pgState, 0), job, input(0), session, signal)).values));
+  }, 300_000);
+
+  it('a row changed on the server between two rounds fails the next round with FAILED_PRECONDITION (control: unchanged rows answer the same)', async () => {
+    const state = new Map<string, unknown>();
+    const session = cursorSession(client, { streams: 0, rows: 0, largestBatch: 0 });
+    const signal = new AbortController().signal;
+    const v0 = (await trainAgentKind.onSource!(ctx('ts-2', state, 0), job, input(0), session, signal)).values;
+    expect(bits((await trainAgentKind.onSource!(ctx('ts-2', state, 0), job, input(0), session, signal)).values)).toBe(bits(v0));
+    for (const change of ["UPDATE t SET bmi = bmi + 1 WHERE u = 17 AND side = 'train'", "UPDATE t SET bmi = bmi + 1 WHERE u = (SELECT min(u) FROM t WHERE side = 'test')"]) {
+      await client.query(change);
+      try {
+        const e = await trainAgentKind.onSource!(ctx('ts-2', state, 1), job, input(1), session, signal).then(() => undefined, (x: unknown) => x);
+        expect(e, change).toBeInstanceOf(FedmeshError);
+        expect((e as FedmeshError).code, change).toBe('FAILED_PRECONDITION');
+        expect((e as FedmeshError).message).toMatch(/changed on the database server between two rounds/);
+      } finally {
+        await client.query(change.replace('bmi + 1', 'bmi - 1'));
+      }
+    }
+    // Restored: the job goes on.
+    await expect(trainAgentKind.onSource!(ctx('ts-2', state, 1), job, input(1), session, signal)).resolves.toBeDefined();
+  }, 180_000);
+});
