@@ -116,14 +116,31 @@ function makeStep(o: LocalDpSgdOptions, p: number): (w: Float64Array, g: Float64
 }
 
 /**
- * Runs the local steps from `weights` on rows (x row-major, net.inputs per row; y labels).
- * @throws RangeError for bad options or inputs of the wrong length
+ * The local steps one at a time, for rows that are not all in memory (a site's server streams them): each step
+ * `begin`s, `add`s the clipped gradients of its Poisson batch's rows (in one or several pieces), and `finish`es with
+ * the noise and the optimiser's update. `sample` draws a step's batch as localDpSgd does (from the same source, in the
+ * same order: the n sampling words, then the noise), so a step run here and one run by localDpSgd on the same rows and
+ * the same random words give the same weights.
  */
-export function localDpSgd(o: LocalDpSgdOptions, weights: ArrayLike<number>, x: ArrayLike<number>, y: ArrayLike<number>, n: number, rng: Rng): LocalDpSgdResult {
-  check(o, n);
+export interface DpSgdStepper {
+  /** Poisson-samples rows 0 … n − 1 into `out` (every row with the exact rate); returns the batch size. */
+  sample(n: number, out: Uint32Array): number;
+  begin(): void;
+  /** Adds the clipped gradients at the current weights of rows `rows[0 … m − 1]` of x/y (all of the first m rows without `rows`). */
+  add(x: ArrayLike<number>, y: ArrayLike<number>, m: number, rows?: Uint32Array): void;
+  /** Noise on the clipped sum, then the optimiser's step; `batch` is the step's batch size (kept at the agent). */
+  finish(batch: number): void;
+  readonly weights: Float64Array;
+  readonly batchSizes: readonly number[];
+  readonly sumNoiseStd: number;
+  readonly gridExponent: number;
+}
+
+/** @throws RangeError for bad options or weights of the wrong length */
+export function createDpSgdStepper(o: LocalDpSgdOptions, weights: ArrayLike<number>, rng: Rng): DpSgdStepper {
+  check(o, 0);
   const p = denseParameterCount(o.net);
   if (weights.length !== p) throw new RangeError(`weights has ${weights.length} entries, the net ${p}`);
-  if (x.length < n * o.net.inputs || y.length < n) throw new RangeError(`x and y must hold ${n} rows of ${o.net.inputs} inputs`);
   checkOutputLayer(o.net);
   const src = asBufferedRng(rng);
   const std = o.noiseMultiplier * o.clip;
@@ -141,25 +158,50 @@ export function localDpSgd(o: LocalDpSgdOptions, weights: ArrayLike<number>, x: 
   const w = Float64Array.from(weights);
   const g = new Float64Array(p);
   const sum = new Float64Array(p);
-  const batch = new Uint32Array(n);
-  const batchSizes: number[] = [];
   const grad = new Float64Array(p);
+  const batchSizes: number[] = [];
   const update = makeStep(o, p);
+  return {
+    weights: w,
+    batchSizes,
+    sumNoiseStd: o.noiseMultiplier * l2Grid * grid.size,
+    gridExponent: grid.exponent,
+    sample: (n, out) => poissonSample(n, o.sampleThreshold32, src, out),
+    begin: () => sum.fill(0),
+    add(x, y, m, rows) {
+      if (x.length < m * o.net.inputs || y.length < m) throw new RangeError(`x and y must hold ${m} rows of ${o.net.inputs} inputs`);
+      for (let b = 0; b < m; b++) {
+        const r = rows ? rows[b]! : b;
+        clippedExampleGradient(o.net, w, x, r * o.net.inputs, y[r]!, o.clip, g);
+        for (let i = 0; i < p; i++) sum[i]! += g[i]!;
+      }
+    },
+    finish(batch) {
+      batchSizes.push(batch);
+      // The noise goes on the clipped sum; everything after it is post-processing.
+      for (let i = 0; i < p; i++) {
+        const noisy = fromGrid(snapToGrid(sum[i]!, grid) + sampler.sample(src), grid);
+        grad[i] = noisy / o.expectedBatch + (kernel[i] ? 2 * lambda * w[i]! : 0);
+      }
+      update(w, grad);
+    },
+  };
+}
+
+/**
+ * Runs the local steps from `weights` on rows (x row-major, net.inputs per row; y labels).
+ * @throws RangeError for bad options or inputs of the wrong length
+ */
+export function localDpSgd(o: LocalDpSgdOptions, weights: ArrayLike<number>, x: ArrayLike<number>, y: ArrayLike<number>, n: number, rng: Rng): LocalDpSgdResult {
+  check(o, n);
+  if (x.length < n * o.net.inputs || y.length < n) throw new RangeError(`x and y must hold ${n} rows of ${o.net.inputs} inputs`);
+  const stepper = createDpSgdStepper(o, weights, rng);
+  const batch = new Uint32Array(n);
   for (let step = 0; step < o.steps; step++) {
-    const m = poissonSample(n, o.sampleThreshold32, src, batch);
-    batchSizes.push(m);
-    sum.fill(0);
-    for (let b = 0; b < m; b++) {
-      const r = batch[b]!;
-      clippedExampleGradient(o.net, w, x, r * o.net.inputs, y[r]!, o.clip, g);
-      for (let i = 0; i < p; i++) sum[i]! += g[i]!;
-    }
-    // The noise goes on the clipped sum; everything after it is post-processing.
-    for (let i = 0; i < p; i++) {
-      const noisy = fromGrid(snapToGrid(sum[i]!, grid) + sampler.sample(src), grid);
-      grad[i] = noisy / o.expectedBatch + (kernel[i] ? 2 * lambda * w[i]! : 0);
-    }
-    update(w, grad);
+    const m = stepper.sample(n, batch);
+    stepper.begin();
+    stepper.add(x, y, m, batch);
+    stepper.finish(m);
   }
-  return { weights: w, batchSizes, sumNoiseStd: o.noiseMultiplier * l2Grid * grid.size, gridExponent: grid.exponent };
+  return { weights: stepper.weights, batchSizes: stepper.batchSizes, sumNoiseStd: stepper.sumNoiseStd, gridExponent: stepper.gridExponent };
 }

@@ -167,9 +167,10 @@ export interface GlmRows {
    * Some of the rows, in chunks, in a chosen order, as often as asked (each call a fresh read with its own buffers):
    * `where` and `orderBy` are SQL over the rows table's columns (y, x1 … x{p−1}, o, w), which the caller builds in
    * `dialect` from public values only; `n` is how many rows `where` keeps (counted beforehand), checked as `chunks`
-   * checks the total.
+   * checks the total. `from`: another table of the session with the same columns (a copy the caller made of some
+   * rows), instead of the rows table.
    */
-  readonly part: (chunkRows: number, select: { readonly where: string; readonly orderBy?: string; readonly n: number }) => AsyncGenerator<GlmDesign>;
+  readonly part: (chunkRows: number, select: { readonly where: string; readonly orderBy?: string; readonly n: number; readonly from?: string }) => AsyncGenerator<GlmDesign>;
   /** The design columns as the rows table names them (y, x1 … x{p−1}, then o and w when the job has them). */
   readonly columns: readonly string[];
   /** The rows table (a TEMP table of the session) and the dialect it speaks, for counts over it. */
@@ -335,7 +336,7 @@ export async function withGlmRows<T>(db: DuckDBConnection | SqlSession, job: Glm
     const sql = `SELECT ${select.join(', ')} FROM ${rows}${opts.ordered ? ` ORDER BY ${select.join(', ')}` : ''}`;
     const hasOffset = !!job.offset;
     const hasWeights = !!job.weights;
-    const part: GlmRows['part'] = (chunkRows, sel) => designChunks(db, `SELECT ${select.join(', ')} FROM ${rows} WHERE ${sel.where}${sel.orderBy ? ` ORDER BY ${sel.orderBy}` : ''}`, { n: sel.n, p: p0, hasOffset, hasWeights }, chunkRows, checkAbort);
+    const part: GlmRows['part'] = (chunkRows, sel) => designChunks(db, `SELECT ${select.join(', ')} FROM ${sel.from ?? rows} WHERE ${sel.where}${sel.orderBy ? ` ORDER BY ${sel.orderBy}` : ''}`, { n: sel.n, p: p0, hasOffset, hasWeights }, chunkRows, checkAbort);
     return await consume({ n, nDropped, terms, p: p0, chunks: (chunkRows) => designChunks(db, sql, { n, p: p0, hasOffset, hasWeights }, chunkRows, checkAbort), part, columns: select, table: rows, dialect: d });
   } catch (e) {
     if (e instanceof FedmeshError || e instanceof RangeError) throw e;

@@ -63,13 +63,10 @@ export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, 
   );
 }
 
-/**
- * One round at this agent over rows streamed from a site's database server (stream.ts): nothing row-level held whole.
- * Mode none only (DP training reads its rows into memory).
- */
+/** One round at this agent over rows streamed from a site's database server (stream.ts): nothing row-level held whole. */
 export async function streamedTrainRound(job: CompiledTrainJob, input: TrainRoundInput, stream: TrainStream, state: Map<string, unknown>, round: number, signal?: AbortSignal, minCellSize = 0): Promise<Float64Array> {
   checkPhase(job, input, round);
-  if (isDpTraining(job.spec.privacy)) throw new FedmeshError('INTERNAL', 'streamed train rounds are for exact training; DP training reads its rows into memory');
+  if (isDpTraining(job.spec.privacy)) return dpTrainRound(job, job.spec.privacy, input, stream, signal);
   const model = localModelOf(job);
   return exactRound(job, input, stream, state, minCellSize, round, (weights, train) => streamedTrainCompute(stream, { model, weights, thresholds: job.plan.thresholds }, train, (t) => runTrainCompute(t, signal), signal));
 }
@@ -133,11 +130,12 @@ export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInp
    * On a site's own database server (issue 13): the split, the label classes, the cohort and the design are computed
    * there in its dialect (TEMP tables of the session), and only the design's numeric columns come back through a
    * cursor (with, in mode none, the persons of each side for the differencing guard); nothing is staged in the
-   * agent's DuckDB. Exact training streams its rows every round, a chunk at a time (stream.ts); DP training reads
-   * them once into the job's state (its Poisson batches need random access).
+   * agent's DuckDB. Every round streams its rows from the server, a chunk at a time (stream.ts), and the job's state
+   * keeps nothing row-level: exact training reads them in a server-side shuffle per local epoch, DP training sums
+   * its clipped gradients over them, or (local steps) fetches each step's Poisson batch by index.
    */
-  onSource: (ctx, job, input, session, signal) => (isDpTraining(job.spec.privacy) ? trainStep(ctx, job, input, signal, session as SqlSession) : trainServerStep(ctx, job, input, signal, session as SqlSession)),
-  needsSource: (job, state) => !isDpTraining(job.spec.privacy) || !state.has(DATA),
+  onSource: (ctx, job, input, session, signal) => trainServerStep(ctx, job, input, signal, session as SqlSession),
+  needsSource: () => true,
 };
 
 /** What a streamed job's rows were: their counts and each side's order-free hash (stream.ts), once read whole. */
@@ -155,10 +153,11 @@ function personGuard(ctx: AgentKindContext, job: CompiledTrainJob): GlmReadOptio
 }
 
 /**
- * One exact round on a site's database server, its rows streamed (stream.ts). The persons go through the guard until
- * a round has read both sides whole (a round that fails in between must not let a later one skip it); from then on
- * every round's rows must be those rows — their counts and order-free hashes — or the round fails with
- * FAILED_PRECONDITION rather than release figures over other rows than the guard saw.
+ * One round on a site's database server, its rows streamed (stream.ts). Mode none: the persons go through the guard
+ * until a round has read both sides whole (a round that fails in between must not let a later one skip it); from then
+ * on every round's rows must be those rows — their counts and order-free hashes — or the round fails with
+ * FAILED_PRECONDITION rather than release figures over other rows than the guard saw. DP training needs neither:
+ * each round's release is private over whatever rows the server holds (at most maxRowsPerPerson per person).
  */
 async function trainServerStep(ctx: AgentKindContext, job: CompiledTrainJob, rawInput: TrainRoundInput, signal: AbortSignal, session: SqlSession): Promise<StatVector> {
   const input = checkInput(rawInput, job.plan.parameters, job.spec.strategy.name === 'scaffold');
@@ -167,7 +166,8 @@ async function trainServerStep(ctx: AgentKindContext, job: CompiledTrainJob, raw
   const opts = { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch: scratchOf(ctx.jobId), ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(onRows ? { onRows } : {}) };
   return withTrainRows(session, job.spec, ctx.product, opts, signal, async (access) => {
     const stream = await trainStreamOf(job.spec, access, ctx.policy.minCellSize);
-    const values = await streamedTrainRound(job, input, stream, ctx.jobState, ctx.round, signal, ctx.policy.minCellSize);
+    const values = await streamedTrainRound(job, input, stream, ctx.jobState, ctx.round, signal, ctx.policy.minCellSize).finally(() => stream.close());
+    if (isDpTraining(job.spec.privacy)) return { values };
     const now = stream.fingerprint();
     const differs = seen !== undefined && (seen.counts !== now.counts || (['train', 'test'] as const).some((k) => seen[k] !== undefined && now[k] !== undefined && seen[k] !== now[k]));
     if (differs) throw new FedmeshError('FAILED_PRECONDITION', 'train: the rows of this job changed on the database server between two rounds (data loaded or deleted during training); run the job again', { field: 'product' });

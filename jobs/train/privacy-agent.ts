@@ -9,6 +9,7 @@ import { clampedSquaredErrorSum } from '../../algorithms/fl/clamped-error.js';
 import { FedmeshError } from '../../common/errors.js';
 import { runTrainCompute } from '../../node-agent/train/pool.js';
 import type { TrainAgentData } from './data.js';
+import { streamedEvaluation, TRAIN_STREAM_CHUNK_ROWS, type TrainStream } from './stream.js';
 import { dpNetOf } from './dp-net.js';
 import type { CompiledTrainJob } from './index.js';
 import { joinBlocks, trainLayout, type TrainRoundInput } from './plan.js';
@@ -16,8 +17,9 @@ import type { TrainDpPrivacy } from './privacy-spec.js';
 import { isLocalDp } from './privacy-local.js';
 import { localDpTrainRound } from './privacy-local-agent.js';
 
-export async function dpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy, input: TrainRoundInput, data: TrainAgentData, signal?: AbortSignal): Promise<Float64Array> {
+export async function dpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy, input: TrainRoundInput, data: TrainAgentData | TrainStream, signal?: AbortSignal): Promise<Float64Array> {
   if (isLocalDp(p)) return localDpTrainRound(job, p, input, data, signal);
+  if ('side' in data) return streamedDpRound(job, p, input, data, signal);
   const spec = job.spec;
   if (data.train.n > spec.update.maxExamples || data.test.n > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
   // Binary or categorical, a declared mlp or a validated topology: the same dense net (dp-net.ts).
@@ -41,3 +43,34 @@ export async function dpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy, inp
   }
   return joinBlocks(trainLayout(spec, job.plan), parts);
 }
+
+/**
+ * The same round over rows streamed from a site's server (stream.ts): the gradient sum, the test figures and the
+ * clamped test loss are sums over rows, taken chunk by chunk in the engine's order (the noise comes after them).
+ */
+async function streamedDpRound(job: CompiledTrainJob, p: TrainDpPrivacy, input: TrainRoundInput, stream: TrainStream, signal?: AbortSignal): Promise<Float64Array> {
+  const spec = job.spec;
+  if (stream.train.n > spec.update.maxExamples || stream.test.n > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
+  const { net, model } = dpNetOf(job);
+  const weights = Float64Array.from(input.weights);
+  const parts: Record<string, ArrayLike<number>> = {};
+  if (input.phase === 'eval') {
+    const bounds = spec.loss === 'mse' ? spec.labelBounds : undefined;
+    const { evaluation: ev, clampedLoss } = await streamedEvaluation(stream, { model, weights, thresholds: job.plan.thresholds }, (t) => runTrainCompute(t, signal), { ...(bounds ? { clamped: { net, bounds } } : {}), anyOrder: true, signal });
+    if (bounds) Object.assign(parts, { evalN: [ev.n], evalLoss: [clampedLoss] });
+    else Object.assign(parts, { evalN: [ev.n], evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg });
+  }
+  if (input.phase === 'train' && stream.train.n > 0) {
+    const sum = new Float64Array(job.plan.parameters);
+    for await (const chunk of stream.side('train', TRAIN_STREAM_CHUNK_ROWS, 'any')) {
+      signal?.throwIfAborted();
+      const out = await runTrainCompute({ model, weights, test: EMPTY, thresholds: job.plan.thresholds, dp: { net, clip: p.clip, data: chunk } }, signal);
+      out.dp!.sum.forEach((v, i) => (sum[i]! += v));
+    }
+    parts.delta = sum;
+    parts.weight = [stream.train.n];
+  }
+  return joinBlocks(trainLayout(spec, job.plan), parts);
+}
+
+const EMPTY = { x: new Float32Array(0), y: new Float32Array(0), n: 0 };

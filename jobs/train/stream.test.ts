@@ -15,7 +15,11 @@ import type { SchemaProduct } from '../../common/job/schema-check.js';
 import { computeTrainRound, type TrainComputeTask } from '../../node-agent/train/compute.js';
 import { evaluateLocal, trainLocal, type LocalData } from '../../node-agent/train/local-train.js';
 import { loadTf } from '../../node-agent/train/tf-runtime.js';
-import { localModelOf } from './agent.js';
+import { localModelOf, streamedTrainRound, trainRound } from './agent.js';
+import { dpNetOf } from './dp-net.js';
+import { DP_SAMPLE_BLOCK_ROWS, streamedDpSgd } from './privacy-local-agent.js';
+import { localDpSgd } from '../../algorithms/fl/dp-sgd.js';
+import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
 import { readTrainData, withTrainRows } from './data.js';
 import { trainKind, type CompiledTrainJob } from './index.js';
 import { streamedTrainCompute, trainStreamOf, TRAIN_STREAM_CHUNK_ROWS } from './stream.js';
@@ -146,5 +150,44 @@ describe('exact training over streamed rows', () => {
     expect(streamed).toBe(inMem);
     // Control: with k = 3 both accept.
     await expect(withTrainRows(conn, small.spec, product, { ...opts('st9'), minCellSize: 3 }, undefined, (a) => trainStreamOf(small.spec, a, 3))).resolves.toBeDefined();
+  });
+
+  it('local DP-SGD over rows fetched by index equals localDpSgd over the same rows in memory with the same random words, bit for bit (2 sampling blocks)', async () => {
+    const dpJob = compileKindJob(trainKind, { ...raw, privacy: { mode: 'central-dp', epsilon: 3, delta: 1e-5, clip: 1, localSteps: 4, sampleRate: 0.01, maxRowsPerPerson: 1 } }) as CompiledTrainJob;
+    const { net } = dpNetOf(dpJob);
+    const options = { net, shapes: dpJob.plan.shapes, clip: 1, steps: 4, sampleThreshold32: Math.round(0.01 * 2 ** 32), noiseMultiplier: 1.1, learningRate: 0.1, expectedBatch: 320, l2: 0, optimizer: 'adam' as const };
+    const weights = Array.from(glorotInit(dpJob.plan.shapes, 2));
+    await withTrainRows(conn, dpJob.spec, product, opts('st10'), undefined, async (access) => {
+      const stream = await trainStreamOf(dpJob.spec, access, 5);
+      expect(stream.train.n).toBeGreaterThan(DP_SAMPLE_BLOCK_ROWS);
+      // The rows in index order, as rowsAt numbers them.
+      const all = Uint32Array.from({ length: stream.train.n }, (_, i) => i);
+      const parts: LocalData[] = [];
+      for await (const c of stream.rowsAt(all, all.length, 10_000)) parts.push({ x: c.x.slice(), y: c.y.slice(), n: c.n });
+      const rowsInOrder = concat(parts, 4);
+      const want = localDpSgd(options, weights, rowsInOrder.x, rowsInOrder.y, rowsInOrder.n, createSeededRng(77));
+      const got = await streamedDpSgd(options, weights, stream, undefined, createSeededRng(77));
+      expect(Array.from(got)).toEqual(Array.from(want.weights));
+      // Control: other random words give other weights.
+      const other = await streamedDpSgd(options, weights, stream, undefined, createSeededRng(78));
+      expect(Array.from(other)).not.toEqual(Array.from(want.weights));
+      // close() dropped the indexed copy: the session holds only the rows table.
+      const tables = (await conn.runAndReadAll("SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE 'st10%'")).getRowObjectsJS().map((r) => String(r.table_name));
+      expect(tables).toEqual(['st10_glm_rows']);
+    });
+  });
+
+  it('full-gradient DP rounds over streamed rows send the in-memory round\'s sums (to float rounding: another addition order)', async () => {
+    const dpJob = compileKindJob(trainKind, { ...raw, training: { ...raw.training, optimizer: 'sgd' }, privacy: { mode: 'central-dp', epsilon: 3, delta: 1e-5, clip: 1, maxRowsPerPerson: 1 } }) as CompiledTrainJob;
+    const inMemory = await readTrainData(conn, dpJob.spec, product, opts('st11'));
+    const weights = Array.from(glorotInit(dpJob.plan.shapes, 3));
+    for (const phase of ['train', 'eval'] as const) {
+      const round = phase === 'train' ? 0 : dpJob.spec.training.rounds;
+      const want = await trainRound(dpJob, { phase, weights }, inMemory, new Map(), round);
+      const got = await withTrainRows(conn, dpJob.spec, product, opts('st12'), undefined, async (access) => streamedTrainRound(dpJob, { phase, weights }, await trainStreamOf(dpJob.spec, access, 5), new Map(), round));
+      expect(got.length).toBe(want.length);
+      got.forEach((v, i) => expect(Math.abs(v - want[i]!), `${phase} ${i}`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(want[i]!))));
+      expect(Math.max(...Array.from(want, Math.abs))).toBeGreaterThan(1);
+    }
   });
 });

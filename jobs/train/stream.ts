@@ -16,6 +16,8 @@
 import { FedmeshError } from '../../common/errors.js';
 import type { SqlDialect } from '../../node-agent/sql/index.js';
 import type { GlmDesign } from '../../algorithms/glm/index.js';
+import { clampedSquaredErrorSum } from '../../algorithms/fl/clamped-error.js';
+import type { DenseNet } from '../../algorithms/fl/dp-grad.js';
 import type { LocalData, LocalEvalResult, LocalTrainConfig, LocalTrainResult, OptimizerState } from '../../node-agent/train/local-train.js';
 import type { TrainComputeResult, TrainComputeTask } from '../../node-agent/train/compute.js';
 import { inputsWriter, type TrainRowsAccess } from './data.js';
@@ -36,8 +38,19 @@ export interface TrainRowsSummary {
 
 /** The job's used rows on the server, read side by side in chunks (see the file comment). */
 export interface TrainStream extends TrainRowsSummary {
-  /** One side's rows as model inputs, `chunkRows` at a time, in the order of `seed` (fixed when absent). */
-  side(which: 'train' | 'test', chunkRows: number, seed?: number): AsyncGenerator<LocalData>;
+  /**
+   * One side's rows as model inputs, `chunkRows` at a time, in the keyed order of `seed` (a fixed one when absent;
+   * `'any'`: the engine's, for sums whose order does not matter).
+   */
+  side(which: 'train' | 'test', chunkRows: number, seed?: number | 'any'): AsyncGenerator<LocalData>;
+  /**
+   * The train rows at `indices[0 … m − 1]` (0-based, ascending, < train.n), at most `chunkRows` at a time, in index
+   * order: random access for Poisson batches. The first call copies the train rows on the server with their index
+   * (a TEMP table of the session, dropped by `close`).
+   */
+  rowsAt(indices: Uint32Array, m: number, chunkRows: number): AsyncGenerator<LocalData>;
+  /** Drops what rowsAt made on the server. */
+  close(): Promise<void>;
   /** An order-free fingerprint of every row read so far per side (see rowsHash), and the counts. */
   fingerprint(): { readonly counts: string; readonly train?: string; readonly test?: string };
 }
@@ -114,7 +127,17 @@ function orderBy(d: SqlDialect, columns: readonly string[], seed: string): strin
  */
 export async function trainStreamOf(spec: TrainJobSpec, access: TrainRowsAccess, minCellSize: number): Promise<TrainStream> {
   const summary = await summarise(spec, access, minCellSize);
-  const { rows } = access;
+  const { rows, session } = access;
+  const d = rows.dialect;
+  // The rows table is `<scratch>_glm_rows` (quoted by the dialect): the indexed copy sits beside it.
+  const indexed = `${/([A-Za-z0-9_]+)_glm_rows/.exec(rows.table)?.[1] ?? 'train'}_rn`;
+  let copied = false;
+  const toLocal = (chunk: GlmDesign, test: boolean): LocalData => {
+    const w = inputsWriter(spec, test ? 0 : chunk.n, test ? chunk.n : 0, false);
+    w.add(chunk);
+    const out = w.finish();
+    return test ? out.test : out.train;
+  };
   const last = rows.columns[rows.p - 1]!;
   const used = spec.labelLevels !== undefined ? ' AND y >= 0' : '';
   // A side without rows is read whole without a read (a round that does not train still fingerprints it).
@@ -126,16 +149,37 @@ export async function trainStreamOf(spec: TrainJobSpec, access: TrainRowsAccess,
       const test = which === 'test';
       const n = test ? summary.test.n : summary.train.n;
       const hash = new RowsHash();
-      const chunks = rows.part(chunkRows, { where: `${last} = ${test ? 1 : 0}${used}`, orderBy: orderBy(rows.dialect, rows.columns, seed === undefined ? 'fixed' : String(seed >>> 0)), n });
+      const order = seed === 'any' ? {} : { orderBy: orderBy(d, rows.columns, seed === undefined ? 'fixed' : String(seed >>> 0)) };
+      const chunks = rows.part(chunkRows, { where: `${last} = ${test ? 1 : 0}${used}`, ...order, n });
       for await (const chunk of chunks) {
         hash.add(chunk);
-        const w = inputsWriter(spec, test ? 0 : chunk.n, test ? chunk.n : 0, false);
-        w.add(chunk);
-        const out = w.finish();
-        yield test ? out.test : out.train;
+        yield toLocal(chunk, test);
       }
       // Read to the end: this side's rows are fingerprinted.
       done[which] = hash.digest();
+    },
+    async *rowsAt(indices, m, chunkRows) {
+      if (!copied) {
+        const cols = rows.columns.join(', ');
+        // row_number() over the engine's order: any order will do (the batches are random), fixed once copied.
+        for (const sql of d.createTempTableAs(indexed, `SELECT ${d.cast(`row_number() OVER () - 1`, 'BIGINT')} AS rn, ${cols} FROM ${rows.table} WHERE ${last} = 0${used}`)) await session.run(sql);
+        copied = true;
+        await session.run(`CREATE INDEX ${d.quoteIdent(`${indexed}_i`)} ON ${d.tempTable(indexed)} (rn)`);
+      }
+      for (let from = 0; from < m; from += chunkRows) {
+        const to = Math.min(m, from + chunkRows);
+        const list: string[] = [];
+        for (let i = from; i < to; i++) {
+          const r = indices[i]!;
+          if (!Number.isSafeInteger(r) || r >= summary.train.n) throw new RangeError('rowsAt: an index beyond the train rows');
+          list.push(String(r));
+        }
+        for await (const chunk of rows.part(to - from, { from: d.tempTable(indexed), where: `rn IN (${list.join(', ')})`, orderBy: 'rn', n: to - from })) yield toLocal(chunk, false);
+      }
+    },
+    async close() {
+      if (copied) await session.run(d.dropTempTable(indexed));
+      copied = false;
     },
     fingerprint: () => ({ counts: `${summary.train.n}/${summary.test.n}/${summary.trainPersons ?? '-'}/${summary.testPersons ?? '-'}/${summary.labelExcluded ?? '-'}/${rows.nDropped}`, ...done }),
   };
@@ -147,6 +191,29 @@ const EMPTY: LocalData = { x: new Float32Array(0), y: new Float32Array(0), n: 0 
 function addEvaluation(a: LocalEvalResult | undefined, b: LocalEvalResult): LocalEvalResult {
   if (!a) return b;
   return { n: a.n + b.n, lossSum: a.lossSum + b.lossSum, correct: a.correct + b.correct, rocPos: a.rocPos.map((v, i) => v + b.rocPos[i]!), rocNeg: a.rocNeg.map((v, i) => v + b.rocNeg[i]!) };
+}
+
+/**
+ * The test figures of `task.weights` over the streamed test rows (any order: sums), with, for a DP regression, the
+ * test rows' clamped squared errors (algorithms/fl/clamped-error.ts) summed in the same pass.
+ */
+export async function streamedEvaluation(
+  stream: TrainStream,
+  task: Pick<TrainComputeTask, 'model' | 'weights' | 'thresholds'>,
+  compute: TrainCompute,
+  opts: { readonly clamped?: { readonly net: DenseNet; readonly bounds: readonly [number, number] }; readonly anyOrder?: boolean; readonly chunkRows?: number; readonly signal?: AbortSignal | undefined } = {},
+): Promise<{ evaluation: LocalEvalResult; clampedLoss: number }> {
+  const { clamped, signal } = opts;
+  let evaluation: LocalEvalResult | undefined;
+  let clampedLoss = 0;
+  // A fixed order where the float loss is released exactly (mode none: every engine adds it alike); DP noises it.
+  for await (const chunk of stream.side('test', opts.chunkRows ?? TRAIN_STREAM_CHUNK_ROWS, opts.anyOrder ? 'any' : undefined)) {
+    signal?.throwIfAborted();
+    evaluation = addEvaluation(evaluation, (await compute({ ...task, test: chunk })).evaluation);
+    if (clamped) clampedLoss += clampedSquaredErrorSum(clamped.net, task.weights, chunk.x, chunk.y, chunk.n, clamped.bounds);
+  }
+  evaluation ??= (await compute({ ...task, test: EMPTY })).evaluation;
+  return { evaluation, clampedLoss };
 }
 
 /**
@@ -163,12 +230,7 @@ export async function streamedTrainCompute(
 ): Promise<Pick<TrainComputeResult, 'evaluation' | 'training'>> {
   const batch = train?.config.batchSize ?? 1;
   const chunkRows = Math.max(1, Math.floor(TRAIN_STREAM_CHUNK_ROWS / batch)) * batch;
-  let evaluation: LocalEvalResult | undefined;
-  for await (const chunk of stream.side('test', chunkRows)) {
-    signal?.throwIfAborted();
-    evaluation = addEvaluation(evaluation, (await compute({ ...task, test: chunk })).evaluation);
-  }
-  evaluation ??= (await compute({ ...task, test: EMPTY })).evaluation;
+  const { evaluation } = await streamedEvaluation(stream, task, compute, { signal, chunkRows });
   if (!train) return { evaluation };
   const cfg = train.config;
   let weights: Float64Array = task.weights;

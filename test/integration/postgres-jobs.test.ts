@@ -816,8 +816,8 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
               vector = (await trainAgentKind.onSource!(ctx, job as never, input as never, s, signal)).values;
               // The server's scratch tables (cohort, split, label classes, rows) are gone with the step.
               expect(await serverTempTables(s)).toEqual([]);
-              // Exact training streams its rows every round and keeps none: read them here as its rounds do.
-              if (name === 'none') {
+              // Training on a server streams its rows every round and keeps none: read them here as its rounds do.
+              {
                 expect(ctx.jobState.has('train-data')).toBe(false);
                 streamed = await withTrainRows(s0, job.spec, product, { salt: SALT, minCellSize: 5, scratch: 'tstream' }, signal, async (a) => {
                   const st = await trainStreamOf(job.spec, a, 5);

@@ -190,4 +190,26 @@ describe.skipIf(noPg)('exact training streamed per round on a PostgreSQL agent (
     // Restored: the job goes on.
     await expect(trainAgentKind.onSource!(ctx('ts-2', state, 1), job, input(1), session, signal)).resolves.toBeDefined();
   }, 180_000);
+
+  it('DP training streams too: local DP-SGD fetches each step\'s Poisson batch by index (rows read ≈ the batches, not the table), one-step DP sums over a cursor; nothing per-row is kept', async () => {
+    const seen = { streams: 0, rows: 0, largestBatch: 0 };
+    const session = cursorSession(client, seen);
+    const signal = new AbortController().signal;
+    const local = compileKindJob(trainKind, { ...SPEC, strategy: { name: 'fedavg' }, model: { type: 'logistic' }, training: { ...SPEC.training, localEpochs: 1 }, privacy: { mode: 'central-dp', epsilon: 3, delta: 1e-5, clip: 1, localSteps: 6, sampleRate: 0.01, maxRowsPerPerson: 1 } }) as CompiledTrainJob;
+    const state = new Map<string, unknown>();
+    const w = Array.from(glorotInit(local.plan.shapes, 1));
+    const v = (await trainAgentKind.onSource!(ctx('ts-3', state, 0), local, { phase: 'train', weights: w }, session, signal)).values;
+    expect(v.some((x) => x !== 0)).toBe(true);
+    const nTrain = DATA.side.filter((s) => s === 'train').length;
+    // 6 steps at rate 0.01 of ~32 000 rows: ~1 900 rows fetched (bound 4 000, far below one pass of 32 000).
+    expect(seen.rows).toBeGreaterThan(1000);
+    expect(seen.rows).toBeLessThan(4000);
+    expect(largestKept(state)).toBeLessThan(100);
+    // One-step DP (the full clipped-gradient sum): one pass over the train rows.
+    const full = compileKindJob(trainKind, { ...SPEC, strategy: { name: 'fedavg' }, model: { type: 'logistic' }, training: { ...SPEC.training, localEpochs: 1, optimizer: 'sgd' }, privacy: { mode: 'central-dp', epsilon: 3, delta: 1e-5, clip: 1, maxRowsPerPerson: 1 } }) as CompiledTrainJob;
+    const before = seen.rows;
+    await trainAgentKind.onSource!(ctx('ts-4', state, 0), full, { phase: 'train', weights: Array.from(glorotInit(full.plan.shapes, 1)) }, session, signal);
+    expect(seen.rows - before).toBe(nTrain);
+    expect(largestKept(state)).toBeLessThan(100);
+  }, 180_000);
 });
