@@ -29,6 +29,12 @@ import { listProducts, type ProductInfo } from '../node-agent/data/products.js';
 import { queryGroupStatistics } from '../node-agent/query/group-statistics.js';
 import { measureInterleaved, ratio, type SuiteReport } from './harness.js';
 import { glmAgentKind } from '../jobs/glm/agent.js';
+import { trainAgentKind } from '../jobs/train/agent.js';
+import { trainKind, type CompiledTrainJob } from '../jobs/train/index.js';
+import type { TrainRoundInput } from '../jobs/train/plan.js';
+import { compileKindJob } from '../common/kinds/index.js';
+import { glorotInit } from '../algorithms/fl/index.js';
+import { closeTrainPool } from '../node-agent/train/pool.js';
 import { glmKind, type CompiledGlmJob, type GlmJobInput } from '../jobs/glm/index.js';
 import type { AgentKindContext } from '../common/kinds/index.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -110,6 +116,44 @@ async function glmRound(conn: DuckDBConnection, source: PostgresSource, iteratio
   return { duckdbFirstRoundMs, duckdbCachedP50Ms: timed.duckdb.p50Ms, postgresStreamedP50Ms: timed.postgres.p50Ms, rows: Number((await conn.runAndReadAll('SELECT count(*) AS n FROM person')).getRowObjectsJS()[0]!['n']), exactMatch: bits(duckV) === bits(pgV) };
 }
 
+/**
+ * One exact train round (1 local epoch, logistic regression of gender on year of birth and race, hash split 80/20) at
+ * one agent: DuckDB with its float32 inputs kept from a first round; the streamed path (jobs/train/stream.ts) on the
+ * same DuckDB and on PostgreSQL, reading the rows again every round (the train rows in a keyed shuffle made by the
+ * engine). The two streamed rounds send the same vector bit for bit; the kept one trains in another row order.
+ */
+async function trainRound(conn: DuckDBConnection, source: PostgresSource, iterations: number): Promise<{ duckdbFirstRoundMs: number; duckdbKeptP50Ms: number; duckdbStreamedP50Ms: number; postgresStreamedP50Ms: number; trainRows: number; streamedExactMatch: boolean }> {
+  const product = (await listProducts(conn)).find((p) => p.name === 'person')!;
+  product.privacyUnit = 'person_id';
+  const job = compileKindJob(trainKind, {
+    kind: 'train', product: 'person', label: 'gender_concept_id', labelLevels: [8507, 8532], loss: 'categorical-crossentropy',
+    features: [{ column: 'year_of_birth', type: 'numeric', bounds: [1900, 2020] }, { column: 'race_concept_id', type: 'categorical', levels: [0, 8515, 8516, 8527] }],
+    split: { hash: { fraction: 0.2, salt: 'bench' } }, model: { type: 'logistic' },
+    training: { rounds: 2, localEpochs: 1, batchSize: 4096, optimizer: 'adam', learningRate: 0.01, seed: 1 }, privacy: { mode: 'none' },
+  }) as CompiledTrainJob;
+  const input: TrainRoundInput = { phase: 'train', weights: Array.from(glorotInit(job.plan.shapes, 1)) };
+  const ctx = (jobId: string, jobState: Map<string, unknown>): AgentKindContext => ({ conn, jobId, round: 0, product, salt: 'bench-salt', policy: { minCellSize: 1 }, jobState });
+  const signal = new AbortController().signal;
+  const bits = (v: Float64Array): string => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+  const kept = new Map<string, unknown>();
+  const t0 = performance.now();
+  await trainAgentKind.localStep(ctx('bench-train-kept', kept), job, input, signal);
+  const duckdbFirstRoundMs = Math.round(performance.now() - t0);
+  const trainRows = (kept.get('train-data') as { train: { n: number } }).train.n;
+  let duckV: Float64Array = new Float64Array(0);
+  let pgV: Float64Array = new Float64Array(0);
+  const timed = await measureInterleaved(
+    {
+      kept: async () => void (await trainAgentKind.localStep(ctx('bench-train-kept', kept), job, input, signal)),
+      duckdbStreamed: async () => (duckV = (await trainAgentKind.onSource!(ctx('bench-train-ds', new Map()), job, input, conn, signal)).values),
+      postgresStreamed: async () => (pgV = (await source.withSession((s) => trainAgentKind.onSource!(ctx('bench-train-pg', new Map()), job, input, s, signal))).values),
+    },
+    { warmup: 1, iterations },
+  );
+  await closeTrainPool();
+  return { duckdbFirstRoundMs, duckdbKeptP50Ms: timed.kept.p50Ms, duckdbStreamedP50Ms: timed.duckdbStreamed.p50Ms, postgresStreamedP50Ms: timed.postgresStreamed.p50Ms, trainRows, streamedExactMatch: bits(duckV) === bits(pgV) };
+}
+
 export async function runPostgresBenchmark(options: PostgresBenchOptions = {}): Promise<SuiteReport> {
   const persons = options.persons ?? 1_000_000;
   const iterations = options.iterations ?? 3;
@@ -167,6 +211,8 @@ export async function runPostgresBenchmark(options: PostgresBenchOptions = {}): 
       log(`aggregate job work (pushed down): DuckDB p50 ${agg.duckdb.p50Ms} ms, PostgreSQL p50 ${agg.postgres.p50Ms} ms`);
       const glm = await glmRound(conn, source, iterations);
       log(`glm round: DuckDB (design kept) p50 ${glm.duckdbCachedP50Ms} ms, PostgreSQL (streamed) p50 ${glm.postgresStreamedP50Ms} ms, exact: ${glm.exactMatch}`);
+      const train = await trainRound(conn, source, iterations);
+      log(`train round (${train.trainRows} train rows): DuckDB kept p50 ${train.duckdbKeptP50Ms} ms, streamed on DuckDB ${train.duckdbStreamedP50Ms} ms, on PostgreSQL ${train.postgresStreamedP50Ms} ms, streamed exact: ${train.streamedExactMatch}`);
       const stages = { duckdb: await stageTimes(duck), postgres: await source.withSession(stageTimes) };
       // The same work without the recommended indexes (statistics kept): what they buy.
       const indexNames = recommendedIndexSql('cdm', TABLES).map((s) => /CREATE INDEX "([^"]+)"/.exec(s)![1]!);
@@ -186,6 +232,7 @@ export async function runPostgresBenchmark(options: PostgresBenchOptions = {}): 
           postgres: { p50Ms: timed.postgres.p50Ms, p95Ms: timed.postgres.p95Ms },
           postgresWithoutIndexes: { p50Ms: noIndex.postgres.p50Ms },
           glmRound: { ...glm, note: 'one IRLS round of gaussian year_of_birth ~ gender over the person table: PostgreSQL builds the design on the server and streams it every round (nothing row-level kept), DuckDB keeps the design read in its first round' },
+          trainRound: { ...train, note: 'one exact train round (1 local epoch, batch 4096, Adam) of gender ~ year_of_birth + race over the person table, hash split 80/20: DuckDB with float32 inputs kept from its first round, and the streamed path (rows read every round, the train rows once per epoch in a keyed shuffle made by the engine) on DuckDB and on PostgreSQL' },
           stagesMs: stages,
           postgresSettings: SETTINGS,
           note: 'one cohort job\'s work at one agent (cohort SQL with two inclusion rules + age/gender characterisation), same data on both engines; PostgreSQL 15 over loopback TCP as a read-only role, in the same machine (2 cores shared); DuckDB embedded in this process',
@@ -194,6 +241,8 @@ export async function runPostgresBenchmark(options: PostgresBenchOptions = {}): 
           postgresOverDuckdb: ratio(timed.postgres.p50Ms, timed.duckdb.p50Ms, { numerator: 'PostgreSQL p50', denominator: 'DuckDB p50' }),
           aggregatePostgresOverDuckdb: ratio(agg.postgres.p50Ms, agg.duckdb.p50Ms, { numerator: 'PostgreSQL aggregate p50 (pushed down)', denominator: 'DuckDB aggregate p50' }),
           glmRoundPostgresStreamedOverDuckdbKept: ratio(glm.postgresStreamedP50Ms, glm.duckdbCachedP50Ms, { numerator: 'PostgreSQL glm round p50 (streamed)', denominator: 'DuckDB glm round p50 (design kept)' }),
+          trainRoundPostgresStreamedOverDuckdbKept: ratio(train.postgresStreamedP50Ms, train.duckdbKeptP50Ms, { numerator: 'PostgreSQL train round p50 (streamed)', denominator: 'DuckDB train round p50 (inputs kept)' }),
+          trainRoundDuckdbStreamedOverKept: ratio(train.duckdbStreamedP50Ms, train.duckdbKeptP50Ms, { numerator: 'DuckDB train round p50 (streamed)', denominator: 'DuckDB train round p50 (inputs kept)' }),
           withoutOverWithIndexes: ratio(noIndex.postgres.p50Ms, timed.postgres.p50Ms, { numerator: 'PostgreSQL without the recommended indexes', denominator: 'with them' }),
         },
       };
