@@ -71,6 +71,12 @@ export interface AgentOptions {
    * data-derived keys this agent released in the job. @default false
    */
   vocabularyComplete?: boolean;
+  /**
+   * Data in the agent's DuckDB: glm, survival-cox and train read their rows every round (as on a PostgreSQL source)
+   * instead of keeping them in memory for the job's next rounds — memory of one chunk of rows, at the price of one
+   * design build (and for train one sorted pass per local epoch) per round. @default false
+   */
+  streamRows?: boolean;
   /** TESTS ONLY: a seeded Rng for the DP noise (see `createServerRng`); the CLI never sets it. @default the CSPRNG */
   testOnlyRng?: Rng;
   /** The coordinator's identity-assertion key (32 raw bytes, @default pinned at first registration); a Cedar access
@@ -159,6 +165,7 @@ export class Agent {
       charge: (j, r, c) => this.privacyLedger.charge(j, r, c), bind: (j, h) => this.releasedAnswers!.bind(j, h), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
       secure: { name: options.name, tls: options.tls, identity: this.identity }, withProduct: (conn, p, fn, signal, read) => (this.data ? this.data.withSession((s) => (read ? withStagedRead(s, conn, p, read, fn) : withStagedProduct(s, conn, p, () => fn({}))), { signal }) : fn({})),
       withSource: { active: () => this.data !== undefined, run: (fn, signal) => this.data!.withSession((s) => fn(s), { signal }) },
+      streamRows: options.streamRows === true,
       authorize: (j, t, identity) => this.gate.enforce({ identity, researcher: t.researcher, ...kindGateJob(j, identity) }),
       guardReleasedSets: async (conn, g) => void (await this.releasedCells!.checkAndRecord(conn, { ...g, minCellSize: this.policy.minCellSize, maxRememberedPersons: this.policy.maxRememberedPersons })) });
     this.tasks = { name: options.name, policy: this.policy, vocabularyComplete: options.vocabularyComplete === true, rng: this.rng, log, metrics: this.metrics, cancellation: this.cancellation, gate: this.gate, kindTasks: this.kindTasks,

@@ -153,6 +153,7 @@ export interface AgentFlags extends ConnectionFlags, OperationsFlags, AgentGover
   budgetCapDelta?: string;
   reloadIntervalMs?: string;
   vocabularyComplete?: boolean;
+  streamRows?: boolean;
 }
 
 /** `--reload-interval-ms`: an integer of at least 100, or absent (reload on SIGHUP only). */
@@ -188,6 +189,7 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
     ...governance,
     ...(reloadIntervalMs !== undefined ? { reloadIntervalMs } : {}),
     ...(flags.vocabularyComplete === true ? { vocabularyComplete: true } : {}),
+    ...(flags.streamRows === true ? { streamRows: true } : {}),
     name: flags.name,
     ...(flags.domain ? { domain: flags.domain } : {}),
     ...data,

@@ -257,6 +257,13 @@ export interface AgentKindDef<S = unknown, P = unknown, I = unknown> {
    */
   needsSource?(job: CompiledKindJob<S, P>, jobState: ReadonlyMap<string, unknown>): boolean;
   /**
+   * The kind reads per-person rows in several rounds and its onSource step takes the agent's own DuckDB connection as
+   * well as a server session (glm, survival-cox, train): an agent run with `streamRows` (`fedmesh agent
+   * --stream-rows`) runs that step on its DuckDB too, so that no round keeps rows in memory for the next.
+   * @default false
+   */
+  readonly streamsLocally?: boolean;
+  /**
    * Staging (data on a server, no onSource): what this round's localStep reads of the product — these columns (the
    * runner adds the privacy unit) of the rows passing `where` (pushed down to the server, applied again locally by
    * the step) — or null when it reads nothing (its rows are already in `jobState`), so nothing is staged. Absent:

@@ -176,4 +176,5 @@ export const glmAgentKind: AgentKindDef<GlmJob, GlmPlan, GlmJobInput> = {
   localStep: (ctx, job, input, signal) => glmStep(ctx, job, input, signal),
   // On a server every round reads there (nothing row-level is kept between rounds).
   onSource: (ctx, job, input, session, signal) => glmServerStep(ctx, job, input, signal, session as SqlSession),
+  streamsLocally: true,
 };

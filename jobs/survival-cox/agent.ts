@@ -238,5 +238,7 @@ export const coxAgentKind: AgentKindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
    * through a cursor, with the same dialect-compiled SQL; nothing is staged and no row is kept between rounds, so
    * every round needs the server (needsSource: the default, true).
    */
-  onSource: (ctx, job, input, session, signal) => coxSourceStep(ctx, job, input, signal, session as SqlSession),
+  // A server session, or the agent's own DuckDB connection (`streamsLocally`).
+  onSource: (ctx, job, input, session, signal) => coxSourceStep(ctx, job, input, signal, asSession(session as SqlSession | DuckDBConnection)),
+  streamsLocally: true,
 };

@@ -136,6 +136,7 @@ export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInp
    */
   onSource: (ctx, job, input, session, signal) => trainServerStep(ctx, job, input, signal, session as SqlSession),
   needsSource: () => true,
+  streamsLocally: true,
 };
 
 /** What a streamed job's rows were: their counts and each side's order-free hash (stream.ts), once read whole. */

@@ -58,6 +58,11 @@ export interface KindTaskDeps {
    * the data source (SqlSession) when there is one (`active`). @default undefined (only staging is offered)
    */
   withSource?: { active(): boolean; run<T>(fn: (session: unknown) => Promise<T>, signal: AbortSignal): Promise<T> };
+  /**
+   * Data in the agent's DuckDB, read every round by the kinds that can (`AgentKindDef.streamsLocally`) through their
+   * onSource step on the task's connection, instead of kept in the job's state between rounds. @default false
+   */
+  streamRows?: boolean;
   /** The agent's secret salt for keyed-hash contribution bounding. */
   salt: () => string;
   rng: Rng;
@@ -186,7 +191,9 @@ export class KindTaskRunner {
       const ctxOf = (conn: DuckDBConnection): AgentKindContext => ({ conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state, ...(deps.guardReleasedSets ? { guardReleasedSets: (c: DuckDBConnection, candidates: string, withheld?: readonly string[]) => deps.guardReleasedSets!(c, { researcher: task.researcher, jobId: task.jobId, candidates, ...(withheld && withheld.length > 0 ? { withheld } : {}) }) } : {}) });
       const step = (conn: DuckDBConnection) => (): Promise<StatVector> => agentDef.localStep(ctxOf(conn), job, input, scope.signal);
       // A kind with its own server-side step runs it there; otherwise the product is staged (withProduct) or local.
-      const serverStep = agentDef.onSource && deps.withSource?.active();
+      // Rows in this agent's DuckDB, streamed every round (`streamRows`): the kind's onSource step on the task's connection.
+      const localStream = deps.streamRows === true && agentDef.streamsLocally === true && agentDef.onSource !== undefined && deps.withSource?.active() !== true;
+      const serverStep = agentDef.onSource && (deps.withSource?.active() || localStream);
       const onSource = serverStep && (agentDef.needsSource?.(job, entry.state) ?? true) ? agentDef.onSource!.bind(agentDef) : undefined;
       // Staged: only what the round reads (the kind's columns and the privacy unit, its filters pushed down); nothing
       // when its rows are already in the job's state.
@@ -199,7 +206,8 @@ export class KindTaskRunner {
       };
       const vector = await deps.withConnection((conn) =>
         scope.using(conn, () =>
-          onSource ? deps.withSource!.run((session) => onSource(ctxOf(conn), job, input, session, scope.signal), scope.signal)
+          onSource && localStream ? onSource(ctxOf(conn), job, input, conn, scope.signal)
+          : onSource ? deps.withSource!.run((session) => onSource(ctxOf(conn), job, input, session, scope.signal), scope.signal)
           // A server kind whose rows are already in the job's state: the step reads nothing, so no session.
           : serverStep ? step(conn)()
           : deps.withProduct ? stagedStep(conn)

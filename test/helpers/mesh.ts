@@ -19,7 +19,7 @@ export interface TestMesh {
   agents: Map<string, Agent>;
   client: CoordinatorClient;
   /** `options`: further agent options (e.g. vocabularyComplete). */
-  startAgent(name: string, dataDir: string, policy?: AgentPolicyOptions, options?: Partial<Pick<AgentOptions, 'vocabularyComplete' | 'coordinatorKey' | 'accessPolicy' | 'database'>>): Promise<Agent>;
+  startAgent(name: string, dataDir: string, policy?: AgentPolicyOptions, options?: Partial<Pick<AgentOptions, 'vocabularyComplete' | 'coordinatorKey' | 'accessPolicy' | 'database' | 'streamRows'>>): Promise<Agent>;
   stopAgent(name: string): Promise<void>;
   waitForAgents(n: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
