@@ -165,6 +165,14 @@ async function trainServerStep(ctx: AgentKindContext, job: CompiledTrainJob, raw
   const seen = ctx.jobState.get(FINGERPRINT) as Fingerprint | undefined;
   const onRows = seen?.train !== undefined && seen.test !== undefined ? undefined : personGuard(ctx, job);
   const opts = { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch: scratchOf(ctx.jobId), ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(onRows ? { onRows } : {}) };
+  // SCAFFOLD's c_i moves in the round (exactRound): back to where it was if the round then fails, so that a round
+  // refused over changed rows leaves nothing of them behind (red team 22, F1).
+  const control = ctx.jobState.get(CONTROL);
+  const restore = (e: unknown): never => {
+    if (control === undefined) ctx.jobState.delete(CONTROL);
+    else ctx.jobState.set(CONTROL, control);
+    throw e;
+  };
   return withTrainRows(session, job.spec, ctx.product, opts, signal, async (access) => {
     const stream = await trainStreamOf(job.spec, access, ctx.policy.minCellSize);
     const values = await streamedTrainRound(job, input, stream, ctx.jobState, ctx.round, signal, ctx.policy.minCellSize).finally(() => stream.close());
@@ -176,7 +184,7 @@ async function trainServerStep(ctx: AgentKindContext, job: CompiledTrainJob, raw
     const test = seen?.test ?? now.test;
     ctx.jobState.set(FINGERPRINT, { counts: now.counts, ...(train !== undefined ? { train } : {}), ...(test !== undefined ? { test } : {}) });
     return { values };
-  });
+  }).catch(restore);
 }
 
 /** One round at this agent; its rows are read from `db` (the agent's DuckDB or a server session) the first time. */

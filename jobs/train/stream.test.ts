@@ -15,7 +15,10 @@ import type { SchemaProduct } from '../../common/job/schema-check.js';
 import { computeTrainRound, type TrainComputeTask } from '../../node-agent/train/compute.js';
 import { evaluateLocal, trainLocal, type LocalData } from '../../node-agent/train/local-train.js';
 import { loadTf } from '../../node-agent/train/tf-runtime.js';
-import { localModelOf, streamedTrainRound, trainRound } from './agent.js';
+import { localModelOf, streamedTrainRound, trainAgentKind, trainRound } from './agent.js';
+import type { AgentKindContext } from '../../common/kinds/index.js';
+import { asSession } from '../../node-agent/cohort/index.js';
+import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { dpNetOf } from './dp-net.js';
 import { DP_SAMPLE_BLOCK_ROWS, streamedDpSgd } from './privacy-local-agent.js';
 import { localDpSgd } from '../../algorithms/fl/dp-sgd.js';
@@ -189,5 +192,121 @@ describe('exact training over streamed rows', () => {
       got.forEach((v, i) => expect(Math.abs(v - want[i]!), `${phase} ${i}`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(want[i]!))));
       expect(Math.max(...Array.from(want, Math.abs))).toBeGreaterThan(1);
     }
+  });
+
+  it('FedProx over two local epochs: the streamed round equals two in-memory calls over the two epochs\' orders (anchor at the round\'s weights, Adam state carried, another order each epoch)', async () => {
+    const { tf } = await loadTf();
+    const model = localModelOf(job);
+    const weights = glorotInit(job.plan.shapes, 5);
+    const config = { epochs: 2, batchSize: 100, optimizer: 'adam' as const, learningRate: 0.05, momentum: 0, mu: 0.5, seed: 13 };
+    await withTrainRows(conn, job.spec, product, opts('st20'), undefined, async (access) => {
+      const stream = await trainStreamOf(job.spec, access, 5);
+      const got = await streamedTrainCompute(stream, { model, weights, thresholds: job.plan.thresholds }, { config }, (t) => computeTrainRound(t));
+      const chunk = Math.floor(TRAIN_STREAM_CHUNK_ROWS / 100) * 100;
+      const epochRows = async (e: number): Promise<LocalData> => {
+        const parts: LocalData[] = [];
+        for await (const c of stream.side('train', chunk, (config.seed * 7919 + e) >>> 0)) parts.push({ x: c.x.slice(), y: c.y.slice(), n: c.n });
+        return concat(parts, 4);
+      };
+      const e0 = await epochRows(0);
+      const e1 = await epochRows(1);
+      expect(rowKeys(e1, 4)).not.toEqual(rowKeys(e0, 4));
+      const one = { ...config, epochs: 1 };
+      const first = await trainLocal(tf, model, one, weights, e0, undefined, { inOrder: true, keepOptimizer: true });
+      const second = await trainLocal(tf, model, one, first.weights, e1, undefined, { inOrder: true, anchor: weights, optimizer: first.optimizer! });
+      expect(Array.from(got.training!.weights)).toEqual(Array.from(second.weights));
+    });
+  });
+
+  it('declared label levels: a class of many rows from few persons is refused (persons, not rows, are counted)', async () => {
+    // Class 9: 2 persons with 4 rows each (8 rows ≥ k = 5, 2 persons < 5).
+    await conn.run(`CREATE TABLE p2 AS SELECT * FROM p WHERE person_id > 10 UNION ALL SELECT person_id, x, g, side, y, 9 AS k FROM p, range(4) r(j) WHERE person_id IN (1, 2)`);
+    const p2 = { ...product, name: 'p2' };
+    const small = compileKindJob(trainKind, { ...raw, product: 'p2', label: 'k', labelLevels: [1, 9], loss: 'categorical-crossentropy' }) as CompiledTrainJob;
+    const got = await withTrainRows(conn, small.spec, p2, opts('st21'), undefined, (a) => trainStreamOf(small.spec, a, 5)).then(() => 'none', (e: unknown) => (isFedmeshError(e) ? e.code : String(e)));
+    expect(got).toBe('POLICY_DENIED');
+    // Control: k = 2 accepts (2 persons).
+    await expect(withTrainRows(conn, small.spec, p2, { ...opts('st22'), minCellSize: 2 }, undefined, (a) => trainStreamOf(small.spec, a, 2))).resolves.toBeDefined();
+  });
+
+  describe('the kind step on a source (DuckDB standing in for the server)', () => {
+    const ctx = (jobId: string, state: Map<string, unknown>, round: number, guarded?: string[], minCellSize = 5): AgentKindContext => ({
+      conn, jobId, round, product: { name: 'q', columns: [...product.columns], privacyUnit: product.privacyUnit, description: '', source: 'test' }, salt: 's', policy: { minCellSize }, jobState: state,
+      ...(guarded ? { guardReleasedSets: async (_c: unknown, candidates: string) => void guarded.push(candidates) } : {}),
+    });
+    beforeAll(async () => {
+      await conn.run(`CREATE TABLE q AS SELECT * FROM p WHERE person_id <= 200`);
+    });
+    const spec = { ...raw, product: 'q' };
+    const input = (j: CompiledTrainJob, round: number) => ({ phase: round < j.spec.training.rounds ? 'train' : 'eval', weights: Array.from(glorotInit(j.plan.shapes, 1)) }) as never;
+
+    it('a bound fingerprint with a side never read whole does not let a round skip the guard', async () => {
+      const j = compileKindJob(trainKind, spec) as CompiledTrainJob;
+      const signal = new AbortController().signal;
+      // As a completed round that read only the test side leaves it.
+      const state = new Map<string, unknown>([['train-rows-fingerprint', { counts: 'x', test: 'y' }]]);
+      const calls: string[] = [];
+      await trainAgentKind.onSource!(ctx('g1', state, 1, calls), j, input(j, 1), conn, signal).catch(() => undefined);
+      expect(calls.length).toBeGreaterThan(0);
+      // Control: with both sides bound the guard is skipped.
+      const bound = new Map<string, unknown>([['train-rows-fingerprint', { counts: 'x', test: 'y', train: 'z' }]]);
+      const none: string[] = [];
+      await trainAgentKind.onSource!(ctx('g2', bound, 1, none), j, input(j, 1), conn, signal).catch(() => undefined);
+      expect(none).toEqual([]);
+    });
+
+    it('SCAFFOLD: a round refused over changed rows leaves the control variate as it was (red team 22, F1)', async () => {
+      const j = compileKindJob(trainKind, { ...spec, strategy: { name: 'scaffold' } }) as CompiledTrainJob;
+      const signal = new AbortController().signal;
+      const control = Array.from({ length: j.plan.parameters }, (_, i) => 0.01 * Math.sin(i));
+      const round = (state: Map<string, unknown>, r: number) => trainAgentKind.onSource!(ctx('sc', state, r), j, { ...(input(j, r) as object), control } as never, conn, signal);
+      const fresh = new Map<string, unknown>();
+      await round(fresh, 0);
+      const want = (await round(fresh, 1)).values;
+      const state = new Map<string, unknown>();
+      await round(state, 0);
+      await conn.run(`UPDATE q SET x = 0.999 WHERE person_id = 17`);
+      const x0 = Number((await conn.runAndReadAll('SELECT x FROM p WHERE person_id = 17')).getRowObjectsJS()[0]!.x);
+      expect(x0).not.toBe(0.999);
+      try {
+        await expect(round(state, 1)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+      } finally {
+        await conn.run(`UPDATE q SET x = ${x0} WHERE person_id = 17`);
+      }
+      expect(Array.from((await round(state, 1)).values)).toEqual(Array.from(want));
+    });
+  });
+
+  it('holds no cursor open while it trains or scores (a server would end a session idle in a transaction; red team 22, F2)', async () => {
+    const base = asSession(conn);
+    let open = 0;
+    const session: SqlSession = {
+      dialect: base.dialect,
+      all: (sql, p) => base.all(sql, p),
+      run: (sql, p) => base.run(sql, p),
+      async *stream(sql, p, o) {
+        open++;
+        try {
+          yield* base.stream(sql, p, o);
+        } finally {
+          open--;
+        }
+      },
+    };
+    const model = localModelOf(job);
+    const weights = glorotInit(job.plan.shapes, 9);
+    const config = { epochs: 2, batchSize: 100, optimizer: 'sgd' as const, learningRate: 0.05, momentum: 0.9, mu: 0, seed: 3 };
+    let tasks = 0;
+    let openDuring = 0;
+    await withTrainRows(session, job.spec, product, opts('st30'), undefined, async (access) => {
+      const stream = await trainStreamOf(job.spec, access, 5);
+      await streamedTrainCompute(stream, { model, weights, thresholds: job.plan.thresholds }, { config }, async (t) => {
+        tasks++;
+        openDuring = Math.max(openDuring, open);
+        return computeTrainRound(t);
+      });
+    });
+    expect(tasks).toBeGreaterThan(4);
+    expect(openDuring).toBe(0);
   });
 });

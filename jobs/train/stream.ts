@@ -64,12 +64,15 @@ class RowsHash {
   private b = 0;
   private rows = 0;
 
+  /** @param skip a design column left out (the person index: its numbering follows the engine's collation) */
+  constructor(private readonly skip = -1) {}
+
   add(d: GlmDesign): void {
     const words = new Uint32Array(2 * d.p);
     const view = new Float64Array(words.buffer);
     for (let i = 0; i < d.n; i++) {
       // −0 and +0 are the same row value (they tie in ORDER BY).
-      for (let j = 0; j < d.p; j++) view[j] = d.x[i * d.p + j]! + 0;
+      for (let j = 0; j < d.p; j++) view[j] = j === this.skip ? 0 : d.x[i * d.p + j]! + 0;
       let h1 = 0x9e3779b9;
       let h2 = 0x7f4a7c15;
       const yw = new Uint32Array(new Float64Array([d.y[i]! + 0]).buffer);
@@ -129,8 +132,10 @@ export async function trainStreamOf(spec: TrainJobSpec, access: TrainRowsAccess,
   const summary = await summarise(spec, access, minCellSize);
   const { rows, session } = access;
   const d = rows.dialect;
-  // The rows table is `<scratch>_glm_rows` (quoted by the dialect): the indexed copy sits beside it.
-  const indexed = `${/([A-Za-z0-9_]+)_glm_rows/.exec(rows.table)?.[1] ?? 'train'}_rn`;
+  // The rows table is `<scratch>_glm_rows` (quoted by the dialect): the ordered copies sit beside it.
+  const scratch = /([A-Za-z0-9_]+)_glm_rows/.exec(rows.table)?.[1] ?? 'train';
+  const ordered = `${scratch}_ord`;
+  const indexed = `${scratch}_rn`;
   let copied = false;
   const toLocal = (chunk: GlmDesign, test: boolean): LocalData => {
     const w = inputsWriter(spec, test ? 0 : chunk.n, test ? chunk.n : 0, false);
@@ -140,6 +145,28 @@ export async function trainStreamOf(spec: TrainJobSpec, access: TrainRowsAccess,
   };
   const last = rows.columns[rows.p - 1]!;
   const used = spec.labelLevels !== undefined ? ' AND y >= 0' : '';
+  // The person index (declared label levels) numbers persons in the engine's collation order: it is no input and
+  // stays out of the shuffle key and the fingerprint, so that every engine orders and hashes the rows alike.
+  const personAt = access.persons ? rows.p - 2 : -1;
+  const keyColumns = rows.columns.filter((_, j) => j !== personAt);
+  const cols = rows.columns.join(', ');
+  /** A copy of some rows numbered rn = 0 … in `order` (empty: the engine's), for range reads a chunk at a time. */
+  const copy = async (table: string, where: string, order: string): Promise<void> => {
+    for (const sql of d.createTempTableAs(table, `SELECT ${d.cast(`row_number() OVER (${order ? `ORDER BY ${order}` : ''}) - 1`, 'BIGINT')} AS rn, ${cols} FROM ${rows.table} WHERE ${where}`)) await session.run(sql);
+    for (const sql of d.indexTempTable(table, 'rn')) await session.run(sql);
+  };
+  /**
+   * Rows `where` of a copy, read whole before they are handed on: no cursor (and on a server no transaction) stays
+   * open while the caller trains on them.
+   */
+  const read = async (table: string, where: string, n: number, test: boolean, hash?: RowsHash): Promise<LocalData | undefined> => {
+    let out: LocalData | undefined;
+    for await (const chunk of rows.part(Math.max(1, n), { from: d.tempTable(table), where, orderBy: 'rn', n })) {
+      hash?.add(chunk);
+      out = toLocal(chunk, test);
+    }
+    return out;
+  };
   // A side without rows is read whole without a read (a round that does not train still fingerprints it).
   const none = new RowsHash().digest();
   const done: { train?: string; test?: string } = { ...(summary.train.n === 0 ? { train: none } : {}), ...(summary.test.n === 0 ? { test: none } : {}) };
@@ -148,23 +175,27 @@ export async function trainStreamOf(spec: TrainJobSpec, access: TrainRowsAccess,
     async *side(which, chunkRows, seed) {
       const test = which === 'test';
       const n = test ? summary.test.n : summary.train.n;
-      const hash = new RowsHash();
-      const order = seed === 'any' ? {} : { orderBy: orderBy(d, rows.columns, seed === undefined ? 'fixed' : String(seed >>> 0)) };
-      const chunks = rows.part(chunkRows, { where: `${last} = ${test ? 1 : 0}${used}`, ...order, n });
-      for await (const chunk of chunks) {
-        hash.add(chunk);
-        yield toLocal(chunk, test);
+      const hash = new RowsHash(personAt);
+      if (n > 0) {
+        await copy(ordered, `${last} = ${test ? 1 : 0}${used}`, seed === 'any' ? '' : orderBy(d, keyColumns, seed === undefined ? 'fixed' : String(seed >>> 0)));
+        try {
+          for (let from = 0; from < n; from += chunkRows) {
+            const to = Math.min(n, from + chunkRows);
+            const chunk = await read(ordered, `rn >= ${from} AND rn < ${to}`, to - from, test, hash);
+            if (chunk) yield chunk;
+          }
+        } finally {
+          await session.run(d.dropTempTable(ordered)).catch(() => undefined);
+        }
       }
       // Read to the end: this side's rows are fingerprinted.
       done[which] = hash.digest();
     },
     async *rowsAt(indices, m, chunkRows) {
       if (!copied) {
-        const cols = rows.columns.join(', ');
         // row_number() over the engine's order: any order will do (the batches are random), fixed once copied.
-        for (const sql of d.createTempTableAs(indexed, `SELECT ${d.cast(`row_number() OVER () - 1`, 'BIGINT')} AS rn, ${cols} FROM ${rows.table} WHERE ${last} = 0${used}`)) await session.run(sql);
+        await copy(indexed, `${last} = 0${used}`, '');
         copied = true;
-        await session.run(`CREATE INDEX ${d.quoteIdent(`${indexed}_i`)} ON ${d.tempTable(indexed)} (rn)`);
       }
       for (let from = 0; from < m; from += chunkRows) {
         const to = Math.min(m, from + chunkRows);
@@ -174,7 +205,8 @@ export async function trainStreamOf(spec: TrainJobSpec, access: TrainRowsAccess,
           if (!Number.isSafeInteger(r) || r >= summary.train.n) throw new RangeError('rowsAt: an index beyond the train rows');
           list.push(String(r));
         }
-        for await (const chunk of rows.part(to - from, { from: d.tempTable(indexed), where: `rn IN (${list.join(', ')})`, orderBy: 'rn', n: to - from })) yield toLocal(chunk, false);
+        const chunk = await read(indexed, `rn IN (${list.join(', ')})`, to - from, false);
+        if (chunk) yield chunk;
       }
     },
     async close() {

@@ -91,6 +91,11 @@ export interface SqlDialect {
   createTempTableAs(name: string, query: string): string[];
   /** Drops TEMP table `name` if it exists. */
   dropTempTable(name: string): string;
+  /**
+   * Statements that make range lookups on integer column `column` of TEMP table `name` cheap (a B-tree on a server;
+   * none on DuckDB, whose zone maps serve a table written in that column's order).
+   */
+  indexTempTable(name: string, column: string): string[];
   /** One column `name`: the lower-case names of the tables and views the session resolves unqualified names in. */
   visibleTablesSql(): string;
   /**

@@ -49,6 +49,7 @@ export const duckdbDialect: SqlDialect = {
   tempTable: doubleQuoteIdent,
   createTempTableAs: (name, query) => [`CREATE OR REPLACE TEMP TABLE ${doubleQuoteIdent(name)} AS\n${query}`],
   dropTempTable: (name) => `DROP TABLE IF EXISTS ${doubleQuoteIdent(name)}`,
+  indexTempTable: () => [],
   tableColumnsSql: () =>
     `SELECT table_catalog, table_name, column_name, data_type
        FROM information_schema.columns

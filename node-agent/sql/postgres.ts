@@ -61,6 +61,8 @@ export const postgresDialect: SqlDialect = {
     return [`DROP TABLE IF EXISTS ${t}`, `CREATE TEMP TABLE ${t} AS\n${query}`, `ANALYZE ${t}`];
   },
   dropTempTable: (name) => `DROP TABLE IF EXISTS ${pgTemp(name)}`,
+  // An index takes no schema: it lands in the table's (pg_temp).
+  indexTempTable: (name, column) => [`CREATE INDEX ${doubleQuoteIdent(`${name}_${column}_i`)} ON ${pgTemp(name)} (${doubleQuoteIdent(column)})`, `ANALYZE ${pgTemp(name)}`],
   // pg_catalog rather than information_schema: it also lists the session's TEMP tables and is much faster.
   tableColumnsSql: () =>
     `SELECT CASE WHEN n.oid = pg_my_temp_schema() THEN 'temp' ELSE n.nspname END AS table_catalog,

@@ -43,6 +43,7 @@ export const sqlServerDialect: SqlDialect = {
   tempTable: tempName,
   createTempTableAs: (name, query) => [`DROP TABLE IF EXISTS ${tempName(name)}`, `SELECT * INTO ${tempName(name)} FROM (\n${query}\n) AS src`],
   dropTempTable: (name) => `DROP TABLE IF EXISTS ${tempName(name)}`,
+  indexTempTable: (name, column) => [`CREATE INDEX [${`${name}_${column}_i`.replace(/]/g, ']]')}] ON ${tempName(name)} ([${column.replace(/]/g, ']]')}])`],
   tableColumnsSql: () =>
     `SELECT CASE WHEN TABLE_CATALOG = 'tempdb' THEN 'temp' ELSE TABLE_SCHEMA END AS table_catalog, TABLE_NAME AS table_name,
             COLUMN_NAME AS column_name, upper(DATA_TYPE) AS data_type

@@ -129,8 +129,10 @@ function accBetaOf(opt: Optimizer): { assign(v: unknown): void; dataSync(): Floa
 }
 
 async function saveOptimizer(opt: Optimizer): Promise<OptimizerState> {
-  const ws: { name: string; tensor: { shape: number[]; dataSync(): Float32Array } }[] = await opt.getWeights();
+  const ws: { name: string; tensor: { shape: number[]; dataSync(): Float32Array; dispose(): void } }[] = await opt.getWeights();
   const variables = ws.map((w) => ({ name: w.name, shape: [...w.tensor.shape], data: Float32Array.from(w.tensor.dataSync()) }));
+  // The step count comes as a new scalar (the rest are the optimiser's own variables, freed with it).
+  ws[0]?.tensor.dispose();
   const acc = accBetaOf(opt);
   return { variables, ...(acc ? { accBeta: [acc[0]!.dataSync()[0]!, acc[1]!.dataSync()[0]!] as const } : {}) };
 }
@@ -252,6 +254,8 @@ export async function trainLocal(tf: Tf, model: LocalModelConfig, cfg: LocalTrai
     } finally {
       tf.dispose([xAll, yAll, ...anchors, ...(corr ?? [])] as never);
       opt.dispose();
+      // TF.js's momentum optimiser keeps its learning rate as a scalar its dispose() leaves behind.
+      (opt as { c?: { dispose(): void } }).c?.dispose();
     }
   } finally {
     m.dispose();

@@ -176,15 +176,25 @@ describe.skipIf(noPg)('exact training streamed per round on a PostgreSQL agent (
     const signal = new AbortController().signal;
     const v0 = (await trainAgentKind.onSource!(ctx('ts-2', state, 0), job, input(0), session, signal)).values;
     expect(bits((await trainAgentKind.onSource!(ctx('ts-2', state, 0), job, input(0), session, signal)).values)).toBe(bits(v0));
-    for (const change of ["UPDATE t SET bmi = bmi + 1 WHERE u = 17 AND side = 'train'", "UPDATE t SET bmi = bmi + 1 WHERE u = (SELECT min(u) FROM t WHERE side = 'test')"]) {
-      await client.query(change);
+    // Two train rows of different persons: merging them into one person changes no design value, only the persons.
+    const [a, b] = DATA.side.flatMap((side, i) => (side === 'train' ? [i] : [])).slice(0, 2).map((i) => ({ u: DATA.u[i]!, age: DATA.age[i]! }));
+    const changes: [string, string, unknown[]][] = [
+      ["UPDATE t SET bmi = bmi + 1 WHERE u = 17 AND side = 'train'", "UPDATE t SET bmi = bmi - 1 WHERE u = 17 AND side = 'train'", []],
+      ["UPDATE t SET bmi = bmi + 1 WHERE u = (SELECT min(u) FROM t WHERE side = 'test')", "UPDATE t SET bmi = bmi - 1 WHERE u = (SELECT min(u) FROM t WHERE side = 'test')", []],
+      // A label alone (red team 22: a hash that left y out would miss it).
+      ['UPDATE t SET y = 1 - y WHERE u = 23', 'UPDATE t SET y = 1 - y WHERE u = 23', []],
+      // Two persons made one (red team 22: counts without the persons would miss it).
+      ['UPDATE t SET u = $1 WHERE u = $2', 'UPDATE t SET u = $2 WHERE u = $1 AND age = $3', [a!.u, b!.u, b!.age]],
+    ];
+    for (const [change, undo, params] of changes) {
+      await client.query(change, params.slice(0, (change.match(/\$\d/g) ?? []).length));
       try {
         const e = await trainAgentKind.onSource!(ctx('ts-2', state, 1), job, input(1), session, signal).then(() => undefined, (x: unknown) => x);
         expect(e, change).toBeInstanceOf(FedmeshError);
         expect((e as FedmeshError).code, change).toBe('FAILED_PRECONDITION');
         expect((e as FedmeshError).message).toMatch(/changed on the database server between two rounds/);
       } finally {
-        await client.query(change.replace('bmi + 1', 'bmi - 1'));
+        await client.query(undo, params);
       }
     }
     // Restored: the job goes on.
