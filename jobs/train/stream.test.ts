@@ -15,6 +15,7 @@ import type { SchemaProduct } from '../../common/job/schema-check.js';
 import { computeTrainRound, type TrainComputeTask } from '../../node-agent/train/compute.js';
 import { evaluateLocal, trainLocal, type LocalData } from '../../node-agent/train/local-train.js';
 import { loadTf } from '../../node-agent/train/tf-runtime.js';
+import { poolData } from './synthetic.js';
 import { localModelOf, streamedTrainRound, trainAgentKind, trainRound } from './agent.js';
 import type { AgentKindContext } from '../../common/kinds/index.js';
 import { asSession } from '../../node-agent/cohort/index.js';
@@ -59,18 +60,7 @@ afterAll(() => {
 });
 
 const rowKeys = (d: LocalData, inputs: number): string[] => Array.from({ length: d.n }, (_, i) => `${d.y[i]}|${Array.from(d.x.subarray(i * inputs, (i + 1) * inputs)).join(',')}`);
-const concat = (parts: LocalData[], inputs: number): LocalData => {
-  const n = parts.reduce((a, p) => a + p.n, 0);
-  const x = new Float32Array(n * inputs);
-  const y = new Float32Array(n);
-  let at = 0;
-  for (const p of parts) {
-    x.set(p.x, at * inputs);
-    y.set(p.y, at);
-    at += p.n;
-  }
-  return { x, y, n };
-};
+const concat = (parts: LocalData[], inputs: number): LocalData => poolData(parts, inputs);
 
 describe('exact training over streamed rows', () => {
   it('reads every row of a side once per pass, in chunks, in an order set by the seed', async () => {

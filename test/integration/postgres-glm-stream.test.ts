@@ -25,7 +25,7 @@ import { glmAgentKind, GLM_STREAM_CHUNK_ROWS } from '../../jobs/glm/agent.js';
 import { glmKind, type CompiledGlmJob, type GlmJobInput } from '../../jobs/glm/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { pinnedStartupOptions } from '../../node-agent/data/source/session-settings.js';
-import { postgresDialect } from '../../node-agent/sql/index.js';
+import { cursorSession, largestKept } from '../helpers/streamed-state.js';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
 
 const noPg = skipWithoutPostgres('glm streamed per round on a PostgreSQL agent (issue 13)');
@@ -62,46 +62,6 @@ const SPEC = {
 };
 const compile = (r: unknown): CompiledGlmJob => ({ ...glmKind.compile(glmKind.parse(r)), hash: 'test' });
 const bits = (v: Float64Array): string => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
-
-/** A session over one client whose stream is a real server-side cursor (FETCH in batches), counting what it streams. */
-function cursorSession(c: pg.Client, seen: { streams: number; rows: number; largestBatch: number }): SqlSession {
-  const args = (p: readonly unknown[] | undefined): unknown[] => (p ?? []).map((v) => (typeof v === 'bigint' ? v.toString() : v));
-  return {
-    dialect: postgresDialect,
-    run: async (sql, p) => void (await c.query(sql, args(p))),
-    all: async (sql, p) => (await c.query(sql, args(p))).rows as Record<string, unknown>[],
-    async *stream(sql, p) {
-      seen.streams++;
-      await c.query('BEGIN READ ONLY');
-      try {
-        await c.query(`DECLARE fedmesh_test_cursor NO SCROLL CURSOR FOR ${sql}`, args(p));
-        for (;;) {
-          const batch = (await c.query('FETCH 5000 FROM fedmesh_test_cursor')).rows as Record<string, unknown>[];
-          if (batch.length === 0) break;
-          seen.rows += batch.length;
-          seen.largestBatch = Math.max(seen.largestBatch, batch.length);
-          yield batch;
-        }
-      } finally {
-        await c.query('COMMIT');
-      }
-    },
-  };
-}
-
-/** Largest typed array or array kept in a job state (a per-row array would be N long). */
-function largestKept(state: Map<string, unknown>): number {
-  let most = 0;
-  const visit = (v: unknown, depth: number): void => {
-    if (ArrayBuffer.isView(v)) most = Math.max(most, (v as unknown as { length: number }).length ?? 0);
-    else if (Array.isArray(v)) {
-      most = Math.max(most, v.length);
-      if (depth < 3) v.forEach((x) => visit(x, depth + 1));
-    } else if (v && typeof v === 'object' && depth < 3) Object.values(v).forEach((x) => visit(x, depth + 1));
-  };
-  state.forEach((v) => visit(v, 0));
-  return most;
-}
 
 describe.skipIf(noPg)('glm streamed per round on a PostgreSQL agent (issue 13)', () => {
   let cluster: PgCluster;
@@ -158,7 +118,7 @@ describe.skipIf(noPg)('glm streamed per round on a PostgreSQL agent (issue 13)',
       // This round streamed every usable row from the server (again), through the cursor's batches.
       expect(seen.streams - before.streams, `round ${r}`).toBeGreaterThanOrEqual(1);
       expect(seen.rows - before.rows, `round ${r}`).toBeGreaterThanOrEqual(N - 100);
-      expect(largestKept(pgState), `round ${r}`).toBeLessThan(100);
+      expect(largestKept([pgState]), `round ${r}`).toBeLessThan(100);
       const layout = glmKind.layout(job, r);
       const sum = Array.from(exactSumVectors(layout, layout.blocks.map(() => NO_NOISE), [{ values: want }]).values);
       history.push({ round: r, input, answered: ['a'], released: sum, noiseStd: new Array<number>(layout.blocks.length).fill(0) });
@@ -167,7 +127,7 @@ describe.skipIf(noPg)('glm streamed per round on a PostgreSQL agent (issue 13)',
     // The moments round, round 1 and at least two IRLS rounds ran; the DuckDB agent keeps its design (control for
     // largestKept: it does see a per-row array there).
     expect(rounds).toBeGreaterThanOrEqual(4);
-    expect(largestKept(duckState)).toBeGreaterThanOrEqual(N - 100);
+    expect(largestKept([duckState])).toBeGreaterThanOrEqual(N - 100);
     expect(seen.largestBatch).toBeLessThanOrEqual(5000);
   }, 300_000);
 

@@ -16,10 +16,9 @@ import { glorotInit } from '../../algorithms/fl/index.js';
 import { trainAgentKind } from '../../jobs/train/agent.js';
 import { trainKind, type CompiledTrainJob } from '../../jobs/train/index.js';
 import type { TrainRoundInput } from '../../jobs/train/plan.js';
-import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { pinnedStartupOptions } from '../../node-agent/data/source/session-settings.js';
-import { postgresDialect } from '../../node-agent/sql/index.js';
 import { closeTrainPool } from '../../node-agent/train/pool.js';
+import { cursorSession, largestKept } from '../helpers/streamed-state.js';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
 
 const noPg = skipWithoutPostgres('exact training streamed per round on a PostgreSQL agent (issue 13)');
@@ -56,46 +55,6 @@ const SPEC = {
   privacy: { mode: 'none' },
 };
 const bits = (v: Float64Array): string => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
-
-/** A session over one client whose stream is a real server-side cursor (FETCH in batches), counting what it streams. */
-function cursorSession(c: pg.Client, seen: { streams: number; rows: number; largestBatch: number }): SqlSession {
-  const args = (p: readonly unknown[] | undefined): unknown[] => (p ?? []).map((v) => (typeof v === 'bigint' ? v.toString() : v));
-  return {
-    dialect: postgresDialect,
-    run: async (sql, p) => void (await c.query(sql, args(p))),
-    all: async (sql, p) => (await c.query(sql, args(p))).rows as Record<string, unknown>[],
-    async *stream(sql, p) {
-      seen.streams++;
-      await c.query('BEGIN READ ONLY');
-      try {
-        await c.query(`DECLARE fedmesh_test_cursor NO SCROLL CURSOR FOR ${sql}`, args(p));
-        for (;;) {
-          const batch = (await c.query('FETCH 5000 FROM fedmesh_test_cursor')).rows as Record<string, unknown>[];
-          if (batch.length === 0) break;
-          seen.rows += batch.length;
-          seen.largestBatch = Math.max(seen.largestBatch, batch.length);
-          yield batch;
-        }
-      } finally {
-        await c.query('COMMIT');
-      }
-    },
-  };
-}
-
-/** Largest typed array or array kept in a job state (a per-row array would be thousands long). */
-function largestKept(state: Map<string, unknown>): number {
-  let most = 0;
-  const visit = (v: unknown, depth: number): void => {
-    if (ArrayBuffer.isView(v)) most = Math.max(most, (v as unknown as { length: number }).length ?? 0);
-    else if (Array.isArray(v)) {
-      most = Math.max(most, v.length);
-      if (depth < 3) v.forEach((x) => visit(x, depth + 1));
-    } else if (v && typeof v === 'object' && depth < 3) Object.values(v).forEach((x) => visit(x, depth + 1));
-  };
-  state.forEach((v) => visit(v, 0));
-  return most;
-}
 
 describe.skipIf(noPg)('exact training streamed per round on a PostgreSQL agent (issue 13)', () => {
   let cluster: PgCluster;
@@ -157,11 +116,11 @@ describe.skipIf(noPg)('exact training streamed per round on a PostgreSQL agent (
       const read = seen.rows - before.rows;
       expect(read, `round ${r}`).toBe(r < SPEC.training.rounds ? nTest + SPEC.training.localEpochs * (N - nTest) : nTest);
       expect(trainAgentKind.needsSource!(job, pgState), `round ${r}`).toBe(true);
-      expect(largestKept(pgState), `round ${r}`).toBeLessThan(100);
+      expect(largestKept([pgState]), `round ${r}`).toBeLessThan(100);
       // Control for largestKept: the in-memory step keeps its rows in the job's state.
       if (r === 0) {
         await trainAgentKind.localStep(ctx('ts-1m', memState, r), job, input(r), signal);
-        expect(largestKept(memState)).toBeGreaterThan(N);
+        expect(largestKept([memState])).toBeGreaterThan(N);
       }
     }
     expect(seen.largestBatch).toBeLessThanOrEqual(5000);
@@ -214,12 +173,12 @@ describe.skipIf(noPg)('exact training streamed per round on a PostgreSQL agent (
     // 6 steps at rate 0.01 of ~32 000 rows: ~1 900 rows fetched (bound 4 000, far below one pass of 32 000).
     expect(seen.rows).toBeGreaterThan(1000);
     expect(seen.rows).toBeLessThan(4000);
-    expect(largestKept(state)).toBeLessThan(100);
+    expect(largestKept([state])).toBeLessThan(100);
     // One-step DP (the full clipped-gradient sum): one pass over the train rows.
     const full = compileKindJob(trainKind, { ...SPEC, strategy: { name: 'fedavg' }, model: { type: 'logistic' }, training: { ...SPEC.training, localEpochs: 1, optimizer: 'sgd' }, privacy: { mode: 'central-dp', epsilon: 3, delta: 1e-5, clip: 1, maxRowsPerPerson: 1 } }) as CompiledTrainJob;
     const before = seen.rows;
     await trainAgentKind.onSource!(ctx('ts-4', state, 0), full, { phase: 'train', weights: Array.from(glorotInit(full.plan.shapes, 1)) }, session, signal);
     expect(seen.rows - before).toBe(nTrain);
-    expect(largestKept(state)).toBeLessThan(100);
+    expect(largestKept([state])).toBeLessThan(100);
   }, 180_000);
 });

@@ -11,24 +11,16 @@ import { fitPooled, glmFamily } from '../../algorithms/glm/index.js';
 import type { Agent } from '../../node-agent/index.js';
 import { closeTrainPool } from '../../node-agent/train/pool.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
+import { largestKept } from '../helpers/streamed-state.js';
 import { STUDY_TERMS, makeStudyRows, studyDesign, studySpec, writeStudy, type StudyRow } from '../helpers/glm-data.js';
 
 const AGENTS = ['a1', 'a2', 'a3'];
 const SIZES = [700, 1100, 900];
 
 /** Largest typed array or array in the job states an agent's kind runner keeps (a per-row array is hundreds long). */
-function largestKept(agent: Agent): number {
+function largestKeptBy(agent: Agent): number {
   const jobs = (agent as unknown as { kindTasks: { jobs: Map<string, { state: Map<string, unknown> }> } }).kindTasks.jobs;
-  let most = 0;
-  const visit = (v: unknown, depth: number): void => {
-    if (ArrayBuffer.isView(v)) most = Math.max(most, (v as unknown as { length: number }).length ?? 0);
-    else if (Array.isArray(v)) {
-      most = Math.max(most, v.length);
-      if (depth < 3) v.forEach((x) => visit(x, depth + 1));
-    } else if (v && typeof v === 'object' && depth < 3) Object.values(v).forEach((x) => visit(x, depth + 1));
-  };
-  for (const e of jobs.values()) e.state.forEach((v) => visit(v, 0));
-  return most;
+  return largestKept([...jobs.values()].map((e) => e.state));
 }
 
 describe('a DuckDB agent with --stream-rows keeps no rows between rounds', () => {
@@ -62,8 +54,8 @@ describe('a DuckDB agent with --stream-rows keeps no rows between rounds', () =>
       expect(Math.abs(Number(got[j]!.estimate) - c.estimate)).toBeLessThan(1e-6 * Math.max(1, Math.abs(c.estimate)));
       expect(Math.abs(Number(got[j]!.stdError) - c.stdError)).toBeLessThan(1e-6 * Math.max(1, c.stdError));
     });
-    expect(largestKept(mesh.agents.get('a3')!)).toBeLessThan(100);
-    expect(largestKept(mesh.agents.get('a1')!)).toBeGreaterThanOrEqual(SIZES[0]!);
+    expect(largestKeptBy(mesh.agents.get('a3')!)).toBeLessThan(100);
+    expect(largestKeptBy(mesh.agents.get('a1')!)).toBeGreaterThanOrEqual(SIZES[0]!);
   }, 180_000);
 
   it('train: the job succeeds with a3 streaming its rows every round; a3 holds no per-row array', async () => {
@@ -74,7 +66,7 @@ describe('a DuckDB agent with --stream-rows keeps no rows between rounds', () =>
       training: { rounds: 3, localEpochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.05, seed: 2 }, privacy: { mode: 'none' },
     });
     expect(job.state, JSON.stringify(job.error)).toBe('succeeded');
-    expect(largestKept(mesh.agents.get('a3')!)).toBeLessThan(100);
-    expect(largestKept(mesh.agents.get('a1')!)).toBeGreaterThanOrEqual(SIZES[0]!);
+    expect(largestKeptBy(mesh.agents.get('a3')!)).toBeLessThan(100);
+    expect(largestKeptBy(mesh.agents.get('a1')!)).toBeGreaterThanOrEqual(SIZES[0]!);
   }, 180_000);
 });
