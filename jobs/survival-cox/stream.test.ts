@@ -79,9 +79,11 @@ describe.skipIf(!gibleedAvailable)('survival-cox on a server session: one stream
 
   it('a whole fit: the same vectors as in memory, one stream of many batches per round, a small job state, one guard', async () => {
     const n = { streams: 0, batches: 0 };
-    const guards = { mem: { n: 0 }, src: { n: 0 } };
+    const guards = { mem: { n: 0 }, src: { n: 0 }, raw: { n: 0 } };
     const mem = ctxOf(server.conn, guards.mem);
     const src = ctxOf(ledger, guards.src);
+    // `fedmesh agent --stream-rows`: the task's own DuckDB connection as the source (no session wrapper).
+    const raw = ctxOf(server.conn, guards.raw);
     const session = counted(asSession(server.conn), n);
     const history: RoundRecord<CoxRoundInput>[] = [];
     for (let r = 0; r < job.maxRounds; r++) {
@@ -91,6 +93,8 @@ describe.skipIf(!gibleedAvailable)('survival-cox on a server session: one stream
       const a = await coxAgentKind.localStep(mem, job, input, signal);
       const b = await coxAgentKind.onSource!(src, job, input, session, signal);
       expect(Array.from(b.values), `round ${r}`).toEqual(Array.from(a.values));
+      const c = await coxAgentKind.onSource!(raw, job, input, server.conn, signal);
+      expect(Array.from(c.values), `round ${r} (raw connection)`).toEqual(Array.from(a.values));
       expect(n.streams - before.streams).toBe(1);
       expect(n.batches - before.batches).toBeGreaterThan(5);
       // Between rounds: a fingerprint and a flag, no array at all; the in-memory path holds one entry per person.

@@ -147,10 +147,16 @@ function scratchOf(jobId: string): string {
   return `train_${jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}`;
 }
 
-/** Mode none: the persons of each split side go through the agent's differencing guard (jobs/glm/person-guard.ts). */
+/**
+ * Mode none: the persons of each split side go through the agent's differencing guard (jobs/glm/person-guard.ts),
+ * and with declared label levels the persons left out for an unlisted label as a set of their own: the final round
+ * releases their row count (labelExcluded), so two jobs whose left-out persons differ by one would tell that person's
+ * label apart even with the same sides (red team 23).
+ */
 function personGuard(ctx: AgentKindContext, job: CompiledTrainJob): GlmReadOptions['onRows'] {
   if (isDpTraining(job.spec.privacy) || ctx.guardReleasedSets === undefined) return undefined;
-  return designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets, local: ctx.conn, cell: sideSql, rows: usedRowSql(job.spec) });
+  const cell = job.spec.labelLevels === undefined ? sideSql : (lastTerm: string) => `CASE WHEN NOT (${usedRowSql(job.spec)}) THEN 'label-excluded' ELSE ${sideSql(lastTerm)} END`;
+  return designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets, local: ctx.conn, cell });
 }
 
 /**

@@ -177,8 +177,8 @@ export async function trainStreamOf(spec: TrainJobSpec, access: TrainRowsAccess,
       const n = test ? summary.test.n : summary.train.n;
       const hash = new RowsHash(personAt);
       if (n > 0) {
-        await copy(ordered, `${last} = ${test ? 1 : 0}${used}`, seed === 'any' ? '' : orderBy(d, keyColumns, seed === undefined ? 'fixed' : String(seed >>> 0)));
         try {
+          await copy(ordered, `${last} = ${test ? 1 : 0}${used}`, seed === 'any' ? '' : orderBy(d, keyColumns, seed === undefined ? 'fixed' : String(seed >>> 0)));
           for (let from = 0; from < n; from += chunkRows) {
             const to = Math.min(n, from + chunkRows);
             const chunk = await read(ordered, `rn >= ${from} AND rn < ${to}`, to - from, test, hash);
@@ -193,9 +193,10 @@ export async function trainStreamOf(spec: TrainJobSpec, access: TrainRowsAccess,
     },
     async *rowsAt(indices, m, chunkRows) {
       if (!copied) {
+        // Marked first: a copy that fails half-way (its index) is dropped by close() all the same.
+        copied = true;
         // row_number() over the engine's order: any order will do (the batches are random), fixed once copied.
         await copy(indexed, `${last} = 0${used}`, '');
-        copied = true;
       }
       for (let from = 0; from < m; from += chunkRows) {
         const to = Math.min(m, from + chunkRows);
@@ -210,7 +211,8 @@ export async function trainStreamOf(spec: TrainJobSpec, access: TrainRowsAccess,
       }
     },
     async close() {
-      if (copied) await session.run(d.dropTempTable(indexed));
+      // Never instead of the round's own error (close runs in a finally).
+      if (copied) await session.run(d.dropTempTable(indexed)).catch(() => undefined);
       copied = false;
     },
     fingerprint: () => ({ counts: `${summary.train.n}/${summary.test.n}/${summary.trainPersons ?? '-'}/${summary.testPersons ?? '-'}/${summary.labelExcluded ?? '-'}/${rows.nDropped}`, ...done }),

@@ -44,7 +44,9 @@ describe('differencing in mode none (issue 8 item 3)', () => {
     await writeCsvFromSql(dir, 'people', persons);
     // Visits: one row per person, except person 50 with 12 (≥ k rows, one person): red team R1.
     await writeCsvFromSql(dir, 'visits', `SELECT person_id, person_id % 2 AS y, year_of_birth FROM (${persons}) p, range(CASE WHEN person_id = 50 THEN 20 ELSE 1 END) r(j)`);
-    await writeFile(join(dir, 'fedmesh.products.json'), JSON.stringify({ version: 1, products: { people: { privacyUnit: 'person_id', allowedJobKinds: ['fl', 'glm'] }, visits: { privacyUnit: 'person_id', allowedJobKinds: ['fl'] } } }));
+    // Labels: every fifth person's label (0) is not among a job's declared levels (red team 23).
+    await writeCsvFromSql(dir, 'labelled', `SELECT person_id, year_of_birth, CASE WHEN person_id % 5 = 0 THEN 0 ELSE gender_concept_id END AS label FROM (${persons}) p`);
+    await writeFile(join(dir, 'fedmesh.products.json'), JSON.stringify({ version: 1, products: { people: { privacyUnit: 'person_id', allowedJobKinds: ['fl', 'glm'] }, visits: { privacyUnit: 'person_id', allowedJobKinds: ['fl'] }, labelled: { privacyUnit: 'person_id', allowedJobKinds: ['fl'] } } }));
     await mesh.startAgent('a1', dir, { allowModes: ['none', 'central-dp', 'local-dp', 'distributed-dp'], allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'survival-cox', 'contingency', 'train', 'glm'] });
     const synth = await synthesize({ outDir: join(mesh.dir, 'synth'), sites: 1, persons: 800, seed: 11, format: 'parquet' });
     await mesh.startAgent('c1', synth.sites[0]!.dir, { allowModes: ['none', 'central-dp', 'local-dp', 'distributed-dp'], allowKinds: ['aggregate', 'cohort', 'characterize', 'survival', 'survival-cox', 'contingency'] });
@@ -118,6 +120,29 @@ describe('differencing in mode none (issue 8 item 3)', () => {
       expect(far.error).toBeUndefined();
     } finally {
       bob.close();
+    }
+  }, 120_000);
+
+  it('train, red team 23: the left-out count of declared label levels over persons moved by one is refused (the sides are the same)', async () => {
+    // Born ≥ 1970: persons 50–100, of whom 50, 55, …, 100 (11) have the unlisted label 0; born > 1970: 55, …, 100 (10).
+    // Person 50 is left out of both sides, so the sides' persons are the same and only the left-out count (11, then
+    // 10: person 50's label) told them apart. The left-out persons are now a guarded set of their own.
+    const train = (where: unknown[]): unknown => ({
+      kind: 'train', product: 'labelled', label: 'label', labelLevels: [8507, 8532], features: [{ column: 'year_of_birth', type: 'numeric', bounds: [1900, 2020] }],
+      split: { hash: { fraction: 0.5, salt: 'diff' } }, where, model: { type: 'logistic' }, training: { rounds: 1 }, participation: { minUpdates: 1 }, privacy: { mode: 'none' }, agents: ['a1'],
+    });
+    const carol = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'researcher', 'carol') });
+    try {
+      const first = await carol.run(train([{ column: 'year_of_birth', op: '>=', value: 1970 }]));
+      expect(first.error, JSON.stringify(first.error)).toBeUndefined();
+      expect(JSON.stringify(first.result)).toMatch(/"labelExcluded":11\b/);
+      const again = await carol.run(train([{ column: 'year_of_birth', op: '>=', value: 1970 }]));
+      expect(again.error).toBeUndefined(); // control: identical person sets
+      const second = await carol.run(train([{ column: 'year_of_birth', op: '>', value: 1970 }]));
+      expect(second.state, JSON.stringify(second.result)).toBe('failed');
+      expect(second.error!.message).toMatch(/a1: (POLICY_DENIED: )?(round 1: )?differencing guard \(mode none\)/);
+    } finally {
+      carol.close();
     }
   }, 120_000);
 

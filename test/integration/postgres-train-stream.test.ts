@@ -181,4 +181,43 @@ describe.skipIf(noPg)('exact training streamed per round on a PostgreSQL agent (
     expect(seen.rows - before).toBe(nTrain);
     expect(largestKept([state])).toBeLessThan(100);
   }, 180_000);
+
+  it('text person ids under a non-C collation with declared label levels: the same vector as DuckDB bit for bit (the person index, numbered in the collation\'s order, is left out of the shuffle and the fingerprint); no TEMP table is left', async () => {
+    const M = 600;
+    const u = Array.from({ length: M }, (_, i) => `${i % 2 ? 'a' : 'B'}${i}`);
+    const age = Array.from({ length: M }, (_, i) => 20 + ((i * 37) % 60));
+    const side = Array.from({ length: M }, (_, i) => (i % 5 === 0 ? 'test' : 'train'));
+    const lab = Array.from({ length: M }, (_, i) => ((i * 7) % 11) % 3);
+    await client.query('CREATE TABLE s1.t2 (u TEXT COLLATE "en-US-x-icu", age DOUBLE PRECISION, side TEXT, lab INTEGER)');
+    await client.query('INSERT INTO t2 SELECT * FROM unnest($1::text[], $2::float8[], $3::text[], $4::int[])', [u, age, side, lab]);
+    await duck.run('CREATE TABLE t2 (u VARCHAR, age DOUBLE, side VARCHAR, lab INTEGER)');
+    const app = await duck.createAppender('t2');
+    for (let i = 0; i < M; i++) {
+      app.appendVarchar(u[i]!);
+      app.appendDouble(age[i]!);
+      app.appendVarchar(side[i]!);
+      app.appendInteger(lab[i]!);
+      app.endRow();
+    }
+    app.closeSync();
+    // The collations do order these ids differently (the control that the case is the one it claims).
+    const pgOrder = (await client.query('SELECT u FROM t2 ORDER BY u LIMIT 3')).rows.map((r: { u: string }) => r.u);
+    const duckOrder = (await duck.runAndReadAll('SELECT u FROM t2 ORDER BY u LIMIT 3')).getRowObjectsJS().map((r) => String(r.u));
+    expect(pgOrder).not.toEqual(duckOrder);
+    const product = { name: 't2', columns: [{ name: 'u', type: 'VARCHAR' }, { name: 'age', type: 'DOUBLE' }, { name: 'side', type: 'VARCHAR' }, { name: 'lab', type: 'INTEGER' }], privacyUnit: 'u', description: '', source: 'test' };
+    const j = compileKindJob(trainKind, {
+      kind: 'train', product: 't2', label: 'lab', labelLevels: [0, 1, 2], loss: 'categorical-crossentropy',
+      features: [{ column: 'age', type: 'numeric', bounds: [15, 85] }], split: { column: 'side', train: 'train', test: 'test' }, model: { type: 'logistic' },
+      training: { rounds: 1, localEpochs: 2, batchSize: 16, optimizer: 'adam', learningRate: 0.05, seed: 9 }, privacy: { mode: 'none' },
+    }) as CompiledTrainJob;
+    const c = (jobId: string): AgentKindContext => ({ conn: local, jobId, round: 0, product, salt: 's', policy: { minCellSize: 5 }, jobState: new Map() });
+    const w = { phase: 'train' as const, weights: Array.from(glorotInit(j.plan.shapes, 4)) };
+    const signal = new AbortController().signal;
+    const session = cursorSession(client, { streams: 0, rows: 0, largestBatch: 0 });
+    const onPg = (await trainAgentKind.onSource!(c('coll-pg'), j, w, session, signal)).values;
+    const onDuck = (await trainAgentKind.onSource!(c('coll-duck'), j, w, duck, signal)).values;
+    expect(bits(onPg)).toBe(bits(onDuck));
+    const left = await client.query("SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r'");
+    expect(left.rows).toEqual([]);
+  }, 120_000);
 });
