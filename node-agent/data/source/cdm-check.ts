@@ -7,6 +7,9 @@ import type pg from 'pg';
 import { FedmeshError } from '../../../common/errors.js';
 import { omopTableAnyVersion, REQUIRED_TABLES } from '../omop/cdm-spec.js';
 
+/** The schemas a role's write privileges are checked in: every one but the system's and the sessions' TEMP ones. */
+const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
+
 /**
  * OMOP table (lower case) → the schema it was found in, its columns (lower case) and their types in DuckDB's
  * spelling (BIGINT, INTEGER, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN): what the agent publishes as the
@@ -48,7 +51,9 @@ export async function checkCdmSchema(client: pg.ClientBase, o: { schema: string;
     if (!row.usable) throw fail(`${field}: role ${o.user} has no USAGE privilege on schema ${s}`, field);
   }
 
-  // Read-only: no superuser, no write privilege on any table of these schemas, no CREATE in them.
+  // Read-only: no superuser, no write privilege on any table of any schema of the database (not only the CDM's: the
+  // agent's role must not be able to change anything there), no CREATE in any schema nor of schemas. TEMP tables are
+  // the session's own and stay allowed (the agent stages working tables there).
   const role = (await client.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).rows[0];
   if (role?.rolsuper) throw fail(`database: role ${o.user} is a superuser; give the agent a role with SELECT only on the CDM (see README, "PostgreSQL")`);
   const writable = (await client.query<{ t: string; p: string }>(
@@ -58,20 +63,20 @@ export async function checkCdmSchema(client: pg.ClientBase, o: { schema: string;
                            CASE WHEN has_table_privilege(c.oid, 'DELETE') THEN 'DELETE' END,
                            CASE WHEN has_table_privilege(c.oid, 'TRUNCATE') THEN 'TRUNCATE' END) AS p
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+      WHERE ${USER_SCHEMA} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
         AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE')
              OR has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE'))
-      ORDER BY 1`,
+      ORDER BY CASE WHEN n.nspname = ANY($1::text[]) THEN 0 ELSE 1 END, 1`,
     [schemas],
   )).rows;
   if (writable.length > 0) {
-    throw fail(`database: role ${o.user} can write to the CDM (${list(writable.map((w) => `${w.p} on ${w.t}`), 4)}); the agent needs a read-only role (GRANT SELECT only)`);
+    const where = writable.some((w) => schemas.includes(w.t.slice(0, w.t.indexOf('.')))) ? 'the CDM' : 'this database';
+    throw fail(`database: role ${o.user} can write to ${where} (${list(writable.map((w) => `${w.p} on ${w.t}`), 4)}); the agent needs a read-only role (GRANT SELECT only)`);
   }
-  const creatable = (await client.query<{ nspname: string }>(
-    `SELECT nspname FROM pg_namespace WHERE nspname = ANY($1::text[]) AND has_schema_privilege(oid, 'CREATE') ORDER BY 1`,
-    [schemas],
-  )).rows;
-  if (creatable.length > 0) throw fail(`database: role ${o.user} can CREATE in schema ${creatable.map((r) => r.nspname).join(', ')}; the agent needs a read-only role`);
+  const creatable = (await client.query<{ nspname: string }>(`SELECT n.nspname FROM pg_namespace n WHERE ${USER_SCHEMA} AND has_schema_privilege(n.oid, 'CREATE') ORDER BY 1`)).rows;
+  if (creatable.length > 0) throw fail(`database: role ${o.user} can CREATE in schema ${list(creatable.map((r) => r.nspname), 4)}; the agent needs a read-only role`);
+  const db = (await client.query<{ create: boolean }>(`SELECT has_database_privilege(current_database(), 'CREATE') AS create`)).rows[0];
+  if (db?.create) throw fail(`database: role ${o.user} can CREATE schemas in this database; the agent needs a read-only role (REVOKE CREATE ON DATABASE)`);
 
   // Tables and views the role may read, CDM schema first (search_path order).
   const cols = (await client.query<{ s: string; t: string; c: string; ty: string; readable: boolean }>(

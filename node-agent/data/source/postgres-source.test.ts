@@ -78,6 +78,16 @@ describe.skipIf(noPg)('PostgreSQL data source on PostgreSQL 15', () => {
     await pg.exec(ddl.join(';\n'), DB);
     await createReadOnlyRole(pg, DB, 'reader', PASSWORD, ['cdm', 'broken', 'nocols']);
     await pg.exec(`CREATE ROLE writer LOGIN PASSWORD '${PASSWORD}'; GRANT USAGE ON SCHEMA cdm TO writer; GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA cdm TO writer`, DB);
+    // Read-only on the CDM but able to write elsewhere in the database: a results table, a schema to create in, the
+    // database itself (red team 22 audit: only the CDM's schemas were checked).
+    for (const [role, grant] of [
+      ['outside', 'CREATE SCHEMA results; CREATE TABLE results.cohort (id int); GRANT USAGE ON SCHEMA results TO outside; GRANT UPDATE ON results.cohort TO outside'],
+      ['creator', 'CREATE SCHEMA scratch; GRANT USAGE, CREATE ON SCHEMA scratch TO creator'],
+      ['dbcreator', `GRANT CREATE ON DATABASE ${DB} TO dbcreator`],
+    ] as const) {
+      await createReadOnlyRole(pg, DB, role, PASSWORD, ['cdm']);
+      await pg.exec(grant, DB);
+    }
   }, 120_000);
   afterAll(async () => {
     await pg?.stop();
@@ -107,6 +117,9 @@ describe.skipIf(noPg)('PostgreSQL data source on PostgreSQL 15', () => {
     ['a missing table', () => ({ schema: 'broken' }), /OMOP tables missing from broken: observation_period/, 'schema'],
     ['a missing column', () => ({ schema: 'nocols' }), /person lacks year_of_birth/, 'schema'],
     ['a role that can write', () => ({ url: `postgres://writer@127.0.0.1:${pg.port}/${DB}` }), /role writer can write to the CDM \(INSERT on cdm\./, 'database'],
+    ['a role that can write outside the CDM', () => ({ url: `postgres://outside@127.0.0.1:${pg.port}/${DB}` }), /role outside can write to this database \(UPDATE on results\.cohort\)/, 'database'],
+    ['a role that can create in another schema', () => ({ url: `postgres://creator@127.0.0.1:${pg.port}/${DB}` }), /role creator can CREATE in schema scratch/, 'database'],
+    ['a role that can create schemas', () => ({ url: `postgres://dbcreator@127.0.0.1:${pg.port}/${DB}` }), /role dbcreator can CREATE schemas in this database/, 'database'],
     ['a superuser', () => ({ url: `postgres://${pg.adminUser}@127.0.0.1:${pg.port}/${DB}`, password: pg.adminPassword }), /is a superuser/, 'database'],
   ];
   for (const [what, over, message, field] of bad) {
