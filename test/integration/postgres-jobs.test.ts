@@ -976,4 +976,49 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
       }
     }
   }, 180_000);
+
+  it('consent scopes glm and train on PostgreSQL too: persons opted out of HRESCH leave their rows out exactly as a where on them does (bit for bit); opted out of PUBHLTH only, they count', async () => {
+    const ids = ((await conn.runAndReadAll('SELECT person_id FROM person ORDER BY person_id LIMIT 300')).getRowObjectsJS()).map((r) => String(r.person_id));
+    const cut = Number(ids.at(-1));
+    const product = pgProducts.find((p) => p.name === 'person')!;
+    const ledgerDb = await DuckDBInstance.create(':memory:');
+    const ledger = await ledgerDb.connect();
+    const signal = new AbortController().signal;
+    const bits = (v: Float64Array): string => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+    const after = [{ column: 'person_id', op: '>', value: cut }];
+    const glm = (where: unknown[]) => compileKindJob(glmKind, { kind: 'glm', product: 'person', family: 'gaussian', outcome: 'year_of_birth', covariates: [{ column: 'gender_concept_id', type: 'categorical', levels: [8507, 8532], reference: 8507 }], where, privacy: { mode: 'none' } });
+    const train = (where: unknown[]) => compileKindJob(trainKind, {
+      kind: 'train', product: 'person', label: 'gender_concept_id', labelLevels: [8507, 8532], features: [{ column: 'year_of_birth', type: 'numeric', bounds: [1900, 2020] }],
+      split: { hash: { fraction: 0.3, salt: 'consent' } }, where, model: { type: 'logistic' }, training: { rounds: 1, localEpochs: 1, batchSize: 64, seed: 2 }, privacy: { mode: 'none' },
+    });
+    const steps = {
+      glm: (where: unknown[], s: SqlSession) => {
+        const job = glm(where);
+        return glmAgentKind.onSource!({ conn: ledger, jobId: 'consent-glm', round: 0, product, salt: SALT, policy: { minCellSize: 5 }, jobState: new Map() }, job as never, glmKind.nextRound(job as never, []) as never, s, signal);
+      },
+      train: (where: unknown[], s: SqlSession) => {
+        const job = train(where);
+        return trainAgentKind.onSource!({ conn: ledger, jobId: 'consent-train', round: 0, product, salt: SALT, policy: { minCellSize: 5 }, jobState: new Map() }, job as never, { phase: 'train', weights: new Array<number>(job.plan.parameters).fill(0.1) } as never, s, signal);
+      },
+    };
+    try {
+      for (const [purpose, leavesOut] of [['HRESCH', true], ['PUBHLTH', false]] as const) {
+        const dir = mkdtempSync(join(tmp, 'consent-kinds-'));
+        writeFileSync(join(dir, 'consent.csv'), ['person_id,purpose,decision,start,end', ...ids.map((id) => `${id},${purpose},deny,,`)].join('\n'));
+        const scopes = new ConsentScopes(dir, () => undefined);
+        const scopedSource = scopes.wrapSource(source);
+        await scopes.reload(conn, () => pgProducts.map((p) => ({ name: p.name, privacyUnit: p.privacyUnit })));
+        for (const [kind, step] of Object.entries(steps)) {
+          const scoped = bits((await scopes.run('HRESCH', () => scopedSource.withSession((s) => step([], s)))).values);
+          const byWhere = bits((await source.withSession((s) => step(after, s))).values);
+          const everyone = bits((await source.withSession((s) => step([], s))).values);
+          expect(byWhere, kind).not.toBe(everyone);
+          expect(scoped, `${kind} ${purpose}`).toBe(leavesOut ? byWhere : everyone);
+        }
+      }
+    } finally {
+      ledger.closeSync();
+      ledgerDb.closeSync();
+    }
+  }, 180_000);
 });
