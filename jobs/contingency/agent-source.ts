@@ -10,14 +10,14 @@
  * task-private TEMP table of the agent's DuckDB and keyed-hashed there with the same hash, so the guard's memory is
  * shared with every other job. A spec the compiler cannot express exactly (a product without a privacy unit, a
  * level whose JSON type does not match its column's, a column type other than integer, double, boolean or text)
- * falls back to staging the product, the path every kind had before.
+ * falls back to staging the columns the DuckDB step reads (row, column, filters, unit) and running that step.
  */
 import type { AgentKindContext, CompiledKindJob, StatVector } from '../../common/kinds/index.js';
 import { isFedmeshError } from '../../common/errors.js';
-import type { SqlSession } from '../../node-agent/data/source/index.js';
+import { DEFAULT_BATCH_ROWS, type SqlSession } from '../../node-agent/data/source/index.js';
 import { guardedSetSize } from '../../node-agent/disclosure/released-cells.js';
-import { withStagedProduct } from '../../node-agent/jobs/aggregate-source.js';
-import { contingencyCandidatesFromSource, contingencySourceQuery } from '../../node-agent/jobs/contingency-source.js';
+import { withStagedColumns } from '../../node-agent/jobs/aggregate-source.js';
+import { contingencyCandidatesFromSource, contingencySourceQuery, contingencyStagedColumns } from '../../node-agent/jobs/contingency-source.js';
 import { compileContingencyCounts, compileContingencyPersons, readContingencyCounts, type ContingencyQueryInput } from '../../node-agent/sql/contingency-counts.js';
 import type { ContingencyPlan } from './index.js';
 import type { ContingencySpec } from './spec.js';
@@ -50,7 +50,7 @@ export async function contingencyOnSource(ctx: AgentKindContext, job: CompiledKi
     // A level of the wrong JSON type for its column: the staged path compares as DuckDB does.
     if (!(isFedmeshError(e) && e.code === 'INVALID_ARGUMENT')) throw e;
   }
-  if (!q || !counts) return withStagedProduct(session, ctx.conn, ctx.product as never, local);
+  if (!q || !counts) return withStagedColumns(session, ctx.conn, ctx.product as never, contingencyStagedColumns(job.spec, ctx.product as never), [], local, DEFAULT_BATCH_ROWS, true);
   // One snapshot for the guard's person sets and the counts: the cells released are the sets remembered, even on a
   // database being written (red team).
   const oneSnapshot = <T>(fn: () => Promise<T>): Promise<T> => (session.snapshot ? session.snapshot(fn) : fn());

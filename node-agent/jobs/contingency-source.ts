@@ -51,6 +51,16 @@ export function contingencySourceQuery(spec: ContingencyShape, product: Pick<Pro
 }
 
 /**
+ * The product's columns the DuckDB contingency step reads (row, column, the filters' and the privacy unit): a spec
+ * the server cannot count exactly stages only these, never the whole product. The filters are applied by the step, so
+ * every row is staged.
+ */
+export function contingencyStagedColumns(spec: ContingencyShape, product: Pick<ProductInfo, 'columns' | 'privacyUnit'>): ProductInfo['columns'] {
+  const wanted = new Set([spec.rowColumn, spec.colColumn, ...(spec.where ?? []).map((f) => f.column), ...(product.privacyUnit ? [product.privacyUnit] : [])]);
+  return product.columns.filter((c) => wanted.has(c.name));
+}
+
+/**
  * The persons of the places a compiled person query returns (`compileContingencyPersons`), as a local TEMP table
  * `(cell, h)` of keyed hashes for the differencing guard. Returns its name; the caller drops it.
  */

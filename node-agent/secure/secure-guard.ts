@@ -19,11 +19,11 @@ import { personHashSql, type ReleasedCells } from '../disclosure/released-cells.
 import { candidateCells } from '../jobs/aggregate.js';
 import { computeCells, guardedCells } from '../jobs/cell-jobs.js';
 import { queryGroupStatistics } from '../query/group-statistics.js';
-import { candidateCellsFromSource, withStagedProduct } from '../jobs/aggregate-source.js';
-import { contingencyCandidatesFromSource, contingencySourceQuery } from '../jobs/contingency-source.js';
+import { candidateCellsFromSource, withStagedColumns } from '../jobs/aggregate-source.js';
+import { contingencyCandidatesFromSource, contingencySourceQuery, contingencyStagedColumns } from '../jobs/contingency-source.js';
 import { compileContingencyCounts, compileContingencyPersons, readContingencyCounts } from '../sql/contingency-counts.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
-import type { SqlSession } from '../data/source/index.js';
+import { DEFAULT_BATCH_ROWS, type SqlSession } from '../data/source/index.js';
 import type { GroupPartial } from '../../algorithms/aggregate/index.js';
 
 /** Who asks and what this agent remembers: present only for a mode-none secure job on an agent with a guard. */
@@ -47,7 +47,7 @@ function check(conn: DuckDBConnection, release: SecureRelease, candidates: strin
  * @param data on an agent over a site's PostgreSQL: its session. The cohort SQL runs there and the cohort's persons
  *   are hashed in this agent's DuckDB (`guardedCells`, every cell's persons); a contingency table is counted there by one GROUP BY
  *   (node-agent/jobs/contingency-source.ts), or, when its spec cannot be compiled exactly, over a staged copy of the
- *   product, as the kind seam's step does.
+ *   columns the step reads (contingencyStagedColumns), as the kind seam's step does.
  * @param product the contingency job's product (its columns decide what compiles). Required with `data` for contingency.
  */
 export async function secureCells(conn: DuckDBConnection, job: CellJob, taskId: string, personColumn: string | undefined, release: SecureRelease | undefined, data?: SqlSession, product?: ProductInfo): Promise<Map<string, bigint>> {
@@ -61,7 +61,7 @@ export async function secureCells(conn: DuckDBConnection, job: CellJob, taskId: 
     if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
     const onServer = await contingencyOnServer(conn, data, job, product, release);
     if (onServer) return onServer;
-    return withStagedProduct(data, conn, product, () => secureCells(conn, job, taskId, personColumn, release));
+    return withStagedColumns(data, conn, product, contingencyStagedColumns(job, product), [], () => secureCells(conn, job, taskId, personColumn, release), DEFAULT_BATCH_ROWS, true);
   }
   if (!release) return computeCells(conn, job, taskId, unit);
   const sets = `fedmesh_sct_${taskId.replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}_${randomBytes(4).toString('hex')}`;

@@ -1021,4 +1021,38 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
       ledgerDb.closeSync();
     }
   }, 180_000);
+
+  it('contingency the server cannot count exactly (a filter on a TIMESTAMP column) stages only the columns its step reads, and gives DuckDB\'s vector', async () => {
+    const spec = { kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'race_concept_id', rowLevels: [8507, 8532], colLevels: [0, 8515, 8516, 8527], where: [{ column: 'birth_datetime', op: 'is not null' }], privacy: { mode: 'central-dp', epsilon: 1 } };
+    const job = compileKindJob(contingencyKind, spec);
+    const streamed: string[] = [];
+    const step = async (onPg: boolean): Promise<number[]> => {
+      const ledgerDb = await DuckDBInstance.create(':memory:');
+      const local = await ledgerDb.connect();
+      try {
+        const product = (onPg ? pgProducts : duckProducts).find((p) => p.name === 'person')!;
+        const ctx: AgentKindContext = { conn: onPg ? local : conn, jobId: 'jts', round: 0, product, salt: SALT, policy: { minCellSize: 100 }, jobState: new Map() };
+        const signal = new AbortController().signal;
+        const watch = (s: SqlSession): SqlSession => ({ dialect: s.dialect, run: (q, p) => s.run(q, p), all: (q, p) => s.all(q, p), stream: async function* (q, p, o) {
+          for await (const batch of s.stream(q, p, o)) {
+            if (batch[0]) streamed.push(Object.keys(batch[0]).sort().join(','));
+            yield batch;
+          }
+        } });
+        const v = onPg ? await source.withSession((s) => contingencyAgentKind.onSource!(ctx, job as never, null, watch(s), signal)) : await contingencyAgentKind.localStep(ctx, job as never, null, signal);
+        return Array.from(v.values);
+      } finally {
+        local.closeSync();
+        ledgerDb.closeSync();
+      }
+    };
+    const d = await step(false);
+    expect(d.reduce((a, b) => a + b, 0)).toBeGreaterThan(100);
+    expect(await step(true)).toEqual(d);
+    // The fallback staged the product's rows (the control that this is the fallback) with 4 columns — row, column,
+    // the filter's and the unit — of the person table's many.
+    expect(streamed.length).toBeGreaterThan(0);
+    expect(new Set(streamed.map((k) => k.split(',').length))).toEqual(new Set([4]));
+    expect(pgProducts.find((p) => p.name === 'person')!.columns.length).toBeGreaterThan(10);
+  }, 120_000);
 });
