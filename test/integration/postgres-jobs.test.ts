@@ -31,6 +31,8 @@ import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { compileKindJob, type AgentKindContext } from '../../common/kinds/index.js';
 import { withholdSmallCells } from '../../common/kinds/selection.js';
 import { contingencyKind } from '../../jobs/contingency/index.js';
+import { cohortKind } from '../../jobs/cohort/index.js';
+import { cohortAgentKind } from '../../jobs/cohort/agent.js';
 import { contingencyAgentKind } from '../../jobs/contingency/agent.js';
 import { sourceQuery } from '../../jobs/contingency/agent-source.js';
 import { compileAgentPolicy } from '../../node-agent/policy.js';
@@ -1055,4 +1057,34 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
     expect(new Set(streamed.map((k) => k.split(',').length))).toEqual(new Set([4]));
     expect(pgProducts.find((p) => p.name === 'person')!.columns.length).toBeGreaterThan(10);
   }, 120_000);
+
+  it('consent scopes the cohort kinds on PostgreSQL: persons opted out of HRESCH leave the celecoxib cohort (its count is the members after the cut), opted out of PUBHLTH only, they stay', async () => {
+    const ids = ((await conn.runAndReadAll('SELECT person_id FROM person ORDER BY person_id LIMIT 300')).getRowObjectsJS()).map((r) => String(r.person_id));
+    const cut = Number(ids.at(-1));
+    const celecoxib = JSON.parse(readFileSync(join(circeJsonDir, 'celecoxib.json'), 'utf8')) as unknown;
+    await runCohort(conn, parseCohortDefinition(celecoxib, 'cohort'), { targetTable: 'consent_ref' });
+    const ref = (await conn.runAndReadAll(`SELECT count(DISTINCT subject_id) AS everyone, count(DISTINCT subject_id) FILTER (WHERE subject_id > ${cut}) AS kept FROM consent_ref`)).getRowObjectsJS()[0]!;
+    await conn.run('DROP TABLE consent_ref');
+    const [everyone, kept] = [Number(ref.everyone), Number(ref.kept)];
+    expect(kept).toBeLessThan(everyone); // control: some opted-out persons are members
+    const job = compileKindJob(cohortKind, { kind: 'cohort', definition: celecoxib, privacy: { mode: 'central-dp', epsilon: 1 } });
+    const ledgerDb = await DuckDBInstance.create(':memory:');
+    const ledger = await ledgerDb.connect();
+    const signal = new AbortController().signal;
+    const ctx = (): AgentKindContext => ({ conn: ledger, jobId: 'consent-cohort', round: 0, product: { name: 'person', privacyUnit: 'person_id', columns: [], description: '', source: '' }, salt: SALT, policy: { minCellSize: 5 }, jobState: new Map() });
+    try {
+      for (const [purpose, persons] of [['HRESCH', kept], ['PUBHLTH', everyone]] as const) {
+        const dir = mkdtempSync(join(tmp, 'consent-cohort-'));
+        writeFileSync(join(dir, 'consent.csv'), ['person_id,purpose,decision,start,end', ...ids.map((id) => `${id},${purpose},deny,,`)].join('\n'));
+        const scopes = new ConsentScopes(dir, () => undefined);
+        const scopedSource = scopes.wrapSource(source);
+        await scopes.reload(conn, () => pgProducts.map((p) => ({ name: p.name, privacyUnit: p.privacyUnit })));
+        const v = await scopes.run('HRESCH', () => scopedSource.withSession((s) => cohortAgentKind.onSource!(ctx(), job as never, null, s, signal)));
+        expect(v.values[0], purpose).toBe(persons);
+      }
+    } finally {
+      ledger.closeSync();
+      ledgerDb.closeSync();
+    }
+  }, 180_000);
 });
