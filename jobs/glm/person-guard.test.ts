@@ -22,12 +22,14 @@ afterAll(() => {
   inst?.closeSync();
 });
 
-async function sets(opts: { rows?: string; minPersons: number }): Promise<Record<string, number>> {
+async function sets(opts: { rows?: string; minPersons: number; excluded?: number }): Promise<Record<string, number>> {
   const seen: Record<string, number> = {};
   const hook = designPersonGuard({
     salt: 's',
     minPersons: opts.minPersons,
-    cell: (t) => `CASE WHEN ${t} = 1 THEN 'test' ELSE 'train' END`,
+    // With `excluded`: train's cells with declared label levels (class −1 a cell of its own, with its own minimum).
+    cell: opts.excluded === undefined ? (t) => `CASE WHEN ${t} = 1 THEN 'test' ELSE 'train' END` : (t) => `CASE WHEN y < 0 THEN 'label-excluded' WHEN ${t} = 1 THEN 'test' ELSE 'train' END`,
+    ...(opts.excluded !== undefined ? { cellMinimum: { cell: 'label-excluded', minPersons: opts.excluded } } : {}),
     ...(opts.rows ? { rows: opts.rows } : {}),
     guard: async (c, cand) => {
       for (const r of (await c.runAndReadAll(`SELECT cell, count(*)::INTEGER AS n FROM "${cand}" GROUP BY 1`)).getRowObjectsJS()) seen[String(r.cell)] = Number(r.n);
@@ -48,6 +50,13 @@ describe('design person guard: candidate sets', () => {
 
   it('only sets of at least minPersons are candidates', async () => {
     expect(await sets({ rows: 'y >= 0', minPersons: 11 })).toEqual({ train: 17 });
+  });
+
+  it('the left-out persons of declared label levels are a set of their own, a candidate only from their own minimum', async () => {
+    // Inside a secure sum every non-empty set is a candidate (minPersons 1), but the left-out count is released only
+    // from the minimum cell size: 3 persons are a candidate at minimum 3, not at 5.
+    expect(await sets({ minPersons: 1, excluded: 3 })).toEqual({ train: 17, test: 10, 'label-excluded': 3 });
+    expect(await sets({ minPersons: 1, excluded: 5 })).toEqual({ train: 17, test: 10 });
   });
 
   it('a product without a privacy unit is not guarded', async () => {

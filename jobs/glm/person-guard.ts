@@ -32,6 +32,11 @@ export interface PersonGuardOptions {
   readonly cell?: (lastTerm: string) => string;
   /** SQL condition of the rows actually used (train: declared label levels leave class −1 out). @default every row */
   readonly rows?: string;
+  /**
+   * One cell with a minimum of its own: a set the step releases only from this many persons (train's left-out rows of
+   * unlisted labels, withheld below the minimum cell size even inside a secure sum). @default none
+   */
+  readonly cellMinimum?: { readonly cell: string; readonly minPersons: number };
 }
 
 /** A GlmReadOptions.onRows hook that puts the persons of the design's rows, by cell, through `guard`. */
@@ -40,6 +45,9 @@ export function designPersonGuard(opts: PersonGuardOptions): NonNullable<GlmRead
     if (!rows.hasUnit) return;
     const cand = `fedmesh_person_guard_${randomBytes(6).toString('hex')}`;
     const cell = opts.cell ? opts.cell(`"${rows.lastTerm}"`) : `'rows'`;
+    const own = opts.cellMinimum;
+    if (own && (!/^[a-z-]+$/.test(own.cell) || !Number.isSafeInteger(own.minPersons) || own.minPersons < 1)) throw new RangeError('designPersonGuard: cellMinimum must name a plain cell and a positive integer');
+    const least = (k: string): string => (own ? `CASE WHEN cell = '${own.cell}' THEN ${own.minPersons} ELSE ${k} END` : k);
     const pairs = `WITH p AS (SELECT DISTINCT ${cell} AS cell, u FROM "${rows.table}" WHERE u IS NOT NULL AND (${opts.rows ?? 'true'})) `;
     let conn: DuckDBConnection;
     if ('dialect' in db) {
@@ -47,11 +55,11 @@ export function designPersonGuard(opts: PersonGuardOptions): NonNullable<GlmRead
       conn = opts.local;
       const d = db.dialect;
       // The server's own text of the unit, as every kind on a PostgreSQL agent hashes it for the guard.
-      const sql = `${pairs}SELECT ${d.cast('cell', 'VARCHAR')} AS cell, ${d.cast('u', 'VARCHAR')} AS u FROM p WHERE cell IN (SELECT cell FROM p GROUP BY cell HAVING count(*) >= ${d.placeholder(1)})`;
+      const sql = `${pairs}SELECT ${d.cast('cell', 'VARCHAR')} AS cell, ${d.cast('u', 'VARCHAR')} AS u FROM p WHERE cell IN (SELECT cell FROM p GROUP BY cell HAVING count(*) >= ${least(d.placeholder(1))})`;
       await hashPairsFromSource(db, conn, { sql, params: [opts.minPersons] }, opts.salt, cand);
     } else {
       conn = db;
-      await conn.run(`CREATE TEMP TABLE "${cand}" AS ${pairs}SELECT cell, ${personHashSql('u', '$1')} AS h FROM p WHERE cell IN (SELECT cell FROM p GROUP BY cell HAVING count(*) >= $2)`, [opts.salt, opts.minPersons]);
+      await conn.run(`CREATE TEMP TABLE "${cand}" AS ${pairs}SELECT cell, ${personHashSql('u', '$1')} AS h FROM p WHERE cell IN (SELECT cell FROM p GROUP BY cell HAVING count(*) >= ${least('$2')})`, [opts.salt, opts.minPersons]);
     }
     try {
       await opts.guard(conn, cand);

@@ -155,8 +155,11 @@ function scratchOf(jobId: string): string {
  */
 function personGuard(ctx: AgentKindContext, job: CompiledTrainJob): GlmReadOptions['onRows'] {
   if (isDpTraining(job.spec.privacy) || ctx.guardReleasedSets === undefined) return undefined;
-  const cell = job.spec.labelLevels === undefined ? sideSql : (lastTerm: string) => `CASE WHEN NOT (${usedRowSql(job.spec)}) THEN 'label-excluded' ELSE ${sideSql(lastTerm)} END`;
-  return designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets, local: ctx.conn, cell });
+  const levels = job.spec.labelLevels !== undefined;
+  const cell = levels ? (lastTerm: string) => `CASE WHEN NOT (${usedRowSql(job.spec)}) THEN 'label-excluded' ELSE ${sideSql(lastTerm)} END` : sideSql;
+  // The left-out count is reported only from the minimum cell size of persons, inside a secure sum too
+  // (labelExcludedReport): a smaller left-out set is never released, so it is no candidate.
+  return designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets, local: ctx.conn, cell, ...(levels ? { cellMinimum: { cell: 'label-excluded', minPersons: Math.max(1, ctx.policy.minCellSize) } } : {}) });
 }
 
 /**

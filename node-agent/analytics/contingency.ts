@@ -60,7 +60,8 @@ export interface ContingencyCounts {
 
 /** At most this many levels per side (the output and the statement stay bounded). */
 export const MAX_LEVELS = 1000;
-const PERSON_COLUMN_CANDIDATES = ['person_id', 'subject_id'];
+/** The columns the step takes as the person when none is named, in this order (the staging of a server's product reads the same). */
+export const PERSON_COLUMN_CANDIDATES: readonly string[] = ['person_id', 'subject_id'];
 
 type ValueKind = ContingencyValueKind;
 

@@ -10,6 +10,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SqlSession } from '../data/source/index.js';
 import type { ProductInfo } from '../data/products.js';
 import { hashPairsFromSource } from '../disclosure/source-pairs.js';
+import { PERSON_COLUMN_CANDIDATES } from '../analytics/contingency.js';
 import { placeLabel, type ContingencyQueryInput, type CountColumn, type CountFilter, type CountLevel } from '../sql/contingency-counts.js';
 import type { SqlType } from '../sql/index.js';
 
@@ -56,7 +57,9 @@ export function contingencySourceQuery(spec: ContingencyShape, product: Pick<Pro
  * every row is staged.
  */
 export function contingencyStagedColumns(spec: ContingencyShape, product: Pick<ProductInfo, 'columns' | 'privacyUnit'>): ProductInfo['columns'] {
-  const wanted = new Set([spec.rowColumn, spec.colColumn, ...(spec.where ?? []).map((f) => f.column), ...(product.privacyUnit ? [product.privacyUnit] : [])]);
+  // Without a declared unit the step takes the first person column it finds (PERSON_COLUMN_CANDIDATES): stage it too.
+  const person = product.privacyUnit || PERSON_COLUMN_CANDIDATES.find((c) => product.columns.some((x) => x.name === c));
+  const wanted = new Set([spec.rowColumn, spec.colColumn, ...(spec.where ?? []).map((f) => f.column), ...(person ? [person] : [])]);
   return product.columns.filter((c) => wanted.has(c.name));
 }
 

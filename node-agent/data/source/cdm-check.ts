@@ -58,13 +58,13 @@ export async function checkCdmSchema(client: pg.ClientBase, o: { schema: string;
   if (role?.rolsuper) throw fail(`database: role ${o.user} is a superuser; give the agent a role with SELECT only on the CDM (see README, "PostgreSQL")`);
   const writable = (await client.query<{ t: string; p: string }>(
     `SELECT n.nspname || '.' || c.relname AS t,
-            concat_ws(',', CASE WHEN has_table_privilege(c.oid, 'INSERT') THEN 'INSERT' END,
-                           CASE WHEN has_table_privilege(c.oid, 'UPDATE') THEN 'UPDATE' END,
+            concat_ws(',', CASE WHEN has_any_column_privilege(c.oid, 'INSERT') THEN 'INSERT' END,
+                           CASE WHEN has_any_column_privilege(c.oid, 'UPDATE') THEN 'UPDATE' END,
                            CASE WHEN has_table_privilege(c.oid, 'DELETE') THEN 'DELETE' END,
                            CASE WHEN has_table_privilege(c.oid, 'TRUNCATE') THEN 'TRUNCATE' END) AS p
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE ${USER_SCHEMA} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-        AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE')
+        AND (has_any_column_privilege(c.oid, 'INSERT') OR has_any_column_privilege(c.oid, 'UPDATE')
              OR has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE'))
       ORDER BY CASE WHEN n.nspname = ANY($1::text[]) THEN 0 ELSE 1 END, 1`,
     [schemas],
@@ -74,7 +74,11 @@ export async function checkCdmSchema(client: pg.ClientBase, o: { schema: string;
     throw fail(`database: role ${o.user} can write to ${where} (${list(writable.map((w) => `${w.p} on ${w.t}`), 4)}); the agent needs a read-only role (GRANT SELECT only)`);
   }
   const creatable = (await client.query<{ nspname: string }>(`SELECT n.nspname FROM pg_namespace n WHERE ${USER_SCHEMA} AND has_schema_privilege(n.oid, 'CREATE') ORDER BY 1`)).rows;
-  if (creatable.length > 0) throw fail(`database: role ${o.user} can CREATE in schema ${list(creatable.map((r) => r.nspname), 4)}; the agent needs a read-only role`);
+  if (creatable.length > 0) {
+    // Databases made before PostgreSQL 15 grant CREATE on public to everyone.
+    const hint = creatable.some((r) => r.nspname === 'public') ? ' (on a database older than PostgreSQL 15: REVOKE CREATE ON SCHEMA public FROM PUBLIC)' : '';
+    throw fail(`database: role ${o.user} can CREATE in schema ${list(creatable.map((r) => r.nspname), 4)}; the agent needs a read-only role${hint}`);
+  }
   const db = (await client.query<{ create: boolean }>(`SELECT has_database_privilege(current_database(), 'CREATE') AS create`)).rows[0];
   if (db?.create) throw fail(`database: role ${o.user} can CREATE schemas in this database; the agent needs a read-only role (REVOKE CREATE ON DATABASE)`);
 

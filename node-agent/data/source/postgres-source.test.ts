@@ -84,6 +84,8 @@ describe.skipIf(noPg)('PostgreSQL data source on PostgreSQL 15', () => {
       ['outside', 'CREATE SCHEMA results; CREATE TABLE results.cohort (id int); GRANT USAGE ON SCHEMA results TO outside; GRANT UPDATE ON results.cohort TO outside'],
       ['creator', 'CREATE SCHEMA scratch; GRANT USAGE, CREATE ON SCHEMA scratch TO creator'],
       ['dbcreator', `GRANT CREATE ON DATABASE ${DB} TO dbcreator`],
+      // A column-level grant: has_table_privilege says no, the role can still update that column.
+      ['colwriter', 'GRANT UPDATE (year_of_birth) ON cdm.person TO colwriter'],
     ] as const) {
       await createReadOnlyRole(pg, DB, role, PASSWORD, ['cdm']);
       await pg.exec(grant, DB);
@@ -119,6 +121,7 @@ describe.skipIf(noPg)('PostgreSQL data source on PostgreSQL 15', () => {
     ['a role that can write', () => ({ url: `postgres://writer@127.0.0.1:${pg.port}/${DB}` }), /role writer can write to the CDM \(INSERT on cdm\./, 'database'],
     ['a role that can write outside the CDM', () => ({ url: `postgres://outside@127.0.0.1:${pg.port}/${DB}` }), /role outside can write to this database \(UPDATE on results\.cohort\)/, 'database'],
     ['a role that can create in another schema', () => ({ url: `postgres://creator@127.0.0.1:${pg.port}/${DB}` }), /role creator can CREATE in schema scratch/, 'database'],
+    ['a role that can update one column', () => ({ url: `postgres://colwriter@127.0.0.1:${pg.port}/${DB}` }), /role colwriter can write to the CDM \(UPDATE on cdm\.person\)/, 'database'],
     ['a role that can create schemas', () => ({ url: `postgres://dbcreator@127.0.0.1:${pg.port}/${DB}` }), /role dbcreator can CREATE schemas in this database/, 'database'],
     ['a superuser', () => ({ url: `postgres://${pg.adminUser}@127.0.0.1:${pg.port}/${DB}`, password: pg.adminPassword }), /is a superuser/, 'database'],
   ];
