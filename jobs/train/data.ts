@@ -159,6 +159,8 @@ export interface TrainRowsAccess {
   readonly sidePersons?: { readonly train: number; readonly test: number };
   /** The session the rows table lives in (counts over it). */
   readonly session: SqlSession;
+  /** The read's scratch name (its TEMP tables are `<scratch>_…`): further copies of the rows take it too. */
+  readonly scratch: string;
 }
 
 /** Reads this agent's rows of the job into typed arrays (see the file comment). @throws as readGlmDesign, stageHashSplit and stageLabelClasses */
@@ -229,7 +231,7 @@ export async function withTrainRows<T>(db: DuckDBConnection | SqlSession, spec: 
       await opts.onRows?.(c, rows);
     };
     return await withGlmRows(db, designSpecOf(spec, persons), source, { ...opts, onRows, ...(members !== undefined ? { cohortMembers: members } : {}) }, signal, (rows) =>
-      consume({ rows, sides: sides!, persons, ...(sidePersons ? { sidePersons } : {}), session: asSession(db) }),
+      consume({ rows, sides: sides!, persons, ...(sidePersons ? { sidePersons } : {}), session: asSession(db), scratch: opts.scratch }),
     ).catch((e: unknown) => {
       // The label is the design's outcome: name the train job's field.
       if (e instanceof FedmeshError && e.field === 'outcome') throw new FedmeshError(e.code, `label${e.message.slice('outcome'.length)}`, { field: 'label' });

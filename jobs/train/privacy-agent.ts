@@ -9,7 +9,7 @@ import { clampedSquaredErrorSum } from '../../algorithms/fl/clamped-error.js';
 import { FedmeshError } from '../../common/errors.js';
 import { runTrainCompute } from '../../node-agent/train/pool.js';
 import type { TrainAgentData } from './data.js';
-import { streamedEvaluation, TRAIN_STREAM_CHUNK_ROWS, type TrainStream } from './stream.js';
+import { NO_ROWS, streamedEvaluation, TRAIN_STREAM_CHUNK_ROWS, type TrainStream } from './stream.js';
 import { dpNetOf } from './dp-net.js';
 import type { CompiledTrainJob } from './index.js';
 import { joinBlocks, trainLayout, type TrainRoundInput } from './plan.js';
@@ -64,7 +64,7 @@ async function streamedDpRound(job: CompiledTrainJob, p: TrainDpPrivacy, input: 
     const sum = new Float64Array(job.plan.parameters);
     for await (const chunk of stream.side('train', TRAIN_STREAM_CHUNK_ROWS, 'any')) {
       signal?.throwIfAborted();
-      const out = await runTrainCompute({ model, weights, test: EMPTY, thresholds: job.plan.thresholds, dp: { net, clip: p.clip, data: chunk } }, signal);
+      const out = await runTrainCompute({ model, weights, test: NO_ROWS, thresholds: job.plan.thresholds, dp: { net, clip: p.clip, data: chunk } }, signal);
       out.dp!.sum.forEach((v, i) => (sum[i]! += v));
     }
     parts.delta = sum;
@@ -73,4 +73,3 @@ async function streamedDpRound(job: CompiledTrainJob, p: TrainDpPrivacy, input: 
   return joinBlocks(trainLayout(spec, job.plan), parts);
 }
 
-const EMPTY = { x: new Float32Array(0), y: new Float32Array(0), n: 0 };

@@ -10,7 +10,7 @@ import { clampedSquaredErrorSum, clipL2, toGrid } from '../../algorithms/fl/inde
 import { FedmeshError } from '../../common/errors.js';
 import { runTrainCompute } from '../../node-agent/train/pool.js';
 import type { TrainAgentData } from './data.js';
-import { streamedEvaluation, type TrainStream } from './stream.js';
+import { NO_ROWS, streamedEvaluation, type TrainStream } from './stream.js';
 import { createDpSgdStepper, type LocalDpSgdOptions } from '../../algorithms/fl/dp-sgd.js';
 import type { Rng } from '../../algorithms/rng.js';
 import { createCryptoRng } from '../../common/crypto-rng.js';
@@ -19,7 +19,6 @@ import type { CompiledTrainJob } from './index.js';
 import { joinBlocks, trainLayout, type TrainRoundInput } from './plan.js';
 import { localDpAccount, type TrainDpPrivacy } from './privacy-local.js';
 
-const EMPTY = { x: new Float32Array(0), y: new Float32Array(0), n: 0 };
 
 export async function localDpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy, input: TrainRoundInput, data: TrainAgentData | TrainStream, signal?: AbortSignal): Promise<Float64Array> {
   const spec = job.spec;
@@ -32,7 +31,7 @@ export async function localDpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy
   const round = input.phase === 'train' ? 0 : spec.training.rounds;
   if (input.phase === 'train') {
     const options = { net, shapes: plan.shapes, clip: p.clip, steps: a.stepsPerRound, sampleThreshold32: a.threshold32, noiseMultiplier: a.noiseMultiplier, learningRate: spec.training.learningRate, expectedBatch: spec.training.batchSize, l2: spec.model.l2, optimizer: spec.training.optimizer, momentum: spec.training.momentum };
-    const trained = 'side' in data ? await streamedDpSgd(options, input.weights, data, signal) : (await runTrainCompute({ model, weights: Float64Array.from(input.weights), test: EMPTY, thresholds: plan.thresholds, dpLocal: { options, data: data.train } }, signal)).dpLocal?.weights;
+    const trained = 'side' in data ? await streamedDpSgd(options, input.weights, data, signal) : (await runTrainCompute({ model, weights: Float64Array.from(input.weights), test: NO_ROWS, thresholds: plan.thresholds, dpLocal: { options, data: data.train } }, signal)).dpLocal?.weights;
     if (!trained) throw new FedmeshError('INTERNAL', 'local DP-SGD returned no update');
     const delta = Float64Array.from(trained, (w, i) => w - input.weights[i]!);
     clipL2(delta, spec.update.clip);

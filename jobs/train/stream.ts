@@ -68,15 +68,17 @@ class RowsHash {
   constructor(private readonly skip = -1) {}
 
   add(d: GlmDesign): void {
-    const words = new Uint32Array(2 * d.p);
-    const view = new Float64Array(words.buffer);
+    // One buffer for a row's values (y, then x): its 32-bit words are what is mixed, with no allocation per row.
+    const view = new Float64Array(d.p + 1);
+    const words = new Uint32Array(view.buffer);
     for (let i = 0; i < d.n; i++) {
       // −0 and +0 are the same row value (they tie in ORDER BY).
-      for (let j = 0; j < d.p; j++) view[j] = j === this.skip ? 0 : d.x[i * d.p + j]! + 0;
+      view[0] = d.y[i]! + 0;
+      for (let j = 0; j < d.p; j++) view[j + 1] = j === this.skip ? 0 : d.x[i * d.p + j]! + 0;
       let h1 = 0x9e3779b9;
       let h2 = 0x7f4a7c15;
-      const yw = new Uint32Array(new Float64Array([d.y[i]! + 0]).buffer);
-      for (const w of [yw[0]!, yw[1]!, ...words]) {
+      for (let k = 0; k < words.length; k++) {
+        const w = words[k]!;
         h1 = Math.imul(h1 ^ w, 0x85ebca6b);
         h1 = (h1 << 13) | (h1 >>> 19);
         h2 = Math.imul(h2 + w, 0xc2b2ae35) ^ (h2 >>> 15);
@@ -132,8 +134,8 @@ export async function trainStreamOf(spec: TrainJobSpec, access: TrainRowsAccess,
   const summary = await summarise(spec, access, minCellSize);
   const { rows, session } = access;
   const d = rows.dialect;
-  // The rows table is `<scratch>_glm_rows` (quoted by the dialect): the ordered copies sit beside it.
-  const scratch = /([A-Za-z0-9_]+)_glm_rows/.exec(rows.table)?.[1] ?? 'train';
+  // The ordered copies sit beside the read's own TEMP tables, under its scratch name.
+  const scratch = access.scratch;
   const ordered = `${scratch}_ord`;
   const indexed = `${scratch}_rn`;
   let copied = false;
@@ -219,7 +221,8 @@ export async function trainStreamOf(spec: TrainJobSpec, access: TrainRowsAccess,
   };
 }
 
-const EMPTY: LocalData = { x: new Float32Array(0), y: new Float32Array(0), n: 0 };
+/** No rows (a task that only trains, or only scores nothing). */
+export const NO_ROWS: LocalData = { x: new Float32Array(0), y: new Float32Array(0), n: 0 };
 
 /** Adds chunk `b`'s evaluation into `a` (every figure is a sum over rows; the ROC counts add threshold by threshold). */
 function addEvaluation(a: LocalEvalResult | undefined, b: LocalEvalResult): LocalEvalResult {
@@ -246,7 +249,7 @@ export async function streamedEvaluation(
     evaluation = addEvaluation(evaluation, (await compute({ ...task, test: chunk })).evaluation);
     if (clamped) clampedLoss += clampedSquaredErrorSum(clamped.net, task.weights, chunk.x, chunk.y, chunk.n, clamped.bounds);
   }
-  evaluation ??= (await compute({ ...task, test: EMPTY })).evaluation;
+  evaluation ??= (await compute({ ...task, test: NO_ROWS })).evaluation;
   return { evaluation, clampedLoss };
 }
 
@@ -278,7 +281,7 @@ export async function streamedTrainCompute(
       signal?.throwIfAborted();
       // Dropout masks differ from chunk to chunk (a chunk's model is built afresh with this seed).
       const config = { ...cfg, epochs: 1, seed: (cfg.seed + 104_729 * ++chunkIndex) >>> 0 };
-      const out = await compute({ ...task, weights, test: EMPTY, train: { config, data: chunk, ...(train.scaffold ? { scaffold: train.scaffold } : {}), carry: { inOrder: true, anchor: task.weights, ...(optimizer ? { optimizer } : {}), keepOptimizer: true } } });
+      const out = await compute({ ...task, weights, test: NO_ROWS, train: { config, data: chunk, ...(train.scaffold ? { scaffold: train.scaffold } : {}), carry: { inOrder: true, anchor: task.weights, ...(optimizer ? { optimizer } : {}), keepOptimizer: true } } });
       const r: LocalTrainResult = out.training!;
       weights = Float64Array.from(r.weights);
       optimizer = r.optimizer;
