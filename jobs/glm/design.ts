@@ -268,7 +268,7 @@ export async function withGlmRows<T>(db: DuckDBConnection | SqlSession, job: Glm
     const levelCols = levelChecks.map((l, i) => `CASE WHEN ${l.expr} THEN 1 ELSE 0 END AS l${i}`);
     const unitCol = unit ? [`${d.quoteIdent(unit)} AS u`] : [];
     const whereSql = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
-    const base = `SELECT ${[...cols, ...levelCols, ...unitCol, `coalesce(${ok.join(' AND ')}, false) AS ok`].join(', ')} FROM ${d.quoteIdent(product.name)}${whereSql}`;
+    const base = `SELECT ${[...cols, ...levelCols, ...unitCol, `${d.boolValue(ok.join(' AND '))} AS ok`].join(', ')} FROM ${d.quoteIdent(product.name)}${whereSql}`;
     const baseParams = params.slice();
     // Contribution bounding (DP with a unit): the k rows a person keeps are ranked by a keyed hash of the row's own
     // design values (the dialect's, the same text on every engine, ordered by its bytes whatever the server's
@@ -277,19 +277,19 @@ export async function withGlmRows<T>(db: DuckDBConnection | SqlSession, job: Glm
     const designCols = cols.map((c) => c.slice(c.lastIndexOf(' AS ') + 4));
     const hashKeys = [...designCols, ...levelCols.map((_, i) => `l${i}`)];
     const ranked = dp && unit
-      ? `SELECT * FROM (SELECT b.*, row_number() OVER (PARTITION BY u ORDER BY ${d.binaryOrder(d.keyedHash(p(opts.salt, 'VARCHAR'), hashKeys, hashKeys.map((k) => (k.startsWith('l') ? 'INTEGER' : 'DOUBLE'))))}) AS fedmesh_rank FROM (${base}) AS b WHERE ok) AS r WHERE fedmesh_rank <= ${p(job.privacy.maxRowsPerPerson ?? 1, 'BIGINT')}`
-      : `SELECT * FROM (${base}) AS b WHERE ok`;
+      ? `SELECT * FROM (SELECT b.*, row_number() OVER (PARTITION BY u ORDER BY ${d.binaryOrder(d.keyedHash(p(opts.salt, 'VARCHAR'), hashKeys, hashKeys.map((k) => (k.startsWith('l') ? 'INTEGER' : 'DOUBLE'))))}) AS fedmesh_rank FROM (${base}) AS b WHERE ${d.isTrue('ok')}) AS r WHERE fedmesh_rank <= ${p(job.privacy.maxRowsPerPerson ?? 1, 'BIGINT')}`
+      : `SELECT * FROM (${base}) AS b WHERE ${d.isTrue('ok')}`;
     drop.push(rowsTable);
     for (const stmt of d.createTempTableAs(rowsTable, ranked)) await session.run(stmt, stmt.includes(ranked) ? params : []);
     checkAbort();
     // Dropped rows: selected by where and cohort but unusable. A second scan with the same parameters.
-    const dropped = await session.all(`SELECT ${bigint('count(*) FILTER (WHERE NOT ok)')} AS dropped FROM (${base}) AS b`, baseParams);
+    const dropped = await session.all(`SELECT ${bigint(`count(CASE WHEN NOT ${d.isTrue('ok')} THEN 1 END)`)} AS dropped FROM (${base}) AS b`, baseParams);
     const nDropped = Number(dropped[0]?.['dropped'] ?? 0);
     checkAbort();
     // Disclosure counts on the rows that will be used: persons (distinct units) when the product has a unit.
     // A row whose unit is NULL (kept in mode none) counts as a person of its own: count(DISTINCT u) would skip it, and a
     // value held only by such rows would pass as a cell of 0 persons (red team 17, F1); train counts them so too.
-    const persons = (cond: string): string => bigint(unit ? `count(DISTINCT u) FILTER (WHERE ${cond}) + count(*) FILTER (WHERE (${cond}) AND u IS NULL)` : `count(*) FILTER (WHERE ${cond})`);
+    const persons = (cond: string): string => bigint(unit ? `count(DISTINCT CASE WHEN ${cond} THEN u END) + count(CASE WHEN (${cond}) AND u IS NULL THEN 1 END)` : `count(CASE WHEN ${cond} THEN 1 END)`);
     const countExprs = [`${bigint('count(*)')} AS n`];
     if (job.family === 'binomial') countExprs.push(`${persons('y = 0')} AS y0`, `${persons('y = 1')} AS y1`);
     levelChecks.forEach((_, i) => countExprs.push(`${persons(`l${i} = 1`)} AS c${i}`));
@@ -309,7 +309,7 @@ export async function withGlmRows<T>(db: DuckDBConnection | SqlSession, job: Glm
       if (opts.numericCells) {
         for (const c of numericCols) {
           // The clamped (and, before the public scales arrive, unscaled) values, value by value when they are few.
-          const sizes = await session.all(`SELECT ${persons('true')} AS n FROM ${rows} GROUP BY ${d.quoteIdent(c.name)} LIMIT ${NUMERIC_AS_LEVELS + 1}`);
+          const sizes = await session.all(d.limit(`SELECT ${persons('1 = 1')} AS n FROM ${rows} GROUP BY ${d.quoteIdent(c.name)}`, NUMERIC_AS_LEVELS + 1));
           if (sizes.length <= NUMERIC_AS_LEVELS) checkNumericCells(c.column, sizes.map((r) => Number(r['n'])), opts.minCellSize);
           checkAbort();
         }

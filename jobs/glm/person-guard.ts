@@ -59,6 +59,7 @@ export function designPersonGuard(opts: PersonGuardOptions): NonNullable<GlmRead
       await hashPairsFromSource(db, conn, { sql, params: [opts.minPersons] }, opts.salt, cand);
     } else {
       conn = db;
+      // sql: duckdb-only (this branch is the agent's own DuckDB)
       await conn.run(`CREATE TEMP TABLE "${cand}" AS ${pairs}SELECT cell, ${personHashSql('u', '$1')} AS h FROM p WHERE cell IN (SELECT cell FROM p GROUP BY cell HAVING count(*) >= ${least('$2')})`, [opts.salt, opts.minPersons]);
     }
     try {

@@ -218,13 +218,13 @@ export async function withTrainRows<T>(db: DuckDBConnection | SqlSession, spec: 
       const d = s.dialect;
       const side = sideSql(d.quoteIdent(rows.lastTerm));
       const table = d.tempTable(rows.table);
-      const r = await s.all(`SELECT ${side} AS side, ${d.cast('count(*)', 'BIGINT')} AS n FROM ${table} GROUP BY 1`);
+      const r = await s.all(`SELECT ${side} AS side, ${d.cast('count(*)', 'BIGINT')} AS n FROM ${table} GROUP BY ${side}`);
       const of = (name: string): number => Number(r.find((x) => x['side'] === name)?.['n'] ?? 0);
       sides = { train: of('train'), test: of('test') };
       if (rows.hasUnit) {
-        const u = await s.all(`SELECT ${side} AS side, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS n FROM ${table} WHERE u IS NOT NULL AND ${usedRowSql(spec)} GROUP BY 1`);
+        const u = await s.all(`SELECT ${side} AS side, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS n FROM ${table} WHERE u IS NOT NULL AND ${usedRowSql(spec)} GROUP BY ${side}`);
         // Rows without a unit each count as a person of their own (as the disclosure rules count them).
-        const loose = await s.all(`SELECT ${side} AS side, ${d.cast('count(*)', 'BIGINT')} AS n FROM ${table} WHERE u IS NULL AND ${usedRowSql(spec)} GROUP BY 1`);
+        const loose = await s.all(`SELECT ${side} AS side, ${d.cast('count(*)', 'BIGINT')} AS n FROM ${table} WHERE u IS NULL AND ${usedRowSql(spec)} GROUP BY ${side}`);
         const ofP = (name: string): number => [...u, ...loose].filter((x) => x['side'] === name).reduce((a, x) => a + Number(x['n']), 0);
         sidePersons = { train: ofP('train'), test: ofP('test') };
       }

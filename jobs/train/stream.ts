@@ -111,12 +111,13 @@ async function summarise(spec: TrainJobSpec, access: TrainRowsAccess, minCellSiz
   if (spec.labelLevels === undefined) return { train: { n: sides.train }, test: { n: sides.test }, ...base };
   const last = rows.columns[rows.p - 1]!;
   const personCount = persons ? `count(DISTINCT ${rows.columns[rows.p - 2]!})` : 'count(*)';
-  const perClass = await session.all(`SELECT CASE WHEN y < 0 THEN -1 ELSE y END AS k, ${d.cast('count(*)', 'BIGINT')} AS n, ${d.cast(personCount, 'BIGINT')} AS persons FROM ${rows.table} GROUP BY 1`);
+  const klass = 'CASE WHEN y < 0 THEN -1 ELSE y END';
+  const perClass = await session.all(`SELECT ${klass} AS k, ${d.cast('count(*)', 'BIGINT')} AS n, ${d.cast(personCount, 'BIGINT')} AS persons FROM ${rows.table} GROUP BY ${klass}`);
   if (perClass.some((r) => Number(r['k']) >= 0 && Number(r['n']) > 0 && Number(r['persons']) < minCellSize)) {
     throw new FedmeshError('POLICY_DENIED', `disclosure rule train.labelLevels: a label level has rows at this agent but fewer than the minimum cell size (${minCellSize}) of persons`, { field: 'label', details: { rule: 'train.labelLevels' } });
   }
   const left = perClass.find((r) => Number(r['k']) < 0);
-  const used = await session.all(`SELECT ${last} AS t, ${d.cast('count(*)', 'BIGINT')} AS n FROM ${rows.table} WHERE y >= 0 GROUP BY 1`);
+  const used = await session.all(`SELECT ${last} AS t, ${d.cast('count(*)', 'BIGINT')} AS n FROM ${rows.table} WHERE y >= 0 GROUP BY ${last}`);
   const usedOf = (t: number): number => used.filter((r) => Number(r['t']) === t).reduce((a, r) => a + Number(r['n']), 0);
   return { train: { n: usedOf(0) }, test: { n: usedOf(1) }, ...base, labelExcluded: Number(left?.['n'] ?? 0), labelExcludedPersons: Number(left?.['persons'] ?? 0) };
 }

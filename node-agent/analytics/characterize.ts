@@ -159,7 +159,7 @@ export async function characterizeCohort(
     const demo = await conn.all(`${demoFrom}
        SELECT ${genderCase} AS gender, ${ageSql} AS age, COUNT(*) AS n
          FROM idx LEFT JOIN p ON p.person_id = idx.person_id
-        GROUP BY 1, 2`);
+        GROUP BY ${genderCase}, ${ageSql}`);
     const genderLevels = [...GENDER_CONCEPT_IDS, OTHER_GENDER_CONCEPT_ID];
     const genderIndex = (r: Record<string, unknown>): number => {
       const gi = genderLevels.indexOf(Number(r['gender']));

@@ -104,7 +104,7 @@ export async function followUpCtes(conn: AnalyticsDb, opts: FollowUpOptions, par
        GROUP BY fu.person_id),
     first_death AS (${
       deathSql === undefined
-        ? `SELECT ${x.cast('NULL', 'BIGINT')} AS person_id, ${x.cast('NULL', 'DATE')} AS death_date WHERE false`
+        ? `SELECT ${x.cast('NULL', 'BIGINT')} AS person_id, ${x.cast('NULL', 'DATE')} AS death_date WHERE 1 = 0`
         : `SELECT fu.person_id, min(d.death_date) AS death_date
              FROM fu JOIN ${deathSql} d ON d.person_id = fu.person_id AND d.death_date >= fu.index_date
             GROUP BY fu.person_id`
@@ -117,7 +117,7 @@ export async function followUpCtes(conn: AnalyticsDb, opts: FollowUpOptions, par
         FROM fu LEFT JOIN first_event fe ON fe.person_id = fu.person_id
                 LEFT JOIN first_death fd ON fd.person_id = fu.person_id),
     observed AS (
-      SELECT person_id, coalesce(event_days <= censor_days, false) AS is_event,
+      SELECT person_id, ${x.boolValue('event_days <= censor_days')} AS is_event,
              CASE WHEN event_days <= censor_days THEN event_days ELSE censor_days END AS days
         FROM follow)`;
 }

@@ -181,22 +181,23 @@ export async function survivalCounts(db: AnalyticsDb, opts: SurvivalOptions): Pr
   const stratumSql = byGender
     ? `CASE g.gender_concept_id WHEN 8507 THEN 0 WHEN 8532 THEN 1 ELSE 2 END`
     : '0';
+  const binSql = `CASE WHEN o.days <= 0 THEN 0 ELSE least(${x.floorDiv(`o.days + ${binDays} - 1`, binDays)}, ${lastBin}) END`;
   // Each followed person's stratum, bin and status (observed holds one row per person): counted, or (personSets) listed.
   const placed = `WITH ${followUp},
     genders AS (${
       person === undefined
-        ? `SELECT ${x.cast('NULL', 'BIGINT')} AS person_id, ${x.cast('NULL', 'BIGINT')} AS gender_concept_id WHERE false`
+        ? `SELECT ${x.cast('NULL', 'BIGINT')} AS person_id, ${x.cast('NULL', 'BIGINT')} AS gender_concept_id WHERE 1 = 0`
         : `SELECT person_id, min(gender_concept_id) AS gender_concept_id FROM ${person.sql} GROUP BY person_id`
     })
     SELECT ${stratumSql} AS stratum,
-           CASE WHEN o.days <= 0 THEN 0 ELSE least(${x.floorDiv(`o.days + ${binDays} - 1`, binDays)}, ${lastBin}) END AS bin,
+           ${binSql} AS bin,
            o.is_event, `;
   const from = `
       FROM observed o LEFT JOIN genders g ON g.person_id = o.person_id`;
   const sql = `${placed}COUNT(*) AS n${from}
-     GROUP BY 1, 2, 3
+     GROUP BY ${byGender ? `${stratumSql}, ` : ''}${binSql}, o.is_event
     UNION ALL
-    SELECT -1, -1, false, (SELECT COUNT(*) FROM idx) - (SELECT COUNT(*) FROM fu)`;
+    SELECT -1, -1, ${x.boolValue('1 = 0')}, (SELECT COUNT(*) FROM idx) - (SELECT COUNT(*) FROM fu)`;
   const personsSql = `${placed}o.person_id${from}`;
 
   return guardDuckDb('survival counts', async () => {

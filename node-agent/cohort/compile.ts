@@ -132,7 +132,7 @@ function conceptsSql(concepts: readonly ConceptSetItemIR[]): string {
 
 /** Circe's concept set expression: included ∪ mapped-from-included, minus (excluded ∪ mapped-from-excluded). */
 function conceptSideSql(items: readonly ConceptSetItemIR[]): string {
-  if (items.length === 0) return 'SELECT concept_id FROM concept WHERE false';
+  if (items.length === 0) return 'SELECT concept_id FROM concept WHERE 1 = 0';
   let sql = conceptsSql(items);
   const mapped = items.filter((i) => i.includeMapped);
   if (mapped.length > 0) {
@@ -155,7 +155,7 @@ function conceptSetSql(cs: ConceptSetIR, x: SqlDialect): string {
 }
 
 function codesetsSql(sets: readonly ConceptSetIR[], x: SqlDialect): string {
-  const empty = `SELECT ${x.cast('NULL', 'INTEGER')} AS codeset_id, ${x.cast('NULL', 'BIGINT')} AS concept_id WHERE false`;
+  const empty = `SELECT ${x.cast('NULL', 'INTEGER')} AS codeset_id, ${x.cast('NULL', 'BIGINT')} AS concept_id WHERE 1 = 0`;
   return [empty, ...sets.map((cs) => conceptSetSql(cs, x))].join('\nUNION ALL\n');
 }
 
@@ -214,7 +214,7 @@ function inclusionSql(ir: CohortIR, qualified: string, w: WorkTables): string {
   const x = w.dialect;
   const empty =
     `SELECT ${x.cast('NULL', 'INTEGER')} AS inclusion_rule_id, ${x.cast('NULL', 'BIGINT')} AS person_id, ` +
-    `${x.cast('NULL', 'BIGINT')} AS event_id WHERE false`;
+    `${x.cast('NULL', 'BIGINT')} AS event_id WHERE 1 = 0`;
   const rules = ir.inclusionRules.map(
     (r, i) =>
       `SELECT ${x.cast(intLit(i), 'INTEGER')} AS inclusion_rule_id, R.person_id, R.event_id FROM (\n` +
@@ -346,12 +346,14 @@ function attritionSql(ruleCount: number, qualified: string, inclusion: string, x
   const select = persons
     ? `SELECT r.k AS rule_index, b.person_id\nFROM rules r JOIN ranked b ON b.rank_value = 1 AND (b.mask & r.prefix) = r.prefix`
     : `SELECT r.k AS rule_index,\n` +
-      `  COUNT(b.mask) FILTER (WHERE b.rank_value = 1 AND (b.mask & r.prefix) = r.prefix) AS persons,\n` +
-      `  COUNT(b.mask) FILTER (WHERE (b.mask & r.prefix) = r.prefix) AS entries\n` +
-      `FROM rules r LEFT JOIN ranked b ON true\nGROUP BY r.k\nORDER BY r.k`;
+      `  COUNT(CASE WHEN b.rank_value = 1 AND (b.mask & r.prefix) = r.prefix THEN 1 END) AS persons,\n` +
+      `  COUNT(CASE WHEN (b.mask & r.prefix) = r.prefix THEN 1 END) AS entries\n` +
+      `FROM rules r LEFT JOIN ranked b ON 1 = 1\nGROUP BY r.k\nORDER BY r.k`;
   return (
     `WITH mg AS (\n  SELECT Q.person_id, Q.event_id, Q.start_date,\n` +
-    `    COALESCE(bit_or(${big('1')} << I.inclusion_rule_id), ${big('0')}) AS mask,\n` +
+    // A sum of distinct powers of two is their bitwise OR: portable where bit_or is not (T-SQL has no such aggregate;
+    // PostgreSQL's sum of BIGINT is NUMERIC, hence the cast back).
+    `    COALESCE(${big(`sum(DISTINCT ${big('1')} << I.inclusion_rule_id)`)}, ${big('0')}) AS mask,\n` +
     `    COUNT(DISTINCT I.inclusion_rule_id) AS rule_count, COALESCE(min(I.inclusion_rule_id), 0) AS min_rule_id\n` +
     `  FROM ${qualified} Q LEFT JOIN ${inclusion} I ON I.person_id = Q.person_id AND I.event_id = Q.event_id\n` +
     `  GROUP BY Q.person_id, Q.event_id, Q.start_date\n),\n` +

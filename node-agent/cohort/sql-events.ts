@@ -294,7 +294,7 @@ export function groupSql(g: CriteriaGroupIR, events: string, w: WorkTables): str
       const inner = groupSql(sub, events, w);
       if (!w.ctes) return inner;
       const name = `fedmesh_group_${w.ctes.length}`;
-      w.ctes.push(`${name} AS MATERIALIZED (\n${inner}\n)`);
+      w.ctes.push(w.dialect.materializedCte(name, inner));
       return `SELECT person_id, event_id FROM ${name}`;
     }),
   ];

@@ -84,6 +84,7 @@ export async function openCellSets(conn: DuckDBConnection, db: DuckDBConnection 
     async check(salt, minPersons, check) {
       const cand = `${pairs}_cells`;
       try {
+        // sql: duckdb-only (the pairs are a table of the agent's own DuckDB)
         await conn.run(
           `CREATE TEMP TABLE "${cand}" AS SELECT DISTINCT cell, ${personHashSql('u', '$1')} AS h FROM "${pairs}" WHERE cell IN (SELECT cell FROM "${pairs}" GROUP BY cell HAVING count(DISTINCT u) >= $2)`,
           [salt, minPersons],

@@ -108,7 +108,7 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
         if (l.kind !== 'histogram') continue;
         for (const c of cells) c.binPersons.set(i, Array.from({ length: l.bins }, () => 0n));
         const label = groupLabelSql(plan.keyCount, d);
-        const binRows = await readRows(conn, `SELECT ${label} AS cell, b${i} AS bin, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS persons FROM ${d.tempTable(table)} WHERE b${i} IS NOT NULL GROUP BY 1, 2`, [], product.name);
+        const binRows = await readRows(conn, `SELECT ${label} AS cell, b${i} AS bin, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS persons FROM ${d.tempTable(table)} WHERE b${i} IS NOT NULL GROUP BY ${label}, b${i}`, [], product.name);
         for (const b of binRows) {
           const bin = Number(b.bin);
           const arr = byLabel.get(String(b.cell))?.binPersons.get(i);

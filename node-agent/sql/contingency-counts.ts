@@ -109,7 +109,7 @@ function filterSql(d: SqlDialect, f: CountFilter, i: number, b: Binder): string 
  */
 export function compileContingencyCounts(d: SqlDialect, q: ContingencyQueryInput): CompiledQuery {
   const { ctes, b } = placedPersons(d, q);
-  return { sql: `${ctes} SELECT place, count(*) AS n FROM placed GROUP BY 1`, params: b.params };
+  return { sql: `${ctes} SELECT place, count(*) AS n FROM placed GROUP BY place`, params: b.params };
 }
 
 /** CTEs ending in `placed (pid, place)`: each person's one place by the rule above (−1 outside, −2 ambiguous). */

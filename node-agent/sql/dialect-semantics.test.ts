@@ -84,6 +84,18 @@ function checks(d: SqlDialect, q: () => Query): void {
     expect(await one(d.isFinite(d.cast('NULL', 'DOUBLE')))).toBeNull();
   });
 
+  it('boolValue is false for false and NULL conditions, isTrue reads it back; limit keeps at most n rows', async () => {
+    const rows = await q()(
+      `SELECT k, ${d.boolValue('k > 1')} AS b, ${d.boolValue('NULL = k')} AS nb FROM ${d.integerSeries(4, 's', 'k')}`,
+    );
+    expect(rows.map((r) => [Number(r['k']), r['b'], r['nb']]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual([[0, false, false], [1, false, false], [2, true, false], [3, true, false]]);
+    const kept = await q()(`SELECT count(*) AS n FROM (SELECT ${d.boolValue('k > 1')} AS b FROM ${d.integerSeries(4, 's', 'k')}) AS t WHERE ${d.isTrue('b')}`);
+    expect(Number(kept[0]!['n'])).toBe(2);
+    expect(await q()(d.limit(`SELECT k FROM ${d.integerSeries(10, 's', 'k')}`, 3))).toHaveLength(3);
+    expect(await q()(d.limit(`WITH w AS (SELECT k FROM ${d.integerSeries(2, 's', 'k')}) SELECT k FROM w ORDER BY k`, 5))).toHaveLength(2);
+    expect(() => d.limit('SELECT 1', -1)).toThrow(RangeError);
+  });
+
   it('binaryOrder orders text by its bytes', async () => {
     const rows = await q()(`SELECT w FROM (SELECT 'b' AS w UNION ALL SELECT 'B' UNION ALL SELECT 'a' UNION ALL SELECT '_x' UNION ALL SELECT 'é' UNION ALL SELECT 'Z') AS t ORDER BY ${d.binaryOrder('w')}`);
     expect(rows.map((r) => r['w'])).toEqual(['B', 'Z', '_x', 'a', 'b', 'é']);

@@ -1,8 +1,10 @@
 /**
  * The one place where SQL differs between database engines. Query builders (cohorts, aggregates, analytics) write
- * the portable core of a statement themselves (SELECT, JOIN, window functions, CTEs, FILTER) and ask the dialect for
- * every construct whose spelling or meaning differs: types, date arithmetic, integer division, histograms, string
- * aggregation, the keyed hash behind contribution bounding, temp tables and the catalogue. A new engine is one new
+ * the portable core of a statement themselves (SELECT, JOIN, window functions, CTEs, CASE, aggregates over CASE
+ * instead of FILTER, `1 = 1` instead of TRUE, grouping by expressions, not ordinals) and ask the dialect for every
+ * construct whose spelling or meaning differs: types, date arithmetic, integer division, histograms, string
+ * aggregation, the keyed hash behind contribution bounding, boolean values, row limits, temp tables and the
+ * catalogue. test/unit/sql-portability.test.ts keeps the builders to that core. A new engine is one new
  * file implementing this interface (see README.md, "Adding a dialect"); no builder changes.
  *
  * Every method returns SQL text built only from its arguments, which are SQL expressions the builder composed from
@@ -83,6 +85,20 @@ export interface SqlDialect {
    * recomputed at every reference (PostgreSQL flattens subqueries; `OFFSET 0` stops it).
    */
   fence(query: string): string;
+  /**
+   * A BOOLEAN value from condition `cond`: true where it holds, false where it is false or NULL. DuckDB and
+   * PostgreSQL have boolean values; T-SQL has only BIT, so a column computed from a comparison is spelled here.
+   */
+  boolValue(cond: string): string;
+  /** The condition "`boolExpr` is true", for a value made by `boolValue` (T-SQL compares a BIT with 1). */
+  isTrue(boolExpr: string): string;
+  /**
+   * A CTE `name AS (query)` that the engine computes once (a nested criteria group read by several joins). DuckDB and
+   * PostgreSQL take the `MATERIALIZED` hint; engines without one (T-SQL) give a plain CTE, the same rows.
+   */
+  materializedCte(name: string, query: string): string;
+  /** At most `n` rows of `query` (any `n` of them: the builder orders where order matters). */
+  limit(query: string, n: number): string;
   /** A text expression compared and ordered by its bytes (DuckDB's only order; PostgreSQL's `COLLATE "C"`). */
   binaryOrder(textExpr: string): string;
   /** How statements refer to the TEMP table named `name` (a plain identifier the builder checked). */

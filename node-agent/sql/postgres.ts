@@ -52,6 +52,10 @@ export const postgresDialect: SqlDialect = {
   jsonTextArray: (xs) => `CAST(to_json(ARRAY[${xs.map((x) => `CAST(${x} AS TEXT)`).join(', ')}]::TEXT[]) AS TEXT)`,
   fence: (q) => `${q} OFFSET 0`,
   // Parenthesised: a BETWEEN bound (a b_expr in the grammar) takes no bare COLLATE.
+  materializedCte: (name, q) => `${name} AS MATERIALIZED (\n${q}\n)`,
+  boolValue: (cond) => `coalesce(${cond}, false)`,
+  isTrue: (b) => `(${b})`,
+  limit: (q, n) => `${q}\nLIMIT ${checkShapeInteger(n, 'row limit')}`,
   binaryOrder: (x) => `((${x}) COLLATE "C")`,
   // Qualified by pg_temp: an unqualified DROP of a TEMP table the session does not (yet) have would find a table of
   // that name in the CDM schema instead, and drop it if the agent's role owns it (red team 17, F4).

@@ -1,7 +1,7 @@
 -- dialect: duckdb;
 
 CREATE OR REPLACE TEMP TABLE "snap__codesets" AS
-SELECT CAST(NULL AS INTEGER) AS codeset_id, CAST(NULL AS BIGINT) AS concept_id WHERE false
+SELECT CAST(NULL AS INTEGER) AS codeset_id, CAST(NULL AS BIGINT) AS concept_id WHERE 1 = 0
 UNION ALL
 SELECT DISTINCT CAST(0 AS INTEGER) AS codeset_id, CAST(I.concept_id AS BIGINT) AS concept_id
   FROM (
@@ -47,7 +47,7 @@ FROM (
 ) QE;
 
 CREATE OR REPLACE TEMP TABLE "snap__inclusion" AS
-SELECT CAST(NULL AS INTEGER) AS inclusion_rule_id, CAST(NULL AS BIGINT) AS person_id, CAST(NULL AS BIGINT) AS event_id WHERE false
+SELECT CAST(NULL AS INTEGER) AS inclusion_rule_id, CAST(NULL AS BIGINT) AS person_id, CAST(NULL AS BIGINT) AS event_id WHERE 1 = 0
 UNION ALL
 SELECT CAST(0 AS INTEGER) AS inclusion_rule_id, R.person_id, R.event_id FROM (
 SELECT E.person_id, E.event_id
@@ -162,7 +162,7 @@ SELECT COUNT(DISTINCT person_id) AS persons, COUNT(*) AS entries FROM "snap__qua
 
 WITH mg AS (
   SELECT Q.person_id, Q.event_id, Q.start_date,
-    COALESCE(bit_or(CAST(1 AS BIGINT) << I.inclusion_rule_id), CAST(0 AS BIGINT)) AS mask,
+    COALESCE(CAST(sum(DISTINCT CAST(1 AS BIGINT) << I.inclusion_rule_id) AS BIGINT), CAST(0 AS BIGINT)) AS mask,
     COUNT(DISTINCT I.inclusion_rule_id) AS rule_count, COALESCE(min(I.inclusion_rule_id), 0) AS min_rule_id
   FROM "snap__qualified" Q LEFT JOIN "snap__inclusion" I ON I.person_id = Q.person_id AND I.event_id = Q.event_id
   GROUP BY Q.person_id, Q.event_id, Q.start_date
@@ -173,9 +173,9 @@ ranked AS (
 ),
 rules AS (SELECT s.k, (CAST(1 AS BIGINT) << (s.k + 1)) - 1 AS prefix FROM (SELECT CAST(range AS INTEGER) AS k FROM range(2)) AS s)
 SELECT r.k AS rule_index,
-  COUNT(b.mask) FILTER (WHERE b.rank_value = 1 AND (b.mask & r.prefix) = r.prefix) AS persons,
-  COUNT(b.mask) FILTER (WHERE (b.mask & r.prefix) = r.prefix) AS entries
-FROM rules r LEFT JOIN ranked b ON true
+  COUNT(CASE WHEN b.rank_value = 1 AND (b.mask & r.prefix) = r.prefix THEN 1 END) AS persons,
+  COUNT(CASE WHEN (b.mask & r.prefix) = r.prefix THEN 1 END) AS entries
+FROM rules r LEFT JOIN ranked b ON 1 = 1
 GROUP BY r.k
 ORDER BY r.k;
 

@@ -3,7 +3,7 @@
 DROP TABLE IF EXISTS [#snap__codesets];
 
 SELECT * INTO [#snap__codesets] FROM (
-SELECT CAST(NULL AS INT) AS codeset_id, CAST(NULL AS BIGINT) AS concept_id WHERE false
+SELECT CAST(NULL AS INT) AS codeset_id, CAST(NULL AS BIGINT) AS concept_id WHERE 1 = 0
 UNION ALL
 SELECT DISTINCT CAST(0 AS INT) AS codeset_id, CAST(I.concept_id AS BIGINT) AS concept_id
   FROM (
@@ -24,7 +24,6 @@ SELECT DISTINCT CAST(2 AS INT) AS codeset_id, CAST(I.concept_id AS BIGINT) AS co
 
 DROP TABLE IF EXISTS [#snap__qualified];
 
-SELECT * INTO [#snap__qualified] FROM (
 WITH primary_events AS (
 SELECT P.ordinal AS event_id, P.person_id, P.start_date, P.end_date, P.op_start_date, P.op_end_date, P.visit_occurrence_id
 FROM (
@@ -45,6 +44,7 @@ FROM (
 ) P
 WHERE P.ordinal = 1
 )
+SELECT * INTO [#snap__qualified] FROM (
 SELECT event_id, person_id, start_date, end_date, op_start_date, op_end_date, visit_occurrence_id
 FROM (
   SELECT pe.*, row_number() OVER (PARTITION BY pe.person_id ORDER BY pe.start_date ASC, pe.event_id) AS ordinal
@@ -55,7 +55,7 @@ FROM (
 DROP TABLE IF EXISTS [#snap__inclusion];
 
 SELECT * INTO [#snap__inclusion] FROM (
-SELECT CAST(NULL AS INT) AS inclusion_rule_id, CAST(NULL AS BIGINT) AS person_id, CAST(NULL AS BIGINT) AS event_id WHERE false
+SELECT CAST(NULL AS INT) AS inclusion_rule_id, CAST(NULL AS BIGINT) AS person_id, CAST(NULL AS BIGINT) AS event_id WHERE 1 = 0
 UNION ALL
 SELECT CAST(0 AS INT) AS inclusion_rule_id, R.person_id, R.event_id FROM (
 SELECT E.person_id, E.event_id
@@ -109,7 +109,6 @@ FROM (
 
 DROP TABLE IF EXISTS [#snap];
 
-SELECT * INTO [#snap] FROM (
 WITH drug_target AS (
   SELECT de.person_id, CAST(de.drug_exposure_start_date AS DATE) AS start_date, COALESCE(CAST(de.drug_exposure_end_date AS DATE), DATEADD(day, de.days_supply, CAST(de.drug_exposure_start_date AS DATE)), DATEADD(day, 1, CAST(de.drug_exposure_start_date AS DATE))) AS end_date
   FROM drug_exposure de
@@ -167,17 +166,18 @@ cohort_eras AS (
   SELECT person_id, min(start_date) AS era_start, max(end_date) AS era_end_padded
   FROM cohort_grouped GROUP BY person_id, era_idx
 )
+SELECT * INTO [#snap] FROM (
 SELECT CAST(person_id AS BIGINT) AS subject_id, CAST(CASE WHEN era_start > DATEFROMPARTS(2010, 1, 1) THEN era_start ELSE DATEFROMPARTS(2010, 1, 1) END AS DATE) AS cohort_start_date, CAST(CASE WHEN era_end_padded < DATEFROMPARTS(2019, 12, 31) THEN era_end_padded ELSE DATEFROMPARTS(2019, 12, 31) END AS DATE) AS cohort_end_date
 FROM cohort_eras
 WHERE CASE WHEN era_start > DATEFROMPARTS(2010, 1, 1) THEN era_start ELSE DATEFROMPARTS(2010, 1, 1) END <= CASE WHEN era_end_padded < DATEFROMPARTS(2019, 12, 31) THEN era_end_padded ELSE DATEFROMPARTS(2019, 12, 31) END
-ORDER BY subject_id, cohort_start_date
-) AS src;
+) AS src
+ORDER BY subject_id, cohort_start_date;
 
 SELECT COUNT(DISTINCT person_id) AS persons, COUNT(*) AS entries FROM [#snap__qualified];
 
 WITH mg AS (
   SELECT Q.person_id, Q.event_id, Q.start_date,
-    COALESCE(bit_or(CAST(1 AS BIGINT) << I.inclusion_rule_id), CAST(0 AS BIGINT)) AS mask,
+    COALESCE(CAST(sum(DISTINCT CAST(1 AS BIGINT) << I.inclusion_rule_id) AS BIGINT), CAST(0 AS BIGINT)) AS mask,
     COUNT(DISTINCT I.inclusion_rule_id) AS rule_count, COALESCE(min(I.inclusion_rule_id), 0) AS min_rule_id
   FROM [#snap__qualified] Q LEFT JOIN [#snap__inclusion] I ON I.person_id = Q.person_id AND I.event_id = Q.event_id
   GROUP BY Q.person_id, Q.event_id, Q.start_date
@@ -188,9 +188,9 @@ ranked AS (
 ),
 rules AS (SELECT s.k, (CAST(1 AS BIGINT) << (s.k + 1)) - 1 AS prefix FROM (SELECT TOP (2) CAST(ROW_NUMBER() OVER (ORDER BY (SELECT NULL)) - 1 AS INT) AS k FROM sys.all_objects) AS s)
 SELECT r.k AS rule_index,
-  COUNT(b.mask) FILTER (WHERE b.rank_value = 1 AND (b.mask & r.prefix) = r.prefix) AS persons,
-  COUNT(b.mask) FILTER (WHERE (b.mask & r.prefix) = r.prefix) AS entries
-FROM rules r LEFT JOIN ranked b ON true
+  COUNT(CASE WHEN b.rank_value = 1 AND (b.mask & r.prefix) = r.prefix THEN 1 END) AS persons,
+  COUNT(CASE WHEN (b.mask & r.prefix) = r.prefix THEN 1 END) AS entries
+FROM rules r LEFT JOIN ranked b ON 1 = 1
 GROUP BY r.k
 ORDER BY r.k;
 

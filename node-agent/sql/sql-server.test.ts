@@ -1,0 +1,35 @@
+/**
+ * The T-SQL dialect wraps queries in statements (`SELECT … INTO #t`, `TOP (n)`) that allow neither a CTE nor an
+ * ORDER BY inside a derived table: splitQuery moves them out, at depth 0 only (not inside parentheses, quotes or
+ * brackets). No SQL Server runs here; these check the text.
+ */
+import { describe, expect, it } from 'vitest';
+import { splitQuery, sqlServerDialect as d } from './sql-server.js';
+
+describe('T-SQL query splitting', () => {
+  it('splits a CTE list, its body and the final ORDER BY; ORDER BY inside windows and subqueries stays', () => {
+    const q = `WITH a AS (SELECT x, row_number() OVER (ORDER BY x) AS r FROM t), b AS (SELECT * FROM a ORDER BY r OFFSET 0 ROWS)
+SELECT x FROM b UNION ALL SELECT 'order by (' FROM c
+ORDER BY x`;
+    expect(splitQuery(q)).toEqual({
+      ctes: 'WITH a AS (SELECT x, row_number() OVER (ORDER BY x) AS r FROM t), b AS (SELECT * FROM a ORDER BY r OFFSET 0 ROWS)',
+      body: "SELECT x FROM b UNION ALL SELECT 'order by (' FROM c",
+      orderBy: 'x',
+    });
+    expect(splitQuery('SELECT [select], "order" FROM t')).toEqual({ ctes: '', body: 'SELECT [select], "order" FROM t', orderBy: '' });
+    expect(() => splitQuery('WITH a AS (SELECT 1)')).toThrow(/no SELECT/);
+  });
+
+  it('SELECT INTO and TOP put the CTEs first and the ORDER BY last', () => {
+    const q = 'WITH w AS (SELECT k FROM s)\nSELECT k FROM w\nORDER BY k';
+    expect(d.createTempTableAs('t', q)).toEqual(['DROP TABLE IF EXISTS [#t]', 'WITH w AS (SELECT k FROM s)\nSELECT * INTO [#t] FROM (\nSELECT k FROM w\n) AS src\nORDER BY k']);
+    expect(d.limit(q, 5)).toBe('WITH w AS (SELECT k FROM s)\nSELECT TOP (5) * FROM (\nSELECT k FROM w\n) AS lim\nORDER BY k');
+    // Negative control: the naive wrapping (what this dialect emitted before) has the CTE inside the derived table.
+    expect(`SELECT * INTO [#t] FROM (\n${q}\n) AS src`).toMatch(/FROM \(\nWITH/);
+  });
+
+  it('booleans are BIT values compared with 1', () => {
+    expect(d.boolValue('a > b')).toBe('CAST(CASE WHEN a > b THEN 1 ELSE 0 END AS BIT)');
+    expect(d.isTrue('ok')).toBe('((ok) = 1)');
+  });
+});
