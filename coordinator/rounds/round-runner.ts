@@ -172,7 +172,7 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
       const first = failed[0]!;
       const why = job.dropout === 'fail' ? 'the job needs every agent in every round (dropout policy "fail")' : `fewer than ${job.minAgentsField ?? 'quorum'} = ${job.minAgents} answered`;
       const e = agentErrors[first] ?? { code: 'UNAVAILABLE', message: 'no answer' };
-      throw new FedmeshError('QUORUM_NOT_MET', `round ${round}: ${failed.length} of ${roundAgents.length} agents did not answer (${first}: ${e.code}: ${e.message.slice(0, 200)}); ${why}`, {
+      throw new FedmeshError('QUORUM_NOT_MET', `round ${round + 1}: ${failed.length} of ${roundAgents.length} agents did not answer (${first}: ${e.code}: ${e.message.slice(0, 200)}); ${why}`, {
         details: { answered, missing: asked.filter((a) => !answered.includes(a)), round },
       });
     }

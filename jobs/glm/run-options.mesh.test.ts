@@ -132,7 +132,7 @@ describe('glm quorum and agents on a 3-agent mesh', () => {
       const job = await client.run({ ...studySpec('binomial'), quorum: 1 });
       expect(job.state).toBe('failed');
       expect(job.error!.code).toBe('QUORUM_NOT_MET');
-      expect(job.error!.message).toMatch(/round 2: 1 of 3 agents did not answer \(a2.*dropout policy "fail"/);
+      expect(job.error!.message).toMatch(/round 3: 1 of 3 agents did not answer \(a2.*dropout policy "fail"/);
     } finally {
       hook = undefined;
       await startAgent('a2');

@@ -170,7 +170,7 @@ describe('glm jobs over the kind seam: 3 agents over gRPC with mTLS', () => {
       const job = await mesh.client.run(studySpec('binomial'));
       expect(job.state).toBe('failed');
       expect(job.error!.code).toBe('QUORUM_NOT_MET');
-      expect(job.error!.message).toMatch(/round 2: 1 of 3 agents did not answer \(a3/);
+      expect(job.error!.message).toMatch(/round 3: 1 of 3 agents did not answer \(a3/);
     } finally {
       hook = undefined;
       await startAgent('a3');
