@@ -116,7 +116,8 @@ function buildProgram(): Command {
     .option('--policy-schema <file>', 'Cedar schema the policy is validated against (default: the fedmesh schema)')
     .option('--coordinator-key <file>', "the coordinator's identity-assertion key (its state folder's coordinator-ed25519.pub; default: pinned at first registration)")
     .option('--vocabulary-complete', 'declare the public concept table complete (independent of this site\'s data): names may then be sent for concept ids the researcher supplied')
-    .option('--stream-rows', 'data in the agent\'s DuckDB: glm, Cox and train read their rows every round instead of keeping them in memory between rounds (a PostgreSQL source always does)');
+    .option('--stream-rows', 'data in the agent\'s DuckDB: glm, Cox and train read their rows every round instead of keeping them in memory between rounds (a PostgreSQL source always does)')
+    .option('--stream-rows-above <rows>', 'stream (as --stream-rows) only jobs over a product of more rows than this; the default, 2000000, bounds what a job keeps in memory');
   operations(agent).action(exit(async (opts) => (await servers()).runAgent(opts)));
 
   program

@@ -41,6 +41,14 @@ import { ConsentScopes, createAgentGate, kindGateJob, taskPurpose, type AgentGat
 import { loadAccessPolicy, type AccessPolicy } from '../common/policy/index.js';
 import { openPostgresSource, sourceProducts, type PostgresSource, type PostgresSourceOptions } from './data/source/index.js';
 
+/**
+ * Products of more rows than this stream glm, Cox and train rows every round by default (`AgentOptions.streamRows`):
+ * kept, such a job's rows cost roughly rows × columns × 8 bytes for the whole job (2 M rows of 20 columns: 320 MB
+ * per job, and up to 16 jobs are kept at once), where streamed rounds hold one chunk. Below it, keeping them is
+ * 5× faster per train round (`npm run bench -- postgres`: trainRoundDuckdbStreamedOverKept).
+ */
+export const DEFAULT_STREAM_ROWS_ABOVE = 2_000_000;
+
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
   name: string;
@@ -74,9 +82,10 @@ export interface AgentOptions {
   /**
    * Data in the agent's DuckDB: glm, survival-cox and train read their rows every round (as on a PostgreSQL source)
    * instead of keeping them in memory for the job's next rounds — memory of one chunk of rows, at the price of one
-   * design build (and for train one sorted pass per local epoch) per round. @default false
+   * design build (and for train one sorted pass per local epoch) per round. `true`: every job; `{ aboveRows }`: jobs
+   * over a product of more rows than that; `false`: none. @default { aboveRows: DEFAULT_STREAM_ROWS_ABOVE }
    */
-  streamRows?: boolean;
+  streamRows?: boolean | { aboveRows: number };
   /** TESTS ONLY: a seeded Rng for the DP noise (see `createServerRng`); the CLI never sets it. @default the CSPRNG */
   testOnlyRng?: Rng;
   /** The coordinator's identity-assertion key (32 raw bytes, @default pinned at first registration); a Cedar access
@@ -165,7 +174,7 @@ export class Agent {
       charge: (j, r, c) => this.privacyLedger.charge(j, r, c), bind: (j, h) => this.releasedAnswers!.bind(j, h), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
       secure: { name: options.name, tls: options.tls, identity: this.identity }, withProduct: (conn, p, fn, signal, read) => (this.data ? this.data.withSession((s) => (read ? withStagedRead(s, conn, p, read, fn) : withStagedProduct(s, conn, p, () => fn({}))), { signal }) : fn({})),
       withSource: { active: () => this.data !== undefined, run: (fn, signal) => this.data!.withSession((s) => fn(s), { signal }) },
-      streamRows: options.streamRows === true,
+      streamRows: options.streamRows ?? { aboveRows: DEFAULT_STREAM_ROWS_ABOVE },
       authorize: (j, t, identity) => this.gate.enforce({ identity, researcher: t.researcher, ...kindGateJob(j, identity) }),
       guardReleasedSets: async (conn, g) => void (await this.releasedCells!.checkAndRecord(conn, { ...g, minCellSize: this.policy.minCellSize, maxRememberedPersons: this.policy.maxRememberedPersons })) });
     this.tasks = { name: options.name, policy: this.policy, vocabularyComplete: options.vocabularyComplete === true, rng: this.rng, log, metrics: this.metrics, cancellation: this.cancellation, gate: this.gate, kindTasks: this.kindTasks,

@@ -154,6 +154,18 @@ export interface AgentFlags extends ConnectionFlags, OperationsFlags, AgentGover
   reloadIntervalMs?: string;
   vocabularyComplete?: boolean;
   streamRows?: boolean;
+  streamRowsAbove?: string;
+}
+
+/** `--stream-rows` (every job) or `--stream-rows-above N` (jobs over a product of more than N rows); absent: the agent's default. */
+export function parseStreamRows(flags: { streamRows?: boolean; streamRowsAbove?: string }): true | { aboveRows: number } | undefined {
+  if (flags.streamRows === true && flags.streamRowsAbove !== undefined) throw new RangeError('--stream-rows and --stream-rows-above: give one (--stream-rows streams every job)');
+  if (flags.streamRows === true) return true;
+  if (flags.streamRowsAbove === undefined) return undefined;
+  const v = flags.streamRowsAbove;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new RangeError(`--stream-rows-above must be a non-negative integer (rows), got ${quote(v)}`);
+  return { aboveRows: n };
 }
 
 /** `--reload-interval-ms`: an integer of at least 100, or absent (reload on SIGHUP only). */
@@ -183,13 +195,14 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
   const tls = tlsFor(flags, 'agent', flags.name);
   const minCellSize = flags.minCellSize === undefined ? undefined : Number(flags.minCellSize);
   const reloadIntervalMs = parseReloadInterval(flags.reloadIntervalMs);
+  const streamRows = parseStreamRows(flags);
   const governance = agentGovernance(flags);
   const data = agentDataOptions(flags, process.env);
   const agent = await Agent.create({
     ...governance,
     ...(reloadIntervalMs !== undefined ? { reloadIntervalMs } : {}),
     ...(flags.vocabularyComplete === true ? { vocabularyComplete: true } : {}),
-    ...(flags.streamRows === true ? { streamRows: true } : {}),
+    ...(streamRows !== undefined ? { streamRows } : {}),
     name: flags.name,
     ...(flags.domain ? { domain: flags.domain } : {}),
     ...data,

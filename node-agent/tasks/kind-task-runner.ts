@@ -30,6 +30,7 @@ import { checkSelectionSecure, layoutWithWithheld, selectionApplies, withholdSma
 import { KindSecurePhases, type KindSecureDeps } from './kind-secure-phase.js';
 import { checkExactBlocksEmpty } from './exact-blocks.js';
 import type { ProductInfo } from '../data/products.js';
+import { quoteIdent } from '../data/database.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { TaskScope } from '../task-cancellation.js';
 import { refuseUnlessNamed } from './job-agents.js';
@@ -60,9 +61,11 @@ export interface KindTaskDeps {
   withSource?: { active(): boolean; run<T>(fn: (session: unknown) => Promise<T>, signal: AbortSignal): Promise<T> };
   /**
    * Data in the agent's DuckDB, read every round by the kinds that can (`AgentKindDef.streamsLocally`) through their
-   * onSource step on the task's connection, instead of kept in the job's state between rounds. @default false
+   * onSource step on the task's connection, instead of kept in the job's state between rounds: always (`true`), or
+   * for a product of more than `aboveRows` rows (counted in the job's first task here; the choice holds for all of
+   * its rounds), which bounds what a job keeps in memory. @default false (rows kept)
    */
-  streamRows?: boolean;
+  streamRows?: boolean | { aboveRows: number };
   /** The agent's secret salt for keyed-hash contribution bounding. */
   salt: () => string;
   rng: Rng;
@@ -96,10 +99,22 @@ const JOB_STATE_IDLE_MS = 30 * 60_000;
 /** Jobs whose state is kept at once; the least recently used is dropped beyond it (it is re-read if needed). */
 const MAX_JOB_STATES = 16;
 
+/**
+ * Whether a job over `product` streams its rows under `rule`: always, or when the product holds more than
+ * `aboveRows` rows (a count on the agent's own DuckDB; nothing of it leaves).
+ */
+async function streamsByRows(conn: DuckDBConnection, product: string, rule: true | { aboveRows: number }): Promise<boolean> {
+  if (rule === true) return true;
+  const n = (await conn.runAndReadAll(`SELECT count(*) AS n FROM ${quoteIdent(product)}`)).getRowObjectsJS()[0]?.['n'];
+  return BigInt(n as bigint) > BigInt(rule.aboveRows);
+}
+
 interface JobEntry {
   job: CompiledKindJob;
   state: Map<string, unknown>;
   usedAtMs: number;
+  /** Whether this job's rows are streamed from the agent's DuckDB (decided once, in its first task here). */
+  streamRows?: boolean;
 }
 
 /**
@@ -192,9 +207,7 @@ export class KindTaskRunner {
       const step = (conn: DuckDBConnection) => (): Promise<StatVector> => agentDef.localStep(ctxOf(conn), job, input, scope.signal);
       // A kind with its own server-side step runs it there; otherwise the product is staged (withProduct) or local.
       // Rows in this agent's DuckDB, streamed every round (`streamRows`): the kind's onSource step on the task's connection.
-      const localStream = deps.streamRows === true && agentDef.streamsLocally === true && agentDef.onSource !== undefined && deps.withSource?.active() !== true;
-      const serverStep = agentDef.onSource && (deps.withSource?.active() || localStream);
-      const onSource = serverStep && (agentDef.needsSource?.(job, entry.state) ?? true) ? agentDef.onSource!.bind(agentDef) : undefined;
+      const canStream = deps.streamRows !== undefined && deps.streamRows !== false && agentDef.streamsLocally === true && agentDef.onSource !== undefined && deps.withSource?.active() !== true;
       // Staged: only what the round reads (the kind's columns and the privacy unit, its filters pushed down); nothing
       // when its rows are already in the job's state.
       const stagedStep = (conn: DuckDBConnection): Promise<StatVector> => {
@@ -205,14 +218,17 @@ export class KindTaskRunner {
         return deps.withProduct!(conn, { ...product, privacyUnit: rules.privacyUnit }, run, scope.signal, withUnit);
       };
       const vector = await deps.withConnection((conn) =>
-        scope.using(conn, () =>
-          onSource && localStream ? onSource(ctxOf(conn), job, input, conn, scope.signal)
+        scope.using(conn, async () => {
+          const localStream = canStream && (entry.streamRows ??= await streamsByRows(conn, product.name, deps.streamRows as true | { aboveRows: number }));
+          const serverStep = agentDef.onSource && (deps.withSource?.active() || localStream);
+          const onSource = serverStep && (agentDef.needsSource?.(job, entry.state) ?? true) ? agentDef.onSource!.bind(agentDef) : undefined;
+          return onSource && localStream ? onSource(ctxOf(conn), job, input, conn, scope.signal)
           : onSource ? deps.withSource!.run((session) => onSource(ctxOf(conn), job, input, session, scope.signal), scope.signal)
           // A server kind whose rows are already in the job's state: the step reads nothing, so no session.
           : serverStep ? step(conn)()
           : deps.withProduct ? stagedStep(conn)
-          : step(conn)(),
-        ),
+          : step(conn)();
+        }),
       );
       // What leaves must fit the public layout, or the coordinator would refuse it anyway; say so here first. In mode
       // none a step may itself withhold a selection entry (a characterisation's concept close to another cell:

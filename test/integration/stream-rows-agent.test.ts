@@ -3,7 +3,8 @@
  * every round through the kinds' onSource steps on its own DuckDB, as a PostgreSQL agent does, keeping nothing
  * row-level in the job's state between rounds. Over gRPC with mTLS, in a mesh where a3 streams and a1, a2 keep their
  * rows: the glm fit equals the pooled fit to 1e-6, the train job succeeds, and a3's job states hold no per-row array
- * while a1's do (the control that the inspection sees one).
+ * while a1's do (the control that the inspection sees one). a1 and a2 stream only products of more than 1000 rows
+ * (`--stream-rows-above 1000`): a2's 1100 rows stream, a1's 700 are kept.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -35,7 +36,7 @@ describe('a DuckDB agent with --stream-rows keeps no rows between rounds', () =>
       rows.set(name, r);
       const data = join(mesh.dir, 'data', name);
       await writeStudy(data, r, ['glm', 'fl']);
-      await mesh.startAgent(name, data, { allowModes: ['none', 'central-dp'], allowKinds: ['glm', 'train'], minCellSize: 5 }, name === 'a3' ? { streamRows: true } : {});
+      await mesh.startAgent(name, data, { allowModes: ['none', 'central-dp'], allowKinds: ['glm', 'train'], minCellSize: 5 }, name === 'a3' ? { streamRows: true } : { streamRows: { aboveRows: 1000 } });
     }
     await mesh.waitForAgents(AGENTS.length, 30_000);
   }, 120_000);
@@ -44,7 +45,7 @@ describe('a DuckDB agent with --stream-rows keeps no rows between rounds', () =>
     await closeTrainPool();
   });
 
-  it('glm: the pooled fit to 1e-6; a3 holds no per-row array, a1 does', async () => {
+  it('glm: the pooled fit to 1e-6; a3 (always) and a2 (1100 rows > 1000) hold no per-row array, a1 (700 rows) does', async () => {
     const job = await mesh.client.run(studySpec('binomial'));
     expect(job.state, JSON.stringify(job.error)).toBe('succeeded');
     const pooled = AGENTS.flatMap((a) => rows.get(a)!);
@@ -55,6 +56,7 @@ describe('a DuckDB agent with --stream-rows keeps no rows between rounds', () =>
       expect(Math.abs(Number(got[j]!.stdError) - c.stdError)).toBeLessThan(1e-6 * Math.max(1, c.stdError));
     });
     expect(largestKeptBy(mesh.agents.get('a3')!)).toBeLessThan(100);
+    expect(largestKeptBy(mesh.agents.get('a2')!)).toBeLessThan(100);
     expect(largestKeptBy(mesh.agents.get('a1')!)).toBeGreaterThanOrEqual(SIZES[0]!);
   }, 180_000);
 
@@ -67,6 +69,7 @@ describe('a DuckDB agent with --stream-rows keeps no rows between rounds', () =>
     });
     expect(job.state, JSON.stringify(job.error)).toBe('succeeded');
     expect(largestKeptBy(mesh.agents.get('a3')!)).toBeLessThan(100);
+    expect(largestKeptBy(mesh.agents.get('a2')!)).toBeLessThan(100);
     expect(largestKeptBy(mesh.agents.get('a1')!)).toBeGreaterThanOrEqual(SIZES[0]!);
   }, 180_000);
 });

@@ -89,3 +89,17 @@ describe('connection errors say what failed', () => {
     expect(describeConnectionError(e, tls)).toBe(e);
   });
 });
+
+describe('fedmesh agent --stream-rows / --stream-rows-above', () => {
+  it('parses one of them and names what is wrong with a bad value or both', async () => {
+    const { parseStreamRows } = await import('../../client/commands/servers.js');
+    expect(parseStreamRows({})).toBeUndefined();
+    expect(parseStreamRows({ streamRows: true })).toBe(true);
+    expect(parseStreamRows({ streamRowsAbove: '1000' })).toEqual({ aboveRows: 1000 });
+    expect(parseStreamRows({ streamRowsAbove: '0' })).toEqual({ aboveRows: 0 });
+    for (const bad of ['-1', '1e6', '2.5', 'many', '', '99999999999999999999']) {
+      expect(() => parseStreamRows({ streamRowsAbove: bad })).toThrow(/--stream-rows-above must be a non-negative integer/);
+    }
+    expect(() => parseStreamRows({ streamRows: true, streamRowsAbove: '5' })).toThrow(/give one/);
+  });
+});
