@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { gibleedDir } from '../reference/circe-reference.js';
 import type { PgCluster } from './postgres.js';
 import { copyDuckDbTablesToPostgres, createReadOnlyRole, loadOmopCsvIntoDuckDb, VOCABULARY_TABLES } from './postgres-omop.js';
@@ -38,4 +38,17 @@ export async function loadGiBleedSites(pg: PgCluster, database: string, modulus:
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * The whole of GiBleed in the DuckDB connection `conn` and, value for value, in database `gibleed` of `pg` (the CDM
+ * in schema `cdm`, the vocabulary in `vocab`), read by login role `agent` / `agent-pw`: the layout the conformance,
+ * job and consent tests compare the two engines on. `tmp` is a scratch folder for the copy.
+ */
+export async function loadGiBleedBoth(conn: DuckDBConnection, pg: PgCluster, tmp: string): Promise<Awaited<ReturnType<typeof loadOmopCsvIntoDuckDb>>> {
+  const tables = await loadOmopCsvIntoDuckDb((sql) => conn.run(sql), gibleedDir);
+  await pg.exec('CREATE DATABASE gibleed');
+  await copyDuckDbTablesToPostgres((sql) => conn.run(sql), tables, pg, 'gibleed', (t) => (VOCABULARY_TABLES.includes(t) ? 'vocab' : 'cdm'), tmp);
+  await createReadOnlyRole(pg, 'gibleed', 'agent', 'agent-pw', ['cdm', 'vocab']);
+  return tables;
 }

@@ -14,7 +14,7 @@ import { characterizeCohort, survivalCounts } from '../../node-agent/analytics/i
 import { parseCirce, runCohort } from '../../node-agent/cohort/index.js';
 import { duckdbSession, openPostgresSource, type PostgresSource, type SqlSession } from '../../node-agent/data/source/index.js';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
-import { copyDuckDbTablesToPostgres, createReadOnlyRole, loadOmopCsvIntoDuckDb, VOCABULARY_TABLES } from '../helpers/postgres-omop.js';
+import { loadGiBleedBoth } from '../helpers/postgres-gibleed.js';
 import { HOSTILE_EXPECTED, rawRoleView, ROLE_VIEW_SQL, setHostileRoleDefaults } from '../helpers/postgres-hostile.js';
 import { circeJsonDir, gibleedDir } from '../reference/circe-reference.js';
 import { compileKindJob, type AgentKindContext } from '../../common/kinds/index.js';
@@ -47,12 +47,9 @@ describe.skipIf(noData || noPg)('GiBleed on PostgreSQL 15 equals GiBleed on Duck
   beforeAll(async () => {
     inst = await DuckDBInstance.create(':memory:');
     conn = await inst.connect();
-    const tables = await loadOmopCsvIntoDuckDb((sql) => conn.run(sql), gibleedDir);
     pg = await startPostgres();
-    await pg.exec('CREATE DATABASE gibleed');
     tmp = mkdtempSync(join(tmpdir(), 'fedmesh-conformance-'));
-    await copyDuckDbTablesToPostgres((sql) => conn.run(sql), tables, pg, 'gibleed', (t) => (VOCABULARY_TABLES.includes(t) ? 'vocab' : 'cdm'), tmp);
-    await createReadOnlyRole(pg, 'gibleed', 'agent', 'agent-pw', ['cdm', 'vocab']);
+    await loadGiBleedBoth(conn, pg, tmp);
     // Every answer below is computed under a DBA's hostile role defaults: the source's session pinning must hold.
     await setHostileRoleDefaults(pg, 'gibleed', 'agent');
     source = await openPostgresSource({ url: `postgres://agent@127.0.0.1:${pg.port}/gibleed`, password: 'agent-pw', schema: 'cdm', vocabularySchema: 'vocab' });

@@ -29,7 +29,7 @@ import { kmAgentKind } from '../../jobs/survival-km/agent.js';
 import { coxKind } from '../../jobs/survival-cox/kind.js';
 import { coxAgentKind } from '../../jobs/survival-cox/agent.js';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
-import { copyDuckDbTablesToPostgres, createReadOnlyRole, loadOmopCsvIntoDuckDb, VOCABULARY_TABLES } from '../helpers/postgres-omop.js';
+import { loadGiBleedBoth } from '../helpers/postgres-gibleed.js';
 import { circeJsonDir, gibleedDir } from '../reference/circe-reference.js';
 
 const celecoxibFile = join(circeJsonDir, 'celecoxib.json');
@@ -83,12 +83,9 @@ describe.skipIf(noData || noPg)('consent scopes Kaplan–Meier and Cox on Postgr
     target = JSON.parse(readFileSync(celecoxibFile, 'utf8')) as unknown;
     inst = await DuckDBInstance.create(':memory:');
     conn = await inst.connect();
-    const tables = await loadOmopCsvIntoDuckDb((sql) => conn.run(sql), gibleedDir);
     pg = await startPostgres();
-    await pg.exec('CREATE DATABASE gibleed');
     tmp = mkdtempSync(join(tmpdir(), 'fedmesh-pg-consent-surv-'));
-    await copyDuckDbTablesToPostgres((sql) => conn.run(sql), tables, pg, 'gibleed', (t) => (VOCABULARY_TABLES.includes(t) ? 'vocab' : 'cdm'), tmp);
-    await createReadOnlyRole(pg, 'gibleed', 'agent', 'agent-pw', ['cdm', 'vocab']);
+    const tables = await loadGiBleedBoth(conn, pg, tmp);
     source = await openPostgresSource({ url: `postgres://agent@127.0.0.1:${pg.port}/gibleed`, password: 'agent-pw', schema: 'cdm', vocabularySchema: 'vocab' });
     const duckProducts = await listProducts(conn);
     const pgProducts = sourceProducts(source.catalogue, () => 'pg');

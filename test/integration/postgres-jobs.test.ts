@@ -39,7 +39,7 @@ import { compileAgentPolicy } from '../../node-agent/policy.js';
 import { ConsentScopes } from '../../node-agent/policy/index.js';
 import { applyConsentScope } from '../../node-agent/policy/consent-scope.js';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';
-import { copyDuckDbTablesToPostgres, createReadOnlyRole, loadOmopCsvIntoDuckDb, VOCABULARY_TABLES } from '../helpers/postgres-omop.js';
+import { loadGiBleedBoth } from '../helpers/postgres-gibleed.js';
 import { HOSTILE_EXPECTED, rawRoleView, setHostileRoleDefaults } from '../helpers/postgres-hostile.js';
 import { circeJsonDir, gibleedDir } from '../reference/circe-reference.js';
 import { coxKind } from '../../jobs/survival-cox/kind.js';
@@ -98,12 +98,9 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
   beforeAll(async () => {
     inst = await DuckDBInstance.create(':memory:');
     conn = await inst.connect();
-    const tables = await loadOmopCsvIntoDuckDb((sql) => conn.run(sql), gibleedDir);
     pg = await startPostgres();
-    await pg.exec('CREATE DATABASE gibleed');
     tmp = mkdtempSync(join(tmpdir(), 'fedmesh-pg-jobs-'));
-    await copyDuckDbTablesToPostgres((sql) => conn.run(sql), tables, pg, 'gibleed', (t) => (VOCABULARY_TABLES.includes(t) ? 'vocab' : 'cdm'), tmp);
-    await createReadOnlyRole(pg, 'gibleed', 'agent', 'agent-pw', ['cdm', 'vocab']);
+    await loadGiBleedBoth(conn, pg, tmp);
     // A site's text columns sort in its locale, not by bytes as DuckDB does: in ICU en-US 'f' < 'F' < 'M', in bytes
     // 'F' < 'M' < 'f'. Every test below runs with the person's source values collated so.
     await pg.exec(`ALTER TABLE cdm.person ALTER COLUMN gender_source_value TYPE varchar COLLATE "en-US-x-icu"`, 'gibleed');
