@@ -49,6 +49,16 @@ import { openPostgresSource, sourceProducts, type PostgresSource, type PostgresS
  */
 export const DEFAULT_STREAM_ROWS_ABOVE = 2_000_000;
 
+/** `AgentOptions.streamRows`, checked: a boolean or `{ aboveRows }` with a non-negative safe integer. */
+export function checkStreamRows(v: AgentOptions['streamRows']): boolean | { aboveRows: number } {
+  if (v === undefined) return { aboveRows: DEFAULT_STREAM_ROWS_ABOVE };
+  if (typeof v === 'boolean') return v;
+  if (typeof v !== 'object' || v === null || !Number.isSafeInteger(v.aboveRows) || v.aboveRows < 0) {
+    throw new RangeError(`streamRows: must be true, false or { aboveRows: a non-negative integer }, got ${JSON.stringify(v)?.slice(0, 80)}`);
+  }
+  return { aboveRows: v.aboveRows };
+}
+
 export interface AgentOptions {
   /** The agent's name; under mTLS it must match its certificate. */
   name: string;
@@ -174,7 +184,7 @@ export class Agent {
       charge: (j, r, c) => this.privacyLedger.charge(j, r, c), bind: (j, h) => this.releasedAnswers!.bind(j, h), once: (j, r, f) => this.releasedAnswers!.once(j, r, f),
       secure: { name: options.name, tls: options.tls, identity: this.identity }, withProduct: (conn, p, fn, signal, read) => (this.data ? this.data.withSession((s) => (read ? withStagedRead(s, conn, p, read, fn) : withStagedProduct(s, conn, p, () => fn({}))), { signal }) : fn({})),
       withSource: { active: () => this.data !== undefined, run: (fn, signal) => this.data!.withSession((s) => fn(s), { signal }) },
-      streamRows: options.streamRows ?? { aboveRows: DEFAULT_STREAM_ROWS_ABOVE },
+      streamRows: checkStreamRows(options.streamRows),
       authorize: (j, t, identity) => this.gate.enforce({ identity, researcher: t.researcher, ...kindGateJob(j, identity) }),
       guardReleasedSets: async (conn, g) => void (await this.releasedCells!.checkAndRecord(conn, { ...g, minCellSize: this.policy.minCellSize, maxRememberedPersons: this.policy.maxRememberedPersons })) });
     this.tasks = { name: options.name, policy: this.policy, vocabularyComplete: options.vocabularyComplete === true, rng: this.rng, log, metrics: this.metrics, cancellation: this.cancellation, gate: this.gate, kindTasks: this.kindTasks,

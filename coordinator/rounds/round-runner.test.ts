@@ -71,7 +71,7 @@ describe('round runner (in-memory transport)', () => {
   it('dropout "fail" (default): a missing agent fails the job with QUORUM_NOT_MET naming the round, and cancels the job', async () => {
     const m = memoryTransport(data, { fail: (agent, round) => (agent === 'c' && round === 1 ? { ok: false, error: { code: 'ROUND_TIMEOUT', message: 'late' } } : undefined) });
     const e = await run(spec(), m.transport).catch((x: unknown) => x);
-    expect(isFedmeshError(e) && e.code === 'QUORUM_NOT_MET' && /round 1/.test(e.message)).toBe(true);
+    expect(isFedmeshError(e) && e.code === 'QUORUM_NOT_MET' && /^round 2: /.test(e.message)).toBe(true);
     expect((e as { details: { missing: string[] } }).details.missing).toEqual(['c']);
     expect(m.cancelled()).toBe(1);
   });

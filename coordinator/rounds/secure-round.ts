@@ -99,7 +99,7 @@ function fromAgent<T extends { clientId: string }>(agent: string, bytes: Uint8Ar
 
 function quorumFailure(ctx: SecureRoundContext, why: string, errors: Record<string, AgentError>, answered: string[]): FedmeshError {
   const list = Object.entries(errors).map(([a, e]) => `${a}: ${e.code}: ${e.message.slice(0, 200)}`);
-  return new FedmeshError('QUORUM_NOT_MET', `round ${ctx.round}: secure sum (${ctx.job.secure}) failed: ${why}${list.length ? ` (${list.join('; ')})` : ''}`, {
+  return new FedmeshError('QUORUM_NOT_MET', `round ${ctx.round + 1}: secure sum (${ctx.job.secure}) failed: ${why}${list.length ? ` (${list.join('; ')})` : ''}`, {
     details: { answered, missing: ctx.participants.filter((p) => !answered.includes(p)), round: ctx.round, agentErrors: errors },
   });
 }

@@ -47,7 +47,7 @@ function checkPhase(job: CompiledTrainJob, input: TrainRoundInput, round: number
   // The layout (and in DP training which blocks carry noise) is the round's, so an evaluation asked in a training
   // round would leave exact.
   const expected = round < job.spec.training.rounds ? 'train' : 'eval';
-  if (input.phase !== expected) throw new FedmeshError('INVALID_ARGUMENT', `payload.input.phase: round ${round} of this job is ${expected === 'eval' ? 'an' : 'a'} ${expected} round, not ${input.phase}`, { field: 'payload' });
+  if (input.phase !== expected) throw new FedmeshError('INVALID_ARGUMENT', `payload.input.phase: round ${round + 1} of this job is ${expected === 'eval' ? 'an' : 'a'} ${expected} round, not ${input.phase}`, { field: 'payload' });
 }
 
 /**

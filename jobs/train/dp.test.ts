@@ -137,8 +137,8 @@ describe('DP training at the agent', () => {
     const job = compileKindJob(trainKind, dpSpec({ clip: 0.05 })) as CompiledTrainJob;
     const data = syntheticAgentData({ rows: 60, inputs: D, shift: 0, seed: 4 });
     const weights = Array.from({ length: job.plan.parameters }, () => 0.1);
-    await expect(trainRound(job, { phase: 'eval', weights }, data, new Map(), 0)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/round 0 of this job is a train round, not eval/) });
-    await expect(trainRound(job, { phase: 'train', weights }, data, new Map(), 10)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/round 10 of this job is an eval round/) });
+    await expect(trainRound(job, { phase: 'eval', weights }, data, new Map(), 0)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/round 1 of this job is a train round, not eval/) });
+    await expect(trainRound(job, { phase: 'train', weights }, data, new Map(), 10)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/round 11 of this job is an eval round/) });
     // Control: the phases of the plan are accepted in their rounds.
     await expect(trainRound(job, { phase: 'train', weights }, data, new Map(), 3)).resolves.toBeInstanceOf(Float64Array);
   });

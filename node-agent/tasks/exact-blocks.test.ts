@@ -79,10 +79,10 @@ describe('agent chain: blocks a round leaves exact stay empty in a noisy mode (a
   it('refuses a local step that writes into the block another phase owns, naming the block, before anything is stored or sent', async () => {
     const s = setup({ mode: 'central-dp', epsilon: 1, delta: 1e-6 });
     const refused = s.runner.run(s.task(0, 'score'), s.scope);
-    await expect(refused).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', field: 'payload', message: expect.stringMatching(/block score carries no noise in round 0 of this two-phase job/) });
+    await expect(refused).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', field: 'payload', message: expect.stringMatching(/block score carries no noise in round 1 of this two-phase job/) });
     // The message names the block, never the value the step put there.
     await expect(refused).rejects.toThrow(expect.objectContaining({ message: expect.not.stringMatching(/\b7\b|\b5\b/) }));
-    await expect(s.runner.run(s.task(1, 'fit'), s.scope)).rejects.toThrow(/block fit carries no noise in round 1/);
+    await expect(s.runner.run(s.task(1, 'fit'), s.scope)).rejects.toThrow(/block fit carries no noise in round 2/);
     expect(s.stored).toEqual([]);
   });
 

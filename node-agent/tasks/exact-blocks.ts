@@ -28,7 +28,7 @@ export function checkExactBlocksEmpty(job: CompiledKindJob, layout: StatLayout, 
         if (vector.values[at + j] !== 0) {
           throw new FedmeshError(
             'FAILED_PRECONDITION',
-            `payload: block ${b.name} carries no noise in round ${round} of this ${job.kind} job (sensitivity 0 under privacy.mode ${job.privacy.mode}), but this agent's local step put a value in it — work of another phase than the round's? Nothing was sent`,
+            `payload: block ${b.name} carries no noise in round ${round + 1} of this ${job.kind} job (sensitivity 0 under privacy.mode ${job.privacy.mode}), but this agent's local step put a value in it — work of another phase than the round's? Nothing was sent`,
             { field: 'payload', details: { block: b.name } },
           );
         }

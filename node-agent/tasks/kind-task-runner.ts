@@ -31,6 +31,7 @@ import { KindSecurePhases, type KindSecureDeps } from './kind-secure-phase.js';
 import { checkExactBlocksEmpty } from './exact-blocks.js';
 import type { ProductInfo } from '../data/products.js';
 import { quoteIdent } from '../data/database.js';
+import { guardDuckDb, toBigInt } from '../analytics/schema.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { TaskScope } from '../task-cancellation.js';
 import { refuseUnlessNamed } from './job-agents.js';
@@ -101,20 +102,26 @@ const MAX_JOB_STATES = 16;
 
 /**
  * Whether a job over `product` streams its rows under `rule`: always, or when the product holds more than
- * `aboveRows` rows (a count on the agent's own DuckDB; nothing of it leaves).
+ * `aboveRows` rows. The count is of the product's own table in the agent's database (`<db>.main.<product>`), not of
+ * the TEMP views that consent and linkage scopes put in front of it on the task's connection: the choice (visible in
+ * round timing, and in train's row order) must not depend on anything the researcher picks, such as the purpose.
  */
 async function streamsByRows(conn: DuckDBConnection, product: string, rule: true | { aboveRows: number }): Promise<boolean> {
   if (rule === true) return true;
-  const n = (await conn.runAndReadAll(`SELECT count(*) AS n FROM ${quoteIdent(product)}`)).getRowObjectsJS()[0]?.['n'];
-  return BigInt(n as bigint) > BigInt(rule.aboveRows);
+  const n = await guardDuckDb('stream-rows: counting the product', async () => {
+    const db = String((await conn.runAndReadAll('SELECT current_database() AS d')).getRowObjectsJS()[0]!['d']);
+    return (await conn.runAndReadAll(`SELECT count(*) AS n FROM ${quoteIdent(db)}.main.${quoteIdent(product)}`)).getRowObjectsJS()[0]?.['n'];
+  });
+  return toBigInt(n) > BigInt(rule.aboveRows);
 }
+
+/** Stream-or-keep choices remembered per job id (beyond the job states' LRU and idle expiry), oldest dropped first. */
+const MAX_STREAM_DECISIONS = 4096;
 
 interface JobEntry {
   job: CompiledKindJob;
   state: Map<string, unknown>;
   usedAtMs: number;
-  /** Whether this job's rows are streamed from the agent's DuckDB (decided once, in its first task here). */
-  streamRows?: boolean;
 }
 
 /**
@@ -129,6 +136,12 @@ interface JobEntry {
  */
 export class KindTaskRunner {
   private readonly jobs = new Map<string, JobEntry>();
+  /**
+   * Each job's stream-or-keep choice, made in its first task here and kept apart from its state: a state dropped
+   * (LRU, idle) and rebuilt must not switch a job between kept and streamed rows mid-way (train would continue in
+   * another row order).
+   */
+  private readonly streamDecisions = new Map<string, boolean>();
   /** Failed attempts per (job, round), oldest first (MAX_FAILED_ROUND_ATTEMPTS). */
   private readonly failures = new Map<string, number>();
   private securePhases: KindSecurePhases | undefined;
@@ -190,7 +203,7 @@ export class KindTaskRunner {
     const failureKey = `${task.jobId}\u0000${task.round}`;
     const computeVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
       if ((this.failures.get(failureKey) ?? 0) >= MAX_FAILED_ROUND_ATTEMPTS) {
-        throw new FedmeshError('RESOURCE_EXHAUSTED', `round: round ${task.round} of this job failed ${MAX_FAILED_ROUND_ATTEMPTS} times at this agent and is not computed again`, { field: 'round' });
+        throw new FedmeshError('RESOURCE_EXHAUSTED', `round: round ${task.round + 1} of this job failed ${MAX_FAILED_ROUND_ATTEMPTS} times at this agent and is not computed again`, { field: 'round' });
       }
       try {
         return await computeRoundVector(noise);
@@ -219,7 +232,7 @@ export class KindTaskRunner {
       };
       const vector = await deps.withConnection((conn) =>
         scope.using(conn, async () => {
-          const localStream = canStream && (entry.streamRows ??= await streamsByRows(conn, product.name, deps.streamRows as true | { aboveRows: number }));
+          const localStream = canStream && (await this.streamDecision(task.jobId, () => streamsByRows(conn, product.name, deps.streamRows as true | { aboveRows: number })));
           const serverStep = agentDef.onSource && (deps.withSource?.active() || localStream);
           const onSource = serverStep && (agentDef.needsSource?.(job, entry.state) ?? true) ? agentDef.onSource!.bind(agentDef) : undefined;
           return onSource && localStream ? onSource(ctxOf(conn), job, input, conn, scope.signal)
@@ -271,6 +284,15 @@ export class KindTaskRunner {
   }
 
   /** The job's entry: the one kept for its id, or a new one (compiled from the task's spec) not kept yet. */
+  private async streamDecision(jobId: string, decide: () => Promise<boolean>): Promise<boolean> {
+    const known = this.streamDecisions.get(jobId);
+    if (known !== undefined) return known;
+    const d = await decide();
+    if (this.streamDecisions.size >= MAX_STREAM_DECISIONS) this.streamDecisions.delete(this.streamDecisions.keys().next().value!);
+    this.streamDecisions.set(jobId, this.streamDecisions.get(jobId) ?? d);
+    return this.streamDecisions.get(jobId)!;
+  }
+
   private entry(task: AgentTask, def: AnyKindDef): JobEntry {
     const now = Date.now();
     for (const [id, e] of this.jobs) if (now - e.usedAtMs > JOB_STATE_IDLE_MS) this.jobs.delete(id);

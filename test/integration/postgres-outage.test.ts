@@ -216,17 +216,17 @@ describe.skipIf(noPg)('a PostgreSQL backend lost mid-job fails that job with a m
     await until(async () => ((await agentBackends()).some((b) => outage.terminated.includes(b.pid)) ? undefined : true), 'the terminated backends to exit');
 
     // The job failed in its second round, after the first had answered: the agent's task failed with its message.
-    // (The round number is not asserted in the text: the error counts rounds from 0, the events from 1.)
+    // Rounds are counted from 1 in both texts: the second round is "round 2".
     expect(job.state).toBe('failed');
     expect(job.error?.code).toBe('QUORUM_NOT_MET');
-    expect(job.error?.message).toMatch(/^round \d+: 1 of 1 agents did not answer \(a1: AGENT_UNAVAILABLE: /);
+    expect(job.error?.message).toMatch(/^round 2: 1 of 1 agents did not answer \(a1: AGENT_UNAVAILABLE: /);
     expect(job.error?.message).toMatch(LOST);
     expect(job.agents.answered).toEqual([]);
     expect(seen.filter((s) => s.jobId === job.jobId).map((s) => s.round)).toEqual([0, 1]);
     const told = events as { type: string; agent?: string; message?: string }[];
     const perAgent = told.filter((e) => e.agent === 'a1' && (e.type === 'agent-answered' || e.type === 'agent-failed'));
     expect(perAgent.map((e) => e.type)).toEqual(['agent-answered', 'agent-failed']);
-    expect(perAgent[1]!.message).toMatch(/^round \d+: AGENT_UNAVAILABLE: /);
+    expect(perAgent[1]!.message).toMatch(/^round 2: AGENT_UNAVAILABLE: /);
     expect(perAgent[1]!.message).toMatch(LOST);
     // What reaches the researcher names no data: not the driver's or server's text, no SQL, no value of the rows.
     const text = JSON.stringify({ error: job.error, result: job.result, events });

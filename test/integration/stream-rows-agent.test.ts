@@ -7,6 +7,7 @@
  * (`--stream-rows-above 1000`): a2's 1100 rows stream, a1's 700 are kept.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fitPooled, glmFamily } from '../../algorithms/glm/index.js';
 import type { Agent } from '../../node-agent/index.js';
@@ -17,6 +18,7 @@ import { STUDY_TERMS, makeStudyRows, studyDesign, studySpec, writeStudy, type St
 
 const AGENTS = ['a1', 'a2', 'a3'];
 const SIZES = [700, 1100, 900];
+const OPTED_OUT = 200;
 
 /** Largest typed array or array in the job states an agent's kind runner keeps (a per-row array is hundreds long). */
 function largestKeptBy(agent: Agent): number {
@@ -36,6 +38,8 @@ describe('a DuckDB agent with --stream-rows keeps no rows between rounds', () =>
       rows.set(name, r);
       const data = join(mesh.dir, 'data', name);
       await writeStudy(data, r, ['glm', 'fl']);
+      // a2: 200 of its 1100 persons opted out of public health (PUBHLTH), leaving 900 for such a job.
+      if (name === 'a2') writeFileSync(join(data, 'consent.csv'), `person_id,purpose,decision,start,end\n${r.slice(0, OPTED_OUT).map((x) => `${x.person_id},PUBHLTH,deny,,`).join('\n')}\n`);
       await mesh.startAgent(name, data, { allowModes: ['none', 'central-dp'], allowKinds: ['glm', 'train'], minCellSize: 5 }, name === 'a3' ? { streamRows: true } : { streamRows: { aboveRows: 1000 } });
     }
     await mesh.waitForAgents(AGENTS.length, 30_000);
@@ -71,5 +75,16 @@ describe('a DuckDB agent with --stream-rows keeps no rows between rounds', () =>
     expect(largestKeptBy(mesh.agents.get('a3')!)).toBeLessThan(100);
     expect(largestKeptBy(mesh.agents.get('a2')!)).toBeLessThan(100);
     expect(largestKeptBy(mesh.agents.get('a1')!)).toBeGreaterThanOrEqual(SIZES[0]!);
+  }, 180_000);
+
+  it('the choice counts the product itself, not what a purpose leaves of it: a2 (1100 rows, 900 for PUBHLTH) streams a PUBHLTH job too', async () => {
+    const job = await mesh.client.run(studySpec('gaussian', { purpose: 'PUBHLTH' }));
+    expect(job.state, JSON.stringify(job.error)).toBe('succeeded');
+    // The opted-out persons are out of the fit (the control that consent applied), and a2 kept no rows for it.
+    const pooled = AGENTS.flatMap((a) => (a === 'a2' ? rows.get(a)!.slice(OPTED_OUT) : rows.get(a)!));
+    const ref = fitPooled(studyDesign(pooled, 'z'), glmFamily('gaussian'), STUDY_TERMS).summary;
+    ref.coefficients.forEach((c, j) => expect(Math.abs(Number(job.result!.rows[j]!.estimate) - c.estimate)).toBeLessThan(1e-6 * Math.max(1, Math.abs(c.estimate))));
+    const jobs = (mesh.agents.get('a2')! as unknown as { kindTasks: { jobs: Map<string, { state: Map<string, unknown> }> } }).kindTasks.jobs;
+    expect(largestKept([jobs.get(job.jobId)!.state])).toBeLessThan(100);
   }, 180_000);
 });

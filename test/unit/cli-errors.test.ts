@@ -103,3 +103,15 @@ describe('fedmesh agent --stream-rows / --stream-rows-above', () => {
     expect(() => parseStreamRows({ streamRows: true, streamRowsAbove: '5' })).toThrow(/give one/);
   });
 });
+
+describe('AgentOptions.streamRows', () => {
+  it('takes a boolean or { aboveRows } with a non-negative integer, and names the option otherwise', async () => {
+    const { checkStreamRows, DEFAULT_STREAM_ROWS_ABOVE } = await import('../../node-agent/agent.js');
+    expect(checkStreamRows(undefined)).toEqual({ aboveRows: DEFAULT_STREAM_ROWS_ABOVE });
+    expect(checkStreamRows(true)).toBe(true);
+    expect(checkStreamRows({ aboveRows: 0 })).toEqual({ aboveRows: 0 });
+    for (const bad of [{ aboveRows: 1.5 }, { aboveRows: -1 }, { aboveRows: Number.NaN }, null, {}]) {
+      expect(() => checkStreamRows(bad as never)).toThrow(/^streamRows: must be true, false or \{ aboveRows: a non-negative integer \}/);
+    }
+  });
+});
