@@ -23,6 +23,7 @@ import type { ContingencySpec } from './spec.js';
  */
 async function guardCells(conn: DuckDBConnection, sets: string, ctx: AgentKindContext, minPersons: number): Promise<void> {
   const cand = `${sets}_cells`;
+  // sql: duckdb-only (the person sets are a TEMP table of the agent's own DuckDB)
   await conn.run(`CREATE TEMP TABLE "${cand}" AS SELECT DISTINCT cell, h FROM "${sets}" WHERE cell IN (SELECT cell FROM "${sets}" GROUP BY cell HAVING count(DISTINCT h) >= $1)`, [minPersons]);
   try {
     await ctx.guardReleasedSets!(conn, cand);

@@ -24,7 +24,7 @@ import { checkValue, findColumn, isFilterableType, type SchemaProduct } from '..
 import type { Scalar } from '../../common/job/spec.js';
 import { asSession, runCohort } from '../../node-agent/cohort/index.js';
 import type { SqlParam, SqlSession } from '../../node-agent/data/source/index.js';
-import { paramBinder, type SqlDialect } from '../../node-agent/sql/index.js';
+import { paramBinder, tempTableStatements, type SqlDialect } from '../../node-agent/sql/index.js';
 import { clampSql, filterSql } from '../../node-agent/query/aggregate-sql.js';
 import { checkBoundCells, checkGlmDisclosure, checkNumericCells, NUMERIC_AS_LEVELS } from './disclosure.js';
 import { glmTerms, type GlmJob, type GlmTerm } from './spec.js';
@@ -280,7 +280,7 @@ export async function withGlmRows<T>(db: DuckDBConnection | SqlSession, job: Glm
       ? `SELECT * FROM (SELECT b.*, row_number() OVER (PARTITION BY u ORDER BY ${d.binaryOrder(d.keyedHash(p(opts.salt, 'VARCHAR'), hashKeys, hashKeys.map((k) => (k.startsWith('l') ? 'INTEGER' : 'DOUBLE'))))}) AS fedmesh_rank FROM (${base}) AS b WHERE ${d.isTrue('ok')}) AS r WHERE fedmesh_rank <= ${p(job.privacy.maxRowsPerPerson ?? 1, 'BIGINT')}`
       : `SELECT * FROM (${base}) AS b WHERE ${d.isTrue('ok')}`;
     drop.push(rowsTable);
-    for (const stmt of d.createTempTableAs(rowsTable, ranked)) await session.run(stmt, stmt.includes(ranked) ? params : []);
+    for (const st of tempTableStatements(d, rowsTable, ranked, params)) await session.run(st.sql, st.params);
     checkAbort();
     // Dropped rows: selected by where and cohort but unusable. A second scan with the same parameters.
     const dropped = await session.all(`SELECT ${bigint(`count(CASE WHEN NOT ${d.isTrue('ok')} THEN 1 END)`)} AS dropped FROM (${base}) AS b`, baseParams);

@@ -48,7 +48,7 @@ export function designPersonGuard(opts: PersonGuardOptions): NonNullable<GlmRead
     const own = opts.cellMinimum;
     if (own && (!/^[a-z-]+$/.test(own.cell) || !Number.isSafeInteger(own.minPersons) || own.minPersons < 1)) throw new RangeError('designPersonGuard: cellMinimum must name a plain cell and a positive integer');
     const least = (k: string): string => (own ? `CASE WHEN cell = '${own.cell}' THEN ${own.minPersons} ELSE ${k} END` : k);
-    const pairs = `WITH p AS (SELECT DISTINCT ${cell} AS cell, u FROM "${rows.table}" WHERE u IS NOT NULL AND (${opts.rows ?? 'true'})) `;
+    const pairs = `WITH p AS (SELECT DISTINCT ${cell} AS cell, u FROM "${rows.table}" WHERE u IS NOT NULL AND (${opts.rows ?? '1 = 1'})) `;
     let conn: DuckDBConnection;
     if ('dialect' in db) {
       if (!opts.local) throw new RangeError('designPersonGuard: rows on a server need the agent\'s local DuckDB');

@@ -139,7 +139,7 @@ const TRAIN_READ_CHUNK_ROWS = 16_384;
  * is not among them (class −1) are left out after the read (label.ts), so persons are counted and guarded without them.
  */
 export function usedRowSql(spec: TrainJobSpec): string {
-  return spec.labelLevels !== undefined ? 'y >= 0' : 'true';
+  return spec.labelLevels !== undefined ? 'y >= 0' : '1 = 1';
 }
 
 /** The split side of a row of the rows table (the last design term is the test dummy). */

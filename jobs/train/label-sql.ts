@@ -20,7 +20,7 @@ import { findColumn, type SchemaProduct } from '../../common/job/schema-check.js
 import { asSession } from '../../node-agent/cohort/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { doubleOf } from '../glm/design.js';
-import { paramBinder } from '../../node-agent/sql/index.js';
+import { paramBinder, tempTableStatements } from '../../node-agent/sql/index.js';
 import { stageWhere, type StageScope } from './reader-split.js';
 import type { LabelLevel } from './loss.js';
 
@@ -56,7 +56,7 @@ export async function stageLabelClasses(db: DuckDBConnection | SqlSession, produ
   const params: (string | number | boolean)[] = [...levels];
   const query = `SELECT ${select.join(', ')} FROM ${d.quoteIdent(product.name)}${stageWhere(d, product, scope, paramBinder(d, params))}`;
   try {
-    for (const stmt of d.createTempTableAs(table, query)) await session.run(stmt, stmt.includes(query) ? params : []);
+    for (const st of tempTableStatements(d, table, query, params)) await session.run(st.sql, st.params);
   } catch (e) {
     // Engine messages can quote data values; they stay in `cause`, for the agent's own logs only.
     throw new FedmeshError('INTERNAL', 'train label mapping query failed', { cause: e });

@@ -12,7 +12,7 @@ import type { Filter } from '../../common/job/spec.js';
 import { asSession } from '../../node-agent/cohort/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { filterSql } from '../../node-agent/query/aggregate-sql.js';
-import { paramBinder, type SqlDialect } from '../../node-agent/sql/index.js';
+import { paramBinder, tempTableStatements, type SqlDialect } from '../../node-agent/sql/index.js';
 import { testThresholdHex, type HashSplit } from './hash-split.js';
 
 /** The side column the TEMP table adds: 'train' or 'test' (NULL for a row without a unit, which is then dropped). */
@@ -58,7 +58,7 @@ export async function stageHashSplit(db: DuckDBConnection | SqlSession, product:
   const params: (string | number | boolean)[] = [split.salt, testThresholdHex(split.fraction)];
   const select = `SELECT ${[...kept.map((c) => d.quoteIdent(c.name)), `${side} AS ${d.quoteIdent(HASH_SPLIT_COLUMN)}`].join(', ')} FROM ${d.quoteIdent(product.name)}${stageWhere(d, product, scope, paramBinder(d, params))}`;
   try {
-    for (const stmt of d.createTempTableAs(table, select)) await session.run(stmt, stmt.includes(select) ? params : []);
+    for (const st of tempTableStatements(d, table, select, params)) await session.run(st.sql, st.params);
   } catch (e) {
     // Engine messages can quote data values; they stay in `cause`, for the agent's own logs only.
     throw new FedmeshError('INTERNAL', 'train hash split query failed', { cause: e });

@@ -41,6 +41,7 @@ export async function hashPairsFromSource(source: SqlSession, local: DuckDBConne
     } finally {
       appender.closeSync();
     }
+    // sql: duckdb-only (the pairs were copied into the agent's own DuckDB above)
     await local.run(`CREATE TEMP TABLE "${target}" AS SELECT DISTINCT cell, ${personHashSql('u', '$1')} AS h FROM "${raw}"`, [salt]);
   } finally {
     await local.run(`DROP TABLE IF EXISTS "${raw}"`).catch(() => undefined);

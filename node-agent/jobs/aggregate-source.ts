@@ -111,7 +111,7 @@ export async function candidateCellsFromSource(data: SqlSession, local: DuckDBCo
   // The server's own text of the unit, as every kind on a PostgreSQL agent hashes it for the guard.
   const u = d.cast('u', 'VARCHAR');
   const parts = [`SELECT ${label} AS cell, ${u} AS u FROM ${t} WHERE u IS NOT NULL`];
-  for (const i of stats.plan.histogramMeasures) parts.push(`SELECT ${label} || '#m${i}b' || ${d.cast(`b${i}`, 'VARCHAR')}, ${u} FROM ${t} WHERE u IS NOT NULL AND b${i} IS NOT NULL`);
+  for (const i of stats.plan.histogramMeasures) parts.push(`SELECT ${d.concat([label, `'#m${i}b'`, d.cast(`b${i}`, 'VARCHAR')])}, ${u} FROM ${t} WHERE u IS NOT NULL AND b${i} IS NOT NULL`);
   const sql = `WITH x AS (SELECT DISTINCT cell, u FROM (${parts.join(' UNION ALL ')}) AS p) SELECT cell, u FROM x WHERE cell IN (SELECT cell FROM x GROUP BY cell HAVING count(*) >= ${d.placeholder(1)})`;
   const table = `${rows}_cells`;
   await hashPairsFromSource(data, local, { sql, params: [k], batchRows }, salt, table);

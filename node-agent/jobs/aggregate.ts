@@ -138,6 +138,7 @@ function decideExactRelease(stats: GroupStatistics, policy: CompiledAgentPolicy)
  * table for the differencing guard; the same rule as `decideExactRelease`, on the same materialised rows. Inside a
  * secure sum nothing is withheld per agent, so the secure path passes k = 1 (every non-empty cell).
  */
+// sql: duckdb-only (the rows are a TEMP table of the agent's own DuckDB)
 export async function candidateCells(conn: DuckDBConnection, rows: string, stats: GroupStatistics, salt: string, k: number): Promise<string> {
   const table = `${rows}_cells`;
   const label = groupLabelSql(stats.plan.keyCount);

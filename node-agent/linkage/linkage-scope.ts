@@ -138,7 +138,7 @@ export function linkageKeepQuery<P extends LinkageScopedProduct>(d: SqlDialect, 
       return `SELECT '${scopePopulation(p)}' AS pop, ${text(unit)} AS person, ${text(key)} AS k FROM ${stored(p)} t WHERE ${key} IS NOT NULL AND ${unit} IS NOT NULL`;
     })
     .join(' UNION ');
-  const hash = d.binaryOrder(`substr(md5('${linkage.salt}' || k), 1, ${LINKAGE_HASH_HEX_DIGITS})`);
+  const hash = d.binaryOrder(`left(${d.md5Hex(d.concat([`'${linkage.salt}'`, 'k']))}, ${LINKAGE_HASH_HEX_DIGITS})`);
   const inBucket = `${hash} >= '${lo}'${hi !== undefined ? ` AND ${hash} < '${hi}'` : ''}`;
   // Per population: one key per person, one local id per key (the least): GROUP BYs, not a window (DuckDB 1.5's
   // top-N window rewrite failed on it).

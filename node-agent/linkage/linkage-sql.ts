@@ -38,7 +38,7 @@ export function linkageBoundingSql(
   const key = d.quoteIdent(product.linkage.column);
   const text = d.binaryOrder(d.cast(key, 'VARCHAR'));
   const { lo, hi } = linkageBucket(index, linkage.sites.length);
-  const hash = d.binaryOrder(`substr(md5(${param(linkage.salt, 'VARCHAR')} || ${text}), 1, ${LINKAGE_HASH_HEX_DIGITS})`);
+  const hash = d.binaryOrder(`left(${d.md5Hex(d.concat([param(linkage.salt, 'VARCHAR'), text]))}, ${LINKAGE_HASH_HEX_DIGITS})`);
   const where = [`${key} IS NOT NULL`, `${hash} >= ${param(lo, 'VARCHAR')}`];
   if (hi !== undefined) where.push(`${hash} < ${param(hi, 'VARCHAR')}`);
   return { where, personKey: key, partitionKey: text };

@@ -152,6 +152,7 @@ export class ConsentScopes {
         for (const p of this.products()) {
           if (!p.privacyUnit) continue;
           const unit = quoteIdent(p.privacyUnit);
+          // sql: duckdb-only (the agent's own DuckDB and its consent table)
           const n = (await conn.runAndReadAll(`SELECT count(DISTINCT t.${unit})::BIGINT AS n FROM ${quoteIdent(db)}.main.${quoteIdent(p.name)} t ANTI JOIN ${CONSENT_OPTOUT_TABLE} o ON CAST(t.${unit} AS VARCHAR) = o.person`)).getRowObjectsJS()[0]!.n;
           out.set(p.name, { ...out.get(p.name), [purpose]: coarsenCount(Number(n), minCellSize) });
         }

@@ -8,14 +8,14 @@ import { MAX_DATA_KEY_CHARS } from '../../common/job/group-limits.js';
 import type { ProductInfo } from '../data/products.js';
 import { quoteIdent } from '../data/database.js';
 import { linkageBoundingSql } from '../linkage/linkage-sql.js';
-import { duckdbDialect, SQL_TYPES, type SqlDialect, type SqlType } from '../sql/index.js';
+import { duckdbDialect, SQL_TYPES, tempTableStatements, type SqlDialect, type SqlType } from '../sql/index.js';
 
 export interface AggregatePlan {
   /**
    * Materialises the job's rows (after filters and contribution bounding) as a temp table `{t}`: group keys `k<i>`,
    * measure inputs `m<i>`/`c<i>`, bin indexes `b<i>`, and `u` = the privacy unit when the product has one.
    */
-  rowsStatements: (table: string) => string[];
+  rowsStatements: (table: string) => { sql: string; params: (string | number | boolean)[] }[];
   rowsParams: (string | number | boolean)[];
   /** The sufficient statistics per group over the temp table `{t}`; `persons` = distinct privacy units. */
   statsSql: (table: string) => string;
@@ -237,7 +237,7 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     // agent's salt alone: the same on every engine (the dialect hashes the same text) and in every row order.
     const used = boundingColumns(job, product, link?.personKey);
     const types = used.map((q) => product.columns.find((col) => quoteIdent(col.name) === q)?.type.toUpperCase() as SqlType | undefined);
-    const order = [d.binaryOrder(d.keyedHash(p(options.salt, 'VARCHAR'), used, types)), ...used.map((c) => `${c} NULLS FIRST`)].join(', ');
+    const order = [d.binaryOrder(d.keyedHash(p(options.salt, 'VARCHAR'), used, types)), ...used.flatMap((c) => [`CASE WHEN ${c} IS NULL THEN 0 ELSE 1 END`, c])].join(', ');
     // A row number per person, kept in a subquery and filtered outside it (QUALIFY is DuckDB's spelling of this).
     inner.push(`row_number() OVER (PARTITION BY ${link?.partitionKey ?? quoteIdent(unit)} ORDER BY ${order}) AS fedmesh_rank`);
     bound = p(privacy.maxRowsPerPerson, 'BIGINT');
@@ -255,7 +255,7 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
   // Fenced: each histogram reads its bin index once per bin, which must not recompute the comparison tree each time.
   const withBins = bins.length > 0 ? d.fence(`SELECT *, ${bins.join(', ')} FROM (${rowsSelect}) AS r`) : rowsSelect;
   return {
-    rowsStatements: (table) => d.createTempTableAs(table, withBins),
+    rowsStatements: (table) => tempTableStatements(d, table, withBins, rowsParams),
     rowsParams,
     statsSql: (table) => numberStats(`SELECT ${outer.join(', ')} FROM ${d.tempTable(table)}${groupSql}`, 0),
     statsParams,

@@ -77,7 +77,7 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
     if (materialise) {
       try {
         // Only the statement that fills the table takes the row parameters (DROP and ANALYZE take none).
-        for (const st of plan.rowsStatements(table)) await conn.run(st, /\$1\b/.test(st) ? plan.rowsParams : []);
+        for (const st of plan.rowsStatements(table)) await conn.run(st.sql, st.params);
       } catch (e) {
         throw queryError(e, product.name);
       }
@@ -108,7 +108,11 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
         if (l.kind !== 'histogram') continue;
         for (const c of cells) c.binPersons.set(i, Array.from({ length: l.bins }, () => 0n));
         const label = groupLabelSql(plan.keyCount, d);
-        const binRows = await readRows(conn, `SELECT ${label} AS cell, b${i} AS bin, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS persons FROM ${d.tempTable(table)} WHERE b${i} IS NOT NULL GROUP BY ${label}, b${i}`, [], product.name);
+        // Grouped by the key columns themselves, the label made outside: T-SQL groups by neither a constant nor a
+        // FOR JSON subquery.
+        const keys = Array.from({ length: plan.keyCount }, (_, k) => `k${k}`);
+        const grouped = `SELECT ${[...keys, `b${i}`].join(', ')}, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS persons FROM ${d.tempTable(table)} WHERE b${i} IS NOT NULL GROUP BY ${[...keys, `b${i}`].join(', ')}`;
+        const binRows = await readRows(conn, `SELECT ${label} AS cell, b${i} AS bin, persons FROM (${grouped}) AS g`, [], product.name);
         for (const b of binRows) {
           const bin = Number(b.bin);
           const arr = byLabel.get(String(b.cell))?.binPersons.get(i);

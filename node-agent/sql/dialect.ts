@@ -97,13 +97,21 @@ export interface SqlDialect {
    * PostgreSQL take the `MATERIALIZED` hint; engines without one (T-SQL) give a plain CTE, the same rows.
    */
   materializedCte(name: string, query: string): string;
+  /** Text concatenation of text expressions, NULL when any part is NULL (the standard `||`). */
+  concat(parts: readonly string[]): string;
+  /** The MD5 of a text expression's UTF-8 bytes, as 32 lower-case hex digits (DuckDB's and PostgreSQL's `md5`). */
+  md5Hex(textExpr: string): string;
   /** At most `n` rows of `query` (any `n` of them: the builder orders where order matters). */
   limit(query: string, n: number): string;
   /** A text expression compared and ordered by its bytes (DuckDB's only order; PostgreSQL's `COLLATE "C"`). */
   binaryOrder(textExpr: string): string;
   /** How statements refer to the TEMP table named `name` (a plain identifier the builder checked). */
   tempTable(name: string): string;
-  /** Statements that (re)create TEMP table `name` from a query, then make the planner aware of its size. */
+  /**
+   * Statements that (re)create TEMP table `name` from a query, then make the planner aware of its size: drops first,
+   * then the one statement that carries the query (and so its placeholders), then statements that take no
+   * parameters (ANALYZE). Run them with `tempTableStatements`, which binds the query's parameters to that one.
+   */
   createTempTableAs(name: string, query: string): string[];
   /** Drops TEMP table `name` if it exists. */
   dropTempTable(name: string): string;
@@ -133,6 +141,18 @@ export function paramBinder(d: SqlDialect, values: { push(v: string | number | b
     const t = castTo?.toUpperCase();
     return t && (SQL_TYPES as readonly string[]).includes(t) ? d.cast(ph, t as SqlType) : ph;
   };
+}
+
+/**
+ * `d.createTempTableAs(name, query)` with the query's `params` bound to the statement that carries the query (the first
+ * that is not a DROP) and none to the others. The query's text may be rewritten on the way (T-SQL moves its CTEs and
+ * ORDER BY around SELECT … INTO), so the statement is found by its place, not by searching for the query's text.
+ */
+export function tempTableStatements<P>(d: SqlDialect, name: string, query: string, params: readonly P[] = []): { sql: string; params: P[] }[] {
+  const stmts = d.createTempTableAs(name, query);
+  const at = stmts.findIndex((s) => !/^\s*DROP\s/i.test(s));
+  if (at < 0) throw new RangeError(`${d.name}.createTempTableAs: no statement creates ${name}`);
+  return stmts.map((sql, i) => ({ sql, params: i === at ? [...params] : [] }));
 }
 
 /** Checks a non-negative safe integer that shapes SQL text (bins, series length). */

@@ -53,6 +53,8 @@ export const postgresDialect: SqlDialect = {
   fence: (q) => `${q} OFFSET 0`,
   // Parenthesised: a BETWEEN bound (a b_expr in the grammar) takes no bare COLLATE.
   materializedCte: (name, q) => `${name} AS MATERIALIZED (\n${q}\n)`,
+  concat: (parts) => `(${parts.join(' || ')})`,
+  md5Hex: (x) => `md5(${x})`,
   boolValue: (cond) => `coalesce(${cond}, false)`,
   isTrue: (b) => `(${b})`,
   limit: (q, n) => `${q}\nLIMIT ${checkShapeInteger(n, 'row limit')}`,

@@ -33,3 +33,23 @@ ORDER BY x`;
     expect(d.isTrue('ok')).toBe('((ok) = 1)');
   });
 });
+
+describe('T-SQL query splitting on hostile shapes (red team 24)', () => {
+  it('identifiers that start with a keyword, comments and parenthesised bodies', () => {
+    expect(d.limit('SELECT order_id, x FROM t', 5)).toBe('SELECT TOP (5) * FROM (\nSELECT order_id, x FROM t\n) AS lim');
+    expect(splitQuery('WITH select_1 AS (SELECT 1 AS a) SELECT a FROM select_1')).toEqual({ ctes: 'WITH select_1 AS (SELECT 1 AS a)', body: 'SELECT a FROM select_1', orderBy: '' });
+    expect(splitQuery("SELECT a -- don't ( order by\nFROM t /* ( */ ORDER BY a")).toEqual({ ctes: '', body: "SELECT a -- don't ( order by\nFROM t /* ( */", orderBy: 'a' });
+    expect(splitQuery('(SELECT 1 AS a) UNION ALL (SELECT 2) ORDER BY a')).toEqual({ ctes: '', body: '(SELECT 1 AS a) UNION ALL (SELECT 2)', orderBy: 'a' });
+    expect(() => splitQuery('SELECT (a FROM t')).toThrow(/unbalanced/);
+  });
+
+  it('tempTableStatements binds the parameters to the statement that carries the query, however the dialect rewrote it', async () => {
+    const { tempTableStatements, duckdbDialect, postgresDialect } = await import('./index.js');
+    const q = 'WITH w AS (SELECT k FROM s WHERE k > @p1)\nSELECT k FROM w\nORDER BY k';
+    expect(tempTableStatements(d, 't', q, [7])).toEqual([{ sql: 'DROP TABLE IF EXISTS [#t]', params: [] }, { sql: d.createTempTableAs('t', q)[1], params: [7] }]);
+    expect(tempTableStatements(postgresDialect, 't', 'SELECT $1 AS a', [1]).map((s) => s.params)).toEqual([[], [1], []]);
+    expect(tempTableStatements(duckdbDialect, 't', 'SELECT $1 AS a', [1]).map((s) => s.params)).toEqual([[1]]);
+    // Negative control: the search by text the builders used before misses the rewritten T-SQL statement.
+    expect(d.createTempTableAs('t', q).some((s) => s.includes(q))).toBe(false);
+  });
+});

@@ -27,19 +27,30 @@ export function splitQuery(query: string): { ctes: string; body: string; orderBy
           else break;
         }
       }
+    } else if (ch === '-' && q[i + 1] === '-') {
+      while (i < q.length && q[i] !== '\n') i++;
+    } else if (ch === '/' && q[i + 1] === '*') {
+      const end = q.indexOf('*/', i + 2);
+      i = end < 0 ? q.length : end + 1;
     } else if (ch === '(') depth++;
     else if (ch === ')') depth--;
-    else if (depth === 0 && /[A-Za-z]/.test(ch) && (i === 0 || !/[A-Za-z0-9_]/.test(q[i - 1]!))) {
-      const word = /^[A-Za-z]+/.exec(q.slice(i))![0].toUpperCase();
-      if (word === 'SELECT' || word === 'ORDER' || word === 'WITH') tops.push({ at: i, word });
+    else if (/[A-Za-z_]/.test(ch) && (i === 0 || !/[A-Za-z0-9_$#@]/.test(q[i - 1]!))) {
+      // A whole word: `order_id` or a CTE named `select_1` is not a keyword.
+      const word = /^[A-Za-z_][A-Za-z0-9_$#@]*/.exec(q.slice(i))![0];
+      const upper = word.toUpperCase();
+      if (depth === 0 && (upper === 'SELECT' || upper === 'ORDER')) tops.push({ at: i, word: upper });
       i += word.length - 1;
     }
   }
+  if (depth !== 0) throw new RangeError('splitQuery: unbalanced parentheses');
+  const isWith = /^WITH\b/i.test(q);
   const firstSelect = tops.find((t) => t.word === 'SELECT');
-  if (!firstSelect) throw new RangeError('splitQuery: no SELECT at the top level');
-  const ctes = /^WITH\b/i.test(q) ? q.slice(0, firstSelect.at).trimEnd() : '';
-  const lastOrder = [...tops].reverse().find((t) => t.word === 'ORDER' && t.at > firstSelect.at);
-  const body = q.slice(firstSelect.at, lastOrder?.at ?? q.length).trimEnd();
+  // A body that opens with a parenthesis ((SELECT …) UNION ALL (SELECT …)) has no top-level SELECT, and no CTEs.
+  if (!firstSelect && (isWith || !q.startsWith('('))) throw new RangeError('splitQuery: no SELECT at the top level');
+  const bodyAt = isWith ? firstSelect!.at : 0;
+  const lastOrder = [...tops].reverse().find((t) => t.word === 'ORDER' && t.at > bodyAt && /^ORDER\s+BY\b/i.test(q.slice(t.at)));
+  const ctes = isWith ? q.slice(0, bodyAt).trimEnd() : '';
+  const body = q.slice(bodyAt, lastOrder?.at ?? q.length).trimEnd();
   const orderBy = lastOrder ? q.slice(lastOrder.at).replace(/^ORDER\s+BY\s+/i, '').trim() : '';
   return { ctes, body, orderBy };
 }
@@ -49,6 +60,13 @@ function wrap(prefix: string, query: string, alias: string): string {
   const { ctes, body, orderBy } = splitQuery(query);
   return `${ctes ? `${ctes}\n` : ''}${prefix} FROM (\n${body}\n) AS ${alias}${orderBy ? `\nORDER BY ${orderBy}` : ''}`;
 }
+
+/**
+ * MD5 of a text's UTF-8 bytes in lower-case hex, as DuckDB and PostgreSQL give it: HASHBYTES hashes an NVARCHAR's
+ * UTF-16 bytes, so the text is converted to VARCHAR under a UTF-8 collation (SQL Server 2019+) first, and CONVERT
+ * style 2 prints upper-case hex.
+ */
+const md5Utf8 = (x: string): string => `LOWER(CONVERT(VARCHAR(32), HASHBYTES('MD5', CONVERT(VARCHAR(MAX), CAST(${x} AS NVARCHAR(MAX)) COLLATE Latin1_General_100_BIN2_UTF8)), 2))`;
 
 /** T-SQL temp tables are named `#name`, not declared TEMP. */
 const tempName = (name: string): string => `[#${name.replace(/]/g, ']]')}]`;
@@ -74,7 +92,10 @@ export const sqlServerDialect: SqlDialect = {
     const h = filterColumnsHistogram(binExpr, bins);
     return { select: (alias) => Array.from({ length: bins }, (_, j) => `SUM(CASE WHEN ${binExpr} = ${j} THEN 1 ELSE 0 END) AS ${alias}_${j}`), read: h.read };
   },
-  keyedHash: (salt, keys) => `CONVERT(VARCHAR(32), HASHBYTES('MD5', CONCAT_WS('|', ${[salt, ...keys.map((k) => `CAST(${k} AS NVARCHAR(MAX))`)].join(', ')})), 2)`,
+  keyedHash: (salt, keys) => md5Utf8(`CONCAT_WS('|', ${[salt, ...keys.map((k) => `CAST(${k} AS NVARCHAR(MAX))`)].join(', ')})`),
+  // `+` on NVARCHAR is NULL when a part is NULL (CONCAT would make it empty).
+  concat: (parts) => `(${parts.map((x) => `CAST(${x} AS NVARCHAR(MAX))`).join(' + ')})`,
+  md5Hex: (x) => md5Utf8(x),
   // FLOAT holds no infinities or NaN in SQL Server: every non-NULL value is finite.
   isFinite: (x) => `((${x}) = (${x}))`,
   toDouble: (x) => `CAST(${x} AS FLOAT)`,

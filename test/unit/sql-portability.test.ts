@@ -20,10 +20,16 @@ import { PROJECT_ROOT as ROOT, productSourceFiles } from '../helpers/source-file
 const RULES: [RegExp, string][] = [
   [/\bFILTER\s*\(\s*WHERE\b/i, 'FILTER (WHERE'],
   [/\bON\s+(true|false)\b/i, 'ON true'],
-  [/\b(WHERE|AND|OR|NOT|THEN|ELSE|SELECT|WHEN)\s+(true|false)\b/, 'boolean literal'],
-  [/,\s*(true|false)\s*[),]/, 'boolean literal'],
-  [/\bGROUP\s+BY\s+\d/i, 'GROUP BY ordinal'],
-  [/\bORDER\s+BY\s+\d/i, 'ORDER BY ordinal'],
+  [/\b(WHERE|AND|OR|NOT|THEN|ELSE|SELECT|WHEN|IS)\s+(true|false)\b/i, 'boolean literal'],
+  [/[,(]\s*(true|false)\s*[),]/i, 'boolean literal'],
+  [/^\s*\(?\s*(true|false)\s*\)?\s*$/i, 'boolean literal'],
+  [/\bGROUP\s+BY\s+(?:[^()]*?,\s*)?\d+\s*(?:,|\)|$|\s+(?:HAVING|LIMIT|ORDER|UNION)\b)/i, 'GROUP BY ordinal'],
+  [/\bORDER\s+BY\s+(?:[^()]*?,\s*)?\d+\s*(?:,|\)|$|\s+(?:ASC|DESC|NULLS|LIMIT|OFFSET|UNION)\b)/i, 'ORDER BY ordinal'],
+  [/\bGROUP\s+BY\s+ALL\b/i, 'GROUP BY ALL'],
+  [/\bNULLS\s+(FIRST|LAST)\b/i, 'NULLS FIRST/LAST'],
+  [/\|\|/, '|| concatenation'],
+  [/\bmd5\s*\(/i, 'md5('],
+  [/\bsubstr\s*\(/i, 'substr('],
   [/\bLIMIT\s+[\d$]/i, 'LIMIT'],
   [/::\s*[A-Za-z]/, ':: cast'],
   [/(^|[^\w$])\$\d/, '$n placeholder'],
@@ -45,11 +51,13 @@ const MARKER = /sql:\s*duckdb-only/;
 
 function leadingMarked(node: ts.Node, text: string): boolean {
   for (let n: ts.Node | undefined = node; n; n = n.parent) {
-    if (ts.isStatement(n) || ts.isPropertyAssignment(n) || ts.isVariableDeclaration(n)) {
+    // The marker covers the one statement it sits on, or a whole function declared DuckDB-only (its parameters are the
+    // agent's DuckDB connection); never an \`if\` or a block around several statements.
+    if (ts.isExpressionStatement(n) || ts.isVariableStatement(n) || ts.isReturnStatement(n) || ts.isPropertyAssignment(n) || ts.isVariableDeclaration(n) || ts.isFunctionDeclaration(n)) {
       const ranges = ts.getLeadingCommentRanges(text, n.getFullStart()) ?? [];
       if (ranges.some((r) => MARKER.test(text.slice(r.pos, r.end)))) return true;
     }
-    if (ts.isSourceFile(n) || ts.isFunctionLike(n)) break;
+    if (ts.isSourceFile(n) || ts.isFunctionLike(n) || (ts.isBlock(n) && !ts.isFunctionDeclaration(n.parent))) break;
   }
   return false;
 }
@@ -57,13 +65,15 @@ function leadingMarked(node: ts.Node, text: string): boolean {
 export function portabilityViolations(files: { path: string; text: string }[]): string[] {
   const out: string[] = [];
   for (const { path, text } of files) {
-    if (ONE_ENGINE[path] || !/\bSqlDialect\b|\.dialect\b|dialect:/.test(text)) continue;
+    if (ONE_ENGINE[path] || !/\bSql(Dialect|Session)\b|\.dialect\b|dialect:/.test(text)) continue;
     const src = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true);
     const visit = (n: ts.Node): void => {
       let lit: string | undefined;
       if (ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n)) lit = n.text;
       else if (ts.isTemplateExpression(n)) lit = [n.head.text, ...n.templateSpans.map((s) => `\${…}${s.literal.text}`)].join('');
-      if (lit !== undefined && !leadingMarked(n, text)) {
+      // A 'true' compared in TypeScript (v === 'true') is a value, not SQL.
+      const compared = lit !== undefined && n.parent !== undefined && ts.isBinaryExpression(n.parent) && [ts.SyntaxKind.EqualsEqualsEqualsToken, ts.SyntaxKind.ExclamationEqualsEqualsToken].includes(n.parent.operatorToken.kind);
+      if (lit !== undefined && !compared && !leadingMarked(n, text)) {
         const line = src.getLineAndCharacterOfPosition(n.getStart()).line + 1;
         for (const [re, label] of RULES) if (re.test(lit)) out.push(`${path}:${line}: ${label}`);
       }
@@ -82,7 +92,7 @@ describe('SQL builders stay within the portable core (node-agent/sql/dialect.ts)
       .map((p) => ({ path: relative(ROOT, p), text: readFileSync(p, 'utf8') }))
       .filter((f) => !f.path.startsWith(join('node-agent', 'sql') + '/') || f.path.endsWith('contingency-counts.ts'));
     // The scan reaches the builders: cohorts, aggregates, analytics, glm, train, contingency.
-    const scanned = files.filter((f) => /\bSqlDialect\b|\.dialect\b|dialect:/.test(f.text) && !ONE_ENGINE[f.path]).map((f) => f.path);
+    const scanned = files.filter((f) => /\bSql(Dialect|Session)\b|\.dialect\b|dialect:/.test(f.text) && !ONE_ENGINE[f.path]).map((f) => f.path);
     for (const must of ['cohort/compile.ts', 'query/aggregate-sql.ts', 'analytics/survival.ts', 'glm/design.ts', 'train/stream.ts', 'sql/contingency-counts.ts']) {
       expect(scanned.some((p) => p.endsWith(join(...must.split('/'))))).toBe(true);
     }
@@ -100,6 +110,11 @@ describe('SQL builders stay within the portable core (node-agent/sql/dialect.ts)
       f("// sql: duckdb-only (the agent's scratch table)\nconst h = `SELECT * FROM t WHERE x = $1`;"),
       f('const i = `SELECT * FROM t WHERE x = $1`;'),
       { path: join('node-agent', 'ledger.ts'), text: 'const j = `SELECT * FROM t WHERE x = $1 LIMIT 1`;' },
+      f('const k = `SELECT a, count(*) FROM t WHERE TRUE GROUP BY a, 2 ORDER BY a NULLS LAST`;', join('jobs', 'y', 'agent.ts')),
+      f("const l = `SELECT ${a} || 'x' AS c, substr(md5(k), 1, 8) FROM t`;", join('jobs', 'y', 'agent.ts')),
+      f("const rows = opts.rows ?? 'true';\nconst ok = v === 'true';", join('jobs', 'y', 'agent.ts')),
+      f("// sql: duckdb-only\nif (x) {\n  await c.run(`SELECT * FROM t WHERE x = $1`);\n}", join('jobs', 'y', 'agent.ts')),
+      f("// sql: duckdb-only\nfunction local(c) {\n  for (const i of is) parts.push(`SELECT ${i} || 'b'`);\n}", join('jobs', 'y', 'agent.ts')),
     ]);
     const at = (line: number, label: string): string => `${join('jobs', 'x', 'agent.ts')}:${line}: ${label}`;
     expect(found).toEqual([
@@ -110,6 +125,14 @@ describe('SQL builders stay within the portable core (node-agent/sql/dialect.ts)
       at(2, 'boolean literal'),
       at(2, 'LIMIT'),
       at(2, '$n placeholder'),
+      `${join('jobs', 'y', 'agent.ts')}:2: boolean literal`,
+      `${join('jobs', 'y', 'agent.ts')}:2: GROUP BY ordinal`,
+      `${join('jobs', 'y', 'agent.ts')}:2: NULLS FIRST/LAST`,
+      `${join('jobs', 'y', 'agent.ts')}:2: || concatenation`,
+      `${join('jobs', 'y', 'agent.ts')}:2: md5(`,
+      `${join('jobs', 'y', 'agent.ts')}:2: substr(`,
+      `${join('jobs', 'y', 'agent.ts')}:2: boolean literal`,
+      `${join('jobs', 'y', 'agent.ts')}:4: $n placeholder`,
     ]);
   });
 });
