@@ -10,7 +10,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,14 @@ export function skipWithoutPostgres(what: string): boolean {
   const bin = postgresBinDir();
   if (bin === undefined) console.warn(`[postgres] SKIPPING ${what}: no PostgreSQL server binaries (apt-get install postgresql)`);
   return bin === undefined;
+}
+
+/** A server certificate and key (PEM) for TLS, and the roles refused over TCP without it. */
+export interface PgTlsOptions {
+  certFile: string;
+  keyFile: string;
+  /** Roles that may connect over TCP only with TLS (`hostnossl … reject`). @default none */
+  requiredFor?: string[];
 }
 
 export interface PgCluster {
@@ -94,7 +102,7 @@ function postgresIds(): { uid: number; gid: number } | undefined {
  * Starts a fresh cluster. Options: `port` (default a free one), `settings` appended to postgresql.conf.
  * @throws Error when the binaries are missing or the server does not start (the log is in the message)
  */
-export async function startPostgres(opts: { settings?: Record<string, string> } = {}): Promise<PgCluster> {
+export async function startPostgres(opts: { settings?: Record<string, string>; tls?: PgTlsOptions } = {}): Promise<PgCluster> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('no PostgreSQL server binaries found');
   const as = runAs();
@@ -116,6 +124,20 @@ export async function startPostgres(opts: { settings?: Record<string, string> } 
   };
   await exec('initdb', ['-D', dataDir, '-U', adminUser, '--pwfile', pwFile, '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
   rmSync(pwFile);
+  const tlsSettings: Record<string, string> = {};
+  if (opts.tls) {
+    // The server's key must belong to its OS user and be readable by it alone, or PostgreSQL refuses to start.
+    for (const [from, to, mode] of [[opts.tls.certFile, 'server.crt', 0o644], [opts.tls.keyFile, 'server.key', 0o600]] as const) {
+      copyFileSync(from, join(dataDir, to));
+      chmodSync(join(dataDir, to), mode);
+      if (ids) chownSync(join(dataDir, to), ids.uid, ids.gid);
+    }
+    Object.assign(tlsSettings, { ssl: 'on', ssl_cert_file: `'server.crt'`, ssl_key_file: `'server.key'` });
+    // Roles that may connect over TCP only with TLS: matched before initdb's `host all all` lines.
+    const hba = join(dataDir, 'pg_hba.conf');
+    const reject = (opts.tls.requiredFor ?? []).map((r) => `hostnossl all ${r} 127.0.0.1/32 reject`);
+    writeFileSync(hba, [...reject, readFileSync(hba, 'utf8')].join('\n'));
+  }
   let started = false;
   let port = 0;
   // A free port can be taken between the probe and the bind: try a few.
@@ -128,7 +150,7 @@ export async function startPostgres(opts: { settings?: Record<string, string> } 
       'fsync = off',
       'synchronous_commit = off',
       'full_page_writes = off',
-      ...Object.entries(opts.settings ?? {}).map(([k, v]) => `${k} = ${v}`),
+      ...Object.entries({ ...tlsSettings, ...(opts.settings ?? {}) }).map(([k, v]) => `${k} = ${v}`),
     ].join('\n');
     writeFileSync(join(dataDir, 'postgresql.auto.conf'), `${conf}\n`);
     if (ids) chownSync(join(dataDir, 'postgresql.auto.conf'), ids.uid, ids.gid);

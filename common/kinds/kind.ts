@@ -251,7 +251,8 @@ export interface AgentKindDef<S = unknown, P = unknown, I = unknown> {
   onSource?(ctx: AgentKindContext, job: CompiledKindJob<S, P>, input: I, session: unknown, signal: AbortSignal): Promise<StatVector>;
   /**
    * Whether this round's `onSource` step reads the server at all: false once the kind holds its rows in the job's
-   * state (glm and train after their first read; Cox streams every round), and the runner then calls localStep without opening a
+   * state (none of today's server kinds: glm, Cox and train read the server every round, keeping no rows), and the
+   * runner then calls localStep without opening a
    * session — no connection, consent scope or linkage table on the hospital's server for a round that reads
    * nothing there. @default true
    */

@@ -7,7 +7,8 @@
  * streams those (cell, person) pairs through a cursor into the agent's DuckDB, where they are hashed and checked
  * exactly as on a DuckDB agent; they never leave the agent.
  *
- * Kinds whose SQL is still written for DuckDB only (contingency, glm) stage the columns they read: `withStagedColumns`
+ * Specs the server cannot count exactly (a contingency on a DATE column, or without a privacy unit) stage the columns
+ * they read: `withStagedColumns`
  * reads the rows that pass the job's filters (pushed down) through a cursor into a TEMP table of the agent's DuckDB
  * named like the product. Values cross as text and are cast back to the product's published types: PostgreSQL prints
  * doubles in their shortest exact form (pinned, data/source/session-settings.ts), so nothing is rounded on the way.

@@ -81,6 +81,9 @@ export async function checkCdmSchema(client: pg.ClientBase, o: { schema: string;
   }
   const db = (await client.query<{ create: boolean }>(`SELECT has_database_privilege(current_database(), 'CREATE') AS create`)).rows[0];
   if (db?.create) throw fail(`database: role ${o.user} can CREATE schemas in this database; the agent needs a read-only role (REVOKE CREATE ON DATABASE)`);
+  // The one thing it must be able to create: its session's TEMP working tables (every kind stages there).
+  const temp = (await client.query<{ temp: boolean }>(`SELECT has_database_privilege(current_database(), 'TEMPORARY') AS temp`)).rows[0];
+  if (!temp?.temp) throw fail(`database: role ${o.user} cannot create TEMP tables in this database, where the agent keeps its working tables (GRANT TEMPORARY ON DATABASE … TO ${o.user})`);
 
   // Tables and views the role may read, CDM schema first (search_path order).
   const cols = (await client.query<{ s: string; t: string; c: string; ty: string; readable: boolean }>(

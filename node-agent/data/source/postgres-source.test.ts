@@ -32,7 +32,7 @@ async function rejection(p: Promise<unknown>): Promise<FedmeshError> {
 
 describe('parseDatabaseUrl', () => {
   it('takes user, host, port and database', () => {
-    expect(parseDatabaseUrl('postgres://agent@db.example:6543/cdm')).toEqual({ host: 'db.example', port: 6543, user: 'agent', database: 'cdm' });
+    expect(parseDatabaseUrl('postgres://agent@db.example:6543/cdm')).toEqual({ host: 'db.example', port: 6543, user: 'agent', database: 'cdm', ssl: { mode: 'disable' } });
     expect(parseDatabaseUrl('postgresql://agent@db/cdm').port).toBe(5432);
   });
   it('refuses a password in the URL without echoing it, and other schemes or parts missing', () => {
@@ -86,6 +86,8 @@ describe.skipIf(noPg)('PostgreSQL data source on PostgreSQL 15', () => {
       ['dbcreator', `GRANT CREATE ON DATABASE ${DB} TO dbcreator`],
       // A column-level grant: has_table_privilege says no, the role can still update that column.
       ['colwriter', 'GRANT UPDATE (year_of_birth) ON cdm.person TO colwriter'],
+      // No TEMP privilege: every task would fail staging its working tables.
+      ['notemp', `REVOKE TEMPORARY ON DATABASE ${DB} FROM PUBLIC; GRANT TEMPORARY ON DATABASE ${DB} TO reader, writer, outside, creator, dbcreator, colwriter`],
     ] as const) {
       await createReadOnlyRole(pg, DB, role, PASSWORD, ['cdm']);
       await pg.exec(grant, DB);
@@ -123,6 +125,7 @@ describe.skipIf(noPg)('PostgreSQL data source on PostgreSQL 15', () => {
     ['a role that can create in another schema', () => ({ url: `postgres://creator@127.0.0.1:${pg.port}/${DB}` }), /role creator can CREATE in schema scratch/, 'database'],
     ['a role that can update one column', () => ({ url: `postgres://colwriter@127.0.0.1:${pg.port}/${DB}` }), /role colwriter can write to the CDM \(UPDATE on cdm\.person\)/, 'database'],
     ['a role that can create schemas', () => ({ url: `postgres://dbcreator@127.0.0.1:${pg.port}/${DB}` }), /role dbcreator can CREATE schemas in this database/, 'database'],
+    ['a role that cannot create TEMP tables', () => ({ url: `postgres://notemp@127.0.0.1:${pg.port}/${DB}` }), /role notemp cannot create TEMP tables in this database/, 'database'],
     ['a superuser', () => ({ url: `postgres://${pg.adminUser}@127.0.0.1:${pg.port}/${DB}`, password: pg.adminPassword }), /is a superuser/, 'database'],
   ];
   for (const [what, over, message, field] of bad) {

@@ -3,8 +3,11 @@
  * copy, and only aggregates leave it. What a site's DBA can rely on:
  *
  * - **Read-only.** At start the agent refuses a superuser, a role that may INSERT/UPDATE/DELETE/TRUNCATE any table
- *   of the CDM or vocabulary schema, or CREATE in them. Its only writes are TEMP tables (session-private, gone at
- *   disconnect; needs the default TEMP privilege). Every read runs in a READ ONLY transaction on top.
+ *   (or column) of any schema of the database, CREATE in any schema, or CREATE schemas; and a role without the TEMP
+ *   privilege. Its only writes are TEMP tables (session-private, gone at disconnect). Every read runs in a READ
+ *   ONLY transaction on top.
+ * - **Encrypted when asked.** `?sslmode=require|verify-ca|verify-full&sslrootcert=CA.pem` in the URL, as libpq reads
+ *   them; `prefer`/`allow` (which fall back to plain text) and unknown parameters are refused, never dropped.
  * - **Bounded.** A small pool (`poolSize`), a statement timeout, and cursors (`FETCH n`) for large intermediate
  *   results, so neither side holds a whole per-person result in memory.
  * - **Clear failures.** Unreachable server, wrong credentials, a missing database, schema, table or column, and a
@@ -12,6 +15,8 @@
  *   A connection lost mid-task fails that task with AGENT_UNAVAILABLE (retryable); the pool dials again for the
  *   next one.
  */
+import { readFileSync, statSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { FedmeshError } from '../../../common/errors.js';
 import { postgresDialect } from '../../sql/index.js';
@@ -61,12 +66,20 @@ const TYPES = {
   },
 };
 
+/** TLS to the server, as libpq's `sslmode` says it (the modes that fall back to plain text are not offered). */
+export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
+const SSL_MODES: readonly SslMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
+/** Largest CA file read (`sslrootcert`). */
+const MAX_CA_BYTES = 1 << 20;
+
 /**
- * Parses `--database`: a `postgres://` or `postgresql://` URL with user, host, optional port and database, and
- * no password (a password in the URL would show in `ps` and in shell history).
+ * Parses `--database`: a `postgres://` or `postgresql://` URL with user, host, optional port and database, no
+ * password (a password in the URL would show in `ps` and in shell history), and optionally libpq's `sslmode`
+ * (disable, require, verify-ca, verify-full) and `sslrootcert` (a CA file) as query parameters. Any other query
+ * parameter is refused rather than ignored: a DBA's `?sslmode=…` must never be dropped silently.
  * @throws FedmeshError INVALID_ARGUMENT naming `database`
  */
-export function parseDatabaseUrl(url: string): { host: string; port: number; user: string; database: string } {
+export function parseDatabaseUrl(url: string): { host: string; port: number; user: string; database: string; ssl: { mode: SslMode; rootCert?: string } } {
   let u: URL;
   try {
     u = new URL(url);
@@ -84,7 +97,41 @@ export function parseDatabaseUrl(url: string): { host: string; port: number; use
     throw new FedmeshError('INVALID_ARGUMENT', 'database: expected postgres://user@host:port/database (user, host and database are required)', { field: 'database' });
   }
   const port = u.port === '' ? 5432 : Number(u.port);
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port, user: decodeURIComponent(u.username), database };
+  const known = new Set(['sslmode', 'sslrootcert']);
+  for (const k of u.searchParams.keys()) {
+    if (!known.has(k)) throw new FedmeshError('INVALID_ARGUMENT', `database: unknown URL parameter ${JSON.stringify(k.slice(0, 40))} (the agent takes sslmode and sslrootcert)`, { field: 'database' });
+  }
+  const modeText = u.searchParams.get('sslmode') ?? (u.searchParams.has('sslrootcert') ? 'verify-full' : 'disable');
+  if (!(SSL_MODES as readonly string[]).includes(modeText)) {
+    const why = modeText === 'allow' || modeText === 'prefer' ? ' (they fall back to an unencrypted connection; say require or verify-full)' : '';
+    throw new FedmeshError('INVALID_ARGUMENT', `database: sslmode must be one of ${SSL_MODES.join(', ')}, got ${JSON.stringify(modeText.slice(0, 20))}${why}`, { field: 'database' });
+  }
+  const mode = modeText as SslMode;
+  const rootCert = u.searchParams.get('sslrootcert') ?? undefined;
+  if (rootCert !== undefined && (mode === 'disable' || mode === 'require')) {
+    throw new FedmeshError('INVALID_ARGUMENT', `database: sslrootcert is only checked with sslmode=verify-ca or verify-full (got sslmode=${mode})`, { field: 'database' });
+  }
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port, user: decodeURIComponent(u.username), database, ssl: { mode, ...(rootCert !== undefined ? { rootCert } : {}) } };
+}
+
+/**
+ * The driver's `ssl` option for a mode: none; encrypted without checking the certificate (require); checked against
+ * the CA (sslrootcert, else Node's default roots) without (verify-ca) or with (verify-full) the host name.
+ * @throws FedmeshError FAILED_PRECONDITION naming sslrootcert when the CA file cannot be read
+ */
+function tlsOptions(ssl: { mode: SslMode; rootCert?: string }): false | ConnectionOptions {
+  if (ssl.mode === 'disable') return false;
+  if (ssl.mode === 'require') return { rejectUnauthorized: false };
+  let ca: string | undefined;
+  if (ssl.rootCert !== undefined) {
+    try {
+      if (statSync(ssl.rootCert).size > MAX_CA_BYTES) throw new RangeError('too large');
+      ca = readFileSync(ssl.rootCert, 'utf8');
+    } catch (e) {
+      throw new FedmeshError('FAILED_PRECONDITION', `database: cannot read sslrootcert ${JSON.stringify(ssl.rootCert.slice(0, 200))} (${(e as { code?: string }).code ?? (e as Error).message}; a PEM file of at most 1 MiB)`, { field: 'database', cause: e });
+    }
+  }
+  return { rejectUnauthorized: true, ...(ca !== undefined ? { ca } : {}), ...(ssl.mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}) };
 }
 
 function checkSchemaName(name: string, field: string): string {
@@ -93,12 +140,18 @@ function checkSchemaName(name: string, field: string): string {
 }
 
 /** A start-time connection error as a message naming the problem (the driver's text can echo the password: not used). */
+const TLS_TRUST = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_SIGNATURE_FAILURE']);
+
 function startError(e: unknown, where: { host: string; port: number; user: string; database: string }): FedmeshError {
   const err = e as { code?: string; message?: string };
   const code = err.code ?? '';
   const at = `${where.host}:${where.port}`;
   let message: string;
-  if (NETWORK.has(code) || /timeout expired|Connection terminated due to connection timeout/i.test(err.message ?? '')) message = `database: cannot reach PostgreSQL at ${at} (${code || 'timeout'})`;
+  const text = err.message ?? '';
+  if (/does not support SSL/i.test(text)) message = `database: the server at ${at} does not accept TLS connections (drop sslmode, or enable ssl on the server)`;
+  else if (TLS_TRUST.has(code) || /certificate|altnames/i.test(text)) message = `database: the TLS certificate of ${at} is not trusted (${code || 'certificate'}): check sslrootcert, and with verify-full the host name`;
+  else if (code === '28000' && /no encryption/i.test(text)) message = `database: the server at ${at} refuses role ${where.user} without TLS (pg_hba.conf hostssl): add ?sslmode=verify-full&sslrootcert=CA.pem to --database`;
+  else if (NETWORK.has(code) || /timeout expired|Connection terminated due to connection timeout/i.test(err.message ?? '')) message = `database: cannot reach PostgreSQL at ${at} (${code || 'timeout'})`;
   else if (code === '28P01') message = `database: password authentication failed for role ${where.user} at ${at}`;
   else if (code === '28000') message = `database: role ${where.user} may not connect to ${where.database} at ${at} (pg_hba.conf)`;
   else if (code === '3D000') message = `database: database ${where.database} does not exist at ${at}`;
@@ -250,8 +303,11 @@ export async function openPostgresSource(options: PostgresSourceOptions): Promis
   if (!Number.isSafeInteger(poolSize) || poolSize < 1 || poolSize > 64) throw new RangeError('options.poolSize must be an integer in [1, 64]');
   const statementTimeoutMs = options.statementTimeoutMs ?? 600_000;
   if (!Number.isSafeInteger(statementTimeoutMs) || statementTimeoutMs < 0) throw new RangeError('options.statementTimeoutMs must be a non-negative integer');
+  const { ssl, ...at } = where;
+  const tls = tlsOptions(ssl);
   const pool = new pg.Pool({
-    ...where,
+    ...at,
+    ssl: tls,
     ...(options.password !== undefined ? { password: options.password } : {}),
     max: poolSize,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
@@ -288,7 +344,7 @@ export async function openPostgresSource(options: PostgresSourceOptions): Promis
     throw e;
   }
   const cancelBackend = async (pid: number): Promise<void> => {
-    const c = new pg.Client({ ...where, ...(options.password !== undefined ? { password: options.password } : {}), connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000, application_name: 'fedmesh-agent-cancel' });
+    const c = new pg.Client({ ...at, ssl: tls, ...(options.password !== undefined ? { password: options.password } : {}), connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000, application_name: 'fedmesh-agent-cancel' });
     c.on('error', () => undefined);
     await c.connect();
     try {
