@@ -53,3 +53,11 @@ describe('T-SQL query splitting on hostile shapes (red team 24)', () => {
     expect(d.createTempTableAs('t', q).some((s) => s.includes(q))).toBe(false);
   });
 });
+
+describe('T-SQL query splitting: comments and parentheses (red team 25)', () => {
+  it('a comment before WITH, nested block comments, and a stray closing parenthesis', () => {
+    expect(splitQuery('-- c\nWITH a AS (SELECT 1 AS x) SELECT x FROM a')).toEqual({ ctes: '-- c\nWITH a AS (SELECT 1 AS x)', body: 'SELECT x FROM a', orderBy: '' });
+    expect(splitQuery('SELECT a /* x /* ORDER BY b */ still comment */ FROM t ORDER BY a')).toEqual({ ctes: '', body: 'SELECT a /* x /* ORDER BY b */ still comment */ FROM t', orderBy: 'a' });
+    expect(() => splitQuery('SELECT a FROM t) AS z (')).toThrow(/unbalanced/);
+  });
+});

@@ -30,20 +30,28 @@ export function splitQuery(query: string): { ctes: string; body: string; orderBy
     } else if (ch === '-' && q[i + 1] === '-') {
       while (i < q.length && q[i] !== '\n') i++;
     } else if (ch === '/' && q[i + 1] === '*') {
-      const end = q.indexOf('*/', i + 2);
-      i = end < 0 ? q.length : end + 1;
+      // T-SQL block comments nest.
+      let nest = 1;
+      for (i += 2; i < q.length && nest > 0; i++) {
+        if (q[i] === '/' && q[i + 1] === '*') (nest++, i++);
+        else if (q[i] === '*' && q[i + 1] === '/') (nest--, i++);
+      }
+      i--;
     } else if (ch === '(') depth++;
-    else if (ch === ')') depth--;
+    else if (ch === ')') {
+      if (--depth < 0) throw new RangeError('splitQuery: unbalanced parentheses');
+    }
     else if (/[A-Za-z_]/.test(ch) && (i === 0 || !/[A-Za-z0-9_$#@]/.test(q[i - 1]!))) {
       // A whole word: `order_id` or a CTE named `select_1` is not a keyword.
       const word = /^[A-Za-z_][A-Za-z0-9_$#@]*/.exec(q.slice(i))![0];
       const upper = word.toUpperCase();
-      if (depth === 0 && (upper === 'SELECT' || upper === 'ORDER')) tops.push({ at: i, word: upper });
+      if (depth === 0 && (upper === 'SELECT' || upper === 'ORDER' || upper === 'WITH')) tops.push({ at: i, word: upper });
       i += word.length - 1;
     }
   }
   if (depth !== 0) throw new RangeError('splitQuery: unbalanced parentheses');
-  const isWith = /^WITH\b/i.test(q);
+  // The first word decides (comments before it do not hide a WITH).
+  const isWith = tops[0]?.word === 'WITH' && !/\S/.test(stripComments(q.slice(0, tops[0].at)));
   const firstSelect = tops.find((t) => t.word === 'SELECT');
   // A body that opens with a parenthesis ((SELECT …) UNION ALL (SELECT …)) has no top-level SELECT, and no CTEs.
   if (!firstSelect && (isWith || !q.startsWith('('))) throw new RangeError('splitQuery: no SELECT at the top level');
@@ -53,6 +61,11 @@ export function splitQuery(query: string): { ctes: string; body: string; orderBy
   const body = q.slice(bodyAt, lastOrder?.at ?? q.length).trimEnd();
   const orderBy = lastOrder ? q.slice(lastOrder.at).replace(/^ORDER\s+BY\s+/i, '').trim() : '';
   return { ctes, body, orderBy };
+}
+
+/** The text without its `--` and (nested) block comments; only used to see whether anything precedes a word. */
+function stripComments(s: string): string {
+  return s.replace(/--[^\n]*/g, ' ').replace(/\/\*[\s\S]*\*\//g, ' ');
 }
 
 /** `prefix FROM (body) AS alias`, with the query's CTEs before and its ORDER BY after (see splitQuery). */

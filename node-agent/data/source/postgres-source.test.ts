@@ -32,7 +32,7 @@ async function rejection(p: Promise<unknown>): Promise<FedmeshError> {
 
 describe('parseDatabaseUrl', () => {
   it('takes user, host, port and database', () => {
-    expect(parseDatabaseUrl('postgres://agent@db.example:6543/cdm')).toEqual({ host: 'db.example', port: 6543, user: 'agent', database: 'cdm', ssl: { mode: 'disable' } });
+    expect(parseDatabaseUrl('postgres://agent@db.example:6543/cdm', {})).toEqual({ host: 'db.example', port: 6543, user: 'agent', database: 'cdm', ssl: { mode: 'disable' } });
     expect(parseDatabaseUrl('postgresql://agent@db/cdm').port).toBe(5432);
   });
   it('refuses a password in the URL without echoing it, and other schemes or parts missing', () => {

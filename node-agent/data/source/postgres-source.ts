@@ -15,7 +15,7 @@
  *   A connection lost mid-task fails that task with AGENT_UNAVAILABLE (retryable); the pool dials again for the
  *   next one.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { FedmeshError } from '../../../common/errors.js';
@@ -79,7 +79,7 @@ const MAX_CA_BYTES = 1 << 20;
  * parameter is refused rather than ignored: a DBA's `?sslmode=…` must never be dropped silently.
  * @throws FedmeshError INVALID_ARGUMENT naming `database`
  */
-export function parseDatabaseUrl(url: string): { host: string; port: number; user: string; database: string; ssl: { mode: SslMode; rootCert?: string } } {
+export function parseDatabaseUrl(url: string, env: Readonly<Record<string, string | undefined>> = process.env): { host: string; port: number; user: string; database: string; ssl: { mode: SslMode; rootCert?: string } } {
   let u: URL;
   try {
     u = new URL(url);
@@ -97,19 +97,28 @@ export function parseDatabaseUrl(url: string): { host: string; port: number; use
     throw new FedmeshError('INVALID_ARGUMENT', 'database: expected postgres://user@host:port/database (user, host and database are required)', { field: 'database' });
   }
   const port = u.port === '' ? 5432 : Number(u.port);
+  const bad = (m: string): FedmeshError => new FedmeshError('INVALID_ARGUMENT', `database: ${m}`, { field: 'database' });
+  // Nothing of the URL is dropped: a fragment, an unknown or a repeated parameter (libpq takes the last, URL readers
+  // the first) is refused.
+  if (u.hash !== '') throw bad('the URL must not have a #fragment (put sslmode and sslrootcert after ?)');
   const known = new Set(['sslmode', 'sslrootcert']);
-  for (const k of u.searchParams.keys()) {
-    if (!known.has(k)) throw new FedmeshError('INVALID_ARGUMENT', `database: unknown URL parameter ${JSON.stringify(k.slice(0, 40))} (the agent takes sslmode and sslrootcert)`, { field: 'database' });
+  for (const k of new Set(u.searchParams.keys())) {
+    if (!known.has(k)) throw bad(`unknown URL parameter ${JSON.stringify(k.slice(0, 40))} (the agent takes sslmode and sslrootcert)`);
+    if (u.searchParams.getAll(k).length > 1) throw bad(`URL parameter ${k} is given more than once`);
   }
-  const modeText = u.searchParams.get('sslmode') ?? (u.searchParams.has('sslrootcert') ? 'verify-full' : 'disable');
+  // From the URL, else from libpq's PGSSLMODE / PGSSLROOTCERT (the driver would read them only if told nothing).
+  const fromUrl = u.searchParams.has('sslmode') || u.searchParams.has('sslrootcert');
+  const rawMode = fromUrl ? u.searchParams.get('sslmode') : env.PGSSLMODE;
+  const rootCert = (fromUrl ? u.searchParams.get('sslrootcert') : env.PGSSLROOTCERT) ?? undefined;
+  const origin = fromUrl ? 'sslmode' : 'PGSSLMODE';
+  const modeText = rawMode ?? (rootCert !== undefined ? 'verify-full' : 'disable');
   if (!(SSL_MODES as readonly string[]).includes(modeText)) {
     const why = modeText === 'allow' || modeText === 'prefer' ? ' (they fall back to an unencrypted connection; say require or verify-full)' : '';
-    throw new FedmeshError('INVALID_ARGUMENT', `database: sslmode must be one of ${SSL_MODES.join(', ')}, got ${JSON.stringify(modeText.slice(0, 20))}${why}`, { field: 'database' });
+    throw bad(`${origin} must be one of ${SSL_MODES.join(', ')}, got ${JSON.stringify(modeText.slice(0, 20))}${why}`);
   }
   const mode = modeText as SslMode;
-  const rootCert = u.searchParams.get('sslrootcert') ?? undefined;
   if (rootCert !== undefined && (mode === 'disable' || mode === 'require')) {
-    throw new FedmeshError('INVALID_ARGUMENT', `database: sslrootcert is only checked with sslmode=verify-ca or verify-full (got sslmode=${mode})`, { field: 'database' });
+    throw bad(`${fromUrl ? 'sslrootcert' : 'PGSSLROOTCERT'} is only checked with sslmode=verify-ca or verify-full (got ${origin}=${mode})`);
   }
   return { host: u.hostname.replace(/^\[|\]$/g, ''), port, user: decodeURIComponent(u.username), database, ssl: { mode, ...(rootCert !== undefined ? { rootCert } : {}) } };
 }
@@ -124,12 +133,23 @@ function tlsOptions(ssl: { mode: SslMode; rootCert?: string }): false | Connecti
   if (ssl.mode === 'require') return { rejectUnauthorized: false };
   let ca: string | undefined;
   if (ssl.rootCert !== undefined) {
+    const named = JSON.stringify(ssl.rootCert.slice(0, 200));
+    let fd: number | undefined;
     try {
-      if (statSync(ssl.rootCert).size > MAX_CA_BYTES) throw new RangeError('too large');
-      ca = readFileSync(ssl.rootCert, 'utf8');
+      // Opened once, checked to be a regular file of at most 1 MiB, and read at most that far (a FIFO or a device
+      // would block or never end).
+      fd = openSync(ssl.rootCert, constants.O_RDONLY | constants.O_NONBLOCK);
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
+      if (st.size > MAX_CA_BYTES) throw Object.assign(new Error('too large'), { code: 'larger than 1 MiB' });
+      const buf = Buffer.alloc(st.size);
+      ca = buf.subarray(0, readSync(fd, buf, 0, st.size, 0)).toString('utf8');
     } catch (e) {
-      throw new FedmeshError('FAILED_PRECONDITION', `database: cannot read sslrootcert ${JSON.stringify(ssl.rootCert.slice(0, 200))} (${(e as { code?: string }).code ?? (e as Error).message}; a PEM file of at most 1 MiB)`, { field: 'database', cause: e });
+      throw new FedmeshError('FAILED_PRECONDITION', `database: cannot read sslrootcert ${named} (${(e as { code?: string }).code ?? (e as Error).message}; a PEM file of at most 1 MiB)`, { field: 'database', cause: e });
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new FedmeshError('FAILED_PRECONDITION', `database: sslrootcert ${named} holds no PEM certificate`, { field: 'database' });
   }
   return { rejectUnauthorized: true, ...(ca !== undefined ? { ca } : {}), ...(ssl.mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}) };
 }
@@ -142,18 +162,19 @@ function checkSchemaName(name: string, field: string): string {
 /** A start-time connection error as a message naming the problem (the driver's text can echo the password: not used). */
 const TLS_TRUST = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_SIGNATURE_FAILURE']);
 
-function startError(e: unknown, where: { host: string; port: number; user: string; database: string }): FedmeshError {
+function startError(e: unknown, where: { host: string; port: number; user: string; database: string; ssl: { mode: SslMode } }): FedmeshError {
   const err = e as { code?: string; message?: string };
   const code = err.code ?? '';
   const at = `${where.host}:${where.port}`;
   let message: string;
   const text = err.message ?? '';
-  if (/does not support SSL/i.test(text)) message = `database: the server at ${at} does not accept TLS connections (drop sslmode, or enable ssl on the server)`;
-  else if (TLS_TRUST.has(code) || /certificate|altnames/i.test(text)) message = `database: the TLS certificate of ${at} is not trusted (${code || 'certificate'}): check sslrootcert, and with verify-full the host name`;
-  else if (code === '28000' && /no encryption/i.test(text)) message = `database: the server at ${at} refuses role ${where.user} without TLS (pg_hba.conf hostssl): add ?sslmode=verify-full&sslrootcert=CA.pem to --database`;
+  const plain = where.ssl.mode === 'disable';
+  // Node's TLS codes and SQLSTATEs first; the server's text (in its own language) only as a hint.
+  if (TLS_TRUST.has(code)) message = `database: the TLS certificate of ${at} is not trusted (${code}): check sslrootcert, and with verify-full the host name`;
+  else if (code === '' && /does not support SSL/i.test(text)) message = `database: the server at ${at} does not accept TLS connections (drop sslmode, or enable ssl on the server)`;
   else if (NETWORK.has(code) || /timeout expired|Connection terminated due to connection timeout/i.test(err.message ?? '')) message = `database: cannot reach PostgreSQL at ${at} (${code || 'timeout'})`;
   else if (code === '28P01') message = `database: password authentication failed for role ${where.user} at ${at}`;
-  else if (code === '28000') message = `database: role ${where.user} may not connect to ${where.database} at ${at} (pg_hba.conf)`;
+  else if (code === '28000') message = `database: role ${where.user} may not connect to ${where.database} at ${at} (pg_hba.conf)${plain ? `${/no encryption/i.test(text) ? ' without TLS' : ''}; if the server requires TLS (hostssl), add ?sslmode=verify-full&sslrootcert=CA.pem to --database` : ''}`;
   else if (code === '3D000') message = `database: database ${where.database} does not exist at ${at}`;
   else if (/SASL|password must be a string/i.test(err.message ?? '')) message = `database: the server asks role ${where.user} for a password and none was given (--database-password-file, PGPASSWORD or a passfile)`;
   else message = `database: cannot connect to ${at} as ${where.user} (${code || 'error'})`;

@@ -6,7 +6,7 @@
  * parameter is refused before any connection, never dropped. Skipped with a message without PostgreSQL or openssl.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,26 +71,55 @@ describe.skipIf(noPg || noOpenssl)('TLS to the site PostgreSQL (sslmode, sslroot
   });
 
   it('without TLS the server refuses the role, and the message says how to ask for TLS (negative control)', async () => {
-    await expect(open('')).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/refuses role reader without TLS \(pg_hba.conf hostssl\): add \?sslmode=verify-full/) });
+    await expect(open('')).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/role reader may not connect to tlscdm at 127\.0\.0\.1:\d+ \(pg_hba.conf\) without TLS; if the server requires TLS \(hostssl\), add \?sslmode=verify-full/) });
     await expect(open('?sslmode=disable')).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/without TLS/) });
   });
 
   it('a certificate from another CA, or a missing CA file, is refused naming the certificate', async () => {
     await expect(open(`?sslmode=verify-full&sslrootcert=${encodeURIComponent(join(dir, 'other', 'ca.crt'))}`)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/TLS certificate of 127\.0\.0\.1:\d+ is not trusted/) });
     await expect(open(`?sslmode=verify-full&sslrootcert=${encodeURIComponent(join(dir, 'nowhere.crt'))}`)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/cannot read sslrootcert .*nowhere\.crt.*ENOENT/) });
+    // A folder, a device and a file without a certificate: refused naming the file, never read without end.
+    writeFileSync(join(dir, 'not-pem.crt'), 'hello');
+    for (const [file, why] of [[dir, /not a regular file/], ['/dev/zero', /not a regular file/], [join(dir, 'not-pem.crt'), /holds no PEM certificate/]] as const) {
+      await expect(open(`?sslmode=verify-full&sslrootcert=${encodeURIComponent(file)}`), file).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(why) });
+    }
+  });
+
+  it('PGSSLMODE and PGSSLROOTCERT count when the URL says nothing (the driver would read them only if told nothing)', async () => {
+    const env = { PGSSLMODE: 'verify-full', PGSSLROOTCERT: join(dir, 'site', 'ca.crt') };
+    expect(parseDatabaseUrl(url(''), env).ssl).toEqual({ mode: 'verify-full', rootCert: join(dir, 'site', 'ca.crt') });
+    expect(parseDatabaseUrl(url('?sslmode=require'), env).ssl).toEqual({ mode: 'require' });
+    expect(() => parseDatabaseUrl(url(''), { PGSSLMODE: 'prefer' })).toThrow(/PGSSLMODE must be one of .*fall back to an unencrypted connection/);
+    const saved = { m: process.env.PGSSLMODE, r: process.env.PGSSLROOTCERT };
+    Object.assign(process.env, env);
+    try {
+      const src = await open('');
+      try {
+        expect(await src.withSession((s) => s.all('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'))).toEqual([{ ssl: true }]);
+      } finally {
+        await src.close();
+      }
+    } finally {
+      for (const [k, v] of [['PGSSLMODE', saved.m], ['PGSSLROOTCERT', saved.r]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 
   it('URL parameters: sslrootcert alone means verify-full; prefer, allow, unknown parameters and a CA without verification are refused, never ignored', () => {
-    expect(parseDatabaseUrl('postgres://a@db/cdm?sslrootcert=/etc/ca.pem').ssl).toEqual({ mode: 'verify-full', rootCert: '/etc/ca.pem' });
-    expect(parseDatabaseUrl('postgres://a@db/cdm?sslmode=require').ssl).toEqual({ mode: 'require' });
+    expect(parseDatabaseUrl('postgres://a@db/cdm?sslrootcert=/etc/ca.pem', {}).ssl).toEqual({ mode: 'verify-full', rootCert: '/etc/ca.pem' });
+    expect(parseDatabaseUrl('postgres://a@db/cdm?sslmode=require', {}).ssl).toEqual({ mode: 'require' });
     for (const [q, why] of [
       ['?sslmode=prefer', /fall back to an unencrypted connection/],
       ['?sslmode=allow', /fall back to an unencrypted connection/],
       ['?sslmode=verify', /sslmode must be one of disable, require, verify-ca, verify-full/],
       ['?ssl=true', /unknown URL parameter "ssl"/],
       ['?sslmode=require&sslrootcert=/etc/ca.pem', /sslrootcert is only checked with sslmode=verify-ca or verify-full/],
+      ['?sslmode=disable&sslmode=verify-full', /sslmode is given more than once/],
+      ['#sslmode=verify-full', /must not have a #fragment/],
     ] as const) {
-      expect(() => parseDatabaseUrl(`postgres://a@db/cdm${q}`), q).toThrow(why);
+      expect(() => parseDatabaseUrl(`postgres://a@db/cdm${q}`, {}), q).toThrow(why);
     }
   });
 });
