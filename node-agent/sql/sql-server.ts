@@ -33,8 +33,13 @@ export function splitQuery(query: string): { ctes: string; body: string; orderBy
       // T-SQL block comments nest.
       let nest = 1;
       for (i += 2; i < q.length && nest > 0; i++) {
-        if (q[i] === '/' && q[i + 1] === '*') (nest++, i++);
-        else if (q[i] === '*' && q[i + 1] === '/') (nest--, i++);
+        if (q[i] === '/' && q[i + 1] === '*') {
+          nest++;
+          i++;
+        } else if (q[i] === '*' && q[i + 1] === '/') {
+          nest--;
+          i++;
+        }
       }
       i--;
     } else if (ch === '(') depth++;
