@@ -101,6 +101,8 @@ function buildProgram(): Command {
     .option('--schema <name>', 'with --database: the schema holding the CDM tables')
     .option('--vocabulary-schema <name>', 'with --database: the schema holding the vocabulary tables (default: --schema)')
     .option('--database-password-file <file>', "with --database: file holding the role's password (mode 600)")
+    .option('--database-pool-size <n>', 'with --database: connections the agent may hold on the server, 1 to 64 (default 4)')
+    .option('--database-statement-timeout-ms <ms>', 'with --database: longest single statement on the server, 0 for none (default 600000)')
     .requiredOption('--state <dir>', 'state folder (the agent DuckDB database)')
     .option('--tls-dir <dir>', 'folder made by `fedmesh certs`')
     .option('--insecure', 'plaintext, no authentication: loopback development only')

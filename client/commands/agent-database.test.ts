@@ -25,6 +25,17 @@ describe('fedmesh agent --database options', () => {
     expect(agentDataOptions({ database: URL, schema: 'cdm', data: 'd' }, {}).database).toEqual({ url: URL, schema: 'cdm' });
   });
 
+  it('--database-pool-size and --database-statement-timeout-ms bound what the agent holds on the server, naming the flag when wrong', () => {
+    expect(agentDataOptions({ database: URL, schema: 'cdm', data: 'd', databasePoolSize: '2', databaseStatementTimeoutMs: '0' }, {}).database).toEqual({ url: URL, schema: 'cdm', poolSize: 2, statementTimeoutMs: 0 });
+    for (const bad of ['0', '65', '1.5', 'x', '-1']) expect(() => agentDataOptions({ database: URL, schema: 'cdm', data: 'd', databasePoolSize: bad }, {})).toThrow(/^--database-pool-size must be an integer from 1 to 64/);
+    expect(() => agentDataOptions({ database: URL, schema: 'cdm', data: 'd', databaseStatementTimeoutMs: '1e3' }, {})).toThrow(/^--database-statement-timeout-ms must be an integer from 0 to 86400000/);
+    expect(() => agentDataOptions({ data: 'd', databasePoolSize: '2' }, {})).toThrow('--database-pool-size needs --database');
+  });
+
+  it('the URL is checked with the same environment: PGSSLMODE=prefer is refused naming it', () => {
+    expect(() => agentDataOptions({ database: URL, schema: 'cdm', data: 'd' }, { PGSSLMODE: 'prefer' })).toThrow(/^--database: PGSSLMODE must be one of/);
+  });
+
   it('refuses a password in the URL and a URL that is not postgres://, naming --database', () => {
     expect(() => agentDataOptions({ database: 'postgres://agent:secret@db/omop', schema: 'cdm', data: 'd' }, {})).toThrow(/^--database: the URL must not contain a password/);
     expect(() => agentDataOptions({ database: 'mysql://agent@db/omop', schema: 'cdm', data: 'd' }, {})).toThrow(/^--database: scheme must be postgres/);

@@ -18,6 +18,15 @@ export interface AgentDatabaseFlags {
   schema?: string;
   vocabularySchema?: string;
   databasePasswordFile?: string;
+  databasePoolSize?: string;
+  databaseStatementTimeoutMs?: string;
+}
+
+/** An integer flag within [min, max]. @throws RangeError naming the flag */
+function intFlag(v: string, flag: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) throw new RangeError(`${flag} must be an integer from ${min} to ${max}, got ${quote(v)}`);
+  return n;
 }
 
 /** The longest password file read (a password, not a document). */
@@ -30,14 +39,14 @@ const MAX_PASSWORD_FILE_BYTES = 4096;
  */
 export function agentDataOptions(flags: AgentDatabaseFlags, env: Readonly<Record<string, string | undefined>>): Pick<AgentOptions, 'dataDir' | 'database'> {
   if (flags.database === undefined) {
-    for (const [flag, v] of [['--schema', flags.schema], ['--vocabulary-schema', flags.vocabularySchema], ['--database-password-file', flags.databasePasswordFile]] as const) {
+    for (const [flag, v] of [['--schema', flags.schema], ['--vocabulary-schema', flags.vocabularySchema], ['--database-password-file', flags.databasePasswordFile], ['--database-pool-size', flags.databasePoolSize], ['--database-statement-timeout-ms', flags.databaseStatementTimeoutMs]] as const) {
       if (v !== undefined) throw new RangeError(`${flag} needs --database`);
     }
     if (flags.data === undefined) throw new RangeError('--data <dir> is required (or --database postgres://… with --schema)');
     return { dataDir: flags.data };
   }
   try {
-    parseDatabaseUrl(flags.database);
+    parseDatabaseUrl(flags.database, env);
   } catch (e) {
     throw new RangeError(`--${isFedmeshError(e) ? e.message : 'database: not a postgres:// URL'}`, { cause: e });
   }
@@ -56,6 +65,9 @@ export function agentDataOptions(flags: AgentDatabaseFlags, env: Readonly<Record
       schema: flags.schema,
       ...(flags.vocabularySchema !== undefined ? { vocabularySchema: flags.vocabularySchema } : {}),
       ...(password !== undefined && password !== '' ? { password } : {}),
+      // The connections the agent may hold on the site's server, and its longest statement (0: no limit).
+      ...(flags.databasePoolSize !== undefined ? { poolSize: intFlag(flags.databasePoolSize, '--database-pool-size', 1, 64) } : {}),
+      ...(flags.databaseStatementTimeoutMs !== undefined ? { statementTimeoutMs: intFlag(flags.databaseStatementTimeoutMs, '--database-statement-timeout-ms', 0, 86_400_000) } : {}),
     },
   };
 }
