@@ -161,6 +161,19 @@ export function checkShapeInteger(n: number, what: string): number {
   return n;
 }
 
+/**
+ * The spellings DuckDB and PostgreSQL share for the methods T-SQL spells otherwise: MATERIALIZED CTEs, `||`, `md5`,
+ * boolean values, `LIMIT`.
+ */
+export const POSTGRES_FAMILY: Pick<SqlDialect, 'materializedCte' | 'concat' | 'md5Hex' | 'boolValue' | 'isTrue' | 'limit'> = {
+  materializedCte: (name, q) => `${name} AS MATERIALIZED (\n${q}\n)`,
+  concat: (parts) => `(${parts.join(' || ')})`,
+  md5Hex: (x) => `md5(${x})`,
+  boolValue: (cond) => `coalesce(${cond}, false)`,
+  isTrue: (b) => `(${b})`,
+  limit: (q, n) => `${q}\nLIMIT ${checkShapeInteger(n, 'row limit')}`,
+};
+
 /** Standard double-quoted identifiers (both DuckDB and PostgreSQL). */
 export function doubleQuoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

@@ -2,7 +2,7 @@
  * DuckDB, the agent's embedded default: the reference dialect, whose text the builders produced before the dialect
  * layer existed (the cohort and aggregate snapshots did not change when they moved here).
  */
-import { checkShapeInteger, doubleQuoteIdent, type SqlDialect, type SqlType } from './dialect.js';
+import { checkShapeInteger, doubleQuoteIdent, POSTGRES_FAMILY, type SqlDialect, type SqlType } from './dialect.js';
 
 const TYPES: Record<SqlType, string> = { BIGINT: 'BIGINT', INTEGER: 'INTEGER', DOUBLE: 'DOUBLE', VARCHAR: 'VARCHAR', DATE: 'DATE', TIMESTAMP: 'TIMESTAMP', BOOLEAN: 'BOOLEAN', HUGEINT: 'HUGEINT' };
 
@@ -45,12 +45,7 @@ export const duckdbDialect: SqlDialect = {
   toDouble: (x) => `CAST(${x} AS DOUBLE)`,
   jsonTextArray: (xs) => `CAST(to_json([${xs.join(', ')}]) AS VARCHAR)`,
   fence: (q) => q,
-  materializedCte: (name, q) => `${name} AS MATERIALIZED (\n${q}\n)`,
-  concat: (parts) => `(${parts.join(' || ')})`,
-  md5Hex: (x) => `md5(${x})`,
-  boolValue: (cond) => `coalesce(${cond}, false)`,
-  isTrue: (b) => `(${b})`,
-  limit: (q, n) => `${q}\nLIMIT ${checkShapeInteger(n, 'row limit')}`,
+  ...POSTGRES_FAMILY,
   binaryOrder: (x) => x,
   tempTable: doubleQuoteIdent,
   createTempTableAs: (name, query) => [`CREATE OR REPLACE TEMP TABLE ${doubleQuoteIdent(name)} AS\n${query}`],

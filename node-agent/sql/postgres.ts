@@ -4,7 +4,7 @@
  * schema and vanish with it; each is ANALYZEd after it is filled because PostgreSQL has no statistics for a fresh
  * temp table and otherwise plans the joins that read it as if it had a few hundred rows.
  */
-import { checkShapeInteger, doubleQuoteIdent, filterColumnsHistogram, type SqlDialect, type SqlType } from './dialect.js';
+import { checkShapeInteger, doubleQuoteIdent, filterColumnsHistogram, POSTGRES_FAMILY, type SqlDialect, type SqlType } from './dialect.js';
 
 const TYPES: Record<SqlType, string> = { BIGINT: 'BIGINT', INTEGER: 'INTEGER', DOUBLE: 'DOUBLE PRECISION', VARCHAR: 'TEXT', DATE: 'DATE', TIMESTAMP: 'TIMESTAMP', BOOLEAN: 'BOOLEAN', HUGEINT: 'NUMERIC' };
 
@@ -51,13 +51,8 @@ export const postgresDialect: SqlDialect = {
   // to_json of an ARRAY prints no spaces (json_build_array would).
   jsonTextArray: (xs) => `CAST(to_json(ARRAY[${xs.map((x) => `CAST(${x} AS TEXT)`).join(', ')}]::TEXT[]) AS TEXT)`,
   fence: (q) => `${q} OFFSET 0`,
+  ...POSTGRES_FAMILY,
   // Parenthesised: a BETWEEN bound (a b_expr in the grammar) takes no bare COLLATE.
-  materializedCte: (name, q) => `${name} AS MATERIALIZED (\n${q}\n)`,
-  concat: (parts) => `(${parts.join(' || ')})`,
-  md5Hex: (x) => `md5(${x})`,
-  boolValue: (cond) => `coalesce(${cond}, false)`,
-  isTrue: (b) => `(${b})`,
-  limit: (q, n) => `${q}\nLIMIT ${checkShapeInteger(n, 'row limit')}`,
   binaryOrder: (x) => `((${x}) COLLATE "C")`,
   // Qualified by pg_temp: an unqualified DROP of a TEMP table the session does not (yet) have would find a table of
   // that name in the CDM schema instead, and drop it if the agent's role owns it (red team 17, F4).
