@@ -43,7 +43,11 @@ const twoPhaseKind: KindDef<TwoPhaseSpec, Record<string, never>, { phase: Phase 
 /** Writes 7 and 5 (person-level counts, say) into the block of the phase the input names, not the round's. */
 const careless: AnyAgentKindDef = {
   kind: 'two-phase',
-  localStep: async (_ctx, _job, input) => ({ values: Float64Array.from((input as { phase: Phase }).phase === 'fit' ? [7, 5, 0, 0] : [0, 0, 7, 5]) }),
+  localStep: async (ctx, _job, input) => {
+    // State a step advances (as SCAFFOLD's control variate does): it must not outlive a round that fails here.
+    ctx.jobState.set('steps', ((ctx.jobState.get('steps') as number | undefined) ?? 0) + 1);
+    return { values: Float64Array.from((input as { phase: Phase }).phase === 'fit' ? [7, 5, 0, 0] : [0, 0, 7, 5]) };
+  },
 };
 
 function setup(privacy: TwoPhaseSpec['privacy']) {
@@ -74,6 +78,21 @@ function setup(privacy: TwoPhaseSpec['privacy']) {
   const scope = { signal: new AbortController().signal, using: (_c: DuckDBConnection, fn: () => Promise<unknown>) => fn(), end: () => undefined } as TaskScope;
   return { runner, task, scope, stored, job };
 }
+
+describe('agent chain: a round that fails at the agent leaves the job state as it was', () => {
+  it('state the step advanced is rolled back when the round is refused after the step, and kept when it succeeds', async () => {
+    const s = setup({ mode: 'central-dp', epsilon: 1, delta: 1e-6 });
+    const steps = (): unknown => (s.runner as unknown as { jobs: Map<string, { state: Map<string, unknown> }> }).jobs.get('job-2p')?.state.get('steps');
+    // Round 0 with the wrong phase: the step runs (and counts), then the exact-block check refuses the vector.
+    await expect(s.runner.run(s.task(0, 'score'), s.scope)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+    expect(steps()).toBeUndefined();
+    // Negative control: a round that succeeds keeps what its step did.
+    await s.runner.run(s.task(0, 'fit'), s.scope);
+    expect(steps()).toBe(1);
+    await expect(s.runner.run(s.task(1, 'fit'), s.scope)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+    expect(steps()).toBe(1);
+  });
+});
 
 describe('agent chain: blocks a round leaves exact stay empty in a noisy mode (any kind)', () => {
   it('refuses a local step that writes into the block another phase owns, naming the block, before anything is stored or sent', async () => {

@@ -205,9 +205,15 @@ export class KindTaskRunner {
       if ((this.failures.get(failureKey) ?? 0) >= MAX_FAILED_ROUND_ATTEMPTS) {
         throw new FedmeshError('RESOURCE_EXHAUSTED', `round: round ${task.round + 1} of this job failed ${MAX_FAILED_ROUND_ATTEMPTS} times at this agent and is not computed again`, { field: 'round' });
       }
+      // A round that fails at this agent leaves the job's state as it found it: what its step put there (SCAFFOLD's
+      // advanced control variate, a fingerprint, rows) belongs to an answer that never left. Entries are replaced,
+      // not mutated, by the kinds, so a shallow copy restores them.
+      const before = new Map(entry.state);
       try {
         return await computeRoundVector(noise);
       } catch (e) {
+        entry.state.clear();
+        for (const [k, v] of before) entry.state.set(k, v);
         const n = (this.failures.get(failureKey) ?? 0) + 1;
         this.failures.delete(failureKey);
         if (this.failures.size >= MAX_FAILURE_COUNTS) this.failures.delete(this.failures.keys().next().value!);
@@ -283,7 +289,7 @@ export class KindTaskRunner {
     await pool?.destroy();
   }
 
-  /** The job's entry: the one kept for its id, or a new one (compiled from the task's spec) not kept yet. */
+  /** The job's stream-or-keep choice: the one made in its first task here, or `decide()`'s, remembered. */
   private async streamDecision(jobId: string, decide: () => Promise<boolean>): Promise<boolean> {
     const known = this.streamDecisions.get(jobId);
     if (known !== undefined) return known;
@@ -293,6 +299,7 @@ export class KindTaskRunner {
     return this.streamDecisions.get(jobId)!;
   }
 
+  /** The job's entry: the one kept for its id, or a new one (compiled from the task's spec) not kept yet. */
   private entry(task: AgentTask, def: AnyKindDef): JobEntry {
     const now = Date.now();
     for (const [id, e] of this.jobs) if (now - e.usedAtMs > JOB_STATE_IDLE_MS) this.jobs.delete(id);
