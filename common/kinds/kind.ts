@@ -265,6 +265,13 @@ export interface AgentKindDef<S = unknown, P = unknown, I = unknown> {
    */
   readonly streamsLocally?: boolean;
   /**
+   * Job-state entries a round's step advances and that must go back to what they were when the round then fails at
+   * this agent (layout or exact-block check, noise): SCAFFOLD's control variate in train. Only entries the step
+   * replaces, never mutates in place, may be listed (glm standardises its kept design in place: rolling back its
+   * flag alone would standardise it twice). @default none
+   */
+  readonly rollbackOnFailure?: readonly string[];
+  /**
    * Staging (data on a server, no onSource): what this round's localStep reads of the product — these columns (the
    * runner adds the privacy unit) of the rows passing `where` (pushed down to the server, applied again locally by
    * the step) — or null when it reads nothing (its rows are already in `jobState`), so nothing is staged. Absent:

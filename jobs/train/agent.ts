@@ -137,6 +137,8 @@ export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInp
   onSource: (ctx, job, input, session, signal) => trainServerStep(ctx, job, input, signal, session as SqlSession),
   needsSource: () => true,
   streamsLocally: true,
+  // c_i is replaced (Float32Array.from) each round, so the runner can put it back when the round fails after the step.
+  rollbackOnFailure: [CONTROL],
 };
 
 /** What a streamed job's rows were: their counts and each side's order-free hash (stream.ts), once read whole. */

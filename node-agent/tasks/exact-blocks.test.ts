@@ -43,6 +43,7 @@ const twoPhaseKind: KindDef<TwoPhaseSpec, Record<string, never>, { phase: Phase 
 /** Writes 7 and 5 (person-level counts, say) into the block of the phase the input names, not the round's. */
 const careless: AnyAgentKindDef = {
   kind: 'two-phase',
+  rollbackOnFailure: ['steps'],
   localStep: async (ctx, _job, input) => {
     // State a step advances (as SCAFFOLD's control variate does): it must not outlive a round that fails here.
     ctx.jobState.set('steps', ((ctx.jobState.get('steps') as number | undefined) ?? 0) + 1);
@@ -79,7 +80,7 @@ function setup(privacy: TwoPhaseSpec['privacy']) {
   return { runner, task, scope, stored, job };
 }
 
-describe('agent chain: a round that fails at the agent leaves the job state as it was', () => {
+describe('agent chain: a round that fails at the agent rolls back the state its kind names (rollbackOnFailure)', () => {
   it('state the step advanced is rolled back when the round is refused after the step, and kept when it succeeds', async () => {
     const s = setup({ mode: 'central-dp', epsilon: 1, delta: 1e-6 });
     const steps = (): unknown => (s.runner as unknown as { jobs: Map<string, { state: Map<string, unknown> }> }).jobs.get('job-2p')?.state.get('steps');

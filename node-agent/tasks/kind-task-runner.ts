@@ -205,15 +205,16 @@ export class KindTaskRunner {
       if ((this.failures.get(failureKey) ?? 0) >= MAX_FAILED_ROUND_ATTEMPTS) {
         throw new FedmeshError('RESOURCE_EXHAUSTED', `round: round ${task.round + 1} of this job failed ${MAX_FAILED_ROUND_ATTEMPTS} times at this agent and is not computed again`, { field: 'round' });
       }
-      // A round that fails at this agent leaves the job's state as it found it: what its step put there (SCAFFOLD's
-      // advanced control variate, a fingerprint, rows) belongs to an answer that never left. Entries are replaced,
-      // not mutated, by the kinds, so a shallow copy restores them.
-      const before = new Map(entry.state);
+      // A round that fails at this agent puts back the entries its kind says the step advances (SCAFFOLD's control
+      // variate): they belong to an answer that never left.
+      const rollback = (agentDef.rollbackOnFailure ?? []).map((k) => [k, entry.state.has(k), entry.state.get(k)] as const);
       try {
         return await computeRoundVector(noise);
       } catch (e) {
-        entry.state.clear();
-        for (const [k, v] of before) entry.state.set(k, v);
+        for (const [k, had, v] of rollback) {
+          if (had) entry.state.set(k, v);
+          else entry.state.delete(k);
+        }
         const n = (this.failures.get(failureKey) ?? 0) + 1;
         this.failures.delete(failureKey);
         if (this.failures.size >= MAX_FAILURE_COUNTS) this.failures.delete(this.failures.keys().next().value!);
