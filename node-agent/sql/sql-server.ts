@@ -16,10 +16,13 @@ const TYPES: Record<SqlType, string> = { BIGINT: 'BIGINT', INTEGER: 'INT', DOUBL
 export function splitQuery(query: string): { ctes: string; body: string; orderBy: string } {
   const q = query.trim();
   const tops: { at: number; word: string }[] = [];
+  // The first token outside comments: a WITH opens a CTE list, a parenthesis a parenthesised body.
+  let first: string | undefined;
   let depth = 0;
   for (let i = 0; i < q.length; i++) {
     const ch = q[i]!;
     if (ch === "'" || ch === '"' || ch === '[') {
+      first ??= ch;
       const close = ch === '[' ? ']' : ch;
       for (i++; i < q.length; i++) {
         if (q[i] === close) {
@@ -42,35 +45,32 @@ export function splitQuery(query: string): { ctes: string; body: string; orderBy
         }
       }
       i--;
-    } else if (ch === '(') depth++;
-    else if (ch === ')') {
+    } else if (ch === '(') {
+      first ??= ch;
+      depth++;
+    } else if (ch === ')') {
       if (--depth < 0) throw new RangeError('splitQuery: unbalanced parentheses');
     }
     else if (/[A-Za-z_]/.test(ch) && (i === 0 || !/[A-Za-z0-9_$#@]/.test(q[i - 1]!))) {
       // A whole word: `order_id` or a CTE named `select_1` is not a keyword.
       const word = /^[A-Za-z_][A-Za-z0-9_$#@]*/.exec(q.slice(i))![0];
       const upper = word.toUpperCase();
-      if (depth === 0 && (upper === 'SELECT' || upper === 'ORDER' || upper === 'WITH')) tops.push({ at: i, word: upper });
+      first ??= upper;
+      if (depth === 0 && (upper === 'SELECT' || upper === 'ORDER')) tops.push({ at: i, word: upper });
       i += word.length - 1;
     }
   }
   if (depth !== 0) throw new RangeError('splitQuery: unbalanced parentheses');
-  // The first word decides (comments before it do not hide a WITH).
-  const isWith = tops[0]?.word === 'WITH' && !/\S/.test(stripComments(q.slice(0, tops[0].at)));
+  const isWith = first === 'WITH';
   const firstSelect = tops.find((t) => t.word === 'SELECT');
   // A body that opens with a parenthesis ((SELECT …) UNION ALL (SELECT …)) has no top-level SELECT, and no CTEs.
-  if (!firstSelect && (isWith || !q.startsWith('('))) throw new RangeError('splitQuery: no SELECT at the top level');
+  if (!firstSelect && (isWith || first !== '(')) throw new RangeError('splitQuery: no SELECT at the top level');
   const bodyAt = isWith ? firstSelect!.at : 0;
   const lastOrder = [...tops].reverse().find((t) => t.word === 'ORDER' && t.at > bodyAt && /^ORDER\s+BY\b/i.test(q.slice(t.at)));
   const ctes = isWith ? q.slice(0, bodyAt).trimEnd() : '';
   const body = q.slice(bodyAt, lastOrder?.at ?? q.length).trimEnd();
   const orderBy = lastOrder ? q.slice(lastOrder.at).replace(/^ORDER\s+BY\s+/i, '').trim() : '';
   return { ctes, body, orderBy };
-}
-
-/** The text without its `--` and (nested) block comments; only used to see whether anything precedes a word. */
-function stripComments(s: string): string {
-  return s.replace(/--[^\n]*/g, ' ').replace(/\/\*[\s\S]*\*\//g, ' ');
 }
 
 /** `prefix FROM (body) AS alias`, with the query's CTEs before and its ORDER BY after (see splitQuery). */

@@ -227,7 +227,7 @@ export class KindTaskRunner {
       const step = (conn: DuckDBConnection) => (): Promise<StatVector> => agentDef.localStep(ctxOf(conn), job, input, scope.signal);
       // A kind with its own server-side step runs it there; otherwise the product is staged (withProduct) or local.
       // Rows in this agent's DuckDB, streamed every round (`streamRows`): the kind's onSource step on the task's connection.
-      const canStream = deps.streamRows !== undefined && deps.streamRows !== false && agentDef.streamsLocally === true && agentDef.onSource !== undefined && deps.withSource?.active() !== true;
+      const streamRule = agentDef.streamsLocally === true && agentDef.onSource !== undefined && deps.withSource?.active() !== true ? deps.streamRows || undefined : undefined;
       // Staged: only what the round reads (the kind's columns and the privacy unit, its filters pushed down); nothing
       // when its rows are already in the job's state.
       const stagedStep = (conn: DuckDBConnection): Promise<StatVector> => {
@@ -239,7 +239,7 @@ export class KindTaskRunner {
       };
       const vector = await deps.withConnection((conn) =>
         scope.using(conn, async () => {
-          const localStream = canStream && (await this.streamDecision(task.jobId, () => streamsByRows(conn, product.name, deps.streamRows as true | { aboveRows: number })));
+          const localStream = streamRule !== undefined && (await this.streamDecision(task.jobId, () => streamsByRows(conn, product.name, streamRule)));
           const serverStep = agentDef.onSource && (deps.withSource?.active() || localStream);
           const onSource = serverStep && (agentDef.needsSource?.(job, entry.state) ?? true) ? agentDef.onSource!.bind(agentDef) : undefined;
           return onSource && localStream ? onSource(ctxOf(conn), job, input, conn, scope.signal)
@@ -295,9 +295,12 @@ export class KindTaskRunner {
     const known = this.streamDecisions.get(jobId);
     if (known !== undefined) return known;
     const d = await decide();
+    // Two first tasks of one job at once: the choice stored first holds.
+    const raced = this.streamDecisions.get(jobId);
+    if (raced !== undefined) return raced;
     if (this.streamDecisions.size >= MAX_STREAM_DECISIONS) this.streamDecisions.delete(this.streamDecisions.keys().next().value!);
-    this.streamDecisions.set(jobId, this.streamDecisions.get(jobId) ?? d);
-    return this.streamDecisions.get(jobId)!;
+    this.streamDecisions.set(jobId, d);
+    return d;
   }
 
   /** The job's entry: the one kept for its id, or a new one (compiled from the task's spec) not kept yet. */

@@ -183,6 +183,25 @@ describe.skipIf(noData || noPg)('consent scopes Kaplan–Meier and Cox on Postgr
     }
   }
 
+  /**
+   * The same job at every place, and what holds for any kind: DuckDB = PostgreSQL unscoped; opted out of HRESCH (the
+   * task's purpose), PostgreSQL = DuckDB = the rows deleted; opted out of PUBHLTH only, both = unscoped. Returns the
+   * unscoped and the HRESCH-scoped answers for the kind's own negative control.
+   */
+  async function consentRuns(run: (place: Place) => Promise<Answer>): Promise<{ everyone: Answer; pgScoped: Answer }> {
+    const everyone = await run(pgPlain);
+    expect(await run(duckPlain), 'unscoped: DuckDB = PostgreSQL').toEqual(everyone);
+    const removed = await run(duckRemoved);
+    const hresch = scoped.get('HRESCH')!;
+    const pgScoped = await run(hresch.pg);
+    expect(await run(hresch.duck), 'HRESCH: DuckDB = PostgreSQL').toEqual(pgScoped);
+    expect(pgScoped, 'HRESCH on PostgreSQL = rows deleted').toEqual(removed);
+    const pubhlth = scoped.get('PUBHLTH')!;
+    expect(await run(pubhlth.pg), 'PUBHLTH on PostgreSQL = unscoped').toEqual(everyone);
+    expect(await run(pubhlth.duck), 'PUBHLTH on DuckDB = unscoped').toEqual(everyone);
+    return { everyone, pgScoped };
+  }
+
   it('Kaplan–Meier: opted out of HRESCH, the persons leave every count (PostgreSQL = DuckDB = their rows deleted, exactly); opted out of PUBHLTH only, they count', async () => {
     const spec = { kind: 'survival', target, outcome: { domain: 'condition', conceptIds: [192671] }, timeGrid: { binDays: 90, maxDays: 720 }, strata: 'gender', privacy: { mode: 'none' } };
     const job = compileKindJob(kmKind, spec);
@@ -191,15 +210,9 @@ describe.skipIf(noData || noPg)('consent scopes Kaplan–Meier and Cox on Postgr
     const counts = (a: Answer): Map<string, number> => new Map(Array.from(floats(a.vectors[0]!), (v, i) => [cells[i]!, v]));
     const followed = (a: Answer): number => [...counts(a)].filter(([c]) => c.startsWith('n:')).reduce((s, [, v]) => s + v, 0);
 
-    const everyone = await run(pgPlain);
-    expect(await run(duckPlain), 'unscoped: DuckDB = PostgreSQL').toEqual(everyone);
-    const removed = await run(duckRemoved);
-    const hresch = scoped.get('HRESCH')!;
-    const pgScoped = await run(hresch.pg);
     // Opted out of the job's purpose: left out on the server exactly as on DuckDB and as deleting their rows does —
     // every count, and every person the guard sees.
-    expect(await run(hresch.duck), 'HRESCH: DuckDB = PostgreSQL').toEqual(pgScoped);
-    expect(pgScoped, 'HRESCH on PostgreSQL = rows deleted').toEqual(removed);
+    const { everyone, pgScoped } = await consentRuns(run);
     // Counts are exact integers.
     for (const v of floats(pgScoped.vectors[0]!)) expect(Number.isInteger(v)).toBe(true);
 
@@ -218,11 +231,6 @@ describe.skipIf(noData || noPg)('consent scopes Kaplan–Meier and Cox on Postgr
     const cohortRows = (a: Answer): number => a.guarded.filter((g) => g.startsWith('cohort:')).length;
     expect(cohortRows(everyone)).toBe(members);
     expect(cohortRows(everyone) - cohortRows(pgScoped)).toBe(optedOutMembers);
-
-    // Opted out of PUBHLTH only: everybody counts, on both engines.
-    const pubhlth = scoped.get('PUBHLTH')!;
-    expect(await run(pubhlth.pg), 'PUBHLTH on PostgreSQL = unscoped').toEqual(everyone);
-    expect(await run(pubhlth.duck), 'PUBHLTH on DuckDB = unscoped').toEqual(everyone);
   }, 120_000);
 
   it('Cox: opted out of HRESCH, the persons leave every round (PostgreSQL = DuckDB = their rows deleted, bit for bit); opted out of PUBHLTH only, they count', async () => {
@@ -236,15 +244,9 @@ describe.skipIf(noData || noPg)('consent scopes Kaplan–Meier and Cox on Postgr
     const rounds = [{ phase: 'counts' }, { phase: 'newton', times: plan.times, beta: plan.terms.map(() => 0.01) }, { phase: 'newton', times: plan.times, beta: plan.terms.map((_, j) => (j === 0 ? 0.02 : -0.3)) }];
     const run = (place: Place): Promise<Answer> => runRounds(place, coxAgentKind, job, rounds, 'cox');
 
-    const everyone = await run(pgPlain);
-    expect(await run(duckPlain), 'unscoped: DuckDB = PostgreSQL').toEqual(everyone);
-    const removed = await run(duckRemoved);
-    const hresch = scoped.get('HRESCH')!;
-    const pgScoped = await run(hresch.pg);
     // Bit for bit (the hex of the float64 vectors): the persons are read in person order on every path, so the
     // same persons add in the same order.
-    expect(await run(hresch.duck), 'HRESCH: DuckDB = PostgreSQL').toEqual(pgScoped);
-    expect(pgScoped, 'HRESCH on PostgreSQL = rows deleted').toEqual(removed);
+    const { everyone, pgScoped } = await consentRuns(run);
 
     // Negative control: the first bin's risk set (atRisk, stratum 0, bin 0: every followed person) is smaller by
     // exactly the opted-out persons the fit follows, read from the cohort built on the unscoped DuckDB data.
@@ -257,10 +259,5 @@ describe.skipIf(noData || noPg)('consent scopes Kaplan–Meier and Cox on Postgr
     for (const r of [1, 2]) expect(pgScoped.vectors[r], `round ${r}`).not.toBe(everyone.vectors[r]);
     const followedRows = (a: Answer): number => a.guarded.filter((g) => g.startsWith('followed:')).length;
     expect(followedRows(everyone) - followedRows(pgScoped)).toBe(optedOutFollowed);
-
-    // Opted out of PUBHLTH only: everybody counts, on both engines.
-    const pubhlth = scoped.get('PUBHLTH')!;
-    expect(await run(pubhlth.pg), 'PUBHLTH on PostgreSQL = unscoped').toEqual(everyone);
-    expect(await run(pubhlth.duck), 'PUBHLTH on DuckDB = unscoped').toEqual(everyone);
   }, 120_000);
 });
