@@ -106,6 +106,24 @@ export function checkLayout(layout: StatLayout): void {
   if (layoutLength(layout) > MAX_VECTOR_ENTRIES) throw new RangeError(`layout has more than ${MAX_VECTOR_ENTRIES} entries`);
 }
 
+/**
+ * Projects a vector onto the layout's public per-agent box, entry by entry: every entry clamped to its block's
+ * [lo, hi]. A projection onto a convex set never moves two inputs further apart (it is 1-Lipschitz in L2 and in L1),
+ * so a DP statistic keeps its sensitivity through it. A DP step uses it instead of refusing data beyond a public
+ * bound: a refusal on `n > bound` answers an exact yes/no about the data for every bound a researcher tries
+ * (bisected, it gives n), while the projection only biases the release of a job whose bound was too small — and
+ * whether it acted must not be reported either. Returns the same array, changed in place.
+ * @throws RangeError on a length mismatch
+ */
+export function projectOntoBounds(layout: StatLayout, values: Float64Array): Float64Array {
+  if (values.length !== layoutLength(layout)) throw new RangeError(`projectOntoBounds: the vector has ${values.length} entries, the layout ${layoutLength(layout)}`);
+  let at = 0;
+  for (const b of layout.blocks) {
+    for (let j = 0; j < b.length; j++, at++) values[at] = Math.min(b.perAgent.hi, Math.max(b.perAgent.lo, values[at]!));
+  }
+  return values;
+}
+
 /** Start offset of each block in the vector. */
 export function blockOffsets(layout: StatLayout): number[] {
   const out: number[] = [];

@@ -77,7 +77,6 @@ type RoundCompute = (weights: Float64Array, train: { config: LocalTrainConfig; s
 async function exactRound(job: CompiledTrainJob, input: TrainRoundInput, rows: TrainRowsSummary, state: Map<string, unknown>, minCellSize: number, round: number, run: RoundCompute): Promise<Float64Array> {
   const spec: TrainJobSpec = job.spec;
   const plan: TrainPlan = job.plan;
-  if (rows.train.n > spec.update.maxExamples || rows.test.n > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
   const scaffold = spec.strategy.name === 'scaffold';
   const ci = (state.get(CONTROL) as Float32Array | undefined) ?? new Float32Array(plan.parameters);
   const c = scaffold && input.phase === 'train' ? Float32Array.from(input.control!) : undefined;
@@ -87,6 +86,11 @@ async function exactRound(job: CompiledTrainJob, input: TrainRoundInput, rows: T
   // at all (its update over one person would be that person's gradient) and flags `trainSmall`.
   const small = (persons: number | undefined, n: number): boolean => n > 0 && (persons ?? n) < minCellSize;
   const trainSmall = small(rows.trainPersons, rows.train.n);
+  // update.maxExamples bounds what a side releases, so only a side that releases is held to it: checked on a small side
+  // (whose figures leave as zeros), the refusal answered "more than m rows?" for a count the release withholds, and a
+  // researcher bisecting m read it exactly (red team 24). A side of at least k persons releases its row count anyway.
+  const over = (n: number, persons: number | undefined): boolean => n > spec.update.maxExamples && !small(persons, n);
+  if (over(rows.train.n, rows.trainPersons) || over(rows.test.n, rows.testPersons)) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
   const training = input.phase === 'train' && rows.train.n > 0 && !trainSmall;
   const weights = Float64Array.from(input.weights);
   // The seed varies by round so local shuffles differ from round to round (still public and reproducible).

@@ -18,7 +18,7 @@
  * the update blocks are fixed-point with public bounds from the clip norm.
  */
 import { FedmeshError } from '../../common/errors.js';
-import type { RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
+import { projectOntoBounds, type RoundRecord, type StatBlock, type StatLayout } from '../../common/kinds/index.js';
 import { denseShapes, glorotInit, initialServerState, serverUpdate, thresholdGrid, type ServerState } from '../../algorithms/fl/index.js';
 import { inputCount, type TrainJobSpec } from './spec.js';
 import { dpServerStep, dpTrainLayout, monotoneCounts } from './privacy.js';
@@ -112,6 +112,17 @@ export function joinBlocks(layout: StatLayout, parts: Record<string, ArrayLike<n
     at += b.length;
   }
   return out;
+}
+
+/**
+ * A DP round's vector, projected onto the layout's public per-agent bounds (update.maxExamples rows' worth). An agent
+ * with more rows than the bound is not refused: a refusal is an exact answer to "n > bound?", and a researcher who
+ * bisects the bound over jobs reads n (red team 24). The projection keeps every block's sensitivity (it is
+ * 1-Lipschitz), so the job's guarantee holds as charged; a bound set too small only biases its own release, silently,
+ * since saying so would be the same answer.
+ */
+export function withinBounds(layout: StatLayout, parts: Record<string, ArrayLike<number>>): Float64Array {
+  return projectOntoBounds(layout, joinBlocks(layout, parts));
 }
 
 /**

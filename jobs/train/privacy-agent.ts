@@ -6,13 +6,12 @@
  * The rows were read with at most maxRowsPerPerson per person (data.ts passes the mode to the design reader).
  */
 import { clampedSquaredErrorSum } from '../../algorithms/fl/clamped-error.js';
-import { FedmeshError } from '../../common/errors.js';
 import { runTrainCompute } from '../../node-agent/train/pool.js';
 import type { TrainAgentData } from './data.js';
 import { NO_ROWS, streamedEvaluation, TRAIN_STREAM_CHUNK_ROWS, type TrainStream } from './stream.js';
 import { dpNetOf } from './dp-net.js';
 import type { CompiledTrainJob } from './index.js';
-import { joinBlocks, trainLayout, type TrainRoundInput } from './plan.js';
+import { trainLayout, withinBounds, type TrainRoundInput } from './plan.js';
 import type { TrainDpPrivacy } from './privacy-spec.js';
 import { isLocalDp } from './privacy-local.js';
 import { localDpTrainRound } from './privacy-local-agent.js';
@@ -21,7 +20,6 @@ export async function dpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy, inp
   if (isLocalDp(p)) return localDpTrainRound(job, p, input, data, signal);
   if ('side' in data) return streamedDpRound(job, p, input, data, signal);
   const spec = job.spec;
-  if (data.train.n > spec.update.maxExamples || data.test.n > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
   // Binary or categorical, a declared mlp or a validated topology: the same dense net (dp-net.ts).
   const { net, model } = dpNetOf(job);
   const training = input.phase === 'train' && data.train.n > 0;
@@ -41,7 +39,7 @@ export async function dpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy, inp
     parts.delta = out.dp.sum;
     parts.weight = [data.train.n];
   }
-  return joinBlocks(trainLayout(spec, job.plan), parts);
+  return withinBounds(trainLayout(spec, job.plan), parts);
 }
 
 /**
@@ -50,7 +48,6 @@ export async function dpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy, inp
  */
 async function streamedDpRound(job: CompiledTrainJob, p: TrainDpPrivacy, input: TrainRoundInput, stream: TrainStream, signal?: AbortSignal): Promise<Float64Array> {
   const spec = job.spec;
-  if (stream.train.n > spec.update.maxExamples || stream.test.n > spec.update.maxExamples) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${spec.update.maxExamples}`, { field: 'update.maxExamples' });
   const { net, model } = dpNetOf(job);
   const weights = Float64Array.from(input.weights);
   const parts: Record<string, ArrayLike<number>> = {};
@@ -70,6 +67,7 @@ async function streamedDpRound(job: CompiledTrainJob, p: TrainDpPrivacy, input: 
     parts.delta = sum;
     parts.weight = [stream.train.n];
   }
-  return joinBlocks(trainLayout(spec, job.plan), parts);
+  return withinBounds(trainLayout(spec, job.plan), parts);
 }
+
 

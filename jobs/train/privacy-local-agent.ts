@@ -16,15 +16,13 @@ import type { Rng } from '../../algorithms/rng.js';
 import { createCryptoRng } from '../../common/crypto-rng.js';
 import { dpNetOf } from './dp-net.js';
 import type { CompiledTrainJob } from './index.js';
-import { joinBlocks, trainLayout, type TrainRoundInput } from './plan.js';
+import { trainLayout, withinBounds, type TrainRoundInput } from './plan.js';
 import { localDpAccount, type TrainDpPrivacy } from './privacy-local.js';
 
 
 export async function localDpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy, input: TrainRoundInput, data: TrainAgentData | TrainStream, signal?: AbortSignal): Promise<Float64Array> {
   const spec = job.spec;
   const plan = job.plan;
-  const n = spec.update.maxExamples;
-  if (data.train.n > n || data.test.n > n) throw new FedmeshError('FAILED_PRECONDITION', `update.maxExamples: this agent has more rows than the job's public bound ${n}`, { field: 'update.maxExamples' });
   const a = localDpAccount(p, spec.training.rounds);
   const { net, model } = dpNetOf(job);
   const parts: Record<string, ArrayLike<number>> = {};
@@ -49,7 +47,8 @@ export async function localDpTrainRound(job: CompiledTrainJob, p: TrainDpPrivacy
     if (bounds) Object.assign(parts, { evalN: [ev.n], evalLoss: [clampedSquaredErrorSum(net, input.weights, data.test.x, data.test.y, data.test.n, bounds)] });
     else Object.assign(parts, { evalN: [ev.n], evalCorrect: [ev.correct], rocPos: ev.rocPos, rocNeg: ev.rocNeg });
   }
-  return joinBlocks(trainLayout(spec, plan, round), parts);
+  // Beyond update.maxExamples rows the test counts are projected onto their bounds, not refused (privacy-agent.ts).
+  return withinBounds(trainLayout(spec, plan, round), parts);
 }
 
 /** Rows sampled per query of a streamed DP-SGD step: the sampling words of this many rows, then their fetch. */
