@@ -207,6 +207,8 @@ export interface AgentKindContext {
   /** The agent's secret salt for keyed-hash contribution bounding (which rows of a person count). Never sent. */
   readonly salt: string;
   readonly policy: { readonly minCellSize: number };
+  /** This agent's name, as the coordinator writes it in `RoundRecord.answered`. Absent: not known (tests). */
+  readonly agent?: string;
   /**
    * State kept for the job's later rounds at this agent (e.g. the design matrix read in round 0); dropped when
    * the job has not been seen for a while. Never sent anywhere.

@@ -26,12 +26,21 @@ import { TRAIN_KIND, type CompiledTrainJob } from './index.js';
 
 const DATA = 'train-data';
 const CONTROL = 'train-control';
+/** SCAFFOLD: the c_i a round computed, kept aside until a later input says that round counted it (TrainRoundInput.counted). */
+const PENDING_CONTROL = 'train-control-pending';
+
+/** Agents named in a SCAFFOLD round's `counted` at most (far above any mesh; bounds what an input may hold). */
+const MAX_COUNTED_AGENTS = 10_000;
 
 function checkInput(raw: unknown, p: number, scaffold: boolean): TrainRoundInput {
   const i = raw as Partial<TrainRoundInput> | null;
   const okVec = (v: unknown): v is number[] => Array.isArray(v) && v.length === p && v.every((x) => typeof x === 'number' && Number.isFinite(x));
   if (!i || typeof i !== 'object' || (i.phase !== 'train' && i.phase !== 'eval') || !okVec(i.weights) || (scaffold && i.phase === 'train' && !okVec(i.control))) {
     throw new FedmeshError('INVALID_ARGUMENT', `payload.input: a train round needs {phase: "train" | "eval", weights: ${p} finite numbers${scaffold ? ', control: the same' : ''}}`, { field: 'payload' });
+  }
+  const c = i.counted;
+  if (c !== undefined && (!scaffold || typeof c !== 'object' || c === null || Array.isArray(c) || Object.keys(c).length > MAX_COUNTED_AGENTS || Object.values(c).some((r) => !Number.isSafeInteger(r) || (r as number) < 0))) {
+    throw new FedmeshError('INVALID_ARGUMENT', `payload.input.counted: SCAFFOLD only, at most ${MAX_COUNTED_AGENTS} agents, each a round number ≥ 0`, { field: 'payload' });
   }
   return i as TrainRoundInput;
 }
@@ -54,30 +63,44 @@ function checkPhase(job: CompiledTrainJob, input: TrainRoundInput, round: number
  * One round at this agent over rows already read (split out of localStep so that tests and benchmarks run the
  * same code without a database).
  */
-export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, data: TrainAgentData, state: Map<string, unknown>, round: number, signal?: AbortSignal, minCellSize = 0): Promise<Float64Array> {
+export async function trainRound(job: CompiledTrainJob, input: TrainRoundInput, data: TrainAgentData, state: Map<string, unknown>, round: number, signal?: AbortSignal, minCellSize = 0, self?: string): Promise<Float64Array> {
   checkPhase(job, input, round);
   if (isDpTraining(job.spec.privacy)) return dpTrainRound(job, job.spec.privacy, input, data, signal);
   const model = localModelOf(job);
-  return exactRound(job, input, data, state, minCellSize, round, (weights, train) =>
+  return exactRound(job, input, data, state, minCellSize, round, self, (weights, train) =>
     runTrainCompute({ model, weights, test: data.test, thresholds: job.plan.thresholds, ...(train ? { train: { ...train, data: data.train } } : {}) }, signal),
   );
 }
 
 /** One round at this agent over rows streamed from a site's database server (stream.ts): nothing row-level held whole. */
-export async function streamedTrainRound(job: CompiledTrainJob, input: TrainRoundInput, stream: TrainStream, state: Map<string, unknown>, round: number, signal?: AbortSignal, minCellSize = 0): Promise<Float64Array> {
+export async function streamedTrainRound(job: CompiledTrainJob, input: TrainRoundInput, stream: TrainStream, state: Map<string, unknown>, round: number, signal?: AbortSignal, minCellSize = 0, self?: string): Promise<Float64Array> {
   checkPhase(job, input, round);
   if (isDpTraining(job.spec.privacy)) return dpTrainRound(job, job.spec.privacy, input, stream, signal);
   const model = localModelOf(job);
-  return exactRound(job, input, stream, state, minCellSize, round, (weights, train) => streamedTrainCompute(stream, { model, weights, thresholds: job.plan.thresholds }, train, (t) => runTrainCompute(t, signal), signal));
+  return exactRound(job, input, stream, state, minCellSize, round, self, (weights, train) => streamedTrainCompute(stream, { model, weights, thresholds: job.plan.thresholds }, train, (t) => runTrainCompute(t, signal), signal));
 }
 
 type RoundCompute = (weights: Float64Array, train: { config: LocalTrainConfig; scaffold?: { c: Float32Array; ci: Float32Array } } | undefined) => Promise<Pick<TrainComputeResult, 'evaluation' | 'training'>>;
 
+/**
+ * SCAFFOLD: the c_i computed in this agent's last training round becomes its c_i when the coordinator says that round
+ * counted this agent's Δc_i (the server's c moved by it), and is dropped otherwise: a secure sum that dropped the
+ * agent after its step, or a deadline it missed, left c without its Δc_i, and c_i must not move alone. Without the
+ * agent's name or the coordinator's `counted` (tests, an older coordinator) the computed c_i is taken, as before.
+ */
+function settleControl(state: Map<string, unknown>, counted: Readonly<Record<string, number>> | undefined, self: string | undefined): void {
+  const pending = state.get(PENDING_CONTROL) as { round: number; ci: Float32Array } | undefined;
+  if (!pending) return;
+  if (self === undefined || counted === undefined || counted[self] === pending.round) state.set(CONTROL, pending.ci);
+  state.delete(PENDING_CONTROL);
+}
+
 /** An exact (mode none) round's figures and update from the rows' counts and the TF.js work `run` does on them. */
-async function exactRound(job: CompiledTrainJob, input: TrainRoundInput, rows: TrainRowsSummary, state: Map<string, unknown>, minCellSize: number, round: number, run: RoundCompute): Promise<Float64Array> {
+async function exactRound(job: CompiledTrainJob, input: TrainRoundInput, rows: TrainRowsSummary, state: Map<string, unknown>, minCellSize: number, round: number, self: string | undefined, run: RoundCompute): Promise<Float64Array> {
   const spec: TrainJobSpec = job.spec;
   const plan: TrainPlan = job.plan;
   const scaffold = spec.strategy.name === 'scaffold';
+  if (scaffold && input.phase === 'train') settleControl(state, input.counted, self);
   const ci = (state.get(CONTROL) as Float32Array | undefined) ?? new Float32Array(plan.parameters);
   const c = scaffold && input.phase === 'train' ? Float32Array.from(input.control!) : undefined;
   const t = spec.training;
@@ -119,7 +142,7 @@ async function exactRound(job: CompiledTrainJob, input: TrainRoundInput, rows: T
       const dc = Float64Array.from(res.weights, (y, i) => -c![i]! + (input.weights[i]! - y) / k);
       clipL2(dc, spec.update.controlClip);
       const dcGrid = toGrid(dc, spec.update.gridExponent);
-      state.set(CONTROL, Float32Array.from(ci, (v, i) => v + dcGrid[i]!));
+      state.set(PENDING_CONTROL, { round, ci: Float32Array.from(ci, (v, i) => v + dcGrid[i]!) });
       parts.deltaC = dcGrid;
     }
   }
@@ -141,8 +164,9 @@ export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInp
   onSource: (ctx, job, input, session, signal) => trainServerStep(ctx, job, input, signal, session as SqlSession),
   needsSource: () => true,
   streamsLocally: true,
-  // c_i is replaced (Float32Array.from) each round, so the runner can put it back when the round fails after the step.
-  rollbackOnFailure: [CONTROL],
+  // c_i and the pending c_i are replaced (never changed in place) each round, so the runner can put them back when the
+  // round fails after the step.
+  rollbackOnFailure: [CONTROL, PENDING_CONTROL],
 };
 
 /** What a streamed job's rows were: their counts and each side's order-free hash (stream.ts), once read whole. */
@@ -182,15 +206,17 @@ async function trainServerStep(ctx: AgentKindContext, job: CompiledTrainJob, raw
   const opts = { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch: scratchOf(ctx.jobId), ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(onRows ? { onRows } : {}) };
   // SCAFFOLD's c_i moves in the round (exactRound): back to where it was if the round then fails, so that a round
   // refused over changed rows leaves nothing of them behind (red team 22, F1).
-  const control = ctx.jobState.get(CONTROL);
+  const kept = [CONTROL, PENDING_CONTROL].map((key) => [key, ctx.jobState.get(key)] as const);
   const restore = (e: unknown): never => {
-    if (control === undefined) ctx.jobState.delete(CONTROL);
-    else ctx.jobState.set(CONTROL, control);
+    for (const [key, v] of kept) {
+      if (v === undefined) ctx.jobState.delete(key);
+      else ctx.jobState.set(key, v);
+    }
     throw e;
   };
   return withTrainRows(session, job.spec, ctx.product, opts, signal, async (access) => {
     const stream = await trainStreamOf(job.spec, access, ctx.policy.minCellSize);
-    const values = await streamedTrainRound(job, input, stream, ctx.jobState, ctx.round, signal, ctx.policy.minCellSize).finally(() => stream.close());
+    const values = await streamedTrainRound(job, input, stream, ctx.jobState, ctx.round, signal, ctx.policy.minCellSize, ctx.agent).finally(() => stream.close());
     if (isDpTraining(job.spec.privacy)) return { values };
     const now = stream.fingerprint();
     const differs = seen !== undefined && (seen.counts !== now.counts || (['train', 'test'] as const).some((k) => seen[k] !== undefined && now[k] !== undefined && seen[k] !== now[k]));
@@ -214,5 +240,5 @@ async function trainStep(ctx: AgentKindContext, job: CompiledTrainJob, rawInput:
     ctx.jobState.set(DATA, data);
   }
   signal.throwIfAborted();
-  return { values: await trainRound(job, input, data, ctx.jobState, ctx.round, signal, ctx.policy.minCellSize) };
+  return { values: await trainRound(job, input, data, ctx.jobState, ctx.round, signal, ctx.policy.minCellSize, ctx.agent) };
 }

@@ -25,7 +25,10 @@ function nextInput(job: CompiledTrainJob, history: readonly RoundRecord<TrainRou
   const s = replayServer(job.spec, job.plan, history);
   const weights = Array.from(s.weights);
   if (history.length === rounds) return { phase: 'eval', weights };
-  return s.c ? { phase: 'train', weights, control: Array.from(s.c) } : { phase: 'train', weights };
+  if (!s.c) return { phase: 'train', weights };
+  const counted: Record<string, number> = {};
+  for (const rec of history) if (rec.input.phase === 'train') for (const a of rec.answered) counted[a] = rec.round;
+  return { phase: 'train', weights, control: Array.from(s.c), ...(history.length > 0 ? { counted } : {}) };
 }
 
 export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {

@@ -44,6 +44,12 @@ export interface TrainRoundInput {
   readonly weights: number[];
   /** SCAFFOLD: the server control variate c. */
   readonly control?: number[];
+  /**
+   * SCAFFOLD: each agent's last training round whose released sum counted its update (its name in the round's
+   * `answered`). An agent moves its c_i to what it computed in a round only once it reads that round here: a round
+   * that counted its Δc_i in the server's c, and no other (a secure sum that dropped it after its step, a deadline).
+   */
+  readonly counted?: Record<string, number>;
 }
 
 /** Largest summed loss an agent may report (a public bound for the layout; losses are clamped per row). */

@@ -223,7 +223,7 @@ export class KindTaskRunner {
       }
     };
     const computeRoundVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
-      const ctxOf = (conn: DuckDBConnection): AgentKindContext => ({ conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), jobState: entry.state, ...(deps.guardReleasedSets ? { guardReleasedSets: (c: DuckDBConnection, candidates: string, withheld?: readonly string[]) => deps.guardReleasedSets!(c, { researcher: task.researcher, jobId: task.jobId, candidates, ...(withheld && withheld.length > 0 ? { withheld } : {}) }) } : {}) });
+      const ctxOf = (conn: DuckDBConnection): AgentKindContext => ({ conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), ...(deps.secure ? { agent: deps.secure.name } : {}), jobState: entry.state, ...(deps.guardReleasedSets ? { guardReleasedSets: (c: DuckDBConnection, candidates: string, withheld?: readonly string[]) => deps.guardReleasedSets!(c, { researcher: task.researcher, jobId: task.jobId, candidates, ...(withheld && withheld.length > 0 ? { withheld } : {}) }) } : {}) });
       const step = (conn: DuckDBConnection) => (): Promise<StatVector> => agentDef.localStep(ctxOf(conn), job, input, scope.signal);
       // A kind with its own server-side step runs it there; otherwise the product is staged (withProduct) or local.
       // Rows in this agent's DuckDB, streamed every round (`streamRows`): the kind's onSource step on the task's connection.
