@@ -124,7 +124,10 @@ export class ConsentScopes {
         return source.withSession(async (s) => {
           const products = this.products().flatMap((p) => {
             const found = source.catalogue.get(p.name);
-            return found ? [{ ...p, schema: found.schema }] : [];
+            if (!found) return [];
+            // A unit the server declares NOT NULL needs no view of its own (consent-source.ts).
+            const at = p.privacyUnit === undefined ? -1 : found.columns.indexOf(p.privacyUnit);
+            return [{ ...p, schema: found.schema, unitNotNull: found.notNull[at] === true }];
           });
           // Linkage-bounded job: only the persons this site is designated for, decided on the server as in DuckDB.
           const keepTable = ctx.linkage !== undefined ? await writeSourceLinkageKeep(s as SqlSession, ctx.linkage, products) : undefined;

@@ -112,3 +112,26 @@ describe('FHIR Patient id → OMOP person_id', () => {
     }
   });
 });
+
+describe('rows without a privacy unit', () => {
+  it('the scope every kind reads leaves them out, with nobody opted out; a product without a unit keeps its rows (control)', async () => {
+    const { applyConsentScope } = await import('./consent-scope.js');
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    try {
+      // A NULL-unit row is in no consent record, under no contribution bound and in no guarded person set.
+      await c.run('CREATE TABLE visits AS SELECT * FROM (VALUES (1, 10.0), (2, 20.0), (NULL, 99.0)) v(pid, x)');
+      await c.run('CREATE TABLE reference AS SELECT * FROM (VALUES (1, 10.0), (NULL, 99.0)) r(pid, x)');
+      await applyConsentScope(c, { consents: [], purpose: 'HRESCH', atMs: NOW, products: [{ name: 'visits', privacyUnit: 'pid' }, { name: 'reference', privacyUnit: undefined }] });
+      const read = async (t: string): Promise<unknown> => (await c.runAndReadAll(`SELECT count(*)::INTEGER AS n, sum(x)::DOUBLE AS s FROM ${t}`)).getRowObjectsJS()[0];
+      expect(await read('visits')).toEqual({ n: 2, s: 30 });
+      expect(await read('reference')).toEqual({ n: 2, s: 109 });
+      // The same rule in the relation form.
+      await writeConsentScope(c, [], 'HRESCH', NOW);
+      expect((await c.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM ${consentScopedRelation('visits', 'pid')}`)).getRowObjectsJS()[0]!.n).toBe(2);
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
+  });
+});

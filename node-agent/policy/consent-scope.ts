@@ -3,6 +3,11 @@
  * task's connection, and every product the job reads is read through an anti-join on its privacy unit, so those
  * persons are gone before any aggregate, cell, bound or noise is computed (and a person in no consent record
  * stays in: opt-out). Built per task, on the task's own connection; dropped with it.
+ *
+ * The scope also leaves out every row whose privacy unit is NULL (`UNIT_NOT_NULL`): such a row belongs to no person,
+ * so no consent record, no per-person contribution bound and no differencing guard (whose sets are keyed by the
+ * unit) can cover it, and two mode-none jobs differing by one such row would release the same guarded person set
+ * and subtract to its values. One rule for every kind, on DuckDB and on a site's PostgreSQL (consent-source.ts).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { INTERNAL_PREFIX } from '../data/products.js';
@@ -34,7 +39,15 @@ export async function writeConsentScope(conn: DuckDBConnection, consents: readon
  * reads instead of the table itself. `unitColumn` is the product's privacy unit (`person_id`, a FHIR patient id).
  */
 export function consentScopedRelation(table: string, unitColumn: string): string {
-  return `(SELECT t.* FROM ${quoteIdent(table)} t ANTI JOIN ${CONSENT_OPTOUT_TABLE} o ON CAST(t.${quoteIdent(unitColumn)} AS VARCHAR) = o.person)`;
+  return `(SELECT t.* FROM ${quoteIdent(table)} t ANTI JOIN ${CONSENT_OPTOUT_TABLE} o ON CAST(t.${quoteIdent(unitColumn)} AS VARCHAR) = o.person WHERE ${unitNotNull('t', unitColumn)})`;
+}
+
+/**
+ * The scope's condition on the privacy unit: a row without one is attributable to no person, and every kind's
+ * computation leaves it out (the file comment says why). `alias.unit IS NOT NULL`, quoted by `quote`.
+ */
+export function unitNotNull(alias: string, unitColumn: string, quote: (name: string) => string = quoteIdent): string {
+  return `${alias}.${quote(unitColumn)} IS NOT NULL`;
 }
 
 export interface ScopedProduct {
@@ -52,7 +65,7 @@ export interface ScopedProduct {
 
 /**
  * Applies the consent scope to a task's own DuckDB connection: every product with a privacy unit is shadowed by a
- * temporary view of the same name that leaves the opted-out persons out, so every job kind's SQL on this connection
+ * temporary view of the same name that leaves the opted-out persons and the rows without a unit out, so every job kind's SQL on this connection
  * reads the scoped data without knowing it (DuckDB resolves the temporary catalog first; other connections still see
  * the tables). The agent opens a fresh connection per task, so the scope ends with it.
  *
@@ -70,8 +83,8 @@ export async function applyConsentScope(conn: DuckDBConnection, o: { consents: r
     const source = `${quoteIdent(db)}.main.${quoteIdent(p.name)}`;
     // A linkage-bounded task (node-agent/linkage/linkage-scope.ts) also keeps only the persons of this product's
     // population that this site is designated for.
-    const keep = o.keepTable ? ` WHERE ${linkageKeepFilter(o.keepTable, 't', { privacyUnit: p.privacyUnit, population: p.population })}` : '';
-    await conn.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(p.name)} AS SELECT t.*, t.rowid AS rowid FROM ${source} t ANTI JOIN ${CONSENT_OPTOUT_TABLE} o ON CAST(t.${quoteIdent(p.privacyUnit)} AS VARCHAR) = o.person${keep}`);
+    const keep = o.keepTable ? ` AND ${linkageKeepFilter(o.keepTable, 't', { privacyUnit: p.privacyUnit, population: p.population })}` : '';
+    await conn.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(p.name)} AS SELECT t.*, t.rowid AS rowid FROM ${source} t ANTI JOIN ${CONSENT_OPTOUT_TABLE} o ON CAST(t.${quoteIdent(p.privacyUnit)} AS VARCHAR) = o.person WHERE ${unitNotNull('t', p.privacyUnit)}${keep}`);
   }
   return n;
 }

@@ -15,7 +15,16 @@ const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n
  * spelling (BIGINT, INTEGER, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN): what the agent publishes as the
  * product's schema, the same as for the same table in its DuckDB.
  */
-export type CdmCatalogue = ReadonlyMap<string, { readonly schema: string; readonly columns: readonly string[]; readonly types: readonly string[] }>;
+export type CdmCatalogue = ReadonlyMap<string, {
+  readonly schema: string;
+  readonly columns: readonly string[];
+  readonly types: readonly string[];
+  /**
+   * Per column, whether the server enforces NOT NULL on it (a table's declared constraint; never for a view or a
+   * foreign table, whose constraints the server does not check): the consent scope need not filter such a unit.
+   */
+  readonly notNull: readonly boolean[];
+}>;
 
 /** A PostgreSQL type (format_type) in DuckDB's spelling, so jobs are checked against one vocabulary of types. */
 export function duckdbTypeOf(pgType: string): string {
@@ -86,15 +95,16 @@ export async function checkCdmSchema(client: pg.ClientBase, o: { schema: string;
   if (!temp?.temp) throw fail(`database: role ${o.user} cannot create TEMP tables in this database, where the agent keeps its working tables (GRANT TEMPORARY ON DATABASE … TO ${o.user})`);
 
   // Tables and views the role may read, CDM schema first (search_path order).
-  const cols = (await client.query<{ s: string; t: string; c: string; ty: string; readable: boolean }>(
-    `SELECT n.nspname AS s, lower(c.relname) AS t, lower(a.attname) AS c, format_type(a.atttypid, NULL) AS ty, has_table_privilege(c.oid, 'SELECT') AS readable
+  const cols = (await client.query<{ s: string; t: string; c: string; ty: string; nn: boolean; readable: boolean }>(
+    `SELECT n.nspname AS s, lower(c.relname) AS t, lower(a.attname) AS c, format_type(a.atttypid, NULL) AS ty,
+            (a.attnotnull AND c.relkind IN ('r', 'p')) AS nn, has_table_privilege(c.oid, 'SELECT') AS readable
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
       WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
       ORDER BY CASE WHEN n.nspname = $2 THEN 0 ELSE 1 END, c.relname, a.attnum`,
     [schemas, o.schema],
   )).rows;
-  const catalogue = new Map<string, { schema: string; columns: string[]; types: string[] }>();
+  const catalogue = new Map<string, { schema: string; columns: string[]; types: string[]; notNull: boolean[] }>();
   const unreadable = new Set<string>();
   for (const r of cols) {
     if (!r.readable) {
@@ -102,10 +112,11 @@ export async function checkCdmSchema(client: pg.ClientBase, o: { schema: string;
       continue;
     }
     const entry = catalogue.get(r.t);
-    if (!entry) catalogue.set(r.t, { schema: r.s, columns: [r.c], types: [duckdbTypeOf(r.ty)] });
+    if (!entry) catalogue.set(r.t, { schema: r.s, columns: [r.c], types: [duckdbTypeOf(r.ty)], notNull: [r.nn] });
     else if (entry.schema === r.s) {
       entry.columns.push(r.c);
       entry.types.push(duckdbTypeOf(r.ty));
+      entry.notNull.push(r.nn);
     }
   }
   const missingTables = REQUIRED_TABLES.filter((t) => !catalogue.has(t));
