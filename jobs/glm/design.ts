@@ -8,9 +8,12 @@
  * - Categorical covariates are dummy-coded against the public levels; a row whose level is not listed, a missing
  *   value anywhere, an invalid outcome (binomial: not 0/1; poisson: negative) or a weight ≤ 0 drops the row and is
  *   counted in `nDropped` — never named.
- * - In the DP modes, rows without a privacy unit are left out, and each person contributes at most
- *   maxRowsPerPerson valid rows, chosen by a keyed hash of the row (the aggregate jobs' rule), so that the
- *   sensitivity of glmRoundSensitivity holds.
+ * - A product with a privacy unit: a row whose unit is NULL belongs to no person — no consent record, contribution
+ *   bound or differencing guard can cover it — so it is a missing value, dropped and counted in `nDropped`, in every
+ *   mode (the agent's data scope has already left such rows out, node-agent/policy/consent-scope.ts; the reader keeps
+ *   the rule for whatever relation it is given). In the DP modes each person contributes at most maxRowsPerPerson
+ *   valid rows, chosen by a keyed hash of the row (the aggregate jobs' rule), so that the sensitivity of
+ *   glmRoundSensitivity holds.
  * - A cohort keeps the rows of persons in it (membership by privacy unit = subject_id).
  *
  * Every identifier comes from the agent's own schema (checked here); every value is a bound parameter.
@@ -264,7 +267,7 @@ export async function withGlmRows<T>(db: DuckDBConnection | SqlSession, job: Glm
       ok.push(d.isFinite(raw), `${raw} > 0`);
       cols.push(`${raw} AS w`);
     }
-    if (dp && unit) ok.push(`${d.quoteIdent(unit)} IS NOT NULL`);
+    if (unit) ok.push(`${d.quoteIdent(unit)} IS NOT NULL`);
     const levelCols = levelChecks.map((l, i) => `CASE WHEN ${l.expr} THEN 1 ELSE 0 END AS l${i}`);
     const unitCol = unit ? [`${d.quoteIdent(unit)} AS u`] : [];
     const whereSql = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
@@ -286,10 +289,10 @@ export async function withGlmRows<T>(db: DuckDBConnection | SqlSession, job: Glm
     const dropped = await session.all(`SELECT ${bigint(`count(CASE WHEN NOT ${d.isTrue('ok')} THEN 1 END)`)} AS dropped FROM (${base}) AS b`, baseParams);
     const nDropped = Number(dropped[0]?.['dropped'] ?? 0);
     checkAbort();
-    // Disclosure counts on the rows that will be used: persons (distinct units) when the product has a unit.
-    // A row whose unit is NULL (kept in mode none) counts as a person of its own: count(DISTINCT u) would skip it, and a
-    // value held only by such rows would pass as a cell of 0 persons (red team 17, F1); train counts them so too.
-    const persons = (cond: string): string => bigint(unit ? `count(DISTINCT CASE WHEN ${cond} THEN u END) + count(CASE WHEN (${cond}) AND u IS NULL THEN 1 END)` : `count(CASE WHEN ${cond} THEN 1 END)`);
+    // Disclosure counts on the rows that will be used: persons (distinct units) when the product has a unit. No used
+    // row has a NULL unit (dropped above): counted as a person of its own, as it once was (red team 17, F1), it passed
+    // the size rules yet stayed out of every guarded person set, so two jobs differing by it gave its values away.
+    const persons = (cond: string): string => bigint(unit ? `count(DISTINCT CASE WHEN ${cond} THEN u END)` : `count(CASE WHEN ${cond} THEN 1 END)`);
     const countExprs = [`${bigint('count(*)')} AS n`];
     if (job.family === 'binomial') countExprs.push(`${persons('y = 0')} AS y0`, `${persons('y = 1')} AS y1`);
     levelChecks.forEach((_, i) => countExprs.push(`${persons(`l${i} = 1`)} AS c${i}`));

@@ -222,10 +222,9 @@ export async function withTrainRows<T>(db: DuckDBConnection | SqlSession, spec: 
       const of = (name: string): number => Number(r.find((x) => x['side'] === name)?.['n'] ?? 0);
       sides = { train: of('train'), test: of('test') };
       if (rows.hasUnit) {
-        const u = await s.all(`SELECT ${side} AS side, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS n FROM ${table} WHERE u IS NOT NULL AND ${usedRowSql(spec)} GROUP BY ${side}`);
-        // Rows without a unit each count as a person of their own (as the disclosure rules count them).
-        const loose = await s.all(`SELECT ${side} AS side, ${d.cast('count(*)', 'BIGINT')} AS n FROM ${table} WHERE u IS NULL AND ${usedRowSql(spec)} GROUP BY ${side}`);
-        const ofP = (name: string): number => [...u, ...loose].filter((x) => x['side'] === name).reduce((a, x) => a + Number(x['n']), 0);
+        // The design reader has dropped the rows without a unit (missing values, in nDropped): persons are units.
+        const u = await s.all(`SELECT ${side} AS side, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS n FROM ${table} WHERE ${usedRowSql(spec)} GROUP BY ${side}`);
+        const ofP = (name: string): number => Number(u.find((x) => x['side'] === name)?.['n'] ?? 0);
         sidePersons = { train: ofP('train'), test: ofP('test') };
       }
       await opts.onRows?.(c, rows);

@@ -4,9 +4,9 @@
  *
  * - `fedmesh_label_class`: the level's index 0..K−1 in the declared order, −1 for a value not among the levels (left
  *   out and counted at the agent, label.ts), NULL for a missing label (dropped as missing, as before);
- * - `fedmesh_person` (when the product declares a privacy unit): a dense integer per distinct unit (0 for rows
- *   without one, all of which then count as one person), so that the per-level disclosure rule counts persons, not
- *   rows (label.ts). It is a pseudonymous index used at the agent only and never leaves it.
+ * - `fedmesh_person` (when the product declares a privacy unit): a dense integer per distinct unit (0 for a row
+ *   without one, which the design reader then drops as a missing value), so that the per-level disclosure rule counts
+ *   persons, not rows (label.ts). It is a pseudonymous index used at the agent only and never leaves it.
  *
  * The design reader then reads the class as its numeric outcome and the person index as one more numeric column
  * (data.ts), so no label value or unit ever reaches JavaScript, and no per-row JS object is made. Levels are bound

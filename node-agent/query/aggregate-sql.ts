@@ -108,8 +108,8 @@ export function filterSql(f: Filter, product: SchemaProduct, field: string, para
 /**
  * Builds the agent-side SQL of an `aggregate` job: exact sufficient statistics per group, on the grids of the
  * privacy plan, every value bound as a parameter. Identifiers come only from the agent's own schema (validated
- * here); nothing from outside becomes SQL text. In the DP modes each privacy unit contributes at most k rows,
- * chosen by a keyed hash of the row, and rows without a privacy unit are left out. The rows are materialised once
+ * here); nothing from outside becomes SQL text. Rows whose privacy unit is NULL are left out in every mode; in the
+ * DP modes each privacy unit contributes at most k rows, chosen by a keyed hash of the row. The rows are materialised once
  * (`rowsSql`) so that the statistics, the distinct persons per cell and the person sets of released cells all
  * come from the same rows.
  * @throws FedmeshError INVALID_JOB naming the field (unknown column, wrong type)
@@ -226,8 +226,10 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
   const unit = product.privacyUnit;
   let bound: string | undefined;
   if (unit) inner.push(`${quoteIdent(unit)} AS u`);
+  // A row without a unit belongs to no person: in every mode it is left out, as the agent's data scope leaves it out
+  // (node-agent/policy/consent-scope.ts), never summed unguarded and uncounted as persons.
+  if (unit) where.push(`${quoteIdent(unit)} IS NOT NULL`);
   if (dpMode && unit) {
-    where.push(`${quoteIdent(unit)} IS NOT NULL`);
     // Across sites (privacy.linkage): only the persons this site is designated for, bounded per linkage key.
     const link = linkageBoundingSql(job.privacy.linkage, product, p, d);
     if (link) where.push(...link.where);

@@ -2,7 +2,10 @@
  * Red team 17's findings on the PostgreSQL agent, each on a small table in a throw-away PostgreSQL 15 cluster (and
  * DuckDB where the two engines must agree). Each fails with its fix reverted:
  * - glm mode none: a value held only by rows whose privacy unit is NULL passed the numeric-cell rule as 0 persons
- *   (count(DISTINCT u) skips NULL); now each such row counts as a person (both engines).
+ *   (count(DISTINCT u) skips NULL). Counting each such row as a person closed that but left the row out of every
+ *   guarded person set (a differencing pair gave its values away); now a row without a unit is a missing value,
+ *   dropped and counted in nDropped, in every mode (both engines), and the agent's scope leaves it out before any
+ *   kind reads (DuckDB always; PostgreSQL unless the server declares the unit NOT NULL).
  * - TEMP tables are named through pg_temp: a CDM table called like one (owned by the agent's role, or not) is
  *   neither dropped nor in the way.
  * - consent opt-outs compare the unit by its bytes: under a case-insensitive column collation, opting out `p1`
@@ -81,17 +84,44 @@ describe.skipIf(noPg)('PostgreSQL agent edge cases (red team 17)', () => {
     }
   }
 
-  it('glm in mode none counts a NULL-unit row as a person: a value held only by such a row is refused on both engines; control: one held by 5 persons passes', async () => {
+  it('glm in mode none drops a NULL-unit row as a missing value (never read, counted in nDropped) on both engines; controls: the same row with a unit is refused alone, accepted with 5 persons', async () => {
     const product = { name: 't', columns: [{ name: 'pid', type: 'BIGINT' }, { name: 'x', type: 'DOUBLE' }, { name: 'y', type: 'DOUBLE' }], privacyUnit: 'pid' };
     const job = parseGlmSpec({ kind: 'glm', product: 't', family: 'gaussian', outcome: 'y', covariates: [{ column: 'x', type: 'numeric', bounds: [0, 1] }], privacy: { mode: 'none' } });
     const opts = { salt: 's', minCellSize: 5, scratch: 'edge', numericCells: true };
     const rows = (tail: string): string => `CREATE TABLE t (pid BIGINT, x DOUBLE PRECISION, y DOUBLE PRECISION); INSERT INTO t SELECT g, 0, g % 7 FROM generate_series(1, 20) g; INSERT INTO t VALUES ${tail}`;
-    const outcome = async (read: () => Promise<unknown>): Promise<string> => read().then(() => 'accepted', (e: unknown) => (e instanceof FedmeshError ? e.code : String(e)));
-    for (const [tail, want] of [['(NULL, 1, 42)', 'POLICY_DENIED'], ['(21, 1, 1), (22, 1, 2), (23, 1, 3), (24, 1, 4), (25, 1, 5)', 'accepted']] as const) {
+    const outcome = async (read: () => Promise<{ design: { n: number; y: Float64Array }; nDropped: number }>): Promise<string> =>
+      read().then((r) => `accepted n=${r.design.n} dropped=${r.nDropped} sumY=${r.design.y.reduce((a, v) => a + v, 0)}`, (e: unknown) => (e instanceof FedmeshError ? e.code : String(e)));
+    // 20 persons with x = 0 and y = g % 7 (sum 63). The NULL-unit row (x = 1, y = 42) is left out: the design is the
+    // 20 persons' alone, so no job can tell it is there from the statistics (it was a cell of its own before, and
+    // once counted as a person it passed the size rules while no guarded set held it).
+    const cases = [
+      ['(NULL, 1, 42)', 'accepted n=20 dropped=1 sumY=63'],
+      // Controls: the same value held by one person with a unit is refused by the numeric-cell rule (the rule is live)…
+      ['(21, 1, 42)', 'POLICY_DENIED'],
+      // … and by 5 persons it passes, read in full.
+      ['(21, 1, 1), (22, 1, 2), (23, 1, 3), (24, 1, 4), (25, 1, 5)', 'accepted n=25 dropped=0 sumY=78'],
+    ] as const;
+    for (const [tail, want] of cases) {
       expect(await withSchema(rows(tail), (s) => outcome(() => readGlmDesign(s, job, product, opts))), `postgres ${tail}`).toBe(want);
       const duck = rows(tail).replace(/DOUBLE PRECISION/g, 'DOUBLE').replace('generate_series(1, 20) g', 'generate_series(1, 20) AS s(g)');
       expect(await withDuck(duck, (conn) => outcome(() => readGlmDesign(conn, job, product, opts))), `duckdb ${tail}`).toBe(want);
     }
+  });
+
+  it('the scope leaves NULL-unit rows out on PostgreSQL: a view over a NULL-able unit with nobody opted out; a unit declared NOT NULL is read as stored (control)', async () => {
+    const setup = 'CREATE TABLE t (pid BIGINT, v INT); INSERT INTO t VALUES (1, 10), (2, 20), (NULL, 99); CREATE TABLE s (pid BIGINT NOT NULL, v INT); INSERT INTO s VALUES (1, 10)';
+    const seen = await withSchema(setup, async (s, _c, schema) => {
+      await applySourceConsentScope(s, { consents: [], purpose: 'HRESCH', atMs: Date.now(), products: [{ name: 't', privacyUnit: 'pid', schema }, { name: 's', privacyUnit: 'pid', schema, unitNotNull: true }] });
+      const views = (await s.all("SELECT table_name AS v FROM information_schema.views WHERE table_schema LIKE 'pg_temp%' ORDER BY 1")).map((r) => String(r['v']));
+      return { views, t: (await s.all('SELECT sum(v)::int AS v, count(*)::int AS n FROM t'))[0] };
+    });
+    expect(seen).toEqual({ views: ['t'], t: { v: 30, n: 2 } });
+    // With an opt-out the NOT NULL table gets its view too, and the NULL-unit row stays out of the NULL-able one.
+    const opted = await withSchema(setup, async (s, _c, schema) => {
+      await applySourceConsentScope(s, { consents: [deny('1')], purpose: 'HRESCH', atMs: Date.now(), products: [{ name: 't', privacyUnit: 'pid', schema }, { name: 's', privacyUnit: 'pid', schema, unitNotNull: true }] });
+      return [(await s.all('SELECT count(*)::int AS n FROM s'))[0], (await s.all('SELECT sum(v)::int AS v FROM t'))[0]];
+    });
+    expect(opted).toEqual([{ n: 0 }, { v: 20 }]);
   });
 
   it('TEMP tables go through pg_temp: CDM tables named like the consent and linkage tables are neither dropped nor in the way', async () => {
