@@ -146,6 +146,21 @@ export interface KindDef<S = unknown, P = unknown, I = unknown> {
    */
   readonly builtInSpec?: true;
   /**
+   * The spec field that bounds each agent's rows in a secure sum (glm and Cox: `secureMaxRows`; train:
+   * `update.maxExamples`): a bound the agents agree to, not a researcher's probe (common/secure/secure-max-rows.ts).
+   * Under secagg or HE, admission checks it against the admitted agents' published `--secure-max-rows` and, in mode
+   * none, makes it the one value they all publish (filled in when absent, refused when different), and each agent
+   * checks it again; every agent's vector is then projected onto the layout's bounds instead of refused. Absent: the
+   * kind's blocks do not scale with rows.
+   */
+  readonly secureRowBound?: {
+    readonly field: string;
+    /** The bound the spec gives (undefined: not given). */
+    of(spec: S): number | undefined;
+    /** The spec with the bound set (a parsed spec, compiled again). */
+    withBound(spec: S, rows: number): S;
+  };
+  /**
    * A kind that takes over a built-in kind step by step declines the specs it does not run yet (they keep the
    * built-in path), read from the raw spec alone so the coordinator and every agent choose alike. Absent: all.
    */

@@ -64,24 +64,24 @@ export function settleSecureMaxRows(job: Pick<JobSpec, 'secureMaxRows' | 'privac
  *   agents publish different maxima or the agreed one is below an agent's minimum cell size; INVALID_JOB (field
  *   secureMaxRows) in mode none when the job's bound is not the agreed one
  */
-export function checkSecureMaxRows(job: Pick<JobSpec, 'secureMaxRows' | 'privacy'>, parties: readonly SecureMaxRowsParty[]): void {
+export function checkSecureMaxRows(job: Pick<JobSpec, 'secureMaxRows'> & { readonly privacy: { readonly mode: string } }, parties: readonly SecureMaxRowsParty[], field = 'secureMaxRows'): void {
   const cap = jobSecureMaxRows(job);
   if (job.privacy.mode === 'none' && parties.length > 0) {
     const agreed = agreedSecureMaxRows(parties);
     if (cap !== agreed) {
-      throw invalidJob('secureMaxRows', `${cap}${job.secureMaxRows === undefined ? ' (the default)' : ''} is not the agreed ${agreed}: in mode none the per-agent bound is the value the agents publish, not a choice (a chosen bound would reveal per-agent counts); leave secureMaxRows out or give ${agreed}`);
+      throw invalidJob(field, `${cap}${job.secureMaxRows === undefined ? ' (the default)' : ''} is not the agreed ${agreed}: in mode none the per-agent bound is the value the agents publish, not a choice (a chosen bound would reveal per-agent counts); ${field === 'secureMaxRows' ? 'leave secureMaxRows out or ' : ''}give ${agreed}`);
     }
     const floor = Math.max(...parties.map((p) => p.minCellSize));
     if (agreed < floor) {
-      throw new FedmeshError('FAILED_PRECONDITION', `secureMaxRows: the agreed ${agreed} is below the minimum cell size ${floor} of an agent; in mode none the per-agent bound must be at least every agent's minimum cell size, so that clipping can never decide which totals are suppressed`, { field: 'secureMaxRows' });
+      throw new FedmeshError('FAILED_PRECONDITION', `${field}: the agreed ${agreed} is below the minimum cell size ${floor} of an agent; in mode none the per-agent bound must be at least every agent's minimum cell size, so that clipping can never decide which totals are suppressed`, { field });
     }
     return;
   }
-  const given = job.secureMaxRows === undefined ? ` (the default; give secureMaxRows)` : '';
+  const given = job.secureMaxRows === undefined ? ` (the default; give ${field})` : '';
   for (const p of parties) {
     const max = p.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS;
     if (cap > max) {
-      throw new FedmeshError('FAILED_PRECONDITION', `secureMaxRows: ${cap}${given} is above ${max}, the largest per-agent bound agent ${p.name} agrees to; ask for at most ${max}`, { field: 'secureMaxRows' });
+      throw new FedmeshError('FAILED_PRECONDITION', `${field}: ${cap}${given} is above ${max}, the largest per-agent bound agent ${p.name} agrees to; ask for at most ${max}`, { field });
     }
   }
 }

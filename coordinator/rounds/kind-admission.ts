@@ -1,7 +1,8 @@
 import { FedmeshError, quote } from '../../common/errors.js';
 import { enforceDomainPolicy } from '../../common/job/domain-policy.js';
 import { populationsTouched, type PopulationTouch } from '../../common/job/population.js';
-import type { CompiledKindJob } from '../../common/kinds/index.js';
+import { compileKindJob, type AnyKindDef, type CompiledKindJob } from '../../common/kinds/index.js';
+import { agreedSecureMaxRows, checkSecureMaxRows } from '../../common/secure/secure-max-rows.js';
 import type { AgentMember, AgentView } from '../agent-registry.js';
 import { notLiveReason } from '../admission/quorum.js';
 
@@ -44,4 +45,22 @@ export function admitKindJob(job: CompiledKindJob, members: readonly AgentMember
   const quorumField = job.minAgentsField ?? 'quorum';
   if (serving.length < job.minAgents) throw new FedmeshError('QUORUM_NOT_MET', `${quorumField}: ${serving.length} agents serve product ${job.product}, the job needs at least ${job.minAgents}`, { field: quorumField });
   return { agents: serving, touched: populationsTouched(serving.map((a) => a.products.filter((p) => p.name === job.product))) };
+}
+
+/**
+ * A secure job of a kind whose blocks scale with rows (`KindDef.secureRowBound`): its per-agent row bound checked
+ * against what the admitted agents publish, and in mode none made the one value they all publish (filled in when the
+ * spec gives none; another value is refused naming the field). Returns the job, compiled again when the bound was
+ * filled in. Plain jobs and other kinds: unchanged.
+ * @throws FedmeshError as checkSecureMaxRows, naming the kind's field
+ */
+export function settleRowBound(def: AnyKindDef, job: CompiledKindJob, agents: readonly AgentView[]): CompiledKindJob {
+  const bound = def.secureRowBound;
+  if (!bound || job.secure === 'plain') return job;
+  const parties = agents.map((a) => ({ name: a.name, secureMaxRows: a.policy.secureMaxRows, minCellSize: a.policy.minCellSize }));
+  const fill = job.privacy.mode === 'none' && bound.of(job.spec) === undefined && parties.length > 0;
+  const spec = fill ? bound.withBound(job.spec, agreedSecureMaxRows(parties)) : job.spec;
+  const rows = bound.of(spec);
+  checkSecureMaxRows({ ...(rows !== undefined ? { secureMaxRows: rows } : {}), privacy: job.privacy }, parties, bound.field);
+  return fill ? compileKindJob(def, spec) : job;
 }

@@ -12,7 +12,7 @@ import type { Ledger } from '../ledger.js';
 import type { Principal } from '../principal.js';
 import type { CoordinatorMetrics } from '../metrics.js';
 import { chargedEpsilon } from '../job-log.js';
-import { admitKindJob } from './kind-admission.js';
+import { admitKindJob, settleRowBound } from './kind-admission.js';
 import { admitBuiltInSpec } from './built-in-admission.js';
 import { builtInResult } from './built-in-result.js';
 import { catalogPopulations } from '../budget-populations.js';
@@ -110,6 +110,8 @@ export class KindJobs {
       const admitted = builtIn ?? admitKindJob(job, deps.registry.memberList(), deps.registry.connected());
       // privacy.linkage: the asked sites' partition and salt go into the spec, which is compiled (and hashed) again.
       if (asksLinkage(JSON.parse(specJson))) job = compileKindJob(def, fillKindLinkage(JSON.parse(specJson), job.product, admitted.agents));
+      // Secure sums: the per-agent row bound is the agents' (published; in mode none agreed), never a researcher's probe.
+      job = settleRowBound(def, job, admitted.agents);
       if (job.secure !== 'plain') checkSecureFromPublicFacts(def, job, admitted.agents.length);
       deps.checkPolicy?.(caller, job, admitted.agents);
       const record: JobRecord = {

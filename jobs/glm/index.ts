@@ -210,6 +210,8 @@ export const glmKind: KindDef<GlmJob, GlmPlan, GlmJobInput> = {
   kind: 'glm',
   parse: parseGlmSpec,
   compile: compileGlm,
+  // Under a secure sum every block is bounded by secureMaxRows rows (agentAbsMax): agreed, not chosen, in mode none.
+  secureRowBound: { field: 'secureMaxRows', of: (spec) => spec.secureMaxRows, withBound: (spec, rows) => ({ ...spec, secureMaxRows: rows }) },
   layout: glmLayout,
   nextRound: (job, history) => {
     if (job.plan.standardise && history.length === 0) return { round: 0, moments: true };

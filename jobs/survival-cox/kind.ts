@@ -202,6 +202,8 @@ export function evaluatedBeta(plan: CoxPlan, beta: readonly number[]): number[] 
 export const coxKind: KindDef<CoxJobSpec, CoxPlan, CoxRoundInput> = {
   kind: COX_KIND,
   parse: parseCoxSpec,
+  // Under a secure sum the risk-set sums are bounded by secureMaxRows persons (coxAgentBound): agreed in mode none.
+  secureRowBound: { field: 'secureMaxRows', of: (spec) => spec.secureMaxRows, withBound: (spec, rows) => ({ ...spec, secureMaxRows: rows }) },
   compile: (spec) => ({
     kind: COX_KIND,
     // The OMOP person table: the product every agent with OMOP data serves, and whose privacy unit is the person.

@@ -7,7 +7,7 @@
 import { type CompiledKindJob, type KindDef, type KindRelease, type RoundRecord } from '../../common/kinds/index.js';
 import { participantCount, sampleParticipants } from '../../algorithms/fl/index.js';
 import { makeTrainPlan, exactTestWithheld, pooledMinCellSize, replayServer, roundMetrics, trainLayout, type TrainPlan, type TrainRoundInput } from './plan.js';
-import { parseTrainSpec, type TrainJobSpec } from './spec.js';
+import { DEFAULT_MAX_EXAMPLES, parseTrainSpec, type TrainJobSpec } from './spec.js';
 import { dpTrainPrivacy } from './privacy.js';
 import { isDpTraining } from './privacy-spec.js';
 import { isLocalDp, localDpNote, trainKindPrivacy } from './privacy-local.js';
@@ -34,6 +34,9 @@ function nextInput(job: CompiledTrainJob, history: readonly RoundRecord<TrainRou
 export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
   kind: TRAIN_KIND,
   parse: parseTrainSpec,
+  // Every count block is bounded by update.maxExamples rows per agent: under a secure sum in mode none it must be the
+  // agents' agreed --secure-max-rows (a researcher's bound, summed as Σ min(n_i, m), would read each agent's n_i).
+  secureRowBound: { field: 'update.maxExamples', of: (spec) => (spec.update.maxExamples === DEFAULT_MAX_EXAMPLES ? undefined : spec.update.maxExamples), withBound: (spec, rows) => ({ ...spec, update: { ...spec.update, maxExamples: rows } }) },
   compile: (spec) => ({
     kind: TRAIN_KIND,
     product: spec.product,

@@ -30,6 +30,12 @@ import { checkLossAndLabel, outputUnits, parseLabelLevels, parseLoss, type Label
 import { denseStackOfTopology } from './topology.js';
 import { parseRunOptions } from './run-options.js';
 
+/**
+ * update.maxExamples when the spec gives none. Under a secure sum in mode none this value stands for "not given": the
+ * coordinator puts the agents' agreed bound in its place (KindDef.secureRowBound, jobs/train/index.ts).
+ */
+export const DEFAULT_MAX_EXAMPLES = 1e7;
+
 /** The largest model (weights and biases) a job may train: its weights travel as JSON in every round's input. */
 export const MAX_TRAIN_PARAMETERS = 100_000;
 export const MAX_TRAIN_FEATURES = 200;
@@ -280,7 +286,7 @@ export function parseTrainSpec(raw: unknown): TrainJobSpec {
     clip: num(u.clip, 'update.clip', 1e-9, 1e6, 100),
     gridExponent: num(u.gridExponent, 'update.gridExponent', -40, 0, -24, true),
     controlClip: num(u.controlClip, 'update.controlClip', 1e-9, 1e9, 1e4),
-    maxExamples: num(u.maxExamples, 'update.maxExamples', 1, 1e8, 1e7, true),
+    maxExamples: num(u.maxExamples, 'update.maxExamples', 1, 1e8, DEFAULT_MAX_EXAMPLES, true),
   });
   const e = raw.evaluation === undefined ? {} : raw.evaluation;
   if (!isObj(e)) throw invalidJob('evaluation', 'must be {"thresholds": integer}');

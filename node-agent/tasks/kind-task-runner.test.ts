@@ -137,11 +137,17 @@ describe('agent task runner for registry kinds', () => {
     await expect(u.runner.run(u.task(0), u.scope)).rejects.toThrow(/no known privacy unit/);
   });
 
-  it('refuses a local step whose vector breaks the public layout before it leaves', async () => {
+  it('projects a local step\'s vector onto the public layout instead of refusing (red team 26); a value that is not a number is still refused before it leaves', async () => {
     const s = setup();
-    // At μ = −10⁷ the residual Σ(x − μ) exceeds its public per-agent bound of 10⁶.
-    await expect(s.runner.run(s.task(0, { mu: -1e7 }), s.scope)).rejects.toThrow(/residual\[0\] outside its public bounds/);
-    await expect(s.runner.run(s.task(1, { mu: 0 }), s.scope)).resolves.toBeDefined();
+    // At μ = −10⁷ the residual Σ(x − μ) exceeds its public per-agent bound of 10⁶: sent as the bound, not refused
+    // (a refusal would answer "beyond the bound?" about this agent's data for a bound the spec chose).
+    const a = await s.runner.run(s.task(0, { mu: -1e7 }), s.scope);
+    expect(Array.from(decodeVector(toyKind.layout(s.job, 0), a.arrow, 'me').values)).toEqual([1e6, 3]);
+    // Control: within the bounds the exact value leaves.
+    const b = await s.runner.run(s.task(1, { mu: 0 }), s.scope);
+    expect(Array.from(decodeVector(toyKind.layout(s.job, 1), b.arrow, 'me').values)).toEqual([6, 3]);
+    // NaN (μ not a number) is a broken step, not data beyond a bound.
+    await expect(s.runner.run(s.task(2, { mu: 'x' }), s.scope)).rejects.toThrow(/residual\[0\] outside its public bounds/);
   });
 
   it('refuses a secure phase on a plain job, naming the payload, before charging or computing anything', async () => {
@@ -156,8 +162,8 @@ describe('agent task runner for registry kinds', () => {
 
   it('computes a round that keeps failing at most MAX_FAILED_ROUND_ATTEMPTS times, then refuses it with RESOURCE_EXHAUSTED without reading (red team 20); other rounds are unaffected', async () => {
     const s = setup();
-    // A round input the step refuses (its vector breaks the public layout): every attempt reads the data again.
-    for (let i = 0; i < MAX_FAILED_ROUND_ATTEMPTS; i++) await expect(s.runner.run(s.task(0, { mu: -1e7 }), s.scope)).rejects.toThrow(/outside its public bounds/);
+    // A round input the step fails on (its vector is not a number): every attempt reads the data again.
+    for (let i = 0; i < MAX_FAILED_ROUND_ATTEMPTS; i++) await expect(s.runner.run(s.task(0, { mu: 'x' }), s.scope)).rejects.toThrow(/outside its public bounds/);
     expect(s.steps()).toBe(MAX_FAILED_ROUND_ATTEMPTS);
     await expect(s.runner.run(s.task(0, { mu: 0 }), s.scope)).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
     expect(s.steps()).toBe(MAX_FAILED_ROUND_ATTEMPTS);

@@ -14,6 +14,7 @@ import {
   decodeRoundPayload,
   encodeVector,
   phaseAnswerSlot,
+  projectOntoBounds,
   kindPrivacyModeOf,
   snapVectorToGrid,
   type AgentKindContext,
@@ -174,7 +175,14 @@ export class KindTaskRunner {
     enforceDomainPolicy(deps.policy, job.kind, job.privacy.mode);
     // A ported built-in kind's secure sum: its per-agent bound is this domain's published one in mode none (a bound
     // chosen by the researcher or coordinator would reveal per-agent counts by clipping), at most it otherwise.
-    if (def.builtInSpec && job.secure !== 'plain') checkSecureMaxRows(job.spec as JobSpec, [{ name: 'this agent', secureMaxRows: deps.policy.secureMaxRows, minCellSize: deps.policy.minCellSize }]);
+    const self = [{ name: 'this agent', secureMaxRows: deps.policy.secureMaxRows, minCellSize: deps.policy.minCellSize }];
+    if (def.builtInSpec && job.secure !== 'plain') checkSecureMaxRows(job.spec as JobSpec, self);
+    // A kind's row bound under a secure sum: what this agent publishes (in mode none exactly that), whatever the coordinator sends.
+    const rowBound = def.secureRowBound;
+    if (rowBound && job.secure !== 'plain') {
+      const rows = rowBound.of(job.spec);
+      checkSecureMaxRows({ ...(rows !== undefined ? { secureMaxRows: rows } : {}), privacy: job.privacy }, self, rowBound.field);
+    }
     const product = deps.products().find((p) => p.name === job.product);
     if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
     const rules = deps.rules(product.name);
@@ -237,7 +245,7 @@ export class KindTaskRunner {
         const withUnit = read && { ...read, columns: [...new Set([...read.columns, ...(rules.privacyUnit ? [rules.privacyUnit] : [])])] };
         return deps.withProduct!(conn, { ...product, privacyUnit: rules.privacyUnit }, run, scope.signal, withUnit);
       };
-      const vector = await deps.withConnection((conn) =>
+      const stepped = await deps.withConnection((conn) =>
         scope.using(conn, async () => {
           const localStream = streamRule !== undefined && (await this.streamDecision(task.jobId, () => streamsByRows(conn, product.name, streamRule)));
           const serverStep = agentDef.onSource && (deps.withSource?.active() || localStream);
@@ -253,7 +261,12 @@ export class KindTaskRunner {
       // What leaves must fit the public layout, or the coordinator would refuse it anyway; say so here first. In mode
       // none a step may itself withhold a selection entry (a characterisation's concept close to another cell:
       // node-agent/disclosure/within-job.ts), so there the layout admits the marker, as the coordinator's check does.
-      checkAgentVector(selectionApplies(job) ? layoutWithWithheld(layout) : layout, vector, 'this agent');
+      // Values beyond the public bounds are projected onto them, never refused: a refusal would answer "more than the
+      // bound?" about this agent's data for a bound the spec chose (red team 26: glm's and Cox's secureMaxRows). The
+      // projection is 1-Lipschitz, so a DP block keeps its sensitivity; what still fails the check is not a number.
+      const bounds = selectionApplies(job) ? layoutWithWithheld(layout) : layout;
+      const vector = { values: projectOntoBounds(bounds, Float64Array.from(stepped.values)) };
+      checkAgentVector(bounds, vector, 'this agent');
       // A block the round leaves without noise must be empty in a noisy mode, whatever the kind (exact-blocks.ts).
       checkExactBlocksEmpty(job, layout, vector, task.round);
       const sent = snapVectorToGrid(layout, noise, mode.atAgent(vector, noise, layout, deps.rng));

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
@@ -19,7 +20,7 @@ describe('no data-dependent refusals', () => {
   let mesh: TestMesh;
   let admin: CoordinatorClient;
   const names = ['a1', 'a2', 'a3'];
-  const policy = { allowModes: ['none', 'central-dp', 'distributed-dp'] as ('none' | 'central-dp' | 'distributed-dp')[], minCellSize: 5, budgetCap: { epsilon: 1e4, delta: 1e-3 } };
+  const policy = { allowModes: ['none', 'central-dp', 'distributed-dp'] as ('none' | 'central-dp' | 'distributed-dp')[], allowKinds: ['aggregate', 'glm'], minCellSize: 5, budgetCap: { epsilon: 1e4, delta: 1e-3 } };
   const BIG_BMI = 25;
   /** The one person that makes the 10,001st group at a1. */
   const LAST_SINGLETON_BMI = 100 + (MAX_GROUPS_PER_AGENT - 1) / 1000;
@@ -41,6 +42,8 @@ describe('no data-dependent refusals', () => {
     for (const [i, n] of names.entries()) {
       const dir = join(mesh.dir, 'data', n);
       await writePersonCsv(dir, data[i]!);
+      // Product person opened to glm too (the secure glm case below).
+      await writeFile(join(dir, 'fedmesh.products.json'), JSON.stringify({ products: { person: { privacyUnit: 'person_id', allowedJobKinds: ['aggregate', 'glm'], allowedPrivacyModes: ['none', 'central-dp', 'distributed-dp'] } } }));
       // Every agent publishes 300 rows per agent as its bound (below the 2^24 default): the mode-none bound.
       await mesh.startAgent(n, dir, { ...policy, secureMaxRows: 300 });
     }
@@ -170,6 +173,45 @@ describe('no data-dependent refusals', () => {
     const same = await bob.run({ ...secureJob('=', { mode: 'none' }), secureMaxRows: 300 }).finally(() => bob.close());
     expect(same.error).toBeUndefined();
     expect(same.result!.rows).toEqual([{ count: 380 }]);
+  });
+
+  /** An intercept-only gaussian glm of bmi over the same neighbouring selections, under secagg. */
+  const glmJob = (yearOp: '=' | '>=', privacy: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    kind: 'glm',
+    product: 'person',
+    family: 'gaussian',
+    outcome: 'bmi',
+    outcomeBounds: [0, 200],
+    covariates: [],
+    where: secureJob(yearOp, privacy).where,
+    maxIterations: 2,
+    privacy,
+    secure: 'secagg',
+    ...extra,
+  });
+
+  // Red team 26 (F2): glm's secureMaxRows was the researcher's, and an agent beyond it refused ("sent block … outside
+  // its public bounds"): bisected, n read exactly. Negative control: on 31436ef the 301-row run failed every time.
+  it('secure glm: 300 and 301 rows at an agent against secureMaxRows 300 both succeed (distributed-dp); in mode none the bound is the agreed one', async () => {
+    for (const op of ['=', '>='] as const) {
+      const r = await mesh.client.run(glmJob(op, { mode: 'distributed-dp', epsilon: 4, delta: 1e-6 }, { secureMaxRows: 300 }));
+      expect(r.error, `${op}: ${r.error?.message}`).toBeUndefined();
+    }
+    const refuse = async (spec: Record<string, unknown>) => (await mesh.client.submitJob(spec).catch((e: unknown) => e)) as Error & { code: string; field?: string };
+    const chosen = await refuse(glmJob('=', { mode: 'none' }, { secureMaxRows: 299 }));
+    expect(chosen).toMatchObject({ code: 'INVALID_JOB', field: 'secureMaxRows' });
+    expect(chosen.message).toMatch(/299 is not the agreed 300: in mode none/);
+    const above = await refuse(glmJob('=', { mode: 'distributed-dp', epsilon: 4, delta: 1e-6 }, { secureMaxRows: 301 }));
+    expect(above).toMatchObject({ code: 'FAILED_PRECONDITION', field: 'secureMaxRows' });
+    // Mode none without a bound: the agreed one is filled in and stored with the job.
+    const carol = researcherClient('carol'); // carol's earlier job released this very person set: the guard lets it through
+    try {
+      const none = await carol.run(glmJob('>=', { mode: 'none' }));
+      expect(none.error, none.error?.message).toBeUndefined();
+      expect(none.spec).toMatchObject({ secureMaxRows: 300 });
+    } finally {
+      carol.close();
+    }
   });
 
   it('the agent itself refuses a bound other than its published one in mode none, and above it in any mode, whatever the coordinator sends', async () => {
