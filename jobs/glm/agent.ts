@@ -66,7 +66,9 @@ function readOptions(ctx: AgentKindContext, job: CompiledKindJob<GlmJob, GlmPlan
   const identity = Object.fromEntries(std.map((c) => [c.column, { mean: 0, sd: 1 }]));
   // Mode none: the persons behind the rows go through the agent's differencing guard first (person-guard.ts).
   const onRows = guard && job.spec.privacy.mode === 'none' && ctx.guardReleasedSets ? designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets, local: ctx.conn }) : undefined;
-  return { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch, ordered: true, ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(job.spec.privacy.mode === 'none' ? { numericCells: true } : {}), ...(std.length > 0 ? { standardisation: identity } : {}), ...(onRows ? { onRows } : {}) };
+  // DP modes: no disclosure rule at the reader (red team 26, F1: a refusal there answers about the data exactly, and a
+  // bisected `where` read one person's attribute); the noise protects the release. Mode none: DataSHIELD's rules.
+  return { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, ...(job.spec.privacy.mode === 'none' ? {} : { skipDisclosure: true }), scratch, ordered: true, ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(job.spec.privacy.mode === 'none' ? { numericCells: true } : {}), ...(std.length > 0 ? { standardisation: identity } : {}), ...(onRows ? { onRows } : {}) };
 }
 
 /**

@@ -209,7 +209,8 @@ async function coxStep(ctx: AgentKindContext, job: CompiledCoxJob, input: CoxRou
     return countFlags(plan, coxBinCounts(data, plan.times, null), ctx.policy.minCellSize);
   }
   const { times, beta, dp } = newtonInput(plan, input);
-  return newtonVector(plan, times, beta, coxAgentStats(data, beta, times, dp ? 1 : ctx.policy.minCellSize), dp);
+  // DP: no disclosure rule (the saturated-model rule too): whether a DP round answers must not depend on the data.
+  return newtonVector(plan, times, beta, coxAgentStats(data, beta, times, dp ? null : ctx.policy.minCellSize), dp);
 }
 
 /** One round on a site's PostgreSQL: the persons streamed from the server for this round only (streamRound). */
@@ -225,7 +226,7 @@ async function coxSourceStep(ctx: AgentKindContext, job: CompiledCoxJob, input: 
   // As coxAgentStats: β checked first, then the disclosure rules, then the sums.
   checkCoxBeta(coxDesignMeta(job.spec.covariates, job.spec.strata === 'gender'), beta);
   const tally = await streamRound(ctx, job, session, { times, beta }, signal);
-  const refusal = tally.refusal(dp ? 1 : ctx.policy.minCellSize);
+  const refusal = dp ? null : tally.refusal(ctx.policy.minCellSize);
   if (refusal !== null) throw coxRefused(refusal);
   return newtonVector(plan, times, beta, tally.stats(), dp);
 }

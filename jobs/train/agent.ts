@@ -169,6 +169,16 @@ export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInp
   rollbackOnFailure: [CONTROL, PENDING_CONTROL],
 };
 
+/**
+ * The reader's disclosure rules: in mode none the agent's minimum cell size and the glm rules (DataSHIELD's, on the
+ * design) with train's label-level rule; in the DP modes none of them. A DP job's success must not depend on the
+ * data: a refusal there answers "fewer than k persons with this label?" exactly, and bisecting a `where` read one
+ * person's attribute for ε = 0.08 (red team 26, F1). The noise is what protects a DP release.
+ */
+function readerRules(ctx: AgentKindContext, job: CompiledTrainJob): { minCellSize: number; skipDisclosure?: true } {
+  return isDpTraining(job.spec.privacy) ? { minCellSize: 0, skipDisclosure: true } : { minCellSize: ctx.policy.minCellSize };
+}
+
 /** What a streamed job's rows were: their counts and each side's order-free hash (stream.ts), once read whole. */
 const FINGERPRINT = 'train-rows-fingerprint';
 type Fingerprint = ReturnType<TrainStream['fingerprint']>;
@@ -203,7 +213,7 @@ async function trainServerStep(ctx: AgentKindContext, job: CompiledTrainJob, raw
   const input = checkInput(rawInput, job.plan.parameters, job.spec.strategy.name === 'scaffold');
   const seen = ctx.jobState.get(FINGERPRINT) as Fingerprint | undefined;
   const onRows = seen?.train !== undefined && seen.test !== undefined ? undefined : personGuard(ctx, job);
-  const opts = { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch: scratchOf(ctx.jobId), ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(onRows ? { onRows } : {}) };
+  const opts = { salt: ctx.salt, ...readerRules(ctx, job), scratch: scratchOf(ctx.jobId), ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(onRows ? { onRows } : {}) };
   // SCAFFOLD's c_i moves in the round (exactRound): back to where it was if the round then fails, so that a round
   // refused over changed rows leaves nothing of them behind (red team 22, F1).
   const kept = [CONTROL, PENDING_CONTROL].map((key) => [key, ctx.jobState.get(key)] as const);
@@ -215,7 +225,7 @@ async function trainServerStep(ctx: AgentKindContext, job: CompiledTrainJob, raw
     throw e;
   };
   return withTrainRows(session, job.spec, ctx.product, opts, signal, async (access) => {
-    const stream = await trainStreamOf(job.spec, access, ctx.policy.minCellSize);
+    const stream = await trainStreamOf(job.spec, access, readerRules(ctx, job).minCellSize);
     const values = await streamedTrainRound(job, input, stream, ctx.jobState, ctx.round, signal, ctx.policy.minCellSize, ctx.agent).finally(() => stream.close());
     if (isDpTraining(job.spec.privacy)) return { values };
     const now = stream.fingerprint();
@@ -236,7 +246,7 @@ async function trainStep(ctx: AgentKindContext, job: CompiledTrainJob, rawInput:
     // Mode none: the persons of each split side (the last design term is the test dummy) go through the agent's
     // differencing guard before any figure is computed.
     const onRows = personGuard(ctx, job);
-    data = await readTrainData(db, job.spec, ctx.product, { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, scratch: scratchOf(ctx.jobId), ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(onRows ? { onRows } : {}) }, signal);
+    data = await readTrainData(db, job.spec, ctx.product, { salt: ctx.salt, ...readerRules(ctx, job), scratch: scratchOf(ctx.jobId), ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(onRows ? { onRows } : {}) }, signal);
     ctx.jobState.set(DATA, data);
   }
   signal.throwIfAborted();

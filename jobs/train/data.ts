@@ -164,7 +164,7 @@ export interface TrainRowsAccess {
 }
 
 /** Reads this agent's rows of the job into typed arrays (see the file comment). @throws as readGlmDesign, stageHashSplit and stageLabelClasses */
-export async function readTrainData(db: DuckDBConnection | SqlSession, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers'>, signal?: AbortSignal): Promise<TrainAgentData> {
+export async function readTrainData(db: DuckDBConnection | SqlSession, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers' | 'skipDisclosure'>, signal?: AbortSignal): Promise<TrainAgentData> {
   return withTrainRows(db, spec, product, opts, signal, async ({ rows, sides, persons, sidePersons }) => {
     const w = inputsWriter(spec, sides.train, sides.test, persons);
     for await (const chunk of rows.chunks(TRAIN_READ_CHUNK_ROWS)) w.add(chunk);
@@ -180,7 +180,7 @@ export async function readTrainData(db: DuckDBConnection | SqlSession, spec: Tra
  * `consume` access to the rows; every TEMP table is dropped when `consume` ends.
  * @throws as readGlmDesign, stageHashSplit and stageLabelClasses; what `consume` throws
  */
-export async function withTrainRows<T>(db: DuckDBConnection | SqlSession, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers'>, signal: AbortSignal | undefined, consume: (access: TrainRowsAccess) => Promise<T>): Promise<T> {
+export async function withTrainRows<T>(db: DuckDBConnection | SqlSession, spec: TrainJobSpec, product: SchemaProduct, opts: Pick<GlmReadOptions, 'salt' | 'minCellSize' | 'scratch' | 'onRows' | 'cohortMembers' | 'skipDisclosure'>, signal: AbortSignal | undefined, consume: (access: TrainRowsAccess) => Promise<T>): Promise<T> {
   const columns = new Set([spec.label, ...spec.features.map((f) => f.column), ...spec.where.map((f) => f.column)]);
   const staged: string[] = [];
   try {

@@ -369,13 +369,16 @@ export function coxRefused(refusal: string): FedmeshError {
 
 /**
  * One round at this agent: the disclosure checks, then the per-bin statistics at β on the given layout.
+ * @param minCellSize the agent's minimum cell size in mode none; null in the DP modes: no disclosure rule is applied,
+ *   because the round's success must not depend on the data where the noise is the protection (red team 26, F1)
  * @throws FedmeshError POLICY_DENIED naming the rule (no counts) when a check fails; RangeError from the
  *   statistics on malformed β or layout
  */
-export function coxAgentStats(data: CoxAgentData, beta: readonly number[], times: readonly number[], minCellSize: number): CoxStats {
+export function coxAgentStats(data: CoxAgentData, beta: readonly number[], times: readonly number[], minCellSize: number | null): CoxStats {
   checkCoxBeta(data, beta);
   const layout = coxAgentLayout(data, times);
-  const refusal = coxDisclosureRefusal(data, layout, minCellSize);
+  // null: a DP round, which applies no disclosure rule (a refusal there would answer about the data exactly).
+  const refusal = minCellSize === null ? null : coxDisclosureRefusal(data, layout, minCellSize);
   if (refusal !== null) throw coxRefused(refusal);
   return coxLocalStats(data.persons, beta, layout);
 }
