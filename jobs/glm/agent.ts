@@ -65,10 +65,14 @@ function readOptions(ctx: AgentKindContext, job: CompiledKindJob<GlmJob, GlmPlan
   // Standardised columns are read raw (identity scale, exact) and scaled once the public scales arrive.
   const identity = Object.fromEntries(std.map((c) => [c.column, { mean: 0, sd: 1 }]));
   // Mode none: the persons behind the rows go through the agent's differencing guard first (person-guard.ts).
-  const onRows = guard && job.spec.privacy.mode === 'none' && ctx.guardReleasedSets ? designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets, local: ctx.conn }) : undefined;
+  const none = job.spec.privacy.mode === 'none';
+  const guarded = (cell?: string) => designPersonGuard({ salt: ctx.salt, minPersons: guardedSetSize(job.spec.secure, ctx.policy.minCellSize), guard: ctx.guardReleasedSets!, local: ctx.conn, ...(cell ? { cell: () => `'${cell}'` } : {}) });
+  const onRows = guard && none && ctx.guardReleasedSets ? guarded() : undefined;
+  // Mode none: the dropped rows' count leaves only from k persons, and their persons go through the guard as a set.
+  const dropped = none ? { droppedMinPersons: Math.max(1, ctx.policy.minCellSize), ...(guard && ctx.guardReleasedSets ? { onDropped: guarded('dropped') } : {}) } : {};
   // DP modes: no disclosure rule at the reader (red team 26, F1: a refusal there answers about the data exactly, and a
   // bisected `where` read one person's attribute); the noise protects the release. Mode none: DataSHIELD's rules.
-  return { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, ...(job.spec.privacy.mode === 'none' ? {} : { skipDisclosure: true }), scratch, ordered: true, ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(job.spec.privacy.mode === 'none' ? { numericCells: true } : {}), ...(std.length > 0 ? { standardisation: identity } : {}), ...(onRows ? { onRows } : {}) };
+  return { salt: ctx.salt, minCellSize: ctx.policy.minCellSize, ...(job.spec.privacy.mode === 'none' ? {} : { skipDisclosure: true }), scratch, ordered: true, ...(ctx.cohortMembers ? { cohortMembers: ctx.cohortMembers } : {}), ...(job.spec.privacy.mode === 'none' ? { numericCells: true } : {}), ...(std.length > 0 ? { standardisation: identity } : {}), ...(onRows ? { onRows } : {}), ...dropped };
 }
 
 /**

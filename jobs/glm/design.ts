@@ -67,6 +67,15 @@ export interface GlmReadOptions {
    * guard over the persons behind them (jobs/train/guard.ts). Its errors propagate as they are.
    */
   readonly onRows?: (db: DuckDBConnection | SqlSession, rows: { readonly table: string; readonly lastTerm: string; readonly hasUnit: boolean }) => Promise<void>;
+  /**
+   * Mode none: `nDropped` is reported as 0 when the dropped rows are of fewer persons than this (rows without a unit
+   * count one each), so an exact count of 1 … k − 1 persons never leaves; and, when there are dropped rows and the
+   * product has a unit, `onDropped` receives them as TEMP table `table` (column u) — the caller's differencing guard
+   * over the dropped persons, so two jobs whose dropped rows differ by one person are refused (red team 26, F5:
+   * listing every level but one counted that level's holders exactly). @default none (nDropped as counted)
+   */
+  readonly droppedMinPersons?: number;
+  readonly onDropped?: (db: DuckDBConnection | SqlSession, rows: { readonly table: string; readonly lastTerm: string; readonly hasUnit: boolean }) => Promise<void>;
 }
 
 export interface GlmAgentDesign {
@@ -287,8 +296,21 @@ export async function withGlmRows<T>(db: DuckDBConnection | SqlSession, job: Glm
     checkAbort();
     // Dropped rows: selected by where and cohort but unusable. A second scan with the same parameters.
     const dropped = await session.all(`SELECT ${bigint(`count(CASE WHEN NOT ${d.isTrue('ok')} THEN 1 END)`)} AS dropped FROM (${base}) AS b`, baseParams);
-    const nDropped = Number(dropped[0]?.['dropped'] ?? 0);
+    let nDropped = Number(dropped[0]?.['dropped'] ?? 0);
     checkAbort();
+    if (nDropped > 0 && opts.droppedMinPersons !== undefined) {
+      const notOk = `NOT ${d.isTrue('ok')}`;
+      const who = unit ? `${bigint(`count(DISTINCT CASE WHEN ${notOk} THEN u END)`)} + ${bigint(`count(CASE WHEN ${notOk} AND u IS NULL THEN 1 END)`)}` : bigint(`count(CASE WHEN ${notOk} THEN 1 END)`);
+      const droppedPersons = Number((await session.all(`SELECT ${who} AS n FROM (${base}) AS b`, baseParams))[0]?.['n'] ?? 0);
+      if (droppedPersons < opts.droppedMinPersons) nDropped = 0;
+      else if (opts.onDropped && unit) {
+        const droppedTable = `${opts.scratch}_dropped`;
+        drop.push(droppedTable);
+        for (const st of tempTableStatements(d, droppedTable, `SELECT u FROM (${base}) AS b WHERE ${notOk} AND u IS NOT NULL`, baseParams)) await session.run(st.sql, st.params);
+        await opts.onDropped(db, { table: droppedTable, lastTerm: 'u', hasUnit: true });
+      }
+      checkAbort();
+    }
     // Disclosure counts on the rows that will be used: persons (distinct units) when the product has a unit. No used
     // row has a NULL unit (dropped above): counted as a person of its own, as it once was (red team 17, F1), it passed
     // the size rules yet stayed out of every guarded person set, so two jobs differing by it gave its values away.
