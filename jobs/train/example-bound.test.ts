@@ -17,21 +17,15 @@ import { closeTrainPool } from '../../node-agent/train/pool.js';
 import { trainRound } from './agent.js';
 import { trainKind, type CompiledTrainJob } from './index.js';
 import { splitBlocks, trainLayout } from './plan.js';
-import { syntheticAgentData } from './synthetic.js';
+import { syntheticAgentData, syntheticTrainSpec } from './synthetic.js';
 
 const D = 3;
 const BOUND = 100;
-const base = {
-  kind: 'train',
-  product: 'p',
-  label: 'y',
-  features: Array.from({ length: D }, (_, j) => ({ column: `x${j}`, type: 'numeric', bounds: [0, 1] })),
-  split: { column: 'split', train: 'train', test: 'test' },
-  model: { type: 'logistic' },
+const base = syntheticTrainSpec(D, {
   training: { rounds: 1, localEpochs: 1, batchSize: 20, learningRate: 0.5, seed: 1 },
   evaluation: { thresholds: 10 },
   update: { clip: 1, maxExamples: BOUND },
-};
+});
 const compile = (privacy: Record<string, unknown>): CompiledTrainJob => compileKindJob(trainKind, { ...base, privacy }) as CompiledTrainJob;
 // 400 train and 400 test rows: both sides four times the public bound.
 const data = syntheticAgentData({ rows: 800, inputs: D, shift: 0, seed: 11, testFraction: 0.5 });

@@ -11,19 +11,10 @@ import { closeTrainPool } from '../../node-agent/train/pool.js';
 import { trainAgentKind, trainRound } from './agent.js';
 import { trainKind, type CompiledTrainJob } from './index.js';
 import { splitBlocks, trainLayout, type TrainRoundInput } from './plan.js';
-import { syntheticAgentData } from './synthetic.js';
+import { syntheticAgentData, syntheticTrainSpec } from './synthetic.js';
 
 const D = 3;
-const job = compileKindJob(trainKind, {
-  kind: 'train',
-  product: 'p',
-  label: 'y',
-  features: Array.from({ length: D }, (_, j) => ({ column: `x${j}`, type: 'numeric', bounds: [0, 1] })),
-  split: { column: 'split', train: 'train', test: 'test' },
-  model: { type: 'logistic' },
-  training: { rounds: 3, localEpochs: 1, batchSize: 8, learningRate: 0.5, seed: 1 },
-  strategy: { name: 'scaffold' },
-}) as CompiledTrainJob;
+const job = compileKindJob(trainKind, syntheticTrainSpec(D, { training: { rounds: 3, localEpochs: 1, batchSize: 8, learningRate: 0.5, seed: 1 }, strategy: { name: 'scaffold' } })) as CompiledTrainJob;
 const data = syntheticAgentData({ rows: 200, inputs: D, shift: 0, seed: 5 });
 const P = job.plan.parameters;
 const layout = trainLayout(job.spec, job.plan);

@@ -47,3 +47,19 @@ export function poolData(parts: readonly { x: Float32Array; y: Float32Array; n: 
   }
   return { x, y, n };
 }
+
+/**
+ * A train spec over the columns syntheticAgentData stands for (product `p`, label `y`, numeric features x0 … x{d−1}
+ * in [0, 1], split column `split`), with `over` merged on top: the shared start of the train tests' specs.
+ */
+export function syntheticTrainSpec(inputs: number, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    kind: 'train',
+    product: 'p',
+    label: 'y',
+    features: Array.from({ length: inputs }, (_, j) => ({ column: `x${j}`, type: 'numeric', bounds: [0, 1] })),
+    split: { column: 'split', train: 'train', test: 'test' },
+    model: { type: 'logistic' },
+    ...over,
+  };
+}
