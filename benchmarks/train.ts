@@ -76,10 +76,19 @@ export async function runTrainBenchmark(o: TrainBenchmarkOptions = {}): Promise<
     cancelJob: () => undefined,
   };
   try {
-    // Warm both worker threads first (each loads TF.js and its wasm once, ~1–4 s here), so neither side's time
-    // includes the pool's start: the pooled run below would otherwise reuse threads the federated run warmed.
-    const probe = syntheticAgentData({ rows: 8, inputs: D, shift: 0, seed: 1 }).test;
-    await Promise.all([0, 1].map(() => runTrainCompute({ model: localModelOf(job), weights: glorotInit(job.plan.shapes, 1), test: probe, thresholds: job.plan.thresholds })));
+    // Warm both worker threads first, so that neither side's time includes the pool's start: the pooled run below
+    // reuses a thread the federated run warmed. Each thread loads TF.js and its wasm once (~1–4 s here) and trains
+    // one agent-sized local epoch on probe rows, because V8 optimises TF.js's JavaScript (op dispatch, the gradient
+    // tape) only over a thread's first ~2 000 batch steps: on a fresh thread the first epoch of 18 750 rows × 30
+    // costs ~1.2 s of CPU, the second ~0.75 s, a warm one ~0.5 s (node --cpu-prof: the wasm kernels take the same
+    // time, the JavaScript around them 2–3× as long). Warming only TF.js's load, the federated run paid that twice
+    // (its two threads) and the pooled run not at all: 1.32–1.47× in CPU for the 100 k MLP where warm it is 1.07–1.15×.
+    const probe = syntheticAgentData({ rows: rowsPerAgent, inputs: D, shift: 0, seed: 1 });
+    const t = job.spec.training;
+    const warmConfig = { epochs: t.localEpochs, batchSize: t.batchSize, optimizer: t.optimizer, learningRate: t.learningRate, momentum: t.momentum, mu: 0, seed: 2 };
+    const tw = performance.now();
+    await Promise.all([0, 1].map(() => runTrainCompute({ model: localModelOf(job), weights: glorotInit(job.plan.shapes, 1), test: probe.test, thresholds: job.plan.thresholds, train: { config: warmConfig, data: probe.train } })));
+    const warmMs = performance.now() - tw;
     const t0 = performance.now();
     const out = await runRounds({ def: trainKind, job, jobId: 'bench', researcher: 'r', specJson: JSON.stringify(job.spec), agents: [...data.keys()], transport, store: createMemoryRoundStore(), rng: createSeededRng(5) });
     const fedMs = performance.now() - t0;
@@ -91,7 +100,6 @@ export async function runTrainBenchmark(o: TrainBenchmarkOptions = {}): Promise<
     const fedAuc = (out.release.summary as { final: { testAuc: number } }).final.testAuc;
     const train = poolData([...data.values()].map((d) => d.train), D);
     const test = poolData([...data.values()].map((d) => d.test), D);
-    const t = job.spec.training;
     const t1 = performance.now();
     const pooled = await runTrainCompute({
       model: localModelOf(job), weights: glorotInit(job.plan.shapes, t.seed), test, thresholds: job.plan.thresholds,
@@ -114,6 +122,8 @@ export async function runTrainBenchmark(o: TrainBenchmarkOptions = {}): Promise<
           agentTaskMsTotal: Math.round([...perRound.values()].reduce((a, r) => a + r.agentMs.reduce((x, y) => x + y, 0), 0)),
         },
         pooled: { ms: Math.round(poolMs), testAuc: poolAuc },
+        // Untimed: both threads loading TF.js and training one probe epoch in parallel (see above).
+        poolWarmupMs: Math.round(warmMs),
       },
       ratios: { federatedOverPooled: ratio(fedMs, poolMs, { numerator: 'federated training ms (runner + agents)', denominator: 'pooled training ms (one worker, same rows and epochs)', ...(o.target !== undefined ? { target: o.target } : {}) }) },
     };

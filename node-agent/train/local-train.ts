@@ -219,13 +219,15 @@ export async function trainLocal(tf: Tf, model: LocalModelConfig, cfg: LocalTrai
     let lossSum = 0;
     try {
       for (let e = 0; e < cfg.epochs; e++) {
-        const perm = carry.inOrder ? Uint32Array.from({ length: data.n }, (_, i) => i) : seededPermutation(data.n, (cfg.seed * 7919 + e) >>> 0);
-        const permT = tf.tensor1d(Int32Array.from(perm), 'int32');
+        const order = carry.inOrder ? Int32Array.from({ length: data.n }, (_, i) => i) : Int32Array.from(seededPermutation(data.n, (cfg.seed * 7919 + e) >>> 0));
         let epochLoss = 0;
         for (let b = 0; b < data.n; b += cfg.batchSize) {
           const size = Math.min(cfg.batchSize, data.n - b);
           const batchLoss = tf.tidy(() => {
-            const idx = permT.slice(b, size);
+            // A batch's indices go to the backend as their own small tensor: slicing one tensor of the epoch's
+            // order instead makes the wasm backend copy the whole order back to JS at every step (its slice kernel
+            // reads its input whole), O(rows) per batch, so an epoch was quadratic in the rows.
+            const idx = tf.tensor1d(order.subarray(b, b + size), 'int32');
             const xb = tf.gather(xAll, idx);
             const yb = tf.gather(yAll, idx);
             const { grads } = tf.variableGrads(() => {
@@ -247,7 +249,6 @@ export async function trainLocal(tf: Tf, model: LocalModelConfig, cfg: LocalTrai
           epochLoss += batchLoss;
           steps++;
         }
-        permT.dispose();
         lossSum = epochLoss;
       }
       return { weights: getFlat(m), steps, lossSum, ...(carry.keepOptimizer ? { optimizer: await saveOptimizer(opt) } : {}) };
