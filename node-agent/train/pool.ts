@@ -33,11 +33,19 @@ export function resolveTrainWorkerPath(): string | undefined {
 
 let pool: Piscina | undefined | null;
 
+/**
+ * How long an idle TF.js thread is kept. A fresh thread's first epochs run 2–3× slower while V8 optimises TF.js's
+ * JavaScript (2c9b0b7), and an agent often waits longer than a few seconds between two rounds of a job for the
+ * slowest agent: 30 s made such an agent pay that warm-up again every round. Idle threads are unref'd by piscina, so
+ * they never keep a process alive; what they hold is one TF.js each.
+ */
+const TRAIN_THREAD_IDLE_MS = 10 * 60_000;
+
 /** One pool per process, created on first use (2 threads at most: one TF.js each). */
 function getPool(): Piscina | undefined {
   if (pool === undefined) {
     const file = resolveTrainWorkerPath();
-    pool = file ? new Piscina({ filename: file, maxThreads: 2, minThreads: 0, idleTimeout: 30_000 }) : null;
+    pool = file ? new Piscina({ filename: file, maxThreads: 2, minThreads: 0, idleTimeout: TRAIN_THREAD_IDLE_MS }) : null;
   }
   return pool ?? undefined;
 }
