@@ -2,8 +2,11 @@
  * Issue 10's real-data table: logistic regression on the 4-centre UCI heart-disease data (FLamby split) with each
  * strategy, each centre alone and pooled, the same model and the same budget of epochs (rounds × local epochs),
  * in one run. Prints, per setting, the mean per-centre test accuracy (average of the 4 centres' test accuracies)
- * and the pooled test accuracy and AUC. Run: `npx tsx benchmarks/train-heart.ts` (skips with a message when
- * ../shared/data is absent). Federated runs go through the real round runner with an in-memory transport.
+ * and the pooled test accuracy and AUC. Then DP-FedAvg at ε = 1, 3, 8 (δ = 1e-5, record level, central-dp: the
+ * specs of jobs/train/dp-heart.test.ts), each ε run `dpRuns` times with fresh CSPRNG noise (mean, SD, min–max).
+ * Run: `npx tsx benchmarks/train-heart.ts [dpRuns]` (default 20; skips with a message when ../shared/data is
+ * absent). Federated runs go through the real round runner with an in-memory transport; the DP steps run in the
+ * compiled train worker (`npm run build` first).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -33,6 +36,36 @@ const spec = (strategy: Record<string, unknown>) => ({
   split: { column: 'split', train: 'train', test: 'test' }, model: { type: 'logistic' }, loss: 'binary-crossentropy',
   training: { rounds: ROUNDS, localEpochs: 1, batchSize: 8, learningRate: 0.1, seed: 1 }, evaluation: { thresholds: 200 }, strategy,
 });
+
+const DP_EPSILONS = [1, 3, 8] as const;
+const DP_DELTA = 1e-5;
+/** The record-level DP settings of jobs/train/dp-heart.test.ts (public choices, not tuned on these test rows). */
+const dpBase = { evaluation: { thresholds: 20 }, update: { maxExamples: 1000 } };
+const DP_SETTINGS: { name: string; spec: (epsilon: number) => Record<string, unknown> }[] = [
+  {
+    // DP-SGD in every local step: per-example clip 1, Poisson sampling q = 0.1, 10 steps per round, 15 rounds.
+    name: 'DP-FedAvg',
+    spec: (epsilon) => ({
+      ...spec({ name: 'fedavg' }), ...dpBase,
+      training: { rounds: 15, localEpochs: 1, batchSize: 16, learningRate: 0.5, seed: 1 },
+      privacy: { mode: 'central-dp', epsilon, delta: DP_DELTA, clip: 1, localSteps: 10, sampleRate: 0.1 },
+    }),
+  },
+  {
+    // One full-batch clipped gradient per agent and round, noised on the sum; FedAdam takes the server step.
+    name: 'DP 1-step FedAdam',
+    spec: (epsilon) => ({
+      ...spec({ name: 'fedadam', serverLr: 0.1 }), ...dpBase,
+      training: { rounds: 30, localEpochs: 1, learningRate: 1, seed: 1 },
+      privacy: { mode: 'central-dp', epsilon, delta: DP_DELTA, clip: 1 },
+    }),
+  },
+];
+
+interface Row { setting: string; meanCentreAcc: number; pooledAcc: number; pooledAuc: number; seconds: number; spread?: string }
+
+const mean = (v: readonly number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
+const sd = (v: readonly number[]): number => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)));
 
 async function main(): Promise<void> {
   if (!existsSync(csv)) {
@@ -68,7 +101,7 @@ async function main(): Promise<void> {
     return { meanCentreAcc: accs.reduce((a, b) => a + b, 0) / accs.length, pooledAcc: e.correct / e.n, pooledAuc: exactAuc(s, testAll.y), accs };
   };
 
-  const rows: { setting: string; meanCentreAcc: number; pooledAcc: number; pooledAuc: number; seconds: number }[] = [];
+  const rows: Row[] = [];
   const t = base.spec.training;
   const local = async (name: string, data: { x: Float32Array; y: Float32Array; n: number }) => {
     const t0 = performance.now();
@@ -78,22 +111,50 @@ async function main(): Promise<void> {
   await local('pooled', poolData([...centres.values()].map((d) => d.train), 13));
   for (const [k, d] of centres) await local(`${k} alone`, d.train);
   const strategies: Record<string, unknown>[] = [{ name: 'fedavg' }, { name: 'fedprox', mu: 0.1 }, { name: 'fedadam', serverLr: 0.05 }, { name: 'fedyogi', serverLr: 0.05 }, { name: 'fedadagrad', serverLr: 0.3 }, { name: 'scaffold' }];
-  for (const s of strategies) {
-    const job = compileKindJob(trainKind, spec(s)) as CompiledTrainJob;
+  const federated = async (raw: Record<string, unknown>, jobId: string) => {
+    const job = compileKindJob(trainKind, raw) as CompiledTrainJob;
     const states = new Map([...centres.keys()].map((k) => [k, new Map<string, unknown>()]));
     const transport: RoundTransport = {
       ask: async (agent, task) => ({ ok: true, bytes: encodeVector({ values: await trainRound(job, decodeRoundPayload(task.payload).input as never, centres.get(agent)!, states.get(agent)!, task.round) }) }),
       cancelJob: () => undefined,
     };
     const t0 = performance.now();
-    const out = await runRounds({ def: trainKind, job, jobId: String(s.name), researcher: 'bench', specJson: JSON.stringify(job.spec), agents: [...centres.keys()], transport, store: createMemoryRoundStore(), rng: createCryptoRng() });
+    const out = await runRounds({ def: trainKind, job, jobId, researcher: 'bench', specJson: JSON.stringify(job.spec), agents: [...centres.keys()], transport, store: createMemoryRoundStore(), rng: createCryptoRng() });
     const w = (out.release.summary as { model: { weights: number[] } }).model.weights;
-    rows.push({ setting: `federated ${String(s.name)}`, ...score(w), seconds: (performance.now() - t0) / 1000 });
+    return { ...score(w), seconds: (performance.now() - t0) / 1000, privacy: out.release.privacy as Record<string, unknown> | undefined };
+  };
+  for (const s of strategies) {
+    const r = await federated(spec(s), String(s.name));
+    rows.push({ setting: `federated ${String(s.name)}`, meanCentreAcc: r.meanCentreAcc, pooledAcc: r.pooledAcc, pooledAuc: r.pooledAuc, seconds: r.seconds });
+  }
+  const dpRuns = Number(process.argv[2] ?? 20);
+  if (!Number.isSafeInteger(dpRuns) || dpRuns < 1) throw new RangeError(`dpRuns must be a positive integer, got ${process.argv[2]}`);
+  const perRun: string[] = [];
+  for (const d of DP_SETTINGS) {
+    for (const epsilon of DP_EPSILONS) {
+      const runs: Awaited<ReturnType<typeof federated>>[] = [];
+      // Every run draws fresh noise (the agents' and the coordinator's CSPRNG): the spread is that of the noise.
+      for (let i = 0; i < dpRuns; i++) runs.push(await federated(d.spec(epsilon), `${d.name}-${epsilon}-${i}`));
+      const pick = (k: 'meanCentreAcc' | 'pooledAcc' | 'pooledAuc') => runs.map((r) => r[k]);
+      const z = runs[0]!.privacy?.noiseMultiplier as number;
+      const range = (v: number[]) => `${Math.min(...v).toFixed(3)}–${Math.max(...v).toFixed(3)}`;
+      rows.push({
+        setting: `${d.name} ε=${epsilon}`,
+        meanCentreAcc: mean(pick('meanCentreAcc')),
+        pooledAcc: mean(pick('pooledAcc')),
+        pooledAuc: mean(pick('pooledAuc')),
+        seconds: mean(runs.map((r) => r.seconds)),
+        spread: `z ${z.toFixed(2)}; SD ${sd(pick('meanCentreAcc')).toFixed(4)} / ${sd(pick('pooledAcc')).toFixed(4)} / ${sd(pick('pooledAuc')).toFixed(4)}; range ${range(pick('meanCentreAcc'))} / ${range(pick('pooledAcc'))} / ${range(pick('pooledAuc'))}`,
+      });
+      perRun.push(`${d.name} ε=${epsilon}: ${runs.map((r) => `${r.meanCentreAcc.toFixed(4)}/${r.pooledAcc.toFixed(4)}/${r.pooledAuc.toFixed(4)}`).join(', ')}`);
+    }
   }
   await closeTrainPool();
   console.log(`heart disease, logistic regression, ${ROUNDS} epochs budget (federated: ${ROUNDS} rounds × 1 local epoch), TF.js backend ${backend}`);
+  console.log(`DP rows: δ = ${DP_DELTA}, record level (per-example clip 1), central-dp; mean of ${dpRuns} runs with fresh CSPRNG noise (SD and range of the three figures after each row)`);
   console.log('setting               mean per-centre acc  pooled acc  pooled AUC  seconds');
-  for (const r of rows) console.log(`${r.setting.padEnd(22)}${r.meanCentreAcc.toFixed(4).padStart(19)}${r.pooledAcc.toFixed(4).padStart(12)}${r.pooledAuc.toFixed(4).padStart(12)}${r.seconds.toFixed(1).padStart(9)}`);
+  for (const r of rows) console.log(`${r.setting.padEnd(22)}${r.meanCentreAcc.toFixed(4).padStart(19)}${r.pooledAcc.toFixed(4).padStart(12)}${r.pooledAuc.toFixed(4).padStart(12)}${r.seconds.toFixed(1).padStart(9)}${r.spread ? `  (${r.spread})` : ''}`);
+  console.log(`DP runs (mean per-centre acc / pooled acc / pooled AUC):\n  ${perRun.join('\n  ')}`);
 }
 
 await main();
