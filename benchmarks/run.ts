@@ -197,6 +197,9 @@ const SUITES: Suite[] = [
   },
 ];
 
+/** Other names of suites (issue 10 names the train suite `fl`); results still go to `<suite>.json`. */
+const ALIASES: ReadonlyMap<string, string> = new Map([['fl', 'train']]);
+
 interface Args {
   suites: Suite[];
   quick: boolean;
@@ -217,17 +220,21 @@ function parseArgs(argv: readonly string[]): Args {
       outDir = argv[++i];
       if (!outDir) throw new RangeError('--out needs a folder');
     } else if (a.startsWith('--')) throw new RangeError(`unknown option ${a}`);
-    else names.push(a);
+    else names.push(ALIASES.get(a) ?? a);
   }
   for (const n of names) {
-    if (!SUITES.some((s) => s.name === n)) throw new RangeError(`unknown suite ${JSON.stringify(n)} (known: ${SUITES.map((s) => s.name).join(', ')})`);
+    if (!SUITES.some((s) => s.name === n)) throw new RangeError(`unknown suite ${JSON.stringify(n)} (known: ${SUITES.map((s) => s.name).join(', ')}; aliases: ${aliasList()})`);
   }
   const picked = names.length > 0 ? SUITES.filter((s) => names.includes(s.name)) : quick ? SUITES.filter((s) => s.quick !== undefined) : SUITES;
   return { suites: picked, quick, outDir, help };
 }
 
+function aliasList(): string {
+  return [...ALIASES].map(([a, n]) => `${a} = ${n}`).join(', ');
+}
+
 const USAGE = `usage: node dist/benchmarks/run.js [suite ...] [--quick] [--out DIR]
-  suites (default: all): ${SUITES.map((s) => s.name).join(', ')}
+  suites (default: all): ${SUITES.map((s) => s.name).join(', ')} (aliases: ${aliasList()})
   --quick   small smoke sizes (suites without one, e.g. dp, are left out unless named, then run in full);
             results go to a temporary folder unless --out is given
   --out DIR folder for the result JSON files (default: benchmarks/results/)`;
