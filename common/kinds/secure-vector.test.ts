@@ -127,3 +127,24 @@ describe('bounds with agent noise', () => {
     expect(() => checkAgentVector(layoutWithAgentNoise(tight, noise), { values: Float64Array.from([-13 * sd]) }, 'a')).toThrow(/outside/);
   });
 });
+
+describe('snapVectorToGrid keeps a value within its public bounds (red team 27)', () => {
+  // −11.7 = −39 × 0.3 is not on the 2^-22 grid: rounding it to nearest went outward, and the coordinator's exact check
+  // refused the agent, a refusal that answered whether the data passed a bound the researcher chose.
+  const offGrid: StatLayout = { blocks: [{ name: 'delta', length: 2, perAgent: { lo: -11.7, hi: 11.7 }, sensitivity: { l1: 0.3, l2Sq: 0.09 }, gridExponent: -22, release: 'additive' }] };
+  const noise = NONE_MODE.roundNoise(job, offGrid);
+  const size = 2 ** -22;
+  it('a value at an off-grid bound snaps inward, onto the grid; control: rounding to nearest would leave the bounds', () => {
+    expect(Math.round(-11.7 / size) * size).toBeLessThan(-11.7);
+    const v = snapVectorToGrid(offGrid, noise, { values: Float64Array.from([-11.7, 11.7]) }).values;
+    expect(v[0]).toBeGreaterThanOrEqual(-11.7);
+    expect(v[1]).toBeLessThanOrEqual(11.7);
+    for (const x of v) expect(Number.isInteger(x / size)).toBe(true);
+    expect(v[0]! + 11.7).toBeLessThan(size);
+  });
+  it('a value already beyond the bounds (agent-side noise) is rounded to nearest as before, and inner values are untouched', () => {
+    const v = snapVectorToGrid(offGrid, noise, { values: Float64Array.from([-12.3, 1.25]) }).values;
+    expect(v[0]).toBe(Math.round(-12.3 / size) * size);
+    expect(v[1]).toBe(1.25);
+  });
+});

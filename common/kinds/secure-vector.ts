@@ -99,7 +99,16 @@ export function snapVectorToGrid(layout: StatLayout, noise: readonly BlockNoise[
     const g = blockGridExponent(layout, noise, i);
     if (g !== undefined) {
       const size = gridOfExponent(g).size;
-      for (let j = 0; j < b.length; j++) out[at + j] = Math.round(out[at + j]! / size) * size;
+      const { lo, hi } = b.perAgent;
+      for (let j = 0; j < b.length; j++) {
+        const x = out[at + j]!;
+        let y = Math.round(x / size) * size;
+        // A value within the public bounds stays within them (red team 27: a bound that is not on the grid, such as
+        // maxExamples × clip, rounded outward and the coordinator refused the agent — a refusal that told whether the
+        // data went past a bound the researcher chose). Values already beyond them (agent noise) are left as rounded.
+        if (x >= lo && x <= hi) y = Math.min(Math.max(y, Math.ceil(lo / size) * size), Math.floor(hi / size) * size);
+        out[at + j] = y;
+      }
     }
     at += b.length;
   });

@@ -56,6 +56,22 @@ describe('secure row bounds of registry kinds are agreed, not chosen', () => {
     expect(refusal(() => settle(trainKind, train({ secure: 'secagg' }, { maxExamples: 229 })))).toMatchObject({ code: 'INVALID_JOB', field: 'update.maxExamples' });
   });
 
+  it('train, secure mode none, agents publishing 10,000,000: the default is filled in as their bound, not refused (red team 27: the old default 1e7 was read back as 2^24)', () => {
+    const filled = settle(trainKind, train({ secure: 'secagg' }), 10_000_000);
+    expect((filled.spec as { update: { maxExamples: number } }).update.maxExamples).toBe(10_000_000);
+    // Control: a bound the researcher chose is still refused.
+    expect(refusal(() => settle(trainKind, train({ secure: 'secagg' }, { maxExamples: 9_999_999 }), 10_000_000))).toMatchObject({ code: 'INVALID_JOB', field: 'update.maxExamples' });
+  });
+
+  it('train: the label-excluded count has its own public bound, not update.maxExamples (red team 27: projected onto it, the count was cut)', () => {
+    const job = compileKindJob(trainKind, train({ label: { column: 'y', levels: [0, 1] } }, { maxExamples: 30 }));
+    const layout = trainKind.layout(job, 1);
+    const excluded = layout.blocks.find((b) => b.name === 'labelExcluded')!;
+    expect(excluded.perAgent.hi).toBeGreaterThan(1e9);
+    // Control: the test count is bounded by maxExamples.
+    expect(layout.blocks.find((b) => b.name === 'evalN')!.perAgent.hi).toBe(30);
+  });
+
   it('control: plain jobs keep the bound they give, whatever the agents publish', () => {
     const plain = compileKindJob(trainKind, train({}, { maxExamples: 229 }));
     expect(settleRowBound(trainKind, plain, agents(300))).toBe(plain);

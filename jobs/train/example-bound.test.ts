@@ -12,9 +12,12 @@
  * Real TF.js compute on generated rows.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkAgentVector, compileKindJob, projectOntoBounds } from '../../common/kinds/index.js';
+import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
+import { checkAgentVector, compileKindJob, kindPrivacyModeOf, projectOntoBounds, snapVectorToGrid } from '../../common/kinds/index.js';
+import { layoutWithAgentNoise } from '../../common/kinds/secure-vector.js';
 import { closeTrainPool } from '../../node-agent/train/pool.js';
 import { trainRound } from './agent.js';
+import type { TrainAgentData } from './data.js';
 import { trainKind, type CompiledTrainJob } from './index.js';
 import { splitBlocks, trainLayout } from './plan.js';
 import { syntheticAgentData, syntheticTrainSpec } from './synthetic.js';
@@ -59,6 +62,20 @@ describe('update.maxExamples in the DP modes: projected, never refused', () => {
       }
     });
   }
+
+  it('central-dp, the whole agent path (projection, then the grid snap): a bound off the noise grid (39 × 0.3) still passes the coordinator\'s check (red team 27)', async () => {
+    const job = compileKindJob(trainKind, syntheticTrainSpec(1, { training: { rounds: 1, learningRate: 0.1 }, update: { maxExamples: 39 }, privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6, maxRowsPerPerson: 1, clip: 0.3 } })) as CompiledTrainJob;
+    // 40 rows whose clipped gradients all point one way: the bias entry's sum is −0.3 × 40, past −0.3 × 39.
+    const n = 40;
+    const same = { train: { x: new Float32Array(n), y: new Float32Array(n).fill(1), n }, test: { x: new Float32Array(0), y: new Float32Array(0), n: 0 }, inputs: 1 } as unknown as TrainAgentData;
+    const layout = trainLayout(job.spec, job.plan, 0);
+    const mode = kindPrivacyModeOf(trainKind, job);
+    const noise = mode.roundNoise(job, layout, { agents: 3 });
+    const v = await trainRound(job, { phase: 'train', weights: zeros(job) }, same, new Map(), 0);
+    const sent = snapVectorToGrid(layout, noise, mode.atAgent({ values: v }, noise, layout, createSeededRng(1)));
+    expect(sent.values[1]).toBeGreaterThanOrEqual(layout.blocks[0]!.perAgent.lo);
+    expect(() => checkAgentVector(layoutWithAgentNoise(layout, noise), sent, 'a1')).not.toThrow();
+  });
 
   it('projectOntoBounds never moves two vectors further apart (1-Lipschitz in L2); control: a non-projection (scaling) does', () => {
     const layout = trainLayout(compile({ mode: 'central-dp', epsilon: 4, delta: 1e-5, clip: 1 }).spec, compile({ mode: 'central-dp', epsilon: 4, delta: 1e-5, clip: 1 }).plan, 0);

@@ -52,6 +52,9 @@ export interface TrainRoundInput {
   readonly counted?: Record<string, number>;
 }
 
+/** Public per-agent bound of the rows left out for an unlisted label (a count: 2^32 rows, beyond any site). */
+const MAX_LABEL_EXCLUDED_ROWS = 2 ** 32;
+
 /** Largest summed loss an agent may report (a public bound for the layout; losses are clamped per row). */
 const MAX_LOSS_SUM = 1e12;
 const LOSS_GRID = -20;
@@ -88,7 +91,9 @@ export function trainLayout(spec: TrainJobSpec, plan: TrainPlan, round = 0): Sta
   // training rows: it zeroes its training loss and count, and the round's pooled training loss is withheld.
   blocks.push(block('evalSmall', 1, 0, 1, 0), block('trainSmall', 1, 0, 1, 0));
   // Declared label levels: rows left out for a label not among them, reported in the eval round (label.ts).
-  if (spec.labelLevels !== undefined) blocks.push(block('labelExcluded', 1, 0, u.maxExamples, 0));
+  // Rows left out for an unlisted label are not train or test rows, so update.maxExamples does not bound them: a fixed
+  // public bound instead (the runner projects onto a block's bounds, and maxExamples silently cut the count: red team 27).
+  if (spec.labelLevels !== undefined) blocks.push(block('labelExcluded', 1, 0, MAX_LABEL_EXCLUDED_ROWS, 0));
   return { blocks };
 }
 

@@ -20,6 +20,7 @@ import { invalidJob, quote } from '../../common/errors.js';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { checkSpecShape } from '../../common/cohort/definition-limits.js';
 import type { Filter, Scalar } from '../../common/job/spec.js';
+import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
 import { identifier, isObj, onlyKeys, parseBounds, parseFilter, scalar } from '../../common/job/validate.js';
 import { checkDpTraining, isDpTraining, parseTrainPrivacy, type TrainPrivacy } from './privacy-spec.js';
 import { parseTrainSplit, type TrainSplit } from './hash-split.js';
@@ -31,10 +32,12 @@ import { denseStackOfTopology } from './topology.js';
 import { parseRunOptions } from './run-options.js';
 
 /**
- * update.maxExamples when the spec gives none. Under a secure sum in mode none this value stands for "not given": the
- * coordinator puts the agents' agreed bound in its place (KindDef.secureRowBound, jobs/train/index.ts).
+ * update.maxExamples when the spec gives none: the agents' default `--secure-max-rows` (2^24). Under a secure sum in
+ * mode none this value stands for "not given" and the coordinator puts the agents' agreed bound in its place
+ * (KindDef.secureRowBound, jobs/train/index.ts); being the secure default itself, it is checked as what it is
+ * (red team 27: with 1e7 here the check read it as 2^24, and agents publishing 1e7 could run no such job).
  */
-export const DEFAULT_MAX_EXAMPLES = 1e7;
+export const DEFAULT_MAX_EXAMPLES = DEFAULT_SECURE_MAX_ROWS;
 
 /** The largest model (weights and biases) a job may train: its weights travel as JSON in every round's input. */
 export const MAX_TRAIN_PARAMETERS = 100_000;

@@ -23,6 +23,7 @@ import { FedmeshError } from '../../common/errors.js';
 import { readGlmDesign } from '../../jobs/glm/design.js';
 import { parseGlmSpec } from '../../jobs/glm/spec.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
+import { ENFORCED_NOT_NULL_SQL } from '../../node-agent/data/source/cdm-check.js';
 import { pinnedStartupOptions } from '../../node-agent/data/source/session-settings.js';
 import { applySourceConsentScope } from '../../node-agent/policy/consent-source.js';
 import type { PatientConsent } from '../../node-agent/policy/consent.js';
@@ -122,6 +123,22 @@ describe.skipIf(noPg)('PostgreSQL agent edge cases (red team 17)', () => {
       return [(await s.all('SELECT count(*)::int AS n FROM s'))[0], (await s.all('SELECT sum(v)::int AS v FROM t'))[0]];
     });
     expect(opted).toEqual([{ n: 0 }, { v: 20 }]);
+  });
+
+  it('a unit counts as NOT NULL only where the server enforces it for every row a read returns: not on a parent with an inheritance child that dropped it (red team 27); a plain NOT NULL table and a partitioned one do (controls)', async () => {
+    const setup = `CREATE TABLE m (pid BIGINT NOT NULL, v INT); CREATE TABLE m_2025 () INHERITS (m); ALTER TABLE m_2025 ALTER COLUMN pid DROP NOT NULL;
+      INSERT INTO m VALUES (1, 10); INSERT INTO m_2025 VALUES (NULL, 99);
+      CREATE TABLE plain (pid BIGINT NOT NULL); CREATE TABLE part (pid BIGINT NOT NULL, y INT) PARTITION BY RANGE (y); CREATE TABLE part_a PARTITION OF part FOR VALUES FROM (0) TO (10)`;
+    const nn = await withSchema(setup, async (s, _c, schema) =>
+      Object.fromEntries((await s.all(`SELECT c.relname AS t, ${ENFORCED_NOT_NULL_SQL} AS nn FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'pid' WHERE n.nspname = '${schema}' AND c.relname IN ('m', 'plain', 'part')`)).map((r) => [String(r['t']), r['nn']])),
+    );
+    expect(nn).toEqual({ m: false, plain: true, part: true });
+    // And the consent scope built from it leaves the child's NULL-unit row out of a read of the parent.
+    const read = await withSchema(setup, async (s, _c, schema) => {
+      await applySourceConsentScope(s, { consents: [], purpose: 'HRESCH', atMs: Date.now(), products: [{ name: 'm', privacyUnit: 'pid', schema, unitNotNull: nn['m'] === true }] });
+      return (await s.all('SELECT count(*)::int AS n, sum(v)::int AS v FROM m'))[0];
+    });
+    expect(read).toEqual({ n: 1, v: 10 });
   });
 
   it('TEMP tables go through pg_temp: CDM tables named like the consent and linkage tables are neither dropped nor in the way', async () => {

@@ -21,12 +21,22 @@ export type CdmCatalogue = ReadonlyMap<string, {
   readonly types: readonly string[];
   /**
    * Per column, whether the server enforces NOT NULL on it (a table's declared constraint; never for a view or a
-   * foreign table, whose constraints the server does not check): the consent scope need not filter such a unit.
+   * foreign table, whose constraints the server does not check, nor for a table with legacy inheritance children,
+   * which may DROP NOT NULL while the parent still says NOT NULL and a read of the parent returns their rows: red
+   * team 27): the consent scope need not filter such a unit.
    */
   readonly notNull: readonly boolean[];
 }>;
 
 /** A PostgreSQL type (format_type) in DuckDB's spelling, so jobs are checked against one vocabulary of types. */
+/**
+ * Whether the server enforces NOT NULL on column `a` of relation `c` (pg_attribute a, pg_class c) for every row a read
+ * of `c` returns: a declared constraint on a partitioned table (its partitions must keep it) or on a plain table without
+ * inheritance children (a legacy child may DROP NOT NULL while the parent keeps it, and a read of the parent returns the
+ * child's rows: red team 27); never on a view, a materialised view or a foreign table, whose constraints are not checked.
+ */
+export const ENFORCED_NOT_NULL_SQL = `(a.attnotnull AND (c.relkind = 'p' OR (c.relkind = 'r' AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid))))`;
+
 export function duckdbTypeOf(pgType: string): string {
   const t = pgType.toLowerCase();
   if (t === 'bigint') return 'BIGINT';
@@ -97,7 +107,8 @@ export async function checkCdmSchema(client: pg.ClientBase, o: { schema: string;
   // Tables and views the role may read, CDM schema first (search_path order).
   const cols = (await client.query<{ s: string; t: string; c: string; ty: string; nn: boolean; readable: boolean }>(
     `SELECT n.nspname AS s, lower(c.relname) AS t, lower(a.attname) AS c, format_type(a.atttypid, NULL) AS ty,
-            (a.attnotnull AND c.relkind IN ('r', 'p')) AS nn, has_table_privilege(c.oid, 'SELECT') AS readable
+            ${ENFORCED_NOT_NULL_SQL} AS nn,
+            has_table_privilege(c.oid, 'SELECT') AS readable
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
       WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
