@@ -211,6 +211,7 @@ export class KindJobs {
         rng: deps.rng,
         releaseInfo,
         secure: { attestationOf: (a) => deps.registry.connected().find((v) => v.name === a)?.identity },
+        isLive: (a) => deps.registry.connected().some((v) => v.name === a),
         onRound: (rec, missing) => emit('round', undefined, `round ${rec.round + 1} of at most ${job.maxRounds}: ${rec.answered.length} agents answered${missing.length ? `, ${missing.length} missing` : ''}${roundSummaryOf(def, job, rec, releaseInfo)}`),
         beforeRound: async (round) => {
           signal.throwIfAborted();

@@ -66,6 +66,12 @@ export interface RunRoundsOptions {
   secure?: { attestationOf: (agent: string) => IdentityAttestation | undefined };
   /** Public facts passed to the kind's release (the agents' published minimum cell sizes). */
   releaseInfo?: Omit<KindReleaseInfo, 'converged'>;
+  /**
+   * Whether an agent is connected now. A kind that picks each round's agents (`participants`, train) picks from the
+   * agents asked at the start that are: one that failed a round (late, dropped, a bad update) is left out of that
+   * round only and asked again once it is back, as Flower samples from the clients connected. @default every agent
+   */
+  isLive?: (agent: string) => boolean;
 }
 
 export interface RoundsOutcome {
@@ -96,6 +102,8 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
   // (With partial participation the last round asked only a sample: the pool is then every agent asked at the start.)
   let participants = history.length > 0 && job.dropout === 'continue' && !def.participants ? [...history[history.length - 1]!.answered] : asked;
   const agentErrors: Record<string, { code: string; message: string }> = {};
+  // Agents that failed some round (a kind that picks its agents may ask them again later: they are still named).
+  const missed = new Set<string>();
   let converged = false;
   for (;;) {
     const round = history.length;
@@ -112,7 +120,8 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     const replyLayout = selectionApplies(job) ? layoutWithWithheld(layout) : layout;
     const payload = encodeRoundPayload({ hash: job.hash, input });
     const deadlineMs = now() + job.roundTimeoutMs;
-    const pool = participants;
+    // A kind that picks its agents picks each round from those asked at the start that are connected now.
+    const pool = def.participants ? asked.filter((a) => o.isLive?.(a) ?? true) : participants;
     const roundAgents = def.participants ? def.participants(job, round, pool, o.rng).filter((a) => pool.includes(a)) : pool;
     // Distributed noise is split over the agents asked in this round (a sample under partial participation).
     const noise = mode.roundNoise(job, layout, { agents: roundAgents.length });
@@ -188,13 +197,14 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std), ...(withheld.length > 0 ? { withheld } : {}), ...(perAgent ? { perAgent } : {}) };
     await o.store.saveRound(o.jobId, rec);
     history.push(rec);
-    participants = def.participants ? pool.filter((a) => !failed.includes(a)) : answered;
+    failed.forEach((a) => missed.add(a));
+    participants = answered;
     o.onRound?.(rec, asked.filter((a) => !answered.includes(a)));
   }
   if (history.length === 0) throw new FedmeshError('INTERNAL', `kind ${job.kind} stopped before its first round`);
   const last = history[history.length - 1]!;
   const release = def.release(job, history, { ...o.releaseInfo, converged });
-  return { history, release, answered: [...last.answered], missing: asked.filter((a) => !last.answered.includes(a)), agentErrors, converged };
+  return { history, release, answered: [...last.answered], missing: asked.filter((a) => !last.answered.includes(a) || missed.has(a)), agentErrors, converged };
 }
 
 /** Completed rounds kept in memory (tests, and the SDK's local runs). */

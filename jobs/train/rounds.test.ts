@@ -151,5 +151,23 @@ describe('train kind through the round runner', () => {
     expect(out.history[1]!.answered).toEqual(['agent0', 'agent2']);
     expect(out.agentErrors.agent1!.message).toMatch(/agent agent1 sent \d+ bytes/);
     expect(out.agentErrors.agent0!.message).toMatch(/agent agent0 sent block delta\[0\] outside/);
+    // Excluded from that round only: agent1 is back in round 2, agent0 (out of round 2) in the final evaluation round.
+    expect(out.history[2]!.answered).toEqual(['agent1', 'agent2']);
+    expect(out.history[3]!.answered).toEqual(['agent0', 'agent1', 'agent2']);
+    // Both are still named as having missed a round.
+    expect(out.missing).toEqual(['agent0', 'agent1']);
+  }, 120_000);
+
+  it('an agent that is not connected is not asked (isLive), and is asked again once it is back; control: without isLive every agent is asked', async () => {
+    const data = agentsData(3);
+    const job = compileKindJob(trainKind, baseSpec({ training: { rounds: 3, localEpochs: 1, batchSize: 16, learningRate: 0.5 } })) as CompiledTrainJob;
+    const m = transport(data);
+    // agent2 is away for rounds 1 and 2 (its link is down), back for the evaluation round.
+    let round = 0;
+    const out = await runRounds({ def: trainKind, job, jobId: 'j', researcher: 'r', specJson: JSON.stringify(job.spec), agents: [...data.keys()], transport: m.t, store: createMemoryRoundStore(), rng: createSeededRng(5), beforeRound: async (r) => void (round = r), isLive: (a) => a !== 'agent2' || round === 0 || round === 3 });
+    expect(m.asks.filter((a) => a.agent === 'agent2').map((a) => a.round)).toEqual([0, 3]);
+    expect(out.history.map((h) => h.answered.length)).toEqual([3, 2, 2, 3]);
+    const all = await run(baseSpec({ training: { rounds: 3, localEpochs: 1, batchSize: 16, learningRate: 0.5 } }), data);
+    expect(all.asks.filter((a) => a.agent === 'agent2').map((a) => a.round)).toEqual([0, 1, 2, 3]);
   }, 120_000);
 });
