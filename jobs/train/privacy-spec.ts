@@ -31,13 +31,20 @@ export const isDpTraining = (p: TrainPrivacy): p is TrainDpPrivacy => p.mode !==
 export function parseTrainPrivacy(raw: unknown): TrainPrivacy {
   if (raw === undefined) return Object.freeze({ mode: 'none' });
   if (!isObj(raw)) throw invalidJob('privacy', 'must be {"mode": "none"} or {"mode": "central-dp" | "distributed-dp", "epsilon", "delta", "clip", …}');
+  if (raw.unit !== undefined) {
+    // Site-level (user-level) DP-FedAvg clips and noises each site's whole update; over the handful of hospitals of a
+    // cross-silo mesh that noise swamps any model (Flower's adaptive clipping refuses so few clients, and McMahan et
+    // al. 2018 needed thousands of users), so it is refused with the reason rather than offered.
+    if (raw.unit === 'site') throw invalidJob('privacy.unit', 'site-level DP (each hospital\'s whole update clipped and noised) is not offered: with a few sites the noise needed to hide a whole site swamps any model (user-level DP-FedAvg needs thousands of participants); train protects each person at record level — leave privacy.unit out');
+    if (raw.unit !== 'record') throw invalidJob('privacy.unit', `must be "record" (the only level offered; "site" is refused with its reason); got ${quote(raw.unit)}`);
+  }
   if (raw.mode === 'none') {
-    onlyKeys(raw, ['mode'], 'privacy');
+    onlyKeys(raw, ['mode', 'unit'], 'privacy');
     return Object.freeze({ mode: 'none' });
   }
   if (raw.mode === 'local-dp') throw invalidJob('privacy.mode', 'local-dp training is not offered: every agent would add the whole noise to its own gradients, n times the variance of central-dp; use distributed-dp (shares under secagg) to trust no single party');
   if (raw.mode !== 'central-dp' && raw.mode !== 'distributed-dp') throw invalidJob('privacy.mode', `must be one of none, central-dp, distributed-dp; got ${quote(raw.mode)}`);
-  const { clip, localSteps, sampleRate, ...rest } = raw;
+  const { clip, localSteps, sampleRate, unit: _unit, ...rest } = raw;
   // privacy.linkage: the agents' person scope keeps each person at one site (node-agent/linkage/linkage-scope.ts).
   const p = parsePrivacy(rest, 'privacy', { linkage: true });
   if (typeof clip !== 'number' || !Number.isFinite(clip) || !(clip > 0) || clip > 1e6) throw invalidJob('privacy.clip', `must be the public L2 norm every example's gradient is clipped to, a number in (0, 1e6]; got ${quote(clip)}`);

@@ -4,6 +4,7 @@ import { isFedmeshError } from '../../common/errors.js';
 import { compileKindJob } from '../../common/kinds/index.js';
 import { trainKind } from './index.js';
 import { MAX_TRAIN_PARAMETERS, parseTrainSpec } from './spec.js';
+import { syntheticTrainSpec } from './synthetic.js';
 
 const ok = {
   kind: 'train',
@@ -67,5 +68,24 @@ describe('train spec', () => {
 
   it('states the parameter limit', () => {
     expect(() => parseTrainSpec({ ...ok, model: { type: 'mlp', layers: [{ units: 1024, activation: 'relu' }, { units: 1024, activation: 'relu' }] } })).toThrow(new RegExp(`at most ${MAX_TRAIN_PARAMETERS}`));
+  });
+
+  // A spec DP training accepts (logistic, one local epoch, no dropout).
+  const dp = (over: Record<string, unknown>) => syntheticTrainSpec(2, { training: { rounds: 2 }, ...over });
+  it('refuses site-level DP with its reason, naming privacy.unit; control: "record" is the level offered and changes nothing', () => {
+    for (const mode of ['central-dp', 'distributed-dp']) {
+      const privacy = { mode, epsilon: 1, delta: 1e-5, clip: 1 };
+      const extra = mode === 'distributed-dp' ? { secure: 'secagg', participation: { minUpdates: 3 } } : {};
+      let err: unknown;
+      try {
+        parseTrainSpec(dp({ ...extra, privacy: { ...privacy, unit: 'site' } }));
+      } catch (e) {
+        err = e;
+      }
+      expect(isFedmeshError(err) && err.field).toBe('privacy.unit');
+      expect((err as Error).message).toMatch(/site-level DP .* is not offered: with a few sites the noise/);
+      expect(compileKindJob(trainKind, dp({ ...extra, privacy: { ...privacy, unit: 'record' } })).hash).toBe(compileKindJob(trainKind, dp({ ...extra, privacy })).hash);
+    }
+    expect(() => parseTrainSpec(dp({ privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-5, clip: 1, unit: 'hospital' } }))).toThrow(/privacy\.unit: must be "record"/);
   });
 });
