@@ -8,7 +8,7 @@ import { FedmeshError } from '../../common/errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AgentKindContext, AgentKindDef, StatVector } from '../../common/kinds/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
-import { clipL2, toGrid } from '../../algorithms/fl/index.js';
+import { clipL2, scaffoldClientControl, toGrid } from '../../algorithms/fl/index.js';
 import type { LocalModelConfig, LocalTrainConfig } from '../../node-agent/train/local-train.js';
 import type { TrainComputeResult } from '../../node-agent/train/compute.js';
 import { streamedTrainCompute, trainStreamOf, type TrainRowsSummary, type TrainStream } from './stream.js';
@@ -137,9 +137,10 @@ async function exactRound(job: CompiledTrainJob, input: TrainRoundInput, rows: T
     parts.trainLoss = toGrid([res.lossSum], -20);
     parts.trainN = [rows.train.n];
     if (scaffold) {
-      // Option II: c_i⁺ = c_i − c + (x − y_i)/(K η_l); send Δc_i = c_i⁺ − c_i (clipped), keep c_i⁺.
-      const k = res.steps * t.learningRate;
-      const dc = Float64Array.from(res.weights, (y, i) => -c![i]! + (input.weights[i]! - y) / k);
+      // Option II (algorithms/fl scaffoldClientControl, tested against the paper): c_i⁺ = c_i − c + (x − y_i)/(K η_l);
+      // send Δc_i = c_i⁺ − c_i (clipped), keep c_i as it moves by the Δc_i sent.
+      const ciPlus = scaffoldClientControl(Float64Array.from(ci), Float64Array.from(c!), Float64Array.from(input.weights), Float64Array.from(res.weights), res.steps, t.learningRate);
+      const dc = ciPlus.map((v, i) => v - ci[i]!);
       clipL2(dc, spec.update.controlClip);
       const dcGrid = toGrid(dc, spec.update.gridExponent);
       state.set(PENDING_CONTROL, { round, ci: Float32Array.from(ci, (v, i) => v + dcGrid[i]!) });
