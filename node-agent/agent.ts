@@ -108,6 +108,9 @@ export interface AgentOptions {
 
 export type { AgentHealth } from './agent-health.js';
 
+/** How long stop() waits for cancelled tasks to end before it closes the databases anyway. */
+const STOP_TASKS_WAIT_MS = 10_000;
+
 export class Agent {
   private products: ProductInfo[] = [];
   private link: AgentLink | undefined;
@@ -136,6 +139,8 @@ export class Agent {
   private readonly gate: AgentGate;
   /** Running tasks, interrupted at their deadline or on CancelTask. */
   readonly cancellation = new TaskCancellation();
+  /** Tasks being served: stop() cancels them and waits for them before it closes the databases under them. */
+  private readonly inFlight = new Set<Promise<AgentTaskReply>>();
   private readonly descriptions = new Map<string, { description: string; privacyUnit: string | undefined; metadata: Record<string, unknown> }>();
   /** The published rules of each product (manifest over defaults), enforced on every task. */
   private readonly rules = new Map<string, ProductRules>();
@@ -364,7 +369,10 @@ export class Agent {
    * purpose. Every task from the coordinator passes here, so tests that stand in for a slow or hostile agent replace it.
    */
   serveTask(task: AgentTask, identity?: IdentityAssertionClaims): Promise<AgentTaskReply> {
-    return this.dataLock.read(() => this.consent.run(taskPurpose(task.specJson), () => runAgentTask(task, identity, this.tasks), taskLinkage(task.specJson)));
+    const p = this.dataLock.read(() => this.consent.run(taskPurpose(task.specJson), () => runAgentTask(task, identity, this.tasks), taskLinkage(task.specJson)));
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
+    return p;
   }
 
   /** Dials the coordinator and keeps the link up until `stop()`. */
@@ -410,6 +418,16 @@ export class Agent {
     this.link?.stop();
     this.link = undefined;
     this.healthChanged();
+    // Running tasks are cancelled (their queries interrupted, their TF.js work aborted) and awaited before the
+    // databases close: DuckDB closed under a running query crashed the process natively (found by the train
+    // dropout test), and a SIGTERM during a task must still end with the audit trail closed. Bounded: a task that
+    // does not end within STOP_TASKS_WAIT_MS is left to the process exit.
+    this.cancellation.cancelAll();
+    if (this.inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.inFlight]), new Promise<void>((r) => (timer = setTimeout(r, STOP_TASKS_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
     await this.secure.stop();
     await this.kindTasks.stop();
     this.ledgerConn?.closeSync();

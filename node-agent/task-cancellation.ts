@@ -79,6 +79,11 @@ export class TaskCancellation {
     return true;
   }
 
+  /** Cancels every running task (the agent is stopping). */
+  cancelAll(): void {
+    for (const id of [...this.running.keys()]) this.cancel(id);
+  }
+
   /** Number of tasks running (for tests and status). */
   get size(): number {
     return this.running.size;

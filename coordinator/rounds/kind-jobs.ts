@@ -236,7 +236,7 @@ export class KindJobs {
           notes: r.notes,
           agentErrors: out.agentErrors,
           complete: out.missing.length === 0,
-          ...(out.missing.length ? { agentsMissing: out.missing.map((a) => ({ agent: a, reason: 'dropped out during the rounds' })) } : {}),
+          ...(out.missing.length ? { agentsMissing: out.missing.map((a) => ({ agent: a, reason: out.answered.includes(a) ? 'missed a round and came back (it answered the last one)' : 'dropped out during the rounds' })) } : {}),
         };
       }
       record.state = 'succeeded';
