@@ -141,6 +141,7 @@ export class Agent {
   readonly cancellation = new TaskCancellation();
   /** Tasks being served: stop() cancels them and waits for them before it closes the databases under them. */
   private readonly inFlight = new Set<Promise<AgentTaskReply>>();
+  private stopping = false;
   private readonly descriptions = new Map<string, { description: string; privacyUnit: string | undefined; metadata: Record<string, unknown> }>();
   /** The published rules of each product (manifest over defaults), enforced on every task. */
   private readonly rules = new Map<string, ProductRules>();
@@ -369,6 +370,8 @@ export class Agent {
    * purpose. Every task from the coordinator passes here, so tests that stand in for a slow or hostile agent replace it.
    */
   serveTask(task: AgentTask, identity?: IdentityAssertionClaims): Promise<AgentTaskReply> {
+    // A stopping agent takes no new task: its databases are about to close (red team 28).
+    if (this.stopping) return Promise.resolve({ ok: false, taskId: task.taskId, error: { code: 'UNAVAILABLE', message: 'agent is stopping', field: '' } });
     const p = this.dataLock.read(() => this.consent.run(taskPurpose(task.specJson), () => runAgentTask(task, identity, this.tasks), taskLinkage(task.specJson)));
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
@@ -412,6 +415,8 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    // New tasks are refused from here on (serveTask): the databases are about to close.
+    this.stopping = true;
     clearInterval(this.reloadTimer);
     this.reloadTimer = undefined;
     await this.reloads.settled();
@@ -422,10 +427,13 @@ export class Agent {
     // databases close: DuckDB closed under a running query crashed the process natively (found by the train
     // dropout test), and a SIGTERM during a task must still end with the audit trail closed. Bounded: a task that
     // does not end within STOP_TASKS_WAIT_MS is left to the process exit.
-    this.cancellation.cancelAll();
-    if (this.inFlight.size > 0) {
+    // A task still waiting for the data lock registers its cancellation only later, so cancelling repeats until every
+    // task has ended (red team 28).
+    const until = Date.now() + STOP_TASKS_WAIT_MS;
+    while (this.inFlight.size > 0 && Date.now() < until) {
+      this.cancellation.cancelAll();
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...this.inFlight]), new Promise<void>((r) => (timer = setTimeout(r, STOP_TASKS_WAIT_MS)))]);
+      await Promise.race([Promise.allSettled([...this.inFlight]), new Promise<void>((r) => (timer = setTimeout(r, Math.min(100, Math.max(1, until - Date.now())))))]);
       clearTimeout(timer);
     }
     await this.secure.stop();

@@ -106,7 +106,10 @@ export function snapVectorToGrid(layout: StatLayout, noise: readonly BlockNoise[
         // A value within the public bounds stays within them (red team 27: a bound that is not on the grid, such as
         // maxExamples × clip, rounded outward and the coordinator refused the agent — a refusal that told whether the
         // data went past a bound the researcher chose). Values already beyond them (agent noise) are left as rounded.
-        if (x >= lo && x <= hi) y = Math.min(Math.max(y, Math.ceil(lo / size) * size), Math.floor(hi / size) * size);
+        const inLo = Math.ceil(lo / size) * size;
+        const inHi = Math.floor(hi / size) * size;
+        // (Bounds narrower than one grid step hold no grid point: nothing to round into.)
+        if (x >= lo && x <= hi && inLo <= inHi) y = Math.min(Math.max(y, inLo), inHi);
         out[at + j] = y;
       }
     }

@@ -3,6 +3,7 @@ import { enforceDomainPolicy } from '../../common/job/domain-policy.js';
 import { populationsTouched, type PopulationTouch } from '../../common/job/population.js';
 import { compileKindJob, type AnyKindDef, type CompiledKindJob } from '../../common/kinds/index.js';
 import { agreedSecureMaxRows, checkSecureMaxRows } from '../../common/secure/secure-max-rows.js';
+import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
 import type { AgentMember, AgentView } from '../agent-registry.js';
 import { notLiveReason } from '../admission/quorum.js';
 
@@ -63,4 +64,17 @@ export function settleRowBound(def: AnyKindDef, job: CompiledKindJob, agents: re
   const rows = bound.of(spec);
   checkSecureMaxRows({ ...(rows !== undefined ? { secureMaxRows: rows } : {}), privacy: job.privacy }, parties, bound.field);
   return fill ? compileKindJob(def, spec) : job;
+}
+
+/**
+ * The note every secure result of such a kind carries, whatever the data: what the row bound is and what projecting
+ * onto it can change (red team 28: in mode none a site beyond it got a clipped fit and nothing said so). Stated
+ * unconditionally, because whether any agent was beyond it is itself data.
+ */
+export function rowBoundNotes(def: AnyKindDef, job: CompiledKindJob): string[] {
+  const bound = def.secureRowBound;
+  if (!bound || job.secure === 'plain') return [];
+  const rows = bound.of(job.spec) ?? DEFAULT_SECURE_MAX_ROWS;
+  const dp = job.privacy.mode === 'none' ? '' : '; the projection is 1-Lipschitz, so the stated privacy holds';
+  return [`${bound.field} ${rows}: every agent projects each round's statistics onto their public bounds (${rows} rows × each statistic's per-row bound) before the secure sum, so a figure differs from the exact one only where an agent holds more than ${rows} rows; no agent refuses on a value, and nobody is told whether any did${dp}`];
 }

@@ -12,7 +12,7 @@ import type { Ledger } from '../ledger.js';
 import type { Principal } from '../principal.js';
 import type { CoordinatorMetrics } from '../metrics.js';
 import { chargedEpsilon } from '../job-log.js';
-import { admitKindJob, settleRowBound } from './kind-admission.js';
+import { admitKindJob, rowBoundNotes, settleRowBound } from './kind-admission.js';
 import { admitBuiltInSpec } from './built-in-admission.js';
 import { builtInResult } from './built-in-result.js';
 import { catalogPopulations } from '../budget-populations.js';
@@ -233,7 +233,7 @@ export class KindJobs {
           suppressed: r.suppressed ?? suppressedOfRounds(out.history),
           privacy: guarantee ? { ...r.privacy, guarantee } : r.privacy,
           summary: { ...r.summary, rounds: out.history.length, converged: out.converged },
-          notes: r.notes,
+          notes: [...r.notes, ...rowBoundNotes(def, job)],
           agentErrors: out.agentErrors,
           complete: out.missing.length === 0,
           ...(out.missing.length ? { agentsMissing: out.missing.map((a) => ({ agent: a, reason: out.answered.includes(a) ? 'missed a round and came back (it answered the last one)' : 'dropped out during the rounds' })) } : {}),

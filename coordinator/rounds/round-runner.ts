@@ -120,8 +120,14 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     const replyLayout = selectionApplies(job) ? layoutWithWithheld(layout) : layout;
     const payload = encodeRoundPayload({ hash: job.hash, input });
     const deadlineMs = now() + job.roundTimeoutMs;
-    // A kind that picks its agents picks each round from those asked at the start that are connected now.
-    const pool = def.participants ? asked.filter((a) => o.isLive?.(a) ?? true) : participants;
+    // A kind that picks its agents picks each round from those asked at the start that are connected now; the others
+    // miss this round (named, and counted against the quorum below like any agent that did not answer).
+    const away = def.participants ? asked.filter((a) => !(o.isLive?.(a) ?? true)) : [];
+    const pool = def.participants ? asked.filter((a) => !away.includes(a)) : participants;
+    for (const a of away) {
+      missed.add(a);
+      agentErrors[a] ??= { code: 'UNAVAILABLE', message: `not connected when round ${round + 1} ran` };
+    }
     const roundAgents = def.participants ? def.participants(job, round, pool, o.rng).filter((a) => pool.includes(a)) : pool;
     // Distributed noise is split over the agents asked in this round (a sample under partial participation).
     const noise = mode.roundNoise(job, layout, { agents: roundAgents.length });
@@ -176,12 +182,15 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
       }
     }
     const answered = good.map((g) => g.agent).sort();
-    if (failed.length > 0 && (job.dropout === 'fail' || answered.length < job.minAgents)) {
+    // The quorum holds whatever left the agents out: a failure, or not being connected (red team 28: a round over the
+    // one connected agent released that agent's update alone).
+    if (answered.length < job.minAgents || (failed.length > 0 && job.dropout === 'fail')) {
       transport.cancelJob(o.jobId);
-      const first = failed[0]!;
-      const why = job.dropout === 'fail' ? 'the job needs every agent in every round (dropout policy "fail")' : `fewer than ${job.minAgentsField ?? 'quorum'} = ${job.minAgents} answered`;
-      const e = agentErrors[first] ?? { code: 'UNAVAILABLE', message: 'no answer' };
-      throw new FedmeshError('QUORUM_NOT_MET', `round ${round + 1}: ${failed.length} of ${roundAgents.length} agents did not answer (${first}: ${e.code}: ${e.message.slice(0, 200)}); ${why}`, {
+      const first = failed[0] ?? away[0];
+      const why = failed.length > 0 && job.dropout === 'fail' ? 'the job needs every agent in every round (dropout policy "fail")' : `fewer than ${job.minAgentsField ?? 'quorum'} = ${job.minAgents} answered`;
+      const e = (first !== undefined ? agentErrors[first] : undefined) ?? { code: 'UNAVAILABLE', message: 'no answer' };
+      const who = `${failed.length} of ${roundAgents.length} agents did not answer${away.length > 0 ? ` and ${away.length} ${away.length === 1 ? 'was' : 'were'} not connected` : ''}`;
+      throw new FedmeshError('QUORUM_NOT_MET', `round ${round + 1}: ${who}${first !== undefined ? ` (${first}: ${e.code}: ${e.message.slice(0, 200)})` : ''}; ${why}`, {
         details: { answered, missing: asked.filter((a) => !answered.includes(a)), round },
       });
     }

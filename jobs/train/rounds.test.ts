@@ -158,6 +158,19 @@ describe('train kind through the round runner', () => {
     expect(out.missing).toEqual(['agent0', 'agent1']);
   }, 120_000);
 
+  it('the quorum holds when agents are not connected (red team 28): below participation.minUpdates the job fails with QUORUM_NOT_MET, and with no agent connected too (not INTERNAL); control: enough agents connected run', async () => {
+    const data = agentsData(3);
+    const job = compileKindJob(trainKind, baseSpec({ training: { rounds: 2, localEpochs: 1, batchSize: 16, learningRate: 0.5 }, participation: { fraction: 1, minUpdates: 2 } })) as CompiledTrainJob;
+    const runWith = (live: (a: string) => boolean) => runRounds({ def: trainKind, job, jobId: 'j', researcher: 'r', specJson: JSON.stringify(job.spec), agents: [...data.keys()], transport: transport(data).t, store: createMemoryRoundStore(), rng: createSeededRng(5), isLive: live });
+    const one = await runWith((a) => a === 'agent0').catch((e: unknown) => e);
+    expect(isFedmeshError(one) && one.code).toBe('QUORUM_NOT_MET');
+    expect((one as Error).message).toMatch(/round 1: 0 of 1 agents did not answer and 2 were not connected .*fewer than participation\.minUpdates = 2 answered/);
+    const none = await runWith(() => false).catch((e: unknown) => e);
+    expect(isFedmeshError(none) && none.code).toBe('QUORUM_NOT_MET');
+    const two = await runWith((a) => a !== 'agent2');
+    expect(two.history.map((h) => h.answered.length)).toEqual([2, 2, 2]);
+  }, 120_000);
+
   it('an agent that is not connected is not asked (isLive), and is asked again once it is back; control: without isLive every agent is asked', async () => {
     const data = agentsData(3);
     const job = compileKindJob(trainKind, baseSpec({ training: { rounds: 3, localEpochs: 1, batchSize: 16, learningRate: 0.5 } })) as CompiledTrainJob;
@@ -167,6 +180,9 @@ describe('train kind through the round runner', () => {
     const out = await runRounds({ def: trainKind, job, jobId: 'j', researcher: 'r', specJson: JSON.stringify(job.spec), agents: [...data.keys()], transport: m.t, store: createMemoryRoundStore(), rng: createSeededRng(5), beforeRound: async (r) => void (round = r), isLive: (a) => a !== 'agent2' || round === 0 || round === 3 });
     expect(m.asks.filter((a) => a.agent === 'agent2').map((a) => a.round)).toEqual([0, 3]);
     expect(out.history.map((h) => h.answered.length)).toEqual([3, 2, 2, 3]);
+    // It missed rounds 1 and 2: named, though it answered the last one (red team 28).
+    expect(out.missing).toEqual(['agent2']);
+    expect(out.agentErrors.agent2).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/not connected when round 2 ran/) });
     const all = await run(baseSpec({ training: { rounds: 3, localEpochs: 1, batchSize: 16, learningRate: 0.5 } }), data);
     expect(all.asks.filter((a) => a.agent === 'agent2').map((a) => a.round)).toEqual([0, 1, 2, 3]);
   }, 120_000);

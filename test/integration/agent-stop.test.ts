@@ -41,9 +41,13 @@ describe('Agent.stop() with a task in flight', () => {
     const agent = mesh.agents.get('a1')!;
     let settled = false;
     const inFlight = agent.handleTask(task('stopped')).finally(() => (settled = true));
-    await agent.stop();
+    const stopping = agent.stop();
+    // A task that arrives once stop() has begun is refused, not run on closing databases (red team 28).
+    const late = await agent.handleTask(task('late'));
+    await stopping;
     mesh.agents.delete('a1');
     expect(settled).toBe(true);
+    expect(late).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE', message: 'agent is stopping' } });
     // Answered or cancelled, but a reply: never a crash or a task left pending on closed databases.
     const reply = await inFlight;
     expect(typeof reply.ok).toBe('boolean');

@@ -196,6 +196,8 @@ describe('no data-dependent refusals', () => {
     for (const op of ['=', '>='] as const) {
       const r = await mesh.client.run(glmJob(op, { mode: 'distributed-dp', epsilon: 4, delta: 1e-6 }, { secureMaxRows: 300 }));
       expect(r.error, `${op}: ${r.error?.message}`).toBeUndefined();
+      // Said whatever the data (red team 28): whether an agent was beyond the bound is not.
+      expect(r.result!.notes.join(' ')).toMatch(/secureMaxRows 300: every agent projects each round's statistics onto their public bounds/);
     }
     const refuse = async (spec: Record<string, unknown>) => (await mesh.client.submitJob(spec).catch((e: unknown) => e)) as Error & { code: string; field?: string };
     const chosen = await refuse(glmJob('=', { mode: 'none' }, { secureMaxRows: 299 }));

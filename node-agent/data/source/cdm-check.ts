@@ -31,11 +31,17 @@ export type CdmCatalogue = ReadonlyMap<string, {
 /** A PostgreSQL type (format_type) in DuckDB's spelling, so jobs are checked against one vocabulary of types. */
 /**
  * Whether the server enforces NOT NULL on column `a` of relation `c` (pg_attribute a, pg_class c) for every row a read
- * of `c` returns: a declared constraint on a partitioned table (its partitions must keep it) or on a plain table without
+ * of `c` returns: a declared constraint on a partitioned table none of whose partitions, at any depth, is a foreign
+ * table (the server checks no constraint there: red team 28), or on a plain table without
  * inheritance children (a legacy child may DROP NOT NULL while the parent keeps it, and a read of the parent returns the
  * child's rows: red team 27); never on a view, a materialised view or a foreign table, whose constraints are not checked.
  */
-export const ENFORCED_NOT_NULL_SQL = `(a.attnotnull AND (c.relkind = 'p' OR (c.relkind = 'r' AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid))))`;
+export const ENFORCED_NOT_NULL_SQL = `(a.attnotnull AND (
+  (c.relkind = 'p' AND NOT EXISTS (
+    WITH RECURSIVE part(oid) AS (SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = c.oid
+                                 UNION SELECT i.inhrelid FROM pg_inherits i JOIN part ON i.inhparent = part.oid)
+    SELECT 1 FROM part JOIN pg_class k ON k.oid = part.oid WHERE k.relkind = 'f'))
+  OR (c.relkind = 'r' AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid))))`;
 
 export function duckdbTypeOf(pgType: string): string {
   const t = pgType.toLowerCase();
