@@ -371,7 +371,7 @@ export class Agent {
    */
   serveTask(task: AgentTask, identity?: IdentityAssertionClaims): Promise<AgentTaskReply> {
     // A stopping agent takes no new task: its databases are about to close (red team 28).
-    if (this.stopping) return Promise.resolve({ ok: false, taskId: task.taskId, error: { code: 'UNAVAILABLE', message: 'agent is stopping', field: '' } });
+    if (this.stopping) return Promise.resolve({ ok: false, taskId: task.taskId, error: { code: 'AGENT_UNAVAILABLE', message: 'agent is stopping', field: '' } });
     const p = this.dataLock.read(() => this.consent.run(taskPurpose(task.specJson), () => runAgentTask(task, identity, this.tasks), taskLinkage(task.specJson)));
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);

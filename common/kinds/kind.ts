@@ -159,6 +159,12 @@ export interface KindDef<S = unknown, P = unknown, I = unknown> {
     of(spec: S): number | undefined;
     /** The spec with the bound set (a parsed spec, compiled again). */
     withBound(spec: S, rows: number): S;
+    /**
+     * In mode none the kind's agent refuses a side beyond the bound (FAILED_PRECONDITION naming the field) instead of
+     * being projected onto it (train: an exact model over clipped counts would be no model); the result's note says
+     * which. @default projected
+     */
+    readonly refusesInModeNone?: true;
   };
   /**
    * A kind that takes over a built-in kind step by step declines the specs it does not run yet (they keep the

@@ -75,6 +75,9 @@ export function rowBoundNotes(def: AnyKindDef, job: CompiledKindJob): string[] {
   const bound = def.secureRowBound;
   if (!bound || job.secure === 'plain') return [];
   const rows = bound.of(job.spec) ?? DEFAULT_SECURE_MAX_ROWS;
+  if (job.privacy.mode === 'none' && bound.refusesInModeNone) {
+    return [`${bound.field} ${rows}: the agents' agreed per-agent bound under the secure sum; an agent with more than ${rows} rows on a side is refused (FAILED_PRECONDITION naming ${bound.field}) and left out, never clipped`];
+  }
   const dp = job.privacy.mode === 'none' ? '' : '; the projection is 1-Lipschitz, so the stated privacy holds';
   return [`${bound.field} ${rows}: every agent projects each round's statistics onto their public bounds (${rows} rows × each statistic's per-row bound) before the secure sum, so a figure differs from the exact one only where an agent holds more than ${rows} rows; no agent refuses on a value, and nobody is told whether any did${dp}`];
 }

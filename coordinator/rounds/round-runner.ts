@@ -124,11 +124,20 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     // miss this round (named, and counted against the quorum below like any agent that did not answer).
     const away = def.participants ? asked.filter((a) => !(o.isLive?.(a) ?? true)) : [];
     const pool = def.participants ? asked.filter((a) => !away.includes(a)) : participants;
+    const notConnected = { code: 'AGENT_UNAVAILABLE', message: `not connected when round ${round + 1} ran` };
     for (const a of away) {
       missed.add(a);
-      agentErrors[a] ??= { code: 'UNAVAILABLE', message: `not connected when round ${round + 1} ran` };
+      agentErrors[a] ??= notConnected;
     }
     const roundAgents = def.participants ? def.participants(job, round, pool, o.rng).filter((a) => pool.includes(a)) : pool;
+    // Too few connected to reach the quorum: failed now, before any agent computes or any noise or secure sum is set
+    // up for a round that cannot be released (review of 7564ca6).
+    if (def.participants && roundAgents.length < job.minAgents) {
+      transport.cancelJob(o.jobId);
+      throw new FedmeshError('QUORUM_NOT_MET', `round ${round + 1}: ${away.length} of ${asked.length} agents not connected (${away.slice(0, 3).join(', ')}${away.length > 3 ? ', …' : ''}), so fewer than ${job.minAgentsField ?? 'quorum'} = ${job.minAgents} can answer`, {
+        details: { answered: [], missing: [...asked], round },
+      });
+    }
     // Distributed noise is split over the agents asked in this round (a sample under partial participation).
     const noise = mode.roundNoise(job, layout, { agents: roundAgents.length });
     let good: { agent: string; vector: StatVector }[] = [];
@@ -188,7 +197,8 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
       transport.cancelJob(o.jobId);
       const first = failed[0] ?? away[0];
       const why = failed.length > 0 && job.dropout === 'fail' ? 'the job needs every agent in every round (dropout policy "fail")' : `fewer than ${job.minAgentsField ?? 'quorum'} = ${job.minAgents} answered`;
-      const e = (first !== undefined ? agentErrors[first] : undefined) ?? { code: 'UNAVAILABLE', message: 'no answer' };
+      // This round's reason: an agent away now may have failed otherwise in an earlier round.
+      const e = (first !== undefined ? (away.includes(first) ? notConnected : agentErrors[first]) : undefined) ?? { code: 'AGENT_UNAVAILABLE', message: 'no answer' };
       const who = `${failed.length} of ${roundAgents.length} agents did not answer${away.length > 0 ? ` and ${away.length} ${away.length === 1 ? 'was' : 'were'} not connected` : ''}`;
       throw new FedmeshError('QUORUM_NOT_MET', `round ${round + 1}: ${who}${first !== undefined ? ` (${first}: ${e.code}: ${e.message.slice(0, 200)})` : ''}; ${why}`, {
         details: { answered, missing: asked.filter((a) => !answered.includes(a)), round },

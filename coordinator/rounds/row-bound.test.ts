@@ -9,7 +9,7 @@ import { compileKindJob, type AnyKindDef, type CompiledKindJob } from '../../com
 import { glmKind } from '../../jobs/glm/index.js';
 import { trainKind } from '../../jobs/train/index.js';
 import type { AgentView } from '../agent-registry.js';
-import { settleRowBound } from './kind-admission.js';
+import { rowBoundNotes, settleRowBound } from './kind-admission.js';
 
 const agents = (secureMaxRows: number, minCellSize = 5) => ['a1', 'a2', 'a3'].map((name) => ({ name, policy: { secureMaxRows, minCellSize } }) as unknown as AgentView);
 const glm = (extra: Record<string, unknown>) => ({ kind: 'glm', product: 'p', family: 'gaussian', outcome: 'y', outcomeBounds: [0, 1], covariates: [], ...extra });
@@ -70,6 +70,12 @@ describe('secure row bounds of registry kinds are agreed, not chosen', () => {
     expect(excluded.perAgent.hi).toBeGreaterThan(1e9);
     // Control: the test count is bounded by maxExamples.
     expect(layout.blocks.find((b) => b.name === 'evalN')!.perAgent.hi).toBe(30);
+  });
+
+  it('the result note says what the bound does for the kind: glm projects; train in mode none refuses a side beyond it; plain jobs get no note', () => {
+    expect(rowBoundNotes(glmKind, settle(glmKind, glm({ secure: 'secagg', privacy: { mode: 'none' } }))).join(' ')).toMatch(/secureMaxRows 300: every agent projects each round's statistics/);
+    expect(rowBoundNotes(trainKind, settle(trainKind, train({ secure: 'secagg' }))).join(' ')).toMatch(/update\.maxExamples 300: .* is refused \(FAILED_PRECONDITION naming update\.maxExamples\) and left out, never clipped/);
+    expect(rowBoundNotes(trainKind, compileKindJob(trainKind, train({})))).toEqual([]);
   });
 
   it('control: plain jobs keep the bound they give, whatever the agents publish', () => {

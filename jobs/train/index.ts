@@ -36,7 +36,7 @@ export const trainKind: KindDef<TrainJobSpec, TrainPlan, TrainRoundInput> = {
   parse: parseTrainSpec,
   // Every count block is bounded by update.maxExamples rows per agent: under a secure sum in mode none it must be the
   // agents' agreed --secure-max-rows (a researcher's bound, summed as Σ min(n_i, m), would read each agent's n_i).
-  secureRowBound: { field: 'update.maxExamples', of: (spec) => (spec.update.maxExamples === DEFAULT_MAX_EXAMPLES ? undefined : spec.update.maxExamples), withBound: (spec, rows) => ({ ...spec, update: { ...spec.update, maxExamples: rows } }) },
+  secureRowBound: { field: 'update.maxExamples', of: (spec) => (spec.update.maxExamples === DEFAULT_MAX_EXAMPLES ? undefined : spec.update.maxExamples), withBound: (spec, rows) => ({ ...spec, update: { ...spec.update, maxExamples: rows } }), refusesInModeNone: true },
   compile: (spec) => ({
     kind: TRAIN_KIND,
     product: spec.product,

@@ -164,7 +164,9 @@ describe('train kind through the round runner', () => {
     const runWith = (live: (a: string) => boolean) => runRounds({ def: trainKind, job, jobId: 'j', researcher: 'r', specJson: JSON.stringify(job.spec), agents: [...data.keys()], transport: transport(data).t, store: createMemoryRoundStore(), rng: createSeededRng(5), isLive: live });
     const one = await runWith((a) => a === 'agent0').catch((e: unknown) => e);
     expect(isFedmeshError(one) && one.code).toBe('QUORUM_NOT_MET');
-    expect((one as Error).message).toMatch(/round 1: 0 of 1 agents did not answer and 2 were not connected .*fewer than participation\.minUpdates = 2 answered/);
+    expect((one as Error).message).toMatch(/round 1: 2 of 3 agents not connected \(agent1, agent2\), so fewer than participation\.minUpdates = 2 can answer/);
+    // Failed before any agent computed: nobody was asked.
+    expect(isFedmeshError(one) && one.details).toMatchObject({ answered: [], missing: ['agent0', 'agent1', 'agent2'], round: 0 });
     const none = await runWith(() => false).catch((e: unknown) => e);
     expect(isFedmeshError(none) && none.code).toBe('QUORUM_NOT_MET');
     const two = await runWith((a) => a !== 'agent2');
@@ -182,7 +184,7 @@ describe('train kind through the round runner', () => {
     expect(out.history.map((h) => h.answered.length)).toEqual([3, 2, 2, 3]);
     // It missed rounds 1 and 2: named, though it answered the last one (red team 28).
     expect(out.missing).toEqual(['agent2']);
-    expect(out.agentErrors.agent2).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/not connected when round 2 ran/) });
+    expect(out.agentErrors.agent2).toMatchObject({ code: 'AGENT_UNAVAILABLE', message: expect.stringMatching(/not connected when round 2 ran/) });
     const all = await run(baseSpec({ training: { rounds: 3, localEpochs: 1, batchSize: 16, learningRate: 0.5 } }), data);
     expect(all.asks.filter((a) => a.agent === 'agent2').map((a) => a.round)).toEqual([0, 1, 2, 3]);
   }, 120_000);

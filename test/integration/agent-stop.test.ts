@@ -47,7 +47,7 @@ describe('Agent.stop() with a task in flight', () => {
     await stopping;
     mesh.agents.delete('a1');
     expect(settled).toBe(true);
-    expect(late).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE', message: 'agent is stopping' } });
+    expect(late).toMatchObject({ ok: false, error: { code: 'AGENT_UNAVAILABLE', message: 'agent is stopping' } });
     // Answered or cancelled, but a reply: never a crash or a task left pending on closed databases.
     const reply = await inFlight;
     expect(typeof reply.ok).toBe('boolean');
