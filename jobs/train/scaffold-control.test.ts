@@ -10,7 +10,7 @@ import { compileKindJob, type AgentKindContext } from '../../common/kinds/index.
 import { closeTrainPool } from '../../node-agent/train/pool.js';
 import { trainAgentKind, trainRound } from './agent.js';
 import { trainKind, type CompiledTrainJob } from './index.js';
-import { splitBlocks, trainLayout, type TrainRoundInput } from './plan.js';
+import { joinBlocks, replayServer, splitBlocks, trainLayout, type TrainRoundInput } from './plan.js';
 import { syntheticAgentData, syntheticTrainSpec } from './synthetic.js';
 
 const D = 3;
@@ -62,5 +62,19 @@ describe('SCAFFOLD: c_i moves only when the server counted its Δc_i', () => {
     await expect(step(Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`a${i}`, 0])))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'payload' });
     // Control: a well-formed one passes the check (and then fails on the empty context, not on the input).
     await expect(step({ a: 0 })).rejects.not.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it("the server's c divides by the federation's size, not by a round's survivors (red team 28, M2); control: a round with all agents divides by all", () => {
+    const n = layout.blocks.reduce((a, b) => a + b.length, 0);
+    const released = (dc: number): number[] => Array.from(joinBlocks(layout, { weight: [100], delta: new Float64Array(P), deltaC: new Float64Array(P).fill(dc) }));
+    const rec = (round: number, answered: string[], dc: number) => ({ round, input: { phase: 'train' as const, weights: zeros(), control: zeros() }, answered, released: released(dc), noiseStd: layout.blocks.map(() => 0) });
+    expect(released(0).length).toBe(n);
+    // Round 0: 3 agents, Σ Δc = 3 → c = 1. Round 1: agent c dropped out, Σ Δc = 2 → c = 1 + 2/3, not 1 + 2/2.
+    const c = replayServer(job.spec, job.plan, [rec(0, ['a', 'b', 'c'], 3), rec(1, ['a', 'b'], 2)]).c!;
+    expect(c[0]).toBeCloseTo(1 + 2 / 3, 12);
+    const all = replayServer(job.spec, job.plan, [rec(0, ['a', 'b', 'c'], 3), rec(1, ['a', 'b', 'c'], 2)]).c!;
+    expect(all[0]).toBeCloseTo(1 + 2 / 3, 12);
+    const alone = replayServer(job.spec, job.plan, [rec(0, ['a', 'b'], 3)]).c!;
+    expect(alone[0]).toBeCloseTo(3 / 2, 12);
   });
 });
