@@ -294,14 +294,16 @@ export async function withGlmRows<T>(db: DuckDBConnection | SqlSession, job: Glm
     drop.push(rowsTable);
     for (const st of tempTableStatements(d, rowsTable, ranked, params)) await session.run(st.sql, st.params);
     checkAbort();
-    // Dropped rows: selected by where and cohort but unusable. A second scan with the same parameters.
-    const dropped = await session.all(`SELECT ${bigint(`count(CASE WHEN NOT ${d.isTrue('ok')} THEN 1 END)`)} AS dropped FROM (${base}) AS b`, baseParams);
-    let nDropped = Number(dropped[0]?.['dropped'] ?? 0);
+    // Dropped rows: selected by where and cohort but unusable. A second scan with the same parameters, which also
+    // counts their persons when nDropped is withheld below a minimum (rows without a unit count one each).
+    const notOk = `NOT ${d.isTrue('ok')}`;
+    const who = unit ? `${bigint(`count(DISTINCT CASE WHEN ${notOk} THEN u END)`)} + ${bigint(`count(CASE WHEN ${notOk} AND u IS NULL THEN 1 END)`)}` : bigint(`count(CASE WHEN ${notOk} THEN 1 END)`);
+    const withPersons = opts.droppedMinPersons !== undefined ? `, ${who} AS persons` : '';
+    const dropped = (await session.all(`SELECT ${bigint(`count(CASE WHEN ${notOk} THEN 1 END)`)} AS dropped${withPersons} FROM (${base}) AS b`, baseParams))[0];
+    let nDropped = Number(dropped?.['dropped'] ?? 0);
     checkAbort();
     if (nDropped > 0 && opts.droppedMinPersons !== undefined) {
-      const notOk = `NOT ${d.isTrue('ok')}`;
-      const who = unit ? `${bigint(`count(DISTINCT CASE WHEN ${notOk} THEN u END)`)} + ${bigint(`count(CASE WHEN ${notOk} AND u IS NULL THEN 1 END)`)}` : bigint(`count(CASE WHEN ${notOk} THEN 1 END)`);
-      const droppedPersons = Number((await session.all(`SELECT ${who} AS n FROM (${base}) AS b`, baseParams))[0]?.['n'] ?? 0);
+      const droppedPersons = Number(dropped?.['persons'] ?? 0);
       if (droppedPersons < opts.droppedMinPersons) nDropped = 0;
       else if (opts.onDropped && unit) {
         const droppedTable = `${opts.scratch}_dropped`;
