@@ -15,6 +15,24 @@ export default tseslint.config(
       'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use a CSPRNG (algorithms/dp Rng); Math.random is never used in fedmesh.' }],
     },
   },
+  // common/ is a core with a public face per folder (its index.ts): outside a folder, import from the face, so a
+  // module can move or split inside its folder without touching its users. common/job and common/cohort depend on
+  // each other (the spec holds cohort definitions, the cohort limits read the spec), so they import each other's
+  // modules directly: a face there would be an import cycle.
+  {
+    files: ['**/*.ts'],
+    ignores: ['common/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/common/*/*.js', '!**/common/*/index.js'], message: 'Import from the folder\'s public face (common/<folder>/index.js), not from its modules.' }] }] },
+  },
+  ...[
+    ['common/job/**', '../cohort/'],
+    ['common/cohort/**', '../job/'],
+    ['common/*/**', undefined],
+  ].map(([files, allowed]) => ({
+    files: [files],
+    ...(allowed ? {} : { ignores: ['common/job/**', 'common/cohort/**'] }),
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*/*.js', '!../*/index.js', ...(allowed ? [`!${allowed}*.js`] : [])], message: 'Import another common/ folder through its public face (../<folder>/index.js).' }] }] },
+  })),
   {
     files: ['algorithms/**/*.ts'],
     ignores: ['**/*.test.ts'],

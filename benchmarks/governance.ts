@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createIdentityKeyPair } from '../common/crypto/index.js';
-import { signIdentityAssertion, specSha256Hex, verifyIdentityAssertion } from '../common/identity/identity-assertion.js';
+import { signIdentityAssertion, specSha256Hex, verifyIdentityAssertion } from '../common/identity/index.js';
 import { compileAccessPolicy } from '../common/policy/index.js';
 
 function time(fn: () => void, n: number): { p50: number; p99: number } {

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseJobSpec } from '../common/job/validate.js';
+import { parseJobSpec } from '../common/job/index.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import { JobStore } from '../coordinator/job-store.js';
 import type { JobRecord } from '../coordinator/job-record.js';

@@ -1,4 +1,4 @@
-import type { Scalar } from '../common/job/spec.js';
+import type { Scalar } from '../common/job/index.js';
 
 /** Options of `fedmesh query` that build a job without a JSON file. */
 export interface QueryFlags {

@@ -1,6 +1,6 @@
 /** Domain types of the agent link (what travels on the agent's bidirectional stream), transport-free. */
-import type { IdentityAttestation } from './secure/identity-attestation.js';
-import type { ConceptNameEntry } from './job/concept-names.js';
+import type { IdentityAttestation } from './secure/index.js';
+import type { ConceptNameEntry } from './job/index.js';
 export interface ProductDescriptor {
   name: string;
   columns: { name: string; type: string }[];

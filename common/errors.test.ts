@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FedmeshError, MAX_ECHO_CHARS, quote } from './errors.js';
-import { MAX_STATUS_MESSAGE_CHARS, toGrpcError } from './transport/status-map.js';
+import { MAX_STATUS_MESSAGE_CHARS, toGrpcError } from './transport/index.js';
 
 describe('quote', () => {
   it('echoes short values as JSON', () => {

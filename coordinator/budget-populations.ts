@@ -4,8 +4,7 @@
  */
 import type { ProductDescriptor } from '../common/agent-protocol.js';
 import { FedmeshError, quote } from '../common/errors.js';
-import { COHORT_LEVEL_TABLES, populationMap, populationsTouched, type PopulationTouch } from '../common/job/population.js';
-import { namedProductOf, type JobSpec } from '../common/job/spec.js';
+import { COHORT_LEVEL_TABLES, populationMap, populationsTouched, type PopulationTouch, namedProductOf, type JobSpec } from '../common/job/index.js';
 import type { BudgetEntry } from './ledger.js';
 import type { AgentView } from './agent-registry.js';
 

@@ -1,6 +1,6 @@
 import type { AgentRegistration, AgentTaskReply } from '../common/agent-protocol.js';
 import { FedmeshError, isFedmeshError, quote } from '../common/errors.js';
-import type { JobSpec } from '../common/job/spec.js';
+import type { JobSpec, EpsilonDeltaBudget } from '../common/job/index.js';
 import type { AgentTask } from '../common/agent-protocol.js';
 import { AgentRegistry, type AgentListing } from './agent-registry.js';
 import { AgentMembers } from './agent-members.js';
@@ -11,7 +11,6 @@ import { JOB_STORE_FILE, JobStore } from './job-store.js';
 import { JobWatchers, type JobListener } from './job-watchers.js';
 import { type JobEventRecord, type JobRecord } from './job-record.js';
 import { Ledger, type BudgetEntry, type ProjectBudgetEntry } from './ledger.js';
-import type { EpsilonDeltaBudget } from '../common/job/budget.js';
 import { createServerRng } from '../common/crypto-rng.js';
 import type { Rng } from '../algorithms/rng.js';
 import { canSeeJobOf, type Principal } from './principal.js';

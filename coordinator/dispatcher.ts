@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentTask, AgentTaskReply } from '../common/agent-protocol.js';
-import type { ConceptNameEntry } from '../common/job/concept-names.js';
+import type { ConceptNameEntry } from '../common/job/index.js';
 import type { AgentRegistry } from './agent-registry.js';
 
 export type TaskOutcome =

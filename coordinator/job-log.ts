@@ -1,7 +1,6 @@
 import type { PrivacyCost } from '../algorithms/dp/index.js';
-import { epsilonSpent } from '../common/job/budget.js';
-import type { JobSpec } from '../common/job/spec.js';
-import { purposeOf } from '../common/job/purpose.js';
+import { epsilonSpent, purposeOf } from '../common/job/index.js';
+import type { JobSpec } from '../common/job/index.js';
 
 /**
  * The ε a job's reservation amounts to, for logs and metrics: its direct ε when it has one, else its zCDP cost

@@ -1,4 +1,4 @@
-import type { JobSpec } from '../common/job/spec.js';
+import type { JobSpec } from '../common/job/index.js';
 
 /** A registry kind's parsed spec (its own type lives in jobs/<kind>/spec.ts); it has a kind and is JSON. */
 export type RegistryJobSpec = { readonly kind: string; readonly [field: string]: unknown };

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { parseJobSpec } from '../common/job/validate.js';
+import { parseJobSpec } from '../common/job/index.js';
 import { Mutex } from '../common/mutex.js';
 import type { JobRecord, RegistryJobSpec } from './job-record.js';
 import type { JobSummary } from './job-summary.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseJobSpec } from '../common/job/validate.js';
+import { parseJobSpec } from '../common/job/index.js';
 import { Coordinator } from './coordinator.js';
 import type { JobRecord } from './job-record.js';
 import { checkCoordinatorState } from './state/check-state.js';

@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { PrivacyCost } from '../algorithms/dp/index.js';
 import { FedmeshError, quote } from '../common/errors.js';
-import { epsilonSpent, fitsBudget, validateBudget, type EpsilonDeltaBudget } from '../common/job/budget.js';
+import { epsilonSpent, fitsBudget, validateBudget, type EpsilonDeltaBudget, DEFAULT_POPULATION, isPopulationName, type PopulationTouch, parseProject } from '../common/job/index.js';
 import { insertJob, type JobStore } from './job-store.js';
 import type { JobRecord } from './job-record.js';
 import { appendEvents, createChainTable, GENESIS_HASH, type LedgerEvent } from './state/ledger-chain.js';
@@ -12,8 +12,6 @@ import { inspectState } from './state/verify-state.js';
 import { createPopulationTables, LEGACY_LEDGER_DDL, POPULATION_BUDGETS, POPULATION_CHARGES } from './state/ledger-tables.js';
 import { migrateToPopulations } from './state/migrate-populations.js';
 import { readChargeHistory, type LedgerCharge } from './state/ledger-history.js';
-import { DEFAULT_POPULATION, isPopulationName, type PopulationTouch } from '../common/job/population.js';
-import { parseProject } from '../common/job/purpose.js';
 import { projectBudgetOf, projectPairs } from './state/project-budgets.js';
 import { spendOn } from './state/spend-query.js';
 import { PROJECT_BUDGETS } from './state/ledger-tables.js';

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Rng } from '../algorithms/rng.js';
 import { FedmeshError, isFedmeshError } from '../common/errors.js';
 // The coordinator's only door into HE: adding and screening ciphertexts, never keys or decryption.
-import { createHePool, type HePool } from '../common/he/coordinator.js';
-import type { JobSpec } from '../common/job/spec.js';
-import { parseJobSpec } from '../common/job/validate.js';
+import { createHePool, type HePool } from '../common/he/index.js';
+import type { JobSpec } from '../common/job/index.js';
+import { parseJobSpec } from '../common/job/index.js';
 import { checkMeshPolicy } from './admission/mesh-policy.js';
 import { checkProjectMembership } from './admission/project-membership.js';
 import { applyPublicRules } from './admission/public-rules.js';

@@ -1,7 +1,7 @@
 import type { AccessPolicy } from '../common/policy/index.js';
 import type { Rng } from '../algorithms/rng.js';
-import { MAX_SITES_PER_PERSON } from '../common/job/spec.js';
-import type { EpsilonDeltaBudget } from '../common/job/budget.js';
+import { MAX_SITES_PER_PERSON } from '../common/job/index.js';
+import type { EpsilonDeltaBudget } from '../common/job/index.js';
 
 export interface CoordinatorOptions {
   stateDir: string;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { PrivacyCost } from '../algorithms/dp/index.js';
-import { fitsBudget, epsilonSpent, type EpsilonDeltaBudget } from '../common/job/budget.js';
+import { fitsBudget, epsilonSpent, type EpsilonDeltaBudget } from '../common/job/index.js';
 import { FedmeshError } from '../common/errors.js';
 import { Mutex } from '../common/mutex.js';
 import { INTERNAL_PREFIX } from './data/products.js';

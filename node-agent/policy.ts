@@ -1,7 +1,5 @@
-import { DEFAULT_SECURE_MAX_ROWS } from '../common/secure/vector-layout.js';
-import { PRIVACY_MODES, type PrivacyMode } from '../common/job/spec.js';
-import { validateBudget, type EpsilonDeltaBudget } from '../common/job/budget.js';
-import { enforceDomainPolicy } from '../common/job/domain-policy.js';
+import { DEFAULT_SECURE_MAX_ROWS } from '../common/secure/index.js';
+import { PRIVACY_MODES, type PrivacyMode, validateBudget, type EpsilonDeltaBudget, enforceDomainPolicy } from '../common/job/index.js';
 
 /** A domain's own rules, enforced at the agent whatever the coordinator says. */
 export interface AgentPolicyOptions {

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createIdentityKeyPair, createNodeSecAggCrypto, type IdentityKeyPair } from '../../common/crypto/secagg-node-crypto.js';
+import { createIdentityKeyPair, createNodeSecAggCrypto, type IdentityKeyPair } from '../../common/crypto/index.js';
 import { createSeededRng } from '../testing/seeded-rng.js';
 import { SecAggClient } from './client.js';
 import { minimumThreshold } from './config.js';

@@ -5,9 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { quote } from '../../common/errors.js';
-import { parseJobSpec } from '../../common/job/validate.js';
-import { parsePurpose } from '../../common/job/purpose.js';
-import { manifestProductOf } from '../../common/job/product-rules.js';
+import { parseJobSpec, parsePurpose, manifestProductOf } from '../../common/job/index.js';
 import { loadPolicyFlag } from './agent-governance.js';
 import { EXIT } from '../exit-codes.js';
 

@@ -4,7 +4,7 @@
  * `<x>_concept_name` after a `<x>_concept_id` group column, `concept_name` in characterisation and gender
  * breakdowns, level names on a contingency table's concept axes. Without names the result is returned as it came.
  */
-import { asConceptId, isConceptColumn } from '../../common/job/concept-names.js';
+import { asConceptId, isConceptColumn } from '../../common/job/index.js';
 import type { JobView } from '../types.js';
 
 type Result = NonNullable<JobView['result']>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeGuarantee } from '../../common/job/guarantee.js';
+import { describeGuarantee } from '../../common/job/index.js';
 import { privacyLines } from './privacy-lines.js';
 
 describe('privacy lines of a linkage-bounded result', () => {

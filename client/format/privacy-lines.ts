@@ -1,4 +1,4 @@
-import { summariseMechanisms, type DpGuarantee } from '../../common/job/guarantee.js';
+import { summariseMechanisms, type DpGuarantee } from '../../common/job/index.js';
 
 function num(v: unknown, digits = 4): string {
   return typeof v === 'number' && Number.isFinite(v) ? String(Number(v.toPrecision(digits))) : '∞';

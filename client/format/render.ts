@@ -7,8 +7,7 @@ import { conceptNameColumn, truncateName, withConceptNames } from './concept-nam
 /** Tables are laid out for a 120-column terminal (issue 14 #9). */
 const WIDTH = 120;
 import { privacyLines } from './privacy-lines.js';
-import { partialLine } from '../../common/job/partial.js';
-import { populationOf } from '../../common/job/population.js';
+import { partialLine, populationOf } from '../../common/job/index.js';
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '—';

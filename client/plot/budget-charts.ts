@@ -4,7 +4,7 @@
  * summed over the charges so far, then converted to ε at the budget's δ (`epsilonSpent`) — so a series' last point
  * is the "ε spent" the budget table shows, not a naive sum of each job's ε. Pure.
  */
-import { epsilonSpent } from '../../common/job/budget.js';
+import { epsilonSpent } from '../../common/job/index.js';
 import { baseSpec, colour, type Chart, type ChartRow } from './charts.js';
 
 export interface SpendCharge {

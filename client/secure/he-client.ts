@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import { hePlanToJson, selectHeParameters, type HePlan } from '../../algorithms/he/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import { decryptVector, generateHeKeyPair, loadHeKeyFolder, saveHeKeyFolder, type HeKeyPair } from '../../common/he/index.js';
-import { parseJobSpec } from '../../common/job/validate.js';
-import { ruleNamesFor } from '../../common/job/cohort-jobs.js';
-import type { AggregateJob, CellJob, JobSpec } from '../../common/job/spec.js';
+import { parseJobSpec, ruleNamesFor } from '../../common/job/index.js';
+import type { AggregateJob, CellJob, JobSpec } from '../../common/job/index.js';
 import {
   checkHePlanFits,
   decodeSecureCells,

@@ -20,11 +20,9 @@
  * Without a mesh CA nothing can be verified, so the client refuses to decrypt (and, earlier, to submit).
  */
 import { FedmeshError } from '../../common/errors.js';
-import { isFilledLinkage } from '../../common/job/linkage.js';
-import { canonicalJson } from '../../common/job/spec-hash.js';
-import type { JobSpec } from '../../common/job/spec.js';
-import { parseJobSpec } from '../../common/job/validate.js';
-import { verifyHeBindings } from '../../common/secure/he-binding.js';
+import { isFilledLinkage, canonicalJson, parseJobSpec } from '../../common/job/index.js';
+import type { JobSpec } from '../../common/job/index.js';
+import { verifyHeBindings } from '../../common/secure/index.js';
 import type { JobView } from '../types.js';
 import type { SecureCellPlan, SecureJobPlan } from '../../common/secure/index.js';
 

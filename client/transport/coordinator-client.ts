@@ -1,10 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
-import { bearerCredentials, clientCredentials } from '../../common/transport/credentials.js';
-import { clientChannelOptions, fedmeshV1 } from '../../common/transport/proto.js';
+import { bearerCredentials, clientCredentials, clientChannelOptions, fedmeshV1, fromGrpcError } from '../../common/transport/index.js';
 import { FedmeshError } from '../../common/errors.js';
-import { registryKindCandidates } from '../../common/kinds/registry.js';
+import { registryKindCandidates } from '../../common/kinds/index.js';
 import { KINDS } from '../../jobs/kinds.js';
-import { fromGrpcError } from '../../common/transport/status-map.js';
 import { describeConnectionError, type ConnectionContext } from './connection-errors.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { AgentInfoView, IngestStatusView, BudgetEntryView, BudgetTarget, BudgetReportView, JobEventView, JobStateName, JobView } from '../types.js';

@@ -1,7 +1,7 @@
 import { Bool, Int64, Int32, Table, Utf8, tableToIPC, vectorFromArray, Float64 } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import type { GroupPartial } from '../../algorithms/aggregate/index.js';
-import { MAX_GROUPS_PER_AGENT } from '../job/group-limits.js';
+import { MAX_GROUPS_PER_AGENT } from '../job/index.js';
 import { decodeCells, encodeCells } from './cells-codec.js';
 import { int128Vector, readInt128Vector } from './decimal.js';
 import { decodePartials, encodePartials, maxPartialRows, MAX_PARTIAL_GROUPS, type PartialLayout } from './partials-codec.js';

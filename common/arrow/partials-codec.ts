@@ -1,7 +1,7 @@
 import { Bool, Float64, Int64, Table, Utf8, tableFromIPC, tableToIPC, vectorFromArray, type Vector } from 'apache-arrow';
 import { toKeyValue, type GroupPartial, type KeyValue, type MeasurePartial } from '../../algorithms/aggregate/index.js';
 import { FedmeshError } from '../errors.js';
-import { MAX_GROUPS_PER_AGENT } from '../job/group-limits.js';
+import { MAX_GROUPS_PER_AGENT } from '../job/index.js';
 import { int128Vector, readInt128Vector } from './decimal.js';
 import { checkIpcStream, IpcRejection, type IpcExpectation } from './ipc-guard.js';
 

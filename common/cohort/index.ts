@@ -6,7 +6,10 @@ import { parseNativeCohort } from './native-parse.js';
 
 export { parseCirce } from './circe-parse.js';
 export { parseNativeCohort } from './native-parse.js';
-export type { CohortIR } from './ir.js';
+export type * from './ir.js';
+export { CRITERION_DOMAINS } from './ir.js';
+export { MAX_INCLUSION_RULES } from './circe-parse.js';
+export type { NativeDomain } from './native-parse.js';
 export { COHORT_LIMITS, MAX_SPEC_JSON_DEPTH, MAX_SPEC_JSON_NODES, checkCohortDefinitionSize, checkSpecShape } from './definition-limits.js';
 
 /**

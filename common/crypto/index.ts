@@ -10,3 +10,4 @@ export {
   type IdentityKeyPair,
 } from './secagg-node-crypto.js';
 export { secAggErrorToFedmesh } from './secagg-errors.js';
+export { ed25519PrivateKeyObject, ed25519PublicKeyObject } from './identity-key.js';

@@ -8,7 +8,7 @@
  * Wire form: `base64url(JSON claims) "." base64url(Ed25519 signature over the first part's bytes)`.
  */
 import { createHash, sign, verify } from 'node:crypto';
-import { ed25519PrivateKeyObject, ed25519PublicKeyObject } from '../crypto/identity-key.js';
+import { ed25519PrivateKeyObject, ed25519PublicKeyObject } from '../crypto/index.js';
 import { FedmeshError } from '../errors.js';
 
 export interface AssertedAttributes {

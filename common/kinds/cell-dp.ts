@@ -7,11 +7,7 @@
  * the built-in kinds', draw for draw. The blocks are the DP-safe ones, in the built-in order. Pure.
  */
 import * as dp from '../../algorithms/dp/index.js';
-import { planCellPrivacy, type CellPrivacyPlan } from '../job/cell-privacy.js';
-import { cellBlocks, type CellBlock } from '../job/cohort-jobs.js';
-import { describeGuarantee, summariseMechanisms } from '../job/guarantee.js';
-import { isFilledLinkage } from '../job/linkage.js';
-import { DEFAULT_JOB_DELTA, type CellJob } from '../job/spec.js';
+import { planCellPrivacy, type CellPrivacyPlan, cellBlocks, type CellBlock, describeGuarantee, summariseMechanisms, isFilledLinkage, DEFAULT_JOB_DELTA, type CellJob } from '../job/index.js';
 import type { KindNoisePlan } from './kind.js';
 
 /** The built-in plan of a DP cell job. @throws FedmeshError INVALID_JOB naming `privacy` */

@@ -3,9 +3,8 @@
  * round's vector read back into named cells, block by block, and the privacy statement of the job's mode around the
  * kind's own summary. One copy of what the three kinds' release functions each spelled out before.
  */
-import type { CellJob } from '../job/spec.js';
-import type { ReleasedCell } from '../job/cell-summary.js';
-import { DEFAULT_SECURE_MAX_ROWS } from '../secure/vector-layout.js';
+import type { CellJob, ReleasedCell } from '../job/index.js';
+import { DEFAULT_SECURE_MAX_ROWS } from '../secure/index.js';
 import { cellDpStatement } from './cell-dp.js';
 import { kindPrivacyOf } from './noise-calibration.js';
 import { cellSecureStatement, type CellSecureStatement } from './cell-secure-statement.js';

@@ -8,7 +8,7 @@ import { jobRho } from './noise-calibration.js';
 import { toleratedAgents } from './agent-noise-modes.js';
 import type { CompiledKindJob, KindReleaseInfo, RoundRecord } from './kind.js';
 import type { StatVector } from './stat-layout.js';
-import { DEFAULT_SECURE_MAX_ROWS } from '../secure/vector-layout.js';
+import { DEFAULT_SECURE_MAX_ROWS } from '../secure/index.js';
 
 export interface CellSecureStatement {
   privacy: Record<string, unknown>;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { CompiledKindJob, KindDef } from './kind.js';
 import { checkLayout } from './stat-layout.js';
-import { canonicalJson } from '../job/spec-hash.js';
+import { canonicalJson } from '../job/index.js';
 
 export { canonicalJson };
 

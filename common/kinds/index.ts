@@ -18,3 +18,4 @@ export * from './kind-noise-plan.js';
 export * from './cell-secure-statement.js';
 export * from './cell-dp.js';
 export * from './cell-release.js';
+export { agentBlockSlices } from './per-agent.js';

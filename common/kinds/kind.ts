@@ -2,7 +2,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Rng } from '../../algorithms/rng.js';
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { StatLayout, StatVector } from './stat-layout.js';
-import type { Filter } from '../job/filter.js';
+import type { Filter } from '../job/index.js';
 
 /** Privacy modes the kind seam implements, each a module over the vector (privacy-modes.ts, agent-noise-modes.ts). */
 export const KIND_PRIVACY_MODES = ['none', 'central-dp', 'local-dp', 'distributed-dp'] as const;

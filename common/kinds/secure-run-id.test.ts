@@ -5,13 +5,13 @@
  * round fails closed. Control: the same spec at every agent gives the exact plain sum.
  */
 import { describe, expect, it } from 'vitest';
-import { createIdentityKeyPair, createNodeSecAggCrypto } from '../crypto/secagg-node-crypto.js';
+import { createIdentityKeyPair, createNodeSecAggCrypto } from '../crypto/index.js';
 import { SecAggClient } from '../../algorithms/secagg/client.js';
 import { ringSum } from '../../algorithms/secagg/ring.js';
 import { isSecAggError } from '../../algorithms/secagg/errors.js';
 import { SecAggServer } from '../../algorithms/secagg/server.js';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
-import { specSha256 } from '../job/spec-hash.js';
+import { specSha256 } from '../job/index.js';
 import { secAggRunId } from './secure-sum.js';
 
 const crypto = createNodeSecAggCrypto();

@@ -32,7 +32,7 @@
  */
 import { selectHeParameters, type HePlan } from '../../algorithms/he/index.js';
 import { FedmeshError } from '../errors.js';
-import { heLimbRing, secAggLimbRing } from '../secure/limbs.js';
+import { heLimbRing, secAggLimbRing } from '../secure/index.js';
 import type { KindJobCommon } from './kind.js';
 import { toleratedAgents } from './agent-noise-modes.js';
 import type { BlockNoise } from './noise-calibration.js';

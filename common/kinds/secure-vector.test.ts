@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
-import { heLimbRing, secAggLimbRing } from '../secure/limbs.js';
+import { heLimbRing, secAggLimbRing } from '../secure/index.js';
 import type { KindJobCommon } from './kind.js';
 import { DISTRIBUTED_DP_MODE, NONE_MODE } from './privacy-modes.js';
 import { checkSecureCombination, heContributionMessage, heKeyMessage, heVectorPlan, participantsBytes, phaseAnswerSlot, secureQuorum } from './secure-sum.js';

@@ -16,7 +16,7 @@
  */
 import { gridOfExponent } from '../../algorithms/dp/index.js';
 import { FedmeshError } from '../errors.js';
-import { limbsFor, readLimbs, writeLimbs, type LimbRing } from '../secure/limbs.js';
+import { limbsFor, readLimbs, writeLimbs, type LimbRing } from '../secure/index.js';
 import type { BlockNoise } from './noise-calibration.js';
 import type { StatLayout, StatVector } from './stat-layout.js';
 

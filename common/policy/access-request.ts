@@ -2,8 +2,8 @@
  * One access decision's inputs in domain terms, and their Cedar form. Shared by the agent's gate, the
  * coordinator's mesh-wide pre-check and `fedmesh policy check`, so all three decide on the same request.
  */
-import type { JobSpec } from '../job/spec.js';
-import { purposeOf } from '../job/purpose.js';
+import type { JobSpec } from '../job/index.js';
+import { purposeOf } from '../job/index.js';
 
 export interface AccessPrincipal {
   name: string;

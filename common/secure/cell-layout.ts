@@ -8,12 +8,7 @@
  */
 import * as dp from '../../algorithms/dp/index.js';
 import { FedmeshError, invalidJob } from '../errors.js';
-import { planCellPrivacy, type CellPrivacyPlan } from '../job/cell-privacy.js';
-import { summariseCells, type CellSummary, type ReleasedCell } from '../job/cell-summary.js';
-import { cellBlocks, isConceptCell, type CellBlock } from '../job/cohort-jobs.js';
-import { DEFAULT_JOB_DELTA, type CellJob } from '../job/spec.js';
-import { describeGuarantee } from '../job/guarantee.js';
-import { isFilledLinkage } from '../job/linkage.js';
+import { planCellPrivacy, type CellPrivacyPlan, summariseCells, type CellSummary, type ReleasedCell, cellBlocks, isConceptCell, type CellBlock, DEFAULT_JOB_DELTA, type CellJob, describeGuarantee, isFilledLinkage } from '../job/index.js';
 import { defaultTolerated } from './distributed-noise.js';
 import { limbsFor, MAX_LIMBS, readLimbs, writeLimbs, type LimbRing } from './limbs.js';
 import { MIN_SECURE_AGENTS, secureThreshold } from './secure-job.js';

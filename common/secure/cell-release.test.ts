@@ -5,8 +5,8 @@
  * apart are released.
  */
 import { describe, expect, it } from 'vitest';
-import type { CellJob } from '../job/spec.js';
-import { parseJobSpec } from '../job/validate.js';
+import type { CellJob } from '../job/index.js';
+import { parseJobSpec } from '../job/index.js';
 import { planSecureCells, releaseSecureCells, withholdCloseConceptTotals } from './cell-layout.js';
 import { secAggLimbRing } from './limbs.js';
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { planAggregatePrivacy } from '../job/privacy-plan.js';
-import type { AggregateJob } from '../job/spec.js';
-import { parseJobSpec } from '../job/validate.js';
+import { planAggregatePrivacy, parseJobSpec } from '../job/index.js';
+import type { AggregateJob } from '../job/index.js';
 import { defaultTolerated, planSecureNoise } from './distributed-noise.js';
 
 /** The distributed-dp share plan in process (issue 9, test pyramid): what every agent adds and what the ledgers charge. */

@@ -1,8 +1,7 @@
 import * as dp from '../../algorithms/dp/index.js';
 import { invalidJob } from '../errors.js';
-import { publicGroupCombos } from '../job/group-keys.js';
-import type { AggregatePrivacyPlan } from '../job/privacy-plan.js';
-import type { AggregateJob } from '../job/spec.js';
+import { publicGroupCombos } from '../job/index.js';
+import type { AggregatePrivacyPlan, AggregateJob } from '../job/index.js';
 
 /** Which noisy statistic a share belongs to. */
 export type NoisyStatistic = 'rows' | 'n' | 'sum' | 'sumSq' | 'bin';

@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import { createNodeSecAggCrypto } from '../crypto/index.js';
 import { FedmeshError } from '../errors.js';
-import { specSha256 } from '../job/spec-hash.js';
+import { specSha256 } from '../job/index.js';
 import { verifyAttestation, type IdentityAttestation } from './identity-attestation.js';
 
 /** What an HE round task carries: the round id the coordinator computed from the stored spec. */

@@ -5,8 +5,8 @@
  */
 import type { HePlan } from '../../algorithms/he/index.js';
 import { FedmeshError, invalidJob } from '../errors.js';
-import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../job/privacy-plan.js';
-import type { AggregateJob, JobCommon } from '../job/spec.js';
+import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../job/index.js';
+import type { AggregateJob, JobCommon } from '../job/index.js';
 import { planSecureNoise, type SecureNoisePlan } from './distributed-noise.js';
 import { heLimbRing, type LimbRing } from './limbs.js';
 import { secureVectorLayout, type SecureVectorLayout } from './vector-layout.js';

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { GroupPartial } from '../../algorithms/aggregate/index.js';
 import { isFedmeshError, type FedmeshError } from '../errors.js';
-import { cellBlocks } from '../job/cohort-jobs.js';
-import type { AggregateJob, CellJob } from '../job/spec.js';
-import { parseJobSpec } from '../job/validate.js';
+import { cellBlocks, parseJobSpec } from '../job/index.js';
+import type { AggregateJob, CellJob } from '../job/index.js';
 import { encodeSecureCells, planSecureCells } from './cell-layout.js';
 import { secAggLimbRing } from './limbs.js';
 import { checkSecureMaxRows, clippingNote, settleSecureMaxRows } from './secure-max-rows.js';

@@ -17,7 +17,7 @@
  *   outcome.
  */
 import { FedmeshError, invalidJob } from '../errors.js';
-import type { JobSpec } from '../job/spec.js';
+import type { JobSpec } from '../job/index.js';
 import { DEFAULT_SECURE_MAX_ROWS } from './vector-layout.js';
 
 /** What an agent publishes that bounds a secure job's secureMaxRows. */

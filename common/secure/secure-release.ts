@@ -9,11 +9,8 @@
  */
 import { finalizeExact, type GroupPartial, type KeyValue } from '../../algorithms/aggregate/index.js';
 import * as dp from '../../algorithms/dp/index.js';
-import type { AggregatePrivacyPlan } from '../job/privacy-plan.js';
-import { describeGuarantee } from '../job/guarantee.js';
-import { isFilledLinkage } from '../job/linkage.js';
-import { noisyMoments } from '../job/noisy-moments.js';
-import { DEFAULT_JOB_DELTA, exactResultColumns, measureField, type AggregateJob } from '../job/spec.js';
+import type { AggregatePrivacyPlan } from '../job/index.js';
+import { describeGuarantee, isFilledLinkage, noisyMoments, DEFAULT_JOB_DELTA, exactResultColumns, measureField, type AggregateJob } from '../job/index.js';
 import type { NoisyStatistic, SecureNoisePlan } from './distributed-noise.js';
 import type { SecureVectorLayout } from './vector-layout.js';
 import { clippingNote } from './secure-max-rows.js';

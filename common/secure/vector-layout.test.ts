@@ -1,9 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { GroupPartial } from '../../algorithms/aggregate/index.js';
-import type { AggregateJob, CellJob } from '../job/spec.js';
-import { parseJobSpec } from '../job/validate.js';
-import { ruleNamesFor } from '../job/cohort-jobs.js';
+import type { AggregateJob, CellJob } from '../job/index.js';
+import { parseJobSpec, ruleNamesFor } from '../job/index.js';
 import { decodeSecureCells, encodeSecureCells, planSecureCells } from './cell-layout.js';
 import { heLimbRing, secAggLimbRing, type LimbRing } from './limbs.js';
 import { planSecureAggregate, secureThreshold } from './secure-job.js';

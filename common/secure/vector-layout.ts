@@ -7,9 +7,8 @@
 import type { GroupPartial, KeyValue, MeasurePartial } from '../../algorithms/aggregate/index.js';
 import type { Rational } from '../../algorithms/dp/index.js';
 import { FedmeshError, invalidJob } from '../errors.js';
-import { publicGroupCombos } from '../job/group-keys.js';
-import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../job/privacy-plan.js';
-import { measureField, type AggregateJob } from '../job/spec.js';
+import { publicGroupCombos, measureField, type AggregateJob } from '../job/index.js';
+import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../job/index.js';
 import type { NoisyStatistic, SecureNoisePlan } from './distributed-noise.js';
 import { limbsFor, MAX_LIMBS, readLimbs, writeLimbs, type LimbRing } from './limbs.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileAccessPolicy } from '../../common/policy/index.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { parseJobSpec } from '../../common/job/index.js';
 import type { AgentView } from '../agent-registry.js';
 import { checkMeshPolicy } from './mesh-policy.js';
 

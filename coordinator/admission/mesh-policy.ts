@@ -4,8 +4,8 @@
  * domain and published tags). A deny at any asked agent refuses the job, naming the agent and the policy.
  */
 import { FedmeshError } from '../../common/errors.js';
-import { manifestProductOf } from '../../common/job/product-rules.js';
-import type { JobSpec } from '../../common/job/spec.js';
+import { manifestProductOf } from '../../common/job/index.js';
+import type { JobSpec } from '../../common/job/index.js';
 import type { AccessPolicy } from '../../common/policy/index.js';
 import type { KindJobCommon } from '../../common/kinds/index.js';
 import type { AgentView } from '../agent-registry.js';

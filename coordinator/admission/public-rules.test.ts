@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ProductDescriptor } from '../../common/agent-protocol.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { parseJobSpec } from '../../common/job/index.js';
 import type { AgentView } from '../agent-registry.js';
 import { applyPublicRules, publicRefusal } from './public-rules.js';
 

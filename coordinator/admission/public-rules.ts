@@ -5,10 +5,8 @@
  * quorum, the agent's refusal would become a charged QUORUM_NOT_MET.
  */
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
-import { VOCABULARY_COMPLETE, vocabularyQueryRefusal } from '../../common/job/concept-names.js';
-import { enforceDomainPolicy } from '../../common/job/domain-policy.js';
-import { enforceJobManifest, manifestProductOf, productRulesFromMetadata } from '../../common/job/product-rules.js';
-import type { JobSpec } from '../../common/job/spec.js';
+import { VOCABULARY_COMPLETE, vocabularyQueryRefusal, enforceDomainPolicy, enforceJobManifest, manifestProductOf, productRulesFromMetadata } from '../../common/job/index.js';
+import type { JobSpec } from '../../common/job/index.js';
 import type { AgentView } from '../agent-registry.js';
 import type { MissingAgent } from '../job-record.js';
 

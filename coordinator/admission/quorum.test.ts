@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseJobSpec } from '../../common/job/validate.js';
-import type { JobSpec } from '../../common/job/spec.js';
+import { parseJobSpec } from '../../common/job/index.js';
+import type { JobSpec } from '../../common/job/index.js';
 import type { AgentMember, AgentView } from '../agent-registry.js';
 import { checkQuorum } from './quorum.js';
 

@@ -1,5 +1,5 @@
 import { FedmeshError } from '../../common/errors.js';
-import { namedProductOf, type JobSpec } from '../../common/job/spec.js';
+import { namedProductOf, type JobSpec } from '../../common/job/index.js';
 import type { AgentMember, AgentView } from '../agent-registry.js';
 import type { MissingAgent } from '../job-record.js';
 

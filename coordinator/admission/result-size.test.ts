@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { parseJobSpec } from '../../common/job/index.js';
 import { checkResultSize, estimateResultSize, MAX_AGENT_REPLY_BYTES, MAX_GROUPS_PER_AGENT, MAX_RESULT_VALUES } from './result-size.js';
 
 const agg = (extra: Record<string, unknown>) => parseJobSpec(JSON.stringify({ kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }], privacy: { mode: 'central-dp', epsilon: 1 }, ...extra }));

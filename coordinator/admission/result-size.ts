@@ -1,8 +1,7 @@
 import { FedmeshError } from '../../common/errors.js';
-import { cellBlocks, ruleNamesFor } from '../../common/job/cohort-jobs.js';
-import type { AggregateJob, CellJob, JobSpec, Measure } from '../../common/job/spec.js';
-import { MAX_DATA_KEY_BYTES, MAX_GROUPS_PER_AGENT } from '../../common/job/group-limits.js';
-import { MAX_MESSAGE_BYTES } from '../../common/transport/proto.js';
+import { cellBlocks, ruleNamesFor, MAX_DATA_KEY_BYTES, MAX_GROUPS_PER_AGENT } from '../../common/job/index.js';
+import type { AggregateJob, CellJob, JobSpec, Measure } from '../../common/job/index.js';
+import { MAX_MESSAGE_BYTES } from '../../common/transport/index.js';
 
 /**
  * Most numbers one released result may hold (values, noise std and both ends of each 95% interval count one each).

@@ -4,7 +4,7 @@
  * come from the job events, releases and refusals from the coordinator's log lines, charges from the ledger.
  */
 import type { AuditFields } from '../../common/audit/index.js';
-import { specSha256 } from '../../common/job/spec-hash.js';
+import { specSha256 } from '../../common/job/index.js';
 import type { JobEventRecord, JobRecord } from '../job-record.js';
 
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyAuditDir, type AuditEntry } from '../../common/audit/index.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { parseJobSpec } from '../../common/job/index.js';
 import { Coordinator } from '../coordinator.js';
 import type { JobRecord } from '../job-record.js';
 import { checkCoordinatorState } from '../state/check-state.js';

@@ -4,9 +4,9 @@
  * every task it sends (whatever the kind or the secure protocol) with an assertion bound to that task.
  */
 import type { AgentTask } from '../../common/agent-protocol.js';
-import { signIdentityAssertion, specSha256Hex, type IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
-import { purposeOf } from '../../common/job/purpose.js';
-import type { JobSpec } from '../../common/job/spec.js';
+import { signIdentityAssertion, specSha256Hex, type IdentityAssertionClaims } from '../../common/identity/index.js';
+import { purposeOf } from '../../common/job/index.js';
+import type { JobSpec } from '../../common/job/index.js';
 import type { IdentityKeyPair } from '../../common/crypto/index.js';
 import type { Principal } from '../principal.js';
 

@@ -1,16 +1,11 @@
 import { combinePartials, finalizeExact, type AgentPartial } from '../../algorithms/aggregate/index.js';
 import { epsilonAtDelta, quantileCandidates } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
-import { decodePartials, maxPartialRows } from '../../common/arrow/partials-codec.js';
-import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../../common/job/privacy-plan.js';
+import { decodePartials, maxPartialRows } from '../../common/arrow/index.js';
+import { planAggregatePrivacy, type AggregatePrivacyPlan, checkAggregateAgainstSchema, checkGroupable, describeGuarantee, summariseMechanisms, DEFAULT_JOB_DELTA, exactResultColumns, measureField, type AggregateJob, type JobSpec, dataKeyNote } from '../../common/job/index.js';
 import { releaseCentral, releaseLocal } from './aggregate-release.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { didYouMean } from '../../common/suggest.js';
-import { checkAggregateAgainstSchema } from '../../common/job/schema-check.js';
-import { checkGroupable } from '../../common/job/groupable.js';
-import { describeGuarantee, summariseMechanisms } from '../../common/job/guarantee.js';
-import { DEFAULT_JOB_DELTA, exactResultColumns, measureField, type AggregateJob, type JobSpec } from '../../common/job/spec.js';
-import { dataKeyNote } from '../../common/job/group-limits.js';
 import type { ProductDescriptor } from '../../common/agent-protocol.js';
 import type { AgentView } from '../agent-registry.js';
 import type { TaskOutcome } from '../dispatcher.js';

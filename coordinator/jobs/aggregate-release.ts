@@ -1,11 +1,8 @@
 import { keyId, type GroupPartial, type KeyValue } from '../../algorithms/aggregate/index.js';
 import * as dp from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
-import { publicGroupCombos } from '../../common/job/group-keys.js';
-import { MAX_GROUPS_PER_AGENT } from '../../common/job/group-limits.js';
-import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../../common/job/privacy-plan.js';
-import { measureField, type AggregateJob } from '../../common/job/spec.js';
-import { noisyMoments } from '../../common/job/noisy-moments.js';
+import { publicGroupCombos, MAX_GROUPS_PER_AGENT, measureField, type AggregateJob, noisyMoments } from '../../common/job/index.js';
+import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../../common/job/index.js';
 
 export interface ReleasedRows {
   rows: { key: KeyValue[]; values: Record<string, unknown> }[];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseJobSpec } from '../../common/job/validate.js';
-import type { CellJob } from '../../common/job/spec.js';
+import { parseJobSpec } from '../../common/job/index.js';
+import type { CellJob } from '../../common/job/index.js';
 import { admitCellJob } from './cell-job.js';
 
 const target = { name: 'T2D', entry: { domain: 'condition', concepts: { include: [{ conceptId: 201826 }] }, occurrence: 'first' } };

@@ -1,6 +1,6 @@
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
-import type { CellJob } from '../../common/job/spec.js';
+import type { CellJob } from '../../common/job/index.js';
 import type { AgentView } from '../agent-registry.js';
 import { splitServeable, type Admitted } from './aggregate-job.js';
 

@@ -1,4 +1,4 @@
-import { partialLine } from '../../common/job/partial.js';
+import { partialLine } from '../../common/job/index.js';
 import type { JobResult, MissingAgent } from '../job-record.js';
 
 /**

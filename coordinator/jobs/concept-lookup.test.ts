@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentTask } from '../../common/agent-protocol.js';
-import type { ConceptNameEntry } from '../../common/job/concept-names.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import type { ConceptNameEntry } from '../../common/job/index.js';
+import { parseJobSpec, SUPPLIED_IDS_NOTE } from '../../common/job/index.js';
 import type { AgentView } from '../agent-registry.js';
 import type { Dispatcher, TaskOutcome } from '../dispatcher.js';
 import type { JobResult } from '../job-record.js';
-import { SUPPLIED_IDS_NOTE } from '../../common/job/concept-names.js';
 import { nameReleasedConcepts, type ConceptLookupContext } from './concept-lookup.js';
 
 /** A public vocabulary the operator declared complete: it may name researcher-supplied ids. */

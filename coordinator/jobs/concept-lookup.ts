@@ -6,8 +6,8 @@ import {
   mergeConceptNames,
   SUPPLIED_IDS_NOTE,
   VOCABULARY_COMPLETE,
-} from '../../common/job/concept-names.js';
-import type { JobSpec } from '../../common/job/spec.js';
+} from '../../common/job/index.js';
+import type { JobSpec } from '../../common/job/index.js';
 import type { AgentView } from '../agent-registry.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { JobResult } from '../job-record.js';

@@ -1,8 +1,7 @@
-import { checkContingencyLevel, contingencyValueKind } from '../../common/job/contingency-values.js';
+import { checkContingencyLevel, contingencyValueKind, checkAggregateAgainstSchema } from '../../common/job/index.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { didYouMean } from '../../common/suggest.js';
-import { checkAggregateAgainstSchema } from '../../common/job/schema-check.js';
-import type { CellJob } from '../../common/job/spec.js';
+import type { CellJob } from '../../common/job/index.js';
 import type { AgentView } from '../agent-registry.js';
 import { checkPrivacyUnit, splitServeable, type Admitted } from './aggregate-job.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { JobSpec } from '../../common/job/spec.js';
+import type { JobSpec } from '../../common/job/index.js';
 import { admitAggregate, combineAggregate } from './aggregate-job.js';
 import { admitCellJob } from './cell-job.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { parseJobSpec } from '../../common/job/index.js';
 import { oldKindPath } from './old-kinds.js';
 import { admitContingency } from './contingency-admission.js';
 

@@ -1,6 +1,6 @@
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
-import type { AggregateJob, CellJob, JobKind, JobSpec } from '../../common/job/spec.js';
+import type { AggregateJob, CellJob, JobKind, JobSpec } from '../../common/job/index.js';
 import type { AgentView } from '../agent-registry.js';
 import type { TaskOutcome } from '../dispatcher.js';
 import { admitAggregate, combineAggregate, privacyPlanFor, type Admitted, type CombinedAggregate } from './aggregate-job.js';

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { planAggregatePrivacy } from '../../common/job/privacy-plan.js';
-import type { AggregateJob } from '../../common/job/spec.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { planAggregatePrivacy, parseJobSpec } from '../../common/job/index.js';
+import type { AggregateJob } from '../../common/job/index.js';
 import type { AgentView } from '../agent-registry.js';
 import { aggregateReplyMismatch } from './reply-check.js';
 

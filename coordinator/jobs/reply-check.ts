@@ -1,6 +1,5 @@
 import { FedmeshError, quote } from '../../common/errors.js';
-import type { AggregatePrivacyPlan } from '../../common/job/privacy-plan.js';
-import type { AggregateJob } from '../../common/job/spec.js';
+import type { AggregatePrivacyPlan, AggregateJob } from '../../common/job/index.js';
 import type { AgentView } from '../agent-registry.js';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { AggregateJob } from '../../common/job/spec.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import type { AggregateJob } from '../../common/job/index.js';
+import { parseJobSpec } from '../../common/job/index.js';
 import type { AgentView } from '../agent-registry.js';
 import { admitLinkage, linkageGuarantee } from './admit-linkage.js';
 

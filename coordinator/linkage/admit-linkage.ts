@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { FedmeshError } from '../../common/errors.js';
-import { isFilledLinkage, MAX_LINKAGE_SITES, type LinkageSpec } from '../../common/job/linkage.js';
-import { COHORT_LEVEL_TABLES, populationOf } from '../../common/job/population.js';
-import { namedProductOf, type JobSpec } from '../../common/job/spec.js';
+import { isFilledLinkage, MAX_LINKAGE_SITES, type LinkageSpec, COHORT_LEVEL_TABLES, populationOf, namedProductOf, type JobSpec } from '../../common/job/index.js';
 import type { AgentView } from '../agent-registry.js';
 
 /** Longest list of site names quoted in a refusal (the rest are counted). */

@@ -2,11 +2,10 @@ import { admitLinkage } from '../linkage/admit-linkage.js';
 import { applyPublicRules } from '../admission/public-rules.js';
 import { checkQuorum } from '../admission/quorum.js';
 import { checkResultSize } from '../admission/result-size.js';
-import { checkSecureMaxRows } from '../../common/secure/secure-max-rows.js';
+import { checkSecureMaxRows } from '../../common/secure/index.js';
 import { jobPopulations } from '../budget-populations.js';
 import { oldKindPath } from '../jobs/old-kinds.js';
-import type { PopulationTouch } from '../../common/job/population.js';
-import type { JobSpec } from '../../common/job/spec.js';
+import type { PopulationTouch, JobSpec } from '../../common/job/index.js';
 import type { AgentMember, AgentView } from '../agent-registry.js';
 import type { MissingAgent } from '../job-record.js';
 

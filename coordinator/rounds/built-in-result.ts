@@ -1,4 +1,4 @@
-import type { DpGuarantee } from '../../common/job/guarantee.js';
+import type { DpGuarantee } from '../../common/job/index.js';
 import { suppressedOfRounds } from '../../common/kinds/index.js';
 import { withCompleteness } from '../jobs/completeness.js';
 import { nameReleasedConcepts, type ConceptLookupContext } from '../jobs/concept-lookup.js';

@@ -1,9 +1,7 @@
 import { FedmeshError, quote } from '../../common/errors.js';
-import { enforceDomainPolicy } from '../../common/job/domain-policy.js';
-import { populationsTouched, type PopulationTouch } from '../../common/job/population.js';
+import { enforceDomainPolicy, populationsTouched, type PopulationTouch } from '../../common/job/index.js';
 import { compileKindJob, type AnyKindDef, type CompiledKindJob } from '../../common/kinds/index.js';
-import { agreedSecureMaxRows, checkSecureMaxRows } from '../../common/secure/secure-max-rows.js';
-import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
+import { agreedSecureMaxRows, checkSecureMaxRows, DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/index.js';
 import type { AgentMember, AgentView } from '../agent-registry.js';
 import { notLiveReason } from '../admission/quorum.js';
 

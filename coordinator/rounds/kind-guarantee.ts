@@ -1,4 +1,4 @@
-import { describeGuarantee, type DpGuarantee } from '../../common/job/guarantee.js';
+import { describeGuarantee, type DpGuarantee } from '../../common/job/index.js';
 import { privacyModeOf, toleratedAgents, type CompiledKindJob } from '../../common/kinds/index.js';
 import { chargedEpsilon } from '../job-log.js';
 import { linkageGuarantee } from '../linkage/admit-linkage.js';

@@ -16,7 +16,7 @@ import { admitKindJob, rowBoundNotes, settleRowBound } from './kind-admission.js
 import { admitBuiltInSpec } from './built-in-admission.js';
 import { builtInResult } from './built-in-result.js';
 import { catalogPopulations } from '../budget-populations.js';
-import type { JobSpec } from '../../common/job/spec.js';
+import type { JobSpec } from '../../common/job/index.js';
 import type { MissingAgent } from '../job-record.js';
 import { kindGuarantee } from './kind-guarantee.js';
 import { runRounds, type RoundStateStore, type RoundTransport } from './round-runner.js';

@@ -2,22 +2,7 @@ import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { IdentityAttestation } from '../../common/secure/index.js';
 import { heRoundSum, secAggRoundSum, type SecureRoundContext } from './secure-round.js';
-import {
-  checkAgentVector,
-  decodeVector,
-  encodeRoundPayload,
-  exactSumVectors,
-  layoutWithAgentNoise,
-  kindPrivacyModeOf,
-  type AnyKindDef,
-  type CompiledKindJob,
-  type KindRelease,
-  type KindReleaseInfo,
-  type RoundRecord,
-  type StatVector,
-} from '../../common/kinds/index.js';
-import { checkSelectionSecure, collectWithheld, layoutWithWithheld, selectionApplies, zeroWithheld, type WithheldEntry } from '../../common/kinds/selection.js';
-import { agentBlockSlices } from '../../common/kinds/per-agent.js';
+import { checkAgentVector, decodeVector, encodeRoundPayload, exactSumVectors, layoutWithAgentNoise, kindPrivacyModeOf, type AnyKindDef, type CompiledKindJob, type KindRelease, type KindReleaseInfo, type RoundRecord, type StatVector, checkSelectionSecure, collectWithheld, layoutWithWithheld, selectionApplies, zeroWithheld, type WithheldEntry, agentBlockSlices } from '../../common/kinds/index.js';
 
 /** One round task as the runner hands it to a transport. */
 export interface RoundTask {

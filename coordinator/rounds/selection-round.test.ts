@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
 import { isFedmeshError } from '../../common/errors.js';
-import { compileKindJob, encodeVector, type StatLayout, type StatVector } from '../../common/kinds/index.js';
+import { compileKindJob, encodeVector, type StatLayout, type StatVector, checkSelectionSecure, layoutWithWithheld, suppressedOfRounds, WITHHELD, withheldPerAgent, withholdSmallCells } from '../../common/kinds/index.js';
 import { CELLS_LAYOUT as LAYOUT, cellKind, type CellSpec } from '../../test/helpers/selection-kind.js';
-import { checkSelectionSecure, layoutWithWithheld, suppressedOfRounds, WITHHELD, withheldPerAgent, withholdSmallCells } from '../../common/kinds/selection.js';
 import { createMemoryRoundStore, runRounds, type RoundTransport } from './round-runner.js';
 
 /**

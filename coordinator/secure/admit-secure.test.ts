@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { parseJobSpec } from '../../common/job/index.js';
 import type { AgentView } from '../agent-registry.js';
 import { admitSecure, roundDeadline } from './admit-secure.js';
 

@@ -1,8 +1,8 @@
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import { parseHePlan, type HePlan } from '../../algorithms/he/index.js';
 import { FedmeshError, invalidJob } from '../../common/errors.js';
-import { ruleNamesFor } from '../../common/job/cohort-jobs.js';
-import type { AggregateJob, CellJob, JobSpec } from '../../common/job/spec.js';
+import { ruleNamesFor } from '../../common/job/index.js';
+import type { AggregateJob, CellJob, JobSpec } from '../../common/job/index.js';
 import {
   checkHePlanFits,
   heRingForPlan,

@@ -5,11 +5,10 @@
  * common/he/coordinator.js, and releases no values — the researcher's client decrypts and releases.
  */
 import { performance } from 'node:perf_hooks';
-import type { HePool } from '../../common/he/coordinator.js';
+import type { HePool } from '../../common/he/index.js';
 import { FedmeshError } from '../../common/errors.js';
-import { measureField } from '../../common/job/spec.js';
-import { encodeEnvelope } from '../../common/secure/index.js';
-import { attestationToJson, checkHeBinding, heRoundId, type HeBinding, type HeRoundStart } from '../../common/secure/he-binding.js';
+import { measureField } from '../../common/job/index.js';
+import { encodeEnvelope, attestationToJson, checkHeBinding, heRoundId, type HeBinding, type HeRoundStart } from '../../common/secure/index.js';
 import type { JobErrorInfo } from '../job-record.js';
 import { askRound, describeErrors, minCellSizeOf, type SecureOutcome, type SecureRunContext } from './secure-run.js';
 

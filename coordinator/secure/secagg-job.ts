@@ -17,8 +17,8 @@ import {
 } from '../../algorithms/secagg/index.js';
 import { createNodeSecAggCrypto, secAggErrorToFedmesh } from '../../common/crypto/index.js';
 import { FedmeshError, quote } from '../../common/errors.js';
-import { specSha256 } from '../../common/job/spec-hash.js';
-import type { AggregateJob, CellJob } from '../../common/job/spec.js';
+import { specSha256 } from '../../common/job/index.js';
+import type { AggregateJob, CellJob } from '../../common/job/index.js';
 import { SECAGG_ROUNDS, decodeEnvelope, decodeSecureCells, decodeSecureSum, encodeEnvelope, releaseSecureAggregate, releaseSecureCells, type SecAggRoundStart } from '../../common/secure/index.js';
 import type { JobErrorInfo } from '../job-record.js';
 import { roundDeadline } from './admit-secure.js';

@@ -1,4 +1,4 @@
-import type { JobSpec } from '../../common/job/spec.js';
+import type { JobSpec } from '../../common/job/index.js';
 import type { Dispatcher, TaskOutcome } from '../dispatcher.js';
 import type { JobErrorInfo, JobRecord, JobResult } from '../job-record.js';
 import type { SecureAdmission } from './admit-secure.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { budgetHistoryCharts } from '../../client/plot/index.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { parseJobSpec } from '../../common/job/index.js';
 import type { JobRecord } from '../job-record.js';
 import { JobStore } from '../job-store.js';
 import { Ledger } from '../ledger.js';

@@ -8,7 +8,7 @@
  * project's spend is verified at start like every other charge).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { EpsilonDeltaBudget } from '../../common/job/budget.js';
+import type { EpsilonDeltaBudget } from '../../common/job/index.js';
 import { POPULATION_CHARGES, PROJECT_BUDGETS } from './ledger-tables.js';
 
 /** The project's budget on `population`, or undefined when none is set. */

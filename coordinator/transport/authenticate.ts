@@ -5,7 +5,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { FedmeshError } from '../../common/errors.js';
-import { peerIdentity } from '../../common/transport/credentials.js';
+import { peerIdentity } from '../../common/transport/index.js';
 import type { OidcVerifier } from '../identity/index.js';
 import type { Principal } from '../principal.js';
 

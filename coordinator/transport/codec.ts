@@ -3,7 +3,7 @@ import { tableToIPC, tableFromJSON } from 'apache-arrow';
 import { INGEST_STATES, type AgentRegistration, type AgentTask, type AgentTaskReply, type IngestStatus } from '../../common/agent-protocol.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { AgentListing } from '../agent-registry.js';
-import { MAX_CONCEPT_LOOKUP_IDS, MAX_CONCEPT_NAME_CHARS, type ConceptNameEntry } from '../../common/job/concept-names.js';
+import { MAX_CONCEPT_LOOKUP_IDS, MAX_CONCEPT_NAME_CHARS, type ConceptNameEntry } from '../../common/job/index.js';
 import type { BudgetEntry, ProjectBudgetEntry } from '../ledger.js';
 import type { JobEventRecord, JobRecord } from '../job-record.js';
 import type { JobSummary } from '../job-summary.js';

@@ -1,11 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
-import { HealthReporter } from '../../common/transport/health.js';
-import { shutdownServer } from '../../common/transport/shutdown.js';
+import { HealthReporter, shutdownServer, peerIdentity, serverCredentials, fedmeshV1, SERVER_OPTIONS, toGrpcError } from '../../common/transport/index.js';
 import { FedmeshError, quote } from '../../common/errors.js';
-import { peerIdentity, serverCredentials } from '../../common/transport/credentials.js';
-import { fedmeshV1, SERVER_OPTIONS } from '../../common/transport/proto.js';
 import { isUndecodable, withTolerantDeserializers } from './undecodable.js';
-import { toGrpcError } from '../../common/transport/status-map.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { BudgetTarget, Coordinator } from '../coordinator.js';
 import type { Principal } from '../principal.js';

@@ -1,6 +1,6 @@
 /** Mesh (agents, domains, liveness, versions, products) and Catalog (every product, where it lives, its schema). */
 import type { AgentListing } from '../../coordinator/agent-registry.js';
-import { populationOf } from '../../common/job/population.js';
+import { populationOf } from '../../common/job/index.js';
 import { fmt, html, when, type SafeHtml } from '../html.js';
 
 export function meshPage(agents: AgentListing[], nowMs: number): SafeHtml {

@@ -9,12 +9,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { clipToSecureMaxRows, type AgentKindContext, type AgentKindDef, type StatVector } from '../../common/kinds/index.js';
+import { clipToSecureMaxRows, type AgentKindContext, type AgentKindDef, type StatVector, WITHHELD, withholdSmallCells } from '../../common/kinds/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { guardedSetSize } from '../../node-agent/disclosure/released-cells.js';
 import { computeCells, guardedCells } from '../../node-agent/jobs/cell-jobs.js';
 import { cohortCellKind, type CohortCellKind, type CohortCellPlan, type CohortCellSpec, type CompiledCohortCellJob } from './cells-kind.js';
-import { WITHHELD, withholdSmallCells } from '../../common/kinds/selection.js';
 
 /** The vector of `values` in the layout's order (a missing cell is 0). */
 function vectorOf(job: CompiledCohortCellJob, values: ReadonlyMap<string, bigint>): StatVector {

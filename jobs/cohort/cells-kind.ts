@@ -13,14 +13,11 @@
 import { Z_975 } from '../../algorithms/dp/index.js';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { FedmeshError } from '../../common/errors.js';
-import { summariseCells } from '../../common/job/cell-summary.js';
-import { cellBlocks } from '../../common/job/cohort-jobs.js';
-import type { CellJob } from '../../common/job/spec.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { summariseCells, cellBlocks, parseJobSpec } from '../../common/job/index.js';
+import type { CellJob } from '../../common/job/index.js';
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
 import { cellKindRelease, cellNoisePlan, cellReleaseContext, oneRoundCellJob, readReleasedCells } from '../../common/kinds/index.js';
-import { CONCEPT_TOTALS_NOTE, cellPartitions, withholdCloseConceptTotals, withholdNestedTotals, withholdPartitionTotals } from '../../common/secure/cell-layout.js';
-import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
+import { CONCEPT_TOTALS_NOTE, cellPartitions, withholdCloseConceptTotals, withholdNestedTotals, withholdPartitionTotals, DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/index.js';
 import { renderCohortCells } from './view.js';
 
 export type CohortCellKind = 'cohort' | 'characterize';

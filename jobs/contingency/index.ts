@@ -7,8 +7,8 @@
  */
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
 import { cellKindRelease, cellNoisePlan, cellReleaseContext, oneRoundCellJob, readReleasedCells } from '../../common/kinds/index.js';
-import { summariseCells } from '../../common/job/cell-summary.js';
-import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
+import { summariseCells } from '../../common/job/index.js';
+import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/index.js';
 import { contingencyCells, parseContingencySpec, seamRunsContingency, type ContingencySpec } from './spec.js';
 import { renderContingency } from './view.js';
 

@@ -5,9 +5,8 @@
  * it, key order included). Pure.
  */
 import { FedmeshError } from '../../common/errors.js';
-import { cellBlocks } from '../../common/job/cohort-jobs.js';
-import type { CellJob } from '../../common/job/spec.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { cellBlocks, parseJobSpec } from '../../common/job/index.js';
+import type { CellJob } from '../../common/job/index.js';
 
 /** A parsed contingency spec. */
 export type ContingencySpec = Extract<CellJob, { kind: 'contingency' }>;

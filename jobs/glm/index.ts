@@ -20,7 +20,7 @@ import {
   type GlmRoundInput,
 } from '../../algorithms/glm/index.js';
 import { kindPrivacyOf, type CompiledKindJob, type KindDef, type KindRelease, type RoundRecord, type StatBlock, type StatLayout } from '../../common/kinds/index.js';
-import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
+import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/index.js';
 import { glmOutcomeBounds, glmTerms, parseGlmSpec, type GlmJob } from './spec.js';
 import { glmJson, glmReleased, renderGlmTable, type GlmReleased } from './view.js';
 import { backTransform, momentsLayout, scalesFromMoments, standardisedColumns, standardisedTerms, STANDARDISED_BOUND, type ColumnScale, type GlmMomentsInput, type StandardisedColumn } from './standardise.js';

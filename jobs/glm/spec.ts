@@ -11,10 +11,9 @@
  * Errors are FedmeshError INVALID_JOB (INVALID_ARGUMENT on the wire) naming the field, as for every other kind.
  */
 import { invalidJob, quote } from '../../common/errors.js';
-import { parseCohortDefinition } from '../../common/cohort/index.js';
-import { checkSpecShape } from '../../common/cohort/definition-limits.js';
-import type { Filter, JobCommon, Scalar } from '../../common/job/spec.js';
-import { identifier, isObj, onlyKeys, parseBounds, parseCommon, parseFilter, parsePrivacy, parseSecureFields, scalar } from '../../common/job/validate.js';
+import { parseCohortDefinition, checkSpecShape } from '../../common/cohort/index.js';
+import type { Filter, JobCommon, Scalar } from '../../common/job/index.js';
+import { identifier, isObj, onlyKeys, parseBounds, parseCommon, parseFilter, parsePrivacy, parseSecureFields, scalar } from '../../common/job/index.js';
 import { checkGlmRunOptions } from './run-options.js';
 import { CANONICAL_LINK, GLM_FAMILIES, GLM_LINKS, type GlmFamilyName, type GlmLinkName } from '../../algorithms/glm/index.js';
 

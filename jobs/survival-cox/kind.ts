@@ -19,13 +19,9 @@
  * person is in one bin, sensitivity from the covariate bounds; fixed-point grids so secure sums are exact).
  */
 import { FedmeshError } from '../../common/errors.js';
-import { coxTerms } from '../../common/job/cox-spec.js';
-import type { CoxCovariate } from '../../common/job/cox-spec.js';
-import { survivalTimes, SURVIVAL_STRATA, type SurvivalOutcomeSpec } from '../../common/job/cohort-jobs.js';
-import type { CellJob } from '../../common/job/spec.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { coxTerms, survivalTimes, SURVIVAL_STRATA, type SurvivalOutcomeSpec, parseJobSpec } from '../../common/job/index.js';
+import type { CoxCovariate, CellJob, LinkageSpec } from '../../common/job/index.js';
 import { kindPrivacyOf, type CompiledKindJob, type KindDef, type KindPrivacyMode, type KindRelease, type RoundRecord, type StatBlock, type StatLayout } from '../../common/kinds/index.js';
-import type { LinkageSpec } from '../../common/job/linkage.js';
 import { centreFactor, clampBeta, coxAgentBound, coxBlockFacts, coxColumnCentres, COX_ETA_BOUND, transformCumulative } from './privacy.js';
 import { coxNewtonStep, coxStart, coxSummary, mergeSmallBinsByFlags, packedSize, type CoxFitState, type CoxStats } from '../../algorithms/survival/index.js';
 import { coxView } from './view.js';

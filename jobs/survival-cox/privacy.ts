@@ -20,8 +20,8 @@
  *   the bins are not merged.
  */
 import type { StatBlock } from '../../common/kinds/index.js';
-import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
-import type { CoxCovariate } from '../../common/job/cox-spec.js';
+import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/index.js';
+import type { CoxCovariate } from '../../common/job/index.js';
 import { packedSize } from '../../algorithms/survival/index.js';
 
 /** The public bound η on |xβ| in the DP modes and under secure sums. */

@@ -9,9 +9,8 @@
  */
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
 import { cellKindRelease, cellNoisePlan, cellReleaseContext, oneRoundCellJob, readReleasedCells } from '../../common/kinds/index.js';
-import { summariseCells } from '../../common/job/cell-summary.js';
-import { cellBlocks } from '../../common/job/cohort-jobs.js';
-import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
+import { summariseCells, cellBlocks } from '../../common/job/index.js';
+import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/index.js';
 import { parseKmSpec, seamRunsKm, type KmSpec } from './spec.js';
 import { renderKm } from './view.js';
 

@@ -5,8 +5,8 @@
  * order included). `"model": "cox"` is the registry kind survival-cox. Pure.
  */
 import { FedmeshError } from '../../common/errors.js';
-import type { CellJob } from '../../common/job/spec.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import type { CellJob } from '../../common/job/index.js';
+import { parseJobSpec } from '../../common/job/index.js';
 
 /** A parsed Kaplan–Meier survival spec. */
 export type KmSpec = Extract<CellJob, { kind: 'survival' }>;

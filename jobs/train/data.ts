@@ -15,7 +15,7 @@
  * the per-level rule (label.ts); the design reader reads both as numeric columns.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { SchemaProduct } from '../../common/job/schema-check.js';
+import type { SchemaProduct } from '../../common/job/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import { withGlmRows, type GlmReadOptions, type GlmRows } from '../glm/design.js';
 import { parseGlmSpec } from '../glm/spec.js';

@@ -13,8 +13,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
-import { checkAgentVector, compileKindJob, kindPrivacyModeOf, projectOntoBounds, snapVectorToGrid } from '../../common/kinds/index.js';
-import { layoutWithAgentNoise } from '../../common/kinds/secure-vector.js';
+import { checkAgentVector, compileKindJob, kindPrivacyModeOf, projectOntoBounds, snapVectorToGrid, layoutWithAgentNoise } from '../../common/kinds/index.js';
 import { closeTrainPool } from '../../node-agent/train/pool.js';
 import { trainRound } from './agent.js';
 import type { TrainAgentData } from './data.js';

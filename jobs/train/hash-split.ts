@@ -13,8 +13,8 @@
  */
 import { createHash } from 'node:crypto';
 import { invalidJob } from '../../common/errors.js';
-import type { Scalar } from '../../common/job/spec.js';
-import { identifier, isObj, onlyKeys, scalar } from '../../common/job/validate.js';
+import type { Scalar } from '../../common/job/index.js';
+import { identifier, isObj, onlyKeys, scalar } from '../../common/job/index.js';
 
 export interface HashSplit {
   /** Public share of privacy units on the test side, in [0.01, 0.99]. */

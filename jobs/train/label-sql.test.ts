@@ -8,7 +8,7 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFedmeshError } from '../../common/errors.js';
-import type { SchemaProduct } from '../../common/job/schema-check.js';
+import type { SchemaProduct } from '../../common/job/index.js';
 import { readTrainData } from './data.js';
 import { labelExcludedReport } from './label.js';
 import { MAX_LABEL_LEVELS } from './loss.js';

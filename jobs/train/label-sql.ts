@@ -16,7 +16,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { isNumericType } from '../../algorithms/aggregate/index.js';
 import { FedmeshError, invalidJob } from '../../common/errors.js';
-import { findColumn, type SchemaProduct } from '../../common/job/schema-check.js';
+import { findColumn, type SchemaProduct } from '../../common/job/index.js';
 import { asSession } from '../../node-agent/cohort/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { doubleOf } from '../glm/design.js';

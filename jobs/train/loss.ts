@@ -17,7 +17,7 @@
  * are accepted and normalised.
  */
 import { invalidJob, quote } from '../../common/errors.js';
-import type { Scalar } from '../../common/job/spec.js';
+import type { Scalar } from '../../common/job/index.js';
 import { aucFromRoc } from '../../algorithms/fl/index.js';
 
 export const LOSSES = ['binary-crossentropy', 'categorical-crossentropy', 'mse'] as const;

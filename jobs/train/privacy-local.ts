@@ -24,7 +24,7 @@
 import { noiseMultiplierForEpsilon, poissonThreshold32, rhoForEpsilonDelta, subsampledGaussianEpsilon } from '../../algorithms/dp/index.js';
 import { kindPrivacyOf, type KindJobCommon, type RoundRecord, type StatBlock, type StatLayout } from '../../common/kinds/index.js';
 import { invalidJob } from '../../common/errors.js';
-import type { PrivacySpec } from '../../common/job/spec.js';
+import type { PrivacySpec } from '../../common/job/index.js';
 
 /** DP training's privacy (privacy-spec.ts parses it; declared here so that this file imports nothing back from it). */
 export type TrainDpPrivacy = PrivacySpec & {

@@ -13,7 +13,7 @@
  * ```
  */
 import { invalidJob, quote } from '../../common/errors.js';
-import { isObj, onlyKeys, parsePrivacy } from '../../common/job/validate.js';
+import { isObj, onlyKeys, parsePrivacy } from '../../common/job/index.js';
 import { MAX_NOISE_MULTIPLIER, planDpTraining } from '../../algorithms/fl/dp-accounting.js';
 import { isLocalDp, localDpAccount, MAX_LOCAL_DP_STEPS, MAX_LOCAL_STEPS, type TrainDpPrivacy } from './privacy-local.js';
 

@@ -6,7 +6,7 @@
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SchemaProduct } from '../../common/job/schema-check.js';
+import type { SchemaProduct } from '../../common/job/index.js';
 import { readGlmDesign } from '../glm/design.js';
 import { designSpecOf, inputsFromDesign, readTrainData } from './data.js';
 import { parseTrainSpec } from './spec.js';

@@ -7,7 +7,7 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFedmeshError } from '../../common/errors.js';
-import type { SchemaProduct } from '../../common/job/schema-check.js';
+import type { SchemaProduct } from '../../common/job/index.js';
 import { readTrainData, type TrainAgentData } from './data.js';
 import { isTestUnit } from './hash-split.js';
 import { parseTrainSpec } from './spec.js';

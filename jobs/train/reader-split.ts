@@ -7,8 +7,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError, invalidJob } from '../../common/errors.js';
-import type { SchemaProduct } from '../../common/job/schema-check.js';
-import type { Filter } from '../../common/job/spec.js';
+import type { SchemaProduct, Filter } from '../../common/job/index.js';
 import { asSession } from '../../node-agent/cohort/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { filterSql } from '../../node-agent/query/aggregate-sql.js';

@@ -15,13 +15,11 @@
  *  "privacy":{"mode":"none"}}
  * ```
  */
-import { parseProject, parsePurpose } from '../../common/job/purpose.js';
+import { parseProject, parsePurpose, identifier, isObj, onlyKeys, parseBounds, parseFilter, scalar } from '../../common/job/index.js';
 import { invalidJob, quote } from '../../common/errors.js';
-import { parseCohortDefinition } from '../../common/cohort/index.js';
-import { checkSpecShape } from '../../common/cohort/definition-limits.js';
-import type { Filter, Scalar } from '../../common/job/spec.js';
-import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/vector-layout.js';
-import { identifier, isObj, onlyKeys, parseBounds, parseFilter, scalar } from '../../common/job/validate.js';
+import { parseCohortDefinition, checkSpecShape } from '../../common/cohort/index.js';
+import type { Filter, Scalar } from '../../common/job/index.js';
+import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/index.js';
 import { checkDpTraining, isDpTraining, parseTrainPrivacy, type TrainPrivacy } from './privacy-spec.js';
 import { parseTrainSplit, type TrainSplit } from './hash-split.js';
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { glorotInit } from '../../algorithms/fl/index.js';
 import { compileKindJob } from '../../common/kinds/index.js';
 import { isFedmeshError } from '../../common/errors.js';
-import type { SchemaProduct } from '../../common/job/schema-check.js';
+import type { SchemaProduct } from '../../common/job/index.js';
 import { computeTrainRound, type TrainComputeTask } from '../../node-agent/train/compute.js';
 import { evaluateLocal, trainLocal, type LocalData } from '../../node-agent/train/local-train.js';
 import { loadTf } from '../../node-agent/train/tf-runtime.js';

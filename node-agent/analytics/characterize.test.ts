@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FedmeshError } from '../../common/errors.js';
 import { omopDbWith } from '../cohort/test-omop.js';
 import type { TestDb } from '../cohort/test-omop.js';
-import { ageBandLabelsFor } from '../../common/job/cohort-jobs.js';
+import { ageBandLabelsFor } from '../../common/job/index.js';
 import { ageBandLabels, characterizeCohort, compileCharacterizeOptions } from './index.js';
 import { createCohortTable } from './test-data.js';
 

@@ -7,8 +7,7 @@ import type { PersonSetSink } from './person-sets.js';
 import { asSession } from '../cohort/run.js';
 import type { SqlParam } from '../data/source/source.js';
 import { invalidJob } from '../../common/errors.js';
-import { ageBandLabelsFor } from '../../common/job/cohort-jobs.js';
-import { checkAgeBandEdges, checkWindowDays } from '../../common/job/cell-limits.js';
+import { ageBandLabelsFor, checkAgeBandEdges, checkWindowDays } from '../../common/job/index.js';
 import { findTable, guardDuckDb, requireCohortTable, requireOmopTable, toBigInt, type AnalyticsDb } from './schema.js';
 import { Params, checkConceptList, conceptMapCtes, indexDatesSql } from './sql-params.js';
 

@@ -8,7 +8,7 @@ import { invalidJob, quote } from '../../common/errors.js';
 import { guardDuckDb, requireColumn, requireCohortTable, requireOmopTable, requireTable, toBigInt } from './schema.js';
 import type { ResolvedColumn, ResolvedTable } from './schema.js';
 import { Params } from './sql-params.js';
-import { checkContingencyValue, contingencyValueKind, type ContingencyValueKind } from '../../common/job/contingency-values.js';
+import { checkContingencyValue, contingencyValueKind, type ContingencyValueKind } from '../../common/job/index.js';
 
 export type Level = string | number;
 

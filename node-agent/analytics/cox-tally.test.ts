@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSeededRng, type SeededRng } from '../../algorithms/testing/seeded-rng.js';
 import { coxLocalStats, type CoxStats } from '../../algorithms/survival/index.js';
-import type { CoxCovariate } from '../../common/job/cox-spec.js';
+import type { CoxCovariate } from '../../common/job/index.js';
 import { coxAgentLayout, coxBinCounts, coxDesign, coxDesignChunk, coxDisclosureRefusal, NUMERIC_AS_LEVELS, type CoxAgentData, type CoxRawRows } from './cox.js';
 import { createCoxRowsFingerprint, createCoxTally } from './cox-tally.js';
 

@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { addCoxPersons, binOf, createCoxStatsAccumulator, finishCoxStats, type CoxStats, type CoxStatsAccumulator } from '../../algorithms/survival/index.js';
-import type { CoxCovariate } from '../../common/job/cox-spec.js';
+import type { CoxCovariate } from '../../common/job/index.js';
 import { coxDesignMeta, coxRefusalOf, NUMERIC_AS_LEVELS, type CoxAgentData, type CoxRawRows } from './cox.js';
 
 export interface CoxTallyOptions {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addCoxStats, coxNewtonStep, coxStart, coxSummary, fitCoxPooled, mergeSmallBins } from '../../algorithms/survival/index.js';
 import type { CoxFitState, CoxSummary } from '../../algorithms/survival/index.js';
-import type { CoxCovariate } from '../../common/job/cox-spec.js';
+import type { CoxCovariate } from '../../common/job/index.js';
 import type { TestDb } from '../cohort/test-omop.js';
 import { gibleedAvailable, gibleedMemoryDb, gibleedOmopDir } from '../../test/helpers/gibleed-memory.js';
 import { coxAgentLayout, coxAgentStats, coxBinCounts, coxDesign, coxDisclosureRefusal, readCoxData } from './cox.js';

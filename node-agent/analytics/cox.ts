@@ -11,7 +11,7 @@
  * see this agent's level counts: a wider `timeGrid.binDays` helps.
  */
 import { FedmeshError, invalidJob } from '../../common/errors.js';
-import { coxTerms, type CoxCovariate } from '../../common/job/cox-spec.js';
+import { coxTerms, type CoxCovariate } from '../../common/job/index.js';
 import { binOf, coxBinViolation, coxLocalStats, type CoxLayout, type CoxPersons, type CoxStats } from '../../algorithms/survival/index.js';
 import { followUpCtes, type FollowUpOptions } from './follow-up.js';
 import { guardDuckDb, requireOmopTable, type AnalyticsDb } from './schema.js';

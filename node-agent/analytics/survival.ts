@@ -8,7 +8,7 @@
 import { asSession } from '../cohort/run.js';
 import type { SqlParam } from '../data/source/source.js';
 import { invalidJob } from '../../common/errors.js';
-import { checkTimeGridDays } from '../../common/job/cell-limits.js';
+import { checkTimeGridDays } from '../../common/job/index.js';
 import type { StratumCounts } from '../../algorithms/survival/index.js';
 import { guardDuckDb, requireOmopTable, toBigInt, type AnalyticsDb } from './schema.js';
 import { Params } from './sql-params.js';

@@ -8,7 +8,7 @@
  *   censoring events) → eras (collapse with EraPad) → censor window → target table.
  * Working tables are TEMP tables named after the target table; `cleanupStatements` drops them.
  */
-import type { CohortIR, ConceptSetIR, ConceptSetItemIR, CriterionIR, EndStrategyIR, LimitType } from '../../common/cohort/ir.js';
+import type { CohortIR, ConceptSetIR, ConceptSetItemIR, CriterionIR, EndStrategyIR, LimitType } from '../../common/cohort/index.js';
 import { criterionSql, groupSql, tablesOfCriterion, tablesOfGroup } from './sql-events.js';
 import type { WorkTables } from './sql-events.js';
 import { addDays as addDaysIn, checkIdentifier, dateLit, intList, intLit } from './sql-literals.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nestedCirce } from '../../test/helpers/nested-cohort.js';
-import { parseCirce } from '../../common/cohort/circe-parse.js';
+import { parseCirce } from '../../common/cohort/index.js';
 import { compileCohort } from './compile.js';
 import { runCohort } from './run.js';
 import { createOmopDb } from './test-omop.js';

@@ -9,7 +9,7 @@ import { duckdbSession } from '../data/source/duckdb-source.js';
 import type { SqlParam, SqlSession } from '../data/source/source.js';
 import { compileCohort } from './compile.js';
 import type { CompileCohortOptions, CompiledCohort } from './compile.js';
-import type { CohortIR } from '../../common/cohort/ir.js';
+import type { CohortIR } from '../../common/cohort/index.js';
 
 export interface AttritionRow {
   /** The inclusion rule's name as given in the definition. */

@@ -15,7 +15,7 @@ import type {
   CriterionIR,
   DemographicCriterionIR,
   WindowIR,
-} from '../../common/cohort/ir.js';
+} from '../../common/cohort/index.js';
 import { duckdbDialect, type SqlDialect } from '../sql/index.js';
 import { addDays as addDaysIn, dateRangeClause, intList, intLit, numericRangeClause } from './sql-literals.js';
 

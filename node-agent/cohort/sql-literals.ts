@@ -4,7 +4,7 @@
  * names come from this module's constants only (see `sql-criteria.ts`), except the target table name, which must
  * pass `checkIdentifier`.
  */
-import type { CalendarDate, DateRangeIR, NumericRangeIR, RangeOp } from '../../common/cohort/ir.js';
+import type { CalendarDate, DateRangeIR, NumericRangeIR, RangeOp } from '../../common/cohort/index.js';
 import type { SqlDialect } from '../sql/index.js';
 
 /** An integer literal; throws on anything that is not a safe integer (defence in depth: the IR was validated). */

@@ -1,6 +1,6 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkConceptNamesReply, MAX_CONCEPT_LOOKUP_IDS, MAX_CONCEPT_NAME_CHARS } from '../../common/job/concept-names.js';
+import { checkConceptNamesReply, MAX_CONCEPT_LOOKUP_IDS, MAX_CONCEPT_NAME_CHARS } from '../../common/job/index.js';
 import { checkLookupIds, hasConceptTable, lookUpConceptNames } from './vocabulary.js';
 
 describe('the agent names concepts from its public OMOP concept table only', () => {

@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { MAX_CONCEPT_LOOKUP_IDS, MAX_CONCEPT_NAME_CHARS, type ConceptNameEntry } from '../../common/job/concept-names.js';
+import { MAX_CONCEPT_LOOKUP_IDS, MAX_CONCEPT_NAME_CHARS, type ConceptNameEntry } from '../../common/job/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { ProductInfo } from './products.js';
 

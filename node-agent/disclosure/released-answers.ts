@@ -29,7 +29,7 @@ export interface ReleasedAnswer {
   payload?: Uint8Array;
 }
 
-export { canonicalJson, specSha256 } from '../../common/job/spec-hash.js';
+export { canonicalJson, specSha256 } from '../../common/job/index.js';
 
 export class ReleasedAnswers {
   private readonly mutex = new Mutex();

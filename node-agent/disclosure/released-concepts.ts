@@ -6,7 +6,7 @@
  * Kept in memory and bounded: names are asked within seconds of a release, so a restart or an old job only costs
  * names, never privacy.
  */
-import { asConceptId, isConceptColumn } from '../../common/job/concept-names.js';
+import { asConceptId, isConceptColumn } from '../../common/job/index.js';
 
 /** Jobs remembered; the oldest is forgotten first. */
 export const MAX_REMEMBERED_JOBS = 1024;

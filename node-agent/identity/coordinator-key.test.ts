@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { createIdentityKeyPair } from '../../common/crypto/index.js';
-import { signIdentityAssertion, specSha256Hex } from '../../common/identity/identity-assertion.js';
+import { signIdentityAssertion, specSha256Hex } from '../../common/identity/index.js';
 import { CoordinatorKeyPin, PINNED_COORDINATOR_KEY_FILE } from './coordinator-key.js';
 import { guardLinkTasks } from './task-identity.js';
 

@@ -8,7 +8,7 @@
  */
 import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
-import { verifyIdentityAssertion, type IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
+import { verifyIdentityAssertion, type IdentityAssertionClaims } from '../../common/identity/index.js';
 import type { CoordinatorKeyPin } from './coordinator-key.js';
 
 /**

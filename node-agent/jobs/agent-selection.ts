@@ -2,8 +2,8 @@ import { keyId, type GroupPartial } from '../../algorithms/aggregate/index.js';
 import * as dp from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError } from '../../common/errors.js';
-import { MAX_GROUPS_PER_AGENT } from '../../common/job/group-limits.js';
-import type { AggregatePrivacyPlan } from '../../common/job/privacy-plan.js';
+import { MAX_GROUPS_PER_AGENT } from '../../common/job/index.js';
+import type { AggregatePrivacyPlan } from '../../common/job/index.js';
 
 /**
  * central-dp without public group keys: this agent's groups are data, so which of them leave is decided by DP

@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';
-import type { Filter } from '../../common/job/spec.js';
+import type { Filter } from '../../common/job/index.js';
 import { quoteIdent } from '../data/database.js';
 import type { ProductInfo } from '../data/products.js';
 import { DEFAULT_BATCH_ROWS, type SqlSession } from '../data/source/index.js';

@@ -1,13 +1,13 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { FedmeshError } from '../../common/errors.js';
-import { CONCEPT_CELL_PREFIXES, survivalTimes, type CellJobBody } from '../../common/job/cohort-jobs.js';
+import { CONCEPT_CELL_PREFIXES, survivalTimes, type CellJobBody } from '../../common/job/index.js';
 import { characterizeCohort, contingencyCounts, survivalCounts } from '../analytics/index.js';
 import { asSession, runCohort } from '../cohort/index.js';
 import type { SqlSession } from '../data/source/source.js';
 import { openCellSets } from './cell-sets.js';
 import { withholdCloseFreeCells } from '../disclosure/within-job.js';
-import { WITHHELD } from '../../common/kinds/selection.js';
+import { WITHHELD } from '../../common/kinds/index.js';
 import type { PersonSetSink } from '../analytics/person-sets.js';
 
 export interface ComputeCellsOptions {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { parseJobSpec } from '../../common/job/index.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { ReleasedCells } from '../disclosure/released-cells.js';
 import { ReleasedConcepts } from '../disclosure/released-concepts.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planAggregatePrivacy } from '../../common/job/privacy-plan.js';
-import type { AggregateJob } from '../../common/job/spec.js';
+import { planAggregatePrivacy } from '../../common/job/index.js';
+import type { AggregateJob } from '../../common/job/index.js';
 import type { ProductInfo } from '../data/products.js';
 import { queryGroupStatistics } from '../query/group-statistics.js';
 import { closeSites, conn, job, K, meshTotals, NULL_KEY_PERSONS, PERSONS, product, SALT, SITES, siteTotals, sitesOf, openSites } from './test-sites.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
-import { planAggregatePrivacy } from '../../common/job/privacy-plan.js';
-import type { AggregateJob } from '../../common/job/spec.js';
+import { planAggregatePrivacy } from '../../common/job/index.js';
+import type { AggregateJob } from '../../common/job/index.js';
 import { closeSites, job, K, meshTotals, openSites, PERSONS, SALT, SITES, sitesOf } from './test-sites.js';
 
 /**

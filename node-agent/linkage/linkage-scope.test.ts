@@ -9,8 +9,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { parseJobSpec } from '../../common/job/validate.js';
-import type { CellJob } from '../../common/job/spec.js';
+import { parseJobSpec } from '../../common/job/index.js';
+import type { CellJob } from '../../common/job/index.js';
 import { parseGlmSpec } from '../../jobs/glm/spec.js';
 import { readGlmDesign } from '../../jobs/glm/design.js';
 import { parseTrainSpec } from '../../jobs/train/spec.js';

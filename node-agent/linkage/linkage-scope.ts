@@ -33,8 +33,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';
-import { isFilledLinkage, LINKAGE_HASH_HEX_DIGITS, linkageBucket, parseLinkage, type LinkageSpec } from '../../common/job/linkage.js';
-import { DEFAULT_POPULATION, isPopulationName } from '../../common/job/population.js';
+import { isFilledLinkage, LINKAGE_HASH_HEX_DIGITS, linkageBucket, parseLinkage, type LinkageSpec, DEFAULT_POPULATION, isPopulationName } from '../../common/job/index.js';
 import { quoteIdent } from '../data/database.js';
 import { INTERNAL_PREFIX } from '../data/products.js';
 import type { SqlSession } from '../data/source/source.js';

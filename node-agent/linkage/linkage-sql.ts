@@ -1,5 +1,5 @@
 import { FedmeshError } from '../../common/errors.js';
-import { isFilledLinkage, linkageBucket, LINKAGE_HASH_HEX_DIGITS, type LinkageSpec } from '../../common/job/linkage.js';
+import { isFilledLinkage, linkageBucket, LINKAGE_HASH_HEX_DIGITS, type LinkageSpec } from '../../common/job/index.js';
 import type { ProductInfo } from '../data/products.js';
 import { duckdbDialect, type SqlDialect } from '../sql/index.js';
 

@@ -1,8 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { planAggregatePrivacy } from '../../common/job/privacy-plan.js';
-import type { AggregateJob } from '../../common/job/spec.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { planAggregatePrivacy, parseJobSpec } from '../../common/job/index.js';
+import type { AggregateJob } from '../../common/job/index.js';
 import type { ProductInfo } from '../data/products.js';
 import { queryGroupStatistics } from '../query/group-statistics.js';
 

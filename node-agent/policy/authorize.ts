@@ -6,9 +6,9 @@
  * Cedar policy is checked on top of them.
  */
 import { FedmeshError } from '../../common/errors.js';
-import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
-import type { JobSpec } from '../../common/job/spec.js';
-import { manifestProductOf } from '../../common/job/product-rules.js';
+import type { IdentityAssertionClaims } from '../../common/identity/index.js';
+import type { JobSpec } from '../../common/job/index.js';
+import { manifestProductOf } from '../../common/job/index.js';
 import type { AccessPolicy, AccessProduct } from '../../common/policy/index.js';
 
 /** The public parameters a decision reads: a typed job spec, or a registry kind's compiled job via {@link kindGateJob}. */

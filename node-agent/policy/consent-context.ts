@@ -11,7 +11,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FedmeshError } from '../../common/errors.js';
-import { DEFAULT_PURPOSE, PURPOSE_OF_USE_CODES } from '../../common/job/purpose.js';
+import { DEFAULT_PURPOSE, PURPOSE_OF_USE_CODES } from '../../common/job/index.js';
 import type { AgentDatabase } from '../data/database.js';
 import { loadConsents } from './consent-load.js';
 import { applyConsentScope, CONSENT_OPTOUT_TABLE, mapFhirPatients, writeConsentScope, type ScopedProduct } from './consent-scope.js';

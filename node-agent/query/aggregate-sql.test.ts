@@ -2,9 +2,8 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import * as dp from '../../algorithms/dp/index.js';
 import type { MomentPartial } from '../../algorithms/aggregate/index.js';
-import { parseJobSpec } from '../../common/job/validate.js';
-import { planAggregatePrivacy, type AgentMeasureLayout } from '../../common/job/privacy-plan.js';
-import type { AggregateJob } from '../../common/job/spec.js';
+import { parseJobSpec, planAggregatePrivacy, type AgentMeasureLayout } from '../../common/job/index.js';
+import type { AggregateJob } from '../../common/job/index.js';
 import { dpRowRange } from './aggregate-sql.js';
 import { queryGroupStatistics } from './group-statistics.js';
 

@@ -1,10 +1,8 @@
 import { FedmeshError } from '../../common/errors.js';
 import { isIntegerType } from '../../algorithms/aggregate/index.js';
 import { gridRange } from '../../algorithms/dp/index.js';
-import { checkAggregateAgainstSchema, findColumn, type SchemaProduct } from '../../common/job/schema-check.js';
-import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../../common/job/privacy-plan.js';
-import type { AggregateJob, Filter, Scalar } from '../../common/job/spec.js';
-import { MAX_DATA_KEY_CHARS } from '../../common/job/group-limits.js';
+import { checkAggregateAgainstSchema, findColumn, type SchemaProduct, MAX_DATA_KEY_CHARS } from '../../common/job/index.js';
+import type { AggregatePrivacyPlan, AgentMeasureLayout, AggregateJob, Filter, Scalar } from '../../common/job/index.js';
 import type { ProductInfo } from '../data/products.js';
 import { quoteIdent } from '../data/database.js';
 import { linkageBoundingSql } from '../linkage/linkage-sql.js';

@@ -5,9 +5,8 @@
  */
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { planAggregatePrivacy } from '../../common/job/privacy-plan.js';
-import type { AggregateJob } from '../../common/job/spec.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { planAggregatePrivacy, parseJobSpec } from '../../common/job/index.js';
+import type { AggregateJob } from '../../common/job/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import { duckdbSession } from '../data/source/duckdb-source.js';
 import type { ProductInfo } from '../data/products.js';

@@ -12,8 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { AggregatePrivacyPlan } from '../../common/job/privacy-plan.js';
-import type { AggregateJob, CellJob } from '../../common/job/spec.js';
+import type { AggregatePrivacyPlan, AggregateJob, CellJob } from '../../common/job/index.js';
 import type { ProductInfo } from '../data/products.js';
 import { personHashSql, type ReleasedCells } from '../disclosure/released-cells.js';
 import { candidateCells } from '../jobs/aggregate.js';

@@ -7,7 +7,7 @@
  * or encrypted. The agent calls `handle` at most once per (job id, round) that succeeded: replays are answered from
  * its released-answers store (node-agent/disclosure/released-answers.ts), so a job id is one protocol run.
  */
-import { heRoundId, signHeBinding, type HeRoundStart } from '../../common/secure/he-binding.js';
+import { heRoundId, signHeBinding, type HeRoundStart, SECAGG_ROUNDS, checkHePlanFits, checkSecureMaxRows, decodeEnvelope, encodeEnvelope, encodeSecureCells, encodeSecureVector, heRingForPlan, planSecureAggregate, planSecureCells, secAggLimbRing, verifyAttestation, type LimbRing, type SecAggRoundStart, type SecureCellPlan, type SecureJobPlan, type StatisticSlot } from '../../common/secure/index.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { GroupPartial } from '../../algorithms/aggregate/index.js';
 import * as dp from '../../algorithms/dp/index.js';
@@ -25,28 +25,8 @@ import { createNodeSecAggCrypto, secAggErrorToFedmesh, type IdentityKeyPair } fr
 import { FedmeshError, invalidJob } from '../../common/errors.js';
 import { createHePool, type HePool } from '../../common/he/index.js';
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
-import { ruleNamesFor } from '../../common/job/cohort-jobs.js';
-import { specSha256 } from '../../common/job/spec-hash.js';
-import type { AggregateJob, CellJob, JobSpec } from '../../common/job/spec.js';
-import {
-  SECAGG_ROUNDS,
-  checkHePlanFits,
-  checkSecureMaxRows,
-  decodeEnvelope,
-  encodeEnvelope,
-  encodeSecureCells,
-  encodeSecureVector,
-  heRingForPlan,
-  planSecureAggregate,
-  planSecureCells,
-  secAggLimbRing,
-  verifyAttestation,
-  type LimbRing,
-  type SecAggRoundStart,
-  type SecureCellPlan,
-  type SecureJobPlan,
-  type StatisticSlot,
-} from '../../common/secure/index.js';
+import { ruleNamesFor, specSha256 } from '../../common/job/index.js';
+import type { AggregateJob, CellJob, JobSpec } from '../../common/job/index.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { ProductInfo } from '../data/products.js';
 import type { SqlSession } from '../data/source/index.js';

@@ -1,8 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { FedmeshError } from '../../common/errors.js';
-import type { ConceptNameEntry } from '../../common/job/concept-names.js';
-import type { ProductRules } from '../../common/job/product-rules.js';
+import type { ConceptNameEntry, ProductRules } from '../../common/job/index.js';
 import type { ProductInfo } from '../data/products.js';
 import { CONCEPT_TABLE, checkLookupIds, hasConceptTable, lookUpConceptNames } from '../data/vocabulary.js';
 import type { ReleasedConcepts } from '../disclosure/released-concepts.js';

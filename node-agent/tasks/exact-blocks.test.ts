@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { FedmeshError } from '../../common/errors.js';
-import type { ProductRules } from '../../common/job/product-rules.js';
+import type { ProductRules } from '../../common/job/index.js';
 import { compileKindJob, createKindRegistry, decodeVector, encodeRoundPayload, type AnyAgentKindDef, type AnyKindDef, type KindDef, type StatBlock } from '../../common/kinds/index.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { TaskScope } from '../task-cancellation.js';

@@ -3,7 +3,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { compileKindJob, createKindRegistry, decodeVector, encodeRoundPayload, type AnyAgentKindDef, type AnyKindDef } from '../../common/kinds/index.js';
-import type { ProductRules } from '../../common/job/product-rules.js';
+import type { ProductRules } from '../../common/job/index.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { TaskScope } from '../task-cancellation.js';
 import { toyAgent, toyKind, type ToySpec } from '../../test/helpers/toy-kind.js';

@@ -3,31 +3,12 @@ import type { Rng } from '../../algorithms/rng.js';
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { FedmeshError } from '../../common/errors.js';
-import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
-import { enforceDomainPolicy } from '../../common/job/domain-policy.js';
-import { checkSecureMaxRows } from '../../common/secure/secure-max-rows.js';
-import type { JobSpec } from '../../common/job/spec.js';
-import { catalogKind, type ProductRules } from '../../common/job/product-rules.js';
-import {
-  checkAgentVector,
-  compileKindJob,
-  decodeRoundPayload,
-  encodeVector,
-  phaseAnswerSlot,
-  projectOntoBounds,
-  kindPrivacyModeOf,
-  snapVectorToGrid,
-  type AgentKindContext,
-  type AnyAgentKindDef,
-  type AnyKindDef,
-  type BlockNoise,
-  type CompiledKindJob,
-  type KindRegistry,
-  type StagedRead,
-  type StatVector,
-} from '../../common/kinds/index.js';
+import type { IdentityAssertionClaims } from '../../common/identity/index.js';
+import { enforceDomainPolicy, catalogKind, type ProductRules } from '../../common/job/index.js';
+import { checkSecureMaxRows } from '../../common/secure/index.js';
+import type { JobSpec } from '../../common/job/index.js';
+import { checkAgentVector, compileKindJob, decodeRoundPayload, encodeVector, phaseAnswerSlot, projectOntoBounds, kindPrivacyModeOf, snapVectorToGrid, type AgentKindContext, type AnyAgentKindDef, type AnyKindDef, type BlockNoise, type CompiledKindJob, type KindRegistry, type StagedRead, type StatVector, checkSelectionSecure, layoutWithWithheld, selectionApplies, withholdSmallCells } from '../../common/kinds/index.js';
 import { createHePool, type HePool } from '../../common/he/index.js';
-import { checkSelectionSecure, layoutWithWithheld, selectionApplies, withholdSmallCells } from '../../common/kinds/selection.js';
 import { KindSecurePhases, type KindSecureDeps } from './kind-secure-phase.js';
 import { checkExactBlocksEmpty } from './exact-blocks.js';
 import type { ProductInfo } from '../data/products.js';

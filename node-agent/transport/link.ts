@@ -1,7 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { AgentRegistration, AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
-import { clientCredentials } from '../../common/transport/credentials.js';
-import { clientChannelOptions, fedmeshV1 } from '../../common/transport/proto.js';
+import { clientCredentials, clientChannelOptions, fedmeshV1 } from '../../common/transport/index.js';
 import type { TlsMaterial } from '../../common/tls.js';
 
 export interface LinkOptions {

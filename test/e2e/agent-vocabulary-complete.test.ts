@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProcess, stopAll, type ManagedProcess } from '../../client/commands/spawn-mesh.js';
 import { synthesize } from '../../client/synth/index.js';
-import { SUPPLIED_IDS_NOTE } from '../../common/job/concept-names.js';
+import { SUPPLIED_IDS_NOTE } from '../../common/job/index.js';
 import { BUILT, CLI } from '../helpers/fedmesh-cli.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 

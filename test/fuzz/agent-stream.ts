@@ -1,6 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { encodeCells } from '../../common/arrow/cells-codec.js';
-import { encodePartials } from '../../common/arrow/partials-codec.js';
+import { encodeCells, encodePartials } from '../../common/arrow/index.js';
 import { awkwardString, mutateText } from './mutate.js';
 import type { FuzzRand } from './rand.js';
 import type { CallOutcome, WireClient } from './wire.js';

@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { clientCredentials } from '../../common/transport/credentials.js';
-import { clientChannelOptions, fedmeshV1 } from '../../common/transport/proto.js';
+import { clientCredentials, clientChannelOptions, fedmeshV1 } from '../../common/transport/index.js';
 import { loadTlsMaterial, type Role } from '../../common/tls.js';
 
 /**

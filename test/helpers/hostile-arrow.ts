@@ -5,7 +5,7 @@ import { MetadataVersion } from 'apache-arrow/fb/metadata-version';
 import { RecordBatch as FbRecordBatch } from 'apache-arrow/fb/record-batch';
 import { BufferRegion, FieldNode, RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
 import { Builder } from 'flatbuffers';
-import { encodePartials } from '../../common/arrow/partials-codec.js';
+import { encodePartials } from '../../common/arrow/index.js';
 
 /**
  * Hostile Arrow IPC replies for issue 8 #5, built from a valid agent reply: the same schema message followed by a

@@ -1,7 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { clientCredentials } from '../../common/transport/credentials.js';
-import { clientChannelOptions, fedmeshV1 } from '../../common/transport/proto.js';
-import { fromGrpcError } from '../../common/transport/status-map.js';
+import { clientCredentials, clientChannelOptions, fedmeshV1, fromGrpcError } from '../../common/transport/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import type { FedmeshError } from '../../common/errors.js';
 

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
-import { SUPPLIED_IDS_NOTE } from '../../common/job/concept-names.js';
+import { SUPPLIED_IDS_NOTE } from '../../common/job/index.js';
 import type { Agent } from '../../node-agent/index.js';
 import { gibleedAvailable, gibleedDir } from '../reference/circe-reference.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
-import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
+import type { IdentityAssertionClaims } from '../../common/identity/index.js';
 
 const available = gibleedAvailable();
 if (!available) console.warn(`[skip] concept-name leak on GiBleed: ${gibleedDir} not found (../shared/data is absent)`);

@@ -1,9 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodePartials } from '../../common/arrow/partials-codec.js';
-import { planAggregatePrivacy } from '../../common/job/privacy-plan.js';
-import type { AggregateJob } from '../../common/job/spec.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { encodePartials } from '../../common/arrow/index.js';
+import { planAggregatePrivacy, parseJobSpec } from '../../common/job/index.js';
+import type { AggregateJob } from '../../common/job/index.js';
 import { connectRawAgent, type RawAgent, type RawProduct } from '../helpers/raw-agent.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { writeOmopParquet } from '../helpers/omop-parquet.js';

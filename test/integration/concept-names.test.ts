@@ -3,12 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { renderJob } from '../../client/format/render.js';
 import { resultTable } from '../../client/format/result-table.js';
-import { SUPPLIED_IDS_NOTE } from '../../common/job/concept-names.js';
+import { SUPPLIED_IDS_NOTE } from '../../common/job/index.js';
 import { gibleedAvailable, gibleedDir } from '../reference/circe-reference.js';
 import { splitGiBleed } from '../helpers/gibleed-split.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
-import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
+import type { IdentityAssertionClaims } from '../../common/identity/index.js';
 
 const available = gibleedAvailable();
 if (!available) console.warn(`[skip] concept names on GiBleed: ${gibleedDir} not found (../shared/data is absent)`);

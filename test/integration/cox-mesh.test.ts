@@ -11,7 +11,7 @@ import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { runCohort } from '../../node-agent/cohort/index.js';
 import { createOmopDb, OMOP_COLUMNS, type TestDb } from '../../node-agent/cohort/test-omop.js';
 import { coxAgentLayout, readCoxData } from '../../node-agent/analytics/cox.js';
-import type { CoxCovariate } from '../../common/job/cox-spec.js';
+import type { CoxCovariate } from '../../common/job/index.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 
 const diabetes = {

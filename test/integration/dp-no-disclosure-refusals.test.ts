@@ -15,7 +15,7 @@ import { trainAgentKind } from '../../jobs/train/agent.js';
 import { trainKind, type CompiledTrainJob } from '../../jobs/train/index.js';
 import type { TrainRoundInput } from '../../jobs/train/plan.js';
 import { closeTrainPool } from '../../node-agent/train/pool.js';
-import type { CoxCovariate } from '../../common/job/cox-spec.js';
+import type { CoxCovariate } from '../../common/job/index.js';
 import { coxAgentStats, coxDesign } from '../../node-agent/analytics/cox.js';
 
 const K = 10;

@@ -11,10 +11,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
-import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
-import { parseJobSpec } from '../../common/job/validate.js';
-import { decodeEnvelope, encodeEnvelope } from '../../common/secure/index.js';
-import { heRoundId, verifyHeBindings, type HeBinding } from '../../common/secure/he-binding.js';
+import type { IdentityAssertionClaims } from '../../common/identity/index.js';
+import { parseJobSpec } from '../../common/job/index.js';
+import { decodeEnvelope, encodeEnvelope, heRoundId, verifyHeBindings, type HeBinding } from '../../common/secure/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProcess, stopAll, waitForLine, type ManagedProcess } from '../../client/commands/spawn-mesh.js';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
-import { encodeCells } from '../../common/arrow/cells-codec.js';
+import { encodeCells } from '../../common/arrow/index.js';
 import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { Agent } from '../../node-agent/index.js';

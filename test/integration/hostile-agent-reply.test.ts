@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_AGENT_REPLY_BYTES } from '../../coordinator/admission/result-size.js';
 import { MAX_AGENT_ERROR_CHARS } from '../../coordinator/transport/codec.js';
-import { CHANNEL_OPTIONS, MAX_MESSAGE_BYTES, SERVER_OPTIONS } from '../../common/transport/proto.js';
+import { CHANNEL_OPTIONS, MAX_MESSAGE_BYTES, SERVER_OPTIONS } from '../../common/transport/index.js';
 import { connectRawAgent, type RawAgent, type RawProduct } from '../helpers/raw-agent.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 

@@ -7,7 +7,7 @@ import { CoordinatorClient } from '../../client/transport/coordinator-client.js'
 import type { JobView } from '../../client/types.js';
 import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import { decodeRoundPayload } from '../../common/kinds/index.js';
-import { decodeEnvelope, encodeEnvelope } from '../../common/secure/envelope.js';
+import { decodeEnvelope, encodeEnvelope } from '../../common/secure/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { Coordinator, startCoordinatorServer, type RunningServer } from '../../coordinator/index.js';
 import { Agent } from '../../node-agent/index.js';

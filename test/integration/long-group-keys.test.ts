@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_DATA_KEY_CHARS, MAX_GROUPS_PER_AGENT } from '../../common/job/group-limits.js';
+import { MAX_DATA_KEY_CHARS, MAX_GROUPS_PER_AGENT } from '../../common/job/index.js';
 import { estimateResultSize, MAX_AGENT_REPLY_BYTES } from '../../coordinator/admission/result-size.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 

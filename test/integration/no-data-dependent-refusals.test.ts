@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
-import { MAX_GROUPS_PER_AGENT } from '../../common/job/group-limits.js';
+import { MAX_GROUPS_PER_AGENT } from '../../common/job/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { writePersonCsv, type PersonRow } from '../helpers/person-data.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';

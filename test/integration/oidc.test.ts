@@ -109,7 +109,7 @@ describe('OpenID Connect bearer tokens over the real gRPC transport', () => {
     expect(await cert.listJobs()).toEqual([]);
     cert.close();
     const grpc = await import('@grpc/grpc-js');
-    const { fedmeshV1, clientChannelOptions } = await import('../../common/transport/proto.js');
+    const { fedmeshV1, clientChannelOptions } = await import('../../common/transport/index.js');
     const Ctor = fedmeshV1().Coordinator!;
     const bare = new Ctor(address, grpc.credentials.createSsl(idp.ca), clientChannelOptions(address, true)) as unknown as { listJobs: (r: unknown, cb: (e: { code: number; details: string } | null) => void) => void; close(): void };
     const e = await new Promise<{ code: number; details: string } | null>((resolve) => bare.listJobs({ limit: 1 }, resolve));

@@ -17,8 +17,7 @@ import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/p
 import { loadGiBleedBoth } from '../helpers/postgres-gibleed.js';
 import { HOSTILE_EXPECTED, rawRoleView, ROLE_VIEW_SQL, setHostileRoleDefaults } from '../helpers/postgres-hostile.js';
 import { circeJsonDir, gibleedDir } from '../reference/circe-reference.js';
-import { compileKindJob, type AgentKindContext } from '../../common/kinds/index.js';
-import { withholdSmallCells } from '../../common/kinds/selection.js';
+import { compileKindJob, type AgentKindContext, withholdSmallCells } from '../../common/kinds/index.js';
 import { cohortKind } from '../../jobs/cohort/index.js';
 import { cohortAgentKind } from '../../jobs/cohort/agent.js';
 import { ReleasedCells } from '../../node-agent/disclosure/released-cells.js';

@@ -23,9 +23,8 @@ import { openPostgresSource, type PostgresSource, type SqlSession } from '../../
 import { ConsentScopes } from '../../node-agent/policy/consent-context.js';
 import type { ScopedProduct } from '../../node-agent/policy/consent-scope.js';
 import { readGlmDesign } from '../../jobs/glm/design.js';
-import { planAggregatePrivacy } from '../../common/job/privacy-plan.js';
-import type { AggregateJob } from '../../common/job/spec.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { planAggregatePrivacy, parseJobSpec } from '../../common/job/index.js';
+import type { AggregateJob } from '../../common/job/index.js';
 import type { ProductInfo } from '../../node-agent/data/products.js';
 import { queryGroupStatistics } from '../../node-agent/query/group-statistics.js';
 import { parseGlmSpec } from '../../jobs/glm/spec.js';

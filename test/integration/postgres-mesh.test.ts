@@ -16,7 +16,7 @@ import { parseCirce, runCohort } from '../../node-agent/cohort/index.js';
 import { duckdbSession } from '../../node-agent/data/source/index.js';
 import { coxAgentLayout, readCoxData } from '../../node-agent/analytics/cox.js';
 import { fitCoxPooled } from '../../algorithms/survival/index.js';
-import type { CoxCovariate } from '../../common/job/cox-spec.js';
+import type { CoxCovariate } from '../../common/job/index.js';
 import { circeJsonDir, gibleedAvailable, gibleedDir, referenceCohortCounts } from '../reference/circe-reference.js';
 import { splitGiBleed } from '../helpers/gibleed-split.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProcess, stopAll, waitForLine, type ManagedProcess } from '../../client/commands/spawn-mesh.js';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
 import { FedmeshError } from '../../common/errors.js';
-import { PRIVACY_LIMITS } from '../../common/job/privacy-limits.js';
+import { PRIVACY_LIMITS } from '../../common/job/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
 import { sharedCerts } from '../helpers/mesh.js';

@@ -9,7 +9,7 @@ import { loadTlsMaterial } from '../../common/tls.js';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
-import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
+import type { IdentityAssertionClaims } from '../../common/identity/index.js';
 
 /**
  * Issue 15 item 3 for secure jobs (red-team finding): the agent charges once per job id, so a coordinator that

@@ -4,12 +4,11 @@ import { createIdentityKeyPair } from '../../common/crypto/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
-import { SECAGG_ROUNDS, type IdentityAttestation } from '../../common/secure/index.js';
-import { decodeEnvelope, encodeEnvelope } from '../../common/secure/envelope.js';
+import { SECAGG_ROUNDS, type IdentityAttestation, decodeEnvelope, encodeEnvelope } from '../../common/secure/index.js';
 import type { Agent } from '../../node-agent/index.js';
 import { makePersons, writePersonCsv, type PersonRow } from '../helpers/person-data.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
-import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
+import type { IdentityAssertionClaims } from '../../common/identity/index.js';
 
 /** SecAgg aggregate jobs end to end over the real transport (mTLS, agent link, Dispatcher). */
 describe('secure aggregation (secagg) in aggregate jobs', () => {

@@ -13,7 +13,7 @@ import { synthesize } from '../../client/synth/index.js';
 import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import { compileKindJob, decodeRoundPayload, encodeRoundPayload, secAggRunId, type RoundPayload } from '../../common/kinds/index.js';
 import { decodeEnvelope, encodeEnvelope } from '../../common/secure/index.js';
-import type { IdentityAssertionClaims } from '../../common/identity/identity-assertion.js';
+import type { IdentityAssertionClaims } from '../../common/identity/index.js';
 import { KINDS } from '../../jobs/kinds.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 

@@ -5,8 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDevCertificates } from '../../client/certs.js';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
-import { clientCredentials } from '../../common/transport/credentials.js';
-import { clientChannelOptions, fedmeshV1 } from '../../common/transport/proto.js';
+import { clientCredentials, clientChannelOptions, fedmeshV1 } from '../../common/transport/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 

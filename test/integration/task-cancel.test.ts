@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesize } from '../../client/synth/index.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { nestedCirce } from '../helpers/nested-cohort.js';
-import { COHORT_LIMITS } from '../../common/cohort/definition-limits.js';
+import { COHORT_LIMITS } from '../../common/cohort/index.js';
 
 /** CPU time (µs, all threads, DuckDB's included) this process used over the next `ms` milliseconds. */
 async function cpuOver(ms: number): Promise<number> {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CELL_JOB_LIMITS } from '../../common/job/cell-limits.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { CELL_JOB_LIMITS, parseJobSpec } from '../../common/job/index.js';
 import { compileCharacterizeOptions } from '../../node-agent/analytics/characterize.js';
 import { survivalTimeGrid } from '../../node-agent/analytics/survival.js';
 

@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type * as dp from '../../algorithms/dp/index.js';
 import { compileCoordinatorOptions } from '../../coordinator/coordinator.js';
-import { planCellPrivacy } from '../../common/job/cell-privacy.js';
-import { cellBlocks } from '../../common/job/cohort-jobs.js';
-import { planAggregatePrivacy } from '../../common/job/privacy-plan.js';
-import type { AggregateJob, CellJob } from '../../common/job/spec.js';
-import { parseJobSpec } from '../../common/job/validate.js';
+import { planCellPrivacy, cellBlocks, planAggregatePrivacy, parseJobSpec } from '../../common/job/index.js';
+import type { AggregateJob, CellJob } from '../../common/job/index.js';
 
 const diabetes = { name: 'd', entry: { domain: 'condition', concepts: { include: [{ conceptId: 201826 }] }, occurrence: 'first' }, observation: { priorDays: 0, postDays: 0 } };
 

@@ -7,7 +7,7 @@
  * unit is `restricted`. Job kinds beyond `aggregate`/`contingency` (and the OMOP cohort family) must be opened in
  * the manifest.
  */
-import { DEFAULT_POPULATION } from '../../../common/job/population.js';
+import { DEFAULT_POPULATION } from '../../../common/job/index.js';
 import { omopTableNames } from '../omop/cdm-spec.js';
 import { isNumericType } from './column-types.js';
 import { inferSemanticType } from './semantic-types.js';

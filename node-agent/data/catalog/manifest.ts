@@ -29,7 +29,7 @@
  * the offending entry is dropped (one column, one bound, one list element, one field); everything valid is kept.
  * Products, columns, privacy units and bounds are checked against the real DuckDB schema.
  */
-import { DEFAULT_POPULATION, isPopulationName } from '../../../common/job/population.js';
+import { DEFAULT_POPULATION, isPopulationName } from '../../../common/job/index.js';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isNumericType, isStructuredType } from './column-types.js';

@@ -1,9 +1,9 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { ProductRules } from '../../../common/job/product-rules.js';
+import type { ProductRules } from '../../../common/job/index.js';
 import type { FolderIngestReport } from '../ingest-folder.js';
 import type { ProductInfo } from '../products.js';
 import { CONCEPT_TABLE } from '../vocabulary.js';
-import { VOCABULARY_COMPLETE } from '../../../common/job/concept-names.js';
+import { VOCABULARY_COMPLETE } from '../../../common/job/index.js';
 import { describeProducts } from './defaults.js';
 import { loadManifest } from './manifest.js';
 import { computeQualityMetrics } from './quality.js';

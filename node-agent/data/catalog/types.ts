@@ -2,7 +2,7 @@
  * Shared types of the agent's data catalog: what a product manifest may declare and what the agent publishes
  * about each data product.
  */
-import { PRIVACY_MODES, type PrivacyMode } from '../../../common/job/spec.js';
+import { PRIVACY_MODES, type PrivacyMode } from '../../../common/job/index.js';
 import type { ConceptMappingState } from '../fhir/to-omop.js';
 
 export type { ConceptMappingState, PrivacyMode };
