@@ -299,7 +299,14 @@ export async function withGlmRows<T>(db: DuckDBConnection | SqlSession, job: Glm
     const notOk = `NOT ${d.isTrue('ok')}`;
     const who = unit ? `${bigint(`count(DISTINCT CASE WHEN ${notOk} THEN u END)`)} + ${bigint(`count(CASE WHEN ${notOk} AND u IS NULL THEN 1 END)`)}` : bigint(`count(CASE WHEN ${notOk} THEN 1 END)`);
     const withPersons = opts.droppedMinPersons !== undefined ? `, ${who} AS persons` : '';
-    const dropped = (await session.all(`SELECT ${bigint(`count(CASE WHEN ${notOk} THEN 1 END)`)} AS dropped${withPersons} FROM (${base}) AS b`, baseParams))[0];
+    // In the DP modes nDropped is released with the noise of k rows per person, so it counts at most k dropped rows
+    // per person, as the usable rows are bounded (red team 29, F1: one person's 1 000 unusable rows moved it by 1 000).
+    // k is a validated integer of the public spec, written into the SQL (the parameters are the base query's).
+    const cap = String(Math.trunc(job.privacy.maxRowsPerPerson ?? 1));
+    const droppedSql = dp && unit
+      ? `SELECT ${bigint(`coalesce(sum(CASE WHEN c > ${cap} THEN ${cap} ELSE c END), 0)`)} AS dropped FROM (SELECT count(*) AS c FROM (${base}) AS b WHERE ${notOk} AND u IS NOT NULL GROUP BY u) AS g`
+      : `SELECT ${bigint(`count(CASE WHEN ${notOk} THEN 1 END)`)} AS dropped${withPersons} FROM (${base}) AS b`;
+    const dropped = (await session.all(droppedSql, baseParams))[0];
     let nDropped = Number(dropped?.['dropped'] ?? 0);
     checkAbort();
     if (nDropped > 0 && opts.droppedMinPersons !== undefined) {

@@ -55,7 +55,7 @@ export interface GlmPlan {
 export type CompiledGlmJob = CompiledKindJob<GlmJob, GlmPlan>;
 
 /** Rows dropped at the agent (missing or unusable values), appended to algorithms/glm's layout. */
-const DROPPED_BLOCK = 'nDropped';
+export const DROPPED_BLOCK = 'nDropped';
 /** Per-agent bound of every entry: finite, and far above any real sum (the layout check guards NaN and ∞). */
 const ENTRY_BOUND = 1e300;
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -170,7 +170,7 @@ function releaseGlm(job: CompiledGlmJob, history: readonly RoundRecord<GlmJobInp
   const notes: string[] = [];
   const dp = job.privacy.mode !== 'none';
   const where = { 'central-dp': 'the coordinator added discrete Gaussian noise to every round\'s sums', 'local-dp': 'every agent added the full discrete Gaussian noise to its own statistics', 'distributed-dp': 'every agent added a discrete Gaussian share to its statistics before the secure sum' }[job.privacy.mode as 'central-dp'];
-  if (dp) notes.push(`${job.privacy.mode}: ${where} (standard deviation of the noise in each summed block in privacy.noiseStd); estimates, standard errors and deviances are computed from the noisy sums.`);
+  if (dp) notes.push(`${job.privacy.mode}: ${where} (standard deviation of the noise in each summed block in privacy.noiseStd); estimates, standard errors and deviances are computed from the noisy sums; nDropped counts at most maxRowsPerPerson dropped rows per person.`);
   if (job.secure !== 'plain') notes.push(`secure ${job.secure}: the coordinator saw only each round's sum, never one agent's statistics.`);
   if (!dp) notes.push('nDropped counts the rows left out (missing or invalid values, unlisted levels) at agents where they are of at least the minimum cell size of persons; an agent with fewer reports 0 (red team 26), and the persons behind the dropped rows are a released set for the differencing guard.');
   if (scales) {
