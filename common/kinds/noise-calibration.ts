@@ -4,7 +4,7 @@
  * at), and the exact integer noise on a power-of-two grid. The modes themselves are privacy-modes.ts (none,
  * central-dp) and agent-noise-modes.ts (local-dp, distributed-dp).
  */
-import { createDiscreteGaussianSampler, fromGrid, gridForNoiseStd, gridOfExponent, rationalFromNumber, rhoForEpsilonDelta, snapToGrid, type Grid, type PrivacyCost } from '../../algorithms/dp/index.js';
+import { costFromRho, createDiscreteGaussianSampler, fromGrid, gridForNoiseStd, gridOfExponent, rationalFromNumber, rhoForEpsilonDelta, snapToGrid, type Grid, type PrivacyCost } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError } from '../errors.js';
 import type { KindJobCommon } from './kind.js';
@@ -60,11 +60,19 @@ export function jobRho(job: KindJobCommon): number {
   return rhoForEpsilonDelta(epsilon, delta);
 }
 
-/** The job's stated cost (the whole job, all rounds), charged once at admission and once per agent. */
+/**
+ * The job's cost (the whole job, all rounds), charged once at admission and once per agent: plain ρ-zCDP, ρ as stated
+ * or derived from the stated (ε, δ). Not `{ρ, ε, δ}`: a cost's δ means "δ-approximately ρ-zCDP" and adds up, so
+ * a discrete Gaussian job charged its δ on top of its ρ, and one (ε, 1e-6) job used up a budget of δ = 1e-6
+ * (red team 29, F2). The job's (ε, δ) is still what its result states (coordinator/rounds/kind-guarantee.ts).
+ * A kind that states both ρ and its own (ε, δ) (train's local DP-SGD: a tighter ε from its RDP account, and the
+ * unamplified ρ) keeps both: a cost cannot say "ρ-zCDP, and (ε, δ)-DP by another account", so its ρ is counted as
+ * δ-approximate, which is sound and only makes its conversion more conservative.
+ */
 export function statedCost(job: KindJobCommon): PrivacyCost {
   const { epsilon, delta, rho } = job.privacy;
-  if (rho !== undefined && epsilon === undefined) return { rho, epsilon: Infinity, delta: 0 };
-  return { rho: jobRho(job), epsilon: epsilon!, delta: delta! };
+  if (rho !== undefined && epsilon !== undefined && delta !== undefined) return { rho, epsilon, delta };
+  return costFromRho(jobRho(job));
 }
 
 /** Sites a person may be at (≥ 1). */

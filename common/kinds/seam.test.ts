@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
+import { addCosts, rhoForEpsilonDelta } from '../../algorithms/dp/index.js';
+import { epsilonSpent, fitsBudget } from '../job/index.js';
 import { isFedmeshError } from '../errors.js';
 import { CENTRAL_DP_MODE, NONE_MODE } from './privacy-modes.js';
 import { checkAgentVector, checkLayout, decodeVector, encodeVector, sumVectors, type StatLayout } from './stat-layout.js';
@@ -63,6 +65,22 @@ describe('privacy modes on the vector', () => {
     const v = { values: Float64Array.from([1, 2, 3, 4]) };
     expect(NONE_MODE.cost({ ...job, privacy: { mode: 'none' } })).toBeUndefined();
     expect(NONE_MODE.atCoordinator(v, NONE_MODE.roundNoise(job, layout), layout, createSeededRng(1))).toBe(v);
+  });
+
+  it('a discrete Gaussian job costs plain ρ-zCDP, so two (ε = 0.5, δ = 1e-6) jobs fit a budget of (3, 1e-6) (red team 29, F2)', () => {
+    const half = { ...job, privacy: { mode: 'central-dp' as const, epsilon: 0.5, delta: 1e-6 } };
+    const cost = CENTRAL_DP_MODE.cost(half)!;
+    expect(cost).toEqual({ rho: rhoForEpsilonDelta(0.5, 1e-6), epsilon: Infinity, delta: 0 });
+    // One job alone is stated at exactly its (ε, δ): the conversion back gives ε.
+    expect(epsilonSpent(cost, 1e-6)).toBeCloseTo(0.5, 9);
+    const two = addCosts(cost, cost);
+    expect(epsilonSpent(two, 1e-6)).toBeGreaterThan(0.5);
+    expect(epsilonSpent(two, 1e-6)).toBeLessThan(1);
+    expect(fitsBudget(cost, cost, { epsilon: 3, delta: 1e-6 })).toBe(true);
+    // Negative control: the old cost, which also carried the job's δ as an approximate-zCDP δ, left no δ for a second.
+    const old = { rho: cost.rho, epsilon: 0.5, delta: 1e-6 };
+    expect(epsilonSpent(addCosts(old, old), 1e-6)).toBe(Infinity);
+    expect(fitsBudget(old, old, { epsilon: 3, delta: 1e-6 })).toBe(false);
   });
 
   it('central-dp: the whole job costs the stated ρ once; each block gets σ² = Δ²/(2ρ/(R·B)) (widened by the grid)', () => {

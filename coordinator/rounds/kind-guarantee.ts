@@ -1,7 +1,18 @@
+import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import { describeGuarantee, type DpGuarantee } from '../../common/job/index.js';
 import { privacyModeOf, toleratedAgents, type CompiledKindJob } from '../../common/kinds/index.js';
 import { chargedEpsilon } from '../job-log.js';
 import { linkageGuarantee } from '../linkage/admit-linkage.js';
+
+/**
+ * The (ε, δ) a kind job's charge is stated at. A job that stated (ε, δ) had its ρ derived from them, so it is stated at
+ * exactly those; a ρ-only job as ρ converted to ε at the budget's default δ; an ε-only (Laplace) plan at its ε.
+ */
+export function statedSpend(job: CompiledKindJob, cost: PrivacyCost | undefined, defaultDelta: number): { epsilon: number; delta: number } {
+  const { epsilon, delta, rho } = job.privacy;
+  if (cost && rho === undefined && epsilon !== undefined && delta !== undefined && delta > 0) return { epsilon, delta };
+  return { epsilon: chargedEpsilon(cost, defaultDelta), delta: cost && cost.delta > 0 ? cost.delta : defaultDelta };
+}
 
 /**
  * The DP guarantee of a registry-kind release (glm, survival-cox, …), stated in its privacy block as the built-in
@@ -24,7 +35,7 @@ export function kindGuarantee(job: CompiledKindJob, released: Record<string, unk
     ...linkageGuarantee(job.spec),
     // A kind that states its own mechanism (train: which blocks of which rounds carry noise) is quoted as it is.
     mechanism: typeof released.mechanism === 'string' ? released.mechanism : `discrete Gaussian on every statistic block of every round (zCDP; the job's ρ covers all of its ${job.maxRounds} rounds)`,
-    spent: { epsilon: chargedEpsilon(cost, defaultDelta), delta: Number.isFinite(cost.delta) && cost.delta > 0 ? cost.delta : defaultDelta, rho: cost.rho },
+    spent: { ...statedSpend(job, cost, defaultDelta), rho: cost.rho },
     ...(mode === 'distributed-dp' ? { agents: agentsAsked, tolerated: toleratedAgents(job, agentsAsked) } : {}),
   });
 }

@@ -11,14 +11,13 @@ import type { JobStore } from '../job-store.js';
 import type { Ledger } from '../ledger.js';
 import type { Principal } from '../principal.js';
 import type { CoordinatorMetrics } from '../metrics.js';
-import { chargedEpsilon } from '../job-log.js';
 import { admitKindJob, rowBoundNotes, settleRowBound } from './kind-admission.js';
 import { admitBuiltInSpec } from './built-in-admission.js';
 import { builtInResult } from './built-in-result.js';
 import { catalogPopulations } from '../budget-populations.js';
 import type { JobSpec } from '../../common/job/index.js';
 import type { MissingAgent } from '../job-record.js';
-import { kindGuarantee } from './kind-guarantee.js';
+import { kindGuarantee, statedSpend } from './kind-guarantee.js';
 import { runRounds, type RoundStateStore, type RoundTransport } from './round-runner.js';
 import { openRoundStore } from './round-store.js';
 
@@ -130,7 +129,7 @@ export class KindJobs {
       };
       // A built-in spec's refusal names every product of the population, as the built-in kinds' refusals do.
       await deps.ledger.admit(record, admitted.touched, cost, builtIn ? (population) => catalogPopulations(deps.registry.connected()).get(population) ?? [] : undefined);
-      const epsilon = chargedEpsilon(cost, deps.defaultDelta);
+      const epsilon = statedSpend(job, cost, deps.defaultDelta).epsilon;
       deps.log('job-admitted', { jobId: record.id, researcher, kind: job.kind, privacyMode: job.privacy.mode, epsilon, agents: record.agentsAsked.length, maxRounds: job.maxRounds });
       deps.metrics.jobAdmitted(record.id, job.kind, job.privacy.mode, cost ? { ...cost, epsilon } : undefined);
       deps.emit({ jobId: record.id, type: 'admitted', atMs: Date.now(), message: `${record.agentsAsked.length} agents, at most ${job.maxRounds} rounds` }, record);
@@ -166,7 +165,7 @@ export class KindJobs {
         continue;
       }
       this.deps.log('job-resumed', { jobId: record.id, kind: record.kind });
-      this.start(record, def, job, chargedEpsilon(kindPrivacyModeOf(def, job).cost(job), this.deps.defaultDelta));
+      this.start(record, def, job, statedSpend(job, kindPrivacyModeOf(def, job).cost(job), this.deps.defaultDelta).epsilon);
     }
     return running.length;
   }

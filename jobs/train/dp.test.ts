@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isFedmeshError } from '../../common/errors.js';
 import { compileKindJob, privacyModeOf } from '../../common/kinds/index.js';
 import { rhoForEpsilonDelta } from '../../algorithms/dp/index.js';
+import { epsilonSpent } from '../../common/job/index.js';
 import { exampleGradient } from '../../algorithms/fl/dp-grad.js';
 import { closeTrainPool } from '../../node-agent/train/pool.js';
 import { trainRound } from './agent.js';
@@ -92,8 +93,10 @@ describe('DP training layout and account', () => {
 
   it('the mode charges the stated ε once for all R + 1 rounds; the noise of the update is k·C·z (+ grid)', () => {
     const cost = privacyModeOf(job).cost(job)!;
-    expect(cost.epsilon).toBe(4);
+    // Plain ρ-zCDP (red team 29, F2: not also δ-approximate), stated back at the job's δ as its ε.
+    expect(cost.delta).toBe(0);
     expect(cost.rho).toBeCloseTo(rhoForEpsilonDelta(4, 1e-6), 14);
+    expect(epsilonSpent(cost, 1e-6)).toBeCloseTo(4, 9);
     expect(job.maxRounds).toBe(11);
     const noise = privacyModeOf(job).roundNoise(job, trainLayout(job.spec, job.plan, 0));
     const z = 1 / Math.sqrt(2 * ((cost.rho / 11) * 7) / 8);
