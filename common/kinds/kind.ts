@@ -92,6 +92,11 @@ export interface RoundRecord<I = unknown> {
    * round (coordinator/rounds/round-store.ts), so a resumed job keeps them for the rounds before the restart.
    */
   readonly perAgent?: Readonly<Record<string, readonly number[]>>;
+  /**
+   * How many agents the job asked at its start (its federation), whoever took part in this round: SCAFFOLD's server
+   * control variate is the mean over all of them (red team 29, F3). Absent in rounds stored before it was recorded.
+   */
+  readonly federation?: number;
 }
 
 /** What a kind releases: the coordinator turns it into the job's result. */

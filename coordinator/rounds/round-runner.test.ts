@@ -49,6 +49,8 @@ describe('round runner (in-memory transport)', () => {
     expect(m.asks.filter((a) => a.round === 0).map((a) => a.agent).sort()).toEqual(['a', 'b', 'c']);
     expect(m.asks.length).toBe(3 * out.history.length);
     expect(out.answered).toEqual(['a', 'b', 'c']);
+    // Every round records the federation's size: the agents asked at the start.
+    expect(out.history.map((r) => r.federation)).toEqual(out.history.map(() => 3));
   });
 
   it('negative control: a tampered reply (one agent doubles its sum) changes the answer', async () => {

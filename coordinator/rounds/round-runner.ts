@@ -198,7 +198,7 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     // Plain sums in mode none or local-dp: the coordinator holds each agent's (local-dp: already noisy) vector anyway.
     const perBlocks = secureSum === undefined && (job.privacy.mode === 'none' || job.privacy.mode === 'local-dp') ? def.perAgentBlocks?.(job, round) : undefined;
     const perAgent = perBlocks ? agentBlockSlices(layout, perBlocks, good) : undefined;
-    const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std), ...(withheld.length > 0 ? { withheld } : {}), ...(perAgent ? { perAgent } : {}) };
+    const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std), federation: asked.length, ...(withheld.length > 0 ? { withheld } : {}), ...(perAgent ? { perAgent } : {}) };
     await o.store.saveRound(o.jobId, rec);
     history.push(rec);
     failed.forEach((a) => missed.add(a));

@@ -143,10 +143,11 @@ export function withinBounds(layout: StatLayout, parts: Record<string, ArrayLike
 export function replayServer(spec: TrainJobSpec, plan: TrainPlan, history: readonly RoundRecord<TrainRoundInput>[]): ServerState {
   let s = initialServerState(spec.strategy, glorotInit(plan.shapes, spec.training.seed));
   const layout = trainLayout(spec, plan);
-  // SCAFFOLD's N, the federation's size: the most agents any training round so far stands for (|S| / fraction). A
-  // round that lost agents does not shrink it, so c ← c + (1/N) Σ_S Δc_i keeps c the mean of every c_i when agents
-  // drop out and come back (red team 28, M2: N was each round's own |S| / fraction). Pure over the history: a
-  // restarted coordinator replays the same c.
+  // SCAFFOLD's N, the federation's size: the agents the job asked at its start (RoundRecord.federation), so
+  // c ← c + (1/N) Σ_S Δc_i keeps c the mean of every c_i, under partial participation (a sample rounded up is not
+  // |S| / fraction) and when agents drop out and come back, from the first round on (red teams 28 M2 and 29 F3).
+  // Rounds stored before the runner recorded it fall back to the most agents a round stood for (|S| / fraction).
+  // Pure over the history: a restarted coordinator replays the same c.
   let federation = 0;
   for (const rec of history) {
     if (rec.input.phase !== 'train') continue;
@@ -159,7 +160,7 @@ export function replayServer(spec: TrainJobSpec, plan: TrainPlan, history: reado
     }
     if (!(w > 0)) continue;
     const delta = b.delta!.map((d) => d / w);
-    federation = Math.max(federation, rec.answered.length / spec.participation.fraction);
+    federation = rec.federation ?? Math.max(federation, rec.answered.length / spec.participation.fraction);
     s = serverUpdate(spec.strategy, s, spec.strategy.name === 'scaffold' ? { delta, deltaCSum: b.deltaC!, clients: federation } : { delta });
   }
   return s;

@@ -77,4 +77,20 @@ describe('SCAFFOLD: c_i moves only when the server counted its Δc_i', () => {
     const alone = replayServer(job.spec, job.plan, [rec(0, ['a', 'b'], 3)]).c!;
     expect(alone[0]).toBeCloseTo(3 / 2, 12);
   });
+
+  it("the server's c divides by the agents the job asked (RoundRecord.federation), from round 0 and under partial participation (red team 29, F3)", () => {
+    const released = (dc: number): number[] => Array.from(joinBlocks(layout, { weight: [100], delta: new Float64Array(P), deltaC: new Float64Array(P).fill(dc) }));
+    const rec = (round: number, answered: string[], dc: number, federation?: number) => ({ round, input: { phase: 'train' as const, weights: zeros(), control: zeros() }, answered, released: released(dc), noiseStd: layout.blocks.map(() => 0), ...(federation ? { federation } : {}) });
+    // 3 agents asked, one not connected in round 0 (Δc_i = 1 for the two that trained), all three in round 1 with
+    // Δc_i = 0: c is the mean of the c_i, 2/3, from round 0 on.
+    const away = replayServer(job.spec, job.plan, [rec(0, ['a', 'b'], 2, 3), rec(1, ['a', 'b', 'c'], 0, 3)]).c!;
+    expect(away[0]).toBeCloseTo(2 / 3, 12);
+    // Negative control: without the recorded federation (rounds stored before it), N is estimated from the answers
+    // and c stays at 1, off the mean.
+    const estimated = replayServer(job.spec, job.plan, [rec(0, ['a', 'b'], 2), rec(1, ['a', 'b', 'c'], 0)]).c!;
+    expect(estimated[0]).toBeCloseTo(1, 12);
+    // Partial participation: 3 agents, fraction 0.5 samples 2 (rounded up); 2/0.5 = 4 is not the federation, 3 is.
+    const partial = compileKindJob(trainKind, syntheticTrainSpec(D, { training: { rounds: 3, localEpochs: 1, batchSize: 8, learningRate: 0.5, seed: 1 }, strategy: { name: 'scaffold' }, participation: { fraction: 0.5, minUpdates: 1 } })) as CompiledTrainJob;
+    expect(replayServer(partial.spec, partial.plan, [rec(0, ['a', 'b'], 2, 3)]).c![0]).toBeCloseTo(2 / 3, 12);
+  });
 });
