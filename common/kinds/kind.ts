@@ -97,6 +97,12 @@ export interface RoundRecord<I = unknown> {
    * control variate is the mean over all of them (red team 29, F3). Absent in rounds stored before it was recorded.
    */
   readonly federation?: number;
+  /**
+   * Agents this round asked, or could not ask because they were not connected, that did not answer: the job's result
+   * names them as missing even when they came back, also after a coordinator restart (stored with the round).
+   * Absent: none (or a round stored before it was recorded).
+   */
+  readonly missed?: readonly string[];
 }
 
 /** What a kind releases: the coordinator turns it into the job's result. */

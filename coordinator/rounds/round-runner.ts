@@ -87,8 +87,15 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
   // (With partial participation the last round asked only a sample: the pool is then every agent asked at the start.)
   let participants = history.length > 0 && job.dropout === 'continue' && !def.participants ? [...history[history.length - 1]!.answered] : asked;
   const agentErrors: Record<string, { code: string; message: string }> = {};
-  // Agents that failed some round (a kind that picks its agents may ask them again later: they are still named).
+  // Agents that failed some round (a kind that picks its agents may ask them again later: they are still named),
+  // rebuilt from the stored rounds when a restarted coordinator resumes the job.
   const missed = new Set<string>();
+  for (const rec of history) {
+    for (const a of rec.missed ?? []) {
+      missed.add(a);
+      agentErrors[a] ??= { code: 'AGENT_UNAVAILABLE', message: `missed round ${rec.round + 1} (before the coordinator restarted)` };
+    }
+  }
   let converged = false;
   for (;;) {
     const round = history.length;
@@ -198,7 +205,7 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     // Plain sums in mode none or local-dp: the coordinator holds each agent's (local-dp: already noisy) vector anyway.
     const perBlocks = secureSum === undefined && (job.privacy.mode === 'none' || job.privacy.mode === 'local-dp') ? def.perAgentBlocks?.(job, round) : undefined;
     const perAgent = perBlocks ? agentBlockSlices(layout, perBlocks, good) : undefined;
-    const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std), federation: asked.length, ...(withheld.length > 0 ? { withheld } : {}), ...(perAgent ? { perAgent } : {}) };
+    const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std), federation: asked.length, ...(failed.length + away.length > 0 ? { missed: [...failed, ...away].sort() } : {}), ...(withheld.length > 0 ? { withheld } : {}), ...(perAgent ? { perAgent } : {}) };
     await o.store.saveRound(o.jobId, rec);
     history.push(rec);
     failed.forEach((a) => missed.add(a));

@@ -48,7 +48,7 @@ describe('durable round store', () => {
     let store = await JobStore.open(dir);
     let rounds = await openRoundStore(store);
     const perAgent = { a: [3, 0.5, 2], b: [4, 1.25, 3] };
-    await rounds.saveRound('p', { round: 0, input: {}, answered: ['a', 'b'], released: [7, 1.75, 5], noiseStd: [0], perAgent, federation: 3 });
+    await rounds.saveRound('p', { round: 0, input: {}, answered: ['a', 'b'], released: [7, 1.75, 5], noiseStd: [0], perAgent, federation: 3, missed: ['c'] });
     await rounds.saveRound('p', { round: 1, input: {}, answered: ['a', 'b'], released: [7, 1.75, 5], noiseStd: [0] });
     store.close();
     store = await JobStore.open(dir);
@@ -59,6 +59,9 @@ describe('durable round store', () => {
     // The federation's size (SCAFFOLD's N) likewise.
     expect(back[0]!.federation).toBe(3);
     expect('federation' in back[1]!).toBe(false);
+    // And who missed the round.
+    expect(back[0]!.missed).toEqual(['c']);
+    expect('missed' in back[1]!).toBe(false);
     store.close();
   });
 });

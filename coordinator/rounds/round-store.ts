@@ -13,7 +13,8 @@ const ROUNDS = 'job_rounds';
  * slices a kind asked for (`RoundRecord.perAgent`: mode none with plain sums only, where the coordinator holds each
  * agent's vector anyway), so a resumed job still releases them for the rounds before the restart. Stores it only
  * when present: under SecAgg/HE or in the DP modes the runner keeps none, and nothing more is written. `federation`
- * (likewise) is how many agents the job asked at its start (SCAFFOLD's N).
+ * (likewise) is how many agents the job asked at its start (SCAFFOLD's N); `missed_json` who missed the round, so a
+ * resumed job still names an agent that missed a round before the restart and came back.
  */
 export async function openRoundStore(store: JobStore): Promise<RoundStateStore> {
   await store.withConnection((conn) =>
@@ -22,6 +23,7 @@ export async function openRoundStore(store: JobStore): Promise<RoundStateStore> 
   await store.withConnection((conn) => conn.run(`ALTER TABLE ${ROUNDS} ADD COLUMN IF NOT EXISTS withheld_json VARCHAR`));
   await store.withConnection((conn) => conn.run(`ALTER TABLE ${ROUNDS} ADD COLUMN IF NOT EXISTS per_agent_json VARCHAR`));
   await store.withConnection((conn) => conn.run(`ALTER TABLE ${ROUNDS} ADD COLUMN IF NOT EXISTS federation INTEGER`));
+  await store.withConnection((conn) => conn.run(`ALTER TABLE ${ROUNDS} ADD COLUMN IF NOT EXISTS missed_json VARCHAR`));
   return {
     async loadRounds(jobId: string): Promise<RoundRecord[]> {
       const rows = await store.withConnection(async (conn) => (await conn.runAndReadAll(`SELECT * FROM ${ROUNDS} WHERE job_id = $1 ORDER BY round`, [jobId])).getRowObjectsJS());
@@ -36,12 +38,13 @@ export async function openRoundStore(store: JobStore): Promise<RoundStateStore> 
           ...(r.withheld_json ? { withheld: JSON.parse(String(r.withheld_json)) as RoundRecord['withheld'] } : {}),
           ...(r.per_agent_json ? { perAgent: JSON.parse(String(r.per_agent_json)) as RoundRecord['perAgent'] } : {}),
           ...(r.federation !== null && r.federation !== undefined ? { federation: Number(r.federation) } : {}),
+          ...(r.missed_json ? { missed: JSON.parse(String(r.missed_json)) as string[] } : {}),
         };
       });
     },
     async saveRound(jobId: string, rec: RoundRecord): Promise<void> {
       await store.withConnection((conn) =>
-        conn.run(`INSERT INTO ${ROUNDS} (job_id, round, input_json, answered_json, released_json, noise_json, at_ms, withheld_json, per_agent_json, federation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
+        conn.run(`INSERT INTO ${ROUNDS} (job_id, round, input_json, answered_json, released_json, noise_json, at_ms, withheld_json, per_agent_json, federation, missed_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
           jobId,
           rec.round,
           JSON.stringify(rec.input),
@@ -52,6 +55,7 @@ export async function openRoundStore(store: JobStore): Promise<RoundStateStore> 
           rec.withheld && rec.withheld.length > 0 ? JSON.stringify(rec.withheld) : null,
           rec.perAgent ? JSON.stringify(rec.perAgent) : null,
           rec.federation ?? null,
+          rec.missed && rec.missed.length > 0 ? JSON.stringify(rec.missed) : null,
         ]),
       );
     },

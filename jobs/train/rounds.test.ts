@@ -188,4 +188,29 @@ describe('train kind through the round runner', () => {
     const all = await run(baseSpec({ training: { rounds: 3, localEpochs: 1, batchSize: 16, learningRate: 0.5 } }), data);
     expect(all.asks.filter((a) => a.agent === 'agent2').map((a) => a.round)).toEqual([0, 1, 2, 3]);
   }, 120_000);
+
+  it('an agent that missed a round before a coordinator restart is still named after the resume; control: rounds stored without `missed`', async () => {
+    const data = agentsData(3);
+    const job = compileKindJob(trainKind, baseSpec({ training: { rounds: 3, localEpochs: 1, batchSize: 16, learningRate: 0.5 } })) as CompiledTrainJob;
+    const m = transport(data);
+    const store = createMemoryRoundStore();
+    const opts = { def: trainKind, job, jobId: 'j', researcher: 'r', specJson: JSON.stringify(job.spec), agents: [...data.keys()], transport: m.t, store, rng: createSeededRng(5) };
+    // agent2 is away for round 1; the coordinator stops before round 2 and resumes with every agent connected.
+    let round = 0;
+    const stopped = await runRounds({ ...opts, beforeRound: async (r) => {
+      round = r;
+      if (r === 2) throw new Error('coordinator stopped');
+    }, isLive: (a) => a !== 'agent2' || round !== 1 }).catch((e: unknown) => e);
+    expect(String(stopped)).toMatch(/coordinator stopped/);
+    expect(store.rounds.get('j')!.map((r) => r.missed ?? [])).toEqual([[], ['agent2']]);
+    const resumed = await runRounds({ ...opts, isLive: () => true });
+    expect(resumed.history.map((h) => h.answered.length)).toEqual([3, 2, 3, 3]);
+    expect(resumed.missing).toEqual(['agent2']);
+    expect(resumed.agentErrors.agent2).toMatchObject({ code: 'AGENT_UNAVAILABLE', message: expect.stringMatching(/missed round 2 \(before the coordinator restarted\)/) });
+    // Control: the same stored rounds without `missed` (a store written before it was recorded) name nobody.
+    const old = createMemoryRoundStore();
+    old.rounds.set('j', store.rounds.get('j')!.slice(0, 2).map(({ missed: _m, ...r }) => r));
+    const unnamed = await runRounds({ ...opts, store: old, isLive: () => true });
+    expect(unnamed.missing).toEqual([]);
+  }, 120_000);
 });
