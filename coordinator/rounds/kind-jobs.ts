@@ -185,10 +185,21 @@ export class KindJobs {
     const { deps } = this;
     const signal = this.stopping.signal;
     const emit = (type: JobEventRecord['type'], agent?: string, message?: string): void => deps.emit({ jobId: record.id, type, atMs: Date.now(), ...(agent ? { agent } : {}), ...(message ? { message } : {}) }, record);
+    // Each asked agent's published minimum cell size, for the release's rules over pooled figures: taken from the
+    // agents connected at the start and from every agent when it answers (one that connected late, e.g. after a
+    // coordinator restart, was missing from it and counted as 0), the largest seen if an agent re-registers.
+    const minCellSize: Record<string, number> = {};
+    const learnMinCellSize = (a: AgentView): void => {
+      if (record.agentsAsked.includes(a.name)) minCellSize[a.name] = Math.max(minCellSize[a.name] ?? 0, a.policy.minCellSize);
+    };
     const transport: RoundTransport = {
       ask: async (agent, t) => {
         const o = await deps.dispatcher.dispatch(agent, { jobId: t.jobId, kind: t.kind, specJson: t.specJson, deadlineMs: t.deadlineMs, round: t.round, researcher: t.researcher, payload: t.payload });
-        if (o.ok) deps.metrics.roundReplyReceived(job.kind, job.secure, o.arrow.length + (o.payload?.length ?? 0));
+        if (o.ok) {
+          deps.metrics.roundReplyReceived(job.kind, job.secure, o.arrow.length + (o.payload?.length ?? 0));
+          const view = deps.registry.connected().find((v) => v.name === agent);
+          if (view) learnMinCellSize(view);
+        }
         emit(o.ok ? 'agent-answered' : 'agent-failed', agent, o.ok ? `round ${t.round + 1}` : `round ${t.round + 1}: ${o.error.code}: ${o.error.message}`);
         return o.ok ? { ok: true, bytes: o.arrow } : { ok: false, error: o.error };
       },
@@ -197,7 +208,8 @@ export class KindJobs {
     emit('dispatched');
     try {
       await this.waitForAgents(record.agentsAsked, job.roundTimeoutMs, signal);
-      const releaseInfo = { minCellSize: Object.fromEntries(deps.registry.connected().filter((a) => record.agentsAsked.includes(a.name)).map((a) => [a.name, a.policy.minCellSize])) };
+      deps.registry.connected().forEach(learnMinCellSize);
+      const releaseInfo = { minCellSize };
       const out = await runRounds({
         def,
         job,
