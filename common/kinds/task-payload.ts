@@ -1,8 +1,12 @@
 import { FedmeshError } from '../errors.js';
 import { isSecurePhase, type SecurePhase } from './secure-sum.js';
 
-/** The largest round payload (the compiled job's hash and the public round input, JSON). */
-export const MAX_ROUND_PAYLOAD_BYTES = 4 << 20;
+/**
+ * The largest round payload (the compiled job's hash and the public round input, JSON): a model's weights, or under
+ * he the summed ciphertexts sent to the key holder (about 13 MB in base64 for a 100 000-parameter model; 4 MiB
+ * refused those). Payloads over 1 MiB cross the link in pieces (common/transport/chunks.ts).
+ */
+export const MAX_ROUND_PAYLOAD_BYTES = 32 << 20;
 
 /** What a round task carries besides the spec: the hash the job travels by and the round's public input. */
 export interface RoundPayload {

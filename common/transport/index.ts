@@ -6,3 +6,4 @@ export * from './health.js';
 export * from './proto.js';
 export * from './shutdown.js';
 export * from './status-map.js';
+export * from './chunks.js';

@@ -1,4 +1,5 @@
 import type { Table} from 'apache-arrow';
+import { chunkBit, splitIntoChunks } from '../../common/transport/index.js';
 import { tableToIPC, tableFromJSON } from 'apache-arrow';
 import { INGEST_STATES, type AgentRegistration, type AgentTask, type AgentTaskReply, type IngestStatus } from '../../common/agent-protocol.js';
 import { FedmeshError } from '../../common/errors.js';
@@ -94,6 +95,17 @@ export function registrationFromWire(w: WireRegister): AgentRegistration {
       metadata: parseJsonObject(p.metadataJson, `products[${p.name}].metadata_json`),
     })),
   };
+}
+
+/**
+ * A task as the messages that carry it: a payload above CHUNK_BYTES goes first in pieces, then the task naming it in
+ * `chunked` (common/transport/chunks.ts).
+ */
+export function taskMessages(t: AgentTask): Record<string, unknown>[] {
+  const pieces = splitIntoChunks(t.taskId, 1, t.payload);
+  if (pieces.length === 0) return [taskToWire(t)];
+  const task = taskToWire(t) as { task: Record<string, unknown> };
+  return [...pieces.map((chunk) => ({ chunk })), { task: { ...task.task, payload: Buffer.alloc(0), chunked: chunkBit(1) } }];
 }
 
 export function taskToWire(t: AgentTask): Record<string, unknown> {

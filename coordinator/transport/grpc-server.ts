@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { HealthReporter, shutdownServer, peerIdentity, serverCredentials, fedmeshV1, SERVER_OPTIONS, toGrpcError } from '../../common/transport/index.js';
+import { ChunkAssembler, chunkBit, HealthReporter, shutdownServer, peerIdentity, serverCredentials, fedmeshV1, SERVER_OPTIONS, toGrpcError, writeInOrder, type WireChunk } from '../../common/transport/index.js';
 import { FedmeshError, quote } from '../../common/errors.js';
 import { isUndecodable, withTolerantDeserializers } from './undecodable.js';
 import type { TlsMaterial } from '../../common/tls.js';
@@ -9,7 +9,7 @@ import { authenticateCaller, type CallerAuth } from './authenticate.js';
 import type { OidcVerifier } from '../identity/index.js';
 import { checkRegistrationSize } from '../registration-limits.js';
 import {
-  agentToWire, budgetEntryToWire, projectBudgetToWire, eventToWire, jobSummaryToWire, jobToWire, registrationFromWire, replyFromWire, resultPart, RESULT_CHUNK_BYTES, RESULT_PARTS, taskToWire,
+  agentToWire, budgetEntryToWire, projectBudgetToWire, eventToWire, jobSummaryToWire, jobToWire, registrationFromWire, replyFromWire, resultPart, RESULT_CHUNK_BYTES, RESULT_PARTS, taskMessages,
   type ResultPartName, type WireRegister,
 } from './codec.js';
 
@@ -219,6 +219,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
       const peer = peerIdentity(call as never);
       let identity: string | undefined;
       let session: number | undefined;
+      const chunks = new ChunkAssembler();
       const fail = (e: FedmeshError): void => {
         call.emit('error', toGrpcError(e));
       };
@@ -244,7 +245,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             }
             identity = insecure ? reg.name : peer.name!;
             clearTimeout(regTimer);
-            session = coordinator.agentAttached(identity, reg, (t) => call.write(taskToWire(t)), () => call.end(), (taskId) => call.write({ cancel: { taskId } }));
+            session = coordinator.agentAttached(identity, reg, (t) => void writeInOrder(call, taskMessages(t)), () => call.end(), (taskId) => call.write({ cancel: { taskId } }));
             call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs, coordinatorIdentityKey: Buffer.from(coordinator.identities.publicKey) } });
             return;
           }
@@ -260,6 +261,19 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             coordinator.agentHeartbeat(identity!, session);
             return;
           }
+          if (msg.chunk) {
+            // A piece of a large reply field (common/transport/chunks.ts): bounded per link, and a sign of life.
+            chunks.add(msg.chunk as WireChunk);
+            coordinator.agentHeartbeat(identity!, session);
+            return;
+          }
+          const result = msg.result as { taskId?: unknown; chunked?: number; arrowIpc?: Buffer; payload?: Buffer } | undefined;
+          if (result && (result.chunked ?? 0) !== 0) {
+            const id = String(result.taskId ?? '');
+            if ((result.chunked ?? 0) & ~(chunkBit(1) | chunkBit(2))) throw new FedmeshError('INVALID_ARGUMENT', `result.chunked: unknown bits in ${result.chunked}`);
+            if (result.chunked! & chunkBit(1)) result.arrowIpc = chunks.take(id, 1);
+            if (result.chunked! & chunkBit(2)) result.payload = chunks.take(id, 2);
+          }
           const reply = replyFromWire(msg as never);
           if (reply) {
             coordinator.agentHeartbeat(identity!, session);
@@ -274,6 +288,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
       });
       const gone = (): void => {
         clearTimeout(regTimer);
+        chunks.clear();
         if (identity !== undefined && session !== undefined) coordinator.agentDetached(identity, session);
       };
       call.on('end', gone);

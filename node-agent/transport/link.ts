@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { AgentRegistration, AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
-import { clientCredentials, clientChannelOptions, fedmeshV1 } from '../../common/transport/index.js';
+import { ChunkAssembler, chunkBit, clientCredentials, clientChannelOptions, fedmeshV1, splitIntoChunks, writeInOrder, type WireChunk } from '../../common/transport/index.js';
+import { FedmeshError } from '../../common/errors.js';
 import type { TlsMaterial } from '../../common/tls.js';
 
 export interface LinkOptions {
@@ -22,8 +23,9 @@ export interface LinkOptions {
 interface WireMessage {
   body?: string;
   registered?: { agentId: string; heartbeatIntervalMs: number; coordinatorIdentityKey?: Buffer };
-  task?: { taskId: string; jobId: string; kind: string; specJson: string; deadlineUnixMs: string; round: number; researcher: string; payload: Buffer; conceptIds?: string[]; identityAssertion?: string };
+  task?: { taskId: string; jobId: string; kind: string; specJson: string; deadlineUnixMs: string; round: number; researcher: string; payload: Buffer; conceptIds?: string[]; identityAssertion?: string; chunked?: number };
   cancel?: { taskId: string };
+  chunk?: WireChunk;
 }
 
 /**
@@ -41,6 +43,8 @@ export class AgentLink {
   private registeredListeners: ((agentId: string) => void)[] = [];
   private brokenListeners: (() => void)[] = [];
   private linked = false;
+  /** Each stream's pieces of large task payloads (common/transport/chunks.ts). */
+  private readonly chunks = new WeakMap<object, ChunkAssembler>();
   agentId: string | undefined;
 
   constructor(private readonly options: LinkOptions) {
@@ -71,6 +75,7 @@ export class AgentLink {
     if (this.stopped || !this.client) return;
     const call = (this.client as unknown as { connect: () => grpc.ClientDuplexStream<unknown, WireMessage> }).connect();
     this.call = call;
+    this.chunks.set(call, new ChunkAssembler());
     call.write(this.registerMessage());
     call.on('data', (msg: WireMessage) => this.onMessage(call, msg));
     call.on('error', (e: grpc.ServiceError) => {
@@ -127,8 +132,28 @@ export class AgentLink {
       this.options.onCancel?.(msg.cancel.taskId);
       return;
     }
+    const chunks = this.chunks.get(call)!;
+    if (msg.chunk) {
+      try {
+        chunks.add(msg.chunk);
+      } catch (e) {
+        // A coordinator that breaks the piece protocol: drop the stream (its pieces with it) and reconnect.
+        this.options.log('link-chunk-refused', { reason: e instanceof Error ? e.message.slice(0, 300) : String(e) });
+        chunks.clear();
+        call.cancel();
+      }
+      return;
+    }
     if (msg.task) {
       const t = msg.task;
+      let payload: Uint8Array;
+      try {
+        payload = (t.chunked ?? 0) & chunkBit(1) ? chunks.take(t.taskId, 1) : new Uint8Array(t.payload ?? []);
+      } catch (e) {
+        const err = e instanceof FedmeshError ? e : new FedmeshError('INVALID_ARGUMENT', 'task payload unreadable');
+        call.write({ failure: { taskId: t.taskId, error: { code: err.code, message: err.message, field: 'payload' } } });
+        return;
+      }
       const task: AgentTask = {
         taskId: t.taskId,
         jobId: t.jobId,
@@ -137,22 +162,29 @@ export class AgentLink {
         deadlineMs: Number(t.deadlineUnixMs),
         round: t.round,
         researcher: t.researcher,
-        payload: new Uint8Array(t.payload ?? []),
+        payload,
         ...(t.conceptIds && t.conceptIds.length > 0 ? { conceptIds: t.conceptIds.map(Number) } : {}),
         ...(t.identityAssertion ? { identityAssertion: t.identityAssertion } : {}),
       };
       void this.options.onTask(task).then((reply) => {
         if (this.call !== call) return;
         if (reply.ok) {
-          call.write({
+          // Large fields go first in pieces (common/transport/chunks.ts); the result then names them in `chunked`.
+          const arrowPieces = splitIntoChunks(reply.taskId, 1, reply.arrow);
+          const payloadPieces = reply.payload ? splitIntoChunks(reply.taskId, 2, reply.payload) : [];
+          const chunked = (arrowPieces.length > 0 ? chunkBit(1) : 0) | (payloadPieces.length > 0 ? chunkBit(2) : 0);
+          const result = {
             result: {
               taskId: reply.taskId,
-              arrowIpc: Buffer.from(reply.arrow),
+              arrowIpc: arrowPieces.length > 0 ? Buffer.alloc(0) : Buffer.from(reply.arrow),
               metaJson: JSON.stringify(reply.meta),
-              payload: reply.payload ? Buffer.from(reply.payload.buffer, reply.payload.byteOffset, reply.payload.byteLength) : Buffer.alloc(0),
+              payload: reply.payload && payloadPieces.length === 0 ? Buffer.from(reply.payload.buffer, reply.payload.byteOffset, reply.payload.byteLength) : Buffer.alloc(0),
               conceptNames: (reply.conceptNames ?? []).map((c) => ({ conceptId: String(c.conceptId), conceptName: c.name })),
+              chunked,
             },
-          });
+          };
+          if (chunked === 0) call.write(result);
+          else void writeInOrder(call, [...arrowPieces, ...payloadPieces].map((chunk) => ({ chunk })).concat([result as never]));
         }
         else call.write({ failure: { taskId: reply.taskId, error: reply.error } });
       });

@@ -7,7 +7,8 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CHUNK_BYTES, ChunkAssembler } from '../../common/transport/index.js';
 import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { Coordinator, startCoordinatorServer, type CoordinatorOptions, type RunningServer } from '../../coordinator/index.js';
@@ -115,6 +116,33 @@ describe('train jobs over the kind seam: 3 agents over gRPC with mTLS', () => {
     expect(s.final.testAuc).toBeGreaterThan(rows[0]!.testAuc);
     expect(s.final.testAuc).toBeGreaterThan(0.6);
   }, 120_000);
+
+  it('a model of 90 k parameters: each round\'s model (about 2 MB of JSON) and, under he, each agent\'s ciphertexts and their sum cross the link in pieces of at most 1 MiB, and the he model equals the plain one to the last bit', async () => {
+    // inputs → 300 → 300 → 1: about 92 000 weights (the limit is 100 000).
+    const big = (over: Record<string, unknown> = {}) => spec({ model: { type: 'mlp', layers: [{ units: 300, activation: 'relu' }, { units: 300, activation: 'relu' }] }, training: { rounds: 1, localEpochs: 1, batchSize: 64, learningRate: 0.05, seed: 2 }, ...over });
+    const add = vi.spyOn(ChunkAssembler.prototype, 'add');
+    try {
+      const plain = await client.run(big());
+      expect(plain.state, JSON.stringify(plain.error)).toBe('succeeded');
+      // Every task (2 rounds × 3 agents) carried its model in pieces (field 1 of a task, received at the agents).
+      expect(new Set(add.mock.calls.map(([c]) => c.taskId)).size).toBeGreaterThanOrEqual(6);
+      add.mockClear();
+      const he = await client.run(big({ secure: 'he', participation: { fraction: 1, minUpdates: 3 } }));
+      expect(he.state, JSON.stringify(he.error)).toBe('succeeded');
+      // Replies in pieces too: a task whose model went to the agent in pieces and whose ciphertexts (the reply's
+      // arrow_ipc, 4.5 MB) came back in pieces has pieces of two totals; the sum sent to the key holder is ~20 MB.
+      const totals = new Map<string, Set<string>>();
+      for (const [c] of add.mock.calls) totals.set(c.taskId, (totals.get(c.taskId) ?? new Set()).add(String(c.total)));
+      expect([...totals.values()].filter((t) => t.size === 2).length).toBeGreaterThanOrEqual(3);
+      expect(Math.max(...add.mock.calls.map(([c]) => Number(c.total)))).toBeGreaterThan(4 << 20);
+      expect(add.mock.calls.every(([c]) => c.data.length <= CHUNK_BYTES)).toBe(true);
+      const w = (j: typeof plain) => (j.result!.summary as { model: { weights: number[][] } }).model.weights;
+      expect(w(plain).flat().length).toBeGreaterThan(90_000);
+      expect(w(he)).toEqual(w(plain));
+    } finally {
+      add.mockRestore();
+    }
+  }, 300_000);
 
   it('secagg and he: the coordinator sees only masked or encrypted sums, and the model equals the plain run to the last bit (exact fixed-point sums)', async () => {
     const plain = await client.run(spec());

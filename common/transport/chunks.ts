@@ -1,0 +1,168 @@
+/**
+ * Large per-round payloads on the agent link, in pieces (agent.proto, `Chunk`): the sender splits a bytes field of
+ * more than CHUNK_BYTES into in-order pieces, then sends the message with the field empty and its bit set in
+ * `chunked`; the receiver buffers the pieces per (task, field), bounded, and puts the field back when the message
+ * arrives. No single gRPC message then holds the link for a whole model or ciphertext batch (heartbeats and other
+ * tasks go between the pieces, the sender waits for the stream to drain between them), and a hostile peer cannot make
+ * the receiver buffer more than its limits before anything is checked.
+ */
+import { FedmeshError } from '../errors.js';
+import { MAX_MESSAGE_BYTES } from './proto.js';
+
+/** Largest piece, and the size above which a field is sent in pieces. */
+export const CHUNK_BYTES = 1024 * 1024;
+
+/** A piece as it travels (proto-loader's shape: int64 as string on receipt, number or string when sent). */
+export interface WireChunk {
+  taskId: string;
+  field: number;
+  offset: string | number;
+  data: Buffer;
+  total: string | number;
+}
+
+/** Bits of `chunked`: field 1 (Task.payload, TaskResult.arrow_ipc) and field 2 (TaskResult.payload). */
+export const chunkBit = (field: 1 | 2): number => (field === 1 ? 1 : 2);
+
+/** The pieces of one field, in order, or none when it fits in one message. */
+export function splitIntoChunks(taskId: string, field: 1 | 2, bytes: Uint8Array, pieceBytes = CHUNK_BYTES): WireChunk[] {
+  if (bytes.length <= pieceBytes) return [];
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: WireChunk[] = [];
+  for (let off = 0; off < buf.length; off += pieceBytes) out.push({ taskId, field, offset: off, data: buf.subarray(off, off + pieceBytes), total: buf.length });
+  return out;
+}
+
+export interface ChunkLimits {
+  /** Largest field. @default MAX_MESSAGE_BYTES */
+  readonly maxFieldBytes: number;
+  /** Bytes buffered for all fields not yet claimed, on one stream. @default 2 × MAX_MESSAGE_BYTES */
+  readonly maxPendingBytes: number;
+  /** Fields being received at once on one stream. @default 64 */
+  readonly maxPendingFields: number;
+  /** Largest piece. @default CHUNK_BYTES */
+  readonly maxPieceBytes: number;
+}
+
+const DEFAULT_LIMITS: ChunkLimits = { maxFieldBytes: MAX_MESSAGE_BYTES, maxPendingBytes: 2 * MAX_MESSAGE_BYTES, maxPendingFields: 64, maxPieceBytes: CHUNK_BYTES };
+
+interface Pending {
+  readonly total: number;
+  received: number;
+  readonly pieces: Buffer[];
+}
+
+function wireInt(v: unknown, what: string): number {
+  const n = typeof v === 'string' && /^\d{1,16}$/.test(v) ? Number(v) : typeof v === 'number' ? v : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw new FedmeshError('INVALID_ARGUMENT', `chunk.${what}: not a non-negative integer`);
+  return n;
+}
+
+/**
+ * One stream's reassembly of pieces. Pieces are kept as received (never a buffer of the declared total, which a
+ * hostile peer could state without sending), so memory is what arrived, within `maxPendingBytes`.
+ */
+export class ChunkAssembler {
+  private readonly pending = new Map<string, Pending>();
+  private pendingBytes = 0;
+  private readonly limits: ChunkLimits;
+
+  constructor(limits: Partial<ChunkLimits> = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+  }
+
+  /** @throws FedmeshError INVALID_ARGUMENT (malformed, out of order, past its total), RESOURCE_EXHAUSTED (limits) */
+  add(c: WireChunk): void {
+    if (typeof c?.taskId !== 'string' || c.taskId.length === 0 || c.taskId.length > 128) throw new FedmeshError('INVALID_ARGUMENT', 'chunk.task_id: missing or longer than 128 characters');
+    if (c.field !== 1 && c.field !== 2) throw new FedmeshError('INVALID_ARGUMENT', `chunk.field: must be 1 or 2, got ${String(c.field).slice(0, 20)}`);
+    const offset = wireInt(c.offset, 'offset');
+    const total = wireInt(c.total, 'total');
+    const data = Buffer.isBuffer(c.data) ? c.data : Buffer.alloc(0);
+    if (data.length === 0) throw new FedmeshError('INVALID_ARGUMENT', 'chunk.data: empty piece');
+    if (data.length > this.limits.maxPieceBytes) throw new FedmeshError('RESOURCE_EXHAUSTED', `chunk.data: a piece of ${data.length} bytes is over the ${this.limits.maxPieceBytes}-byte limit`);
+    if (total > this.limits.maxFieldBytes) throw new FedmeshError('RESOURCE_EXHAUSTED', `chunk.total: ${total} bytes is over the ${this.limits.maxFieldBytes}-byte limit of one field`);
+    const key = `${c.taskId}\u0000${c.field}`;
+    let p = this.pending.get(key);
+    if (!p) {
+      if (offset !== 0) throw new FedmeshError('INVALID_ARGUMENT', `chunk.offset: the first piece of task ${c.taskId.slice(0, 64)} field ${c.field} starts at ${offset}, not 0`);
+      if (this.pending.size >= this.limits.maxPendingFields) throw new FedmeshError('RESOURCE_EXHAUSTED', `chunk: more than ${this.limits.maxPendingFields} fields in pieces at once on this link`);
+      p = { total, received: 0, pieces: [] };
+      this.pending.set(key, p);
+    } else {
+      if (total !== p.total) throw new FedmeshError('INVALID_ARGUMENT', `chunk.total: changed from ${p.total} to ${total} within task ${c.taskId.slice(0, 64)} field ${c.field}`);
+      if (offset !== p.received) throw new FedmeshError('INVALID_ARGUMENT', `chunk.offset: ${offset} where ${p.received} was expected (pieces come in order)`);
+    }
+    if (p.received + data.length > p.total) throw new FedmeshError('INVALID_ARGUMENT', `chunk: pieces of task ${c.taskId.slice(0, 64)} field ${c.field} run past their total of ${p.total} bytes`);
+    if (this.pendingBytes + data.length > this.limits.maxPendingBytes) throw new FedmeshError('RESOURCE_EXHAUSTED', `chunk: more than ${this.limits.maxPendingBytes} bytes in pieces waiting on this link`);
+    // Copied: the piece's buffer may be a view into a larger receive buffer.
+    p.pieces.push(Buffer.from(data));
+    p.received += data.length;
+    this.pendingBytes += data.length;
+  }
+
+  /**
+   * The whole field, which leaves the buffer.
+   * @throws FedmeshError INVALID_ARGUMENT when the message flags a field whose pieces did not all arrive
+   */
+  take(taskId: string, field: 1 | 2): Buffer {
+    const key = `${taskId}\u0000${field}`;
+    const p = this.pending.get(key);
+    if (!p || p.received !== p.total) {
+      throw new FedmeshError('INVALID_ARGUMENT', `chunked: field ${field} of task ${taskId.slice(0, 64)} is flagged as sent in pieces, but ${p ? `${p.received} of ${p.total} bytes` : 'none'} arrived`);
+    }
+    this.pending.delete(key);
+    this.pendingBytes -= p.received;
+    return p.pieces.length === 1 ? p.pieces[0]! : Buffer.concat(p.pieces, p.total);
+  }
+
+  /** Bytes buffered now (for tests and limits). */
+  get bufferedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /** Drops everything (the stream ended). */
+  clear(): void {
+    this.pending.clear();
+    this.pendingBytes = 0;
+  }
+}
+
+/** A stream the sender writes to: `write` returns false when its buffer is full, and 'drain' follows. */
+export interface DrainableStream {
+  write(msg: unknown): boolean;
+  once(event: 'drain' | 'close' | 'error', fn: () => void): unknown;
+  off(event: 'drain' | 'close' | 'error', fn: () => void): unknown;
+}
+
+/**
+ * Writes `messages` in order, waiting for the stream to drain whenever it says its buffer is full, so a large
+ * field's pieces are not all buffered at once and other writers' messages (heartbeats) go between them.
+ * Resolves false when the stream closed or failed before all were written.
+ */
+export async function writeInOrder(stream: DrainableStream, messages: readonly unknown[]): Promise<boolean> {
+  for (const m of messages) {
+    let ok: boolean;
+    try {
+      ok = stream.write(m);
+    } catch {
+      return false;
+    }
+    if (!ok) {
+      const drained = await new Promise<boolean>((resolve) => {
+        const done = (v: boolean) => (): void => {
+          stream.off('drain', onDrain);
+          stream.off('close', onEnd);
+          stream.off('error', onEnd);
+          resolve(v);
+        };
+        const onDrain = done(true);
+        const onEnd = done(false);
+        stream.once('drain', onDrain);
+        stream.once('close', onEnd);
+        stream.once('error', onEnd);
+      });
+      if (!drained) return false;
+    }
+  }
+  return true;
+}
