@@ -66,9 +66,14 @@ export function finalizeExact(
         values[spec.field] = Number(g.count);
       } else if (spec.fn === 'quantile') {
         if (m.kind !== 'histogram') throw new TypeError(`measure ${i}: expected bucket counts`);
-        values[spec.field] = exactQuantiles(m.bins.map((b) => b ?? 0n), spec.candidates, spec.quantiles);
+        // Mode none: buckets withheld at an agent (1 … k − 1 persons, or complementary) are left out, so the quantiles
+        // are of the values in buckets of at least k persons, a function of what could be released as a histogram
+        // (red team 30, F1: quantiles at (i + 0.5)/n listed every value of a k-person group); none left: null.
+        const complete = m.bins.every((b) => b !== null);
+        const kept = m.bins.map((b) => b ?? 0n);
+        values[spec.field] = kept.some((b) => b > 0n) ? exactQuantiles(kept, spec.candidates, spec.quantiles) : null;
         // Rows whose value is missing fall in no bucket (a withheld bucket makes the count unknown: left out).
-        if (m.bins.every((b) => b !== null)) values[`${spec.field}_missing`] = Number(g.count - m.bins.reduce<bigint>((a, b) => a + (b ?? 0n), 0n));
+        if (complete) values[`${spec.field}_missing`] = Number(g.count - m.bins.reduce<bigint>((a, b) => a + (b ?? 0n), 0n));
       } else if (spec.fn === 'histogram') {
         if (m.kind !== 'histogram') throw new TypeError(`measure ${i}: expected a histogram partial`);
         values[spec.field] = m.bins.map((b) => (b === null ? null : Number(b)));

@@ -7,7 +7,7 @@
  * histogram bins with a total count below it, are suppressed. distributed-dp: the totals already carry the sum of the
  * contributors' noise shares; values are post-processed only, each with its noise std and a 95% interval.
  */
-import { finalizeExact, type GroupPartial, type KeyValue } from '../../algorithms/aggregate/index.js';
+import { finalizeExact, withholdComplement, type GroupPartial, type KeyValue } from '../../algorithms/aggregate/index.js';
 import * as dp from '../../algorithms/dp/index.js';
 import type { AggregatePrivacyPlan } from '../job/index.js';
 import { describeGuarantee, isFilledLinkage, noisyMoments, DEFAULT_JOB_DELTA, exactResultColumns, measureField, type AggregateJob } from '../job/index.js';
@@ -52,7 +52,15 @@ function releaseExact({ job, totals, minCellSize, contributors, layout }: Secure
     if (g.count < k) return { ...g, suppressedBy: ['minCellSize'] };
     return {
       ...g,
-      measures: g.measures.map((m) => (m.kind === 'histogram' ? { kind: 'histogram', bins: m.bins.map((b) => (b !== null && b > 0n && b < k ? null : b)) } : m)),
+      measures: g.measures.map((m) => {
+        if (m.kind !== 'histogram') return m;
+        // Small bins (and quantile buckets) by their total rows, then the complementary rule against the group's
+        // count (red team 30, F2), as each agent applies it in the plain path.
+        const bins = m.bins.map((b) => (b !== null && b > 0n && b < k ? null : b));
+        const outside = g.count - m.bins.reduce<bigint>((a, b) => a + (b ?? 0n), 0n);
+        withholdComplement(bins, m.bins, g.count, m.bins.map((b) => b ?? 0n), outside, k);
+        return { kind: 'histogram', bins };
+      }),
     };
   });
   const released = finalizeExact(
@@ -63,6 +71,16 @@ function releaseExact({ job, totals, minCellSize, contributors, layout }: Secure
         : { fn: m.fn, field: fields[i]! },
     ),
   );
+  // Missing values of 1 … k − 1 rows in total: neither <field>_missing nor <field>_n (count − n gives it back).
+  for (const r of released.rows) {
+    for (const f of fields) {
+      const missing = r.values[`${f}_missing`];
+      if (typeof missing === 'number' && missing > 0 && missing < minCellSize) {
+        r.values[`${f}_missing`] = null;
+        if (`${f}_n` in r.values) r.values[`${f}_n`] = null;
+      }
+    }
+  }
   return {
     columns: exactResultColumns(job),
     rows: released.rows.map((r) => ({ ...groupObject(job, r.key), ...r.values })),
@@ -70,7 +88,7 @@ function releaseExact({ job, totals, minCellSize, contributors, layout }: Secure
     privacy: { mode: 'none', secure: job.secure, exact: true, minCellSize, contributors, secureMaxRows: layout.maxRowsPerAgent, ring: describeRing(layout) },
     notes: [
       `mode none with secure aggregation (${job.secure}): exact sums; no agent's statistics were visible to the coordinator`,
-      `the minimum cell size (${minCellSize}, the largest among the contributing agents) is applied to the released totals, not per agent: per-agent suppression is impossible inside secure aggregation`,
+      `the minimum cell size (${minCellSize}, the largest among the contributing agents) is applied to the released totals, not per agent: per-agent suppression is impossible inside secure aggregation; a histogram's released bin of fewest rows is withheld too when its other bins or its values in no bin are of fewer, quantiles leave withheld buckets out, and <name>_missing and <name>_n are null when fewer values are missing`,
       clippingNote(layout.maxRowsPerAgent, 'rows', 'none'),
       ...job.measures.filter((m) => m.fn !== 'count' && m.fn !== 'histogram').map((m) => `${measureField(m)}: values clamped to the declared bounds [${(m as { bounds: number[] }).bounds.join(', ')}]`),
     ],

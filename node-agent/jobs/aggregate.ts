@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { keyId, type GroupPartial, type MeasurePartial } from '../../algorithms/aggregate/index.js';
+import { keyId, withholdComplement, type GroupPartial, type MeasurePartial } from '../../algorithms/aggregate/index.js';
 import { asBufferedRng } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
 import { encodePartials } from '../../common/arrow/index.js';
@@ -83,7 +83,13 @@ interface ExactRelease {
   groups: GroupPartial[];
   withheldGroups: number;
   suppressedBins: number;
+  /**
+   * [index in `groups`, measure index]: a mean's, variance's or quantile's missing values are of 1 … k − 1 persons
+   * here, so the coordinator releases neither `<field>_missing` nor `<field>_n` (count − n would give it back).
+   */
+  missingWithheld: [number, number][];
 }
+
 
 /**
  * Mode none disclosure control at the source. The cell size of a group or histogram bin is its number of distinct
@@ -99,6 +105,7 @@ function decideExactRelease(stats: GroupStatistics, policy: CompiledAgentPolicy)
   let withheldGroups = 0;
   let suppressedBins = 0;
   const groups: GroupPartial[] = [];
+  const missingWithheld: [number, number][] = [];
   stats.groups.forEach((g, gi) => {
     const cell = stats.cells[gi]!;
     // Products without a privacy unit reach mode none only as public reference data: rows are the cell size.
@@ -106,29 +113,34 @@ function decideExactRelease(stats: GroupStatistics, policy: CompiledAgentPolicy)
       withheldGroups++;
       return;
     }
+    const at = groups.length;
+    const small = (n: bigint): boolean => n > 0n && n < k;
     const measures = g.measures.map((m, i): MeasurePartial => {
       const l = plan.layout[i]!;
-      // Quantile buckets go to the coordinator only (it releases one candidate value, never the counts).
-      if (m.kind !== 'histogram' || l.kind !== 'histogram' || l.buckets) return m;
+      if (m.kind === 'moments') {
+        // Missing values of 1 … k − 1 persons (rows, for a product without a unit): their count stays here.
+        if (plan.momentMeasures.includes(i) && small(cell.persons !== undefined ? (cell.missingPersons.get(i) ?? 0n) : g.count - m.n)) missingWithheld.push([at, i]);
+        return m;
+      }
+      if (m.kind !== 'histogram' || l.kind !== 'histogram') return m;
       const persons = cell.binPersons.get(i);
-      return {
-        kind: 'histogram',
-        bins: m.bins.map((v, b) => {
-          const size = persons ? persons[b]! : (v ?? 0n);
-          if (v !== null && v > 0n && size < k) {
-            suppressedBins++;
-            return null;
-          }
-          return v;
-        }),
-      };
+      const sizes = m.bins.map((v, b) => (persons ? persons[b]! : (v ?? 0n)));
+      const outside = persons ? persons[m.bins.length]! : g.count - m.bins.reduce<bigint>((a, b) => a + (b ?? 0n), 0n);
+      // Quantile buckets are cells too (red team 30, F1): the coordinator's quantiles leave withheld buckets out, so
+      // they are of values in buckets of at least k persons, with the same complementary rule as a histogram's bins.
+      const bins = m.bins.map((v, b) => (v !== null && v > 0n && sizes[b]! < k ? null : v));
+      withholdComplement(bins, m.bins, g.count, sizes, outside, k);
+      if (l.buckets) {
+        if (small(outside)) missingWithheld.push([at, i]);
+      } else suppressedBins += bins.filter((b, j) => b === null && m.bins[j] !== null).length;
+      return { kind: 'histogram', bins };
     });
     groups.push({ ...g, measures });
   });
   if (groups.length > policy.maxGroups) {
     throw new FedmeshError('POLICY_DENIED', `groupBy: this job would release more than ${policy.maxGroups} groups from this agent (its disclosure limit on levels); coarsen the grouping or filter`, { field: 'groupBy' });
   }
-  return { groups, withheldGroups, suppressedBins };
+  return { groups, withheldGroups, suppressedBins, missingWithheld };
 }
 
 /**
@@ -199,6 +211,7 @@ export async function runAggregate(ctx: AggregateContext): Promise<AggregateOutc
       groups: groups.length,
       withheldGroups: exactRelease?.withheldGroups ?? 0,
       suppressedBins: exactRelease?.suppressedBins ?? 0,
+      ...(exactRelease && exactRelease.missingWithheld.length > 0 ? { missingWithheld: exactRelease.missingWithheld } : {}),
       minCellSize: suppress ? policy.minCellSize : null,
       cellSize: suppress ? (plan.hasUnit ? 'persons' : 'rows') : null,
       contributionBounded: plan.bounded,

@@ -21,8 +21,13 @@ export interface AggregatePlan {
   /** The same statistics in one statement without a temp table (when nothing else reads the rows: the DP modes). */
   inlineSql: string;
   inlineParams: (string | number | boolean)[];
-  /** Histogram measures whose bins are released as counts (not quantile buckets): their measure indexes. */
+  /**
+   * Measures whose bins are cells of persons in mode none (histograms and quantile buckets: red team 30, F1, a
+   * quantile at (i + 0.5)/n read every value of a k-person group off buckets never checked): their measure indexes.
+   */
   histogramMeasures: number[];
+  /** Mean and variance measures (their values are in column c<i> of the rows, NULL when missing). */
+  momentMeasures: number[];
   keyCount: number;
   layout: AgentMeasureLayout[];
   /** Whether contribution bounding per privacy unit was applied. */
@@ -157,6 +162,7 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
 
   const outer: string[] = [...keys, `${d.cast('count(*)', 'BIGINT')} AS count`];
   const histogramMeasures: number[] = [];
+  const momentMeasures: number[] = [];
   const histograms = new Map<number, ReturnType<SqlDialect['histogram']>>();
   privacy.layout.forEach((l, i) => {
     const m = job.measures[i]!;
@@ -178,6 +184,7 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
       const h = d.histogram(`b${i}`, l.bins);
       histograms.set(i, h);
       outer.push(...h.select(`m${i}_hist`));
+      histogramMeasures.push(i);
       return;
     }
     if (l.kind === 'histogram' && m.fn === 'histogram') {
@@ -198,6 +205,7 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
       return;
     }
     if (l.kind !== 'moments') return;
+    if (m.fn === 'mean' || m.fn === 'variance') momentMeasures.push(i);
     const centred = `(${clampSql(c, p(l.lower, 'DOUBLE'), p(l.upper, 'DOUBLE'))} - ${p(l.center, 'DOUBLE')})`;
     inner.push(`${centred} AS c${i}`);
     const halfSq = l.center === 0 ? Math.max(l.lower * l.lower, l.upper * l.upper) : ((l.upper - l.lower) / 2) ** 2;
@@ -262,6 +270,7 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
     inlineSql: numberStats(`SELECT ${outer.join(', ')} FROM (${withBins}) AS t${groupSql}`, rowsParams.length),
     inlineParams: [...rowsParams, ...statsParams],
     histogramMeasures,
+    momentMeasures,
     keyCount: keys.length,
     layout: privacy.layout,
     bounded: dpMode && unit !== undefined,

@@ -13,8 +13,13 @@ export interface GroupCell {
   label: string;
   /** Distinct privacy units in the group (mode none); undefined in the DP modes or without a privacy unit. */
   persons: bigint | undefined;
-  /** Per measure index: distinct privacy units per released histogram bin (histogram measures only). */
+  /**
+   * Per measure index: distinct privacy units per histogram bin or quantile bucket, and one more entry at the end:
+   * the persons whose value falls in none (missing, or outside the histogram's edges).
+   */
   binPersons: Map<number, bigint[]>;
+  /** Per mean/variance measure index: distinct privacy units whose value is missing (NULL). */
+  missingPersons: Map<number, bigint>;
 }
 
 export interface GroupStatistics {
@@ -97,7 +102,7 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
         return { kind: 'histogram', bins: plan.readBins(r, i) };
       });
       groups.push({ key, count: BigInt(r.count as bigint), measures, suppressedBy: [] });
-      const cell: GroupCell = { label: String(r.cell), persons: r.persons === undefined || r.persons === null ? undefined : BigInt(r.persons as bigint), binPersons: new Map() };
+      const cell: GroupCell = { label: String(r.cell), persons: r.persons === undefined || r.persons === null ? undefined : BigInt(r.persons as bigint), binPersons: new Map(), missingPersons: new Map() };
       cells.push(cell);
       byLabel.set(cell.label, cell);
     }
@@ -105,18 +110,25 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
       for (const i of plan.histogramMeasures) {
         const l = plan.layout[i]!;
         if (l.kind !== 'histogram') continue;
-        for (const c of cells) c.binPersons.set(i, Array.from({ length: l.bins }, () => 0n));
+        for (const c of cells) c.binPersons.set(i, Array.from({ length: l.bins + 1 }, () => 0n));
         const label = groupLabelSql(plan.keyCount, d);
         // Grouped by the key columns themselves, the label made outside: T-SQL groups by neither a constant nor a
-        // FOR JSON subquery.
+        // FOR JSON subquery. A NULL bin index (a missing value, or one outside the edges) counts in the last entry.
         const keys = Array.from({ length: plan.keyCount }, (_, k) => `k${k}`);
-        const grouped = `SELECT ${[...keys, `b${i}`].join(', ')}, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS persons FROM ${d.tempTable(table)} WHERE b${i} IS NOT NULL GROUP BY ${[...keys, `b${i}`].join(', ')}`;
+        const grouped = `SELECT ${[...keys, `b${i}`].join(', ')}, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS persons FROM ${d.tempTable(table)} GROUP BY ${[...keys, `b${i}`].join(', ')}`;
         const binRows = await readRows(conn, `SELECT ${label} AS cell, b${i} AS bin, persons FROM (${grouped}) AS g`, [], product.name);
         for (const b of binRows) {
-          const bin = Number(b.bin);
+          const bin = b.bin === null || b.bin === undefined ? l.bins : Number(b.bin);
           const arr = byLabel.get(String(b.cell))?.binPersons.get(i);
           if (arr && Number.isInteger(bin) && bin >= 0 && bin < arr.length) arr[bin] = BigInt(b.persons as bigint);
         }
+      }
+      for (const i of plan.momentMeasures) {
+        const label = groupLabelSql(plan.keyCount, d);
+        const keys = Array.from({ length: plan.keyCount }, (_, k) => `k${k}`);
+        const grouped = `SELECT ${[...keys].join(', ')}${keys.length > 0 ? ', ' : ''}${d.cast('count(DISTINCT u)', 'BIGINT')} AS persons FROM ${d.tempTable(table)} WHERE c${i} IS NULL${keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : ''}`;
+        const missing = await readRows(conn, `SELECT ${label} AS cell, persons FROM (${grouped}) AS g`, [], product.name);
+        for (const m of missing) byLabel.get(String(m.cell))?.missingPersons.set(i, BigInt(m.persons as bigint));
       }
     }
     const stats: GroupStatistics = { plan, groups, cells };

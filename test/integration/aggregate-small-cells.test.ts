@@ -1,0 +1,90 @@
+/**
+ * Mode none, one aggregate job: no figure in the result may give back a count of 1 … k − 1 persons (red team 30).
+ * - F1: quantiles at (i + 0.5)/n listed every value of a k-person group, and the values of a withheld histogram bin,
+ *   because quantile buckets were never checked: now every bucket is a cell (withheld below k, complementary rule),
+ *   and the quantiles are of the values in the released buckets.
+ * - F2: count − Σ released bins gave a withheld bin back, and `<field>_missing` a count of 3 missing values: now the
+ *   smallest released bin is withheld too when a withheld part is small, and `_missing`/`_n` are null when 1 … k − 1
+ *   persons' values are missing.
+ * Each case has a control on data where nothing is small, so the checks are not vacuous. One agent, k = 10; a fresh
+ * mesh per case (each attack is one job, so the differencing guard plays no part).
+ */
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { writePersonCsv, type PersonRow } from '../helpers/person-data.js';
+import { startMesh, type TestMesh } from '../helpers/mesh.js';
+
+// 10 "targets" of gender 8507 born 1941 … 1950 (a cell of exactly k); 20 of gender 8532 born 1960 … 1964 (4 a year)
+// plus 3 born 1991 … 1993 and 3 with a missing bmi; 20 of gender 0 born 1950 or 1960 (10 each), none missing.
+const rows: PersonRow[] = [
+  ...[1943, 1941, 1950, 1947, 1944, 1949, 1942, 1946, 1948, 1945].map((y, i) => ({ person_id: i + 1, gender_concept_id: 8507, year_of_birth: y, bmi: 20 + i })),
+  ...Array.from({ length: 20 }, (_, i) => ({ person_id: 100 + i, gender_concept_id: 8532, year_of_birth: 1960 + (i % 5), bmi: 25 })),
+  ...[1991, 1992, 1993].map((y, i) => ({ person_id: 500 + i, gender_concept_id: 8532, year_of_birth: y, bmi: 30 })),
+  ...[1965, 1966, 1967].map((y, i) => ({ person_id: 600 + i, gender_concept_id: 8532, year_of_birth: y, bmi: null })),
+  ...Array.from({ length: 20 }, (_, i) => ({ person_id: 700 + i, gender_concept_id: 0, year_of_birth: i < 10 ? 1950 : 1960, bmi: 22 })),
+];
+
+let mesh: TestMesh | undefined;
+async function run(spec: Record<string, unknown>): Promise<Record<string, unknown>> {
+  mesh = await startMesh({ agentNames: ['a1'] });
+  const dir = join(mesh.dir, 'data', 'site-1');
+  await writePersonCsv(dir, rows);
+  await mesh.startAgent('a1', dir);
+  await mesh.waitForAgents(1);
+  const job = await mesh.client.run({ kind: 'aggregate', product: 'person', privacy: { mode: 'none' }, ...spec });
+  expect(job.error, job.error?.message).toBeUndefined();
+  return job.result!.rows[0] as Record<string, unknown>;
+}
+afterEach(async () => {
+  await mesh?.close();
+  mesh = undefined;
+});
+const gender = (g: number) => [{ column: 'gender_concept_id', op: '=', value: g }];
+const everyDecile = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
+
+describe('mode none aggregate: no small count by quantiles or subtraction (red team 30, F1 and F2)', () => {
+  it('F1: quantiles of a k-person group of distinct years are null, not its sorted values', async () => {
+    const r = await run({ where: gender(8507), measures: [{ fn: 'count' }, { fn: 'quantile', column: 'year_of_birth', bounds: [1900, 2000], candidates: 101, quantiles: everyDecile }] });
+    expect(r.count).toBe(10);
+    expect(r.quantile_year_of_birth).toBeNull();
+  }, 60_000);
+
+  it('F1 control: a group whose years are buckets of at least k persons gets its quantiles', async () => {
+    const r = await run({ where: gender(0), measures: [{ fn: 'quantile', column: 'year_of_birth', bounds: [1900, 2000], candidates: 101, quantiles: [0.25, 0.75] }] });
+    expect(r.quantile_year_of_birth).toEqual([1950, 1960]);
+    expect(r.quantile_year_of_birth_missing).toBe(0);
+  }, 60_000);
+
+  it('F1: quantiles at every 26th never name the 3 persons of the 1990s (their buckets are withheld)', async () => {
+    const qs = Array.from({ length: 20 }, (_, i) => (i + 7) / 26);
+    const r = await run({ where: gender(8532), measures: [{ fn: 'quantile', column: 'year_of_birth', bounds: [1900, 2000], candidates: 101, quantiles: qs }] });
+    const v = r.quantile_year_of_birth as number[] | null;
+    expect(v === null || v.every((y) => y < 1990)).toBe(true);
+  }, 60_000);
+
+  it('F2: count − Σ released bins is not the 3 persons of a withheld bin (the other bin is withheld too)', async () => {
+    const r = await run({ where: gender(8532), measures: [{ fn: 'count' }, { fn: 'histogram', column: 'year_of_birth', bins: [1900, 1980, 2100] }] });
+    const hist = r.histogram_year_of_birth as (number | null)[];
+    const released = hist.reduce<number>((s, b) => s + (b ?? 0), 0);
+    expect(r.count).toBe(26);
+    expect(hist).toEqual([null, null]);
+    expect((r.count as number) - released).not.toBe(3);
+  }, 60_000);
+
+  it('F2 control: a histogram with no small bin is released whole and adds up to the count', async () => {
+    const r = await run({ where: gender(0), measures: [{ fn: 'count' }, { fn: 'histogram', column: 'year_of_birth', bins: [1900, 1955, 2100] }] });
+    expect(r.histogram_year_of_birth).toEqual([10, 10]);
+  }, 60_000);
+
+  it('F2: 3 persons with a missing bmi: mean_bmi_missing and mean_bmi_n are null; control: a group with none missing shows 0', async () => {
+    const r = await run({ where: gender(8532), measures: [{ fn: 'count' }, { fn: 'mean', column: 'bmi', bounds: [10, 50] }] });
+    expect(r.count).toBe(26);
+    expect(typeof r.mean_bmi).toBe('number');
+    expect(r.mean_bmi_missing).toBeNull();
+    expect(r.mean_bmi_n).toBeNull();
+    await mesh!.close();
+    const c = await run({ where: gender(0), measures: [{ fn: 'count' }, { fn: 'mean', column: 'bmi', bounds: [10, 50] }] });
+    expect(c.mean_bmi_missing).toBe(0);
+    expect(c.mean_bmi_n).toBe(20);
+  }, 90_000);
+});
