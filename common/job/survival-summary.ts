@@ -56,3 +56,23 @@ export function commonPrefix(strata: readonly StratumCounts[]): StratumCounts[] 
   const m = Math.min(...strata.map((s) => s.times.length));
   return strata.map((s) => ({ ...s, times: s.times.slice(0, m), events: s.events.slice(0, m), ...(s.censored ? { censored: s.censored.slice(0, m) } : {}) }));
 }
+
+/**
+ * Mode none, one stratum of a Kaplan–Meier table: the first bin whose endpoint cells must be withheld, with every later
+ * one, so that no at-risk count readable from the released cells is a small cell's (red team 30, F3). The released
+ * curve stops at the first withheld bin m, yet n − Σ_{i<m}(e_i + c_i), the persons still at risk there, is readable
+ * (the curve prints it), and when it is 1 … k − 1 it is the withheld tail's size. So the cut moves back from m to the
+ * last bin j ≤ m whose at-risk count T_j = n − Σ_{i<j}(e_i + c_i) is 0 or at least k: then every prefix of released
+ * bins leaves 0 or at least k persons, whatever is withheld after it. m is the first bin with a cell of 1 … k − 1
+ * persons (the number of bins when none is; T there counts persons with no endpoint on the grid).
+ * @param n persons initially at risk (at least k: a smaller stratum is withheld whole)
+ */
+export function survivalTailCut(n: number, events: readonly number[], censored: readonly number[], k: number): number {
+  const small = (x: number): boolean => x > 0 && x < k;
+  let m = events.findIndex((e, i) => small(e) || small(censored[i] ?? 0));
+  if (m === -1) m = events.length;
+  const atRisk = [n];
+  for (let i = 0; i < m; i++) atRisk.push(atRisk[i]! - events[i]! - (censored[i] ?? 0));
+  for (let j = m; j > 0; j--) if (atRisk[j] === 0 || atRisk[j]! >= k) return j;
+  return 0;
+}

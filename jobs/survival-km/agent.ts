@@ -10,7 +10,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { clipToSecureMaxRows, type AgentKindContext, type AgentKindDef, type StatVector } from '../../common/kinds/index.js';
+import { clipToSecureMaxRows, selectionApplies, WITHHELD, type AgentKindContext, type AgentKindDef, type StatVector } from '../../common/kinds/index.js';
+import { SURVIVAL_STRATA, survivalTailCut, survivalTimes } from '../../common/job/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { guardedSetSize } from '../../node-agent/disclosure/released-cells.js';
 import { computeCells, guardedCells } from '../../node-agent/jobs/cell-jobs.js';
@@ -27,7 +28,30 @@ async function kmStep(ctx: AgentKindContext, job: CompiledKmJob, db: DuckDBConne
   const out = new Float64Array(job.plan.blocks.reduce((n, b) => n + b.cells.length, 0));
   let at = 0;
   for (const b of job.plan.blocks) for (const cell of b.cells) out[at++] = Number(values.get(cell) ?? 0n);
+  if (selectionApplies(job) && job.secure === 'plain') withholdTails(job, out, ctx.policy.minCellSize);
   return clipToSecureMaxRows(job, { values: out });
+}
+
+/**
+ * Mode none with plain sums: per stratum, the endpoint cells from `survivalTailCut` on are withheld here (marked;
+ * the task runner then withholds the small cells as for any selection block), so that the persons still at risk
+ * where the released curve stops are 0 or at least k at this agent (red team 30, F3). A stratum below k is
+ * withheld by the runner, and with it every endpoint cell here (they would add up to it).
+ */
+function withholdTails(job: CompiledKmJob, out: Float64Array, k: number): void {
+  const index = new Map<string, number>();
+  let at = 0;
+  for (const b of job.plan.blocks) for (const cell of b.cells) index.set(cell, at++);
+  const bins = survivalTimes(job.spec.timeGrid.binDays, job.spec.timeGrid.maxDays).length;
+  for (const s of SURVIVAL_STRATA[job.spec.strata]) {
+    const e = Array.from({ length: bins }, (_, i) => index.get(`e:${s}:${i}`)!);
+    const c = Array.from({ length: bins }, (_, i) => index.get(`c:${s}:${i}`)!);
+    const n = out[index.get(`n:${s}`)!]!;
+    const cut = n < k ? 0 : survivalTailCut(n, e.map((j) => out[j]!), c.map((j) => out[j]!), k);
+    for (let i = cut; i < bins; i++) {
+      for (const j of [e[i]!, c[i]!]) if (out[j]! > 0) out[j] = WITHHELD;
+    }
+  }
 }
 
 export const kmAgentKind: AgentKindDef<KmSpec, KmPlan, null> = {

@@ -9,7 +9,7 @@
  */
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
 import { cellKindRelease, cellNoisePlan, cellReleaseContext, oneRoundCellJob, readReleasedCells } from '../../common/kinds/index.js';
-import { summariseCells, cellBlocks } from '../../common/job/index.js';
+import { summariseCells, cellBlocks, SURVIVAL_STRATA, survivalTailCut, survivalTimes } from '../../common/job/index.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/index.js';
 import { parseKmSpec, seamRunsKm, type KmSpec } from './spec.js';
 import { renderKm } from './view.js';
@@ -48,7 +48,32 @@ function kmLayout(job: CompiledKmJob): StatLayout {
 function releaseKm(job: CompiledKmJob, history: readonly RoundRecord[], info: KindReleaseInfo): KindRelease {
   const ctx = cellReleaseContext(job, job.plan.blocks, history[history.length - 1]!, info);
   const { cells, suppressed } = readReleasedCells(job.plan.blocks, ctx);
+  if (ctx.secure?.minCellSize !== undefined) withholdSecureTails(job, cells, suppressed, ctx.secure.minCellSize);
   return cellKindRelease(summariseCells(job.spec, cells, [], undefined), suppressed, ctx, info);
+}
+
+/**
+ * Mode none inside a secure sum: the tail rule each agent applies with plain sums (agent.ts), on the totals: per
+ * stratum the endpoint cells from `survivalTailCut` on are withheld, so the persons at risk where the curve stops are
+ * 0 or at least k (red team 30, F3).
+ */
+function withholdSecureTails(job: CompiledKmJob, cells: Map<string, { value: number | null; std: number }>, suppressed: { group: Record<string, unknown>; suppressedBy: string[] }[], k: number): void {
+  const bins = survivalTimes(job.spec.timeGrid.binDays, job.spec.timeGrid.maxDays).length;
+  for (const s of SURVIVAL_STRATA[job.spec.strata]) {
+    const n = cells.get(`n:${s}`)?.value;
+    if (n === null || n === undefined || n <= 0) continue;
+    // A withheld total counts as small here (it is between 1 and k − 1), so the cut falls before it.
+    const at = (name: string): number => cells.get(name)?.value ?? 1;
+    const cut = survivalTailCut(n, Array.from({ length: bins }, (_, i) => at(`e:${s}:${i}`)), Array.from({ length: bins }, (_, i) => at(`c:${s}:${i}`)), k);
+    for (let i = cut; i < bins; i++) {
+      for (const name of [`e:${s}:${i}`, `c:${s}:${i}`]) {
+        const v = cells.get(name)?.value;
+        if (v === null || v === undefined || v <= 0) continue;
+        cells.set(name, { value: null, std: 0 });
+        suppressed.push({ group: { cell: name }, suppressedBy: ['minCellSize'] });
+      }
+    }
+  }
 }
 
 export const kmKind: KindDef<KmSpec, KmPlan, null> = {
