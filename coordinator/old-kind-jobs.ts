@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Rng } from '../algorithms/rng.js';
 import { FedmeshError, isFedmeshError } from '../common/errors.js';
 // The coordinator's only door into HE: adding and screening ciphertexts, never keys or decryption.
-import { createHePool, type HePool } from '../common/he/index.js';
+import { createHePool, type HePool } from '../common/he/coordinator.js';
 import type { JobSpec } from '../common/job/index.js';
 import { parseJobSpec } from '../common/job/index.js';
 import { checkMeshPolicy } from './admission/mesh-policy.js';

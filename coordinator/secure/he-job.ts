@@ -5,7 +5,7 @@
  * common/he/coordinator.js, and releases no values — the researcher's client decrypts and releases.
  */
 import { performance } from 'node:perf_hooks';
-import type { HePool } from '../../common/he/index.js';
+import type { HePool } from '../../common/he/coordinator.js';
 import { FedmeshError } from '../../common/errors.js';
 import { measureField } from '../../common/job/index.js';
 import { encodeEnvelope, attestationToJson, checkHeBinding, heRoundId, type HeBinding, type HeRoundStart } from '../../common/secure/index.js';
