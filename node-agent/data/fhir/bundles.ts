@@ -39,23 +39,34 @@ export function jsonErrorLine(text: string, err: unknown): number | undefined {
   return n;
 }
 
-function collect(resource: Json, kept: Set<string>, out: Json[], skipped: Map<string, number>): void {
-  const type = typeof resource['resourceType'] === 'string' ? (resource['resourceType'] as string) : '(no resourceType)';
-  if (type === 'Bundle') {
-    const entries = Array.isArray(resource['entry']) ? (resource['entry'] as unknown[]) : [];
-    for (const entry of entries) {
-      if (!isObject(entry) || !isObject(entry['resource'])) continue;
-      const inner = entry['resource'];
-      if (typeof inner['id'] !== 'string' && typeof entry['fullUrl'] === 'string') {
-        const id = idFromFullUrl(entry['fullUrl']);
-        if (id !== undefined) inner['id'] = id;
-      }
-      collect(inner, kept, out, skipped);
+/**
+ * The resources of a file, Bundles unwrapped at any depth, in document order. Iterative (an explicit stack of
+ * entry lists), so a file of bundles nested thousands deep cannot overflow the call stack (red team 30 suspicion).
+ */
+function collect(root: Json, kept: Set<string>, out: Json[], skipped: Map<string, number>): void {
+  const stack: { entries: unknown[]; at: number }[] = [];
+  const visit = (resource: Json): void => {
+    const type = typeof resource['resourceType'] === 'string' ? (resource['resourceType'] as string) : '(no resourceType)';
+    if (type === 'Bundle') stack.push({ entries: Array.isArray(resource['entry']) ? (resource['entry'] as unknown[]) : [], at: 0 });
+    else if (kept.has(type)) out.push(resource);
+    else skipped.set(type, (skipped.get(type) ?? 0) + 1);
+  };
+  visit(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.at >= top.entries.length) {
+      stack.pop();
+      continue;
     }
-    return;
+    const entry = top.entries[top.at++];
+    if (!isObject(entry) || !isObject(entry['resource'])) continue;
+    const inner = entry['resource'];
+    if (typeof inner['id'] !== 'string' && typeof entry['fullUrl'] === 'string') {
+      const id = idFromFullUrl(entry['fullUrl']);
+      if (id !== undefined) inner['id'] = id;
+    }
+    visit(inner);
   }
-  if (kept.has(type)) out.push(resource);
-  else skipped.set(type, (skipped.get(type) ?? 0) + 1);
 }
 
 /**
@@ -92,7 +103,14 @@ export async function unwrapJsonFiles(files: readonly string[], keptTypes: reado
     }
     const found: Json[] = [];
     collect(doc, kept, found, skipped);
-    found.forEach((r, i) => lines.push(JSON.stringify({ f: file, i, r })));
+    try {
+      const out = found.map((r, i) => JSON.stringify({ f: file, i, r }));
+      lines.push(...out);
+    } catch (err) {
+      // JSON.stringify recurses: a resource nested thousands of levels deep is this file's error, not the run's.
+      if (!(err instanceof RangeError)) throw err;
+      errors.push({ file, message: 'a resource is nested too deeply to be read' });
+    }
   }
   await writeFile(outFile, lines.length > 0 ? `${lines.join('\n')}\n` : '');
   return { kept: lines.length, skipped, errors };
