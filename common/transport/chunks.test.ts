@@ -33,13 +33,15 @@ describe('chunks of large link fields', () => {
 
   it('refuses pieces out of order, a first piece not at 0, a changed total, pieces past the total, and bad fields', () => {
     const pieces = splitIntoChunks('t', 1, randomBytes(3 * 1000), 1000);
-    const a = new ChunkAssembler();
+    const a = new ChunkAssembler({ maxPieceBytes: 1000 });
     expect(codeOf(() => a.add(pieces[1]!))).toBe('INVALID_ARGUMENT');
     a.add(pieces[0]!);
     expect(codeOf(() => a.add(pieces[2]!))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => a.add({ ...pieces[1]!, total: 5000 }))).toBe('INVALID_ARGUMENT');
     a.add(pieces[1]!);
-    expect(codeOf(() => a.add({ ...pieces[2]!, data: Buffer.alloc(1001) }))).toBe('INVALID_ARGUMENT');
+    // Past the total: a longer last piece (over the piece size, too), or a shorter one.
+    expect(codeOf(() => a.add({ ...pieces[2]!, data: Buffer.alloc(1001) }))).toBe('RESOURCE_EXHAUSTED');
+    expect(codeOf(() => a.add({ ...pieces[2]!, data: Buffer.alloc(999) }))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => a.add({ ...pieces[0]!, taskId: 'u', field: 3 } as unknown as WireChunk))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => a.add({ ...pieces[0]!, taskId: 'u', offset: '-1' }))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => a.add({ ...pieces[0]!, taskId: 'u', data: Buffer.alloc(0) }))).toBe('INVALID_ARGUMENT');
@@ -50,7 +52,7 @@ describe('chunks of large link fields', () => {
 
   it('a message that flags a field whose pieces are incomplete, or never came, is refused', () => {
     const pieces = splitIntoChunks('t', 2, randomBytes(2500), 1000);
-    const a = new ChunkAssembler();
+    const a = new ChunkAssembler({ maxPieceBytes: 1000 });
     a.add(pieces[0]!);
     expect(codeOf(() => a.take('t', 2))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => a.take('other', 1))).toBe('INVALID_ARGUMENT');
@@ -59,17 +61,29 @@ describe('chunks of large link fields', () => {
   it('limits: a piece too large, a declared total over the field limit, too many fields at once, too many bytes waiting', () => {
     const a = new ChunkAssembler({ maxFieldBytes: 10_000, maxPendingBytes: 5000, maxPendingFields: 2, maxPieceBytes: 1000 });
     expect(codeOf(() => a.add({ taskId: 't', field: 1, offset: 0, data: Buffer.alloc(1001), total: 2000 }))).toBe('RESOURCE_EXHAUSTED');
-    expect(codeOf(() => a.add({ taskId: 't', field: 1, offset: 0, data: Buffer.alloc(10), total: 10_001 }))).toBe('RESOURCE_EXHAUSTED');
-    // A declared total is not allocated: 2 fields declaring 10 000 bytes each buffer only the 10 bytes sent.
-    a.add({ taskId: 'a', field: 1, offset: 0, data: Buffer.alloc(10), total: 10_000 });
-    a.add({ taskId: 'b', field: 1, offset: 0, data: Buffer.alloc(10), total: 10_000 });
-    expect(a.bufferedBytes).toBe(20);
-    expect(codeOf(() => a.add({ taskId: 'c', field: 1, offset: 0, data: Buffer.alloc(10), total: 100 }))).toBe('RESOURCE_EXHAUSTED');
-    for (let off = 10; off < 4990; off += 1000) a.add({ taskId: 'a', field: 1, offset: off, data: Buffer.alloc(Math.min(1000, 4990 - off)), total: 10_000 });
+    expect(codeOf(() => a.add({ taskId: 't', field: 1, offset: 0, data: Buffer.alloc(1000), total: 10_001 }))).toBe('RESOURCE_EXHAUSTED');
+    // A declared total is not allocated: 2 fields declaring 10 000 bytes each buffer only the 2 000 bytes sent.
+    a.add({ taskId: 'a', field: 1, offset: 0, data: Buffer.alloc(1000), total: 10_000 });
+    a.add({ taskId: 'b', field: 1, offset: 0, data: Buffer.alloc(1000), total: 10_000 });
+    expect(a.bufferedBytes).toBe(2000);
+    expect(codeOf(() => a.add({ taskId: 'c', field: 1, offset: 0, data: Buffer.alloc(100), total: 100 }))).toBe('RESOURCE_EXHAUSTED');
+    for (let off = 1000; off < 4000; off += 1000) a.add({ taskId: 'a', field: 1, offset: off, data: Buffer.alloc(1000), total: 10_000 });
     expect(a.bufferedBytes).toBe(5000);
-    expect(codeOf(() => a.add({ taskId: 'b', field: 1, offset: 10, data: Buffer.alloc(1), total: 10_000 }))).toBe('RESOURCE_EXHAUSTED');
+    expect(codeOf(() => a.add({ taskId: 'b', field: 1, offset: 1000, data: Buffer.alloc(1000), total: 10_000 }))).toBe('RESOURCE_EXHAUSTED');
     a.clear();
     expect(a.bufferedBytes).toBe(0);
+  });
+
+  it('every piece but the last is whole: 1-byte pieces are refused at once (red team 31, F1: millions of them ran the heap out)', () => {
+    const a = new ChunkAssembler({ maxPieceBytes: 1000 });
+    expect(codeOf(() => a.add({ taskId: 't', field: 1, offset: 0, data: Buffer.alloc(1), total: 64 << 20 }))).toBe('INVALID_ARGUMENT');
+    expect(a.bufferedBytes).toBe(0);
+    a.add({ taskId: 't', field: 1, offset: 0, data: Buffer.alloc(1000), total: 2500 });
+    expect(codeOf(() => a.add({ taskId: 't', field: 1, offset: 1000, data: Buffer.alloc(999), total: 2500 }))).toBe('INVALID_ARGUMENT');
+    // Control: whole pieces and a shorter last one complete the field.
+    a.add({ taskId: 't', field: 1, offset: 1000, data: Buffer.alloc(1000), total: 2500 });
+    a.add({ taskId: 't', field: 1, offset: 2000, data: Buffer.alloc(500), total: 2500 });
+    expect(a.take('t', 1).length).toBe(2500);
   });
 
   it('writeInOrder waits for drain when the stream is full, and stops when it closes', async () => {
