@@ -37,10 +37,26 @@ describe('aggregate job across three agents over mTLS', () => {
       return out;
     };
     for (const g of [8507, 8532]) {
-      // Pooled counts, except that a bin is withheld when any one agent has 1–9 rows in it (its minimum cell size).
+      // Pooled counts, except that a bin is withheld when any one agent withholds it: 1–9 persons in it (its minimum
+      // cell size), or, when one of its withheld bins or its values in no bin (missing or outside) are 1–9 persons,
+      // its released bin of fewest persons (the complementary rule; one row per person here).
+      const small = (n: number): boolean => n > 0 && n < 10;
       const expectHist = (pick: (p: PersonRow) => number | null, e: number[]): (number | null)[] => {
-        const perSite = sites.map((s) => count(s.filter((p) => p.gender_concept_id === g).map(pick), e));
-        return count(pooled.filter((p) => p.gender_concept_id === g).map(pick), e).map((c, b) => (perSite.some((s) => s[b]! > 0 && s[b]! < 10) ? null : c));
+        const withheld = sites.map((s) => {
+          const vals = s.filter((p) => p.gender_concept_id === g).map(pick);
+          const c = count(vals, e);
+          const out = c.map((n) => small(n));
+          const outside = vals.length - c.reduce((a, b) => a + b, 0);
+          if (out.some((w) => w) || small(outside)) {
+            let pick2 = -1;
+            c.forEach((n, b) => {
+              if (!out[b] && n > 0 && (pick2 < 0 || n < c[pick2]!)) pick2 = b;
+            });
+            if (pick2 >= 0) out[pick2] = true;
+          }
+          return out;
+        });
+        return count(pooled.filter((p) => p.gender_concept_id === g).map(pick), e).map((c, b) => (withheld.some((w) => w[b]) ? null : c));
       };
       const row = job.result!.rows.find((r) => r.gender_concept_id === g)!;
       expect(row.histogram_year_of_birth).toEqual(expectHist((p) => p.year_of_birth, edges));
