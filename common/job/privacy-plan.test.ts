@@ -42,7 +42,8 @@ describe('jobBudget', () => {
 
 describe('planAggregatePrivacy', () => {
   it('mode none: exact layouts, integer grid for integer columns and bounds, 2^-16 for reals, no DP part', () => {
-    const p = plan({ measures: [...MEASURES, { fn: 'quantile', column: 'age', bounds: [0, 100], quantiles: [0.5], candidates: 11 }], privacy: { mode: 'none' } });
+    // (A quantile of bmi: in mode none a column takes one histogram or one quantile, and MEASURES bins age.)
+    const p = plan({ measures: [...MEASURES, { fn: 'quantile', column: 'bmi', bounds: [0, 100], quantiles: [0.5], candidates: 11 }], privacy: { mode: 'none' } });
     expect(p.dp).toBeUndefined();
     expect(p.layout[0]).toEqual({ kind: 'count' });
     expect(p.layout[1]).toMatchObject({ kind: 'moments', scaleBits: 0, sqScaleBits: 0, center: 0 });
@@ -50,7 +51,7 @@ describe('planAggregatePrivacy', () => {
     expect(p.layout[3]).toEqual({ kind: 'histogram', bins: 3 });
     // A quantile is counted in buckets around its public candidates: one more bucket than candidates.
     expect(p.layout[4]).toMatchObject({ kind: 'histogram', bins: 12 });
-    expect(quantileLayout({ fn: 'quantile', column: 'age', bounds: [0, 100], quantiles: [0.5], candidates: 11 })).toEqual(p.layout[4]);
+    expect(quantileLayout({ fn: 'quantile', column: 'bmi', bounds: [0, 100], quantiles: [0.5], candidates: 11 })).toEqual(p.layout[4]);
   });
 
   it('is a pure function of the public spec: planning twice (coordinator, agent) gives the same plan', () => {

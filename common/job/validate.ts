@@ -298,6 +298,15 @@ function parseAggregate(v: Obj): AggregateJob {
     seen.set(name, i);
   });
   const job: AggregateJob = { kind: 'aggregate', product, where, groupBy, measures, privacy: parsePrivacy(v.privacy, 'privacy', { linkage: true }) };
+  if (job.privacy.mode === 'none') {
+    // Two binnings of one column (a histogram's bins and a quantile's buckets) overlap: each is suppressed on its
+    // own, and their differences give small cells back within one job (red team 31, F2: 26 − 12 − 11 = 3).
+    measures.forEach((m, i) => {
+      if (m.fn !== 'quantile') return;
+      const h = measures.findIndex((x) => x.fn === 'histogram' && x.column === m.column);
+      if (h >= 0) throw invalidJob(`measures[${i}]`, `in mode none a column takes one histogram or one quantile, not both (measures[${h}] bins ${m.column} too): two binnings of one column give withheld cells back by difference`);
+    });
+  }
   if (v.groupKeys !== undefined) job.groupKeys = parseGroupKeys(v.groupKeys, groupBy);
   Object.assign(job, parseCommon(v));
   parseSecureFields(v, job);

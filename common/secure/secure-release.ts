@@ -58,7 +58,7 @@ function releaseExact({ job, totals, minCellSize, contributors, layout }: Secure
         // count (red team 30, F2), as each agent applies it in the plain path.
         const bins = m.bins.map((b) => (b !== null && b > 0n && b < k ? null : b));
         const outside = g.count - m.bins.reduce<bigint>((a, b) => a + (b ?? 0n), 0n);
-        withholdComplement(bins, m.bins, g.count, m.bins.map((b) => b ?? 0n), outside, k);
+        withholdComplement(bins, m.bins, g.count, m.bins.map((b) => b ?? 0n), [outside], k);
         return { kind: 'histogram', bins };
       }),
     };

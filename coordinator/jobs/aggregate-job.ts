@@ -113,15 +113,15 @@ export function admitAggregate(job: AggregateJob, connected: readonly AgentView[
 }
 
 /**
- * An agent's `missingWithheld` (mode none: [row of its partials, measure index] pairs whose `_missing` it withholds),
- * checked against its reply's shape.
+ * An agent's `withheldMeasures` (mode none: [row of its partials, measure index] pairs it withholds), checked against
+ * its reply's shape.
  * @throws Error naming the agent when it is malformed (the reply is then refused like an unreadable one)
  */
-function missingWithheldOf(meta: Record<string, unknown>, rows: number, measures: number, agent: string): [number, number][] {
-  const v = meta.missingWithheld;
+function withheldMeasuresOf(meta: Record<string, unknown>, rows: number, measures: number, agent: string): [number, number][] {
+  const v = meta.withheldMeasures;
   if (v === undefined) return [];
   const ok = Array.isArray(v) && v.length <= rows * measures && v.every((p) => Array.isArray(p) && p.length === 2 && Number.isInteger(p[0]) && Number.isInteger(p[1]) && p[0] >= 0 && p[0] < rows && p[1] >= 0 && p[1] < measures);
-  if (!ok) throw new Error(`agent ${agent} sent a malformed missingWithheld`);
+  if (!ok) throw new Error(`agent ${agent} sent a malformed withheldMeasures`);
   return v as [number, number][];
 }
 
@@ -146,8 +146,8 @@ export interface CombinedAggregate {
 export function combineAggregate(job: AggregateJob, agents: readonly AgentView[], outcomes: readonly TaskOutcome[], rng: Rng): CombinedAggregate {
   const agentErrors: Record<string, JobErrorInfo> = {};
   const partials: AgentPartial[] = [];
-  // Mode none: (group, measure) pairs whose missing values an agent holds of 1 … k − 1 persons (red team 30, F2).
-  const missingWithheld = new Set<string>();
+  // Mode none: (group, measure) pairs an agent withholds (red teams 30 and 31: a count of 1 … k − 1 persons in disguise).
+  const withheldMeasures = new Set<string>();
   for (const o of outcomes) {
     if (!o.ok) {
       agentErrors[o.agent] = { code: o.error.code, message: o.error.message, ...(o.error.field ? { field: o.error.field } : {}) };
@@ -156,7 +156,7 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
     const agent = agents.find((a) => a.name === o.agent)!;
     try {
       const groups = decodePartials(o.arrow, o.agent, job.groupBy.length, privacyPlanFor(job, agent).layout, maxPartialRows(job.groupBy, job.groupKeys));
-      for (const [gi, mi] of missingWithheldOf(o.meta, groups.length, job.measures.length, o.agent)) missingWithheld.add(`${keyId(groups[gi]!.key)}\u0000${mi}`);
+      for (const [gi, mi] of withheldMeasuresOf(o.meta, groups.length, job.measures.length, o.agent)) withheldMeasures.add(`${keyId(groups[gi]!.key)}\u0000${mi}`);
       partials.push({ agent: o.agent, groups });
     } catch (e) {
       agentErrors[o.agent] = { code: 'INVALID_ARGUMENT', message: (e as Error).message };
@@ -190,11 +190,12 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
     // Only how many groups each agent withheld; the key of a withheld group is data and is never listed.
     const withheldGroups: Record<string, number> = {};
     for (const o of outcomes) if (o.ok && answered.includes(o.agent)) withheldGroups[o.agent] = typeof o.meta.withheldGroups === 'number' ? o.meta.withheldGroups : 0;
-    // An agent whose missing values of a measure are of 1 … k − 1 persons: neither _missing nor _n (count − n).
+    // A measure an agent withholds for a group: a sum, mean or variance with its _n and _missing; a quantile's _missing.
     for (const r of released.rows) {
       job.measures.forEach((m, i) => {
-        if (!missingWithheld.has(`${keyId(r.key)}\u0000${i}`)) return;
+        if (!withheldMeasures.has(`${keyId(r.key)}\u0000${i}`)) return;
         const f = fields[i]!;
+        if (m.fn !== 'quantile') r.values[f] = null;
         if (`${f}_missing` in r.values) r.values[`${f}_missing`] = null;
         if (`${f}_n` in r.values) r.values[`${f}_n`] = null;
       });
@@ -208,7 +209,7 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
         suppressed: [],
         privacy: { mode: 'none', minCellSize: minCells, cellSize: 'distinct persons', withheldGroups, exact: true },
         notes: [
-          "mode none: exact aggregates. A group or histogram bin is released by an agent only if it holds at least that agent's minimum cell size of distinct persons; smaller groups are withheld entirely (privacy.withheldGroups counts them per agent, their keys never leave the agent), so a group's values sum only the agents where it met the minimum; small bins are null, never zero, and so is the released bin of fewest persons when the group's count minus its released bins would otherwise be a count of fewer than that many persons; a quantile is of the values in the buckets (public candidates) released as such cells, rarer values left out (null when none is), and <name>_missing and <name>_n are null where an agent's missing values are of 1 … k − 1 persons",
+          "mode none: exact aggregates. A group or histogram bin is released by an agent only if it holds at least that agent's minimum cell size of distinct persons; smaller groups are withheld entirely (privacy.withheldGroups counts them per agent, their keys never leave the agent), so a group's values sum only the agents where it met the minimum; small bins are null, never zero, and so is the released bin of fewest persons when the group's count minus its released bins would otherwise be a count of fewer than that many persons; a quantile is of the values in the buckets (public candidates) released as such cells, rarer values left out (null when none is), and a sum, mean or variance (with its _n and _missing) is null where an agent's missing values, or values at one of the declared bounds, are of 1 … k − 1 persons (a quantile's _missing likewise); a column takes one histogram or one quantile",
           ...dataKeyNote(job),
           ...job.measures.filter((m) => m.fn !== 'count' && m.fn !== 'histogram').map((m) => `${measureField(m)}: values clamped to the declared bounds [${(m as { bounds: number[] }).bounds.join(', ')}]; missing values (NULL) left out${m.fn === 'sum' ? '' : ` and counted in ${measureField(m)}_missing (a mean of no values is null, shown as —)`}`),
         ],

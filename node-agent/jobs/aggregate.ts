@@ -84,10 +84,11 @@ interface ExactRelease {
   withheldGroups: number;
   suppressedBins: number;
   /**
-   * [index in `groups`, measure index]: a mean's, variance's or quantile's missing values are of 1 … k − 1 persons
-   * here, so the coordinator releases neither `<field>_missing` nor `<field>_n` (count − n would give it back).
+   * [index in `groups`, measure index]: a sum, mean or variance this agent withholds for the group (missing values, or
+   * values at a bound, of 1 … k − 1 persons): the coordinator releases neither it nor its `_n` and `_missing`; for a
+   * quantile, only its `_missing` (missing values of 1 … k − 1 persons).
    */
-  missingWithheld: [number, number][];
+  withheldMeasures: [number, number][];
 }
 
 
@@ -105,7 +106,7 @@ function decideExactRelease(stats: GroupStatistics, policy: CompiledAgentPolicy)
   let withheldGroups = 0;
   let suppressedBins = 0;
   const groups: GroupPartial[] = [];
-  const missingWithheld: [number, number][] = [];
+  const withheldMeasures: [number, number][] = [];
   stats.groups.forEach((g, gi) => {
     const cell = stats.cells[gi]!;
     // Products without a privacy unit reach mode none only as public reference data: rows are the cell size.
@@ -118,20 +119,27 @@ function decideExactRelease(stats: GroupStatistics, policy: CompiledAgentPolicy)
     const measures = g.measures.map((m, i): MeasurePartial => {
       const l = plan.layout[i]!;
       if (m.kind === 'moments') {
-        // Missing values of 1 … k − 1 persons (rows, for a product without a unit): their count stays here.
-        if (plan.momentMeasures.includes(i) && small(cell.persons !== undefined ? (cell.missingPersons.get(i) ?? 0n) : g.count - m.n)) missingWithheld.push([at, i]);
+        // A sum, mean or variance is a count in disguise when few persons sit at a bound (bounds [c, c], or [c, c + 1]
+        // on whole numbers, make Σx a count: red team 31, F3) or miss a value (count − Σx/mean: red team 31, F2). When
+        // any of those is of 1 … k − 1 persons (rows, for a product without a unit), the measure stays here for this
+        // group: the coordinator releases neither it nor its _n and _missing.
+        const e = cell.edgePersons.get(i);
+        const parts = e ? [e.missing, e.atLower, e.atUpper] : [g.count - m.n];
+        if (plan.momentMeasures.includes(i) && parts.some(small)) withheldMeasures.push([at, i]);
         return m;
       }
       if (m.kind !== 'histogram' || l.kind !== 'histogram') return m;
       const persons = cell.binPersons.get(i);
       const sizes = m.bins.map((v, b) => (persons ? persons[b]! : (v ?? 0n)));
-      const outside = persons ? persons[m.bins.length]! : g.count - m.bins.reduce<bigint>((a, b) => a + (b ?? 0n), 0n);
+      // The values in no bin, as separate parts: missing, below the first edge, above the last (their sum, for a
+      // product without a unit). Each is readable from another measure of the column (red team 31, F2).
+      const outside = persons ? persons.slice(m.bins.length) : [g.count - m.bins.reduce<bigint>((a, b) => a + (b ?? 0n), 0n)];
       // Quantile buckets are cells too (red team 30, F1): the coordinator's quantiles leave withheld buckets out, so
       // they are of values in buckets of at least k persons, with the same complementary rule as a histogram's bins.
       const bins = m.bins.map((v, b) => (v !== null && v > 0n && sizes[b]! < k ? null : v));
       withholdComplement(bins, m.bins, g.count, sizes, outside, k);
       if (l.buckets) {
-        if (small(outside)) missingWithheld.push([at, i]);
+        if (small(outside[0]!)) withheldMeasures.push([at, i]);
       } else suppressedBins += bins.filter((b, j) => b === null && m.bins[j] !== null).length;
       return { kind: 'histogram', bins };
     });
@@ -140,7 +148,7 @@ function decideExactRelease(stats: GroupStatistics, policy: CompiledAgentPolicy)
   if (groups.length > policy.maxGroups) {
     throw new FedmeshError('POLICY_DENIED', `groupBy: this job would release more than ${policy.maxGroups} groups from this agent (its disclosure limit on levels); coarsen the grouping or filter`, { field: 'groupBy' });
   }
-  return { groups, withheldGroups, suppressedBins, missingWithheld };
+  return { groups, withheldGroups, suppressedBins, withheldMeasures };
 }
 
 /**
@@ -211,7 +219,7 @@ export async function runAggregate(ctx: AggregateContext): Promise<AggregateOutc
       groups: groups.length,
       withheldGroups: exactRelease?.withheldGroups ?? 0,
       suppressedBins: exactRelease?.suppressedBins ?? 0,
-      ...(exactRelease && exactRelease.missingWithheld.length > 0 ? { missingWithheld: exactRelease.missingWithheld } : {}),
+      ...(exactRelease && exactRelease.withheldMeasures.length > 0 ? { withheldMeasures: exactRelease.withheldMeasures } : {}),
       minCellSize: suppress ? policy.minCellSize : null,
       cellSize: suppress ? (plan.hasUnit ? 'persons' : 'rows') : null,
       contributionBounded: plan.bounded,

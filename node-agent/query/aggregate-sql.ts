@@ -26,7 +26,7 @@ export interface AggregatePlan {
    * quantile at (i + 0.5)/n read every value of a k-person group off buckets never checked): their measure indexes.
    */
   histogramMeasures: number[];
-  /** Mean and variance measures (their values are in column c<i> of the rows, NULL when missing). */
+  /** Sum, mean and variance measures (their clamped, centred values are in column c<i> of the rows, NULL when missing). */
   momentMeasures: number[];
   keyCount: number;
   layout: AgentMeasureLayout[];
@@ -205,7 +205,7 @@ export function planAggregate(job: AggregateJob, product: ProductInfo, privacy: 
       return;
     }
     if (l.kind !== 'moments') return;
-    if (m.fn === 'mean' || m.fn === 'variance') momentMeasures.push(i);
+    momentMeasures.push(i);
     const centred = `(${clampSql(c, p(l.lower, 'DOUBLE'), p(l.upper, 'DOUBLE'))} - ${p(l.center, 'DOUBLE')})`;
     inner.push(`${centred} AS c${i}`);
     const halfSq = l.center === 0 ? Math.max(l.lower * l.lower, l.upper * l.upper) : ((l.upper - l.lower) / 2) ** 2;

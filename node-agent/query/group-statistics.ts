@@ -14,12 +14,16 @@ export interface GroupCell {
   /** Distinct privacy units in the group (mode none); undefined in the DP modes or without a privacy unit. */
   persons: bigint | undefined;
   /**
-   * Per measure index: distinct privacy units per histogram bin or quantile bucket, and one more entry at the end:
-   * the persons whose value falls in none (missing, or outside the histogram's edges).
+   * Per measure index: distinct privacy units per histogram bin or quantile bucket, then three more entries, the
+   * persons whose value falls in none: missing, below the first edge, above the last (quantile values are clamped
+   * to their bounds, so only missing ones).
    */
   binPersons: Map<number, bigint[]>;
-  /** Per mean/variance measure index: distinct privacy units whose value is missing (NULL). */
-  missingPersons: Map<number, bigint>;
+  /**
+   * Per sum/mean/variance measure index: distinct privacy units whose value is missing (NULL), at or below its lower
+   * bound, and at or above its upper bound (clamped there: their count is what narrow bounds would disclose).
+   */
+  edgePersons: Map<number, { missing: bigint; atLower: bigint; atUpper: bigint }>;
 }
 
 export interface GroupStatistics {
@@ -102,7 +106,7 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
         return { kind: 'histogram', bins: plan.readBins(r, i) };
       });
       groups.push({ key, count: BigInt(r.count as bigint), measures, suppressedBy: [] });
-      const cell: GroupCell = { label: String(r.cell), persons: r.persons === undefined || r.persons === null ? undefined : BigInt(r.persons as bigint), binPersons: new Map(), missingPersons: new Map() };
+      const cell: GroupCell = { label: String(r.cell), persons: r.persons === undefined || r.persons === null ? undefined : BigInt(r.persons as bigint), binPersons: new Map(), edgePersons: new Map() };
       cells.push(cell);
       byLabel.set(cell.label, cell);
     }
@@ -110,25 +114,36 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
       for (const i of plan.histogramMeasures) {
         const l = plan.layout[i]!;
         if (l.kind !== 'histogram') continue;
-        for (const c of cells) c.binPersons.set(i, Array.from({ length: l.bins + 1 }, () => 0n));
+        for (const c of cells) c.binPersons.set(i, Array.from({ length: l.bins + 3 }, () => 0n));
         const label = groupLabelSql(plan.keyCount, d);
         // Grouped by the key columns themselves, the label made outside: T-SQL groups by neither a constant nor a
-        // FOR JSON subquery. A NULL bin index (a missing value, or one outside the edges) counts in the last entry.
+        // FOR JSON subquery. A value in no bin counts in one of the last three entries: missing, below, above.
         const keys = Array.from({ length: plan.keyCount }, (_, k) => `k${k}`);
-        const grouped = `SELECT ${[...keys, `b${i}`].join(', ')}, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS persons FROM ${d.tempTable(table)} GROUP BY ${[...keys, `b${i}`].join(', ')}`;
-        const binRows = await readRows(conn, `SELECT ${label} AS cell, b${i} AS bin, persons FROM (${grouped}) AS g`, [], product.name);
+        const m = job.measures[i]!;
+        const firstEdge = m.fn === 'histogram' ? d.cast(`'${String(m.bins[0])}'`, 'DOUBLE') : undefined;
+        const slot = `CASE WHEN b${i} IS NOT NULL THEN b${i} WHEN m${i} IS NULL THEN ${l.bins}${firstEdge ? ` WHEN m${i} < ${firstEdge} THEN ${l.bins + 1}` : ''} ELSE ${l.bins + 2} END`;
+        const grouped = `SELECT ${[...keys, 'slot'].join(', ')}, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS persons FROM (SELECT *, ${slot} AS slot FROM ${d.tempTable(table)}) AS s GROUP BY ${[...keys, 'slot'].join(', ')}`;
+        const binRows = await readRows(conn, `SELECT ${label} AS cell, slot AS bin, persons FROM (${grouped}) AS g`, [], product.name);
         for (const b of binRows) {
-          const bin = b.bin === null || b.bin === undefined ? l.bins : Number(b.bin);
+          const bin = Number(b.bin);
           const arr = byLabel.get(String(b.cell))?.binPersons.get(i);
           if (arr && Number.isInteger(bin) && bin >= 0 && bin < arr.length) arr[bin] = BigInt(b.persons as bigint);
         }
       }
       for (const i of plan.momentMeasures) {
+        const l = plan.layout[i]!;
+        if (l.kind !== 'moments') continue;
         const label = groupLabelSql(plan.keyCount, d);
         const keys = Array.from({ length: plan.keyCount }, (_, k) => `k${k}`);
-        const grouped = `SELECT ${[...keys].join(', ')}${keys.length > 0 ? ', ' : ''}${d.cast('count(DISTINCT u)', 'BIGINT')} AS persons FROM ${d.tempTable(table)} WHERE c${i} IS NULL${keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : ''}`;
-        const missing = await readRows(conn, `SELECT ${label} AS cell, persons FROM (${grouped}) AS g`, [], product.name);
-        for (const m of missing) byLabel.get(String(m.cell))?.missingPersons.set(i, BigInt(m.persons as bigint));
+        // c<i> is the value clamped to the bounds less the centre; a value at a bound is within a hair of it (the
+        // same double arithmetic, with a margin of 1e-9 of the range against any rounding difference).
+        const eps = 1e-9 * (l.upper - l.lower);
+        const lit = (x: number): string => d.cast(`'${String(x)}'`, 'DOUBLE');
+        const persons = (cond: string): string => d.cast(`count(DISTINCT CASE WHEN ${cond} THEN u END)`, 'BIGINT');
+        const cols = [`${persons(`c${i} IS NULL`)} AS missing`, `${persons(`c${i} <= ${lit(l.lower - l.center + eps)}`)} AS atlower`, `${persons(`c${i} >= ${lit(l.upper - l.center - eps)}`)} AS atupper`];
+        const grouped = `SELECT ${[...keys, ...cols].join(', ')} FROM ${d.tempTable(table)}${keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : ''}`;
+        const edges = await readRows(conn, `SELECT ${label} AS cell, missing, atlower, atupper FROM (${grouped}) AS g`, [], product.name);
+        for (const r of edges) byLabel.get(String(r.cell))?.edgePersons.set(i, { missing: BigInt(r.missing as bigint), atLower: BigInt(r.atlower as bigint), atUpper: BigInt(r.atupper as bigint) });
       }
     }
     const stats: GroupStatistics = { plan, groups, cells };

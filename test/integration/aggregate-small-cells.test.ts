@@ -4,8 +4,9 @@
  *   because quantile buckets were never checked: now every bucket is a cell (withheld below k, complementary rule),
  *   and the quantiles are of the values in the released buckets.
  * - F2: count − Σ released bins gave a withheld bin back, and `<field>_missing` a count of 3 missing values: now the
- *   smallest released bin is withheld too when a withheld part is small, and `_missing`/`_n` are null when 1 … k − 1
- *   persons' values are missing.
+ *   smallest released bin is withheld too when a withheld part is small, and a sum, mean or variance is null (with
+ *   its `_n`, `_missing`) when 1 … k − 1 persons' values are missing or sit at one of its bounds (red team 31: sum and
+ *   mean together, or narrow bounds, were counts); a histogram and a quantile of one column are refused.
  * Each case has a control on data where nothing is small, so the checks are not vacuous. One agent, k = 10; a fresh
  * mesh per case (each attack is one job, so the differencing guard plays no part).
  */
@@ -71,20 +72,53 @@ describe('mode none aggregate: no small count by quantiles or subtraction (red t
     expect((r.count as number) - released).not.toBe(3);
   }, 60_000);
 
+  it('red team 31, F2: 3 persons above the last edge withhold the one bin (the persons below it are readable elsewhere); control: edges around everyone', async () => {
+    const r = await run({ where: gender(8532), measures: [{ fn: 'histogram', column: 'year_of_birth', bins: [1963, 1980] }] });
+    expect(r.histogram_year_of_birth).toEqual([null]);
+    await mesh!.close();
+    const c = await run({ where: gender(8532), measures: [{ fn: 'histogram', column: 'year_of_birth', bins: [1900, 2100] }] });
+    expect(c.histogram_year_of_birth).toEqual([26]);
+  }, 90_000);
+
   it('F2 control: a histogram with no small bin is released whole and adds up to the count', async () => {
     const r = await run({ where: gender(0), measures: [{ fn: 'count' }, { fn: 'histogram', column: 'year_of_birth', bins: [1900, 1955, 2100] }] });
     expect(r.histogram_year_of_birth).toEqual([10, 10]);
   }, 60_000);
 
-  it('F2: 3 persons with a missing bmi: mean_bmi_missing and mean_bmi_n are null; control: a group with none missing shows 0', async () => {
-    const r = await run({ where: gender(8532), measures: [{ fn: 'count' }, { fn: 'mean', column: 'bmi', bounds: [10, 50] }] });
+  it('F2: 3 persons with a missing bmi: the mean and the sum of bmi are null with their _n and _missing (count − sum/mean gave 3); control: a group with none missing', async () => {
+    const r = await run({ where: gender(8532), measures: [{ fn: 'count' }, { fn: 'mean', column: 'bmi', bounds: [10, 50] }, { fn: 'sum', column: 'bmi', bounds: [10, 50] }] });
     expect(r.count).toBe(26);
-    expect(typeof r.mean_bmi).toBe('number');
-    expect(r.mean_bmi_missing).toBeNull();
-    expect(r.mean_bmi_n).toBeNull();
+    expect([r.mean_bmi, r.mean_bmi_n, r.mean_bmi_missing, r.sum_bmi]).toEqual([null, null, null, null]);
     await mesh!.close();
-    const c = await run({ where: gender(0), measures: [{ fn: 'count' }, { fn: 'mean', column: 'bmi', bounds: [10, 50] }] });
+    const c = await run({ where: gender(0), measures: [{ fn: 'count' }, { fn: 'mean', column: 'bmi', bounds: [10, 50] }, { fn: 'sum', column: 'bmi', bounds: [10, 50] }] });
+    expect(c.mean_bmi).toBe(22);
+    expect(c.sum_bmi).toBe(440);
     expect(c.mean_bmi_missing).toBe(0);
     expect(c.mean_bmi_n).toBe(20);
+  }, 90_000);
+
+  it('red team 31, F3: narrow bounds do not make a mean or a sum a count of the 3 persons born in the 1990s; control: wide bounds', async () => {
+    // mean over [1980, 1981] is 1980 + (persons ≥ 1981)/26, sum over [1979, 1980] is 1979·26 + (persons ≥ 1980).
+    const r = await run({ where: gender(8532), measures: [{ fn: 'count' }, { fn: 'mean', column: 'year_of_birth', bounds: [1980, 1981] }, { fn: 'sum', column: 'year_of_birth', bounds: [1979, 1980] }] });
+    expect(r.count).toBe(26);
+    expect(r.mean_year_of_birth).toBeNull();
+    expect(r.sum_year_of_birth).toBeNull();
+    await mesh!.close();
+    const c = await run({ where: gender(8532), measures: [{ fn: 'mean', column: 'year_of_birth', bounds: [1900, 2030] }] });
+    expect(typeof c.mean_year_of_birth).toBe('number');
+  }, 90_000);
+
+  it('red team 31, F2: a histogram and a quantile of one column are refused in mode none (their overlap gave 3 back)', async () => {
+    mesh = await startMesh({ agentNames: ['a1'] });
+    const dir = join(mesh.dir, 'data', 'site-1');
+    await writePersonCsv(dir, rows);
+    await mesh.startAgent('a1', dir);
+    await mesh.waitForAgents(1);
+    const spec = { kind: 'aggregate', product: 'person', where: gender(8532), measures: [{ fn: 'count' }, { fn: 'histogram', column: 'year_of_birth', bins: [1963, 1980] }, { fn: 'quantile', column: 'year_of_birth', bounds: [1900, 2026], candidates: 3, quantiles: [0.44, 0.46, 0.47] }], privacy: { mode: 'none' } };
+    const refused = await mesh.client.run(spec).then((j) => j.error, (e: Error) => e);
+    expect(refused?.message).toMatch(/measures\[2\].*one histogram or one quantile/);
+    // Control: the quantile alone runs.
+    const alone = await mesh.client.run({ ...spec, measures: [spec.measures[2]!] });
+    expect(alone.error).toBeUndefined();
   }, 90_000);
 });
