@@ -262,7 +262,13 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             return;
           }
           if (msg.chunk) {
-            // A piece of a large reply field (common/transport/chunks.ts): bounded per link, and a sign of life.
+            // A piece of a large reply field (common/transport/chunks.ts): bounded per link, and a sign of life. A
+            // stream a newer registration replaced keeps nothing (its replies are dropped anyway): a hostile agent
+            // cannot hold 128 MiB on each of many stale streams (red team 32 suspicion).
+            if (!coordinator.registry.isCurrent(identity!, session)) {
+              chunks.clear();
+              return;
+            }
             chunks.add(msg.chunk as WireChunk);
             coordinator.agentHeartbeat(identity!, session);
             return;

@@ -124,7 +124,8 @@ function decideExactRelease(stats: GroupStatistics, policy: CompiledAgentPolicy)
         // any of those is of 1 … k − 1 persons (rows, for a product without a unit), the measure stays here for this
         // group: the coordinator releases neither it nor its _n and _missing.
         const e = cell.edgePersons.get(i);
-        const parts = e ? [e.missing, e.atLower, e.atUpper] : [g.count - m.n];
+        // No person counts for a product with a unit would be a bug: withheld (fails closed), never released unchecked.
+        const parts = e ? [e.missing, e.atLower, e.atUpper] : cell.persons !== undefined ? [1n] : [g.count - m.n];
         if (plan.momentMeasures.includes(i) && parts.some(small)) withheldMeasures.push([at, i]);
         return m;
       }

@@ -124,6 +124,7 @@ export async function secureGroupStatistics(conn: DuckDBConnection, job: Aggrega
   const inspect = release
     ? async (rows: string, stats: Parameters<typeof candidateCells>[2]): Promise<void> => {
         if (!stats.plan.hasUnit) return;
+        if (job.privacy.mode === 'none') refuseSmallEdges(stats, release.policy.minCellSize);
         // On a site's PostgreSQL the rows table is the server's: its cells' persons are hashed in this agent's DuckDB.
         const cand = data ? await candidateCellsFromSource(data, conn, rows, stats, release.salt, SECURE_MIN_PERSONS) : await candidateCells(conn, rows, stats, release.salt, SECURE_MIN_PERSONS);
         try {
@@ -133,5 +134,23 @@ export async function secureGroupStatistics(conn: DuckDBConnection, job: Aggrega
         }
       }
     : undefined;
-  return (await queryGroupStatistics(data ?? conn, job, product, privacy, salt, inspect ? { inspect } : {})).groups;
+  return (await queryGroupStatistics(data ?? conn, job, product, privacy, salt, inspect ? { inspect, binPersons: job.privacy.mode === 'none' } : {})).groups;
+}
+
+/**
+ * Mode none inside a secure sum: what the plain path withholds per group at each agent (a sum, mean or variance whose
+ * missing values or values at a bound are of 1 … k − 1 persons; red team 31, F2 and F3) cannot be withheld alone
+ * inside the sum, and the totals do not show it. So this agent refuses the job, naming the measure, never the group.
+ * (A histogram's values below its first edge and above its last are one part on this path: see README, not done.)
+ * @throws FedmeshError PERMISSION_DENIED naming the measure
+ */
+function refuseSmallEdges(stats: Parameters<typeof candidateCells>[2], minCellSize: number): void {
+  const small = (n: bigint): boolean => n > 0n && n < BigInt(minCellSize);
+  for (const cell of stats.cells) {
+    for (const [i, e] of cell.edgePersons) {
+      if ([e.missing, e.atLower, e.atUpper].some(small)) {
+        throw new FedmeshError('POLICY_DENIED', `measures[${i}]: at one of this agent's groups, 1 … ${minCellSize - 1} persons' values are missing or at a bound of the measure; inside a secure sum they cannot be withheld alone (widen the bounds to hold every value, or use a DP mode)`, { field: `measures[${i}]` });
+      }
+    }
+  }
 }

@@ -121,4 +121,19 @@ describe('mode none aggregate: no small count by quantiles or subtraction (red t
     const alone = await mesh.client.run({ ...spec, measures: [spec.measures[2]!] });
     expect(alone.error).toBeUndefined();
   }, 90_000);
+  it('secagg: inside a secure sum the mean of a group with 3 missing values cannot be withheld alone, so the job is refused naming the measure; control: a group with none missing', async () => {
+    mesh = await startMesh({ agentNames: ['a1', 'a2', 'a3'] });
+    for (const [i, name] of ['a1', 'a2', 'a3'].entries()) {
+      const dir = join(mesh.dir, 'data', `site-${i + 1}`);
+      await writePersonCsv(dir, rows.map((r) => ({ ...r, person_id: r.person_id + 10_000 * i })));
+      await mesh.startAgent(name, dir);
+    }
+    await mesh.waitForAgents(3);
+    const spec = (g: number) => ({ kind: 'aggregate', product: 'person', where: gender(g), measures: [{ fn: 'count' }, { fn: 'mean', column: 'bmi', bounds: [10, 50] }], privacy: { mode: 'none' }, secure: 'secagg' });
+    const refused = await mesh.client.run(spec(8532)).then((j) => j.error, (e: Error) => e);
+    expect(refused?.message).toMatch(/measures\[1\].*missing or at a bound/);
+    const ok = await mesh.client.run(spec(0));
+    expect(ok.error, ok.error?.message).toBeUndefined();
+    expect(ok.result!.rows[0]).toMatchObject({ count: 60, mean_bmi: 22 });
+  }, 120_000);
 });
