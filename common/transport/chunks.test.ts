@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { isFedmeshError } from '../errors.js';
-import { CHUNK_BYTES, ChunkAssembler, splitIntoChunks, writeInOrder, type WireChunk } from './chunks.js';
+import { CHUNK_BYTES, ChunkAssembler, serialWriter, splitIntoChunks, writeInOrder, type WireChunk } from './chunks.js';
 
 const codeOf = (f: () => unknown): string | undefined => {
   try {
@@ -110,5 +110,30 @@ describe('chunks of large link fields', () => {
     closing.emit('close');
     expect(await stopped).toBe(false);
     expect(closing.written).toEqual([1, 2]);
+  });
+  it('serialWriter: a cancel sent while a task waits for a drain goes out after the task, not before it (control: writing directly overtakes)', async () => {
+    class Full extends EventEmitter {
+      written: unknown[] = [];
+      write(m: unknown): boolean {
+        this.written.push(m);
+        return this.written.length !== 2;
+      }
+    }
+    const s = new Full();
+    const send = serialWriter(s);
+    send(['piece 1', 'piece 2', 'task']);
+    send(['cancel']);
+    await new Promise((r) => setImmediate(r));
+    expect(s.written).toEqual(['piece 1', 'piece 2']);
+    s.emit('drain');
+    await new Promise((r) => setImmediate(r));
+    expect(s.written).toEqual(['piece 1', 'piece 2', 'task', 'cancel']);
+    // Control: the old way, the task through writeInOrder and the cancel written directly.
+    const d = new Full();
+    void writeInOrder(d, ['piece 1', 'piece 2', 'task']);
+    d.write('cancel');
+    d.emit('drain');
+    await new Promise((r) => setImmediate(r));
+    expect(d.written.indexOf('cancel')).toBeLessThan(d.written.indexOf('task'));
   });
 });

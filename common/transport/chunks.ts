@@ -173,3 +173,15 @@ export async function writeInOrder(stream: DrainableStream, messages: readonly u
   }
   return true;
 }
+
+/**
+ * One writer per stream: every batch of messages goes out after the batches sent before it, whatever waits for a
+ * drain in between. Without it a CancelTask written directly overtook the task still going out in pieces, and the
+ * agent ran a cancelled task (red team 31 suspicion).
+ */
+export function serialWriter(stream: DrainableStream): (messages: readonly unknown[]) => void {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (messages) => {
+    tail = tail.then(() => writeInOrder(stream, messages));
+  };
+}

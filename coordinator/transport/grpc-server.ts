@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { ChunkAssembler, chunkBit, HealthReporter, shutdownServer, peerIdentity, serverCredentials, fedmeshV1, SERVER_OPTIONS, toGrpcError, writeInOrder, type WireChunk } from '../../common/transport/index.js';
+import { ChunkAssembler, chunkBit, HealthReporter, shutdownServer, peerIdentity, serverCredentials, fedmeshV1, SERVER_OPTIONS, toGrpcError, serialWriter, type WireChunk } from '../../common/transport/index.js';
 import { FedmeshError, quote } from '../../common/errors.js';
 import { isUndecodable, withTolerantDeserializers } from './undecodable.js';
 import type { TlsMaterial } from '../../common/tls.js';
@@ -245,7 +245,9 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             }
             identity = insecure ? reg.name : peer.name!;
             clearTimeout(regTimer);
-            session = coordinator.agentAttached(identity, reg, (t) => void writeInOrder(call, taskMessages(t)), () => call.end(), (taskId) => call.write({ cancel: { taskId } }));
+            // Tasks and cancels leave in the order they were sent, a task's pieces included.
+            const send = serialWriter(call);
+            session = coordinator.agentAttached(identity, reg, (t) => send(taskMessages(t)), () => call.end(), (taskId) => send([{ cancel: { taskId } }]));
             call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs, coordinatorIdentityKey: Buffer.from(coordinator.identities.publicKey) } });
             return;
           }
