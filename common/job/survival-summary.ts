@@ -3,6 +3,7 @@
  * stratum's curve is released only over the bins whose counts are all known, and says where it stops.
  */
 import type { StratumCounts } from '../../algorithms/survival/index.js';
+import { survivalTimes } from './cohort-jobs.js';
 
 export interface StrataFromCells {
   /** Strata with a known initial at-risk and at least one exact bin (truncated to their exact bins). */
@@ -75,4 +76,24 @@ export function survivalTailCut(n: number, events: readonly number[], censored: 
   for (let i = 0; i < m; i++) atRisk.push(atRisk[i]! - events[i]! - (censored[i] ?? 0));
   for (let j = m; j > 0; j--) if (atRisk[j] === 0 || atRisk[j]! >= k) return j;
   return 0;
+}
+
+/**
+ * The endpoint cells the tail rule withholds in a Kaplan–Meier table, per stratum from its `survivalTailCut` on: the
+ * non-empty ones (`value` > 0). `value(cell)` is a cell's count, or null for one already withheld (between 1 and
+ * k − 1, so the cut falls before it). A stratum whose total is withheld or empty is left as it is. Shared by each
+ * agent (plain sums) and the secure release (totals).
+ */
+export function survivalTailCells(timeGrid: { binDays: number; maxDays: number }, strata: readonly string[], value: (cell: string) => number | null, k: number): string[] {
+  const bins = survivalTimes(timeGrid.binDays, timeGrid.maxDays).length;
+  const out: string[] = [];
+  for (const s of strata) {
+    const n = value(`n:${s}`);
+    if (n === null || n <= 0) continue;
+    const counts = (kind: 'e' | 'c'): number[] => Array.from({ length: bins }, (_, i) => value(`${kind}:${s}:${i}`) ?? 1);
+    for (let i = survivalTailCut(n, counts('e'), counts('c'), k); i < bins; i++) {
+      for (const cell of [`e:${s}:${i}`, `c:${s}:${i}`]) if ((value(cell) ?? 0) > 0) out.push(cell);
+    }
+  }
+  return out;
 }

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { clipToSecureMaxRows, selectionApplies, WITHHELD, type AgentKindContext, type AgentKindDef, type StatVector } from '../../common/kinds/index.js';
-import { SURVIVAL_STRATA, survivalTailCut, survivalTimes } from '../../common/job/index.js';
+import { SURVIVAL_STRATA, survivalTailCells } from '../../common/job/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { guardedSetSize } from '../../node-agent/disclosure/released-cells.js';
 import { computeCells, guardedCells } from '../../node-agent/jobs/cell-jobs.js';
@@ -42,16 +42,7 @@ function withholdTails(job: CompiledKmJob, out: Float64Array, k: number): void {
   const index = new Map<string, number>();
   let at = 0;
   for (const b of job.plan.blocks) for (const cell of b.cells) index.set(cell, at++);
-  const bins = survivalTimes(job.spec.timeGrid.binDays, job.spec.timeGrid.maxDays).length;
-  for (const s of SURVIVAL_STRATA[job.spec.strata]) {
-    const e = Array.from({ length: bins }, (_, i) => index.get(`e:${s}:${i}`)!);
-    const c = Array.from({ length: bins }, (_, i) => index.get(`c:${s}:${i}`)!);
-    const n = out[index.get(`n:${s}`)!]!;
-    const cut = n < k ? 0 : survivalTailCut(n, e.map((j) => out[j]!), c.map((j) => out[j]!), k);
-    for (let i = cut; i < bins; i++) {
-      for (const j of [e[i]!, c[i]!]) if (out[j]! > 0) out[j] = WITHHELD;
-    }
-  }
+  for (const cell of survivalTailCells(job.spec.timeGrid, SURVIVAL_STRATA[job.spec.strata], (c) => out[index.get(c)!]!, k)) out[index.get(cell)!] = WITHHELD;
 }
 
 export const kmAgentKind: AgentKindDef<KmSpec, KmPlan, null> = {

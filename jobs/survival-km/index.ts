@@ -9,7 +9,7 @@
  */
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
 import { cellKindRelease, cellNoisePlan, cellReleaseContext, oneRoundCellJob, readReleasedCells } from '../../common/kinds/index.js';
-import { summariseCells, cellBlocks, SURVIVAL_STRATA, survivalTailCut, survivalTimes } from '../../common/job/index.js';
+import { summariseCells, cellBlocks, SURVIVAL_STRATA, survivalTailCells } from '../../common/job/index.js';
 import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/index.js';
 import { parseKmSpec, seamRunsKm, type KmSpec } from './spec.js';
 import { renderKm } from './view.js';
@@ -58,21 +58,9 @@ function releaseKm(job: CompiledKmJob, history: readonly RoundRecord[], info: Ki
  * 0 or at least k (red team 30, F3).
  */
 function withholdSecureTails(job: CompiledKmJob, cells: Map<string, { value: number | null; std: number }>, suppressed: { group: Record<string, unknown>; suppressedBy: string[] }[], k: number): void {
-  const bins = survivalTimes(job.spec.timeGrid.binDays, job.spec.timeGrid.maxDays).length;
-  for (const s of SURVIVAL_STRATA[job.spec.strata]) {
-    const n = cells.get(`n:${s}`)?.value;
-    if (n === null || n === undefined || n <= 0) continue;
-    // A withheld total counts as small here (it is between 1 and k − 1), so the cut falls before it.
-    const at = (name: string): number => cells.get(name)?.value ?? 1;
-    const cut = survivalTailCut(n, Array.from({ length: bins }, (_, i) => at(`e:${s}:${i}`)), Array.from({ length: bins }, (_, i) => at(`c:${s}:${i}`)), k);
-    for (let i = cut; i < bins; i++) {
-      for (const name of [`e:${s}:${i}`, `c:${s}:${i}`]) {
-        const v = cells.get(name)?.value;
-        if (v === null || v === undefined || v <= 0) continue;
-        cells.set(name, { value: null, std: 0 });
-        suppressed.push({ group: { cell: name }, suppressedBy: ['minCellSize'] });
-      }
-    }
+  for (const name of survivalTailCells(job.spec.timeGrid, SURVIVAL_STRATA[job.spec.strata], (c) => cells.get(c)?.value ?? null, k)) {
+    cells.set(name, { value: null, std: 0 });
+    suppressed.push({ group: { cell: name }, suppressedBy: ['minCellSize'] });
   }
 }
 

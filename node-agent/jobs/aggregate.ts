@@ -126,7 +126,7 @@ function decideExactRelease(stats: GroupStatistics, policy: CompiledAgentPolicy)
         const e = cell.edgePersons.get(i);
         // No person counts for a product with a unit would be a bug: withheld (fails closed), never released unchecked.
         const parts = e ? [e.missing, e.atLower, e.atUpper] : cell.persons !== undefined ? [1n] : [g.count - m.n];
-        if (plan.momentMeasures.includes(i) && parts.some(small)) withheldMeasures.push([at, i]);
+        if (parts.some(small)) withheldMeasures.push([at, i]);
         return m;
       }
       if (m.kind !== 'histogram' || l.kind !== 'histogram') return m;

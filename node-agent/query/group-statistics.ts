@@ -111,14 +111,15 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
       byLabel.set(cell.label, cell);
     }
     if (options.binPersons && plan.hasUnit) {
+      // Grouped by the key columns themselves, the label made outside: T-SQL groups by neither a constant nor a
+      // FOR JSON subquery.
+      const label = groupLabelSql(plan.keyCount, d);
+      const keys = Array.from({ length: plan.keyCount }, (_, k) => `k${k}`);
       for (const i of plan.histogramMeasures) {
         const l = plan.layout[i]!;
         if (l.kind !== 'histogram') continue;
         for (const c of cells) c.binPersons.set(i, Array.from({ length: l.bins + 3 }, () => 0n));
-        const label = groupLabelSql(plan.keyCount, d);
-        // Grouped by the key columns themselves, the label made outside: T-SQL groups by neither a constant nor a
-        // FOR JSON subquery. A value in no bin counts in one of the last three entries: missing, below, above.
-        const keys = Array.from({ length: plan.keyCount }, (_, k) => `k${k}`);
+        // A value in no bin counts in one of the last three entries: missing, below, above.
         const m = job.measures[i]!;
         const firstEdge = m.fn === 'histogram' ? d.cast(`'${String(m.bins[0])}'`, 'DOUBLE') : undefined;
         const slot = `CASE WHEN b${i} IS NOT NULL THEN b${i} WHEN m${i} IS NULL THEN ${l.bins}${firstEdge ? ` WHEN m${i} < ${firstEdge} THEN ${l.bins + 1}` : ''} ELSE ${l.bins + 2} END`;
@@ -133,8 +134,6 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
       for (const i of plan.momentMeasures) {
         const l = plan.layout[i]!;
         if (l.kind !== 'moments') continue;
-        const label = groupLabelSql(plan.keyCount, d);
-        const keys = Array.from({ length: plan.keyCount }, (_, k) => `k${k}`);
         // c<i> is the value clamped to the bounds less the centre; a value at a bound is within a hair of it (the
         // same double arithmetic, with a margin of 1e-9 of the range against any rounding difference).
         const eps = 1e-9 * (l.upper - l.lower);
