@@ -35,6 +35,15 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*/*.js', '!../*/index.js', ...(allowed ? [`!${allowed}*.js`] : [])], message: 'Import another common/ folder through its public face (../<folder>/index.js).' }] }] },
   })),
   {
+    files: ['client/sdk/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['**/cli/**', '**/tools/**'], message: 'client/sdk/ is the importable SDK: it may not depend on the CLI (client/cli/) or the tools (client/tools/).' },
+      ] }],
+    },
+  },
+  {
     files: ['algorithms/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {

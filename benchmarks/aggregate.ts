@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { ratioToNumber, scaleBitsFor } from '../algorithms/aggregate/index.js';
-import type { JobView } from '../client/types.js';
+import type { JobView } from '../client/sdk/types.js';
 import { measureInterleaved, ratio, startBenchMesh, summarize, type SuiteReport } from './harness.js';
 
 export interface AggregateBenchmarkOptions {

@@ -21,7 +21,7 @@ import os, { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { JobView } from '../client/types.js';
+import type { JobView } from '../client/sdk/types.js';
 import { writeSites } from './glm.js';
 import { repoRoot, startBenchMesh, type SuiteReport } from './harness.js';
 

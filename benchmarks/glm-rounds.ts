@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { fitPooled, glmFamily, glmStatLength } from '../algorithms/glm/index.js';
-import { CoordinatorClient } from '../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../client/sdk/transport/coordinator-client.js';
 import { encodeRoundPayload } from '../common/kinds/index.js';
 import { Coordinator, startCoordinatorServer } from '../coordinator/index.js';
 import { Agent } from '../node-agent/index.js';

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { fitPooled, glmFamily, glmStatLength } from '../algorithms/glm/index.js';
-import type { JobView } from '../client/types.js';
+import type { JobView } from '../client/sdk/types.js';
 import { readGlmDesign } from '../jobs/glm/design.js';
 import { parseGlmSpec } from '../jobs/glm/spec.js';
 import { ratio, startBenchMesh, type SuiteReport } from './harness.js';

@@ -13,8 +13,8 @@ import { arch, cpus, loadavg, platform, release, totalmem, availableParallelism 
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { makeDevCertificates } from '../client/certs.js';
-import { CoordinatorClient } from '../client/transport/coordinator-client.js';
+import { makeDevCertificates } from '../client/tools/certs.js';
+import { CoordinatorClient } from '../client/sdk/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../common/tls.js';
 import { Coordinator, startCoordinatorServer, type RunningServer } from '../coordinator/index.js';
 import { Agent } from '../node-agent/index.js';

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { synthesize } from '../client/synth/index.js';
+import { synthesize } from '../client/tools/synth/index.js';
 import { parseCohortDefinition } from '../common/cohort/index.js';
 import { characterizeCohort } from '../node-agent/analytics/index.js';
 import { compileCohort, runCohort } from '../node-agent/cohort/index.js';

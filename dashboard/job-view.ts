@@ -4,7 +4,7 @@
  */
 import type { JobRecord } from '../coordinator/job-record.js';
 import type { JobSummary } from '../coordinator/job-summary.js';
-import type { JobView } from '../client/types.js';
+import type { JobView } from '../client/sdk/types.js';
 
 export function toJobView(job: JobRecord): JobView {
   return {

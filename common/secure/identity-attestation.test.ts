@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDevCertificates } from '../../client/certs.js';
+import { makeDevCertificates } from '../../client/tools/certs.js';
 import { createIdentityKeyPair } from '../crypto/index.js';
 import { createAttestation, verifyAttestation } from './identity-attestation.js';
 

@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { budgetHistoryCharts } from '../../client/plot/index.js';
+import { budgetHistoryCharts } from '../../client/cli/plot/index.js';
 import { parseJobSpec } from '../../common/job/index.js';
 import type { JobRecord } from '../job-record.js';
 import { JobStore } from '../job-store.js';

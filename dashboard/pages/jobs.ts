@@ -4,9 +4,9 @@
  * JSON downloads. Everything shown is what the coordinator released to this caller.
  */
 import type { JobSummary } from '../../coordinator/job-summary.js';
-import type { JobView } from '../../client/types.js';
-import type { FlatTable } from '../../client/format/result-table.js';
-import { privacyLines } from '../../client/format/privacy-lines.js';
+import type { JobView } from '../../client/sdk/types.js';
+import type { FlatTable } from '../../client/sdk/result-table.js';
+import { privacyLines } from '../../client/cli/format/privacy-lines.js';
 import { fmt, html, when, type SafeHtml } from '../html.js';
 import { askedPrivacy } from '../job-view.js';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesize } from '../../client/synth/synthesize.js';
+import { synthesize } from '../../client/tools/synth/synthesize.js';
 import { compileKindJob, type AgentKindContext, WITHHELD, withholdSmallCells } from '../../common/kinds/index.js';
 import { computeCells } from '../../node-agent/jobs/cell-jobs.js';
 import { ReleasedCells } from '../../node-agent/disclosure/released-cells.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
-import { synthesize } from '../../client/synth/synthesize.js';
+import { synthesize } from '../../client/tools/synth/synthesize.js';
 import { summariseCells, type ReleasedCell } from '../../common/job/index.js';
 import { compileKindJob, decodeRoundPayload, encodeVector, type AgentKindContext, type StatVector, WITHHELD, withholdSmallCells } from '../../common/kinds/index.js';
 import { createMemoryRoundStore, runRounds, type RoundsOutcome, type RoundTransport } from '../../coordinator/rounds/round-runner.js';

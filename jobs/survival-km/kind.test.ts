@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
-import { synthesize } from '../../client/synth/synthesize.js';
+import { synthesize } from '../../client/tools/synth/synthesize.js';
 import { isFedmeshError } from '../../common/errors.js';
 import { summariseCells, type ReleasedCell, cellBlocks } from '../../common/job/index.js';
 import { compileKindJob, decodeRoundPayload, encodeVector, registryKindCandidates, type AgentKindContext, type RoundRecord, withholdSmallCells } from '../../common/kinds/index.js';

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProcess, stopAll, type ManagedProcess } from '../../client/commands/spawn-mesh.js';
+import { startProcess, stopAll, type ManagedProcess } from '../../client/cli/commands/spawn-mesh.js';
 import { BUILT, CLI } from '../helpers/fedmesh-cli.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';

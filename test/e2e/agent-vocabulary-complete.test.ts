@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProcess, stopAll, type ManagedProcess } from '../../client/commands/spawn-mesh.js';
-import { synthesize } from '../../client/synth/index.js';
+import { startProcess, stopAll, type ManagedProcess } from '../../client/cli/commands/spawn-mesh.js';
+import { synthesize } from '../../client/tools/synth/index.js';
 import { SUPPLIED_IDS_NOTE } from '../../common/job/index.js';
 import { BUILT, CLI } from '../helpers/fedmesh-cli.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';

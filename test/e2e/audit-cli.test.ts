@@ -94,7 +94,7 @@ describe('fedmesh coordinator --accept-ledger-loss, as documented', () => {
     const { Coordinator } = await import('../../coordinator/index.js');
     const { parseJobSpec } = await import('../../common/job/index.js');
     const { deleteLastCharge } = await import('../helpers/ledger-tamper.js');
-    const { startProcess, stopAll, waitForLine } = await import('../../client/commands/spawn-mesh.js');
+    const { startProcess, stopAll, waitForLine } = await import('../../client/cli/commands/spawn-mesh.js');
     const dir = mkdtempSync(join(tmpdir(), 'fedmesh-accept-loss-'));
     const state = join(dir, 'state');
     try {

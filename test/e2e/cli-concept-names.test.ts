@@ -4,10 +4,10 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesize } from '../../client/synth/index.js';
+import { synthesize } from '../../client/tools/synth/index.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 
-const CLI = resolve(import.meta.dirname, '../../dist/client/cli.js');
+const CLI = resolve(import.meta.dirname, '../../dist/client/cli/main.js');
 
 function fedmesh(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {

@@ -5,11 +5,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDevCertificates } from '../../client/certs.js';
+import { makeDevCertificates } from '../../client/tools/certs.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
 
-const CLI = resolve(import.meta.dirname, '../../dist/client/cli.js');
+const CLI = resolve(import.meta.dirname, '../../dist/client/cli/main.js');
 
 interface Run {
   code: number;

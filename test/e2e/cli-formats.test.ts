@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { makePersons, writePersonCsv, type PersonRow } from '../helpers/person-data.js';
 
-const CLI = resolve(import.meta.dirname, '../../dist/client/cli.js');
+const CLI = resolve(import.meta.dirname, '../../dist/client/cli/main.js');
 
 function fedmesh(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {

@@ -3,13 +3,13 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { connectRawAgent, manyProducts, type RawAgent } from '../helpers/raw-agent.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 
 const run = promisify(execFile);
-const CLI = resolve(import.meta.dirname, '../../dist/client/cli.js');
+const CLI = resolve(import.meta.dirname, '../../dist/client/cli/main.js');
 
 /** Runs the built CLI with stdout and stderr piped to this process, as `fedmesh … | jq` would. */
 async function fedmesh(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

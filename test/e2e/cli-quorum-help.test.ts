@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-const CLI = resolve(import.meta.dirname, '../../dist/client/cli.js');
+const CLI = resolve(import.meta.dirname, '../../dist/client/cli/main.js');
 const run = promisify(execFile);
 
 /** `--help` text of one command, unwrapped (commander wraps long descriptions at the terminal width). */

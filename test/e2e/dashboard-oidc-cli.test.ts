@@ -9,7 +9,7 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDevCertificates } from '../../client/certs.js';
+import { makeDevCertificates } from '../../client/tools/certs.js';
 import { CLI, fedmesh } from '../helpers/fedmesh-cli.js';
 import { call, Jar } from '../helpers/oidc-browser.js';
 import { startLoginIssuer, type LoginIssuer } from '../helpers/oidc-login-issuer.js';

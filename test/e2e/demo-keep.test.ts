@@ -25,8 +25,8 @@ function get(url: string, tlsDir: string, withCert: boolean): Promise<{ status: 
  */
 describe('fedmesh demo --keep', () => {
   it('keeps the mesh and the dashboard up until SIGINT, then stops cleanly', async () => {
-    if (!existsSync(resolve(ROOT, 'dist/client/cli.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
-    const child = spawn(process.execPath, ['dist/client/cli.js', 'demo', '--keep', '--sites', '3', '--persons', '600'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    if (!existsSync(resolve(ROOT, 'dist/client/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+    const child = spawn(process.execPath, ['dist/client/cli/main.js', 'demo', '--keep', '--sites', '3', '--persons', '600'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     let out = '';
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));

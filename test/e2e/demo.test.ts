@@ -12,7 +12,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
  */
 describe('npm start (the demo)', () => {
   it('runs every demo job and exits 0', async () => {
-    if (!existsSync(resolve(ROOT, 'dist/client/cli.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+    if (!existsSync(resolve(ROOT, 'dist/client/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
     const child = spawn('npm', ['start'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     let out = '';
     let err = '';

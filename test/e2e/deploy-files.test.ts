@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'dist/client/cli.js');
+const CLI = join(ROOT, 'dist/client/cli/main.js');
 const DEPLOY = join(ROOT, 'deploy');
 
 interface Invocation {
@@ -34,13 +34,13 @@ function invocation(file: string, tokens: string[]): Invocation {
   return { file, command: command ?? '', flags, values };
 }
 
-/** `ExecStart=` of a systemd unit, continuation lines joined: the tokens after `cli.js`. */
+/** `ExecStart=` of a systemd unit, continuation lines joined: the tokens after `cli/main.js`. */
 function fromUnit(file: string): Invocation[] {
   const text = readFileSync(file, 'utf8').replace(/\\\n\s*/g, ' ');
   return [...text.matchAll(/^ExecStart=(.*)$/gm)].map((m) => {
     const tokens = m[1]!.trim().split(/\s+/);
-    const at = tokens.findIndex((t) => t.endsWith('/cli.js'));
-    if (at < 0) throw new Error(`${file}: ExecStart does not run dist/client/cli.js`);
+    const at = tokens.findIndex((t) => t.endsWith('/cli/main.js'));
+    if (at < 0) throw new Error(`${file}: ExecStart does not run dist/client/cli/main.js`);
     return invocation(file, tokens.slice(at + 1));
   });
 }
@@ -146,7 +146,7 @@ describe('deploy/ files agree with the CLI', () => {
       for (const src of parts.slice(0, -1)) expect(existsSync(join(ROOT, src)), `Dockerfile copies ${src}`).toBe(true);
     }
     const entry = /^ENTRYPOINT \["node", "\/app\/(.+?)"\]$/m.exec(text);
-    expect(entry?.[1]).toBe('dist/client/cli.js');
+    expect(entry?.[1]).toBe('dist/client/cli/main.js');
     expect(existsSync(join(ROOT, entry![1]!))).toBe(true);
     expect(text).not.toMatch(/^COPY .*(data|shared|\.duckdb|\.key|tls)/m);
     const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');

@@ -19,7 +19,7 @@ import { ReleasedCells } from '../../node-agent/disclosure/released-cells.js';
 import { extractCommands } from './readme-commands.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'dist/client/cli.js');
+const CLI = join(ROOT, 'dist/client/cli/main.js');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const commands = extractCommands(README).map((c) => c.text).filter((t) => t.startsWith('fedmesh guard '));
 const SHOW = commands.find((c) => c.startsWith('fedmesh guard show'))!;

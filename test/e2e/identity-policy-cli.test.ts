@@ -10,12 +10,12 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDevCertificates } from '../../client/certs.js';
+import { makeDevCertificates } from '../../client/tools/certs.js';
 import { startTestIssuer, type TestIssuer } from '../helpers/oidc-issuer.js';
 import { extractCommands, extractJsonBlocks } from './readme-commands.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'dist/client/cli.js');
+const CLI = join(ROOT, 'dist/client/cli/main.js');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const commands = extractCommands(README).map((c) => c.text);
 const find = (prefix: string): string => {

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProcess, stopAll, waitForLine, type ManagedProcess } from '../../client/commands/spawn-mesh.js';
+import { startProcess, stopAll, waitForLine, type ManagedProcess } from '../../client/cli/commands/spawn-mesh.js';
 import { BUILT, CLI, fedmesh } from '../helpers/fedmesh-cli.js';
 
 describe('ingest visibility and SIGHUP reload through the CLI (issue 14 item 12)', () => {

@@ -4,13 +4,13 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesize } from '../../client/synth/index.js';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { synthesize } from '../../client/tools/synth/index.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 
 const run = promisify(execFile);
-const CLI = resolve(import.meta.dirname, '../../dist/client/cli.js');
+const CLI = resolve(import.meta.dirname, '../../dist/client/cli/main.js');
 
 async function fedmesh(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {

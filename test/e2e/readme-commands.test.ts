@@ -28,12 +28,12 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { extractCommands, extractJsonBlocks, extractSkipMarkers, type ReadmeCommand } from './readme-commands.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'dist/client/cli.js');
+const CLI = join(ROOT, 'dist/client/cli/main.js');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const SHARED_CIRCE = resolve(ROOT, '../shared/data/cohorts/circe');
 

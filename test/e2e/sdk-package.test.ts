@@ -58,7 +58,7 @@ describe('the SDK as an installed package', () => {
   let installedBy = '';
 
   beforeAll(async () => {
-    if (!existsSync(join(ROOT, 'dist', 'client', 'sdk.d.ts'))) throw new Error('dist/client/sdk.d.ts is missing: run `npm run build` first (npm test does)');
+    if (!existsSync(join(ROOT, 'dist', 'client', 'sdk', 'index.d.ts'))) throw new Error('dist/client/sdk/index.d.ts is missing: run `npm run build` first (npm test does)');
     dir = await mkdtemp(join(tmpdir(), 'fedmesh-sdk-pkg-'));
     const pack = await sh('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], ROOT);
     expect(pack.code, pack.out).toBe(0);

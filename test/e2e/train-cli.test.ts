@@ -22,7 +22,7 @@ import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { extractCommands, extractJsonBlocks } from './readme-commands.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'dist/client/cli.js');
+const CLI = join(ROOT, 'dist/client/cli/main.js');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const AGENTS = ['t1', 't2', 't3'];
 

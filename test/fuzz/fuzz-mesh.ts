@@ -2,10 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { makeDevCertificates } from '../../client/certs.js';
-import { startProcess, stopAll, waitForLine, type ManagedProcess } from '../../client/commands/spawn-mesh.js';
-import { synthesize } from '../../client/synth/index.js';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { makeDevCertificates } from '../../client/tools/certs.js';
+import { startProcess, stopAll, waitForLine, type ManagedProcess } from '../../client/cli/commands/spawn-mesh.js';
+import { synthesize } from '../../client/tools/synth/index.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 
 /**
@@ -13,7 +13,7 @@ import { loadTlsMaterial } from '../../common/tls.js';
  * exit the fuzzer sees, and the coordinator's memory is its own), mTLS certificates, small synthetic OMOP sites.
  * The coordinator can be killed and restarted on the same state, so a long campaign survives the failures it finds.
  */
-export const CLI = resolve(import.meta.dirname, '../../dist/client/cli.js');
+export const CLI = resolve(import.meta.dirname, '../../dist/client/cli/main.js');
 /**
  * Each process gets a 768 MiB JavaScript heap: a memory blow-up (a hostile Arrow reply) then ends in a visible crash
  * within seconds instead of swapping a shared machine for minutes.

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { goldenDiff, toGoldenValue } from './golden-compare.js';
 import { GoldenFile, RECORDING } from './golden-file.js';
 import { goldenView } from './golden-mesh.js';
-import type { JobView } from '../../client/types.js';
+import type { JobView } from '../../client/sdk/types.js';
 
 /** The next double above x (x finite, ≥ 0): one unit in the last place. */
 function nextUp(x: number): number {

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 /** The built CLI (`npm run build` writes it; `npm test` builds first). */
-export const CLI = resolve(import.meta.dirname, '../../dist/client/cli.js');
+export const CLI = resolve(import.meta.dirname, '../../dist/client/cli/main.js');
 export const BUILT = { cmd: process.execPath, args: [CLI] };
 
 /** Runs the built CLI to completion; a non-zero exit is returned, not thrown. */

@@ -7,7 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { compileAccessPolicy } from '../../common/policy/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';

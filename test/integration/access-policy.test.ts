@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { compileAccessPolicy } from '../../common/policy/index.js';
 import { createOidcVerifier } from '../../coordinator/identity/index.js';
 import { Agent } from '../../node-agent/index.js';

@@ -7,11 +7,11 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProcess, stopAll, type ManagedProcess } from '../../client/commands/spawn-mesh.js';
+import { startProcess, stopAll, type ManagedProcess } from '../../client/cli/commands/spawn-mesh.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { OMOP_PARQUET_ROWS, writeOmopParquet } from '../helpers/omop-parquet.js';
 
-const CLI = resolve(import.meta.dirname, '../../dist/client/cli.js');
+const CLI = resolve(import.meta.dirname, '../../dist/client/cli/main.js');
 const BUILT = { cmd: process.execPath, args: [CLI] };
 const CDM = ['person', 'observation_period', 'condition_occurrence', 'measurement', 'drug_exposure', 'concept'];
 

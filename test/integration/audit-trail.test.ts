@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { listSegments, verifyAuditDir, type AuditEntry } from '../../common/audit/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';

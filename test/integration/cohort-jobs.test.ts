@@ -2,9 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesize } from '../../client/synth/index.js';
+import { synthesize } from '../../client/tools/synth/index.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 
 const TABLES = ['person', 'observation_period', 'visit_occurrence', 'condition_occurrence', 'drug_exposure', 'measurement', 'death'];

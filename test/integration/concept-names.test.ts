@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentTask } from '../../common/agent-protocol.js';
-import { renderJob } from '../../client/format/render.js';
-import { resultTable } from '../../client/format/result-table.js';
+import { renderJob } from '../../client/cli/format/render.js';
+import { resultTable } from '../../client/sdk/result-table.js';
 import { SUPPLIED_IDS_NOTE } from '../../common/job/index.js';
 import { gibleedAvailable, gibleedDir } from '../reference/circe-reference.js';
 import { splitGiBleed } from '../helpers/gibleed-split.js';

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesize } from '../../client/synth/index.js';
+import { synthesize } from '../../client/tools/synth/index.js';
 import { fitCoxPooled } from '../../algorithms/survival/index.js';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
 import { runCohort } from '../../node-agent/cohort/index.js';

@@ -1,10 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesize } from '../../client/synth/index.js';
+import { synthesize } from '../../client/tools/synth/index.js';
 import { compileKindJob, decodeVector, encodeRoundPayload, layoutWithWithheld, WITHHELD, type CompiledKindJob } from '../../common/kinds/index.js';
 import { KINDS } from '../../jobs/kinds.js';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { writeCsvFromSql } from '../helpers/sql-data.js';

@@ -16,7 +16,7 @@ import { parseJobSpec } from '../../common/job/index.js';
 import { encodeEnvelope, attestationToJson, heRoundId, verifyHeBindings } from '../../common/secure/index.js';
 import { addCiphertexts, splitCiphertexts } from '../../common/he/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
-import type { JobView } from '../../client/types.js';
+import type { JobView } from '../../client/sdk/types.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 
 const SITES = ['a1', 'a2', 'a4'];

@@ -15,7 +15,7 @@ import type { IdentityAssertionClaims } from '../../common/identity/index.js';
 import { parseJobSpec } from '../../common/job/index.js';
 import { decodeEnvelope, encodeEnvelope, heRoundId, verifyHeBindings, type HeBinding } from '../../common/secure/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 

@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProcess, stopAll, waitForLine, type ManagedProcess } from '../../client/commands/spawn-mesh.js';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { startProcess, stopAll, waitForLine, type ManagedProcess } from '../../client/cli/commands/spawn-mesh.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { encodeCells } from '../../common/arrow/index.js';
 import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import { loadTlsMaterial } from '../../common/tls.js';
@@ -13,7 +13,7 @@ import { hugeLengthReply, nodeVectorBombReply, validCountReply } from '../helper
 import { sharedCerts } from '../helpers/mesh.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
 
-const CLI = resolve(import.meta.dirname, '../../dist/client/cli.js');
+const CLI = resolve(import.meta.dirname, '../../dist/client/cli/main.js');
 const BUILT = { cmd: process.execPath, args: [CLI] };
 /** The coordinator's RSS may grow by at most this much while refusing every hostile reply below. */
 const RSS_BOUND_BYTES = 64 << 20;

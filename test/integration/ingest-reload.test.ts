@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { Agent } from '../../node-agent/index.js';
 import type { ReadWriteLock } from '../../node-agent/data-lock.js';
-import type { AgentInfoView } from '../../client/types.js';
+import type { AgentInfoView } from '../../client/sdk/types.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { connectRawAgent, manyProducts } from '../helpers/raw-agent.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { MAX_GROUPS_PER_AGENT } from '../../common/job/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { compileOidcOptions, createOidcVerifier } from '../../coordinator/identity/index.js';
 import { sharedCerts, startMesh, type TestMesh } from '../helpers/mesh.js';

@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reportAgentHealth } from '../../client/commands/servers.js';
+import { reportAgentHealth } from '../../client/cli/commands/servers.js';
 import { startMetricsServer, type RunningMetricsServer } from '../../common/ops/index.js';
 import { clientCredentials, checkHealth, HealthReporter, startHealthServer, clientChannelOptions } from '../../common/transport/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';

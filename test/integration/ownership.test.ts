@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
-import type { JobView } from '../../client/types.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
+import type { JobView } from '../../client/sdk/types.js';
 import { FedmeshError } from '../../common/errors.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';

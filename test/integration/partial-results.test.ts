@@ -11,14 +11,14 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliCommand, startProcess, stopAll, type ManagedProcess } from '../../client/commands/spawn-mesh.js';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { cliCommand, startProcess, stopAll, type ManagedProcess } from '../../client/cli/commands/spawn-mesh.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { fedmesh } from '../helpers/fedmesh-cli.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { makePersons, writePersonCsv, type PersonRow } from '../helpers/person-data.js';
 
-const CLI = resolve(import.meta.dirname, '../../dist/client/cli.js');
+const CLI = resolve(import.meta.dirname, '../../dist/client/cli/main.js');
 const AGENT_CLI = existsSync(CLI) ? { cmd: process.execPath, args: [CLI] } : cliCommand();
 const NAMES = ['a1', 'a2', 'a3'] as const;
 

@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import type { Agent } from '../../node-agent/index.js';
 import { omopTableAnyVersion } from '../../node-agent/data/omop/cdm-spec.js';
-import type { JobView } from '../../client/types.js';
+import type { JobView } from '../../client/sdk/types.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { makePersons, type PersonRow } from '../helpers/person-data.js';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.js';

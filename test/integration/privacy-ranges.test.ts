@@ -3,15 +3,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProcess, stopAll, waitForLine, type ManagedProcess } from '../../client/commands/spawn-mesh.js';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { startProcess, stopAll, waitForLine, type ManagedProcess } from '../../client/cli/commands/spawn-mesh.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { FedmeshError } from '../../common/errors.js';
 import { PRIVACY_LIMITS } from '../../common/job/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
 import { sharedCerts } from '../helpers/mesh.js';
 
-const CLI = resolve(import.meta.dirname, '../../dist/client/cli.js');
+const CLI = resolve(import.meta.dirname, '../../dist/client/cli/main.js');
 const BUILT = { cmd: process.execPath, args: [CLI] };
 /** "Quickly": a refusal is a parse-time check (≈ 1 ms); a loaded 2-core CI machine gets a generous margin. */
 const QUICK_MS = 2_000;

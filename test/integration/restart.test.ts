@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { Coordinator, startCoordinatorServer, type RunningServer } from '../../coordinator/index.js';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { Agent } from '../../node-agent/index.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
 import { sharedCerts } from '../helpers/mesh.js';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobView } from '../../client/types.js';
+import type { JobView } from '../../client/sdk/types.js';
 import { FedmeshError } from '../../common/errors.js';
 import { clientCredentials, fedmeshV1 } from '../../common/transport/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesize } from '../../client/synth/index.js';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { synthesize } from '../../client/tools/synth/index.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTlsMaterial } from '../../common/tls.js';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { loadHeKeyFolder } from '../../common/he/index.js';
 import { makePersons, writePersonCsv, type PersonRow } from '../helpers/person-data.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';

@@ -6,7 +6,7 @@ import { createNodeSecAggCrypto } from '../../common/crypto/index.js';
 import { decryptVector, loadHeKeyFolder } from '../../common/he/index.js';
 import { decodeEnvelope, encodeEnvelope, verifyAttestation, type SecAggRoundStart } from '../../common/secure/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import type { IdentityAssertionClaims } from '../../common/identity/index.js';

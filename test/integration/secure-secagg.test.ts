@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdentityKeyPair } from '../../common/crypto/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { SECAGG_ROUNDS, type IdentityAttestation, decodeEnvelope, encodeEnvelope } from '../../common/secure/index.js';
 import type { Agent } from '../../node-agent/index.js';

@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesize } from '../../client/synth/index.js';
+import { synthesize } from '../../client/tools/synth/index.js';
 import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import { compileKindJob, decodeRoundPayload, encodeRoundPayload, secAggRunId, type RoundPayload } from '../../common/kinds/index.js';
 import { decodeEnvelope, encodeEnvelope } from '../../common/secure/index.js';

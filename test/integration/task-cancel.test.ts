@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesize } from '../../client/synth/index.js';
+import { synthesize } from '../../client/tools/synth/index.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { nestedCirce } from '../helpers/nested-cohort.js';
 import { COHORT_LIMITS } from '../../common/cohort/index.js';

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoordinatorClient } from '../../client/transport/coordinator-client.js';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { rhoForEpsilonDelta } from '../../algorithms/dp/index.js';
 import { denseLogits } from '../../algorithms/fl/dp-grad.js';

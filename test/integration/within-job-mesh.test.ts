@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesize } from '../../client/synth/index.js';
+import { synthesize } from '../../client/tools/synth/index.js';
 import { computeCells } from '../../node-agent/jobs/cell-jobs.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { describeConnectionError } from '../../client/transport/connection-errors.js';
-import { EXIT, exitCodeFor, exitCodeForJob } from '../../client/exit-codes.js';
-import { flagFor, jobFromFlagsWithOrigins, parseWhere } from '../../client/job-from-flags.js';
+import { describeConnectionError } from '../../client/sdk/transport/connection-errors.js';
+import { EXIT, exitCodeFor, exitCodeForJob } from '../../client/sdk/exit-codes.js';
+import { flagFor, jobFromFlagsWithOrigins, parseWhere } from '../../client/cli/job-from-flags.js';
 import { FedmeshError } from '../../common/errors.js';
 import { closestNames, didYouMean, editDistance } from '../../common/suggest.js';
 
@@ -92,7 +92,7 @@ describe('connection errors say what failed', () => {
 
 describe('fedmesh agent --stream-rows / --stream-rows-above', () => {
   it('parses one of them and names what is wrong with a bad value or both', async () => {
-    const { parseStreamRows } = await import('../../client/commands/servers.js');
+    const { parseStreamRows } = await import('../../client/cli/commands/servers.js');
     expect(parseStreamRows({})).toBeUndefined();
     expect(parseStreamRows({ streamRows: true })).toBe(true);
     expect(parseStreamRows({ streamRowsAbove: '1000' })).toEqual({ aboveRows: 1000 });

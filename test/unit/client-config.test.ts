@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkAddress, configPath, parseConfigFile, resolveConnection, type ResolveInput } from '../../client/config.js';
+import { checkAddress, configPath, parseConfigFile, resolveConnection, type ResolveInput } from '../../client/sdk/config.js';
 
 const config = parseConfigFile(
   JSON.stringify({ defaultProfile: 'lab', profiles: { lab: { coordinator: 'lab.example.org:7443', tlsDir: '~/tls-lab', name: 'alice', adminName: 'boss' }, other: { coordinator: 'other:1', insecure: true } } }),

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDevCertificates } from '../../../client/certs.js';
+import { makeDevCertificates } from '../../../client/tools/certs.js';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../../../test/helpers/postgres.js';
 import { createReadOnlyRole, createTableSql } from '../../../test/helpers/postgres-omop.js';
 import { omopTableAnyVersion } from '../omop/cdm-spec.js';
