@@ -9,6 +9,12 @@ export interface CoordinatorOptions {
   heartbeatIntervalMs?: number;
   /** @default 3 × heartbeatIntervalMs */
   livenessTimeoutMs?: number;
+  /**
+   * An agent link on which tasks wait while the agent takes nothing from its stream for this long is closed
+   * (RESOURCE_EXHAUSTED) and the agent counts as gone: its heartbeats alone do not keep it, since a link that is
+   * not read makes the coordinator hold every later task's payload. @default 60000
+   */
+  linkStallTimeoutMs?: number;
   /** Budget per researcher × population where none was set. @default { epsilon: 3, delta: 1e-6 } */
   defaultBudget?: EpsilonDeltaBudget;
   log?: (event: string, fields?: Record<string, unknown>) => void;
@@ -36,6 +42,7 @@ export interface CompiledCoordinatorOptions {
   readonly stateDir: string;
   readonly heartbeatIntervalMs: number;
   readonly livenessTimeoutMs: number;
+  readonly linkStallTimeoutMs: number;
   readonly defaultBudget: Readonly<EpsilonDeltaBudget>;
   readonly maxSitesPerPerson: number;
   readonly accessPolicy?: AccessPolicy | undefined;
@@ -48,8 +55,10 @@ export function compileCoordinatorOptions(o: CoordinatorOptions): CompiledCoordi
   if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 50) throw new RangeError('options.heartbeatIntervalMs must be an integer >= 50');
   const livenessTimeoutMs = o.livenessTimeoutMs ?? 3 * heartbeatIntervalMs;
   if (!Number.isInteger(livenessTimeoutMs) || livenessTimeoutMs <= heartbeatIntervalMs) throw new RangeError('options.livenessTimeoutMs must be an integer above heartbeatIntervalMs');
+  const linkStallTimeoutMs = o.linkStallTimeoutMs ?? 60_000;
+  if (!Number.isInteger(linkStallTimeoutMs) || linkStallTimeoutMs < 50) throw new RangeError('options.linkStallTimeoutMs must be an integer >= 50');
   const defaultBudget = Object.freeze({ ...(o.defaultBudget ?? { epsilon: 3, delta: 1e-6 }) });
   const maxSitesPerPerson = o.maxSitesPerPerson ?? 1;
   if (!Number.isInteger(maxSitesPerPerson) || maxSitesPerPerson < 1 || maxSitesPerPerson > MAX_SITES_PER_PERSON) throw new RangeError(`options.maxSitesPerPerson must be an integer between 1 and ${MAX_SITES_PER_PERSON}`);
-  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, defaultBudget, maxSitesPerPerson, accessPolicy: o.accessPolicy });
+  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, linkStallTimeoutMs, defaultBudget, maxSitesPerPerson, accessPolicy: o.accessPolicy });
 }

@@ -5,9 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isFedmeshError } from '../errors.js';
-import { CHUNK_BYTES, ChunkAssembler, serialWriter, splitIntoChunks, writeInOrder, type WireChunk } from './chunks.js';
+import { CHUNK_BYTES, ChunkAssembler, messageBytes, serialWriter, splitIntoChunks, writeInOrder, type WireChunk } from './chunks.js';
 
 const codeOf = (f: () => unknown): string | undefined => {
   try {
@@ -136,4 +136,146 @@ describe('chunks of large link fields', () => {
     await new Promise((r) => setImmediate(r));
     expect(d.written.indexOf('cancel')).toBeLessThan(d.written.indexOf('task'));
   });
+
+  describe('serialWriter with a stall policy (a peer that keeps its link but stops reading it)', () => {
+    /** A stream that passes `room` messages on, then holds the rest (write callback pending, write false) until drained. */
+    class Stuck extends EventEmitter {
+      written: unknown[] = [];
+      private waiting: (() => void)[] = [];
+      constructor(private room: number) {
+        super();
+      }
+      write(m: unknown, done?: () => void): boolean {
+        this.written.push(m);
+        if (this.room > 0) {
+          this.room--;
+          done?.();
+        } else if (done) this.waiting.push(done);
+        return this.room > 0;
+      }
+      drainFor(room: number): void {
+        this.room = room;
+        while (this.room > 0 && this.waiting.length > 0) {
+          this.room--;
+          this.waiting.shift()!();
+        }
+        this.emit('drain');
+      }
+    }
+    const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+    afterEach(() => vi.useRealTimers());
+
+    it('counts a message by its bytes', () => {
+      expect(messageBytes({ chunk: { taskId: 't', data: Buffer.alloc(5000) } })).toBeGreaterThanOrEqual(5000);
+      expect(messageBytes({ chunk: { taskId: 't', data: Buffer.alloc(5000) } })).toBeLessThan(5100);
+      expect(messageBytes({ cancel: { taskId: 'abc' } })).toBeLessThan(100);
+    });
+
+    it('gives the peer up once more than maxQueuedBytes would wait, frees them and sends nothing more (control: without the policy all of it waits)', async () => {
+      const piece = (i: number): { chunk: { data: Buffer; i: number } } => ({ chunk: { data: Buffer.alloc(400), i } });
+      const s = new Stuck(1);
+      const stalls: string[] = [];
+      const send = serialWriter(s, { maxQueuedBytes: 1000, stallMs: 3_600_000, onStall: (r) => stalls.push(r) });
+      send([piece(0)]); // taken by the stream, which is then full
+      await tick();
+      send([piece(1)]);
+      send([piece(2)]);
+      await tick();
+      expect(stalls).toEqual([]);
+      send([piece(3)]); // 3 × ~420 bytes would wait
+      await tick();
+      expect(stalls).toHaveLength(1);
+      expect(stalls[0]).toMatch(/would wait for a peer that does not read them \(at most 1000\)/);
+      send([piece(4)]);
+      s.drainFor(100);
+      await tick();
+      expect(s.written.map((m) => (m as ReturnType<typeof piece>).chunk.i)).toEqual([0]);
+      expect(stalls).toHaveLength(1);
+      // Control: the writer without a policy keeps every batch for a peer that never reads.
+      const c = new Stuck(1);
+      const plain = serialWriter(c);
+      for (let i = 0; i < 50; i++) plain([piece(i)]);
+      await tick();
+      expect(c.written).toHaveLength(1);
+      c.drainFor(100);
+      await tick();
+      expect(c.written).toHaveLength(50);
+    });
+
+    it('gives the peer up after stallMs without taking a message while some wait; a slow peer that keeps taking is kept', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const slow = new Stuck(1);
+      const slowStalls: string[] = [];
+      const sendSlow = serialWriter(slow, { maxQueuedBytes: 1 << 20, stallMs: 1000, onStall: (r) => slowStalls.push(r) });
+      sendSlow(Array.from({ length: 10 }, (_, i) => ({ chunk: { data: Buffer.alloc(100), i } })));
+      await tick();
+      for (let i = 0; i < 9; i++) {
+        vi.advanceTimersByTime(900); // under the limit each time, 8.1 s in all
+        slow.drainFor(1);
+        await tick();
+      }
+      expect(slow.written).toHaveLength(10);
+      expect(slowStalls).toEqual([]);
+
+      const stuck = new Stuck(1);
+      const stalls: string[] = [];
+      const send = serialWriter(stuck, { maxQueuedBytes: 1 << 20, stallMs: 1000, onStall: (r) => stalls.push(r) });
+      send([{ task: 1 }, { task: 2 }]);
+      await tick();
+      vi.advanceTimersByTime(999);
+      await tick();
+      expect(stalls).toEqual([]);
+      vi.advanceTimersByTime(2);
+      await tick();
+      expect(stalls).toHaveLength(1);
+      expect(stalls[0]).toMatch(/took no message for 1000 ms/);
+      stuck.drainFor(10);
+      await tick();
+      expect(stuck.written).toEqual([{ task: 1 }]);
+    });
+
+    it('a message the stream accepted (write true) but has not passed on still waits: gRPC returns true and holds it in HTTP/2 buffers', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      /** gRPC's call as measured against a peer that paused: every write returns true, no callback ever runs. */
+      class Accepting extends EventEmitter {
+        written: unknown[] = [];
+        write(m: unknown): boolean {
+          this.written.push(m);
+          return true;
+        }
+      }
+      const bySize = new Accepting();
+      const sizeStalls: string[] = [];
+      const send = serialWriter(bySize, { maxQueuedBytes: 1000, stallMs: 3_600_000, onStall: (r) => sizeStalls.push(r) });
+      for (let i = 0; i < 3; i++) {
+        send([{ chunk: { data: Buffer.alloc(400) } }]);
+        await tick();
+      }
+      expect(bySize.written).toHaveLength(2);
+      expect(sizeStalls).toHaveLength(1);
+      const byTime = new Accepting();
+      const timeStalls: string[] = [];
+      const sendT = serialWriter(byTime, { maxQueuedBytes: 1 << 20, stallMs: 1000, onStall: (r) => timeStalls.push(r) });
+      sendT([{ task: 1 }]);
+      await tick();
+      expect(byTime.written).toHaveLength(1);
+      vi.advanceTimersByTime(1001);
+      await tick();
+      expect(timeStalls).toHaveLength(1);
+    });
+
+    it('an idle stream (nothing waiting) is never given up, however long it is quiet', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const s = new Stuck(100);
+      const stalls: string[] = [];
+      const send = serialWriter(s, { maxQueuedBytes: 1000, stallMs: 1000, onStall: (r) => stalls.push(r) });
+      send([{ a: 1 }]);
+      await tick();
+      vi.advanceTimersByTime(60_000);
+      await tick();
+      expect(stalls).toEqual([]);
+      expect(s.written).toEqual([{ a: 1 }]);
+    });
+  });
 });
+

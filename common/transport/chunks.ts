@@ -136,9 +136,21 @@ export class ChunkAssembler {
 
 /** A stream the sender writes to: `write` returns false when its buffer is full, and 'drain' follows. */
 export interface DrainableStream {
-  write(msg: unknown): boolean;
+  /** `done` runs when the stream has passed the message on (for a gRPC call: to the transport, flow control permitting). */
+  write(msg: unknown, done?: (error?: Error | null) => void): boolean;
   once(event: 'drain' | 'close' | 'error', fn: () => void): unknown;
   off(event: 'drain' | 'close' | 'error', fn: () => void): unknown;
+}
+
+/** What a writer of {@link writeInOrder} learns and decides between messages. */
+export interface WriteHooks {
+  /** Checked before each message: true stops the batch (resolves false). */
+  stopped?(): boolean;
+  /**
+   * Called when the stream has passed a message on (its write callback). A gRPC call's write returns true long
+   * before that: the message then waits in the call's and HTTP/2's buffers, under flow control, for the peer to read.
+   */
+  passedOn?(message: unknown): void;
 }
 
 /**
@@ -146,11 +158,13 @@ export interface DrainableStream {
  * field's pieces are not all buffered at once and other writers' messages (heartbeats) go between them.
  * Resolves false when the stream closed or failed before all were written.
  */
-export async function writeInOrder(stream: DrainableStream, messages: readonly unknown[]): Promise<boolean> {
+export async function writeInOrder(stream: DrainableStream, messages: readonly unknown[], hooks?: WriteHooks): Promise<boolean> {
   for (const m of messages) {
+    if (hooks?.stopped?.()) return false;
     let ok: boolean;
     try {
-      ok = stream.write(m);
+      const passedOn = hooks?.passedOn;
+      ok = passedOn ? stream.write(m, () => passedOn(m)) : stream.write(m);
     } catch {
       return false;
     }
@@ -175,13 +189,96 @@ export async function writeInOrder(stream: DrainableStream, messages: readonly u
 }
 
 /**
+ * Bytes a message holds, for the writer's bound: its byte arrays and strings (a link message's size is its payload
+ * pieces; the rest is a few fields). Walks plain objects and arrays a few levels deep only.
+ */
+export function messageBytes(message: unknown, depth = 0): number {
+  if (message instanceof Uint8Array) return message.byteLength;
+  if (typeof message === 'string') return message.length;
+  if (message === null || typeof message !== 'object' || depth > 4) return 8;
+  let n = 16;
+  for (const v of Array.isArray(message) ? message : Object.values(message as Record<string, unknown>)) n += messageBytes(v, depth + 1);
+  return n;
+}
+
+/** When a peer that does not read its stream is given up (see {@link serialWriter}). */
+export interface StallPolicy {
+  /** Bytes waiting in the writer (not yet handed to the stream) at most. */
+  readonly maxQueuedBytes: number;
+  /** The longest the stream may take no message while messages wait. */
+  readonly stallMs: number;
+  /** Called once, with the reason, when either bound is crossed; the writer then drops what waits and sends nothing more. */
+  onStall(reason: string): void;
+}
+
+/**
  * One writer per stream: every batch of messages goes out after the batches sent before it, whatever waits for a
  * drain in between. Without it a CancelTask written directly overtook the task still going out in pieces, and the
  * agent ran a cancelled task (red team 31 suspicion).
+ *
+ * With a {@link StallPolicy}, what waits is bounded: a peer that keeps its stream open but stops reading it (its
+ * heartbeats still arrive, so it looks alive) would otherwise make the sender keep every later task's payload, job
+ * after job, until the process runs out of memory. A message waits from the moment it is sent here until the stream
+ * has passed it on (its write callback: gRPC's write returns true at once and the bytes then wait in HTTP/2's buffers
+ * for the peer's flow control). Past `maxQueuedBytes` waiting, or `stallMs` without the stream passing a message on
+ * while some wait, the writer gives the stream up (onStall, which must close it, freeing what it holds) and drops
+ * what waits here.
  */
-export function serialWriter(stream: DrainableStream): (messages: readonly unknown[]) => void {
-  let tail: Promise<unknown> = Promise.resolve();
+export function serialWriter(stream: DrainableStream, stall?: StallPolicy): (messages: readonly unknown[]) => void {
+  const batches: { messages: readonly unknown[]; sizes: number[] }[] = [];
+  let pumping = false;
+  let queued = 0;
+  let stalled = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const giveUp = (reason: string): void => {
+    if (stalled) return;
+    stalled = true;
+    clearTimeout(timer);
+    batches.length = 0;
+    queued = 0;
+    // Never in the caller's turn: the caller may be registering the stream still.
+    queueMicrotask(() => stall!.onStall(reason));
+  };
+  // The stall clock runs while messages wait and restarts whenever the stream takes one.
+  const rearm = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (!stall || stalled || queued <= 0) return;
+    timer = setTimeout(() => giveUp(`the peer took no message for ${stall.stallMs} ms while ${queued} bytes waited`), stall.stallMs);
+    timer.unref?.();
+  };
+  const pump = async (): Promise<void> => {
+    while (batches.length > 0 && !stalled) {
+      const b = batches.shift()!;
+      let next = 0;
+      await writeInOrder(stream, b.messages, {
+        stopped: () => stalled,
+        passedOn: () => {
+          if (stalled) return;
+          queued -= b.sizes[next++] ?? 0;
+          rearm();
+        },
+      });
+    }
+    pumping = false;
+  };
   return (messages) => {
-    tail = tail.then(() => writeInOrder(stream, messages));
+    if (stalled) return;
+    const sizes = stall ? messages.map((m) => messageBytes(m)) : [];
+    const bytes = sizes.reduce((a, b) => a + b, 0);
+    if (stall && queued + bytes > stall.maxQueuedBytes) {
+      giveUp(`${queued + bytes} bytes would wait for a peer that does not read them (at most ${stall.maxQueuedBytes})`);
+      return;
+    }
+    queued += bytes;
+    // Only progress restarts the clock: a sender that keeps adding to a stuck stream must not keep it alive.
+    if (timer === undefined) rearm();
+    batches.push({ messages, sizes });
+    // Never written in the caller's turn: a message the caller writes directly right after (the coordinator's
+    // `registered`, after the registry may already have sent a task) still goes first, as with a promise chain.
+    if (!pumping) {
+      pumping = true;
+      void Promise.resolve().then(pump);
+    }
   };
 }

@@ -8,6 +8,8 @@ import type { Principal } from '../principal.js';
 import { authenticateCaller, type CallerAuth } from './authenticate.js';
 import type { OidcVerifier } from '../identity/index.js';
 import { checkRegistrationSize } from '../registration-limits.js';
+import { resetCallStream } from './reset-call.js';
+import { MAX_ROUND_PAYLOAD_BYTES } from '../../common/kinds/index.js';
 import {
   agentToWire, budgetEntryToWire, projectBudgetToWire, eventToWire, jobSummaryToWire, jobToWire, registrationFromWire, replyFromWire, resultPart, RESULT_CHUNK_BYTES, RESULT_PARTS, taskMessages,
   type ResultPartName, type WireRegister,
@@ -42,6 +44,8 @@ export const COORDINATOR_HEALTH_SERVICE = 'fedmesh.v1.Coordinator';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/;
 const REGISTER_TIMEOUT_MS = 10_000;
+/** Task bytes that may wait for one agent's link: three tasks at the round payload limit. */
+const AGENT_LINK_QUEUED_BYTES = 3 * MAX_ROUND_PAYLOAD_BYTES;
 
 function splitHostPort(listen: string): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(listen);
@@ -246,7 +250,19 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             identity = insecure ? reg.name : peer.name!;
             clearTimeout(regTimer);
             // Tasks and cancels leave in the order they were sent, a task's pieces included.
-            const send = serialWriter(call);
+            // An agent that keeps its link open but stops reading it is given up (its heartbeats alone would keep
+            // it, and the writer would hold every later task's payload): RESOURCE_EXHAUSTED, and the agent is gone.
+            const send = serialWriter(call, {
+              maxQueuedBytes: AGENT_LINK_QUEUED_BYTES,
+              stallMs: coordinator.options.linkStallTimeoutMs,
+              onStall: (reason) => {
+                // The status would wait behind the unread messages, so the stream is reset too: that frees them.
+                const reset = resetCallStream(call);
+                log('agent-link-stalled', { agent: identity ?? '?', reason, reset });
+                fail(new FedmeshError('RESOURCE_EXHAUSTED', `agent link: ${reason}; the agent must read its stream (reconnect)`));
+                if (identity !== undefined && session !== undefined) coordinator.agentDetached(identity, session);
+              },
+            });
             session = coordinator.agentAttached(identity, reg, (t) => send(taskMessages(t)), () => call.end(), (taskId) => send([{ cancel: { taskId } }]));
             call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs, coordinatorIdentityKey: Buffer.from(coordinator.identities.publicKey) } });
             return;
