@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { FEDMESH_VERSION, type AgentRegistration, type AgentTask, type AgentTaskReply, type IngestStatus } from '../common/agent-protocol.js';
 import { ReadWriteLock } from './data-lock.js';
 import { CoalescedRun } from './coalesced-run.js';
@@ -27,6 +28,7 @@ import { FedmeshError } from '../common/errors.js';
 import type { ProductRules } from '../common/job/index.js';
 import { populationOf } from '../common/job/index.js';
 import { ReleasedAnswers } from './disclosure/released-answers.js';
+import { DurableJobStates, JOB_STATE_DIR } from './tasks/durable-job-state.js';
 import { ReleasedConcepts } from './disclosure/released-concepts.js';
 import { KindTaskRunner } from './tasks/kind-task-runner.js';
 import { runAgentTask, type AgentTaskDeps } from './tasks/serve-task.js';
@@ -191,6 +193,7 @@ export class Agent {
       secure: { name: options.name, tls: options.tls, identity: this.identity }, withProduct: (conn, p, fn, signal, read) => (this.data ? this.data.withSession((s) => (read ? withStagedRead(s, conn, p, read, fn) : withStagedProduct(s, conn, p, () => fn({}))), { signal }) : fn({})),
       withSource: { active: () => this.data !== undefined, run: (fn, signal) => this.data!.withSession((s) => fn(s), { signal }) },
       streamRows: checkStreamRows(options.streamRows),
+      durableState: new DurableJobStates({ dir: join(options.stateDir, JOB_STATE_DIR) }),
       authorize: (j, t, identity) => this.gate.enforce({ identity, researcher: t.researcher, ...kindGateJob(j, identity) }),
       guardReleasedSets: async (conn, g) => void (await this.releasedCells!.checkAndRecord(conn, { ...g, minCellSize: this.policy.minCellSize, maxRememberedPersons: this.policy.maxRememberedPersons })) });
     this.tasks = { name: options.name, policy: this.policy, vocabularyComplete: options.vocabularyComplete === true, rng: this.rng, log, metrics: this.metrics, cancellation: this.cancellation, gate: this.gate, kindTasks: this.kindTasks,

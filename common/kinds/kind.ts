@@ -306,6 +306,14 @@ export interface AgentKindDef<S = unknown, P = unknown, I = unknown> {
    */
   readonly rollbackOnFailure?: readonly string[];
   /**
+   * Job-state entries that must survive an agent restart (and the eviction of an idle job's state): the runner saves
+   * them in the agent's state folder after every round this agent computed and loads them when it first builds the
+   * job's state in a process (node-agent/tasks/durable-job-state.ts). Without it a restarted agent would go on from
+   * empty state with no error (SCAFFOLD's c_i back at zero). Values: Float32Array, Float64Array or plain JSON, stored
+   * exactly; entries the step replaces, as for rollbackOnFailure. @default none
+   */
+  readonly durableState?: readonly string[];
+  /**
    * Staging (data on a server, no onSource): what this round's localStep reads of the product — these columns (the
    * runner adds the privacy unit) of the rows passing `where` (pushed down to the server, applied again locally by
    * the step) — or null when it reads nothing (its rows are already in `jobState`), so nothing is staged. Absent:

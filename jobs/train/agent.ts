@@ -168,6 +168,9 @@ export const trainAgentKind: AgentKindDef<TrainJobSpec, TrainPlan, TrainRoundInp
   // c_i and the pending c_i are replaced (never changed in place) each round, so the runner can put them back when the
   // round fails after the step.
   rollbackOnFailure: [CONTROL, PENDING_CONTROL],
+  // A restarted agent must go on with its c_i (and a computed c_i the next input may count), not with zeros: SCAFFOLD's
+  // correction c − c_i would otherwise be lost for it with no error.
+  durableState: [CONTROL, PENDING_CONTROL],
 };
 
 /**

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
@@ -9,11 +12,12 @@ import type { TaskScope } from '../task-cancellation.js';
 import { toyAgent, toyKind, type ToySpec } from '../../test/helpers/toy-kind.js';
 import { KindTaskRunner, MAX_FAILED_ROUND_ATTEMPTS, type KindTaskDeps } from './kind-task-runner.js';
 import type { StagedRead } from '../../common/kinds/index.js';
+import { DurableJobStates } from './durable-job-state.js';
 
 const spec: ToySpec = { kind: 'toy-mean', product: 'p', privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 }, maxRounds: 3 };
 const rules: ProductRules = { privacyUnit: 'person_id', bounds: {}, semanticTypes: {}, sensitivity: 'sensitive' };
 
-function setup(over: { rules?: ProductRules; allowKinds?: string[]; withProduct?: KindTaskDeps['withProduct']; stagedRead?: AnyAgentKindDef['stagedRead']; withSource?: KindTaskDeps['withSource']; needsSource?: AnyAgentKindDef['needsSource'] } = {}) {
+function setup(over: { rules?: ProductRules; allowKinds?: string[]; withProduct?: KindTaskDeps['withProduct']; stagedRead?: AnyAgentKindDef['stagedRead']; withSource?: KindTaskDeps['withSource']; needsSource?: AnyAgentKindDef['needsSource']; durableDir?: string } = {}) {
   const charges: string[] = [];
   const bound = new Map<string, string>();
   const answers = new Map<string, ReleasedAnswer>();
@@ -24,11 +28,14 @@ function setup(over: { rules?: ProductRules; allowKinds?: string[]; withProduct?
     localStep: async (...args) => {
       steps++;
       args[0].jobState.set('read', true);
+      // Steps this job took at this agent, as a kind's state that must survive a restart (declared with durableDir).
+      args[0].jobState.set('steps', ((args[0].jobState.get('steps') as number | undefined) ?? 0) + 1);
       return toyAgent(data, 'me').localStep(...args);
     },
     ...(over.stagedRead ? { stagedRead: over.stagedRead } : {}),
     ...(over.withSource ? { onSource: (...args: Parameters<NonNullable<AnyAgentKindDef['onSource']>>) => (steps++, args[0].jobState.set('read', true), toyAgent(data, 'me').localStep(args[0], args[1], args[2], args[4])) } : {}),
     ...(over.needsSource ? { needsSource: over.needsSource } : {}),
+    ...(over.durableDir !== undefined ? { durableState: ['steps'] } : {}),
   };
   const runner = new KindTaskRunner({
     kinds: createKindRegistry<AnyKindDef>([toyKind]),
@@ -51,6 +58,7 @@ function setup(over: { rules?: ProductRules; allowKinds?: string[]; withProduct?
     ...(over.withSource ? { withSource: over.withSource } : {}),
     salt: () => 'salt',
     rng: createSeededRng(1),
+    ...(over.durableDir !== undefined ? { durableState: new DurableJobStates({ dir: over.durableDir }) } : {}),
   });
   const scope: TaskScope = { signal: new AbortController().signal, using: (_c, fn) => fn() } as TaskScope;
   const job = compileKindJob(toyKind, spec);
@@ -190,5 +198,28 @@ describe('agent task runner for registry kinds', () => {
     sessions.length = 0;
     await s.runner.run(s.task(2, { mu: 2 }), s.scope);
     expect(sessions).toEqual([1]);
+  });
+
+  it("keeps a kind's durable entries across a restart: saved after each round computed here, not after a failed one, read by a fresh runner (which would save 1, not 2, had it started again)", async () => {
+    const root = await mkdtemp(join(tmpdir(), 'fedmesh-runner-durable-'));
+    try {
+      const dir = join(root, 'job-state');
+      const steps = async (): Promise<unknown> => (await new DurableJobStates({ dir }).load('job-1', setup().job.hash, ['steps'])).get('steps');
+      const a = setup({ durableDir: dir });
+      await a.runner.run(a.task(0), a.scope);
+      expect(await steps()).toBe(1);
+      // A round that fails after its step (its vector is not a number) sends nothing, so its state is not saved.
+      await expect(a.runner.run(a.task(1, { mu: 'x' }), a.scope)).rejects.toThrow(/outside its public bounds/);
+      expect(await steps()).toBe(1);
+      // The restarted agent goes on from the saved state: its step is the job's second that counted here.
+      const b = setup({ durableDir: dir });
+      await b.runner.run(b.task(1), b.scope);
+      expect(await steps()).toBe(2);
+      // The job's last public round answered: its file is removed (the agent hears of no job's end otherwise).
+      await b.runner.run(b.task(2), b.scope);
+      expect(await steps()).toBeUndefined();
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -17,6 +17,7 @@ import { guardDuckDb, toBigInt } from '../analytics/schema.js';
 import type { ReleasedAnswer } from '../disclosure/released-answers.js';
 import type { TaskScope } from '../task-cancellation.js';
 import { refuseUnlessNamed } from './job-agents.js';
+import type { DurableJobStateStore } from './durable-job-state.js';
 
 export interface KindTaskDeps {
   kinds: KindRegistry<AnyKindDef>;
@@ -61,6 +62,11 @@ export interface KindTaskDeps {
    * and recorded for the task's researcher. @default none (the kind's sets are not remembered)
    */
   guardReleasedSets?: (conn: DuckDBConnection, g: { researcher: string; jobId: string; candidates: string; withheld?: readonly string[] }) => Promise<void>;
+  /**
+   * Where the entries a kind declares durable (`AgentKindDef.durableState`) are kept between processes: the agent's
+   * `<stateDir>/job-state` (durable-job-state.ts). @default none (they live in memory only, and a restart loses them)
+   */
+  durableState?: DurableJobStateStore;
 }
 
 /**
@@ -104,6 +110,8 @@ interface JobEntry {
   job: CompiledKindJob;
   state: Map<string, unknown>;
   usedAtMs: number;
+  /** The kind's durable entries read into `state`, once per entry (all first tasks of the job wait on it). */
+  restored?: Promise<void>;
 }
 
 /**
@@ -182,6 +190,7 @@ export class KindTaskRunner {
     deps.authorize?.(job, task, identity);
     await deps.bind(task.jobId, job.hash);
     entry = this.admit(task.jobId, entry);
+    await this.restore(task.jobId, entry, agentDef.durableState);
     const mode = kindPrivacyModeOf(def, job);
     const cost = mode.cost(job);
     // Charged before any data is touched: durable, once per job id, for all of the job's rounds, never refunded.
@@ -190,6 +199,7 @@ export class KindTaskRunner {
     checkSelectionSecure(job, layout);
     // This agent's vector under a round's noise plan: local step → public-layout check → noise → fixed-point grid.
     const failureKey = `${task.jobId}\u0000${task.round}`;
+    let computed = false;
     const computeVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
       if ((this.failures.get(failureKey) ?? 0) >= MAX_FAILED_ROUND_ATTEMPTS) {
         throw new FedmeshError('RESOURCE_EXHAUSTED', `round: round ${task.round + 1} of this job failed ${MAX_FAILED_ROUND_ATTEMPTS} times at this agent and is not computed again`, { field: 'round' });
@@ -198,7 +208,12 @@ export class KindTaskRunner {
       // variate): they belong to an answer that never left.
       const rollback = (agentDef.rollbackOnFailure ?? []).map((k) => [k, entry.state.has(k), entry.state.get(k)] as const);
       try {
-        return await computeRoundVector(noise);
+        const out = await computeRoundVector(noise);
+        // Saved before the answer is stored: a crash in between recomputes the round from the state it advanced, which
+        // a kind must handle as a replayed round anyway; the other order could release an answer whose state is lost.
+        await this.persist(task.jobId, entry, agentDef.durableState);
+        computed = true;
+        return out;
       } catch (e) {
         for (const [k, had, v] of rollback) {
           if (had) entry.state.set(k, v);
@@ -258,15 +273,57 @@ export class KindTaskRunner {
       // (checked above: a phase comes with a secure job, and a secure job's task always has one)
       const phases = this.secure();
       // One answer per (job, round, phase), stored durably: a replayed phase gets the same keys, masks and noise.
-      return deps.once(task.jobId, phaseAnswerSlot(task.round, phase), async () => ({
+      const answer = await deps.once(task.jobId, phaseAnswerSlot(task.round, phase), async () => ({
         arrow: await phases.handle({ jobId: task.jobId, round: task.round, phase, msg: new Uint8Array(Buffer.from(msg ?? '', 'base64')), job, layout, mode, computeVector }),
         meta: { round: task.round, phase },
       }));
+      await this.forgetAfterLastRound(task.jobId, task.round, job, computed, agentDef.durableState);
+      return answer;
     }
-    return deps.once(task.jobId, task.round, async () => {
+    const answer = await deps.once(task.jobId, task.round, async () => {
       const out = await computeVector(mode.roundNoise(job, layout));
       return { arrow: encodeVector(out), meta: { round: task.round } };
     });
+    await this.forgetAfterLastRound(task.jobId, task.round, job, computed, agentDef.durableState);
+    return answer;
+  }
+
+  /**
+   * Reads the kind's durable entries into a job state built in this process (after a restart, or an eviction), once.
+   * A file that cannot be read fails the task and drops the entry, so the next task tries again (once the operator
+   * repaired the file) instead of running on state that lacks them.
+   */
+  private async restore(jobId: string, entry: JobEntry, keys: readonly string[] | undefined): Promise<void> {
+    const store = this.deps.durableState;
+    if (!store || !keys || keys.length === 0) return;
+    entry.restored ??= store.load(jobId, entry.job.hash, keys).then((saved) => {
+      // An entry already set in memory is newer than any file (a task that ran while this one waited).
+      for (const [k, v] of saved) if (!entry.state.has(k)) entry.state.set(k, v);
+    });
+    try {
+      await entry.restored;
+    } catch (e) {
+      if (this.jobs.get(jobId) === entry) this.jobs.delete(jobId);
+      throw e;
+    }
+  }
+
+  /** Saves the kind's durable entries as a round left them (none left: the job's file is removed). */
+  private async persist(jobId: string, entry: JobEntry, keys: readonly string[] | undefined): Promise<void> {
+    const store = this.deps.durableState;
+    if (!store || !keys || keys.length === 0) return;
+    const entries = new Map(keys.filter((k) => entry.state.has(k)).map((k) => [k, entry.state.get(k)] as const));
+    await (entries.size > 0 ? store.save(jobId, entry.job.hash, entries) : store.delete(jobId));
+  }
+
+  /**
+   * The agent hears of no job's end, but no round comes after the job's last public one (refused above): once this
+   * task computed it and its answer is stored, the job's durable entries are not needed again. Best effort; files of
+   * jobs that end earlier (converged, cancelled) are bounded by the store.
+   */
+  private async forgetAfterLastRound(jobId: string, round: number, job: CompiledKindJob, computed: boolean, keys: readonly string[] | undefined): Promise<void> {
+    if (!computed || round !== job.maxRounds - 1 || !keys || keys.length === 0) return;
+    await this.deps.durableState?.delete(jobId).catch(() => undefined);
   }
 
   private secure(): KindSecurePhases {
