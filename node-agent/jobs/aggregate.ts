@@ -125,7 +125,8 @@ function decideExactRelease(stats: GroupStatistics, policy: CompiledAgentPolicy)
         // group: the coordinator releases neither it nor its _n and _missing.
         const e = cell.edgePersons.get(i);
         // No person counts for a product with a unit would be a bug: withheld (fails closed), never released unchecked.
-        const parts = e ? [e.missing, e.atLower, e.atUpper] : cell.persons !== undefined ? [1n] : [g.count - m.n];
+        // So is one of few values (a 0/1 column's sum is its number of ones: red team 32, D1).
+        const parts = e ? [e.missing, e.atLower, e.atUpper, ...e.values] : cell.persons !== undefined ? [1n] : [g.count - m.n];
         if (parts.some(small)) withheldMeasures.push([at, i]);
         return m;
       }

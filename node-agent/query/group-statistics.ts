@@ -23,7 +23,23 @@ export interface GroupCell {
    * Per sum/mean/variance measure index: distinct privacy units whose value is missing (NULL), at or below its lower
    * bound, and at or above its upper bound (clamped there: their count is what narrow bounds would disclose).
    */
-  edgePersons: Map<number, { missing: bigint; atLower: bigint; atUpper: bigint }>;
+  edgePersons: Map<number, EdgePersons>;
+}
+
+/** Values a group's column may take and still count as few-valued: n, Σx and Σx² then solve for each value's count. */
+export const FEW_VALUES = 3;
+
+/** Persons of a sum/mean/variance measure's group that its exact moments could give away as counts. */
+export interface EdgePersons {
+  missing: bigint;
+  atLower: bigint;
+  atUpper: bigint;
+  /**
+   * Persons per distinct value when the group's values take at most FEW_VALUES of them, else empty. A 0/1 column's
+   * sum is the number of ones, whatever its bounds (red team 32, D1); with three values, n, Σx and Σx² are three
+   * equations for the three counts.
+   */
+  values: bigint[];
 }
 
 export interface GroupStatistics {
@@ -139,10 +155,28 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
         const eps = 1e-9 * (l.upper - l.lower);
         const lit = (x: number): string => d.cast(`'${String(x)}'`, 'DOUBLE');
         const persons = (cond: string): string => d.cast(`count(DISTINCT CASE WHEN ${cond} THEN u END)`, 'BIGINT');
-        const cols = [`${persons(`c${i} IS NULL`)} AS missing`, `${persons(`c${i} <= ${lit(l.lower - l.center + eps)}`)} AS atlower`, `${persons(`c${i} >= ${lit(l.upper - l.center - eps)}`)} AS atupper`];
-        const grouped = `SELECT ${[...keys, ...cols].join(', ')} FROM ${d.tempTable(table)}${keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : ''}`;
-        const edges = await readRows(conn, `SELECT ${label} AS cell, missing, atlower, atupper FROM (${grouped}) AS g`, [], product.name);
-        for (const r of edges) byLabel.get(String(r.cell))?.edgePersons.set(i, { missing: BigInt(r.missing as bigint), atLower: BigInt(r.atlower as bigint), atUpper: BigInt(r.atupper as bigint) });
+        // The group's least and largest value by window (no join on keys that may be NULL): a value strictly between
+        // them is the third one when the least and largest of those agree.
+        const by = keys.length > 0 ? `PARTITION BY ${keys.join(', ')}` : '';
+        const inner = `SELECT ${[...keys, 'u'].join(', ')}, c${i} AS c, min(c${i}) OVER (${by}) AS lo, max(c${i}) OVER (${by}) AS hi FROM ${d.tempTable(table)}`;
+        const mid = 'c > lo AND c < hi';
+        const cols = [
+          `${persons('c IS NULL')} AS missing`,
+          `${persons(`c <= ${lit(l.lower - l.center + eps)}`)} AS atlower`,
+          `${persons(`c >= ${lit(l.upper - l.center - eps)}`)} AS atupper`,
+          `${persons('c = lo')} AS atmin`,
+          `${persons('c = hi AND hi > lo')} AS atmax`,
+          `${persons(mid)} AS atmid`,
+          `min(CASE WHEN ${mid} THEN c END) AS midlo`,
+          `max(CASE WHEN ${mid} THEN c END) AS midhi`,
+        ];
+        const grouped = `SELECT ${[...keys, ...cols].join(', ')} FROM (${inner}) AS w${keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : ''}`;
+        const edges = await readRows(conn, `SELECT ${label} AS cell, missing, atlower, atupper, atmin, atmax, atmid, midlo, midhi FROM (${grouped}) AS g`, [], product.name);
+        for (const r of edges) {
+          const few = r.midlo === null || r.midlo === undefined || Number(r.midlo) === Number(r.midhi);
+          const values = few ? [r.atmin, r.atmax, r.atmid].map((v) => BigInt(v as bigint)).filter((v) => v > 0n) : [];
+          byLabel.get(String(r.cell))?.edgePersons.set(i, { missing: BigInt(r.missing as bigint), atLower: BigInt(r.atlower as bigint), atUpper: BigInt(r.atupper as bigint), values });
+        }
       }
     }
     const stats: GroupStatistics = { plan, groups, cells };

@@ -17,7 +17,7 @@ import type { ProductInfo } from '../data/products.js';
 import { personHashSql, type ReleasedCells } from '../disclosure/released-cells.js';
 import { candidateCells } from '../jobs/aggregate.js';
 import { computeCells, guardedCells } from '../jobs/cell-jobs.js';
-import { queryGroupStatistics } from '../query/group-statistics.js';
+import { FEW_VALUES, queryGroupStatistics } from '../query/group-statistics.js';
 import { candidateCellsFromSource, withStagedColumns } from '../jobs/aggregate-source.js';
 import { contingencyCandidatesFromSource, contingencySourceQuery, contingencyStagedColumns } from '../jobs/contingency-source.js';
 import { compileContingencyCounts, compileContingencyPersons, readContingencyCounts } from '../sql/contingency-counts.js';
@@ -139,7 +139,8 @@ export async function secureGroupStatistics(conn: DuckDBConnection, job: Aggrega
 
 /**
  * Mode none inside a secure sum: what the plain path withholds per group at each agent (a sum, mean or variance whose
- * missing values or values at a bound are of 1 … k − 1 persons; red team 31, F2 and F3) cannot be withheld alone
+ * missing values, values at a bound or one of its few values are of 1 … k − 1 persons; red team 31, F2 and F3; red
+ * team 32, D1) cannot be withheld alone
  * inside the sum, and the totals do not show it. So this agent refuses the job, naming the measure, never the group.
  * (A histogram's values below its first edge and above its last are one part on this path: see README, not done.)
  * @throws FedmeshError PERMISSION_DENIED naming the measure
@@ -148,8 +149,8 @@ function refuseSmallEdges(stats: Parameters<typeof candidateCells>[2], minCellSi
   const small = (n: bigint): boolean => n > 0n && n < BigInt(minCellSize);
   for (const cell of stats.cells) {
     for (const [i, e] of cell.edgePersons) {
-      if ([e.missing, e.atLower, e.atUpper].some(small)) {
-        throw new FedmeshError('POLICY_DENIED', `measures[${i}]: at one of this agent's groups, 1 … ${minCellSize - 1} persons' values are missing or at a bound of the measure; inside a secure sum they cannot be withheld alone (widen the bounds to hold every value, or use a DP mode)`, { field: `measures[${i}]` });
+      if ([e.missing, e.atLower, e.atUpper, ...e.values].some(small)) {
+        throw new FedmeshError('POLICY_DENIED', `measures[${i}]: at one of this agent's groups, 1 … ${minCellSize - 1} persons' values are missing, at a bound of the measure, or one of its few values (at most ${FEW_VALUES} distinct); inside a secure sum they cannot be withheld alone (widen the bounds to hold every value, or use a DP mode)`, { field: `measures[${i}]` });
       }
     }
   }

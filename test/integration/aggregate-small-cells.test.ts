@@ -6,7 +6,8 @@
  * - F2: count − Σ released bins gave a withheld bin back, and `<field>_missing` a count of 3 missing values: now the
  *   smallest released bin is withheld too when a withheld part is small, and a sum, mean or variance is null (with
  *   its `_n`, `_missing`) when 1 … k − 1 persons' values are missing or sit at one of its bounds (red team 31: sum and
- *   mean together, or narrow bounds, were counts); a histogram and a quantile of one column are refused.
+ *   mean together, or narrow bounds, were counts), or hold one of at most 3 distinct values of the group (red team
+ *   32, D1: a 0/1 column's sum is its number of ones); a histogram and a quantile of one column are refused.
  * Each case has a control on data where nothing is small, so the checks are not vacuous. One agent, k = 10; a fresh
  * mesh per case (each attack is one job, so the differencing guard plays no part).
  */
@@ -108,6 +109,18 @@ describe('mode none aggregate: no small count by quantiles or subtraction (red t
     expect(typeof c.mean_year_of_birth).toBe('number');
   }, 90_000);
 
+  it('red team 32, D1: a column of few values makes its mean a count (bmi 25 for 20 persons, 30 for 3): withheld; control: two values of 10 persons each', async () => {
+    // mean = (20·25 + 3·30)/23 gives the 3 persons of bmi 30 back, though none is missing or at a bound of [10, 50].
+    const notMissing = [...gender(8532), { column: 'bmi', op: 'is not null' }];
+    const r = await run({ where: notMissing, measures: [{ fn: 'count' }, { fn: 'mean', column: 'bmi', bounds: [10, 50] }, { fn: 'sum', column: 'bmi', bounds: [10, 50] }, { fn: 'variance', column: 'bmi', bounds: [10, 50] }] });
+    expect(r.count).toBe(23);
+    expect([r.mean_bmi, r.mean_bmi_n, r.sum_bmi, r.variance_bmi]).toEqual([null, null, null, null]);
+    await mesh!.close();
+    const c = await run({ where: gender(0), measures: [{ fn: 'mean', column: 'year_of_birth', bounds: [1900, 2030] }, { fn: 'sum', column: 'year_of_birth', bounds: [1900, 2030] }] });
+    expect(c.mean_year_of_birth).toBe(1955);
+    expect(c.sum_year_of_birth).toBe(39_100);
+  }, 90_000);
+
   it('red team 31, F2: a histogram and a quantile of one column are refused in mode none (their overlap gave 3 back)', async () => {
     mesh = await startMesh({ agentNames: ['a1'] });
     const dir = join(mesh.dir, 'data', 'site-1');
@@ -131,7 +144,10 @@ describe('mode none aggregate: no small count by quantiles or subtraction (red t
     await mesh.waitForAgents(3);
     const spec = (g: number) => ({ kind: 'aggregate', product: 'person', where: gender(g), measures: [{ fn: 'count' }, { fn: 'mean', column: 'bmi', bounds: [10, 50] }], privacy: { mode: 'none' }, secure: 'secagg' });
     const refused = await mesh.client.run(spec(8532)).then((j) => j.error, (e: Error) => e);
-    expect(refused?.message).toMatch(/measures\[1\].*missing or at a bound/);
+    expect(refused?.message).toMatch(/measures\[1\].*missing, at a bound/);
+    // Few values (red team 32, D1): without the missing ones, the group's bmi is 25 (20 persons) or 30 (3 persons).
+    const few = await mesh.client.run({ ...spec(8532), where: [...gender(8532), { column: 'bmi', op: 'is not null' }] }).then((j) => j.error, (e: Error) => e);
+    expect(few?.message).toMatch(/measures\[1\].*one of its few values \(at most 3 distinct\)/);
     const ok = await mesh.client.run(spec(0));
     expect(ok.error, ok.error?.message).toBeUndefined();
     expect(ok.result!.rows[0]).toMatchObject({ count: 60, mean_bmi: 22 });
