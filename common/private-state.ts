@@ -4,6 +4,8 @@
  * may read them. Folders are 0700, files 0600; existing ones are tightened (and reported) at start.
  */
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
@@ -37,4 +39,30 @@ export function restrictFiles(paths: readonly string[]): string[] {
     changed.push(p);
   }
   return changed;
+}
+
+/**
+ * Replaces a private (0600) file durably: a temporary file beside it, fdatasync, rename over the old one, fsync of the
+ * folder. A crash leaves the old content or the new one, never a torn file.
+ */
+export async function replaceFileDurably(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w', PRIVATE_FILE_MODE);
+  try {
+    await fh.chmod(PRIVATE_FILE_MODE);
+    await fh.writeFile(text);
+    await fh.datasync();
+  } catch (e) {
+    await fh.close();
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await fh.close();
+  await rename(tmp, path);
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
 }

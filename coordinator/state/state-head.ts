@@ -4,9 +4,8 @@
  * the head file, written durably after every ledger commit, says how far the chain must reach.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { PRIVATE_FILE_MODE } from '../../common/private-state.js';
+import { join } from 'node:path';
+import { replaceFileDurably } from '../../common/private-state.js';
 
 export const HEAD_FILE = 'ledger-head.json';
 const HASH = /^[0-9a-f]{64}$/;
@@ -55,23 +54,5 @@ export function readHead(path: string): HeadRead {
  * A crash leaves either the old head or the new one, never a torn file.
  */
 export async function writeHead(path: string, head: ChainHead): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w', PRIVATE_FILE_MODE);
-  try {
-    await fh.chmod(PRIVATE_FILE_MODE);
-    await fh.writeFile(`${JSON.stringify({ version: 1, seq: head.seq, hash: head.hash })}\n`);
-    await fh.datasync();
-  } catch (e) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await fh.close();
-  await rename(tmp, path);
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await replaceFileDurably(path, `${JSON.stringify({ version: 1, seq: head.seq, hash: head.hash })}\n`);
 }

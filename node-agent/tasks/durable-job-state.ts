@@ -4,7 +4,7 @@
  * job state was evicted, goes on from where it was instead of silently starting again from zero.
  *
  * One file per job, `<dir>/<job id>.json` (0600, folder 0700), replaced as the coordinator's head file is
- * (coordinator/state/state-head.ts): temporary file, fdatasync, rename, fsync of the folder — a crash leaves the old
+ * (common/private-state.ts replaceFileDurably): temporary file, fdatasync, rename, fsync of the folder — a crash leaves the old
  * state or the new one, never a torn file. A file that cannot be read back exactly (not JSON, wrong shape, another
  * job's, larger than the bound) fails the task with FAILED_PRECONDITION naming the file: never a reset to zero.
  *
@@ -12,11 +12,11 @@
  * last public round is answered, and beyond `maxJobs` files the least recently saved ones are removed.
  */
 import { constants } from 'node:fs';
-import { open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FedmeshError } from '../../common/errors.js';
 import { Mutex } from '../../common/mutex.js';
-import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../../common/private-state.js';
+import { ensurePrivateDir, replaceFileDurably } from '../../common/private-state.js';
 import { decodeStateValue, encodeStateValue } from './job-state-codec.js';
 
 /** The folder under the agent's state folder. */
@@ -158,7 +158,7 @@ export class DurableJobStates implements DurableJobStateStore {
     }
     return this.writes.run(async () => {
       ensurePrivateDir(this.dir);
-      await this.replace(join(this.dir, file), text);
+      await replaceFileDurably(join(this.dir, file), text);
       await this.prune();
     });
   }
@@ -168,29 +168,6 @@ export class DurableJobStates implements DurableJobStateStore {
     return this.writes.run(async () => {
       await rm(join(this.dir, file), { force: true });
     });
-  }
-
-  /** Temporary file, fdatasync, rename, fsync of the folder (as coordinator/state/state-head.ts writeHead). */
-  private async replace(path: string, text: string): Promise<void> {
-    const tmp = `${path}.tmp`;
-    const fh = await open(tmp, 'w', PRIVATE_FILE_MODE);
-    try {
-      await fh.chmod(PRIVATE_FILE_MODE);
-      await fh.writeFile(text);
-      await fh.datasync();
-    } catch (e) {
-      await fh.close();
-      await rm(tmp, { force: true });
-      throw e;
-    }
-    await fh.close();
-    await rename(tmp, path);
-    const dir = await open(this.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
   }
 
   /** Removes the least recently saved job files beyond `maxJobs`. */
