@@ -3,7 +3,7 @@
  * an agent's holds patient data, its contribution-bounding salt and its identity key: nobody else on the machine
  * may read them. Folders are 0700, files 0600; existing ones are tightened (and reported) at start.
  */
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -47,7 +47,10 @@ export function restrictFiles(paths: readonly string[]): string[] {
  */
 export async function replaceFileDurably(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w', PRIVATE_FILE_MODE);
+  // A new file, never through a link planted at the temporary name (it would overwrite the link's target, and the
+  // rename would then put the link in place): remove whatever is there, then create exclusively, not following links.
+  await rm(tmp, { force: true });
+  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, PRIVATE_FILE_MODE);
   try {
     await fh.chmod(PRIVATE_FILE_MODE);
     await fh.writeFile(text);

@@ -41,7 +41,8 @@ export interface AgentListing extends AgentView {
 
 interface Session extends AgentView {
   sessionId: number;
-  send: (task: AgentTask) => void;
+  /** Sends a task down the agent's link; false when the link refused it (too much already waits for the agent). */
+  send: (task: AgentTask) => boolean | void;
   close: () => void;
   /** Sends CancelTask down the stream (absent for transports that cannot). */
   cancel?: (taskId: string) => void;
@@ -89,7 +90,7 @@ export class AgentRegistry {
   }
 
   /** Attaches a newly registered stream; returns its session id. */
-  attach(name: string, reg: AgentRegistration, send: (task: AgentTask) => void, close: () => void, cancel?: (taskId: string) => void): number {
+  attach(name: string, reg: AgentRegistration, send: (task: AgentTask) => boolean | void, close: () => void, cancel?: (taskId: string) => void): number {
     const old = this.sessions.get(name);
     if (old) this.detach(name, old.sessionId);
     const now = Date.now();
@@ -170,11 +171,11 @@ export class AgentRegistry {
     return this.sessions.get(name)?.sessionId === sessionId;
   }
 
-  send(name: string, task: AgentTask): boolean {
+  /** @returns 'sent', 'absent' (not connected) or 'busy' (its link refused the task: too much already waits for it) */
+  send(name: string, task: AgentTask): 'sent' | 'absent' | 'busy' {
     const s = this.sessions.get(name);
-    if (!s) return false;
-    s.send(task);
-    return true;
+    if (!s) return 'absent';
+    return s.send(task) === false ? 'busy' : 'sent';
   }
 
   /** Asks `name` to stop working on a task (best effort: the agent may already have answered or be gone). */

@@ -146,7 +146,7 @@ export class Coordinator {
 
   // ---- agent link (called by transport) ----
 
-  agentAttached(identity: string, reg: AgentRegistration, send: (t: AgentTask) => void, close: () => void, cancel?: (taskId: string) => void): number {
+  agentAttached(identity: string, reg: AgentRegistration, send: (t: AgentTask) => boolean | void, close: () => void, cancel?: (taskId: string) => void): number {
     return this.registry.attach(identity, reg, send, close, cancel);
   }
   /** A registration sent again on a live stream (the agent reloaded its data): its catalogue is replaced. */

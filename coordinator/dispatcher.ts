@@ -49,9 +49,10 @@ export class Dispatcher {
       this.pending.set(taskId, { agent, jobId: task.jobId, resolve, timer });
       this.onDispatch(task);
       const identityAssertion = this.stamp(agent, task);
-      if (!this.registry.send(agent, { ...task, taskId, ...(identityAssertion ? { identityAssertion } : {}) })) {
-        this.finish(taskId, { ok: false, agent, error: { code: 'AGENT_UNAVAILABLE', message: `agent ${agent} is not connected` } });
-      }
+      const sent = this.registry.send(agent, { ...task, taskId, ...(identityAssertion ? { identityAssertion } : {}) });
+      if (sent === 'absent') this.finish(taskId, { ok: false, agent, error: { code: 'AGENT_UNAVAILABLE', message: `agent ${agent} is not connected` } });
+      // A slow link under a burst of jobs: this task is not sent (memory stays bounded), the link and its other tasks stay.
+      if (sent === 'busy') this.finish(taskId, { ok: false, agent, error: { code: 'AGENT_UNAVAILABLE', message: `agent ${agent}'s link is busy: too many task bytes already wait for it to read them; the task was not sent` } });
     });
   }
 

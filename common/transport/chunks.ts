@@ -189,88 +189,106 @@ export async function writeInOrder(stream: DrainableStream, messages: readonly u
 }
 
 /**
- * Bytes a message holds, for the writer's bound: its byte arrays and strings (a link message's size is its payload
- * pieces; the rest is a few fields). Walks plain objects and arrays a few levels deep only.
+ * Bytes a message holds, for the writer's bound: its byte arrays and strings (UTF-8) at any depth; a link message's
+ * size is its payload pieces and its spec, the rest is a few fields.
  */
 export function messageBytes(message: unknown, depth = 0): number {
   if (message instanceof Uint8Array) return message.byteLength;
-  if (typeof message === 'string') return message.length;
-  if (message === null || typeof message !== 'object' || depth > 4) return 8;
+  if (typeof message === 'string') return Buffer.byteLength(message);
+  if (message === null || typeof message !== 'object') return 8;
+  // Link messages are a few levels deep; anything deeper is bounded by the proto's own size limit when written.
+  if (depth > 16) return 0;
   let n = 16;
   for (const v of Array.isArray(message) ? message : Object.values(message as Record<string, unknown>)) n += messageBytes(v, depth + 1);
   return n;
 }
 
-/** When a peer that does not read its stream is given up (see {@link serialWriter}). */
+/** When a peer that does not read its stream is given up, and how much may wait for it (see {@link serialWriter}). */
 export interface StallPolicy {
-  /** Bytes waiting in the writer (not yet handed to the stream) at most. */
+  /** Bytes waiting (sent here, not yet passed on by the stream) at most: a batch beyond it is refused, not queued. */
   readonly maxQueuedBytes: number;
-  /** The longest the stream may take no message while messages wait. */
+  /** The longest the stream may pass no message on while messages wait, plus the time its oldest one needs at `minBytesPerSecond`. */
   readonly stallMs: number;
-  /** Called once, with the reason, when either bound is crossed; the writer then drops what waits and sends nothing more. */
+  /** The slowest link rate an honest peer is granted for the message at the head. @default 65536 */
+  readonly minBytesPerSecond?: number;
+  /** Called once, with the reason, when the stall clock runs out; the writer then drops what waits and sends nothing more. */
   onStall(reason: string): void;
 }
+
+/** Batches this small (a CancelTask) are queued even past `maxQueuedBytes`: they free work at the peer. */
+const CONTROL_BATCH_BYTES = 256;
 
 /**
  * One writer per stream: every batch of messages goes out after the batches sent before it, whatever waits for a
  * drain in between. Without it a CancelTask written directly overtook the task still going out in pieces, and the
  * agent ran a cancelled task (red team 31 suspicion).
  *
- * With a {@link StallPolicy}, what waits is bounded: a peer that keeps its stream open but stops reading it (its
- * heartbeats still arrive, so it looks alive) would otherwise make the sender keep every later task's payload, job
- * after job, until the process runs out of memory. A message waits from the moment it is sent here until the stream
+ * With a {@link StallPolicy}, what waits is bounded. A message waits from the moment it is sent here until the stream
  * has passed it on (its write callback: gRPC's write returns true at once and the bytes then wait in HTTP/2's buffers
- * for the peer's flow control). Past `maxQueuedBytes` waiting, or `stallMs` without the stream passing a message on
- * while some wait, the writer gives the stream up (onStall, which must close it, freeing what it holds) and drops
- * what waits here.
+ * for the peer's flow control). A peer that keeps its stream open but stops reading it (its heartbeats still arrive,
+ * so it looks alive) would otherwise make the sender keep every later task, job after job, until the process runs out
+ * of memory:
+ * - past `maxQueuedBytes` waiting, a new batch is refused (the sender returns false and the caller fails that task),
+ *   whether or not the peer is reading: a slow but honest peer under a burst of jobs loses tasks, not its link
+ *   (red team 37, F1);
+ * - when the stream passes nothing on for `stallMs` plus the time the oldest waiting message needs at
+ *   `minBytesPerSecond` (a 1 MiB piece on a slow link is progress too: red team 37, F2), the peer is given up
+ *   (onStall, which must close the stream, freeing what it holds) and what waits here is dropped.
+ * @returns the sender: true when the batch was queued
  */
-export function serialWriter(stream: DrainableStream, stall?: StallPolicy): (messages: readonly unknown[]) => void {
+export function serialWriter(stream: DrainableStream, stall?: StallPolicy): (messages: readonly unknown[]) => boolean {
   const batches: { messages: readonly unknown[]; sizes: number[] }[] = [];
+  // Sizes of the messages sent here and not yet passed on, oldest first (the stream's callbacks come in order).
+  const waiting: number[] = [];
+  let oldest = 0;
   let pumping = false;
   let queued = 0;
   let stalled = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const rate = stall?.minBytesPerSecond ?? 65536;
   const giveUp = (reason: string): void => {
     if (stalled) return;
     stalled = true;
     clearTimeout(timer);
     batches.length = 0;
+    waiting.length = 0;
     queued = 0;
     // Never in the caller's turn: the caller may be registering the stream still.
     queueMicrotask(() => stall!.onStall(reason));
   };
-  // The stall clock runs while messages wait and restarts whenever the stream takes one.
+  // The stall clock runs while messages wait and restarts whenever the stream passes one on.
   const rearm = (): void => {
     clearTimeout(timer);
     timer = undefined;
     if (!stall || stalled || queued <= 0) return;
-    timer = setTimeout(() => giveUp(`the peer took no message for ${stall.stallMs} ms while ${queued} bytes waited`), stall.stallMs);
+    const ms = stall.stallMs + Math.ceil(((waiting[oldest] ?? 0) * 1000) / rate);
+    timer = setTimeout(() => giveUp(`the peer took no message for ${ms} ms while ${queued} bytes waited`), ms);
     timer.unref?.();
+  };
+  const passedOn = (): void => {
+    if (stalled) return;
+    queued -= waiting[oldest] ?? 0;
+    oldest++;
+    if (oldest > 1024 && oldest * 2 > waiting.length) {
+      waiting.splice(0, oldest);
+      oldest = 0;
+    }
+    rearm();
   };
   const pump = async (): Promise<void> => {
     while (batches.length > 0 && !stalled) {
       const b = batches.shift()!;
-      let next = 0;
-      await writeInOrder(stream, b.messages, {
-        stopped: () => stalled,
-        passedOn: () => {
-          if (stalled) return;
-          queued -= b.sizes[next++] ?? 0;
-          rearm();
-        },
-      });
+      await writeInOrder(stream, b.messages, { stopped: () => stalled, ...(stall ? { passedOn } : {}) });
     }
     pumping = false;
   };
   return (messages) => {
-    if (stalled) return;
+    if (stalled) return false;
     const sizes = stall ? messages.map((m) => messageBytes(m)) : [];
     const bytes = sizes.reduce((a, b) => a + b, 0);
-    if (stall && queued + bytes > stall.maxQueuedBytes) {
-      giveUp(`${queued + bytes} bytes would wait for a peer that does not read them (at most ${stall.maxQueuedBytes})`);
-      return;
-    }
+    if (stall && queued + bytes > stall.maxQueuedBytes && bytes > CONTROL_BATCH_BYTES) return false;
     queued += bytes;
+    waiting.push(...sizes);
     // Only progress restarts the clock: a sender that keeps adding to a stuck stream must not keep it alive.
     if (timer === undefined) rearm();
     batches.push({ messages, sizes });
@@ -280,5 +298,6 @@ export function serialWriter(stream: DrainableStream, stall?: StallPolicy): (mes
       pumping = true;
       void Promise.resolve().then(pump);
     }
+    return true;
   };
 }

@@ -2,7 +2,7 @@
  * The agent's durable job state (durable-job-state.ts): what a kind declares durable reads back bit for bit, and a
  * file that cannot be read back exactly fails with FAILED_PRECONDITION naming the file — never an empty state.
  */
-import { mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -109,9 +109,38 @@ describe('durable job state', () => {
     await utimes(join(dir, 'a.json'), 1000, 1000);
     await utimes(join(dir, 'b.json'), 2000, 2000);
     await s.save('c', HASH, c);
-    expect((await readdir(dir)).sort()).toEqual(['b.json', 'c.json']);
+    expect((await readdir(dir)).sort()).toEqual(['a.pruned', 'b.json', 'c.json']);
     await s.delete('b');
-    expect(await readdir(dir)).toEqual(['c.json']);
+    expect((await readdir(dir)).sort()).toEqual(['a.pruned', 'c.json']);
     await s.delete('b');
+  });
+
+  it('a pruned job refuses to load rather than go on from empty state (red team 37, F6); control: a job never saved loads empty; saving again lifts it', async () => {
+    const s = new DurableJobStates({ dir, maxJobs: 2 });
+    const c = new Map([['c', new Float32Array([1, 2, 3])]]);
+    await s.save('live', HASH, c);
+    await utimes(join(dir, 'live.json'), 1000, 1000);
+    await s.save('x', HASH, c);
+    await s.save('y', HASH, c);
+    // A fresh instance (a restarted agent) over the same folder.
+    const again = new DurableJobStates({ dir, maxJobs: 2 });
+    await expect(again.load('live', HASH, ['c'])).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/removed the job's kept state \(job-state\/live.json\) to keep at most 2 jobs/) as unknown });
+    expect((await again.load('never-saved', HASH, ['c'])).size).toBe(0);
+    // The job went on in memory at another agent process and saved again: its file is current, the tombstone gone.
+    await again.save('live', HASH, c);
+    expect((await again.load('live', HASH, ['c'])).size).toBe(1);
+    expect(await readdir(dir)).not.toContain('live.pruned');
+  });
+
+  it('does not write through a link planted at the temporary file name (red team 37, F7)', async () => {
+    const s = new DurableJobStates({ dir });
+    await s.save('j', HASH, new Map([['k', 1]]));
+    const victim = join(root, 'victim.txt');
+    await writeFile(victim, 'original');
+    await symlink(victim, join(dir, 'j.json.tmp'));
+    await s.save('j', HASH, new Map([['k', 2]]));
+    expect(await readFile(victim, 'utf8')).toBe('original');
+    expect((await lstat(join(dir, 'j.json'))).isSymbolicLink()).toBe(false);
+    expect((await s.load('j', HASH, ['k'])).get('k')).toBe(2);
   });
 });

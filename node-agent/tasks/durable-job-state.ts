@@ -9,25 +9,34 @@
  * job's, larger than the bound) fails the task with FAILED_PRECONDITION naming the file: never a reset to zero.
  *
  * The task chain has no job-end hook at the agent, so the files are bounded instead: a job's file is removed once its
- * last public round is answered, and beyond `maxJobs` files the least recently saved ones are removed.
+ * last public round is answered, and beyond `maxJobs` files the least recently saved ones are removed, each leaving an
+ * empty tombstone `<job id>.pruned`: a later load of that job refuses (FAILED_PRECONDITION) rather than go on from
+ * empty state (red team 37, F6: 64 abandoned jobs would otherwise reset a live one's c_i to zero with no error).
  */
 import { constants } from 'node:fs';
-import { open, readdir, rm, stat } from 'node:fs/promises';
+import { lstat, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FedmeshError } from '../../common/errors.js';
 import { Mutex } from '../../common/mutex.js';
-import { ensurePrivateDir, replaceFileDurably } from '../../common/private-state.js';
+import { ensurePrivateDir, PRIVATE_FILE_MODE, replaceFileDurably } from '../../common/private-state.js';
 import { decodeStateValue, encodeStateValue } from './job-state-codec.js';
 
 /** The folder under the agent's state folder. */
 export const JOB_STATE_DIR = 'job-state';
 /** A file larger than this is refused unread: train's two c_i at its 100 000 parameters take about 1.1 MB. */
 export const MAX_JOB_STATE_FILE_BYTES = 16 * 1024 * 1024;
-/** Job files kept at most; the least recently saved go beyond it. */
+/** Job files kept at most; the least recently saved go beyond it (each leaves a tombstone). */
 export const MAX_DURABLE_JOBS = 64;
+/**
+ * Tombstones of pruned jobs kept at most (empty files, the oldest go beyond it): a job pruned this many prunes ago
+ * would start again from empty state (stated in the README), one pruned since refuses to.
+ */
+export const MAX_TOMBSTONES = 4096;
 
 const VERSION = 1;
 const SUFFIX = '.json';
+/** A pruned job's marker: its state was removed to keep the bound, so an empty load would be a silent reset. */
+const PRUNED = '.pruned';
 /** Job ids that are safe file names as they are (the coordinator's are UUIDs): no separators, no leading dot. */
 const SAFE_JOB_ID = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
 const MAX_ECHO = 120;
@@ -92,7 +101,12 @@ export class DurableJobStates implements DurableJobStateStore {
     const file = jobStateFileName(jobId);
     const text = await this.read(file);
     const out = new Map<string, unknown>();
-    if (text === undefined) return out;
+    if (text === undefined) {
+      if (await exists(join(this.dir, `${jobId}${PRUNED}`))) {
+        throw new FedmeshError('FAILED_PRECONDITION', `jobState: this agent removed the job's kept state (${this.shown(file)}) to keep at most ${this.maxJobs} jobs' state, as ${this.maxJobs} jobs saved theirs since; it will not go on from empty state: run the job again`, { field: 'jobState' });
+      }
+      return out;
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -159,6 +173,7 @@ export class DurableJobStates implements DurableJobStateStore {
     return this.writes.run(async () => {
       ensurePrivateDir(this.dir);
       await replaceFileDurably(join(this.dir, file), text);
+      await rm(join(this.dir, `${jobId}${PRUNED}`), { force: true });
       await this.prune();
     });
   }
@@ -167,16 +182,34 @@ export class DurableJobStates implements DurableJobStateStore {
     const file = jobStateFileName(jobId);
     return this.writes.run(async () => {
       await rm(join(this.dir, file), { force: true });
+      await rm(join(this.dir, `${jobId}${PRUNED}`), { force: true });
     });
   }
 
-  /** Removes the least recently saved job files beyond `maxJobs`. */
+  /** Removes the least recently saved job files beyond `maxJobs`, leaving a tombstone for each; bounds the tombstones. */
   private async prune(): Promise<void> {
-    const names = (await readdir(this.dir)).filter((n) => n.endsWith(SUFFIX));
-    if (names.length <= this.maxJobs) return;
-    // A file gone in between (removed by hand) is simply not counted.
+    const names = await readdir(this.dir);
+    for (const n of await this.oldest(names.filter((x) => x.endsWith(SUFFIX)), this.maxJobs)) {
+      await rm(join(this.dir, n), { force: true });
+      // Exclusive and empty: an existing tombstone (or anything planted there) is left as it is.
+      await writeFile(join(this.dir, `${n.slice(0, -SUFFIX.length)}${PRUNED}`), '', { flag: 'wx', mode: PRIVATE_FILE_MODE }).catch(() => undefined);
+    }
+    const tombstones = (await readdir(this.dir)).filter((x) => x.endsWith(PRUNED));
+    for (const n of await this.oldest(tombstones, MAX_TOMBSTONES)) await rm(join(this.dir, n), { force: true });
+  }
+
+  /** The names among `names` beyond the `keep` most recently modified, oldest first (names gone meanwhile skipped). */
+  private async oldest(names: readonly string[], keep: number): Promise<string[]> {
+    if (names.length <= keep) return [];
     const dated = (await Promise.all(names.map(async (n) => ({ n, at: (await stat(join(this.dir, n)).catch(() => undefined))?.mtimeMs })))).filter((d): d is { n: string; at: number } => d.at !== undefined);
     dated.sort((a, b) => a.at - b.at || (a.n < b.n ? -1 : 1));
-    for (const { n } of dated.slice(0, dated.length - this.maxJobs)) await rm(join(this.dir, n), { force: true });
+    return dated.slice(0, Math.max(0, dated.length - keep)).map((d) => d.n);
   }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
 }
