@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -151,5 +151,37 @@ describe('deploy/ files agree with the CLI', () => {
     expect(text).not.toMatch(/^COPY .*(data|shared|\.duckdb|\.key|tls)/m);
     const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
     for (const p of ['data', 'shared', '**/*.key', '**/*.duckdb', 'node_modules', 'dist']) expect(ignore).toContain(p);
+  });
+
+  it('the image builds from what the Dockerfile copies: its tsconfig includes only copied folders, and every import of their code resolves inside them (red team 37, F4: jobs/ and dashboard/ were never copied)', () => {
+    const text = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8');
+    const build = text.slice(0, text.search(/^FROM node:20-slim$/m));
+    const copied = new Set([...build.matchAll(/^COPY (?!--from)(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/).slice(0, -1)));
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    for (const c of copied) expect(ignored, `.dockerignore leaves out ${c}, which the Dockerfile copies`).not.toContain(c);
+    const config = /^RUN npx tsc -p (\S+)/m.exec(build)?.[1];
+    expect(config, 'the build stage compiles with npx tsc -p <config>').toBeDefined();
+    expect(copied.has(config!)).toBe(true);
+    const include = (JSON.parse(readFileSync(join(ROOT, config!), 'utf8')) as { include: string[] }).include;
+    for (const dir of include) expect(copied.has(dir), `${config} includes ${dir}, which the Dockerfile does not copy`).toBe(true);
+    const inCopy = (rel: string): boolean => [...copied].some((c) => rel === c || rel.startsWith(`${c}/`));
+    const missing: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+        const rel = `${dir}/${e.name}`;
+        if (e.isDirectory()) walk(rel);
+        else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) {
+          for (const m of readFileSync(join(ROOT, rel), 'utf8').matchAll(/(?:from\s+|import\(\s*)'(\.{1,2}\/[^']+)'/g)) {
+            const target = relative(ROOT, resolve(ROOT, dir, m[1]!)).replace(/\.js$/, '.ts');
+            if (!inCopy(target) || !existsSync(join(ROOT, target))) missing.push(`${rel} → ${target}`);
+          }
+        }
+      }
+    };
+    for (const dir of include) walk(dir);
+    expect(missing).toEqual([]);
+    // Negative control: the walk sees an import that leaves the copied folders (a benchmark reads test helpers).
+    expect(readFileSync(join(ROOT, 'benchmarks/cox-postgres.ts'), 'utf8')).toMatch(/from '\.\.\/test\/helpers\//);
+    expect(inCopy('test/helpers/gibleed-memory.ts')).toBe(false);
   });
 });

@@ -1,26 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FedmeshError } from '../../common/errors.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
+import { importClosure } from '../helpers/import-closure.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** Every project file reachable from `entry` through relative imports. */
-function importClosure(entry: string): string[] {
-  const seen = new Set<string>();
-  const stack = [entry];
-  while (stack.length > 0) {
-    const file = stack.pop()!;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    const source = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:])\/\/.*$/gm, '$1');
-    for (const m of source.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) stack.push(resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts')));
-  }
-  return [...seen].map((f) => relative(REPO, f));
-}
 
 describe('secure jobs that must be refused', () => {
   let mesh: TestMesh;
@@ -70,7 +56,7 @@ describe('secure jobs that must be refused', () => {
   });
 
   it("the coordinator's code cannot reach HE key generation or decryption", () => {
-    const closure = importClosure(join(REPO, 'coordinator', 'index.ts'));
+    const closure = importClosure(join(REPO, 'coordinator', 'index.ts'), REPO);
     expect(closure).toContain('coordinator/secure/he-job.ts');
     expect(closure.filter((f) => /common\/he\/(keys|decrypt|index)\.ts$/.test(f) || f.startsWith('client/') || f.startsWith('node-agent/'))).toEqual([]);
   });
