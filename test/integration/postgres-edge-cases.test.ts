@@ -14,6 +14,8 @@
  *   name it `7` (red team 18 found `7.0` there after a first fix), and contingency pushes it down instead of staging
  *   it in DuckDB as `7.0`, so one person hashes alike in every kind's guard sets.
  * - a NUMERIC value beyond the double range is a dropped row in glm, not a failed task.
+ * - (red team 28) a partitioned table with a foreign partition: its declared NOT NULL is not enforced for what a read
+ *   returns (postgres_fdw to the same server), so the consent scope filters NULL units there.
  * Skips with a message without the PostgreSQL binaries.
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -139,6 +141,33 @@ describe.skipIf(noPg)('PostgreSQL agent edge cases (red team 17)', () => {
       return (await s.all('SELECT count(*)::int AS n, sum(v)::int AS v FROM m'))[0];
     });
     expect(read).toEqual({ n: 1, v: 10 });
+  });
+
+  it('a partitioned table with a foreign partition (postgres_fdw) is not NOT NULL-enforced even though its parent declares it, so the consent scope leaves the remote NULL-unit row out (red team 28, tested at last); control: the same table with a local partition only', async () => {
+    // The foreign partition reads a remote table (here the same server, through postgres_fdw) whose unit may be NULL:
+    // the server checks no constraint of a foreign table, so the parent's NOT NULL does not hold for what a read returns.
+    const remote = `remote_${++seq}`;
+    await cluster.exec(`CREATE EXTENSION IF NOT EXISTS postgres_fdw;
+      CREATE TABLE public.${remote} (pid BIGINT, y INT, v INT); INSERT INTO public.${remote} VALUES (NULL, 15, 99), (2, 12, 5);
+      DROP SERVER IF EXISTS loop CASCADE;
+      CREATE SERVER loop FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '${cluster.port}', dbname 'postgres');
+      CREATE USER MAPPING FOR CURRENT_USER SERVER loop OPTIONS (user '${cluster.adminUser}', password '${cluster.adminPassword}')`);
+    const setup = `CREATE TABLE fp (pid BIGINT NOT NULL, y INT, v INT) PARTITION BY RANGE (y);
+      CREATE TABLE fp_local PARTITION OF fp FOR VALUES FROM (0) TO (10);
+      CREATE FOREIGN TABLE fp_remote PARTITION OF fp FOR VALUES FROM (10) TO (20) SERVER loop OPTIONS (schema_name 'public', table_name '${remote}');
+      INSERT INTO fp VALUES (1, 5, 10);
+      CREATE TABLE lp (pid BIGINT NOT NULL, y INT) PARTITION BY RANGE (y); CREATE TABLE lp_a PARTITION OF lp FOR VALUES FROM (0) TO (10)`;
+    const got = await withSchema(setup, async (s, _c, schema) => {
+      const nn = Object.fromEntries((await s.all(`SELECT c.relname AS t, ${ENFORCED_NOT_NULL_SQL} AS nn FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'pid' WHERE n.nspname = '${schema}' AND c.relname IN ('fp', 'lp')`)).map((r) => [String(r['t']), r['nn']]));
+      // A read of the parent returns the remote row whose unit is NULL: the declared NOT NULL does not hold.
+      const raw = (await s.all('SELECT count(*)::int AS n, count(pid)::int AS with_unit FROM fp'))[0];
+      await applySourceConsentScope(s, { consents: [], purpose: 'HRESCH', atMs: Date.now(), products: [{ name: 'fp', privacyUnit: 'pid', schema, unitNotNull: nn['fp'] === true }] });
+      const scoped = (await s.all('SELECT count(*)::int AS n, sum(v)::int AS v FROM fp'))[0];
+      return { nn, raw, scoped };
+    });
+    expect(got.raw).toEqual({ n: 3, with_unit: 2 });
+    expect(got.nn).toEqual({ fp: false, lp: true });
+    expect(got.scoped).toEqual({ n: 2, v: 15 });
   });
 
   it('TEMP tables go through pg_temp: CDM tables named like the consent and linkage tables are neither dropped nor in the way', async () => {
