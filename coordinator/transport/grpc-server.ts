@@ -44,6 +44,8 @@ export const COORDINATOR_HEALTH_SERVICE = 'fedmesh.v1.Coordinator';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/;
 const REGISTER_TIMEOUT_MS = 10_000;
+/** A data reload re-registers once; an agent sending more than this a minute on one link is dropped. */
+const MAX_RELOADS_PER_MINUTE = 60;
 /** Task bytes that may wait for one agent's link: three tasks at the round payload limit. */
 const AGENT_LINK_QUEUED_BYTES = 3 * MAX_ROUND_PAYLOAD_BYTES;
 
@@ -223,6 +225,10 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
       const peer = peerIdentity(call as never);
       let identity: string | undefined;
       let session: number | undefined;
+      let send: ((messages: readonly unknown[]) => boolean) | undefined;
+      // Registrations again on this link (a data reload) within the last minute: bounded, as each one is parsed,
+      // replaces the catalogue and is answered (red team 38, F4: a flood of them grew the coordinator's memory).
+      const reloads: number[] = [];
       const chunks = new ChunkAssembler();
       const fail = (e: FedmeshError): void => {
         call.emit('error', toGrpcError(e));
@@ -252,7 +258,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             // Tasks and cancels leave in the order they were sent, a task's pieces included.
             // An agent that keeps its link open but stops reading it is given up (its heartbeats alone would keep
             // it, and the writer would hold every later task's payload): RESOURCE_EXHAUSTED, and the agent is gone.
-            const send = serialWriter(call, {
+            send = serialWriter(call, {
               maxQueuedBytes: AGENT_LINK_QUEUED_BYTES,
               stallMs: coordinator.options.linkStallTimeoutMs,
               onStall: (reason) => {
@@ -263,7 +269,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
                 if (identity !== undefined && session !== undefined) coordinator.agentDetached(identity, session);
               },
             });
-            session = coordinator.agentAttached(identity, reg, (t) => send(taskMessages(t)), () => call.end(), (taskId) => send([{ cancel: { taskId } }]));
+            session = coordinator.agentAttached(identity, reg, (t) => send!(taskMessages(t)), () => call.end(), (taskId) => send!([{ cancel: { taskId } }]));
             call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs, coordinatorIdentityKey: Buffer.from(coordinator.identities.publicKey) } });
             return;
           }
@@ -272,7 +278,12 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             checkRegistrationSize(msg.register as WireRegister);
             const reg = registrationFromWire(msg.register as WireRegister);
             if (reg.name !== identity) throw new FedmeshError('POLICY_DENIED', `agent ${identity} cannot register again as ${quote(reg.name)}`);
-            if (coordinator.agentUpdated(identity!, session, reg)) call.write({ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs, coordinatorIdentityKey: Buffer.from(coordinator.identities.publicKey) } });
+            const now = Date.now();
+            while (reloads.length > 0 && reloads[0]! <= now - 60_000) reloads.shift();
+            if (reloads.length >= MAX_RELOADS_PER_MINUTE) throw new FedmeshError('RESOURCE_EXHAUSTED', `agent link: more than ${MAX_RELOADS_PER_MINUTE} registrations a minute on one link`);
+            reloads.push(now);
+            // Through the link's writer, so an agent that does not read its answers is bounded and given up like any.
+            if (coordinator.agentUpdated(identity!, session, reg)) send!([{ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs, coordinatorIdentityKey: Buffer.from(coordinator.identities.publicKey) } }]);
             return;
           }
           if (msg.heartbeat) {

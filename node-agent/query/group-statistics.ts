@@ -156,24 +156,26 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
         const lit = (x: number): string => d.cast(`'${String(x)}'`, 'DOUBLE');
         const persons = (cond: string): string => d.cast(`count(DISTINCT CASE WHEN ${cond} THEN u END)`, 'BIGINT');
         // The group's least and largest value by window (no join on keys that may be NULL): a value strictly between
-        // them is the third one when the least and largest of those agree.
+        // them is the third one when the least and largest of those agree. Values are compared as the sums add them,
+        // on the measure's grid (red team 38, F2: 30 and 30.000000001 are one value there).
         const by = keys.length > 0 ? `PARTITION BY ${keys.join(', ')}` : '';
-        const inner = `SELECT ${[...keys, 'u'].join(', ')}, c${i} AS c, min(c${i}) OVER (${by}) AS lo, max(c${i}) OVER (${by}) AS hi FROM ${d.tempTable(table)}`;
-        const mid = 'c > lo AND c < hi';
+        const grid = d.roundToInteger(`c${i} * ${lit(2 ** l.scaleBits)}`);
+        const inner = `SELECT ${[...keys, 'u'].join(', ')}, c${i} AS c, g, min(g) OVER (${by}) AS lo, max(g) OVER (${by}) AS hi FROM (SELECT *, ${grid} AS g FROM ${d.tempTable(table)}) AS t`;
+        const mid = 'g > lo AND g < hi';
         const cols = [
           `${persons('c IS NULL')} AS missing`,
           `${persons(`c <= ${lit(l.lower - l.center + eps)}`)} AS atlower`,
           `${persons(`c >= ${lit(l.upper - l.center - eps)}`)} AS atupper`,
-          `${persons('c = lo')} AS atmin`,
-          `${persons('c = hi AND hi > lo')} AS atmax`,
+          `${persons('g = lo')} AS atmin`,
+          `${persons('g = hi AND hi > lo')} AS atmax`,
           `${persons(mid)} AS atmid`,
-          `min(CASE WHEN ${mid} THEN c END) AS midlo`,
-          `max(CASE WHEN ${mid} THEN c END) AS midhi`,
+          `min(CASE WHEN ${mid} THEN g END) AS midlo`,
+          `max(CASE WHEN ${mid} THEN g END) AS midhi`,
         ];
         const grouped = `SELECT ${[...keys, ...cols].join(', ')} FROM (${inner}) AS w${keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : ''}`;
         const edges = await readRows(conn, `SELECT ${label} AS cell, missing, atlower, atupper, atmin, atmax, atmid, midlo, midhi FROM (${grouped}) AS g`, [], product.name);
         for (const r of edges) {
-          const few = r.midlo === null || r.midlo === undefined || Number(r.midlo) === Number(r.midhi);
+          const few = r.midlo === null || r.midlo === undefined || String(r.midlo) === String(r.midhi);
           const values = few ? [r.atmin, r.atmax, r.atmid].map((v) => BigInt(v as bigint)).filter((v) => v > 0n) : [];
           byLabel.get(String(r.cell))?.edgePersons.set(i, { missing: BigInt(r.missing as bigint), atLower: BigInt(r.atlower as bigint), atUpper: BigInt(r.atupper as bigint), values });
         }

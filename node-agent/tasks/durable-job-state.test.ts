@@ -143,4 +143,27 @@ describe('durable job state', () => {
     expect((await lstat(join(dir, 'j.json'))).isSymbolicLink()).toBe(false);
     expect((await s.load('j', HASH, ['k'])).get('k')).toBe(2);
   });
+
+  it('a load racing the prune of its job finds the file or the tombstone, never neither (red team 38, F3)', async () => {
+    const s = new DurableJobStates({ dir, maxJobs: 1 });
+    let resets = 0;
+    let seen = 0;
+    for (let i = 0; i < 100; i++) {
+      const live = `live-${i}`;
+      await s.save(live, HASH, new Map([['c', [1, 2, 3]]]));
+      let done = false;
+      // Another job's save prunes `live` while `live` is loaded again (after an eviction) at the same time.
+      const save = s.save(`other-${i}`, HASH, new Map([['c', [0]]])).finally(() => (done = true));
+      const poll = async (): Promise<void> => {
+        while (!done) {
+          const outcome = await s.load(live, HASH, ['c']).then((m) => m.size, () => -1);
+          if (outcome === 0) resets++;
+          seen++;
+        }
+      };
+      await Promise.all([save, poll(), poll()]);
+    }
+    expect(seen).toBeGreaterThan(100);
+    expect(resets).toBe(0);
+  });
 });

@@ -190,9 +190,11 @@ export class DurableJobStates implements DurableJobStateStore {
   private async prune(): Promise<void> {
     const names = await readdir(this.dir);
     for (const n of await this.oldest(names.filter((x) => x.endsWith(SUFFIX)), this.maxJobs)) {
-      await rm(join(this.dir, n), { force: true });
-      // Exclusive and empty: an existing tombstone (or anything planted there) is left as it is.
+      // The tombstone first: a load between the two steps then finds the file or the tombstone, never neither (red
+      // team 38, F3: the other order let a racing load start again from empty state). Exclusive and empty: an
+      // existing tombstone (or anything planted there) is left as it is.
       await writeFile(join(this.dir, `${n.slice(0, -SUFFIX.length)}${PRUNED}`), '', { flag: 'wx', mode: PRIVATE_FILE_MODE }).catch(() => undefined);
+      await rm(join(this.dir, n), { force: true });
     }
     const tombstones = (await readdir(this.dir)).filter((x) => x.endsWith(PRUNED));
     for (const n of await this.oldest(tombstones, MAX_TOMBSTONES)) await rm(join(this.dir, n), { force: true });

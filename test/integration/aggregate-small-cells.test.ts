@@ -27,10 +27,10 @@ const rows: PersonRow[] = [
 ];
 
 let mesh: TestMesh | undefined;
-async function run(spec: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function run(spec: Record<string, unknown>, data: PersonRow[] = rows): Promise<Record<string, unknown>> {
   mesh = await startMesh({ agentNames: ['a1'] });
   const dir = join(mesh.dir, 'data', 'site-1');
-  await writePersonCsv(dir, rows);
+  await writePersonCsv(dir, data);
   await mesh.startAgent('a1', dir);
   await mesh.waitForAgents(1);
   const job = await mesh.client.run({ kind: 'aggregate', product: 'person', privacy: { mode: 'none' }, ...spec });
@@ -119,6 +119,11 @@ describe('mode none aggregate: no small count by quantiles or subtraction (red t
     const c = await run({ where: gender(0), measures: [{ fn: 'mean', column: 'year_of_birth', bounds: [1900, 2030] }, { fn: 'sum', column: 'year_of_birth', bounds: [1900, 2030] }] });
     expect(c.mean_year_of_birth).toBe(1955);
     expect(c.sum_year_of_birth).toBe(39_100);
+    await mesh!.close();
+    // Red team 38, F2: values apart by less than the sums' grid (2^-16) are one value there, and so one class here.
+    const near = rows.map((r) => (r.person_id >= 500 && r.person_id < 503 ? { ...r, bmi: 30 + (r.person_id - 500) * 1e-9 } : r));
+    const n = await run({ where: notMissing, measures: [{ fn: 'sum', column: 'bmi', bounds: [10, 50] }] }, near);
+    expect(n.sum_bmi).toBeNull();
   }, 90_000);
 
   it('red team 31, F2: a histogram and a quantile of one column are refused in mode none (their overlap gave 3 back)', async () => {
