@@ -155,30 +155,14 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
         const eps = 1e-9 * (l.upper - l.lower);
         const lit = (x: number): string => d.cast(`'${String(x)}'`, 'DOUBLE');
         const persons = (cond: string): string => d.cast(`count(DISTINCT CASE WHEN ${cond} THEN u END)`, 'BIGINT');
-        // The group's least and largest value by window (no join on keys that may be NULL): a value strictly between
-        // them is the third one when the least and largest of those agree. Values are compared as the sums add them,
-        // on the measure's grid (red team 38, F2: 30 and 30.000000001 are one value there).
-        const by = keys.length > 0 ? `PARTITION BY ${keys.join(', ')}` : '';
+        const cols = [`${persons(`c${i} IS NULL`)} AS missing`, `${persons(`c${i} <= ${lit(l.lower - l.center + eps)}`)} AS atlower`, `${persons(`c${i} >= ${lit(l.upper - l.center - eps)}`)} AS atupper`];
+        const grouped = `SELECT ${[...keys, ...cols].join(', ')} FROM ${d.tempTable(table)}${keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : ''}`;
+        const edges = await readRows(conn, `SELECT ${label} AS cell, missing, atlower, atupper FROM (${grouped}) AS g`, [], product.name);
+        for (const r of edges) byLabel.get(String(r.cell))?.edgePersons.set(i, { missing: BigInt(r.missing as bigint), atLower: BigInt(r.atlower as bigint), atUpper: BigInt(r.atupper as bigint), values: [] });
         const grid = d.roundToInteger(`c${i} * ${lit(2 ** l.scaleBits)}`);
-        const inner = `SELECT ${[...keys, 'u'].join(', ')}, c${i} AS c, g, min(g) OVER (${by}) AS lo, max(g) OVER (${by}) AS hi FROM (SELECT *, ${grid} AS g FROM ${d.tempTable(table)}) AS t`;
-        const mid = 'g > lo AND g < hi';
-        const cols = [
-          `${persons('c IS NULL')} AS missing`,
-          `${persons(`c <= ${lit(l.lower - l.center + eps)}`)} AS atlower`,
-          `${persons(`c >= ${lit(l.upper - l.center - eps)}`)} AS atupper`,
-          `${persons('g = lo')} AS atmin`,
-          `${persons('g = hi AND hi > lo')} AS atmax`,
-          `${persons(mid)} AS atmid`,
-          `min(CASE WHEN ${mid} THEN g END) AS midlo`,
-          `max(CASE WHEN ${mid} THEN g END) AS midhi`,
-        ];
-        const grouped = `SELECT ${[...keys, ...cols].join(', ')} FROM (${inner}) AS w${keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : ''}`;
-        const edges = await readRows(conn, `SELECT ${label} AS cell, missing, atlower, atupper, atmin, atmax, atmid, midlo, midhi FROM (${grouped}) AS g`, [], product.name);
-        for (const r of edges) {
-          const few = r.midlo === null || r.midlo === undefined || String(r.midlo) === String(r.midhi);
-          const values = few ? [r.atmin, r.atmax, r.atmid].map((v) => BigInt(v as bigint)).filter((v) => v > 0n) : [];
-          byLabel.get(String(r.cell))?.edgePersons.set(i, { missing: BigInt(r.missing as bigint), atLower: BigInt(r.atlower as bigint), atUpper: BigInt(r.atupper as bigint), values });
-        }
+        await fewValueClasses(conn, { table, keys, label, i, part: partSql(job, plan, i, lit, 'clamps').sql, grid, product: product.name }, byLabel);
+        const bins = partSql(job, plan, i, lit, 'bins');
+        if (bins.parts > 1) await binnedValueClasses(conn, { table, keys, label, i, part: bins.sql, parts: bins.parts, grid, product: product.name }, byLabel);
       }
     }
     const stats: GroupStatistics = { plan, groups, cells };
@@ -186,5 +170,74 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
     return stats;
   } finally {
     if (materialise) await conn.run(d.dropTempTable(table)).catch(() => undefined);
+  }
+}
+
+/**
+ * The part of measure i's value line each row falls in: how many of the other measures' cut-points on the same column
+ * lie strictly inside i's bounds and at or below the row's clamped value ('0' and 1 part when there are none).
+ * - `clamps`: other sums', means' and variances' bounds. Two clamps of one column differ by the sum of the values
+ *   beyond a cut-point, so each part's values are isolated as a sum (red team 38, F1: sum over [10, 50] minus n ×
+ *   mean over [10, 22] is the 2 persons at 23).
+ * - `bins`: histogram edges, quantile bounds and candidates: they give each part's count, not its sum.
+ */
+function partSql(job: AggregateJob, plan: AggregatePlan, i: number, lit: (x: number) => string, which: 'clamps' | 'bins'): { sql: string; parts: number } {
+  const l = plan.layout[i]!;
+  const m = job.measures[i]!;
+  if (l.kind !== 'moments' || m.fn === 'count') return { sql: '0', parts: 1 };
+  const cuts = new Set<number>();
+  job.measures.forEach((o, j) => {
+    if (j === i || o.fn === 'count' || o.column !== m.column) return;
+    const lj = plan.layout[j];
+    const points = which === 'clamps' ? (o.fn === 'histogram' || o.fn === 'quantile' ? [] : o.bounds) : o.fn === 'histogram' ? o.bins : o.fn === 'quantile' ? [...o.bounds, ...(lj?.kind === 'histogram' && lj.buckets ? lj.buckets.candidates : [])] : [];
+    for (const x of points) if (x > l.lower && x < l.upper) cuts.add(x - l.center);
+  });
+  if (cuts.size === 0) return { sql: '0', parts: 1 };
+  return { sql: [...cuts].sort((a, b) => a - b).map((t) => `CASE WHEN c${i} >= ${lit(t)} THEN 1 ELSE 0 END`).join(' + '), parts: cuts.size + 1 };
+}
+
+/**
+ * Adds to each group's `edgePersons.get(i).values` the persons of every distinct value when a histogram's (or
+ * quantile's) parts on the column make them solvable: each non-empty part's count is released, and n, Σx, Σx² add
+ * two more equations, so V distinct values with V ≤ parts + 2 give every value's count back (red team 38, F1: bins
+ * [10, 20.5, 50] with bmi 20 | 21, 22, 23). Only groups of at most `parts + 2` values are read back.
+ */
+async function binnedValueClasses(conn: SqlSession, q: { table: string; keys: readonly string[]; label: string; i: number; part: string; parts: number; grid: string; product: string }, byLabel: ReadonlyMap<string, GroupCell>): Promise<void> {
+  const d = conn.dialect;
+  const by = q.keys.length > 0 ? `PARTITION BY ${q.keys.join(', ')}` : '';
+  const perValue = `SELECT ${[...q.keys, 'g', 'p'].join(', ')}, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS persons, count(*) OVER (${by}) AS nv FROM (SELECT *, ${q.grid} AS g, ${q.part} AS p FROM ${d.tempTable(q.table)} WHERE c${q.i} IS NOT NULL) AS t GROUP BY ${[...q.keys, 'g', 'p'].join(', ')}`;
+  const rows = await readRows(conn, `SELECT ${q.label} AS cell, p, persons FROM (${perValue}) AS v WHERE nv <= ${q.parts + 2}`, [], q.product);
+  const byCell = new Map<string, { parts: Set<string>; persons: bigint[] }>();
+  for (const r of rows) {
+    const c = byCell.get(String(r.cell)) ?? { parts: new Set<string>(), persons: [] };
+    c.parts.add(String(r.p));
+    c.persons.push(BigInt(r.persons as bigint));
+    byCell.set(String(r.cell), c);
+  }
+  for (const [cell, c] of byCell) {
+    if (c.persons.length > c.parts.size + 2) continue;
+    byLabel.get(cell)?.edgePersons.get(q.i)?.values.push(...c.persons);
+  }
+}
+
+/**
+ * Adds to each group's `edgePersons.get(i).values` the persons per distinct value of every part (see partSql) whose
+ * values, on the sums' grid, are at most FEW_VALUES: the least and largest by window (no join on keys that may be
+ * NULL), and a third one strictly between them when the least and largest of those agree.
+ */
+async function fewValueClasses(conn: SqlSession, q: { table: string; keys: readonly string[]; label: string; i: number; part: string; grid: string; product: string }, byLabel: ReadonlyMap<string, GroupCell>): Promise<void> {
+  const d = conn.dialect;
+  const persons = (cond: string): string => d.cast(`count(DISTINCT CASE WHEN ${cond} THEN u END)`, 'BIGINT');
+  const by = `PARTITION BY ${[...q.keys, 'p'].join(', ')}`;
+  const inner = `SELECT ${[...q.keys, 'u', 'p', 'g'].join(', ')}, min(g) OVER (${by}) AS lo, max(g) OVER (${by}) AS hi FROM (SELECT *, ${q.grid} AS g, ${q.part} AS p FROM ${d.tempTable(q.table)}) AS t`;
+  const mid = 'g > lo AND g < hi';
+  const cols = [`${persons('g = lo')} AS atmin`, `${persons('g = hi AND hi > lo')} AS atmax`, `${persons(mid)} AS atmid`, `min(CASE WHEN ${mid} THEN g END) AS midlo`, `max(CASE WHEN ${mid} THEN g END) AS midhi`];
+  const grouped = `SELECT ${[...q.keys, 'p', ...cols].join(', ')} FROM (${inner}) AS w GROUP BY ${[...q.keys, 'p'].join(', ')}`;
+  const rows = await readRows(conn, `SELECT ${q.label} AS cell, atmin, atmax, atmid, midlo, midhi FROM (${grouped}) AS g`, [], q.product);
+  for (const r of rows) {
+    const few = r.midlo === null || r.midlo === undefined || String(r.midlo) === String(r.midhi);
+    if (!few) continue;
+    const e = byLabel.get(String(r.cell))?.edgePersons.get(q.i);
+    if (e) e.values.push(...[r.atmin, r.atmax, r.atmid].map((v) => BigInt(v as bigint)).filter((v) => v > 0n));
   }
 }

@@ -126,6 +126,25 @@ describe('mode none aggregate: no small count by quantiles or subtraction (red t
     expect(n.sum_bmi).toBeNull();
   }, 90_000);
 
+  it('red team 38, F1: a second cut-point on the column splits it into few-valued parts; each part is checked (bmi 20, 21, 22 for 10 persons each, 23 for 2); control: 12 at 23', async () => {
+    const fourValues = (at23: number): PersonRow[] => [
+      ...[20, 21, 22].flatMap((bmi, v) => Array.from({ length: 10 }, (_, j) => ({ person_id: 1000 + 10 * v + j, gender_concept_id: 8532, year_of_birth: 1960, bmi }))),
+      ...Array.from({ length: at23 }, (_, j) => ({ person_id: 2000 + j, gender_concept_id: 8532, year_of_birth: 1960, bmi: 23 })),
+    ];
+    // A: a histogram edge at 20.5 leaves 21, 22, 23 in the upper bin, whose n, Σx and Σx² give the 2 persons at 23.
+    const a = await run({ measures: [{ fn: 'variance', column: 'bmi', bounds: [10, 50] }, { fn: 'mean', column: 'bmi', bounds: [10, 50] }, { fn: 'histogram', column: 'bmi', bins: [10, 20.5, 50] }] }, fourValues(2));
+    expect([a.variance_bmi, a.mean_bmi]).toEqual([null, null]);
+    await mesh!.close();
+    // C: sum over [10, 50] minus 32 × mean over [10, 22] is the 2 persons at 23 (the part above 22 holds 22 and 23).
+    const c = await run({ measures: [{ fn: 'sum', column: 'bmi', bounds: [10, 50] }, { fn: 'mean', column: 'bmi', bounds: [10, 22] }] }, fourValues(2));
+    expect(c.sum_bmi).toBeNull();
+    await mesh!.close();
+    // Control: 12 persons at 23, every part's classes at least k: both released, as exact figures.
+    const ok = await run({ measures: [{ fn: 'sum', column: 'bmi', bounds: [10, 50] }, { fn: 'mean', column: 'bmi', bounds: [10, 22] }] }, fourValues(12));
+    expect(ok.sum_bmi).toBe(630 + 12 * 23);
+    expect(ok.mean_bmi).toBeCloseTo(894 / 42, 9);
+  }, 90_000);
+
   it('red team 31, F2: a histogram and a quantile of one column are refused in mode none (their overlap gave 3 back)', async () => {
     mesh = await startMesh({ agentNames: ['a1'] });
     const dir = join(mesh.dir, 'data', 'site-1');
