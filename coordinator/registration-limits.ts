@@ -10,6 +10,12 @@ import { FedmeshError, quote } from '../common/errors.js';
 export const REGISTRATION_LIMITS = Object.freeze({
   /** Data products per agent (a full OMOP CDM is ~40 tables). */
   maxProducts: 512,
+  /**
+   * Registrations again on one link (data reloads) within a minute. An honest agent re-registers only when its
+   * catalogue changed, after a reload at most every 100 ms (`--reload-interval-ms` ≥ 100) or on SIGHUP: twice that
+   * rate. Above it the link is dropped (each one is parsed, replaces the catalogue and is answered).
+   */
+  maxReloadsPerMinute: 1200,
   /** Columns per product. */
   maxColumnsPerProduct: 1024,
   /** metadata_json bytes per product (bounds, tags, coarsened quality). */

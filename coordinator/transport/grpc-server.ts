@@ -7,7 +7,7 @@ import type { BudgetTarget, Coordinator } from '../coordinator.js';
 import type { Principal } from '../principal.js';
 import { authenticateCaller, type CallerAuth } from './authenticate.js';
 import type { OidcVerifier } from '../identity/index.js';
-import { checkRegistrationSize } from '../registration-limits.js';
+import { checkRegistrationSize, REGISTRATION_LIMITS } from '../registration-limits.js';
 import { resetCallStream } from './reset-call.js';
 import { MAX_ROUND_PAYLOAD_BYTES } from '../../common/kinds/index.js';
 import {
@@ -44,8 +44,6 @@ export const COORDINATOR_HEALTH_SERVICE = 'fedmesh.v1.Coordinator';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/;
 const REGISTER_TIMEOUT_MS = 10_000;
-/** A data reload re-registers once; an agent sending more than this a minute on one link is dropped. */
-const MAX_RELOADS_PER_MINUTE = 60;
 /** Task bytes that may wait for one agent's link: three tasks at the round payload limit. */
 const AGENT_LINK_QUEUED_BYTES = 3 * MAX_ROUND_PAYLOAD_BYTES;
 
@@ -280,7 +278,7 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             if (reg.name !== identity) throw new FedmeshError('POLICY_DENIED', `agent ${identity} cannot register again as ${quote(reg.name)}`);
             const now = Date.now();
             while (reloads.length > 0 && reloads[0]! <= now - 60_000) reloads.shift();
-            if (reloads.length >= MAX_RELOADS_PER_MINUTE) throw new FedmeshError('RESOURCE_EXHAUSTED', `agent link: more than ${MAX_RELOADS_PER_MINUTE} registrations a minute on one link`);
+            if (reloads.length >= REGISTRATION_LIMITS.maxReloadsPerMinute) throw new FedmeshError('RESOURCE_EXHAUSTED', `agent link: more than ${REGISTRATION_LIMITS.maxReloadsPerMinute} registrations a minute on one link`);
             reloads.push(now);
             // Through the link's writer, so an agent that does not read its answers is bounded and given up like any.
             if (coordinator.agentUpdated(identity!, session, reg)) send!([{ registered: { agentId: identity, heartbeatIntervalMs: coordinator.options.heartbeatIntervalMs, coordinatorIdentityKey: Buffer.from(coordinator.identities.publicKey) } }]);
