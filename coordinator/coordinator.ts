@@ -195,7 +195,10 @@ export class Coordinator {
     const outcome = typeof name === 'string' && name.length > 0 && name.length <= 256 ? this.registry.remove(name) : 'unknown';
     if (outcome === 'unknown') throw new FedmeshError('NOT_FOUND', `agent ${quote(name)} is not a member of this mesh`, { field: 'name' });
     if (outcome === 'live') throw new FedmeshError('FAILED_PRECONDITION', `agent ${name} is live: stop it (and revoke its certificate) before removing it, or it registers again`, { field: 'name' });
-    await (this.memberWrites = this.memberWrites.then(() => this.members.remove(name)));
+    const removed = this.memberWrites.then(() => this.members.remove(name));
+    // The chain goes on after a failed removal (the caller hears of it): later membership writes are not skipped.
+    this.memberWrites = removed.catch((e: unknown) => this.log('agent-member-write-failed', { agent: name, error: String(e) }));
+    await removed;
     this.log('agent-removed', { agent: name, by: caller.name });
   }
 

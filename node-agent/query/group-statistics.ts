@@ -162,7 +162,9 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
         const grid = d.roundToInteger(`c${i} * ${lit(2 ** l.scaleBits)}`);
         await fewValueClasses(conn, { table, keys, label, i, part: partSql(job, plan, i, lit, 'clamps').sql, grid, product: product.name }, byLabel);
         const bins = partSql(job, plan, i, lit, 'bins');
-        if (bins.parts > 1) await binnedValueClasses(conn, { table, keys, label, i, part: bins.sql, parts: bins.parts, grid, product: product.name }, byLabel);
+        const sums = momentEquations(job, i);
+        // With at most FEW_VALUES equations the per-part check above already covers every solvable group.
+        if (sums + bins.parts > FEW_VALUES) await binnedValueClasses(conn, { table, keys, label, i, part: bins.sql, parts: bins.parts, sums, grid, product: product.name }, byLabel);
       }
     }
     const stats: GroupStatistics = { plan, groups, cells };
@@ -179,7 +181,7 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
  * - `clamps`: other sums', means' and variances' bounds. Two clamps of one column differ by the sum of the values
  *   beyond a cut-point, so each part's values are isolated as a sum (red team 38, F1: sum over [10, 50] minus n ×
  *   mean over [10, 22] is the 2 persons at 23).
- * - `bins`: histogram edges, quantile bounds and candidates: they give each part's count, not its sum.
+ * - `bins`: histogram edges: they give each part's count, not its sum.
  */
 function partSql(job: AggregateJob, plan: AggregatePlan, i: number, lit: (x: number) => string, which: 'clamps' | 'bins'): { sql: string; parts: number } {
   const l = plan.layout[i]!;
@@ -188,8 +190,9 @@ function partSql(job: AggregateJob, plan: AggregatePlan, i: number, lit: (x: num
   const cuts = new Set<number>();
   job.measures.forEach((o, j) => {
     if (j === i || o.fn === 'count' || o.column !== m.column) return;
-    const lj = plan.layout[j];
-    const points = which === 'clamps' ? (o.fn === 'histogram' || o.fn === 'quantile' ? [] : o.bounds) : o.fn === 'histogram' ? o.bins : o.fn === 'quantile' ? [...o.bounds, ...(lj?.kind === 'histogram' && lj.buckets ? lj.buckets.candidates : [])] : [];
+    // A quantile releases no count per candidate (red team 39, F3: counting its 101 candidates as parts withheld the
+    // mean of every column asked for its median too).
+    const points = which === 'clamps' ? (o.fn === 'histogram' || o.fn === 'quantile' ? [] : o.bounds) : o.fn === 'histogram' ? o.bins : [];
     for (const x of points) if (x > l.lower && x < l.upper) cuts.add(x - l.center);
   });
   if (cuts.size === 0) return { sql: '0', parts: 1 };
@@ -197,16 +200,33 @@ function partSql(job: AggregateJob, plan: AggregatePlan, i: number, lit: (x: num
 }
 
 /**
- * Adds to each group's `edgePersons.get(i).values` the persons of every distinct value when a histogram's (or
- * quantile's) parts on the column make them solvable: each non-empty part's count is released, and n, Σx, Σx² add
- * two more equations, so V distinct values with V ≤ parts + 2 give every value's count back (red team 38, F1: bins
- * [10, 20.5, 50] with bmi 20 | 21, 22, 23). Only groups of at most `parts + 2` values are read back.
+ * Equations the job's sums, means and variances on measure i's column give on its values: one per distinct pair of
+ * bounds (Σ of the values clamped to them), and one more where a variance has those bounds (Σx²).
  */
-async function binnedValueClasses(conn: SqlSession, q: { table: string; keys: readonly string[]; label: string; i: number; part: string; parts: number; grid: string; product: string }, byLabel: ReadonlyMap<string, GroupCell>): Promise<void> {
+function momentEquations(job: AggregateJob, i: number): number {
+  const m = job.measures[i]!;
+  if (m.fn === 'count') return 0;
+  const byBounds = new Map<string, boolean>();
+  for (const o of job.measures) {
+    if ((o.fn !== 'sum' && o.fn !== 'mean' && o.fn !== 'variance') || o.column !== m.column) continue;
+    const key = `${o.bounds[0]},${o.bounds[1]}`;
+    byBounds.set(key, (byBounds.get(key) ?? false) || o.fn === 'variance');
+  }
+  return [...byBounds.values()].reduce((n, variance) => n + (variance ? 2 : 1), 0);
+}
+
+/**
+ * Adds to each group's `edgePersons.get(i).values` the persons of every distinct value when the job's figures on the
+ * column make them solvable: n, the moment equations (momentEquations) and each non-empty histogram part's count but
+ * one are E equations, so V distinct values with V ≤ E give every value's count back (red team 38, F1: bins
+ * [10, 20.5, 50] over bmi 20 | 21, 22, 23; red team 39, F2: two clamps, a variance and a histogram over five values).
+ * Only groups of at most 1 + sums + parts − 1 values are read back.
+ */
+async function binnedValueClasses(conn: SqlSession, q: { table: string; keys: readonly string[]; label: string; i: number; part: string; parts: number; sums: number; grid: string; product: string }, byLabel: ReadonlyMap<string, GroupCell>): Promise<void> {
   const d = conn.dialect;
   const by = q.keys.length > 0 ? `PARTITION BY ${q.keys.join(', ')}` : '';
   const perValue = `SELECT ${[...q.keys, 'g', 'p'].join(', ')}, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS persons, count(*) OVER (${by}) AS nv FROM (SELECT *, ${q.grid} AS g, ${q.part} AS p FROM ${d.tempTable(q.table)} WHERE c${q.i} IS NOT NULL) AS t GROUP BY ${[...q.keys, 'g', 'p'].join(', ')}`;
-  const rows = await readRows(conn, `SELECT ${q.label} AS cell, p, persons FROM (${perValue}) AS v WHERE nv <= ${q.parts + 2}`, [], q.product);
+  const rows = await readRows(conn, `SELECT ${q.label} AS cell, p, persons FROM (${perValue}) AS v WHERE nv <= ${q.sums + q.parts}`, [], q.product);
   const byCell = new Map<string, { parts: Set<string>; persons: bigint[] }>();
   for (const r of rows) {
     const c = byCell.get(String(r.cell)) ?? { parts: new Set<string>(), persons: [] };
@@ -215,7 +235,7 @@ async function binnedValueClasses(conn: SqlSession, q: { table: string; keys: re
     byCell.set(String(r.cell), c);
   }
   for (const [cell, c] of byCell) {
-    if (c.persons.length > c.parts.size + 2) continue;
+    if (c.persons.length > q.sums + c.parts.size) continue;
     byLabel.get(cell)?.edgePersons.get(q.i)?.values.push(...c.persons);
   }
 }

@@ -145,6 +145,21 @@ describe('mode none aggregate: no small count by quantiles or subtraction (red t
     expect(ok.mean_bmi).toBeCloseTo(894 / 42, 9);
   }, 90_000);
 
+  it('red team 39: two clamps, a variance and a histogram together are one system of equations (bmi 12, 22, 23, 24 for 10 persons each, 25 for 2: withheld); control: a quantile adds no equation (a mean with a median is released)', async () => {
+    const five: PersonRow[] = [
+      ...[12, 22, 23, 24].flatMap((bmi, v) => Array.from({ length: 10 }, (_, j) => ({ person_id: 3000 + 10 * v + j, gender_concept_id: 8532, year_of_birth: 1960, bmi }))),
+      ...[1, 2].map((j) => ({ person_id: 3100 + j, gender_concept_id: 8532, year_of_birth: 1960, bmi: 25 })),
+    ];
+    // n, Σx and Σx² over [10, 50], Σ over [10, 22] and the lower bin's count: five equations for five values.
+    const r = await run({ measures: [{ fn: 'count' }, { fn: 'sum', column: 'bmi', bounds: [10, 50] }, { fn: 'variance', column: 'bmi', bounds: [10, 50] }, { fn: 'mean', column: 'bmi', bounds: [10, 22] }, { fn: 'histogram', column: 'bmi', bins: [10, 23.5, 50] }] }, five);
+    expect([r.sum_bmi, r.variance_bmi]).toEqual([null, null]);
+    await mesh!.close();
+    // Control: 400 persons born 1940–1979 (10 a year) and 1 in 1920; a quantile's 101 candidates are not parts.
+    const years: PersonRow[] = [...Array.from({ length: 400 }, (_, j) => ({ person_id: 4000 + j, gender_concept_id: 8532, year_of_birth: 1940 + (j % 40), bmi: 25 })), { person_id: 4999, gender_concept_id: 8532, year_of_birth: 1920, bmi: 25 }];
+    const c = await run({ measures: [{ fn: 'mean', column: 'year_of_birth', bounds: [1900, 2000] }, { fn: 'quantile', column: 'year_of_birth', bounds: [1900, 2000], quantiles: [0.5], candidates: 101 }] }, years);
+    expect(c.mean_year_of_birth).toBeCloseTo((400 * 1959.5 + 1920) / 401, 9);
+  }, 90_000);
+
   it('red team 31, F2: a histogram and a quantile of one column are refused in mode none (their overlap gave 3 back)', async () => {
     mesh = await startMesh({ agentNames: ['a1'] });
     const dir = join(mesh.dir, 'data', 'site-1');
