@@ -160,6 +160,22 @@ describe('mode none aggregate: no small count by quantiles or subtraction (red t
     expect(c.mean_year_of_birth).toBeCloseTo((400 * 1959.5 + 1920) / 401, 9);
   }, 90_000);
 
+  it('red team 40: a clamp part with histogram bins inside it is one system too (the 2 persons at 37 above a mean bound of 30: withheld); a 1 000-bin histogram with a mean of its column runs', async () => {
+    const spread: PersonRow[] = [
+      ...[11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 24, 25, 26, 27, 28, 29, 31, 36, 45].flatMap((bmi, v) => Array.from({ length: 10 }, (_, j) => ({ person_id: 5000 + 10 * v + j, gender_concept_id: 8532, year_of_birth: 1960, bmi }))),
+      ...[1, 2].map((j) => ({ person_id: 5900 + j, gender_concept_id: 8532, year_of_birth: 1960, bmi: 37 })),
+    ];
+    // sum − n × mean over [10, 30] isolates Σ(x − 30) above 30; the bins 30–35, 35–40, 40–50 count its parts.
+    const r = await run({ measures: [{ fn: 'count' }, { fn: 'sum', column: 'bmi', bounds: [10, 50] }, { fn: 'mean', column: 'bmi', bounds: [10, 30] }, { fn: 'histogram', column: 'bmi', bins: [10, 30, 35, 40, 50] }] }, spread);
+    expect(r.count).toBe(212);
+    expect(r.sum_bmi).toBeNull();
+    await mesh!.close();
+    // Control for the query's shape: 999 edges inside the mean's bounds (DuckDB's expression depth limit is 1 000).
+    const edges = Array.from({ length: 1001 }, (_, e) => e / 10);
+    const big = await run({ measures: [{ fn: 'mean', column: 'bmi', bounds: [0, 100] }, { fn: 'histogram', column: 'bmi', bins: edges }] });
+    expect(typeof big.mean_bmi === 'number' || big.mean_bmi === null).toBe(true);
+  }, 90_000);
+
   it('red team 31, F2: a histogram and a quantile of one column are refused in mode none (their overlap gave 3 back)', async () => {
     mesh = await startMesh({ agentNames: ['a1'] });
     const dir = join(mesh.dir, 'data', 'site-1');
