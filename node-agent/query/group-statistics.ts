@@ -35,9 +35,9 @@ export interface EdgePersons {
   atLower: bigint;
   atUpper: bigint;
   /**
-   * Persons per distinct value when the group's values take at most FEW_VALUES of them, else empty. A 0/1 column's
-   * sum is the number of ones, whatever its bounds (red team 32, D1); with three values, n, Σx and Σx² are three
-   * equations for the three counts.
+   * Persons per distinct value of each part of the group's column whose values the job's figures can solve for (at
+   * most FEW_VALUES of them, or the equations there: see valueClasses), else empty. A 0/1 column's sum is the number
+   * of ones, whatever its bounds (red team 32, D1); with three values, n, Σx and Σx² are three equations for three.
    */
   values: bigint[];
 }
@@ -161,11 +161,8 @@ export async function queryGroupStatistics(db: DuckDBConnection | SqlSession, jo
         for (const r of edges) byLabel.get(String(r.cell))?.edgePersons.set(i, { missing: BigInt(r.missing as bigint), atLower: BigInt(r.atlower as bigint), atUpper: BigInt(r.atupper as bigint), values: [] });
         const grid = d.roundToInteger(`c${i} * ${lit(2 ** l.scaleBits)}`);
         const clamps = partSql(job, plan, i, lit, 'clamps');
-        await fewValueClasses(conn, { table, keys, label, i, part: clamps.sql, grid, product: product.name }, byLabel);
         const bins = partSql(job, plan, i, lit, 'bins');
-        const sums = momentEquations(job, i);
-        // With at most FEW_VALUES equations the per-part check above already covers every solvable group.
-        if (sums + bins.parts > FEW_VALUES) await binnedValueClasses(conn, { table, keys, label, i, clampPart: clamps.sql, part: bins.sql, parts: bins.parts, sums, grid, product: product.name }, byLabel);
+        await valueClasses(conn, { table, keys, label, i, clampPart: clamps.sql, part: bins.sql, parts: bins.parts, sums: momentEquations(job, i), grid, product: product.name }, byLabel);
       }
     }
     const stats: GroupStatistics = { plan, groups, cells };
@@ -227,20 +224,20 @@ function momentEquations(job: AggregateJob, i: number): number {
 }
 
 /**
- * Adds to each group's `edgePersons.get(i).values` the persons of every distinct value when the job's figures on the
- * column make them solvable: n, the moment equations (momentEquations) and each non-empty histogram part's count but
- * one are E equations, so V distinct values with V ≤ E give every value's count back (red team 38, F1: bins
- * [10, 20.5, 50] over bmi 20 | 21, 22, 23; red team 39, F2: two clamps, a variance and a histogram over five values).
- * Only groups of at most 1 + sums + parts − 1 values are read back.
+ * Adds to each group's `edgePersons.get(i).values` the persons of every distinct value (on the sums' grid) of each part
+ * a clamp cuts off (see partSql) when its values are few enough to be solved for: at most FEW_VALUES (n, Σx and Σx²
+ * solve for three counts; red team 32, D1), or at most E, the equations the job's figures give there — the moment
+ * equations (momentEquations) and each non-empty histogram part's count inside it (red team 38, F1: bins
+ * [10, 20.5, 50] over bmi 20 | 21, 22, 23; red team 39, F2: two clamps, a variance and a histogram over five values;
+ * red team 40, F1: bins inside the part above a mean's bound of 30 gave the 2 persons at 37 back). Only parts of at
+ * most that many values are read back.
  */
-async function binnedValueClasses(conn: SqlSession, q: { table: string; keys: readonly string[]; label: string; i: number; clampPart: string; part: string; parts: number; sums: number; grid: string; product: string }, byLabel: ReadonlyMap<string, GroupCell>): Promise<void> {
+async function valueClasses(conn: SqlSession, q: { table: string; keys: readonly string[]; label: string; i: number; clampPart: string; part: string; parts: number; sums: number; grid: string; product: string }, byLabel: ReadonlyMap<string, GroupCell>): Promise<void> {
   const d = conn.dialect;
-  // Per clamp part (cp): its sum is isolated by two clamps' difference, and the histogram parts (p) inside it give
-  // their counts, so the rule holds per clamp part too (red team 40, F1: bins of 30–35, 35–40 and 40–50 within the
-  // part above a mean's bound of 30 gave the 2 persons at 37 back).
+  const solvable = (bins: number): number => Math.max(FEW_VALUES, q.sums + bins);
   const by = `PARTITION BY ${[...q.keys, 'cp'].join(', ')}`;
   const perValue = `SELECT ${[...q.keys, 'cp', 'g', 'p'].join(', ')}, ${d.cast('count(DISTINCT u)', 'BIGINT')} AS persons, count(*) OVER (${by}) AS nv FROM (SELECT *, ${q.grid} AS g, ${q.clampPart} AS cp, ${q.part} AS p FROM ${d.tempTable(q.table)} WHERE c${q.i} IS NOT NULL) AS t GROUP BY ${[...q.keys, 'cp', 'g', 'p'].join(', ')}`;
-  const rows = await readRows(conn, `SELECT ${q.label} AS cell, cp, p, persons FROM (${perValue}) AS v WHERE nv <= ${q.sums + q.parts}`, [], q.product);
+  const rows = await readRows(conn, `SELECT ${q.label} AS cell, cp, p, persons FROM (${perValue}) AS v WHERE nv <= ${solvable(q.parts)}`, [], q.product);
   const byPart = new Map<string, { cell: string; parts: Set<string>; persons: bigint[] }>();
   for (const r of rows) {
     const key = `${String(r.cell)}\u0000${String(r.cp)}`;
@@ -250,29 +247,7 @@ async function binnedValueClasses(conn: SqlSession, q: { table: string; keys: re
     byPart.set(key, c);
   }
   for (const c of byPart.values()) {
-    if (c.persons.length > q.sums + c.parts.size) continue;
+    if (c.persons.length > solvable(c.parts.size)) continue;
     byLabel.get(c.cell)?.edgePersons.get(q.i)?.values.push(...c.persons);
-  }
-}
-
-/**
- * Adds to each group's `edgePersons.get(i).values` the persons per distinct value of every part (see partSql) whose
- * values, on the sums' grid, are at most FEW_VALUES: the least and largest by window (no join on keys that may be
- * NULL), and a third one strictly between them when the least and largest of those agree.
- */
-async function fewValueClasses(conn: SqlSession, q: { table: string; keys: readonly string[]; label: string; i: number; part: string; grid: string; product: string }, byLabel: ReadonlyMap<string, GroupCell>): Promise<void> {
-  const d = conn.dialect;
-  const persons = (cond: string): string => d.cast(`count(DISTINCT CASE WHEN ${cond} THEN u END)`, 'BIGINT');
-  const by = `PARTITION BY ${[...q.keys, 'p'].join(', ')}`;
-  const inner = `SELECT ${[...q.keys, 'u', 'p', 'g'].join(', ')}, min(g) OVER (${by}) AS lo, max(g) OVER (${by}) AS hi FROM (SELECT *, ${q.grid} AS g, ${q.part} AS p FROM ${d.tempTable(q.table)}) AS t`;
-  const mid = 'g > lo AND g < hi';
-  const cols = [`${persons('g = lo')} AS atmin`, `${persons('g = hi AND hi > lo')} AS atmax`, `${persons(mid)} AS atmid`, `min(CASE WHEN ${mid} THEN g END) AS midlo`, `max(CASE WHEN ${mid} THEN g END) AS midhi`];
-  const grouped = `SELECT ${[...q.keys, 'p', ...cols].join(', ')} FROM (${inner}) AS w GROUP BY ${[...q.keys, 'p'].join(', ')}`;
-  const rows = await readRows(conn, `SELECT ${q.label} AS cell, atmin, atmax, atmid, midlo, midhi FROM (${grouped}) AS g`, [], q.product);
-  for (const r of rows) {
-    const few = r.midlo === null || r.midlo === undefined || String(r.midlo) === String(r.midhi);
-    if (!few) continue;
-    const e = byLabel.get(String(r.cell))?.edgePersons.get(q.i);
-    if (e) e.values.push(...[r.atmin, r.atmax, r.atmid].map((v) => BigInt(v as bigint)).filter((v) => v > 0n));
   }
 }
