@@ -65,7 +65,24 @@ const chi = (statistic: number | null, df: number): ChiSquareTest => ({ statisti
  * @param terms one name per coefficient (e.g. 'age', 'gender=female')
  * @throws RangeError when the fit has not been evaluated yet or `terms` has the wrong length
  */
-export function coxSummary(state: CoxFitState, terms: readonly string[]): CoxSummary {
+/**
+ * The coefficients whose next Newton step is still large when the fit stops — R's coxph test (`infs`, tolerance
+ * √eps): the step (I⁻¹U)ⱼ exceeds both eps and √eps·|βⱼ|. A finite maximum makes that step vanish with the change
+ * of the log-likelihood; a monotone likelihood keeps it near constant while ℓ levels off.
+ */
+function possiblyInfinite(state: CoxFitState, variance: number[][] | null, eps: number): number[] {
+  if (state.last === undefined || variance === null || state.status === 'running') return [];
+  const u = state.last.score;
+  const out: number[] = [];
+  for (let j = 0; j < state.p; j++) {
+    const step = Math.abs(variance[j]!.reduce((s, v, k) => s + v * u[k]!, 0));
+    if (step > eps && step > Math.sqrt(eps) * Math.abs(state.last.beta[j]!)) out.push(j);
+  }
+  return out;
+}
+
+/** @param eps the convergence tolerance the fit ran with (for the monotone-likelihood check) */
+export function coxSummary(state: CoxFitState, terms: readonly string[], eps = 1e-9): CoxSummary {
   if (state.last === undefined || state.initial === undefined) throw new RangeError('the fit has not been evaluated yet');
   if (terms.length !== state.p) throw new RangeError(`terms must have ${state.p} names, got ${terms.length}`);
   const notes: string[] = [];
@@ -73,6 +90,10 @@ export function coxSummary(state: CoxFitState, terms: readonly string[]): CoxSum
   if (state.status === 'max-iterations') notes.push('ran out of iterations and did not converge (as R warns): the estimates may be unreliable or a coefficient may be infinite');
   if (state.status === 'singular') notes.push('the information matrix is singular: a covariate is constant or collinear with others, so the coefficients are not identifiable');
   const variance = coxVariance(state);
+  const infinite = possiblyInfinite(state, variance, eps);
+  if (infinite.length > 0) {
+    notes.push(`the log-likelihood converged before ${infinite.map((j) => terms[j]!).join(', ')} did: ${infinite.length === 1 ? 'its coefficient' : 'their coefficients'} may be infinite (a monotone likelihood, as R warns), so estimate and standard error are not meaningful`);
+  }
   const z975 = normalQuantile(0.975);
   const coefficients = state.last.beta.map((coef, j): CoxCoefficient => {
     const v = variance?.[j]?.[j];
@@ -118,5 +139,5 @@ export function fitCoxPooled(persons: CoxPersons, layout: CoxLayout, terms: read
   let state = coxStart(layout.p);
   // Bounded: one evaluation at the start plus at most maxIterations Newton iterations.
   while (state.status === 'running') state = coxNewtonStep(coxLocalStats(persons, state.beta, layout), state, options);
-  return { state, summary: coxSummary(state, terms) };
+  return { state, summary: coxSummary(state, terms, options.eps) };
 }
