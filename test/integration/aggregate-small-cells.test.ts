@@ -206,5 +206,20 @@ describe('mode none aggregate: no small count by quantiles or subtraction (red t
     const ok = await mesh.client.run(spec(0));
     expect(ok.error, ok.error?.message).toBeUndefined();
     expect(ok.result!.rows[0]).toMatchObject({ count: 60, mean_bmi: 22 });
-  }, 120_000);
+    // A histogram's values in no bin: the totals give only missing + below + above, so the agent refuses when one of
+    // them is small (3 missing bmi; 3 born after the last edge of 1980); a quantile's missing values likewise.
+    const hist = (g: number, column: string, bins: number[]) => ({ ...spec(g), measures: [{ fn: 'count' }, { fn: 'histogram', column, bins }] });
+    const missing = await mesh.client.run(hist(8532, 'bmi', [10, 60])).then((j) => j.error, (e: Error) => e);
+    expect(missing?.message).toMatch(/measures\[1\].*missing, below the first edge or above the last/);
+    const above = await mesh.client.run(hist(8532, 'year_of_birth', [1900, 1980])).then((j) => j.error, (e: Error) => e);
+    expect(above?.message).toMatch(/measures\[1\].*missing, below the first edge or above the last/);
+    const quantile = await mesh.client.run({ ...spec(8532), measures: [{ fn: 'quantile', column: 'bmi', bounds: [10, 50], quantiles: [0.5] }] }).then((j) => j.error, (e: Error) => e);
+    expect(quantile?.message).toMatch(/measures\[0\].*values are missing; inside a secure sum/);
+    // Controls: edges around every year; a quantile of a column none misses.
+    const around = await mesh.client.run(hist(8532, 'year_of_birth', [1900, 2100]));
+    expect(around.error, around.error?.message).toBeUndefined();
+    expect(around.result!.rows[0]).toMatchObject({ count: 78, histogram_year_of_birth: [78] });
+    const q = await mesh.client.run({ ...spec(0), measures: [{ fn: 'quantile', column: 'year_of_birth', bounds: [1900, 2000], quantiles: [0.5] }] });
+    expect(q.error, q.error?.message).toBeUndefined();
+  }, 180_000);
 });
