@@ -1,4 +1,5 @@
 import { createKindRegistry, type AnyAgentKindDef, type KindRegistry } from '../common/kinds/index.js';
+import { aggregateAgentKind } from './aggregate/agent.js';
 import { characterizeAgentKind } from './characterize/agent.js';
 import { cohortAgentKind } from './cohort/agent.js';
 import { contingencyAgentKind } from './contingency/agent.js';
@@ -11,4 +12,4 @@ import { trainAgentKind } from './train/agent.js';
  * The registry kinds, agent side (each kind's `agent.ts`: its local step over the agent's data). One line per
  * kind; only agents import this file (the coordinator never imports jobs/<kind>/agent.ts).
  */
-export const AGENT_KINDS: KindRegistry<AnyAgentKindDef> = createKindRegistry<AnyAgentKindDef>([glmAgentKind, coxAgentKind, trainAgentKind, contingencyAgentKind, kmAgentKind, cohortAgentKind, characterizeAgentKind]);
+export const AGENT_KINDS: KindRegistry<AnyAgentKindDef> = createKindRegistry<AnyAgentKindDef>([aggregateAgentKind, glmAgentKind, coxAgentKind, trainAgentKind, contingencyAgentKind, kmAgentKind, cohortAgentKind, characterizeAgentKind]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isFedmeshError } from '../common/errors.js';
-import { checkLayout, compileKindJob, privacyModeOf, type AnyKindDef } from '../common/kinds/index.js';
+import { checkLayout, compileKindJob, kindPrivacyModeOf, type AnyKindDef } from '../common/kinds/index.js';
 import { AGENT_KINDS } from './agent-kinds.js';
 import { KINDS } from './kinds.js';
 
@@ -12,6 +12,14 @@ import { KINDS } from './kinds.js';
  * agent side registers the same kinds. A kind registered without an example below fails the suite.
  */
 const EXAMPLES: Readonly<Record<string, Record<string, unknown>>> = {
+  aggregate: {
+    kind: 'aggregate',
+    product: 'person',
+    groupBy: ['gender_concept_id'],
+    groupKeys: { gender_concept_id: [8507, 8532] },
+    measures: [{ fn: 'count' }, { fn: 'mean', column: 'year_of_birth', bounds: [1900, 2030] }, { fn: 'histogram', column: 'year_of_birth', bins: [1900, 1950, 2030] }],
+    privacy: { mode: 'local-dp', epsilon: 1 },
+  },
   glm: { kind: 'glm', product: 'heart', family: 'binomial', outcome: 'y', covariates: [{ column: 'age', type: 'numeric', bounds: [20, 90] }], privacy: { mode: 'none' } },
   'survival-cox': {
     kind: 'survival',
@@ -92,7 +100,7 @@ describe('kind contract', () => {
         expect(Number.isSafeInteger(job.maxRounds) && job.maxRounds >= 1).toBe(true);
         expect(def.nextRound(job, [])).not.toBeUndefined();
         for (const round of job.maxRounds > 1 ? [0, 1] : [0]) expect(() => checkLayout(def.layout(job, round))).not.toThrow();
-        expect(privacyModeOf(job).roundNoise(job, def.layout(job, 0), { agents: 3 })).toHaveLength(def.layout(job, 0).blocks.length);
+        expect(kindPrivacyModeOf(def, job).roundNoise(job, def.layout(job, 0), { agents: 3 })).toHaveLength(def.layout(job, 0).blocks.length);
       });
 
       it('accepts (when a kind ports in steps) never throws, whatever the raw spec', () => {

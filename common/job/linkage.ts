@@ -98,3 +98,9 @@ export function linkageBucket(index: number, n: number): { lo: string; hi: strin
   const edge = (i: number): string => Math.floor((i * total) / n).toString(16).padStart(LINKAGE_HASH_HEX_DIGITS, '0');
   return { lo: edge(index), hi: index === n - 1 ? undefined : edge(index + 1) };
 }
+
+/** The guarantee input of a linkage-bounded job's result (empty for other jobs); `spec` may be any kind's spec. */
+export function linkageGuarantee(spec: unknown): { linkageSites?: number } {
+  const linkage = typeof spec === 'object' && spec !== null ? (spec as { privacy?: { linkage?: unknown } }).privacy?.linkage : undefined;
+  return isFilledLinkage(linkage as Partial<LinkageSpec> | undefined) ? { linkageSites: (linkage as LinkageSpec).sites.length } : {};
+}

@@ -109,7 +109,8 @@ export interface RoundRecord<I = unknown> {
 export interface KindRelease {
   columns: string[];
   rows: Record<string, unknown>[];
-  summary: Record<string, unknown>;
+  /** Absent: a ported built-in kind whose built-in result had none (aggregate); a registry kind always gives one. */
+  summary?: Record<string, unknown>;
   notes: string[];
   privacy: Record<string, unknown>;
   /**
@@ -235,7 +236,15 @@ export interface AgentKindContext {
   readonly jobId: string;
   readonly round: number;
   /** The product the job reads at this agent, with its privacy unit (the runner has checked it exists). */
-  readonly product: { readonly name: string; readonly privacyUnit: string | undefined; readonly columns: { name: string; type: string }[]; readonly description: string; readonly source: string };
+  readonly product: {
+    readonly name: string;
+    readonly privacyUnit: string | undefined;
+    readonly columns: { name: string; type: string }[];
+    readonly description: string;
+    readonly source: string;
+    /** The linkage-key column the agent's catalogue publishes and its site name (jobs bounded across sites). */
+    readonly linkage?: { column: string; site: string } | undefined;
+  };
   /** The agent's secret salt for keyed-hash contribution bounding (which rows of a person count). Never sent. */
   readonly salt: string;
   readonly policy: { readonly minCellSize: number };

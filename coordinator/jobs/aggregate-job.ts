@@ -1,9 +1,9 @@
 import { combinePartials, finalizeExact, keyId, type AgentPartial } from '../../algorithms/aggregate/index.js';
-import { epsilonAtDelta, quantileCandidates } from '../../algorithms/dp/index.js';
+import { quantileCandidates } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
 import { decodePartials, maxPartialRows } from '../../common/arrow/index.js';
-import { planAggregatePrivacy, type AggregatePrivacyPlan, checkAggregateAgainstSchema, checkGroupable, describeGuarantee, summariseMechanisms, DEFAULT_JOB_DELTA, exactResultColumns, measureField, type AggregateJob, type JobSpec, dataKeyNote } from '../../common/job/index.js';
-import { releaseCentral, releaseLocal } from './aggregate-release.js';
+import { planAggregatePrivacy, type AggregatePrivacyPlan, checkAggregateAgainstSchema, checkGroupable, exactResultColumns, measureField, type AggregateJob, type JobSpec, dataKeyNote } from '../../common/job/index.js';
+import { dpAggregateResult, releaseCentral } from '../../jobs/aggregate/release.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { didYouMean } from '../../common/suggest.js';
 import type { ProductDescriptor } from '../../common/agent-protocol.js';
@@ -11,7 +11,6 @@ import type { AgentView } from '../agent-registry.js';
 import type { TaskOutcome } from '../dispatcher.js';
 import { aggregateReplyMismatch, refuseMismatch } from './reply-check.js';
 import type { JobErrorInfo, JobResult, MissingAgent } from '../job-record.js';
-import { linkageGuarantee } from '../linkage/admit-linkage.js';
 
 /**
  * The agent enforces its manifest; admission already leaves out agents that publish no privacy unit for the
@@ -218,41 +217,9 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
     };
   }
   const plan = privacyPlanFor(job, agents.find((a) => answered.includes(a.name))!);
-  const released = job.privacy.mode === 'local-dp' ? releaseLocal(job, plan, combined, answered.length) : releaseCentral(job, plan, combined, rng);
-  const cost = plan.dp!.cost;
-  // ε is stated at the job's δ; a ρ-only job is stated at the default δ (the ledger converts at each budget's own δ).
-  const delta = job.privacy.delta && job.privacy.delta > 0 ? job.privacy.delta : Number.isFinite(cost.epsilon) ? undefined : DEFAULT_JOB_DELTA;
-  const spent = { rho: cost.rho, epsilon: Number.isFinite(cost.epsilon) ? cost.epsilon : delta ? epsilonAtDelta(cost, delta) : null, delta: delta ?? cost.delta };
-  return {
-    ...base,
-    result: {
-      columns: [...job.groupBy, ...fields.flatMap((f) => [f, `${f}_std`])],
-      rows: released.rows.map((r) => ({ ...groupObj(r.key), ...r.values })),
-      suppressed: [],
-      privacy: {
-        mode: job.privacy.mode,
-        requested: plan.dp!.requested,
-        spent,
-        maxRowsPerPerson: plan.maxRowsPerPerson,
-        budgetSplit: plan.dp!.budgetSplit,
-        mechanisms: released.mechanisms,
-        ...(released.selection ? { partitionSelection: released.selection } : {}),
-        guarantee: describeGuarantee({
-          mode: job.privacy.mode as 'central-dp' | 'local-dp',
-          maxRowsPerPerson: plan.maxRowsPerPerson,
-          maxSitesPerPerson: plan.maxSitesPerPerson,
-          ...linkageGuarantee(job),
-          mechanism: summariseMechanisms(released.mechanisms, released.selection ? ['DP partition selection of the released groups'] : []),
-          spent,
-        }),
-      },
-      notes: [
-        `${job.privacy.mode}: every value carries <name>_std (noise standard deviation) and <name>_ci95 (95% interval from the known noise)`,
-        `each person contributes at most ${plan.maxRowsPerPerson} row(s), chosen at the agent by a keyed hash; values clamped to the declared bounds and snapped to a power-of-two grid before integer noise`,
-        ...released.notes,
-        ...dataKeyNote(job),
-      ],
-      agentErrors,
-    },
-  };
+  // local-dp runs on the kind seam (jobs/aggregate, KindDef.accepts): reaching it here is a routing bug.
+  if (job.privacy.mode !== 'central-dp') throw new FedmeshError('INTERNAL', `${job.privacy.mode} aggregate jobs do not take the built-in one-round path`);
+  const released = releaseCentral(job, plan, combined, rng);
+  const { columns, rows, privacy, notes } = dpAggregateResult(job, plan, released);
+  return { ...base, result: { columns, rows, suppressed: [], privacy, notes, agentErrors } };
 }

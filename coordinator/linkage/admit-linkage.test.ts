@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { AggregateJob } from '../../common/job/index.js';
 import { parseJobSpec } from '../../common/job/index.js';
 import type { AgentView } from '../agent-registry.js';
-import { admitLinkage, linkageGuarantee } from './admit-linkage.js';
+import { admitLinkage } from './admit-linkage.js';
+import { linkageGuarantee } from '../../common/job/index.js';
 
 function agent(name: string, linkageKey?: string): AgentView {
   return {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { FedmeshError } from '../../common/errors.js';
-import { isFilledLinkage, MAX_LINKAGE_SITES, type LinkageSpec, COHORT_LEVEL_TABLES, populationOf, namedProductOf, type JobSpec } from '../../common/job/index.js';
+import { MAX_LINKAGE_SITES, type LinkageSpec, COHORT_LEVEL_TABLES, populationOf, namedProductOf, type JobSpec } from '../../common/job/index.js';
 import type { AgentView } from '../agent-registry.js';
 
 /** Longest list of site names quoted in a refusal (the rest are counted). */
@@ -89,8 +89,3 @@ export function asksLinkage(raw: unknown): boolean {
   return typeof privacy === 'object' && privacy !== null && (privacy as { linkage?: unknown }).linkage !== undefined;
 }
 
-/** The guarantee input of a linkage-bounded job's result (empty for other jobs); `spec` may be any kind's spec. */
-export function linkageGuarantee(spec: unknown): { linkageSites?: number } {
-  const linkage = typeof spec === 'object' && spec !== null ? (spec as { privacy?: { linkage?: unknown } }).privacy?.linkage : undefined;
-  return isFilledLinkage(linkage as Partial<LinkageSpec> | undefined) ? { linkageSites: (linkage as LinkageSpec).sites.length } : {};
-}

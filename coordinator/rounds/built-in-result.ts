@@ -17,7 +17,7 @@ export async function builtInResult(lookup: ConceptLookupContext, out: RoundsOut
     columns: r.columns,
     rows: r.rows,
     suppressed: r.suppressed ?? suppressedOfRounds(out.history),
-    summary: r.summary,
+    ...(r.summary !== undefined ? { summary: r.summary } : {}),
     privacy: guarantee ? { ...r.privacy, guarantee } : r.privacy,
     notes: r.notes,
     agentErrors: out.agentErrors,

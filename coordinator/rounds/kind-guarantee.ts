@@ -2,7 +2,7 @@ import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import { describeGuarantee, type DpGuarantee } from '../../common/job/index.js';
 import { privacyModeOf, toleratedAgents, type CompiledKindJob } from '../../common/kinds/index.js';
 import { chargedEpsilon } from '../job-log.js';
-import { linkageGuarantee } from '../linkage/admit-linkage.js';
+import { linkageGuarantee } from '../../common/job/index.js';
 
 /**
  * The (ε, δ) a kind job's charge is stated at. A job that stated (ε, δ) had its ρ derived from them, so it is stated at

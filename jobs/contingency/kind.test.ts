@@ -74,19 +74,19 @@ describe('contingency kind (round runner, in-memory transport)', () => {
   it('releases the pooled table when no cell is small (minimum cell size 1)', async () => {
     const out = await run(conns, 1);
     const ref = await contingencyCounts(pooled, { table: 't', rowColumn: 'sex', colColumn: 'grp', rowLevels: ['f', 'm'], colLevels: [1, 2, 3], personColumn: 'person_id' });
-    expect(out.release.summary.table).toEqual(ref.counts.map((r) => r.map(Number)));
+    expect(out.release.summary!.table).toEqual(ref.counts.map((r) => r.map(Number)));
     expect(out.release.suppressed).toEqual([]);
     expect(out.release.privacy).toEqual({ mode: 'none', exact: true, minCellSize: { a: 1, b: 1, c: 1 } });
     expect(out.history).toHaveLength(1);
-    expect((out.release.summary.chiSquare as { df: number }).df).toBe(2);
+    expect((out.release.summary!.chiSquare as { df: number }).df).toBe(2);
   });
 
   it("withholds a cell below an agent's minimum cell size: null in the table, named in suppressed, no chi-square", async () => {
     const out = await run(conns, 5);
-    const table = out.release.summary.table as (number | null)[][];
+    const table = out.release.summary!.table as (number | null)[][];
     expect(table[1]![2]).toBeNull();
     expect(out.release.suppressed).toEqual([{ group: { cell: 'cell:1:2' }, suppressedBy: ['b'] }]);
-    expect(out.release.summary.chiSquare).toBeUndefined();
+    expect(out.release.summary!.chiSquare).toBeUndefined();
     expect(out.release.notes).toContain('chi-square not computed: a cell was suppressed');
     // Every other cell is released exactly.
     expect(table[0]!.every((x) => typeof x === 'number' && x > 0)).toBe(true);

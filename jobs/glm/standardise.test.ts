@@ -110,7 +110,7 @@ describe('glm standardise: moments round then IRLS on scale(x)', () => {
     const pooledConn = await db(DATA);
     const age = await sqlMoments(pooledConn, 'age', 20, 80);
     const bmi = await sqlMoments(pooledConn, 'bmi', 10, 50);
-    const st = release.summary.standardisation as Record<string, { mean: number; sd: number; sdFloored: boolean }>;
+    const st = release.summary!.standardisation as Record<string, { mean: number; sd: number; sdFloored: boolean }>;
     expect(Math.abs(st.age!.mean - age.mean)).toBeLessThan(1e-9 * age.mean);
     expect(Math.abs(st.age!.sd - age.sd)).toBeLessThan(1e-9 * age.sd);
     expect(Math.abs(st.bmi!.mean - bmi.mean)).toBeLessThan(1e-9 * bmi.mean);
@@ -140,7 +140,7 @@ describe('glm standardise: moments round then IRLS on scale(x)', () => {
     const names = compile(plainRaw).plan.terms;
     const pooled = await readGlmDesign(pooledConn, plainSpec, PRODUCT, { salt: 's', minCellSize: 1, scratch: 'o' });
     const ref = fitPooled(pooled.design, glmFamily('binomial'), names).summary;
-    const orig = release.summary.originalScale as { term: string; estimate: number; stdError: number }[];
+    const orig = release.summary!.originalScale as { term: string; estimate: number; stdError: number }[];
     expect(orig.map((o) => o.term)).toEqual(names);
     ref.coefficients.forEach((c, j) => {
       expect(Math.abs(orig[j]!.estimate - c.estimate)).toBeLessThan(1e-6 * Math.max(1, Math.abs(c.estimate)));
@@ -148,7 +148,7 @@ describe('glm standardise: moments round then IRLS on scale(x)', () => {
     });
     // Negative control: the intercept's SE from the diagonal alone (ignoring the covariances) is not the right one.
     const std = release.rows.map((r) => Number(r.stdError));
-    const st = release.summary.standardisation as Record<string, { mean: number; sd: number }>;
+    const st = release.summary!.standardisation as Record<string, { mean: number; sd: number }>;
     const diagOnly = Math.sqrt(std[0]! ** 2 + (std[1]! * st.age!.mean / st.age!.sd) ** 2 + (std[3]! * st.bmi!.mean / st.bmi!.sd) ** 2);
     expect(Math.abs(diagOnly - ref.coefficients[0]!.stdError)).toBeGreaterThan(1e-3);
   });

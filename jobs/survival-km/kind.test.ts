@@ -80,9 +80,9 @@ describe('survival Kaplan–Meier kind (round runner, in-memory transport)', () 
     const released = new Map<string, ReleasedCell>([...cells].map(([k, v]) => [k, { value: Number(v), std: 0 }]));
     const ref = summariseCells(job.spec, released, [], undefined);
     expect(out.release.suppressed).toEqual([]);
-    expect(out.release.summary).toEqual(ref.summary);
+    expect(out.release.summary!).toEqual(ref.summary);
     expect(out.release.rows).toEqual(ref.rows);
-    const curves = out.release.summary.curves as { events: number[]; atRisk: number[] }[];
+    const curves = out.release.summary!.curves as { events: number[]; atRisk: number[] }[];
     // The premise: persons followed and events at more than one site, so the sum is not one agent's counts.
     expect(curves.length).toBe(2);
     expect(curves.every((c) => c.atRisk[0]! > 0 && c.events.some((e) => e > 0))).toBe(true);
@@ -94,7 +94,7 @@ describe('survival Kaplan–Meier kind (round runner, in-memory transport)', () 
     const out = await run(conns, 20);
     expect(out.release.suppressed!.length).toBeGreaterThan(0);
     expect(out.release.suppressed!.every((s) => /^(n|e|c):(male|female|other):?\d*$/.test(String(s.group.cell)))).toBe(true);
-    const withheldFrom = (out.release.summary.curves as { withheldFrom: number | null }[]).map((c) => c.withheldFrom);
+    const withheldFrom = (out.release.summary!.curves as { withheldFrom: number | null }[]).map((c) => c.withheldFrom);
     expect(withheldFrom.some((w) => w !== null)).toBe(true);
   }, 60_000);
 

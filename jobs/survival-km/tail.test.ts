@@ -68,7 +68,7 @@ describe('Kaplan–Meier in mode none: no small at-risk count (red team 30, F3)'
     };
     const job = compileKindJob(kmKind, spec);
     const out = await runRounds({ def: kmKind, job, jobId: 'km-tail', researcher: 'r', specJson: JSON.stringify(job.spec), agents: ['a'], transport, store: createMemoryRoundStore(), rng: createSeededRng(1), releaseInfo: { minCellSize: { a: K } } });
-    const curve = (out.release.summary.curves as { atRisk: number[]; events: number[]; censored: number[] }[])[0]!;
+    const curve = (out.release.summary!.curves as { atRisk: number[]; events: number[]; censored: number[] }[])[0]!;
     // At risk at the start of each bin: 33, 33, 23, 13, 3, 3; the last bin's 3 censorings are a small cell. The curve
     // used to run to the bin before it and print 3 at risk; now bins from the one with 13 at risk on are withheld,
     // so the last readable at-risk count is 23 − 10 = 13.

@@ -70,7 +70,7 @@ async function trainedSummary(): Promise<Record<string, unknown>> {
     cancelJob: () => undefined,
   };
   const out = await runRounds({ def: trainKind, job, jobId: 'j', researcher: 'r', specJson: JSON.stringify(job.spec), agents: [...data.keys()], transport: t, store: createMemoryRoundStore(), rng: createSeededRng(2) });
-  return out.release.summary;
+  return out.release.summary!;
 }
 
 /** Float64 forward pass of the released dense stack (independent of TF.js). */

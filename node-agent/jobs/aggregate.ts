@@ -36,33 +36,6 @@ function emptyMeasures(layout: readonly AgentMeasureLayout[]): MeasurePartial[] 
   );
 }
 
-/**
- * Local DP: this agent adds the full noise of the job's plan to every statistic it sends, and sends nothing it does
- * not noise (statistics a measure does not release are zeroed). Groups are the public combinations only.
- */
-function addLocalNoise(job: AggregateJob, plan: AggregatePrivacyPlan, groups: GroupPartial[], rng: Rng): GroupPartial[] {
-  const combos = publicGroupCombos(job);
-  if (!combos || !plan.dp) throw new FedmeshError('INVALID_JOB', 'groupKeys: local-dp needs public group keys');
-  const byKey = new Map(groups.map((g) => [keyId(g.key), g]));
-  const measures = plan.dp.measures;
-  const countNoise = measures.find((m) => m.fn === 'count');
-  return combos.map((key) => {
-    const g = byKey.get(keyId(key)) ?? { key, count: 0n, measures: emptyMeasures(plan.layout), suppressedBy: [] };
-    const noisy: MeasurePartial[] = g.measures.map((m, i) => {
-      const mp = measures[i]!;
-      if (m.kind === 'count') return m;
-      if (m.kind === 'histogram' && mp.fn === 'histogram') return { kind: 'histogram', bins: m.bins.map((b) => (b ?? 0n) + mp.noise.sample(rng)) };
-      if (m.kind === 'moments' && mp.fn === 'sum') return { ...m, n: 0n, sum: m.sum + mp.plan.noise.sample(rng), sumSq: 0n };
-      if (m.kind === 'moments' && (mp.fn === 'mean' || mp.fn === 'variance')) {
-        const sq = mp.plan.sumSquaresNoise;
-        return { ...m, n: m.n + mp.plan.countNoise.sample(rng), sum: m.sum + mp.plan.sumNoise.sample(rng), sumSq: sq ? m.sumSq + sq.sample(rng) : 0n };
-      }
-      throw new FedmeshError('INTERNAL', `measure ${i}: layout and plan disagree`);
-    });
-    return { key, count: countNoise && countNoise.fn === 'count' ? g.count + countNoise.noise.sample(rng) : 0n, measures: noisy, suppressedBy: [] };
-  });
-}
-
 export interface AggregateContext {
   /** The agent's own DuckDB: its differencing memory, and the data unless `data` is given. */
   conn: DuckDBConnection;
@@ -175,7 +148,7 @@ export async function candidateCells(conn: DuckDBConnection, rows: string, stats
 /**
  * Runs an `aggregate` job on this agent's data. Mode none: exact statistics of the groups and bins that meet the
  * minimum cell size in persons, after the differencing guard; nothing else leaves. central-dp: exact statistics of
- * contribution-bounded rows, for the coordinator to noise. local-dp: statistics noised here.
+ * contribution-bounded rows, for the coordinator to noise. (local-dp runs on the kind seam: jobs/aggregate.)
  */
 export async function runAggregate(ctx: AggregateContext): Promise<AggregateOutcome> {
   const { conn, job, product, policy, privacy } = ctx;
@@ -205,8 +178,9 @@ export async function runAggregate(ctx: AggregateContext): Promise<AggregateOutc
   });
   const plan = exact.plan;
   let groups: GroupPartial[] = exactRelease ? exactRelease.groups : exact.groups;
-  if (privacy.mode === 'local-dp') groups = addLocalNoise(job, privacy, groups, asBufferedRng(ctx.rng));
-  else if (privacy.mode !== 'none') {
+  // local-dp runs on the kind seam (jobs/aggregate); old-kind-task.ts refuses it before this.
+  if (privacy.mode === 'local-dp') throw new FedmeshError('INTERNAL', 'local-dp aggregate jobs run on the kind seam (jobs/aggregate)');
+  if (privacy.mode !== 'none') {
     // Public group keys: send exactly the public combinations (zeros included), nothing data-dependent.
     const combos = job.groupKeys ? publicGroupCombos(job) : undefined;
     if (combos) {

@@ -35,6 +35,9 @@ export interface OldKindTaskDeps {
 type OldKindTask<S extends JobSpec> = (task: AgentTask, job: S, deps: OldKindTaskDeps) => Promise<ReleasedAnswer>;
 
 const aggregateTask: OldKindTask<AggregateJob> = async (task, job, deps) => {
+  // local-dp with plain sums is ported (jobs/aggregate, KindDef.accepts): a task of it here comes from a coordinator
+  // that predates the port, refused before anything is charged or read.
+  if (job.privacy.mode === 'local-dp') throw new FedmeshError('FAILED_PRECONDITION', 'kind: local-dp aggregate jobs run on the kind seam at this agent; the coordinator sent a task of the built-in path (upgrade the coordinator)', { field: 'kind' });
   const product = deps.products.find((p) => p.name === job.product);
   if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
   const typeOf = (c: string): string => product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR';

@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import type { Agent } from '../../node-agent/index.js';
+import { compileKindJob, encodeRoundPayload } from '../../common/kinds/index.js';
+import { aggregateKind } from '../../jobs/aggregate/index.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 
@@ -17,7 +19,9 @@ describe('a replayed DP job gets the one answer it was charged for (issue 15 ite
   const localDp = { kind: 'aggregate', product: 'person', where: [], groupBy: [], measures: [{ fn: 'count' }], privacy: { mode: 'local-dp', epsilon: 1 } };
   const task = (jobId: string, spec: unknown = localDp): AgentTask => {
     seq++;
-    return { taskId: `t${seq}`, jobId, kind: 'aggregate', specJson: JSON.stringify(spec), deadlineMs: Date.now() + 10_000, round: 0, researcher: 'replayer', payload: new Uint8Array() };
+    // local-dp aggregate runs on the kind seam: its task carries the compiled job's hash, as the coordinator sends it.
+    const payload = encodeRoundPayload({ hash: compileKindJob(aggregateKind, spec).hash, input: null });
+    return { taskId: `t${seq}`, jobId, kind: 'aggregate', specJson: JSON.stringify(spec), deadlineMs: Date.now() + 10_000, round: 0, researcher: 'replayer', payload };
   };
   const answer = (r: AgentTaskReply): string => {
     if (!r.ok) throw new Error(`task failed: ${r.error.code} ${r.error.message}`);
@@ -67,7 +71,8 @@ describe('a replayed DP job gets the one answer it was charged for (issue 15 ite
     expect(other.ok).toBe(false);
     if (!other.ok) {
       expect(other.error.code).toBe('FAILED_PRECONDITION');
-      expect(other.error.message).toMatch(/jobId: this job id was already used with a different spec/);
+      // On the kind seam the job id keeps the job this agent compiled first; another spec's hash does not match it.
+      expect(other.error.message).toMatch(/job hash does not match the job this agent compiles from its spec/);
     }
     expect(await agent.privacyLedger.spend('replayer')).toEqual(before);
     // Key order is not a different spec.

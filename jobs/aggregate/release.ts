@@ -1,7 +1,7 @@
 import { keyId, type GroupPartial, type KeyValue } from '../../algorithms/aggregate/index.js';
 import * as dp from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
-import { publicGroupCombos, MAX_GROUPS_PER_AGENT, measureField, type AggregateJob, noisyMoments } from '../../common/job/index.js';
+import { publicGroupCombos, MAX_GROUPS_PER_AGENT, measureField, type AggregateJob, noisyMoments, DEFAULT_JOB_DELTA, dataKeyNote, describeGuarantee, linkageGuarantee, summariseMechanisms } from '../../common/job/index.js';
 import type { AggregatePrivacyPlan, AgentMeasureLayout } from '../../common/job/index.js';
 
 export interface ReleasedRows {
@@ -172,5 +172,54 @@ export function releaseLocal(job: AggregateJob, plan: AggregatePrivacyPlan, comb
     rows,
     mechanisms: mechanismInfo(job, plan),
     notes: [`local-dp: each of ${agents} agents added the full noise; std = per-agent std × √${agents}; 95% intervals from the normal approximation`, 'means and variances: noisy count floored at 1, clamped to the bounds; std by the delta method', MISSING_NOTE, ...boundingNote(job, plan)],
+  };
+}
+
+/** The released table and statement of a central-dp or local-dp aggregate job, in the built-in result's key order. */
+export interface DpAggregateResult {
+  columns: string[];
+  rows: Record<string, unknown>[];
+  privacy: Record<string, unknown>;
+  notes: string[];
+}
+
+/**
+ * The result of a central-dp or local-dp aggregate job from its released rows: the columns (each value with its
+ * `_std`), one row per released group, the privacy statement (requested and spent budget, the bounding, the
+ * mechanisms and the guarantee) and the notes. ε is stated at the job's δ; a ρ-only job at the default δ (the ledger
+ * converts at each budget's own δ).
+ */
+export function dpAggregateResult(job: AggregateJob, plan: AggregatePrivacyPlan, released: ReleasedRows): DpAggregateResult {
+  const cost = plan.dp!.cost;
+  const delta = job.privacy.delta && job.privacy.delta > 0 ? job.privacy.delta : Number.isFinite(cost.epsilon) ? undefined : DEFAULT_JOB_DELTA;
+  const spent = { rho: cost.rho, epsilon: Number.isFinite(cost.epsilon) ? cost.epsilon : delta ? dp.epsilonAtDelta(cost, delta) : null, delta: delta ?? cost.delta };
+  const fields = job.measures.map((m) => measureField(m));
+  const groupObj = (key: readonly unknown[]): Record<string, unknown> => Object.fromEntries(job.groupBy.map((g, i) => [g, key[i] ?? null]));
+  return {
+    columns: [...job.groupBy, ...fields.flatMap((f) => [f, `${f}_std`])],
+    rows: released.rows.map((r) => ({ ...groupObj(r.key), ...r.values })),
+    privacy: {
+      mode: job.privacy.mode,
+      requested: plan.dp!.requested,
+      spent,
+      maxRowsPerPerson: plan.maxRowsPerPerson,
+      budgetSplit: plan.dp!.budgetSplit,
+      mechanisms: released.mechanisms,
+      ...(released.selection ? { partitionSelection: released.selection } : {}),
+      guarantee: describeGuarantee({
+        mode: job.privacy.mode as 'central-dp' | 'local-dp',
+        maxRowsPerPerson: plan.maxRowsPerPerson,
+        maxSitesPerPerson: plan.maxSitesPerPerson,
+        ...linkageGuarantee(job),
+        mechanism: summariseMechanisms(released.mechanisms, released.selection ? ['DP partition selection of the released groups'] : []),
+        spent,
+      }),
+    },
+    notes: [
+      `${job.privacy.mode}: every value carries <name>_std (noise standard deviation) and <name>_ci95 (95% interval from the known noise)`,
+      `each person contributes at most ${plan.maxRowsPerPerson} row(s), chosen at the agent by a keyed hash; values clamped to the declared bounds and snapped to a power-of-two grid before integer noise`,
+      ...released.notes,
+      ...dataKeyNote(job),
+    ],
   };
 }

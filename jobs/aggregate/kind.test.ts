@@ -1,0 +1,98 @@
+/**
+ * The aggregate kind on the seam (local-dp with plain sums): which specs it takes, its public layout, the vector's
+ * round trip, and the noise plan: the built-in plan's samplers in the built-in order. End to end, draw for draw,
+ * test/golden/aggregate.golden.test.ts pins both local-dp cases through the real mesh.
+ */
+import { describe, expect, it } from 'vitest';
+import type { GroupPartial } from '../../algorithms/aggregate/index.js';
+import { asBufferedRng } from '../../algorithms/dp/index.js';
+import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
+import { checkLayout, compileKindJob, kindPrivacyModeOf, layoutLength } from '../../common/kinds/index.js';
+import { isFedmeshError } from '../../common/errors.js';
+import { aggregateKind, aggregatePrivacyPlan } from './index.js';
+import { fromVector, localStats, toVector } from './local-dp.js';
+import { seamRunsAggregate } from './spec.js';
+
+const spec = {
+  kind: 'aggregate',
+  product: 'person',
+  groupBy: ['gender_concept_id'],
+  groupKeys: { gender_concept_id: [8507, 8532] },
+  measures: [{ fn: 'count' }, { fn: 'sum', column: 'year_of_birth', bounds: [1900, 2030] }, { fn: 'variance', column: 'year_of_birth', bounds: [1900, 2030] }, { fn: 'histogram', column: 'year_of_birth', bins: [1900, 1950, 2030] }],
+  privacy: { mode: 'local-dp', epsilon: 2 },
+};
+
+describe('aggregate on the kind seam', () => {
+  it('takes local-dp with plain sums only; every other mode and HE keep the built-in path', () => {
+    expect(seamRunsAggregate(spec)).toBe(true);
+    expect(seamRunsAggregate({ ...spec, secure: 'he' })).toBe(false);
+    expect(seamRunsAggregate({ ...spec, secure: 'secagg' })).toBe(false);
+    for (const mode of ['none', 'central-dp', 'distributed-dp']) expect(seamRunsAggregate({ ...spec, privacy: { mode, epsilon: 1 } })).toBe(false);
+    expect(seamRunsAggregate({ ...spec, privacy: undefined })).toBe(false);
+    for (const raw of [null, 'x', [], { privacy: null }]) expect(seamRunsAggregate(raw)).toBe(false);
+  });
+
+  it('lays out per group each noised statistic, in the built-in draw order, within the public bounds', () => {
+    const job = compileKindJob(aggregateKind, spec);
+    const layout = aggregateKind.layout(job, 0);
+    checkLayout(layout);
+    // Per group: sum (1), variance n, Σx, Σx² (3), histogram (2 bins), count (1).
+    expect(layout.blocks.map((b) => b.name.split('.').slice(1).join('.') || b.name)).toEqual([...Array(2)].flatMap(() => ['sum_year_of_birth.sum', 'variance_year_of_birth.n', 'variance_year_of_birth.sum', 'variance_year_of_birth.sumSq', 'histogram_year_of_birth.bins', 'count']));
+    expect(layoutLength(layout)).toBe(2 * 7);
+    // The charge is the built-in plan's cost.
+    expect(kindPrivacyModeOf(aggregateKind, job).cost(job)).toEqual(aggregatePrivacyPlan(job.spec).dp!.cost);
+  });
+
+  it('refuses at compile what local-dp cannot run, naming the field', () => {
+    const refused = (raw: unknown): string | undefined => {
+      try {
+        compileKindJob(aggregateKind, raw);
+      } catch (e) {
+        if (isFedmeshError(e)) return e.field;
+        throw e;
+      }
+      return undefined;
+    };
+    expect(refused({ ...spec, groupKeys: undefined })).toBe('groupKeys');
+    expect(refused({ ...spec, measures: [{ fn: 'quantile', column: 'year_of_birth', bounds: [1900, 2030], quantiles: [0.5] }] })).toMatch(/^measures/);
+    expect(refused(spec)).toBeUndefined();
+  });
+
+  it('the vector round-trips the groups exactly; a combination without rows is zeros; beyond 2^53 grid units it is projected', () => {
+    const job = compileKindJob(aggregateKind, spec);
+    const plan = aggregatePrivacyPlan(job.spec);
+    const stats = localStats(job.spec, plan);
+    const l = plan.layout[1]!;
+    const scale = l.kind === 'moments' ? l.scaleBits : 0;
+    const group: GroupPartial = {
+      key: [8532],
+      count: 7n,
+      measures: [{ kind: 'count' }, { kind: 'moments', n: 7n, sum: 13_000n, sumSq: 0n, scaleBits: scale, sqScaleBits: 2 * scale }, { kind: 'moments', n: 6n, sum: 11_000n, sumSq: 2n ** 60n, scaleBits: scale, sqScaleBits: 2 * scale }, { kind: 'histogram', bins: [2n, 5n] }],
+      suppressedBy: [],
+    };
+    const v = toVector(job.spec, plan, stats, [group]);
+    const back = fromVector(job.spec, plan, stats, Array.from(v));
+    expect(back[0]!.count).toBe(0n);
+    expect(back[1]!.count).toBe(7n);
+    expect(back[1]!.measures[1]).toMatchObject({ sum: 13_000n });
+    expect(back[1]!.measures[2]).toMatchObject({ n: 6n, sum: 11_000n, sumSq: BigInt(Number.MAX_SAFE_INTEGER) });
+    expect(back[1]!.measures[3]).toMatchObject({ bins: [2n, 5n] });
+  });
+
+  it('an agent draws the built-in samplers in the built-in order (combination, measure, statistic, then the count)', () => {
+    const job = compileKindJob(aggregateKind, spec);
+    const plan = aggregatePrivacyPlan(job.spec);
+    const stats = localStats(job.spec, plan);
+    const layout = aggregateKind.layout(job, 0);
+    const zero = { values: new Float64Array(layoutLength(layout)) };
+    const mode = kindPrivacyModeOf(aggregateKind, job);
+    const noisy = mode.atAgent(zero, mode.roundNoise(job, layout), layout, createSeededRng(7));
+    // Reference: the plan's own samplers, one buffered stream, in the order the built-in agent drew them.
+    const r = asBufferedRng(createSeededRng(7));
+    const ref: number[] = [];
+    for (const s of stats) for (let j = 0; j < s.length; j++) ref.push(Number(s.noise.sample(r)));
+    expect(Array.from(noisy.values)).toEqual(ref);
+    // Negative control: another seed draws other noise.
+    expect(Array.from(mode.atAgent(zero, mode.roundNoise(job, layout), layout, createSeededRng(8)).values)).not.toEqual(ref);
+  });
+});
