@@ -18,6 +18,8 @@ const person = {
     { fn: 'histogram', column: 'year_of_birth', bins: [1930, 1950, 1970, 1990, 2010] },
   ],
 };
+/** The person job with a histogram whose edges hold every year (none below the first edge or above the last). */
+const personAround = { ...person, measures: person.measures.map((m) => (m.fn === 'histogram' ? { ...m, bins: [1900, 1950, 1970, 1990, 2030] } : m)) };
 const quantile = { fn: 'quantile', column: 'year_of_birth', bounds: [1930, 2010], quantiles: [0.1, 0.5, 0.9], candidates: 81 };
 const measurement = {
   kind: 'aggregate',
@@ -56,12 +58,16 @@ const CASES: GoldenCase[] = [
   { name: 'local-dp/plain person, epsilon only (Laplace)', spec: { ...person, privacy: { mode: 'local-dp', epsilon: 2 } } },
   { name: 'local-dp/plain measurement, rho, maxRowsPerPerson 2', spec: { ...measurement, privacy: { mode: 'local-dp', rho: 0.5, maxRowsPerPerson: 2 } } },
   // secagg: pairwise masks cancel; distributed-dp noise shares from the agents.
+  // Refused since 0708590: a few persons at s1 and s3 are born after the histogram's last edge, which a secure sum
+  // cannot withhold alone (its totals give missing + below + above as one sum); the case below has edges around all.
   { name: 'none/secagg person by gender', spec: { ...person, privacy: { mode: 'none' }, secure: 'secagg' } },
+  { name: 'none/secagg person by gender, histogram edges around every year', spec: { ...personAround, privacy: { mode: 'none' }, secure: 'secagg' } },
   { name: 'none/secagg vitals with missing values', spec: { ...vitals, privacy: { mode: 'none' }, secure: 'secagg' } },
   { name: 'distributed-dp/secagg person, rho', spec: { ...person, privacy: { mode: 'distributed-dp', rho: 0.5 }, secure: 'secagg' } },
   { name: 'distributed-dp/secagg measurement, epsilon and delta, tolerated 1', spec: { ...measurement, privacy: { mode: 'distributed-dp', epsilon: 2, delta: 1e-6, tolerated: 1, maxRowsPerPerson: 3 }, secure: 'secagg' } },
   // he: the researcher client decrypts the one aggregate.
   { name: 'none/he person by gender', spec: { ...person, privacy: { mode: 'none' }, secure: 'he' } },
+  { name: 'none/he person by gender, histogram edges around every year', spec: { ...personAround, privacy: { mode: 'none' }, secure: 'he' } },
   { name: 'distributed-dp/he person, rho', spec: { ...person, privacy: { mode: 'distributed-dp', rho: 0.5 }, secure: 'he' } },
   // Refusals are behaviour too.
   { name: 'refused: distributed-dp without secure', spec: { ...person, privacy: { mode: 'distributed-dp', rho: 0.5 } } },
