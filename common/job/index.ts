@@ -7,6 +7,7 @@ export * from './cell-privacy.js';
 export * from './cell-summary.js';
 export * from './cohort-jobs.js';
 export * from './concept-names.js';
+export * from './contingency-suppression.js';
 export * from './contingency-values.js';
 export * from './cox-spec.js';
 export * from './domain-policy.js';

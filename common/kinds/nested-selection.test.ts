@@ -80,3 +80,21 @@ describe('partitions: complementary suppression of breakdowns (red team 9, F1)',
     expect(run([100, 0, 45, 55, 100])).toEqual([100, 0, 45, 55, 100]);
   });
 });
+
+describe('subsets: the entries about a withheld total (red team 41, F1)', () => {
+  const layout = (subsets: { total: number; entries: number[] }[]) => ({ blocks: [{ name: 'cells', length: 5, perAgent: { lo: 0, hi: 1e9 }, sensitivity: { l1: 1, l2Sq: 1 }, gridExponent: 0, release: 'selection' as const, subsets }] });
+  it('a withheld total takes its entries along, zeros included; a released total keeps them', () => {
+    // total 3 persons (withheld at k = 10): entries 0, 0, 3, 12.
+    const out = withholdSmallCells(layout([{ total: 0, entries: [1, 2, 3, 4] }]), { values: Float64Array.from([3, 0, 0, 3, 12]) }, 10);
+    expect(Array.from(out.vector.values)).toEqual([WITHHELD, WITHHELD, WITHHELD, WITHHELD, WITHHELD]);
+    const kept = withholdSmallCells(layout([{ total: 0, entries: [1, 2, 3, 4] }]), { values: Float64Array.from([30, 0, 0, 18, 12]) }, 10);
+    expect(Array.from(kept.vector.values)).toEqual([30, 0, 0, 18, 12]);
+  });
+  it('negative control: without the declaration the zeros beside the withheld cells are released', () => {
+    const out = withholdSmallCells(layout([]), { values: Float64Array.from([3, 0, 0, 3, 12]) }, 10);
+    expect(Array.from(out.vector.values).filter((v) => v === 0)).toHaveLength(2);
+  });
+  it('a layout whose subsets point outside the block is refused', () => {
+    expect(() => checkLayout(layout([{ total: 0, entries: [5] }]))).toThrow(/subsets needs/);
+  });
+});

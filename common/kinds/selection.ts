@@ -6,8 +6,8 @@ import { blockOffsets, layoutLength, type StatLayout, type StatVector } from './
  * `release: 'selection'` blocks (issue 9, "Porting the old kinds" item 3): small-cell withholding at the source in
  * mode none, as the old cell kinds do it. An agent replaces every entry of a selection block that is positive but
  * below its own minimum cell size by {@link WITHHELD} before anything leaves; the coordinator releases such an entry
- * as withheld (no value) and reports which agents withheld it. Zero stays zero: an empty cell is not a small one
- * (the old kinds release it as 0 too).
+ * as withheld (no value) and reports which agents withheld it. Zero stays zero (an empty cell is not a small one),
+ * except among the entries about a withheld total's persons (`subsets`), which are withheld whole.
  *
  * Why a marker in the vector rather than a side channel: the vector is the only thing a round carries, its layout
  * is public, and a marker below the block's public lower bound cannot be mistaken for a value. Selection blocks
@@ -77,6 +77,7 @@ export function withholdSmallCells(layout: StatLayout, v: StatVector, minCellSiz
     }
     for (const chain of b.nested ?? []) withheld += withholdNestedDifferences(out, chain.map((e) => offsets[i]! + e), minCellSize);
     for (const p of b.partitions ?? []) withheld += withholdPartition(out, offsets[i]! + p.total, p.parts.map((e) => offsets[i]! + e), minCellSize);
+    for (const p of b.subsets ?? []) withheld += withholdSubsets(out, offsets[i]! + p.total, p.entries.map((e) => offsets[i]! + e));
   }
   return { vector: { values: out }, withheld };
 }
@@ -106,6 +107,21 @@ export function withholdPartition(values: Float64Array, total: number, parts: re
       values[smallest] = WITHHELD;
       withheld++;
     }
+  }
+  return withheld;
+}
+
+/**
+ * The entries about a withheld total's persons (vector indices), in place: all withheld, zeros included (an empty
+ * cell next to a withheld one says what the few persons behind the total have not). Returns how many it withheld.
+ */
+export function withholdSubsets(values: Float64Array, total: number, entries: readonly number[]): number {
+  if (values[total] !== WITHHELD) return 0;
+  let withheld = 0;
+  for (const j of entries) {
+    if (values[j] === WITHHELD) continue;
+    values[j] = WITHHELD;
+    withheld++;
   }
   return withheld;
 }

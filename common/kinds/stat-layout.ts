@@ -45,6 +45,13 @@ export interface StatBlock {
    */
   readonly partitions?: readonly { readonly total: number; readonly parts: readonly number[] }[];
   /**
+   * Selection blocks only: entries whose persons are among entry `total`'s (a cohort's breakdowns and concept counts
+   * among its persons). In mode none, when the agent withholds the total, it withholds every one of them too, zeros
+   * included: next to a withheld cell an empty one says what those few persons have and have not (red team 41, F1;
+   * common/kinds/selection.ts `withholdSubsets`). @default none
+   */
+  readonly subsets?: readonly { readonly total: number; readonly entries: readonly number[] }[];
+  /**
    * Relative share of each round's ρ this noisy block gets (public; default 1, an even split). A kind whose blocks
    * matter unequally (a model update against its evaluation counts) gives the block that carries the signal more.
    */
@@ -99,6 +106,9 @@ export function checkLayout(layout: StatLayout): void {
     }
     if (b.partitions !== undefined && (b.release !== 'selection' || b.partitions.some((p) => [p.total, ...p.parts].some((j) => !Number.isSafeInteger(j) || j < 0 || j >= b.length)))) {
       throw new RangeError(`${at}.partitions needs release 'selection' and entry indices in [0, length)`);
+    }
+    if (b.subsets !== undefined && (b.release !== 'selection' || b.subsets.some((p) => [p.total, ...p.entries].some((j) => !Number.isSafeInteger(j) || j < 0 || j >= b.length)))) {
+      throw new RangeError(`${at}.subsets needs release 'selection' and entry indices in [0, length)`);
     }
     if (b.exactOnGrid && b.gridExponent === undefined) throw new RangeError(`${at}.exactOnGrid needs a gridExponent`);
     if (b.gridExponent !== undefined && (!Number.isInteger(b.gridExponent) || b.gridExponent < -60 || b.gridExponent > 60)) throw new RangeError(`${at}.gridExponent must be an integer in [-60, 60]`);

@@ -8,7 +8,7 @@
  */
 import * as dp from '../../algorithms/dp/index.js';
 import { FedmeshError, invalidJob } from '../errors.js';
-import { planCellPrivacy, type CellPrivacyPlan, summariseCells, type CellSummary, type ReleasedCell, cellBlocks, isConceptCell, type CellBlock, DEFAULT_JOB_DELTA, type CellJob, describeGuarantee, isFilledLinkage } from '../job/index.js';
+import { planCellPrivacy, type CellPrivacyPlan, summariseCells, type CellSummary, type ReleasedCell, cellBlocks, isConceptCell, type CellBlock, DEFAULT_JOB_DELTA, type CellJob, describeGuarantee, isFilledLinkage, contingencyWithheld } from '../job/index.js';
 import { defaultTolerated } from './distributed-noise.js';
 import { limbsFor, MAX_LIMBS, readLimbs, writeLimbs, type LimbRing } from './limbs.js';
 import { MIN_SECURE_AGENTS, secureThreshold } from './secure-job.js';
@@ -173,6 +173,19 @@ export function releaseSecureCells(job: CellJob, plan: SecureCellPlan, totals: R
   // Mode none: the breakdowns split the persons (and entries are at least the persons): complementary suppression.
   if (!plan.noise) for (const p of cellPartitions(job)) withholdPartitionTotals(cells, suppressed, p.total, p.parts, minCellSize);
   if (!plan.noise && job.kind === 'characterize') withholdCloseConceptTotals(cells, suppressed, minCellSize);
+  // Mode none: a cohort's (or stratum's) withheld persons take every cell about them along, zeros included.
+  if (!plan.noise) for (const s of cellSubsets(job)) withholdSubsetTotals(cells, suppressed, s.total, s.entries);
+  // Mode none: a contingency table's lines (common/job/contingency-suppression.ts), on the totals.
+  if (!plan.noise && job.kind === 'contingency') {
+    const names = plan.blocks.flatMap((b) => b.cells);
+    const hide = contingencyWithheld(names.map((c) => cells.get(c)?.value ?? null), job.rowLevels.length, job.colLevels.length, minCellSize);
+    names.forEach((name, i) => {
+      if (hide[i] && cells.get(name)?.value !== null) {
+        cells.set(name, { value: null, std: 0 });
+        suppressed.push({ group: { cell: name }, suppressedBy: ['minCellSize'] });
+      }
+    });
+  }
   const summary = summariseCells(job, cells, plan.ruleNames, undefined);
   if (!plan.noise) {
     return {
@@ -261,6 +274,37 @@ export function cellPartitions(job: CellJob): { total: string; parts: string[] }
     { total: 'persons', parts: cellsOf('byGender') },
     ...(job.kind === 'cohort' ? [{ total: 'persons', parts: ['entries'] }] : []),
   ];
+}
+
+/**
+ * Mode none: cells whose persons are among a total's — a cohort's breakdowns and concept counts among its persons, a
+ * Kaplan–Meier stratum's endpoints among its persons at risk. When the total is withheld (1 … k − 1 persons) every
+ * one of them is withheld too, zeros included: next to a withheld cell an empty one says what those few persons have
+ * and have not (red team 41, F1: three diabetics' age bands, conditions, drugs and years of censoring). Cell names.
+ */
+export function cellSubsets(job: CellJob): { total: string; entries: string[] }[] {
+  if (job.kind === 'contingency') return [];
+  const blocks = cellBlocks(job, []);
+  const cellsOf = (name: string): string[] => blocks.find((b) => b.name === name)?.cells ?? [];
+  if (job.kind === 'survival') {
+    const endpoints = cellsOf('endpoints');
+    return cellsOf('initialAtRisk').map((n) => {
+      const stratum = n.slice('n:'.length);
+      return { total: n, entries: endpoints.filter((c) => c.startsWith(`e:${stratum}:`) || c.startsWith(`c:${stratum}:`)) };
+    });
+  }
+  const about = blocks.filter((b) => b.name !== 'persons' && b.name !== 'attrition').flatMap((b) => b.cells);
+  return [{ total: 'persons', entries: about }];
+}
+
+/** {@link cellSubsets} on released totals: the total withheld → every entry withheld. */
+export function withholdSubsetTotals(cells: Map<string, ReleasedCell>, suppressed: SecureCellRelease['suppressed'], total: string, entries: readonly string[]): void {
+  if (cells.get(total)?.value !== null) return;
+  for (const e of entries) {
+    if (!cells.has(e) || cells.get(e)!.value === null) continue;
+    cells.set(e, { value: null, std: 0 });
+    suppressed.push({ group: { cell: e }, suppressedBy: ['minCellSize'] });
+  }
 }
 
 /** Complementary suppression of one partition on released totals (the secure path's twin of the agents' rule). */

@@ -17,7 +17,7 @@ import { summariseCells, cellBlocks, parseJobSpec } from '../../common/job/index
 import type { CellJob } from '../../common/job/index.js';
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
 import { cellKindRelease, cellNoisePlan, cellReleaseContext, oneRoundCellJob, readReleasedCells } from '../../common/kinds/index.js';
-import { CONCEPT_TOTALS_NOTE, cellPartitions, withholdCloseConceptTotals, withholdNestedTotals, withholdPartitionTotals, DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/index.js';
+import { CONCEPT_TOTALS_NOTE, cellPartitions, cellSubsets, withholdCloseConceptTotals, withholdSubsetTotals, withholdNestedTotals, withholdPartitionTotals, DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/index.js';
 import { renderCohortCells } from './view.js';
 
 export type CohortCellKind = 'cohort' | 'characterize';
@@ -85,7 +85,8 @@ function layout(job: CompiledCohortCellJob): StatLayout {
       const at = (c: string): number => b.cells.indexOf(c);
       const chain = selection && job.spec.kind === 'cohort' ? [attritionChain(job.plan).map(at)] : undefined;
       const partitions = selection ? cellPartitions(job.spec).map((p) => ({ total: at(p.total), parts: p.parts.map(at) })) : undefined;
-      return { name: b.name, length: b.cells.length, perAgent: { lo, hi }, sensitivity: { l1: b.l1, l2Sq: b.l2Sq }, gridExponent: 0, exactOnGrid: true, release: plain ? 'selection' : 'additive', ...(chain ? { nested: chain } : {}), ...(partitions ? { partitions } : {}) };
+      const subsets = selection ? cellSubsets(job.spec).map((p) => ({ total: at(p.total), entries: p.entries.map(at) })) : undefined;
+      return { name: b.name, length: b.cells.length, perAgent: { lo, hi }, sensitivity: { l1: b.l1, l2Sq: b.l2Sq }, gridExponent: 0, exactOnGrid: true, release: plain ? 'selection' : 'additive', ...(chain ? { nested: chain } : {}), ...(partitions ? { partitions } : {}), ...(subsets ? { subsets } : {}) };
     }),
   };
 }
@@ -106,6 +107,7 @@ function release(job: CompiledCohortCellJob, history: readonly RoundRecord[], in
   // Inside a secure sum in mode none, a cohort's attrition steps 1 … k − 1 apart are withheld on the totals.
   if (secure?.minCellSize !== undefined && job.spec.kind === 'cohort') withholdNestedTotals(cells, suppressed, attritionChain(job.plan), secure.minCellSize);
   if (secure?.minCellSize !== undefined) for (const p of cellPartitions(job.spec)) withholdPartitionTotals(cells, suppressed, p.total, p.parts, secure.minCellSize);
+  if (secure?.minCellSize !== undefined) for (const p of cellSubsets(job.spec)) withholdSubsetTotals(cells, suppressed, p.total, p.entries);
   // ... and a concept total 1 … k − 1 from a kept total (the agents cannot withhold inside the sum: within-job.ts).
   if (secure?.minCellSize !== undefined && job.spec.kind === 'characterize') withholdCloseConceptTotals(cells, suppressed, secure.minCellSize);
   const s = summariseCells(job.spec, cells, job.plan.ruleNames, byAgentOf(job, last));

@@ -8,13 +8,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { clipToSecureMaxRows, type AgentKindContext, type AgentKindDef } from '../../common/kinds/index.js';
+import { clipToSecureMaxRows, selectionApplies, WITHHELD, type AgentKindContext, type AgentKindDef, type StatVector } from '../../common/kinds/index.js';
 import { contingencyCounts, type ContingencyFilter, type Level } from '../../node-agent/analytics/contingency.js';
 import { guardedSetSize, personHashSql } from '../../node-agent/disclosure/released-cells.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { contingencyOnSource } from './agent-source.js';
-import type { ContingencyPlan } from './index.js';
+import type { CompiledContingencyJob, ContingencyPlan } from './index.js';
 import type { ContingencySpec } from './spec.js';
+import { contingencyWithheld } from '../../common/job/index.js';
 
 /**
  * The mode-none differencing guard over the cells this agent releases: with plain sums those of at least k persons
@@ -32,36 +33,53 @@ async function guardCells(conn: DuckDBConnection, sets: string, ctx: AgentKindCo
   }
 }
 
+/**
+ * Mode none with plain sums: the table's own disclosure rules on this agent's counts before anything leaves
+ * (common/job/contingency-suppression.ts: small places, lines of few persons whole, complementary suppression per line), marked as
+ * withheld; the task runner's small-cell rule then finds nothing more to do. Inside a secure sum the release applies
+ * the same rules to the totals.
+ */
+function withholdTable(job: CompiledContingencyJob, v: StatVector, minCellSize: number): StatVector {
+  if (!selectionApplies(job) || job.secure !== 'plain') return v;
+  const hide = contingencyWithheld(Array.from(v.values), job.spec.rowLevels.length, job.spec.colLevels.length, minCellSize);
+  return { values: Float64Array.from(v.values, (x, i) => (hide[i] ? WITHHELD : x)) };
+}
+
 export const contingencyAgentKind: AgentKindDef<ContingencySpec, ContingencyPlan, null> = {
   kind: 'contingency',
   /** Data on a database server: counted there (agent-source.ts), staged only when the spec cannot be compiled exactly. */
-  async onSource(ctx, job, input, session, signal) {
-    return clipToSecureMaxRows(job, await contingencyOnSource(ctx, job, session as SqlSession, () => contingencyAgentKind.localStep(ctx, job, input, signal)));
+  async onSource(ctx, job, _input, session) {
+    return withholdTable(job, clipToSecureMaxRows(job, await contingencyOnSource(ctx, job, session as SqlSession, () => contingencyStep(ctx, job))), ctx.policy.minCellSize);
   },
   async localStep(ctx, job) {
-    const spec = job.spec;
-    const guard = job.privacy.mode === 'none' && ctx.guardReleasedSets !== undefined;
-    const sets = guard ? `fedmesh_ct_${ctx.jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}_${randomBytes(4).toString('hex')}` : undefined;
-    try {
-      const t = await contingencyCounts(ctx.conn, {
-        table: ctx.product.name,
-        rowColumn: spec.rowColumn,
-        colColumn: spec.colColumn,
-        rowLevels: spec.rowLevels as Level[],
-        colLevels: spec.colLevels as Level[],
-        where: spec.where as ContingencyFilter[],
-        ...(ctx.product.privacyUnit ? { personColumn: ctx.product.privacyUnit } : {}),
-        ...(sets ? { personSets: { table: sets, salt: ctx.salt, hashSql: personHashSql } } : {}),
-      });
-      if (sets) await guardCells(ctx.conn, sets, ctx, guardedSetSize(job.secure, ctx.policy.minCellSize));
-      const values = new Float64Array(job.plan.cells.length);
-      let at = 0;
-      for (const row of t.counts) for (const v of row) values[at++] = Number(v);
-      values[at++] = Number(t.outside);
-      values[at] = Number(t.ambiguous);
-      return clipToSecureMaxRows(job, { values });
-    } finally {
-      if (sets) await ctx.conn.run(`DROP TABLE IF EXISTS "${sets}"`).catch(() => undefined);
-    }
+    return withholdTable(job, await contingencyStep(ctx, job), ctx.policy.minCellSize);
   },
 };
+
+/** This agent's exact counts of the table's places (the guard first, in mode none), before any withholding. */
+async function contingencyStep(ctx: AgentKindContext, job: CompiledContingencyJob): Promise<StatVector> {
+  const spec = job.spec;
+  const guard = job.privacy.mode === 'none' && ctx.guardReleasedSets !== undefined;
+  const sets = guard ? `fedmesh_ct_${ctx.jobId.replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}_${randomBytes(4).toString('hex')}` : undefined;
+  try {
+    const t = await contingencyCounts(ctx.conn, {
+      table: ctx.product.name,
+      rowColumn: spec.rowColumn,
+      colColumn: spec.colColumn,
+      rowLevels: spec.rowLevels as Level[],
+      colLevels: spec.colLevels as Level[],
+      where: spec.where as ContingencyFilter[],
+      ...(ctx.product.privacyUnit ? { personColumn: ctx.product.privacyUnit } : {}),
+      ...(sets ? { personSets: { table: sets, salt: ctx.salt, hashSql: personHashSql } } : {}),
+    });
+    if (sets) await guardCells(ctx.conn, sets, ctx, guardedSetSize(job.secure, ctx.policy.minCellSize));
+    const values = new Float64Array(job.plan.cells.length);
+    let at = 0;
+    for (const row of t.counts) for (const v of row) values[at++] = Number(v);
+    values[at++] = Number(t.outside);
+    values[at] = Number(t.ambiguous);
+    return clipToSecureMaxRows(job, { values });
+  } finally {
+    if (sets) await ctx.conn.run(`DROP TABLE IF EXISTS "${sets}"`).catch(() => undefined);
+  }
+}

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { clipToSecureMaxRows, selectionApplies, WITHHELD, type AgentKindContext, type AgentKindDef, type StatVector } from '../../common/kinds/index.js';
 import { SURVIVAL_STRATA, survivalTailCells } from '../../common/job/index.js';
+import { cellSubsets } from '../../common/secure/index.js';
 import type { SqlSession } from '../../node-agent/data/source/index.js';
 import { guardedSetSize } from '../../node-agent/disclosure/released-cells.js';
 import { computeCells, guardedCells } from '../../node-agent/jobs/cell-jobs.js';
@@ -43,6 +44,12 @@ function withholdTails(job: CompiledKmJob, out: Float64Array, k: number): void {
   let at = 0;
   for (const b of job.plan.blocks) for (const cell of b.cells) index.set(cell, at++);
   for (const cell of survivalTailCells(job.spec.timeGrid, SURVIVAL_STRATA[job.spec.strata], (c) => out[index.get(c)!]!, k)) out[index.get(cell)!] = WITHHELD;
+  // A stratum of 1 … k − 1 persons (withheld by the runner) takes every endpoint cell along, zeros included: a
+  // released 0 beside a withheld bin tells in which years those few persons died or were censored (red team 41, F1).
+  for (const s of cellSubsets(job.spec)) {
+    const n = out[index.get(s.total)!]!;
+    if (n > 0 && n < k) for (const cell of s.entries) out[index.get(cell)!] = WITHHELD;
+  }
 }
 
 export const kmAgentKind: AgentKindDef<KmSpec, KmPlan, null> = {

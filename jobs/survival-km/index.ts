@@ -10,7 +10,7 @@
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
 import { cellKindRelease, cellNoisePlan, cellReleaseContext, oneRoundCellJob, readReleasedCells } from '../../common/kinds/index.js';
 import { summariseCells, cellBlocks, SURVIVAL_STRATA, survivalTailCells } from '../../common/job/index.js';
-import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/index.js';
+import { cellSubsets, DEFAULT_SECURE_MAX_ROWS, withholdSubsetTotals } from '../../common/secure/index.js';
 import { parseKmSpec, seamRunsKm, type KmSpec } from './spec.js';
 import { renderKm } from './view.js';
 
@@ -49,6 +49,8 @@ function releaseKm(job: CompiledKmJob, history: readonly RoundRecord[], info: Ki
   const ctx = cellReleaseContext(job, job.plan.blocks, history[history.length - 1]!, info);
   const { cells, suppressed } = readReleasedCells(job.plan.blocks, ctx);
   if (ctx.secure?.minCellSize !== undefined) withholdSecureTails(job, cells, suppressed, ctx.secure.minCellSize);
+  // A withheld stratum's endpoints, zeros included (red team 41, F1).
+  if (ctx.secure?.minCellSize !== undefined) for (const s of cellSubsets(job.spec)) withholdSubsetTotals(cells, suppressed, s.total, s.entries);
   return cellKindRelease(summariseCells(job.spec, cells, [], undefined), suppressed, ctx, info);
 }
 
