@@ -9,6 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import { serve, type HttpBindings } from '@hono/node-server';
 import type { TlsMaterial } from '../common/tls.js';
 import { FedmeshError } from '../common/errors.js';
+import { isLoopbackHost } from '../common/transport/index.js';
 import type { OidcVerifier } from '../coordinator/identity/index.js';
 import type { DashboardBackend } from './backend.js';
 import { createDashboardApp } from './app.js';
@@ -45,6 +46,8 @@ function splitListen(listen: string): { host: string; port: number } {
 export async function startDashboardServer(opts: DashboardServerOptions): Promise<RunningDashboard> {
   const { host, port } = splitListen(opts.listen);
   const insecure = opts.insecure === true;
+  // Plain HTTP with no caller identity (every request is insecure-dev): loopback only, as for the gRPC port.
+  if (insecure && !isLoopbackHost(host)) throw new RangeError('--insecure is for loopback development only: the dashboard must listen on 127.0.0.1 or localhost (--dashboard-listen)');
   if (!insecure && !opts.tls) throw new RangeError('the dashboard needs the TLS material (--tls-dir) unless --insecure');
   const auth = { insecure, oidc: opts.oidc };
   if (opts.login && (!opts.oidc || insecure)) throw new RangeError(opts.oidc ? 'the dashboard sign-in needs HTTPS: it cannot be used with --insecure' : 'the dashboard sign-in (--dashboard-oidc-client-id) needs the coordinator\'s OIDC issuer (--oidc-issuer, --oidc-audience, --oidc-jwks)');

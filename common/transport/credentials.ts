@@ -61,3 +61,8 @@ export function peerIdentity(call: { getAuthContext?: () => AuthContextLike | nu
   const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
   return { name: first(subject.CN), role: first(subject.OU), secure: true };
 }
+
+/** A host a plaintext (`--insecure`) listener may bind: loopback only (the gRPC port and the dashboard alike). */
+export function isLoopbackHost(host: string): boolean {
+  return /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/.test(host);
+}

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { ChunkAssembler, chunkBit, HealthReporter, shutdownServer, peerIdentity, serverCredentials, fedmeshV1, SERVER_OPTIONS, toGrpcError, serialWriter, type WireChunk } from '../../common/transport/index.js';
+import { ChunkAssembler, chunkBit, HealthReporter, shutdownServer, peerIdentity, serverCredentials, fedmeshV1, isLoopbackHost, SERVER_OPTIONS, toGrpcError, serialWriter, type WireChunk } from '../../common/transport/index.js';
 import { FedmeshError, quote } from '../../common/errors.js';
 import { isUndecodable, withTolerantDeserializers } from './undecodable.js';
 import type { TlsMaterial } from '../../common/tls.js';
@@ -42,7 +42,6 @@ export interface RunningServer {
 /** The name under which the coordinator reports health (besides the overall ''). */
 export const COORDINATOR_HEALTH_SERVICE = 'fedmesh.v1.Coordinator';
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/;
 const REGISTER_TIMEOUT_MS = 10_000;
 /** Task bytes that may wait for one agent's link: three tasks at the round payload limit. */
 const AGENT_LINK_QUEUED_BYTES = 3 * MAX_ROUND_PAYLOAD_BYTES;
@@ -137,7 +136,7 @@ function logRefusedHandshakes(server: grpc.Server, log: Log): void {
 export async function startCoordinatorServer(coordinator: Coordinator, options: CoordinatorServerOptions): Promise<RunningServer> {
   const { host } = splitHostPort(options.listen);
   const insecure = options.insecure === true;
-  if (insecure && !LOOPBACK.test(host)) throw new RangeError('--insecure is for loopback development only: listen on 127.0.0.1 or localhost');
+  if (insecure && !isLoopbackHost(host)) throw new RangeError('--insecure is for loopback development only: listen on 127.0.0.1 or localhost');
   if (!insecure && !options.tls) throw new RangeError('TLS material is required unless --insecure');
   const auth: CallerAuth = { insecure, oidc: options.oidc };
   const v1 = fedmeshV1();
