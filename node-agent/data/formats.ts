@@ -38,6 +38,7 @@ async function listFiles(dir: string, depth: number, out: string[], skipped: Ing
     // like any file), so a link loop or a link to a folder or device is a warning, never a hang or a crash.
     if (e.isDirectory()) {
       if (depth < MAX_DEPTH) await listFiles(full, depth + 1, out, skipped, maxFileBytes);
+      else skipped.push({ file: full, message: `not searched: folders more than ${MAX_DEPTH} levels below the data folder are not read; move its files up` });
       continue;
     }
     const check = await checkDataFile(full, maxFileBytes);

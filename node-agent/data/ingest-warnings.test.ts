@@ -115,3 +115,24 @@ describe('entries of the data folder that are not plain files', () => {
     }
   });
 });
+
+describe('a data file whose name makes no product, or a folder too deep, is reported (red team 41, B F5)', () => {
+  const csv = `pid,los_days\n${Array.from({ length: 20 }, (_, i) => `${i},${i % 9}`).join('\n')}\n`;
+  it.each(['2024_visits.csv', `${'a'.repeat(70)}.csv`, '_fedmesh_x.parquet'])('%s: named in the warnings with the rule; control.csv beside it is served', async (name) => {
+    await writeFile(join(data, name), csv);
+    await writeFile(join(data, 'control.csv'), csv);
+    const { report, products } = await start();
+    expect(products).toEqual(['control']);
+    const w = report.warnings.find((x) => x.file.endsWith(name));
+    expect(w?.message).toMatch(/not loaded: .*this name does not make one/);
+  });
+  it('files more than four folders down: the folder is named as not searched; control: four down is read', async () => {
+    await mkdir(join(data, 'a', 'b', 'c', 'd', 'e'), { recursive: true });
+    await writeFile(join(data, 'a', 'b', 'c', 'd', 'four.csv'), csv);
+    await writeFile(join(data, 'a', 'b', 'c', 'd', 'e', 'five.csv'), csv);
+    const { report, products } = await start();
+    expect(products).toContain('four');
+    expect(products).not.toContain('five');
+    expect(report.warnings.find((x) => x.file.endsWith(join('d', 'e')))?.message).toMatch(/not searched: folders more than 4 levels/);
+  });
+});

@@ -98,8 +98,13 @@ export async function ingestTabularFolder(conn: DuckDBConnection, dataDir: strin
   const warnings: IngestIssue[] = [];
   const seen = new Set<string>();
   for (const name of entries) {
+    if (!TABULAR.has(extname(name).toLowerCase())) continue;
     const product = productName(name);
-    if (!TABULAR.has(extname(name).toLowerCase()) || !product) continue;
+    // A data file is never skipped silently (red team 41, B F5): the report names it and the rule its name breaks.
+    if (!product) {
+      warnings.push({ file: name, message: `not loaded: a product is named after its file, and this name does not make one (letters, digits and _, starting with a letter or _, at most 63 characters, not starting with ${INTERNAL_PREFIX}); rename the file` });
+      continue;
+    }
     const owner = reserved.get(product);
     if (owner !== undefined) {
       files.push({ product, file: name, action: 'failed', error: `product ${product} is provided by the ${owner} files; rename ${name} to serve it as another product` });
