@@ -136,8 +136,12 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   log('shutting-down', { signal: sig });
   health.set('NOT_SERVING');
   await stopDashboard();
+  // The listener first (no new calls or agent links from here), then the coordinator under it, then wait for the
+  // listener: closed the other way round, agents reconnected to a closing coordinator whose audit log and stores were
+  // shut, and their entries were lost (red team 41, B F7).
+  const stopping = server.close();
   await coordinator.close();
-  await server.close();
+  await stopping;
   await ops.stop();
   return 0;
 }
