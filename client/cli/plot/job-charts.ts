@@ -10,6 +10,30 @@ import { attritionChart, forestChart, groupedBarChart, histogramChart, kaplanMei
 /** At most this many charts per job: a result with many measures stays readable and cheap to render. */
 export const MAX_CHARTS_PER_JOB = 8;
 
+/**
+ * At most this many marks (bars, curve points) per chart. Rendering is linear in marks and runs where the dashboard
+ * runs, the coordinator: a histogram over 10 000 groups × 30 bins made a 158 MB page after 16 s of CPU, long enough
+ * for the agents' heartbeats to lapse (red team 41, B F1). Beyond it a chart shows the first groups (bars) or every
+ * n-th time bin (curves), and says so in its title; the CSV and charts.json hold everything.
+ */
+export const MAX_CHART_MARKS = 2000;
+
+/** The first bars of whole groups up to MAX_CHART_MARKS, and the title's note when some were left out. */
+function firstGroups<T extends { group: string | null }>(bars: T[]): { bars: T[]; note: string } {
+  if (bars.length <= MAX_CHART_MARKS) return { bars, note: '' };
+  const groups = [...new Set(bars.map((b) => b.group))];
+  const kept = new Set<string | null>();
+  let n = 0;
+  for (const g of groups) {
+    const size = bars.filter((b) => b.group === g).length;
+    if (kept.size > 0 && n + size > MAX_CHART_MARKS) break;
+    kept.add(g);
+    n += size;
+  }
+  const out = bars.filter((b) => kept.has(b.group)).slice(0, MAX_CHART_MARKS);
+  return { bars: out, note: ` (first ${kept.size} of ${groups.length} groups; all in the CSV)` };
+}
+
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 function groupLabel(row: Record<string, unknown>, groupBy: readonly string[], names: Record<string, string> | undefined): string | null {
@@ -39,7 +63,8 @@ function aggregateCharts(job: JobView): Chart[] {
         if (!Array.isArray(vals)) return [];
         return vals.flatMap((v, i) => (isNum(v) ? [{ group: groupLabel(row, groupBy, r.conceptNames), bin: labels[i] ?? String(i), order: i, count: v, ...(isNum(std) ? { std } : {}) }] : []));
       });
-      out.push(histogramChart(`histogram-${field}`, `Histogram of ${m.column}`, bars));
+      const shown = firstGroups(bars);
+      out.push(histogramChart(`histogram-${field}`, `Histogram of ${m.column}${shown.note}`, shown.bars));
     } else if (groupBy.length > 0 && isNum(sample)) {
       const bars = r.rows.flatMap((row) => {
         const v = row[field];
@@ -48,7 +73,8 @@ function aggregateCharts(job: JobView): Chart[] {
         const bounds = Array.isArray(ci) && isNum(ci[0]) && isNum(ci[1]) ? { lower: ci[0], upper: ci[1] } : {};
         return [{ group: groupLabel(row, groupBy, r.conceptNames)!, value: v, ...bounds }];
       });
-      out.push(groupedBarChart(`bars-${field}`, `${field} by ${groupBy.join(', ')}`, field, bars));
+      const shown = firstGroups(bars);
+      out.push(groupedBarChart(`bars-${field}`, `${field} by ${groupBy.join(', ')}${shown.note}`, field, shown.bars));
     }
   }
   return out;
@@ -57,7 +83,14 @@ function aggregateCharts(job: JobView): Chart[] {
 function survivalCharts(job: JobView): Chart[] {
   const curves = (job.result?.summary?.curves ?? []) as KmCurve[];
   if (!Array.isArray(curves) || curves.length === 0) return [];
-  return [kaplanMeierChart(curves, { title: `Kaplan–Meier (${String(job.result!.privacy.mode ?? '')})`, xLabel: 'days since cohort entry' })];
+  // A daily grid over 100 years is 36 500 points a curve: drawn at every n-th bin (and the last) beyond the bound.
+  const points = curves.reduce((n, c) => n + (Array.isArray(c.times) ? c.times.length : 0), 0);
+  const every = Math.ceil(points / MAX_CHART_MARKS);
+  const thin = <T>(xs: readonly T[]): T[] => xs.filter((_, i) => i % every === 0 || i === xs.length - 1);
+  // Thinned, the number-at-risk table would read a later bin's count at a tick: left out rather than shown wrong.
+  const shown = every <= 1 ? curves : curves.map(({ atRisk: _atRisk, ...c }) => ({ ...c, times: thin(c.times), survival: thin(c.survival), lower: thin(c.lower), upper: thin(c.upper) }));
+  const note = every <= 1 ? '' : `; every ${every}th time bin drawn, no number-at-risk table; all in the CSV`;
+  return [kaplanMeierChart(shown, { title: `Kaplan–Meier (${String(job.result!.privacy.mode ?? '')}${note})`, xLabel: 'days since cohort entry' })];
 }
 
 function forest(job: JobView): Chart[] {
