@@ -24,7 +24,7 @@ import { CSRF_FIELD, CsrfTokens, crossSite, SECURITY_HEADERS } from './security.
 import { MAX_UPLOAD_BYTES, previewCost, specFromForm } from './submit-form.js';
 import { toJobView } from './job-view.js';
 import { safeCsv } from './csv.js';
-import { StreamSlots } from './sse-limit.js';
+import { StreamSlots } from '../coordinator/stream-slots.js';
 import { logout, mountOidcLogin, sessionPrincipal, type OidcLogin } from './oidc-login.js';
 import { meshPage, catalogPage, catalogOf } from './pages/mesh.js';
 import { jobPage, jobsPage } from './pages/jobs.js';

@@ -5,7 +5,7 @@ import { FedmeshError } from '../common/errors.js';
 import { fakeBackend } from '../test/helpers/dashboard-backend.js';
 import { createDashboardApp } from './app.js';
 import { startDashboardServer, type RunningDashboard } from './server.js';
-import { DEFAULT_MAX_STREAMS_PER_CALLER, StreamSlots } from './sse-limit.js';
+import { DEFAULT_MAX_STREAMS_PER_CALLER, StreamSlots } from '../coordinator/stream-slots.js';
 
 const running = (id: string, researcher: string): JobRecord => ({
   id, kind: 'aggregate', researcher, state: 'running', createdAtMs: 1, finishedAtMs: undefined, agentsAsked: ['a1'], agentsAnswered: [], agentsMissing: [], error: undefined, result: undefined,

@@ -4,6 +4,7 @@ import { FedmeshError, quote } from '../../common/errors.js';
 import { isUndecodable, withTolerantDeserializers } from './undecodable.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { BudgetTarget, Coordinator } from '../coordinator.js';
+import { StreamSlots } from '../stream-slots.js';
 import type { Principal } from '../principal.js';
 import { authenticateCaller, type CallerAuth } from './authenticate.js';
 import type { OidcVerifier } from '../identity/index.js';
@@ -43,6 +44,8 @@ export interface RunningServer {
 export const COORDINATOR_HEALTH_SERVICE = 'fedmesh.v1.Coordinator';
 
 const REGISTER_TIMEOUT_MS = 10_000;
+/** Live GetJobResult + WatchJob streams one researcher may hold; beyond it RESOURCE_EXHAUSTED. */
+export const MAX_RESULT_STREAMS_PER_CALLER = 16;
 /** Task bytes that may wait for one agent's link: three tasks at the round payload limit. */
 const AGENT_LINK_QUEUED_BYTES = 3 * MAX_ROUND_PAYLOAD_BYTES;
 
@@ -140,6 +143,9 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
   if (!insecure && !options.tls) throw new RangeError('TLS material is required unless --insecure');
   const auth: CallerAuth = { insecure, oidc: options.oidc };
   const v1 = fedmeshV1();
+  // Live GetJobResult and WatchJob streams per researcher: each holds memory (up to a result piece, a job record)
+  // for as long as its caller keeps it open without reading (red team 41, B F3: 400 paused streams, 1.7 GB).
+  const streams = new StreamSlots(MAX_RESULT_STREAMS_PER_CALLER, 'read the results you asked for, or wait for their streams to end');
   const server = new grpc.Server(SERVER_OPTIONS);
   const log: Log = coordinator.log;
   logRefusedHandshakes(server, log);
@@ -175,13 +181,17 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
     }),
     getJobResult: (call: grpc.ServerWritableStream<{ jobId: string; parts: string[] }, unknown>) => {
       let caller: Principal | undefined;
+      let release: (() => void) | undefined;
       const run = async (): Promise<void> => {
         caller = await authenticateCaller(call, auth);
         if (isUndecodable(call.request)) throw undecodable('GetJobResult');
+        release = streams.acquire(caller);
         const job = await coordinator.getJob(caller, call.request.jobId);
         if (job.state !== 'succeeded') throw new FedmeshError('FAILED_PRECONDITION', `job ${job.id} has no result: it is ${job.state}`, { field: 'job_id' });
-        const asked = (call.request.parts ?? []).filter((p): p is ResultPartName => (RESULT_PARTS as readonly string[]).includes(p));
+        // Each part once, whatever the request repeats (a part listed a million times was that many serialisations).
+        const asked = [...new Set((call.request.parts ?? []).filter((p): p is ResultPartName => (RESULT_PARTS as readonly string[]).includes(p)))];
         for (const part of asked.length > 0 ? asked : RESULT_PARTS) {
+          if (call.cancelled) return; // the caller went away: no more serialising for nobody
           const bytes = resultPart(job, part);
           const total = String(bytes.length);
           if (bytes.length === 0) await write(call, { part, offset: '0', data: Buffer.alloc(0), partBytes: total });
@@ -191,9 +201,11 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
         }
         call.end();
       };
-      run().catch((e: unknown) => {
-        if (!call.cancelled) call.emit('error', failure(log, 'GetJobResult', caller?.name, e));
-      });
+      run()
+        .catch((e: unknown) => {
+          if (!call.cancelled) call.emit('error', failure(log, 'GetJobResult', caller?.name, e));
+        })
+        .finally(() => release?.());
     },
     watchJob: (call: grpc.ServerWritableStream<{ jobId: string }, unknown>) => {
       let unsubscribe: (() => void) | undefined;
@@ -203,17 +215,27 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
         unsubscribe?.();
       });
       let caller: Principal | undefined;
+      let release: (() => void) | undefined;
+      call.on('close', () => release?.());
+      call.on('cancelled', () => release?.());
       const run = async (): Promise<void> => {
         caller = await authenticateCaller(call, auth);
         if (isUndecodable(call.request)) throw undecodable('WatchJob');
+        release = streams.acquire(caller);
         const u = await coordinator.watchJob(caller, call.request.jobId, (e, job) => {
           call.write(eventToWire(e, job));
-          if (e.type === 'finished') call.end();
+          if (e.type === 'finished') {
+            call.end();
+            release?.();
+          }
         });
         if (cancelled) u();
         else unsubscribe = u;
       };
-      run().catch((e: unknown) => call.emit('error', failure(log, 'WatchJob', caller?.name, e)));
+      run().catch((e: unknown) => {
+        release?.();
+        call.emit('error', failure(log, 'WatchJob', caller?.name, e));
+      });
     },
   });
 

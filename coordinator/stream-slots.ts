@@ -1,12 +1,13 @@
 /**
- * A cap on concurrent server-sent-event streams per caller. Each open job page holds one HTTP connection and one
+ * A cap on concurrent streams per caller: the dashboard's server-sent events (each open job page holds one HTTP
+ * connection) and the gRPC GetJobResult and WatchJob streams. Each holds one
  * watcher on the coordinator for as long as the job runs; without a cap one researcher (or a script with their
  * certificate) could hold thousands and starve everyone else. Beyond the cap a new stream is refused with
  * RESOURCE_EXHAUSTED (HTTP 429); a slot is released when its stream ends, whether the job finished or the browser
  * went away.
  */
 import { FedmeshError } from '../common/errors.js';
-import type { Principal } from '../coordinator/principal.js';
+import type { Principal } from './principal.js';
 
 /** @default 4 concurrent streams per caller */
 export const DEFAULT_MAX_STREAMS_PER_CALLER = 4;
@@ -14,8 +15,14 @@ export const DEFAULT_MAX_STREAMS_PER_CALLER = 4;
 export class StreamSlots {
   private readonly open = new Map<string, number>();
 
-  /** @throws RangeError naming the option when `maxPerCaller` is not a positive integer */
-  constructor(readonly maxPerCaller = DEFAULT_MAX_STREAMS_PER_CALLER) {
+  /**
+   * @param refusal what the RESOURCE_EXHAUSTED refusal tells the caller to do (the dashboard's job pages by default)
+   * @throws RangeError naming the option when `maxPerCaller` is not a positive integer
+   */
+  constructor(
+    readonly maxPerCaller = DEFAULT_MAX_STREAMS_PER_CALLER,
+    private readonly refusal = 'close another job page (or wait for its job to finish) and reload',
+  ) {
     if (!Number.isInteger(maxPerCaller) || maxPerCaller < 1 || maxPerCaller > 1000) throw new RangeError(`options.maxStreamsPerCaller must be an integer between 1 and 1000, got ${String(maxPerCaller)}`);
   }
 
@@ -31,7 +38,7 @@ export class StreamSlots {
   acquire(p: Principal): () => void {
     const key = StreamSlots.key(p);
     const n = this.open.get(key) ?? 0;
-    if (n >= this.maxPerCaller) throw new FedmeshError('RESOURCE_EXHAUSTED', `at most ${this.maxPerCaller} live job streams per researcher: close another job page (or wait for its job to finish) and reload`);
+    if (n >= this.maxPerCaller) throw new FedmeshError('RESOURCE_EXHAUSTED', `at most ${this.maxPerCaller} live job streams per researcher: ${this.refusal}`);
     this.open.set(key, n + 1);
     let released = false;
     return () => {
