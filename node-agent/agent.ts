@@ -41,6 +41,7 @@ import type { IdentityAssertionClaims } from '../common/identity/index.js';
 import { taskLinkage } from './linkage/linkage-scope.js';
 import { ConsentScopes, createAgentGate, kindGateJob, taskPurpose, type AgentGate, type PolicyDecisionEvent } from './policy/index.js';
 import { loadAccessPolicy, type AccessPolicy } from '../common/policy/index.js';
+import { TaskSlots } from './tasks/task-slots.js';
 import { openPostgresSource, sourceProducts, type PostgresSource, type PostgresSourceOptions } from './data/source/index.js';
 
 /**
@@ -98,6 +99,11 @@ export interface AgentOptions {
    * over a product of more rows than that; `false`: none. @default { aboveRows: DEFAULT_STREAM_ROWS_ABOVE }
    */
   streamRows?: boolean | { aboveRows: number };
+  /**
+   * Tasks computed at once; more wait in order, up to DEFAULT_MAX_QUEUED_TASKS, and beyond that are refused at once
+   * with RESOURCE_EXHAUSTED ("agent busy"). @default max(4, 2 × cores), at most 32 (node-agent/tasks/task-slots.ts)
+   */
+  maxConcurrentTasks?: number;
   /** TESTS ONLY: a seeded Rng for the DP noise (see `createServerRng`); the CLI never sets it. @default the CSPRNG */
   testOnlyRng?: Rng;
   /** The coordinator's identity-assertion key (32 raw bytes, @default pinned at first registration); a Cedar access
@@ -144,6 +150,8 @@ export class Agent {
   /** Tasks being served: stop() cancels them and waits for them before it closes the databases under them. */
   private readonly inFlight = new Set<Promise<AgentTaskReply>>();
   private stopping = false;
+  /** How many tasks compute at once and may wait (task-slots.ts). */
+  private readonly taskSlots: TaskSlots;
   private readonly descriptions = new Map<string, { description: string; privacyUnit: string | undefined; metadata: Record<string, unknown> }>();
   /** The published rules of each product (manifest over defaults), enforced on every task. */
   private readonly rules = new Map<string, ProductRules>();
@@ -170,6 +178,7 @@ export class Agent {
     private readonly consent: ConsentScopes,
   ) {
     this.policy = compileAgentPolicy(options.policy);
+    this.taskSlots = new TaskSlots(options.maxConcurrentTasks);
     this.rng = createServerRng(options.testOnlyRng);
     this.metrics = new AgentMetrics(() => ({ ingestOk: this.failedIngests() === 0, connected: this.link?.isRegistered() === true, products: this.products.length }), { processMetrics: options.processMetrics !== false });
     this.identity = loadOrCreateIdentityKey(options.stateDir);
@@ -375,7 +384,9 @@ export class Agent {
   serveTask(task: AgentTask, identity?: IdentityAssertionClaims): Promise<AgentTaskReply> {
     // A stopping agent takes no new task: its databases are about to close (red team 28).
     if (this.stopping) return Promise.resolve({ ok: false, taskId: task.taskId, error: { code: 'AGENT_UNAVAILABLE', message: 'agent is stopping', field: '' } });
-    const p = this.dataLock.read(() => this.consent.run(taskPurpose(task.specJson), () => runAgentTask(task, identity, this.tasks), taskLinkage(task.specJson)));
+    // Bounded: at most maxConcurrentTasks compute at once, a bounded queue waits, the rest are refused as busy.
+    const stopped = (): AgentTaskReply => ({ ok: false, taskId: task.taskId, error: { code: 'AGENT_UNAVAILABLE', message: 'agent is stopping', field: '' } });
+    const p = this.taskSlots.run(task, () => (this.stopping ? Promise.resolve(stopped()) : this.dataLock.read(() => this.consent.run(taskPurpose(task.specJson), () => runAgentTask(task, identity, this.tasks), taskLinkage(task.specJson)))));
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
     return p;

@@ -119,7 +119,8 @@ function buildProgram(): Command {
     .option('--coordinator-key <file>', "the coordinator's identity-assertion key (its state folder's coordinator-ed25519.pub; default: pinned at first registration)")
     .option('--vocabulary-complete', 'declare the public concept table complete (independent of this site\'s data): names may then be sent for concept ids the researcher supplied')
     .option('--stream-rows', 'data in the agent\'s DuckDB: glm, Cox and train read their rows every round instead of keeping them in memory between rounds (a PostgreSQL source always does)')
-    .option('--stream-rows-above <rows>', 'stream (as --stream-rows) only jobs over a product of more rows than this; the default, 2000000, bounds what a job keeps in memory');
+    .option('--stream-rows-above <rows>', 'stream (as --stream-rows) only jobs over a product of more rows than this; the default, 2000000, bounds what a job keeps in memory')
+    .option('--max-concurrent-tasks <n>', 'tasks computed at once (default max(4, 2 x cores), at most 32); up to 512 more wait, beyond that a task is refused as busy (RESOURCE_EXHAUSTED)');
   operations(agent).action(exit(async (opts) => (await servers()).runAgent(opts)));
 
   program

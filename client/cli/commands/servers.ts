@@ -159,6 +159,7 @@ export interface AgentFlags extends ConnectionFlags, OperationsFlags, AgentGover
   vocabularyComplete?: boolean;
   streamRows?: boolean;
   streamRowsAbove?: string;
+  maxConcurrentTasks?: string;
 }
 
 /** `--stream-rows` (every job) or `--stream-rows-above N` (jobs over a product of more than N rows); absent: the agent's default. */
@@ -200,6 +201,8 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
   const minCellSize = flags.minCellSize === undefined ? undefined : Number(flags.minCellSize);
   const reloadIntervalMs = parseReloadInterval(flags.reloadIntervalMs);
   const streamRows = parseStreamRows(flags);
+  const maxConcurrentTasks = flags.maxConcurrentTasks === undefined ? undefined : Number(flags.maxConcurrentTasks);
+  if (maxConcurrentTasks !== undefined && !(Number.isInteger(maxConcurrentTasks) && maxConcurrentTasks >= 1 && maxConcurrentTasks <= 1024)) throw new RangeError('--max-concurrent-tasks must be an integer between 1 and 1024');
   const governance = agentGovernance(flags);
   const data = agentDataOptions(flags, process.env);
   const agent = await Agent.create({
@@ -207,6 +210,7 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
     ...(reloadIntervalMs !== undefined ? { reloadIntervalMs } : {}),
     ...(flags.vocabularyComplete === true ? { vocabularyComplete: true } : {}),
     ...(streamRows !== undefined ? { streamRows } : {}),
+    ...(maxConcurrentTasks !== undefined ? { maxConcurrentTasks } : {}),
     name: flags.name,
     ...(flags.domain ? { domain: flags.domain } : {}),
     ...data,
