@@ -4,7 +4,7 @@
  * here only because `entry[].resource` nests resources at varying depths.
  */
 import { createReadStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { IngestIssue } from '../omop/report.js';
 
@@ -78,7 +78,10 @@ export async function unwrapJsonFiles(files: readonly string[], keptTypes: reado
   const kept = new Set(keptTypes);
   const skipped = new Map<string, number>();
   const errors: IngestIssue[] = [];
-  const lines: string[] = [];
+  // Each file's lines are appended as it is read: memory is bounded by the largest file, not by the whole folder
+  // (red team 41, B F6: 3 680 Synthea patients were one string past V8's limit, refused as "Invalid string length").
+  await writeFile(outFile, '');
+  let keptLines = 0;
   for (const file of files) {
     let text: string;
     try {
@@ -103,17 +106,20 @@ export async function unwrapJsonFiles(files: readonly string[], keptTypes: reado
     }
     const found: Json[] = [];
     collect(doc, kept, found, skipped);
+    let out: string[];
     try {
-      const out = found.map((r, i) => JSON.stringify({ f: file, i, r }));
-      lines.push(...out);
+      out = found.map((r, i) => JSON.stringify({ f: file, i, r }));
     } catch (err) {
       // JSON.stringify recurses: a resource nested thousands of levels deep is this file's error, not the run's.
       if (!(err instanceof RangeError)) throw err;
       errors.push({ file, message: 'a resource is nested too deeply to be read' });
+      continue;
     }
+    // Written in pieces: one file of 200 000 resources is not one spread call or one string past V8's limits.
+    for (let at = 0; at < out.length; at += 10_000) await appendFile(outFile, `${out.slice(at, at + 10_000).join('\n')}\n`);
+    keptLines += out.length;
   }
-  await writeFile(outFile, lines.length > 0 ? `${lines.join('\n')}\n` : '');
-  return { kept: lines.length, skipped, errors };
+  return { kept: keptLines, skipped, errors };
 }
 
 /**
