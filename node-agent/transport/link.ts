@@ -4,6 +4,9 @@ import { ChunkAssembler, chunkBit, clientCredentials, clientChannelOptions, fedm
 import { FedmeshError } from '../../common/errors.js';
 import type { TlsMaterial } from '../../common/tls.js';
 
+/** The shortest time between two registration updates on one link (10 a second, half the coordinator's limit). */
+export const MIN_UPDATE_INTERVAL_MS = 100;
+
 export interface LinkOptions {
   coordinator: string;
   tls: TlsMaterial | undefined;
@@ -37,6 +40,9 @@ export class AgentLink {
   private client: grpc.Client | undefined;
   private call: grpc.ClientDuplexStream<unknown, WireMessage> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** A registration update waiting for its turn, and when the last one was sent (updateRegistration). */
+  private updateTimer: NodeJS.Timeout | undefined;
+  private lastUpdateMs = 0;
   private retry: NodeJS.Timeout | undefined;
   private backoffMs: number;
   private stopped = false;
@@ -108,7 +114,21 @@ export class AgentLink {
    * coordinator replaces what it lists for this agent. Without a stream, the next connect registers it anyway.
    */
   updateRegistration(): void {
-    this.call?.write(this.registerMessage());
+    // At most one update per MIN_UPDATE_INTERVAL_MS; updates asked for meanwhile share one trailing send, of the
+    // registration as it is then. A site's operator sending SIGHUP in a loop cannot reach the coordinator's limit
+    // of 1 200 registrations a minute and lose the link.
+    if (this.updateTimer) return;
+    const wait = this.lastUpdateMs + MIN_UPDATE_INTERVAL_MS - Date.now();
+    const send = (): void => {
+      this.updateTimer = undefined;
+      this.lastUpdateMs = Date.now();
+      this.call?.write(this.registerMessage());
+    };
+    if (wait <= 0) send();
+    else {
+      this.updateTimer = setTimeout(send, wait);
+      this.updateTimer.unref();
+    }
   }
 
   private onMessage(call: grpc.ClientDuplexStream<unknown, WireMessage>, msg: WireMessage): void {
@@ -211,6 +231,8 @@ export class AgentLink {
     this.linked = false;
     clearInterval(this.heartbeat);
     clearTimeout(this.retry);
+    clearTimeout(this.updateTimer);
+    this.updateTimer = undefined;
     const call = this.call;
     this.call = undefined;
     call?.end();
