@@ -51,7 +51,10 @@ export async function askRound(
 }
 
 export function describeErrors(errors: Record<string, JobErrorInfo>): string {
-  const list = Object.entries(errors).map(([a, e]) => `${a}: ${e.code}: ${e.message}`);
+  // By agent name, not by who failed first: a refusal reads the same however the agents' replies raced.
+  const list = Object.entries(errors)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([a, e]) => `${a}: ${e.code}: ${e.message}`);
   return list.length > 0 ? ` (${list.join('; ')})` : '';
 }
 

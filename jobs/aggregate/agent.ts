@@ -1,9 +1,10 @@
 /**
- * The aggregate kind at the agent (local-dp with plain sums, spec.ts): one local step, the exact statistics of every
+ * The aggregate kind at the agent (the DP modes spec.ts ports): one local step, the exact statistics of every
  * public group combination — the built-in query (node-agent/query/group-statistics.ts: the job's filters, each
  * person's rows bounded by the agent's keyed hash, values clamped to the declared bounds and put on the plan's grid,
- * the linkage bounding across sites when the job asks for it) — as the job's vector (local-dp.ts). The noise is the
- * task runner's, by the kind's noise plan; nothing else leaves. On a site's PostgreSQL the query runs there (onSource).
+ * the linkage bounding across sites when the job asks for it) — as the job's vector (vector.ts). The noise is the
+ * task runner's (local-dp) or the coordinator's (central-dp), by the kind's noise plan; nothing else leaves. On a
+ * site's PostgreSQL the query runs there (onSource).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AgentKindContext, AgentKindDef, StatVector } from '../../common/kinds/index.js';
@@ -11,14 +12,14 @@ import type { SqlSession } from '../../node-agent/data/source/index.js';
 import type { ProductInfo } from '../../node-agent/data/products.js';
 import { queryGroupStatistics } from '../../node-agent/query/group-statistics.js';
 import { aggregatePrivacyPlan, type AggregatePlan, type CompiledAggregateJob } from './index.js';
-import { localStats, toVector } from './local-dp.js';
+import { aggregateStats, toVector } from './vector.js';
 import type { AggregateSpec } from './spec.js';
 
 async function aggregateStep(ctx: AgentKindContext, job: CompiledAggregateJob, db: DuckDBConnection | SqlSession): Promise<StatVector> {
   const plan = aggregatePrivacyPlan(job.spec);
   const product: ProductInfo = { ...ctx.product };
   const exact = await queryGroupStatistics(db, job.spec, product, plan, ctx.salt);
-  return { values: toVector(job.spec, plan, localStats(job.spec, plan), exact.groups) };
+  return { values: toVector(job.spec, plan, aggregateStats(job.spec, plan), exact.groups) };
 }
 
 export const aggregateAgentKind: AgentKindDef<AggregateSpec, AggregatePlan, null> = {

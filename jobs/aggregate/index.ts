@@ -1,15 +1,16 @@
 /**
- * The `aggregate` job kind on the kind seam, ported mode by mode (spec.ts `seamRunsAggregate`): today local-dp with
- * plain sums. parse (the built-in spec) → compile (the built-in privacy plan from the spec alone: in the DP modes
- * column types play no part) → one round at the agents (agent.ts: the exact statistics of every public group
- * combination, the built-in query) → each agent's noise by the kind's noise plan (the built-in samplers, in the
- * built-in order: local-dp.ts) → release (the built-in local-dp release and statement: release.ts) → view.
+ * The `aggregate` job kind on the kind seam, ported mode by mode (spec.ts `seamRunsAggregate`): local-dp, and
+ * central-dp without quantiles, with plain sums and public groups. parse (the built-in spec) → compile (the built-in
+ * privacy plan from the spec alone: in the DP modes column types play no part) → one round at the agents (agent.ts:
+ * the exact, contribution-bounded statistics of every public group combination, the built-in query) → noise by the
+ * kind's noise plan (the built-in samplers in the built-in order: vector.ts), at each agent (local-dp) or once at the
+ * coordinator (central-dp) → release (the built-in releases and DP statement: release.ts) → view.
  */
 import type { CompiledKindJob, KindDef, KindNoisePlan, KindRelease, RoundRecord, StatLayout } from '../../common/kinds/index.js';
 import { kindPrivacyOf } from '../../common/kinds/index.js';
 import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../../common/job/index.js';
-import { fromVector, localCombos, localStats } from './local-dp.js';
-import { dpAggregateResult, releaseLocal } from './release.js';
+import { aggregateStats, fromVector, MAX_AGENT_ENTRY, publicCombos } from './vector.js';
+import { dpAggregateResult, releaseCentral, releaseLocal } from './release.js';
 import { parseAggregateSpec, seamRunsAggregate, type AggregateSpec } from './spec.js';
 import { renderAggregate } from './view.js';
 
@@ -32,7 +33,7 @@ export function aggregatePrivacyPlan(spec: AggregateSpec): AggregatePrivacyPlan 
 function compileAggregate(spec: AggregateSpec): Omit<CompiledAggregateJob, 'hash'> {
   // Refuses what the mode cannot run (data-derived groups, quantiles, a budget it cannot calibrate) before anything.
   const privacy = aggregatePrivacyPlan(spec);
-  localStats(spec, privacy);
+  aggregateStats(spec, privacy);
   return {
     kind: 'aggregate',
     product: spec.product,
@@ -44,19 +45,19 @@ function compileAggregate(spec: AggregateSpec): Omit<CompiledAggregateJob, 'hash
     dropout: spec.quorum === undefined ? 'fail' : 'continue',
     minAgents: spec.quorum ?? 1,
     spec,
-    plan: { groups: localCombos(spec).length },
+    plan: { groups: publicCombos(spec).length },
   };
 }
 
 /**
- * One block per noised statistic of each group (local-dp.ts), in grid units: integers, grid 2^0 at the seam. What an
- * agent sends is already noisy, so its entries have no public margin but the doubles' exact range.
+ * One block per noised statistic of each group (vector.ts), in grid units: integers, grid 2^0 at the seam. An
+ * agent's entry is within ±2^43 grid units (projected there at the agent), so the sum over agents is exact.
  */
 function aggregateLayout(job: CompiledAggregateJob): StatLayout {
-  const lo = -Number.MAX_SAFE_INTEGER;
-  const hi = Number.MAX_SAFE_INTEGER;
+  const lo = -MAX_AGENT_ENTRY;
+  const hi = MAX_AGENT_ENTRY;
   return {
-    blocks: localStats(job.spec, aggregatePrivacyPlan(job.spec)).map((s) => {
+    blocks: aggregateStats(job.spec, aggregatePrivacyPlan(job.spec)).map((s) => {
       // The sensitivity the sampler was calibrated to, in grid units (L2 for a Gaussian, L1 for a Laplace).
       const d = s.noise.info.sensitivity;
       return { name: s.name, length: s.length, perAgent: { lo, hi }, sensitivity: { l1: d, l2Sq: d * d }, gridExponent: 0, exactOnGrid: true, release: 'additive' as const };
@@ -69,15 +70,42 @@ function aggregateNoisePlan(job: CompiledAggregateJob): KindNoisePlan {
   const plan = aggregatePrivacyPlan(job.spec);
   return {
     cost: plan.dp!.cost,
-    blocks: localStats(job.spec, plan).map((s) => ({ sample: (rng: Parameters<typeof s.noise.sample>[0]) => s.noise.sample(rng), std: s.noise.info.std })),
+    blocks: aggregateStats(job.spec, plan).map((s) => ({ sample: (rng: Parameters<typeof s.noise.sample>[0]) => s.noise.sample(rng), std: s.noise.info.std })),
   };
 }
+
+/**
+ * The plan with every sampler drawing 0: the released vector already carries the plan's noise (drawn by the seam in
+ * releaseCentral's order), so releaseCentral run on it does only its post-processing — the same values, intervals and
+ * notes as drawing itself. Its RNG is then never read.
+ */
+function drawn(plan: AggregatePrivacyPlan): AggregatePrivacyPlan {
+  const zero = <T extends { sample: unknown }>(n: T): T => ({ ...n, sample: () => 0n });
+  return {
+    ...plan,
+    dp: {
+      ...plan.dp!,
+      measures: plan.dp!.measures.map((m) =>
+        m.fn === 'count' || m.fn === 'histogram'
+          ? { ...m, noise: zero(m.noise) }
+          : m.fn === 'sum'
+            ? { ...m, plan: { ...m.plan, noise: zero(m.plan.noise) } }
+            : m.fn === 'mean' || m.fn === 'variance'
+              ? { ...m, plan: { ...m.plan, countNoise: zero(m.plan.countNoise), sumNoise: zero(m.plan.sumNoise), ...(m.plan.sumSquaresNoise ? { sumSquaresNoise: zero(m.plan.sumSquaresNoise) } : {}) } }
+              : m,
+      ),
+    },
+  };
+}
+
+const NO_RNG = { fill(): never { throw new Error('releaseCentral drew randomness on the seam: its noise is the seam\'s') } };
 
 function releaseAggregate(job: CompiledAggregateJob, history: readonly RoundRecord[]): KindRelease {
   const last = history[history.length - 1]!;
   const plan = aggregatePrivacyPlan(job.spec);
-  const groups = fromVector(job.spec, plan, localStats(job.spec, plan), last.released);
-  const { columns, rows, privacy, notes } = dpAggregateResult(job.spec, plan, releaseLocal(job.spec, plan, groups, last.answered.length));
+  const groups = fromVector(job.spec, plan, aggregateStats(job.spec, plan), last.released);
+  const released = job.privacy.mode === 'central-dp' ? releaseCentral(job.spec, drawn(plan), groups, NO_RNG) : releaseLocal(job.spec, plan, groups, last.answered.length);
+  const { columns, rows, privacy, notes } = dpAggregateResult(job.spec, plan, released);
   return { columns, rows, suppressed: [], privacy, notes };
 }
 

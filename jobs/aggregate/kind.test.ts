@@ -10,7 +10,7 @@ import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
 import { checkLayout, compileKindJob, kindPrivacyModeOf, layoutLength } from '../../common/kinds/index.js';
 import { isFedmeshError } from '../../common/errors.js';
 import { aggregateKind, aggregatePrivacyPlan } from './index.js';
-import { fromVector, localStats, toVector } from './local-dp.js';
+import { aggregateStats, fromVector, MAX_AGENT_ENTRY, toVector } from './vector.js';
 import { seamRunsAggregate } from './spec.js';
 
 const spec = {
@@ -23,13 +23,28 @@ const spec = {
 };
 
 describe('aggregate on the kind seam', () => {
-  it('takes local-dp with plain sums only; every other mode and HE keep the built-in path', () => {
+  it('takes local-dp, and central-dp with public groups and no quantile, with plain sums; the rest keep the built-in path', () => {
     expect(seamRunsAggregate(spec)).toBe(true);
+    const central = { ...spec, privacy: { mode: 'central-dp', epsilon: 1 } };
+    expect(seamRunsAggregate(central)).toBe(true);
+    // The default privacy is central-dp.
+    expect(seamRunsAggregate({ ...spec, privacy: undefined })).toBe(true);
+    expect(seamRunsAggregate({ ...central, groupBy: [], groupKeys: undefined })).toBe(true);
+    // Data-derived groups (DP partition selection) and quantiles (permute-and-flip) stay on the built-in path.
+    expect(seamRunsAggregate({ ...central, groupKeys: undefined })).toBe(false);
+    expect(seamRunsAggregate({ ...central, measures: [{ fn: 'quantile', column: 'year_of_birth', bounds: [1900, 2030], quantiles: [0.5] }] })).toBe(false);
     expect(seamRunsAggregate({ ...spec, secure: 'he' })).toBe(false);
     expect(seamRunsAggregate({ ...spec, secure: 'secagg' })).toBe(false);
-    for (const mode of ['none', 'central-dp', 'distributed-dp']) expect(seamRunsAggregate({ ...spec, privacy: { mode, epsilon: 1 } })).toBe(false);
-    expect(seamRunsAggregate({ ...spec, privacy: undefined })).toBe(false);
+    for (const mode of ['none', 'distributed-dp']) expect(seamRunsAggregate({ ...spec, privacy: { mode, epsilon: 1 } })).toBe(false);
     for (const raw of [null, 'x', [], { privacy: null }]) expect(seamRunsAggregate(raw)).toBe(false);
+  });
+
+  it('central-dp: the count is drawn at its measure\'s place, as releaseCentral draws it; local-dp: after the other measures', () => {
+    const central = compileKindJob(aggregateKind, { ...spec, privacy: { mode: 'central-dp', epsilon: 1 } });
+    const names = aggregateKind.layout(central, 0).blocks.map((b) => b.name);
+    expect(names.slice(0, 6)).toEqual(['g0.count', 'g0.sum_year_of_birth.sum', 'g0.variance_year_of_birth.n', 'g0.variance_year_of_birth.sum', 'g0.variance_year_of_birth.sumSq', 'g0.histogram_year_of_birth.bins']);
+    const local = aggregateKind.layout(compileKindJob(aggregateKind, spec), 0).blocks.map((b) => b.name);
+    expect(local[5]).toBe('g0.count');
   });
 
   it('lays out per group each noised statistic, in the built-in draw order, within the public bounds', () => {
@@ -58,10 +73,10 @@ describe('aggregate on the kind seam', () => {
     expect(refused(spec)).toBeUndefined();
   });
 
-  it('the vector round-trips the groups exactly; a combination without rows is zeros; beyond 2^53 grid units it is projected', () => {
+  it('the vector round-trips the groups exactly; a combination without rows is zeros; beyond 2^43 grid units it is projected', () => {
     const job = compileKindJob(aggregateKind, spec);
     const plan = aggregatePrivacyPlan(job.spec);
-    const stats = localStats(job.spec, plan);
+    const stats = aggregateStats(job.spec, plan);
     const l = plan.layout[1]!;
     const scale = l.kind === 'moments' ? l.scaleBits : 0;
     const group: GroupPartial = {
@@ -75,14 +90,14 @@ describe('aggregate on the kind seam', () => {
     expect(back[0]!.count).toBe(0n);
     expect(back[1]!.count).toBe(7n);
     expect(back[1]!.measures[1]).toMatchObject({ sum: 13_000n });
-    expect(back[1]!.measures[2]).toMatchObject({ n: 6n, sum: 11_000n, sumSq: BigInt(Number.MAX_SAFE_INTEGER) });
+    expect(back[1]!.measures[2]).toMatchObject({ n: 6n, sum: 11_000n, sumSq: BigInt(MAX_AGENT_ENTRY) });
     expect(back[1]!.measures[3]).toMatchObject({ bins: [2n, 5n] });
   });
 
   it('an agent draws the built-in samplers in the built-in order (combination, measure, statistic, then the count)', () => {
     const job = compileKindJob(aggregateKind, spec);
     const plan = aggregatePrivacyPlan(job.spec);
-    const stats = localStats(job.spec, plan);
+    const stats = aggregateStats(job.spec, plan);
     const layout = aggregateKind.layout(job, 0);
     const zero = { values: new Float64Array(layoutLength(layout)) };
     const mode = kindPrivacyModeOf(aggregateKind, job);

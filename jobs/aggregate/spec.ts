@@ -10,17 +10,21 @@ import { parseJobSpec } from '../../common/job/index.js';
 export type AggregateSpec = AggregateJob;
 
 /**
- * Which specs run on the kind seam: the port goes mode by mode (jobs/README.md, "Porting the old kinds"). local-dp
- * with plain sums is ported: public group keys only (the mode refuses data-derived groups), one noisy vector per
- * agent. Mode none (data-derived groups, per-measure withholding at the source), central-dp (DP partition selection,
- * quantiles by permute-and-flip) and the secure sums keep the built-in path. Read from the raw spec alone, so the
- * coordinator, every agent and the client choose alike.
+ * Which specs run on the kind seam: the port goes mode by mode (jobs/README.md, "Porting the old kinds"), with plain
+ * sums and public groups only (public `groupKeys`, or no grouping). Ported: local-dp, and central-dp without a
+ * quantile (the default privacy is central-dp). Still on the built-in path: mode none (per-measure withholding at the
+ * source), data-derived groups (DP partition selection), quantiles (permute-and-flip at the release), the secure
+ * sums. Read from the raw spec alone, so the coordinator, every agent and the client choose alike.
  */
 export function seamRunsAggregate(raw: unknown): boolean {
-  if (typeof raw !== 'object' || raw === null) return false;
-  const r = raw as { privacy?: unknown; secure?: unknown };
-  const mode = typeof r.privacy === 'object' && r.privacy !== null ? (r.privacy as { mode?: unknown }).mode : undefined;
-  return mode === 'local-dp' && (r.secure === undefined || r.secure === 'plain');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false;
+  const r = raw as { privacy?: unknown; secure?: unknown; groupBy?: unknown; groupKeys?: unknown; measures?: unknown };
+  if (r.secure !== undefined && r.secure !== 'plain') return false;
+  const mode = r.privacy === undefined ? 'central-dp' : typeof r.privacy === 'object' && r.privacy !== null ? (r.privacy as { mode?: unknown }).mode : undefined;
+  const publicGroups = r.groupKeys !== undefined || r.groupBy === undefined || (Array.isArray(r.groupBy) && r.groupBy.length === 0);
+  if (mode === 'local-dp') return true;
+  const quantile = Array.isArray(r.measures) && r.measures.some((m) => typeof m === 'object' && m !== null && (m as { fn?: unknown }).fn === 'quantile');
+  return mode === 'central-dp' && publicGroups && !quantile;
 }
 
 /** @throws FedmeshError INVALID_JOB naming the field */

@@ -1,10 +1,11 @@
 /**
- * The statistics vector of a local-dp aggregate job (public, from the spec alone): per public group combination, in
- * combination order, each measure's noised statistics — a histogram's bins; a sum's Σx; a mean's n and Σx; a
- * variance's n, Σx and Σx² — then the group's count when a count is asked. Every entry is an integer in its
- * statistic's grid units (counts: persons' rows; sums: the plan's fixed-point grid), and each statistic is one block
- * with the built-in plan's exact sampler, so the seam's local-dp draws the built-in noise, draw for draw: the same
- * samplers in the same order from one buffered stream per agent (node-agent/jobs/aggregate.ts drew them so). Pure.
+ * The statistics vector of a DP aggregate job on the seam (public, from the spec alone): per public group combination,
+ * in combination order, each noised statistic as one block — a histogram's bins; a sum's Σx; a mean's n and Σx; a
+ * variance's n, Σx and Σx²; the group's count for a count measure. Every entry is an integer in its statistic's grid
+ * units (counts: rows; sums: the plan's fixed-point grid), and each block gets the built-in plan's exact sampler, so the
+ * seam draws the built-in noise, draw for draw, in the built-in order: local-dp, each agent, the count after the other
+ * measures (node-agent/jobs/aggregate.ts drew them so); central-dp, the coordinator, the count at its measure's place
+ * (release.ts `releaseCentral` draws so). Pure.
  */
 import { keyId, type GroupPartial, type KeyValue, type MeasurePartial } from '../../algorithms/aggregate/index.js';
 import type { CalibratedNoise } from '../../algorithms/dp/index.js';
@@ -12,7 +13,7 @@ import { measureField, publicGroupCombos, type AggregateJob, type AggregatePriva
 import { FedmeshError } from '../../common/errors.js';
 
 /** One noised statistic of one group: a block of the layout. */
-export interface LocalStat {
+export interface AggregateStat {
   readonly combo: number;
   /** The measure's index; -1 for the group's row count. */
   readonly measure: number;
@@ -23,32 +24,38 @@ export interface LocalStat {
 }
 
 /** The job's public group combinations. @throws FedmeshError INVALID_JOB without public keys (the plan refuses first) */
-export function localCombos(job: AggregateJob): KeyValue[][] {
+export function publicCombos(job: AggregateJob): KeyValue[][] {
   const combos = publicGroupCombos(job);
-  if (!combos) throw new FedmeshError('INVALID_JOB', 'groupKeys: local-dp needs public group keys', { field: 'groupKeys' });
+  if (!combos) throw new FedmeshError('INVALID_JOB', `groupKeys: ${job.privacy.mode} on the kind seam needs public group keys`, { field: 'groupKeys' });
   return combos;
 }
 
-/** The blocks of a local-dp job, in vector (and draw) order. */
-export function localStats(job: AggregateJob, plan: AggregatePrivacyPlan): LocalStat[] {
+/**
+ * The blocks of a DP job, in vector (and draw) order.
+ * @throws FedmeshError INVALID_JOB for a quantile (central-dp releases it by permute-and-flip on the built-in path)
+ */
+export function aggregateStats(job: AggregateJob, plan: AggregatePrivacyPlan): AggregateStat[] {
   const measures = plan.dp!.measures;
-  const count = measures.find((m) => m.fn === 'count');
-  const out: LocalStat[] = [];
-  localCombos(job).forEach((_, combo) => {
-    const add = (measure: number, stat: LocalStat['stat'], length: number, noise: CalibratedNoise): void => {
+  const countLast = job.privacy.mode === 'local-dp';
+  const out: AggregateStat[] = [];
+  publicCombos(job).forEach((_, combo) => {
+    const add = (measure: number, stat: AggregateStat['stat'], length: number, noise: CalibratedNoise): void => {
       out.push({ combo, measure, stat, length, noise, name: `g${combo}.${measure < 0 ? 'count' : `${measureField(job.measures[measure]!)}.${stat}`}` });
     };
     measures.forEach((mp, i) => {
       const l = plan.layout[i]!;
-      if (mp.fn === 'histogram' && l.kind === 'histogram') add(i, 'bins', l.bins, mp.noise);
+      if (mp.fn === 'count') {
+        if (!countLast) add(-1, 'count', 1, mp.noise);
+      } else if (mp.fn === 'histogram' && l.kind === 'histogram') add(i, 'bins', l.bins, mp.noise);
       else if (mp.fn === 'sum') add(i, 'sum', 1, mp.plan.noise);
       else if (mp.fn === 'mean' || mp.fn === 'variance') {
         add(i, 'n', 1, mp.plan.countNoise);
         add(i, 'sum', 1, mp.plan.sumNoise);
         if (mp.plan.sumSquaresNoise) add(i, 'sumSq', 1, mp.plan.sumSquaresNoise);
-      } else if (mp.fn === 'quantile') throw new FedmeshError('INVALID_JOB', `measures[${i}]: quantile needs central-dp`, { field: `measures[${i}]` });
+      } else if (mp.fn === 'quantile') throw new FedmeshError('INVALID_JOB', `measures[${i}]: a quantile runs on the built-in path`, { field: `measures[${i}]` });
     });
-    if (count && count.fn === 'count') add(-1, 'count', 1, count.noise);
+    const count = measures.find((m) => m.fn === 'count');
+    if (countLast && count && count.fn === 'count') add(-1, 'count', 1, count.noise);
   });
   return out;
 }
@@ -64,7 +71,7 @@ export function emptyPartial(key: KeyValue[], plan: AggregatePrivacyPlan): Group
 }
 
 /** The integers of one statistic of a group (exact at an agent, or the released sum). */
-function read(g: GroupPartial, s: LocalStat): bigint[] {
+function read(g: GroupPartial, s: AggregateStat): bigint[] {
   if (s.stat === 'count') return [g.count];
   const m = g.measures[s.measure]!;
   if (s.stat === 'bins') return m.kind === 'histogram' ? m.bins.map((b) => b ?? 0n) : [];
@@ -72,15 +79,22 @@ function read(g: GroupPartial, s: LocalStat): bigint[] {
 }
 
 /**
- * An agent's exact statistics as the vector: the public combinations in order (a combination without rows is
- * zeros). An entry beyond ±(2^53 − 1) grid units is projected onto that bound (the vector is doubles; a projection
- * keeps the sensitivity, and refusing on data would answer a yes/no about it).
+ * The largest magnitude of one agent's entry, in grid units: 2^43, so that the coordinator's sum of up to 1 024 agents
+ * stays below 2^53, where doubles are exact integers (a sum past it would round, and the noise would be calibrated to a
+ * sensitivity the rounding no longer keeps).
  */
-export function toVector(job: AggregateJob, plan: AggregatePrivacyPlan, stats: readonly LocalStat[], groups: readonly GroupPartial[]): Float64Array {
-  const combos = localCombos(job);
+export const MAX_AGENT_ENTRY = 2 ** 43;
+
+/**
+ * An agent's exact statistics as the vector: the public combinations in order (a combination without rows is
+ * zeros). An entry beyond ±MAX_AGENT_ENTRY grid units is projected onto that bound (a projection keeps the
+ * sensitivity, and refusing on data would answer a yes/no about it).
+ */
+export function toVector(job: AggregateJob, plan: AggregatePrivacyPlan, stats: readonly AggregateStat[], groups: readonly GroupPartial[]): Float64Array {
+  const combos = publicCombos(job);
   const byKey = new Map(groups.map((g) => [keyId(g.key), g]));
   const out = new Float64Array(stats.reduce((n, s) => n + s.length, 0));
-  const cap = BigInt(Number.MAX_SAFE_INTEGER);
+  const cap = BigInt(MAX_AGENT_ENTRY);
   let at = 0;
   for (const s of stats) {
     const key = combos[s.combo]!;
@@ -95,8 +109,8 @@ export function toVector(job: AggregateJob, plan: AggregatePrivacyPlan, stats: r
 }
 
 /** The released (summed, noisy) vector as the groups the built-in release reads. */
-export function fromVector(job: AggregateJob, plan: AggregatePrivacyPlan, stats: readonly LocalStat[], values: readonly number[]): GroupPartial[] {
-  const groups = localCombos(job).map((key) => {
+export function fromVector(job: AggregateJob, plan: AggregatePrivacyPlan, stats: readonly AggregateStat[], values: readonly number[]): GroupPartial[] {
+  const groups = publicCombos(job).map((key) => {
     const g = emptyPartial(key, plan);
     return { ...g, measures: g.measures.map((m) => (m.kind === 'histogram' ? { ...m, bins: [...m.bins] } : { ...m })) };
   });
