@@ -36,8 +36,9 @@ export interface CellReleaseContext {
  * The round fields every ported cell kind compiles the same way: one round, the built-in job's timeout, every
  * agent must answer. Spread between the kind's `kind`/`product` and its `spec`/`plan` (the compiled job's key order).
  */
-export function oneRoundCellJob(spec: { readonly privacy: CellJob['privacy']; readonly secure?: CellJob['secure']; readonly timeoutMs?: number }): Pick<CompiledKindJob, 'privacy' | 'secure' | 'maxRounds' | 'roundTimeoutMs' | 'dropout' | 'minAgents'> {
-  return { privacy: kindPrivacyOf(spec.privacy), secure: spec.secure ?? 'plain', maxRounds: 1, roundTimeoutMs: spec.timeoutMs ?? 30_000, dropout: 'fail', minAgents: 1 };
+export function oneRoundCellJob(spec: { readonly privacy: CellJob['privacy']; readonly secure?: CellJob['secure']; readonly timeoutMs?: number; readonly agents?: readonly string[] }): Pick<CompiledKindJob, 'privacy' | 'secure' | 'maxRounds' | 'roundTimeoutMs' | 'dropout' | 'minAgents' | 'agents'> {
+  // Named agents travel in the compiled job, so that an agent not named refuses the task (kind-task-runner.ts).
+  return { privacy: kindPrivacyOf(spec.privacy), secure: spec.secure ?? 'plain', maxRounds: 1, roundTimeoutMs: spec.timeoutMs ?? 30_000, dropout: 'fail', minAgents: 1, ...(spec.agents ? { agents: spec.agents } : {}) };
 }
 
 export const MODE_NONE_CELL_NOTE = "mode none: exact counts of distinct persons; cells below an agent's minimum cell size are withheld and reported as suppressed";

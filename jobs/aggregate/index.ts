@@ -44,6 +44,8 @@ function compileAggregate(spec: AggregateSpec): Omit<CompiledAggregateJob, 'hash
     // Every asked agent answers unless the researcher set a quorum, as on the built-in path.
     dropout: spec.quorum === undefined ? 'fail' : 'continue',
     minAgents: spec.quorum ?? 1,
+    // Named agents travel in the compiled job: an agent not named refuses the task (kind-task-runner.ts).
+    ...(spec.agents ? { agents: spec.agents } : {}),
     spec,
     plan: { groups: publicCombos(spec).length },
   };

@@ -28,10 +28,10 @@ export function sourceQuery(spec: ContingencySpec, product: AgentKindContext['pr
 }
 
 /** Mode none: the candidate places' persons as local TEMP table (cell, h), through the guard. */
-async function guardOnSource(session: SqlSession, q: ContingencyQueryInput, ctx: AgentKindContext, minPersons: number): Promise<void> {
+async function guardOnSource(session: SqlSession, q: ContingencyQueryInput, ctx: AgentKindContext, minPersons: number, withheld: readonly string[]): Promise<void> {
   const cand = await contingencyCandidatesFromSource(session, ctx.conn, compileContingencyPersons(session.dialect, q, minPersons), q.colLevels.length, ctx.salt);
   try {
-    await ctx.guardReleasedSets!(ctx.conn, cand);
+    await ctx.guardReleasedSets!(ctx.conn, cand, withheld);
   } finally {
     await ctx.conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
   }
@@ -40,8 +40,9 @@ async function guardOnSource(session: SqlSession, q: ContingencyQueryInput, ctx:
 /**
  * The step on the server session, or the staged DuckDB step (`local`) when the spec cannot be compiled exactly.
  * @param local the DuckDB step, run over a staged copy of the product in the fallback
+ * @param withheldOf the places this agent will withhold, by name, from its counts (the guard remembers them so)
  */
-export async function contingencyOnSource(ctx: AgentKindContext, job: CompiledKindJob<ContingencySpec, ContingencyPlan>, session: SqlSession, local: () => Promise<StatVector>): Promise<StatVector> {
+export async function contingencyOnSource(ctx: AgentKindContext, job: CompiledKindJob<ContingencySpec, ContingencyPlan>, session: SqlSession, local: () => Promise<StatVector>, withheldOf: (values: Float64Array) => readonly string[]): Promise<StatVector> {
   const q = sourceQuery(job.spec, ctx.product);
   let counts: { sql: string; params: (string | number | boolean)[] } | undefined;
   try {
@@ -54,15 +55,15 @@ export async function contingencyOnSource(ctx: AgentKindContext, job: CompiledKi
   // One snapshot for the guard's person sets and the counts: the cells released are the sets remembered, even on a
   // database being written (red team).
   const oneSnapshot = <T>(fn: () => Promise<T>): Promise<T> => (session.snapshot ? session.snapshot(fn) : fn());
-  const rows = await oneSnapshot(async () => {
-    if (job.privacy.mode === 'none' && ctx.guardReleasedSets) await guardOnSource(session, q, ctx, guardedSetSize(job.secure, ctx.policy.minCellSize));
-    return session.all(counts!.sql, counts!.params);
+  return oneSnapshot(async () => {
+    const t = readContingencyCounts(await session.all(counts!.sql, counts!.params), q.rowLevels.length, q.colLevels.length);
+    const values = new Float64Array(job.plan.cells.length);
+    let at = 0;
+    for (const row of t.counts) for (const v of row) values[at++] = Number(v);
+    values[at++] = Number(t.outside);
+    values[at] = Number(t.ambiguous);
+    // The counts first, then the guard over what leaves and what this agent withholds (red team 42).
+    if (job.privacy.mode === 'none' && ctx.guardReleasedSets) await guardOnSource(session, q, ctx, guardedSetSize(job.secure, ctx.policy.minCellSize), withheldOf(values));
+    return { values };
   });
-  const t = readContingencyCounts(rows, q.rowLevels.length, q.colLevels.length);
-  const values = new Float64Array(job.plan.cells.length);
-  let at = 0;
-  for (const row of t.counts) for (const v of row) values[at++] = Number(v);
-  values[at++] = Number(t.outside);
-  values[at] = Number(t.ambiguous);
-  return { values };
 }

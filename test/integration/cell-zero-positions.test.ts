@@ -10,7 +10,9 @@
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { synthesize } from '../../client/tools/synth/index.js';
+import { loadTlsMaterial } from '../../common/tls.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { writeCsvFromSql } from '../helpers/sql-data.js';
 
@@ -105,7 +107,16 @@ describe('mode none: a contingency table gives no small count back (red team 41,
       const derived = total - s.table[r]!.reduce<number>((a, x) => a + (x ?? 0), 0) - Number(s.outside ?? 0) - Number(s.ambiguous ?? 0);
       expect(derived === 0 || derived >= K, `row ${g}: ${derived}`).toBe(true);
     });
-    // Control: column A (30 and 30 persons) is released.
-    expect(s.table.map((row) => row[0])).toEqual([30, 30]);
+    // The table holds 3 persons in group C: withheld whole (DataSHIELD's rule, red team 42). Control: without C it is released.
+    expect(s.table.flat().every((x) => x === null)).toBe(true);
+    // (Another researcher: to this one the guard refuses these persons' cells now, remembered as withheld.)
+    const alice = new CoordinatorClient({ address: `127.0.0.1:${mesh.server.port}`, tls: loadTlsMaterial(mesh.tlsDir, 'researcher', 'alice') });
+    const ab = await alice.run({ kind: 'contingency', product: 'person', rowColumn: 'gender_concept_id', colColumn: 'grp', rowLevels: [8507, 8532], colLevels: ['A', 'B'], where: [{ column: 'grp', op: 'in', value: ['A', 'B'] }], privacy: { mode: 'none' } });
+    expect(ab.error, ab.error?.message).toBeUndefined();
+    expect((ab.result!.summary as { table: (number | null)[][] }).table).toEqual([
+      [30, 18],
+      [30, 19],
+    ]);
+    alice.close();
   }, 60_000);
 });
