@@ -4,7 +4,7 @@ import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { IdentityAssertionClaims } from '../../common/identity/index.js';
-import { enforceDomainPolicy, catalogKind, type ProductRules } from '../../common/job/index.js';
+import { enforceDomainPolicy, enforceJobManifest, catalogKind, type ProductRules } from '../../common/job/index.js';
 import { checkSecureMaxRows } from '../../common/secure/index.js';
 import type { JobSpec } from '../../common/job/index.js';
 import { checkAgentVector, compileKindJob, decodeRoundPayload, encodeVector, phaseAnswerSlot, projectOntoBounds, kindPrivacyModeOf, snapVectorToGrid, type AgentKindContext, type AnyAgentKindDef, type AnyKindDef, type BlockNoise, type CompiledKindJob, type KindRegistry, type StagedRead, type StatVector, checkSelectionSecure, layoutWithWithheld, selectionApplies, withholdSmallCells } from '../../common/kinds/index.js';
@@ -177,6 +177,10 @@ export class KindTaskRunner {
     const rules = deps.rules(product.name);
     if (!rules) throw new FedmeshError('FAILED_PRECONDITION', `product ${product.name} has no published description at this agent yet`, { field: 'product' });
     checkRules(product.name, rules, job);
+    // A ported built-in kind's spec is checked against the manifest as on the built-in path: kinds, modes, the unit,
+    // and each measure's bounds within the column's declared bounds (red team 42: the seam let a mean over [0, 1e6]
+    // of a column declared [0, 30] through).
+    if (def.builtInSpec) enforceJobManifest(rules, job.spec as JobSpec);
     const { hash, input, phase, msg } = decodeRoundPayload(task.payload);
     if (job.hash !== hash) throw new FedmeshError('FAILED_PRECONDITION', `payload: the task's job hash does not match the job this agent compiles from its spec (kind ${job.kind})`, { field: 'payload' });
     // A job run on named agents is not computed (nor charged) anywhere else.
