@@ -221,6 +221,9 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
       const run = async (): Promise<void> => {
         caller = await authenticateCaller(call, auth);
         if (isUndecodable(call.request)) throw undecodable('WatchJob');
+        // The caller may have gone while it was authenticated (a token check is asynchronous): its close and cancel
+        // events have passed, so nothing would give a slot back (red team 42). No slot, no watch.
+        if (cancelled || call.cancelled) return;
         release = streams.acquire(caller);
         const u = await coordinator.watchJob(caller, call.request.jobId, (e, job) => {
           call.write(eventToWire(e, job));
@@ -229,8 +232,10 @@ export async function startCoordinatorServer(coordinator: Coordinator, options: 
             release?.();
           }
         });
-        if (cancelled) u();
-        else unsubscribe = u;
+        if (cancelled || call.cancelled) {
+          u();
+          release();
+        } else unsubscribe = u;
       };
       run().catch((e: unknown) => {
         release?.();
