@@ -402,7 +402,8 @@ export class Agent {
       // Tasks from the network: the coordinator's signed identity assertion is verified before anything else.
       onTask: guardLinkTasks(this.coordinatorKey, this.options.name, this.log, (t, identity) => this.serveTask(t, identity)),
       onCoordinatorKey: (key) => this.coordinatorKey.published(key),
-      onCancel: (taskId) => this.cancellation.cancel(taskId),
+      // A waiting task is dropped from the queue; a running one is interrupted.
+      onCancel: (taskId) => this.taskSlots.cancel(taskId) || this.cancellation.cancel(taskId),
       log: this.log,
     });
     this.link.onRegistered(() => this.healthChanged());

@@ -41,6 +41,33 @@ describe('task slots', () => {
     expect(await slots.run(task(2), () => Promise.resolve(ok('t2')))).toMatchObject({ ok: true });
   });
 
+  it('a waiting task cancelled is dropped and answered CANCELLED without computing (red team 42); a running one is not its business', async () => {
+    const slots = new TaskSlots(1, 4);
+    let release: () => void = () => undefined;
+    const started: string[] = [];
+    const first = slots.run(task(1), () => new Promise<AgentTaskReply>((resolve) => {
+      started.push('t1');
+      release = () => resolve(ok('t1'));
+    }));
+    const second = slots.run(task(2), async () => {
+      started.push('t2');
+      return ok('t2');
+    });
+    const third = slots.run(task(3), async () => {
+      started.push('t3');
+      return ok('t3');
+    });
+    expect(slots.cancel('t2')).toBe(true);
+    expect(await second).toMatchObject({ ok: false, taskId: 't2', error: { code: 'CANCELLED' } });
+    expect(slots.cancel('t1')).toBe(false); // running: the task's own cancellation scope handles it
+    expect(slots.cancel('nope')).toBe(false);
+    release();
+    await first;
+    expect(await third).toMatchObject({ ok: true });
+    expect(started).toEqual(['t1', 't3']);
+    expect(slots.load).toEqual({ running: 0, queued: 0 });
+  });
+
   it('refuses bounds out of range, naming the option', () => {
     expect(() => new TaskSlots(0)).toThrow(/maxConcurrentTasks/);
     expect(() => new TaskSlots(2, -1)).toThrow(/maxQueuedTasks/);

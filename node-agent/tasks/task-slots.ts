@@ -18,7 +18,8 @@ export const DEFAULT_MAX_QUEUED_TASKS = 512;
 
 export class TaskSlots {
   private running = 0;
-  private readonly queue: (() => void)[] = [];
+  /** Waiting tasks in arrival order; `go(true)` hands one a slot, `go(false)` drops it (cancelled while waiting). */
+  private readonly queue: { taskId: string; go: (run: boolean) => void }[] = [];
 
   /** @throws RangeError naming the option when a bound is not an integer in range */
   constructor(
@@ -34,21 +35,37 @@ export class TaskSlots {
     return { running: this.running, queued: this.queue.length };
   }
 
-  /** Runs `serve` when a slot is free (at once, after waiting, or never: the busy reply); rejects only as `serve` does. */
+  /**
+   * Runs `serve` when a slot is free (at once, after waiting, or never: the busy reply, or CANCELLED when
+   * {@link cancel} dropped it while it waited); rejects only as `serve` does.
+   */
   async run(task: AgentTask, serve: () => Promise<AgentTaskReply>): Promise<AgentTaskReply> {
     if (this.running >= this.maxRunning) {
       if (this.queue.length >= this.maxQueued) {
         return { ok: false, taskId: task.taskId, error: { code: 'RESOURCE_EXHAUSTED', message: `agent busy: ${this.running} tasks computing and ${this.queue.length} waiting, its limits; try again later`, field: '' } };
       }
-      await new Promise<void>((resolve) => this.queue.push(resolve));
+      const go = await new Promise<boolean>((resolve) => this.queue.push({ taskId: task.taskId, go: resolve }));
+      if (!go) return { ok: false, taskId: task.taskId, error: { code: 'CANCELLED', message: 'task cancelled while it waited for a slot', field: '' } };
     } else this.running++;
     try {
       return await serve();
     } finally {
       // The slot passes to the next waiting task (the count stays), or is freed.
       const next = this.queue.shift();
-      if (next) next();
+      if (next) next.go(true);
       else this.running--;
     }
+  }
+
+  /**
+   * Drops a waiting task (CancelTask for a task that has not started: red team 42, it computed in full later).
+   * @returns whether it was waiting here
+   */
+  cancel(taskId: string): boolean {
+    const i = this.queue.findIndex((q) => q.taskId === taskId);
+    if (i < 0) return false;
+    const [q] = this.queue.splice(i, 1);
+    q!.go(false);
+    return true;
   }
 }
