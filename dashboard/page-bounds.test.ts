@@ -41,6 +41,24 @@ describe('what the dashboard renders is bounded', () => {
     expect(body).not.toMatch(/first \d+ of/);
   }, 60_000);
 
+  it('a result of 32 measures draws at most 8 charts, each bounded; a training history of 600 rounds × 20 agents is thinned (red team 42)', () => {
+    const wide = bigJob('wide', 3000);
+    const fields = Array.from({ length: 32 }, (_, i) => `sum_x${i}`);
+    wide.spec = { ...(wide.spec as object), measures: fields.map((_, i) => ({ fn: 'sum', column: `x${i}`, bounds: [0, 1] })) } as unknown as JobRecord['spec'];
+    wide.result = { ...wide.result!, columns: ['year_of_birth', ...fields], rows: wide.result!.rows.map((r) => ({ year_of_birth: r.year_of_birth, ...Object.fromEntries(fields.map((f, i) => [f, i])) })) };
+    const charts = chartsForJob(toJobView(wide));
+    expect(charts).toHaveLength(8);
+    for (const c of charts) expect(JSON.stringify(c.spec).length).toBeLessThan(MAX_CHART_MARKS * 400);
+    const train = {
+      ...bigJob('train', 1),
+      kind: 'train',
+      spec: { kind: 'train', privacy: { mode: 'none' } } as unknown as JobRecord['spec'],
+      result: { columns: [], rows: Array.from({ length: 600 }, (_, round) => ({ round, trainLoss: 1 / (round + 1), testLoss: 1 / (round + 2) })), suppressed: [], privacy: { mode: 'none' }, notes: [], agentErrors: {}, summary: { perAgent: Object.fromEntries(Array.from({ length: 20 }, (_, a) => [`agent-${a}`, Array.from({ length: 600 }, (_, round) => ({ round, loss: 1 }))])) } },
+    } as JobRecord;
+    const [curve] = chartsForJob(toJobView(train));
+    expect(JSON.stringify(curve!.spec).length).toBeLessThan(MAX_CHART_MARKS * 400);
+  });
+
   it('a daily Kaplan–Meier grid over 100 years is drawn at every n-th bin, without the at-risk table; control: a short grid whole', () => {
     const km = (n: number): JobRecord =>
       ({

@@ -21,17 +21,18 @@ export const MAX_CHART_MARKS = 2000;
 /** The first bars of whole groups up to MAX_CHART_MARKS, and the title's note when some were left out. */
 function firstGroups<T extends { group: string | null }>(bars: T[]): { bars: T[]; note: string } {
   if (bars.length <= MAX_CHART_MARKS) return { bars, note: '' };
-  const groups = [...new Set(bars.map((b) => b.group))];
+  // One pass to size the groups (in order of first appearance), one to keep the first whole ones: linear in bars.
+  const sizes = new Map<string | null, number>();
+  for (const b of bars) sizes.set(b.group, (sizes.get(b.group) ?? 0) + 1);
   const kept = new Set<string | null>();
   let n = 0;
-  for (const g of groups) {
-    const size = bars.filter((b) => b.group === g).length;
+  for (const [g, size] of sizes) {
     if (kept.size > 0 && n + size > MAX_CHART_MARKS) break;
     kept.add(g);
     n += size;
   }
   const out = bars.filter((b) => kept.has(b.group)).slice(0, MAX_CHART_MARKS);
-  return { bars: out, note: ` (first ${kept.size} of ${groups.length} groups; all in the CSV)` };
+  return { bars: out, note: ` (first ${kept.size} of ${sizes.size} groups; all in the CSV)` };
 }
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -52,6 +53,8 @@ function aggregateCharts(job: JobView): Chart[] {
   const out: Chart[] = [];
   const fields = r.columns.filter((c) => !groupBy.includes(c) && !/_(std|ci95|n|n_std)$/.test(c));
   for (const field of fields) {
+    // Charts past the per-job limit are never drawn: not built either (each is linear in the rows).
+    if (out.length >= MAX_CHARTS_PER_JOB) break;
     const sample = r.rows.find((row) => row[field] !== null && row[field] !== undefined)?.[field];
     if (Array.isArray(sample)) {
       const m = spec?.measures?.find((x) => `${x.fn}_${x.column}` === field);
@@ -101,13 +104,13 @@ function forest(job: JobView): Chart[] {
       const [e, lo, hi] = withExp ? [row.expEstimate, row.expCi95Lower, row.expCi95Upper] : [row.estimate, row.ci95Lower, row.ci95Upper];
       return isNum(e) && isNum(lo) && isNum(hi) && row.term !== '(Intercept)' ? [{ term: String(row.term), estimate: e, lower: lo, upper: hi }] : [];
     });
-    return coefs.length ? [forestChart(withExp ? 'Coefficients (exp scale, 95% CI)' : 'Coefficients (95% CI)', coefs, withExp)] : [];
+    return coefs.length ? [forestChart(withExp ? 'Coefficients (exp scale, 95% CI)' : 'Coefficients (95% CI)', coefs.slice(0, MAX_CHART_MARKS), withExp)] : [];
   }
   const coefs = rows.flatMap((row) => {
     const [e, lo, hi] = [row['exp(coef)'], row['lower .95'], row['upper .95']];
     return isNum(e) && isNum(lo) && isNum(hi) && e > 0 && lo > 0 ? [{ term: String(row.term), estimate: e, lower: lo, upper: hi }] : [];
   });
-  return coefs.length ? [forestChart('Hazard ratios (95% CI)', coefs, true)] : [];
+  return coefs.length ? [forestChart('Hazard ratios (95% CI)', coefs.slice(0, MAX_CHART_MARKS), true)] : [];
 }
 
 /** Per-round metric entries of one agent (or the global model when `agent` is absent). */
@@ -150,7 +153,10 @@ function trainingCharts(job: JobView): Chart[] {
     if (isNum(h.trainLoss)) points.push({ round: h.round, series: `train loss (${who})`, value: h.trainLoss });
     if (isNum(h.testLoss)) points.push({ round: h.round, series: `test loss (${who})`, value: h.testLoss });
   }
-  return points.length ? [trainingChart(points)] : [];
+  if (points.length === 0) return [];
+  // At most MAX_CHART_MARKS points: every n-th round of every series beyond it (rounds × agents × 3 series).
+  const every = Math.ceil(points.length / MAX_CHART_MARKS);
+  return [trainingChart(every <= 1 ? points : points.filter((p) => p.round % every === 0))];
 }
 
 /** The charts of a finished job's released result (none for a failed job or a result without drawable numbers). */
