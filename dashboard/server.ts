@@ -42,6 +42,19 @@ function splitListen(listen: string): { host: string; port: number } {
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }
 
+/**
+ * With --insecure every caller is insecure-dev: a page of another site whose name is rebound to 127.0.0.1 (DNS
+ * rebinding) would be same-origin with the dashboard and could read it and submit jobs (red team 42). Requests whose
+ * Host is not a loopback name are answered 421 Misdirected Request.
+ */
+function loopbackHostOnly<E>(fetch: (req: Request, env: E) => Response | Promise<Response>): (req: Request, env: E) => Response | Promise<Response> {
+  return (req, env) => {
+    const host = (req.headers.get('host') ?? '').replace(/:\d+$/, '');
+    if (!isLoopbackHost(host)) return new Response('--insecure dashboard: only loopback host names (127.0.0.1, localhost, [::1]) are served\n', { status: 421, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+    return fetch(req, env);
+  };
+}
+
 /** @throws RangeError naming the option for a bad address, or without TLS material unless insecure */
 export async function startDashboardServer(opts: DashboardServerOptions): Promise<RunningDashboard> {
   const { host, port } = splitListen(opts.listen);
@@ -66,7 +79,7 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve(
       {
-        fetch: app.fetch,
+        fetch: insecure ? loopbackHostOnly(app.fetch) : app.fetch,
         hostname: host,
         port,
         ...(tls && !insecure
