@@ -302,7 +302,8 @@ export class Agent {
     await this.refresh();
     const changed = this.catalogueKey() !== before;
     this.log('reloaded', { changed, products: this.products.length, ingest: this.ingestStatus?.state });
-    if (changed) this.link?.updateRegistration();
+    // Sent before the reload reports (a registration update may wait up to 100 ms for its turn on the link).
+    if (changed) await this.link?.updateRegistration();
     return changed;
   }
 

@@ -7,7 +7,8 @@
  * coordinator (central-dp) → release (the built-in releases and DP statement: release.ts) → view.
  */
 import type { CompiledKindJob, KindDef, KindNoisePlan, KindRelease, RoundRecord, StatLayout } from '../../common/kinds/index.js';
-import { kindPrivacyOf } from '../../common/kinds/index.js';
+import { kindPrivacyOf, MAX_VECTOR_ENTRIES } from '../../common/kinds/index.js';
+import { FedmeshError } from '../../common/errors.js';
 import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../../common/job/index.js';
 import { aggregateStats, fromVector, MAX_AGENT_ENTRY, publicCombos } from './vector.js';
 import { dpAggregateResult, releaseCentral, releaseLocal } from './release.js';
@@ -33,7 +34,12 @@ export function aggregatePrivacyPlan(spec: AggregateSpec): AggregatePrivacyPlan 
 function compileAggregate(spec: AggregateSpec): Omit<CompiledAggregateJob, 'hash'> {
   // Refuses what the mode cannot run (data-derived groups, quantiles, a budget it cannot calibrate) before anything.
   const privacy = aggregatePrivacyPlan(spec);
-  aggregateStats(spec, privacy);
+  // The vector's size is public: groups × statistics. Past the seam's bound the job is refused here, naming what
+  // multiplies (the fuzzer's 9 997 groups × a 700-bin histogram failed as an internal error).
+  const entries = aggregateStats(spec, privacy).reduce((n, st) => n + st.length, 0);
+  if (entries > MAX_VECTOR_ENTRIES) {
+    throw new FedmeshError('RESOURCE_EXHAUSTED', `groupKeys: ${publicCombos(spec).length} groups × their statistics are ${entries} numbers per agent, more than the ${MAX_VECTOR_ENTRIES} a round carries; fewer groups or histogram bins`, { field: 'groupKeys' });
+  }
   return {
     kind: 'aggregate',
     product: spec.product,

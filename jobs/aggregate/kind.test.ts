@@ -27,8 +27,13 @@ describe('aggregate on the kind seam', () => {
     expect(seamRunsAggregate(spec)).toBe(true);
     const central = { ...spec, privacy: { mode: 'central-dp', epsilon: 1 } };
     expect(seamRunsAggregate(central)).toBe(true);
-    // The default privacy is central-dp.
+    // The default privacy is central-dp, with or without a privacy block (the coordinator reads the researcher's spec,
+    // an agent the parsed one, which has the mode written: they must choose alike).
     expect(seamRunsAggregate({ ...spec, privacy: undefined })).toBe(true);
+    expect(seamRunsAggregate({ ...spec, privacy: { epsilon: 3, delta: 1e-6 } })).toBe(true);
+    for (const raw of [central, { ...spec, privacy: { epsilon: 3 } }, { ...spec, privacy: undefined }, { ...spec, privacy: { mode: 'none' } }, { ...central, groupKeys: undefined }]) {
+      expect(seamRunsAggregate(JSON.parse(JSON.stringify(aggregateKind.parse(raw))))).toBe(seamRunsAggregate(raw));
+    }
     expect(seamRunsAggregate({ ...central, groupBy: [], groupKeys: undefined })).toBe(true);
     // Data-derived groups (DP partition selection) and quantiles (permute-and-flip) stay on the built-in path.
     expect(seamRunsAggregate({ ...central, groupKeys: undefined })).toBe(false);
@@ -69,6 +74,10 @@ describe('aggregate on the kind seam', () => {
       return undefined;
     };
     expect(refused({ ...spec, groupKeys: undefined })).toBe('groupKeys');
+    // Found by the fuzzer: 9 997 groups × a 700-bin histogram is past the seam's vector bound: RESOURCE_EXHAUSTED, not internal.
+    const many = { ...spec, groupKeys: { gender_concept_id: Array.from({ length: 9997 }, (_, i) => i) }, measures: [{ fn: 'histogram', column: 'year_of_birth', bins: Array.from({ length: 701 }, (_, i) => i) }] };
+    expect(refused(many)).toBe('groupKeys');
+    expect(() => compileKindJob(aggregateKind, many)).toThrow(expect.objectContaining({ code: "RESOURCE_EXHAUSTED", message: expect.stringMatching(/more than the 4194304 a round carries/) }));
     expect(refused({ ...spec, measures: [{ fn: 'quantile', column: 'year_of_birth', bounds: [1900, 2030], quantiles: [0.5] }] })).toMatch(/^measures/);
     expect(refused(spec)).toBeUndefined();
   });

@@ -20,7 +20,9 @@ export function seamRunsAggregate(raw: unknown): boolean {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false;
   const r = raw as { privacy?: unknown; secure?: unknown; groupBy?: unknown; groupKeys?: unknown; measures?: unknown };
   if (r.secure !== undefined && r.secure !== 'plain') return false;
-  const mode = r.privacy === undefined ? 'central-dp' : typeof r.privacy === 'object' && r.privacy !== null ? (r.privacy as { mode?: unknown }).mode : undefined;
+  // The parser's defaults (common/job/validate.ts): no privacy block, or one without a mode, is central-dp. The
+  // coordinator reads the researcher's spec and the agents the parsed one: both must choose alike.
+  const mode = r.privacy === undefined ? 'central-dp' : typeof r.privacy === 'object' && r.privacy !== null ? ((r.privacy as { mode?: unknown }).mode ?? 'central-dp') : undefined;
   const publicGroups = r.groupKeys !== undefined || r.groupBy === undefined || (Array.isArray(r.groupBy) && r.groupBy.length === 0);
   if (mode === 'local-dp') return true;
   const quantile = Array.isArray(r.measures) && r.measures.some((m) => typeof m === 'object' && m !== null && (m as { fn?: unknown }).fn === 'quantile');

@@ -27,13 +27,13 @@ describe('registration updates on one link', () => {
   it('1 000 updates in one burst send one at once and one trailing update of the latest catalogue', () => {
     vi.useFakeTimers();
     const { link, sent } = linkWithStream();
-    for (let i = 0; i < 1000; i++) link.updateRegistration();
+    for (let i = 0; i < 1000; i++) void link.updateRegistration();
     expect(sent).toHaveLength(1);
     vi.advanceTimersByTime(MIN_UPDATE_INTERVAL_MS);
     expect(sent).toHaveLength(2);
     // A minute of updates asked for every millisecond: at most 60 000 / 100 + 1 sent, under the coordinator's 1 200.
     for (let t = 0; t < 60_000; t++) {
-      link.updateRegistration();
+      void link.updateRegistration();
       vi.advanceTimersByTime(1);
     }
     expect(sent.length).toBeLessThanOrEqual(2 + 60_000 / MIN_UPDATE_INTERVAL_MS + 1);
@@ -45,7 +45,7 @@ describe('registration updates on one link', () => {
     vi.useFakeTimers();
     const { link, sent } = linkWithStream();
     for (let i = 0; i < 5; i++) {
-      link.updateRegistration();
+      void link.updateRegistration();
       expect(sent).toHaveLength(i + 1);
       vi.advanceTimersByTime(MIN_UPDATE_INTERVAL_MS + 1);
     }

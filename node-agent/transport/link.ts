@@ -42,6 +42,8 @@ export class AgentLink {
   private heartbeat: NodeJS.Timeout | undefined;
   /** A registration update waiting for its turn, and when the last one was sent (updateRegistration). */
   private updateTimer: NodeJS.Timeout | undefined;
+  private pendingUpdate: Promise<void> | undefined;
+  private resolveUpdate: (() => void) | undefined;
   private lastUpdateMs = 0;
   private retry: NodeJS.Timeout | undefined;
   private backoffMs: number;
@@ -113,22 +115,31 @@ export class AgentLink {
    * Sends the current registration again on the open stream (after a reload changed the catalogue); the
    * coordinator replaces what it lists for this agent. Without a stream, the next connect registers it anyway.
    */
-  updateRegistration(): void {
+  updateRegistration(): Promise<void> {
     // At most one update per MIN_UPDATE_INTERVAL_MS; updates asked for meanwhile share one trailing send, of the
     // registration as it is then. A site's operator sending SIGHUP in a loop cannot reach the coordinator's limit
-    // of 1 200 registrations a minute and lose the link.
-    if (this.updateTimer) return;
+    // of 1 200 registrations a minute and lose the link. Resolves once this update's message is handed to the stream.
+    if (this.pendingUpdate) return this.pendingUpdate;
     const wait = this.lastUpdateMs + MIN_UPDATE_INTERVAL_MS - Date.now();
     const send = (): void => {
       this.updateTimer = undefined;
+      this.pendingUpdate = undefined;
       this.lastUpdateMs = Date.now();
       this.call?.write(this.registerMessage());
     };
-    if (wait <= 0) send();
-    else {
-      this.updateTimer = setTimeout(send, wait);
-      this.updateTimer.unref();
+    if (wait <= 0) {
+      send();
+      return Promise.resolve();
     }
+    this.pendingUpdate = new Promise<void>((resolve) => {
+      this.updateTimer = setTimeout(() => {
+        send();
+        resolve();
+      }, wait);
+      this.updateTimer.unref();
+      this.resolveUpdate = resolve;
+    });
+    return this.pendingUpdate;
   }
 
   private onMessage(call: grpc.ClientDuplexStream<unknown, WireMessage>, msg: WireMessage): void {
@@ -233,6 +244,9 @@ export class AgentLink {
     clearTimeout(this.retry);
     clearTimeout(this.updateTimer);
     this.updateTimer = undefined;
+    // A stopped link sends nothing more; whoever waits for a pending update is let go.
+    this.resolveUpdate?.();
+    this.pendingUpdate = undefined;
     const call = this.call;
     this.call = undefined;
     call?.end();

@@ -27,7 +27,7 @@ import { withStagedProduct } from '../../node-agent/jobs/aggregate-source.js';
 import { withStagedRead } from '../../node-agent/jobs/staged-read.js';
 import { runCohort } from '../../node-agent/cohort/index.js';
 import { parseCohortDefinition } from '../../common/cohort/index.js';
-import { compileKindJob, type AgentKindContext, withholdSmallCells } from '../../common/kinds/index.js';
+import { compileKindJob, type AgentKindContext, withholdSmallCells, WITHHELD } from '../../common/kinds/index.js';
 import { contingencyKind } from '../../jobs/contingency/index.js';
 import { cohortKind } from '../../jobs/cohort/index.js';
 import { cohortAgentKind } from '../../jobs/cohort/agent.js';
@@ -340,7 +340,8 @@ describe.skipIf(noData || noPg)('aggregate, contingency and consent: the same an
         const signal = new AbortController().signal;
         const v = onPg ? await source.withSession((s) => contingencyAgentKind.onSource!(ctx, job as never, null, recording(s), signal)) : await contingencyAgentKind.localStep(ctx, job as never, null, signal);
         const out = withholdSmallCells(layout, v, 100);
-        return { values: Array.from(out.vector.values), withheld: out.withheld };
+        // The kind withholds a table with a small place itself (whole); the runner's rule then finds nothing more.
+        return { values: Array.from(out.vector.values), withheld: Array.from(out.vector.values).filter((x) => x === WITHHELD).length };
       } finally {
         if (!ledger) {
           own.closeSync();
