@@ -7,12 +7,10 @@
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FEDMESH_VERSION, type AgentTaskReply } from '../../common/agent-protocol.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { clientCredentials, fedmeshV1 } from '../../common/transport/index.js';
 import { MAX_RESULT_STREAMS_PER_CALLER } from '../../coordinator/transport/grpc-server.js';
-import type { AgentLink } from '../../node-agent/transport/link.js';
-import { startFakeAgent } from '../helpers/fake-agent.js';
+import { startHoldingAgent, type HoldingAgent } from '../helpers/fake-agent.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
 
@@ -20,11 +18,8 @@ type Stream = grpc.ClientReadableStream<{ part?: string; offset?: string; type?:
 
 describe('result and watch streams are bounded per researcher (red team 41, B F3)', () => {
   let mesh: TestMesh;
-  let fake: AgentLink;
   let raw: grpc.Client & Record<string, (req: unknown) => Stream>;
-  const waiting: { taskId: string; resolve: (r: AgentTaskReply) => void }[] = [];
-  let arrived: () => void = () => undefined;
-  const taskArrived = new Promise<void>((resolve) => (arrived = resolve));
+  let holding: HoldingAgent;
 
   beforeAll(async () => {
     mesh = await startMesh({ agentNames: ['a1', 'slow'] });
@@ -32,22 +27,14 @@ describe('result and watch streams are bounded per researcher (red team 41, B F3
     await writePersonCsv(dir, makePersons(60, 3));
     await mesh.startAgent('a1', dir);
     // An agent serving `visits` that holds every task until the test lets go: its jobs stay running meanwhile.
-    fake = await startFakeAgent(
-      mesh,
-      { name: 'slow', domain: 'slow', version: FEDMESH_VERSION, policy: { minCellSize: 10, allowModes: ['none'], allowKinds: ['aggregate'] }, products: [{ name: 'visits', columns: [{ name: 'pid', type: 'BIGINT' }], privacyUnit: 'pid', description: '', metadata: {} }] },
-      (task) =>
-        new Promise<AgentTaskReply>((resolve) => {
-          waiting.push({ taskId: task.taskId, resolve });
-          arrived();
-        }),
-    );
+    holding = await startHoldingAgent(mesh, 'slow');
     await mesh.waitForAgents(2);
     const Ctor = fedmeshV1().Coordinator!;
     raw = new Ctor(`127.0.0.1:${mesh.server.port}`, clientCredentials(loadTlsMaterial(mesh.tlsDir, 'researcher', 'researcher'))) as never;
   }, 60_000);
   afterAll(async () => {
     raw?.close();
-    fake?.stop?.();
+    holding?.link.stop();
     await mesh?.close();
   });
 
@@ -87,8 +74,8 @@ describe('result and watch streams are bounded per researcher (red team 41, B F3
     expect(refusals[0]!.details).toMatch(new RegExp(`at most ${MAX_RESULT_STREAMS_PER_CALLER} live job streams per researcher`));
     // Ending them gives the slots back: once the job has finished, a new watch gets its final event.
     for (const s of streams) s.cancel();
-    await taskArrived;
-    for (const w of waiting.splice(0)) w.resolve({ ok: false, taskId: w.taskId, error: { code: 'INVALID_ARGUMENT', message: 'let go', field: '' } });
+    await holding.taskArrived;
+    holding.letGo();
     let out = await collect(raw.watchJob!({ jobId: running.jobId }));
     for (let tries = 0; out.error?.code === grpc.status.RESOURCE_EXHAUSTED && tries < 100; tries++) out = await collect(raw.watchJob!({ jobId: running.jobId }));
     expect(out.error).toBeUndefined();

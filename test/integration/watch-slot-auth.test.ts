@@ -9,13 +9,11 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FEDMESH_VERSION, type AgentTaskReply } from '../../common/agent-protocol.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { clientCredentials, fedmeshV1 } from '../../common/transport/index.js';
 import type { OidcVerifier } from '../../coordinator/identity/index.js';
 import { MAX_RESULT_STREAMS_PER_CALLER } from '../../coordinator/transport/grpc-server.js';
-import type { AgentLink } from '../../node-agent/transport/link.js';
-import { startFakeAgent } from '../helpers/fake-agent.js';
+import { startHoldingAgent, type HoldingAgent } from '../helpers/fake-agent.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 
 type Stream = grpc.ClientReadableStream<{ type?: string }>;
@@ -56,30 +54,19 @@ function gatedVerifier(): { verifier: OidcVerifier; started: () => Promise<void>
 
 describe('WatchJob slots and authentication (red team 42)', () => {
   let mesh: TestMesh;
-  let fake: AgentLink;
   let raw: grpc.Client & Record<string, (req: unknown, md?: grpc.Metadata) => Stream>;
   const gated = gatedVerifier();
-  const waiting: { taskId: string; resolve: (r: AgentTaskReply) => void }[] = [];
-  let arrived: () => void = () => undefined;
-  const taskArrived = new Promise<void>((r) => (arrived = r));
+  let holding: HoldingAgent;
 
   beforeAll(async () => {
     mesh = await startMesh({ agentNames: ['slow'], oidc: gated.verifier });
-    fake = await startFakeAgent(
-      mesh,
-      { name: 'slow', domain: 'slow', version: FEDMESH_VERSION, policy: { minCellSize: 10, allowModes: ['none'], allowKinds: ['aggregate'] }, products: [{ name: 'visits', columns: [{ name: 'pid', type: 'BIGINT' }], privacyUnit: 'pid', description: '', metadata: {} }] },
-      (task) =>
-        new Promise<AgentTaskReply>((resolve) => {
-          waiting.push({ taskId: task.taskId, resolve });
-          arrived();
-        }),
-    );
+    holding = await startHoldingAgent(mesh, 'slow');
     await mesh.waitForAgents(1);
     raw = new (fedmeshV1().Coordinator!)(`127.0.0.1:${mesh.server.port}`, clientCredentials(loadTlsMaterial(mesh.tlsDir, 'researcher', 'researcher'))) as never;
   }, 60_000);
   afterAll(async () => {
     raw?.close();
-    fake?.stop?.();
+    holding?.link.stop();
     await mesh?.close();
   });
 
@@ -109,8 +96,8 @@ describe('WatchJob slots and authentication (red team 42)', () => {
     });
     const refused = await Promise.race(outcomes);
     expect(refused).toBe('RESOURCE_EXHAUSTED');
-    await taskArrived;
-    for (const w of waiting.splice(0)) w.resolve({ ok: false, taskId: w.taskId, error: { code: 'INVALID_ARGUMENT', message: 'let go', field: '' } });
+    await holding.taskArrived;
+    holding.letGo();
     const all = await Promise.all(outcomes);
     expect(all.filter((o) => o === 'RESOURCE_EXHAUSTED')).toHaveLength(1);
     expect(all.filter((o) => o === 'finished')).toHaveLength(MAX_RESULT_STREAMS_PER_CALLER);
