@@ -33,8 +33,11 @@ describe('secure cohort release in mode none: nested attrition totals', () => {
     // rule:1 is compared with qualified (100 − 60 ≥ k): released; the cohort equals it (0 apart): released.
     expect(r.attrition).toEqual([100, null, 60]);
     const s = release(100, 80, 75);
-    // The entries (at least the persons) go with the cohort they would give back (red team 9, F1).
-    expect(s.suppressed).toEqual(['rule:1', 'persons', 'entries']);
+    // The entries (at least the persons) go with the cohort they would give back (red team 9, F1), and so does every
+    // cell about the withheld cohort's persons, zeros included (red team 41, F1: age bands and genders).
+    expect(s.suppressed.slice(0, 3)).toEqual(['rule:1', 'persons', 'entries']);
+    expect(s.suppressed.slice(3).every((c) => c.startsWith('age:') || c.startsWith('gender:'))).toBe(true);
+    expect(s.suppressed.length).toBeGreaterThan(3);
     expect(s.attrition).toEqual([100, 80, null]);
     expect(s.count).toBeNull();
     expect(s.entries).toBeNull();

@@ -120,7 +120,7 @@ function releaseAggregate(job: CompiledAggregateJob, history: readonly RoundReco
 export const aggregateKind: KindDef<AggregateSpec, AggregatePlan, null> = {
   kind: 'aggregate',
   builtInSpec: true,
-  accepts: seamRunsAggregate,
+  accepts: (raw) => seamRunsAggregate(raw),
   noisePlan: aggregateNoisePlan,
   parse: parseAggregateSpec,
   compile: compileAggregate,

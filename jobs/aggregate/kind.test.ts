@@ -23,25 +23,29 @@ const spec = {
 };
 
 describe('aggregate on the kind seam', () => {
-  it('takes local-dp, and central-dp with public groups and no quantile, with plain sums; the rest keep the built-in path', () => {
+  it('routes local-dp with plain sums to the seam; central-dp (implemented, not routed yet: SEAM_MODES), other modes and HE keep the built-in path', () => {
     expect(seamRunsAggregate(spec)).toBe(true);
     const central = { ...spec, privacy: { mode: 'central-dp', epsilon: 1 } };
-    expect(seamRunsAggregate(central)).toBe(true);
-    // The default privacy is central-dp, with or without a privacy block (the coordinator reads the researcher's spec,
-    // an agent the parsed one, which has the mode written: they must choose alike).
-    expect(seamRunsAggregate({ ...spec, privacy: undefined })).toBe(true);
-    expect(seamRunsAggregate({ ...spec, privacy: { epsilon: 3, delta: 1e-6 } })).toBe(true);
-    for (const raw of [central, { ...spec, privacy: { epsilon: 3 } }, { ...spec, privacy: undefined }, { ...spec, privacy: { mode: 'none' } }, { ...central, groupKeys: undefined }]) {
-      expect(seamRunsAggregate(JSON.parse(JSON.stringify(aggregateKind.parse(raw))))).toBe(seamRunsAggregate(raw));
-    }
-    expect(seamRunsAggregate({ ...central, groupBy: [], groupKeys: undefined })).toBe(true);
-    // Data-derived groups (DP partition selection) and quantiles (permute-and-flip) stay on the built-in path.
-    expect(seamRunsAggregate({ ...central, groupKeys: undefined })).toBe(false);
-    expect(seamRunsAggregate({ ...central, measures: [{ fn: 'quantile', column: 'year_of_birth', bounds: [1900, 2030], quantiles: [0.5] }] })).toBe(false);
+    expect(seamRunsAggregate(central)).toBe(false);
+    expect(seamRunsAggregate({ ...spec, privacy: undefined })).toBe(false);
     expect(seamRunsAggregate({ ...spec, secure: 'he' })).toBe(false);
     expect(seamRunsAggregate({ ...spec, secure: 'secagg' })).toBe(false);
     for (const mode of ['none', 'distributed-dp']) expect(seamRunsAggregate({ ...spec, privacy: { mode, epsilon: 1 } })).toBe(false);
     for (const raw of [null, 'x', [], { privacy: null }]) expect(seamRunsAggregate(raw)).toBe(false);
+    // With central-dp routed: public groups and no quantile only; the parser's default mode counts as central-dp.
+    const both = ['local-dp', 'central-dp'];
+    expect(seamRunsAggregate(central, both)).toBe(true);
+    expect(seamRunsAggregate({ ...spec, privacy: undefined }, both)).toBe(true);
+    expect(seamRunsAggregate({ ...spec, privacy: { epsilon: 3, delta: 1e-6 } }, both)).toBe(true);
+    expect(seamRunsAggregate({ ...central, groupBy: [], groupKeys: undefined }, both)).toBe(true);
+    expect(seamRunsAggregate({ ...central, groupKeys: undefined }, both)).toBe(false);
+    expect(seamRunsAggregate({ ...central, measures: [{ fn: 'quantile', column: 'year_of_birth', bounds: [1900, 2030], quantiles: [0.5] }] }, both)).toBe(false);
+    // The coordinator reads the researcher's spec and an agent the parsed one: they must choose alike.
+    for (const modes of [undefined, both]) {
+      for (const raw of [central, { ...spec, privacy: { epsilon: 3 } }, { ...spec, privacy: undefined }, { ...spec, privacy: { mode: 'none' } }, { ...central, groupKeys: undefined }, spec]) {
+        expect(seamRunsAggregate(JSON.parse(JSON.stringify(aggregateKind.parse(raw))), modes)).toBe(seamRunsAggregate(raw, modes));
+      }
+    }
   });
 
   it('central-dp: the count is drawn at its measure\'s place, as releaseCentral draws it; local-dp: after the other measures', () => {
