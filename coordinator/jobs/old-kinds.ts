@@ -28,10 +28,7 @@ export interface OldKindPath<S extends JobSpec = JobSpec> {
   combine(spec: S, agents: readonly AgentView[], outcomes: readonly TaskOutcome[], rng: Rng): CombinedAggregate;
 }
 
-/**
- * Mode none, and central-dp with data-derived groups or a quantile, with plain sums; local-dp and the rest of central-dp run
- * on the kind seam (jobs/aggregate), secure sums on coordinator/secure.
- */
+/** Mode none and central-dp with plain sums; local-dp runs on the kind seam (jobs/aggregate), secure sums on coordinator/secure. */
 const AGGREGATE_PATH: OldKindPath<AggregateJob> = {
   admit: admitAggregate,
   // Every admitted agent plans from the same public spec; the column types only choose the fixed-point grid.
