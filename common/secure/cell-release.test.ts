@@ -36,7 +36,7 @@ describe('secure cohort release in mode none: nested attrition totals', () => {
     // The entries (at least the persons) go with the cohort they would give back (red team 9, F1), and so does every
     // cell about the withheld cohort's persons, zeros included (red team 41, F1: age bands and genders).
     expect(s.suppressed.slice(0, 3)).toEqual(['rule:1', 'persons', 'entries']);
-    expect(s.suppressed.slice(3).every((c) => c.startsWith('age:') || c.startsWith('gender:'))).toBe(true);
+    expect(s.suppressed.slice(3).every((c) => String(c).startsWith('age:') || String(c).startsWith('gender:'))).toBe(true);
     expect(s.suppressed.length).toBeGreaterThan(3);
     expect(s.attrition).toEqual([100, 80, null]);
     expect(s.count).toBeNull();
