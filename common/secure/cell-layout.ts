@@ -176,16 +176,7 @@ export function releaseSecureCells(job: CellJob, plan: SecureCellPlan, totals: R
   // Mode none: a cohort's (or stratum's) withheld persons take every cell about them along, zeros included.
   if (!plan.noise) for (const s of cellSubsets(job)) withholdSubsetTotals(cells, suppressed, s.total, s.entries);
   // Mode none: a contingency table's lines (common/job/contingency-suppression.ts), on the totals.
-  if (!plan.noise && job.kind === 'contingency') {
-    const names = plan.blocks.flatMap((b) => b.cells);
-    const hide = contingencyWithheld(names.map((c) => cells.get(c)?.value ?? null), job.rowLevels.length, job.colLevels.length, minCellSize);
-    names.forEach((name, i) => {
-      if (hide[i] && cells.get(name)?.value !== null) {
-        cells.set(name, { value: null, std: 0 });
-        suppressed.push({ group: { cell: name }, suppressedBy: ['minCellSize'] });
-      }
-    });
-  }
+  if (!plan.noise && job.kind === 'contingency') withholdTableTotals(cells, suppressed, plan.blocks.flatMap((b) => b.cells), job.rowLevels.length, job.colLevels.length, minCellSize);
   const summary = summariseCells(job, cells, plan.ruleNames, undefined);
   if (!plan.noise) {
     return {
@@ -295,6 +286,19 @@ export function cellSubsets(job: CellJob): { total: string; entries: string[] }[
   }
   const about = blocks.filter((b) => b.name !== 'persons' && b.name !== 'attrition').flatMap((b) => b.cells);
   return [{ total: 'persons', entries: about }];
+}
+
+/**
+ * A contingency table's rule (common/job/contingency-suppression.ts) on released totals, in mode none inside a secure
+ * sum, as each agent applies it to its own counts with plain sums. `names`: the places in vector order.
+ */
+export function withholdTableTotals(cells: Map<string, ReleasedCell>, suppressed: SecureCellRelease['suppressed'], names: readonly string[], rows: number, cols: number, minCellSize: number): void {
+  const hide = contingencyWithheld(names.map((c) => cells.get(c)?.value ?? null), rows, cols, minCellSize);
+  names.forEach((name, i) => {
+    if (!hide[i] || cells.get(name)?.value === null) return;
+    cells.set(name, { value: null, std: 0 });
+    suppressed.push({ group: { cell: name }, suppressedBy: ['minCellSize'] });
+  });
 }
 
 /** {@link cellSubsets} on released totals: the total withheld → every entry withheld. */

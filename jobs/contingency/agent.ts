@@ -56,7 +56,10 @@ export const contingencyAgentKind: AgentKindDef<ContingencySpec, ContingencyPlan
   kind: 'contingency',
   /** Data on a database server: counted there (agent-source.ts), staged only when the spec cannot be compiled exactly. */
   async onSource(ctx, job, _input, session) {
-    const withheldOf = (values: Float64Array): string[] => job.plan.cells.filter((_, i) => tableWithheld(job, values, ctx.policy.minCellSize)[i]);
+    const withheldOf = (values: Float64Array): string[] => {
+      const hide = tableWithheld(job, values, ctx.policy.minCellSize);
+      return job.plan.cells.filter((_, i) => hide[i]);
+    };
     return withholdTable(job, clipToSecureMaxRows(job, await contingencyOnSource(ctx, job, session as SqlSession, () => contingencyStep(ctx, job), withheldOf)), ctx.policy.minCellSize);
   },
   async localStep(ctx, job) {

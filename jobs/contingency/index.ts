@@ -7,8 +7,8 @@
  */
 import type { CompiledKindJob, KindDef, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
 import { cellKindRelease, cellNoisePlan, cellReleaseContext, oneRoundCellJob, readReleasedCells } from '../../common/kinds/index.js';
-import { contingencyWithheld, summariseCells } from '../../common/job/index.js';
-import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/index.js';
+import { summariseCells } from '../../common/job/index.js';
+import { DEFAULT_SECURE_MAX_ROWS, withholdTableTotals } from '../../common/secure/index.js';
 import { contingencyCells, parseContingencySpec, seamRunsContingency, type ContingencySpec } from './spec.js';
 import { renderContingency } from './view.js';
 
@@ -49,21 +49,8 @@ function releaseContingency(job: CompiledContingencyJob, history: readonly Round
   const blocks = [{ name: TABLE_BLOCK, cells: job.plan.cells }];
   const ctx = cellReleaseContext(job, blocks, history[history.length - 1]!, info);
   const { cells, suppressed } = readReleasedCells(blocks, ctx);
-  if (ctx.secure?.minCellSize !== undefined) withholdTableTotals(job, cells, suppressed, ctx.secure.minCellSize);
+  if (ctx.secure?.minCellSize !== undefined) withholdTableTotals(cells, suppressed, job.plan.cells, job.spec.rowLevels.length, job.spec.colLevels.length, ctx.secure.minCellSize);
   return cellKindRelease(summariseCells(job.spec, cells, [], undefined), suppressed, ctx, info);
-}
-
-/**
- * Mode none inside a secure sum: the table's rules (common/job/contingency-suppression.ts) on the released totals, as
- * each agent applies them to its own counts with plain sums.
- */
-function withholdTableTotals(job: CompiledContingencyJob, cells: Map<string, { value: number | null; std: number }>, suppressed: { group: Record<string, unknown>; suppressedBy: string[] }[], k: number): void {
-  const hide = contingencyWithheld(job.plan.cells.map((c) => cells.get(c)?.value ?? null), job.spec.rowLevels.length, job.spec.colLevels.length, k);
-  job.plan.cells.forEach((name, i) => {
-    if (!hide[i] || cells.get(name)?.value === null) return;
-    cells.set(name, { value: null, std: 0 });
-    suppressed.push({ group: { cell: name }, suppressedBy: ['minCellSize'] });
-  });
 }
 
 export const contingencyKind: KindDef<ContingencySpec, ContingencyPlan, null> = {
