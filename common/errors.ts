@@ -24,6 +24,17 @@ export type FedmeshErrorCode =
   /** The client could not reach the coordinator, or the TLS handshake was refused. */
   | 'COORDINATOR_UNAVAILABLE';
 
+/** Every code, for checking one that arrives as text (an agent's reply). */
+const CODES: ReadonlySet<string> = new Set<FedmeshErrorCode>([
+  'INVALID_JOB', 'INVALID_ARGUMENT', 'NOT_FOUND', 'POLICY_DENIED', 'UNAUTHENTICATED', 'BUDGET_EXHAUSTED', 'AGENT_UNAVAILABLE', 'QUORUM_NOT_MET',
+  'ROUND_TIMEOUT', 'ALREADY_EXISTS', 'FAILED_PRECONDITION', 'CANCELLED', 'INTERNAL', 'RESOURCE_EXHAUSTED', 'MESSAGE_TOO_LARGE', 'COORDINATOR_UNAVAILABLE',
+]);
+
+/** Whether `s` is one of fedmesh's error codes (not free text that looks like one). */
+export function isFedmeshErrorCode(s: string): s is FedmeshErrorCode {
+  return CODES.has(s);
+}
+
 const RETRYABLE: ReadonlySet<FedmeshErrorCode> = new Set(['AGENT_UNAVAILABLE', 'ROUND_TIMEOUT', 'QUORUM_NOT_MET', 'COORDINATOR_UNAVAILABLE']);
 
 export interface FedmeshErrorOptions {

@@ -1,5 +1,6 @@
 import type { PrivacyCost } from '../algorithms/dp/index.js';
 import { epsilonSpent, purposeOf } from '../common/job/index.js';
+import { kindJobPublicFields, type KindJobCommon } from '../common/kinds/index.js';
 import type { JobSpec } from '../common/job/index.js';
 
 /**
@@ -30,4 +31,10 @@ export function jobLogFields(jobId: string, researcher: string, spec: Pick<JobSp
     purpose: purposeOf(spec),
     ...(spec.project ? { project: spec.project } : {}),
   };
+}
+
+/** The same fields for a job on the kind seam, so its log lines and audit entries (`job.released`, `job.failed`) carry what a built-in job's do. */
+export function kindJobLogFields(jobId: string, researcher: string, job: KindJobCommon & { readonly spec: unknown }, epsilon: number): Record<string, unknown> {
+  const { kind, privacyMode, ...rest } = kindJobPublicFields(job);
+  return { jobId, researcher, kind, privacyMode, epsilon, ...rest };
 }

@@ -1,3 +1,4 @@
+import type { Principal } from './principal.js';
 import type { JobSpec } from '../common/job/index.js';
 
 /** A registry kind's parsed spec (its own type lives in jobs/<kind>/spec.ts); it has a kind and is JSON. */
@@ -55,6 +56,11 @@ export interface JobRecord {
   error: JobErrorInfo | undefined;
   /** HE jobs: the aggregate ciphertexts (back to back) for the researcher's client to decrypt. */
   resultCiphertexts?: Uint8Array;
+  /**
+   * Who submitted the job, as authenticated at admission (how, and the attributes policies read): stored so that a
+   * job resumed after a restart asserts to agents the identity it was admitted under, not a made-up one.
+   */
+  caller?: Principal;
 }
 
 export interface JobEventRecord {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { parseJobSpec } from '../common/job/index.js';
 import { Mutex } from '../common/mutex.js';
+import type { Principal } from './principal.js';
 import type { JobRecord, RegistryJobSpec } from './job-record.js';
 import type { JobSummary } from './job-summary.js';
 
@@ -60,6 +61,8 @@ export class JobStore {
       result_json VARCHAR, error_json VARCHAR)`);
     // HE jobs keep their aggregate ciphertexts (base64) for the researcher's client to fetch and decrypt.
     await conn.run('ALTER TABLE jobs ADD COLUMN IF NOT EXISTS result_ciphertexts VARCHAR');
+    // The submitting principal (JobRecord.caller), for a resumed job's identity assertions.
+    await conn.run('ALTER TABLE jobs ADD COLUMN IF NOT EXISTS caller_json VARCHAR');
     return new JobStore(instance, conn, new Set(options.registryKinds ?? []));
   }
 
@@ -183,13 +186,15 @@ function fromRow(r: Record<string, unknown>, registryKinds: ReadonlySet<string>)
     result: r.result_json === null ? undefined : (JSON.parse(String(r.result_json)) as JobRecord['result']),
     error: r.error_json === null ? undefined : (JSON.parse(String(r.error_json)) as JobRecord['error']),
     ...(typeof r.result_ciphertexts === 'string' ? { resultCiphertexts: new Uint8Array(Buffer.from(r.result_ciphertexts, 'base64')) } : {}),
+    ...(typeof r.caller_json === 'string' ? { caller: JSON.parse(r.caller_json) as Principal } : {}),
   };
 }
 
 /** Inserts a job row on a connection (used inside the admission transaction). */
 export async function insertJob(conn: DuckDBConnection, job: JobRecord): Promise<void> {
-  await conn.run(`INSERT INTO jobs (id, kind, researcher, spec_json, state, created_at_ms, agents_asked, agents_answered, agents_missing) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
+  await conn.run(`INSERT INTO jobs (id, kind, researcher, spec_json, state, created_at_ms, agents_asked, agents_answered, agents_missing, caller_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
     job.id, job.kind, job.researcher, JSON.stringify(job.spec), job.state, job.createdAtMs,
     JSON.stringify(job.agentsAsked), JSON.stringify(job.agentsAnswered), JSON.stringify(job.agentsMissing),
+    job.caller ? JSON.stringify(job.caller) : null,
   ]);
 }

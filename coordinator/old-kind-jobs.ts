@@ -177,7 +177,7 @@ export class OldKindJobs {
       }
     } catch (e) {
       const err = isFedmeshError(e) ? e : new FedmeshError('INTERNAL', 'internal error while running the job');
-      if (!isFedmeshError(e)) this.deps.log('job-internal-error', { jobId: job.id, error: String(e) });
+      if (!isFedmeshError(e)) this.deps.log('job-internal-error', { jobId: job.id, error: e instanceof Error ? e.name : typeof e });
       const details = err.details as { answered?: string[]; missing?: string[] };
       job.agentsAnswered = details.answered ?? [];
       job.agentsMissing = [...(details.missing ?? job.agentsAsked), ...excluded.map((x) => x.agent)].sort();

@@ -43,6 +43,7 @@ export {
   releaseQuantiles,
   quantileCandidates,
   quantileBuckets,
+  quantileSelections,
   type QuantileInput,
   type QuantileResult,
   type QuantileRelease,

@@ -35,7 +35,8 @@ export function catalogKind(kind: string): string {
 }
 
 /** How to declare a product's privacy unit, for error messages. */
-function declareUnitHint(product: string): string {
+/** How a domain declares a product's privacy unit, for a refusal that names the fix. */
+export function declareUnitHint(product: string): string {
   return `declare its privacy-unit column in the agent's fedmesh.products.json: {"products": {${JSON.stringify(product)}: {"privacyUnit": "<column>"}}}`;
 }
 

@@ -19,3 +19,4 @@ export * from './cell-secure-statement.js';
 export * from './cell-dp.js';
 export * from './cell-release.js';
 export { agentBlockSlices } from './per-agent.js';
+export { kindJobPublicFields } from './public-fields.js';

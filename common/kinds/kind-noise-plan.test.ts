@@ -51,4 +51,32 @@ describe('a kind noise plan on the seam (kind-noise-plan.ts)', () => {
     expect(kindPrivacyModeOf(def, { ...job('distributed-dp'), privacy: { mode: 'distributed-dp', rho: 1 } })).toBe(DISTRIBUTED_DP_MODE);
     expect(() => kindPrivacyModeOf(def, job('central-dp')).roundNoise(job('central-dp'), { blocks: [layout.blocks[0]!] })).toThrow(RangeError);
   });
+
+  it('a selection block: the coordinator hands it the exact sum in draw order and releases only what it returns; central-dp only', () => {
+    const seen: bigint[][] = [];
+    // Block a: the Laplace draws; block b: a "selection" that returns the index of its largest entry, reading one
+    // draw after block a's (so its place in the stream shows).
+    const selecting: KindNoisePlan = {
+      cost: laplace.cost,
+      blocks: [plan.blocks[0], { select: (exact, r) => (seen.push([...exact]), [exact.indexOf(exact.reduce((a, b) => (b > a ? b : a))), Number(laplace.sample(r))]) }],
+    };
+    const sel = { noisePlan: () => selecting };
+    const mode = kindPrivacyModeOf(sel, job('central-dp'));
+    const noise = mode.roundNoise(job('central-dp'), layout);
+    expect(noise.map((n) => n.std)).toEqual([laplace.info.std, 0]);
+    const out = Array.from(mode.atCoordinator(v, noise, layout, createSeededRng(5)).values);
+    expect(seen).toEqual([[7n, 8n]]);
+    const r = asBufferedRng(createSeededRng(5));
+    const a = [10, 20, 30, 40].map((x) => x + Number(laplace.sample(r)));
+    expect(out).toEqual([...a, 1, Number(laplace.sample(r))]);
+    // The exact values of b are not in the release.
+    expect(out.slice(4)).not.toEqual([7, 8]);
+    // A selection longer than its block is a bug, not a truncation.
+    const long = { noisePlan: (): KindNoisePlan => ({ cost: laplace.cost, blocks: [undefined, { select: () => [1, 2, 3] }] }) };
+    const m2 = kindPrivacyModeOf(long, job('central-dp'));
+    expect(() => m2.atCoordinator(v, m2.roundNoise(job('central-dp'), layout), layout, createSeededRng(1))).toThrow(/returned 3 entries for a block of 2/);
+    // An agent has only its own share: local-dp refuses a selection block.
+    const local = kindPrivacyModeOf(sel, job('local-dp'));
+    expect(() => local.roundNoise(job('local-dp'), layout)).toThrow(/central-dp only/);
+  });
 });

@@ -33,7 +33,12 @@ export function kindPrivacyModeOf(def: { noisePlan?(job: CompiledKindJob<any, an
     let at = 0;
     layout.blocks.forEach((b, i) => {
       const s = plan.blocks[i];
-      if (s) for (let j = 0; j < b.length; j++) out[at + j] = Number(BigInt(Math.round(out[at + j]!)) + s.sample(r));
+      if (s && 'select' in s) {
+        // The exact sum goes into the mechanism and only its output comes out (checked: at most the block's length).
+        const chosen = s.select(Array.from(out.subarray(at, at + b.length), (x) => BigInt(Math.round(x))), r);
+        if (chosen.length > b.length) throw new RangeError(`block ${b.name}: the selection returned ${chosen.length} entries for a block of ${b.length}`);
+        for (let j = 0; j < b.length; j++) out[at + j] = chosen[j] ?? 0;
+      } else if (s) for (let j = 0; j < b.length; j++) out[at + j] = Number(BigInt(Math.round(out[at + j]!)) + s.sample(r));
       at += b.length;
     });
     return { values: out };
@@ -46,6 +51,11 @@ export function kindPrivacyModeOf(def: { noisePlan?(job: CompiledKindJob<any, an
       return layout.blocks.map((b, i) => {
         const s = plan.blocks[i];
         if (!s) return NO_NOISE;
+        // A selection runs on the exact sum at the coordinator: central-dp only (an agent cannot select on its own share).
+        if ('select' in s) {
+          if (!central) throw new RangeError(`block ${b.name}: a selection block runs in central-dp only, not ${job.privacy.mode}`);
+          return { std: 0, gridExponent: b.gridExponent ?? 0, sigma2Grid: 0, agentSigma2Grid: 0 };
+        }
         const v = s.std * s.std;
         // local-dp: the sum of n agents' draws; at an agent (no ctx) its own draw.
         return { std: central ? s.std : Math.sqrt(ctx?.agents ?? 1) * s.std, gridExponent: b.gridExponent ?? 0, sigma2Grid: central ? v : 0, agentSigma2Grid: central ? 0 : v };

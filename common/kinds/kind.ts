@@ -128,12 +128,23 @@ export interface BlockSampler {
   readonly std: number;
 }
 
+/**
+ * A block released by a selection mechanism instead of additive noise (central-dp only): the coordinator hands the
+ * block's exact sum to `select`, in the layout's draw order and from the same random stream as the other blocks, and
+ * releases only what it returns — e.g. the candidates a permute-and-flip chose for a quantile. The exact sum is
+ * never stored nor released; the round's released block is the selection (at most the block's length entries, the
+ * rest 0), with noise std 0. Its cost is in the plan's.
+ */
+export interface BlockSelector {
+  select(exact: readonly bigint[], rng: Rng): readonly number[];
+}
+
 /** What a kind's noise plan states for a job: the whole job's cost and each block's sampler, in layout order. */
 export interface KindNoisePlan {
   /** Charged once, up front (coordinator ledger and each agent's); what the samplers below spend over all rounds. */
   readonly cost: PrivacyCost;
-  /** Per block of the layout: its sampler, or undefined for a block released without noise. */
-  readonly blocks: readonly (BlockSampler | undefined)[];
+  /** Per block of the layout: its sampler or selector, or undefined for a block released without noise. */
+  readonly blocks: readonly (BlockSampler | BlockSelector | undefined)[];
 }
 
 /** Public facts the coordinator gives a kind's release besides the rounds. */
@@ -213,6 +224,12 @@ export interface KindDef<S = unknown, P = unknown, I = unknown> {
   roundSummary?(job: CompiledKindJob<S, P>, record: RoundRecord<I>, info: Pick<KindReleaseInfo, 'minCellSize'>): string | undefined;
   /** Blocks of round `round` kept per agent in `RoundRecord.perAgent` (mode none, plain sums only). */
   perAgentBlocks?(job: CompiledKindJob<S, P>, round: number): readonly string[];
+  /**
+   * Checks an agent's account of a plain round (its step's `StatVector.report`, the reply's meta) against what the
+   * job's plan assumed: a reason fails the job naming the agent (FAILED_PRECONDITION), so nothing is released from an
+   * agent that, say, did not bound each person's contribution. Absent: no account is asked for.
+   */
+  replyMismatch?(job: CompiledKindJob<S, P>, report: Readonly<Record<string, unknown>>): string | undefined;
   /** The result from every completed round. */
   release(job: CompiledKindJob<S, P>, history: readonly RoundRecord<I>[], info: KindReleaseInfo): KindRelease;
   /** Plain-text rendering of a released result (the CLI's table). */

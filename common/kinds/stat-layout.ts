@@ -71,6 +71,12 @@ export interface StatLayout {
 /** One agent's (or the summed) statistics of a round: the blocks of its layout, back to back, as doubles. */
 export interface StatVector {
   readonly values: Float64Array;
+  /**
+   * An agent step's account of how it computed (public facts only, e.g. the per-person contribution bound it
+   * applied), sent with a plain round's reply as its `meta` and checked by the kind's `replyMismatch` at the
+   * coordinator. Never a value of the data.
+   */
+  readonly report?: Readonly<Record<string, string | number | boolean | null>>;
 }
 
 /** The largest vector a round may carry (entries); a layout over it is refused when compiled. */

@@ -5,6 +5,7 @@
  */
 import type { AuditFields } from '../../common/audit/index.js';
 import { specSha256 } from '../../common/job/index.js';
+import { isFedmeshErrorCode } from '../../common/errors.js';
 import type { JobEventRecord, JobRecord } from '../job-record.js';
 
 
@@ -47,7 +48,10 @@ export function jobEventEntry(e: JobEventRecord, job: JobRecord): { type: string
     case 'agent-answered':
       return { type: 'job.agent-answered', fields: { jobId: job.id, agent: e.agent ?? null } };
     case 'agent-failed': {
-      const code = /^([A-Z][A-Z_]{1,40}):/.exec(e.message ?? '')?.[1] ?? 'UNKNOWN';
+      // A built-in job's message is "CODE: …", a job on the kind seam's "round N: CODE: …".
+      // The code comes from an agent's reply: only one of fedmesh's codes is audited as such (red team 43).
+      const found = /^(?:round \d{1,6}: )?([A-Z][A-Z_]{1,40}):/.exec(e.message ?? '')?.[1];
+      const code = found !== undefined && isFedmeshErrorCode(found) ? found : 'UNKNOWN';
       return { type: 'job.agent-refused', fields: { jobId: job.id, agent: e.agent ?? null, code } };
     }
     default:

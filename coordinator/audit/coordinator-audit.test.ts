@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyAuditDir, type AuditEntry } from '../../common/audit/index.js';
 import { CoordinatorAudit } from './coordinator-audit.js';
+import { jobEventEntry } from './audit-events.js';
+import type { JobRecord } from '../job-record.js';
 
 let dir: string;
 beforeEach(() => {
@@ -71,5 +73,18 @@ describe('coordinator audit: what log lines become entries', () => {
     expect(() => a.admissionGuard()).not.toThrow();
     a.close();
     expect(entries().map((e) => e.type)).toEqual(['audit.created', 'audit.write-recovered']);
+  });
+});
+
+describe('an agent refusal in the audit: its code only, and only a real one', () => {
+  const job = { id: 'j1', kind: 'aggregate', researcher: 'r', spec: { kind: 'aggregate' }, state: 'running', createdAtMs: 0, finishedAtMs: undefined, agentsAsked: ['a1'], agentsAnswered: [], agentsMissing: [], result: undefined, error: undefined } as unknown as JobRecord;
+  const code = (message: string): unknown => jobEventEntry({ jobId: 'j1', type: 'agent-failed', agent: 'a1', message, atMs: 0 }, job)?.fields.code;
+  it('a built-in job\'s "CODE: …" and a seam job\'s "round N: CODE: …"', () => {
+    expect(code('BUDGET_EXHAUSTED: over the cap')).toBe('BUDGET_EXHAUSTED');
+    expect(code('round 3: POLICY_DENIED: not allowed')).toBe('POLICY_DENIED');
+  });
+  it('text an agent made up to look like a code is UNKNOWN (red team 43: the signed log took ~40 characters of the agent\'s choosing)', () => {
+    expect(code('round 1: PATIENT_SMITH_IS_HIV_POSITIVE: x')).toBe('UNKNOWN');
+    expect(code('no code here')).toBe('UNKNOWN');
   });
 });

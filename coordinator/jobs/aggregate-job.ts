@@ -9,7 +9,7 @@ import { didYouMean } from '../../common/suggest.js';
 import type { ProductDescriptor } from '../../common/agent-protocol.js';
 import type { AgentView } from '../agent-registry.js';
 import type { TaskOutcome } from '../dispatcher.js';
-import { aggregateReplyMismatch, refuseMismatch } from './reply-check.js';
+import { aggregateReplyMismatch, refuseMismatch } from '../../jobs/aggregate/reply-check.js';
 import type { JobErrorInfo, JobResult, MissingAgent } from '../job-record.js';
 
 /**

@@ -18,6 +18,7 @@ import { catalogPopulations } from '../budget-populations.js';
 import type { JobSpec } from '../../common/job/index.js';
 import type { MissingAgent } from '../job-record.js';
 import { kindGuarantee, statedSpend } from './kind-guarantee.js';
+import { kindJobLogFields } from '../job-log.js';
 import { runRounds, type RoundStateStore, type RoundTransport } from './round-runner.js';
 import { openRoundStore } from './round-store.js';
 
@@ -40,7 +41,7 @@ export interface KindJobsDeps {
   /** The coordinator keeps the job as live while it runs and forgets it (and tells watchers) when it ends. */
   started: (job: JobRecord, p: Promise<void>) => void;
   finished: (job: JobRecord) => void;
-  /** Registers the job's caller, whose signed identity every task of the job carries (resumed jobs: the researcher's name only). */
+  /** Registers the job's caller, whose signed identity every task of the job carries (resumed jobs: as stored at admission). */
   identify?: (jobId: string, caller: Principal, spec: RegistryJobSpec) => void;
   /** The mesh-wide access policy, pre-checked before the charge. @throws FedmeshError POLICY_DENIED naming the policy */
   checkPolicy?: (caller: Principal, job: CompiledKindJob, agents: readonly AgentView[]) => void;
@@ -126,11 +127,13 @@ export class KindJobs {
         agentsMissing: (builtIn?.excluded ?? []).map((x) => x.agent).sort(),
         result: undefined,
         error: undefined,
+        // Kept with the job: a resumed job asserts to agents the identity it was admitted under.
+        caller: storedCaller(caller),
       };
       // A built-in spec's refusal names every product of the population, as the built-in kinds' refusals do.
       await deps.ledger.admit(record, admitted.touched, cost, builtIn ? (population) => catalogPopulations(deps.registry.connected()).get(population) ?? [] : undefined);
       const epsilon = statedSpend(job, cost, deps.defaultDelta).epsilon;
-      deps.log('job-admitted', { jobId: record.id, researcher, kind: job.kind, privacyMode: job.privacy.mode, epsilon, agents: record.agentsAsked.length, maxRounds: job.maxRounds });
+      deps.log('job-admitted', { ...kindJobLogFields(record.id, researcher, job, epsilon), agents: record.agentsAsked.length, maxRounds: job.maxRounds });
       deps.metrics.jobAdmitted(record.id, job.kind, job.privacy.mode, cost ? { ...cost, epsilon } : undefined);
       deps.emit({ jobId: record.id, type: 'admitted', atMs: Date.now(), message: `${record.agentsAsked.length} agents, at most ${job.maxRounds} rounds` }, record);
       this.start(record, def, job, epsilon, caller, builtIn?.excluded);
@@ -153,19 +156,23 @@ export class KindJobs {
       try {
         // A job of a kind ported in steps that ran on the built-in path cannot resume (those have one round and no store).
         if (def.accepts && !def.accepts(record.spec)) throw new RangeError('the built-in path of this kind does not resume');
+        // Agents' policies read the identity the job was admitted under; one not stored (a job admitted by an older
+        // version) is not made up: the job fails as one that no longer compiles.
+        if (!record.caller || record.caller.name !== record.researcher) throw new RangeError('the job was stored without the identity it was admitted under');
         job = compileKindJob(def, withMeshSites(record.spec, this.deps.maxSitesPerPerson));
       } catch (e) {
         // The kind changed under a stored job (an upgrade): it cannot resume as admitted; fail it, charge kept.
         record.state = 'failed';
         record.finishedAtMs = Date.now();
-        record.error = { code: 'INTERNAL', message: 'the coordinator restarted and this job no longer compiles under the current version of its kind; its reserved budget stays charged' };
+        const why = e instanceof RangeError && /identity/.test(e.message) ? 'was stored without the identity it was admitted under (by an older version), so it cannot resume as admitted' : 'no longer compiles under the current version of its kind';
+        record.error = { code: 'INTERNAL', message: `the coordinator restarted and this job ${why}; its reserved budget stays charged` };
         this.deps.log('job-resume-failed', { jobId: record.id, kind: record.kind, error: e instanceof Error ? e.name : typeof e });
         await this.deps.ledger.commit(record.id);
         await this.deps.store.update(record);
         continue;
       }
       this.deps.log('job-resumed', { jobId: record.id, kind: record.kind });
-      this.start(record, def, job, statedSpend(job, kindPrivacyModeOf(def, job).cost(job), this.deps.defaultDelta).epsilon);
+      this.start(record, def, job, statedSpend(job, kindPrivacyModeOf(def, job).cost(job), this.deps.defaultDelta).epsilon, record.caller);
     }
     return running.length;
   }
@@ -175,9 +182,9 @@ export class KindJobs {
     this.stopping.abort(new FedmeshError('CANCELLED', 'coordinator stopping'));
   }
 
-  private start(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number, caller?: Principal, excluded: readonly MissingAgent[] = []): void {
+  private start(record: JobRecord, def: AnyKindDef, job: CompiledKindJob, epsilon: number, caller: Principal | undefined, excluded: readonly MissingAgent[] = []): void {
     this.deps.identify?.(record.id, caller ?? { name: record.researcher, isAdmin: false }, record.spec as RegistryJobSpec);
-    const p = this.execute(record, def, job, epsilon, excluded).catch((e: unknown) => this.deps.log('job-internal-error', { jobId: record.id, error: String(e) }));
+    const p = this.execute(record, def, job, epsilon, excluded).catch((e: unknown) => this.deps.log('job-internal-error', { jobId: record.id, error: errorClass(e) }));
     this.deps.started(record, p);
   }
 
@@ -197,6 +204,12 @@ export class KindJobs {
         const o = await deps.dispatcher.dispatch(agent, { jobId: t.jobId, kind: t.kind, specJson: t.specJson, deadlineMs: t.deadlineMs, round: t.round, researcher: t.researcher, payload: t.payload });
         if (o.ok) {
           deps.metrics.roundReplyReceived(job.kind, job.secure, o.arrow.length + (o.payload?.length ?? 0));
+          // An agent whose account of a plain round differs from the plan fails the job: nothing of it is released.
+          const mismatch = job.secure === 'plain' ? def.replyMismatch?.(job, o.meta) : undefined;
+          if (mismatch !== undefined) {
+            emit('agent-failed', agent, `round ${t.round + 1}: FAILED_PRECONDITION: its account differs from the plan`);
+            throw new FedmeshError('FAILED_PRECONDITION', `result not released: agent ${agent} did not compute what the plan assumed (${mismatch})`);
+          }
           const view = deps.registry.connected().find((v) => v.name === agent);
           if (view) learnMinCellSize(view);
         }
@@ -259,7 +272,7 @@ export class KindJobs {
         return;
       }
       const err = isFedmeshError(e) ? e : new FedmeshError('INTERNAL', 'internal error while running the job');
-      if (!isFedmeshError(e)) deps.log('job-internal-error', { jobId: record.id, error: String(e) });
+      if (!isFedmeshError(e)) deps.log('job-internal-error', { jobId: record.id, error: errorClass(e) });
       const details = err.details as { answered?: string[]; missing?: string[] };
       record.agentsAnswered = details.answered ?? [];
       record.agentsMissing = details.missing ?? record.agentsAsked;
@@ -276,7 +289,7 @@ export class KindJobs {
       deps.log('job-store-error', { jobId: record.id, error: String(e) });
     }
     const ms = record.finishedAtMs - record.createdAtMs;
-    deps.log(record.state === 'succeeded' ? 'job-succeeded' : 'job-failed', { jobId: record.id, kind: record.kind, ms, answered: record.agentsAnswered.length, ...(record.error ? { code: record.error.code } : {}) });
+    deps.log(record.state === 'succeeded' ? 'job-succeeded' : 'job-failed', { ...kindJobLogFields(record.id, record.researcher, job, epsilon), ms, answered: record.agentsAnswered.length, missing: record.agentsMissing.length, ...(record.error ? { code: record.error.code } : {}) });
     deps.metrics.jobFinished(record.id, record.kind, job.privacy.mode, record.state === 'succeeded' ? 'succeeded' : 'failed', ms / 1000);
     deps.finished(record);
   }
@@ -341,4 +354,20 @@ function checkSecureFromPublicFacts(def: AnyKindDef, job: CompiledKindJob, agent
     if (job.secure === 'secagg') secAggVectorPlan(job, layout, noise, agents);
     else heVectorPlan(job, layout, noise, agents);
   }
+}
+
+/** The caller as stored with a job: who, how authenticated, and the attributes policies read (nothing else). */
+function storedCaller(p: Principal): Principal {
+  const a = p.attributes;
+  return {
+    name: p.name,
+    isAdmin: p.isAdmin,
+    ...(p.authenticatedBy ? { authenticatedBy: p.authenticatedBy } : {}),
+    ...(a ? { attributes: { ...(a.organisation ? { organisation: a.organisation } : {}), roles: [...a.roles], purposes: [...a.purposes], projects: [...a.projects] } } : {}),
+  };
+}
+
+/** An unexpected error's class for the log, never its message (which may quote a value: red team 43). */
+function errorClass(e: unknown): string {
+  return e instanceof Error ? e.name : typeof e;
 }

@@ -19,7 +19,8 @@ async function aggregateStep(ctx: AgentKindContext, job: CompiledAggregateJob, d
   const plan = aggregatePrivacyPlan(job.spec);
   const product: ProductInfo = { ...ctx.product };
   const exact = await queryGroupStatistics(db, job.spec, product, plan, ctx.salt);
-  return { values: toVector(job.spec, plan, aggregateStats(job.spec, plan), exact.groups) };
+  // The step's account, checked at the coordinator against the plan (reply-check.ts): the bound it applied.
+  return { values: toVector(job.spec, plan, aggregateStats(job.spec, plan), exact.groups), report: { contributionBounded: exact.plan.bounded, maxRowsPerPerson: plan.maxRowsPerPerson } };
 }
 
 export const aggregateAgentKind: AgentKindDef<AggregateSpec, AggregatePlan, null> = {

@@ -6,14 +6,15 @@
  * kind's noise plan (the built-in samplers in the built-in order: vector.ts), at each agent (local-dp) or once at the
  * coordinator (central-dp) → release (the built-in releases and DP statement: release.ts) → view.
  */
-import type { CompiledKindJob, KindDef, KindNoisePlan, KindRelease, RoundRecord, StatLayout } from '../../common/kinds/index.js';
+import type { BlockSampler, BlockSelector, CompiledKindJob, KindDef, KindNoisePlan, KindRelease, RoundRecord, StatLayout } from '../../common/kinds/index.js';
 import { kindPrivacyOf, MAX_VECTOR_ENTRIES } from '../../common/kinds/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../../common/job/index.js';
-import { aggregateStats, fromVector, MAX_AGENT_ENTRY, publicCombos } from './vector.js';
+import { aggregateStats, fromVector, MAX_AGENT_ENTRY, publicCombos, type ChosenQuantiles } from './vector.js';
 import { dpAggregateResult, releaseCentral, releaseLocal } from './release.js';
 import { parseAggregateSpec, seamRunsAggregate, type AggregateSpec } from './spec.js';
 import { renderAggregate } from './view.js';
+import { dpReplyMismatch } from './reply-check.js';
 
 /** The public plan of a compiled aggregate job: its group combinations, in vector order. */
 export interface AggregatePlan {
@@ -62,12 +63,16 @@ function compileAggregate(spec: AggregateSpec): Omit<CompiledAggregateJob, 'hash
  * agent's entry is within ±2^43 grid units (projected there at the agent), so the sum over agents is exact.
  */
 function aggregateLayout(job: CompiledAggregateJob): StatLayout {
-  const lo = -MAX_AGENT_ENTRY;
   const hi = MAX_AGENT_ENTRY;
   return {
     blocks: aggregateStats(job.spec, aggregatePrivacyPlan(job.spec)).map((s) => {
-      // The sensitivity the sampler was calibrated to, in grid units (L2 for a Gaussian, L1 for a Laplace).
-      const d = s.noise.info.sensitivity;
+      // Counts (rows, bins, a quantile's buckets, n) and Σx² are never negative: an agent's negative entry is refused
+      // on its own vector, so it cannot cancel the others' counts (red team 43: a quantile's summed buckets below 0
+      // failed the job, a yes/no about the other sites' exact counts). Sums of centred values may be negative.
+      const lo = s.stat === 'sum' ? -MAX_AGENT_ENTRY : 0;
+      // The sensitivity the sampler was calibrated to, in grid units (L2 for a Gaussian, L1 for a Laplace); a
+      // quantile's buckets: one person's largest change to a bucket count.
+      const d = 'select' in s.noise ? s.noise.sensitivity : s.noise.info.sensitivity;
       return { name: s.name, length: s.length, perAgent: { lo, hi }, sensitivity: { l1: d, l2Sq: d * d }, gridExponent: 0, exactOnGrid: true, release: 'additive' as const };
     }),
   };
@@ -78,7 +83,10 @@ function aggregateNoisePlan(job: CompiledAggregateJob): KindNoisePlan {
   const plan = aggregatePrivacyPlan(job.spec);
   return {
     cost: plan.dp!.cost,
-    blocks: aggregateStats(job.spec, plan).map((s) => ({ sample: (rng: Parameters<typeof s.noise.sample>[0]) => s.noise.sample(rng), std: s.noise.info.std })),
+    blocks: aggregateStats(job.spec, plan).map((s): BlockSampler | BlockSelector => {
+      const n = s.noise;
+      return 'select' in n ? { select: (exact, rng) => n.select(exact, rng) } : { sample: (rng) => n.sample(rng), std: n.info.std };
+    }),
   };
 }
 
@@ -111,8 +119,9 @@ const NO_RNG = { fill(): never { throw new Error('releaseCentral drew randomness
 function releaseAggregate(job: CompiledAggregateJob, history: readonly RoundRecord[]): KindRelease {
   const last = history[history.length - 1]!;
   const plan = aggregatePrivacyPlan(job.spec);
-  const groups = fromVector(job.spec, plan, aggregateStats(job.spec, plan), last.released);
-  const released = job.privacy.mode === 'central-dp' ? releaseCentral(job.spec, drawn(plan), groups, NO_RNG) : releaseLocal(job.spec, plan, groups, last.answered.length);
+  const chosen: ChosenQuantiles = new Map();
+  const groups = fromVector(job.spec, plan, aggregateStats(job.spec, plan), last.released, chosen);
+  const released = job.privacy.mode === 'central-dp' ? releaseCentral(job.spec, drawn(plan), groups, NO_RNG, (combo, measure) => chosen.get(combo)?.get(measure)) : releaseLocal(job.spec, plan, groups, last.answered.length);
   const { columns, rows, privacy, notes } = dpAggregateResult(job.spec, plan, released);
   return { columns, rows, suppressed: [], privacy, notes };
 }
@@ -127,6 +136,8 @@ export const aggregateKind: KindDef<AggregateSpec, AggregatePlan, null> = {
   layout: (job) => aggregateLayout(job),
   // One round: the noisy statistics are the whole release.
   nextRound: (_job, history) => (history.length === 0 ? null : undefined),
+  // Each agent states the contribution bound it applied (agent.ts); one that did not bound as planned fails the job.
+  replyMismatch: (job, report) => dpReplyMismatch(aggregatePrivacyPlan(job.spec), report),
   release: (job, history) => releaseAggregate(job, history),
   view: renderAggregate,
 };

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { GroupPartial } from '../../algorithms/aggregate/index.js';
 import { asBufferedRng } from '../../algorithms/dp/index.js';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
-import { checkLayout, compileKindJob, kindPrivacyModeOf, layoutLength } from '../../common/kinds/index.js';
+import { checkAgentVector, checkLayout, compileKindJob, kindPrivacyModeOf, layoutLength } from '../../common/kinds/index.js';
 import { isFedmeshError } from '../../common/errors.js';
 import { aggregateKind, aggregatePrivacyPlan } from './index.js';
 import { aggregateStats, fromVector, MAX_AGENT_ENTRY, toVector } from './vector.js';
@@ -23,28 +23,27 @@ const spec = {
 };
 
 describe('aggregate on the kind seam', () => {
-  it('routes local-dp with plain sums to the seam; central-dp (implemented, not routed yet: SEAM_MODES), other modes and HE keep the built-in path', () => {
+  it('routes local-dp and central-dp (public groups, no quantile) with plain sums to the seam; the rest keeps the built-in path', () => {
     expect(seamRunsAggregate(spec)).toBe(true);
     const central = { ...spec, privacy: { mode: 'central-dp', epsilon: 1 } };
-    expect(seamRunsAggregate(central)).toBe(false);
-    expect(seamRunsAggregate({ ...spec, privacy: undefined })).toBe(false);
+    expect(seamRunsAggregate(central)).toBe(true);
+    // The parser's default mode counts as central-dp.
+    expect(seamRunsAggregate({ ...spec, privacy: undefined })).toBe(true);
+    expect(seamRunsAggregate({ ...spec, privacy: { epsilon: 3, delta: 1e-6 } })).toBe(true);
+    expect(seamRunsAggregate({ ...central, groupBy: [], groupKeys: undefined })).toBe(true);
+    // Still built-in: data-derived groups, the secure sums, mode none and distributed-dp.
+    expect(seamRunsAggregate({ ...central, groupKeys: undefined })).toBe(false);
+    // A quantile too: its permute-and-flip runs in the coordinator's round (vector.ts).
+    expect(seamRunsAggregate({ ...central, measures: [{ fn: 'quantile', column: 'year_of_birth', bounds: [1900, 2030], quantiles: [0.5] }] })).toBe(true);
     expect(seamRunsAggregate({ ...spec, secure: 'he' })).toBe(false);
     expect(seamRunsAggregate({ ...spec, secure: 'secagg' })).toBe(false);
     for (const mode of ['none', 'distributed-dp']) expect(seamRunsAggregate({ ...spec, privacy: { mode, epsilon: 1 } })).toBe(false);
     for (const raw of [null, 'x', [], { privacy: null }]) expect(seamRunsAggregate(raw)).toBe(false);
-    // With central-dp routed: public groups and no quantile only; the parser's default mode counts as central-dp.
-    const both = ['local-dp', 'central-dp'];
-    expect(seamRunsAggregate(central, both)).toBe(true);
-    expect(seamRunsAggregate({ ...spec, privacy: undefined }, both)).toBe(true);
-    expect(seamRunsAggregate({ ...spec, privacy: { epsilon: 3, delta: 1e-6 } }, both)).toBe(true);
-    expect(seamRunsAggregate({ ...central, groupBy: [], groupKeys: undefined }, both)).toBe(true);
-    expect(seamRunsAggregate({ ...central, groupKeys: undefined }, both)).toBe(false);
-    expect(seamRunsAggregate({ ...central, measures: [{ fn: 'quantile', column: 'year_of_birth', bounds: [1900, 2030], quantiles: [0.5] }] }, both)).toBe(false);
+    // A narrower mode list (the switch a port goes by) leaves central-dp to the built-in path.
+    expect(seamRunsAggregate(central, ['local-dp'])).toBe(false);
     // The coordinator reads the researcher's spec and an agent the parsed one: they must choose alike.
-    for (const modes of [undefined, both]) {
-      for (const raw of [central, { ...spec, privacy: { epsilon: 3 } }, { ...spec, privacy: undefined }, { ...spec, privacy: { mode: 'none' } }, { ...central, groupKeys: undefined }, spec]) {
-        expect(seamRunsAggregate(JSON.parse(JSON.stringify(aggregateKind.parse(raw))), modes)).toBe(seamRunsAggregate(raw, modes));
-      }
+    for (const raw of [central, { ...spec, privacy: { epsilon: 3 } }, { ...spec, privacy: undefined }, { ...spec, privacy: { mode: 'none' } }, { ...central, groupKeys: undefined }, spec]) {
+      expect(seamRunsAggregate(JSON.parse(JSON.stringify(aggregateKind.parse(raw))))).toBe(seamRunsAggregate(raw));
     }
   });
 
@@ -118,9 +117,31 @@ describe('aggregate on the kind seam', () => {
     // Reference: the plan's own samplers, one buffered stream, in the order the built-in agent drew them.
     const r = asBufferedRng(createSeededRng(7));
     const ref: number[] = [];
-    for (const s of stats) for (let j = 0; j < s.length; j++) ref.push(Number(s.noise.sample(r)));
+    for (const s of stats) for (let j = 0; j < s.length; j++) ref.push('sample' in s.noise ? Number(s.noise.sample(r)) : NaN);
     expect(Array.from(noisy.values)).toEqual(ref);
     // Negative control: another seed draws other noise.
     expect(Array.from(mode.atAgent(zero, mode.roundNoise(job, layout), layout, createSeededRng(8)).values)).not.toEqual(ref);
+  });
+
+  it('central-dp quantile: counts may not be negative at an agent, and the selection never fails on the summed buckets (red team 43)', () => {
+    const central = { kind: 'aggregate', product: 'person', measures: [{ fn: 'count' }, { fn: 'quantile', column: 'year_of_birth', bounds: [1900, 2030], candidates: 3, quantiles: [0.5] }, { fn: 'sum', column: 'year_of_birth', bounds: [1900, 2030] }], privacy: { mode: 'central-dp', epsilon: 1 } };
+    const job = compileKindJob(aggregateKind, central);
+    const layout = aggregateKind.layout(job, 0);
+    const byStat = new Map(layout.blocks.map((b) => [b.name.split('.').pop()!, b]));
+    expect(byStat.get('count')!.perAgent.lo).toBe(0);
+    expect(byStat.get('buckets')!.perAgent.lo).toBe(0);
+    // Control: a sum of centred values may be negative.
+    expect(byStat.get('sum')!.perAgent.lo).toBe(-MAX_AGENT_ENTRY);
+    // An agent's reply with a negative bucket (to cancel the other sites' counts) is refused on its own vector.
+    const honest = Float64Array.from([10, 4, 3, 2, 1, 0]);
+    expect(() => checkAgentVector(layout, { values: honest }, 'a1')).not.toThrow();
+    expect(() => checkAgentVector(layout, { values: Float64Array.from([10, -11, 3, 2, 1, 0]) }, 'rogue')).toThrow(/rogue sent block g0.quantile_year_of_birth.buckets\[0\] outside its public bounds \[0,/);
+    // The selection itself clamps a negative sum (whatever reached it) instead of failing.
+    const mode = kindPrivacyModeOf(aggregateKind, job);
+    const noise = mode.roundNoise(job, layout);
+    const out = mode.atCoordinator({ values: Float64Array.from([10, -11, 3, 2, 1, 0]) }, noise, layout, createSeededRng(3));
+    expect(Number.isInteger(out.values[1])).toBe(true);
+    expect(out.values[1]).toBeGreaterThanOrEqual(0);
+    expect(out.values[1]).toBeLessThan(3);
   });
 });

@@ -89,13 +89,14 @@ function releasedGroups(job: AggregateJob, plan: AggregatePrivacyPlan, groups: r
 
 /**
  * central-dp: the coordinator adds noise once, to the exact combined statistics, with the job's plan. Every value
- * comes with `<field>_std` and `<field>_ci95`.
+ * comes with `<field>_std` and `<field>_ci95`. `chosen`: the candidates already selected for each group's quantile
+ * (the kind seam selects them in its round, in this draw order); without it the quantiles are selected here.
  */
-export function releaseCentral(job: AggregateJob, plan: AggregatePrivacyPlan, combined: readonly GroupPartial[], rngIn: Rng): ReleasedRows {
+export function releaseCentral(job: AggregateJob, plan: AggregatePrivacyPlan, combined: readonly GroupPartial[], rngIn: Rng, chosen?: (group: number, measure: number) => readonly number[] | undefined): ReleasedRows {
   const rng = dp.asBufferedRng(rngIn);
   const { groups, selection } = releasedGroups(job, plan, combined, rng);
   const notes = new Set<string>();
-  const rows = groups.map((g) => {
+  const rows = groups.map((g, gi) => {
     const values: Record<string, unknown> = {};
     plan.dp!.measures.forEach((mp, i) => {
       const field = measureField(job.measures[i]!);
@@ -106,7 +107,12 @@ export function releaseCentral(job: AggregateJob, plan: AggregatePrivacyPlan, co
         Object.assign(values, { [field]: noisy, [`${field}_std`]: mp.noise.info.std, [`${field}_ci95`]: [noisy - h, noisy + h] });
       } else if (mp.fn === 'quantile' && m.kind === 'histogram') {
         const spec = job.measures[i] as { quantiles: number[] };
-        const q = dp.releaseQuantiles({ candidates: mp.candidates, bucketCounts: m.bins.map((b) => b ?? 0n), quantiles: spec.quantiles, maxRowsPerPerson: plan.maxRowsPerPerson * plan.maxSitesPerPerson, budget: mp.budget }, rng);
+        const input = { candidates: mp.candidates, quantiles: spec.quantiles, maxRowsPerPerson: plan.maxRowsPerPerson * plan.maxSitesPerPerson, budget: mp.budget };
+        // (Summed buckets below 0 — only an agent's lie makes them — count 0: the selection must not fail on the
+        // exact counts, which would answer a yes/no about them: red team 43.)
+        const selected = chosen?.(gi, i);
+        if (chosen && !selected) throw new RangeError(`no selection for quantile measure ${i} of group ${gi}`);
+        const q = selected ? dp.quantileSelections(input, selected) : dp.releaseQuantiles({ ...input, bucketCounts: m.bins.map((b) => (b === null || b < 0n ? 0n : b)) }, rng);
         Object.assign(values, { [field]: q.results.map((r) => r.value), [`${field}_rankErrorBound95`]: q.results.map((r) => r.rankErrorBound95) });
         notes.add(`${field}: quantiles chosen by permute-and-flip among ${mp.candidates.length} public candidates; no noise std exists for a selection, so <name>_rankErrorBound95 bounds the rank error with 95% probability`);
       } else if (mp.fn === 'histogram' && m.kind === 'histogram') {

@@ -10,25 +10,22 @@ import { parseJobSpec } from '../../common/job/index.js';
 export type AggregateSpec = AggregateJob;
 
 /**
- * The modes whose specs run on the kind seam. local-dp is ported. central-dp with public groups and no quantile is
- * implemented too (vector.ts draws in releaseCentral's order; index.ts releases through it: its five goldens pass
- * draw for draw when routed here) but not routed yet: the job's surroundings differ on the seam — an agent's refusal
- * and a timeout are worded with their code, the coordinator's and agents' log lines, audit entries and metrics of a
- * job differ, the manifest refusals are worded differently, a restart resumes the job instead of failing it — and
- * the tests pinning those for central-dp jobs are to be aligned first.
+ * The modes whose specs run on the kind seam: local-dp, and central-dp with public groups (vector.ts draws in
+ * releaseCentral's order, a quantile's permute-and-flip at its place; index.ts releases through it, the central-dp
+ * goldens draw for draw).
  */
-export const SEAM_MODES: readonly string[] = ['local-dp'];
+export const SEAM_MODES: readonly string[] = ['local-dp', 'central-dp'];
 
 /**
  * Which specs run on the kind seam: the port goes mode by mode (jobs/README.md, "Porting the old kinds"), with plain
  * sums and public groups only (public `groupKeys`, or no grouping). Still on the built-in path: mode none
- * (per-measure withholding at the source), central-dp (see SEAM_MODES), data-derived groups (DP partition
- * selection), quantiles (permute-and-flip at the release), the secure sums. Read from the raw spec alone, so the
+ * (per-measure withholding at the source), data-derived groups (DP partition
+ * selection), the secure sums. Read from the raw spec alone, so the
  * coordinator, every agent and the client choose alike.
  */
 export function seamRunsAggregate(raw: unknown, modes: readonly string[] = SEAM_MODES): boolean {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false;
-  const r = raw as { privacy?: unknown; secure?: unknown; groupBy?: unknown; groupKeys?: unknown; measures?: unknown };
+  const r = raw as { privacy?: unknown; secure?: unknown; groupBy?: unknown; groupKeys?: unknown };
   if (r.secure !== undefined && r.secure !== 'plain') return false;
   // The parser's defaults (common/job/validate.ts): no privacy block, or one without a mode, is central-dp. The
   // coordinator reads the researcher's spec and the agents the parsed one: both must choose alike.
@@ -36,8 +33,7 @@ export function seamRunsAggregate(raw: unknown, modes: readonly string[] = SEAM_
   if (typeof mode !== 'string' || !modes.includes(mode)) return false;
   if (mode === 'local-dp') return true;
   const publicGroups = r.groupKeys !== undefined || r.groupBy === undefined || (Array.isArray(r.groupBy) && r.groupBy.length === 0);
-  const quantile = Array.isArray(r.measures) && r.measures.some((m) => typeof m === 'object' && m !== null && (m as { fn?: unknown }).fn === 'quantile');
-  return mode === 'central-dp' && publicGroups && !quantile;
+  return mode === 'central-dp' && publicGroups;
 }
 
 /** @throws FedmeshError INVALID_JOB naming the field */

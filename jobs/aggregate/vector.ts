@@ -8,7 +8,9 @@
  * (release.ts `releaseCentral` draws so). Pure.
  */
 import { keyId, type GroupPartial, type KeyValue, type MeasurePartial } from '../../algorithms/aggregate/index.js';
+import * as dp from '../../algorithms/dp/index.js';
 import type { CalibratedNoise } from '../../algorithms/dp/index.js';
+import type { Rng } from '../../algorithms/rng.js';
 import { measureField, publicGroupCombos, type AggregateJob, type AggregatePrivacyPlan } from '../../common/job/index.js';
 import { FedmeshError } from '../../common/errors.js';
 
@@ -17,10 +19,22 @@ export interface AggregateStat {
   readonly combo: number;
   /** The measure's index; -1 for the group's row count. */
   readonly measure: number;
-  readonly stat: 'count' | 'bins' | 'n' | 'sum' | 'sumSq';
+  /** `buckets`: a quantile's bucket counts in, the candidates its permute-and-flip chose out (central-dp). */
+  readonly stat: 'count' | 'bins' | 'n' | 'sum' | 'sumSq' | 'buckets';
   readonly length: number;
-  readonly noise: CalibratedNoise;
+  /** A block's exact sampler; for `buckets`, the quantile's selection instead. */
+  readonly noise: CalibratedNoise | QuantileSelection;
   readonly name: string;
+}
+
+/**
+ * A quantile measure's release at the coordinator (central-dp): permute-and-flip over the public candidates, on the
+ * group's exact summed bucket counts, drawn where the built-in release drew it. `sensitivity` is one person's largest
+ * change to a bucket count (rows per person × sites per person), for the layout.
+ */
+export interface QuantileSelection {
+  readonly sensitivity: number;
+  select(buckets: readonly bigint[], rng: Rng): number[];
 }
 
 /** The job's public group combinations. @throws FedmeshError INVALID_JOB without public keys (the plan refuses first) */
@@ -30,16 +44,13 @@ export function publicCombos(job: AggregateJob): KeyValue[][] {
   return combos;
 }
 
-/**
- * The blocks of a DP job, in vector (and draw) order.
- * @throws FedmeshError INVALID_JOB for a quantile (central-dp releases it by permute-and-flip on the built-in path)
- */
+/** The blocks of a DP job, in vector (and draw) order. */
 export function aggregateStats(job: AggregateJob, plan: AggregatePrivacyPlan): AggregateStat[] {
   const measures = plan.dp!.measures;
   const countLast = job.privacy.mode === 'local-dp';
   const out: AggregateStat[] = [];
   publicCombos(job).forEach((_, combo) => {
-    const add = (measure: number, stat: AggregateStat['stat'], length: number, noise: CalibratedNoise): void => {
+    const add = (measure: number, stat: AggregateStat['stat'], length: number, noise: AggregateStat['noise']): void => {
       out.push({ combo, measure, stat, length, noise, name: `g${combo}.${measure < 0 ? 'count' : `${measureField(job.measures[measure]!)}.${stat}`}` });
     };
     measures.forEach((mp, i) => {
@@ -52,7 +63,16 @@ export function aggregateStats(job: AggregateJob, plan: AggregatePrivacyPlan): A
         add(i, 'n', 1, mp.plan.countNoise);
         add(i, 'sum', 1, mp.plan.sumNoise);
         if (mp.plan.sumSquaresNoise) add(i, 'sumSq', 1, mp.plan.sumSquaresNoise);
-      } else if (mp.fn === 'quantile') throw new FedmeshError('INVALID_JOB', `measures[${i}]: a quantile runs on the built-in path`, { field: `measures[${i}]` });
+      } else if (mp.fn === 'quantile' && l.kind === 'histogram') {
+        // The bucket counts in (candidates + 1), one chosen candidate index per quantile out: room for both.
+        const quantiles = (job.measures[i] as { quantiles: number[] }).quantiles;
+        const k = plan.maxRowsPerPerson * plan.maxSitesPerPerson;
+        const select = (buckets: readonly bigint[], rng: Rng): number[] =>
+          // Each agent's buckets are ≥ 0 (the layout's bound, checked on its own reply): the sum is; clamped all the same,
+          // so no sum can make the selection throw (a failure would be a yes/no about the exact counts).
+          dp.releaseQuantiles({ candidates: mp.candidates, bucketCounts: buckets.slice(0, l.bins).map((b) => (b < 0n ? 0n : b)), quantiles, maxRowsPerPerson: k, budget: mp.budget }, rng).results.map((r) => r.candidateIndex);
+        add(i, 'buckets', Math.max(l.bins, quantiles.length), { sensitivity: k, select });
+      }
     });
     const count = measures.find((m) => m.fn === 'count');
     if (countLast && count && count.fn === 'count') add(-1, 'count', 1, count.noise);
@@ -74,7 +94,7 @@ export function emptyPartial(key: KeyValue[], plan: AggregatePrivacyPlan): Group
 function read(g: GroupPartial, s: AggregateStat): bigint[] {
   if (s.stat === 'count') return [g.count];
   const m = g.measures[s.measure]!;
-  if (s.stat === 'bins') return m.kind === 'histogram' ? m.bins.map((b) => b ?? 0n) : [];
+  if (s.stat === 'bins' || s.stat === 'buckets') return m.kind === 'histogram' ? m.bins.map((b) => b ?? 0n) : [];
   return m.kind === 'moments' ? [m[s.stat]] : [];
 }
 
@@ -108,8 +128,14 @@ export function toVector(job: AggregateJob, plan: AggregatePrivacyPlan, stats: r
   return out;
 }
 
-/** The released (summed, noisy) vector as the groups the built-in release reads. */
-export function fromVector(job: AggregateJob, plan: AggregatePrivacyPlan, stats: readonly AggregateStat[], values: readonly number[]): GroupPartial[] {
+/** Each group's quantile selections from the released vector: `chosen.get(combo)?.get(measure)`, candidate indexes. */
+export type ChosenQuantiles = Map<number, Map<number, number[]>>;
+
+/**
+ * The released (summed, noisy) vector as the groups the built-in release reads, and the candidates chosen for each
+ * quantile (into `chosen`; a quantile's bins stay zero: its exact buckets never leave the coordinator's round).
+ */
+export function fromVector(job: AggregateJob, plan: AggregatePrivacyPlan, stats: readonly AggregateStat[], values: readonly number[], chosen?: ChosenQuantiles): GroupPartial[] {
   const groups = publicCombos(job).map((key) => {
     const g = emptyPartial(key, plan);
     return { ...g, measures: g.measures.map((m) => (m.kind === 'histogram' ? { ...m, bins: [...m.bins] } : { ...m })) };
@@ -119,6 +145,12 @@ export function fromVector(job: AggregateJob, plan: AggregatePrivacyPlan, stats:
     const v = values.slice(at, at + s.length).map((x) => BigInt(Math.round(x)));
     at += s.length;
     const g = groups[s.combo]!;
+    if (s.stat === 'buckets') {
+      const quantiles = (job.measures[s.measure] as { quantiles: number[] }).quantiles.length;
+      if (!chosen?.has(s.combo)) chosen?.set(s.combo, new Map());
+      chosen?.get(s.combo)!.set(s.measure, v.slice(0, quantiles).map(Number));
+      continue;
+    }
     if (s.stat === 'count') {
       g.count = v[0]!;
       continue;

@@ -4,7 +4,7 @@ import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { IdentityAssertionClaims } from '../../common/identity/index.js';
-import { enforceDomainPolicy, enforceJobManifest, catalogKind, type ProductRules } from '../../common/job/index.js';
+import { declareUnitHint, enforceDomainPolicy, enforceJobManifest, catalogKind, type ProductRules } from '../../common/job/index.js';
 import { checkSecureMaxRows } from '../../common/secure/index.js';
 import type { JobSpec } from '../../common/job/index.js';
 import { checkAgentVector, compileKindJob, decodeRoundPayload, encodeVector, phaseAnswerSlot, projectOntoBounds, kindPrivacyModeOf, snapVectorToGrid, type AgentKindContext, type AnyAgentKindDef, type AnyKindDef, type BlockNoise, type CompiledKindJob, type KindRegistry, type StagedRead, type StatVector, checkSelectionSecure, layoutWithWithheld, selectionApplies, withholdSmallCells } from '../../common/kinds/index.js';
@@ -151,8 +151,11 @@ export class KindTaskRunner {
     }
   }
 
-  /** @throws FedmeshError naming the field; the agent turns it into a typed failure reply */
-  async run(task: AgentTask, scope: TaskScope, identity?: IdentityAssertionClaims): Promise<ReleasedAnswer> {
+  /**
+   * @param onCompiled told of the job once its spec compiled, before any check (the agent's task-started line)
+   * @throws FedmeshError naming the field; the agent turns it into a typed failure reply
+   */
+  async run(task: AgentTask, scope: TaskScope, identity?: IdentityAssertionClaims, onCompiled?: (job: CompiledKindJob) => void): Promise<ReleasedAnswer> {
     const { deps } = this;
     const def = deps.kinds.get(task.kind)!;
     const agentDef = deps.agentKinds.get(task.kind)!;
@@ -160,6 +163,7 @@ export class KindTaskRunner {
     // wrong hash evicted other jobs' states, and with them their rows' fingerprints).
     let entry = this.entry(task, def);
     const job = entry.job;
+    onCompiled?.(job);
     // The domain's public rules first: a kind or mode this agent does not serve is refused as such, whatever the task carries.
     enforceDomainPolicy(deps.policy, job.kind, job.privacy.mode);
     // A ported built-in kind's secure sum: its per-agent bound is this domain's published one in mode none (a bound
@@ -204,6 +208,8 @@ export class KindTaskRunner {
     // This agent's vector under a round's noise plan: local step → public-layout check → noise → fixed-point grid.
     const failureKey = `${task.jobId}\u0000${task.round}`;
     let computed = false;
+    // The step's account of how it computed (StatVector.report), sent as a plain round's meta.
+    let report: StatVector['report'];
     const computeVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
       if ((this.failures.get(failureKey) ?? 0) >= MAX_FAILED_ROUND_ATTEMPTS) {
         throw new FedmeshError('RESOURCE_EXHAUSTED', `round: round ${task.round + 1} of this job failed ${MAX_FAILED_ROUND_ATTEMPTS} times at this agent and is not computed again`, { field: 'round' });
@@ -265,6 +271,7 @@ export class KindTaskRunner {
       // bound?" about this agent's data for a bound the spec chose (red team 26: glm's and Cox's secureMaxRows). The
       // projection is 1-Lipschitz, so a DP block keeps its sensitivity; what still fails the check is not a number.
       const bounds = selectionApplies(job) ? layoutWithWithheld(layout) : layout;
+      report = stepped.report && publicReport(stepped.report);
       const vector = { values: projectOntoBounds(bounds, Float64Array.from(stepped.values)) };
       checkAgentVector(bounds, vector, 'this agent');
       // A block the round leaves without noise must be empty in a noisy mode, whatever the kind (exact-blocks.ts).
@@ -286,7 +293,7 @@ export class KindTaskRunner {
     }
     const answer = await deps.once(task.jobId, task.round, async () => {
       const out = await computeVector(mode.roundNoise(job, layout));
-      return { arrow: encodeVector(out), meta: { round: task.round } };
+      return { arrow: encodeVector(out), meta: { ...report, round: task.round } };
     });
     await this.forgetAfterLastRound(task.jobId, task.round, job, computed, agentDef.durableState);
     return answer;
@@ -402,5 +409,18 @@ function checkRules(product: string, rules: ProductRules, job: CompiledKindJob):
   if (rules.allowedPrivacyModes && !(rules.allowedPrivacyModes as readonly string[]).includes(job.privacy.mode)) {
     throw new FedmeshError('POLICY_DENIED', `privacy.mode: product ${product} does not allow mode ${job.privacy.mode} at this agent`, { field: 'privacy.mode' });
   }
-  if (!rules.privacyUnit) throw new FedmeshError('FAILED_PRECONDITION', `product ${product} has no known privacy unit, so no per-person contribution bound or cell size can be enforced`, { field: 'product' });
+  if (!rules.privacyUnit) throw new FedmeshError('FAILED_PRECONDITION', `product ${product} has no known privacy unit, so no per-person contribution bound or cell size can be enforced; ${declareUnitHint(product)}`, { field: 'product' });
+}
+
+/**
+ * A step's report as it may leave (StatVector.report): at most 16 entries, each a boolean, null, a safe integer or a
+ * short identifier — the shapes of the public facts a kind states (a bound it applied, a mode). What a kind puts
+ * there is its contract (jobs/README.md); this keeps the channel narrow whatever a kind does.
+ * @throws FedmeshError INTERNAL for anything else (a kind's bug; nothing is sent)
+ */
+export function publicReport(report: NonNullable<StatVector['report']>): NonNullable<StatVector['report']> {
+  const entries = Object.entries(report);
+  const ok = entries.length <= 16 && entries.every(([k, v]) => /^[A-Za-z][A-Za-z0-9]{0,39}$/.test(k) && (v === null || typeof v === 'boolean' || Number.isSafeInteger(v) || (typeof v === 'string' && /^[A-Za-z0-9_.-]{0,40}$/.test(v))));
+  if (!ok) throw new FedmeshError('INTERNAL', 'this agent\'s step reported other than public facts; nothing was sent');
+  return report;
 }

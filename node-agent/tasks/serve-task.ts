@@ -5,6 +5,7 @@ import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import type { IdentityAssertionClaims } from '../../common/identity/index.js';
 import { CONCEPT_NAMES_TASK_KIND, vocabularyQueryRefusal, enforceJobManifest, manifestProductOf, type ProductRules, purposeOf, parseJobSpec } from '../../common/job/index.js';
 import type { JobSpec } from '../../common/job/index.js';
+import { kindJobPublicFields } from '../../common/kinds/index.js';
 import type { ProductInfo } from '../data/products.js';
 import { refuseOffSource, type PostgresSource } from '../data/source/index.js';
 import { refuseUnlessNamed } from './job-agents.js';
@@ -77,7 +78,11 @@ export async function runAgentTask(task: AgentTask, identity: IdentityAssertionC
     const onSeam = deps.kindTasks.handles(task.kind, task.specJson);
     if (data) refuseOffSource(task.kind);
     if (onSeam) {
-      const out = await deps.kindTasks.run(task, scope, identity);
+      // Its lines carry the job's public privacy parameters as a built-in task's do (the ε the job asked for).
+      const out = await deps.kindTasks.run(task, scope, identity, (job) => {
+        about = { ...about, ...kindJobPublicFields(job), epsilon: job.privacy.epsilon ?? 0 };
+        deps.log('task-started', about);
+      });
       done('ok');
       return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta };
     }

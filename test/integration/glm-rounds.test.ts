@@ -60,6 +60,15 @@ describe('glm jobs over the kind seam: 3 agents over gRPC with mTLS', () => {
     return { coordinator, server, client, port: server.port };
   }
 
+  /** Stops the coordinator (its running jobs stay running in its store) and starts a new one on the same port and state. */
+  async function restartCoordinator(): Promise<void> {
+    const port = mesh.port;
+    mesh.client.close();
+    await mesh.coordinator.close();
+    await mesh.server.close();
+    mesh = await startCoordinator(join(dir, 'coordinator'), `127.0.0.1:${port}`);
+  }
+
   async function startAgent(name: string): Promise<void> {
     const log = (event: string, f?: Record<string, unknown>): void => {
       if (event !== 'task-done' || f?.kind !== 'glm') return;
@@ -190,11 +199,7 @@ describe('glm jobs over the kind seam: 3 agents over gRPC with mTLS', () => {
     const submitted = await mesh.client.submitJob(studySpec('binomial'));
     await atRound3;
     hook = undefined;
-    const port = mesh.port;
-    mesh.client.close();
-    await mesh.coordinator.close();
-    await mesh.server.close();
-    mesh = await startCoordinator(join(dir, 'coordinator'), `127.0.0.1:${port}`);
+    await restartCoordinator();
     const job = await mesh.client.watchJob(submitted.jobId);
     expect(job.state, JSON.stringify(job.error)).toBe('succeeded');
     expect(matchesPooled(job, pooled(), 'binomial')).toBe(true);
@@ -203,6 +208,37 @@ describe('glm jobs over the kind seam: 3 agents over gRPC with mTLS', () => {
     for (let r = 0; r < rounds; r++) expect(asked.filter((a) => a.round === r).map((a) => a.agent).sort(), `round ${r}`).toEqual(AGENTS);
     // Negative control: rounds before the stop were indeed run by the first coordinator (the resume did not start over).
     expect(asked.findIndex((a) => a.round === 3)).toBeGreaterThan(asked.findLastIndex((a) => a.round === 2));
+  }, 60_000);
+
+  it('a central-dp aggregate job (public groups: the kind seam) interrupted by a coordinator restart resumes and succeeds, charged once', async () => {
+    // What the researcher's ledger holds (a reservation counts as spent: it is never refunded) and in how many jobs.
+    const total = (): Promise<number> => mesh.coordinator.ledger.report('researcher').then((r) => r.reduce((s, e) => s + e.spent.rho, 0));
+    const jobs = (): Promise<number> => mesh.coordinator.ledger.report('researcher').then((r) => r.reduce((s, e) => s + e.jobs, 0));
+    let reached!: () => void;
+    const atRound0 = new Promise<void>((r) => (reached = r));
+    hook = (_jobId, _round, signal) => {
+      reached();
+      return new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error)));
+    };
+    const before = await total();
+    const jobsBefore = await jobs();
+    const submitted = await mesh.client.submitJob({ kind: 'aggregate', product: 'study', measures: [{ fn: 'count' }, { fn: 'quantile', column: 'x1', bounds: [-4, 4], quantiles: [0.5] }], privacy: { mode: 'central-dp', epsilon: 2 } });
+    await atRound0;
+    hook = undefined;
+    const reserved = await total();
+    expect(reserved - before).toBeGreaterThan(0);
+    await restartCoordinator();
+    const job = await mesh.client.watchJob(submitted.jobId);
+    expect(job.state, JSON.stringify(job.error)).toBe('succeeded');
+    // 2 700 persons; ε = 2 split over the count and the median: the count's Laplace std is about 1.4, so ±20 is > 10σ.
+    const n = SIZES.reduce((a, b) => a + b, 0);
+    const row = job.result!.rows[0]!;
+    expect(Math.abs(Number(row.count) - n)).toBeLessThan(20);
+    // The median of x1 (a standard normal-ish covariate): a public candidate near 0, chosen by permute-and-flip.
+    expect(Math.abs((row.quantile_x1 as number[])[0]!)).toBeLessThan(1);
+    // Reserved once at admission; the resumed job charged nothing more.
+    expect(await total()).toBeCloseTo(reserved, 12);
+    expect(await jobs()).toBe(jobsBefore + 1);
   }, 60_000);
 
   it('central-dp: charged once up front, noise of the stated size; the fit differs from the exact one by about what the noise says', async () => {

@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { FedmeshError } from '../../common/errors.js';
+import { compileKindJob, encodeRoundPayload } from '../../common/kinds/index.js';
+import { aggregateKind } from '../../jobs/aggregate/index.js';
+import { seamRunsAggregate } from '../../jobs/aggregate/spec.js';
 import type { Agent } from '../../node-agent/index.js';
 import type { AgentLink } from '../../node-agent/transport/link.js';
 import { startFakeAgent } from '../helpers/fake-agent.js';
@@ -36,7 +39,9 @@ describe('the product manifest is enforced at the agent (issue 8 item 0)', () =>
   let seq = 0;
   const task = (spec: unknown, researcher = 'direct'): AgentTask => {
     seq++;
-    return { taskId: `t${seq}`, jobId: `j${seq}`, kind: (spec as { kind: string }).kind, specJson: JSON.stringify(spec), deadlineMs: Date.now() + 10_000, round: 0, researcher, payload: new Uint8Array() };
+    // A spec the kind seam runs travels with its compiled job's hash (jobs/aggregate/spec.ts chooses).
+    const payload = (spec as { kind?: unknown }).kind === 'aggregate' && seamRunsAggregate(spec) ? encodeRoundPayload({ hash: compileKindJob(aggregateKind, spec).hash, input: null }) : new Uint8Array();
+    return { taskId: `t${seq}`, jobId: `j${seq}`, kind: (spec as { kind: string }).kind, specJson: JSON.stringify(spec), deadlineMs: Date.now() + 10_000, round: 0, researcher, payload };
   };
   const count = { kind: 'aggregate', product: 'visits', where: [], groupBy: [], measures: [{ fn: 'count' }] };
 

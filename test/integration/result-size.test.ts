@@ -70,12 +70,16 @@ describe('result size over the real transport', () => {
 
   it('an agent reply over the link budget (10,000 groups × a 1,001-candidate quantile) is refused, naming the limit', async () => {
     const before = await spentAndStored();
-    const err = await refusal(
-      mesh.client.submitJob({ kind: 'aggregate', product: 'person', groupBy: ['year_of_birth'], groupKeys: { year_of_birth: years(10_000) }, measures: [{ fn: 'quantile', column: 'bmi', bounds: [10, 50], quantiles: [0.5], candidates: 1001 }], privacy: { mode: 'central-dp', epsilon: 1 } }),
-    );
+    const spec = { kind: 'aggregate', product: 'person', groupBy: ['year_of_birth'], groupKeys: { year_of_birth: years(10_000) }, measures: [{ fn: 'quantile', column: 'bmi', bounds: [10, 50], quantiles: [0.5], candidates: 1001 }] };
+    // Mode none (the built-in path): the agent's reply budget.
+    const err = await refusal(mesh.client.submitJob({ ...spec, privacy: { mode: 'none' } }));
     expect(err.code).toBe('RESOURCE_EXHAUSTED');
     expect(err.message).toContain(`over the limit of ${MAX_AGENT_REPLY_BYTES.toLocaleString('en-US')}`);
     expect(err.message).toMatch(/each agent's reply could be/);
+    // central-dp (the kind seam): the vector a round carries, 10,000 × 1,002 buckets.
+    const seam = await refusal(mesh.client.submitJob({ ...spec, privacy: { mode: 'central-dp', epsilon: 1 } }));
+    expect(seam.code).toBe('RESOURCE_EXHAUSTED');
+    expect(seam.message).toMatch(/^groupKeys: 10000 groups × their statistics are 10020000 numbers per agent, more than the 4194304 a round carries/);
     expect(await spentAndStored()).toEqual(before);
   });
 

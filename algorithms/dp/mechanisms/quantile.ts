@@ -101,13 +101,11 @@ export function releaseQuantiles(input: QuantileInput, rng: Rng): QuantileReleas
     ranks.push(acc);
   }
   const n = acc + buckets[candidates.length]!;
-  const Q = quantiles.length;
-  const epsEach =
-    input.budget.epsilon !== undefined ? (input.budget.epsilon / Q) * (1 - 2 ** -40) : Math.sqrt((2 * input.budget.rho) / Q) * (1 - 2 ** -40);
+  const epsEach = epsilonPerQuantile(input.budget, quantiles.length);
   const eps = rationalFromNumber(epsEach, 'epsilon per quantile');
   const src = asBufferedRng(rng);
   const m = candidates.length;
-  const results: QuantileResult[] = [];
+  const chosenIndexes: number[] = [];
   for (const q of quantiles) {
     const qr = rationalFromNumber(q, 'quantile');
     // Scaled distances E_j = |rank_j·q.den − q.num·n| = q.den·|rank_j − q·n|.
@@ -135,15 +133,33 @@ export function releaseQuantiles(input: QuantileInput, rng: Rng): QuantileReleas
       }
     }
     if (chosen < 0) throw new Error('permute-and-flip: no candidate accepted (unreachable: the best is accepted surely)');
-    const sens = Number(k) * Math.max(q, 1 - q);
-    results.push({
-      quantile: q,
-      value: candidates[chosen]!,
-      candidateIndex: chosen,
-      rankErrorBound95: selectionErrorBound(sens, epsEach, m),
-      epsilon: epsEach,
-    });
+    chosenIndexes.push(chosen);
   }
+  return quantileSelections(input, chosenIndexes);
+}
+
+/** ε of each quantile's selection: the budget's ε split evenly, or ε = √(2ρ/Q), a hair below so rounding never overspends. */
+function epsilonPerQuantile(budget: DpBudget, quantiles: number): number {
+  return budget.epsilon !== undefined ? (budget.epsilon / quantiles) * (1 - 2 ** -40) : Math.sqrt((2 * budget.rho) / quantiles) * (1 - 2 ** -40);
+}
+
+/**
+ * The release of quantiles whose candidates were already chosen (`chosen[i]` the index selected for `quantiles[i]`,
+ * by `releaseQuantiles` here or where the exact bucket counts were, e.g. the kind seam's coordinator in its draw
+ * order): values, each one's rank-error bound and ε, and the cost. Post-processing of public parameters only.
+ * @throws RangeError naming the bad field
+ */
+export function quantileSelections(input: Omit<QuantileInput, 'bucketCounts'>, chosen: readonly number[]): QuantileRelease {
+  const { candidates, quantiles } = input;
+  if (chosen.length !== quantiles.length) throw new RangeError(`chosen must have one index per quantile (${quantiles.length}), got ${chosen.length}`);
+  checkBudget(input.budget);
+  const k = toPositiveInt(input.maxRowsPerPerson, 'maxRowsPerPerson');
+  const epsEach = epsilonPerQuantile(input.budget, quantiles.length);
+  const results = quantiles.map((q, i): QuantileResult => {
+    const c = chosen[i]!;
+    if (!Number.isInteger(c) || c < 0 || c >= candidates.length) throw new RangeError(`chosen[${i}] must be a candidate index in 0..${candidates.length - 1}, got ${c}`);
+    return { quantile: q, value: candidates[c]!, candidateIndex: c, rankErrorBound95: selectionErrorBound(Number(k) * Math.max(q, 1 - q), epsEach, candidates.length), epsilon: epsEach };
+  });
   const cost = addCosts(...quantiles.map(() => ({ rho: (epsEach * epsEach) / 2, epsilon: epsEach, delta: 0 })));
   return { results, rho: cost.rho, cost, mechanism: 'permute-and-flip' };
 }

@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { planAggregatePrivacy, parseJobSpec } from '../../common/job/index.js';
 import type { AggregateJob } from '../../common/job/index.js';
-import type { AgentView } from '../agent-registry.js';
-import { aggregateReplyMismatch } from './reply-check.js';
+import { aggregateReplyMismatch, type ReplyingAgent } from './reply-check.js';
 
-const agent: AgentView = {
-  name: 'a1',
-  domain: 'a1',
-  connected: true,
-  connectedSinceMs: 0,
-  lastHeartbeatMs: 0,
-  products: [{ name: 'person', columns: [{ name: 'gender_concept_id', type: 'BIGINT' }], privacyUnit: 'person_id', description: '', metadata: {} }],
-  version: 'test',
-  policy: { minCellSize: 10, allowModes: ['central-dp'], allowKinds: ['aggregate'] },
+const agent: ReplyingAgent = {
+  products: [{ name: 'person', privacyUnit: 'person_id' }],
+  policy: { minCellSize: 10 },
 };
 
 describe('the coordinator releases data-dependent groups only from agents that selected them', () => {

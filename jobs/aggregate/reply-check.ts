@@ -1,6 +1,11 @@
 import { FedmeshError, quote } from '../../common/errors.js';
 import type { AggregatePrivacyPlan, AggregateJob } from '../../common/job/index.js';
-import type { AgentView } from '../agent-registry.js';
+
+/** What the check reads of the answering agent: its catalogue entries and its published minimum cell size. */
+export interface ReplyingAgent {
+  readonly products: readonly { readonly name: string; readonly privacyUnit?: string }[];
+  readonly policy: { readonly minCellSize: number };
+}
 
 /**
  * What an agent says it did must be what the job's plan assumed, or the result is not released: noise calibrated to
@@ -9,7 +14,7 @@ import type { AgentView } from '../agent-registry.js';
  * for every answering agent; a mismatch fails the job naming the agent.
  * @returns undefined when the report matches, else the reason
  */
-export function aggregateReplyMismatch(job: AggregateJob, plan: AggregatePrivacyPlan, agent: AgentView, meta: Readonly<Record<string, unknown>>): string | undefined {
+export function aggregateReplyMismatch(job: AggregateJob, plan: AggregatePrivacyPlan, agent: ReplyingAgent, meta: Readonly<Record<string, unknown>>): string | undefined {
   if (job.privacy.mode === 'none') {
     const product = agent.products.find((p) => p.name === job.product);
     const expected = product?.privacyUnit ? 'persons' : 'rows';
@@ -17,6 +22,14 @@ export function aggregateReplyMismatch(job: AggregateJob, plan: AggregatePrivacy
     if (meta.minCellSize !== agent.policy.minCellSize) return `it reported minimum cell size ${quote(meta.minCellSize)}, not the ${agent.policy.minCellSize} it registered`;
     return undefined;
   }
+  return dpReplyMismatch(plan, meta);
+}
+
+/**
+ * The DP modes' part of the check, which needs nothing of the agent: the contribution bound and the partition
+ * selection the plan assumes. The seam's aggregate (index.ts, `replyMismatch`) checks each plain reply with it.
+ */
+export function dpReplyMismatch(plan: AggregatePrivacyPlan, meta: Readonly<Record<string, unknown>>): string | undefined {
   if (meta.contributionBounded !== true) return `it reported contributionBounded ${quote(meta.contributionBounded)}, but the plan bounds each person's contribution`;
   if (meta.maxRowsPerPerson !== plan.maxRowsPerPerson) return `it reported maxRowsPerPerson ${quote(meta.maxRowsPerPerson)}, but the plan assumes ${plan.maxRowsPerPerson}`;
   // Without public keys the groups an agent sends must be those its DP partition selection chose.
