@@ -25,10 +25,13 @@ export type FedmeshErrorCode =
   | 'COORDINATOR_UNAVAILABLE';
 
 /** Every code, for checking one that arrives as text (an agent's reply). */
-const CODES: ReadonlySet<string> = new Set<FedmeshErrorCode>([
-  'INVALID_JOB', 'INVALID_ARGUMENT', 'NOT_FOUND', 'POLICY_DENIED', 'UNAUTHENTICATED', 'BUDGET_EXHAUSTED', 'AGENT_UNAVAILABLE', 'QUORUM_NOT_MET',
-  'ROUND_TIMEOUT', 'ALREADY_EXISTS', 'FAILED_PRECONDITION', 'CANCELLED', 'INTERNAL', 'RESOURCE_EXHAUSTED', 'MESSAGE_TOO_LARGE', 'COORDINATOR_UNAVAILABLE',
-]);
+const CODES: ReadonlySet<string> = new Set(
+  Object.keys({
+    INVALID_JOB: true, INVALID_ARGUMENT: true, NOT_FOUND: true, POLICY_DENIED: true, UNAUTHENTICATED: true, BUDGET_EXHAUSTED: true,
+    AGENT_UNAVAILABLE: true, QUORUM_NOT_MET: true, ROUND_TIMEOUT: true, ALREADY_EXISTS: true, FAILED_PRECONDITION: true, CANCELLED: true,
+    INTERNAL: true, RESOURCE_EXHAUSTED: true, MESSAGE_TOO_LARGE: true, COORDINATOR_UNAVAILABLE: true,
+  } satisfies Record<FedmeshErrorCode, true>),
+);
 
 /** Whether `s` is one of fedmesh's error codes (not free text that looks like one). */
 export function isFedmeshErrorCode(s: string): s is FedmeshErrorCode {

@@ -167,6 +167,8 @@ export class KindJobs {
         const why = e instanceof RangeError && /identity/.test(e.message) ? 'was stored without the identity it was admitted under (by an older version), so it cannot resume as admitted' : 'no longer compiles under the current version of its kind';
         record.error = { code: 'INTERNAL', message: `the coordinator restarted and this job ${why}; its reserved budget stays charged` };
         this.deps.log('job-resume-failed', { jobId: record.id, kind: record.kind, error: e instanceof Error ? e.name : typeof e });
+        // The failure is audited as any failed job is (job.failed), with what its admission logged (red team 44).
+        this.deps.log('job-failed', { jobId: record.id, researcher: record.researcher, kind: record.kind, privacyMode: privacyModeOfSpec(record.spec), answered: 0, missing: record.agentsAsked.length, code: 'INTERNAL' });
         await this.deps.ledger.commit(record.id);
         await this.deps.store.update(record);
         continue;
@@ -199,16 +201,24 @@ export class KindJobs {
     const learnMinCellSize = (a: AgentView): void => {
       if (record.agentsAsked.includes(a.name)) minCellSize[a.name] = Math.max(minCellSize[a.name] ?? 0, a.policy.minCellSize);
     };
+    /** Agents whose account of a round differed from the plan (KindDef.replyMismatch), with the reason. */
+    const mismatches = new Map<string, string>();
+    const mismatchError = (details: Readonly<Record<string, unknown>>): FedmeshError | undefined => {
+      const [agent, why] = mismatches.entries().next().value ?? [];
+      return agent === undefined ? undefined : new FedmeshError('FAILED_PRECONDITION', `result not released: agent ${agent} did not compute what the plan assumed (${why})`, { details });
+    };
     const transport: RoundTransport = {
       ask: async (agent, t) => {
         const o = await deps.dispatcher.dispatch(agent, { jobId: t.jobId, kind: t.kind, specJson: t.specJson, deadlineMs: t.deadlineMs, round: t.round, researcher: t.researcher, payload: t.payload });
         if (o.ok) {
           deps.metrics.roundReplyReceived(job.kind, job.secure, o.arrow.length + (o.payload?.length ?? 0));
-          // An agent whose account of a plain round differs from the plan fails the job: nothing of it is released.
+          // An agent whose account of a plain round differs from the plan: its answer is not summed, and the job fails
+          // once the round is in (below), naming it — nothing is released, as on the built-in path.
           const mismatch = job.secure === 'plain' ? def.replyMismatch?.(job, o.meta) : undefined;
           if (mismatch !== undefined) {
+            if (!mismatches.has(agent)) mismatches.set(agent, mismatch);
             emit('agent-failed', agent, `round ${t.round + 1}: FAILED_PRECONDITION: its account differs from the plan`);
-            throw new FedmeshError('FAILED_PRECONDITION', `result not released: agent ${agent} did not compute what the plan assumed (${mismatch})`);
+            return { ok: false, error: { code: 'FAILED_PRECONDITION', message: `its account differs from the plan (${mismatch})` } };
           }
           const view = deps.registry.connected().find((v) => v.name === agent);
           if (view) learnMinCellSize(view);
@@ -242,6 +252,9 @@ export class KindJobs {
           await deps.beforeRound?.(record.id, round, signal);
         },
       });
+      // (dropout "continue" summed the others: still nothing is released from a job an agent computed otherwise)
+      const refused = mismatchError({ answered: out.answered.filter((a) => !mismatches.has(a)), missing: [...new Set([...out.missing, ...mismatches.keys()])].sort() });
+      if (refused) throw refused;
       record.agentsAnswered = out.answered;
       record.agentsMissing = [...out.missing, ...excluded.map((x) => x.agent)].sort();
       const r = out.release;
@@ -271,7 +284,8 @@ export class KindJobs {
         deps.log('job-suspended', { jobId: record.id });
         return;
       }
-      const err = isFedmeshError(e) ? e : new FedmeshError('INTERNAL', 'internal error while running the job');
+      // A quorum failed by a mismatching agent is refused as the mismatch it is, with the round's answered/missing.
+      const err = mismatchError(isFedmeshError(e) ? e.details : {}) ?? (isFedmeshError(e) ? e : new FedmeshError('INTERNAL', 'internal error while running the job'));
       if (!isFedmeshError(e)) deps.log('job-internal-error', { jobId: record.id, error: errorClass(e) });
       const details = err.details as { answered?: string[]; missing?: string[] };
       record.agentsAnswered = details.answered ?? [];
@@ -361,7 +375,8 @@ function storedCaller(p: Principal): Principal {
   const a = p.attributes;
   return {
     name: p.name,
-    isAdmin: p.isAdmin,
+    // Never stored as an administrator: nothing of a running job needs it, and a stored flag would invite its use.
+    isAdmin: false,
     ...(p.authenticatedBy ? { authenticatedBy: p.authenticatedBy } : {}),
     ...(a ? { attributes: { ...(a.organisation ? { organisation: a.organisation } : {}), roles: [...a.roles], purposes: [...a.purposes], projects: [...a.projects] } } : {}),
   };
@@ -370,4 +385,10 @@ function storedCaller(p: Principal): Principal {
 /** An unexpected error's class for the log, never its message (which may quote a value: red team 43). */
 function errorClass(e: unknown): string {
   return e instanceof Error ? e.name : typeof e;
+}
+
+/** A stored spec's privacy mode, when it states a known one (for a log line about a job that no longer compiles). */
+function privacyModeOfSpec(spec: unknown): string {
+  const mode = (spec as { privacy?: { mode?: unknown } } | null)?.privacy?.mode;
+  return typeof mode === 'string' && ['none', 'central-dp', 'local-dp', 'distributed-dp'].includes(mode) ? mode : 'unparsed';
 }

@@ -66,10 +66,12 @@ function aggregateLayout(job: CompiledAggregateJob): StatLayout {
   const hi = MAX_AGENT_ENTRY;
   return {
     blocks: aggregateStats(job.spec, aggregatePrivacyPlan(job.spec)).map((s) => {
-      // Counts (rows, bins, a quantile's buckets, n) and Σx² are never negative: an agent's negative entry is refused
-      // on its own vector, so it cannot cancel the others' counts (red team 43: a quantile's summed buckets below 0
-      // failed the job, a yes/no about the other sites' exact counts). Sums of centred values may be negative.
-      const lo = s.stat === 'sum' ? -MAX_AGENT_ENTRY : 0;
+      // central-dp: counts (rows, bins, a quantile's buckets, n) and Σx² are never negative: an agent's negative entry
+      // is refused on its own vector, so it cannot cancel the others' counts (red team 43: a quantile's summed buckets
+      // below 0 failed the job, a yes/no about the other sites' exact counts). Sums of centred values may be negative.
+      // local-dp: an agent's entries carry its discrete Laplace noise, which has no public margin a count stays within
+      // (red team 44: honest agents refused), so they are not bounded below; nothing is selected on their sum there.
+      const lo = s.stat === 'sum' || job.privacy.mode !== 'central-dp' ? -MAX_AGENT_ENTRY : 0;
       // The sensitivity the sampler was calibrated to, in grid units (L2 for a Gaussian, L1 for a Laplace); a
       // quantile's buckets: one person's largest change to a bucket count.
       const d = 'select' in s.noise ? s.noise.sensitivity : s.noise.info.sensitivity;

@@ -132,6 +132,9 @@ describe('aggregate on the kind seam', () => {
     expect(byStat.get('buckets')!.perAgent.lo).toBe(0);
     // Control: a sum of centred values may be negative.
     expect(byStat.get('sum')!.perAgent.lo).toBe(-MAX_AGENT_ENTRY);
+    // local-dp: an honest agent's counts carry its Laplace noise, with no public margin: not bounded below (red team 44).
+    const local = compileKindJob(aggregateKind, { ...central, measures: [{ fn: 'count' }], privacy: { mode: 'local-dp', epsilon: 1 } });
+    expect(aggregateKind.layout(local, 0).blocks[0]!.perAgent.lo).toBe(-MAX_AGENT_ENTRY);
     // An agent's reply with a negative bucket (to cancel the other sites' counts) is refused on its own vector.
     const honest = Float64Array.from([10, 4, 3, 2, 1, 0]);
     expect(() => checkAgentVector(layout, { values: honest }, 'a1')).not.toThrow();
@@ -143,5 +146,10 @@ describe('aggregate on the kind seam', () => {
     expect(Number.isInteger(out.values[1])).toBe(true);
     expect(out.values[1]).toBeGreaterThanOrEqual(0);
     expect(out.values[1]).toBeLessThan(3);
+    // A damaged stored selection (a fraction, not a candidate index) fails the release instead of being rounded into one.
+    const plan = aggregatePrivacyPlan(job.spec);
+    const stats = aggregateStats(job.spec, plan);
+    expect(() => fromVector(job.spec, plan, stats, [10, 1, 0, 0, 0, 5], new Map())).not.toThrow();
+    expect(() => fromVector(job.spec, plan, stats, [10, 1.4, 0, 0, 0, 5], new Map())).toThrow(/not candidate indexes/);
   });
 });

@@ -147,6 +147,9 @@ export function fromVector(job: AggregateJob, plan: AggregatePrivacyPlan, stats:
     const g = groups[s.combo]!;
     if (s.stat === 'buckets') {
       const quantiles = (job.measures[s.measure] as { quantiles: number[] }).quantiles.length;
+      // Candidate indexes, as the selection stored them: anything else is a damaged round record, never rounded into one.
+      const raw = values.slice(at - s.length, at - s.length + quantiles);
+      if (!raw.every((x) => Number.isInteger(x))) throw new RangeError(`block ${s.name}: the stored selection is not candidate indexes`);
       if (!chosen?.has(s.combo)) chosen?.set(s.combo, new Map());
       chosen?.get(s.combo)!.set(s.measure, v.slice(0, quantiles).map(Number));
       continue;

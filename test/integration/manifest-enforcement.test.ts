@@ -115,6 +115,13 @@ describe('the product manifest is enforced at the agent (issue 8 item 0)', () =>
     expect(unbounded.result).toBeUndefined();
     expect(unbounded.error!.code).toBe('FAILED_PRECONDITION');
     expect(unbounded.error!.message).toMatch(/agent rogue did not compute what the plan assumed \(it reported contributionBounded false/);
+    // With a quorum (dropout "continue") the others' sum would be complete without it: still nothing is released, and
+    // the job records who answered as planned (red team 44: it recorded every agent as missing).
+    const continued = await mesh.client.run({ ...spec, quorum: 1 });
+    expect(continued.state).toBe('failed');
+    expect(continued.error!.message).toMatch(/agent rogue did not compute what the plan assumed/);
+    expect(continued.agents.answered).toEqual(['p1']);
+    expect(continued.agents.missing).toEqual(['rogue']);
     lie = { maxRowsPerPerson: 50 };
     const wider = await mesh.client.run(spec);
     expect(wider.state).toBe('failed');
