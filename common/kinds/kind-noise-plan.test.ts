@@ -3,7 +3,8 @@ import { asBufferedRng, calibrateNoise } from '../../algorithms/dp/index.js';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
 import { kindPrivacyModeOf } from './kind-noise-plan.js';
 import { CENTRAL_DP_MODE, DISTRIBUTED_DP_MODE } from './index.js';
-import type { CompiledKindJob, KindNoisePlan, KindPrivacyMode } from './kind.js';
+import type { CompiledKindJob, KindDef, KindNoisePlan, KindPrivacyMode } from './kind.js';
+import { compileKindJob } from './compiled-job.js';
 import type { StatLayout } from './stat-layout.js';
 
 /** A kind's own plan: ε-only discrete Laplace on block `a` (sensitivity 1), nothing on the public block `b`. */
@@ -62,9 +63,13 @@ describe('a kind noise plan on the seam (kind-noise-plan.ts)', () => {
     };
     const sel = { noisePlan: () => selecting };
     const mode = kindPrivacyModeOf(sel, job('central-dp'));
-    const noise = mode.roundNoise(job('central-dp'), layout);
+    // The layout states the block is selected at the coordinator (compile refuses it outside central-dp).
+    const marked: StatLayout = { blocks: [layout.blocks[0]!, { ...layout.blocks[1]!, selectedAtCoordinator: true }] };
+    // A plan that selects a block the layout does not mark is a kind's bug, refused.
+    expect(() => mode.atCoordinator(v, mode.roundNoise(job('central-dp'), layout), layout, createSeededRng(5))).toThrow(/does not say so/);
+    const noise = mode.roundNoise(job('central-dp'), marked);
     expect(noise.map((n) => n.std)).toEqual([laplace.info.std, 0]);
-    const out = Array.from(mode.atCoordinator(v, noise, layout, createSeededRng(5)).values);
+    const out = Array.from(mode.atCoordinator(v, noise, marked, createSeededRng(5)).values);
     expect(seen).toEqual([[7n, 8n]]);
     const r = asBufferedRng(createSeededRng(5));
     const a = [10, 20, 30, 40].map((x) => x + Number(laplace.sample(r)));
@@ -74,9 +79,27 @@ describe('a kind noise plan on the seam (kind-noise-plan.ts)', () => {
     // A selection longer than its block is a bug, not a truncation.
     const long = { noisePlan: (): KindNoisePlan => ({ cost: laplace.cost, blocks: [undefined, { select: () => [1, 2, 3] }] }) };
     const m2 = kindPrivacyModeOf(long, job('central-dp'));
-    expect(() => m2.atCoordinator(v, m2.roundNoise(job('central-dp'), layout), layout, createSeededRng(1))).toThrow(/returned 3 entries for a block of 2/);
+    expect(() => m2.atCoordinator(v, m2.roundNoise(job('central-dp'), marked), marked, createSeededRng(1))).toThrow(/returned 3 entries for a block of 2/);
     // An agent has only its own share: local-dp refuses a selection block.
     const local = kindPrivacyModeOf(sel, job('local-dp'));
-    expect(() => local.roundNoise(job('local-dp'), layout)).toThrow(/central-dp only/);
+    expect(() => local.roundNoise(job('local-dp'), marked)).toThrow(/central-dp only/);
+  });
+
+  it('compile refuses a job outside central-dp whose layout has a block selected at the coordinator (red team 44)', () => {
+    const kind = (selected: boolean): KindDef<{ mode: KindPrivacyMode }> => ({
+      kind: 'k',
+      parse: (raw) => raw as { mode: KindPrivacyMode },
+      compile: (spec) => ({ ...job(spec.mode), spec, plan: {} }),
+      layout: () => ({ blocks: [{ ...layout.blocks[0]!, ...(selected ? { selectedAtCoordinator: true } : {}) }] }),
+      nextRound: () => null,
+      release: () => ({ columns: [], rows: [], notes: [], privacy: {} }),
+      view: () => '',
+    });
+    for (const mode of ['none', 'local-dp', 'distributed-dp'] as const) {
+      expect(() => compileKindJob(kind(true), { mode })).toThrow(/block a is released by a selection at the coordinator, which needs central-dp, not/);
+      // Control: the same layout without the mark compiles.
+      expect(() => compileKindJob(kind(false), { mode })).not.toThrow();
+    }
+    expect(() => compileKindJob(kind(true), { mode: 'central-dp' })).not.toThrow();
   });
 });

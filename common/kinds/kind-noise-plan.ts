@@ -34,6 +34,7 @@ export function kindPrivacyModeOf(def: { noisePlan?(job: CompiledKindJob<any, an
     layout.blocks.forEach((b, i) => {
       const s = plan.blocks[i];
       if (s && 'select' in s) {
+        if (b.selectedAtCoordinator !== true) throw new RangeError(`block ${b.name}: the noise plan selects it, but the layout does not say so (selectedAtCoordinator)`);
         // The exact sum goes into the mechanism and only its output comes out (checked: at most the block's length).
         const chosen = s.select(Array.from(out.subarray(at, at + b.length), (x) => BigInt(Math.round(x))), r);
         if (chosen.length > b.length) throw new RangeError(`block ${b.name}: the selection returned ${chosen.length} entries for a block of ${b.length}`);

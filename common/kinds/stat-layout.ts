@@ -29,6 +29,12 @@ export interface StatBlock {
   /** `additive`: the sum is released; `selection`: only entries that pass a public threshold are. */
   readonly release: 'additive' | 'selection';
   /**
+   * The kind's noise plan releases this block by a selection mechanism at the coordinator (`BlockSelector`): its
+   * exact sum must reach the coordinator, so only central-dp can run it; a job in another mode is refused at compile.
+   * @default false
+   */
+  readonly selectedAtCoordinator?: boolean;
+  /**
    * Selection blocks only: chains of entry indices whose person sets are nested, largest first (a cohort's attrition:
    * qualified ⊇ after rule 0 ⊇ … ⊇ the cohort). Two released neighbours differing by 1 … k − 1 persons would
    * disclose the persons between them, so in mode none the agent withholds the later one too (complementary

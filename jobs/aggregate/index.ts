@@ -75,7 +75,7 @@ function aggregateLayout(job: CompiledAggregateJob): StatLayout {
       // The sensitivity the sampler was calibrated to, in grid units (L2 for a Gaussian, L1 for a Laplace); a
       // quantile's buckets: one person's largest change to a bucket count.
       const d = 'select' in s.noise ? s.noise.sensitivity : s.noise.info.sensitivity;
-      return { name: s.name, length: s.length, perAgent: { lo, hi }, sensitivity: { l1: d, l2Sq: d * d }, gridExponent: 0, exactOnGrid: true, release: 'additive' as const };
+      return { name: s.name, length: s.length, perAgent: { lo, hi }, sensitivity: { l1: d, l2Sq: d * d }, gridExponent: 0, exactOnGrid: true, release: 'additive' as const, ...('select' in s.noise ? { selectedAtCoordinator: true } : {}) };
     }),
   };
 }
