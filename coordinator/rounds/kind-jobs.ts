@@ -3,7 +3,7 @@ import { checkProjectMembership } from '../admission/project-membership.js';
 import { randomUUID } from 'node:crypto';
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
-import { checkSecureCombination, compileKindJob, heVectorPlan, kindPrivacyModeOf, registryKindCandidates, secAggVectorPlan, secureQuorum, suppressedOfRounds, type AnyKindDef, type CompiledKindJob, type KindRegistry, type KindReleaseInfo } from '../../common/kinds/index.js';
+import { checkSecureCombination, compileKindJob, KIND_PRIVACY_MODES, heVectorPlan, kindPrivacyModeOf, registryKindCandidates, secAggVectorPlan, secureQuorum, suppressedOfRounds, type AnyKindDef, type CompiledKindJob, type KindRegistry, type KindReleaseInfo } from '../../common/kinds/index.js';
 import type { AgentRegistry, AgentView } from '../agent-registry.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { JobEventRecord, JobRecord, RegistryJobSpec } from '../job-record.js';
@@ -157,16 +157,17 @@ export class KindJobs {
         // A job of a kind ported in steps that ran on the built-in path cannot resume (those have one round and no store).
         if (def.accepts && !def.accepts(record.spec)) throw new RangeError('the built-in path of this kind does not resume');
         // Agents' policies read the identity the job was admitted under; one not stored (a job admitted by an older
-        // version) is not made up: the job fails as one that no longer compiles.
-        if (!record.caller || record.caller.name !== record.researcher) throw new RangeError('the job was stored without the identity it was admitted under');
+        // version) is not made up: the job fails instead of resuming.
+        if (!record.caller || record.caller.name !== record.researcher) throw new RangeError('no stored identity');
         job = compileKindJob(def, withMeshSites(record.spec, this.deps.maxSitesPerPerson));
       } catch (e) {
-        // The kind changed under a stored job (an upgrade): it cannot resume as admitted; fail it, charge kept.
+        // The kind changed under a stored job (an upgrade), or its identity was not kept: it cannot resume as admitted;
+        // fail it, charge kept.
         record.state = 'failed';
         record.finishedAtMs = Date.now();
-        const why = e instanceof RangeError && /identity/.test(e.message) ? 'was stored without the identity it was admitted under (by an older version), so it cannot resume as admitted' : 'no longer compiles under the current version of its kind';
+        const why = record.caller?.name !== record.researcher ? 'was stored without the identity it was admitted under (by an older version), so it cannot resume as admitted' : 'no longer compiles under the current version of its kind';
         record.error = { code: 'INTERNAL', message: `the coordinator restarted and this job ${why}; its reserved budget stays charged` };
-        this.deps.log('job-resume-failed', { jobId: record.id, kind: record.kind, error: e instanceof Error ? e.name : typeof e });
+        this.deps.log('job-resume-failed', { jobId: record.id, kind: record.kind, error: errorClass(e) });
         // The failure is audited as any failed job is (job.failed), with what its admission logged (red team 44).
         this.deps.log('job-failed', { jobId: record.id, researcher: record.researcher, kind: record.kind, privacyMode: privacyModeOfSpec(record.spec), answered: 0, missing: record.agentsAsked.length, code: 'INTERNAL' });
         await this.deps.ledger.commit(record.id);
@@ -390,5 +391,5 @@ function errorClass(e: unknown): string {
 /** A stored spec's privacy mode, when it states a known one (for a log line about a job that no longer compiles). */
 function privacyModeOfSpec(spec: unknown): string {
   const mode = (spec as { privacy?: { mode?: unknown } } | null)?.privacy?.mode;
-  return typeof mode === 'string' && ['none', 'central-dp', 'local-dp', 'distributed-dp'].includes(mode) ? mode : 'unparsed';
+  return (KIND_PRIVACY_MODES as readonly unknown[]).includes(mode) ? (mode as string) : 'unparsed';
 }
