@@ -59,7 +59,8 @@ export function keyId(key: readonly KeyValue[]): string {
   return JSON.stringify(key);
 }
 
-function rescale(m: MomentPartial, scaleBits: number, sqScaleBits: number): MomentPartial {
+/** The same moments on a finer grid (exact: a left shift). @throws RangeError to a coarser one */
+export function rescaleMoments(m: MomentPartial, scaleBits: number, sqScaleBits: number): MomentPartial {
   const d = scaleBits - m.scaleBits;
   const dq = sqScaleBits - m.sqScaleBits;
   if (d < 0 || dq < 0) throw new RangeError(`rescale: cannot lower the grid scale`);
@@ -73,8 +74,8 @@ function addMeasure(a: MeasurePartial, b: MeasurePartial, index: number): Measur
   if (a.kind === 'moments' && b.kind === 'moments') {
     const s = Math.max(a.scaleBits, b.scaleBits);
     const q = Math.max(a.sqScaleBits, b.sqScaleBits);
-    const x = rescale(a, s, q);
-    const y = rescale(b, s, q);
+    const x = rescaleMoments(a, s, q);
+    const y = rescaleMoments(b, s, q);
     return { kind: 'moments', n: x.n + y.n, sum: x.sum + y.sum, sumSq: x.sumSq + y.sumSq, scaleBits: s, sqScaleBits: q };
   }
   if (a.kind === 'histogram' && b.kind === 'histogram') {

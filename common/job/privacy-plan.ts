@@ -63,9 +63,24 @@ function selectionJobBudget(p: PrivacySpec): dp.DpBudget {
   return jobBudget({ ...p, epsilon, delta: half });
 }
 
-function momentsLayoutNone(m: Measure & { bounds: [number, number] }, type: string): AgentMeasureLayout {
+/**
+ * The finest grid exponent (≤ `bits`) on which a value of magnitude up to `bound` stays within 2^61 grid units: one
+ * row's value on the grid must fit a SQL engine's BIGINT (PostgreSQL rounds each row to BIGINT before summing), or the
+ * query fails only when some row is that large — a yes/no about a few persons in mode none, where a narrow filter
+ * isolates them (red team 46: a mean of an income column bounded [0, 200 000] failed on PostgreSQL when one person
+ * above 46 341 matched, Σx² being on the 2^-32 grid). From the public bounds only, so every party plans alike.
+ */
+function gridBitsWithin(bound: number, bits: number): number {
+  return bound > 0 ? Math.min(bits, 61 - Math.ceil(Math.log2(bound))) : bits;
+}
+
+function momentsLayoutNone(m: Measure & { bounds: [number, number] }, type: string, field: string): AgentMeasureLayout {
   const s = isIntegerType(type) && Number.isInteger(m.bounds[0]) && Number.isInteger(m.bounds[1]) ? 0 : REAL_SCALE_BITS;
-  return { kind: 'moments', lower: m.bounds[0], upper: m.bounds[1], center: 0, scaleBits: s, sqScaleBits: 2 * s, squares: m.fn === 'variance' || m.fn === 'mean' || m.fn === 'sum' };
+  const bound = Math.max(Math.abs(m.bounds[0]), Math.abs(m.bounds[1]));
+  // Mode none sums exactly: a grid coarser than 1 for the values themselves would round them, so bounds past 2^61 are
+  // refused from the spec (Σx² may take a coarser grid: its relative rounding stays below 2^-60).
+  if (gridBitsWithin(bound, s) < 0) throw invalidJob(`${field}.bounds`, `mode none sums values exactly, one row within 2^61 grid units: bounds beyond ±2^61 (here ${bound}) cannot be; narrow them`);
+  return { kind: 'moments', lower: m.bounds[0], upper: m.bounds[1], center: 0, scaleBits: gridBitsWithin(bound, s), sqScaleBits: gridBitsWithin(bound * bound, 2 * s), squares: m.fn === 'variance' || m.fn === 'mean' || m.fn === 'sum' };
 }
 
 /**
@@ -90,8 +105,8 @@ export function planAggregatePrivacy(job: AggregateJob, columnType: (column: str
       mode: 'none',
       maxRowsPerPerson: k,
       maxSitesPerPerson: sites,
-      layout: job.measures.map((m) =>
-        m.fn === 'count' ? { kind: 'count' } : m.fn === 'histogram' ? { kind: 'histogram', bins: m.bins.length - 1 } : m.fn === 'quantile' ? quantileLayout(m) : momentsLayoutNone(m, columnType(m.column)),
+      layout: job.measures.map((m, i) =>
+        m.fn === 'count' ? { kind: 'count' } : m.fn === 'histogram' ? { kind: 'histogram', bins: m.bins.length - 1 } : m.fn === 'quantile' ? quantileLayout(m) : momentsLayoutNone(m, columnType(m.column), `measures[${i}]`),
       ),
     };
   }

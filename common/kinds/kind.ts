@@ -229,13 +229,19 @@ export interface KindDef<S = unknown, P = unknown, I = unknown> {
    * job's plan assumed: a reason fails the job naming the agent (FAILED_PRECONDITION), so nothing is released from an
    * agent that, say, did not bound each person's contribution. Absent: no account is asked for.
    */
-  replyMismatch?(job: CompiledKindJob<S, P>, report: Readonly<Record<string, unknown>>): string | undefined;
+  replyMismatch?(job: CompiledKindJob<S, P>, report: Readonly<Record<string, unknown>>, agent: ReplyingAgent | undefined): string | undefined;
   /** The result from every completed round. */
   release(job: CompiledKindJob<S, P>, history: readonly RoundRecord<I>[], info: KindReleaseInfo): KindRelease;
   /** Plain-text rendering of a released result (the CLI's table). */
   view(result: KindResultView): string;
   /** The `--json` object of a released result (absent: the generic job JSON). */
   viewJson?(result: KindResultView): Record<string, unknown>;
+}
+
+/** What the coordinator knows of an answering agent from its registration (undefined: it is not connected). */
+export interface ReplyingAgent {
+  readonly products: readonly { readonly name: string; readonly privacyUnit?: string | undefined }[];
+  readonly policy: { readonly minCellSize: number };
 }
 
 /** The released parts of a result a kind's view reads. */
@@ -264,7 +270,8 @@ export interface AgentKindContext {
   };
   /** The agent's secret salt for keyed-hash contribution bounding (which rows of a person count). Never sent. */
   readonly salt: string;
-  readonly policy: { readonly minCellSize: number };
+  /** The domain policy's disclosure limits: minimum cell size (persons) and most groups one release may hold. */
+  readonly policy: { readonly minCellSize: number; readonly maxGroups?: number };
   /** This agent's name, as the coordinator writes it in `RoundRecord.answered`. Absent: not known (tests). */
   readonly agent?: string;
   /**
@@ -339,6 +346,11 @@ export interface AgentKindDef<S = unknown, P = unknown, I = unknown> {
    * exactly; entries the step replaces, as for rollbackOnFailure. @default none
    */
   readonly durableState?: readonly string[];
+  /**
+   * In mode none, a product without a privacy unit that the catalogue marks `public` (reference data) is served, its
+   * rows the cells, as the built-in path served it (aggregate). @default false: every product needs a unit
+   */
+  readonly publicRowsInModeNone?: true;
   /**
    * Staging (data on a server, no onSource): what this round's localStep reads of the product — these columns (the
    * runner adds the privacy unit) of the rows passing `where` (pushed down to the server, applied again locally by

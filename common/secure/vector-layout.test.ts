@@ -126,3 +126,13 @@ describe('secure cell layout', () => {
     );
   });
 });
+
+describe('a secure sum that its limbs cannot hold', () => {
+  it('is refused when planned, naming the measure (control: narrower bounds fit)', () => {
+    // HE digits of 8 bits: 8 limbs hold 64 bits; Σx² of 4 agents × 1 000 rows up to 2^61 grid units each does not.
+    const wide = parseJobSpec({ ...JOB, measures: [{ fn: 'variance', column: 'age', bounds: [0, 2 ** 40] }] }) as AggregateJob;
+    expect(() => planSecureAggregate(wide, typeOf, 4, heLimbRing(8))).toThrow(/measures\[0\] \(variance_age\) \w+: the secure sum of 4 agents .* more than 8 limbs/);
+    const narrow = parseJobSpec({ ...JOB, measures: [{ fn: 'variance', column: 'age', bounds: [0, 100] }] }) as AggregateJob;
+    expect(() => planSecureAggregate(narrow, typeOf, 4, heLimbRing(8))).not.toThrow();
+  });
+});

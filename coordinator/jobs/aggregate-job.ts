@@ -1,9 +1,9 @@
-import { combinePartials, finalizeExact, keyId, type AgentPartial } from '../../algorithms/aggregate/index.js';
-import { quantileCandidates } from '../../algorithms/dp/index.js';
+import { combinePartials, type AgentPartial } from '../../algorithms/aggregate/index.js';
 import type { Rng } from '../../algorithms/rng.js';
 import { decodePartials, maxPartialRows } from '../../common/arrow/index.js';
-import { planAggregatePrivacy, type AggregatePrivacyPlan, checkAggregateAgainstSchema, checkGroupable, exactResultColumns, measureField, type AggregateJob, type JobSpec, dataKeyNote } from '../../common/job/index.js';
+import { planAggregatePrivacy, type AggregatePrivacyPlan, checkAggregateAgainstSchema, checkGroupable, type AggregateJob, type JobSpec } from '../../common/job/index.js';
 import { dpAggregateResult, releaseCentral } from '../../jobs/aggregate/release.js';
+import { exactAggregateResult, withheldMeasureKey } from '../../jobs/aggregate/exact-release.js';
 import { FedmeshError, isFedmeshError } from '../../common/errors.js';
 import { didYouMean } from '../../common/suggest.js';
 import type { ProductDescriptor } from '../../common/agent-protocol.js';
@@ -155,7 +155,7 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
     const agent = agents.find((a) => a.name === o.agent)!;
     try {
       const groups = decodePartials(o.arrow, o.agent, job.groupBy.length, privacyPlanFor(job, agent).layout, maxPartialRows(job.groupBy, job.groupKeys));
-      for (const [gi, mi] of withheldMeasuresOf(o.meta, groups.length, job.measures.length, o.agent)) withheldMeasures.add(`${keyId(groups[gi]!.key)}\u0000${mi}`);
+      for (const [gi, mi] of withheldMeasuresOf(o.meta, groups.length, job.measures.length, o.agent)) withheldMeasures.add(withheldMeasureKey(groups[gi]!.key, mi));
       partials.push({ agent: o.agent, groups });
     } catch (e) {
       agentErrors[o.agent] = { code: 'INVALID_ARGUMENT', message: (e as Error).message };
@@ -177,44 +177,13 @@ export function combineAggregate(job: AggregateJob, agents: readonly AgentView[]
     if (why) throw refuseMismatch(o.agent, why, { answered, missing });
   }
   const combined = combinePartials(partials);
-  const groupObj = (key: readonly unknown[]): Record<string, unknown> => Object.fromEntries(job.groupBy.map((g, i) => [g, key[i] ?? null]));
-  const fields = job.measures.map((m) => measureField(m));
   const base = { answered, missing, agentErrors };
   if (job.privacy.mode === 'none') {
-    const released = finalizeExact(
-      combined,
-      job.measures.map((m, i) => (m.fn === 'quantile' ? { fn: 'quantile', field: fields[i]!, quantiles: m.quantiles, candidates: quantileCandidates(m.bounds[0], m.bounds[1], m.candidates ?? 101) } : { fn: m.fn, field: fields[i]! })),
-    );
     const minCells = Object.fromEntries(agents.filter((a) => answered.includes(a.name)).map((a) => [a.name, a.policy.minCellSize]));
     // Only how many groups each agent withheld; the key of a withheld group is data and is never listed.
     const withheldGroups: Record<string, number> = {};
     for (const o of outcomes) if (o.ok && answered.includes(o.agent)) withheldGroups[o.agent] = typeof o.meta.withheldGroups === 'number' ? o.meta.withheldGroups : 0;
-    // A measure an agent withholds for a group: a sum, mean or variance with its _n and _missing; a quantile's _missing.
-    for (const r of released.rows) {
-      job.measures.forEach((m, i) => {
-        if (!withheldMeasures.has(`${keyId(r.key)}\u0000${i}`)) return;
-        const f = fields[i]!;
-        if (m.fn !== 'quantile') r.values[f] = null;
-        if (`${f}_missing` in r.values) r.values[`${f}_missing`] = null;
-        if (`${f}_n` in r.values) r.values[`${f}_n`] = null;
-      });
-    }
-    return {
-      ...base,
-      result: {
-        // Means, variances and quantiles show how many values were missing (NULL) beside them.
-        columns: exactResultColumns(job),
-        rows: released.rows.map((r) => ({ ...groupObj(r.key), ...r.values })),
-        suppressed: [],
-        privacy: { mode: 'none', minCellSize: minCells, cellSize: 'distinct persons', withheldGroups, exact: true },
-        notes: [
-          "mode none: exact aggregates. A group or histogram bin is released by an agent only if it holds at least that agent's minimum cell size of distinct persons; smaller groups are withheld entirely (privacy.withheldGroups counts them per agent, their keys never leave the agent), so a group's values sum only the agents where it met the minimum; small bins are null, never zero, and so is the released bin of fewest persons when the group's count minus its released bins would otherwise be a count of fewer than that many persons; a quantile is of the values in the buckets (public candidates) released as such cells, rarer values left out (null when none is), and a sum, mean or variance (with its _n and _missing) is null where an agent's missing values, or values at one of the declared bounds, are of 1 … k − 1 persons (a quantile's _missing likewise); a column takes one histogram or one quantile",
-          ...dataKeyNote(job),
-          ...job.measures.filter((m) => m.fn !== 'count' && m.fn !== 'histogram').map((m) => `${measureField(m)}: values clamped to the declared bounds [${(m as { bounds: number[] }).bounds.join(', ')}]; missing values (NULL) left out${m.fn === 'sum' ? '' : ` and counted in ${measureField(m)}_missing (a mean of no values is null, shown as —)`}`),
-        ],
-        agentErrors,
-      },
-    };
+    return { ...base, result: { ...exactAggregateResult(job, combined, withheldMeasures, minCells, withheldGroups), agentErrors } };
   }
   const plan = privacyPlanFor(job, agents.find((a) => answered.includes(a.name))!);
   // local-dp runs on the kind seam (jobs/aggregate, KindDef.accepts): reaching it here is a routing bug.

@@ -199,8 +199,13 @@ export class KindJobs {
     // agents connected at the start and from every agent when it answers (one that connected late, e.g. after a
     // coordinator restart, was missing from it and counted as 0), the largest seen if an agent re-registers.
     const minCellSize: Record<string, number> = {};
+    // The asked agents' registrations as last seen, for the reply check of an agent that disconnected just after
+    // answering (red team 45, L1: it failed the job as "registration not known").
+    const views = new Map<string, AgentView>();
     const learnMinCellSize = (a: AgentView): void => {
-      if (record.agentsAsked.includes(a.name)) minCellSize[a.name] = Math.max(minCellSize[a.name] ?? 0, a.policy.minCellSize);
+      if (!record.agentsAsked.includes(a.name)) return;
+      minCellSize[a.name] = Math.max(minCellSize[a.name] ?? 0, a.policy.minCellSize);
+      views.set(a.name, a);
     };
     /** Agents whose account of a round differed from the plan (KindDef.replyMismatch), with the reason. */
     const mismatches = new Map<string, string>();
@@ -215,7 +220,7 @@ export class KindJobs {
           deps.metrics.roundReplyReceived(job.kind, job.secure, o.arrow.length + (o.payload?.length ?? 0));
           // An agent whose account of a plain round differs from the plan: its answer is not summed, and the job fails
           // once the round is in (below), naming it — nothing is released, as on the built-in path.
-          const mismatch = job.secure === 'plain' ? def.replyMismatch?.(job, o.meta) : undefined;
+          const mismatch = job.secure === 'plain' ? def.replyMismatch?.(job, o.meta, deps.registry.connected().find((v) => v.name === agent) ?? views.get(agent)) : undefined;
           if (mismatch !== undefined) {
             if (!mismatches.has(agent)) mismatches.set(agent, mismatch);
             emit('agent-failed', agent, `round ${t.round + 1}: FAILED_PRECONDITION: its account differs from the plan`);

@@ -1,20 +1,24 @@
 /**
- * The `aggregate` job kind on the kind seam, ported mode by mode (spec.ts `seamRunsAggregate`): local-dp, and
- * central-dp without quantiles, with plain sums and public groups. parse (the built-in spec) → compile (the built-in
+ * The `aggregate` job kind on the kind seam, ported mode by mode (spec.ts `seamRunsAggregate`): local-dp, central-dp
+ * (quantiles by a selection block) and none (exact sums in limbs, each agent's withholding as flags: exact-vector.ts),
+ * with plain sums and public groups. parse (the built-in spec) → compile (the built-in
  * privacy plan from the spec alone: in the DP modes column types play no part) → one round at the agents (agent.ts:
  * the exact, contribution-bounded statistics of every public group combination, the built-in query) → noise by the
  * kind's noise plan (the built-in samplers in the built-in order: vector.ts), at each agent (local-dp) or once at the
  * coordinator (central-dp) → release (the built-in releases and DP statement: release.ts) → view.
  */
-import type { BlockSampler, BlockSelector, CompiledKindJob, KindDef, KindNoisePlan, KindRelease, RoundRecord, StatLayout } from '../../common/kinds/index.js';
+import type { BlockSampler, BlockSelector, CompiledKindJob, KindDef, KindNoisePlan, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
 import { kindPrivacyOf, MAX_VECTOR_ENTRIES } from '../../common/kinds/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../../common/job/index.js';
 import { aggregateStats, fromVector, MAX_AGENT_ENTRY, publicCombos, type ChosenQuantiles } from './vector.js';
+import { comboKey, distinctCombos } from './group-match.js';
 import { dpAggregateResult, releaseCentral, releaseLocal } from './release.js';
 import { parseAggregateSpec, seamRunsAggregate, type AggregateSpec } from './spec.js';
 import { renderAggregate } from './view.js';
-import { dpReplyMismatch } from './reply-check.js';
+import { aggregateReplyMismatch, dpReplyMismatch } from './reply-check.js';
+import { exactLayout, fromExactVector } from './exact-vector.js';
+import { exactAggregateResult } from './exact-release.js';
 
 /** The public plan of a compiled aggregate job: its group combinations, in vector order. */
 export interface AggregatePlan {
@@ -35,9 +39,12 @@ export function aggregatePrivacyPlan(spec: AggregateSpec): AggregatePrivacyPlan 
 function compileAggregate(spec: AggregateSpec): Omit<CompiledAggregateJob, 'hash'> {
   // Refuses what the mode cannot run (data-derived groups, quantiles, a budget it cannot calibrate) before anything.
   const privacy = aggregatePrivacyPlan(spec);
+  // Public combinations that are one group as text (1 and "1") are refused here; as the columns' types make them one
+  // group (1.5 and "1.50" of a DECIMAL), at each agent (group-match.ts).
+  if (spec.groupKeys) distinctCombos(spec, comboKey);
   // The vector's size is public: groups × statistics. Past the seam's bound the job is refused here, naming what
   // multiplies (the fuzzer's 9 997 groups × a 700-bin histogram failed as an internal error).
-  const entries = aggregateStats(spec, privacy).reduce((n, st) => n + st.length, 0);
+  const entries = privacy.mode === 'none' ? exactLayout(spec, privacy).reduce((n, b) => n + b.length, 0) : aggregateStats(spec, privacy).reduce((n, st) => n + st.length, 0);
   if (entries > MAX_VECTOR_ENTRIES) {
     throw new FedmeshError('RESOURCE_EXHAUSTED', `groupKeys: ${publicCombos(spec).length} groups × their statistics are ${entries} numbers per agent, more than the ${MAX_VECTOR_ENTRIES} a round carries; fewer groups or histogram bins`, { field: 'groupKeys' });
   }
@@ -64,6 +71,8 @@ function compileAggregate(spec: AggregateSpec): Omit<CompiledAggregateJob, 'hash
  */
 function aggregateLayout(job: CompiledAggregateJob): StatLayout {
   const hi = MAX_AGENT_ENTRY;
+  // Mode none: exact statistics in limbs and the agent's withholding flags (exact-vector.ts).
+  if (job.privacy.mode === 'none') return { blocks: exactLayout(job.spec, aggregatePrivacyPlan(job.spec)) };
   return {
     blocks: aggregateStats(job.spec, aggregatePrivacyPlan(job.spec)).map((s) => {
       // central-dp: counts (rows, bins, a quantile's buckets, n) and Σx² are never negative: an agent's negative entry
@@ -118,9 +127,16 @@ function drawn(plan: AggregatePrivacyPlan): AggregatePrivacyPlan {
 
 const NO_RNG = { fill(): never { throw new Error('releaseCentral drew randomness on the seam: its noise is the seam\'s') } };
 
-function releaseAggregate(job: CompiledAggregateJob, history: readonly RoundRecord[]): KindRelease {
+function releaseAggregate(job: CompiledAggregateJob, history: readonly RoundRecord[], info: KindReleaseInfo): KindRelease {
   const last = history[history.length - 1]!;
   const plan = aggregatePrivacyPlan(job.spec);
+  if (job.privacy.mode === 'none') {
+    const { combined, withheld } = fromExactVector(job.spec, plan, last.released, last.answered.length);
+    // (an agent whose published size is not known, e.g. not connected since a restart, is not stated as 0)
+    const minCellSize = Object.fromEntries(last.answered.flatMap((a) => (info.minCellSize?.[a] !== undefined ? [[a, info.minCellSize[a]]] : [])));
+    // No count of withheld groups: with public keys it would tell a small group from an empty one (exact-vector.ts).
+    return exactAggregateResult(job.spec, combined, withheld, minCellSize);
+  }
   const chosen: ChosenQuantiles = new Map();
   const groups = fromVector(job.spec, plan, aggregateStats(job.spec, plan), last.released, chosen);
   const released = job.privacy.mode === 'central-dp' ? releaseCentral(job.spec, drawn(plan), groups, NO_RNG, (combo, measure) => chosen.get(combo)?.get(measure)) : releaseLocal(job.spec, plan, groups, last.answered.length);
@@ -139,7 +155,8 @@ export const aggregateKind: KindDef<AggregateSpec, AggregatePlan, null> = {
   // One round: the noisy statistics are the whole release.
   nextRound: (_job, history) => (history.length === 0 ? null : undefined),
   // Each agent states the contribution bound it applied (agent.ts); one that did not bound as planned fails the job.
-  replyMismatch: (job, report) => dpReplyMismatch(aggregatePrivacyPlan(job.spec), report),
-  release: (job, history) => releaseAggregate(job, history),
+  // Mode none: the unit and the minimum cell size it applied must be the ones it published.
+  replyMismatch: (job, report, agent) => (job.privacy.mode === 'none' ? (agent ? aggregateReplyMismatch(job.spec, aggregatePrivacyPlan(job.spec), agent, report) : 'its registration is not known') : dpReplyMismatch(aggregatePrivacyPlan(job.spec), report)),
+  release: (job, history, info) => releaseAggregate(job, history, info),
   view: renderAggregate,
 };

@@ -23,7 +23,7 @@ const spec = {
 };
 
 describe('aggregate on the kind seam', () => {
-  it('routes local-dp and central-dp (public groups, no quantile) with plain sums to the seam; the rest keeps the built-in path', () => {
+  it('routes local-dp, and central-dp and none with public groups, with plain sums to the seam; the rest keeps the built-in path', () => {
     expect(seamRunsAggregate(spec)).toBe(true);
     const central = { ...spec, privacy: { mode: 'central-dp', epsilon: 1 } };
     expect(seamRunsAggregate(central)).toBe(true);
@@ -31,13 +31,17 @@ describe('aggregate on the kind seam', () => {
     expect(seamRunsAggregate({ ...spec, privacy: undefined })).toBe(true);
     expect(seamRunsAggregate({ ...spec, privacy: { epsilon: 3, delta: 1e-6 } })).toBe(true);
     expect(seamRunsAggregate({ ...central, groupBy: [], groupKeys: undefined })).toBe(true);
-    // Still built-in: data-derived groups, the secure sums, mode none and distributed-dp.
+    // Mode none with public groups (exact-vector.ts); without them it keeps the built-in path.
+    expect(seamRunsAggregate({ ...spec, privacy: { mode: 'none' } })).toBe(true);
+    expect(seamRunsAggregate({ ...spec, privacy: { mode: 'none' }, groupKeys: undefined })).toBe(false);
+    // Still built-in: data-derived groups, the secure sums and distributed-dp.
     expect(seamRunsAggregate({ ...central, groupKeys: undefined })).toBe(false);
     // A quantile too: its permute-and-flip runs in the coordinator's round (vector.ts).
     expect(seamRunsAggregate({ ...central, measures: [{ fn: 'quantile', column: 'year_of_birth', bounds: [1900, 2030], quantiles: [0.5] }] })).toBe(true);
     expect(seamRunsAggregate({ ...spec, secure: 'he' })).toBe(false);
     expect(seamRunsAggregate({ ...spec, secure: 'secagg' })).toBe(false);
-    for (const mode of ['none', 'distributed-dp']) expect(seamRunsAggregate({ ...spec, privacy: { mode, epsilon: 1 } })).toBe(false);
+    expect(seamRunsAggregate({ ...spec, privacy: { mode: 'distributed-dp', epsilon: 1 } })).toBe(false);
+    expect(seamRunsAggregate({ ...spec, privacy: { mode: 'none' }, secure: 'secagg' })).toBe(false);
     for (const raw of [null, 'x', [], { privacy: null }]) expect(seamRunsAggregate(raw)).toBe(false);
     // A narrower mode list (the switch a port goes by) leaves central-dp to the built-in path.
     expect(seamRunsAggregate(central, ['local-dp'])).toBe(false);

@@ -1,11 +1,8 @@
 import { FedmeshError, quote } from '../../common/errors.js';
 import type { AggregatePrivacyPlan, AggregateJob } from '../../common/job/index.js';
+import type { ReplyingAgent } from '../../common/kinds/index.js';
 
-/** What the check reads of the answering agent: its catalogue entries and its published minimum cell size. */
-export interface ReplyingAgent {
-  readonly products: readonly { readonly name: string; readonly privacyUnit?: string }[];
-  readonly policy: { readonly minCellSize: number };
-}
+export type { ReplyingAgent } from '../../common/kinds/index.js';
 
 /**
  * What an agent says it did must be what the job's plan assumed, or the result is not released: noise calibrated to

@@ -10,18 +10,18 @@ import { parseJobSpec } from '../../common/job/index.js';
 export type AggregateSpec = AggregateJob;
 
 /**
- * The modes whose specs run on the kind seam: local-dp, and central-dp with public groups (vector.ts draws in
+ * The modes whose specs run on the kind seam: local-dp; central-dp with public groups (vector.ts draws in
  * releaseCentral's order, a quantile's permute-and-flip at its place; index.ts releases through it, the central-dp
- * goldens draw for draw).
+ * goldens draw for draw); none with public groups (exact-vector.ts: exact sums in limbs, each agent's withholding
+ * as flags; the mode-none goldens bit for bit).
  */
-export const SEAM_MODES: readonly string[] = ['local-dp', 'central-dp'];
+export const SEAM_MODES: readonly string[] = ['none', 'local-dp', 'central-dp'];
 
 /**
  * Which specs run on the kind seam: the port goes mode by mode (jobs/README.md, "Porting the old kinds"), with plain
- * sums and public groups only (public `groupKeys`, or no grouping). Still on the built-in path: mode none
- * (per-measure withholding at the source), data-derived groups (DP partition
- * selection), the secure sums. Read from the raw spec alone, so the
- * coordinator, every agent and the client choose alike.
+ * sums and public groups only (public `groupKeys`, or no grouping). Still on the built-in path: data-derived groups
+ * (DP partition selection in central-dp, the minimum cell size in none) and the secure sums. Read from the raw spec
+ * alone, so the coordinator, every agent and the client choose alike.
  */
 export function seamRunsAggregate(raw: unknown, modes: readonly string[] = SEAM_MODES): boolean {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false;
@@ -33,7 +33,7 @@ export function seamRunsAggregate(raw: unknown, modes: readonly string[] = SEAM_
   if (typeof mode !== 'string' || !modes.includes(mode)) return false;
   if (mode === 'local-dp') return true;
   const publicGroups = r.groupKeys !== undefined || r.groupBy === undefined || (Array.isArray(r.groupBy) && r.groupBy.length === 0);
-  return mode === 'central-dp' && publicGroups;
+  return publicGroups;
 }
 
 /** @throws FedmeshError INVALID_JOB naming the field */

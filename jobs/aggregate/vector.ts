@@ -7,12 +7,13 @@
  * measures (node-agent/jobs/aggregate.ts drew them so); central-dp, the coordinator, the count at its measure's place
  * (release.ts `releaseCentral` draws so). Pure.
  */
-import { keyId, type GroupPartial, type KeyValue, type MeasurePartial } from '../../algorithms/aggregate/index.js';
+import { type GroupPartial, type KeyValue, type MeasurePartial } from '../../algorithms/aggregate/index.js';
 import * as dp from '../../algorithms/dp/index.js';
 import type { CalibratedNoise } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
 import { measureField, publicGroupCombos, type AggregateJob, type AggregatePrivacyPlan } from '../../common/job/index.js';
 import { FedmeshError } from '../../common/errors.js';
+import { comboKey, type KeyMatcher } from './group-match.js';
 
 /** One noised statistic of one group: a block of the layout. */
 export interface AggregateStat {
@@ -110,15 +111,16 @@ export const MAX_AGENT_ENTRY = 2 ** 43;
  * zeros). An entry beyond ±MAX_AGENT_ENTRY grid units is projected onto that bound (a projection keeps the
  * sensitivity, and refusing on data would answer a yes/no about it).
  */
-export function toVector(job: AggregateJob, plan: AggregatePrivacyPlan, stats: readonly AggregateStat[], groups: readonly GroupPartial[]): Float64Array {
+export function toVector(job: AggregateJob, plan: AggregatePrivacyPlan, stats: readonly AggregateStat[], groups: readonly GroupPartial[], keyOf: KeyMatcher = comboKey): Float64Array {
   const combos = publicCombos(job);
-  const byKey = new Map(groups.map((g) => [keyId(g.key), g]));
+  // Matched as the SQL matched them, by the key columns' types (group-match.ts).
+  const byKey = new Map(groups.map((g) => [keyOf(g.key), g]));
   const out = new Float64Array(stats.reduce((n, s) => n + s.length, 0));
   const cap = BigInt(MAX_AGENT_ENTRY);
   let at = 0;
   for (const s of stats) {
     const key = combos[s.combo]!;
-    const g = byKey.get(keyId(key)) ?? emptyPartial(key, plan);
+    const g = byKey.get(keyOf(key)) ?? emptyPartial(key, plan);
     const v = read(g, s);
     for (let j = 0; j < s.length; j++) {
       const x = v[j] ?? 0n;

@@ -15,7 +15,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AggregatePrivacyPlan, AggregateJob, CellJob } from '../../common/job/index.js';
 import type { ProductInfo } from '../data/products.js';
 import { personHashSql, type ReleasedCells } from '../disclosure/released-cells.js';
-import { candidateCells } from '../jobs/aggregate.js';
+import { candidateCells } from '../disclosure/exact-aggregate.js';
 import { computeCells, guardedCells } from '../jobs/cell-jobs.js';
 import { FEW_VALUES, queryGroupStatistics } from '../query/group-statistics.js';
 import { candidateCellsFromSource, withStagedColumns } from '../jobs/aggregate-source.js';

@@ -22,7 +22,7 @@ import type { DurableJobStateStore } from './durable-job-state.js';
 export interface KindTaskDeps {
   kinds: KindRegistry<AnyKindDef>;
   agentKinds: KindRegistry<AnyAgentKindDef>;
-  policy: { readonly minCellSize: number; readonly allowKinds: readonly string[]; readonly allowModes: readonly string[]; readonly secureMaxRows?: number };
+  policy: { readonly minCellSize: number; readonly allowKinds: readonly string[]; readonly allowModes: readonly string[]; readonly secureMaxRows?: number; readonly maxGroups?: number };
   products: () => readonly ProductInfo[];
   /** The published rules (manifest over defaults) of a product. */
   rules: (product: string) => ProductRules | undefined;
@@ -180,7 +180,7 @@ export class KindTaskRunner {
     if (!product) throw new FedmeshError('INVALID_JOB', `product: this agent has no product ${job.product}`, { field: 'product' });
     const rules = deps.rules(product.name);
     if (!rules) throw new FedmeshError('FAILED_PRECONDITION', `product ${product.name} has no published description at this agent yet`, { field: 'product' });
-    checkRules(product.name, rules, job);
+    checkRules(product.name, rules, job, agentDef.publicRowsInModeNone === true);
     // A ported built-in kind's spec is checked against the manifest as on the built-in path: kinds, modes, the unit,
     // and each measure's bounds within the column's declared bounds (red team 42: the seam let a mean over [0, 1e6]
     // of a column declared [0, 30] through).
@@ -237,7 +237,7 @@ export class KindTaskRunner {
       }
     };
     const computeRoundVector = async (noise: readonly BlockNoise[]): Promise<StatVector> => {
-      const ctxOf = (conn: DuckDBConnection): AgentKindContext => ({ conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize }, salt: deps.salt(), ...(deps.secure ? { agent: deps.secure.name } : {}), jobState: entry.state, ...(deps.guardReleasedSets ? { guardReleasedSets: (c: DuckDBConnection, candidates: string, withheld?: readonly string[]) => deps.guardReleasedSets!(c, { researcher: task.researcher, jobId: task.jobId, candidates, ...(withheld && withheld.length > 0 ? { withheld } : {}) }) } : {}) });
+      const ctxOf = (conn: DuckDBConnection): AgentKindContext => ({ conn, jobId: task.jobId, round: task.round, product: { ...product, privacyUnit: rules.privacyUnit }, policy: { minCellSize: deps.policy.minCellSize, ...(deps.policy.maxGroups !== undefined ? { maxGroups: deps.policy.maxGroups } : {}) }, salt: deps.salt(), ...(deps.secure ? { agent: deps.secure.name } : {}), jobState: entry.state, ...(deps.guardReleasedSets ? { guardReleasedSets: (c: DuckDBConnection, candidates: string, withheld?: readonly string[]) => deps.guardReleasedSets!(c, { researcher: task.researcher, jobId: task.jobId, candidates, ...(withheld && withheld.length > 0 ? { withheld } : {}) }) } : {}) });
       const step = (conn: DuckDBConnection) => (): Promise<StatVector> => agentDef.localStep(ctxOf(conn), job, input, scope.signal);
       // A kind with its own server-side step runs it there; otherwise the product is staged (withProduct) or local.
       // Rows in this agent's DuckDB, streamed every round (`streamRows`): the kind's onSource step on the task's connection.
@@ -401,7 +401,7 @@ export class KindTaskRunner {
 }
 
 /** The product's published rules for a registry kind: kind and mode allowed, and a known privacy unit. */
-function checkRules(product: string, rules: ProductRules, job: CompiledKindJob): void {
+function checkRules(product: string, rules: ProductRules, job: CompiledKindJob, publicRows: boolean): void {
   const kind = catalogKind(job.kind);
   if (rules.allowedJobKinds && !rules.allowedJobKinds.includes(kind)) {
     throw new FedmeshError('POLICY_DENIED', `kind: product ${product} is not open to ${job.kind} jobs at this agent (its manifest allows: ${rules.allowedJobKinds.join(', ') || 'none'})`, { field: 'kind' });
@@ -409,6 +409,8 @@ function checkRules(product: string, rules: ProductRules, job: CompiledKindJob):
   if (rules.allowedPrivacyModes && !(rules.allowedPrivacyModes as readonly string[]).includes(job.privacy.mode)) {
     throw new FedmeshError('POLICY_DENIED', `privacy.mode: product ${product} does not allow mode ${job.privacy.mode} at this agent`, { field: 'privacy.mode' });
   }
+  // Public reference data (the catalog's sensitivity `public`) in mode none, for a kind whose cells may be rows.
+  if (!rules.privacyUnit && publicRows && job.privacy.mode === 'none' && rules.sensitivity === 'public') return;
   if (!rules.privacyUnit) throw new FedmeshError('FAILED_PRECONDITION', `product ${product} has no known privacy unit, so no per-person contribution bound or cell size can be enforced; ${declareUnitHint(product)}`, { field: 'product' });
 }
 

@@ -82,6 +82,10 @@ export async function runAgentTask(task: AgentTask, identity: IdentityAssertionC
       const out = await deps.kindTasks.run(task, scope, identity, (job) => {
         about = { ...about, ...kindJobPublicFields(job), epsilon: job.privacy.epsilon ?? 0 };
         deps.log('task-started', about);
+        // A site's vocabulary not declared complete is not queried, by any kind (what it holds says which concepts
+        // its data use): reachable on the seam once aggregate served public products without a unit (red team 45, H1).
+        const vocabulary = vocabularyQueryRefusal(job.product, deps.descriptions.get(job.product)?.metadata.profile, deps.vocabularyComplete);
+        if (vocabulary) throw vocabulary;
       });
       done('ok');
       return { ok: true, taskId: task.taskId, arrow: out.arrow, meta: out.meta };

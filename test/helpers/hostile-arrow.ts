@@ -12,9 +12,12 @@ import { encodePartials } from '../../common/arrow/index.js';
  * record batch whose header lies about its size. Test-only.
  */
 
-/** A valid reply of an aggregate `count` job without groupBy (one row): 472 bytes. */
-export function validCountReply(count = 10n): Uint8Array {
-  return encodePartials([{ key: [], count, measures: [{ kind: 'count' }], suppressedBy: [] }], 0, [{ kind: 'count' }]);
+/**
+ * A valid reply of an aggregate `count` job of the built-in path: without groupBy one row (472 bytes), or with one
+ * data-derived key column when `key` is given (the group `[key]`).
+ */
+export function validCountReply(count = 10n, key?: number): Uint8Array {
+  return key === undefined ? encodePartials([{ key: [], count, measures: [{ kind: 'count' }], suppressedBy: [] }], 0, [{ kind: 'count' }]) : encodePartials([{ key: [key], count, measures: [{ kind: 'count' }], suppressedBy: [] }], 1, [{ kind: 'count' }]);
 }
 
 /** Byte ranges [start, end) of the messages in an IPC stream (continuation + length + metadata + body). */
@@ -56,16 +59,18 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 }
 
 /** The valid schema message of `validCountReply`, followed by a record batch claiming `rows` rows and no body. */
-export function hugeLengthReply(rows = 2 ** 31 - 1): Uint8Array {
-  const good = validCountReply();
+export function hugeLengthReply(rows = 2 ** 31 - 1, key?: number): Uint8Array {
+  const good = validCountReply(10n, key);
   const [schemaEnd] = messageFrames(good).map(([, e]) => e);
-  const header = new RecordBatchHeader(rows, [new FieldNode(rows, 0), new FieldNode(rows, 0)], [new BufferRegion(0, 0), new BufferRegion(0, 0), new BufferRegion(0, 0), new BufferRegion(0, 0)], null);
+  // One field node per column (the key's, if any, then count and suppressed), two buffers each.
+  const columns = key === undefined ? 2 : 3;
+  const header = new RecordBatchHeader(rows, Array.from({ length: columns }, () => new FieldNode(rows, 0)), Array.from({ length: 2 * columns }, () => new BufferRegion(0, 0)), null);
   return concat(good.subarray(0, schemaEnd), frame(Message.encode(Message.from(header, 0) as Message)), EOS);
 }
 
 /** The valid schema, then a record batch whose flatbuffer claims a vector of `nodes` field nodes it does not hold. */
-export function nodeVectorBombReply(nodes = 2 ** 30): Uint8Array {
-  const good = validCountReply();
+export function nodeVectorBombReply(nodes = 2 ** 30, key?: number): Uint8Array {
+  const good = validCountReply(10n, key);
   const [schemaEnd] = messageFrames(good).map(([, e]) => e);
   const b = new Builder(256);
   // An empty vector whose length prefix claims `nodes` elements (the builder would otherwise reserve them).

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { compileAccessPolicy } from '../../common/policy/index.js';
+import { compileKindJob, encodeRoundPayload } from '../../common/kinds/index.js';
+import { KINDS } from '../../jobs/kinds.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { makeStudyRows, studySpec, writeStudy } from '../helpers/glm-data.js';
@@ -99,7 +101,8 @@ describe('access policies for registry kinds', () => {
 
   it('in-process tasks: no caller-supplied identity; an agent with a policy refuses a task without a valid signed assertion', async () => {
     const spec = JSON.stringify({ kind: 'aggregate', product: 'study', groupBy: [], measures: [{ fn: 'count' }], privacy: { mode: 'none' } });
-    const task = { taskId: 't-in', jobId: 'j-in', kind: 'aggregate', specJson: spec, deadlineMs: Date.now() + 20_000, round: 0, researcher: 'alice', payload: new Uint8Array() };
+    // (on the kind seam: the task carries the compiled job's hash)
+    const task = { taskId: 't-in', jobId: 'j-in', kind: 'aggregate', specJson: spec, deadlineMs: Date.now() + 20_000, round: 0, researcher: 'alice', payload: encodeRoundPayload({ hash: compileKindJob(KINDS.get('aggregate')!, JSON.parse(spec)).hash, input: null }) };
     const unsigned = await mesh.agents.get('a1')!.handleTask(task);
     expect(unsigned).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED', field: 'identity_assertion' } });
     const forged = await mesh.agents.get('a1')!.handleTask({ ...task, identityAssertion: `${Buffer.from(JSON.stringify({ v: 1, researcher: 'alice' })).toString('base64url')}.AAAA` });

@@ -4,6 +4,8 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import { SUPPLIED_IDS_NOTE } from '../../common/job/index.js';
+import { compileKindJob, encodeRoundPayload } from '../../common/kinds/index.js';
+import { KINDS } from '../../jobs/kinds.js';
 import type { Agent } from '../../node-agent/index.js';
 import { gibleedAvailable, gibleedDir } from '../reference/circe-reference.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
@@ -137,5 +139,14 @@ describe.skipIf(!available)('concept names do not reveal which concepts a site v
     const declared = await mesh.client.run(probe('complete'));
     expect(declared.error).toBeUndefined();
     expect(declared.result!.rows).toEqual([{ count: 5 }]);
+    // Asked directly, on the kind seam (the task carries the compiled job's hash), the agent refuses too: before red
+    // team 45 (H1) only the built-in path checked, and a count of withheld groups told whether a concept is there.
+    const direct = (agent: string): Promise<AgentTaskReply> => {
+      const spec = probe(agent);
+      return mesh.agents.get(agent)!.handleTask({ taskId: `d-${agent}`, jobId: `d-${agent}`, kind: 'aggregate', specJson: JSON.stringify(spec), deadlineMs: Date.now() + 10_000, round: 0, researcher: 'researcher', payload: encodeRoundPayload({ hash: compileKindJob(KINDS.get('aggregate')!, spec).hash, input: null }) });
+    };
+    const trimmed = await direct('trimmed');
+    expect(!trimmed.ok && `${trimmed.error.code}: ${trimmed.error.message}`).toMatch(/^POLICY_DENIED: product concept: this site's vocabulary is not declared complete/);
+    expect((await direct('complete')).ok).toBe(true);
   }, 60_000);
 });

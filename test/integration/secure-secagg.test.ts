@@ -143,7 +143,9 @@ describe('secure aggregation (secagg) in aggregate jobs', () => {
   it('a possible overflow is refused at submission naming the measure; rows above secureMaxRows are clipped, never refused', async () => {
     // bmi: a column the catalogue declares no bounds for (year_of_birth's declared [1900, 2030] now refuses wider bounds first).
     const huge = await mesh.client.submitJob({ ...job, secure: 'secagg', measures: [{ fn: 'sum', column: 'bmi', bounds: [0, 1e300] }] }).catch((e: unknown) => e);
-    expect((huge as Error).message).toMatch(/measures\[0\] \(sum_bmi\) sum: the secure sum of 4 agents .* more than 8 limbs/);
+    // (mode none refuses such bounds from the plan, before the secure layout's limb count: one row on the grid must
+    // fit 2^61 units; below that the limbs bound the secure sum, common/secure/vector-layout.test.ts)
+    expect((huge as Error).message).toMatch(/^measures\[0\]\.bounds: mode none sums values exactly, one row within 2\^61 grid units/);
     // Agents hold 140–220 rows; with a public cap of 100 rows per agent each clips its count to 100 (a refusal
     // would tell whether an agent holds more than the cap). Negative control: the old code failed this job. A
     // researcher-chosen cap is distributed-dp only (mode none takes the agents' agreed bound, here the default).
