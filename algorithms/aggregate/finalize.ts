@@ -22,16 +22,24 @@ export interface MomentStats {
   variance: number | null;
 }
 
-/** Exact sum, mean and sample variance from grid-integer sufficient statistics. */
+/** The grid 2^-bits as a ratio num/den of integers (a grid coarser than 1, bits < 0, multiplies instead). */
+function gridRatio(bits: number): [bigint, bigint] {
+  return bits >= 0 ? [1n, 1n << BigInt(bits)] : [1n << BigInt(-bits), 1n];
+}
+
+/**
+ * Exact sum, mean and sample variance from grid-integer sufficient statistics. A grid may be coarser than 1 (mode none
+ * puts Σx² of bounds past 2^30.5 on one, so that one row fits 2^61 units: common/job/privacy-plan.ts).
+ */
 export function momentStats(m: MomentPartial): MomentStats {
-  if (m.scaleBits < 0 || m.sqScaleBits < 0) throw new RangeError('momentStats: exact statistics use non-negative grid scales');
-  const scale = 1n << BigInt(m.scaleBits);
-  const sqScale = 1n << BigInt(m.sqScaleBits);
+  // Σv·a/b and Σq·c/d are the sums in value units.
+  const [a, b] = gridRatio(m.scaleBits);
+  const [c, d] = gridRatio(m.sqScaleBits);
   const n = m.n;
-  const sum = ratioToNumber(m.sum, scale);
-  const mean = n > 0n ? ratioToNumber(m.sum, n * scale) : null;
-  // var = (n Σq/sqScale − (Σv/scale)²) / (n (n − 1)), over one common denominator so the numerator is exact.
-  const variance = n > 1n ? ratioToNumber(n * m.sumSq * scale * scale - m.sum * m.sum * sqScale, n * (n - 1n) * sqScale * scale * scale) : null;
+  const sum = ratioToNumber(m.sum * a, b);
+  const mean = n > 0n ? ratioToNumber(m.sum * a, n * b) : null;
+  // var = (n Σq c/d − (Σv a/b)²) / (n (n − 1)), over one common denominator so the numerator is exact.
+  const variance = n > 1n ? ratioToNumber(n * m.sumSq * c * b * b - m.sum * m.sum * a * a * d, n * (n - 1n) * d * b * b) : null;
   return { n: Number(n), sum, mean, variance };
 }
 

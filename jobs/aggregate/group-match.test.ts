@@ -23,6 +23,10 @@ describe('matching an agent\'s groups to the public combinations', () => {
     ['DATE', '2024-1-5', '2024-01-05'],
     ['VARCHAR', 12345, '12345'],
     ['BIGINT', '9007199254740993', 9007199254740993n as unknown as KeyValue],
+    // PostgreSQL's timestamptz in the agent's UTC session (red team 47); BOOLEAN spelled as PostgreSQL accepts it.
+    ['TIMESTAMP', '2024-01-05', '2024-01-05 00:00:00+00'],
+    ['BOOLEAN', 'yes', true],
+    ['DECIMAL(20,2)', '12345678901234567.5', '12345678901234567.50'],
   ];
   it.each(cases.map(([t, a, b]) => [t, String(a), String(b), a, b] as const))('%s: the spec\'s %s matches the engine\'s %s (by JSON they differ: the control)', (type, _a, _b, spec, engine) => {
     const keyOf = keyMatcher(job([spec]), () => type);
@@ -36,6 +40,13 @@ describe('matching an agent\'s groups to the public combinations', () => {
     expect(keyOf([null])).not.toBe(keyOf(['null']));
     expect(keyMatcher(job([1]), () => 'BIGINT')(['9007199254740993'])).not.toBe(keyMatcher(job([1]), () => 'BIGINT')(['9007199254740992']));
     expect(keyMatcher(job([1]), () => 'VARCHAR')(['01'])).not.toBe(keyMatcher(job([1]), () => 'VARCHAR')(['1']));
+    // Decimals compare as digits: through a double these two would be one value (red team 47).
+    const dec = keyMatcher(job([1]), () => 'DECIMAL(20,0)');
+    expect(dec(['9007199254740993'])).not.toBe(dec(['9007199254740992']));
+    expect(dec(['-0.00'])).toBe(dec([0]));
+    // Another UTC offset is another instant: left as text, not guessed.
+    const ts = keyMatcher(job([1]), () => 'TIMESTAMP');
+    expect(ts(['2024-01-05 00:00:00+01'])).not.toBe(ts(['2024-01-05']));
   });
 
   it('refuses two combinations that are one group: as text at the coordinator, by the column type at an agent', () => {

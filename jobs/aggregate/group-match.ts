@@ -16,7 +16,19 @@ export type KeyMatcher = (key: readonly KeyValue[]) => string;
 /** Each value as text (null stays null): the coordinator's check, which knows no column type. */
 export const comboKey: KeyMatcher = (key) => JSON.stringify(key.map((v) => (v === null ? null : String(v))));
 
-const DATE_TIME = /^(\d{1,4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2})(\.\d+)?)?)?$/;
+// A UTC offset of zero (PostgreSQL's timestamptz in the agent's pinned UTC session: '… 00:00:00+00') is the same
+// instant; another offset is left as text (no match, rather than a guess).
+const DATE_TIME = /^(\d{1,4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2})(\.\d+)?)?)?(?:Z|[+-]00(?::?00)?)?$/;
+
+/** A decimal numeral exactly, without leading or trailing zeros ('001.50' and 1.5 are '1.5'); undefined if not one. */
+function decimalText(text: string): string | undefined {
+  const m = /^([-+]?)(\d*)(?:\.(\d*))?$/.exec(text.trim());
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return undefined;
+  const int = m[2]!.replace(/^0+(?=\d)/, '') || '0';
+  const frac = (m[3] ?? '').replace(/0+$/, '');
+  const body = frac ? `${int}.${frac}` : int;
+  return m[1] === '-' && /[1-9]/.test(body) ? `-${body}` : body;
+}
 
 /** One value in the canonical form of its column's type; text when it does not parse as that type. */
 function canonical(v: KeyValue, type: string): string | null {
@@ -24,14 +36,19 @@ function canonical(v: KeyValue, type: string): string | null {
   const t = type.toUpperCase();
   const text = String(v);
   if (t === 'BOOLEAN' || t === 'BOOL') {
-    if (v === true || v === 1 || /^(true|t|1)$/i.test(text)) return 'true';
-    if (v === false || v === 0 || /^(false|f|0)$/i.test(text)) return 'false';
+    if (v === true || v === 1 || /^(true|t|1|yes|y|on)$/i.test(text.trim())) return 'true';
+    if (v === false || v === 0 || /^(false|f|0|no|n|off)$/i.test(text.trim())) return 'false';
     return text;
   }
   if (isIntegerType(t)) {
     // Exactly, beyond 2^53 too (a BIGINT id): "01", 1 and 1.0 are 1.
     if (/^\s*[-+]?\d+\s*$/.test(text)) return BigInt(text.trim()).toString();
     return Number.isInteger(Number(text)) && text.trim() !== '' ? BigInt(Number(text)).toString() : text;
+  }
+  if (t.startsWith('DECIMAL') || t.startsWith('NUMERIC')) {
+    // Exactly, as digits: through a double, 16 or more significant digits would merge distinct values.
+    const exact = decimalText(text) ?? (Number.isFinite(Number(text)) && text.trim() !== '' ? decimalText(Number(text).toFixed(20)) : undefined);
+    return exact ?? text;
   }
   if (isNumericType(t)) {
     const x = Number(text);

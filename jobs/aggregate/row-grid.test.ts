@@ -8,6 +8,7 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileKindJob } from '../../common/kinds/index.js';
+import { momentStats } from '../../algorithms/aggregate/index.js';
 import { duckdbSession } from '../../node-agent/data/source/duckdb-source.js';
 import { duckdbDialect, postgresDialect } from '../../node-agent/sql/index.js';
 import type { ProductInfo } from '../../node-agent/data/products.js';
@@ -65,6 +66,14 @@ describe('mode none: one row on the grid fits a BIGINT whatever the data (Postgr
     // Just inside: the values on 2^0, Σx² on a grid coarser than 1 (its relative rounding below 2^-60).
     const l = aggregatePrivacyPlan(compileKindJob(aggregateKind, { ...spec('x'), measures: [{ fn: 'mean', column: 'income', bounds: [0, 2 ** 60] }] }).spec as never).layout[0]!;
     expect(l).toMatchObject({ scaleBits: 1, sqScaleBits: -59 });
+  });
+
+  it('a release reads Σx² on a grid coarser than 1 exactly (it threw before: red team 47)', () => {
+    // Values 2^40 and 0 on 2^0; Σx² = 2^80 on the grid 2^10 is 2^70 units.
+    const m = momentStats({ kind: 'moments', n: 2n, sum: 1n << 40n, sumSq: 1n << 70n, scaleBits: 0, sqScaleBits: -10 });
+    expect(m).toEqual({ n: 2, sum: 2 ** 40, mean: 2 ** 39, variance: 2 ** 79 });
+    // The same statistics on the fine grids give the same numbers (control).
+    expect(momentStats({ kind: 'moments', n: 2n, sum: 1n << 40n, sumSq: 1n << 80n, scaleBits: 0, sqScaleBits: 0 })).toEqual(m);
   });
 
   it('negative control: PostgreSQL\'s rounding of 80 000² on the old 2^-32 grid fails (BIGINT out of range)', async () => {
