@@ -40,6 +40,9 @@ export interface CompiledAgentPolicy {
 
 export const DEFAULT_ALLOWED_MODES: readonly PrivacyMode[] = ['central-dp', 'local-dp', 'distributed-dp'];
 
+/** Most groups one mode-none release of an agent may hold when the domain policy does not say. */
+export const DEFAULT_MAX_GROUPS = 1000;
+
 /** @throws RangeError naming the option */
 export function compileAgentPolicy(o: AgentPolicyOptions = {}): CompiledAgentPolicy {
   const minCellSize = o.minCellSize ?? 10;
@@ -51,7 +54,7 @@ export function compileAgentPolicy(o: AgentPolicyOptions = {}): CompiledAgentPol
   if (allowModes.length === 0) throw new RangeError('options.allowModes must allow at least one mode');
   const budgetCap = o.budgetCap ?? { epsilon: 10, delta: 1e-5 };
   validateBudget(budgetCap, 'options.budgetCap');
-  const maxGroups = o.maxGroups ?? 1000;
+  const maxGroups = o.maxGroups ?? DEFAULT_MAX_GROUPS;
   if (!Number.isInteger(maxGroups) || maxGroups < 1) throw new RangeError(`options.maxGroups must be a positive integer, got ${maxGroups}`);
   const maxRememberedPersons = o.maxRememberedPersons ?? 2_000_000;
   if (!Number.isInteger(maxRememberedPersons) || maxRememberedPersons < 1) throw new RangeError(`options.maxRememberedPersons must be a positive integer, got ${maxRememberedPersons}`);

@@ -220,13 +220,13 @@ export class KindJobs {
           deps.metrics.roundReplyReceived(job.kind, job.secure, o.arrow.length + (o.payload?.length ?? 0));
           // An agent whose account of a plain round differs from the plan: its answer is not summed, and the job fails
           // once the round is in (below), naming it — nothing is released, as on the built-in path.
-          const mismatch = job.secure === 'plain' ? def.replyMismatch?.(job, o.meta, deps.registry.connected().find((v) => v.name === agent) ?? views.get(agent)) : undefined;
+          const view = deps.registry.connected().find((v) => v.name === agent);
+          const mismatch = job.secure === 'plain' ? def.replyMismatch?.(job, o.meta, view ?? views.get(agent)) : undefined;
           if (mismatch !== undefined) {
             if (!mismatches.has(agent)) mismatches.set(agent, mismatch);
             emit('agent-failed', agent, `round ${t.round + 1}: FAILED_PRECONDITION: its account differs from the plan`);
             return { ok: false, error: { code: 'FAILED_PRECONDITION', message: `its account differs from the plan (${mismatch})` } };
           }
-          const view = deps.registry.connected().find((v) => v.name === agent);
           if (view) learnMinCellSize(view);
         }
         emit(o.ok ? 'agent-answered' : 'agent-failed', agent, o.ok ? `round ${t.round + 1}` : `round ${t.round + 1}: ${o.error.code}: ${o.error.message}`);

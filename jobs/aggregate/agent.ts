@@ -1,6 +1,7 @@
 /**
  * The aggregate kind at the agent (the modes spec.ts ports). Mode none: `exactStep` below. The DP modes: one local
- * step, the exact statistics of every public group combination — the built-in query (node-agent/query/group-statistics.ts: the job's filters, each
+ * step, the exact statistics of every public group combination — the built-in query
+ * (node-agent/query/group-statistics.ts: the job's filters, each
  * person's rows bounded by the agent's keyed hash, values clamped to the declared bounds and put on the plan's grid,
  * the linkage bounding across sites when the job asks for it) — as the job's vector (vector.ts). The noise is the
  * task runner's (local-dp) or the coordinator's (central-dp), by the kind's noise plan; nothing else leaves. On a
@@ -18,10 +19,13 @@ import { toExactVector } from './exact-vector.js';
 import { distinctCombos, keyMatcher, type KeyMatcher } from './group-match.js';
 import { candidateCells, decideExactRelease, type ExactRelease } from '../../node-agent/disclosure/exact-aggregate.js';
 import { candidateCellsFromSource } from '../../node-agent/jobs/aggregate-source.js';
+import { DEFAULT_MAX_GROUPS } from '../../node-agent/policy.js';
 import type { AggregateSpec } from './spec.js';
 
-/** The most groups one release may hold when the domain policy does not say (node-agent/policy.ts's default). */
-const DEFAULT_MAX_GROUPS = 1000;
+/** A column's type in the agent's catalogue. */
+function typeIn(ctx: AgentKindContext): (column: string) => string | undefined {
+  return (c) => ctx.product.columns.find((x) => x.name === c)?.type;
+}
 
 /**
  * Mode none: the exact statistics with this agent's small cells withheld (node-agent/disclosure/exact-aggregate.ts,
@@ -32,7 +36,7 @@ async function exactStep(ctx: AgentKindContext, job: CompiledAggregateJob, db: D
   const plan = aggregatePrivacyPlan(job.spec);
   // The query runs on the grids of the columns' types, as the built-in path's did (an integer column on 2^0);
   // toExactVector shifts its exact sums onto the job's plan (exact-vector.ts, red team 45, H2).
-  const typed = planAggregatePrivacy(job.spec, (c) => ctx.product.columns.find((x) => x.name === c)?.type ?? 'VARCHAR');
+  const typed = planAggregatePrivacy(job.spec, (c) => typeIn(ctx)(c) ?? 'VARCHAR');
   const policy = { minCellSize: ctx.policy.minCellSize, maxGroups: ctx.policy.maxGroups ?? DEFAULT_MAX_GROUPS };
   let release: ExactRelease | undefined;
   const exact = await queryGroupStatistics(db, job.spec, { ...ctx.product }, typed, ctx.salt, {
@@ -58,7 +62,7 @@ async function exactStep(ctx: AgentKindContext, job: CompiledAggregateJob, db: D
 async function aggregateStep(ctx: AgentKindContext, job: CompiledAggregateJob, db: DuckDBConnection | SqlSession, onSource = false): Promise<StatVector> {
   // The query's groups matched to the public combinations by the key columns' types (group-match.ts); two
   // combinations that are one group here are refused before anything is read.
-  const keyOf = keyMatcher(job.spec, (c) => ctx.product.columns.find((x) => x.name === c)?.type);
+  const keyOf = keyMatcher(job.spec, typeIn(ctx));
   if (job.spec.groupKeys) distinctCombos(job.spec, keyOf);
   if (job.privacy.mode === 'none') return exactStep(ctx, job, db, onSource, keyOf);
   const plan = aggregatePrivacyPlan(job.spec);
