@@ -18,7 +18,11 @@ import { clippingNote } from './secure-max-rows.js';
 export interface SecureReleaseInput {
   job: AggregateJob;
   plan: AggregatePrivacyPlan;
-  layout: SecureVectorLayout;
+  /**
+   * The secure layout: its per-agent row bound, and its ring when the built-in secure path summed it (stated in the
+   * result). The kind seam's secure sum (jobs/aggregate) states the bound only, as its other kinds do.
+   */
+  layout: Pick<SecureVectorLayout, 'maxRowsPerAgent'> & Partial<Pick<SecureVectorLayout, 'ring' | 'agents' | 'vectorLength'>>;
   totals: readonly GroupPartial[];
   /** Agents whose contributions are in the totals. */
   contributors: number;
@@ -85,7 +89,7 @@ function releaseExact({ job, totals, minCellSize, contributors, layout }: Secure
     columns: exactResultColumns(job),
     rows: released.rows.map((r) => ({ ...groupObject(job, r.key), ...r.values })),
     suppressed: released.suppressed.map((s) => ({ group: groupObject(job, s.key), suppressedBy: s.suppressedBy })),
-    privacy: { mode: 'none', secure: job.secure, exact: true, minCellSize, contributors, secureMaxRows: layout.maxRowsPerAgent, ring: describeRing(layout) },
+    privacy: { mode: 'none', secure: job.secure, exact: true, minCellSize, contributors, secureMaxRows: layout.maxRowsPerAgent, ...describeRing(layout) },
     notes: [
       `mode none with secure aggregation (${job.secure}): exact sums; no agent's statistics were visible to the coordinator`,
       `the minimum cell size (${minCellSize}, the largest among the contributing agents) is applied to the released totals, not per agent: per-agent suppression is impossible inside secure aggregation; a histogram's released bin of fewest rows is withheld too when its other bins or its values in no bin are of fewer, quantiles leave withheld buckets out, and <name>_missing and <name>_n are null when fewer values are missing`,
@@ -95,10 +99,14 @@ function releaseExact({ job, totals, minCellSize, contributors, layout }: Secure
   };
 }
 
-function describeRing(layout: SecureVectorLayout): string {
-  return layout.ring.kind === 'secagg'
-    ? `Z_2^32 limbs (${layout.ring.digitBits}-bit digits, carries exact for ${layout.agents} agents); ${layout.vectorLength} elements`
-    : `BFV slots holding ${layout.ring.digitBits}-bit digits; ${layout.vectorLength} slots`;
+function describeRing(layout: SecureReleaseInput['layout']): { ring?: string } {
+  if (!layout.ring) return {};
+  return {
+    ring:
+      layout.ring.kind === 'secagg'
+        ? `Z_2^32 limbs (${layout.ring.digitBits}-bit digits, carries exact for ${layout.agents} agents); ${layout.vectorLength} elements`
+        : `BFV slots holding ${layout.ring.digitBits}-bit digits; ${layout.vectorLength} slots`,
+  };
 }
 
 function releaseDistributed({ job, plan, totals, contributors, noise, layout }: SecureReleaseInput): SecureRelease {
@@ -163,7 +171,7 @@ function releaseDistributed({ job, plan, totals, contributors, noise, layout }: 
       budgetSplit: plan.dp.budgetSplit,
       mechanisms,
       secureMaxRows: layout.maxRowsPerAgent,
-      ring: describeRing(layout),
+      ...describeRing(layout),
       guarantee: describeGuarantee({
         mode: 'distributed-dp',
         secure: job.secure,

@@ -59,8 +59,18 @@ function rowBounds(l: AgentMeasureLayout, kind: NoisyStatistic): [bigint, bigint
   return [0n, ceilBig(halfSq * 2 ** l.sqScaleBits) + 1n];
 }
 
+/**
+ * The public per-agent clip bounds of one statistic (grid units): secureMaxRows × its per-row bound, 0 included.
+ * @param l the measure's layout (undefined: the group's row count)
+ */
+export function statisticClip(l: AgentMeasureLayout | undefined, kind: NoisyStatistic, maxRowsPerAgent: number): [bigint, bigint] {
+  const [rowLo, rowHi] = l ? rowBounds(l, kind) : [0n, 1n];
+  const cap = BigInt(maxRowsPerAgent);
+  return [cap * (rowLo < 0n ? rowLo : 0n), cap * (rowHi > 0n ? rowHi : 0n)];
+}
+
 /** The statistics a measure needs, in order. Mode none sends what its exact release reads; distributed-dp what it noises. */
-function measureStatistics(job: AggregateJob, plan: AggregatePrivacyPlan, i: number): { kind: NoisyStatistic; bins: number }[] {
+export function measureStatistics(job: AggregateJob, plan: AggregatePrivacyPlan, i: number): { kind: NoisyStatistic; bins: number }[] {
   const m = job.measures[i]!;
   const l = plan.layout[i]!;
   if (m.fn === 'count') return [];
@@ -92,16 +102,13 @@ export function secureVectorLayout(job: AggregateJob, plan: AggregatePrivacyPlan
   }
   if (plan.mode === 'distributed-dp' && !options.noise) throw new TypeError('distributed-dp layout needs the noise plan');
   const cap = options.maxRowsPerAgent ?? DEFAULT_SECURE_MAX_ROWS;
-  const capBig = BigInt(cap);
   const slots: StatisticSlot[] = [];
   let offset = 0;
   const add = (measure: number, kind: NoisyStatistic, bin: number, l: AgentMeasureLayout | undefined, field: string): void => {
-    const [rowLo, rowHi] = l ? rowBounds(l, kind) : [0n, 1n];
     const share = measure >= 0 ? options.noise?.measures[measure]?.shares[kind] : options.noise ? sharesForRows(options.noise, job) : undefined;
     if (plan.mode === 'distributed-dp' && !share) return; // not noised: not released, not sent
     const tail = share ? ceilBig(NOISE_TAIL_SIGMAS * Math.sqrt(share.plan.shareSigma2Value)) : 0n;
-    const clipLo = capBig * (rowLo < 0n ? rowLo : 0n);
-    const clipHi = capBig * (rowHi > 0n ? rowHi : 0n);
+    const [clipLo, clipHi] = statisticClip(l, kind, cap);
     const lo = clipLo - tail;
     const hi = clipHi + tail;
     const limbs = limbsFor(options.ring, lo, hi, options.agents);

@@ -28,7 +28,10 @@ export interface OldKindPath<S extends JobSpec = JobSpec> {
   combine(spec: S, agents: readonly AgentView[], outcomes: readonly TaskOutcome[], rng: Rng): CombinedAggregate;
 }
 
-/** Mode none and central-dp with plain sums; local-dp runs on the kind seam (jobs/aggregate), secure sums on coordinator/secure. */
+/**
+ * Data-derived groups (mode none and central-dp with plain sums); public groups in none, local-dp and central-dp, and
+ * mode none with secagg, run on the kind seam (jobs/aggregate); distributed-dp and HE on coordinator/secure.
+ */
 const AGGREGATE_PATH: OldKindPath<AggregateJob> = {
   admit: admitAggregate,
   // Every admitted agent plans from the same public spec; the column types only choose the fixed-point grid.

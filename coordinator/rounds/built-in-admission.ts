@@ -2,7 +2,7 @@ import { admitLinkage } from '../linkage/admit-linkage.js';
 import { applyPublicRules } from '../admission/public-rules.js';
 import { checkQuorum } from '../admission/quorum.js';
 import { checkResultSize } from '../admission/result-size.js';
-import { checkSecureMaxRows } from '../../common/secure/index.js';
+import { settleSecureMaxRows } from '../../common/secure/index.js';
 import { jobPopulations } from '../budget-populations.js';
 import { oldKindPath } from '../jobs/old-kinds.js';
 import type { PopulationTouch, JobSpec } from '../../common/job/index.js';
@@ -29,8 +29,11 @@ export function admitBuiltInSpec(spec: JobSpec, members: readonly AgentMember[],
   const notLive = checkQuorum(spec, members, connected);
   const admitted = oldKindPath(spec).admit(spec, connected);
   const allowed = applyPublicRules(spec, admitted.agents);
-  // Secure sums: the per-agent bound is the agents' agreed one in mode none, within every agent's maximum otherwise.
-  if (spec.secure !== undefined) checkSecureMaxRows(spec, allowed.agents.map((a) => ({ name: a.name, secureMaxRows: a.policy.secureMaxRows, minCellSize: a.policy.minCellSize })));
+  // Secure sums: the per-agent bound is the agents' agreed one in mode none (an absent bound stands for it: kind-jobs.ts
+  // fills it in, `settleBuiltInRowBound`), within every agent's maximum otherwise.
+  if (spec.secure !== undefined) {
+    settleSecureMaxRows({ privacy: spec.privacy, ...(spec.secureMaxRows !== undefined ? { secureMaxRows: spec.secureMaxRows } : {}) }, allowed.agents.map((a) => ({ name: a.name, secureMaxRows: a.policy.secureMaxRows, minCellSize: a.policy.minCellSize })));
+  }
   admitLinkage(spec, allowed.agents);
   checkResultSize(spec, allowed.agents.length);
   return { agents: allowed.agents, touched: jobPopulations(spec, allowed.agents), excluded: [...notLive, ...admitted.excluded, ...allowed.excluded] };

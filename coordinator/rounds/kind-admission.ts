@@ -65,6 +65,21 @@ export function settleRowBound(def: AnyKindDef, job: CompiledKindJob, agents: re
 }
 
 /**
+ * A ported built-in kind's secure job in mode none (`KindDef.builtInSpec`: `secureMaxRows`): without a bound in the
+ * spec, the agents' agreed one is filled in (the spec compiled again) when it is not the default an absent bound
+ * means, as the built-in secure admission did, so that agents publishing another bound can run it; the agents check
+ * the stored value against their own (kind-task-runner.ts). Other jobs: unchanged.
+ * @throws FedmeshError FAILED_PRECONDITION when the agents publish different maxima (agreedSecureMaxRows)
+ */
+export function settleBuiltInRowBound(def: AnyKindDef, job: CompiledKindJob, agents: readonly AgentView[]): CompiledKindJob {
+  if (!def.builtInSpec || job.secure === 'plain' || job.privacy.mode !== 'none' || agents.length === 0) return job;
+  const spec = job.spec as { secureMaxRows?: number };
+  if (spec.secureMaxRows !== undefined) return job;
+  const agreed = agreedSecureMaxRows(agents.map((a) => ({ name: a.name, secureMaxRows: a.policy.secureMaxRows, minCellSize: a.policy.minCellSize })));
+  return agreed === DEFAULT_SECURE_MAX_ROWS ? job : compileKindJob(def, { ...spec, secureMaxRows: agreed });
+}
+
+/**
  * The note every secure result of such a kind carries, whatever the data: what the row bound is and what projecting
  * onto it can change (red team 28: in mode none a site beyond it got a clipped fit and nothing said so). Stated
  * unconditionally, because whether any agent was beyond it is itself data.

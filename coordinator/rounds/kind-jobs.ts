@@ -11,8 +11,9 @@ import type { JobStore } from '../job-store.js';
 import type { Ledger } from '../ledger.js';
 import type { Principal } from '../principal.js';
 import type { CoordinatorMetrics } from '../metrics.js';
-import { admitKindJob, rowBoundNotes, settleRowBound } from './kind-admission.js';
+import { admitKindJob, rowBoundNotes, settleBuiltInRowBound, settleRowBound } from './kind-admission.js';
 import { admitBuiltInSpec } from './built-in-admission.js';
+import { checkAttested } from '../admission/attested.js';
 import { builtInResult } from './built-in-result.js';
 import { catalogPopulations } from '../budget-populations.js';
 import type { JobSpec } from '../../common/job/index.js';
@@ -111,8 +112,11 @@ export class KindJobs {
       // privacy.linkage: the asked sites' partition and salt go into the spec, which is compiled (and hashed) again.
       if (asksLinkage(JSON.parse(specJson))) job = compileKindJob(def, fillKindLinkage(JSON.parse(specJson), job.product, admitted.agents));
       // Secure sums: the per-agent row bound is the agents' (published; in mode none agreed), never a researcher's probe.
-      job = settleRowBound(def, job, admitted.agents);
-      if (job.secure !== 'plain') checkSecureFromPublicFacts(def, job, admitted.agents.length);
+      job = settleBuiltInRowBound(def, settleRowBound(def, job, admitted.agents), admitted.agents);
+      if (job.secure !== 'plain') {
+        checkAttested(job.secure, admitted.agents);
+        checkSecureFromPublicFacts(def, job, admitted.agents.length);
+      }
       deps.checkPolicy?.(caller, job, admitted.agents);
       const record: JobRecord = {
         id: randomUUID(),

@@ -2,9 +2,7 @@ import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { IdentityAttestation } from '../../common/secure/index.js';
 import { heRoundSum, secAggRoundSum, type SecureRoundContext } from './secure-round.js';
-
-/** Longest part of an agent's error message a failed round's error shows (the agent link cuts at 1 000 characters). */
-const MAX_SHOWN_AGENT_ERROR = 1100;
+import { shownAgentMessage } from './shown-error.js';
 import { checkAgentVector, decodeVector, encodeRoundPayload, exactSumVectors, layoutWithAgentNoise, kindPrivacyModeOf, type AnyKindDef, type CompiledKindJob, type KindRelease, type KindReleaseInfo, type RoundRecord, type StatVector, checkSelectionSecure, collectWithheld, layoutWithWithheld, selectionApplies, zeroWithheld, type WithheldEntry, agentBlockSlices } from '../../common/kinds/index.js';
 
 /** One round task as the runner hands it to a transport. */
@@ -197,7 +195,7 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
       const who = `${failed.length} of ${roundAgents.length} agents did not answer${away.length > 0 ? ` and ${away.length} ${away.length === 1 ? 'was' : 'were'} not connected` : ''}`;
       // The agent's message as the transport kept it (cut at 1 000 characters, saying how long it was: the codec), so
       // the researcher reads the reason whole, as on the built-in path; bounded here too for other transports.
-      const message = e.message.length <= MAX_SHOWN_AGENT_ERROR ? e.message : `${e.message.slice(0, MAX_SHOWN_AGENT_ERROR)}… (${e.message.length} characters)`;
+      const message = shownAgentMessage(e.message);
       throw new FedmeshError('QUORUM_NOT_MET', `round ${round + 1}: ${who}${first !== undefined ? ` (${first}: ${e.code}: ${message})` : ''}; ${why}`, {
         details: { answered, missing: asked.filter((a) => !answered.includes(a)), round },
       });

@@ -9,7 +9,9 @@ import { compileKindJob, type AnyKindDef, type CompiledKindJob } from '../../com
 import { glmKind } from '../../jobs/glm/index.js';
 import { trainKind } from '../../jobs/train/index.js';
 import type { AgentView } from '../agent-registry.js';
-import { rowBoundNotes, settleRowBound } from './kind-admission.js';
+import { rowBoundNotes, settleBuiltInRowBound, settleRowBound } from './kind-admission.js';
+import { aggregateKind } from '../../jobs/aggregate/index.js';
+import { DEFAULT_SECURE_MAX_ROWS } from '../../common/secure/index.js';
 
 const agents = (secureMaxRows: number, minCellSize = 5) => ['a1', 'a2', 'a3'].map((name) => ({ name, policy: { secureMaxRows, minCellSize } }) as unknown as AgentView);
 const glm = (extra: Record<string, unknown>) => ({ kind: 'glm', product: 'p', family: 'gaussian', outcome: 'y', outcomeBounds: [0, 1], covariates: [], ...extra });
@@ -84,5 +86,22 @@ describe('secure row bounds of registry kinds are agreed, not chosen', () => {
     const g = compileKindJob(glmKind, glm({ privacy: { mode: 'none' } }));
     expect(settleRowBound(glmKind, g, agents(300))).toBe(g);
     expect((g.spec as { secureMaxRows?: number }).secureMaxRows).toBeUndefined();
+  });
+
+  it('a ported built-in kind (aggregate), mode none: the agents\' agreed bound is filled in when it is not the default an absent bound means', () => {
+    const spec = { kind: 'aggregate', product: 'p', measures: [{ fn: 'count' }], privacy: { mode: 'none' }, secure: 'secagg' };
+    const job = compileKindJob(aggregateKind, spec);
+    const filled = settleBuiltInRowBound(aggregateKind, job, agents(300));
+    expect((filled.spec as { secureMaxRows?: number }).secureMaxRows).toBe(300);
+    expect(filled.hash).not.toBe(job.hash);
+    // Controls: the default needs no filling (the stored spec stays as given); a given bound, a DP mode and plain sums
+    // are left alone (admission checked the given bound against the agents already).
+    expect(settleBuiltInRowBound(aggregateKind, job, agents(DEFAULT_SECURE_MAX_ROWS))).toBe(job);
+    const given = compileKindJob(aggregateKind, { ...spec, secureMaxRows: 300 });
+    expect(settleBuiltInRowBound(aggregateKind, given, agents(300))).toBe(given);
+    const plain = compileKindJob(aggregateKind, { ...spec, secure: undefined });
+    expect(settleBuiltInRowBound(aggregateKind, plain, agents(300))).toBe(plain);
+    // Agents publishing different maxima cannot run a mode-none secure job together.
+    expect(() => settleBuiltInRowBound(aggregateKind, job, [...agents(300), { name: 'a4', policy: { secureMaxRows: 400, minCellSize: 5 } } as unknown as AgentView])).toThrow(/different maxima/);
   });
 });

@@ -21,6 +21,7 @@ import {
   type StatVector,
 } from '../../common/kinds/index.js';
 import { decodeEnvelope, encodeEnvelope, type IdentityAttestation } from '../../common/secure/index.js';
+import { shownAgentErrors } from './shown-error.js';
 
 type AgentError = { code: string; message: string };
 
@@ -98,8 +99,8 @@ function fromAgent<T extends { clientId: string }>(agent: string, bytes: Uint8Ar
 }
 
 function quorumFailure(ctx: SecureRoundContext, why: string, errors: Record<string, AgentError>, answered: string[]): FedmeshError {
-  const list = Object.entries(errors).map(([a, e]) => `${a}: ${e.code}: ${e.message.slice(0, 200)}`);
-  return new FedmeshError('QUORUM_NOT_MET', `round ${ctx.round + 1}: secure sum (${ctx.job.secure}) failed: ${why}${list.length ? ` (${list.join('; ')})` : ''}`, {
+  const list = shownAgentErrors(errors);
+  return new FedmeshError('QUORUM_NOT_MET', `round ${ctx.round + 1}: secure sum (${ctx.job.secure}) failed: ${why}${list ? ` (${list})` : ''}`, {
     details: { answered, missing: ctx.participants.filter((p) => !answered.includes(p)), round: ctx.round, agentErrors: errors },
   });
 }
@@ -130,7 +131,8 @@ export async function secAggRoundSum(ctx: SecureRoundContext): Promise<SecureRou
     return { sum: decodeSecureVector(plan, result.sum), answered, errors };
   } catch (e) {
     if (e instanceof FedmeshError && e.code === 'QUORUM_NOT_MET') throw e;
-    if (isSecAggError(e)) throw quorumFailure(ctx, (secAggErrorToFedmesh(e) as Error).message, errors, []);
+    // (the protocol's own code, SECAGG_QUORUM_NOT_MET, is the error's QUORUM_NOT_MET: not repeated in the message)
+    if (isSecAggError(e)) throw quorumFailure(ctx, (secAggErrorToFedmesh(e) as Error).message.replace(/^SECAGG_QUORUM_NOT_MET: /, ''), errors, []);
     throw e;
   }
 }

@@ -1,6 +1,7 @@
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
 import { parseHePlan, type HePlan } from '../../algorithms/he/index.js';
-import { FedmeshError, invalidJob } from '../../common/errors.js';
+import { invalidJob } from '../../common/errors.js';
+import { checkAttested } from '../admission/attested.js';
 import { ruleNamesFor } from '../../common/job/index.js';
 import type { AggregateJob, CellJob, JobSpec } from '../../common/job/index.js';
 import {
@@ -66,14 +67,7 @@ export function admitSecure(spec: JobSpec, candidates: readonly AgentView[]): Se
     if (Buffer.from(spec.he!.publicKey, 'base64').length !== hePlan.publicKeyByteSize) throw invalidJob('he.publicKey', `must be ${hePlan.publicKeyByteSize} bytes for this plan`);
     admission.hePlan = hePlan;
   }
-  const unattested = agents.filter((a) => !a.identity);
-  if (unattested.length > 0) {
-    throw new FedmeshError(
-      'FAILED_PRECONDITION',
-      `secure: ${spec.secure} needs every agent's identity key vouched for by its mTLS certificate; ${unattested.map((a) => a.name).join(', ')} registered without one (is the mesh running --insecure? secure jobs are refused without mTLS)`,
-      { field: 'secure' },
-    );
-  }
+  checkAttested(spec.secure!, agents);
   return admission;
 }
 

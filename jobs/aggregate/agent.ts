@@ -17,7 +17,9 @@ import { aggregatePrivacyPlan, type AggregatePlan, type CompiledAggregateJob } f
 import { aggregateStats, toVector } from './vector.js';
 import { toExactVector } from './exact-vector.js';
 import { distinctCombos, keyMatcher, type KeyMatcher } from './group-match.js';
-import { candidateCells, decideExactRelease, type ExactRelease } from '../../node-agent/disclosure/exact-aggregate.js';
+import { candidateCells, decideExactRelease, refuseSmallEdges, type ExactRelease } from '../../node-agent/disclosure/exact-aggregate.js';
+import { toSecureExactVector } from './secure-exact.js';
+import { jobSecureMaxRows } from '../../common/secure/index.js';
 import { candidateCellsFromSource } from '../../node-agent/jobs/aggregate-source.js';
 import { DEFAULT_MAX_GROUPS } from '../../node-agent/policy.js';
 import type { AggregateSpec } from './spec.js';
@@ -59,12 +61,39 @@ async function exactStep(ctx: AgentKindContext, job: CompiledAggregateJob, db: D
   return { values: toExactVector(job.spec, plan, release, keyOf), report: { cellSize: exact.plan.hasUnit ? 'persons' : 'rows', minCellSize: policy.minCellSize } };
 }
 
+/**
+ * Mode none inside a secure sum: the exact statistics of every public combination, nothing withheld per agent (the
+ * release applies the minimum cell size to the totals), clipped to the job's per-agent row bound (secure-exact.ts).
+ * What cannot be withheld alone inside the sum is refused (`refuseSmallEdges`: a measure's missing values, values at
+ * a bound or beyond a histogram's edges of 1 … k − 1 persons), and the differencing guard sees every non-empty local
+ * cell (from one person: this agent never learns which totals are released), as on the built-in secure path.
+ */
+async function secureExactStep(ctx: AgentKindContext, job: CompiledAggregateJob, db: DuckDBConnection | SqlSession, onSource: boolean, keyOf: KeyMatcher): Promise<StatVector> {
+  const typed = planAggregatePrivacy(job.spec, (c) => typeIn(ctx)(c) ?? 'VARCHAR');
+  const exact = await queryGroupStatistics(db, job.spec, { ...ctx.product }, typed, ctx.salt, {
+    binPersons: true,
+    inspect: async (rows, stats) => {
+      if (!stats.plan.hasUnit) return;
+      refuseSmallEdges(stats, ctx.policy.minCellSize);
+      const guard = ctx.guardReleasedSets;
+      if (!guard || stats.cells.length === 0) return;
+      const cand = onSource ? await candidateCellsFromSource(db as SqlSession, ctx.conn, rows, stats, ctx.salt, 1) : await candidateCells(ctx.conn, rows, stats, ctx.salt, 1);
+      try {
+        await guard(ctx.conn, cand);
+      } finally {
+        await ctx.conn.run(`DROP TABLE IF EXISTS "${cand}"`).catch(() => undefined);
+      }
+    },
+  });
+  return { values: toSecureExactVector(job.spec, aggregatePrivacyPlan(job.spec), exact.groups, jobSecureMaxRows(job.spec), keyOf) };
+}
+
 async function aggregateStep(ctx: AgentKindContext, job: CompiledAggregateJob, db: DuckDBConnection | SqlSession, onSource = false): Promise<StatVector> {
   // The query's groups matched to the public combinations by the key columns' types (group-match.ts); two
   // combinations that are one group here are refused before anything is read.
   const keyOf = keyMatcher(job.spec, typeIn(ctx));
   if (job.spec.groupKeys) distinctCombos(job.spec, keyOf);
-  if (job.privacy.mode === 'none') return exactStep(ctx, job, db, onSource, keyOf);
+  if (job.privacy.mode === 'none') return job.secure === 'plain' ? exactStep(ctx, job, db, onSource, keyOf) : secureExactStep(ctx, job, db, onSource, keyOf);
   const plan = aggregatePrivacyPlan(job.spec);
   const product: ProductInfo = { ...ctx.product };
   const exact = await queryGroupStatistics(db, job.spec, product, plan, ctx.salt);

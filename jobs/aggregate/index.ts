@@ -7,7 +7,7 @@
  * kind's noise plan (the built-in samplers in the built-in order: vector.ts), at each agent (local-dp) or once at the
  * coordinator (central-dp) → release (the built-in releases and DP statement: release.ts) → view.
  */
-import type { BlockSampler, BlockSelector, CompiledKindJob, KindDef, KindNoisePlan, KindRelease, KindReleaseInfo, RoundRecord, StatLayout } from '../../common/kinds/index.js';
+import type { BlockSampler, BlockSelector, CompiledKindJob, KindDef, KindNoisePlan, KindRelease, KindReleaseInfo, RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
 import { kindPrivacyOf, MAX_VECTOR_ENTRIES } from '../../common/kinds/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../../common/job/index.js';
@@ -19,6 +19,8 @@ import { renderAggregate } from './view.js';
 import { aggregateReplyMismatch, dpReplyMismatch } from './reply-check.js';
 import { exactLayout, fromExactVector } from './exact-vector.js';
 import { exactAggregateResult } from './exact-release.js';
+import { fromSecureExactVector, secureExactLayout } from './secure-exact.js';
+import { jobSecureMaxRows, releaseSecureAggregate } from '../../common/secure/index.js';
 
 /** The public plan of a compiled aggregate job: its group combinations, in vector order. */
 export interface AggregatePlan {
@@ -44,7 +46,7 @@ function compileAggregate(spec: AggregateSpec): Omit<CompiledAggregateJob, 'hash
   if (spec.groupKeys) distinctCombos(spec, comboKey);
   // The vector's size is public: groups × statistics. Past the seam's bound the job is refused here, naming what
   // multiplies (the fuzzer's 9 997 groups × a 700-bin histogram failed as an internal error).
-  const entries = privacy.mode === 'none' ? exactLayout(spec, privacy).reduce((n, b) => n + b.length, 0) : aggregateStats(spec, privacy).reduce((n, st) => n + st.length, 0);
+  const entries = privacy.mode === 'none' ? modeNoneLayout(spec, privacy).reduce((n, b) => n + b.length, 0) : aggregateStats(spec, privacy).reduce((n, st) => n + st.length, 0);
   if (entries > MAX_VECTOR_ENTRIES) {
     throw new FedmeshError('RESOURCE_EXHAUSTED', `groupKeys: ${publicCombos(spec).length} groups × their statistics are ${entries} numbers per agent, more than the ${MAX_VECTOR_ENTRIES} a round carries; fewer groups or histogram bins`, { field: 'groupKeys' });
   }
@@ -66,13 +68,20 @@ function compileAggregate(spec: AggregateSpec): Omit<CompiledAggregateJob, 'hash
 }
 
 /**
+ * Mode none: with plain sums, exact statistics in limbs and each agent's withholding flags (exact-vector.ts); inside a
+ * secure sum, the statistics clipped to the job's per-agent row bound, nothing withheld per agent (secure-exact.ts).
+ */
+function modeNoneLayout(spec: AggregateSpec, plan: AggregatePrivacyPlan): StatBlock[] {
+  return (spec.secure ?? 'plain') === 'plain' ? exactLayout(spec, plan) : secureExactLayout(spec, plan, jobSecureMaxRows(spec));
+}
+
+/**
  * One block per noised statistic of each group (vector.ts), in grid units: integers, grid 2^0 at the seam. An
  * agent's entry is within ±2^43 grid units (projected there at the agent), so the sum over agents is exact.
  */
 function aggregateLayout(job: CompiledAggregateJob): StatLayout {
   const hi = MAX_AGENT_ENTRY;
-  // Mode none: exact statistics in limbs and the agent's withholding flags (exact-vector.ts).
-  if (job.privacy.mode === 'none') return { blocks: exactLayout(job.spec, aggregatePrivacyPlan(job.spec)) };
+  if (job.privacy.mode === 'none') return { blocks: modeNoneLayout(job.spec, aggregatePrivacyPlan(job.spec)) };
   return {
     blocks: aggregateStats(job.spec, aggregatePrivacyPlan(job.spec)).map((s) => {
       // central-dp: counts (rows, bins, a quantile's buckets, n) and Σx² are never negative: an agent's negative entry
@@ -130,6 +139,14 @@ const NO_RNG = { fill(): never { throw new Error('releaseCentral drew randomness
 function releaseAggregate(job: CompiledAggregateJob, history: readonly RoundRecord[], info: KindReleaseInfo): KindRelease {
   const last = history[history.length - 1]!;
   const plan = aggregatePrivacyPlan(job.spec);
+  if (job.privacy.mode === 'none' && job.secure !== 'plain') {
+    // The minimum cell size on the totals: the largest any contributing agent published (as the built-in secure path).
+    const minCellSize = Math.max(1, ...last.answered.map((a) => info.minCellSize?.[a] ?? 1));
+    const maxRowsPerAgent = jobSecureMaxRows(job.spec);
+    const totals = fromSecureExactVector(job.spec, plan, last.released, maxRowsPerAgent, last.answered.length);
+    const { columns, rows, suppressed, privacy, notes } = releaseSecureAggregate({ job: job.spec, plan, layout: { maxRowsPerAgent }, totals, contributors: last.answered.length, minCellSize });
+    return { columns, rows, suppressed, privacy, notes };
+  }
   if (job.privacy.mode === 'none') {
     const { combined, withheld } = fromExactVector(job.spec, plan, last.released, last.answered.length);
     // (an agent whose published size is not known, e.g. not connected since a restart, is not stated as 0)

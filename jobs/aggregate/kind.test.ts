@@ -41,12 +41,16 @@ describe('aggregate on the kind seam', () => {
     expect(seamRunsAggregate({ ...spec, secure: 'he' })).toBe(false);
     expect(seamRunsAggregate({ ...spec, secure: 'secagg' })).toBe(false);
     expect(seamRunsAggregate({ ...spec, privacy: { mode: 'distributed-dp', epsilon: 1 } })).toBe(false);
-    expect(seamRunsAggregate({ ...spec, privacy: { mode: 'none' }, secure: 'secagg' })).toBe(false);
+    // Mode none with secagg and public groups runs on the seam (secure-exact.ts); with HE, or data-derived groups, not.
+    expect(seamRunsAggregate({ ...spec, privacy: { mode: 'none' }, secure: 'secagg' })).toBe(true);
+    expect(seamRunsAggregate({ ...spec, privacy: { mode: 'none' }, secure: 'he' })).toBe(false);
+    expect(seamRunsAggregate({ ...spec, privacy: { mode: 'none' }, secure: 'secagg', groupKeys: undefined })).toBe(false);
+    expect(seamRunsAggregate({ ...spec, privacy: { mode: 'distributed-dp', rho: 1 }, secure: 'secagg' })).toBe(false);
     for (const raw of [null, 'x', [], { privacy: null }]) expect(seamRunsAggregate(raw)).toBe(false);
     // A narrower mode list (the switch a port goes by) leaves central-dp to the built-in path.
     expect(seamRunsAggregate(central, ['local-dp'])).toBe(false);
     // The coordinator reads the researcher's spec and an agent the parsed one: they must choose alike.
-    for (const raw of [central, { ...spec, privacy: { epsilon: 3 } }, { ...spec, privacy: undefined }, { ...spec, privacy: { mode: 'none' } }, { ...central, groupKeys: undefined }, spec]) {
+    for (const raw of [central, { ...spec, privacy: { epsilon: 3 } }, { ...spec, privacy: undefined }, { ...spec, privacy: { mode: 'none' } }, { ...spec, privacy: { mode: 'none' }, secure: 'secagg' }, { ...central, groupKeys: undefined }, spec]) {
       expect(seamRunsAggregate(JSON.parse(JSON.stringify(aggregateKind.parse(raw))))).toBe(seamRunsAggregate(raw));
     }
   });

@@ -16,21 +16,28 @@ export type AggregateSpec = AggregateJob;
  * as flags; the mode-none goldens bit for bit).
  */
 export const SEAM_MODES: readonly string[] = ['none', 'local-dp', 'central-dp'];
+/**
+ * The modes whose secagg specs run on the seam: none (secure-exact.ts: exact totals, the minimum cell size applied to
+ * them). HE stays on the built-in secure path (the researcher's client decrypts with its own key), as for every
+ * ported kind; distributed-dp with secagg is not ported yet.
+ */
+export const SECURE_SEAM_MODES: readonly string[] = ['none'];
 
 /**
  * Which specs run on the kind seam: the port goes mode by mode (jobs/README.md, "Porting the old kinds"), with plain
- * sums and public groups only (public `groupKeys`, or no grouping). Still on the built-in path: data-derived groups
- * (DP partition selection in central-dp, the minimum cell size in none) and the secure sums. Read from the raw spec
+ * sums and public groups only (public `groupKeys`, or no grouping), and mode none with secagg. Still on the built-in
+ * path: data-derived groups (DP partition selection in central-dp, the minimum cell size in none), HE and
+ * distributed-dp. Read from the raw spec
  * alone, so the coordinator, every agent and the client choose alike.
  */
 export function seamRunsAggregate(raw: unknown, modes: readonly string[] = SEAM_MODES): boolean {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false;
   const r = raw as { privacy?: unknown; secure?: unknown; groupBy?: unknown; groupKeys?: unknown };
-  if (r.secure !== undefined && r.secure !== 'plain') return false;
   // The parser's defaults (common/job/validate.ts): no privacy block, or one without a mode, is central-dp. The
   // coordinator reads the researcher's spec and the agents the parsed one: both must choose alike.
   const mode = r.privacy === undefined ? 'central-dp' : typeof r.privacy === 'object' && r.privacy !== null ? ((r.privacy as { mode?: unknown }).mode ?? 'central-dp') : undefined;
   if (typeof mode !== 'string' || !modes.includes(mode)) return false;
+  if (r.secure !== undefined && r.secure !== 'plain' && !(r.secure === 'secagg' && SECURE_SEAM_MODES.includes(mode))) return false;
   if (mode === 'local-dp') return true;
   const publicGroups = r.groupKeys !== undefined || r.groupBy === undefined || (Array.isArray(r.groupBy) && r.groupBy.length === 0);
   return publicGroups;

@@ -7,7 +7,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { withholdComplement, type GroupPartial, type MeasurePartial } from '../../algorithms/aggregate/index.js';
 import { FedmeshError } from '../../common/errors.js';
-import type { GroupStatistics } from '../query/group-statistics.js';
+import { FEW_VALUES, type GroupStatistics } from '../query/group-statistics.js';
 import { groupLabelSql } from '../query/aggregate-sql.js';
 import { personHashSql } from './released-cells.js';
 
@@ -109,4 +109,36 @@ export async function candidateCells(conn: DuckDBConnection, rows: string, stats
     [salt, k],
   );
   return table;
+}
+
+/**
+ * Mode none inside a secure sum: what the plain path withholds per group at each agent (a sum, mean or variance whose
+ * missing values, values at a bound or one of its few values are of 1 … k − 1 persons; red team 31, F2 and F3; red
+ * team 32, D1) cannot be withheld alone
+ * inside the sum, and the totals do not show it. So this agent refuses the job, naming the measure, never the group.
+ * A histogram's values in no bin are three parts at the plain path (missing, below the first edge, above the last),
+ * each read elsewhere (a mean's _missing, a second histogram's edges); the totals give only their sum, so the
+ * coordinator's complementary rule cannot see a small one: the agent refuses when any is of 1 … k − 1 persons (a
+ * quantile's missing values likewise; its values are clamped into its buckets).
+ * @throws FedmeshError PERMISSION_DENIED naming the measure
+ */
+export function refuseSmallEdges(stats: GroupStatistics, minCellSize: number): void {
+  const small = (n: bigint): boolean => n > 0n && n < BigInt(minCellSize);
+  for (const cell of stats.cells) {
+    for (const [i, e] of cell.edgePersons) {
+      if ([e.missing, e.atLower, e.atUpper, ...e.values].some(small)) {
+        throw new FedmeshError('POLICY_DENIED', `measures[${i}]: at one of this agent's groups, 1 … ${minCellSize - 1} persons' values are missing, at a bound of the measure, or one of its few values (at most ${FEW_VALUES} distinct); inside a secure sum they cannot be withheld alone (widen the bounds to hold every value, or use a DP mode)`, { field: `measures[${i}]` });
+      }
+    }
+    for (const [i, persons] of cell.binPersons) {
+      // The last three entries: missing, below the first edge, above the last (a quantile clamps, so only missing).
+      const [missing, below, above] = persons.slice(-3) as [bigint, bigint, bigint];
+      const l = stats.plan.layout[i];
+      const quantile = l?.kind === 'histogram' && l.buckets !== undefined;
+      if ((quantile ? [missing] : [missing, below, above]).some(small)) {
+        const fix = quantile ? 'filter the missing values out with where' : 'use edges around every value and filter missing values out with where';
+        throw new FedmeshError('POLICY_DENIED', `measures[${i}]: at one of this agent's groups, 1 … ${minCellSize - 1} persons' values are missing${quantile ? '' : ', below the first edge or above the last'}; inside a secure sum they cannot be withheld alone (${fix}, or use a DP mode)`, { field: `measures[${i}]` });
+      }
+    }
+  }
 }

@@ -4,7 +4,7 @@ import { createIdentityKeyPair } from '../../common/crypto/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
-import { SECAGG_ROUNDS, type IdentityAttestation, decodeEnvelope, encodeEnvelope } from '../../common/secure/index.js';
+import { type IdentityAttestation, decodeEnvelope, encodeEnvelope } from '../../common/secure/index.js';
 import type { Agent } from '../../node-agent/index.js';
 import { makePersons, writePersonCsv, type PersonRow } from '../helpers/person-data.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
@@ -37,12 +37,20 @@ describe('secure aggregation (secagg) in aggregate jobs', () => {
   };
   const byGender = (rows: Record<string, unknown>[]) => [...rows].sort((a, b) => Number(a.gender_concept_id) - Number(b.gender_concept_id));
 
-  /** Makes `name` vanish (link closed, no answer) when it receives a task of `round`. */
-  function disconnectAt(name: string, round: number): void {
+  /** The secure phase a task of the kind seam carries ('advertise', 'share', 'mask', 'unmask'), if any. */
+  function phaseOf(t: AgentTask): string | undefined {
+    try {
+      return (JSON.parse(Buffer.from(t.payload).toString('utf8')) as { phase?: string }).phase;
+    } catch {
+      return undefined;
+    }
+  }
+  /** Makes `name` vanish (link closed, no answer) when it receives a task of the secure `phase`. */
+  function disconnectAt(name: string, phase: 'mask' | 'unmask'): void {
     const agent = mesh.agents.get(name)!;
     const original = agent.serveTask.bind(agent);
     agent.serveTask = (t: AgentTask, id?: IdentityAssertionClaims) => {
-      if (t.round === round) {
+      if (phaseOf(t) === phase) {
         void mesh.stopAgent(name);
         return new Promise(() => undefined);
       }
@@ -81,7 +89,8 @@ describe('secure aggregation (secagg) in aggregate jobs', () => {
     expect(secure.result!.columns).toEqual(plain.result!.columns);
     expect(byGender(secure.result!.rows)).toEqual(byGender(plain.result!.rows));
     expect(secure.result!.rows.reduce((s, r) => s + Number(r.count), 0)).toBe(sizes.reduce((a, b) => a + b, 0));
-    expect(secure.result!.privacy).toMatchObject({ mode: 'none', secure: 'secagg', exact: true, minCellSize: 5, threshold: 3 });
+    // (the kind seam's secure sum, jobs/aggregate/secure-exact.ts: the statement names no ring or Shamir threshold)
+    expect(secure.result!.privacy).toMatchObject({ mode: 'none', secure: 'secagg', exact: true, minCellSize: 5, contributors: 4, secureMaxRows: 16777216 });
     expect(secure.result!.notes.join(' ')).toMatch(/minimum cell size .* applied to the released totals, not per agent/);
   });
 
@@ -99,20 +108,20 @@ describe('secure aggregation (secagg) in aggregate jobs', () => {
   });
 
   it('an agent that drops after sharing keys (before its masked input) leaves the exact sum over the rest, marked partial (quorum 3 accepted)', async () => {
-    disconnectAt('a4', 3);
+    disconnectAt('a4', 'mask');
     const secure = await mesh.client.run({ ...job, secure: 'secagg', quorum: 3 });
     expect(secure.error).toBeUndefined();
     expect(secure.agents.answered).toEqual(['a1', 'a2', 'a3']);
     expect(secure.agents.missing).toEqual(['a4']);
     expect(secure.result!.complete).toBe(false);
-    expect(secure.result!.agentsMissing).toEqual([{ agent: 'a4', reason: expect.stringMatching(/^no usable answer: AGENT_UNAVAILABLE: round 3: agent a4 disconnected/) }]);
+    expect(secure.result!.agentsMissing).toEqual([{ agent: 'a4', reason: expect.stringMatching(/^no usable answer: AGENT_UNAVAILABLE: agent a4 disconnected/) }]);
     await restart('a4');
     const plain = await mesh.client.run({ ...job, agents: ['a1', 'a2', 'a3'] });
     expect(byGender(secure.result!.rows)).toEqual(byGender(plain.result!.rows));
   });
 
   it('an agent that drops after sending its masked input (before unmasking) is still in the exact sum', async () => {
-    disconnectAt('a2', 4);
+    disconnectAt('a2', 'unmask');
     const secure = await mesh.client.run({ ...job, secure: 'secagg' });
     expect(secure.error).toBeUndefined();
     expect(secure.agents.answered).toEqual(names);
@@ -121,18 +130,23 @@ describe('secure aggregation (secagg) in aggregate jobs', () => {
     expect(byGender(secure.result!.rows)).toEqual(byGender(plain.result!.rows));
   });
 
-  it('with the default quorum (every agent) the same dropout fails the job: the agents refuse to unmask a sum that misses one', async () => {
-    disconnectAt('a4', 3);
-    const r = await mesh.client.run({ ...job, secure: 'secagg' });
-    expect(r.state).toBe('failed');
-    expect(r.error!.code).toBe('QUORUM_NOT_MET');
-    expect(r.error!.message).toMatch(/a1: QUORUM_NOT_MET: round 4: refusing to unmask: 3 survivors, the job's guarantee needs at least 4/);
-    await restart('a4');
+  it('with the default quorum (every agent) the same dropout fails the job before anything is unmasked', async () => {
+    disconnectAt('a4', 'mask');
+    try {
+      const r = await mesh.client.run({ ...job, secure: 'secagg' });
+      expect(r.state).toBe('failed');
+      expect(r.error!.code).toBe('QUORUM_NOT_MET');
+      // The coordinator stops at the masked inputs (each agent would also refuse to unmask fewer survivors than the
+      // job's guarantee needs: algorithms/secagg, and test/integration/kind-secure.test.ts on the seam).
+      expect(r.error!.message).toMatch(/secure sum \(secagg\) failed: 3 masked vectors, the round needs 4 \(a4: AGENT_UNAVAILABLE: agent a4 disconnected before answering\)/);
+    } finally {
+      await restart('a4');
+    }
   });
 
   it('one dropout too many (n − t + 1) fails cleanly with QUORUM_NOT_MET', async () => {
-    disconnectAt('a3', 3);
-    disconnectAt('a4', 3);
+    disconnectAt('a3', 'mask');
+    disconnectAt('a4', 'mask');
     const r = await mesh.client.run({ ...job, secure: 'secagg' });
     expect(r.state).toBe('failed');
     expect(r.error!.code).toBe('QUORUM_NOT_MET');
@@ -158,29 +172,41 @@ describe('secure aggregation (secagg) in aggregate jobs', () => {
     expect(r.result!.notes.join(' ')).toMatch(/secureMaxRows 100: every agent clips each of its statistics/);
   });
 
-  it('a job on named agents: a participant outside them is refused in round 1, and a task of the job sent to another agent is refused (red team 4, F6)', async () => {
+  it('a job on named agents: a participant outside them is refused in the first phase, and a task of the job sent to another agent is refused (red team 4, F6)', async () => {
     const a1 = mesh.agents.get('a1') as Agent;
     const original = a1.serveTask.bind(a1);
     type Start = { participants: { id: string }[]; threshold: number };
+    // The kind seam's secure phases: a JSON payload with the phase and its protocol message (base64).
+    const payloadOf = (t: AgentTask): { phase?: string; msg?: string } => {
+      try {
+        return JSON.parse(Buffer.from(t.payload).toString('utf8')) as { phase?: string; msg?: string };
+      } catch {
+        return {};
+      }
+    };
+    const startOf = (msg: string) => decodeEnvelope(new Uint8Array(Buffer.from(msg, 'base64'))) as Start;
     let a4: unknown;
     try {
       a1.serveTask = (t: AgentTask, id?: IdentityAssertionClaims) => {
-        if (t.round === SECAGG_ROUNDS.advertise) a4 ??= (decodeEnvelope(t.payload) as Start).participants.find((p) => p.id === 'a4');
+        const p = payloadOf(t);
+        if (p.phase === 'advertise' && p.msg) a4 ??= startOf(p.msg).participants.find((x) => x.id === 'a4');
         return original(t, id);
       };
       expect((await mesh.client.run({ ...job, secure: 'secagg' })).error).toBeUndefined();
       expect(a4).toBeDefined();
       // The job names a1–a3; the coordinator brings a4's attested entry into a1's round start (and four's threshold).
       a1.serveTask = (t: AgentTask, id?: IdentityAssertionClaims) => {
-        if (t.round !== SECAGG_ROUNDS.advertise) return original(t, id);
-        const start = decodeEnvelope(t.payload) as Start;
+        const p = payloadOf(t);
+        if (p.phase !== 'advertise' || !p.msg) return original(t, id);
+        const start = startOf(p.msg);
         start.participants.push(a4 as { id: string });
         start.threshold = 3;
-        return original({ ...t, payload: encodeEnvelope(start) }, id);
+        p.msg = Buffer.from(encodeEnvelope(start)).toString('base64');
+        return original({ ...t, payload: new TextEncoder().encode(JSON.stringify(p)) }, id);
       };
       const bad = await mesh.client.run({ ...job, secure: 'secagg', agents: ['a1', 'a2', 'a3'] });
       expect(bad.state).toBe('failed');
-      expect(bad.error!.message).toMatch(/a1: POLICY_DENIED: round 1: refusing the round: participant a4 is not among the job's agents/);
+      expect(bad.error!.message).toMatch(/a1: POLICY_DENIED: refusing the round: participant a4 is not among the job's agents/);
       // A plain task of a job on a1–a3, captured at a1 and sent to a4: refused before a4 charges or reads.
       let task: { t: AgentTask; id?: IdentityAssertionClaims } | undefined;
       a1.serveTask = (t: AgentTask, id?: IdentityAssertionClaims) => {
@@ -205,7 +231,7 @@ describe('secure aggregation (secagg) in aggregate jobs', () => {
       sessions.get('a2')!.identity = { ...original, identityPublicKey: createIdentityKeyPair().publicKey };
       const r = await mesh.client.run({ ...job, secure: 'secagg' });
       expect(r.state).toBe('failed');
-      expect(r.error!.message).toMatch(/a1: UNAUTHENTICATED: round 1: refusing the identity key relayed for 'a2': the key is not signed by the agent's certificate key/);
+      expect(r.error!.message).toMatch(/a1: UNAUTHENTICATED: refusing the identity key relayed for 'a2': the key is not signed by the agent's certificate key/);
       // ... or relays a3's genuine attestation as a2's.
       sessions.get('a2')!.identity = sessions.get('a3')!.identity;
       const r2 = await mesh.client.run({ ...job, secure: 'secagg' });
