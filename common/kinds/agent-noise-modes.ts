@@ -17,7 +17,7 @@
  * the block's power-of-two grid before integer noise is added, so what leaves an agent is an exact multiple of
  * the grid the secure sum encodes without rounding.
  */
-import { planDistributedNoise, type PrivacyCost } from '../../algorithms/dp/index.js';
+import { noiseDistribution, planDistributedNoise, type PrivacyCost } from '../../algorithms/dp/index.js';
 import type { Rng } from '../../algorithms/rng.js';
 import { FedmeshError } from '../errors.js';
 import type { KindJobCommon } from './kind.js';
@@ -82,7 +82,9 @@ export const DISTRIBUTED_DP_MODE: PrivacyModeDef = Object.freeze({
       } catch (e) {
         throw new FedmeshError('INVALID_JOB', `privacy: block ${b.name}: ${(e as Error).message}`, { field: 'privacy' });
       }
-      return { std: Math.sqrt(n * s2) * grid.size, gridExponent: grid.exponent, sigma2Grid: 0, agentSigma2Grid: s2 };
+      // The std of n shares is that of the discrete Gaussian each draws, not its parameter σ² (red team 49: up to 4 %
+      // more for σ² near 0.25, where shares of a small ρ over many agents are), as the built-in secure path states it.
+      return { std: Math.sqrt(n * noiseDistribution.discreteGaussianVariance(s2)) * grid.size, gridExponent: grid.exponent, sigma2Grid: 0, agentSigma2Grid: s2 };
     });
   },
   atAgent: atAgentNoise,

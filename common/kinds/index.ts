@@ -10,7 +10,7 @@ export * from './registry.js';
 export * from './task-payload.js';
 export * from './privacy-modes.js';
 export { defaultToleratedAgents, toleratedAgents } from './agent-noise-modes.js';
-export { NO_NOISE, jobRho, sitesOf, kindPrivacyOf } from './noise-calibration.js';
+export { NO_NOISE, jobRho, sitesOf, kindPrivacyOf, statedCost } from './noise-calibration.js';
 export * from './secure-vector.js';
 export * from './secure-sum.js';
 export * from './selection.js';

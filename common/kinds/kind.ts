@@ -103,6 +103,12 @@ export interface RoundRecord<I = unknown> {
    * Absent: none (or a round stored before it was recorded).
    */
   readonly missed?: readonly string[];
+  /**
+   * Mode none: each answering agent's published minimum cell size as the coordinator knew it when the round was
+   * stored, so a job resumed after a restart applies the thresholds it was computed under even when an agent is not
+   * connected again (red team 48). Absent: none known, or a round stored before it was recorded.
+   */
+  readonly minCellSize?: Readonly<Record<string, number>>;
 }
 
 /** What a kind releases: the coordinator turns it into the job's result. */

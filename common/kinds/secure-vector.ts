@@ -80,6 +80,12 @@ export function planSecureVector(layout: StatLayout, noise: readonly BlockNoise[
     const hiM = (hi > 0n ? hi : 0n) + margin;
     const limbs = limbsFor(ring, loM, hiM, agents);
     if (limbs === undefined) return refuse(`the sum of ${agents} agents' values in [${b.perAgent.lo}, ${b.perAgent.hi}] on a grid of 2^${g} needs more than ${(hiM - loM).toString(2).length + Math.ceil(Math.log2(agents))} bits (declare narrower bounds or a row cap)`);
+    // An exact integer block (mode none, exact on its grid: aggregate's limbs) is read back as doubles
+    // (decodeSecureVector): its sum over the agents must stay an exact integer, or a release would round what it
+    // claims exact (a real-valued exact block, glm's, is rounded once to a double by design) (red team 48: checked only at the release, after
+    // every agent had computed).
+    const widest = (-loM > hiM ? -loM : hiM) * BigInt(agents);
+    if (b.sensitivity === 'exact-only' && b.exactOnGrid === true && widest > BigInt(Number.MAX_SAFE_INTEGER)) refuse(`the exact sum of ${agents} agents' values in [${b.perAgent.lo}, ${b.perAgent.hi}] passes 2^53, where a double stops being exact (fewer agents, or narrower bounds)`);
     const codec = { name: b.name, length: b.length, gridExponent: g, lo: loM, hi: hiM, limbs, offset };
     offset += b.length * limbs;
     return codec;

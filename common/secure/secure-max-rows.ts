@@ -81,7 +81,7 @@ export function checkSecureMaxRows(job: Pick<JobSpec, 'secureMaxRows'> & { reado
   for (const p of parties) {
     const max = p.secureMaxRows ?? DEFAULT_SECURE_MAX_ROWS;
     if (cap > max) {
-      throw new FedmeshError('FAILED_PRECONDITION', `${field}: ${cap}${given} is above ${max}, the largest per-agent bound agent ${p.name} agrees to; ask for at most ${max}`, { field });
+      throw new FedmeshError('FAILED_PRECONDITION', `${field}: ${cap}${given} is above ${max}, the largest per-agent bound ${p.name === 'this agent' ? p.name : `agent ${p.name}`} agrees to; ask for at most ${max}`, { field });
     }
   }
 }
@@ -90,8 +90,8 @@ export function checkSecureMaxRows(job: Pick<JobSpec, 'secureMaxRows'> & { reado
  * The note every secure result carries, whatever the data: what the clip bound is and what it can change. Stated
  * unconditionally, because whether any agent clipped is itself data.
  */
-export function clippingNote(secureMaxRows: number, unit: 'rows' | 'persons', mode: 'none' | 'distributed-dp'): string {
+export function clippingNote(secureMaxRows: number, unit: 'rows' | 'persons', mode: 'none' | 'distributed-dp', tail = '20 share σ of it (exceeded with probability below 1e-80)'): string {
   const what = unit === 'rows' ? `${secureMaxRows} rows × the statistic's per-row bound` : `${secureMaxRows} per cell: persons, or entries where a cell counts entries`;
-  const dpPart = mode === 'distributed-dp' ? '; clipping is 1-Lipschitz, so the stated privacy holds, and each noisy value is kept within 20 share σ of it (exceeded with probability below 1e-80)' : '';
+  const dpPart = mode === 'distributed-dp' ? `; clipping is 1-Lipschitz, so the stated privacy holds, and each noisy value is kept within ${tail}` : '';
   return `secureMaxRows ${secureMaxRows}: every agent clips each of its statistics to the public per-agent bound (${what}) before masking or encryption, so a value differs from the exact one only where an agent holds more than ${secureMaxRows} ${unit} in a group or cell; no agent refuses on a value, and nobody is told whether any clipped${dpPart}`;
 }

@@ -109,14 +109,15 @@ function describeRing(layout: SecureReleaseInput['layout']): { ring?: string } {
   };
 }
 
-function releaseDistributed({ job, plan, totals, contributors, noise, layout }: SecureReleaseInput): SecureRelease {
-  if (!noise || !plan.dp) throw new TypeError('distributed-dp release needs the noise plan');
+/**
+ * The rows of a distributed-dp release from its noisy totals, each value with its noise std and a 95% interval (the
+ * delta method for means and variances): post-processing only. Shared by the built-in secure path and the kind seam
+ * (jobs/aggregate), which differ in how they state the shares.
+ * @param sd the std (grid units) of the summed noise of measure i's statistic
+ * @returns the rows, and notes on the values (a sum's grid)
+ */
+export function distributedRows(job: AggregateJob, plan: AggregatePrivacyPlan, totals: readonly GroupPartial[], sd: (i: number, s: NoisyStatistic) => number): { rows: Record<string, unknown>[]; notes: string[] } {
   const fields = job.measures.map((m) => measureField(m));
-  /** Std (grid units) of the summed shares of `contributors` agents. */
-  const sd = (i: number, s: NoisyStatistic): number => {
-    const share = noise.measures[i]?.shares[s];
-    return share ? Math.sqrt(contributors * dp.noiseDistribution.discreteGaussianVariance(share.plan.shareSigma2Value)) : NaN;
-  };
   const ci = (v: number, s: number): [number, number] => [v - dp.Z_975 * s, v + dp.Z_975 * s];
   const notes = new Set<string>();
   const rows = totals.map((g) => {
@@ -143,6 +144,18 @@ function releaseDistributed({ job, plan, totals, contributors, noise, layout }: 
     });
     return { ...groupObject(job, g.key), ...values };
   });
+  return { rows, notes: [...notes] };
+}
+
+function releaseDistributed({ job, plan, totals, contributors, noise, layout }: SecureReleaseInput): SecureRelease {
+  if (!noise || !plan.dp) throw new TypeError('distributed-dp release needs the noise plan');
+  const fields = job.measures.map((m) => measureField(m));
+  /** Std (grid units) of the summed shares of `contributors` agents. */
+  const sd = (i: number, s: NoisyStatistic): number => {
+    const share = noise.measures[i]?.shares[s];
+    return share ? Math.sqrt(contributors * dp.noiseDistribution.discreteGaussianVariance(share.plan.shareSigma2Value)) : NaN;
+  };
+  const { rows, notes } = distributedRows(job, plan, totals, sd);
   const cost = noise.cost;
   const delta = job.privacy.delta && job.privacy.delta > 0 ? job.privacy.delta : DEFAULT_JOB_DELTA;
   const mechanisms = job.measures.map((m, i) => ({

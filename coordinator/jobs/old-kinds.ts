@@ -30,7 +30,7 @@ export interface OldKindPath<S extends JobSpec = JobSpec> {
 
 /**
  * Data-derived groups (mode none and central-dp with plain sums); public groups in none, local-dp and central-dp, and
- * mode none with secagg, run on the kind seam (jobs/aggregate); distributed-dp and HE on coordinator/secure.
+ * none and distributed-dp with secagg, run on the kind seam (jobs/aggregate); HE on coordinator/secure.
  */
 const AGGREGATE_PATH: OldKindPath<AggregateJob> = {
   admit: admitAggregate,

@@ -121,6 +121,25 @@ describe('round runner (in-memory transport)', () => {
     expect(fresh.asks.filter((a) => a.round === 0).length).toBe(3);
   });
 
+  it('mode none: stores the answering agents\' minimum cell sizes with each round, and a resumed release gets them when an agent is not known any more (red team 48)', async () => {
+    const store = createMemoryRoundStore();
+    const m = memoryTransport(data);
+    const job = compileKindJob(toyKind, spec());
+    const seen: (Record<string, number> | undefined)[] = [];
+    const def = { ...toyKind, release: (j: typeof job, h: Parameters<typeof toyKind.release>[1], info: Parameters<typeof toyKind.release>[2]) => (seen.push(info.minCellSize ? { ...info.minCellSize } : undefined), toyKind.release(j, h, info)) };
+    const go = (releaseInfo: { minCellSize: Record<string, number> }, beforeRound?: (r: number) => Promise<void>) =>
+      runRounds({ def, job, jobId: 'j1', researcher: 'r', specJson: JSON.stringify(spec()), agents: ['a', 'b', 'c'], transport: m.transport, store, rng: createSeededRng(7), releaseInfo, ...(beforeRound ? { beforeRound } : {}) });
+    await expect(go({ minCellSize: { a: 5, b: 11, c: 3 } }, async (r) => { if (r === 1) throw new Error('coordinator stopped'); })).rejects.toThrow(/coordinator stopped/);
+    expect(store.rounds.get('j1')![0]!.minCellSize).toEqual({ a: 5, b: 11, c: 3 });
+    // Resumed with b not connected again (its size unknown now): the release still gets the size b computed under.
+    await go({ minCellSize: { a: 5, c: 3 } });
+    expect(seen.at(-1)).toEqual({ a: 5, b: 11, c: 3 });
+    // Control: a fresh run with b unknown gives the release no size for it.
+    const fresh = createMemoryRoundStore();
+    await runRounds({ def, job, jobId: 'j2', researcher: 'r', specJson: JSON.stringify(spec()), agents: ['a', 'b', 'c'], transport: m.transport, store: fresh, rng: createSeededRng(7), releaseInfo: { minCellSize: { a: 5, c: 3 } } });
+    expect(seen.at(-1)).toEqual({ a: 5, c: 3 });
+  });
+
   it('central-dp: released sums carry noise of the stated std; no round exceeds maxRounds', async () => {
     const s = spec({ privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 }, maxRounds: 3 });
     const out = await run(s, memoryTransport(data).transport);

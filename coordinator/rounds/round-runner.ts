@@ -209,7 +209,7 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
     // Plain sums in mode none or local-dp: the coordinator holds each agent's (local-dp: already noisy) vector anyway.
     const perBlocks = secureSum === undefined && (job.privacy.mode === 'none' || job.privacy.mode === 'local-dp') ? def.perAgentBlocks?.(job, round) : undefined;
     const perAgent = perBlocks ? agentBlockSlices(layout, perBlocks, good) : undefined;
-    const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std), federation: asked.length, ...(failed.length + away.length > 0 ? { missed: [...failed, ...away].sort() } : {}), ...(withheld.length > 0 ? { withheld } : {}), ...(perAgent ? { perAgent } : {}) };
+    const rec: RoundRecord = { round, input, answered, released: Array.from(released.values), noiseStd: noise.map((n) => n.std), federation: asked.length, ...(failed.length + away.length > 0 ? { missed: [...failed, ...away].sort() } : {}), ...(withheld.length > 0 ? { withheld } : {}), ...(perAgent ? { perAgent } : {}), ...answeredMinCellSize(job, answered, o.releaseInfo) };
     await o.store.saveRound(o.jobId, rec);
     history.push(rec);
     failed.forEach((a) => missed.add(a));
@@ -218,7 +218,7 @@ export async function runRounds(o: RunRoundsOptions): Promise<RoundsOutcome> {
   }
   if (history.length === 0) throw new FedmeshError('INTERNAL', `kind ${job.kind} stopped before its first round`);
   const last = history[history.length - 1]!;
-  const release = def.release(job, history, { ...o.releaseInfo, converged });
+  const release = def.release(job, history, { ...o.releaseInfo, ...knownMinCellSize(history, o.releaseInfo), converged });
   return { history, release, answered: [...last.answered], missing: asked.filter((a) => !last.answered.includes(a) || missed.has(a)), agentErrors, converged };
 }
 
@@ -234,4 +234,21 @@ export function createMemoryRoundStore(): RoundStateStore & { rounds: Map<string
       rounds.set(jobId, [...list, rec]);
     },
   };
+}
+
+/** Mode none: the answering agents' published minimum cell sizes the coordinator knows now, stored with the round. */
+function answeredMinCellSize(job: CompiledKindJob, answered: readonly string[], info: RunRoundsOptions['releaseInfo']): { minCellSize?: Record<string, number> } {
+  if (job.privacy.mode !== 'none' || !info?.minCellSize) return {};
+  const known = Object.fromEntries(answered.flatMap((a) => (info.minCellSize![a] !== undefined ? [[a, info.minCellSize![a]!]] : [])));
+  return Object.keys(known).length > 0 ? { minCellSize: known } : {};
+}
+
+/**
+ * The minimum cell sizes a release applies: those known now and those stored with the rounds (an agent not connected
+ * again after a restart), the largest of each agent's. Absent when neither knows any.
+ */
+function knownMinCellSize(history: readonly RoundRecord[], info: RunRoundsOptions['releaseInfo']): { minCellSize?: Record<string, number> } {
+  const out: Record<string, number> = { ...(info?.minCellSize ?? {}) };
+  for (const r of history) for (const [a, k] of Object.entries(r.minCellSize ?? {})) out[a] = Math.max(out[a] ?? 0, k);
+  return Object.keys(out).length > 0 ? { minCellSize: out } : {};
 }

@@ -48,7 +48,7 @@ describe('durable round store', () => {
     let store = await JobStore.open(dir);
     let rounds = await openRoundStore(store);
     const perAgent = { a: [3, 0.5, 2], b: [4, 1.25, 3] };
-    await rounds.saveRound('p', { round: 0, input: {}, answered: ['a', 'b'], released: [7, 1.75, 5], noiseStd: [0], perAgent, federation: 3, missed: ['c'] });
+    await rounds.saveRound('p', { round: 0, input: {}, answered: ['a', 'b'], released: [7, 1.75, 5], noiseStd: [0], perAgent, federation: 3, missed: ['c'], minCellSize: { a: 5, b: 11 } });
     await rounds.saveRound('p', { round: 1, input: {}, answered: ['a', 'b'], released: [7, 1.75, 5], noiseStd: [0] });
     store.close();
     store = await JobStore.open(dir);
@@ -62,6 +62,9 @@ describe('durable round store', () => {
     // And who missed the round.
     expect(back[0]!.missed).toEqual(['c']);
     expect('missed' in back[1]!).toBe(false);
+    // And the answering agents' published minimum cell sizes (a resumed release applies them: red team 48).
+    expect(back[0]!.minCellSize).toEqual({ a: 5, b: 11 });
+    expect('minCellSize' in back[1]!).toBe(false);
     store.close();
   });
 });

@@ -14,7 +14,9 @@ const ROUNDS = 'job_rounds';
  * agent's vector anyway), so a resumed job still releases them for the rounds before the restart. Stores it only
  * when present: under SecAgg/HE or in the DP modes the runner keeps none, and nothing more is written. `federation`
  * (likewise) is how many agents the job asked at its start (SCAFFOLD's N); `missed_json` who missed the round, so a
- * resumed job still names an agent that missed a round before the restart and came back.
+ * resumed job still names an agent that missed a round before the restart and came back; `min_cell_size_json` (mode
+ * none) the answering agents' published minimum cell sizes, so a resumed release applies the thresholds it was
+ * computed under.
  */
 export async function openRoundStore(store: JobStore): Promise<RoundStateStore> {
   await store.withConnection((conn) =>
@@ -24,6 +26,7 @@ export async function openRoundStore(store: JobStore): Promise<RoundStateStore> 
   await store.withConnection((conn) => conn.run(`ALTER TABLE ${ROUNDS} ADD COLUMN IF NOT EXISTS per_agent_json VARCHAR`));
   await store.withConnection((conn) => conn.run(`ALTER TABLE ${ROUNDS} ADD COLUMN IF NOT EXISTS federation INTEGER`));
   await store.withConnection((conn) => conn.run(`ALTER TABLE ${ROUNDS} ADD COLUMN IF NOT EXISTS missed_json VARCHAR`));
+  await store.withConnection((conn) => conn.run(`ALTER TABLE ${ROUNDS} ADD COLUMN IF NOT EXISTS min_cell_size_json VARCHAR`));
   return {
     async loadRounds(jobId: string): Promise<RoundRecord[]> {
       const rows = await store.withConnection(async (conn) => (await conn.runAndReadAll(`SELECT * FROM ${ROUNDS} WHERE job_id = $1 ORDER BY round`, [jobId])).getRowObjectsJS());
@@ -39,12 +42,13 @@ export async function openRoundStore(store: JobStore): Promise<RoundStateStore> 
           ...(r.per_agent_json ? { perAgent: JSON.parse(String(r.per_agent_json)) as RoundRecord['perAgent'] } : {}),
           ...(r.federation !== null && r.federation !== undefined ? { federation: Number(r.federation) } : {}),
           ...(r.missed_json ? { missed: JSON.parse(String(r.missed_json)) as string[] } : {}),
+          ...(r.min_cell_size_json ? { minCellSize: JSON.parse(String(r.min_cell_size_json)) as Record<string, number> } : {}),
         };
       });
     },
     async saveRound(jobId: string, rec: RoundRecord): Promise<void> {
       await store.withConnection((conn) =>
-        conn.run(`INSERT INTO ${ROUNDS} (job_id, round, input_json, answered_json, released_json, noise_json, at_ms, withheld_json, per_agent_json, federation, missed_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
+        conn.run(`INSERT INTO ${ROUNDS} (job_id, round, input_json, answered_json, released_json, noise_json, at_ms, withheld_json, per_agent_json, federation, missed_json, min_cell_size_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, [
           jobId,
           rec.round,
           JSON.stringify(rec.input),
@@ -56,6 +60,7 @@ export async function openRoundStore(store: JobStore): Promise<RoundStateStore> 
           rec.perAgent ? JSON.stringify(rec.perAgent) : null,
           rec.federation ?? null,
           rec.missed && rec.missed.length > 0 ? JSON.stringify(rec.missed) : null,
+          rec.minCellSize && Object.keys(rec.minCellSize).length > 0 ? JSON.stringify(rec.minCellSize) : null,
         ]),
       );
     },

@@ -19,6 +19,7 @@ import { toExactVector } from './exact-vector.js';
 import { distinctCombos, keyMatcher, type KeyMatcher } from './group-match.js';
 import { candidateCells, decideExactRelease, refuseSmallEdges, type ExactRelease } from '../../node-agent/disclosure/exact-aggregate.js';
 import { toSecureExactVector } from './secure-exact.js';
+import { toDistributedVector } from './distributed.js';
 import { jobSecureMaxRows } from '../../common/secure/index.js';
 import { candidateCellsFromSource } from '../../node-agent/jobs/aggregate-source.js';
 import { DEFAULT_MAX_GROUPS } from '../../node-agent/policy.js';
@@ -97,6 +98,9 @@ async function aggregateStep(ctx: AgentKindContext, job: CompiledAggregateJob, d
   const plan = aggregatePrivacyPlan(job.spec);
   const product: ProductInfo = { ...ctx.product };
   const exact = await queryGroupStatistics(db, job.spec, product, plan, ctx.salt);
+  // distributed-dp: the same statistics, one block per statistic across the groups (distributed.ts); its shares are
+  // the task runner's, after the projection onto the public bounds.
+  if (job.privacy.mode === 'distributed-dp') return { values: toDistributedVector(job.spec, plan, exact.groups, keyOf) };
   // The step's account, checked at the coordinator against the plan (reply-check.ts): the bound it applied.
   return { values: toVector(job.spec, plan, aggregateStats(job.spec, plan), exact.groups, keyOf), report: { contributionBounded: exact.plan.bounded, maxRowsPerPerson: plan.maxRowsPerPerson } };
 }

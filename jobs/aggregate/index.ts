@@ -8,7 +8,7 @@
  * coordinator (central-dp) → release (the built-in releases and DP statement: release.ts) → view.
  */
 import type { BlockSampler, BlockSelector, CompiledKindJob, KindDef, KindNoisePlan, KindRelease, KindReleaseInfo, RoundRecord, StatBlock, StatLayout } from '../../common/kinds/index.js';
-import { kindPrivacyOf, MAX_VECTOR_ENTRIES } from '../../common/kinds/index.js';
+import { kindPrivacyOf, MAX_VECTOR_ENTRIES, pooledMinCellSize } from '../../common/kinds/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import { planAggregatePrivacy, type AggregatePrivacyPlan } from '../../common/job/index.js';
 import { aggregateStats, fromVector, MAX_AGENT_ENTRY, publicCombos, type ChosenQuantiles } from './vector.js';
@@ -20,6 +20,7 @@ import { aggregateReplyMismatch, dpReplyMismatch } from './reply-check.js';
 import { exactLayout, fromExactVector } from './exact-vector.js';
 import { exactAggregateResult } from './exact-release.js';
 import { fromSecureExactVector, secureExactLayout } from './secure-exact.js';
+import { distributedLayout, releaseDistributed } from './distributed.js';
 import { jobSecureMaxRows, releaseSecureAggregate } from '../../common/secure/index.js';
 
 /** The public plan of a compiled aggregate job: its group combinations, in vector order. */
@@ -46,7 +47,13 @@ function compileAggregate(spec: AggregateSpec): Omit<CompiledAggregateJob, 'hash
   if (spec.groupKeys) distinctCombos(spec, comboKey);
   // The vector's size is public: groups × statistics. Past the seam's bound the job is refused here, naming what
   // multiplies (the fuzzer's 9 997 groups × a 700-bin histogram failed as an internal error).
-  const entries = privacy.mode === 'none' ? modeNoneLayout(spec, privacy).reduce((n, b) => n + b.length, 0) : aggregateStats(spec, privacy).reduce((n, st) => n + st.length, 0);
+  const entries =
+    privacy.mode === 'none'
+      ? modeNoneLayout(spec, privacy).reduce((n, b) => n + b.length, 0)
+      : // (distributed-dp: its layout also refuses what its shares cannot noise: a quantile, a pure-ε budget)
+        privacy.mode === 'distributed-dp'
+        ? distributedLayout(spec, privacy, jobSecureMaxRows(spec)).reduce((n, b) => n + b.length, 0)
+        : aggregateStats(spec, privacy).reduce((n, st) => n + st.length, 0);
   if (entries > MAX_VECTOR_ENTRIES) {
     throw new FedmeshError('RESOURCE_EXHAUSTED', `groupKeys: ${publicCombos(spec).length} groups × their statistics are ${entries} numbers per agent, more than the ${MAX_VECTOR_ENTRIES} a round carries; fewer groups or histogram bins`, { field: 'groupKeys' });
   }
@@ -82,6 +89,8 @@ function modeNoneLayout(spec: AggregateSpec, plan: AggregatePrivacyPlan): StatBl
 function aggregateLayout(job: CompiledAggregateJob): StatLayout {
   const hi = MAX_AGENT_ENTRY;
   if (job.privacy.mode === 'none') return { blocks: modeNoneLayout(job.spec, aggregatePrivacyPlan(job.spec)) };
+  // distributed-dp (with secagg): one block per statistic across the groups, the built-in plan's ρ per statistic.
+  if (job.privacy.mode === 'distributed-dp') return { blocks: distributedLayout(job.spec, aggregatePrivacyPlan(job.spec), jobSecureMaxRows(job.spec)) };
   return {
     blocks: aggregateStats(job.spec, aggregatePrivacyPlan(job.spec)).map((s) => {
       // central-dp: counts (rows, bins, a quantile's buckets, n) and Σx² are never negative: an agent's negative entry
@@ -140,8 +149,9 @@ function releaseAggregate(job: CompiledAggregateJob, history: readonly RoundReco
   const last = history[history.length - 1]!;
   const plan = aggregatePrivacyPlan(job.spec);
   if (job.privacy.mode === 'none' && job.secure !== 'plain') {
-    // The minimum cell size on the totals: the largest any contributing agent published (as the built-in secure path).
-    const minCellSize = Math.max(1, ...last.answered.map((a) => info.minCellSize?.[a] ?? 1));
+    // The minimum cell size on the totals: the largest any contributing agent published (as the built-in secure path),
+    // never guessed when one is not known.
+    const minCellSize = pooledMinCellSize(last.answered, info);
     const maxRowsPerAgent = jobSecureMaxRows(job.spec);
     const totals = fromSecureExactVector(job.spec, plan, last.released, maxRowsPerAgent, last.answered.length);
     const { columns, rows, suppressed, privacy, notes } = releaseSecureAggregate({ job: job.spec, plan, layout: { maxRowsPerAgent }, totals, contributors: last.answered.length, minCellSize });
@@ -154,6 +164,7 @@ function releaseAggregate(job: CompiledAggregateJob, history: readonly RoundReco
     // No count of withheld groups: with public keys it would tell a small group from an empty one (exact-vector.ts).
     return exactAggregateResult(job.spec, combined, withheld, minCellSize);
   }
+  if (job.privacy.mode === 'distributed-dp') return { ...releaseDistributed(job, plan, last, jobSecureMaxRows(job.spec)), suppressed: [] };
   const chosen: ChosenQuantiles = new Map();
   const groups = fromVector(job.spec, plan, aggregateStats(job.spec, plan), last.released, chosen);
   const released = job.privacy.mode === 'central-dp' ? releaseCentral(job.spec, drawn(plan), groups, NO_RNG, (combo, measure) => chosen.get(combo)?.get(measure)) : releaseLocal(job.spec, plan, groups, last.answered.length);

@@ -45,12 +45,16 @@ describe('aggregate on the kind seam', () => {
     expect(seamRunsAggregate({ ...spec, privacy: { mode: 'none' }, secure: 'secagg' })).toBe(true);
     expect(seamRunsAggregate({ ...spec, privacy: { mode: 'none' }, secure: 'he' })).toBe(false);
     expect(seamRunsAggregate({ ...spec, privacy: { mode: 'none' }, secure: 'secagg', groupKeys: undefined })).toBe(false);
-    expect(seamRunsAggregate({ ...spec, privacy: { mode: 'distributed-dp', rho: 1 }, secure: 'secagg' })).toBe(false);
+    // distributed-dp with secagg and public groups too (distributed.ts); without a secure sum it keeps the built-in refusal.
+    expect(seamRunsAggregate({ ...spec, privacy: { mode: 'distributed-dp', rho: 1 }, secure: 'secagg' })).toBe(true);
+    expect(seamRunsAggregate({ ...spec, privacy: { mode: 'distributed-dp', rho: 1 }, secure: 'secagg', groupKeys: undefined })).toBe(false);
+    expect(seamRunsAggregate({ ...spec, privacy: { mode: 'distributed-dp', rho: 1 }, secure: 'he' })).toBe(false);
+    expect(seamRunsAggregate({ ...spec, privacy: { mode: 'central-dp', epsilon: 1 }, secure: 'secagg' })).toBe(false);
     for (const raw of [null, 'x', [], { privacy: null }]) expect(seamRunsAggregate(raw)).toBe(false);
     // A narrower mode list (the switch a port goes by) leaves central-dp to the built-in path.
     expect(seamRunsAggregate(central, ['local-dp'])).toBe(false);
     // The coordinator reads the researcher's spec and an agent the parsed one: they must choose alike.
-    for (const raw of [central, { ...spec, privacy: { epsilon: 3 } }, { ...spec, privacy: undefined }, { ...spec, privacy: { mode: 'none' } }, { ...spec, privacy: { mode: 'none' }, secure: 'secagg' }, { ...central, groupKeys: undefined }, spec]) {
+    for (const raw of [central, { ...spec, privacy: { epsilon: 3 } }, { ...spec, privacy: undefined }, { ...spec, privacy: { mode: 'none' } }, { ...spec, privacy: { mode: 'none' }, secure: 'secagg' }, { ...spec, privacy: { mode: 'distributed-dp', rho: 1 }, secure: 'secagg' }, { ...spec, privacy: { mode: 'distributed-dp', rho: 1 }, secure: 'secagg', groupBy: null, groupKeys: undefined }, { ...central, groupKeys: undefined }, spec]) {
       expect(seamRunsAggregate(JSON.parse(JSON.stringify(aggregateKind.parse(raw))))).toBe(seamRunsAggregate(raw));
     }
   });

@@ -77,6 +77,12 @@ describe('aggregate in mode none inside a secure sum on the kind seam', () => {
     expect(BigInt(Number(big) * 2 + 2)).not.toBe(2n * big + 2n);
   });
 
+  it('is refused at submission when the agents\' limb sums could pass 2^53 (read back as doubles); 2^20 agents pass (control)', () => {
+    const noise = NONE_MODE.roundNoise(job as CompiledKindJob, layout);
+    expect(() => planSecureVector(layout, noise, secAggLimbRing(2 ** 21 + 1), 2 ** 21 + 1, 'aggregate')).toThrow(/secure: block g0\.sum_x\.sum\.limb0 of kind aggregate cannot be summed under secagg: the exact sum of 2097153 agents' values .* passes 2\^53/);
+    expect(() => planSecureVector(layout, noise, secAggLimbRing(2 ** 20), 2 ** 20, 'aggregate')).not.toThrow();
+  });
+
   it('clips each statistic to its public per-agent bound instead of refusing; within the bound nothing moves (control)', () => {
     const over = group(8532, BigInt(S) + 10n, 0n, 0n, [BigInt(S) + 1n, 0n]);
     const within = group(8532, BigInt(S) - 1n, 0n, 0n, [BigInt(S) - 1n, 0n]);
@@ -100,5 +106,8 @@ describe('aggregate in mode none inside a secure sum on the kind seam', () => {
     // Group 8532: 2 rows in total, below 5: suppressed, whatever each agent's own threshold.
     expect(result.suppressed).toEqual([{ group: { gender_concept_id: 8532 }, suppressedBy: ['minCellSize'] }]);
     expect(result.privacy).toMatchObject({ mode: 'none', secure: 'secagg', minCellSize: 5, contributors: 3, secureMaxRows: S });
+    // An answering agent whose published size is not known (a resumed job, the agent away): nothing is released, never
+    // a guessed threshold (red team 48: it counted as 1 and the group of 2 above was released).
+    expect(() => aggregateKind.release(job, [record], { converged: true, minCellSize: { a: 2, c: 3 } })).toThrow(/result not released: the minimum cell size b published is not known/);
   });
 });

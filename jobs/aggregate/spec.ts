@@ -18,16 +18,17 @@ export type AggregateSpec = AggregateJob;
 export const SEAM_MODES: readonly string[] = ['none', 'local-dp', 'central-dp'];
 /**
  * The modes whose secagg specs run on the seam: none (secure-exact.ts: exact totals, the minimum cell size applied to
- * them). HE stays on the built-in secure path (the researcher's client decrypts with its own key), as for every
- * ported kind; distributed-dp with secagg is not ported yet.
+ * them) and distributed-dp (distributed.ts: the agents' discrete Gaussian shares, the built-in plan's ρ per
+ * statistic). HE stays on the built-in secure path (the researcher's client decrypts with its own key), as for every
+ * ported kind.
  */
-export const SECURE_SEAM_MODES: readonly string[] = ['none'];
+export const SECURE_SEAM_MODES: readonly string[] = ['none', 'distributed-dp'];
 
 /**
  * Which specs run on the kind seam: the port goes mode by mode (jobs/README.md, "Porting the old kinds"), with plain
- * sums and public groups only (public `groupKeys`, or no grouping), and mode none with secagg. Still on the built-in
- * path: data-derived groups (DP partition selection in central-dp, the minimum cell size in none), HE and
- * distributed-dp. Read from the raw spec
+ * sums and public groups only (public `groupKeys`, or no grouping), and none and distributed-dp with secagg. Still on
+ * the built-in path: data-derived groups (DP partition selection in central-dp, the minimum cell size in none), and
+ * HE. Read from the raw spec
  * alone, so the coordinator, every agent and the client choose alike.
  */
 export function seamRunsAggregate(raw: unknown, modes: readonly string[] = SEAM_MODES): boolean {
@@ -36,10 +37,12 @@ export function seamRunsAggregate(raw: unknown, modes: readonly string[] = SEAM_
   // The parser's defaults (common/job/validate.ts): no privacy block, or one without a mode, is central-dp. The
   // coordinator reads the researcher's spec and the agents the parsed one: both must choose alike.
   const mode = r.privacy === undefined ? 'central-dp' : typeof r.privacy === 'object' && r.privacy !== null ? ((r.privacy as { mode?: unknown }).mode ?? 'central-dp') : undefined;
-  if (typeof mode !== 'string' || !modes.includes(mode)) return false;
-  if (r.secure !== undefined && r.secure !== 'plain' && !(r.secure === 'secagg' && SECURE_SEAM_MODES.includes(mode))) return false;
+  if (typeof mode !== 'string') return false;
+  const secure = r.secure ?? 'plain';
+  if (secure === 'secagg' ? !SECURE_SEAM_MODES.includes(mode) : secure !== 'plain' || !modes.includes(mode)) return false;
   if (mode === 'local-dp') return true;
-  const publicGroups = r.groupKeys !== undefined || r.groupBy === undefined || (Array.isArray(r.groupBy) && r.groupBy.length === 0);
+  // (a null groupBy parses as no grouping: read so here too, or the coordinator and the agents choose apart)
+  const publicGroups = r.groupKeys !== undefined || r.groupBy === undefined || r.groupBy === null || (Array.isArray(r.groupBy) && r.groupBy.length === 0);
   return publicGroups;
 }
 

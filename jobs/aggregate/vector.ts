@@ -108,15 +108,15 @@ export const MAX_AGENT_ENTRY = 2 ** 43;
 
 /**
  * An agent's exact statistics as the vector: the public combinations in order (a combination without rows is
- * zeros). An entry beyond ±MAX_AGENT_ENTRY grid units is projected onto that bound (a projection keeps the
+ * zeros). An entry beyond ±`maxEntry` grid units (MAX_AGENT_ENTRY unless given) is projected onto that bound (a projection keeps the
  * sensitivity, and refusing on data would answer a yes/no about it).
  */
-export function toVector(job: AggregateJob, plan: AggregatePrivacyPlan, stats: readonly AggregateStat[], groups: readonly GroupPartial[], keyOf: KeyMatcher = comboKey): Float64Array {
+export function toVector(job: AggregateJob, plan: AggregatePrivacyPlan, stats: readonly AggregateStat[], groups: readonly GroupPartial[], keyOf: KeyMatcher = comboKey, maxEntry = MAX_AGENT_ENTRY): Float64Array {
   const combos = publicCombos(job);
   // Matched as the SQL matched them, by the key columns' types (group-match.ts).
   const byKey = new Map(groups.map((g) => [keyOf(g.key), g]));
   const out = new Float64Array(stats.reduce((n, s) => n + s.length, 0));
-  const cap = BigInt(MAX_AGENT_ENTRY);
+  const cap = BigInt(maxEntry);
   let at = 0;
   for (const s of stats) {
     const key = combos[s.combo]!;

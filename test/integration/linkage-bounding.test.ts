@@ -52,10 +52,11 @@ describe('linkage-bounded aggregate jobs through a mesh', () => {
   it('works the same inside secure aggregation (distributed-dp over secagg): stated unit and sensitivity k', async () => {
     const job = await mesh.client.run({ kind: 'aggregate', product: 'visits', agents: ['a1', 'a2', 'a4'], secure: 'secagg', measures: [{ fn: 'count' }], privacy: { mode: 'distributed-dp', rho: 0.05, maxRowsPerPerson: 2, linkage: {} } });
     expect(job.error).toBeUndefined();
-    const p = job.result!.privacy as { guarantee: { maxSitesPerPerson: number; crossSiteBound: string }; mechanisms: { shares: Record<string, { sensitivity: number }> }[] };
+    // (the kind seam's statement, jobs/aggregate/distributed.ts: one mechanism per block, its L2 sensitivity)
+    const p = job.result!.privacy as { guarantee: { maxSitesPerPerson: number; crossSiteBound: string }; mechanisms: { block: string; sensitivity: { l2: number } }[] };
     expect(p.guarantee.crossSiteBound).toBe('linkage-key');
     expect(p.guarantee.maxSitesPerPerson).toBe(1);
-    expect(Object.values(p.mechanisms[0]!.shares)[0]!.sensitivity).toBe(2);
+    expect(p.mechanisms[0]).toMatchObject({ block: 'count', sensitivity: { l2: 2 } });
   });
 
   it('is refused at admission with INVALID_JOB (gRPC INVALID_ARGUMENT) naming the sites without a linkage key', async () => {

@@ -4,7 +4,9 @@ import { SecAggServer, type AdvertiseKeysMessage, type MaskedInputMessage, type 
 import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import { createNodeSecAggCrypto } from '../../common/crypto/index.js';
 import { decryptVector, loadHeKeyFolder } from '../../common/he/index.js';
-import { decodeEnvelope, encodeEnvelope, verifyAttestation, type SecAggRoundStart } from '../../common/secure/index.js';
+import { decodeEnvelope, encodeEnvelope, verifyAttestation } from '../../common/secure/index.js';
+import { compileKindJob, kindPrivacyModeOf, secAggRunId, secAggVectorPlan } from '../../common/kinds/index.js';
+import { KINDS } from '../../jobs/kinds.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import { makePersons, writePersonCsv } from '../helpers/person-data.js';
@@ -57,7 +59,7 @@ describe('secure jobs: one charge, one answer under replay (issue 15 item 3)', (
     seq++;
     return mesh.agents.get(agent)!.serveTask({ ...base, jobId, taskId: `replay-${seq}`, round, payload, deadlineMs: Date.now() + 20_000 }, vouched.get(agent));
   }
-  /** A captured round id (`<job>/secagg/<spec hash>`) under another job id, same spec. */
+  /** A captured HE round id (`<job>/he/<spec hash>`) under another job id, same spec. */
   function underJob(roundId: string, jobId: string): string {
     return `${jobId}/${roundId.split('/').slice(1).join('/')}`;
   }
@@ -67,28 +69,40 @@ describe('secure jobs: one charge, one answer under replay (issue 15 item 3)', (
     return r.payload ?? new Uint8Array();
   }
 
+  // SecAgg jobs of every kind run on the kind seam: a round's task carries its phase ('advertise', 'share', 'mask',
+  // 'unmask') and the protocol message (base64) in its JSON payload, and the agent answers with the message's bytes.
+  type SeamPayload = { hash: string; phase?: string; msg?: string };
+  const payloadOf = (t: AgentTask): SeamPayload => JSON.parse(Buffer.from(t.payload).toString('utf8')) as SeamPayload;
+  const withMsg = (t: AgentTask, phase: string, msg: Uint8Array): Uint8Array => new TextEncoder().encode(JSON.stringify({ ...payloadOf(t), phase, msg: Buffer.from(msg).toString('base64') }));
+  const phaseTask = (name: string, jobId: string, phase: string): AgentTask | undefined => seen.get(name)!.find((t) => t.jobId === jobId && JSON.parse(t.specJson).secure === 'secagg' && (() => { try { return payloadOf(t).phase === phase; } catch { return false; } })());
+  function answer(r: AgentTaskReply): Uint8Array {
+    if (!r.ok) throw new Error(`task failed: ${r.error.code} ${r.error.message}`);
+    return r.arrow;
+  }
+  type Start = { runId: string; threshold: number; deadlineMs: number; participants: { id: string; attestation: Parameters<typeof verifyAttestation>[1] }[] };
+
   /**
-   * Runs all four SecAgg rounds against the three agents under `jobId`, with the participants of the captured
-   * round-1 start, and returns the unmasked sum: what a coordinator learns from one run.
+   * Runs the four SecAgg phases against the three agents under `jobId`, with the participants of the captured
+   * advertise phase, and returns the unmasked sum: what a coordinator learns from one run.
    */
   async function runSecAgg(first: AgentTask, jobId: string): Promise<string> {
-    const captured = decodeEnvelope(first.payload, 'start') as SecAggRoundStart;
-    const start: SecAggRoundStart = { ...captured, roundId: underJob(captured.roundId, jobId), jobDeadlineMs: Date.now() + 60_000 };
+    const compiled = compileKindJob(KINDS.get('aggregate')!, JSON.parse(first.specJson));
+    const captured = decodeEnvelope(new Uint8Array(Buffer.from(payloadOf(first).msg!, 'base64')), 'start') as Start;
+    const start: Start = { ...captured, runId: secAggRunId(jobId, first.round, compiled.hash), deadlineMs: Date.now() + 60_000 };
     const ca = loadTlsMaterial(mesh.tlsDir, 'coordinator').ca;
     const participants = start.participants.map((p) => ({ id: p.id, identityPublicKey: verifyAttestation(p.id, p.attestation, ca) }));
-    const server = (vectorLength: number): SecAggServer => new SecAggServer({ config: { roundId: start.roundId, threshold: start.threshold, vectorLength, participants }, crypto: createNodeSecAggCrypto() });
+    const layout = KINDS.get('aggregate')!.layout(compiled, first.round);
+    const noise = kindPrivacyModeOf(KINDS.get('aggregate')!, compiled).roundNoise(compiled, layout, { agents: names.length });
+    const server = new SecAggServer({ config: { roundId: start.runId, threshold: start.threshold, vectorLength: secAggVectorPlan(compiled, layout, noise, names.length).vectorLength, participants }, crypto: createNodeSecAggCrypto() });
+    const ask = async (n: string, phase: string, msg: Uint8Array): Promise<Uint8Array> => answer(await send(n, first, first.round, withMsg(first, phase, msg), jobId));
     const startBytes = encodeEnvelope(start);
-    const adverts: { name: string; reply: AgentTaskReply }[] = [];
-    for (const n of names) adverts.push({ name: n, reply: await send(n, first, 1, startBytes, jobId) });
-    const r0 = adverts[0]!.reply;
-    const s = server(Number(r0.ok ? r0.meta.vectorLength : 0));
-    for (const a of adverts) s.receiveAdvertisement(decodeEnvelope(ok(a.reply), 'advertise') as AdvertiseKeysMessage);
-    const broadcast = encodeEnvelope(s.closeAdvertiseKeys());
-    for (const n of names) s.receiveShareKeys(decodeEnvelope(ok(await send(n, first, 2, broadcast, jobId)), 'share') as ShareKeysMessage);
-    for (const relay of s.closeShareKeys()) s.receiveMaskedInput(decodeEnvelope(ok(await send(relay.recipientId, first, 3, encodeEnvelope(relay), jobId)), 'mask') as MaskedInputMessage);
-    const request = s.closeMaskedInput();
-    for (const n of request.survivorIds) s.receiveUnmaskResponse(decodeEnvelope(ok(await send(n, first, 4, encodeEnvelope(request), jobId)), 'unmask') as UnmaskResponse);
-    return Array.from(s.finish().sum).join(',');
+    for (const n of names) server.receiveAdvertisement(decodeEnvelope(await ask(n, 'advertise', startBytes), 'advertise') as AdvertiseKeysMessage);
+    const broadcast = encodeEnvelope(server.closeAdvertiseKeys());
+    for (const n of names) server.receiveShareKeys(decodeEnvelope(await ask(n, 'share', broadcast), 'share') as ShareKeysMessage);
+    for (const relay of server.closeShareKeys()) server.receiveMaskedInput(decodeEnvelope(await ask(relay.recipientId, 'mask', encodeEnvelope(relay)), 'mask') as MaskedInputMessage);
+    const request = server.closeMaskedInput();
+    for (const n of request.survivorIds) server.receiveUnmaskResponse(decodeEnvelope(await ask(n, 'unmask', encodeEnvelope(request)), 'unmask') as UnmaskResponse);
+    return Array.from(server.finish().sum).join(',');
   }
 
   beforeAll(async () => {
@@ -112,17 +126,17 @@ describe('secure jobs: one charge, one answer under replay (issue 15 item 3)', (
 
   let secaggRound1: AgentTask;
 
-  it('secagg distributed-dp: replayed round 1 gives the same bytes; re-running all four rounds gives the same noisy sum, once charged', async () => {
+  it('secagg distributed-dp: a replayed advertise phase gives the same bytes; re-running all four phases gives the same noisy sum, once charged', async () => {
     const done = await mesh.client.run({ ...job, secure: 'secagg' });
     expect(done.error).toBeUndefined();
-    secaggRound1 = seen.get('a1')!.find((t) => t.round === 1)!;
+    secaggRound1 = phaseTask('a1', done.jobId, 'advertise')!;
     expect(secaggRound1).toBeDefined();
     const a1 = mesh.agents.get('a1')!;
     const spentBefore = await a1.privacyLedger.spend('researcher');
 
-    // The red-team repro: round 1 resent four times.
+    // The red-team repro: the first phase resent four times.
     const round1 = new Set<string>();
-    for (let i = 0; i < 4; i++) round1.add(Buffer.from(ok(await send('a1', secaggRound1, 1, secaggRound1.payload))).toString('hex'));
+    for (let i = 0; i < 4; i++) round1.add(Buffer.from(answer(await send('a1', secaggRound1, secaggRound1.round, secaggRound1.payload))).toString('hex'));
     expect(round1.size).toBe(1);
 
     // A whole second and third run of the protocol under the job id: the coordinator learns the same sum again.
@@ -141,11 +155,11 @@ describe('secure jobs: one charge, one answer under replay (issue 15 item 3)', (
     expect((await a1.privacyLedger.spend('researcher')).jobs - before.jobs).toBe(3);
   }, 120_000);
 
-  it('a replayed round 4 with another survivor list gets the first unmask response, never an agreement-key share', async () => {
-    const task4 = seen.get('a1')!.find((t) => t.round === 4 && t.jobId === secaggRound1.jobId)!;
-    const request = decodeEnvelope(task4.payload, 'unmask') as { survivorIds: string[]; droppedIds: string[] };
+  it('a replayed unmask phase with another survivor list gets the first unmask response, never an agreement-key share', async () => {
+    const task4 = phaseTask('a1', secaggRound1.jobId, 'unmask')!;
+    const request = decodeEnvelope(new Uint8Array(Buffer.from(payloadOf(task4).msg!, 'base64')), 'unmask') as { survivorIds: string[]; droppedIds: string[] };
     const altered = encodeEnvelope({ ...request, survivorIds: ['a1', 'a2'], droppedIds: ['a3'] });
-    const reply = decodeEnvelope(ok(await send('a1', task4, 4, altered)), 'unmask') as UnmaskResponse;
+    const reply = decodeEnvelope(answer(await send('a1', task4, task4.round, withMsg(task4, 'unmask', altered))), 'unmask') as UnmaskResponse;
     expect(reply.agreementKeyShares).toEqual([]);
     expect(reply.selfMaskShares.map((s) => s.ownerId).sort()).toEqual(names);
   }, 60_000);
@@ -174,29 +188,31 @@ describe('secure jobs: one charge, one answer under replay (issue 15 item 3)', (
     expect(fresh.has(replayed)).toBe(false);
   }, 180_000);
 
-  it('the stored replies survive an agent restart: same round-1 bytes, same SecAgg sum, same HE ciphertext', async () => {
+  it('the stored replies survive an agent restart: same advertise bytes, same SecAgg sum, same HE ciphertext', async () => {
     const heRound1 = seen.get('a1')!.find((t) => t.round === 1 && JSON.parse(t.specJson).secure === 'he')!;
-    const beforeSecagg = Buffer.from(ok(await send('a1', secaggRound1, 1, secaggRound1.payload))).toString('hex');
+    const replaySecagg = async (): Promise<string> => Buffer.from(answer(await send('a1', secaggRound1, secaggRound1.round, secaggRound1.payload))).toString('hex');
+    const beforeSecagg = await replaySecagg();
     const beforeHe = Buffer.from(ok(await send('a1', heRound1, 1, heRound1.payload))).toString('hex');
     const sumBefore = await runSecAgg(secaggRound1, secaggRound1.jobId);
     for (const [i, n] of names.entries()) {
       await mesh.stopAgent(n);
       await mesh.startAgent(n, dirs[i]!, policy);
     }
-    expect(Buffer.from(ok(await send('a1', secaggRound1, 1, secaggRound1.payload))).toString('hex')).toBe(beforeSecagg);
+    expect(await replaySecagg()).toBe(beforeSecagg);
     expect(Buffer.from(ok(await send('a1', heRound1, 1, heRound1.payload))).toString('hex')).toBe(beforeHe);
     expect(await runSecAgg(secaggRound1, secaggRound1.jobId)).toBe(sumBefore);
   }, 180_000);
 
-  it('a run cut after round 1 cannot be continued or restarted after a restart: round 1 replays, round 2 is refused', async () => {
+  it('a run cut after its first phase cannot be continued or restarted after a restart: the first phase replays, the next is refused', async () => {
     const jobId = 'cut-after-round-1';
-    const start = decodeEnvelope(secaggRound1.payload, 'start') as SecAggRoundStart;
-    const startBytes = encodeEnvelope({ ...start, roundId: underJob(start.roundId, jobId), jobDeadlineMs: Date.now() + 60_000 });
-    const advert = Buffer.from(ok(await send('a1', secaggRound1, 1, startBytes, jobId))).toString('hex');
+    const compiled = compileKindJob(KINDS.get('aggregate')!, JSON.parse(secaggRound1.specJson));
+    const start = decodeEnvelope(new Uint8Array(Buffer.from(payloadOf(secaggRound1).msg!, 'base64')), 'start') as Start;
+    const startBytes = withMsg(secaggRound1, 'advertise', encodeEnvelope({ ...start, runId: secAggRunId(jobId, secaggRound1.round, compiled.hash), deadlineMs: Date.now() + 60_000 }));
+    const advert = Buffer.from(answer(await send('a1', secaggRound1, secaggRound1.round, startBytes, jobId))).toString('hex');
     await mesh.stopAgent('a1');
     await mesh.startAgent('a1', dirs[0]!, policy);
-    expect(Buffer.from(ok(await send('a1', secaggRound1, 1, startBytes, jobId))).toString('hex')).toBe(advert);
-    const r2 = await send('a1', secaggRound1, 2, encodeEnvelope({ roundId: underJob(start.roundId, jobId), advertisements: [] }), jobId);
+    expect(Buffer.from(answer(await send('a1', secaggRound1, secaggRound1.round, startBytes, jobId))).toString('hex')).toBe(advert);
+    const r2 = await send('a1', secaggRound1, secaggRound1.round, withMsg(secaggRound1, 'share', encodeEnvelope({ roundId: secAggRunId(jobId, secaggRound1.round, compiled.hash), advertisements: [] })), jobId);
     expect(r2.ok ? 'ok' : r2.error.code).toBe('FAILED_PRECONDITION');
   }, 120_000);
 });
