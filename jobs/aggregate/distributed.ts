@@ -133,11 +133,8 @@ export function releaseDistributed(job: CompiledKindJob<AggregateJob>, plan: Agg
   const blocks = distributedLayout(spec, plan, maxRowsPerAgent);
   const mechanisms = blocks.map((b, k) => ({ block: b.name, distribution: 'discrete-gaussian', sensitivity: { l2: Math.sqrt((b.sensitivity as { l2Sq: number }).l2Sq) * plan.maxSitesPerPerson }, totalStd: (last.noiseStd[k] ?? NaN) * shares.stdScale }));
   // Blocks whose public bound passes what an agent's entry may hold (2^52 grid units): projected there, not only
-  // beyond secureMaxRows rows (red team 49).
-  const capped = groupStats(spec, plan).filter((st) => {
-    const [lo, hi] = statisticClip(st.measure < 0 ? undefined : plan.layout[st.measure], STAT_KIND[st.stat]!, maxRowsPerAgent);
-    return -lo > BigInt(MAX_DISTRIBUTED_ENTRY) || hi > BigInt(MAX_DISTRIBUTED_ENTRY);
-  });
+  // beyond secureMaxRows rows (red team 49). The layout's bounds say which: capped at exactly that.
+  const capped = blocks.filter((b) => b.perAgent.hi === MAX_DISTRIBUTED_ENTRY || b.perAgent.lo === -MAX_DISTRIBUTED_ENTRY);
   return {
     columns: [...spec.groupBy, ...spec.measures.map((m) => measureField(m)).flatMap((f) => [f, `${f}_std`])],
     rows,
@@ -172,7 +169,7 @@ export function releaseDistributed(job: CompiledKindJob<AggregateJob>, plan: Agg
       `each person contributes at most ${plan.maxRowsPerPerson} row(s), chosen at the agent by a keyed hash; values clamped to the declared bounds and snapped to a power-of-two grid before integer noise (contribution bounding bias: persons with more rows weigh less than in the exact all-rows answer; this bias is not in _std or _ci95)`,
       'means and variances: noisy count floored at 1, clamped to the bounds; std by the delta method',
       clippingNote(maxRowsPerAgent, 'rows', 'distributed-dp', `${NOISE_MARGIN_STDS} share σ of it (exceeded with probability below 1e-32 per entry)`),
-      ...(capped.length > 0 ? [`${capped.map((st) => blockName(st)).join(', ')}: an agent's statistic is also projected onto ±2^52 grid units (what its vector entry holds exactly), which binds before secureMaxRows rows`] : []),
+      ...(capped.length > 0 ? [`${capped.map((b) => b.name).join(', ')}: an agent's statistic is also projected onto ±2^52 grid units (what its vector entry holds exactly), which binds before secureMaxRows rows`] : []),
       ...notes,
     ],
   };

@@ -116,13 +116,17 @@ function fromLimbs(sums: ArrayLike<number>, at: number, limbs: number, name: str
   return x;
 }
 
-function statValues(g: GroupPartial, s: ExactStat, plan: AggregatePrivacyPlan): bigint[] {
-  if (s.stat === 'count') return [g.count];
-  const m = g.measures[s.measure]!;
-  if (s.stat === 'bins') return m.kind === 'histogram' ? m.bins.map((b) => b ?? 0n) : [];
-  const l = plan.layout[s.measure]!;
-  // The agent's grid (its column's type) onto the plan's (module comment).
-  return m.kind === 'moments' && l.kind === 'moments' ? [rescaleMoments(m, l.scaleBits, l.sqScaleBits)[s.stat]] : [];
+/**
+ * One exact statistic of an agent's group on the plan's grid: the row count, a histogram's bins (a withheld bin as 0),
+ * or a moment, shifted from the agent's grid (its column's type) onto the plan's (module comment). Also read by the
+ * secure mode-none vector (secure-exact.ts).
+ */
+export function statValues(g: GroupPartial, measure: number, stat: ExactStat['stat'], plan: AggregatePrivacyPlan): bigint[] {
+  if (stat === 'count') return [g.count];
+  const m = g.measures[measure]!;
+  if (stat === 'bins') return m.kind === 'histogram' ? m.bins.map((b) => b ?? 0n) : [];
+  const l = plan.layout[measure]!;
+  return m.kind === 'moments' && l.kind === 'moments' ? [rescaleMoments(m, l.scaleBits, l.sqScaleBits)[stat]] : [];
 }
 
 /** What this agent releases in mode none (node-agent/disclosure/exact-aggregate.ts `ExactRelease`, the parts read here). */
@@ -155,7 +159,7 @@ export function toExactVector(job: AggregateJob, plan: AggregatePrivacyPlan, rel
       const s = stats[at]!;
       // A withheld sum, mean or variance leaves as zeros (the release shows it null); a quantile's buckets still count.
       const zero = s.stat !== 'count' && s.stat !== 'bins' && measureWithheld(s.measure);
-      const v = statValues(g, s, plan);
+      const v = statValues(g, s.measure, s.stat, plan);
       for (let j = 0; j < s.entries; j++) out.push(...toLimbs(zero ? 0n : (v[j] ?? 0n), s.limbs, s.name));
     }
     plan.layout.forEach((_, i) => out.push(measureWithheld(i) ? 1 : 0));

@@ -14,12 +14,13 @@
  * shifted down), so the secure ring carries no more digits than the bound needs; each limb's sum over up to 2^20
  * agents is exact in a double, and Σ_j (limb sum j)·2^(32j) is the exact total. Pure.
  */
-import { rescaleMoments, type GroupPartial, type KeyValue } from '../../algorithms/aggregate/index.js';
+import type { GroupPartial, KeyValue } from '../../algorithms/aggregate/index.js';
 import { measureField, type AggregateJob, type AggregatePrivacyPlan } from '../../common/job/index.js';
 import { FedmeshError } from '../../common/errors.js';
 import type { StatBlock } from '../../common/kinds/index.js';
 import { measureStatistics, statisticClip, type NoisyStatistic } from '../../common/secure/index.js';
 import { emptyPartial, publicCombos } from './vector.js';
+import { statValues } from './exact-vector.js';
 import { comboKey, type KeyMatcher } from './group-match.js';
 
 const LIMB_BITS = 32n;
@@ -42,7 +43,8 @@ export interface SecureExactStat {
   readonly name: string;
 }
 
-function limbsFor(bound: bigint): number {
+/** 32-bit limbs a magnitude up to `bound` needs. */
+function limbsOfBound(bound: bigint): number {
   let limbs = 1;
   for (let top = MAX_LIMB; bound > top; top = (top << LIMB_BITS) | MAX_LIMB) limbs++;
   return limbs;
@@ -58,7 +60,7 @@ export function secureExactStats(job: AggregateJob, plan: AggregatePrivacyPlan, 
   const add = (measure: number, kind: NoisyStatistic, entries: number): void => {
     const [clipLo, clipHi] = statisticClip(measure < 0 ? undefined : plan.layout[measure], kind, maxRowsPerAgent);
     const bound = -clipLo > clipHi ? -clipLo : clipHi;
-    perGroup.push({ measure, kind, entries, clipLo, clipHi, limbs: limbsFor(bound) });
+    perGroup.push({ measure, kind, entries, clipLo, clipHi, limbs: limbsOfBound(bound) });
     labels.push(measure < 0 ? 'count' : `${measureField(job.measures[measure]!)}.${kind}`);
   };
   add(-1, 'rows', 1);
@@ -90,14 +92,8 @@ export function secureExactLayout(job: AggregateJob, plan: AggregatePrivacyPlan,
   );
 }
 
-function statValues(g: GroupPartial, s: SecureExactStat, plan: AggregatePrivacyPlan): bigint[] {
-  if (s.kind === 'rows') return [g.count];
-  const m = g.measures[s.measure]!;
-  if (s.kind === 'bin') return m.kind === 'histogram' ? m.bins.map((b) => b ?? 0n) : [];
-  const l = plan.layout[s.measure]!;
-  // The agent's grid (its column's type) onto the plan's, which moves no value (exact-vector.ts).
-  return m.kind === 'moments' && l.kind === 'moments' ? [rescaleMoments(m, l.scaleBits, l.sqScaleBits)[s.kind]] : [];
-}
+/** The exact-vector's statistic of each secure statistic (their names differ: rows and bin are count and bins). */
+const EXACT_STAT = { rows: 'count', bin: 'bins', n: 'n', sum: 'sum', sumSq: 'sumSq' } as const;
 
 /**
  * An agent's exact statistics as the secure vector: every public combination (zeros where this agent has no rows),
@@ -113,7 +109,7 @@ export function toSecureExactVector(job: AggregateJob, plan: AggregatePrivacyPla
   for (const s of stats) {
     const key = combos[s.combo]!;
     const g = byKey.get(keyOf(key)) ?? emptyPartial(key, plan);
-    const values = statValues(g, s, plan).map((v) => (v < s.clipLo ? s.clipLo : v > s.clipHi ? s.clipHi : v));
+    const values = statValues(g, s.measure, EXACT_STAT[s.kind], plan).map((v) => (v < s.clipLo ? s.clipLo : v > s.clipHi ? s.clipHi : v));
     for (let j = 0; j < s.limbs; j++) {
       const shift = LIMB_BITS * BigInt(j);
       for (let e = 0; e < s.entries; e++) {
