@@ -1,14 +1,16 @@
 // The watchdog's thread (see watchdog.ts): plain JavaScript, loaded by Node itself in a worker thread.
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { parentPort, workerData } from 'node:worker_threads';
 
 const beat = new Int32Array(workerData.beat);
-const started = Date.now();
 let where = 'loading the test file';
 let last = Atomics.load(beat, 0);
-let lastMove = started;
+// Time is counted in this thread's own one-second ticks, not read off the wall clock: a machine paused and resumed
+// (a VM snapshot between sessions) jumps the clock by the pause, which once killed healthy tests as "stalled". A
+// paused machine runs no tick; a loaded one runs them late, which only makes the limits more lenient.
+let ticks = 0;
+let quietTicks = 0;
 parentPort.on('message', (m) => {
   where = String(m);
 });
@@ -79,42 +81,57 @@ function jsStack(timeoutMs) {
   });
 }
 
-/** Native stacks of every thread of this process (gdb, when installed and allowed to attach), trimmed. */
-function nativeStacks() {
+/**
+ * What every thread of this process is waiting on, read from /proc (name, state, kernel wait channel, system call,
+ * and the kernel stack when readable). No debugger attaches: a ptrace attach (gdb) that outlived a kill left the
+ * test process a zombie its parent could never reap, and vitest then waited for its exit for good (stop 40's CI).
+ */
+function threadStates() {
+  const read = (f) => {
+    try {
+      return readFileSync(f, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
   try {
-    const out = execFileSync('gdb', ['-p', String(process.pid), '-batch', '-nx', '-ex', 'set pagination off', '-ex', 'thread apply all bt 25'], {
-      encoding: 'utf8',
-      timeout: 60_000,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    const lines = out.split('\n').filter((l) => /^(Thread |#)/.test(l) && !/ in \?\? \(\)$/.test(l));
-    return ['[watchdog] native stacks (gdb):', ...lines.slice(0, 600).map((l) => `[watchdog]   ${l.slice(0, 240)}`)];
+    const lines = ['[watchdog] threads (/proc/self/task: name, state, wait channel, system call):'];
+    for (const tid of readdirSync('/proc/self/task').slice(0, 200)) {
+      const dir = `/proc/self/task/${tid}`;
+      const stat = read(`${dir}/stat`);
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '?';
+      const syscall = read(`${dir}/syscall`).split(' ')[0] || '?';
+      lines.push(`[watchdog]   ${tid} ${read(`${dir}/comm`) || '?'} state ${state} wchan ${read(`${dir}/wchan`) || '-'} syscall ${syscall}`);
+      for (const k of read(`${dir}/stack`).split('\n').filter(Boolean).slice(0, 8)) lines.push(`[watchdog]       ${k.slice(0, 160)}`);
+    }
+    return lines;
   } catch (e) {
-    return [`[watchdog] no native stacks: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`];
+    return [`[watchdog] no thread states: ${e instanceof Error ? e.message : String(e)}`];
   }
 }
 
 let firing = false;
 setInterval(async () => {
   if (firing) return;
-  const now = Date.now();
+  ticks += 1;
   const b = Atomics.load(beat, 0);
   if (b !== last) {
     last = b;
-    lastMove = now;
+    quietTicks = 0;
+  } else {
+    quietTicks += 1;
   }
-  const stalled = now - lastMove > workerData.stallMs;
-  const tooLong = now - started > workerData.fileMs;
+  const stalled = quietTicks * 1_000 > workerData.stallMs;
+  const tooLong = ticks * 1_000 > workerData.fileMs;
   if (!stalled && !tooLong) return;
-  const why = stalled ? `the event loop has not turned for ${Math.round((now - lastMove) / 1000)} s` : `the file has run for ${Math.round((now - started) / 1000)} s`;
+  const why = stalled ? `the event loop has not turned for ${quietTicks} s` : `the file has run for ${ticks} s`;
   const kids = process.platform === 'linux' ? descendants(process.pid) : [];
   const lines = [`\n[watchdog] ${why}: killing test process ${process.pid}`, `[watchdog] running: ${where}`, ...kids.map((k) => `[watchdog] and its process ${k.pid}: ${k.cmd}`)];
   firing = true;
   writeSync(2, `${lines.join('\n')}\n`);
   if (stalled) {
     writeSync(2, `${(await jsStack(10_000)).join('\n')}\n`);
-    writeSync(2, `${nativeStacks().join('\n')}\n`);
+    writeSync(2, `${threadStates().join('\n')}\n`);
   }
   for (const k of kids.reverse()) {
     try {

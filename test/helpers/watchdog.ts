@@ -6,9 +6,10 @@
  * hang until CI's limit without a word of where. The main loop here ticks a shared counter every second; the
  * watchdog thread reads it. When it has not moved for FEDMESH_TEST_STALL_S seconds (default 180), or the file has
  * run for FEDMESH_TEST_FILE_S seconds (default 900: the slowest file takes about 60 s on a loaded 2-core machine),
- * the thread prints which test was running, the main thread's JavaScript stack (inspector) and every thread's native
- * stack (gdb, when installed), and the processes the test had started, kills those, then kills its own
- * process: vitest reports the file as failed and the run goes on.
+ * the thread prints which test was running, the main thread's JavaScript stack (inspector), what every thread waits
+ * on (/proc; never a debugger attach, which can leave the process unreapable), and the processes the test had
+ * started, kills those, then kills its own process: vitest reports the file as failed and the run goes on. Seconds
+ * are the watchdog thread's own ticks, so a machine paused and resumed is not a stall.
  */
 import { Worker } from 'node:worker_threads';
 import { beforeAll, beforeEach, expect } from 'vitest';

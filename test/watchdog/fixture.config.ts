@@ -5,7 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     root: fileURLToPath(new URL('.', import.meta.url)),
-    include: ['blocked.fixture.ts', 'after.fixture.ts'],
+    // FEDMESH_FIXTURE_PAUSE: the pause fixture alone (the process is stopped and resumed from outside).
+    include: process.env.FEDMESH_FIXTURE_PAUSE ? ['paused.fixture.ts'] : ['blocked.fixture.ts', 'after.fixture.ts'],
     // One file at a time, the blocked one first (alphabetical would put it second): the run must go on past it.
     maxWorkers: 1,
     sequence: { shuffle: false },

@@ -4,13 +4,16 @@
  * blocked loop). Control: the same fixture blocking for less than the stall limit passes.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const config = fileURLToPath(new URL('./fixture.config.ts', import.meta.url));
 
-function runFixture(env: Record<string, string>): Promise<{ code: number | null; out: string; ms: number }> {
+function runFixture(env: Record<string, string>, whileRunning?: () => Promise<void>): Promise<{ code: number | null; out: string; ms: number }> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--config', config], {
@@ -23,6 +26,10 @@ function runFixture(env: Record<string, string>): Promise<{ code: number | null;
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, out, ms: Date.now() - t0 }));
+    whileRunning?.().catch((e: unknown) => {
+      child.kill('SIGKILL');
+      reject(e instanceof Error ? e : new Error(String(e)));
+    });
   });
 }
 
@@ -31,6 +38,10 @@ describe('test watchdog', () => {
     const r = await runFixture({ FEDMESH_TEST_STALL_S: '3' });
     expect(r.out).toContain('[watchdog] the event loop has not turned for');
     expect(r.out).toContain('blocked.fixture.ts > blocks the event loop');
+    // What each thread waits on, from /proc: no debugger attaches (a ptrace attach can leave the process unreapable).
+    expect(r.out).toContain('[watchdog] threads (/proc/self/task');
+    expect(r.out).toMatch(/\[watchdog\] {3}\d+ node state R/);
+    expect(r.out).not.toContain('gdb');
     expect(r.code).not.toBe(0);
     // The run went on: the other fixture file ran and passed.
     expect(r.out).toMatch(/✓ after\.fixture\.ts/);
@@ -41,5 +52,35 @@ describe('test watchdog', () => {
     expect(r.out).not.toContain('[watchdog]');
     expect(r.out).toMatch(/✓ blocked\.fixture\.ts/);
     expect(r.code, r.out).toBe(0);
+  }, 90_000);
+
+  it('a paused and resumed machine is not a stall: the whole test process stopped for 3x the limit passes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedmesh-watchdog-'));
+    try {
+      const until = async (what: string, ok: () => boolean) => {
+        const end = Date.now() + 60_000;
+        while (!ok()) {
+          if (Date.now() > end) throw new Error(`the pause fixture never got to: ${what}`);
+          await new Promise((res) => setTimeout(res, 50));
+        }
+      };
+      const pause = async () => {
+        await until('writing its pid', () => existsSync(join(dir, 'pid')) && readFileSync(join(dir, 'pid'), 'utf8').length > 0);
+        const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+        process.kill(pid, 'SIGSTOP');
+        // The pause under test (every thread of the process stopped, as in a VM snapshot): 3x the stall limit.
+        await new Promise((res) => setTimeout(res, 6_000));
+        process.kill(pid, 'SIGCONT');
+        writeFileSync(join(dir, 'go'), '');
+      };
+      const r = await runFixture({ FEDMESH_TEST_STALL_S: '2', FEDMESH_FIXTURE_PAUSE: dir }, pause);
+      expect(r.out).not.toContain('[watchdog]');
+      expect(r.out).toMatch(/✓ paused\.fixture\.ts/);
+      expect(r.code, r.out).toBe(0);
+      // The pause really happened within the run (else the test above proves nothing).
+      expect(r.ms).toBeGreaterThan(6_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 90_000);
 });
