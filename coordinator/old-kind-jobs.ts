@@ -27,7 +27,6 @@ import type { CompiledCoordinatorOptions } from './options.js';
 import type { Principal } from './principal.js';
 import { admitSecure, type SecureAdmission } from './secure/admit-secure.js';
 import { runHeJob } from './secure/he-job.js';
-import { runSecAggJob } from './secure/secagg-job.js';
 import type { SecureRunContext } from './secure/secure-run.js';
 
 export interface OldKindJobsDeps {
@@ -49,7 +48,7 @@ export interface OldKindJobsDeps {
 /**
  * Jobs of the kinds that predate the kind seam (aggregate and the cell kinds, plain or secure): parse → admit
  * (project, quorum, schema, public rules, linkage, mesh policy, result size, one ledger reservation) → one round
- * of tasks (or the SecAgg / HE protocol) → combine → commit. Each kind's own steps sit behind `oldKindPath`
+ * of tasks (or the HE protocol; SecAgg runs on the kind seam) → combine → commit. Each kind's own steps sit behind `oldKindPath`
  * (coordinator/jobs/old-kinds.ts); registry kinds go through coordinator/rounds/kind-jobs.ts instead.
  */
 export class OldKindJobs {
@@ -108,6 +107,8 @@ export class OldKindJobs {
     checkResultSize(spec, agents.length);
     // Secure jobs (aggregate and cohort-level): public layout, threshold and (distributed-dp) the charge for n − tolerated honest noise shares.
     const secure = spec.secure ? admitSecure(spec, agents) : undefined;
+    // Every SecAgg spec the old path would admit runs on the kind seam (kindOf chose it): only HE is left here.
+    if (spec.secure === 'secagg') throw new FedmeshError('INVALID_JOB', 'secure: secagg runs on the kind seam, which does not take this spec (data-derived groups, or a mode secagg does not serve)', { field: 'secure' });
     // Plan the privacy from public information now, so a bad budget or grouping fails before anything is stored.
     const cost = secure ? secure.cost : oldKindPath(spec).cost(spec, agents);
     // Charged to every population the job reads, as each asked agent's catalogue says (deduplicated): a cohort
@@ -153,7 +154,7 @@ export class OldKindJobs {
           jobDeadlineMs: deadlineMs,
           emit: (type, agent, message) => emit({ jobId: job.id, type, agent, atMs: Date.now(), ...(message ? { message } : {}) }),
         };
-        const out = spec.secure === 'he' ? await runHeJob(ctx, () => (this.hePool ??= createHePool())) : await runSecAggJob(ctx);
+        const out = await runHeJob(ctx, () => (this.hePool ??= createHePool()));
         job.agentsAnswered = out.answered;
         job.agentsMissing = [...out.missing, ...excluded.map((x) => x.agent)].sort();
         job.result = await this.nameConcepts(job, spec, agents, deadlineMs, withCompleteness(out.result, out.answered, out.missing, excluded));

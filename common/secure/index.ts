@@ -6,7 +6,6 @@ export * from './secure-release.js';
 export * from './secure-job.js';
 export * from './envelope.js';
 export * from './identity-attestation.js';
-export * from './secagg-wire.js';
 export * from './cell-layout.js';
 export * from './secure-max-rows.js';
 export { attestationToJson, checkHeBinding, heRoundId, signHeBinding, verifyHeBindings, type HeBinding, type HeRoundStart } from './he-binding.js';

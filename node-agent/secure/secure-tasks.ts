@@ -1,36 +1,28 @@
 /**
- * The agent's side of secure jobs (aggregate, and the cohort-level kinds, whose vector is the job's public cells
- * counted by the same `computeCells` as the plaintext path). SecAgg: four tasks per job (round 1 AdvertiseKeys … round 4 Unmasking)
- * drive a `SecAggClient` kept in memory per job until the job's deadline; HE: one task that encrypts the vector under
- * the researcher's public key in the piscina pool. In both, the statistics are computed, clipped to their public
- * per-agent bounds (secureMaxRows; never a refusal on a value) and noised (distributed-dp) BEFORE anything is masked
- * or encrypted. The agent calls `handle` at most once per (job id, round) that succeeded: replays are answered from
- * its released-answers store (node-agent/disclosure/released-answers.ts), so a job id is one protocol run.
+ * The agent's side of the built-in HE jobs (aggregate, and the cohort-level kinds, whose vector is the job's public
+ * cells counted by the same `computeCells` as the plaintext path): one task that encrypts the vector under the
+ * researcher's public key in the piscina pool, so the researcher's client decrypts with its own key. The statistics
+ * are computed, clipped to their public per-agent bounds (secureMaxRows; never a refusal on a value) and noised
+ * (distributed-dp) BEFORE anything is encrypted. The agent calls `handle` at most once per (job id, round) that
+ * succeeded: replays are answered from its released-answers store (node-agent/disclosure/released-answers.ts).
+ * SecAgg jobs of every kind run on the kind seam (node-agent/tasks/kind-secure-phase.ts), not here.
  */
-import { heRoundId, signHeBinding, type HeRoundStart, SECAGG_ROUNDS, checkHePlanFits, checkSecureMaxRows, decodeEnvelope, encodeEnvelope, encodeSecureCells, encodeSecureVector, heRingForPlan, planSecureAggregate, planSecureCells, secAggLimbRing, verifyAttestation, type LimbRing, type SecAggRoundStart, type SecureCellPlan, type SecureJobPlan, type StatisticSlot } from '../../common/secure/index.js';
+import { heRoundId, signHeBinding, type HeRoundStart, checkHePlanFits, checkSecureMaxRows, decodeEnvelope, encodeSecureCells, encodeSecureVector, heRingForPlan, planSecureAggregate, planSecureCells, type LimbRing, type SecureCellPlan, type SecureJobPlan, type StatisticSlot } from '../../common/secure/index.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { GroupPartial } from '../../algorithms/aggregate/index.js';
 import * as dp from '../../algorithms/dp/index.js';
 import { parseHePlan, type HePlan } from '../../algorithms/he/index.js';
 import type { Rng } from '../../algorithms/rng.js';
-import {
-  SecAggClient,
-  type AdvertisedKeysBroadcast,
-  type SecAggParticipant,
-  type ShareKeysRelay,
-  type UnmaskRequest,
-} from '../../algorithms/secagg/index.js';
 import type { AgentTask } from '../../common/agent-protocol.js';
-import { createNodeSecAggCrypto, secAggErrorToFedmesh, type IdentityKeyPair } from '../../common/crypto/index.js';
+import type { IdentityKeyPair } from '../../common/crypto/index.js';
 import { FedmeshError, invalidJob } from '../../common/errors.js';
 import { createHePool, type HePool } from '../../common/he/index.js';
 import type { PrivacyCost } from '../../algorithms/dp/index.js';
-import { ruleNamesFor, specSha256 } from '../../common/job/index.js';
+import { ruleNamesFor } from '../../common/job/index.js';
 import type { AggregateJob, CellJob, JobSpec } from '../../common/job/index.js';
 import type { TlsMaterial } from '../../common/tls.js';
 import type { ProductInfo } from '../data/products.js';
 import type { SqlSession } from '../data/source/index.js';
-import { refuseParticipantsOutside } from '../tasks/job-agents.js';
 import type { ReleasedCells } from '../disclosure/released-cells.js';
 import { secureCells, secureGroupStatistics, type SecureRelease } from './secure-guard.js';
 
@@ -59,13 +51,6 @@ export interface SecureTaskOutput {
   payload: Uint8Array;
 }
 
-interface Session {
-  client: SecAggClient;
-  vector: Uint32Array;
-  requiredContributors: number;
-  timer: NodeJS.Timeout;
-}
-
 /** A secure job's public shape for this agent, and how to compute this agent's vector. */
 interface Planned {
   vectorLength: number;
@@ -74,18 +59,14 @@ interface Planned {
   vector: (asBigInt: boolean) => Promise<Uint32Array | BigInt64Array>;
 }
 
-/** Extra time a session outlives its job deadline, for a late round that is already on the wire. */
-const SESSION_GRACE_MS = 5_000;
-
 export class SecureTaskRunner {
-  private readonly sessions = new Map<string, Session>();
-  private readonly crypto = createNodeSecAggCrypto();
   private pool: HePool | undefined;
 
   constructor(private readonly deps: SecureTaskDeps) {}
 
-  /** Runs one round of a secure job. @throws FedmeshError; the session of a failed SecAgg round is dropped */
   /**
+   * Runs the one round of a built-in HE job. @throws FedmeshError (INVALID_JOB for any other secure job: SecAgg runs
+   *   on the kind seam)
    * @param withData on an agent whose data is a site's PostgreSQL: a session of it (consent-scoped, the task's
    *   signal). Every old kind then computes there as its plain path does: aggregate statistics and contingency counts
    *   by queries on the server, the cohort kinds' SQL on the server with the guard's person hashes in this agent.
@@ -94,15 +75,12 @@ export class SecureTaskRunner {
     if (!this.deps.tls) {
       throw new FedmeshError('FAILED_PRECONDITION', 'secure aggregation needs mTLS: this agent runs --insecure, so it has no certificate to vouch for its identity key', { field: 'secure' });
     }
-    try {
-      // Public information only (the spec and this domain's published policy), before anything is charged or read.
-      checkSecureMaxRows(job, [{ name: this.deps.name, ...this.deps.policy }]);
-      if (job.secure === 'he') return await this.encryptHe(task, job, withData);
-      return await this.secAggRound(task, job, withData);
-    } catch (e) {
-      this.drop(task.jobId);
-      throw secAggErrorToFedmesh(e);
+    if (job.secure !== 'he') {
+      throw new FedmeshError('INVALID_JOB', `secure: ${String(job.secure)} jobs run as rounds of the kind seam; this agent serves only HE through the built-in secure task`, { field: 'secure' });
     }
+    // Public information only (the spec and this domain's published policy), before anything is charged or read.
+    checkSecureMaxRows(job, [{ name: this.deps.name, ...this.deps.policy }]);
+    return this.encryptHe(task, job, withData);
   }
 
   private product(job: AggregateJob): { product: ProductInfo; typeOf: (c: string) => string } {
@@ -161,78 +139,6 @@ export class SecureTaskRunner {
     return encodeSecureVector(sp.layout, groups, noise, asBigInt);
   }
 
-  private async secAggRound(task: AgentTask, job: JobSpec, withData?: WithData): Promise<SecureTaskOutput> {
-    const meta = { round: task.round, secure: 'secagg' };
-    switch (task.round) {
-      case SECAGG_ROUNDS.advertise: {
-        const start = decodeEnvelope(task.payload, 'round 1 payload') as SecAggRoundStart;
-        if (!Array.isArray(start?.participants) || start.roundId !== `${task.jobId}/secagg/${specSha256(job)}`) {
-          // The round id carries the spec hash this agent verified; it enters every key and mask derivation.
-          throw new FedmeshError('INVALID_ARGUMENT', 'round 1 payload: not a SecAgg round start for this job as this agent parsed it (job id or spec hash differ)');
-        }
-        // Pin every participant's identity key only after checking its certificate chain, CN and signature ourselves.
-        const participants: SecAggParticipant[] = start.participants.map((p) => ({ id: String(p.id), identityPublicKey: verifyAttestation(String(p.id), p.attestation, this.deps.tls!.ca) }));
-        const me = participants.find((p) => p.id === this.deps.name);
-        if (!me || Buffer.compare(Buffer.from(me.identityPublicKey), Buffer.from(this.deps.identity.publicKey)) !== 0) {
-          throw new FedmeshError('UNAUTHENTICATED', "refusing the round: this agent's own identity key is missing or altered in the participant list");
-        }
-        // A job run on named agents sums over those only (as on the kind seam, kind-secure-phase.ts).
-        refuseParticipantsOutside(job.agents, participants);
-        const n = participants.length;
-        const sp = this.planVector(task, job, n, secAggLimbRing(n), withData);
-        if (start.threshold !== sp.threshold) {
-          throw new FedmeshError('FAILED_PRECONDITION', `refusing the round: the coordinator asked for threshold ${start.threshold}, the job implies ${sp.threshold}`, { field: 'secureThreshold' });
-        }
-        const vector = (await sp.vector(false)) as Uint32Array;
-        const client = new SecAggClient({
-          config: { roundId: start.roundId, threshold: sp.threshold, vectorLength: sp.vectorLength, participants },
-          clientId: this.deps.name,
-          identityPrivateKey: this.deps.identity.privateKey,
-          crypto: this.crypto,
-          rng: this.deps.rng,
-        });
-        const message = client.advertiseKeys();
-        this.drop(task.jobId);
-        const expiresInMs = Math.max(1_000, Math.min(Number(start.jobDeadlineMs) || 0, Date.now() + 16 * 60_000) - Date.now() + SESSION_GRACE_MS);
-        const timer = setTimeout(() => {
-          this.deps.log('secure-session-expired', { jobId: task.jobId });
-          this.drop(task.jobId);
-        }, expiresInMs);
-        timer.unref();
-        this.sessions.set(task.jobId, { client, vector, requiredContributors: sp.requiredContributors, timer });
-        return { arrow: new Uint8Array(), meta: { ...meta, vectorLength: sp.vectorLength }, payload: encodeEnvelope(message) };
-      }
-      case SECAGG_ROUNDS.share: {
-        const s = this.session(task);
-        return { arrow: new Uint8Array(), meta, payload: encodeEnvelope(s.client.shareKeys(decodeEnvelope(task.payload, 'round 2 payload') as AdvertisedKeysBroadcast)) };
-      }
-      case SECAGG_ROUNDS.mask: {
-        const s = this.session(task);
-        const message = s.client.maskInput(decodeEnvelope(task.payload, 'round 3 payload') as ShareKeysRelay, s.vector);
-        s.vector.fill(0);
-        return { arrow: new Uint8Array(), meta, payload: encodeEnvelope(message) };
-      }
-      case SECAGG_ROUNDS.unmask: {
-        const s = this.session(task);
-        const request = decodeEnvelope(task.payload, 'round 4 payload') as UnmaskRequest;
-        if (!Array.isArray(request?.survivorIds) || request.survivorIds.length < s.requiredContributors) {
-          throw new FedmeshError('QUORUM_NOT_MET', `refusing to unmask: ${Array.isArray(request?.survivorIds) ? request.survivorIds.length : 0} survivors, the job's guarantee needs at least ${s.requiredContributors}`);
-        }
-        const message = s.client.unmask(request);
-        this.drop(task.jobId);
-        return { arrow: new Uint8Array(), meta, payload: encodeEnvelope(message) };
-      }
-      default:
-        throw new FedmeshError('INVALID_ARGUMENT', `secagg: unknown round ${task.round}`);
-    }
-  }
-
-  private session(task: AgentTask): Session {
-    const s = this.sessions.get(task.jobId);
-    if (!s) throw new FedmeshError('FAILED_PRECONDITION', `secagg round ${task.round}: this agent holds no protocol state for job ${task.jobId} (expired, or round 1 never ran here)`);
-    return s;
-  }
-
   private async encryptHe(task: AgentTask, job: JobSpec, withData?: WithData): Promise<SecureTaskOutput> {
     if (task.round !== 1) throw new FedmeshError('INVALID_ARGUMENT', `he: unknown round ${task.round}`);
     if (!job.he) throw invalidJob('he', 'an HE job must carry the plan and the public key (made by the researcher client)');
@@ -268,17 +174,7 @@ export class SecureTaskRunner {
     return { researcher: task.researcher, jobId: task.jobId, cells: g.cells(), salt: this.deps.salt(), policy: { minCellSize: this.deps.policy.minCellSize, maxRememberedPersons: g.maxRememberedPersons } };
   }
 
-  private drop(jobId: string): void {
-    const s = this.sessions.get(jobId);
-    if (!s) return;
-    clearTimeout(s.timer);
-    s.vector.fill(0);
-    s.client.abort();
-    this.sessions.delete(jobId);
-  }
-
   async stop(): Promise<void> {
-    for (const id of [...this.sessions.keys()]) this.drop(id);
     const pool = this.pool;
     this.pool = undefined;
     await pool?.destroy();

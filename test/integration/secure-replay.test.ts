@@ -215,4 +215,13 @@ describe('secure jobs: one charge, one answer under replay (issue 15 item 3)', (
     const r2 = await send('a1', secaggRound1, secaggRound1.round, withMsg(secaggRound1, 'share', encodeEnvelope({ roundId: secAggRunId(jobId, secaggRound1.round, compiled.hash), advertisements: [] })), jobId);
     expect(r2.ok ? 'ok' : r2.error.code).toBe('FAILED_PRECONDITION');
   }, 120_000);
+
+  it('a SecAgg task on the built-in secure path (no longer served: SecAgg runs on the seam) is refused naming secure; control: the HE task is served', async () => {
+    const heRound1 = seen.get('a1')!.find((t) => t.round === 1 && JSON.parse(t.specJson).secure === 'he')!;
+    // A built-in secagg aggregate (data-derived groups: not a seam spec) sent as the old path's round 1 would be.
+    const oldSpec = JSON.stringify({ ...job, groupKeys: undefined, privacy: { mode: 'none' }, secure: 'secagg' });
+    const r = await send('a1', { ...heRound1, specJson: oldSpec }, 1, encodeEnvelope({ roundId: 'old-secagg', threshold: 2, jobDeadlineMs: Date.now() + 20_000, participants: [] }), 'old-secagg-task');
+    expect(r.ok ? 'ok' : `${r.error.code} ${r.error.message}`).toMatch(/^INVALID_JOB secure: secagg jobs run as rounds of the kind seam/);
+    expect(ok(await send('a1', heRound1, 1, heRound1.payload)).length).toBeGreaterThan(0);
+  }, 60_000);
 });
