@@ -24,7 +24,7 @@ import type {
   UnmaskRequest,
   UnmaskResponse,
 } from './messages.js';
-import { ringAddInPlace, ringSubInPlace, ringToBytes } from './ring.js';
+import { ringAddInPlaceCarry, ringSubInPlaceCarry, ringToBytes } from './ring.js';
 import { SHAMIR_SHARE_BYTES, shamirSplit } from './shamir.js';
 
 export type SecAggClientPhase = 'init' | 'advertised' | 'shared' | 'masked' | 'done' | 'aborted';
@@ -208,15 +208,15 @@ export class SecAggClient {
 
       const { roundId, vectorLength } = this.config;
       const y = Uint32Array.from(input);
-      ringAddInPlace(y, expandMask(this.crypto.prg, this.selfMaskSeed!, vectorLength, roundId));
+      ringAddInPlaceCarry(y, expandMask(this.crypto.prg, this.selfMaskSeed!, vectorLength, roundId), this.config.carry);
       for (const peerId of this.held.keys()) {
         if (peerId === this.clientId) continue;
         const peerIndex = this.config.indexOf.get(peerId)!;
         const [low, high] = peerIndex < this.myIndex ? [peerId, this.clientId] : [this.clientId, peerId];
         const seed = pairwiseSeed(this.crypto, this.agreementKeys!.privateKey, this.peers.get(peerId)!.agreementPublicKey, roundId, low, high);
         const mask = expandMask(this.crypto.prg, seed, vectorLength, roundId);
-        if (peerIndex < this.myIndex) ringAddInPlace(y, mask);
-        else ringSubInPlace(y, mask);
+        if (peerIndex < this.myIndex) ringAddInPlaceCarry(y, mask, this.config.carry);
+        else ringSubInPlaceCarry(y, mask, this.config.carry);
       }
       this.phaseValue = 'masked';
       return { roundId, clientId: this.clientId, maskedInput: ringToBytes(y) };

@@ -16,6 +16,37 @@ export interface CompiledSecAggRoundConfig {
   readonly participants: readonly SecAggParticipant[];
   /** id → Shamir index (1-based position in `participants`). */
   readonly indexOf: ReadonlyMap<string, number>;
+  /**
+   * carry[i] = 1 when limb i carries into limb i + 1 (both limbs of one multi-limb integer); undefined when every
+   * limb is its own element (`elements` absent or all single limbs).
+   */
+  readonly carry: Uint8Array | undefined;
+}
+
+/** Most limbs one integer of a round may take. */
+export const MAX_ELEMENT_LIMBS = 8;
+
+function compileCarry(elements: SecAggRoundConfig['elements'], vectorLength: number): Uint8Array | undefined {
+  if (elements === undefined) return undefined;
+  if (!Array.isArray(elements)) throw new TypeError('config.elements must be an array of { limbs, count }');
+  const carry = new Uint8Array(vectorLength);
+  let at = 0;
+  let wide = false;
+  elements.forEach((r: unknown, i) => {
+    const { limbs, count } = (r ?? {}) as { limbs?: unknown; count?: unknown };
+    if (!Number.isSafeInteger(limbs) || (limbs as number) < 1 || (limbs as number) > MAX_ELEMENT_LIMBS) throw new RangeError(`config.elements[${i}].limbs must be an integer in [1, ${MAX_ELEMENT_LIMBS}], got ${String(limbs)}`);
+    if (!Number.isSafeInteger(count) || (count as number) < 1) throw new RangeError(`config.elements[${i}].count must be a positive integer, got ${String(count)}`);
+    const l = limbs as number;
+    const c = count as number;
+    if (at + l * c > vectorLength) throw new RangeError(`config.elements cover more than config.vectorLength (${vectorLength}) limbs`);
+    if (l > 1) {
+      wide = true;
+      for (let e = 0; e < c; e++) carry.fill(1, at + e * l, at + e * l + l - 1);
+    }
+    at += l * c;
+  });
+  if (at !== vectorLength) throw new RangeError(`config.elements cover ${at} limbs, config.vectorLength is ${vectorLength}`);
+  return wide ? carry : undefined;
 }
 
 /**
@@ -50,6 +81,7 @@ export function compileSecAggRoundConfig(config: SecAggRoundConfig): CompiledSec
     vectorLength: len,
     participants: Object.freeze(participants.map((p) => Object.freeze({ id: p.id, identityPublicKey: Uint8Array.from(p.identityPublicKey) }))),
     indexOf,
+    carry: compileCarry(config.elements, len),
   });
 }
 

@@ -5,10 +5,12 @@
 export {
   ringAdd,
   ringAddInPlace,
+  ringAddInPlaceCarry,
   ringFromBytes,
   ringNeg,
   ringSub,
   ringSubInPlace,
+  ringSubInPlaceCarry,
   ringSum,
   ringToBytes,
   ring64Add,
@@ -37,7 +39,7 @@ export {
 } from './shamir.js';
 export { expandMask, MASK_INFO_PREFIX } from './mask.js';
 export type { Prg, SecAggCrypto, X25519KeyPair } from './crypto.js';
-export { compileSecAggRoundConfig, minimumThreshold, MAX_VECTOR_LENGTH, MIN_PARTICIPANTS, type CompiledSecAggRoundConfig } from './config.js';
+export { compileSecAggRoundConfig, minimumThreshold, MAX_ELEMENT_LIMBS, MAX_VECTOR_LENGTH, MIN_PARTICIPANTS, type CompiledSecAggRoundConfig } from './config.js';
 export { advertisementPayload } from './derive.js';
 export { isSecAggError, SecAggError, type SecAggErrorCode } from './errors.js';
 export { estimateEncodedSize } from './messages.js';
@@ -51,6 +53,7 @@ export type {
   SecAggParticipant,
   SecAggResult,
   SecAggRoundConfig,
+  SecAggElementRun,
   ShareForOwner,
   ShareKeysMessage,
   ShareKeysRelay,

@@ -29,13 +29,26 @@ export interface SecAggRoundConfig {
    * shares of the same client (each client answers one unmask request only).
    */
   readonly threshold: number;
-  /** Length of the input vector in Z_2^32. */
+  /** Length of the input vector in 32-bit limbs. */
   readonly vectorLength: number;
+  /**
+   * How the limbs form the integers that are summed: runs of `count` consecutive integers of `limbs` 32-bit limbs
+   * each (least significant first), each added in Z_2^(32·limbs) with carries between its limbs, so the sum of a
+   * multi-limb value is revealed as one integer mod 2^(32·limbs) and never limb by limb (which would show how the
+   * inputs carry). Σ limbs·count must be `vectorLength`. Absent: every limb is its own element of Z_2^32.
+   */
+  readonly elements?: readonly SecAggElementRun[];
   /**
    * All participants of the round, in an order every party agrees on: participant i (0-based) holds Shamir share
    * index i + 1, and the order decides the sign of pairwise masks. At least 3 (with 2, the sum reveals the other).
    */
   readonly participants: readonly SecAggParticipant[];
+}
+
+/** `count` consecutive integers of `limbs` 32-bit limbs each (see {@link SecAggRoundConfig.elements}). */
+export interface SecAggElementRun {
+  readonly limbs: number;
+  readonly count: number;
 }
 
 /** Round 0, client → server: fresh key pairs for this round, signed with the identity key. */

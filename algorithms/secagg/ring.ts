@@ -43,6 +43,37 @@ export function ringSubInPlace(acc: Uint32Array, b: Uint32Array): Uint32Array {
 }
 
 /**
+ * acc += b where the limbs of `acc` and `b` form multi-limb integers: limb i carries into limb i + 1 when carry[i]
+ * is 1, so each integer adds in Z_2^(32·its limbs) (single limbs as in Z_2^32). `carry` undefined: ringAddInPlace.
+ */
+export function ringAddInPlaceCarry(acc: Uint32Array, b: Uint32Array, carry: Uint8Array | undefined): Uint32Array {
+  if (carry === undefined) return ringAddInPlace(acc, b);
+  sameLength('ringAddInPlaceCarry', acc, b);
+  sameLength('ringAddInPlaceCarry (carry)', acc, carry);
+  let c = 0;
+  for (let i = 0; i < acc.length; i++) {
+    const s = acc[i]! + b[i]! + c;
+    acc[i] = s;
+    c = carry[i] === 1 && s > 0xffffffff ? 1 : 0;
+  }
+  return acc;
+}
+
+/** acc −= b on multi-limb integers (see {@link ringAddInPlaceCarry}): a borrow moves into the next limb of one integer. */
+export function ringSubInPlaceCarry(acc: Uint32Array, b: Uint32Array, carry: Uint8Array | undefined): Uint32Array {
+  if (carry === undefined) return ringSubInPlace(acc, b);
+  sameLength('ringSubInPlaceCarry', acc, b);
+  sameLength('ringSubInPlaceCarry (carry)', acc, carry);
+  let c = 0;
+  for (let i = 0; i < acc.length; i++) {
+    const d = acc[i]! - b[i]! - c;
+    acc[i] = d;
+    c = carry[i] === 1 && d < 0 ? 1 : 0;
+  }
+  return acc;
+}
+
+/**
  * Σ vectors in Z_2^32. @throws RangeError if `vectors` is empty (the length would be unknown) or lengths differ
  */
 export function ringSum(vectors: readonly Uint32Array[]): Uint32Array {

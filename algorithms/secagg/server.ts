@@ -25,7 +25,7 @@ import type {
   UnmaskRequest,
   UnmaskResponse,
 } from './messages.js';
-import { ringAddInPlace, ringFromBytes, ringSubInPlace } from './ring.js';
+import { ringAddInPlaceCarry, ringFromBytes, ringSubInPlaceCarry } from './ring.js';
 import { createShamirReconstructor, SHAMIR_SHARE_BYTES } from './shamir.js';
 
 export type SecAggServerPhase = 'advertise' | 'share' | 'collect' | 'unmask' | 'done' | 'failed';
@@ -207,8 +207,8 @@ export class SecAggServer {
 
     const sum = new Uint32Array(vectorLength);
     for (const id of this.u3) {
-      ringAddInPlace(sum, this.masked.get(id)!);
-      ringSubInPlace(sum, expandMask(this.crypto.prg, reconstruct(id, 'self', SEED_BYTES), vectorLength, roundId));
+      ringAddInPlaceCarry(sum, this.masked.get(id)!, this.config.carry);
+      ringSubInPlaceCarry(sum, expandMask(this.crypto.prg, reconstruct(id, 'self', SEED_BYTES), vectorLength, roundId), this.config.carry);
     }
     for (const droppedId of this.droppedAfterShare) {
       const secret = reconstruct(droppedId, 'key', X25519_KEY_BYTES);
@@ -219,8 +219,8 @@ export class SecAggServer {
         const seed = pairwiseSeed(this.crypto, secret, this.advertised.get(survivorId)!.agreementPublicKey, roundId, low, high);
         const mask = expandMask(this.crypto.prg, seed, vectorLength, roundId);
         // The survivor added the mask if the dropped client comes first, and subtracted it otherwise: undo that.
-        if (droppedIndex < survivorIndex) ringSubInPlace(sum, mask);
-        else ringAddInPlace(sum, mask);
+        if (droppedIndex < survivorIndex) ringSubInPlaceCarry(sum, mask, this.config.carry);
+        else ringAddInPlaceCarry(sum, mask, this.config.carry);
       }
       secret.fill(0);
     }

@@ -91,7 +91,10 @@ function colluders(g: GuaranteeInput): string {
 function coordinatorSees(g: GuaranteeInput): string {
   if (g.mode === 'central-dp') return "each agent's exact bounded partial aggregates (never rows); only the noisy release leaves it";
   if (g.mode === 'local-dp') return "only each agent's already-noisy answer";
-  return `only the sum over agents of their noisy ${g.secure === 'he' ? 'encrypted' : 'masked'} partials, decoded once, digit by digit: no single agent's value, but for a statistic wider than one digit the digit sums also show how the agents' values carry between digits (how many are below zero, among others: README, threat model)`;
+  if (g.secure === 'he') {
+    return "only ciphertexts of the agents' noisy partials, which it adds; the key holder decrypts the sum digit by digit: no single agent's value, but for a statistic wider than one digit the digit sums also show it how the agents' values carry between digits (how many are below zero, among others: README, threat model)";
+  }
+  return "only the sum over agents of their noisy masked partials, each statistic unmasked as one integer: no single agent's value, and not how their values carry between the statistic's limbs";
 }
 
 /**

@@ -2,12 +2,13 @@
  * Secure sums over the statistics vector, the parts both sides derive alike from public information (layout,
  * privacy mode, participants): the phases of a round, the ring and vector plan, the HE parameters, the Shamir
  * threshold and the fewest contributors a release may rest on. The coordinator's driver is
- * coordinator/rounds/secure-round.ts, the agent's node-agent/tasks/kind-secure-phase.ts; they reuse the SecAgg
- * state machines (algorithms/secagg) and the BFV pool (common/he) of the built-in kinds.
+ * coordinator/rounds/secure-round.ts, the agent's node-agent/tasks/kind-secure-phase.ts; they use the SecAgg
+ * state machines (algorithms/secagg) and the BFV pool (common/he), which the built-in kinds' HE path shares.
  *
  * - **secagg** (Bonawitz et al. 2017): each round of the kind is one fresh protocol run — advertise (fresh X25519
  *   keys, signed with the agent's certificate-attested identity key) → share (Shamir shares of the mask seeds) →
- *   mask (the agent's vector plus pairwise and self masks in Z_2^32) → unmask. Fresh keys every round: masks never
+ *   mask (the agent's vector plus pairwise and self masks, each entry one integer of its 32-bit limbs that carries
+ *   from limb to limb: `secAggElements`) → unmask. Fresh keys every round: masks never
  *   repeat across rounds, and a dropout in one round does not leak the next round's vector.
  * - **he** (BFV): the researcher cannot stay online between the rounds of an iterative model, and the coordinator
  *   must read each round's sum to choose the next round's input, so the key holder is one participating agent (the
@@ -32,7 +33,7 @@
  */
 import { selectHeParameters, type HePlan } from '../../algorithms/he/index.js';
 import { FedmeshError } from '../errors.js';
-import { heLimbRing, secAggLimbRing } from '../secure/index.js';
+import { heLimbRing, secAggCarryRing } from '../secure/index.js';
 import type { KindJobCommon } from './kind.js';
 import { toleratedAgents } from './agent-noise-modes.js';
 import type { BlockNoise } from './noise-calibration.js';
@@ -93,7 +94,7 @@ export function secureQuorum(job: KindJobCommon, agents: number): { threshold: n
 
 /** The SecAgg vector plan of a round for n participants (Z_2^32 limbs). @throws FedmeshError INVALID_JOB */
 export function secAggVectorPlan(job: KindJobCommon, layout: StatLayout, noise: readonly BlockNoise[], agents: number): SecureVectorPlan {
-  return planSecureVector(layout, noise, secAggLimbRing(agents), agents, job.kind);
+  return planSecureVector(layout, noise, secAggCarryRing(), agents, job.kind);
 }
 
 /** Digit sizes tried for HE slots; the plan with the fewest ciphertext bytes wins (as the researcher client does). */

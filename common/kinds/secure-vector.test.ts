@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createSeededRng } from '../../algorithms/testing/seeded-rng.js';
-import { heLimbRing, secAggLimbRing } from '../secure/index.js';
+import { compileSecAggRoundConfig, ringAddInPlaceCarry } from '../../algorithms/secagg/index.js';
+import { heLimbRing, secAggCarryRing, secAggLimbRing } from '../secure/index.js';
 import type { KindJobCommon } from './kind.js';
 import { DISTRIBUTED_DP_MODE, NONE_MODE } from './privacy-modes.js';
 import { checkSecureCombination, heContributionMessage, heKeyMessage, heVectorPlan, participantsBytes, phaseAnswerSlot, secureQuorum } from './secure-sum.js';
-import { decodeSecureVector, encodeSecureVector, exactSumVectors, planSecureVector, snapVectorToGrid } from './secure-vector.js';
+import { decodeSecureVector, encodeSecureVector, exactSumVectors, planSecureVector, secAggElements, snapVectorToGrid } from './secure-vector.js';
 import type { StatLayout, StatVector } from './stat-layout.js';
 
 const layout: StatLayout = {
@@ -41,6 +42,34 @@ describe('secure vector encoding', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it("the seam's SecAgg (carry ring: each entry one integer of its limbs) equals the plain exact sum to the last bit; control: limbs added apart do not", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 3, max: 9 }), fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 27, maxLength: 27 }), (n, xs) => {
+        const vectors: StatVector[] = Array.from({ length: n }, (_, a) => snapVectorToGrid(layout, none, { values: Float64Array.from([xs[a * 3]!, xs[a * 3 + 1]!, xs[a * 3 + 2]!, Math.abs(Math.round(xs[a]!))]) }));
+        const plan = planSecureVector(layout, none, secAggCarryRing(), n, 't');
+        // xtwx on 2^-30 over ±1e6 needs 2 limbs of 32 bits; n one.
+        expect(secAggElements(plan)).toEqual([{ limbs: 2, count: 3 }, { limbs: 1, count: 1 }]);
+        const carry = compileSecAggRoundConfig({ roundId: 'r', threshold: 2, vectorLength: plan.vectorLength, elements: secAggElements(plan), participants: ['x', 'y', 'z'].map((id) => ({ id, identityPublicKey: new Uint8Array(32) })) }).carry;
+        const encoded = vectors.map((v) => encodeSecureVector(plan, v, false) as Uint32Array);
+        const sum = new Uint32Array(plan.vectorLength);
+        for (const e of encoded) ringAddInPlaceCarry(sum, e, carry);
+        expect(Array.from(decodeSecureVector(plan, sum).values)).toEqual(Array.from(exactSumVectors(layout, none, vectors).values));
+      }),
+      { numRuns: 60 },
+    );
+    // Control: three values whose low limbs are all 2^32 − 1 (x = (2^32 − 1)·2^-30): added limb by limb, the carry out
+    // of the low limbs is lost and the decoded sum is wrong; carried, it is exact.
+    const x = (2 ** 32 - 1) * 2 ** -30;
+    const three = [0, 1, 2].map(() => ({ values: Float64Array.from([x, 0, 0, 0]) }));
+    const plan = planSecureVector(layout, none, secAggCarryRing(), 3, 't');
+    const encoded = three.map((v) => encodeSecureVector(plan, v, false) as Uint32Array);
+    expect(decodeSecureVector(plan, addLimbs(encoded)).values[0]).not.toBe(3 * x);
+    const carry = compileSecAggRoundConfig({ roundId: 'r', threshold: 2, vectorLength: plan.vectorLength, elements: secAggElements(plan), participants: ['x', 'y', 'z'].map((id) => ({ id, identityPublicKey: new Uint8Array(32) })) }).carry;
+    const sum = new Uint32Array(plan.vectorLength);
+    for (const e of encoded) ringAddInPlaceCarry(sum, e, carry);
+    expect(decodeSecureVector(plan, sum).values[0]).toBe(3 * x);
   });
 
   it('negative control: one agent tampering with one limb changes the decoded sum', () => {

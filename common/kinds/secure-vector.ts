@@ -16,7 +16,7 @@
  */
 import { gridOfExponent } from '../../algorithms/dp/index.js';
 import { FedmeshError } from '../errors.js';
-import { limbsFor, readLimbs, writeLimbs, type LimbRing } from '../secure/index.js';
+import { limbsFor, MAX_LIMBS, readLimbs, writeLimbs, type LimbRing } from '../secure/index.js';
 import type { BlockNoise } from './noise-calibration.js';
 import type { StatLayout, StatVector } from './stat-layout.js';
 
@@ -37,6 +37,11 @@ export interface SecureBlockCodec {
   readonly limbs: number;
   /** First limb of the block in the encoded vector. */
   readonly offset: number;
+  /**
+   * Digit blocks summed as one integer (StatBlock.digit; SecAgg's carry ring only): each entry is the integer
+   * Σ_j v_j·2^(32j) of the `digits` consecutive blocks' entries, and decodes to its canonical digits. @default 1
+   */
+  readonly digits: number;
 }
 
 /** How a round's vector is encoded for n agents on a ring (the same at the coordinator and every agent). */
@@ -66,32 +71,94 @@ function toGridUnits(x: number, exponent: number, round: (y: number) => number):
 export function planSecureVector(layout: StatLayout, noise: readonly BlockNoise[], ring: LimbRing, agents: number, kind: string): SecureVectorPlan {
   if (!Number.isSafeInteger(agents) || agents < 1) throw new RangeError(`agents must be a positive integer, got ${agents}`);
   let offset = 0;
-  const blocks = layout.blocks.map((b, i): SecureBlockCodec => {
-    const g = blockGridExponent(layout, noise, i);
-    const refuse = (why: string): never => {
-      throw new FedmeshError('INVALID_JOB', `secure: block ${b.name} of kind ${kind} cannot be summed under ${ring.kind}: ${why}`, { field: 'secure' });
-    };
-    if (g === undefined) return refuse('it has no fixed-point grid (the kind gives none in this privacy mode)');
-    const margin = BigInt(Math.ceil(NOISE_MARGIN_STDS * Math.sqrt(noise[i]!.agentSigma2Grid)));
-    const lo = toGridUnits(b.perAgent.lo, g, Math.floor);
-    const hi = toGridUnits(b.perAgent.hi, g, Math.ceil);
-    if (lo === undefined || hi === undefined) return refuse(`its per-agent bounds [${b.perAgent.lo}, ${b.perAgent.hi}] do not fit a fixed-point grid of 2^${g} (declare narrower bounds or a row cap)`);
-    const loM = (lo < 0n ? lo : 0n) - margin;
-    const hiM = (hi > 0n ? hi : 0n) + margin;
-    const limbs = limbsFor(ring, loM, hiM, agents);
-    if (limbs === undefined) return refuse(`the sum of ${agents} agents' values in [${b.perAgent.lo}, ${b.perAgent.hi}] on a grid of 2^${g} needs more than ${(hiM - loM).toString(2).length + Math.ceil(Math.log2(agents))} bits (declare narrower bounds or a row cap)`);
-    // An exact integer block (mode none, exact on its grid: aggregate's limbs) is read back as doubles
-    // (decodeSecureVector): its sum over the agents must stay an exact integer, or a release would round what it
-    // claims exact (a real-valued exact block, glm's, is rounded once to a double by design) (red team 48: checked only at the release, after
-    // every agent had computed).
-    const widest = (-loM > hiM ? -loM : hiM) * BigInt(agents);
-    if (b.sensitivity === 'exact-only' && b.exactOnGrid === true && widest > BigInt(Number.MAX_SAFE_INTEGER)) refuse(`the exact sum of ${agents} agents' values in [${b.perAgent.lo}, ${b.perAgent.hi}] passes 2^53, where a double stops being exact (fewer agents, or narrower bounds)`);
-    const codec = { name: b.name, length: b.length, gridExponent: g, lo: loM, hi: hiM, limbs, offset };
-    offset += b.length * limbs;
-    return codec;
-  });
+  const carries = ring.kind === 'secagg' && ring.digitBits === 32;
+  const blocks: SecureBlockCodec[] = [];
+  for (let i = 0; i < layout.blocks.length; i++) {
+    const b = layout.blocks[i]!;
+    if (b.digit !== undefined && carries) {
+      const codec = digitCodec(layout, noise, i, agents, kind, offset);
+      blocks.push(codec);
+      offset += codec.length * codec.limbs;
+      i += codec.digits - 1;
+      continue;
+    }
+    blocks.push(blockCodec(layout, noise, i, ring, agents, kind, offset));
+    offset += b.length * blocks[blocks.length - 1]!.limbs;
+  }
   if (offset > MAX_SECURE_VECTOR_LIMBS) throw new FedmeshError('INVALID_JOB', `secure: the round's vector needs ${offset} limbs, more than ${MAX_SECURE_VECTOR_LIMBS}`, { field: 'secure' });
   return Object.freeze({ ring, agents, blocks: Object.freeze(blocks), vectorLength: offset });
+}
+
+function blockCodec(layout: StatLayout, noise: readonly BlockNoise[], i: number, ring: LimbRing, agents: number, kind: string, offset: number): SecureBlockCodec {
+  const b = layout.blocks[i]!;
+  const g = blockGridExponent(layout, noise, i);
+  const refuse = (why: string): never => {
+    throw new FedmeshError('INVALID_JOB', `secure: block ${b.name} of kind ${kind} cannot be summed under ${ring.kind}: ${why}`, { field: 'secure' });
+  };
+  if (g === undefined) return refuse('it has no fixed-point grid (the kind gives none in this privacy mode)');
+  const margin = BigInt(Math.ceil(NOISE_MARGIN_STDS * Math.sqrt(noise[i]!.agentSigma2Grid)));
+  const lo = toGridUnits(b.perAgent.lo, g, Math.floor);
+  const hi = toGridUnits(b.perAgent.hi, g, Math.ceil);
+  if (lo === undefined || hi === undefined) return refuse(`its per-agent bounds [${b.perAgent.lo}, ${b.perAgent.hi}] do not fit a fixed-point grid of 2^${g} (declare narrower bounds or a row cap)`);
+  const loM = (lo < 0n ? lo : 0n) - margin;
+  const hiM = (hi > 0n ? hi : 0n) + margin;
+  const limbs = limbsFor(ring, loM, hiM, agents);
+  if (limbs === undefined) return refuse(`the sum of ${agents} agents' values in [${b.perAgent.lo}, ${b.perAgent.hi}] on a grid of 2^${g} needs more than ${(hiM - loM).toString(2).length + Math.ceil(Math.log2(agents))} bits (declare narrower bounds or a row cap)`);
+  // An exact integer block (mode none, exact on its grid: aggregate's limbs) is read back as doubles
+  // (decodeSecureVector): its sum over the agents must stay an exact integer, or a release would round what it
+  // claims exact (a real-valued exact block, glm's, is rounded once to a double by design) (red team 48: checked only at the release, after
+  // every agent had computed).
+  const widest = (-loM > hiM ? -loM : hiM) * BigInt(agents);
+  if (b.sensitivity === 'exact-only' && b.exactOnGrid === true && widest > BigInt(Number.MAX_SAFE_INTEGER)) refuse(`the exact sum of ${agents} agents' values in [${b.perAgent.lo}, ${b.perAgent.hi}] passes 2^53, where a double stops being exact (fewer agents, or narrower bounds)`);
+  return { name: b.name, length: b.length, gridExponent: g, lo: loM, hi: hiM, limbs, offset, digits: 1 };
+}
+
+const DIGIT = 1n << 32n;
+
+/**
+ * One codec for the digit blocks starting at `i` (StatBlock.digit): the integer of every entry in the fewest 32-bit
+ * limbs its sum over the agents needs. @throws TypeError for digit blocks that break the contract (a kind's bug)
+ */
+function digitCodec(layout: StatLayout, noise: readonly BlockNoise[], i: number, agents: number, kind: string, offset: number): SecureBlockCodec {
+  const first = layout.blocks[i]!;
+  const of = first.digit!.of;
+  const group = layout.blocks.slice(i, i + of);
+  const bad = group.length !== of || group.some((d, j) => d.digit?.index !== j || d.digit.of !== of || d.length !== first.length || d.sensitivity !== 'exact-only' || d.gridExponent !== 0 || blockGridExponent(layout, noise, i + j) !== 0 || noise[i + j]!.agentSigma2Grid > 0);
+  if (bad) throw new TypeError(`kind ${kind}: blocks from ${first.name} are not ${of} exact digit blocks of one length on grid 2^0, digit 0 first`);
+  let lo = 0n;
+  let hi = 0n;
+  group.forEach((d, j) => {
+    lo += BigInt(Math.floor(d.perAgent.lo)) << BigInt(32 * j);
+    hi += BigInt(Math.ceil(d.perAgent.hi)) << BigInt(32 * j);
+  });
+  if (lo > 0n) lo = 0n;
+  if (hi < 0n) hi = 0n;
+  const limbs = limbsFor(CARRY, lo, hi, agents);
+  const widest = (-lo > hi ? -lo : hi) * BigInt(agents);
+  // The total decodes to canonical digits: each must be an exact double (the top one carries the rest).
+  if (limbs === undefined || (widest >> BigInt(32 * (of - 1))) + 1n > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new FedmeshError('INVALID_JOB', `secure: block ${first.name} of kind ${kind} cannot be summed under secagg: the sum of ${agents} agents' values needs more than ${MAX_LIMBS} limbs or a top digit past 2^53 (fewer agents, or narrower bounds)`, { field: 'secure' });
+  }
+  return { name: first.name, length: first.length, gridExponent: 0, lo, hi, limbs, offset, digits: of };
+}
+
+/** The carry ring's shape (common/secure/limbs.ts `secAggCarryRing`), for limb counts. */
+const CARRY: LimbRing = { kind: 'secagg', digitBits: 32, topBits: 32 };
+
+/**
+ * The SecAgg round's integers (algorithms/secagg `SecAggRoundConfig.elements`): each entry of a block is one
+ * integer of the block's limb count, so a multi-limb entry's limbs carry into one another and only its total is
+ * unmasked (the carry ring, common/secure/limbs.ts `secAggCarryRing`). Adjacent blocks of one limb count share a run.
+ */
+export function secAggElements(plan: SecureVectorPlan): { limbs: number; count: number }[] {
+  const runs: { limbs: number; count: number }[] = [];
+  for (const b of plan.blocks) {
+    if (b.length === 0) continue;
+    const last = runs[runs.length - 1];
+    if (last && last.limbs === b.limbs) last.count += b.length;
+    else runs.push({ limbs: b.limbs, count: b.length });
+  }
+  return runs;
 }
 
 /**
@@ -130,6 +197,20 @@ export function encodeSecureVector(plan: SecureVectorPlan, v: StatVector, asBigI
   let at = 0;
   for (const b of plan.blocks) {
     const size = gridOfExponent(b.gridExponent).size;
+    if (b.digits > 1) {
+      for (let e = 0; e < b.length; e++) {
+        let k = 0n;
+        for (let d = b.digits - 1; d >= 0; d--) {
+          const x = v.values[at + d * b.length + e]!;
+          k = k * DIGIT + (Number.isFinite(x) ? BigInt(Math.round(x)) : 0n);
+        }
+        if (k < b.lo) k = b.lo;
+        if (k > b.hi) k = b.hi;
+        writeLimbs(plan.ring, b.limbs, k, out as unknown as { [i: number]: number | bigint; length: number }, b.offset + e * b.limbs, asBigInt);
+      }
+      at += b.digits * b.length;
+      continue;
+    }
     for (let j = 0; j < b.length; j++, at++) {
       const x = v.values[at]!;
       let k = Number.isFinite(x) ? BigInt(Math.round(x / size)) : 0n;
@@ -144,12 +225,25 @@ export function encodeSecureVector(plan: SecureVectorPlan, v: StatVector, asBigI
 /** The summed limbs of up to `plan.agents` contributions → the exact sum, rounded once to a double per entry. */
 export function decodeSecureVector(plan: SecureVectorPlan, sums: ArrayLike<number | bigint>): StatVector {
   if (sums.length !== plan.vectorLength) throw new FedmeshError('INTERNAL', `secure sum has ${sums.length} limbs, the plan ${plan.vectorLength}`);
-  const n = plan.blocks.reduce((a, b) => a + b.length, 0);
+  const n = plan.blocks.reduce((a, b) => a + b.length * b.digits, 0);
   const out = new Float64Array(n);
   let at = 0;
   const agents = BigInt(plan.agents);
   for (const b of plan.blocks) {
     const size = gridOfExponent(b.gridExponent).size;
+    if (b.digits > 1) {
+      for (let e = 0; e < b.length; e++) {
+        // The total's canonical digits: the low ones in [0, 2^32), the top one signed (Σ digit_j·2^(32j) is the total).
+        let t = readLimbs(plan.ring, b.limbs, sums, b.offset + e * b.limbs, agents * b.lo);
+        for (let d = 0; d < b.digits; d++) {
+          const digit = d === b.digits - 1 ? t : ((t % DIGIT) + DIGIT) % DIGIT;
+          out[at + d * b.length + e] = Number(digit);
+          t = (t - digit) / DIGIT;
+        }
+      }
+      at += b.digits * b.length;
+      continue;
+    }
     for (let j = 0; j < b.length; j++, at++) out[at] = Number(readLimbs(plan.ring, b.limbs, sums, b.offset + j * b.limbs, agents * b.lo)) * size;
   }
   return { values: out };

@@ -68,6 +68,15 @@ export interface StatBlock {
    * sensitivity 0 (the mode adds nothing); node-agent/tasks/exact-blocks.ts lets it through. @default false
    */
   readonly agentNoised?: boolean;
+  /**
+   * This block is digit `index` (0: least significant) of `of` base-2^32 digits of one signed integer per entry, the
+   * digits being `of` consecutive blocks of one length, each exact-only on grid 2^0, every digit of an entry with
+   * the integer's sign (so Σ digit_j·2^(32j) is the integer). The kind splits an exact statistic past 2^53 this way
+   * because a vector holds doubles. A SecAgg sum adds the integers whole and returns each total as its canonical
+   * digits (low digits in [0, 2^32), the top one signed), so nobody sees a digit's own sum over the agents, which
+   * would show how their values carry between digits (common/kinds/secure-vector.ts). @default a block of its own
+   */
+  readonly digit?: { readonly index: number; readonly of: number };
 }
 
 export interface StatLayout {

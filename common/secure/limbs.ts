@@ -31,6 +31,17 @@ export function secAggLimbRing(agents: number): LimbRing {
   return Object.freeze({ kind: 'secagg', digitBits: b, topBits: 32 });
 }
 
+/**
+ * SecAgg sums whose multi-limb values add as whole integers (the round's `elements` make each value's limbs carry
+ * into one another, algorithms/secagg `ringAddInPlaceCarry`): full 32-bit limbs, M = 2^(32L). Nobody sees a
+ * limb's own sum over the agents, which would show how their values carry between limbs (the digit ring above
+ * shows it: the sum of every agent's low digit, among others). The kind seam sums with this ring.
+ */
+export function secAggCarryRing(): LimbRing {
+  return CARRY_RING;
+}
+const CARRY_RING: LimbRing = Object.freeze({ kind: 'secagg', digitBits: 32, topBits: 32 });
+
 /** HE sums: digits of b bits, where the plan bounds every slot by 2^b − 1 (and its plain modulus holds n of them). */
 export function heLimbRing(digitBits: number): LimbRing {
   if (!Number.isInteger(digitBits) || digitBits < 1 || digitBits > 62) throw new RangeError(`digitBits must be an integer in [1, 62], got ${digitBits}`);

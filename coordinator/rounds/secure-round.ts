@@ -12,6 +12,7 @@ import {
   decodeSecureVector,
   heVectorPlan,
   secAggRunId,
+  secAggElements,
   secAggVectorPlan,
   secureQuorum,
   type BlockNoise,
@@ -111,7 +112,7 @@ export async function secAggRoundSum(ctx: SecureRoundContext): Promise<SecureRou
   const { threshold, requiredContributors } = secureQuorum(ctx.job, n);
   const plan = secAggVectorPlan(ctx.job, ctx.layout, ctx.noise, n);
   const s = start(ctx, threshold);
-  const server = new SecAggServer({ config: { roundId: s.runId, threshold, vectorLength: plan.vectorLength, participants: s.participants.map((p) => ({ id: p.id, identityPublicKey: p.attestation.identityPublicKey })) }, crypto });
+  const server = new SecAggServer({ config: { roundId: s.runId, threshold, vectorLength: plan.vectorLength, elements: secAggElements(plan), participants: s.participants.map((p) => ({ id: p.id, identityPublicKey: p.attestation.identityPublicKey })) }, crypto });
   const errors: Record<string, AgentError> = {};
   try {
     const startBytes = encodeEnvelope(s);

@@ -153,7 +153,7 @@ function releaseAggregate(job: CompiledAggregateJob, history: readonly RoundReco
     // never guessed when one is not known.
     const minCellSize = pooledMinCellSize(last.answered, info);
     const maxRowsPerAgent = jobSecureMaxRows(job.spec);
-    const totals = fromSecureExactVector(job.spec, plan, last.released, maxRowsPerAgent, last.answered.length);
+    const totals = fromSecureExactVector(job.spec, plan, last.released, maxRowsPerAgent);
     const { columns, rows, suppressed, privacy, notes } = releaseSecureAggregate({ job: job.spec, plan, layout: { maxRowsPerAgent }, totals, contributors: last.answered.length, minCellSize });
     return { columns, rows, suppressed, privacy, notes };
   }

@@ -6,8 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { GroupPartial, MomentPartial } from '../../algorithms/aggregate/index.js';
-import { checkAgentVector, checkLayout, compileKindJob, decodeSecureVector, encodeSecureVector, NONE_MODE, planSecureVector, type CompiledKindJob, type RoundRecord } from '../../common/kinds/index.js';
-import { secAggLimbRing } from '../../common/secure/index.js';
+import { compileSecAggRoundConfig, ringAddInPlaceCarry } from '../../algorithms/secagg/index.js';
+import { checkAgentVector, checkLayout, compileKindJob, decodeSecureVector, encodeSecureVector, NONE_MODE, planSecureVector, secAggElements, type CompiledKindJob, type RoundRecord } from '../../common/kinds/index.js';
+import { secAggCarryRing, secAggLimbRing } from '../../common/secure/index.js';
 import { aggregateKind, aggregatePrivacyPlan } from './index.js';
 import { fromSecureExactVector, secureExactLayout, secureExactStats, toSecureExactVector } from './secure-exact.js';
 
@@ -32,16 +33,22 @@ function moments(n: bigint, sum: bigint, sumSq: bigint): MomentPartial {
 function group(key: number, count: bigint, sum: bigint, sumSq: bigint, bins: bigint[]): GroupPartial {
   return { key: [key], count, measures: [{ kind: 'count' }, moments(count, sum, sumSq), moments(count, sum, sumSq), { kind: 'histogram', bins }], suppressedBy: [] };
 }
-/** Adds limb vectors as SecAgg does, in Z_2^32. */
+/** Adds limb vectors limb by limb in Z_2^32 (the digit ring: what the seam did before the carry ring). */
 function addMod32(vs: readonly Uint32Array[]): number[] {
   return Array.from(vs[0]!, (_, i) => vs.reduce((a, v) => (a + v[i]!) >>> 0, 0));
 }
-/** The agents' vectors summed through the seam's SecAgg encoding and decoded, as the coordinator reads them. */
+/**
+ * The agents' vectors summed as the seam's SecAgg sums them (the carry ring: each statistic one integer, its limbs
+ * carrying) and decoded, as the coordinator reads them.
+ */
 function secureSum(vectors: readonly Float64Array[]): Float64Array {
   const n = vectors.length;
   const noise = NONE_MODE.roundNoise(job as CompiledKindJob, layout);
-  const sp = planSecureVector(layout, noise, secAggLimbRing(n), n, 'aggregate');
-  return decodeSecureVector(sp, addMod32(vectors.map((values) => encodeSecureVector(sp, { values }, false) as Uint32Array))).values;
+  const sp = planSecureVector(layout, noise, secAggCarryRing(), n, 'aggregate');
+  const { carry } = compileSecAggRoundConfig({ roundId: 'r', threshold: 2, vectorLength: sp.vectorLength, elements: secAggElements(sp), participants: ['x', 'y', 'z'].map((id) => ({ id, identityPublicKey: new Uint8Array(32) })) });
+  const sum = new Uint32Array(sp.vectorLength);
+  for (const values of vectors) ringAddInPlaceCarry(sum, encodeSecureVector(sp, { values }, false) as Uint32Array, carry);
+  return decodeSecureVector(sp, sum).values;
 }
 
 describe('aggregate in mode none inside a secure sum on the kind seam', () => {
@@ -66,7 +73,7 @@ describe('aggregate in mode none inside a secure sum on the kind seam', () => {
     const agents = [group(8507, 3n, -((1n << 57n) + 1n), big, [1n, 2n]), group(8507, 5n, (1n << 56n) + 7n, big + 1n, [2n, 3n]), group(8507, 1n, 3n, 1n, [0n, 1n])];
     const vectors = agents.map((g) => toSecureExactVector(job.spec, plan, [g], S));
     for (const v of vectors) checkAgentVector(layout, { values: v }, 'a');
-    const [total, other] = fromSecureExactVector(job.spec, plan, secureSum(vectors), S, 3);
+    const [total, other] = fromSecureExactVector(job.spec, plan, secureSum(vectors), S);
     expect(total!.count).toBe(9n);
     const m = total!.measures[2] as MomentPartial;
     expect(m.sum).toBe(-((1n << 57n) + 1n) + (1n << 56n) + 7n + 3n);
@@ -77,19 +84,32 @@ describe('aggregate in mode none inside a secure sum on the kind seam', () => {
     expect(BigInt(Number(big) * 2 + 2)).not.toBe(2n * big + 2n);
   });
 
-  it('is refused at submission when the agents\' limb sums could pass 2^53 (read back as doubles); 2^20 agents pass (control)', () => {
+  it("is refused at submission when a total's top digit could pass 2^53 (read back as a double); 2^20 agents pass (control)", () => {
     const noise = NONE_MODE.roundNoise(job as CompiledKindJob, layout);
-    expect(() => planSecureVector(layout, noise, secAggLimbRing(2 ** 21 + 1), 2 ** 21 + 1, 'aggregate')).toThrow(/secure: block g0\.sum_x\.sum\.limb0 of kind aggregate cannot be summed under secagg: the exact sum of 2097153 agents' values .* passes 2\^53/);
-    expect(() => planSecureVector(layout, noise, secAggLimbRing(2 ** 20), 2 ** 20, 'aggregate')).not.toThrow();
+    expect(() => planSecureVector(layout, noise, secAggCarryRing(), 2 ** 26, 'aggregate')).toThrow(/secure: block g0\.sum_x\.sum\.limb0 of kind aggregate cannot be summed under secagg: .*a top digit past 2\^53/);
+    expect(() => planSecureVector(layout, noise, secAggCarryRing(), 2 ** 20, 'aggregate')).not.toThrow();
+  });
+
+  it('only each total is unmasked: agents whose values carry between limbs and agents whose do not, with equal totals, give the coordinator the same vector; control: limbs summed apart tell them apart', () => {
+    const low = (1n << 32n) - 1n;
+    // Σx on 2^-16: agent values (grid units) 2^32 − 1, 2^32 − 1, 2 (total 2^33) against 2^32, 2^32, 0.
+    const carrying = [low, low, 2n].map((x) => toSecureExactVector(job.spec, plan, [group(8507, 1n, x, 0n, [0n, 1n])], S));
+    const plainer = [1n << 32n, 1n << 32n, 0n].map((x) => toSecureExactVector(job.spec, plan, [group(8507, 1n, x, 0n, [0n, 1n])], S));
+    expect(Array.from(secureSum(carrying))).toEqual(Array.from(secureSum(plainer)));
+    expect((fromSecureExactVector(job.spec, plan, secureSum(carrying), S)[0]!.measures[1] as MomentPartial).sum).toBe(1n << 33n);
+    const noise = NONE_MODE.roundNoise(job as CompiledKindJob, layout);
+    const digitRing = planSecureVector(layout, noise, secAggLimbRing(3), 3, 'aggregate');
+    const apart = (vs: Float64Array[]): number[] => Array.from(decodeSecureVector(digitRing, addMod32(vs.map((values) => encodeSecureVector(digitRing, { values }, false) as Uint32Array))).values);
+    expect(apart(carrying)).not.toEqual(apart(plainer));
   });
 
   it('clips each statistic to its public per-agent bound instead of refusing; within the bound nothing moves (control)', () => {
     const over = group(8532, BigInt(S) + 10n, 0n, 0n, [BigInt(S) + 1n, 0n]);
     const within = group(8532, BigInt(S) - 1n, 0n, 0n, [BigInt(S) - 1n, 0n]);
-    const [, clipped] = fromSecureExactVector(job.spec, plan, secureSum([toSecureExactVector(job.spec, plan, [over], S)]), S, 1);
+    const [, clipped] = fromSecureExactVector(job.spec, plan, secureSum([toSecureExactVector(job.spec, plan, [over], S)]), S);
     expect(clipped!.count).toBe(BigInt(S));
     expect((clipped!.measures[3] as { bins: bigint[] }).bins).toEqual([BigInt(S), 0n]);
-    const [, kept] = fromSecureExactVector(job.spec, plan, secureSum([toSecureExactVector(job.spec, plan, [within], S)]), S, 1);
+    const [, kept] = fromSecureExactVector(job.spec, plan, secureSum([toSecureExactVector(job.spec, plan, [within], S)]), S);
     expect(kept!.count).toBe(BigInt(S) - 1n);
   });
 

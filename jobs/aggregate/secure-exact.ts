@@ -11,8 +11,10 @@
  * bound), never refused on a value. The seam sums doubles, exact below 2^53 only, and Σx² of a few rows on the
  * 2^-32 grid passes that, so a statistic whose bound passes 2^32 − 1 is sent as 32-bit limbs
  * sign(x)·⌊|x| / 2^(32j)⌋ mod 2^32, one block per limb with its own public bound (the top limb's is the bound
- * shifted down), so the secure ring carries no more digits than the bound needs; each limb's sum over up to 2^20
- * agents is exact in a double, and Σ_j (limb sum j)·2^(32j) is the exact total. Pure.
+ * shifted down), so the secure ring carries no more digits than the bound needs. The limbs are marked as the digits
+ * of one integer (StatBlock.digit): the SecAgg sum adds each statistic whole and returns its total's canonical
+ * digits, never a limb's own sum over the agents (which would show how their values carry between limbs); each
+ * digit is exact in a double for up to 2^20 agents, and Σ_j (digit j)·2^(32j) is the exact total. Pure.
  */
 import type { GroupPartial, KeyValue } from '../../algorithms/aggregate/index.js';
 import { measureField, type AggregateJob, type AggregatePrivacyPlan } from '../../common/job/index.js';
@@ -26,8 +28,6 @@ import { comboKey, type KeyMatcher } from './group-match.js';
 const LIMB_BITS = 32n;
 const LIMB = 1n << LIMB_BITS;
 const MAX_LIMB = LIMB - 1n;
-/** Most agents whose limb sums stay exact in doubles: 2^20 · (2^32 − 1) < 2^53. */
-const MAX_SUMMED_AGENTS = 2 ** 20;
 
 /** One statistic of one group: `entries` values (a histogram's bins, else 1), each in `limbs` limbs. */
 export interface SecureExactStat {
@@ -88,6 +88,8 @@ export function secureExactLayout(job: AggregateJob, plan: AggregatePrivacyPlan,
       gridExponent: 0,
       exactOnGrid: true,
       release: 'additive',
+      // Digits of one integer: the SecAgg sum adds it whole, so no limb's own sum is unmasked (stat-layout.ts).
+      ...(s.limbs > 1 ? { digit: { index: j, of: s.limbs } } : {}),
     })),
   );
 }
@@ -125,8 +127,9 @@ export function toSecureExactVector(job: AggregateJob, plan: AggregatePrivacyPla
 }
 
 /** The agents' summed secure vector as one exact partial per public combination, on the plan's grids. */
-export function fromSecureExactVector(job: AggregateJob, plan: AggregatePrivacyPlan, values: ArrayLike<number>, maxRowsPerAgent: number, agents: number): GroupPartial[] {
-  if (agents > MAX_SUMMED_AGENTS) throw new RangeError(`fromSecureExactVector: limb sums of more than ${MAX_SUMMED_AGENTS} agents are not exact`);
+export function fromSecureExactVector(job: AggregateJob, plan: AggregatePrivacyPlan, values: ArrayLike<number>, maxRowsPerAgent: number): GroupPartial[] {
+  // Every digit is an exact double: the plan refused, before any agent computed, a sum whose top digit could pass
+  // 2^53 (common/kinds/secure-vector.ts); a value that is not one is a bug, never rounded into a release.
   const stats = secureExactStats(job, plan, maxRowsPerAgent);
   const totals = publicCombos(job).map((key: KeyValue[]) => emptyPartial(key, plan));
   let at = 0;

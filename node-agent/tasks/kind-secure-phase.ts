@@ -25,6 +25,7 @@ import {
   participantsBytes,
   heVectorPlan,
   secAggRunId,
+  secAggElements,
   secAggVectorPlan,
   secureQuorum,
   type BlockNoise,
@@ -168,7 +169,7 @@ export class KindSecurePhases {
     const plan = secAggVectorPlan(r.job, r.layout, noise, n);
     const vector = encodeSecureVector(plan, await r.computeVector(noise), false) as Uint32Array;
     // Fresh X25519 keys for every round: masks never repeat across the rounds of a job.
-    const client = new SecAggClient({ config: { roundId: start.runId, threshold, vectorLength: plan.vectorLength, participants }, clientId: this.deps.name, identityPrivateKey: this.deps.identity.privateKey, crypto: this.crypto, rng: this.deps.rng });
+    const client = new SecAggClient({ config: { roundId: start.runId, threshold, vectorLength: plan.vectorLength, elements: secAggElements(plan), participants }, clientId: this.deps.name, identityPrivateKey: this.deps.identity.privateKey, crypto: this.crypto, rng: this.deps.rng });
     const message = client.advertiseKeys();
     this.drop(key);
     const ttl = Math.max(1_000, Math.min(Number(start.deadlineMs) || 0, Date.now() + MAX_SESSION_MS) - Date.now() + SESSION_GRACE_MS);

@@ -5,7 +5,7 @@ import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
 import { createNodeSecAggCrypto } from '../../common/crypto/index.js';
 import { decryptVector, loadHeKeyFolder } from '../../common/he/index.js';
 import { decodeEnvelope, encodeEnvelope, verifyAttestation } from '../../common/secure/index.js';
-import { compileKindJob, kindPrivacyModeOf, secAggRunId, secAggVectorPlan } from '../../common/kinds/index.js';
+import { compileKindJob, kindPrivacyModeOf, secAggElements, secAggRunId, secAggVectorPlan } from '../../common/kinds/index.js';
 import { KINDS } from '../../jobs/kinds.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
@@ -93,7 +93,7 @@ describe('secure jobs: one charge, one answer under replay (issue 15 item 3)', (
     const participants = start.participants.map((p) => ({ id: p.id, identityPublicKey: verifyAttestation(p.id, p.attestation, ca) }));
     const layout = KINDS.get('aggregate')!.layout(compiled, first.round);
     const noise = kindPrivacyModeOf(KINDS.get('aggregate')!, compiled).roundNoise(compiled, layout, { agents: names.length });
-    const server = new SecAggServer({ config: { roundId: start.runId, threshold: start.threshold, vectorLength: secAggVectorPlan(compiled, layout, noise, names.length).vectorLength, participants }, crypto: createNodeSecAggCrypto() });
+    const server = new SecAggServer({ config: { roundId: start.runId, threshold: start.threshold, vectorLength: secAggVectorPlan(compiled, layout, noise, names.length).vectorLength, elements: secAggElements(secAggVectorPlan(compiled, layout, noise, names.length)), participants }, crypto: createNodeSecAggCrypto() });
     const ask = async (n: string, phase: string, msg: Uint8Array): Promise<Uint8Array> => answer(await send(n, first, first.round, withMsg(first, phase, msg), jobId));
     const startBytes = encodeEnvelope(start);
     for (const n of names) server.receiveAdvertisement(decodeEnvelope(await ask(n, 'advertise', startBytes), 'advertise') as AdvertiseKeysMessage);
