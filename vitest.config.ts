@@ -9,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     // Ends a test process whose event loop is blocked (beyond testTimeout), naming the test: test/helpers/watchdog.ts.
     setupFiles: ['test/helpers/watchdog.ts', 'test/helpers/file-teardown.ts'],
+    // Ends the run, naming the file, when vitest waits on a file past every limit (a worker that never exits).
+    reporters: ['default', './test/helpers/stuck-run-reporter.mjs'],
   },
 });

@@ -8,5 +8,6 @@ export default defineConfig({
     testTimeout: 300_000,
     pool: 'forks',
     setupFiles: ['test/helpers/watchdog.ts', 'test/helpers/file-teardown.ts'],
+    reporters: ['default', './test/helpers/stuck-run-reporter.mjs'],
   },
 });

@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync, writeSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { parentPort, workerData } from 'node:worker_threads';
+import { descendants } from './proc-tree.mjs';
 
 const beat = new Int32Array(workerData.beat);
 let where = 'loading the test file';
@@ -14,37 +15,6 @@ let quietTicks = 0;
 parentPort.on('message', (m) => {
   where = String(m);
 });
-
-/** This process's descendants, from /proc (pid and command line), children before grandchildren. */
-function descendants(root) {
-  const parentOf = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      parentOf.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out = [];
-  let level = [root];
-  while (level.length > 0) {
-    const next = [];
-    for (const [pid, ppid] of parentOf) if (level.includes(ppid)) next.push(pid);
-    for (const pid of next) {
-      let cmd = '?';
-      try {
-        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 200);
-      } catch {
-        // gone meanwhile
-      }
-      out.push({ pid, cmd });
-    }
-    level = next;
-  }
-  return out;
-}
 
 /**
  * The blocked main thread's JavaScript stack, through the inspector: Debugger.pause interrupts running JavaScript
@@ -110,6 +80,25 @@ function threadStates() {
   }
 }
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes lines to stderr, whole: a partial write goes on from where it stopped, and a full pipe (EAGAIN) is waited
+ * on for up to 2 s in all, then the rest is dropped (saying so if it can): the report never stops the kill.
+ */
+function report(lines) {
+  let bytes = Buffer.from(`${lines.join('\n')}\n`);
+  const end = Date.now() + 2_000;
+  while (bytes.length > 0) {
+    try {
+      bytes = bytes.subarray(writeSync(2, bytes));
+    } catch (e) {
+      if (e?.code !== 'EAGAIN' || Date.now() > end) return;
+      Atomics.wait(pause, 0, 0, 20);
+    }
+  }
+}
+
 let firing = false;
 setInterval(async () => {
   if (firing) return;
@@ -128,17 +117,22 @@ setInterval(async () => {
   const kids = process.platform === 'linux' ? descendants(process.pid) : [];
   const lines = [`\n[watchdog] ${why}: killing test process ${process.pid}`, `[watchdog] running: ${where}`, ...kids.map((k) => `[watchdog] and its process ${k.pid}: ${k.cmd}`)];
   firing = true;
-  writeSync(2, `${lines.join('\n')}\n`);
-  if (stalled) {
-    writeSync(2, `${(await jsStack(10_000)).join('\n')}\n`);
-    writeSync(2, `${threadStates().join('\n')}\n`);
-  }
-  for (const k of kids.reverse()) {
-    try {
-      process.kill(k.pid, 'SIGKILL');
-    } catch {
-      // already gone
+  // The kill comes whatever the report does: stderr is a non-blocking pipe that may be full (a slow reader), and a
+  // throw here would end this thread and leave a blocked test hanging for good (red team 50).
+  try {
+    report(lines);
+    if (stalled) {
+      report(await jsStack(10_000));
+      report(threadStates());
     }
+  } finally {
+    for (const k of kids.reverse()) {
+      try {
+        process.kill(k.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    process.kill(process.pid, 'SIGKILL');
   }
-  process.kill(process.pid, 'SIGKILL');
 }, 1_000);

@@ -25,8 +25,9 @@ setInterval(() => Atomics.add(beat, 0, 1), 1_000).unref();
 const thread = new Worker(new URL('./watchdog-thread.mjs', import.meta.url), {
   workerData: { beat: beat.buffer, stallMs: seconds('FEDMESH_TEST_STALL_S', 180) * 1_000, fileMs: seconds('FEDMESH_TEST_FILE_S', 900) * 1_000 },
 });
-// The thread never keeps the test process alive.
+// The thread never keeps the test process alive, and its own failure never fails a test (it says so on stderr).
 thread.unref();
+thread.on('error', (e) => process.stderr.write(`[watchdog] the watchdog thread failed: ${e instanceof Error ? e.message : String(e)}\n`));
 
 thread.postMessage(`${expect.getState().testPath ?? 'a test file'} (loading it)`);
 beforeAll(() => {

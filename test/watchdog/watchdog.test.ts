@@ -42,6 +42,7 @@ describe('test watchdog', () => {
     expect(r.out).toContain('[watchdog] threads (/proc/self/task');
     expect(r.out).toMatch(/\[watchdog\] {3}\d+ node state R/);
     expect(r.out).not.toContain('gdb');
+    expect(r.out).not.toContain('[stuck-run]');
     expect(r.code).not.toBe(0);
     // The run went on: the other fixture file ran and passed.
     expect(r.out).toMatch(/✓ after\.fixture\.ts/);
@@ -67,10 +68,13 @@ describe('test watchdog', () => {
       const pause = async () => {
         await until('writing its pid', () => existsSync(join(dir, 'pid')) && readFileSync(join(dir, 'pid'), 'utf8').length > 0);
         const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
-        process.kill(pid, 'SIGSTOP');
-        // The pause under test (every thread of the process stopped, as in a VM snapshot): 3x the stall limit.
-        await new Promise((res) => setTimeout(res, 6_000));
-        process.kill(pid, 'SIGCONT');
+        // The pause under test (every thread of the process stopped, as in a VM snapshot): 3x the stall limit, by a
+        // detached shell, so the fixture is resumed even if this test process ends meanwhile.
+        const pauser = spawn('sh', ['-c', 'kill -STOP "$1" && sleep 6; kill -CONT "$1"', 'sh', String(pid)], { detached: true, stdio: 'ignore' });
+        await new Promise<void>((res, rej) => {
+          pauser.on('error', rej);
+          pauser.on('exit', () => res());
+        });
         writeFileSync(join(dir, 'go'), '');
       };
       const r = await runFixture({ FEDMESH_TEST_STALL_S: '2', FEDMESH_FIXTURE_PAUSE: dir }, pause);
@@ -82,5 +86,13 @@ describe('test watchdog', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }, 90_000);
+
+  it('a file whose result never comes ends the run (the stuck-run reporter in vitest main), naming it; control: the quick files above ran with it loaded and said nothing', async () => {
+    const r = await runFixture({ FEDMESH_FIXTURE_HANG: '1', FEDMESH_TEST_STUCK_S: '3', FEDMESH_TEST_STUCK_TICK_S: '1' });
+    expect(r.out).toMatch(/\[stuck-run\] no result from \S*hang\.fixture\.ts for 3 s/);
+    expect(r.code).toBe(1);
+    // Well before the hanging test's own 600 s limit.
+    expect(r.ms).toBeLessThan(60_000);
   }, 90_000);
 });
