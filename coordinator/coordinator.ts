@@ -45,6 +45,8 @@ export class Coordinator {
   readonly registry: AgentRegistry;
   private readonly dispatcher: Dispatcher;
   private readonly live = new Map<string, JobRecord>();
+  /** Submissions being admitted now, by researcher (see submitJob's running-jobs limit). */
+  private readonly admitting = new Map<string, number>();
   private readonly watchers: JobWatchers = new JobWatchers((e, job) => this.audit.jobEvent(e, job), (event, fields) => this.log(event, fields));
   private readonly running = new Set<Promise<void>>();
   /** The coordinator's log (the `log` option); transports log refused calls and internal errors here too. */
@@ -209,8 +211,23 @@ export class Coordinator {
    */
   async submitJob(caller: Principal | string, specJson: string): Promise<JobRecord> {
     const principal: Principal = typeof caller === 'string' ? { name: caller, isAdmin: false } : caller;
-    const kind = this.kindJobs.kindOf(specJson);
-    return kind ? this.kindJobs.submit(principal, specJson, kind) : this.oldKinds.submit(principal, specJson);
+    // Jobs of this researcher running or being admitted now (admission awaits the store: counted before it starts).
+    const limit = this.options.maxRunningJobsPerResearcher;
+    const admitting = this.admitting.get(principal.name) ?? 0;
+    let running = admitting;
+    for (const j of this.live.values()) if (j.researcher === principal.name) running++;
+    if (running >= limit) {
+      throw new FedmeshError('RESOURCE_EXHAUSTED', `${principal.name} has ${running} jobs running, the most one researcher may have at once (coordinator --max-running-jobs ${limit}): wait for one to end`, { field: 'spec' });
+    }
+    this.admitting.set(principal.name, admitting + 1);
+    try {
+      const kind = this.kindJobs.kindOf(specJson);
+      return await (kind ? this.kindJobs.submit(principal, specJson, kind) : this.oldKinds.submit(principal, specJson));
+    } finally {
+      const left = (this.admitting.get(principal.name) ?? 1) - 1;
+      if (left > 0) this.admitting.set(principal.name, left);
+      else this.admitting.delete(principal.name);
+    }
   }
 
   /** A job running in the background: live (getJob reads it from memory) until it ends; `close` waits for it. */

@@ -26,6 +26,11 @@ export interface CoordinatorOptions {
    */
   maxSitesPerPerson?: number;
   /**
+   * Jobs one researcher may have running (admitted, not ended) at once; one more is refused RESOURCE_EXHAUSTED before
+   * anything is charged or stored, so one researcher cannot fill the coordinator and the agents' queues. @default 32
+   */
+  maxRunningJobsPerResearcher?: number;
+  /**
    * Tests only: runs before each round of a registry-kind job is dispatched, with a signal aborted when the
    * coordinator stops (a test stops the coordinator between rounds to prove the job resumes). Never set by the CLI.
    */
@@ -45,6 +50,7 @@ export interface CompiledCoordinatorOptions {
   readonly linkStallTimeoutMs: number;
   readonly defaultBudget: Readonly<EpsilonDeltaBudget>;
   readonly maxSitesPerPerson: number;
+  readonly maxRunningJobsPerResearcher: number;
   readonly accessPolicy?: AccessPolicy | undefined;
 }
 
@@ -60,5 +66,7 @@ export function compileCoordinatorOptions(o: CoordinatorOptions): CompiledCoordi
   const defaultBudget = Object.freeze({ ...(o.defaultBudget ?? { epsilon: 3, delta: 1e-6 }) });
   const maxSitesPerPerson = o.maxSitesPerPerson ?? 1;
   if (!Number.isInteger(maxSitesPerPerson) || maxSitesPerPerson < 1 || maxSitesPerPerson > MAX_SITES_PER_PERSON) throw new RangeError(`options.maxSitesPerPerson must be an integer between 1 and ${MAX_SITES_PER_PERSON}`);
-  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, linkStallTimeoutMs, defaultBudget, maxSitesPerPerson, accessPolicy: o.accessPolicy });
+  const maxRunningJobsPerResearcher = o.maxRunningJobsPerResearcher ?? 32;
+  if (!Number.isInteger(maxRunningJobsPerResearcher) || maxRunningJobsPerResearcher < 1 || maxRunningJobsPerResearcher > 10_000) throw new RangeError('options.maxRunningJobsPerResearcher must be an integer between 1 and 10000');
+  return Object.freeze({ stateDir: o.stateDir, heartbeatIntervalMs, livenessTimeoutMs, linkStallTimeoutMs, defaultBudget, maxSitesPerPerson, maxRunningJobsPerResearcher, accessPolicy: o.accessPolicy });
 }

@@ -74,6 +74,7 @@ function buildProgram(): Command {
     .option('--heartbeat-ms <ms>', 'agent heartbeat interval')
     .option('--default-epsilon <e>', 'budget ε per researcher × population where none is set', '3')
     .option('--max-sites-per-person <m>', 'public assumption: a person is at no more than m sites (multiplies every DP sensitivity)', '1')
+    .option('--max-running-jobs <n>', 'jobs one researcher may have running at once; one more is refused (RESOURCE_EXHAUSTED)', '32')
     .option('--default-delta <d>', 'budget δ per researcher × population where none is set', '1e-6')
     .option('--accept-ledger-loss', 'start although the privacy ledger lost changes its audit log recorded (an administrator\'s decision, recorded in the audit log)')
     .option('--oidc-issuer <url>', 'also accept OpenID Connect bearer tokens from this issuer (iss)')

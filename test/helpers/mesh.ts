@@ -46,11 +46,11 @@ export function sharedCerts(agentNames: string[]): Promise<string> {
  * `rngFor`: golden tests only: the seeded Rng each server (`'coordinator'` or an agent's name) draws its DP noise
  * from, through the test-only constructor option (see test/golden/README.md).
  */
-export async function startMesh(opts: { agentNames: string[]; insecure?: boolean; heartbeatIntervalMs?: number; coordinatorLog?: (event: string, fields?: Record<string, unknown>) => void; maxSitesPerPerson?: number; rngFor?: (server: string) => Rng; oidc?: OidcVerifier; accessPolicy?: AccessPolicy; linkStallTimeoutMs?: number }): Promise<TestMesh> {
+export async function startMesh(opts: { agentNames: string[]; insecure?: boolean; heartbeatIntervalMs?: number; coordinatorLog?: (event: string, fields?: Record<string, unknown>) => void; maxSitesPerPerson?: number; rngFor?: (server: string) => Rng; oidc?: OidcVerifier; accessPolicy?: AccessPolicy; linkStallTimeoutMs?: number; maxRunningJobsPerResearcher?: number }): Promise<TestMesh> {
   const dir = await mkdtemp(join(tmpdir(), 'fedmesh-mesh-'));
   const tlsDir = await sharedCerts(['a1', 'a2', 'a3', 'a4', 'rogue', ...opts.agentNames]);
   const insecure = opts.insecure === true;
-  const coordinator = await Coordinator.create({ stateDir: join(dir, 'coordinator'), heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 500, ...(opts.maxSitesPerPerson ? { maxSitesPerPerson: opts.maxSitesPerPerson } : {}), ...(opts.linkStallTimeoutMs ? { linkStallTimeoutMs: opts.linkStallTimeoutMs } : {}), ...(opts.accessPolicy ? { accessPolicy: opts.accessPolicy } : {}), ...(opts.coordinatorLog ? { log: opts.coordinatorLog } : {}), ...(opts.rngFor ? { testOnlyRng: opts.rngFor('coordinator') } : {}) });
+  const coordinator = await Coordinator.create({ stateDir: join(dir, 'coordinator'), heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 500, ...(opts.maxSitesPerPerson ? { maxSitesPerPerson: opts.maxSitesPerPerson } : {}), ...(opts.linkStallTimeoutMs ? { linkStallTimeoutMs: opts.linkStallTimeoutMs } : {}), ...(opts.maxRunningJobsPerResearcher ? { maxRunningJobsPerResearcher: opts.maxRunningJobsPerResearcher } : {}), ...(opts.accessPolicy ? { accessPolicy: opts.accessPolicy } : {}), ...(opts.coordinatorLog ? { log: opts.coordinatorLog } : {}), ...(opts.rngFor ? { testOnlyRng: opts.rngFor('coordinator') } : {}) });
   const server = await startCoordinatorServer(coordinator, { listen: '127.0.0.1:0', tls: insecure ? undefined : loadTlsMaterial(tlsDir, 'coordinator'), insecure, ...(opts.oidc ? { oidc: opts.oidc } : {}) });
   const client = new CoordinatorClient({ address: `127.0.0.1:${server.port}`, tls: insecure ? undefined : loadTlsMaterial(tlsDir, 'researcher', 'researcher') });
   const agents = new Map<string, Agent>();

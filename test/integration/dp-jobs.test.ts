@@ -14,7 +14,8 @@ describe('DP aggregate jobs', () => {
   const persons = sizes.flatMap((n, i) => makePersons(n, 100 + i, (i + 1) * 100_000));
 
   beforeAll(async () => {
-    mesh = await startMesh({ agentNames: ['a1', 'a2', 'a3'] });
+    // 100 submissions at once race for the budget below: the running-jobs limit (32 by default) is lifted for it.
+    mesh = await startMesh({ agentNames: ['a1', 'a2', 'a3'], maxRunningJobsPerResearcher: 200 });
     let at = 0;
     for (const [i, n] of sizes.entries()) {
       const dir = join(mesh.dir, 'data', `s${i}`);

@@ -88,6 +88,7 @@ export interface CoordinatorFlags extends ConnectionFlags, OperationsFlags, Oidc
   heartbeatMs?: string;
   defaultEpsilon?: string;
   maxSitesPerPerson?: string;
+  maxRunningJobs?: string;
   defaultDelta?: string;
   acceptLedgerLoss?: boolean;
   policy?: string;
@@ -115,6 +116,7 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     ...(flags.heartbeatMs ? { heartbeatIntervalMs: Number(flags.heartbeatMs) } : {}),
     defaultBudget: { epsilon: Number(flags.defaultEpsilon ?? 3), delta: Number(flags.defaultDelta ?? 1e-6) },
     ...(flags.maxSitesPerPerson ? { maxSitesPerPerson: Number(flags.maxSitesPerPerson) } : {}),
+    ...(flags.maxRunningJobs ? { maxRunningJobsPerResearcher: Number(flags.maxRunningJobs) } : {}),
     ...(flags.acceptLedgerLoss ? { acceptLedgerLoss: true } : {}),
   });
   const health = new HealthReporter(COORDINATOR_HEALTH_SERVICE);

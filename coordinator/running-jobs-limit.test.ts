@@ -1,0 +1,58 @@
+/**
+ * A researcher may have at most `maxRunningJobsPerResearcher` jobs running at once: one more is refused
+ * RESOURCE_EXHAUSTED before anything is charged or stored. Control: another researcher still submits, and the
+ * first one can again once a job ends.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentTask } from '../common/agent-protocol.js';
+import { Coordinator } from './coordinator.js';
+
+describe('running jobs per researcher', () => {
+  let dir: string;
+  let c: Coordinator;
+  const sent: AgentTask[] = [];
+  // Mode none with public groups, answered by nobody: each job stays running until its timeout.
+  const spec = (timeoutMs: number): string => JSON.stringify({ kind: 'aggregate', product: 'person', groupBy: ['sex'], groupKeys: { sex: ['F', 'M'] }, measures: [{ fn: 'count' }], privacy: { mode: 'none' }, timeoutMs });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fedmesh-running-limit-'));
+    c = await Coordinator.create({ stateDir: join(dir, 'state'), maxRunningJobsPerResearcher: 2 });
+    c.registry.attach(
+      'a1',
+      { name: 'a1', domain: 'a1', version: 'test', products: [{ name: 'person', columns: [{ name: 'sex', type: 'VARCHAR' }], privacyUnit: 'person_id', description: '', metadata: {} }] as never, policy: { minCellSize: 5, allowModes: ['none'], allowKinds: ['aggregate'], secureMaxRows: 1000 }, identity: { agent: 'a1' } as never },
+      (t) => {
+        sent.push(t);
+        return true;
+      },
+      () => {},
+    );
+  });
+  afterAll(async () => {
+    await c.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses the third running job of one researcher, admits another researcher, and admits again once one ends', async () => {
+    const short = await c.submitJob('alice', spec(1_000));
+    await c.submitJob('alice', spec(60_000));
+    await expect(c.submitJob('alice', spec(60_000))).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringMatching(/^alice has 2 jobs running, the most one researcher may have at once \(coordinator --max-running-jobs 2\)/) });
+    expect((await c.submitJob('bob', spec(60_000))).researcher).toBe('bob');
+    // Submissions at once are counted while they are admitted (before the job exists): of three, two get in.
+    const three = await Promise.allSettled([0, 1, 2].map(() => c.submitJob('carol', spec(60_000))));
+    expect(three.map((r) => r.status).sort()).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    // The short job times out (no agent answers): alice is under the limit again.
+    const end = Date.now() + 30_000;
+    while ((await c.getJob({ name: 'alice', isAdmin: false }, short.id)).state === 'running') {
+      if (Date.now() > end) throw new Error('the 1 s job did not end');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await c.submitJob('alice', spec(60_000))).researcher).toBe('alice');
+  }, 60_000);
+
+  it('the option is checked', async () => {
+    await expect(Coordinator.create({ stateDir: join(dir, 'other'), maxRunningJobsPerResearcher: 0 })).rejects.toThrow(/maxRunningJobsPerResearcher must be an integer between 1 and 10000/);
+  });
+});
