@@ -35,14 +35,14 @@ function encode(values: readonly bigint[][], runs: readonly SecAggElementRun[]):
 }
 
 /** Runs a round of `inputs` (one bigint per element per agent) and returns the unmasked limbs. */
-function secureSum(inputs: readonly bigint[][], runs: readonly SecAggElementRun[] | undefined, flat: readonly SecAggElementRun[], seed: string): Uint32Array {
+function secureSum(inputs: readonly bigint[][], runs: readonly SecAggElementRun[] | undefined, flat: readonly SecAggElementRun[], seed: string, drop: Parameters<typeof runSecAggRoundInMemory>[0]['dropBefore'] = {}): Uint32Array {
   const n = inputs.length;
   const vectorLength = flat.reduce((a, r) => a + r.limbs * r.count, 0);
   const ids = inputs.map((_, i) => `agent-${i}`);
   const identities = ids.map(() => createIdentityKeyPair());
   const config = { roundId: `carry/${seed}`, threshold: Math.floor(n / 2) + 1, vectorLength, ...(runs ? { elements: runs } : {}), participants: ids.map((id, i) => ({ id, identityPublicKey: identities[i]!.publicKey })) };
   const agents = ids.map((id, i) => ({ id, identityPrivateKey: identities[i]!.privateKey, input: encode([inputs[i]!], flat), rng: createSeededRng(`${seed}/${id}`) }));
-  return runSecAggRoundInMemory({ config, crypto, agents }).sum;
+  return runSecAggRoundInMemory({ config, crypto, agents, dropBefore: drop }).sum;
 }
 
 describe('SecAgg: multi-limb integers carry', () => {
@@ -75,6 +75,15 @@ describe('SecAgg: multi-limb integers carry', () => {
     const inputs = [0, 1, 2, 3].map((i) => [5n, -7n, (1n << 40n) + BigInt(i), -(1n << 33n) * BigInt(i + 1), (1n << 63n) - 1n, (1n << 90n) - BigInt(i) * 12345n]);
     const sum = secureSum(inputs, runs, runs, 'wide');
     expect([...sum]).toEqual([...encode(inputs, runs)]);
+  });
+
+  it('dropouts cancel with carries: agents dropped before masking (their pairwise masks rebuilt and removed) leave the exact sum of the others', () => {
+    const runs = [{ limbs: 3, count: 2 }, { limbs: 1, count: 1 }];
+    const inputs = [0, 1, 2, 3, 4, 5, 6].map((i) => [(1n << 95n) - BigInt(i) * 977n, -((1n << 40n) + BigInt(i)), BigInt(i)]);
+    const sum = secureSum(inputs, runs, runs, 'dropouts', { maskInput: ['agent-2', 'agent-5'] });
+    expect([...sum]).toEqual([...encode(inputs.filter((_, i) => i !== 2 && i !== 5), runs)]);
+    // Control: the sum over all seven differs (the dropped agents' values are really left out).
+    expect([...sum]).not.toEqual([...encode(inputs, runs)]);
   });
 
   it('only the total is unmasked: two sets of inputs with equal totals but different limb sums give the same bytes; control: without elements the limb sums show', () => {

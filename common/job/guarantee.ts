@@ -92,7 +92,7 @@ function coordinatorSees(g: GuaranteeInput): string {
   if (g.mode === 'central-dp') return "each agent's exact bounded partial aggregates (never rows); only the noisy release leaves it";
   if (g.mode === 'local-dp') return "only each agent's already-noisy answer";
   if (g.secure === 'he') {
-    return "only ciphertexts of the agents' noisy partials, which it adds; the key holder decrypts the sum digit by digit: no single agent's value, but for a statistic wider than one digit the digit sums also show it how the agents' values carry between digits (how many are below zero, among others: README, threat model)";
+    return "only ciphertexts of the agents' noisy partials (and, on the kind seam, the decoded totals): no single agent's value. The key holder (the researcher's client for the original kinds, the first agent by name on the kind seam) decrypts the sum digit by digit, so for a statistic wider than one digit it also sees how the agents' values carry between digits (how many are below zero, among others: README, threat model)";
   }
   return "only the sum over agents of their noisy masked partials, each statistic unmasked as one integer: no single agent's value, and not how their values carry between the statistic's limbs";
 }

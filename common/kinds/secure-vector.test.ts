@@ -5,7 +5,8 @@ import { compileSecAggRoundConfig, ringAddInPlaceCarry } from '../../algorithms/
 import { heLimbRing, secAggCarryRing, secAggLimbRing } from '../secure/index.js';
 import type { KindJobCommon } from './kind.js';
 import { DISTRIBUTED_DP_MODE, NONE_MODE } from './privacy-modes.js';
-import { checkSecureCombination, heContributionMessage, heKeyMessage, heVectorPlan, participantsBytes, phaseAnswerSlot, secureQuorum } from './secure-sum.js';
+import { checkSecureCombination, heContributionMessage, heKeyMessage, heVectorPlan, participantsBytes, phaseAnswerSlot, secAggVectorPlan, secureQuorum } from './secure-sum.js';
+import { checkLayout } from './stat-layout.js';
 import { decodeSecureVector, encodeSecureVector, exactSumVectors, planSecureVector, secAggElements, snapVectorToGrid } from './secure-vector.js';
 import type { StatLayout, StatVector } from './stat-layout.js';
 
@@ -70,6 +71,24 @@ describe('secure vector encoding', () => {
     const sum = new Uint32Array(plan.vectorLength);
     for (const e of encoded) ringAddInPlaceCarry(sum, e, carry);
     expect(decodeSecureVector(plan, sum).values[0]).toBe(3 * x);
+  });
+
+  it("the kind seam's SecAgg plan is the carry ring (red team 51: a regression to the digit ring would keep every released value and bring the leak back)", () => {
+    expect(secAggVectorPlan(job, layout, none, 3).ring).toEqual(secAggCarryRing());
+    expect(secAggVectorPlan(job, layout, none, 3).ring).not.toEqual(secAggLimbRing(3));
+  });
+
+  it('digit blocks: only the carry ring adds them whole; HE and the digit ring refuse them naming the block, and a malformed group is refused by checkLayout', () => {
+    const exact = { sensitivity: 'exact-only' as const, gridExponent: 0, exactOnGrid: true, release: 'additive' as const };
+    const digits: StatLayout = { blocks: [{ name: 's.limb0', length: 2, perAgent: { lo: 0, hi: 2 ** 32 - 1 }, ...exact, digit: { index: 0, of: 2 } }, { name: 's.limb1', length: 2, perAgent: { lo: 0, hi: 7 }, ...exact, digit: { index: 1, of: 2 } }] };
+    checkLayout(digits);
+    const noDigitsNoise = NONE_MODE.roundNoise(job, digits);
+    expect(planSecureVector(digits, noDigitsNoise, secAggCarryRing(), 3, 't').blocks).toMatchObject([{ name: 's.limb0', digits: 2, length: 2 }]);
+    expect(() => planSecureVector(digits, noDigitsNoise, heLimbRing(24), 3, 't')).toThrow(/secure: block s\.limb0 of kind t cannot be summed under he: its digits would be summed one by one/);
+    expect(() => planSecureVector(digits, noDigitsNoise, secAggLimbRing(3), 3, 't')).toThrow(/block s\.limb0 .*digits would be summed one by one/);
+    expect(() => checkLayout({ blocks: [{ ...digits.blocks[0]!, digit: { index: 0, of: 0 } }] })).toThrow(/digit must be digit index of/);
+    expect(() => checkLayout({ blocks: [digits.blocks[1]!, digits.blocks[0]!] })).toThrow(/digit must be digit index of/);
+    expect(() => checkLayout({ blocks: [digits.blocks[0]!, { ...digits.blocks[1]!, length: 3 }] })).toThrow(/layout\.blocks\[1\] \(s\.limb1\)\.digit must be/);
   });
 
   it('negative control: one agent tampering with one limb changes the decoded sum', () => {

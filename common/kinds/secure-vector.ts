@@ -82,6 +82,8 @@ export function planSecureVector(layout: StatLayout, noise: readonly BlockNoise[
       i += codec.digits - 1;
       continue;
     }
+    // Digits summed apart would show how the agents' values carry between them: only the carry ring adds them whole.
+    if (b.digit !== undefined) throw new FedmeshError('INVALID_JOB', `secure: block ${b.name} of kind ${kind} cannot be summed under ${ring.kind}: its digits would be summed one by one (only SecAgg adds them as one integer)`, { field: 'secure' });
     blocks.push(blockCodec(layout, noise, i, ring, agents, kind, offset));
     offset += b.length * blocks[blocks.length - 1]!.limbs;
   }
@@ -124,7 +126,7 @@ function digitCodec(layout: StatLayout, noise: readonly BlockNoise[], i: number,
   const of = first.digit!.of;
   const group = layout.blocks.slice(i, i + of);
   const bad = group.length !== of || group.some((d, j) => d.digit?.index !== j || d.digit.of !== of || d.length !== first.length || d.sensitivity !== 'exact-only' || d.gridExponent !== 0 || blockGridExponent(layout, noise, i + j) !== 0 || noise[i + j]!.agentSigma2Grid > 0);
-  if (bad) throw new TypeError(`kind ${kind}: blocks from ${first.name} are not ${of} exact digit blocks of one length on grid 2^0, digit 0 first`);
+  if (bad || of < 2) throw new FedmeshError('INVALID_JOB', `secure: block ${first.name} of kind ${kind}: blocks from it are not ${of} exact digit blocks of one length on grid 2^0, digit 0 first (a bug in the kind's layout)`, { field: 'secure' });
   let lo = 0n;
   let hi = 0n;
   group.forEach((d, j) => {

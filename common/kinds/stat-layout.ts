@@ -133,6 +133,15 @@ export function checkLayout(layout: StatLayout): void {
     }
     if (b.exactOnGrid && b.gridExponent === undefined) throw new RangeError(`${at}.exactOnGrid needs a gridExponent`);
     if (b.gridExponent !== undefined && (!Number.isInteger(b.gridExponent) || b.gridExponent < -60 || b.gridExponent > 60)) throw new RangeError(`${at}.gridExponent must be an integer in [-60, 60]`);
+    if (b.digit !== undefined) {
+      const { index, of } = b.digit;
+      const first = layout.blocks[i - index];
+      const okShape = Number.isInteger(of) && of >= 2 && of <= 8 && Number.isInteger(index) && index >= 0 && index < of && first !== undefined;
+      // Digit `index` of a group that starts `index` blocks earlier with digit 0, all of one length, exact on 2^0.
+      if (!okShape || first.digit?.index !== 0 || first.digit.of !== of || first.length !== b.length || b.sensitivity !== 'exact-only' || b.gridExponent !== 0) {
+        throw new RangeError(`${at}.digit must be digit index of \`of\` (2 to 8) consecutive exact-only blocks of one length on grid 2^0, digit 0 first`);
+      }
+    }
   }
   if (layoutLength(layout) > MAX_VECTOR_ENTRIES) throw new RangeError(`layout has more than ${MAX_VECTOR_ENTRIES} entries`);
 }

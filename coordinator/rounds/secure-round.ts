@@ -178,12 +178,16 @@ export async function heRoundSum(ctx: SecureRoundContext): Promise<SecureRoundOu
   const answered = [...contributions.keys()].sort();
   if (answered.length < requiredContributors) throw quorumFailure(ctx, `${answered.length} encrypted vectors, the round needs ${requiredContributors}`, errors, answered);
   const relayed = answered.map((id) => ({ id, ...contributions.get(id)! }));
-  let limbs: BigInt64Array | undefined;
+  // The key holder decodes the sum itself and sends each entry's total (little-endian doubles), not BFV's digit sums.
+  const entries = vector.blocks.reduce((k, b) => k + b.length * b.digits, 0);
+  let totals: Float64Array | undefined;
   await phase(ctx, 'he-decrypt', [keyHolder], () => encodeEnvelope({ ...s, contributions: relayed }), (a, b) => {
-    if (b.length !== vector.vectorLength * 8) throw new FedmeshError('INVALID_ARGUMENT', `sent ${b.length} bytes of decrypted sums, expected ${vector.vectorLength * 8}`);
+    if (b.length !== entries * 8) throw new FedmeshError('INVALID_ARGUMENT', `sent ${b.length} bytes of decrypted totals, expected ${entries * 8}`);
     const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    limbs = BigInt64Array.from({ length: vector.vectorLength }, (_, i) => view.getBigInt64(i * 8, true));
+    const t = Float64Array.from({ length: entries }, (_, i) => view.getFloat64(i * 8, true));
+    if (!t.every(Number.isFinite)) throw new FedmeshError('INVALID_ARGUMENT', 'sent a decrypted total that is not a finite number');
+    totals = t;
   }, errors);
-  if (!limbs) throw quorumFailure(ctx, `the key holder ${keyHolder} did not decrypt the aggregate`, errors, answered);
-  return { sum: decodeSecureVector(vector, limbs), answered, errors };
+  if (!totals) throw quorumFailure(ctx, `the key holder ${keyHolder} did not decrypt the aggregate`, errors, answered);
+  return { sum: { values: totals }, answered, errors };
 }

@@ -98,7 +98,9 @@ describe('aggregate in mode none inside a secure sum on the kind seam', () => {
     expect(Array.from(secureSum(carrying))).toEqual(Array.from(secureSum(plainer)));
     expect((fromSecureExactVector(job.spec, plan, secureSum(carrying), S)[0]!.measures[1] as MomentPartial).sum).toBe(1n << 33n);
     const noise = NONE_MODE.roundNoise(job as CompiledKindJob, layout);
-    const digitRing = planSecureVector(layout, noise, secAggLimbRing(3), 3, 'aggregate');
+    // Control: the same limbs as blocks of their own (no digit marks), summed limb by limb as before.
+    const apartLayout = { blocks: layout.blocks.map(({ digit: _digit, ...b }) => b) };
+    const digitRing = planSecureVector(apartLayout, noise, secAggLimbRing(3), 3, 'aggregate');
     const apart = (vs: Float64Array[]): number[] => Array.from(decodeSecureVector(digitRing, addMod32(vs.map((values) => encodeSecureVector(digitRing, { values }, false) as Uint32Array))).values);
     expect(apart(carrying)).not.toEqual(apart(plainer));
   });

@@ -19,6 +19,7 @@ import { refuseParticipantsOutside } from './job-agents.js';
 import { decryptVector, generateHeKeyPair, type HeKeyPair, type HePool } from '../../common/he/index.js';
 import { createHash } from 'node:crypto';
 import {
+  decodeSecureVector,
   encodeSecureVector,
   heContributionMessage,
   heKeyMessage,
@@ -265,10 +266,11 @@ export class KindSecurePhases {
     if (!entry) throw new FedmeshError('FAILED_PRECONDITION', `he-decrypt: this agent holds no key pair for job ${r.jobId} (it restarted or the key expired)`);
     const aggregate = await this.deps.hePool().add(he, contributions);
     const sums = await decryptVector(he, entry.keys.secretKey, aggregate);
-    const out = new Uint8Array(vector.vectorLength * 8);
-    const view = new DataView(out.buffer);
-    for (let i = 0; i < vector.vectorLength; i++) view.setBigInt64(i * 8, sums[i]!, true);
-    return out;
+    // Decoded here: the coordinator gets each entry's total only, never the digit sums BFV decrypts to (which would
+    // show how the agents' values carry between digits; red team 51). This agent, the key holder, does see them.
+    const totals = decodeSecureVector(vector, sums).values;
+    sums.fill(0n);
+    return new Uint8Array(totals.buffer.slice(totals.byteOffset, totals.byteOffset + totals.byteLength));
   }
 
   private drop(key: string): void {

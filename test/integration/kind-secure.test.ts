@@ -6,7 +6,8 @@ import { fitPooled, glmFamily } from '../../algorithms/glm/index.js';
 import { CoordinatorClient } from '../../client/sdk/transport/coordinator-client.js';
 import type { JobView } from '../../client/sdk/types.js';
 import type { AgentTask, AgentTaskReply } from '../../common/agent-protocol.js';
-import { decodeRoundPayload } from '../../common/kinds/index.js';
+import { compileKindJob, decodeRoundPayload, heVectorPlan, kindPrivacyModeOf } from '../../common/kinds/index.js';
+import { KINDS } from '../../jobs/kinds.js';
 import { decodeEnvelope, encodeEnvelope } from '../../common/secure/index.js';
 import { loadTlsMaterial } from '../../common/tls.js';
 import { Coordinator, startCoordinatorServer, type RunningServer } from '../../coordinator/index.js';
@@ -86,9 +87,41 @@ describe('secure sums (secagg, he) for registry kinds over a real mesh', () => {
     expect(plain.state, JSON.stringify(plain.error)).toBe('succeeded');
     const secagg = await client.run(studySpec('binomial', { secure: 'secagg' }));
     expect(secagg.state, JSON.stringify(secagg.error)).toBe('succeeded');
-    const he = await client.run(studySpec('binomial', { secure: 'he' }));
+    // The key holder (a1, first by name) answers he-decrypt with each entry's total, not BFV's digit sums (red team 51).
+    type Run = (t: AgentTask, identity: unknown) => Promise<AgentTaskReply>;
+    const a1 = agents.get('a1')! as unknown as { serveTask: Run };
+    const original: Run = a1.serveTask.bind(a1);
+    const decrypted: { task: AgentTask; bytes: number }[] = [];
+    a1.serveTask = async (t, identity) => {
+      const reply = await original(t, identity);
+      let phase: string | undefined;
+      try {
+        phase = decodeRoundPayload(t.payload).phase;
+      } catch {
+        phase = undefined;
+      }
+      if (reply.ok && phase === 'he-decrypt') decrypted.push({ task: t, bytes: reply.arrow.length });
+      return reply;
+    };
+    let he: JobView;
+    try {
+      he = await client.run(studySpec('binomial', { secure: 'he' }));
+    } finally {
+      a1.serveTask = original;
+    }
     expect(he.state, JSON.stringify(he.error)).toBe('succeeded');
     expect((he.result!.privacy as { secure: string }).secure).toBe('he');
+    expect(decrypted.length).toBeGreaterThan(0);
+    for (const d of decrypted) {
+      const def = KINDS.get('glm')!;
+      const job = compileKindJob(def, JSON.parse(d.task.specJson));
+      const layout = def.layout(job, d.task.round);
+      const { vector } = heVectorPlan(job, layout, kindPrivacyModeOf(def, job).roundNoise(job, layout, { agents: AGENTS.length }), AGENTS.length);
+      const entries = layout.blocks.reduce((k, b) => k + b.length, 0);
+      expect(d.bytes).toBe(entries * 8);
+      // Control: the digit sums would be more numbers (XᵀWX on 2^-30 takes several HE digits per entry).
+      expect(vector.vectorLength).toBeGreaterThan(entries);
+    }
     // Exact integer sums: identical doubles, not "close".
     expect(coefs(secagg)).toEqual(coefs(plain));
     expect(coefs(he)).toEqual(coefs(plain));
