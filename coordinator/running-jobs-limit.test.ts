@@ -7,28 +7,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentTask } from '../common/agent-protocol.js';
+import { attachAgents } from '../test/helpers/attached-agents.js';
 import { Coordinator } from './coordinator.js';
 
 describe('running jobs per researcher', () => {
   let dir: string;
   let c: Coordinator;
-  const sent: AgentTask[] = [];
   // Mode none with public groups, answered by nobody: each job stays running until its timeout.
   const spec = (timeoutMs: number): string => JSON.stringify({ kind: 'aggregate', product: 'person', groupBy: ['sex'], groupKeys: { sex: ['F', 'M'] }, measures: [{ fn: 'count' }], privacy: { mode: 'none' }, timeoutMs });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'fedmesh-running-limit-'));
     c = await Coordinator.create({ stateDir: join(dir, 'state'), maxRunningJobsPerResearcher: 2 });
-    c.registry.attach(
-      'a1',
-      { name: 'a1', domain: 'a1', version: 'test', products: [{ name: 'person', columns: [{ name: 'sex', type: 'VARCHAR' }], privacyUnit: 'person_id', description: '', metadata: {} }] as never, policy: { minCellSize: 5, allowModes: ['none'], allowKinds: ['aggregate'], secureMaxRows: 1000 }, identity: { agent: 'a1' } as never },
-      (t) => {
-        sent.push(t);
-        return true;
-      },
-      () => {},
-    );
+    attachAgents(c, ['a1'], [{ name: 'sex', type: 'VARCHAR' }], { minCellSize: 5, allowModes: ['none'], allowKinds: ['aggregate'], secureMaxRows: 1000 });
   });
   afterAll(async () => {
     await c.close();

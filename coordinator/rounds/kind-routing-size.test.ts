@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { MAX_SPEC_JSON_CHARS } from '../../common/job/index.js';
 import { seamRunsAggregate } from '../../jobs/aggregate/spec.js';
+import { attachAgents } from '../../test/helpers/attached-agents.js';
 import { Coordinator } from '../coordinator.js';
 
 /** A seam task carries its round's JSON payload (the compiled job's hash); a built-in plain task an empty one. */
@@ -25,39 +26,22 @@ function isSeamTask(t: AgentTask): boolean {
 describe('routing a padded spec', () => {
   let dir: string;
   let c: Coordinator;
-  const sent: AgentTask[] = [];
+  let attached: AgentTask[] = [];
   const spec = { kind: 'aggregate', product: 'person', groupBy: ['sex'], groupKeys: { sex: ['F', 'M'] }, measures: [{ fn: 'count' }, { fn: 'sum', column: 'age', bounds: [0, 100] }], privacy: { mode: 'none' }, secure: 'secagg' };
   const pad = (s: object): string => JSON.stringify(s, null, 2) + ' '.repeat((1 << 20) + 10);
   const tasksOf = async (jobId: string): Promise<AgentTask[]> => {
     const end = Date.now() + 20_000;
-    while (!sent.some((t) => t.jobId === jobId)) {
+    while (!attached.some((t) => t.jobId === jobId)) {
       if (Date.now() > end) throw new Error(`no task of job ${jobId} reached the agents`);
       await new Promise((r) => setTimeout(r, 20));
     }
-    return sent.filter((t) => t.jobId === jobId);
+    return attached.filter((t) => t.jobId === jobId);
   };
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'fedmesh-route-size-'));
     c = await Coordinator.create({ stateDir: join(dir, 'state') });
-    for (const name of ['a1', 'a2', 'a3']) {
-      c.registry.attach(
-        name,
-        {
-          name,
-          domain: name,
-          version: 'test',
-          products: [{ name: 'person', columns: [{ name: 'age', type: 'BIGINT' }, { name: 'sex', type: 'VARCHAR' }], privacyUnit: 'person_id', description: '', metadata: {} }] as never,
-          policy: { minCellSize: 5, allowModes: ['none', 'distributed-dp', 'central-dp'], allowKinds: ['aggregate'], secureMaxRows: 1000 },
-          identity: { agent: name } as never,
-        },
-        (t) => {
-          sent.push(t);
-          return true;
-        },
-        () => {},
-      );
-    }
+    attached = attachAgents(c, ['a1', 'a2', 'a3'], [{ name: 'age', type: 'BIGINT' }, { name: 'sex', type: 'VARCHAR' }], { minCellSize: 5, allowModes: ['none', 'distributed-dp', 'central-dp'], allowKinds: ['aggregate'], secureMaxRows: 1000 });
   });
   afterAll(async () => {
     await c.close();
