@@ -52,6 +52,14 @@ function secaggReport(r: Json): SuiteReport {
   const coord = num(r.coordinatorMs);
   const coordDrop = num(dropped.coordinatorMs);
   if (coord > 0 && coordDrop > 0) ratios.coordinatorWithDropoutsOverWithout = ratio(coordDrop, coord, { numerator: 'coordinator ms with n − t dropouts', denominator: 'coordinator ms, no dropout' });
+  const carried = obj(r.carriedTwoLimbIntegers);
+  const carriedCoord = num(carried.coordinatorMs);
+  const warm = obj(carried.limbwiseWarm);
+  const limbCoord = num(warm.coordinatorMs);
+  if (limbCoord > 0 && carriedCoord > 0) ratios.carriedOverLimbwiseCoordinator = ratio(carriedCoord, limbCoord, { numerator: 'coordinator ms, entries as 2-limb integers (carries)', denominator: 'coordinator ms, every limb its own element (warm, mean of the runs before and after)' });
+  const carriedAgent = num(obj(carried.perAgentComputeMs).mean);
+  const agentMs = num(warm.perAgentComputeMsMean);
+  if (agentMs > 0 && carriedAgent > 0) ratios.carriedOverLimbwiseAgent = ratio(carriedAgent, agentMs, { numerator: 'agent ms (mean), entries as 2-limb integers', denominator: 'agent ms (mean), every limb its own element' });
   return { results: r, ratios };
 }
 

@@ -6,8 +6,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import {
+  compileSecAggRoundConfig,
   createFixedPointCodec,
   estimateEncodedSize,
+  ringAddInPlaceCarry,
   ringSum,
   runSecAggRoundInMemory,
   type InMemoryAgent,
@@ -78,9 +80,11 @@ function runScenario({ config, agents, ids, crypto, dropAfterShareKeys }: Scenar
   });
   const endToEndMs = performance.now() - startRound;
 
-  // Plaintext baseline: the coordinator adds the raw vectors.
+  // Plaintext baseline: the coordinator adds the raw vectors (as the round's integers: with carries when it has any).
+  const carry = compileSecAggRoundConfig(config).carry;
   const t0 = performance.now();
-  const plain = ringSum(agents.filter((a) => !dropAfterShareKeys.includes(a.id)).map((a) => a.input));
+  const inputs = agents.filter((a) => !dropAfterShareKeys.includes(a.id)).map((a) => a.input);
+  const plain = carry ? inputs.reduce((acc, v) => ringAddInPlaceCarry(acc, v, carry), new Uint32Array(config.vectorLength)) : ringSum(inputs);
   const plaintextSumMs = performance.now() - t0;
   const exact = plain.every((x, i) => x === result.sum[i]);
 
@@ -131,6 +135,15 @@ export async function runSecAggBenchmarks(opts: SecAggBenchmarkOptions = {}): Pr
   // The coordinator's worst case: n − t agents vanish after ShareKeys, so their pairwise masks must be rebuilt.
   const dropped = ids.slice(0, agentCount - threshold);
   const withDropouts = runScenario({ config: { ...config, roundId: 'bench/secagg/1' }, agents, ids, crypto, dropAfterShareKeys: dropped });
+  // The kind seam's rounds sum multi-limb entries as one integer each (carries between their limbs, so no limb's own
+  // total is unmasked): the same vector as integers of 2 limbs, against the limb-wise round above, in the same run.
+  // Both warm (the first round above pays the JIT): limb-wise again, then carried, then limb-wise; the ratio is to
+  // the mean of the two limb-wise runs around it.
+  const limbwiseBefore = runScenario({ config: { ...config, roundId: 'bench/secagg/2' }, agents, ids, crypto, dropAfterShareKeys: [] });
+  const carried = runScenario({ config: { ...config, roundId: 'bench/secagg/3', elements: length % 2 === 0 ? [{ limbs: 2, count: length / 2 }] : [{ limbs: 2, count: (length - 1) / 2 }, { limbs: 1, count: 1 }] }, agents, ids, crypto, dropAfterShareKeys: [] });
+  const limbwiseAfter = runScenario({ config: { ...config, roundId: 'bench/secagg/4' }, agents, ids, crypto, dropAfterShareKeys: [] });
+  const limbwiseCoordinatorMs = (limbwiseBefore.coordinatorMs + limbwiseAfter.coordinatorMs) / 2;
+  const limbwiseAgentMs = (limbwiseBefore.perAgentComputeMs.mean + limbwiseAfter.perAgentComputeMs.mean) / 2;
   return {
     benchmark: 'secagg',
     agents: agentCount,
@@ -142,5 +155,12 @@ export async function runSecAggBenchmarks(opts: SecAggBenchmarkOptions = {}): Pr
     perAgentEncodeMs: summary(encodeMs),
     ...noDropout,
     withDropouts,
+    carriedTwoLimbIntegers: {
+      exactSum: carried.exactSum,
+      coordinatorMs: carried.coordinatorMs,
+      perAgentComputeMs: carried.perAgentComputeMs,
+      limbwiseWarm: { coordinatorMs: round(limbwiseCoordinatorMs), perAgentComputeMsMean: round(limbwiseAgentMs) },
+      ratioToLimbwise: { coordinator: round(carried.coordinatorMs / limbwiseCoordinatorMs), perAgentMean: round(carried.perAgentComputeMs.mean / limbwiseAgentMs) },
+    },
   };
 }
