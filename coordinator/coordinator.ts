@@ -217,6 +217,9 @@ export class Coordinator {
     let running = admitting;
     for (const j of this.live.values()) if (j.researcher === principal.name) running++;
     if (running >= limit) {
+      // Logged and counted as every refusal is (the kind and mode are not read: the spec is not parsed for it).
+      this.log('job-rejected', { researcher: principal.name, kind: 'unparsed', privacyMode: 'unparsed', code: 'RESOURCE_EXHAUSTED', reason: 'running-jobs-limit', running, limit });
+      this.metrics.jobRejected('unparsed', 'unparsed');
       throw new FedmeshError('RESOURCE_EXHAUSTED', `${principal.name} has ${running} jobs running, the most one researcher may have at once (coordinator --max-running-jobs ${limit}): wait for one to end`, { field: 'spec' });
     }
     this.admitting.set(principal.name, admitting + 1);

@@ -13,12 +13,13 @@ import { Coordinator } from './coordinator.js';
 describe('running jobs per researcher', () => {
   let dir: string;
   let c: Coordinator;
+  const logged: Record<string, unknown>[] = [];
   // Mode none with public groups, answered by nobody: each job stays running until its timeout.
   const spec = (timeoutMs: number): string => JSON.stringify({ kind: 'aggregate', product: 'person', groupBy: ['sex'], groupKeys: { sex: ['F', 'M'] }, measures: [{ fn: 'count' }], privacy: { mode: 'none' }, timeoutMs });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'fedmesh-running-limit-'));
-    c = await Coordinator.create({ stateDir: join(dir, 'state'), maxRunningJobsPerResearcher: 2 });
+    c = await Coordinator.create({ stateDir: join(dir, 'state'), maxRunningJobsPerResearcher: 2, log: (event, fields) => logged.push({ event, ...fields }) });
     attachAgents(c, ['a1'], [{ name: 'sex', type: 'VARCHAR' }], { minCellSize: 5, allowModes: ['none'], allowKinds: ['aggregate'], secureMaxRows: 1000 });
   });
   afterAll(async () => {
@@ -30,6 +31,8 @@ describe('running jobs per researcher', () => {
     const short = await c.submitJob('alice', spec(1_000));
     await c.submitJob('alice', spec(60_000));
     await expect(c.submitJob('alice', spec(60_000))).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringMatching(/^alice has 2 jobs running, the most one researcher may have at once \(coordinator --max-running-jobs 2\)/) });
+    // Logged as every refusal is, saying which limit.
+    expect(logged).toContainEqual(expect.objectContaining({ event: 'job-rejected', researcher: 'alice', code: 'RESOURCE_EXHAUSTED', reason: 'running-jobs-limit', running: 2, limit: 2 }));
     expect((await c.submitJob('bob', spec(60_000))).researcher).toBe('bob');
     // Submissions at once are counted while they are admitted (before the job exists): of three, two get in.
     const three = await Promise.allSettled([0, 1, 2].map(() => c.submitJob('carol', spec(60_000))));

@@ -7,6 +7,7 @@
  */
 import { SecAggServer, isSecAggError, type AdvertiseKeysMessage, type MaskedInputMessage, type ShareKeysMessage, type UnmaskResponse } from '../../algorithms/secagg/index.js';
 import { createNodeSecAggCrypto, secAggErrorToFedmesh } from '../../common/crypto/index.js';
+import { gridOfExponent } from '../../algorithms/dp/index.js';
 import { FedmeshError, quote } from '../../common/errors.js';
 import {
   decodeSecureVector,
@@ -185,7 +186,19 @@ export async function heRoundSum(ctx: SecureRoundContext): Promise<SecureRoundOu
     if (b.length !== entries * 8) throw new FedmeshError('INVALID_ARGUMENT', `sent ${b.length} bytes of decrypted totals, expected ${entries * 8}`);
     const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const t = Float64Array.from({ length: entries }, (_, i) => view.getFloat64(i * 8, true));
-    if (!t.every(Number.isFinite)) throw new FedmeshError('INVALID_ARGUMENT', 'sent a decrypted total that is not a finite number');
+    // What m honest contributions can sum to, from public facts: each entry on its block's grid, within m times the
+    // block's per-agent bounds (as the limb window bounded it when the coordinator decoded; red team 52).
+    const m = BigInt(answered.length);
+    let at = 0;
+    for (const blk of vector.blocks) {
+      const size = gridOfExponent(blk.gridExponent).size;
+      const [lo, hi] = [Number(m * blk.lo), Number(m * blk.hi)];
+      for (let j = 0; j < blk.length * blk.digits; j++, at++) {
+        const k = t[at]! / size;
+        if (!Number.isInteger(k) || k < lo || k > hi) throw new FedmeshError('INVALID_ARGUMENT', `sent a decrypted total for block ${blk.name} that ${answered.length} contributions cannot sum to (off its grid 2^${blk.gridExponent} or outside its bounds)`);
+        if (t[at] === 0) t[at] = 0; // never -0
+      }
+    }
     totals = t;
   }, errors);
   if (!totals) throw quorumFailure(ctx, `the key holder ${keyHolder} did not decrypt the aggregate`, errors, answered);

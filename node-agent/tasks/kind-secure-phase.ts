@@ -270,7 +270,10 @@ export class KindSecurePhases {
     // show how the agents' values carry between digits; red team 51). This agent, the key holder, does see them.
     const totals = decodeSecureVector(vector, sums).values;
     sums.fill(0n);
-    return new Uint8Array(totals.buffer.slice(totals.byteOffset, totals.byteOffset + totals.byteLength));
+    const out = new Uint8Array(totals.length * 8);
+    const view = new DataView(out.buffer);
+    totals.forEach((x, i) => view.setFloat64(i * 8, x, true));
+    return out;
   }
 
   private drop(key: string): void {

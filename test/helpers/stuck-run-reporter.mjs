@@ -4,9 +4,11 @@
  * Each test process has its watchdog (watchdog.ts), which ends a file after FEDMESH_TEST_FILE_S seconds. But vitest
  * waits for a worker's exit event with no limit of its own, and a worker that is dead yet never reaped (traced, or
  * a thread stuck in the kernel) never sends one: stop 40's CI waited 47 minutes on such a <defunct> worker and said
- * nothing. Here every file is timed from the moment vitest queues it (in ticks of this reporter's own 10-second
- * timer, so a paused machine does not count); one still unfinished FEDMESH_TEST_STUCK_S seconds later (default: the
- * watchdog's file limit + 300) is named, the processes under vitest are listed and killed, and the run exits 1.
+ * nothing. Here the run's progress is watched (a file queued or ended, a test or hook finished), in ticks of this
+ * reporter's own 10-second timer (a paused machine does not count): when files are unfinished and nothing at all has
+ * happened for FEDMESH_TEST_STUCK_S seconds (default: the watchdog's file limit + 300), they are named, the
+ * processes under vitest are listed and killed, and the run exits 1. A file whose worker died (the watchdog's kill)
+ * never ends for a reporter, so unfinished files alone are not a hang: only a run that stopped moving is (red team 52).
  * Plain JavaScript, as vitest loads reporters by path.
  */
 import { writeSync } from 'node:fs';
@@ -22,9 +24,10 @@ function limitSeconds() {
 }
 
 export default class StuckRunReporter {
-  /** Test file → the tick it was queued at. */
-  running = new Map();
+  /** Test files queued and not ended. */
+  running = new Set();
   ticks = 0;
+  lastProgress = 0;
   timer = undefined;
   limit = limitSeconds();
 
@@ -33,12 +36,26 @@ export default class StuckRunReporter {
     this.timer.unref();
   }
 
+  progress() {
+    this.lastProgress = this.ticks;
+  }
+
   onTestModuleQueued(m) {
-    this.running.set(m.moduleId, this.ticks);
+    this.running.add(m.moduleId);
+    this.progress();
   }
 
   onTestModuleEnd(m) {
     this.running.delete(m.moduleId);
+    this.progress();
+  }
+
+  onTestCaseResult() {
+    this.progress();
+  }
+
+  onHookEnd() {
+    this.progress();
   }
 
   onTestRunEnd() {
@@ -47,11 +64,10 @@ export default class StuckRunReporter {
 
   check() {
     this.ticks += 1;
-    const stuck = [...this.running].filter(([, at]) => (this.ticks - at) * TICK_S > this.limit).map(([file]) => file);
-    if (stuck.length === 0) return;
+    if (this.running.size === 0 || (this.ticks - this.lastProgress) * TICK_S <= this.limit) return;
     const kids = descendants(process.pid);
     const lines = [
-      `\n[stuck-run] no result from ${stuck.join(', ')} for ${this.limit} s (each test process's own watchdog ends a file sooner): ending the run`,
+      `\n[stuck-run] nothing has moved for ${this.limit} s with ${[...this.running].join(', ')} unfinished (each test process's own watchdog ends a file sooner): ending the run`,
       ...kids.map((k) => `[stuck-run] process ${k.pid}: ${k.cmd || '(exited, not reaped)'}`),
     ];
     try {

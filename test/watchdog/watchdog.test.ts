@@ -90,9 +90,18 @@ describe('test watchdog', () => {
 
   it('a file whose result never comes ends the run (the stuck-run reporter in vitest main), naming it; control: the quick files above ran with it loaded and said nothing', async () => {
     const r = await runFixture({ FEDMESH_FIXTURE_HANG: '1', FEDMESH_TEST_STUCK_S: '3', FEDMESH_TEST_STUCK_TICK_S: '1' });
-    expect(r.out).toMatch(/\[stuck-run\] no result from \S*hang\.fixture\.ts for 3 s/);
+    expect(r.out).toMatch(/\[stuck-run\] nothing has moved for 3 s with \S*hang\.fixture\.ts unfinished/);
     expect(r.code).toBe(1);
     // Well before the hanging test's own 600 s limit.
     expect(r.ms).toBeLessThan(60_000);
+  }, 90_000);
+
+  it('a run that goes on after a killed file is not stuck: the reporter stays quiet while other files make progress (red team 52)', async () => {
+    // The killed file never ends for a reporter; the stuck limit (5 s) passes while the next file's tests finish.
+    const r = await runFixture({ FEDMESH_TEST_STALL_S: '2', FEDMESH_TEST_STUCK_S: '5', FEDMESH_TEST_STUCK_TICK_S: '1', FEDMESH_FIXTURE_AFTER_TESTS: '9' });
+    expect(r.out).toContain('[watchdog] the event loop has not turned for');
+    expect(r.out).not.toContain('[stuck-run]');
+    expect(r.out).toMatch(/✓ after\.fixture\.ts \(10 tests\)/);
+    expect(r.code).not.toBe(0);
   }, 90_000);
 });
