@@ -224,8 +224,8 @@ export class Coordinator {
     }
     this.admitting.set(principal.name, admitting + 1);
     try {
-      const kind = this.kindJobs.kindOf(specJson);
-      return await (kind ? this.kindJobs.submit(principal, specJson, kind) : this.oldKinds.submit(principal, specJson));
+      const { def, raw } = this.kindJobs.route(specJson);
+      return await (def ? this.kindJobs.submit(principal, specJson, def, raw) : this.oldKinds.submit(principal, specJson, raw));
     } finally {
       const left = (this.admitting.get(principal.name) ?? 1) - 1;
       if (left > 0) this.admitting.set(principal.name, left);

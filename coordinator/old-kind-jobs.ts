@@ -61,10 +61,11 @@ export class OldKindJobs {
    * Validates and admits a job, stores it, and runs it in the background.
    * @throws FedmeshError INVALID_JOB / POLICY_DENIED / RESOURCE_EXHAUSTED (result size) before anything is stored
    */
-  async submit(principal: Principal, specJson: string): Promise<JobRecord> {
+  async submit(principal: Principal, specJson: string, parsed?: unknown): Promise<JobRecord> {
     let spec: JobSpec | undefined;
     try {
-      spec = parseJobSpec(specJson);
+      // `parsed`: the spec as routing parsed it (within the same size limit), so it is not parsed again.
+      spec = parseJobSpec(parsed ?? specJson);
       // The mesh-wide sites-per-person assumption is a floor: it travels in the stored spec, which agents plan from.
       if (spec.privacy.mode !== 'none') spec.privacy.maxSitesPerPerson = Math.max(spec.privacy.maxSitesPerPerson ?? 1, this.deps.options.maxSitesPerPerson);
       return await this.admit(principal, spec);

@@ -81,18 +81,28 @@ export class KindJobs {
 
   /** The registry kind a spec names, or undefined for the built-in kinds (and anything unreadable: their parser reports it). */
   kindOf(specJson: string): AnyKindDef | undefined {
-    if (typeof specJson !== 'string' || specJson.length > MAX_SPEC_CHARS) return undefined;
+    return this.route(specJson).def;
+  }
+
+  /**
+   * `kindOf` with the spec as parsed for it (undefined when it is too large or not JSON: the built-in parser then
+   * reports why), which the submission compiles from: a large spec is parsed once, not again (red team 52: up to
+   * 4 MiB of JSON blocks the event loop for each parse).
+   */
+  route(specJson: string): { def?: AnyKindDef; raw?: unknown } {
+    if (typeof specJson !== 'string' || specJson.length > MAX_SPEC_CHARS) return {};
+    let raw: unknown;
     try {
-      const raw: unknown = JSON.parse(specJson);
-      for (const k of registryKindCandidates(raw)) {
-        const def = this.deps.kinds.get(k);
-        // A kind ported in steps leaves the specs it does not run yet to the built-in path.
-        if (def) return !def.accepts || def.accepts(raw) ? def : undefined;
-      }
-      return undefined;
+      raw = JSON.parse(specJson);
     } catch {
-      return undefined;
+      return {};
     }
+    for (const k of registryKindCandidates(raw)) {
+      const def = this.deps.kinds.get(k);
+      // A kind ported in steps leaves the specs it does not run yet to the built-in path.
+      if (def) return !def.accepts || def.accepts(raw) ? { def, raw } : { raw };
+    }
+    return { raw };
   }
 
   /**
@@ -100,12 +110,15 @@ export class KindJobs {
    * background.
    * @throws FedmeshError INVALID_JOB, QUORUM_NOT_MET, POLICY_DENIED, BUDGET_EXHAUSTED before anything is stored
    */
-  async submit(caller: Principal, specJson: string, def: AnyKindDef): Promise<JobRecord> {
+  async submit(caller: Principal, specJson: string, def: AnyKindDef, parsed?: unknown): Promise<JobRecord> {
     const { deps } = this;
     const researcher = caller.name;
     let job: CompiledKindJob | undefined;
     try {
-      job = compileKindJob(def, withMeshSites(JSON.parse(specJson), deps.maxSitesPerPerson));
+      // `parsed`: the spec as `route` parsed it (compiled from once; read before compiling, which may keep it).
+      const raw: unknown = parsed ?? JSON.parse(specJson);
+      const linkage = asksLinkage(raw);
+      job = compileKindJob(def, withMeshSites(raw, deps.maxSitesPerPerson));
       checkProjectMembership(caller, (job.spec as { project?: unknown }).project);
       const mode = kindPrivacyModeOf(def, job);
       checkSecureCombination(job);
@@ -115,7 +128,7 @@ export class KindJobs {
       const builtIn = def.builtInSpec ? admitBuiltInSpec(job.spec as JobSpec, deps.registry.memberList(), deps.registry.connected()) : undefined;
       const admitted = builtIn ?? admitKindJob(job, deps.registry.memberList(), deps.registry.connected());
       // privacy.linkage: the asked sites' partition and salt go into the spec, which is compiled (and hashed) again.
-      if (asksLinkage(JSON.parse(specJson))) job = compileKindJob(def, fillKindLinkage(JSON.parse(specJson), job.product, admitted.agents));
+      if (linkage) job = compileKindJob(def, fillKindLinkage(JSON.parse(specJson), job.product, admitted.agents));
       // Secure sums: the per-agent row bound is the agents' (published; in mode none agreed), never a researcher's probe.
       job = settleBuiltInRowBound(def, settleRowBound(def, job, admitted.agents), admitted.agents);
       if (job.secure !== 'plain') {

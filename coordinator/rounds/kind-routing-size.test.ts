@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AgentTask } from '../../common/agent-protocol.js';
 import { MAX_SPEC_JSON_CHARS } from '../../common/job/index.js';
 import { seamRunsAggregate } from '../../jobs/aggregate/spec.js';
@@ -66,5 +66,21 @@ describe('routing a padded spec', () => {
   it('control: a spec past the parser limit is refused naming its size, before routing', async () => {
     const huge = JSON.stringify(spec) + ' '.repeat(MAX_SPEC_JSON_CHARS);
     await expect(c.submitJob('alice', huge)).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringMatching(/^spec: \d+ characters, over the limit of 4194304/) });
+  });
+
+  it('a large spec is parsed once at submission, on the seam and on the built-in path (red team 52)', async () => {
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const big = (calls: readonly unknown[][]): number => calls.filter((c) => typeof c[0] === 'string' && c[0].length > 1 << 20).length;
+      await c.submitJob('alice', pad(spec));
+      expect(big(parse.mock.calls)).toBe(1);
+      parse.mockClear();
+      // Data-derived groups in central-dp: the built-in path (partition selection).
+      const builtIn = { ...spec, secure: undefined, groupKeys: undefined, privacy: { mode: 'central-dp', epsilon: 1, delta: 1e-6 } };
+      await c.submitJob('alice', pad(builtIn)).catch(() => undefined);
+      expect(big(parse.mock.calls)).toBe(1);
+    } finally {
+      parse.mockRestore();
+    }
   });
 });
