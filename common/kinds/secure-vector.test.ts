@@ -113,6 +113,10 @@ describe('secure vector encoding', () => {
     const v = { values: Float64Array.from([2e6, 0, 0, 0]) };
     const got = decodeSecureVector(plan, encodeSecureVector(plan, v, false) as Uint32Array).values[0]!;
     expect(got).toBe(1e6);
+    // Finite values that overflow in grid units (1e308 / 2^-30) are clamped too, not thrown (red team 53).
+    const huge = { values: Float64Array.from([1e308, 0, 0, -1e308]) };
+    const back = decodeSecureVector(plan, encodeSecureVector(plan, huge, false) as Uint32Array).values;
+    expect([back[0], back[3]]).toEqual([1e6, 0]);
   });
 
   it('distributed-dp widens the bounds by the noise of the shares and needs n', () => {

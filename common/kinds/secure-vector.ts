@@ -215,7 +215,9 @@ export function encodeSecureVector(plan: SecureVectorPlan, v: StatVector, asBigI
     }
     for (let j = 0; j < b.length; j++, at++) {
       const x = v.values[at]!;
-      let k = Number.isFinite(x) ? BigInt(Math.round(x / size)) : 0n;
+      // A finite value can still overflow in grid units (1e308 on 2^-18): it is clamped like any other, not a throw.
+      const y = Number.isFinite(x) ? Math.round(x / size) : 0;
+      let k = Number.isFinite(y) ? BigInt(y) : y > 0 ? b.hi : b.lo;
       if (k < b.lo) k = b.lo;
       if (k > b.hi) k = b.hi;
       writeLimbs(plan.ring, b.limbs, k, out as unknown as { [i: number]: number | bigint; length: number }, b.offset + j * b.limbs, asBigInt);

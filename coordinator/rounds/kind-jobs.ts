@@ -97,6 +97,9 @@ export class KindJobs {
     } catch {
       return {};
     }
+    // Only an object is passed on: a JSON string (a spec encoded twice) would be parsed again by the built-in parser
+    // and run unrouted (red team 53); it is refused there as not an object, as before.
+    if (typeof raw !== 'object' || raw === null) return {};
     for (const k of registryKindCandidates(raw)) {
       const def = this.deps.kinds.get(k);
       // A kind ported in steps leaves the specs it does not run yet to the built-in path.

@@ -63,6 +63,12 @@ describe('routing a padded spec', () => {
     expect(tasks.every(isSeamTask)).toBe(true);
   });
 
+  it('a spec encoded twice (a JSON string) is refused as not an object, not parsed again and run unrouted (red team 53)', async () => {
+    for (const s of [spec, { ...spec, secure: undefined, privacy: { mode: 'central-dp', epsilon: 1 } }]) {
+      await expect(c.submitJob('alice', JSON.stringify(JSON.stringify(s)))).rejects.toMatchObject({ code: 'INVALID_JOB', message: expect.stringMatching(/spec: must be a JSON object/) });
+    }
+  });
+
   it('control: a spec past the parser limit is refused naming its size, before routing', async () => {
     const huge = JSON.stringify(spec) + ' '.repeat(MAX_SPEC_JSON_CHARS);
     await expect(c.submitJob('alice', huge)).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringMatching(/^spec: \d+ characters, over the limit of 4194304/) });
