@@ -108,8 +108,8 @@ export class OldKindJobs {
     checkResultSize(spec, agents.length);
     // Secure jobs (aggregate and cohort-level): public layout, threshold and (distributed-dp) the charge for n − tolerated honest noise shares.
     const secure = spec.secure ? admitSecure(spec, agents) : undefined;
-    // Every SecAgg spec the old path would admit runs on the kind seam (kindOf chose it): only HE is left here.
-    // (Unreachable by design: admitSecure refuses the secagg specs the seam does not take, naming why; kindOf routes
+    // Every SecAgg spec the old path would admit runs on the kind seam (KindJobs.route chose it): only HE is left here.
+    // (Unreachable by design: admitSecure refuses the secagg specs the seam does not take, naming why; KindJobs.route routes
     // every spec up to the parser's size limit on its content.)
     if (spec.secure === 'secagg') throw new FedmeshError('INTERNAL', 'secure: a secagg spec reached the built-in path, which no longer runs SecAgg (a routing bug: please report it)', { field: 'secure' });
     // Plan the privacy from public information now, so a bad budget or grouping fails before anything is stored.

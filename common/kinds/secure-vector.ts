@@ -16,7 +16,7 @@
  */
 import { gridOfExponent } from '../../algorithms/dp/index.js';
 import { FedmeshError } from '../errors.js';
-import { limbsFor, MAX_LIMBS, readLimbs, writeLimbs, type LimbRing } from '../secure/index.js';
+import { limbsFor, MAX_LIMBS, readLimbs, secAggCarryRing, writeLimbs, type LimbRing } from '../secure/index.js';
 import type { BlockNoise } from './noise-calibration.js';
 import type { StatLayout, StatVector } from './stat-layout.js';
 
@@ -71,7 +71,7 @@ function toGridUnits(x: number, exponent: number, round: (y: number) => number):
 export function planSecureVector(layout: StatLayout, noise: readonly BlockNoise[], ring: LimbRing, agents: number, kind: string): SecureVectorPlan {
   if (!Number.isSafeInteger(agents) || agents < 1) throw new RangeError(`agents must be a positive integer, got ${agents}`);
   let offset = 0;
-  const carries = ring.kind === 'secagg' && ring.digitBits === 32;
+  const carries = ring.kind === 'secagg' && ring.digitBits === secAggCarryRing().digitBits;
   const blocks: SecureBlockCodec[] = [];
   for (let i = 0; i < layout.blocks.length; i++) {
     const b = layout.blocks[i]!;
@@ -119,7 +119,8 @@ const DIGIT = 1n << 32n;
 
 /**
  * One codec for the digit blocks starting at `i` (StatBlock.digit): the integer of every entry in the fewest 32-bit
- * limbs its sum over the agents needs. @throws TypeError for digit blocks that break the contract (a kind's bug)
+ * limbs its sum over the agents needs. @throws FedmeshError INVALID_JOB for digit blocks that break the contract
+ *   (a kind's bug) or whose sum the carry ring or a double cannot hold
  */
 function digitCodec(layout: StatLayout, noise: readonly BlockNoise[], i: number, agents: number, kind: string, offset: number): SecureBlockCodec {
   const first = layout.blocks[i]!;
@@ -135,7 +136,7 @@ function digitCodec(layout: StatLayout, noise: readonly BlockNoise[], i: number,
   });
   if (lo > 0n) lo = 0n;
   if (hi < 0n) hi = 0n;
-  const limbs = limbsFor(CARRY, lo, hi, agents);
+  const limbs = limbsFor(secAggCarryRing(), lo, hi, agents);
   const widest = (-lo > hi ? -lo : hi) * BigInt(agents);
   // The total decodes to canonical digits: each must be an exact double (the top one carries the rest).
   if (limbs === undefined || (widest >> BigInt(32 * (of - 1))) + 1n > BigInt(Number.MAX_SAFE_INTEGER)) {
@@ -143,9 +144,6 @@ function digitCodec(layout: StatLayout, noise: readonly BlockNoise[], i: number,
   }
   return { name: first.name, length: first.length, gridExponent: 0, lo, hi, limbs, offset, digits: of };
 }
-
-/** The carry ring's shape (common/secure/limbs.ts `secAggCarryRing`), for limb counts. */
-const CARRY: LimbRing = { kind: 'secagg', digitBits: 32, topBits: 32 };
 
 /**
  * The SecAgg round's integers (algorithms/secagg `SecAggRoundConfig.elements`): each entry of a block is one
@@ -226,11 +224,15 @@ export function encodeSecureVector(plan: SecureVectorPlan, v: StatVector, asBigI
   return out;
 }
 
+/** Entries of the statistics vector a plan encodes (a digit block's entries count once per digit). */
+export function secureVectorEntries(plan: SecureVectorPlan): number {
+  return plan.blocks.reduce((a, b) => a + b.length * b.digits, 0);
+}
+
 /** The summed limbs of up to `plan.agents` contributions → the exact sum, rounded once to a double per entry. */
 export function decodeSecureVector(plan: SecureVectorPlan, sums: ArrayLike<number | bigint>): StatVector {
   if (sums.length !== plan.vectorLength) throw new FedmeshError('INTERNAL', `secure sum has ${sums.length} limbs, the plan ${plan.vectorLength}`);
-  const n = plan.blocks.reduce((a, b) => a + b.length * b.digits, 0);
-  const out = new Float64Array(n);
+  const out = new Float64Array(secureVectorEntries(plan));
   let at = 0;
   const agents = BigInt(plan.agents);
   for (const b of plan.blocks) {

@@ -5,7 +5,7 @@
  * totals of m honest vectors, decoded as the key holder decodes them, pass unchanged.
  */
 import { describe, expect, it } from 'vitest';
-import { compileKindJob, decodeSecureVector, encodeSecureVector, heVectorPlan, kindPrivacyModeOf } from '../../common/kinds/index.js';
+import { compileKindJob, decodeSecureVector, encodeSecureVector, heVectorPlan, kindPrivacyModeOf, secureVectorEntries } from '../../common/kinds/index.js';
 import { encodeEnvelope } from '../../common/secure/index.js';
 import { KINDS } from '../../jobs/kinds.js';
 import { studySpec } from '../../test/helpers/glm-data.js';
@@ -17,7 +17,7 @@ const layout = def.layout(job as never, 0);
 const n = 3;
 const noise = kindPrivacyModeOf(def, job).roundNoise(job, layout, { agents: n });
 const { vector, he } = heVectorPlan(job, layout, noise, n);
-const entries = vector.blocks.reduce((k, b) => k + b.length * b.digits, 0);
+const entries = secureVectorEntries(vector);
 
 function le(values: Float64Array): Uint8Array {
   const out = new Uint8Array(values.length * 8);

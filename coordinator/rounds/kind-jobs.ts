@@ -79,15 +79,11 @@ export class KindJobs {
     return new KindJobs(deps, await openRoundStore(deps.store));
   }
 
-  /** The registry kind a spec names, or undefined for the built-in kinds (and anything unreadable: their parser reports it). */
-  kindOf(specJson: string): AnyKindDef | undefined {
-    return this.route(specJson).def;
-  }
-
   /**
-   * `kindOf` with the spec as parsed for it (undefined when it is too large or not JSON: the built-in parser then
-   * reports why), which the submission compiles from: a large spec is parsed once, not again (red team 52: up to
-   * 4 MiB of JSON blocks the event loop for each parse).
+   * The registry kind a spec names (undefined for the built-in kinds, and for anything unreadable: their parser
+   * reports it), with the spec as parsed for it (undefined when it is too large, not JSON or not an object), which
+   * the submission compiles from: a large spec is parsed once, not again (red team 52: up to 4 MiB of JSON blocks the
+   * event loop for each parse).
    */
   route(specJson: string): { def?: AnyKindDef; raw?: unknown } {
     if (typeof specJson !== 'string' || specJson.length > MAX_SPEC_CHARS) return {};

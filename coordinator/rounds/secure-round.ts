@@ -14,6 +14,7 @@ import {
   heVectorPlan,
   secAggRunId,
   secAggElements,
+  secureVectorEntries,
   secAggVectorPlan,
   secureQuorum,
   type BlockNoise,
@@ -180,7 +181,7 @@ export async function heRoundSum(ctx: SecureRoundContext): Promise<SecureRoundOu
   if (answered.length < requiredContributors) throw quorumFailure(ctx, `${answered.length} encrypted vectors, the round needs ${requiredContributors}`, errors, answered);
   const relayed = answered.map((id) => ({ id, ...contributions.get(id)! }));
   // The key holder decodes the sum itself and sends each entry's total (little-endian doubles), not BFV's digit sums.
-  const entries = vector.blocks.reduce((k, b) => k + b.length * b.digits, 0);
+  const entries = secureVectorEntries(vector);
   let totals: Float64Array | undefined;
   await phase(ctx, 'he-decrypt', [keyHolder], () => encodeEnvelope({ ...s, contributions: relayed }), (a, b) => {
     if (b.length !== entries * 8) throw new FedmeshError('INVALID_ARGUMENT', `sent ${b.length} bytes of decrypted totals, expected ${entries * 8}`);

@@ -54,9 +54,8 @@ export interface SecureTaskOutput {
 /** A secure job's public shape for this agent, and how to compute this agent's vector. */
 interface Planned {
   vectorLength: number;
-  threshold: number;
-  requiredContributors: number;
-  vector: (asBigInt: boolean) => Promise<Uint32Array | BigInt64Array>;
+  /** This agent's vector as HE plaintext slots. */
+  vector: () => Promise<BigInt64Array>;
 }
 
 export class SecureTaskRunner {
@@ -97,14 +96,14 @@ export class SecureTaskRunner {
     if (job.kind === 'aggregate') {
       const { product, typeOf } = this.product(job);
       const sp = planSecureAggregate(job, typeOf, n, ring);
-      return { vectorLength: sp.layout.vectorLength, threshold: sp.threshold, requiredContributors: sp.requiredContributors, vector: (asBigInt) => this.vector(task, job, sp, product, asBigInt, withData) };
+      return { vectorLength: sp.layout.vectorLength, vector: () => this.vector(task, job, sp, product, withData) };
     }
     const cp = planSecureCells(job, ruleNamesFor(job), n, ring);
-    return { vectorLength: cp.vectorLength, threshold: cp.threshold, requiredContributors: cp.requiredContributors, vector: (asBigInt) => this.cellVector(task, job, cp, asBigInt, withData) };
+    return { vectorLength: cp.vectorLength, vector: () => this.cellVector(task, job, cp, withData) };
   }
 
   /** Cells (exactly as runCellJob counts them) → (+ a noise share per block) → overflow check → limbs. Charges first in distributed-dp. */
-  private async cellVector(task: AgentTask, job: CellJob, cp: SecureCellPlan, asBigInt: boolean, withData?: WithData): Promise<Uint32Array | BigInt64Array> {
+  private async cellVector(task: AgentTask, job: CellJob, cp: SecureCellPlan, withData?: WithData): Promise<BigInt64Array> {
     if (cp.noise) await this.deps.charge(task.jobId, task.researcher, cp.noise.cost);
     const product = job.kind === 'contingency' ? this.deps.products().find((p) => p.name === job.product) : undefined;
     const unit = product?.privacyUnit;
@@ -114,11 +113,11 @@ export class SecureTaskRunner {
     const rng = dp.asBufferedRng(this.deps.rng);
     const noise = cp.noise;
     const samplers = noise ? noise.blocks.map((b) => dp.createDiscreteGaussianSampler(b.plan.shareSigma2)) : [];
-    return encodeSecureCells(cp, values, noise ? (block) => samplers[block]!.sample(rng) : undefined, asBigInt);
+    return encodeSecureCells(cp, values, noise ? (block) => samplers[block]!.sample(rng) : undefined, true) as BigInt64Array;
   }
 
   /** Statistics → (+ noise share) → overflow check → limbs. Charges this domain's ledger first in distributed-dp. */
-  private async vector(task: AgentTask, job: AggregateJob, sp: SecureJobPlan, product: ProductInfo, asBigInt: boolean, withData?: WithData): Promise<Uint32Array | BigInt64Array> {
+  private async vector(task: AgentTask, job: AggregateJob, sp: SecureJobPlan, product: ProductInfo, withData?: WithData): Promise<BigInt64Array> {
     if (sp.noise) await this.deps.charge(task.jobId, task.researcher, sp.noise.cost);
     const release = this.release(task, job);
     const groups: GroupPartial[] = await this.deps.withConnection((conn) =>
@@ -136,7 +135,7 @@ export class SecureTaskRunner {
           return sampler.sample(rng);
         }
       : undefined;
-    return encodeSecureVector(sp.layout, groups, noise, asBigInt);
+    return encodeSecureVector(sp.layout, groups, noise, true) as BigInt64Array;
   }
 
   private async encryptHe(task: AgentTask, job: JobSpec, withData?: WithData): Promise<SecureTaskOutput> {
@@ -157,7 +156,7 @@ export class SecureTaskRunner {
     checkHePlanFits(plan, sp, plan.maxAgents);
     const publicKey = new Uint8Array(Buffer.from(job.he.publicKey, 'base64'));
     if (publicKey.length !== plan.publicKeyByteSize) throw invalidJob('he.publicKey', `is ${publicKey.length} bytes, the plan's public keys are ${plan.publicKeyByteSize}`);
-    const vector = (await sp.vector(true)) as BigInt64Array;
+    const vector = await sp.vector();
     this.pool ??= createHePool();
     const started = Date.now();
     const cts = await this.pool.encrypt(plan, publicKey, vector);
